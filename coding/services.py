@@ -1,0 +1,117 @@
+"""Generating and storing charge runs. Safe to call twice or concurrently for one encounter."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import transaction
+
+from coding.extract import record_dict_from_encounter
+from coding.models import ChargeFinding, ChargeLine, ChargeRun
+from mar.models import Encounter
+
+
+def _json_native(value: dict[str, Any]) -> dict[str, Any]:
+    # What a JSONField gives back, so "same input" compares like with like.
+    result: dict[str, Any] = json.loads(json.dumps(value, sort_keys=True))
+    return result
+
+
+@transaction.atomic
+def charge_run_store(
+    *,
+    encounter: Encounter,
+    snapshot: dict[str, Any],
+    result: Any,  # the engine's result (charges, findings, to_json), or None
+    trigger: str = ChargeRun.Trigger.SIGN,
+    reason: str = "",
+    error: str = "",
+) -> tuple[ChargeRun, bool]:
+    """Store the engine's result as the encounter's current run; returns (run, created).
+
+    Idempotent: the encounter row is locked, and when the current run was made from the same
+    input nothing is written. The previous current run is kept with is_current=False. The
+    conditional unique constraint makes a second current run impossible even if a caller
+    forgot the lock.
+    """
+    Encounter.objects.select_for_update().only("pk").get(pk=encounter.pk)
+    snapshot = _json_native(snapshot)
+    current = ChargeRun.objects.filter(encounter=encounter, is_current=True).first()
+    if current is not None and current.input_snapshot == snapshot:
+        return current, False
+    if current is not None:
+        ChargeRun.objects.filter(pk=current.pk).update(is_current=False)
+
+    run = ChargeRun.objects.create(
+        encounter=encounter,
+        is_current=True,
+        trigger=trigger,
+        reason=reason,
+        input_snapshot=snapshot,
+        result=result.to_json() if result is not None else {},
+        error=error,
+    )
+    if result is not None:
+        ChargeLine.objects.bulk_create(
+            ChargeLine(
+                run=run,
+                position=position,
+                code=charge.code,
+                units=charge.units,
+                modifiers=list(charge.modifiers),
+                date=charge.date,
+                administrations=list(charge.administrations),
+                why=charge.why,
+            )
+            for position, charge in enumerate(result.charges)
+        )
+        ChargeFinding.objects.bulk_create(
+            ChargeFinding(
+                run=run,
+                position=position,
+                rule=finding.rule,
+                severity=finding.severity,
+                administrations=list(finding.administrations),
+                message=finding.message,
+                field=finding.field or "",
+            )
+            for position, finding in enumerate(result.findings)
+        )
+    return run, True
+
+
+@transaction.atomic
+def charge_run_generate(
+    *, encounter_id: int, trigger: str = ChargeRun.Trigger.SIGN, reason: str = ""
+) -> tuple[ChargeRun, bool]:
+    """Read the encounter, run the engine, store the run; returns (run, created).
+
+    The record is read under the encounter's row lock, so of two concurrent generations the
+    later one always sees the newer record: an older input can never become current last.
+    """
+    from coding.engine import RecordError, code_record, parse_record
+
+    encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+    snapshot = record_dict_from_encounter(encounter)
+    try:
+        record = parse_record(snapshot)
+    except RecordError as exc:
+        # An unreadable record is stored too: the coder sees why there are no charges,
+        # and a redelivered task does not fail forever.
+        message = f"{exc.field}: {exc.message}" if exc.field else str(exc.message)
+        return charge_run_store(
+            encounter=encounter,
+            snapshot=snapshot,
+            result=None,
+            trigger=trigger,
+            reason=reason,
+            error=message,
+        )
+    return charge_run_store(
+        encounter=encounter,
+        snapshot=snapshot,
+        result=code_record(record),
+        trigger=trigger,
+        reason=reason,
+    )

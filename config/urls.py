@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from mar import views as mar_views
+
+urlpatterns = [
+    path("", mar_views.home, name="home"),
+    path("healthz", mar_views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("mar/", include("mar.urls")),
+    path("coding/", include("coding.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,304 @@
+"""The clinical record (patient, encounter, sites, orders, administrations) and the formulary.
+
+These models describe data only. What is codable and what is missing is the engine's call
+(coding/engine); the one bridge to it is coding/extract.py.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.timezone import now
+
+
+class DrugClass(models.TextChoices):
+    CHEMO = "chemo", "Chemotherapy / highly complex"
+    CHEMO_HORMONAL = "chemo_hormonal", "Hormonal antineoplastic"
+    THERAPEUTIC = "therapeutic", "Therapeutic"
+    HYDRATION = "hydration", "Hydration"
+
+
+class Route(models.TextChoices):
+    IV = "iv", "IV"
+    SQ = "sq", "Subcutaneous"
+    IM = "im", "Intramuscular"
+    IA = "ia", "Intra-arterial"
+    INTRALESIONAL = "intralesional", "Intralesional"
+    INTRATHECAL = "intrathecal", "Intrathecal"
+    INTRACAVITARY = "intracavitary", "Intracavitary"
+
+
+class Drug(models.Model):
+    """One formulary entry. drug_class NULL means no pharmacist has tagged it yet (DOC-4)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    synonyms = models.CharField(max_length=500, blank=True, help_text="Separated by ';'")
+    # NULL (untagged) is a state of its own, distinct from any class: the worklist selects on it.
+    drug_class = models.CharField(  # noqa: DJ001
+        max_length=20, choices=DrugClass.choices, null=True, blank=True
+    )
+    hcpcs_code = models.CharField(max_length=10, blank=True)
+    billing_unit_amount = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, help_text="e.g. 50 for '50 mg'"
+    )
+    billing_unit = models.CharField(max_length=20, blank=True, help_text="e.g. mg, mcg, units")
+    class_note = models.TextField(blank=True, help_text="Evidence for the class")
+    class_tagged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    class_tagged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def billing_unit_label(self) -> str:
+        if self.billing_unit_amount is None:
+            return ""
+        return f"{self.billing_unit_amount.normalize():f} {self.billing_unit}".strip()
+
+
+class Patient(models.Model):
+    name = models.CharField(max_length=200)
+    mrn = models.CharField("MRN", max_length=40, unique=True)
+    birth_date = models.DateField(null=True, blank=True)
+    allergies = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.mrn})"
+
+
+class Encounter(models.Model):
+    class Setting(models.TextChoices):
+        FACILITY = "facility", "Facility (hospital outpatient / ED / observation)"
+        OFFICE = "office", "Physician office (POS 11)"
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        SIGNED = "signed", "Signed"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
+    unit = models.CharField(max_length=100, help_text="Infusion center, ED, ...")
+    location_label = models.CharField("chair / bed", max_length=40, blank=True)
+    setting = models.CharField(max_length=10, choices=Setting.choices, default=Setting.FACILITY)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    observation_at = models.DateTimeField(null=True, blank=True)
+    sequence_of_day = models.PositiveSmallIntegerField(
+        default=1, help_text="2 or more when the patient left and came back the same day"
+    )
+    timezone = models.CharField(max_length=64, default="America/New_York", help_text="IANA zone")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.IN_PROGRESS)
+    nurse = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="encounters_nursed",
+    )
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="encounters_signed",
+    )
+    signed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["unit", "location_label", "pk"]
+        indexes = [models.Index(fields=["status", "arrived_at"])]
+
+    def __str__(self) -> str:
+        return f"Encounter {self.pk} · {self.patient.name}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status == self.Status.SIGNED
+
+
+class AccessSite(models.Model):
+    class Kind(models.TextChoices):
+        PERIPHERAL_IV = "peripheral_iv", "Peripheral IV"
+        PICC = "picc", "PICC"
+        PORT = "port", "Port"
+        CENTRAL_LINE = "central_line", "Central line"
+        MIDLINE = "midline", "Midline"
+        SUBCUTANEOUS = "subcutaneous", "Subcutaneous"
+        INTRAMUSCULAR = "intramuscular", "Intramuscular"
+        INTRA_ARTERIAL = "intra_arterial", "Intra-arterial"
+        OTHER = "other", "Other"
+
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="sites")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    location = models.CharField(max_length=100, blank=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    assessed_at = models.DateTimeField(null=True, blank=True)
+    discontinued_at = models.DateTimeField(null=True, blank=True)
+    separate_site_reason = models.TextField(
+        blank=True, help_text="Why a second vascular site was medically necessary"
+    )
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.location}".strip()
+
+
+class Order(models.Model):
+    class Purpose(models.TextChoices):
+        HYDRATION = "hydration", "Hydration"
+
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="orders")
+    drug = models.ForeignKey(Drug, on_delete=models.PROTECT, related_name="orders")
+    dose = models.CharField(max_length=100, blank=True, help_text="'per protocol' is a dose")
+    route = models.CharField(max_length=20, choices=Route.choices, default=Route.IV)
+    indication = models.CharField(max_length=200, blank=True, help_text="Diagnosis or reason")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, blank=True)
+    ordering_provider = models.CharField(max_length=200, blank=True)
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # NULL: the drug's own class applies. Set by a pharmacist when the family depends on the
+    # indication (leuprolide for cancer vs IVF).
+    class_override = models.CharField(  # noqa: DJ001
+        max_length=20, choices=DrugClass.choices, null=True, blank=True
+    )
+    class_override_reason = models.TextField(blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders_verified",
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.drug.name} {self.dose}".strip()
+
+    @property
+    def drug_class(self) -> str | None:
+        return self.class_override or self.drug.drug_class
+
+
+class Administration(models.Model):
+    class Method(models.TextChoices):
+        INFUSION = "infusion", "Infusion"
+        PUSH = "push", "Push"
+        INJECTION = "injection", "Injection"
+
+    class Purpose(models.TextChoices):
+        HYDRATION = "hydration", "Hydration"
+        VEHICLE = "vehicle", "Vehicle"
+        KVO = "kvo", "Keep vein open"
+
+    class StartedBy(models.TextChoices):
+        FACILITY = "facility", "Facility"
+        EMS = "ems", "EMS (before arrival)"
+
+    class Pump(models.TextChoices):
+        PORTABLE = "portable", "Portable"
+        IMPLANTED = "implanted", "Implanted"
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, related_name="administrations"
+    )
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="administrations"
+    )
+    # Carried over from the order when started from one; kept here because an administration
+    # without an order (a documentation gap) still names what was given.
+    drug = models.ForeignKey(Drug, on_delete=models.PROTECT, related_name="administrations")
+    site = models.ForeignKey(
+        AccessSite,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="administrations",
+    )
+    route = models.CharField(max_length=20, choices=Route.choices, default=Route.IV)
+    method = models.CharField(max_length=20, choices=Method.choices, default=Method.INFUSION)
+    start = models.DateTimeField()
+    stop = models.DateTimeField(null=True, blank=True)
+    bag = models.CharField(max_length=40, blank=True, help_text="Same bag id = mixed together")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, blank=True)
+    started_by = models.CharField(
+        max_length=10, choices=StartedBy.choices, default=StartedBy.FACILITY
+    )
+    lesions = models.PositiveSmallIntegerField(null=True, blank=True)
+    pump = models.CharField(max_length=10, choices=Pump.choices, blank=True)
+    planned_hours = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    primary = models.BooleanField(default=False, help_text="Office: primary reason for the visit")
+    dose_value = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    dose_unit = models.CharField(max_length=20, blank=True)
+    # Single-use vial waste for the JW/JZ modifiers: NULL = not charted, 0 = none wasted (JZ).
+    waste_value = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    waste_unit = models.CharField(max_length=20, blank=True)
+    # Optimistic locking: a save must name the version it edited (two nurses, one record).
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.drug.name} {self.get_method_display().lower()}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.stop is None and self.method == self.Method.INFUSION
+
+
+class Pause(models.Model):
+    administration = models.ForeignKey(
+        Administration, on_delete=models.PROTECT, related_name="pauses"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "pk"]
+
+    def __str__(self) -> str:
+        return f"pause {self.start:%H:%M}"
+
+
+class Flush(models.Model):
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="flushes")
+    site = models.ForeignKey(AccessSite, on_delete=models.PROTECT, related_name="flushes")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name_plural = "flushes"
+
+    def __str__(self) -> str:
+        return f"flush {self.at:%H:%M}"
+
+
+class Addendum(models.Model):
+    """A change to a signed record: what changed, why, who, when."""
+
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="addenda")
+    what = models.TextField()
+    why = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name_plural = "addenda"
+
+    def __str__(self) -> str:
+        return f"addendum {self.at:%Y-%m-%d %H:%M}"

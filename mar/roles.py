@@ -1,0 +1,68 @@
+"""The four roles (Django groups, created by migration 0002) and the check views use."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+NURSE = "nurse"
+PHARMACIST = "pharmacist"
+CODER = "coder"
+ADMIN = "admin"
+ROLES = (NURSE, PHARMACIST, CODER, ADMIN)
+
+# When a user holds several roles, the start page and the nav show the first of these.
+_PRECEDENCE = (ADMIN, PHARMACIST, CODER, NURSE)
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    cached: set[str] | None = getattr(user, "_mar_roles", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+        if user.is_superuser:  # type: ignore[union-attr]
+            cached.add(ADMIN)
+        user._mar_roles = cached  # type: ignore[union-attr]
+    return cached
+
+
+def user_role(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    roles = user_roles(user)
+    for role in _PRECEDENCE:
+        if role in roles:
+            return role
+    return None
+
+
+def user_has_role(user: AbstractBaseUser | AnonymousUser, *roles: str) -> bool:
+    held = user_roles(user)
+    if ADMIN in held:
+        return True
+    return any(role in held for role in roles)
+
+
+def role_required(
+    *roles: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Allow the view to users holding one of `roles` (admins always); others get 403.
+
+    Anonymous users never get here: LoginRequiredMiddleware sends them to the login page.
+    """
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s): {sorted(unknown)}")
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not user_has_role(request.user, *roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
