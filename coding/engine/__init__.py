@@ -1,0 +1,52 @@
+"""The charge engine: facility coding of CPT 96360-96549 from one encounter's administration record.
+
+Plain Python (no Django, no database, no clock): a record in, charges and findings out.
+
+    record = parse_record(document)          # infusion-record/1, see record-format.md
+    result = code_record(record)             # charges, findings, administrations not charged
+    findings = check_record(record, now=...) # the live checklist: the same findings
+
+Module map: record.py (the input), reading.py (validation), timing.py (minutes and units),
+classify.py (push/infusion, families, bags), hierarchy.py (initial services, sites),
+hydration.py (minutes alone), charges.py (the lines), checks.py (RAC list), edits.py (edits before
+a charge leaves), codes.py (the code tables).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .charges import code_record
+from .edits import charge_edits
+from .reading import RecordError, parse_record
+from .record import Administration, Encounter, Flush, Order, Pause, Policy, Record, Site
+from .result import Charge, Finding, NotCharged, Result
+
+
+def check_record(record: Record, *, now: datetime | None = None) -> tuple[Finding, ...]:
+    """The findings an auditor would raise, for the bedside checklist and the sign-off.
+
+    The same path as charge generation, so the checklist and the charges never disagree.
+    """
+    return code_record(record, now=now).findings
+
+
+__all__ = [
+    "Administration",
+    "Charge",
+    "Encounter",
+    "Finding",
+    "Flush",
+    "NotCharged",
+    "Order",
+    "Pause",
+    "Policy",
+    "Record",
+    "RecordError",
+    "Result",
+    "Site",
+    "charge_edits",
+    "check_record",
+    "code_record",
+    "parse_record",
+]

@@ -1,0 +1,391 @@
+"""Documentation completeness: the RAC problem list as checks (rac-checklist.md).
+
+Each check is written here once. The bedside checklist, the form errors, the sign-off and charge
+generation all read these findings, so they never disagree. Every check works on an incomplete
+record (a running infusion has no stop yet: that is an open item, not a crash).
+
+DOC-5 (hydration running alone for 31 minutes) needs the coding of the whole visit and is written by
+`hydration.py`; everything else is here.
+
+Scenarios: P15, P16, P20, P29, P31, P35 (and every scenario's `findings_include`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .codes import NOT_A_SEPARATE_SITE_REASON
+from .record import Administration, Order, Record, Site
+from .result import Finding
+from .timing import MAX_HOURS_WITHOUT_PUMP, intersect, running_spans
+
+VASCULAR_ROUTES = ("iv", "ia")
+
+# Errors that stop the administration from being charged at all. RAC-7 is not here: an infusion
+# with no stop is still codable as a push, which `classify.py` decides.
+BLOCKING_RULES = frozenset({"RAC-1", "RAC-2", "RAC-3", "RAC-8", "DOC-3", "DOC-4"})
+
+
+def hhmm(moment: datetime, zone_key: str) -> str:
+    return moment.astimezone(ZoneInfo(zone_key)).strftime("%H:%M")
+
+
+def is_vascular(adm: Administration) -> bool:
+    """IV, intra-arterial and SQ infusions need a named access site (RAC-4)."""
+    return adm.route in VASCULAR_ROUTES or (adm.route == "sq" and adm.method == "infusion")
+
+
+def carries_no_charge(adm: Administration) -> bool:
+    """The vehicle that carries a drug and the fluid that keeps a vein open are never charged."""
+    return adm.purpose in ("vehicle", "kvo")
+
+
+def is_documented_separate_site(site: Site) -> bool:
+    """A reason that shows medical necessity; a restart, a second lumen or convenience do not."""
+    reason = (site.separate_site_reason or "").strip().lower()
+    return bool(reason) and not any(word in reason for word in NOT_A_SEPARATE_SITE_REASON)
+
+
+def documentation_findings(record: Record, *, now: datetime | None = None) -> list[Finding]:
+    """Every RAC-1..9 and DOC-1..4 finding for the record. `now` enables the future-time check."""
+    findings: list[Finding] = []
+    orders = {o.id: o for o in record.orders}
+    for adm in record.administrations:
+        order = orders.get(adm.order) if adm.order else None
+        findings.extend(_hydration_orders(adm, order))
+        findings.extend(_times(record, adm, now))
+        findings.extend(_order_traces(adm, order))
+        if adm.drug_class is None:
+            findings.append(
+                Finding(
+                    "DOC-4",
+                    "error",
+                    f"No pharmacist has classified {adm.drug} yet: "
+                    "no charge for it until the drug is tagged in the formulary",
+                    (adm.id,),
+                    "drug_class",
+                )
+            )
+        if is_vascular(adm) and adm.site is None:
+            findings.append(
+                Finding(
+                    "RAC-4",
+                    "warning",
+                    f"Access site missing for {adm.drug}: name the line it was given through",
+                    (adm.id,),
+                    "site",
+                )
+            )
+        findings.extend(_ems(record, adm))
+    findings.extend(_second_sites(record))
+    findings.extend(_flushes_between_drugs(record))
+    findings.extend(_overlaps_without_bags(record))
+    findings.extend(_observation(record))
+    return findings
+
+
+def _hydration_orders(adm: Administration, order: Order | None) -> Iterator[Finding]:
+    if adm.is_fluid and adm.purpose is None:
+        yield Finding(
+            "RAC-2",
+            "error",
+            f"Purpose missing for {adm.drug}: say whether the fluid is hydration, "
+            "a vehicle for a drug or KVO (unstated fluids are not charged)",
+            (adm.id,),
+            "purpose",
+        )
+    if adm.purpose != "hydration":
+        return
+    if order is None or order.purpose != "hydration":
+        yield Finding(
+            "RAC-1",
+            "error",
+            f"No hydration order for {adm.drug}: hydration is charged only when a "
+            "physician ordered fluids for hydration",
+            (adm.id,),
+            "order" if order is None else "order.purpose",
+        )
+    elif not (order.indication or "").strip():
+        yield Finding(
+            "RAC-3",
+            "error",
+            f"The hydration order for {adm.drug} gives no reason (diagnosis or indication): "
+            "hydration without a documented need is not charged",
+            (adm.id,),
+            "order.indication",
+        )
+
+
+def _order_traces(adm: Administration, order: Order | None) -> Iterator[Finding]:
+    """DOC-1: every administration traces to an order with drug, dose, route and indication."""
+    if adm.purpose == "vehicle":
+        return  # the diluent is part of the drug's order
+    if order is None:
+        if adm.purpose != "hydration":  # RAC-1 already says it, as an error
+            yield Finding("DOC-1", "warning", f"No order linked to {adm.drug}", (adm.id,), "order")
+        return
+    missing = [
+        name
+        for name, value in (("dose", order.dose), ("route", order.route))
+        if not (value or "").strip()
+    ]
+    if adm.purpose != "hydration" and not (order.indication or "").strip():
+        missing.append("indication")  # RAC-3 covers a hydration order's reason
+    if missing:
+        yield Finding(
+            "DOC-1",
+            "warning",
+            f"The order for {adm.drug} lacks {', '.join(missing)}",
+            (adm.id,),
+            f"order.{missing[0]}",
+        )
+    if order.drug.strip().lower() != adm.drug.strip().lower():
+        yield Finding(
+            "DOC-1",
+            "warning",
+            f"{adm.drug} was charted against an order for {order.drug}",
+            (adm.id,),
+            "order",
+        )
+    if (
+        order.duration_minutes
+        and adm.stop is not None
+        and not adm.pauses
+        and adm.stop - adm.start == timedelta(minutes=order.duration_minutes)
+    ):
+        yield Finding(
+            "DOC-2",
+            "info",
+            f"The stop time of {adm.drug} is exactly the ordered {order.duration_minutes} min "
+            "after its start: confirm it is the time the infusion actually stopped",
+            (adm.id,),
+            "stop",
+        )
+
+
+def _times(record: Record, adm: Administration, now: datetime | None) -> Iterator[Finding]:
+    """RAC-7 (times missing) and DOC-3 (times implausible)."""
+    zone = record.encounter.timezone
+    if adm.method == "infusion" and adm.stop is None and adm.route != "intralesional":
+        if adm.pump is not None and adm.planned_hours:
+            pass  # ends outside the encounter: its planned hours stand in for the stop
+        elif adm.is_fluid:
+            yield Finding(
+                "RAC-7",
+                "error",
+                f"Stop time missing for {adm.drug}: hydration without a stop time is not charged",
+                (adm.id,),
+                "stop",
+            )
+        else:
+            yield Finding(
+                "RAC-7",
+                "error",
+                f"Stop time missing for {adm.drug}: "
+                "an infusion without a stop time is billed as a push",
+                (adm.id,),
+                "stop",
+            )
+    for i, pause in enumerate(adm.pauses):
+        if pause.end is None:
+            yield Finding(
+                "RAC-7",
+                "error",
+                f"The pause of {adm.drug} at {hhmm(pause.start, zone)} has no resume time",
+                (adm.id,),
+                f"pauses[{i}].end",
+            )
+    if adm.stop is not None:
+        if adm.stop < adm.start or (adm.stop == adm.start and adm.method == "infusion"):
+            yield Finding(
+                "DOC-3",
+                "error",
+                f"The stop time of {adm.drug} ({hhmm(adm.stop, zone)}) is not after its start "
+                f"({hhmm(adm.start, zone)})",
+                (adm.id,),
+                "stop",
+            )
+        elif adm.pump is None and adm.stop - adm.start > timedelta(hours=MAX_HOURS_WITHOUT_PUMP):
+            yield Finding(
+                "DOC-3",
+                "error",
+                f"{adm.drug} ran more than {MAX_HOURS_WITHOUT_PUMP} hours without a pump: "
+                "check the dates",
+                (adm.id,),
+                "stop",
+            )
+    for i, pause in enumerate(adm.pauses):
+        end_of_run = adm.stop
+        outside = pause.start < adm.start or (end_of_run is not None and pause.start > end_of_run)
+        if pause.end is not None:
+            outside = outside or pause.end < pause.start
+            outside = outside or (end_of_run is not None and pause.end > end_of_run)
+        if outside:
+            yield Finding(
+                "DOC-3",
+                "error",
+                f"The pause of {adm.drug} at {hhmm(pause.start, zone)} is not within "
+                "its start and stop",
+                (adm.id,),
+                f"pauses[{i}]",
+            )
+    if now is not None:
+        for name, moment in (("start", adm.start), ("stop", adm.stop)):
+            if moment is not None and moment > now:
+                yield Finding(
+                    "DOC-3",
+                    "error",
+                    f"The {name} time of {adm.drug} ({hhmm(moment, zone)}) is in the future",
+                    (adm.id,),
+                    name,
+                )
+
+
+def _ems(record: Record, adm: Administration) -> Iterator[Finding]:
+    arrived = record.encounter.arrived_at
+    if adm.started_by == "ems":
+        if arrived is None:
+            yield Finding(
+                "RAC-8",
+                "error",
+                f"{adm.drug} was started by EMS but the arrival time is not charted: "
+                "no minutes can be counted",
+                (adm.id,),
+                "encounter.arrived_at",
+            )
+        else:
+            yield Finding(
+                "RAC-8",
+                "warning",
+                f"{adm.drug} was started by EMS: only the minutes after arrival "
+                f"({hhmm(arrived, record.encounter.timezone)}) count",
+                (adm.id,),
+                "started_by",
+            )
+    elif arrived is not None and adm.start < arrived:
+        yield Finding(
+            "RAC-8",
+            "warning",
+            f"{adm.drug} started before the patient arrived: mark it as started by EMS",
+            (adm.id,),
+            "started_by",
+        )
+
+
+def _second_sites(record: Record) -> Iterator[Finding]:
+    """RAC-4: a second vascular site used for drugs documents why it was necessary."""
+    first_use: dict[str, tuple[datetime, str]] = {}
+    users: dict[str, list[str]] = defaultdict(list)
+    for adm in record.administrations:
+        if adm.site is None or not is_vascular(adm) or carries_no_charge(adm):
+            continue
+        users[adm.site].append(adm.id)
+        first_use.setdefault(adm.site, (adm.start, adm.site))
+    ordered = sorted(first_use, key=lambda site_id: first_use[site_id])
+    for site_id in ordered[1:]:
+        site = record.site(site_id)
+        if site is None or is_documented_separate_site(site):
+            continue
+        if site.separate_site_reason:
+            message = (
+                f"The reason given for second site {site_id} ({site.separate_site_reason!r}) "
+                "does not show medical necessity (a restart, a second lumen or a convenience "
+                "line is not a separate site)"
+            )
+        else:
+            message = (
+                f"Second access site {site_id} ({site.location or site.kind}) was used without "
+                "a documented reason: no second initial service"
+            )
+        yield Finding(
+            "RAC-4",
+            "warning",
+            message,
+            tuple(users[site_id]),
+            "site.separate_site_reason",
+        )
+
+
+def _end(adm: Administration) -> datetime:
+    return adm.stop if adm.stop is not None and adm.stop > adm.start else adm.start
+
+
+def _flushes_between_drugs(record: Record) -> Iterator[Finding]:
+    """RAC-5: different drugs one after another through one site need a flush between them."""
+    zone = record.encounter.timezone
+    by_site: dict[str, list[Administration]] = defaultdict(list)
+    for adm in record.administrations:
+        if adm.site is not None and not carries_no_charge(adm):
+            by_site[adm.site].append(adm)
+    flush_times: dict[str, list[datetime]] = defaultdict(list)
+    for flush in record.flushes:
+        if flush.site is not None:
+            flush_times[flush.site].append(flush.at)
+    for site_id, adms in by_site.items():
+        previous: Administration | None = None
+        for adm in adms:  # already in order of start
+            if previous is not None and adm.start >= _end(previous):
+                different = previous.drug.strip().lower() != adm.drug.strip().lower()
+                same_bag = previous.bag is not None and previous.bag == adm.bag
+                ended = _end(previous)
+                flushed = any(ended <= at <= adm.start for at in flush_times[site_id])
+                if different and not same_bag and not flushed:
+                    yield Finding(
+                        "RAC-5",
+                        "warning",
+                        f"No flush charted on {site_id} between {previous.drug} "
+                        f"({hhmm(previous.start, zone)}) and {adm.drug} "
+                        f"({hhmm(adm.start, zone)})",
+                        (previous.id, adm.id),
+                        "flushes",
+                    )
+            if previous is None or _end(adm) >= _end(previous):
+                previous = adm
+
+
+def _overlaps_without_bags(record: Record) -> Iterator[Finding]:
+    """RAC-6: overlapping infusions on one site are charted as one bag or as separate bags."""
+    infusions = [
+        a
+        for a in record.administrations
+        if a.method == "infusion" and a.site is not None and not carries_no_charge(a)
+    ]
+    spans = {a.id: running_spans(a) for a in infusions}
+    for i, first in enumerate(infusions):
+        for second in infusions[i + 1 :]:
+            if first.site != second.site or (first.bag and second.bag):
+                continue
+            if intersect(spans[first.id], spans[second.id]):
+                yield Finding(
+                    "RAC-6",
+                    "warning",
+                    f"{first.drug} and {second.drug} overlap on {first.site}: chart whether they "
+                    "were mixed in one bag or hung as separate bags (coded conservatively "
+                    "until then)",
+                    (first.id, second.id),
+                    "bag",
+                )
+
+
+def _observation(record: Record) -> Iterator[Finding]:
+    """RAC-9: the change to observation is charted; the encounter stays one."""
+    at = record.encounter.observation_at
+    if at is None:
+        return
+    running = tuple(
+        a.id
+        for a in record.administrations
+        if a.start < at and (a.stop is None or a.stop > at) and a.method == "infusion"
+    )
+    yield Finding(
+        "RAC-9",
+        "info",
+        "Placed in observation at "
+        f"{hhmm(at, record.encounter.timezone)}: one encounter, no second initial service "
+        "for the change of status",
+        running,
+        "encounter.observation_at",
+    )

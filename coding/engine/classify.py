@@ -1,0 +1,264 @@
+"""What service each administration is: push or infusion, which family, or nothing and why.
+
+coding-rules.md §1-2: drugs mixed in one bag are one administration coded by the highest class in
+the bag; the vehicle and KVO fluids are never charged; an IV administration charted as a push is a
+push whatever its length; an infusion of 15 minutes or less is a push, 16 or more an infusion; an
+infusion with no stop time can only be a push and hydration with none is not coded (RAC-7); a chemo
+pump planned for more than 8 hours is its own service (96416); an EMS-started infusion counts only
+its minutes after arrival (RAC-8). SQ, IM, intralesional, intrathecal and cavity administrations
+are services of their own.
+
+Scenarios: P04, P05, P12, P15-P17, P21, P22, P28, P29, P32, P34, P35.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .checks import BLOCKING_RULES, carries_no_charge
+from .codes import Family, family_of
+from .record import Administration, DrugClass, Record
+from .result import Finding, NotCharged
+from .timing import (
+    PROLONGED_PUMP_HOURS,
+    Span,
+    is_push_length,
+    paused_minutes,
+    running_spans,
+    whole_minutes,
+)
+
+ServiceKind = Literal[
+    "iv_infusion",
+    "iv_push",
+    "hydration",
+    "pump",
+    "sq_infusion",
+    "injection",
+    "ia_infusion",
+    "ia_push",
+    "intralesional",
+    "intrathecal",
+    "intracavitary",
+]
+
+CLASS_RANK: dict[DrugClass, int] = {
+    "chemo": 0,
+    "chemo_hormonal": 0,
+    "therapeutic": 1,
+    "hydration": 2,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One codable service: an administration, or the drugs of one bag coded as one."""
+
+    kind: ServiceKind
+    lead: Administration  # the member whose class and times are coded
+    drug_class: DrugClass
+    members: tuple[Administration, ...]
+    spans: tuple[Span, ...]  # counted running time
+    minutes: int
+    note: str = ""
+
+    @property
+    def family(self) -> Family:
+        return family_of(self.drug_class)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(m.id for m in self.members)
+
+    @property
+    def drug_key(self) -> str:
+        """What "the same drug" means for pushes and re-infusions: the same contents."""
+        return "+".join(sorted({m.drug.strip().lower() for m in self.members}))
+
+    @property
+    def drugs(self) -> str:
+        return " + ".join(dict.fromkeys(m.drug for m in self.members))
+
+    @property
+    def site(self) -> str | None:
+        return self.lead.site
+
+    @property
+    def start(self) -> float:
+        return self.spans[0][0] if self.spans else self.lead.start.timestamp()
+
+    def timing(self) -> str:
+        """How the minutes were counted, for the line's reason."""
+        paused = paused_minutes(self.lead)
+        if paused:
+            run = self.minutes + paused
+            return f"{self.minutes} min counted ({run} run, {paused} paused)"
+        return f"{self.minutes} min"
+
+
+@dataclass(slots=True)
+class Classified:
+    services: list[Service] = field(default_factory=list)
+    not_charged: list[NotCharged] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def classify(record: Record, findings: list[Finding]) -> Classified:
+    """Turn the record's administrations into services, with a reason for each one left out."""
+    blocked: dict[str, Finding] = {}
+    for finding in findings:
+        if finding.severity == "error" and finding.rule in BLOCKING_RULES:
+            for adm_id in finding.administrations:
+                blocked.setdefault(adm_id, finding)
+    out = Classified()
+    for members in _bags(record):
+        chargeable = [m for m in members if not carries_no_charge(m)]
+        for m in members:
+            if carries_no_charge(m):
+                what = "carries a drug" if m.purpose == "vehicle" else "keeps the vein open"
+                out.not_charged.append(
+                    NotCharged(m.id, f"{m.drug} {what} ({m.purpose}): never charged")
+                )
+        if not chargeable:
+            continue
+        untagged = [m for m in chargeable if m.drug_class is None]
+        if untagged:
+            for m in chargeable:
+                out.not_charged.append(
+                    NotCharged(
+                        m.id,
+                        f"{untagged[0].drug} has no drug class yet (DOC-4): not charged until "
+                        "a pharmacist tags it",
+                    )
+                )
+            continue
+        lead = min(chargeable, key=lambda m: _lead_key(record, m))
+        if lead.id in blocked:
+            finding = blocked[lead.id]
+            for m in chargeable:
+                out.not_charged.append(
+                    NotCharged(m.id, f"not charged: {finding.message} ({finding.rule})")
+                )
+            continue
+        _service(record, lead, tuple(chargeable), out)
+    return out
+
+
+def _bags(record: Record) -> list[list[Administration]]:
+    """Administrations grouped by bag: drugs mixed in one bag or syringe are one administration."""
+    groups: dict[str, list[Administration]] = defaultdict(list)
+    singles: list[list[Administration]] = []
+    for adm in record.administrations:
+        if adm.bag:
+            groups[adm.bag].append(adm)
+        else:
+            singles.append([adm])
+    return singles + list(groups.values())
+
+
+def _lead_key(record: Record, adm: Administration) -> tuple[int, int, str]:
+    assert adm.drug_class is not None
+    return (CLASS_RANK[adm.drug_class], -whole_minutes(running_spans(adm)), adm.id)
+
+
+def _service(
+    record: Record, lead: Administration, members: tuple[Administration, ...], out: Classified
+) -> None:
+    assert lead.drug_class is not None
+    drug_class: DrugClass = lead.drug_class
+    family = family_of(drug_class)
+    ids = [m.id for m in members]
+
+    def skip(reason: str) -> None:
+        out.not_charged.extend(NotCharged(i, reason) for i in ids)
+
+    def add(kind: ServiceKind, spans: list[Span], note: str = "") -> None:
+        out.services.append(
+            Service(kind, lead, drug_class, members, tuple(spans), whole_minutes(spans), note)
+        )
+
+    arrived = record.encounter.arrived_at
+    ems = lead.started_by == "ems"
+    spans = running_spans(lead, not_before=arrived if ems else None)
+    minutes = whole_minutes(spans)
+    no_stop = lead.stop is None
+    if ems and lead.stop is not None and not spans:
+        skip(f"{lead.drug} ran only before arrival (started by EMS): nothing given here to charge")
+        return
+    ems_note = "started by EMS: minutes after arrival only" if ems else ""
+
+    def with_ems(note: str) -> str:
+        return "; ".join(n for n in (note, ems_note) if n)
+
+    if family == "hydration":
+        if lead.purpose != "hydration":
+            skip(f"{lead.drug} has no stated purpose (RAC-2): not charged")
+        elif lead.route != "iv":
+            skip(f"hydration by route {lead.route} is not an IV hydration service (96360-96361)")
+        elif no_stop:
+            skip(f"hydration {lead.drug} has no stop time (RAC-7): not coded")
+        else:
+            add("hydration", spans, with_ems(""))
+        return
+
+    if lead.route in ("iv", "ia"):
+        prefix = "iv" if lead.route == "iv" else "ia"
+        pump = lead.pump is not None and (lead.planned_hours or 0) > PROLONGED_PUMP_HOURS
+        if pump and family == "chemo":
+            add("pump", spans, f"pump started for {lead.planned_hours:g} planned hours")
+        elif lead.method in ("push", "injection"):
+            add("iv_push" if prefix == "iv" else "ia_push", spans, with_ems("charted as a push"))
+        elif no_stop:
+            add(
+                "iv_push" if prefix == "iv" else "ia_push",
+                [],
+                "infusion with no stop time can only be coded as a push (RAC-7)",
+            )
+        elif is_push_length(minutes):
+            add(
+                "iv_push" if prefix == "iv" else "ia_push",
+                spans,
+                with_ems(f"{minutes} min: an infusion of 15 minutes or less is a push"),
+            )
+        else:
+            add("iv_infusion" if prefix == "iv" else "ia_infusion", spans, with_ems(""))
+        return
+
+    if lead.route == "sq" and lead.method == "infusion":
+        if no_stop or is_push_length(minutes):
+            why = "no stop time" if no_stop else f"{minutes} min"
+            add("injection", spans, f"{why}: a SQ infusion of 15 minutes or less is an injection")
+        elif family == "chemo":
+            add("injection", spans, "antineoplastic given SQ is coded as an injection")
+        else:
+            add("sq_infusion", spans, with_ems(""))
+        return
+
+    if lead.route in ("sq", "im"):
+        add("injection", spans)
+    elif lead.route == "intralesional":
+        if family == "chemo":
+            add("intralesional", spans)
+        else:
+            skip(_outside_codes(lead, "intralesional", out))
+    elif lead.route == "intrathecal":
+        if family == "chemo":
+            add("intrathecal", spans)
+        else:
+            skip(_outside_codes(lead, "intrathecal", out))
+    elif lead.route == "intracavitary":
+        if family == "chemo":
+            add("intracavitary", spans)
+        else:
+            skip(_outside_codes(lead, "intracavitary", out))
+
+
+def _outside_codes(lead: Administration, route: str, out: Classified) -> str:
+    message = (
+        f"a therapeutic {route} injection of {lead.drug} is outside CPT 96360-96549: "
+        "not coded here (the procedure is coded from the physician's note)"
+    )
+    out.findings.append(Finding("CODING-ROUTE", "warning", message, (lead.id,), "route"))
+    return message

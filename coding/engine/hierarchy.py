@@ -1,0 +1,126 @@
+"""Choosing the initial service: the facility hierarchy, one per access site (coding-rules.md §3).
+
+Each encounter has one initial IV service, chosen by rank whatever the order in which things were
+given: chemotherapy infusion, chemotherapy push, therapeutic infusion, therapeutic push, hydration.
+Ties go to the longer administration, then the earlier start. A second vascular site earns its own
+initial service only when the record documents why it was medically necessary; without a
+documented reason every IV service is coded against one initial service. In the physician office
+the initial service is the one flagged as the primary reason for the visit.
+
+Scenarios: P08, P09, P10, P14, P19, P20, P24.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .checks import is_documented_separate_site
+from .classify import Service
+from .record import Record
+from .timing import Span
+
+MAIN = ""  # the group of every site without a documented reason (and of services with no site)
+
+RANK_NAMES = {
+    1: "chemotherapy infusion",
+    2: "chemotherapy push",
+    3: "therapeutic infusion",
+    4: "therapeutic push",
+    5: "hydration",
+}
+
+
+def rank(service: Service) -> int:
+    """Place in the facility hierarchy (1 is highest)."""
+    if service.kind == "hydration":
+        return 5
+    infusion = service.kind == "iv_infusion"
+    if service.family == "chemo":
+        return 1 if infusion else 2
+    return 3 if infusion else 4
+
+
+@dataclass(slots=True)
+class SiteGroup:
+    """IV services coded against one initial service: one site, or all undocumented sites."""
+
+    key: str
+    services: list[Service] = field(default_factory=list)
+    hydration_alone: list[Span] = field(default_factory=list)
+    hydration_minutes: int = 0  # as the policy counts it: total, or the longest continuous run
+    initial: Service | None = None
+    primary: bool = False
+
+
+def group_by_site(record: Record, services: list[Service]) -> list[SiteGroup]:
+    """Sites with a documented reason stand alone; every other IV service shares one group."""
+    groups: dict[str, SiteGroup] = {}
+    for service in services:
+        site = record.site(service.site)
+        key = site.id if site is not None and is_documented_separate_site(site) else MAIN
+        groups.setdefault(key, SiteGroup(key)).services.append(service)
+    separate = [g for k, g in groups.items() if k != MAIN]
+    main = groups.get(MAIN)
+    if main is not None and separate and all(s.site is None for s in main.services):
+        # Services with no site are coded against the encounter's first initial (RAC-4), not a
+        # group of their own.
+        best = min(separate, key=lambda g: min(_hierarchy_key(s, g) for s in g.services))
+        best.services.extend(main.services)
+        del groups[MAIN]
+    return sorted(groups.values(), key=lambda g: g.key)
+
+
+def _minutes(service: Service, group: SiteGroup) -> int:
+    return group.hydration_minutes if service.kind == "hydration" else service.minutes
+
+
+def _hierarchy_key(service: Service, group: SiteGroup) -> tuple[int, int, float, str]:
+    return (rank(service), -_minutes(service, group), service.start, service.lead.id)
+
+
+def choose_initial(group: SiteGroup, *, office: bool) -> tuple[Service | None, str]:
+    """The group's initial service and the words that justify it."""
+    candidates = [
+        s for s in group.services if s.kind != "hydration" or group.hydration_minutes >= 31
+    ]
+    if not candidates:
+        return None, ""
+    if office:
+        flagged = [s for s in candidates if any(m.primary for m in s.members)]
+        if flagged:
+            chosen = min(flagged, key=lambda s: _hierarchy_key(s, group))
+            return chosen, "initial service: flagged as the primary reason for the office visit"
+    chosen = min(candidates, key=lambda s: _hierarchy_key(s, group))
+    words = f"initial service: {RANK_NAMES[rank(chosen)]} ranks first in the facility hierarchy"
+    first = min(group.services, key=lambda s: (s.start, s.lead.id))
+    if first is not chosen and rank(first) != rank(chosen):
+        words += f" (given after {first.drugs}: hierarchy, not chronology)"
+    ties = [s for s in candidates if s is not chosen and rank(s) == rank(chosen)]
+    if ties:
+        longest = max(_minutes(s, group) for s in ties)
+        if _minutes(chosen, group) > longest:
+            words += "; the longest service of its rank"
+        else:
+            words += "; of services of its rank and length, the first given"
+    if office:
+        words += " (office: no administration flagged primary, so the hierarchy decides)"
+    return chosen, words
+
+
+def primary_group(groups: list[SiteGroup], *, office: bool) -> SiteGroup | None:
+    """The group whose initial service is the encounter's first; the others are second sites."""
+    with_initial = [g for g in groups if g.initial is not None]
+    if not with_initial:
+        return None
+    if office:
+        for g in with_initial:
+            assert g.initial is not None
+            if any(m.primary for m in g.initial.members):
+                return g
+    return min(
+        with_initial,
+        key=lambda g: (
+            _hierarchy_key(g.initial, g) if g.initial is not None else (9, 0, 0.0, ""),
+            g.key != MAIN,
+        ),
+    )

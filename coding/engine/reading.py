@@ -1,0 +1,371 @@
+"""Reading an `infusion-record/1` document into a `Record` (record-format.md).
+
+Every problem is a `RecordError` naming the field (`administrations[2].stop`) and what is wrong, so
+the command line can exit 2 with a message and never a traceback. Times without an offset are local
+to the encounter's zone; a local time that is ambiguous or skipped at a DST change is an input
+error, because the minutes it implies cannot be known.
+
+Lists are put in a canonical order here (by time, then id), so nothing downstream depends on the
+order in which the input listed them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .record import (
+    DRUG_CLASSES,
+    METHODS,
+    POLICY_CHOICES,
+    PURPOSES,
+    ROUTES,
+    SETTINGS,
+    SITE_KINDS,
+    Administration,
+    Dose,
+    Encounter,
+    Flush,
+    Order,
+    Pause,
+    Policy,
+    Record,
+    Site,
+)
+
+FORMAT = "infusion-record/1"
+
+T = TypeVar("T")
+
+
+class RecordError(ValueError):
+    """The document is not a valid record; `field` names where, `message` says what."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def zone_named(name: object, field: str = "encounter.timezone") -> ZoneInfo:
+    if not isinstance(name, str) or not name:
+        raise RecordError(field, "must be an IANA time zone name such as America/New_York")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RecordError(field, f"unknown time zone {name!r}") from None
+
+
+def local_time(naive: datetime, zone: ZoneInfo, field: str) -> datetime:
+    """Attach `zone` to a wall-clock time, refusing times a DST change makes ambiguous or skips."""
+    early = naive.replace(tzinfo=zone, fold=0)
+    late = naive.replace(tzinfo=zone, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return early
+    round_trip = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    if round_trip != naive:
+        raise RecordError(
+            field, f"{naive.isoformat()} does not exist in {zone.key} (clocks went forward)"
+        )
+    raise RecordError(
+        field,
+        f"{naive.isoformat()} happens twice in {zone.key} (clocks went back): give the UTC offset",
+    )
+
+
+def parse_time(value: object, zone: ZoneInfo, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise RecordError(field, "must be an ISO 8601 date-time string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(field, f"{value!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        return local_time(parsed, zone, field)
+    return parsed
+
+
+class _Reader:
+    """Field-path bookkeeping for one document."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+
+    @staticmethod
+    def mapping(value: object, field: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise RecordError(field, "must be an object")
+        return value
+
+    @staticmethod
+    def items(value: object, field: str) -> Sequence[Any]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise RecordError(field, "must be a list")
+        return value
+
+    @staticmethod
+    def text(obj: Mapping[str, Any], key: str, field: str, *, required: bool = False) -> str | None:
+        value = obj.get(key)
+        if value is None or (isinstance(value, str) and not value.strip() and not required):
+            if required:
+                raise RecordError(f"{field}.{key}", "is required")
+            return None
+        if not isinstance(value, str):
+            raise RecordError(f"{field}.{key}", "must be text")
+        if required and not value.strip():
+            raise RecordError(f"{field}.{key}", "must not be empty")
+        return value
+
+    def required_text(self, obj: Mapping[str, Any], key: str, field: str) -> str:
+        value = self.text(obj, key, field, required=True)
+        assert value is not None
+        return value
+
+    @staticmethod
+    def choice(
+        obj: Mapping[str, Any],
+        key: str,
+        field: str,
+        choices: tuple[T, ...],
+        default: T | None = None,
+    ) -> T | None:
+        value = obj.get(key)
+        if value is None:
+            return default
+        if value not in choices:
+            allowed = ", ".join(str(c) for c in choices)
+            raise RecordError(f"{field}.{key}", f"{value!r} is not one of: {allowed}")
+        return choices[choices.index(value)]
+
+    def time(self, obj: Mapping[str, Any], key: str, field: str) -> datetime | None:
+        value = obj.get(key)
+        if value is None:
+            return None
+        return parse_time(value, self.zone, f"{field}.{key}")
+
+    @staticmethod
+    def integer(obj: Mapping[str, Any], key: str, field: str, *, minimum: int) -> int | None:
+        value = obj.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecordError(f"{field}.{key}", "must be a whole number")
+        if value < minimum:
+            raise RecordError(f"{field}.{key}", f"must be at least {minimum}")
+        return value
+
+    @staticmethod
+    def number(obj: Mapping[str, Any], key: str, field: str) -> float | None:
+        value = obj.get(key)
+        if value is None:
+            return None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise RecordError(f"{field}.{key}", "must be a number")
+        if value <= 0:
+            raise RecordError(f"{field}.{key}", "must be more than zero")
+        return float(value)
+
+
+def parse_record(data: object) -> Record:
+    """Validate an `infusion-record/1` document and return the typed record."""
+    if not isinstance(data, Mapping):
+        raise RecordError("record", "must be a JSON object")
+    if data.get("format", FORMAT) != FORMAT:
+        raise RecordError("format", f"must be {FORMAT!r}")
+    raw_encounter = _Reader.mapping(data.get("encounter"), "encounter")
+    zone = zone_named(raw_encounter.get("timezone"))
+    reader = _Reader(zone)
+    encounter = _encounter(reader, raw_encounter, zone)
+    sites = tuple(
+        _site(reader, raw, f"sites[{i}]")
+        for i, raw in enumerate(reader.items(data.get("sites"), "sites"))
+    )
+    orders = tuple(
+        _order(reader, raw, f"orders[{i}]")
+        for i, raw in enumerate(reader.items(data.get("orders"), "orders"))
+    )
+    administrations = tuple(
+        _administration(reader, raw, f"administrations[{i}]")
+        for i, raw in enumerate(reader.items(data.get("administrations"), "administrations"))
+    )
+    flushes = tuple(
+        _flush(reader, raw, f"flushes[{i}]")
+        for i, raw in enumerate(reader.items(data.get("flushes"), "flushes"))
+    )
+    _check_unique("sites", [s.id for s in sites])
+    _check_unique("orders", [o.id for o in orders])
+    _check_unique("administrations", [a.id for a in administrations])
+    site_ids = {s.id for s in sites}
+    order_ids = {o.id for o in orders}
+    for i, adm in enumerate(administrations):
+        if adm.site is not None and adm.site not in site_ids:
+            raise RecordError(f"administrations[{i}].site", f"no site with id {adm.site!r}")
+        if adm.order is not None and adm.order not in order_ids:
+            raise RecordError(f"administrations[{i}].order", f"no order with id {adm.order!r}")
+    for i, flush in enumerate(flushes):
+        if flush.site is not None and flush.site not in site_ids:
+            raise RecordError(f"flushes[{i}].site", f"no site with id {flush.site!r}")
+    return Record(
+        encounter=encounter,
+        sites=tuple(sorted(sites, key=lambda s: s.id)),
+        orders=tuple(sorted(orders, key=lambda o: o.id)),
+        administrations=tuple(sorted(administrations, key=lambda a: (a.start, a.id))),
+        flushes=tuple(sorted(flushes, key=lambda f: (f.at, f.site or ""))),
+        policy=_policy(reader, data.get("policy")),
+    )
+
+
+def _check_unique(field: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            raise RecordError(f"{field}[{i}].id", f"duplicate id {ident!r}")
+        seen.add(ident)
+
+
+def _encounter(reader: _Reader, raw: Mapping[str, Any], zone: ZoneInfo) -> Encounter:
+    field = "encounter"
+    date_of_service: date | None = None
+    if raw.get("date_of_service") is not None:
+        value = raw["date_of_service"]
+        try:
+            date_of_service = date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            date_of_service = None
+        if date_of_service is None:
+            raise RecordError("encounter.date_of_service", "must be a date such as 2026-03-02")
+    return Encounter(
+        id=reader.required_text(raw, "id", field),
+        timezone=zone.key,
+        setting=reader.choice(raw, "setting", field, SETTINGS, "facility") or "facility",
+        date_of_service=date_of_service,
+        arrived_at=reader.time(raw, "arrived_at", field),
+        observation_at=reader.time(raw, "observation_at", field),
+        sequence_of_day=reader.integer(raw, "sequence_of_day", field, minimum=1) or 1,
+    )
+
+
+def _site(reader: _Reader, value: object, field: str) -> Site:
+    raw = reader.mapping(value, field)
+    kind = reader.choice(raw, "kind", field, SITE_KINDS)
+    if kind is None:
+        raise RecordError(f"{field}.kind", "is required")
+    return Site(
+        id=reader.required_text(raw, "id", field),
+        kind=kind,
+        location=reader.text(raw, "location", field) or "",
+        separate_site_reason=reader.text(raw, "separate_site_reason", field),
+    )
+
+
+def _order(reader: _Reader, value: object, field: str) -> Order:
+    raw = reader.mapping(value, field)
+    return Order(
+        id=reader.required_text(raw, "id", field),
+        drug=reader.required_text(raw, "drug", field),
+        dose=reader.text(raw, "dose", field),
+        route=reader.text(raw, "route", field),
+        indication=reader.text(raw, "indication", field),
+        purpose=reader.choice(raw, "purpose", field, ("hydration",)),
+        duration_minutes=reader.integer(raw, "duration_minutes", field, minimum=1),
+    )
+
+
+def _administration(reader: _Reader, value: object, field: str) -> Administration:
+    raw = reader.mapping(value, field)
+    if "drug_class" not in raw:
+        raise RecordError(f"{field}.drug_class", "is required (null when not yet tagged)")
+    route = reader.choice(raw, "route", field, ROUTES)
+    method = reader.choice(raw, "method", field, METHODS)
+    start = reader.time(raw, "start", field)
+    if route is None:
+        raise RecordError(f"{field}.route", "is required")
+    if method is None:
+        raise RecordError(f"{field}.method", "is required")
+    if start is None:
+        raise RecordError(f"{field}.start", "is required")
+    pauses = []
+    for i, pause_value in enumerate(reader.items(raw.get("pauses"), f"{field}.pauses")):
+        pause_field = f"{field}.pauses[{i}]"
+        pause = reader.mapping(pause_value, pause_field)
+        pause_start = reader.time(pause, "start", pause_field)
+        if pause_start is None:
+            raise RecordError(f"{pause_field}.start", "is required")
+        pauses.append(Pause(start=pause_start, end=reader.time(pause, "end", pause_field)))
+    primary = raw.get("primary")
+    if primary is not None and not isinstance(primary, bool):
+        raise RecordError(f"{field}.primary", "must be true or false")
+    site = raw.get("site")
+    order = raw.get("order")
+    for key, ref in (("site", site), ("order", order)):
+        if ref is not None and not isinstance(ref, str):
+            raise RecordError(f"{field}.{key}", "must be an id (text) or null")
+    return Administration(
+        id=reader.required_text(raw, "id", field),
+        drug=reader.required_text(raw, "drug", field),
+        drug_class=reader.choice(raw, "drug_class", field, DRUG_CLASSES),
+        route=route,
+        method=method,
+        start=start,
+        stop=reader.time(raw, "stop", field),
+        site=site or None,
+        order=order or None,
+        pauses=tuple(sorted(pauses, key=lambda p: p.start)),
+        purpose=reader.choice(raw, "purpose", field, PURPOSES),
+        bag=reader.text(raw, "bag", field),
+        started_by=reader.choice(raw, "started_by", field, ("facility", "ems"), "facility")
+        or "facility",
+        lesions=reader.integer(raw, "lesions", field, minimum=1),
+        pump=reader.choice(raw, "pump", field, ("portable", "implanted")),
+        planned_hours=reader.number(raw, "planned_hours", field),
+        primary=bool(primary),
+        dose=_dose(reader, raw.get("dose"), f"{field}.dose"),
+    )
+
+
+def _dose(reader: _Reader, value: object, field: str) -> Dose | None:
+    if value is None:
+        return None
+    raw = reader.mapping(value, field)
+    amount = reader.number(raw, "value", field)
+    if amount is None:
+        raise RecordError(f"{field}.value", "is required")
+    return Dose(value=amount, unit=reader.required_text(raw, "unit", field))
+
+
+def _flush(reader: _Reader, value: object, field: str) -> Flush:
+    raw = reader.mapping(value, field)
+    at = reader.time(raw, "at", field)
+    if at is None:
+        raise RecordError(f"{field}.at", "is required")
+    site = raw.get("site")
+    if site is not None and not isinstance(site, str):
+        raise RecordError(f"{field}.site", "must be a site id")
+    return Flush(site=site or None, at=at)
+
+
+def _policy(reader: _Reader, value: object) -> Policy:
+    if value is None:
+        return Policy()
+    raw = reader.mapping(value, "policy")
+    chosen: dict[str, Any] = {}
+    for key, choices in POLICY_CHOICES.items():
+        if key in raw:
+            chosen[key] = reader.choice(raw, key, "policy", choices)
+    if "concurrent_min_overlap" in raw:
+        chosen["concurrent_min_overlap"] = reader.integer(
+            raw, "concurrent_min_overlap", "policy", minimum=1
+        )
+    unknown = sorted(set(raw) - set(POLICY_CHOICES) - {"concurrent_min_overlap"})
+    if unknown:
+        raise RecordError(f"policy.{unknown[0]}", "is not a policy key this engine knows")
+    return Policy(**{k: v for k, v in chosen.items() if v is not None})

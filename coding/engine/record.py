@@ -1,0 +1,176 @@
+"""The administration record the engine reads: frozen, typed, already validated.
+
+`reading.parse_record` builds these from an `infusion-record/1` document (record-format.md); the
+database bridge (`coding/extract.py`) builds the same document, so the engine has one input shape.
+Times are timezone-aware datetimes; the encounter's zone turns them into local dates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+DrugClass = Literal["chemo", "chemo_hormonal", "therapeutic", "hydration"]
+Route = Literal["iv", "sq", "im", "ia", "intralesional", "intrathecal", "intracavitary"]
+Method = Literal["infusion", "push", "injection"]
+Purpose = Literal["hydration", "vehicle", "kvo"]
+SiteKind = Literal[
+    "peripheral_iv",
+    "picc",
+    "port",
+    "central_line",
+    "midline",
+    "subcutaneous",
+    "intramuscular",
+    "intra_arterial",
+    "other",
+]
+Setting = Literal["facility", "office"]
+
+DRUG_CLASSES: tuple[DrugClass, ...] = ("chemo", "chemo_hormonal", "therapeutic", "hydration")
+ROUTES: tuple[Route, ...] = (
+    "iv",
+    "sq",
+    "im",
+    "ia",
+    "intralesional",
+    "intrathecal",
+    "intracavitary",
+)
+METHODS: tuple[Method, ...] = ("infusion", "push", "injection")
+PURPOSES: tuple[Purpose, ...] = ("hydration", "vehicle", "kvo")
+SITE_KINDS: tuple[SiteKind, ...] = (
+    "peripheral_iv",
+    "picc",
+    "port",
+    "central_line",
+    "midline",
+    "subcutaneous",
+    "intramuscular",
+    "intra_arterial",
+    "other",
+)
+SETTINGS: tuple[Setting, ...] = ("facility", "office")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The payer profile: choices where published sources disagree (coding-rules.md §7)."""
+
+    hydration_segments: Literal["total", "continuous"] = "total"
+    second_site_modifier: Literal["59", "XU", "XS"] = "59"
+    second_encounter_modifier: Literal["59", "XE"] = "59"
+    distinct_modifier_scope: Literal["initial", "all"] = "initial"
+    concurrent_min_overlap: int = 16
+    same_drug_reinfusion: Literal["sequential", "additional_hour"] = "sequential"
+    split_dose_injections: Literal["one", "each"] = "one"
+    facility_pump_code: Literal["96416", "G0498"] = "96416"
+
+
+POLICY_CHOICES: dict[str, tuple[object, ...]] = {
+    "hydration_segments": ("total", "continuous"),
+    "second_site_modifier": ("59", "XU", "XS"),
+    "second_encounter_modifier": ("59", "XE"),
+    "distinct_modifier_scope": ("initial", "all"),
+    "same_drug_reinfusion": ("sequential", "additional_hour"),
+    "split_dose_injections": ("one", "each"),
+    "facility_pump_code": ("96416", "G0498"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Encounter:
+    id: str
+    timezone: str
+    setting: Setting = "facility"
+    date_of_service: date | None = None
+    arrived_at: datetime | None = None
+    observation_at: datetime | None = None
+    sequence_of_day: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    kind: SiteKind
+    location: str = ""
+    separate_site_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    drug: str
+    dose: str | None = None
+    route: str | None = None
+    indication: str | None = None
+    purpose: Literal["hydration"] | None = None
+    duration_minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    start: datetime
+    end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Administration:
+    id: str
+    drug: str
+    drug_class: DrugClass | None
+    route: Route
+    method: Method
+    start: datetime
+    stop: datetime | None = None
+    site: str | None = None
+    order: str | None = None
+    pauses: tuple[Pause, ...] = ()
+    purpose: Purpose | None = None
+    bag: str | None = None
+    started_by: Literal["facility", "ems"] = "facility"
+    lesions: int | None = None
+    pump: Literal["portable", "implanted"] | None = None
+    planned_hours: float | None = None
+    primary: bool = False
+    dose: Dose | None = None
+
+    @property
+    def is_fluid(self) -> bool:
+        """A prepackaged fluid: the only thing that can be hydration, vehicle or KVO."""
+        return self.drug_class == "hydration"
+
+
+@dataclass(frozen=True, slots=True)
+class Flush:
+    site: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    encounter: Encounter
+    sites: tuple[Site, ...] = ()
+    orders: tuple[Order, ...] = ()
+    administrations: tuple[Administration, ...] = ()
+    flushes: tuple[Flush, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+
+    def site(self, site_id: str | None) -> Site | None:
+        for site in self.sites:
+            if site.id == site_id:
+                return site
+        return None
+
+    def order(self, order_id: str | None) -> Order | None:
+        for order in self.orders:
+            if order.id == order_id:
+                return order
+        return None

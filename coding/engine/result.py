@@ -1,0 +1,80 @@
+"""What the engine returns: charge lines, findings and the administrations that earned nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    code: str
+    units: int
+    date: date
+    administrations: tuple[str, ...]
+    why: str
+    modifiers: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "units": self.units,
+            "modifiers": list(self.modifiers),
+            "date": self.date.isoformat(),
+            "administrations": list(self.administrations),
+            "why": self.why,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A documentation gap or coding edit; `field` names the record field that fixes it."""
+
+    rule: str
+    severity: Severity
+    message: str
+    administrations: tuple[str, ...] = ()
+    field: str | None = None
+
+    def sort_key(self) -> tuple[int, str, tuple[str, ...], str]:
+        return (SEVERITY_ORDER[self.severity], self.rule, self.administrations, self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity,
+            "administrations": list(self.administrations),
+            "message": self.message,
+        }
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class NotCharged:
+    administration: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"administration": self.administration, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    encounter: str
+    charges: tuple[Charge, ...]
+    findings: tuple[Finding, ...]
+    not_charged: tuple[NotCharged, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "encounter": self.encounter,
+            "charges": [c.to_json() for c in self.charges],
+            "findings": [f.to_json() for f in self.findings],
+            "not_charged": [n.to_json() for n in self.not_charged],
+        }

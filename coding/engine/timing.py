@@ -1,0 +1,142 @@
+"""Time and units (coding-rules.md §2).
+
+Minutes run from the charted start to the charted stop, less every pause, and are whole minutes
+(an unfinished minute does not count). Intervals are kept as sorted, non-overlapping
+(start, end) pairs of POSIX seconds, so midnight and DST changes need no special case: an infusion
+from 01:30 EDT to 02:40 EST is 130 minutes because the instants are 130 minutes apart (P25, P26).
+
+Scenarios: P01-P07, P18, P25-P27, P29, P36.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from .record import Administration
+
+Span = tuple[float, float]
+
+PUSH_MAX_MINUTES = 15  # an infusion of 15 minutes or less is a push; 16 or more is an infusion
+INFUSION_MIN_MINUTES = 16  # also the least a sequential infusion needs
+INITIAL_UNIT_MAX_MINUTES = 90  # one initial unit covers 16 to 90 minutes
+HYDRATION_MIN_MINUTES = 31  # hydration counts only from 31 minutes running alone
+HOUR = 60
+# A repeat push within 30 minutes of the last reported push of that drug earns nothing.
+PUSH_SAME_DRUG_CLOCK_MINUTES = 30
+MAX_HOURS_WITHOUT_PUMP = 24  # DOC-3: longer is implausible unless a pump was set up
+PROLONGED_PUMP_HOURS = 8  # 96416 / 96425: a pump infusion planned to run more than 8 hours
+
+
+def additional_hours(minutes: int) -> int:
+    """Units of 96366 / 96415 / 96361 / 96423 / 96370 after an initial or sequential unit.
+
+    More than 30 minutes past each hour: 91-150 min = 1, 151-210 = 2: ceil((minutes - 90) / 60).
+    """
+    if minutes <= INITIAL_UNIT_MAX_MINUTES:
+        return 0
+    return -(-(minutes - INITIAL_UNIT_MAX_MINUTES) // HOUR)
+
+
+def hydration_add_on_units(minutes: int) -> int:
+    """Units of 96361 for hydration after another initial service: ceil((minutes - 30) / 60)."""
+    if minutes < HYDRATION_MIN_MINUTES:
+        return 0
+    return -(-(minutes - (HYDRATION_MIN_MINUTES - 1)) // HOUR)
+
+
+def is_push_length(minutes: int) -> bool:
+    return minutes <= PUSH_MAX_MINUTES
+
+
+def merge(spans: Iterable[Span]) -> list[Span]:
+    """Union of spans, sorted; spans that touch are joined (a continuous run)."""
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        if end <= start:
+            continue
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def subtract(spans: list[Span], minus: list[Span]) -> list[Span]:
+    """The parts of `spans` not covered by `minus` (both sorted and merged)."""
+    out: list[Span] = []
+    j = 0
+    for start, end in spans:
+        cursor = start
+        while j < len(minus) and minus[j][1] <= cursor:
+            j += 1
+        k = j
+        while k < len(minus) and minus[k][0] < end:
+            if minus[k][0] > cursor:
+                out.append((cursor, minus[k][0]))
+            cursor = max(cursor, minus[k][1])
+            k += 1
+        if cursor < end:
+            out.append((cursor, end))
+    return out
+
+
+def intersect(spans: list[Span], other: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    i = j = 0
+    while i < len(spans) and j < len(other):
+        start = max(spans[i][0], other[j][0])
+        end = min(spans[i][1], other[j][1])
+        if start < end:
+            out.append((start, end))
+        if spans[i][1] < other[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def whole_minutes(spans: Iterable[Span]) -> int:
+    return int(sum(end - start for start, end in spans) // 60)
+
+
+def running_spans(adm: Administration, *, not_before: datetime | None = None) -> list[Span]:
+    """When the drug was running: start to stop less pauses, optionally only after `not_before`.
+
+    A pump infusion that ends outside the encounter runs for its planned hours. An administration
+    with no stop (a push given at one moment) has no running time.
+    """
+    stop = adm.stop
+    if stop is None and adm.pump is not None and adm.planned_hours:
+        stop = adm.start + timedelta(hours=adm.planned_hours)
+    if stop is None:
+        return []
+    start = adm.start.timestamp()
+    if not_before is not None:
+        start = max(start, not_before.timestamp())
+    spans = [(start, stop.timestamp())]
+    if adm.pauses:
+        paused = merge(
+            (p.start.timestamp(), p.end.timestamp() if p.end is not None else stop.timestamp())
+            for p in adm.pauses
+        )
+        spans = subtract(spans, paused)
+    return [s for s in spans if s[1] > s[0]]
+
+
+def paused_minutes(adm: Administration) -> int:
+    if adm.stop is None:
+        return 0
+    whole = (adm.stop - adm.start).total_seconds() // 60
+    return int(whole) - whole_minutes(running_spans(adm))
+
+
+def instant_after(spans: list[Span], minutes: int) -> float:
+    """The moment at which `minutes` of running time have gone by (to date an hour's unit)."""
+    left = minutes * 60.0
+    for start, end in spans:
+        if end - start > left:
+            return start + left
+        left -= end - start
+    return spans[-1][1] if spans else 0.0
