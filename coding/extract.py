@@ -8,10 +8,10 @@ cannot make them ambiguous. Five queries whatever the size of the record.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mar.models import Encounter
 
@@ -38,7 +38,12 @@ def _number(value: Decimal) -> int | float:
 
 
 def record_dict_from_encounter(encounter: Encounter) -> dict[str, Any]:
-    zone = ZoneInfo(encounter.timezone)
+    zone: tzinfo
+    try:
+        zone = ZoneInfo(encounter.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        # Times stay exact with a UTC offset; the engine reports the bad zone as a RecordError.
+        zone = UTC
 
     def at(value: datetime | None) -> str | None:
         return None if value is None else value.astimezone(zone).isoformat(timespec="seconds")

@@ -125,7 +125,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = os.environ.get("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
+# Development and tests serve straight from static/ and the apps; production from collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION and not Path(STATIC_ROOT).is_dir():
+    STATIC_ROOT = None  # type: ignore[assignment]  # nothing collected: whitenoise need not look
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -1,0 +1,274 @@
+"""A day of realistic encounters for the demo: what `manage.py demo` loads.
+
+Times are relative to now, so the board has infusions running whatever the hour. Signed
+encounters go through encounter_sign, so their charges come from the real task.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils import timezone
+
+from mar import roles
+from mar.models import (
+    AccessSite,
+    Administration,
+    Drug,
+    Encounter,
+    Flush,
+    Order,
+    Patient,
+    Pause,
+)
+from mar.services import encounter_sign
+
+INFUSION_CENTER = "Infusion Center"
+ED = "Emergency Department"
+DEMO_MRN_PREFIX = "DEMO-"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    role: str
+
+
+# Fixed, printed demo passwords: the command refuses to run in production.
+DEMO_USERS = (
+    DemoUser("nurse", "nurse-demo-pass", roles.NURSE),
+    DemoUser("pharmacist", "pharmacist-demo-pass", roles.PHARMACIST),
+    DemoUser("coder", "coder-demo-pass", roles.CODER),
+    DemoUser("admin", "admin-demo-pass", roles.ADMIN),
+)
+
+
+def demo_users_ensure() -> dict[str, User]:
+    users = {}
+    for spec in DEMO_USERS:
+        user, _ = User.objects.get_or_create(username=spec.username)
+        user.set_password(spec.password)
+        user.is_staff = spec.role == roles.ADMIN
+        user.is_superuser = spec.role == roles.ADMIN
+        user.save()
+        user.groups.add(Group.objects.get(name=spec.role))
+        users[spec.role] = user
+    return users
+
+
+class _Chart:
+    """Small helpers to write one encounter the way a nurse would chart it."""
+
+    def __init__(self, encounter: Encounter, nurse: User) -> None:
+        self.encounter = encounter
+        self.nurse = nurse
+
+    def site(self, kind: str, location: str, at: datetime, reason: str = "") -> AccessSite:
+        return AccessSite.objects.create(
+            encounter=self.encounter,
+            kind=kind,
+            location=location,
+            placed_at=at,
+            assessed_at=at,
+            separate_site_reason=reason,
+        )
+
+    def order(self, drug: str, dose: str, indication: str, **extra: object) -> Order:
+        return Order.objects.create(
+            encounter=self.encounter,
+            drug=Drug.objects.get(name=drug),
+            dose=dose,
+            indication=indication,
+            ordering_provider="Dr. Amara Okafor",
+            **extra,
+        )
+
+    def give(
+        self,
+        order: Order,
+        site: AccessSite | None,
+        start: datetime,
+        stop: datetime | None,
+        method: str = Administration.Method.INFUSION,
+        **extra: object,
+    ) -> Administration:
+        return Administration.objects.create(
+            encounter=self.encounter,
+            order=order,
+            drug=order.drug,
+            site=site,
+            route=order.route,
+            method=method,
+            start=start,
+            stop=stop,
+            created_by=self.nurse,
+            **extra,
+        )
+
+    def flush(self, site: AccessSite, at: datetime) -> None:
+        Flush.objects.create(encounter=self.encounter, site=site, at=at)
+
+
+def _patient(mrn: str, name: str, born: str, allergies: str = "") -> Patient:
+    patient, _ = Patient.objects.get_or_create(
+        mrn=f"{DEMO_MRN_PREFIX}{mrn}",
+        defaults={
+            "name": name,
+            "birth_date": datetime.fromisoformat(born).date(),
+            "allergies": allergies,
+        },
+    )
+    return patient
+
+
+def _encounter(
+    patient: Patient, unit: str, label: str, arrived: datetime, nurse: User
+) -> Encounter:
+    return Encounter.objects.create(
+        patient=patient,
+        unit=unit,
+        location_label=label,
+        arrived_at=arrived,
+        timezone=str(timezone.get_current_timezone()),
+        nurse=nurse,
+    )
+
+
+def demo_day_exists(*, now: datetime) -> bool:
+    today = timezone.localdate(now)
+    return Encounter.objects.filter(
+        patient__mrn__startswith=DEMO_MRN_PREFIX, created_at__date=today
+    ).exists()
+
+
+def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
+    """Create today's demo encounters (unsigned, charting done) and return them.
+
+    Signing happens afterwards, outside this transaction, so each signature's charge task finds
+    its record committed.
+    """
+    now = now.replace(second=0, microsecond=0)
+    t0 = now - timedelta(hours=6)
+
+    def at(minutes: int) -> datetime:
+        return t0 + timedelta(minutes=minutes)
+
+    # Not in the starter formulary: ordering it adds it untagged, for the pharmacist's worklist.
+    Drug.objects.get_or_create(name="teprotumumab", defaults={"synonyms": "Tepezza"})
+    created: list[Encounter] = []
+    with transaction.atomic():
+        # Chair 1: paclitaxel with a pause after dexamethasone and diphenhydramine pushes.
+        enc = _encounter(
+            _patient("1001", "Maria Lopez", "1961-04-12", "sulfa"),
+            INFUSION_CENTER,
+            "1",
+            at(0),
+            nurse,
+        )
+        c = _Chart(enc, nurse)
+        s1 = c.site(AccessSite.Kind.PERIPHERAL_IV, "left forearm", at(5))
+        dex = c.order("dexamethasone", "20 mg", "C50.911", route="iv")
+        dph = c.order("diphenhydramine", "50 mg", "C50.911", route="iv")
+        pac = c.order("paclitaxel", "175 mg/m2", "C50.911", route="iv", duration_minutes=180)
+        push = Administration.Method.PUSH
+        c.give(dex, s1, at(10), at(12), push, dose_value=Decimal(20), dose_unit="mg")
+        c.flush(s1, at(13))
+        c.give(dph, s1, at(15), at(17), push, dose_value=Decimal(50), dose_unit="mg")
+        c.flush(s1, at(18))
+        # 300 mg given from 300 mg of vials: nothing wasted (JZ).
+        waste = {"waste_value": Decimal(0), "waste_unit": "mg"}
+        infusion = c.give(
+            pac, s1, at(25), at(215), dose_value=Decimal(300), dose_unit="mg", **waste
+        )
+        Pause.objects.create(administration=infusion, start=at(85), end=at(95))
+        c.flush(s1, at(216))
+        created.append(enc)
+
+        # Chair 2: hydration alone, running now.
+        arrived = now - timedelta(minutes=55)
+        enc = _encounter(
+            _patient("1002", "James Carter", "1948-09-30"), INFUSION_CENTER, "2", arrived, nurse
+        )
+        c = _Chart(enc, nurse)
+        s1 = c.site(AccessSite.Kind.PERIPHERAL_IV, "right hand", now - timedelta(minutes=50))
+        ns = c.order("sodium chloride 0.9%", "1000 mL", "E86.0", route="iv", purpose="hydration")
+        c.give(ns, s1, now - timedelta(minutes=45), None, purpose=Administration.Purpose.HYDRATION)
+        created.append(enc)
+
+        # Chair 3: a two-site protocol: cisplatin on the port, hydration and antiemetic on a PIV.
+        enc = _encounter(
+            _patient("1003", "Linh Nguyen", "1970-01-22", "penicillin"),
+            INFUSION_CENTER,
+            "3",
+            at(30),
+            nurse,
+        )
+        c = _Chart(enc, nurse)
+        piv = c.site(AccessSite.Kind.PERIPHERAL_IV, "left forearm", at(35))
+        port = c.site(
+            AccessSite.Kind.PORT, "right chest", at(35), reason="vesicant requires dedicated line"
+        )
+        ns = c.order("sodium chloride 0.9%", "1000 mL", "E86.0", route="iv", purpose="hydration")
+        ond = c.order("ondansetron", "8 mg", "R11.2", route="iv")
+        cis = c.order("cisplatin", "75 mg/m2", "C34.90", route="iv", duration_minutes=60)
+        c.give(ns, piv, at(40), at(100), purpose=Administration.Purpose.HYDRATION)
+        c.give(ond, piv, at(105), at(107), Administration.Method.PUSH)
+        c.flush(piv, at(108))
+        c.give(cis, port, at(115), at(220), dose_value=Decimal(130), dose_unit="mg")
+        c.flush(port, at(221))
+        created.append(enc)
+
+        # Chair 4: teprotumumab, a drug no pharmacist has tagged yet (DOC-4).
+        enc = _encounter(
+            _patient("1004", "Robert Greene", "1955-06-03"), INFUSION_CENTER, "4", at(60), nurse
+        )
+        c = _Chart(enc, nurse)
+        s1 = c.site(AccessSite.Kind.PICC, "right upper arm", at(62))
+        tep = c.order("teprotumumab", "10 mg/kg", "E05.00", route="iv", duration_minutes=60)
+        c.give(tep, s1, at(70), at(135))
+        c.flush(s1, at(136))
+        created.append(enc)
+
+        # Chair 5: carboplatin on a port, running now.
+        enc = _encounter(
+            _patient("1005", "Aisha Rahman", "1966-11-15", "latex"),
+            INFUSION_CENTER,
+            "5",
+            now - timedelta(minutes=60),
+            nurse,
+        )
+        c = _Chart(enc, nurse)
+        port = c.site(AccessSite.Kind.PORT, "left chest", now - timedelta(minutes=55))
+        carbo = c.order("carboplatin", "AUC 5", "C56.9", route="iv", duration_minutes=60)
+        c.give(carbo, port, now - timedelta(minutes=35), None)
+        created.append(enc)
+
+        # ED bed 4: ondansetron pushes (the second 45 minutes later) and a diphenhydramine push.
+        enc = _encounter(
+            _patient("1006", "Kevin O'Brien", "1989-02-08"), ED, "ED 4", at(120), nurse
+        )
+        c = _Chart(enc, nurse)
+        s1 = c.site(AccessSite.Kind.PERIPHERAL_IV, "right antecubital", at(125))
+        ond = c.order("ondansetron", "4 mg", "R11.2", route="iv")
+        dph = c.order("diphenhydramine", "25 mg", "T78.40XA", route="iv")
+        c.give(ond, s1, at(130), None, Administration.Method.PUSH)
+        c.flush(s1, at(131))
+        c.give(dph, s1, at(140), None, Administration.Method.PUSH)
+        c.give(ond, s1, at(185), None, Administration.Method.PUSH)
+        created.append(enc)
+    return created
+
+
+SIGNED_LABELS = {"1", "3", "4", "ED 4"}
+
+
+def demo_day_sign(*, encounters: list[Encounter], nurse: User) -> list[Encounter]:
+    """Sign the finished encounters; each signature enqueues its charge generation."""
+    signed = []
+    for encounter in encounters:
+        if encounter.location_label in SIGNED_LABELS:
+            signed.append(encounter_sign(encounter=encounter, user=nurse))
+    return signed

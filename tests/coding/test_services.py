@@ -1,0 +1,109 @@
+"""Charge runs: one current run per encounter, whatever the timing."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, close_old_connections, connection, transaction
+
+from coding.models import ChargeLine, ChargeRun
+from coding.services import charge_run_generate
+from coding.tasks import generate_charges
+from mar.models import Administration
+from mar.services import addendum_add, encounter_sign
+from tests import factories
+
+
+@pytest.mark.django_db
+def test_generating_makes_a_current_run_with_lines_and_reasons(chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+    run, created = charge_run_generate(encounter_id=chemo_encounter.pk)
+    assert created
+    assert run.is_current
+    codes = list(run.lines.values_list("code", flat=True))
+    assert codes[0] == "96413"
+    assert all(line.why for line in run.lines.all())
+    assert run.result["charges"]
+    assert run.input_snapshot["encounter"]["id"] == f"E{chemo_encounter.pk}"
+
+
+@pytest.mark.django_db
+def test_running_the_task_twice_leaves_one_run(chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+    first = generate_charges(chemo_encounter.pk)
+    second = generate_charges(chemo_encounter.pk)
+    assert first == second
+    assert ChargeRun.objects.filter(encounter=chemo_encounter).count() == 1
+    assert ChargeLine.objects.filter(run__encounter=chemo_encounter).count() >= 1
+
+
+@pytest.mark.django_db
+def test_the_constraint_forbids_two_current_runs(chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+    ChargeRun.objects.create(encounter=chemo_encounter, input_snapshot={})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChargeRun.objects.create(encounter=chemo_encounter, input_snapshot={"other": 1})
+
+
+@pytest.mark.django_db
+def test_an_unreadable_record_is_stored_with_its_error() -> None:
+    encounter = factories.encounter_create(timezone="Mars/Olympus_Mons")
+    order = factories.order_create(encounter, factories.drug_get("ondansetron"))
+    factories.administration_create(
+        encounter, order, site=None, start=factories.MORNING, stop=None, method="push"
+    )
+    run, created = charge_run_generate(encounter_id=encounter.pk)
+    assert created
+    assert run.error
+    assert not run.lines.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_generations_leave_one_current_run() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    encounter = factories.chemo_encounter_create()
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def generate() -> None:
+        try:
+            barrier.wait(timeout=10)
+            charge_run_generate(encounter_id=encounter.pk)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=generate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert ChargeRun.objects.filter(encounter=encounter).count() == 1
+    assert ChargeRun.objects.filter(encounter=encounter, is_current=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_addendum_regenerates_and_keeps_the_previous_run(
+    chemo_encounter, nurse_user, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    with django_capture_on_commit_callbacks(execute=True):
+        encounter_sign(encounter=chemo_encounter, user=nurse_user)
+    before = ChargeRun.objects.get(encounter=chemo_encounter)
+
+    chemo = Administration.objects.get(encounter=chemo_encounter, drug__name="paclitaxel")
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        chemo.stop = chemo.stop + timedelta(minutes=60)
+        chemo.save(update_fields=["stop"])
+        addendum_add(
+            encounter=chemo_encounter,
+            user=nurse_user,
+            what="paclitaxel stop time corrected to 13:15",
+            why="late entry: pump alarm delayed the stop",
+        )
+
+    runs = ChargeRun.objects.filter(encounter=chemo_encounter).order_by("pk")
+    assert [run.is_current for run in runs] == [False, True]
+    assert runs[0].pk == before.pk
+    assert runs[1].trigger == ChargeRun.Trigger.ADDENDUM
+    assert runs[0].input_snapshot != runs[1].input_snapshot

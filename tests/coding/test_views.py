@@ -1,0 +1,42 @@
+from django.urls import reverse
+
+from coding.services import charge_run_generate
+from mar import roles
+from mar.models import Encounter
+from tests import factories
+
+
+def test_worklist_lists_signed_encounters_with_charges_and_findings(client_as) -> None:  # type: ignore[no-untyped-def]
+    signed = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
+    charge_run_generate(encounter_id=signed.pk)
+    open_one = factories.chemo_encounter_create()
+    response = client_as(roles.CODER).get(reverse("coding:worklist"))
+    page = response.content.decode()
+    assert signed.patient.name in page
+    assert open_one.patient.name not in page
+    assert "96413" in page
+
+
+def test_worklist_queries_stay_fixed(client_as, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.CODER)
+    for _ in range(8):
+        encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
+        charge_run_generate(encounter_id=encounter.pk)
+    with django_assert_max_num_queries(10):
+        assert client.get(reverse("coding:worklist")).status_code == 200
+
+
+def test_charges_page_shows_each_line_with_its_reason(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
+    run, _ = charge_run_generate(encounter_id=encounter.pk)
+    response = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
+    page = response.content.decode()
+    for line in run.lines.all():
+        assert line.code in page
+        assert line.why[:40] in page
+
+
+def test_charges_page_is_for_coders(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
+    url = reverse("coding:encounter_charges", args=[encounter.pk])
+    assert client_as(roles.NURSE).get(url).status_code == 403

@@ -1,0 +1,74 @@
+"""Settings come from the environment; production passes check --deploy with no warnings."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PRINT_SETTINGS = (
+    "import django; django.setup(); from django.conf import settings as s; "
+    "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_BROKER_URL)"
+)
+
+
+def run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ENV", "SECRET_KEY", "ALLOWED_HOSTS")
+    }
+    base["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_without_services_it_uses_sqlite_and_eager_celery() -> None:
+    out = run(["-c", PRINT_SETTINGS])
+    assert out.returncode == 0, out.stderr
+    engine, eager, broker = out.stdout.split()
+    assert engine == "django.db.backends.sqlite3"
+    assert eager == "True"
+    assert broker == "memory://"
+
+
+def test_with_urls_it_uses_postgresql_and_redis() -> None:
+    out = run(
+        ["-c", PRINT_SETTINGS],
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/anything",
+        REDIS_URL="redis://127.0.0.1:6379/3",
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [
+        "django.db.backends.postgresql",
+        "False",
+        "redis://127.0.0.1:6379/3",
+    ]
+
+
+def test_production_passes_check_deploy_without_warnings() -> None:
+    out = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        DJANGO_ENV="production",
+        SECRET_KEY="p" * 20 + "a-long-random-production-secret-key-0123456789",
+        ALLOWED_HOSTS="mar.example.org",
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no issues" in out.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key() -> None:
+    out = run(["manage.py", "check"], DJANGO_ENV="production", ALLOWED_HOSTS="mar.example.org")
+    assert out.returncode != 0
+    assert "SECRET_KEY must be set" in out.stderr
+
+
+def test_sessions_end_after_idle_time(settings) -> None:  # type: ignore[no-untyped-def]
+    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    assert settings.SESSION_COOKIE_AGE <= 60 * 60

@@ -1,0 +1,88 @@
+"""Shared fixtures: a user and a logged-in client per role, and sample encounters.
+
+Fixture names: nurse_user, pharmacist_user, coder_user, admin_role_user, role_users (dict),
+client_as (factory: client_as("coder")), chemo_encounter. Record builders live in
+tests/factories.py.
+"""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from mar import roles
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Run tasks in-process unless the test is marked integration (which needs the real worker).
+
+    Otherwise a test that commits a signature would leave a message in Redis for nobody.
+    """
+    from config.celery import app
+
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+    # Production's PBKDF2 takes ~0.5 s a user: tests need a hash, not its strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def nurse_user(db: None) -> User:
+    return factories.user_create(username="nurse1", role=roles.NURSE)
+
+
+@pytest.fixture
+def pharmacist_user(db: None) -> User:
+    return factories.user_create(username="pharm1", role=roles.PHARMACIST)
+
+
+@pytest.fixture
+def coder_user(db: None) -> User:
+    return factories.user_create(username="coder1", role=roles.CODER)
+
+
+@pytest.fixture
+def admin_role_user(db: None) -> User:
+    user = factories.user_create(username="admin1", role=roles.ADMIN)
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
+
+
+@pytest.fixture
+def role_users(
+    nurse_user: User, pharmacist_user: User, coder_user: User, admin_role_user: User
+) -> dict[str, User]:
+    return {
+        roles.NURSE: nurse_user,
+        roles.PHARMACIST: pharmacist_user,
+        roles.CODER: coder_user,
+        roles.ADMIN: admin_role_user,
+    }
+
+
+@pytest.fixture
+def client_as(role_users: dict[str, User]) -> Callable[[str], Client]:
+    def make(role: str) -> Client:
+        client = Client()
+        client.force_login(role_users[role])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def chemo_encounter(db: None):  # type: ignore[no-untyped-def]
+    return factories.chemo_encounter_create()
