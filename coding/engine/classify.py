@@ -63,31 +63,25 @@ class Service:
     spans: tuple[Span, ...]  # counted running time
     minutes: int
     note: str = ""
+    # Derived once from the fields above.
+    family: Family = field(init=False, compare=False)
+    ids: tuple[str, ...] = field(init=False, compare=False)
+    drug_key: str = field(init=False, compare=False)  # "the same drug": the same contents
+    drugs: str = field(init=False, compare=False)
+    site: str | None = field(init=False, compare=False)
+    start: float = field(init=False, compare=False)
 
-    @property
-    def family(self) -> Family:
-        return family_of(self.drug_class)
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(m.id for m in self.members)
-
-    @property
-    def drug_key(self) -> str:
-        """What "the same drug" means for pushes and re-infusions: the same contents."""
-        return "+".join(sorted({m.drug.strip().lower() for m in self.members}))
-
-    @property
-    def drugs(self) -> str:
-        return " + ".join(dict.fromkeys(m.drug for m in self.members))
-
-    @property
-    def site(self) -> str | None:
-        return self.lead.site
-
-    @property
-    def start(self) -> float:
-        return self.spans[0][0] if self.spans else self.lead.start.timestamp()
+    def __post_init__(self) -> None:
+        derived = {
+            "family": family_of(self.drug_class),
+            "ids": tuple(m.id for m in self.members),
+            "drug_key": "+".join(sorted({m.drug.strip().lower() for m in self.members})),
+            "drugs": " + ".join(dict.fromkeys(m.drug for m in self.members)),
+            "site": self.lead.site,
+            "start": self.spans[0][0] if self.spans else self.lead.start_ts,
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     def timing(self) -> str:
         """How the minutes were counted, for the line's reason."""
@@ -134,7 +128,7 @@ def classify(record: Record, findings: list[Finding]) -> Classified:
                     )
                 )
             continue
-        lead = min(chargeable, key=lambda m: _lead_key(record, m))
+        lead = chargeable[0] if len(chargeable) == 1 else min(chargeable, key=_lead_key)
         if lead.id in blocked:
             finding = blocked[lead.id]
             for m in chargeable:
@@ -158,9 +152,9 @@ def _bags(record: Record) -> list[list[Administration]]:
     return singles + list(groups.values())
 
 
-def _lead_key(record: Record, adm: Administration) -> tuple[int, int, str]:
+def _lead_key(adm: Administration) -> tuple[int, int, str]:
     assert adm.drug_class is not None
-    return (CLASS_RANK[adm.drug_class], -whole_minutes(running_spans(adm)), adm.id)
+    return (CLASS_RANK[adm.drug_class], -whole_minutes(adm.spans), adm.id)
 
 
 def _service(

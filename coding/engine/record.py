@@ -141,6 +141,35 @@ class Administration:
     planned_hours: float | None = None
     primary: bool = False
     dose: Dose | None = None
+    # Derived once: POSIX seconds and the running spans (start to stop less pauses), because
+    # every rule module asks for them and datetime arithmetic is the engine's hot path.
+    start_ts: float = field(init=False, repr=False, compare=False)
+    stop_ts: float | None = field(init=False, repr=False, compare=False)
+    spans: tuple[tuple[float, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        start = self.start.timestamp()
+        stop = self.stop.timestamp() if self.stop is not None else None
+        end = stop
+        if end is None and self.pump is not None and self.planned_hours:
+            end = start + self.planned_hours * 3600  # ends outside the encounter (96416)
+        spans: tuple[tuple[float, float], ...] = ()
+        if end is not None and end > start:
+            spans = ((start, end),)
+            for pause in self.pauses:
+                p_start = pause.start.timestamp()
+                p_end = pause.end.timestamp() if pause.end is not None else end
+                if p_end <= p_start:
+                    continue  # an implausible pause (DOC-3) takes no time out
+                spans = tuple(
+                    part
+                    for s, e in spans
+                    for part in ((s, min(e, p_start)), (max(s, p_end), e))
+                    if part[1] > part[0]
+                )
+        object.__setattr__(self, "start_ts", start)
+        object.__setattr__(self, "stop_ts", stop)
+        object.__setattr__(self, "spans", spans)
 
     @property
     def is_fluid(self) -> bool:

@@ -11,7 +11,7 @@ Scenarios: P01-P07, P18, P25-P27, P29, P36.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from .record import Administration
 
@@ -107,29 +107,17 @@ def running_spans(adm: Administration, *, not_before: datetime | None = None) ->
     A pump infusion that ends outside the encounter runs for its planned hours. An administration
     with no stop (a push given at one moment) has no running time.
     """
-    stop = adm.stop
-    if stop is None and adm.pump is not None and adm.planned_hours:
-        stop = adm.start + timedelta(hours=adm.planned_hours)
-    if stop is None:
-        return []
-    start = adm.start.timestamp()
-    if not_before is not None:
-        start = max(start, not_before.timestamp())
-    spans = [(start, stop.timestamp())]
-    if adm.pauses:
-        paused = merge(
-            (p.start.timestamp(), p.end.timestamp() if p.end is not None else stop.timestamp())
-            for p in adm.pauses
-        )
-        spans = subtract(spans, paused)
-    return [s for s in spans if s[1] > s[0]]
+    if not_before is None or not adm.spans:
+        return list(adm.spans)
+    cut = not_before.timestamp()
+    return [(max(s, cut), e) for s, e in adm.spans if e > cut]
 
 
 def paused_minutes(adm: Administration) -> int:
-    if adm.stop is None:
+    if adm.stop_ts is None:
         return 0
-    whole = (adm.stop - adm.start).total_seconds() // 60
-    return int(whole) - whole_minutes(running_spans(adm))
+    whole = (adm.stop_ts - adm.start_ts) // 60
+    return int(whole) - whole_minutes(adm.spans)
 
 
 def instant_after(spans: list[Span], minutes: int) -> float:
