@@ -1,0 +1,142 @@
+"""The visit timeline: one lane per site, bars from start to stop less pauses, pushes as points."""
+
+from datetime import UTC, datetime
+
+from coding.engine import code_record, parse_record
+from mar.timeline import CLASS_COLOURS, build_timeline
+
+
+def _record(**extra):
+    document = {
+        "format": "infusion-record/1",
+        "encounter": {"id": "E1", "timezone": "America/New_York"},
+        "sites": [
+            {"id": "S1", "kind": "port", "location": "chest"},
+            {"id": "S2", "kind": "peripheral_iv", "location": "arm"},
+        ],
+        "orders": [],
+        "administrations": [
+            {
+                "id": "A1",
+                "drug": "paclitaxel",
+                "drug_class": "chemo",
+                "route": "iv",
+                "method": "infusion",
+                "site": "S1",
+                "start": "2026-03-02T09:00",
+                "stop": "2026-03-02T12:00",
+                "pauses": [{"start": "2026-03-02T10:00", "end": "2026-03-02T10:10"}],
+            },
+            {
+                "id": "A2",
+                "drug": "ondansetron",
+                "drug_class": "therapeutic",
+                "route": "iv",
+                "method": "push",
+                "site": "S1",
+                "start": "2026-03-02T08:50",
+                "stop": None,
+            },
+            {
+                "id": "A3",
+                "drug": "famotidine",
+                "drug_class": "therapeutic",
+                "route": "iv",
+                "method": "infusion",
+                "site": "S1",
+                "start": "2026-03-02T09:30",
+                "stop": "2026-03-02T10:00",
+                "bag": "B2",
+            },
+            {
+                "id": "A4",
+                "drug": "sodium chloride 0.9%",
+                "drug_class": "hydration",
+                "route": "iv",
+                "method": "infusion",
+                "site": "S2",
+                "start": "2026-03-02T09:00",
+                "stop": None,
+                "purpose": "kvo",
+            },
+        ],
+        "flushes": [{"site": "S1", "at": "2026-03-02T12:01"}],
+    }
+    document.update(extra)
+    return parse_record(document)
+
+
+def test_it_draws_one_lane_per_access_site():
+    timeline = build_timeline(_record())
+    assert [lane.label for lane in timeline.lanes] == ["S1 port", "S2 peripheral iv"]
+
+
+def test_a_pause_is_a_gap_in_the_bar():
+    timeline = build_timeline(_record())
+    bar = next(b for b in timeline.bars if b.administration == "A1")
+    assert len(bar.segments) == 2
+    first, second = bar.segments
+    assert len(bar.pauses) == 1
+    assert first.x + first.width <= bar.pauses[0].x + 0.2
+    assert second.x >= bar.pauses[0].x + bar.pauses[0].width - 0.2
+
+
+def test_a_push_charted_at_one_moment_is_a_point():
+    timeline = build_timeline(_record())
+    assert [p.administration for p in timeline.points] == ["A2"]
+
+
+def test_overlapping_infusions_on_one_site_are_stacked_in_rows():
+    timeline = build_timeline(_record())
+    a1 = next(b for b in timeline.bars if b.administration == "A1")
+    a3 = next(b for b in timeline.bars if b.administration == "A3")
+    assert a1.y != a3.y
+    s1 = timeline.lanes[0]
+    assert s1.height >= 2 * 26
+
+
+def test_bars_are_coloured_by_class_and_carriers_are_grey():
+    timeline = build_timeline(_record())
+    colours = {b.administration: b.colour for b in timeline.bars}
+    assert colours["A1"] == CLASS_COLOURS["chemo"]
+    assert colours["A3"] == CLASS_COLOURS["therapeutic"]
+    assert colours["A4"] not in CLASS_COLOURS.values()
+
+
+def test_a_running_infusion_is_drawn_up_to_now():
+    now = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)  # 11:00 in New York
+    timeline = build_timeline(_record(), now=now)
+    kvo = next(b for b in timeline.bars if b.administration == "A4")
+    assert kvo.running
+    assert timeline.now_x is not None
+    end = kvo.segments[-1].x + kvo.segments[-1].width
+    assert abs(end - timeline.now_x) < 1
+
+
+def test_flushes_are_ticks_on_their_site_lane():
+    timeline = build_timeline(_record())
+    assert [(f.label, f.y) for f in timeline.flushes] == [("12:01", timeline.lanes[0].y)]
+
+
+def test_charged_administrations_are_marked_from_the_engine_result():
+    record = _record()
+    timeline = build_timeline(record, code_record(record))
+    charged = {b.administration for b in timeline.bars if b.charged}
+    assert "A1" in charged
+    assert "A4" not in charged  # KVO is never charged
+
+
+def test_an_empty_record_draws_nothing():
+    timeline = build_timeline(_record(administrations=[], flushes=[]))
+    assert timeline.empty
+
+
+def test_the_partial_renders_an_svg_with_a_group_per_administration():
+    from django.template.loader import render_to_string
+
+    record = _record()
+    html = render_to_string("_timeline.html", {"timeline": build_timeline(record)})
+    assert 'class="timeline-svg"' in html
+    for adm_id in ("A1", "A2", "A3", "A4"):
+        assert f'data-administration="{adm_id}"' in html
+    assert "style=" not in html  # no inline styles: the content security policy forbids them
