@@ -28,6 +28,9 @@ class ChargeRun(models.Model):
     result = models.JSONField(default=dict, help_text="The engine's output (to_json)")
     # Set when the record could not be read (RecordError): no lines, the message for the coder.
     error = models.TextField(blank=True)
+    # Set when this run's accepted charges were sent to billing: an exported run is never
+    # regenerated behind the coder's back (a class change flags it instead).
+    exported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
