@@ -1,0 +1,129 @@
+"""Modifiers and the payer-policy keys that choose them (coding-rules.md §3, §5, §7):
+second_site_modifier, second_encounter_modifier, distinct_modifier_scope, split_dose_injections."""
+
+from __future__ import annotations
+
+import pytest
+
+from .records import adm, billed, chemo, hydration, infusion, push, record, run, site
+
+SITES = [site("S1"), site("S2", reason="vesicant requires a dedicated line")]
+
+
+def two_sites(**kw):
+    return record(
+        chemo("A1", minutes=60, site="S1"),
+        infusion("A2", start=0, minutes=100, site="S2"),
+        push("A3", "ondansetron", at=110, site="S2"),
+        sites=SITES,
+        **kw,
+    )
+
+
+def test_second_site_modifier_defaults_to_59():
+    """coding-rules §7 second_site_modifier default 59, on the second initial only."""
+    assert billed(run(two_sites())) == {"96413": 1, "96365-59": 1, "96366": 1, "96375": 1}
+
+
+@pytest.mark.parametrize("modifier", ["XU", "XS"])
+def test_second_site_modifier_can_be_an_x_modifier(modifier):
+    """coding-rules §7 second_site_modifier XU / XS, named in the line's reason."""
+    result = run(two_sites(policy={"second_site_modifier": modifier}))
+    assert billed(result) == {"96413": 1, f"96365-{modifier}": 1, "96366": 1, "96375": 1}
+    line = next(c for c in result.charges if c.modifiers)
+    assert f"modifier {modifier}" in line.why
+
+
+def test_distinct_modifier_scope_all_puts_it_on_every_line_of_the_second_site():
+    """coding-rules §7 distinct_modifier_scope=all: every line of the second site."""
+    result = run(two_sites(policy={"distinct_modifier_scope": "all"}))
+    assert billed(result) == {"96413": 1, "96365-59": 1, "96366-59": 1, "96375-59": 1}
+
+
+def test_second_encounter_of_the_day_gets_59_on_its_initial_service():
+    """coding-rules §5: a second encounter the same day: its initial service with 59."""
+    rec = record(infusion("A1", minutes=100), push("A2", at=110), sequence_of_day=2)
+    assert billed(run(rec)) == {"96365-59": 1, "96366": 1, "96375": 1}
+
+
+def test_second_encounter_modifier_can_be_xe():
+    """coding-rules §7 second_encounter_modifier=XE."""
+    rec = record(
+        infusion("A1", minutes=100),
+        push("A2", at=110),
+        sequence_of_day=2,
+        policy={"second_encounter_modifier": "XE"},
+    )
+    result = run(rec)
+    assert billed(result) == {"96365-XE": 1, "96366": 1, "96375": 1}
+    assert "modifier XE" in result.charges[0].why
+
+
+def test_second_encounter_scope_all_marks_every_line():
+    """coding-rules §7 distinct_modifier_scope=all applies to the second encounter's lines too."""
+    rec = record(
+        infusion("A1", minutes=100),
+        push("A2", at=110),
+        sequence_of_day=2,
+        policy={"second_encounter_modifier": "XE", "distinct_modifier_scope": "all"},
+    )
+    assert billed(run(rec)) == {"96365-XE": 1, "96366-XE": 1, "96375-XE": 1}
+
+
+def test_first_encounter_of_the_day_has_no_distinct_encounter_modifier():
+    """coding-rules §5: only encounter 2 or later of the day carries the modifier."""
+    rec = record(infusion("A1", minutes=60), sequence_of_day=1)
+    assert billed(run(rec)) == {"96365": 1}
+
+
+def syringes(**kw):
+    return record(
+        adm("A1", "enoxaparin", route="sq", method="injection", start=0),
+        adm("A2", "enoxaparin", route="sq", method="injection", start=2),
+        **kw,
+    )
+
+
+def test_split_dose_injections_one_is_one_injection():
+    """coding-rules §3 / §7 split_dose_injections=one: one drug in two syringes is one injection."""
+    result = run(syringes())
+    assert billed(result) == {"96372": 1}
+    assert set(result.charges[0].administrations) == {"A1", "A2"}
+
+
+def test_split_dose_injections_each_reports_each_syringe_with_59():
+    """coding-rules §7 split_dose_injections=each: each syringe, with 59."""
+    assert billed(run(syringes(policy={"split_dose_injections": "each"}))) == {
+        "96372": 1,
+        "96372-59": 1,
+    }
+
+
+def test_the_same_drug_injected_again_later_is_another_injection():
+    """coding-rules §3: one injection per drug per session; a later session is another."""
+    rec = record(
+        adm("A1", "enoxaparin", route="sq", method="injection", start=0),
+        adm("A2", "enoxaparin", route="sq", method="injection", start=240),
+    )
+    assert billed(run(rec)) == {"96372": 2}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: the second-site modifier lands on the site WITHOUT a documented reason "
+    "when that site's initial ranks lower (charges._apply_distinct_modifiers / primary_group)",
+)
+def test_the_second_site_modifier_goes_on_the_documented_site():
+    """coding-rules §3: 'A second site earns its own initial service only when the record
+    documents why ... That second initial service carries modifier 59.' S1 has no reason; S2 has
+    one. The 59 must not go on S1's line (the engine writes 96360-59 on S1, 'medically necessary
+    ()' with an empty reason, and 96413 without a modifier on S2)."""
+    rec = record(
+        hydration("A1", minutes=60, site="S1"),
+        chemo("A2", start=70, minutes=60, site="S2"),
+        sites=SITES,
+    )
+    marked = [c for c in run(rec).charges if "59" in c.modifiers]
+    assert marked, "a documented second site earns a second initial service with 59"
+    for charge in marked:
+        assert charge.administrations == ("A2",), charge
