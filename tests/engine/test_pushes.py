@@ -1,0 +1,197 @@
+"""charges.py, coding-rules.md §4: what follows the initial service. Pushes (96375, 96376 and its
+30-minute clock, 96411), sequential and concurrent infusions (96367, 96417, 96368 once), the same
+drug infused again (policy same_drug_reinfusion), concurrent_min_overlap."""
+
+from __future__ import annotations
+
+import pytest
+
+from .records import billed, chemo, infusion, not_charged, push, record, run
+
+
+def test_a_push_of_a_new_drug_is_96375():
+    """coding-rules §4: a push of a new drug after the initial service is 96375."""
+    rec = record(infusion("A1", minutes=60), push("A2", "ondansetron", at=70))
+    assert billed(run(rec)) == {"96365": 1, "96375": 1}
+
+
+def test_a_chemo_push_of_a_new_drug_is_96411():
+    """coding-rules §4: a chemotherapy push of a new drug is 96411."""
+    rec = record(
+        push("A1", "doxorubicin", "chemo", at=0), push("A2", "vincristine", "chemo", at=10)
+    )
+    assert billed(run(rec)) == {"96409": 1, "96411": 1}
+
+
+@pytest.mark.parametrize(("gap", "expected"), [(30, {"96374": 1}), (31, {"96374": 1, "96376": 1})])
+def test_a_push_of_the_same_drug_needs_more_than_30_minutes_since_its_last_push(gap, expected):
+    """coding-rules §4 (96376): a push within 30 minutes of the previous reported push of the same
+    drug earns nothing; 31 minutes later it is 96376 (facility)."""
+    rec = record(push("A1", "morphine", at=0), push("A2", "morphine", at=gap))
+    result = run(rec)
+    assert billed(result) == expected
+    if gap == 30:
+        assert "within 30 min" in not_charged(result)["A2"]
+
+
+def test_the_96376_clock_runs_from_the_last_reported_push_only():
+    """coding-rules §4: a push that earned nothing starts no clock: 0 (reported), 20 (nothing),
+    40 (40 min after the reported one: 96376)."""
+    rec = record(
+        push("A1", "morphine", at=0), push("A2", "morphine", at=20), push("A3", "morphine", at=40)
+    )
+    result = run(rec)
+    assert billed(result) == {"96374": 1, "96376": 1}
+    assert "A2" in not_charged(result)
+
+
+def test_the_96376_clock_runs_between_pushes_of_that_drug_only():
+    """coding-rules §4: another drug's push in between does not reset the morphine clock."""
+    rec = record(
+        push("A1", "morphine", at=0),
+        push("A2", "ondansetron", at=20),
+        push("A3", "morphine", at=31),
+    )
+    assert billed(run(rec)) == {"96374": 1, "96375": 1, "96376": 1}
+
+
+def test_a_push_of_a_drug_the_encounter_infuses_is_96376():
+    """coding-rules §4: a push of a drug the encounter already reports through an infusion is
+    96376, before or after it in time, and the infusion starts no clock."""
+    rec = record(push("A1", "vancomycin", at=0), infusion("A2", "vancomycin", start=5, minutes=60))
+    assert billed(run(rec)) == {"96365": 1, "96376": 1}
+
+
+def test_the_office_reports_no_96376():
+    """coding-rules §3 (office): 96376 is not reported in the office."""
+    rec = record(push("A1", "morphine", at=0), push("A2", "morphine", at=60), setting="office")
+    result = run(rec)
+    assert billed(result) == {"96374": 1}
+    assert "office" in not_charged(result)["A2"]
+
+
+def test_the_same_chemo_drug_pushed_again_earns_nothing():
+    """coding-rules §1: 96411 is for a new drug; there is no same-drug chemotherapy push code."""
+    rec = record(
+        push("A1", "doxorubicin", "chemo", at=0), push("A2", "doxorubicin", "chemo", at=60)
+    )
+    result = run(rec)
+    assert billed(result) == {"96409": 1}
+    assert "A2" in not_charged(result)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "expected"),
+    [
+        (15, {"96365": 1, "96375": 1}),
+        (16, {"96365": 1, "96367": 1}),
+        (91, {"96365": 1, "96367": 1, "96366": 1}),
+    ],
+)
+def test_a_sequential_infusion_of_a_new_drug_needs_16_minutes(minutes, expected):
+    """coding-rules §2/§4: 96367 needs at least 16 minutes (15 is a push, 96375); its own
+    additional hours go on 96366."""
+    rec = record(
+        infusion("A1", "vancomycin", minutes=60),
+        infusion("A2", "cefazolin", start=70, minutes=minutes),
+    )
+    assert billed(run(rec)) == expected
+
+
+def test_a_sequential_chemo_infusion_is_96417_with_96415_hours():
+    """coding-rules §4: a new chemotherapy drug infused after the initial is 96417 (+96415)."""
+    rec = record(
+        chemo("A1", "cisplatin", minutes=60), chemo("A2", "etoposide", start=70, minutes=91)
+    )
+    assert billed(run(rec)) == {"96413": 1, "96417": 1, "96415": 1}
+
+
+def concurrent(overlap_policy=None, bags=("B1", "B2")):
+    """vancomycin 0-90; cefazolin 30-50 alongside it (20 min overlap, 0 alone)."""
+    return record(
+        infusion("A1", "vancomycin", minutes=90, bag=bags[0]),
+        infusion("A2", "cefazolin", start=30, minutes=20, bag=bags[1]),
+        policy=overlap_policy,
+    )
+
+
+def test_a_new_drug_in_its_own_bag_alongside_another_is_concurrent_96368():
+    """coding-rules §4: a new drug infused at the same time, separate bag, same site: 96368."""
+    assert billed(run(concurrent())) == {"96365": 1, "96368": 1}
+
+
+def test_without_separate_bags_charted_an_overlap_is_not_concurrent():
+    """rac-checklist RAC-6: when neither one bag nor separate bags are charted, the overlap is
+    coded conservatively (no 96368) and flagged."""
+    result = run(concurrent(bags=(None, None)))
+    assert billed(result) == {"96365": 1}
+    assert "RAC-6" in not_charged(result)["A2"]
+
+
+def short_overlap(policy=None):
+    """cefazolin 80-105 (25 min): 10 min beside vancomycin 0-90, 15 min alone."""
+    return record(
+        infusion("A1", "vancomycin", minutes=90, bag="B1"),
+        infusion("A2", "cefazolin", start=80, minutes=25, bag="B2"),
+        policy=policy,
+    )
+
+
+def test_concurrent_min_overlap_default_16_refuses_a_shorter_overlap():
+    """coding-rules §4/§7 concurrent_min_overlap=16: 15 min alone is short of sequential and a
+    10-minute overlap is short of concurrent: nothing, with the reason."""
+    rec = short_overlap()
+    result = run(rec)
+    assert billed(result) == {"96365": 1}
+    assert "A2" in not_charged(result)
+
+
+def test_concurrent_min_overlap_policy_accepts_a_shorter_overlap():
+    """coding-rules §7 concurrent_min_overlap: a payer taking 10 minutes makes it 96368."""
+    rec = short_overlap({"concurrent_min_overlap": 10})
+    assert billed(run(rec)) == {"96365": 1, "96368": 1}
+
+
+def test_96368_is_reported_at_most_once_per_encounter():
+    """coding-rules §4: 96368 at most once per encounter; a second concurrent drug earns nothing."""
+    rec = record(
+        infusion("A1", "vancomycin", minutes=120, bag="B1"),
+        infusion("A2", "cefazolin", start=10, minutes=20, bag="B2"),
+        infusion("A3", "metronidazole", start=60, minutes=20, bag="B3"),
+    )
+    result = run(rec)
+    assert billed(result) == {"96365": 1, "96366": 1, "96368": 1}
+    assert "once per encounter" in not_charged(result)["A3"]
+
+
+def test_an_infusion_after_the_initial_is_sequential_on_the_minutes_it_ran_alone():
+    """coding-rules §4: overlap minutes are taken out; 16 or more alone make it sequential, never
+    two codes: cefazolin 60-140 beside vancomycin 0-90 has 50 min alone: 96367 only."""
+    rec = record(
+        infusion("A1", "vancomycin", minutes=90, bag="B1"),
+        infusion("A2", "cefazolin", start=60, minutes=80, bag="B2"),
+    )
+    assert billed(run(rec)) == {"96365": 1, "96367": 1}
+
+
+def reinfusion(policy=None):
+    """vancomycin 0-60, stopped, then vancomycin again 120-160."""
+    return record(
+        infusion("A1", "vancomycin", minutes=60),
+        infusion("A2", "vancomycin", start=120, minutes=40),
+        policy=policy,
+    )
+
+
+def test_same_drug_reinfusion_default_is_sequential():
+    """coding-rules §7 same_drug_reinfusion=sequential: the same drug again is 96367."""
+    result = run(reinfusion())
+    assert billed(result) == {"96365": 1, "96367": 1}
+    assert "same_drug_reinfusion=sequential" in result.charges[-1].why
+
+
+def test_same_drug_reinfusion_additional_hour_adds_the_minutes_to_the_first():
+    """coding-rules §7 same_drug_reinfusion=additional_hour: 60 + 40 = 100 min: 96365 + 96366."""
+    result = run(reinfusion({"same_drug_reinfusion": "additional_hour"}))
+    assert billed(result) == {"96365": 1, "96366": 1}
+    assert {"A1", "A2"} <= {a for c in result.charges for a in c.administrations}
