@@ -146,7 +146,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Celery: Redis when REDIS_URL is set; otherwise tasks run in-process so a first look needs nothing.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
