@@ -302,3 +302,35 @@ class Addendum(models.Model):
 
     def __str__(self) -> str:
         return f"addendum {self.at:%Y-%m-%d %H:%M}"
+
+
+class DrugClassChange(models.Model):
+    """A pharmacist's class decision: who, when, from, to, and why.
+
+    With `order` empty it changed the drug's class in the formulary (from_class NULL: the first
+    tagging of an untagged drug); with `order` set it overrode the class on that one order
+    (to_class NULL: the override was removed). The ids of the encounters whose charges were
+    regenerated, and of the exported runs that were only flagged, are kept for the audit.
+    """
+
+    drug = models.ForeignKey(Drug, on_delete=models.PROTECT, related_name="class_changes")
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="class_changes"
+    )
+    from_class = models.CharField(  # noqa: DJ001
+        max_length=20, choices=DrugClass.choices, null=True, blank=True
+    )
+    to_class = models.CharField(  # noqa: DJ001
+        max_length=20, choices=DrugClass.choices, null=True, blank=True
+    )
+    reason = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=now)
+    regenerated_encounters = models.JSONField(default=list, blank=True)
+    flagged_runs = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.drug.name}: {self.from_class or 'untagged'} -> {self.to_class or 'none'}"
