@@ -334,3 +334,28 @@ class DrugClassChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.drug.name}: {self.from_class or 'untagged'} -> {self.to_class or 'none'}"
+
+
+class FindingAcknowledgement(models.Model):
+    """A nurse's reason for signing despite an error finding of the checklist (mar/charting.py).
+
+    A finding is matched by (rule, administrations, field): the engine's findings carry no id, and
+    these three name the gap without depending on the wording of its message.
+    """
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, related_name="acknowledgements"
+    )
+    rule = models.CharField(max_length=40)
+    administrations = models.CharField(max_length=200, blank=True, help_text="e.g. 'A12,A13'")
+    field = models.CharField(max_length=100, blank=True)
+    message = models.TextField(help_text="The finding as the nurse saw it")
+    reason = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.administrations}: {self.reason[:40]}"
