@@ -159,3 +159,30 @@ def test_facility_ignores_the_primary_flag():
         push("A3", at=140, primary=True),
     )
     assert initial(run(rec)) == "96413"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: office primary flag on a lower-family service leaves add-ons (96417, "
+    "96411, 96367, 96375) with no initial they may be reported with (EDIT-ADDON on its own lines)",
+)
+@pytest.mark.parametrize(
+    "administrations",
+    [
+        # therapeutic push primary, chemo infusion after it: engine writes 96374 + 96417
+        (push("A1", at=0, primary=True), chemo("A2", start=10, minutes=60)),
+        # therapeutic infusion primary, chemo push after it: engine writes 96365 + 96411
+        (infusion("A1", minutes=60, primary=True), push("A2", "doxorubicin", "chemo", at=70)),
+        # hydration primary, then a drug infusion and a push: engine writes 96360 + 96367 + 96375
+        (hydration("A1", minutes=60, primary=True), infusion("A2", start=70, minutes=60),
+         push("A3", at=140)),
+    ],
+    ids=["push-then-chemo-infusion", "infusion-then-chemo-push", "hydration-then-drugs"],
+)  # fmt: skip
+def test_office_primary_never_leaves_an_add_on_without_its_initial(administrations):
+    """coding-rules §3 (office) and §6: 'An add-on without its initial service in the encounter
+    is an error, never sent.' Taking the flagged service as initial must still give every add-on
+    an initial service it may be reported with (ADD_ON_PRIMARIES)."""
+    result = run(record(*administrations, setting="office"))
+    assert result.charges
+    assert "EDIT-ADDON" not in rules(result)

@@ -10,7 +10,7 @@ import pytest
 
 from coding.engine import RecordError, parse_record
 
-from .records import adm, infusion, push, record, run
+from .records import adm, chemo, infusion, order, push, record, run
 
 
 def refused(doc) -> RecordError:
@@ -134,3 +134,41 @@ def test_an_untagged_drug_class_is_read_as_none():
     """record-format: drug_class is null when no pharmacist has tagged the drug (DOC-4)."""
     (a,) = parse_record(record(adm("A1", drug_class=None, minutes=30))).administrations
     assert a.drug_class is None
+
+
+def read_and_code(doc) -> str:
+    """'record error' or 'coded': anything else escapes (the contract says it never does)."""
+    try:
+        run(doc)
+    except RecordError:
+        return "record error"
+    return "coded"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: out-of-range values crash with OverflowError/ValueError instead of a "
+    "RecordError (reading.number on huge ints; charges._Book.day on years 0/10000; "
+    "checks._order_traces timedelta(minutes=duration_minutes))",
+)
+@pytest.mark.parametrize(
+    "doc",
+    [
+        # reading.py _Reader.number: math.isfinite(10**400) -> OverflowError
+        record(chemo("A1", stop=None, pump="portable", planned_hours=10**400)),
+        record(infusion("A1", minutes=60, dose={"value": 10**400, "unit": "mg"})),
+        # charges.py _Book.day: datetime.fromtimestamp(...) in the zone -> year 10000 / year 0
+        record(infusion("A1", start="9999-12-31T22:00", stop="9999-12-31T23:00")),
+        record(infusion("A1", start="0001-01-01T00:00+14:00", stop="0001-01-01T01:00+14:00")),
+        # checks.py _order_traces (DOC-2): timedelta(minutes=10**20) -> OverflowError
+        record(
+            infusion("A1", minutes=60, order="O1"),
+            orders=[order("O1", "vancomycin", duration_minutes=10**20)],
+        ),
+    ],
+    ids=["planned_hours-1e400", "dose-1e400", "year-10000", "year-0", "duration_minutes-1e20"],
+)
+def test_out_of_range_values_are_a_record_error_never_a_crash(doc):
+    """record-format / issue 2: a bad record is a RecordError naming the field (exit 2 in the
+    CLI), never another exception or a traceback."""
+    assert read_and_code(doc) in ("record error", "coded")

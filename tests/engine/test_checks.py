@@ -1,0 +1,177 @@
+"""checks.py, rac-checklist.md: each check RAC-1..9 and DOC-1..5 fires on a minimal record with
+the gap and not on the same record fixed; checks run on an incomplete record (the bedside form)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from coding.engine import check_record, parse_record
+
+from .records import (
+    adm,
+    billed,
+    findings,
+    flush,
+    hydration,
+    infusion,
+    not_charged,
+    order,
+    push,
+    record,
+    rules,
+    run,
+    site,
+)
+
+NY = ZoneInfo("America/New_York")
+
+
+def two_drugs(flushes=None):
+    return record(
+        infusion("A1", "vancomycin", minutes=60),
+        infusion("A2", "cefazolin", start=60, minutes=30),
+        flushes=flushes,
+    )
+
+
+def overlapping(bags=(None, None)):
+    return record(
+        infusion("A1", "vancomycin", minutes=90, bag=bags[0]),
+        infusion("A2", "cefazolin", start=30, minutes=30, bag=bags[1]),
+    )
+
+
+def second_site(reason):
+    return record(
+        infusion("A1", "vancomycin", minutes=60, site="S1"),
+        infusion("A2", "cefazolin", start=70, minutes=30, site="S2"),
+        sites=[site("S1"), site("S2", reason=reason)],
+        flushes=[flush(65)],
+    )
+
+
+def hydration_order(**kw):
+    o = order("O1", "sodium chloride 0.9%", purpose="hydration", indication="E86.0")
+    o.update(kw)
+    return record(hydration("A1", minutes=60, order="O1"), orders=[o])
+
+
+# (rule, severity, the record with the gap, the same record fixed)
+CASES = [
+    ("RAC-1", "error", record(hydration("A1", minutes=60, order=None)),
+     record(hydration("A1", minutes=60))),
+    ("RAC-2", "error", record(hydration("A1", minutes=60, purpose=None)),
+     record(hydration("A1", minutes=60))),
+    ("RAC-3", "error", hydration_order(indication=""), hydration_order()),
+    ("RAC-4", "warning", record(infusion("A1", minutes=60, site=None)),
+     record(infusion("A1", minutes=60))),
+    ("RAC-4", "warning", second_site(None), second_site("vesicant requires a dedicated line")),
+    ("RAC-5", "warning", two_drugs(), two_drugs([flush(60)])),
+    ("RAC-6", "warning", overlapping(), overlapping(("B1", "B2"))),
+    ("RAC-7", "error", record(infusion("A1", stop=None)), record(infusion("A1", minutes=60))),
+    ("RAC-7", "error", record(infusion("A1", minutes=60, pauses=[(10, None)])),
+     record(infusion("A1", minutes=60, pauses=[(10, 20)]))),
+    ("RAC-8", "error", record(infusion("A1", minutes=60, started_by="ems")),
+     record(infusion("A1", minutes=60, started_by="ems"), arrived_at=-10)),
+    ("RAC-8", "warning", record(infusion("A1", minutes=60), arrived_at=10),
+     record(infusion("A1", minutes=60), arrived_at=-10)),
+    ("RAC-9", "info", record(infusion("A1", minutes=120), observation_at=60),
+     record(infusion("A1", minutes=120))),
+    ("DOC-1", "warning", record(infusion("A1", minutes=60, order=None)),
+     record(infusion("A1", minutes=60))),
+    ("DOC-1", "warning",
+     record(infusion("A1", minutes=60, order="O1"), orders=[order("O1", "vancomycin", dose=None)]),
+     record(infusion("A1", minutes=60, order="O1"), orders=[order("O1", "vancomycin")])),
+    ("DOC-1", "warning",
+     record(infusion("A1", minutes=60, order="O1"), orders=[order("O1", "cefazolin")]),
+     record(infusion("A1", minutes=60, order="O1"), orders=[order("O1", "vancomycin")])),
+    ("DOC-2", "info",
+     record(infusion("A1", minutes=60, order="O1"),
+            orders=[order("O1", "vancomycin", duration_minutes=60)]),
+     record(infusion("A1", minutes=64, order="O1"),
+            orders=[order("O1", "vancomycin", duration_minutes=60)])),
+    ("DOC-3", "error", record(infusion("A1", start=60, stop=0)),
+     record(infusion("A1", start=0, stop=60))),
+    ("DOC-3", "error", record(infusion("A1", minutes=60, pauses=[(50, 70)])),
+     record(infusion("A1", minutes=60, pauses=[(40, 50)]))),
+    ("DOC-3", "error", record(infusion("A1", minutes=60, pauses=[(30, 20)])),
+     record(infusion("A1", minutes=60, pauses=[(20, 30)]))),
+    ("DOC-3", "error", record(infusion("A1", minutes=25 * 60)),
+     record(infusion("A1", minutes=25 * 60, pump="portable"))),
+    ("DOC-4", "error", record(adm("A1", drug_class=None, minutes=60)),
+     record(adm("A1", minutes=60))),
+    ("DOC-5", "error", record(hydration("A1", minutes=30)), record(hydration("A1", minutes=31))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rule", "severity", "gap", "fixed"),
+    CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)],
+)
+def test_check_fires_on_the_gap_and_not_on_the_fixed_record(rule, severity, gap, fixed):
+    """rac-checklist.md: each check fires with its id and severity and is gone once fixed."""
+    assert rule in rules(run(gap), severity)
+    assert rule not in rules(run(fixed), severity)
+
+
+def test_doc_3_a_time_in_the_future_is_an_error_only_with_now():
+    """rac-checklist DOC-3: nothing in the future; the engine has no clock, so only with now=."""
+    rec = parse_record(record(infusion("A1", minutes=60)))
+    before = datetime(2026, 3, 2, 8, 30, tzinfo=NY)
+    after = datetime(2026, 3, 2, 12, 0, tzinfo=NY)
+    future = [f for f in check_record(rec, now=before) if f.rule == "DOC-3"]
+    assert {f.field for f in future} == {"stop"}
+    assert not [f for f in check_record(rec, now=after) if f.rule == "DOC-3"]
+    assert not [f for f in check_record(rec) if f.rule == "DOC-3"]
+
+
+def test_doc_3_blocks_the_charge():
+    """rac-checklist DOC-3: an input error: the administration is not charged."""
+    result = run(record(infusion("A1", start=60, stop=0)))
+    assert billed(result) == {}
+    assert "DOC-3" in not_charged(result)["A1"]
+
+
+def test_doc_3_more_than_24_hours_with_a_pump_is_plausible():
+    """rac-checklist DOC-3: nothing longer than 24 h *without a pump*."""
+    rec = record(adm("A1", "fluorouracil", "chemo", minutes=46 * 60, pump="portable",
+                     planned_hours=46))  # fmt: skip
+    assert "DOC-3" not in rules(run(rec))
+
+
+def test_doc_3_names_the_pause_field():
+    """rac-checklist DOC-3: the message goes next to the field (the pause)."""
+    result = run(record(infusion("A1", minutes=60, pauses=[(20, 30), (50, 70)])))
+    assert [f.field for f in findings(result, "DOC-3")] == ["pauses[1]"]
+
+
+def test_checks_work_on_a_running_infusion_with_no_stop_yet():
+    """rac-checklist: every check works on an incomplete record (the bedside form)."""
+    rec = parse_record(
+        record(
+            infusion("A1", "vancomycin", stop=None, pauses=[(10, None)]),
+            push("A2", "ondansetron", at=5),
+            hydration("A3", stop=None, site="S2"),
+        )
+    )
+    found = check_record(rec, now=datetime(2026, 3, 2, 8, 20, tzinfo=NY))
+    assert {f.rule for f in found} >= {"RAC-7", "RAC-4"}
+    assert {f.field for f in found if f.rule == "RAC-7"} >= {"stop", "pauses[0].end"}
+
+
+def test_check_record_gives_the_same_findings_as_the_charges():
+    """rac-checklist: one rule, one home: the checklist and the charge run never disagree."""
+    doc = record(hydration("A1", minutes=30, order=None), infusion("A2", start=40, stop=None))
+    assert check_record(parse_record(doc)) == run(doc).findings
+
+
+def test_every_finding_names_its_administrations_and_a_known_severity():
+    """record-format: findings carry rule, severity (error/warning/info) and administrations."""
+    for _, _, gap, _ in CASES:
+        for f in run(gap).findings:
+            assert f.severity in ("error", "warning", "info")
+            assert f.message
