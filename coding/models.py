@@ -83,3 +83,42 @@ class ChargeFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.severity}"
+
+
+class ChargeOutbox(models.Model):
+    """A charge generation owed to an encounter, written in the transaction that made it owed.
+
+    Signing (or an addendum) inserts a row in the same transaction as the signature, so the
+    obligation commits or rolls back with it. The task marks the row done; a periodic job
+    (coding/outbox.py: outbox_resend_pending, run by Celery beat) sends rows still pending, so a
+    broker outage delays charges and never drops them. Generation is idempotent, so a row sent
+    twice makes one charge run.
+    """
+
+    encounter = models.ForeignKey(
+        "mar.Encounter", on_delete=models.PROTECT, related_name="charge_outbox"
+    )
+    kind = models.CharField(
+        max_length=20, choices=ChargeRun.Trigger.choices, default=ChargeRun.Trigger.SIGN
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    # Last time the task was handed to the broker; NULL: never (the broker was down).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(done_at__isnull=True),
+                name="coding_outbox_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "done" if self.done_at else "pending"
+        return f"outbox {self.pk} ({self.kind}) for encounter {self.encounter_id}: {state}"
