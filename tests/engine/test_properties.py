@@ -179,12 +179,14 @@ def single_infusions(draw):
     """One infusion (any family, maybe paused) plus up to three pushes; and k extra minutes."""
     drug_class = draw(st.sampled_from(["therapeutic", "chemo", "hydration"]))
     minutes = draw(st.integers(1, 400))
+    # Intra-arterial only for chemotherapy: a therapeutic IA infusion of 15 min or less is 96373,
+    # but CPT has no code for a longer one (96379 is unlisted), so it earns fewer units, by rule.
+    routes = {"therapeutic": ["iv", "iv", "sq"], "chemo": ["iv", "iv", "sq", "ia"]}
     a = {
         "id": "A1",
         "drug": SALINE if drug_class == "hydration" else "vancomycin",
         "drug_class": drug_class,
-        "route": draw(st.sampled_from(["iv", "iv", "sq", "ia"])) if drug_class != "hydration"
-        else "iv",
+        "route": draw(st.sampled_from(routes[drug_class])) if drug_class != "hydration" else "iv",
         "method": "infusion",
         "site": "S1",
         "order": "O1",
