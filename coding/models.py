@@ -85,6 +85,181 @@ class ChargeFinding(models.Model):
         return f"{self.rule} {self.severity}"
 
 
+# --- HIM coder review (issue 6): the review item, corrections, queries, MUE, exports ---------
+
+
+class ReviewItem(models.Model):
+    """One signed encounter on the coders' worklist; follows the encounter's current run.
+
+    A new current run (an addendum answering a query, a pharmacist's class change) puts the item
+    back to NEW and unclaimed (coding/review.py: review_item_sync).
+    """
+
+    class State(models.TextChoices):
+        NEW = "new", "New"
+        IN_REVIEW = "in_review", "In review"
+        QUERIED = "queried", "Queried"
+        ACCEPTED = "accepted", "Accepted"
+        EXPORTED = "exported", "Exported"
+
+    encounter = models.OneToOneField(
+        "mar.Encounter", on_delete=models.PROTECT, related_name="review_item"
+    )
+    run = models.ForeignKey(
+        ChargeRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.NEW)
+    claimed_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    # Why the item is (back) on the worklist: "signed", "addendum", "class_change", ...
+    returned_reason = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["state", "claimed_by"])]
+
+    def __str__(self) -> str:
+        return f"review of encounter {self.encounter_id} ({self.state})"
+
+
+class ChargeCorrection(models.Model):
+    """A coder's change to one line of a run, with the engine's original kept beside it."""
+
+    class Action(models.TextChoices):
+        CHANGE = "change", "Change"
+        ADD = "add", "Add"
+        REMOVE = "remove", "Remove"
+
+    run = models.ForeignKey(ChargeRun, on_delete=models.PROTECT, related_name="corrections")
+    line = models.ForeignKey(
+        ChargeLine, null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    original = models.JSONField(default=dict, help_text="The line as generated; {} for an add")
+    corrected = models.JSONField(default=dict, help_text="The line as corrected; {} for a remove")
+    reason = models.TextField()
+    by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.action} on run {self.run_id}"
+
+
+class EditOverride(models.Model):
+    """A coder's decision to send a line despite an edit (EDIT-MUE, ...), with the reason."""
+
+    run = models.ForeignKey(ChargeRun, on_delete=models.PROTECT, related_name="edit_overrides")
+    rule = models.CharField(max_length=40)
+    # The edit's message names the code, units and date, so an override stops applying when the
+    # lines it was given for change.
+    message = models.TextField()
+    reason = models.TextField()
+    by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"override {self.rule} on run {self.run_id}"
+
+
+class DocumentationQuery(models.Model):
+    """A coder's question to the nurse about a finding; answered by an addendum."""
+
+    encounter = models.ForeignKey(
+        "mar.Encounter", on_delete=models.PROTECT, related_name="documentation_queries"
+    )
+    run = models.ForeignKey(ChargeRun, on_delete=models.PROTECT, related_name="queries")
+    rule = models.CharField(max_length=40, help_text="The finding asked about, e.g. RAC-3")
+    administrations = models.JSONField(default=list)
+    question = models.TextField()
+    asked_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    asked_at = models.DateTimeField(default=now)
+    answered_by_addendum = models.ForeignKey(
+        "mar.Addendum", null=True, blank=True, on_delete=models.PROTECT, related_name="answers"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["asked_at", "pk"]
+        verbose_name_plural = "documentation queries"
+
+    def __str__(self) -> str:
+        return f"query {self.rule} on encounter {self.encounter_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.answered_at is None
+
+
+class MueLimit(models.Model):
+    """A per-day unit limit (CMS Medically Unlikely Edit, outpatient hospital), loaded from CSV."""
+
+    code = models.CharField(max_length=10, unique=True)
+    limit = models.PositiveIntegerField()
+    adjudication_indicator = models.CharField(max_length=200, blank=True)
+    rationale = models.CharField(max_length=200, blank=True)
+    loaded_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"MUE {self.code} {self.limit}"
+
+
+class Export(models.Model):
+    """One batch of accepted charges sent to billing, kept in each format as sent."""
+
+    created_at = models.DateTimeField(default=now)
+    created_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    runs = models.ManyToManyField(ChargeRun, related_name="exports")
+    csv_text = models.TextField()
+    hl7_text = models.TextField()
+    fhir_json = models.TextField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk}"
+
+
+def _review_on_new_run(sender: type, instance: ChargeRun, created: bool, **kwargs: object) -> None:
+    if created and instance.is_current:
+        from coding.review import review_item_sync
+
+        review_item_sync(run=instance)
+
+
+def _review_on_addendum(
+    sender: type, instance: models.Model, created: bool, **kwargs: object
+) -> None:
+    if created:
+        from coding.review import queries_answer
+
+        queries_answer(addendum=instance)  # type: ignore[arg-type]
+
+
+models.signals.post_save.connect(
+    _review_on_new_run, sender=ChargeRun, dispatch_uid="coding_review_on_new_run"
+)
+models.signals.post_save.connect(
+    _review_on_addendum, sender="mar.Addendum", dispatch_uid="coding_review_on_addendum"
+)
+
+
 class ChargeOutbox(models.Model):
     """A charge generation owed to an encounter, written in the transaction that made it owed.
 

@@ -1,0 +1,438 @@
+"""The coder's review of one encounter's charges: claim, correct, query, accept.
+
+State changes are keyword-only service functions; the rules of coding (which codes, which edits)
+stay in the engine: corrections are checked with the engine's `charge_edits` on the lines as
+corrected, with the hospital's MUE limits (coding/mue.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from coding.drug_lines import drug_lines_store, is_drug_line
+from coding.engine import Finding, charge_edits
+from coding.models import (
+    ChargeCorrection,
+    ChargeFinding,
+    ChargeLine,
+    ChargeRun,
+    DocumentationQuery,
+    EditOverride,
+    ReviewItem,
+)
+from coding.mue import mue_limits
+from mar.models import Addendum
+
+CODE_RE = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
+MODIFIER_RE = re.compile(r"^[0-9A-Z]{2}$")
+RECORD_ID_RE = re.compile(r"^A[0-9]+$")
+
+
+# --- the lines as the coder sees them -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EffectiveLine:
+    """A line as it will be sent: the generated line with the latest correction applied."""
+
+    code: str
+    units: int
+    modifiers: tuple[str, ...]
+    date: date
+    administrations: tuple[str, ...]
+    why: str
+    source: str  # "engine", "drug" or "coder" (added by a coder)
+    line_id: int | None = None
+    correction: ChargeCorrection | None = None
+    original: dict[str, Any] | None = None  # the generated line, when a coder changed it
+    removed: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"L{self.line_id}" if self.line_id else f"C{self.correction.pk}"  # type: ignore[union-attr]
+
+    @property
+    def label(self) -> str:
+        mods = "-".join(self.modifiers)
+        return f"{self.code}{'-' + mods if mods else ''} x{self.units}"
+
+
+def line_json(line: ChargeLine | EffectiveLine) -> dict[str, Any]:
+    return {
+        "code": line.code,
+        "units": line.units,
+        "modifiers": list(line.modifiers),
+        "date": line.date.isoformat(),
+        "administrations": list(line.administrations),
+        "why": line.why,
+    }
+
+
+def lines_effective(run: ChargeRun, *, include_removed: bool = False) -> list[EffectiveLine]:
+    """The run's lines with corrections applied, in claim order; coders' additions last.
+
+    Uses run.lines.all() and run.corrections.all(), so a prefetch keeps it query-free.
+    """
+    latest: dict[int, ChargeCorrection] = {}
+    added: list[ChargeCorrection] = []
+    for correction in sorted(run.corrections.all(), key=lambda c: (c.at, c.pk)):
+        if correction.action == ChargeCorrection.Action.ADD:
+            added.append(correction)
+        elif correction.line_id is not None:
+            latest[correction.line_id] = correction
+    out: list[EffectiveLine] = []
+    for line in sorted(run.lines.all(), key=lambda item: item.position):
+        source = "drug" if is_drug_line(line) else "engine"
+        correction = latest.get(line.pk)
+        if correction is None:
+            out.append(
+                EffectiveLine(
+                    line.code,
+                    line.units,
+                    tuple(line.modifiers),
+                    line.date,
+                    tuple(line.administrations),
+                    line.why,
+                    source,
+                    line_id=line.pk,
+                )  # fmt: skip
+            )
+            continue
+        data = correction.corrected or correction.original
+        out.append(
+            EffectiveLine(
+                data["code"],
+                int(data["units"]),
+                tuple(data["modifiers"]),
+                date.fromisoformat(data["date"]),
+                tuple(data["administrations"]),
+                line.why,
+                source,
+                line_id=line.pk,
+                correction=correction,
+                original=correction.original,
+                removed=correction.action == ChargeCorrection.Action.REMOVE,
+            )  # fmt: skip
+        )
+    for correction in added:
+        data = correction.corrected
+        out.append(
+            EffectiveLine(
+                data["code"],
+                int(data["units"]),
+                tuple(data["modifiers"]),
+                date.fromisoformat(data["date"]),
+                tuple(data["administrations"]),
+                f"added by {correction.by.get_username()}: {correction.reason}",
+                "coder",
+                correction=correction,
+            )  # fmt: skip
+        )
+    if include_removed:
+        return out
+    return [line for line in out if not line.removed]
+
+
+@dataclass
+class EditState:
+    finding: Finding
+    override: EditOverride | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.override is None
+
+
+@dataclass
+class Edits:
+    items: list[EditState] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> list[EditState]:
+        return [item for item in self.items if item.blocking]
+
+
+def run_edits(run: ChargeRun, lines: list[EffectiveLine] | None = None) -> Edits:
+    """The engine's edits on the lines as they will be sent, with the coders' overrides."""
+    if lines is None:
+        lines = lines_effective(run)
+    findings = charge_edits(lines, mue=mue_limits({line.code for line in lines}))
+    overrides = {(o.rule, o.message): o for o in run.edit_overrides.all()}
+    return Edits([EditState(f, overrides.get((f.rule, f.message))) for f in findings])
+
+
+# --- the worklist item --------------------------------------------------------------------
+
+
+@transaction.atomic
+def review_item_sync(*, run: ChargeRun) -> ReviewItem:
+    """A new current run: add its drug lines and put the encounter's item back to NEW."""
+    if not run.error:
+        drug_lines_store(run=run)
+    item, _ = ReviewItem.objects.select_for_update().get_or_create(
+        encounter_id=run.encounter_id, defaults={"run": run}
+    )
+    item.run = run
+    item.state = ReviewItem.State.NEW
+    item.claimed_by = None
+    item.claimed_at = None
+    item.accepted_by = None
+    item.accepted_at = None
+    item.returned_reason = run.get_trigger_display()
+    item.updated_at = timezone.now()
+    item.save()
+    return item
+
+
+@transaction.atomic
+def review_claim(*, user: AbstractBaseUser, item_id: int | None = None) -> ReviewItem | None:
+    """Claim a new item (this one, or the oldest); None when another coder has it.
+
+    SELECT ... FOR UPDATE SKIP LOCKED: two coders claiming at once never get the same row; the
+    one who loses the race skips it (and takes the next, when no item was named).
+    """
+    candidates = ReviewItem.objects.select_for_update(skip_locked=True).filter(
+        state=ReviewItem.State.NEW, claimed_by__isnull=True, run__isnull=False
+    )
+    if item_id is not None:
+        candidates = candidates.filter(pk=item_id)
+    item = candidates.order_by("pk").first()
+    if item is None:
+        return None
+    item.state = ReviewItem.State.IN_REVIEW
+    item.claimed_by = user  # type: ignore[assignment]
+    item.claimed_at = timezone.now()
+    item.updated_at = item.claimed_at
+    item.save(update_fields=["state", "claimed_by", "claimed_at", "updated_at"])
+    return item
+
+
+def _locked_claimed(item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
+    locked = ReviewItem.objects.select_for_update().select_related("run").get(pk=item.pk)
+    if locked.state != ReviewItem.State.IN_REVIEW or locked.claimed_by_id != user.pk:
+        raise ValidationError("Claim this encounter first: it is not in review by you.")
+    return locked
+
+
+@transaction.atomic
+def review_release(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
+    locked = _locked_claimed(item, user)
+    locked.state = ReviewItem.State.NEW
+    locked.claimed_by = None
+    locked.claimed_at = None
+    locked.updated_at = timezone.now()
+    locked.save(update_fields=["state", "claimed_by", "claimed_at", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def review_accept(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
+    """Accept the charges as they stand (with corrections); blocking edits must be resolved."""
+    locked = _locked_claimed(item, user)
+    run = ChargeRun.objects.prefetch_related("lines", "corrections__by", "edit_overrides").get(
+        pk=locked.run_id
+    )
+    if run.error:
+        raise ValidationError(f"The record could not be coded: {run.error}")
+    blocking = run_edits(run).blocking
+    if blocking:
+        raise ValidationError(
+            "Resolve or override these edits first: "
+            + "; ".join(f"{e.finding.rule}: {e.finding.message}" for e in blocking)
+        )
+    locked.state = ReviewItem.State.ACCEPTED
+    locked.accepted_by = user  # type: ignore[assignment]
+    locked.accepted_at = timezone.now()
+    locked.updated_at = locked.accepted_at
+    locked.save(update_fields=["state", "accepted_by", "accepted_at", "updated_at"])
+    return locked
+
+
+# --- corrections --------------------------------------------------------------------------
+
+
+def _clean_line(
+    *,
+    code: str,
+    units: int,
+    modifiers: list[str],
+    day: date,
+    administrations: list[str],
+    why: str,
+) -> dict[str, Any]:
+    code = code.strip().upper()
+    if not CODE_RE.match(code):
+        raise ValidationError({"code": f"{code or 'nothing'} is not a CPT/HCPCS code"})
+    if units < 1:
+        raise ValidationError({"units": "A line has at least one unit; remove it instead."})
+    mods = [m.strip().upper() for m in modifiers if m.strip()]
+    for mod in mods:
+        if not MODIFIER_RE.match(mod):
+            raise ValidationError({"modifiers": f"{mod} is not a modifier"})
+    for adm in administrations:
+        if not RECORD_ID_RE.match(adm):
+            raise ValidationError({"administrations": f"{adm} is not an administration id"})
+    return {
+        "code": code,
+        "units": units,
+        "modifiers": mods,
+        "date": day.isoformat(),
+        "administrations": administrations,
+        "why": why,
+    }
+
+
+@transaction.atomic
+def charge_line_correct(
+    *,
+    item: ReviewItem,
+    user: AbstractBaseUser,
+    action: str,
+    reason: str,
+    line: ChargeLine | None = None,
+    code: str = "",
+    units: int = 1,
+    modifiers: list[str] | None = None,
+    administrations: list[str] | None = None,
+    day: date | None = None,
+) -> ChargeCorrection:
+    """Change, remove or add a line, with a mandatory reason; the original is kept beside it."""
+    locked = _locked_claimed(item, user)
+    run = locked.run
+    assert run is not None
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the line is corrected."})
+    if action not in ChargeCorrection.Action.values:
+        raise ValidationError({"action": f"unknown action {action!r}"})
+    if action == ChargeCorrection.Action.ADD:
+        if line is not None:
+            raise ValidationError("An added line refers to no existing line.")
+        first = run.lines.order_by("position").first()
+        arrived = run.encounter.arrived_at
+        default_day = (
+            first.date if first else (arrived.date() if arrived else timezone.now().date())
+        )
+        corrected = _clean_line(
+            code=code, units=units, modifiers=modifiers or [], day=day or default_day,
+            administrations=administrations or [], why=reason,
+        )  # fmt: skip
+        return ChargeCorrection.objects.create(
+            run=run, action=action, original={}, corrected=corrected, reason=reason, by=user
+        )
+    if line is None or line.run_id != run.pk:
+        raise ValidationError("That line is not one of the charges under review.")
+    original = line_json(line)
+    corrected = {}
+    if action == ChargeCorrection.Action.CHANGE:
+        corrected = _clean_line(
+            code=code,
+            units=units,
+            modifiers=modifiers if modifiers is not None else list(line.modifiers),
+            day=day or line.date,
+            administrations=administrations
+            if administrations is not None
+            else list(line.administrations),
+            why=line.why,
+        )
+    return ChargeCorrection.objects.create(
+        run=run,
+        line=line,
+        action=action,
+        original=original,
+        corrected=corrected,
+        reason=reason,
+        by=user,
+    )
+
+
+@transaction.atomic
+def edit_override(
+    *, item: ReviewItem, user: AbstractBaseUser, rule: str, message: str, reason: str
+) -> EditOverride:
+    """Send the charges despite one edit, saying why (e.g. MUE exceeded, medically necessary)."""
+    locked = _locked_claimed(item, user)
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the edit is overridden."})
+    run = ChargeRun.objects.prefetch_related("lines", "corrections__by", "edit_overrides").get(
+        pk=locked.run_id
+    )
+    current = {(e.finding.rule, e.finding.message) for e in run_edits(run).items}
+    if (rule, message) not in current:
+        raise ValidationError("That edit no longer applies to these charges.")
+    return EditOverride.objects.create(run=run, rule=rule, message=message, reason=reason, by=user)
+
+
+# --- documentation queries ----------------------------------------------------------------
+
+
+@transaction.atomic
+def query_send(
+    *, item: ReviewItem, user: AbstractBaseUser, finding: ChargeFinding, question: str
+) -> DocumentationQuery:
+    """Ask the nurse about a finding; the item waits (QUERIED) until an addendum answers."""
+    locked = _locked_claimed(item, user)
+    if finding.run_id != locked.run_id:
+        raise ValidationError("That finding is not one of the charges under review.")
+    if not question.strip():
+        raise ValidationError({"question": "Write the question for the nurse."})
+    query = DocumentationQuery.objects.create(
+        encounter_id=locked.encounter_id,
+        run_id=locked.run_id,
+        rule=finding.rule,
+        administrations=list(finding.administrations),
+        question=question,
+        asked_by=user,
+    )
+    locked.state = ReviewItem.State.QUERIED
+    locked.updated_at = timezone.now()
+    locked.save(update_fields=["state", "updated_at"])
+    return query
+
+
+@transaction.atomic
+def queries_answer(*, addendum: Addendum) -> list[DocumentationQuery]:
+    """An addendum answers the encounter's open queries; the item comes back to the coders.
+
+    Called for every new addendum (a post_save receiver in coding/models.py). The addendum also
+    regenerates the charges (mar.services.addendum_add); when the new run arrives,
+    review_item_sync puts the item back to NEW as well. Doing it here too covers an addendum
+    that changes no charted fact (the same record gives no new run).
+    """
+    open_queries = list(
+        DocumentationQuery.objects.select_for_update().filter(
+            encounter_id=addendum.encounter_id, answered_at__isnull=True
+        )
+    )
+    if not open_queries:
+        return []
+    at = timezone.now()
+    for query in open_queries:
+        query.answered_by_addendum = addendum
+        query.answered_at = at
+        query.save(update_fields=["answered_by_addendum", "answered_at"])
+    ReviewItem.objects.filter(
+        encounter_id=addendum.encounter_id, state=ReviewItem.State.QUERIED
+    ).update(
+        state=ReviewItem.State.NEW,
+        claimed_by=None,
+        claimed_at=None,
+        returned_reason="Query answered by addendum",
+        updated_at=at,
+    )
+    return open_queries
+
+
+def open_queries(encounter_id: int) -> list[DocumentationQuery]:
+    return list(
+        DocumentationQuery.objects.filter(encounter_id=encounter_id, answered_at__isnull=True)
+        .select_related("asked_by")
+        .order_by("asked_at", "pk")
+    )
