@@ -63,6 +63,8 @@ class _Book:
         self.lines: list[_Line] = []
         self.not_charged: list[NotCharged] = []
         self.findings: list[Finding] = []
+        # Office: the administration flagged primary is the initial service (coding-rules §3).
+        self.honour_primary = record.encounter.setting == "office"
 
     def day(self, moment: float) -> date:
         return datetime.fromtimestamp(moment, self.zone).date()
@@ -96,7 +98,30 @@ class _Book:
 
 def code_record(record: Record, *, now: datetime | None = None) -> Result:
     """Charges and findings for one encounter. Deterministic: `now` only adds the future check."""
+    result = _code(record, now=now, honour_primary=True)
+    if record.encounter.setting == "office" and any(
+        f.rule == "EDIT-ADDON" for f in result.findings
+    ):
+        # The flagged primary reason cannot carry the add-on codes of a higher family (96417
+        # needs 96413): the hierarchy decides instead, and the coder is told.
+        fallback = _code(record, now=now, honour_primary=False)
+        note = Finding(
+            "CODING-OFFICE",
+            "info",
+            "The service flagged as the primary reason for the office visit cannot carry the "
+            "add-on codes of the other services: the initial service was chosen by the hierarchy",
+            (),
+            "primary",
+        )
+        return replace(
+            fallback, findings=tuple(sorted({*fallback.findings, note}, key=Finding.sort_key))
+        )
+    return result
+
+
+def _code(record: Record, *, now: datetime | None, honour_primary: bool) -> Result:
     book = _Book(record)
+    book.honour_primary = honour_primary
     book.findings.extend(documentation_findings(record, now=now))
     classified = classify(record, book.findings)
     book.findings.extend(classified.findings)
@@ -146,7 +171,7 @@ def _merge_reinfusions(services: list[Service], policy: Policy) -> list[Service]
 
 
 def _code_iv(book: _Book, services: list[Service]) -> list[SiteGroup]:
-    office = book.record.encounter.setting == "office"
+    office = book.record.encounter.setting == "office" and book.honour_primary
     groups = group_by_site(book.record, services)
     drugs = drug_running_spans(book.record)
     for group in groups:
@@ -592,14 +617,24 @@ def _code_intra_arterial(book: _Book, services: list[Service]) -> None:
                     + (f"; {service.note}" if service.note else ""),
                 )
             elif service.family != "chemo":
-                message = (
-                    f"a therapeutic intra-arterial infusion of {service.drugs} has no code in "
-                    "96360-96549 (96379, unlisted, is for the coder to decide)"
+                # CPT has no specific code for it; its unlisted code keeps the service billable
+                # (and a longer infusion never earns less than the injection it would be).
+                book.add(
+                    codes.UNLISTED_INJECTION_OR_INFUSION,
+                    [service.start],
+                    service.ids,
+                    f"therapeutic intra-arterial infusion of {service.drugs} {service.timing()}: "
+                    "no specific CPT code, reported as unlisted 96379",
                 )
                 book.findings.append(
-                    Finding("CODING-ROUTE", "warning", message, service.ids, "route")
+                    Finding(
+                        "CODING-UNLISTED",
+                        "warning",
+                        f"96379 (unlisted) for the intra-arterial infusion of {service.drugs}: "
+                        "the claim needs the procedure note attached",
+                        service.ids,
+                    )
                 )
-                book.skip(service.ids, message)
             elif infused:
                 book.skip(
                     service.ids,

@@ -52,9 +52,13 @@ CLASS_RANK: dict[DrugClass, int] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Service:
-    """One codable service: an administration, or the drugs of one bag coded as one."""
+    """One codable service: an administration, or the drugs of one bag coded as one.
+
+    Not frozen only so that the derived fields are cheap to set; nothing changes a Service after
+    it is made (`dataclasses.replace` makes a new one).
+    """
 
     kind: ServiceKind
     lead: Administration  # the member whose class and times are coded
@@ -72,16 +76,18 @@ class Service:
     start: float = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        derived = {
-            "family": family_of(self.drug_class),
-            "ids": tuple(m.id for m in self.members),
-            "drug_key": "+".join(sorted({m.drug.strip().lower() for m in self.members})),
-            "drugs": " + ".join(dict.fromkeys(m.drug for m in self.members)),
-            "site": self.lead.site,
-            "start": self.spans[0][0] if self.spans else self.lead.start_ts,
-        }
-        for name, value in derived.items():
-            object.__setattr__(self, name, value)
+        members = self.members
+        self.family = family_of(self.drug_class)
+        if len(members) == 1:
+            self.ids = (members[0].id,)
+            self.drug_key = members[0].drug.strip().lower()
+            self.drugs = members[0].drug
+        else:
+            self.ids = tuple(m.id for m in members)
+            self.drug_key = "+".join(sorted({m.drug.strip().lower() for m in members}))
+            self.drugs = " + ".join(dict.fromkeys(m.drug for m in members))
+        self.site = self.lead.site
+        self.start = self.spans[0][0] if self.spans else self.lead.start_ts
 
     def timing(self) -> str:
         """How the minutes were counted, for the line's reason."""

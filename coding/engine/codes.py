@@ -57,6 +57,7 @@ SQ_INFUSION_NEW_SITE = "96371"
 IA_PUSH: dict[Family, str] = {"chemo": "96420", "therapeutic": "96373"}
 IA_INFUSION_INITIAL = "96422"  # chemotherapy
 IA_INFUSION_ADDITIONAL_HOUR = "96423"
+UNLISTED_INJECTION_OR_INFUSION = "96379"  # therapeutic, IV or intra-arterial
 
 # Prolonged infusions started with a pump, and port irrigation.
 PUMP_START_IV = "96416"

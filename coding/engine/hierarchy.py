@@ -108,7 +108,11 @@ def choose_initial(group: SiteGroup, *, office: bool) -> tuple[Service | None, s
 
 
 def primary_group(groups: list[SiteGroup], *, office: bool) -> SiteGroup | None:
-    """The group whose initial service is the encounter's first; the others are second sites."""
+    """The group whose initial service is the encounter's first; the others are second sites.
+
+    The sites without a documented reason are the encounter's first line; a site with a reason
+    is, by that reason, the second site whose initial service carries the modifier.
+    """
     with_initial = [g for g in groups if g.initial is not None]
     if not with_initial:
         return None
@@ -117,6 +121,9 @@ def primary_group(groups: list[SiteGroup], *, office: bool) -> SiteGroup | None:
             assert g.initial is not None
             if any(m.primary for m in g.initial.members):
                 return g
+    for g in with_initial:
+        if g.key == MAIN:
+            return g
     return min(
         with_initial,
         key=lambda g: (

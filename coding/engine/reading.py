@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timezone
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,6 +37,8 @@ from .record import (
 )
 
 FORMAT = "infusion-record/1"
+MAX_NUMBER = 1e9  # doses and planned hours: far above anything real, far below float trouble
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # times outside this range are typing errors, not care
 
 T = TypeVar("T")
 
@@ -59,21 +61,40 @@ def zone_named(name: object, field: str = "encounter.timezone") -> ZoneInfo:
         raise RecordError(field, f"unknown time zone {name!r}") from None
 
 
+# Every real zone changes its offset on a quarter hour, so a wall-clock quarter hour has one
+# answer: its offset, or the reason it has none. Caching it keeps DST checks off the hot path.
+_OFFSETS: dict[tuple[str, int, int, int, int, int], timezone | str] = {}
+_OFFSET_CACHE_LIMIT = 50_000
+
+
+def _offset(naive: datetime, zone: ZoneInfo) -> timezone | str:
+    key = (zone.key, naive.year, naive.month, naive.day, naive.hour, naive.minute // 15)
+    found = _OFFSETS.get(key)
+    if found is None:
+        early = naive.replace(tzinfo=zone, fold=0)
+        late = naive.replace(tzinfo=zone, fold=1)
+        offset = early.utcoffset()
+        if offset is not None and offset == late.utcoffset():
+            found = timezone(offset)
+        elif early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+            found = "does not exist in {zone} (clocks went forward)"
+        else:
+            found = "happens twice in {zone} (clocks went back): give the UTC offset"
+        if len(_OFFSETS) >= _OFFSET_CACHE_LIMIT:
+            _OFFSETS.clear()
+        _OFFSETS[key] = found
+    return found
+
+
 def local_time(naive: datetime, zone: ZoneInfo, field: str) -> datetime:
-    """Attach `zone` to a wall-clock time, refusing times a DST change makes ambiguous or skips."""
-    early = naive.replace(tzinfo=zone, fold=0)
-    late = naive.replace(tzinfo=zone, fold=1)
-    if early.utcoffset() == late.utcoffset():
-        return early
-    round_trip = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if round_trip != naive:
-        raise RecordError(
-            field, f"{naive.isoformat()} does not exist in {zone.key} (clocks went forward)"
-        )
-    raise RecordError(
-        field,
-        f"{naive.isoformat()} happens twice in {zone.key} (clocks went back): give the UTC offset",
-    )
+    """Attach `zone` to a wall-clock time, refusing times a DST change makes ambiguous or skips.
+
+    The result carries the fixed UTC offset in force at that moment (the instant is exact).
+    """
+    offset = _offset(naive, zone)
+    if isinstance(offset, str):
+        raise RecordError(field, f"{naive.isoformat()} " + offset.format(zone=zone.key))
+    return naive.replace(tzinfo=offset)
 
 
 def parse_time(value: object, zone: ZoneInfo, field: str) -> datetime:
@@ -83,6 +104,8 @@ def parse_time(value: object, zone: ZoneInfo, field: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise RecordError(field, f"{value!r} is not an ISO 8601 date-time") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise RecordError(field, f"{value!r} is not a date between {FIRST_YEAR} and {LAST_YEAR}")
     if parsed.tzinfo is None:
         return local_time(parsed, zone, field)
     return parsed
@@ -111,6 +134,8 @@ class _Reader:
     @staticmethod
     def text(obj: Mapping[str, Any], key: str, field: str, *, required: bool = False) -> str | None:
         value = obj.get(key)
+        if type(value) is str and value.strip():  # the usual case, first
+            return value
         if value is None or (isinstance(value, str) and not value.strip() and not required):
             if required:
                 raise RecordError(f"{field}.{key}", "is required")
@@ -137,10 +162,11 @@ class _Reader:
         value = obj.get(key)
         if value is None:
             return default
-        if value not in choices:
-            allowed = ", ".join(str(c) for c in choices)
-            raise RecordError(f"{field}.{key}", f"{value!r} is not one of: {allowed}")
-        return choices[choices.index(value)]
+        for choice in choices:
+            if value == choice and type(value) is type(choice):
+                return choice
+        allowed = ", ".join(str(c) for c in choices)
+        raise RecordError(f"{field}.{key}", f"{value!r} is not one of: {allowed}")
 
     def time(self, obj: Mapping[str, Any], key: str, field: str) -> datetime | None:
         value = obj.get(key)
@@ -149,7 +175,9 @@ class _Reader:
         return parse_time(value, self.zone, f"{field}.{key}")
 
     @staticmethod
-    def integer(obj: Mapping[str, Any], key: str, field: str, *, minimum: int) -> int | None:
+    def integer(
+        obj: Mapping[str, Any], key: str, field: str, *, minimum: int, maximum: int = 100_000
+    ) -> int | None:
         value = obj.get(key)
         if value is None:
             return None
@@ -157,6 +185,8 @@ class _Reader:
             raise RecordError(f"{field}.{key}", "must be a whole number")
         if value < minimum:
             raise RecordError(f"{field}.{key}", f"must be at least {minimum}")
+        if value > maximum:
+            raise RecordError(f"{field}.{key}", f"must be at most {maximum}")
         return value
 
     @staticmethod
@@ -164,12 +194,10 @@ class _Reader:
         value = obj.get(key)
         if value is None:
             return None
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise RecordError(f"{field}.{key}", "must be a number")
+        if not -MAX_NUMBER < value < MAX_NUMBER or not math.isfinite(value):
+            raise RecordError(f"{field}.{key}", f"must be a number below {MAX_NUMBER:g}")
         if value <= 0:
             raise RecordError(f"{field}.{key}", "must be more than zero")
         return float(value)

@@ -98,7 +98,10 @@ def intersect(spans: list[Span], other: list[Span]) -> list[Span]:
 
 
 def whole_minutes(spans: Iterable[Span]) -> int:
-    return int(sum(end - start for start, end in spans) // 60)
+    total = 0.0
+    for start, end in spans:
+        total += end - start
+    return int(total // 60)
 
 
 def running_spans(adm: Administration, *, not_before: datetime | None = None) -> list[Span]:

@@ -161,11 +161,6 @@ def test_facility_ignores_the_primary_flag():
     assert initial(run(rec)) == "96413"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: office primary flag on a lower-family service leaves add-ons (96417, "
-    "96411, 96367, 96375) with no initial they may be reported with (EDIT-ADDON on its own lines)",
-)
 @pytest.mark.parametrize(
     "administrations",
     [

@@ -108,11 +108,6 @@ def test_the_same_drug_injected_again_later_is_another_injection():
     assert billed(run(rec)) == {"96372": 2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: the second-site modifier lands on the site WITHOUT a documented reason "
-    "when that site's initial ranks lower (charges._apply_distinct_modifiers / primary_group)",
-)
 def test_the_second_site_modifier_goes_on_the_documented_site():
     """coding-rules §3: 'A second site earns its own initial service only when the record
     documents why ... That second initial service carries modifier 59.' S1 has no reason; S2 has

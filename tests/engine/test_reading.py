@@ -145,12 +145,6 @@ def read_and_code(doc) -> str:
     return "coded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: out-of-range values crash with OverflowError/ValueError instead of a "
-    "RecordError (reading.number on huge ints; charges._Book.day on years 0/10000; "
-    "checks._order_traces timedelta(minutes=duration_minutes))",
-)
 @pytest.mark.parametrize(
     "doc",
     [
