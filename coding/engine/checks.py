@@ -12,6 +12,7 @@ Scenarios: P15, P16, P20, P29, P31, P35 (and every scenario's `findings_include`
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 from .codes import NOT_A_SEPARATE_SITE_REASON
 from .record import Administration, Order, Record, Site
 from .result import Finding
-from .timing import MAX_HOURS_WITHOUT_PUMP, intersect, running_spans
+from .timing import MAX_HOURS_WITHOUT_PUMP, intersect
 
 VASCULAR_ROUTES = ("iv", "ia")
 
@@ -309,8 +310,9 @@ def _second_sites(record: Record) -> Iterator[Finding]:
         )
 
 
-def _end(adm: Administration) -> datetime:
-    return adm.stop if adm.stop is not None and adm.stop > adm.start else adm.start
+def _end(adm: Administration) -> float:
+    stop = adm.stop_ts
+    return stop if stop is not None and stop > adm.start_ts else adm.start_ts
 
 
 def _flushes_between_drugs(record: Record) -> Iterator[Finding]:
@@ -320,18 +322,21 @@ def _flushes_between_drugs(record: Record) -> Iterator[Finding]:
     for adm in record.administrations:
         if adm.site is not None and not carries_no_charge(adm):
             by_site[adm.site].append(adm)
-    flush_times: dict[str, list[datetime]] = defaultdict(list)
-    for flush in record.flushes:
+    flush_times: dict[str, list[float]] = defaultdict(list)
+    for flush in record.flushes:  # already in order of time
         if flush.site is not None:
-            flush_times[flush.site].append(flush.at)
+            flush_times[flush.site].append(flush.at.timestamp())
     for site_id, adms in by_site.items():
+        flushes = flush_times[site_id]
         previous: Administration | None = None
+        previous_end = 0.0
         for adm in adms:  # already in order of start
-            if previous is not None and adm.start >= _end(previous):
+            start = adm.start_ts
+            if previous is not None and start >= previous_end:
                 different = previous.drug.strip().lower() != adm.drug.strip().lower()
                 same_bag = previous.bag is not None and previous.bag == adm.bag
-                ended = _end(previous)
-                flushed = any(ended <= at <= adm.start for at in flush_times[site_id])
+                first_after = bisect_left(flushes, previous_end)
+                flushed = first_after < len(flushes) and flushes[first_after] <= start
                 if different and not same_bag and not flushed:
                     yield Finding(
                         "RAC-5",
@@ -342,8 +347,9 @@ def _flushes_between_drugs(record: Record) -> Iterator[Finding]:
                         (previous.id, adm.id),
                         "flushes",
                     )
-            if previous is None or _end(adm) >= _end(previous):
-                previous = adm
+            end = _end(adm)
+            if previous is None or end >= previous_end:
+                previous, previous_end = adm, end
 
 
 def _overlaps_without_bags(record: Record) -> Iterator[Finding]:
@@ -353,12 +359,16 @@ def _overlaps_without_bags(record: Record) -> Iterator[Finding]:
         for a in record.administrations
         if a.method == "infusion" and a.site is not None and not carries_no_charge(a)
     ]
-    spans = {a.id: running_spans(a) for a in infusions}
     for i, first in enumerate(infusions):
+        if not first.spans:
+            continue
+        first_end = first.spans[-1][1]
         for second in infusions[i + 1 :]:
+            if second.start_ts >= first_end:
+                break  # in order of start: nothing later overlaps `first`
             if first.site != second.site or (first.bag and second.bag):
                 continue
-            if intersect(spans[first.id], spans[second.id]):
+            if intersect(list(first.spans), list(second.spans)):
                 yield Finding(
                     "RAC-6",
                     "warning",
