@@ -182,3 +182,58 @@ if PRODUCTION:
     SESSION_COOKIE_HTTPONLY = True
     CSRF_COOKIE_SECURE = True
     X_FRAME_OPTIONS = "DENY"
+
+# --- Audit trail, signed-record guard, outbox, lockout, security headers (issue 7) ----------
+# Database triggers (audit/models.py, audit/guard.py) are installed by `migrate`, not written
+# into the tracked apps' migrations.
+INSTALLED_APPS += ["pgtrigger", "pghistory", "pghistory.admin", "audit"]
+PGTRIGGER_MIGRATIONS = False
+PGTRIGGER_INSTALL_ON_MIGRATE = True
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "config.security.SecurityHeadersMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "audit.context.HistoryContextMiddleware",
+)
+CSP_REPORT_ONLY = os.environ.get("CSP_REPORT_ONLY", "") == "1"
+
+# Lockout: this many failed sign-ins for one username from one address in the window.
+AUTHENTICATION_BACKENDS = [
+    "audit.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOCKOUT_FAILURES = int(os.environ.get("LOCKOUT_FAILURES", 5))
+LOCKOUT_WINDOW_SECONDS = int(os.environ.get("LOCKOUT_WINDOW_SECONDS", 15 * 60))
+
+# Charges outbox (coding/outbox.py): beat re-sends pending rows every CHARGE_OUTBOX_BEAT_SECONDS;
+# a row sent but not done after CHARGE_OUTBOX_RESEND_AFTER_SECONDS is presumed lost (a Redis
+# without persistence restarted) and sent again. Generation is idempotent, so that is safe.
+CHARGE_OUTBOX_BEAT_SECONDS = float(os.environ.get("CHARGE_OUTBOX_BEAT_SECONDS", 60))
+CHARGE_OUTBOX_RESEND_AFTER_SECONDS = int(os.environ.get("CHARGE_OUTBOX_RESEND_AFTER_SECONDS", 600))
+# Publishing while Redis is down fails fast (the row stays pending) instead of holding the request.
+CHARGE_OUTBOX_PUBLISH_RETRY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+# A task runs at most CELERY_TASK_TIME_LIMIT seconds; the broker redelivers an unacknowledged
+# task (worker killed) after the visibility timeout, which must stay above the longest run.
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 300))
+CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT * 0.9, CELERY_TASK_TIME_LIMIT - 30)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 3600)),
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT")
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 10}
+CELERY_BEAT_SCHEDULE = {
+    "resend-pending-charges": {
+        "task": "coding.outbox_resend_pending",
+        "schedule": CHARGE_OUTBOX_BEAT_SECONDS,
+    }
+}

@@ -9,10 +9,11 @@ from mar.models import Addendum, Encounter
 
 
 def _enqueue_charges(*, encounter_id: int, trigger: str, reason: str = "") -> None:
-    from coding.tasks import generate_charges
+    from coding.outbox import outbox_enqueue
 
-    # After commit: the worker must find the signature (or addendum) already in the database.
-    transaction.on_commit(lambda: generate_charges.delay(encounter_id, trigger, reason))
+    # An outbox row in this transaction: the charges are owed exactly when the signature (or
+    # addendum) commits; the task is sent after commit and re-sent by beat if Redis was down.
+    outbox_enqueue(encounter_id=encounter_id, kind=trigger, reason=reason)
 
 
 @transaction.atomic

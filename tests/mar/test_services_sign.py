@@ -14,13 +14,18 @@ pytestmark = pytest.mark.django_db
 def test_signing_enqueues_charges_on_commit(
     chemo_encounter, nurse_user, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
-    with mock.patch("coding.tasks.generate_charges.delay") as delay:
+    # The task goes through the charge outbox (coding/outbox.py): a row written with the
+    # signature, the task sent after commit with the row's id.
+    with mock.patch("coding.tasks.generate_charges.apply_async") as apply_async:
         with django_capture_on_commit_callbacks() as callbacks:
             encounter_sign(encounter=chemo_encounter, user=nurse_user)
-            assert not delay.called
+            assert not apply_async.called
         assert len(callbacks) == 1
         callbacks[0]()
-    delay.assert_called_once_with(chemo_encounter.pk, "sign", "")
+    outbox = chemo_encounter.charge_outbox.get()
+    apply_async.assert_called_once()
+    assert apply_async.call_args.kwargs["args"] == (chemo_encounter.pk, "sign", "")
+    assert apply_async.call_args.kwargs["kwargs"] == {"outbox_id": outbox.pk}
     chemo_encounter.refresh_from_db()
     assert chemo_encounter.status == Encounter.Status.SIGNED
     assert chemo_encounter.signed_by == nurse_user

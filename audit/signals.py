@@ -1,0 +1,43 @@
+"""Signal receivers: failed and successful sign-ins (lockout), and the history context of tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import signals as celery_signals
+from django.contrib.auth import signals as auth_signals
+from django.dispatch import receiver
+
+from audit.context import history_context
+from audit.lockout import client_ip, login_failure_record, login_failures_clear
+
+
+@receiver(auth_signals.user_login_failed, dispatch_uid="audit_login_failed")
+def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **_: Any) -> None:
+    username = credentials.get("username")
+    if isinstance(username, str) and username:
+        login_failure_record(username=username, ip=client_ip(request))
+
+
+@receiver(auth_signals.user_logged_in, dispatch_uid="audit_logged_in")
+def _logged_in(sender: Any, request: Any, user: Any, **_: Any) -> None:
+    if request is not None:
+        login_failures_clear(username=user.get_username(), ip=client_ip(request))
+
+
+_task_contexts: dict[str, Any] = {}
+
+
+@celery_signals.task_prerun.connect(dispatch_uid="audit_task_prerun")
+def _task_prerun(task_id: str, task: Any, **_: Any) -> None:
+    # Rows a task writes are attributed to the task in the history (no user).
+    ctx = history_context(task=task.name, task_id=task_id)
+    ctx.__enter__()
+    _task_contexts[task_id] = ctx
+
+
+@celery_signals.task_postrun.connect(dispatch_uid="audit_task_postrun")
+def _task_postrun(task_id: str, **_: Any) -> None:
+    ctx = _task_contexts.pop(task_id, None)
+    if ctx is not None:
+        ctx.__exit__(None, None, None)
