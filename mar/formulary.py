@@ -1,10 +1,20 @@
-"""Loading the formulary from CSV (name, synonyms, class, hcpcs, billing_unit, note).
+"""The formulary as CSV: reading and checking rows, writing the export, the demo's loader.
 
-A first, all-or-nothing loader for the demo and tests; the pharmacist's import with per-line
-error reports is issue 5's.
+Columns (the starter file mar/data/formulary.csv, same as ../shared/data/formulary.csv):
+name, synonyms (';'-separated), class (empty = untagged), hcpcs, billing_unit ("50 mg"), note.
+
+`formulary_rows_read` checks every row before anything is written and reports each problem with
+its line number (the header is line 1); the pharmacist's import (mar/pharmacy.py) refuses the
+whole file when there is any. `formulary_load_csv` is the demo's loader of a trusted file.
 """
 
+from __future__ import annotations
+
 import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -13,51 +23,205 @@ from django.db import transaction
 from mar.models import Drug, DrugClass
 
 DEFAULT_FORMULARY = Path(__file__).resolve().parent / "data" / "formulary.csv"
+COLUMNS = ("name", "synonyms", "class", "hcpcs", "billing_unit", "note")
+# HCPCS Level II (a letter and four digits, J9045) or a CPT-style five-digit code.
+HCPCS_RE = re.compile(r"^(?:[A-Z]\d{4}|\d{4}[0-9A-Z])$")
+# Drug.billing_unit_amount is DecimalField(max_digits=12, decimal_places=4).
+_AMOUNT_MAX_DECIMALS = 4
+_AMOUNT_MAX_INTEGER_DIGITS = 8
+_NAME_MAX = Drug._meta.get_field("name").max_length or 200
+_SYNONYMS_MAX = Drug._meta.get_field("synonyms").max_length or 500
+_UNIT_MAX = Drug._meta.get_field("billing_unit").max_length or 20
 
 
 def billing_unit_parse(value: str) -> tuple[Decimal | None, str]:
-    """'50 mg' -> (Decimal('50'), 'mg'); '' -> (None, '')."""
+    """'50 mg' -> (Decimal('50'), 'mg'); '' -> (None, ''); anything else raises ValueError."""
     value = value.strip()
     if not value:
         return None, ""
-    amount, _, unit = value.partition(" ")
+    amount_text, _, unit = value.partition(" ")
+    unit = unit.strip()
+    message = f"billing unit must be 'amount unit' like '50 mg', not {value!r}"
     try:
-        return Decimal(amount), unit.strip()
+        amount = Decimal(amount_text)
     except InvalidOperation:
-        raise ValueError(f"billing unit must be 'amount unit', not {value!r}") from None
+        raise ValueError(message) from None
+    if not amount.is_finite() or amount <= 0 or not unit:
+        raise ValueError(message)
+    exponent = amount.normalize().as_tuple().exponent
+    decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if decimals > _AMOUNT_MAX_DECIMALS or amount >= 10**_AMOUNT_MAX_INTEGER_DIGITS:
+        raise ValueError(f"billing unit amount {amount_text!r} is out of range")
+    if len(unit) > _UNIT_MAX:
+        raise ValueError(f"billing unit {unit!r} is longer than {_UNIT_MAX} characters")
+    return amount, unit
+
+
+@dataclass(frozen=True)
+class FormularyRow:
+    line: int
+    name: str
+    synonyms: str
+    drug_class: str | None
+    hcpcs_code: str
+    billing_unit_amount: Decimal | None
+    billing_unit: str
+    note: str
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+def _decode(data: str | bytes) -> tuple[str, RowError | None]:
+    if isinstance(data, str):
+        return data, None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return "", RowError(line, "the file is not UTF-8 text (save it as 'CSV UTF-8')")
+
+
+def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[RowError]]:
+    """Every row of a formulary CSV, checked; returns (rows, errors). Writes nothing."""
+    text, error = _decode(data)
+    if error is not None:
+        return [], [error]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        return [], [RowError(1, f"unreadable CSV: {exc}")]
+    if not header:
+        return [], [RowError(1, "the file is empty: a header line is expected")]
+    missing = [column for column in COLUMNS if column not in [h.strip() for h in header]]
+    if missing:
+        return [], [RowError(1, f"missing column(s): {', '.join(missing)}")]
+    reader.fieldnames = [h.strip() for h in header]
+
+    classes = set(DrugClass.values)
+    rows: list[FormularyRow] = []
+    errors: list[RowError] = []
+    first_line: dict[str, int] = {}
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(RowError(reader.line_num, f"unreadable CSV: {exc}"))
+            break
+        line = reader.line_num
+        if None in raw:
+            errors.append(RowError(line, f"more fields than the {len(header)} columns"))
+            continue
+        value = {key: (raw.get(key) or "").strip() for key in COLUMNS}
+        problems = []
+
+        name = " ".join(value["name"].split())
+        if not name:
+            problems.append("name is missing")
+        elif len(name) > _NAME_MAX:
+            problems.append(f"name is longer than {_NAME_MAX} characters")
+        elif name.casefold() in first_line:
+            first = first_line[name.casefold()]
+            problems.append(f"duplicate name {name!r} (first on line {first})")
+        else:
+            first_line[name.casefold()] = line
+
+        drug_class = value["class"] or None
+        if drug_class is not None and drug_class not in classes:
+            allowed = ", ".join(DrugClass.values)
+            problems.append(f"unknown class {drug_class!r} (one of {allowed}, or empty)")
+
+        hcpcs = value["hcpcs"].upper()
+        if hcpcs and not HCPCS_RE.match(hcpcs):
+            problems.append(f"bad HCPCS code {value['hcpcs']!r} (a letter and 4 digits: J9045)")
+
+        amount: Decimal | None = None
+        unit = ""
+        try:
+            amount, unit = billing_unit_parse(value["billing_unit"])
+        except ValueError as exc:
+            problems.append(str(exc))
+        if hcpcs and amount is None and not problems:
+            problems.append("a HCPCS code needs its billing unit ('50 mg')")
+
+        if len(value["synonyms"]) > _SYNONYMS_MAX:
+            problems.append(f"synonyms are longer than {_SYNONYMS_MAX} characters")
+
+        if problems:
+            errors.extend(RowError(line, problem) for problem in problems)
+            continue
+        rows.append(
+            FormularyRow(
+                line=line,
+                name=name,
+                synonyms=synonyms_clean(value["synonyms"]),
+                drug_class=drug_class,
+                hcpcs_code=hcpcs,
+                billing_unit_amount=amount,
+                billing_unit=unit,
+                note=value["note"],
+            )
+        )
+    if not rows and not errors:
+        errors.append(RowError(1, "no drugs in the file"))
+    return rows, errors
+
+
+def synonyms_clean(value: str) -> str:
+    """'Taxol ;  ; paclitaxel inj' -> 'Taxol;paclitaxel inj'."""
+    return ";".join(part.strip() for part in value.split(";") if part.strip())
+
+
+def formulary_csv_write(drugs: Iterable[Drug]) -> str:
+    """The formulary as CSV text, in the columns the import reads back."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for drug in drugs:
+        writer.writerow(
+            [
+                drug.name,
+                drug.synonyms,
+                drug.drug_class or "",
+                drug.hcpcs_code,
+                drug.billing_unit_label,
+                drug.class_note,
+            ]
+        )
+    return out.getvalue()
 
 
 @transaction.atomic
 def formulary_load_csv(*, path: Path = DEFAULT_FORMULARY, update_existing: bool = True) -> int:
     """Create (and unless told not to, update) one Drug per row, keyed by name.
 
-    Returns the number of rows read. With update_existing=False a drug already in the formulary
-    is left as the pharmacist keeps it.
+    For the demo and tests: a trusted file, no change history. Returns the number of rows
+    read. With update_existing=False a drug already in the formulary is left as the
+    pharmacist keeps it. Raises ValueError naming the file and line of the first bad row.
     """
-    classes = set(DrugClass.values)
-    count = 0
-    with path.open(newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            drug_class = row["class"].strip() or None
-            if drug_class is not None and drug_class not in classes:
-                raise ValueError(f"{path.name} line {line}: unknown class {drug_class!r}")
-            try:
-                amount, unit = billing_unit_parse(row["billing_unit"])
-            except ValueError as exc:
-                raise ValueError(f"{path.name} line {line}: {exc}") from None
-            method = (
-                Drug.objects.update_or_create if update_existing else Drug.objects.get_or_create
-            )
-            method(
-                name=row["name"].strip(),
-                defaults={
-                    "synonyms": row["synonyms"].strip(),
-                    "drug_class": drug_class,
-                    "hcpcs_code": row["hcpcs"].strip(),
-                    "billing_unit_amount": amount,
-                    "billing_unit": unit,
-                    "class_note": row["note"].strip(),
-                },
-            )
-            count += 1
-    return count
+    rows, errors = formulary_rows_read(path.read_bytes())
+    if errors:
+        raise ValueError(f"{path.name} {errors[0]}")
+    method = Drug.objects.update_or_create if update_existing else Drug.objects.get_or_create
+    for row in rows:
+        method(
+            name=row.name,
+            defaults={
+                "synonyms": row.synonyms,
+                "drug_class": row.drug_class,
+                "hcpcs_code": row.hcpcs_code,
+                "billing_unit_amount": row.billing_unit_amount,
+                "billing_unit": row.billing_unit,
+                "class_note": row.note,
+            },
+        )
+    return len(rows)

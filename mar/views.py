@@ -17,7 +17,7 @@ from mar.services import encounter_sign
 
 START_PAGES = {
     NURSE: "mar:board",
-    PHARMACIST: "mar:formulary_worklist",
+    PHARMACIST: "pharmacy:worklist",
     CODER: "coding:worklist",
     ADMIN: "admin:index",
 }

@@ -54,4 +54,4 @@ def test_login_page_and_health_check_are_public(client) -> None:  # type: ignore
 
 
 def test_there_are_routes_to_check() -> None:
-    assert {"home", "mar:board", "coding:worklist", "mar:formulary_worklist"} <= set(ROUTES)
+    assert {"home", "mar:board", "coding:worklist", "pharmacy:worklist"} <= set(ROUTES)

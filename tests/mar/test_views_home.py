@@ -8,7 +8,7 @@ from tests import factories
 
 START = {
     roles.NURSE: reverse("mar:board"),
-    roles.PHARMACIST: reverse("mar:formulary_worklist"),
+    roles.PHARMACIST: reverse("pharmacy:worklist"),
     roles.CODER: reverse("coding:worklist"),
     roles.ADMIN: reverse("admin:index"),
 }
@@ -39,7 +39,7 @@ def test_a_user_without_a_role_is_told_so(client) -> None:  # type: ignore[no-un
     ("role", "url"),
     [
         (roles.NURSE, reverse("coding:worklist")),
-        (roles.NURSE, reverse("mar:formulary_worklist")),
+        (roles.NURSE, reverse("pharmacy:worklist")),
         (roles.CODER, reverse("mar:board")),
         (roles.PHARMACIST, reverse("coding:worklist")),
     ],
