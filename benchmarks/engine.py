@@ -1,0 +1,167 @@
+"""Benchmark of the charge engine (issue 2): code a seeded corpus of typical encounters in process.
+
+    python benchmarks/engine.py            # 10,000 encounters
+    python benchmarks/engine.py --n 2000 --profile
+
+Measures, over the same records in the same process:
+  (a) a plain JSON round trip, json.loads(json.dumps(record)), as the machine's yardstick;
+  (b) parse_record + code_record + to_json, the engine's whole path.
+Prints encounters per second for both and their ratio (the ratio is the figure to compare across
+machines). Target: at least 10,000 encounters per second per core for (b).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import random
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from coding.engine import code_record, parse_record  # noqa: E402
+
+TARGET_PER_SECOND = 10_000
+DRUGS = [
+    ("vancomycin", "therapeutic"),
+    ("cefazolin", "therapeutic"),
+    ("ondansetron", "therapeutic"),
+    ("dexamethasone", "therapeutic"),
+    ("morphine", "therapeutic"),
+    ("cisplatin", "chemo"),
+    ("paclitaxel", "chemo"),
+    ("fluorouracil", "chemo"),
+    ("rituximab", "chemo"),
+]
+SALINE = "sodium chloride 0.9%"
+
+
+def encounter(rnd: random.Random, n: int) -> dict[str, Any]:
+    """One typical encounter: 3-12 administrations over 1-3 sites, pushes, infusions with
+    pauses, hydration with its order, flushes."""
+    # Days between the 2026 DST changes (Mar 8, Nov 1): no wall-clock time is ambiguous.
+    day = datetime(2026, 3, 10, 7, 0) + timedelta(days=rnd.randrange(200))
+    at = lambda minutes: (day + timedelta(minutes=minutes)).isoformat(timespec="minutes")  # noqa: E731
+    sites = [{"id": "S1", "kind": rnd.choice(["peripheral_iv", "port", "picc"]), "location": "arm"}]
+    for k in range(2, rnd.randint(1, 3) + 1):
+        site = {"id": f"S{k}", "kind": "peripheral_iv", "location": "other arm"}
+        if rnd.random() < 0.5:
+            site["separate_site_reason"] = "vesicant requires a dedicated line"
+        sites.append(site)
+    orders: dict[str, dict[str, Any]] = {}
+    adms: list[dict[str, Any]] = []
+    flushes: list[dict[str, Any]] = []
+    clock = rnd.randrange(0, 120)
+    for i in range(1, rnd.randint(3, 12) + 1):
+        site_id = rnd.choice(sites)["id"]
+        kind = rnd.choices(["push", "infusion", "hydration"], weights=[4, 4, 2])[0]
+        if kind == "hydration":
+            drug, drug_class = SALINE, "hydration"
+        else:
+            drug, drug_class = rnd.choice(DRUGS)
+        order_id = f"O-{drug}"
+        order = {"id": order_id, "drug": drug, "dose": "per protocol", "route": "iv",
+                 "indication": "R11.2"}  # fmt: skip
+        if kind == "hydration":
+            order.update(purpose="hydration", indication="E86.0")
+        orders[order_id] = order
+        adm: dict[str, Any] = {
+            "id": f"A{i}",
+            "drug": drug,
+            "drug_class": drug_class,
+            "route": "iv",
+            "method": "push" if kind == "push" else "infusion",
+            "site": site_id,
+            "order": order_id,
+            "start": at(clock),
+            "stop": None,
+        }
+        if kind == "hydration":
+            adm["purpose"] = "hydration"
+        if kind != "push":
+            minutes = rnd.randint(10, 200)
+            adm["stop"] = at(clock + minutes)
+            if minutes > 40 and rnd.random() < 0.3:
+                pause = clock + rnd.randint(5, minutes - 20)
+                adm["pauses"] = [{"start": at(pause), "end": at(pause + rnd.randint(2, 15))}]
+            clock += minutes if rnd.random() < 0.7 else minutes // 2  # some overlap
+        else:
+            clock += rnd.randint(1, 40)
+        if rnd.random() < 0.6:
+            flushes.append({"site": site_id, "at": at(clock)})
+            clock += 1
+        adms.append(adm)
+    return {
+        "format": "infusion-record/1",
+        "encounter": {"id": f"ENC-{n}", "setting": "facility", "timezone": "America/New_York"},
+        "sites": sites,
+        "orders": list(orders.values()),
+        "administrations": adms,
+        "flushes": flushes,
+    }
+
+
+def corpus(n: int, seed: int = 2026) -> list[dict[str, Any]]:
+    rnd = random.Random(seed)
+    return [encounter(rnd, i) for i in range(n)]
+
+
+def json_round_trip(records: list[dict[str, Any]]) -> None:
+    for rec in records:
+        json.loads(json.dumps(rec))
+
+
+def engine(records: list[dict[str, Any]]) -> None:
+    for rec in records:
+        code_record(parse_record(rec)).to_json()
+
+
+def best_of(fn: Any, records: list[dict[str, Any]], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn(records)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000, help="encounters (default 10,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the best is reported")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--profile", action="store_true", help="cProfile the engine run")
+    args = parser.parse_args(argv)
+
+    records = corpus(args.n, args.seed)
+    adms = sum(len(r["administrations"]) for r in records)
+    print(f"corpus: {args.n:,} encounters, {adms:,} administrations (seed {args.seed})")
+    engine(records[:200])  # warm caches and imports
+    json_seconds = best_of(json_round_trip, records, args.repeat)
+    engine_seconds = best_of(engine, records, args.repeat)
+    json_rate = args.n / json_seconds
+    engine_rate = args.n / engine_seconds
+    print(f"json round trip : {json_rate:>10,.0f} encounters/s")
+    verdict = "met" if engine_rate >= TARGET_PER_SECOND else "NOT met"
+    print(f"engine          : {engine_rate:>10,.0f} encounters/s "
+          f"(target {TARGET_PER_SECOND:,}/s: {verdict})")  # fmt: skip
+    print(
+        f"ratio           : engine takes {engine_seconds / json_seconds:.1f}x the JSON round trip"
+    )
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        engine(records)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
