@@ -57,7 +57,8 @@ def outbox_send(*, outbox_id: int) -> bool:
             attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         return False
-    ChargeOutbox.objects.filter(pk=row.pk, done_at__isnull=True).update(
+    # Not conditional on done_at: a quick worker (or eager mode) may already have finished it.
+    ChargeOutbox.objects.filter(pk=row.pk).update(
         sent_at=timezone.now(), attempts=F("attempts") + 1
     )
     return True
