@@ -1,0 +1,52 @@
+"""A session idle for SESSION_IDLE_SECONDS (30 minutes by default) ends; activity extends it."""
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.utils import timezone
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def signed_in(client: Client) -> bool:
+    response = client.get("/")
+    return not response.headers.get("Location", "").startswith("/accounts/login/")
+
+
+def test_an_idle_session_ends(client, nurse_user) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(nurse_user)
+    assert signed_in(client)
+    # 31 minutes without a request: the server-side expiry has passed.
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert not signed_in(client)
+
+
+def test_each_request_pushes_the_expiry_on(client, nurse_user, settings) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(nurse_user)
+    Session.objects.update(expire_date=timezone.now() + timedelta(minutes=1))
+    assert signed_in(client)
+    expiry = Session.objects.get().expire_date
+    idle = timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    assert expiry > timezone.now() + idle - timedelta(minutes=1)
+
+
+def test_the_idle_time_is_thirty_minutes_and_configurable(settings) -> None:  # type: ignore[no-untyped-def]
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
+    assert settings.SESSION_SAVE_EVERY_REQUEST
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ENV"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); "
+         "from django.conf import settings; print(settings.SESSION_COOKIE_AGE)"],
+        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings",
+                       "SESSION_IDLE_SECONDS": "600"},
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == "600"
