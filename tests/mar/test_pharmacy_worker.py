@@ -1,0 +1,120 @@
+"""A class change regenerates charges through Redis and a real Celery worker; an exported
+encounter is flagged, never regenerated."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.utils import timezone
+
+from coding.models import ChargeRun
+from coding.services import charge_run_generate
+from config.celery import app
+from mar.models import Drug, Encounter
+from mar.pharmacy import EXPORTED_FLAG, drug_class_change, drug_classify
+from tests import factories
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def worker():  # type: ignore[no-untyped-def]
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL (bin/test sets it)")
+    assert not app.conf.task_always_eager
+    app.control.purge()  # messages left by an interrupted earlier run
+    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING") as w:
+        yield w
+
+
+def signed_infusion(drug: Drug, nurse) -> ChargeRun:  # type: ignore[no-untyped-def]
+    """A 90-minute infusion of `drug`, charted, then signed, with its first charge run."""
+    encounter = factories.encounter_create()
+    site = factories.site_create(encounter)
+    order = factories.order_create(encounter, drug, indication="E05.00", dose="10 mg/kg")
+    factories.administration_create(
+        encounter,
+        order,
+        site=site,
+        start=factories.MORNING,
+        stop=factories.MORNING + timedelta(minutes=90),
+    )
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_by=nurse, signed_at=timezone.now()
+    )
+    run, _ = charge_run_generate(encounter_id=encounter.pk)
+    return run
+
+
+def new_current_run(before: ChargeRun) -> ChargeRun | None:
+    return (
+        ChargeRun.objects.filter(encounter_id=before.encounter_id, is_current=True)
+        .exclude(pk=before.pk)
+        .first()
+    )
+
+
+def test_tagging_an_untagged_drug_charges_it_through_the_worker(
+    worker,  # type: ignore[no-untyped-def]
+    nurse_user,
+    pharmacist_user,
+) -> None:
+    drug = factories.drug_get("teprotumumab", None)
+    before = signed_infusion(drug, nurse_user)
+    assert not before.lines.exists()
+    assert before.findings.filter(rule="DOC-4").exists()
+
+    drug_classify(drug=drug, drug_class="therapeutic", user=pharmacist_user)
+
+    assert wait_for(lambda: new_current_run(before) is not None)
+    run = new_current_run(before)
+    assert run is not None
+    assert run.trigger == ChargeRun.Trigger.CLASS_CHANGE
+    assert "96365" in set(run.lines.values_list("code", flat=True))
+    assert not run.findings.filter(rule="DOC-4").exists()
+    assert "teprotumumab" in run.reason and pharmacist_user.username in run.reason
+
+
+def test_a_class_change_regenerates_through_the_worker_and_skips_the_exported(
+    worker,  # type: ignore[no-untyped-def]
+    nurse_user,
+    pharmacist_user,
+) -> None:
+    drug = factories.drug_get("infliximab", "chemo")
+    open_run = signed_infusion(drug, nurse_user)
+    exported = signed_infusion(drug, nurse_user)
+    ChargeRun.objects.filter(pk=exported.pk).update(exported_at=timezone.now())
+    assert "96413" in set(open_run.lines.values_list("code", flat=True))
+
+    change = drug_class_change(
+        drug=drug, to_class="therapeutic", reason="rheumatology use", user=pharmacist_user
+    )
+
+    assert wait_for(lambda: new_current_run(open_run) is not None)
+    run = new_current_run(open_run)
+    assert run is not None
+    codes = set(run.lines.values_list("code", flat=True))
+    assert "96365" in codes and "96413" not in codes
+    assert "chemo" in run.reason and "therapeutic" in run.reason
+    assert "rheumatology use" in run.reason
+
+    # The exported encounter: one run, still current, flagged for the coder. Give the worker
+    # time to prove nothing was sent for it: the queue is empty once the open one is done.
+    time.sleep(1.0)
+    assert ChargeRun.objects.filter(encounter_id=exported.encounter_id).count() == 1
+    exported.refresh_from_db()
+    assert exported.is_current
+    assert exported.reason.startswith(EXPORTED_FLAG)
+    assert change.regenerated_encounters == [open_run.encounter_id]
+    assert change.flagged_runs == [exported.pk]
