@@ -216,7 +216,9 @@ def review_claim(*, user: AbstractBaseUser, item_id: int | None = None) -> Revie
 
 
 def _locked_claimed(item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
-    locked = ReviewItem.objects.select_for_update().select_related("run").get(pk=item.pk)
+    locked = (
+        ReviewItem.objects.select_for_update(of=("self",)).select_related("run").get(pk=item.pk)
+    )
     if locked.state != ReviewItem.State.IN_REVIEW or locked.claimed_by_id != user.pk:
         raise ValidationError("Claim this encounter first: it is not in review by you.")
     return locked

@@ -6,5 +6,18 @@ app_name = "coding"
 
 urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
+    path("worklist/claim-next/", views.claim_next, name="claim_next"),
     path("encounters/<int:pk>/", views.encounter_charges, name="encounter_charges"),
+    path("encounters/<int:pk>/claim/", views.claim, name="claim"),
+    path("encounters/<int:pk>/release/", views.release, name="release"),
+    path("encounters/<int:pk>/accept/", views.accept, name="accept"),
+    path("encounters/<int:pk>/lines/<int:line_id>/", views.line_correct, name="line_correct"),
+    path("encounters/<int:pk>/lines/add/", views.line_add, name="line_add"),
+    path("encounters/<int:pk>/override/", views.override, name="override"),
+    path("encounters/<int:pk>/query/", views.query, name="query"),
+    path("exports/", views.exports, name="exports"),
+    path("exports/new/", views.export_new, name="export_new"),
+    path("exports/<int:pk>/<str:fmt>/", views.export_download, name="export_download"),
+    path("reports/findings/", views.report_findings, name="report_findings"),
+    path("reports/reconciliation/", views.report_reconciliation, name="report_reconciliation"),
 ]

@@ -1,40 +1,427 @@
-"""The coder's pages: signed encounters with their current charges and findings."""
+"""The coder's pages: worklist, review of one encounter, exports and reports.
 
-from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+Every action is a plain form POST answered by a redirect (works without JavaScript); the state
+changes are the services of coding/review.py and coding/exports.py.
+"""
 
-from coding.models import ChargeRun
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from coding.engine import RecordError, code_record, parse_record
+from coding.exports import EXPORT_FORMATS, export_create
+from coding.forms import (
+    KNOWN_RULES,
+    DateRangeForm,
+    EditOverrideForm,
+    LineAddForm,
+    LineCorrectForm,
+    QueryForm,
+    WorklistFilterForm,
+)
+from coding.models import (
+    ChargeFinding,
+    ChargeLine,
+    ChargeRun,
+    DocumentationQuery,
+    Export,
+    ReviewItem,
+)
+from coding.reports import findings_by_nurse_and_unit, findings_by_rule, reconciliation
+from coding.review import (
+    charge_line_correct,
+    edit_override,
+    lines_effective,
+    query_send,
+    review_accept,
+    review_claim,
+    review_release,
+    run_edits,
+)
 from mar.models import Encounter
 from mar.roles import CODER, role_required
+from mar.timeline import build_timeline
+
+WORKLIST_LIMIT = 300
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def _form_errors(form: object) -> str:
+    errors = getattr(form, "errors", {})
+    return " ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+
+
+# --- worklist -----------------------------------------------------------------------------
 
 
 @require_GET
 @role_required(CODER)
 def worklist(request: HttpRequest) -> HttpResponse:
-    current = ChargeRun.objects.filter(is_current=True).prefetch_related("lines", "findings")
+    form = WorklistFilterForm(request.GET or None)
+    findings = (
+        ChargeFinding.objects.filter(run__encounter=OuterRef("pk"), run__is_current=True)
+        .order_by()
+        .values("run__encounter")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    current = ChargeRun.objects.filter(is_current=True).prefetch_related("lines")
     encounters = (
         Encounter.objects.filter(status=Encounter.Status.SIGNED)
-        .select_related("patient", "signed_by")
+        .select_related("patient", "review_item", "review_item__claimed_by")
+        .annotate(finding_count=Subquery(findings, output_field=IntegerField()))
         .prefetch_related(Prefetch("charge_runs", queryset=current, to_attr="current_runs"))
-        .order_by("-signed_at", "-pk")
+        .order_by("-arrived_at", "-pk")
     )
-    return render(request, "coding/worklist.html", {"encounters": encounters})
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["date_from"]:
+            encounters = encounters.filter(arrived_at__date__gte=data["date_from"])
+        if data["date_to"]:
+            encounters = encounters.filter(arrived_at__date__lte=data["date_to"])
+        if data["unit"]:
+            encounters = encounters.filter(unit__iexact=data["unit"])
+        if data["state"]:
+            encounters = encounters.filter(review_item__state=data["state"])
+        if data["rule"]:
+            encounters = encounters.filter(
+                Exists(
+                    ChargeFinding.objects.filter(
+                        run__encounter=OuterRef("pk"), run__is_current=True, rule=data["rule"]
+                    )
+                )
+            )
+    rows = list(encounters[:WORKLIST_LIMIT])
+    for encounter in rows:
+        run = encounter.current_runs[0] if encounter.current_runs else None
+        lines = list(run.lines.all()) if run else []
+        encounter.run = run  # type: ignore[attr-defined]
+        encounter.units_total = sum(line.units for line in lines)  # type: ignore[attr-defined]
+        encounter.item = getattr(encounter, "review_item", None)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "coding/worklist.html",
+        {"encounters": rows, "form": form, "limit": WORKLIST_LIMIT, "known_rules": KNOWN_RULES},
+    )
+
+
+@require_POST
+@role_required(CODER)
+def claim_next(request: HttpRequest) -> HttpResponse:
+    item = review_claim(user=request.user)
+    if item is None:
+        messages.info(request, "No new encounter is waiting for review.")
+        return redirect("coding:worklist")
+    return redirect("coding:encounter_charges", pk=item.encounter_id)
+
+
+@require_POST
+@role_required(CODER)
+def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(ReviewItem, encounter_id=pk)
+    if review_claim(user=request.user, item_id=item.pk) is None:
+        messages.error(request, "Another coder has this encounter, or it is not new.")
+    return redirect("coding:encounter_charges", pk=pk)
+
+
+@require_POST
+@role_required(CODER)
+def release(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(ReviewItem, encounter_id=pk)
+    try:
+        review_release(item=item, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    return redirect("coding:worklist")
+
+
+# --- the review page ----------------------------------------------------------------------
 
 
 @require_GET
 @role_required(CODER)
 def encounter_charges(request: HttpRequest, pk: int) -> HttpResponse:
-    encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
-    runs = list(ChargeRun.objects.filter(encounter=encounter).prefetch_related("lines", "findings"))
-    current = next((run for run in runs if run.is_current), None)
-    previous = [run for run in runs if not run.is_current]
-    not_charged = current.result.get("not_charged", []) if current else []
-    context = {
+    encounter = get_object_or_404(
+        Encounter.objects.select_related("patient", "signed_by", "nurse"), pk=pk
+    )
+    item = ReviewItem.objects.filter(encounter=encounter).select_related("claimed_by").first()
+    runs = list(
+        ChargeRun.objects.filter(encounter=encounter).prefetch_related(
+            "lines", "findings", "corrections__by", "edit_overrides__by"
+        )
+    )
+    run = next((r for r in runs if r.is_current), None)
+    previous = [r for r in runs if not r.is_current]
+    administrations = list(
+        encounter.administrations.select_related("drug", "order", "site").prefetch_related("pauses")
+    )
+    context: dict[str, object] = {
         "encounter": encounter,
-        "run": current,
+        "item": item,
+        "run": run,
         "previous_runs": previous,
-        "not_charged": not_charged,
+        "sites": list(encounter.sites.all()),
+        "orders": list(encounter.orders.select_related("drug")),
+        "administrations": administrations,
+        "flushes": list(encounter.flushes.all()),
+        "addenda": list(encounter.addenda.select_related("author")),
+        "queries": list(
+            DocumentationQuery.objects.filter(encounter=encounter).select_related(
+                "asked_by", "answered_by_addendum__author"
+            )
+        ),
+        "can_act": bool(
+            item
+            and item.state == ReviewItem.State.IN_REVIEW
+            and item.claimed_by_id == request.user.pk
+        ),
     }
-    return render(request, "coding/encounter_charges.html", context)
+    if run is not None:
+        lines = lines_effective(run, include_removed=True)
+        sent = [line for line in lines if not line.removed]
+        edits = run_edits(run, sent)
+        drug_names = {f"A{a.pk}": a.drug.name for a in administrations}
+        timeline = None
+        if not run.error:
+            try:
+                record = parse_record(run.input_snapshot)
+                timeline = build_timeline(record, code_record(record))
+            except RecordError:
+                timeline = None
+        context.update(
+            {
+                "lines": [
+                    {
+                        "line": line,
+                        "form": LineCorrectForm(prefix=f"l{line.line_id}", initial=_initial(line)),
+                    }
+                    if line.line_id
+                    else {"line": line, "form": None}
+                    for line in lines
+                ],
+                "edits": edits.items,
+                "blocking": edits.blocking,
+                "override_forms": [
+                    EditOverrideForm(initial={"rule": e.finding.rule, "message": e.finding.message})
+                    for e in edits.blocking
+                ],
+                "findings": [f for f in run.findings.all() if not f.rule.startswith("EDIT-")],
+                "not_charged": run.result.get("not_charged", []),
+                "drug_names": drug_names,
+                "timeline": timeline,
+                "add_form": LineAddForm(),
+                "query_form": QueryForm(run_id=run.pk),
+            }
+        )
+    return render(request, "coding/review.html", context)
+
+
+def _initial(line: object) -> dict[str, object]:
+    return {
+        "action": "change",
+        "code": getattr(line, "code", ""),
+        "units": getattr(line, "units", 1),
+        "modifiers": " ".join(getattr(line, "modifiers", ())),
+    }
+
+
+def _item_for(pk: int) -> ReviewItem:
+    return get_object_or_404(ReviewItem.objects.select_related("run"), encounter_id=pk)
+
+
+@require_POST
+@role_required(CODER)
+def accept(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _item_for(pk)
+    try:
+        review_accept(item=item, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("coding:encounter_charges", pk=pk)
+    messages.success(request, "Charges accepted: ready for export.")
+    return redirect("coding:worklist")
+
+
+@require_POST
+@role_required(CODER)
+def line_correct(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
+    item = _item_for(pk)
+    line = get_object_or_404(ChargeLine, pk=line_id, run__encounter_id=pk)
+    form = LineCorrectForm(request.POST, prefix=f"l{line.pk}")
+    if not form.is_valid():
+        messages.error(request, f"Line not corrected. {_form_errors(form)}")
+        return redirect("coding:encounter_charges", pk=pk)
+    data = form.cleaned_data
+    try:
+        charge_line_correct(
+            item=item,
+            user=request.user,
+            line=line,
+            action=data["action"],
+            code=data.get("code") or "",
+            units=data.get("units") or 1,
+            modifiers=data["modifier_list"],
+            reason=data["reason"],
+        )
+    except ValidationError as exc:
+        messages.error(request, f"Line not corrected. {_error_text(exc)}")
+    else:
+        messages.success(request, "Line corrected; the original is kept beside it.")
+    return redirect("coding:encounter_charges", pk=pk)
+
+
+@require_POST
+@role_required(CODER)
+def line_add(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _item_for(pk)
+    ids = {f"A{adm_pk}" for adm_pk in item.encounter.administrations.values_list("pk", flat=True)}
+    form = LineAddForm(request.POST, administration_ids=ids)
+    if not form.is_valid():
+        messages.error(request, f"Line not added. {_form_errors(form)}")
+        return redirect("coding:encounter_charges", pk=pk)
+    data = form.cleaned_data
+    try:
+        charge_line_correct(
+            item=item,
+            user=request.user,
+            action="add",
+            code=data["code"],
+            units=data["units"],
+            modifiers=(data.get("modifiers") or "").replace(",", " ").split(),
+            administrations=data["administrations"],
+            day=data.get("day"),
+            reason=data["reason"],
+        )
+    except ValidationError as exc:
+        messages.error(request, f"Line not added. {_error_text(exc)}")
+    else:
+        messages.success(request, "Line added.")
+    return redirect("coding:encounter_charges", pk=pk)
+
+
+@require_POST
+@role_required(CODER)
+def override(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _item_for(pk)
+    form = EditOverrideForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Edit not overridden. {_form_errors(form)}")
+        return redirect("coding:encounter_charges", pk=pk)
+    try:
+        edit_override(item=item, user=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, f"Edit not overridden. {_error_text(exc)}")
+    else:
+        messages.success(request, "Edit overridden with your reason.")
+    return redirect("coding:encounter_charges", pk=pk)
+
+
+@require_POST
+@role_required(CODER)
+def query(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _item_for(pk)
+    form = QueryForm(request.POST, run_id=item.run_id)
+    if not form.is_valid():
+        messages.error(request, f"Query not sent. {_form_errors(form)}")
+        return redirect("coding:encounter_charges", pk=pk)
+    try:
+        query_send(
+            item=item,
+            user=request.user,
+            finding=form.cleaned_data["finding"],
+            question=form.cleaned_data["question"],
+        )
+    except ValidationError as exc:
+        messages.error(request, f"Query not sent. {_error_text(exc)}")
+        return redirect("coding:encounter_charges", pk=pk)
+    messages.success(request, "Query sent: it shows on the nurse's chart until an addendum.")
+    return redirect("coding:worklist")
+
+
+# --- exports ------------------------------------------------------------------------------
+
+
+@require_GET
+@role_required(CODER)
+def exports(request: HttpRequest) -> HttpResponse:
+    ready = (
+        ReviewItem.objects.filter(state=ReviewItem.State.ACCEPTED)
+        .select_related("encounter__patient", "accepted_by")
+        .order_by("accepted_at", "pk")
+    )
+    past = Export.objects.select_related("created_by").annotate(encounters=Count("runs"))[:50]
+    return render(request, "coding/exports.html", {"ready": ready, "past": past})
+
+
+@require_POST
+@role_required(CODER)
+def export_new(request: HttpRequest) -> HttpResponse:
+    try:
+        export, skipped = export_create(user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("coding:exports")
+    for note in skipped:
+        messages.warning(request, f"Not exported (open edits): {note}")
+    messages.success(request, f"Export {export.pk} made: download it in each format below.")
+    return redirect("coding:exports")
+
+
+@require_GET
+@role_required(CODER)
+def export_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    if fmt not in EXPORT_FORMATS:
+        raise Http404("unknown export format")
+    export = get_object_or_404(Export, pk=pk)
+    attribute, content_type, extension = EXPORT_FORMATS[fmt]
+    response = HttpResponse(getattr(export, attribute), content_type=content_type)
+    response["Content-Disposition"] = (
+        f'attachment; filename="charges-export-{export.pk}-{fmt}.{extension}"'
+    )
+    return response
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+def _report_range(request: HttpRequest) -> tuple[DateRangeForm, object, object]:
+    today = timezone.localdate()
+    form = DateRangeForm(request.GET or None)
+    date_from, date_to = form.range(today - timedelta(days=30), today)
+    if not request.GET:
+        form = DateRangeForm(initial={"date_from": date_from, "date_to": date_to})
+    return form, date_from, date_to
+
+
+@require_GET
+@role_required(CODER)
+def report_findings(request: HttpRequest) -> HttpResponse:
+    form, date_from, date_to = _report_range(request)
+    context = {
+        "form": form,
+        "date_from": date_from,
+        "date_to": date_to,
+        "by_rule": findings_by_rule(date_from=date_from, date_to=date_to),  # type: ignore[arg-type]
+        "rows": findings_by_nurse_and_unit(date_from=date_from, date_to=date_to),  # type: ignore[arg-type]
+    }
+    return render(request, "coding/report_findings.html", context)
+
+
+@require_GET
+@role_required(CODER)
+def report_reconciliation(request: HttpRequest) -> HttpResponse:
+    form, date_from, date_to = _report_range(request)
+    report = reconciliation(date_from=date_from, date_to=date_to)  # type: ignore[arg-type]
+    context = {"form": form, "date_from": date_from, "date_to": date_to, "report": report}
+    return render(request, "coding/report_reconciliation.html", context)

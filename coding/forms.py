@@ -1,0 +1,125 @@
+"""Forms of the coder's screens (rendered with crispy-forms, bootstrap5)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+
+from coding.models import ChargeFinding, ReviewItem
+
+REASON_HELP = "Mandatory: it goes with the claim and into the reconciliation report."
+
+
+def _split(value: str) -> list[str]:
+    return [part for part in value.replace(",", " ").split() if part]
+
+
+# The rule ids of the RAC checklist and the engine's edits, offered as suggestions in the filter.
+KNOWN_RULES = (
+    [f"RAC-{n}" for n in range(1, 10)]
+    + [f"DOC-{n}" for n in range(1, 6)]
+    + ["EDIT-ADDON", "EDIT-96368", "EDIT-96523", "EDIT-MUE", "DRUG-UNIT", "DRUG-WASTE"]
+)
+
+
+class WorklistFilterForm(forms.Form):
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    unit = forms.CharField(required=False, max_length=100)
+    state = forms.ChoiceField(
+        required=False, choices=[("", "any state"), *ReviewItem.State.choices]
+    )
+    rule = forms.CharField(
+        required=False,
+        max_length=40,
+        label="Finding",
+        widget=forms.TextInput(attrs={"list": "known-rules", "placeholder": "e.g. RAC-5"}),
+    )
+
+    def clean_rule(self) -> str:
+        return (self.cleaned_data.get("rule") or "").strip().upper()
+
+    def clean_unit(self) -> str:
+        return (self.cleaned_data.get("unit") or "").strip()
+
+
+class LineCorrectForm(forms.Form):
+    action = forms.ChoiceField(choices=[("change", "Change"), ("remove", "Remove")])
+    code = forms.CharField(max_length=10, required=False)
+    units = forms.IntegerField(min_value=1, required=False)
+    modifiers = forms.CharField(max_length=60, required=False, help_text="e.g. 59 JW")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") == "change":
+            if not data.get("code"):
+                self.add_error("code", "A changed line needs its code.")
+            if not data.get("units"):
+                self.add_error("units", "A changed line needs its units.")
+        data["modifier_list"] = _split(data.get("modifiers") or "")
+        return data
+
+
+class LineAddForm(forms.Form):
+    code = forms.CharField(max_length=10)
+    units = forms.IntegerField(min_value=1, initial=1)
+    modifiers = forms.CharField(max_length=60, required=False)
+    administrations = forms.CharField(
+        max_length=200, required=False, help_text="Record ids, e.g. A12 A13"
+    )
+    day = forms.DateField(
+        required=False, label="Date", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
+
+    def __init__(self, *args: Any, administration_ids: set[str] | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.administration_ids = administration_ids or set()
+
+    def clean_administrations(self) -> list[str]:
+        ids = [i.upper() for i in _split(self.cleaned_data.get("administrations") or "")]
+        unknown = [i for i in ids if i not in self.administration_ids]
+        if unknown:
+            raise forms.ValidationError(f"Not an administration of this record: {unknown}")
+        return ids
+
+
+class EditOverrideForm(forms.Form):
+    rule = forms.CharField(widget=forms.HiddenInput)
+    message = forms.CharField(widget=forms.HiddenInput)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
+
+
+class QueryForm(forms.Form):
+    finding = forms.ModelChoiceField(queryset=ChargeFinding.objects.none())
+    question = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What the nurse should document; she answers with an addendum.",
+    )
+
+    def __init__(self, *args: Any, run_id: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["finding"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = ChargeFinding.objects.filter(run_id=run_id).order_by("position")
+        field.label_from_instance = (
+            lambda f: (  # type: ignore[method-assign]
+                f"{f.rule} · {f.message[:90]}"
+            )
+        )
+
+
+class DateRangeForm(forms.Form):
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def range(self, default_from: date, default_to: date) -> tuple[date, date]:
+        if not self.is_valid():
+            return default_from, default_to
+        return (
+            self.cleaned_data.get("date_from") or default_from,
+            self.cleaned_data.get("date_to") or default_to,
+        )

@@ -1,0 +1,45 @@
+"""Builders for the coder-review tests: a signed encounter with its charge run and review item."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from coding.models import ChargeRun, ReviewItem
+from coding.services import charge_run_generate
+from mar.models import Administration, Drug, Encounter
+from tests import factories
+
+
+def encounter_signed(*, nurse: User | None = None, **fields: object) -> Encounter:
+    """The factory's chemotherapy visit, then signed (as the signing service leaves it)."""
+    encounter = factories.chemo_encounter_create(**fields)
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_by=nurse, signed_at=timezone.now(), nurse=nurse
+    )
+    encounter.refresh_from_db()
+    return encounter
+
+
+def paclitaxel_billable(*, waste: Decimal | None = None, waste_unit: str = "mg") -> Drug:
+    """Give paclitaxel its HCPCS code (J9267, 1 mg) and chart its waste on every administration."""
+    drug = Drug.objects.get(name="paclitaxel")
+    drug.hcpcs_code = "J9267"
+    drug.billing_unit_amount = Decimal(1)
+    drug.billing_unit = "mg"
+    drug.save()
+    Administration.objects.filter(drug=drug).update(waste_value=waste, waste_unit=waste_unit)
+    return drug
+
+
+def reviewed(
+    *, nurse: User | None = None, billable: bool = False, waste: Decimal | None = None,
+    **fields: object,
+) -> tuple[Encounter, ChargeRun, ReviewItem]:  # fmt: skip
+    encounter = encounter_signed(nurse=nurse, **fields)
+    if billable:
+        paclitaxel_billable(waste=waste)
+    run, _ = charge_run_generate(encounter_id=encounter.pk)
+    return encounter, run, ReviewItem.objects.get(encounter=encounter)

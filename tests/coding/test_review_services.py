@@ -1,0 +1,188 @@
+"""Review services: the item follows the current run; corrections keep the original; queries."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from coding.models import ChargeCorrection, ChargeRun, DocumentationQuery, ReviewItem
+from coding.review import (
+    charge_line_correct,
+    lines_effective,
+    query_send,
+    review_accept,
+    review_claim,
+    review_release,
+)
+from coding.services import charge_run_generate
+from mar.models import Addendum, Administration
+from tests import factories
+from tests.coding.review_helpers import reviewed
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_current_run_puts_the_encounter_on_the_worklist_as_new() -> None:
+    encounter, run, item = reviewed()
+    assert item.run == run
+    assert item.state == ReviewItem.State.NEW
+    assert item.claimed_by is None
+
+
+def test_claiming_puts_the_item_in_review_by_the_coder(coder_user) -> None:  # type: ignore[no-untyped-def]
+    _, _, item = reviewed()
+    claimed = review_claim(user=coder_user, item_id=item.pk)
+    assert claimed is not None
+    assert claimed.state == ReviewItem.State.IN_REVIEW
+    assert claimed.claimed_by == coder_user
+
+
+def test_an_item_claimed_by_one_coder_cannot_be_claimed_by_another(coder_user) -> None:  # type: ignore[no-untyped-def]
+    other = factories.user_create(username="coder2", role="coder")
+    _, _, item = reviewed()
+    assert review_claim(user=coder_user, item_id=item.pk) is not None
+    assert review_claim(user=other, item_id=item.pk) is None
+    assert review_claim(user=other) is None
+
+
+def test_claim_next_takes_the_oldest_new_item(coder_user) -> None:  # type: ignore[no-untyped-def]
+    _, _, first = reviewed()
+    reviewed()
+    assert review_claim(user=coder_user).pk == first.pk  # type: ignore[union-attr]
+
+
+def test_releasing_returns_the_item_to_new(coder_user) -> None:  # type: ignore[no-untyped-def]
+    _, _, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    released = review_release(item=item, user=coder_user)
+    assert released.state == ReviewItem.State.NEW and released.claimed_by is None
+
+
+def test_changing_a_line_keeps_the_engine_original_beside_it(coder_user) -> None:  # type: ignore[no-untyped-def]
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    line = run.lines.get(code="96415")
+    correction = charge_line_correct(
+        item=item, user=coder_user, line=line, action="change", code="96415", units=1,
+        modifiers=[], reason="second hour ran 25 min per the pump log",
+    )  # fmt: skip
+    assert correction.original["units"] == 2
+    assert correction.corrected["units"] == 1
+    line.refresh_from_db()
+    assert line.units == 2  # the engine's line itself is never overwritten
+    effective = {lne.code: lne for lne in lines_effective(ChargeRun.objects.get(pk=run.pk))}
+    assert effective["96415"].units == 1
+    assert effective["96415"].original == correction.original
+
+
+def test_a_correction_without_a_reason_is_refused(coder_user) -> None:  # type: ignore[no-untyped-def]
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    with pytest.raises(ValidationError):
+        charge_line_correct(
+            item=item, user=coder_user, line=run.lines.first(), action="remove", reason="  "
+        )
+    assert not ChargeCorrection.objects.exists()
+
+
+def test_a_bad_code_or_modifier_is_refused(coder_user) -> None:  # type: ignore[no-untyped-def]
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    line = run.lines.first()
+    with pytest.raises(ValidationError):
+        charge_line_correct(
+            item=item, user=coder_user, line=line, action="change", code="96-13", units=1,
+            reason="x",
+        )  # fmt: skip
+    with pytest.raises(ValidationError):
+        charge_line_correct(
+            item=item, user=coder_user, line=line, action="change", code="96413", units=1,
+            modifiers=["TOOLONG"], reason="x",
+        )  # fmt: skip
+
+
+def test_removing_and_adding_lines(coder_user) -> None:  # type: ignore[no-untyped-def]
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    charge_line_correct(
+        item=item, user=coder_user, line=run.lines.get(code="96375"), action="remove",
+        reason="push documented in the wrong encounter",
+    )  # fmt: skip
+    charge_line_correct(
+        item=item, user=coder_user, action="add", code="96372", units=1, modifiers=[],
+        administrations=["A1"], reason="SQ injection charted on paper",
+    )  # fmt: skip
+    codes = [lne.code for lne in lines_effective(ChargeRun.objects.get(pk=run.pk))]
+    assert "96375" not in codes
+    assert codes[-1] == "96372"
+    removed = [
+        lne for lne in lines_effective(ChargeRun.objects.get(pk=run.pk), include_removed=True)
+        if lne.removed
+    ]  # fmt: skip
+    assert [lne.code for lne in removed] == ["96375"]
+
+
+def test_only_the_coder_holding_the_item_may_correct_or_accept(coder_user) -> None:  # type: ignore[no-untyped-def]
+    other = factories.user_create(username="coder2", role="coder")
+    _, run, item = reviewed()
+    with pytest.raises(ValidationError):  # not claimed at all
+        review_accept(item=item, user=coder_user)
+    review_claim(user=coder_user, item_id=item.pk)
+    with pytest.raises(ValidationError):
+        review_accept(item=item, user=other)
+    with pytest.raises(ValidationError):
+        charge_line_correct(
+            item=item, user=other, line=run.lines.first(), action="remove", reason="x"
+        )
+
+
+def test_accepting_records_who_and_when(coder_user) -> None:  # type: ignore[no-untyped-def]
+    _, _, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    accepted = review_accept(item=item, user=coder_user)
+    assert accepted.state == ReviewItem.State.ACCEPTED
+    assert accepted.accepted_by == coder_user and accepted.accepted_at is not None
+
+
+def test_a_query_waits_for_the_nurse_and_an_addendum_answers_it(coder_user, nurse_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, item = reviewed(nurse=nurse_user)
+    review_claim(user=coder_user, item_id=item.pk)
+    finding = run.findings.get(rule="RAC-5")
+    query = query_send(item=item, user=coder_user, finding=finding, question="Flush charted?")
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.QUERIED
+    assert query.rule == "RAC-5" and query.administrations == finding.administrations
+    assert query.is_open
+
+    addendum = Addendum.objects.create(
+        encounter=encounter, what="flush at 09:10", why="late entry", author=nurse_user
+    )
+    query.refresh_from_db()
+    item.refresh_from_db()
+    assert query.answered_by_addendum == addendum and query.answered_at is not None
+    assert item.state == ReviewItem.State.NEW and item.claimed_by is None
+
+
+def test_a_query_about_another_runs_finding_is_refused(coder_user) -> None:  # type: ignore[no-untyped-def]
+    _, other_run, _ = reviewed()
+    _, _, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    with pytest.raises(ValidationError):
+        query_send(item=item, user=coder_user, finding=other_run.findings.first(), question="?")
+    assert not DocumentationQuery.objects.exists()
+
+
+def test_regenerated_charges_return_an_accepted_item_to_new(coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    review_accept(item=item, user=coder_user)
+    adm = Administration.objects.filter(encounter=encounter, drug__name="paclitaxel").get()
+    adm.dose_value = Decimal(280)
+    adm.stop = adm.stop.replace(minute=adm.stop.minute + 5)
+    adm.save()
+    new_run, created = charge_run_generate(encounter_id=encounter.pk, trigger="class_change")
+    assert created
+    item.refresh_from_db()
+    assert item.run == new_run
+    assert item.state == ReviewItem.State.NEW
+    assert item.accepted_by is None

@@ -1,0 +1,242 @@
+"""The coder's pages: every view for every role, the worklist filters, the review flow."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from coding.exports import export_create
+from coding.models import ChargeCorrection, DocumentationQuery, EditOverride, MueLimit, ReviewItem
+from coding.review import review_accept, review_claim
+from mar import roles
+from tests import factories
+from tests.coding.review_helpers import reviewed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(coder_user):  # type: ignore[no-untyped-def]
+    """An encounter under review and one export, so every URL resolves to something real."""
+    encounter, run, item = reviewed()
+    other, _, other_item = reviewed()
+    review_claim(user=coder_user, item_id=other_item.pk)
+    review_accept(item=other_item, user=coder_user)
+    export, _ = export_create(user=coder_user)
+    return {"encounter": encounter, "run": run, "item": item, "export": export}
+
+
+def urls(world):  # type: ignore[no-untyped-def]
+    pk = world["encounter"].pk
+    line = world["run"].lines.first().pk
+    return [
+        ("get", reverse("coding:worklist")),
+        ("post", reverse("coding:claim_next")),
+        ("get", reverse("coding:encounter_charges", args=[pk])),
+        ("post", reverse("coding:claim", args=[pk])),
+        ("post", reverse("coding:release", args=[pk])),
+        ("post", reverse("coding:accept", args=[pk])),
+        ("post", reverse("coding:line_correct", args=[pk, line])),
+        ("post", reverse("coding:line_add", args=[pk])),
+        ("post", reverse("coding:override", args=[pk])),
+        ("post", reverse("coding:query", args=[pk])),
+        ("get", reverse("coding:exports")),
+        ("post", reverse("coding:export_new")),
+        ("get", reverse("coding:export_download", args=[world["export"].pk, "csv"])),
+        ("get", reverse("coding:report_findings")),
+        ("get", reverse("coding:report_reconciliation")),
+    ]
+
+
+@pytest.mark.parametrize("role", [roles.NURSE, roles.PHARMACIST])
+def test_nurses_and_pharmacists_are_refused_every_coding_view(world, client_as, role) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(role)
+    for method, url in urls(world):
+        assert getattr(client, method)(url).status_code == 403, url
+    assert ReviewItem.objects.get(pk=world["item"].pk).state == ReviewItem.State.NEW
+
+
+def test_anonymous_users_are_sent_to_the_login_page(world) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    for method, url in urls(world):
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login")), url
+
+
+@pytest.mark.parametrize("role", [roles.CODER, roles.ADMIN])
+def test_coders_and_admins_may_use_every_coding_view(world, client_as, role) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(role)
+    for method, url in urls(world):
+        status = getattr(client, method)(url).status_code
+        assert status == (200 if method == "get" else 302), url
+
+
+def test_an_unknown_export_format_is_not_found(world, client_as) -> None:  # type: ignore[no-untyped-def]
+    url = reverse("coding:export_download", args=[world["export"].pk, "pdf"])
+    assert client_as(roles.CODER).get(url).status_code == 404
+
+
+def test_worklist_shows_state_charges_findings_and_who_has_it(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    page = client_as(roles.CODER).get(reverse("coding:worklist")).content.decode()
+    assert encounter.patient.name in page
+    assert "96413" in page
+    assert "In review" in page
+    assert coder_user.username in page
+    assert f"{run.lines.count()} lines" in page
+
+
+def test_worklist_filters_by_state_unit_date_and_finding(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+    ed, _, ed_item = reviewed(unit="ED")
+    infusion, _, _ = reviewed(unit="Infusion Center", billable=True)  # DRUG-WASTE: no waste
+    review_claim(user=coder_user, item_id=ed_item.pk)
+    client = client_as(roles.CODER)
+
+    def names(**params: str) -> set[str]:
+        page = client.get(reverse("coding:worklist"), params).content.decode()
+        return {e.patient.name for e in (ed, infusion) if e.patient.name in page}
+
+    assert names() == {ed.patient.name, infusion.patient.name}
+    assert names(state="in_review") == {ed.patient.name}
+    assert names(state="new") == {infusion.patient.name}
+    assert names(unit="Infusion Center") == {infusion.patient.name}
+    assert names(date_from="2026-03-03") == set()
+    assert names(date_from="2026-03-02", date_to="2026-03-02") == {
+        ed.patient.name, infusion.patient.name,
+    }  # fmt: skip
+    assert names(rule="RAC-5") == {ed.patient.name, infusion.patient.name}
+    assert names(rule="drug-waste") == {infusion.patient.name}
+    assert names(rule="DOC-4") == set()
+
+
+def test_worklist_query_count_stays_fixed(client_as, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.CODER)
+    for _ in range(2):
+        reviewed()
+    with django_assert_max_num_queries(10) as small:
+        assert client.get(reverse("coding:worklist")).status_code == 200
+    for _ in range(6):
+        reviewed()
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(reverse("coding:worklist")).status_code == 200
+
+
+def test_review_page_shows_timeline_lines_record_findings_and_not_charged(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, _ = reviewed(billable=True, waste=Decimal(0))
+    page = (
+        client_as(roles.CODER)
+        .get(reverse("coding:encounter_charges", args=[encounter.pk]))
+        .content.decode()
+    )
+    assert "<svg" in page and 'data-administration="A' in page
+    for line in run.lines.all():
+        assert line.code in page
+        assert line.why[:40] in page
+        assert f'data-covers="{" ".join(line.administrations)}"' in page
+    assert "RAC-5" in page
+    for adm in encounter.administrations.all():
+        assert f'<tr data-administration="A{adm.pk}">' in page
+    assert "JZ" in page
+    assert "js/review.js" in page
+
+
+def test_review_actions_appear_only_for_the_coder_holding_the_item(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, _, item = reviewed()
+    url = reverse("coding:encounter_charges", args=[encounter.pk])
+    assert 'data-testid="accept"' not in client_as(roles.CODER).get(url).content.decode()
+    review_claim(user=coder_user, item_id=item.pk)
+    assert 'data-testid="accept"' in client_as(roles.CODER).get(url).content.decode()
+    assert 'data-testid="accept"' not in client_as(roles.ADMIN).get(url).content.decode()
+
+
+def test_claim_correct_and_accept_by_plain_form_posts(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, item = reviewed()
+    client = client_as(roles.CODER)
+    client.post(reverse("coding:claim", args=[encounter.pk]))
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    prefix = f"l{line.pk}"
+    # Without a reason: refused, nothing saved.
+    client.post(
+        url, {f"{prefix}-action": "change", f"{prefix}-code": "96415", f"{prefix}-units": 1}
+    )
+    assert not ChargeCorrection.objects.exists()
+    response = client.post(
+        url,
+        {
+            f"{prefix}-action": "change", f"{prefix}-code": "96415", f"{prefix}-units": "1",
+            f"{prefix}-modifiers": "", f"{prefix}-reason": "pump stopped at 11:40",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302
+    correction = ChargeCorrection.objects.get()
+    assert correction.reason == "pump stopped at 11:40"
+    page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
+    assert "pump stopped at 11:40" in page and "Was</strong> 96415 ×2" in page
+    client.post(reverse("coding:accept", args=[encounter.pk]))
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.ACCEPTED
+
+
+def test_add_line_validates_administration_ids(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, _, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    client = client_as(roles.CODER)
+    url = reverse("coding:line_add", args=[encounter.pk])
+    client.post(url, {"code": "96372", "units": 1, "administrations": "A999999", "reason": "x"})
+    assert not ChargeCorrection.objects.exists()
+    adm = encounter.administrations.first()
+    client.post(url, {"code": "96372", "units": 1, "administrations": f"A{adm.pk}", "reason": "x"})
+    assert ChargeCorrection.objects.get().corrected["administrations"] == [f"A{adm.pk}"]
+
+
+def test_query_by_form_post_and_shown_on_the_review_page(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    client = client_as(roles.CODER)
+    finding = run.findings.get(rule="RAC-5")
+    client.post(
+        reverse("coding:query", args=[encounter.pk]),
+        {"finding": finding.pk, "question": "Was the line flushed between drugs?"},
+    )
+    assert DocumentationQuery.objects.get().question == "Was the line flushed between drugs?"
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.QUERIED
+    page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
+    assert "Was the line flushed between drugs?" in page
+
+
+def test_an_mue_edit_blocks_accept_until_overridden_by_form_post(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+    MueLimit.objects.create(code="96415", limit=1)
+    encounter, _, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    client = client_as(roles.CODER)
+    client.post(reverse("coding:accept", args=[encounter.pk]))
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.IN_REVIEW
+    page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
+    assert "EDIT-MUE" in page
+    message = "96415: 2 units on 2026-03-02 exceed the 1 per day allowed (MUE): held for the coder"
+    client.post(
+        reverse("coding:override", args=[encounter.pk]),
+        {"rule": "EDIT-MUE", "message": message, "reason": "3-hour infusion documented"},
+    )
+    assert EditOverride.objects.get().reason == "3-hour infusion documented"
+    client.post(reverse("coding:accept", args=[encounter.pk]))
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.ACCEPTED
+
+
+def test_a_second_coder_cannot_take_a_claimed_item_by_form_post(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, _, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    other = factories.user_create(username="coder2", role="coder")
+    client = Client()
+    client.force_login(other)
+    client.post(reverse("coding:claim", args=[encounter.pk]))
+    client.post(reverse("coding:accept", args=[encounter.pk]))
+    item.refresh_from_db()
+    assert item.claimed_by == coder_user and item.state == ReviewItem.State.IN_REVIEW
