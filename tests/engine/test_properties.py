@@ -100,7 +100,7 @@ def administrations(draw, i: int, site_ids: list[str], office: bool):
 
 
 @st.composite
-def records(draw, facility_only: bool = False):
+def records(draw):
     """A valid, typical infusion-record/1: 1-3 sites, 1-12 administrations, flushes, a policy."""
     sites = [
         site(f"S{n}", draw(st.sampled_from(["peripheral_iv", "port", "picc"])),
@@ -109,7 +109,7 @@ def records(draw, facility_only: bool = False):
     ]  # fmt: skip
     sites += [site("SQ1", "subcutaneous"), site("IA1", "intra_arterial")]
     site_ids = [s["id"] for s in sites if s["kind"] not in ("subcutaneous", "intra_arterial")]
-    office = not facility_only and draw(st.integers(0, 5)) == 0
+    office = draw(st.integers(0, 5)) == 0
     adms = [
         draw(administrations(i, site_ids, office)) for i in range(1, draw(st.integers(1, 12)) + 1)
     ]
@@ -165,11 +165,10 @@ def test_one_initial_iv_service_unless_a_separate_site_is_documented(doc):
 
 
 @SETTINGS
-@given(records(facility_only=True))
+@given(records())
 def test_no_add_on_without_an_initial_service(doc):
     """coding-rules §6: an add-on without its initial service is never sent: the engine's lines
-    pass its own add-on edit. (Facility only: the office primary flag breaks this, see the xfail
-    test_office_primary_never_leaves_an_add_on_without_its_initial.)"""
+    pass its own add-on edit, in the facility and in the office (primary flag)."""
     result = coded(doc)
     assert not [f for f in charge_edits(result.charges) if f.rule == "EDIT-ADDON"]
 
@@ -179,9 +178,7 @@ def single_infusions(draw):
     """One infusion (any family, maybe paused) plus up to three pushes; and k extra minutes."""
     drug_class = draw(st.sampled_from(["therapeutic", "chemo", "hydration"]))
     minutes = draw(st.integers(1, 400))
-    # Intra-arterial only for chemotherapy: a therapeutic IA infusion of 15 min or less is 96373,
-    # but CPT has no code for a longer one (96379 is unlisted), so it earns fewer units, by rule.
-    routes = {"therapeutic": ["iv", "iv", "sq"], "chemo": ["iv", "iv", "sq", "ia"]}
+    routes = {"therapeutic": ["iv", "iv", "sq", "ia"], "chemo": ["iv", "iv", "sq", "ia"]}
     a = {
         "id": "A1",
         "drug": SALINE if drug_class == "hydration" else "vancomycin",
