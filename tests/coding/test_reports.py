@@ -1,0 +1,62 @@
+"""Reports: recurring documentation findings by nurse and unit; charge reconciliation."""
+
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from coding.reports import findings_by_nurse_and_unit, findings_by_rule, reconciliation
+from coding.review import charge_line_correct, review_accept, review_claim
+from mar import roles
+from tests import factories
+from tests.coding.review_helpers import reviewed
+
+pytestmark = pytest.mark.django_db
+DAY = date(2026, 3, 2)
+
+
+def test_findings_are_counted_by_nurse_unit_and_rule(nurse_user) -> None:  # type: ignore[no-untyped-def]
+    other = factories.user_create(username="nurse2", role="nurse")
+    reviewed(nurse=nurse_user, unit="Infusion Center")
+    reviewed(nurse=nurse_user, unit="Infusion Center")
+    reviewed(nurse=other, unit="ED")
+    rows = findings_by_nurse_and_unit(date_from=DAY, date_to=DAY)
+    rac5 = {(r["nurse"], r["unit"]): r for r in rows if r["rule"] == "RAC-5"}
+    assert rac5[("nurse1", "Infusion Center")]["findings"] == 2
+    assert rac5[("nurse1", "Infusion Center")]["encounters"] == 2
+    assert rac5[("nurse2", "ED")]["findings"] == 1
+    by_rule = {r["rule"]: r for r in findings_by_rule(date_from=DAY, date_to=DAY)}
+    assert by_rule["RAC-5"]["findings"] == 3
+    assert by_rule["RAC-5"]["nurses"] == 2
+    assert by_rule["RAC-5"]["units"] == 2
+
+
+def test_findings_outside_the_range_are_left_out(nurse_user) -> None:  # type: ignore[no-untyped-def]
+    reviewed(nurse=nurse_user)
+    assert findings_by_nurse_and_unit(date_from=date(2026, 3, 3), date_to=date(2026, 3, 9)) == []
+
+
+def test_reconciliation_lists_unaccepted_encounters_and_corrections(coder_user) -> None:  # type: ignore[no-untyped-def]
+    pending, _, _ = reviewed()
+    done, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    charge_line_correct(
+        item=item, user=coder_user, line=run.lines.get(code="96375"), action="remove",
+        reason="given in the ED before transfer",
+    )  # fmt: skip
+    review_accept(item=item, user=coder_user)
+    report = reconciliation(date_from=DAY, date_to=DAY)
+    assert list(report.not_accepted) == [pending]
+    correction = report.corrections.get()
+    assert correction.reason == "given in the ED before transfer"
+    assert correction.original["code"] == "96375"
+
+
+def test_report_pages_show_the_rows(client_as, coder_user, nurse_user) -> None:  # type: ignore[no-untyped-def]
+    pending, _, _ = reviewed(nurse=nurse_user)
+    client = client_as(roles.CODER)
+    params = {"date_from": "2026-03-01", "date_to": "2026-03-02"}
+    page = client.get(reverse("coding:report_findings"), params).content.decode()
+    assert "RAC-5" in page and "nurse1" in page
+    page = client.get(reverse("coding:report_reconciliation"), params).content.decode()
+    assert pending.patient.name in page
