@@ -1,0 +1,77 @@
+"""A coder in real Chromium: worklist, review with the timeline, a correction, accept, export."""
+
+import csv
+import io
+
+import pytest
+
+from coding.models import ChargeCorrection, ReviewItem
+from tests import factories
+from tests.browser.conftest import ARTIFACTS
+from tests.coding.review_helpers import reviewed
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live_server.url}/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_a_coder_reviews_corrects_accepts_and_downloads_the_export(  # type: ignore[no-untyped-def]
+    browser_page, live_server
+) -> None:
+    factories.user_create(username="coder-b", role="coder")
+    encounter, run, item = reviewed()
+    page = browser_page
+    sign_in(page, live_server, "coder-b")
+    page.wait_for_url("**/coding/worklist/")
+    row = page.locator(f"[data-testid=worklist-row][data-encounter='{encounter.pk}']")
+    assert "New" in row.inner_text()
+
+    row.locator("a").click()
+    page.wait_for_selector("[data-testid=claim]")
+    page.click("[data-testid=claim]")
+    page.wait_for_selector("[data-testid=accept]")
+
+    # Hovering a charge line lights up the administrations it covers on the timeline.
+    line = run.lines.get(code="96415")
+    adm = line.administrations[0]
+    page.hover("[data-testid=charge-line][data-code='96415']")
+    bar = page.locator(f"svg [data-administration='{adm}']")
+    assert "tl-highlight" in (bar.get_attribute("class") or "")
+    record_row = page.locator(f"tr[data-administration='{adm}']")
+    assert "tl-highlight" in (record_row.get_attribute("class") or "")
+    page.screenshot(path=str(ARTIFACTS / "coder-review.png"), full_page=True)
+
+    # Correct 96415 to one unit, with the reason.
+    page.click("text=Correct 96415")
+    prefix = f"l{line.pk}"
+    page.fill(f"input[name='{prefix}-units']", "1")
+    page.fill(f"textarea[name='{prefix}-reason']", "pump stopped at 11:40 per the pump log")
+    page.locator(
+        "[data-testid=correct-form]", has=page.locator(f"input[name='{prefix}-units']")
+    ).locator("button[type=submit]").click()
+    page.wait_for_selector("[data-testid=correction]")
+    assert "pump stopped at 11:40" in page.inner_text("[data-testid=charge-lines]")
+    assert ChargeCorrection.objects.get().corrected["units"] == 1
+
+    page.click("[data-testid=accept]")
+    page.wait_for_url("**/coding/worklist/")
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.ACCEPTED
+
+    page.click("text=Export to billing")
+    page.click("[data-testid=export]")
+    page.wait_for_selector("[data-testid=download-csv]")
+    with page.expect_download() as info:
+        page.click("[data-testid=download-csv]")
+    download = info.value
+    content = open(download.path(), encoding="utf-8").read()
+    rows = list(csv.DictReader(io.StringIO(content)))
+    assert {r["code"] for r in rows} >= {"96413", "96415", "96375", "96361"}
+    corrected = next(r for r in rows if r["code"] == "96415")
+    assert corrected["units"] == "1" and corrected["original_units"] == "2"
+    assert corrected["correction_reason"] == "pump stopped at 11:40 per the pump log"
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.EXPORTED
