@@ -58,6 +58,55 @@ def billing_unit_parse(value: str) -> tuple[Decimal | None, str]:
 
 
 @dataclass(frozen=True)
+class DrugFields:
+    name: str
+    synonyms: str
+    hcpcs_code: str
+    billing_unit_amount: Decimal | None
+    billing_unit: str
+
+
+def drug_fields_check(
+    *, name: str, synonyms: str, hcpcs: str, billing_unit: str
+) -> tuple[DrugFields, dict[str, str]]:
+    """A formulary entry's fields, cleaned, and the problems found, keyed by field.
+
+    Shared by the CSV import and the pharmacist's drug form, so both accept the same entries.
+    """
+    problems: dict[str, str] = {}
+    name = " ".join(name.split())
+    if not name:
+        problems["name"] = "name is missing"
+    elif len(name) > _NAME_MAX:
+        problems["name"] = f"name is longer than {_NAME_MAX} characters"
+
+    code = hcpcs.strip().upper()
+    if code and not HCPCS_RE.match(code):
+        problems["hcpcs"] = f"bad HCPCS code {hcpcs.strip()!r} (a letter and 4 digits: J9045)"
+
+    amount: Decimal | None = None
+    unit = ""
+    try:
+        amount, unit = billing_unit_parse(billing_unit)
+    except ValueError as exc:
+        problems["billing_unit"] = str(exc)
+    if code and amount is None and "billing_unit" not in problems:
+        problems["billing_unit"] = "a HCPCS code needs its billing unit ('50 mg')"
+
+    synonyms = synonyms_clean(synonyms)
+    if len(synonyms) > _SYNONYMS_MAX:
+        problems["synonyms"] = f"synonyms are longer than {_SYNONYMS_MAX} characters"
+    fields = DrugFields(
+        name=name,
+        synonyms=synonyms,
+        hcpcs_code=code,
+        billing_unit_amount=amount,
+        billing_unit=unit,
+    )
+    return fields, problems
+
+
+@dataclass(frozen=True)
 class FormularyRow:
     line: int
     name: str
@@ -122,39 +171,25 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
             errors.append(RowError(line, f"more fields than the {len(header)} columns"))
             continue
         value = {key: (raw.get(key) or "").strip() for key in COLUMNS}
-        problems = []
-
-        name = " ".join(value["name"].split())
-        if not name:
-            problems.append("name is missing")
-        elif len(name) > _NAME_MAX:
-            problems.append(f"name is longer than {_NAME_MAX} characters")
-        elif name.casefold() in first_line:
-            first = first_line[name.casefold()]
-            problems.append(f"duplicate name {name!r} (first on line {first})")
-        else:
-            first_line[name.casefold()] = line
+        fields, field_problems = drug_fields_check(
+            name=value["name"],
+            synonyms=value["synonyms"],
+            hcpcs=value["hcpcs"],
+            billing_unit=value["billing_unit"],
+        )
+        problems = list(field_problems.values())
+        name = fields.name
+        if name and "name" not in field_problems:
+            if name.casefold() in first_line:
+                first = first_line[name.casefold()]
+                problems.insert(0, f"duplicate name {name!r} (first on line {first})")
+            else:
+                first_line[name.casefold()] = line
 
         drug_class = value["class"] or None
         if drug_class is not None and drug_class not in classes:
             allowed = ", ".join(DrugClass.values)
             problems.append(f"unknown class {drug_class!r} (one of {allowed}, or empty)")
-
-        hcpcs = value["hcpcs"].upper()
-        if hcpcs and not HCPCS_RE.match(hcpcs):
-            problems.append(f"bad HCPCS code {value['hcpcs']!r} (a letter and 4 digits: J9045)")
-
-        amount: Decimal | None = None
-        unit = ""
-        try:
-            amount, unit = billing_unit_parse(value["billing_unit"])
-        except ValueError as exc:
-            problems.append(str(exc))
-        if hcpcs and amount is None and not problems:
-            problems.append("a HCPCS code needs its billing unit ('50 mg')")
-
-        if len(value["synonyms"]) > _SYNONYMS_MAX:
-            problems.append(f"synonyms are longer than {_SYNONYMS_MAX} characters")
 
         if problems:
             errors.extend(RowError(line, problem) for problem in problems)
@@ -162,12 +197,12 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
         rows.append(
             FormularyRow(
                 line=line,
-                name=name,
-                synonyms=synonyms_clean(value["synonyms"]),
+                name=fields.name,
+                synonyms=fields.synonyms,
                 drug_class=drug_class,
-                hcpcs_code=hcpcs,
-                billing_unit_amount=amount,
-                billing_unit=unit,
+                hcpcs_code=fields.hcpcs_code,
+                billing_unit_amount=fields.billing_unit_amount,
+                billing_unit=fields.billing_unit,
                 note=value["note"],
             )
         )

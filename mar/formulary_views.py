@@ -21,6 +21,7 @@ from mar.pharmacy import (
     FormularyImportError,
     drug_class_change,
     drug_classify,
+    drug_save,
     formulary_export,
     formulary_import,
     order_class_override,
@@ -56,6 +57,33 @@ class DrugClassForm(forms.Form):
         else:
             self.fields["reason"].required = True
             self.fields["reason"].widget.attrs["placeholder"] = "Why the class changes (required)"
+
+
+class DrugForm(forms.Form):
+    """A formulary entry; the checks are the CSV import's (mar.formulary.drug_fields_check)."""
+
+    name = forms.CharField(max_length=200)
+    synonyms = forms.CharField(
+        required=False, max_length=500, help_text="Brand and other names, separated by ';'"
+    )
+    hcpcs = forms.CharField(label="HCPCS code", required=False, max_length=10)
+    billing_unit = forms.CharField(
+        label="Billing unit", required=False, max_length=40, help_text="Amount and unit: 50 mg"
+    )
+    note = forms.CharField(
+        label="Evidence for the class", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    drug_class = forms.ChoiceField(
+        label="Class",
+        required=False,
+        choices=[("", "untagged (decide later from the worklist)"), *DrugClass.choices],
+    )
+
+    def __init__(self, *args: object, drug: Drug | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if drug is not None:
+            # An existing drug's class changes with a reason, on its own form.
+            del self.fields["drug_class"]
 
 
 class OrderClassForm(forms.Form):
@@ -199,7 +227,13 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 template = "pharmacy/_drug_row.html"
                 if origin == "worklist":
                     template = "pharmacy/_worklist_done.html"
-                return render(request, template, {"drug": drug, "change": change, "done": done})
+                context = {
+                    "drug": drug,
+                    "change": change,
+                    "done": done,
+                    "untagged_count": Drug.objects.filter(drug_class__isnull=True).count(),
+                }
+                return render(request, template, context)
             messages.success(request, done)
             return redirect("pharmacy:worklist" if origin == "worklist" else "pharmacy:formulary")
     if request.htmx:
@@ -208,6 +242,42 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
             template = "pharmacy/_worklist_row.html"
         return render(request, template, {"drug": drug, "form": form})
     return render(request, "pharmacy/drug_class.html", {"drug": drug, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(PHARMACIST)
+def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Add a drug (no pk) or edit one's name, synonyms, HCPCS code, billing unit and note."""
+    drug = get_object_or_404(Drug, pk=pk) if pk is not None else None
+    initial = {}
+    if drug is not None:
+        initial = {
+            "name": drug.name,
+            "synonyms": drug.synonyms,
+            "hcpcs": drug.hcpcs_code,
+            "billing_unit": drug.billing_unit_label,
+            "note": drug.class_note,
+        }
+    form = DrugForm(request.POST or None, drug=drug, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            saved = drug_save(
+                drug=drug,
+                name=data["name"],
+                synonyms=data["synonyms"],
+                hcpcs=data["hcpcs"],
+                billing_unit=data["billing_unit"],
+                note=data["note"],
+                drug_class=data.get("drug_class") or None,
+                user=request.user,
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Saved {saved.name}.")
+            return redirect("pharmacy:drug", pk=saved.pk)
+    return render(request, "pharmacy/drug_edit.html", {"drug": drug, "form": form})
 
 
 # --- CSV ----------------------------------------------------------------------------------

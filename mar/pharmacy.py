@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from coding.models import ChargeRun
-from mar.formulary import RowError, formulary_csv_write, formulary_rows_read
+from mar.formulary import RowError, drug_fields_check, formulary_csv_write, formulary_rows_read
 from mar.models import Administration, Drug, DrugClass, DrugClassChange, Encounter, Order
 
 # Starts the line appended to an exported run's reason when a class change would alter it.
@@ -233,6 +233,62 @@ def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
     locked.save(update_fields=["verified_by", "verified_at"])
     order.verified_by = locked.verified_by
     order.verified_at = locked.verified_at
+    return locked
+
+
+@transaction.atomic
+def drug_save(
+    *,
+    drug: Drug | None,
+    name: str,
+    synonyms: str,
+    hcpcs: str,
+    billing_unit: str,
+    note: str,
+    user: AbstractBaseUser,
+    drug_class: str | None = None,
+) -> Drug:
+    """Add a drug to the formulary (drug=None) or edit one's name, synonyms, HCPCS code,
+    billing unit and evidence note. The same checks as the CSV import. A new drug may be
+    tagged at once (`drug_class`, recorded as its first classification); an existing drug's
+    class changes only through `drug_class_change`, with a reason.
+    """
+    fields, problems = drug_fields_check(
+        name=name, synonyms=synonyms, hcpcs=hcpcs, billing_unit=billing_unit
+    )
+    errors = {key: [problem] for key, problem in problems.items()}
+    if "name" not in errors:
+        clash = Drug.objects.filter(name__iexact=fields.name)
+        if drug is not None:
+            clash = clash.exclude(pk=drug.pk)
+        if clash.exists():
+            errors["name"] = [f"{fields.name} is already in the formulary."]
+    if drug_class and drug_class not in DrugClass.values:
+        errors["drug_class"] = [f"Unknown class {drug_class!r}."]
+    if errors:
+        raise ValidationError(errors)
+    values = {
+        "name": fields.name,
+        "synonyms": fields.synonyms,
+        "hcpcs_code": fields.hcpcs_code,
+        "billing_unit_amount": fields.billing_unit_amount,
+        "billing_unit": fields.billing_unit,
+        "class_note": note.strip(),
+    }
+    if drug is None:
+        drug = Drug.objects.create(**values)
+        if drug_class:
+            _drug_class_set(
+                drug=drug,
+                to_class=drug_class,
+                reason=note.strip() or "First classification.",
+                user=user,
+            )
+        return drug
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    for key, value in values.items():
+        setattr(locked, key, value)
+    locked.save(update_fields=list(values))
     return locked
 
 

@@ -76,6 +76,7 @@ def test_tagging_from_the_worklist_unblocks_the_coders_charge(browser_page, live
     card.locator("button[type=submit]").click()
     page.wait_for_selector("[data-testid=tagged-drug]")
     assert page.url.endswith("/pharmacy/")  # swapped in place
+    assert page.inner_text("[data-testid=untagged-count]") == "0"
     assert "Charges regenerating for 1 signed encounter" in page.content()
     page.screenshot(path=str(ARTIFACTS / "pharmacy-worklist.png"), full_page=True)
 

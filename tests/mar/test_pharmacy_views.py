@@ -39,7 +39,11 @@ MATRIX = [
     ("pharmacy:formulary_export", "get", EVERYONE),
     ("pharmacy:formulary_import", "get", PHARMACY),
     ("pharmacy:formulary_import", "post", PHARMACY),
+    ("pharmacy:drug_new", "get", PHARMACY),
+    ("pharmacy:drug_new", "post", PHARMACY),
     ("pharmacy:drug", "get", EVERYONE),
+    ("pharmacy:drug_edit", "get", PHARMACY),
+    ("pharmacy:drug_edit", "post", PHARMACY),
     ("pharmacy:drug_row", "get", EVERYONE),
     ("pharmacy:drug_class", "get", PHARMACY),
     ("pharmacy:drug_class", "post", PHARMACY),
@@ -52,6 +56,8 @@ ROLES = sorted(EVERYONE)
 
 
 def url_for(name: str, drug: Drug, order: Order) -> str:
+    if name == "pharmacy:drug_new":
+        return reverse(name)
     if name.startswith("pharmacy:drug"):
         return reverse(name, kwargs={"pk": drug.pk})
     if name.startswith("pharmacy:order_"):
@@ -416,3 +422,58 @@ def test_the_pages_stay_usable_with_an_administration_of_an_untagged_drug(client
     response = client_as(roles.PHARMACIST).get(reverse("pharmacy:worklist"))
     assert response.status_code == 200
     assert response.context["untagged"][0].blocked_count == 0
+
+
+# --- adding and editing drugs -------------------------------------------------------------
+
+
+def test_a_pharmacist_adds_a_drug_tagged_at_once(client_as, pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_new"),
+        {
+            "name": "teprotumumab",
+            "synonyms": "Tepezza",
+            "hcpcs": "j3241",
+            "billing_unit": "10 mg",
+            "note": "IGF-1R antibody, not antineoplastic here",
+            "drug_class": "therapeutic",
+        },
+    )
+    drug = Drug.objects.get(name="teprotumumab")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("pharmacy:drug", args=[drug.pk])
+    assert (drug.hcpcs_code, drug.billing_unit_label, drug.drug_class) == (
+        "J3241",
+        "10 mg",
+        "therapeutic",
+    )
+    assert DrugClassChange.objects.get(drug=drug).by == pharmacist_user
+
+
+def test_a_drug_form_refuses_what_the_import_refuses(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_new"),
+        {"name": "MESNA", "hcpcs": "9209", "billing_unit": "200mg", "note": ""},
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert set(errors) == {"name", "hcpcs", "billing_unit"}
+    assert Drug.objects.count() == 1
+
+
+def test_editing_a_drug_keeps_its_class(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.PHARMACIST)
+    page = client.get(reverse("pharmacy:drug_edit", args=[drug.pk]))
+    assert "drug_class" not in page.context["form"].fields
+    response = client.post(
+        reverse("pharmacy:drug_edit", args=[drug.pk]),
+        {"name": "mesna", "synonyms": "Mesnex", "hcpcs": "J9209", "billing_unit": "200 mg",
+         "note": "chemoprotectant", "drug_class": "chemo"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    drug.refresh_from_db()
+    assert (drug.synonyms, drug.billing_unit_label, drug.drug_class) == (
+        "Mesnex",
+        "200 mg",
+        "therapeutic",
+    )
