@@ -50,6 +50,9 @@ def outbox_send(*, outbox_id: int) -> bool:
             kwargs={"outbox_id": row.pk},
             retry=True,
             retry_policy=settings.CHARGE_OUTBOX_PUBLISH_RETRY,
+            # Nobody waits for a result: the outbox row is the state. Subscribing to the result
+            # backend would also fail, stickily for the whole process, while Redis is down.
+            ignore_result=True,
         )
     except (BrokerError, RedisError, OSError) as exc:
         logger.warning("charge outbox %s: broker unavailable, left pending: %s", row.pk, exc)
