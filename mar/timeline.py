@@ -130,7 +130,7 @@ class _Clock:
     def end(self, adm: Administration) -> datetime:
         if adm.stop is not None:
             return adm.stop
-        if adm.pump and adm.planned_hours:
+        if adm.is_prolonged_pump and adm.planned_hours:
             return adm.start + timedelta(hours=adm.planned_hours)
         if self.now is not None and self.now > adm.start:
             return self.now

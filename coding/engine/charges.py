@@ -291,9 +291,13 @@ def _code_infusion_after_initial(
     minimum = book.policy.concurrent_min_overlap
     if overlap_min >= minimum:
         partners = [o for o in infusions if o is not service and intersect(own, list(o.spans))]
-        separate_bags = service.lead.bag is not None and all(
-            o.lead.bag is not None and o.lead.bag != service.lead.bag for o in partners
-        )
+        # Drugs on two different lines are separate bags; on one line the chart must say so.
+        separate_bags = all(
+            o.site != service.site
+            or (service.lead.bag is not None and o.lead.bag is not None
+                and o.lead.bag != service.lead.bag)
+            for o in partners
+        )  # fmt: skip
         if not separate_bags:
             book.skip(
                 service.ids,

@@ -52,6 +52,8 @@ def is_documented_separate_site(site: Site) -> bool:
 
 def documentation_findings(record: Record, *, now: datetime | None = None) -> list[Finding]:
     """Every RAC-1..9 and DOC-1..4 finding for the record. `now` enables the future-time check."""
+    if now is not None and now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware (the record's times all are)")
     findings: list[Finding] = []
     orders = {o.id: o for o in record.orders}
     for adm in record.administrations:
@@ -171,7 +173,7 @@ def _times(record: Record, adm: Administration, now: datetime | None) -> Iterato
     """RAC-7 (times missing) and DOC-3 (times implausible)."""
     zone = record.encounter.timezone
     if adm.method == "infusion" and adm.stop is None and adm.route != "intralesional":
-        if adm.pump is not None and adm.planned_hours:
+        if adm.is_prolonged_pump:
             pass  # ends outside the encounter: its planned hours stand in for the stop
         elif adm.is_fluid:
             yield Finding(

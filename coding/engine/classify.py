@@ -22,7 +22,6 @@ from .codes import Family, family_of
 from .record import Administration, DrugClass, Record
 from .result import Finding, NotCharged
 from .timing import (
-    PROLONGED_PUMP_HOURS,
     Span,
     is_push_length,
     paused_minutes,
@@ -205,8 +204,7 @@ def _service(
 
     if lead.route in ("iv", "ia"):
         prefix = "iv" if lead.route == "iv" else "ia"
-        pump = lead.pump is not None and (lead.planned_hours or 0) > PROLONGED_PUMP_HOURS
-        if pump and family == "chemo":
+        if lead.is_prolonged_pump and family == "chemo":
             add("pump", spans, f"pump started for {lead.planned_hours:g} planned hours")
         elif lead.method in ("push", "injection"):
             add("iv_push" if prefix == "iv" else "ia_push", spans, with_ems("charted as a push"))

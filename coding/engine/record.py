@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+PROLONGED_PUMP_HOURS = 8
+
 DrugClass = Literal["chemo", "chemo_hormonal", "therapeutic", "hydration"]
 Route = Literal["iv", "sq", "im", "ia", "intralesional", "intrathecal", "intracavitary"]
 Method = Literal["infusion", "push", "injection"]
@@ -151,8 +153,8 @@ class Administration:
         start = self.start.timestamp()
         stop = self.stop.timestamp() if self.stop is not None else None
         end = stop
-        if end is None and self.pump is not None and self.planned_hours:
-            end = start + self.planned_hours * 3600  # ends outside the encounter (96416)
+        if end is None and self.is_prolonged_pump:
+            end = start + (self.planned_hours or 0) * 3600  # ends outside the encounter (96416)
         spans: tuple[tuple[float, float], ...] = ()
         if end is not None and end > start:
             spans = ((start, end),)
@@ -170,6 +172,12 @@ class Administration:
         object.__setattr__(self, "start_ts", start)
         object.__setattr__(self, "stop_ts", stop)
         object.__setattr__(self, "spans", spans)
+
+    @property
+    def is_prolonged_pump(self) -> bool:
+        """A pump set up for an infusion planned to run more than 8 hours (96416 / 96425): it
+        ends outside the encounter, so its planned hours stand in for the stop."""
+        return self.pump is not None and (self.planned_hours or 0) > PROLONGED_PUMP_HOURS
 
     @property
     def is_fluid(self) -> bool:

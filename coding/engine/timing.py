@@ -25,7 +25,6 @@ HOUR = 60
 # A repeat push within 30 minutes of the last reported push of that drug earns nothing.
 PUSH_SAME_DRUG_CLOCK_MINUTES = 30
 MAX_HOURS_WITHOUT_PUMP = 24  # DOC-3: longer is implausible unless a pump was set up
-PROLONGED_PUMP_HOURS = 8  # 96416 / 96425: a pump infusion planned to run more than 8 hours
 
 
 def additional_hours(minutes: int) -> int:

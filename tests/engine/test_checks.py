@@ -13,6 +13,7 @@ from coding.engine import check_record, parse_record
 from .records import (
     adm,
     billed,
+    chemo,
     findings,
     flush,
     hydration,
@@ -175,3 +176,32 @@ def test_every_finding_names_its_administrations_and_a_known_severity():
         for f in run(gap).findings:
             assert f.severity in ("error", "warning", "info")
             assert f.message
+
+
+def test_rac_7_a_short_pump_does_not_stand_in_for_the_stop():
+    """rac-checklist RAC-7: only a pump for a prolonged infusion (more than 8 h, coding-rules §4)
+    ends outside the encounter; a pump planned for 8 hours or less still needs a stop time."""
+    short = run(record(infusion("A1", stop=None, pump="portable", planned_hours=8)))
+    prolonged = run(record(chemo("A1", stop=None, pump="portable", planned_hours=46)))
+    assert "RAC-7" in rules(short, "error")
+    assert billed(short) == {"96374": 1}  # no stop: coded only as a push
+    assert "RAC-7" not in rules(prolonged)
+    assert billed(prolonged) == {"96416": 1}
+
+
+def test_a_short_pump_with_no_stop_takes_no_minutes_from_hydration():
+    """coding-rules §2: only the minutes another infusion runs are taken out of hydration; a pump
+    infusion with no stop and no prolonged plan has no charted running time."""
+    result = run(
+        record(
+            hydration("A1", minutes=60),
+            infusion("A2", "vancomycin", start=5, stop=None, pump="portable", planned_hours=4),
+        )
+    )
+    assert billed(result) == {"96374": 1, "96361": 1}
+
+
+def test_check_record_refuses_a_naive_now():
+    """Every time in a record carries its zone; a `now` without one cannot be compared."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        check_record(parse_record(record(infusion("A1", minutes=30))), now=datetime(2026, 3, 2))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .records import billed, chemo, infusion, not_charged, push, record, run
+from .records import billed, chemo, infusion, not_charged, push, record, rules, run
 
 
 def test_a_push_of_a_new_drug_is_96375():
@@ -195,3 +195,18 @@ def test_same_drug_reinfusion_additional_hour_adds_the_minutes_to_the_first():
     result = run(reinfusion({"same_drug_reinfusion": "additional_hour"}))
     assert billed(result) == {"96365": 1, "96366": 1}
     assert {"A1", "A2"} <= {a for c in result.charges for a in c.administrations}
+
+
+def test_infusions_on_two_undocumented_sites_at_once_are_separate_bags():
+    """coding-rules §4 (concurrent) and RAC-6: drugs running on two different lines cannot have
+    been mixed in one bag, so their overlap is concurrent (96368) without a bag id; RAC-6 asks
+    for bag ids only for overlaps on one line."""
+    result = run(
+        record(
+            infusion("A1", "vancomycin", minutes=60, site="S1"),
+            infusion("A2", "famotidine", start=10, minutes=40, site="S2"),
+        )
+    )
+    assert billed(result) == {"96365": 1, "96368": 1}
+    assert "RAC-6" not in rules(result)
+    assert "RAC-4" in rules(result)  # the second site has no documented reason
