@@ -327,10 +327,19 @@ def _orders() -> QuerySet[Order]:
 @require_GET
 @role_required(PHARMACIST)
 def order_queue(request: HttpRequest) -> HttpResponse:
-    """Unverified orders, oldest first, then the most recent verifications."""
+    """Unverified orders of records still being charted, oldest first; then those signed
+    unverified; then the most recent verifications."""
     unverified = _orders().filter(verified_at__isnull=True).order_by("created_at", "pk")
-    verified = _orders().filter(verified_at__isnull=False).order_by("-verified_at", "-pk")[:20]
-    return render(request, "pharmacy/orders.html", {"unverified": unverified, "verified": verified})
+    signed = Encounter.Status.SIGNED
+    context = {
+        "unverified": unverified.exclude(encounter__status=signed),
+        # Signed before anyone verified them: shown, but a signed record is not edited.
+        "signed_unverified": unverified.filter(encounter__status=signed)[:50],
+        "verified": _orders()
+        .filter(verified_at__isnull=False)
+        .order_by("-verified_at", "-pk")[:20],
+    }
+    return render(request, "pharmacy/orders.html", context)
 
 
 @require_POST
@@ -347,7 +356,8 @@ def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Verified: {order.drug.name} for {order.encounter.patient}.")
     if request.htmx:
         order = _orders().get(pk=pk)
-        return render(request, "pharmacy/_order_row.html", {"order": order})
+        signed = order.encounter.status == Encounter.Status.SIGNED
+        return render(request, "pharmacy/_order_row.html", {"order": order, "signed": signed})
     return redirect("pharmacy:orders")
 
 

@@ -224,10 +224,18 @@ def order_class_override(
 
 @transaction.atomic
 def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
-    """A pharmacist's check mark on an order, with the time."""
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    """A pharmacist's check mark on an order, with the time.
+
+    Only before the record is signed: a signed record changes only through an addendum (the
+    database's guard, audit/guard.py, refuses any other update of its orders).
+    """
+    locked = Order.objects.select_for_update().select_related("encounter").get(pk=order.pk)
     if locked.verified_at is not None:
         raise ValidationError("This order is already verified.")
+    if locked.encounter.status == Encounter.Status.SIGNED:
+        raise ValidationError(
+            "This record is already signed: an order is verified before it is given."
+        )
     locked.verified_by = user  # type: ignore[assignment]
     locked.verified_at = timezone.now()
     locked.save(update_fields=["verified_by", "verified_at"])

@@ -477,3 +477,20 @@ def test_editing_a_drug_keeps_its_class(client_as, drug) -> None:  # type: ignor
         "200 mg",
         "therapeutic",
     )
+
+
+def test_orders_of_signed_records_are_listed_apart_without_a_verify_button(
+    client_as, order
+) -> None:  # type: ignore[no-untyped-def]
+    from mar.models import Encounter
+
+    Encounter.objects.filter(pk=order.encounter_id).update(status=Encounter.Status.SIGNED)
+    client = client_as(roles.PHARMACIST)
+    response = client.get(reverse("pharmacy:orders"))
+    assert list(response.context["unverified"]) == []
+    assert list(response.context["signed_unverified"]) == [order]
+    assert reverse("pharmacy:order_verify", args=[order.pk]).encode() not in response.content
+    refused = client.post(reverse("pharmacy:order_verify", args=[order.pk]))
+    assert refused.status_code == 302
+    order.refresh_from_db()
+    assert order.verified_at is None

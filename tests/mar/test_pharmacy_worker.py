@@ -7,13 +7,20 @@ from datetime import timedelta
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from coding.models import ChargeRun
 from coding.services import charge_run_generate
 from config.celery import app
-from mar.models import Drug, Encounter
-from mar.pharmacy import EXPORTED_FLAG, drug_class_change, drug_classify
+from mar.models import Administration, Drug, Encounter
+from mar.pharmacy import (
+    EXPORTED_FLAG,
+    drug_class_change,
+    drug_classify,
+    order_class_override,
+    order_verify,
+)
 from tests import factories
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -118,3 +125,54 @@ def test_a_class_change_regenerates_through_the_worker_and_skips_the_exported(
     assert exported.reason.startswith(EXPORTED_FLAG)
     assert change.regenerated_encounters == [open_run.encounter_id]
     assert change.flagged_runs == [exported.pk]
+
+
+def test_an_override_on_a_signed_order_passes_the_guard_and_regenerates(
+    worker,  # type: ignore[no-untyped-def]
+    nurse_user,
+    pharmacist_user,
+) -> None:
+    # Committed for real: the database's signed-record guard checks at COMMIT that the order's
+    # class-only update comes with its DrugClassChange.
+    drug = factories.drug_get("leuprolide", "therapeutic")
+    encounter = factories.encounter_create()
+    order = factories.order_create(encounter, drug, indication="C61", dose="7.5 mg", route="im")
+    factories.administration_create(
+        encounter,
+        order,
+        site=None,
+        start=factories.MORNING,
+        stop=factories.MORNING,
+        method=Administration.Method.INJECTION,
+        route="im",
+    )
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_by=nurse_user, signed_at=timezone.now()
+    )
+    before, _ = charge_run_generate(encounter_id=encounter.pk)
+    assert list(before.lines.values_list("code", flat=True)) == ["96372"]
+
+    order_class_override(
+        order=order, drug_class="chemo_hormonal", reason="prostate cancer", user=pharmacist_user
+    )
+
+    assert wait_for(lambda: new_current_run(before) is not None)
+    run = new_current_run(before)
+    assert run is not None
+    assert list(run.lines.values_list("code", flat=True)) == ["96402"]
+    order.refresh_from_db()
+    assert order.class_override == "chemo_hormonal"
+
+
+def test_verifying_an_order_of_a_signed_record_is_refused_cleanly(
+    nurse_user, pharmacist_user
+) -> None:  # type: ignore[no-untyped-def]
+    encounter = factories.encounter_create()
+    order = factories.order_create(encounter, factories.drug_get("mesna"))
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_by=nurse_user, signed_at=timezone.now()
+    )
+    with pytest.raises(ValidationError):
+        order_verify(order=order, user=pharmacist_user)
+    order.refresh_from_db()
+    assert order.verified_at is None
