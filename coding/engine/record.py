@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 PROLONGED_PUMP_HOURS = 8
 
@@ -30,30 +30,13 @@ SiteKind = Literal[
 ]
 Setting = Literal["facility", "office"]
 
-DRUG_CLASSES: tuple[DrugClass, ...] = ("chemo", "chemo_hormonal", "therapeutic", "hydration")
-ROUTES: tuple[Route, ...] = (
-    "iv",
-    "sq",
-    "im",
-    "ia",
-    "intralesional",
-    "intrathecal",
-    "intracavitary",
-)
-METHODS: tuple[Method, ...] = ("infusion", "push", "injection")
-PURPOSES: tuple[Purpose, ...] = ("hydration", "vehicle", "kvo")
-SITE_KINDS: tuple[SiteKind, ...] = (
-    "peripheral_iv",
-    "picc",
-    "port",
-    "central_line",
-    "midline",
-    "subcutaneous",
-    "intramuscular",
-    "intra_arterial",
-    "other",
-)
-SETTINGS: tuple[Setting, ...] = ("facility", "office")
+# The allowed values, read off the types above so they cannot drift apart.
+DRUG_CLASSES: tuple[DrugClass, ...] = get_args(DrugClass)
+ROUTES: tuple[Route, ...] = get_args(Route)
+METHODS: tuple[Method, ...] = get_args(Method)
+PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
+SITE_KINDS: tuple[SiteKind, ...] = get_args(SiteKind)
+SETTINGS: tuple[Setting, ...] = get_args(Setting)
 
 
 @dataclass(frozen=True, slots=True)
