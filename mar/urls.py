@@ -1,11 +1,33 @@
+"""The nurse's screens: the board and the bedside chart (pharmacy routes: mar/urls_pharmacy.py)."""
+
 from django.urls import path
 
 from mar import views
 
 app_name = "mar"
 
+E = "encounters/<int:pk>/"
+
 urlpatterns = [
     path("board/", views.board, name="board"),
-    path("encounters/<int:pk>/", views.encounter_detail, name="encounter"),
-    path("encounters/<int:pk>/sign/", views.encounter_sign_view, name="encounter_sign"),
+    path(E, views.encounter_detail, name="encounter"),
+    path(E + "checklist/", views.encounter_checklist, name="encounter_checklist"),
+    path(E + "timeline/", views.encounter_timeline, name="encounter_timeline"),
+    path(E + "charges/", views.encounter_charges, name="encounter_charges"),
+    path(E + "times/", views.encounter_times, name="encounter_times"),
+    path(E + "sign/", views.encounter_sign_view, name="encounter_sign"),
+    path(E + "addendum/", views.addendum_add, name="addendum_add"),
+    path(E + "sites/", views.site_place, name="site_place"),
+    path(E + "sites/<int:site_pk>/", views.site_update, name="site_update"),
+    path(E + "sites/<int:site_pk>/assess/", views.site_assess, name="site_assess"),
+    path(E + "sites/<int:site_pk>/discontinue/", views.site_discontinue, name="site_discontinue"),
+    path(E + "sites/<int:site_pk>/flush/", views.site_flush, name="site_flush"),
+    path(E + "orders/<int:order_pk>/start/", views.order_start, name="order_start"),
+    path(E + "administrations/<int:adm_pk>/", views.administration_update, name="adm_update"),
+    path(E + "administrations/<int:adm_pk>/pause/", views.administration_pause, name="adm_pause"),
+    path(
+        E + "administrations/<int:adm_pk>/resume/", views.administration_resume, name="adm_resume"
+    ),
+    path(E + "administrations/<int:adm_pk>/stop/", views.administration_stop, name="adm_stop"),
+    path(E + "pauses/<int:pause_pk>/", views.pause_update, name="pause_update"),
 ]

@@ -1,19 +1,45 @@
-"""Nurse-facing pages, the role start page and the health check."""
+"""Nurse-facing pages (the board, the bedside chart and its actions), the role start page and
+the health check.
+
+Every chart action is a plain form POST that redirects back to the chart (no JavaScript needed);
+with htmx (request.htmx) it answers with the chart section re-rendered, checklist and timeline
+included. Nurses (and admins) chart; coders and pharmacists read the chart.
+"""
+
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Prefetch, Q
+from django.db.models import Count, Prefetch, Q
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from coding.models import ChargeRun
-from mar.models import Administration, Encounter
-from mar.roles import ADMIN, CODER, NURSE, PHARMACIST, role_required, user_role
-from mar.services import encounter_sign
+from mar import charting
+from mar.chart import board_summary, chart_context, checklist_context, evaluate
+from mar.charting import ChartError, SignBlocked, StaleVersion, acknowledgement_key, finding_key
+from mar.forms import (
+    VASCULAR_KINDS,
+    AddendumForm,
+    AdministrationForm,
+    AtForm,
+    EncounterTimesForm,
+    PauseForm,
+    SignForm,
+    SiteForm,
+    SiteUpdateForm,
+    StartForm,
+    apply_chart_error,
+)
+from mar.models import AccessSite, Administration, Encounter, Order, Pause
+from mar.roles import ADMIN, CODER, NURSE, PHARMACIST, role_required, user_has_role, user_role
+from mar.timeline import build_timeline
 
 START_PAGES = {
     NURSE: "mar:board",
@@ -43,8 +69,12 @@ def healthz(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required(NURSE)
 def board(request: HttpRequest) -> HttpResponse:
-    """Today's encounters, and any still open from earlier (they must be finished)."""
+    """Today's encounters by chair or bed, and any still open from earlier (they must be finished).
+
+    Each card's state and open-item count come from the engine's checks, like the chart's.
+    """
     today = timezone.localdate()
+    now = timezone.now()
     running = Administration.objects.filter(
         stop__isnull=True, method=Administration.Method.INFUSION
     ).select_related("drug")
@@ -55,49 +85,420 @@ def board(request: HttpRequest) -> HttpResponse:
             | Q(status=Encounter.Status.IN_PROGRESS)
         )
         .select_related("patient")
-        .prefetch_related(Prefetch("administrations", queryset=running, to_attr="running"))
+        .annotate(given=Count("administrations"))
+        .prefetch_related(
+            Prefetch("administrations", queryset=running, to_attr="running"),
+            "acknowledgements",
+        )
         .order_by("unit", "location_label", "pk")
     )
-    units: dict[str, list[Encounter]] = {}
+    units: dict[str, list[dict[str, object]]] = {}
     for encounter in encounters:
-        units.setdefault(encounter.unit, []).append(encounter)
-    return render(
-        request, "mar/board.html", {"units": units, "today": today, "now": timezone.now()}
-    )
+        state, errors, warnings = board_summary(
+            encounter, now, running=bool(encounter.running), given=encounter.given
+        )
+        running_now = [
+            (adm.drug.name, max(0, int((now - adm.start).total_seconds() // 60)))
+            for adm in encounter.running
+        ]
+        units.setdefault(encounter.unit, []).append(
+            {
+                "encounter": encounter,
+                "state": state,
+                "open_items": errors + warnings,
+                "open_errors": errors,
+                "running": running_now,
+            }
+        )
+    return render(request, "mar/board.html", {"units": units, "today": today, "now": now})
+
+
+def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) -> dict[str, Any]:
+    nurse = user_has_role(request.user, NURSE)
+    context = chart_context(encounter, **kwargs)
+    context["can_chart"] = nurse and not encounter.is_signed
+    context["can_addendum"] = nurse and encounter.is_signed
+    return context
+
+
+def _encounter(pk: int) -> Encounter:
+    return get_object_or_404(Encounter.objects.select_related("patient", "signed_by"), pk=pk)
 
 
 @require_GET
 @role_required(NURSE, CODER, PHARMACIST)
 def encounter_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    encounter = get_object_or_404(Encounter.objects.select_related("patient", "signed_by"), pk=pk)
-    administrations = encounter.administrations.select_related(
-        "drug", "order", "site"
-    ).prefetch_related("pauses")
-    current_run = (
+    """The chart: nurses chart on it; coders and pharmacists read it."""
+    encounter = _encounter(pk)
+    return render(request, "mar/encounter.html", _chart_context(request, encounter))
+
+
+@require_GET
+@role_required(NURSE, CODER, PHARMACIST)
+def encounter_checklist(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live checklist panel alone (htmx refresh; also readable on its own)."""
+    encounter = _encounter(pk)
+    return render(request, "mar/_checklist.html", checklist_context(encounter))
+
+
+@require_GET
+@role_required(NURSE, CODER, PHARMACIST)
+def encounter_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    encounter = _encounter(pk)
+    record, result, _error = evaluate(encounter, timezone.now())
+    timeline = build_timeline(record, result, now=timezone.now()) if record else None
+    return render(request, "mar/_chart_timeline.html", {"timeline": timeline})
+
+
+@require_GET
+@role_required(NURSE, CODER, PHARMACIST)
+def encounter_charges(request: HttpRequest, pk: int) -> HttpResponse:
+    """The charges of a signed record; polled by htmx until the worker has made them."""
+    encounter = _encounter(pk)
+    run = (
         ChargeRun.objects.filter(encounter=encounter, is_current=True)
         .prefetch_related("lines", "findings")
         .first()
     )
-    context = {
-        "encounter": encounter,
-        "sites": encounter.sites.all(),
-        "orders": encounter.orders.select_related("drug"),
-        "administrations": administrations,
-        "flushes": encounter.flushes.select_related("site"),
-        "addenda": encounter.addenda.select_related("author"),
-        "run": current_run,
-    }
-    return render(request, "mar/encounter.html", context)
+    return render(request, "mar/_chart_charges.html", {"encounter": encounter, "run": run})
+
+
+def _after_change(
+    request: HttpRequest,
+    encounter: Encounter,
+    *,
+    anchor: str = "",
+    bound: dict[str, Form] | None = None,
+    conflict: Administration | None = None,
+) -> HttpResponse:
+    """htmx: the chart re-rendered (checklist and timeline included). Without JavaScript: a
+    redirect back to the chart, or the page again with the refused form when there was an error."""
+    if request.htmx:
+        context = _chart_context(request, encounter, bound=bound, conflict=conflict)
+        return render(request, "mar/_chart.html", context)
+    if bound or conflict:
+        context = _chart_context(request, encounter, bound=bound, conflict=conflict)
+        return render(request, "mar/encounter.html", context)
+    url = reverse("mar:encounter", args=[encounter.pk])
+    return redirect(f"{url}#{anchor}" if anchor else url)
+
+
+def _refused(form: Form, exc: ChartError) -> None:
+    apply_chart_error(form, exc.errors)
+
+
+@require_POST
+@role_required(NURSE)
+def encounter_times(request: HttpRequest, pk: int) -> HttpResponse:
+    encounter = _encounter(pk)
+    form = EncounterTimesForm(request.POST, encounter=encounter, prefix="enc")
+    if form.is_valid():
+        try:
+            charting.encounter_times_update(encounter=encounter, **form.cleaned_data)
+        except ChartError as exc:
+            _refused(form, exc)
+        else:
+            return _after_change(request, encounter, anchor="encounter-times")
+    return _after_change(request, encounter, bound={"times": form})
+
+
+@require_POST
+@role_required(NURSE)
+def site_place(request: HttpRequest, pk: int) -> HttpResponse:
+    encounter = _encounter(pk)
+    has_vascular = encounter.sites.filter(
+        discontinued_at__isnull=True, kind__in=VASCULAR_KINDS
+    ).exists()
+    form = SiteForm(
+        request.POST, encounter=encounter, prefix="site", has_vascular_site=has_vascular
+    )
+    if form.is_valid():
+        try:
+            site = charting.site_place(encounter=encounter, **form.cleaned_data)
+        except ChartError as exc:
+            _refused(form, exc)
+        else:
+            return _after_change(request, encounter, anchor=f"site-{site.pk}")
+    return _after_change(request, encounter, bound={"site": form})
+
+
+def _site(pk: int, site_pk: int) -> AccessSite:
+    return get_object_or_404(
+        AccessSite.objects.select_related("encounter__patient"), pk=site_pk, encounter_id=pk
+    )
+
+
+@require_POST
+@role_required(NURSE)
+def site_update(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
+    site = _site(pk, site_pk)
+    encounter = site.encounter
+    form = SiteUpdateForm(request.POST, encounter=encounter, prefix=f"s{site.pk}")
+    if form.is_valid():
+        try:
+            charting.site_update(site=site, **form.cleaned_data)
+        except ChartError as exc:
+            _refused(form, exc)
+        else:
+            return _after_change(request, encounter, anchor=f"site-{site.pk}")
+    return _after_change(request, encounter, bound={f"site-S{site.pk}": form})
+
+
+def _site_action(request: HttpRequest, pk: int, site_pk: int, action: str) -> HttpResponse:
+    site = _site(pk, site_pk)
+    encounter = site.encounter
+    now = timezone.now()
+    try:
+        if action == "assess":
+            charting.site_assess(site=site, at=now)
+        elif action == "discontinue":
+            charting.site_discontinue(site=site, at=now)
+        else:
+            charting.flush_chart(site=site, at=now)
+    except ChartError as exc:
+        for message_list in exc.errors.values():
+            for message in message_list:
+                messages.error(request, message)
+    return _after_change(request, encounter, anchor=f"site-{site.pk}")
+
+
+@require_POST
+@role_required(NURSE)
+def site_assess(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
+    return _site_action(request, pk, site_pk, "assess")
+
+
+@require_POST
+@role_required(NURSE)
+def site_discontinue(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
+    return _site_action(request, pk, site_pk, "discontinue")
+
+
+@require_POST
+@role_required(NURSE)
+def site_flush(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
+    """One tap: a flush on this site, now."""
+    return _site_action(request, pk, site_pk, "flush")
+
+
+@require_POST
+@role_required(NURSE)
+def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
+    """Start giving an order: drug, dose and route carried over; the only open site preselected."""
+    order = get_object_or_404(
+        Order.objects.select_related("encounter__patient", "drug"), pk=order_pk, encounter_id=pk
+    )
+    encounter = order.encounter
+    sites = {s.pk: s for s in encounter.sites.all()}
+    form = StartForm(request.POST, encounter=encounter, sites=sites.values(), prefix=f"o{order.pk}")
+    if form.is_valid():
+        now = timezone.now()
+        site_pk = form.cleaned_data["site"]
+        try:
+            adm = charting.administration_start(
+                order=order,
+                site=sites.get(site_pk) if site_pk is not None else None,
+                start=form.cleaned_data["at"] or now,
+                method=form.cleaned_data["method"],
+                user=request.user,
+                now=now,
+            )
+        except ChartError as exc:
+            # The engine names the administration's "start"; on this form it is "at".
+            apply_chart_error(
+                form, {("at" if k == "start" else k): v for k, v in exc.errors.items()}
+            )
+        else:
+            return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
+    return _after_change(request, encounter, bound={f"start-O{order.pk}": form})
+
+
+def _administration(pk: int, adm_pk: int) -> Administration:
+    return get_object_or_404(
+        Administration.objects.select_related("encounter__patient", "drug"),
+        pk=adm_pk,
+        encounter_id=pk,
+    )
+
+
+@require_POST
+@role_required(NURSE)
+def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
+    """Save an administration card (every field change with htmx; the Save button without).
+
+    A stale version is never overwritten: the card comes back with the nurse's values as typed,
+    the saved version beside them, and the new version number, so saving again is deliberate.
+    """
+    adm = _administration(pk, adm_pk)
+    encounter = adm.encounter
+    sites = {s.pk: s for s in encounter.sites.all()}
+    prefix = f"a{adm.pk}"
+    form = AdministrationForm(
+        request.POST, encounter=encounter, sites=sites.values(), prefix=prefix
+    )
+    if form.is_valid():
+        try:
+            charting.administration_update(
+                administration=adm,
+                version=form.cleaned_data["version"],
+                changes=form.changes(sites),
+                user=request.user,
+                addendum_why=form.cleaned_data["addendum_why"],
+            )
+        except ChartError as exc:
+            _refused(form, exc)
+        except StaleVersion as exc:
+            data = request.POST.copy()
+            data[f"{prefix}-version"] = str(exc.current.version)
+            form = AdministrationForm(
+                data, encounter=encounter, sites=sites.values(), prefix=prefix
+            )
+            form.is_valid()
+            form.add_error(
+                None,
+                "Someone else saved this administration while you were editing it. "
+                "Their version is shown below; yours is kept in the form. "
+                "Save again to replace theirs with yours.",
+            )
+            return _after_change(request, encounter, bound={prefix: form}, conflict=exc.current)
+        else:
+            return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
+    return _after_change(request, encounter, bound={prefix: form})
+
+
+def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: str) -> HttpResponse:
+    adm = _administration(pk, adm_pk)
+    encounter = adm.encounter
+    form = AtForm(request.POST, encounter=encounter, prefix=f"at{adm.pk}")
+    if form.is_valid():
+        now = timezone.now()
+        at = form.cleaned_data["at"] or now
+        version = form.cleaned_data["version"]
+        version = adm.version if version is None else version
+        service = {
+            "pause": charting.administration_pause,
+            "resume": charting.administration_resume,
+            "stop": charting.administration_stop,
+        }[action]
+        try:
+            service(administration=adm, version=version, at=at, now=now)
+        except ChartError as exc:
+            apply_chart_error(
+                form,
+                {("at" if k in ("start", "stop") else None): v for k, v in exc.errors.items()},
+            )
+        except StaleVersion as exc:
+            form.add_error(
+                None,
+                f"{adm.drug.name} was changed by someone else meanwhile: check it and try again.",
+            )
+            return _after_change(
+                request, encounter, bound={f"at-a{adm.pk}": form}, conflict=exc.current
+            )
+        else:
+            return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
+    return _after_change(request, encounter, bound={f"at-a{adm.pk}": form})
+
+
+@require_POST
+@role_required(NURSE)
+def administration_pause(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
+    return _administration_action(request, pk, adm_pk, "pause")
+
+
+@require_POST
+@role_required(NURSE)
+def administration_resume(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
+    return _administration_action(request, pk, adm_pk, "resume")
+
+
+@require_POST
+@role_required(NURSE)
+def administration_stop(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
+    return _administration_action(request, pk, adm_pk, "stop")
+
+
+@require_POST
+@role_required(NURSE)
+def pause_update(request: HttpRequest, pk: int, pause_pk: int) -> HttpResponse:
+    pause = get_object_or_404(
+        Pause.objects.select_related("administration__encounter__patient"),
+        pk=pause_pk,
+        administration__encounter_id=pk,
+    )
+    encounter = pause.administration.encounter
+    form = PauseForm(request.POST, encounter=encounter, prefix=f"p{pause.pk}")
+    if form.is_valid():
+        try:
+            charting.pause_update(
+                pause=pause,
+                version=form.cleaned_data["version"],
+                start=form.cleaned_data["start"],
+                end=form.cleaned_data["end"],
+            )
+        except ChartError as exc:
+            _refused(form, exc)
+        except StaleVersion as exc:
+            form.add_error(None, "Someone else changed this administration meanwhile.")
+            return _after_change(
+                request, encounter, bound={f"p{pause.pk}": form}, conflict=exc.current
+            )
+        else:
+            return _after_change(request, encounter, anchor=f"adm-{pause.administration_id}")
+    return _after_change(request, encounter, bound={f"p{pause.pk}": form})
 
 
 @require_POST
 @role_required(NURSE)
 def encounter_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
-    encounter = get_object_or_404(Encounter, pk=pk)
+    """Sign once every error is resolved or acknowledged with a reason (kept with the signature)."""
+    encounter = _encounter(pk)
+    now = timezone.now()
+    _record, result, _error = evaluate(encounter, now)
+    acknowledged = {acknowledgement_key(a) for a in encounter.acknowledgements.all()}
+    findings = result.findings if result else ()
+    form = SignForm(request.POST, open_errors=charting.open_errors(findings, acknowledged))
+    form.is_valid()
     try:
-        encounter_sign(encounter=encounter, user=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        charting.encounter_sign(
+            encounter=encounter, user=request.user, reasons=form.reasons(), now=now
+        )
+    except SignBlocked as exc:
+        for finding in exc.open_errors:
+            name = f"ack_{finding_key(finding)}"
+            if name in form.fields:
+                form.add_error(name, "Resolve this item, or give a reason to sign anyway.")
+            else:
+                form.add_error(None, f"{finding.rule}: {finding.message}")
+    except ChartError as exc:
+        _refused(form, exc)
     else:
         messages.success(request, "Signed. Charges are being generated.")
-    return redirect("mar:encounter", pk=pk)
+        return _after_change(request, _encounter(pk), anchor="charges")
+    return _after_change(request, encounter, bound={"sign": form})
+
+
+@require_POST
+@role_required(NURSE)
+def addendum_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """A change to a signed record: what and why (who and when recorded); charges regenerate."""
+    encounter = _encounter(pk)
+    sites = {s.pk: s for s in encounter.sites.all()}
+    form = AddendumForm(request.POST, encounter=encounter, sites=sites.values(), prefix="addendum")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            charting.addendum_write(
+                encounter=encounter,
+                user=request.user,
+                what=data["what"],
+                why=data["why"],
+                flush_site=sites.get(data["flush_site"]) if data["flush_site"] else None,
+                flush_at=data["flush_at"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Addendum saved. Charges are being regenerated.")
+            return _after_change(request, encounter, anchor="addenda")
+    return _after_change(request, encounter, bound={"addendum": form})

@@ -1,0 +1,379 @@
+"""View glue for the bedside chart: everything one render of the chart needs, in fixed queries.
+
+The checklist is the engine's: `code_record(record_from_encounter(encounter), now=now)`, whose
+`.findings` are exactly `check_record`'s (coding/engine/__init__.py), computed once per render so
+the panel, the timeline's charged/uncharged marks and the sign-off read the same result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.forms import Form
+from django.utils import timezone
+
+from coding.engine import Finding, RecordError, Result, code_record
+from coding.extract import record_from_encounter
+from coding.models import ChargeRun
+from mar.charting import acknowledgement_key, finding_key, open_errors
+from mar.forms import (
+    VASCULAR_KINDS,
+    AddendumForm,
+    AdministrationForm,
+    AtForm,
+    EncounterTimesForm,
+    PauseForm,
+    SignForm,
+    SiteForm,
+    SiteUpdateForm,
+    StartForm,
+)
+from mar.models import AccessSite, Administration, Encounter, FindingAcknowledgement, Order
+from mar.timeline import Timeline, build_timeline
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+# Engine fields that are a field of the administration card, id="id_a<pk>-<name>".
+CARD_FIELDS = {"start", "stop", "site", "bag", "purpose", "started_by", "method", "pump"}
+
+
+@dataclass
+class Item:
+    """One checklist line: the engine's finding, where to fix it, and any acknowledgement."""
+
+    finding: Finding
+    key: str
+    anchor: str
+    acknowledgement: FindingAcknowledgement | None = None
+
+
+@dataclass
+class Group:
+    title: str
+    anchor: str
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass
+class Checklist:
+    groups: list[Group]
+    record_error: str = ""
+    errors: int = 0
+    warnings: int = 0
+    infos: int = 0
+    open_errors: list[Finding] = field(default_factory=list)
+
+    @property
+    def open_items(self) -> int:
+        """What the board counts: errors not acknowledged, and warnings."""
+        return len(self.open_errors) + self.warnings
+
+
+@dataclass
+class Card:
+    administration: Administration
+    form: AdministrationForm
+    pauses: list[tuple[Any, PauseForm]]
+    at_form: AtForm
+    paused: bool
+    running: bool
+    elapsed_minutes: int | None
+    findings: list[Item]
+    conflict: Administration | None = None
+
+
+def evaluate(encounter: Encounter, now: datetime) -> tuple[Any, Result | None, str]:
+    """(record, result, error message): the engine's view of the record as it stands."""
+    try:
+        record = record_from_encounter(encounter)
+    except RecordError as exc:
+        return None, None, f"{exc.field}: {exc.message}"
+    return record, code_record(record, now=now), ""
+
+
+def checklist_build(
+    result: Result | None,
+    record_error: str,
+    acknowledgements: list[FindingAcknowledgement],
+    administrations: dict[str, Administration],
+    sites: dict[int, AccessSite],
+) -> Checklist:
+    if result is None:
+        return Checklist(groups=[], record_error=record_error)
+    acks = {acknowledgement_key(a): a for a in acknowledgements}
+    findings = sorted(result.findings, key=lambda f: f.sort_key())
+    groups: dict[str, Group] = {}
+    for finding in findings:
+        first = finding.administrations[0] if finding.administrations else ""
+        if first not in groups:
+            adm = administrations.get(first)
+            title = f"{adm.drug.name} ({first})" if adm else "The visit"
+            groups[first] = Group(title, f"adm-{first[1:]}" if adm else "checklist")
+        key = finding_key(finding)
+        groups[first].items.append(
+            Item(finding, key, _anchor(finding, administrations, sites), acks.get(key))
+        )
+    checklist = Checklist(groups=list(groups.values()))
+    for finding in findings:
+        if finding.severity == "error":
+            checklist.errors += 1
+        elif finding.severity == "warning":
+            checklist.warnings += 1
+        else:
+            checklist.infos += 1
+    checklist.open_errors = open_errors(findings, set(acks))
+    return checklist
+
+
+def _anchor(
+    finding: Finding, administrations: dict[str, Administration], sites: dict[int, AccessSite]
+) -> str:
+    """The id of the element that fixes the finding (the jump target of its link)."""
+    name = finding.field or ""
+    if name == "encounter.arrived_at":
+        return "id_enc-arrived_at"
+    if name == "encounter.observation_at":
+        return "id_enc-observation_at"
+    adm = administrations.get(finding.administrations[0]) if finding.administrations else None
+    if adm is None:
+        return "checklist"
+    if name in CARD_FIELDS:
+        return f"id_a{adm.pk}-{name}"
+    if name.startswith("pauses["):
+        pauses = list(adm.pauses.all())
+        index = int(name[len("pauses[") : name.index("]")])
+        if index < len(pauses):
+            suffix = "end" if name.endswith(".end") else "start"
+            return f"id_p{pauses[index].pk}-{suffix}"
+    if name == "site.separate_site_reason":
+        site_id = _site_of(finding, administrations)
+        if site_id is not None:
+            return f"id_s{site_id}-separate_site_reason"
+    if name == "flushes":
+        site_id = _site_of(finding, administrations)
+        if site_id in sites:
+            return f"site-{site_id}"
+    if name.startswith("order") and adm.order_id is not None:
+        return f"order-{adm.order_id}"
+    return f"adm-{adm.pk}"
+
+
+def _site_of(finding: Finding, administrations: dict[str, Administration]) -> int | None:
+    for record_id in finding.administrations:
+        adm = administrations.get(record_id)
+        if adm is not None and adm.site_id is not None:
+            return adm.site_id
+    return None
+
+
+def chart_context(
+    encounter: Encounter,
+    *,
+    now: datetime | None = None,
+    bound: dict[str, Form] | None = None,
+    conflict: Administration | None = None,
+) -> dict[str, Any]:
+    """Everything the chart's templates need. `bound` replaces a form by its key with the one the
+    nurse posted (errors and typed values kept); keys: 'site', 'times', 'sign', 'addendum',
+    'start-O<pk>', 'site-S<pk>', 'a<pk>', 'p<pk>'."""
+    now = now or timezone.now()
+    bound = bound or {}
+    zone = _zone(encounter)
+    record, result, record_error = evaluate(encounter, now)
+
+    sites = list(encounter.sites.all())
+    site_by_pk = {s.pk: s for s in sites}
+    orders = list(encounter.orders.select_related("drug"))
+    adms = list(
+        encounter.administrations.select_related("drug", "order", "site").prefetch_related("pauses")
+    )
+    adm_by_id = {f"A{a.pk}": a for a in adms}
+    acknowledgements = list(encounter.acknowledgements.all())
+    checklist = checklist_build(result, record_error, acknowledgements, adm_by_id, site_by_pk)
+
+    items_by_adm: dict[str, list[Item]] = {}
+    for group in checklist.groups:
+        for item in group.items:
+            for record_id in item.finding.administrations:
+                items_by_adm.setdefault(record_id, []).append(item)
+
+    cards = []
+    for adm in sorted(adms, key=lambda a: (a.stop is not None, -a.start.timestamp(), -a.pk)):
+        cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
+
+    given = {a.order_id for a in adms}
+    open_sites = [s for s in sites if s.discontinued_at is None]
+    order_rows = [
+        (
+            order,
+            order.pk in given,
+            bound.get(f"start-O{order.pk}")
+            or StartForm(encounter=encounter, sites=sites, prefix=f"o{order.pk}"),
+        )
+        for order in orders
+    ]
+    site_rows = [
+        (
+            site,
+            bound.get(f"site-S{site.pk}")
+            or SiteUpdateForm(
+                encounter=encounter,
+                prefix=f"s{site.pk}",
+                initial={
+                    "location": site.location,
+                    "separate_site_reason": site.separate_site_reason,
+                },
+            ),
+        )
+        for site in sites
+    ]
+    has_vascular = any(s.kind in VASCULAR_KINDS for s in open_sites)
+    timeline: Timeline | None = (
+        build_timeline(record, result, now=now) if record is not None else None
+    )
+    run = None
+    if encounter.is_signed:
+        run = (
+            ChargeRun.objects.filter(encounter=encounter, is_current=True)
+            .prefetch_related("lines", "findings")
+            .first()
+        )
+    return {
+        "encounter": encounter,
+        "now": now,
+        "zone": zone,
+        "checklist": checklist,
+        "timeline": timeline,
+        "sites": site_rows,
+        "orders": order_rows,
+        "given_orders": sum(1 for row in order_rows if row[1]),
+        "cards": cards,
+        "flushes": list(encounter.flushes.all()),
+        "addenda": list(encounter.addenda.select_related("author")),
+        "acknowledgements": acknowledgements,
+        "run": run,
+        "site_form": bound.get("site")
+        or SiteForm(
+            encounter=encounter,
+            prefix="site",
+            has_vascular_site=has_vascular,
+            initial={"kind": AccessSite.Kind.PERIPHERAL_IV},
+        ),
+        "times_form": bound.get("times")
+        or EncounterTimesForm(
+            encounter=encounter,
+            prefix="enc",
+            initial={
+                "arrived_at": encounter.arrived_at,
+                "observation_at": encounter.observation_at,
+            },
+        ),
+        "sign_form": bound.get("sign") or SignForm(open_errors=checklist.open_errors),
+        "addendum_form": bound.get("addendum")
+        or AddendumForm(encounter=encounter, sites=sites, prefix="addendum"),
+        "sign_blocked": bool(checklist.open_errors) or bool(record_error),
+        "order_purposes": Order.Purpose,
+    }
+
+
+def _card(
+    encounter: Encounter,
+    adm: Administration,
+    sites: list[AccessSite],
+    now: datetime,
+    bound: dict[str, Form],
+    conflict: Administration | None,
+    items_by_adm: dict[str, list[Item]],
+) -> Card:
+    form = bound.get(f"a{adm.pk}")
+    if not isinstance(form, AdministrationForm):
+        form = AdministrationForm(
+            encounter=encounter,
+            sites=sites,
+            prefix=f"a{adm.pk}",
+            initial=AdministrationForm.initial_for(adm),
+        )
+    pauses = []
+    for pause in adm.pauses.all():
+        pause_form = bound.get(f"p{pause.pk}")
+        if not isinstance(pause_form, PauseForm):
+            pause_form = PauseForm(
+                encounter=encounter,
+                prefix=f"p{pause.pk}",
+                initial={"start": pause.start, "end": pause.end, "version": adm.version},
+            )
+        pauses.append((pause, pause_form))
+    paused = any(p.end is None for p in adm.pauses.all())
+    running = adm.stop is None and adm.method == Administration.Method.INFUSION
+    elapsed = None
+    if adm.method == Administration.Method.INFUSION:
+        end = adm.stop or now
+        seconds = (end - adm.start).total_seconds()
+        for p in adm.pauses.all():
+            seconds -= ((p.end or end) - p.start).total_seconds()
+        elapsed = max(0, int(seconds // 60))
+    at_form = bound.get(f"at-a{adm.pk}")
+    if not isinstance(at_form, AtForm):
+        at_form = AtForm(
+            encounter=encounter, prefix=f"at{adm.pk}", initial={"version": adm.version}
+        )
+    return Card(
+        administration=adm,
+        form=form,
+        pauses=pauses,
+        at_form=at_form,
+        paused=paused,
+        running=running,
+        elapsed_minutes=elapsed,
+        findings=items_by_adm.get(f"A{adm.pk}", []),
+        conflict=conflict if conflict is not None and conflict.pk == adm.pk else None,
+    )
+
+
+def _zone(encounter: Encounter) -> ZoneInfo:
+    try:
+        return ZoneInfo(encounter.timezone)
+    except Exception:  # noqa: BLE001 - shown as a record error on the checklist
+        return ZoneInfo("UTC")
+
+
+def board_summary(
+    encounter: Encounter, now: datetime, *, running: bool, given: int
+) -> tuple[str, int, int]:
+    """(state, open errors, warnings) for a board card: signed / in progress / items missing /
+    ready to sign.
+
+    In progress: something is still running or nothing was given yet. Open items: the engine's
+    errors not acknowledged, and its warnings.
+    """
+    if encounter.is_signed:
+        return "signed", 0, 0
+    _record, result, error = evaluate(encounter, now)
+    if result is None:
+        return "items missing", 1, 0
+    acknowledged = {acknowledgement_key(a) for a in encounter.acknowledgements.all()}
+    errors = open_errors(result.findings, acknowledged)
+    warnings = sum(1 for f in result.findings if f.severity == "warning")
+    if running or not given:
+        state = "in progress"
+    elif errors:
+        state = "items missing"
+    else:
+        state = "ready to sign"
+    return state, len(errors), warnings
+
+
+def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> dict[str, Any]:
+    """Just what the checklist panel needs (the htmx refresh and the benchmark measure this)."""
+    now = now or timezone.now()
+    _record, result, record_error = evaluate(encounter, now)
+    sites = {s.pk: s for s in encounter.sites.all()}
+    adms = {
+        f"A{a.pk}": a
+        for a in encounter.administrations.select_related("drug").prefetch_related("pauses")
+    }
+    acknowledgements = list(encounter.acknowledgements.all())
+    checklist = checklist_build(result, record_error, acknowledgements, adms, sites)
+    return {"encounter": encounter, "checklist": checklist, "now": now}

@@ -1,0 +1,451 @@
+"""Charting at the bedside: the state changes of a record, each checked by the engine.
+
+Every change runs in a transaction. Before it commits, the engine reads the record as it now
+stands and runs its checks (`check_record`); an input error (DOC-3: stop before start, a pause
+outside its administration, a time in the future, more than 24 h without a pump) on the
+administration that changed refuses the change: the transaction rolls back and `ChartError`
+carries the engine's messages keyed by the engine's field name ("stop", "pauses[0].end"), for the
+form to show beside its fields. Nothing here decides what is plausible: the engine does, so the
+live checklist, the form errors and the sign-off never disagree.
+
+Two nurses on one administration: every change names the `version` it was made from; a stale
+version raises `StaleVersion` with the saved row, and nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from coding.engine import Finding, Record, RecordError, check_record
+from coding.extract import record_from_encounter
+from mar import services
+from mar.models import (
+    AccessSite,
+    Addendum,
+    Administration,
+    Encounter,
+    FindingAcknowledgement,
+    Flush,
+    Order,
+    Pause,
+)
+
+# What a nurse may change on an administration card (the rest comes from the order).
+ADMINISTRATION_FIELDS = (
+    "start",
+    "stop",
+    "method",
+    "site",
+    "bag",
+    "purpose",
+    "started_by",
+    "pump",
+    "planned_hours",
+)
+
+
+class ChartError(Exception):
+    """The change was refused; `errors` maps a field (None: the whole form) to messages."""
+
+    def __init__(self, errors: Mapping[str | None, list[str]]) -> None:
+        super().__init__("; ".join(m for messages in errors.values() for m in messages))
+        self.errors = dict(errors)
+
+
+class StaleVersion(Exception):
+    """Someone saved the administration since this form was loaded; `current` is their version."""
+
+    def __init__(self, current: Administration) -> None:
+        super().__init__(f"A{current.pk} is at version {current.version}")
+        self.current = current
+
+
+class SignBlocked(Exception):
+    """Error findings that are neither resolved nor acknowledged with a reason."""
+
+    def __init__(self, open_errors: tuple[Finding, ...]) -> None:
+        super().__init__(f"{len(open_errors)} error finding(s) open")
+        self.open_errors = open_errors
+
+
+def finding_key(finding: Finding) -> str:
+    """A short stable name for a finding: rule, administrations and field (not its wording)."""
+    raw = f"{finding.rule}|{','.join(finding.administrations)}|{finding.field or ''}"
+    return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def acknowledgement_key(ack: FindingAcknowledgement) -> str:
+    raw = f"{ack.rule}|{ack.administrations}|{ack.field}"
+    return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+_RECORD_PATH = re.compile(r"^administrations\[\d+\]\.")
+
+
+def _record_error(exc: RecordError) -> ChartError:
+    # "administrations[2].stop" -> "stop": the form is already about that administration.
+    return ChartError({_RECORD_PATH.sub("", exc.field): [exc.message]})
+
+
+def record_checked(encounter: Encounter) -> Record:
+    try:
+        return record_from_encounter(encounter)
+    except RecordError as exc:
+        raise _record_error(exc) from exc
+
+
+def _refuse_input_errors(
+    encounter: Encounter, administration_id: int | None, now: datetime
+) -> None:
+    """Ask the engine; raise ChartError for DOC-3 errors on the administration that changed."""
+    record = record_checked(encounter)
+    if administration_id is None:
+        return
+    record_id = f"A{administration_id}"
+    errors: dict[str | None, list[str]] = {}
+    for finding in check_record(record, now=now):
+        if (
+            finding.rule == "DOC-3"
+            and finding.severity == "error"
+            and record_id in finding.administrations
+        ):
+            errors.setdefault(finding.field, []).append(finding.message)
+    if errors:
+        raise ChartError(errors)
+
+
+def _require_in_progress(encounter: Encounter) -> None:
+    if encounter.status == Encounter.Status.SIGNED:
+        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+
+
+def _locked(administration: Administration, version: int) -> Administration:
+    current = Administration.objects.select_for_update().get(pk=administration.pk)
+    if current.version != version:
+        raise StaleVersion(current)
+    return current
+
+
+def _bump(administration: Administration) -> None:
+    administration.version += 1
+    administration.save()
+
+
+# --- access sites and flushes ---------------------------------------------------------------
+
+
+@transaction.atomic
+def site_place(
+    *,
+    encounter: Encounter,
+    kind: str,
+    location: str,
+    placed_at: datetime,
+    separate_site_reason: str = "",
+) -> AccessSite:
+    _require_in_progress(encounter)
+    site = AccessSite.objects.create(
+        encounter=encounter,
+        kind=kind,
+        location=location,
+        placed_at=placed_at,
+        separate_site_reason=separate_site_reason,
+    )
+    record_checked(encounter)
+    return site
+
+
+@transaction.atomic
+def site_update(*, site: AccessSite, location: str, separate_site_reason: str) -> AccessSite:
+    _require_in_progress(site.encounter)
+    site.location = location
+    site.separate_site_reason = separate_site_reason
+    site.save(update_fields=["location", "separate_site_reason"])
+    return site
+
+
+@transaction.atomic
+def site_assess(*, site: AccessSite, at: datetime) -> AccessSite:
+    _require_in_progress(site.encounter)
+    site.assessed_at = at
+    site.save(update_fields=["assessed_at"])
+    return site
+
+
+@transaction.atomic
+def site_discontinue(*, site: AccessSite, at: datetime) -> AccessSite:
+    _require_in_progress(site.encounter)
+    if site.discontinued_at is not None:
+        raise ChartError({None: [f"Site S{site.pk} was already discontinued."]})
+    site.discontinued_at = at
+    site.save(update_fields=["discontinued_at"])
+    return site
+
+
+@transaction.atomic
+def flush_chart(*, site: AccessSite, at: datetime) -> Flush:
+    _require_in_progress(site.encounter)
+    if site.discontinued_at is not None and site.discontinued_at < at:
+        raise ChartError({None: [f"Site S{site.pk} was discontinued: it cannot be flushed."]})
+    return Flush.objects.create(encounter=site.encounter, site=site, at=at)
+
+
+# --- administrations --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def administration_start(
+    *,
+    order: Order,
+    site: AccessSite | None,
+    start: datetime,
+    method: str = Administration.Method.INFUSION,
+    user: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> Administration:
+    """Start giving an order: drug, dose and route carried over from it."""
+    encounter = order.encounter
+    _require_in_progress(encounter)
+    administration = Administration.objects.create(
+        encounter=encounter,
+        order=order,
+        drug=order.drug,
+        site=site,
+        route=order.route,
+        method=method,
+        start=start,
+        purpose=order.purpose if order.purpose == Order.Purpose.HYDRATION else "",
+        created_by=user,
+    )
+    _refuse_input_errors(encounter, administration.pk, now or timezone.now())
+    return administration
+
+
+@transaction.atomic
+def administration_update(
+    *,
+    administration: Administration,
+    version: int,
+    changes: Mapping[str, Any],
+    now: datetime | None = None,
+    user: AbstractBaseUser | None = None,
+    addendum_why: str = "",
+) -> Administration:
+    """Save the card's fields; refused on a stale version or an engine input error.
+
+    On a signed record the change is an addendum: it needs `addendum_why` and a `user`, and the
+    Addendum (what changed, from and to, why, who, when) is written in the same transaction, which
+    regenerates the charges after commit.
+    """
+    encounter = administration.encounter
+    signed = encounter.status == Encounter.Status.SIGNED
+    if signed and not (addendum_why.strip() and user is not None):
+        raise ChartError(
+            {"addendum_why": ["This record is signed: changes go through an addendum (say why)."]}
+        )
+    current = _locked(administration, version)
+    unknown = set(changes) - set(ADMINISTRATION_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable here: {sorted(unknown)}")
+    what = []
+    for name, value in changes.items():
+        before = getattr(current, name)
+        if before != value:
+            what.append(f"{name}: {_shown(before, encounter)} -> {_shown(value, encounter)}")
+        setattr(current, name, value)
+    if signed and not what:
+        raise ChartError({None: ["Nothing changed: no addendum written."]})
+    _bump(current)
+    _refuse_input_errors(encounter, current.pk, now or timezone.now())
+    if signed:
+        assert user is not None
+        services.addendum_add(
+            encounter=encounter,
+            user=user,
+            what=f"A{current.pk} {current.drug.name}: " + "; ".join(what),
+            why=addendum_why,
+        )
+    return current
+
+
+def _shown(value: object, encounter: Encounter) -> str:
+    if value is None or value == "":
+        return "(none)"
+    if isinstance(value, datetime):
+        try:
+            zone = ZoneInfo(encounter.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, AccessSite):
+        return f"S{value.pk}"
+    return str(value)
+
+
+def _open_pause(administration: Administration) -> Pause | None:
+    return administration.pauses.filter(end__isnull=True).order_by("start", "pk").first()
+
+
+@transaction.atomic
+def administration_pause(
+    *, administration: Administration, version: int, at: datetime, now: datetime | None = None
+) -> Pause:
+    _require_in_progress(administration.encounter)
+    current = _locked(administration, version)
+    if current.stop is not None:
+        raise ChartError({None: [f"{current.drug.name} is already stopped."]})
+    if _open_pause(current) is not None:
+        raise ChartError({None: [f"{current.drug.name} is already paused."]})
+    pause = Pause.objects.create(administration=current, start=at)
+    _bump(current)
+    _refuse_input_errors(current.encounter, current.pk, now or timezone.now())
+    return pause
+
+
+@transaction.atomic
+def administration_resume(
+    *, administration: Administration, version: int, at: datetime, now: datetime | None = None
+) -> Pause:
+    _require_in_progress(administration.encounter)
+    current = _locked(administration, version)
+    pause = _open_pause(current)
+    if pause is None:
+        raise ChartError({None: [f"{current.drug.name} is not paused."]})
+    pause.end = at
+    pause.save(update_fields=["end"])
+    _bump(current)
+    _refuse_input_errors(current.encounter, current.pk, now or timezone.now())
+    return pause
+
+
+@transaction.atomic
+def administration_stop(
+    *, administration: Administration, version: int, at: datetime, now: datetime | None = None
+) -> Administration:
+    """Stop now; a pause still open ends when the administration does."""
+    _require_in_progress(administration.encounter)
+    current = _locked(administration, version)
+    if current.stop is not None:
+        raise ChartError({None: [f"{current.drug.name} is already stopped."]})
+    pause = _open_pause(current)
+    if pause is not None:
+        pause.end = at
+        pause.save(update_fields=["end"])
+    current.stop = at
+    _bump(current)
+    _refuse_input_errors(current.encounter, current.pk, now or timezone.now())
+    return current
+
+
+@transaction.atomic
+def pause_update(
+    *,
+    pause: Pause,
+    version: int,
+    start: datetime,
+    end: datetime | None,
+    now: datetime | None = None,
+) -> Pause:
+    """Late entry of a pause's times; `version` is the administration's."""
+    administration = pause.administration
+    _require_in_progress(administration.encounter)
+    current = _locked(administration, version)
+    pause.start = start
+    pause.end = end
+    pause.save(update_fields=["start", "end"])
+    _bump(current)
+    _refuse_input_errors(current.encounter, current.pk, now or timezone.now())
+    return pause
+
+
+# --- the encounter ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def encounter_times_update(
+    *, encounter: Encounter, arrived_at: datetime | None, observation_at: datetime | None
+) -> Encounter:
+    """Arrival (RAC-8: minutes before it do not count) and the change to observation (RAC-9)."""
+    _require_in_progress(encounter)
+    encounter.arrived_at = arrived_at
+    encounter.observation_at = observation_at
+    encounter.save(update_fields=["arrived_at", "observation_at"])
+    record_checked(encounter)
+    return encounter
+
+
+def open_errors(
+    findings: tuple[Finding, ...] | list[Finding], acknowledged: set[str]
+) -> list[Finding]:
+    return [f for f in findings if f.severity == "error" and finding_key(f) not in acknowledged]
+
+
+@transaction.atomic
+def encounter_sign(
+    *,
+    encounter: Encounter,
+    user: AbstractBaseUser,
+    reasons: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> Encounter:
+    """Sign once every error finding is resolved or acknowledged with a reason.
+
+    `reasons` maps `finding_key(finding)` to the nurse's reason; each non-empty one is stored as a
+    FindingAcknowledgement. Raises SignBlocked (nothing stored) while an error stays open.
+    """
+    reasons = reasons or {}
+    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
+    _require_in_progress(locked)
+    findings = check_record(record_checked(locked), now=now or timezone.now())
+    acknowledged = {acknowledgement_key(a) for a in locked.acknowledgements.all()}
+    new: list[FindingAcknowledgement] = []
+    for finding in open_errors(findings, acknowledged):
+        reason = reasons.get(finding_key(finding), "").strip()
+        if reason:
+            new.append(
+                FindingAcknowledgement(
+                    encounter=locked,
+                    rule=finding.rule,
+                    administrations=",".join(finding.administrations),
+                    field=finding.field or "",
+                    message=finding.message,
+                    reason=reason,
+                    by=user,
+                )
+            )
+            acknowledged.add(finding_key(finding))
+    still_open = open_errors(findings, acknowledged)
+    if still_open:
+        raise SignBlocked(tuple(still_open))
+    FindingAcknowledgement.objects.bulk_create(new)
+    return services.encounter_sign(encounter=locked, user=user)
+
+
+@transaction.atomic
+def addendum_write(
+    *,
+    encounter: Encounter,
+    user: AbstractBaseUser,
+    what: str,
+    why: str,
+    flush_site: AccessSite | None = None,
+    flush_at: datetime | None = None,
+) -> Addendum:
+    """An addendum to a signed record (what, why; who and when are recorded); charges rerun.
+
+    It may chart a flush that was given but not charted (the usual answer to a RAC-5 query).
+    """
+    if flush_site is not None and flush_at is not None:
+        Flush.objects.create(encounter=encounter, site=flush_site, at=flush_at)
+        zone_time = _shown(flush_at, encounter)
+        what = f"{what}\nFlush charted on S{flush_site.pk} at {zone_time}."
+    return services.addendum_add(encounter=encounter, user=user, what=what, why=why)

@@ -1,0 +1,303 @@
+"""The bedside forms. They parse what was typed; whether it is plausible is the engine's call.
+
+Times are typed as wall-clock times in the encounter's own zone (not the browser's, not the
+server's). A wall-clock time a DST change makes ambiguous or skips is refused by the engine's own
+reader (`local_time`), with its message beside the field; the field then turns into plain text so
+the nurse can add the UTC offset. `apply_chart_error` puts the engine's findings (mar/charting.py)
+beside the fields they name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from coding.engine import Finding, RecordError
+from coding.engine.reading import local_time
+from mar.charting import finding_key
+from mar.models import AccessSite, Administration, Encounter
+
+INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+VASCULAR_KINDS = {
+    AccessSite.Kind.PERIPHERAL_IV,
+    AccessSite.Kind.PICC,
+    AccessSite.Kind.PORT,
+    AccessSite.Kind.CENTRAL_LINE,
+    AccessSite.Kind.MIDLINE,
+    AccessSite.Kind.INTRA_ARTERIAL,
+}
+
+
+def local_input(value: datetime | None, zone: ZoneInfo) -> str:
+    """An aware time as the encounter's wall clock, for an input; with its offset if ambiguous."""
+    if value is None:
+        return ""
+    local = value.astimezone(zone)
+    naive = local.replace(tzinfo=None)
+    try:
+        local_time(naive, zone, "time")
+    except RecordError:
+        return local.isoformat(timespec="minutes")
+    return naive.strftime(INPUT_FORMAT)
+
+
+class LocalTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs={"step": 60, **(attrs or {})})
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, datetime):
+            zone = getattr(self, "zone", None)
+            if zone is not None and value.tzinfo is not None:
+                return local_input(value, zone)
+            return value.strftime(INPUT_FORMAT)
+        return None if value in (None, "") else str(value)
+
+
+class LocalTimeField(forms.Field):
+    """A time on the encounter's wall clock ('2026-03-02T08:00'), or with an offset."""
+
+    widget = LocalTimeInput
+
+    def __init__(self, *, zone: ZoneInfo | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.zone = zone or ZoneInfo("UTC")
+        self.widget.zone = self.zone  # type: ignore[attr-defined]
+
+    def to_python(self, value: Any) -> datetime | None:
+        if value in (None, ""):
+            return None
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip().replace(" ", "T")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(
+                "Enter a date and time such as 2026-03-02 08:30.", code="invalid"
+            ) from None
+        if parsed.tzinfo is not None:
+            return parsed
+        try:
+            return local_time(parsed.replace(second=0, microsecond=0), self.zone, "time")
+        except RecordError as exc:
+            # The datetime-local picker cannot take an offset: let the nurse type one.
+            self.widget.input_type = "text"  # type: ignore[attr-defined]
+            raise ValidationError(exc.message, code="dst") from None
+
+
+def _zone(encounter: Encounter) -> ZoneInfo:
+    try:
+        return ZoneInfo(encounter.timezone)
+    except Exception:  # noqa: BLE001 - the engine reports a bad zone on the checklist
+        return ZoneInfo("UTC")
+
+
+class ZonedForm(forms.Form):
+    """A form whose time fields read the encounter's wall clock."""
+
+    def __init__(self, *args: Any, encounter: Encounter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.encounter = encounter
+        zone = _zone(encounter)
+        for field in self.fields.values():
+            if isinstance(field, LocalTimeField):
+                field.zone = zone
+                field.widget = LocalTimeInput(attrs=dict(field.widget.attrs))
+                field.widget.zone = zone  # type: ignore[attr-defined]
+
+
+def apply_chart_error(form: forms.Form, errors: Mapping[str | None, list[str]]) -> None:
+    """Each engine message beside the field it names; others at the top of the form."""
+    for name, messages in errors.items():
+        target = _form_field(form, name)
+        for message in messages:
+            form.add_error(target, message)
+
+
+def _form_field(form: forms.Form, engine_field: str | None) -> str | None:
+    if engine_field is None:
+        return None
+    if engine_field in form.fields:
+        return engine_field
+    if engine_field.startswith("pauses["):
+        if isinstance(form, PauseForm):
+            return "end" if engine_field.endswith(".end") else "start"
+        return None
+    return None
+
+
+class SiteForm(ZonedForm):
+    kind = forms.ChoiceField(choices=AccessSite.Kind.choices)
+    location = forms.CharField(max_length=100, required=False)
+    placed_at = LocalTimeField(label="Placed at")
+    separate_site_reason = forms.CharField(
+        label="Why a second site is necessary",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="A second vascular site earns its own initial service only with a reason.",
+    )
+
+    def __init__(self, *args: Any, has_vascular_site: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.asks_reason = has_vascular_site
+        if not has_vascular_site:
+            self.fields["separate_site_reason"].widget = forms.HiddenInput()
+
+
+class SiteUpdateForm(ZonedForm):
+    location = forms.CharField(max_length=100, required=False)
+    separate_site_reason = forms.CharField(
+        label="Why this site is necessary", required=False, widget=forms.Textarea({"rows": 2})
+    )
+
+
+class AtForm(ZonedForm):
+    """A one-tap action ("now"), with an optional time for late entry and the card's version."""
+
+    at = LocalTimeField(label="At (leave empty for now)", required=False)
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput())
+
+
+class StartForm(ZonedForm):
+    method = forms.ChoiceField(
+        choices=[
+            (Administration.Method.INFUSION, "Infusion"),
+            (Administration.Method.PUSH, "Push (stayed throughout)"),
+            (Administration.Method.INJECTION, "Injection"),
+        ],
+        initial=Administration.Method.INFUSION,
+    )
+    site = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    at = LocalTimeField(label="Start (empty: now)", required=False)
+
+    def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        open_sites = [s for s in sites if s.discontinued_at is None]
+        self.fields["site"].choices = [("", "— no site —")] + [
+            (s.pk, f"S{s.pk} {s}") for s in open_sites
+        ]
+        if len(open_sites) == 1:
+            self.fields["site"].initial = open_sites[0].pk
+
+
+class AdministrationForm(ZonedForm):
+    start = LocalTimeField()
+    stop = LocalTimeField(required=False)
+    method = forms.ChoiceField(choices=Administration.Method.choices)
+    site = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    bag = forms.CharField(
+        max_length=40,
+        required=False,
+        label="Bag (same id = mixed)",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. B1"}),
+    )
+    purpose = forms.ChoiceField(
+        choices=[("", "—")] + list(Administration.Purpose.choices),
+        required=False,
+        label="Purpose (fluids)",
+    )
+    started_by = forms.ChoiceField(choices=Administration.StartedBy.choices, label="Started by")
+    pump = forms.ChoiceField(choices=[("", "no pump")] + list(Administration.Pump.choices),
+                             required=False)  # fmt: skip
+    planned_hours = forms.DecimalField(
+        max_digits=6, decimal_places=2, required=False, min_value=0, label="Pump: planned hours"
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput())
+    addendum_why = forms.CharField(
+        label="Why (addendum to the signed record)", required=False, max_length=2000
+    )
+
+    def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].choices = [("", "— no site —")] + [
+            (s.pk, f"S{s.pk} {s}") for s in sites
+        ]
+
+    @classmethod
+    def initial_for(cls, adm: Administration) -> dict[str, Any]:
+        return {
+            "start": adm.start,
+            "stop": adm.stop,
+            "method": adm.method,
+            "site": adm.site_id,
+            "bag": adm.bag,
+            "purpose": adm.purpose,
+            "started_by": adm.started_by,
+            "pump": adm.pump,
+            "planned_hours": adm.planned_hours,
+            "version": adm.version,
+        }
+
+    def changes(self, sites: Mapping[int, AccessSite]) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data.pop("version")
+        data.pop("addendum_why")
+        site_id = data.pop("site")
+        data["site"] = sites.get(site_id) if site_id is not None else None
+        return data
+
+
+class PauseForm(ZonedForm):
+    start = LocalTimeField(label="Paused at")
+    end = LocalTimeField(label="Resumed at", required=False)
+    version = forms.IntegerField(widget=forms.HiddenInput())
+
+
+class EncounterTimesForm(ZonedForm):
+    arrived_at = LocalTimeField(label="Arrived at", required=False)
+    observation_at = LocalTimeField(label="Placed in observation at", required=False)
+
+
+class AddendumForm(ZonedForm):
+    what = forms.CharField(
+        label="What changed", widget=forms.Textarea(attrs={"rows": 3}), max_length=4000
+    )
+    why = forms.CharField(label="Why", widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
+    flush_site = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, label="Chart a missed flush on"
+    )
+    flush_at = LocalTimeField(label="Flush given at", required=False)
+
+    def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["flush_site"].choices = [("", "— no flush —")] + [
+            (s.pk, f"S{s.pk} {s}") for s in sites
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (data.get("flush_site") is None) != (data.get("flush_at") is None):
+            raise ValidationError("A missed flush needs both its site and its time.")
+        return data
+
+
+class SignForm(forms.Form):
+    """One reason field per open error finding: signing needs each resolved or acknowledged."""
+
+    def __init__(self, *args: Any, open_errors: Iterable[Finding] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.findings = list(open_errors)
+        for finding in self.findings:
+            self.fields[f"ack_{finding_key(finding)}"] = forms.CharField(
+                label=f"{finding.rule}: reason to sign anyway",
+                required=False,
+                max_length=2000,
+            )
+
+    def reasons(self) -> dict[str, str]:
+        return {
+            name.removeprefix("ack_"): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("ack_") and value
+        }
+
+    def rows(self) -> list[tuple[Finding, forms.BoundField]]:
+        return [(f, self[f"ack_{finding_key(f)}"]) for f in self.findings]

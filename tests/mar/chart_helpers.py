@@ -1,0 +1,56 @@
+"""Records for the chart's tests, charted relative to the real clock (the views use now)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from mar.models import Administration, DrugClass, Encounter, Order
+from tests import factories
+
+
+def running_visit(**fields: object) -> tuple[Encounter, Administration]:
+    """Arrived 2 h ago, one peripheral IV, carboplatin running for the last 60 minutes."""
+    now = timezone.now()
+    fields.setdefault("arrived_at", now - timedelta(hours=2))
+    encounter = factories.encounter_create(**fields)
+    site = factories.site_create(encounter, placed_at=now - timedelta(hours=2))
+    order = factories.order_create(
+        encounter, factories.drug_get("carboplatin", DrugClass.CHEMO), dose="AUC 5"
+    )
+    adm = factories.administration_create(
+        encounter, order, site=site, start=now - timedelta(minutes=60), stop=None
+    )
+    return encounter, adm
+
+
+def hydration_order(encounter: Encounter) -> Order:
+    return factories.order_create(
+        encounter,
+        factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION),
+        indication="E86.0",
+        purpose=Order.Purpose.HYDRATION,
+        dose="1000 mL",
+    )
+
+
+def local(moment) -> str:  # type: ignore[no-untyped-def]
+    """A time as the form's datetime-local value on the encounter's (New York) wall clock."""
+    return moment.astimezone(factories.NEW_YORK).strftime("%Y-%m-%dT%H:%M")
+
+
+def card_data(adm: Administration, **overrides: object) -> dict[str, object]:
+    """The administration card's POST data as the page would send it, with overrides."""
+    values: dict[str, object] = {
+        "start": local(adm.start),
+        "stop": local(adm.stop) if adm.stop else "",
+        "method": adm.method,
+        "site": adm.site_id or "",
+        "bag": adm.bag,
+        "purpose": adm.purpose,
+        "started_by": adm.started_by,
+        "pump": adm.pump,
+        "planned_hours": "",
+        "version": adm.version,
+    }
+    values.update(overrides)
+    return {f"a{adm.pk}-{name}": value for name, value in values.items()}

@@ -1,0 +1,155 @@
+"""The chart page and its read-only htmx partials: who sees what, and fixed query counts."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from mar import roles
+from mar.models import Encounter, Flush
+from tests import factories
+from tests.mar.chart_helpers import running_visit
+
+READ_VIEWS = ["encounter", "encounter_checklist", "encounter_timeline", "encounter_charges"]
+
+
+@pytest.mark.parametrize("view", READ_VIEWS)
+@pytest.mark.parametrize("role", [roles.NURSE, roles.CODER, roles.PHARMACIST, roles.ADMIN])
+def test_every_role_reads_the_chart(client_as, chemo_encounter, view, role) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(role).get(reverse(f"mar:{view}", args=[chemo_encounter.pk]))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("view", READ_VIEWS)
+def test_anonymous_is_sent_to_log_in(chemo_encounter, view) -> None:  # type: ignore[no-untyped-def]
+    url = reverse(f"mar:{view}", args=[chemo_encounter.pk])
+    response = Client().get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_user_without_a_role_is_refused(db, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(factories.user_create(username="nobody"))
+    assert client.get(reverse("mar:encounter", args=[chemo_encounter.pk])).status_code == 403
+
+
+def test_a_nurse_gets_the_charting_controls(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, _adm = running_visit()
+    page = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk])).content
+    page = page.decode()
+    assert 'data-testid="stop"' in page
+    assert 'data-testid="pause"' in page
+    assert 'data-testid="flush"' in page
+    assert 'data-testid="sign-form"' in page
+
+
+@pytest.mark.parametrize("role", [roles.CODER, roles.PHARMACIST])
+def test_coders_and_pharmacists_read_without_controls(client_as, role) -> None:  # type: ignore[no-untyped-def]
+    encounter, _adm = running_visit()
+    page = client_as(role).get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert "carboplatin" in page
+    assert 'data-testid="stop"' not in page
+    assert 'data-testid="sign-form"' not in page
+    assert 'data-testid="start"' not in page
+    assert "<fieldset disabled>" in page  # the card's fields are shown, not editable
+
+
+def test_the_checklist_shows_the_engines_findings_with_rule_and_field(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    response = client_as(roles.NURSE).get(
+        reverse("mar:encounter_checklist", args=[encounter.pk]), HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert 'id="checklist"' in html
+    assert 'data-rule="RAC-7"' in html
+    assert "Stop time missing for carboplatin" in html
+    # The link jumps to the card's stop field, the field the engine names.
+    assert f'href="#id_a{adm.pk}-stop"' in html
+    assert "ck-error" in html
+    assert "<html" not in html  # a partial, not a page
+
+
+def test_a_complete_record_has_a_clear_checklist(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+    # The factory's visit lacks one flush (RAC-5, between the push and paclitaxel): chart it.
+    site = chemo_encounter.sites.get()
+    Flush.objects.create(
+        encounter=chemo_encounter, site=site, at=factories.MORNING + timedelta(minutes=70)
+    )
+    html = (
+        client_as(roles.NURSE)
+        .get(reverse("mar:encounter_checklist", args=[chemo_encounter.pk]))
+        .content.decode()
+    )
+    assert 'data-testid="checklist-clear"' in html
+
+
+def test_the_chart_draws_the_timeline(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+    html = (
+        client_as(roles.NURSE)
+        .get(reverse("mar:encounter_timeline", args=[chemo_encounter.pk]))
+        .content.decode()
+    )
+    assert "<svg" in html
+    assert 'data-administration="A' in html
+
+
+def test_signed_chart_polls_for_charges_until_the_worker_made_them(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter = factories.chemo_encounter_create()
+    Encounter.objects.filter(pk=encounter.pk).update(status=Encounter.Status.SIGNED)
+    client = client_as(roles.NURSE)
+    html = client.get(reverse("mar:encounter_charges", args=[encounter.pk])).content.decode()
+    assert "being generated" in html
+    assert 'hx-trigger="load delay:2s"' in html
+    from coding.services import charge_run_generate
+
+    charge_run_generate(encounter_id=encounter.pk)
+    html = client.get(reverse("mar:encounter_charges", args=[encounter.pk])).content.decode()
+    assert "96413" in html
+    assert "hx-trigger" not in html
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+# Fixed numbers: session, user, groups, encounter, the engine's bridge (5), then the chart's own
+# rows (sites, orders, administrations and pauses, acknowledgements, flushes, addenda), and the
+# session's save (3, SESSION_SAVE_EVERY_REQUEST).
+CHART_QUERIES = 19
+CHECKLIST_QUERIES = 16
+
+
+def test_chart_page_queries_stay_fixed_as_the_record_grows(
+    client_as, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.NURSE)
+    small = factories.chemo_encounter_create()
+    large = factories.chemo_encounter_create(extra_pushes=25)
+    client.get(reverse("mar:encounter", args=[small.pk]))  # warm the session
+    with django_assert_num_queries(CHART_QUERIES):
+        client.get(reverse("mar:encounter", args=[small.pk]))
+    with django_assert_num_queries(CHART_QUERIES):
+        client.get(reverse("mar:encounter", args=[large.pk]))
+
+
+def test_checklist_partial_queries_stay_fixed_as_the_record_grows(
+    client_as, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.NURSE)
+    small = factories.chemo_encounter_create()
+    large = factories.chemo_encounter_create(extra_pushes=25)
+    client.get(reverse("mar:encounter_checklist", args=[small.pk]))
+    with django_assert_num_queries(CHECKLIST_QUERIES):
+        client.get(reverse("mar:encounter_checklist", args=[small.pk]))
+    with django_assert_num_queries(CHECKLIST_QUERIES):
+        client.get(reverse("mar:encounter_checklist", args=[large.pk]))
+
+
+def test_an_encounter_that_does_not_exist_is_404(client_as) -> None:  # type: ignore[no-untyped-def]
+    assert client_as(roles.NURSE).get(reverse("mar:encounter", args=[999999])).status_code == 404

@@ -1,0 +1,495 @@
+"""Charting through the views: every action as a plain POST (redirect) and with htmx (the chart
+section back), the engine's input errors beside their fields, conflicts, sign-off and addenda."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from coding.models import ChargeRun
+from mar import roles
+from mar.models import (
+    AccessSite,
+    Addendum,
+    Administration,
+    Encounter,
+    FindingAcknowledgement,
+    Flush,
+    Pause,
+)
+from tests import factories
+from tests.mar.chart_helpers import card_data, hydration_order, local, running_visit
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _action_urls(encounter: Encounter, adm: Administration) -> dict[str, str]:
+    site = adm.site
+    pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5),
+                                 end=adm.start + timedelta(minutes=10))  # fmt: skip
+    args = [encounter.pk]
+    return {
+        "times": reverse("mar:encounter_times", args=args),
+        "sign": reverse("mar:encounter_sign", args=args),
+        "addendum": reverse("mar:addendum_add", args=args),
+        "site_place": reverse("mar:site_place", args=args),
+        "site_update": reverse("mar:site_update", args=[*args, site.pk]),
+        "site_assess": reverse("mar:site_assess", args=[*args, site.pk]),
+        "site_discontinue": reverse("mar:site_discontinue", args=[*args, site.pk]),
+        "site_flush": reverse("mar:site_flush", args=[*args, site.pk]),
+        "order_start": reverse("mar:order_start", args=[*args, adm.order_id]),
+        "adm_update": reverse("mar:adm_update", args=[*args, adm.pk]),
+        "adm_pause": reverse("mar:adm_pause", args=[*args, adm.pk]),
+        "adm_resume": reverse("mar:adm_resume", args=[*args, adm.pk]),
+        "adm_stop": reverse("mar:adm_stop", args=[*args, adm.pk]),
+        "pause_update": reverse("mar:pause_update", args=[*args, pause.pk]),
+    }
+
+
+ACTIONS = [
+    "times", "sign", "addendum", "site_place", "site_update", "site_assess", "site_discontinue",
+    "site_flush", "order_start", "adm_update", "adm_pause", "adm_resume", "adm_stop",
+    "pause_update",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("role", [roles.CODER, roles.PHARMACIST])
+def test_only_nurses_chart(client_as, action, role) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    url = _action_urls(encounter, adm)[action]
+    assert client_as(role).post(url, {}).status_code == 403
+    assert client_as(role).post(url, {}, **HX).status_code == 403
+    assert Administration.objects.get(pk=adm.pk).version == adm.version
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_anonymous_posts_are_sent_to_log_in(db, action) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    response = Client().post(_action_urls(encounter, adm)[action], {})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("action", ["GET"])
+def test_actions_refuse_get(client_as, action) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    url = reverse("mar:adm_stop", args=[encounter.pk, adm.pk])
+    assert client_as(roles.NURSE).get(url).status_code == 405
+
+
+def test_an_object_of_another_encounter_is_not_reachable(client_as) -> None:  # type: ignore[no-untyped-def]
+    mine, _ = running_visit()
+    _other, theirs = running_visit()
+    url = reverse("mar:adm_stop", args=[mine.pk, theirs.pk])
+    assert client_as(roles.NURSE).post(url, {f"at{theirs.pk}-version": 1}).status_code == 404
+    assert Administration.objects.get(pk=theirs.pk).stop is None
+
+
+# --- sites and flushes ------------------------------------------------------------------------
+
+
+def test_placing_a_site_without_javascript_redirects_to_it(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    response = client_as(roles.NURSE).post(
+        reverse("mar:site_place", args=[encounter.pk]),
+        {"site-kind": "port", "site-location": "right chest",
+         "site-placed_at": local(timezone.now() - timedelta(minutes=30))},
+    )  # fmt: skip
+    site = AccessSite.objects.get(encounter=encounter)
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"#site-{site.pk}")
+    assert (site.kind, site.location) == ("port", "right chest")
+
+
+def test_a_second_vascular_site_asks_why(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, _adm = running_visit()
+    page = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk]))
+    assert "Why a second site is necessary" in page.content.decode()
+    first = factories.encounter_create()
+    page = client_as(roles.NURSE).get(reverse("mar:encounter", args=[first.pk]))
+    assert "Why a second site is necessary" not in page.content.decode()
+
+
+def test_a_second_site_used_without_reason_shows_rac4_until_the_reason_is_given(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    second = factories.site_create(encounter, location="right forearm")
+    other = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
+    factories.administration_create(
+        encounter, other, site=second, start=adm.start + timedelta(minutes=5), stop=None,
+        method="push",
+    )  # fmt: skip
+    client = client_as(roles.NURSE)
+    checklist = reverse("mar:encounter_checklist", args=[encounter.pk])
+    html = client.get(checklist).content.decode()
+    assert 'data-rule="RAC-4"' in html
+    assert f'href="#id_s{second.pk}-separate_site_reason"' in html
+    client.post(
+        reverse("mar:site_update", args=[encounter.pk, second.pk]),
+        {f"s{second.pk}-location": "right forearm",
+         f"s{second.pk}-separate_site_reason": "vesicant must run alone: incompatible drugs"},
+    )  # fmt: skip
+    assert 'data-rule="RAC-4"' not in client.get(checklist).content.decode()
+
+
+def test_one_tap_flush_charts_a_flush_now_and_clears_rac5(client_as) -> None:  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    encounter = factories.encounter_create(arrived_at=now - timedelta(hours=2))
+    site = factories.site_create(encounter)
+    fluid = hydration_order(encounter)
+    drug = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
+    factories.administration_create(
+        encounter, fluid, site=site, start=now - timedelta(minutes=90),
+        stop=now - timedelta(minutes=40), purpose="hydration",
+    )  # fmt: skip
+    client = client_as(roles.NURSE)
+    client.post(reverse("mar:site_flush", args=[encounter.pk, site.pk]), **HX)
+    assert Flush.objects.filter(site=site).count() == 1
+    response = client.post(
+        reverse("mar:order_start", args=[encounter.pk, drug.pk]),
+        {f"o{drug.pk}-method": "push", f"o{drug.pk}-site": site.pk},
+        **HX,
+    )
+    assert 'data-rule="RAC-5"' not in response.content.decode()
+
+
+def test_a_discontinued_site_takes_no_flush(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    client.post(reverse("mar:site_discontinue", args=[encounter.pk, adm.site_id]))
+    assert AccessSite.objects.get(pk=adm.site_id).discontinued_at is not None
+    response = client.post(reverse("mar:site_flush", args=[encounter.pk, adm.site_id]), **HX)
+    assert "was discontinued" in response.content.decode()
+    assert not Flush.objects.filter(site_id=adm.site_id).exists()
+
+
+def test_assessing_a_site_records_when(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    client_as(roles.NURSE).post(reverse("mar:site_assess", args=[encounter.pk, adm.site_id]))
+    assert AccessSite.objects.get(pk=adm.site_id).assessed_at is not None
+
+
+# --- orders and administrations ---------------------------------------------------------------
+
+
+def test_starting_an_order_carries_drug_dose_and_route_over(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    site = factories.site_create(encounter)
+    order = factories.order_create(encounter, factories.drug_get("rituximab", "chemo"),
+                                   dose="375 mg/m2", route="iv")  # fmt: skip
+    client = client_as(roles.NURSE)
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    # The only open site is preselected.
+    assert f'<option value="{site.pk}" selected>' in page
+    response = client.post(
+        reverse("mar:order_start", args=[encounter.pk, order.pk]),
+        {f"o{order.pk}-method": "infusion", f"o{order.pk}-site": site.pk},
+        **HX,
+    )
+    adm = Administration.objects.get(encounter=encounter)
+    assert (adm.drug, adm.order, adm.route, adm.site) == (order.drug, order, "iv", site)
+    assert adm.stop is None
+    assert abs((adm.start - timezone.now()).total_seconds()) < 60
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="chart"')  # htmx: the chart section alone
+    assert 'data-rule="RAC-7"' in html  # running: no stop yet
+    assert "375 mg/m2" in html
+
+
+def test_a_hydration_order_starts_as_hydration(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, _adm = running_visit()
+    fluid = hydration_order(encounter)
+    client_as(roles.NURSE).post(
+        reverse("mar:order_start", args=[encounter.pk, fluid.pk]),
+        {f"o{fluid.pk}-method": "infusion", f"o{fluid.pk}-site": ""},
+    )
+    assert Administration.objects.get(order=fluid).purpose == "hydration"
+
+
+def test_pause_resume_stop_with_the_big_buttons(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    field = f"at{adm.pk}-version"
+    client.post(reverse("mar:adm_pause", args=[encounter.pk, adm.pk]), {field: 1})
+    pause = Pause.objects.get(administration=adm)
+    assert pause.end is None
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert 'data-testid="resume"' in page
+    client.post(reverse("mar:adm_resume", args=[encounter.pk, adm.pk]), {field: 2})
+    pause.refresh_from_db()
+    assert pause.end is not None
+    response = client.post(reverse("mar:adm_stop", args=[encounter.pk, adm.pk]), {field: 3})
+    assert response.status_code == 302
+    adm.refresh_from_db()
+    assert adm.stop is not None
+    assert adm.version == 4
+
+
+def test_stop_now_twice_is_refused_not_repeated(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    url = reverse("mar:adm_stop", args=[encounter.pk, adm.pk])
+    client.post(url, {f"at{adm.pk}-version": 1})
+    first_stop = Administration.objects.get(pk=adm.pk).stop
+    response = client.post(url, {f"at{adm.pk}-version": 1}, **HX)
+    assert "changed by someone else" in response.content.decode()
+    assert Administration.objects.get(pk=adm.pk).stop == first_stop
+
+
+def test_late_entry_edits_times_and_marks_a_push_or_bag(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    stop = adm.start + timedelta(minutes=45)
+    response = client_as(roles.NURSE).post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]),
+        card_data(adm, stop=local(stop), bag="B1", started_by="facility"),
+    )
+    assert response.status_code == 302
+    adm.refresh_from_db()
+    assert adm.stop.replace(second=0, microsecond=0) == stop.replace(second=0, microsecond=0)
+    assert adm.bag == "B1"
+    assert adm.version == 2
+
+
+# --- the engine's input errors (DOC-3) beside their fields; nothing saved changes -------------
+
+
+def _refused(client_as, adm, **overrides):  # type: ignore[no-untyped-def]
+    encounter = adm.encounter
+    before = Administration.objects.get(pk=adm.pk)
+    response = client_as(roles.NURSE).post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]), card_data(adm, **overrides), **HX
+    )
+    after = Administration.objects.get(pk=adm.pk)
+    assert (after.start, after.stop, after.version, after.bag) == (
+        before.start, before.stop, before.version, before.bag,
+    )  # fmt: skip
+    return response.content.decode()
+
+
+def test_a_stop_before_its_start_is_refused_beside_the_stop_field(client_as) -> None:  # type: ignore[no-untyped-def]
+    _encounter, adm = running_visit()
+    typed_stop = local(adm.start - timedelta(minutes=10))
+    html = _refused(client_as, adm, stop=typed_stop, bag="typed-bag")
+    assert "is not after its start" in html
+    assert f'id="error_1_id_a{adm.pk}-stop"' in html  # crispy puts it under the stop field
+    assert f'value="{typed_stop}"' in html  # the nurse's typing is kept
+    assert 'value="typed-bag"' in html
+
+
+def test_a_time_in_the_future_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
+    _encounter, adm = running_visit()
+    html = _refused(client_as, adm, stop=local(timezone.now() + timedelta(hours=2)))
+    assert "is in the future" in html
+
+
+def test_more_than_24_hours_without_a_pump_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
+    _encounter, adm = running_visit()
+    html = _refused(client_as, adm, start=local(adm.start - timedelta(hours=30)),
+                    stop=local(adm.start))  # fmt: skip
+    assert "more than 24 hours without a pump" in html
+
+
+def test_a_pause_outside_its_administration_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5),
+                                 end=adm.start + timedelta(minutes=10))  # fmt: skip
+    response = client_as(roles.NURSE).post(
+        reverse("mar:pause_update", args=[encounter.pk, pause.pk]),
+        {f"p{pause.pk}-start": local(adm.start - timedelta(minutes=30)),
+         f"p{pause.pk}-end": local(adm.start - timedelta(minutes=20)),
+         f"p{pause.pk}-version": adm.version},
+        **HX,
+    )  # fmt: skip
+    assert "is not within its start and stop" in response.content.decode()
+    pause.refresh_from_db()
+    assert pause.start == adm.start + timedelta(minutes=5)
+
+
+def test_a_dst_ambiguous_time_is_a_clear_field_error(client_as) -> None:  # type: ignore[no-untyped-def]
+    _encounter, adm = running_visit()
+    # 2026-11-01 01:30 happens twice in New York.
+    html = _refused(client_as, adm, stop="2026-11-01T01:30")
+    assert "happens twice in America/New_York" in html
+    # The picker cannot take an offset: the field turns into text for one.
+    assert f'type="text" name="a{adm.pk}-stop"' in html
+
+
+def test_a_dst_skipped_time_is_a_clear_field_error(client_as) -> None:  # type: ignore[no-untyped-def]
+    _encounter, adm = running_visit()
+    html = _refused(client_as, adm, start="2026-03-08T02:30")
+    assert "does not exist in America/New_York" in html
+
+
+def test_an_offset_settles_an_ambiguous_time(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(days=400))
+    order = factories.order_create(encounter, factories.drug_get("ondansetron"))
+    site = factories.site_create(encounter)
+    adm = factories.administration_create(
+        encounter, order, site=site, start=factories.MORNING.replace(month=10, day=31),
+        stop=None, method="push",
+    )  # fmt: skip
+    response = client_as(roles.NURSE).post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]),
+        card_data(adm, start="2026-11-01T01:30-05:00", method="push"),
+    )
+    assert response.status_code == 302
+    adm.refresh_from_db()
+    assert adm.start.isoformat() == "2026-11-01T06:30:00+00:00"
+
+
+# --- two nurses, one administration -----------------------------------------------------------
+
+
+def test_a_stale_save_is_shown_both_versions_and_never_overwrites(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    client = client_as(roles.NURSE)
+    # Nurse A saves bag B1 from version 1.
+    client.post(url, card_data(adm, bag="B1"))
+    # Nurse B, still on version 1, saves bag B2.
+    html = client.post(url, card_data(adm, bag="B2"), **HX).content.decode()
+    assert Administration.objects.get(pk=adm.pk).bag == "B1"
+    assert 'data-testid="conflict"' in html
+    assert "Saved meanwhile (version 2)" in html and "bag B1" in html
+    assert 'value="B2"' in html  # B's version stays in the form
+    assert f'name="a{adm.pk}-version" value="2"' in html
+    # Saving again is deliberate: now it goes through.
+    client.post(url, card_data(adm, bag="B2", version=2))
+    assert Administration.objects.get(pk=adm.pk).bag == "B2"
+
+
+# --- the encounter's times --------------------------------------------------------------------
+
+
+def test_arrival_time_is_charted_for_rac8(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit(arrived_at=None)
+    Administration.objects.filter(pk=adm.pk).update(started_by="ems")
+    client = client_as(roles.NURSE)
+    checklist = reverse("mar:encounter_checklist", args=[encounter.pk])
+    html = client.get(checklist).content.decode()
+    assert 'href="#id_enc-arrived_at"' in html
+    client.post(reverse("mar:encounter_times", args=[encounter.pk]),
+                {"enc-arrived_at": local(adm.start + timedelta(minutes=10))})  # fmt: skip
+    encounter.refresh_from_db()
+    assert encounter.arrived_at is not None
+    assert "arrival time is not charted" not in client.get(checklist).content.decode()
+
+
+# --- sign-off, read-only, addendum ------------------------------------------------------------
+
+
+def test_sign_is_refused_while_an_error_is_neither_resolved_nor_acknowledged(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, _adm = running_visit()
+    response = client_as(roles.NURSE).post(reverse("mar:encounter_sign", args=[encounter.pk]))
+    assert response.status_code == 200
+    assert "Resolve this item, or give a reason to sign anyway." in response.content.decode()
+    encounter.refresh_from_db()
+    assert encounter.status == Encounter.Status.IN_PROGRESS
+
+
+def test_sign_with_a_reason_stores_the_acknowledgement(
+    client_as, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    import re
+
+    names = re.findall(r'name="(ack_[0-9a-f]{12})"', page)
+    assert names
+    data = {name: "pump ran on after discharge; stop time unknown" for name in names}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("mar:encounter_sign", args=[encounter.pk]), data)
+    assert response.status_code == 302
+    encounter.refresh_from_db()
+    assert encounter.status == Encounter.Status.SIGNED
+    ack = FindingAcknowledgement.objects.get(encounter=encounter, rule="RAC-7")
+    assert ack.administrations == f"A{adm.pk}"
+    assert ack.field == "stop"
+    assert ack.reason.startswith("pump ran on")
+    # The charges were generated (eager Celery in this test).
+    assert ChargeRun.objects.filter(encounter=encounter, is_current=True).exists()
+
+
+def test_a_complete_record_signs_and_becomes_read_only(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.NURSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    assert response.status_code == 302
+    page = client.get(reverse("mar:encounter", args=[chemo_encounter.pk])).content.decode()
+    assert 'data-testid="signed"' in page
+    assert 'data-testid="sign-form"' not in page
+    assert "Add addendum" in page
+    assert "96413" in page  # the charges, generated after commit
+    adm = chemo_encounter.administrations.first()
+    html = client.post(
+        reverse("mar:adm_update", args=[chemo_encounter.pk, adm.pk]),
+        card_data(adm, bag="late"),
+        **HX,
+    ).content.decode()
+    assert "changes go through an addendum" in html
+    assert Administration.objects.get(pk=adm.pk).bag == ""
+
+
+def test_an_addendum_records_what_and_why_and_regenerates_charges(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.NURSE)
+    site = chemo_encounter.sites.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("mar:addendum_add", args=[chemo_encounter.pk]),
+            {
+                "addendum-what": "Flush between ondansetron and paclitaxel was given",
+                "addendum-why": "coder query",
+                "addendum-flush_site": site.pk,
+                "addendum-flush_at": "2026-03-02T09:10",
+            },  # fmt: skip
+        )
+    assert response.status_code == 302
+    addendum = Addendum.objects.get(encounter=chemo_encounter)
+    assert addendum.why == "coder query"
+    assert "Flush charted on S" in addendum.what
+    assert Flush.objects.filter(encounter=chemo_encounter).count() == 2
+    # The previous run is kept for comparison; the new one is current.
+    runs = ChargeRun.objects.filter(encounter=chemo_encounter)
+    assert runs.count() == 2
+    assert runs.filter(is_current=True, trigger="addendum").exists()
+
+
+def test_a_signed_card_changes_only_as_an_addendum_with_a_reason(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.NURSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    adm = chemo_encounter.administrations.get(drug__name="paclitaxel")
+    url = reverse("mar:adm_update", args=[chemo_encounter.pk, adm.pk])
+    new_stop = "2026-03-02T12:25"
+    html = client.post(url, card_data(adm, stop=new_stop), **HX).content.decode()
+    assert "changes go through an addendum (say why)" in html
+    assert Administration.objects.get(pk=adm.pk).stop == adm.stop
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, card_data(adm, stop=new_stop, addendum_why="pump log"))
+    assert response.status_code == 302
+    addendum = Addendum.objects.get(encounter=chemo_encounter)
+    assert addendum.what == f"A{adm.pk} paclitaxel: stop: 2026-03-02 12:15 -> 2026-03-02 12:25"
+    assert addendum.why == "pump log"
+    assert ChargeRun.objects.get(encounter=chemo_encounter, is_current=True).trigger == "addendum"
+
+
+def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.NURSE)
+    client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    response = client.post(
+        reverse("mar:addendum_add", args=[chemo_encounter.pk]), {"addendum-what": "x"}
+    )
+    assert response.status_code == 200
+    assert "This field is required" in response.content.decode()
+    assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
