@@ -12,7 +12,7 @@ from coding.drug_lines import (
 )
 from coding.models import ChargeFinding, ChargeLine
 from mar.models import Administration
-from tests.coding.review_helpers import reviewed
+from tests.coding.review_helpers import addendum_for_test, reviewed
 
 
 @pytest.mark.parametrize(
@@ -72,6 +72,7 @@ def test_charted_waste_gets_its_own_jw_line() -> None:
 @pytest.mark.django_db
 def test_a_dose_in_a_unit_that_cannot_be_billed_is_a_finding_not_a_line() -> None:
     encounter, _, _ = reviewed(billable=True)
+    addendum_for_test(encounter)
     Administration.objects.filter(encounter=encounter, drug__name="paclitaxel").update(
         dose_unit="mL", stop=None
     )

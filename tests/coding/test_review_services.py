@@ -17,7 +17,7 @@ from coding.review import (
 from coding.services import charge_run_generate
 from mar.models import Addendum, Administration
 from tests import factories
-from tests.coding.review_helpers import reviewed
+from tests.coding.review_helpers import addendum_for_test, reviewed
 
 pytestmark = pytest.mark.django_db
 
@@ -176,6 +176,7 @@ def test_regenerated_charges_return_an_accepted_item_to_new(coder_user) -> None:
     encounter, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     review_accept(item=item, user=coder_user)
+    addendum_for_test(encounter, coder_user)
     adm = Administration.objects.filter(encounter=encounter, drug__name="paclitaxel").get()
     adm.dose_value = Decimal(280)
     adm.stop = adm.stop.replace(minute=adm.stop.minute + 5)
