@@ -56,7 +56,7 @@ class DrugClassForm(forms.Form):
             self.fields["drug_class"].choices = [("", "choose a class"), *DrugClass.choices]
         else:
             self.fields["reason"].required = True
-            self.fields["reason"].widget.attrs["placeholder"] = "Why the class changes (required)"
+            self.fields["reason"].widget.attrs["placeholder"] = "Reason (required)"
 
 
 class DrugForm(forms.Form):

@@ -73,6 +73,7 @@ def test_tagging_from_the_worklist_unblocks_the_coders_charge(browser_page, live
     assert "1 signed encounter waiting for charges" in card.inner_text()
     card.locator("select[name=drug_class]").select_option("therapeutic")
     card.locator("input[name=reason]").fill("IGF-1R monoclonal antibody for thyroid eye disease")
+    page.screenshot(path=str(ARTIFACTS / "pharmacy-worklist-before.png"), full_page=True)
     card.locator("button[type=submit]").click()
     page.wait_for_selector("[data-testid=tagged-drug]")
     assert page.url.endswith("/pharmacy/")  # swapped in place
@@ -81,6 +82,8 @@ def test_tagging_from_the_worklist_unblocks_the_coders_charge(browser_page, live
     page.screenshot(path=str(ARTIFACTS / "pharmacy-worklist.png"), full_page=True)
 
     # The formulary with the class editable inline.
+    # At tablet width (768 px), as a pharmacist on the ward would use it.
+    page.set_viewport_size({"width": 768, "height": 1024})
     page.goto(f"{live_server.url}/pharmacy/formulary/?q=leuprolide")
     row = page.locator("[data-testid=drug-row][data-drug='leuprolide (oncology)']")
     row.locator("a", has_text="Change").click()
