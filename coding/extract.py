@@ -50,7 +50,8 @@ def record_dict_from_encounter(encounter: Encounter) -> dict[str, Any]:
 
     enc: dict[str, Any] = {
         "id": record_id("E", encounter.pk),
-        "setting": encounter.setting,
+        # str(): a fresh instance holds its default as a TextChoices member, which hashes by name.
+        "setting": str(encounter.setting),
         "timezone": encounter.timezone,
         "sequence_of_day": encounter.sequence_of_day,
     }
