@@ -123,8 +123,20 @@ def _refuse_input_errors(
         raise ChartError(errors)
 
 
+def _is_signed(encounter: Encounter) -> bool:
+    """The status as committed, with the row locked: a signature cannot slip in mid-change."""
+    status = (
+        Encounter.objects.select_for_update()
+        .filter(pk=encounter.pk)
+        .values_list("status", flat=True)
+        .get()
+    )
+    encounter.status = status
+    return status == Encounter.Status.SIGNED
+
+
 def _require_in_progress(encounter: Encounter) -> None:
-    if encounter.status == Encounter.Status.SIGNED:
+    if _is_signed(encounter):
         raise ChartError({None: ["This record is signed: changes go through an addendum."]})
 
 
@@ -247,7 +259,7 @@ def administration_update(
     regenerates the charges after commit.
     """
     encounter = administration.encounter
-    signed = encounter.status == Encounter.Status.SIGNED
+    signed = _is_signed(encounter)
     if signed and not (addendum_why.strip() and user is not None):
         raise ChartError(
             {"addendum_why": ["This record is signed: changes go through an addendum (say why)."]}

@@ -1,0 +1,137 @@
+"""mar/charting.py: each change asks the engine, refuses its input errors, keeps versions."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mar import charting
+from mar.charting import ChartError, SignBlocked, StaleVersion
+from mar.models import Administration, Encounter, FindingAcknowledgement, Pause
+from tests import factories
+from tests.mar.chart_helpers import hydration_order, running_visit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_administration_start_carries_the_order_over() -> None:
+    encounter, _ = running_visit()
+    fluid = hydration_order(encounter)
+    adm = charting.administration_start(
+        order=fluid, site=None, start=timezone.now() - timedelta(minutes=1)
+    )
+    assert (adm.drug, adm.route, adm.order, adm.purpose) == (fluid.drug, "iv", fluid, "hydration")
+    assert adm.version == 1
+
+
+def test_a_start_in_the_future_is_refused_and_nothing_is_created() -> None:
+    encounter, _ = running_visit()
+    order = encounter.orders.get()
+    with pytest.raises(ChartError) as refused:
+        charting.administration_start(
+            order=order, site=None, start=timezone.now() + timedelta(hours=1)
+        )
+    assert "start" in refused.value.errors
+    assert "in the future" in refused.value.errors["start"][0]
+    assert Administration.objects.filter(encounter=encounter).count() == 1
+
+
+def test_every_change_bumps_the_version() -> None:
+    _, adm = running_visit()
+    now = timezone.now()
+    charting.administration_pause(administration=adm, version=1, at=now - timedelta(minutes=5))
+    charting.administration_resume(administration=adm, version=2, at=now - timedelta(minutes=2))
+    stopped = charting.administration_stop(administration=adm, version=3, at=now)
+    assert stopped.version == 4
+    assert stopped.stop == now
+
+
+def test_a_stale_version_raises_with_the_saved_row_and_changes_nothing() -> None:
+    _, adm = running_visit()
+    charting.administration_update(administration=adm, version=1, changes={"bag": "B1"})
+    with pytest.raises(StaleVersion) as stale:
+        charting.administration_update(administration=adm, version=1, changes={"bag": "B2"})
+    assert stale.value.current.bag == "B1"
+    assert stale.value.current.version == 2
+    assert Administration.objects.get(pk=adm.pk).bag == "B1"
+
+
+def test_stopping_a_paused_infusion_ends_its_pause() -> None:
+    _, adm = running_visit()
+    now = timezone.now()
+    charting.administration_pause(administration=adm, version=1, at=now - timedelta(minutes=5))
+    charting.administration_stop(administration=adm, version=2, at=now)
+    assert Pause.objects.get(administration=adm).end == now
+
+
+def test_pausing_twice_or_resuming_a_running_infusion_is_refused() -> None:
+    _, adm = running_visit()
+    now = timezone.now()
+    with pytest.raises(ChartError, match="not paused"):
+        charting.administration_resume(administration=adm, version=1, at=now)
+    charting.administration_pause(administration=adm, version=1, at=now)
+    with pytest.raises(ChartError, match="already paused"):
+        charting.administration_pause(administration=adm, version=2, at=now)
+
+
+def test_the_engines_doc3_field_names_the_error() -> None:
+    _, adm = running_visit()
+    with pytest.raises(ChartError) as refused:
+        charting.administration_update(
+            administration=adm, version=1, changes={"stop": adm.start - timedelta(minutes=1)}
+        )
+    assert list(refused.value.errors) == ["stop"]
+    assert Administration.objects.get(pk=adm.pk).stop is None
+
+
+def test_a_pause_outside_is_named_by_its_index() -> None:
+    _, adm = running_visit()
+    pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=1))
+    with pytest.raises(ChartError) as refused:
+        charting.pause_update(
+            pause=pause, version=1, start=adm.start - timedelta(minutes=9),
+            end=adm.start - timedelta(minutes=5),
+        )  # fmt: skip
+    assert list(refused.value.errors) == ["pauses[0]"]
+
+
+def test_sign_is_blocked_by_open_errors_and_stores_nothing(nurse_user) -> None:
+    encounter, _ = running_visit()
+    with pytest.raises(SignBlocked) as blocked:
+        charting.encounter_sign(encounter=encounter, user=nurse_user)
+    assert [f.rule for f in blocked.value.open_errors] == ["RAC-7"]
+    assert Encounter.objects.get(pk=encounter.pk).status == Encounter.Status.IN_PROGRESS
+    assert not FindingAcknowledgement.objects.exists()
+
+
+def test_an_acknowledged_error_no_longer_blocks(nurse_user) -> None:
+    encounter, _ = running_visit()
+    with pytest.raises(SignBlocked) as blocked:
+        charting.encounter_sign(encounter=encounter, user=nurse_user)
+    key = charting.finding_key(blocked.value.open_errors[0])
+    signed = charting.encounter_sign(
+        encounter=encounter, user=nurse_user, reasons={key: "continues at home on the pump"}
+    )
+    assert signed.status == Encounter.Status.SIGNED
+    ack = FindingAcknowledgement.objects.get()
+    assert charting.acknowledgement_key(ack) == key
+    assert ack.by == nurse_user
+
+
+def test_a_signed_record_refuses_plain_charting(nurse_user) -> None:
+    encounter = factories.chemo_encounter_create()
+    charting.encounter_sign(
+        encounter=encounter,
+        user=nurse_user,
+        reasons={
+            charting.finding_key(f): "flush given"
+            for f in charting.check_record(charting.record_checked(encounter))
+            if f.severity == "error"
+        },
+    )
+    site = encounter.sites.get()
+    with pytest.raises(ChartError, match="addendum"):
+        charting.flush_chart(site=site, at=timezone.now())
+    adm = encounter.administrations.first()
+    with pytest.raises(ChartError, match="addendum"):
+        charting.administration_update(administration=adm, version=1, changes={"bag": "x"})
