@@ -1,0 +1,134 @@
+"""Locust scenario (issue 7): nurses charting at the bedside and coders reviewing, over HTTP.
+
+Run it with benchmarks/load.py, which starts the servers, seeds the encounters and reports;
+by hand: `locust -f benchmarks/locustfile.py --host http://127.0.0.1:8000` against a seeded app
+(LOAD_NURSE_ENCOUNTERS names the file of encounter ids written by `load.py seed`).
+
+Request names (the rows of the report):
+  nurse: chart page, start (htmx), flush = the live checklist round trip (htmx: the chart with
+  its checklist re-rendered after a tap), checklist (GET), stop (htmx), sign, bare view (/healthz)
+  coder: worklist, coder charges page, claim, release
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import re
+import threading
+
+from locust import HttpUser, between, task
+
+PASSWORD = os.environ.get("LOAD_PASSWORD", "load-test-password-1")
+NURSES = int(os.environ.get("LOAD_NURSES", 48))
+CODERS = int(os.environ.get("LOAD_CODERS", 12))
+_seed = json.loads(open(os.environ.get("LOAD_SEED", "benchmarks/.load-seed.json")).read())
+_nurse_numbers = itertools.count(1)
+_coder_numbers = itertools.count(1)
+_encounters = iter(_seed["open"])
+_lock = threading.Lock()
+
+STOP_URL = re.compile(r"/mar/encounters/\d+/administrations/(\d+)/stop/")
+SITE_URL = re.compile(r"/mar/encounters/\d+/sites/(\d+)/flush/")
+START_URL = re.compile(r"/mar/encounters/\d+/orders/(\d+)/start/")
+CODER_URL = re.compile(r"/coding/encounters/(\d+)/")
+HTMX = {"HX-Request": "true"}
+
+
+def next_encounter() -> int | None:
+    with _lock:
+        return next(_encounters, None)
+
+
+class Signed(HttpUser):
+    abstract = True
+
+    def sign_in(self, username: str) -> None:
+        self.client.get("/accounts/login/", name="login page")
+        self.client.post(
+            "/accounts/login/",
+            {"username": username, "password": PASSWORD},
+            headers=self.csrf(),
+            name="login",
+        )
+
+    def csrf(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"X-CSRFToken": self.client.cookies.get("csrftoken", ""), **(extra or {})}
+
+
+class Nurse(Signed):
+    weight = NURSES
+    wait_time = between(3, 8)
+
+    def on_start(self) -> None:
+        self.sign_in(f"load-nurse-{next(_nurse_numbers)}")
+        self.encounter: int | None = None
+        self.cycles = 0
+
+    def chart(self) -> str:
+        return self.client.get(f"/mar/encounters/{self.encounter}/", name="chart page").text
+
+    @task
+    def chart_a_little(self) -> None:
+        if self.encounter is None or self.cycles >= 3:
+            if self.encounter is not None:
+                self.client.post(
+                    f"/mar/encounters/{self.encounter}/sign/", headers=self.csrf(), name="sign"
+                )
+            self.encounter, self.cycles = next_encounter(), 0
+            if self.encounter is None:
+                return
+        self.cycles += 1
+        base = f"/mar/encounters/{self.encounter}"
+        page = self.chart()
+        orders = START_URL.findall(page)
+        sites = SITE_URL.findall(page)
+        if orders:
+            order = orders[(self.cycles - 1) % len(orders)]
+            data = {f"o{order}-method": "infusion", f"o{order}-at": ""}
+            if sites:
+                data[f"o{order}-site"] = sites[0]
+            page = self.client.post(
+                f"{base}/orders/{order}/start/", data, headers=self.csrf(HTMX), name="start (htmx)"
+            ).text
+        if sites:
+            self.client.post(
+                f"{base}/sites/{sites[0]}/flush/",
+                headers=self.csrf(HTMX),
+                name="flush = live checklist round trip (htmx)",
+            )
+        self.client.get(f"{base}/checklist/", headers=HTMX, name="checklist (GET)")
+        self.client.get("/healthz", name="bare view (/healthz)")
+        for adm in sorted(set(STOP_URL.findall(page)))[:1]:
+            self.client.post(
+                f"{base}/administrations/{adm}/stop/",
+                {f"at{adm}-at": "", f"at{adm}-version": ""},
+                headers=self.csrf(HTMX),
+                name="stop (htmx)",
+            )
+
+
+class Coder(Signed):
+    weight = CODERS
+    wait_time = between(2, 5)
+
+    def on_start(self) -> None:
+        self.sign_in(f"load-coder-{next(_coder_numbers)}")
+
+    @task
+    def review(self) -> None:
+        page = self.client.get("/coding/worklist/", name="worklist").text
+        ids = CODER_URL.findall(page) or [str(pk) for pk in _seed["signed"]]
+        pk = random.choice(ids)
+        self.client.get(f"/coding/encounters/{pk}/", name="coder charges page")
+        claimed = self.client.post(
+            f"/coding/encounters/{pk}/claim/", headers=self.csrf(), name="claim",
+            allow_redirects=False,
+        )  # fmt: skip
+        if claimed.status_code in (200, 302):
+            self.client.post(
+                f"/coding/encounters/{pk}/release/", headers=self.csrf(), name="release",
+                allow_redirects=False,
+            )  # fmt: skip
