@@ -106,8 +106,10 @@ def chemo_encounter_create(*, extra_pushes: int = 0, **fields: object) -> Encoun
 
     Hydration 08:00-09:00, ondansetron push 09:05, flush 09:03, paclitaxel 09:15-12:15 with a
     10-minute pause; then `extra_pushes` more ondansetron pushes, each with a flush, to make the
-    record as large as a test needs.
+    record as large as a test needs. A signed visit is charted first and signed last, as a nurse
+    would: the signed-record guard refuses changes after the signature.
     """
+    status = fields.pop("status", Encounter.Status.IN_PROGRESS)
     encounter = encounter_create(**fields)
     site = site_create(encounter)
     fluid = order_create(
@@ -147,4 +149,8 @@ def chemo_encounter_create(*, extra_pushes: int = 0, **fields: object) -> Encoun
             encounter, antiemetic, site=site, start=at, stop=None,
             method=Administration.Method.PUSH,
         )  # fmt: skip
+    if status != Encounter.Status.IN_PROGRESS:
+        encounter.status = status
+        encounter.signed_at = MORNING + timedelta(hours=6)
+        encounter.save(update_fields=["status", "signed_at"])
     return encounter

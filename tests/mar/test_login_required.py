@@ -6,27 +6,30 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 PUBLIC = {"login", "healthz"}
 
 
-def named_routes(resolver: URLResolver, prefix: str = "") -> list[str]:
-    names = []
+def named_routes(resolver: URLResolver, prefix: str = "", args: tuple[str, ...] = ()) -> dict:
+    """Every named route, with the names of the arguments its path takes."""
+    routes: dict[str, tuple[str, ...]] = {}
     for pattern in resolver.url_patterns:
+        converters = tuple(getattr(pattern.pattern, "converters", {}))
         if isinstance(pattern, URLResolver):
             if pattern.namespace == "admin":
                 continue
             ns = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
-            names += named_routes(pattern, ns)
+            routes.update(named_routes(pattern, ns, args + converters))
         elif isinstance(pattern, URLPattern) and pattern.name:
-            names.append(prefix + pattern.name)
-    return names
+            routes[prefix + pattern.name] = args + converters
+    return routes
+
+
+ARGUMENTS = named_routes(get_resolver())
 
 
 def url_for(name: str) -> str:
-    try:
-        return reverse(name)
-    except Exception:
-        return reverse(name, kwargs={"pk": 1})
+    """The route with 1 for each argument: the login check comes before any lookup."""
+    return reverse(name, kwargs={arg: 1 for arg in ARGUMENTS[name]})
 
 
-ROUTES = sorted(set(named_routes(get_resolver())) - PUBLIC)
+ROUTES = sorted(set(ARGUMENTS) - PUBLIC)
 
 
 @pytest.mark.django_db
