@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from coding.models import ChargeRun
+from coding.models import ChargeRun, MueLimit
 from mar.demo import DEMO_USERS
 from mar.models import Drug, Encounter
 
@@ -29,6 +29,7 @@ def test_demo_loads_users_formulary_and_a_day_with_charges(
     for encounter in signed:
         run = ChargeRun.objects.get(encounter=encounter, is_current=True)
         assert run.lines.exists() or run.findings.exists()
+    assert MueLimit.objects.exists()  # the coder's per-day unit edits have limits to check
 
 
 def test_demo_is_idempotent(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,8 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         drugs = formulary_load_csv(update_existing=False)
         self.stdout.write(f"Formulary: {drugs} drugs from the starter file.")
+        # Per-day unit limits (a sample of the CMS MUE table) so the coder's edits show.
+        call_command("load_mue", verbosity=0, stdout=self.stdout)
         users = demo_users_ensure()
         now = timezone.now()
         if demo_day_exists(now=now):
