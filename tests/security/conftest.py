@@ -1,0 +1,55 @@
+"""A small world with one object of every kind a URL can name, in two encounters."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth.models import User
+
+from coding.models import ChargeLine, ChargeRun, Export
+from coding.services import charge_run_generate
+from mar import roles
+from mar.models import AccessSite, Administration, Drug, Encounter, Order, Pause
+from tests import factories
+
+
+@dataclass
+class World:
+    users: dict[str, User]
+    encounter: Encounter
+    other: Encounter
+    export: Export
+
+    def sample(self, encounter: Encounter) -> dict[str, object]:
+        """A value for every URL argument, taken from `encounter`."""
+        site = AccessSite.objects.filter(encounter=encounter).order_by("pk").first()
+        order = Order.objects.filter(encounter=encounter).order_by("-pk").first()
+        adm = Administration.objects.filter(encounter=encounter).order_by("-pk").first()
+        pause = Pause.objects.filter(administration__encounter=encounter).first()
+        run = ChargeRun.objects.filter(encounter=encounter, is_current=True).first()
+        line = ChargeLine.objects.filter(run=run).order_by("pk").first()
+        assert site and order and adm and pause and line
+        return {
+            "pk": encounter.pk,
+            "site_pk": site.pk,
+            "order_pk": order.pk,
+            "adm_pk": adm.pk,
+            "pause_pk": pause.pk,
+            "line_id": line.pk,
+            "fmt": "csv",
+        }
+
+
+@pytest.fixture
+def world(role_users: dict[str, User]) -> World:
+    admin = role_users[roles.ADMIN]
+    admin.is_superuser = True  # as `manage.py demo` makes the admin: the admin site needs it
+    admin.save(update_fields=["is_superuser"])
+    encounter = factories.chemo_encounter_create()
+    other = factories.chemo_encounter_create()
+    for each in (encounter, other):
+        charge_run_generate(encounter_id=each.pk)
+    export = Export.objects.create(
+        created_by=role_users[roles.CODER], csv_text="a,b\n", hl7_text="MSH|", fhir_json="{}"
+    )
+    assert Drug.objects.exists()
+    return World(users=role_users, encounter=encounter, other=other, export=export)

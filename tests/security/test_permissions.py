@@ -1,0 +1,251 @@
+"""Every URL of the app, for every role and for an anonymous visitor: allowed or denied, as the
+table below says. The table is written by hand from the screens (shared/docs/screens.md) and
+the issues, not read from the views' decorators, so a decorator that drifts is caught.
+
+A URL added to the app without a row here fails `test_every_url_has_a_row` with its name: add
+its row (methods, who may use it, what its pk names).
+
+Allowed: any answer but 403/404/405/5xx. Denied: 403. Anonymous: a redirect to the sign-in
+page, except the public URLs. Objects of one encounter are never reachable through another
+encounter's URL (404).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+
+from mar.roles import ADMIN, CODER, NURSE, PHARMACIST
+from tests.security.conftest import World
+from tests.security.urlwalk import Route, app_routes
+
+pytestmark = pytest.mark.django_db
+
+N, P, C, A = NURSE, PHARMACIST, CODER, ADMIN
+ROLES = (N, P, C, A)
+PUBLIC = frozenset({"anonymous", N, P, C, A})
+SIGNED_IN = frozenset(ROLES)
+
+# name: (methods, roles allowed, what `pk` names). Admins are listed where they are allowed.
+EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
+    "home": ("GET", SIGNED_IN, ""),
+    "healthz": ("GET", PUBLIC, ""),
+    "login": ("GET POST", PUBLIC, ""),
+    "logout": ("POST", SIGNED_IN, ""),
+    # The nurse's board and chart; the chart's read-only parts are shared with pharmacy and coding.
+    "mar:board": ("GET", frozenset({N, A}), "encounter"),
+    "mar:encounter": ("GET", frozenset({N, P, C, A}), "encounter"),
+    "mar:encounter_checklist": ("GET", frozenset({N, P, C, A}), "encounter"),
+    "mar:encounter_timeline": ("GET", frozenset({N, P, C, A}), "encounter"),
+    "mar:encounter_charges": ("GET", frozenset({N, P, C, A}), "encounter"),
+    "mar:encounter_times": ("POST", frozenset({N, A}), "encounter"),
+    "mar:encounter_sign": ("POST", frozenset({N, A}), "encounter"),
+    "mar:addendum_add": ("POST", frozenset({N, A}), "encounter"),
+    "mar:site_place": ("POST", frozenset({N, A}), "encounter"),
+    "mar:site_update": ("POST", frozenset({N, A}), "encounter"),
+    "mar:site_assess": ("POST", frozenset({N, A}), "encounter"),
+    "mar:site_discontinue": ("POST", frozenset({N, A}), "encounter"),
+    "mar:site_flush": ("POST", frozenset({N, A}), "encounter"),
+    "mar:order_start": ("POST", frozenset({N, A}), "encounter"),
+    "mar:adm_update": ("POST", frozenset({N, A}), "encounter"),
+    "mar:adm_pause": ("POST", frozenset({N, A}), "encounter"),
+    "mar:adm_resume": ("POST", frozenset({N, A}), "encounter"),
+    "mar:adm_stop": ("POST", frozenset({N, A}), "encounter"),
+    "mar:pause_update": ("POST", frozenset({N, A}), "encounter"),
+    # Coding: the coders' own.
+    "coding:worklist": ("GET", frozenset({C, A}), ""),
+    "coding:claim_next": ("POST", frozenset({C, A}), ""),
+    "coding:encounter_charges": ("GET", frozenset({C, A}), "encounter"),
+    "coding:claim": ("POST", frozenset({C, A}), "encounter"),
+    "coding:release": ("POST", frozenset({C, A}), "encounter"),
+    "coding:accept": ("POST", frozenset({C, A}), "encounter"),
+    "coding:line_correct": ("POST", frozenset({C, A}), "encounter"),
+    "coding:line_add": ("POST", frozenset({C, A}), "encounter"),
+    "coding:override": ("POST", frozenset({C, A}), "encounter"),
+    "coding:query": ("POST", frozenset({C, A}), "encounter"),
+    "coding:exports": ("GET", frozenset({C, A}), ""),
+    "coding:export_new": ("POST", frozenset({C, A}), ""),
+    "coding:export_download": ("GET", frozenset({C, A}), "export"),
+    "coding:report_findings": ("GET", frozenset({C, A}), ""),
+    "coding:report_reconciliation": ("GET", frozenset({C, A}), ""),
+    # Pharmacy: pharmacists decide; nurses and coders may read the formulary.
+    "pharmacy:worklist": ("GET", frozenset({P, A}), ""),
+    "pharmacy:formulary": ("GET", frozenset({N, P, C, A}), ""),
+    "pharmacy:formulary_export": ("GET", frozenset({N, P, C, A}), ""),
+    "pharmacy:formulary_import": ("GET POST", frozenset({P, A}), ""),
+    "pharmacy:drug_new": ("GET POST", frozenset({P, A}), ""),
+    "pharmacy:drug": ("GET", frozenset({N, P, C, A}), "drug"),
+    "pharmacy:drug_edit": ("GET POST", frozenset({P, A}), "drug"),
+    "pharmacy:drug_row": ("GET", frozenset({N, P, C, A}), "drug"),
+    "pharmacy:drug_class": ("GET POST", frozenset({P, A}), "drug"),
+    "pharmacy:orders": ("GET", frozenset({P, A}), ""),
+    "pharmacy:order_verify": ("POST", frozenset({P, A}), "order"),
+    "pharmacy:order_class": ("GET POST", frozenset({P, A}), "order"),
+}
+
+ROUTES = app_routes()
+APP_ROUTES = [route for route in ROUTES if not route.is_admin]
+ADMIN_ROUTES = [route for route in ROUTES if route.is_admin]
+
+
+def test_every_url_has_a_row() -> None:
+    unknown = sorted(f"{r.name}  (/{r.route})" for r in APP_ROUTES if r.name not in EXPECTED)
+    assert not unknown, (
+        "URLs with no row in tests/security/test_permissions.py EXPECTED; add one for each:\n  "
+        + "\n  ".join(unknown)
+    )
+    gone = sorted(set(EXPECTED) - {r.name for r in APP_ROUTES})
+    assert not gone, f"rows for URLs that no longer exist: {gone}"
+
+
+def arguments(route: Route, world: World) -> dict[str, object]:
+    values = world.sample(world.encounter)
+    kind = EXPECTED[route.name][2]
+    if kind == "drug":
+        values["pk"] = world.encounter.orders.order_by("-pk").first().drug_id
+    elif kind == "order":
+        values["pk"] = world.encounter.orders.order_by("-pk").first().pk
+    elif kind == "export":
+        values["pk"] = world.export.pk
+    return values
+
+
+def client_for(who: str, world: World) -> Client:
+    client = Client()
+    if who != "anonymous":
+        client.force_login(world.users[who])
+    return client
+
+
+def check(route: Route, who: str, method: str, world: World) -> str | None:
+    """None if the answer is as the table says, else what went wrong."""
+    allowed = EXPECTED[route.name][1]
+    path = route.path(arguments(route, world))
+    client = client_for(who, world)
+    response = client.get(path) if method == "GET" else client.post(path, {})
+    status = response.status_code
+    where = f"{method} {path} as {who}: {status}"
+    if status >= 500:
+        return f"{where} (server error)"
+    if who == "anonymous" and "anonymous" not in allowed:
+        location = response.headers.get("Location", "")
+        if status != 302 or not location.startswith("/accounts/login/"):
+            return f"{where}, expected a redirect to sign in"
+        return None
+    if who in allowed:
+        if status in (403, 404, 405):
+            return f"{where}, expected allowed"
+        return None
+    if status != 403:
+        return f"{where}, expected 403"
+    return None
+
+
+@pytest.mark.parametrize("route", APP_ROUTES, ids=lambda r: r.name)
+def test_each_url_allows_and_denies_as_the_table_says(route: Route, world: World) -> None:
+    if route.name not in EXPECTED:
+        pytest.fail(f"no row for {route.name} (see test_every_url_has_a_row)")
+    methods = EXPECTED[route.name][0].split()
+    problems = [
+        problem
+        for who in ("anonymous", N, P, C, A)
+        for method in methods
+        if (problem := check(route, who, method, world))
+    ]
+    # A method the URL does not take is refused whoever asks (once signed in).
+    for method in {"GET", "POST"} - set(methods):
+        path = route.path(arguments(route, world))
+        client = client_for(A, world)
+        response = client.get(path) if method == "GET" else client.post(path, {})
+        if response.status_code != 405:
+            problems.append(f"{method} {path} as admin: {response.status_code}, expected 405")
+    assert not problems, "\n".join(problems)
+
+
+# --- no object of one encounter through another encounter's URL ------------------------------
+
+CROSS = [r for r in APP_ROUTES if "pk" in r.params and len(set(r.params) - {"pk", "fmt"}) > 0]
+
+
+@pytest.mark.parametrize("route", CROSS, ids=lambda r: r.name)
+def test_an_object_of_another_encounter_is_not_found(route: Route, world: World) -> None:
+    methods, allowed, kind = EXPECTED[route.name]
+    assert kind == "encounter", f"{route.name}: a second object under a non-encounter pk"
+    theirs = world.sample(world.other)
+    values = {**theirs, "pk": world.encounter.pk}  # my encounter, their object
+    path = route.path(values)
+    who = next(role for role in (N, C, P) if role in allowed)
+    client = client_for(who, world)
+    before = snapshot(world)
+    for method in methods.split():
+        response = client.get(path) if method == "GET" else client.post(path, {})
+        assert response.status_code == 404, f"{method} {path} as {who}: {response.status_code}"
+    assert snapshot(world) == before, "a refused request changed the other encounter"
+
+
+def snapshot(world: World) -> list[tuple[object, ...]]:
+    from mar.models import Administration, Flush, Pause
+
+    other = world.other
+    return [
+        *Administration.objects.filter(encounter=other).values_list("pk", "stop", "version"),
+        *Pause.objects.filter(administration__encounter=other).values_list("pk", "end"),
+        *Flush.objects.filter(encounter=other).values_list("pk", "at"),
+        *other.sites.values_list("pk", "discontinued_at", "assessed_at"),
+    ]
+
+
+def test_the_cross_encounter_check_covers_every_sub_object_kind() -> None:
+    kinds = {param for route in CROSS for param in route.params} - {"pk"}
+    assert {"site_pk", "adm_pk", "pause_pk", "order_pk", "line_id"} <= kinds
+
+
+# --- the admin site: staff only ---------------------------------------------------------------
+
+
+def admin_arguments(route: Route, world: World) -> dict[str, object]:
+    values: dict[str, object] = {"app_label": "mar"}
+    parts = route.route.split("/")
+    if "object_id" in route.params and len(parts) > 2:
+        ct = ContentType.objects.filter(app_label=parts[1], model=parts[2]).first()
+        model = ct.model_class() if ct else None
+        obj = model._default_manager.order_by("pk").first() if model else None
+        values["object_id"] = obj.pk if obj is not None else 1
+    values.setdefault("object_id", world.encounter.pk)
+    values["content_type_id"] = ContentType.objects.get_for_model(type(world.encounter)).pk
+    values["id"] = world.users[A].pk
+    values["url"] = "no-such-page/"
+    return values
+
+
+def test_the_admin_site_is_for_admins_only(world: World) -> None:
+    problems = []
+    for route in ADMIN_ROUTES:
+        path = route.path(admin_arguments(route, world))
+        if path.endswith("/logout/"):
+            continue
+        for who in ("anonymous", N, P, C, A):
+            response = client_for(who, world).get(path)
+            status, location = response.status_code, response.headers.get("Location", "")
+            if status >= 500:
+                problems.append(f"GET {path} as {who}: {status}")
+            elif (
+                who == A
+                and path.startswith("/admin/pghistory/")
+                and path.endswith(("/add/", "/delete/"))
+            ):
+                if status != 403:  # the history is append-only, in the admin too
+                    problems.append(f"GET {path} as admin: {status}, expected 403")
+            elif who == A and status in (401, 403) and "autocomplete" not in path:
+                # (autocomplete answers 403 to a request without its field parameters)
+                problems.append(f"GET {path} as admin: {status}")
+            elif (
+                who != A
+                and path != "/admin/login/"
+                and not (
+                    status == 302 and location.startswith(("/admin/login/", "/accounts/login/"))
+                )
+            ):
+                problems.append(f"GET {path} as {who}: {status} {location}, expected sign-in")
+    assert not problems, "\n".join(problems)
