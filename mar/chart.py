@@ -200,7 +200,13 @@ def chart_context(
                 items_by_adm.setdefault(record_id, []).append(item)
 
     cards = []
-    for adm in sorted(adms, key=lambda a: (a.stop is not None, -a.start.timestamp(), -a.pk)):
+
+    # Newest running first, then the rest newest first.
+    def newest_running_first(a: Administration) -> tuple[bool, float, int]:
+        running = a.stop is None and a.method == Administration.Method.INFUSION
+        return (not running, -a.start.timestamp(), -a.pk)
+
+    for adm in sorted(adms, key=newest_running_first):
         cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
 
     given = {a.order_id for a in adms}

@@ -196,8 +196,8 @@ class AdministrationForm(ZonedForm):
     bag = forms.CharField(
         max_length=40,
         required=False,
-        label="Bag (same id = mixed)",
-        widget=forms.TextInput(attrs={"placeholder": "e.g. B1"}),
+        label="Bag id",
+        widget=forms.TextInput(attrs={"placeholder": "same id = mixed"}),
     )
     purpose = forms.ChoiceField(
         choices=[("", "—")] + list(Administration.Purpose.choices),

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from coding.models import ChargeRun
 from mar import charting
@@ -247,7 +248,14 @@ def site_update(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
 def _site_action(request: HttpRequest, pk: int, site_pk: int, action: str) -> HttpResponse:
     site = _site(pk, site_pk)
     encounter = site.encounter
-    now = timezone.now()
+    # One tap charts "now"; a time typed for late entry (on the wall clock) takes its place.
+    form = AtForm(request.POST, encounter=encounter, prefix=f"{action}{site.pk}")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for message in errors:
+                messages.error(request, message)
+        return _after_change(request, encounter, anchor=f"site-{site.pk}")
+    now = form.cleaned_data["at"] or timezone.now()
     try:
         if action == "assess":
             charting.site_assess(site=site, at=now)
@@ -474,7 +482,11 @@ def encounter_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
         _refused(form, exc)
     else:
         messages.success(request, "Signed. Charges are being generated.")
-        return _after_change(request, _encounter(pk), anchor="charges")
+        url = reverse("mar:encounter", args=[pk])
+        if request.htmx:
+            # The whole page changes (header, read-only cards): have htmx load it anew.
+            return HttpResponseClientRefresh()
+        return redirect(f"{url}#charges")
     return _after_change(request, encounter, bound={"sign": form})
 
 

@@ -493,3 +493,14 @@ def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:  # 
     assert response.status_code == 200
     assert "This field is required" in response.content.decode()
     assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+
+
+def test_a_flush_given_earlier_is_charted_at_its_time(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    at = adm.start + timedelta(minutes=3)
+    client_as(roles.NURSE).post(
+        reverse("mar:site_flush", args=[encounter.pk, adm.site_id]),
+        {f"flush{adm.site_id}-at": local(at)},
+    )
+    flush = Flush.objects.get(site_id=adm.site_id)
+    assert flush.at == at.replace(second=0, microsecond=0)

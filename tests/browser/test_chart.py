@@ -1,0 +1,156 @@
+"""A nurse charts a whole chemotherapy visit by clicking, in real Chromium against the live server:
+a site, hydration, a flush, an antiemetic push, a flush, paclitaxel with a pause; a checklist item
+appears and clears; she signs; a real Celery worker (through Redis) makes the charges, which
+appear on the chart. Screenshots of the chart at 1280 and 768 px go to test-artifacts/."""
+
+from datetime import timedelta
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.utils import timezone
+
+from config.celery import app
+from mar.models import Administration, DrugClass, Encounter, Order
+from tests import factories
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_login import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def worker():  # type: ignore[no-untyped-def]
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL (bin/test sets it)")
+    assert not app.conf.task_always_eager
+    app.control.purge()
+    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING") as w:
+        yield w
+
+
+def wall(moment) -> str:  # type: ignore[no-untyped-def]
+    """The datetime-local value of a moment on the encounter's wall clock."""
+    return moment.astimezone(factories.NEW_YORK).strftime("%Y-%m-%dT%H:%M")
+
+
+def visit() -> Encounter:
+    now = timezone.now()
+    encounter = factories.encounter_create(
+        arrived_at=now - timedelta(hours=3), location_label="4", unit="Infusion Center"
+    )
+    factories.order_create(
+        encounter, factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION),
+        indication="E86.0 dehydration", purpose=Order.Purpose.HYDRATION, dose="1000 mL",
+    )  # fmt: skip
+    factories.order_create(encounter, factories.drug_get("ondansetron"), indication="R11.2",
+                           dose="8 mg")  # fmt: skip
+    factories.order_create(encounter, factories.drug_get("paclitaxel", DrugClass.CHEMO),
+                           dose="175 mg/m2")  # fmt: skip
+    return encounter
+
+
+def card(page, drug: str):  # type: ignore[no-untyped-def]
+    return page.locator("[data-testid=adm-card]", has_text=drug)
+
+
+def start_order(page, drug: str, method: str = "infusion") -> int:  # type: ignore[no-untyped-def]
+    row = page.locator("[data-testid=order-row]", has_text=drug).first
+    row.locator("select[name$='-method']").select_option(method)
+    row.locator("[data-testid=start]").click()
+    card(page, drug).wait_for()
+    return int(card(page, drug).get_attribute("data-administration")[1:])
+
+
+def edit_time(page, adm_pk: int, field: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    """Type a late-entry time; htmx saves it on change, and the card comes back one version on."""
+    from playwright.sync_api import expect
+
+    version = page.locator(f"input[name='a{adm_pk}-version']")
+    before = int(version.get_attribute("value"))
+    page.fill(f"#id_a{adm_pk}-{field}", value)  # fires input and change, as typing does
+    expect(version).to_have_value(str(before + 1))
+    expect(page.locator(f"#id_a{adm_pk}-{field}")).to_have_value(value)
+
+
+def flush_at(page, moment) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    chip = page.locator("[data-testid=site-chip]").first
+    count = page.locator(".tl-flush").count()
+    chip.locator("summary", has_text="Flush earlier").click()
+    chip.locator("input[type=datetime-local]").fill(wall(moment))
+    chip.locator("[data-testid=flush-at]").click()
+    expect(page.locator(".tl-flush")).to_have_count(count + 1)  # a tick on the timeline
+
+
+def test_a_nurse_charts_a_chemotherapy_visit_by_clicking(browser_page, live_server, worker) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    factories.user_create(username="nurse-c", role="nurse")
+    encounter = visit()
+    now = timezone.now()
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server, "nurse-c")
+    page.wait_for_url("**/mar/board/")
+    page.locator("[data-testid=encounter-card]", has_text=encounter.patient.name).click()
+    page.wait_for_url(f"**/mar/encounters/{encounter.pk}/")
+    checklist = page.locator("[data-testid=checklist]")
+
+    # An access site, placed at arrival.
+    form = page.locator("[data-testid=site-form]")
+    form.locator("select[name=site-kind]").select_option("peripheral_iv")
+    form.locator("input[name=site-location]").fill("left forearm")
+    form.locator("input[name=site-placed_at]").fill(wall(now - timedelta(hours=3)))
+    form.locator("button[type=submit]").click()
+    page.locator("[data-testid=site-chip]").wait_for()
+
+    # Hydration: started from its order (the only site preselected); the checklist at once says
+    # its stop is missing (RAC-7).
+    fluid = start_order(page, "sodium chloride")
+    expect(checklist).to_contain_text("RAC-7")
+    expect(checklist).to_contain_text("Stop time missing for sodium chloride 0.9%")
+    edit_time(page, fluid, "start", wall(now - timedelta(hours=2, minutes=50)))
+    edit_time(page, fluid, "stop", wall(now - timedelta(hours=2, minutes=10)))
+    # ... and clears when the stop is charted.
+    expect(checklist).not_to_contain_text("Stop time missing for sodium chloride")
+
+    flush_at(page, now - timedelta(hours=2, minutes=8))
+
+    # The antiemetic as a push.
+    push = start_order(page, "ondansetron", method="push")
+    edit_time(page, push, "start", wall(now - timedelta(hours=2, minutes=5)))
+    flush_at(page, now - timedelta(hours=2, minutes=2))
+
+    # Paclitaxel, with a pause (the big buttons), then stopped now.
+    chemo = start_order(page, "paclitaxel")
+    edit_time(page, chemo, "start", wall(now - timedelta(hours=2)))
+    card(page, "paclitaxel").locator("[data-testid=pause]").click()
+    expect(card(page, "paclitaxel").locator("[data-testid=adm-state]")).to_contain_text("Paused")
+    card(page, "paclitaxel").locator("[data-testid=resume]").click()
+    expect(card(page, "paclitaxel").locator("[data-testid=adm-state]")).to_contain_text("Running")
+    page.screenshot(path=str(ARTIFACTS / "chart-running.png"), full_page=True)
+    card(page, "paclitaxel").locator("[data-testid=stop]").click()
+    expect(card(page, "paclitaxel").locator("[data-testid=adm-state]")).to_contain_text("Stopped")
+
+    # Nothing an auditor would raise: the checklist is clear and the record ready to sign.
+    expect(page.locator("[data-testid=checklist-clear]")).to_be_visible()
+    adms = {a.drug.name: a for a in Administration.objects.filter(encounter=encounter)}
+    assert adms["ondansetron"].method == "push"
+    assert adms["paclitaxel"].pauses.get().end is not None
+    assert encounter.flushes.count() == 2
+
+    # Pictures of the chart for the record, at a laptop's and a tablet's width.
+    page.screenshot(path=str(ARTIFACTS / "chart.png"), full_page=True)
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.screenshot(path=str(ARTIFACTS / "chart-768.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.locator("[data-testid=sign]").click()
+    expect(page.locator("[data-testid=signed]")).to_be_visible()
+    # The worker (through Redis) makes the charges; the chart polls until they are there.
+    charges = page.locator("[data-testid=charges]")
+    expect(charges).to_contain_text("96413", timeout=30_000)
+    expect(charges).to_contain_text("96375")  # the push after chemotherapy: sequential
+    page.screenshot(path=str(ARTIFACTS / "chart-signed.png"), full_page=True)
