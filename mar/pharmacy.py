@@ -3,9 +3,10 @@
 A drug's class decides its code family, so every class decision (tagging a drug, changing its
 class, overriding it on one order, or a CSV import that changes it) is recorded as a
 DrugClassChange, and the signed encounters whose current charge run was coded with another class
-are brought up to date: regenerated through the Celery task after commit, or, when that run was
-already exported to billing, only flagged for the coder (an exported run is never replaced
-behind the coder's back).
+are brought up to date: regenerated through the Celery task (coding.tasks.generate_charges,
+sent on commit through the charge outbox, coding/outbox.py, so a Redis outage delays the
+regeneration and never drops it), or, when that run was already exported to billing, only
+flagged for the coder (an exported run is never replaced behind the coder's back).
 
 Roles are checked by the views; these functions trust their caller.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from coding.models import ChargeRun
+from coding.outbox import outbox_enqueue
 from mar.formulary import RowError, drug_fields_check, formulary_csv_write, formulary_rows_read
 from mar.models import Administration, Drug, DrugClass, DrugClassChange, Encounter, Order
 
@@ -51,8 +52,6 @@ def _charges_refresh(
     `administrations` is a queryset of the administrations the decision governs. The snapshot a
     run was made from says which class each administration was coded with ("A<pk>" ids).
     """
-    from coding.tasks import generate_charges
-
     by_encounter: dict[int, set[str]] = defaultdict(set)
     signed = administrations.filter(encounter__status=Encounter.Status.SIGNED)
     for pk, encounter_id in signed.values_list("pk", "encounter_id"):
@@ -81,11 +80,10 @@ def _charges_refresh(
             run.save(update_fields=["reason"])
             flagged.append(run.pk)
             continue
-        # After commit: the worker must find the new class already in the database.
-        transaction.on_commit(
-            partial(
-                generate_charges.delay, run.encounter_id, ChargeRun.Trigger.CLASS_CHANGE, reason
-            )
+        # An outbox row in this transaction, the task sent on commit (the worker must find the
+        # new class already in the database); if Redis is down, beat re-sends it later.
+        outbox_enqueue(
+            encounter_id=run.encounter_id, kind=ChargeRun.Trigger.CLASS_CHANGE, reason=reason
         )
         regenerated.append(run.encounter_id)
     return regenerated, flagged

@@ -394,3 +394,23 @@ def test_an_order_needs_a_drug_name_and_an_unsigned_record(nurse_user) -> None: 
     with pytest.raises(ValidationError):
         order_create(encounter=encounter, drug_name="carboplatin")
     assert not Drug.objects.exists()
+
+
+def test_a_regeneration_is_owed_in_the_outbox_before_commit(
+    nurse_user,  # type: ignore[no-untyped-def]
+    pharmacist_user,
+    django_capture_on_commit_callbacks,
+) -> None:
+    from coding.models import ChargeOutbox
+
+    drug = factories.drug_get("teprotumumab", None)
+    encounter = infusion_visit(drug)
+    sign(encounter, nurse_user)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        drug_classify(drug=drug, drug_class="therapeutic", user=pharmacist_user)
+    # Written in the class change's own transaction: Redis down at commit delays, never drops.
+    row = ChargeOutbox.objects.get(encounter=encounter)
+    assert row.kind == ChargeRun.Trigger.CLASS_CHANGE
+    assert "teprotumumab" in row.reason
+    assert row.done_at is None
+    assert len(callbacks) == 1

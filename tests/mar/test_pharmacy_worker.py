@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from coding.models import ChargeRun
+from coding.models import ChargeOutbox, ChargeRun
 from coding.services import charge_run_generate
 from config.celery import app
 from mar.models import Administration, Drug, Encounter
@@ -91,6 +91,9 @@ def test_tagging_an_untagged_drug_charges_it_through_the_worker(
     assert "96365" in set(run.lines.values_list("code", flat=True))
     assert not run.findings.filter(rule="DOC-4").exists()
     assert "teprotumumab" in run.reason and pharmacist_user.username in run.reason
+    # The outbox row the class change wrote is marked done by the worker.
+    owed = ChargeOutbox.objects.filter(encounter_id=before.encounter_id)
+    assert wait_for(lambda: owed.filter(done_at__isnull=False).count() == 1)
 
 
 def test_a_class_change_regenerates_through_the_worker_and_skips_the_exported(
