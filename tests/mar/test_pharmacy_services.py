@@ -414,3 +414,25 @@ def test_a_regeneration_is_owed_in_the_outbox_before_commit(
     assert "teprotumumab" in row.reason
     assert row.done_at is None
     assert len(callbacks) == 1
+
+
+def test_a_class_changed_by_csv_import_regenerates_like_a_pharmacists_change(
+    nurse_user,  # type: ignore[no-untyped-def]
+    pharmacist_user,
+    django_capture_on_commit_callbacks,
+) -> None:
+    from mar.pharmacy import formulary_import
+
+    drug = factories.drug_get("infliximab", "chemo")
+    encounter = infusion_visit(drug)
+    sign(encounter, nurse_user)
+    csv_text = (
+        "name,synonyms,class,hcpcs,billing_unit,note\n"
+        "infliximab,Remicade,therapeutic,J1745,10 mg,rheumatology use\n"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        formulary_import(data=csv_text, user=pharmacist_user)
+    run = current(encounter)
+    assert run.trigger == ChargeRun.Trigger.CLASS_CHANGE
+    assert "96365" in codes(run)
+    assert "CSV import, line 2" in run.reason
