@@ -172,7 +172,7 @@ def encounter_charges(request: HttpRequest, pk: int) -> HttpResponse:
         "run": run,
         "previous_runs": previous,
         "sites": list(encounter.sites.all()),
-        "orders": list(encounter.orders.select_related("drug")),
+        "orders": list(encounter.orders.select_related("drug", "verified_by")),
         "administrations": administrations,
         "flushes": list(encounter.flushes.all()),
         "addenda": list(encounter.addenda.select_related("author")),

@@ -5,10 +5,12 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from coding.exports import export_create
 from coding.models import ChargeCorrection, DocumentationQuery, EditOverride, MueLimit, ReviewItem
 from coding.review import review_accept, review_claim
+from coding.services import charge_run_generate
 from mar import roles
 from tests import factories
 from tests.coding.review_helpers import reviewed
@@ -261,3 +263,38 @@ def test_the_nurse_chart_fragment_shows_open_queries_until_an_addendum(
     assert "Please chart the flush before paclitaxel." in html and "RAC-5" in html
     Addendum.objects.create(encounter=encounter, what="flush", why="query", author=nurse_user)
     assert "coder-queries" not in render_to_string("mar/_queries.html", {"encounter": encounter})
+
+
+def test_review_page_shows_the_pharmacists_verification_of_each_order(
+    client_as, pharmacist_user
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 5: a pharmacist's verification (who, when) is shown to the coder."""
+    encounter = factories.chemo_encounter_create()
+    first = encounter.orders.order_by("pk").first()
+    first.verified_by, first.verified_at = pharmacist_user, timezone.now()
+    first.save()
+    encounter.status = encounter.Status.SIGNED
+    encounter.save()
+    charge_run_generate(encounter_id=encounter.pk)
+    page = (
+        client_as(roles.CODER)
+        .get(reverse("coding:encounter_charges", args=[encounter.pk]))
+        .content.decode()
+    )
+    assert page.count('data-testid="order-verified"') == 1
+    assert page.count('data-testid="order-unverified"') == encounter.orders.count() - 1
+    assert pharmacist_user.get_username() in page
+
+
+def test_review_page_shows_why_the_run_was_made(client_as) -> None:  # type: ignore[no-untyped-def]
+    """Issue 5: a regeneration after a class change (or its flag after export) tells the coder."""
+    encounter, run, _ = reviewed()
+    run.reason = "CLASS CHANGED AFTER EXPORT: paclitaxel chemo -> therapeutic"
+    run.save(update_fields=["reason"])
+    page = (
+        client_as(roles.CODER)
+        .get(reverse("coding:encounter_charges", args=[encounter.pk]))
+        .content.decode()
+    )
+    assert 'data-testid="run-reason"' in page
+    assert "CLASS CHANGED AFTER EXPORT" in page
