@@ -96,6 +96,51 @@ def seed(out: Path, nurses: int, coders: int, open_encounters: int, signed: int)
     out.write_text(json.dumps({"open": opened, "signed": done}))
 
 
+def feed(queue: Path, target: int, seconds: float) -> None:
+    """Admissions: keep `target` encounters in progress, appending new ids to `queue`."""
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from mar.models import AccessSite, DrugClass, Encounter, Order
+    from tests import factories
+
+    fluid = factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION)
+    antiemetic = factories.drug_get("ondansetron")
+    chemo = factories.drug_get("paclitaxel", DrugClass.CHEMO)
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        missing = target - Encounter.objects.filter(status="in_progress").count()
+        for _ in range(max(0, missing)):
+            n += 1
+            now = timezone.now()
+            with transaction.atomic():
+                encounter = factories.encounter_create(
+                    arrived_at=now - timedelta(minutes=5), location_label=f"F{n % 40 + 1}"
+                )
+                AccessSite.objects.create(
+                    encounter=encounter, kind=AccessSite.Kind.PERIPHERAL_IV,
+                    location="left forearm", placed_at=now - timedelta(minutes=4),
+                )  # fmt: skip
+                for drug, dose, indication, purpose in (
+                    (fluid, "1000 mL", "E86.0", Order.Purpose.HYDRATION),
+                    (antiemetic, "8 mg", "R11.2", ""),
+                    (chemo, "175 mg/m2", "C34.90", ""),
+                ):
+                    Order.objects.create(
+                        encounter=encounter, drug=drug, dose=dose, indication=indication,
+                        purpose=purpose,
+                    )  # fmt: skip
+            with queue.open("a") as f:
+                f.write(f"{encounter.pk}\n")
+        time.sleep(1)
+
+
 def stats(path: Path) -> list[dict[str, str]]:
     with path.open() as f:
         return list(csv.DictReader(f))
@@ -107,6 +152,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--spawn-rate", type=float, default=2)
     parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--open", type=int, default=100, help="encounters in progress at a time")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     nurses = round(args.users * 0.8)
@@ -129,7 +175,7 @@ def main() -> int:
         started = time.monotonic()
         subprocess.run(
             [python, __file__, "--seed", str(seed_file), str(nurses), str(coders),
-             str(nurses * 30), "60"],
+             str(args.open), "60"],
             cwd=ROOT, env=env, check=True, timeout=900,
         )  # fmt: skip
         print(f"seeded in {time.monotonic() - started:.0f}s", flush=True)
@@ -146,9 +192,15 @@ def main() -> int:
              "--loglevel", "WARNING", "--schedule", str(out / "beat-schedule")],
             env, out / "worker.log",
         ))  # fmt: skip
+        queue = out / "queue.txt"
+        queue.write_text("")
+        run_seconds = int(args.minutes * 60)
+        processes.append(Process(
+            [python, __file__, "--feed", str(queue), str(args.open), str(run_seconds + 30)],
+            env, out / "feeder.log",
+        ))  # fmt: skip
         wait_until(lambda: port_open(port), 60, "gunicorn")
 
-        run_seconds = int(args.minutes * 60)
         locust = subprocess.run(
             [str(VENV_BIN / "locust"), "-f", str(ROOT / "benchmarks" / "locustfile.py"),
              "--headless", "-u", str(args.users), "-r", str(args.spawn_rate),
@@ -156,6 +208,7 @@ def main() -> int:
              "--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"],
             cwd=ROOT,
             env={**env, "LOAD_SEED": str(seed_file), "LOAD_PASSWORD": PASSWORD,
+                 "LOAD_QUEUE": str(queue),
                  "LOAD_NURSES": str(nurses), "LOAD_CODERS": str(coders)},
             timeout=run_seconds + 300, capture_output=True, text=True,
         )  # fmt: skip
@@ -238,5 +291,9 @@ if __name__ == "__main__":
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         out, nurses, coders, open_encounters, signed = sys.argv[2:7]
         seed(Path(out), int(nurses), int(coders), int(open_encounters), int(signed))
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--feed":
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        feed(Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
         sys.exit(0)
     sys.exit(main())

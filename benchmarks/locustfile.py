@@ -25,21 +25,34 @@ PASSWORD = os.environ.get("LOAD_PASSWORD", "load-test-password-1")
 NURSES = int(os.environ.get("LOAD_NURSES", 48))
 CODERS = int(os.environ.get("LOAD_CODERS", 12))
 _seed = json.loads(open(os.environ.get("LOAD_SEED", "benchmarks/.load-seed.json")).read())
+# Patients to chart: the seeded ones, then those the runner's admissions feeder adds (one id a
+# line), as the front desk registers them.
+QUEUE = os.environ.get("LOAD_QUEUE", "")
 _nurse_numbers = itertools.count(1)
 _coder_numbers = itertools.count(1)
-_encounters = iter(_seed["open"])
+_taken: set[int] = set()
 _lock = threading.Lock()
 
 STOP_URL = re.compile(r"/mar/encounters/\d+/administrations/(\d+)/stop/")
 SITE_URL = re.compile(r"/mar/encounters/\d+/sites/(\d+)/flush/")
 START_URL = re.compile(r"/mar/encounters/\d+/orders/(\d+)/start/")
 CODER_URL = re.compile(r"/coding/encounters/(\d+)/")
+ACK = re.compile(r'name="(ack_[^"]+)"')
 HTMX = {"HX-Request": "true"}
+CYCLES = int(os.environ.get("LOAD_CYCLES", 6))  # charting rounds on a patient before signing
 
 
 def next_encounter() -> int | None:
     with _lock:
-        return next(_encounters, None)
+        ids = list(_seed["open"])
+        if QUEUE and os.path.exists(QUEUE):
+            with open(QUEUE) as f:
+                ids += [int(line) for line in f if line.strip()]
+        for pk in ids:
+            if pk not in _taken:
+                _taken.add(pk)
+                return pk
+        return None
 
 
 class Signed(HttpUser):
@@ -52,6 +65,7 @@ class Signed(HttpUser):
             {"username": username, "password": PASSWORD},
             headers=self.csrf(),
             name="login",
+            allow_redirects=False,
         )
 
     def csrf(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -64,6 +78,7 @@ class Nurse(Signed):
 
     def on_start(self) -> None:
         self.sign_in(f"load-nurse-{next(_nurse_numbers)}")
+        self.client.get("/mar/board/", name="board (start page)")
         self.encounter: int | None = None
         self.cycles = 0
 
@@ -72,11 +87,14 @@ class Nurse(Signed):
 
     @task
     def chart_a_little(self) -> None:
-        if self.encounter is None or self.cycles >= 3:
+        if self.encounter is None or self.cycles >= CYCLES:
             if self.encounter is not None:
+                # Sign, giving a reason for each checklist error still open (the sign form asks).
+                acks = {name: "charted in the load test" for name in ACK.findall(self.chart())}
                 self.client.post(
-                    f"/mar/encounters/{self.encounter}/sign/", headers=self.csrf(), name="sign"
-                )
+                    f"/mar/encounters/{self.encounter}/sign/", acks, headers=self.csrf(),
+                    name="sign",
+                )  # fmt: skip
             self.encounter, self.cycles = next_encounter(), 0
             if self.encounter is None:
                 return
@@ -116,6 +134,7 @@ class Coder(Signed):
 
     def on_start(self) -> None:
         self.sign_in(f"load-coder-{next(_coder_numbers)}")
+        self.client.get("/coding/worklist/", name="worklist")
 
     @task
     def review(self) -> None:
