@@ -1,0 +1,241 @@
+"""Random and hostile input, driven by hypothesis, to every form and htmx endpoint and to the
+engine's command line: never a server error, never a partial save.
+
+The forms are found, not listed: every GET page of the app is fetched as an admin and each
+<form> (action= or hx-post=) is read for its field names, so a screen added later is fuzzed
+with its real field names the moment it is routed. "No partial save": when the answer is an
+error (4xx, a form error, an error message), the audit trail shows no write at all, because
+every insert, update and delete of the record, formulary and charges leaves an event there.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from django.contrib.messages import constants
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit.models import EVENTS
+from coding.engine.cli import main as engine_main
+from tests.security.conftest import World
+from tests.security.test_csrf import POST_ROUTES
+from tests.security.test_permissions import APP_ROUTES, EXPECTED, arguments
+from tests.security.urlwalk import Route
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 8))
+
+HOSTILE = [
+    "",
+    " ",
+    "0",
+    "-1",
+    "1e309",
+    "NaN",
+    "Infinity",
+    "99999999999999999999999999",
+    "-99999999999999999999",
+    "3.14159",
+    "' OR 1=1 --",
+    "'; DROP TABLE mar_administration; --",
+    '<script>alert("x")</script>',
+    '"><img src=x onerror=alert(1)>',
+    "{{ settings.SECRET_KEY }}",
+    "%s%s%s%n",
+    "../../../../etc/passwd",
+    "\x00",
+    "a\x00b",
+    "\u202e\u0000\ud7ff",
+    "2026-02-30T25:61",
+    "2026-03-02T08:00",
+    "2026-03-02 08:00",
+    "9999-12-31T23:59",
+    "0001-01-01T00:00",
+    "08:00",
+    "yesterday",
+    "A1",
+    "S999999",
+    "true",
+    "null",
+    "[]",
+    "{}",
+    "x" * 5000,
+]
+values = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=300))
+
+
+class FormFinder(HTMLParser):
+    """Field names of each form, by the path it posts to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: dict[str, set[str]] = {}
+        self._current: set[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = dict(attrs)
+        target = attr.get("hx-post") or (attr.get("action") if tag == "form" else None)
+        if tag == "form":
+            self._current = self.forms.setdefault((target or "").split("?")[0].split("#")[0],
+                                                  set())  # fmt: skip
+        elif target:
+            self.forms.setdefault(target.split("?")[0], set())
+        if tag in ("input", "select", "textarea", "button") and attr.get("name"):
+            if self._current is not None and attr["name"] != "csrfmiddlewaretoken":
+                self._current.add(str(attr["name"]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+
+
+def discover_forms(world: World) -> dict[str, set[str]]:
+    client = Client()
+    client.force_login(world.users["admin"])
+    finder = FormFinder()
+    for route in APP_ROUTES:
+        if route.name in EXPECTED and "GET" in EXPECTED[route.name][0].split():
+            response = client.get(route.path(arguments(route, world)))
+            if response.status_code == 200 and "html" in response.headers.get("Content-Type", ""):
+                finder.feed(response.content.decode(errors="replace"))
+    # The coder's review forms show once the item is claimed.
+    coder = Client()
+    coder.force_login(world.users["coder"])
+    coder.post(f"/coding/encounters/{world.encounter.pk}/claim/")
+    for path in (f"/coding/encounters/{world.encounter.pk}/", "/coding/exports/"):
+        finder.feed(coder.get(path).content.decode(errors="replace"))
+    return finder.forms
+
+
+GENERIC = ["at", "start", "end", "stop", "version", "reason", "what", "why", "site", "method"]
+
+
+def writes() -> int:
+    return sum(model.objects.count() for model in EVENTS.values())
+
+
+def is_error(response) -> bool:  # type: ignore[no-untyped-def]
+    if response.status_code >= 400:
+        return True
+    body = response.content.decode(errors="replace")
+    if "is-invalid" in body or "errorlist" in body or "invalid-feedback" in body:
+        return True
+    storage = getattr(response.wsgi_request, "_messages", None)
+    queued = getattr(storage, "_queued_messages", [])
+    return any(message.level >= constants.ERROR for message in queued)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", POST_ROUTES, ids=lambda r: r.name)
+def test_hostile_posts_never_fail_the_server_nor_save_half(route: Route, world: World) -> None:
+    path = route.path(arguments(route, world))
+    forms = discover_forms(world)
+    # A form not on any page as the world stands (e.g. a sign form with acknowledgements): the
+    # field names of every form of the app, and some usual ones.
+    every_name = set(GENERIC).union(*forms.values())
+    fields = sorted(forms.get(path) or every_name)
+    allowed = EXPECTED[route.name][1]
+    who = next((r for r in ("nurse", "pharmacist", "coder", "admin") if r in allowed), "admin")
+    client = Client()
+    if route.name != "login":
+        client.force_login(world.users[who])
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        data=st.dictionaries(st.sampled_from(fields), values, max_size=len(fields)),
+        extra=st.dictionaries(st.text(min_size=1, max_size=20), values, max_size=2),
+        htmx=st.booleans(),
+    )
+    def post(data: dict[str, str], extra: dict[str, str], htmx: bool) -> None:
+        before = writes()
+        headers = {"HX-Request": "true"} if htmx else {}
+        response = client.post(path, {**extra, **data}, headers=headers)
+        assert response.status_code < 500, f"POST {path} {data!r}: {response.status_code}"
+        if is_error(response):
+            assert writes() == before, f"POST {path} {data!r} failed but saved something"
+
+    post()
+
+
+# --- the engine's command line ----------------------------------------------------------------
+
+SCENARIO = json.loads(next((ROOT / "tests/engine/scenarios").glob("P07*.json")).read_text())
+RECORD = SCENARIO["record"]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+    | st.sampled_from(HOSTILE),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+def mutate(record: object, path: list[int], value: object) -> object:
+    """The record with one value somewhere inside replaced (path picks the branch)."""
+    if not path or not isinstance(record, dict | list) or not record:
+        return value
+    keys = list(record.keys()) if isinstance(record, dict) else list(range(len(record)))
+    key = keys[path[0] % len(keys)]
+    copy = dict(record) if isinstance(record, dict) else list(record)
+    copy[key] = mutate(copy[key], path[1:], value)  # type: ignore[index]
+    return copy
+
+
+def run_cli(text: str) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    real_stderr = sys.stderr
+    sys.stderr = stderr
+    try:
+        code = engine_main(["-"], stdin=io.StringIO(text), stdout=stdout)
+    finally:
+        sys.stderr = real_stderr
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        st.sampled_from(HOSTILE),
+        json_values.map(json.dumps),
+        st.tuples(st.lists(st.integers(0, 50), max_size=6), json_values).map(
+            lambda pv: json.dumps(mutate(RECORD, pv[0], pv[1]))
+        ),
+    )
+)
+def test_the_engine_cli_answers_garbage_with_exit_2_and_no_traceback(text: str) -> None:
+    code, out, err = run_cli(text)
+    assert code in (0, 2)
+    if code == 2:
+        assert out == "" and err.strip() and "Traceback" not in err
+    else:
+        json.loads(out)
+
+
+@pytest.mark.parametrize(
+    "stdin",
+    [b"", b"\xff\xfe\x00garbage", b"{", b"[]", b'{"format": "infusion-record/1"}', b"\x00" * 64,
+     b"[" * 100000],
+)  # fmt: skip
+def test_the_engine_process_exits_2_on_garbage(stdin: bytes) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "coding.engine", "-"],
+        input=stdin, capture_output=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr.decode(errors="replace")[-2000:]
+    assert b"Traceback" not in out.stderr
+    assert out.stdout == b""
