@@ -171,11 +171,17 @@ def _after_change(
     anchor: str = "",
     bound: dict[str, Form] | None = None,
     conflict: Administration | None = None,
+    card: int | None = None,
 ) -> HttpResponse:
-    """htmx: the chart re-rendered (checklist and timeline included). Without JavaScript: a
-    redirect back to the chart, or the page again with the refused form when there was an error."""
+    """htmx: the chart section re-rendered (checklist and timeline included), or, for a change
+    to one administration (`card`), that card with the checklist, sign-off and timeline swapped
+    out of band. Without JavaScript: a redirect back to the chart, or the page again with the
+    refused form when there was an error."""
     if request.htmx:
         context = _chart_context(request, encounter, bound=bound, conflict=conflict)
+        if card is not None:
+            context.update(card_pk=card, oob=True)
+            return render(request, "mar/_card_response.html", context)
         return render(request, "mar/_chart.html", context)
     if bound or conflict:
         context = _chart_context(request, encounter, bound=bound, conflict=conflict)
@@ -368,10 +374,12 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
                 "Their version is shown below; yours is kept in the form. "
                 "Save again to replace theirs with yours.",
             )
-            return _after_change(request, encounter, bound={prefix: form}, conflict=exc.current)
+            return _after_change(
+                request, encounter, bound={prefix: form}, conflict=exc.current, card=adm.pk
+            )
         else:
-            return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
-    return _after_change(request, encounter, bound={prefix: form})
+            return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
+    return _after_change(request, encounter, bound={prefix: form}, card=adm.pk)
 
 
 def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: str) -> HttpResponse:
@@ -401,11 +409,12 @@ def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: s
                 f"{adm.drug.name} was changed by someone else meanwhile: check it and try again.",
             )
             return _after_change(
-                request, encounter, bound={f"at-a{adm.pk}": form}, conflict=exc.current
-            )
+                request, encounter, bound={f"at-a{adm.pk}": form}, conflict=exc.current,
+                card=adm.pk,
+            )  # fmt: skip
         else:
-            return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
-    return _after_change(request, encounter, bound={f"at-a{adm.pk}": form})
+            return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
+    return _after_change(request, encounter, bound={f"at-a{adm.pk}": form}, card=adm.pk)
 
 
 @require_POST
@@ -449,11 +458,19 @@ def pause_update(request: HttpRequest, pk: int, pause_pk: int) -> HttpResponse:
         except StaleVersion as exc:
             form.add_error(None, "Someone else changed this administration meanwhile.")
             return _after_change(
-                request, encounter, bound={f"p{pause.pk}": form}, conflict=exc.current
-            )
+                request, encounter, bound={f"p{pause.pk}": form}, conflict=exc.current,
+                card=pause.administration_id,
+            )  # fmt: skip
         else:
-            return _after_change(request, encounter, anchor=f"adm-{pause.administration_id}")
-    return _after_change(request, encounter, bound={f"p{pause.pk}": form})
+            return _after_change(
+                request,
+                encounter,
+                anchor=f"adm-{pause.administration_id}",
+                card=pause.administration_id,
+            )
+    return _after_change(
+        request, encounter, bound={f"p{pause.pk}": form}, card=pause.administration_id
+    )
 
 
 @require_POST

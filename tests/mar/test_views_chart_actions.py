@@ -504,3 +504,22 @@ def test_a_flush_given_earlier_is_charted_at_its_time(client_as) -> None:  # typ
     )
     flush = Flush.objects.get(site_id=adm.site_id)
     assert flush.at == at.replace(second=0, microsecond=0)
+
+
+def test_a_card_change_answers_with_the_card_and_the_checklist_out_of_band(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    html = (
+        client_as(roles.NURSE)
+        .post(
+            reverse("mar:adm_update", args=[encounter.pk, adm.pk]),
+            card_data(adm, stop=local(adm.start + timedelta(minutes=40))),
+            **HX,
+        )
+        .content.decode()
+    )
+    assert html.lstrip().startswith("<article")
+    assert f'id="adm-{adm.pk}"' in html
+    assert 'id="checklist"' in html and 'hx-swap-oob="true"' in html
+    assert 'data-rule="RAC-7"' not in html  # the stop cleared it
+    assert 'id="timeline"' in html
+    assert 'id="chart"' not in html
