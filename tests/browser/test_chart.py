@@ -141,7 +141,9 @@ def test_a_nurse_charts_a_chemotherapy_visit_by_clicking(browser_page, live_serv
     assert adms["paclitaxel"].pauses.get().end is not None
     assert encounter.flushes.count() == 2
 
+    assert "{#" not in page.content()  # no template comment leaked into the page
     # Pictures of the chart for the record, at a laptop's and a tablet's width.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / "chart.png"), full_page=True)
     page.set_viewport_size({"width": 768, "height": 1024})
     page.screenshot(path=str(ARTIFACTS / "chart-768.png"), full_page=True)
