@@ -185,7 +185,7 @@ def chart_context(
 
     sites = list(encounter.sites.all())
     site_by_pk = {s.pk: s for s in sites}
-    orders = list(encounter.orders.select_related("drug"))
+    orders = list(encounter.orders.select_related("drug", "verified_by"))
     adms = list(
         encounter.administrations.select_related("drug", "order", "site").prefetch_related("pauses")
     )
