@@ -41,6 +41,10 @@ class World:
 
 @pytest.fixture
 def world(role_users: dict[str, User]) -> World:
+    return world_create(role_users)
+
+
+def world_create(role_users: dict[str, User]) -> World:
     admin = role_users[roles.ADMIN]
     admin.is_superuser = True  # as `manage.py demo` makes the admin: the admin site needs it
     admin.save(update_fields=["is_superuser"])
