@@ -254,3 +254,14 @@ def test_in_autocommit_the_raw_update_fails_at_once(nurse_user) -> None:  # type
     with pytest.raises(DatabaseError, match="is signed"):
         sql("UPDATE mar_administration SET bag = 'X' WHERE encounter_id = %s", (encounter.pk,))
     assert not Administration.objects.filter(encounter=encounter, bag="X").exists()
+
+
+def test_charges_made_by_the_task_name_the_task() -> None:
+    from coding.models import ChargeRun
+    from coding.tasks import generate_charges
+
+    encounter = factories.chemo_encounter_create()
+    generate_charges.apply(args=(encounter.pk,))  # as the worker runs it (signals included)
+    run = ChargeRun.objects.get(encounter=encounter)
+    event = EVENTS[ChargeRun].objects.get(pgh_obj_id=run.pk, pgh_label="insert")
+    assert event.pgh_context.metadata["task"] == "coding.generate_charges"
