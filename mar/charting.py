@@ -264,10 +264,14 @@ def administration_update(
         raise ChartError(
             {"addendum_why": ["This record is signed: changes go through an addendum (say why)."]}
         )
-    current = _locked(administration, version)
     unknown = set(changes) - set(ADMINISTRATION_FIELDS)
     if unknown:
         raise ValueError(f"not editable here: {sorted(unknown)}")
+    current = Administration.objects.select_for_update().get(pk=administration.pk)
+    if current.version != version:
+        if _already_saved(current, changes):
+            return current  # the same edit sent twice (a change event and the Save button)
+        raise StaleVersion(current)
     what = []
     for name, value in changes.items():
         before = getattr(current, name)
@@ -287,6 +291,16 @@ def administration_update(
             why=addendum_why,
         )
     return current
+
+
+def _already_saved(current: Administration, changes: Mapping[str, Any]) -> bool:
+    for name, value in changes.items():
+        if name == "site":
+            if current.site_id != (value.pk if value is not None else None):
+                return False
+        elif getattr(current, name) != value:
+            return False
+    return True
 
 
 def _shown(value: object, encounter: Encounter) -> str:

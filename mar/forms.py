@@ -236,12 +236,20 @@ class AdministrationForm(ZonedForm):
             "version": adm.version,
         }
 
-    def changes(self, sites: Mapping[int, AccessSite]) -> dict[str, Any]:
+    def changes(
+        self, sites: Mapping[int, AccessSite], saved: Administration | None = None
+    ) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data.pop("version")
         data.pop("addendum_why")
         site_id = data.pop("site")
         data["site"] = sites.get(site_id) if site_id is not None else None
+        if saved is not None:
+            # The input shows minutes: a time left as shown keeps the seconds "now" recorded.
+            for name in ("start", "stop"):
+                before = getattr(saved, name)
+                if before is not None and data[name] == before.replace(second=0, microsecond=0):
+                    data[name] = before
         return data
 
 

@@ -355,7 +355,7 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
             charting.administration_update(
                 administration=adm,
                 version=form.cleaned_data["version"],
-                changes=form.changes(sites),
+                changes=form.changes(sites, saved=adm),
                 user=request.user,
                 addendum_why=form.cleaned_data["addendum_why"],
             )

@@ -135,3 +135,10 @@ def test_a_signed_record_refuses_plain_charting(nurse_user) -> None:
     adm = encounter.administrations.first()
     with pytest.raises(ChartError, match="addendum"):
         charting.administration_update(administration=adm, version=1, changes={"bag": "x"})
+
+
+def test_the_same_edit_sent_twice_is_no_conflict() -> None:
+    _, adm = running_visit()
+    charting.administration_update(administration=adm, version=1, changes={"bag": "B1"})
+    again = charting.administration_update(administration=adm, version=1, changes={"bag": "B1"})
+    assert again.version == 2

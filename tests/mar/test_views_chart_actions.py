@@ -523,3 +523,14 @@ def test_a_card_change_answers_with_the_card_and_the_checklist_out_of_band(clien
     assert 'data-rule="RAC-7"' not in html  # the stop cleared it
     assert 'id="timeline"' in html
     assert 'id="chart"' not in html
+
+
+def test_saving_a_card_keeps_the_seconds_of_a_time_left_as_shown(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    assert adm.start.second or adm.start.microsecond  # "now" minus an hour, to the microsecond
+    client_as(roles.NURSE).post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]), card_data(adm, bag="B1")
+    )
+    saved = Administration.objects.get(pk=adm.pk)
+    assert saved.bag == "B1"
+    assert saved.start == adm.start
