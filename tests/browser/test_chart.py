@@ -16,7 +16,7 @@ from tests import factories
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_login import sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
@@ -84,6 +84,7 @@ def flush_at(page, moment) -> None:  # type: ignore[no-untyped-def]
     expect(page.locator(".tl-flush")).to_have_count(count + 1)  # a tick on the timeline
 
 
+@pytest.mark.integration  # the real worker: Celery is not eager here
 def test_a_nurse_charts_a_chemotherapy_visit_by_clicking(browser_page, live_server, worker) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
@@ -156,3 +157,47 @@ def test_a_nurse_charts_a_chemotherapy_visit_by_clicking(browser_page, live_serv
     expect(charges).to_contain_text("96413", timeout=30_000)
     expect(charges).to_contain_text("96375")  # the push after chemotherapy: sequential
     page.screenshot(path=str(ARTIFACTS / "chart-signed.png"), full_page=True)
+
+
+def test_without_javascript_every_action_is_a_plain_form_post(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+    """The same chart with JavaScript off: forms post, the server redirects back, nothing lost."""
+    factories.user_create(username="nurse-d", role="nurse")
+    encounter = visit()
+    now = timezone.now()
+    context = browser_page.context.browser.new_context(
+        java_script_enabled=False, viewport={"width": 1024, "height": 768}
+    )
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, "nurse-d")
+        page.wait_for_url("**/mar/board/")
+        page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+        form = page.locator("[data-testid=site-form]")
+        form.locator("input[name=site-location]").fill("right hand")
+        form.locator("input[name=site-placed_at]").fill(wall(now - timedelta(hours=3)))
+        form.locator("button[type=submit]").click()
+        page.locator("[data-testid=site-chip]").wait_for()
+
+        # Paclitaxel started and left running: its stop is missing, an error at sign-off.
+        start_order(page, "paclitaxel")
+        chemo = card(page, "paclitaxel")
+        assert "RAC-7" in page.locator("[data-testid=checklist]").inner_text()
+        # A stop before the start: refused beside the field, the typed value kept.
+        adm_pk = int(chemo.get_attribute("data-administration")[1:])
+        early = wall(now - timedelta(hours=4))
+        page.fill(f"#id_a{adm_pk}-stop", early)
+        page.fill(f"#id_a{adm_pk}-bag", "typed")
+        chemo.locator("button", has_text="Save").first.click()
+        page.locator(f"#error_1_id_a{adm_pk}-stop").wait_for()
+        assert "is not after its start" in page.locator(f"#error_1_id_a{adm_pk}-stop").inner_text()
+        assert page.locator(f"#id_a{adm_pk}-bag").input_value() == "typed"
+        assert Administration.objects.get(pk=adm_pk).bag == ""
+
+        # Sign with a reason for the open error.
+        page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+        page.locator("[data-testid=sign-form] input[name^=ack_]").fill("still running at discharge")
+        page.locator("[data-testid=sign]").click()
+        page.locator("[data-testid=signed]").wait_for()
+        assert Encounter.objects.get(pk=encounter.pk).status == Encounter.Status.SIGNED
+    finally:
+        context.close()
