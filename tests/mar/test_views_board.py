@@ -1,7 +1,9 @@
 import re
 from datetime import timedelta
 
+import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -100,3 +102,17 @@ def test_board_shows_each_state_and_open_item_count(client_as) -> None:  # type:
     assert "DOC-4" not in html  # the board counts; the chart explains
     missing_card = html.split('data-testid="encounter-card"')[3]
     assert re.search(r'text-bg-danger">1</span> open checklist item', missing_card)
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [(roles.NURSE, 200), (roles.ADMIN, 200), (roles.CODER, 403), (roles.PHARMACIST, 403)],
+)
+def test_the_board_is_the_nurses(client_as, role, status) -> None:  # type: ignore[no-untyped-def]
+    assert client_as(role).get(reverse("mar:board")).status_code == status
+
+
+def test_anonymous_is_sent_to_log_in_from_the_board(db) -> None:  # type: ignore[no-untyped-def]
+    response = Client().get(reverse("mar:board"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))

@@ -534,3 +534,12 @@ def test_saving_a_card_keeps_the_seconds_of_a_time_left_as_shown(client_as) -> N
     saved = Administration.objects.get(pk=adm.pk)
     assert saved.bag == "B1"
     assert saved.start == adm.start
+
+
+def test_an_admin_may_chart(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    response = client_as(roles.ADMIN).post(
+        reverse("mar:adm_stop", args=[encounter.pk, adm.pk]), {f"at{adm.pk}-version": 1}
+    )
+    assert response.status_code == 302
+    assert Administration.objects.get(pk=adm.pk).stop is not None
