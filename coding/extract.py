@@ -3,17 +3,20 @@
 Record ids map to rows by prefix and primary key: "E<pk>" Encounter, "S<pk>" AccessSite,
 "O<pk>" Order, "A<pk>" Administration (see `record_id` and `pk_from_record_id`).
 Times are ISO 8601 with the UTC offset they had in the encounter's zone, so a DST change
-cannot make them ambiguous. Five queries whatever the size of the record.
+cannot make them ambiguous. Five queries whatever the size of the record, and five for the
+records of many encounters (`record_dicts_from_encounters`, for the board).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mar.models import Encounter
+from mar.models import AccessSite, Administration, Encounter, Flush, Order
 
 if TYPE_CHECKING:
     from coding.engine import Record
@@ -38,6 +41,59 @@ def _number(value: Decimal) -> int | float:
 
 
 def record_dict_from_encounter(encounter: Encounter) -> dict[str, Any]:
+    return _record_dict(
+        encounter,
+        sites=encounter.sites.order_by("pk"),
+        orders=encounter.orders.select_related("drug").order_by("pk"),
+        administrations=encounter.administrations.select_related("drug", "order")
+        .prefetch_related("pauses")
+        .order_by("pk"),
+        flushes=encounter.flushes.order_by("at", "pk"),
+    )
+
+
+def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, dict[str, Any]]:
+    """The same records for many encounters (the board), in five queries whatever their number."""
+    encounters = list(encounters)
+    ids = [e.pk for e in encounters]
+
+    def by_encounter(rows: Iterable[Any]) -> dict[int, list[Any]]:
+        grouped: dict[int, list[Any]] = defaultdict(list)
+        for row in rows:
+            grouped[row.encounter_id].append(row)
+        return grouped
+
+    sites = by_encounter(AccessSite.objects.filter(encounter_id__in=ids).order_by("pk"))
+    orders = by_encounter(
+        Order.objects.filter(encounter_id__in=ids).select_related("drug").order_by("pk")
+    )
+    administrations = by_encounter(
+        Administration.objects.filter(encounter_id__in=ids)
+        .select_related("drug", "order")
+        .prefetch_related("pauses")
+        .order_by("pk")
+    )
+    flushes = by_encounter(Flush.objects.filter(encounter_id__in=ids).order_by("at", "pk"))
+    return {
+        e.pk: _record_dict(
+            e,
+            sites=sites[e.pk],
+            orders=orders[e.pk],
+            administrations=administrations[e.pk],
+            flushes=flushes[e.pk],
+        )
+        for e in encounters
+    }
+
+
+def _record_dict(
+    encounter: Encounter,
+    *,
+    sites: Iterable[AccessSite],
+    orders: Iterable[Order],
+    administrations: Iterable[Administration],
+    flushes: Iterable[Flush],
+) -> dict[str, Any]:
     zone: tzinfo
     try:
         zone = ZoneInfo(encounter.timezone)
@@ -60,17 +116,17 @@ def record_dict_from_encounter(encounter: Encounter) -> dict[str, Any]:
     if encounter.observation_at is not None:
         enc["observation_at"] = at(encounter.observation_at)
 
-    sites = []
-    for site in encounter.sites.order_by("pk"):
+    site_dicts = []
+    for site in sites:
         s: dict[str, Any] = {"id": record_id("S", site.pk), "kind": site.kind}
         if site.location:
             s["location"] = site.location
         if site.separate_site_reason:
             s["separate_site_reason"] = site.separate_site_reason
-        sites.append(s)
+        site_dicts.append(s)
 
-    orders = []
-    for order in encounter.orders.select_related("drug").order_by("pk"):
+    order_dicts = []
+    for order in orders:
         o: dict[str, Any] = {"id": record_id("O", order.pk), "drug": order.drug.name}
         o["route"] = order.route
         if order.dose:
@@ -81,15 +137,10 @@ def record_dict_from_encounter(encounter: Encounter) -> dict[str, Any]:
             o["purpose"] = order.purpose
         if order.duration_minutes is not None:
             o["duration_minutes"] = order.duration_minutes
-        orders.append(o)
+        order_dicts.append(o)
 
-    administrations = []
-    queryset = (
-        encounter.administrations.select_related("drug", "order")
-        .prefetch_related("pauses")
-        .order_by("pk")
-    )
-    for adm in queryset:
+    adm_dicts = []
+    for adm in administrations:
         drug_class = adm.order.class_override if adm.order else None
         a: dict[str, Any] = {
             "id": record_id("A", adm.pk),
@@ -121,20 +172,17 @@ def record_dict_from_encounter(encounter: Encounter) -> dict[str, Any]:
             a["primary"] = True
         if adm.dose_value is not None:
             a["dose"] = {"value": _number(adm.dose_value), "unit": adm.dose_unit}
-        administrations.append(a)
+        adm_dicts.append(a)
 
-    flushes = [
-        {"site": record_id("S", f.site_id), "at": at(f.at)}
-        for f in encounter.flushes.order_by("at", "pk")
-    ]
+    flush_dicts = [{"site": record_id("S", f.site_id), "at": at(f.at)} for f in flushes]
 
     return {
         "format": RECORD_FORMAT,
         "encounter": enc,
-        "sites": sites,
-        "orders": orders,
-        "administrations": administrations,
-        "flushes": flushes,
+        "sites": site_dicts,
+        "orders": order_dicts,
+        "administrations": adm_dicts,
+        "flushes": flush_dicts,
     }
 
 
