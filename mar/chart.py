@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from django.forms import Form
 from django.utils import timezone
 
-from coding.engine import Finding, RecordError, Result, code_record
+from coding.engine import Finding, RecordError, Result, code_record, parse_record
 from coding.extract import record_from_encounter
 from coding.models import ChargeRun
 from mar.charting import acknowledgement_key, finding_key, open_errors
@@ -346,18 +346,24 @@ def _zone(encounter: Encounter) -> ZoneInfo:
 
 
 def board_summary(
-    encounter: Encounter, now: datetime, *, running: bool, given: int
+    encounter: Encounter,
+    now: datetime,
+    *,
+    record: dict[str, Any] | None,
+    running: bool,
+    given: int,
 ) -> tuple[str, int, int]:
     """(state, open errors, warnings) for a board card: signed / in progress / items missing /
-    ready to sign.
+    ready to sign. `record` is the encounter's infusion-record/1 dict (from the bulk bridge).
 
     In progress: something is still running or nothing was given yet. Open items: the engine's
     errors not acknowledged, and its warnings.
     """
-    if encounter.is_signed:
+    if encounter.is_signed or record is None:
         return "signed", 0, 0
-    _record, result, error = evaluate(encounter, now)
-    if result is None:
+    try:
+        result = code_record(parse_record(record), now=now)
+    except RecordError:
         return "items missing", 1, 0
     acknowledged = {acknowledgement_key(a) for a in encounter.acknowledgements.all()}
     errors = open_errors(result.findings, acknowledged)

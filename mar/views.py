@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from coding.extract import record_dicts_from_encounters
 from coding.models import ChargeRun
 from mar import charting
 from mar.chart import board_summary, chart_context, checklist_context, evaluate
@@ -93,10 +94,17 @@ def board(request: HttpRequest) -> HttpResponse:
         )
         .order_by("unit", "location_label", "pk")
     )
+    encounters = list(encounters)
+    # One bulk read of the open records (five queries for all of them), then the engine per card.
+    records = record_dicts_from_encounters(e for e in encounters if not e.is_signed)
     units: dict[str, list[dict[str, object]]] = {}
     for encounter in encounters:
         state, errors, warnings = board_summary(
-            encounter, now, running=bool(encounter.running), given=encounter.given
+            encounter,
+            now,
+            record=records.get(encounter.pk),
+            running=bool(encounter.running),
+            given=encounter.given,
         )
         running_now = [
             (adm.drug.name, max(0, int((now - adm.start).total_seconds() // 60)))
