@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from mar import roles
-from mar.models import Encounter, Flush
+from mar.models import Administration, Encounter, Flush, Pause
 from tests import factories
 from tests.mar.chart_helpers import running_visit
 
@@ -153,3 +153,24 @@ def test_checklist_partial_queries_stay_fixed_as_the_record_grows(
 
 def test_an_encounter_that_does_not_exist_is_404(client_as) -> None:  # type: ignore[no-untyped-def]
     assert client_as(roles.NURSE).get(reverse("mar:encounter", args=[999999])).status_code == 404
+
+
+def test_an_open_pause_links_to_its_resume_field(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5))
+    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=30))
+    html = (
+        client_as(roles.NURSE)
+        .get(reverse("mar:encounter_checklist", args=[encounter.pk]))
+        .content.decode()
+    )
+    assert "has no resume time" in html
+    assert f'href="#id_p{pause.pk}-end"' in html
+
+
+def test_an_unreadable_record_says_why_and_cannot_be_signed(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, _adm = running_visit(timezone="Mars/Olympus_Mons")
+    html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk])).content
+    html = html.decode()
+    assert "The record cannot be read: encounter.timezone" in html
+    assert "Signing is disabled" in html
