@@ -150,9 +150,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=60)
     parser.add_argument("--minutes", type=float, default=10)
-    parser.add_argument("--spawn-rate", type=float, default=2)
+    parser.add_argument("--spawn-rate", type=float, default=1)
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--open", type=int, default=100, help="encounters in progress at a time")
+    parser.add_argument("--nurse-wait", default="60,120", help="seconds between charting rounds")
+    parser.add_argument("--coder-wait", default="30,90", help="seconds between two reviews")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     nurses = round(args.users * 0.8)
@@ -208,7 +210,8 @@ def main() -> int:
              "--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"],
             cwd=ROOT,
             env={**env, "LOAD_SEED": str(seed_file), "LOAD_PASSWORD": PASSWORD,
-                 "LOAD_QUEUE": str(queue),
+                 "LOAD_QUEUE": str(queue), "LOAD_NURSE_WAIT": args.nurse_wait,
+                 "LOAD_CODER_WAIT": args.coder_wait,
                  "LOAD_NURSES": str(nurses), "LOAD_CODERS": str(coders)},
             timeout=run_seconds + 300, capture_output=True, text=True,
         )  # fmt: skip
@@ -253,6 +256,8 @@ def main() -> int:
             "when": stamp,
             "revision": revision + ("+uncommitted" if dirty else ""),
             "users": args.users,
+            "nurse_wait_s": args.nurse_wait,
+            "coder_wait_s": args.coder_wait,
             "nurses": nurses,
             "coders": coders,
             "seconds": run_seconds,

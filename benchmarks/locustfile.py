@@ -74,7 +74,8 @@ class Signed(HttpUser):
 
 class Nurse(Signed):
     weight = NURSES
-    wait_time = between(3, 8)
+    # Seconds between two charting rounds of one nurse (each round is ~7 requests in a burst).
+    wait_time = between(*(float(x) for x in os.environ.get("LOAD_NURSE_WAIT", "60,120").split(",")))
 
     def on_start(self) -> None:
         self.sign_in(f"load-nurse-{next(_nurse_numbers)}")
@@ -130,7 +131,7 @@ class Nurse(Signed):
 
 class Coder(Signed):
     weight = CODERS
-    wait_time = between(2, 5)
+    wait_time = between(*(float(x) for x in os.environ.get("LOAD_CODER_WAIT", "30,90").split(",")))
 
     def on_start(self) -> None:
         self.sign_in(f"load-coder-{next(_coder_numbers)}")
