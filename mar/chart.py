@@ -83,6 +83,18 @@ class Card:
     findings: list[Item]
     conflict: Administration | None = None
 
+    @property
+    def folded(self) -> bool:
+        """A finished card with nothing to fix shows its form folded (the page stays short)."""
+        return not (
+            self.running
+            or self.findings
+            or self.conflict
+            or self.form.errors
+            or self.at_form.errors
+            or any(form.errors for _pause, form in self.pauses)
+        )
+
 
 def evaluate(encounter: Encounter, now: datetime) -> tuple[Any, Result | None, str]:
     """(record, result, error message): the engine's view of the record as it stands."""

@@ -66,6 +66,8 @@ def edit_time(page, adm_pk: int, field: str, value: str) -> None:  # type: ignor
     """Type a late-entry time; htmx saves it on change, and the card comes back one version on."""
     from playwright.sync_api import expect
 
+    if not page.locator(f"#id_a{adm_pk}-{field}").is_visible():
+        page.locator(f"#adm-{adm_pk} details.adm-edit > summary").click()  # a folded card
     version = page.locator(f"input[name='a{adm_pk}-version']")
     before = int(version.get_attribute("value"))
     page.fill(f"#id_a{adm_pk}-{field}", value)  # fires input and change, as typing does
