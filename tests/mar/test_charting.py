@@ -142,3 +142,38 @@ def test_the_same_edit_sent_twice_is_no_conflict() -> None:
     charting.administration_update(administration=adm, version=1, changes={"bag": "B1"})
     again = charting.administration_update(administration=adm, version=1, changes={"bag": "B1"})
     assert again.version == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_nurses_saving_at_once_one_saves_the_other_is_told() -> None:
+    """On PostgreSQL, at the same moment, from the same version: the row lock orders them."""
+    import threading
+
+    from django.db import connection
+
+    _, adm = running_visit()
+    barrier = threading.Barrier(2)
+    results: list[tuple[str, str]] = []
+
+    def save(bag: str) -> None:
+        try:
+            mine = Administration.objects.select_related("encounter").get(pk=adm.pk)
+            barrier.wait()
+            charting.administration_update(administration=mine, version=1, changes={"bag": bag})
+            results.append(("saved", bag))
+        except StaleVersion as stale:
+            results.append(("told", stale.current.bag))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=(bag,)) for bag in ("B1", "B2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(kind for kind, _ in results) == ["saved", "told"]
+    winner = next(bag for kind, bag in results if kind == "saved")
+    shown = next(bag for kind, bag in results if kind == "told")
+    assert shown == winner  # the one told sees the winner's version
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.bag, saved.version) == (winner, 2)
