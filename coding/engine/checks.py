@@ -83,6 +83,19 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
                 )
             )
         findings.extend(_ems(record, adm))
+    if now is not None:
+        findings.extend(
+            Finding(
+                "DOC-3",
+                "error",
+                f"A flush on {flush.site or 'an unnamed site'} is charted in the future "
+                f"({hhmm(flush.at, record.encounter.timezone)})",
+                (),
+                "flushes",
+            )
+            for flush in record.flushes
+            if flush.at > now
+        )
     findings.extend(_second_sites(record))
     findings.extend(_flushes_between_drugs(record))
     findings.extend(_overlaps_without_bags(record))
@@ -236,12 +249,19 @@ def _times(record: Record, adm: Administration, now: datetime | None) -> Iterato
                 f"pauses[{i}]",
             )
     if now is not None:
-        for name, moment in (("start", adm.start), ("stop", adm.stop)):
+        moments: list[tuple[str, str, datetime | None]] = [
+            ("start", "start", adm.start),
+            ("stop", "stop", adm.stop),
+        ]
+        for i, pause in enumerate(adm.pauses):
+            moments.append((f"pauses[{i}].start", "pause", pause.start))
+            moments.append((f"pauses[{i}].end", "resume", pause.end))
+        for name, words, moment in moments:
             if moment is not None and moment > now:
                 yield Finding(
                     "DOC-3",
                     "error",
-                    f"The {name} time of {adm.drug} ({hhmm(moment, zone)}) is in the future",
+                    f"The {words} time of {adm.drug} ({hhmm(moment, zone)}) is in the future",
                     (adm.id,),
                     name,
                 )

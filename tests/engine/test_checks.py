@@ -205,3 +205,16 @@ def test_check_record_refuses_a_naive_now():
     """Every time in a record carries its zone; a `now` without one cannot be compared."""
     with pytest.raises(ValueError, match="timezone-aware"):
         check_record(parse_record(record(infusion("A1", minutes=30))), now=datetime(2026, 3, 2))
+
+
+def test_doc_3_a_pause_or_flush_in_the_future_is_an_error():
+    """rac-checklist DOC-3: nothing in the future: pauses and flushes included."""
+    doc = record(
+        infusion("A1", minutes=120, pauses=((30, 200),)),
+        flushes=[flush(300)],
+    )
+    now = datetime(2026, 3, 2, 11, 0, tzinfo=NY)  # 180 minutes after 08:00
+    found = [(f.rule, f.field) for f in check_record(parse_record(doc), now=now)]
+    assert ("DOC-3", "pauses[0].end") in found
+    assert ("DOC-3", "flushes") in found
+    assert ("DOC-3", "pauses[0].start") not in found
