@@ -86,3 +86,19 @@ def client_as(role_users: dict[str, User]) -> Callable[[str], Client]:
 @pytest.fixture
 def chemo_encounter(db: None):  # type: ignore[no-untyped-def]
     return factories.chemo_encounter_create()
+
+
+@pytest.fixture
+def worker():  # type: ignore[no-untyped-def]
+    """A real Celery worker consuming from REDIS_URL (tests marked integration)."""
+    from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
+
+    from config.celery import app
+
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL (bin/test sets it)")
+    assert not app.conf.task_always_eager
+    app.control.purge()  # messages left by an interrupted earlier run
+    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING") as w:
+        yield w

@@ -6,27 +6,14 @@ appear on the chart. Screenshots of the chart at 1280 and 768 px go to test-arti
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 from django.utils import timezone
 
-from config.celery import app
 from mar.models import Administration, DrugClass, Encounter, Order
 from tests import factories
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_login import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def worker():  # type: ignore[no-untyped-def]
-    if not settings.REDIS_URL:
-        pytest.skip("needs REDIS_URL (bin/test sets it)")
-    assert not app.conf.task_always_eager
-    app.control.purge()
-    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING") as w:
-        yield w
 
 
 def wall(moment) -> str:  # type: ignore[no-untyped-def]

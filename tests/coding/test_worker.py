@@ -1,37 +1,14 @@
 """The whole chain on real parts: sign -> Redis -> a real Celery worker -> charges in PostgreSQL."""
 
-import time
-
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 
 from coding.models import ChargeRun
 from coding.tasks import generate_charges
-from config.celery import app
 from mar.services import encounter_sign
 from tests import factories
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-@pytest.fixture
-def worker():  # type: ignore[no-untyped-def]
-    if not settings.REDIS_URL:
-        pytest.skip("needs REDIS_URL (bin/test sets it)")
-    assert not app.conf.task_always_eager
-    app.control.purge()  # messages left by an interrupted earlier run
-    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING") as w:
-        yield w
 
 
 def test_signing_produces_charges_through_redis(worker, nurse_user) -> None:  # type: ignore[no-untyped-def]

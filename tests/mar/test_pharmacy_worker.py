@@ -5,14 +5,11 @@ import time
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from coding.models import ChargeOutbox, ChargeRun
 from coding.services import charge_run_generate
-from config.celery import app
 from mar.models import Administration, Drug, Encounter
 from mar.pharmacy import (
     EXPORTED_FLAG,
@@ -22,27 +19,9 @@ from mar.pharmacy import (
     order_verify,
 )
 from tests import factories
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-@pytest.fixture
-def worker():  # type: ignore[no-untyped-def]
-    if not settings.REDIS_URL:
-        pytest.skip("needs REDIS_URL (bin/test sets it)")
-    assert not app.conf.task_always_eager
-    app.control.purge()  # messages left by an interrupted earlier run
-    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING") as w:
-        yield w
 
 
 def signed_infusion(drug: Drug, nurse) -> ChargeRun:  # type: ignore[no-untyped-def]
