@@ -88,3 +88,8 @@ def outbox_mark_done(*, outbox_id: int) -> None:
     ChargeOutbox.objects.filter(pk=outbox_id, done_at__isnull=True).update(
         done_at=timezone.now(), last_error=""
     )
+
+
+def outbox_failed(*, outbox_id: int, error: str) -> None:
+    """The task failed for good (not a transient error): keep the reason on the pending row."""
+    ChargeOutbox.objects.filter(pk=outbox_id, done_at__isnull=True).update(last_error=error[:2000])

@@ -5,7 +5,7 @@ from django.db import OperationalError, transaction
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from coding.models import ChargeRun
-from coding.outbox import outbox_mark_done, outbox_resend_pending
+from coding.outbox import outbox_failed, outbox_mark_done, outbox_resend_pending
 from coding.services import charge_run_generate
 
 # Retried: the database or Redis briefly unreachable. Anything else (a bug, bad data) fails
@@ -34,12 +34,21 @@ def generate_charges(
     The outbox row is marked done in the transaction that stores the run, so it is done exactly
     when the charges exist.
     """
-    with transaction.atomic():
-        run, _created = charge_run_generate(
-            encounter_id=encounter_id, trigger=trigger, reason=reason
-        )
+    try:
+        with transaction.atomic():
+            run, _created = charge_run_generate(
+                encounter_id=encounter_id, trigger=trigger, reason=reason
+            )
+            if outbox_id is not None:
+                outbox_mark_done(outbox_id=outbox_id)
+    except TRANSIENT_ERRORS:
+        raise  # retried with backoff
+    except Exception as exc:
+        # A bug or bad data: not retried here; the row stays pending with the error for the
+        # coders' and developers' eyes, and the periodic resend tries it again much later.
         if outbox_id is not None:
-            outbox_mark_done(outbox_id=outbox_id)
+            outbox_failed(outbox_id=outbox_id, error=f"{type(exc).__name__}: {exc}")
+        raise
     return run.pk
 
 

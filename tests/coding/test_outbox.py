@@ -119,3 +119,16 @@ def test_beat_resends_pending_rows_periodically() -> None:
     assert entry["task"] == "coding.outbox_resend_pending"
     assert entry["task"] in app.tasks
     assert 0 < entry["schedule"] <= 300
+
+
+def test_a_task_that_fails_for_good_leaves_the_row_pending_with_the_error() -> None:
+    encounter = factories.chemo_encounter_create()
+    row = ChargeOutbox.objects.create(encounter=encounter)
+    with (
+        mock.patch("coding.tasks.charge_run_generate", side_effect=ValueError("bad data")),
+        pytest.raises(ValueError),
+    ):
+        generate_charges(encounter.pk, "sign", "", outbox_id=row.pk)
+    row.refresh_from_db()
+    assert row.done_at is None
+    assert row.last_error == "ValueError: bad data"
