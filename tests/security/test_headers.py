@@ -39,3 +39,32 @@ def test_the_login_page_has_no_inline_script_or_style(client: Client) -> None:
     html = client.get("/accounts/login/").content.decode()
     assert "<script>" not in html and "<style" not in html and "style=" not in html
     assert "includeIndicatorStyles" in html  # htmx would otherwise inject a <style>
+
+
+def test_production_keeps_the_policy_lockout_and_history() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_ENV="production",
+        SECRET_KEY="a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
+        ALLOWED_HOSTS="mar.example.org",
+    )
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.MIDDLEWARE.index('config.security.SecurityHeadersMiddleware') == 1, "
+        "s.AUTHENTICATION_BACKENDS[0], 'audit.context.HistoryContextMiddleware' in s.MIDDLEWARE, "
+        "s.CSP_REPORT_ONLY, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_HTTPONLY)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [
+        "True", "audit.lockout.LockoutBackend", "True", "False", "True", "True",
+    ]  # fmt: skip
