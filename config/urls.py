@@ -2,12 +2,17 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from audit.forms import SignInForm
 from mar import views as mar_views
 
 urlpatterns = [
     path("", mar_views.home, name="home"),
     path("healthz", mar_views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=SignInForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("mar/", include("mar.urls")),
     path("coding/", include("coding.urls")),

@@ -69,3 +69,13 @@ def test_the_admin_sign_in_is_locked_out_too(admin_role_user) -> None:  # type: 
 def test_the_defaults_are_five_in_fifteen_minutes(settings) -> None:  # type: ignore[no-untyped-def]
     assert settings.LOCKOUT_FAILURES == 5
     assert settings.LOCKOUT_WINDOW_SECONDS == 15 * 60
+
+
+def test_a_locked_out_user_is_told_why(nurse_user) -> None:  # type: ignore[no-untyped-def]
+    client = Client(REMOTE_ADDR="10.0.0.7")
+    for _ in range(5):
+        response = client.post(LOGIN, {"username": "nurse1", "password": "wrong"})
+    assert b"Too many failed sign-ins" in response.content
+    response = client.post(LOGIN, {"username": "nurse1", "password": factories.PASSWORD})
+    assert b"Too many failed sign-ins" in response.content
+    assert "_auth_user_id" not in client.session
