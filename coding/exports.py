@@ -5,8 +5,7 @@ validated by them before they leave; nothing is assembled by string concatenatio
 ones the coder accepted (coding/review.py: lines_effective), with the engine's original kept in
 the CSV beside any correction.
 
-FHIR: fhir.resources 8 ships R4B (4.3.0) and R5 models; ChargeItem is unchanged between R4 and
-R4B in every element used here, so the R4B model validates the R4 resources we send.
+FHIR: fhir.resources 6.4, whose models are R4 (4.0.1), validates every ChargeItem and the Bundle.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.chargeitem import ChargeItem
+from fhir.resources.bundle import Bundle
+from fhir.resources.chargeitem import ChargeItem
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 
@@ -212,7 +211,7 @@ def charge_item(batch: Batch, n: int, line: EffectiveLine) -> ChargeItem:
         ]
     if line.correction is not None:
         data["overrideReason"] = line.correction.reason
-    return ChargeItem.model_validate(data)
+    return ChargeItem.parse_obj(data)
 
 
 def fhir_render(batches: list[Batch], *, at: datetime) -> str:
@@ -223,10 +222,10 @@ def fhir_render(batches: list[Batch], *, at: datetime) -> str:
             entries.append(
                 {
                     "fullUrl": f"urn:infusion-mar:ChargeItem/{item.id}",
-                    "resource": item.model_dump(mode="json", exclude_none=True),
+                    "resource": json.loads(item.json(exclude_none=True)),
                 }
             )
-    bundle = Bundle.model_validate(
+    bundle = Bundle.parse_obj(
         {
             "resourceType": "Bundle",
             "type": "collection",
@@ -234,7 +233,7 @@ def fhir_render(batches: list[Batch], *, at: datetime) -> str:
             "entry": entries,
         }
     )
-    return json.dumps(bundle.model_dump(mode="json", exclude_none=True), indent=2)
+    return json.dumps(json.loads(bundle.json(exclude_none=True)), indent=2)
 
 
 # --- the export itself --------------------------------------------------------------------

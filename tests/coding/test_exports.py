@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.chargeitem import ChargeItem
+from fhir.resources import __fhir_version__ as FHIR_VERSION
+from fhir.resources.bundle import Bundle
+from fhir.resources.chargeitem import ChargeItem
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
@@ -113,12 +114,13 @@ def test_one_dft_p03_per_encounter_with_an_ft1_per_line(exported) -> None:  # ty
 
 
 def test_fhir_charge_items_validate_and_link_their_administrations(exported) -> None:  # type: ignore[no-untyped-def]
-    bundle = Bundle.model_validate(json.loads(exported["export"].fhir_json))
+    assert FHIR_VERSION == "4.0.1"  # FHIR R4
+    bundle = Bundle.parse_obj(json.loads(exported["export"].fhir_json))
     assert bundle.type == "collection"
     expected = [(e, line) for e, lines in exported["batches"] for line in lines]
     assert len(bundle.entry) == len(expected)
     for entry, (encounter, line) in zip(bundle.entry, expected, strict=True):
-        item = ChargeItem.model_validate(entry.resource.model_dump(mode="json"))
+        item = ChargeItem.parse_obj(json.loads(entry.resource.json()))
         assert item.status == "billable"
         assert item.code.coding[0].code == line.code
         assert item.subject.reference == f"Patient/{encounter.patient.pk}"
