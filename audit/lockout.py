@@ -22,8 +22,15 @@ from audit.models import LoginFailure
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: REMOTE_ADDR, or the last hop of LOCKOUT_CLIENT_IP_HEADER (e.g.
+    HTTP_X_FORWARDED_FOR) when set: the one our own proxy appended, which a client cannot forge."""
     if request is None:
         return None
+    header = getattr(settings, "LOCKOUT_CLIENT_IP_HEADER", "")
+    if header and request.META.get(header):
+        hops = [hop.strip() for hop in request.META[header].split(",") if hop.strip()]
+        if hops:
+            return hops[-1][:45]
     return request.META.get("REMOTE_ADDR") or None
 
 

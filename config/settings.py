@@ -206,6 +206,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 LOCKOUT_FAILURES = int(os.environ.get("LOCKOUT_FAILURES", 5))
 LOCKOUT_WINDOW_SECONDS = int(os.environ.get("LOCKOUT_WINDOW_SECONDS", 15 * 60))
+# Behind the TLS proxy every request comes from the proxy: name the header it appends the
+# client's address to (HTTP_X_FORWARDED_FOR) so the lockout is per device, not per proxy.
+LOCKOUT_CLIENT_IP_HEADER = os.environ.get("LOCKOUT_CLIENT_IP_HEADER", "")
 
 # Charges outbox (coding/outbox.py): beat re-sends pending rows every CHARGE_OUTBOX_BEAT_SECONDS;
 # a row sent but not done after CHARGE_OUTBOX_RESEND_AFTER_SECONDS is presumed lost (a Redis

@@ -79,3 +79,19 @@ def test_a_locked_out_user_is_told_why(nurse_user) -> None:  # type: ignore[no-u
     response = client.post(LOGIN, {"username": "nurse1", "password": factories.PASSWORD})
     assert b"Too many failed sign-ins" in response.content
     assert "_auth_user_id" not in client.session
+
+
+def test_behind_the_proxy_the_address_is_the_last_forwarded_hop(nurse_user, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.LOCKOUT_CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    for _ in range(5):
+        Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 10.9.9.9").post(
+            LOGIN, {"username": "nurse1", "password": "wrong"}
+        )
+    assert LoginFailure.objects.filter(ip="10.9.9.9").count() == 5
+    # Another tablet behind the same proxy is not locked out; a forged first hop changes nothing.
+    other = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="10.9.9.8")
+    other.post(LOGIN, {"username": "nurse1", "password": factories.PASSWORD})
+    assert "_auth_user_id" in other.session
+    forged = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 10.9.9.9")
+    forged.post(LOGIN, {"username": "nurse1", "password": factories.PASSWORD})
+    assert "_auth_user_id" not in forged.session
