@@ -5,8 +5,9 @@ The rule, enforced by the database for every statement from any client:
 - A signed encounter is never deleted, never un-signed, and its signature (status, signed_by,
   signed_at) never changes.
 - Any other insert, update or delete touching a signed encounter's rows (the encounter itself,
-  mar_accesssite, mar_order, mar_administration, mar_pause, mar_flush) is allowed only if the
-  same transaction also inserts an Addendum for that encounter. An update of an order that only
+  mar_accesssite, mar_order, mar_administration, mar_pause, mar_flush, and the nurse's
+  acknowledgements) is allowed only if the same transaction also inserts an Addendum for that
+  encounter. An update of an order that only
   changes its class override (class_override, class_override_reason) is also allowed with a
   DrugClassChange row for that order in the same transaction: the pharmacist's recorded
   decision (issue 5), which regenerates the charges like an addendum does.
@@ -147,6 +148,8 @@ GUARDED = [
     mar.Administration,
     mar.Pause,
     mar.Flush,
+    # The nurse's reasons for signing despite an error: part of the signature once it is made.
+    mar.FindingAcknowledgement,
 ]
 
 

@@ -38,10 +38,17 @@ TRACKED: list[type[models.Model]] = [
     mar.Pause,
     mar.Flush,
     mar.Addendum,
+    mar.FindingAcknowledgement,
     coding.ChargeRun,
     coding.ChargeLine,
     coding.ChargeFinding,
     coding.ChargeOutbox,
+    coding.ReviewItem,
+    coding.ChargeCorrection,
+    coding.EditOverride,
+    coding.DocumentationQuery,
+    coding.MueLimit,
+    coding.Export,
 ]
 
 EVENTS: dict[type[models.Model], type[models.Model]] = {}

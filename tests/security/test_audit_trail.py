@@ -126,6 +126,9 @@ def test_raw_sql_cannot_update_an_administration_of_a_signed_record(signed: Enco
     [
         "DELETE FROM mar_administration WHERE encounter_id = %(e)s AND method = 'push'",
         "DELETE FROM mar_flush WHERE encounter_id = %(e)s",
+        "INSERT INTO mar_findingacknowledgement (encounter_id, rule, administrations, field, "
+        "message, reason, by_id, at) SELECT id, 'X', '', '', 'm', 'late excuse', signed_by_id, "
+        "now() FROM mar_encounter WHERE id = %(e)s",
         "UPDATE mar_accesssite SET location = 'right arm' WHERE encounter_id = %(e)s",
         "UPDATE mar_order SET dose = '1 g' WHERE encounter_id = %(e)s",
         'UPDATE mar_pause SET "end" = NULL WHERE administration_id IN '
