@@ -268,3 +268,11 @@ def test_charges_made_by_the_task_name_the_task() -> None:
     run = ChargeRun.objects.get(encounter=encounter)
     event = EVENTS[ChargeRun].objects.get(pgh_obj_id=run.pk, pgh_label="insert")
     assert event.pgh_context.metadata["task"] == "coding.generate_charges"
+
+
+def test_every_model_of_the_record_formulary_and_charges_is_tracked() -> None:
+    from django.apps import apps
+
+    models = {*apps.get_app_config("mar").get_models(), *apps.get_app_config("coding").get_models()}
+    untracked = sorted(m.__name__ for m in models if m not in EVENTS)
+    assert not untracked, f"add these to TRACKED in audit/models.py: {untracked}"
