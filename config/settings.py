@@ -184,9 +184,9 @@ if PRODUCTION:
     X_FRAME_OPTIONS = "DENY"
 
 # --- Audit trail, signed-record guard, outbox, lockout, security headers (issue 7) ----------
-# Database triggers (audit/models.py, audit/guard.py) are installed by `migrate`, not written
-# into the tracked apps' migrations.
-INSTALLED_APPS += ["pgtrigger", "pghistory", "pghistory.admin", "audit"]
+# Database triggers (mar/audit/models.py, mar/audit/guard.py) are installed by `migrate`, not
+# written into the tracked apps' migrations.
+INSTALLED_APPS += ["pgtrigger", "pghistory", "pghistory.admin", "mar.audit"]
 PGTRIGGER_MIGRATIONS = False
 PGTRIGGER_INSTALL_ON_MIGRATE = True
 MIDDLEWARE.insert(
@@ -195,13 +195,13 @@ MIDDLEWARE.insert(
 )
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-    "audit.context.HistoryContextMiddleware",
+    "mar.audit.context.HistoryContextMiddleware",
 )
 CSP_REPORT_ONLY = os.environ.get("CSP_REPORT_ONLY", "") == "1"
 
 # Lockout: this many failed sign-ins for one username from one address in the window.
 AUTHENTICATION_BACKENDS = [
-    "audit.lockout.LockoutBackend",
+    "mar.audit.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOCKOUT_FAILURES = int(os.environ.get("LOCKOUT_FAILURES", 5))

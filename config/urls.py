@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from audit.forms import SignInForm
 from mar import views as mar_views
+from mar.audit.forms import SignInForm
 
 urlpatterns = [
     path("", mar_views.home, name="home"),

@@ -225,7 +225,7 @@ def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
     """A pharmacist's check mark on an order, with the time.
 
     Only before the record is signed: a signed record changes only through an addendum (the
-    database's guard, audit/guard.py, refuses any other update of its orders).
+    database's guard, mar/audit/guard.py, refuses any other update of its orders).
     """
     locked = Order.objects.select_for_update().select_related("encounter").get(pk=order.pk)
     if locked.verified_at is not None:

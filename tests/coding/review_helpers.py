@@ -56,7 +56,8 @@ def reviewed(
 
 
 def addendum_for_test(encounter: Encounter, author: User | None = None) -> Addendum:
-    """The addendum that lets a test change a signed record (audit/guard.py checks at commit)."""
+    """The addendum that lets a test change a signed record (mar/audit/guard.py checks it at
+    commit)."""
     if author is None:
         author = User.objects.filter(is_active=True).first() or factories.user_create(
             username="addendum-author"

@@ -1,4 +1,4 @@
-"""The audit trail and the signed-record guard, on PostgreSQL (audit/models.py, audit/guard.py).
+"""The audit trail and the signed-record guard, on PostgreSQL (mar/audit/models.py and guard.py).
 
 Deferred checks run at COMMIT; inside a test's transaction `SET CONSTRAINTS ALL IMMEDIATE`
 makes PostgreSQL run them at that point, exactly as a commit would.
@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from audit.models import EVENTS
+from mar.audit.models import EVENTS
 from mar.models import Addendum, Administration, DrugClassChange, Encounter, Order, Pause
 from mar.services import addendum_add, encounter_sign
 from tests import factories
@@ -75,7 +75,7 @@ def test_a_change_made_in_a_request_names_the_user_and_url(rf, nurse_user) -> No
     # The middleware, as settings installs it, around a view that signs.
     from django.http import HttpResponse
 
-    from audit.context import HistoryContextMiddleware
+    from mar.audit.context import HistoryContextMiddleware
 
     encounter = factories.chemo_encounter_create()
 
@@ -96,8 +96,8 @@ def test_a_change_made_in_a_request_names_the_user_and_url(rf, nurse_user) -> No
 
 def test_the_history_middleware_is_installed(settings) -> None:  # type: ignore[no-untyped-def]
     middleware = settings.MIDDLEWARE
-    assert "audit.context.HistoryContextMiddleware" in middleware
-    assert middleware.index("audit.context.HistoryContextMiddleware") > middleware.index(
+    assert "mar.audit.context.HistoryContextMiddleware" in middleware
+    assert middleware.index("mar.audit.context.HistoryContextMiddleware") > middleware.index(
         "django.contrib.auth.middleware.AuthenticationMiddleware"
     )
 
@@ -275,4 +275,4 @@ def test_every_model_of_the_record_formulary_and_charges_is_tracked() -> None:
 
     models = {*apps.get_app_config("mar").get_models(), *apps.get_app_config("coding").get_models()}
     untracked = sorted(m.__name__ for m in models if m not in EVENTS)
-    assert not untracked, f"add these to TRACKED in audit/models.py: {untracked}"
+    assert not untracked, f"add these to TRACKED in mar/audit/models.py: {untracked}"

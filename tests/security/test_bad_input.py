@@ -24,8 +24,8 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit.models import EVENTS
 from coding.engine.cli import main as engine_main
+from mar.audit.models import EVENTS
 from tests.security.conftest import World
 from tests.security.test_csrf import POST_ROUTES
 from tests.security.test_permissions import APP_ROUTES, EXPECTED, arguments

@@ -57,7 +57,8 @@ def test_production_keeps_the_policy_lockout_and_history() -> None:
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.MIDDLEWARE.index('config.security.SecurityHeadersMiddleware') == 1, "
-        "s.AUTHENTICATION_BACKENDS[0], 'audit.context.HistoryContextMiddleware' in s.MIDDLEWARE, "
+        "s.AUTHENTICATION_BACKENDS[0], "
+        "'mar.audit.context.HistoryContextMiddleware' in s.MIDDLEWARE, "
         "s.CSP_REPORT_ONLY, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_HTTPONLY)"
     )
     out = subprocess.run(
@@ -66,5 +67,5 @@ def test_production_keeps_the_policy_lockout_and_history() -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [
-        "True", "audit.lockout.LockoutBackend", "True", "False", "True", "True",
+        "True", "mar.audit.lockout.LockoutBackend", "True", "False", "True", "True",
     ]  # fmt: skip

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from audit.models import LoginFailure
+from mar.audit.models import LoginFailure
 from tests import factories
 
 pytestmark = pytest.mark.django_db

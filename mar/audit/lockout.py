@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.models import LoginFailure
+from mar.audit.models import LoginFailure
 
 
 def client_ip(request: HttpRequest | None) -> str | None:

@@ -6,7 +6,7 @@
    (`pgh_context`: the user and URL set by audit.middleware.history_context, or the Celery task).
    Event tables are append-only: a trigger refuses UPDATE and DELETE on them.
 
-2. Signed records (django-pgtrigger, SQL in audit/guard.py). Once an encounter is signed, its
+2. Signed records (django-pgtrigger, SQL in mar/audit/guard.py). Once an encounter is signed, its
    rows (the encounter, sites, orders, administrations, pauses, flushes) change only in a
    transaction that also inserts an Addendum for that encounter; an order's drug-class override
    may also change with a DrugClassChange row for that order (the pharmacist's recorded
@@ -21,9 +21,9 @@ import pghistory
 from django.db import models
 from django.utils.timezone import now
 
-from audit import guard
 from coding import models as coding
 from mar import models as mar
+from mar.audit import guard
 
 # The tracked models. A model added to mar or coding later is tracked by adding it here
 # (and running makemigrations audit).
@@ -69,7 +69,7 @@ guard.register()
 
 
 class LoginFailure(models.Model):
-    """A failed sign-in, for the lockout (audit/lockout.py) and for the security review."""
+    """A failed sign-in, for the lockout (mar/audit/lockout.py) and for the security review."""
 
     username = models.CharField(max_length=150)
     ip = models.GenericIPAddressField(null=True, blank=True)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from audit.lockout import client_ip, login_is_locked
+from mar.audit.lockout import client_ip, login_is_locked
 
 
 class SignInForm(AuthenticationForm):

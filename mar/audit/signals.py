@@ -8,8 +8,8 @@ from celery import signals as celery_signals
 from django.contrib.auth import signals as auth_signals
 from django.dispatch import receiver
 
-from audit.context import history_context
-from audit.lockout import client_ip, login_failure_record, login_failures_clear
+from mar.audit.context import history_context
+from mar.audit.lockout import client_ip, login_failure_record, login_failures_clear
 
 
 @receiver(auth_signals.user_login_failed, dispatch_uid="audit_login_failed")
