@@ -380,16 +380,42 @@ def pause_update(
     start: datetime,
     end: datetime | None,
     now: datetime | None = None,
+    user: AbstractBaseUser | None = None,
+    addendum_why: str = "",
 ) -> Pause:
-    """Late entry of a pause's times; `version` is the administration's."""
+    """Late entry of a pause's times; `version` is the administration's.
+
+    On a signed record the correction is an addendum, as for a card (administration_update): it
+    needs `addendum_why` and a `user`, and the Addendum is written in the same transaction.
+    """
     administration = pause.administration
-    _require_in_progress(administration.encounter)
+    encounter = administration.encounter
+    signed = _is_signed(encounter)
+    if signed and not (addendum_why.strip() and user is not None):
+        raise ChartError(
+            {"addendum_why": ["This record is signed: changes go through an addendum (say why)."]}
+        )
     current = _locked(administration, version)
+    what = [
+        f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}"
+        for name, before, after in (("paused", pause.start, start), ("resumed", pause.end, end))
+        if before != after
+    ]
+    if signed and not what:
+        raise ChartError({None: ["Nothing changed: no addendum written."]})
     pause.start = start
     pause.end = end
     pause.save(update_fields=["start", "end"])
     _bump(current)
-    _refuse_input_errors(current.encounter, current.pk, now or timezone.now())
+    _refuse_input_errors(encounter, current.pk, now or timezone.now())
+    if signed:
+        assert user is not None
+        services.addendum_add(
+            encounter=encounter,
+            user=user,
+            what=f"A{current.pk} {current.drug.name} pause: " + "; ".join(what),
+            why=addendum_why,
+        )
     return pause
 
 

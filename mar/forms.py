@@ -257,6 +257,9 @@ class PauseForm(ZonedForm):
     start = LocalTimeField(label="Paused at")
     end = LocalTimeField(label="Resumed at", required=False)
     version = forms.IntegerField(widget=forms.HiddenInput())
+    addendum_why = forms.CharField(
+        label="Why (addendum to the signed record)", required=False, max_length=2000
+    )
 
 
 class EncounterTimesForm(ZonedForm):

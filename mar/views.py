@@ -460,6 +460,8 @@ def pause_update(request: HttpRequest, pk: int, pause_pk: int) -> HttpResponse:
                 version=form.cleaned_data["version"],
                 start=form.cleaned_data["start"],
                 end=form.cleaned_data["end"],
+                user=request.user,
+                addendum_why=form.cleaned_data["addendum_why"],
             )
         except ChartError as exc:
             _refused(form, exc)

@@ -484,6 +484,39 @@ def test_a_signed_card_changes_only_as_an_addendum_with_a_reason(
     assert ChargeRun.objects.get(encounter=chemo_encounter, is_current=True).trigger == "addendum"
 
 
+def test_a_signed_pause_changes_only_as_an_addendum_with_a_reason(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 4: after signing, a pause's times (which change the minutes counted) are corrected
+    only through an addendum (what, why, who, when), which regenerates the charges."""
+    client = client_as(roles.NURSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    adm = chemo_encounter.administrations.get(drug__name="paclitaxel")
+    pause = adm.pauses.get()
+    url = reverse("mar:pause_update", args=[chemo_encounter.pk, pause.pk])
+    data = {
+        f"p{pause.pk}-start": local(pause.start),
+        f"p{pause.pk}-end": "2026-03-02T10:00",  # resumed at 10:00, not 09:50
+        f"p{pause.pk}-version": adm.version,
+    }
+    html = client.post(url, data, **HX).content.decode()
+    assert "changes go through an addendum (say why)" in html
+    assert Pause.objects.get(pk=pause.pk).end == pause.end
+    assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {**data, f"p{pause.pk}-addendum_why": "pump log"})
+    assert response.status_code == 302
+    addendum = Addendum.objects.get(encounter=chemo_encounter)
+    assert addendum.what == (
+        f"A{adm.pk} paclitaxel pause: resumed: 2026-03-02 09:50 -> 2026-03-02 10:00"
+    )
+    assert addendum.why == "pump log"
+    run = ChargeRun.objects.get(encounter=chemo_encounter, is_current=True)
+    assert run.trigger == "addendum"
+    assert "160 min counted" in " ".join(line.why for line in run.lines.all())
+
+
 def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
     client = client_as(roles.NURSE)
     client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
