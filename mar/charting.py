@@ -135,6 +135,29 @@ def _is_signed(encounter: Encounter) -> bool:
     return status == Encounter.Status.SIGNED
 
 
+def _signed_change_allowed(
+    encounter: Encounter, *, user: AbstractBaseUser | None, addendum_why: str
+) -> bool:
+    """Whether the record is signed; a signed record changes only as an addendum with a reason."""
+    signed = _is_signed(encounter)
+    if signed and not (addendum_why.strip() and user is not None):
+        raise ChartError(
+            {"addendum_why": ["This record is signed: changes go through an addendum (say why)."]}
+        )
+    return signed
+
+
+def _addendum_for(
+    encounter: Encounter, *, user: AbstractBaseUser | None, subject: str, what: list[str], why: str
+) -> None:
+    """The addendum (what changed, from and to; why; who; when) in the change's transaction."""
+    if not what:
+        raise ChartError({None: ["Nothing changed: no addendum written."]})
+    assert user is not None
+    what_changed = f"{subject}: " + "; ".join(what)
+    services.addendum_add(encounter=encounter, user=user, what=what_changed, why=why)
+
+
 def _require_in_progress(encounter: Encounter) -> None:
     if _is_signed(encounter):
         raise ChartError({None: ["This record is signed: changes go through an addendum."]})
@@ -177,11 +200,30 @@ def site_place(
 
 
 @transaction.atomic
-def site_update(*, site: AccessSite, location: str, separate_site_reason: str) -> AccessSite:
-    _require_in_progress(site.encounter)
+def site_update(
+    *,
+    site: AccessSite,
+    location: str,
+    separate_site_reason: str,
+    user: AbstractBaseUser | None = None,
+    addendum_why: str = "",
+) -> AccessSite:
+    """A site's location and why it was necessary (RAC-4); on a signed record, an addendum."""
+    encounter = site.encounter
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    what = [
+        f"{name}: {before or '(none)'} -> {after or '(none)'}"
+        for name, before, after in (
+            ("location", site.location, location),
+            ("separate site reason", site.separate_site_reason, separate_site_reason),
+        )
+        if before != after
+    ]
     site.location = location
     site.separate_site_reason = separate_site_reason
     site.save(update_fields=["location", "separate_site_reason"])
+    if signed:
+        _addendum_for(encounter, user=user, subject=f"S{site.pk}", what=what, why=addendum_why)
     return site
 
 
@@ -259,11 +301,7 @@ def administration_update(
     regenerates the charges after commit.
     """
     encounter = administration.encounter
-    signed = _is_signed(encounter)
-    if signed and not (addendum_why.strip() and user is not None):
-        raise ChartError(
-            {"addendum_why": ["This record is signed: changes go through an addendum (say why)."]}
-        )
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
     unknown = set(changes) - set(ADMINISTRATION_FIELDS)
     if unknown:
         raise ValueError(f"not editable here: {sorted(unknown)}")
@@ -278,18 +316,11 @@ def administration_update(
         if before != value:
             what.append(f"{name}: {_shown(before, encounter)} -> {_shown(value, encounter)}")
         setattr(current, name, value)
-    if signed and not what:
-        raise ChartError({None: ["Nothing changed: no addendum written."]})
     _bump(current)
     _refuse_input_errors(encounter, current.pk, now or timezone.now())
     if signed:
-        assert user is not None
-        services.addendum_add(
-            encounter=encounter,
-            user=user,
-            what=f"A{current.pk} {current.drug.name}: " + "; ".join(what),
-            why=addendum_why,
-        )
+        subject = f"A{current.pk} {current.drug.name}"
+        _addendum_for(encounter, user=user, subject=subject, what=what, why=addendum_why)
     return current
 
 
@@ -390,32 +421,21 @@ def pause_update(
     """
     administration = pause.administration
     encounter = administration.encounter
-    signed = _is_signed(encounter)
-    if signed and not (addendum_why.strip() and user is not None):
-        raise ChartError(
-            {"addendum_why": ["This record is signed: changes go through an addendum (say why)."]}
-        )
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
     current = _locked(administration, version)
     what = [
         f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}"
         for name, before, after in (("paused", pause.start, start), ("resumed", pause.end, end))
         if before != after
     ]
-    if signed and not what:
-        raise ChartError({None: ["Nothing changed: no addendum written."]})
     pause.start = start
     pause.end = end
     pause.save(update_fields=["start", "end"])
     _bump(current)
     _refuse_input_errors(encounter, current.pk, now or timezone.now())
     if signed:
-        assert user is not None
-        services.addendum_add(
-            encounter=encounter,
-            user=user,
-            what=f"A{current.pk} {current.drug.name} pause: " + "; ".join(what),
-            why=addendum_why,
-        )
+        subject = f"A{current.pk} {current.drug.name} pause"
+        _addendum_for(encounter, user=user, subject=subject, what=what, why=addendum_why)
     return pause
 
 
@@ -424,14 +444,30 @@ def pause_update(
 
 @transaction.atomic
 def encounter_times_update(
-    *, encounter: Encounter, arrived_at: datetime | None, observation_at: datetime | None
+    *,
+    encounter: Encounter,
+    arrived_at: datetime | None,
+    observation_at: datetime | None,
+    user: AbstractBaseUser | None = None,
+    addendum_why: str = "",
 ) -> Encounter:
-    """Arrival (RAC-8: minutes before it do not count) and the change to observation (RAC-9)."""
-    _require_in_progress(encounter)
+    """Arrival (RAC-8: minutes before it do not count) and the change to observation (RAC-9);
+    on a signed record, an addendum."""
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    what = [
+        f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}"
+        for name, before, after in (
+            ("arrived", encounter.arrived_at, arrived_at),
+            ("observation", encounter.observation_at, observation_at),
+        )
+        if before != after
+    ]
     encounter.arrived_at = arrived_at
     encounter.observation_at = observation_at
     encounter.save(update_fields=["arrived_at", "observation_at"])
     record_checked(encounter)
+    if signed:
+        _addendum_for(encounter, user=user, subject="Encounter", what=what, why=addendum_why)
     return encounter
 
 

@@ -152,11 +152,15 @@ class SiteForm(ZonedForm):
             self.fields["separate_site_reason"].widget = forms.HiddenInput()
 
 
+ADDENDUM_WHY_LABEL = "Why (addendum to the signed record)"
+
+
 class SiteUpdateForm(ZonedForm):
     location = forms.CharField(max_length=100, required=False)
     separate_site_reason = forms.CharField(
         label="Why this site is necessary", required=False, widget=forms.Textarea({"rows": 2})
     )
+    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
 
 
 class AtForm(ZonedForm):
@@ -265,6 +269,7 @@ class PauseForm(ZonedForm):
 class EncounterTimesForm(ZonedForm):
     arrived_at = LocalTimeField(label="Arrived at", required=False)
     observation_at = LocalTimeField(label="Placed in observation at", required=False)
+    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
 
 
 class AddendumForm(ZonedForm):

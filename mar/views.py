@@ -209,7 +209,9 @@ def encounter_times(request: HttpRequest, pk: int) -> HttpResponse:
     form = EncounterTimesForm(request.POST, encounter=encounter, prefix="enc")
     if form.is_valid():
         try:
-            charting.encounter_times_update(encounter=encounter, **form.cleaned_data)
+            charting.encounter_times_update(
+                encounter=encounter, user=request.user, **form.cleaned_data
+            )
         except ChartError as exc:
             _refused(form, exc)
         else:
@@ -251,7 +253,7 @@ def site_update(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     form = SiteUpdateForm(request.POST, encounter=encounter, prefix=f"s{site.pk}")
     if form.is_valid():
         try:
-            charting.site_update(site=site, **form.cleaned_data)
+            charting.site_update(site=site, user=request.user, **form.cleaned_data)
         except ChartError as exc:
             _refused(form, exc)
         else:

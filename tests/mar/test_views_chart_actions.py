@@ -517,6 +517,38 @@ def test_a_signed_pause_changes_only_as_an_addendum_with_a_reason(
     assert "160 min counted" in " ".join(line.why for line in run.lines.all())
 
 
+def test_a_signed_sites_reason_and_the_arrival_change_only_as_addenda(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 4: after signing, the separate-site reason (RAC-4) and the arrival time (RAC-8) are
+    corrected only through an addendum with a reason; each regenerates the charges."""
+    client = client_as(roles.NURSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    site = chemo_encounter.sites.get()
+    site_url = reverse("mar:site_update", args=[chemo_encounter.pk, site.pk])
+    site_data = {f"s{site.pk}-location": "right forearm",
+                 f"s{site.pk}-separate_site_reason": ""}  # fmt: skip
+    html = client.post(site_url, site_data, **HX).content.decode()
+    assert "changes go through an addendum (say why)" in html
+    assert AccessSite.objects.get(pk=site.pk).location == site.location
+    times_url = reverse("mar:encounter_times", args=[chemo_encounter.pk])
+    times_data = {"enc-arrived_at": "2026-03-02T07:45", "enc-observation_at": ""}
+    html = client.post(times_url, times_data, **HX).content.decode()
+    assert "changes go through an addendum (say why)" in html
+    assert Encounter.objects.get(pk=chemo_encounter.pk).arrived_at == chemo_encounter.arrived_at
+    assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(site_url, {**site_data, f"s{site.pk}-addendum_why": "charted on wrong arm"})
+        client.post(times_url, {**times_data, "enc-addendum_why": "triage log"})
+    addenda = list(Addendum.objects.filter(encounter=chemo_encounter).order_by("pk"))
+    assert [a.why for a in addenda] == ["charted on wrong arm", "triage log"]
+    assert addenda[0].what == f"S{site.pk}: location: left forearm -> right forearm"
+    assert addenda[1].what == "Encounter: arrived: 2026-03-02 08:00 -> 2026-03-02 07:45"
+    assert AccessSite.objects.get(pk=site.pk).location == "right forearm"
+
+
 def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
     client = client_as(roles.NURSE)
     client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
