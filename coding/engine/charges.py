@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from . import codes
 from .checks import documentation_findings, hhmm
 from .classify import Service, classify
-from .hierarchy import MAIN, SiteGroup, choose_initial, group_by_site, primary_group
+from .hierarchy import MAIN, SiteGroup, choose_initial, group_by_site, primary_group, rank
 from .hydration import alone_spans, countable_runs, drug_running_spans, policy_minutes
 from .record import Policy, Record
 from .result import Charge, Finding, NotCharged, Result
@@ -200,13 +200,26 @@ def _code_iv(book: _Book, services: list[Service]) -> list[SiteGroup]:
     concurrent_used = False
     for group in groups:
         infusions = [s for s in group.services if s.kind == "iv_infusion"]
+        anchor = _anchor_infusion(group, infusions)
         for service in sorted(infusions, key=lambda s: (s.start, s.lead.id)):
             if service is group.initial:
                 continue
             concurrent_used = _code_infusion_after_initial(
-                book, group, service, infusions, concurrent_used
+                book, group, service, infusions, concurrent_used, anchor=service is anchor
             )
     return groups
+
+
+def _anchor_infusion(group: SiteGroup, infusions: list[Service]) -> Service | None:
+    """The infusion that keeps all its minutes: the initial one, or, when the initial service
+    is a push (a chemotherapy push outranks a therapeutic infusion), the infusion that would
+    rank first among the infusions. Without it two infusions running together after a push
+    would each lose every minute to the other."""
+    if group.initial is not None and group.initial.kind == "iv_infusion":
+        return group.initial
+    if not infusions:
+        return None
+    return min(infusions, key=lambda s: (rank(s), -s.minutes, s.start, s.lead.id))
 
 
 def _code_initial(book: _Book, group: SiteGroup, why: str) -> None:
@@ -257,9 +270,15 @@ def _code_infusion_after_initial(
     service: Service,
     infusions: list[Service],
     concurrent_used: bool,
+    *,
+    anchor: bool = False,
 ) -> bool:
     """Sequential on the minutes it ran alone, else concurrent, else nothing (never two codes)."""
-    others = merge(s for other in infusions if other is not service for s in other.spans)
+    others = (
+        []
+        if anchor
+        else merge(s for other in infusions if other is not service for s in other.spans)
+    )
     own = list(service.spans)
     alone = subtract(own, others)
     overlap = intersect(own, others)
@@ -308,6 +327,13 @@ def _code_infusion_after_initial(
             book.skip(
                 service.ids,
                 f"{service.drugs} was concurrent too, but 96368 is reported once per encounter",
+            )
+        elif not codes.ADD_ON_PRIMARIES[codes.CONCURRENT_INFUSION] & {ln.code for ln in book.lines}:
+            book.skip(
+                service.ids,
+                f"{service.drugs} ran {overlap_min} min alongside another infusion, but 96368 is "
+                "reported only with an initial infusion or its hours (CPT), and the initial "
+                "service here is a push",
             )
         else:
             book.add(

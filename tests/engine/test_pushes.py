@@ -210,3 +210,19 @@ def test_infusions_on_two_undocumented_sites_at_once_are_separate_bags():
     assert billed(result) == {"96365": 1, "96368": 1}
     assert "RAC-6" not in rules(result)
     assert "RAC-4" in rules(result)  # the second site has no documented reason
+
+
+def test_two_infusions_together_after_a_chemo_push_initial():
+    """coding-rules §3-§4 and CPT: a chemotherapy push outranks a therapeutic infusion, so it is
+    the initial service; the first of two infusions running together then keeps all its minutes
+    (sequential, 96367), and the other is not concurrent, because 96368 is reported only with an
+    initial infusion or its hours (96365/96366/96413/96415/96416)."""
+    result = run(
+        record(
+            push("A3", "fluorouracil", "chemo", at=0),
+            infusion("A1", "vancomycin", start=5, minutes=30, site="S1"),
+            infusion("A2", "famotidine", start=5, minutes=30, site="S2"),
+        )
+    )
+    assert billed(result) == {"96409": 1, "96367": 1}
+    assert "96368 is reported only with an initial infusion" in not_charged(result)["A2"]
