@@ -16,6 +16,13 @@ def _split(value: str) -> list[str]:
     return [part for part in value.replace(",", " ").split() if part]
 
 
+class ModifiersField(forms.CharField):
+    """Modifiers as typed ("59 JW" or "59,JW"), cleaned to a list."""
+
+    def clean(self, value: Any) -> list[str]:  # type: ignore[override]
+        return _split(super().clean(value) or "")
+
+
 # The rule ids of the RAC checklist and the engine's edits, offered as suggestions in the filter.
 KNOWN_RULES = (
     [f"RAC-{n}" for n in range(1, 10)]
@@ -49,7 +56,7 @@ class LineCorrectForm(forms.Form):
     action = forms.ChoiceField(choices=[("change", "Change"), ("remove", "Remove")])
     code = forms.CharField(max_length=10, required=False)
     units = forms.IntegerField(min_value=1, required=False)
-    modifiers = forms.CharField(max_length=60, required=False, help_text="e.g. 59 JW")
+    modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
 
     def clean(self) -> dict[str, Any]:
@@ -59,14 +66,13 @@ class LineCorrectForm(forms.Form):
                 self.add_error("code", "A changed line needs its code.")
             if not data.get("units"):
                 self.add_error("units", "A changed line needs its units.")
-        data["modifier_list"] = _split(data.get("modifiers") or "")
         return data
 
 
 class LineAddForm(forms.Form):
     code = forms.CharField(max_length=10)
     units = forms.IntegerField(min_value=1, initial=1)
-    modifiers = forms.CharField(max_length=60, required=False)
+    modifiers = ModifiersField(max_length=60, required=False)
     administrations = forms.CharField(
         max_length=200, required=False, help_text="Record ids, e.g. A12 A13"
     )

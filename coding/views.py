@@ -271,7 +271,7 @@ def line_correct(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
             action=data["action"],
             code=data.get("code") or "",
             units=data.get("units") or 1,
-            modifiers=data["modifier_list"],
+            modifiers=data["modifiers"],
             reason=data["reason"],
         )
     except ValidationError as exc:
@@ -298,7 +298,7 @@ def line_add(request: HttpRequest, pk: int) -> HttpResponse:
             action="add",
             code=data["code"],
             units=data["units"],
-            modifiers=(data.get("modifiers") or "").replace(",", " ").split(),
+            modifiers=data["modifiers"],
             administrations=data["administrations"],
             day=data.get("day"),
             reason=data["reason"],
