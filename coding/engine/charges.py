@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from . import codes
 from .checks import documentation_findings, hhmm
 from .classify import Service, classify
+from .edits import charge_edits
 from .hierarchy import MAIN, SiteGroup, choose_initial, group_by_site, primary_group, rank
 from .hydration import alone_spans, countable_runs, drug_running_spans, policy_minutes
 from .record import Policy, Record
@@ -32,6 +33,8 @@ from .timing import (
     hydration_add_on_units,
     instant_after,
     intersect,
+    local_clock,
+    local_date,
     merge,
     subtract,
     whole_minutes,
@@ -67,10 +70,10 @@ class _Book:
         self.honour_primary = record.encounter.setting == "office"
 
     def day(self, moment: float) -> date:
-        return datetime.fromtimestamp(moment, self.zone).date()
+        return local_date(moment, self.zone)
 
     def time(self, moment: float) -> str:
-        return datetime.fromtimestamp(moment, self.zone).strftime("%H:%M")
+        return local_clock(moment, self.zone)
 
     def add(
         self,
@@ -84,6 +87,11 @@ class _Book:
         modifiers: tuple[str, ...] = (),
     ) -> None:
         """One line per date on which a unit began (an additional hour after midnight)."""
+        if len(unit_starts) == 1:  # most lines: one unit
+            at = unit_starts[0]
+            line = _Line(code, 1, self.day(at), ids, why, at, group, initial, list(modifiers))
+            self.lines.append(line)
+            return
         by_day: dict[date, int] = defaultdict(int)
         for moment in unit_starts:
             by_day[self.day(moment)] += 1
@@ -800,8 +808,6 @@ def _claim_order(lines: list[_Line]) -> list[_Line]:
 
 
 def _result(book: _Book) -> Result:
-    from .edits import charge_edits
-
     lines = _claim_order(book.lines)
     charges = tuple(
         Charge(

@@ -16,6 +16,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .codes import NOT_A_SEPARATE_SITE_REASON
@@ -31,7 +32,8 @@ BLOCKING_RULES = frozenset({"RAC-1", "RAC-2", "RAC-3", "RAC-8", "DOC-3", "DOC-4"
 
 
 def hhmm(moment: datetime, zone_key: str) -> str:
-    return moment.astimezone(ZoneInfo(zone_key)).strftime("%H:%M")
+    local = moment.astimezone(ZoneInfo(zone_key))
+    return f"{local.hour:02d}:{local.minute:02d}"
 
 
 def is_vascular(adm: Administration) -> bool:
@@ -46,8 +48,13 @@ def carries_no_charge(adm: Administration) -> bool:
 
 def is_documented_separate_site(site: Site) -> bool:
     """A reason that shows medical necessity; a restart, a second lumen or convenience do not."""
-    reason = (site.separate_site_reason or "").strip().lower()
-    return bool(reason) and not any(word in reason for word in NOT_A_SEPARATE_SITE_REASON)
+    return site.separate_site_reason is not None and _shows_necessity(site.separate_site_reason)
+
+
+@lru_cache(maxsize=1024)  # sites repeat their reasons; the words need reading once
+def _shows_necessity(reason: str) -> bool:
+    words = reason.strip().lower()
+    return bool(words) and not any(word in words for word in NOT_A_SEPARATE_SITE_REASON)
 
 
 def documentation_findings(record: Record, *, now: datetime | None = None) -> list[Finding]:
@@ -214,8 +221,9 @@ def _times(record: Record, adm: Administration, now: datetime | None) -> Iterato
                 (adm.id,),
                 f"pauses[{i}].end",
             )
-    if adm.stop is not None:
-        if adm.stop < adm.start or (adm.stop == adm.start and adm.method == "infusion"):
+    stop_ts = adm.stop_ts
+    if adm.stop is not None and stop_ts is not None:
+        if stop_ts < adm.start_ts or (stop_ts == adm.start_ts and adm.method == "infusion"):
             yield Finding(
                 "DOC-3",
                 "error",
@@ -224,7 +232,7 @@ def _times(record: Record, adm: Administration, now: datetime | None) -> Iterato
                 (adm.id,),
                 "stop",
             )
-        elif adm.pump is None and adm.stop - adm.start > timedelta(hours=MAX_HOURS_WITHOUT_PUMP):
+        elif adm.pump is None and stop_ts - adm.start_ts > MAX_HOURS_WITHOUT_PUMP * 3600:
             yield Finding(
                 "DOC-3",
                 "error",

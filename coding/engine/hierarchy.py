@@ -54,11 +54,13 @@ class SiteGroup:
 
 def group_by_site(record: Record, services: list[Service]) -> list[SiteGroup]:
     """Sites with a documented reason stand alone; every other IV service shares one group."""
+    own_group = {site.id: site.id for site in record.sites if is_documented_separate_site(site)}
     groups: dict[str, SiteGroup] = {}
     for service in services:
-        site = record.site(service.site)
-        key = site.id if site is not None and is_documented_separate_site(site) else MAIN
-        groups.setdefault(key, SiteGroup(key)).services.append(service)
+        key = own_group.get(service.site, MAIN) if service.site is not None else MAIN
+        if key not in groups:
+            groups[key] = SiteGroup(key)
+        groups[key].services.append(service)
     separate = [g for k, g in groups.items() if k != MAIN]
     main = groups.get(MAIN)
     if main is not None and separate and all(s.site is None for s in main.services):

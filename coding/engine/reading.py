@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -65,6 +65,8 @@ def zone_named(name: object, field: str = "encounter.timezone") -> ZoneInfo:
 # answer: its offset, or the reason it has none. Caching it keeps DST checks off the hot path.
 _OFFSETS: dict[tuple[str, int, int, int, int, int], timezone | str] = {}
 _OFFSET_CACHE_LIMIT = 50_000
+# One tzinfo object per offset: datetimes sharing a tzinfo compare without asking it for offsets.
+_FIXED: dict[timedelta, timezone] = {}
 
 
 def _offset(naive: datetime, zone: ZoneInfo) -> timezone | str:
@@ -75,7 +77,7 @@ def _offset(naive: datetime, zone: ZoneInfo) -> timezone | str:
         late = naive.replace(tzinfo=zone, fold=1)
         offset = early.utcoffset()
         if offset is not None and offset == late.utcoffset():
-            found = timezone(offset)
+            found = _FIXED.setdefault(offset, timezone(offset))
         elif early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
             found = "does not exist in {zone} (clocks went forward)"
         else:
@@ -97,7 +99,26 @@ def local_time(naive: datetime, zone: ZoneInfo, field: str) -> datetime:
     return naive.replace(tzinfo=offset)
 
 
+# A bedside system writes the same minute many times (a stop, the next start, a flush), so a
+# time read once is kept: the same text in the same zone is the same instant.
+_TIMES: dict[tuple[str, str], datetime] = {}
+_TIME_CACHE_LIMIT = 100_000
+
+
 def parse_time(value: object, zone: ZoneInfo, field: str) -> datetime:
+    if type(value) is str:
+        key = (value, zone.key)
+        found = _TIMES.get(key)
+        if found is None:
+            found = _parse_time(value, zone, field)
+            if len(_TIMES) >= _TIME_CACHE_LIMIT:
+                _TIMES.clear()
+            _TIMES[key] = found
+        return found
+    return _parse_time(value, zone, field)
+
+
+def _parse_time(value: object, zone: ZoneInfo, field: str) -> datetime:
     if not isinstance(value, str):
         raise RecordError(field, "must be an ISO 8601 date-time string")
     try:
@@ -119,6 +140,8 @@ class _Reader:
 
     @staticmethod
     def mapping(value: object, field: str) -> Mapping[str, Any]:
+        if type(value) is dict:  # the usual case, without the abstract-class check
+            return value
         if not isinstance(value, Mapping):
             raise RecordError(field, "must be an object")
         return value
@@ -162,6 +185,8 @@ class _Reader:
         value = obj.get(key)
         if value is None:
             return default
+        if type(value) is str and value in choices:  # the usual case: one of the words
+            return value
         for choice in choices:
             if value == choice and type(value) is type(choice):
                 return choice

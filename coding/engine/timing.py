@@ -11,7 +11,8 @@ Scenarios: P01-P07, P18, P25-P27, P29, P36.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from .record import Administration
 
@@ -130,3 +131,32 @@ def instant_after(spans: list[Span], minutes: int) -> float:
             return start + left
         left -= end - start
     return spans[-1][1] if spans else 0.0
+
+
+# Local dates of moments, by quarter hour: a quarter hour that does not straddle a local midnight
+# has one date. Charges ask for the date of every unit, and zone arithmetic is slow.
+_DATES: dict[tuple[str, int], date | None] = {}
+_DATE_CACHE_LIMIT = 50_000
+QUARTER_HOUR = 900
+
+
+def local_date(moment: float, zone: ZoneInfo) -> date:
+    """The date on the encounter's wall clock at `moment` (POSIX seconds)."""
+    bucket = int(moment // QUARTER_HOUR)
+    key = (zone.key, bucket)
+    if key in _DATES:
+        found = _DATES[key]
+    else:
+        first = datetime.fromtimestamp(bucket * QUARTER_HOUR, zone).date()
+        last = datetime.fromtimestamp((bucket + 1) * QUARTER_HOUR - 1e-3, zone).date()
+        found = first if first == last else None  # straddles midnight: answered exactly below
+        if len(_DATES) >= _DATE_CACHE_LIMIT:
+            _DATES.clear()
+        _DATES[key] = found
+    return found if found is not None else datetime.fromtimestamp(moment, zone).date()
+
+
+def local_clock(moment: float, zone: ZoneInfo) -> str:
+    """HH:MM on the encounter's wall clock."""
+    local = datetime.fromtimestamp(moment, zone)
+    return f"{local.hour:02d}:{local.minute:02d}"
