@@ -24,7 +24,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from coding.extract import record_dicts_from_encounters
 from coding.models import ChargeRun
 from mar import charting
-from mar.chart import board_summary, chart_context, checklist_context, evaluate
+from mar.chart import board_summary, chart_context, checklist_context, evaluate, running_minutes
 from mar.charting import ChartError, SignBlocked, StaleVersion, acknowledgement_key, finding_key
 from mar.forms import (
     VASCULAR_KINDS,
@@ -77,9 +77,11 @@ def board(request: HttpRequest) -> HttpResponse:
     """
     today = timezone.localdate()
     now = timezone.now()
-    running = Administration.objects.filter(
-        stop__isnull=True, method=Administration.Method.INFUSION
-    ).select_related("drug")
+    running = (
+        Administration.objects.filter(stop__isnull=True, method=Administration.Method.INFUSION)
+        .select_related("drug")
+        .prefetch_related("pauses")
+    )
     encounters = (
         Encounter.objects.filter(
             Q(arrived_at__date=today)
@@ -106,8 +108,9 @@ def board(request: HttpRequest) -> HttpResponse:
             running=bool(encounter.running),
             given=encounter.given,
         )
+        # Minutes as the chart counts them: less pauses; a paused drug says so.
         running_now = [
-            (adm.drug.name, max(0, int((now - adm.start).total_seconds() // 60)))
+            (adm.drug.name, running_minutes(adm, now), any(p.end is None for p in adm.pauses.all()))
             for adm in encounter.running
         ]
         units.setdefault(encounter.unit, []).append(

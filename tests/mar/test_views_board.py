@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mar import roles
-from mar.models import Encounter
+from mar.models import Encounter, Pause
 from tests import factories
 
 
@@ -36,6 +36,31 @@ def test_board_shows_what_is_running(client_as) -> None:  # type: ignore[no-unty
     )
     page = client.get(reverse("mar:board")).content.decode()
     assert "Running: carboplatin, 35" in page
+
+
+def test_board_counts_running_minutes_less_pauses_as_the_chart_does(client_as) -> None:  # type: ignore[no-untyped-def]
+    """screens.md: the card shows what is running now ("carboplatin, 35 min"); a pause is not
+    running time, and a drug paused now says so."""
+    client = client_as(roles.NURSE)
+    now = timezone.now()
+    encounter = factories.encounter_create(arrived_at=now - timedelta(minutes=90))
+    carboplatin = factories.order_create(encounter, factories.drug_get("carboplatin", "chemo"))
+    vancomycin = factories.order_create(encounter, factories.drug_get("vancomycin", "therapeutic"))
+    resumed = factories.administration_create(
+        encounter, carboplatin, site=None, start=now - timedelta(minutes=60), stop=None
+    )
+    Pause.objects.create(
+        administration=resumed,
+        start=now - timedelta(minutes=40),
+        end=now - timedelta(minutes=15),
+    )
+    paused = factories.administration_create(
+        encounter, vancomycin, site=None, start=now - timedelta(minutes=30), stop=None
+    )
+    Pause.objects.create(administration=paused, start=now - timedelta(minutes=10), end=None)
+    page = client.get(reverse("mar:board")).content.decode()
+    assert "Running: carboplatin, 35 min" in page  # 60 min since start, 25 of them paused
+    assert "Paused: vancomycin, 20 min" in page  # 30 min since start, paused for the last 10
 
 
 def _board_queries(client) -> int:  # type: ignore[no-untyped-def]
