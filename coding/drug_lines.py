@@ -1,10 +1,15 @@
 """HCPCS drug lines: the drug supplied, beside the engine's administration codes.
 
 For each administration with a charted dose whose drug has a HCPCS code and a billing unit in the
-formulary, one line with units = ceil(dose / billing unit) (never 0). Single-use vial waste
-(CMS JW/JZ policy): when the nurse charted an amount wasted, a second line for it with modifier JW;
-when she charted that nothing was wasted (waste 0), modifier JZ on the administered line; when
-waste was not charted, no modifier and a finding for the coder.
+formulary, one line with units = ceil(dose / billing unit) (never 0). Waste (CMS JW/JZ policy,
+which applies only to drugs from single-dose containers) follows the formulary's `Drug.container`:
+
+- single-dose: when the nurse charted an amount wasted, a second line for it with modifier JW;
+  when she charted that nothing was wasted (waste 0), modifier JZ on the administered line; when
+  waste was not charted, no modifier and a DRUG-WASTE finding (info) for the coder.
+- multi-dose: never JW or JZ; charted waste is not billed, and a DRUG-WASTE finding (info) says so.
+- not stated: never JW or JZ (single-dose cannot be claimed), and a DRUG-WASTE finding (info) per
+  administration asks for the pharmacist to state the container.
 
 Which administration codes to charge is the engine's business (coding/engine); the drug units
 are plain arithmetic on the formulary and stay here, stored as lines of the same run after the
@@ -18,7 +23,7 @@ from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
-from mar.models import Administration
+from mar.models import Administration, Drug
 
 DRUG_LINE_POSITION_BASE = 1000
 
@@ -84,6 +89,22 @@ def _amount_label(value: Decimal, unit: str) -> str:
     return f"{value.normalize():f} {unit}".strip()
 
 
+def _waste_note(drug: Drug, adm: Administration) -> str | None:
+    """The coder's note on the waste of a drug not known to come in a single-dose container."""
+    if drug.container == Drug.Container.MULTI_DOSE:
+        if adm.waste_value is None or adm.waste_value <= 0:
+            return None
+        wasted = _amount_label(adm.waste_value, adm.waste_unit or adm.dose_unit)
+        return (
+            f"{drug.name}: {wasted} wasted from a multi-dose container is not billed "
+            "(JW and JZ are for single-dose containers only)"
+        )
+    return (
+        f"{drug.name}: the formulary does not say whether it comes in a single-dose container, "
+        "so JW/JZ cannot be applied; the pharmacist should state the container"
+    )
+
+
 def drug_lines_compute(administrations: list[Administration], zone_name: str) -> DrugLines:
     """The drug lines and the notes for administrations that could not be billed as drug units."""
     try:
@@ -122,7 +143,20 @@ def drug_lines_compute(administrations: list[Administration], zone_name: str) ->
         why = f"{drug.name} {given} given; {label} per unit: ceil = {units}"
         modifiers: list[str] = []
         waste_line = None
-        if adm.waste_value is None:
+        if drug.container != Drug.Container.SINGLE_DOSE:
+            # JW and JZ are for single-dose containers only: none here, at most a note.
+            note = _waste_note(drug, adm)
+            if note is not None:
+                out.findings.append(
+                    {
+                        "rule": "DRUG-WASTE",
+                        "severity": "info",
+                        "administrations": [record_id],
+                        "message": note,
+                        "field": "waste_value",
+                    }
+                )
+        elif adm.waste_value is None:
             out.findings.append(
                 {
                     "rule": "DRUG-WASTE",

@@ -29,6 +29,31 @@ INFUSION_CENTER = "Infusion Center"
 ED = "Emergency Department"
 DEMO_MRN_PREFIX = "DEMO-"
 
+SINGLE, MULTI = Drug.Container.SINGLE_DOSE, Drug.Container.MULTI_DOSE
+# How the demo pharmacy's products come, from their US labels (the starter file does not say):
+# the antibodies, oxaliplatin and bortezomib in single-dose vials; carboplatin and paclitaxel
+# injection in multiple-dose vials, so they never take JW/JZ. The rest stay "not stated" (some,
+# like cisplatin, ondansetron or trastuzumab, come both ways, depending on the product stocked).
+DEMO_CONTAINERS = {
+    "oxaliplatin": SINGLE,
+    "bortezomib": SINGLE,
+    "bevacizumab": SINGLE,
+    "pertuzumab": SINGLE,
+    "rituximab": SINGLE,
+    "cetuximab": SINGLE,
+    "pembrolizumab": SINGLE,
+    "nivolumab": SINGLE,
+    "atezolizumab": SINGLE,
+    "durvalumab": SINGLE,
+    "infliximab": SINGLE,
+    "vedolizumab": SINGLE,
+    "ocrelizumab": SINGLE,
+    "natalizumab": SINGLE,
+    "tocilizumab": SINGLE,
+    "carboplatin": MULTI,
+    "paclitaxel": MULTI,
+}
+
 
 @dataclass(frozen=True)
 class DemoUser:
@@ -112,6 +137,15 @@ class _Chart:
         Flush.objects.create(encounter=self.encounter, site=site, at=at)
 
 
+def demo_containers_ensure() -> int:
+    """Give the demo formulary's drugs their containers, where none is stated yet (a
+    pharmacist's own choice is kept). Returns the number of drugs changed."""
+    changed = 0
+    for name, container in DEMO_CONTAINERS.items():
+        changed += Drug.objects.filter(name=name, container="").update(container=container)
+    return changed
+
+
 def _patient(mrn: str, name: str, born: str, allergies: str = "") -> Patient:
     patient, _ = Patient.objects.get_or_create(
         mrn=f"{DEMO_MRN_PREFIX}{mrn}",
@@ -178,7 +212,7 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         c.flush(s1, at(13))
         c.give(dph, s1, at(15), at(17), push, dose_value=Decimal(50), dose_unit="mg")
         c.flush(s1, at(18))
-        # 300 mg given from 300 mg of vials: nothing wasted (JZ).
+        # 300 mg given; nothing wasted, but paclitaxel comes in multi-dose vials: no JZ.
         waste = {"waste_value": Decimal(0), "waste_unit": "mg"}
         infusion = c.give(
             pac, s1, at(25), at(215), dose_value=Decimal(300), dose_unit="mg", **waste
@@ -259,10 +293,27 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         c.give(dph, s1, at(140), None, Administration.Method.PUSH)
         c.give(ond, s1, at(185), None, Administration.Method.PUSH)
         created.append(enc)
+
+        # Chair 6: bevacizumab and oxaliplatin, both from single-dose vials: 350 mg of
+        # bevacizumab drawn from four 100 mg vials, 50 mg wasted (a JW line); oxaliplatin 150 mg
+        # from a 100 mg and a 50 mg vial, nothing wasted (JZ).
+        enc = _encounter(
+            _patient("1007", "Daniel Kim", "1958-07-19"), INFUSION_CENTER, "6", at(20), nurse
+        )
+        c = _Chart(enc, nurse)
+        port = c.site(AccessSite.Kind.PORT, "right chest", at(25))
+        bev = c.order("bevacizumab", "5 mg/kg", "C18.9", route="iv", duration_minutes=90)
+        oxa = c.order("oxaliplatin", "85 mg/m2", "C18.9", route="iv", duration_minutes=120)
+        mg = {"dose_unit": "mg", "waste_unit": "mg"}
+        c.give(bev, port, at(30), at(122), dose_value=Decimal(350), waste_value=Decimal(50), **mg)
+        c.flush(port, at(123))
+        c.give(oxa, port, at(125), at(247), dose_value=Decimal(150), waste_value=Decimal(0), **mg)
+        c.flush(port, at(248))
+        created.append(enc)
     return created
 
 
-SIGNED_LABELS = {"1", "3", "4", "ED 4"}
+SIGNED_LABELS = {"1", "3", "4", "6", "ED 4"}
 
 
 def demo_day_sign(*, encounters: list[Encounter], nurse: User) -> list[Encounter]:

@@ -1,7 +1,10 @@
 """The formulary as CSV: reading and checking rows, writing the export, the demo's loader.
 
 Columns (the starter file mar/data/formulary.csv, same as ../shared/data/formulary.csv):
-name, synonyms (';'-separated), class (empty = untagged), hcpcs, billing_unit ("50 mg"), note.
+name, synonyms (';'-separated), class (empty = untagged), hcpcs, billing_unit ("50 mg"), note;
+and optionally container: single_dose, multi_dose (or "single-dose", "multi-dose", any case) or
+empty for not stated. A file without the container column leaves each drug's container as it is;
+the export always writes it, last.
 
 `formulary_rows_read` checks every row before anything is written and reports each problem with
 its line number (the header is line 1); the pharmacist's import (mar/pharmacy.py) refuses the
@@ -24,6 +27,8 @@ from mar.models import Drug, DrugClass
 
 DEFAULT_FORMULARY = Path(__file__).resolve().parent / "data" / "formulary.csv"
 COLUMNS = ("name", "synonyms", "class", "hcpcs", "billing_unit", "note")
+OPTIONAL_COLUMNS = ("container",)
+EXPORT_COLUMNS = (*COLUMNS, *OPTIONAL_COLUMNS)
 # HCPCS Level II (a letter and four digits, J9045) or a CPT-style five-digit code.
 HCPCS_RE = re.compile(r"^(?:[A-Z]\d{4}|\d{4}[0-9A-Z])$")
 # Drug.billing_unit_amount is DecimalField(max_digits=12, decimal_places=4).
@@ -57,6 +62,15 @@ def billing_unit_parse(value: str) -> tuple[Decimal | None, str]:
     return amount, unit
 
 
+def container_parse(value: str) -> str:
+    """'single_dose', 'Single-Dose' -> 'single_dose'; '' -> '' (not stated); else ValueError."""
+    key = value.strip().casefold().replace("-", "_")
+    if key in Drug.Container.values or key == "":
+        return key
+    allowed = ", ".join(Drug.Container.values)
+    raise ValueError(f"unknown container {value.strip()!r} (one of {allowed}, or empty)")
+
+
 @dataclass(frozen=True)
 class DrugFields:
     name: str
@@ -64,10 +78,11 @@ class DrugFields:
     hcpcs_code: str
     billing_unit_amount: Decimal | None
     billing_unit: str
+    container: str
 
 
 def drug_fields_check(
-    *, name: str, synonyms: str, hcpcs: str, billing_unit: str
+    *, name: str, synonyms: str, hcpcs: str, billing_unit: str, container: str = ""
 ) -> tuple[DrugFields, dict[str, str]]:
     """A formulary entry's fields, cleaned, and the problems found, keyed by field.
 
@@ -96,12 +111,19 @@ def drug_fields_check(
     synonyms = synonyms_clean(synonyms)
     if len(synonyms) > _SYNONYMS_MAX:
         problems["synonyms"] = f"synonyms are longer than {_SYNONYMS_MAX} characters"
+
+    try:
+        container = container_parse(container)
+    except ValueError as exc:
+        problems["container"] = str(exc)
+        container = ""
     fields = DrugFields(
         name=name,
         synonyms=synonyms,
         hcpcs_code=code,
         billing_unit_amount=amount,
         billing_unit=unit,
+        container=container,
     )
     return fields, problems
 
@@ -116,6 +138,8 @@ class FormularyRow:
     billing_unit_amount: Decimal | None
     billing_unit: str
     note: str
+    # None: the file has no container column, and the drug's container is left as it is.
+    container: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +177,7 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
     if missing:
         return [], [RowError(1, f"missing column(s): {', '.join(missing)}")]
     reader.fieldnames = [h.strip() for h in header]
+    has_container = "container" in reader.fieldnames
 
     classes = set(DrugClass.values)
     rows: list[FormularyRow] = []
@@ -170,12 +195,13 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
         if None in raw:
             errors.append(RowError(line, f"more fields than the {len(header)} columns"))
             continue
-        value = {key: (raw.get(key) or "").strip() for key in COLUMNS}
+        value = {key: (raw.get(key) or "").strip() for key in EXPORT_COLUMNS}
         fields, field_problems = drug_fields_check(
             name=value["name"],
             synonyms=value["synonyms"],
             hcpcs=value["hcpcs"],
             billing_unit=value["billing_unit"],
+            container=value["container"],
         )
         problems = list(field_problems.values())
         name = fields.name
@@ -204,6 +230,7 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
                 billing_unit_amount=fields.billing_unit_amount,
                 billing_unit=fields.billing_unit,
                 note=value["note"],
+                container=fields.container if has_container else None,
             )
         )
     if not rows and not errors:
@@ -220,7 +247,7 @@ def formulary_csv_write(drugs: Iterable[Drug]) -> str:
     """The formulary as CSV text, in the columns the import reads back."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(EXPORT_COLUMNS)
     for drug in drugs:
         writer.writerow(
             [
@@ -230,6 +257,7 @@ def formulary_csv_write(drugs: Iterable[Drug]) -> str:
                 drug.hcpcs_code,
                 drug.billing_unit_label,
                 drug.class_note,
+                drug.container,
             ]
         )
     return out.getvalue()
@@ -248,15 +276,15 @@ def formulary_load_csv(*, path: Path = DEFAULT_FORMULARY, update_existing: bool 
         raise ValueError(f"{path.name} {errors[0]}")
     method = Drug.objects.update_or_create if update_existing else Drug.objects.get_or_create
     for row in rows:
-        method(
-            name=row.name,
-            defaults={
-                "synonyms": row.synonyms,
-                "drug_class": row.drug_class,
-                "hcpcs_code": row.hcpcs_code,
-                "billing_unit_amount": row.billing_unit_amount,
-                "billing_unit": row.billing_unit,
-                "class_note": row.note,
-            },
-        )
+        defaults: dict[str, object] = {
+            "synonyms": row.synonyms,
+            "drug_class": row.drug_class,
+            "hcpcs_code": row.hcpcs_code,
+            "billing_unit_amount": row.billing_unit_amount,
+            "billing_unit": row.billing_unit,
+            "class_note": row.note,
+        }
+        if row.container is not None:
+            defaults["container"] = row.container
+        method(name=row.name, defaults=defaults)
     return len(rows)

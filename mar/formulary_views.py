@@ -70,6 +70,13 @@ class DrugForm(forms.Form):
     billing_unit = forms.CharField(
         label="Billing unit", required=False, max_length=40, help_text="Amount and unit: 50 mg"
     )
+    container = forms.ChoiceField(
+        label="Container",
+        required=False,
+        choices=[("", "Not stated"), *Drug.Container.choices],
+        help_text="As the FDA label says. JW/JZ waste modifiers apply to single-dose containers "
+        "only; while it is not stated, the coder is told and neither is added.",
+    )
     note = forms.CharField(
         label="Evidence for the class", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -247,7 +254,8 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(PHARMACIST)
 def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    """Add a drug (no pk) or edit one's name, synonyms, HCPCS code, billing unit and note."""
+    """Add a drug (no pk) or edit one's name, synonyms, HCPCS code, billing unit, container
+    and note."""
     drug = get_object_or_404(Drug, pk=pk) if pk is not None else None
     initial = {}
     if drug is not None:
@@ -256,6 +264,7 @@ def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "synonyms": drug.synonyms,
             "hcpcs": drug.hcpcs_code,
             "billing_unit": drug.billing_unit_label,
+            "container": drug.container,
             "note": drug.class_note,
         }
     form = DrugForm(request.POST or None, drug=drug, initial=initial)
@@ -268,6 +277,7 @@ def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 synonyms=data["synonyms"],
                 hcpcs=data["hcpcs"],
                 billing_unit=data["billing_unit"],
+                container=data["container"],
                 note=data["note"],
                 drug_class=data.get("drug_class") or None,
                 user=request.user,

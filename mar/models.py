@@ -29,6 +29,13 @@ class Route(models.TextChoices):
 class Drug(models.Model):
     """One formulary entry. drug_class NULL means no pharmacist has tagged it yet (DOC-4)."""
 
+    class Container(models.TextChoices):
+        """How the drug is supplied, per its FDA label: only single-dose containers take the
+        JW/JZ waste modifiers (coding/drug_lines.py). Blank: the formulary does not say."""
+
+        SINGLE_DOSE = "single_dose", "Single-dose container"
+        MULTI_DOSE = "multi_dose", "Multi-dose container"
+
     name = models.CharField(max_length=200, unique=True)
     synonyms = models.CharField(max_length=500, blank=True, help_text="Separated by ';'")
     # NULL (untagged) is a state of its own, distinct from any class: the worklist selects on it.
@@ -40,6 +47,13 @@ class Drug(models.Model):
         max_digits=12, decimal_places=4, null=True, blank=True, help_text="e.g. 50 for '50 mg'"
     )
     billing_unit = models.CharField(max_length=20, blank=True, help_text="e.g. mg, mcg, units")
+    container = models.CharField(
+        max_length=20,
+        choices=Container.choices,
+        blank=True,
+        default="",
+        help_text="As labelled; JW/JZ apply to single-dose containers only. Blank: not stated",
+    )
     class_note = models.TextField(blank=True, help_text="Evidence for the class")
     class_tagged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -253,14 +253,20 @@ def drug_save(
     note: str,
     user: AbstractBaseUser,
     drug_class: str | None = None,
+    container: str | None = None,
 ) -> Drug:
     """Add a drug to the formulary (drug=None) or edit one's name, synonyms, HCPCS code,
-    billing unit and evidence note. The same checks as the CSV import. A new drug may be
-    tagged at once (`drug_class`, recorded as its first classification); an existing drug's
-    class changes only through `drug_class_change`, with a reason.
+    billing unit, container (single- or multi-dose, '' not stated; None leaves it as it is)
+    and evidence note. The same checks as the CSV import. A new drug may be tagged at once
+    (`drug_class`, recorded as its first classification); an existing drug's class changes
+    only through `drug_class_change`, with a reason.
     """
     fields, problems = drug_fields_check(
-        name=name, synonyms=synonyms, hcpcs=hcpcs, billing_unit=billing_unit
+        name=name,
+        synonyms=synonyms,
+        hcpcs=hcpcs,
+        billing_unit=billing_unit,
+        container=container or "",
     )
     errors = {key: [problem] for key, problem in problems.items()}
     if "name" not in errors:
@@ -281,6 +287,8 @@ def drug_save(
         "billing_unit": fields.billing_unit,
         "class_note": note.strip(),
     }
+    if container is not None:
+        values["container"] = fields.container
     if drug is None:
         drug = Drug.objects.create(**values)
         if drug_class:
@@ -372,7 +380,9 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
 
     Drugs are matched by name (any case). A changed class goes through the same path as a
     pharmacist's class change (recorded, charges regenerated); an empty class leaves an
-    untagged drug untagged but cannot untag a tagged one.
+    untagged drug untagged but cannot untag a tagged one. The container column is optional:
+    when the file has it, each row's value (empty: not stated) is written; when not, each
+    drug's container is left as it is.
     """
     rows, errors = formulary_rows_read(data)
     if errors:
@@ -401,6 +411,8 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
             "billing_unit": row.billing_unit,
             "class_note": row.note,
         }
+        if row.container is not None:  # a file without the column leaves containers alone
+            fields["container"] = row.container
         drug = existing.get(row.name.casefold())
         if drug is None:
             drug = Drug.objects.create(name=row.name, **fields)

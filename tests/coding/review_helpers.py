@@ -32,13 +32,21 @@ def encounter_signed(
 
 
 def paclitaxel_billable(
-    *, encounter: Encounter, waste: Decimal | None = None, waste_unit: str = "mg"
+    *,
+    encounter: Encounter,
+    waste: Decimal | None = None,
+    waste_unit: str = "mg",
+    container: str = Drug.Container.SINGLE_DOSE,
 ) -> Drug:
-    """Give paclitaxel its HCPCS code (J9267, 1 mg) and chart the waste on this encounter."""
+    """Give paclitaxel its HCPCS code (J9267, 1 mg) and chart the waste on this encounter.
+
+    The test formulary stocks it in single-dose containers (JW/JZ apply) unless told otherwise.
+    """
     drug = Drug.objects.get(name="paclitaxel")
     drug.hcpcs_code = "J9267"
     drug.billing_unit_amount = Decimal(1)
     drug.billing_unit = "mg"
+    drug.container = container
     drug.save()
     Administration.objects.filter(encounter=encounter, drug=drug).update(
         waste_value=waste, waste_unit=waste_unit

@@ -1,18 +1,23 @@
-"""HCPCS drug lines: units = ceil(dose / billing unit), converted; JW waste lines, JZ for none."""
+"""HCPCS drug lines: units = ceil(dose / billing unit), converted; JW waste lines, JZ for none,
+for single-dose containers only."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from coding.drug_lines import (
     DRUG_LINE_POSITION_BASE,
+    DrugLines,
     UnitMismatch,
     amount_convert,
     billing_units,
+    drug_lines_compute,
 )
 from coding.models import ChargeFinding, ChargeLine
-from mar.models import Administration
-from tests.coding.review_helpers import addendum_for_test, reviewed
+from coding.services import charge_run_generate
+from mar.models import Administration, Drug
+from tests.coding.review_helpers import addendum_for_test, encounter_signed, reviewed
 
 
 @pytest.mark.parametrize(
@@ -76,8 +81,6 @@ def test_a_dose_in_a_unit_that_cannot_be_billed_is_a_finding_not_a_line() -> Non
     Administration.objects.filter(encounter=encounter, drug__name="paclitaxel").update(
         dose_unit="mL", stop=None
     )
-    from coding.services import charge_run_generate
-
     run, _ = charge_run_generate(encounter_id=encounter.pk, trigger="manual")
     assert not ChargeLine.objects.filter(run=run, code="J9267").exists()
     finding = ChargeFinding.objects.get(run=run, rule="DRUG-UNIT")
@@ -88,3 +91,121 @@ def test_a_dose_in_a_unit_that_cannot_be_billed_is_a_finding_not_a_line() -> Non
 def test_drugs_without_hcpcs_or_dose_get_no_line() -> None:
     _, run, _ = reviewed()  # no HCPCS in the test formulary
     assert not run.lines.filter(position__gte=DRUG_LINE_POSITION_BASE).exists()
+
+
+# --- JW/JZ only for single-dose containers (Drug.container) --------------------------------
+
+SINGLE, MULTI, NOT_STATED = Drug.Container.SINGLE_DOSE, Drug.Container.MULTI_DOSE, ""
+
+
+def computed(container: str, waste: Decimal | None) -> DrugLines:
+    """One 300 mg paclitaxel administration (J9267, 1 mg) with `waste` mg charted."""
+    drug = Drug(name="paclitaxel", hcpcs_code="J9267", billing_unit_amount=Decimal(1))
+    drug.billing_unit, drug.container = "mg", container
+    adm = Administration(
+        pk=7, drug=drug, start=datetime(2026, 3, 2, 14, tzinfo=UTC), dose_value=Decimal(300)
+    )
+    adm.dose_unit, adm.waste_value, adm.waste_unit = "mg", waste, "mg"
+    return drug_lines_compute([adm], "America/New_York")
+
+
+def shapes(out: DrugLines) -> list[tuple[object, object]]:
+    return [(line["units"], line["modifiers"]) for line in out.lines]
+
+
+def waste_findings(out: DrugLines) -> list[dict[str, object]]:
+    return [finding for finding in out.findings if finding["rule"] == "DRUG-WASTE"]
+
+
+@pytest.mark.parametrize(
+    ("container", "expected"),
+    [(SINGLE, [(300, ["JZ"])]), (MULTI, [(300, [])]), (NOT_STATED, [(300, [])])],
+)
+def test_jz_only_on_a_single_dose_container(container: str, expected: list[object]) -> None:
+    assert shapes(computed(container, Decimal(0))) == expected
+
+
+@pytest.mark.parametrize(
+    ("container", "expected"),
+    [(SINGLE, [(300, []), (21, ["JW"])]), (MULTI, [(300, [])]), (NOT_STATED, [(300, [])])],
+)
+def test_jw_line_only_for_a_single_dose_container(container: str, expected: list[object]) -> None:
+    assert shapes(computed(container, Decimal("20.5"))) == expected
+
+
+def test_single_dose_waste_not_charted_is_a_finding_without_modifiers() -> None:
+    out = computed(SINGLE, None)
+    assert shapes(out) == [(300, [])]
+    [finding] = waste_findings(out)
+    assert (finding["severity"], finding["field"]) == ("info", "waste_value")
+    assert "single-dose container" in str(finding["message"])
+
+
+def test_multi_dose_never_gets_jw_or_jz_and_charted_waste_is_a_finding() -> None:
+    out = computed(MULTI, Decimal("20.5"))
+    assert shapes(out) == [(300, [])]
+    [finding] = waste_findings(out)
+    assert finding == {
+        "rule": "DRUG-WASTE",
+        "severity": "info",
+        "administrations": ["A7"],
+        "message": "paclitaxel: 20.5 mg wasted from a multi-dose container is not billed "
+        "(JW and JZ are for single-dose containers only)",
+        "field": "waste_value",
+    }
+
+
+@pytest.mark.parametrize("waste", [None, Decimal(0)])
+def test_multi_dose_without_charted_waste_gets_no_finding(waste: Decimal | None) -> None:
+    out = computed(MULTI, waste)
+    assert shapes(out) == [(300, [])]
+    assert out.findings == []
+
+
+@pytest.mark.parametrize("waste", [None, Decimal(0), Decimal("20.5")])
+def test_container_not_stated_gets_the_finding_and_no_modifiers(waste: Decimal | None) -> None:
+    out = computed(NOT_STATED, waste)
+    assert shapes(out) == [(300, [])]
+    [finding] = waste_findings(out)
+    assert (finding["severity"], finding["field"], finding["administrations"]) == (
+        "info",
+        "waste_value",
+        ["A7"],
+    )
+    message = str(finding["message"])
+    assert "does not say whether it comes in a single-dose container" in message
+    assert "pharmacist should state" in message
+
+
+def test_container_not_stated_gives_one_finding_per_administration() -> None:
+    drug = Drug(name="rituximab", hcpcs_code="J9312", billing_unit_amount=Decimal(10))
+    drug.billing_unit = "mg"
+    adms = []
+    for pk, hour in ((1, 14), (2, 16)):
+        adm = Administration(
+            pk=pk, drug=drug, start=datetime(2026, 3, 2, hour, tzinfo=UTC), dose_value=Decimal(50)
+        )
+        adm.dose_unit = "mg"
+        adms.append(adm)
+    out = drug_lines_compute(adms, "UTC")
+    assert [f["administrations"] for f in waste_findings(out)] == [["A1"], ["A2"]]
+
+
+@pytest.mark.django_db
+def test_multi_dose_charted_waste_is_stored_as_a_finding_not_a_jw_line() -> None:
+    encounter = encounter_signed(billable=True, waste=Decimal(20))
+    Drug.objects.filter(name="paclitaxel").update(container=Drug.Container.MULTI_DOSE)
+    run, _ = charge_run_generate(encounter_id=encounter.pk)
+    assert list(run.lines.filter(code="J9267").values_list("units", "modifiers")) == [(300, [])]
+    finding = run.findings.get(rule="DRUG-WASTE")
+    assert "multi-dose container is not billed" in finding.message
+    assert finding.position >= DRUG_LINE_POSITION_BASE
+
+
+@pytest.mark.django_db
+def test_container_not_stated_is_stored_as_a_finding_without_jz() -> None:
+    encounter = encounter_signed(billable=True, waste=Decimal(0))
+    Drug.objects.filter(name="paclitaxel").update(container="")
+    run, _ = charge_run_generate(encounter_id=encounter.pk)
+    assert list(run.lines.filter(code="J9267").values_list("modifiers", flat=True)) == [[]]
+    assert "pharmacist should state" in run.findings.get(rule="DRUG-WASTE").message

@@ -4,7 +4,8 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from coding.models import ChargeRun, MueLimit
+from coding.drug_lines import DRUG_LINE_POSITION_BASE
+from coding.models import ChargeFinding, ChargeLine, ChargeRun, MueLimit
 from mar.demo import DEMO_USERS
 from mar.models import Drug, Encounter
 
@@ -39,3 +40,32 @@ def test_demo_is_idempotent(django_capture_on_commit_callbacks) -> None:  # type
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=io.StringIO())
     assert (Encounter.objects.count(), ChargeRun.objects.count(), Drug.objects.count()) == counts
+
+
+def test_demo_drugs_state_their_containers_so_jz_and_jw_show_on_single_dose_vials_only(
+    django_capture_on_commit_callbacks,
+) -> None:  # type: ignore[no-untyped-def]
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", stdout=io.StringIO())
+    assert Drug.objects.get(name="rituximab").container == Drug.Container.SINGLE_DOSE
+    assert Drug.objects.get(name="paclitaxel").container == Drug.Container.MULTI_DOSE
+    lines = ChargeLine.objects.filter(run__is_current=True, position__gte=DRUG_LINE_POSITION_BASE)
+    modified = sorted((line.code, line.modifiers) for line in lines if line.modifiers)
+    # Bevacizumab (J9035): 50 mg wasted; oxaliplatin (J9263): none; both single-dose vials.
+    assert modified == [("J9035", ["JW"]), ("J9263", ["JZ"])]
+    # Paclitaxel (multi-dose vials) takes neither, though the nurse charted no waste.
+    assert lines.filter(code="J9267", modifiers=[]).exists()
+    # Cisplatin's container is not stated: the coder is told to ask the pharmacist.
+    cisplatin = ChargeFinding.objects.get(
+        run__is_current=True, rule="DRUG-WASTE", message__startswith="cisplatin:"
+    )
+    assert "pharmacist should state" in cisplatin.message
+
+
+def test_demo_keeps_a_container_the_pharmacist_stated(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", stdout=io.StringIO())
+    Drug.objects.filter(name="rituximab").update(container=Drug.Container.MULTI_DOSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", stdout=io.StringIO())
+    assert Drug.objects.get(name="rituximab").container == Drug.Container.MULTI_DOSE

@@ -165,12 +165,116 @@ def test_export_then_import_changes_nothing(pharmacist_user) -> None:  # type: i
     assert formulary_export() == exported
 
 
-def test_export_has_the_starter_files_columns_and_values(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_export_has_the_starter_files_columns_and_values_then_the_container(
+    pharmacist_user,  # type: ignore[no-untyped-def]
+) -> None:
     formulary_import(data=DEFAULT_FORMULARY.read_bytes(), user=pharmacist_user)
+    Drug.objects.filter(name="oxaliplatin").update(container="single_dose")
     lines = formulary_export().splitlines()
-    assert lines[0] == HEADER.strip()
-    assert "carboplatin,Paraplatin,chemo,J9045,50 mg,antineoplastic" in lines
-    assert "oxaliplatin,Eloxatin,chemo,J9263,0.5 mg,antineoplastic" in lines
+    assert lines[0] == HEADER.strip() + ",container"
+    assert "carboplatin,Paraplatin,chemo,J9045,50 mg,antineoplastic," in lines
+    assert "oxaliplatin,Eloxatin,chemo,J9263,0.5 mg,antineoplastic,single_dose" in lines
     rows, errors = formulary_rows_read("\n".join(lines))
     assert not errors
     assert len(rows) == len(lines) - 1
+
+
+# --- the optional container column (single- or multi-dose, for JW/JZ) ----------------------
+
+SHARED_FORMULARY = DEFAULT_FORMULARY.parents[2].parent / "shared" / "data" / "formulary.csv"
+
+
+def test_csv_import_of_the_shared_starter_file_is_unchanged(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+    """The starter file keeps its six columns (no container) and imports as before."""
+    data = DEFAULT_FORMULARY.read_bytes()
+    if SHARED_FORMULARY.exists():
+        assert SHARED_FORMULARY.read_bytes() == data
+    assert data.decode().splitlines()[0] == HEADER.strip()
+    rows, errors = formulary_rows_read(data)
+    assert not errors
+    assert all(row.container is None for row in rows)  # no column: containers left alone
+    summary = formulary_import(data=data, user=pharmacist_user)
+    assert summary.created == len(rows) == Drug.objects.count()
+    assert set(Drug.objects.values_list("container", flat=True)) == {""}
+
+
+def test_csv_import_without_the_container_column_keeps_each_drugs_container(
+    pharmacist_user,  # type: ignore[no-untyped-def]
+) -> None:
+    drug = factories.drug_get("carboplatin", "chemo")
+    Drug.objects.filter(pk=drug.pk).update(container="multi_dose")
+    summary = formulary_import(data=HEADER + GOOD, user=pharmacist_user)
+    assert summary.updated == 1  # its HCPCS code and billing unit, not its container
+    drug.refresh_from_db()
+    assert drug.container == "multi_dose"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("single_dose", "single_dose"),
+        ("multi_dose", "multi_dose"),
+        ("Single-Dose", "single_dose"),
+        ("MULTI-DOSE", "multi_dose"),
+        (" single-dose ", "single_dose"),
+        ("", ""),
+    ],
+)
+def test_csv_import_with_the_container_column_reads_each_spelling(
+    pharmacist_user,  # type: ignore[no-untyped-def]
+    value: str,
+    expected: str,
+) -> None:
+    text = HEADER.strip() + ",container\n" + GOOD.strip() + f",{value}\n"
+    formulary_import(data=text, user=pharmacist_user)
+    assert Drug.objects.get(name="carboplatin").container == expected
+
+
+def test_csv_import_with_the_container_column_may_put_it_anywhere(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+    text = (
+        "name,container,synonyms,class,hcpcs,billing_unit,note\nmesna,multi-dose,,,J9209,200 mg,\n"
+    )
+    formulary_import(data=text, user=pharmacist_user)
+    assert Drug.objects.get(name="mesna").container == "multi_dose"
+
+
+def test_csv_import_an_empty_container_cell_clears_it_to_not_stated(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+    drug = factories.drug_get("carboplatin", "chemo")
+    Drug.objects.filter(pk=drug.pk).update(container="single_dose")
+    formulary_import(
+        data=HEADER.strip() + ",container\n" + GOOD.strip() + ",\n", user=pharmacist_user
+    )
+    drug.refresh_from_db()
+    assert drug.container == ""
+
+
+def test_csv_import_a_bad_container_is_reported_with_its_line_and_nothing_is_imported(
+    pharmacist_user,  # type: ignore[no-untyped-def]
+) -> None:
+    text = (
+        HEADER.strip()
+        + ",container\n"
+        + GOOD.strip()
+        + ",single_dose\n"
+        + "mesna,,therapeutic,J9209,200 mg,,vial\n"  # line 3
+        + "cisplatin,,chemo,J9060,10 mg,,single dose vial\n"  # line 4
+    )
+    errors = refused(pharmacist_user, text)
+    assert errors == [
+        "line 3: unknown container 'vial' (one of single_dose, multi_dose, or empty)",
+        "line 4: unknown container 'single dose vial' (one of single_dose, multi_dose, or empty)",
+    ]
+    assert not Drug.objects.exists()
+
+
+def test_export_then_import_round_trips_the_container(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+    formulary_import(data=DEFAULT_FORMULARY.read_bytes(), user=pharmacist_user)
+    Drug.objects.filter(name="rituximab").update(container="single_dose")
+    Drug.objects.filter(name="carboplatin").update(container="multi_dose")
+    exported = formulary_export()
+    Drug.objects.update(container="")
+    summary = formulary_import(data=exported, user=pharmacist_user)
+    assert summary.updated == 2
+    containers = dict(Drug.objects.exclude(container="").values_list("name", "container"))
+    assert containers == {"carboplatin": "multi_dose", "rituximab": "single_dose"}
+    assert formulary_export() == exported

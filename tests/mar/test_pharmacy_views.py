@@ -297,7 +297,7 @@ def test_the_export_is_a_csv_download(client_as, drug) -> None:  # type: ignore[
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     lines = response.content.decode().splitlines()
-    assert lines[0] == "name,synonyms,class,hcpcs,billing_unit,note"
+    assert lines[0] == "name,synonyms,class,hcpcs,billing_unit,note,container"
     assert lines[1].startswith("mesna,,therapeutic,")
 
 
@@ -477,6 +477,57 @@ def test_editing_a_drug_keeps_its_class(client_as, drug) -> None:  # type: ignor
         "200 mg",
         "therapeutic",
     )
+
+
+def test_pharmacist_edit_form_saves_the_container(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.PHARMACIST)
+    url = reverse("pharmacy:drug_edit", args=[drug.pk])
+    page = client.get(url)
+    assert page.context["form"]["container"].value() == ""
+    assert b'name="container"' in page.content
+    fields = {"name": "mesna", "synonyms": "", "hcpcs": "J9209", "billing_unit": "200 mg",
+              "note": ""}  # fmt: skip
+    response = client.post(url, {**fields, "container": "multi_dose"})
+    assert response.status_code == 302
+    drug.refresh_from_db()
+    assert drug.container == Drug.Container.MULTI_DOSE
+    assert client.get(url).context["form"]["container"].value() == "multi_dose"
+    detail = client.get(reverse("pharmacy:drug", args=[drug.pk])).content.decode()
+    assert "Multi-dose container" in detail
+    # Back to not stated.
+    assert client.post(url, {**fields, "container": ""}).status_code == 302
+    drug.refresh_from_db()
+    assert drug.container == ""
+
+
+def test_pharmacist_add_form_saves_the_container(client_as) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_new"),
+        {"name": "rituximab", "hcpcs": "J9312", "billing_unit": "10 mg", "note": "",
+         "container": "single_dose", "drug_class": "chemo"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert Drug.objects.get(name="rituximab").container == Drug.Container.SINGLE_DOSE
+
+
+def test_pharmacist_edit_form_refuses_an_unknown_container(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_edit", args=[drug.pk]),
+        {"name": "mesna", "hcpcs": "J9209", "billing_unit": "200 mg", "container": "vial"},
+    )
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"container"}
+    drug.refresh_from_db()
+    assert drug.container == ""
+
+
+def test_the_formulary_table_shows_the_container(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    Drug.objects.filter(pk=drug.pk).update(hcpcs_code="J9209")
+    page = client_as(roles.NURSE).get(reverse("pharmacy:formulary")).content.decode()
+    assert "container not stated" in page
+    Drug.objects.filter(pk=drug.pk).update(container=Drug.Container.SINGLE_DOSE)
+    page = client_as(roles.NURSE).get(reverse("pharmacy:formulary")).content.decode()
+    assert "Single-dose container" in page
 
 
 def test_orders_of_signed_records_are_listed_apart_without_a_verify_button(

@@ -7,7 +7,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from mar.demo import DEMO_USERS, demo_day_create, demo_day_exists, demo_day_sign, demo_users_ensure
+from mar.demo import (
+    DEMO_USERS,
+    demo_containers_ensure,
+    demo_day_create,
+    demo_day_exists,
+    demo_day_sign,
+    demo_users_ensure,
+)
 from mar.formulary import formulary_load_csv
 
 
@@ -20,6 +27,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         drugs = formulary_load_csv(update_existing=False)
         self.stdout.write(f"Formulary: {drugs} drugs from the starter file.")
+        demo_containers_ensure()  # single- or multi-dose, for the JW/JZ waste modifiers
         # Per-day unit limits (a sample of the CMS MUE table) so the coder's edits show.
         call_command("load_mue", verbosity=0, stdout=self.stdout)
         users = demo_users_ensure()
