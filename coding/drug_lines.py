@@ -212,6 +212,24 @@ def drug_lines_compute(administrations: list[Administration], zone_name: str) ->
     return out
 
 
+def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[str, str]]:
+    """What the drug lines are computed from, per administration with a dose: compared with the
+    current run's, so a change to waste or to the formulary's billing data alone makes a new run."""
+    return {
+        f"A{adm.pk}": {
+            "hcpcs": adm.drug.hcpcs_code,
+            "billing_unit": adm.drug.billing_unit_label,
+            "container": adm.drug.container,
+            "dose": _amount_label(adm.dose_value, adm.dose_unit),
+            "waste": "" if adm.waste_value is None else _amount_label(
+                adm.waste_value, adm.waste_unit or adm.dose_unit
+            ),
+        }
+        for adm in sorted(administrations, key=lambda a: a.pk)
+        if adm.dose_value is not None
+    }  # fmt: skip
+
+
 def drug_lines_store(*, run: ChargeRun) -> DrugLines:
     """Add the run's drug lines (and drug findings) after the engine's, from the record's rows."""
     administrations = list(

@@ -25,6 +25,12 @@ class ChargeRun(models.Model):
     trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.SIGN)
     reason = models.TextField(blank=True)
     input_snapshot = models.JSONField(help_text="The infusion-record/1 dict given to the engine")
+    # The drug lines' inputs the record does not carry (waste, the formulary's billing data):
+    # a change to them alone is a new input too, so it makes a new run.
+    billing_snapshot = models.JSONField(
+        default=dict, blank=True, help_text="Per administration: HCPCS, billing unit, container, "
+        "dose and waste, as the drug lines read them"
+    )  # fmt: skip
     result = models.JSONField(default=dict, help_text="The engine's output (to_json)")
     # Set when the record could not be read (RecordError): no lines, the message for the coder.
     error = models.TextField(blank=True)

@@ -7,9 +7,10 @@ from typing import Any
 
 from django.db import transaction
 
+from coding.drug_lines import drug_line_inputs
 from coding.extract import record_dict_from_encounter
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
-from mar.models import Encounter
+from mar.models import Administration, Encounter
 
 
 def _json_native(value: dict[str, Any]) -> dict[str, Any]:
@@ -27,18 +28,24 @@ def charge_run_store(
     trigger: str = ChargeRun.Trigger.SIGN,
     reason: str = "",
     error: str = "",
+    billing: dict[str, Any] | None = None,
 ) -> tuple[ChargeRun, bool]:
     """Store the engine's result as the encounter's current run; returns (run, created).
 
     Idempotent: the encounter row is locked, and when the current run was made from the same
-    input nothing is written. The previous current run is kept with is_current=False. The
-    conditional unique constraint makes a second current run impossible even if a caller
-    forgot the lock.
+    input (the record and the drug lines' `billing` inputs) nothing is written. The previous
+    current run is kept with is_current=False. The conditional unique constraint makes a second
+    current run impossible even if a caller forgot the lock.
     """
     Encounter.objects.select_for_update().only("pk").get(pk=encounter.pk)
     snapshot = _json_native(snapshot)
+    billing = _json_native(billing or {})
     current = ChargeRun.objects.filter(encounter=encounter, is_current=True).first()
-    if current is not None and current.input_snapshot == snapshot:
+    if (
+        current is not None
+        and current.input_snapshot == snapshot
+        and current.billing_snapshot == billing
+    ):
         return current, False
     if current is not None:
         ChargeRun.objects.filter(pk=current.pk).update(is_current=False)
@@ -49,6 +56,7 @@ def charge_run_store(
         trigger=trigger,
         reason=reason,
         input_snapshot=snapshot,
+        billing_snapshot=billing,
         result=result.to_json() if result is not None else {},
         error=error,
     )
@@ -94,6 +102,9 @@ def charge_run_generate(
 
     encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
     snapshot = record_dict_from_encounter(encounter)
+    billing = drug_line_inputs(
+        list(Administration.objects.filter(encounter=encounter).select_related("drug"))
+    )
     try:
         record = parse_record(snapshot)
     except RecordError as exc:
@@ -107,6 +118,7 @@ def charge_run_generate(
             trigger=trigger,
             reason=reason,
             error=message,
+            billing=billing,
         )
     return charge_run_store(
         encounter=encounter,
@@ -114,4 +126,5 @@ def charge_run_generate(
         result=code_record(record),
         trigger=trigger,
         reason=reason,
+        billing=billing,
     )

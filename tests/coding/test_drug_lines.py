@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from coding.drug_lines import (
     DRUG_LINE_POSITION_BASE,
@@ -209,3 +210,36 @@ def test_container_not_stated_is_stored_as_a_finding_without_jz() -> None:
     run, _ = charge_run_generate(encounter_id=encounter.pk)
     assert list(run.lines.filter(code="J9267").values_list("modifiers", flat=True)) == [[]]
     assert "pharmacist should state" in run.findings.get(rule="DRUG-WASTE").message
+
+
+@pytest.mark.django_db
+def test_a_waste_only_addendum_makes_a_new_run_with_its_jw_line() -> None:
+    """The record given to the engine does not carry waste; the drug lines' inputs are compared
+    too, so correcting the waste alone is a new input and its charges follow (JW line)."""
+    encounter = encounter_signed(billable=True, waste=None)
+    first, created = charge_run_generate(encounter_id=encounter.pk)
+    assert created
+    assert not first.lines.filter(modifiers__contains=["JW"]).exists()
+    with transaction.atomic():
+        addendum_for_test(encounter)
+        Administration.objects.filter(encounter=encounter, drug__name="paclitaxel").update(
+            waste_value=Decimal(20)
+        )
+    second, created = charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
+    assert created and second.pk != first.pk
+    assert first.input_snapshot == second.input_snapshot  # the engine's input did not change
+    assert list(second.lines.filter(modifiers__contains=["JW"]).values_list("code", "units")) == [
+        ("J9267", 20)
+    ]
+    assert charge_run_generate(encounter_id=encounter.pk) == (second, False)  # still idempotent
+
+
+@pytest.mark.django_db
+def test_a_container_change_alone_is_a_new_input_for_the_drug_lines() -> None:
+    encounter = encounter_signed(billable=True, waste=Decimal(0))
+    first, _ = charge_run_generate(encounter_id=encounter.pk)
+    assert list(first.lines.filter(code="J9267").values_list("modifiers", flat=True)) == [["JZ"]]
+    Drug.objects.filter(name="paclitaxel").update(container=Drug.Container.MULTI_DOSE)
+    second, created = charge_run_generate(encounter_id=encounter.pk, trigger="class_change")
+    assert created
+    assert list(second.lines.filter(code="J9267").values_list("modifiers", flat=True)) == [[]]
