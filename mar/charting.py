@@ -50,6 +50,10 @@ ADMINISTRATION_FIELDS = (
     "started_by",
     "pump",
     "planned_hours",
+    "dose_value",
+    "dose_unit",
+    "waste_value",
+    "waste_unit",
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -192,6 +193,10 @@ class StartForm(ZonedForm):
             self.fields["site"].initial = open_sites[0].pk
 
 
+def _unit_input() -> forms.TextInput:
+    return forms.TextInput(attrs={"placeholder": "mg"})
+
+
 class AdministrationForm(ZonedForm):
     start = LocalTimeField()
     stop = LocalTimeField(required=False)
@@ -214,6 +219,15 @@ class AdministrationForm(ZonedForm):
     planned_hours = forms.DecimalField(
         max_digits=6, decimal_places=2, required=False, min_value=0, label="Pump: planned hours"
     )
+    # The amount given and wasted: the drug's HCPCS units and its JW/JZ modifiers.
+    dose_value = forms.DecimalField(
+        max_digits=12, decimal_places=4, required=False, label="Dose given"
+    )
+    dose_unit = forms.CharField(max_length=20, required=False, label="Unit", widget=_unit_input())
+    waste_value = forms.DecimalField(
+        max_digits=12, decimal_places=4, required=False, min_value=0, label="Wasted (0 = none)"
+    )
+    waste_unit = forms.CharField(max_length=20, required=False, label="Unit", widget=_unit_input())
     version = forms.IntegerField(widget=forms.HiddenInput())
     addendum_why = forms.CharField(
         label="Why (addendum to the signed record)", required=False, max_length=2000
@@ -224,6 +238,21 @@ class AdministrationForm(ZonedForm):
         self.fields["site"].choices = [("", "— no site —")] + [
             (s.pk, f"S{s.pk} {s}") for s in sites
         ]
+
+    def clean_dose_value(self) -> Decimal | None:
+        value: Decimal | None = self.cleaned_data.get("dose_value")
+        if value is not None and value <= 0:
+            raise ValidationError("A dose given is more than zero (leave it empty if not known).")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        dose, waste = data.get("dose_value"), data.get("waste_value")
+        if dose is not None and not (data.get("dose_unit") or "").strip():
+            self.add_error("dose_unit", "Say the unit of the dose (mg, mcg, units, mL).")
+        if waste is not None and dose is None:
+            self.add_error("waste_value", "Chart the dose given before the amount wasted.")
+        return data
 
     @classmethod
     def initial_for(cls, adm: Administration) -> dict[str, Any]:
@@ -237,6 +266,10 @@ class AdministrationForm(ZonedForm):
             "started_by": adm.started_by,
             "pump": adm.pump,
             "planned_hours": adm.planned_hours,
+            "dose_value": adm.dose_value,
+            "dose_unit": adm.dose_unit,
+            "waste_value": adm.waste_value,
+            "waste_unit": adm.waste_unit,
             "version": adm.version,
         }
 
@@ -248,6 +281,10 @@ class AdministrationForm(ZonedForm):
         data.pop("addendum_why")
         site_id = data.pop("site")
         data["site"] = sites.get(site_id) if site_id is not None else None
+        data["dose_unit"] = data["dose_unit"].strip()
+        data["waste_unit"] = data["waste_unit"].strip()
+        if data["waste_value"] is not None and not data["waste_unit"]:
+            data["waste_unit"] = data["dose_unit"]  # wasted from what was drawn up: its unit
         if saved is not None:
             # The input shows minutes: a time left as shown keeps the seconds "now" recorded.
             for name in ("start", "stop"):

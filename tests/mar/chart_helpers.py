@@ -50,6 +50,10 @@ def card_data(adm: Administration, **overrides: object) -> dict[str, object]:
         "started_by": adm.started_by,
         "pump": adm.pump,
         "planned_hours": "",
+        "dose_value": adm.dose_value if adm.dose_value is not None else "",
+        "dose_unit": adm.dose_unit,
+        "waste_value": adm.waste_value if adm.waste_value is not None else "",
+        "waste_unit": adm.waste_unit,
         "version": adm.version,
     }
     values.update(overrides)

@@ -608,3 +608,64 @@ def test_an_admin_may_chart(client_as) -> None:  # type: ignore[no-untyped-def]
     )
     assert response.status_code == 302
     assert Administration.objects.get(pk=adm.pk).stop is not None
+
+
+# --- dose given and waste: the drug's HCPCS units and JW/JZ (coding/drug_lines.py) -------------
+
+
+def test_the_card_charts_the_dose_given_and_the_amount_wasted(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    response = client_as(roles.NURSE).post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]),
+        card_data(adm, dose_value="300", dose_unit=" mg ", waste_value="20", waste_unit=""),
+    )
+    assert response.status_code == 302
+    adm.refresh_from_db()
+    assert (adm.dose_value, adm.dose_unit) == (300, "mg")
+    assert (adm.waste_value, adm.waste_unit) == (20, "mg")  # wasted in the unit of the dose
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"dose_value": "300", "dose_unit": ""}, "dose_unit", "Say the unit of the dose"),
+        ({"dose_value": "0", "dose_unit": "mg"}, "dose_value", "more than zero"),
+        ({"waste_value": "20", "waste_unit": "mg"}, "waste_value", "Chart the dose given"),
+        ({"dose_value": "300", "dose_unit": "mg", "waste_value": "-1"}, "waste_value", ""),
+    ],
+)
+def test_a_dose_or_waste_that_cannot_be_billed_is_refused_beside_its_field(  # type: ignore[no-untyped-def]
+    client_as, overrides, field, message
+) -> None:
+    _encounter, adm = running_visit()
+    html = _refused(client_as, adm, bag="typed-bag", **overrides)
+    assert f'id="error_1_id_a{adm.pk}-{field}"' in html
+    assert message in html
+    assert 'value="typed-bag"' in html  # the nurse's typing is kept
+    after = Administration.objects.get(pk=adm.pk)
+    assert (after.dose_value, after.waste_value) == (adm.dose_value, adm.waste_value)
+
+
+def test_waste_charted_after_signing_is_an_addendum_and_its_jw_line_follows(  # type: ignore[no-untyped-def]
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:
+    from tests.coding.review_helpers import paclitaxel_billable
+
+    paclitaxel_billable(encounter=chemo_encounter, waste=None)  # single-dose: JW/JZ apply
+    client = client_as(roles.NURSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    signed_run = ChargeRun.objects.get(encounter=chemo_encounter, is_current=True)
+    assert not signed_run.lines.filter(modifiers__contains=["JW"]).exists()
+    adm = chemo_encounter.administrations.get(drug__name="paclitaxel")
+    url = reverse("mar:adm_update", args=[chemo_encounter.pk, adm.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, card_data(adm, waste_value="20", addendum_why="vial log"))
+    assert response.status_code == 302
+    addendum = Addendum.objects.get(encounter=chemo_encounter)
+    assert "waste_value: (none) -> 20" in addendum.what
+    run = ChargeRun.objects.get(encounter=chemo_encounter, is_current=True)
+    assert run.pk != signed_run.pk and run.trigger == "addendum"
+    assert list(run.lines.filter(modifiers__contains=["JW"]).values_list("code", "units")) == [
+        ("J9267", 20)
+    ]
