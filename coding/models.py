@@ -14,6 +14,7 @@ class ChargeRun(models.Model):
         SIGN = "sign", "Record signed"
         ADDENDUM = "addendum", "Addendum"
         CLASS_CHANGE = "class_change", "Drug class changed"
+        BILLING_CHANGE = "billing_change", "Drug billing data changed"
         MANUAL = "manual", "Manual"
 
     encounter = models.ForeignKey(

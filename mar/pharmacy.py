@@ -6,7 +6,9 @@ DrugClassChange, and the signed encounters whose current charge run was coded wi
 are brought up to date: regenerated through the Celery task (coding.tasks.generate_charges,
 sent on commit through the charge outbox, coding/outbox.py, so a Redis outage delays the
 regeneration and never drops it), or, when that run was already exported to billing, only
-flagged for the coder (an exported run is never replaced behind the coder's back).
+flagged for the coder (an exported run is never replaced behind the coder's back). A change to a
+drug's billing data (HCPCS code, billing unit, container), by hand or by import, takes the same
+path for the runs whose drug lines read the old data.
 
 Roles are checked by the views; these functions trust their caller.
 """
@@ -14,6 +16,7 @@ Roles are checked by the views; these functions trust their caller.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +33,8 @@ from mar.models import Administration, Drug, DrugClass, DrugClassChange, Encount
 
 # Starts the line appended to an exported run's reason when a class change would alter it.
 EXPORTED_FLAG = "CLASS CHANGED AFTER EXPORT"
+BILLING_EXPORTED_FLAG = "BILLING DATA CHANGED AFTER EXPORT"
+BILLING_FIELDS = ("hcpcs_code", "billing_unit_amount", "billing_unit", "container")
 
 
 def class_label(value: str | None) -> str:
@@ -43,14 +48,41 @@ def _user_label(user: AbstractBaseUser) -> str:
 # --- bringing charges up to date ----------------------------------------------------------
 
 
-def _charges_refresh(
-    *, administrations: Any, new_class: str | None, reason: str
-) -> tuple[list[int], list[int]]:
-    """Regenerate (or flag) the signed encounters whose current run coded `administrations`
-    with a class other than `new_class`. Returns (regenerated encounter ids, flagged run ids).
+def _coded_with_another_class(new_class: str | None) -> Callable[[ChargeRun, set[str]], bool]:
+    """The run's snapshot says which class each administration was coded with ("A<pk>" ids)."""
 
-    `administrations` is a queryset of the administrations the decision governs. The snapshot a
-    run was made from says which class each administration was coded with ("A<pk>" ids).
+    def stale(run: ChargeRun, ids: set[str]) -> bool:
+        return any(
+            item.get("id") in ids and item.get("drug_class") != new_class
+            for item in (run.input_snapshot or {}).get("administrations", [])
+        )
+
+    return stale
+
+
+def _billed_with_other_data(drug: Drug) -> Callable[[ChargeRun, set[str]], bool]:
+    """The run's billing snapshot says what the drug lines read for each administration."""
+    now = {"hcpcs": drug.hcpcs_code, "billing_unit": drug.billing_unit_label,
+           "container": drug.container}  # fmt: skip
+
+    def stale(run: ChargeRun, ids: set[str]) -> bool:
+        billing = run.billing_snapshot or {}
+        return any(billing.get(i, {}).get(key) != value for i in ids for key, value in now.items())
+
+    return stale
+
+
+def _charges_refresh(
+    *,
+    administrations: Any,
+    stale: Callable[[ChargeRun, set[str]], bool],
+    reason: str,
+    kind: str = ChargeRun.Trigger.CLASS_CHANGE,
+    exported_flag: str = EXPORTED_FLAG,
+) -> tuple[list[int], list[int]]:
+    """Regenerate (or flag) the signed encounters whose current run is `stale` for
+    `administrations` (a queryset of those the decision governs). Returns (regenerated encounter
+    ids, flagged run ids).
     """
     by_encounter: dict[int, set[str]] = defaultdict(set)
     signed = administrations.filter(encounter__status=Encounter.Status.SIGNED)
@@ -65,26 +97,18 @@ def _charges_refresh(
         "encounter_id"
     )
     for run in runs:
-        ids = by_encounter[run.encounter_id]
-        snapshot_administrations = (run.input_snapshot or {}).get("administrations", [])
-        stale = any(
-            item.get("id") in ids and item.get("drug_class") != new_class
-            for item in snapshot_administrations
-        )
-        if not stale:
+        if not stale(run, by_encounter[run.encounter_id]):
             continue
         if run.exported_at is not None:
             at = timezone.localtime().strftime("%Y-%m-%d %H:%M")
-            flag = f"{EXPORTED_FLAG} ({at}): {reason} Not regenerated: review the billed claim."
+            flag = f"{exported_flag} ({at}): {reason} Not regenerated: review the billed claim."
             run.reason = f"{run.reason}\n{flag}" if run.reason else flag
             run.save(update_fields=["reason"])
             flagged.append(run.pk)
             continue
         # An outbox row in this transaction, the task sent on commit (the worker must find the
         # new class already in the database); if Redis is down, beat re-sends it later.
-        outbox_enqueue(
-            encounter_id=run.encounter_id, kind=ChargeRun.Trigger.CLASS_CHANGE, reason=reason
-        )
+        outbox_enqueue(encounter_id=run.encounter_id, kind=kind, reason=reason)
         regenerated.append(run.encounter_id)
     return regenerated, flagged
 
@@ -118,7 +142,7 @@ def _drug_class_set(
         f"by {_user_label(user)}: {reason}"
     )
     regenerated, flagged = _charges_refresh(
-        administrations=governed, new_class=to_class, reason=why
+        administrations=governed, stale=_coded_with_another_class(to_class), reason=why
     )
     if regenerated or flagged:
         change.regenerated_encounters = regenerated
@@ -208,7 +232,7 @@ def order_class_override(
     )
     regenerated, flagged = _charges_refresh(
         administrations=Administration.objects.filter(order=locked),
-        new_class=effective,
+        stale=_coded_with_another_class(effective),
         reason=why,
     )
     if regenerated or flagged:
@@ -300,10 +324,33 @@ def drug_save(
             )
         return drug
     locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    before = {name: getattr(locked, name) for name in BILLING_FIELDS}
     for key, value in values.items():
         setattr(locked, key, value)
     locked.save(update_fields=list(values))
+    _billing_changed(drug=locked, before=before, user=user, why="edited")
     return locked
+
+
+def _billing_changed(
+    *, drug: Drug, before: dict[str, Any], user: AbstractBaseUser, why: str
+) -> tuple[list[int], list[int]]:
+    """After a change to the drug's billing data, its drug lines are brought up to date like a
+    class change: regenerated, or flagged when already exported."""
+    changed = [
+        f"{name} {before[name] or '(none)'} -> {getattr(drug, name) or '(none)'}"
+        for name in BILLING_FIELDS
+        if before[name] != getattr(drug, name)
+    ]
+    if not changed:
+        return [], []
+    return _charges_refresh(
+        administrations=Administration.objects.filter(drug=drug, dose_value__isnull=False),
+        stale=_billed_with_other_data(drug),
+        reason=f"Billing data of {drug.name} {why} by {_user_label(user)}: {'; '.join(changed)}.",
+        kind=ChargeRun.Trigger.BILLING_CHANGE,
+        exported_flag=BILLING_EXPORTED_FLAG,
+    )
 
 
 # --- orders naming a drug -----------------------------------------------------------------
@@ -426,10 +473,12 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
                 )
             continue
         changed = [name for name, value in fields.items() if getattr(drug, name) != value]
+        before = {name: getattr(drug, name) for name in BILLING_FIELDS}
         for name in changed:
             setattr(drug, name, fields[name])
         if changed:
             drug.save(update_fields=changed)
+            _billing_changed(drug=drug, before=before, user=user, why=f"imported (line {row.line})")
         if row.drug_class and row.drug_class != drug.drug_class:
             _drug_class_set(
                 drug=drug,
