@@ -9,6 +9,7 @@ beside the fields they name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +25,7 @@ from mar.charting import finding_key
 from mar.models import AccessSite, Administration, Encounter
 
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+PICKER_VALUE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")  # what datetime-local shows
 VASCULAR_KINDS = {
     AccessSite.Kind.PERIPHERAL_IV,
     AccessSite.Kind.PICC,
@@ -60,6 +62,16 @@ class LocalTimeInput(forms.DateTimeInput):
                 return local_input(value, zone)
             return value.strftime(INPUT_FORMAT)
         return None if value in (None, "") else str(value)
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context(name, value, attrs)
+        shown = context["widget"]["value"]
+        if shown and not PICKER_VALUE.fullmatch(shown):
+            # A value the picker cannot show (a time with its offset: the repeated hour of a DST
+            # change; or typing being corrected) would show blank and be posted back blank,
+            # losing a charted time: show it as text instead.
+            context["widget"]["type"] = "text"
+        return context
 
 
 class LocalTimeField(forms.Field):

@@ -1,7 +1,7 @@
 """Charting through the views: every action as a plain POST (redirect) and with htmx (the chart
 section back), the engine's input errors beside their fields, conflicts, sign-off and addenda."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -337,6 +337,28 @@ def test_an_offset_settles_an_ambiguous_time(client_as) -> None:  # type: ignore
     assert response.status_code == 302
     adm.refresh_from_db()
     assert adm.start.isoformat() == "2026-11-01T06:30:00+00:00"
+
+
+def test_a_stored_time_in_the_repeated_dst_hour_is_shown_and_kept_not_blanked(client_as) -> None:  # type: ignore[no-untyped-def]
+    """A nurse never loses charted data: the picker cannot show a time with an offset, so such a
+    time is shown as text, and saving the card unchanged keeps it."""
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(days=400))
+    order = factories.order_create(encounter, factories.drug_get("ondansetron"))
+    site = factories.site_create(encounter)
+    first_0130 = datetime.fromisoformat("2026-11-01T01:30-04:00")  # EDT, before the clocks go back
+    adm = factories.administration_create(
+        encounter, order, site=site, start=first_0130 - timedelta(minutes=40), stop=first_0130
+    )
+    client = client_as(roles.NURSE)
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert f'type="text" name="a{adm.pk}-stop" value="2026-11-01T01:30-04:00"' in page
+    response = client.post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]),
+        card_data(adm, stop="2026-11-01T01:30-04:00", bag="B7"),
+    )
+    assert response.status_code == 302
+    adm.refresh_from_db()
+    assert (adm.stop, adm.bag) == (first_0130, "B7")
 
 
 # --- two nurses, one administration -----------------------------------------------------------
