@@ -343,7 +343,7 @@ def order_queue(request: HttpRequest) -> HttpResponse:
     signed = Encounter.Status.SIGNED
     context = {
         "unverified": unverified.exclude(encounter__status=signed),
-        # Signed before anyone verified them: shown, but a signed record is not edited.
+        # Signed before anyone verified them (emergency orders given first): verified after.
         "signed_unverified": unverified.filter(encounter__status=signed)[:50],
         "verified": _orders()
         .filter(verified_at__isnull=False)
@@ -365,9 +365,7 @@ def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
         if not request.htmx:
             messages.success(request, f"Verified: {order.drug.name} for {order.encounter.patient}.")
     if request.htmx:
-        order = _orders().get(pk=pk)
-        signed = order.encounter.status == Encounter.Status.SIGNED
-        return render(request, "pharmacy/_order_row.html", {"order": order, "signed": signed})
+        return render(request, "pharmacy/_order_row.html", {"order": _orders().get(pk=pk)})
     return redirect("pharmacy:orders")
 
 

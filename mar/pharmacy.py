@@ -246,18 +246,14 @@ def order_class_override(
 
 @transaction.atomic
 def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
-    """A pharmacist's check mark on an order, with the time.
+    """A pharmacist's check mark on an order, with the time; once.
 
-    Only before the record is signed: a signed record changes only through an addendum (the
-    database's guard, mar/audit/guard.py, refuses any other update of its orders).
+    Also after the record is signed (an emergency order is often verified after it was given):
+    the database's guard (mar/audit/guard.py) lets a first verification through and nothing else.
     """
-    locked = Order.objects.select_for_update().select_related("encounter").get(pk=order.pk)
+    locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.verified_at is not None:
         raise ValidationError("This order is already verified.")
-    if locked.encounter.status == Encounter.Status.SIGNED:
-        raise ValidationError(
-            "This record is already signed: an order is verified before it is given."
-        )
     locked.verified_by = user  # type: ignore[assignment]
     locked.verified_at = timezone.now()
     locked.save(update_fields=["verified_by", "verified_at"])

@@ -11,6 +11,11 @@ The rule, enforced by the database for every statement from any client:
   changes its class override (class_override, class_override_reason) is also allowed with a
   DrugClassChange row for that order in the same transaction: the pharmacist's recorded
   decision (issue 5), which regenerates the charges like an addendum does.
+- The pharmacist's first verification of an order (verified_by and verified_at set where
+  verified_at was empty, nothing else changed) is allowed after signing: it is the pharmacist's
+  act, not a change to what the nurse charted (an emergency order is often verified after it
+  was given), and the history records who and when. A verification is never changed or undone
+  on a signed record.
 - Addenda are append-only.
 
 How: a BEFORE row trigger notes, in a transaction-local setting, each signed encounter a
@@ -59,7 +64,15 @@ _ENCOUNTER_OF = {
 def _touch_func(table: str) -> str:
     encounter_of = _ENCOUNTER_OF.get(table, "(r->>'encounter_id')::bigint")
     class_only = ""
+    first_verification = ""
     if table == "mar_order":
+        first_verification = """
+    IF TG_OP = 'UPDATE' AND OLD.verified_at IS NULL AND NEW.verified_at IS NOT NULL
+       AND NEW.verified_by_id IS NOT NULL
+       AND to_jsonb(NEW) - 'verified_by_id' - 'verified_at'
+           = to_jsonb(OLD) - 'verified_by_id' - 'verified_at' THEN
+        RETURN NEW;
+    END IF;"""
         class_only = """
     IF TG_OP = 'UPDATE'
        AND to_jsonb(NEW) - 'class_override' - 'class_override_reason'
@@ -84,7 +97,7 @@ def _touch_func(table: str) -> str:
         RETURN COALESCE(NEW, OLD);
     END IF;"""
     return f"""
-    {encounter_rules}
+    {encounter_rules}{first_verification}
     FOREACH r IN ARRAY (CASE TG_OP
             WHEN 'INSERT' THEN ARRAY[to_jsonb(NEW)]
             WHEN 'DELETE' THEN ARRAY[to_jsonb(OLD)]

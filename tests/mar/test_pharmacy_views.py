@@ -530,8 +530,8 @@ def test_the_formulary_table_shows_the_container(client_as, drug) -> None:  # ty
     assert "Single-dose container" in page
 
 
-def test_orders_of_signed_records_are_listed_apart_without_a_verify_button(
-    client_as, order
+def test_orders_of_signed_records_are_listed_apart_and_verified_after_they_were_given(
+    client_as, order, pharmacist_user
 ) -> None:  # type: ignore[no-untyped-def]
     from mar.models import Encounter
 
@@ -540,8 +540,10 @@ def test_orders_of_signed_records_are_listed_apart_without_a_verify_button(
     response = client.get(reverse("pharmacy:orders"))
     assert list(response.context["unverified"]) == []
     assert list(response.context["signed_unverified"]) == [order]
-    assert reverse("pharmacy:order_verify", args=[order.pk]).encode() not in response.content
-    refused = client.post(reverse("pharmacy:order_verify", args=[order.pk]))
-    assert refused.status_code == 302
+    url = reverse("pharmacy:order_verify", args=[order.pk])
+    assert url.encode() in response.content
+    row = client.post(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="order-verified"' in row and url not in row
     order.refresh_from_db()
-    assert order.verified_at is None
+    assert order.verified_at is not None
+    assert order.verified_by == pharmacist_user

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from coding.models import ChargeOutbox, ChargeRun
 from coding.services import charge_run_generate
-from mar.models import Administration, Drug, Encounter
+from mar.models import Administration, Drug, Encounter, Order
 from mar.pharmacy import (
     EXPORTED_FLAG,
     drug_class_change,
@@ -146,15 +146,21 @@ def test_an_override_on_a_signed_order_passes_the_guard_and_regenerates(
     assert order.class_override == "chemo_hormonal"
 
 
-def test_verifying_an_order_of_a_signed_record_is_refused_cleanly(
+def test_an_order_of_a_signed_record_is_verified_once_and_nothing_else_changes(
     nurse_user, pharmacist_user
 ) -> None:  # type: ignore[no-untyped-def]
+    """An emergency order is often given before pharmacy verifies it: the verification comes
+    after the signature, through the database's guard, and only once."""
     encounter = factories.encounter_create()
     order = factories.order_create(encounter, factories.drug_get("mesna"))
     Encounter.objects.filter(pk=encounter.pk).update(
         status=Encounter.Status.SIGNED, signed_by=nurse_user, signed_at=timezone.now()
     )
-    with pytest.raises(ValidationError):
+    before = Order.objects.values().get(pk=order.pk)
+    order_verify(order=order, user=pharmacist_user)  # committed: the guard checks at COMMIT
+    after = Order.objects.values().get(pk=order.pk)
+    assert after["verified_by_id"] == pharmacist_user.pk and after["verified_at"] is not None
+    changed = {key for key in after if after[key] != before[key]}
+    assert changed == {"verified_by_id", "verified_at"}
+    with pytest.raises(ValidationError, match="already verified"):
         order_verify(order=order, user=pharmacist_user)
-    order.refresh_from_db()
-    assert order.verified_at is None

@@ -251,6 +251,27 @@ def test_a_pharmacists_class_override_on_a_signed_order_needs_a_class_change_row
         commit_checks()
 
 
+def test_a_pharmacists_first_verification_of_a_signed_order_is_let_through_and_nothing_more(
+    signed, pharmacist_user, admin_role_user
+) -> None:  # type: ignore[no-untyped-def]
+    order = Order.objects.filter(encounter=signed).order_by("pk").first()
+    verify = "UPDATE mar_order SET verified_by_id = %s, verified_at = now() WHERE id = %s"
+    # Verification together with any other change is a change to the record.
+    assert "is signed" in refused(
+        "UPDATE mar_order SET verified_by_id = %s, verified_at = now(), dose = '2 g' WHERE id = %s",
+        (pharmacist_user.pk, order.pk),
+    )
+    with transaction.atomic():
+        sql(verify, (pharmacist_user.pk, order.pk))
+        commit_checks()
+    assert Order.objects.get(pk=order.pk).verified_by_id == pharmacist_user.pk
+    # Once verified, the verification is neither rewritten nor undone on a signed record.
+    assert "is signed" in refused(verify, (admin_role_user.pk, order.pk))
+    assert "is signed" in refused(
+        "UPDATE mar_order SET verified_by_id = NULL, verified_at = NULL WHERE id = %s", (order.pk,)
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_in_autocommit_the_raw_update_fails_at_once(nurse_user) -> None:  # type: ignore[no-untyped-def]
     encounter = encounter_sign(encounter=factories.chemo_encounter_create(), user=nurse_user)
