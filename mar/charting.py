@@ -18,6 +18,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -260,6 +261,17 @@ def flush_chart(*, site: AccessSite, at: datetime) -> Flush:
 # --- administrations --------------------------------------------------------------------------
 
 
+_AMOUNT = re.compile(r"\s*(\d{1,8}(?:\.\d{1,4})?)\s*([a-zA-Zµμ]{1,12})\s*")
+
+
+def ordered_amount(dose: str) -> tuple[Decimal, str] | None:
+    """The amount an order's dose states, if it is one ("8 mg", "1000 mL"), else None."""
+    match = _AMOUNT.fullmatch(dose or "")
+    if match is None or Decimal(match[1]) <= 0:
+        return None
+    return Decimal(match[1]), match[2]
+
+
 @transaction.atomic
 def administration_start(
     *,
@@ -270,9 +282,11 @@ def administration_start(
     user: AbstractBaseUser | None = None,
     now: datetime | None = None,
 ) -> Administration:
-    """Start giving an order: drug, dose and route carried over from it."""
+    """Start giving an order: drug and route carried over from it, and its dose when the order
+    states an amount ("8 mg"; not "175 mg/m2" or "per protocol", which the nurse charts)."""
     encounter = order.encounter
     _require_in_progress(encounter)
+    dose_value, dose_unit = ordered_amount(order.dose) or (None, "")
     administration = Administration.objects.create(
         encounter=encounter,
         order=order,
@@ -282,6 +296,8 @@ def administration_start(
         method=method,
         start=start,
         purpose=order.purpose if order.purpose == Order.Purpose.HYDRATION else "",
+        dose_value=dose_value,
+        dose_unit=dose_unit,
         created_by=user,
     )
     _refuse_input_errors(encounter, administration.pk, now or timezone.now())

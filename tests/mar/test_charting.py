@@ -1,6 +1,7 @@
 """mar/charting.py: each change asks the engine, refuses its input errors, keeps versions."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -21,7 +22,25 @@ def test_administration_start_carries_the_order_over() -> None:
         order=fluid, site=None, start=timezone.now() - timedelta(minutes=1)
     )
     assert (adm.drug, adm.route, adm.order, adm.purpose) == (fluid.drug, "iv", fluid, "hydration")
+    assert (adm.dose_value, adm.dose_unit) == (Decimal(1000), "mL")  # the order's "1000 mL"
     assert adm.version == 1
+
+
+@pytest.mark.parametrize(
+    ("ordered", "amount"),
+    [
+        ("8 mg", (Decimal(8), "mg")),
+        (" 0.5mg ", (Decimal("0.5"), "mg")),
+        ("30000 units", (Decimal(30000), "units")),
+        ("175 mg/m2", None),  # a dose by body surface: the nurse charts the amount given
+        ("AUC 5", None),
+        ("per protocol", None),
+        ("0 mg", None),
+        ("", None),
+    ],
+)
+def test_only_an_order_that_states_an_amount_carries_its_dose_over(ordered, amount) -> None:  # type: ignore[no-untyped-def]
+    assert charting.ordered_amount(ordered) == amount
 
 
 def test_a_start_in_the_future_is_refused_and_nothing_is_created() -> None:
