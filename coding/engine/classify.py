@@ -165,92 +165,76 @@ def _lead_key(adm: Administration) -> tuple[int, int, str]:
 def _service(
     record: Record, lead: Administration, members: tuple[Administration, ...], out: Classified
 ) -> None:
+    """Add the service `lead` decides for its members, or the reason none of them is charged."""
     assert lead.drug_class is not None
-    drug_class: DrugClass = lead.drug_class
-    family = family_of(drug_class)
-    ids = [m.id for m in members]
-
-    def skip(reason: str) -> None:
-        out.not_charged.extend(NotCharged(i, reason) for i in ids)
-
-    def add(kind: ServiceKind, spans: list[Span], note: str = "") -> None:
+    decided = _decide(record, lead, family_of(lead.drug_class), out)
+    if isinstance(decided, str):
+        out.not_charged.extend(NotCharged(m.id, decided) for m in members)
+    elif decided is not None:
+        kind, spans, note = decided
         out.services.append(
-            Service(kind, lead, drug_class, members, tuple(spans), whole_minutes(spans), note)
+            Service(kind, lead, lead.drug_class, members, tuple(spans), whole_minutes(spans), note)
         )
 
+
+def _with_ems(note: str, ems_note: str) -> str:
+    return f"{note}; {ems_note}" if note and ems_note else note or ems_note
+
+
+def _decide(
+    record: Record, lead: Administration, family: Family, out: Classified
+) -> tuple[ServiceKind, list[Span], str] | str | None:
+    """The service (kind, counted spans, note), or the reason it is not charged."""
     arrived = record.encounter.arrived_at
     ems = lead.started_by == "ems"
     spans = running_spans(lead, not_before=arrived if ems else None)
     minutes = whole_minutes(spans)
     no_stop = lead.stop is None
     if ems and lead.stop is not None and not spans:
-        skip(f"{lead.drug} ran only before arrival (started by EMS): nothing given here to charge")
-        return
+        return f"{lead.drug} ran only before arrival (started by EMS): nothing given here to charge"
     ems_note = "started by EMS: minutes after arrival only" if ems else ""
-
-    def with_ems(note: str) -> str:
-        return "; ".join(n for n in (note, ems_note) if n)
 
     if family == "hydration":
         if lead.purpose != "hydration":
-            skip(f"{lead.drug} has no stated purpose (RAC-2): not charged")
-        elif lead.route != "iv":
-            skip(f"hydration by route {lead.route} is not an IV hydration service (96360-96361)")
-        elif no_stop:
-            skip(f"hydration {lead.drug} has no stop time (RAC-7): not coded")
-        else:
-            add("hydration", spans, with_ems(""))
-        return
+            return f"{lead.drug} has no stated purpose (RAC-2): not charged"
+        if lead.route != "iv":
+            return f"hydration by route {lead.route} is not an IV hydration service (96360-96361)"
+        if no_stop:
+            return f"hydration {lead.drug} has no stop time (RAC-7): not coded"
+        return ("hydration", spans, ems_note)
 
     if lead.route in ("iv", "ia"):
-        prefix = "iv" if lead.route == "iv" else "ia"
+        push: ServiceKind = "iv_push" if lead.route == "iv" else "ia_push"
         if lead.is_prolonged_pump and family == "chemo":
-            add("pump", spans, f"pump started for {lead.planned_hours:g} planned hours")
-        elif lead.method in ("push", "injection"):
-            add("iv_push" if prefix == "iv" else "ia_push", spans, with_ems("charted as a push"))
-        elif no_stop:
-            add(
-                "iv_push" if prefix == "iv" else "ia_push",
-                [],
-                "infusion with no stop time can only be coded as a push (RAC-7)",
-            )
-        elif is_push_length(minutes):
-            add(
-                "iv_push" if prefix == "iv" else "ia_push",
-                spans,
-                with_ems(f"{minutes} min: an infusion of 15 minutes or less is a push"),
-            )
-        else:
-            add("iv_infusion" if prefix == "iv" else "ia_infusion", spans, with_ems(""))
-        return
+            return ("pump", spans, f"pump started for {lead.planned_hours:g} planned hours")
+        if lead.method in ("push", "injection"):
+            return (push, spans, _with_ems("charted as a push", ems_note))
+        if no_stop:
+            return (push, [], "infusion with no stop time can only be coded as a push (RAC-7)")
+        if is_push_length(minutes):
+            why = f"{minutes} min: an infusion of 15 minutes or less is a push"
+            return (push, spans, _with_ems(why, ems_note))
+        return ("iv_infusion" if lead.route == "iv" else "ia_infusion", spans, ems_note)
 
     if lead.route == "sq" and lead.method == "infusion":
         if no_stop or is_push_length(minutes):
             why = "no stop time" if no_stop else f"{minutes} min"
-            add("injection", spans, f"{why}: a SQ infusion of 15 minutes or less is an injection")
-        elif family == "chemo":
-            add("injection", spans, "antineoplastic given SQ is coded as an injection")
-        else:
-            add("sq_infusion", spans, with_ems(""))
-        return
+            return (
+                "injection",
+                spans,
+                f"{why}: a SQ infusion of 15 minutes or less is an injection",
+            )
+        if family == "chemo":
+            return ("injection", spans, "antineoplastic given SQ is coded as an injection")
+        return ("sq_infusion", spans, ems_note)
 
     if lead.route in ("sq", "im"):
-        add("injection", spans)
-    elif lead.route == "intralesional":
+        return ("injection", spans, "")
+    if lead.route in ("intralesional", "intrathecal", "intracavitary"):
         if family == "chemo":
-            add("intralesional", spans)
-        else:
-            skip(_outside_codes(lead, "intralesional", out))
-    elif lead.route == "intrathecal":
-        if family == "chemo":
-            add("intrathecal", spans)
-        else:
-            skip(_outside_codes(lead, "intrathecal", out))
-    elif lead.route == "intracavitary":
-        if family == "chemo":
-            add("intracavitary", spans)
-        else:
-            skip(_outside_codes(lead, "intracavitary", out))
+            return (lead.route, spans, "")
+        return _outside_codes(lead, lead.route, out)
+    return None
 
 
 def _outside_codes(lead: Administration, route: str, out: Classified) -> str:
