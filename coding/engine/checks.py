@@ -63,9 +63,11 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
         raise ValueError("now must be timezone-aware (the record's times all are)")
     findings: list[Finding] = []
     orders = {o.id: o for o in record.orders}
+    arrived = record.encounter.arrived_at
     for adm in record.administrations:
         order = orders.get(adm.order) if adm.order else None
-        findings.extend(_hydration_orders(adm, order))
+        if adm.is_fluid or adm.purpose == "hydration":  # RAC-1, RAC-2, RAC-3 concern fluids
+            findings.extend(_hydration_orders(adm, order))
         findings.extend(_times(record, adm, now))
         findings.extend(_order_traces(adm, order))
         if adm.drug_class is None:
@@ -89,7 +91,8 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
                     "site",
                 )
             )
-        findings.extend(_ems(record, adm))
+        if adm.started_by == "ems" or arrived is not None:  # RAC-8 needs EMS or an arrival
+            findings.extend(_ems(record, adm))
     if now is not None:
         findings.extend(
             Finding(
@@ -103,9 +106,13 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
             for flush in record.flushes
             if flush.at > now
         )
-    findings.extend(_second_sites(record))
-    findings.extend(_flushes_between_drugs(record))
-    findings.extend(_overlaps_without_bags(record))
+    # RAC-4, RAC-5 and RAC-6 look at what ran through each line; a vehicle or KVO never counts.
+    on_sites = [
+        a for a in record.administrations if a.site is not None and not carries_no_charge(a)
+    ]
+    findings.extend(_second_sites(record, on_sites))
+    findings.extend(_flushes_between_drugs(record, on_sites))
+    findings.extend(_overlaps_without_bags(on_sites))
     findings.extend(_observation(record))
     return findings
 
@@ -150,11 +157,11 @@ def _order_traces(adm: Administration, order: Order | None) -> Iterator[Finding]
         if adm.purpose != "hydration":  # RAC-1 already says it, as an error
             yield Finding("DOC-1", "warning", f"No order linked to {adm.drug}", (adm.id,), "order")
         return
-    missing = [
-        name
-        for name, value in (("dose", order.dose), ("route", order.route))
-        if not (value or "").strip()
-    ]
+    missing = []
+    if not (order.dose or "").strip():
+        missing.append("dose")
+    if not (order.route or "").strip():
+        missing.append("route")
     if adm.purpose != "hydration" and not (order.indication or "").strip():
         missing.append("indication")  # RAC-3 covers a hydration order's reason
     if missing:
@@ -306,12 +313,12 @@ def _ems(record: Record, adm: Administration) -> Iterator[Finding]:
         )
 
 
-def _second_sites(record: Record) -> Iterator[Finding]:
+def _second_sites(record: Record, on_sites: list[Administration]) -> Iterator[Finding]:
     """RAC-4: a second vascular site used for drugs documents why it was necessary."""
     first_use: dict[str, tuple[datetime, str]] = {}
     users: dict[str, list[str]] = defaultdict(list)
-    for adm in record.administrations:
-        if adm.site is None or not is_vascular(adm) or carries_no_charge(adm):
+    for adm in on_sites:
+        if adm.site is None or not is_vascular(adm):
             continue
         users[adm.site].append(adm.id)
         first_use.setdefault(adm.site, (adm.start, adm.site))
@@ -345,12 +352,12 @@ def _end(adm: Administration) -> float:
     return stop if stop is not None and stop > adm.start_ts else adm.start_ts
 
 
-def _flushes_between_drugs(record: Record) -> Iterator[Finding]:
+def _flushes_between_drugs(record: Record, on_sites: list[Administration]) -> Iterator[Finding]:
     """RAC-5: different drugs one after another through one site need a flush between them."""
     zone = record.encounter.timezone
     by_site: dict[str, list[Administration]] = defaultdict(list)
-    for adm in record.administrations:
-        if adm.site is not None and not carries_no_charge(adm):
+    for adm in on_sites:
+        if adm.site is not None:
             by_site[adm.site].append(adm)
     flush_times: dict[str, list[float]] = defaultdict(list)
     for flush in record.flushes:  # already in order of time
@@ -382,13 +389,9 @@ def _flushes_between_drugs(record: Record) -> Iterator[Finding]:
                 previous, previous_end = adm, end
 
 
-def _overlaps_without_bags(record: Record) -> Iterator[Finding]:
+def _overlaps_without_bags(on_sites: list[Administration]) -> Iterator[Finding]:
     """RAC-6: overlapping infusions on one site are charted as one bag or as separate bags."""
-    infusions = [
-        a
-        for a in record.administrations
-        if a.method == "infusion" and a.site is not None and not carries_no_charge(a)
-    ]
+    infusions = [a for a in on_sites if a.method == "infusion"]
     for i, first in enumerate(infusions):
         if not first.spans:
             continue
