@@ -113,22 +113,26 @@ def classify(record: Record, findings: list[Finding]) -> Classified:
                 blocked.setdefault(adm_id, finding)
     out = Classified()
     for members in _bags(record):
-        chargeable = [m for m in members if not carries_no_charge(m)]
+        chargeable: list[Administration] = []
+        untagged: Administration | None = None
         for m in members:
             if carries_no_charge(m):
                 what = "carries a drug" if m.purpose == "vehicle" else "keeps the vein open"
                 out.not_charged.append(
                     NotCharged(m.id, f"{m.drug} {what} ({m.purpose}): never charged")
                 )
+                continue
+            chargeable.append(m)
+            if untagged is None and m.drug_class is None:
+                untagged = m
         if not chargeable:
             continue
-        untagged = [m for m in chargeable if m.drug_class is None]
-        if untagged:
+        if untagged is not None:
             for m in chargeable:
                 out.not_charged.append(
                     NotCharged(
                         m.id,
-                        f"{untagged[0].drug} has no drug class yet (DOC-4): not charged until "
+                        f"{untagged.drug} has no drug class yet (DOC-4): not charged until "
                         "a pharmacist tags it",
                     )
                 )
