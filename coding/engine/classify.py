@@ -171,7 +171,7 @@ def _service(
 ) -> None:
     """Add the service `lead` decides for its members, or the reason none of them is charged."""
     assert lead.drug_class is not None
-    decided = _decide(record, lead, family_of(lead.drug_class), out)
+    decided = _decide_service(record, lead, family_of(lead.drug_class), out)
     if isinstance(decided, str):
         out.not_charged.extend(NotCharged(m.id, decided) for m in members)
     elif decided is not None:
@@ -182,13 +182,15 @@ def _service(
 
 
 def _with_ems(note: str, ems_note: str) -> str:
+    """The line's note, and that only the minutes after arrival count when EMS started it."""
     return f"{note}; {ems_note}" if note and ems_note else note or ems_note
 
 
-def _decide(
+def _decide_service(
     record: Record, lead: Administration, family: Family, out: Classified
 ) -> tuple[ServiceKind, list[Span], str] | str | None:
-    """The service (kind, counted spans, note), or the reason it is not charged."""
+    """What the lead's route, method, class and minutes make it: the service as (kind, counted
+    spans, note), or the reason it is not charged."""
     arrived = record.encounter.arrived_at
     ems = lead.started_by == "ems"
     spans = running_spans(lead, not_before=arrived if ems else None)
