@@ -212,14 +212,21 @@ def drug_lines_compute(administrations: list[Administration], zone_name: str) ->
     return out
 
 
+def drug_billing(drug: Drug) -> dict[str, str]:
+    """The formulary's data the drug lines read: a change to any of it changes the lines."""
+    return {
+        "hcpcs": drug.hcpcs_code,
+        "billing_unit": drug.billing_unit_label,
+        "container": drug.container,
+    }
+
+
 def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[str, str]]:
     """What the drug lines are computed from, per administration with a dose: compared with the
     current run's, so a change to waste or to the formulary's billing data alone makes a new run."""
     return {
         f"A{adm.pk}": {
-            "hcpcs": adm.drug.hcpcs_code,
-            "billing_unit": adm.drug.billing_unit_label,
-            "container": adm.drug.container,
+            **drug_billing(adm.drug),
             "dose": _amount_label(adm.dose_value, adm.dose_unit),
             "waste": "" if adm.waste_value is None else _amount_label(
                 adm.waste_value, adm.waste_unit or adm.dose_unit

@@ -306,6 +306,11 @@ def running_minutes(adm: Administration, now: datetime) -> int:
     return max(0, int(seconds // 60))
 
 
+def is_paused(adm: Administration) -> bool:
+    """A pause not yet resumed."""
+    return any(pause.end is None for pause in adm.pauses.all())
+
+
 def _card(
     encounter: Encounter,
     adm: Administration,
@@ -333,7 +338,7 @@ def _card(
                 initial={"start": pause.start, "end": pause.end, "version": adm.version},
             )
         pauses.append((pause, pause_form))
-    paused = any(p.end is None for p in adm.pauses.all())
+    paused = is_paused(adm)
     running = adm.stop is None and adm.method == Administration.Method.INFUSION
     elapsed = None
     if adm.method == Administration.Method.INFUSION:

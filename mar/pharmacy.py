@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from coding.drug_lines import drug_billing
 from coding.models import ChargeRun
 from coding.outbox import outbox_enqueue
 from mar.formulary import RowError, drug_fields_check, formulary_csv_write, formulary_rows_read
@@ -62,8 +63,7 @@ def _coded_with_another_class(new_class: str | None) -> Callable[[ChargeRun, set
 
 def _billed_with_other_data(drug: Drug) -> Callable[[ChargeRun, set[str]], bool]:
     """The run's billing snapshot says what the drug lines read for each administration."""
-    now = {"hcpcs": drug.hcpcs_code, "billing_unit": drug.billing_unit_label,
-           "container": drug.container}  # fmt: skip
+    now = drug_billing(drug)
 
     def stale(run: ChargeRun, ids: set[str]) -> bool:
         billing = run.billing_snapshot or {}

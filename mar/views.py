@@ -24,7 +24,14 @@ from django_htmx.http import HttpResponseClientRefresh
 from coding.extract import record_dicts_from_encounters
 from coding.models import ChargeRun
 from mar import charting
-from mar.chart import board_summary, chart_context, checklist_context, evaluate, running_minutes
+from mar.chart import (
+    board_summary,
+    chart_context,
+    checklist_context,
+    evaluate,
+    is_paused,
+    running_minutes,
+)
 from mar.charting import ChartError, SignBlocked, StaleVersion, acknowledgement_key, finding_key
 from mar.forms import (
     VASCULAR_KINDS,
@@ -110,8 +117,7 @@ def board(request: HttpRequest) -> HttpResponse:
         )
         # Minutes as the chart counts them: less pauses; a paused drug says so.
         running_now = [
-            (adm.drug.name, running_minutes(adm, now), any(p.end is None for p in adm.pauses.all()))
-            for adm in encounter.running
+            (adm.drug.name, running_minutes(adm, now), is_paused(adm)) for adm in encounter.running
         ]
         units.setdefault(encounter.unit, []).append(
             {
