@@ -5,7 +5,9 @@
 
 Measures, over the same records in the same process:
   (a) a plain JSON round trip, json.loads(json.dumps(record)), as the machine's yardstick;
-  (b) parse_record + code_record + to_json, the engine's whole path.
+  (b) parse_record + code_record + to_json, the engine's whole path;
+  (c) with --floor: only building the record's frozen dataclasses from the documents, with no
+      validation, no rule and no output: the least any engine that reads into them must do.
 The two are timed alternately in chunks of 250 encounters, so both see the same machine state (a
 shared VM's speed drifts by 2x within minutes); the ratio is the median of the rounds' ratios and
 is the figure to compare across machines. The corpus is moved out of the garbage collector's
@@ -28,10 +30,21 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from coding.engine import code_record, parse_record  # noqa: E402
+from coding.engine.reading import parse_time  # noqa: E402
+from coding.engine.record import (  # noqa: E402
+    Administration,
+    Encounter,
+    Flush,
+    Order,
+    Pause,
+    Record,
+    Site,
+)
 
 TARGET_PER_SECOND = 10_000
 CHUNK = 250  # encounters per alternation
@@ -73,8 +86,13 @@ def encounter(rnd: random.Random, n: int) -> dict[str, Any]:
         else:
             drug, drug_class = rnd.choice(DRUGS)
         order_id = f"O-{drug}"
-        order = {"id": order_id, "drug": drug, "dose": "per protocol", "route": "iv",
-                 "indication": "R11.2"}  # fmt: skip
+        order = {
+            "id": order_id,
+            "drug": drug,
+            "dose": "per protocol",
+            "route": "iv",
+            "indication": "R11.2",
+        }
         if kind == "hydration":
             order.update(purpose="hydration", indication="E86.0")
         orders[order_id] = order
@@ -129,6 +147,56 @@ def engine(records: list[dict[str, Any]]) -> None:
         code_record(parse_record(rec)).to_json()
 
 
+def frozen_record(doc: dict[str, Any]) -> Record:
+    """The floor under (b): the record's frozen dataclasses built straight from a well-formed
+    document (positional arguments, the engine's own cached time parsing), nothing checked, no
+    rule applied, nothing written."""
+    zone = ZoneInfo(doc["encounter"]["timezone"])
+    return Record(
+        Encounter(doc["encounter"]["id"], zone.key),
+        tuple(
+            Site(s["id"], s["kind"], s.get("location", ""), s.get("separate_site_reason"))
+            for s in doc["sites"]
+        ),
+        tuple(
+            Order(
+                o["id"],
+                o["drug"],
+                o.get("dose"),
+                o.get("route"),
+                o.get("indication"),
+                o.get("purpose"),
+            )
+            for o in doc["orders"]
+        ),
+        tuple(
+            Administration(
+                a["id"],
+                a["drug"],
+                a["drug_class"],
+                a["route"],
+                a["method"],
+                parse_time(a["start"], zone, ""),
+                parse_time(a["stop"], zone, "") if a["stop"] else None,
+                a["site"],
+                a["order"],
+                tuple(
+                    Pause(parse_time(p["start"], zone, ""), parse_time(p["end"], zone, ""))
+                    for p in a.get("pauses", ())
+                ),
+                a.get("purpose"),
+            )
+            for a in doc["administrations"]
+        ),
+        tuple(Flush(f["site"], parse_time(f["at"], zone, "")) for f in doc["flushes"]),
+    )
+
+
+def frozen_record_only(records: list[dict[str, Any]]) -> None:
+    for doc in records:
+        frozen_record(doc)
+
+
 def timed(fn: Any, records: list[Any]) -> float:
     started = time.perf_counter()
     fn(records)
@@ -157,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="alternating rounds")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--profile", action="store_true", help="cProfile the engine run")
+    parser.add_argument(
+        "--floor", action="store_true", help="also time building the frozen record alone (c)"
+    )
     args = parser.parse_args(argv)
 
     records = corpus(args.n, args.seed)
@@ -165,17 +236,20 @@ def main(argv: list[str] | None = None) -> int:
     engine(records[:200])  # warm caches and imports
     gc.collect()
     gc.freeze()
-    json_times, engine_times = [], []
+    json_times, engine_times, floor_times = [], [], []
     for _ in range(args.repeat):
         # Alternating in chunks of 250 encounters, so both see the same machine state even when
         # its speed drifts within a round; each round sums its chunks.
-        json_round = engine_round = 0.0
+        json_round = engine_round = floor_round = 0.0
         for start in range(0, len(records), CHUNK):
             chunk = records[start : start + CHUNK]
             json_round += timed(json_round_trip, chunk)
             engine_round += timed(engine, chunk)
+            if args.floor:
+                floor_round += timed(frozen_record_only, chunk)
         json_times.append(json_round)
         engine_times.append(engine_round)
+        floor_times.append(floor_round)
     ratio = statistics.median(e / j for e, j in zip(engine_times, json_times, strict=True))
     json_rate = args.n / min(json_times)
     engine_rate = args.n / min(engine_times)
@@ -183,11 +257,26 @@ def main(argv: list[str] | None = None) -> int:
     total = read + code + write
     print(f"json round trip : {json_rate:>10,.0f} encounters/s (best of {args.repeat})")
     verdict = "met" if engine_rate >= TARGET_PER_SECOND else "NOT met"
-    print(f"engine          : {engine_rate:>10,.0f} encounters/s "
-          f"(target {TARGET_PER_SECOND:,}/s: {verdict})")  # fmt: skip
+    print(
+        f"engine          : {engine_rate:>10,.0f} encounters/s "
+        f"(target {TARGET_PER_SECOND:,}/s: {verdict})"
+    )
     print(f"ratio           : engine takes {ratio:.1f}x the JSON round trip (median of rounds)")
-    print(f"engine split    : reading {read / total:.0%}, coding {code / total:.0%}, "
-          f"to_json {write / total:.0%}")  # fmt: skip
+    if args.floor:
+        floor_ratio = statistics.median(f / j for f, j in zip(floor_times, json_times, strict=True))
+        floor_share = statistics.median(
+            f / e for f, e in zip(floor_times, engine_times, strict=True)
+        )
+        floor_rate = args.n / min(floor_times)
+        print(
+            f"floor (c)       : {floor_rate:>10,.0f} encounters/s, {floor_ratio:.1f}x the JSON "
+            f"round trip, {floor_share:.0%} of the engine's time; it alone uses "
+            f"{TARGET_PER_SECOND / floor_rate:.0%} of the target's time budget"
+        )
+    print(
+        f"engine split    : reading {read / total:.0%}, coding {code / total:.0%}, "
+        f"to_json {write / total:.0%}"
+    )
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
