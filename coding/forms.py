@@ -27,7 +27,8 @@ class ModifiersField(forms.CharField):
 KNOWN_RULES = (
     [f"RAC-{n}" for n in range(1, 10)]
     + [f"DOC-{n}" for n in range(1, 6)]
-    + ["EDIT-ADDON", "EDIT-96368", "EDIT-96523", "EDIT-MUE", "DRUG-UNIT", "DRUG-WASTE"]
+    + ["EDIT-ADDON", "EDIT-96368", "EDIT-96369", "EDIT-96371", "EDIT-96523", "EDIT-MUE"]
+    + ["DRUG-UNIT", "DRUG-WASTE"]
 )
 
 

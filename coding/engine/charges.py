@@ -374,10 +374,12 @@ def _code_pushes(book: _Book, groups: list[SiteGroup], services: list[Service]) 
     group_of = {id(s): g for g in groups for s in g.services}
     initials = {id(g.initial) for g in groups if g.initial is not None}
     charged_ids = {i for line in book.lines for i in line.administrations}
+    # A pump's start (96416) is reported on its own, outside the IV services, so the drug in the
+    # pump is not "already reported": its bolus is a push of a new drug (FOLFOX: 96411 + 96416).
     reported_drugs = {
         s.drug_key
         for s in services
-        if s.kind != "iv_push" and (set(s.ids) & charged_ids or s.kind == "pump")
+        if s.kind not in ("iv_push", "pump") and set(s.ids) & charged_ids
     }
     reported_drugs |= {
         s.drug_key for g in groups if (s := g.initial) is not None and s.kind == "iv_push"
@@ -599,7 +601,8 @@ def _code_injections(book: _Book, injections: list[Service]) -> None:
 
 
 def _code_sq_infusions(book: _Book, infusions: list[Service]) -> None:
-    """96369 for the first SQ infusion (with its hours on 96370), 96371 for each new SQ site."""
+    """96369 for the longest SQ infusion (with its hours on 96370), 96371 for an additional pump
+    set-up with a new SQ site; CPT: 96369 and 96371 only once per encounter."""
     if not infusions:
         return
     ordered = sorted(infusions, key=lambda s: (-s.minutes, s.start, s.lead.id))
@@ -620,15 +623,24 @@ def _code_sq_infusions(book: _Book, infusions: list[Service]) -> None:
             f"SQ infusion {initial.minutes} min: {hours} additional hour(s)",
         )
     sites_used = {initial.site}
+    new_site_coded = False
     for service in sorted(ordered[1:], key=lambda s: (s.start, s.lead.id)):
         if service.site is not None and service.site not in sites_used:
             sites_used.add(service.site)
+            if new_site_coded:
+                book.skip(
+                    service.ids,
+                    f"{service.drugs}: another new SQ infusion site ({service.site}), but 96371 "
+                    "is reported only once per encounter (CPT)",
+                )
+                continue
+            new_site_coded = True
             book.add(
                 codes.SQ_INFUSION_NEW_SITE,
                 [service.start],
                 service.ids,
                 f"additional pump set-up with a new SQ infusion site ({service.site}) for "
-                f"{service.drugs}",
+                f"{service.drugs}; once per encounter",
             )
         else:
             book.skip(

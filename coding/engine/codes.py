@@ -72,6 +72,13 @@ ADD_ON_CODES = frozenset(
      "96417", "96423"}
 )  # fmt: skip
 HYDRATION_CODES = frozenset({HYDRATION_INITIAL, HYDRATION_ADDITIONAL})
+# Codes CPT allows once per encounter ("96368 ... once per encounter"; "Use 96369, 96371 only once
+# per encounter"), with the words the edit uses.
+ONCE_PER_ENCOUNTER: dict[str, str] = {
+    CONCURRENT_INFUSION: "concurrent infusion",
+    SQ_INFUSION_INITIAL: "initial SQ infusion",
+    SQ_INFUSION_NEW_SITE: "additional SQ pump set-up",
+}
 DRUG_ADMINISTRATION_CODES = frozenset({f"{n}" for n in range(96360, 96550)} | {"G0498"}) - {
     PORT_IRRIGATION
 }

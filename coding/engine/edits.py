@@ -2,7 +2,8 @@
 and on a coder's corrected lines, so a correction cannot bring back what the engine refuses.
 
 - an add-on without its initial service in the encounter is an error, never sent;
-- 96368 more than once per encounter and 96523 with any other drug administration are errors;
+- 96368, 96369 or 96371 more than once per encounter and 96523 with any other drug administration
+  are errors;
 - units above the per-day limit the hospital loads (Medicare outpatient MUE, kept as data) are held.
 """
 
@@ -45,16 +46,17 @@ def charge_edits(
                     tuple(charge.administrations),
                 )
             )
-    concurrent = [c for c in charges if c.code == codes.CONCURRENT_INFUSION]
-    if sum(c.units for c in concurrent) > 1:
-        found.append(
-            Finding(
-                "EDIT-96368",
-                "error",
-                "96368 (concurrent infusion) is reported at most once per encounter",
-                tuple(i for c in concurrent for i in c.administrations),
+    for code, what in codes.ONCE_PER_ENCOUNTER.items():
+        lines = [c for c in charges if c.code == code]
+        if sum(c.units for c in lines) > 1:
+            found.append(
+                Finding(
+                    f"EDIT-{code}",
+                    "error",
+                    f"{code} ({what}) is reported at most once per encounter",
+                    tuple(i for c in lines for i in c.administrations),
+                )
             )
-        )
     if codes.PORT_IRRIGATION in present and present & codes.DRUG_ADMINISTRATION_CODES:
         found.append(
             Finding(

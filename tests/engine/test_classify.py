@@ -100,6 +100,18 @@ def test_a_second_sq_infusion_site_is_96371():
     assert billed(run(rec)) == {"96369": 1, "96371": 1}
 
 
+def test_96371_is_reported_once_per_encounter_however_many_new_sq_sites():
+    """CPT: "Use 96369, 96371 only once per encounter": a third SQ site set up later is included."""
+    rec = record(
+        adm("A1", "immune globulin", route="sq", minutes=120, site="SQ1"),
+        adm("A2", "immune globulin", route="sq", start=10, minutes=60, site="SQ2"),
+        adm("A3", "immune globulin", route="sq", start=20, minutes=60, site="SQ3"),
+    )
+    result = run(rec)
+    assert billed(result) == {"96369": 1, "96370": 1, "96371": 1}
+    assert "only once per encounter" in not_charged(result)["A3"]
+
+
 def test_sq_infusion_is_coded_apart_from_the_iv_hierarchy():
     """coding-rules §3: SQ infusions have their own initial codes, apart from the IV ranking."""
     rec = record(infusion("A1", minutes=60), adm("A2", "immune globulin", route="sq", minutes=60))
@@ -225,6 +237,18 @@ def test_a_chemo_pump_for_more_than_8_hours_is_96416_reported_on_its_own():
     result = run(rec)
     assert billed(result) == {"96409": 1, "96416": 1}
     assert "RAC-7" not in rules(result)
+
+
+def test_a_push_of_the_drug_in_a_pump_is_a_push_of_a_new_drug_when_not_initial():
+    """coding-rules §3: the pump start is reported on its own and not ranked, so it does not make
+    its drug "already reported": FOLFOX (oxaliplatin, then the fluorouracil bolus, then the
+    46-hour fluorouracil pump) is 96413 + 96411 + 96416 as published."""
+    rec = record(
+        chemo("A1", "oxaliplatin", minutes=60),
+        push("A2", "fluorouracil", "chemo", at=65),
+        chemo("A3", "fluorouracil", start=70, stop=None, pump="portable", planned_hours=46),
+    )
+    assert billed(run(rec)) == {"96413": 1, "96411": 1, "96416": 1}
 
 
 def test_an_intra_arterial_pump_is_96425():

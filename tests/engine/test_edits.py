@@ -62,6 +62,14 @@ def test_96368_once_passes():
     assert edit_rules([line("96365"), line("96368")]) == []
 
 
+@pytest.mark.parametrize("code", ["96369", "96371"])
+def test_96369_or_96371_twice_is_an_error(code):
+    """CPT: "Use 96369, 96371 only once per encounter" (a published rule coding-rules §6 omits)."""
+    charges = [line("96369"), line(code, adms=("A2",)), line(code, adms=("A3",))]
+    assert f"EDIT-{code}" in edit_rules(charges)
+    assert edit_rules([line("96369"), line("96371")]) == []
+
+
 def test_96523_with_another_drug_administration_is_an_error():
     """coding-rules §6: 96523 with any other drug administration."""
     assert edit_rules([line("96523", adms=()), line("96372")]) == ["EDIT-96523"]
