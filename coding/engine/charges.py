@@ -151,31 +151,57 @@ def _code(record: Record, *, now: datetime | None, honour_primary: bool) -> Resu
 
 
 def _merge_reinfusions(services: list[Service], policy: Policy) -> list[Service]:
-    """Policy `same_drug_reinfusion=additional_hour`: the same drug infused again after it was
-    stopped adds its minutes to the first infusion instead of being sequential."""
-    if policy.same_drug_reinfusion != "additional_hour":
-        return services
+    """The same drug continued on the same line in a new bag or bottle, hung as the last one ran
+    out, is one infusion: its minutes run on (96367 / 96417 are for a new or different drug, and
+    nothing was stopped). Under policy `same_drug_reinfusion=additional_hour` the same drug
+    infused again after it was stopped also adds its minutes to the first infusion."""
     out: list[Service] = []
     first: dict[tuple[str | None, str], int] = {}
+    latest: dict[tuple[str | None, str], int] = {}
     for service in sorted(services, key=lambda s: (s.start, s.lead.id)):
         key = (service.site, service.drug_key)
-        if service.kind == "iv_infusion" and key in first:
-            earlier = out[first[key]]
-            if not intersect(list(earlier.spans), list(service.spans)):
-                spans = merge([*earlier.spans, *service.spans])
-                out[first[key]] = replace(
+        if service.kind == "iv_infusion" and key in latest:
+            earlier = out[latest[key]]
+            if _continues(earlier, service):
+                out[latest[key]] = _joined(
                     earlier,
-                    members=earlier.members + service.members,
-                    spans=tuple(spans),
-                    minutes=whole_minutes(spans),
-                    note="same drug infused again: minutes added to the first infusion "
+                    service,
+                    "the same drug continued in a new bag as the last one ran out: one "
+                    "infusion, minutes added",
+                )
+                continue
+            if policy.same_drug_reinfusion == "additional_hour" and not intersect(
+                list(out[first[key]].spans), list(service.spans)
+            ):
+                out[first[key]] = _joined(
+                    out[first[key]],
+                    service,
+                    "same drug infused again: minutes added to the first infusion "
                     "(policy same_drug_reinfusion=additional_hour)",
                 )
+                latest[key] = first[key]
                 continue
         if service.kind == "iv_infusion":
             first.setdefault(key, len(out))
+            latest[key] = len(out)
         out.append(service)
     return out
+
+
+def _continues(earlier: Service, service: Service) -> bool:
+    """`service` starts the moment `earlier` stops running: no minute without the drug."""
+    return bool(earlier.spans and service.spans) and service.spans[0][0] == earlier.spans[-1][1]
+
+
+def _joined(earlier: Service, later: Service, note: str) -> Service:
+    spans = merge([*earlier.spans, *later.spans])
+    return replace(
+        earlier,
+        members=earlier.members + later.members,
+        spans=tuple(spans),
+        minutes=whole_minutes(spans),
+        note=note,
+    )
 
 
 def _code_iv(book: _Book, services: list[Service]) -> list[SiteGroup]:
@@ -310,7 +336,8 @@ def _code_infusion_after_initial(
             codes.SEQUENTIAL_INFUSION[fam],
             [alone[0][0]],
             service.ids,
-            f"{what}: {service.drugs} {alone_min} min{taken_out}",
+            f"{what}: {service.drugs} {alone_min} min{taken_out}"
+            + (f"; {service.note}" if service.note else ""),
             group=group.key,
         )
         _additional_hours(book, group, service, alone, codes.ADDITIONAL_HOUR[fam])

@@ -1,6 +1,7 @@
 """charges.py, coding-rules.md §4: what follows the initial service. Pushes (96375, 96376 and its
 30-minute clock, 96411), sequential and concurrent infusions (96367, 96417, 96368 once), the same
-drug infused again (policy same_drug_reinfusion), concurrent_min_overlap."""
+drug infused again (policy same_drug_reinfusion) or continued in a new bag,
+concurrent_min_overlap."""
 
 from __future__ import annotations
 
@@ -226,3 +227,43 @@ def test_two_infusions_together_after_a_chemo_push_initial():
     )
     assert billed(result) == {"96409": 1, "96367": 1}
     assert "96368 is reported only with an initial infusion" in not_charged(result)["A2"]
+
+
+# --- the same drug in a new bag ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (infusion, {"96365": 1, "96366": 1}),
+        (chemo, {"96413": 1, "96415": 1}),
+    ],
+)
+def test_the_same_drug_continued_in_a_new_bag_as_the_last_ran_out_is_one_infusion(make, expected):
+    """CPT: 96367 / 96417 are for a new or different drug; a bag change with no minute without the
+    drug stops nothing (coding-rules §4's same-drug row is for a drug infused again after it was
+    stopped), so the minutes run on: 60 + 60 = 120 min."""
+    rec = record(make("A1", start=0, minutes=60), make("A2", start=60, minutes=60))
+    result = run(rec)
+    assert billed(result) == expected
+    assert set(result.charges[0].administrations) == {"A1", "A2"}
+    assert "continued in a new bag" in result.charges[0].why
+
+
+def test_the_same_drug_after_a_gap_is_infused_again_sequential_by_default():
+    """coding-rules §4 / policy same_drug_reinfusion=sequential: stopped, then infused again."""
+    rec = record(infusion("A1", start=0, minutes=60), infusion("A2", start=61, minutes=60))
+    assert billed(run(rec)) == {"96365": 1, "96367": 1}
+
+
+def test_a_sequential_infusion_continued_in_a_new_bag_counts_both_bags():
+    """The continuation rule holds after the initial service too: 96367 for 120 min + 96366."""
+    rec = record(
+        chemo("A1", minutes=60),
+        infusion("A2", "vancomycin", start=65, minutes=60),
+        infusion("A3", "vancomycin", start=125, minutes=60),
+    )
+    result = run(rec)
+    assert billed(result) == {"96413": 1, "96367": 1, "96366": 1}
+    sequential = next(c for c in result.charges if c.code == "96367")
+    assert sequential.administrations == ("A2", "A3")
