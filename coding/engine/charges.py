@@ -20,7 +20,7 @@ from . import codes
 from .checks import documentation_findings, hhmm
 from .classify import Service, classify
 from .edits import charge_edits
-from .hierarchy import MAIN, SiteGroup, choose_initial, group_by_site, primary_group, rank
+from .hierarchy import SiteGroup, choose_initial, group_by_site, primary_group, rank
 from .hydration import alone_spans, countable_runs, drug_running_spans, policy_minutes
 from .record import Policy, Record
 from .result import Charge, Finding, NotCharged, Result
@@ -51,7 +51,7 @@ class _Line:
     administrations: tuple[str, ...]
     why: str
     at: float  # when the service began, for claim order
-    group: str = MAIN
+    group: str | None = None  # the IV site group; None for services outside the IV hierarchy
     initial: bool = False
     modifiers: list[str] = field(default_factory=list)
 
@@ -68,6 +68,7 @@ class _Book:
         self.findings: list[Finding] = []
         # Office: the administration flagged primary is the initial service (coding-rules §3).
         self.honour_primary = record.encounter.setting == "office"
+        self.primary_group: str | None = None  # the site group of the encounter's initial
 
     def day(self, moment: float) -> date:
         return local_date(moment, self.zone)
@@ -82,7 +83,7 @@ class _Book:
         ids: tuple[str, ...],
         why: str,
         *,
-        group: str = MAIN,
+        group: str | None = None,
         initial: bool = False,
         modifiers: tuple[str, ...] = (),
     ) -> None:
@@ -220,6 +221,7 @@ def _code_iv(book: _Book, services: list[Service]) -> list[SiteGroup]:
     first = primary_group(groups, office=office)
     if first is not None:
         first.primary = True
+        book.primary_group = first.key
     if office and not any(m.primary for s in services for m in s.members) and services:
         book.findings.append(
             Finding(
@@ -816,7 +818,8 @@ def _apply_distinct_modifiers(book: _Book, groups: list[SiteGroup]) -> None:
             )
     if book.record.encounter.sequence_of_day >= 2 and book.lines:
         firsts = [ln for ln in book.lines if ln.initial and ln.group not in second_sites]
-        targets = book.lines if every_line else (firsts[:1] or _claim_order(book.lines)[:1])
+        in_claim_order = _claim_order(book.lines, book.primary_group)
+        targets = book.lines if every_line else (firsts[:1] or in_claim_order[:1])
         for line in targets:
             _add_modifier(line, policy.second_encounter_modifier)
             line.why += (
@@ -825,9 +828,14 @@ def _apply_distinct_modifiers(book: _Book, groups: list[SiteGroup]) -> None:
             )
 
 
-def _reason(book: _Book, site_id: str) -> str:
-    site = book.record.site(site_id)
-    return site.separate_site_reason or "" if site else ""
+def _reason(book: _Book, group_key: str) -> str:
+    """Why a second line was needed: the reason on the second site, or, when the hierarchy puts
+    the site with the reason first, the reason written there."""
+    for key in (group_key, book.primary_group):
+        site = book.record.site(key)
+        if site is not None and site.separate_site_reason:
+            return site.separate_site_reason
+    return ""
 
 
 def _add_modifier(line: _Line, modifier: str) -> None:
@@ -835,19 +843,24 @@ def _add_modifier(line: _Line, modifier: str) -> None:
         line.modifiers.append(modifier)
 
 
-def _claim_order(lines: list[_Line]) -> list[_Line]:
-    """The primary group's initial first, then each group's add-ons in the order they attach."""
-    group_rank: dict[str, int] = {}
+def _claim_order(lines: list[_Line], primary_group: str | None) -> list[_Line]:
+    """The encounter's initial service first, then each group's add-ons in the order they attach;
+    services outside the IV hierarchy go with the encounter's initial group, in time order."""
+
+    def home(line: _Line) -> str | None:
+        return primary_group if line.group is None and primary_group is not None else line.group
+
+    group_rank: dict[str | None, int] = {} if primary_group is None else {primary_group: 0}
     for line in sorted(lines, key=lambda ln: (not ln.initial, ln.at)):
-        group_rank.setdefault(line.group, len(group_rank))
+        group_rank.setdefault(home(line), len(group_rank))
     return sorted(
         lines,
-        key=lambda ln: (group_rank[ln.group], not ln.initial, ln.at, ln.code, ln.day),
+        key=lambda ln: (group_rank[home(ln)], not ln.initial, ln.at, ln.code, ln.day),
     )
 
 
 def _result(book: _Book) -> Result:
-    lines = _claim_order(book.lines)
+    lines = _claim_order(book.lines, book.primary_group)
     charges = tuple(
         Charge(
             code=ln.code,

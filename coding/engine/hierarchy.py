@@ -4,7 +4,8 @@ Each encounter has one initial IV service, chosen by rank whatever the order in 
 given: chemotherapy infusion, chemotherapy push, therapeutic infusion, therapeutic push, hydration.
 Ties go to the longer administration, then the earlier start. A second vascular site earns its own
 initial service only when the record documents why it was medically necessary; without a
-documented reason every IV service is coded against one initial service. In the physician office
+documented reason every IV service is coded against one initial service. Of the two initial
+services, the hierarchy picks the encounter's; the other carries the modifier (CMS/NCCI). In the physician office
 the initial service is the one flagged as the primary reason for the visit.
 
 Scenarios: P08, P09, P10, P14, P19, P20, P24.
@@ -110,10 +111,12 @@ def choose_initial(group: SiteGroup, *, office: bool) -> tuple[Service | None, s
 
 
 def primary_group(groups: list[SiteGroup], *, office: bool) -> SiteGroup | None:
-    """The group whose initial service is the encounter's first; the others are second sites.
+    """The group whose initial service is the encounter's initial; the others are second sites.
 
-    The sites without a documented reason are the encounter's first line; a site with a reason
-    is, by that reason, the second site whose initial service carries the modifier.
+    CMS (Claims Processing Manual ch. 4 §230.2) and NCCI ch. XI allow one initial service per
+    encounter, chosen by the hierarchy; the initial service of a second, medically necessary
+    site is the additional one and carries the modifier, so it goes on the lower-ranked code
+    (the column-two code of the NCCI pair), whichever of the two sites the reason is written on.
     """
     with_initial = [g for g in groups if g.initial is not None]
     if not with_initial:
@@ -123,9 +126,6 @@ def primary_group(groups: list[SiteGroup], *, office: bool) -> SiteGroup | None:
             assert g.initial is not None
             if any(m.primary for m in g.initial.members):
                 return g
-    for g in with_initial:
-        if g.key == MAIN:
-            return g
     return min(
         with_initial,
         key=lambda g: (

@@ -108,17 +108,36 @@ def test_the_same_drug_injected_again_later_is_another_injection():
     assert billed(run(rec)) == {"96372": 2}
 
 
-def test_the_second_site_modifier_goes_on_the_documented_site():
-    """coding-rules §3: 'A second site earns its own initial service only when the record
-    documents why ... That second initial service carries modifier 59.' S1 has no reason; S2 has
-    one. The 59 must not go on S1's line (the engine writes 96360-59 on S1, 'medically necessary
-    ()' with an empty reason, and 96413 without a modifier on S2)."""
+@pytest.mark.parametrize("reason_on", ["S1", "S2"])
+def test_the_second_site_modifier_goes_on_the_lower_ranked_initial_service(reason_on):
+    """CMS ch. 4 §230.2 / NCCI ch. XI (a published rule where coding-rules §3 is silent on which
+    site is "second"): one initial service per encounter by the hierarchy; the initial service
+    of the other, medically necessary site carries 59, on the lower-ranked code (NCCI's column
+    two), whichever site the reason is written on, and its reason is the one charted."""
+    reason = "vesicant requires a dedicated line"
+    rec = record(
+        chemo("A1", minutes=120, site="S1"),
+        infusion("A2", "vancomycin", minutes=60, site="S2"),
+        sites=[site(s, reason=reason if s == reason_on else None) for s in ("S1", "S2")],
+    )
+    result = run(rec)
+    assert billed(result) == {"96413": 1, "96415": 1, "96365-59": 1}
+    assert result.charges[0].code == "96413"  # the encounter's initial service is claimed first
+    marked = next(c for c in result.charges if c.modifiers)
+    assert marked.administrations == ("A2",)
+    assert f"medically necessary ({reason})" in marked.why
+
+
+def test_a_hydration_initial_on_the_other_site_carries_59_with_the_reason_charted():
+    """As above with hydration first on the site without a reason and chemotherapy later on the
+    documented one: 96413 is the initial service; 96360-59 names the reason (never empty)."""
     rec = record(
         hydration("A1", minutes=60, site="S1"),
         chemo("A2", start=70, minutes=60, site="S2"),
         sites=SITES,
     )
-    marked = [c for c in run(rec).charges if "59" in c.modifiers]
-    assert marked, "a documented second site earns a second initial service with 59"
-    for charge in marked:
-        assert charge.administrations == ("A2",), charge
+    result = run(rec)
+    assert billed(result) == {"96413": 1, "96360-59": 1}
+    marked = next(c for c in result.charges if c.modifiers)
+    assert marked.administrations == ("A1",)
+    assert "medically necessary (vesicant requires a dedicated line)" in marked.why
