@@ -264,6 +264,22 @@ def _times(record: Record, adm: Administration, now: datetime | None) -> Iterato
                 f"pauses[{i}]",
             )
     if now is not None:
+        running = now.timestamp() - adm.start_ts
+        if (
+            adm.stop is None
+            and adm.method == "infusion"
+            and adm.pump is None
+            and running > MAX_HOURS_WITHOUT_PUMP * 3600
+        ):
+            started = adm.start.astimezone(ZoneInfo(zone))
+            yield Finding(
+                "DOC-3",
+                "error",
+                f"{adm.drug} would have been running for more than {MAX_HOURS_WITHOUT_PUMP} "
+                f"hours without a pump (started {started:%Y-%m-%d %H:%M}): check the start date",
+                (adm.id,),
+                "start",
+            )
         moments: list[tuple[str, str, datetime | None]] = [
             ("start", "start", adm.start),
             ("stop", "stop", adm.stop),

@@ -5,8 +5,8 @@ given: chemotherapy infusion, chemotherapy push, therapeutic infusion, therapeut
 Ties go to the longer administration, then the earlier start. A second vascular site earns its own
 initial service only when the record documents why it was medically necessary; without a
 documented reason every IV service is coded against one initial service. Of the two initial
-services, the hierarchy picks the encounter's; the other carries the modifier (CMS/NCCI). In the physician office
-the initial service is the one flagged as the primary reason for the visit.
+services, the hierarchy picks the encounter's; the other carries the modifier (CMS/NCCI). In the
+physician office the initial service is the one flagged as the primary reason for the visit.
 
 Scenarios: P08, P09, P10, P14, P19, P20, P24.
 """

@@ -3,7 +3,7 @@ the gap and not on the same record fixed; checks run on an incomplete record (th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -128,6 +128,22 @@ def test_doc_3_a_time_in_the_future_is_an_error_only_with_now():
     assert {f.field for f in future} == {"stop"}
     assert not [f for f in check_record(rec, now=after) if f.rule == "DOC-3"]
     assert not [f for f in check_record(rec) if f.rule == "DOC-3"]
+
+
+@pytest.mark.parametrize(("hours", "pump", "fires"), [(24, None, False), (25, None, True),
+                                                    (25, "portable", False)])  # fmt: skip
+def test_doc_3_an_infusion_still_running_after_24_hours_without_a_pump_is_an_error(
+    hours, pump, fires
+):
+    """rac-checklist DOC-3: nothing longer than 24 h without a pump, a running infusion too: with
+    no stop yet, it has run from its start to now (a start typed days early, say)."""
+    extra = {"pump": pump, "planned_hours": 46} if pump else {}
+    rec = parse_record(record(infusion("A1", start=0, **extra)))
+    now = datetime(2026, 3, 2, 8, 0, tzinfo=NY) + timedelta(hours=hours)
+    found = [f for f in check_record(rec, now=now) if f.rule == "DOC-3"]
+    assert [f.field for f in found] == (["start"] if fires else [])
+    if fires:
+        assert "check the start date" in found[0].message
 
 
 def test_doc_3_blocks_the_charge():
