@@ -30,6 +30,7 @@ from coding.forms import (
     WorklistFilterForm,
 )
 from coding.models import (
+    ChargeCorrection,
     ChargeFinding,
     ChargeLine,
     ChargeRun,
@@ -81,7 +82,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    current = ChargeRun.objects.filter(is_current=True).prefetch_related("lines")
+    current = ChargeRun.objects.filter(is_current=True).prefetch_related(
+        "lines", Prefetch("corrections", queryset=ChargeCorrection.objects.select_related("by"))
+    )
     encounters = (
         Encounter.objects.filter(status=Encounter.Status.SIGNED)
         .select_related("patient", "review_item", "review_item__claimed_by")
@@ -110,9 +113,15 @@ def worklist(request: HttpRequest) -> HttpResponse:
     rows = list(encounters[:WORKLIST_LIMIT])
     for encounter in rows:
         run = encounter.current_runs[0] if encounter.current_runs else None
-        lines = list(run.lines.all()) if run else []
+        # The charges as they would be sent: the coders' corrections applied. There are no prices
+        # in the app (no charge master), so the total is in lines and units.
+        lines = lines_effective(run, include_removed=True) if run else []
+        sent = [line for line in lines if not line.removed]
         encounter.run = run  # type: ignore[attr-defined]
-        encounter.units_total = sum(line.units for line in lines)  # type: ignore[attr-defined]
+        encounter.charge_lines = sent  # type: ignore[attr-defined]
+        encounter.lines_total = len(sent)  # type: ignore[attr-defined]
+        encounter.units_total = sum(line.units for line in sent)  # type: ignore[attr-defined]
+        encounter.corrected = any(line.correction for line in lines)  # type: ignore[attr-defined]
         encounter.item = getattr(encounter, "review_item", None)  # type: ignore[attr-defined]
     return render(
         request,
