@@ -63,9 +63,10 @@ class LineCorrectForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("action") == "change":
-            if not data.get("code"):
+            # A field already refused (units "abc") keeps its own error alone.
+            if not data.get("code") and "code" not in self.errors:
                 self.add_error("code", "A changed line needs its code.")
-            if not data.get("units"):
+            if not data.get("units") and "units" not in self.errors:
                 self.add_error("units", "A changed line needs its units.")
         return data
 

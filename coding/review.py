@@ -292,6 +292,12 @@ def _clean_line(
     }
 
 
+def _same_line(current: dict[str, Any], corrected: dict[str, Any]) -> bool:
+    """Whether a correction would send the line exactly as it is sent now (its `why` aside)."""
+    keys = ("code", "units", "modifiers", "date", "administrations")
+    return all(current.get(key) == corrected.get(key) for key in keys)
+
+
 @transaction.atomic
 def charge_line_correct(
     *,
@@ -332,6 +338,9 @@ def charge_line_correct(
     if line is None or line.run_id != run.pk:
         raise ValidationError("That line is not one of the charges under review.")
     original = line_json(line)
+    latest = line.corrections.order_by("-at", "-pk").first()
+    # The line as it stands now: the engine's, or as the latest correction left it.
+    current = latest.corrected if latest is not None else original
     corrected = {}
     if action == ChargeCorrection.Action.CHANGE:
         corrected = _clean_line(
@@ -344,6 +353,12 @@ def charge_line_correct(
             else list(line.administrations),
             why=line.why,
         )
+        if current and _same_line(current, corrected):
+            raise ValidationError(
+                "Nothing changed: the line already has this code, these units and modifiers."
+            )
+    elif not current:
+        raise ValidationError("Nothing changed: the line is already removed.")
     return ChargeCorrection.objects.create(
         run=run,
         line=line,

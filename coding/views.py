@@ -1,15 +1,17 @@
 """The coder's pages: worklist, review of one encounter, exports and reports.
 
-Every action is a plain form POST answered by a redirect (works without JavaScript); the state
-changes are the services of coding/review.py and coding/exports.py.
+Every action is a plain form POST answered by a redirect (works without JavaScript); a refused
+form comes back on the review page itself, its errors beside its fields and what was typed kept.
+The state changes are the services of coding/review.py and coding/exports.py.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,6 +30,7 @@ from coding.forms import (
     WorklistFilterForm,
 )
 from coding.models import (
+    ChargeCorrection,
     ChargeFinding,
     ChargeLine,
     ChargeRun,
@@ -59,7 +62,10 @@ def _error_text(exc: ValidationError) -> str:
 
 def _form_errors(form: object) -> str:
     errors = getattr(form, "errors", {})
-    return " ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+    return " ".join(
+        " ".join(msgs) if field == NON_FIELD_ERRORS else f"{field}: {' '.join(msgs)}"
+        for field, msgs in errors.items()
+    )
 
 
 # --- worklist -----------------------------------------------------------------------------
@@ -76,7 +82,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    current = ChargeRun.objects.filter(is_current=True).prefetch_related("lines")
+    current = ChargeRun.objects.filter(is_current=True).prefetch_related(
+        "lines", Prefetch("corrections", queryset=ChargeCorrection.objects.select_related("by"))
+    )
     encounters = (
         Encounter.objects.filter(status=Encounter.Status.SIGNED)
         .select_related("patient", "review_item", "review_item__claimed_by")
@@ -105,9 +113,15 @@ def worklist(request: HttpRequest) -> HttpResponse:
     rows = list(encounters[:WORKLIST_LIMIT])
     for encounter in rows:
         run = encounter.current_runs[0] if encounter.current_runs else None
-        lines = list(run.lines.all()) if run else []
+        # The charges as they would be sent: the coders' corrections applied. There are no prices
+        # in the app (no charge master), so the total is in lines and units.
+        lines = lines_effective(run, include_removed=True) if run else []
+        sent = [line for line in lines if not line.removed]
         encounter.run = run  # type: ignore[attr-defined]
-        encounter.units_total = sum(line.units for line in lines)  # type: ignore[attr-defined]
+        encounter.charge_lines = sent  # type: ignore[attr-defined]
+        encounter.lines_total = len(sent)  # type: ignore[attr-defined]
+        encounter.units_total = sum(line.units for line in sent)  # type: ignore[attr-defined]
+        encounter.corrected = any(line.correction for line in lines)  # type: ignore[attr-defined]
         encounter.item = getattr(encounter, "review_item", None)  # type: ignore[attr-defined]
     return render(
         request,
@@ -152,9 +166,21 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required(CODER)
 def encounter_charges(request: HttpRequest, pk: int) -> HttpResponse:
-    encounter = get_object_or_404(
+    encounter = _encounter(pk)
+    return render(request, "coding/review.html", _review_context(request, encounter))
+
+
+def _encounter(pk: int) -> Encounter:
+    return get_object_or_404(
         Encounter.objects.select_related("patient", "signed_by", "nurse"), pk=pk
     )
+
+
+def _review_context(
+    request: HttpRequest, encounter: Encounter, *, bound: Bound | None = None
+) -> dict[str, object]:
+    """The review page's context; `bound` is a refused form, shown in its own place (see
+    `Bound`) with its errors and what was typed instead of a fresh form."""
     item = ReviewItem.objects.filter(encounter=encounter).select_related("claimed_by").first()
     runs = list(
         ChargeRun.objects.filter(encounter=encounter).prefetch_related(
@@ -186,6 +212,7 @@ def encounter_charges(request: HttpRequest, pk: int) -> HttpResponse:
             and item.state == ReviewItem.State.IN_REVIEW
             and item.claimed_by_id == request.user.pk
         ),
+        "bound_shown": False,
     }
     if run is not None:
         lines = lines_effective(run, include_removed=True)
@@ -199,32 +226,89 @@ def encounter_charges(request: HttpRequest, pk: int) -> HttpResponse:
                 timeline = build_timeline(record, code_record(record))
             except RecordError:
                 timeline = None
+        slot, form = bound if bound is not None else (None, None)
+
+        def take(key: object, fresh: forms.Form) -> forms.Form:
+            """The refused form in its own place, else a fresh one."""
+            if form is not None and slot == key:
+                context["bound_shown"] = True
+                return form
+            return fresh
+
+        override_forms = []
+        for edit in edits.blocking:
+            rule, message = edit.finding.rule, edit.finding.message
+            override_forms.append(
+                take(
+                    ("override", rule, message),
+                    EditOverrideForm(initial={"rule": rule, "message": message}),
+                )
+            )
+        rows = []
+        for line in lines:
+            correct_form = None
+            if line.line_id and not line.removed:  # a removed line shows no form
+                correct_form = take(
+                    ("line", line.line_id),
+                    LineCorrectForm(prefix=f"l{line.line_id}", initial=_initial(line)),
+                )
+            rows.append({"line": line, "form": correct_form})
         context.update(
             {
-                "lines": [
-                    {
-                        "line": line,
-                        "form": LineCorrectForm(prefix=f"l{line.line_id}", initial=_initial(line)),
-                    }
-                    if line.line_id
-                    else {"line": line, "form": None}
-                    for line in lines
-                ],
+                "lines": rows,
                 "edits": edits.items,
                 "blocking": edits.blocking,
-                "override_forms": [
-                    EditOverrideForm(initial={"rule": e.finding.rule, "message": e.finding.message})
-                    for e in edits.blocking
-                ],
+                "override_forms": override_forms,
                 "findings": [f for f in run.findings.all() if not f.rule.startswith("EDIT-")],
                 "not_charged": run.result.get("not_charged", []),
                 "drug_names": drug_names,
                 "timeline": timeline,
-                "add_form": LineAddForm(),
-                "query_form": QueryForm(run_id=run.pk),
+                "add_form": take(("add",), LineAddForm()),
+                "query_form": take(("query",), QueryForm(run_id=run.pk)),
             }
         )
-    return render(request, "coding/review.html", context)
+    return context
+
+
+# A refused form and where it goes on the page: ("line", line id), ("add",), ("query",) or
+# ("override", rule, message).
+Bound = tuple[tuple[object, ...], forms.Form]
+
+
+def _refused(request: HttpRequest, pk: int, bound: Bound, what: str) -> HttpResponse:
+    """The review page again with the refused form beside what it refers to: its errors by each
+    field and what was typed kept: 200, or 422 for an htmx request (htmx 2 then swaps nothing
+    unless the caller asks it to, so a refused form never replaces a part of the page by surprise).
+
+    When the form cannot be shown there (the item is no longer the coder's, the edit no longer
+    applies), the errors go to the top of the page after a redirect, as before."""
+    _, form = bound
+    _focus_first_error(form)
+    encounter = _encounter(pk)
+    context = _review_context(request, encounter, bound=bound)
+    if context["can_act"] and context["bound_shown"]:
+        status = 422 if request.htmx else 200
+        return render(request, "coding/review.html", context, status=status)
+    messages.error(request, f"{what} {_form_errors(form)}")
+    return redirect("coding:encounter_charges", pk=pk)
+
+
+def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
+    """A service's refusal on the form: by field when it names one the form has."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _focus_first_error(form: forms.Form) -> None:
+    """Put the cursor in the first field to fix (the page opens there, without JavaScript)."""
+    names = [name for name in form.fields if name in form.errors]
+    visible = [f.name for f in form.visible_fields()]
+    target = names[0] if names else (visible[0] if visible else None)
+    if target is not None and not form.fields[target].widget.is_hidden:
+        form.fields[target].widget.attrs["autofocus"] = True
 
 
 def _initial(line: object) -> dict[str, object]:
@@ -259,26 +343,25 @@ def line_correct(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
     item = _item_for(pk)
     line = get_object_or_404(ChargeLine, pk=line_id, run__encounter_id=pk)
     form = LineCorrectForm(request.POST, prefix=f"l{line.pk}")
-    if not form.is_valid():
-        messages.error(request, f"Line not corrected. {_form_errors(form)}")
-        return redirect("coding:encounter_charges", pk=pk)
-    data = form.cleaned_data
-    try:
-        charge_line_correct(
-            item=item,
-            user=request.user,
-            line=line,
-            action=data["action"],
-            code=data.get("code") or "",
-            units=data.get("units") or 1,
-            modifiers=data["modifiers"],
-            reason=data["reason"],
-        )
-    except ValidationError as exc:
-        messages.error(request, f"Line not corrected. {_error_text(exc)}")
-    else:
-        messages.success(request, "Line corrected; the original is kept beside it.")
-    return redirect("coding:encounter_charges", pk=pk)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            charge_line_correct(
+                item=item,
+                user=request.user,
+                line=line,
+                action=data["action"],
+                code=data.get("code") or "",
+                units=data.get("units") or 1,
+                modifiers=data["modifiers"],
+                reason=data["reason"],
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Line corrected; the original is kept beside it.")
+            return redirect("coding:encounter_charges", pk=pk)
+    return _refused(request, pk, (("line", line.pk), form), "Line not corrected.")
 
 
 @require_POST
@@ -287,27 +370,26 @@ def line_add(request: HttpRequest, pk: int) -> HttpResponse:
     item = _item_for(pk)
     ids = {f"A{adm_pk}" for adm_pk in item.encounter.administrations.values_list("pk", flat=True)}
     form = LineAddForm(request.POST, administration_ids=ids)
-    if not form.is_valid():
-        messages.error(request, f"Line not added. {_form_errors(form)}")
-        return redirect("coding:encounter_charges", pk=pk)
-    data = form.cleaned_data
-    try:
-        charge_line_correct(
-            item=item,
-            user=request.user,
-            action="add",
-            code=data["code"],
-            units=data["units"],
-            modifiers=data["modifiers"],
-            administrations=data["administrations"],
-            day=data.get("day"),
-            reason=data["reason"],
-        )
-    except ValidationError as exc:
-        messages.error(request, f"Line not added. {_error_text(exc)}")
-    else:
-        messages.success(request, "Line added.")
-    return redirect("coding:encounter_charges", pk=pk)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            charge_line_correct(
+                item=item,
+                user=request.user,
+                action="add",
+                code=data["code"],
+                units=data["units"],
+                modifiers=data["modifiers"],
+                administrations=data["administrations"],
+                day=data.get("day"),
+                reason=data["reason"],
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Line added.")
+            return redirect("coding:encounter_charges", pk=pk)
+    return _refused(request, pk, (("add",), form), "Line not added.")
 
 
 @require_POST
@@ -315,16 +397,16 @@ def line_add(request: HttpRequest, pk: int) -> HttpResponse:
 def override(request: HttpRequest, pk: int) -> HttpResponse:
     item = _item_for(pk)
     form = EditOverrideForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, f"Edit not overridden. {_form_errors(form)}")
-        return redirect("coding:encounter_charges", pk=pk)
-    try:
-        edit_override(item=item, user=request.user, **form.cleaned_data)
-    except ValidationError as exc:
-        messages.error(request, f"Edit not overridden. {_error_text(exc)}")
-    else:
-        messages.success(request, "Edit overridden with your reason.")
-    return redirect("coding:encounter_charges", pk=pk)
+    if form.is_valid():
+        try:
+            edit_override(item=item, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Edit overridden with your reason.")
+            return redirect("coding:encounter_charges", pk=pk)
+    key = ("override", form.data.get("rule", ""), form.data.get("message", ""))
+    return _refused(request, pk, (key, form), "Edit not overridden.")
 
 
 @require_POST
@@ -332,21 +414,22 @@ def override(request: HttpRequest, pk: int) -> HttpResponse:
 def query(request: HttpRequest, pk: int) -> HttpResponse:
     item = _item_for(pk)
     form = QueryForm(request.POST, run_id=item.run_id)
-    if not form.is_valid():
-        messages.error(request, f"Query not sent. {_form_errors(form)}")
-        return redirect("coding:encounter_charges", pk=pk)
-    try:
-        query_send(
-            item=item,
-            user=request.user,
-            finding=form.cleaned_data["finding"],
-            question=form.cleaned_data["question"],
-        )
-    except ValidationError as exc:
-        messages.error(request, f"Query not sent. {_error_text(exc)}")
-        return redirect("coding:encounter_charges", pk=pk)
-    messages.success(request, "Query sent: it shows on the nurse's chart until an addendum.")
-    return redirect("coding:worklist")
+    if form.is_valid():
+        try:
+            query_send(
+                item=item,
+                user=request.user,
+                finding=form.cleaned_data["finding"],
+                question=form.cleaned_data["question"],
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(
+                request, "Query sent: it shows on the nurse's chart until an addendum."
+            )
+            return redirect("coding:worklist")
+    return _refused(request, pk, (("query",), form), "Query not sent.")
 
 
 # --- exports ------------------------------------------------------------------------------

@@ -143,6 +143,11 @@ def _untagged() -> QuerySet[Drug]:
     )
 
 
+def _recent_changes() -> QuerySet[DrugClassChange]:
+    """The worklist's "Recent class decisions" (newest first)."""
+    return DrugClassChange.objects.select_related("drug", "by", "order")[:10]
+
+
 # --- the worklist -------------------------------------------------------------------------
 
 
@@ -156,7 +161,7 @@ def formulary_worklist(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "untagged": untagged,
         "unverified_count": Order.objects.filter(verified_at__isnull=True).count(),
-        "recent_changes": DrugClassChange.objects.select_related("drug", "by", "order")[:10],
+        "recent_changes": _recent_changes(),
     }
     return render(request, "pharmacy/worklist.html", context)
 
@@ -239,6 +244,7 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     "change": change,
                     "done": done,
                     "untagged_count": Drug.objects.filter(drug_class__isnull=True).count(),
+                    "recent_changes": _recent_changes(),
                 }
                 return render(request, template, context)
             messages.success(request, done)

@@ -75,3 +75,54 @@ def test_a_coder_reviews_corrects_accepts_and_downloads_the_export(  # type: ign
     assert corrected["units"] == "1" and corrected["original_units"] == "2"
     assert corrected["correction_reason"] == "pump stopped at 11:40 per the pump log"
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.EXPORTED
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_a_refused_correction_comes_back_beside_its_fields_with_what_was_typed(  # type: ignore[no-untyped-def]
+    browser_page, live_server, javascript
+) -> None:
+    """screens.md: every action works as a plain form post; the coder loses nothing typed."""
+    factories.user_create(username="coder-r", role="coder")
+    encounter, run, _ = reviewed()
+    line = run.lines.get(code="96415")
+    prefix = f"l{line.pk}"
+    context = browser_page.context.browser.new_context(
+        java_script_enabled=javascript, viewport={"width": 1024, "height": 768}
+    )
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, "coder-r")
+        page.wait_for_url("**/coding/worklist/")
+        page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
+        page.click("[data-testid=claim]")
+        page.wait_for_selector("[data-testid=accept]")
+        form = page.locator(
+            "[data-testid=correct-form]", has=page.locator(f"input[name='{prefix}-units']")
+        )
+
+        # A reason of spaces passes the browser's `required` but is no reason.
+        page.click("text=Correct 96415")
+        form.locator(f"input[name='{prefix}-units']").fill("1")
+        form.locator(f"textarea[name='{prefix}-reason']").fill("   ")
+        form.locator("button[type=submit]").click()
+        error = page.locator(f"#error_1_id_{prefix}-reason")
+        error.wait_for()
+        assert error.inner_text() == "This field is required."
+        assert form.locator(f"input[name='{prefix}-units']").input_value() == "1"
+        assert page.locator(".alert-danger[role=alert]").count() == 0  # no page-top banner
+
+        # Nothing changed: the same code and units, the reason typed is kept.
+        form.locator(f"input[name='{prefix}-units']").fill(str(line.units))
+        form.locator(f"textarea[name='{prefix}-reason']").fill("re-checked against the pump log")
+        form.locator("button[type=submit]").click()
+        form.locator(".alert-danger", has_text="Nothing changed").wait_for()
+        reason = form.locator(f"textarea[name='{prefix}-reason']")
+        assert reason.input_value().strip() == "re-checked against the pump log"
+        assert reason.is_visible()
+        page.screenshot(
+            path=str(ARTIFACTS / f"coder-refused-correction-{'js' if javascript else 'nojs'}.png"),
+            full_page=True,
+        )
+        assert not ChargeCorrection.objects.exists()
+    finally:
+        context.close()

@@ -79,6 +79,11 @@ def test_tagging_from_the_worklist_unblocks_the_coders_charge(browser_page, live
     assert page.url.endswith("/pharmacy/")  # swapped in place
     assert page.inner_text("[data-testid=untagged-count]") == "0"
     assert "Charges regenerating for 1 signed encounter" in page.content()
+    # The recent decisions below are swapped out of band: the tag is there without a reload.
+    decisions = page.locator("[data-testid=recent-class-decisions]")
+    assert "None yet" not in decisions.inner_text()
+    assert "teprotumumab" in decisions.locator("[data-testid=class-decision]").first.inner_text()
+    assert page.locator("[data-testid=recent-class-decisions]").count() == 1
     page.screenshot(path=str(ARTIFACTS / "pharmacy-worklist.png"), full_page=True)
 
     # The formulary with the class editable inline.

@@ -101,6 +101,35 @@ def test_a_bad_code_or_modifier_is_refused(coder_user) -> None:  # type: ignore[
         )  # fmt: skip
 
 
+def test_a_correction_that_changes_nothing_is_refused(coder_user) -> None:  # type: ignore[no-untyped-def]
+    """Recording it would put a "correction" on the claim and in the reconciliation report."""
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    line = run.lines.get(code="96415")
+    same = {"code": line.code.lower(), "units": line.units, "modifiers": list(line.modifiers)}
+    with pytest.raises(ValidationError, match="Nothing changed"):
+        charge_line_correct(
+            item=item, user=coder_user, line=line, action="change", reason="x", **same
+        )
+    assert not ChargeCorrection.objects.exists()
+
+
+def test_a_removed_line_is_not_removed_twice_but_may_be_restored(coder_user) -> None:  # type: ignore[no-untyped-def]
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    line = run.lines.get(code="96375")
+    charge_line_correct(item=item, user=coder_user, line=line, action="remove", reason="x")
+    with pytest.raises(ValidationError, match="already removed"):
+        charge_line_correct(item=item, user=coder_user, line=line, action="remove", reason="y")
+    charge_line_correct(
+        item=item, user=coder_user, line=line, action="change", code=line.code,
+        units=line.units, modifiers=list(line.modifiers), reason="the push was ours after all",
+    )  # fmt: skip
+    effective = lines_effective(ChargeRun.objects.get(pk=run.pk), include_removed=True)
+    restored = next(lne for lne in effective if lne.line_id == line.pk)
+    assert not restored.removed and restored.units == line.units
+
+
 def test_removing_and_adding_lines(coder_user) -> None:  # type: ignore[no-untyped-def]
     _, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)

@@ -1,5 +1,6 @@
 """The coder's pages: every view for every role, the worklist filters, the review flow."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from coding.exports import export_create
 from coding.models import ChargeCorrection, DocumentationQuery, EditOverride, MueLimit, ReviewItem
-from coding.review import review_accept, review_claim
+from coding.review import charge_line_correct, review_accept, review_claim
 from coding.services import charge_run_generate
 from mar import roles
 from tests import factories
@@ -91,6 +92,49 @@ def test_worklist_shows_state_charges_findings_and_who_has_it(client_as, coder_u
     assert f"{run.lines.count()} lines" in page
 
 
+def worklist_cell(page: str, encounter_pk: int, testid: str) -> str:
+    """The text of one cell of an encounter's worklist row, tags dropped."""
+    row = page[page.index(f'data-encounter="{encounter_pk}"') :]
+    row = row[: row.index("</tr>")]
+    cell = row[row.index(f'data-testid="{testid}"') :]
+    cell = cell[cell.index(">") + 1 : cell.index("</td>")]
+    return " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+
+
+def test_worklist_shows_a_charges_total_per_encounter_with_its_codes(client_as) -> None:  # type: ignore[no-untyped-def]
+    """screens.md: the coder's worklist shows the "charges total"; with no prices in the app,
+    the total is the lines and units to be sent, labelled as such, the codes kept below."""
+    encounter, run, _ = reviewed()
+    lines = list(run.lines.order_by("position"))
+    page = client_as(roles.CODER).get(reverse("coding:worklist")).content.decode()
+    assert "<th>Charges total</th>" in page
+    total = worklist_cell(page, encounter.pk, "charges-total")
+    units = sum(line.units for line in lines)
+    assert total.startswith(f"{len(lines)} lines, {units} units ")
+    assert "as corrected" not in total
+    codes = worklist_cell(page, encounter.pk, "charge-codes")
+    assert codes.split(", ") == [str(line) for line in lines]
+
+
+def test_worklist_total_counts_the_charges_as_corrected(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, item = reviewed()
+    lines = list(run.lines.all())
+    review_claim(user=coder_user, item_id=item.pk)
+    hour = run.lines.get(code="96415")  # 2 units
+    charge_line_correct(
+        item=item, user=coder_user, line=hour, action="change", code="96415", units=1,
+        modifiers=[], reason="second hour ran 25 min",
+    )  # fmt: skip
+    push = run.lines.get(code="96375")
+    charge_line_correct(item=item, user=coder_user, line=push, action="remove", reason="x")
+    page = client_as(roles.CODER).get(reverse("coding:worklist")).content.decode()
+    units = sum(line.units for line in lines) - 1 - push.units
+    total = worklist_cell(page, encounter.pk, "charges-total")
+    assert total.startswith(f"{len(lines) - 1} lines, {units} units (as corrected)")
+    codes = worklist_cell(page, encounter.pk, "charge-codes")
+    assert "96415 x1" in codes and "96375" not in codes
+
+
 def test_worklist_filters_by_state_unit_date_and_finding(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
     ed, _, ed_item = reviewed(unit="ED")
     infusion, _, _ = reviewed(unit="Infusion Center", billable=True)  # DRUG-WASTE: no waste
@@ -114,14 +158,22 @@ def test_worklist_filters_by_state_unit_date_and_finding(client_as, coder_user) 
     assert names(rule="DOC-4") == set()
 
 
-def test_worklist_query_count_stays_fixed(client_as, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_worklist_query_count_stays_fixed(  # type: ignore[no-untyped-def]
+    client_as, coder_user, django_assert_max_num_queries
+) -> None:
     client = client_as(roles.CODER)
     for _ in range(2):
         reviewed()
     with django_assert_max_num_queries(10) as small:
         assert client.get(reverse("coding:worklist")).status_code == 200
     for _ in range(6):
-        reviewed()
+        _, run, item = reviewed()
+        # Corrections (an added line names its coder) are part of the total: still no more queries.
+        review_claim(user=coder_user, item_id=item.pk)
+        charge_line_correct(
+            item=item, user=coder_user, action="add", code="96372", units=1, modifiers=[],
+            reason="SQ injection charted on paper",
+        )  # fmt: skip
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert client.get(reverse("coding:worklist")).status_code == 200
 

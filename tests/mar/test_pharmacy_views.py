@@ -175,6 +175,27 @@ def test_tagging_from_the_worklist_by_htmx_answers_the_done_card(client_as) -> N
     assert untagged.drug_class == "therapeutic"
 
 
+def test_tagging_from_the_worklist_by_htmx_updates_the_recent_decisions_out_of_band(
+    client_as,
+) -> None:  # type: ignore[no-untyped-def]
+    """The page is not reloaded: "Recent class decisions" must not go on saying "None yet"."""
+    untagged = factories.drug_get("teprotumumab", None)
+    client = client_as(roles.PHARMACIST)
+    assert "None yet." in client.get(reverse("pharmacy:worklist")).content.decode()
+    response = client.post(
+        reverse("pharmacy:drug_class", args=[untagged.pk]),
+        {"drug_class": "therapeutic", "reason": "IGF-1R antibody", "origin": "worklist"},
+        **HTMX,
+    )
+    body = response.content.decode()
+    section = body[body.index('<section id="recent-class-decisions"') :]
+    assert section.startswith('<section id="recent-class-decisions"')
+    assert 'hx-swap-oob="true"' in section[: section.index(">")]
+    assert "None yet." not in section
+    assert "teprotumumab" in section and "IGF-1R antibody" in section
+    assert section.count('data-testid="class-decision"') == 1
+
+
 def test_tagging_without_a_class_keeps_the_card_with_an_error(client_as) -> None:  # type: ignore[no-untyped-def]
     untagged = factories.drug_get("teprotumumab", None)
     response = client_as(roles.PHARMACIST).post(

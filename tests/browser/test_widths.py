@@ -1,0 +1,68 @@
+"""screens.md: every screen works at 768 px wide. The coder's review page and the pharmacist's
+order queue keep within the window at 768 and 1024 px: a wide table scrolls in its own box
+(Bootstrap's .table-responsive) instead of pushing the page sideways."""
+
+import pytest
+
+from coding.review import review_claim
+from mar.models import DrugClass, Order
+from mar.pharmacy import order_class_override, order_verify
+from tests import factories
+from tests.browser.conftest import ARTIFACTS
+from tests.coding.review_helpers import reviewed
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)  # an admin lands on /admin/
+
+
+def overflow(page) -> int:  # type: ignore[no-untyped-def]
+    """How far the page reaches beyond the window, in CSS pixels (0: it fits)."""
+    return int(
+        page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    )
+
+
+@pytest.mark.parametrize("width", [768, 1024])
+def test_the_review_page_and_the_order_queue_fit_the_window(  # type: ignore[no-untyped-def]
+    browser_page, live_server, width
+) -> None:
+    # The widest badges the record shows: a verification with a long name, a class override.
+    pharmacist = factories.user_create(
+        username="pharmacist-with-a-rather-long-name", role="pharmacist"
+    )
+    coder = factories.user_create(username="coder-w", role="coder")
+    admin = factories.user_create(username="admin-w", role="admin")
+    encounter, _, item = reviewed()
+    orders = list(Order.objects.filter(encounter=encounter).order_by("pk"))
+    order_class_override(
+        order=orders[-1], drug_class=DrugClass.CHEMO, reason="oncology protocol", user=pharmacist
+    )
+    for order in orders[:-1]:
+        order_verify(order=order, user=pharmacist)
+    review_claim(user=coder, item_id=item.pk)
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+
+    sign_in(page, live_server, "coder-w")
+    page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
+    page.wait_for_selector("[data-testid=accept]")
+    page.screenshot(path=str(ARTIFACTS / f"coder-review-{width}.png"), full_page=True)
+    assert overflow(page) == 0
+    page.goto(f"{live_server.url}/coding/worklist/")
+    assert overflow(page) == 0
+
+    # An admin's nav is the widest; the pharmacist's queue with its recent verifications.
+    page.context.clear_cookies()
+    sign_in(page, live_server, admin.username)
+    page.goto(f"{live_server.url}/pharmacy/orders/")
+    page.screenshot(path=str(ARTIFACTS / f"pharmacy-orders-{width}.png"), full_page=True)
+    assert overflow(page) == 0
+    page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
+    assert overflow(page) == 0

@@ -1,0 +1,319 @@
+"""A refused coder form comes back on the review page, in its place: each error beside its field,
+everything typed kept, nothing saved (screens.md: every action works as a plain form post).
+
+A correction that would send the line exactly as it is now is refused too ("Nothing changed").
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from coding.models import ChargeCorrection, DocumentationQuery, EditOverride, MueLimit, ReviewItem
+from coding.review import review_claim
+from mar import roles
+from tests.coding.review_helpers import reviewed
+
+pytestmark = pytest.mark.django_db
+
+
+class FormOnPage(HTMLParser):
+    """One form of a page, found by its action: each field's value and classes, the errors tied
+    to each field by aria-describedby, the form's other error text, and whether the <details>
+    around it is open."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__()
+        self.action = action
+        self.found = False
+        self.inside = False
+        self.open_details: list[bool] = []
+        self.details_open = False
+        self.fields: dict[str, dict[str, str]] = {}
+        self.error_ids: dict[str, str] = {}  # an error element's id -> the field it describes
+        self.errors: dict[str, list[str]] = {}
+        self.non_field: list[str] = []
+        self._textarea: str | None = None
+        self._select: str | None = None
+        self._collect: list[str] | None = None
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {k: v or "" for k, v in attrs}
+        if tag == "details":
+            self.open_details.append("open" in attr)
+        if tag == "form" and attr.get("action") == self.action:
+            self.found = self.inside = True
+            self.details_open = any(self.open_details)
+            return
+        if not self.inside:
+            return
+        if self._collect is not None:
+            self._depth += 1
+        name = attr.get("name", "")
+        if tag in ("input", "textarea", "select") and name and name != "csrfmiddlewaretoken":
+            self.fields[name] = {"value": attr.get("value", ""), "class": attr.get("class", "")}
+            for ref in attr.get("aria-describedby", "").split():
+                self.error_ids[ref] = name
+            if tag == "textarea":
+                self._textarea = name
+            if tag == "select":
+                self._select = name
+        if tag == "option" and self._select and "selected" in attr:
+            self.fields[self._select]["value"] = attr.get("value", "")
+        classes = attr.get("class", "").split()
+        if self._collect is None and "invalid-feedback" in classes:
+            self._collect = self.errors.setdefault(self.error_ids.get(attr.get("id", ""), "?"), [])
+            self._depth = 0
+        elif self._collect is None and "alert-danger" in classes:
+            self._collect = self.non_field
+            self._depth = 0
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "details" and self.open_details:
+            self.open_details.pop()
+        if not self.inside:
+            return
+        if tag == "form":
+            self.inside = False
+        if tag == "textarea":
+            self._textarea = None
+        if tag == "select":
+            self._select = None
+        if self._collect is not None:
+            if self._depth == 0:
+                self._collect = None
+            else:
+                self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.inside:
+            return
+        if self._textarea:
+            self.fields[self._textarea]["value"] += data
+        if self._collect is not None and data.strip():
+            self._collect.append(data.strip())
+
+
+def form_on(response, action: str) -> FormOnPage:  # type: ignore[no-untyped-def]
+    parsed = FormOnPage(action)
+    parsed.feed(response.content.decode())
+    assert parsed.found, f"no form posting to {action}"
+    return parsed
+
+
+def banner(response) -> str:  # type: ignore[no-untyped-def]
+    """The page-top messages (alerts with role=alert before the first heading)."""
+    body = response.content.decode()
+    main = body[body.index('<main class="container-fluid py-3" id="main">') :]
+    return main[: main.index("<h1")]
+
+
+@pytest.fixture
+def claimed(coder_user):  # type: ignore[no-untyped-def]
+    encounter, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    client = Client()
+    client.force_login(coder_user)
+    return encounter, run, item, client
+
+
+def correction(line, **values: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    data = {"action": "change", "code": line.code, "units": str(line.units), "modifiers": ""}
+    data.update(values)
+    return {f"l{line.pk}-{name}": value for name, value in data.items()}
+
+
+def test_a_correction_without_a_reason_is_refused_beside_the_reason_keeping_what_was_typed(
+    claimed,
+) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    response = client.post(url, correction(line, units="1", modifiers="59", reason="  "))
+
+    assert response.status_code == 200
+    assert not ChargeCorrection.objects.exists()
+    form = form_on(response, url)
+    prefix = f"l{line.pk}"
+    assert form.details_open
+    assert form.errors == {f"{prefix}-reason": ["This field is required."]}
+    assert "is-invalid" in form.fields[f"{prefix}-reason"]["class"]
+    assert form.fields[f"{prefix}-units"]["value"] == "1"
+    assert form.fields[f"{prefix}-modifiers"]["value"] == "59"
+    assert "Line not corrected" not in banner(response)
+
+
+def test_a_correction_with_units_abc_is_refused_beside_the_units_keeping_the_reason(
+    claimed,
+) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    reason = "pump log shows the stop at 11:40"
+    response = client.post(url, correction(line, units="abc", reason=reason))
+
+    assert response.status_code == 200
+    assert not ChargeCorrection.objects.exists()
+    form = form_on(response, url)
+    prefix = f"l{line.pk}"
+    # One error, the field's own: not also "needs its units".
+    assert form.errors == {f"{prefix}-units": ["Enter a whole number."]}
+    assert form.fields[f"{prefix}-units"]["value"] == "abc"
+    assert form.fields[f"{prefix}-reason"]["value"].strip() == reason
+    # The other lines' forms stay fresh and closed.
+    other = run.lines.exclude(pk=line.pk).first()
+    assert not form_on(
+        response, reverse("coding:line_correct", args=[encounter.pk, other.pk])
+    ).details_open
+
+
+def test_a_code_the_service_refuses_shows_beside_the_code(claimed) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    response = client.post(url, correction(line, code="ZZZ", reason="typo in the chart"))
+
+    assert response.status_code == 200
+    form = form_on(response, url)
+    assert form.errors == {f"l{line.pk}-code": ["ZZZ is not a CPT/HCPCS code"]}
+    assert form.fields[f"l{line.pk}-code"]["value"] == "ZZZ"
+
+
+def test_a_query_without_a_finding_is_refused_beside_the_finding_keeping_the_question(
+    claimed,
+) -> None:  # type: ignore[no-untyped-def]
+    encounter, _, item, client = claimed
+    url = reverse("coding:query", args=[encounter.pk])
+    response = client.post(url, {"finding": "", "question": "Was the line flushed?"})
+
+    assert response.status_code == 200
+    assert not DocumentationQuery.objects.exists()
+    form = form_on(response, url)
+    assert form.details_open
+    assert form.errors == {"finding": ["This field is required."]}
+    assert form.fields["question"]["value"].strip() == "Was the line flushed?"
+    assert "Query not sent" not in banner(response)
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.IN_REVIEW
+
+
+def test_an_added_line_naming_another_records_administration_is_refused_beside_it(
+    claimed,
+) -> None:  # type: ignore[no-untyped-def]
+    encounter, _, _, client = claimed
+    url = reverse("coding:line_add", args=[encounter.pk])
+    response = client.post(
+        url, {"code": "96372", "units": "2", "administrations": "A999999", "reason": "IM shot"}
+    )
+
+    assert response.status_code == 200
+    assert not ChargeCorrection.objects.exists()
+    form = form_on(response, url)
+    assert form.details_open
+    assert list(form.errors) == ["administrations"]
+    assert "A999999" in form.errors["administrations"][0]
+    assert form.fields["code"]["value"] == "96372"
+    assert form.fields["units"]["value"] == "2"
+    assert form.fields["reason"]["value"].strip() == "IM shot"
+
+
+def test_an_override_without_a_reason_is_refused_in_that_edits_form(coder_user) -> None:  # type: ignore[no-untyped-def]
+    MueLimit.objects.create(code="96415", limit=1)
+    encounter, _, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    client = Client()
+    client.force_login(coder_user)
+    url = reverse("coding:override", args=[encounter.pk])
+    message = "96415: 2 units on 2026-03-02 exceed the 1 per day allowed (MUE): held for the coder"
+    response = client.post(url, {"rule": "EDIT-MUE", "message": message, "reason": ""})
+
+    assert response.status_code == 200
+    assert not EditOverride.objects.exists()
+    form = form_on(response, url)
+    assert form.errors == {"reason": ["This field is required."]}
+    assert form.fields["rule"]["value"] == "EDIT-MUE"
+    assert "Override EDIT-MUE with this reason" in response.content.decode()
+
+
+def test_an_htmx_request_gets_422_with_the_refused_form(claimed) -> None:  # type: ignore[no-untyped-def]
+    encounter, _, _, client = claimed
+    url = reverse("coding:query", args=[encounter.pk])
+    response = client.post(url, {"question": "Flushed?"}, headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert form_on(response, url).errors == {"finding": ["This field is required."]}
+
+
+def test_a_refused_form_of_an_item_not_claimed_goes_to_the_banner(coder_user) -> None:  # type: ignore[no-untyped-def]
+    """Without the claim the page shows no forms, so the refusal cannot sit beside a field."""
+    encounter, run, _ = reviewed()
+    client = Client()
+    client.force_login(coder_user)
+    line = run.lines.get(code="96415")
+    response = client.post(
+        reverse("coding:line_correct", args=[encounter.pk, line.pk]),
+        correction(line, units="1", reason="pump log"),
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse(
+        "coding:encounter_charges", args=[encounter.pk]
+    )
+    assert "Line not corrected. Claim this encounter first" in banner(response)
+    assert not ChargeCorrection.objects.exists()
+
+
+def test_a_correction_that_changes_nothing_is_refused(claimed) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    modifiers = " ".join(line.modifiers)
+    response = client.post(url, correction(line, modifiers=modifiers, reason="looks right"))
+
+    assert response.status_code == 200
+    assert not ChargeCorrection.objects.exists()
+    form = form_on(response, url)
+    assert form.non_field == [
+        "Nothing changed: the line already has this code, these units and modifiers."
+    ]
+    assert form.fields[f"l{line.pk}-reason"]["value"].strip() == "looks right"
+
+
+def test_a_correction_repeating_the_last_correction_changes_nothing_but_undoing_it_does(
+    claimed,
+) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    assert client.post(url, correction(line, units="1", reason="pump log")).status_code == 302
+    again = client.post(url, correction(line, units="1", reason="pump log, again"))
+    assert again.status_code == 200
+    assert "Nothing changed" in " ".join(form_on(again, url).non_field)
+    back = client.post(url, correction(line, units=str(line.units), reason="log was wrong"))
+    assert back.status_code == 302
+    assert [c.corrected["units"] for c in ChargeCorrection.objects.order_by("pk")] == [
+        1,
+        line.units,
+    ]
+
+
+def test_removing_a_removed_line_changes_nothing(claimed) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    remove = {f"l{line.pk}-action": "remove", f"l{line.pk}-reason": "not documented"}
+    assert client.post(url, remove).status_code == 302
+    response = client.post(url, remove, follow=True)
+    # A removed line shows no form: the refusal is the page's message.
+    assert "Nothing changed: the line is already removed." in banner(response)
+    assert ChargeCorrection.objects.count() == 1
+
+
+@pytest.mark.parametrize("role", [roles.NURSE, roles.PHARMACIST])
+def test_other_roles_still_get_403_for_a_refused_form(claimed, client_as, role) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, _, _ = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    assert client_as(role).post(url, correction(line, units="abc")).status_code == 403
