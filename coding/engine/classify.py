@@ -193,12 +193,23 @@ def _decide_service(
     spans, note), or the reason it is not charged."""
     arrived = record.encounter.arrived_at
     ems = lead.started_by == "ems"
-    spans = running_spans(lead, not_before=arrived if ems else None)
+    # RAC-8: only the minutes after arrival count, whether or not the chart says EMS started it.
+    before_arrival = arrived is not None and lead.start < arrived
+    spans = running_spans(lead, not_before=arrived if ems or before_arrival else None)
     minutes = whole_minutes(spans)
     no_stop = lead.stop is None
-    if ems and lead.stop is not None and not spans:
-        return f"{lead.drug} ran only before arrival (started by EMS): nothing given here to charge"
-    ems_note = "started by EMS: minutes after arrival only" if ems else ""
+    still_running = no_stop and lead.method == "infusion"
+    if before_arrival and not spans and not still_running:
+        who = " (started by EMS)" if ems else ""
+        when = "ran only" if lead.stop is not None else "was given"
+        return f"{lead.drug} {when} before arrival{who}: nothing given here to charge"
+    ems_note = (
+        "started by EMS: minutes after arrival only"
+        if ems
+        else "started before arrival: minutes after arrival only"
+        if before_arrival
+        else ""
+    )
 
     if family == "hydration":
         if lead.purpose != "hydration":

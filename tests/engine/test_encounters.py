@@ -4,6 +4,8 @@ irrigation (96523 only alone); and every administration that earns nothing says 
 
 from __future__ import annotations
 
+import pytest
+
 from .records import (
     adm,
     billed,
@@ -44,6 +46,31 @@ def test_an_ems_infusion_that_stopped_before_arrival_earns_nothing_here():
     result = run(rec)
     assert billed(result) == {}
     assert "before arrival" in not_charged(result)["A1"]
+
+
+def test_an_infusion_begun_before_arrival_counts_only_the_minutes_after_it_even_unmarked():
+    """rac-checklist RAC-8: an administration begun before arrival: "only time after arrival
+    counts", marked as started by EMS or not (the warning asks for the mark): 70 of 130 min."""
+    rec = record(infusion("A1", start=0, minutes=130), arrived_at=60)
+    result = run(rec)
+    assert billed(result) == {"96365": 1}
+    assert "minutes after arrival only" in result.charges[0].why
+    assert "RAC-8" in rules(result, "warning")
+
+
+@pytest.mark.parametrize("started_by", ["ems", "facility"])
+def test_a_push_given_before_arrival_earns_nothing_here(started_by):
+    """RAC-8 / coding-rules §5: nothing given after arrival, nothing to charge, with the reason;
+    an EMS push charted after arrival is still a push."""
+    rec = record(
+        push("A1", "ondansetron", at=0, started_by=started_by),
+        push("A2", "morphine", at=90, started_by="ems"),
+        arrived_at=30,
+    )
+    result = run(rec)
+    assert billed(result) == {"96374": 1}
+    assert result.charges[0].administrations == ("A2",)
+    assert "given before arrival" in not_charged(result)["A1"]
 
 
 def test_observation_keeps_one_encounter_and_one_initial_service():
