@@ -200,8 +200,17 @@ def _times(record: Record, adm: Administration, now: datetime | None) -> Iterato
     """RAC-7 (times missing) and DOC-3 (times implausible)."""
     zone = record.encounter.timezone
     if adm.method == "infusion" and adm.stop is None and adm.route != "intralesional":
-        if adm.is_prolonged_pump:
-            pass  # ends outside the encounter: its planned hours stand in for the stop
+        if adm.is_prolonged_pump and adm.drug_class in (None, "chemo", "chemo_hormonal"):
+            pass  # a chemotherapy pump (96416) ends outside the encounter: planned hours instead
+        elif carries_no_charge(adm):
+            yield Finding(
+                "RAC-7",
+                "warning",
+                f"Stop time missing for {adm.drug} ({adm.purpose}): chart when it was stopped "
+                "(it is never charged, but every infusion has a start and a stop)",
+                (adm.id,),
+                "stop",
+            )
         elif adm.is_fluid:
             yield Finding(
                 "RAC-7",
@@ -211,13 +220,16 @@ def _times(record: Record, adm: Administration, now: datetime | None) -> Iterato
                 "stop",
             )
         else:
+            billed_as = {"iv": "a push", "ia": "a push", "sq": "an injection"}.get(adm.route)
+            effect = (
+                f"an infusion without a stop time is billed as {billed_as}"
+                if billed_as
+                else "its time cannot be counted"
+            )
+            if adm.is_prolonged_pump:
+                effect = f"planned pump hours stand in only for chemotherapy (96416); {effect}"
             yield Finding(
-                "RAC-7",
-                "error",
-                f"Stop time missing for {adm.drug}: "
-                "an infusion without a stop time is billed as a push",
-                (adm.id,),
-                "stop",
+                "RAC-7", "error", f"Stop time missing for {adm.drug}: {effect}", (adm.id,), "stop"
             )
     for i, pause in enumerate(adm.pauses):
         if pause.end is None:

@@ -146,6 +146,35 @@ def test_doc_3_an_infusion_still_running_after_24_hours_without_a_pump_is_an_err
         assert "check the start date" in found[0].message
 
 
+@pytest.mark.parametrize("purpose", ["kvo", "vehicle"])
+def test_rac_7_for_a_kvo_or_vehicle_fluid_is_a_warning_since_no_charge_is_lost(purpose):
+    """rac-checklist RAC-7 asks every infusion for a stop, but errors are for what costs a
+    charge: a fluid that is never charged (vehicle, KVO) gets a warning, not "hydration"."""
+    result = run(record(hydration("A1", start=0, purpose=purpose), infusion("A2", minutes=60)))
+    (finding,) = findings(result, "RAC-7")
+    assert finding.severity == "warning" and finding.administrations == ("A1",)
+    assert "hydration" not in finding.message
+
+
+def test_rac_7_planned_pump_hours_stand_in_for_the_stop_only_for_chemotherapy():
+    """coding-rules §2/§4: only a chemotherapy pump (96416) ends outside the encounter; a
+    therapeutic infusion on a pump with no stop is billed as a push, so RAC-7 says so."""
+    pump = {"stop": None, "pump": "portable", "planned_hours": 24}
+    chemo_pump = run(record(chemo("A1", "fluorouracil", **pump)))
+    assert billed(chemo_pump) == {"96416": 1} and "RAC-7" not in rules(chemo_pump)
+    therapeutic = run(record(infusion("A1", "vancomycin", **pump)))
+    assert billed(therapeutic) == {"96374": 1}
+    (finding,) = findings(therapeutic, "RAC-7")
+    assert finding.severity == "error" and "billed as a push" in finding.message
+
+
+def test_rac_7_for_a_sq_infusion_says_it_is_billed_as_an_injection():
+    """coding-rules §2: a SQ infusion of 15 minutes or less (or no stop) is a SQ injection."""
+    result = run(record(adm("A1", "immune globulin", route="sq", start=0)))
+    assert billed(result) == {"96372": 1}
+    assert "billed as an injection" in findings(result, "RAC-7")[0].message
+
+
 def test_doc_3_blocks_the_charge():
     """rac-checklist DOC-3: an input error: the administration is not charged."""
     result = run(record(infusion("A1", start=60, stop=0)))
