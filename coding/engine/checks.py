@@ -342,19 +342,29 @@ def _ems(record: Record, adm: Administration) -> Iterator[Finding]:
 
 
 def _second_sites(record: Record, on_sites: list[Administration]) -> Iterator[Finding]:
-    """RAC-4: a second vascular site used for drugs documents why it was necessary."""
+    """RAC-4: a second vascular site used for drugs documents why it was necessary.
+
+    The IV services are coded against one initial service per line that needs its own (coding
+    rules §3), so the first IV site without a documented reason is the encounter's line and
+    every later one needs the reason; SQ infusion and intra-arterial sites have their own
+    initial codes and are not second sites of the IV hierarchy.
+    """
     first_use: dict[str, tuple[datetime, str]] = {}
     users: dict[str, list[str]] = defaultdict(list)
     for adm in on_sites:
-        if adm.site is None or not is_vascular(adm):
+        if adm.site is None or adm.route != "iv":
             continue
         users[adm.site].append(adm.id)
         first_use.setdefault(adm.site, (adm.start, adm.site))
     ordered = sorted(first_use, key=lambda site_id: first_use[site_id])
-    for site_id in ordered[1:]:
+    undocumented = [
+        site_id
+        for site_id in ordered
+        if (site := record.site(site_id)) is not None and not is_documented_separate_site(site)
+    ]
+    for site_id in undocumented[1:]:
         site = record.site(site_id)
-        if site is None or is_documented_separate_site(site):
-            continue
+        assert site is not None
         if site.separate_site_reason:
             message = (
                 f"The reason given for second site {site_id} ({site.separate_site_reason!r}) "

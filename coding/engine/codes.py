@@ -84,8 +84,14 @@ DRUG_ADMINISTRATION_CODES = frozenset({f"{n}" for n in range(96360, 96550)} | {"
 }
 
 # Reasons written on a second site that CPT/NCCI say do not make it medically necessary
-# (coding-rules.md §3: a restarted IV, a second lumen, a convenience line).
-NOT_A_SEPARATE_SITE_REASON = ("restart", "re-start", "infiltrat", "dislodg", "lumen", "convenien")
+# (coding-rules.md §3: a restarted IV, in whatever words; a second lumen of the same catheter; a
+# convenience line). "Lumen" alone is not enough: "incompatible, could not share a lumen" is a
+# reason.
+NOT_A_SEPARATE_SITE_REASON = (
+    "restart", "re-start", "infiltrat", "dislodg", "occlu", "pulled", "blown", "clotted",
+    "second lumen", "other lumen", "another lumen", "same catheter", "double lumen",
+    "dual lumen", "triple lumen", "convenien", "easier",
+)  # fmt: skip
 
 # Add-on codes and the services each may be reported with (CPT parentheticals), for the edits.
 ADD_ON_PRIMARIES: dict[str, frozenset[str]] = {

@@ -100,7 +100,15 @@ def test_an_undocumented_second_site_earns_no_second_initial():
 
 
 @pytest.mark.parametrize(
-    "reason", ["IV restarted after infiltration", "second lumen of the PICC", "convenience"]
+    "reason",
+    [
+        "IV restarted after infiltration",
+        "second lumen of the PICC",
+        "convenience",
+        "first IV occluded, new line placed",
+        "patient pulled out first IV",
+        "easier access",
+    ],
 )
 def test_a_restart_second_lumen_or_convenience_is_not_a_separate_site(reason):
     """coding-rules §3: a restarted IV, a second lumen or a convenience line is not a reason."""
@@ -112,6 +120,41 @@ def test_a_restart_second_lumen_or_convenience_is_not_a_separate_site(reason):
     result = run(rec)
     assert billed(result) == {"96365": 1, "96367": 1}
     assert "does not show medical necessity" in findings(result, "RAC-4")[0].message
+
+
+def test_incompatible_drugs_that_could_not_share_a_lumen_is_a_reason():
+    """coding-rules §3: incompatible drugs make a second site necessary; "lumen" alone is not
+    the second-lumen exclusion."""
+    reason = "drugs incompatible, could not share a lumen"
+    rec = record(
+        chemo("A1", minutes=60, site="S1"),
+        infusion("A2", minutes=60, site="S2"),
+        sites=[site("S1"), site("S2", reason=reason)],
+    )
+    result = run(rec)
+    assert billed(result) == {"96413": 1, "96365-59": 1}
+    assert "RAC-4" not in rules(result)
+
+
+def test_rac_4_does_not_ask_a_reason_of_the_line_used_after_the_documented_one():
+    """RAC-4 / coding-rules §3: the documented site needed its own line; the other line is the
+    encounter's, whichever was used first: two initial services and no RAC-4 warning."""
+    rec = record(
+        chemo("A1", minutes=60, site="S2"),
+        infusion("A2", start=70, minutes=60, site="S1"),
+        sites=[site("S1"), site("S2", reason="vesicant requires a dedicated line")],
+    )
+    result = run(rec)
+    assert billed(result) == {"96413": 1, "96365-59": 1}
+    assert "RAC-4" not in rules(result)
+
+
+@pytest.mark.parametrize("route", ["sq", "ia"])
+def test_rac_4_second_site_is_about_iv_lines_not_sq_or_intra_arterial_access(route):
+    """coding-rules §3: SQ infusions and intra-arterial services have their own access and
+    initial codes; their site is not a second IV site needing a reason."""
+    rec = record(infusion("A1", minutes=60), chemo("A2", "floxuridine", route=route, minutes=60))
+    assert "RAC-4" not in rules(run(rec))
 
 
 def test_a_service_without_a_site_is_coded_against_the_first_initial():
