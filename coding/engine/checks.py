@@ -12,6 +12,7 @@ Scenarios: P15, P16, P20, P29, P31, P35 (and every scenario's `findings_include`
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator
@@ -385,9 +386,21 @@ def _second_sites(record: Record, on_sites: list[Administration]) -> Iterator[Fi
         )
 
 
+def _is_running(adm: Administration) -> bool:
+    """An infusion with no stop yet is still running (at the bedside) or its stop is missing
+    (RAC-7): either way nothing given through its line after its start came after it."""
+    return adm.method == "infusion" and adm.stop is None and not adm.spans
+
+
 def _end(adm: Administration) -> float:
+    if _is_running(adm):
+        return math.inf
     stop = adm.stop_ts
     return stop if stop is not None and stop > adm.start_ts else adm.start_ts
+
+
+def _running_spans(adm: Administration) -> tuple[tuple[float, float], ...]:
+    return ((adm.start_ts, math.inf),) if _is_running(adm) else adm.spans
 
 
 def _flushes_between_drugs(record: Record, on_sites: list[Administration]) -> Iterator[Finding]:
@@ -431,15 +444,16 @@ def _overlaps_without_bags(on_sites: list[Administration]) -> Iterator[Finding]:
     """RAC-6: overlapping infusions on one site are charted as one bag or as separate bags."""
     infusions = [a for a in on_sites if a.method == "infusion"]
     for i, first in enumerate(infusions):
-        if not first.spans:
+        first_spans = _running_spans(first)
+        if not first_spans:
             continue
-        first_end = first.spans[-1][1]
+        first_end = first_spans[-1][1]
         for second in infusions[i + 1 :]:
             if second.start_ts >= first_end:
                 break  # in order of start: nothing later overlaps `first`
             if first.site != second.site or (first.bag and second.bag):
                 continue
-            if intersect(list(first.spans), list(second.spans)):
+            if intersect(list(first_spans), list(_running_spans(second))):
                 yield Finding(
                     "RAC-6",
                     "warning",

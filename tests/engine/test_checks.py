@@ -175,6 +175,20 @@ def test_rac_7_for_a_sq_infusion_says_it_is_billed_as_an_injection():
     assert "billed as an injection" in findings(result, "RAC-7")[0].message
 
 
+def test_a_push_into_a_line_while_its_infusion_still_runs_needs_no_flush_between():
+    """RAC-5 is about drugs one after another: at the bedside an infusion with no stop yet is
+    still running, so a push given through its line meanwhile is not "after" it."""
+    rec = record(infusion("A1", "vancomycin", start=0), push("A2", "ondansetron", at=30))
+    assert "RAC-5" not in rules(run(rec))
+
+
+def test_rac_6_an_infusion_hung_beside_one_still_running_on_its_line_asks_about_bags():
+    """RAC-6: overlapping administrations on one site, the first still running (no stop yet)."""
+    rec = record(infusion("A1", "vancomycin", start=0), infusion("A2", "cefazolin", start=30))
+    (finding,) = findings(run(rec), "RAC-6")
+    assert finding.administrations == ("A1", "A2") and finding.field == "bag"
+
+
 def test_doc_3_blocks_the_charge():
     """rac-checklist DOC-3: an input error: the administration is not charged."""
     result = run(record(infusion("A1", start=60, stop=0)))
