@@ -492,8 +492,8 @@ def _code_hydration(book: _Book, group: SiteGroup) -> None:
         else:
             longest = max((whole_minutes([r]) for r in alone), default=0)
             counted = (
-                f"longest continuous run {longest} min (policy hydration_segments=continuous: "
-                "runs are not added)"
+                f"at most {longest} min at a stretch (this payer judges each continuous run on "
+                "its own: policy hydration_segments=continuous)"
             )
         message = (
             f"Hydration ({drugs}) ran by itself {counted}: hydration is charged only from "
@@ -502,6 +502,25 @@ def _code_hydration(book: _Book, group: SiteGroup) -> None:
         book.findings.append(Finding("DOC-5", "error", message, contributing or silent, "stop"))
         book.skip(contributing, message)
         return
+    # Under `continuous` a fluid whose own runs alone were all too short earns nothing, though
+    # another run of the group counts.
+    counted_spans = [span for run in runs for span in run]
+    short = tuple(
+        i
+        for s in hydration
+        if intersect(list(s.spans), alone) and not intersect(list(s.spans), counted_spans)
+        for i in s.ids
+    )
+    if short:
+        short_drugs = ", ".join(dict.fromkeys(s.drugs for s in hydration if s.ids[0] in short))
+        message = (
+            f"Hydration ({short_drugs}) ran by itself less than 31 minutes at a stretch (this "
+            "payer judges each continuous run on its own: policy hydration_segments=continuous):"
+            " not charged"
+        )
+        book.findings.append(Finding("DOC-5", "error", message, short, "stop"))
+        book.skip(short, message)
+        contributing = tuple(i for i in contributing if i not in short)
     policy_note = (
         "runs alone before, between and after drug services added (policy hydration_segments=total)"
         if segments == "total"

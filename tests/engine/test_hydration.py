@@ -145,3 +145,21 @@ def test_a_fluid_without_a_purpose_is_rac_2():
     assert billed(result) == {}
     assert "RAC-2" in rules(result, "error")
     assert "A1" in not_charged(result)
+
+
+def test_doc_5_under_continuous_a_fluid_whose_runs_alone_are_all_short_earns_nothing():
+    """DOC-5 / policy hydration_segments=continuous: A1 ran 40 min alone (counts), A3 20 min
+    alone after the drug (does not): A3 gets DOC-5 and is not on the 96361 line."""
+    rec = record(
+        hydration("A1", start=0, minutes=40),
+        infusion("A2", "vancomycin", start=40, minutes=60),
+        hydration("A3", start=100, minutes=20),
+        policy={"hydration_segments": "continuous"},
+    )
+    result = run(rec)
+    assert billed(result) == {"96365": 1, "96361": 1}
+    (line,) = [c for c in result.charges if c.code == "96361"]
+    assert line.administrations == ("A1",)
+    (finding,) = findings(result, "DOC-5")
+    assert finding.administrations == ("A3",) and finding.severity == "error"
+    assert "A3" in not_charged(result)
