@@ -12,7 +12,6 @@ Scenarios: P15, P16, P20, P29, P31, P35 (and every scenario's `findings_include`
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator
@@ -44,7 +43,13 @@ def is_vascular(adm: Administration) -> bool:
 
 def carries_no_charge(adm: Administration) -> bool:
     """The vehicle that carries a drug and the fluid that keeps a vein open are never charged."""
-    return adm.purpose in ("vehicle", "kvo")
+    return adm.purpose in ("vehicle", "kvo") and may_be_fluid(adm)
+
+
+def may_be_fluid(adm: Administration) -> bool:
+    """A purpose (hydration, vehicle, KVO) is a fluid's: a drug tagged otherwise is coded as the
+    drug it is, and the purpose is a charting slip (RAC-2 warns)."""
+    return adm.drug_class is None or adm.drug_class == "hydration"
 
 
 def is_documented_separate_site(site: Site) -> bool:
@@ -67,8 +72,20 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
     arrived = record.encounter.arrived_at
     for adm in record.administrations:
         order = orders.get(adm.order) if adm.order else None
-        if adm.is_fluid or adm.purpose == "hydration":  # RAC-1, RAC-2, RAC-3 concern fluids
-            findings.extend(_hydration_orders(adm, order))
+        if adm.is_fluid or (adm.purpose == "hydration" and may_be_fluid(adm)):
+            findings.extend(_hydration_orders(adm, order))  # RAC-1, RAC-2, RAC-3: fluids
+        elif adm.purpose is not None and not may_be_fluid(adm):
+            findings.append(
+                Finding(
+                    "RAC-2",
+                    "warning",
+                    f"Purpose {adm.purpose} is for fluids, but {adm.drug} is tagged "
+                    f"{adm.drug_class}: it is coded as that drug; clear the purpose or "
+                    "correct the drug",
+                    (adm.id,),
+                    "purpose",
+                )
+            )
         findings.extend(_times(record, adm, now))
         findings.extend(_order_traces(adm, order))
         if adm.drug_class is None:
@@ -95,6 +112,7 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
         if adm.started_by == "ems" or arrived is not None:  # RAC-8 needs EMS or an arrival
             findings.extend(_ems(record, adm))
     if now is not None:
+        findings.extend(_encounter_times_in_the_future(record, now))
         findings.extend(
             Finding(
                 "DOC-3",
@@ -112,8 +130,9 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
         a for a in record.administrations if a.site is not None and not carries_no_charge(a)
     ]
     findings.extend(_second_sites(record, on_sites))
-    findings.extend(_flushes_between_drugs(record, on_sites))
-    findings.extend(_overlaps_without_bags(on_sites))
+    now_ts = now.timestamp() if now is not None else None
+    findings.extend(_flushes_between_drugs(record, on_sites, now_ts))
+    findings.extend(_overlaps_without_bags(on_sites, now_ts))
     findings.extend(_observation(record))
     return findings
 
@@ -139,15 +158,33 @@ def _hydration_orders(adm: Administration, order: Order | None) -> Iterator[Find
             (adm.id,),
             "order" if order is None else "order.purpose",
         )
-    elif not (order.indication or "").strip():
+    if order is not None and not (order.indication or "").strip():
+        # Said at once, not after RAC-1 is fixed: the live checklist shows every open item.
         yield Finding(
             "RAC-3",
             "error",
-            f"The hydration order for {adm.drug} gives no reason (diagnosis or indication): "
+            f"The order for {adm.drug} gives no reason (diagnosis or indication): "
             "hydration without a documented need is not charged",
             (adm.id,),
             "order.indication",
         )
+
+
+def _encounter_times_in_the_future(record: Record, now: datetime) -> Iterator[Finding]:
+    """DOC-3: nothing in the future, the arrival and the change to observation included."""
+    encounter = record.encounter
+    for field, words, moment in (
+        ("arrived_at", "arrival", encounter.arrived_at),
+        ("observation_at", "change to observation", encounter.observation_at),
+    ):
+        if moment is not None and moment > now:
+            yield Finding(
+                "DOC-3",
+                "error",
+                f"The {words} time ({hhmm(moment, encounter.timezone)}) is in the future",
+                (),
+                f"encounter.{field}",
+            )
 
 
 def _order_traces(adm: Administration, order: Order | None) -> Iterator[Finding]:
@@ -386,24 +423,30 @@ def _second_sites(record: Record, on_sites: list[Administration]) -> Iterator[Fi
         )
 
 
-def _is_running(adm: Administration) -> bool:
-    """An infusion with no stop yet is still running (at the bedside) or its stop is missing
-    (RAC-7): either way nothing given through its line after its start came after it."""
-    return adm.method == "infusion" and adm.stop is None and not adm.spans
+def _running_until(adm: Administration, now: float | None) -> float | None:
+    """At the bedside (`now` known) an infusion with no stop yet is still running: until now.
+    Without `now` (a signed record) its stop is missing (RAC-7) and nothing is assumed."""
+    if now is None or adm.method != "infusion" or adm.stop is not None or adm.spans:
+        return None
+    return max(now, adm.start_ts)
 
 
-def _end(adm: Administration) -> float:
-    if _is_running(adm):
-        return math.inf
+def _end(adm: Administration, now: float | None) -> float:
+    running = _running_until(adm, now)
+    if running is not None:
+        return running
     stop = adm.stop_ts
     return stop if stop is not None and stop > adm.start_ts else adm.start_ts
 
 
-def _running_spans(adm: Administration) -> tuple[tuple[float, float], ...]:
-    return ((adm.start_ts, math.inf),) if _is_running(adm) else adm.spans
+def _running_spans(adm: Administration, now: float | None) -> tuple[tuple[float, float], ...]:
+    running = _running_until(adm, now)
+    return ((adm.start_ts, running),) if running is not None else adm.spans
 
 
-def _flushes_between_drugs(record: Record, on_sites: list[Administration]) -> Iterator[Finding]:
+def _flushes_between_drugs(
+    record: Record, on_sites: list[Administration], now: float | None
+) -> Iterator[Finding]:
     """RAC-5: different drugs one after another through one site need a flush between them."""
     zone = record.encounter.timezone
     by_site: dict[str, list[Administration]] = defaultdict(list)
@@ -435,16 +478,16 @@ def _flushes_between_drugs(record: Record, on_sites: list[Administration]) -> It
                         (previous.id, adm.id),
                         "flushes",
                     )
-            end = _end(adm)
+            end = _end(adm, now)
             if previous is None or end >= previous_end:
                 previous, previous_end = adm, end
 
 
-def _overlaps_without_bags(on_sites: list[Administration]) -> Iterator[Finding]:
+def _overlaps_without_bags(on_sites: list[Administration], now: float | None) -> Iterator[Finding]:
     """RAC-6: overlapping infusions on one site are charted as one bag or as separate bags."""
     infusions = [a for a in on_sites if a.method == "infusion"]
     for i, first in enumerate(infusions):
-        first_spans = _running_spans(first)
+        first_spans = _running_spans(first, now)
         if not first_spans:
             continue
         first_end = first_spans[-1][1]
@@ -453,7 +496,7 @@ def _overlaps_without_bags(on_sites: list[Administration]) -> Iterator[Finding]:
                 break  # in order of start: nothing later overlaps `first`
             if first.site != second.site or (first.bag and second.bag):
                 continue
-            if intersect(list(first_spans), list(_running_spans(second))):
+            if intersect(list(first_spans), list(_running_spans(second, now))):
                 yield Finding(
                     "RAC-6",
                     "warning",

@@ -11,6 +11,7 @@ import pytest
 from coding.engine import check_record, parse_record
 
 from .records import (
+    SALINE,
     adm,
     billed,
     chemo,
@@ -175,18 +176,61 @@ def test_rac_7_for_a_sq_infusion_says_it_is_billed_as_an_injection():
     assert "billed as an injection" in findings(result, "RAC-7")[0].message
 
 
+BEDSIDE_NOW = datetime(2026, 3, 2, 9, 0, tzinfo=NY)  # an hour after the records' 08:00
+
+
 def test_a_push_into_a_line_while_its_infusion_still_runs_needs_no_flush_between():
-    """RAC-5 is about drugs one after another: at the bedside an infusion with no stop yet is
-    still running, so a push given through its line meanwhile is not "after" it."""
+    """RAC-5 is about drugs one after another: at the bedside (now known) an infusion with no
+    stop yet is still running, so a push given through its line meanwhile is not "after" it."""
     rec = record(infusion("A1", "vancomycin", start=0), push("A2", "ondansetron", at=30))
-    assert "RAC-5" not in rules(run(rec))
+    assert "RAC-5" not in {f.rule for f in check_record(parse_record(rec), now=BEDSIDE_NOW)}
 
 
 def test_rac_6_an_infusion_hung_beside_one_still_running_on_its_line_asks_about_bags():
-    """RAC-6: overlapping administrations on one site, the first still running (no stop yet)."""
+    """RAC-6: overlapping administrations on one site, the first still running (no stop yet,
+    now known); on a signed record (no now) a missing stop is RAC-7's, nothing is assumed."""
     rec = record(infusion("A1", "vancomycin", start=0), infusion("A2", "cefazolin", start=30))
-    (finding,) = findings(run(rec), "RAC-6")
+    bedside = [f for f in check_record(parse_record(rec), now=BEDSIDE_NOW) if f.rule == "RAC-6"]
+    (finding,) = bedside
     assert finding.administrations == ("A1", "A2") and finding.field == "bag"
+    assert "RAC-6" not in rules(run(rec))
+
+
+def test_rac_1_and_rac_3_show_together_when_the_order_lacks_both():
+    """The live checklist shows every open item at once: an order neither for hydration nor
+    with a reason gets RAC-1 and RAC-3 together, not RAC-3 only after RAC-1 is fixed."""
+    rec = record(
+        hydration("A1", minutes=60, order="O1"),
+        orders=[order("O1", SALINE, indication="")],
+    )
+    assert {"RAC-1", "RAC-3"} <= rules(run(rec), "error")
+
+
+@pytest.mark.parametrize("field", ["arrived_at", "observation_at"])
+def test_doc_3_an_arrival_or_observation_time_in_the_future_is_an_error(field):
+    """rac-checklist DOC-3: nothing in the future, encounter times included (with now=)."""
+    rec = parse_record(record(infusion("A1", minutes=60), **{field: 600}))
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=NY)
+    found = [f for f in check_record(rec, now=now) if f.rule == "DOC-3"]
+    assert [f.field for f in found] == [f"encounter.{field}"]
+    assert not [f for f in check_record(rec) if f.rule == "DOC-3"]
+
+
+def test_a_fluid_purpose_on_a_tagged_drug_is_a_warning_and_the_drug_is_coded():
+    """RAC-2: purposes are for fluids; vancomycin charted "kvo" is still vancomycin (96365),
+    with a warning, instead of silently never being charged."""
+    result = run(record(infusion("A1", "vancomycin", minutes=60, purpose="kvo")))
+    assert billed(result) == {"96365": 1}
+    (finding,) = findings(result, "RAC-2")
+    assert finding.severity == "warning" and finding.field == "purpose"
+
+
+def test_an_untagged_fluid_charted_kvo_is_never_charged_and_not_warned_about_its_purpose():
+    """RAC-2/DOC-4: a KVO bag whose class is not tagged yet is still a KVO fluid."""
+    rec = record(adm("A1", SALINE, None, minutes=60, purpose="kvo"), infusion("A2", minutes=60))
+    result = run(rec)
+    assert "RAC-2" not in rules(result)
+    assert "never charged" in not_charged(result)["A1"]
 
 
 def test_doc_3_blocks_the_charge():
