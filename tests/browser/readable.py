@@ -13,11 +13,12 @@ import io
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from mar import roles
 from mar.demo import DEMO_USERS
 from mar.models import Administration, DrugClass, Encounter, Order
 from mar.pharmacy import order_verify
@@ -39,6 +40,8 @@ class ReadableWorld:
 
 
 def readable_world() -> ReadableWorld:
+    for role in roles.ROLES:  # a transactional test's flush removes the groups the migration made
+        Group.objects.get_or_create(name=role)
     call_command("demo", stdout=io.StringIO())
     pharmacist = User.objects.get(username="pharmacist")
     order = Order.objects.filter(verified_at__isnull=True).order_by("pk").first()
