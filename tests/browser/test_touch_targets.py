@@ -38,3 +38,20 @@ def test_every_control_is_at_least_44px_by_44px_at_768(browser_page, live_server
             for html, width, height in page.evaluate(SMALL_TARGETS, INTERACTIVE):
                 small.append(f"{username} {path}: {width}x{height} {html}")
     assert not small, "\n".join(small)
+
+
+def test_the_board_cards_keep_their_layout_under_the_44px_link_rule(
+    browser_page, live_server
+) -> None:  # type: ignore[no-untyped-def]
+    """A board card is a link: its chair number and patient stay at its left edge, not centred."""
+    readable_world()
+    page = browser_page
+    page.set_viewport_size({"width": 768, "height": 1024})
+    sign_in(page, live_server, "nurse")
+    visit(page, live_server, "/mar/board/")
+    cards = page.locator("[data-testid=encounter-card]")
+    assert cards.count() >= 3
+    for i in range(cards.count()):
+        card = cards.nth(i).bounding_box()
+        chair = cards.nth(i).locator(".board-chair").bounding_box()
+        assert card and chair and chair["x"] - card["x"] < 32, i
