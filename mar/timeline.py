@@ -7,6 +7,14 @@ draws it as a server-rendered SVG (no JavaScript needed to read it).
 One lane per access site (plus one for administrations with no site), a bar per administration from
 start to stop with its pauses cut out, pushes as points, flushes as ticks, coloured by class.
 Overlapping bars in a lane are stacked in rows so overlap is visible at a glance.
+
+Readable at arm's length at any width (screens.md: 16 px text, 768 px wide): the SVG has no
+viewBox, so nothing is scaled. Across, positions are percentages of the plot, which stretches
+with the screen; down, and for text, they are CSS pixels. The lane names sit in a fixed column
+left of the plot (the SVG's left padding, static/css/timeline.css). Each bar or point carries its
+drug's name in 16 px dark text just above it, never inside, so a name is readable whatever the
+bar's width and colour. Which row a bar takes is decided for the narrowest plot the CSS allows
+(MIN_PLOT_PX): a wider screen only spreads names further apart.
 """
 
 from __future__ import annotations
@@ -17,12 +25,23 @@ from zoneinfo import ZoneInfo
 
 from coding.engine import Administration, Record, Result
 
-WIDTH = 960
-LEFT = 120  # room for the lane labels
-RIGHT = 16
-TOP = 28  # room for the hour labels
-ROW = 26
-LANE_GAP = 10
+# Keep in step with .timeline-svg in static/css/timeline.css (its padding and min-width).
+LABEL_COLUMN_PX = 150  # the lane names, left of the plot
+MIN_PLOT_PX = 540  # the plot's narrowest width
+TOP = 32  # room for the hour labels
+LANE_PAD = 10  # the strip at the top of a lane where its flushes are ticked
+ROW = 46  # a name (16 px) above a bar (18 px), and a gap
+BAR_HEIGHT = 18
+LABEL_BASELINE = 17  # from the top of a row
+BAR_TOP = 22  # from the top of a row
+POINT_RADIUS_PX = 9
+LANE_GAP = 8
+CHAR_PX = 10  # a generous width for one character of a 16 px name (DejaVu Sans: 8-10 px)
+NAME_GAP_PX = 12  # between a name and whatever comes next in its row
+MIN_MARK_PX = 12  # a two-minute push is still a mark a finger can find
+MAX_NAME_CHARS = 28  # longer names are cut with an ellipsis (the whole is in the tooltip)
+TICK_MIN_PX = 64  # between hour labels on the narrowest plot
+TICK_STEPS = (60, 120, 180, 240, 360, 720)
 RUNNING_HINT_MINUTES = 5  # a running infusion with no stop is drawn up to `now`, or this long
 
 CLASS_COLOURS = {
@@ -43,10 +62,15 @@ LEGEND = [
 ]
 
 
+def pct(px: float) -> float:
+    """A width in pixels on the narrowest plot, as a percentage of the plot."""
+    return px / MIN_PLOT_PX * 100
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
-    x: float
-    width: float
+    x: float  # % of the plot
+    width: float  # % of the plot
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +79,13 @@ class Bar:
     label: str
     title: str
     colour: str
-    y: float
+    y: float  # px, the bar's top
     segments: tuple[Segment, ...]  # running time; gaps between segments are pauses
     pauses: tuple[Segment, ...]
     running: bool  # no stop yet
     charged: bool
+    label_x: float = 0.0  # % of the plot, where the name starts
+    label_y: float = 0.0  # px, the name's baseline
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +93,12 @@ class Point:
     administration: str
     title: str
     colour: str
-    x: float
-    y: float
+    x: float  # % of the plot
+    y: float  # px, the centre
     charged: bool
+    label: str = ""
+    label_x: float = 0.0
+    label_y: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,22 +110,23 @@ class Tick:
 @dataclass(frozen=True, slots=True)
 class FlushMark:
     x: float
-    y: float
+    y: float  # the lane's top
     label: str
 
 
 @dataclass(frozen=True, slots=True)
 class Lane:
-    label: str
+    label: str  # "S1 port"
     y: float
     height: float
+    site: str = ""  # "S1", or "no site"
+    kind: str = ""  # "port"
 
 
 @dataclass(slots=True)
 class Timeline:
-    width: int
     height: int
-    left: int = LEFT
+    label_column: int = LABEL_COLUMN_PX
     lanes: list[Lane] = field(default_factory=list)
     ticks: list[Tick] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
@@ -109,20 +139,24 @@ class Timeline:
     def empty(self) -> bool:
         return not (self.bars or self.points or self.flushes)
 
+    @property
+    def lane_label_x(self) -> int:
+        """Where the lane names start: in the column left of the plot (negative: before 0)."""
+        return 8 - self.label_column
+
 
 class _Clock:
-    """Where a moment falls on the picture, and how long something with no stop is drawn."""
+    """Where a moment falls on the plot (%), and how long something with no stop is drawn."""
 
     def __init__(self, first: datetime, span_minutes: float, zone: ZoneInfo, now: datetime | None):
         self.first = first
         self.span = span_minutes
-        self.scale = (WIDTH - LEFT - RIGHT) / span_minutes
         self.zone = zone
         self.now = now
 
     def x(self, moment: datetime) -> float:
         minutes = (moment - self.first).total_seconds() / 60
-        return round(LEFT + max(0.0, min(self.span, minutes)) * self.scale, 1)
+        return round(max(0.0, min(self.span, minutes)) * 100 / self.span, 2)
 
     def hhmm(self, moment: datetime) -> str:
         return moment.astimezone(self.zone).strftime("%H:%M")
@@ -142,6 +176,33 @@ def is_point(adm: Administration) -> bool:
     return adm.method != "infusion" and adm.stop is None
 
 
+def name(drug: str) -> str:
+    return drug if len(drug) <= MAX_NAME_CHARS else drug[: MAX_NAME_CHARS - 1] + "…"
+
+
+def _name_x(mark_x: float, label: str) -> tuple[float, float]:
+    """Where a name above a mark at `mark_x` starts, and how wide it is (% of the plot):
+    at the mark, or pulled left as far as needed to end inside the plot."""
+    width = pct(len(label) * CHAR_PX)
+    return round(max(0.0, min(mark_x, 100 - width)), 2), width
+
+
+class _Rows:
+    """The rows of one lane: what each holds, as spans of the plot (%)."""
+
+    def __init__(self) -> None:
+        self.taken: list[list[tuple[float, float]]] = []
+
+    def place(self, low: float, high: float) -> int:
+        """The first row where [low, high) is free, taking it."""
+        for index, spans in enumerate(self.taken):
+            if all(high <= a or low >= b for a, b in spans):
+                spans.append((low, high))
+                return index
+        self.taken.append([(low, high)])
+        return len(self.taken) - 1
+
+
 def build_timeline(
     record: Record, result: Result | None = None, *, now: datetime | None = None
 ) -> Timeline:
@@ -158,13 +219,14 @@ def build_timeline(
     if record.encounter.arrived_at is not None:
         moments.append(record.encounter.arrived_at)
     if not moments:
-        return Timeline(width=WIDTH, height=TOP + ROW)
+        return Timeline(height=TOP + ROW)
     first = min(moments).astimezone(zone).replace(minute=0, second=0, microsecond=0)
     span_minutes = max(60.0, (max(moments) - first).total_seconds() / 60 + 15)
     clock = _Clock(first, span_minutes, zone, now)
 
-    timeline = Timeline(width=WIDTH, height=0)
-    step = 60 if span_minutes <= 12 * 60 else 180
+    timeline = Timeline(height=0)
+    most_ticks = MIN_PLOT_PX // TICK_MIN_PX
+    step = next((s for s in TICK_STEPS if span_minutes / s < most_ticks), TICK_STEPS[-1])
     tick = first
     while (tick - first).total_seconds() / 60 <= span_minutes:
         timeline.ticks.append(Tick(clock.x(tick), clock.hhmm(tick)))
@@ -177,22 +239,34 @@ def build_timeline(
         lane_ids.append(None)
     y = float(TOP)
     for site_id in lane_ids:
-        rows: list[datetime] = []  # the moment each row of the lane is free again
-        placed: list[tuple[int, Administration]] = []
+        rows = _Rows()
+        placed: list[tuple[int, Bar | Point]] = []
         for adm in (a for a in adms if a.site == site_id):
-            ends = adm.start + timedelta(minutes=2) if is_point(adm) else clock.end(adm)
-            row = next((i for i, free in enumerate(rows) if adm.start >= free), len(rows))
-            if row == len(rows):
-                rows.append(ends)
+            mark = _mark(adm, clock, adm.id in charged)
+            if isinstance(mark, Point):
+                low, high = mark.x - pct(POINT_RADIUS_PX), mark.x + pct(POINT_RADIUS_PX)
             else:
-                rows[row] = ends
-            placed.append((row, adm))
-        height = max(1, len(rows)) * ROW
+                low = min(s.x for s in (*mark.segments, *mark.pauses))
+                high = max(s.x + s.width for s in (*mark.segments, *mark.pauses))
+            label_x, label_width = _name_x(low, name(adm.drug))
+            high = max(high, label_x + label_width) + pct(NAME_GAP_PX)
+            placed.append((rows.place(min(low, label_x), high), mark))
+        height = LANE_PAD + max(1, len(rows.taken)) * ROW
         site = record.site(site_id)
         label = f"{site.id} {site.kind.replace('_', ' ')}" if site else "no site"
-        timeline.lanes.append(Lane(label, y, height))
-        for row, adm in placed:
-            _place(timeline, adm, y + row * ROW, clock, adm.id in charged)
+        kind = site.kind.replace("_", " ") if site else ""
+        timeline.lanes.append(Lane(label, y, height, site.id if site else "no site", kind))
+        for row, mark in placed:
+            top = y + LANE_PAD + row * ROW
+            if isinstance(mark, Point):
+                label_x, _ = _name_x(mark.x - pct(POINT_RADIUS_PX), mark.label)
+                timeline.points.append(
+                    _point(mark, y=top + BAR_TOP + BAR_HEIGHT / 2, label_x=label_x, top=top)
+                )
+            else:
+                start = min(s.x for s in (*mark.segments, *mark.pauses))
+                label_x, _ = _name_x(start, mark.label)
+                timeline.bars.append(_bar(mark, y=top + BAR_TOP, label_x=label_x, top=top))
         for flush in record.flushes:
             if site_id is not None and flush.site == site_id:
                 timeline.flushes.append(FlushMark(clock.x(flush.at), y, clock.hhmm(flush.at)))
@@ -201,44 +275,56 @@ def build_timeline(
     return timeline
 
 
-def _place(
-    timeline: Timeline, adm: Administration, top: float, clock: _Clock, charged: bool
-) -> None:
+def _point(point: Point, *, y: float, label_x: float, top: float) -> Point:
+    return Point(
+        point.administration, point.title, point.colour, point.x, y, point.charged,
+        point.label, label_x, top + LABEL_BASELINE,
+    )  # fmt: skip
+
+
+def _bar(bar: Bar, *, y: float, label_x: float, top: float) -> Bar:
+    return Bar(
+        bar.administration, bar.label, bar.title, bar.colour, y, bar.segments, bar.pauses,
+        bar.running, bar.charged, label_x, top + LABEL_BASELINE,
+    )  # fmt: skip
+
+
+def _mark(adm: Administration, clock: _Clock, charged: bool) -> Bar | Point:
+    """The administration's bar or point, placed across; its row (down) comes later."""
     carrier = adm.purpose in ("vehicle", "kvo")
     colour = CARRIER_COLOUR if carrier else CLASS_COLOURS[adm.drug_class]
     if is_point(adm):
         title = f"{adm.id} {adm.drug}: {adm.method} at {clock.hhmm(adm.start)}"
-        timeline.points.append(
-            Point(adm.id, title, colour, clock.x(adm.start), top + ROW / 2, charged)
-        )
-        return
+        return Point(adm.id, title, colour, clock.x(adm.start), 0.0, charged, name(adm.drug))
     end = clock.end(adm)
     stop_label = clock.hhmm(adm.stop) if adm.stop else "running"
     title = f"{adm.id} {adm.drug}: {clock.hhmm(adm.start)}–{stop_label}"
     if adm.purpose:
         title += f" ({adm.purpose})"
     pauses = tuple(
-        Segment(clock.x(p.start), max(1.0, clock.x(p.end or end) - clock.x(p.start)))
+        Segment(clock.x(p.start), max(0.2, round(clock.x(p.end or end) - clock.x(p.start), 2)))
         for p in adm.pauses
     )
     segments: list[Segment] = []  # running time: the bar less its pauses
     cursor = adm.start
     for p_start, p_end in sorted((p.start, p.end or end) for p in adm.pauses):
         if p_start > cursor:
-            segments.append(Segment(clock.x(cursor), max(1.0, clock.x(p_start) - clock.x(cursor))))
+            width = round(clock.x(p_start) - clock.x(cursor), 2)
+            segments.append(Segment(clock.x(cursor), max(0.2, width)))
         cursor = max(cursor, p_end)
-    if end > cursor:
-        segments.append(Segment(clock.x(cursor), max(2.0, clock.x(end) - clock.x(cursor))))
-    timeline.bars.append(
-        Bar(
-            administration=adm.id,
-            label=adm.drug,
-            title=title,
-            colour=colour,
-            y=top + 4,
-            segments=tuple(segments),
-            pauses=pauses,
-            running=adm.stop is None and not adm.pump,
-            charged=charged,
-        )
+    if end > cursor or not (segments or pauses):
+        # A short bar (a push with its stop, a few minutes) is drawn at least MIN_MARK_PX wide.
+        shortest = pct(MIN_MARK_PX) - sum(s.width for s in segments)
+        width = round(max(clock.x(end) - clock.x(cursor), shortest, 0.2), 2)
+        segments.append(Segment(clock.x(cursor), width))
+    return Bar(
+        administration=adm.id,
+        label=name(adm.drug),
+        title=title,
+        colour=colour,
+        y=0.0,
+        segments=tuple(segments),
+        pauses=pauses,
+        running=adm.stop is None and not adm.pump,
+        charged=charged,
     )

@@ -140,3 +140,28 @@ def test_the_partial_renders_an_svg_with_a_group_per_administration():
     for adm_id in ("A1", "A2", "A3", "A4"):
         assert f'data-administration="{adm_id}"' in html
     assert "style=" not in html  # no inline styles: the content security policy forbids them
+
+
+def test_a_two_minute_push_is_drawn_at_least_a_fingertip_wide():
+    from mar.timeline import MIN_MARK_PX, pct
+
+    push = {
+        "id": "A5", "drug": "ondansetron", "drug_class": "therapeutic", "route": "iv",
+        "method": "push", "site": "S2", "start": "2026-03-02T09:05", "stop": "2026-03-02T09:07",
+    }  # fmt: skip
+    timeline = build_timeline(_record(administrations=[push]))
+    (bar,) = timeline.bars
+    assert sum(s.width for s in bar.segments) >= pct(MIN_MARK_PX) - 0.01
+
+
+def test_names_in_one_row_never_run_into_each_other_on_the_narrowest_plot():
+    from mar.timeline import CHAR_PX, pct
+
+    timeline = build_timeline(_record())
+    names = [(b.label_y, b.label_x, b.label) for b in timeline.bars]
+    names += [(p.label_y, p.label_x, p.label) for p in timeline.points]
+    assert len({y for y, _, _ in names}) >= 3  # A2's and A3's names would meet A1's: stacked
+    for y, x, label in names:
+        for other_y, other_x, other in names:
+            if other_y == y and other != label and other_x >= x:
+                assert other_x >= x + pct(len(label) * CHAR_PX), (label, other)

@@ -1,0 +1,57 @@
+"""Every control is a 44 px touch target at tablet width (screens.md: "44 px touch targets, works
+at 768 px wide"): links, buttons, fields and the summaries that fold sections, on every main page
+of every role, with the folds open. The timeline's bars are left out: they take keyboard focus to
+show their tooltip, and nothing happens on a tap."""
+
+import pytest
+
+from tests.browser.readable import (
+    INTERACTIVE,
+    main_pages,
+    open_every_fold,
+    readable_world,
+    sign_in,
+    visit,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SMALL_TARGETS = """selector => [...document.querySelectorAll(selector)]
+  .filter(e => !e.closest('svg'))
+  .filter(e => { const s = getComputedStyle(e);
+                 return s.visibility !== 'hidden' && e.getClientRects().length; })
+  .map(e => { const r = e.getBoundingClientRect();
+              return [e.outerHTML.slice(0, 90), Math.round(r.width), Math.round(r.height)]; })
+  .filter(([, w, h]) => w < 44 || h < 44)"""
+
+
+def test_every_control_is_at_least_44px_by_44px_at_768(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+    world = readable_world()
+    page = browser_page
+    page.set_viewport_size({"width": 768, "height": 1024})
+    small: list[str] = []
+    for username, paths in main_pages(world).items():
+        sign_in(page, live_server, username)
+        for path in paths:
+            visit(page, live_server, path)
+            open_every_fold(page)
+            for html, width, height in page.evaluate(SMALL_TARGETS, INTERACTIVE):
+                small.append(f"{username} {path}: {width}x{height} {html}")
+    assert not small, "\n".join(small)
+
+
+def test_the_board_cards_keep_their_layout_under_the_44px_link_rule(
+    browser_page, live_server
+) -> None:  # type: ignore[no-untyped-def]
+    """A board card is a link: its chair number and patient stay at its left edge, not centred."""
+    readable_world()
+    page = browser_page
+    page.set_viewport_size({"width": 768, "height": 1024})
+    sign_in(page, live_server, "nurse")
+    visit(page, live_server, "/mar/board/")
+    cards = page.locator("[data-testid=encounter-card]")
+    assert cards.count() >= 3
+    for i in range(cards.count()):
+        card = cards.nth(i).bounding_box()
+        chair = cards.nth(i).locator(".board-chair").bounding_box()
+        assert card and chair and chair["x"] - card["x"] < 32, i
