@@ -291,6 +291,50 @@ def test_more_than_24_hours_without_a_pump_is_refused(client_as) -> None:  # typ
     assert "more than 24 hours without a pump" in html
 
 
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain-post"])
+def test_a_running_infusion_started_days_ago_is_refused_beside_its_start(client_as, htmx) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3 (nothing longer than 24 h without a pump): a running infusion (no stop) whose start
+    is typed days early would have run for days. The card is refused beside its start field,
+    the typed start and the rest of the nurse's typing are kept, and nothing saved changes."""
+    encounter, adm = running_visit()
+    Administration.objects.filter(pk=adm.pk).update(bag="B1")
+    adm.refresh_from_db()
+    typed_start = local(adm.start - timedelta(days=3))
+    response = client_as(roles.NURSE).post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]),
+        card_data(adm, start=typed_start, dose_value="300", dose_unit="mg"),
+        **(HX if htmx else {}),
+    )
+    assert response.status_code == 200  # the card (or the page) again, not a redirect
+    html = response.content.decode()
+    assert f'id="error_1_id_a{adm.pk}-start"' in html  # crispy puts it under the start field
+    assert "running for more than 24 hours without a pump" in html
+    assert f'name="a{adm.pk}-start" value="{typed_start}"' in html  # the typing is kept
+    assert f'name="a{adm.pk}-dose_value" value="300"' in html
+    after = Administration.objects.get(pk=adm.pk)
+    assert (after.start, after.stop, after.bag, after.dose_value, after.version) == (
+        adm.start, None, "B1", adm.dose_value, adm.version,
+    )  # fmt: skip
+
+
+def test_starting_an_order_days_ago_is_refused_beside_the_start_time(client_as) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3 (more than 24 h without a pump), when an order is started with a late-entry time
+    days early: refused beside that time, nothing created, the typed time kept."""
+    encounter, _adm = running_visit()
+    fluid = hydration_order(encounter)
+    typed = local(timezone.now() - timedelta(days=400))
+    response = client_as(roles.NURSE).post(
+        reverse("mar:order_start", args=[encounter.pk, fluid.pk]),
+        {f"o{fluid.pk}-method": "infusion", f"o{fluid.pk}-site": "", f"o{fluid.pk}-at": typed},
+        **HX,
+    )
+    html = response.content.decode()
+    assert f'id="error_1_id_o{fluid.pk}-at"' in html
+    assert "running for more than 24 hours without a pump" in html
+    assert f'value="{typed}"' in html
+    assert not Administration.objects.filter(order=fluid).exists()
+
+
 def test_a_pause_outside_its_administration_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
     encounter, adm = running_visit()
     pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5),
