@@ -106,7 +106,7 @@ class LocalTimeField(forms.Field):
             raise ValidationError(exc.message, code="dst") from None
 
 
-def _zone(encounter: Encounter) -> ZoneInfo:
+def encounter_zone(encounter: Encounter) -> ZoneInfo:
     try:
         return ZoneInfo(encounter.timezone)
     except Exception:  # noqa: BLE001 - the engine reports a bad zone on the checklist
@@ -119,7 +119,7 @@ class ZonedForm(forms.Form):
     def __init__(self, *args: Any, encounter: Encounter, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.encounter = encounter
-        zone = _zone(encounter)
+        zone = encounter_zone(encounter)
         for field in self.fields.values():
             if isinstance(field, LocalTimeField):
                 field.zone = zone
@@ -181,6 +181,26 @@ class AtForm(ZonedForm):
 
     at = LocalTimeField(label="At (leave empty for now)", required=False)
     version = forms.IntegerField(required=False, widget=forms.HiddenInput())
+
+
+class FlushForm(ZonedForm):
+    """A flush on a site: now (one tap), or given earlier at a typed time (`late`: the time is
+    then needed, never taken as "now")."""
+
+    at = LocalTimeField(label="Flush given at", required=False)
+    late = forms.BooleanField(required=False, widget=forms.HiddenInput())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("late") and data.get("at") is None and "at" not in self.errors:
+            self.add_error("at", "Enter the time the flush was given.")
+        return data
+
+
+class FlushRemoveForm(forms.Form):
+    """Remove a flush charted by mistake; on a signed record, as an addendum with a reason."""
+
+    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
 
 
 class StartForm(ZonedForm):

@@ -29,6 +29,7 @@ def _action_urls(encounter: Encounter, adm: Administration) -> dict[str, str]:
     site = adm.site
     pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5),
                                  end=adm.start + timedelta(minutes=10))  # fmt: skip
+    flush = Flush.objects.create(encounter=encounter, site=site, at=adm.start)
     args = [encounter.pk]
     return {
         "times": reverse("mar:encounter_times", args=args),
@@ -39,6 +40,7 @@ def _action_urls(encounter: Encounter, adm: Administration) -> dict[str, str]:
         "site_assess": reverse("mar:site_assess", args=[*args, site.pk]),
         "site_discontinue": reverse("mar:site_discontinue", args=[*args, site.pk]),
         "site_flush": reverse("mar:site_flush", args=[*args, site.pk]),
+        "flush_remove": reverse("mar:flush_remove", args=[*args, flush.pk]),
         "order_start": reverse("mar:order_start", args=[*args, adm.order_id]),
         "adm_update": reverse("mar:adm_update", args=[*args, adm.pk]),
         "adm_pause": reverse("mar:adm_pause", args=[*args, adm.pk]),
@@ -50,8 +52,8 @@ def _action_urls(encounter: Encounter, adm: Administration) -> dict[str, str]:
 
 ACTIONS = [
     "times", "sign", "addendum", "site_place", "site_update", "site_assess", "site_discontinue",
-    "site_flush", "order_start", "adm_update", "adm_pause", "adm_resume", "adm_stop",
-    "pause_update",
+    "site_flush", "flush_remove", "order_start", "adm_update", "adm_pause", "adm_resume",
+    "adm_stop", "pause_update",
 ]  # fmt: skip
 
 
