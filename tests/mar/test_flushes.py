@@ -171,3 +171,39 @@ def test_the_site_chip_lists_its_flushes(client_as) -> None:  # type: ignore[no-
     html = page.content.decode()
     assert f'id="flush-{flush.pk}"' in html
     assert f"flush {at.astimezone(factories.NEW_YORK):%H:%M}" in html
+
+
+# --- a time that cannot be read comes back beside the field, as typed --------------------------
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain-post"])
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("noon-ish", "Enter a date and time such as 2026-03-02 08:30."),
+        ("", "Enter the time the flush was given."),
+    ],
+)
+def test_flush_earlier_with_a_time_that_cannot_be_read_says_so_beside_the_field(  # type: ignore[no-untyped-def]
+    client_as, htmx, typed, message
+) -> None:
+    """A nurse never loses what she typed: an unreadable (or empty) "Flush earlier…" time is
+    named beside the time field, not in a banner; the panel stays open with the typing in it,
+    and nothing is charted (an empty late entry is not taken as "now")."""
+    encounter, adm = running_visit()
+    site = adm.site_id
+    response = client_as(roles.NURSE).post(
+        _flush_url(encounter, site),
+        {f"flush{site}-late": "1", f"flush{site}-at": typed},
+        **(HX if htmx else {}),
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'id="error_1_id_flush{site}-at"' in html
+    assert message in html
+    assert '<details class="flush-late" open>' in html
+    if typed:
+        # Shown as text: the picker cannot show it and would post it back blank.
+        assert f'type="text" name="flush{site}-at" value="{typed}"' in html
+    assert 'class="alert alert-danger"' not in html  # no page-level banner
+    assert not Flush.objects.filter(encounter=encounter).exists()
