@@ -84,15 +84,26 @@ class SignBlocked(Exception):
         self.open_errors = open_errors
 
 
-def finding_key(finding: Finding) -> str:
-    """A short stable name for a finding: rule, administrations and field (not its wording)."""
-    raw = f"{finding.rule}|{','.join(finding.administrations)}|{finding.field or ''}"
+def _key(rule: str, administrations: str, field: str, message: str) -> str:
+    raw = f"{rule}|{administrations}|{field}|{message}"
     return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def finding_key(finding: Finding) -> str:
+    """A short stable name for one finding: rule, administrations, field and message.
+
+    The message is part of it: two findings of one rule on the visit (no administration) can
+    name the same field, and each needs its own reason to sign anyway; an acknowledgement
+    covers the finding it was given for, and not another with other words.
+    """
+    administrations = ",".join(finding.administrations)
+    return _key(finding.rule, administrations, finding.field or "", finding.message)
 
 
 def acknowledgement_key(ack: FindingAcknowledgement) -> str:
-    raw = f"{ack.rule}|{ack.administrations}|{ack.field}"
-    return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:12]
+    """The key of the finding `ack` acknowledged (it keeps the finding's rule, administrations,
+    field and message)."""
+    return _key(ack.rule, ack.administrations, ack.field, ack.message)
 
 
 _RECORD_PATH = re.compile(r"^administrations\[\d+\]\.")

@@ -481,6 +481,45 @@ def test_sign_with_a_reason_stores_the_acknowledgement(
     assert ChargeRun.objects.filter(encounter=encounter, is_current=True).exists()
 
 
+def test_each_reason_to_sign_anyway_stays_with_its_own_finding(client_as) -> None:  # type: ignore[no-untyped-def]
+    """Sign-off: two visit-level errors of one rule (DOC-3: two flushes in the future, charted
+    before the check refused them) each get their own reason box. A submit with only one reason
+    keeps it beside its finding, asks for the other, and stores nothing; then each reason is
+    stored with its own finding."""
+    import re
+
+    encounter, adm = running_visit()
+    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=30))
+    soon, later = timezone.now() + timedelta(hours=1), timezone.now() + timedelta(hours=2)
+    for at in (soon, later):
+        Flush.objects.create(encounter=encounter, site=adm.site, at=at)
+    client = client_as(roles.NURSE)
+    url = reverse("mar:encounter_sign", args=[encounter.pk])
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    # Each box follows its finding's message in the sign-off panel.
+    boxes = dict(re.findall(r'\((\d\d:\d\d)\)</div>.*?name="(ack_[0-9a-f]{12})"', page, re.S))
+    first, second = (boxes[f"{m.astimezone(factories.NEW_YORK):%H:%M}"] for m in (soon, later))
+    assert first != second
+
+    html = client.post(url, {first: "flush pre-charted for the next bag"}).content.decode()
+    assert Encounter.objects.get(pk=encounter.pk).status == Encounter.Status.IN_PROGRESS
+    assert not FindingAcknowledgement.objects.filter(encounter=encounter).exists()
+    kept = re.findall(r'name="(ack_[0-9a-f]{12})"(?: value="([^"]*)")?', html)
+    assert dict(kept) == {first: "flush pre-charted for the next bag", second: ""}
+    assert html.count("Resolve this item, or give a reason to sign anyway.") == 1
+
+    response = client.post(url, {first: "flush pre-charted for the next bag",
+                                 second: "clock of the pump was wrong"})  # fmt: skip
+    assert response.status_code == 302
+    acks = {a.message: a.reason for a in FindingAcknowledgement.objects.filter(encounter=encounter)}
+    assert acks == {
+        f"A flush on S{adm.site_id} is charted in the future "
+        f"({soon.astimezone(factories.NEW_YORK):%H:%M})": "flush pre-charted for the next bag",
+        f"A flush on S{adm.site_id} is charted in the future "
+        f"({later.astimezone(factories.NEW_YORK):%H:%M})": "clock of the pump was wrong",
+    }
+
+
 def test_a_complete_record_signs_and_becomes_read_only(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
