@@ -138,8 +138,14 @@ def board(request: HttpRequest) -> HttpResponse:
 def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) -> dict[str, Any]:
     nurse = user_has_role(request.user, NURSE)
     context = chart_context(encounter, **kwargs)
-    context["can_chart"] = nurse and not encounter.is_signed
-    context["can_addendum"] = nurse and encounter.is_signed
+    signed = encounter.is_signed
+    context["can_chart"] = nurse and not signed
+    # A signed record is read-only, with one "Addendum" button (?addendum=1) that opens its
+    # forms for changes as addenda; a POST to a signed record came from them: it stays open.
+    context["addendum_available"] = nurse and signed
+    context["can_addendum"] = (
+        nurse and signed and (request.method == "POST" or request.GET.get("addendum") == "1")
+    )
     return context
 
 
@@ -208,6 +214,8 @@ def _after_change(
         context = _chart_context(request, encounter, bound=bound, conflict=conflict)
         return render(request, "mar/encounter.html", context)
     url = reverse("mar:encounter", args=[encounter.pk])
+    if encounter.is_signed:
+        url += "?addendum=1"  # the change was an addendum: back to the addendum, still open
     return redirect(f"{url}#{anchor}" if anchor else url)
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from mar.models import Administration, DrugClass, Encounter, Order
+from mar.services import encounter_sign
 from tests import factories
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_login import sign_in
@@ -241,3 +242,29 @@ def test_a_refused_flush_time_comes_back_beside_its_field_with_and_without_javas
         assert not encounter.flushes.exists()
     finally:
         context.close()
+
+
+def test_a_signed_chart_is_read_only_until_the_addendum_button(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+    """screens.md: "After signing, the same screen is read-only with an 'addendum' button": no
+    field can be typed in until the nurse opens the addendum, whose forms save as addenda."""
+    from playwright.sync_api import expect
+
+    nurse = factories.user_create(username="nurse-s", role="nurse")
+    encounter = factories.chemo_encounter_create()
+    encounter_sign(encounter=encounter, user=nurse)
+    page = browser_page
+    sign_in(page, live_server, "nurse-s")
+    page.wait_for_url("**/mar/board/")
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+    editable = page.locator(
+        "#chart :is(input, select, textarea):not([type=hidden]):enabled, #chart button:enabled"
+    )
+    expect(page.locator("[data-testid=signed]")).to_be_visible()
+    assert editable.count() == 0
+    page.locator("[data-testid=addendum-open]").click()
+    page.wait_for_url("**?addendum=1#addendum")
+    expect(page.locator("#addendum")).to_contain_text("Add addendum")
+    assert editable.count() > 0
+    page.locator("[data-testid=addendum-close]").click()
+    expect(page.locator("[data-testid=addendum-open]")).to_be_visible()
+    assert editable.count() == 0

@@ -58,6 +58,18 @@ def test_coders_and_pharmacists_read_without_controls(client_as, role) -> None: 
     assert "<fieldset disabled>" in page  # the card's fields are shown, not editable
 
 
+@pytest.mark.parametrize("role", [roles.CODER, roles.PHARMACIST])
+def test_only_a_nurse_gets_the_addendum_button_on_a_signed_chart(client_as, role) -> None:  # type: ignore[no-untyped-def]
+    """screens.md: the signed chart's "addendum" button is the nurse's; others read it only,
+    even when asking for the addendum."""
+    encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
+    url = reverse("mar:encounter", args=[encounter.pk])
+    assert 'data-testid="addendum-open"' in client_as(roles.NURSE).get(url).content.decode()
+    page = client_as(role).get(url, {"addendum": "1"}).content.decode()
+    assert 'data-testid="addendum-open"' not in page
+    assert "Save as addendum" not in page and "Add addendum" not in page
+
+
 def test_the_checklist_shows_the_engines_findings_with_rule_and_field(client_as) -> None:  # type: ignore[no-untyped-def]
     encounter, adm = running_visit()
     response = client_as(roles.NURSE).get(

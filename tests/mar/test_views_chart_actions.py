@@ -523,15 +523,27 @@ def test_each_reason_to_sign_anyway_stays_with_its_own_finding(client_as) -> Non
 def test_a_complete_record_signs_and_becomes_read_only(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
+    """screens.md: after signing, the same screen is read-only with an "addendum" button."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
     assert response.status_code == 302
-    page = client.get(reverse("mar:encounter", args=[chemo_encounter.pk])).content.decode()
+    chart = reverse("mar:encounter", args=[chemo_encounter.pk])
+    page = client.get(chart).content.decode()
     assert 'data-testid="signed"' in page
     assert 'data-testid="sign-form"' not in page
-    assert "Add addendum" in page
     assert "96413" in page  # the charges, generated after commit
+    # Read-only: every form's fields disabled, no save button, one "Addendum" button.
+    assert "<fieldset disabled>" in page and '<fieldset class="contents" disabled>' in page
+    assert "<fieldset>" not in page and "Save as addendum" not in page
+    assert "Add addendum" not in page and 'data-testid="flush-remove"' not in page
+    assert page.count('data-testid="addendum-open"') == 1
+    assert f'href="{chart}?addendum=1#addendum"' in page
+    # The button opens the addendum: the forms, each saved as an addendum with its reason.
+    page = client.get(chart, {"addendum": "1"}).content.decode()
+    assert "Add addendum" in page and "Save as addendum" in page
+    assert "<fieldset disabled>" not in page
+    assert 'data-testid="addendum-close"' in page
     adm = chemo_encounter.administrations.first()
     html = client.post(
         reverse("mar:adm_update", args=[chemo_encounter.pk, adm.pk]),
@@ -585,6 +597,8 @@ def test_a_signed_card_changes_only_as_an_addendum_with_a_reason(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, card_data(adm, stop=new_stop, addendum_why="pump log"))
     assert response.status_code == 302
+    # Without JavaScript, back to the chart with the addendum still open, at the card.
+    assert response["Location"].endswith(f"?addendum=1#adm-{adm.pk}")
     addendum = Addendum.objects.get(encounter=chemo_encounter)
     assert addendum.what == f"A{adm.pk} paclitaxel: stop: 2026-03-02 12:15 -> 2026-03-02 12:25"
     assert addendum.why == "pump log"
