@@ -207,3 +207,26 @@ def test_flush_earlier_with_a_time_that_cannot_be_read_says_so_beside_the_field(
         assert f'type="text" name="flush{site}-at" value="{typed}"' in html
     assert 'class="alert alert-danger"' not in html  # no page-level banner
     assert not Flush.objects.filter(encounter=encounter).exists()
+
+
+# --- "Flush now" confirms, and the chip shows the last flush ------------------------------------
+
+
+def test_flush_now_confirms_and_the_chip_shows_the_last_flush(client_as) -> None:  # type: ignore[no-untyped-def]
+    """RAC-5 needs the flush charted once, at its time: one tap says what it charted and the
+    site chip shows the last flush, so a second tap is not made blind (and the button is
+    disabled while the first is on its way)."""
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert 'data-testid="last-flush"' not in page
+    assert 'hx-disabled-elt="find button"' in page
+    html = client.post(_flush_url(encounter, adm.site_id), **HX).content.decode()
+    flush = Flush.objects.get(encounter=encounter)
+    hhmm = f"{flush.at.astimezone(factories.NEW_YORK):%H:%M}"
+    assert f"Flush charted on S{adm.site_id} at {hhmm}." in html
+    assert f'<span data-testid="last-flush">last flush {hhmm}</span>' in html
+    # Without JavaScript: the redirect, and the confirmation on the chart it leads to.
+    response = client.post(_flush_url(encounter, adm.site_id), follow=True)
+    assert "Flush charted on S" in response.content.decode()
+    assert Flush.objects.filter(encounter=encounter).count() == 2
