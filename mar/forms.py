@@ -226,7 +226,8 @@ class StartForm(ZonedForm):
 
 
 def _unit_input() -> forms.TextInput:
-    return forms.TextInput(attrs={"placeholder": "mg"})
+    # A hint, not a value: a bare "mg" in grey read as if the unit were already charted.
+    return forms.TextInput(attrs={"placeholder": "e.g. mg"})
 
 
 class AdministrationForm(ZonedForm):

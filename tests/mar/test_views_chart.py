@@ -241,3 +241,15 @@ def test_a_chart_section_answer_updates_the_top_bar_out_of_band(client_as) -> No
     )
     assert html.lstrip().startswith('<div id="chart"')
     assert 'hx-swap-oob="true"' in _sign_state(html)
+
+
+def test_an_empty_dose_unit_does_not_look_charted(client_as) -> None:  # type: ignore[no-untyped-def]
+    """The dose and waste feed the drug's HCPCS units and JW/JZ: an empty unit must look empty,
+    so its hint reads as one ("e.g. mg", under the label "Unit"), not a bare "mg" that reads as
+    charted."""
+    encounter, adm = running_visit()
+    html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk])).content
+    html = html.decode()
+    for name in ("dose_unit", "waste_unit"):
+        assert 'placeholder="e.g. mg"' in html.split(f'name="a{adm.pk}-{name}"')[1][:200]
+    assert 'placeholder="mg"' not in html
