@@ -121,10 +121,18 @@ def record_checked(encounter: Encounter) -> Record:
         raise _record_error(exc) from exc
 
 
+_PAUSE_OUTSIDE = re.compile(r"^pauses\[\d+\]$")  # DOC-3: a pause not within start and stop
+
+
 def _refuse_input_errors(
-    encounter: Encounter, administration_id: int | None, now: datetime
+    encounter: Encounter, administration_id: int | None, now: datetime, *, run_times: bool = False
 ) -> None:
-    """Ask the engine; raise ChartError for DOC-3 errors on the administration that changed."""
+    """Ask the engine; raise ChartError for DOC-3 errors on the administration that changed.
+
+    `run_times`: the change was to the administration's own start or stop. When one of them is
+    wrong (a stop before the start), a pause "not within its start and stop" follows from it and
+    is asked again once it is right: only the field to fix is named, not a second alert.
+    """
     record = record_checked(encounter)
     if administration_id is None:
         return
@@ -137,6 +145,8 @@ def _refuse_input_errors(
             and record_id in finding.administrations
         ):
             errors.setdefault(finding.field, []).append(finding.message)
+    if run_times and errors.keys() & {"start", "stop"}:
+        errors = {k: v for k, v in errors.items() if not _PAUSE_OUTSIDE.match(k or "")}
     if errors:
         raise ChartError(errors)
 
@@ -405,7 +415,7 @@ def administration_update(
             what.append(f"{name}: {_shown(before, encounter)} -> {_shown(value, encounter)}")
         setattr(current, name, value)
     _bump(current)
-    _refuse_input_errors(encounter, current.pk, now or timezone.now())
+    _refuse_input_errors(encounter, current.pk, now or timezone.now(), run_times=True)
     if signed:
         subject = f"A{current.pk} {current.drug.name}"
         _addendum_for(encounter, user=user, subject=subject, what=what, why=addendum_why)
@@ -487,7 +497,7 @@ def administration_stop(
         pause.save(update_fields=["end"])
     current.stop = at
     _bump(current)
-    _refuse_input_errors(current.encounter, current.pk, now or timezone.now())
+    _refuse_input_errors(current.encounter, current.pk, now or timezone.now(), run_times=True)
     return current
 
 

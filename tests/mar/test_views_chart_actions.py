@@ -280,6 +280,29 @@ def test_a_stop_before_its_start_is_refused_beside_the_stop_field(client_as) -> 
     assert 'value="typed-bag"' in html
 
 
+def test_a_stop_before_its_start_names_only_the_stop_not_its_pause_too(client_as) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3: a stop typed before the start puts every pause outside the run; the nurse is told
+    about the stop, beside it, and not given a second alert about the pause that follows from
+    it. Nothing saved changes."""
+    _encounter, adm = running_visit()
+    Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5),
+                         end=adm.start + timedelta(minutes=10))  # fmt: skip
+    html = _refused(client_as, adm, stop=local(adm.start - timedelta(minutes=30)))
+    assert f'id="error_1_id_a{adm.pk}-stop"' in html
+    assert "is not after its start" in html
+    assert "is not within its start and stop" not in html
+
+
+def test_a_pause_outside_a_right_start_and_stop_is_still_named(client_as) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3: when the start and stop are plausible, a stop typed before a pause leaves the
+    pause outside the run: that is the message, as before."""
+    _encounter, adm = running_visit()
+    Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=20),
+                         end=adm.start + timedelta(minutes=25))  # fmt: skip
+    html = _refused(client_as, adm, stop=local(adm.start + timedelta(minutes=10)))
+    assert "is not within its start and stop" in html
+
+
 def test_a_time_in_the_future_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
     _encounter, adm = running_visit()
     html = _refused(client_as, adm, stop=local(timezone.now() + timedelta(hours=2)))
