@@ -360,8 +360,13 @@ class AddendumForm(ZonedForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if (data.get("flush_site") is None) != (data.get("flush_at") is None):
-            raise ValidationError("A missed flush needs both its site and its time.")
+        if self.has_error("flush_site") or self.has_error("flush_at"):
+            return data  # already said beside the field (a time that cannot be read)
+        site, at = data.get("flush_site"), data.get("flush_at")
+        if site is not None and at is None:
+            self.add_error("flush_at", "Say when the missed flush was given.")
+        elif site is None and at is not None:
+            self.add_error("flush_site", "Say which site the missed flush was given on.")
         return data
 
 

@@ -704,6 +704,39 @@ def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:  # 
     assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
 
 
+@pytest.mark.parametrize(
+    ("flush_site", "flush_at", "field", "message"),
+    [
+        (True, "yesterday-ish", "flush_at", "Enter a date and time such as 2026-03-02 08:30."),
+        (True, "", "flush_at", "Say when the missed flush was given."),
+        (False, "2026-03-02T09:10", "flush_site", "Say which site the missed flush was given on."),
+    ],
+)
+def test_an_addendum_flush_that_cannot_be_charted_says_why_beside_its_field(  # type: ignore[no-untyped-def]
+    client_as, chemo_encounter, django_capture_on_commit_callbacks, flush_site, flush_at, field,
+    message,
+) -> None:  # fmt: skip
+    """RAC-5's usual answer, a missed flush charted by addendum: a time that cannot be read is
+    named as such beside the time (not "needs both its site and its time" when both were
+    given); a missing site or time is named beside the one missing. Nothing is saved."""
+    client = client_as(roles.NURSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    site = chemo_encounter.sites.get()
+    html = client.post(
+        reverse("mar:addendum_add", args=[chemo_encounter.pk]),
+        {"addendum-what": "missed flush", "addendum-why": "coder query",
+         "addendum-flush_site": site.pk if flush_site else "", "addendum-flush_at": flush_at},
+        **HX,
+    ).content.decode()  # fmt: skip
+    assert f'id="error_1_id_addendum-{field}"' in html
+    assert message in html
+    assert "needs both" not in html
+    assert ">\nmissed flush</textarea>" in html  # the nurse's words are kept
+    assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+    assert Flush.objects.filter(encounter=chemo_encounter).count() == 1
+
+
 def test_a_flush_given_earlier_is_charted_at_its_time(client_as) -> None:  # type: ignore[no-untyped-def]
     encounter, adm = running_visit()
     at = adm.start + timedelta(minutes=3)
