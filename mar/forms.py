@@ -225,6 +225,13 @@ class StartForm(ZonedForm):
             self.fields["site"].initial = open_sites[0].pk
 
 
+def plain_number(value: Decimal | None) -> str | None:
+    """A stored amount as a nurse writes it: 1.0000 -> "1", 0.5000 -> "0.5", 100 -> "100"."""
+    if value is None:
+        return None
+    return format(value.normalize(), "f")
+
+
 def _unit_input() -> forms.TextInput:
     # A hint, not a value: a bare "mg" in grey read as if the unit were already charted.
     return forms.TextInput(attrs={"placeholder": "e.g. mg"})
@@ -298,10 +305,10 @@ class AdministrationForm(ZonedForm):
             "purpose": adm.purpose,
             "started_by": adm.started_by,
             "pump": adm.pump,
-            "planned_hours": adm.planned_hours,
-            "dose_value": adm.dose_value,
+            "planned_hours": plain_number(adm.planned_hours),
+            "dose_value": plain_number(adm.dose_value),
             "dose_unit": adm.dose_unit,
-            "waste_value": adm.waste_value,
+            "waste_value": plain_number(adm.waste_value),
             "waste_unit": adm.waste_unit,
             "version": adm.version,
         }

@@ -200,6 +200,28 @@ def test_starting_an_order_carries_drug_dose_and_route_over(client_as) -> None: 
     assert "375 mg/m2" in html
 
 
+def test_a_started_orders_dose_shows_as_ordered_not_to_four_places(client_as) -> None:  # type: ignore[no-untyped-def]
+    """The dose carried over from the order ("1 g", the drug's HCPCS units) shows as "1" on the
+    card, not "1.0000"; saving the card as shown keeps it."""
+    encounter, _adm = running_visit()
+    order = factories.order_create(encounter, factories.drug_get("vancomycin"), dose="1 g")
+    client = client_as(roles.NURSE)
+    html = client.post(
+        reverse("mar:order_start", args=[encounter.pk, order.pk]),
+        {f"o{order.pk}-method": "infusion", f"o{order.pk}-site": ""},
+        **HX,
+    ).content.decode()
+    adm = Administration.objects.get(order=order)
+    assert f'name="a{adm.pk}-dose_value" value="1"' in html
+    assert "1.0000" not in html
+    response = client.post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]), card_data(adm, dose_value="1")
+    )
+    assert response.status_code == 302
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.dose_value, saved.dose_unit) == (1, "g")
+
+
 def test_a_hydration_order_starts_as_hydration(client_as) -> None:  # type: ignore[no-untyped-def]
     encounter, _adm = running_visit()
     fluid = hydration_order(encounter)
