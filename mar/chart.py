@@ -7,6 +7,7 @@ the panel, the timeline's charged/uncharged marks and the sign-off read the same
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,23 +16,33 @@ from zoneinfo import ZoneInfo
 from django.forms import Form
 from django.utils import timezone
 
-from coding.engine import Finding, RecordError, Result, code_record, parse_record
-from coding.extract import record_from_encounter
+from coding import extract
+from coding.engine import Finding, Record, RecordError, Result, code_record, parse_record
+from coding.extract import pk_from_record_id, record_from_encounter
 from coding.models import ChargeRun
-from mar.charting import acknowledgement_key, finding_key, open_errors
+from mar.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
     AdministrationForm,
     AtForm,
     EncounterTimesForm,
+    FlushForm,
+    FlushRemoveForm,
     PauseForm,
     SignForm,
     SiteForm,
     SiteUpdateForm,
     StartForm,
 )
-from mar.models import AccessSite, Administration, Encounter, FindingAcknowledgement, Order
+from mar.models import (
+    AccessSite,
+    Administration,
+    Encounter,
+    FindingAcknowledgement,
+    Flush,
+    Order,
+)
 from mar.timeline import Timeline, build_timeline
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -111,22 +122,27 @@ def checklist_build(
     acknowledgements: list[FindingAcknowledgement],
     administrations: dict[str, Administration],
     sites: dict[int, AccessSite],
+    *,
+    record: Record | None = None,
+    flushes: Iterable[Flush] = (),
 ) -> Checklist:
+    """`flushes` (a queryset is read only if a finding names a flush) for the links to them."""
     if result is None:
         return Checklist(groups=[], record_error=record_error)
     acks = {acknowledgement_key(a): a for a in acknowledgements}
     findings = sorted(result.findings, key=lambda f: f.sort_key())
+    flush_anchor = _flush_anchors(record, flushes)
     groups: dict[str, Group] = {}
     for finding in findings:
         first = finding.administrations[0] if finding.administrations else ""
         if first not in groups:
             adm = administrations.get(first)
             title = f"{adm.drug.name} ({first})" if adm else "The visit"
-            groups[first] = Group(title, f"adm-{first[1:]}" if adm else "checklist")
+            # The visit's heading links nowhere (it would jump to the checklist itself).
+            groups[first] = Group(title, f"adm-{first[1:]}" if adm else "")
         key = finding_key(finding)
-        groups[first].items.append(
-            Item(finding, key, _anchor(finding, administrations, sites), acks.get(key))
-        )
+        anchor = flush_anchor(finding.field) or _anchor(finding, administrations, sites)
+        groups[first].items.append(Item(finding, key, anchor, acks.get(key)))
     checklist = Checklist(groups=list(groups.values()))
     for finding in findings:
         if finding.severity == "error":
@@ -137,6 +153,29 @@ def checklist_build(
             checklist.infos += 1
     checklist.open_errors = open_errors(findings, set(acks))
     return checklist
+
+
+def _flush_anchors(record: Record | None, flushes: Iterable[Flush]) -> Callable[[str | None], str]:
+    """For a finding naming one flush ("flushes[2]", DOC-3: in the future): the id of that
+    flush's row on its site chip, where it is removed; "" for any other finding."""
+    by_time: dict[tuple[str | None, int], int] | None = None
+
+    def anchor(field: str | None) -> str:
+        nonlocal by_time
+        named = flush_named(record, field) if record is not None else None
+        if named is None:
+            return ""
+        if by_time is None:  # the bridge reads times to the second
+            by_time = {}
+            for flush in flushes:
+                key = (extract.record_id("S", flush.site_id), int(flush.at.timestamp()))
+                by_time.setdefault(key, flush.pk)
+        pk = by_time.get((named.site, int(named.at.timestamp())))
+        if pk is not None:
+            return f"flush-{pk}"
+        return f"site-{pk_from_record_id(named.site)}" if named.site else "sites"
+
+    return anchor
 
 
 def _anchor(
@@ -189,7 +228,8 @@ def chart_context(
 ) -> dict[str, Any]:
     """Everything the chart's templates need. `bound` replaces a form by its key with the one the
     nurse posted (errors and typed values kept); keys: 'site', 'times', 'sign', 'addendum',
-    'start-O<pk>', 'site-S<pk>', 'a<pk>', 'p<pk>'."""
+    'start-O<pk>', 'site-S<pk>', 'flush-S<pk>' (a site's flush), 'flush-F<pk>' (removing a
+    flush), 'a<pk>', 'p<pk>'."""
     now = now or timezone.now()
     bound = bound or {}
     zone = _zone(encounter)
@@ -203,7 +243,11 @@ def chart_context(
     )
     adm_by_id = {f"A{a.pk}": a for a in adms}
     acknowledgements = list(encounter.acknowledgements.all())
-    checklist = checklist_build(result, record_error, acknowledgements, adm_by_id, site_by_pk)
+    flushes = list(encounter.flushes.all())
+    checklist = checklist_build(
+        result, record_error, acknowledgements, adm_by_id, site_by_pk, record=record,
+        flushes=flushes,
+    )  # fmt: skip
 
     items_by_adm: dict[str, list[Item]] = {}
     for group in checklist.groups:
@@ -232,21 +276,7 @@ def chart_context(
         )
         for order in orders
     ]
-    site_rows = [
-        (
-            site,
-            bound.get(f"site-S{site.pk}")
-            or SiteUpdateForm(
-                encounter=encounter,
-                prefix=f"s{site.pk}",
-                initial={
-                    "location": site.location,
-                    "separate_site_reason": site.separate_site_reason,
-                },
-            ),
-        )
-        for site in sites
-    ]
+    site_rows = [_site_row(encounter, site, flushes, bound) for site in sites]
     has_vascular = any(s.kind in VASCULAR_KINDS for s in open_sites)
     timeline: Timeline | None = (
         build_timeline(record, result, now=now) if record is not None else None
@@ -268,7 +298,7 @@ def chart_context(
         "orders": order_rows,
         "given_orders": sum(1 for row in order_rows if row[1]),
         "cards": cards,
-        "flushes": list(encounter.flushes.all()),
+        "flushes": flushes,
         "addenda": list(encounter.addenda.select_related("author")),
         "acknowledgements": acknowledgements,
         "run": run,
@@ -294,6 +324,40 @@ def chart_context(
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
         "order_purposes": Order.Purpose,
     }
+
+
+@dataclass
+class SiteRow:
+    """A site chip: the site, its details form, its flush form and its flushes (each with the
+    form that removes it)."""
+
+    site: AccessSite
+    form: Form
+    flush_form: Form
+    flushes: list[tuple[Flush, Form]]
+
+    @property
+    def last_flush(self) -> Flush | None:
+        return self.flushes[-1][0] if self.flushes else None
+
+
+def _site_row(
+    encounter: Encounter, site: AccessSite, flushes: list[Flush], bound: dict[str, Form]
+) -> SiteRow:
+    form = bound.get(f"site-S{site.pk}") or SiteUpdateForm(
+        encounter=encounter,
+        prefix=f"s{site.pk}",
+        initial={"location": site.location, "separate_site_reason": site.separate_site_reason},
+    )
+    flush_form = bound.get(f"flush-S{site.pk}") or FlushForm(
+        encounter=encounter, prefix=f"flush{site.pk}"
+    )
+    rows: list[tuple[Flush, Form]] = [
+        (flush, bound.get(f"flush-F{flush.pk}") or FlushRemoveForm(prefix=f"f{flush.pk}"))
+        for flush in flushes  # in time order
+        if flush.site_id == site.pk
+    ]
+    return SiteRow(site=site, form=form, flush_form=flush_form, flushes=rows)
 
 
 def running_minutes(adm: Administration, now: datetime) -> int:
@@ -403,12 +467,15 @@ def board_summary(
 def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> dict[str, Any]:
     """Just what the checklist panel needs (the htmx refresh and the benchmark measure this)."""
     now = now or timezone.now()
-    _record, result, record_error = evaluate(encounter, now)
+    record, result, record_error = evaluate(encounter, now)
     sites = {s.pk: s for s in encounter.sites.all()}
     adms = {
         f"A{a.pk}": a
         for a in encounter.administrations.select_related("drug").prefetch_related("pauses")
     }
     acknowledgements = list(encounter.acknowledgements.all())
-    checklist = checklist_build(result, record_error, acknowledgements, adms, sites)
+    checklist = checklist_build(
+        result, record_error, acknowledgements, adms, sites, record=record,
+        flushes=encounter.flushes.all(),
+    )  # fmt: skip
     return {"encounter": encounter, "checklist": checklist, "now": now}

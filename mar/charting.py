@@ -3,10 +3,11 @@
 Every change runs in a transaction. Before it commits, the engine reads the record as it now
 stands and runs its checks (`check_record`); an input error (DOC-3: stop before start, a pause
 outside its administration, a time in the future, more than 24 h without a pump) on the
-administration that changed refuses the change: the transaction rolls back and `ChartError`
-carries the engine's messages keyed by the engine's field name ("stop", "pauses[0].end"), for the
-form to show beside its fields. Nothing here decides what is plausible: the engine does, so the
-live checklist, the form errors and the sign-off never disagree.
+administration that changed (or on the flush charted: a flush in the future) refuses the
+change: the transaction rolls back and `ChartError` carries the engine's messages keyed by the
+engine's field name ("stop", "pauses[0].end", "flushes"), for the form to show beside its
+fields. Nothing here decides what is plausible: the engine does, so the live checklist, the form
+errors and the sign-off never disagree.
 
 Two nurses on one administration: every change names the `version` it was made from; a stale
 version raises `StaleVersion` with the saved row, and nothing is overwritten.
@@ -27,7 +28,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, check_record
-from coding.extract import record_from_encounter
+from coding.engine import Flush as RecordFlush
+from coding.extract import record_from_encounter, record_id
 from mar import services
 from mar.models import (
     AccessSite,
@@ -82,15 +84,26 @@ class SignBlocked(Exception):
         self.open_errors = open_errors
 
 
-def finding_key(finding: Finding) -> str:
-    """A short stable name for a finding: rule, administrations and field (not its wording)."""
-    raw = f"{finding.rule}|{','.join(finding.administrations)}|{finding.field or ''}"
+def _key(rule: str, administrations: str, field: str, message: str) -> str:
+    raw = f"{rule}|{administrations}|{field}|{message}"
     return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def finding_key(finding: Finding) -> str:
+    """A short stable name for one finding: rule, administrations, field and message.
+
+    The message is part of it: two findings of one rule on the visit (no administration) can
+    name the same field, and each needs its own reason to sign anyway; an acknowledgement
+    covers the finding it was given for, and not another with other words.
+    """
+    administrations = ",".join(finding.administrations)
+    return _key(finding.rule, administrations, finding.field or "", finding.message)
 
 
 def acknowledgement_key(ack: FindingAcknowledgement) -> str:
-    raw = f"{ack.rule}|{ack.administrations}|{ack.field}"
-    return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:12]
+    """The key of the finding `ack` acknowledged (it keeps the finding's rule, administrations,
+    field and message)."""
+    return _key(ack.rule, ack.administrations, ack.field, ack.message)
 
 
 _RECORD_PATH = re.compile(r"^administrations\[\d+\]\.")
@@ -108,10 +121,18 @@ def record_checked(encounter: Encounter) -> Record:
         raise _record_error(exc) from exc
 
 
+_PAUSE_OUTSIDE = re.compile(r"^pauses\[\d+\]$")  # DOC-3: a pause not within start and stop
+
+
 def _refuse_input_errors(
-    encounter: Encounter, administration_id: int | None, now: datetime
+    encounter: Encounter, administration_id: int | None, now: datetime, *, run_times: bool = False
 ) -> None:
-    """Ask the engine; raise ChartError for DOC-3 errors on the administration that changed."""
+    """Ask the engine; raise ChartError for DOC-3 errors on the administration that changed.
+
+    `run_times`: the change was to the administration's own start or stop. When one of them is
+    wrong (a stop before the start), a pause "not within its start and stop" follows from it and
+    is asked again once it is right: only the field to fix is named, not a second alert.
+    """
     record = record_checked(encounter)
     if administration_id is None:
         return
@@ -124,6 +145,8 @@ def _refuse_input_errors(
             and record_id in finding.administrations
         ):
             errors.setdefault(finding.field, []).append(finding.message)
+    if run_times and errors.keys() & {"start", "stop"}:
+        errors = {k: v for k, v in errors.items() if not _PAUSE_OUTSIDE.match(k or "")}
     if errors:
         raise ChartError(errors)
 
@@ -250,12 +273,67 @@ def site_discontinue(*, site: AccessSite, at: datetime) -> AccessSite:
     return site
 
 
+_FLUSH_FIELD = re.compile(r"^flushes\[(\d+)\]")
+
+
+def flush_named(record: Record, field: str | None) -> RecordFlush | None:
+    """The record's flush an engine finding names ("flushes[2]": the third in time order)."""
+    match = _FLUSH_FIELD.match(field or "")
+    if match is None or int(match[1]) >= len(record.flushes):
+        return None
+    return record.flushes[int(match[1])]
+
+
+def _flush_create(*, site: AccessSite, at: datetime, now: datetime) -> Flush:
+    """Chart a flush; refused (ChartError on "flushes") for the engine's input errors on it
+    (DOC-3: a flush in the future)."""
+    encounter = site.encounter
+    flush = Flush.objects.create(encounter=encounter, site=site, at=at)
+    record = record_checked(encounter)
+    this = (record_id("S", site.pk), at.replace(microsecond=0))  # as the bridge reads it
+    errors = []
+    for finding in check_record(record, now=now):
+        named = flush_named(record, finding.field)
+        if (
+            finding.rule == "DOC-3"
+            and finding.severity == "error"
+            and named is not None
+            and (named.site, named.at) == this
+        ):
+            errors.append(finding.message)
+    if errors:
+        raise ChartError({"flushes": errors})
+    return flush
+
+
 @transaction.atomic
-def flush_chart(*, site: AccessSite, at: datetime) -> Flush:
+def flush_chart(*, site: AccessSite, at: datetime, now: datetime | None = None) -> Flush:
+    """A flush on a site, now or at a typed time; DOC-3 refuses one in the future."""
     _require_in_progress(site.encounter)
     if site.discontinued_at is not None and site.discontinued_at < at:
         raise ChartError({None: [f"Site S{site.pk} was discontinued: it cannot be flushed."]})
-    return Flush.objects.create(encounter=site.encounter, site=site, at=at)
+    return _flush_create(site=site, at=at, now=now or timezone.now())
+
+
+@transaction.atomic
+def flush_remove(
+    *, flush: Flush, user: AbstractBaseUser | None = None, addendum_why: str = ""
+) -> None:
+    """Remove a flush charted by mistake (a double tap, the wrong time or site).
+
+    On a record in progress it is simply deleted (the audit trail keeps the row and who removed
+    it); on a signed record only as an addendum with a reason, written in the same transaction.
+    """
+    encounter = flush.encounter
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    # The encounter row is locked (above): two removals of one flush take turns.
+    if not Flush.objects.filter(pk=flush.pk).exists():
+        raise ChartError({None: ["This flush was already removed."]})
+    what = [f"removed the flush on S{flush.site_id} at {_shown(flush.at, encounter)}"]
+    Flush.objects.filter(pk=flush.pk).delete()
+    record_checked(encounter)
+    if signed:
+        _addendum_for(encounter, user=user, subject="Flush", what=what, why=addendum_why)
 
 
 # --- administrations --------------------------------------------------------------------------
@@ -337,7 +415,7 @@ def administration_update(
             what.append(f"{name}: {_shown(before, encounter)} -> {_shown(value, encounter)}")
         setattr(current, name, value)
     _bump(current)
-    _refuse_input_errors(encounter, current.pk, now or timezone.now())
+    _refuse_input_errors(encounter, current.pk, now or timezone.now(), run_times=True)
     if signed:
         subject = f"A{current.pk} {current.drug.name}"
         _addendum_for(encounter, user=user, subject=subject, what=what, why=addendum_why)
@@ -419,7 +497,7 @@ def administration_stop(
         pause.save(update_fields=["end"])
     current.stop = at
     _bump(current)
-    _refuse_input_errors(current.encounter, current.pk, now or timezone.now())
+    _refuse_input_errors(current.encounter, current.pk, now or timezone.now(), run_times=True)
     return current
 
 
@@ -547,13 +625,19 @@ def addendum_write(
     why: str,
     flush_site: AccessSite | None = None,
     flush_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Addendum:
     """An addendum to a signed record (what, why; who and when are recorded); charges rerun.
 
     It may chart a flush that was given but not charted (the usual answer to a RAC-5 query).
     """
     if flush_site is not None and flush_at is not None:
-        Flush.objects.create(encounter=encounter, site=flush_site, at=flush_at)
+        try:
+            _flush_create(site=flush_site, at=flush_at, now=now or timezone.now())
+        except ChartError as exc:
+            # The form's field is "flush_at"; the engine's, "flushes".
+            errors = {("flush_at" if k == "flushes" else k): v for k, v in exc.errors.items()}
+            raise ChartError(errors) from exc
         zone_time = _shown(flush_at, encounter)
         what = f"{what}\nFlush charted on S{flush_site.pk} at {zone_time}."
     return services.addendum_add(encounter=encounter, user=user, what=what, why=why)

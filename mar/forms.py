@@ -106,7 +106,7 @@ class LocalTimeField(forms.Field):
             raise ValidationError(exc.message, code="dst") from None
 
 
-def _zone(encounter: Encounter) -> ZoneInfo:
+def encounter_zone(encounter: Encounter) -> ZoneInfo:
     try:
         return ZoneInfo(encounter.timezone)
     except Exception:  # noqa: BLE001 - the engine reports a bad zone on the checklist
@@ -119,7 +119,7 @@ class ZonedForm(forms.Form):
     def __init__(self, *args: Any, encounter: Encounter, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.encounter = encounter
-        zone = _zone(encounter)
+        zone = encounter_zone(encounter)
         for field in self.fields.values():
             if isinstance(field, LocalTimeField):
                 field.zone = zone
@@ -183,6 +183,26 @@ class AtForm(ZonedForm):
     version = forms.IntegerField(required=False, widget=forms.HiddenInput())
 
 
+class FlushForm(ZonedForm):
+    """A flush on a site: now (one tap), or given earlier at a typed time (`late`: the time is
+    then needed, never taken as "now")."""
+
+    at = LocalTimeField(label="Flush given at", required=False)
+    late = forms.BooleanField(required=False, widget=forms.HiddenInput())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("late") and data.get("at") is None and "at" not in self.errors:
+            self.add_error("at", "Enter the time the flush was given.")
+        return data
+
+
+class FlushRemoveForm(forms.Form):
+    """Remove a flush charted by mistake; on a signed record, as an addendum with a reason."""
+
+    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
+
+
 class StartForm(ZonedForm):
     method = forms.ChoiceField(
         choices=[
@@ -205,8 +225,16 @@ class StartForm(ZonedForm):
             self.fields["site"].initial = open_sites[0].pk
 
 
+def plain_number(value: Decimal | None) -> str | None:
+    """A stored amount as a nurse writes it: 1.0000 -> "1", 0.5000 -> "0.5", 100 -> "100"."""
+    if value is None:
+        return None
+    return format(value.normalize(), "f")
+
+
 def _unit_input() -> forms.TextInput:
-    return forms.TextInput(attrs={"placeholder": "mg"})
+    # A hint, not a value: a bare "mg" in grey read as if the unit were already charted.
+    return forms.TextInput(attrs={"placeholder": "e.g. mg"})
 
 
 class AdministrationForm(ZonedForm):
@@ -277,10 +305,10 @@ class AdministrationForm(ZonedForm):
             "purpose": adm.purpose,
             "started_by": adm.started_by,
             "pump": adm.pump,
-            "planned_hours": adm.planned_hours,
-            "dose_value": adm.dose_value,
+            "planned_hours": plain_number(adm.planned_hours),
+            "dose_value": plain_number(adm.dose_value),
             "dose_unit": adm.dose_unit,
-            "waste_value": adm.waste_value,
+            "waste_value": plain_number(adm.waste_value),
             "waste_unit": adm.waste_unit,
             "version": adm.version,
         }
@@ -339,8 +367,13 @@ class AddendumForm(ZonedForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if (data.get("flush_site") is None) != (data.get("flush_at") is None):
-            raise ValidationError("A missed flush needs both its site and its time.")
+        if self.has_error("flush_site") or self.has_error("flush_at"):
+            return data  # already said beside the field (a time that cannot be read)
+        site, at = data.get("flush_site"), data.get("flush_at")
+        if site is not None and at is None:
+            self.add_error("flush_at", "Say when the missed flush was given.")
+        elif site is None and at is not None:
+            self.add_error("flush_site", "Say which site the missed flush was given on.")
         return data
 
 

@@ -353,8 +353,9 @@ class DrugClassChange(models.Model):
 class FindingAcknowledgement(models.Model):
     """A nurse's reason for signing despite an error finding of the checklist (mar/charting.py).
 
-    A finding is matched by (rule, administrations, field): the engine's findings carry no id, and
-    these three name the gap without depending on the wording of its message.
+    A finding is matched by (rule, administrations, field, message): the engine's findings carry
+    no id, and two findings of one rule can name the same field (two flushes in the future are
+    two visit-level DOC-3 errors): each is acknowledged with its own reason.
     """
 
     encounter = models.ForeignKey(

@@ -22,6 +22,7 @@ urlpatterns = [
     path(E + "sites/<int:site_pk>/assess/", views.site_assess, name="site_assess"),
     path(E + "sites/<int:site_pk>/discontinue/", views.site_discontinue, name="site_discontinue"),
     path(E + "sites/<int:site_pk>/flush/", views.site_flush, name="site_flush"),
+    path(E + "flushes/<int:flush_pk>/remove/", views.flush_remove, name="flush_remove"),
     path(E + "orders/<int:order_pk>/start/", views.order_start, name="order_start"),
     path(E + "administrations/<int:adm_pk>/", views.administration_update, name="adm_update"),
     path(E + "administrations/<int:adm_pk>/pause/", views.administration_pause, name="adm_pause"),

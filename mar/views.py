@@ -6,6 +6,7 @@ with htmx (request.htmx) it answers with the chart section re-rendered, checklis
 included. Nurses (and admins) chart; coders and pharmacists read the chart.
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -39,14 +40,17 @@ from mar.forms import (
     AdministrationForm,
     AtForm,
     EncounterTimesForm,
+    FlushForm,
+    FlushRemoveForm,
     PauseForm,
     SignForm,
     SiteForm,
     SiteUpdateForm,
     StartForm,
     apply_chart_error,
+    encounter_zone,
 )
-from mar.models import AccessSite, Administration, Encounter, Order, Pause
+from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
 from mar.roles import ADMIN, CODER, NURSE, PHARMACIST, role_required, user_has_role, user_role
 from mar.timeline import build_timeline
 
@@ -134,8 +138,14 @@ def board(request: HttpRequest) -> HttpResponse:
 def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) -> dict[str, Any]:
     nurse = user_has_role(request.user, NURSE)
     context = chart_context(encounter, **kwargs)
-    context["can_chart"] = nurse and not encounter.is_signed
-    context["can_addendum"] = nurse and encounter.is_signed
+    signed = encounter.is_signed
+    context["can_chart"] = nurse and not signed
+    # A signed record is read-only, with one "Addendum" button (?addendum=1) that opens its
+    # forms for changes as addenda; a POST to a signed record came from them: it stays open.
+    context["addendum_available"] = nurse and signed
+    context["can_addendum"] = (
+        nurse and signed and (request.method == "POST" or request.GET.get("addendum") == "1")
+    )
     return context
 
 
@@ -204,6 +214,8 @@ def _after_change(
         context = _chart_context(request, encounter, bound=bound, conflict=conflict)
         return render(request, "mar/encounter.html", context)
     url = reverse("mar:encounter", args=[encounter.pk])
+    if encounter.is_signed:
+        url += "?addendum=1"  # the change was an addendum: back to the addendum, still open
     return redirect(f"{url}#{anchor}" if anchor else url)
 
 
@@ -284,10 +296,8 @@ def _site_action(request: HttpRequest, pk: int, site_pk: int, action: str) -> Ht
     try:
         if action == "assess":
             charting.site_assess(site=site, at=now)
-        elif action == "discontinue":
-            charting.site_discontinue(site=site, at=now)
         else:
-            charting.flush_chart(site=site, at=now)
+            charting.site_discontinue(site=site, at=now)
     except ChartError as exc:
         for message_list in exc.errors.values():
             for message in message_list:
@@ -307,11 +317,61 @@ def site_discontinue(request: HttpRequest, pk: int, site_pk: int) -> HttpRespons
     return _site_action(request, pk, site_pk, "discontinue")
 
 
+def _wall_clock(encounter: Encounter, moment: datetime) -> str:
+    return moment.astimezone(encounter_zone(encounter)).strftime("%H:%M")
+
+
 @require_POST
 @role_required(NURSE)
 def site_flush(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
-    """One tap: a flush on this site, now."""
-    return _site_action(request, pk, site_pk, "flush")
+    """A flush on this site: now (one tap), or given earlier at a typed time.
+
+    A time that cannot be read, or that the engine refuses (DOC-3: in the future), comes back
+    beside the time field as typed, with or without htmx; nothing is charted.
+    """
+    site = _site(pk, site_pk)
+    encounter = site.encounter
+    form = FlushForm(request.POST, encounter=encounter, prefix=f"flush{site.pk}")
+    if form.is_valid():
+        now = timezone.now()
+        try:
+            flush = charting.flush_chart(site=site, at=form.cleaned_data["at"] or now, now=now)
+        except ChartError as exc:
+            # The engine names the record's "flushes[i]"; on this form it is "at".
+            apply_chart_error(
+                form, {("at" if k == "flushes" else k): v for k, v in exc.errors.items()}
+            )
+        else:
+            messages.success(
+                request, f"Flush charted on S{site.pk} at {_wall_clock(encounter, flush.at)}."
+            )
+            return _after_change(request, encounter, anchor=f"site-{site.pk}")
+    return _after_change(request, encounter, bound={f"flush-S{site.pk}": form})
+
+
+@require_POST
+@role_required(NURSE)
+def flush_remove(request: HttpRequest, pk: int, flush_pk: int) -> HttpResponse:
+    """Remove a flush charted by mistake; on a signed record only as an addendum (say why)."""
+    flush = get_object_or_404(
+        Flush.objects.select_related("encounter__patient"), pk=flush_pk, encounter_id=pk
+    )
+    encounter = flush.encounter
+    form = FlushRemoveForm(request.POST, prefix=f"f{flush.pk}")
+    if form.is_valid():
+        try:
+            charting.flush_remove(
+                flush=flush, user=request.user, addendum_why=form.cleaned_data["addendum_why"]
+            )
+        except ChartError as exc:
+            _refused(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Flush on S{flush.site_id} at {_wall_clock(encounter, flush.at)} removed.",
+            )
+            return _after_change(request, encounter, anchor=f"site-{flush.site_id}")
+    return _after_change(request, encounter, bound={f"flush-F{flush.pk}": form})
 
 
 @require_POST
@@ -548,6 +608,8 @@ def addendum_add(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_error(None, exc)
+        except ChartError as exc:
+            _refused(form, exc)
         else:
             messages.success(request, "Addendum saved. Charges are being regenerated.")
             return _after_change(request, encounter, anchor="addenda")

@@ -120,9 +120,9 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
                 f"A flush on {flush.site or 'an unnamed site'} is charted in the future "
                 f"({hhmm(flush.at, record.encounter.timezone)})",
                 (),
-                "flushes",
+                f"flushes[{i}]",  # which flush: the form that charts it, the checklist's link
             )
-            for flush in record.flushes
+            for i, flush in enumerate(record.flushes)
             if flush.at > now
         )
     # RAC-4, RAC-5 and RAC-6 look at what ran through each line; a vehicle or KVO never counts.

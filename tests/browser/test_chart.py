@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from mar.models import Administration, DrugClass, Encounter, Order
+from mar.services import encounter_sign
 from tests import factories
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_login import sign_in
@@ -190,3 +191,80 @@ def test_without_javascript_every_action_is_a_plain_form_post(browser_page, live
         assert Encounter.objects.get(pk=encounter.pk).status == Encounter.Status.SIGNED
     finally:
         context.close()
+
+
+def test_a_refused_flush_time_comes_back_beside_its_field_with_and_without_javascript(  # type: ignore[no-untyped-def]
+    browser_page, live_server
+) -> None:
+    """ "Flush earlier…": a time in the future (DOC-3) with htmx, and a time that cannot be read
+    without JavaScript, are each named beside the time field; the panel stays open with the
+    nurse's typing in it and nothing is charted."""
+    from playwright.sync_api import expect
+
+    factories.user_create(username="nurse-f", role="nurse")
+    encounter = visit()
+    now = timezone.now()
+    site = factories.site_create(encounter, placed_at=now - timedelta(hours=3))
+    field = f"#id_flush{site.pk}-at"
+    error = f"#error_1_id_flush{site.pk}-at"
+
+    page = browser_page
+    sign_in(page, live_server, "nurse-f")
+    page.wait_for_url("**/mar/board/")
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+    chip = page.locator(f"#site-{site.pk}")
+    chip.locator("summary", has_text="Flush earlier").click()
+    future = wall(now + timedelta(hours=2))
+    page.fill(field, future)
+    chip.locator("[data-testid=flush-at]").click()
+    expect(page.locator(error)).to_contain_text("is charted in the future")
+    expect(page.locator(field)).to_have_value(future)
+    assert not encounter.flushes.exists()
+
+    context = page.context.browser.new_context(
+        java_script_enabled=False, viewport={"width": 1024, "height": 768}
+    )
+    plain = context.new_page()
+    try:
+        sign_in(plain, live_server, "nurse-f")
+        plain.wait_for_url("**/mar/board/")
+        plain.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+        plain.locator(f"#site-{site.pk} summary", has_text="Flush earlier").click()
+        # A browser without a date picker lets anything be typed (Playwright's evaluate runs
+        # even with the page's JavaScript off: the page itself runs none).
+        plain.locator(field).evaluate("el => { el.type = 'text'; }")
+        plain.fill(field, "noon-ish")
+        plain.locator(f"#site-{site.pk} [data-testid=flush-at]").click()
+        plain.locator(error).wait_for()
+        assert "Enter a date and time" in plain.locator(error).inner_text()
+        assert plain.locator(field).input_value() == "noon-ish"
+        assert plain.locator(field).is_visible()  # the panel is open
+        assert not encounter.flushes.exists()
+    finally:
+        context.close()
+
+
+def test_a_signed_chart_is_read_only_until_the_addendum_button(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+    """screens.md: "After signing, the same screen is read-only with an 'addendum' button": no
+    field can be typed in until the nurse opens the addendum, whose forms save as addenda."""
+    from playwright.sync_api import expect
+
+    nurse = factories.user_create(username="nurse-s", role="nurse")
+    encounter = factories.chemo_encounter_create()
+    encounter_sign(encounter=encounter, user=nurse)
+    page = browser_page
+    sign_in(page, live_server, "nurse-s")
+    page.wait_for_url("**/mar/board/")
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+    editable = page.locator(
+        "#chart :is(input, select, textarea):not([type=hidden]):enabled, #chart button:enabled"
+    )
+    expect(page.locator("[data-testid=signed]")).to_be_visible()
+    assert editable.count() == 0
+    page.locator("[data-testid=addendum-open]").click()
+    page.wait_for_url("**?addendum=1#addendum")
+    expect(page.locator("#addendum")).to_contain_text("Add addendum")
+    assert editable.count() > 0
+    page.locator("[data-testid=addendum-close]").click()
+    expect(page.locator("[data-testid=addendum-open]")).to_be_visible()
+    assert editable.count() == 0

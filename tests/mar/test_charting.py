@@ -137,6 +137,19 @@ def test_an_acknowledged_error_no_longer_blocks(nurse_user) -> None:
     assert ack.by == nurse_user
 
 
+def test_two_findings_of_one_rule_on_one_field_have_their_own_keys() -> None:
+    """Sign-off: two visit-level findings of one rule naming one field (no administration) are
+    two items, each with its own reason box (the key includes the message)."""
+    from coding.engine import Finding
+
+    first = Finding("DOC-3", "error", "A flush on S1 is charted in the future (14:00)", (), "x")
+    second = Finding("DOC-3", "error", "A flush on S1 is charted in the future (15:00)", (), "x")
+    assert charting.finding_key(first) != charting.finding_key(second)
+    ack = FindingAcknowledgement(rule="DOC-3", administrations="", field="x",
+                                 message=second.message)  # fmt: skip
+    assert charting.acknowledgement_key(ack) == charting.finding_key(second)
+
+
 def test_a_signed_record_refuses_plain_charting(nurse_user) -> None:
     encounter = factories.chemo_encounter_create()
     charting.encounter_sign(

@@ -11,7 +11,7 @@ from django.urls import reverse
 from mar import roles
 from mar.models import Administration, Encounter, Flush, Pause
 from tests import factories
-from tests.mar.chart_helpers import running_visit
+from tests.mar.chart_helpers import card_data, running_visit
 
 READ_VIEWS = ["encounter", "encounter_checklist", "encounter_timeline", "encounter_charges"]
 
@@ -56,6 +56,18 @@ def test_coders_and_pharmacists_read_without_controls(client_as, role) -> None: 
     assert 'data-testid="sign-form"' not in page
     assert 'data-testid="start"' not in page
     assert "<fieldset disabled>" in page  # the card's fields are shown, not editable
+
+
+@pytest.mark.parametrize("role", [roles.CODER, roles.PHARMACIST])
+def test_only_a_nurse_gets_the_addendum_button_on_a_signed_chart(client_as, role) -> None:  # type: ignore[no-untyped-def]
+    """screens.md: the signed chart's "addendum" button is the nurse's; others read it only,
+    even when asking for the addendum."""
+    encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
+    url = reverse("mar:encounter", args=[encounter.pk])
+    assert 'data-testid="addendum-open"' in client_as(roles.NURSE).get(url).content.decode()
+    page = client_as(role).get(url, {"addendum": "1"}).content.decode()
+    assert 'data-testid="addendum-open"' not in page
+    assert "Save as addendum" not in page and "Add addendum" not in page
 
 
 def test_the_checklist_shows_the_engines_findings_with_rule_and_field(client_as) -> None:  # type: ignore[no-untyped-def]
@@ -174,3 +186,70 @@ def test_an_unreadable_record_says_why_and_cannot_be_signed(client_as) -> None: 
     html = html.decode()
     assert "The record cannot be read: encounter.timezone" in html
     assert "Signing is disabled" in html
+
+
+def _sign_state(html: str) -> str:
+    start = html.index('id="sign-state"')
+    return html[start : html.index("</div>", start)]
+
+
+def test_the_top_bar_says_why_signing_is_blocked_and_leads_to_the_sign_off(client_as) -> None:  # type: ignore[no-untyped-def]
+    """screens.md, the chart's top: "the sign button, which says why it is disabled when it
+    is": the number of errors that would cost a charge, in words, linking to the sign-off."""
+    encounter, adm = running_visit()  # running: its stop is missing (RAC-7, an error)
+    client = client_as(roles.NURSE)
+    state = _sign_state(client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode())
+    assert "Not ready to sign: 1 item would cost a charge" in state
+    assert 'href="#sign"' in state
+    # A change to the card updates it out of band: the stop charted, the record is ready.
+    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=40))
+    adm.refresh_from_db()
+    html = client.post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]),
+        card_data(adm, bag="B1"),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    state = _sign_state(html)
+    assert 'hx-swap-oob="true"' in state
+    assert "Ready to sign" in state
+
+
+def test_the_top_bar_says_so_when_the_record_cannot_be_read(client_as) -> None:  # type: ignore[no-untyped-def]
+    """screens.md: the sign button says why it is disabled (here: the record is unreadable)."""
+    encounter, _adm = running_visit(timezone="Mars/Olympus_Mons")
+    html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk])).content
+    assert "Cannot sign: the record cannot be read" in _sign_state(html.decode())
+
+
+def test_a_chart_section_answer_updates_the_top_bar_out_of_band(client_as) -> None:  # type: ignore[no-untyped-def]
+    """screens.md: the top bar's sign state follows every change made with htmx."""
+    encounter, adm = running_visit()
+    html = (
+        client_as(roles.NURSE)
+        .post(
+            reverse("mar:adm_stop", args=[encounter.pk, adm.pk]),
+            {f"at{adm.pk}-version": adm.version},
+            HTTP_HX_REQUEST="true",
+        )
+        .content.decode()
+    )
+    assert "Ready to sign" in _sign_state(html)
+    html = (
+        client_as(roles.NURSE)
+        .post(reverse("mar:site_flush", args=[encounter.pk, adm.site_id]), HTTP_HX_REQUEST="true")
+        .content.decode()
+    )
+    assert html.lstrip().startswith('<div id="chart"')
+    assert 'hx-swap-oob="true"' in _sign_state(html)
+
+
+def test_an_empty_dose_unit_does_not_look_charted(client_as) -> None:  # type: ignore[no-untyped-def]
+    """The dose and waste feed the drug's HCPCS units and JW/JZ: an empty unit must look empty,
+    so its hint reads as one ("e.g. mg", under the label "Unit"), not a bare "mg" that reads as
+    charted."""
+    encounter, adm = running_visit()
+    html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk])).content
+    html = html.decode()
+    for name in ("dose_unit", "waste_unit"):
+        assert 'placeholder="e.g. mg"' in html.split(f'name="a{adm.pk}-{name}"')[1][:200]
+    assert 'placeholder="mg"' not in html

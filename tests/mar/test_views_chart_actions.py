@@ -29,6 +29,7 @@ def _action_urls(encounter: Encounter, adm: Administration) -> dict[str, str]:
     site = adm.site
     pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5),
                                  end=adm.start + timedelta(minutes=10))  # fmt: skip
+    flush = Flush.objects.create(encounter=encounter, site=site, at=adm.start)
     args = [encounter.pk]
     return {
         "times": reverse("mar:encounter_times", args=args),
@@ -39,6 +40,7 @@ def _action_urls(encounter: Encounter, adm: Administration) -> dict[str, str]:
         "site_assess": reverse("mar:site_assess", args=[*args, site.pk]),
         "site_discontinue": reverse("mar:site_discontinue", args=[*args, site.pk]),
         "site_flush": reverse("mar:site_flush", args=[*args, site.pk]),
+        "flush_remove": reverse("mar:flush_remove", args=[*args, flush.pk]),
         "order_start": reverse("mar:order_start", args=[*args, adm.order_id]),
         "adm_update": reverse("mar:adm_update", args=[*args, adm.pk]),
         "adm_pause": reverse("mar:adm_pause", args=[*args, adm.pk]),
@@ -50,8 +52,8 @@ def _action_urls(encounter: Encounter, adm: Administration) -> dict[str, str]:
 
 ACTIONS = [
     "times", "sign", "addendum", "site_place", "site_update", "site_assess", "site_discontinue",
-    "site_flush", "order_start", "adm_update", "adm_pause", "adm_resume", "adm_stop",
-    "pause_update",
+    "site_flush", "flush_remove", "order_start", "adm_update", "adm_pause", "adm_resume",
+    "adm_stop", "pause_update",
 ]  # fmt: skip
 
 
@@ -198,6 +200,28 @@ def test_starting_an_order_carries_drug_dose_and_route_over(client_as) -> None: 
     assert "375 mg/m2" in html
 
 
+def test_a_started_orders_dose_shows_as_ordered_not_to_four_places(client_as) -> None:  # type: ignore[no-untyped-def]
+    """The dose carried over from the order ("1 g", the drug's HCPCS units) shows as "1" on the
+    card, not "1.0000"; saving the card as shown keeps it."""
+    encounter, _adm = running_visit()
+    order = factories.order_create(encounter, factories.drug_get("vancomycin"), dose="1 g")
+    client = client_as(roles.NURSE)
+    html = client.post(
+        reverse("mar:order_start", args=[encounter.pk, order.pk]),
+        {f"o{order.pk}-method": "infusion", f"o{order.pk}-site": ""},
+        **HX,
+    ).content.decode()
+    adm = Administration.objects.get(order=order)
+    assert f'name="a{adm.pk}-dose_value" value="1"' in html
+    assert "1.0000" not in html
+    response = client.post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]), card_data(adm, dose_value="1")
+    )
+    assert response.status_code == 302
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.dose_value, saved.dose_unit) == (1, "g")
+
+
 def test_a_hydration_order_starts_as_hydration(client_as) -> None:  # type: ignore[no-untyped-def]
     encounter, _adm = running_visit()
     fluid = hydration_order(encounter)
@@ -278,6 +302,29 @@ def test_a_stop_before_its_start_is_refused_beside_the_stop_field(client_as) -> 
     assert 'value="typed-bag"' in html
 
 
+def test_a_stop_before_its_start_names_only_the_stop_not_its_pause_too(client_as) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3: a stop typed before the start puts every pause outside the run; the nurse is told
+    about the stop, beside it, and not given a second alert about the pause that follows from
+    it. Nothing saved changes."""
+    _encounter, adm = running_visit()
+    Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5),
+                         end=adm.start + timedelta(minutes=10))  # fmt: skip
+    html = _refused(client_as, adm, stop=local(adm.start - timedelta(minutes=30)))
+    assert f'id="error_1_id_a{adm.pk}-stop"' in html
+    assert "is not after its start" in html
+    assert "is not within its start and stop" not in html
+
+
+def test_a_pause_outside_a_right_start_and_stop_is_still_named(client_as) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3: when the start and stop are plausible, a stop typed before a pause leaves the
+    pause outside the run: that is the message, as before."""
+    _encounter, adm = running_visit()
+    Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=20),
+                         end=adm.start + timedelta(minutes=25))  # fmt: skip
+    html = _refused(client_as, adm, stop=local(adm.start + timedelta(minutes=10)))
+    assert "is not within its start and stop" in html
+
+
 def test_a_time_in_the_future_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
     _encounter, adm = running_visit()
     html = _refused(client_as, adm, stop=local(timezone.now() + timedelta(hours=2)))
@@ -289,6 +336,50 @@ def test_more_than_24_hours_without_a_pump_is_refused(client_as) -> None:  # typ
     html = _refused(client_as, adm, start=local(adm.start - timedelta(hours=30)),
                     stop=local(adm.start))  # fmt: skip
     assert "more than 24 hours without a pump" in html
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain-post"])
+def test_a_running_infusion_started_days_ago_is_refused_beside_its_start(client_as, htmx) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3 (nothing longer than 24 h without a pump): a running infusion (no stop) whose start
+    is typed days early would have run for days. The card is refused beside its start field,
+    the typed start and the rest of the nurse's typing are kept, and nothing saved changes."""
+    encounter, adm = running_visit()
+    Administration.objects.filter(pk=adm.pk).update(bag="B1")
+    adm.refresh_from_db()
+    typed_start = local(adm.start - timedelta(days=3))
+    response = client_as(roles.NURSE).post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]),
+        card_data(adm, start=typed_start, dose_value="300", dose_unit="mg"),
+        **(HX if htmx else {}),
+    )
+    assert response.status_code == 200  # the card (or the page) again, not a redirect
+    html = response.content.decode()
+    assert f'id="error_1_id_a{adm.pk}-start"' in html  # crispy puts it under the start field
+    assert "running for more than 24 hours without a pump" in html
+    assert f'name="a{adm.pk}-start" value="{typed_start}"' in html  # the typing is kept
+    assert f'name="a{adm.pk}-dose_value" value="300"' in html
+    after = Administration.objects.get(pk=adm.pk)
+    assert (after.start, after.stop, after.bag, after.dose_value, after.version) == (
+        adm.start, None, "B1", adm.dose_value, adm.version,
+    )  # fmt: skip
+
+
+def test_starting_an_order_days_ago_is_refused_beside_the_start_time(client_as) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3 (more than 24 h without a pump), when an order is started with a late-entry time
+    days early: refused beside that time, nothing created, the typed time kept."""
+    encounter, _adm = running_visit()
+    fluid = hydration_order(encounter)
+    typed = local(timezone.now() - timedelta(days=400))
+    response = client_as(roles.NURSE).post(
+        reverse("mar:order_start", args=[encounter.pk, fluid.pk]),
+        {f"o{fluid.pk}-method": "infusion", f"o{fluid.pk}-site": "", f"o{fluid.pk}-at": typed},
+        **HX,
+    )
+    html = response.content.decode()
+    assert f'id="error_1_id_o{fluid.pk}-at"' in html
+    assert "running for more than 24 hours without a pump" in html
+    assert f'value="{typed}"' in html
+    assert not Administration.objects.filter(order=fluid).exists()
 
 
 def test_a_pause_outside_its_administration_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
@@ -435,18 +526,69 @@ def test_sign_with_a_reason_stores_the_acknowledgement(
     assert ChargeRun.objects.filter(encounter=encounter, is_current=True).exists()
 
 
+def test_each_reason_to_sign_anyway_stays_with_its_own_finding(client_as) -> None:  # type: ignore[no-untyped-def]
+    """Sign-off: two visit-level errors of one rule (DOC-3: two flushes in the future, charted
+    before the check refused them) each get their own reason box. A submit with only one reason
+    keeps it beside its finding, asks for the other, and stores nothing; then each reason is
+    stored with its own finding."""
+    import re
+
+    encounter, adm = running_visit()
+    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=30))
+    soon, later = timezone.now() + timedelta(hours=1), timezone.now() + timedelta(hours=2)
+    for at in (soon, later):
+        Flush.objects.create(encounter=encounter, site=adm.site, at=at)
+    client = client_as(roles.NURSE)
+    url = reverse("mar:encounter_sign", args=[encounter.pk])
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    # Each box follows its finding's message in the sign-off panel.
+    boxes = dict(re.findall(r'\((\d\d:\d\d)\)</div>.*?name="(ack_[0-9a-f]{12})"', page, re.S))
+    first, second = (boxes[f"{m.astimezone(factories.NEW_YORK):%H:%M}"] for m in (soon, later))
+    assert first != second
+
+    html = client.post(url, {first: "flush pre-charted for the next bag"}).content.decode()
+    assert Encounter.objects.get(pk=encounter.pk).status == Encounter.Status.IN_PROGRESS
+    assert not FindingAcknowledgement.objects.filter(encounter=encounter).exists()
+    kept = re.findall(r'name="(ack_[0-9a-f]{12})"(?: value="([^"]*)")?', html)
+    assert dict(kept) == {first: "flush pre-charted for the next bag", second: ""}
+    assert html.count("Resolve this item, or give a reason to sign anyway.") == 1
+
+    response = client.post(url, {first: "flush pre-charted for the next bag",
+                                 second: "clock of the pump was wrong"})  # fmt: skip
+    assert response.status_code == 302
+    acks = {a.message: a.reason for a in FindingAcknowledgement.objects.filter(encounter=encounter)}
+    assert acks == {
+        f"A flush on S{adm.site_id} is charted in the future "
+        f"({soon.astimezone(factories.NEW_YORK):%H:%M})": "flush pre-charted for the next bag",
+        f"A flush on S{adm.site_id} is charted in the future "
+        f"({later.astimezone(factories.NEW_YORK):%H:%M})": "clock of the pump was wrong",
+    }
+
+
 def test_a_complete_record_signs_and_becomes_read_only(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
+    """screens.md: after signing, the same screen is read-only with an "addendum" button."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
     assert response.status_code == 302
-    page = client.get(reverse("mar:encounter", args=[chemo_encounter.pk])).content.decode()
+    chart = reverse("mar:encounter", args=[chemo_encounter.pk])
+    page = client.get(chart).content.decode()
     assert 'data-testid="signed"' in page
     assert 'data-testid="sign-form"' not in page
-    assert "Add addendum" in page
     assert "96413" in page  # the charges, generated after commit
+    # Read-only: every form's fields disabled, no save button, one "Addendum" button.
+    assert "<fieldset disabled>" in page and '<fieldset class="contents" disabled>' in page
+    assert "<fieldset>" not in page and "Save as addendum" not in page
+    assert "Add addendum" not in page and 'data-testid="flush-remove"' not in page
+    assert page.count('data-testid="addendum-open"') == 1
+    assert f'href="{chart}?addendum=1#addendum"' in page
+    # The button opens the addendum: the forms, each saved as an addendum with its reason.
+    page = client.get(chart, {"addendum": "1"}).content.decode()
+    assert "Add addendum" in page and "Save as addendum" in page
+    assert "<fieldset disabled>" not in page
+    assert 'data-testid="addendum-close"' in page
     adm = chemo_encounter.administrations.first()
     html = client.post(
         reverse("mar:adm_update", args=[chemo_encounter.pk, adm.pk]),
@@ -500,6 +642,8 @@ def test_a_signed_card_changes_only_as_an_addendum_with_a_reason(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, card_data(adm, stop=new_stop, addendum_why="pump log"))
     assert response.status_code == 302
+    # Without JavaScript, back to the chart with the addendum still open, at the card.
+    assert response["Location"].endswith(f"?addendum=1#adm-{adm.pk}")
     addendum = Addendum.objects.get(encounter=chemo_encounter)
     assert addendum.what == f"A{adm.pk} paclitaxel: stop: 2026-03-02 12:15 -> 2026-03-02 12:25"
     assert addendum.why == "pump log"
@@ -580,6 +724,39 @@ def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:  # 
     assert response.status_code == 200
     assert "This field is required" in response.content.decode()
     assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+
+
+@pytest.mark.parametrize(
+    ("flush_site", "flush_at", "field", "message"),
+    [
+        (True, "yesterday-ish", "flush_at", "Enter a date and time such as 2026-03-02 08:30."),
+        (True, "", "flush_at", "Say when the missed flush was given."),
+        (False, "2026-03-02T09:10", "flush_site", "Say which site the missed flush was given on."),
+    ],
+)
+def test_an_addendum_flush_that_cannot_be_charted_says_why_beside_its_field(  # type: ignore[no-untyped-def]
+    client_as, chemo_encounter, django_capture_on_commit_callbacks, flush_site, flush_at, field,
+    message,
+) -> None:  # fmt: skip
+    """RAC-5's usual answer, a missed flush charted by addendum: a time that cannot be read is
+    named as such beside the time (not "needs both its site and its time" when both were
+    given); a missing site or time is named beside the one missing. Nothing is saved."""
+    client = client_as(roles.NURSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    site = chemo_encounter.sites.get()
+    html = client.post(
+        reverse("mar:addendum_add", args=[chemo_encounter.pk]),
+        {"addendum-what": "missed flush", "addendum-why": "coder query",
+         "addendum-flush_site": site.pk if flush_site else "", "addendum-flush_at": flush_at},
+        **HX,
+    ).content.decode()  # fmt: skip
+    assert f'id="error_1_id_addendum-{field}"' in html
+    assert message in html
+    assert "needs both" not in html
+    assert ">\nmissed flush</textarea>" in html  # the nurse's words are kept
+    assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+    assert Flush.objects.filter(encounter=chemo_encounter).count() == 1
 
 
 def test_a_flush_given_earlier_is_charted_at_its_time(client_as) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from coding.models import ChargeLine, ChargeRun, Export
 from coding.services import charge_run_generate
 from mar import roles
-from mar.models import AccessSite, Administration, Drug, Encounter, Order, Pause
+from mar.models import AccessSite, Administration, Drug, Encounter, Flush, Order, Pause
 from tests import factories
 
 
@@ -25,15 +25,19 @@ class World:
         order = Order.objects.filter(encounter=encounter).order_by("-pk").first()
         adm = Administration.objects.filter(encounter=encounter).order_by("-pk").first()
         pause = Pause.objects.filter(administration__encounter=encounter).first()
+        flush = Flush.objects.filter(encounter=encounter).order_by("pk").first()
+        if flush is None and site is not None:  # mar:flush_remove removed it: chart another
+            flush = Flush.objects.create(encounter=encounter, site=site, at=site.placed_at)
         run = ChargeRun.objects.filter(encounter=encounter, is_current=True).first()
         line = ChargeLine.objects.filter(run=run).order_by("pk").first()
-        assert site and order and adm and pause and line
+        assert site and order and adm and pause and flush and line
         return {
             "pk": encounter.pk,
             "site_pk": site.pk,
             "order_pk": order.pk,
             "adm_pk": adm.pk,
             "pause_pk": pause.pk,
+            "flush_pk": flush.pk,
             "line_id": line.pk,
             "fmt": "csv",
         }

@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "mar:site_assess": ("POST", frozenset({N, A}), "encounter"),
     "mar:site_discontinue": ("POST", frozenset({N, A}), "encounter"),
     "mar:site_flush": ("POST", frozenset({N, A}), "encounter"),
+    "mar:flush_remove": ("POST", frozenset({N, A}), "encounter"),
     "mar:order_start": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_update": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_pause": ("POST", frozenset({N, A}), "encounter"),
@@ -198,7 +199,7 @@ def snapshot(world: World) -> list[tuple[object, ...]]:
 
 def test_the_cross_encounter_check_covers_every_sub_object_kind() -> None:
     kinds = {param for route in CROSS for param in route.params} - {"pk"}
-    assert {"site_pk", "adm_pk", "pause_pk", "order_pk", "line_id"} <= kinds
+    assert {"site_pk", "adm_pk", "pause_pk", "order_pk", "flush_pk", "line_id"} <= kinds
 
 
 # --- the admin site: staff only ---------------------------------------------------------------

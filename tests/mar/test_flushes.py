@@ -1,0 +1,232 @@
+"""Flushes on a site: charted now or earlier, refused in the future (DOC-3), removed when charted
+by mistake (on a signed record only as an addendum), and found from the checklist."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from coding.models import ChargeRun
+from mar import charting, roles
+from mar.audit.models import EVENTS
+from mar.charting import ChartError
+from mar.models import Addendum, Flush
+from tests import factories
+from tests.mar.chart_helpers import local, running_visit
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _flush_url(encounter, site_pk: int) -> str:  # type: ignore[no-untyped-def]
+    return reverse("mar:site_flush", args=[encounter.pk, site_pk])
+
+
+# --- DOC-3: a flush in the future is refused at entry -----------------------------------------
+
+
+def test_the_service_refuses_a_flush_in_the_future_and_charts_nothing() -> None:
+    """DOC-3 (nothing in the future), asked of the engine: the error names the flush."""
+    encounter, adm = running_visit()
+    with pytest.raises(ChartError) as refused:
+        charting.flush_chart(site=adm.site, at=timezone.now() + timedelta(hours=1))
+    assert "is charted in the future" in refused.value.errors["flushes"][0]
+    assert not Flush.objects.filter(encounter=encounter).exists()
+
+
+def test_a_future_flush_already_on_the_record_does_not_block_a_right_one() -> None:
+    """DOC-3 refuses the flush being charted, not one saved before the check existed."""
+    encounter, adm = running_visit()
+    Flush.objects.create(encounter=encounter, site=adm.site, at=timezone.now() + timedelta(hours=2))
+    flush = charting.flush_chart(site=adm.site, at=adm.start + timedelta(minutes=5))
+    assert Flush.objects.filter(encounter=encounter).count() == 2
+    assert flush.at == adm.start + timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain-post"])
+def test_flush_earlier_in_the_future_is_refused_beside_its_time(client_as, htmx) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3 at entry: "Flush earlier…" with a future time says so beside the time field, keeps
+    the typed time in the open panel, and charts nothing (no red item the nurse cannot fix)."""
+    encounter, adm = running_visit()
+    site = adm.site_id
+    typed = local(timezone.now() + timedelta(hours=3))
+    response = client_as(roles.NURSE).post(
+        _flush_url(encounter, site),
+        {f"flush{site}-late": "1", f"flush{site}-at": typed},
+        **(HX if htmx else {}),
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'id="error_1_id_flush{site}-at"' in html  # crispy: under the time field
+    assert "is charted in the future" in html
+    assert f'name="flush{site}-at" value="{typed}"' in html
+    assert '<details class="flush-late" open>' in html
+    assert not Flush.objects.filter(encounter=encounter).exists()
+
+
+def test_an_addendum_flush_in_the_future_is_refused_beside_its_time(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3 for the missed flush charted by an addendum: no addendum, no flush, field error."""
+    client = client_as(roles.NURSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    site = chemo_encounter.sites.get()
+    typed = local(timezone.now() + timedelta(days=1))
+    response = client.post(
+        reverse("mar:addendum_add", args=[chemo_encounter.pk]),
+        {"addendum-what": "missed flush", "addendum-why": "coder query",
+         "addendum-flush_site": site.pk, "addendum-flush_at": typed},
+    )  # fmt: skip
+    html = response.content.decode()
+    assert 'id="error_1_id_addendum-flush_at"' in html
+    assert "is charted in the future" in html
+    assert Flush.objects.filter(encounter=chemo_encounter).count() == 1
+    assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+
+
+# --- a flush charted by mistake is removed ----------------------------------------------------
+
+
+def test_a_mistaken_flush_is_removed_from_a_record_in_progress_and_audited(client_as) -> None:  # type: ignore[no-untyped-def]
+    """A nurse corrects a double tap: the flush goes, the audit trail keeps who removed it."""
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    client.post(_flush_url(encounter, adm.site_id))
+    client.post(_flush_url(encounter, adm.site_id))  # the double tap
+    first, second = Flush.objects.filter(encounter=encounter)
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    url = reverse("mar:flush_remove", args=[encounter.pk, second.pk])
+    assert f'action="{url}"' in page  # behind a "remove…" that asks to confirm
+    response = client.post(url, **HX)
+    assert response.status_code == 200
+    assert "removed" in response.content.decode()
+    assert list(Flush.objects.filter(encounter=encounter)) == [first]
+    event = EVENTS[Flush].objects.get(pgh_obj_id=second.pk, pgh_label="delete")
+    assert event.pgh_context.metadata["url"] == url
+    assert event.pgh_context.metadata["user"] is not None
+
+
+def test_a_flush_removed_once_is_not_found_the_second_time(client_as) -> None:  # type: ignore[no-untyped-def]
+    """A double tap on "remove" removes one flush, once."""
+    encounter, adm = running_visit()
+    flush = Flush.objects.create(encounter=encounter, site=adm.site, at=adm.start)
+    url = reverse("mar:flush_remove", args=[encounter.pk, flush.pk])
+    client = client_as(roles.NURSE)
+    assert client.post(url).status_code == 302
+    assert client.post(url).status_code == 404
+    assert not Flush.objects.filter(encounter=encounter).exists()
+
+
+def test_a_signed_records_flush_is_removed_only_as_an_addendum_with_a_reason(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    """A signed record changes only through an addendum (what, why, who, when); charges rerun."""
+    client = client_as(roles.NURSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    flush = chemo_encounter.flushes.get()
+    url = reverse("mar:flush_remove", args=[chemo_encounter.pk, flush.pk])
+    html = client.post(url, **HX).content.decode()
+    assert "changes go through an addendum (say why)" in html
+    assert Flush.objects.filter(pk=flush.pk).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {f"f{flush.pk}-addendum_why": "charted on the wrong chart"})
+    assert response.status_code == 302
+    assert not Flush.objects.filter(pk=flush.pk).exists()
+    addendum = Addendum.objects.get(encounter=chemo_encounter)
+    assert addendum.what == f"Flush: removed the flush on S{flush.site_id} at 2026-03-02 09:03"
+    assert addendum.why == "charted on the wrong chart"
+    assert ChargeRun.objects.get(encounter=chemo_encounter, is_current=True).trigger == "addendum"
+
+
+# --- the checklist finds the flush ------------------------------------------------------------
+
+
+def test_a_future_flush_on_the_checklist_jumps_to_that_flush(client_as) -> None:  # type: ignore[no-untyped-def]
+    """DOC-3's item for a flush in the future (one saved before the check) links to that
+    flush's row on its site chip, where it can be removed; the visit's heading links nowhere."""
+    encounter, adm = running_visit()
+    Flush.objects.create(encounter=encounter, site=adm.site, at=adm.start + timedelta(minutes=2))
+    future = Flush.objects.create(
+        encounter=encounter, site=adm.site, at=timezone.now() + timedelta(hours=2)
+    )
+    client = client_as(roles.NURSE)
+    for url in ("mar:encounter", "mar:encounter_checklist"):
+        html = client.get(reverse(url, args=[encounter.pk])).content.decode()
+        assert "is charted in the future" in html
+        assert f'href="#flush-{future.pk}"' in html
+        assert 'href="#checklist"' not in html
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert f'id="flush-{future.pk}"' in page
+
+
+def test_the_site_chip_lists_its_flushes(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    at = adm.start + timedelta(minutes=2)
+    flush = Flush.objects.create(encounter=encounter, site=adm.site, at=at)
+    page = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk]))
+    html = page.content.decode()
+    assert f'id="flush-{flush.pk}"' in html
+    assert f"flush {at.astimezone(factories.NEW_YORK):%H:%M}" in html
+
+
+# --- a time that cannot be read comes back beside the field, as typed --------------------------
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain-post"])
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("noon-ish", "Enter a date and time such as 2026-03-02 08:30."),
+        ("", "Enter the time the flush was given."),
+    ],
+)
+def test_flush_earlier_with_a_time_that_cannot_be_read_says_so_beside_the_field(  # type: ignore[no-untyped-def]
+    client_as, htmx, typed, message
+) -> None:
+    """A nurse never loses what she typed: an unreadable (or empty) "Flush earlier…" time is
+    named beside the time field, not in a banner; the panel stays open with the typing in it,
+    and nothing is charted (an empty late entry is not taken as "now")."""
+    encounter, adm = running_visit()
+    site = adm.site_id
+    response = client_as(roles.NURSE).post(
+        _flush_url(encounter, site),
+        {f"flush{site}-late": "1", f"flush{site}-at": typed},
+        **(HX if htmx else {}),
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'id="error_1_id_flush{site}-at"' in html
+    assert message in html
+    assert '<details class="flush-late" open>' in html
+    if typed:
+        # Shown as text: the picker cannot show it and would post it back blank.
+        assert f'type="text" name="flush{site}-at" value="{typed}"' in html
+    assert 'class="alert alert-danger"' not in html  # no page-level banner
+    assert not Flush.objects.filter(encounter=encounter).exists()
+
+
+# --- "Flush now" confirms, and the chip shows the last flush ------------------------------------
+
+
+def test_flush_now_confirms_and_the_chip_shows_the_last_flush(client_as) -> None:  # type: ignore[no-untyped-def]
+    """RAC-5 needs the flush charted once, at its time: one tap says what it charted and the
+    site chip shows the last flush, so a second tap is not made blind (and the button is
+    disabled while the first is on its way)."""
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert 'data-testid="last-flush"' not in page
+    assert 'hx-disabled-elt="find button"' in page
+    html = client.post(_flush_url(encounter, adm.site_id), **HX).content.decode()
+    flush = Flush.objects.get(encounter=encounter)
+    hhmm = f"{flush.at.astimezone(factories.NEW_YORK):%H:%M}"
+    assert f"Flush charted on S{adm.site_id} at {hhmm}." in html
+    assert f'<span data-testid="last-flush">last flush {hhmm}</span>' in html
+    # Without JavaScript: the redirect, and the confirmation on the chart it leads to.
+    response = client.post(_flush_url(encounter, adm.site_id), follow=True)
+    assert "Flush charted on S" in response.content.decode()
+    assert Flush.objects.filter(encounter=encounter).count() == 2
