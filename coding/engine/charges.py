@@ -20,7 +20,7 @@ from . import codes
 from .checks import documentation_findings, hhmm
 from .classify import Service, classify
 from .edits import charge_edits
-from .hierarchy import SiteGroup, choose_initial, group_by_site, primary_group, rank
+from .hierarchy import SiteGroup, choose_initial, group_by_site, primary_group
 from .hydration import alone_spans, countable_runs, drug_running_spans, policy_minutes
 from .record import Policy, Record
 from .result import Charge, Finding, NotCharged, Result
@@ -235,27 +235,33 @@ def _code_iv(book: _Book, services: list[Service]) -> list[SiteGroup]:
         )
     concurrent_used = False
     for group in groups:
-        infusions = [s for s in group.services if s.kind == "iv_infusion"]
-        anchor = _anchor_infusion(group, infusions)
-        for service in sorted(infusions, key=lambda s: (s.start, s.lead.id)):
+        infusions = sorted(
+            (s for s in group.services if s.kind == "iv_infusion"),
+            key=lambda s: (s.start, s.lead.id),
+        )
+        for n, service in enumerate(infusions):
             if service is group.initial:
                 continue
             concurrent_used = _code_infusion_after_initial(
-                book, group, service, infusions, concurrent_used, anchor=service is anchor
+                book,
+                group,
+                service,
+                infusions,
+                _already_running(group, infusions[:n]),
+                concurrent_used,
             )
     return groups
 
 
-def _anchor_infusion(group: SiteGroup, infusions: list[Service]) -> Service | None:
-    """The infusion that keeps all its minutes: the initial one, or, when the initial service
-    is a push (a chemotherapy push outranks a therapeutic infusion), the infusion that would
-    rank first among the infusions. Without it two infusions running together after a push
-    would each lose every minute to the other."""
+def _already_running(group: SiteGroup, hung_before: list[Service]) -> list[Service]:
+    """The infusions whose minutes a later one gives up where they overlap: the initial
+    infusion and those hung before it. The infusion already running keeps its time; the one
+    hung beside it is the concurrent one (CPT; the overlap counted once, as MedLearn and HCPro
+    citing CPT Assistant do; coding-rules §4 would take it out of both)."""
+    running = [s for s in hung_before if s is not group.initial]
     if group.initial is not None and group.initial.kind == "iv_infusion":
-        return group.initial
-    if not infusions:
-        return None
-    return min(infusions, key=lambda s: (rank(s), -s.minutes, s.start, s.lead.id))
+        running.append(group.initial)
+    return running
 
 
 def _code_initial(book: _Book, group: SiteGroup, why: str) -> None:
@@ -305,22 +311,20 @@ def _code_infusion_after_initial(
     group: SiteGroup,
     service: Service,
     infusions: list[Service],
+    running: list[Service],
     concurrent_used: bool,
-    *,
-    anchor: bool = False,
 ) -> bool:
-    """Sequential on the minutes it ran alone, else concurrent, else nothing (never two codes)."""
-    others = (
-        []
-        if anchor
-        else merge(s for other in infusions if other is not service for s in other.spans)
-    )
+    """Sequential on the minutes it ran apart from the infusions already running, else
+    concurrent, else nothing (never two codes)."""
+    others = merge(s for other in running for s in other.spans)
     own = list(service.spans)
     alone = subtract(own, others)
     overlap = intersect(own, others)
     alone_min, overlap_min = whole_minutes(alone), whole_minutes(overlap)
     fam = service.family
-    taken_out = f" ({overlap_min} min alongside other infusions taken out)" if overlap_min else ""
+    taken_out = (
+        f" ({overlap_min} min alongside infusions already running taken out)" if overlap_min else ""
+    )
     if alone_min >= INFUSION_MIN_MINUTES:
         earlier = [
             s
@@ -346,7 +350,7 @@ def _code_infusion_after_initial(
         return concurrent_used
     minimum = book.policy.concurrent_min_overlap
     if overlap_min >= minimum:
-        partners = [o for o in infusions if o is not service and intersect(own, list(o.spans))]
+        partners = [o for o in running if intersect(own, list(o.spans))]
         # Drugs on two different lines are separate bags; on one line the chart must say so.
         separate_bags = all(
             o.site != service.site

@@ -267,3 +267,29 @@ def test_a_sequential_infusion_continued_in_a_new_bag_counts_both_bags():
     assert billed(result) == {"96413": 1, "96367": 1, "96366": 1}
     sequential = next(c for c in result.charges if c.code == "96367")
     assert sequential.administrations == ("A2", "A3")
+
+
+def test_the_infusion_already_running_keeps_its_minutes_the_one_hung_beside_it_is_concurrent():
+    """CPT / MedLearn / HCPro citing CPT Assistant (published; coding-rules §4 would take the
+    overlap out of both): vancomycin 08:00-09:30 initial; cefepime 09:35-10:35 keeps its 60 min
+    (96367); metronidazole hung at 09:45 beside it runs 10 min apart: concurrent (96368)."""
+    rec = record(
+        infusion("A1", "vancomycin", start=0, minutes=90),
+        infusion("A2", "cefepime", start=95, minutes=60, bag="B2"),
+        infusion("A3", "metronidazole", start=105, minutes=60, bag="B3"),
+    )
+    result = run(rec)
+    assert billed(result) == {"96365": 1, "96367": 1, "96368": 1}
+    assert next(c for c in result.charges if c.code == "96367").administrations == ("A2",)
+    assert next(c for c in result.charges if c.code == "96368").administrations == ("A3",)
+
+
+def test_a_chemo_sequential_keeps_its_hour_when_a_rider_is_hung_beside_it():
+    """As above for chemotherapy: cisplatin, then etoposide 60 min (96417), then magnesium hung
+    10 min into the etoposide (96368), not 96413 + 96368 with the etoposide lost."""
+    rec = record(
+        chemo("A1", "cisplatin", start=0, minutes=60),
+        chemo("A2", "etoposide", start=65, minutes=60, bag="B2"),
+        infusion("A3", "magnesium sulfate", start=75, minutes=60, bag="B3"),
+    )
+    assert billed(run(rec)) == {"96413": 1, "96417": 1, "96368": 1}
