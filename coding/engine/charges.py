@@ -33,6 +33,7 @@ from .timing import (
     hydration_add_on_units,
     instant_after,
     intersect,
+    is_push_length,
     local_clock,
     local_date,
     merge,
@@ -154,39 +155,50 @@ def _code(record: Record, *, now: datetime | None, honour_primary: bool) -> Resu
 def _merge_reinfusions(services: list[Service], policy: Policy) -> list[Service]:
     """The same drug continued on the same line in a new bag or bottle, hung as the last one ran
     out, is one infusion: its minutes run on (96367 / 96417 are for a new or different drug, and
-    nothing was stopped). Under policy `same_drug_reinfusion=additional_hour` the same drug
-    infused again after it was stopped also adds its minutes to the first infusion."""
+    nothing was stopped), a bag of 15 minutes or less included (a desensitisation's first
+    steps). Under policy `same_drug_reinfusion=additional_hour` the same drug infused again
+    after it was stopped also adds its minutes to the first infusion."""
     out: list[Service] = []
     first: dict[tuple[str | None, str], int] = {}
     latest: dict[tuple[str | None, str], int] = {}
     for service in sorted(services, key=lambda s: (s.start, s.lead.id)):
         key = (service.site, service.drug_key)
-        if service.kind == "iv_infusion" and key in latest:
-            earlier = out[latest[key]]
-            if _continues(earlier, service):
-                out[latest[key]] = _joined(
-                    earlier,
-                    service,
-                    "the same drug continued in a new bag as the last one ran out: one "
-                    "infusion, minutes added",
-                )
-                continue
-            if policy.same_drug_reinfusion == "additional_hour" and not intersect(
-                list(out[first[key]].spans), list(service.spans)
-            ):
-                out[first[key]] = _joined(
-                    out[first[key]],
-                    service,
-                    "same drug infused again: minutes added to the first infusion "
-                    "(policy same_drug_reinfusion=additional_hour)",
-                )
-                latest[key] = first[key]
-                continue
+        if _timed_bag(service) and key in latest and _continues(out[latest[key]], service):
+            out[latest[key]] = _joined(
+                out[latest[key]],
+                service,
+                "the same drug continued in a new bag as the last one ran out: one "
+                "infusion, minutes added",
+            )
+            continue
+        if (
+            service.kind == "iv_infusion"
+            and key in first
+            and policy.same_drug_reinfusion == "additional_hour"
+            and not intersect(list(out[first[key]].spans), list(service.spans))
+        ):
+            out[first[key]] = _joined(
+                out[first[key]],
+                service,
+                "same drug infused again: minutes added to the first infusion "
+                "(policy same_drug_reinfusion=additional_hour)",
+            )
+            latest[key] = first[key]
+            continue
+        if _timed_bag(service):
+            latest[key] = len(out)
         if service.kind == "iv_infusion":
             first.setdefault(key, len(out))
-            latest[key] = len(out)
         out.append(service)
     return out
+
+
+def _timed_bag(service: Service) -> bool:
+    """An IV bag charted with its start and stop: an infusion, or one short enough to count as
+    a push on its own (not a drug charted as a push)."""
+    return service.kind == "iv_infusion" or (
+        service.kind == "iv_push" and service.lead.method == "infusion" and bool(service.spans)
+    )
 
 
 def _continues(earlier: Service, service: Service) -> bool:
@@ -196,11 +208,13 @@ def _continues(earlier: Service, service: Service) -> bool:
 
 def _joined(earlier: Service, later: Service, note: str) -> Service:
     spans = merge([*earlier.spans, *later.spans])
+    minutes = whole_minutes(spans)
     return replace(
         earlier,
+        kind=earlier.kind if is_push_length(minutes) else "iv_infusion",
         members=earlier.members + later.members,
         spans=tuple(spans),
-        minutes=whole_minutes(spans),
+        minutes=minutes,
         note=note,
     )
 

@@ -293,3 +293,23 @@ def test_a_chemo_sequential_keeps_its_hour_when_a_rider_is_hung_beside_it():
         infusion("A3", "magnesium sulfate", start=75, minutes=60, bag="B3"),
     )
     assert billed(run(rec)) == {"96413": 1, "96417": 1, "96368": 1}
+
+
+def test_a_desensitisation_of_short_bags_of_one_drug_is_one_infusion():
+    """The same drug continued bag after bag counts its minutes together, bags of 15 minutes or
+    less included (each would be a push on its own): carboplatin 15 + 15 + 210 min = 240 min,
+    96413 + 96415 x3; never a 96376 or 96411 for a bag."""
+    rec = record(
+        chemo("A1", "carboplatin", start=0, minutes=15),
+        chemo("A2", "carboplatin", start=15, minutes=15),
+        chemo("A3", "carboplatin", start=30, minutes=210),
+    )
+    result = run(rec)
+    assert billed(result) == {"96413": 1, "96415": 3}
+    assert result.charges[0].administrations == ("A1", "A2", "A3")
+
+
+def test_a_short_last_bag_of_the_same_drug_adds_its_minutes_not_a_push():
+    """vancomycin 60 min, then its last 10 min from a new bag: 70 min, 96365 only (not 96376)."""
+    rec = record(infusion("A1", start=0, minutes=60), infusion("A2", start=60, minutes=10))
+    assert billed(run(rec)) == {"96365": 1}
