@@ -24,6 +24,7 @@ from .result import Finding, NotCharged
 from .timing import (
     Span,
     is_push_length,
+    merge,
     paused_minutes,
     running_spans,
     whole_minutes,
@@ -171,7 +172,7 @@ def _service(
 ) -> None:
     """Add the service `lead` decides for its members, or the reason none of them is charged."""
     assert lead.drug_class is not None
-    decided = _decide_service(record, lead, family_of(lead.drug_class), out)
+    decided = _decide_service(record, lead, members, family_of(lead.drug_class), out)
     if isinstance(decided, str):
         out.not_charged.extend(NotCharged(m.id, decided) for m in members)
     elif decided is not None:
@@ -187,7 +188,11 @@ def _with_ems(note: str, ems_note: str) -> str:
 
 
 def _decide_service(
-    record: Record, lead: Administration, family: Family, out: Classified
+    record: Record,
+    lead: Administration,
+    members: tuple[Administration, ...],
+    family: Family,
+    out: Classified,
 ) -> tuple[ServiceKind, list[Span], str] | str | None:
     """What the lead's route, method, class and minutes make it: the service as (kind, counted
     spans, note), or the reason it is not charged."""
@@ -195,7 +200,10 @@ def _decide_service(
     ems = lead.started_by == "ems"
     # RAC-8: only the minutes after arrival count, whether or not the chart says EMS started it.
     before_arrival = arrived is not None and lead.start < arrived
-    spans = running_spans(lead, not_before=arrived if ems or before_arrival else None)
+    not_before = arrived if ems or before_arrival else None
+    spans = running_spans(lead, not_before=not_before)
+    if len(members) > 1:  # one bag charted in parts (resumed, or drugs added): all of its time
+        spans = merge(span for m in members for span in running_spans(m, not_before=not_before))
     minutes = whole_minutes(spans)
     no_stop = lead.stop is None
     still_running = no_stop and lead.method == "infusion"

@@ -33,6 +33,16 @@ def test_drugs_mixed_in_one_bag_are_one_administration_coded_by_the_highest_clas
     assert set(result.charges[0].administrations) == {"A1", "A2"}
 
 
+def test_one_bag_charted_in_two_parts_counts_all_of_its_time():
+    """record-format: one bag id is one administration, so a bag stopped for a reaction and
+    resumed (charted as two parts) counts both: rituximab 100 + 170 min = 270 min."""
+    rec = record(
+        chemo("A1", "rituximab", start=0, minutes=100, bag="R1"),
+        chemo("A2", "rituximab", start=140, minutes=170, bag="R1"),
+    )
+    assert billed(run(rec)) == {"96413": 1, "96415": 3}
+
+
 @pytest.mark.parametrize("purpose", ["vehicle", "kvo"])
 def test_vehicle_and_kvo_fluids_are_never_charged(purpose):
     """coding-rules §4 / RAC-2: the fluid that carries a drug or keeps the vein open: nothing."""
