@@ -59,7 +59,9 @@ def edit_time(page, adm_pk: int, field: str, value: str) -> None:  # type: ignor
     version = page.locator(f"input[name='a{adm_pk}-version']")
     before = int(version.get_attribute("value"))
     page.fill(f"#id_a{adm_pk}-{field}", value)  # fires input and change, as typing does
-    expect(version).to_have_value(str(before + 1))
+    # The save runs the engine on the whole record: on a loaded 2-core CI machine it has been
+    # seen to take over 5 s, playwright's default wait.
+    expect(version).to_have_value(str(before + 1), timeout=20_000)
     expect(page.locator(f"#id_a{adm_pk}-{field}")).to_have_value(value)
 
 
