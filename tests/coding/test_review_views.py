@@ -359,6 +359,36 @@ def test_the_nurse_chart_fragment_shows_open_queries_until_an_addendum(
     assert "coder-queries" not in render_to_string("mar/_queries.html", {"encounter": encounter})
 
 
+def test_the_nurse_chart_shows_the_charges_as_the_coder_corrected_them(
+    client_as, coder_user, nurse_user
+) -> None:  # type: ignore[no-untyped-def]
+    """The chart's Charges table shows the lines as they will be sent, not the engine's: a
+    changed line with its corrected code marked "(as corrected)", a removed line gone."""
+    encounter, run, item = reviewed(nurse=nurse_user)
+    review_claim(user=coder_user, item_id=item.pk)
+    hour = run.lines.get(code="96415")
+    charge_line_correct(
+        item=item, user=coder_user, line=hour, action="change", code="96365", units=1,
+        modifiers=["XU"], reason="a separate site, documented",
+    )  # fmt: skip
+    removed = run.lines.exclude(pk=hour.pk).exclude(code="96415").order_by("position").last()
+    charge_line_correct(
+        item=item, user=coder_user, line=removed, action="remove", reason="not documented"
+    )
+    client = client_as(roles.NURSE)
+    charges = client.get(reverse("mar:encounter_charges", args=[encounter.pk])).content.decode()
+    chart = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    for page in (charges, chart):
+        rows = re.findall(r"<tr[^>]*>.*?</tr>", page.split('data-testid="charges"')[1], re.S)
+        corrected = [r for r in rows if "charge-as-corrected" in r]
+        assert len(corrected) == 1
+        assert "96365" in corrected[0] and "XU" in corrected[0]
+        assert "(as corrected)" in corrected[0]
+        codes = [re.search(r'fw-bold">(\w+)', r).group(1) for r in rows if 'fw-bold">' in r]
+        assert "96415" not in codes and removed.code not in codes
+        assert len(codes) == run.lines.count() - 1
+
+
 def test_review_page_shows_the_pharmacists_verification_of_each_order(
     client_as, pharmacist_user
 ) -> None:  # type: ignore[no-untyped-def]
