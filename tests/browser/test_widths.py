@@ -1,6 +1,7 @@
 """screens.md: every screen works at 768 px wide. The coder's review page and the pharmacist's
 order queue keep within the window at 768 and 1024 px: a wide table scrolls in its own box
-(Bootstrap's .table-responsive) instead of pushing the page sideways."""
+(Bootstrap's .table-responsive) instead of pushing the page sideways. On the review page no table
+is wider than its box at all: stacked below 1400 px, side by side from there (1440, 1920)."""
 
 import pytest
 
@@ -40,7 +41,7 @@ def overflow(page) -> int:  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.mark.parametrize("width", [768, 1024])
+@pytest.mark.parametrize("width", [768, 1024, 1280, 1440, 1920])
 def test_the_review_page_and_the_order_queue_fit_the_window(  # type: ignore[no-untyped-def]
     browser_page, live_server, width
 ) -> None:
