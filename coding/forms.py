@@ -102,13 +102,31 @@ class EditOverrideForm(forms.Form):
 
 
 class QueryForm(forms.Form):
-    finding = forms.ModelChoiceField(queryset=ChargeFinding.objects.none())
+    """A question to the nurse: about one of the engine's findings, or about the record (a gap
+    the engine did not flag), optionally naming one administration."""
+
+    finding = forms.ModelChoiceField(
+        queryset=ChargeFinding.objects.none(),
+        required=False,
+        empty_label="None: a question about the record",
+        help_text="Leave at None for something the engine did not flag.",
+    )
+    administration = forms.ChoiceField(
+        required=False,
+        help_text="Without a finding: the administration the question is about, if one.",
+    )
     question = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What the nurse should document; she answers with an addendum.",
     )
 
-    def __init__(self, *args: Any, run_id: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        run_id: int | None = None,
+        administrations: list[tuple[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["finding"]
         assert isinstance(field, forms.ModelChoiceField)
@@ -118,6 +136,18 @@ class QueryForm(forms.Form):
                 f"{f.rule} · {f.message[:90]}"
             )
         )
+        adm_field = self.fields["administration"]
+        assert isinstance(adm_field, forms.ChoiceField)
+        adm_field.choices = [("", "None: the whole record"), *(administrations or [])]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("finding") and cleaned.get("administration"):
+            self.add_error(
+                "administration",
+                "A finding's query covers its administrations: leave this at None.",
+            )
+        return cleaned
 
 
 class DateRangeForm(forms.Form):

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from coding.drug_lines import drug_lines_store, is_drug_line
 from coding.engine import Finding, charge_edits
+from coding.extract import pk_from_record_id
 from coding.models import (
     ChargeCorrection,
     ChargeFinding,
@@ -29,7 +30,7 @@ from coding.models import (
     ReviewItem,
 )
 from coding.mue import mue_limits
-from mar.models import Addendum
+from mar.models import Addendum, Administration
 
 CODE_RE = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
 MODIFIER_RE = re.compile(r"^[0-9A-Z]{2}$")
@@ -392,19 +393,49 @@ def edit_override(
 
 @transaction.atomic
 def query_send(
-    *, item: ReviewItem, user: AbstractBaseUser, finding: ChargeFinding, question: str
+    *,
+    item: ReviewItem,
+    user: AbstractBaseUser,
+    finding: ChargeFinding | None,
+    question: str,
+    administration: str = "",
 ) -> DocumentationQuery:
-    """Ask the nurse about a finding; the item waits (QUERIED) until an addendum answers."""
+    """Ask the nurse about a finding, or (finding None) about the record: a gap the engine did
+    not flag, optionally naming one administration ("A12") of the encounter. A query without a
+    finding has no rule (rule ""). The item waits (QUERIED) until an addendum answers."""
     locked = _locked_claimed(item, user)
-    if finding.run_id != locked.run_id:
+    if finding is not None and finding.run_id != locked.run_id:
         raise ValidationError("That finding is not one of the charges under review.")
+    if finding is not None and administration:
+        raise ValidationError(
+            {"administration": "A query about a finding covers that finding's administrations."}
+        )
     if not question.strip():
         raise ValidationError({"question": "Write the question for the nurse."})
+    if finding is not None:
+        rule, administrations = finding.rule, list(finding.administrations)
+    else:
+        rule, administrations = "", []
+        if administration:
+            try:
+                pk = pk_from_record_id(administration) if administration[:1] == "A" else None
+            except ValueError:
+                pk = None
+            if (
+                pk is None
+                or not Administration.objects.filter(
+                    pk=pk, encounter_id=locked.encounter_id
+                ).exists()
+            ):
+                raise ValidationError(
+                    {"administration": f"{administration} is not an administration of this record."}
+                )
+            administrations = [administration]
     query = DocumentationQuery.objects.create(
         encounter_id=locked.encounter_id,
         run_id=locked.run_id,
-        rule=finding.rule,
-        administrations=list(finding.administrations),
+        rule=rule,
+        administrations=administrations,
         question=question,
         asked_by=user,
     )

@@ -7,6 +7,7 @@ The state changes are the services of coding/review.py and coding/exports.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django import forms
@@ -49,7 +50,7 @@ from coding.review import (
     review_release,
     run_edits,
 )
-from mar.models import Encounter
+from mar.models import Administration, Encounter
 from mar.roles import CODER, role_required
 from mar.timeline import build_timeline
 
@@ -264,10 +265,23 @@ def _review_context(
                 "drug_names": drug_names,
                 "timeline": timeline,
                 "add_form": take(("add",), LineAddForm()),
-                "query_form": take(("query",), QueryForm(run_id=run.pk)),
+                "query_form": take(
+                    ("query",),
+                    QueryForm(
+                        run_id=run.pk, administrations=_administration_choices(administrations)
+                    ),
+                ),
             }
         )
     return context
+
+
+def _administration_choices(administrations: Iterable[Administration]) -> list[tuple[str, str]]:
+    """The record's administrations a query may name: ("A12", "A12 zorblumab 10:05")."""
+    return [
+        (f"A{a.pk}", f"A{a.pk} {a.drug.name} {timezone.localtime(a.start):%H:%M}")
+        for a in administrations
+    ]
 
 
 # A refused form and where it goes on the page: ("line", line id), ("add",), ("query",) or
@@ -413,7 +427,9 @@ def override(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(CODER)
 def query(request: HttpRequest, pk: int) -> HttpResponse:
     item = _item_for(pk)
-    form = QueryForm(request.POST, run_id=item.run_id)
+    adms = Administration.objects.filter(encounter_id=pk).select_related("drug")
+    choices = _administration_choices(adms)
+    form = QueryForm(request.POST, run_id=item.run_id, administrations=choices)
     if form.is_valid():
         try:
             query_send(
@@ -421,6 +437,7 @@ def query(request: HttpRequest, pk: int) -> HttpResponse:
                 user=request.user,
                 finding=form.cleaned_data["finding"],
                 question=form.cleaned_data["question"],
+                administration=form.cleaned_data["administration"],
             )
         except ValidationError as exc:
             _apply_errors(form, exc)

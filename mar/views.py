@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from coding.extract import record_dicts_from_encounters
-from coding.models import ChargeRun
+from coding.models import ChargeRun, DocumentationQuery
 from mar import charting
 from mar.chart import (
     board_summary,
@@ -82,7 +82,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required(NURSE)
 def board(request: HttpRequest) -> HttpResponse:
-    """Today's encounters by chair or bed, and any still open from earlier (they must be finished).
+    """Today's encounters by chair or bed, any still open from earlier (they must be finished),
+    and any with a coder's query unanswered (flagged: the nurse answers with an addendum).
 
     Each card's state and open-item count come from the engine's checks, like the chart's.
     """
@@ -93,11 +94,18 @@ def board(request: HttpRequest) -> HttpResponse:
         .select_related("drug")
         .prefetch_related("pauses")
     )
+    open_query = DocumentationQuery.objects.filter(
+        encounter_id=OuterRef("pk"), answered_at__isnull=True
+    )
     encounters = (
-        Encounter.objects.filter(
+        Encounter.objects.annotate(coder_query=Exists(open_query))
+        .filter(
             Q(arrived_at__date=today)
             | Q(arrived_at__isnull=True, created_at__date=today)
             | Q(status=Encounter.Status.IN_PROGRESS)
+            # A signed encounter of any day with a coder's query unanswered: the nurse answers
+            # it with an addendum, so its card stays on the board, flagged, until she does.
+            | Q(coder_query=True)
         )
         .select_related("patient")
         .annotate(given=Count("administrations"))

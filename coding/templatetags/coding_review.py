@@ -2,7 +2,8 @@
 
 from django import template
 
-from coding.models import DocumentationQuery
+from coding.models import ChargeRun, DocumentationQuery
+from coding.review import EffectiveLine, lines_effective
 from coding.review import open_queries as _open_queries
 
 register = template.Library()
@@ -13,3 +14,12 @@ def open_queries(encounter: object) -> list[DocumentationQuery]:
     """The encounter's unanswered documentation queries, oldest first (one query)."""
     pk = getattr(encounter, "pk", None)
     return [] if pk is None else _open_queries(pk)
+
+
+@register.simple_tag
+def charge_lines(run: ChargeRun, corrected: object = False) -> list[EffectiveLine] | list[object]:
+    """The run's lines: as the engine made them, or (`corrected`) as they will be sent, the
+    coders' corrections applied (removed lines left out; each changed line has `correction`)."""
+    if corrected:
+        return list(lines_effective(run))
+    return list(run.lines.all())

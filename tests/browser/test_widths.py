@@ -1,6 +1,7 @@
 """screens.md: every screen works at 768 px wide. The coder's review page and the pharmacist's
 order queue keep within the window at 768 and 1024 px: a wide table scrolls in its own box
-(Bootstrap's .table-responsive) instead of pushing the page sideways."""
+(Bootstrap's .table-responsive) instead of pushing the page sideways. On the review page no table
+is wider than its box at all: stacked below 1400 px, side by side from there (1440, 1920)."""
 
 import pytest
 
@@ -22,6 +23,17 @@ def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untype
     page.wait_for_url(lambda url: "/accounts/login/" not in url)  # an admin lands on /admin/
 
 
+TABLES_CUT = """() => [...document.querySelectorAll('main table')]
+  .map(t => { const box = t.parentElement;
+    return [t.dataset.testid || t.className, Math.ceil(t.scrollWidth), box.clientWidth]; })
+  .filter(([, table, box]) => table > box + 1)"""
+
+
+def tables_cut(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The tables wider than the box that shows them: their columns hide behind its edge."""
+    return [f"{name}: {table} px in {box} px" for name, table, box in page.evaluate(TABLES_CUT)]
+
+
 def overflow(page) -> int:  # type: ignore[no-untyped-def]
     """How far the page reaches beyond the window, in CSS pixels (0: it fits)."""
     return int(
@@ -29,7 +41,7 @@ def overflow(page) -> int:  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.mark.parametrize("width", [768, 1024])
+@pytest.mark.parametrize("width", [768, 1024, 1280, 1440, 1920])
 def test_the_review_page_and_the_order_queue_fit_the_window(  # type: ignore[no-untyped-def]
     browser_page, live_server, width
 ) -> None:
@@ -55,6 +67,10 @@ def test_the_review_page_and_the_order_queue_fit_the_window(  # type: ignore[no-
     page.wait_for_selector("[data-testid=accept]")
     page.screenshot(path=str(ARTIFACTS / f"coder-review-{width}.png"), full_page=True)
     assert overflow(page) == 0
+    # Each of the review page's tables (charge lines, the record's orders and administrations)
+    # shows every column: none is wider than its box, so nothing hides behind a scroll edge.
+    assert page.locator("table").count() >= 3
+    assert tables_cut(page) == []
     page.goto(f"{live_server.url}/coding/worklist/")
     assert overflow(page) == 0
 
@@ -66,3 +82,4 @@ def test_the_review_page_and_the_order_queue_fit_the_window(  # type: ignore[no-
     assert overflow(page) == 0
     page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
     assert overflow(page) == 0
+    assert tables_cut(page) == []

@@ -183,22 +183,39 @@ def test_a_code_the_service_refuses_shows_beside_the_code(claimed) -> None:  # t
     assert form.fields[f"l{line.pk}-code"]["value"] == "ZZZ"
 
 
-def test_a_query_without_a_finding_is_refused_beside_the_finding_keeping_the_question(
+def test_a_query_without_a_question_is_refused_beside_the_question_keeping_the_finding(
     claimed,
 ) -> None:  # type: ignore[no-untyped-def]
-    encounter, _, item, client = claimed
+    encounter, run, item, client = claimed
     url = reverse("coding:query", args=[encounter.pk])
-    response = client.post(url, {"finding": "", "question": "Was the line flushed?"})
+    finding = run.findings.get(rule="RAC-5")
+    response = client.post(url, {"finding": finding.pk, "question": ""})
 
     assert response.status_code == 200
     assert not DocumentationQuery.objects.exists()
     form = form_on(response, url)
     assert form.details_open
-    assert form.errors == {"finding": ["This field is required."]}
-    assert form.fields["question"]["value"].strip() == "Was the line flushed?"
+    assert form.errors == {"question": ["This field is required."]}
+    assert form.fields["finding"]["value"] == str(finding.pk)
     assert "Query not sent" not in banner(response)
     item.refresh_from_db()
     assert item.state == ReviewItem.State.IN_REVIEW
+
+
+def test_a_query_naming_both_a_finding_and_an_administration_is_refused_beside_the_administration(
+    claimed,
+) -> None:  # type: ignore[no-untyped-def]
+    """A finding's query covers the finding's administrations: naming another would mislead."""
+    encounter, run, _, client = claimed
+    url = reverse("coding:query", args=[encounter.pk])
+    adm = encounter.administrations.order_by("pk").first()
+    finding = run.findings.get(rule="RAC-5")
+    data = {"finding": finding.pk, "administration": f"A{adm.pk}", "question": "Flushed?"}
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert not DocumentationQuery.objects.exists()
+    assert list(form_on(response, url).errors) == ["administration"]
 
 
 def test_an_added_line_naming_another_records_administration_is_refused_beside_it(
@@ -242,9 +259,9 @@ def test_an_override_without_a_reason_is_refused_in_that_edits_form(coder_user) 
 def test_an_htmx_request_gets_422_with_the_refused_form(claimed) -> None:  # type: ignore[no-untyped-def]
     encounter, _, _, client = claimed
     url = reverse("coding:query", args=[encounter.pk])
-    response = client.post(url, {"question": "Flushed?"}, headers={"HX-Request": "true"})
+    response = client.post(url, {"finding": ""}, headers={"HX-Request": "true"})
     assert response.status_code == 422
-    assert form_on(response, url).errors == {"finding": ["This field is required."]}
+    assert form_on(response, url).errors == {"question": ["This field is required."]}
 
 
 def test_a_refused_form_of_an_item_not_claimed_goes_to_the_banner(coder_user) -> None:  # type: ignore[no-untyped-def]

@@ -201,6 +201,40 @@ def test_a_query_about_another_runs_finding_is_refused(coder_user) -> None:  # t
     assert not DocumentationQuery.objects.exists()
 
 
+def test_a_query_without_a_finding_asks_about_the_record_with_no_rule(coder_user) -> None:  # type: ignore[no-untyped-def]
+    """A gap the engine did not flag: the query carries no rule, so no unrelated finding's tag."""
+    _, _, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    query = query_send(
+        item=item, user=coder_user, finding=None, question="Was the 15-minute run a push?"
+    )
+    assert (query.rule, query.administrations) == ("", [])
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.QUERIED
+
+
+def test_a_query_without_a_finding_may_name_one_administration_of_the_record(coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, _, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    adm = encounter.administrations.order_by("pk").first()
+    query = query_send(
+        item=item, user=coder_user, finding=None, question="A push?", administration=f"A{adm.pk}"
+    )
+    assert (query.rule, query.administrations) == ("", [f"A{adm.pk}"])
+
+
+def test_a_query_naming_another_records_administration_is_refused(coder_user) -> None:  # type: ignore[no-untyped-def]
+    other, _, _ = reviewed()
+    _, _, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    foreign = f"A{other.administrations.first().pk}"
+    for bad in (foreign, "A", "S1", "A12x"):
+        with pytest.raises(ValidationError) as refused:
+            query_send(item=item, user=coder_user, finding=None, question="?", administration=bad)
+        assert "administration" in refused.value.message_dict
+    assert not DocumentationQuery.objects.exists()
+
+
 def test_regenerated_charges_return_an_accepted_item_to_new(coder_user) -> None:  # type: ignore[no-untyped-def]
     encounter, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)

@@ -263,6 +263,48 @@ def test_query_by_form_post_and_shown_on_the_review_page(client_as, coder_user) 
     assert "Was the line flushed between drugs?" in page
 
 
+def test_query_without_a_finding_by_form_post_reaches_the_nurse_without_a_rule_tag(
+    client_as, coder_user
+) -> None:  # type: ignore[no-untyped-def]
+    """A question about a gap the engine did not flag goes out with no finding, naming the
+    administration it is about, and the nurse sees no rule tag beside it."""
+    from django.template.loader import render_to_string
+
+    encounter, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    client = client_as(roles.CODER)
+    adm = encounter.administrations.order_by("pk").first()
+    page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
+    assert f'<option value="A{adm.pk}">' in page  # the record's administrations are offered
+    question = "zorblumab ran 15 minutes: was it a push?"
+    response = client.post(
+        reverse("coding:query", args=[encounter.pk]),
+        {"finding": "", "administration": f"A{adm.pk}", "question": question},
+    )
+    assert response.status_code == 302
+    query = DocumentationQuery.objects.get()
+    assert (query.rule, query.administrations) == ("", [f"A{adm.pk}"])
+    page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
+    assert question in page and "about the record" in page
+    nurse = render_to_string("mar/_queries.html", {"encounter": encounter})
+    assert question in nurse and f"A{adm.pk}" in nurse
+    rules = {f.rule for f in run.findings.all()}
+    assert rules and not any(rule in nurse for rule in rules)
+
+
+def test_an_encounter_with_no_findings_can_still_be_queried(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, item = reviewed()
+    run.findings.all().delete()
+    review_claim(user=coder_user, item_id=item.pk)
+    client = client_as(roles.CODER)
+    page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
+    assert 'data-testid="query-form"' in page
+    client.post(reverse("coding:query", args=[encounter.pk]), {"question": "Site of the push?"})
+    assert DocumentationQuery.objects.get().question == "Site of the push?"
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.QUERIED
+
+
 def test_an_mue_edit_blocks_accept_until_overridden_by_form_post(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
     MueLimit.objects.create(code="96415", limit=1)
     encounter, _, item = reviewed()
@@ -315,6 +357,36 @@ def test_the_nurse_chart_fragment_shows_open_queries_until_an_addendum(
     assert "Please chart the flush before paclitaxel." in html and "RAC-5" in html
     Addendum.objects.create(encounter=encounter, what="flush", why="query", author=nurse_user)
     assert "coder-queries" not in render_to_string("mar/_queries.html", {"encounter": encounter})
+
+
+def test_the_nurse_chart_shows_the_charges_as_the_coder_corrected_them(
+    client_as, coder_user, nurse_user
+) -> None:  # type: ignore[no-untyped-def]
+    """The chart's Charges table shows the lines as they will be sent, not the engine's: a
+    changed line with its corrected code marked "(as corrected)", a removed line gone."""
+    encounter, run, item = reviewed(nurse=nurse_user)
+    review_claim(user=coder_user, item_id=item.pk)
+    hour = run.lines.get(code="96415")
+    charge_line_correct(
+        item=item, user=coder_user, line=hour, action="change", code="96365", units=1,
+        modifiers=["XU"], reason="a separate site, documented",
+    )  # fmt: skip
+    removed = run.lines.exclude(pk=hour.pk).exclude(code="96415").order_by("position").last()
+    charge_line_correct(
+        item=item, user=coder_user, line=removed, action="remove", reason="not documented"
+    )
+    client = client_as(roles.NURSE)
+    charges = client.get(reverse("mar:encounter_charges", args=[encounter.pk])).content.decode()
+    chart = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    for page in (charges, chart):
+        rows = re.findall(r"<tr[^>]*>.*?</tr>", page.split('data-testid="charges"')[1], re.S)
+        corrected = [r for r in rows if "charge-as-corrected" in r]
+        assert len(corrected) == 1
+        assert "96365" in corrected[0] and "XU" in corrected[0]
+        assert "(as corrected)" in corrected[0]
+        codes = [re.search(r'fw-bold">(\w+)', r).group(1) for r in rows if 'fw-bold">' in r]
+        assert "96415" not in codes and removed.code not in codes
+        assert len(codes) == run.lines.count() - 1
 
 
 def test_review_page_shows_the_pharmacists_verification_of_each_order(

@@ -136,3 +136,31 @@ def test_anonymous_is_sent_to_log_in_from_the_board(db) -> None:  # type: ignore
     response = Client().get(reverse("mar:board"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_signed_encounters_card_says_a_coders_query_waits_for_the_nurse(client_as) -> None:  # type: ignore[no-untyped-def]
+    """The nurse answers a coder's query with an addendum: the card of the signed encounter says
+    "Query from coding", even one signed days ago, until an addendum answers it."""
+    from coding.models import DocumentationQuery
+    from mar.models import Addendum
+    from tests.coding.review_helpers import reviewed
+
+    client = client_as(roles.NURSE)
+    coder = factories.user_create(username="coder-board", role="coder")
+    now = timezone.now()
+    queried, run, _ = reviewed(arrived_at=now - timedelta(days=3))
+    quiet, _, _ = reviewed(arrived_at=now)
+    DocumentationQuery.objects.create(
+        encounter=queried, run=run, rule="", question="A push?", asked_by=coder
+    )
+
+    def card(encounter: Encounter) -> str:
+        page = client.get(reverse("mar:board")).content.decode()
+        cards = re.findall(r'<a class="card board-card.*?</a>', page, re.S)
+        mine = [c for c in cards if reverse("mar:encounter", args=[encounter.pk]) in c]
+        return mine[0] if mine else ""
+
+    assert "Query from coding" in card(queried)
+    assert card(quiet) and "Query from coding" not in card(quiet)
+    Addendum.objects.create(encounter=queried, what="push at 10:05", why="query", author=coder)
+    assert card(queried) == ""  # answered: an encounter signed days ago leaves the board
