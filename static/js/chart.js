@@ -99,6 +99,7 @@
         id: el.id,
         old: el,
         value: isCheck(el) ? el.checked : el.tagName === "SELECT" ? selectedValues(el) : el.value,
+        caret: el === document.activeElement ? [el.selectionStart, el.selectionEnd] : null,
       });
     });
   });
@@ -111,7 +112,12 @@
       for (var i = 0; i < el.options.length; i++) {
         el.options[i].selected = item.value.indexOf(el.options[i].value) !== -1;
       }
-    } else el.value = item.value;
+    } else {
+      el.value = item.value;
+      if (item.caret && item.caret[0] !== null && el === document.activeElement) {
+        try { el.setSelectionRange(item.caret[0], item.caret[1]); } catch (e) { /* no caret */ }
+      }
+    }
     for (var up = el.parentElement; up; up = up.parentElement) {
       if (up.tagName === "DETAILS") up.open = true;  // where she left it: in view
     }

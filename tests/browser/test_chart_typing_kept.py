@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from coding.review import query_send, review_claim
-from mar.models import Addendum, Administration, Encounter
+from mar.models import AccessSite, Addendum, Administration, Encounter
 from tests import factories
 from tests.browser.test_login import sign_in
 from tests.coding.review_helpers import reviewed
@@ -207,3 +207,24 @@ def test_an_old_message_is_cleared_by_the_next_htmx_change(browser_page, live_se
     expect(message).to_have_count(1)
     save_bag(page, adm.pk, "B3")
     expect(message).to_have_count(0)
+
+
+def test_an_unsaved_site_location_survives_flush_now_and_stays_in_view(
+    browser_page, live_server
+) -> None:  # type: ignore[no-untyped-def]
+    """The whole chart comes back from "Flush now" with each site's Details folded: a location
+    typed there and not yet saved is kept, and its Details stay open to show it."""
+    from playwright.sync_api import expect
+
+    encounter, adm = running_visit()
+    page = browser_page
+    open_chart(page, live_server, encounter)
+    chip = page.locator(f"#site-{adm.site_id}")
+    chip.locator("summary", has_text="Details").click()
+    location = page.locator(f"#id_s{adm.site_id}-location")
+    location.fill("right antecubital")
+    chip.locator("[data-testid=flush]").click()
+    expect(page.locator("[data-testid=flush-row]")).to_have_count(1)
+    expect(location).to_be_visible()
+    expect(location).to_have_value("right antecubital")
+    assert AccessSite.objects.get(pk=adm.site_id).location == "left forearm"  # not saved yet
