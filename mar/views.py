@@ -172,9 +172,15 @@ def encounter_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required(NURSE, CODER, PHARMACIST)
 def encounter_checklist(request: HttpRequest, pk: int) -> HttpResponse:
-    """The live checklist panel alone (htmx refresh; also readable on its own)."""
+    """The live checklist panel alone (readable on its own). Its htmx refresh also brings the
+    sign-off panel and the top bar's sign state out of band: they follow from the checklist."""
     encounter = _encounter(pk)
-    return render(request, "mar/_checklist.html", checklist_context(encounter))
+    context = checklist_context(encounter)
+    if not request.htmx:
+        return render(request, "mar/_checklist.html", context)
+    context["can_chart"] = user_has_role(request.user, NURSE) and not encounter.is_signed
+    context["sign_form"] = SignForm(open_errors=context["checklist"].open_errors)
+    return render(request, "mar/_checklist_response.html", context)
 
 
 @require_GET

@@ -1,0 +1,230 @@
+"""What a nurse has typed on the chart survives htmx updates of other parts, in real Chromium: a
+half-typed reason to sign anyway, a half-typed addendum, a unit typed while the previous save was
+in flight; and the parts an update affects (query banner, addenda, sign state, messages) follow."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from coding.review import query_send, review_claim
+from mar.models import AccessSite, Addendum, Administration, Encounter
+from tests import factories
+from tests.browser.test_login import sign_in
+from tests.coding.review_helpers import reviewed
+from tests.mar.chart_helpers import running_visit
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+HALF_TYPED = "pump alarm log says the stop was at"
+
+
+def open_chart(page, live_server, encounter: Encounter, query: str = "") -> None:  # type: ignore[no-untyped-def]
+    if not factories.User.objects.filter(username="nurse-t").exists():
+        factories.user_create(username="nurse-t", role="nurse")
+    sign_in(page, live_server, "nurse-t")
+    page.wait_for_url("**/mar/board/")
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/{query}")
+
+
+def unfold(page, adm_pk: int) -> None:  # type: ignore[no-untyped-def]
+    if not page.locator(f"#id_a{adm_pk}-bag").is_visible():
+        page.locator(f"#adm-{adm_pk} details.adm-edit > summary").click()
+
+
+def save_bag(page, adm_pk: int, bag: str) -> None:  # type: ignore[no-untyped-def]
+    """Change a card's bag id; htmx saves it and the card comes back one version on."""
+    from playwright.sync_api import expect
+
+    unfold(page, adm_pk)
+    version = page.locator(f"input[name='a{adm_pk}-version']")
+    before = int(version.get_attribute("value"))
+    page.fill(f"#id_a{adm_pk}-bag", bag)
+    page.press(f"#id_a{adm_pk}-bag", "Tab")  # leaving the field: change
+    expect(version).to_have_value(str(before + 1))
+
+
+def test_a_half_typed_reason_to_sign_anyway_survives_a_card_save_and_flush_now(
+    browser_page, live_server
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    encounter, adm = running_visit()
+    page = browser_page
+    open_chart(page, live_server, encounter)
+    reason = page.locator("[data-testid=sign-form] [name^=ack_]").first
+    reason.fill(HALF_TYPED)
+
+    save_bag(page, adm.pk, "B2")  # the sign-off panel comes back out of band
+    expect(reason).to_have_value(HALF_TYPED)
+
+    page.locator("[data-testid=flush]").first.click()  # the whole chart comes back
+    expect(page.locator("[data-testid=flush-row]")).to_have_count(1)
+    expect(reason).to_have_value(HALF_TYPED)
+    assert Administration.objects.get(pk=adm.pk).bag == "B2"
+
+
+def test_a_half_typed_addendum_survives_another_part_saved_as_an_addendum_which_is_listed(
+    browser_page, live_server
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    nurse = factories.user_create(username="nurse-t", role="nurse")
+    encounter = factories.chemo_encounter_create()
+    from mar.services import encounter_sign
+
+    encounter_sign(encounter=encounter, user=nurse)
+    site = encounter.sites.get()
+    paclitaxel = encounter.administrations.get(drug__name="paclitaxel")
+    page = browser_page
+    open_chart(page, live_server, encounter, "?addendum=1")
+    what = page.locator("#id_addendum-what")
+    what.fill(HALF_TYPED)
+
+    # Another part saved as an addendum re-renders the whole chart...
+    chip = page.locator(f"#site-{site.pk}")
+    chip.locator("summary", has_text="Details").click()
+    chip.locator(f"#id_s{site.pk}-location").fill("right forearm")
+    chip.locator(f"#id_s{site.pk}-addendum_why").fill("charted on the wrong arm")
+    chip.locator("button", has_text="Save site as addendum").click()
+    addenda = page.locator("[data-testid=addenda] li")
+    expect(addenda).to_have_count(1)
+    expect(what).to_have_value(HALF_TYPED)
+
+    # ...and a card saved as an addendum re-renders the card, the addenda out of band.
+    unfold(page, paclitaxel.pk)
+    page.fill(f"#id_a{paclitaxel.pk}-addendum_why", "bag label read back")
+    page.fill(f"#id_a{paclitaxel.pk}-bag", "P-7")
+    page.locator(f"#adm-{paclitaxel.pk} button", has_text="Save as addendum").click()
+    expect(addenda).to_have_count(2)
+    expect(addenda.nth(1)).to_contain_text("bag label read back")
+    expect(what).to_have_value(HALF_TYPED)
+    assert Addendum.objects.filter(encounter=encounter).count() == 2
+
+
+def test_an_addendum_saved_with_htmx_clears_the_answered_query_banner(
+    browser_page, live_server
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    nurse = factories.user_create(username="nurse-t", role="nurse")
+    coder = factories.user_create(username="coder-t", role="coder")
+    encounter, run, item = reviewed(nurse=nurse)
+    review_claim(user=coder, item_id=item.pk)
+    query_send(
+        item=item, user=coder, finding=run.findings.get(rule="RAC-5"), question="Flush charted?"
+    )
+    page = browser_page
+    open_chart(page, live_server, encounter, "?addendum=1")
+    expect(page.locator("[data-testid=coder-queries]")).to_be_visible()
+
+    page.fill("#id_addendum-what", "flush at 09:10 was given, not charted")
+    page.fill("#id_addendum-why", "late entry")
+    page.locator("#addendum button", has_text="Add addendum").click()
+    expect(page.locator("[data-testid=addenda] li")).to_have_count(1)
+    expect(page.locator("[data-testid=coder-queries]")).to_have_count(0)
+    expect(page.locator("#id_addendum-what")).to_have_value("")  # sent and saved: cleared
+
+
+def test_a_unit_typed_while_the_previous_save_is_in_flight_is_kept_and_saved(
+    browser_page, live_server
+) -> None:  # type: ignore[no-untyped-def]
+    """Waste amount typed, Tab, "mcg" typed in the unit while the amount's save is held 1.5 s:
+    the card comes back with the server's "mg" (the dose's unit), but the field keeps "mcg", and
+    leaving it saves "mcg"."""
+    from playwright.sync_api import expect
+
+    encounter, adm = running_visit()
+    Administration.objects.filter(pk=adm.pk).update(dose_value=Decimal(500), dose_unit="mg")
+    page = browser_page
+    open_chart(page, live_server, encounter)
+    unfold(page, adm.pk)
+    held = []
+
+    def hold_first(route) -> None:  # type: ignore[no-untyped-def]
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(f"**/administrations/{adm.pk}/", hold_first)
+    unit = page.locator(f"#id_a{adm.pk}-waste_unit")
+    version = page.locator(f"input[name='a{adm.pk}-version']")
+    page.locator(f"#id_a{adm.pk}-waste_value").click()
+    page.keyboard.type("4")
+    page.keyboard.press("Tab")  # change: the save goes out and is held
+    page.keyboard.press("Control+A")
+    page.keyboard.type("mcg", delay=50)
+    page.wait_for_timeout(1500)
+    assert len(held) == 1
+    held[0].continue_()
+    expect(version).to_have_value(str(adm.version + 1))  # the held save came back
+    expect(unit).to_have_value("mcg")
+    assert Administration.objects.get(pk=adm.pk).waste_unit == "mg"
+
+    page.keyboard.press("Tab")  # leaving the field saves it
+    expect(version).to_have_value(str(adm.version + 2))
+    expect(unit).to_have_value("mcg")
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.waste_value, saved.waste_unit) == (Decimal(4), "mcg")
+
+
+def test_the_checklist_poll_refreshes_the_sign_state_and_panel_keeping_a_typed_reason(
+    browser_page, live_server
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    encounter, adm = running_visit()
+    page = browser_page
+    page.clock.install()
+    open_chart(page, live_server, encounter)
+    state = page.locator("[data-testid=sign-state]")
+    expect(state).to_contain_text("Not ready to sign")
+    reason = page.locator("[data-testid=sign-form] [name^=ack_]").first
+    reason.fill(HALF_TYPED)
+
+    with page.expect_response(lambda r: r.url.endswith("/checklist/")):
+        page.clock.run_for(61_000)
+    expect(reason).to_have_value(HALF_TYPED)  # the panel came back, the reason with it
+
+    # Someone stops the infusion elsewhere: the next poll drops the item everywhere.
+    Administration.objects.filter(pk=adm.pk).update(stop=timezone.now() - timedelta(minutes=1))
+    with page.expect_response(lambda r: r.url.endswith("/checklist/")):
+        page.clock.run_for(61_000)
+    expect(state).to_contain_text("Ready to sign")
+    expect(page.locator("#sign")).to_contain_text("No open errors: ready to sign.")
+
+
+def test_an_old_message_is_cleared_by_the_next_htmx_change(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    encounter, adm = running_visit()
+    page = browser_page
+    open_chart(page, live_server, encounter)
+    page.locator("[data-testid=flush]").first.click()
+    message = page.locator("#messages .alert", has_text="Flush charted on S")
+    expect(message).to_have_count(1)
+    save_bag(page, adm.pk, "B3")
+    expect(message).to_have_count(0)
+
+
+def test_an_unsaved_site_location_survives_flush_now_and_stays_in_view(
+    browser_page, live_server
+) -> None:  # type: ignore[no-untyped-def]
+    """The whole chart comes back from "Flush now" with each site's Details folded: a location
+    typed there and not yet saved is kept, and its Details stay open to show it."""
+    from playwright.sync_api import expect
+
+    encounter, adm = running_visit()
+    page = browser_page
+    open_chart(page, live_server, encounter)
+    chip = page.locator(f"#site-{adm.site_id}")
+    chip.locator("summary", has_text="Details").click()
+    location = page.locator(f"#id_s{adm.site_id}-location")
+    location.fill("right antecubital")
+    chip.locator("[data-testid=flush]").click()
+    expect(page.locator("[data-testid=flush-row]")).to_have_count(1)
+    expect(location).to_be_visible()
+    expect(location).to_have_value("right antecubital")
+    assert AccessSite.objects.get(pk=adm.site_id).location == "left forearm"  # not saved yet

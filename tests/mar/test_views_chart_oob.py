@@ -1,0 +1,73 @@
+"""What an htmx answer on the chart carries out of band, so that no part of the page is left
+stale: the checklist refresh brings the sign-off panel and the top bar's sign state; a card saved
+as an addendum brings the addenda and the coder's queries; every change replaces the messages."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from mar import roles
+from mar.models import Administration, Flush
+from mar.services import encounter_sign
+from tests import factories
+from tests.mar.chart_helpers import card_data, running_visit
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def oob(html: str, element_id: str) -> str:
+    """The element swapped out of band with this id (its opening tag and what follows)."""
+    match = re.search(rf'<[a-z]+ id="{element_id}"[^>]*hx-swap-oob="true"[^>]*>(.*)', html, re.S)
+    assert match, f"#{element_id} is not swapped out of band"
+    return match.group(1)
+
+
+def test_the_checklist_refresh_brings_the_sign_panel_and_sign_state_out_of_band(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    url = reverse("mar:encounter_checklist", args=[encounter.pk])
+    html = client.get(url, **HX).content.decode()
+    assert "Not ready to sign: 1 item would cost a charge" in oob(html, "sign-state")
+    assert 'name="ack_' in oob(html, "sign")
+    assert '<section id="checklist"' in html and 'id="checklist" hx-swap-oob' not in html
+
+    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=30))
+    html = client.get(url, **HX).content.decode()
+    assert "Ready to sign" in oob(html, "sign-state")
+    assert "No open errors: ready to sign." in oob(html, "sign")
+
+    plain = client.get(url).content.decode()  # readable on its own: the panel alone
+    assert 'id="sign"' not in plain and 'id="sign-state"' not in plain
+
+
+def test_a_card_saved_as_an_addendum_brings_the_addenda_out_of_band(client_as) -> None:  # type: ignore[no-untyped-def]
+    nurse = factories.user_create(username="nurse-oob", role=roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    encounter_sign(encounter=encounter, user=nurse)
+    adm = encounter.administrations.get(drug__name="paclitaxel")
+    data = card_data(adm, bag="P-7", addendum_why="bag label read back")
+    response = client_as(roles.NURSE).post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]), data, **HX
+    )
+    html = response.content.decode()
+    assert "bag label read back" in oob(html, "addenda")
+    assert 'id="queries-slot"' in html
+
+
+def test_an_htmx_change_replaces_the_old_messages(client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    flushed = client.post(
+        reverse("mar:site_flush", args=[encounter.pk, adm.site_id]), {}, **HX
+    ).content.decode()
+    assert "Flush charted on S" in oob(flushed, "messages")
+    assert Flush.objects.filter(encounter=encounter).count() == 1
+    saved = client.post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]), card_data(adm, bag="B2"), **HX
+    ).content.decode()
+    messages = re.search(r'<div id="messages" hx-swap-oob="true">(.*?)</div>', saved, re.S)
+    assert messages and messages.group(1).strip() == ""  # the flush's message is cleared
