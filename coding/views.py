@@ -50,6 +50,7 @@ from coding.review import (
     review_release,
     run_edits,
 )
+from mar.forms import apply_validation_error
 from mar.models import Administration, Encounter
 from mar.roles import CODER, role_required
 from mar.timeline import build_timeline
@@ -307,15 +308,6 @@ def _refused(request: HttpRequest, pk: int, bound: Bound, what: str) -> HttpResp
     return redirect("coding:encounter_charges", pk=pk)
 
 
-def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    """A service's refusal on the form: by field when it names one the form has."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 def _focus_first_error(form: forms.Form) -> None:
     """Put the cursor in the first field to fix (the page opens there, without JavaScript)."""
     names = [name for name in form.fields if name in form.errors]
@@ -371,7 +363,7 @@ def line_correct(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
                 reason=data["reason"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, "Line corrected; the original is kept beside it.")
             return redirect("coding:encounter_charges", pk=pk)
@@ -399,7 +391,7 @@ def line_add(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=data["reason"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, "Line added.")
             return redirect("coding:encounter_charges", pk=pk)
@@ -415,7 +407,7 @@ def override(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             edit_override(item=item, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, "Edit overridden with your reason.")
             return redirect("coding:encounter_charges", pk=pk)
@@ -440,7 +432,7 @@ def query(request: HttpRequest, pk: int) -> HttpResponse:
                 administration=form.cleaned_data["administration"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(
                 request, "Query sent: it shows on the nurse's chart until an addendum."

@@ -127,6 +127,15 @@ class ZonedForm(forms.Form):
                 field.widget.zone = zone  # type: ignore[attr-defined]
 
 
+def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
+    """A service's refusal on the form: beside the field it names when the form has it."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
 def apply_chart_error(form: forms.Form, errors: Mapping[str | None, list[str]]) -> None:
     """Each engine message beside the field it names; others at the top of the form."""
     for name, messages in errors.items():

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mar.forms import apply_validation_error
 from mar.models import Drug, DrugClass, DrugClassChange, Encounter, Order
 from mar.pharmacy import (
     FormularyImportError,
@@ -109,14 +110,6 @@ class FormularyImportForm(forms.Form):
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _formulary_queryset(query: str) -> QuerySet[Drug]:
@@ -225,7 +218,7 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     drug=drug, to_class=to_class, reason=reason, user=request.user
                 )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             done = f"{drug.name}: {change.get_from_class_display() or 'untagged'} → " + (
                 f"{change.get_to_class_display()}."
@@ -289,7 +282,7 @@ def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 user=request.user,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Saved {saved.name}.")
             return redirect("pharmacy:drug", pk=saved.pk)
@@ -390,7 +383,7 @@ def order_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 user=request.user,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             done = f"Order O{order.pk} ({order.drug.name}): class {order.drug_class}."
             if change.regenerated_encounters:
