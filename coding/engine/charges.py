@@ -234,7 +234,6 @@ def _code_iv(book: _Book, services: list[Service]) -> list[SiteGroup]:
             _code_initial(book, group, why)
     first = primary_group(groups, office=office)
     if first is not None:
-        first.primary = True
         book.primary_group = first.key
     if office and not any(m.primary for s in services for m in s.members) and services:
         book.findings.append(
@@ -845,7 +844,7 @@ def _apply_distinct_modifiers(book: _Book, groups: list[SiteGroup]) -> None:
     service of a second encounter the same day; on every line under scope `all`."""
     policy = book.policy
     every_line = policy.distinct_modifier_scope == "all"
-    second_sites = {g.key for g in groups if g.initial is not None and not g.primary}
+    second_sites = {g.key for g in groups if g.initial is not None and g.key != book.primary_group}
     for line in book.lines:
         if line.group in second_sites and (line.initial or every_line):
             _add_modifier(line, policy.second_site_modifier)

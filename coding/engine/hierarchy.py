@@ -50,7 +50,6 @@ class SiteGroup:
     hydration_alone: list[Span] = field(default_factory=list)
     hydration_minutes: int = 0  # as the policy counts it: total, or the longest continuous run
     initial: Service | None = None
-    primary: bool = False
 
 
 def group_by_site(record: Record, services: list[Service]) -> list[SiteGroup]:
