@@ -49,3 +49,15 @@ def browser_page() -> Iterator[object]:
             connections.close_all()
             browser.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the login form as a factory user; wait until the app lets them in (an
+    admin lands on /admin/, everyone else on their start page)."""
+    from tests import factories
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)

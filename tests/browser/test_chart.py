@@ -11,8 +11,7 @@ from django.utils import timezone
 from mar.models import Administration, DrugClass, Encounter, Order
 from mar.services import encounter_sign
 from tests import factories
-from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_login import sign_in
+from tests.browser.conftest import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

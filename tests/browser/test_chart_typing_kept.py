@@ -11,7 +11,7 @@ from django.utils import timezone
 from coding.review import query_send, review_claim
 from mar.models import AccessSite, Addendum, Administration, Encounter
 from tests import factories
-from tests.browser.test_login import sign_in
+from tests.browser.conftest import sign_in
 from tests.coding.review_helpers import reviewed
 from tests.mar.chart_helpers import running_visit
 

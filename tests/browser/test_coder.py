@@ -7,17 +7,10 @@ import pytest
 
 from coding.models import ChargeCorrection, ReviewItem
 from tests import factories
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.coding.review_helpers import reviewed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{live_server.url}/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_a_coder_reviews_corrects_accepts_and_downloads_the_export(  # type: ignore[no-untyped-def]

@@ -12,6 +12,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
+    """Unlike conftest.sign_in, start from "/": the login this file tests is the one the app
+    asks for there."""
     page.goto(f"{live_server.url}/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", factories.PASSWORD)

@@ -11,17 +11,9 @@ from coding.services import charge_run_generate
 from mar.formulary import formulary_load_csv
 from mar.models import Encounter
 from tests import factories
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=nav-user]")
 
 
 def sign_out(page) -> None:  # type: ignore[no-untyped-def]

@@ -9,18 +9,10 @@ from coding.review import review_claim
 from mar.models import DrugClass, Order
 from mar.pharmacy import order_class_override, order_verify
 from tests import factories
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.coding.review_helpers import reviewed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)  # an admin lands on /admin/
 
 
 TABLES_CUT = """() => [...document.querySelectorAll('main table')]
