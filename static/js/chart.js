@@ -145,7 +145,8 @@
           if (!fired && changed(el)) resend(el);
         }, { once: true });
       } else {
-        resend(el);
+        // After this answer's request has ended: hx-sync would drop a change sent while it runs.
+        setTimeout(function () { resend(el); }, 0);
       }
     });
   });
