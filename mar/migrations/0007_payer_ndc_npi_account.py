@@ -12,7 +12,7 @@ import mar.validators
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mar', '0005_drug_container'),
+        ('mar', '0006_frontdoor_fields'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

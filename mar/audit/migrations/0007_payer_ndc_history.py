@@ -12,8 +12,8 @@ import mar.validators
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0005_billing_change_trigger'),
-        ('mar', '0006_payer_ndc_npi_account'),
+        ('audit', '0006_frontdoor_fields'),
+        ('mar', '0007_payer_ndc_npi_account'),
         ('pghistory', '0007_auto_20250421_0444'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
