@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from coding.drug_lines import drug_lines_store, is_drug_line
+from coding.drug_lines import is_drug_line
 from coding.engine import Finding, charge_edits
 from coding.models import (
     ChargeCorrection,
@@ -175,9 +175,7 @@ def run_edits(run: ChargeRun, lines: list[EffectiveLine] | None = None) -> Edits
 
 @transaction.atomic
 def review_item_sync(*, run: ChargeRun) -> ReviewItem:
-    """A new current run: add its drug lines and put the encounter's item back to NEW."""
-    if not run.error:
-        drug_lines_store(run=run)
+    """A new current run (coding.services.charge_run_store): the encounter's item back to NEW."""
     item, _ = ReviewItem.objects.select_for_update().get_or_create(
         encounter_id=run.encounter_id, defaults={"run": run}
     )
@@ -449,7 +447,8 @@ def query_send(
 def queries_answer(*, addendum: Addendum) -> list[DocumentationQuery]:
     """An addendum answers the encounter's open queries; the item comes back to the coders.
 
-    Called for every new addendum (a post_save receiver in coding/models.py). The addendum also
+    Called for every new addendum (`queries_answer_on_addendum`, connected to mar.Addendum's
+    post_save in CodingConfig.ready()). The addendum also
     regenerates the charges (mar.services.signature.addendum_add); when the new run arrives,
     review_item_sync puts the item back to NEW as well. Doing it here too covers an addendum
     that changes no charted fact (the same record gives no new run).
@@ -476,6 +475,14 @@ def queries_answer(*, addendum: Addendum) -> list[DocumentationQuery]:
         updated_at=at,
     )
     return open_queries
+
+
+def queries_answer_on_addendum(
+    sender: object, *, instance: Addendum, created: bool, **kwargs: object
+) -> None:
+    """post_save of mar.Addendum, connected in CodingConfig.ready()."""
+    if created:
+        queries_answer(addendum=instance)
 
 
 def open_queries(encounter_id: int) -> list[DocumentationQuery]:

@@ -17,7 +17,6 @@ from django.forms import Form
 from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, Result, code_record, parse_record
-from coding.models import ChargeRun
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -280,13 +279,6 @@ def chart_context(
     timeline: Timeline | None = (
         build_timeline(record, result, now=now) if record is not None else None
     )
-    run = None
-    if encounter.is_signed:
-        run = (
-            ChargeRun.objects.filter(encounter=encounter, is_current=True)
-            .prefetch_related("lines", "findings")
-            .first()
-        )
     return {
         "encounter": encounter,
         "now": now,
@@ -300,7 +292,6 @@ def chart_context(
         "flushes": flushes,
         "addenda": list(encounter.addenda.select_related("author")),
         "acknowledgements": acknowledgements,
-        "run": run,
         "site_form": bound.get("site")
         or SiteForm(
             encounter=encounter,

@@ -28,6 +28,11 @@ def record_id(prefix: str, pk: int | None) -> str | None:
     return None if pk is None else f"{prefix}{pk}"
 
 
+def administration_record_id(pk: int) -> str:
+    """An administration's record id ("A12"), as the engine, its findings and the coders name it."""
+    return f"A{pk}"
+
+
 def pk_from_record_id(value: str) -> int:
     """'A12' -> 12 (any of the E/S/O/A prefixes)."""
     if len(value) < 2 or value[0] not in "ESOA" or not value[1:].isdigit():

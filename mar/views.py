@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from coding.models import ChargeRun, DocumentationQuery
 from mar.chart_context import (
     board_summary,
     chart_context,
@@ -48,6 +47,7 @@ from mar.forms import (
     encounter_zone,
 )
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
+from mar.ports import charges_port
 from mar.record import record_dicts_from_encounters
 from mar.roles import ADMIN, CODER, NURSE, PHARMACIST, role_required, user_has_role, user_role
 from mar.services import charting
@@ -100,9 +100,7 @@ def board(request: HttpRequest) -> HttpResponse:
         .select_related("drug")
         .prefetch_related("pauses")
     )
-    open_query = DocumentationQuery.objects.filter(
-        encounter_id=OuterRef("pk"), answered_at__isnull=True
-    )
+    open_query = charges_port().open_queries().filter(encounter_id=OuterRef("pk"))
     encounters = (
         Encounter.objects.annotate(coder_query=Exists(open_query))
         .filter(
@@ -202,13 +200,8 @@ def encounter_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(NURSE, CODER, PHARMACIST)
 def encounter_charges(request: HttpRequest, pk: int) -> HttpResponse:
     """The charges of a signed record; polled by htmx until the worker has made them."""
-    encounter = _encounter(pk)
-    run = (
-        ChargeRun.objects.filter(encounter=encounter, is_current=True)
-        .prefetch_related("lines", "findings")
-        .first()
-    )
-    return render(request, "mar/_chart_charges.html", {"encounter": encounter, "run": run})
+    # The fragment reads the current run through coding's template tag (current_charge_run).
+    return render(request, "mar/_chart_charges.html", {"encounter": _encounter(pk)})
 
 
 def _after_change(

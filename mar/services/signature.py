@@ -6,14 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mar.models import Addendum, Encounter
-
-
-def _enqueue_charges(*, encounter_id: int, trigger: str, reason: str = "") -> None:
-    from coding.outbox import outbox_enqueue
-
-    # An outbox row in this transaction: the charges are owed exactly when the signature (or
-    # addendum) commits; the task is sent after commit and re-sent by beat if Redis was down.
-    outbox_enqueue(encounter_id=encounter_id, kind=trigger, reason=reason)
+from mar.ports import charges_port
 
 
 @transaction.atomic
@@ -26,7 +19,7 @@ def encounter_sign(*, encounter: Encounter, user: AbstractBaseUser) -> Encounter
     locked.signed_by = user
     locked.signed_at = timezone.now()
     locked.save(update_fields=["status", "signed_by", "signed_at"])
-    _enqueue_charges(encounter_id=locked.pk, trigger="sign")
+    charges_port().charges_owed(encounter_id=locked.pk, trigger="sign")
     return locked
 
 
@@ -44,5 +37,5 @@ def addendum_add(*, encounter: Encounter, user: AbstractBaseUser, what: str, why
     if not what.strip() or not why.strip():
         raise ValidationError("An addendum needs both what changed and why.")
     addendum = Addendum.objects.create(encounter=locked, what=what, why=why, author=user)
-    _enqueue_charges(encounter_id=locked.pk, trigger="addendum", reason=why)
+    charges_port().charges_owed(encounter_id=locked.pk, trigger="addendum", reason=why)
     return addendum

@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from coding.formulary_changes import BILLING_EXPORTED_FLAG
 from coding.models import ChargeRun
 from mar.models import Drug, Encounter
-from mar.pharmacy.services import BILLING_EXPORTED_FLAG, drug_save, formulary_import
+from mar.pharmacy.services import drug_save, formulary_import
 from tests import factories
 from tests.mar.pharmacy.test_services import current, sign
 

@@ -8,11 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from coding.formulary_changes import EXPORTED_FLAG
 from coding.models import ChargeOutbox, ChargeRun
 from coding.services import charge_run_generate
 from mar.models import Administration, Drug, Encounter, Order
 from mar.pharmacy.services import (
-    EXPORTED_FLAG,
     drug_class_change,
     drug_classify,
     order_class_override,
