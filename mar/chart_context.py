@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.forms import Form
 from django.utils import timezone
@@ -32,6 +31,7 @@ from mar.forms import (
     StartForm,
 )
 from mar.models import (
+    ADMINISTRATION_CARD_FIELDS,
     AccessSite,
     Administration,
     Encounter,
@@ -39,13 +39,17 @@ from mar.models import (
     Flush,
     Order,
 )
-from mar.record import pk_from_record_id, record_from_encounter, record_id
+from mar.record import (
+    administration_record_id,
+    pk_from_record_id,
+    record_from_encounter,
+    record_id,
+)
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.timeline import Timeline, build_timeline
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 # Engine fields that are a field of the administration card, id="id_a<pk>-<name>".
-CARD_FIELDS = {"start", "stop", "site", "bag", "purpose", "started_by", "method", "pump"}
 
 
 @dataclass
@@ -188,7 +192,7 @@ def _anchor(
     adm = administrations.get(finding.administrations[0]) if finding.administrations else None
     if adm is None:
         return "checklist"
-    if name in CARD_FIELDS:
+    if name in ADMINISTRATION_CARD_FIELDS:
         return f"id_a{adm.pk}-{name}"
     if name.startswith("pauses["):
         pauses = list(adm.pauses.all())
@@ -230,7 +234,7 @@ def chart_context(
     flush), 'a<pk>', 'p<pk>'."""
     now = now or timezone.now()
     bound = bound or {}
-    zone = _zone(encounter)
+    zone = encounter.zone
     record, result, record_error = evaluate(encounter, now)
 
     sites = list(encounter.sites.all())
@@ -239,7 +243,7 @@ def chart_context(
     adms = list(
         encounter.administrations.select_related("drug", "order", "site").prefetch_related("pauses")
     )
-    adm_by_id = {f"A{a.pk}": a for a in adms}
+    adm_by_id = {administration_record_id(a.pk): a for a in adms}
     acknowledgements = list(encounter.acknowledgements.all())
     flushes = list(encounter.flushes.all())
     checklist = checklist_build(
@@ -410,16 +414,9 @@ def _card(
         paused=paused,
         running=running,
         elapsed_minutes=elapsed,
-        findings=items_by_adm.get(f"A{adm.pk}", []),
+        findings=items_by_adm.get(administration_record_id(adm.pk), []),
         conflict=conflict if conflict is not None and conflict.pk == adm.pk else None,
     )
-
-
-def _zone(encounter: Encounter) -> ZoneInfo:
-    try:
-        return ZoneInfo(encounter.timezone)
-    except Exception:  # noqa: BLE001 - shown as a record error on the checklist
-        return ZoneInfo("UTC")
 
 
 def board_summary(
@@ -460,7 +457,7 @@ def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> d
     record, result, record_error = evaluate(encounter, now)
     sites = {s.pk: s for s in encounter.sites.all()}
     adms = {
-        f"A{a.pk}": a
+        administration_record_id(a.pk): a
         for a in encounter.administrations.select_related("drug").prefetch_related("pauses")
     }
     acknowledgements = list(encounter.acknowledgements.all())

@@ -30,6 +30,7 @@ from mar.chart_context import (
     is_paused,
     running_minutes,
 )
+from mar.clock import hhmm
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -44,7 +45,6 @@ from mar.forms import (
     SiteUpdateForm,
     StartForm,
     apply_chart_error,
-    encounter_zone,
 )
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
 from mar.ports import charges_port
@@ -331,7 +331,7 @@ def site_discontinue(request: HttpRequest, pk: int, site_pk: int) -> HttpRespons
 
 
 def _wall_clock(encounter: Encounter, moment: datetime) -> str:
-    return moment.astimezone(encounter_zone(encounter)).strftime("%H:%M")
+    return hhmm(moment, encounter.zone)
 
 
 @require_POST
@@ -603,7 +603,7 @@ def encounter_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(NURSE)
-def addendum_add(request: HttpRequest, pk: int) -> HttpResponse:
+def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
     """A change to a signed record: what and why (who and when recorded); charges regenerate."""
     encounter = _encounter(pk)
     sites = {s.pk: s for s in encounter.sites.all()}

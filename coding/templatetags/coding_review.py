@@ -3,7 +3,7 @@
 from django import template
 
 from coding.models import ChargeRun, DocumentationQuery
-from coding.review import EffectiveLine, lines_effective
+from coding.review import EffectiveLine, effective_lines
 from coding.review import open_queries as _open_queries
 
 register = template.Library()
@@ -35,5 +35,5 @@ def charge_lines(run: ChargeRun, corrected: object = False) -> list[EffectiveLin
     """The run's lines: as the engine made them, or (`corrected`) as they will be sent, the
     coders' corrections applied (removed lines left out; each changed line has `correction`)."""
     if corrected:
-        return list(lines_effective(run))
+        return list(effective_lines(run))
     return list(run.lines.all())

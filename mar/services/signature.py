@@ -10,7 +10,7 @@ from mar.ports import charges_port
 
 
 @transaction.atomic
-def encounter_sign(*, encounter: Encounter, user: AbstractBaseUser) -> Encounter:
+def signature_store(*, encounter: Encounter, user: AbstractBaseUser) -> Encounter:
     """Sign the record and, once committed, have the charges generated."""
     locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     if locked.status == Encounter.Status.SIGNED:
@@ -24,7 +24,9 @@ def encounter_sign(*, encounter: Encounter, user: AbstractBaseUser) -> Encounter
 
 
 @transaction.atomic
-def addendum_add(*, encounter: Encounter, user: AbstractBaseUser, what: str, why: str) -> Addendum:
+def addendum_store(
+    *, encounter: Encounter, user: AbstractBaseUser, what: str, why: str
+) -> Addendum:
     """Record an addendum to a signed record and regenerate its charges.
 
     Make the record's changes in the same transaction, before or after this call: the charges

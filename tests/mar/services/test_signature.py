@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from mar.models import Encounter
-from mar.services.signature import addendum_add, encounter_sign
+from mar.services.signature import addendum_store, signature_store
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def test_signing_enqueues_charges_on_commit(
     # signature, the task sent after commit with the row's id.
     with mock.patch("coding.tasks.generate_charges.apply_async") as apply_async:
         with django_capture_on_commit_callbacks() as callbacks:
-            encounter_sign(encounter=chemo_encounter, user=nurse_user)
+            signature_store(encounter=chemo_encounter, user=nurse_user)
             assert not apply_async.called
         assert len(callbacks) == 1
         callbacks[0]()
@@ -33,20 +33,20 @@ def test_signing_enqueues_charges_on_commit(
 
 
 def test_a_signed_record_cannot_be_signed_again(chemo_encounter, nurse_user) -> None:  # type: ignore[no-untyped-def]
-    encounter_sign(encounter=chemo_encounter, user=nurse_user)
+    signature_store(encounter=chemo_encounter, user=nurse_user)
     with pytest.raises(ValidationError):
-        encounter_sign(encounter=chemo_encounter, user=nurse_user)
+        signature_store(encounter=chemo_encounter, user=nurse_user)
 
 
 def test_an_addendum_needs_a_signed_record(chemo_encounter, nurse_user) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationError):
-        addendum_add(encounter=chemo_encounter, user=nurse_user, what="x", why="y")
+        addendum_store(encounter=chemo_encounter, user=nurse_user, what="x", why="y")
 
 
 def test_an_addendum_needs_what_and_why(chemo_encounter, nurse_user) -> None:  # type: ignore[no-untyped-def]
-    encounter_sign(encounter=chemo_encounter, user=nurse_user)
+    signature_store(encounter=chemo_encounter, user=nurse_user)
     with pytest.raises(ValidationError):
-        addendum_add(encounter=chemo_encounter, user=nurse_user, what="stop time", why=" ")
+        addendum_store(encounter=chemo_encounter, user=nurse_user, what="stop time", why=" ")
 
 
 def test_the_sign_view_signs_for_a_nurse(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
