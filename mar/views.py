@@ -51,7 +51,16 @@ from mar.forms import (
     encounter_zone,
 )
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
-from mar.roles import ADMIN, CODER, NURSE, PHARMACIST, role_required, user_has_role, user_role
+from mar.roles import (
+    ADMIN,
+    CLERK,
+    CODER,
+    NURSE,
+    PHARMACIST,
+    role_required,
+    user_has_role,
+    user_role,
+)
 from mar.timeline import build_timeline
 
 START_PAGES = {
@@ -59,6 +68,7 @@ START_PAGES = {
     PHARMACIST: "pharmacy:worklist",
     CODER: "coding:worklist",
     ADMIN: "admin:index",
+    CLERK: "registration:home",
 }
 
 
