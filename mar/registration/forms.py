@@ -7,12 +7,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.conf import settings
 from django.urls import reverse_lazy
 
 from mar.forms import LocalTimeField, LocalTimeInput
-from mar.models import DoseBasis, Encounter, EntryMethod, Patient, Route
+from mar.models import DoseBasis, Encounter, EntryMethod, Patient, Payer, Route
 from mar.registration.services import DOSE_UNITS, RATE_UNITS
 
 
@@ -35,6 +37,12 @@ class VisitForm(forms.Form):
     setting = forms.ChoiceField(choices=Encounter.Setting.choices)
     attending = forms.CharField(label="Attending physician", max_length=200, required=False)
     arrived_at = LocalTimeField(label="Arrival time")
+    payer = forms.ModelChoiceField(
+        queryset=Payer.objects.filter(active=True),
+        required=False,
+        empty_label="none / self-pay not yet known",
+        help_text="Chooses the coding policy the charges follow",
+    )
     account_number = forms.CharField(label="Account number", max_length=40, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -73,7 +81,14 @@ class OrderEntryForm(forms.Form):
         label="Unit", choices=[(u, u) for u in DOSE_UNITS], required=False
     )
     dose_basis = forms.ChoiceField(
-        label="Basis", choices=[("", "fixed amount"), *DoseBasis.choices], required=False
+        label="Basis",
+        choices=[
+            ("", "fixed amount"),
+            (DoseBasis.PER_M2, "per m²"),
+            (DoseBasis.PER_KG, "per kg"),
+            (DoseBasis.AUC, "target AUC"),
+        ],
+        required=False,
     )
     route = forms.ChoiceField(choices=Route.choices)
     duration_minutes = forms.IntegerField(
@@ -92,9 +107,37 @@ class OrderEntryForm(forms.Form):
         widget=forms.TextInput(attrs=_search_attrs("icd10-options", "registration:icd10_options")),
     )
     ordering_provider = forms.CharField(label="Ordering provider", max_length=200)
-    ordering_provider_npi = forms.CharField(label="Provider NPI", max_length=10, required=False)
+    ordering_provider_npi = forms.CharField(
+        label="Provider NPI", max_length=10, help_text="10 digits, checked"
+    )
     entry_method = forms.ChoiceField(
         label="The order came as",
         choices=[(c, label) for c, label in EntryMethod.choices if c != EntryMethod.ELECTRONIC],
         help_text="You enter it on the provider's behalf; a pharmacist verifies it",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Related fields side by side (dose, unit, basis; duration or rate; provider and NPI).
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            "drug",
+            Row(
+                Column("dose_value", css_class="col-md-3"),
+                Column("dose_unit", css_class="col-md-3"),
+                Column("dose_basis", css_class="col-md-3"),
+                Column("route", css_class="col-md-3"),
+            ),
+            Row(
+                Column("duration_minutes", css_class="col-md-4"),
+                Column("rate_value", css_class="col-md-4"),
+                Column("rate_unit", css_class="col-md-4"),
+            ),
+            "indication",
+            Row(
+                Column("ordering_provider", css_class="col-md-5"),
+                Column("ordering_provider_npi", css_class="col-md-3"),
+                Column("entry_method", css_class="col-md-4"),
+            ),
+        )

@@ -22,8 +22,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mar.models import DoseBasis, Drug, Encounter, EntryMethod, Order, Patient, Route
+from mar.models import DoseBasis, Drug, Encounter, EntryMethod, Order, Patient, Payer, Route
 from mar.registration.icd10 import icd10_resolve
+from mar.validators import npi_normalise
 
 MRN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
 DOSE_UNITS = ("mg", "g", "mcg", "units", "mL", "mEq", "mmol", "international units")
@@ -114,7 +115,7 @@ def _visit_duplicate(
     if account_number:
         same = Encounter.objects.filter(**{"account_number__iexact": account_number}).first()
         if same is not None:
-            return VisitDuplicate(same, f"account number {account_number} is already in use")
+            return VisitDuplicate(same, f"account number {same.account_number} is already in use")
     if arrived_at is not None:
         minute = arrived_at.replace(second=0, microsecond=0)
         same = Encounter.objects.filter(
@@ -123,10 +124,6 @@ def _visit_duplicate(
         if same is not None:
             return VisitDuplicate(same, "this patient already has a visit arriving at that time")
     return None
-
-
-def _has_field(model: type, name: str) -> bool:
-    return any(field.name == name for field in model._meta.get_fields())  # type: ignore[attr-defined]
 
 
 @transaction.atomic
@@ -139,7 +136,7 @@ def encounter_open(
     setting: str = Encounter.Setting.FACILITY,
     attending: str = "",
     account_number: str = "",
-    payer: Any = None,
+    payer: Payer | None = None,
     zone: str | None = None,
     nurse: AbstractBaseUser | None = None,
     now: datetime | None = None,
@@ -176,10 +173,8 @@ def encounter_open(
         "timezone": zone,
         "nurse": nurse,
     }
-    if _has_field(Encounter, "account_number"):
-        fields["account_number"] = account_number
-    if payer is not None:
-        fields["payer"] = payer
+    fields["account_number"] = account_number
+    fields["payer"] = payer
     encounter = Encounter(**fields)
     encounter.sequence_of_day = _sequence_of_day(encounter)
     encounter.save()
@@ -281,6 +276,12 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
         errors["rate_unit"] = ["Give the rate's unit (mL/h...)."]
     if not entry.ordering_provider.strip():
         errors["ordering_provider"] = ["Name the ordering provider."]
+    npi = entry.ordering_provider_npi.strip()
+    if npi:
+        try:
+            npi = npi_normalise(npi)
+        except ValueError as exc:
+            errors["ordering_provider_npi"] = [f"{exc}."]
     if entry.entry_method not in EntryMethod.values:
         errors["entry_method"] = ["How did the order come: written, verbal or telephone?"]
     code, words = "", ""
@@ -305,6 +306,7 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
         "indication_code": code,
         "indication": f"{code} {words}".strip()[:200],
         "ordering_provider": " ".join(entry.ordering_provider.split()),
+        "ordering_provider_npi": npi,
         "entry_method": entry.entry_method,
         "purpose": entry.purpose,
     }
@@ -325,8 +327,8 @@ def order_enter(
     if entry.entry_method != EntryMethod.ELECTRONIC:
         if user is None:
             raise _fail("entry_method", "A transcribed order records who entered it.")
-        fields["entered_on_behalf_of"] = fields["ordering_provider"]
+        npi = fields["ordering_provider_npi"]
+        on_behalf = fields["ordering_provider"] + (f" (NPI {npi})" if npi else "")
+        fields["entered_on_behalf_of"] = on_behalf[:200]
     fields["entered_by"] = user
-    if _has_field(Order, "ordering_provider_npi"):
-        fields["ordering_provider_npi"] = entry.ordering_provider_npi.strip()
     return Order.objects.create(encounter=locked, **fields)

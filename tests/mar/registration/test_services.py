@@ -101,6 +101,16 @@ def test_the_same_visit_twice_is_refused() -> None:
     assert "Already open" in errors_of(exc)["arrived_at"][0]
 
 
+def test_an_account_number_in_use_is_refused() -> None:
+    first, second = register(), register(mrn="MRN-200")
+    encounter_open(patient=first, unit="ED", arrived_at=factories.MORNING, account_number="V77")
+    with pytest.raises(ValidationError) as exc:
+        encounter_open(
+            patient=second, unit="ED", arrived_at=factories.MORNING, account_number="v77"
+        )
+    assert "account number V77" in errors_of(exc)["account_number"][0]
+
+
 def test_a_second_visit_the_same_day_gets_the_next_sequence() -> None:
     patient = register()
     encounter_open(patient=patient, unit="Emergency Department", arrived_at=factories.MORNING)
@@ -148,6 +158,7 @@ def entry(**fields: object) -> OrderEntry:
         "duration_minutes": 120,
         "indication": "C18.9",
         "ordering_provider": "Dr. Amara Okafor",
+        "ordering_provider_npi": "1234567893",
         "entry_method": EntryMethod.VERBAL,
     }
     values.update(fields)
@@ -160,7 +171,11 @@ def test_a_transcribed_order_records_who_entered_it_and_for_whom(nurse_user) -> 
     assert order.dose == "85 mg/m²"
     assert (order.dose_basis, order.indication_code) == ("per_m2", "C18.9")
     assert order.indication.startswith("C18.9 Malignant neoplasm of colon")
-    assert (order.entered_by, order.entered_on_behalf_of) == (nurse_user, "Dr. Amara Okafor")
+    assert order.ordering_provider_npi == "1234567893"
+    assert (order.entered_by, order.entered_on_behalf_of) == (
+        nurse_user,
+        "Dr. Amara Okafor (NPI 1234567893)",
+    )
     assert order.verified_by is None  # waits for the pharmacist like any other order
 
 
@@ -189,6 +204,7 @@ def test_an_auc_dose_reads_as_auc() -> None:
         ({"indication": "not a diagnosis at all"}, "indication"),
         ({"ordering_provider": " "}, "ordering_provider"),
         ({"route": "oral"}, "route"),
+        ({"ordering_provider_npi": "1234567890"}, "ordering_provider_npi"),
     ],
 )
 def test_a_bad_order_is_refused_on_its_field(

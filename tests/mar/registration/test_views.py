@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from mar.models import Encounter, Order, Patient
+from mar.models import Encounter, Order, Patient, Payer
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -62,20 +62,25 @@ VISIT = {
     "setting": "facility",
     "attending": "Dr. Okafor",
     "arrived_at": "2026-03-02T08:00",
-    "account_number": "",
+    "account_number": "V-1001",
+    "payer": "",
 }
 
 
 def test_it_opens_a_visit_and_refuses_the_same_one_twice(client_as) -> None:  # type: ignore[no-untyped-def]
     patient = factories.patient_create()
+    payer = Payer.objects.create(name="Medicare Part B", financial_class="medicare")
     client = client_as("clerk")
     url = reverse("registration:visit_new", args=[patient.pk])
-    first = client.post(url, VISIT)
+    first = client.post(url, {**VISIT, "payer": payer.pk})
     encounter = Encounter.objects.get(patient=patient)
     assert first.headers["Location"] == reverse("registration:visit", args=[encounter.pk])
     assert (encounter.location_label, encounter.attending) == ("4", "Dr. Okafor")
-    again = client.post(url, VISIT)
+    assert (encounter.account_number, encounter.payer) == ("V-1001", payer)
+    again = client.post(url, {**VISIT, "account_number": ""})
     assert "Already open" in field_error(again.content.decode(), "arrived_at")
+    same_account = client.post(url, {**VISIT, "arrived_at": "2026-03-02T13:00"})
+    assert "already in use" in field_error(same_account.content.decode(), "account_number")
     assert Encounter.objects.filter(patient=patient).count() == 1
 
 
@@ -90,7 +95,7 @@ ORDER = {
     "rate_unit": "mL/h",
     "indication": "C18.9 Malignant neoplasm of colon, unspecified",
     "ordering_provider": "Dr. Amara Okafor",
-    "ordering_provider_npi": "",
+    "ordering_provider_npi": "1234567893",
     "entry_method": "written",
 }
 
@@ -111,6 +116,7 @@ def test_order_errors_show_beside_their_fields(client_as) -> None:  # type: igno
     factories.drug_get("oxaliplatin", "chemo")
     encounter = factories.encounter_create()
     bad = {**ORDER, "drug": "oxali", "indication": "qwerty", "dose_value": "-3"}
+    bad["ordering_provider_npi"] = "1234567890"
     response = client_as("clerk").post(reverse("registration:order_new", args=[encounter.pk]), bad)
     html = response.content.decode()
     assert field_error(html, "dose_value")
@@ -121,6 +127,7 @@ def test_order_errors_show_beside_their_fields(client_as) -> None:  # type: igno
     html = fixed.content.decode()
     assert "did you mean: oxaliplatin" in field_error(html, "drug")
     assert "No ICD-10-CM code matches" in field_error(html, "indication")
+    assert "check digit" in field_error(html, "ordering_provider_npi")
 
 
 def test_the_search_endpoints_answer_options(client_as) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,6 @@ def remove_clerk(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("mar", "0006_frontdoor_fields")]
+    dependencies = [("mar", "0007_payer_ndc_npi_account")]
 
     operations = [migrations.RunPython(create_clerk, remove_clerk)]
