@@ -49,7 +49,16 @@ from mar.forms import (
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
 from mar.ports import charges_port
 from mar.record import record_dicts_from_encounters
-from mar.roles import ADMIN, CODER, NURSE, PHARMACIST, role_required, user_has_role, user_role
+from mar.roles import (
+    ADMIN,
+    CLERK,
+    CODER,
+    NURSE,
+    PHARMACIST,
+    role_required,
+    user_has_role,
+    user_role,
+)
 from mar.services import charting
 from mar.services.charting import (
     ChartError,
@@ -65,6 +74,7 @@ START_PAGES = {
     PHARMACIST: "pharmacy:worklist",
     CODER: "coding:worklist",
     ADMIN: "admin:index",
+    CLERK: "registration:home",
 }
 
 
