@@ -1,4 +1,4 @@
-"""The nurse's screens: the board and the bedside chart (pharmacy routes: mar/urls_pharmacy.py)."""
+"""The nurse's screens: the board and the bedside chart (pharmacy routes: mar/pharmacy/urls.py)."""
 
 from django.urls import path
 
@@ -16,7 +16,7 @@ urlpatterns = [
     path(E + "charges/", views.encounter_charges, name="encounter_charges"),
     path(E + "times/", views.encounter_times, name="encounter_times"),
     path(E + "sign/", views.encounter_sign_view, name="encounter_sign"),
-    path(E + "addendum/", views.addendum_add, name="addendum_add"),
+    path(E + "addendum/", views.addendum_view, name="addendum_add"),
     path(E + "sites/", views.site_place, name="site_place"),
     path(E + "sites/<int:site_pk>/", views.site_update, name="site_update"),
     path(E + "sites/<int:site_pk>/assess/", views.site_assess, name="site_assess"),

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from mar.models import Administration, DrugClass, Encounter, Order
-from mar.services import encounter_sign
+from mar.services.signature import signature_store
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, sign_in
 
@@ -252,7 +252,7 @@ def test_a_signed_chart_is_read_only_until_the_addendum_button(browser_page, liv
 
     nurse = factories.user_create(username="nurse-s", role="nurse")
     encounter = factories.chemo_encounter_create()
-    encounter_sign(encounter=encounter, user=nurse)
+    signature_store(encounter=encounter, user=nurse)
     page = browser_page
     sign_in(page, live_server, "nurse-s")
     page.wait_for_url("**/mar/board/")

@@ -72,9 +72,9 @@ def test_a_half_typed_addendum_survives_another_part_saved_as_an_addendum_which_
 
     nurse = factories.user_create(username="nurse-t", role="nurse")
     encounter = factories.chemo_encounter_create()
-    from mar.services import encounter_sign
+    from mar.services.signature import signature_store
 
-    encounter_sign(encounter=encounter, user=nurse)
+    signature_store(encounter=encounter, user=nurse)
     site = encounter.sites.get()
     paclitaxel = encounter.administrations.get(drug__name="paclitaxel")
     page = browser_page

@@ -15,11 +15,11 @@ from coding.exports import export_create
 from coding.models import ChargeRun, MueLimit, ReviewItem
 from coding.mue import MueFileError, mue_limits, mue_parse
 from coding.review import (
+    charge_edits_for_run,
     charge_line_correct,
-    edit_override,
+    edit_override_create,
     review_accept,
     review_claim,
-    run_edits,
 )
 from tests.coding.review_helpers import reviewed
 
@@ -67,7 +67,7 @@ def test_load_mue_with_a_bad_file_loads_nothing(tmp_path) -> None:  # type: igno
 
 
 def rules(run: ChargeRun) -> list[str]:
-    return [e.finding.rule for e in run_edits(ChargeRun.objects.get(pk=run.pk)).items]
+    return [e.finding.rule for e in charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).items]
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_96523_with_other_administrations_is_an_edit(claimed, coder_user) -> Non
 def test_units_above_the_loaded_limit_are_an_mue_edit(claimed) -> None:  # type: ignore[no-untyped-def]
     run, _ = claimed
     MueLimit.objects.create(code="96415", limit=1)
-    edits = run_edits(ChargeRun.objects.get(pk=run.pk)).items
+    edits = charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).items
     assert [e.finding.rule for e in edits] == ["EDIT-MUE"]
     assert "96415: 2 units" in edits[0].finding.message
 
@@ -133,15 +133,15 @@ def test_an_edit_blocks_acceptance_until_resolved(claimed, coder_user) -> None: 
 def test_an_override_with_a_reason_lets_the_charges_through(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
     run, item = claimed
     MueLimit.objects.create(code="96415", limit=1)
-    edit = run_edits(ChargeRun.objects.get(pk=run.pk)).items[0]
+    edit = charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).items[0]
     with pytest.raises(ValidationError):
-        edit_override(
+        edit_override_create(
             item=item, user=coder_user, rule=edit.finding.rule, message=edit.finding.message,
             reason=" ",
         )  # fmt: skip
     with pytest.raises(ValidationError):
         review_accept(item=item, user=coder_user)
-    edit_override(
+    edit_override_create(
         item=item, user=coder_user, rule=edit.finding.rule, message=edit.finding.message,
         reason="documented 3-hour infusion",
     )  # fmt: skip
@@ -154,6 +154,6 @@ def test_an_override_with_a_reason_lets_the_charges_through(claimed, coder_user)
 def test_an_override_for_an_edit_that_no_longer_applies_is_refused(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
     _, item = claimed
     with pytest.raises(ValidationError):
-        edit_override(
+        edit_override_create(
             item=item, user=coder_user, rule="EDIT-MUE", message="made up", reason="because"
         )

@@ -15,7 +15,7 @@ from hl7apy.parser import parse_message
 
 from coding.exports import export_create
 from coding.models import ChargeRun, MueLimit, ReviewItem
-from coding.review import charge_line_correct, lines_effective, review_accept, review_claim
+from coding.review import charge_line_correct, effective_lines, review_accept, review_claim
 from tests.coding.review_helpers import reviewed
 
 pytestmark = pytest.mark.django_db
@@ -43,8 +43,8 @@ def exported(coder_user):  # type: ignore[no-untyped-def]
         "export": export,
         "skipped": skipped,
         "batches": [
-            (first, lines_effective(ChargeRun.objects.get(pk=run1.pk))),
-            (second, lines_effective(ChargeRun.objects.get(pk=run2.pk))),
+            (first, effective_lines(ChargeRun.objects.get(pk=run1.pk))),
+            (second, effective_lines(ChargeRun.objects.get(pk=run2.pk))),
         ],
     }
 

@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from coding.models import ChargeOutbox, ChargeRun
 from coding.outbox import outbox_pending, outbox_resend_pending, outbox_send
 from coding.tasks import TRANSIENT_ERRORS, generate_charges
-from mar.services import addendum_add, encounter_sign
+from mar.services.signature import addendum_store, signature_store
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -21,15 +21,15 @@ pytestmark = pytest.mark.django_db
 def test_signing_writes_the_outbox_row_in_the_signatures_transaction(nurse_user) -> None:  # type: ignore[no-untyped-def]
     encounter = factories.chemo_encounter_create()
     with pytest.raises(RuntimeError), transaction.atomic():
-        encounter_sign(encounter=encounter, user=nurse_user)
+        signature_store(encounter=encounter, user=nurse_user)
         assert ChargeOutbox.objects.filter(encounter=encounter).exists()
         raise RuntimeError("the signature rolls back")
     assert not ChargeOutbox.objects.filter(encounter=encounter).exists()
 
 
 def test_an_addendum_writes_an_outbox_row_with_its_reason(nurse_user) -> None:  # type: ignore[no-untyped-def]
-    encounter = encounter_sign(encounter=factories.chemo_encounter_create(), user=nurse_user)
-    addendum_add(encounter=encounter, user=nurse_user, what="stop 12:20", why="late entry")
+    encounter = signature_store(encounter=factories.chemo_encounter_create(), user=nurse_user)
+    addendum_store(encounter=encounter, user=nurse_user, what="stop 12:20", why="late entry")
     row = ChargeOutbox.objects.filter(encounter=encounter).order_by("pk").last()
     assert (row.kind, row.reason, row.done_at) == ("addendum", "late entry", None)
 
@@ -39,7 +39,7 @@ def test_after_commit_the_task_runs_and_marks_the_row_done(
 ) -> None:  # type: ignore[no-untyped-def]
     encounter = factories.chemo_encounter_create()
     with django_capture_on_commit_callbacks(execute=True):
-        encounter_sign(encounter=encounter, user=nurse_user)
+        signature_store(encounter=encounter, user=nurse_user)
     row = ChargeOutbox.objects.get(encounter=encounter)
     assert row.done_at is not None and row.sent_at is not None and row.attempts == 1
     assert ChargeRun.objects.filter(encounter=encounter, is_current=True).count() == 1
@@ -52,7 +52,7 @@ def test_a_broker_that_is_down_leaves_the_row_pending_and_the_signature_stands(
     down = BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
     with mock.patch.object(generate_charges, "apply_async", side_effect=down):
         with django_capture_on_commit_callbacks(execute=True):
-            encounter_sign(encounter=encounter, user=nurse_user)
+            signature_store(encounter=encounter, user=nurse_user)
     encounter.refresh_from_db()
     assert encounter.is_signed
     row = ChargeOutbox.objects.get(encounter=encounter)

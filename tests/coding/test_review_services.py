@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from coding.models import ChargeCorrection, ChargeRun, DocumentationQuery, ReviewItem
 from coding.review import (
     charge_line_correct,
-    lines_effective,
+    effective_lines,
     query_send,
     review_accept,
     review_claim,
@@ -70,7 +70,7 @@ def test_changing_a_line_keeps_the_engine_original_beside_it(coder_user) -> None
     assert correction.corrected["units"] == 1
     line.refresh_from_db()
     assert line.units == 2  # the engine's line itself is never overwritten
-    effective = {lne.code: lne for lne in lines_effective(ChargeRun.objects.get(pk=run.pk))}
+    effective = {lne.code: lne for lne in effective_lines(ChargeRun.objects.get(pk=run.pk))}
     assert effective["96415"].units == 1
     assert effective["96415"].original == correction.original
 
@@ -125,7 +125,7 @@ def test_a_removed_line_is_not_removed_twice_but_may_be_restored(coder_user) -> 
         item=item, user=coder_user, line=line, action="change", code=line.code,
         units=line.units, modifiers=list(line.modifiers), reason="the push was ours after all",
     )  # fmt: skip
-    effective = lines_effective(ChargeRun.objects.get(pk=run.pk), include_removed=True)
+    effective = effective_lines(ChargeRun.objects.get(pk=run.pk), include_removed=True)
     restored = next(lne for lne in effective if lne.line_id == line.pk)
     assert not restored.removed and restored.units == line.units
 
@@ -141,11 +141,11 @@ def test_removing_and_adding_lines(coder_user) -> None:  # type: ignore[no-untyp
         item=item, user=coder_user, action="add", code="96372", units=1, modifiers=[],
         administrations=["A1"], reason="SQ injection charted on paper",
     )  # fmt: skip
-    codes = [lne.code for lne in lines_effective(ChargeRun.objects.get(pk=run.pk))]
+    codes = [lne.code for lne in effective_lines(ChargeRun.objects.get(pk=run.pk))]
     assert "96375" not in codes
     assert codes[-1] == "96372"
     removed = [
-        lne for lne in lines_effective(ChargeRun.objects.get(pk=run.pk), include_removed=True)
+        lne for lne in effective_lines(ChargeRun.objects.get(pk=run.pk), include_removed=True)
         if lne.removed
     ]  # fmt: skip
     assert [lne.code for lne in removed] == ["96375"]

@@ -10,7 +10,7 @@ from coding.models import ChargeLine, ChargeRun
 from coding.services import charge_run_generate
 from coding.tasks import generate_charges
 from mar.models import Administration
-from mar.services import addendum_add, encounter_sign
+from mar.services.signature import addendum_store, signature_store
 from tests import factories
 
 
@@ -88,14 +88,14 @@ def test_an_addendum_regenerates_and_keeps_the_previous_run(
     chemo_encounter, nurse_user, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
     with django_capture_on_commit_callbacks(execute=True):
-        encounter_sign(encounter=chemo_encounter, user=nurse_user)
+        signature_store(encounter=chemo_encounter, user=nurse_user)
     before = ChargeRun.objects.get(encounter=chemo_encounter)
 
     chemo = Administration.objects.get(encounter=chemo_encounter, drug__name="paclitaxel")
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         chemo.stop = chemo.stop + timedelta(minutes=60)
         chemo.save(update_fields=["stop"])
-        addendum_add(
+        addendum_store(
             encounter=chemo_encounter,
             user=nurse_user,
             what="paclitaxel stop time corrected to 13:15",

@@ -4,7 +4,7 @@ import pytest
 
 from coding.models import ChargeRun
 from coding.tasks import generate_charges
-from mar.services import encounter_sign
+from mar.services.signature import signature_store
 from tests import factories
 from tests.waiting import wait_for
 
@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def test_signing_produces_charges_through_redis(worker, nurse_user) -> None:  # type: ignore[no-untyped-def]
     encounter = factories.chemo_encounter_create()
-    encounter_sign(encounter=encounter, user=nurse_user)
+    signature_store(encounter=encounter, user=nurse_user)
 
     assert wait_for(lambda: ChargeRun.objects.filter(encounter=encounter).exists())
     run = ChargeRun.objects.get(encounter=encounter)

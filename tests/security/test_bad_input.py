@@ -162,9 +162,9 @@ def test_hostile_posts_never_fail_the_server_nor_save_half(
     route: Route, state: str, world: World
 ) -> None:
     if state == "signed":
-        from mar.services import encounter_sign
+        from mar.services.signature import signature_store
 
-        encounter_sign(encounter=world.encounter, user=world.users["nurse"])
+        signature_store(encounter=world.encounter, user=world.users["nurse"])
     path = route.path(arguments(route, world))
     forms = discover_forms(world)
     # A form not on any page as the world stands (e.g. a sign form with acknowledgements): the
