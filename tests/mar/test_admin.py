@@ -1,10 +1,9 @@
 """The Django admin shows a signed encounter, its rows and addenda read-only (never a 500)."""
 
 import pytest
-from django.db import transaction
-
-from mar.services import addendum_add, encounter_sign
+from mar.models import Addendum
 from tests import factories
+from tests.coding.review_helpers import encounter_signed
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +20,10 @@ def admin(db):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def signed(nurse_user):  # type: ignore[no-untyped-def]
-    encounter = factories.chemo_encounter_create()
-    encounter_sign(encounter=encounter, user=nurse_user)
-    with transaction.atomic():
-        addendum = addendum_add(encounter=encounter, user=nurse_user, what="note", why="late entry")
+    encounter = encounter_signed(nurse=nurse_user)
+    addendum = Addendum.objects.create(
+        encounter=encounter, what="note", why="late entry", author=nurse_user
+    )
     return encounter, addendum
 
 
