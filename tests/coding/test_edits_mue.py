@@ -57,7 +57,7 @@ def test_load_mue_loads_the_sample_and_replaces_old_codes() -> None:
 
 
 @pytest.mark.django_db
-def test_load_mue_with_a_bad_file_loads_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_load_mue_with_a_bad_file_loads_nothing(tmp_path) -> None:
     MueLimit.objects.create(code="96413", limit=1)
     bad = tmp_path / "mue.csv"
     bad.write_text("HCPCS/CPT Code,Outpatient Hospital Services MUE Values\n96415,8\n96416,x\n")
@@ -71,18 +71,18 @@ def rules(run: ChargeRun) -> list[str]:
 
 
 @pytest.fixture
-def claimed(db, coder_user):  # type: ignore[no-untyped-def]
+def claimed(db, coder_user):
     encounter, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     return run, item
 
 
-def test_the_engine_lines_pass_the_edits(claimed) -> None:  # type: ignore[no-untyped-def]
+def test_the_engine_lines_pass_the_edits(claimed) -> None:
     run, _ = claimed
     assert rules(run) == []
 
 
-def test_removing_the_initial_service_leaves_an_add_on_alone(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_removing_the_initial_service_leaves_an_add_on_alone(claimed, coder_user) -> None:
     run, item = claimed
     charge_line_correct(
         item=item, user=coder_user, line=run.lines.get(code="96413"), action="remove",
@@ -91,7 +91,7 @@ def test_removing_the_initial_service_leaves_an_add_on_alone(claimed, coder_user
     assert "EDIT-ADDON" in rules(run)
 
 
-def test_96368_twice_is_an_edit(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_96368_twice_is_an_edit(claimed, coder_user) -> None:
     run, item = claimed
     for _ in range(2):
         charge_line_correct(
@@ -100,7 +100,7 @@ def test_96368_twice_is_an_edit(claimed, coder_user) -> None:  # type: ignore[no
     assert "EDIT-96368" in rules(run)
 
 
-def test_96523_with_other_administrations_is_an_edit(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_96523_with_other_administrations_is_an_edit(claimed, coder_user) -> None:
     run, item = claimed
     charge_line_correct(
         item=item, user=coder_user, action="add", code="96523", units=1, reason="port flush"
@@ -108,7 +108,7 @@ def test_96523_with_other_administrations_is_an_edit(claimed, coder_user) -> Non
     assert "EDIT-96523" in rules(run)
 
 
-def test_units_above_the_loaded_limit_are_an_mue_edit(claimed) -> None:  # type: ignore[no-untyped-def]
+def test_units_above_the_loaded_limit_are_an_mue_edit(claimed) -> None:
     run, _ = claimed
     MueLimit.objects.create(code="96415", limit=1)
     edits = charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).items
@@ -116,7 +116,7 @@ def test_units_above_the_loaded_limit_are_an_mue_edit(claimed) -> None:  # type:
     assert "96415: 2 units" in edits[0].finding.message
 
 
-def test_an_edit_blocks_acceptance_until_resolved(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_edit_blocks_acceptance_until_resolved(claimed, coder_user) -> None:
     run, item = claimed
     line = run.lines.get(code="96413")
     charge_line_correct(item=item, user=coder_user, line=line, action="remove", reason="x")
@@ -130,7 +130,7 @@ def test_an_edit_blocks_acceptance_until_resolved(claimed, coder_user) -> None: 
     assert review_accept(item=item, user=coder_user).state == ReviewItem.State.ACCEPTED
 
 
-def test_an_override_with_a_reason_lets_the_charges_through(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_override_with_a_reason_lets_the_charges_through(claimed, coder_user) -> None:
     run, item = claimed
     MueLimit.objects.create(code="96415", limit=1)
     edit = charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).items[0]
@@ -151,7 +151,7 @@ def test_an_override_with_a_reason_lets_the_charges_through(claimed, coder_user)
     assert "96415" in export.csv_text
 
 
-def test_an_override_for_an_edit_that_no_longer_applies_is_refused(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_override_for_an_edit_that_no_longer_applies_is_refused(claimed, coder_user) -> None:
     _, item = claimed
     with pytest.raises(ValidationError):
         edit_override_create(

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def test_an_addendum_answering_a_query_regenerates_charges_and_returns_the_item(
     worker, coder_user, nurse_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter, run, item = reviewed(nurse=nurse_user)
     review_claim(user=coder_user, item_id=item.pk)
     finding = run.findings.get(rule="RAC-5")

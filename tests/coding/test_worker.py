@@ -11,7 +11,7 @@ from tests.waiting import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_signing_produces_charges_through_redis(worker, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_signing_produces_charges_through_redis(worker, nurse_user) -> None:
     encounter = factories.chemo_encounter_create()
     signature_store(encounter=encounter, user=nurse_user)
 
@@ -21,7 +21,7 @@ def test_signing_produces_charges_through_redis(worker, nurse_user) -> None:  # 
     assert run.lines.filter(code="96413").exists()
 
 
-def test_delivering_the_task_twice_makes_one_run(worker) -> None:  # type: ignore[no-untyped-def]
+def test_delivering_the_task_twice_makes_one_run(worker) -> None:
     encounter = factories.chemo_encounter_create()
     first = generate_charges.delay(encounter.pk)
     second = generate_charges.delay(encounter.pk)

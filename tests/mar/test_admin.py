@@ -1,6 +1,7 @@
 """The Django admin shows a signed encounter, its rows and addenda read-only (never a 500)."""
 
 import pytest
+
 from mar.models import Addendum
 from tests import factories
 from tests.coding.review_helpers import encounter_signed

@@ -26,7 +26,7 @@ def oob(html: str, element_id: str) -> str:
     return match.group(1)
 
 
-def test_the_checklist_refresh_brings_the_sign_panel_and_sign_state_out_of_band(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_checklist_refresh_brings_the_sign_panel_and_sign_state_out_of_band(client_as) -> None:
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
     url = reverse("mar:encounter_checklist", args=[encounter.pk])
@@ -44,7 +44,7 @@ def test_the_checklist_refresh_brings_the_sign_panel_and_sign_state_out_of_band(
     assert 'id="sign"' not in plain and 'id="sign-state"' not in plain
 
 
-def test_a_card_saved_as_an_addendum_brings_the_addenda_out_of_band(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_card_saved_as_an_addendum_brings_the_addenda_out_of_band(client_as) -> None:
     nurse = factories.user_create(username="nurse-oob", role=roles.NURSE)
     encounter = factories.chemo_encounter_create()
     signature_store(encounter=encounter, user=nurse)
@@ -58,7 +58,7 @@ def test_a_card_saved_as_an_addendum_brings_the_addenda_out_of_band(client_as) -
     assert 'id="queries-slot"' in html
 
 
-def test_an_htmx_change_replaces_the_old_messages(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_htmx_change_replaces_the_old_messages(client_as) -> None:
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
     flushed = client.post(

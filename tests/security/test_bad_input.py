@@ -123,7 +123,7 @@ def writes() -> int:
     return sum(model.objects.count() for model in EVENTS.values())
 
 
-def is_error(response) -> bool:  # type: ignore[no-untyped-def]
+def is_error(response) -> bool:
     if response.status_code >= 400:
         return True
     body = response.content.decode(errors="replace")
@@ -221,7 +221,7 @@ def mutate(record: object, path: list[int], value: object) -> object:
     keys = list(record.keys()) if isinstance(record, dict) else list(range(len(record)))
     key = keys[path[0] % len(keys)]
     copy = dict(record) if isinstance(record, dict) else list(record)
-    copy[key] = mutate(copy[key], path[1:], value)  # type: ignore[index]
+    copy[key] = mutate(copy[key], path[1:], value)
     return copy
 
 
