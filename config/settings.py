@@ -249,10 +249,16 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOCKOUT_FAILURES = int(os.environ.get("LOCKOUT_FAILURES", 5))
+# ... and this many from one address, whatever the usernames (mar/audit/lockout.py).
+LOCKOUT_ADDRESS_FAILURES = int(os.environ.get("LOCKOUT_ADDRESS_FAILURES", 20))
 LOCKOUT_WINDOW_SECONDS = int(os.environ.get("LOCKOUT_WINDOW_SECONDS", 15 * 60))
-# Behind the TLS proxy every request comes from the proxy: name the header it appends the
-# client's address to (HTTP_X_FORWARDED_FOR) so the lockout is per device, not per proxy.
-LOCKOUT_CLIENT_IP_HEADER = os.environ.get("LOCKOUT_CLIENT_IP_HEADER", "")
+# Behind the TLS proxy every request comes from the proxy: the header it appends the client's
+# address to, so the lockout is per device, not per proxy. Production runs behind the proxy, so
+# that is its default (a sign-in without the header is refused, never counted against the
+# proxy's address); set it empty to serve production without a proxy.
+LOCKOUT_CLIENT_IP_HEADER = os.environ.get(
+    "LOCKOUT_CLIENT_IP_HEADER", "HTTP_X_FORWARDED_FOR" if PRODUCTION else ""
+)
 
 # Charges outbox (coding/outbox.py): beat re-sends pending rows every CHARGE_OUTBOX_BEAT_SECONDS;
 # a row sent but not done after CHARGE_OUTBOX_RESEND_AFTER_SECONDS is presumed lost (a Redis

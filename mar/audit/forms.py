@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from mar.audit.lockout import client_ip, login_is_locked
+from mar.audit.lockout import ClientAddressUnknown, client_ip, login_is_locked
 
 
 class SignInForm(AuthenticationForm):
@@ -15,10 +15,18 @@ class SignInForm(AuthenticationForm):
             return super().clean()
         except ValidationError:
             username = self.cleaned_data.get("username")
-            if username and login_is_locked(username=username, ip=client_ip(self.request)):
+            try:
+                ip = client_ip(self.request)
+            except ClientAddressUnknown:
+                raise ValidationError(
+                    "Sign-in is closed: the proxy in front of this server does not pass the "
+                    "client's address (X-Forwarded-For). Tell the administrator.",
+                    code="no_client_address",
+                ) from None
+            if username and login_is_locked(username=username, ip=ip):
                 minutes = settings.LOCKOUT_WINDOW_SECONDS // 60
                 raise ValidationError(
-                    f"Too many failed sign-ins for this user from this device: try again in "
+                    f"Too many failed sign-ins from this device: try again in "
                     f"{minutes} minutes, or ask an administrator.",
                     code="locked_out",
                 ) from None

@@ -9,20 +9,38 @@ from django.contrib.auth import signals as auth_signals
 from django.dispatch import receiver
 
 from mar.audit.context import history_context
-from mar.audit.lockout import client_ip, login_failure_record, login_failures_clear
+from mar.audit.lockout import (
+    ClientAddressUnknown,
+    client_ip,
+    login_failure_record,
+    login_failures_clear,
+)
 
 
 @receiver(auth_signals.user_login_failed, dispatch_uid="audit_login_failed")
 def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **_: Any) -> None:
+    # The lockout backend recorded the attempt before the password was checked; only a failure
+    # it did not see (no username, another backend's caller) is recorded here.
     username = credentials.get("username")
-    if isinstance(username, str) and username:
+    if not (isinstance(username, str) and username) or hasattr(request, "_lockout_attempt"):
+        return
+    try:
         login_failure_record(username=username, ip=client_ip(request))
+    except ClientAddressUnknown:
+        pass  # refused before any password was checked: nothing to count
 
 
 @receiver(auth_signals.user_logged_in, dispatch_uid="audit_logged_in")
 def _logged_in(sender: Any, request: Any, user: Any, **_: Any) -> None:
-    if request is not None:
+    if request is None:
+        return
+    attempt = getattr(request, "_lockout_attempt", None)
+    if attempt is not None:
+        attempt.delete()
+    try:
         login_failures_clear(username=user.get_username(), ip=client_ip(request))
+    except ClientAddressUnknown:
+        pass
 
 
 _task_contexts: dict[str, Any] = {}
