@@ -58,7 +58,9 @@ class LineCorrectForm(forms.Form):
     code = forms.CharField(max_length=10, required=False)
     units = forms.IntegerField(min_value=1, required=False)
     modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
+    reason = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -81,7 +83,9 @@ class LineAddForm(forms.Form):
     day = forms.DateField(
         required=False, label="Date", widget=forms.DateInput(attrs={"type": "date"})
     )
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
+    reason = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP
+    )
 
     def __init__(self, *args: Any, administration_ids: set[str] | None = None, **kw: Any):
         super().__init__(*args, **kw)
@@ -96,9 +100,11 @@ class LineAddForm(forms.Form):
 
 
 class EditOverrideForm(forms.Form):
-    rule = forms.CharField(widget=forms.HiddenInput)
-    message = forms.CharField(widget=forms.HiddenInput)
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
+    rule = forms.CharField(max_length=40, widget=forms.HiddenInput)
+    message = forms.CharField(max_length=4000, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP
+    )
 
 
 class QueryForm(forms.Form):
@@ -116,6 +122,7 @@ class QueryForm(forms.Form):
         help_text="Without a finding: the administration the question is about, if one.",
     )
     question = forms.CharField(
+        max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What the nurse should document; she answers with an addendum.",
     )

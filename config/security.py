@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
@@ -54,4 +54,48 @@ class LoopbackOnlyMiddleware:
                 "DJANGO_ENV=production, SECRET_KEY and ALLOWED_HOSTS to serve others.",
                 content_type="text/plain",
             )
+        return self.get_response(request)
+
+
+ACCEPTED_CHARSETS = {"utf-8", "utf8", "us-ascii", "ascii"}
+
+
+class RequestTextMiddleware:
+    """Refuse, with a 400, what no page can read as text (issue 18, item 5):
+
+    - a form or query string sent in another charset than UTF-8 (charset=utf-16 made Django's
+      form parsing raise: a 500 on the login page);
+    - a NUL character in any query or form value (PostgreSQL text cannot hold it: a 500 in every
+      search, filter and form that reached the database).
+
+    Uploaded files are the importer's to check (mar/pharmacy/formulary.py refuses NUL).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        charset = (
+            (request.content_params or {}).get("charset") if request.method == "POST" else None
+        )
+        if charset and charset.strip().lower() not in ACCEPTED_CHARSETS:
+            return HttpResponseBadRequest(
+                f"Send forms as UTF-8 (this request said charset={charset[:40]}).",
+                content_type="text/plain",
+            )
+        try:
+            values = [
+                *request.GET.lists(),
+                *(request.POST.lists() if request.method == "POST" else []),
+            ]
+        except (UnicodeDecodeError, ValueError):
+            return HttpResponseBadRequest(
+                "The form could not be read as UTF-8 text.", content_type="text/plain"
+            )
+        for key, items in values:
+            if "\x00" in key or any("\x00" in item for item in items):
+                return HttpResponseBadRequest(
+                    "A NUL character is not accepted in a search or a form.",
+                    content_type="text/plain",
+                )
         return self.get_response(request)

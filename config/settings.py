@@ -210,6 +210,11 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("csp.middleware.CSPMiddleware") + 1,
     "config.security.SecurityHeadersMiddleware",
 )
+# A charset other than UTF-8, or a NUL in a query or form value: 400 (config/security.py).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("config.security.SecurityHeadersMiddleware") + 1,
+    "config.security.RequestTextMiddleware",
+)
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "mar.audit.context.HistoryMiddleware",

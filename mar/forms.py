@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from coding.engine import Finding, RecordError
 from coding.engine.reading import local_time
@@ -96,18 +97,69 @@ class LocalTimeField(forms.Field):
             raise ValidationError(
                 "Enter a date and time such as 2026-03-02 08:30.", code="invalid"
             ) from None
-        if parsed.tzinfo is not None:
-            return parsed
+        if parsed.tzinfo is None:
+            try:
+                parsed = local_time(parsed.replace(second=0, microsecond=0), self.zone, "time")
+            except RecordError as exc:
+                # The datetime-local picker cannot take an offset: let the nurse type one.
+                self.widget.input_type = "text"  # type: ignore[attr-defined]
+                raise ValidationError(exc.message, code="dst") from None
+            except (OverflowError, ValueError):
+                raise ValidationError(OUT_OF_RANGE, code="out_of_range") from None
+        # Year 1 or 9999, or an offset that moves it past either end (0001-01-01T00:00+14:00),
+        # cannot be stored and read back: refused here, beside the field (issue 18, item 4).
         try:
-            return local_time(parsed.replace(second=0, microsecond=0), self.zone, "time")
-        except RecordError as exc:
-            # The datetime-local picker cannot take an offset: let the nurse type one.
-            self.widget.input_type = "text"  # type: ignore[attr-defined]
-            raise ValidationError(exc.message, code="dst") from None
+            in_utc = parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError(OUT_OF_RANGE, code="out_of_range") from None
+        if not (EARLIEST_YEAR <= in_utc.year <= LATEST_YEAR):
+            raise ValidationError(OUT_OF_RANGE, code="out_of_range")
+        return parsed
+
+
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+OUT_OF_RANGE = "That date cannot be right: check the year."
+# A time typed for an encounter lies between two years before its arrival (or now, if earlier)
+# and two days after now (or the arrival, if later): anything else is a mistyped year, refused
+# here. Closer mistakes (a start days before the visit, a time in the future) are the engine's
+# to name with its rule (DOC-3, the future-time check), beside the same field.
+PLAUSIBLE_BEFORE = timedelta(days=730)
+PLAUSIBLE_AFTER = timedelta(days=2)
+
+
+def plausible_window(
+    encounter: Encounter, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    now = now or timezone.now()
+    arrived = encounter.arrived_at if encounter.arrived_at is not None else now
+    return min(arrived, now) - PLAUSIBLE_BEFORE, max(arrived, now) + PLAUSIBLE_AFTER
+
+
+def check_plausible(form: forms.Form, encounter: Encounter) -> None:
+    """Every time field's value within the encounter's plausible window, or an error beside it."""
+    earliest, latest = plausible_window(encounter)
+    zone = encounter.zone
+    for name, field in form.fields.items():
+        value = form.cleaned_data.get(name)
+        if isinstance(field, LocalTimeField) and isinstance(value, datetime):
+            if not (earliest <= value <= latest):
+                form.add_error(
+                    name,
+                    ValidationError(
+                        "This time is outside this encounter (%(earliest)s to %(latest)s): "
+                        "check the date.",
+                        code="implausible",
+                        params={
+                            "earliest": earliest.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                            "latest": latest.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                        },
+                    ),
+                )
 
 
 class ZonedForm(forms.Form):
-    """A form whose time fields read the encounter's wall clock."""
+    """A form whose time fields read the encounter's wall clock, each range-checked against the
+    encounter (plausible_window) where it enters."""
 
     def __init__(self, *args: Any, encounter: Encounter, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -118,6 +170,10 @@ class ZonedForm(forms.Form):
                 field.zone = zone
                 field.widget = LocalTimeInput(attrs=dict(field.widget.attrs))
                 field.widget.zone = zone  # type: ignore[attr-defined]
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        check_plausible(self, self.encounter)
 
 
 def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
@@ -156,6 +212,7 @@ class SiteForm(ZonedForm):
     separate_site_reason = forms.CharField(
         label="Why a second site is necessary",
         required=False,
+        max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="A second vascular site earns its own initial service only with a reason.",
     )
@@ -173,7 +230,10 @@ ADDENDUM_WHY_LABEL = "Why (addendum to the signed record)"
 class SiteUpdateForm(ZonedForm):
     location = forms.CharField(max_length=100, required=False)
     separate_site_reason = forms.CharField(
-        label="Why this site is necessary", required=False, widget=forms.Textarea({"rows": 2})
+        label="Why this site is necessary",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea({"rows": 2}),
     )
     addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
 

@@ -151,14 +151,24 @@ class RowError:
         return f"line {self.line}: {self.message}"
 
 
-def _decode(data: str | bytes) -> tuple[str, RowError | None]:
+def _decode_utf8(data: str | bytes) -> tuple[str, RowError | None]:
     if isinstance(data, str):
         return data, None
     try:
-        return data.decode("utf-8-sig"), None
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         return "", RowError(line, "the file is not UTF-8 text (save it as 'CSV UTF-8')")
+    return text, None
+
+
+def _decode(data: str | bytes) -> tuple[str, RowError | None]:
+    text, error = _decode_utf8(data)
+    if error is None and "\x00" in text:
+        # PostgreSQL text cannot hold NUL; a CSV never has one (a UTF-16 or binary file does).
+        line = text[: text.index("\x00")].count("\n") + 1
+        return "", RowError(line, "the file has a NUL character: it is not a UTF-8 CSV text file")
+    return text, error
 
 
 def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[RowError]]:

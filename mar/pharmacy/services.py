@@ -381,7 +381,49 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
         raise FormularyImportError(errors)
 
     created = updated = unchanged = reclassified = 0
+    # New drugs in bulk (a 10,000-row file in seconds, not past the web timeout): each with its
+    # class and the DrugClassChange a tagging records, as _drug_class_set would; a new drug has
+    # no administrations, so it has no charges to refresh.
+    now = timezone.now()
+    new_rows = [row for row in rows if row.name.casefold() not in existing]
+    new_drugs = Drug.objects.bulk_create(
+        [
+            Drug(
+                name=row.name,
+                synonyms=row.synonyms,
+                hcpcs_code=row.hcpcs_code,
+                billing_unit_amount=row.billing_unit_amount,
+                billing_unit=row.billing_unit,
+                class_note=row.note,
+                **({"container": row.container} if row.container is not None else {}),
+                **(
+                    {"drug_class": row.drug_class, "class_tagged_by": user, "class_tagged_at": now}
+                    if row.drug_class
+                    else {}
+                ),
+            )
+            for row in new_rows
+        ],
+        batch_size=1000,
+    )
+    DrugClassChange.objects.bulk_create(
+        [
+            DrugClassChange(
+                drug=drug,
+                from_class=None,
+                to_class=row.drug_class,
+                reason=f"CSV import, line {row.line}.",
+                by=user,
+            )
+            for row, drug in zip(new_rows, new_drugs, strict=True)
+            if row.drug_class
+        ],
+        batch_size=1000,
+    )
+    created = len(new_drugs)
     for row in rows:
+        if row.name.casefold() not in existing:
+            continue  # created above
         fields: dict[str, Any] = {
             "synonyms": row.synonyms,
             "hcpcs_code": row.hcpcs_code,
@@ -391,18 +433,7 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
         }
         if row.container is not None:  # a file without the column leaves containers alone
             fields["container"] = row.container
-        drug = existing.get(row.name.casefold())
-        if drug is None:
-            drug = Drug.objects.create(name=row.name, **fields)
-            created += 1
-            if row.drug_class:
-                _drug_class_set(
-                    drug=drug,
-                    to_class=row.drug_class,
-                    reason=f"CSV import, line {row.line}.",
-                    user=user,
-                )
-            continue
+        drug = existing[row.name.casefold()]
         changed = [name for name, value in fields.items() if getattr(drug, name) != value]
         before = {name: getattr(drug, name) for name in BILLING_FIELDS}
         for name in changed:

@@ -79,7 +79,10 @@ class DrugForm(forms.Form):
         "only; while it is not stated, the coder is told and neither is added.",
     )
     note = forms.CharField(
-        label="Evidence for the class", required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label="Evidence for the class",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     drug_class = forms.ChoiceField(
         label="Class",

@@ -200,6 +200,7 @@ def site_place(
     separate_site_reason: str = "",
 ) -> AccessSite:
     _require_in_progress(encounter)
+    _text_limit(separate_site_reason=separate_site_reason)
     site = AccessSite.objects.create(
         encounter=encounter,
         kind=kind,
@@ -209,6 +210,21 @@ def site_place(
     )
     record_checked(encounter)
     return site
+
+
+TEXT_LIMIT = 2000  # a free-text reason or note, as the forms limit it (issue 18, item 7)
+
+
+def _text_limit(**texts: str) -> None:
+    """Refuse a reason longer than TEXT_LIMIT beside its field (the forms say so first; this
+    holds for every other caller)."""
+    errors = {
+        name: [f"At most {TEXT_LIMIT:,} characters (this has {len(text):,})."]
+        for name, text in texts.items()
+        if len(text) > TEXT_LIMIT
+    }
+    if errors:
+        raise ChartError(errors)
 
 
 @transaction.atomic
@@ -222,6 +238,7 @@ def site_update(
 ) -> AccessSite:
     """A site's location and why it was necessary (RAC-4); on a signed record, an addendum."""
     encounter = site.encounter
+    _text_limit(separate_site_reason=separate_site_reason, addendum_why=addendum_why)
     signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
     what = [
         f"{name}: {before or '(none)'} -> {after or '(none)'}"

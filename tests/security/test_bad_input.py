@@ -69,6 +69,21 @@ HOSTILE = [
     "[]",
     "{}",
     "x" * 5000,
+    # Issue 18: times past either end of the calendar, with offsets; control characters and
+    # formula starts; text longer than any field takes.
+    "0001-01-01T00:00+14:00",
+    "9999-12-31T23:59-12:00",
+    "10000-01-01T00:00",
+    "\u2028line\u2029",
+    "\x0bvertical",
+    "U\rOBX|1|x",
+    "a\r\nb",
+    "Mary&Ann Doe",
+    "\\F\\ \\X0D\\",
+    '=HYPERLINK("http://x")',
+    "+1+1",
+    "@SUM(A1)",
+    "x" * 100_000,
 ]
 values = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=300))
 
@@ -199,6 +214,89 @@ def test_hostile_posts_never_fail_the_server_nor_save_half(
             assert writes() == before, f"POST {path} {data!r} failed but saved something"
 
     post()
+
+
+# --- searches and filters (GET) and the request's charset (issue 18, item 5) -----------------
+
+GET_CASES = [
+    route
+    for route in APP_ROUTES
+    if route.name in EXPECTED and "GET" in EXPECTED[route.name][0].split()
+]
+QUERY_KEYS = [
+    "q",
+    "search",
+    "filter",
+    "status",
+    "state",
+    "class",
+    "from",
+    "to",
+    "date",
+    "page",
+    "sort",
+    "role",
+    "drug",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", GET_CASES, ids=lambda r: r.name)
+def test_hostile_searches_and_filters_never_fail_the_server(route: Route, world: World) -> None:
+    """A NUL (?q=%00), a huge or impossible date, any text: in every search, filter and page."""
+    path = route.path(arguments(route, world))
+    allowed = EXPECTED[route.name][1]
+    who = next((r for r in ("nurse", "pharmacist", "coder", "admin") if r in allowed), "admin")
+    client = Client()
+    if route.name != "login":
+        client.force_login(world.users[who])
+    for key in QUERY_KEYS:
+        response = client.get(path, {key: "\x00"})
+        assert response.status_code == 400, f"GET {path}?{key}=%00: {response.status_code}"
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(query=st.dictionaries(st.sampled_from(QUERY_KEYS), values, max_size=3))
+    def get(query: dict[str, str]) -> None:
+        response = client.get(path, query)
+        assert response.status_code < 500, f"GET {path} {query!r}: {response.status_code}"
+
+    get()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("charset", ["utf-16", "utf-16-le", "utf-32", "latin-1"])
+def test_a_form_sent_in_another_charset_is_refused_not_a_500(charset: str, world: World) -> None:
+    """charset=utf-16 on the login page was a 500 (production too: the middleware is in both)."""
+    from django.conf import settings as django_settings
+
+    assert "config.security.RequestTextMiddleware" in django_settings.MIDDLEWARE
+    body = "username=nurse1&password=x"  # the test client encodes it in the charset named
+    for path, client in (
+        ("/accounts/login/", Client()),
+        (f"/mar/encounters/{world.encounter.pk}/times/", None),
+    ):
+        if client is None:
+            client = Client()
+            client.force_login(world.users["nurse"])
+        response = client.post(
+            path, body, content_type=f"application/x-www-form-urlencoded; charset={charset}"
+        )
+        assert response.status_code == 400, (path, charset, response.status_code)
+
+
+@pytest.mark.django_db
+def test_a_utf8_form_with_its_charset_still_works(world: World) -> None:
+    response = Client().post(
+        "/accounts/login/",
+        b"username=nurse1&password=wrong",
+        content_type="application/x-www-form-urlencoded; charset=UTF-8",
+    )
+    assert response.status_code == 200
 
 
 # --- the engine's command line ----------------------------------------------------------------
