@@ -1,0 +1,290 @@
+"""The formulary as CSV: reading and checking rows, writing the export, the demo's loader.
+
+Columns (the starter file mar/data/formulary.csv, same as ../shared/data/formulary.csv):
+name, synonyms (';'-separated), class (empty = untagged), hcpcs, billing_unit ("50 mg"), note;
+and optionally container: single_dose, multi_dose (or "single-dose", "multi-dose", any case) or
+empty for not stated. A file without the container column leaves each drug's container as it is;
+the export always writes it, last.
+
+`formulary_rows_read` checks every row before anything is written and reports each problem with
+its line number (the header is line 1); the pharmacist's import (mar/pharmacy.py) refuses the
+whole file when there is any. `formulary_load_csv` is the demo's loader of a trusted file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from django.db import transaction
+
+from mar.models import Drug, DrugClass
+
+DEFAULT_FORMULARY = Path(__file__).resolve().parent.parent / "data" / "formulary.csv"
+COLUMNS = ("name", "synonyms", "class", "hcpcs", "billing_unit", "note")
+OPTIONAL_COLUMNS = ("container",)
+EXPORT_COLUMNS = (*COLUMNS, *OPTIONAL_COLUMNS)
+# HCPCS Level II (a letter and four digits, J9045) or a CPT-style five-digit code.
+HCPCS_RE = re.compile(r"^(?:[A-Z]\d{4}|\d{4}[0-9A-Z])$")
+# Drug.billing_unit_amount is DecimalField(max_digits=12, decimal_places=4).
+_AMOUNT_MAX_DECIMALS = 4
+_AMOUNT_MAX_INTEGER_DIGITS = 8
+_NAME_MAX = Drug._meta.get_field("name").max_length or 200
+_SYNONYMS_MAX = Drug._meta.get_field("synonyms").max_length or 500
+_UNIT_MAX = Drug._meta.get_field("billing_unit").max_length or 20
+
+
+def billing_unit_parse(value: str) -> tuple[Decimal | None, str]:
+    """'50 mg' -> (Decimal('50'), 'mg'); '' -> (None, ''); anything else raises ValueError."""
+    value = value.strip()
+    if not value:
+        return None, ""
+    amount_text, _, unit = value.partition(" ")
+    unit = unit.strip()
+    message = f"billing unit must be 'amount unit' like '50 mg', not {value!r}"
+    try:
+        amount = Decimal(amount_text)
+    except InvalidOperation:
+        raise ValueError(message) from None
+    if not amount.is_finite() or amount <= 0 or not unit:
+        raise ValueError(message)
+    exponent = amount.normalize().as_tuple().exponent
+    decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if decimals > _AMOUNT_MAX_DECIMALS or amount >= 10**_AMOUNT_MAX_INTEGER_DIGITS:
+        raise ValueError(f"billing unit amount {amount_text!r} is out of range")
+    if len(unit) > _UNIT_MAX:
+        raise ValueError(f"billing unit {unit!r} is longer than {_UNIT_MAX} characters")
+    return amount, unit
+
+
+def container_parse(value: str) -> str:
+    """'single_dose', 'Single-Dose' -> 'single_dose'; '' -> '' (not stated); else ValueError."""
+    key = value.strip().casefold().replace("-", "_")
+    if key in Drug.Container.values or key == "":
+        return key
+    allowed = ", ".join(Drug.Container.values)
+    raise ValueError(f"unknown container {value.strip()!r} (one of {allowed}, or empty)")
+
+
+@dataclass(frozen=True)
+class DrugFields:
+    name: str
+    synonyms: str
+    hcpcs_code: str
+    billing_unit_amount: Decimal | None
+    billing_unit: str
+    container: str
+
+
+def drug_fields_check(
+    *, name: str, synonyms: str, hcpcs: str, billing_unit: str, container: str = ""
+) -> tuple[DrugFields, dict[str, str]]:
+    """A formulary entry's fields, cleaned, and the problems found, keyed by field.
+
+    Shared by the CSV import and the pharmacist's drug form, so both accept the same entries.
+    """
+    problems: dict[str, str] = {}
+    name = " ".join(name.split())
+    if not name:
+        problems["name"] = "name is missing"
+    elif len(name) > _NAME_MAX:
+        problems["name"] = f"name is longer than {_NAME_MAX} characters"
+
+    code = hcpcs.strip().upper()
+    if code and not HCPCS_RE.match(code):
+        problems["hcpcs"] = f"bad HCPCS code {hcpcs.strip()!r} (a letter and 4 digits: J9045)"
+
+    amount: Decimal | None = None
+    unit = ""
+    try:
+        amount, unit = billing_unit_parse(billing_unit)
+    except ValueError as exc:
+        problems["billing_unit"] = str(exc)
+    if code and amount is None and "billing_unit" not in problems:
+        problems["billing_unit"] = "a HCPCS code needs its billing unit ('50 mg')"
+
+    synonyms = synonyms_clean(synonyms)
+    if len(synonyms) > _SYNONYMS_MAX:
+        problems["synonyms"] = f"synonyms are longer than {_SYNONYMS_MAX} characters"
+
+    try:
+        container = container_parse(container)
+    except ValueError as exc:
+        problems["container"] = str(exc)
+        container = ""
+    fields = DrugFields(
+        name=name,
+        synonyms=synonyms,
+        hcpcs_code=code,
+        billing_unit_amount=amount,
+        billing_unit=unit,
+        container=container,
+    )
+    return fields, problems
+
+
+@dataclass(frozen=True)
+class FormularyRow:
+    line: int
+    name: str
+    synonyms: str
+    drug_class: str | None
+    hcpcs_code: str
+    billing_unit_amount: Decimal | None
+    billing_unit: str
+    note: str
+    # None: the file has no container column, and the drug's container is left as it is.
+    container: str | None = None
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+def _decode(data: str | bytes) -> tuple[str, RowError | None]:
+    if isinstance(data, str):
+        return data, None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return "", RowError(line, "the file is not UTF-8 text (save it as 'CSV UTF-8')")
+
+
+def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[RowError]]:
+    """Every row of a formulary CSV, checked; returns (rows, errors). Writes nothing."""
+    text, error = _decode(data)
+    if error is not None:
+        return [], [error]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        return [], [RowError(1, f"unreadable CSV: {exc}")]
+    if not header:
+        return [], [RowError(1, "the file is empty: a header line is expected")]
+    missing = [column for column in COLUMNS if column not in [h.strip() for h in header]]
+    if missing:
+        return [], [RowError(1, f"missing column(s): {', '.join(missing)}")]
+    reader.fieldnames = [h.strip() for h in header]
+    has_container = "container" in reader.fieldnames
+
+    classes = set(DrugClass.values)
+    rows: list[FormularyRow] = []
+    errors: list[RowError] = []
+    first_line: dict[str, int] = {}
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(RowError(reader.line_num, f"unreadable CSV: {exc}"))
+            break
+        line = reader.line_num
+        if None in raw:
+            errors.append(RowError(line, f"more fields than the {len(header)} columns"))
+            continue
+        value = {key: (raw.get(key) or "").strip() for key in EXPORT_COLUMNS}
+        fields, field_problems = drug_fields_check(
+            name=value["name"],
+            synonyms=value["synonyms"],
+            hcpcs=value["hcpcs"],
+            billing_unit=value["billing_unit"],
+            container=value["container"],
+        )
+        problems = list(field_problems.values())
+        name = fields.name
+        if name and "name" not in field_problems:
+            if name.casefold() in first_line:
+                first = first_line[name.casefold()]
+                problems.insert(0, f"duplicate name {name!r} (first on line {first})")
+            else:
+                first_line[name.casefold()] = line
+
+        drug_class = value["class"] or None
+        if drug_class is not None and drug_class not in classes:
+            allowed = ", ".join(DrugClass.values)
+            problems.append(f"unknown class {drug_class!r} (one of {allowed}, or empty)")
+
+        if problems:
+            errors.extend(RowError(line, problem) for problem in problems)
+            continue
+        rows.append(
+            FormularyRow(
+                line=line,
+                name=fields.name,
+                synonyms=fields.synonyms,
+                drug_class=drug_class,
+                hcpcs_code=fields.hcpcs_code,
+                billing_unit_amount=fields.billing_unit_amount,
+                billing_unit=fields.billing_unit,
+                note=value["note"],
+                container=fields.container if has_container else None,
+            )
+        )
+    if not rows and not errors:
+        errors.append(RowError(1, "no drugs in the file"))
+    return rows, errors
+
+
+def synonyms_clean(value: str) -> str:
+    """'Taxol ;  ; paclitaxel inj' -> 'Taxol;paclitaxel inj'."""
+    return ";".join(part.strip() for part in value.split(";") if part.strip())
+
+
+def formulary_csv_write(drugs: Iterable[Drug]) -> str:
+    """The formulary as CSV text, in the columns the import reads back."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for drug in drugs:
+        writer.writerow(
+            [
+                drug.name,
+                drug.synonyms,
+                drug.drug_class or "",
+                drug.hcpcs_code,
+                drug.billing_unit_label,
+                drug.class_note,
+                drug.container,
+            ]
+        )
+    return out.getvalue()
+
+
+@transaction.atomic
+def formulary_load_csv(*, path: Path = DEFAULT_FORMULARY, update_existing: bool = True) -> int:
+    """Create (and unless told not to, update) one Drug per row, keyed by name.
+
+    For the demo and tests: a trusted file, no change history. Returns the number of rows
+    read. With update_existing=False a drug already in the formulary is left as the
+    pharmacist keeps it. Raises ValueError naming the file and line of the first bad row.
+    """
+    rows, errors = formulary_rows_read(path.read_bytes())
+    if errors:
+        raise ValueError(f"{path.name} {errors[0]}")
+    method = Drug.objects.update_or_create if update_existing else Drug.objects.get_or_create
+    for row in rows:
+        defaults: dict[str, object] = {
+            "synonyms": row.synonyms,
+            "drug_class": row.drug_class,
+            "hcpcs_code": row.hcpcs_code,
+            "billing_unit_amount": row.billing_unit_amount,
+            "billing_unit": row.billing_unit,
+            "class_note": row.note,
+        }
+        if row.container is not None:
+            defaults["container"] = row.container
+        method(name=row.name, defaults=defaults)
+    return len(rows)

@@ -1,0 +1,503 @@
+"""The pharmacist's decisions as keyword-only service functions.
+
+A drug's class decides its code family, so every class decision (tagging a drug, changing its
+class, overriding it on one order, or a CSV import that changes it) is recorded as a
+DrugClassChange, and the signed encounters whose current charge run was coded with another class
+are brought up to date: regenerated through the Celery task (coding.tasks.generate_charges,
+sent on commit through the charge outbox, coding/outbox.py, so a Redis outage delays the
+regeneration and never drops it), or, when that run was already exported to billing, only
+flagged for the coder (an exported run is never replaced behind the coder's back). A change to a
+drug's billing data (HCPCS code, billing unit, container), by hand or by import, takes the same
+path for the runs whose drug lines read the old data.
+
+Roles are checked by the views; these functions trust their caller.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from coding.drug_lines import drug_billing
+from coding.models import ChargeRun
+from coding.outbox import outbox_enqueue
+from mar.models import Administration, Drug, DrugClass, DrugClassChange, Encounter, Order
+from mar.pharmacy.formulary import (
+    RowError,
+    drug_fields_check,
+    formulary_csv_write,
+    formulary_rows_read,
+)
+
+# Starts the line appended to an exported run's reason when a class change would alter it.
+EXPORTED_FLAG = "CLASS CHANGED AFTER EXPORT"
+BILLING_EXPORTED_FLAG = "BILLING DATA CHANGED AFTER EXPORT"
+BILLING_FIELDS = ("hcpcs_code", "billing_unit_amount", "billing_unit", "container")
+
+
+def class_label(value: str | None) -> str:
+    return "untagged" if not value else value
+
+
+def _user_label(user: AbstractBaseUser) -> str:
+    return str(user.get_username())
+
+
+# --- bringing charges up to date ----------------------------------------------------------
+
+
+def _coded_with_another_class(new_class: str | None) -> Callable[[ChargeRun, set[str]], bool]:
+    """The run's snapshot says which class each administration was coded with ("A<pk>" ids)."""
+
+    def stale(run: ChargeRun, ids: set[str]) -> bool:
+        return any(
+            item.get("id") in ids and item.get("drug_class") != new_class
+            for item in (run.input_snapshot or {}).get("administrations", [])
+        )
+
+    return stale
+
+
+def _billed_with_other_data(drug: Drug) -> Callable[[ChargeRun, set[str]], bool]:
+    """The run's billing snapshot says what the drug lines read for each administration."""
+    now = drug_billing(drug)
+
+    def stale(run: ChargeRun, ids: set[str]) -> bool:
+        billing = run.billing_snapshot or {}
+        return any(billing.get(i, {}).get(key) != value for i in ids for key, value in now.items())
+
+    return stale
+
+
+def _charges_refresh(
+    *,
+    administrations: Any,
+    stale: Callable[[ChargeRun, set[str]], bool],
+    reason: str,
+    kind: str = ChargeRun.Trigger.CLASS_CHANGE,
+    exported_flag: str = EXPORTED_FLAG,
+) -> tuple[list[int], list[int]]:
+    """Regenerate (or flag) the signed encounters whose current run is `stale` for
+    `administrations` (a queryset of those the decision governs). Returns (regenerated encounter
+    ids, flagged run ids).
+    """
+    by_encounter: dict[int, set[str]] = defaultdict(set)
+    signed = administrations.filter(encounter__status=Encounter.Status.SIGNED)
+    for pk, encounter_id in signed.values_list("pk", "encounter_id"):
+        by_encounter[encounter_id].add(f"A{pk}")
+    if not by_encounter:
+        return [], []
+
+    regenerated: list[int] = []
+    flagged: list[int] = []
+    runs = ChargeRun.objects.filter(is_current=True, encounter_id__in=by_encounter).order_by(
+        "encounter_id"
+    )
+    for run in runs:
+        if not stale(run, by_encounter[run.encounter_id]):
+            continue
+        if run.exported_at is not None:
+            at = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+            flag = f"{exported_flag} ({at}): {reason} Not regenerated: review the billed claim."
+            run.reason = f"{run.reason}\n{flag}" if run.reason else flag
+            run.save(update_fields=["reason"])
+            flagged.append(run.pk)
+            continue
+        # An outbox row in this transaction, the task sent on commit (the worker must find the
+        # new class already in the database); if Redis is down, beat re-sends it later.
+        outbox_enqueue(encounter_id=run.encounter_id, kind=kind, reason=reason)
+        regenerated.append(run.encounter_id)
+    return regenerated, flagged
+
+
+def _drug_class_set(
+    *, drug: Drug, to_class: str, reason: str, user: AbstractBaseUser, note: str | None = None
+) -> DrugClassChange:
+    if to_class not in DrugClass.values:
+        raise ValidationError({"drug_class": f"Unknown class {to_class!r}."})
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    from_class = locked.drug_class
+    if from_class == to_class:
+        raise ValidationError({"drug_class": f"{locked.name} is already {to_class}."})
+    locked.drug_class = to_class
+    locked.class_tagged_by = user  # type: ignore[assignment]
+    locked.class_tagged_at = timezone.now()
+    fields = ["drug_class", "class_tagged_by", "class_tagged_at"]
+    if note is not None:
+        locked.class_note = note
+        fields.append("class_note")
+    locked.save(update_fields=fields)
+    change = DrugClassChange.objects.create(
+        drug=locked, from_class=from_class, to_class=to_class, reason=reason, by=user
+    )
+    # Administrations whose order overrides the class keep the override: not affected.
+    governed = Administration.objects.filter(drug=locked).filter(
+        Q(order__isnull=True) | Q(order__class_override__isnull=True) | Q(order__class_override="")
+    )
+    why = (
+        f"Class of {locked.name} changed from {class_label(from_class)} to {to_class} "
+        f"by {_user_label(user)}: {reason}"
+    )
+    regenerated, flagged = _charges_refresh(
+        administrations=governed, stale=_coded_with_another_class(to_class), reason=why
+    )
+    if regenerated or flagged:
+        change.regenerated_encounters = regenerated
+        change.flagged_runs = flagged
+        change.save(update_fields=["regenerated_encounters", "flagged_runs"])
+    drug.drug_class = locked.drug_class
+    drug.class_tagged_by = locked.class_tagged_by
+    drug.class_tagged_at = locked.class_tagged_at
+    drug.class_note = locked.class_note
+    return change
+
+
+# --- the services -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def drug_classify(
+    *, drug: Drug, drug_class: str, user: AbstractBaseUser, note: str = ""
+) -> DrugClassChange:
+    """Tag an untagged drug (from the worklist). `note` is the evidence for the class.
+
+    Its administrations in signed encounters were not charged (DOC-4): their charges are
+    regenerated now that the class is known.
+    """
+    current = Drug.objects.filter(pk=drug.pk).values_list("drug_class", flat=True).first()
+    if current:
+        raise ValidationError(
+            {"drug_class": f"{drug.name} is already tagged {current}: change it with a reason."}
+        )
+    note = note.strip()
+    return _drug_class_set(
+        drug=drug,
+        to_class=drug_class,
+        reason=note or "First classification.",
+        user=user,
+        note=note or None,
+    )
+
+
+@transaction.atomic
+def drug_class_change(
+    *, drug: Drug, to_class: str, reason: str, user: AbstractBaseUser
+) -> DrugClassChange:
+    """Change a drug's class, with a reason; recorded, and stale charges regenerated or flagged."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the class changes."})
+    return _drug_class_set(drug=drug, to_class=to_class, reason=reason, user=user)
+
+
+@transaction.atomic
+def order_class_override(
+    *, order: Order, drug_class: str | None, reason: str, user: AbstractBaseUser
+) -> DrugClassChange:
+    """Set (or with drug_class=None remove) the class on one order, with a reason.
+
+    For a drug whose family depends on the indication: leuprolide for prostate cancer is
+    chemo_hormonal (96402), for an IVF protocol therapeutic (96372).
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this order's class differs."})
+    drug_class = drug_class or None
+    if drug_class is not None and drug_class not in DrugClass.values:
+        raise ValidationError({"drug_class": f"Unknown class {drug_class!r}."})
+    locked = Order.objects.select_for_update().select_related("drug").get(pk=order.pk)
+    from_class = locked.class_override or None
+    if from_class == drug_class:
+        raise ValidationError({"drug_class": "That is already this order's class."})
+    locked.class_override = drug_class
+    locked.class_override_reason = reason if drug_class else ""
+    locked.save(update_fields=["class_override", "class_override_reason"])
+    change = DrugClassChange.objects.create(
+        drug=locked.drug,
+        order=locked,
+        from_class=from_class,
+        to_class=drug_class,
+        reason=reason,
+        by=user,
+    )
+    effective = drug_class or locked.drug.drug_class
+    what = f"override {drug_class}" if drug_class else f"the drug's class ({effective})"
+    why = (
+        f"Class of {locked.drug.name} on order O{locked.pk} set to {what} "
+        f"(was {class_label(from_class or locked.drug.drug_class)}) "
+        f"by {_user_label(user)}: {reason}"
+    )
+    regenerated, flagged = _charges_refresh(
+        administrations=Administration.objects.filter(order=locked),
+        stale=_coded_with_another_class(effective),
+        reason=why,
+    )
+    if regenerated or flagged:
+        change.regenerated_encounters = regenerated
+        change.flagged_runs = flagged
+        change.save(update_fields=["regenerated_encounters", "flagged_runs"])
+    order.class_override = locked.class_override
+    order.class_override_reason = locked.class_override_reason
+    return change
+
+
+@transaction.atomic
+def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
+    """A pharmacist's check mark on an order, with the time; once.
+
+    Also after the record is signed (an emergency order is often verified after it was given):
+    the database's guard (mar/audit/guard.py) lets a first verification through and nothing else.
+    """
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.verified_at is not None:
+        raise ValidationError("This order is already verified.")
+    locked.verified_by = user  # type: ignore[assignment]
+    locked.verified_at = timezone.now()
+    locked.save(update_fields=["verified_by", "verified_at"])
+    order.verified_by = locked.verified_by
+    order.verified_at = locked.verified_at
+    return locked
+
+
+@transaction.atomic
+def drug_save(
+    *,
+    drug: Drug | None,
+    name: str,
+    synonyms: str,
+    hcpcs: str,
+    billing_unit: str,
+    note: str,
+    user: AbstractBaseUser,
+    drug_class: str | None = None,
+    container: str | None = None,
+) -> Drug:
+    """Add a drug to the formulary (drug=None) or edit one's name, synonyms, HCPCS code,
+    billing unit, container (single- or multi-dose, '' not stated; None leaves it as it is)
+    and evidence note. The same checks as the CSV import. A new drug may be tagged at once
+    (`drug_class`, recorded as its first classification); an existing drug's class changes
+    only through `drug_class_change`, with a reason.
+    """
+    fields, problems = drug_fields_check(
+        name=name,
+        synonyms=synonyms,
+        hcpcs=hcpcs,
+        billing_unit=billing_unit,
+        container=container or "",
+    )
+    errors = {key: [problem] for key, problem in problems.items()}
+    if "name" not in errors:
+        clash = Drug.objects.filter(name__iexact=fields.name)
+        if drug is not None:
+            clash = clash.exclude(pk=drug.pk)
+        if clash.exists():
+            errors["name"] = [f"{fields.name} is already in the formulary."]
+    if drug_class and drug_class not in DrugClass.values:
+        errors["drug_class"] = [f"Unknown class {drug_class!r}."]
+    if errors:
+        raise ValidationError(errors)
+    values = {
+        "name": fields.name,
+        "synonyms": fields.synonyms,
+        "hcpcs_code": fields.hcpcs_code,
+        "billing_unit_amount": fields.billing_unit_amount,
+        "billing_unit": fields.billing_unit,
+        "class_note": note.strip(),
+    }
+    if container is not None:
+        values["container"] = fields.container
+    if drug is None:
+        drug = Drug.objects.create(**values)
+        if drug_class:
+            _drug_class_set(
+                drug=drug,
+                to_class=drug_class,
+                reason=note.strip() or "First classification.",
+                user=user,
+            )
+        return drug
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    before = {name: getattr(locked, name) for name in BILLING_FIELDS}
+    for key, value in values.items():
+        setattr(locked, key, value)
+    locked.save(update_fields=list(values))
+    _billing_changed(drug=locked, before=before, user=user, why="edited")
+    return locked
+
+
+def _billing_changed(
+    *, drug: Drug, before: dict[str, Any], user: AbstractBaseUser, why: str
+) -> tuple[list[int], list[int]]:
+    """After a change to the drug's billing data, its drug lines are brought up to date like a
+    class change: regenerated, or flagged when already exported."""
+    changed = [
+        f"{name} {before[name] or '(none)'} -> {getattr(drug, name) or '(none)'}"
+        for name in BILLING_FIELDS
+        if before[name] != getattr(drug, name)
+    ]
+    if not changed:
+        return [], []
+    return _charges_refresh(
+        administrations=Administration.objects.filter(drug=drug, dose_value__isnull=False),
+        stale=_billed_with_other_data(drug),
+        reason=f"Billing data of {drug.name} {why} by {_user_label(user)}: {'; '.join(changed)}.",
+        kind=ChargeRun.Trigger.BILLING_CHANGE,
+        exported_flag=BILLING_EXPORTED_FLAG,
+    )
+
+
+# --- orders naming a drug -----------------------------------------------------------------
+
+
+def drug_for_name(*, name: str) -> Drug:
+    """The formulary drug an order names, by name or synonym (any case); a new, untagged drug
+    when nothing matches, so it shows on the pharmacist's worklist at once."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"drug": "Name the drug."})
+    found = Drug.objects.filter(name__iexact=name).order_by("pk").first()
+    if found is not None:
+        return found
+    folded = name.casefold()
+    for drug in Drug.objects.filter(synonyms__icontains=name).order_by("pk"):
+        if any(part.strip().casefold() == folded for part in drug.synonyms.split(";")):
+            return drug
+    # get_or_create: two orders naming the same new drug at once make one Drug.
+    drug, _created = Drug.objects.get_or_create(name=name, defaults={"drug_class": None})
+    return drug
+
+
+@transaction.atomic
+def order_create(
+    *,
+    encounter: Encounter,
+    drug_name: str,
+    dose: str = "",
+    route: str = "iv",
+    indication: str = "",
+    purpose: str = "",
+    ordering_provider: str = "",
+    duration_minutes: int | None = None,
+) -> Order:
+    """An order on an in-progress encounter; an unknown drug name adds an untagged drug."""
+    if encounter.status == Encounter.Status.SIGNED:
+        raise ValidationError("This record is signed; changes go through an addendum.")
+    return Order.objects.create(
+        encounter=encounter,
+        drug=drug_for_name(name=drug_name),
+        dose=dose,
+        route=route,
+        indication=indication,
+        purpose=purpose,
+        ordering_provider=ordering_provider,
+        duration_minutes=duration_minutes,
+    )
+
+
+# --- CSV import and export ----------------------------------------------------------------
+
+
+class FormularyImportError(ValidationError):
+    """The file was refused; `errors` lists every bad row with its line number."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = errors
+        super().__init__([str(error) for error in errors])
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: int
+    updated: int
+    unchanged: int
+    reclassified: int
+
+
+@transaction.atomic
+def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSummary:
+    """Import a formulary CSV: every row is checked first, then all are written in one
+    transaction, or none (FormularyImportError lists each bad row with its line number).
+
+    Drugs are matched by name (any case). A changed class goes through the same path as a
+    pharmacist's class change (recorded, charges regenerated); an empty class leaves an
+    untagged drug untagged but cannot untag a tagged one. The container column is optional:
+    when the file has it, each row's value (empty: not stated) is written; when not, each
+    drug's container is left as it is.
+    """
+    rows, errors = formulary_rows_read(data)
+    if errors:
+        raise FormularyImportError(errors)
+
+    # The whole formulary is locked: two imports at once apply one after the other.
+    existing = {drug.name.casefold(): drug for drug in Drug.objects.select_for_update()}
+    for row in rows:
+        drug = existing.get(row.name.casefold())
+        if drug is not None and drug.drug_class and row.drug_class is None:
+            errors.append(
+                RowError(
+                    row.line,
+                    f"{drug.name} is tagged {drug.drug_class}: an import cannot untag it",
+                )
+            )
+    if errors:
+        raise FormularyImportError(errors)
+
+    created = updated = unchanged = reclassified = 0
+    for row in rows:
+        fields: dict[str, Any] = {
+            "synonyms": row.synonyms,
+            "hcpcs_code": row.hcpcs_code,
+            "billing_unit_amount": row.billing_unit_amount,
+            "billing_unit": row.billing_unit,
+            "class_note": row.note,
+        }
+        if row.container is not None:  # a file without the column leaves containers alone
+            fields["container"] = row.container
+        drug = existing.get(row.name.casefold())
+        if drug is None:
+            drug = Drug.objects.create(name=row.name, **fields)
+            created += 1
+            if row.drug_class:
+                _drug_class_set(
+                    drug=drug,
+                    to_class=row.drug_class,
+                    reason=f"CSV import, line {row.line}.",
+                    user=user,
+                )
+            continue
+        changed = [name for name, value in fields.items() if getattr(drug, name) != value]
+        before = {name: getattr(drug, name) for name in BILLING_FIELDS}
+        for name in changed:
+            setattr(drug, name, fields[name])
+        if changed:
+            drug.save(update_fields=changed)
+            _billing_changed(drug=drug, before=before, user=user, why=f"imported (line {row.line})")
+        if row.drug_class and row.drug_class != drug.drug_class:
+            _drug_class_set(
+                drug=drug,
+                to_class=row.drug_class,
+                reason=f"CSV import, line {row.line}." + (f" {row.note}" if row.note else ""),
+                user=user,
+            )
+            reclassified += 1
+            updated += 1
+        elif changed:
+            updated += 1
+        else:
+            unchanged += 1
+    return ImportSummary(
+        created=created, updated=updated, unchanged=unchanged, reclassified=reclassified
+    )
+
+
+def formulary_export() -> str:
+    """The whole formulary as CSV text, in the columns `formulary_import` reads."""
+    return formulary_csv_write(Drug.objects.order_by("name"))

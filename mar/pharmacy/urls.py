@@ -1,0 +1,22 @@
+"""The pharmacist's routes, included under "pharmacy/" (namespace "pharmacy")."""
+
+from django.urls import path
+
+from mar.pharmacy import views
+
+app_name = "pharmacy"
+
+urlpatterns = [
+    path("", views.formulary_worklist, name="worklist"),
+    path("formulary/", views.formulary, name="formulary"),
+    path("formulary.csv", views.formulary_csv, name="formulary_export"),
+    path("formulary/import/", views.formulary_import_view, name="formulary_import"),
+    path("drugs/new/", views.drug_edit, name="drug_new"),
+    path("drugs/<int:pk>/", views.drug_detail, name="drug"),
+    path("drugs/<int:pk>/edit/", views.drug_edit, name="drug_edit"),
+    path("drugs/<int:pk>/row/", views.drug_row, name="drug_row"),
+    path("drugs/<int:pk>/class/", views.drug_class_edit, name="drug_class"),
+    path("orders/", views.order_queue, name="orders"),
+    path("orders/<int:pk>/verify/", views.order_verify_view, name="order_verify"),
+    path("orders/<int:pk>/class/", views.order_class_edit, name="order_class"),
+]

@@ -1,0 +1,398 @@
+"""The pharmacist's pages: untagged drugs first, the formulary, order verification, CSV.
+
+Pharmacists (and admins) tag, change and override classes, verify orders and import; nurses and
+coders may read the formulary and export it. Every htmx endpoint also works as a plain form post
+followed by a redirect.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from mar.forms import apply_validation_error
+from mar.models import Drug, DrugClass, DrugClassChange, Encounter, Order
+from mar.pharmacy.services import (
+    FormularyImportError,
+    drug_class_change,
+    drug_classify,
+    drug_save,
+    formulary_export,
+    formulary_import,
+    order_class_override,
+    order_verify,
+)
+from mar.roles import CODER, NURSE, PHARMACIST, role_required
+
+READERS = (PHARMACIST, NURSE, CODER)
+
+
+# --- forms --------------------------------------------------------------------------------
+
+
+class DrugClassForm(forms.Form):
+    drug_class = forms.ChoiceField(label="Class", choices=DrugClass.choices)
+    reason = forms.CharField(
+        label="Reason / evidence",
+        required=False,
+        max_length=2000,
+        widget=forms.TextInput(attrs={"placeholder": "Why this class (evidence)"}),
+    )
+    origin = forms.ChoiceField(
+        choices=[("formulary", "formulary"), ("worklist", "worklist")],
+        required=False,
+        widget=forms.HiddenInput,
+    )
+
+    def __init__(self, *args: object, drug: Drug, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.drug = drug
+        if drug.drug_class is None:
+            self.fields["drug_class"].choices = [("", "choose a class"), *DrugClass.choices]
+        else:
+            self.fields["reason"].required = True
+            self.fields["reason"].widget.attrs["placeholder"] = "Reason (required)"
+
+
+class DrugForm(forms.Form):
+    """A formulary entry, checked as the CSV import checks it (formulary.drug_fields_check)."""
+
+    name = forms.CharField(max_length=200)
+    synonyms = forms.CharField(
+        required=False, max_length=500, help_text="Brand and other names, separated by ';'"
+    )
+    hcpcs = forms.CharField(label="HCPCS code", required=False, max_length=10)
+    billing_unit = forms.CharField(
+        label="Billing unit", required=False, max_length=40, help_text="Amount and unit: 50 mg"
+    )
+    container = forms.ChoiceField(
+        label="Container",
+        required=False,
+        choices=[("", "Not stated"), *Drug.Container.choices],
+        help_text="As the FDA label says. JW/JZ waste modifiers apply to single-dose containers "
+        "only; while it is not stated, the coder is told and neither is added.",
+    )
+    note = forms.CharField(
+        label="Evidence for the class", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    drug_class = forms.ChoiceField(
+        label="Class",
+        required=False,
+        choices=[("", "untagged (decide later from the worklist)"), *DrugClass.choices],
+    )
+
+    def __init__(self, *args: object, drug: Drug | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if drug is not None:
+            # An existing drug's class changes with a reason, on its own form.
+            del self.fields["drug_class"]
+
+
+class OrderClassForm(forms.Form):
+    drug_class = forms.ChoiceField(
+        label="Class for this order",
+        choices=[("", "the drug's own class (no override)"), *DrugClass.choices],
+        required=False,
+    )
+    reason = forms.CharField(
+        label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class FormularyImportForm(forms.Form):
+    file = forms.FileField(label="Formulary CSV")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _formulary_queryset(query: str) -> QuerySet[Drug]:
+    drugs = Drug.objects.select_related("class_tagged_by").order_by("name")
+    if query:
+        drugs = drugs.filter(
+            Q(name__icontains=query)
+            | Q(synonyms__icontains=query)
+            | Q(hcpcs_code__iexact=query)
+            | Q(drug_class__iexact=query)
+        )
+    return drugs
+
+
+def _untagged() -> QuerySet[Drug]:
+    signed = Q(administrations__encounter__status=Encounter.Status.SIGNED)
+    return (
+        Drug.objects.filter(drug_class__isnull=True)
+        .annotate(
+            order_count=Count("orders", distinct=True),
+            blocked_count=Count("administrations__encounter", filter=signed, distinct=True),
+        )
+        .order_by("name")
+    )
+
+
+def _recent_changes() -> QuerySet[DrugClassChange]:
+    """The worklist's "Recent class decisions" (newest first)."""
+    return DrugClassChange.objects.select_related("drug", "by", "order")[:10]
+
+
+# --- the worklist -------------------------------------------------------------------------
+
+
+@require_GET
+@role_required(PHARMACIST)
+def formulary_worklist(request: HttpRequest) -> HttpResponse:
+    """Untagged drugs (a drug appears as soon as an order names it), each with its tag form."""
+    untagged = list(_untagged())
+    rows = [(drug, DrugClassForm(drug=drug, initial={"origin": "worklist"})) for drug in untagged]
+    context = {
+        "rows": rows,
+        "untagged": untagged,
+        "unverified_count": Order.objects.filter(verified_at__isnull=True).count(),
+        "recent_changes": _recent_changes(),
+    }
+    return render(request, "pharmacy/worklist.html", context)
+
+
+# --- the formulary ------------------------------------------------------------------------
+
+
+@require_GET
+@role_required(*READERS)
+def formulary(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    context = {"drugs": _formulary_queryset(query), "q": query}
+    if request.htmx and request.htmx.target == "formulary-rows":
+        return render(request, "pharmacy/_formulary_rows.html", context)
+    return render(request, "pharmacy/formulary.html", context)
+
+
+@require_GET
+@role_required(*READERS)
+def drug_row(request: HttpRequest, pk: int) -> HttpResponse:
+    """One formulary row as displayed (htmx: the edit row's cancel)."""
+    drug = get_object_or_404(Drug.objects.select_related("class_tagged_by"), pk=pk)
+    return render(request, "pharmacy/_drug_row.html", {"drug": drug})
+
+
+@require_GET
+@role_required(*READERS)
+def drug_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    drug = get_object_or_404(Drug.objects.select_related("class_tagged_by"), pk=pk)
+    changes = drug.class_changes.select_related("by", "order")
+    return render(request, "pharmacy/drug.html", {"drug": drug, "changes": changes})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(PHARMACIST)
+def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Tag an untagged drug or change a drug's class (a reason required on change).
+
+    htmx: GET gives the inline edit row, POST gives back the row (formulary) or the done row
+    (worklist). Without JavaScript: GET is a page with the form, POST redirects.
+    """
+    drug = get_object_or_404(Drug.objects.select_related("class_tagged_by"), pk=pk)
+    origin = request.POST.get("origin") or request.GET.get("origin") or "formulary"
+    origin = origin if origin in ("formulary", "worklist") else "formulary"
+    form = DrugClassForm(
+        request.POST or None,
+        drug=drug,
+        initial={"drug_class": drug.drug_class, "origin": origin},
+    )
+    if request.method == "POST" and form.is_valid():
+        to_class = form.cleaned_data["drug_class"]
+        reason = form.cleaned_data["reason"]
+        was_untagged = drug.drug_class is None
+        try:
+            if was_untagged:
+                change = drug_classify(
+                    drug=drug, drug_class=to_class, user=request.user, note=reason
+                )
+            else:
+                change = drug_class_change(
+                    drug=drug, to_class=to_class, reason=reason, user=request.user
+                )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            done = f"{drug.name}: {change.get_from_class_display() or 'untagged'} → " + (
+                f"{change.get_to_class_display()}."
+            )
+            if change.regenerated_encounters:
+                done += f" Charges regenerating for {len(change.regenerated_encounters)} signed"
+                done += " encounter(s)."
+            if change.flagged_runs:
+                done += f" {len(change.flagged_runs)} exported run(s) flagged for the coder."
+            if request.htmx:
+                template = "pharmacy/_drug_row.html"
+                if origin == "worklist":
+                    template = "pharmacy/_worklist_done.html"
+                context = {
+                    "drug": drug,
+                    "change": change,
+                    "done": done,
+                    "untagged_count": Drug.objects.filter(drug_class__isnull=True).count(),
+                    "recent_changes": _recent_changes(),
+                }
+                return render(request, template, context)
+            messages.success(request, done)
+            return redirect("pharmacy:worklist" if origin == "worklist" else "pharmacy:formulary")
+    if request.htmx:
+        template = "pharmacy/_drug_row_edit.html"
+        if origin == "worklist":
+            template = "pharmacy/_worklist_row.html"
+        return render(request, template, {"drug": drug, "form": form})
+    return render(request, "pharmacy/drug_class.html", {"drug": drug, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(PHARMACIST)
+def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Add a drug (no pk) or edit one's name, synonyms, HCPCS code, billing unit, container
+    and note."""
+    drug = get_object_or_404(Drug, pk=pk) if pk is not None else None
+    initial = {}
+    if drug is not None:
+        initial = {
+            "name": drug.name,
+            "synonyms": drug.synonyms,
+            "hcpcs": drug.hcpcs_code,
+            "billing_unit": drug.billing_unit_label,
+            "container": drug.container,
+            "note": drug.class_note,
+        }
+    form = DrugForm(request.POST or None, drug=drug, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            saved = drug_save(
+                drug=drug,
+                name=data["name"],
+                synonyms=data["synonyms"],
+                hcpcs=data["hcpcs"],
+                billing_unit=data["billing_unit"],
+                container=data["container"],
+                note=data["note"],
+                drug_class=data.get("drug_class") or None,
+                user=request.user,
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(request, f"Saved {saved.name}.")
+            return redirect("pharmacy:drug", pk=saved.pk)
+    return render(request, "pharmacy/drug_edit.html", {"drug": drug, "form": form})
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+@require_GET
+@role_required(*READERS)
+def formulary_csv(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(formulary_export(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="formulary-{stamp}.csv"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(PHARMACIST)
+def formulary_import_view(request: HttpRequest) -> HttpResponse:
+    form = FormularyImportForm(request.POST or None, request.FILES or None)
+    errors: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > 5 * 1024 * 1024:
+            form.add_error("file", "The file is larger than 5 MB.")
+        else:
+            try:
+                summary = formulary_import(data=upload.read(), user=request.user)
+            except FormularyImportError as exc:
+                errors = [str(error) for error in exc.errors]
+            else:
+                messages.success(
+                    request,
+                    f"Imported: {summary.created} new, {summary.updated} updated "
+                    f"({summary.reclassified} reclassified), {summary.unchanged} unchanged.",
+                )
+                return redirect("pharmacy:formulary")
+    status = 400 if errors else 200
+    return render(request, "pharmacy/import.html", {"form": form, "errors": errors}, status=status)
+
+
+# --- orders -------------------------------------------------------------------------------
+
+
+def _orders() -> QuerySet[Order]:
+    return Order.objects.select_related("drug", "encounter__patient", "verified_by")
+
+
+@require_GET
+@role_required(PHARMACIST)
+def order_queue(request: HttpRequest) -> HttpResponse:
+    """Unverified orders of records still being charted, oldest first; then those signed
+    unverified; then the most recent verifications."""
+    unverified = _orders().filter(verified_at__isnull=True).order_by("created_at", "pk")
+    signed = Encounter.Status.SIGNED
+    context = {
+        "unverified": unverified.exclude(encounter__status=signed),
+        # Signed before anyone verified them (emergency orders given first): verified after.
+        "signed_unverified": unverified.filter(encounter__status=signed)[:50],
+        "verified": _orders()
+        .filter(verified_at__isnull=False)
+        .order_by("-verified_at", "-pk")[:20],
+    }
+    return render(request, "pharmacy/orders.html", context)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(_orders(), pk=pk)
+    try:
+        order_verify(order=order, user=request.user)
+    except ValidationError as exc:
+        if not request.htmx:
+            messages.warning(request, " ".join(exc.messages))
+    else:
+        if not request.htmx:
+            messages.success(request, f"Verified: {order.drug.name} for {order.encounter.patient}.")
+    if request.htmx:
+        return render(request, "pharmacy/_order_row.html", {"order": _orders().get(pk=pk)})
+    return redirect("pharmacy:orders")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(PHARMACIST)
+def order_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Override the class on one order, with a reason (or remove the override)."""
+    order = get_object_or_404(_orders(), pk=pk)
+    form = OrderClassForm(request.POST or None, initial={"drug_class": order.class_override or ""})
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = order_class_override(
+                order=order,
+                drug_class=form.cleaned_data["drug_class"] or None,
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            done = f"Order O{order.pk} ({order.drug.name}): class {order.drug_class}."
+            if change.regenerated_encounters:
+                done += " Charges regenerating."
+            if change.flagged_runs:
+                done += " The exported run is flagged for the coder."
+            messages.success(request, done)
+            return redirect("pharmacy:orders")
+    changes = order.class_changes.select_related("by")
+    return render(
+        request, "pharmacy/order_class.html", {"order": order, "form": form, "changes": changes}
+    )

@@ -1,0 +1,643 @@
+"""Charting at the bedside: the state changes of a record, each checked by the engine.
+
+Every change runs in a transaction. Before it commits, the engine reads the record as it now
+stands and runs its checks (`check_record`); an input error (DOC-3: stop before start, a pause
+outside its administration, a time in the future, more than 24 h without a pump) on the
+administration that changed (or on the flush charted: a flush in the future) refuses the
+change: the transaction rolls back and `ChartError` carries the engine's messages keyed by the
+engine's field name ("stop", "pauses[0].end", "flushes"), for the form to show beside its
+fields. Nothing here decides what is plausible: the engine does, so the live checklist, the form
+errors and the sign-off never disagree.
+
+Two nurses on one administration: every change names the `version` it was made from; a stale
+version raises `StaleVersion` with the saved row, and nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from coding.engine import Finding, Record, RecordError, check_record
+from coding.engine import Flush as RecordFlush
+from mar.models import (
+    AccessSite,
+    Addendum,
+    Administration,
+    Encounter,
+    FindingAcknowledgement,
+    Flush,
+    Order,
+    Pause,
+)
+from mar.record import record_from_encounter, record_id
+from mar.services import signature
+
+# What a nurse may change on an administration card (the rest comes from the order).
+ADMINISTRATION_FIELDS = (
+    "start",
+    "stop",
+    "method",
+    "site",
+    "bag",
+    "purpose",
+    "started_by",
+    "pump",
+    "planned_hours",
+    "dose_value",
+    "dose_unit",
+    "waste_value",
+    "waste_unit",
+)
+
+
+class ChartError(Exception):
+    """The change was refused; `errors` maps a field (None: the whole form) to messages."""
+
+    def __init__(self, errors: Mapping[str | None, list[str]]) -> None:
+        super().__init__("; ".join(m for messages in errors.values() for m in messages))
+        self.errors = dict(errors)
+
+
+class StaleVersion(Exception):
+    """Someone saved the administration since this form was loaded; `current` is their version."""
+
+    def __init__(self, current: Administration) -> None:
+        super().__init__(f"A{current.pk} is at version {current.version}")
+        self.current = current
+
+
+class SignBlocked(Exception):
+    """Error findings that are neither resolved nor acknowledged with a reason."""
+
+    def __init__(self, open_errors: tuple[Finding, ...]) -> None:
+        super().__init__(f"{len(open_errors)} error finding(s) open")
+        self.open_errors = open_errors
+
+
+def _key(rule: str, administrations: str, field: str, message: str) -> str:
+    raw = f"{rule}|{administrations}|{field}|{message}"
+    return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def finding_key(finding: Finding) -> str:
+    """A short stable name for one finding: rule, administrations, field and message.
+
+    The message is part of it: two findings of one rule on the visit (no administration) can
+    name the same field, and each needs its own reason to sign anyway; an acknowledgement
+    covers the finding it was given for, and not another with other words.
+    """
+    administrations = ",".join(finding.administrations)
+    return _key(finding.rule, administrations, finding.field or "", finding.message)
+
+
+def acknowledgement_key(ack: FindingAcknowledgement) -> str:
+    """The key of the finding `ack` acknowledged (it keeps the finding's rule, administrations,
+    field and message)."""
+    return _key(ack.rule, ack.administrations, ack.field, ack.message)
+
+
+_RECORD_PATH = re.compile(r"^administrations\[\d+\]\.")
+
+
+def _record_error(exc: RecordError) -> ChartError:
+    # "administrations[2].stop" -> "stop": the form is already about that administration.
+    return ChartError({_RECORD_PATH.sub("", exc.field): [exc.message]})
+
+
+def record_checked(encounter: Encounter) -> Record:
+    try:
+        return record_from_encounter(encounter)
+    except RecordError as exc:
+        raise _record_error(exc) from exc
+
+
+_PAUSE_OUTSIDE = re.compile(r"^pauses\[\d+\]$")  # DOC-3: a pause not within start and stop
+
+
+def _refuse_input_errors(
+    encounter: Encounter, administration_id: int | None, now: datetime, *, run_times: bool = False
+) -> None:
+    """Ask the engine; raise ChartError for DOC-3 errors on the administration that changed.
+
+    `run_times`: the change was to the administration's own start or stop. When one of them is
+    wrong (a stop before the start), a pause "not within its start and stop" follows from it and
+    is asked again once it is right: only the field to fix is named, not a second alert.
+    """
+    record = record_checked(encounter)
+    if administration_id is None:
+        return
+    record_id = f"A{administration_id}"
+    errors: dict[str | None, list[str]] = {}
+    for finding in check_record(record, now=now):
+        if (
+            finding.rule == "DOC-3"
+            and finding.severity == "error"
+            and record_id in finding.administrations
+        ):
+            errors.setdefault(finding.field, []).append(finding.message)
+    if run_times and errors.keys() & {"start", "stop"}:
+        errors = {k: v for k, v in errors.items() if not _PAUSE_OUTSIDE.match(k or "")}
+    if errors:
+        raise ChartError(errors)
+
+
+def _is_signed(encounter: Encounter) -> bool:
+    """The status as committed, with the row locked: a signature cannot slip in mid-change."""
+    status = (
+        Encounter.objects.select_for_update()
+        .filter(pk=encounter.pk)
+        .values_list("status", flat=True)
+        .get()
+    )
+    encounter.status = status
+    return status == Encounter.Status.SIGNED
+
+
+def _signed_change_allowed(
+    encounter: Encounter, *, user: AbstractBaseUser | None, addendum_why: str
+) -> bool:
+    """Whether the record is signed; a signed record changes only as an addendum with a reason."""
+    signed = _is_signed(encounter)
+    if signed and not (addendum_why.strip() and user is not None):
+        raise ChartError(
+            {"addendum_why": ["This record is signed: changes go through an addendum (say why)."]}
+        )
+    return signed
+
+
+def _addendum_for(
+    encounter: Encounter, *, user: AbstractBaseUser | None, subject: str, what: list[str], why: str
+) -> None:
+    """The addendum (what changed, from and to; why; who; when) in the change's transaction."""
+    if not what:
+        raise ChartError({None: ["Nothing changed: no addendum written."]})
+    assert user is not None
+    what_changed = f"{subject}: " + "; ".join(what)
+    signature.addendum_add(encounter=encounter, user=user, what=what_changed, why=why)
+
+
+def _require_in_progress(encounter: Encounter) -> None:
+    if _is_signed(encounter):
+        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+
+
+def _locked(administration: Administration, version: int) -> Administration:
+    current = Administration.objects.select_for_update().get(pk=administration.pk)
+    if current.version != version:
+        raise StaleVersion(current)
+    return current
+
+
+def _bump(administration: Administration) -> None:
+    administration.version += 1
+    administration.save()
+
+
+# --- access sites and flushes ---------------------------------------------------------------
+
+
+@transaction.atomic
+def site_place(
+    *,
+    encounter: Encounter,
+    kind: str,
+    location: str,
+    placed_at: datetime,
+    separate_site_reason: str = "",
+) -> AccessSite:
+    _require_in_progress(encounter)
+    site = AccessSite.objects.create(
+        encounter=encounter,
+        kind=kind,
+        location=location,
+        placed_at=placed_at,
+        separate_site_reason=separate_site_reason,
+    )
+    record_checked(encounter)
+    return site
+
+
+@transaction.atomic
+def site_update(
+    *,
+    site: AccessSite,
+    location: str,
+    separate_site_reason: str,
+    user: AbstractBaseUser | None = None,
+    addendum_why: str = "",
+) -> AccessSite:
+    """A site's location and why it was necessary (RAC-4); on a signed record, an addendum."""
+    encounter = site.encounter
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    what = [
+        f"{name}: {before or '(none)'} -> {after or '(none)'}"
+        for name, before, after in (
+            ("location", site.location, location),
+            ("separate site reason", site.separate_site_reason, separate_site_reason),
+        )
+        if before != after
+    ]
+    site.location = location
+    site.separate_site_reason = separate_site_reason
+    site.save(update_fields=["location", "separate_site_reason"])
+    if signed:
+        _addendum_for(encounter, user=user, subject=f"S{site.pk}", what=what, why=addendum_why)
+    return site
+
+
+@transaction.atomic
+def site_assess(*, site: AccessSite, at: datetime) -> AccessSite:
+    _require_in_progress(site.encounter)
+    site.assessed_at = at
+    site.save(update_fields=["assessed_at"])
+    return site
+
+
+@transaction.atomic
+def site_discontinue(*, site: AccessSite, at: datetime) -> AccessSite:
+    _require_in_progress(site.encounter)
+    if site.discontinued_at is not None:
+        raise ChartError({None: [f"Site S{site.pk} was already discontinued."]})
+    site.discontinued_at = at
+    site.save(update_fields=["discontinued_at"])
+    return site
+
+
+_FLUSH_FIELD = re.compile(r"^flushes\[(\d+)\]")
+
+
+def flush_named(record: Record, field: str | None) -> RecordFlush | None:
+    """The record's flush an engine finding names ("flushes[2]": the third in time order)."""
+    match = _FLUSH_FIELD.match(field or "")
+    if match is None or int(match[1]) >= len(record.flushes):
+        return None
+    return record.flushes[int(match[1])]
+
+
+def _flush_create(*, site: AccessSite, at: datetime, now: datetime) -> Flush:
+    """Chart a flush; refused (ChartError on "flushes") for the engine's input errors on it
+    (DOC-3: a flush in the future)."""
+    encounter = site.encounter
+    flush = Flush.objects.create(encounter=encounter, site=site, at=at)
+    record = record_checked(encounter)
+    this = (record_id("S", site.pk), at.replace(microsecond=0))  # as the bridge reads it
+    errors = []
+    for finding in check_record(record, now=now):
+        named = flush_named(record, finding.field)
+        if (
+            finding.rule == "DOC-3"
+            and finding.severity == "error"
+            and named is not None
+            and (named.site, named.at) == this
+        ):
+            errors.append(finding.message)
+    if errors:
+        raise ChartError({"flushes": errors})
+    return flush
+
+
+@transaction.atomic
+def flush_chart(*, site: AccessSite, at: datetime, now: datetime | None = None) -> Flush:
+    """A flush on a site, now or at a typed time; DOC-3 refuses one in the future."""
+    _require_in_progress(site.encounter)
+    if site.discontinued_at is not None and site.discontinued_at < at:
+        raise ChartError({None: [f"Site S{site.pk} was discontinued: it cannot be flushed."]})
+    return _flush_create(site=site, at=at, now=now or timezone.now())
+
+
+@transaction.atomic
+def flush_remove(
+    *, flush: Flush, user: AbstractBaseUser | None = None, addendum_why: str = ""
+) -> None:
+    """Remove a flush charted by mistake (a double tap, the wrong time or site).
+
+    On a record in progress it is simply deleted (the audit trail keeps the row and who removed
+    it); on a signed record only as an addendum with a reason, written in the same transaction.
+    """
+    encounter = flush.encounter
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    # The encounter row is locked (above): two removals of one flush take turns.
+    if not Flush.objects.filter(pk=flush.pk).exists():
+        raise ChartError({None: ["This flush was already removed."]})
+    what = [f"removed the flush on S{flush.site_id} at {_shown(flush.at, encounter)}"]
+    Flush.objects.filter(pk=flush.pk).delete()
+    record_checked(encounter)
+    if signed:
+        _addendum_for(encounter, user=user, subject="Flush", what=what, why=addendum_why)
+
+
+# --- administrations --------------------------------------------------------------------------
+
+
+_AMOUNT = re.compile(r"\s*(\d{1,8}(?:\.\d{1,4})?)\s*([a-zA-Zµμ]{1,12})\s*")
+
+
+def ordered_amount(dose: str) -> tuple[Decimal, str] | None:
+    """The amount an order's dose states, if it is one ("8 mg", "1000 mL"), else None."""
+    match = _AMOUNT.fullmatch(dose or "")
+    if match is None or Decimal(match[1]) <= 0:
+        return None
+    return Decimal(match[1]), match[2]
+
+
+@transaction.atomic
+def administration_start(
+    *,
+    order: Order,
+    site: AccessSite | None,
+    start: datetime,
+    method: str = Administration.Method.INFUSION,
+    user: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> Administration:
+    """Start giving an order: drug and route carried over from it, and its dose when the order
+    states an amount ("8 mg"; not "175 mg/m2" or "per protocol", which the nurse charts)."""
+    encounter = order.encounter
+    _require_in_progress(encounter)
+    dose_value, dose_unit = ordered_amount(order.dose) or (None, "")
+    administration = Administration.objects.create(
+        encounter=encounter,
+        order=order,
+        drug=order.drug,
+        site=site,
+        route=order.route,
+        method=method,
+        start=start,
+        purpose=order.purpose if order.purpose == Order.Purpose.HYDRATION else "",
+        dose_value=dose_value,
+        dose_unit=dose_unit,
+        created_by=user,
+    )
+    _refuse_input_errors(encounter, administration.pk, now or timezone.now())
+    return administration
+
+
+@transaction.atomic
+def administration_update(
+    *,
+    administration: Administration,
+    version: int,
+    changes: Mapping[str, Any],
+    now: datetime | None = None,
+    user: AbstractBaseUser | None = None,
+    addendum_why: str = "",
+) -> Administration:
+    """Save the card's fields; refused on a stale version or an engine input error.
+
+    On a signed record the change is an addendum: it needs `addendum_why` and a `user`, and the
+    Addendum (what changed, from and to, why, who, when) is written in the same transaction, which
+    regenerates the charges after commit.
+    """
+    encounter = administration.encounter
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    unknown = set(changes) - set(ADMINISTRATION_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable here: {sorted(unknown)}")
+    current = Administration.objects.select_for_update().get(pk=administration.pk)
+    if current.version != version:
+        if _already_saved(current, changes):
+            return current  # the same edit sent twice (a change event and the Save button)
+        raise StaleVersion(current)
+    what = []
+    for name, value in changes.items():
+        before = getattr(current, name)
+        if before != value:
+            what.append(f"{name}: {_shown(before, encounter)} -> {_shown(value, encounter)}")
+        setattr(current, name, value)
+    _bump(current)
+    _refuse_input_errors(encounter, current.pk, now or timezone.now(), run_times=True)
+    if signed:
+        subject = f"A{current.pk} {current.drug.name}"
+        _addendum_for(encounter, user=user, subject=subject, what=what, why=addendum_why)
+    return current
+
+
+def _already_saved(current: Administration, changes: Mapping[str, Any]) -> bool:
+    for name, value in changes.items():
+        if name == "site":
+            if current.site_id != (value.pk if value is not None else None):
+                return False
+        elif getattr(current, name) != value:
+            return False
+    return True
+
+
+def _shown(value: object, encounter: Encounter) -> str:
+    if value is None or value == "":
+        return "(none)"
+    if isinstance(value, datetime):
+        try:
+            zone = ZoneInfo(encounter.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, AccessSite):
+        return f"S{value.pk}"
+    return str(value)
+
+
+def _open_pause(administration: Administration) -> Pause | None:
+    return administration.pauses.filter(end__isnull=True).order_by("start", "pk").first()
+
+
+@transaction.atomic
+def administration_pause(
+    *, administration: Administration, version: int, at: datetime, now: datetime | None = None
+) -> Pause:
+    _require_in_progress(administration.encounter)
+    current = _locked(administration, version)
+    if current.stop is not None:
+        raise ChartError({None: [f"{current.drug.name} is already stopped."]})
+    if _open_pause(current) is not None:
+        raise ChartError({None: [f"{current.drug.name} is already paused."]})
+    pause = Pause.objects.create(administration=current, start=at)
+    _bump(current)
+    _refuse_input_errors(current.encounter, current.pk, now or timezone.now())
+    return pause
+
+
+@transaction.atomic
+def administration_resume(
+    *, administration: Administration, version: int, at: datetime, now: datetime | None = None
+) -> Pause:
+    _require_in_progress(administration.encounter)
+    current = _locked(administration, version)
+    pause = _open_pause(current)
+    if pause is None:
+        raise ChartError({None: [f"{current.drug.name} is not paused."]})
+    pause.end = at
+    pause.save(update_fields=["end"])
+    _bump(current)
+    _refuse_input_errors(current.encounter, current.pk, now or timezone.now())
+    return pause
+
+
+@transaction.atomic
+def administration_stop(
+    *, administration: Administration, version: int, at: datetime, now: datetime | None = None
+) -> Administration:
+    """Stop now; a pause still open ends when the administration does."""
+    _require_in_progress(administration.encounter)
+    current = _locked(administration, version)
+    if current.stop is not None:
+        raise ChartError({None: [f"{current.drug.name} is already stopped."]})
+    pause = _open_pause(current)
+    if pause is not None:
+        pause.end = at
+        pause.save(update_fields=["end"])
+    current.stop = at
+    _bump(current)
+    _refuse_input_errors(current.encounter, current.pk, now or timezone.now(), run_times=True)
+    return current
+
+
+@transaction.atomic
+def pause_update(
+    *,
+    pause: Pause,
+    version: int,
+    start: datetime,
+    end: datetime | None,
+    now: datetime | None = None,
+    user: AbstractBaseUser | None = None,
+    addendum_why: str = "",
+) -> Pause:
+    """Late entry of a pause's times; `version` is the administration's.
+
+    On a signed record the correction is an addendum, as for a card (administration_update): it
+    needs `addendum_why` and a `user`, and the Addendum is written in the same transaction.
+    """
+    administration = pause.administration
+    encounter = administration.encounter
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    current = _locked(administration, version)
+    what = [
+        f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}"
+        for name, before, after in (("paused", pause.start, start), ("resumed", pause.end, end))
+        if before != after
+    ]
+    pause.start = start
+    pause.end = end
+    pause.save(update_fields=["start", "end"])
+    _bump(current)
+    _refuse_input_errors(encounter, current.pk, now or timezone.now())
+    if signed:
+        subject = f"A{current.pk} {current.drug.name} pause"
+        _addendum_for(encounter, user=user, subject=subject, what=what, why=addendum_why)
+    return pause
+
+
+# --- the encounter ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def encounter_times_update(
+    *,
+    encounter: Encounter,
+    arrived_at: datetime | None,
+    observation_at: datetime | None,
+    user: AbstractBaseUser | None = None,
+    addendum_why: str = "",
+) -> Encounter:
+    """Arrival (RAC-8: minutes before it do not count) and the change to observation (RAC-9);
+    on a signed record, an addendum."""
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    what = [
+        f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}"
+        for name, before, after in (
+            ("arrived", encounter.arrived_at, arrived_at),
+            ("observation", encounter.observation_at, observation_at),
+        )
+        if before != after
+    ]
+    encounter.arrived_at = arrived_at
+    encounter.observation_at = observation_at
+    encounter.save(update_fields=["arrived_at", "observation_at"])
+    record_checked(encounter)
+    if signed:
+        _addendum_for(encounter, user=user, subject="Encounter", what=what, why=addendum_why)
+    return encounter
+
+
+def open_errors(
+    findings: tuple[Finding, ...] | list[Finding], acknowledged: set[str]
+) -> list[Finding]:
+    return [f for f in findings if f.severity == "error" and finding_key(f) not in acknowledged]
+
+
+@transaction.atomic
+def encounter_sign(
+    *,
+    encounter: Encounter,
+    user: AbstractBaseUser,
+    reasons: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> Encounter:
+    """Sign once every error finding is resolved or acknowledged with a reason.
+
+    `reasons` maps `finding_key(finding)` to the nurse's reason; each non-empty one is stored as a
+    FindingAcknowledgement. Raises SignBlocked (nothing stored) while an error stays open.
+    """
+    reasons = reasons or {}
+    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
+    _require_in_progress(locked)
+    findings = check_record(record_checked(locked), now=now or timezone.now())
+    acknowledged = {acknowledgement_key(a) for a in locked.acknowledgements.all()}
+    new: list[FindingAcknowledgement] = []
+    for finding in open_errors(findings, acknowledged):
+        reason = reasons.get(finding_key(finding), "").strip()
+        if reason:
+            new.append(
+                FindingAcknowledgement(
+                    encounter=locked,
+                    rule=finding.rule,
+                    administrations=",".join(finding.administrations),
+                    field=finding.field or "",
+                    message=finding.message,
+                    reason=reason,
+                    by=user,
+                )
+            )
+            acknowledged.add(finding_key(finding))
+    still_open = open_errors(findings, acknowledged)
+    if still_open:
+        raise SignBlocked(tuple(still_open))
+    FindingAcknowledgement.objects.bulk_create(new)
+    return signature.encounter_sign(encounter=locked, user=user)
+
+
+@transaction.atomic
+def addendum_write(
+    *,
+    encounter: Encounter,
+    user: AbstractBaseUser,
+    what: str,
+    why: str,
+    flush_site: AccessSite | None = None,
+    flush_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Addendum:
+    """An addendum to a signed record (what, why; who and when are recorded); charges rerun.
+
+    It may chart a flush that was given but not charted (the usual answer to a RAC-5 query).
+    """
+    if flush_site is not None and flush_at is not None:
+        try:
+            _flush_create(site=flush_site, at=flush_at, now=now or timezone.now())
+        except ChartError as exc:
+            # The form's field is "flush_at"; the engine's, "flushes".
+            errors = {("flush_at" if k == "flushes" else k): v for k, v in exc.errors.items()}
+            raise ChartError(errors) from exc
+        zone_time = _shown(flush_at, encounter)
+        what = f"{what}\nFlush charted on S{flush_site.pk} at {zone_time}."
+    return signature.addendum_add(encounter=encounter, user=user, what=what, why=why)

@@ -1,0 +1,570 @@
+"""The pharmacist's pages: who may see and do what, htmx partials and their plain-POST twins."""
+
+from datetime import timedelta
+
+import pytest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from mar import roles
+from mar.models import Administration, Drug, DrugClassChange, Order
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+PHARMACY = {roles.PHARMACIST, roles.ADMIN}
+EVERYONE = {roles.PHARMACIST, roles.ADMIN, roles.NURSE, roles.CODER}
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def drug() -> Drug:
+    return factories.drug_get("mesna", "therapeutic")
+
+
+@pytest.fixture
+def order() -> Order:
+    encounter = factories.encounter_create()
+    leuprolide = factories.drug_get("leuprolide", "therapeutic")
+    return factories.order_create(encounter, leuprolide, indication="C61", route="im")
+
+
+# --- permissions: each view, each role, anonymous and a user without a role --------------
+
+# (url name, method, roles allowed). Every pharmacy route is listed: see the last test.
+MATRIX = [
+    ("pharmacy:worklist", "get", PHARMACY),
+    ("pharmacy:formulary", "get", EVERYONE),
+    ("pharmacy:formulary_export", "get", EVERYONE),
+    ("pharmacy:formulary_import", "get", PHARMACY),
+    ("pharmacy:formulary_import", "post", PHARMACY),
+    ("pharmacy:drug_new", "get", PHARMACY),
+    ("pharmacy:drug_new", "post", PHARMACY),
+    ("pharmacy:drug", "get", EVERYONE),
+    ("pharmacy:drug_edit", "get", PHARMACY),
+    ("pharmacy:drug_edit", "post", PHARMACY),
+    ("pharmacy:drug_row", "get", EVERYONE),
+    ("pharmacy:drug_class", "get", PHARMACY),
+    ("pharmacy:drug_class", "post", PHARMACY),
+    ("pharmacy:orders", "get", PHARMACY),
+    ("pharmacy:order_verify", "post", PHARMACY),
+    ("pharmacy:order_class", "get", PHARMACY),
+    ("pharmacy:order_class", "post", PHARMACY),
+]
+ROLES = sorted(EVERYONE)
+
+
+def url_for(name: str, drug: Drug, order: Order) -> str:
+    if name == "pharmacy:drug_new":
+        return reverse(name)
+    if name.startswith("pharmacy:drug"):
+        return reverse(name, kwargs={"pk": drug.pk})
+    if name.startswith("pharmacy:order_"):
+        return reverse(name, kwargs={"pk": order.pk})
+    return reverse(name)
+
+
+@pytest.mark.parametrize(("name", "method", "allowed"), MATRIX)
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_is_allowed_or_refused(  # type: ignore[no-untyped-def]
+    client_as, drug, order, name: str, method: str, allowed: set[str], role: str
+) -> None:
+    response = getattr(client_as(role), method)(url_for(name, drug, order))
+    if role in allowed:
+        assert response.status_code in (200, 302, 400), response.status_code
+    else:
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("name", "method", "allowed"), MATRIX)
+def test_anonymous_users_are_sent_to_login(client, drug, order, name, method, allowed) -> None:  # type: ignore[no-untyped-def]
+    response = getattr(client, method)(url_for(name, drug, order))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize(("name", "method", "allowed"), MATRIX)
+def test_a_user_without_a_role_is_refused(client, drug, order, name, method, allowed) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(factories.user_create(username="norole"))
+    assert getattr(client, method)(url_for(name, drug, order)).status_code == 403
+
+
+def test_the_matrix_covers_every_pharmacy_route() -> None:
+    from mar.pharmacy import urls as urls_pharmacy
+
+    names = {f"pharmacy:{pattern.name}" for pattern in urls_pharmacy.urlpatterns}
+    assert names == {name for name, _method, _allowed in MATRIX}
+
+
+@pytest.mark.parametrize("role", [roles.NURSE, roles.CODER])
+def test_nurses_and_coders_cannot_tag_override_verify_or_import(
+    client_as, drug, order, role
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(role)
+    untagged = factories.drug_get("teprotumumab", None)
+    client.post(reverse("pharmacy:drug_class", args=[untagged.pk]), {"drug_class": "chemo"})
+    client.post(
+        reverse("pharmacy:drug_class", args=[drug.pk]), {"drug_class": "chemo", "reason": "x"}
+    )
+    client.post(
+        reverse("pharmacy:order_class", args=[order.pk]),
+        {"drug_class": "chemo_hormonal", "reason": "x"},
+    )
+    client.post(reverse("pharmacy:order_verify", args=[order.pk]))
+    untagged.refresh_from_db()
+    drug.refresh_from_db()
+    order.refresh_from_db()
+    assert untagged.drug_class is None
+    assert drug.drug_class == "therapeutic"
+    assert order.class_override is None
+    assert order.verified_at is None
+    assert not DrugClassChange.objects.exists()
+
+
+def test_the_verify_endpoint_takes_only_posts(client_as, order) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).get(reverse("pharmacy:order_verify", args=[order.pk]))
+    assert response.status_code == 405
+
+
+# --- the worklist -------------------------------------------------------------------------
+
+
+def test_the_worklist_lists_only_untagged_drugs_with_their_orders(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    untagged = factories.drug_get("teprotumumab", None)
+    encounter = factories.encounter_create()
+    factories.order_create(encounter, untagged)
+    response = client_as(roles.PHARMACIST).get(reverse("pharmacy:worklist"))
+    assert [d.name for d in response.context["untagged"]] == ["teprotumumab"]
+    assert response.context["untagged"][0].order_count == 1
+    assert b'data-drug="teprotumumab"' in response.content
+    assert b'data-drug="mesna"' not in response.content
+
+
+def test_a_drug_appears_on_the_worklist_as_soon_as_an_order_names_it(client_as) -> None:  # type: ignore[no-untyped-def]
+    from mar.pharmacy.services import order_create
+
+    order_create(encounter=factories.encounter_create(), drug_name="Tepezza-new")
+    response = client_as(roles.PHARMACIST).get(reverse("pharmacy:worklist"))
+    assert [d.name for d in response.context["untagged"]] == ["Tepezza-new"]
+
+
+def test_tagging_from_the_worklist_by_plain_post_redirects_back(client_as) -> None:  # type: ignore[no-untyped-def]
+    untagged = factories.drug_get("teprotumumab", None)
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_class", args=[untagged.pk]),
+        {"drug_class": "therapeutic", "reason": "IGF-1R antibody", "origin": "worklist"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("pharmacy:worklist")
+    untagged.refresh_from_db()
+    assert (untagged.drug_class, untagged.class_note) == ("therapeutic", "IGF-1R antibody")
+
+
+def test_tagging_from_the_worklist_by_htmx_answers_the_done_card(client_as) -> None:  # type: ignore[no-untyped-def]
+    untagged = factories.drug_get("teprotumumab", None)
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_class", args=[untagged.pk]),
+        {"drug_class": "therapeutic", "origin": "worklist"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert b'data-testid="tagged-drug"' in response.content
+    assert b"<html" not in response.content
+    untagged.refresh_from_db()
+    assert untagged.drug_class == "therapeutic"
+
+
+def test_tagging_from_the_worklist_by_htmx_updates_the_recent_decisions_out_of_band(
+    client_as,
+) -> None:  # type: ignore[no-untyped-def]
+    """The page is not reloaded: "Recent class decisions" must not go on saying "None yet"."""
+    untagged = factories.drug_get("teprotumumab", None)
+    client = client_as(roles.PHARMACIST)
+    assert "None yet." in client.get(reverse("pharmacy:worklist")).content.decode()
+    response = client.post(
+        reverse("pharmacy:drug_class", args=[untagged.pk]),
+        {"drug_class": "therapeutic", "reason": "IGF-1R antibody", "origin": "worklist"},
+        **HTMX,
+    )
+    body = response.content.decode()
+    section = body[body.index('<section id="recent-class-decisions"') :]
+    assert section.startswith('<section id="recent-class-decisions"')
+    assert 'hx-swap-oob="true"' in section[: section.index(">")]
+    assert "None yet." not in section
+    assert "teprotumumab" in section and "IGF-1R antibody" in section
+    assert section.count('data-testid="class-decision"') == 1
+
+
+def test_tagging_without_a_class_keeps_the_card_with_an_error(client_as) -> None:  # type: ignore[no-untyped-def]
+    untagged = factories.drug_get("teprotumumab", None)
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_class", args=[untagged.pk]),
+        {"drug_class": "", "origin": "worklist"},
+        **HTMX,
+    )
+    assert b'data-testid="untagged-drug"' in response.content
+    assert b"invalid-feedback" in response.content
+    untagged.refresh_from_db()
+    assert untagged.drug_class is None
+
+
+# --- the formulary table ------------------------------------------------------------------
+
+
+def test_the_formulary_is_searchable_by_name_synonym_and_hcpcs(client_as) -> None:  # type: ignore[no-untyped-def]
+    carboplatin = factories.drug_get("carboplatin", "chemo")
+    Drug.objects.filter(pk=carboplatin.pk).update(synonyms="Paraplatin", hcpcs_code="J9045")
+    factories.drug_get("mesna", "therapeutic")
+    client = client_as(roles.NURSE)
+    for query in ("carbo", "paraPLATIN", "j9045"):
+        response = client.get(reverse("pharmacy:formulary"), {"q": query})
+        assert [d.name for d in response.context["drugs"]] == ["carboplatin"], query
+    assert len(client.get(reverse("pharmacy:formulary")).context["drugs"]) == 2
+
+
+def test_the_htmx_search_answers_only_the_rows(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.CODER).get(
+        reverse("pharmacy:formulary"), {"q": "mes"}, HTTP_HX_TARGET="formulary-rows", **HTMX
+    )
+    assert b"<html" not in response.content
+    assert b'data-drug="mesna"' in response.content
+
+
+def test_readers_see_no_change_button_pharmacists_do(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    change_url = reverse("pharmacy:drug_class", args=[drug.pk]).encode()
+    assert change_url not in client_as(roles.NURSE).get(reverse("pharmacy:formulary")).content
+    assert change_url not in client_as(roles.CODER).get(reverse("pharmacy:formulary")).content
+    assert change_url in client_as(roles.PHARMACIST).get(reverse("pharmacy:formulary")).content
+
+
+def test_the_inline_edit_row_comes_by_htmx_and_the_plain_page_without(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.PHARMACIST)
+    url = reverse("pharmacy:drug_class", args=[drug.pk])
+    inline = client.get(url, **HTMX)
+    assert b'data-testid="drug-row-edit"' in inline.content
+    assert b"<html" not in inline.content
+    page = client.get(url)
+    assert b"<html" in page.content
+    assert b'name="reason"' in page.content
+    row = client.get(reverse("pharmacy:drug_row", args=[drug.pk]), **HTMX)
+    assert b'data-testid="drug-row"' in row.content
+
+
+def test_a_class_change_without_a_reason_is_refused_inline(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_class", args=[drug.pk]),
+        {"drug_class": "chemo", "reason": ""},
+        **HTMX,
+    )
+    assert b'data-testid="reason-error"' in response.content
+    drug.refresh_from_db()
+    assert drug.drug_class == "therapeutic"
+    assert not DrugClassChange.objects.exists()
+
+
+def test_a_class_change_without_a_reason_is_refused_by_plain_post(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_class", args=[drug.pk]), {"drug_class": "chemo"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason"]
+    drug.refresh_from_db()
+    assert drug.drug_class == "therapeutic"
+
+
+def test_a_class_change_with_a_reason_answers_the_row_by_htmx(
+    client_as, drug, pharmacist_user
+) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_class", args=[drug.pk]),
+        {"drug_class": "chemo", "reason": "now an antineoplastic"},
+        **HTMX,
+    )
+    assert b'data-testid="drug-row"' in response.content
+    assert b"Chemotherapy" in response.content
+    change = DrugClassChange.objects.get()
+    assert (change.from_class, change.to_class, change.by) == (
+        "therapeutic",
+        "chemo",
+        pharmacist_user,
+    )
+
+
+def test_a_class_change_by_plain_post_redirects_to_the_formulary(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.ADMIN).post(
+        reverse("pharmacy:drug_class", args=[drug.pk]), {"drug_class": "chemo", "reason": "r"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("pharmacy:formulary")
+    drug.refresh_from_db()
+    assert drug.drug_class == "chemo"
+
+
+def test_the_drug_page_shows_the_class_history(client_as, drug, pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+    from mar.pharmacy.services import drug_class_change
+
+    drug_class_change(drug=drug, to_class="chemo", reason="evidence X", user=pharmacist_user)
+    response = client_as(roles.CODER).get(reverse("pharmacy:drug", args=[drug.pk]))
+    assert b'data-testid="class-change"' in response.content
+    assert b"evidence X" in response.content
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+def test_the_export_is_a_csv_download(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.NURSE).get(reverse("pharmacy:formulary_export"))
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "name,synonyms,class,hcpcs,billing_unit,note,container"
+    assert lines[1].startswith("mesna,,therapeutic,")
+
+
+def upload(text: str):  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("formulary.csv", text.encode(), content_type="text/csv")
+
+
+def test_an_import_with_bad_rows_shows_each_line_and_imports_nothing(client_as) -> None:  # type: ignore[no-untyped-def]
+    text = (
+        "name,synonyms,class,hcpcs,billing_unit,note\n"
+        "carboplatin,,chemo,J9045,50 mg,\n"
+        ",,chemo,J9045,50 mg,\n"
+        "x,,bogus,J9045,50 mg,\n"
+    )
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:formulary_import"), {"file": upload(text)}
+    )
+    assert response.status_code == 400
+    assert b"Nothing was imported" in response.content
+    assert b"line 3: name is missing" in response.content
+    assert b"line 4: unknown class" in response.content
+    assert not Drug.objects.exists()
+
+
+def test_a_good_import_redirects_to_the_formulary(client_as) -> None:  # type: ignore[no-untyped-def]
+    text = "name,synonyms,class,hcpcs,billing_unit,note\ncarboplatin,,chemo,J9045,50 mg,\n"
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:formulary_import"), {"file": upload(text)}
+    )
+    assert response.status_code == 302
+    assert Drug.objects.get().billing_unit_label == "50 mg"
+
+
+# --- orders: verification and overrides ---------------------------------------------------
+
+
+def test_the_queue_lists_unverified_orders(client_as, order) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).get(reverse("pharmacy:orders"))
+    assert list(response.context["unverified"]) == [order]
+    assert f'id="order-{order.pk}"'.encode() in response.content
+
+
+def test_verifying_by_plain_post_redirects_to_the_queue(client_as, order, pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(reverse("pharmacy:order_verify", args=[order.pk]))
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.verified_by == pharmacist_user
+    queue = client_as(roles.PHARMACIST).get(reverse("pharmacy:orders"))
+    assert list(queue.context["unverified"]) == []
+    assert list(queue.context["verified"]) == [order]
+
+
+def test_verifying_by_htmx_answers_the_row_with_the_check_mark(client_as, order) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:order_verify", args=[order.pk]), **HTMX
+    )
+    assert b'data-testid="order-verified"' in response.content
+    assert b"pharm1" in response.content
+
+
+def test_an_override_by_plain_post_is_saved_with_its_reason(
+    client_as, order, pharmacist_user
+) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:order_class", args=[order.pk]),
+        {"drug_class": "chemo_hormonal", "reason": "prostate cancer"},
+    )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert (order.class_override, order.class_override_reason) == (
+        "chemo_hormonal",
+        "prostate cancer",
+    )
+    assert DrugClassChange.objects.get().order == order
+
+
+def test_an_override_without_a_reason_is_refused(client_as, order) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:order_class", args=[order.pk]), {"drug_class": "chemo_hormonal"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason"]
+    order.refresh_from_db()
+    assert order.class_override is None
+
+
+# --- the verification partial others include ----------------------------------------------
+
+
+def test_the_verified_partial_shows_who_and_when(order, pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+    html = render_to_string("pharmacy/_verified.html", {"order": order})
+    assert 'data-testid="order-unverified"' in html
+    order.verified_by = pharmacist_user
+    order.verified_at = timezone.now() - timedelta(minutes=5)
+    order.class_override = "chemo_hormonal"
+    html = render_to_string("pharmacy/_verified.html", {"order": order})
+    assert 'data-testid="order-verified"' in html
+    assert "pharm1" in html
+    assert timezone.localtime(order.verified_at).strftime("%Y-%m-%d %H:%M") in html
+    assert "Class override: Hormonal antineoplastic" in html
+
+
+def test_the_nav_links_each_role_to_the_pharmacy_pages(client_as) -> None:  # type: ignore[no-untyped-def]
+    worklist = reverse("pharmacy:worklist").encode()
+    formulary = reverse("pharmacy:formulary").encode()
+    pharmacist_page = client_as(roles.PHARMACIST).get(reverse("pharmacy:formulary")).content
+    assert b'href="' + worklist + b'"' in pharmacist_page
+    nurse_page = client_as(roles.NURSE).get(reverse("pharmacy:formulary")).content
+    assert b'class="nav-link" href="' + formulary + b'"' in nurse_page
+
+
+def test_the_pages_stay_usable_with_an_administration_of_an_untagged_drug(client_as) -> None:  # type: ignore[no-untyped-def]
+    untagged = factories.drug_get("teprotumumab", None)
+    encounter = factories.encounter_create()
+    order = factories.order_create(encounter, untagged)
+    factories.administration_create(
+        encounter, order, site=None, start=factories.MORNING, stop=None,
+        method=Administration.Method.INFUSION,
+    )  # fmt: skip
+    response = client_as(roles.PHARMACIST).get(reverse("pharmacy:worklist"))
+    assert response.status_code == 200
+    assert response.context["untagged"][0].blocked_count == 0
+
+
+# --- adding and editing drugs -------------------------------------------------------------
+
+
+def test_a_pharmacist_adds_a_drug_tagged_at_once(client_as, pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_new"),
+        {
+            "name": "teprotumumab",
+            "synonyms": "Tepezza",
+            "hcpcs": "j3241",
+            "billing_unit": "10 mg",
+            "note": "IGF-1R antibody, not antineoplastic here",
+            "drug_class": "therapeutic",
+        },
+    )
+    drug = Drug.objects.get(name="teprotumumab")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("pharmacy:drug", args=[drug.pk])
+    assert (drug.hcpcs_code, drug.billing_unit_label, drug.drug_class) == (
+        "J3241",
+        "10 mg",
+        "therapeutic",
+    )
+    assert DrugClassChange.objects.get(drug=drug).by == pharmacist_user
+
+
+def test_a_drug_form_refuses_what_the_import_refuses(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_new"),
+        {"name": "MESNA", "hcpcs": "9209", "billing_unit": "200mg", "note": ""},
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert set(errors) == {"name", "hcpcs", "billing_unit"}
+    assert Drug.objects.count() == 1
+
+
+def test_editing_a_drug_keeps_its_class(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.PHARMACIST)
+    page = client.get(reverse("pharmacy:drug_edit", args=[drug.pk]))
+    assert "drug_class" not in page.context["form"].fields
+    response = client.post(
+        reverse("pharmacy:drug_edit", args=[drug.pk]),
+        {"name": "mesna", "synonyms": "Mesnex", "hcpcs": "J9209", "billing_unit": "200 mg",
+         "note": "chemoprotectant", "drug_class": "chemo"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    drug.refresh_from_db()
+    assert (drug.synonyms, drug.billing_unit_label, drug.drug_class) == (
+        "Mesnex",
+        "200 mg",
+        "therapeutic",
+    )
+
+
+def test_pharmacist_edit_form_saves_the_container(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(roles.PHARMACIST)
+    url = reverse("pharmacy:drug_edit", args=[drug.pk])
+    page = client.get(url)
+    assert page.context["form"]["container"].value() == ""
+    assert b'name="container"' in page.content
+    fields = {"name": "mesna", "synonyms": "", "hcpcs": "J9209", "billing_unit": "200 mg",
+              "note": ""}  # fmt: skip
+    response = client.post(url, {**fields, "container": "multi_dose"})
+    assert response.status_code == 302
+    drug.refresh_from_db()
+    assert drug.container == Drug.Container.MULTI_DOSE
+    assert client.get(url).context["form"]["container"].value() == "multi_dose"
+    detail = client.get(reverse("pharmacy:drug", args=[drug.pk])).content.decode()
+    assert "Multi-dose container" in detail
+    # Back to not stated.
+    assert client.post(url, {**fields, "container": ""}).status_code == 302
+    drug.refresh_from_db()
+    assert drug.container == ""
+
+
+def test_pharmacist_add_form_saves_the_container(client_as) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_new"),
+        {"name": "rituximab", "hcpcs": "J9312", "billing_unit": "10 mg", "note": "",
+         "container": "single_dose", "drug_class": "chemo"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert Drug.objects.get(name="rituximab").container == Drug.Container.SINGLE_DOSE
+
+
+def test_pharmacist_edit_form_refuses_an_unknown_container(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_edit", args=[drug.pk]),
+        {"name": "mesna", "hcpcs": "J9209", "billing_unit": "200 mg", "container": "vial"},
+    )
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"container"}
+    drug.refresh_from_db()
+    assert drug.container == ""
+
+
+def test_the_formulary_table_shows_the_container(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+    Drug.objects.filter(pk=drug.pk).update(hcpcs_code="J9209")
+    page = client_as(roles.NURSE).get(reverse("pharmacy:formulary")).content.decode()
+    assert "container not stated" in page
+    Drug.objects.filter(pk=drug.pk).update(container=Drug.Container.SINGLE_DOSE)
+    page = client_as(roles.NURSE).get(reverse("pharmacy:formulary")).content.decode()
+    assert "Single-dose container" in page
+
+
+def test_orders_of_signed_records_are_listed_apart_and_verified_after_they_were_given(
+    client_as, order, pharmacist_user
+) -> None:  # type: ignore[no-untyped-def]
+    from mar.models import Encounter
+
+    Encounter.objects.filter(pk=order.encounter_id).update(status=Encounter.Status.SIGNED)
+    client = client_as(roles.PHARMACIST)
+    response = client.get(reverse("pharmacy:orders"))
+    assert list(response.context["unverified"]) == []
+    assert list(response.context["signed_unverified"]) == [order]
+    url = reverse("pharmacy:order_verify", args=[order.pk])
+    assert url.encode() in response.content
+    row = client.post(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="order-verified"' in row and url not in row
+    order.refresh_from_db()
+    assert order.verified_at is not None
+    assert order.verified_by == pharmacist_user
