@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SAVE_WAIT = 20_000  # a save runs the engine on the whole record; slow on a loaded CI machine
 
 
-def slow_network(page, latency_ms: int = 400) -> None:  # type: ignore[no-untyped-def]
+def slow_network(page, latency_ms: int = 400) -> None:
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send(
@@ -33,7 +33,7 @@ def slow_network(page, latency_ms: int = 400) -> None:  # type: ignore[no-untype
     )
 
 
-def sign_in_again(page) -> None:  # type: ignore[no-untyped-def]
+def sign_in_again(page) -> None:
     from playwright.sync_api import expect
 
     dialog = page.locator("[data-testid=session-dialog]")
@@ -48,7 +48,7 @@ def sign_in_again(page) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("cookies", ["session", "all"])
 def test_a_change_after_the_session_ended_is_saved_after_signing_in_again(
     browser_page, live_server, cookies: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
@@ -80,7 +80,7 @@ def test_a_change_after_the_session_ended_is_saved_after_signing_in_again(
 
 def test_a_blank_start_says_so_beside_it_and_does_not_block_the_next_save_silently(
     browser_page, live_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
@@ -106,7 +106,7 @@ def test_a_blank_start_says_so_beside_it_and_does_not_block_the_next_save_silent
     assert Administration.objects.get(pk=adm.pk).bag == "B4"
 
 
-def test_changes_made_during_a_slow_save_are_all_sent_in_order(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_changes_made_during_a_slow_save_are_all_sent_in_order(browser_page, live_server) -> None:
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
@@ -129,7 +129,7 @@ def test_changes_made_during_a_slow_save_are_all_sent_in_order(browser_page, liv
     expect(page.locator(f"#id_a{adm.pk}-dose_unit")).to_have_value("mg")
 
 
-def test_a_save_without_a_connection_says_so_and_is_sent_again(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_save_without_a_connection_says_so_and_is_sent_again(browser_page, live_server) -> None:
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
@@ -138,7 +138,7 @@ def test_a_save_without_a_connection_says_so_and_is_sent_again(browser_page, liv
     unfold(page, adm.pk)
     failed = []
 
-    def fail_first(route) -> None:  # type: ignore[no-untyped-def]
+    def fail_first(route) -> None:
         if failed:
             route.continue_()
         else:
@@ -155,7 +155,7 @@ def test_a_save_without_a_connection_says_so_and_is_sent_again(browser_page, liv
     assert Administration.objects.get(pk=adm.pk).bag == "B5"
 
 
-def test_leaving_with_an_unsaved_change_asks_first(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_leaving_with_an_unsaved_change_asks_first(browser_page, live_server) -> None:
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
@@ -166,7 +166,7 @@ def test_leaving_with_an_unsaved_change_asks_first(browser_page, live_server) ->
     expect(page.locator("[data-testid=unsaved-count]")).to_have_text("1 unsaved change")
     asked = []
 
-    def stay(dialog) -> None:  # type: ignore[no-untyped-def]
+    def stay(dialog) -> None:
         asked.append(dialog.type)
         dialog.dismiss()
 

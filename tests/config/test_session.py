@@ -26,7 +26,7 @@ def expire_sessions() -> None:
 
 def test_an_htmx_change_after_the_session_ended_gets_401_not_the_sign_in_page(
     client, nurse_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter, adm = running_visit()
     client.force_login(nurse_user)
     expire_sessions()
@@ -42,7 +42,7 @@ def test_an_htmx_change_after_the_session_ended_gets_401_not_the_sign_in_page(
 
 def test_an_htmx_post_without_session_or_csrf_cookie_gets_401_not_the_csrf_page(
     nurse_user,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter, adm = running_visit()
     client = Client(enforce_csrf_checks=True)  # no cookies at all: both expired
     url = f"/mar/encounters/{encounter.pk}/administrations/{adm.pk}/"
@@ -51,7 +51,7 @@ def test_an_htmx_post_without_session_or_csrf_cookie_gets_401_not_the_csrf_page(
     assert response.headers["X-Session-Expired"] == "1"
 
 
-def test_a_stale_token_with_a_live_session_asks_the_page_to_refresh_it(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_stale_token_with_a_live_session_asks_the_page_to_refresh_it(nurse_user) -> None:
     encounter, adm = running_visit()
     client = Client(enforce_csrf_checks=True)
     client.force_login(nurse_user)
@@ -63,7 +63,7 @@ def test_a_stale_token_with_a_live_session_asks_the_page_to_refresh_it(nurse_use
     assert plain.status_code == 403 and b"CSRF" in plain.content  # Django's page without htmx
 
 
-def test_the_checklist_poll_does_not_push_the_idle_expiry_on(client, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_checklist_poll_does_not_push_the_idle_expiry_on(client, nurse_user) -> None:
     encounter, _adm = running_visit()
     client.force_login(nurse_user)
     soon = timezone.now() + timedelta(minutes=2)
@@ -77,7 +77,7 @@ def test_the_checklist_poll_does_not_push_the_idle_expiry_on(client, nurse_user)
     assert Session.objects.get().expire_date > soon + timedelta(minutes=20)
 
 
-def test_a_poll_after_the_idle_sign_off_gets_401(client, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_poll_after_the_idle_sign_off_gets_401(client, nurse_user) -> None:
     encounter, _adm = running_visit()
     client.force_login(nurse_user)
     expire_sessions()
@@ -85,7 +85,7 @@ def test_a_poll_after_the_idle_sign_off_gets_401(client, nurse_user) -> None:  #
     assert response.status_code == 401
 
 
-def test_signing_in_again_from_the_dialog_gives_a_new_token_that_saves(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_signing_in_again_from_the_dialog_gives_a_new_token_that_saves(nurse_user) -> None:
     encounter, adm = running_visit()
     client = Client(enforce_csrf_checks=True)
     first = client.get("/accounts/resume/").json()
