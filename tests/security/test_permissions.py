@@ -51,6 +51,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "mar:site_flush": ("POST", frozenset({N, A}), "encounter"),
     "mar:flush_remove": ("POST", frozenset({N, A}), "encounter"),
     "mar:order_start": ("POST", frozenset({N, A}), "encounter"),
+    "mar:order_disposition": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_update": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_pause": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_resume": ("POST", frozenset({N, A}), "encounter"),
