@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 LONG = "x" * 100_000
 
 
-def test_the_separate_site_reason_is_refused_beside_the_field(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_separate_site_reason_is_refused_beside_the_field(client_as) -> None:
     encounter = factories.chemo_encounter_create()
     site = encounter.sites.get()
     response = client_as("nurse").post(
@@ -52,6 +52,6 @@ def test_the_service_refuses_it_for_every_other_caller() -> None:
         (pharmacy_views.OrderClassForm, "reason"),
     ],
 )
-def test_each_free_text_field_has_a_limit(form_class, field) -> None:  # type: ignore[no-untyped-def]
+def test_each_free_text_field_has_a_limit(form_class, field) -> None:
     form_field = form_class.base_fields[field]
     assert form_field.max_length is not None and form_field.max_length <= 4000

@@ -41,7 +41,7 @@ TIME_FIELDS = [
 
 @pytest.mark.parametrize("value", BAD_TIMES)
 @pytest.mark.parametrize(("form_class", "field"), TIME_FIELDS)
-def test_an_impossible_time_is_refused_beside_its_field(form_class, field, value) -> None:  # type: ignore[no-untyped-def]
+def test_an_impossible_time_is_refused_beside_its_field(form_class, field, value) -> None:
     encounter = factories.encounter_create()
     form = form_class(data={field: value}, encounter=encounter)
     assert not form.is_valid()
@@ -66,7 +66,7 @@ def test_a_time_days_away_from_the_encounter_is_implausible() -> None:
 
 
 @pytest.mark.parametrize("value", ["9999-12-31T23:59", "0001-01-01T00:00+14:00"])
-def test_site_and_flush_posts_with_impossible_times_are_refused_not_500(client_as, value) -> None:  # type: ignore[no-untyped-def]
+def test_site_and_flush_posts_with_impossible_times_are_refused_not_500(client_as, value) -> None:
     encounter = factories.chemo_encounter_create()
     site = encounter.sites.get()
     nurse = client_as("nurse")
@@ -86,7 +86,7 @@ def test_site_and_flush_posts_with_impossible_times_are_refused_not_500(client_a
     assert nurse.get(base).status_code == 200
 
 
-def test_a_bad_time_already_stored_does_not_take_the_board_or_chart_down(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_time_already_stored_does_not_take_the_board_or_chart_down(client_as) -> None:
     """Stored before the forms checked (9999-12-31 23:59 New York is year 10000 in UTC)."""
     encounter = factories.chemo_encounter_create(arrived_at=timezone.now())
     site = encounter.sites.get()
