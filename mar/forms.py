@@ -10,6 +10,7 @@ charting.py) beside the fields they name.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -276,9 +277,13 @@ class StartForm(ZonedForm):
     )
     site = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     at = LocalTimeField(label="Start (empty: now)", required=False)
+    # One key per rendered form: a double tap posts it twice, and starts one administration.
+    request_key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput())
 
     def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["request_key"] = uuid.uuid4().hex
         open_sites = [s for s in sites if s.discontinued_at is None]
         self.fields["site"].choices = [("", "— no site —")] + [
             (s.pk, f"S{s.pk} {s}") for s in open_sites

@@ -514,9 +514,19 @@ class Administration(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # The Start tap that created it (a key the form carries): a double tap or a resent request
+    # finds this administration instead of starting a second one.
+    request_key = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["start", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["encounter", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="administration_one_per_start_tap",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.drug.name} {self.get_method_display().lower()}"

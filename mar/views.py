@@ -419,6 +419,7 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
                 method=form.cleaned_data["method"],
                 user=request.user,
                 now=now,
+                request_key=form.cleaned_data["request_key"],
             )
         except ChartError as exc:
             # The engine names the administration's "start"; on this form it is "at".

@@ -402,13 +402,24 @@ def administration_start(
     method: str = Administration.Method.INFUSION,
     user: AbstractBaseUser | None = None,
     now: datetime | None = None,
+    request_key: str = "",
 ) -> Administration:
     """Start giving an order: drug and route carried over from it, and its dose when the order
-    states an amount ("8 mg"; not "175 mg/m2" or "per protocol", which the nurse charts)."""
+    states an amount ("8 mg"; not "175 mg/m2" or "per protocol", which the nurse charts).
+
+    Idempotent per tap: with a `request_key` (the start form's), a second request with the same
+    key returns the administration the first one created (a double tap starts one)."""
     encounter = order.encounter
+    if request_key:
+        # The encounter row lock orders two taps arriving together: the second sees the first.
+        Encounter.objects.select_for_update().filter(pk=encounter.pk).first()
+        earlier = Administration.objects.filter(encounter=encounter, request_key=request_key)
+        if (existing := earlier.first()) is not None:
+            return existing
     _require_in_progress(encounter)
     dose_value, dose_unit = ordered_amount(order.dose) or (None, "")
     administration = Administration.objects.create(
+        request_key=request_key,
         encounter=encounter,
         order=order,
         drug=order.drug,
