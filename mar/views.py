@@ -528,7 +528,11 @@ def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: s
         now = timezone.now()
         at = form.cleaned_data["at"] or now
         version = form.cleaned_data["version"]
-        version = adm.version if version is None else version
+        if version is None:
+            # Every write to the record names the version it was made from (issue 18, item 8):
+            # without one, a pause/stop would silently apply over another nurse's change.
+            form.add_error(None, "This page is out of date: reload it and try again.")
+            return _after_change(request, encounter, bound={f"at-a{adm.pk}": form}, card=adm.pk)
         service = {
             "pause": charting.administration_pause,
             "resume": charting.administration_resume,

@@ -49,3 +49,21 @@ def test_the_service_is_idempotent_per_key(nurse_user) -> None:
     two = charting.administration_start(order=order, site=None, start=start, request_key="k1")
     three = charting.administration_start(order=order, site=None, start=start, request_key="k2")
     assert one.pk == two.pk != three.pk
+
+
+@pytest.mark.parametrize("action", ["pause", "stop"])
+def test_pause_and_stop_without_a_version_change_nothing(client_as, action) -> None:
+    """Issue 18, item 8: the version is required (it was optional: last save won)."""
+    from django.utils import timezone
+
+    encounter = factories.chemo_encounter_create(arrived_at=timezone.now())
+    order = encounter.orders.order_by("pk").first()
+    from mar.services import charting
+
+    adm = charting.administration_start(order=order, site=None, start=timezone.now())
+    url = f"/mar/encounters/{encounter.pk}/administrations/{adm.pk}/{action}/"
+    response = client_as("nurse").post(url, {}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "out of date" in response.content.decode()
+    after = Administration.objects.get(pk=adm.pk)
+    assert (after.version, after.stop, after.pauses.count()) == (adm.version, None, 0)
