@@ -197,7 +197,7 @@ def charge_item(batch: Batch, n: int, line: EffectiveLine) -> ChargeItem:
         "context": {"reference": f"Encounter/{encounter.pk}"},
         "occurrenceDateTime": line.date.isoformat(),
         "quantity": {"value": line.units},
-        # The administrations the line covers, by their record ids (coding/extract.py).
+        # The administrations the line covers, by their record ids (mar/record.py).
         "service": [{"reference": f"MedicationAdministration/{a}"} for a in line.administrations],
         "note": [{"text": line.why}],
     }
