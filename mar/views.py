@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
 from mar.chart_context import (
@@ -87,7 +87,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
-@require_GET
+@require_safe  # GET and HEAD: load balancers and monitors probe with either
 def healthz(request: HttpRequest) -> HttpResponse:
     # For the proxy and process manager: the app is up and its database answers.
     with connection.cursor() as cursor:
