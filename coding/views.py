@@ -460,13 +460,21 @@ def exports(request: HttpRequest) -> HttpResponse:
 @role_required(CODER)
 def export_new(request: HttpRequest) -> HttpResponse:
     try:
-        export, skipped = export_create(user=request.user)
+        outcome = export_create(user=request.user)
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
         return redirect("coding:exports")
-    for note in skipped:
+    for note in outcome.blocked:
         messages.warning(request, f"Not exported (open edits): {note}")
-    messages.success(request, f"Export {export.pk} made: download it in each format below.")
+    for note in outcome.refused:
+        messages.error(request, f"Refused, not exported: {note}")
+    for note in outcome.unchanged:
+        messages.info(request, f"Nothing sent, billing already has these charges: {note}")
+    if outcome.export is not None:
+        messages.success(
+            request,
+            f"Export {outcome.export.pk} made: download it in each format below.",
+        )
     return redirect("coding:exports")
 
 

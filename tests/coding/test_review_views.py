@@ -26,7 +26,7 @@ def world(coder_user):  # type: ignore[no-untyped-def]
     other, _, other_item = reviewed()
     review_claim(user=coder_user, item_id=other_item.pk)
     review_accept(item=other_item, user=coder_user)
-    export, _ = export_create(user=coder_user)
+    export = export_create(user=coder_user).export
     return {"encounter": encounter, "run": run, "item": item, "export": export}
 
 
