@@ -198,11 +198,6 @@ def review_item_sync(*, run: ChargeRun) -> ReviewItem:
     item, _ = ReviewItem.objects.select_for_update().get_or_create(
         encounter_id=run.encounter_id, defaults={"run": run}
     )
-    if item.run_id is not None and item.run_id != run.pk:
-        # The coder's corrections follow the charges (coding/corrections.py).
-        from coding.corrections import corrections_carry
-
-        corrections_carry(previous=item.run, run=run)  # type: ignore[arg-type]
     item.run = run
     item.state = ReviewItem.State.NEW
     item.claimed_by = None

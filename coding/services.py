@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from coding.corrections import corrections_carry
 from coding.drug_lines import drug_line_inputs
 from coding.extract import record_dict_from_encounter
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
@@ -86,6 +87,9 @@ def charge_run_store(
             )
             for position, finding in enumerate(result.findings)
         )
+    if current is not None:
+        # The coder's corrections follow the charges: carried, or back for re-review.
+        corrections_carry(previous=current, run=run)
     return run, True
 
 
