@@ -1,6 +1,7 @@
 """Shared fixtures: a user and a logged-in client per role, and sample encounters.
 
-Fixture names: nurse_user, pharmacist_user, coder_user, admin_role_user, role_users (dict),
+Fixture names: nurse_user, pharmacist_user, coder_user, admin_role_user, clerk_user,
+role_users (dict),
 client_as (factory: client_as("coder")), chemo_encounter. Record builders live in
 tests/factories.py.
 """
@@ -62,14 +63,24 @@ def admin_role_user(db: None) -> User:
 
 
 @pytest.fixture
+def clerk_user(db: None) -> User:
+    return factories.user_create(username="clerk1", role=roles.CLERK)
+
+
+@pytest.fixture
 def role_users(
-    nurse_user: User, pharmacist_user: User, coder_user: User, admin_role_user: User
+    nurse_user: User,
+    pharmacist_user: User,
+    coder_user: User,
+    admin_role_user: User,
+    clerk_user: User,
 ) -> dict[str, User]:
     return {
         roles.NURSE: nurse_user,
         roles.PHARMACIST: pharmacist_user,
         roles.CODER: coder_user,
         roles.ADMIN: admin_role_user,
+        roles.CLERK: clerk_user,
     }
 
 

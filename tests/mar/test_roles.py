@@ -15,6 +15,7 @@ def test_the_migration_creates_a_group_per_role() -> None:
         "pharmacist",
         "coder",
         "admin",
+        "clerk",
     }
 
 

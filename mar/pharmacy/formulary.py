@@ -26,7 +26,7 @@ from django.db import transaction
 from mar.csv_safe import cell_restore, csv_rows_write
 from mar.models import Drug, DrugClass
 
-DEFAULT_FORMULARY = Path(__file__).resolve().parent / "data" / "formulary.csv"
+DEFAULT_FORMULARY = Path(__file__).resolve().parent.parent / "data" / "formulary.csv"
 COLUMNS = ("name", "synonyms", "class", "hcpcs", "billing_unit", "note")
 OPTIONAL_COLUMNS = ("container",)
 EXPORT_COLUMNS = (*COLUMNS, *OPTIONAL_COLUMNS)
