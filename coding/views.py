@@ -88,7 +88,11 @@ def worklist(request: HttpRequest) -> HttpResponse:
         .values("n")
     )
     current = ChargeRun.objects.filter(is_current=True).prefetch_related(
-        "lines", Prefetch("corrections", queryset=ChargeCorrection.objects.select_related("by"))
+        "lines",
+        Prefetch(
+            "corrections",
+            queryset=ChargeCorrection.objects.select_related("by", "decided_by"),
+        ),
     )
     encounters = (
         Encounter.objects.filter(status=Encounter.Status.SIGNED)
