@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from coding.models import ChargeCorrection, ChargeLine, ChargeRun, ReviewItem
+from coding.review import _clean_line, _locked_claimed
 
 _TARGET_KEYS = ("code", "units", "modifiers", "date", "administrations")
 
@@ -176,8 +177,6 @@ def correction_resolve(
     """The coder's decision on a correction needing re-review: keep it as it was (on the new
     run's line, or as an added line when its target is gone), adapt it (new values), or drop it.
     """
-    from coding.review import _clean_line, _locked_claimed
-
     locked = _locked_claimed(item, user)
     correction = ChargeCorrection.objects.select_for_update().get(pk=correction.pk)
     if correction.run_id != locked.run_id:

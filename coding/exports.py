@@ -11,6 +11,10 @@ the text included); a control character (CR, LF, a Unicode line separator) or a 
 its field are refused, never cut. An encounter that cannot be exported is named as refused, with
 why, and the others go. CSV cells go through mar/csv_safe.py (quoted, formulas neutralised).
 Times carry the encounter's zone offset.
+
+FHIR: fhir.resources 8 (pydantic 2) validates every ChargeItem and the Bundle with its R4B (4.3)
+models, which read and write the R4 ChargeItem and Bundle elements used here unchanged
+(tests/coding/test_exports.py checks the JSON against the R4 element lists).
 """
 
 from __future__ import annotations
@@ -26,14 +30,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from fhir.resources.bundle import Bundle
-from fhir.resources.chargeitem import ChargeItem
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.chargeitem import ChargeItem
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 
 from coding.ledger import Sendable, ledger_difference, next_transaction_number, standing_charges
 from coding.models import ChargeRun, Export, LedgerEntry, ReviewItem
-from coding.review import EffectiveLine, lines_effective, run_edits
+from coding.review import EffectiveLine, charge_edits_for_run, effective_lines
 from mar.csv_safe import csv_dicts_write
 from mar.models import Encounter
 
@@ -454,9 +458,9 @@ def export_create(*, user: AbstractBaseUser) -> ExportOutcome:
     for item in items:
         run = item.run
         assert run is not None
-        lines = lines_effective(run)
+        lines = effective_lines(run)
         batch = Batch(item.encounter, run, lines)
-        blocking = run_edits(run, lines).blocking
+        blocking = charge_edits_for_run(run, lines).blocking
         if blocking:
             outcome.blocked.append(
                 f"{_who(batch)}: "

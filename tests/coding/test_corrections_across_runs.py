@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from coding.corrections import correction_resolve, corrections_waiting
 from coding.models import ChargeCorrection, ChargeRun, ReviewItem
 from coding.reports import reconciliation
-from coding.review import charge_line_correct, lines_effective, review_accept, review_claim
+from coding.review import charge_line_correct, effective_lines, review_accept, review_claim
 from coding.services import charge_run_generate
 from mar.models import Administration
 from tests.coding.review_helpers import addendum_for_test, reviewed
@@ -49,7 +49,7 @@ def test_a_correction_whose_line_is_unchanged_is_carried_to_the_new_run(coder_us
     assert carried.state == ChargeCorrection.State.CARRIED
     assert carried.line.run_id == new_run.pk and carried.line.code == "96375"
     assert carried.reason == "second site per the flowsheet" and carried.by == coder_user
-    line = next(ln for ln in lines_effective(new_run) if ln.code == "96375")
+    line = next(ln for ln in effective_lines(new_run) if ln.code == "96375")
     assert line.modifiers == ("59",)
     assert "second site per the flowsheet" in line.why and coder_user.username in line.why
     assert line.engine_why and line.engine_why != line.why  # the engine's kept beside it
@@ -73,7 +73,7 @@ def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance
     assert correction.original["units"] == target.units  # the old target, side by side
     assert correction.line is not None and correction.line.run_id == new_run.pk
     # It applies to nothing while waiting: the engine's new line is what stands.
-    assert [ln.units for ln in lines_effective(new_run) if ln.code == "96415"] == [
+    assert [ln.units for ln in effective_lines(new_run) if ln.code == "96415"] == [
         correction.line.units
     ]
     item = review_claim(user=coder_user, item_id=item.pk)
@@ -89,7 +89,7 @@ def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance
     )  # fmt: skip
     assert kept.state == ChargeCorrection.State.KEPT and kept.decided_by == coder_user
     line = next(
-        ln for ln in lines_effective(ChargeRun.objects.get(pk=new_run.pk)) if ln.code == "96415"
+        ln for ln in effective_lines(ChargeRun.objects.get(pk=new_run.pk)) if ln.code == "96415"
     )
     assert line.units == 1 and "pump log still says" in line.why
     review_accept(item=item, user=coder_user)
@@ -112,7 +112,7 @@ def test_adapt_and_drop_are_recorded_decisions(coder_user, decision: str) -> Non
     expected = {"adapt": ChargeCorrection.State.ADAPTED, "drop": ChargeCorrection.State.DROPPED}
     assert resolved.state == expected[decision]
     assert resolved.decision_reason == "re-read the record"
-    lines = lines_effective(ChargeRun.objects.get(pk=new_run.pk))
+    lines = effective_lines(ChargeRun.objects.get(pk=new_run.pk))
     chemo_add_on = [ln for ln in lines if ln.code == "96415"]
     if decision == "adapt":
         assert [ln.units for ln in chemo_add_on] == [2]
@@ -150,7 +150,7 @@ def test_an_added_line_is_carried_while_its_administrations_lines_are_unchanged(
     new_run, _ = rerun(encounter, coder_user, chemo_minutes=150)
     added = new_run.corrections.get()
     assert added.state == ChargeCorrection.State.CARRIED
-    assert any(ln.code == "J2405" and ln.source == "coder" for ln in lines_effective(new_run))
+    assert any(ln.code == "J2405" and ln.source == "coder" for ln in effective_lines(new_run))
 
 
 def test_the_reconciliation_report_shows_each_corrections_real_state(coder_user) -> None:  # type: ignore[no-untyped-def]

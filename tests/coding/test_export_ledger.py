@@ -12,7 +12,7 @@ from hl7apy.parser import parse_message
 
 from coding.exports import _fhir_parse, export_create, ledger_sum
 from coding.models import LedgerEntry, ReviewItem
-from coding.review import lines_effective, review_accept, review_claim
+from coding.review import effective_lines, review_accept, review_claim
 from coding.services import charge_run_generate
 from mar.models import Administration
 from tests.coding.review_helpers import addendum_for_test, reviewed
@@ -28,7 +28,7 @@ def accept(coder, item):  # type: ignore[no-untyped-def]
 def accepted_sum(encounter):  # type: ignore[no-untyped-def]
     item = ReviewItem.objects.get(encounter=encounter)
     total: dict = {}
-    for line in lines_effective(item.run):
+    for line in effective_lines(item.run):
         key = (line.code, tuple(line.modifiers), line.date)
         total[key] = total.get(key, 0) + line.units
     return total
@@ -85,7 +85,7 @@ def test_a_change_after_billing_sends_credits_and_new_charges_only(coder_user) -
         ("CG", charge[0].transaction_id, "96415", "1"),
     ]
     # FHIR: the replaced line entered-in-error under its original identifier, the new billable.
-    from fhir.resources.bundle import Bundle
+    from fhir.resources.R4B.bundle import Bundle
 
     bundle = _fhir_parse(Bundle, json.loads(second.fhir_json))
     items = [entry.resource for entry in bundle.entry]

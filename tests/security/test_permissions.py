@@ -246,10 +246,11 @@ def test_the_admin_site_is_for_admins_only(world: World) -> None:
                 problems.append(f"GET {path} as {who}: {status}")
             elif (
                 who == A
-                and path.startswith("/admin/pghistory/")
+                and path.startswith(("/admin/pghistory/", "/admin/mar/addendum/"))
                 and path.endswith(("/add/", "/delete/"))
             ):
-                if status != 403:  # the history is append-only, in the admin too
+                # The history and the addenda are append-only, in the admin too.
+                if status != 403:
                     problems.append(f"GET {path} as admin: {status}, expected 403")
             elif who == A and status in (401, 403) and "autocomplete" not in path:
                 # (autocomplete answers 403 to a request without its field parameters)
