@@ -31,6 +31,7 @@ from coding.models import ChargeRun
 from coding.outbox import outbox_enqueue
 from mar.formulary import RowError, drug_fields_check, formulary_csv_write, formulary_rows_read
 from mar.models import Administration, Drug, DrugClass, DrugClassChange, Encounter, Order
+from mar.summary import summary_invalidate
 
 # Starts the line appended to an exported run's reason when a class change would alter it.
 EXPORTED_FLAG = "CLASS CHANGED AFTER EXPORT"
@@ -133,6 +134,7 @@ def _drug_class_set(
     change = DrugClassChange.objects.create(
         drug=locked, from_class=from_class, to_class=to_class, reason=reason, by=user
     )
+    summary_invalidate(drug_id=locked.pk)  # the open records' checklists follow the class
     # Administrations whose order overrides the class keep the override: not affected.
     governed = Administration.objects.filter(drug=locked).filter(
         Q(order__isnull=True) | Q(order__class_override__isnull=True) | Q(order__class_override="")
@@ -215,6 +217,7 @@ def order_class_override(
     locked.class_override = drug_class
     locked.class_override_reason = reason if drug_class else ""
     locked.save(update_fields=["class_override", "class_override_reason"])
+    summary_invalidate(encounter_ids=[locked.encounter_id])
     change = DrugClassChange.objects.create(
         drug=locked.drug,
         order=locked,
@@ -324,6 +327,7 @@ def drug_save(
     for key, value in values.items():
         setattr(locked, key, value)
     locked.save(update_fields=list(values))
+    summary_invalidate(drug_id=locked.pk)  # its name is in the records
     _billing_changed(drug=locked, before=before, user=user, why="edited")
     return locked
 
@@ -385,6 +389,7 @@ def order_create(
     """An order on an in-progress encounter; an unknown drug name adds an untagged drug."""
     if encounter.status == Encounter.Status.SIGNED:
         raise ValidationError("This record is signed; changes go through an addendum.")
+    summary_invalidate(encounter_ids=[encounter.pk])
     return Order.objects.create(
         encounter=encounter,
         drug=drug_for_name(name=drug_name),
