@@ -1,7 +1,7 @@
 """The clinical record (patient, encounter, sites, orders, administrations) and the formulary.
 
 These models describe data only. What is codable and what is missing is the engine's call
-(coding/engine); the one bridge to it is coding/extract.py.
+(coding/engine); the one bridge to it is mar/record.py.
 """
 
 from dataclasses import asdict, fields
@@ -561,7 +561,8 @@ class DrugClassChange(models.Model):
 
 
 class FindingAcknowledgement(models.Model):
-    """A nurse's reason for signing despite an error finding of the checklist (mar/charting.py).
+    """A nurse's reason for signing despite an error finding of the checklist
+    (mar/services/charting.py).
 
     A finding is matched by (rule, administrations, field, message): the engine's findings carry
     no id, and two findings of one rule can name the same field (two flushes in the future are

@@ -6,10 +6,10 @@ engine run per encounter; the board did it for every encounter in progress on ev
 it is derived once per change and stored (`EncounterSummary`), so a GET reads one row.
 
 Who keeps it right:
-- Every charting service (mar/charting.py) is wrapped in `refreshes_summary`, inside its
+- Every charting service (mar/services/charting.py) is wrapped in `refreshes_summary`, inside its
   transaction: after the change, the summary is recomputed from the record as it now stands and
   stored in the same transaction (the record the service's own engine check read is reused).
-  A test walks every public service of mar/charting.py and checks it refreshes (tests/mar/
+  A test walks every public service of mar/services/charting.py and checks it refreshes (tests/mar/
   test_summary.py), and one compares the stored summary with a fresh one after each service.
 - Changes made elsewhere that alter records (a pharmacist's class decision, an order entered)
   call `summary_invalidate`; the reader then recomputes.
@@ -38,8 +38,8 @@ from django.utils import timezone
 
 from coding.engine import Finding, RecordError, Result, code_record, parse_record
 from coding.engine.timing import MAX_HOURS_WITHOUT_PUMP
-from coding.extract import record_dict_from_encounter, record_dicts_from_encounters
 from mar.models import Encounter, EncounterSummary
+from mar.record import record_dict_from_encounter, record_dicts_from_encounters
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -23,8 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from coding.models import ChargeRun, DocumentationQuery
-from mar import charting
-from mar.chart import (
+from mar.chart_context import (
     board_summary,
     chart_context,
     checklist_context,
@@ -32,7 +31,6 @@ from mar.chart import (
     is_paused,
     running_minutes,
 )
-from mar.charting import ChartError, SignBlocked, StaleVersion, acknowledgement_key, finding_key
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -51,6 +49,14 @@ from mar.forms import (
 )
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
 from mar.roles import ADMIN, CODER, NURSE, PHARMACIST, role_required, user_has_role, user_role
+from mar.services import charting
+from mar.services.charting import (
+    ChartError,
+    SignBlocked,
+    StaleVersion,
+    acknowledgement_key,
+    finding_key,
+)
 from mar.summary import summaries_for
 from mar.timeline import build_timeline
 

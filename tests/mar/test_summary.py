@@ -10,9 +10,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from coding.extract import record_dict_from_encounter
-from mar import charting, pharmacy
 from mar.models import AccessSite, Administration, Encounter, EncounterSummary, Flush
+from mar.pharmacy import services as pharmacy
+from mar.record import record_dict_from_encounter
+from mar.services import charting
 from mar.summary import (
     _store_if_unchanged,
     findings_of,
@@ -204,13 +205,13 @@ def test_every_write_path_leaves_the_summary_current(write, nurse_user) -> None:
 
 
 def test_every_public_charting_service_refreshes_the_summary() -> None:
-    """A service added to mar/charting.py must refresh the summary in its transaction (decorate
-    it with @refreshes_summary under @transaction.atomic) and be added to WRITES above."""
+    """A service added to mar/services/charting.py must refresh the summary in its transaction
+    (decorate it with @refreshes_summary under @transaction.atomic) and be added to WRITES."""
     services = {
         name: fn
         for name, fn in vars(charting).items()
         if callable(fn)
-        and getattr(fn, "__module__", "") == "mar.charting"
+        and getattr(fn, "__module__", "") == "mar.services.charting"
         and not name.startswith("_")
         and hasattr(fn, "__wrapped__")  # @transaction.atomic
     }

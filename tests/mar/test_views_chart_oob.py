@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from mar import charting, roles
-from mar.models import Administration, Flush
-from mar.services import encounter_sign
+from mar import roles
+from mar.models import Flush
+from mar.services import charting
+from mar.services.signature import encounter_sign
 from tests import factories
 from tests.mar.chart_helpers import card_data, running_visit
 

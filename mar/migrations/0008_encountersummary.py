@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mar', '0005_drug_container'),
+        ('mar', '0007_payer_ndc_npi_account'),
     ]
 
     operations = [

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from mar import formulary_views as views
+from mar.pharmacy import views
 
 app_name = "pharmacy"
 

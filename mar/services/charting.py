@@ -30,8 +30,6 @@ from django.utils import timezone
 from coding.engine import Finding, Record, RecordError, code_record, parse_record
 from coding.engine import Flush as RecordFlush
 from coding.engine import check_record as check_record  # the tests ask it as charting does
-from coding.extract import record_dict_from_encounter, record_id
-from mar import services
 from mar.models import (
     AccessSite,
     Addendum,
@@ -42,6 +40,8 @@ from mar.models import (
     Order,
     Pause,
 )
+from mar.record import record_dict_from_encounter, record_id
+from mar.services import signature
 from mar.summary import record_read, refreshes_summary, result_computed
 
 # What a nurse may change on an administration card (the rest comes from the order).
@@ -193,7 +193,7 @@ def _addendum_for(
         raise ChartError({None: ["Nothing changed: no addendum written."]})
     assert user is not None
     what_changed = f"{subject}: " + "; ".join(what)
-    services.addendum_add(encounter=encounter, user=user, what=what_changed, why=why)
+    signature.addendum_add(encounter=encounter, user=user, what=what_changed, why=why)
 
 
 def _require_in_progress(encounter: Encounter) -> None:
@@ -638,7 +638,7 @@ def encounter_sign(
     if still_open:
         raise SignBlocked(tuple(still_open))
     FindingAcknowledgement.objects.bulk_create(new)
-    return services.encounter_sign(encounter=locked, user=user)
+    return signature.encounter_sign(encounter=locked, user=user)
 
 
 @transaction.atomic
@@ -666,4 +666,4 @@ def addendum_write(
             raise ChartError(errors) from exc
         zone_time = _shown(flush_at, encounter)
         what = f"{what}\nFlush charted on S{flush_site.pk} at {zone_time}."
-    return services.addendum_add(encounter=encounter, user=user, what=what, why=why)
+    return signature.addendum_add(encounter=encounter, user=user, what=what, why=why)
