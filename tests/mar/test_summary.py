@@ -195,7 +195,7 @@ WRITES: list[Callable[[Encounter, Administration, AccessSite, User], Any]] = [
 
 
 @pytest.mark.parametrize("write", WRITES, ids=lambda w: w.__name__.strip("_"))
-def test_every_write_path_leaves_the_summary_current(write, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_every_write_path_leaves_the_summary_current(write, nurse_user) -> None:
     encounter, adm, site = _visit()
     try:
         write(encounter, adm, site, nurse_user)
@@ -224,7 +224,7 @@ def test_every_public_charting_service_refreshes_the_summary() -> None:
     assert set(services) <= tested, f"add to WRITES: {sorted(set(services) - tested)}"
 
 
-def test_a_change_stores_the_summary_in_its_own_transaction(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_stores_the_summary_in_its_own_transaction(nurse_user) -> None:
     encounter, adm, site = _visit()
     before = stored(encounter)
     assert any(f["rule"] == "RAC-5" for f in before.findings)
@@ -234,7 +234,7 @@ def test_a_change_stores_the_summary_in_its_own_transaction(nurse_user) -> None:
     assert after.computed_at > before.computed_at
 
 
-def test_a_refused_change_leaves_the_summary_as_it_was(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_change_leaves_the_summary_as_it_was(nurse_user) -> None:
     encounter, adm, site = _visit()
     before = stored(encounter)
     with pytest.raises(charting.ChartError):
@@ -244,7 +244,7 @@ def test_a_refused_change_leaves_the_summary_as_it_was(nurse_user) -> None:  # t
     assert stored(encounter).computed_at == before.computed_at
 
 
-def test_the_summary_expires_when_a_time_of_the_record_passes(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_summary_expires_when_a_time_of_the_record_passes(nurse_user) -> None:
     """DOC-3 "in the future" holds only until that time comes: the summary is valid until then."""
     encounter, adm, site = _visit()
     now = timezone.now()
@@ -271,7 +271,7 @@ def test_the_summary_expires_when_an_infusion_without_a_pump_passes_24_hours() -
     assert any("without a pump" in f.message for f in findings)
 
 
-def test_a_reader_never_overwrites_what_a_change_stored_meanwhile(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_reader_never_overwrites_what_a_change_stored_meanwhile(nurse_user) -> None:
     """A reader recomputes an expired summary from the record it read; if a change stored a new
     summary in the meantime, the reader's (older) one is not stored."""
     encounter, adm, site = _visit()
