@@ -128,6 +128,12 @@ def _pause_update(e: Encounter, a: Administration, s: AccessSite, u: User) -> No
     )  # fmt: skip
 
 
+def _order_disposition_set(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
+    order = factories.order_create(e, factories.drug_get("vancomycin"), dose="1 g")
+    summary_refresh(encounter=e)  # the order open (DOC-6 once the engine asks)
+    charting.order_disposition_set(order=order, disposition="held", reason="BP low", user=u)
+
+
 def _encounter_times_update(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
     charting.encounter_times_update(
         encounter=e, arrived_at=a.start - timedelta(minutes=90), observation_at=None
@@ -184,6 +190,7 @@ WRITES: list[Callable[[Encounter, Administration, AccessSite, User], Any]] = [
     _administration_resume,
     _administration_stop,
     _pause_update,
+    _order_disposition_set,
     _encounter_times_update,
     _encounter_sign,
     _addendum_write,
