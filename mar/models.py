@@ -364,6 +364,11 @@ class Order(models.Model):
     class Purpose(models.TextChoices):
         HYDRATION = "hydration", "Hydration"
 
+    class Disposition(models.TextChoices):
+        NOT_GIVEN = "not_given", "Not given"
+        HELD = "held", "Held"
+        REFUSED = "refused", "Refused"
+
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="orders")
     drug = models.ForeignKey(Drug, on_delete=models.PROTECT, related_name="orders")
     dose = models.CharField(max_length=100, blank=True, help_text="'per protocol' is a dose")
@@ -411,6 +416,14 @@ class Order(models.Model):
     )
     verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
+    # An order not given: the nurse documents why (the engine's DOC-6 asks for it on every order
+    # with no administration). Blank: not documented (given, or still to give).
+    disposition = models.CharField(max_length=10, choices=Disposition.choices, blank=True)
+    disposition_reason = models.TextField(blank=True)
+    disposition_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    disposition_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]
@@ -614,3 +627,27 @@ class FindingAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.administrations}: {self.reason[:40]}"
+
+
+class EncounterSummary(models.Model):
+    """The engine's findings on an encounter's record, derived and cached (mar/summary.py).
+
+    Stored in the transaction of every change to the record (the charting services call
+    `summary_refresh`), so the board and the live checklist read it and run no engine. Findings
+    that depend on the clock (a time in the future, an infusion running 24 h without a pump) are
+    right until `valid_until`; after that, or when the row is missing, the reader recomputes it.
+    A cache, not a decision: not history-tracked.
+    """
+
+    encounter = models.OneToOneField(
+        Encounter, on_delete=models.CASCADE, primary_key=True, related_name="summary"
+    )
+    computed_at = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    record_error = models.TextField(blank=True)
+    # The engine's findings in its order: [{"rule", "severity", "message", "administrations",
+    # "field"}], as Finding.to_json() writes them.
+    findings = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"E{self.encounter_id}: {len(self.findings)} findings"
