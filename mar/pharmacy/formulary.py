@@ -7,8 +7,9 @@ empty for not stated. A file without the container column leaves each drug's con
 the export always writes it, last.
 
 `formulary_rows_read` checks every row before anything is written and reports each problem with
-its line number (the header is line 1); the pharmacist's import (mar/pharmacy.py) refuses the
-whole file when there is any. `formulary_load_csv` is the demo's loader of a trusted file.
+its line number (the header is line 1); the pharmacist's import (mar/pharmacy/services.py)
+refuses the whole file when there is any. `formulary_load_csv` is the demo's loader of a trusted
+file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from mar.csv_safe import cell_restore, csv_rows_write
 from mar.models import Drug, DrugClass
 
 DEFAULT_FORMULARY = Path(__file__).resolve().parent.parent / "data" / "formulary.csv"
@@ -205,7 +207,8 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
         if None in raw:
             errors.append(RowError(line, f"more fields than the {len(header)} columns"))
             continue
-        value = {key: (raw.get(key) or "").strip() for key in EXPORT_COLUMNS}
+        # cell_restore: a cell the export neutralised ("'=...") reads back as it was.
+        value = {key: cell_restore((raw.get(key) or "").strip()) for key in EXPORT_COLUMNS}
         fields, field_problems = drug_fields_check(
             name=value["name"],
             synonyms=value["synonyms"],
@@ -254,12 +257,11 @@ def synonyms_clean(value: str) -> str:
 
 
 def formulary_csv_write(drugs: Iterable[Drug]) -> str:
-    """The formulary as CSV text, in the columns the import reads back."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for drug in drugs:
-        writer.writerow(
+    """The formulary as CSV text, in the columns the import reads back (mar/csv_safe.py: every
+    field quoted, a cell a spreadsheet would run as a formula neutralised)."""
+    return csv_rows_write(
+        EXPORT_COLUMNS,
+        (
             [
                 drug.name,
                 drug.synonyms,
@@ -269,8 +271,9 @@ def formulary_csv_write(drugs: Iterable[Drug]) -> str:
                 drug.class_note,
                 drug.container,
             ]
-        )
-    return out.getvalue()
+            for drug in drugs
+        ),
+    )
 
 
 @transaction.atomic
