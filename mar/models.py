@@ -74,9 +74,19 @@ class Drug(models.Model):
 
 
 class Patient(models.Model):
+    class Sex(models.TextChoices):
+        """Administrative sex, HL7 table 0001 codes (FHIR gender: female/male/other/unknown)."""
+
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        OTHER = "O", "Other"
+        UNKNOWN = "U", "Unknown"
+
     name = models.CharField(max_length=200)
     mrn = models.CharField("MRN", max_length=40, unique=True)
     birth_date = models.DateField(null=True, blank=True)
+    # Blank: not recorded (patients registered before the field existed).
+    sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
     allergies = models.TextField(blank=True)
 
     class Meta:
@@ -98,6 +108,7 @@ class Encounter(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
     unit = models.CharField(max_length=100, help_text="Infusion center, ED, ...")
     location_label = models.CharField("chair / bed", max_length=40, blank=True)
+    attending = models.CharField("attending physician", max_length=200, blank=True)
     setting = models.CharField(max_length=10, choices=Setting.choices, default=Setting.FACILITY)
     arrived_at = models.DateTimeField(null=True, blank=True)
     observation_at = models.DateTimeField(null=True, blank=True)
@@ -164,6 +175,21 @@ class AccessSite(models.Model):
         return f"{self.get_kind_display()} {self.location}".strip()
 
 
+class DoseBasis(models.TextChoices):
+    """What an ordered dose value is per ("" = a fixed amount: 8 mg)."""
+
+    PER_M2 = "per_m2", "per m² body surface area"
+    PER_KG = "per_kg", "per kg body weight"
+    AUC = "auc", "target AUC (mg/mL·min)"
+
+
+class EntryMethod(models.TextChoices):
+    ELECTRONIC = "electronic", "Electronic (prescriber or interface)"
+    WRITTEN = "written", "Written order, transcribed"
+    VERBAL = "verbal", "Verbal order, read back"
+    TELEPHONE = "telephone", "Telephone order, read back"
+
+
 class Order(models.Model):
     class Purpose(models.TextChoices):
         HYDRATION = "hydration", "Hydration"
@@ -176,6 +202,23 @@ class Order(models.Model):
     purpose = models.CharField(max_length=20, choices=Purpose.choices, blank=True)
     ordering_provider = models.CharField(max_length=200, blank=True)
     duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # The dose as ordered, structured (order entry, HL7 RXE, FHIR); `dose` above is its text.
+    # With a basis the value is per m² of body surface, per kg, or the target AUC (carboplatin,
+    # Calvert): the pharmacist works out the amount from height, weight or renal function.
+    dose_value = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    dose_unit = models.CharField(max_length=20, blank=True, help_text="mg, g, units, mL...")
+    dose_basis = models.CharField(max_length=10, choices=DoseBasis.choices, blank=True)
+    rate_value = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    rate_unit = models.CharField(max_length=20, blank=True, help_text="mL/h, mg/h, ...")
+    indication_code = models.CharField("ICD-10-CM", max_length=10, blank=True)
+    # Who typed the order in, and how it came: from the interface or the prescriber's own
+    # entry (electronic), or transcribed by a nurse or clerk from a written or verbal order on
+    # behalf of the prescriber. Every order needs a pharmacist's verification however it came.
+    entry_method = models.CharField(max_length=10, choices=EntryMethod.choices, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    entered_on_behalf_of = models.CharField(max_length=200, blank=True)
     # NULL: the drug's own class applies. Set by a pharmacist when the family depends on the
     # indication (leuprolide for cancer vs IVF).
     class_override = models.CharField(  # noqa: DJ001
