@@ -117,8 +117,8 @@ def main() -> None:
 
 def run(n: int, warmup: int, extra: int) -> None:
     from mar.demo import demo_day_create, demo_users_ensure
-    from mar.formulary import formulary_load_csv
     from mar.models import Encounter
+    from mar.pharmacy.formulary import formulary_load_csv
 
     formulary_load_csv(update_existing=False)
     users = demo_users_ensure()

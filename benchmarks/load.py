@@ -55,7 +55,7 @@ def seed(out: Path, nurses: int, coders: int, open_encounters: int, signed: int)
     from django.utils import timezone
 
     from mar.models import AccessSite, DrugClass, Encounter, Order
-    from mar.services import encounter_sign
+    from mar.services.signature import encounter_sign
     from tests import factories
 
     groups = {name: Group.objects.get_or_create(name=name)[0] for name in ("nurse", "coder")}

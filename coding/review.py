@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from coding.drug_lines import drug_lines_store, is_drug_line
 from coding.engine import Finding, charge_edits
-from coding.extract import pk_from_record_id
 from coding.models import (
     ChargeCorrection,
     ChargeFinding,
@@ -31,6 +30,7 @@ from coding.models import (
 )
 from coding.mue import mue_limits
 from mar.models import Addendum, Administration
+from mar.record import pk_from_record_id
 
 CODE_RE = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
 MODIFIER_RE = re.compile(r"^[0-9A-Z]{2}$")
@@ -450,7 +450,7 @@ def queries_answer(*, addendum: Addendum) -> list[DocumentationQuery]:
     """An addendum answers the encounter's open queries; the item comes back to the coders.
 
     Called for every new addendum (a post_save receiver in coding/models.py). The addendum also
-    regenerates the charges (mar.services.addendum_add); when the new run arrives,
+    regenerates the charges (mar.services.signature.addendum_add); when the new run arrives,
     review_item_sync puts the item back to NEW as well. Doing it here too covers an addendum
     that changes no charted fact (the same record gives no new run).
     """

@@ -8,9 +8,9 @@ from typing import Any
 from django.db import transaction
 
 from coding.drug_lines import drug_line_inputs
-from coding.extract import record_dict_from_encounter
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
 from mar.models import Administration, Encounter
+from mar.record import record_dict_from_encounter
 
 
 def _json_native(value: dict[str, Any]) -> dict[str, Any]:

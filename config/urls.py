@@ -16,6 +16,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("mar/", include("mar.urls")),
     path("coding/", include("coding.urls")),
-    path("pharmacy/", include("mar.urls_pharmacy")),
+    path("pharmacy/", include("mar.pharmacy.urls")),
     path("admin/", admin.site.urls),
 ]

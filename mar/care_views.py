@@ -28,7 +28,7 @@ from mar.care_forms import (
     SiteDetailsForm,
     VolumesForm,
 )
-from mar.charting import ChartError, StaleVersion
+from mar.services.charting import ChartError, StaleVersion
 from mar.forms import apply_chart_error
 from mar.models import (
     AccessSite,

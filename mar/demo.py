@@ -23,7 +23,7 @@ from mar.models import (
     Patient,
     Pause,
 )
-from mar.services import encounter_sign
+from mar.services.signature import encounter_sign
 
 INFUSION_CENTER = "Infusion Center"
 ED = "Emergency Department"

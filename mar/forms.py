@@ -3,8 +3,8 @@
 Times are typed as wall-clock times in the encounter's own zone (not the browser's, not the
 server's). A wall-clock time a DST change makes ambiguous or skips is refused by the engine's own
 reader (`local_time`), with its message beside the field; the field then turns into plain text so
-the nurse can add the UTC offset. `apply_chart_error` puts the engine's findings (mar/charting.py)
-beside the fields they name.
+the nurse can add the UTC offset. `apply_chart_error` puts the engine's findings (mar/services/
+charting.py) beside the fields they name.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from django.core.exceptions import ValidationError
 
 from coding.engine import Finding, RecordError
 from coding.engine.reading import local_time
-from mar.charting import finding_key
 from mar.models import AccessSite, Administration, Encounter
+from mar.services.charting import finding_key
 
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 PICKER_VALUE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")  # what datetime-local shows

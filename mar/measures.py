@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mar import dosing
-from mar.charting import ChartError
+from mar.services.charting import ChartError
 from mar.models import AccessSite, Encounter, Order, Patient, PatientMeasure, SiteAssessment
 
 K = PatientMeasure.Kind

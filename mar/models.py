@@ -4,9 +4,17 @@ These models describe data only. What is codable and what is missing is the engi
 (coding/engine); the one bridge to it is coding/extract.py.
 """
 
+from dataclasses import asdict, fields
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.timezone import now
+
+from coding.engine.record import POLICY_CHOICES, Policy
+from mar.validators import ndc_display, validate_ndc11, validate_npi
 
 
 class DrugClass(models.TextChoices):
@@ -83,6 +91,56 @@ class Drug(models.Model):
         return f"{self.billing_unit_amount.normalize():f} {self.billing_unit}".strip()
 
 
+class DrugNdc(models.Model):
+    """A National Drug Code the pharmacy stocks for a drug (a drug can have several packages).
+
+    Stored as 11 digits (5-4-2), the form an 837I's LIN/N4 carries, with the NDC unit of measure
+    and how many of those units one billing unit of the drug's HCPCS is, so a drug line's NDC
+    quantity can be computed from the units billed."""
+
+    class Unit(models.TextChoices):
+        # The 837I N4 / CTP-05 unit qualifiers.
+        UN = "UN", "UN (unit: vial, tablet, each)"
+        ML = "ML", "ML (milliliter)"
+        GR = "GR", "GR (gram)"
+        ME = "ME", "ME (milligram)"
+        F2 = "F2", "F2 (international unit)"
+
+    drug = models.ForeignKey(Drug, on_delete=models.PROTECT, related_name="ndcs")
+    ndc = models.CharField("NDC", max_length=11, validators=[validate_ndc11], help_text="11 digits")
+    package_description = models.CharField(max_length=200, blank=True)
+    unit = models.CharField(max_length=2, choices=Unit.choices, default=Unit.UN)
+    units_per_billing_unit = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="NDC units in one billing unit of the HCPCS (e.g. 2 ML per 1 mg); blank: 1",
+    )
+    preferred = models.BooleanField(
+        default=False, help_text="The NDC a drug line carries when the administration names none"
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["drug", "-preferred", "ndc"]
+        verbose_name = "drug NDC"
+        verbose_name_plural = "drug NDCs"
+        constraints = [
+            models.UniqueConstraint(fields=["drug", "ndc"], name="mar_drug_ndc_unique"),
+            models.UniqueConstraint(
+                fields=["drug"], condition=Q(preferred=True), name="mar_drug_one_preferred_ndc"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.drug.name} NDC {ndc_display(self.ndc)}"
+
+    @property
+    def ndc_display(self) -> str:
+        return ndc_display(self.ndc)
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         """Administrative sex, HL7 table 0001 codes (FHIR gender: female/male/other/unknown)."""
@@ -104,6 +162,97 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.mrn})"
+
+
+class Payer(models.Model):
+    """Who pays for an encounter; its coding policy (PayerPolicy, versioned) chooses how the
+    engine codes the encounters it pays for (coding-rules §7: where published sources disagree).
+    An encounter with no payer is coded with the defaults of the rules."""
+
+    class FinancialClass(models.TextChoices):
+        MEDICARE = "medicare", "Medicare"
+        MEDICARE_ADVANTAGE = "medicare_advantage", "Medicare Advantage"
+        MEDICAID = "medicaid", "Medicaid"
+        COMMERCIAL = "commercial", "Commercial"
+        WORKERS_COMP = "workers_comp", "Workers' compensation"
+        TRICARE = "tricare", "TRICARE / VA"
+        SELF_PAY = "self_pay", "Self-pay"
+        OTHER = "other", "Other"
+
+    name = models.CharField(max_length=200, unique=True)
+    financial_class = models.CharField(max_length=20, choices=FinancialClass.choices)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def current_policy(self) -> "PayerPolicy | None":
+        return self.policies.order_by("-version").first()
+
+
+def policy_defaults() -> dict[str, Any]:
+    """Every key of the engine's policy with the rules' default (coding.engine.record.Policy)."""
+    return asdict(Policy())
+
+
+def policy_clean(values: object) -> dict[str, Any]:
+    """Every key of the engine's policy, each an allowed value: missing keys take the default,
+    an unknown key or a value the engine does not take is refused (ValidationError per key)."""
+    if not isinstance(values, dict):
+        raise ValidationError("A policy is a mapping of the engine's policy keys")
+    known = {f.name for f in fields(Policy)}
+    errors: dict[str, str] = {}
+    for key in sorted(set(values) - known):
+        errors[key] = "is not a policy key this engine knows"
+    cleaned = policy_defaults()
+    for key in known & set(values):
+        value = values[key]
+        if key in POLICY_CHOICES:
+            if value not in POLICY_CHOICES[key]:
+                allowed = ", ".join(str(c) for c in POLICY_CHOICES[key])
+                errors[key] = f"must be one of {allowed}"
+                continue
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors[key] = "must be a whole number of at least 1"
+            continue
+        cleaned[key] = value
+    if errors:
+        raise ValidationError({k: [v] for k, v in errors.items()})
+    return cleaned
+
+
+class PayerPolicy(models.Model):
+    """One version of a payer's coding policy: every key of the engine's Policy, who set it,
+    when and why. Versions are never edited: a change is a new version (coding/payers.py), and
+    each charge run records the version it was coded with."""
+
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="policies")
+    version = models.PositiveIntegerField()
+    values = models.JSONField(default=policy_defaults, help_text="Every key of the engine's policy")
+    reason = models.TextField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["payer", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["payer", "version"], name="mar_payer_policy_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payer.name} policy v{self.version}"
+
+    def clean(self) -> None:
+        self.values = policy_clean(self.values)
+
+    def as_engine_policy(self) -> dict[str, Any]:
+        """The `policy` object of the infusion-record/1 document (every key)."""
+        return policy_clean(self.values)
 
 
 class Encounter(models.Model):
@@ -143,6 +292,17 @@ class Encounter(models.Model):
     )
     signed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
+    payer = models.ForeignKey(
+        Payer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="encounters",
+        help_text="Chooses the coding policy; none: the rules' defaults",
+    )
+    account_number = models.CharField(
+        max_length=40, blank=True, help_text="Patient account / visit number billing uses"
+    )
 
     class Meta:
         ordering = ["unit", "location_label", "pk"]
@@ -221,6 +381,13 @@ class Order(models.Model):
     indication = models.CharField(max_length=200, blank=True, help_text="Diagnosis or reason")
     purpose = models.CharField(max_length=20, choices=Purpose.choices, blank=True)
     ordering_provider = models.CharField(max_length=200, blank=True)
+    ordering_provider_npi = models.CharField(
+        "ordering provider NPI",
+        max_length=10,
+        blank=True,
+        validators=[validate_npi],
+        help_text="10 digits; the last is the check digit",
+    )
     duration_minutes = models.PositiveIntegerField(null=True, blank=True)
     # The dose as ordered, structured (order entry, HL7 RXE, FHIR); `dose` above is its text.
     # With a basis the value is per m² of body surface, per kg, or the target AUC (carboplatin,

@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from mar.charting import ChartError, StaleVersion
+from mar.services.charting import ChartError, StaleVersion
 from mar.models import Administration, Flush, Pause, RateChange
 
 

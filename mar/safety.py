@@ -27,8 +27,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from mar import charting
-from mar.charting import ChartError
+from mar.services import charting
+from mar.services.charting import ChartError
 from mar.models import (
     AccessSite,
     Administration,

@@ -1,4 +1,4 @@
-"""The nurse's screens: the board and the bedside chart (pharmacy routes: mar/urls_pharmacy.py)."""
+"""The nurse's screens: the board and the bedside chart (pharmacy routes: mar/pharmacy/urls.py)."""
 
 from django.urls import path
 

@@ -22,12 +22,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from coding.extract import record_dicts_from_encounters
 from coding.models import ChargeRun, DocumentationQuery
-from mar import charting, rates, safety
+from mar import rates, safety
 from mar.care_context import care_context
 from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
-from mar.chart import (
+from mar.chart_context import (
     board_summary,
     chart_context,
     checklist_context,
@@ -35,7 +34,6 @@ from mar.chart import (
     is_paused,
     running_minutes,
 )
-from mar.charting import ChartError, SignBlocked, StaleVersion, acknowledgement_key, finding_key
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -53,7 +51,16 @@ from mar.forms import (
     encounter_zone,
 )
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
+from mar.record import record_dicts_from_encounters
 from mar.roles import ADMIN, CODER, NURSE, PHARMACIST, role_required, user_has_role, user_role
+from mar.services import charting
+from mar.services.charting import (
+    ChartError,
+    SignBlocked,
+    StaleVersion,
+    acknowledgement_key,
+    finding_key,
+)
 from mar.timeline import build_timeline
 
 START_PAGES = {

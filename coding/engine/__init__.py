@@ -6,10 +6,13 @@ Plain Python (no Django, no database, no clock): a record in, charges and findin
     result = code_record(record)             # charges, findings, administrations not charged
     findings = check_record(record, now=...) # the live checklist: the same findings
 
-Module map: record.py (the input), reading.py (validation), timing.py (minutes and units),
-classify.py (push/infusion, families, bags), hierarchy.py (initial services, sites),
-hydration.py (minutes alone), charges.py (the lines), checks.py (RAC list), edits.py (edits before
-a charge leaves), codes.py (the code tables).
+Module map: record.py (the input), reading.py (validation), terms.py (the shared vocabulary),
+timing.py (minutes and units), codes.py (the code tables), checks.py (the RAC list), classify.py
+(push/infusion, families, bags), and one module per rule family: hierarchy.py (initial services,
+sites), infusions.py (initial lines, hours, sequential and concurrent), pushes.py, hydration.py,
+outside.py (everything outside the IV hierarchy), modifiers.py (modifiers and claim order);
+charges.py runs them in order into book.py's lines; edits.py (edits before a charge leaves);
+drug_units.py (HCPCS drug units and JW/JZ, the arithmetic of the drug lines).
 """
 
 from __future__ import annotations

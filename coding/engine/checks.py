@@ -4,8 +4,9 @@ Each check is written here once. The bedside checklist, the form errors, the sig
 generation all read these findings, so they never disagree. Every check works on an incomplete
 record (a running infusion has no stop yet: that is an open item, not a crash).
 
-DOC-5 (hydration running alone for 31 minutes) needs the coding of the whole visit and is written by
-`hydration.py`; everything else is here.
+DOC-5 (hydration running alone for 31 minutes) needs the coding of the whole visit: hydration.py.
+The terms these checks share with the charge rules (`is_vascular`, `carries_no_charge`, ...) are in
+terms.py.
 
 Scenarios: P15, P16, P20, P29, P31, P35 (and every scenario's `findings_include`).
 """
@@ -16,51 +17,12 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from .codes import NOT_A_SEPARATE_SITE_REASON
-from .record import Administration, Order, Record, Site
+from .record import Administration, Order, Record
 from .result import Finding
+from .terms import carries_no_charge, hhmm, is_documented_separate_site, is_vascular, may_be_fluid
 from .timing import MAX_HOURS_WITHOUT_PUMP, intersect
-
-VASCULAR_ROUTES = ("iv", "ia")
-
-# Errors that stop the administration from being charged at all. RAC-7 is not here: an infusion
-# with no stop is still codable as a push, which `classify.py` decides.
-BLOCKING_RULES = frozenset({"RAC-1", "RAC-2", "RAC-3", "RAC-8", "DOC-3", "DOC-4"})
-
-
-def hhmm(moment: datetime, zone_key: str) -> str:
-    local = moment.astimezone(ZoneInfo(zone_key))
-    return f"{local.hour:02d}:{local.minute:02d}"
-
-
-def is_vascular(adm: Administration) -> bool:
-    """IV, intra-arterial and SQ infusions need a named access site (RAC-4)."""
-    return adm.route in VASCULAR_ROUTES or (adm.route == "sq" and adm.method == "infusion")
-
-
-def carries_no_charge(adm: Administration) -> bool:
-    """The vehicle that carries a drug and the fluid that keeps a vein open are never charged."""
-    return adm.purpose in ("vehicle", "kvo") and may_be_fluid(adm)
-
-
-def may_be_fluid(adm: Administration) -> bool:
-    """A purpose (hydration, vehicle, KVO) is a fluid's: a drug tagged otherwise is coded as the
-    drug it is, and the purpose is a charting slip (RAC-2 warns)."""
-    return adm.drug_class is None or adm.drug_class == "hydration"
-
-
-def is_documented_separate_site(site: Site) -> bool:
-    """A reason that shows medical necessity; a restart, a second lumen or convenience do not."""
-    return site.separate_site_reason is not None and _shows_necessity(site.separate_site_reason)
-
-
-@lru_cache(maxsize=1024)  # sites repeat their reasons; the words need reading once
-def _shows_necessity(reason: str) -> bool:
-    words = reason.strip().lower()
-    return bool(words) and not any(word in words for word in NOT_A_SEPARATE_SITE_REASON)
 
 
 def documentation_findings(record: Record, *, now: datetime | None = None) -> list[Finding]:

@@ -17,10 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .checks import BLOCKING_RULES, carries_no_charge
 from .codes import Family, family_of
 from .record import Administration, DrugClass, Record
 from .result import Finding, NotCharged
+from .terms import BLOCKING_RULES, carries_no_charge
 from .timing import (
     Span,
     is_push_length,

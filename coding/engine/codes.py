@@ -64,14 +64,6 @@ PUMP_START_IV = "96416"
 PUMP_START_IA = "96425"
 PORT_IRRIGATION = "96523"
 
-INITIAL_CODES = frozenset(
-    {"96360", "96365", "96374", "96409", "96413", "96369", "96420", "96422", "96373"}
-)
-ADD_ON_CODES = frozenset(
-    {"96361", "96366", "96367", "96368", "96370", "96371", "96375", "96376", "96411", "96415",
-     "96417", "96423"}
-)  # fmt: skip
-HYDRATION_CODES = frozenset({HYDRATION_INITIAL, HYDRATION_ADDITIONAL})
 # Codes CPT allows once per encounter ("96368 ... once per encounter"; "Use 96369, 96371 only once
 # per encounter"), with the words the edit uses.
 ONCE_PER_ENCOUNTER: dict[str, str] = {

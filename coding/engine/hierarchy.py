@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .checks import is_documented_separate_site
 from .classify import Service
 from .record import Record
+from .terms import is_documented_separate_site
 from .timing import Span
 
 MAIN = ""  # the group of every site without a documented reason (and of services with no site)
@@ -49,6 +49,7 @@ class SiteGroup:
     services: list[Service] = field(default_factory=list)
     hydration_alone: list[Span] = field(default_factory=list)
     hydration_minutes: int = 0  # as the policy counts it: total, or the longest continuous run
+    hydration_counts: bool = False  # enough minutes alone to be charged (hydration.py decides)
     initial: Service | None = None
 
 
@@ -82,9 +83,7 @@ def _hierarchy_key(service: Service, group: SiteGroup) -> tuple[int, int, float,
 
 def choose_initial(group: SiteGroup, *, office: bool) -> tuple[Service | None, str]:
     """The group's initial service and the words that justify it."""
-    candidates = [
-        s for s in group.services if s.kind != "hydration" or group.hydration_minutes >= 31
-    ]
+    candidates = [s for s in group.services if s.kind != "hydration" or group.hydration_counts]
     if not candidates:
         return None, ""
     if office:

@@ -29,6 +29,9 @@ from mar.audit import guard
 # (and running makemigrations audit).
 TRACKED: list[type[models.Model]] = [
     mar.Drug,
+    mar.DrugNdc,
+    mar.Payer,
+    mar.PayerPolicy,
     mar.DrugClassChange,
     mar.Patient,
     mar.Encounter,

@@ -21,7 +21,7 @@ from django.utils import timezone
 from mar import roles
 from mar.demo import DEMO_USERS
 from mar.models import Administration, DrugClass, Encounter, Order
-from mar.pharmacy import order_verify
+from mar.pharmacy.services import order_verify
 from tests import factories
 
 PASSWORDS = {spec.username: spec.password for spec in DEMO_USERS}

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from mar.models import Administration, DrugClass, Encounter, Order
-from mar.services import encounter_sign
+from mar.services.signature import encounter_sign
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, sign_in
 

@@ -72,7 +72,7 @@ def test_a_half_typed_addendum_survives_another_part_saved_as_an_addendum_which_
 
     nurse = factories.user_create(username="nurse-t", role="nurse")
     encounter = factories.chemo_encounter_create()
-    from mar.services import encounter_sign
+    from mar.services.signature import encounter_sign
 
     encounter_sign(encounter=encounter, user=nurse)
     site = encounter.sites.get()

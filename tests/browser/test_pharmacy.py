@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from coding.models import ChargeRun
 from coding.services import charge_run_generate
-from mar.formulary import formulary_load_csv
 from mar.models import Encounter
+from mar.pharmacy.formulary import formulary_load_csv
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, sign_in
 

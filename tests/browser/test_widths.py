@@ -7,7 +7,7 @@ import pytest
 
 from coding.review import review_claim
 from mar.models import DrugClass, Order
-from mar.pharmacy import order_class_override, order_verify
+from mar.pharmacy.services import order_class_override, order_verify
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.coding.review_helpers import reviewed

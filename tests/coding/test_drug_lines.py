@@ -10,40 +10,12 @@ from django.db import transaction
 from coding.drug_lines import (
     DRUG_LINE_POSITION_BASE,
     DrugLines,
-    UnitMismatch,
-    amount_convert,
-    billing_units,
     drug_lines_compute,
 )
 from coding.models import ChargeFinding, ChargeLine
 from coding.services import charge_run_generate
 from mar.models import Administration, Drug
 from tests.coding.review_helpers import addendum_for_test, encounter_signed, reviewed
-
-
-@pytest.mark.parametrize(
-    ("value", "unit", "per", "billing_unit", "expected"),
-    [
-        ("300", "mg", "1", "mg", 300),
-        ("450", "mg", "50", "mg", 9),  # carboplatin, exact
-        ("451", "mg", "50", "mg", 10),  # any part of a unit rounds up
-        ("0.2", "g", "50", "mg", 4),  # 200 mg
-        ("1500", "mcg", "1", "mg", 2),  # 1.5 mg
-        ("8", "mg", "1", "mg", 8),
-        ("30000", "units", "15", "units", 2000),
-        ("15", "IU", "15", "units", 1),
-        ("0.1", "mg", "0.5", "mg", 1),  # never 0 units for an amount given
-    ],
-)
-def test_billing_units_round_up_after_conversion(value, unit, per, billing_unit, expected) -> None:  # type: ignore[no-untyped-def]
-    assert billing_units(Decimal(value), unit, Decimal(per), billing_unit) == expected
-
-
-def test_mass_and_units_do_not_convert() -> None:
-    with pytest.raises(UnitMismatch):
-        amount_convert(Decimal(10), "mL", "mg")
-    with pytest.raises(UnitMismatch):
-        amount_convert(Decimal(10), "units", "mg")
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from coding.models import ChargeOutbox, ChargeRun
 from coding.outbox import outbox_pending, outbox_resend_pending, outbox_send
 from coding.tasks import TRANSIENT_ERRORS, generate_charges
-from mar.services import addendum_add, encounter_sign
+from mar.services.signature import addendum_add, encounter_sign
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.db import transaction
 from coding.models import ChargeRun, DocumentationQuery, ReviewItem
 from coding.review import query_send, review_claim
 from mar.models import Flush
-from mar.services import addendum_add
+from mar.services.signature import addendum_add
 from tests.coding.review_helpers import reviewed
 from tests.waiting import wait_for
 

@@ -10,7 +10,7 @@ from coding.models import ChargeLine, ChargeRun
 from coding.services import charge_run_generate
 from coding.tasks import generate_charges
 from mar.models import Administration
-from mar.services import addendum_add, encounter_sign
+from mar.services.signature import addendum_add, encounter_sign
 from tests import factories
 
 

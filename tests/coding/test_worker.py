@@ -4,7 +4,7 @@ import pytest
 
 from coding.models import ChargeRun
 from coding.tasks import generate_charges
-from mar.services import encounter_sign
+from mar.services.signature import encounter_sign
 from tests import factories
 from tests.waiting import wait_for
 

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coding.engine import RecordError, charge_edits, code_record, parse_record
-from coding.engine.checks import is_documented_separate_site
 from coding.engine.cli import main
+from coding.engine.terms import is_documented_separate_site
 
 from .records import SALINE, record, site, t
 

@@ -17,7 +17,7 @@ django.setup()
 from django.contrib.auth.models import Group, User  # noqa: E402
 
 from mar.models import Encounter  # noqa: E402
-from mar.services import encounter_sign  # noqa: E402
+from mar.services.signature import encounter_sign  # noqa: E402
 from tests import factories  # noqa: E402
 
 NURSE = "fault-nurse"

@@ -8,10 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from coding.models import ChargeRun
-from mar import charting, roles
+from mar import roles
 from mar.audit.models import EVENTS
-from mar.charting import ChartError
 from mar.models import Addendum, Flush
+from mar.services import charting
+from mar.services.charting import ChartError
 from tests import factories
 from tests.mar.chart_helpers import local, running_visit
 

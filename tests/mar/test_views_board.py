@@ -70,7 +70,7 @@ def _board_queries(client) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_board_queries_stay_fixed_as_encounters_and_records_grow(client_as) -> None:  # type: ignore[no-untyped-def]
-    """The open records are read in bulk (coding.extract.record_dicts_from_encounters)."""
+    """The open records are read in bulk (mar.record.record_dicts_from_encounters)."""
     client = client_as(roles.NURSE)
     encounters = [factories.chemo_encounter_create(arrived_at=timezone.now()) for _ in range(3)]
     _board_queries(client)

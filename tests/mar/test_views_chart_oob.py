@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from mar import roles
 from mar.models import Administration, Flush
-from mar.services import encounter_sign
+from mar.services.signature import encounter_sign
 from tests import factories
 from tests.mar.chart_helpers import card_data, running_visit
 

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 
 from mar.audit.models import EVENTS
 from mar.models import Addendum, Administration, DrugClassChange, Encounter, Order, Pause
-from mar.services import addendum_add, encounter_sign
+from mar.services.signature import addendum_add, encounter_sign
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -162,7 +162,7 @@ def test_hostile_posts_never_fail_the_server_nor_save_half(
     route: Route, state: str, world: World
 ) -> None:
     if state == "signed":
-        from mar.services import encounter_sign
+        from mar.services.signature import encounter_sign
 
         encounter_sign(encounter=world.encounter, user=world.users["nurse"])
     path = route.path(arguments(route, world))

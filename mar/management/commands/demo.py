@@ -15,7 +15,7 @@ from mar.demo import (
     demo_day_sign,
     demo_users_ensure,
 )
-from mar.formulary import formulary_load_csv
+from mar.pharmacy.formulary import formulary_load_csv
 
 
 class Command(BaseCommand):

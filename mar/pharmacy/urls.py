@@ -3,7 +3,7 @@
 from django.urls import path
 
 from mar import care_views
-from mar import formulary_views as views
+from mar.pharmacy import views
 
 app_name = "pharmacy"
 

@@ -1,4 +1,4 @@
-"""mar/charting.py: each change asks the engine, refuses its input errors, keeps versions."""
+"""mar/services/charting.py: each change asks the engine, refuses input errors, keeps versions."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from mar import charting
-from mar.charting import ChartError, SignBlocked, StaleVersion
 from mar.models import Administration, Encounter, FindingAcknowledgement, Pause
+from mar.services import charting
+from mar.services.charting import ChartError, SignBlocked, StaleVersion
 from tests import factories
 from tests.mar.chart_helpers import hydration_order, running_visit
 

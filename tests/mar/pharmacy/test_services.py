@@ -10,7 +10,7 @@ from django.utils import timezone
 from coding.models import ChargeRun
 from coding.services import charge_run_generate
 from mar.models import Administration, Drug, DrugClassChange, Encounter
-from mar.pharmacy import (
+from mar.pharmacy.services import (
     EXPORTED_FLAG,
     drug_class_change,
     drug_classify,
@@ -421,7 +421,7 @@ def test_a_class_changed_by_csv_import_regenerates_like_a_pharmacists_change(
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:
-    from mar.pharmacy import formulary_import
+    from mar.pharmacy.services import formulary_import
 
     drug = factories.drug_get("infliximab", "chemo")
     encounter = infusion_visit(drug)

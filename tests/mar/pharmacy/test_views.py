@@ -91,7 +91,7 @@ def test_a_user_without_a_role_is_refused(client, drug, order, name, method, all
 
 
 def test_the_matrix_covers_every_pharmacy_route() -> None:
-    from mar import urls_pharmacy
+    from mar.pharmacy import urls as urls_pharmacy
 
     names = {f"pharmacy:{pattern.name}" for pattern in urls_pharmacy.urlpatterns}
     assert names == {name for name, _method, _allowed in MATRIX}
@@ -142,7 +142,7 @@ def test_the_worklist_lists_only_untagged_drugs_with_their_orders(client_as, dru
 
 
 def test_a_drug_appears_on_the_worklist_as_soon_as_an_order_names_it(client_as) -> None:  # type: ignore[no-untyped-def]
-    from mar.pharmacy import order_create
+    from mar.pharmacy.services import order_create
 
     order_create(encounter=factories.encounter_create(), drug_name="Tepezza-new")
     response = client_as(roles.PHARMACIST).get(reverse("pharmacy:worklist"))
@@ -302,7 +302,7 @@ def test_a_class_change_by_plain_post_redirects_to_the_formulary(client_as, drug
 
 
 def test_the_drug_page_shows_the_class_history(client_as, drug, pharmacist_user) -> None:  # type: ignore[no-untyped-def]
-    from mar.pharmacy import drug_class_change
+    from mar.pharmacy.services import drug_class_change
 
     drug_class_change(drug=drug, to_class="chemo", reason="evidence X", user=pharmacist_user)
     response = client_as(roles.CODER).get(reverse("pharmacy:drug", args=[drug.pk]))

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from mar import roles
-from mar.pharmacy import drug_class_change, order_verify
+from mar.pharmacy.services import drug_class_change, order_verify
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """The bulk bridge for the board gives each encounter exactly the record the single one does."""
 
-from coding.extract import record_dict_from_encounter, record_dicts_from_encounters
+from mar.record import record_dict_from_encounter, record_dicts_from_encounters
 from tests import factories
 from tests.mar.chart_helpers import running_visit
 

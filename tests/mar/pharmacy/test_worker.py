@@ -11,7 +11,7 @@ from django.utils import timezone
 from coding.models import ChargeOutbox, ChargeRun
 from coding.services import charge_run_generate
 from mar.models import Administration, Drug, Encounter, Order
-from mar.pharmacy import (
+from mar.pharmacy.services import (
     EXPORTED_FLAG,
     drug_class_change,
     drug_classify,

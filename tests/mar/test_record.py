@@ -4,12 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from coding.extract import (
+from mar.models import Administration
+from mar.record import (
     pk_from_record_id,
     record_dict_from_encounter,
     record_from_encounter,
 )
-from mar.models import Administration
 from tests import factories
 
 pytestmark = pytest.mark.django_db

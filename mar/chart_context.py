@@ -16,11 +16,8 @@ from zoneinfo import ZoneInfo
 from django.forms import Form
 from django.utils import timezone
 
-from coding import extract
 from coding.engine import Finding, Record, RecordError, Result, code_record, parse_record
-from coding.extract import pk_from_record_id, record_from_encounter
 from coding.models import ChargeRun
-from mar.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -43,6 +40,8 @@ from mar.models import (
     Flush,
     Order,
 )
+from mar.record import pk_from_record_id, record_from_encounter, record_id
+from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.timeline import Timeline, build_timeline
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -168,7 +167,7 @@ def _flush_anchors(record: Record | None, flushes: Iterable[Flush]) -> Callable[
         if by_time is None:  # the bridge reads times to the second
             by_time = {}
             for flush in flushes:
-                key = (extract.record_id("S", flush.site_id), int(flush.at.timestamp()))
+                key = (record_id("S", flush.site_id), int(flush.at.timestamp()))
                 by_time.setdefault(key, flush.pk)
         pk = by_time.get((named.site, int(named.at.timestamp())))
         if pk is not None:
@@ -212,8 +211,8 @@ def _anchor(
 
 
 def _site_of(finding: Finding, administrations: dict[str, Administration]) -> int | None:
-    for record_id in finding.administrations:
-        adm = administrations.get(record_id)
+    for adm_id in finding.administrations:
+        adm = administrations.get(adm_id)
         if adm is not None and adm.site_id is not None:
             return adm.site_id
     return None
@@ -252,8 +251,8 @@ def chart_context(
     items_by_adm: dict[str, list[Item]] = {}
     for group in checklist.groups:
         for item in group.items:
-            for record_id in item.finding.administrations:
-                items_by_adm.setdefault(record_id, []).append(item)
+            for adm_id in item.finding.administrations:
+                items_by_adm.setdefault(adm_id, []).append(item)
 
     cards = []
 

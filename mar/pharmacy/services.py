@@ -29,8 +29,13 @@ from django.utils import timezone
 from coding.drug_lines import drug_billing
 from coding.models import ChargeRun
 from coding.outbox import outbox_enqueue
-from mar.formulary import RowError, drug_fields_check, formulary_csv_write, formulary_rows_read
 from mar.models import Administration, Drug, DrugClass, DrugClassChange, Encounter, Order
+from mar.pharmacy.formulary import (
+    RowError,
+    drug_fields_check,
+    formulary_csv_write,
+    formulary_rows_read,
+)
 
 # Starts the line appended to an exported run's reason when a class change would alter it.
 EXPORTED_FLAG = "CLASS CHANGED AFTER EXPORT"

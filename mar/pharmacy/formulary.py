@@ -25,7 +25,7 @@ from django.db import transaction
 
 from mar.models import Drug, DrugClass
 
-DEFAULT_FORMULARY = Path(__file__).resolve().parent / "data" / "formulary.csv"
+DEFAULT_FORMULARY = Path(__file__).resolve().parent.parent / "data" / "formulary.csv"
 COLUMNS = ("name", "synonyms", "class", "hcpcs", "billing_unit", "note")
 OPTIONAL_COLUMNS = ("container",)
 EXPORT_COLUMNS = (*COLUMNS, *OPTIONAL_COLUMNS)

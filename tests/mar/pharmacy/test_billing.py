@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from coding.models import ChargeRun
 from mar.models import Drug, Encounter
-from mar.pharmacy import BILLING_EXPORTED_FLAG, drug_save, formulary_import
+from mar.pharmacy.services import BILLING_EXPORTED_FLAG, drug_save, formulary_import
 from tests import factories
-from tests.mar.test_pharmacy_services import current, sign
+from tests.mar.pharmacy.test_services import current, sign
 
 pytestmark = pytest.mark.django_db
 

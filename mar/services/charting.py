@@ -29,8 +29,6 @@ from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, check_record
 from coding.engine import Flush as RecordFlush
-from coding.extract import record_from_encounter, record_id
-from mar import services
 from mar.models import (
     AccessSite,
     Addendum,
@@ -41,6 +39,8 @@ from mar.models import (
     Order,
     Pause,
 )
+from mar.record import record_from_encounter, record_id
+from mar.services import signature
 
 # What a nurse may change on an administration card (the rest comes from the order).
 ADMINISTRATION_FIELDS = (
@@ -183,7 +183,7 @@ def _addendum_for(
         raise ChartError({None: ["Nothing changed: no addendum written."]})
     assert user is not None
     what_changed = f"{subject}: " + "; ".join(what)
-    services.addendum_add(encounter=encounter, user=user, what=what_changed, why=why)
+    signature.addendum_add(encounter=encounter, user=user, what=what_changed, why=why)
 
 
 def _require_in_progress(encounter: Encounter) -> None:
@@ -613,7 +613,7 @@ def encounter_sign(
     if still_open:
         raise SignBlocked(tuple(still_open))
     FindingAcknowledgement.objects.bulk_create(new)
-    return services.encounter_sign(encounter=locked, user=user)
+    return signature.encounter_sign(encounter=locked, user=user)
 
 
 @transaction.atomic
@@ -640,4 +640,4 @@ def addendum_write(
             raise ChartError(errors) from exc
         zone_time = _shown(flush_at, encounter)
         what = f"{what}\nFlush charted on S{flush_site.pk} at {zone_time}."
-    return services.addendum_add(encounter=encounter, user=user, what=what, why=why)
+    return signature.addendum_add(encounter=encounter, user=user, what=what, why=why)

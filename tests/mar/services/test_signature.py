@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from mar.models import Encounter
-from mar.services import addendum_add, encounter_sign
+from mar.services.signature import addendum_add, encounter_sign
 
 pytestmark = pytest.mark.django_db
 

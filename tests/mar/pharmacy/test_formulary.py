@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from mar.formulary import DEFAULT_FORMULARY, billing_unit_parse, formulary_load_csv
 from mar.models import Drug
+from mar.pharmacy.formulary import DEFAULT_FORMULARY, billing_unit_parse, formulary_load_csv
 
 pytestmark = pytest.mark.django_db
 

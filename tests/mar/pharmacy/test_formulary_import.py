@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from mar.formulary import DEFAULT_FORMULARY, formulary_rows_read
 from mar.models import Drug, DrugClassChange
-from mar.pharmacy import FormularyImportError, formulary_export, formulary_import
+from mar.pharmacy.formulary import DEFAULT_FORMULARY, formulary_rows_read
+from mar.pharmacy.services import FormularyImportError, formulary_export, formulary_import
 from tests import factories
 
 pytestmark = pytest.mark.django_db

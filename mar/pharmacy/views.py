@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mar.forms import apply_validation_error
 from mar.models import Drug, DrugClass, DrugClassChange, Encounter, Order
-from mar.pharmacy import (
+from mar.pharmacy.services import (
     FormularyImportError,
     drug_class_change,
     drug_classify,
@@ -61,7 +61,7 @@ class DrugClassForm(forms.Form):
 
 
 class DrugForm(forms.Form):
-    """A formulary entry; the checks are the CSV import's (mar.formulary.drug_fields_check)."""
+    """A formulary entry, checked as the CSV import checks it (formulary.drug_fields_check)."""
 
     name = forms.CharField(max_length=200)
     synonyms = forms.CharField(

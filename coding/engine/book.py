@@ -1,0 +1,77 @@
+"""The book of one encounter's coding: the lines made so far, what earned nothing and why, and
+the findings. Every rule family (infusions.py, pushes.py, hydration.py, outside.py) writes into it;
+modifiers.py then marks and orders its lines.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from .record import Policy, Record
+from .result import Finding, NotCharged
+from .timing import local_clock, local_date
+
+
+@dataclass(slots=True)
+class Line:
+    code: str
+    units: int
+    day: date
+    administrations: tuple[str, ...]
+    why: str
+    at: float  # when the service began, for claim order
+    group: str | None = None  # the IV site group; None for services outside the IV hierarchy
+    initial: bool = False
+    modifiers: list[str] = field(default_factory=list)
+
+
+class Book:
+    """The lines of one encounter, the reasons for what earned nothing, and the findings."""
+
+    def __init__(self, record: Record) -> None:
+        self.record = record
+        self.policy: Policy = record.policy
+        self.zone = ZoneInfo(record.encounter.timezone)
+        self.lines: list[Line] = []
+        self.not_charged: list[NotCharged] = []
+        self.findings: list[Finding] = []
+        # Office: the administration flagged primary is the initial service (coding-rules §3).
+        self.honour_primary = record.encounter.setting == "office"
+        self.primary_group: str | None = None  # the site group of the encounter's initial
+
+    def day(self, moment: float) -> date:
+        return local_date(moment, self.zone)
+
+    def time(self, moment: float) -> str:
+        return local_clock(moment, self.zone)
+
+    def add(
+        self,
+        code: str,
+        unit_starts: list[float],
+        ids: tuple[str, ...],
+        why: str,
+        *,
+        group: str | None = None,
+        initial: bool = False,
+        modifiers: tuple[str, ...] = (),
+    ) -> None:
+        """One line per date on which a unit began (an additional hour after midnight)."""
+        if len(unit_starts) == 1:  # most lines: one unit
+            at = unit_starts[0]
+            line = Line(code, 1, self.day(at), ids, why, at, group, initial, list(modifiers))
+            self.lines.append(line)
+            return
+        by_day: dict[date, int] = defaultdict(int)
+        for moment in unit_starts:
+            by_day[self.day(moment)] += 1
+        for day, units in sorted(by_day.items()):
+            self.lines.append(
+                Line(code, units, day, ids, why, min(unit_starts), group, initial, list(modifiers))
+            )
+
+    def skip(self, ids: tuple[str, ...], reason: str) -> None:
+        self.not_charged.extend(NotCharged(i, reason) for i in ids)

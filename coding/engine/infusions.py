@@ -1,0 +1,284 @@
+"""IV infusions: the initial service's line, its hours, and every infusion after it.
+
+coding-rules.md §2 and §4. The initial service itself is chosen in hierarchy.py; here it gets its
+line and additional hours, the same drug continued in a new bag runs on as one infusion, and each
+later infusion of the site group is sequential on the minutes it ran apart from the infusions
+already running, else concurrent, else nothing (never two codes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import codes
+from .book import Book
+from .classify import Service
+from .hierarchy import SiteGroup, choose_initial, group_by_site, primary_group
+from .hydration import measure_hydration
+from .record import Policy
+from .result import Finding
+from .timing import (
+    HOUR,
+    INFUSION_MIN_MINUTES,
+    Span,
+    additional_hours,
+    instant_after,
+    intersect,
+    is_push_length,
+    merge,
+    subtract,
+    whole_minutes,
+)
+
+
+def merge_reinfusions(services: list[Service], policy: Policy) -> list[Service]:
+    """The same drug continued on the same line in a new bag or bottle, hung as the last one ran
+    out, is one infusion: its minutes run on (96367 / 96417 are for a new or different drug, and
+    nothing was stopped), a bag of 15 minutes or less included (a desensitisation's first
+    steps). Under policy `same_drug_reinfusion=additional_hour` the same drug infused again
+    after it was stopped also adds its minutes to the first infusion."""
+    out: list[Service] = []
+    first: dict[tuple[str | None, str], int] = {}
+    latest: dict[tuple[str | None, str], int] = {}
+    for service in sorted(services, key=lambda s: (s.start, s.lead.id)):
+        key = (service.site, service.drug_key)
+        if _timed_bag(service) and key in latest and _continues(out[latest[key]], service):
+            out[latest[key]] = _joined(
+                out[latest[key]],
+                service,
+                "the same drug continued in a new bag as the last one ran out: one "
+                "infusion, minutes added",
+            )
+            continue
+        if (
+            service.kind == "iv_infusion"
+            and key in first
+            and policy.same_drug_reinfusion == "additional_hour"
+            and not intersect(list(out[first[key]].spans), list(service.spans))
+        ):
+            out[first[key]] = _joined(
+                out[first[key]],
+                service,
+                "same drug infused again: minutes added to the first infusion "
+                "(policy same_drug_reinfusion=additional_hour)",
+            )
+            latest[key] = first[key]
+            continue
+        if _timed_bag(service):
+            latest[key] = len(out)
+        if service.kind == "iv_infusion":
+            first.setdefault(key, len(out))
+        out.append(service)
+    return out
+
+
+def _timed_bag(service: Service) -> bool:
+    """An IV bag charted with its start and stop: an infusion, or one short enough to count as
+    a push on its own (not a drug charted as a push)."""
+    return service.kind == "iv_infusion" or (
+        service.kind == "iv_push" and service.lead.method == "infusion" and bool(service.spans)
+    )
+
+
+def _continues(earlier: Service, service: Service) -> bool:
+    """`service` starts the moment `earlier` stops running: no minute without the drug."""
+    return bool(earlier.spans and service.spans) and service.spans[0][0] == earlier.spans[-1][1]
+
+
+def _joined(earlier: Service, later: Service, note: str) -> Service:
+    spans = merge([*earlier.spans, *later.spans])
+    minutes = whole_minutes(spans)
+    return replace(
+        earlier,
+        kind=earlier.kind if is_push_length(minutes) else "iv_infusion",
+        members=earlier.members + later.members,
+        spans=tuple(spans),
+        minutes=minutes,
+        note=note,
+    )
+
+
+def code_iv(book: Book, services: list[Service]) -> list[SiteGroup]:
+    office = book.record.encounter.setting == "office" and book.honour_primary
+    groups = group_by_site(book.record, services)
+    measure_hydration(book.record, groups)
+    for group in groups:
+        group.initial, why = choose_initial(group, office=office)
+        if group.initial is not None and group.initial.kind != "hydration":
+            _code_initial(book, group, why)
+    first = primary_group(groups, office=office)
+    if first is not None:
+        book.primary_group = first.key
+    if office and not any(m.primary for s in services for m in s.members) and services:
+        book.findings.append(
+            Finding(
+                "CODING-OFFICE",
+                "info",
+                "Office visit with no administration flagged as the primary reason: "
+                "the initial service was chosen by the hierarchy",
+                (),
+                "primary",
+            )
+        )
+    concurrent_used = False
+    for group in groups:
+        infusions = sorted(
+            (s for s in group.services if s.kind == "iv_infusion"),
+            key=lambda s: (s.start, s.lead.id),
+        )
+        for n, service in enumerate(infusions):
+            if service is group.initial:
+                continue
+            concurrent_used = _code_infusion_after_initial(
+                book,
+                group,
+                service,
+                infusions,
+                _already_running(group, infusions[:n]),
+                concurrent_used,
+            )
+    return groups
+
+
+def _already_running(group: SiteGroup, hung_before: list[Service]) -> list[Service]:
+    """The infusions whose minutes a later one gives up where they overlap: the initial
+    infusion and those hung before it. The infusion already running keeps its time; the one
+    hung beside it is the concurrent one (CPT; the overlap counted once, as MedLearn and HCPro
+    citing CPT Assistant do; coding-rules §4 would take it out of both)."""
+    running = [s for s in hung_before if s is not group.initial]
+    if group.initial is not None and group.initial.kind == "iv_infusion":
+        running.append(group.initial)
+    return running
+
+
+def _code_initial(book: Book, group: SiteGroup, why: str) -> None:
+    service = group.initial
+    assert service is not None
+    fam = service.family
+    note = f"; {service.note}" if service.note else ""
+    if service.kind == "iv_push":
+        book.add(
+            codes.INITIAL_PUSH[fam],
+            [service.start],
+            service.ids,
+            f"{why}; {service.drugs} IV push{note}",
+            group=group.key,
+            initial=True,
+        )
+        return
+    book.add(
+        codes.INITIAL_INFUSION[fam],
+        [service.start],
+        service.ids,
+        f"{why}; {service.drugs} {service.timing()}{note}",
+        group=group.key,
+        initial=True,
+    )
+    _additional_hours(book, group, service, list(service.spans), codes.ADDITIONAL_HOUR[fam])
+
+
+def _additional_hours(
+    book: Book, group: SiteGroup, service: Service, spans: list[Span], code: str
+) -> None:
+    minutes = whole_minutes(spans)
+    hours = additional_hours(minutes)
+    if hours:
+        book.add(
+            code,
+            [instant_after(spans, HOUR * k) for k in range(1, hours + 1)],
+            service.ids,
+            f"{service.drugs} {minutes} min: {hours} additional hour(s), one for each hour "
+            "beyond the first with more than 30 minutes in it (ceil((minutes - 90) / 60))",
+            group=group.key,
+        )
+
+
+def _code_infusion_after_initial(
+    book: Book,
+    group: SiteGroup,
+    service: Service,
+    infusions: list[Service],
+    running: list[Service],
+    concurrent_used: bool,
+) -> bool:
+    """Sequential on the minutes it ran apart from the infusions already running, else
+    concurrent, else nothing (never two codes)."""
+    others = merge(s for other in running for s in other.spans)
+    own = list(service.spans)
+    alone = subtract(own, others)
+    overlap = intersect(own, others)
+    alone_min, overlap_min = whole_minutes(alone), whole_minutes(overlap)
+    fam = service.family
+    taken_out = (
+        f" ({overlap_min} min alongside infusions already running taken out)" if overlap_min else ""
+    )
+    if alone_min >= INFUSION_MIN_MINUTES:
+        earlier = [
+            s
+            for s in infusions
+            if s is not service and s.drug_key == service.drug_key and s.start < service.start
+        ]
+        if earlier:
+            what = (
+                "the same drug infused again after its first infusion was stopped "
+                "(policy same_drug_reinfusion=sequential)"
+            )
+        else:
+            what = "sequential infusion of a new drug after the initial service"
+        book.add(
+            codes.SEQUENTIAL_INFUSION[fam],
+            [alone[0][0]],
+            service.ids,
+            f"{what}: {service.drugs} {alone_min} min{taken_out}"
+            + (f"; {service.note}" if service.note else ""),
+            group=group.key,
+        )
+        _additional_hours(book, group, service, alone, codes.ADDITIONAL_HOUR[fam])
+        return concurrent_used
+    minimum = book.policy.concurrent_min_overlap
+    if overlap_min >= minimum:
+        partners = [o for o in running if intersect(own, list(o.spans))]
+        # Drugs on two different lines are separate bags; on one line the chart must say so.
+        separate_bags = all(
+            o.site != service.site
+            or (service.lead.bag is not None and o.lead.bag is not None
+                and o.lead.bag != service.lead.bag)
+            for o in partners
+        )  # fmt: skip
+        if not separate_bags:
+            book.skip(
+                service.ids,
+                f"{service.drugs} ran {overlap_min} min alongside another infusion on the same "
+                "line, but separate bags are not charted (RAC-6): not coded as concurrent",
+            )
+        elif concurrent_used:
+            book.skip(
+                service.ids,
+                f"{service.drugs} was concurrent too, but 96368 is reported once per encounter",
+            )
+        elif not codes.ADD_ON_PRIMARIES[codes.CONCURRENT_INFUSION] & {ln.code for ln in book.lines}:
+            book.skip(
+                service.ids,
+                f"{service.drugs} ran {overlap_min} min alongside another infusion, but 96368 is "
+                "reported only with an initial infusion or its hours (CPT), and the initial "
+                "service here is a push",
+            )
+        else:
+            book.add(
+                codes.CONCURRENT_INFUSION,
+                [overlap[0][0]],
+                service.ids,
+                f"concurrent infusion: {service.drugs} in its own bag ran {overlap_min} min "
+                f"alongside another infusion (at least {minimum} min, policy "
+                f"concurrent_min_overlap) and only {alone_min} min alone; once per encounter",
+                group=group.key,
+            )
+            return True
+        return concurrent_used
+    book.skip(
+        service.ids,
+        f"{service.drugs}: {alone_min} min alone and {overlap_min} min alongside other "
+        f"infusions: short of a sequential infusion ({INFUSION_MIN_MINUTES} min) or a concurrent "
+        f"one ({minimum} min)",
+    )
+    return concurrent_used

@@ -1,0 +1,68 @@
+"""Modifiers and claim order (coding-rules.md §3, §5; CMS Claims Processing Manual ch. 4 §230.2).
+
+The distinct modifier (59, or the payer's X modifier) goes on a second, medically necessary
+site's initial service and on the initial service of a second encounter the same day (on every
+line under policy `distinct_modifier_scope=all`). Lines are claimed with the encounter's initial
+service first, then each group's add-ons in the order they attach.
+"""
+
+from __future__ import annotations
+
+from .book import Book, Line
+from .hierarchy import SiteGroup
+
+
+def apply_distinct_modifiers(book: Book, groups: list[SiteGroup]) -> None:
+    """59 (or the payer's X modifier) on a second site's initial service and on the initial
+    service of a second encounter the same day; on every line under scope `all`."""
+    policy = book.policy
+    every_line = policy.distinct_modifier_scope == "all"
+    second_sites = {g.key for g in groups if g.initial is not None and g.key != book.primary_group}
+    for line in book.lines:
+        if line.group in second_sites and (line.initial or every_line):
+            _add_modifier(line, policy.second_site_modifier)
+            line.why += (
+                f"; modifier {policy.second_site_modifier}: second vascular site, medically "
+                f"necessary ({_reason(book, line.group)})"
+            )
+    if book.record.encounter.sequence_of_day >= 2 and book.lines:
+        firsts = [ln for ln in book.lines if ln.initial and ln.group not in second_sites]
+        in_claim_order = claim_order(book.lines, book.primary_group)
+        targets = book.lines if every_line else (firsts[:1] or in_claim_order[:1])
+        for line in targets:
+            _add_modifier(line, policy.second_encounter_modifier)
+            line.why += (
+                f"; modifier {policy.second_encounter_modifier}: encounter "
+                f"{book.record.encounter.sequence_of_day} of the day at this facility"
+            )
+
+
+def _reason(book: Book, group_key: str) -> str:
+    """Why a second line was needed: the reason on the second site, or, when the hierarchy puts
+    the site with the reason first, the reason written there."""
+    for key in (group_key, book.primary_group):
+        site = book.record.site(key)
+        if site is not None and site.separate_site_reason:
+            return site.separate_site_reason
+    return ""
+
+
+def _add_modifier(line: Line, modifier: str) -> None:
+    if modifier not in line.modifiers:
+        line.modifiers.append(modifier)
+
+
+def claim_order(lines: list[Line], primary_group: str | None) -> list[Line]:
+    """The encounter's initial service first, then each group's add-ons in the order they attach;
+    services outside the IV hierarchy go with the encounter's initial group, in time order."""
+
+    def home(line: Line) -> str | None:
+        return primary_group if line.group is None and primary_group is not None else line.group
+
+    group_rank: dict[str | None, int] = {} if primary_group is None else {primary_group: 0}
+    for line in sorted(lines, key=lambda ln: (not ln.initial, ln.at)):
+        group_rank.setdefault(home(line), len(group_rank))
+    return sorted(
+        lines,
+        key=lambda ln: (group_rank[home(ln)], not ln.initial, ln.at, ln.code, ln.day),
+    )

@@ -1,0 +1,88 @@
+"""Identifiers a claim carries, checked where they enter: NPI, NDC.
+
+Plain functions (each returns the normalised value or raises ValueError with a sentence a person
+can act on), and Django validators built on them for the model fields.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+
+# The NPI check digit is the Luhn digit of the 9 leading digits prefixed by 80840 (the health
+# industry prefix of ISO/IEC 7812), as CMS's "NPI check digit" paper describes.
+NPI_PREFIX = "80840"
+
+
+def luhn_check_digit(digits: str) -> int:
+    """The Luhn digit that makes `digits` + digit a valid Luhn number."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 0:  # doubled: the rightmost of the payload, then every other one
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return (10 - total % 10) % 10
+
+
+def npi_normalise(value: str) -> str:
+    """A 10-digit NPI whose last digit is the Luhn check digit over 80840 + its first 9."""
+    npi = value.strip()
+    if not re.fullmatch(r"\d{10}", npi):
+        raise ValueError("An NPI is 10 digits")
+    if npi[0] not in "12":
+        raise ValueError("An NPI starts with 1 or 2")
+    if luhn_check_digit(NPI_PREFIX + npi[:9]) != int(npi[9]):
+        raise ValueError("The NPI's check digit is wrong (a typing error?)")
+    return npi
+
+
+# 11-digit NDC (5-4-2), the form claims use (837I LIN/N4, the HIPAA NDC). A 10-digit labeled NDC
+# in 4-4-2, 5-3-2 or 5-4-1 is padded with a zero in the short segment.
+_NDC_10 = {
+    (4, 4, 2): lambda a, b, c: "0" + a + b + c,
+    (5, 3, 2): lambda a, b, c: a + "0" + b + c,
+    (5, 4, 1): lambda a, b, c: a + b + "0" + c,
+}
+
+
+def ndc_normalise(value: str) -> str:
+    """'0409-4888-02' or '00409488802' -> '00409488802'; anything else raises ValueError."""
+    text = value.strip()
+    if re.fullmatch(r"\d{11}", text):
+        return text
+    parts = text.split("-")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        shape = tuple(len(p) for p in parts)
+        if shape == (5, 4, 2):
+            return "".join(parts)
+        if shape in _NDC_10:
+            return _NDC_10[shape](*parts)  # type: ignore[index]
+    raise ValueError(
+        "An NDC is 11 digits (5-4-2), or a labeled 10-digit NDC with its dashes "
+        "(4-4-2, 5-3-2 or 5-4-1)"
+    )
+
+
+def ndc_display(ndc: str) -> str:
+    """'00409488802' -> '00409-4888-02'."""
+    return f"{ndc[:5]}-{ndc[5:9]}-{ndc[9:]}" if len(ndc) == 11 else ndc
+
+
+def validate_npi(value: str) -> None:
+    if value == "":
+        return
+    try:
+        normalised = npi_normalise(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="npi") from exc
+    if normalised != value:
+        raise ValidationError("An NPI is 10 digits, no spaces", code="npi")
+
+
+def validate_ndc11(value: str) -> None:
+    if not re.fullmatch(r"\d{11}", value):
+        raise ValidationError("An NDC is stored as 11 digits (5-4-2 without dashes)", code="ndc")
