@@ -9,9 +9,10 @@ from typing import Any
 from django.forms import Form
 from django.http import HttpRequest
 
-from mar import care_forms, measures, rates, safety
+from mar import care_forms
 from mar.models import Administration, BarcodeScan, Encounter
-from mar.scanning import scan_usable_for
+from mar.services import measures, rates, safety
+from mar.services.scanning import scan_usable_for
 
 
 @dataclass

@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from mar import measures, rates, safety, scanning
 from mar.bcma import wristband_mrn
 from mar.care_forms import (
     MeasureForm,
@@ -28,7 +27,6 @@ from mar.care_forms import (
     SiteDetailsForm,
     VolumesForm,
 )
-from mar.services.charting import ChartError, StaleVersion
 from mar.forms import apply_chart_error
 from mar.models import (
     AccessSite,
@@ -39,6 +37,8 @@ from mar.models import (
     SafetyOverride,
 )
 from mar.roles import NURSE, PHARMACIST, role_required
+from mar.services import measures, rates, safety, scanning
+from mar.services.charting import ChartError, StaleVersion
 from mar.views import _after_change, _encounter
 
 

@@ -66,11 +66,14 @@ class Drug(models.Model):
     # Safety (issue 17): a high-alert drug (ISMP list; every chemotherapy is one) cannot be
     # started before a pharmacist verified its order, except with an emergency reason.
     high_alert = models.BooleanField(
-        default=False, help_text="ISMP high-alert (chemotherapy is always high-alert)"
+        default=False,
+        db_default=False,
+        help_text="ISMP high-alert (chemotherapy is always high-alert)",
     )
     allergy_classes = models.CharField(
         max_length=300,
         blank=True,
+        db_default="",
         help_text="Allergy classes the drug belongs to, separated by ';' (e.g. platinum compounds)",
     )
     class_tagged_by = models.ForeignKey(
@@ -338,12 +341,15 @@ class AccessSite(models.Model):
         blank=True, help_text="Why a second vascular site was medically necessary"
     )
     # As nurses chart a line (issue 17): "peripheral catheter" 20G, "Huber needle" 20G 3/4".
-    device = models.CharField(max_length=100, blank=True, help_text='e.g. Huber needle 3/4"')
-    gauge = models.CharField(max_length=10, blank=True, help_text="e.g. 20G")
+    device = models.CharField(
+        max_length=100, blank=True, db_default="", help_text='e.g. Huber needle 3/4"'
+    )
+    gauge = models.CharField(max_length=10, blank=True, db_default="", help_text="e.g. 20G")
     attempts = models.PositiveSmallIntegerField(null=True, blank=True)
     blood_return = models.CharField(
         max_length=10,
         blank=True,
+        db_default="",
         choices=[("yes", "Blood return present"), ("no", "No blood return")],
         help_text="A port or central line: checked on access",
     )
@@ -490,8 +496,8 @@ class Administration(models.Model):
     waste_value = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     waste_unit = models.CharField(max_length=20, blank=True)
     # Barcode scanning (issue 17): the package given, as scanned or typed.
-    ndc = models.CharField("NDC", max_length=11, blank=True, help_text="11 digits")
-    lot = models.CharField(max_length=20, blank=True)
+    ndc = models.CharField("NDC", max_length=11, blank=True, db_default="", help_text="11 digits")
+    lot = models.CharField(max_length=20, blank=True, db_default="")
     expiry = models.DateField(null=True, blank=True)
     # Rates and volumes: the rate it was started at (changes are RateChange rows), the bag,
     # the volume to be infused, and what the pump says was infused when stopped.
@@ -543,7 +549,7 @@ class Pause(models.Model):
     )
     start = models.DateTimeField()
     end = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True, db_default="")
 
     class Meta:
         ordering = ["start", "pk"]
@@ -557,7 +563,7 @@ class Flush(models.Model):
     site = models.ForeignKey(AccessSite, on_delete=models.PROTECT, related_name="flushes")
     at = models.DateTimeField()
     solution = models.CharField(
-        max_length=60, blank=True, help_text="e.g. NS, heparin 100 units/mL"
+        max_length=60, blank=True, db_default="", help_text="e.g. NS, heparin 100 units/mL"
     )
     volume_ml = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
 
@@ -719,7 +725,7 @@ class SiteAssessment(models.Model):
 
 
 class BarcodeScan(models.Model):
-    """One scan at the bedside (wristband or drug) and what it matched (mar/scanning.py)."""
+    """One scan at the bedside (wristband or drug) and what it matched (services/scanning.py)."""
 
     class Kind(models.TextChoices):
         PATIENT = "patient", "Wristband"

@@ -23,7 +23,6 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from coding.models import ChargeRun, DocumentationQuery
-from mar import rates, safety
 from mar.care_context import care_context
 from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
 from mar.chart_context import (
@@ -53,7 +52,7 @@ from mar.forms import (
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
 from mar.record import record_dicts_from_encounters
 from mar.roles import ADMIN, CODER, NURSE, PHARMACIST, role_required, user_has_role, user_role
-from mar.services import charting
+from mar.services import charting, rates, safety
 from mar.services.charting import (
     ChartError,
     SignBlocked,
@@ -412,7 +411,7 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
     encounter = order.encounter
     sites = {s.pk: s for s in encounter.sites.all()}
     form = StartForm(request.POST, encounter=encounter, sites=sites.values(), prefix=f"o{order.pk}")
-    # The safety checks (scan, verification, allergy, double check: mar/safety.py).
+    # The safety checks (scan, verification, allergy, double check: mar/services/safety.py).
     checks = StartChecksForm(request.POST, order=order, request=request, prefix=f"o{order.pk}")
     if form.is_valid() and checks.is_valid():
         now = timezone.now()

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from mar import dosing
-from mar.services.charting import ChartError
 from mar.models import AccessSite, Encounter, Order, Patient, PatientMeasure, SiteAssessment
+from mar.services.charting import ChartError
 
 K = PatientMeasure.Kind
 

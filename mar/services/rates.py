@@ -15,8 +15,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from mar.services.charting import ChartError, StaleVersion
 from mar.models import Administration, Flush, Pause, RateChange
+from mar.services.charting import ChartError, StaleVersion
 
 
 def _in_progress(administration: Administration) -> None:

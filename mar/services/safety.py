@@ -3,7 +3,7 @@
 In this order, each stopping the start with a message for its own field:
 
 1. a drug barcode scanned for it must match it, or its stop have been overridden with a reason
-   (mar/scanning.py); the scan's NDC, lot and expiry go onto the administration;
+   (mar/services/scanning.py); the scan's NDC, lot and expiry go onto the administration;
 2. a high-alert order (chemotherapy, or a drug the formulary marks high-alert) must have been
    verified by a pharmacist, unless the nurse gives an emergency reason (`SafetyOverride`
    "unverified", listed for the pharmacist);
@@ -27,8 +27,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from mar.services import charting
-from mar.services.charting import ChartError
 from mar.models import (
     AccessSite,
     Administration,
@@ -40,7 +38,9 @@ from mar.models import (
     SafetyOverride,
 )
 from mar.roles import NURSE, user_has_role
-from mar.scanning import scan_usable_for
+from mar.services import charting
+from mar.services.charting import ChartError
+from mar.services.scanning import scan_usable_for
 
 CHEMOTHERAPY = (DrugClass.CHEMO, DrugClass.CHEMO_HORMONAL)
 

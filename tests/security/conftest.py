@@ -8,7 +8,16 @@ from django.contrib.auth.models import User
 from coding.models import ChargeLine, ChargeRun, Export
 from coding.services import charge_run_generate
 from mar import roles
-from mar.models import AccessSite, Administration, Drug, Encounter, Flush, Order, Pause
+from mar.models import (
+    AccessSite,
+    Administration,
+    BarcodeScan,
+    Drug,
+    Encounter,
+    Flush,
+    Order,
+    Pause,
+)
 from tests import factories
 
 
@@ -31,6 +40,12 @@ class World:
         run = ChargeRun.objects.filter(encounter=encounter, is_current=True).first()
         line = ChargeLine.objects.filter(run=run).order_by("pk").first()
         assert site and order and adm and pause and flush and line
+        scan = BarcodeScan.objects.filter(encounter=encounter).order_by("pk").first()
+        if scan is None:  # a stop to override (issue 17)
+            scan = BarcodeScan.objects.create(
+                encounter=encounter, kind="drug", raw="312345678906", result="wrong_drug",
+                message="Wrong drug", by=self.users[roles.ADMIN],
+            )  # fmt: skip
         return {
             "pk": encounter.pk,
             "site_pk": site.pk,
@@ -38,6 +53,7 @@ class World:
             "adm_pk": adm.pk,
             "pause_pk": pause.pk,
             "flush_pk": flush.pk,
+            "scan_pk": scan.pk,
             "line_id": line.pk,
             "fmt": "csv",
         }

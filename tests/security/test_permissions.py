@@ -54,6 +54,15 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "mar:adm_resume": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_stop": ("POST", frozenset({N, A}), "encounter"),
     "mar:pause_update": ("POST", frozenset({N, A}), "encounter"),
+    # Issue 17: scanning, rates and volumes, measures, site details: nurses chart them.
+    "mar:board_scan": ("POST", frozenset({N, A}), ""),
+    "mar:scan": ("POST", frozenset({N, A}), "encounter"),
+    "mar:scan_override": ("POST", frozenset({N, A}), "encounter"),
+    "mar:adm_rate": ("POST", frozenset({N, A}), "encounter"),
+    "mar:adm_volumes": ("POST", frozenset({N, A}), "encounter"),
+    "mar:measure_add": ("POST", frozenset({N, A}), "encounter"),
+    "mar:site_details": ("POST", frozenset({N, A}), "encounter"),
+    "mar:site_condition": ("POST", frozenset({N, A}), "encounter"),
     # Coding: the coders' own.
     "coding:worklist": ("GET", frozenset({C, A}), ""),
     "coding:claim_next": ("POST", frozenset({C, A}), ""),
@@ -83,6 +92,9 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "pharmacy:orders": ("GET", frozenset({P, A}), ""),
     "pharmacy:order_verify": ("POST", frozenset({P, A}), "order"),
     "pharmacy:order_class": ("GET POST", frozenset({P, A}), "order"),
+    # The verification screen (calculated vs ordered dose) and the safety overrides report.
+    "pharmacy:order_review": ("GET", frozenset({P, A}), "order"),
+    "pharmacy:overrides": ("GET", frozenset({P, A}), ""),
 }
 
 ROUTES = app_routes()
