@@ -15,7 +15,7 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-def _start(order, user, **checks):  # type: ignore[no-untyped-def]
+def _start(order, user, **checks):
     return safety.administration_start_checked(
         order=order, site=None, start=timezone.now(), method="infusion", user=user,
         checks=safety.StartChecks(**checks),
@@ -23,14 +23,14 @@ def _start(order, user, **checks):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def chemo_order():  # type: ignore[no-untyped-def]
+def chemo_order():
     encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
     return factories.order_create(
         encounter, factories.drug_get("carboplatin", DrugClass.CHEMO), dose="500 mg"
     )
 
 
-def test_an_unverified_chemo_order_needs_an_emergency_reason(chemo_order, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_unverified_chemo_order_needs_an_emergency_reason(chemo_order, nurse_user) -> None:
     second = factories.user_create(username="nurse2", role=roles.NURSE)
     with pytest.raises(ChartError) as refused:
         _start(chemo_order, nurse_user, second_nurse=second, double_check_confirmed=True)
@@ -45,7 +45,7 @@ def test_an_unverified_chemo_order_needs_an_emergency_reason(chemo_order, nurse_
 
 def test_a_verified_chemo_order_needs_the_second_nurse(
     chemo_order, nurse_user, pharmacist_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     chemo_order.verified_by, chemo_order.verified_at = pharmacist_user, timezone.now()
     chemo_order.save()
     with pytest.raises(ChartError) as refused:
@@ -66,7 +66,7 @@ def test_a_verified_chemo_order_needs_the_second_nurse(
     assert not SafetyOverride.objects.exists()
 
 
-def test_a_high_alert_drug_that_is_not_chemo_needs_verification_only(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_high_alert_drug_that_is_not_chemo_needs_verification_only(nurse_user) -> None:
     encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
     heparin = factories.drug_get("heparin")
     heparin.high_alert = True
@@ -86,14 +86,14 @@ def test_a_high_alert_drug_that_is_not_chemo_needs_verification_only(nurse_user)
         ("", []),
     ],
 )
-def test_allergies_match_the_drug_or_its_allergy_class(allergies, matches) -> None:  # type: ignore[no-untyped-def]
+def test_allergies_match_the_drug_or_its_allergy_class(allergies, matches) -> None:
     drug = factories.drug_get("carboplatin", DrugClass.CHEMO)
     drug.allergy_classes = "platinum compounds"
     patient = factories.patient_create(allergies=allergies)
     assert safety.allergy_matches(patient, drug) == matches
 
 
-def test_an_allergy_needs_an_override_reason(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_allergy_needs_an_override_reason(nurse_user) -> None:
     patient = factories.patient_create(allergies="ondansetron (QT prolongation)")
     encounter = factories.encounter_create(
         patient=patient, arrived_at=timezone.now() - timedelta(hours=1)

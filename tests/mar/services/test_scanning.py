@@ -23,7 +23,7 @@ CISPLATIN_NDC = "00703-5748-11"
 
 
 @pytest.fixture
-def chart(nurse_user):  # type: ignore[no-untyped-def]
+def chart(nurse_user):
     encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
     ondansetron = factories.drug_get("ondansetron")
     DrugNdc.objects.create(drug=ondansetron, ndc="01234567890")  # 4-4-2 -> 0+4-4-2
@@ -33,7 +33,7 @@ def chart(nurse_user):  # type: ignore[no-untyped-def]
     return encounter, order
 
 
-def test_the_patients_wristband_confirms_the_patient(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_patients_wristband_confirms_the_patient(chart, nurse_user) -> None:
     encounter, _order = chart
     scan = scanning.scan_record(
         encounter=encounter, raw=encounter.patient.mrn + "\r\n", user=nurse_user
@@ -42,7 +42,7 @@ def test_the_patients_wristband_confirms_the_patient(chart, nurse_user) -> None:
     assert scanning.patient_confirmed(encounter) == scan
 
 
-def test_another_patients_wristband_is_a_wrong_patient(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_another_patients_wristband_is_a_wrong_patient(chart, nurse_user) -> None:
     encounter, _order = chart
     other = factories.patient_create(name="Someone Else")
     scan = scanning.scan_record(encounter=encounter, raw=f"MRN:{other.mrn}", user=nurse_user)
@@ -50,7 +50,7 @@ def test_another_patients_wristband_is_a_wrong_patient(chart, nurse_user) -> Non
     assert "Someone Else" in scan.message
 
 
-def test_a_upc_matches_its_order_through_the_ndc(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_upc_matches_its_order_through_the_ndc(chart, nurse_user) -> None:
     encounter, order = chart
     scan = scanning.scan_record(
         encounter=encounter, raw=ONDANSETRON_UPC, user=nurse_user, today=TODAY
@@ -58,7 +58,7 @@ def test_a_upc_matches_its_order_through_the_ndc(chart, nurse_user) -> None:  # 
     assert (scan.result, scan.order, scan.ndc) == ("match", order, "01234567890")
 
 
-def test_a_gs1_datamatrix_matches_and_carries_lot_and_expiry(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_gs1_datamatrix_matches_and_carries_lot_and_expiry(chart, nurse_user) -> None:
     encounter, order = chart
     scan = scanning.scan_record(
         encounter=encounter, raw=ONDANSETRON_GS1, user=nurse_user, today=TODAY
@@ -68,7 +68,7 @@ def test_a_gs1_datamatrix_matches_and_carries_lot_and_expiry(chart, nurse_user) 
     )  # fmt: skip
 
 
-def test_an_expired_lot_stops(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_lot_stops(chart, nurse_user) -> None:
     encounter, order = chart
     scan = scanning.scan_record(encounter=encounter, raw=EXPIRED_GS1, user=nurse_user, today=TODAY)
     assert scan.result == "expired"
@@ -76,21 +76,21 @@ def test_an_expired_lot_stops(chart, nurse_user) -> None:  # type: ignore[no-unt
     assert not scanning.scan_usable_for(scan, order)
 
 
-def test_a_drug_not_ordered_is_a_wrong_drug(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_drug_not_ordered_is_a_wrong_drug(chart, nurse_user) -> None:
     encounter, _order = chart
     scan = scanning.scan_record(encounter=encounter, raw=CISPLATIN_NDC, user=nurse_user)
     assert scan.result == "wrong_drug"
     assert "cisplatin" in scan.message
 
 
-def test_an_ndc_not_in_the_formulary_is_a_wrong_drug(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_ndc_not_in_the_formulary_is_a_wrong_drug(chart, nurse_user) -> None:
     encounter, _order = chart
     scan = scanning.scan_record(encounter=encounter, raw="0409-4888-02", user=nurse_user)
     assert scan.result == "wrong_drug"
     assert "not in the formulary" in scan.message
 
 
-def test_garbage_is_unreadable_and_cannot_be_overridden(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_garbage_is_unreadable_and_cannot_be_overridden(chart, nurse_user) -> None:
     encounter, order = chart
     scan = scanning.scan_record(encounter=encounter, raw="hello", user=nurse_user)
     assert scan.result == "unreadable"
@@ -98,7 +98,7 @@ def test_garbage_is_unreadable_and_cannot_be_overridden(chart, nurse_user) -> No
         scanning.scan_override(scan=scan, user=nurse_user, reason="x", order=order)
 
 
-def test_an_override_needs_a_reason_and_names_the_order(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_override_needs_a_reason_and_names_the_order(chart, nurse_user) -> None:
     encounter, order = chart
     scan = scanning.scan_record(encounter=encounter, raw=EXPIRED_GS1, user=nurse_user, today=TODAY)
     with pytest.raises(scanning.ScanError, match="why"):
@@ -110,7 +110,7 @@ def test_an_override_needs_a_reason_and_names_the_order(chart, nurse_user) -> No
     assert scanning.scan_usable_for(scan, order)
 
 
-def test_starting_with_a_matching_scan_records_ndc_lot_and_expiry(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_starting_with_a_matching_scan_records_ndc_lot_and_expiry(chart, nurse_user) -> None:
     encounter, order = chart
     scan = scanning.scan_record(
         encounter=encounter, raw=ONDANSETRON_GS1, user=nurse_user, today=TODAY
@@ -123,7 +123,7 @@ def test_starting_with_a_matching_scan_records_ndc_lot_and_expiry(chart, nurse_u
     assert BarcodeScan.objects.get(pk=scan.pk).administration == adm
 
 
-def test_a_scan_of_another_order_stops_the_start(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_scan_of_another_order_stops_the_start(chart, nurse_user) -> None:
     encounter, _order = chart
     scan = scanning.scan_record(encounter=encounter, raw=ONDANSETRON_UPC, user=nurse_user)
     other = factories.order_create(encounter, factories.drug_get("famotidine"), dose="20 mg")
@@ -136,7 +136,7 @@ def test_a_scan_of_another_order_stops_the_start(chart, nurse_user) -> None:  # 
     assert not other.administrations.exists()
 
 
-def test_overrides_are_counted_per_nurse_and_unit(chart, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_overrides_are_counted_per_nurse_and_unit(chart, nurse_user) -> None:
     encounter, order = chart
     scan = scanning.scan_record(encounter=encounter, raw=CISPLATIN_NDC, user=nurse_user)
     scanning.scan_override(scan=scan, user=nurse_user, reason="order being re-written", order=order)
