@@ -2,10 +2,12 @@
 
 Messages and resources are built with maintained libraries (hl7apy, fhir.resources) and
 validated by them before they leave; nothing is assembled by string concatenation. Lines are the
-ones the coder accepted (coding/review.py: lines_effective), with the engine's original kept in
+ones the coder accepted (coding/review.py: effective_lines), with the engine's original kept in
 the CSV beside any correction.
 
-FHIR: fhir.resources 6.4, whose models are R4 (4.0.1), validates every ChargeItem and the Bundle.
+FHIR: fhir.resources 8 (pydantic 2) validates every ChargeItem and the Bundle with its R4B (4.3)
+models, which read and write the R4 ChargeItem and Bundle elements used here unchanged
+(tests/coding/test_exports.py checks the JSON against the R4 element lists).
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from fhir.resources.bundle import Bundle
-from fhir.resources.chargeitem import ChargeItem
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.chargeitem import ChargeItem
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 
 from coding.models import ChargeRun, Export, ReviewItem
-from coding.review import EffectiveLine, lines_effective, run_edits
+from coding.review import EffectiveLine, charge_edits_for_run, effective_lines
 from mar.models import Encounter
 
 HL7_VERSION = "2.5"
@@ -211,7 +213,7 @@ def charge_item(batch: Batch, n: int, line: EffectiveLine) -> ChargeItem:
         ]
     if line.correction is not None:
         data["overrideReason"] = line.correction.reason
-    return ChargeItem.parse_obj(data)
+    return ChargeItem.model_validate(data)
 
 
 def fhir_render(batches: list[Batch], *, at: datetime) -> str:
@@ -222,10 +224,10 @@ def fhir_render(batches: list[Batch], *, at: datetime) -> str:
             entries.append(
                 {
                     "fullUrl": f"urn:infusion-mar:ChargeItem/{item.id}",
-                    "resource": json.loads(item.json(exclude_none=True)),
+                    "resource": json.loads(item.model_dump_json(exclude_none=True)),
                 }
             )
-    bundle = Bundle.parse_obj(
+    bundle = Bundle.model_validate(
         {
             "resourceType": "Bundle",
             "type": "collection",
@@ -233,7 +235,7 @@ def fhir_render(batches: list[Batch], *, at: datetime) -> str:
             "entry": entries,
         }
     )
-    return json.dumps(json.loads(bundle.json(exclude_none=True)), indent=2)
+    return json.dumps(json.loads(bundle.model_dump_json(exclude_none=True)), indent=2)
 
 
 # --- the export itself --------------------------------------------------------------------
@@ -259,8 +261,8 @@ def export_create(*, user: AbstractBaseUser) -> tuple[Export, list[str]]:
     for item in items:
         run = item.run
         assert run is not None
-        lines = lines_effective(run)
-        blocking = run_edits(run, lines).blocking
+        lines = effective_lines(run)
+        blocking = charge_edits_for_run(run, lines).blocking
         if blocking:
             skipped.append(
                 f"{item.encounter.patient.name}: "

@@ -17,5 +17,6 @@ urlpatterns = [
     path("mar/", include("mar.urls")),
     path("coding/", include("coding.urls")),
     path("pharmacy/", include("mar.pharmacy.urls")),
+    path("registration/", include("mar.registration.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -6,6 +6,7 @@ These models describe data only. What is codable and what is missing is the engi
 
 from dataclasses import asdict, fields
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -318,6 +319,15 @@ class Encounter(models.Model):
     def is_signed(self) -> bool:
         return self.status == self.Status.SIGNED
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The encounter's own zone; UTC when its name is not a zone (the engine reports that
+        on the checklist as a record error)."""
+        try:
+            return ZoneInfo(self.timezone)
+        except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError, TypeError
+            return ZoneInfo("UTC")
+
 
 class AccessSite(models.Model):
     class Kind(models.TextChoices):
@@ -440,6 +450,25 @@ class Order(models.Model):
     @property
     def drug_class(self) -> str | None:
         return self.class_override or self.drug.drug_class
+
+
+# What a nurse charts on an administration's card (the rest comes from the order): the fields
+# the charting services change, the card form shows, and a finding on one of them links to.
+ADMINISTRATION_CARD_FIELDS = (
+    "start",
+    "stop",
+    "method",
+    "site",
+    "bag",
+    "purpose",
+    "started_by",
+    "pump",
+    "planned_hours",
+    "dose_value",
+    "dose_unit",
+    "waste_value",
+    "waste_unit",
+)
 
 
 class Administration(models.Model):

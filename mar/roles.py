@@ -1,4 +1,4 @@
-"""The four roles (Django groups, created by migration 0002) and the check views use."""
+"""The roles (Django groups, created by migrations 0002 and 0007) and the check views use."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -12,10 +12,14 @@ NURSE = "nurse"
 PHARMACIST = "pharmacist"
 CODER = "coder"
 ADMIN = "admin"
-ROLES = (NURSE, PHARMACIST, CODER, ADMIN)
+# The unit clerk (or a charge nurse given the role too): registers patients, opens visits and
+# enters orders (mar/registration/).
+CLERK = "clerk"
+ROLES = (NURSE, PHARMACIST, CODER, ADMIN, CLERK)
 
-# When a user holds several roles, the start page and the nav show the first of these.
-_PRECEDENCE = (ADMIN, PHARMACIST, CODER, NURSE)
+# When a user holds several roles, the start page and the nav show the first of these
+# (a charge nurse who is also a clerk starts on the board and reaches registration from the nav).
+_PRECEDENCE = (ADMIN, PHARMACIST, CODER, NURSE, CLERK)
 
 
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:

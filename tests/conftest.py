@@ -1,6 +1,7 @@
 """Shared fixtures: a user and a logged-in client per role, and sample encounters.
 
-Fixture names: nurse_user, pharmacist_user, coder_user, admin_role_user, role_users (dict),
+Fixture names: nurse_user, pharmacist_user, coder_user, admin_role_user, clerk_user,
+role_users (dict),
 client_as (factory: client_as("coder")), chemo_encounter. Record builders live in
 tests/factories.py.
 """
@@ -33,9 +34,15 @@ def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+def _fast_password_hashing(settings) -> None:
     # Production's PBKDF2 takes ~0.5 s a user: tests need a hash, not its strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests sign in "from" other addresses (the lockout's); the development loopback guard has
+    # its own tests (tests/config/test_settings.py).
+    if "config.security.LoopbackOnlyMiddleware" in settings.MIDDLEWARE:
+        settings.MIDDLEWARE = [
+            m for m in settings.MIDDLEWARE if m != "config.security.LoopbackOnlyMiddleware"
+        ]
 
 
 @pytest.fixture
@@ -62,14 +69,24 @@ def admin_role_user(db: None) -> User:
 
 
 @pytest.fixture
+def clerk_user(db: None) -> User:
+    return factories.user_create(username="clerk1", role=roles.CLERK)
+
+
+@pytest.fixture
 def role_users(
-    nurse_user: User, pharmacist_user: User, coder_user: User, admin_role_user: User
+    nurse_user: User,
+    pharmacist_user: User,
+    coder_user: User,
+    admin_role_user: User,
+    clerk_user: User,
 ) -> dict[str, User]:
     return {
         roles.NURSE: nurse_user,
         roles.PHARMACIST: pharmacist_user,
         roles.CODER: coder_user,
         roles.ADMIN: admin_role_user,
+        roles.CLERK: clerk_user,
     }
 
 
@@ -84,12 +101,12 @@ def client_as(role_users: dict[str, User]) -> Callable[[str], Client]:
 
 
 @pytest.fixture
-def chemo_encounter(db: None):  # type: ignore[no-untyped-def]
+def chemo_encounter(db: None):
     return factories.chemo_encounter_create()
 
 
 @pytest.fixture
-def worker():  # type: ignore[no-untyped-def]
+def worker():
     """A real Celery worker consuming from REDIS_URL (tests marked integration)."""
     from celery.contrib.testing.worker import start_worker
     from django.conf import settings

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_loads_users_formulary_and_a_day_with_charges(
     django_capture_on_commit_callbacks,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     out = io.StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=out)
@@ -33,7 +33,7 @@ def test_demo_loads_users_formulary_and_a_day_with_charges(
     assert MueLimit.objects.exists()  # the coder's per-day unit edits have limits to check
 
 
-def test_demo_is_idempotent(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_demo_is_idempotent(django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=io.StringIO())
     counts = (Encounter.objects.count(), ChargeRun.objects.count(), Drug.objects.count())
@@ -44,7 +44,7 @@ def test_demo_is_idempotent(django_capture_on_commit_callbacks) -> None:  # type
 
 def test_demo_drugs_state_their_containers_so_jz_and_jw_show_on_single_dose_vials_only(
     django_capture_on_commit_callbacks,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=io.StringIO())
     assert Drug.objects.get(name="rituximab").container == Drug.Container.SINGLE_DOSE
@@ -62,7 +62,7 @@ def test_demo_drugs_state_their_containers_so_jz_and_jw_show_on_single_dose_vial
     assert "pharmacist should state" in cisplatin.message
 
 
-def test_demo_keeps_a_container_the_pharmacist_stated(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_demo_keeps_a_container_the_pharmacist_stated(django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=io.StringIO())
     Drug.objects.filter(name="rituximab").update(container=Drug.Container.MULTI_DOSE)

@@ -16,15 +16,15 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
-from mar.roles import ADMIN, CODER, NURSE, PHARMACIST
+from mar.roles import ADMIN, CLERK, CODER, NURSE, PHARMACIST
 from tests.security.conftest import World
 from tests.security.urlwalk import Route, app_routes
 
 pytestmark = pytest.mark.django_db
 
-N, P, C, A = NURSE, PHARMACIST, CODER, ADMIN
-ROLES = (N, P, C, A)
-PUBLIC = frozenset({"anonymous", N, P, C, A})
+N, P, C, A, K = NURSE, PHARMACIST, CODER, ADMIN, CLERK
+ROLES = (N, P, C, A, K)
+PUBLIC = frozenset({"anonymous", N, P, C, A, K})
 SIGNED_IN = frozenset(ROLES)
 
 # name: (methods, roles allowed, what `pk` names). Admins are listed where they are allowed.
@@ -95,6 +95,16 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     # The verification screen (calculated vs ordered dose) and the safety overrides report.
     "pharmacy:order_review": ("GET", frozenset({P, A}), "order"),
     "pharmacy:overrides": ("GET", frozenset({P, A}), ""),
+    # Registration: the clerk registers and opens visits; a nurse may find patients and enter
+    # an order she transcribes (written, verbal, telephone).
+    "registration:home": ("GET", frozenset({K, N, A}), ""),
+    "registration:patient_new": ("GET POST", frozenset({K, A}), ""),
+    "registration:patient": ("GET", frozenset({K, N, A}), "patient"),
+    "registration:visit_new": ("GET POST", frozenset({K, A}), "patient"),
+    "registration:visit": ("GET", frozenset({K, N, A}), "encounter"),
+    "registration:order_new": ("GET POST", frozenset({K, N, A}), "encounter"),
+    "registration:drug_options": ("GET", frozenset({K, N, A}), ""),
+    "registration:icd10_options": ("GET", frozenset({K, N, A}), ""),
 }
 
 ROUTES = app_routes()
@@ -119,6 +129,8 @@ def arguments(route: Route, world: World) -> dict[str, object]:
         values["pk"] = world.encounter.orders.order_by("-pk").first().drug_id
     elif kind == "order":
         values["pk"] = world.encounter.orders.order_by("-pk").first().pk
+    elif kind == "patient":
+        values["pk"] = world.encounter.patient_id
     elif kind == "export":
         values["pk"] = world.export.pk
     return values
@@ -162,7 +174,7 @@ def test_each_url_allows_and_denies_as_the_table_says(route: Route, world: World
     methods = EXPECTED[route.name][0].split()
     problems = [
         problem
-        for who in ("anonymous", N, P, C, A)
+        for who in ("anonymous", *ROLES)
         for method in methods
         if (problem := check(route, who, method, world))
     ]
@@ -238,17 +250,18 @@ def test_the_admin_site_is_for_admins_only(world: World) -> None:
         path = route.path(admin_arguments(route, world))
         if path.endswith("/logout/"):
             continue
-        for who in ("anonymous", N, P, C, A):
+        for who in ("anonymous", *ROLES):
             response = client_for(who, world).get(path)
             status, location = response.status_code, response.headers.get("Location", "")
             if status >= 500:
                 problems.append(f"GET {path} as {who}: {status}")
             elif (
                 who == A
-                and path.startswith("/admin/pghistory/")
+                and path.startswith(("/admin/pghistory/", "/admin/mar/addendum/"))
                 and path.endswith(("/add/", "/delete/"))
             ):
-                if status != 403:  # the history is append-only, in the admin too
+                # The history and the addenda are append-only, in the admin too.
+                if status != 403:
                     problems.append(f"GET {path} as admin: {status}, expected 403")
             elif who == A and status in (401, 403) and "autocomplete" not in path:
                 # (autocomplete answers 403 to a request without its field parameters)

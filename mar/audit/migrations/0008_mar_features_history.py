@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audit', '0007_payer_ndc_history'),
-        ('mar', '0008_mar_features'),
+        ('mar', '0009_mar_features'),
         ('pghistory', '0007_auto_20250421_0444'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

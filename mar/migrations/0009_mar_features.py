@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mar', '0007_payer_ndc_npi_account'),
+        ('mar', '0008_clerk_role'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

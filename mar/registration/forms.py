@@ -1,0 +1,143 @@
+"""The clerk's forms. They parse what was typed; the services (services.py) decide what is
+acceptable, and their refusals come back beside the field they name (apply_validation_error)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row
+from django import forms
+from django.conf import settings
+from django.urls import reverse_lazy
+
+from mar.forms import LocalTimeField, LocalTimeInput
+from mar.models import DoseBasis, Encounter, EntryMethod, Patient, Payer, Route
+from mar.registration.services import DOSE_UNITS, RATE_UNITS
+
+
+class PatientForm(forms.Form):
+    mrn = forms.CharField(label="MRN", max_length=40)
+    name = forms.CharField(max_length=200, help_text="Family name, given names")
+    birth_date = forms.DateField(label="Birth date", widget=forms.DateInput(attrs={"type": "date"}))
+    sex = forms.ChoiceField(label="Sex", choices=[("", "choose"), *Patient.Sex.choices])
+    allergies = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Drug and reaction; “NKDA” when none are known",
+    )
+
+
+class VisitForm(forms.Form):
+    unit = forms.CharField(max_length=100, initial="Infusion Center")
+    location_label = forms.CharField(label="Chair / bed", max_length=40, required=False)
+    setting = forms.ChoiceField(choices=Encounter.Setting.choices)
+    attending = forms.CharField(label="Attending physician", max_length=200, required=False)
+    arrived_at = LocalTimeField(label="Arrival time")
+    payer = forms.ModelChoiceField(
+        queryset=Payer.objects.filter(active=True),
+        required=False,
+        empty_label="none / self-pay not yet known",
+        help_text="Chooses the coding policy the charges follow",
+    )
+    account_number = forms.CharField(label="Account number", max_length=40, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        zone = ZoneInfo(settings.TIME_ZONE)
+        field = self.fields["arrived_at"]
+        assert isinstance(field, LocalTimeField)
+        field.zone = zone
+        field.widget = LocalTimeInput()
+        field.widget.zone = zone  # type: ignore[attr-defined]
+
+
+def _search_attrs(datalist: str, url_name: str) -> dict[str, Any]:
+    """A text input whose suggestions (a <datalist>) htmx fills as she types."""
+    return {
+        "list": datalist,
+        "autocomplete": "off",
+        "hx-get": reverse_lazy(url_name),
+        "hx-trigger": "input changed delay:250ms",
+        "hx-target": f"#{datalist}",
+        "hx-swap": "innerHTML",
+    }
+
+
+class OrderEntryForm(forms.Form):
+    drug = forms.CharField(
+        label="Drug",
+        max_length=200,
+        help_text="Type to search the formulary (name or brand), then choose",
+        widget=forms.TextInput(attrs=_search_attrs("drug-options", "registration:drug_options")),
+    )
+    dose_value = forms.DecimalField(
+        label="Dose", min_value=Decimal("0.0001"), max_digits=12, decimal_places=4
+    )
+    dose_unit = forms.ChoiceField(
+        label="Unit", choices=[(u, u) for u in DOSE_UNITS], required=False
+    )
+    dose_basis = forms.ChoiceField(
+        label="Basis",
+        choices=[
+            ("", "fixed amount"),
+            (DoseBasis.PER_M2, "per m²"),
+            (DoseBasis.PER_KG, "per kg"),
+            (DoseBasis.AUC, "target AUC"),
+        ],
+        required=False,
+    )
+    route = forms.ChoiceField(choices=Route.choices)
+    duration_minutes = forms.IntegerField(
+        label="Duration (minutes)", min_value=1, required=False, help_text="or a rate"
+    )
+    rate_value = forms.DecimalField(
+        label="Rate", min_value=Decimal("0.0001"), max_digits=12, decimal_places=4, required=False
+    )
+    rate_unit = forms.ChoiceField(
+        label="Rate unit", choices=[(u, u) for u in RATE_UNITS], required=False
+    )
+    indication = forms.CharField(
+        label="Indication (ICD-10-CM)",
+        max_length=200,
+        help_text="Type a code (C50.911) or words (breast), then choose",
+        widget=forms.TextInput(attrs=_search_attrs("icd10-options", "registration:icd10_options")),
+    )
+    ordering_provider = forms.CharField(label="Ordering provider", max_length=200)
+    ordering_provider_npi = forms.CharField(
+        label="Provider NPI", max_length=10, help_text="10 digits, checked"
+    )
+    entry_method = forms.ChoiceField(
+        label="The order came as",
+        choices=[(c, label) for c, label in EntryMethod.choices if c != EntryMethod.ELECTRONIC],
+        help_text="You enter it on the provider's behalf; a pharmacist verifies it",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Related fields side by side (dose, unit, basis; duration or rate; provider and NPI).
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            "drug",
+            Row(
+                Column("dose_value", css_class="col-md-3"),
+                Column("dose_unit", css_class="col-md-3"),
+                Column("dose_basis", css_class="col-md-3"),
+                Column("route", css_class="col-md-3"),
+            ),
+            Row(
+                Column("duration_minutes", css_class="col-md-4"),
+                Column("rate_value", css_class="col-md-4"),
+                Column("rate_unit", css_class="col-md-4"),
+            ),
+            "indication",
+            Row(
+                Column("ordering_provider", css_class="col-md-5"),
+                Column("ordering_provider_npi", css_class="col-md-3"),
+                Column("entry_method", css_class="col-md-4"),
+            ),
+        )

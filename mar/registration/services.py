@@ -1,0 +1,334 @@
+"""Registering a patient, opening a visit, entering an order: keyword-only services.
+
+Each refuses bad input with a ValidationError keyed by the field at fault, so the clerk's form
+shows it beside the field, the HL7 listener names the segment and field (mar/hl7/), and the FHIR
+import answers with an OperationOutcome. Duplicates are refused: an MRN already registered, the
+same visit twice (the same patient arriving at the same minute, or an account number in use).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from mar.models import DoseBasis, Drug, Encounter, EntryMethod, Order, Patient, Payer, Route
+from mar.registration.icd10 import icd10_resolve
+from mar.validators import npi_normalise
+
+MRN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
+DOSE_UNITS = ("mg", "g", "mcg", "units", "mL", "mEq", "mmol", "international units")
+RATE_UNITS = ("mL/h", "mg/h", "mcg/min", "units/h", "mg/kg/h", "units/kg/h")
+_BASIS_SUFFIX = {DoseBasis.PER_M2: "/m²", DoseBasis.PER_KG: "/kg"}
+
+
+def _fail(field: str, message: str) -> ValidationError:
+    return ValidationError({field: [message]})
+
+
+def patient_fields_check(
+    *, mrn: str, name: str, birth_date: date | None, sex: str, today: date | None = None
+) -> None:
+    errors: dict[str, list[str]] = {}
+    if not MRN_RE.match(mrn):
+        errors["mrn"] = ["An MRN is 1-40 letters, digits or dashes."]
+    if not name.strip():
+        errors["name"] = ["Enter the patient's name."]
+    today = today or timezone.localdate()
+    if birth_date is not None and birth_date > today:
+        errors["birth_date"] = ["The birth date is in the future."]
+    elif birth_date is not None and birth_date.year < 1890:
+        errors["birth_date"] = ["The birth date is before 1890: check the year."]
+    if sex not in {"", *Patient.Sex.values}:
+        errors["sex"] = [f"Sex is one of {', '.join(Patient.Sex.values)} (or blank)."]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def patient_register(
+    *, mrn: str, name: str, birth_date: date | None, sex: str = "", allergies: str = ""
+) -> Patient:
+    """A new patient; an MRN already registered is refused (naming who holds it)."""
+    mrn = mrn.strip()
+    name = " ".join(name.split())
+    patient_fields_check(mrn=mrn, name=name, birth_date=birth_date, sex=sex)
+    holder = Patient.objects.filter(mrn__iexact=mrn).first()
+    if holder is not None:
+        raise _fail("mrn", f"MRN {holder.mrn} is already registered: {holder.name}.")
+    try:
+        with transaction.atomic():
+            return Patient.objects.create(
+                mrn=mrn, name=name, birth_date=birth_date, sex=sex, allergies=allergies.strip()
+            )
+    except IntegrityError:  # registered at the same moment by another clerk or the interface
+        raise _fail("mrn", f"MRN {mrn} is already registered.") from None
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, **changes: Any) -> Patient:
+    """Demographics changed (HL7 A08, FHIR): the same checks as registering."""
+    allowed = {"name", "birth_date", "sex", "allergies"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"not patient fields: {sorted(unknown)}")
+    for field, value in changes.items():
+        setattr(patient, field, " ".join(value.split()) if field == "name" else value)
+    patient_fields_check(
+        mrn=patient.mrn, name=patient.name, birth_date=patient.birth_date, sex=patient.sex
+    )
+    patient.save(update_fields=[*changes])
+    return patient
+
+
+def patient_find(query: str, *, limit: int = 25) -> list[Patient]:
+    """By MRN (exact or starting with) or by name words, all of which must appear."""
+    query = query.strip()
+    if not query:
+        return []
+    by_name = Q()
+    for word in query.split():
+        by_name &= Q(name__icontains=word)
+    found = Patient.objects.filter(Q(mrn__iexact=query) | Q(mrn__istartswith=query) | by_name)
+    return list(found.order_by("name", "pk")[:limit])
+
+
+@dataclass(frozen=True)
+class VisitDuplicate:
+    encounter: Encounter
+    why: str
+
+
+def _visit_duplicate(
+    *, patient: Patient, arrived_at: datetime | None, account_number: str
+) -> VisitDuplicate | None:
+    if account_number:
+        same = Encounter.objects.filter(**{"account_number__iexact": account_number}).first()
+        if same is not None:
+            return VisitDuplicate(same, f"account number {same.account_number} is already in use")
+    if arrived_at is not None:
+        minute = arrived_at.replace(second=0, microsecond=0)
+        same = Encounter.objects.filter(
+            patient=patient, arrived_at__gte=minute, arrived_at__lt=minute + timedelta(minutes=1)
+        ).first()
+        if same is not None:
+            return VisitDuplicate(same, "this patient already has a visit arriving at that time")
+    return None
+
+
+@transaction.atomic
+def encounter_open(
+    *,
+    patient: Patient,
+    unit: str,
+    arrived_at: datetime | None,
+    location_label: str = "",
+    setting: str = Encounter.Setting.FACILITY,
+    attending: str = "",
+    account_number: str = "",
+    payer: Payer | None = None,
+    zone: str | None = None,
+    nurse: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> Encounter:
+    """A visit for a registered patient. The same visit twice is refused; a second visit of the
+    same patient on the same day gets the next sequence number (they left and came back)."""
+    errors: dict[str, list[str]] = {}
+    unit = unit.strip()
+    if not unit:
+        errors["unit"] = ["Enter the unit (Infusion Center, Emergency Department...)."]
+    if setting not in Encounter.Setting.values:
+        errors["setting"] = ["The setting is facility or office."]
+    now = now or timezone.now()
+    if arrived_at is not None and arrived_at > now + timedelta(minutes=5):
+        errors["arrived_at"] = ["The arrival time is in the future."]
+    if errors:
+        raise ValidationError(errors)
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()  # one visit at a time
+    account_number = account_number.strip()
+    duplicate = _visit_duplicate(
+        patient=patient, arrived_at=arrived_at, account_number=account_number
+    )
+    if duplicate is not None:
+        field = "account_number" if "account" in duplicate.why else "arrived_at"
+        raise _fail(field, f"Already open: {duplicate.why} (visit {duplicate.encounter.pk}).")
+    zone = zone or settings.TIME_ZONE
+    fields: dict[str, Any] = {
+        "patient": patient,
+        "unit": unit,
+        "location_label": location_label.strip(),
+        "setting": setting,
+        "attending": attending.strip(),
+        "arrived_at": arrived_at,
+        "timezone": zone,
+        "nurse": nurse,
+    }
+    fields["account_number"] = account_number
+    fields["payer"] = payer
+    encounter = Encounter(**fields)
+    encounter.sequence_of_day = _sequence_of_day(encounter)
+    encounter.save()
+    return encounter
+
+
+def _sequence_of_day(encounter: Encounter) -> int:
+    """1 for the patient's first visit of the day (on the encounter's clock), 2 for the next..."""
+    if encounter.arrived_at is None:
+        return 1
+    zone = ZoneInfo(encounter.timezone)
+    day = encounter.arrived_at.astimezone(zone).date()
+    earlier = Encounter.objects.filter(
+        patient=encounter.patient,
+        arrived_at__lt=encounter.arrived_at,
+        arrived_at__gte=encounter.arrived_at - timedelta(days=1),
+    )
+    same_day = [e for e in earlier if e.arrived_at and e.arrived_at.astimezone(zone).date() == day]
+    return len(same_day) + 1
+
+
+def drug_search(query: str, *, limit: int = 15) -> list[Drug]:
+    """The formulary by name or synonym, names starting with the query first."""
+    query = " ".join(query.split())
+    if not query:
+        return []
+    found = Drug.objects.filter(Q(name__icontains=query) | Q(synonyms__icontains=query))
+    drugs = list(found.order_by("name")[: limit * 3])
+    drugs.sort(key=lambda d: (not d.name.casefold().startswith(query.casefold()), d.name))
+    return drugs[:limit]
+
+
+def drug_find(text: str) -> Drug:
+    """The formulary drug an order names (its name or one synonym, any case); ValidationError
+    naming close matches otherwise. Order entry never adds a drug: the pharmacist does."""
+    name = " ".join(text.split())
+    if not name:
+        raise _fail("drug", "Search the formulary and choose the drug.")
+    found = Drug.objects.filter(name__iexact=name).first()
+    if found is not None:
+        return found
+    folded = name.casefold()
+    for drug in Drug.objects.filter(synonyms__icontains=name).order_by("pk"):
+        if any(part.strip().casefold() == folded for part in drug.synonyms.split(";")):
+            return drug
+    close = drug_search(name, limit=5)
+    if close:
+        names = ", ".join(d.name for d in close)
+        raise _fail("drug", f"“{name}” is not a formulary name; did you mean: {names}?")
+    raise _fail("drug", f"“{name}” is not in the formulary: ask pharmacy to add it.")
+
+
+def dose_text(value: Decimal, unit: str, basis: str) -> str:
+    """What the chart and the pharmacist read: '85 mg/m²', 'AUC 5', '8 mg'."""
+    amount = f"{value.normalize():f}"
+    if basis == DoseBasis.AUC:
+        return f"AUC {amount}"
+    return f"{amount} {unit}{_BASIS_SUFFIX.get(basis, '')}"  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class OrderEntry:
+    """An order as entered: by a person (entry_method written/verbal/telephone, on behalf of the
+    prescriber) or from an interface (electronic)."""
+
+    drug: Drug | None  # None: not found (the caller has said why); the other fields still checked
+    dose_value: Decimal
+    dose_unit: str
+    dose_basis: str = ""
+    route: str = Route.IV
+    duration_minutes: int | None = None
+    rate_value: Decimal | None = None
+    rate_unit: str = ""
+    indication: str = ""  # an ICD-10-CM code, optionally followed by its words
+    ordering_provider: str = ""
+    ordering_provider_npi: str = ""
+    entry_method: str = EntryMethod.ELECTRONIC
+    purpose: str = ""
+
+
+def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
+    """The checks every order passes, wherever it comes from; the fields to store."""
+    errors: dict[str, list[str]] = {}
+    if entry.drug is None:
+        errors["drug"] = ["Search the formulary and choose the drug."]
+    if entry.dose_value is None or entry.dose_value <= 0:
+        errors["dose_value"] = ["The dose is a number above zero."]
+    if entry.dose_basis not in {"", *DoseBasis.values}:
+        errors["dose_basis"] = ["The dose basis is per m², per kg or AUC (or none)."]
+    if entry.dose_basis != DoseBasis.AUC and not entry.dose_unit.strip():
+        errors["dose_unit"] = ["Give the dose's unit (mg, units...)."]
+    if entry.route not in Route.values:
+        errors["route"] = [f"Unknown route {entry.route!r}."]
+    if entry.duration_minutes is not None and not 0 < entry.duration_minutes <= 7 * 24 * 60:
+        errors["duration_minutes"] = ["The duration is 1 minute to 7 days."]
+    if entry.rate_value is not None and entry.rate_value <= 0:
+        errors["rate_value"] = ["The rate is a number above zero."]
+    if entry.rate_value is not None and not entry.rate_unit.strip():
+        errors["rate_unit"] = ["Give the rate's unit (mL/h...)."]
+    if not entry.ordering_provider.strip():
+        errors["ordering_provider"] = ["Name the ordering provider."]
+    npi = entry.ordering_provider_npi.strip()
+    if npi:
+        try:
+            npi = npi_normalise(npi)
+        except ValueError as exc:
+            errors["ordering_provider_npi"] = [f"{exc}."]
+    if entry.entry_method not in EntryMethod.values:
+        errors["entry_method"] = ["How did the order come: written, verbal or telephone?"]
+    code, words = "", ""
+    try:
+        diagnosis = icd10_resolve(entry.indication)
+        code, words = diagnosis.code, diagnosis.description
+    except ValueError as exc:
+        errors["indication"] = [str(exc)]
+    if errors:
+        raise ValidationError(errors)
+    unit = "" if entry.dose_basis == DoseBasis.AUC else entry.dose_unit.strip()
+    return {
+        "drug": entry.drug,
+        "dose": dose_text(entry.dose_value, unit, entry.dose_basis),
+        "dose_value": entry.dose_value,
+        "dose_unit": unit,
+        "dose_basis": entry.dose_basis,
+        "route": entry.route,
+        "duration_minutes": entry.duration_minutes,
+        "rate_value": entry.rate_value,
+        "rate_unit": entry.rate_unit.strip() if entry.rate_value is not None else "",
+        "indication_code": code,
+        "indication": f"{code} {words}".strip()[:200],
+        "ordering_provider": " ".join(entry.ordering_provider.split()),
+        "ordering_provider_npi": npi,
+        "entry_method": entry.entry_method,
+        "purpose": entry.purpose,
+    }
+
+
+@transaction.atomic
+def order_enter(
+    *, encounter: Encounter, entry: OrderEntry, user: AbstractBaseUser | None = None
+) -> Order:
+    """An order on an in-progress visit, waiting for a pharmacist's verification like any other.
+
+    Typed by a nurse or clerk (written, verbal or telephone order), it records who entered it and
+    on whose behalf (the ordering provider); from an interface, `user` is None."""
+    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
+    if locked.status == Encounter.Status.SIGNED:
+        raise ValidationError("This visit is signed; an order is added by an addendum.")
+    fields = order_fields_check(entry)
+    if entry.entry_method != EntryMethod.ELECTRONIC:
+        if user is None:
+            raise _fail("entry_method", "A transcribed order records who entered it.")
+        npi = fields["ordering_provider_npi"]
+        on_behalf = fields["ordering_provider"] + (f" (NPI {npi})" if npi else "")
+        fields["entered_on_behalf_of"] = on_behalf[:200]
+    fields["entered_by"] = user
+    return Order.objects.create(encounter=locked, **fields)

@@ -1,0 +1,150 @@
+"""The clerk's screens: find or register a patient, open a visit, enter orders.
+
+Clerks (and admins) register and open visits; nurses may also enter an order they transcribe
+(a written, verbal or telephone order), which waits for a pharmacist's verification like any
+other. The two search endpoints answer htmx with <option>s for the fields' datalists; without
+JavaScript the typed text is resolved when the form is posted.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from mar.forms import apply_validation_error
+from mar.models import Encounter, Patient
+from mar.registration.forms import OrderEntryForm, PatientForm, VisitForm
+from mar.registration.icd10 import icd10_search
+from mar.registration.services import (
+    OrderEntry,
+    drug_find,
+    drug_search,
+    encounter_open,
+    order_enter,
+    patient_find,
+    patient_register,
+)
+from mar.roles import CLERK, NURSE, role_required
+
+
+@require_GET
+@role_required(CLERK, NURSE)
+def home(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    today = timezone.localdate()
+    visits = (
+        Encounter.objects.filter(arrived_at__date=today)
+        .select_related("patient")
+        .order_by("-arrived_at", "-pk")[:50]
+    )
+    return render(
+        request,
+        "registration/home.html",
+        {"query": query, "patients": patient_find(query), "visits": visits},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(CLERK)
+def patient_new(request: HttpRequest) -> HttpResponse:
+    form = PatientForm(request.POST or None, initial={"mrn": request.GET.get("mrn", "")[:40]})
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = patient_register(**form.cleaned_data)
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(request, f"Registered {patient.name} (MRN {patient.mrn}).")
+            return redirect("registration:patient", pk=patient.pk)
+    return render(request, "registration/patient_new.html", {"form": form})
+
+
+@require_GET
+@role_required(CLERK, NURSE)
+def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_object_or_404(Patient, pk=pk)
+    visits = patient.encounters.order_by("-arrived_at", "-pk")
+    return render(request, "registration/patient.html", {"patient": patient, "visits": visits})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(CLERK)
+def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_object_or_404(Patient, pk=pk)
+    form = VisitForm(request.POST or None, initial={"arrived_at": timezone.now()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            encounter = encounter_open(patient=patient, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(request, f"Visit opened: {encounter.unit} {encounter.location_label}")
+            return redirect("registration:visit", pk=encounter.pk)
+    return render(request, "registration/visit_new.html", {"patient": patient, "form": form})
+
+
+@require_GET
+@role_required(CLERK, NURSE)
+def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
+    orders = encounter.orders.select_related("drug", "entered_by", "verified_by")
+    return render(request, "registration/visit.html", {"encounter": encounter, "orders": orders})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(CLERK, NURSE)
+def order_new(request: HttpRequest, pk: int) -> HttpResponse:
+    encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
+    form = OrderEntryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        drug_error = None
+        try:
+            drug = drug_find(data["drug"])
+        except ValidationError as exc:
+            drug, drug_error = None, exc
+            apply_validation_error(form, exc)
+        try:
+            entry = OrderEntry(
+                drug=drug,
+                dose_value=data["dose_value"],
+                dose_unit=data["dose_unit"],
+                dose_basis=data["dose_basis"],
+                route=data["route"],
+                duration_minutes=data["duration_minutes"],
+                rate_value=data["rate_value"],
+                rate_unit=data["rate_unit"] if data["rate_value"] is not None else "",
+                indication=data["indication"],
+                ordering_provider=data["ordering_provider"],
+                ordering_provider_npi=data["ordering_provider_npi"],
+                entry_method=data["entry_method"],
+            )
+            order = order_enter(encounter=encounter, entry=entry, user=request.user)
+        except ValidationError as exc:
+            if drug_error is not None and hasattr(exc, "error_dict"):
+                exc.error_dict.pop("drug", None)  # already said why, with close matches
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request, f"Order entered: {order.drug.name} {order.dose}; waiting for pharmacy."
+            )
+            return redirect("registration:visit", pk=encounter.pk)
+    return render(request, "registration/order_new.html", {"encounter": encounter, "form": form})
+
+
+@require_GET
+@role_required(CLERK, NURSE)
+def drug_options(request: HttpRequest) -> HttpResponse:
+    drugs = drug_search(request.GET.get("drug", request.GET.get("q", ""))[:100])
+    return render(request, "registration/_drug_options.html", {"drugs": drugs})
+
+
+@require_GET
+@role_required(CLERK, NURSE)
+def icd10_options(request: HttpRequest) -> HttpResponse:
+    found = icd10_search(request.GET.get("indication", request.GET.get("q", ""))[:100])
+    return render(request, "registration/_icd10_options.html", {"diagnoses": found})

@@ -1,0 +1,145 @@
+"""The clerk's screens over HTTP: register, open a visit, enter an order, errors beside fields."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from mar.models import Encounter, Order, Patient, Payer
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def field_error(html: str, field: str) -> str:
+    """The error text shown beside `field` (crispy renders it right after the input)."""
+    match = re.search(rf'id="error_\d+_id_{field}"[^>]*>\s*<strong>(.*?)</strong>', html, re.S)
+    assert match, f"no error beside {field}"
+    return match.group(1)
+
+
+PATIENT = {
+    "mrn": "A-2001",
+    "name": "Chen, Wei",
+    "birth_date": "1958-11-23",
+    "sex": "M",
+    "allergies": "NKDA",
+}
+
+
+def test_the_clerk_starts_on_registration(client_as) -> None:
+    response = client_as("clerk").get("/")
+    assert response.headers["Location"] == reverse("registration:home")
+
+
+def test_it_registers_then_finds_the_patient(client_as) -> None:
+    client = client_as("clerk")
+    response = client.post(reverse("registration:patient_new"), PATIENT)
+    patient = Patient.objects.get(mrn="A-2001")
+    assert response.headers["Location"] == reverse("registration:patient", args=[patient.pk])
+    found = client.get(reverse("registration:home"), {"q": "chen"}).content.decode()
+    assert "A-2001" in found
+
+
+def test_an_mrn_already_registered_shows_beside_the_mrn(client_as) -> None:
+    factories.patient_create(mrn="A-2001", name="Someone, Else")
+    response = client_as("clerk").post(reverse("registration:patient_new"), PATIENT)
+    assert response.status_code == 200
+    assert "already registered" in field_error(response.content.decode(), "mrn")
+    assert Patient.objects.filter(mrn="A-2001").count() == 1
+
+
+def test_a_missing_birth_date_shows_beside_it(client_as) -> None:
+    response = client_as("clerk").post(
+        reverse("registration:patient_new"), {**PATIENT, "birth_date": "23/11/58"}
+    )
+    assert field_error(response.content.decode(), "birth_date")
+
+
+VISIT = {
+    "unit": "Infusion Center",
+    "location_label": "4",
+    "setting": "facility",
+    "attending": "Dr. Okafor",
+    "arrived_at": "2026-03-02T08:00",
+    "account_number": "V-1001",
+    "payer": "",
+}
+
+
+def test_it_opens_a_visit_and_refuses_the_same_one_twice(client_as) -> None:
+    patient = factories.patient_create()
+    payer = Payer.objects.create(name="Medicare Part B", financial_class="medicare")
+    client = client_as("clerk")
+    url = reverse("registration:visit_new", args=[patient.pk])
+    first = client.post(url, {**VISIT, "payer": payer.pk})
+    encounter = Encounter.objects.get(patient=patient)
+    assert first.headers["Location"] == reverse("registration:visit", args=[encounter.pk])
+    assert (encounter.location_label, encounter.attending) == ("4", "Dr. Okafor")
+    assert (encounter.account_number, encounter.payer) == ("V-1001", payer)
+    again = client.post(url, {**VISIT, "account_number": ""})
+    assert "Already open" in field_error(again.content.decode(), "arrived_at")
+    same_account = client.post(url, {**VISIT, "arrived_at": "2026-03-02T13:00"})
+    assert "already in use" in field_error(same_account.content.decode(), "account_number")
+    assert Encounter.objects.filter(patient=patient).count() == 1
+
+
+ORDER = {
+    "drug": "oxaliplatin",
+    "dose_value": "85",
+    "dose_unit": "mg",
+    "dose_basis": "per_m2",
+    "route": "iv",
+    "duration_minutes": "120",
+    "rate_value": "",
+    "rate_unit": "mL/h",
+    "indication": "C18.9 Malignant neoplasm of colon, unspecified",
+    "ordering_provider": "Dr. Amara Okafor",
+    "ordering_provider_npi": "1234567893",
+    "entry_method": "written",
+}
+
+
+def test_a_nurse_enters_a_written_order_for_pharmacy_to_verify(client_as, nurse_user) -> None:
+    factories.drug_get("oxaliplatin", "chemo")
+    encounter = factories.encounter_create()
+    client = client_as("nurse")
+    response = client.post(reverse("registration:order_new", args=[encounter.pk]), ORDER)
+    assert response.status_code == 302
+    order = Order.objects.get(encounter=encounter)
+    assert (order.dose, order.entered_by, order.entry_method) == ("85 mg/m²", nurse_user, "written")
+    queue = client_as("pharmacist").get(reverse("pharmacy:orders")).content.decode()
+    assert "oxaliplatin" in queue
+
+
+def test_order_errors_show_beside_their_fields(client_as) -> None:
+    factories.drug_get("oxaliplatin", "chemo")
+    encounter = factories.encounter_create()
+    bad = {**ORDER, "drug": "oxali", "indication": "qwerty", "dose_value": "-3"}
+    bad["ordering_provider_npi"] = "1234567890"
+    response = client_as("clerk").post(reverse("registration:order_new", args=[encounter.pk]), bad)
+    html = response.content.decode()
+    assert field_error(html, "dose_value")
+    assert not Order.objects.exists()
+    fixed = client_as("clerk").post(
+        reverse("registration:order_new", args=[encounter.pk]), {**bad, "dose_value": "85"}
+    )
+    html = fixed.content.decode()
+    assert "did you mean: oxaliplatin" in field_error(html, "drug")
+    assert "No ICD-10-CM code matches" in field_error(html, "indication")
+    assert "check digit" in field_error(html, "ordering_provider_npi")
+
+
+def test_the_search_endpoints_answer_options(client_as) -> None:
+    factories.drug_get("oxaliplatin", "chemo")
+    client = client_as("nurse")
+    drugs = client.get(reverse("registration:drug_options"), {"drug": "oxal"}).content.decode()
+    assert '<option value="oxaliplatin">' in drugs
+    codes = client.get(reverse("registration:icd10_options"), {"indication": "colon"})
+    assert 'value="C18.9 Malignant neoplasm of colon, unspecified"' in codes.content.decode()
+
+
+def test_the_chart_links_to_order_entry_while_open(client_as) -> None:
+    encounter = factories.chemo_encounter_create()
+    html = client_as("nurse").get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert reverse("registration:order_new", args=[encounter.pk]) in html
