@@ -119,13 +119,13 @@ def test_the_loopback_guard_refuses_other_machines() -> None:
 
 
 @pytest.mark.django_db
-def test_health_check_answers_head_and_get(client) -> None:  # type: ignore[no-untyped-def]
+def test_health_check_answers_head_and_get(client) -> None:
     assert client.head("/healthz").status_code == 200
     assert client.get("/healthz").content == b"ok"
 
 
 @pytest.mark.django_db
-def test_without_postgresql_every_page_says_there_is_no_audit_trail(client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_without_postgresql_every_page_says_there_is_no_audit_trail(client, settings) -> None:
     assert settings.AUDIT_TRAIL is True  # the tests run on PostgreSQL: no banner
     assert b"demo-banner" not in client.get("/accounts/login/").content
     settings.AUDIT_TRAIL = False  # as on SQLite (bin/demo)

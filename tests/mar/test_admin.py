@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin(db):  # type: ignore[no-untyped-def]
+def admin(db):
     from django.contrib.auth.models import User
     from django.test import Client
 
@@ -20,7 +20,7 @@ def admin(db):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def signed(nurse_user):  # type: ignore[no-untyped-def]
+def signed(nurse_user):
     encounter = encounter_signed(nurse=nurse_user)
     addendum = Addendum.objects.create(
         encounter=encounter, what="note", why="late entry", author=nurse_user
@@ -28,7 +28,7 @@ def signed(nurse_user):  # type: ignore[no-untyped-def]
     return encounter, addendum
 
 
-def test_admin_change_pages_of_a_signed_record_are_read_only(admin, signed) -> None:  # type: ignore[no-untyped-def]
+def test_admin_change_pages_of_a_signed_record_are_read_only(admin, signed) -> None:
     encounter, addendum = signed
     administration = encounter.administrations.first()
     for url in (
@@ -44,13 +44,13 @@ def test_admin_change_pages_of_a_signed_record_are_read_only(admin, signed) -> N
         assert admin.post(url, {}).status_code == 403, url
 
 
-def test_admin_addenda_cannot_be_deleted_or_added(admin, signed) -> None:  # type: ignore[no-untyped-def]
+def test_admin_addenda_cannot_be_deleted_or_added(admin, signed) -> None:
     _, addendum = signed
     assert admin.get(f"/admin/mar/addendum/{addendum.pk}/delete/").status_code == 403
     assert admin.get("/admin/mar/addendum/add/").status_code == 403
 
 
-def test_admin_still_edits_an_open_encounter(admin) -> None:  # type: ignore[no-untyped-def]
+def test_admin_still_edits_an_open_encounter(admin) -> None:
     encounter = factories.chemo_encounter_create()
     response = admin.get(f"/admin/mar/encounter/{encounter.pk}/change/")
     assert response.status_code == 200
