@@ -66,12 +66,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's SessionMiddleware, except that background polls do not extend an idle session.
+    "config.session.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Every page needs a login unless its view is marked @login_not_required.
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Every page needs a login unless its view is marked @login_not_required (an htmx request
+    # without a session gets 401 + X-Session-Expired, for the page's sign-in dialog).
+    "config.session.HtmxLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -124,12 +126,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Shared tablets: a session idle for 30 minutes ends (every request pushes the expiry on).
+# Shared tablets: a session idle for 30 minutes ends (every request pushes the expiry on, except
+# the page's background polls: config/session.py).
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60))
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # htmx sends the token from hx-headers on <body>, so no script needs to read the cookie.
 CSRF_COOKIE_HTTPONLY = True
+# An htmx request refused for its token gets an answer the page handles (config/session.py).
+CSRF_FAILURE_VIEW = "config.session.csrf_failure"
 
 LANGUAGE_CODE = "en-us"
 # The hospital's zone; each encounter also carries its own IANA zone for the record.

@@ -7,6 +7,7 @@ the panel, the timeline's charged/uncharged marks and the sign-off read the same
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ from mar.forms import (
     AddendumForm,
     AdministrationForm,
     AtForm,
+    DispositionForm,
     EncounterTimesForm,
     FlushForm,
     FlushRemoveForm,
@@ -29,6 +31,7 @@ from mar.forms import (
     SiteForm,
     SiteUpdateForm,
     StartForm,
+    ordered_method,
 )
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
@@ -48,6 +51,8 @@ from mar.record import (
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.timeline import Timeline, build_timeline
 
+# The engine's names for the dose (DRUG-DOSE) and the card's fields for them.
+DOSE_FIELDS = {"dose": "dose_value", "dose.unit": "dose_unit", "dose.value": "dose_value"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 # Engine fields that are a field of the administration card, id="id_a<pk>-<name>".
 
@@ -97,6 +102,16 @@ class Card:
     conflict: Administration | None = None
 
     @property
+    def top_findings(self) -> list[Item]:
+        """The card's findings shown at its top: all but those shown beside the dose."""
+        return [item for item in self.findings if (item.finding.field or "") not in DOSE_FIELDS]
+
+    @property
+    def dose_findings(self) -> list[Item]:
+        """DRUG-DOSE: no dose, or one the billing unit cannot use, said beside the dose."""
+        return [item for item in self.findings if (item.finding.field or "") in DOSE_FIELDS]
+
+    @property
     def folded(self) -> bool:
         """A finished card with nothing to fix shows its form folded (the page stays short)."""
         return not (
@@ -143,7 +158,11 @@ def checklist_build(
             # The visit's heading links nowhere (it would jump to the checklist itself).
             groups[first] = Group(title, f"adm-{first[1:]}" if adm else "")
         key = finding_key(finding)
-        anchor = flush_anchor(finding.field) or _anchor(finding, administrations, sites)
+        anchor = (
+            flush_anchor(finding.field)
+            or _order_anchor(record, finding.field)
+            or _anchor(finding, administrations, sites)
+        )
         groups[first].items.append(Item(finding, key, anchor, acks.get(key)))
     checklist = Checklist(groups=list(groups.values()))
     for finding in findings:
@@ -155,6 +174,19 @@ def checklist_build(
             checklist.infos += 1
     checklist.open_errors = open_errors(findings, set(acks))
     return checklist
+
+
+_ORDER_FIELD = re.compile(r"^orders\[(\d+)\]\.(disposition_reason|disposition)$")
+
+
+def _order_anchor(record: Record | None, field: str | None) -> str:
+    """For a finding naming an order's disposition (DOC-6: "orders[1].disposition", the record's
+    second order): the field on that order's row where the nurse documents it."""
+    match = _ORDER_FIELD.match(field or "")
+    if match is None or record is None or int(match[1]) >= len(record.orders):
+        return ""
+    pk = pk_from_record_id(record.orders[int(match[1])].id)
+    return f"id_d{pk}-{'reason' if match[2] == 'disposition_reason' else 'disposition'}"
 
 
 def _flush_anchors(record: Record | None, flushes: Iterable[Flush]) -> Callable[[str | None], str]:
@@ -194,6 +226,8 @@ def _anchor(
         return "checklist"
     if name in ADMINISTRATION_CARD_FIELDS:
         return f"id_a{adm.pk}-{name}"
+    if name in DOSE_FIELDS:
+        return f"id_a{adm.pk}-{DOSE_FIELDS[name]}"
     if name.startswith("pauses["):
         pauses = list(adm.pauses.all())
         index = int(name[len("pauses[") : name.index("]")])
@@ -239,7 +273,7 @@ def chart_context(
 
     sites = list(encounter.sites.all())
     site_by_pk = {s.pk: s for s in sites}
-    orders = list(encounter.orders.select_related("drug", "verified_by"))
+    orders = list(encounter.orders.select_related("drug", "verified_by", "disposition_by"))
     adms = list(
         encounter.administrations.select_related("drug", "order", "site").prefetch_related("pauses")
     )
@@ -274,7 +308,17 @@ def chart_context(
             order,
             order.pk in given,
             bound.get(f"start-O{order.pk}")
-            or StartForm(encounter=encounter, sites=sites, prefix=f"o{order.pk}"),
+            or StartForm(
+                encounter=encounter,
+                sites=sites,
+                prefix=f"o{order.pk}",
+                initial={"method": ordered_method(order)},
+            ),
+            bound.get(f"disposition-O{order.pk}")
+            or DispositionForm(
+                prefix=f"d{order.pk}",
+                initial={"disposition": order.disposition, "reason": order.disposition_reason},
+            ),
         )
         for order in orders
     ]

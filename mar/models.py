@@ -390,6 +390,11 @@ class Order(models.Model):
     class Purpose(models.TextChoices):
         HYDRATION = "hydration", "Hydration"
 
+    class Disposition(models.TextChoices):
+        NOT_GIVEN = "not_given", "Not given"
+        HELD = "held", "Held"
+        REFUSED = "refused", "Refused"
+
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="orders")
     drug = models.ForeignKey(Drug, on_delete=models.PROTECT, related_name="orders")
     dose = models.CharField(max_length=100, blank=True, help_text="'per protocol' is a dose")
@@ -440,6 +445,14 @@ class Order(models.Model):
     )
     verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
+    # An order not given: the nurse documents why (the engine's DOC-6 asks for it on every order
+    # with no administration). Blank: not documented (given, or still to give).
+    disposition = models.CharField(max_length=10, choices=Disposition.choices, blank=True)
+    disposition_reason = models.TextField(blank=True)
+    disposition_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    disposition_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]

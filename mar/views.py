@@ -38,6 +38,7 @@ from mar.forms import (
     AddendumForm,
     AdministrationForm,
     AtForm,
+    DispositionForm,
     EncounterTimesForm,
     FlushForm,
     FlushRemoveForm,
@@ -448,6 +449,40 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
     bound = {f"start-O{order.pk}": form, f"checks-O{order.pk}": checks}
     return _after_change(request, encounter, bound=bound)
+
+
+@require_POST
+@role_required(NURSE)
+def order_disposition(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
+    """An order not given: not given, held or refused with the reason (DOC-6), or cleared (to
+    give after all); on a signed record as an addendum."""
+    order = get_object_or_404(
+        Order.objects.select_related("encounter__patient", "drug"), pk=order_pk, encounter_id=pk
+    )
+    encounter = order.encounter
+    form = DispositionForm(request.POST, prefix=f"d{order.pk}")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            charting.order_disposition_set(
+                order=order,
+                disposition=data["disposition"],
+                reason=data["reason"],
+                user=request.user,
+                addendum_why=data["addendum_why"],
+            )
+        except ChartError as exc:
+            _refused(form, exc)
+        else:
+            if order.disposition:
+                messages.success(
+                    request,
+                    f"{order.drug.name}: {order.get_disposition_display().lower()} charted.",
+                )
+            else:
+                messages.success(request, f"{order.drug.name}: to give.")
+            return _after_change(request, encounter, anchor=f"order-{order.pk}")
+    return _after_change(request, encounter, bound={f"disposition-O{order.pk}": form})
 
 
 def _administration(pk: int, adm_pk: int) -> Administration:

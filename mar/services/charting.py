@@ -335,6 +335,48 @@ def ordered_amount(dose: str) -> tuple[Decimal, str] | None:
 
 
 @transaction.atomic
+def order_disposition_set(
+    *,
+    order: Order,
+    disposition: str,
+    reason: str,
+    user: AbstractBaseUser | None,
+    at: datetime | None = None,
+    addendum_why: str = "",
+) -> Order:
+    """Document an order as not given, held or refused, with the reason (DOC-6), or clear it
+    ("": undo, the order is to give after all). Who and when are recorded; on a signed record
+    only as an addendum with a reason."""
+    encounter = order.encounter
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    reason = reason.strip()
+    if disposition and disposition not in Order.Disposition.values:
+        raise ChartError({"disposition": [f"{disposition!r} is not not given, held or refused."]})
+    if disposition and not reason:
+        raise ChartError({"reason": ["Say why it was not given (the auditor asks)."]})
+    words = dict(Order.Disposition.choices)
+    before = f"{words.get(order.disposition, 'to give')}" + (
+        f" ({order.disposition_reason})" if order.disposition_reason else ""
+    )
+    order.disposition = disposition
+    order.disposition_reason = reason if disposition else ""
+    order.disposition_by = user if disposition else None  # type: ignore[assignment]
+    order.disposition_at = (at or timezone.now()) if disposition else None
+    order.save(
+        update_fields=["disposition", "disposition_reason", "disposition_by", "disposition_at"]
+    )
+    record_checked(encounter)
+    if signed:
+        after = f"{words.get(disposition, 'to give')}" + (f" ({reason})" if disposition else "")
+        what = [f"{before} -> {after}"] if before != after else []
+        _addendum_for(
+            encounter, user=user, subject=f"O{order.pk} {order.drug.name}", what=what,
+            why=addendum_why,
+        )  # fmt: skip
+    return order
+
+
+@transaction.atomic
 def administration_start(
     *,
     order: Order,

@@ -20,8 +20,11 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def oob(html: str, element_id: str) -> str:
-    """The element swapped out of band with this id (its opening tag and what follows)."""
-    match = re.search(rf'<[a-z]+ id="{element_id}"[^>]*hx-swap-oob="true"[^>]*>(.*)', html, re.S)
+    """The element swapped out of band with this id (its opening tag and what follows); a part
+    with fields the nurse types in is morphed in ("morph"), the rest replaced ("true")."""
+    match = re.search(
+        rf'<[a-z]+ id="{element_id}"[^>]*hx-swap-oob="(?:true|morph)"[^>]*>(.*)', html, re.S
+    )
     assert match, f"#{element_id} is not swapped out of band"
     return match.group(1)
 

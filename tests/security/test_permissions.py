@@ -33,6 +33,8 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "healthz": ("GET", PUBLIC, ""),
     "login": ("GET POST", PUBLIC, ""),
     "logout": ("POST", SIGNED_IN, ""),
+    # The sign-in dialog over a page whose session ended (JSON; config/session.py).
+    "session_resume": ("GET POST", PUBLIC, ""),
     # The nurse's board and chart; the chart's read-only parts are shared with pharmacy and coding.
     "mar:board": ("GET", frozenset({N, A}), "encounter"),
     "mar:encounter": ("GET", frozenset({N, P, C, A}), "encounter"),
@@ -49,6 +51,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "mar:site_flush": ("POST", frozenset({N, A}), "encounter"),
     "mar:flush_remove": ("POST", frozenset({N, A}), "encounter"),
     "mar:order_start": ("POST", frozenset({N, A}), "encounter"),
+    "mar:order_disposition": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_update": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_pause": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_resume": ("POST", frozenset({N, A}), "encounter"),
