@@ -1,7 +1,7 @@
 """The clinical record (patient, encounter, sites, orders, administrations) and the formulary.
 
 These models describe data only. What is codable and what is missing is the engine's call
-(coding/engine); the one bridge to it is coding/extract.py.
+(coding/engine); the one bridge to it is mar/record.py.
 """
 
 from dataclasses import asdict, fields
@@ -667,7 +667,8 @@ class DrugClassChange(models.Model):
 
 
 class FindingAcknowledgement(models.Model):
-    """A nurse's reason for signing despite an error finding of the checklist (mar/charting.py).
+    """A nurse's reason for signing despite an error finding of the checklist
+    (mar/services/charting.py).
 
     A finding is matched by (rule, administrations, field, message): the engine's findings carry
     no id, and two findings of one rule can name the same field (two flushes in the future are
@@ -841,3 +842,27 @@ class SafetyOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.reason[:40]}"
+
+
+class EncounterSummary(models.Model):
+    """The engine's findings on an encounter's record, derived and cached (mar/summary.py).
+
+    Stored in the transaction of every change to the record (the charting services call
+    `summary_refresh`), so the board and the live checklist read it and run no engine. Findings
+    that depend on the clock (a time in the future, an infusion running 24 h without a pump) are
+    right until `valid_until`; after that, or when the row is missing, the reader recomputes it.
+    A cache, not a decision: not history-tracked.
+    """
+
+    encounter = models.OneToOneField(
+        Encounter, on_delete=models.CASCADE, primary_key=True, related_name="summary"
+    )
+    computed_at = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    record_error = models.TextField(blank=True)
+    # The engine's findings in its order: [{"rule", "severity", "message", "administrations",
+    # "field"}], as Finding.to_json() writes them.
+    findings = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"E{self.encounter_id}: {len(self.findings)} findings"

@@ -51,7 +51,6 @@ from mar.forms import (
 )
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
 from mar.ports import charges_port
-from mar.record import record_dicts_from_encounters
 from mar.roles import (
     ADMIN,
     CLERK,
@@ -70,6 +69,7 @@ from mar.services.charting import (
     acknowledgement_key,
     finding_key,
 )
+from mar.summary import summaries_for
 from mar.timeline import build_timeline
 
 START_PAGES = {
@@ -104,7 +104,8 @@ def board(request: HttpRequest) -> HttpResponse:
     """Today's encounters by chair or bed, any still open from earlier (they must be finished),
     and any with a coder's query unanswered (flagged: the nurse answers with an addendum).
 
-    Each card's state and open-item count come from the engine's checks, like the chart's.
+    Each card's state and open-item count come from the engine's checks, like the chart's, as
+    stored with each change (mar/summary.py): the board runs no engine.
     """
     today = timezone.localdate()
     now = timezone.now()
@@ -133,14 +134,13 @@ def board(request: HttpRequest) -> HttpResponse:
         .order_by("unit", "location_label", "pk")
     )
     encounters = list(encounters)
-    # One bulk read of the open records (five queries for all of them), then the engine per card.
-    records = record_dicts_from_encounters(e for e in encounters if not e.is_signed)
+    # The stored summaries (mar/summary.py): one query whatever the number, no engine run.
+    summaries = summaries_for((e for e in encounters if not e.is_signed), now=now)
     units: dict[str, list[dict[str, object]]] = {}
     for encounter in encounters:
         state, errors, warnings = board_summary(
             encounter,
-            now,
-            record=records.get(encounter.pk),
+            summary=summaries.get(encounter.pk),
             running=bool(encounter.running),
             given=encounter.given,
         )

@@ -57,6 +57,7 @@ TRACKED: list[type[models.Model]] = [
     coding.DocumentationQuery,
     coding.MueLimit,
     coding.Export,
+    coding.LedgerEntry,
 ]
 
 EVENTS: dict[type[models.Model], type[models.Model]] = {}

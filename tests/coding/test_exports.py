@@ -38,7 +38,8 @@ def exported(coder_user):
     review_accept(item=item1, user=coder_user)
     second, run2, item2 = accepted(coder_user)
     review_accept(item=item2, user=coder_user)
-    export, skipped = export_create(user=coder_user)
+    outcome = export_create(user=coder_user)
+    export, skipped = outcome.export, outcome.skipped
     return {
         "export": export,
         "skipped": skipped,

@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 
 from mar import roles
-from mar.models import Administration, Flush
+from mar.models import Flush
+from mar.services import charting
 from mar.services.signature import signature_store
 from tests import factories
 from tests.mar.chart_helpers import card_data, running_visit
@@ -38,7 +39,9 @@ def test_the_checklist_refresh_brings_the_sign_panel_and_sign_state_out_of_band(
     assert 'name="ack_' in oob(html, "sign")
     assert '<section id="checklist"' in html and 'id="checklist" hx-swap-oob' not in html
 
-    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=30))
+    charting.administration_stop(
+        administration=adm, version=adm.version, at=adm.start + timedelta(minutes=30)
+    )
     html = client.get(url, **HX).content.decode()
     assert "Ready to sign" in oob(html, "sign-state")
     assert "No open errors: ready to sign." in oob(html, "sign")

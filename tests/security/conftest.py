@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth.models import User
 
-from coding.models import ChargeLine, ChargeRun, Export
+from coding.models import ChargeCorrection, ChargeLine, ChargeRun, Export
 from coding.services import charge_run_generate
 from mar import roles
 from mar.models import (
@@ -46,6 +46,13 @@ class World:
                 encounter=encounter, kind="drug", raw="312345678906", result="wrong_drug",
                 message="Wrong drug", by=self.users[roles.ADMIN],
             )  # fmt: skip
+        correction = ChargeCorrection.objects.filter(run=run).first()
+        if correction is None:  # one waiting for re-review, for coding:correction_resolve
+            correction = ChargeCorrection.objects.create(
+                run=run, line=line, action="remove", original={"code": line.code},
+                reason="sample", by=User.objects.order_by("pk").first(),
+                state=ChargeCorrection.State.NEEDS_REVIEW,
+            )  # fmt: skip
         return {
             "pk": encounter.pk,
             "site_pk": site.pk,
@@ -55,6 +62,7 @@ class World:
             "flush_pk": flush.pk,
             "scan_pk": scan.pk,
             "line_id": line.pk,
+            "correction_id": correction.pk,
             "fmt": "csv",
         }
 

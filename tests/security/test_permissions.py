@@ -75,6 +75,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "coding:accept": ("POST", frozenset({C, A}), "encounter"),
     "coding:line_correct": ("POST", frozenset({C, A}), "encounter"),
     "coding:line_add": ("POST", frozenset({C, A}), "encounter"),
+    "coding:correction_resolve": ("POST", frozenset({C, A}), "encounter"),
     "coding:override": ("POST", frozenset({C, A}), "encounter"),
     "coding:query": ("POST", frozenset({C, A}), "encounter"),
     "coding:exports": ("GET", frozenset({C, A}), ""),

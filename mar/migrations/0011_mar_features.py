@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mar', '0009_order_disposition'),
+        ('mar', '0010_encountersummary'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
