@@ -1,6 +1,6 @@
 """Stored results of the charge engine: one ChargeRun per generation, its lines and findings.
 
-Administrations are referred to by their record ids ("A<pk>", see coding/extract.py) exactly as
+Administrations are referred to by their record ids ("A<pk>", see mar/record.py) exactly as
 the engine returned them, so a run stays readable after the record changes.
 """
 
