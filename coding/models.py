@@ -361,3 +361,69 @@ class ChargeOutbox(models.Model):
     def __str__(self) -> str:
         state = "done" if self.done_at else "pending"
         return f"outbox {self.pk} ({self.kind}) for encounter {self.encounter_id}: {state}"
+
+
+class AuditSweep(models.Model):
+    """A self-audit (coding/sweep.py): every signed encounter of a date range re-coded under
+    today's rules and a chosen policy, compared with what was billed. It changes nothing billed;
+    its rows are a report, re-made by running it again (not history-tracked)."""
+
+    created_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    date_from = models.DateField()
+    date_to = models.DateField()
+    payer = models.ForeignKey(
+        "mar.Payer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    policy_label = models.CharField(max_length=200, help_text="e.g. 'Medicare policy v2'")
+    policy = models.JSONField(help_text="The engine's policy the encounters were re-coded with")
+    total = models.PositiveIntegerField(default=0, help_text="Signed encounters in the range")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.pk}: {self.date_from} to {self.date_to}, {self.policy_label}"
+
+
+class AuditSweepChunk(models.Model):
+    """One task's share of a sweep: its encounters, and once done their totals."""
+
+    sweep = models.ForeignKey(AuditSweep, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    encounter_ids = models.JSONField(default=list)
+    done_at = models.DateTimeField(null=True, blank=True)
+    # {"encounters", "differing", "errors", "billed": {code: units}, "recoded": {code: units}}
+    totals = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["sweep", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["sweep", "index"], name="coding_sweep_chunk_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.sweep_id} chunk {self.index}"
+
+
+class AuditSweepDifference(models.Model):
+    """An encounter whose units by code differ between what was billed and the re-coding."""
+
+    sweep = models.ForeignKey(AuditSweep, on_delete=models.CASCADE, related_name="differences")
+    chunk = models.ForeignKey(AuditSweepChunk, on_delete=models.CASCADE, related_name="differences")
+    encounter = models.ForeignKey("mar.Encounter", on_delete=models.PROTECT, related_name="+")
+    billed = models.JSONField(default=dict, help_text="{code: units} as billed")
+    recoded = models.JSONField(default=dict, help_text="{code: units} re-coded")
+    error = models.TextField(blank=True, help_text="Why the record could not be re-coded")
+
+    class Meta:
+        ordering = ["sweep", "encounter"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sweep", "encounter"], name="coding_sweep_difference_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.sweep_id} E{self.encounter_id}"

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth.models import User
 
-from coding.models import ChargeCorrection, ChargeLine, ChargeRun, Export
+from coding.models import AuditSweep, ChargeCorrection, ChargeLine, ChargeRun, Export
 from coding.services import charge_run_generate
 from mar import roles
 from mar.models import AccessSite, Administration, Drug, Encounter, Flush, Order, Pause
@@ -18,6 +18,7 @@ class World:
     encounter: Encounter
     other: Encounter
     export: Export
+    sweep: AuditSweep
 
     def sample(self, encounter: Encounter) -> dict[str, object]:
         """A value for every URL argument, taken from `encounter`."""
@@ -67,5 +68,9 @@ def world_create(role_users: dict[str, User]) -> World:
     export = Export.objects.create(
         created_by=role_users[roles.CODER], csv_text="a,b\n", hl7_text="MSH|", fhir_json="{}"
     )
+    sweep = AuditSweep.objects.create(
+        created_by=role_users[roles.CODER], date_from=factories.MORNING.date(),
+        date_to=factories.MORNING.date(), policy={}, policy_label="sample",
+    )  # fmt: skip
     assert Drug.objects.exists()
-    return World(users=role_users, encounter=encounter, other=other, export=export)
+    return World(users=role_users, encounter=encounter, other=other, export=export, sweep=sweep)

@@ -74,6 +74,11 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "coding:export_download": ("GET", frozenset({C, A}), "export"),
     "coding:report_findings": ("GET", frozenset({C, A}), ""),
     "coding:report_reconciliation": ("GET", frozenset({C, A}), ""),
+    "coding:sweeps": ("GET POST", frozenset({C, A}), ""),
+    "coding:sweep": ("GET", frozenset({C, A}), "sweep"),
+    "coding:sweep_progress": ("GET", frozenset({C, A}), "sweep"),
+    "coding:sweep_resend": ("POST", frozenset({C, A}), "sweep"),
+    "coding:sweep_csv": ("GET", frozenset({C, A}), "sweep"),
     # Pharmacy: pharmacists decide; nurses and coders may read the formulary.
     "pharmacy:worklist": ("GET", frozenset({P, A}), ""),
     "pharmacy:formulary": ("GET", frozenset({N, P, C, A}), ""),
@@ -125,6 +130,8 @@ def arguments(route: Route, world: World) -> dict[str, object]:
         values["pk"] = world.encounter.patient_id
     elif kind == "export":
         values["pk"] = world.export.pk
+    elif kind == "sweep":
+        values["pk"] = world.sweep.pk
     return values
 
 
