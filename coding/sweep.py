@@ -16,9 +16,8 @@ nothing. Progress is the share of chunks done.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -40,6 +39,7 @@ from coding.models import (
     ChargeRun,
 )
 from coding.review import effective_lines
+from mar.csv_safe import csv_rows_write
 from mar.models import Encounter, Payer, policy_defaults
 from mar.record import record_dicts_from_encounters
 
@@ -253,31 +253,25 @@ def sweep_totals(sweep: AuditSweep) -> Totals:
     return Totals(encounters, differing, errors, rows)
 
 
-def _cell(value: object) -> str:
-    # A spreadsheet runs a cell starting with = + - @ (or a tab / CR) as a formula.
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def sweep_csv(sweep: AuditSweep) -> str:
     """Every differing encounter, one row per code whose units differ: encounter, MRN, date,
-    code, billed, re-coded, difference (and the error when the record could not be re-coded)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        ["encounter", "mrn", "arrived", "code", "billed units", "re-coded units", "difference",
-         "error"]
-    )  # fmt: skip
+    code, billed, re-coded, difference (and the error when the record could not be re-coded).
+    Through the one CSV writer (mar/csv_safe.py: formula cells neutralised)."""
+    header = ["encounter", "mrn", "arrived", "code", "billed units", "re-coded units",
+              "difference", "error"]  # fmt: skip
+    return csv_rows_write(header, _csv_rows(sweep))
+
+
+def _csv_rows(sweep: AuditSweep) -> Iterator[list[object]]:
     differences = sweep.differences.select_related("encounter__patient").order_by("encounter_id")
     for diff in differences.iterator(chunk_size=2000):
         encounter = diff.encounter
         arrived = encounter.arrived_at.date().isoformat() if encounter.arrived_at else ""
-        head = [f"E{encounter.pk}", encounter.patient.mrn, arrived]
+        head: list[object] = [f"E{encounter.pk}", encounter.patient.mrn, arrived]
         if diff.error:
-            writer.writerow([_cell(v) for v in [*head, "", "", "", "", diff.error]])
+            yield [*head, "", "", "", "", diff.error]
             continue
         for code in sorted(set(diff.billed) | set(diff.recoded)):
             was, now = diff.billed.get(code, 0), diff.recoded.get(code, 0)
             if was != now:
-                writer.writerow([_cell(v) for v in [*head, code, was, now, now - was, ""]])
-    return out.getvalue()
+                yield [*head, code, was, now, now - was, ""]

@@ -30,10 +30,11 @@ def signed_with_charges(n: int) -> list[Encounter]:
 
 
 def billed_state() -> list[tuple[int, bool, str, int]]:
-    return sorted(ChargeLine.objects.values_list("run_id", "run__is_current", "code", "units"))  # type: ignore[arg-type]
+    rows = ChargeLine.objects.values_list("run_id", "run__is_current", "code", "units")
+    return sorted(rows)
 
 
-def run_sweep(user: User, capture, payer: Payer | None = None) -> AuditSweep:  # type: ignore[no-untyped-def]
+def run_sweep(user: User, capture, payer: Payer | None = None) -> AuditSweep:
     with capture(execute=True):  # the chunks' tasks are sent on commit (eager here)
         return sweeps.sweep_start(date_from=DAY, date_to=DAY, payer=payer, user=user)
 
@@ -76,7 +77,7 @@ def test_a_line_the_coder_removed_shows_as_a_difference_by_code(
     assert "96413" not in difference.billed and difference.recoded["96413"] == 1
     totals = sweeps.sweep_totals(sweep)
     assert ("96413", 1, 2, 1) in totals.rows
-    rows = list(csv.reader(io.StringIO(sweeps.sweep_csv(sweep))))
+    rows = list(csv.reader(io.StringIO(sweeps.sweep_csv(sweep), newline="")))
     assert rows[1][0] == f"E{changed.pk}" and rows[1][3:7] == ["96413", "0", "1", "1"]
     assert len(rows) == 2
 
@@ -128,16 +129,23 @@ def test_the_pages_start_a_sweep_show_its_progress_and_results_and_download_them
     assert progress.headers.get("HX-Refresh") == "true"  # done: the page reloads with results
     download = client.get(reverse("coding:sweep_csv", args=[sweep.pk]))
     assert download["Content-Type"].startswith("text/csv")
-    assert download.content.decode().startswith("encounter,mrn,arrived,code")
+    assert download.content.decode().startswith('"encounter","mrn","arrived","code"')
     refused = client.post(
         reverse("coding:sweeps"), {"date_from": "2026-03-02", "date_to": "2026-03-01"}
     )
     assert refused.status_code == 200 and "ends before it starts" in refused.content.decode()
 
 
-def test_a_formula_in_a_cell_is_neutralised() -> None:
-    assert sweeps._cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert sweeps._cell("E12") == "E12"
+@pytest.mark.django_db
+def test_the_csv_neutralises_a_formula_in_a_cell(
+    coder_user, django_capture_on_commit_callbacks
+) -> None:
+    (encounter,) = signed_with_charges(1)
+    encounter.patient.mrn = "=HYPERLINK(1)"
+    encounter.patient.save(update_fields=["mrn"])
+    ChargeLine.objects.filter(run__encounter=encounter, code="96413").update(units=3)
+    sweep = run_sweep(coder_user, django_capture_on_commit_callbacks)
+    assert "'=HYPERLINK(1)" in sweeps.sweep_csv(sweep)
 
 
 @pytest.mark.integration
