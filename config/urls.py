@@ -18,5 +18,6 @@ urlpatterns = [
     path("coding/", include("coding.urls")),
     path("pharmacy/", include("mar.pharmacy.urls")),
     path("registration/", include("mar.registration.urls")),
+    path("interfaces/hl7/", include("mar.hl7.urls")),
     path("admin/", admin.site.urls),
 ]

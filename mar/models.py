@@ -261,6 +261,8 @@ class Encounter(models.Model):
     setting = models.CharField(max_length=10, choices=Setting.choices, default=Setting.FACILITY)
     arrived_at = models.DateTimeField(null=True, blank=True)
     observation_at = models.DateTimeField(null=True, blank=True)
+    # From the registration system (HL7 ADT^A03); the engine does not read it.
+    discharged_at = models.DateTimeField(null=True, blank=True)
     sequence_of_day = models.PositiveSmallIntegerField(
         default=1, help_text="2 or more when the patient left and came back the same day"
     )
@@ -584,3 +586,7 @@ class FindingAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.administrations}: {self.reason[:40]}"
+
+
+# The HL7 interface log lives beside its listener; imported here so it is a model of this app.
+from mar.hl7.models import InterfaceMessage  # noqa: E402, F401

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from coding.models import ChargeLine, ChargeRun, Export
 from coding.services import charge_run_generate
 from mar import roles
+from mar.hl7.models import InterfaceMessage
 from mar.models import AccessSite, Administration, Drug, Encounter, Flush, Order, Pause
 from tests import factories
 
@@ -18,6 +19,7 @@ class World:
     encounter: Encounter
     other: Encounter
     export: Export
+    interface_message: InterfaceMessage
 
     def sample(self, encounter: Encounter) -> dict[str, object]:
         """A value for every URL argument, taken from `encounter`."""
@@ -60,4 +62,18 @@ def world_create(role_users: dict[str, User]) -> World:
         created_by=role_users[roles.CODER], csv_text="a,b\n", hl7_text="MSH|", fhir_json="{}"
     )
     assert Drug.objects.exists()
-    return World(users=role_users, encounter=encounter, other=other, export=export)
+    # A failed HL7 message (unknown patient), for the interface log's pages.
+    interface_message = InterfaceMessage.objects.create(
+        control_id="SEC1",
+        message_type="ADT^A08",
+        version="2.5.1",
+        raw="MSH|^~\\&|REG|H|MAR|I|20260302||ADT^A08|SEC1|P|2.5.1\rPID|1||NOBODY",
+        outcome=InterfaceMessage.Outcome.ERROR,
+    )
+    return World(
+        users=role_users,
+        encounter=encounter,
+        other=other,
+        export=export,
+        interface_message=interface_message,
+    )

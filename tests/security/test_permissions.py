@@ -93,6 +93,10 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "registration:order_new": ("GET POST", frozenset({K, N, A}), "encounter"),
     "registration:drug_options": ("GET", frozenset({K, N, A}), ""),
     "registration:icd10_options": ("GET", frozenset({K, N, A}), ""),
+    # The HL7 interface log: admins.
+    "hl7:messages": ("GET", frozenset({A}), ""),
+    "hl7:message": ("GET", frozenset({A}), "interface_message"),
+    "hl7:reprocess": ("POST", frozenset({A}), "interface_message"),
 }
 
 ROUTES = app_routes()
@@ -117,6 +121,8 @@ def arguments(route: Route, world: World) -> dict[str, object]:
         values["pk"] = world.encounter.orders.order_by("-pk").first().drug_id
     elif kind == "order":
         values["pk"] = world.encounter.orders.order_by("-pk").first().pk
+    elif kind == "interface_message":
+        values["pk"] = world.interface_message.pk
     elif kind == "patient":
         values["pk"] = world.encounter.patient_id
     elif kind == "export":
