@@ -55,7 +55,7 @@ def seed(out: Path, nurses: int, coders: int, open_encounters: int, signed: int)
     from django.utils import timezone
 
     from mar.models import AccessSite, DrugClass, Encounter, Order
-    from mar.services.signature import encounter_sign
+    from mar.services.signature import signature_store
     from tests import factories
 
     groups = {name: Group.objects.get_or_create(name=name)[0] for name in ("nurse", "coder")}
@@ -90,7 +90,7 @@ def seed(out: Path, nurses: int, coders: int, open_encounters: int, signed: int)
     done = []
     for _ in range(signed):
         encounter = factories.chemo_encounter_create()
-        encounter_sign(encounter=encounter, user=nurse)
+        signature_store(encounter=encounter, user=nurse)
         done.append(encounter.pk)
     assert Encounter.objects.count() >= open_encounters + signed
     out.write_text(json.dumps({"open": opened, "signed": done}))

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from coding.engine.drug_units import DrugGiven, amount_label, drug_line_items
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
 from mar.models import Administration, Drug
+from mar.record import administration_record_id
 
 DRUG_LINE_POSITION_BASE = 1000
 
@@ -35,7 +36,7 @@ def drug_lines_compute(administrations: list[Administration], zone_name: str) ->
         if adm.dose_value is None:
             continue
         drug = adm.drug
-        record_id = f"A{adm.pk}"
+        record_id = administration_record_id(adm.pk)
         if not drug.hcpcs_code or not drug.billing_unit_amount:
             continue  # fluids and drugs billed in the pharmacy's own way: no HCPCS unit here
         items = drug_line_items(
@@ -72,7 +73,7 @@ def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[st
     """What the drug lines are computed from, per administration with a dose: compared with the
     current run's, so a change to waste or to the formulary's billing data alone makes a new run."""
     return {
-        f"A{adm.pk}": {
+        administration_record_id(adm.pk): {
             **drug_billing(adm.drug),
             "dose": amount_label(adm.dose_value, adm.dose_unit),
             "waste": "" if adm.waste_value is None else amount_label(

@@ -2,7 +2,7 @@
 
 Messages and resources are built with maintained libraries (hl7apy, fhir.resources) and
 validated by them before they leave; nothing is assembled by string concatenation. Lines are the
-ones the coder accepted (coding/review.py: lines_effective), with the engine's original kept in
+ones the coder accepted (coding/review.py: effective_lines), with the engine's original kept in
 the CSV beside any correction.
 
 FHIR: fhir.resources 6.4, whose models are R4 (4.0.1), validates every ChargeItem and the Bundle.
@@ -27,7 +27,7 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 
 from coding.models import ChargeRun, Export, ReviewItem
-from coding.review import EffectiveLine, lines_effective, run_edits
+from coding.review import EffectiveLine, charge_edits_for_run, effective_lines
 from mar.models import Encounter
 
 HL7_VERSION = "2.5"
@@ -259,8 +259,8 @@ def export_create(*, user: AbstractBaseUser) -> tuple[Export, list[str]]:
     for item in items:
         run = item.run
         assert run is not None
-        lines = lines_effective(run)
-        blocking = run_edits(run, lines).blocking
+        lines = effective_lines(run)
+        blocking = charge_edits_for_run(run, lines).blocking
         if blocking:
             skipped.append(
                 f"{item.encounter.patient.name}: "

@@ -99,7 +99,8 @@ class ReviewItem(models.Model):
     """One signed encounter on the coders' worklist; follows the encounter's current run.
 
     A new current run (an addendum answering a query, a pharmacist's class change) puts the item
-    back to NEW and unclaimed (coding/review.py: review_item_sync).
+    back to NEW and unclaimed (coding/review.py: review_item_sync, called by
+    coding/services.py: charge_run_store).
     """
 
     class State(models.TextChoices):
@@ -241,30 +242,6 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk}"
-
-
-def _review_on_new_run(sender: type, instance: ChargeRun, created: bool, **kwargs: object) -> None:
-    if created and instance.is_current:
-        from coding.review import review_item_sync
-
-        review_item_sync(run=instance)
-
-
-def _review_on_addendum(
-    sender: type, instance: models.Model, created: bool, **kwargs: object
-) -> None:
-    if created:
-        from coding.review import queries_answer
-
-        queries_answer(addendum=instance)  # type: ignore[arg-type]
-
-
-models.signals.post_save.connect(
-    _review_on_new_run, sender=ChargeRun, dispatch_uid="coding_review_on_new_run"
-)
-models.signals.post_save.connect(
-    _review_on_addendum, sender="mar.Addendum", dispatch_uid="coding_review_on_addendum"
-)
 
 
 class ChargeOutbox(models.Model):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -24,6 +25,10 @@ from redis.exceptions import RedisError
 from coding.models import ChargeOutbox
 
 logger = logging.getLogger(__name__)
+
+# The task the outbox sends, by name (coding/tasks.py registers it): the outbox and the task do
+# not import each other.
+GENERATE_CHARGES_TASK = "coding.generate_charges"
 
 
 def outbox_enqueue(*, encounter_id: int, kind: str, reason: str = "") -> ChargeOutbox:
@@ -39,13 +44,13 @@ def outbox_send(*, outbox_id: int) -> bool:
     A broker that is down must not fail the request that signed the record: the row stays
     pending and the periodic resend picks it up.
     """
-    from coding.tasks import generate_charges
-
     row = ChargeOutbox.objects.filter(pk=outbox_id, done_at__isnull=True).first()
     if row is None:
         return False
     try:
-        generate_charges.apply_async(
+        # The task by name from Celery's registry (CodingConfig.ready() registers coding/tasks.py
+        # in every process), so eager mode (no REDIS_URL) still runs it in-process.
+        current_app.tasks[GENERATE_CHARGES_TASK].apply_async(
             args=(row.encounter_id, row.kind, row.reason),
             kwargs={"outbox_id": row.pk},
             retry=True,

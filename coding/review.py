@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from coding.drug_lines import drug_lines_store, is_drug_line
+from coding.drug_lines import is_drug_line
 from coding.engine import Finding, charge_edits
 from coding.models import (
     ChargeCorrection,
@@ -77,7 +77,7 @@ def line_json(line: ChargeLine | EffectiveLine) -> dict[str, Any]:
     }
 
 
-def lines_effective(run: ChargeRun, *, include_removed: bool = False) -> list[EffectiveLine]:
+def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[EffectiveLine]:
     """The run's lines with corrections applied, in claim order; coders' additions last.
 
     Uses run.lines.all() and run.corrections.all(), so a prefetch keeps it query-free.
@@ -161,10 +161,10 @@ class Edits:
         return [item for item in self.items if item.blocking]
 
 
-def run_edits(run: ChargeRun, lines: list[EffectiveLine] | None = None) -> Edits:
+def charge_edits_for_run(run: ChargeRun, lines: list[EffectiveLine] | None = None) -> Edits:
     """The engine's edits on the lines as they will be sent, with the coders' overrides."""
     if lines is None:
-        lines = lines_effective(run)
+        lines = effective_lines(run)
     findings = charge_edits(lines, mue=mue_limits({line.code for line in lines}))
     overrides = {(o.rule, o.message): o for o in run.edit_overrides.all()}
     return Edits([EditState(f, overrides.get((f.rule, f.message))) for f in findings])
@@ -175,9 +175,7 @@ def run_edits(run: ChargeRun, lines: list[EffectiveLine] | None = None) -> Edits
 
 @transaction.atomic
 def review_item_sync(*, run: ChargeRun) -> ReviewItem:
-    """A new current run: add its drug lines and put the encounter's item back to NEW."""
-    if not run.error:
-        drug_lines_store(run=run)
+    """A new current run (coding.services.charge_run_store): the encounter's item back to NEW."""
     item, _ = ReviewItem.objects.select_for_update().get_or_create(
         encounter_id=run.encounter_id, defaults={"run": run}
     )
@@ -245,7 +243,7 @@ def review_accept(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
     )
     if run.error:
         raise ValidationError(f"The record could not be coded: {run.error}")
-    blocking = run_edits(run).blocking
+    blocking = charge_edits_for_run(run).blocking
     if blocking:
         raise ValidationError(
             "Resolve or override these edits first: "
@@ -372,7 +370,7 @@ def charge_line_correct(
 
 
 @transaction.atomic
-def edit_override(
+def edit_override_create(
     *, item: ReviewItem, user: AbstractBaseUser, rule: str, message: str, reason: str
 ) -> EditOverride:
     """Send the charges despite one edit, saying why (e.g. MUE exceeded, medically necessary)."""
@@ -382,7 +380,7 @@ def edit_override(
     run = ChargeRun.objects.prefetch_related("lines", "corrections__by", "edit_overrides").get(
         pk=locked.run_id
     )
-    current = {(e.finding.rule, e.finding.message) for e in run_edits(run).items}
+    current = {(e.finding.rule, e.finding.message) for e in charge_edits_for_run(run).items}
     if (rule, message) not in current:
         raise ValidationError("That edit no longer applies to these charges.")
     return EditOverride.objects.create(run=run, rule=rule, message=message, reason=reason, by=user)
@@ -449,8 +447,9 @@ def query_send(
 def queries_answer(*, addendum: Addendum) -> list[DocumentationQuery]:
     """An addendum answers the encounter's open queries; the item comes back to the coders.
 
-    Called for every new addendum (a post_save receiver in coding/models.py). The addendum also
-    regenerates the charges (mar.services.signature.addendum_add); when the new run arrives,
+    Called for every new addendum (`queries_answer_on_addendum`, connected to mar.Addendum's
+    post_save in CodingConfig.ready()). The addendum also
+    regenerates the charges (mar.services.signature.addendum_store); when the new run arrives,
     review_item_sync puts the item back to NEW as well. Doing it here too covers an addendum
     that changes no charted fact (the same record gives no new run).
     """
@@ -476,6 +475,14 @@ def queries_answer(*, addendum: Addendum) -> list[DocumentationQuery]:
         updated_at=at,
     )
     return open_queries
+
+
+def queries_answer_on_addendum(
+    sender: object, *, instance: Addendum, created: bool, **kwargs: object
+) -> None:
+    """post_save of mar.Addendum, connected in CodingConfig.ready()."""
+    if created:
+        queries_answer(addendum=instance)
 
 
 def open_queries(encounter_id: int) -> list[DocumentationQuery]:

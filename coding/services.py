@@ -7,8 +7,9 @@ from typing import Any
 
 from django.db import transaction
 
-from coding.drug_lines import drug_line_inputs
+from coding.drug_lines import drug_line_inputs, drug_lines_store
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
+from coding.review import review_item_sync
 from mar.models import Administration, Encounter
 from mar.record import record_dict_from_encounter
 
@@ -86,6 +87,12 @@ def charge_run_store(
             )
             for position, finding in enumerate(result.findings)
         )
+    # The rest of storing a run, in this transaction, in plain calls: its drug lines (from the
+    # record's rows: HCPCS, units, JW/JZ) after the engine's lines, and the coders' worklist
+    # item, which follows the current run back to NEW.
+    if not run.error:
+        drug_lines_store(run=run)
+    review_item_sync(run=run)
     return run, True
 
 

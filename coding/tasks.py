@@ -5,7 +5,12 @@ from django.db import OperationalError, transaction
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from coding.models import ChargeRun
-from coding.outbox import outbox_failed, outbox_mark_done, outbox_resend_pending
+from coding.outbox import (
+    GENERATE_CHARGES_TASK,
+    outbox_failed,
+    outbox_mark_done,
+    outbox_resend_pending,
+)
 from coding.services import charge_run_generate
 
 # Retried: the database or Redis briefly unreachable. Anything else (a bug, bad data) fails
@@ -14,7 +19,7 @@ TRANSIENT_ERRORS = (OperationalError, RedisConnectionError)
 
 
 @shared_task(
-    name="coding.generate_charges",
+    name=GENERATE_CHARGES_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=TRANSIENT_ERRORS,

@@ -41,17 +41,19 @@ from coding.models import (
 )
 from coding.reports import findings_by_nurse_and_unit, findings_by_rule, reconciliation
 from coding.review import (
+    charge_edits_for_run,
     charge_line_correct,
-    edit_override,
-    lines_effective,
+    edit_override_create,
+    effective_lines,
     query_send,
     review_accept,
     review_claim,
     review_release,
-    run_edits,
 )
+from mar.clock import hhmm
 from mar.forms import apply_validation_error
 from mar.models import Administration, Encounter
+from mar.record import administration_record_id
 from mar.roles import CODER, role_required
 from mar.timeline import build_timeline
 
@@ -117,7 +119,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         run = encounter.current_runs[0] if encounter.current_runs else None
         # The charges as they would be sent: the coders' corrections applied. There are no prices
         # in the app (no charge master), so the total is in lines and units.
-        lines = lines_effective(run, include_removed=True) if run else []
+        lines = effective_lines(run, include_removed=True) if run else []
         sent = [line for line in lines if not line.removed]
         encounter.run = run  # type: ignore[attr-defined]
         encounter.charge_lines = sent  # type: ignore[attr-defined]
@@ -217,10 +219,10 @@ def _review_context(
         "bound_shown": False,
     }
     if run is not None:
-        lines = lines_effective(run, include_removed=True)
+        lines = effective_lines(run, include_removed=True)
         sent = [line for line in lines if not line.removed]
-        edits = run_edits(run, sent)
-        drug_names = {f"A{a.pk}": a.drug.name for a in administrations}
+        edits = charge_edits_for_run(run, sent)
+        drug_names = {administration_record_id(a.pk): a.drug.name for a in administrations}
         timeline = None
         if not run.error:
             try:
@@ -280,7 +282,11 @@ def _review_context(
 def _administration_choices(administrations: Iterable[Administration]) -> list[tuple[str, str]]:
     """The record's administrations a query may name: ("A12", "A12 zorblumab 10:05")."""
     return [
-        (f"A{a.pk}", f"A{a.pk} {a.drug.name} {timezone.localtime(a.start):%H:%M}")
+        (
+            administration_record_id(a.pk),
+            f"{administration_record_id(a.pk)} {a.drug.name} "
+            f"{hhmm(a.start, timezone.get_current_timezone())}",
+        )
         for a in administrations
     ]
 
@@ -374,7 +380,10 @@ def line_correct(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
 @role_required(CODER)
 def line_add(request: HttpRequest, pk: int) -> HttpResponse:
     item = _item_for(pk)
-    ids = {f"A{adm_pk}" for adm_pk in item.encounter.administrations.values_list("pk", flat=True)}
+    ids = {
+        administration_record_id(adm_pk)
+        for adm_pk in item.encounter.administrations.values_list("pk", flat=True)
+    }
     form = LineAddForm(request.POST, administration_ids=ids)
     if form.is_valid():
         data = form.cleaned_data
@@ -405,7 +414,7 @@ def override(request: HttpRequest, pk: int) -> HttpResponse:
     form = EditOverrideForm(request.POST)
     if form.is_valid():
         try:
-            edit_override(item=item, user=request.user, **form.cleaned_data)
+            edit_override_create(item=item, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:

@@ -11,13 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.forms import Form
 from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, Result, code_record, parse_record
-from coding.models import ChargeRun
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -33,6 +31,7 @@ from mar.forms import (
     StartForm,
 )
 from mar.models import (
+    ADMINISTRATION_CARD_FIELDS,
     AccessSite,
     Administration,
     Encounter,
@@ -40,13 +39,17 @@ from mar.models import (
     Flush,
     Order,
 )
-from mar.record import pk_from_record_id, record_from_encounter, record_id
+from mar.record import (
+    administration_record_id,
+    pk_from_record_id,
+    record_from_encounter,
+    record_id,
+)
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.timeline import Timeline, build_timeline
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 # Engine fields that are a field of the administration card, id="id_a<pk>-<name>".
-CARD_FIELDS = {"start", "stop", "site", "bag", "purpose", "started_by", "method", "pump"}
 
 
 @dataclass
@@ -189,7 +192,7 @@ def _anchor(
     adm = administrations.get(finding.administrations[0]) if finding.administrations else None
     if adm is None:
         return "checklist"
-    if name in CARD_FIELDS:
+    if name in ADMINISTRATION_CARD_FIELDS:
         return f"id_a{adm.pk}-{name}"
     if name.startswith("pauses["):
         pauses = list(adm.pauses.all())
@@ -231,7 +234,7 @@ def chart_context(
     flush), 'a<pk>', 'p<pk>'."""
     now = now or timezone.now()
     bound = bound or {}
-    zone = _zone(encounter)
+    zone = encounter.zone
     record, result, record_error = evaluate(encounter, now)
 
     sites = list(encounter.sites.all())
@@ -240,7 +243,7 @@ def chart_context(
     adms = list(
         encounter.administrations.select_related("drug", "order", "site").prefetch_related("pauses")
     )
-    adm_by_id = {f"A{a.pk}": a for a in adms}
+    adm_by_id = {administration_record_id(a.pk): a for a in adms}
     acknowledgements = list(encounter.acknowledgements.all())
     flushes = list(encounter.flushes.all())
     checklist = checklist_build(
@@ -280,13 +283,6 @@ def chart_context(
     timeline: Timeline | None = (
         build_timeline(record, result, now=now) if record is not None else None
     )
-    run = None
-    if encounter.is_signed:
-        run = (
-            ChargeRun.objects.filter(encounter=encounter, is_current=True)
-            .prefetch_related("lines", "findings")
-            .first()
-        )
     return {
         "encounter": encounter,
         "now": now,
@@ -300,7 +296,6 @@ def chart_context(
         "flushes": flushes,
         "addenda": list(encounter.addenda.select_related("author")),
         "acknowledgements": acknowledgements,
-        "run": run,
         "site_form": bound.get("site")
         or SiteForm(
             encounter=encounter,
@@ -419,16 +414,9 @@ def _card(
         paused=paused,
         running=running,
         elapsed_minutes=elapsed,
-        findings=items_by_adm.get(f"A{adm.pk}", []),
+        findings=items_by_adm.get(administration_record_id(adm.pk), []),
         conflict=conflict if conflict is not None and conflict.pk == adm.pk else None,
     )
-
-
-def _zone(encounter: Encounter) -> ZoneInfo:
-    try:
-        return ZoneInfo(encounter.timezone)
-    except Exception:  # noqa: BLE001 - shown as a record error on the checklist
-        return ZoneInfo("UTC")
 
 
 def board_summary(
@@ -469,7 +457,7 @@ def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> d
     record, result, record_error = evaluate(encounter, now)
     sites = {s.pk: s for s in encounter.sites.all()}
     adms = {
-        f"A{a.pk}": a
+        administration_record_id(a.pk): a
         for a in encounter.administrations.select_related("drug").prefetch_related("pauses")
     }
     acknowledgements = list(encounter.acknowledgements.all())

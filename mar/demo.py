@@ -1,7 +1,7 @@
 """A day of realistic encounters for the demo: what `manage.py demo` loads.
 
 Times are relative to now, so the board has infusions running whatever the hour. Signed
-encounters go through encounter_sign, so their charges come from the real task.
+encounters go through signature_store, so their charges come from the real task.
 """
 
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from mar.models import (
     Order,
     Pause,
 )
-from mar.services.signature import encounter_sign
+from mar.services.signature import signature_store
 
 INFUSION_CENTER = "Infusion Center"
 ED = "Emergency Department"
@@ -352,5 +352,5 @@ def demo_day_sign(*, encounters: list[Encounter], nurse: User) -> list[Encounter
     signed = []
     for encounter in encounters:
         if encounter.location_label in SIGNED_LABELS:
-            signed.append(encounter_sign(encounter=encounter, user=nurse))
+            signed.append(signature_store(encounter=encounter, user=nurse))
     return signed

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 
 from coding.engine import Finding, RecordError
 from coding.engine.reading import local_time
-from mar.models import AccessSite, Administration, Encounter
+from mar.models import ADMINISTRATION_CARD_FIELDS, AccessSite, Administration, Encounter
 from mar.services.charting import finding_key
 
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"
@@ -106,20 +106,13 @@ class LocalTimeField(forms.Field):
             raise ValidationError(exc.message, code="dst") from None
 
 
-def encounter_zone(encounter: Encounter) -> ZoneInfo:
-    try:
-        return ZoneInfo(encounter.timezone)
-    except Exception:  # noqa: BLE001 - the engine reports a bad zone on the checklist
-        return ZoneInfo("UTC")
-
-
 class ZonedForm(forms.Form):
     """A form whose time fields read the encounter's wall clock."""
 
     def __init__(self, *args: Any, encounter: Encounter, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.encounter = encounter
-        zone = encounter_zone(encounter)
+        zone = encounter.zone
         for field in self.fields.values():
             if isinstance(field, LocalTimeField):
                 field.zone = zone
@@ -305,22 +298,15 @@ class AdministrationForm(ZonedForm):
 
     @classmethod
     def initial_for(cls, adm: Administration) -> dict[str, Any]:
-        return {
-            "start": adm.start,
-            "stop": adm.stop,
-            "method": adm.method,
-            "site": adm.site_id,
-            "bag": adm.bag,
-            "purpose": adm.purpose,
-            "started_by": adm.started_by,
-            "pump": adm.pump,
-            "planned_hours": plain_number(adm.planned_hours),
-            "dose_value": plain_number(adm.dose_value),
-            "dose_unit": adm.dose_unit,
-            "waste_value": plain_number(adm.waste_value),
-            "waste_unit": adm.waste_unit,
-            "version": adm.version,
+        numbers = {"planned_hours", "dose_value", "waste_value"}
+        initial: dict[str, Any] = {
+            name: plain_number(getattr(adm, name))
+            if name in numbers
+            else getattr(adm, "site_id" if name == "site" else name)
+            for name in ADMINISTRATION_CARD_FIELDS
         }
+        initial["version"] = adm.version
+        return initial
 
     def changes(
         self, sites: Mapping[int, AccessSite], saved: Administration | None = None

@@ -6,6 +6,7 @@ These models describe data only. What is codable and what is missing is the engi
 
 from dataclasses import asdict, fields
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -307,6 +308,15 @@ class Encounter(models.Model):
     def is_signed(self) -> bool:
         return self.status == self.Status.SIGNED
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The encounter's own zone; UTC when its name is not a zone (the engine reports that
+        on the checklist as a record error)."""
+        try:
+            return ZoneInfo(self.timezone)
+        except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError, TypeError
+            return ZoneInfo("UTC")
+
 
 class AccessSite(models.Model):
     class Kind(models.TextChoices):
@@ -413,6 +423,25 @@ class Order(models.Model):
     @property
     def drug_class(self) -> str | None:
         return self.class_override or self.drug.drug_class
+
+
+# What a nurse charts on an administration's card (the rest comes from the order): the fields
+# the charting services change, the card form shows, and a finding on one of them links to.
+ADMINISTRATION_CARD_FIELDS = (
+    "start",
+    "stop",
+    "method",
+    "site",
+    "bag",
+    "purpose",
+    "started_by",
+    "pump",
+    "planned_hours",
+    "dose_value",
+    "dose_unit",
+    "waste_value",
+    "waste_unit",
+)
 
 
 class Administration(models.Model):
@@ -588,5 +617,51 @@ class FindingAcknowledgement(models.Model):
         return f"{self.rule} {self.administrations}: {self.reason[:40]}"
 
 
-# The HL7 interface log lives beside its listener; imported here so it is a model of this app.
-from mar.hl7.models import InterfaceMessage  # noqa: E402, F401
+class InterfaceMessage(models.Model):
+    """The interface log: every HL7 message received (mar/hl7/), what became of it, and the ACK
+    sent back."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", "Received, being processed"
+        ACCEPTED = "accepted", "Accepted (AA)"
+        ERROR = "error", "Error (AE)"
+        REJECTED = "rejected", "Rejected (AR)"
+
+    # MSH-10, with the sender (MSH-3/MSH-4): a message is processed once per sender and id.
+    # Blank for a message whose control id could not be read (garbage): never de-duplicated.
+    control_id = models.CharField(max_length=199, blank=True)
+    sender = models.CharField(max_length=200, blank=True, help_text="MSH-3^MSH-4")
+    message_type = models.CharField(max_length=40, blank=True, help_text="MSH-9, e.g. ADT^A04")
+    version = models.CharField(max_length=10, blank=True)
+    peer = models.CharField(max_length=100, blank=True, help_text="Address the message came from")
+    raw = models.TextField(help_text="The message as received (segments separated by CR)")
+    received_at = models.DateTimeField(default=now)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    error_location = models.CharField(max_length=40, blank=True, help_text="e.g. PID-3")
+    error_text = models.TextField(blank=True)
+    ack = models.TextField(blank=True, help_text="The ACK sent back")
+    patient = models.ForeignKey(
+        Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    encounter = models.ForeignKey(
+        Encounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempts = models.PositiveSmallIntegerField(default=1)
+    reprocessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reprocessed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "control_id"],
+                condition=~models.Q(control_id=""),
+                name="mar_interface_message_once",
+            )
+        ]
+        indexes = [models.Index(fields=["outcome", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.message_type or 'HL7'} {self.control_id or '(no id)'}: {self.outcome}"

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mar.models import AccessSite, Administration, Encounter, Flush, Order
 
@@ -26,6 +25,11 @@ RECORD_FORMAT = "infusion-record/1"
 
 def record_id(prefix: str, pk: int | None) -> str | None:
     return None if pk is None else f"{prefix}{pk}"
+
+
+def administration_record_id(pk: int) -> str:
+    """An administration's record id ("A12"), as the engine, its findings and the coders name it."""
+    return f"A{pk}"
 
 
 def pk_from_record_id(value: str) -> int:
@@ -94,12 +98,9 @@ def _record_dict(
     administrations: Iterable[Administration],
     flushes: Iterable[Flush],
 ) -> dict[str, Any]:
-    zone: tzinfo
-    try:
-        zone = ZoneInfo(encounter.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        # Times stay exact with a UTC offset; the engine reports the bad zone as a RecordError.
-        zone = UTC
+    # A zone that is not one reads as UTC: times stay exact with their UTC offset, and the
+    # engine reports the bad zone as a RecordError.
+    zone = encounter.zone
 
     def at(value: datetime | None) -> str | None:
         return None if value is None else value.astimezone(zone).isoformat(timespec="seconds")

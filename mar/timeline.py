@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from coding.engine import Administration, Record, Result
+from mar.clock import hhmm
 
 # Keep in step with .timeline-svg in static/css/timeline.css (its padding and min-width).
 LABEL_COLUMN_PX = 150  # the lane names, left of the plot
@@ -159,7 +160,7 @@ class _Clock:
         return round(max(0.0, min(self.span, minutes)) * 100 / self.span, 2)
 
     def hhmm(self, moment: datetime) -> str:
-        return moment.astimezone(self.zone).strftime("%H:%M")
+        return hhmm(moment, self.zone)
 
     def end(self, adm: Administration) -> datetime:
         if adm.stop is not None:

@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from coding.models import ChargeRun, DocumentationQuery
 from mar.chart_context import (
     board_summary,
     chart_context,
@@ -31,6 +30,7 @@ from mar.chart_context import (
     is_paused,
     running_minutes,
 )
+from mar.clock import hhmm
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -45,9 +45,9 @@ from mar.forms import (
     SiteUpdateForm,
     StartForm,
     apply_chart_error,
-    encounter_zone,
 )
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
+from mar.ports import charges_port
 from mar.record import record_dicts_from_encounters
 from mar.roles import (
     ADMIN,
@@ -110,9 +110,7 @@ def board(request: HttpRequest) -> HttpResponse:
         .select_related("drug")
         .prefetch_related("pauses")
     )
-    open_query = DocumentationQuery.objects.filter(
-        encounter_id=OuterRef("pk"), answered_at__isnull=True
-    )
+    open_query = charges_port().open_queries().filter(encounter_id=OuterRef("pk"))
     encounters = (
         Encounter.objects.annotate(coder_query=Exists(open_query))
         .filter(
@@ -212,13 +210,8 @@ def encounter_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(NURSE, CODER, PHARMACIST)
 def encounter_charges(request: HttpRequest, pk: int) -> HttpResponse:
     """The charges of a signed record; polled by htmx until the worker has made them."""
-    encounter = _encounter(pk)
-    run = (
-        ChargeRun.objects.filter(encounter=encounter, is_current=True)
-        .prefetch_related("lines", "findings")
-        .first()
-    )
-    return render(request, "mar/_chart_charges.html", {"encounter": encounter, "run": run})
+    # The fragment reads the current run through coding's template tag (current_charge_run).
+    return render(request, "mar/_chart_charges.html", {"encounter": _encounter(pk)})
 
 
 def _after_change(
@@ -348,7 +341,7 @@ def site_discontinue(request: HttpRequest, pk: int, site_pk: int) -> HttpRespons
 
 
 def _wall_clock(encounter: Encounter, moment: datetime) -> str:
-    return moment.astimezone(encounter_zone(encounter)).strftime("%H:%M")
+    return hhmm(moment, encounter.zone)
 
 
 @require_POST
@@ -620,7 +613,7 @@ def encounter_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(NURSE)
-def addendum_add(request: HttpRequest, pk: int) -> HttpResponse:
+def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
     """A change to a signed record: what and why (who and when recorded); charges regenerate."""
     encounter = _encounter(pk)
     sites = {s.pk: s for s in encounter.sites.all()}

@@ -34,7 +34,7 @@ def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+def _fast_password_hashing(settings) -> None:
     # Production's PBKDF2 takes ~0.5 s a user: tests need a hash, not its strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -95,12 +95,12 @@ def client_as(role_users: dict[str, User]) -> Callable[[str], Client]:
 
 
 @pytest.fixture
-def chemo_encounter(db: None):  # type: ignore[no-untyped-def]
+def chemo_encounter(db: None):
     return factories.chemo_encounter_create()
 
 
 @pytest.fixture
-def worker():  # type: ignore[no-untyped-def]
+def worker():
     """A real Celery worker consuming from REDIS_URL (tests marked integration)."""
     from celery.contrib.testing.worker import start_worker
     from django.conf import settings

@@ -3,7 +3,7 @@
 from django import template
 
 from coding.models import ChargeRun, DocumentationQuery
-from coding.review import EffectiveLine, lines_effective
+from coding.review import EffectiveLine, effective_lines
 from coding.review import open_queries as _open_queries
 
 register = template.Library()
@@ -17,9 +17,23 @@ def open_queries(encounter: object) -> list[DocumentationQuery]:
 
 
 @register.simple_tag
+def current_charge_run(encounter: object) -> ChargeRun | None:
+    """The encounter's current charge run (lines and findings prefetched), or None (not yet
+    generated): the nurse's chart shows it (templates/mar/_chart_charges.html)."""
+    pk = getattr(encounter, "pk", None)
+    if pk is None:
+        return None
+    return (
+        ChargeRun.objects.filter(encounter_id=pk, is_current=True)
+        .prefetch_related("lines", "findings")
+        .first()
+    )
+
+
+@register.simple_tag
 def charge_lines(run: ChargeRun, corrected: object = False) -> list[EffectiveLine] | list[object]:
     """The run's lines: as the engine made them, or (`corrected`) as they will be sent, the
     coders' corrections applied (removed lines left out; each changed line has `correction`)."""
     if corrected:
-        return list(lines_effective(run))
+        return list(effective_lines(run))
     return list(run.lines.all())

@@ -23,10 +23,10 @@ statement touches (the encounter's status is read at that moment, so a record ed
 signed in one transaction is not caught). An AFTER INSERT trigger on mar_addendum (and on
 mar_drugclasschange) notes the encounter it covers. A deferred constraint trigger compares the
 two at COMMIT and raises if a touched signed encounter has no addendum. Deferring the check lets
-a caller make the record's changes before or after `addendum_add` in the same transaction (its
+a caller make the record's changes before or after `addendum_store` in the same transaction (its
 docstring allows both) without any cooperation from the service code: raw SQL gets the same rule.
 
-Choice documented: a session setting alone (SET LOCAL by addendum_add) would let any code that
+Choice documented: a session setting alone (SET LOCAL by addendum_store) would let any code that
 sets it edit a signed record without leaving a trace; here the only key is an Addendum row, which
 is itself append-only and history-tracked, so every change to a signed record has a who, when and
 why. (A database superuser can still disable triggers; production should run the app as a role

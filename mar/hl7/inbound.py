@@ -41,8 +41,17 @@ from mar.hl7.messages import (
     message_parse,
     text_normalise,
 )
-from mar.hl7.models import InterfaceMessage
-from mar.models import DoseBasis, Drug, DrugNdc, Encounter, EntryMethod, Patient, Payer, Route
+from mar.models import (
+    DoseBasis,
+    Drug,
+    DrugNdc,
+    Encounter,
+    EntryMethod,
+    InterfaceMessage,
+    Patient,
+    Payer,
+    Route,
+)
 from mar.registration.services import (
     OrderEntry,
     drug_find,

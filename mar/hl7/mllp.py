@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from mar.hl7.inbound import message_receive
 from mar.hl7.messages import Hl7Error, ack_build, header_peek, text_normalise
-from mar.hl7.models import InterfaceMessage
+from mar.models import InterfaceMessage
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from mar.hl7.inbound import message_reprocess
-from mar.hl7.models import InterfaceMessage
+from mar.models import InterfaceMessage
 from mar.roles import ADMIN, role_required
 
 

@@ -3,10 +3,11 @@
 A drug's class decides its code family, so every class decision (tagging a drug, changing its
 class, overriding it on one order, or a CSV import that changes it) is recorded as a
 DrugClassChange, and the signed encounters whose current charge run was coded with another class
-are brought up to date: regenerated through the Celery task (coding.tasks.generate_charges,
-sent on commit through the charge outbox, coding/outbox.py, so a Redis outage delays the
-regeneration and never drops it), or, when that run was already exported to billing, only
-flagged for the coder (an exported run is never replaced behind the coder's back). A change to a
+are brought up to date through the record's one port to coding (mar/ports.py:
+`charges_refresh`, coding/formulary_changes.py): regenerated (the task sent on commit through the
+charge outbox, so a Redis outage delays the regeneration and never drops it), or, when that run
+was already exported to billing, only flagged for the coder (an exported run is never replaced
+behind the coder's back). A change to a
 drug's billing data (HCPCS code, billing unit, container), by hand or by import, takes the same
 path for the runs whose drug lines read the old data.
 
@@ -15,8 +16,6 @@ Roles are checked by the views; these functions trust their caller.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +25,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from coding.drug_lines import drug_billing
-from coding.models import ChargeRun
-from coding.outbox import outbox_enqueue
 from mar.models import Administration, Drug, DrugClass, DrugClassChange, Encounter, Order
 from mar.pharmacy.formulary import (
     RowError,
@@ -36,10 +32,8 @@ from mar.pharmacy.formulary import (
     formulary_csv_write,
     formulary_rows_read,
 )
+from mar.ports import FormularyChange, charges_port
 
-# Starts the line appended to an exported run's reason when a class change would alter it.
-EXPORTED_FLAG = "CLASS CHANGED AFTER EXPORT"
-BILLING_EXPORTED_FLAG = "BILLING DATA CHANGED AFTER EXPORT"
 BILLING_FIELDS = ("hcpcs_code", "billing_unit_amount", "billing_unit", "container")
 
 
@@ -49,73 +43,6 @@ def class_label(value: str | None) -> str:
 
 def _user_label(user: AbstractBaseUser) -> str:
     return str(user.get_username())
-
-
-# --- bringing charges up to date ----------------------------------------------------------
-
-
-def _coded_with_another_class(new_class: str | None) -> Callable[[ChargeRun, set[str]], bool]:
-    """The run's snapshot says which class each administration was coded with ("A<pk>" ids)."""
-
-    def stale(run: ChargeRun, ids: set[str]) -> bool:
-        return any(
-            item.get("id") in ids and item.get("drug_class") != new_class
-            for item in (run.input_snapshot or {}).get("administrations", [])
-        )
-
-    return stale
-
-
-def _billed_with_other_data(drug: Drug) -> Callable[[ChargeRun, set[str]], bool]:
-    """The run's billing snapshot says what the drug lines read for each administration."""
-    now = drug_billing(drug)
-
-    def stale(run: ChargeRun, ids: set[str]) -> bool:
-        billing = run.billing_snapshot or {}
-        return any(billing.get(i, {}).get(key) != value for i in ids for key, value in now.items())
-
-    return stale
-
-
-def _charges_refresh(
-    *,
-    administrations: Any,
-    stale: Callable[[ChargeRun, set[str]], bool],
-    reason: str,
-    kind: str = ChargeRun.Trigger.CLASS_CHANGE,
-    exported_flag: str = EXPORTED_FLAG,
-) -> tuple[list[int], list[int]]:
-    """Regenerate (or flag) the signed encounters whose current run is `stale` for
-    `administrations` (a queryset of those the decision governs). Returns (regenerated encounter
-    ids, flagged run ids).
-    """
-    by_encounter: dict[int, set[str]] = defaultdict(set)
-    signed = administrations.filter(encounter__status=Encounter.Status.SIGNED)
-    for pk, encounter_id in signed.values_list("pk", "encounter_id"):
-        by_encounter[encounter_id].add(f"A{pk}")
-    if not by_encounter:
-        return [], []
-
-    regenerated: list[int] = []
-    flagged: list[int] = []
-    runs = ChargeRun.objects.filter(is_current=True, encounter_id__in=by_encounter).order_by(
-        "encounter_id"
-    )
-    for run in runs:
-        if not stale(run, by_encounter[run.encounter_id]):
-            continue
-        if run.exported_at is not None:
-            at = timezone.localtime().strftime("%Y-%m-%d %H:%M")
-            flag = f"{exported_flag} ({at}): {reason} Not regenerated: review the billed claim."
-            run.reason = f"{run.reason}\n{flag}" if run.reason else flag
-            run.save(update_fields=["reason"])
-            flagged.append(run.pk)
-            continue
-        # An outbox row in this transaction, the task sent on commit (the worker must find the
-        # new class already in the database); if Redis is down, beat re-sends it later.
-        outbox_enqueue(encounter_id=run.encounter_id, kind=kind, reason=reason)
-        regenerated.append(run.encounter_id)
-    return regenerated, flagged
 
 
 def _drug_class_set(
@@ -146,8 +73,8 @@ def _drug_class_set(
         f"Class of {locked.name} changed from {class_label(from_class)} to {to_class} "
         f"by {_user_label(user)}: {reason}"
     )
-    regenerated, flagged = _charges_refresh(
-        administrations=governed, stale=_coded_with_another_class(to_class), reason=why
+    regenerated, flagged = charges_port().charges_refresh(
+        change=FormularyChange(administrations=governed, reason=why, drug_class=to_class)
     )
     if regenerated or flagged:
         change.regenerated_encounters = regenerated
@@ -235,10 +162,12 @@ def order_class_override(
         f"(was {class_label(from_class or locked.drug.drug_class)}) "
         f"by {_user_label(user)}: {reason}"
     )
-    regenerated, flagged = _charges_refresh(
-        administrations=Administration.objects.filter(order=locked),
-        stale=_coded_with_another_class(effective),
-        reason=why,
+    regenerated, flagged = charges_port().charges_refresh(
+        change=FormularyChange(
+            administrations=Administration.objects.filter(order=locked),
+            reason=why,
+            drug_class=effective,
+        )
     )
     if regenerated or flagged:
         change.regenerated_encounters = regenerated
@@ -345,12 +274,13 @@ def _billing_changed(
     ]
     if not changed:
         return [], []
-    return _charges_refresh(
-        administrations=Administration.objects.filter(drug=drug, dose_value__isnull=False),
-        stale=_billed_with_other_data(drug),
-        reason=f"Billing data of {drug.name} {why} by {_user_label(user)}: {'; '.join(changed)}.",
-        kind=ChargeRun.Trigger.BILLING_CHANGE,
-        exported_flag=BILLING_EXPORTED_FLAG,
+    return charges_port().charges_refresh(
+        change=FormularyChange(
+            administrations=Administration.objects.filter(drug=drug, dose_value__isnull=False),
+            reason=f"Billing data of {drug.name} {why} by {_user_label(user)}: "
+            f"{'; '.join(changed)}.",
+            billing_of=drug,
+        )
     )
 
 

@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -29,7 +28,9 @@ from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, check_record
 from coding.engine import Flush as RecordFlush
+from mar.clock import date_hhmm
 from mar.models import (
+    ADMINISTRATION_CARD_FIELDS,
     AccessSite,
     Addendum,
     Administration,
@@ -39,25 +40,8 @@ from mar.models import (
     Order,
     Pause,
 )
-from mar.record import record_from_encounter, record_id
+from mar.record import administration_record_id, record_from_encounter, record_id
 from mar.services import signature
-
-# What a nurse may change on an administration card (the rest comes from the order).
-ADMINISTRATION_FIELDS = (
-    "start",
-    "stop",
-    "method",
-    "site",
-    "bag",
-    "purpose",
-    "started_by",
-    "pump",
-    "planned_hours",
-    "dose_value",
-    "dose_unit",
-    "waste_value",
-    "waste_unit",
-)
 
 
 class ChartError(Exception):
@@ -72,7 +56,7 @@ class StaleVersion(Exception):
     """Someone saved the administration since this form was loaded; `current` is their version."""
 
     def __init__(self, current: Administration) -> None:
-        super().__init__(f"A{current.pk} is at version {current.version}")
+        super().__init__(f"{administration_record_id(current.pk)} is at version {current.version}")
         self.current = current
 
 
@@ -136,13 +120,13 @@ def _refuse_input_errors(
     record = record_checked(encounter)
     if administration_id is None:
         return
-    record_id = f"A{administration_id}"
+    changed = administration_record_id(administration_id)
     errors: dict[str | None, list[str]] = {}
     for finding in check_record(record, now=now):
         if (
             finding.rule == "DOC-3"
             and finding.severity == "error"
-            and record_id in finding.administrations
+            and changed in finding.administrations
         ):
             errors.setdefault(finding.field, []).append(finding.message)
     if run_times and errors.keys() & {"start", "stop"}:
@@ -183,7 +167,7 @@ def _addendum_for(
         raise ChartError({None: ["Nothing changed: no addendum written."]})
     assert user is not None
     what_changed = f"{subject}: " + "; ".join(what)
-    signature.addendum_add(encounter=encounter, user=user, what=what_changed, why=why)
+    signature.addendum_store(encounter=encounter, user=user, what=what_changed, why=why)
 
 
 def _require_in_progress(encounter: Encounter) -> None:
@@ -400,7 +384,7 @@ def administration_update(
     """
     encounter = administration.encounter
     signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
-    unknown = set(changes) - set(ADMINISTRATION_FIELDS)
+    unknown = set(changes) - set(ADMINISTRATION_CARD_FIELDS)
     if unknown:
         raise ValueError(f"not editable here: {sorted(unknown)}")
     current = Administration.objects.select_for_update().get(pk=administration.pk)
@@ -417,7 +401,7 @@ def administration_update(
     _bump(current)
     _refuse_input_errors(encounter, current.pk, now or timezone.now(), run_times=True)
     if signed:
-        subject = f"A{current.pk} {current.drug.name}"
+        subject = f"{administration_record_id(current.pk)} {current.drug.name}"
         _addendum_for(encounter, user=user, subject=subject, what=what, why=addendum_why)
     return current
 
@@ -436,11 +420,7 @@ def _shown(value: object, encounter: Encounter) -> str:
     if value is None or value == "":
         return "(none)"
     if isinstance(value, datetime):
-        try:
-            zone = ZoneInfo(encounter.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = ZoneInfo("UTC")
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return date_hhmm(value, encounter.zone)
     if isinstance(value, AccessSite):
         return f"S{value.pk}"
     return str(value)
@@ -532,7 +512,7 @@ def pause_update(
     _bump(current)
     _refuse_input_errors(encounter, current.pk, now or timezone.now())
     if signed:
-        subject = f"A{current.pk} {current.drug.name} pause"
+        subject = f"{administration_record_id(current.pk)} {current.drug.name} pause"
         _addendum_for(encounter, user=user, subject=subject, what=what, why=addendum_why)
     return pause
 
@@ -613,7 +593,7 @@ def encounter_sign(
     if still_open:
         raise SignBlocked(tuple(still_open))
     FindingAcknowledgement.objects.bulk_create(new)
-    return signature.encounter_sign(encounter=locked, user=user)
+    return signature.signature_store(encounter=locked, user=user)
 
 
 @transaction.atomic
@@ -640,4 +620,4 @@ def addendum_write(
             raise ChartError(errors) from exc
         zone_time = _shown(flush_at, encounter)
         what = f"{what}\nFlush charted on S{flush_site.pk} at {zone_time}."
-    return signature.addendum_add(encounter=encounter, user=user, what=what, why=why)
+    return signature.addendum_store(encounter=encounter, user=user, what=what, why=why)

@@ -6,18 +6,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from mar.models import Addendum, Encounter
-
-
-def _enqueue_charges(*, encounter_id: int, trigger: str, reason: str = "") -> None:
-    from coding.outbox import outbox_enqueue
-
-    # An outbox row in this transaction: the charges are owed exactly when the signature (or
-    # addendum) commits; the task is sent after commit and re-sent by beat if Redis was down.
-    outbox_enqueue(encounter_id=encounter_id, kind=trigger, reason=reason)
+from mar.ports import charges_port
 
 
 @transaction.atomic
-def encounter_sign(*, encounter: Encounter, user: AbstractBaseUser) -> Encounter:
+def signature_store(*, encounter: Encounter, user: AbstractBaseUser) -> Encounter:
     """Sign the record and, once committed, have the charges generated."""
     locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     if locked.status == Encounter.Status.SIGNED:
@@ -26,12 +19,14 @@ def encounter_sign(*, encounter: Encounter, user: AbstractBaseUser) -> Encounter
     locked.signed_by = user
     locked.signed_at = timezone.now()
     locked.save(update_fields=["status", "signed_by", "signed_at"])
-    _enqueue_charges(encounter_id=locked.pk, trigger="sign")
+    charges_port().charges_owed(encounter_id=locked.pk, trigger="sign")
     return locked
 
 
 @transaction.atomic
-def addendum_add(*, encounter: Encounter, user: AbstractBaseUser, what: str, why: str) -> Addendum:
+def addendum_store(
+    *, encounter: Encounter, user: AbstractBaseUser, what: str, why: str
+) -> Addendum:
     """Record an addendum to a signed record and regenerate its charges.
 
     Make the record's changes in the same transaction, before or after this call: the charges
@@ -44,5 +39,5 @@ def addendum_add(*, encounter: Encounter, user: AbstractBaseUser, what: str, why
     if not what.strip() or not why.strip():
         raise ValidationError("An addendum needs both what changed and why.")
     addendum = Addendum.objects.create(encounter=locked, what=what, why=why, author=user)
-    _enqueue_charges(encounter_id=locked.pk, trigger="addendum", reason=why)
+    charges_port().charges_owed(encounter_id=locked.pk, trigger="addendum", reason=why)
     return addendum

@@ -51,7 +51,7 @@ def browser_page() -> Iterator[object]:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, live_server, username: str) -> None:
     """Sign in through the login form as a factory user; wait until the app lets them in (an
     admin lands on /admin/, everyone else on their start page)."""
     from tests import factories

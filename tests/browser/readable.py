@@ -100,7 +100,7 @@ def main_pages(world: ReadableWorld) -> dict[str, list[str]]:
     }
 
 
-def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, live_server, username: str) -> None:
     page.context.clear_cookies()
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=username]", username)
@@ -109,12 +109,12 @@ def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untype
     page.wait_for_selector("[data-testid=nav-user]")
 
 
-def visit(page, live_server, path: str) -> None:  # type: ignore[no-untyped-def]
+def visit(page, live_server, path: str) -> None:
     response = page.goto(f"{live_server.url}{path}")
     assert response is not None and response.status == 200, path
     page.wait_for_load_state("networkidle")
 
 
-def open_every_fold(page) -> None:  # type: ignore[no-untyped-def]
+def open_every_fold(page) -> None:
     """Open the <details> sections, so what they hold is measured too."""
     page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")

@@ -9,14 +9,14 @@ import pytest
 from django.utils import timezone
 
 from mar.models import Administration, DrugClass, Encounter, Order
-from mar.services.signature import encounter_sign
+from mar.services.signature import signature_store
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def wall(moment) -> str:  # type: ignore[no-untyped-def]
+def wall(moment) -> str:
     """The datetime-local value of a moment on the encounter's wall clock."""
     return moment.astimezone(factories.NEW_YORK).strftime("%Y-%m-%dT%H:%M")
 
@@ -37,11 +37,11 @@ def visit() -> Encounter:
     return encounter
 
 
-def card(page, drug: str):  # type: ignore[no-untyped-def]
+def card(page, drug: str):
     return page.locator("[data-testid=adm-card]", has_text=drug)
 
 
-def start_order(page, drug: str, method: str = "infusion") -> int:  # type: ignore[no-untyped-def]
+def start_order(page, drug: str, method: str = "infusion") -> int:
     row = page.locator("[data-testid=order-row]", has_text=drug).first
     row.locator("select[name$='-method']").select_option(method)
     row.locator("[data-testid=start]").click()
@@ -49,7 +49,7 @@ def start_order(page, drug: str, method: str = "infusion") -> int:  # type: igno
     return int(card(page, drug).get_attribute("data-administration")[1:])
 
 
-def edit_time(page, adm_pk: int, field: str, value: str) -> None:  # type: ignore[no-untyped-def]
+def edit_time(page, adm_pk: int, field: str, value: str) -> None:
     """Type a late-entry time; htmx saves it on change, and the card comes back one version on."""
     from playwright.sync_api import expect
 
@@ -64,7 +64,7 @@ def edit_time(page, adm_pk: int, field: str, value: str) -> None:  # type: ignor
     expect(page.locator(f"#id_a{adm_pk}-{field}")).to_have_value(value)
 
 
-def flush_at(page, moment) -> None:  # type: ignore[no-untyped-def]
+def flush_at(page, moment) -> None:
     from playwright.sync_api import expect
 
     chip = page.locator("[data-testid=site-chip]").first
@@ -76,7 +76,7 @@ def flush_at(page, moment) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.integration  # the real worker: Celery is not eager here
-def test_a_nurse_charts_a_chemotherapy_visit_by_clicking(browser_page, live_server, worker) -> None:  # type: ignore[no-untyped-def]
+def test_a_nurse_charts_a_chemotherapy_visit_by_clicking(browser_page, live_server, worker) -> None:
     from playwright.sync_api import expect
 
     factories.user_create(username="nurse-c", role="nurse")
@@ -150,7 +150,7 @@ def test_a_nurse_charts_a_chemotherapy_visit_by_clicking(browser_page, live_serv
     page.screenshot(path=str(ARTIFACTS / "chart-signed.png"), full_page=True)
 
 
-def test_without_javascript_every_action_is_a_plain_form_post(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_without_javascript_every_action_is_a_plain_form_post(browser_page, live_server) -> None:
     """The same chart with JavaScript off: forms post, the server redirects back, nothing lost."""
     factories.user_create(username="nurse-d", role="nurse")
     encounter = visit()
@@ -194,7 +194,7 @@ def test_without_javascript_every_action_is_a_plain_form_post(browser_page, live
         context.close()
 
 
-def test_a_refused_flush_time_comes_back_beside_its_field_with_and_without_javascript(  # type: ignore[no-untyped-def]
+def test_a_refused_flush_time_comes_back_beside_its_field_with_and_without_javascript(
     browser_page, live_server
 ) -> None:
     """ "Flush earlier…": a time in the future (DOC-3) with htmx, and a time that cannot be read
@@ -245,14 +245,14 @@ def test_a_refused_flush_time_comes_back_beside_its_field_with_and_without_javas
         context.close()
 
 
-def test_a_signed_chart_is_read_only_until_the_addendum_button(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_signed_chart_is_read_only_until_the_addendum_button(browser_page, live_server) -> None:
     """screens.md: "After signing, the same screen is read-only with an 'addendum' button": no
     field can be typed in until the nurse opens the addendum, whose forms save as addenda."""
     from playwright.sync_api import expect
 
     nurse = factories.user_create(username="nurse-s", role="nurse")
     encounter = factories.chemo_encounter_create()
-    encounter_sign(encounter=encounter, user=nurse)
+    signature_store(encounter=encounter, user=nurse)
     page = browser_page
     sign_in(page, live_server, "nurse-s")
     page.wait_for_url("**/mar/board/")

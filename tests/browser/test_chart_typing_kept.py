@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 HALF_TYPED = "pump alarm log says the stop was at"
 
 
-def open_chart(page, live_server, encounter: Encounter, query: str = "") -> None:  # type: ignore[no-untyped-def]
+def open_chart(page, live_server, encounter: Encounter, query: str = "") -> None:
     if not factories.User.objects.filter(username="nurse-t").exists():
         factories.user_create(username="nurse-t", role="nurse")
     sign_in(page, live_server, "nurse-t")
@@ -28,12 +28,12 @@ def open_chart(page, live_server, encounter: Encounter, query: str = "") -> None
     page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/{query}")
 
 
-def unfold(page, adm_pk: int) -> None:  # type: ignore[no-untyped-def]
+def unfold(page, adm_pk: int) -> None:
     if not page.locator(f"#id_a{adm_pk}-bag").is_visible():
         page.locator(f"#adm-{adm_pk} details.adm-edit > summary").click()
 
 
-def save_bag(page, adm_pk: int, bag: str) -> None:  # type: ignore[no-untyped-def]
+def save_bag(page, adm_pk: int, bag: str) -> None:
     """Change a card's bag id; htmx saves it and the card comes back one version on."""
     from playwright.sync_api import expect
 
@@ -47,7 +47,7 @@ def save_bag(page, adm_pk: int, bag: str) -> None:  # type: ignore[no-untyped-de
 
 def test_a_half_typed_reason_to_sign_anyway_survives_a_card_save_and_flush_now(
     browser_page, live_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
@@ -67,14 +67,14 @@ def test_a_half_typed_reason_to_sign_anyway_survives_a_card_save_and_flush_now(
 
 def test_a_half_typed_addendum_survives_another_part_saved_as_an_addendum_which_is_listed(
     browser_page, live_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     nurse = factories.user_create(username="nurse-t", role="nurse")
     encounter = factories.chemo_encounter_create()
-    from mar.services.signature import encounter_sign
+    from mar.services.signature import signature_store
 
-    encounter_sign(encounter=encounter, user=nurse)
+    signature_store(encounter=encounter, user=nurse)
     site = encounter.sites.get()
     paclitaxel = encounter.administrations.get(drug__name="paclitaxel")
     page = browser_page
@@ -105,7 +105,7 @@ def test_a_half_typed_addendum_survives_another_part_saved_as_an_addendum_which_
 
 def test_an_addendum_saved_with_htmx_clears_the_answered_query_banner(
     browser_page, live_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     nurse = factories.user_create(username="nurse-t", role="nurse")
@@ -134,7 +134,7 @@ def test_an_addendum_saved_with_htmx_clears_the_answered_query_banner(
 )
 def test_a_unit_typed_while_the_previous_save_is_in_flight_is_kept_and_saved(
     browser_page, live_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Waste amount typed, Tab, "mcg" typed in the unit while the amount's save is held 1.5 s:
     the card comes back with the server's "mg" (the dose's unit), but the field keeps "mcg", and
     leaving it saves "mcg"."""
@@ -147,7 +147,7 @@ def test_a_unit_typed_while_the_previous_save_is_in_flight_is_kept_and_saved(
     unfold(page, adm.pk)
     held = []
 
-    def hold_first(route) -> None:  # type: ignore[no-untyped-def]
+    def hold_first(route) -> None:
         if held:
             route.continue_()
         else:
@@ -179,7 +179,7 @@ def test_a_unit_typed_while_the_previous_save_is_in_flight_is_kept_and_saved(
 
 def test_the_checklist_poll_refreshes_the_sign_state_and_panel_keeping_a_typed_reason(
     browser_page, live_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
@@ -203,7 +203,7 @@ def test_the_checklist_poll_refreshes_the_sign_state_and_panel_keeping_a_typed_r
     expect(page.locator("#sign")).to_contain_text("No open errors: ready to sign.")
 
 
-def test_an_old_message_is_cleared_by_the_next_htmx_change(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_an_old_message_is_cleared_by_the_next_htmx_change(browser_page, live_server) -> None:
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
@@ -218,7 +218,7 @@ def test_an_old_message_is_cleared_by_the_next_htmx_change(browser_page, live_se
 
 def test_an_unsaved_site_location_survives_flush_now_and_stays_in_view(
     browser_page, live_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The whole chart comes back from "Flush now" with each site's Details folded: a location
     typed there and not yet saved is kept, and its Details stay open to show it."""
     from playwright.sync_api import expect

@@ -20,7 +20,7 @@ PAINT = "e => [getComputedStyle(e).borderLeftColor, getComputedStyle(e).backgrou
 
 def test_checklist_items_are_red_amber_or_grey_by_severity_on_cards_and_panel(
     browser_page, live_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     world = readable_world()
     page = browser_page
     sign_in(page, live_server, "nurse")

@@ -13,7 +13,7 @@ from tests.coding.review_helpers import reviewed
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_coder_reviews_corrects_accepts_and_downloads_the_export(  # type: ignore[no-untyped-def]
+def test_a_coder_reviews_corrects_accepts_and_downloads_the_export(
     browser_page, live_server
 ) -> None:
     factories.user_create(username="coder-b", role="coder")
@@ -71,7 +71,7 @@ def test_a_coder_reviews_corrects_accepts_and_downloads_the_export(  # type: ign
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-def test_a_refused_correction_comes_back_beside_its_fields_with_what_was_typed(  # type: ignore[no-untyped-def]
+def test_a_refused_correction_comes_back_beside_its_fields_with_what_was_typed(
     browser_page, live_server, javascript
 ) -> None:
     """screens.md: every action works as a plain form post; the coder loses nothing typed."""

@@ -25,18 +25,18 @@ def main_pages(role: str, world: World) -> list[str]:
 
 
 @pytest.fixture
-def sample_world(role_users) -> World:  # type: ignore[no-untyped-def]
+def sample_world(role_users) -> World:
     return world_create(role_users)
 
 
 def test_no_page_violates_the_content_security_policy(
     browser_page, live_server, sample_world
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page, world = browser_page, sample_world
     problems: list[str] = []
     current = {"url": ""}
 
-    def on_console(message) -> None:  # type: ignore[no-untyped-def]
+    def on_console(message) -> None:
         text = message.text
         if "Content Security Policy" in text or "Refused to" in text:
             problems.append(f"{current['url']}: {text}")

@@ -11,7 +11,7 @@ from tests.browser.conftest import ARTIFACTS
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, live_server, username: str) -> None:
     """Unlike conftest.sign_in, start from "/": the login this file tests is the one the app
     asks for there."""
     page.goto(f"{live_server.url}/")
@@ -20,7 +20,7 @@ def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untype
     page.click("button[type=submit]")
 
 
-def test_a_nurse_signs_in_and_sees_the_board(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_nurse_signs_in_and_sees_the_board(browser_page, live_server) -> None:
     factories.user_create(username="nurse-b", role="nurse")
     encounter = factories.chemo_encounter_create(arrived_at=timezone.now(), location_label="9")
     page = browser_page
@@ -33,7 +33,7 @@ def test_a_nurse_signs_in_and_sees_the_board(browser_page, live_server) -> None:
     page.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
 
 
-def test_a_coder_sees_charges_with_their_reasons(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_coder_sees_charges_with_their_reasons(browser_page, live_server) -> None:
     factories.user_create(username="coder-b", role="coder")
     encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
     charge_run_generate(encounter_id=encounter.pk)

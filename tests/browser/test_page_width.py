@@ -14,7 +14,7 @@ OVERFLOW = """() => { const root = document.documentElement;
   return root.scrollWidth > root.clientWidth ? [root.scrollWidth, root.clientWidth] : null; }"""
 
 
-def test_no_main_page_is_wider_than_the_screen_at_768_or_1024(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_no_main_page_is_wider_than_the_screen_at_768_or_1024(browser_page, live_server) -> None:
     world = readable_world()
     page = browser_page
     wide: list[str] = []

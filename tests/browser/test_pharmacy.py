@@ -16,12 +16,12 @@ from tests.browser.conftest import ARTIFACTS, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def sign_out(page) -> None:  # type: ignore[no-untyped-def]
+def sign_out(page) -> None:
     page.click("nav form button[type=submit]")
     page.wait_for_selector("input[name=username]")
 
 
-def blocked_encounter(nurse) -> Encounter:  # type: ignore[no-untyped-def]
+def blocked_encounter(nurse) -> Encounter:
     """Signed, with a 90-minute teprotumumab infusion no pharmacist has classified (DOC-4)."""
     encounter = factories.encounter_create()
     site = factories.site_create(encounter)
@@ -41,7 +41,7 @@ def blocked_encounter(nurse) -> Encounter:  # type: ignore[no-untyped-def]
     return encounter
 
 
-def test_tagging_from_the_worklist_unblocks_the_coders_charge(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_tagging_from_the_worklist_unblocks_the_coders_charge(browser_page, live_server) -> None:
     formulary_load_csv()
     nurse = factories.user_create(username="nurse-p", role="nurse")
     factories.user_create(username="pharm-p", role="pharmacist")

@@ -16,13 +16,13 @@ from tests.browser.conftest import ARTIFACTS, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def error_beside(page, field: str) -> str:  # type: ignore[no-untyped-def]
+def error_beside(page, field: str) -> str:
     return page.locator(
         f"#id_{field} ~ .invalid-feedback, #id_{field} + .invalid-feedback"
     ).first.inner_text()
 
 
-def test_a_clerk_registers_opens_a_visit_and_enters_an_order(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_clerk_registers_opens_a_visit_and_enters_an_order(browser_page, live_server) -> None:
     page = browser_page
     factories.user_create(username="clerk", role="clerk")
     factories.patient_create(mrn="B-1", name="Taken, Already")

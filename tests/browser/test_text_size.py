@@ -40,7 +40,7 @@ LISTED = {
 SIZES = "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))"
 
 
-def test_no_text_is_under_16px_on_any_main_page_at_768(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_no_text_is_under_16px_on_any_main_page_at_768(browser_page, live_server) -> None:
     world = readable_world()
     page = browser_page
     page.set_viewport_size({"width": 768, "height": 1024})

@@ -52,7 +52,7 @@ def overlap(a: dict, b: dict) -> bool:
     )
 
 
-def timelines(world) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def timelines(world) -> list[tuple[str, str]]:
     paused = Pause.objects.select_related("administration").first()
     assert paused is not None
     return [
@@ -64,7 +64,7 @@ def timelines(world) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 def test_timeline_text_is_16px_dark_and_clear_of_marks_at_768_and_1024(
     browser_page, live_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     world = readable_world()
     page = browser_page
     for role, path in timelines(world):
@@ -90,7 +90,7 @@ def test_timeline_text_is_16px_dark_and_clear_of_marks_at_768_and_1024(
                 assert mark["width"] >= 12, (where, mark)  # a two-minute push is findable
 
 
-def test_pauses_are_hatched_as_the_legend_says(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_pauses_are_hatched_as_the_legend_says(browser_page, live_server) -> None:
     world = readable_world()
     page = browser_page
     sign_in(page, live_server, "nurse")

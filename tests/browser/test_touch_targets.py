@@ -25,7 +25,7 @@ SMALL_TARGETS = """selector => [...document.querySelectorAll(selector)]
   .filter(([, w, h]) => w < 44 || h < 44)"""
 
 
-def test_every_control_is_at_least_44px_by_44px_at_768(browser_page, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_every_control_is_at_least_44px_by_44px_at_768(browser_page, live_server) -> None:
     world = readable_world()
     page = browser_page
     page.set_viewport_size({"width": 768, "height": 1024})
@@ -42,7 +42,7 @@ def test_every_control_is_at_least_44px_by_44px_at_768(browser_page, live_server
 
 def test_the_board_cards_keep_their_layout_under_the_44px_link_rule(
     browser_page, live_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A board card is a link: its chair number and patient stay at its left edge, not centred."""
     readable_world()
     page = browser_page

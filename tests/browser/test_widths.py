@@ -21,12 +21,12 @@ TABLES_CUT = """() => [...document.querySelectorAll('main table')]
   .filter(([, table, box]) => table > box + 1)"""
 
 
-def tables_cut(page) -> list[str]:  # type: ignore[no-untyped-def]
+def tables_cut(page) -> list[str]:
     """The tables wider than the box that shows them: their columns hide behind its edge."""
     return [f"{name}: {table} px in {box} px" for name, table, box in page.evaluate(TABLES_CUT)]
 
 
-def overflow(page) -> int:  # type: ignore[no-untyped-def]
+def overflow(page) -> int:
     """How far the page reaches beyond the window, in CSS pixels (0: it fits)."""
     return int(
         page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -34,7 +34,7 @@ def overflow(page) -> int:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("width", [768, 1024, 1280, 1440, 1920])
-def test_the_review_page_and_the_order_queue_fit_the_window(  # type: ignore[no-untyped-def]
+def test_the_review_page_and_the_order_queue_fit_the_window(
     browser_page, live_server, width
 ) -> None:
     # The widest badges the record shows: a verification with a long name, a class override.

@@ -15,11 +15,11 @@ from coding.exports import export_create
 from coding.models import ChargeRun, MueLimit, ReviewItem
 from coding.mue import MueFileError, mue_limits, mue_parse
 from coding.review import (
+    charge_edits_for_run,
     charge_line_correct,
-    edit_override,
+    edit_override_create,
     review_accept,
     review_claim,
-    run_edits,
 )
 from tests.coding.review_helpers import reviewed
 
@@ -57,7 +57,7 @@ def test_load_mue_loads_the_sample_and_replaces_old_codes() -> None:
 
 
 @pytest.mark.django_db
-def test_load_mue_with_a_bad_file_loads_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_load_mue_with_a_bad_file_loads_nothing(tmp_path) -> None:
     MueLimit.objects.create(code="96413", limit=1)
     bad = tmp_path / "mue.csv"
     bad.write_text("HCPCS/CPT Code,Outpatient Hospital Services MUE Values\n96415,8\n96416,x\n")
@@ -67,22 +67,22 @@ def test_load_mue_with_a_bad_file_loads_nothing(tmp_path) -> None:  # type: igno
 
 
 def rules(run: ChargeRun) -> list[str]:
-    return [e.finding.rule for e in run_edits(ChargeRun.objects.get(pk=run.pk)).items]
+    return [e.finding.rule for e in charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).items]
 
 
 @pytest.fixture
-def claimed(db, coder_user):  # type: ignore[no-untyped-def]
+def claimed(db, coder_user):
     encounter, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     return run, item
 
 
-def test_the_engine_lines_pass_the_edits(claimed) -> None:  # type: ignore[no-untyped-def]
+def test_the_engine_lines_pass_the_edits(claimed) -> None:
     run, _ = claimed
     assert rules(run) == []
 
 
-def test_removing_the_initial_service_leaves_an_add_on_alone(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_removing_the_initial_service_leaves_an_add_on_alone(claimed, coder_user) -> None:
     run, item = claimed
     charge_line_correct(
         item=item, user=coder_user, line=run.lines.get(code="96413"), action="remove",
@@ -91,7 +91,7 @@ def test_removing_the_initial_service_leaves_an_add_on_alone(claimed, coder_user
     assert "EDIT-ADDON" in rules(run)
 
 
-def test_96368_twice_is_an_edit(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_96368_twice_is_an_edit(claimed, coder_user) -> None:
     run, item = claimed
     for _ in range(2):
         charge_line_correct(
@@ -100,7 +100,7 @@ def test_96368_twice_is_an_edit(claimed, coder_user) -> None:  # type: ignore[no
     assert "EDIT-96368" in rules(run)
 
 
-def test_96523_with_other_administrations_is_an_edit(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_96523_with_other_administrations_is_an_edit(claimed, coder_user) -> None:
     run, item = claimed
     charge_line_correct(
         item=item, user=coder_user, action="add", code="96523", units=1, reason="port flush"
@@ -108,15 +108,15 @@ def test_96523_with_other_administrations_is_an_edit(claimed, coder_user) -> Non
     assert "EDIT-96523" in rules(run)
 
 
-def test_units_above_the_loaded_limit_are_an_mue_edit(claimed) -> None:  # type: ignore[no-untyped-def]
+def test_units_above_the_loaded_limit_are_an_mue_edit(claimed) -> None:
     run, _ = claimed
     MueLimit.objects.create(code="96415", limit=1)
-    edits = run_edits(ChargeRun.objects.get(pk=run.pk)).items
+    edits = charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).items
     assert [e.finding.rule for e in edits] == ["EDIT-MUE"]
     assert "96415: 2 units" in edits[0].finding.message
 
 
-def test_an_edit_blocks_acceptance_until_resolved(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_edit_blocks_acceptance_until_resolved(claimed, coder_user) -> None:
     run, item = claimed
     line = run.lines.get(code="96413")
     charge_line_correct(item=item, user=coder_user, line=line, action="remove", reason="x")
@@ -130,18 +130,18 @@ def test_an_edit_blocks_acceptance_until_resolved(claimed, coder_user) -> None: 
     assert review_accept(item=item, user=coder_user).state == ReviewItem.State.ACCEPTED
 
 
-def test_an_override_with_a_reason_lets_the_charges_through(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_override_with_a_reason_lets_the_charges_through(claimed, coder_user) -> None:
     run, item = claimed
     MueLimit.objects.create(code="96415", limit=1)
-    edit = run_edits(ChargeRun.objects.get(pk=run.pk)).items[0]
+    edit = charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).items[0]
     with pytest.raises(ValidationError):
-        edit_override(
+        edit_override_create(
             item=item, user=coder_user, rule=edit.finding.rule, message=edit.finding.message,
             reason=" ",
         )  # fmt: skip
     with pytest.raises(ValidationError):
         review_accept(item=item, user=coder_user)
-    edit_override(
+    edit_override_create(
         item=item, user=coder_user, rule=edit.finding.rule, message=edit.finding.message,
         reason="documented 3-hour infusion",
     )  # fmt: skip
@@ -151,9 +151,9 @@ def test_an_override_with_a_reason_lets_the_charges_through(claimed, coder_user)
     assert "96415" in export.csv_text
 
 
-def test_an_override_for_an_edit_that_no_longer_applies_is_refused(claimed, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_override_for_an_edit_that_no_longer_applies_is_refused(claimed, coder_user) -> None:
     _, item = claimed
     with pytest.raises(ValidationError):
-        edit_override(
+        edit_override_create(
             item=item, user=coder_user, rule="EDIT-MUE", message="made up", reason="because"
         )

@@ -15,20 +15,20 @@ from hl7apy.parser import parse_message
 
 from coding.exports import export_create
 from coding.models import ChargeRun, MueLimit, ReviewItem
-from coding.review import charge_line_correct, lines_effective, review_accept, review_claim
+from coding.review import charge_line_correct, effective_lines, review_accept, review_claim
 from tests.coding.review_helpers import reviewed
 
 pytestmark = pytest.mark.django_db
 
 
-def accepted(coder, **kwargs):  # type: ignore[no-untyped-def]
+def accepted(coder, **kwargs):
     encounter, run, item = reviewed(**kwargs)
     review_claim(user=coder, item_id=item.pk)
     return encounter, run, item
 
 
 @pytest.fixture
-def exported(coder_user):  # type: ignore[no-untyped-def]
+def exported(coder_user):
     """Two accepted encounters, one with a coder's correction and drug lines (JW waste)."""
     first, run1, item1 = accepted(coder_user, billable=True, waste=Decimal(20))
     charge_line_correct(
@@ -43,13 +43,13 @@ def exported(coder_user):  # type: ignore[no-untyped-def]
         "export": export,
         "skipped": skipped,
         "batches": [
-            (first, lines_effective(ChargeRun.objects.get(pk=run1.pk))),
-            (second, lines_effective(ChargeRun.objects.get(pk=run2.pk))),
+            (first, effective_lines(ChargeRun.objects.get(pk=run1.pk))),
+            (second, effective_lines(ChargeRun.objects.get(pk=run2.pk))),
         ],
     }
 
 
-def test_exporting_marks_items_exported_and_sets_the_runs_exported_at(exported) -> None:  # type: ignore[no-untyped-def]
+def test_exporting_marks_items_exported_and_sets_the_runs_exported_at(exported) -> None:
     assert exported["skipped"] == []
     for encounter, _ in exported["batches"]:
         item = ReviewItem.objects.get(encounter=encounter)
@@ -58,13 +58,13 @@ def test_exporting_marks_items_exported_and_sets_the_runs_exported_at(exported) 
     assert exported["export"].runs.count() == 2
 
 
-def test_nothing_accepted_means_no_export(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_accepted_means_no_export(coder_user) -> None:
     reviewed()
     with pytest.raises(ValidationError):
         export_create(user=coder_user)
 
 
-def test_the_csv_has_one_row_per_line_with_the_original_beside_a_correction(exported) -> None:  # type: ignore[no-untyped-def]
+def test_the_csv_has_one_row_per_line_with_the_original_beside_a_correction(exported) -> None:
     rows = list(csv.DictReader(io.StringIO(exported["export"].csv_text)))
     expected = [(e, line) for e, lines in exported["batches"] for line in lines]
     assert len(rows) == len(expected)
@@ -85,7 +85,7 @@ def test_the_csv_has_one_row_per_line_with_the_original_beside_a_correction(expo
     assert [(r["code"], r["units"]) for r in jw] == [("J9267", "20")]
 
 
-def test_one_dft_p03_per_encounter_with_an_ft1_per_line(exported) -> None:  # type: ignore[no-untyped-def]
+def test_one_dft_p03_per_encounter_with_an_ft1_per_line(exported) -> None:
     messages = [m for m in exported["export"].hl7_text.split("\n") if m]
     assert len(messages) == len(exported["batches"])
     for text, (encounter, lines) in zip(messages, exported["batches"], strict=True):
@@ -113,7 +113,7 @@ def test_one_dft_p03_per_encounter_with_an_ft1_per_line(exported) -> None:  # ty
             assert modifiers == list(line.modifiers)
 
 
-def test_fhir_charge_items_validate_and_link_their_administrations(exported) -> None:  # type: ignore[no-untyped-def]
+def test_fhir_charge_items_validate_and_link_their_administrations(exported) -> None:
     assert FHIR_VERSION == "4.0.1"  # FHIR R4
     bundle = Bundle.parse_obj(json.loads(exported["export"].fhir_json))
     assert bundle.type == "collection"
@@ -135,7 +135,7 @@ def test_fhir_charge_items_validate_and_link_their_administrations(exported) -> 
             assert item.overrideReason == line.correction.reason
 
 
-def test_accepted_charges_with_an_open_edit_are_not_exported(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_accepted_charges_with_an_open_edit_are_not_exported(coder_user) -> None:
     _, _, item = accepted(coder_user)
     review_accept(item=item, user=coder_user)
     MueLimit.objects.create(code="96415", limit=1)  # the limit arrives after acceptance

@@ -12,34 +12,34 @@ from kombu.exceptions import OperationalError as BrokerError
 from coding.models import ChargeOutbox, ChargeRun
 from coding.outbox import outbox_pending, outbox_resend_pending, outbox_send
 from coding.tasks import TRANSIENT_ERRORS, generate_charges
-from mar.services.signature import addendum_add, encounter_sign
+from mar.services.signature import addendum_store, signature_store
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 
-def test_signing_writes_the_outbox_row_in_the_signatures_transaction(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_signing_writes_the_outbox_row_in_the_signatures_transaction(nurse_user) -> None:
     encounter = factories.chemo_encounter_create()
     with pytest.raises(RuntimeError), transaction.atomic():
-        encounter_sign(encounter=encounter, user=nurse_user)
+        signature_store(encounter=encounter, user=nurse_user)
         assert ChargeOutbox.objects.filter(encounter=encounter).exists()
         raise RuntimeError("the signature rolls back")
     assert not ChargeOutbox.objects.filter(encounter=encounter).exists()
 
 
-def test_an_addendum_writes_an_outbox_row_with_its_reason(nurse_user) -> None:  # type: ignore[no-untyped-def]
-    encounter = encounter_sign(encounter=factories.chemo_encounter_create(), user=nurse_user)
-    addendum_add(encounter=encounter, user=nurse_user, what="stop 12:20", why="late entry")
+def test_an_addendum_writes_an_outbox_row_with_its_reason(nurse_user) -> None:
+    encounter = signature_store(encounter=factories.chemo_encounter_create(), user=nurse_user)
+    addendum_store(encounter=encounter, user=nurse_user, what="stop 12:20", why="late entry")
     row = ChargeOutbox.objects.filter(encounter=encounter).order_by("pk").last()
     assert (row.kind, row.reason, row.done_at) == ("addendum", "late entry", None)
 
 
 def test_after_commit_the_task_runs_and_marks_the_row_done(
     nurse_user, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter = factories.chemo_encounter_create()
     with django_capture_on_commit_callbacks(execute=True):
-        encounter_sign(encounter=encounter, user=nurse_user)
+        signature_store(encounter=encounter, user=nurse_user)
     row = ChargeOutbox.objects.get(encounter=encounter)
     assert row.done_at is not None and row.sent_at is not None and row.attempts == 1
     assert ChargeRun.objects.filter(encounter=encounter, is_current=True).count() == 1
@@ -47,12 +47,12 @@ def test_after_commit_the_task_runs_and_marks_the_row_done(
 
 def test_a_broker_that_is_down_leaves_the_row_pending_and_the_signature_stands(
     nurse_user, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter = factories.chemo_encounter_create()
     down = BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
     with mock.patch.object(generate_charges, "apply_async", side_effect=down):
         with django_capture_on_commit_callbacks(execute=True):
-            encounter_sign(encounter=encounter, user=nurse_user)
+            signature_store(encounter=encounter, user=nurse_user)
     encounter.refresh_from_db()
     assert encounter.is_signed
     row = ChargeOutbox.objects.get(encounter=encounter)
@@ -69,7 +69,7 @@ def test_a_broker_that_is_down_leaves_the_row_pending_and_the_signature_stands(
     assert outbox_pending() == []
 
 
-def test_resend_takes_unsent_and_long_unfinished_rows_only(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_resend_takes_unsent_and_long_unfinished_rows_only(nurse_user) -> None:
     now = timezone.now()
     lost_after = timedelta(seconds=settings.CHARGE_OUTBOX_RESEND_AFTER_SECONDS)
     encounter = factories.chemo_encounter_create()
@@ -82,7 +82,7 @@ def test_resend_takes_unsent_and_long_unfinished_rows_only(nurse_user) -> None: 
     assert outbox_pending(now=now) == [never_sent.pk, presumed_lost.pk]
 
 
-def test_sending_a_done_row_again_does_nothing(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_sending_a_done_row_again_does_nothing(nurse_user) -> None:
     encounter = factories.chemo_encounter_create()
     row = ChargeOutbox.objects.create(encounter=encounter, done_at=timezone.now())
     with mock.patch.object(generate_charges, "apply_async") as apply_async:
@@ -90,7 +90,7 @@ def test_sending_a_done_row_again_does_nothing(nurse_user) -> None:  # type: ign
     apply_async.assert_not_called()
 
 
-def test_the_same_row_delivered_twice_makes_one_charge_run(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_row_delivered_twice_makes_one_charge_run(nurse_user) -> None:
     encounter = factories.chemo_encounter_create()
     row = ChargeOutbox.objects.create(encounter=encounter)
     first = generate_charges(encounter.pk, "sign", "", outbox_id=row.pk)

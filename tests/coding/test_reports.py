@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 DAY = date(2026, 3, 2)
 
 
-def test_findings_are_counted_by_nurse_unit_and_rule(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_findings_are_counted_by_nurse_unit_and_rule(nurse_user) -> None:
     other = factories.user_create(username="nurse2", role="nurse")
     reviewed(nurse=nurse_user, unit="Infusion Center")
     reviewed(nurse=nurse_user, unit="Infusion Center")
@@ -31,12 +31,12 @@ def test_findings_are_counted_by_nurse_unit_and_rule(nurse_user) -> None:  # typ
     assert by_rule["RAC-5"]["units"] == 2
 
 
-def test_findings_outside_the_range_are_left_out(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_findings_outside_the_range_are_left_out(nurse_user) -> None:
     reviewed(nurse=nurse_user)
     assert findings_by_nurse_and_unit(date_from=date(2026, 3, 3), date_to=date(2026, 3, 9)) == []
 
 
-def test_reconciliation_lists_unaccepted_encounters_and_corrections(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_reconciliation_lists_unaccepted_encounters_and_corrections(coder_user) -> None:
     pending, _, _ = reviewed()
     done, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
@@ -52,7 +52,7 @@ def test_reconciliation_lists_unaccepted_encounters_and_corrections(coder_user) 
     assert correction.original["code"] == "96375"
 
 
-def test_report_pages_show_the_rows(client_as, coder_user, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_report_pages_show_the_rows(client_as, coder_user, nurse_user) -> None:
     pending, _, _ = reviewed(nurse=nurse_user)
     client = client_as(roles.CODER)
     params = {"date_from": "2026-03-01", "date_to": "2026-03-02"}

@@ -16,7 +16,7 @@ from tests.coding.review_helpers import reviewed
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def in_thread(target):  # type: ignore[no-untyped-def]
+def in_thread(target):
     def run() -> None:
         try:
             target()
@@ -29,14 +29,14 @@ def in_thread(target):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def coders():  # type: ignore[no-untyped-def]
+def coders():
     return (
         factories.user_create(username="coder-a", role="coder"),
         factories.user_create(username="coder-b", role="coder"),
     )
 
 
-def test_while_one_coder_holds_the_only_item_the_other_gets_none(coders) -> None:  # type: ignore[no-untyped-def]
+def test_while_one_coder_holds_the_only_item_the_other_gets_none(coders) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
     a, b = coders
@@ -64,7 +64,7 @@ def test_while_one_coder_holds_the_only_item_the_other_gets_none(coders) -> None
     assert ReviewItem.objects.get(pk=item.pk).claimed_by == a
 
 
-def test_two_coders_claiming_together_never_get_the_same_item(coders) -> None:  # type: ignore[no-untyped-def]
+def test_two_coders_claiming_together_never_get_the_same_item(coders) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
     for _ in range(3):
@@ -73,7 +73,7 @@ def test_two_coders_claiming_together_never_get_the_same_item(coders) -> None:  
     rounds = 3
     barrier = threading.Barrier(2)
 
-    def coder(name: str, user) -> None:  # type: ignore[no-untyped-def]
+    def coder(name: str, user) -> None:
         for _ in range(rounds):
             barrier.wait(timeout=20)
             with transaction.atomic():

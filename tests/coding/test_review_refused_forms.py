@@ -98,14 +98,14 @@ class FormOnPage(HTMLParser):
             self._collect.append(data.strip())
 
 
-def form_on(response, action: str) -> FormOnPage:  # type: ignore[no-untyped-def]
+def form_on(response, action: str) -> FormOnPage:
     parsed = FormOnPage(action)
     parsed.feed(response.content.decode())
     assert parsed.found, f"no form posting to {action}"
     return parsed
 
 
-def banner(response) -> str:  # type: ignore[no-untyped-def]
+def banner(response) -> str:
     """The page-top messages (alerts with role=alert before the first heading)."""
     body = response.content.decode()
     main = body[body.index('<main class="container-fluid py-3" id="main">') :]
@@ -113,7 +113,7 @@ def banner(response) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def claimed(coder_user):  # type: ignore[no-untyped-def]
+def claimed(coder_user):
     encounter, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     client = Client()
@@ -121,7 +121,7 @@ def claimed(coder_user):  # type: ignore[no-untyped-def]
     return encounter, run, item, client
 
 
-def correction(line, **values: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def correction(line, **values: str) -> dict[str, str]:
     data = {"action": "change", "code": line.code, "units": str(line.units), "modifiers": ""}
     data.update(values)
     return {f"l{line.pk}-{name}": value for name, value in data.items()}
@@ -129,7 +129,7 @@ def correction(line, **values: str) -> dict[str, str]:  # type: ignore[no-untype
 
 def test_a_correction_without_a_reason_is_refused_beside_the_reason_keeping_what_was_typed(
     claimed,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter, run, _, client = claimed
     line = run.lines.get(code="96415")
     url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
@@ -149,7 +149,7 @@ def test_a_correction_without_a_reason_is_refused_beside_the_reason_keeping_what
 
 def test_a_correction_with_units_abc_is_refused_beside_the_units_keeping_the_reason(
     claimed,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter, run, _, client = claimed
     line = run.lines.get(code="96415")
     url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
@@ -171,7 +171,7 @@ def test_a_correction_with_units_abc_is_refused_beside_the_units_keeping_the_rea
     ).details_open
 
 
-def test_a_code_the_service_refuses_shows_beside_the_code(claimed) -> None:  # type: ignore[no-untyped-def]
+def test_a_code_the_service_refuses_shows_beside_the_code(claimed) -> None:
     encounter, run, _, client = claimed
     line = run.lines.get(code="96415")
     url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
@@ -185,7 +185,7 @@ def test_a_code_the_service_refuses_shows_beside_the_code(claimed) -> None:  # t
 
 def test_a_query_without_a_question_is_refused_beside_the_question_keeping_the_finding(
     claimed,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter, run, item, client = claimed
     url = reverse("coding:query", args=[encounter.pk])
     finding = run.findings.get(rule="RAC-5")
@@ -204,7 +204,7 @@ def test_a_query_without_a_question_is_refused_beside_the_question_keeping_the_f
 
 def test_a_query_naming_both_a_finding_and_an_administration_is_refused_beside_the_administration(
     claimed,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A finding's query covers the finding's administrations: naming another would mislead."""
     encounter, run, _, client = claimed
     url = reverse("coding:query", args=[encounter.pk])
@@ -220,7 +220,7 @@ def test_a_query_naming_both_a_finding_and_an_administration_is_refused_beside_t
 
 def test_an_added_line_naming_another_records_administration_is_refused_beside_it(
     claimed,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter, _, _, client = claimed
     url = reverse("coding:line_add", args=[encounter.pk])
     response = client.post(
@@ -238,7 +238,7 @@ def test_an_added_line_naming_another_records_administration_is_refused_beside_i
     assert form.fields["reason"]["value"].strip() == "IM shot"
 
 
-def test_an_override_without_a_reason_is_refused_in_that_edits_form(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_override_without_a_reason_is_refused_in_that_edits_form(coder_user) -> None:
     MueLimit.objects.create(code="96415", limit=1)
     encounter, _, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
@@ -256,7 +256,7 @@ def test_an_override_without_a_reason_is_refused_in_that_edits_form(coder_user) 
     assert "Override EDIT-MUE with this reason" in response.content.decode()
 
 
-def test_an_htmx_request_gets_422_with_the_refused_form(claimed) -> None:  # type: ignore[no-untyped-def]
+def test_an_htmx_request_gets_422_with_the_refused_form(claimed) -> None:
     encounter, _, _, client = claimed
     url = reverse("coding:query", args=[encounter.pk])
     response = client.post(url, {"finding": ""}, headers={"HX-Request": "true"})
@@ -264,7 +264,7 @@ def test_an_htmx_request_gets_422_with_the_refused_form(claimed) -> None:  # typ
     assert form_on(response, url).errors == {"question": ["This field is required."]}
 
 
-def test_a_refused_form_of_an_item_not_claimed_goes_to_the_banner(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_form_of_an_item_not_claimed_goes_to_the_banner(coder_user) -> None:
     """Without the claim the page shows no forms, so the refusal cannot sit beside a field."""
     encounter, run, _ = reviewed()
     client = Client()
@@ -282,7 +282,7 @@ def test_a_refused_form_of_an_item_not_claimed_goes_to_the_banner(coder_user) ->
     assert not ChargeCorrection.objects.exists()
 
 
-def test_a_correction_that_changes_nothing_is_refused(claimed) -> None:  # type: ignore[no-untyped-def]
+def test_a_correction_that_changes_nothing_is_refused(claimed) -> None:
     encounter, run, _, client = claimed
     line = run.lines.get(code="96415")
     url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
@@ -300,7 +300,7 @@ def test_a_correction_that_changes_nothing_is_refused(claimed) -> None:  # type:
 
 def test_a_correction_repeating_the_last_correction_changes_nothing_but_undoing_it_does(
     claimed,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter, run, _, client = claimed
     line = run.lines.get(code="96415")
     url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
@@ -316,7 +316,7 @@ def test_a_correction_repeating_the_last_correction_changes_nothing_but_undoing_
     ]
 
 
-def test_removing_a_removed_line_changes_nothing(claimed) -> None:  # type: ignore[no-untyped-def]
+def test_removing_a_removed_line_changes_nothing(claimed) -> None:
     encounter, run, _, client = claimed
     line = run.lines.get(code="96415")
     url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
@@ -329,7 +329,7 @@ def test_removing_a_removed_line_changes_nothing(claimed) -> None:  # type: igno
 
 
 @pytest.mark.parametrize("role", [roles.NURSE, roles.PHARMACIST])
-def test_other_roles_still_get_403_for_a_refused_form(claimed, client_as, role) -> None:  # type: ignore[no-untyped-def]
+def test_other_roles_still_get_403_for_a_refused_form(claimed, client_as, role) -> None:
     encounter, run, _, _ = claimed
     line = run.lines.get(code="96415")
     url = reverse("coding:line_correct", args=[encounter.pk, line.pk])

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from coding.models import ChargeCorrection, ChargeRun, DocumentationQuery, ReviewItem
 from coding.review import (
     charge_line_correct,
-    lines_effective,
+    effective_lines,
     query_send,
     review_accept,
     review_claim,
@@ -29,7 +29,7 @@ def test_a_new_current_run_puts_the_encounter_on_the_worklist_as_new() -> None:
     assert item.claimed_by is None
 
 
-def test_claiming_puts_the_item_in_review_by_the_coder(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_claiming_puts_the_item_in_review_by_the_coder(coder_user) -> None:
     _, _, item = reviewed()
     claimed = review_claim(user=coder_user, item_id=item.pk)
     assert claimed is not None
@@ -37,7 +37,7 @@ def test_claiming_puts_the_item_in_review_by_the_coder(coder_user) -> None:  # t
     assert claimed.claimed_by == coder_user
 
 
-def test_an_item_claimed_by_one_coder_cannot_be_claimed_by_another(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_item_claimed_by_one_coder_cannot_be_claimed_by_another(coder_user) -> None:
     other = factories.user_create(username="coder2", role="coder")
     _, _, item = reviewed()
     assert review_claim(user=coder_user, item_id=item.pk) is not None
@@ -45,20 +45,20 @@ def test_an_item_claimed_by_one_coder_cannot_be_claimed_by_another(coder_user) -
     assert review_claim(user=other) is None
 
 
-def test_claim_next_takes_the_oldest_new_item(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_claim_next_takes_the_oldest_new_item(coder_user) -> None:
     _, _, first = reviewed()
     reviewed()
-    assert review_claim(user=coder_user).pk == first.pk  # type: ignore[union-attr]
+    assert review_claim(user=coder_user).pk == first.pk
 
 
-def test_releasing_returns_the_item_to_new(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_releasing_returns_the_item_to_new(coder_user) -> None:
     _, _, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     released = review_release(item=item, user=coder_user)
     assert released.state == ReviewItem.State.NEW and released.claimed_by is None
 
 
-def test_changing_a_line_keeps_the_engine_original_beside_it(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_changing_a_line_keeps_the_engine_original_beside_it(coder_user) -> None:
     _, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     line = run.lines.get(code="96415")
@@ -70,12 +70,12 @@ def test_changing_a_line_keeps_the_engine_original_beside_it(coder_user) -> None
     assert correction.corrected["units"] == 1
     line.refresh_from_db()
     assert line.units == 2  # the engine's line itself is never overwritten
-    effective = {lne.code: lne for lne in lines_effective(ChargeRun.objects.get(pk=run.pk))}
+    effective = {lne.code: lne for lne in effective_lines(ChargeRun.objects.get(pk=run.pk))}
     assert effective["96415"].units == 1
     assert effective["96415"].original == correction.original
 
 
-def test_a_correction_without_a_reason_is_refused(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_correction_without_a_reason_is_refused(coder_user) -> None:
     _, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     with pytest.raises(ValidationError):
@@ -85,7 +85,7 @@ def test_a_correction_without_a_reason_is_refused(coder_user) -> None:  # type: 
     assert not ChargeCorrection.objects.exists()
 
 
-def test_a_bad_code_or_modifier_is_refused(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_code_or_modifier_is_refused(coder_user) -> None:
     _, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     line = run.lines.first()
@@ -101,7 +101,7 @@ def test_a_bad_code_or_modifier_is_refused(coder_user) -> None:  # type: ignore[
         )  # fmt: skip
 
 
-def test_a_correction_that_changes_nothing_is_refused(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_correction_that_changes_nothing_is_refused(coder_user) -> None:
     """Recording it would put a "correction" on the claim and in the reconciliation report."""
     _, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
@@ -114,7 +114,7 @@ def test_a_correction_that_changes_nothing_is_refused(coder_user) -> None:  # ty
     assert not ChargeCorrection.objects.exists()
 
 
-def test_a_removed_line_is_not_removed_twice_but_may_be_restored(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_removed_line_is_not_removed_twice_but_may_be_restored(coder_user) -> None:
     _, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     line = run.lines.get(code="96375")
@@ -125,12 +125,12 @@ def test_a_removed_line_is_not_removed_twice_but_may_be_restored(coder_user) -> 
         item=item, user=coder_user, line=line, action="change", code=line.code,
         units=line.units, modifiers=list(line.modifiers), reason="the push was ours after all",
     )  # fmt: skip
-    effective = lines_effective(ChargeRun.objects.get(pk=run.pk), include_removed=True)
+    effective = effective_lines(ChargeRun.objects.get(pk=run.pk), include_removed=True)
     restored = next(lne for lne in effective if lne.line_id == line.pk)
     assert not restored.removed and restored.units == line.units
 
 
-def test_removing_and_adding_lines(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_removing_and_adding_lines(coder_user) -> None:
     _, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     charge_line_correct(
@@ -141,17 +141,17 @@ def test_removing_and_adding_lines(coder_user) -> None:  # type: ignore[no-untyp
         item=item, user=coder_user, action="add", code="96372", units=1, modifiers=[],
         administrations=["A1"], reason="SQ injection charted on paper",
     )  # fmt: skip
-    codes = [lne.code for lne in lines_effective(ChargeRun.objects.get(pk=run.pk))]
+    codes = [lne.code for lne in effective_lines(ChargeRun.objects.get(pk=run.pk))]
     assert "96375" not in codes
     assert codes[-1] == "96372"
     removed = [
-        lne for lne in lines_effective(ChargeRun.objects.get(pk=run.pk), include_removed=True)
+        lne for lne in effective_lines(ChargeRun.objects.get(pk=run.pk), include_removed=True)
         if lne.removed
     ]  # fmt: skip
     assert [lne.code for lne in removed] == ["96375"]
 
 
-def test_only_the_coder_holding_the_item_may_correct_or_accept(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_coder_holding_the_item_may_correct_or_accept(coder_user) -> None:
     other = factories.user_create(username="coder2", role="coder")
     _, run, item = reviewed()
     with pytest.raises(ValidationError):  # not claimed at all
@@ -165,7 +165,7 @@ def test_only_the_coder_holding_the_item_may_correct_or_accept(coder_user) -> No
         )
 
 
-def test_accepting_records_who_and_when(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_accepting_records_who_and_when(coder_user) -> None:
     _, _, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     accepted = review_accept(item=item, user=coder_user)
@@ -173,7 +173,7 @@ def test_accepting_records_who_and_when(coder_user) -> None:  # type: ignore[no-
     assert accepted.accepted_by == coder_user and accepted.accepted_at is not None
 
 
-def test_a_query_waits_for_the_nurse_and_an_addendum_answers_it(coder_user, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_query_waits_for_the_nurse_and_an_addendum_answers_it(coder_user, nurse_user) -> None:
     encounter, run, item = reviewed(nurse=nurse_user)
     review_claim(user=coder_user, item_id=item.pk)
     finding = run.findings.get(rule="RAC-5")
@@ -192,7 +192,7 @@ def test_a_query_waits_for_the_nurse_and_an_addendum_answers_it(coder_user, nurs
     assert item.state == ReviewItem.State.NEW and item.claimed_by is None
 
 
-def test_a_query_about_another_runs_finding_is_refused(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_query_about_another_runs_finding_is_refused(coder_user) -> None:
     _, other_run, _ = reviewed()
     _, _, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
@@ -201,7 +201,7 @@ def test_a_query_about_another_runs_finding_is_refused(coder_user) -> None:  # t
     assert not DocumentationQuery.objects.exists()
 
 
-def test_a_query_without_a_finding_asks_about_the_record_with_no_rule(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_query_without_a_finding_asks_about_the_record_with_no_rule(coder_user) -> None:
     """A gap the engine did not flag: the query carries no rule, so no unrelated finding's tag."""
     _, _, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
@@ -213,7 +213,7 @@ def test_a_query_without_a_finding_asks_about_the_record_with_no_rule(coder_user
     assert item.state == ReviewItem.State.QUERIED
 
 
-def test_a_query_without_a_finding_may_name_one_administration_of_the_record(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_query_without_a_finding_may_name_one_administration_of_the_record(coder_user) -> None:
     encounter, _, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     adm = encounter.administrations.order_by("pk").first()
@@ -223,7 +223,7 @@ def test_a_query_without_a_finding_may_name_one_administration_of_the_record(cod
     assert (query.rule, query.administrations) == ("", [f"A{adm.pk}"])
 
 
-def test_a_query_naming_another_records_administration_is_refused(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_query_naming_another_records_administration_is_refused(coder_user) -> None:
     other, _, _ = reviewed()
     _, _, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
@@ -235,7 +235,7 @@ def test_a_query_naming_another_records_administration_is_refused(coder_user) ->
     assert not DocumentationQuery.objects.exists()
 
 
-def test_regenerated_charges_return_an_accepted_item_to_new(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_regenerated_charges_return_an_accepted_item_to_new(coder_user) -> None:
     encounter, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     review_accept(item=item, user=coder_user)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world(coder_user):  # type: ignore[no-untyped-def]
+def world(coder_user):
     """An encounter under review and one export, so every URL resolves to something real."""
     encounter, run, item = reviewed()
     other, _, other_item = reviewed()
@@ -30,7 +30,7 @@ def world(coder_user):  # type: ignore[no-untyped-def]
     return {"encounter": encounter, "run": run, "item": item, "export": export}
 
 
-def urls(world):  # type: ignore[no-untyped-def]
+def urls(world):
     pk = world["encounter"].pk
     line = world["run"].lines.first().pk
     return [
@@ -53,14 +53,14 @@ def urls(world):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("role", [roles.NURSE, roles.PHARMACIST])
-def test_nurses_and_pharmacists_are_refused_every_coding_view(world, client_as, role) -> None:  # type: ignore[no-untyped-def]
+def test_nurses_and_pharmacists_are_refused_every_coding_view(world, client_as, role) -> None:
     client = client_as(role)
     for method, url in urls(world):
         assert getattr(client, method)(url).status_code == 403, url
     assert ReviewItem.objects.get(pk=world["item"].pk).state == ReviewItem.State.NEW
 
 
-def test_anonymous_users_are_sent_to_the_login_page(world) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_users_are_sent_to_the_login_page(world) -> None:
     client = Client()
     for method, url in urls(world):
         response = getattr(client, method)(url)
@@ -69,19 +69,19 @@ def test_anonymous_users_are_sent_to_the_login_page(world) -> None:  # type: ign
 
 
 @pytest.mark.parametrize("role", [roles.CODER, roles.ADMIN])
-def test_coders_and_admins_may_use_every_coding_view(world, client_as, role) -> None:  # type: ignore[no-untyped-def]
+def test_coders_and_admins_may_use_every_coding_view(world, client_as, role) -> None:
     client = client_as(role)
     for method, url in urls(world):
         status = getattr(client, method)(url).status_code
         assert status == (200 if method == "get" else 302), url
 
 
-def test_an_unknown_export_format_is_not_found(world, client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_export_format_is_not_found(world, client_as) -> None:
     url = reverse("coding:export_download", args=[world["export"].pk, "pdf"])
     assert client_as(roles.CODER).get(url).status_code == 404
 
 
-def test_worklist_shows_state_charges_findings_and_who_has_it(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_worklist_shows_state_charges_findings_and_who_has_it(client_as, coder_user) -> None:
     encounter, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     page = client_as(roles.CODER).get(reverse("coding:worklist")).content.decode()
@@ -101,7 +101,7 @@ def worklist_cell(page: str, encounter_pk: int, testid: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", cell).split())
 
 
-def test_worklist_shows_a_charges_total_per_encounter_with_its_codes(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_worklist_shows_a_charges_total_per_encounter_with_its_codes(client_as) -> None:
     """screens.md: the coder's worklist shows the "charges total"; with no prices in the app,
     the total is the lines and units to be sent, labelled as such, the codes kept below."""
     encounter, run, _ = reviewed()
@@ -116,7 +116,7 @@ def test_worklist_shows_a_charges_total_per_encounter_with_its_codes(client_as) 
     assert codes.split(", ") == [str(line) for line in lines]
 
 
-def test_worklist_total_counts_the_charges_as_corrected(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_worklist_total_counts_the_charges_as_corrected(client_as, coder_user) -> None:
     encounter, run, item = reviewed()
     lines = list(run.lines.all())
     review_claim(user=coder_user, item_id=item.pk)
@@ -135,7 +135,7 @@ def test_worklist_total_counts_the_charges_as_corrected(client_as, coder_user) -
     assert "96415 x1" in codes and "96375" not in codes
 
 
-def test_worklist_filters_by_state_unit_date_and_finding(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_worklist_filters_by_state_unit_date_and_finding(client_as, coder_user) -> None:
     ed, _, ed_item = reviewed(unit="ED")
     infusion, _, _ = reviewed(unit="Infusion Center", billable=True)  # DRUG-WASTE: no waste
     review_claim(user=coder_user, item_id=ed_item.pk)
@@ -158,7 +158,7 @@ def test_worklist_filters_by_state_unit_date_and_finding(client_as, coder_user) 
     assert names(rule="DOC-4") == set()
 
 
-def test_worklist_query_count_stays_fixed(  # type: ignore[no-untyped-def]
+def test_worklist_query_count_stays_fixed(
     client_as, coder_user, django_assert_max_num_queries
 ) -> None:
     client = client_as(roles.CODER)
@@ -178,7 +178,7 @@ def test_worklist_query_count_stays_fixed(  # type: ignore[no-untyped-def]
         assert client.get(reverse("coding:worklist")).status_code == 200
 
 
-def test_review_page_shows_timeline_lines_record_findings_and_not_charged(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_review_page_shows_timeline_lines_record_findings_and_not_charged(client_as) -> None:
     encounter, run, _ = reviewed(billable=True, waste=Decimal(0))
     page = (
         client_as(roles.CODER)
@@ -197,7 +197,7 @@ def test_review_page_shows_timeline_lines_record_findings_and_not_charged(client
     assert "js/review.js" in page
 
 
-def test_review_actions_appear_only_for_the_coder_holding_the_item(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_review_actions_appear_only_for_the_coder_holding_the_item(client_as, coder_user) -> None:
     encounter, _, item = reviewed()
     url = reverse("coding:encounter_charges", args=[encounter.pk])
     assert 'data-testid="accept"' not in client_as(roles.CODER).get(url).content.decode()
@@ -206,7 +206,7 @@ def test_review_actions_appear_only_for_the_coder_holding_the_item(client_as, co
     assert 'data-testid="accept"' not in client_as(roles.ADMIN).get(url).content.decode()
 
 
-def test_claim_correct_and_accept_by_plain_form_posts(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_claim_correct_and_accept_by_plain_form_posts(client_as) -> None:
     encounter, run, item = reviewed()
     client = client_as(roles.CODER)
     client.post(reverse("coding:claim", args=[encounter.pk]))
@@ -235,7 +235,7 @@ def test_claim_correct_and_accept_by_plain_form_posts(client_as) -> None:  # typ
     assert item.state == ReviewItem.State.ACCEPTED
 
 
-def test_add_line_validates_administration_ids(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_add_line_validates_administration_ids(client_as, coder_user) -> None:
     encounter, _, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     client = client_as(roles.CODER)
@@ -247,7 +247,7 @@ def test_add_line_validates_administration_ids(client_as, coder_user) -> None:  
     assert ChargeCorrection.objects.get().corrected["administrations"] == [f"A{adm.pk}"]
 
 
-def test_query_by_form_post_and_shown_on_the_review_page(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_query_by_form_post_and_shown_on_the_review_page(client_as, coder_user) -> None:
     encounter, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     client = client_as(roles.CODER)
@@ -265,7 +265,7 @@ def test_query_by_form_post_and_shown_on_the_review_page(client_as, coder_user) 
 
 def test_query_without_a_finding_by_form_post_reaches_the_nurse_without_a_rule_tag(
     client_as, coder_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A question about a gap the engine did not flag goes out with no finding, naming the
     administration it is about, and the nurse sees no rule tag beside it."""
     from django.template.loader import render_to_string
@@ -292,7 +292,7 @@ def test_query_without_a_finding_by_form_post_reaches_the_nurse_without_a_rule_t
     assert rules and not any(rule in nurse for rule in rules)
 
 
-def test_an_encounter_with_no_findings_can_still_be_queried(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_encounter_with_no_findings_can_still_be_queried(client_as, coder_user) -> None:
     encounter, run, item = reviewed()
     run.findings.all().delete()
     review_claim(user=coder_user, item_id=item.pk)
@@ -305,7 +305,7 @@ def test_an_encounter_with_no_findings_can_still_be_queried(client_as, coder_use
     assert item.state == ReviewItem.State.QUERIED
 
 
-def test_an_mue_edit_blocks_accept_until_overridden_by_form_post(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_mue_edit_blocks_accept_until_overridden_by_form_post(client_as, coder_user) -> None:
     MueLimit.objects.create(code="96415", limit=1)
     encounter, _, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
@@ -326,7 +326,7 @@ def test_an_mue_edit_blocks_accept_until_overridden_by_form_post(client_as, code
     assert item.state == ReviewItem.State.ACCEPTED
 
 
-def test_a_second_coder_cannot_take_a_claimed_item_by_form_post(client_as, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_coder_cannot_take_a_claimed_item_by_form_post(client_as, coder_user) -> None:
     encounter, _, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
     other = factories.user_create(username="coder2", role="coder")
@@ -340,7 +340,7 @@ def test_a_second_coder_cannot_take_a_claimed_item_by_form_post(client_as, coder
 
 def test_the_nurse_chart_fragment_shows_open_queries_until_an_addendum(
     coder_user, nurse_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from django.template.loader import render_to_string
 
     from coding.review import query_send
@@ -361,7 +361,7 @@ def test_the_nurse_chart_fragment_shows_open_queries_until_an_addendum(
 
 def test_the_nurse_chart_shows_the_charges_as_the_coder_corrected_them(
     client_as, coder_user, nurse_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The chart's Charges table shows the lines as they will be sent, not the engine's: a
     changed line with its corrected code marked "(as corrected)", a removed line gone."""
     encounter, run, item = reviewed(nurse=nurse_user)
@@ -391,7 +391,7 @@ def test_the_nurse_chart_shows_the_charges_as_the_coder_corrected_them(
 
 def test_review_page_shows_the_pharmacists_verification_of_each_order(
     client_as, pharmacist_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Issue 5: a pharmacist's verification (who, when) is shown to the coder."""
     encounter = factories.chemo_encounter_create()
     first = encounter.orders.order_by("pk").first()
@@ -410,7 +410,7 @@ def test_review_page_shows_the_pharmacists_verification_of_each_order(
     assert pharmacist_user.get_username() in page
 
 
-def test_review_page_shows_why_the_run_was_made(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_review_page_shows_why_the_run_was_made(client_as) -> None:
     """Issue 5: a regeneration after a class change (or its flag after export) tells the coder."""
     encounter, run, _ = reviewed()
     run.reason = "CLASS CHANGED AFTER EXPORT: paclitaxel chemo -> therapeutic"

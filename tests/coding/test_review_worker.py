@@ -9,7 +9,7 @@ from django.db import transaction
 from coding.models import ChargeRun, DocumentationQuery, ReviewItem
 from coding.review import query_send, review_claim
 from mar.models import Flush
-from mar.services.signature import addendum_add
+from mar.services.signature import addendum_store
 from tests.coding.review_helpers import reviewed
 from tests.waiting import wait_for
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def test_an_addendum_answering_a_query_regenerates_charges_and_returns_the_item(
     worker, coder_user, nurse_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter, run, item = reviewed(nurse=nurse_user)
     review_claim(user=coder_user, item_id=item.pk)
     finding = run.findings.get(rule="RAC-5")
@@ -28,13 +28,13 @@ def test_an_addendum_answering_a_query_regenerates_charges_and_returns_the_item(
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.QUERIED
 
     # The nurse charts the missing flush in an addendum (the record change and the addendum in
-    # one transaction, as addendum_add asks); the worker regenerates after commit.
+    # one transaction, as addendum_store asks); the worker regenerates after commit.
     chemo = encounter.administrations.get(drug__name="paclitaxel")
     with transaction.atomic():
         Flush.objects.create(
             encounter=encounter, site=chemo.site, at=chemo.start - timedelta(minutes=2)
         )
-        addendum = addendum_add(
+        addendum = addendum_store(
             encounter=encounter, user=nurse_user, what="flush before paclitaxel",
             why="answering the coding query",
         )  # fmt: skip

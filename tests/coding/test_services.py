@@ -10,12 +10,12 @@ from coding.models import ChargeLine, ChargeRun
 from coding.services import charge_run_generate
 from coding.tasks import generate_charges
 from mar.models import Administration
-from mar.services.signature import addendum_add, encounter_sign
+from mar.services.signature import addendum_store, signature_store
 from tests import factories
 
 
 @pytest.mark.django_db
-def test_generating_makes_a_current_run_with_lines_and_reasons(chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_generating_makes_a_current_run_with_lines_and_reasons(chemo_encounter) -> None:
     run, created = charge_run_generate(encounter_id=chemo_encounter.pk)
     assert created
     assert run.is_current
@@ -27,7 +27,7 @@ def test_generating_makes_a_current_run_with_lines_and_reasons(chemo_encounter) 
 
 
 @pytest.mark.django_db
-def test_running_the_task_twice_leaves_one_run(chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_running_the_task_twice_leaves_one_run(chemo_encounter) -> None:
     first = generate_charges(chemo_encounter.pk)
     second = generate_charges(chemo_encounter.pk)
     assert first == second
@@ -36,7 +36,7 @@ def test_running_the_task_twice_leaves_one_run(chemo_encounter) -> None:  # type
 
 
 @pytest.mark.django_db
-def test_the_constraint_forbids_two_current_runs(chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_the_constraint_forbids_two_current_runs(chemo_encounter) -> None:
     ChargeRun.objects.create(encounter=chemo_encounter, input_snapshot={})
     with pytest.raises(IntegrityError), transaction.atomic():
         ChargeRun.objects.create(encounter=chemo_encounter, input_snapshot={"other": 1})
@@ -86,16 +86,16 @@ def test_concurrent_generations_leave_one_current_run() -> None:
 @pytest.mark.django_db
 def test_an_addendum_regenerates_and_keeps_the_previous_run(
     chemo_encounter, nurse_user, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        encounter_sign(encounter=chemo_encounter, user=nurse_user)
+        signature_store(encounter=chemo_encounter, user=nurse_user)
     before = ChargeRun.objects.get(encounter=chemo_encounter)
 
     chemo = Administration.objects.get(encounter=chemo_encounter, drug__name="paclitaxel")
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         chemo.stop = chemo.stop + timedelta(minutes=60)
         chemo.save(update_fields=["stop"])
-        addendum_add(
+        addendum_store(
             encounter=chemo_encounter,
             user=nurse_user,
             what="paclitaxel stop time corrected to 13:15",

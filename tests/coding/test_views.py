@@ -6,7 +6,7 @@ from mar.models import Encounter
 from tests import factories
 
 
-def test_worklist_lists_signed_encounters_with_charges_and_findings(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_worklist_lists_signed_encounters_with_charges_and_findings(client_as) -> None:
     signed = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
     charge_run_generate(encounter_id=signed.pk)
     open_one = factories.chemo_encounter_create()
@@ -17,7 +17,7 @@ def test_worklist_lists_signed_encounters_with_charges_and_findings(client_as) -
     assert "96413" in page
 
 
-def test_worklist_queries_stay_fixed(client_as, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_worklist_queries_stay_fixed(client_as, django_assert_max_num_queries) -> None:
     client = client_as(roles.CODER)
     for _ in range(8):
         encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
@@ -26,7 +26,7 @@ def test_worklist_queries_stay_fixed(client_as, django_assert_max_num_queries) -
         assert client.get(reverse("coding:worklist")).status_code == 200
 
 
-def test_charges_page_shows_each_line_with_its_reason(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_charges_page_shows_each_line_with_its_reason(client_as) -> None:
     encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
     run, _ = charge_run_generate(encounter_id=encounter.pk)
     response = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
@@ -36,7 +36,7 @@ def test_charges_page_shows_each_line_with_its_reason(client_as) -> None:  # typ
         assert line.why[:40] in page
 
 
-def test_charges_page_is_for_coders(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_charges_page_is_for_coders(client_as) -> None:
     encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
     url = reverse("coding:encounter_charges", args=[encounter.pk])
     assert client_as(roles.NURSE).get(url).status_code == 403

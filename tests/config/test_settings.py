@@ -69,6 +69,6 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
     assert "SECRET_KEY must be set" in out.stderr
 
 
-def test_sessions_end_after_idle_time(settings) -> None:  # type: ignore[no-untyped-def]
+def test_sessions_end_after_idle_time(settings) -> None:
     assert settings.SESSION_SAVE_EVERY_REQUEST is True
     assert settings.SESSION_COOKIE_AGE <= 60 * 60

@@ -62,7 +62,7 @@ def given(**changes: object) -> DrugGiven:
         "waste_unit": "",
     }
     base.update(changes)
-    return DrugGiven(**base)  # type: ignore[arg-type]
+    return DrugGiven(**base)
 
 
 def test_single_dose_waste_charted_is_a_jw_line() -> None:

@@ -17,7 +17,7 @@ django.setup()
 from django.contrib.auth.models import Group, User  # noqa: E402
 
 from mar.models import Encounter  # noqa: E402
-from mar.services.signature import encounter_sign  # noqa: E402
+from mar.services.signature import signature_store  # noqa: E402
 from tests import factories  # noqa: E402
 
 NURSE = "fault-nurse"
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> dict[str, object]:
         return {"encounter": encounter.pk, "administrations": encounter.administrations.count()}
     if command == "sign":
         encounter = Encounter.objects.get(pk=int(argv[1]))
-        encounter_sign(encounter=encounter, user=nurse())
+        signature_store(encounter=encounter, user=nurse())
         return {"signed": encounter.pk}
     raise SystemExit(f"unknown command {command!r}")
 

@@ -114,7 +114,7 @@ class Postgres:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def connect(self):  # type: ignore[no-untyped-def]
+    def connect(self):
         import psycopg
 
         return psycopg.connect(self.url, autocommit=True, connect_timeout=5)

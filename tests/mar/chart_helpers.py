@@ -33,7 +33,7 @@ def hydration_order(encounter: Encounter) -> Order:
     )
 
 
-def local(moment) -> str:  # type: ignore[no-untyped-def]
+def local(moment) -> str:
     """A time as the form's datetime-local value on the encounter's (New York) wall clock."""
     return moment.astimezone(factories.NEW_YORK).strftime("%Y-%m-%dT%H:%M")
 

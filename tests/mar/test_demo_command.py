@@ -7,15 +7,14 @@ from django.core.management import call_command
 from coding.drug_lines import DRUG_LINE_POSITION_BASE
 from coding.models import ChargeFinding, ChargeLine, ChargeRun, MueLimit
 from mar.demo import DEMO_USERS
-from mar.hl7.models import InterfaceMessage
-from mar.models import Drug, Encounter
+from mar.models import Drug, Encounter, InterfaceMessage
 
 pytestmark = pytest.mark.django_db
 
 
 def test_demo_loads_users_formulary_and_a_day_with_charges(
     django_capture_on_commit_callbacks,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     out = io.StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=out)
@@ -34,7 +33,7 @@ def test_demo_loads_users_formulary_and_a_day_with_charges(
     assert MueLimit.objects.exists()  # the coder's per-day unit edits have limits to check
 
 
-def test_demo_registers_its_patients_through_hl7(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_demo_registers_its_patients_through_hl7(django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=io.StringIO())
     registered = InterfaceMessage.objects.filter(message_type="ADT^A04", outcome="accepted")
@@ -44,7 +43,7 @@ def test_demo_registers_its_patients_through_hl7(django_capture_on_commit_callba
     assert all(e.account_number and e.patient.sex for e in Encounter.objects.all())
 
 
-def test_demo_is_idempotent(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_demo_is_idempotent(django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=io.StringIO())
     counts = (Encounter.objects.count(), ChargeRun.objects.count(), Drug.objects.count())
@@ -55,7 +54,7 @@ def test_demo_is_idempotent(django_capture_on_commit_callbacks) -> None:  # type
 
 def test_demo_drugs_state_their_containers_so_jz_and_jw_show_on_single_dose_vials_only(
     django_capture_on_commit_callbacks,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=io.StringIO())
     assert Drug.objects.get(name="rituximab").container == Drug.Container.SINGLE_DOSE
@@ -73,7 +72,7 @@ def test_demo_drugs_state_their_containers_so_jz_and_jw_show_on_single_dose_vial
     assert "pharmacist should state" in cisplatin.message
 
 
-def test_demo_keeps_a_container_the_pharmacist_stated(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_demo_keeps_a_container_the_pharmacist_stated(django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=io.StringIO())
     Drug.objects.filter(name="rituximab").update(container=Drug.Container.MULTI_DOSE)

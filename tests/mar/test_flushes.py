@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-def _flush_url(encounter, site_pk: int) -> str:  # type: ignore[no-untyped-def]
+def _flush_url(encounter, site_pk: int) -> str:
     return reverse("mar:site_flush", args=[encounter.pk, site_pk])
 
 
@@ -47,7 +47,7 @@ def test_a_future_flush_already_on_the_record_does_not_block_a_right_one() -> No
 
 
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain-post"])
-def test_flush_earlier_in_the_future_is_refused_beside_its_time(client_as, htmx) -> None:  # type: ignore[no-untyped-def]
+def test_flush_earlier_in_the_future_is_refused_beside_its_time(client_as, htmx) -> None:
     """DOC-3 at entry: "Flush earlier…" with a future time says so beside the time field, keeps
     the typed time in the open panel, and charts nothing (no red item the nurse cannot fix)."""
     encounter, adm = running_visit()
@@ -69,7 +69,7 @@ def test_flush_earlier_in_the_future_is_refused_beside_its_time(client_as, htmx)
 
 def test_an_addendum_flush_in_the_future_is_refused_beside_its_time(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """DOC-3 for the missed flush charted by an addendum: no addendum, no flush, field error."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
@@ -91,7 +91,7 @@ def test_an_addendum_flush_in_the_future_is_refused_beside_its_time(
 # --- a flush charted by mistake is removed ----------------------------------------------------
 
 
-def test_a_mistaken_flush_is_removed_from_a_record_in_progress_and_audited(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_mistaken_flush_is_removed_from_a_record_in_progress_and_audited(client_as) -> None:
     """A nurse corrects a double tap: the flush goes, the audit trail keeps who removed it."""
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
@@ -110,7 +110,7 @@ def test_a_mistaken_flush_is_removed_from_a_record_in_progress_and_audited(clien
     assert event.pgh_context.metadata["user"] is not None
 
 
-def test_a_flush_removed_once_is_not_found_the_second_time(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_flush_removed_once_is_not_found_the_second_time(client_as) -> None:
     """A double tap on "remove" removes one flush, once."""
     encounter, adm = running_visit()
     flush = Flush.objects.create(encounter=encounter, site=adm.site, at=adm.start)
@@ -123,7 +123,7 @@ def test_a_flush_removed_once_is_not_found_the_second_time(client_as) -> None:  
 
 def test_a_signed_records_flush_is_removed_only_as_an_addendum_with_a_reason(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A signed record changes only through an addendum (what, why, who, when); charges rerun."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
@@ -146,7 +146,7 @@ def test_a_signed_records_flush_is_removed_only_as_an_addendum_with_a_reason(
 # --- the checklist finds the flush ------------------------------------------------------------
 
 
-def test_a_future_flush_on_the_checklist_jumps_to_that_flush(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_future_flush_on_the_checklist_jumps_to_that_flush(client_as) -> None:
     """DOC-3's item for a flush in the future (one saved before the check) links to that
     flush's row on its site chip, where it can be removed; the visit's heading links nowhere."""
     encounter, adm = running_visit()
@@ -164,7 +164,7 @@ def test_a_future_flush_on_the_checklist_jumps_to_that_flush(client_as) -> None:
     assert f'id="flush-{future.pk}"' in page
 
 
-def test_the_site_chip_lists_its_flushes(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_site_chip_lists_its_flushes(client_as) -> None:
     encounter, adm = running_visit()
     at = adm.start + timedelta(minutes=2)
     flush = Flush.objects.create(encounter=encounter, site=adm.site, at=at)
@@ -185,7 +185,7 @@ def test_the_site_chip_lists_its_flushes(client_as) -> None:  # type: ignore[no-
         ("", "Enter the time the flush was given."),
     ],
 )
-def test_flush_earlier_with_a_time_that_cannot_be_read_says_so_beside_the_field(  # type: ignore[no-untyped-def]
+def test_flush_earlier_with_a_time_that_cannot_be_read_says_so_beside_the_field(
     client_as, htmx, typed, message
 ) -> None:
     """A nurse never loses what she typed: an unreadable (or empty) "Flush earlier…" time is
@@ -213,7 +213,7 @@ def test_flush_earlier_with_a_time_that_cannot_be_read_says_so_beside_the_field(
 # --- "Flush now" confirms, and the chip shows the last flush ------------------------------------
 
 
-def test_flush_now_confirms_and_the_chip_shows_the_last_flush(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_flush_now_confirms_and_the_chip_shows_the_last_flush(client_as) -> None:
     """RAC-5 needs the flush charted once, at its time: one tap says what it charted and the
     site chip shows the last flush, so a second tap is not made blind (and the button is
     disabled while the first is on its way)."""

@@ -34,7 +34,7 @@ ROUTES = sorted(set(ARGUMENTS) - PUBLIC)
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ROUTES)
-def test_it_sends_anonymous_users_to_login(client, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_it_sends_anonymous_users_to_login(client, name: str) -> None:
     for method in (client.get, client.post):
         response = method(url_for(name))
         assert response.status_code == 302, (name, method)
@@ -42,14 +42,14 @@ def test_it_sends_anonymous_users_to_login(client, name: str) -> None:  # type: 
 
 
 @pytest.mark.django_db
-def test_admin_needs_a_login(client) -> None:  # type: ignore[no-untyped-def]
+def test_admin_needs_a_login(client) -> None:
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "login" in response["Location"]
 
 
 @pytest.mark.django_db
-def test_login_page_and_health_check_are_public(client) -> None:  # type: ignore[no-untyped-def]
+def test_login_page_and_health_check_are_public(client) -> None:
     assert client.get(reverse("login")).status_code == 200
     health = client.get(reverse("healthz"))
     assert health.status_code == 200

@@ -94,7 +94,7 @@ def test_policy_clean_fills_missing_keys_and_refuses_unknown_keys_or_values() ->
 
 
 def test_payer_policy_is_versioned_with_a_reason_and_unchanged_values_make_no_version(
-    coder_user,  # type: ignore[no-untyped-def]
+    coder_user,
 ) -> None:
     payer = Payer.objects.create(name="Medicare Part B", financial_class="medicare")
     first = payer_policy_first(payer=payer, by=None)

@@ -15,7 +15,7 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-def test_it_writes_an_infusion_record_with_prefixed_ids(chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_it_writes_an_infusion_record_with_prefixed_ids(chemo_encounter) -> None:
     data = record_dict_from_encounter(chemo_encounter)
     assert data["format"] == "infusion-record/1"
     assert data["encounter"]["id"] == f"E{chemo_encounter.pk}"
@@ -82,13 +82,13 @@ def test_record_ids_map_back_to_primary_keys() -> None:
 
 
 @pytest.mark.parametrize("extra_pushes", [0, 40])
-def test_it_uses_a_fixed_number_of_queries(django_assert_num_queries, extra_pushes: int) -> None:  # type: ignore[no-untyped-def]
+def test_it_uses_a_fixed_number_of_queries(django_assert_num_queries, extra_pushes: int) -> None:
     encounter = factories.chemo_encounter_create(extra_pushes=extra_pushes)
     with django_assert_num_queries(5):
         data = record_dict_from_encounter(encounter)
     assert len(data["administrations"]) == 3 + extra_pushes
 
 
-def test_the_engine_reads_the_record(chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_the_engine_reads_the_record(chemo_encounter) -> None:
     record = record_from_encounter(chemo_encounter)
     assert record is not None

@@ -5,7 +5,7 @@ from tests import factories
 from tests.mar.chart_helpers import running_visit
 
 
-def test_bulk_records_equal_the_single_ones(db, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_records_equal_the_single_ones(db, django_assert_num_queries) -> None:
     encounters = [
         factories.chemo_encounter_create(extra_pushes=2),
         running_visit()[0],

@@ -20,7 +20,7 @@ def test_the_migration_creates_a_group_per_role() -> None:
 
 
 @roles.role_required(roles.CODER)
-def coder_only(request):  # type: ignore[no-untyped-def]
+def coder_only(request):
     return HttpResponse("ok")
 
 

@@ -13,7 +13,7 @@ from mar.models import Encounter, Pause
 from tests import factories
 
 
-def test_board_lists_todays_encounters_with_their_state(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_board_lists_todays_encounters_with_their_state(client_as) -> None:
     client = client_as(roles.NURSE)
     now = timezone.now()
     today = factories.encounter_create(arrived_at=now, location_label="7")
@@ -26,7 +26,7 @@ def test_board_lists_todays_encounters_with_their_state(client_as) -> None:  # t
     assert signed_yesterday.patient.name not in page
 
 
-def test_board_shows_what_is_running(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_board_shows_what_is_running(client_as) -> None:
     client = client_as(roles.NURSE)
     now = timezone.now()
     encounter = factories.encounter_create(arrived_at=now - timedelta(minutes=40))
@@ -38,7 +38,7 @@ def test_board_shows_what_is_running(client_as) -> None:  # type: ignore[no-unty
     assert "Running: carboplatin, 35" in page
 
 
-def test_board_counts_running_minutes_less_pauses_as_the_chart_does(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_board_counts_running_minutes_less_pauses_as_the_chart_does(client_as) -> None:
     """screens.md: the card shows what is running now ("carboplatin, 35 min"); a pause is not
     running time, and a drug paused now says so."""
     client = client_as(roles.NURSE)
@@ -63,13 +63,13 @@ def test_board_counts_running_minutes_less_pauses_as_the_chart_does(client_as) -
     assert "Paused: vancomycin, 20 min" in page  # 30 min since start, paused for the last 10
 
 
-def _board_queries(client) -> int:  # type: ignore[no-untyped-def]
+def _board_queries(client) -> int:
     with CaptureQueriesContext(connection) as captured:
         assert client.get(reverse("mar:board")).status_code == 200
     return len(captured)
 
 
-def test_board_queries_stay_fixed_as_encounters_and_records_grow(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_board_queries_stay_fixed_as_encounters_and_records_grow(client_as) -> None:
     """The open records are read in bulk (mar.record.record_dicts_from_encounters)."""
     client = client_as(roles.NURSE)
     encounters = [factories.chemo_encounter_create(arrived_at=timezone.now()) for _ in range(3)]
@@ -88,7 +88,7 @@ def test_board_queries_stay_fixed_as_encounters_and_records_grow(client_as) -> N
     assert _board_queries(client) == small
 
 
-def test_board_shows_each_state_and_open_item_count(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_board_shows_each_state_and_open_item_count(client_as) -> None:
     client = client_as(roles.NURSE)
     now = timezone.now()
     factories.encounter_create(arrived_at=now, location_label="1")  # nothing given yet
@@ -128,17 +128,17 @@ def test_board_shows_each_state_and_open_item_count(client_as) -> None:  # type:
     ("role", "status"),
     [(roles.NURSE, 200), (roles.ADMIN, 200), (roles.CODER, 403), (roles.PHARMACIST, 403)],
 )
-def test_the_board_is_the_nurses(client_as, role, status) -> None:  # type: ignore[no-untyped-def]
+def test_the_board_is_the_nurses(client_as, role, status) -> None:
     assert client_as(role).get(reverse("mar:board")).status_code == status
 
 
-def test_anonymous_is_sent_to_log_in_from_the_board(db) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_is_sent_to_log_in_from_the_board(db) -> None:
     response = Client().get(reverse("mar:board"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_a_signed_encounters_card_says_a_coders_query_waits_for_the_nurse(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_signed_encounters_card_says_a_coders_query_waits_for_the_nurse(client_as) -> None:
     """The nurse answers a coder's query with an addendum: the card of the signed encounter says
     "Query from coding", even one signed days ago, until an addendum answers it."""
     from coding.models import DocumentationQuery

@@ -18,26 +18,26 @@ READ_VIEWS = ["encounter", "encounter_checklist", "encounter_timeline", "encount
 
 @pytest.mark.parametrize("view", READ_VIEWS)
 @pytest.mark.parametrize("role", [roles.NURSE, roles.CODER, roles.PHARMACIST, roles.ADMIN])
-def test_every_role_reads_the_chart(client_as, chemo_encounter, view, role) -> None:  # type: ignore[no-untyped-def]
+def test_every_role_reads_the_chart(client_as, chemo_encounter, view, role) -> None:
     response = client_as(role).get(reverse(f"mar:{view}", args=[chemo_encounter.pk]))
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize("view", READ_VIEWS)
-def test_anonymous_is_sent_to_log_in(chemo_encounter, view) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_is_sent_to_log_in(chemo_encounter, view) -> None:
     url = reverse(f"mar:{view}", args=[chemo_encounter.pk])
     response = Client().get(url)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_a_user_without_a_role_is_refused(db, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_a_user_without_a_role_is_refused(db, chemo_encounter) -> None:
     client = Client()
     client.force_login(factories.user_create(username="nobody"))
     assert client.get(reverse("mar:encounter", args=[chemo_encounter.pk])).status_code == 403
 
 
-def test_a_nurse_gets_the_charting_controls(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_nurse_gets_the_charting_controls(client_as) -> None:
     encounter, _adm = running_visit()
     page = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk])).content
     page = page.decode()
@@ -48,7 +48,7 @@ def test_a_nurse_gets_the_charting_controls(client_as) -> None:  # type: ignore[
 
 
 @pytest.mark.parametrize("role", [roles.CODER, roles.PHARMACIST])
-def test_coders_and_pharmacists_read_without_controls(client_as, role) -> None:  # type: ignore[no-untyped-def]
+def test_coders_and_pharmacists_read_without_controls(client_as, role) -> None:
     encounter, _adm = running_visit()
     page = client_as(role).get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
     assert "carboplatin" in page
@@ -59,7 +59,7 @@ def test_coders_and_pharmacists_read_without_controls(client_as, role) -> None: 
 
 
 @pytest.mark.parametrize("role", [roles.CODER, roles.PHARMACIST])
-def test_only_a_nurse_gets_the_addendum_button_on_a_signed_chart(client_as, role) -> None:  # type: ignore[no-untyped-def]
+def test_only_a_nurse_gets_the_addendum_button_on_a_signed_chart(client_as, role) -> None:
     """screens.md: the signed chart's "addendum" button is the nurse's; others read it only,
     even when asking for the addendum."""
     encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
@@ -70,7 +70,7 @@ def test_only_a_nurse_gets_the_addendum_button_on_a_signed_chart(client_as, role
     assert "Save as addendum" not in page and "Add addendum" not in page
 
 
-def test_the_checklist_shows_the_engines_findings_with_rule_and_field(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_checklist_shows_the_engines_findings_with_rule_and_field(client_as) -> None:
     encounter, adm = running_visit()
     response = client_as(roles.NURSE).get(
         reverse("mar:encounter_checklist", args=[encounter.pk]), HTTP_HX_REQUEST="true"
@@ -85,7 +85,7 @@ def test_the_checklist_shows_the_engines_findings_with_rule_and_field(client_as)
     assert "<html" not in html  # a partial, not a page
 
 
-def test_a_complete_record_has_a_clear_checklist(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_a_complete_record_has_a_clear_checklist(client_as, chemo_encounter) -> None:
     # The factory's visit lacks one flush (RAC-5, between the push and paclitaxel): chart it.
     site = chemo_encounter.sites.get()
     Flush.objects.create(
@@ -99,7 +99,7 @@ def test_a_complete_record_has_a_clear_checklist(client_as, chemo_encounter) -> 
     assert 'data-testid="checklist-clear"' in html
 
 
-def test_the_chart_draws_the_timeline(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_the_chart_draws_the_timeline(client_as, chemo_encounter) -> None:
     html = (
         client_as(roles.NURSE)
         .get(reverse("mar:encounter_timeline", args=[chemo_encounter.pk]))
@@ -109,7 +109,7 @@ def test_the_chart_draws_the_timeline(client_as, chemo_encounter) -> None:  # ty
     assert 'data-administration="A' in html
 
 
-def test_signed_chart_polls_for_charges_until_the_worker_made_them(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_signed_chart_polls_for_charges_until_the_worker_made_them(client_as) -> None:
     encounter = factories.chemo_encounter_create()
     Encounter.objects.filter(pk=encounter.pk).update(status=Encounter.Status.SIGNED)
     client = client_as(roles.NURSE)
@@ -139,7 +139,7 @@ CHECKLIST_QUERIES = 16
 
 def test_chart_page_queries_stay_fixed_as_the_record_grows(
     client_as, django_assert_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = client_as(roles.NURSE)
     small = factories.chemo_encounter_create()
     large = factories.chemo_encounter_create(extra_pushes=25)
@@ -152,7 +152,7 @@ def test_chart_page_queries_stay_fixed_as_the_record_grows(
 
 def test_checklist_partial_queries_stay_fixed_as_the_record_grows(
     client_as, django_assert_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = client_as(roles.NURSE)
     small = factories.chemo_encounter_create()
     large = factories.chemo_encounter_create(extra_pushes=25)
@@ -163,11 +163,11 @@ def test_checklist_partial_queries_stay_fixed_as_the_record_grows(
         client.get(reverse("mar:encounter_checklist", args=[large.pk]))
 
 
-def test_an_encounter_that_does_not_exist_is_404(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_encounter_that_does_not_exist_is_404(client_as) -> None:
     assert client_as(roles.NURSE).get(reverse("mar:encounter", args=[999999])).status_code == 404
 
 
-def test_an_open_pause_links_to_its_resume_field(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_open_pause_links_to_its_resume_field(client_as) -> None:
     encounter, adm = running_visit()
     pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5))
     Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=30))
@@ -180,7 +180,7 @@ def test_an_open_pause_links_to_its_resume_field(client_as) -> None:  # type: ig
     assert f'href="#id_p{pause.pk}-end"' in html
 
 
-def test_an_unreadable_record_says_why_and_cannot_be_signed(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreadable_record_says_why_and_cannot_be_signed(client_as) -> None:
     encounter, _adm = running_visit(timezone="Mars/Olympus_Mons")
     html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk])).content
     html = html.decode()
@@ -193,7 +193,7 @@ def _sign_state(html: str) -> str:
     return html[start : html.index("</div>", start)]
 
 
-def test_the_top_bar_says_why_signing_is_blocked_and_leads_to_the_sign_off(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_top_bar_says_why_signing_is_blocked_and_leads_to_the_sign_off(client_as) -> None:
     """screens.md, the chart's top: "the sign button, which says why it is disabled when it
     is": the number of errors that would cost a charge, in words, linking to the sign-off."""
     encounter, adm = running_visit()  # running: its stop is missing (RAC-7, an error)
@@ -214,14 +214,14 @@ def test_the_top_bar_says_why_signing_is_blocked_and_leads_to_the_sign_off(clien
     assert "Ready to sign" in state
 
 
-def test_the_top_bar_says_so_when_the_record_cannot_be_read(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_top_bar_says_so_when_the_record_cannot_be_read(client_as) -> None:
     """screens.md: the sign button says why it is disabled (here: the record is unreadable)."""
     encounter, _adm = running_visit(timezone="Mars/Olympus_Mons")
     html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk])).content
     assert "Cannot sign: the record cannot be read" in _sign_state(html.decode())
 
 
-def test_a_chart_section_answer_updates_the_top_bar_out_of_band(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_chart_section_answer_updates_the_top_bar_out_of_band(client_as) -> None:
     """screens.md: the top bar's sign state follows every change made with htmx."""
     encounter, adm = running_visit()
     html = (
@@ -243,7 +243,7 @@ def test_a_chart_section_answer_updates_the_top_bar_out_of_band(client_as) -> No
     assert 'hx-swap-oob="true"' in _sign_state(html)
 
 
-def test_an_empty_dose_unit_does_not_look_charted(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_dose_unit_does_not_look_charted(client_as) -> None:
     """The dose and waste feed the drug's HCPCS units and JW/JZ: an empty unit must look empty,
     so its hint reads as one ("e.g. mg", under the label "Unit"), not a bare "mg" that reads as
     charted."""

@@ -59,7 +59,7 @@ ACTIONS = [
 
 @pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("role", [roles.CODER, roles.PHARMACIST])
-def test_only_nurses_chart(client_as, action, role) -> None:  # type: ignore[no-untyped-def]
+def test_only_nurses_chart(client_as, action, role) -> None:
     encounter, adm = running_visit()
     url = _action_urls(encounter, adm)[action]
     assert client_as(role).post(url, {}).status_code == 403
@@ -68,7 +68,7 @@ def test_only_nurses_chart(client_as, action, role) -> None:  # type: ignore[no-
 
 
 @pytest.mark.parametrize("action", ACTIONS)
-def test_anonymous_posts_are_sent_to_log_in(db, action) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_posts_are_sent_to_log_in(db, action) -> None:
     encounter, adm = running_visit()
     response = Client().post(_action_urls(encounter, adm)[action], {})
     assert response.status_code == 302
@@ -76,13 +76,13 @@ def test_anonymous_posts_are_sent_to_log_in(db, action) -> None:  # type: ignore
 
 
 @pytest.mark.parametrize("action", ["GET"])
-def test_actions_refuse_get(client_as, action) -> None:  # type: ignore[no-untyped-def]
+def test_actions_refuse_get(client_as, action) -> None:
     encounter, adm = running_visit()
     url = reverse("mar:adm_stop", args=[encounter.pk, adm.pk])
     assert client_as(roles.NURSE).get(url).status_code == 405
 
 
-def test_an_object_of_another_encounter_is_not_reachable(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_object_of_another_encounter_is_not_reachable(client_as) -> None:
     mine, _ = running_visit()
     _other, theirs = running_visit()
     url = reverse("mar:adm_stop", args=[mine.pk, theirs.pk])
@@ -93,7 +93,7 @@ def test_an_object_of_another_encounter_is_not_reachable(client_as) -> None:  # 
 # --- sites and flushes ------------------------------------------------------------------------
 
 
-def test_placing_a_site_without_javascript_redirects_to_it(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_placing_a_site_without_javascript_redirects_to_it(client_as) -> None:
     encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
     response = client_as(roles.NURSE).post(
         reverse("mar:site_place", args=[encounter.pk]),
@@ -106,7 +106,7 @@ def test_placing_a_site_without_javascript_redirects_to_it(client_as) -> None:  
     assert (site.kind, site.location) == ("port", "right chest")
 
 
-def test_a_second_vascular_site_asks_why(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_vascular_site_asks_why(client_as) -> None:
     encounter, _adm = running_visit()
     page = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk]))
     assert "Why a second site is necessary" in page.content.decode()
@@ -115,7 +115,7 @@ def test_a_second_vascular_site_asks_why(client_as) -> None:  # type: ignore[no-
     assert "Why a second site is necessary" not in page.content.decode()
 
 
-def test_a_second_site_used_without_reason_shows_rac4_until_the_reason_is_given(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_site_used_without_reason_shows_rac4_until_the_reason_is_given(client_as) -> None:
     encounter, adm = running_visit()
     second = factories.site_create(encounter, location="right forearm")
     other = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
@@ -136,7 +136,7 @@ def test_a_second_site_used_without_reason_shows_rac4_until_the_reason_is_given(
     assert 'data-rule="RAC-4"' not in client.get(checklist).content.decode()
 
 
-def test_one_tap_flush_charts_a_flush_now_and_clears_rac5(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_one_tap_flush_charts_a_flush_now_and_clears_rac5(client_as) -> None:
     now = timezone.now()
     encounter = factories.encounter_create(arrived_at=now - timedelta(hours=2))
     site = factories.site_create(encounter)
@@ -157,7 +157,7 @@ def test_one_tap_flush_charts_a_flush_now_and_clears_rac5(client_as) -> None:  #
     assert 'data-rule="RAC-5"' not in response.content.decode()
 
 
-def test_a_discontinued_site_takes_no_flush(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_discontinued_site_takes_no_flush(client_as) -> None:
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
     client.post(reverse("mar:site_discontinue", args=[encounter.pk, adm.site_id]))
@@ -167,7 +167,7 @@ def test_a_discontinued_site_takes_no_flush(client_as) -> None:  # type: ignore[
     assert not Flush.objects.filter(site_id=adm.site_id).exists()
 
 
-def test_assessing_a_site_records_when(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_assessing_a_site_records_when(client_as) -> None:
     encounter, adm = running_visit()
     client_as(roles.NURSE).post(reverse("mar:site_assess", args=[encounter.pk, adm.site_id]))
     assert AccessSite.objects.get(pk=adm.site_id).assessed_at is not None
@@ -176,7 +176,7 @@ def test_assessing_a_site_records_when(client_as) -> None:  # type: ignore[no-un
 # --- orders and administrations ---------------------------------------------------------------
 
 
-def test_starting_an_order_carries_drug_dose_and_route_over(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_starting_an_order_carries_drug_dose_and_route_over(client_as) -> None:
     encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
     site = factories.site_create(encounter)
     order = factories.order_create(encounter, factories.drug_get("rituximab", "chemo"),
@@ -200,7 +200,7 @@ def test_starting_an_order_carries_drug_dose_and_route_over(client_as) -> None: 
     assert "375 mg/m2" in html
 
 
-def test_a_started_orders_dose_shows_as_ordered_not_to_four_places(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_started_orders_dose_shows_as_ordered_not_to_four_places(client_as) -> None:
     """The dose carried over from the order ("1 g", the drug's HCPCS units) shows as "1" on the
     card, not "1.0000"; saving the card as shown keeps it."""
     encounter, _adm = running_visit()
@@ -222,7 +222,7 @@ def test_a_started_orders_dose_shows_as_ordered_not_to_four_places(client_as) ->
     assert (saved.dose_value, saved.dose_unit) == (1, "g")
 
 
-def test_a_hydration_order_starts_as_hydration(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_hydration_order_starts_as_hydration(client_as) -> None:
     encounter, _adm = running_visit()
     fluid = hydration_order(encounter)
     client_as(roles.NURSE).post(
@@ -232,7 +232,7 @@ def test_a_hydration_order_starts_as_hydration(client_as) -> None:  # type: igno
     assert Administration.objects.get(order=fluid).purpose == "hydration"
 
 
-def test_pause_resume_stop_with_the_big_buttons(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_pause_resume_stop_with_the_big_buttons(client_as) -> None:
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
     field = f"at{adm.pk}-version"
@@ -251,7 +251,7 @@ def test_pause_resume_stop_with_the_big_buttons(client_as) -> None:  # type: ign
     assert adm.version == 4
 
 
-def test_stop_now_twice_is_refused_not_repeated(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_stop_now_twice_is_refused_not_repeated(client_as) -> None:
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
     url = reverse("mar:adm_stop", args=[encounter.pk, adm.pk])
@@ -262,7 +262,7 @@ def test_stop_now_twice_is_refused_not_repeated(client_as) -> None:  # type: ign
     assert Administration.objects.get(pk=adm.pk).stop == first_stop
 
 
-def test_late_entry_edits_times_and_marks_a_push_or_bag(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_late_entry_edits_times_and_marks_a_push_or_bag(client_as) -> None:
     encounter, adm = running_visit()
     stop = adm.start + timedelta(minutes=45)
     response = client_as(roles.NURSE).post(
@@ -279,7 +279,7 @@ def test_late_entry_edits_times_and_marks_a_push_or_bag(client_as) -> None:  # t
 # --- the engine's input errors (DOC-3) beside their fields; nothing saved changes -------------
 
 
-def _refused(client_as, adm, **overrides):  # type: ignore[no-untyped-def]
+def _refused(client_as, adm, **overrides):
     encounter = adm.encounter
     before = Administration.objects.get(pk=adm.pk)
     response = client_as(roles.NURSE).post(
@@ -292,7 +292,7 @@ def _refused(client_as, adm, **overrides):  # type: ignore[no-untyped-def]
     return response.content.decode()
 
 
-def test_a_stop_before_its_start_is_refused_beside_the_stop_field(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_stop_before_its_start_is_refused_beside_the_stop_field(client_as) -> None:
     _encounter, adm = running_visit()
     typed_stop = local(adm.start - timedelta(minutes=10))
     html = _refused(client_as, adm, stop=typed_stop, bag="typed-bag")
@@ -302,7 +302,7 @@ def test_a_stop_before_its_start_is_refused_beside_the_stop_field(client_as) -> 
     assert 'value="typed-bag"' in html
 
 
-def test_a_stop_before_its_start_names_only_the_stop_not_its_pause_too(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_stop_before_its_start_names_only_the_stop_not_its_pause_too(client_as) -> None:
     """DOC-3: a stop typed before the start puts every pause outside the run; the nurse is told
     about the stop, beside it, and not given a second alert about the pause that follows from
     it. Nothing saved changes."""
@@ -315,7 +315,7 @@ def test_a_stop_before_its_start_names_only_the_stop_not_its_pause_too(client_as
     assert "is not within its start and stop" not in html
 
 
-def test_a_pause_outside_a_right_start_and_stop_is_still_named(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_pause_outside_a_right_start_and_stop_is_still_named(client_as) -> None:
     """DOC-3: when the start and stop are plausible, a stop typed before a pause leaves the
     pause outside the run: that is the message, as before."""
     _encounter, adm = running_visit()
@@ -325,13 +325,13 @@ def test_a_pause_outside_a_right_start_and_stop_is_still_named(client_as) -> Non
     assert "is not within its start and stop" in html
 
 
-def test_a_time_in_the_future_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_time_in_the_future_is_refused(client_as) -> None:
     _encounter, adm = running_visit()
     html = _refused(client_as, adm, stop=local(timezone.now() + timedelta(hours=2)))
     assert "is in the future" in html
 
 
-def test_more_than_24_hours_without_a_pump_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_more_than_24_hours_without_a_pump_is_refused(client_as) -> None:
     _encounter, adm = running_visit()
     html = _refused(client_as, adm, start=local(adm.start - timedelta(hours=30)),
                     stop=local(adm.start))  # fmt: skip
@@ -339,7 +339,7 @@ def test_more_than_24_hours_without_a_pump_is_refused(client_as) -> None:  # typ
 
 
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain-post"])
-def test_a_running_infusion_started_days_ago_is_refused_beside_its_start(client_as, htmx) -> None:  # type: ignore[no-untyped-def]
+def test_a_running_infusion_started_days_ago_is_refused_beside_its_start(client_as, htmx) -> None:
     """DOC-3 (nothing longer than 24 h without a pump): a running infusion (no stop) whose start
     is typed days early would have run for days. The card is refused beside its start field,
     the typed start and the rest of the nurse's typing are kept, and nothing saved changes."""
@@ -364,7 +364,7 @@ def test_a_running_infusion_started_days_ago_is_refused_beside_its_start(client_
     )  # fmt: skip
 
 
-def test_starting_an_order_days_ago_is_refused_beside_the_start_time(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_starting_an_order_days_ago_is_refused_beside_the_start_time(client_as) -> None:
     """DOC-3 (more than 24 h without a pump), when an order is started with a late-entry time
     days early: refused beside that time, nothing created, the typed time kept."""
     encounter, _adm = running_visit()
@@ -382,7 +382,7 @@ def test_starting_an_order_days_ago_is_refused_beside_the_start_time(client_as) 
     assert not Administration.objects.filter(order=fluid).exists()
 
 
-def test_a_pause_outside_its_administration_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_pause_outside_its_administration_is_refused(client_as) -> None:
     encounter, adm = running_visit()
     pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5),
                                  end=adm.start + timedelta(minutes=10))  # fmt: skip
@@ -398,7 +398,7 @@ def test_a_pause_outside_its_administration_is_refused(client_as) -> None:  # ty
     assert pause.start == adm.start + timedelta(minutes=5)
 
 
-def test_a_dst_ambiguous_time_is_a_clear_field_error(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_dst_ambiguous_time_is_a_clear_field_error(client_as) -> None:
     _encounter, adm = running_visit()
     # 2026-11-01 01:30 happens twice in New York.
     html = _refused(client_as, adm, stop="2026-11-01T01:30")
@@ -407,13 +407,13 @@ def test_a_dst_ambiguous_time_is_a_clear_field_error(client_as) -> None:  # type
     assert f'type="text" name="a{adm.pk}-stop"' in html
 
 
-def test_a_dst_skipped_time_is_a_clear_field_error(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_dst_skipped_time_is_a_clear_field_error(client_as) -> None:
     _encounter, adm = running_visit()
     html = _refused(client_as, adm, start="2026-03-08T02:30")
     assert "does not exist in America/New_York" in html
 
 
-def test_an_offset_settles_an_ambiguous_time(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_offset_settles_an_ambiguous_time(client_as) -> None:
     encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(days=400))
     order = factories.order_create(encounter, factories.drug_get("ondansetron"))
     site = factories.site_create(encounter)
@@ -430,7 +430,7 @@ def test_an_offset_settles_an_ambiguous_time(client_as) -> None:  # type: ignore
     assert adm.start.isoformat() == "2026-11-01T06:30:00+00:00"
 
 
-def test_a_stored_time_in_the_repeated_dst_hour_is_shown_and_kept_not_blanked(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_stored_time_in_the_repeated_dst_hour_is_shown_and_kept_not_blanked(client_as) -> None:
     """A nurse never loses charted data: the picker cannot show a time with an offset, so such a
     time is shown as text, and saving the card unchanged keeps it."""
     encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(days=400))
@@ -455,7 +455,7 @@ def test_a_stored_time_in_the_repeated_dst_hour_is_shown_and_kept_not_blanked(cl
 # --- two nurses, one administration -----------------------------------------------------------
 
 
-def test_a_stale_save_is_shown_both_versions_and_never_overwrites(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_stale_save_is_shown_both_versions_and_never_overwrites(client_as) -> None:
     encounter, adm = running_visit()
     url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
     client = client_as(roles.NURSE)
@@ -476,7 +476,7 @@ def test_a_stale_save_is_shown_both_versions_and_never_overwrites(client_as) -> 
 # --- the encounter's times --------------------------------------------------------------------
 
 
-def test_arrival_time_is_charted_for_rac8(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_arrival_time_is_charted_for_rac8(client_as) -> None:
     encounter, adm = running_visit(arrived_at=None)
     Administration.objects.filter(pk=adm.pk).update(started_by="ems")
     client = client_as(roles.NURSE)
@@ -493,7 +493,7 @@ def test_arrival_time_is_charted_for_rac8(client_as) -> None:  # type: ignore[no
 # --- sign-off, read-only, addendum ------------------------------------------------------------
 
 
-def test_sign_is_refused_while_an_error_is_neither_resolved_nor_acknowledged(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_sign_is_refused_while_an_error_is_neither_resolved_nor_acknowledged(client_as) -> None:
     encounter, _adm = running_visit()
     response = client_as(roles.NURSE).post(reverse("mar:encounter_sign", args=[encounter.pk]))
     assert response.status_code == 200
@@ -504,7 +504,7 @@ def test_sign_is_refused_while_an_error_is_neither_resolved_nor_acknowledged(cli
 
 def test_sign_with_a_reason_stores_the_acknowledgement(
     client_as, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
     page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
@@ -526,7 +526,7 @@ def test_sign_with_a_reason_stores_the_acknowledgement(
     assert ChargeRun.objects.filter(encounter=encounter, is_current=True).exists()
 
 
-def test_each_reason_to_sign_anyway_stays_with_its_own_finding(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_each_reason_to_sign_anyway_stays_with_its_own_finding(client_as) -> None:
     """Sign-off: two visit-level errors of one rule (DOC-3: two flushes in the future, charted
     before the check refused them) each get their own reason box. A submit with only one reason
     keeps it beside its finding, asks for the other, and stores nothing; then each reason is
@@ -567,7 +567,7 @@ def test_each_reason_to_sign_anyway_stays_with_its_own_finding(client_as) -> Non
 
 def test_a_complete_record_signs_and_becomes_read_only(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """screens.md: after signing, the same screen is read-only with an "addendum" button."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
@@ -601,7 +601,7 @@ def test_a_complete_record_signs_and_becomes_read_only(
 
 def test_an_addendum_records_what_and_why_and_regenerates_charges(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = client_as(roles.NURSE)
     site = chemo_encounter.sites.get()
     with django_capture_on_commit_callbacks(execute=True):
@@ -629,7 +629,7 @@ def test_an_addendum_records_what_and_why_and_regenerates_charges(
 
 def test_a_signed_card_changes_only_as_an_addendum_with_a_reason(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
@@ -652,7 +652,7 @@ def test_a_signed_card_changes_only_as_an_addendum_with_a_reason(
 
 def test_a_signed_pause_changes_only_as_an_addendum_with_a_reason(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Issue 4: after signing, a pause's times (which change the minutes counted) are corrected
     only through an addendum (what, why, who, when), which regenerates the charges."""
     client = client_as(roles.NURSE)
@@ -685,7 +685,7 @@ def test_a_signed_pause_changes_only_as_an_addendum_with_a_reason(
 
 def test_a_signed_sites_reason_and_the_arrival_change_only_as_addenda(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Issue 4: after signing, the separate-site reason (RAC-4) and the arrival time (RAC-8) are
     corrected only through an addendum with a reason; each regenerates the charges."""
     client = client_as(roles.NURSE)
@@ -715,7 +715,7 @@ def test_a_signed_sites_reason_and_the_arrival_change_only_as_addenda(
     assert AccessSite.objects.get(pk=site.pk).location == "right forearm"
 
 
-def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:
     client = client_as(roles.NURSE)
     client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
     response = client.post(
@@ -734,7 +734,7 @@ def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:  # 
         (False, "2026-03-02T09:10", "flush_site", "Say which site the missed flush was given on."),
     ],
 )
-def test_an_addendum_flush_that_cannot_be_charted_says_why_beside_its_field(  # type: ignore[no-untyped-def]
+def test_an_addendum_flush_that_cannot_be_charted_says_why_beside_its_field(
     client_as, chemo_encounter, django_capture_on_commit_callbacks, flush_site, flush_at, field,
     message,
 ) -> None:  # fmt: skip
@@ -759,7 +759,7 @@ def test_an_addendum_flush_that_cannot_be_charted_says_why_beside_its_field(  # 
     assert Flush.objects.filter(encounter=chemo_encounter).count() == 1
 
 
-def test_a_flush_given_earlier_is_charted_at_its_time(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_flush_given_earlier_is_charted_at_its_time(client_as) -> None:
     encounter, adm = running_visit()
     at = adm.start + timedelta(minutes=3)
     client_as(roles.NURSE).post(
@@ -770,7 +770,7 @@ def test_a_flush_given_earlier_is_charted_at_its_time(client_as) -> None:  # typ
     assert flush.at == at.replace(second=0, microsecond=0)
 
 
-def test_a_card_change_answers_with_the_card_and_the_checklist_out_of_band(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_card_change_answers_with_the_card_and_the_checklist_out_of_band(client_as) -> None:
     encounter, adm = running_visit()
     html = (
         client_as(roles.NURSE)
@@ -789,7 +789,7 @@ def test_a_card_change_answers_with_the_card_and_the_checklist_out_of_band(clien
     assert 'id="chart"' not in html
 
 
-def test_saving_a_card_keeps_the_seconds_of_a_time_left_as_shown(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_saving_a_card_keeps_the_seconds_of_a_time_left_as_shown(client_as) -> None:
     encounter, adm = running_visit()
     assert adm.start.second or adm.start.microsecond  # "now" minus an hour, to the microsecond
     client_as(roles.NURSE).post(
@@ -800,7 +800,7 @@ def test_saving_a_card_keeps_the_seconds_of_a_time_left_as_shown(client_as) -> N
     assert saved.start == adm.start
 
 
-def test_an_admin_may_chart(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_may_chart(client_as) -> None:
     encounter, adm = running_visit()
     response = client_as(roles.ADMIN).post(
         reverse("mar:adm_stop", args=[encounter.pk, adm.pk]), {f"at{adm.pk}-version": 1}
@@ -812,7 +812,7 @@ def test_an_admin_may_chart(client_as) -> None:  # type: ignore[no-untyped-def]
 # --- dose given and waste: the drug's HCPCS units and JW/JZ (coding/drug_lines.py) -------------
 
 
-def test_the_card_charts_the_dose_given_and_the_amount_wasted(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_card_charts_the_dose_given_and_the_amount_wasted(client_as) -> None:
     encounter, adm = running_visit()
     response = client_as(roles.NURSE).post(
         reverse("mar:adm_update", args=[encounter.pk, adm.pk]),
@@ -833,7 +833,7 @@ def test_the_card_charts_the_dose_given_and_the_amount_wasted(client_as) -> None
         ({"dose_value": "300", "dose_unit": "mg", "waste_value": "-1"}, "waste_value", ""),
     ],
 )
-def test_a_dose_or_waste_that_cannot_be_billed_is_refused_beside_its_field(  # type: ignore[no-untyped-def]
+def test_a_dose_or_waste_that_cannot_be_billed_is_refused_beside_its_field(
     client_as, overrides, field, message
 ) -> None:
     _encounter, adm = running_visit()
@@ -845,7 +845,7 @@ def test_a_dose_or_waste_that_cannot_be_billed_is_refused_beside_its_field(  # t
     assert (after.dose_value, after.waste_value) == (adm.dose_value, adm.waste_value)
 
 
-def test_waste_charted_after_signing_is_an_addendum_and_its_jw_line_follows(  # type: ignore[no-untyped-def]
+def test_waste_charted_after_signing_is_an_addendum_and_its_jw_line_follows(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
 ) -> None:
     from tests.coding.review_helpers import paclitaxel_billable

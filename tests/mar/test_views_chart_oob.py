@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from mar import roles
 from mar.models import Administration, Flush
-from mar.services.signature import encounter_sign
+from mar.services.signature import signature_store
 from tests import factories
 from tests.mar.chart_helpers import card_data, running_visit
 
@@ -26,7 +26,7 @@ def oob(html: str, element_id: str) -> str:
     return match.group(1)
 
 
-def test_the_checklist_refresh_brings_the_sign_panel_and_sign_state_out_of_band(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_checklist_refresh_brings_the_sign_panel_and_sign_state_out_of_band(client_as) -> None:
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
     url = reverse("mar:encounter_checklist", args=[encounter.pk])
@@ -44,10 +44,10 @@ def test_the_checklist_refresh_brings_the_sign_panel_and_sign_state_out_of_band(
     assert 'id="sign"' not in plain and 'id="sign-state"' not in plain
 
 
-def test_a_card_saved_as_an_addendum_brings_the_addenda_out_of_band(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_card_saved_as_an_addendum_brings_the_addenda_out_of_band(client_as) -> None:
     nurse = factories.user_create(username="nurse-oob", role=roles.NURSE)
     encounter = factories.chemo_encounter_create()
-    encounter_sign(encounter=encounter, user=nurse)
+    signature_store(encounter=encounter, user=nurse)
     adm = encounter.administrations.get(drug__name="paclitaxel")
     data = card_data(adm, bag="P-7", addendum_why="bag label read back")
     response = client_as(roles.NURSE).post(
@@ -58,7 +58,7 @@ def test_a_card_saved_as_an_addendum_brings_the_addenda_out_of_band(client_as) -
     assert 'id="queries-slot"' in html
 
 
-def test_an_htmx_change_replaces_the_old_messages(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_htmx_change_replaces_the_old_messages(client_as) -> None:
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
     flushed = client.post(

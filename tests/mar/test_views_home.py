@@ -15,20 +15,20 @@ START = {
 
 
 @pytest.mark.parametrize("role", sorted(START))
-def test_home_redirects_each_role_to_its_start_page(client_as, role: str) -> None:  # type: ignore[no-untyped-def]
+def test_home_redirects_each_role_to_its_start_page(client_as, role: str) -> None:
     response = client_as(role).get(reverse("home"))
     assert response.status_code == 302
     assert response["Location"] == START[role]
 
 
 @pytest.mark.parametrize("role", sorted(START))
-def test_each_start_page_renders_for_its_role(client_as, role: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_start_page_renders_for_its_role(client_as, role: str) -> None:
     response = client_as(role).get(START[role])
     assert response.status_code == 200
 
 
 @pytest.mark.django_db
-def test_a_user_without_a_role_is_told_so(client) -> None:  # type: ignore[no-untyped-def]
+def test_a_user_without_a_role_is_told_so(client) -> None:
     client.force_login(factories.user_create(username="norole"))
     response = client.get(reverse("home"))
     assert response.status_code == 403
@@ -44,24 +44,24 @@ def test_a_user_without_a_role_is_told_so(client) -> None:  # type: ignore[no-un
         (roles.PHARMACIST, reverse("coding:worklist")),
     ],
 )
-def test_other_roles_start_pages_are_refused(client_as, role: str, url: str) -> None:  # type: ignore[no-untyped-def]
+def test_other_roles_start_pages_are_refused(client_as, role: str, url: str) -> None:
     assert client_as(role).get(url).status_code == 403
 
 
-def test_the_nav_shows_the_role_and_a_post_logout(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_nav_shows_the_role_and_a_post_logout(client_as) -> None:
     page = client_as(roles.NURSE).get(reverse("mar:board")).content.decode()
     assert "nurse</span>" in page
     assert f'method="post" action="{reverse("logout")}"' in page
 
 
-def test_pages_send_the_csrf_token_with_htmx_requests(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_pages_send_the_csrf_token_with_htmx_requests(client_as) -> None:
     page = client_as(roles.NURSE).get(reverse("mar:board")).content.decode()
     assert 'hx-headers=\'{"X-CSRFToken": "' in page
     assert "htmx" in page
     assert "cdn" not in page.lower()
 
 
-def test_logout_is_a_post(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_logout_is_a_post(client_as) -> None:
     client = client_as(roles.NURSE)
     assert client.get(reverse("logout")).status_code == 405
     assert client.post(reverse("logout")).status_code == 302

@@ -8,8 +8,16 @@ from django.contrib.auth.models import User
 from coding.models import ChargeLine, ChargeRun, Export
 from coding.services import charge_run_generate
 from mar import roles
-from mar.hl7.models import InterfaceMessage
-from mar.models import AccessSite, Administration, Drug, Encounter, Flush, Order, Pause
+from mar.models import (
+    AccessSite,
+    Administration,
+    Drug,
+    Encounter,
+    Flush,
+    InterfaceMessage,
+    Order,
+    Pause,
+)
 from tests import factories
 
 

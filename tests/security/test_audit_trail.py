@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 
 from mar.audit.models import EVENTS
 from mar.models import Addendum, Administration, DrugClassChange, Encounter, Order, Pause
-from mar.services.signature import addendum_add, encounter_sign
+from mar.services.signature import addendum_store, signature_store
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -40,9 +40,9 @@ def refused(statement: str, params: tuple[object, ...] = ()) -> str:
 
 
 @pytest.fixture
-def signed(nurse_user):  # type: ignore[no-untyped-def]
+def signed(nurse_user):
     encounter = factories.chemo_encounter_create()
-    return encounter_sign(encounter=encounter, user=nurse_user)
+    return signature_store(encounter=encounter, user=nurse_user)
 
 
 def test_every_insert_update_and_delete_of_an_administration_is_recorded() -> None:
@@ -71,7 +71,7 @@ def test_every_tracked_table_has_history_triggers() -> None:
     assert {model._meta.db_table for model in EVENTS} <= tables
 
 
-def test_a_change_made_in_a_request_names_the_user_and_url(rf, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_made_in_a_request_names_the_user_and_url(rf, nurse_user) -> None:
     # The middleware, as settings installs it, around a view that signs.
     from django.http import HttpResponse
 
@@ -79,8 +79,8 @@ def test_a_change_made_in_a_request_names_the_user_and_url(rf, nurse_user) -> No
 
     encounter = factories.chemo_encounter_create()
 
-    def view(request):  # type: ignore[no-untyped-def]
-        encounter_sign(encounter=encounter, user=request.user)
+    def view(request):
+        signature_store(encounter=encounter, user=request.user)
         return HttpResponse("ok")
 
     request = rf.post(f"/mar/encounters/{encounter.pk}/sign/")
@@ -94,7 +94,7 @@ def test_a_change_made_in_a_request_names_the_user_and_url(rf, nurse_user) -> No
     assert event.pgh_created_at is not None
 
 
-def test_the_history_middleware_is_installed(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_history_middleware_is_installed(settings) -> None:
     middleware = settings.MIDDLEWARE
     assert "mar.audit.context.HistoryContextMiddleware" in middleware
     assert middleware.index("mar.audit.context.HistoryContextMiddleware") > middleware.index(
@@ -141,7 +141,7 @@ def test_raw_sql_cannot_update_an_administration_of_a_signed_record(signed: Enco
         "WHERE encounter_id = %(e)s",
     ],
 )
-def test_raw_sql_cannot_change_any_row_of_a_signed_record(signed: Encounter, statement) -> None:  # type: ignore[no-untyped-def]
+def test_raw_sql_cannot_change_any_row_of_a_signed_record(signed: Encounter, statement) -> None:
     factories.encounter_create()  # an unsigned one, for the move attempt
     with pytest.raises(DatabaseError, match="is signed"), transaction.atomic():
         with connection.cursor() as cursor:
@@ -168,11 +168,11 @@ def test_the_orm_is_refused_too(signed: Encounter) -> None:
         commit_checks()
 
 
-def test_an_addendum_may_correct_a_signed_record_after_it_is_added(signed, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_addendum_may_correct_a_signed_record_after_it_is_added(signed, nurse_user) -> None:
     administration = signed.administrations.order_by("-start").first()
     new_stop = administration.stop + timedelta(minutes=15)
     with transaction.atomic():
-        addendum_add(encounter=signed, user=nurse_user, what="stop 12:30", why="late entry")
+        addendum_store(encounter=signed, user=nurse_user, what="stop 12:30", why="late entry")
         Administration.objects.filter(pk=administration.pk).update(stop=new_stop)
         commit_checks()
     assert Administration.objects.get(pk=administration.pk).stop == new_stop
@@ -180,26 +180,26 @@ def test_an_addendum_may_correct_a_signed_record_after_it_is_added(signed, nurse
 
 def test_an_addendum_may_also_come_after_the_change_in_the_same_transaction(
     signed, nurse_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     pause = Pause.objects.filter(administration__encounter=signed).get()
     with transaction.atomic():
         Pause.objects.filter(pk=pause.pk).update(end=pause.end + timedelta(minutes=5))
-        addendum_add(encounter=signed, user=nurse_user, what="pause to 09:55", why="correction")
+        addendum_store(encounter=signed, user=nurse_user, what="pause to 09:55", why="correction")
         commit_checks()
     assert Pause.objects.get(pk=pause.pk).end == pause.end + timedelta(minutes=5)
 
 
-def test_an_addendum_for_another_encounter_does_not_unlock_this_one(signed, nurse_user) -> None:  # type: ignore[no-untyped-def]
-    other = encounter_sign(encounter=factories.chemo_encounter_create(), user=nurse_user)
+def test_an_addendum_for_another_encounter_does_not_unlock_this_one(signed, nurse_user) -> None:
+    other = signature_store(encounter=factories.chemo_encounter_create(), user=nurse_user)
     with pytest.raises(DatabaseError, match=f"encounter {signed.pk} is signed"):
         with transaction.atomic():
-            addendum_add(encounter=other, user=nurse_user, what="x", why="y")
+            addendum_store(encounter=other, user=nurse_user, what="x", why="y")
             signed.flushes.all().delete()
             commit_checks()
 
 
-def test_addenda_are_append_only(signed, nurse_user) -> None:  # type: ignore[no-untyped-def]
-    addendum = addendum_add(encounter=signed, user=nurse_user, what="a", why="b")
+def test_addenda_are_append_only(signed, nurse_user) -> None:
+    addendum = addendum_store(encounter=signed, user=nurse_user, what="a", why="b")
     assert "Cannot update or delete" in refused(
         "UPDATE mar_addendum SET why = 'nothing' WHERE id = %s", (addendum.pk,)
     )
@@ -211,19 +211,19 @@ def test_addenda_are_append_only(signed, nurse_user) -> None:  # type: ignore[no
 
 def test_an_unsigned_record_is_edited_freely_and_may_be_signed_in_the_same_transaction(
     nurse_user,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     encounter = factories.chemo_encounter_create()
     with transaction.atomic():
         encounter.flushes.all().delete()
         Administration.objects.filter(encounter=encounter).update(bag="B1")
-        encounter_sign(encounter=encounter, user=nurse_user)
+        signature_store(encounter=encounter, user=nurse_user)
         commit_checks()
     assert Encounter.objects.get(pk=encounter.pk).is_signed
 
 
 def test_a_pharmacists_class_override_on_a_signed_order_needs_a_class_change_row(
     signed, pharmacist_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     order = Order.objects.filter(encounter=signed).order_by("pk").last()
     assert "class changes with a DrugClassChange" in refused(
         "UPDATE mar_order SET class_override = 'therapeutic' WHERE id = %s", (order.pk,)
@@ -253,7 +253,7 @@ def test_a_pharmacists_class_override_on_a_signed_order_needs_a_class_change_row
 
 def test_a_pharmacists_first_verification_of_a_signed_order_is_let_through_and_nothing_more(
     signed, pharmacist_user, admin_role_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     order = Order.objects.filter(encounter=signed).order_by("pk").first()
     verify = "UPDATE mar_order SET verified_by_id = %s, verified_at = now() WHERE id = %s"
     # Verification together with any other change is a change to the record.
@@ -273,8 +273,8 @@ def test_a_pharmacists_first_verification_of_a_signed_order_is_let_through_and_n
 
 
 @pytest.mark.django_db(transaction=True)
-def test_in_autocommit_the_raw_update_fails_at_once(nurse_user) -> None:  # type: ignore[no-untyped-def]
-    encounter = encounter_sign(encounter=factories.chemo_encounter_create(), user=nurse_user)
+def test_in_autocommit_the_raw_update_fails_at_once(nurse_user) -> None:
+    encounter = signature_store(encounter=factories.chemo_encounter_create(), user=nurse_user)
     with pytest.raises(DatabaseError, match="is signed"):
         sql("UPDATE mar_administration SET bag = 'X' WHERE encounter_id = %s", (encounter.pk,))
     assert not Administration.objects.filter(encounter=encounter, bag="X").exists()

@@ -123,7 +123,7 @@ def writes() -> int:
     return sum(model.objects.count() for model in EVENTS.values())
 
 
-def is_error(response) -> bool:  # type: ignore[no-untyped-def]
+def is_error(response) -> bool:
     if response.status_code >= 400:
         return True
     body = response.content.decode(errors="replace")
@@ -162,9 +162,9 @@ def test_hostile_posts_never_fail_the_server_nor_save_half(
     route: Route, state: str, world: World
 ) -> None:
     if state == "signed":
-        from mar.services.signature import encounter_sign
+        from mar.services.signature import signature_store
 
-        encounter_sign(encounter=world.encounter, user=world.users["nurse"])
+        signature_store(encounter=world.encounter, user=world.users["nurse"])
     path = route.path(arguments(route, world))
     forms = discover_forms(world)
     # A form not on any page as the world stands (e.g. a sign form with acknowledgements): the
@@ -221,7 +221,7 @@ def mutate(record: object, path: list[int], value: object) -> object:
     keys = list(record.keys()) if isinstance(record, dict) else list(range(len(record)))
     key = keys[path[0] % len(keys)]
     copy = dict(record) if isinstance(record, dict) else list(record)
-    copy[key] = mutate(copy[key], path[1:], value)  # type: ignore[index]
+    copy[key] = mutate(copy[key], path[1:], value)
     return copy
 
 

@@ -6,7 +6,7 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-def csp_directives(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def csp_directives(response) -> dict[str, str]:
     policy = response.headers["Content-Security-Policy"]
     return dict(part.strip().split(" ", 1) for part in policy.split(";"))
 
@@ -28,7 +28,7 @@ def test_anonymous_responses_carry_the_policy(client: Client, path: str) -> None
     assert "camera=()" in response.headers["Permissions-Policy"]
 
 
-def test_pages_with_patient_data_are_not_cached(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_pages_with_patient_data_are_not_cached(client_as) -> None:
     response = client_as("nurse").get("/", follow=True)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"

@@ -21,18 +21,18 @@ def attempt(password: str, *, username: str = "nurse1", ip: str = "10.0.0.7") ->
     return response.status_code == 302 and "_auth_user_id" in client.session
 
 
-def test_the_right_password_signs_in(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_right_password_signs_in(nurse_user) -> None:
     assert attempt(factories.PASSWORD)
 
 
-def test_five_failures_lock_out_even_the_right_password(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_five_failures_lock_out_even_the_right_password(nurse_user) -> None:
     for _ in range(5):
         assert not attempt("wrong")
     assert not attempt(factories.PASSWORD)
     assert LoginFailure.objects.filter(username="nurse1", ip="10.0.0.7").count() == 6
 
 
-def test_four_failures_do_not_lock_and_a_success_clears_them(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_four_failures_do_not_lock_and_a_success_clears_them(nurse_user) -> None:
     for _ in range(4):
         assert not attempt("wrong")
     assert attempt(factories.PASSWORD)
@@ -42,14 +42,14 @@ def test_four_failures_do_not_lock_and_a_success_clears_them(nurse_user) -> None
     assert attempt(factories.PASSWORD)
 
 
-def test_the_lockout_is_per_username_and_address(nurse_user, coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_lockout_is_per_username_and_address(nurse_user, coder_user) -> None:
     for _ in range(5):
         attempt("wrong")
     assert attempt(factories.PASSWORD, ip="10.0.0.8")  # the same nurse at another station
     assert attempt(factories.PASSWORD, username="coder1")  # another user at this station
 
 
-def test_the_lockout_ends_after_the_window(nurse_user, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_lockout_ends_after_the_window(nurse_user, settings) -> None:
     for _ in range(5):
         attempt("wrong")
     assert not attempt(factories.PASSWORD)
@@ -58,7 +58,7 @@ def test_the_lockout_ends_after_the_window(nurse_user, settings) -> None:  # typ
     assert attempt(factories.PASSWORD)
 
 
-def test_the_admin_sign_in_is_locked_out_too(admin_role_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_admin_sign_in_is_locked_out_too(admin_role_user) -> None:
     client = Client(REMOTE_ADDR="10.0.0.9")
     for _ in range(5):
         client.post("/admin/login/", {"username": "admin1", "password": "wrong"})
@@ -66,12 +66,12 @@ def test_the_admin_sign_in_is_locked_out_too(admin_role_user) -> None:  # type: 
     assert "_auth_user_id" not in client.session
 
 
-def test_the_defaults_are_five_in_fifteen_minutes(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_defaults_are_five_in_fifteen_minutes(settings) -> None:
     assert settings.LOCKOUT_FAILURES == 5
     assert settings.LOCKOUT_WINDOW_SECONDS == 15 * 60
 
 
-def test_a_locked_out_user_is_told_why(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_locked_out_user_is_told_why(nurse_user) -> None:
     client = Client(REMOTE_ADDR="10.0.0.7")
     for _ in range(5):
         response = client.post(LOGIN, {"username": "nurse1", "password": "wrong"})
@@ -81,7 +81,7 @@ def test_a_locked_out_user_is_told_why(nurse_user) -> None:  # type: ignore[no-u
     assert "_auth_user_id" not in client.session
 
 
-def test_behind_the_proxy_the_address_is_the_last_forwarded_hop(nurse_user, settings) -> None:  # type: ignore[no-untyped-def]
+def test_behind_the_proxy_the_address_is_the_last_forwarded_hop(nurse_user, settings) -> None:
     settings.LOCKOUT_CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
     for _ in range(5):
         Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 10.9.9.9").post(

@@ -21,7 +21,7 @@ def signed_in(client: Client) -> bool:
     return not response.headers.get("Location", "").startswith("/accounts/login/")
 
 
-def test_an_idle_session_ends(client, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_idle_session_ends(client, nurse_user) -> None:
     client.force_login(nurse_user)
     assert signed_in(client)
     # 31 minutes without a request: the server-side expiry has passed.
@@ -29,7 +29,7 @@ def test_an_idle_session_ends(client, nurse_user) -> None:  # type: ignore[no-un
     assert not signed_in(client)
 
 
-def test_each_request_pushes_the_expiry_on(client, nurse_user, settings) -> None:  # type: ignore[no-untyped-def]
+def test_each_request_pushes_the_expiry_on(client, nurse_user, settings) -> None:
     client.force_login(nurse_user)
     Session.objects.update(expire_date=timezone.now() + timedelta(minutes=1))
     assert signed_in(client)
@@ -38,7 +38,7 @@ def test_each_request_pushes_the_expiry_on(client, nurse_user, settings) -> None
     assert expiry > timezone.now() + idle - timedelta(minutes=1)
 
 
-def test_the_idle_time_is_thirty_minutes_and_configurable(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_idle_time_is_thirty_minutes_and_configurable(settings) -> None:
     assert settings.SESSION_COOKIE_AGE == 30 * 60
     assert settings.SESSION_SAVE_EVERY_REQUEST
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ENV"}

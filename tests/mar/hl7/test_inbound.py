@@ -5,8 +5,7 @@ from datetime import datetime
 import pytest
 
 from mar.hl7.inbound import message_receive, message_reprocess
-from mar.hl7.models import InterfaceMessage
-from mar.models import Encounter, Order, Patient
+from mar.models import Encounter, InterfaceMessage, Order, Patient
 from tests import factories
 from tests.factories import NEW_YORK
 from tests.mar.hl7.builders import (
@@ -213,7 +212,7 @@ def test_orm_o01_with_rxo_and_a_rate() -> None:
 )
 def test_a_bad_message_is_answered_with_the_segment_and_field(
     build, ack_code, location, hl7_code
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     chemo_drugs()
     receive(register())
     orders_before = Order.objects.count()
@@ -241,7 +240,7 @@ def test_an_order_message_is_all_or_nothing() -> None:
     assert not Order.objects.exists()
 
 
-def test_a_failed_message_is_reprocessed_after_the_fix(admin_role_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_message_is_reprocessed_after_the_fix(admin_role_user) -> None:
     receive(register())
     ack = receive(rde("H-1001", "V-9001", orc(), rxe(code="^teprotumumab^"), rxr(), tq1("90")))
     assert ack["MSA"][1] == "AE"

@@ -36,12 +36,12 @@ def listener() -> Iterator[tuple[str, int]]:
     thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()))
     thread.start()
     assert ready.wait(10)
-    yield "127.0.0.1", int(box["port"])  # type: ignore[call-overload]
+    yield "127.0.0.1", int(box["port"])
 
     async def stop() -> None:
         server = box["server"]
-        server.close()  # type: ignore[attr-defined]
-        await server.wait_closed()  # type: ignore[attr-defined]
+        server.close()
+        await server.wait_closed()
 
     asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
@@ -80,14 +80,14 @@ def err(ack: str) -> list[str]:
     return next(line for line in ack.split("\r") if line.startswith("ERR")).split("|")
 
 
-def test_a_registration_and_an_order_over_mllp(listener) -> None:  # type: ignore[no-untyped-def]
+def test_a_registration_and_an_order_over_mllp(listener) -> None:
     factories.drug_get("oxaliplatin", "chemo")
     acks = send(listener, frame(register(control="M1")), frame(rde(control="M2")))
     assert [msa(a)[1:3] for a in acks] == [["AA", "M1"], ["AA", "M2"]]
     assert Order.objects.get().encounter == Encounter.objects.get(account_number="V-9001")
 
 
-def test_bad_messages_are_answered_and_the_listener_stays_up(listener) -> None:  # type: ignore[no-untyped-def]
+def test_bad_messages_are_answered_and_the_listener_stays_up(listener) -> None:
     factories.drug_get("oxaliplatin", "chemo")
     send(listener, frame(register()))
     wrong_version, no_pid, unknown_drug, garbage = send(
@@ -108,7 +108,7 @@ def test_bad_messages_are_answered_and_the_listener_stays_up(listener) -> None: 
     assert msa(after)[1] == "AA"
 
 
-def test_a_half_frame_does_not_stop_the_listener(listener) -> None:  # type: ignore[no-untyped-def]
+def test_a_half_frame_does_not_stop_the_listener(listener) -> None:
     whole = frame(register(control="HALF"))
     send(listener, whole[: len(whole) // 2])  # the sender dies mid-message
     with socket.create_connection(listener, timeout=20) as stalled:  # one that stalls
@@ -120,7 +120,7 @@ def test_a_half_frame_does_not_stop_the_listener(listener) -> None:  # type: ign
     assert Encounter.objects.count() == 1
 
 
-def test_a_message_split_across_packets_is_put_together(listener) -> None:  # type: ignore[no-untyped-def]
+def test_a_message_split_across_packets_is_put_together(listener) -> None:
     whole = frame(register(control="SPLIT"))
     with socket.create_connection(listener, timeout=20) as sock:
         for at in range(0, len(whole), 17):
@@ -128,7 +128,7 @@ def test_a_message_split_across_packets_is_put_together(listener) -> None:  # ty
         assert msa(read_ack(sock))[1:3] == ["AA", "SPLIT"]
 
 
-def test_a_huge_message_is_rejected_and_the_connection_goes_on(listener) -> None:  # type: ignore[no-untyped-def]
+def test_a_huge_message_is_rejected_and_the_connection_goes_on(listener) -> None:
     huge = register(control="HUGE") + "\r" + "NTE|1||" + "x" * (MAX_BYTES * 2)
     too_big, fine = send(listener, frame(huge), frame(register(control="SMALL")))
     assert msa(too_big)[1] == "AR"
@@ -136,7 +136,7 @@ def test_a_huge_message_is_rejected_and_the_connection_goes_on(listener) -> None
     assert msa(fine)[1:3] == ["AA", "SMALL"]
 
 
-def test_a_resent_message_gets_the_same_ack(listener) -> None:  # type: ignore[no-untyped-def]
+def test_a_resent_message_gets_the_same_ack(listener) -> None:
     first, again = send(listener, frame(register(control="DUP")), frame(register(control="DUP")))
     assert first == again
     assert Encounter.objects.count() == 1

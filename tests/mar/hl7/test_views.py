@@ -4,15 +4,14 @@ import pytest
 from django.urls import reverse
 
 from mar.hl7.inbound import message_receive
-from mar.hl7.models import InterfaceMessage
-from mar.models import Order
+from mar.models import InterfaceMessage, Order
 from tests import factories
 from tests.mar.hl7.builders import orc, rde, register, rxe, rxr
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_log_lists_messages_with_outcome_and_error(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_log_lists_messages_with_outcome_and_error(client_as) -> None:
     message_receive(register(control="OK1").encode())
     message_receive(rde("H-1001", "V-9001", orc(), rxe(code="^unobtainium^"), rxr()).encode())
     html = client_as("admin").get(reverse("hl7:messages")).content.decode()
@@ -22,7 +21,7 @@ def test_the_log_lists_messages_with_outcome_and_error(client_as) -> None:  # ty
     assert "OK1" not in errors_only.content.decode()
 
 
-def test_reprocess_after_the_formulary_is_fixed(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_reprocess_after_the_formulary_is_fixed(client_as) -> None:
     message_receive(register().encode())
     message_receive(rde("H-1001", "V-9001", orc(), rxe(code="^teprotumumab^"), rxr()).encode())
     failed = InterfaceMessage.objects.get(outcome="error")

@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from coding.formulary_changes import BILLING_EXPORTED_FLAG
 from coding.models import ChargeRun
 from mar.models import Drug, Encounter
-from mar.pharmacy.services import BILLING_EXPORTED_FLAG, drug_save, formulary_import
+from mar.pharmacy.services import drug_save, formulary_import
 from tests import factories
 from tests.mar.pharmacy.test_services import current, sign
 
@@ -40,7 +41,7 @@ def drug_lines(run: ChargeRun) -> list[tuple[str, int, list[str]]]:
     return list(run.lines.filter(code__startswith="J").values_list("code", "units", "modifiers"))
 
 
-def save(drug: Drug, user, **changes: str) -> Drug:  # type: ignore[no-untyped-def]
+def save(drug: Drug, user, **changes: str) -> Drug:
     values = {
         "name": drug.name, "synonyms": drug.synonyms, "hcpcs": drug.hcpcs_code,
         "billing_unit": drug.billing_unit_label, "note": drug.class_note,
@@ -52,7 +53,7 @@ def save(drug: Drug, user, **changes: str) -> Drug:  # type: ignore[no-untyped-d
 
 def test_a_container_change_regenerates_the_drug_lines_of_a_signed_encounter(
     nurse_user, pharmacist_user, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     drug, encounter = paclitaxel_visit()
     signed = sign(encounter, nurse_user)
     assert drug_lines(signed) == [("J9267", 300, ["JZ"])]
@@ -67,7 +68,7 @@ def test_a_container_change_regenerates_the_drug_lines_of_a_signed_encounter(
 
 def test_a_note_edited_alone_leaves_the_charges_as_they_are(
     nurse_user, pharmacist_user, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     drug, encounter = paclitaxel_visit()
     signed = sign(encounter, nurse_user)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -78,7 +79,7 @@ def test_a_note_edited_alone_leaves_the_charges_as_they_are(
 
 def test_an_exported_run_is_flagged_not_regenerated_when_billing_data_changes(
     nurse_user, pharmacist_user, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     drug, encounter = paclitaxel_visit()
     signed = sign(encounter, nurse_user)
     ChargeRun.objects.filter(pk=signed.pk).update(exported_at=timezone.now())
@@ -93,7 +94,7 @@ def test_an_exported_run_is_flagged_not_regenerated_when_billing_data_changes(
 
 def test_an_import_changing_a_billing_unit_regenerates_the_drug_lines(
     nurse_user, pharmacist_user, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     drug, encounter = paclitaxel_visit()
     sign(encounter, nurse_user)
     csv = (

@@ -15,13 +15,13 @@ HEADER = "name,synonyms,class,hcpcs,billing_unit,note\n"
 GOOD = "carboplatin,Paraplatin,chemo,J9045,50 mg,antineoplastic\n"
 
 
-def refused(pharmacist_user, text: str) -> list[str]:  # type: ignore[no-untyped-def]
+def refused(pharmacist_user, text: str) -> list[str]:
     with pytest.raises(FormularyImportError) as caught:
         formulary_import(data=text.encode(), user=pharmacist_user)
     return [str(error) for error in caught.value.errors]
 
 
-def test_it_imports_the_starter_file_with_classes_and_billing_units(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_it_imports_the_starter_file_with_classes_and_billing_units(pharmacist_user) -> None:
     summary = formulary_import(data=DEFAULT_FORMULARY.read_bytes(), user=pharmacist_user)
     assert summary.created == Drug.objects.count() > 60
     carboplatin = Drug.objects.get(name="carboplatin")
@@ -35,7 +35,7 @@ def test_it_imports_the_starter_file_with_classes_and_billing_units(pharmacist_u
 
 
 def test_an_unknown_class_is_reported_with_its_line_and_nothing_is_imported(
-    pharmacist_user,  # type: ignore[no-untyped-def]
+    pharmacist_user,
 ) -> None:
     errors = refused(pharmacist_user, HEADER + GOOD + "newdrug,,chemotherapy,J9999,1 mg,\n")
     assert len(errors) == 1
@@ -43,7 +43,7 @@ def test_an_unknown_class_is_reported_with_its_line_and_nothing_is_imported(
     assert not Drug.objects.exists()
 
 
-def test_a_missing_name_is_reported_with_its_line_and_nothing_is_imported(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_name_is_reported_with_its_line_and_nothing_is_imported(pharmacist_user) -> None:
     errors = refused(pharmacist_user, HEADER + GOOD + ",Foo,therapeutic,J1100,1 mg,\n")
     assert errors == ["line 3: name is missing"]
     assert not Drug.objects.exists()
@@ -51,7 +51,7 @@ def test_a_missing_name_is_reported_with_its_line_and_nothing_is_imported(pharma
 
 @pytest.mark.parametrize("unit", ["50mg", "mg 50", "50", "-5 mg", "0 mg", "NaN mg", "1.00001 mg"])
 def test_a_bad_billing_unit_is_reported_with_its_line_and_nothing_is_imported(
-    pharmacist_user,  # type: ignore[no-untyped-def]
+    pharmacist_user,
     unit: str,
 ) -> None:
     errors = refused(pharmacist_user, HEADER + GOOD + f"mesna,,therapeutic,J9209,{unit},\n")
@@ -61,7 +61,7 @@ def test_a_bad_billing_unit_is_reported_with_its_line_and_nothing_is_imported(
 
 
 def test_a_duplicate_name_is_reported_with_both_lines_and_nothing_is_imported(
-    pharmacist_user,  # type: ignore[no-untyped-def]
+    pharmacist_user,
 ) -> None:
     text = (
         HEADER + GOOD + "mesna,,therapeutic,J9209,200 mg,\n" + "Carboplatin,,chemo,J9045,50 mg,\n"
@@ -71,7 +71,7 @@ def test_a_duplicate_name_is_reported_with_both_lines_and_nothing_is_imported(
     assert not Drug.objects.exists()
 
 
-def test_every_bad_row_is_reported_not_only_the_first(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_every_bad_row_is_reported_not_only_the_first(pharmacist_user) -> None:
     text = (
         HEADER
         + GOOD
@@ -92,24 +92,24 @@ def test_every_bad_row_is_reported_not_only_the_first(pharmacist_user) -> None: 
     assert not Drug.objects.exists()
 
 
-def test_a_quoted_field_over_two_lines_keeps_later_line_numbers_right(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_quoted_field_over_two_lines_keeps_later_line_numbers_right(pharmacist_user) -> None:
     text = HEADER + 'mesna,,therapeutic,J9209,200 mg,"two\nlines"\n' + "q,,nope,,,\n"
     assert refused(pharmacist_user, text)[0].startswith("line 4: unknown class")
 
 
-def test_a_file_without_the_columns_is_refused_on_line_1(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_without_the_columns_is_refused_on_line_1(pharmacist_user) -> None:
     errors = refused(pharmacist_user, "drug,class\ncarboplatin,chemo\n")
     assert errors[0].startswith("line 1: missing column(s): name, synonyms")
 
 
-def test_a_file_that_is_not_utf8_is_refused_with_its_line(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_that_is_not_utf8_is_refused_with_its_line(pharmacist_user) -> None:
     data = (HEADER + GOOD).encode() + "caf\xe9,,chemo,J9045,50 mg,\n".encode("latin-1")
     with pytest.raises(FormularyImportError) as caught:
         formulary_import(data=data, user=pharmacist_user)
     assert str(caught.value.errors[0]).startswith("line 3: the file is not UTF-8")
 
 
-def test_a_bad_row_leaves_existing_drugs_untouched(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_row_leaves_existing_drugs_untouched(pharmacist_user) -> None:
     factories.drug_get("mesna", "therapeutic")
     text = HEADER + "mesna,Mesnex,chemo,J9209,200 mg,changed\n" + "bad,,,J1,1 mg,\n"
     refused(pharmacist_user, text)
@@ -118,7 +118,7 @@ def test_a_bad_row_leaves_existing_drugs_untouched(pharmacist_user) -> None:  # 
     assert not DrugClassChange.objects.exists()
 
 
-def test_an_import_updates_existing_drugs_by_name_in_any_case(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_import_updates_existing_drugs_by_name_in_any_case(pharmacist_user) -> None:
     factories.drug_get("Mesna", "therapeutic")
     summary = formulary_import(
         data=HEADER + "mesna,Mesnex,therapeutic,J9209,200 mg,chemoprotectant\n",
@@ -129,7 +129,7 @@ def test_an_import_updates_existing_drugs_by_name_in_any_case(pharmacist_user) -
     assert (mesna.hcpcs_code, mesna.billing_unit_label) == ("J9209", "200 mg")
 
 
-def test_a_class_changed_by_import_is_recorded_as_a_class_change(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_class_changed_by_import_is_recorded_as_a_class_change(pharmacist_user) -> None:
     drug = factories.drug_get("denosumab", "chemo")
     summary = formulary_import(
         data=HEADER + "denosumab,Prolia,therapeutic,J0897,1 mg,Prolia for osteoporosis\n",
@@ -145,18 +145,18 @@ def test_a_class_changed_by_import_is_recorded_as_a_class_change(pharmacist_user
     assert "CSV import, line 2" in change.reason
 
 
-def test_an_empty_class_cannot_untag_a_tagged_drug(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_class_cannot_untag_a_tagged_drug(pharmacist_user) -> None:
     factories.drug_get("mesna", "therapeutic")
     errors = refused(pharmacist_user, HEADER + "mesna,,,J9209,200 mg,\n")
     assert errors == ["line 2: mesna is tagged therapeutic: an import cannot untag it"]
 
 
-def test_an_empty_class_adds_an_untagged_drug_for_the_worklist(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_class_adds_an_untagged_drug_for_the_worklist(pharmacist_user) -> None:
     formulary_import(data=HEADER + "teprotumumab,Tepezza,,J3241,10 mg,\n", user=pharmacist_user)
     assert Drug.objects.get(name="teprotumumab").drug_class is None
 
 
-def test_export_then_import_changes_nothing(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_export_then_import_changes_nothing(pharmacist_user) -> None:
     formulary_import(data=DEFAULT_FORMULARY.read_bytes(), user=pharmacist_user)
     exported = formulary_export()
     summary = formulary_import(data=exported, user=pharmacist_user)
@@ -166,7 +166,7 @@ def test_export_then_import_changes_nothing(pharmacist_user) -> None:  # type: i
 
 
 def test_export_has_the_starter_files_columns_and_values_then_the_container(
-    pharmacist_user,  # type: ignore[no-untyped-def]
+    pharmacist_user,
 ) -> None:
     formulary_import(data=DEFAULT_FORMULARY.read_bytes(), user=pharmacist_user)
     Drug.objects.filter(name="oxaliplatin").update(container="single_dose")
@@ -184,7 +184,7 @@ def test_export_has_the_starter_files_columns_and_values_then_the_container(
 SHARED_FORMULARY = DEFAULT_FORMULARY.parents[2].parent / "shared" / "data" / "formulary.csv"
 
 
-def test_csv_import_of_the_shared_starter_file_is_unchanged(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_csv_import_of_the_shared_starter_file_is_unchanged(pharmacist_user) -> None:
     """The starter file keeps its six columns (no container) and imports as before."""
     data = DEFAULT_FORMULARY.read_bytes()
     if SHARED_FORMULARY.exists():
@@ -199,7 +199,7 @@ def test_csv_import_of_the_shared_starter_file_is_unchanged(pharmacist_user) -> 
 
 
 def test_csv_import_without_the_container_column_keeps_each_drugs_container(
-    pharmacist_user,  # type: ignore[no-untyped-def]
+    pharmacist_user,
 ) -> None:
     drug = factories.drug_get("carboplatin", "chemo")
     Drug.objects.filter(pk=drug.pk).update(container="multi_dose")
@@ -221,7 +221,7 @@ def test_csv_import_without_the_container_column_keeps_each_drugs_container(
     ],
 )
 def test_csv_import_with_the_container_column_reads_each_spelling(
-    pharmacist_user,  # type: ignore[no-untyped-def]
+    pharmacist_user,
     value: str,
     expected: str,
 ) -> None:
@@ -230,7 +230,7 @@ def test_csv_import_with_the_container_column_reads_each_spelling(
     assert Drug.objects.get(name="carboplatin").container == expected
 
 
-def test_csv_import_with_the_container_column_may_put_it_anywhere(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_csv_import_with_the_container_column_may_put_it_anywhere(pharmacist_user) -> None:
     text = (
         "name,container,synonyms,class,hcpcs,billing_unit,note\nmesna,multi-dose,,,J9209,200 mg,\n"
     )
@@ -238,7 +238,7 @@ def test_csv_import_with_the_container_column_may_put_it_anywhere(pharmacist_use
     assert Drug.objects.get(name="mesna").container == "multi_dose"
 
 
-def test_csv_import_an_empty_container_cell_clears_it_to_not_stated(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_csv_import_an_empty_container_cell_clears_it_to_not_stated(pharmacist_user) -> None:
     drug = factories.drug_get("carboplatin", "chemo")
     Drug.objects.filter(pk=drug.pk).update(container="single_dose")
     formulary_import(
@@ -249,7 +249,7 @@ def test_csv_import_an_empty_container_cell_clears_it_to_not_stated(pharmacist_u
 
 
 def test_csv_import_a_bad_container_is_reported_with_its_line_and_nothing_is_imported(
-    pharmacist_user,  # type: ignore[no-untyped-def]
+    pharmacist_user,
 ) -> None:
     text = (
         HEADER.strip()
@@ -267,7 +267,7 @@ def test_csv_import_a_bad_container_is_reported_with_its_line_and_nothing_is_imp
     assert not Drug.objects.exists()
 
 
-def test_export_then_import_round_trips_the_container(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_export_then_import_round_trips_the_container(pharmacist_user) -> None:
     formulary_import(data=DEFAULT_FORMULARY.read_bytes(), user=pharmacist_user)
     Drug.objects.filter(name="rituximab").update(container="single_dose")
     Drug.objects.filter(name="carboplatin").update(container="multi_dose")

@@ -12,7 +12,7 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-def add_items(n: int, pharmacist) -> None:  # type: ignore[no-untyped-def]
+def add_items(n: int, pharmacist) -> None:
     """n untagged drugs with orders, n tagged drugs with a class change, n verified and n
     unverified orders."""
     for i in range(n):
@@ -24,14 +24,14 @@ def add_items(n: int, pharmacist) -> None:  # type: ignore[no-untyped-def]
         order_verify(order=factories.order_create(encounter, tagged), user=pharmacist)
 
 
-def queries(client, url: str) -> int:  # type: ignore[no-untyped-def]
+def queries(client, url: str) -> int:
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url).status_code == 200
     return len(captured)
 
 
 @pytest.mark.parametrize("name", ["pharmacy:worklist", "pharmacy:formulary", "pharmacy:orders"])
-def test_the_page_has_a_fixed_number_of_queries(client_as, pharmacist_user, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_has_a_fixed_number_of_queries(client_as, pharmacist_user, name: str) -> None:
     client = client_as(roles.PHARMACIST)
     add_items(1, pharmacist_user)
     few = queries(client, reverse(name))

@@ -7,11 +7,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from coding.formulary_changes import EXPORTED_FLAG
 from coding.models import ChargeRun
 from coding.services import charge_run_generate
 from mar.models import Administration, Drug, DrugClassChange, Encounter
 from mar.pharmacy.services import (
-    EXPORTED_FLAG,
     drug_class_change,
     drug_classify,
     drug_for_name,
@@ -57,7 +57,7 @@ def injection_visit(drug: Drug, indication: str) -> Encounter:
     return encounter
 
 
-def sign(encounter: Encounter, user) -> ChargeRun:  # type: ignore[no-untyped-def]
+def sign(encounter: Encounter, user) -> ChargeRun:
     """Signed, with its current charge run (synchronously, as the task would)."""
     Encounter.objects.filter(pk=encounter.pk).update(
         status=Encounter.Status.SIGNED, signed_by=user, signed_at=timezone.now()
@@ -77,14 +77,14 @@ def codes(run: ChargeRun) -> list[str]:
 # --- tagging and DOC-4 --------------------------------------------------------------------
 
 
-def test_an_untagged_drugs_administration_earns_no_charge(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_untagged_drugs_administration_earns_no_charge(nurse_user) -> None:
     encounter = infusion_visit(factories.drug_get("teprotumumab", None))
     run = sign(encounter, nurse_user)
     assert codes(run) == []
     assert run.findings.filter(rule="DOC-4").exists()
 
 
-def test_tagging_records_who_when_from_and_to(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_tagging_records_who_when_from_and_to(pharmacist_user) -> None:
     drug = factories.drug_get("teprotumumab", None)
     change = drug_classify(
         drug=drug, drug_class="therapeutic", user=pharmacist_user, note="IGF-1R antibody"
@@ -100,7 +100,7 @@ def test_tagging_records_who_when_from_and_to(pharmacist_user) -> None:  # type:
 
 
 def test_tagging_regenerates_the_blocked_charges_of_a_signed_encounter(
-    nurse_user,  # type: ignore[no-untyped-def]
+    nurse_user,
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -126,7 +126,7 @@ def test_tagging_regenerates_the_blocked_charges_of_a_signed_encounter(
     assert change.regenerated_encounters == [encounter.pk]
 
 
-def test_tagging_a_tagged_drug_is_refused_a_change_needs_a_reason(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_tagging_a_tagged_drug_is_refused_a_change_needs_a_reason(pharmacist_user) -> None:
     drug = factories.drug_get("mesna", "therapeutic")
     with pytest.raises(ValidationError):
         drug_classify(drug=drug, drug_class="chemo", user=pharmacist_user)
@@ -138,7 +138,7 @@ def test_tagging_a_tagged_drug_is_refused_a_change_needs_a_reason(pharmacist_use
     assert not DrugClassChange.objects.exists()
 
 
-def test_a_change_to_the_same_or_an_unknown_class_is_refused(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_to_the_same_or_an_unknown_class_is_refused(pharmacist_user) -> None:
     drug = factories.drug_get("mesna", "therapeutic")
     for to_class in ("therapeutic", "chemotherapy", ""):
         with pytest.raises(ValidationError):
@@ -150,7 +150,7 @@ def test_a_change_to_the_same_or_an_unknown_class_is_refused(pharmacist_user) ->
 
 
 def test_a_class_change_is_recorded_and_regenerates_signed_unexported_encounters(
-    nurse_user,  # type: ignore[no-untyped-def]
+    nurse_user,
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -181,7 +181,7 @@ def test_a_class_change_is_recorded_and_regenerates_signed_unexported_encounters
 
 
 def test_an_exported_encounter_is_flagged_not_regenerated(
-    nurse_user,  # type: ignore[no-untyped-def]
+    nurse_user,
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -207,7 +207,7 @@ def test_an_exported_encounter_is_flagged_not_regenerated(
 
 
 def test_an_order_with_its_own_class_is_not_regenerated_by_a_drug_class_change(
-    nurse_user,  # type: ignore[no-untyped-def]
+    nurse_user,
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -227,7 +227,7 @@ def test_an_order_with_its_own_class_is_not_regenerated_by_a_drug_class_change(
 
 
 def test_only_encounters_whose_run_used_another_class_are_regenerated(
-    nurse_user,  # type: ignore[no-untyped-def]
+    nurse_user,
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -249,7 +249,7 @@ def test_only_encounters_whose_run_used_another_class_are_regenerated(
 
 
 def test_leuprolide_for_prostate_cancer_is_overridden_to_hormonal_96402(
-    nurse_user,  # type: ignore[no-untyped-def]
+    nurse_user,
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -285,7 +285,7 @@ def test_leuprolide_for_prostate_cancer_is_overridden_to_hormonal_96402(
 
 
 def test_removing_an_override_returns_to_the_drugs_class(
-    nurse_user,  # type: ignore[no-untyped-def]
+    nurse_user,
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -306,7 +306,7 @@ def test_removing_an_override_returns_to_the_drugs_class(
     assert DrugClassChange.objects.filter(order=order).count() == 2
 
 
-def test_an_override_needs_a_reason_and_a_change(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_override_needs_a_reason_and_a_change(pharmacist_user) -> None:
     encounter = injection_visit(factories.drug_get("leuprolide", "therapeutic"), "C61")
     order = encounter.orders.get()
     with pytest.raises(ValidationError):
@@ -323,7 +323,7 @@ def test_an_override_needs_a_reason_and_a_change(pharmacist_user) -> None:  # ty
 
 
 def test_an_override_on_an_exported_run_only_flags_it(
-    nurse_user,  # type: ignore[no-untyped-def]
+    nurse_user,
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -346,7 +346,7 @@ def test_an_override_on_an_exported_run_only_flags_it(
 # --- verification -------------------------------------------------------------------------
 
 
-def test_verifying_an_order_records_the_pharmacist_and_the_time(pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_verifying_an_order_records_the_pharmacist_and_the_time(pharmacist_user) -> None:
     encounter = injection_visit(factories.drug_get("leuprolide", "therapeutic"), "C61")
     order = encounter.orders.get()
     order_verify(order=order, user=pharmacist_user)
@@ -355,7 +355,7 @@ def test_verifying_an_order_records_the_pharmacist_and_the_time(pharmacist_user)
     assert timezone.now() - order.verified_at < timedelta(minutes=1)
 
 
-def test_an_order_is_verified_once(pharmacist_user, admin_role_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_order_is_verified_once(pharmacist_user, admin_role_user) -> None:
     order = injection_visit(factories.drug_get("leuprolide", "therapeutic"), "C61").orders.get()
     order_verify(order=order, user=pharmacist_user)
     with pytest.raises(ValidationError):
@@ -386,7 +386,7 @@ def test_an_order_finds_a_known_drug_by_name_or_synonym_in_any_case() -> None:
     assert Drug.objects.filter(name="para", drug_class__isnull=True).exists()
 
 
-def test_an_order_needs_a_drug_name_and_an_unsigned_record(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_order_needs_a_drug_name_and_an_unsigned_record(nurse_user) -> None:
     encounter = factories.encounter_create()
     with pytest.raises(ValidationError):
         order_create(encounter=encounter, drug_name="   ")
@@ -397,7 +397,7 @@ def test_an_order_needs_a_drug_name_and_an_unsigned_record(nurse_user) -> None: 
 
 
 def test_a_regeneration_is_owed_in_the_outbox_before_commit(
-    nurse_user,  # type: ignore[no-untyped-def]
+    nurse_user,
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -417,7 +417,7 @@ def test_a_regeneration_is_owed_in_the_outbox_before_commit(
 
 
 def test_a_class_changed_by_csv_import_regenerates_like_a_pharmacists_change(
-    nurse_user,  # type: ignore[no-untyped-def]
+    nurse_user,
     pharmacist_user,
     django_capture_on_commit_callbacks,
 ) -> None:

@@ -67,7 +67,7 @@ def url_for(name: str, drug: Drug, order: Order) -> str:
 
 @pytest.mark.parametrize(("name", "method", "allowed"), MATRIX)
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_is_allowed_or_refused(  # type: ignore[no-untyped-def]
+def test_each_role_is_allowed_or_refused(
     client_as, drug, order, name: str, method: str, allowed: set[str], role: str
 ) -> None:
     response = getattr(client_as(role), method)(url_for(name, drug, order))
@@ -78,14 +78,14 @@ def test_each_role_is_allowed_or_refused(  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(("name", "method", "allowed"), MATRIX)
-def test_anonymous_users_are_sent_to_login(client, drug, order, name, method, allowed) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_users_are_sent_to_login(client, drug, order, name, method, allowed) -> None:
     response = getattr(client, method)(url_for(name, drug, order))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
 
 @pytest.mark.parametrize(("name", "method", "allowed"), MATRIX)
-def test_a_user_without_a_role_is_refused(client, drug, order, name, method, allowed) -> None:  # type: ignore[no-untyped-def]
+def test_a_user_without_a_role_is_refused(client, drug, order, name, method, allowed) -> None:
     client.force_login(factories.user_create(username="norole"))
     assert getattr(client, method)(url_for(name, drug, order)).status_code == 403
 
@@ -100,7 +100,7 @@ def test_the_matrix_covers_every_pharmacy_route() -> None:
 @pytest.mark.parametrize("role", [roles.NURSE, roles.CODER])
 def test_nurses_and_coders_cannot_tag_override_verify_or_import(
     client_as, drug, order, role
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = client_as(role)
     untagged = factories.drug_get("teprotumumab", None)
     client.post(reverse("pharmacy:drug_class", args=[untagged.pk]), {"drug_class": "chemo"})
@@ -122,7 +122,7 @@ def test_nurses_and_coders_cannot_tag_override_verify_or_import(
     assert not DrugClassChange.objects.exists()
 
 
-def test_the_verify_endpoint_takes_only_posts(client_as, order) -> None:  # type: ignore[no-untyped-def]
+def test_the_verify_endpoint_takes_only_posts(client_as, order) -> None:
     response = client_as(roles.PHARMACIST).get(reverse("pharmacy:order_verify", args=[order.pk]))
     assert response.status_code == 405
 
@@ -130,7 +130,7 @@ def test_the_verify_endpoint_takes_only_posts(client_as, order) -> None:  # type
 # --- the worklist -------------------------------------------------------------------------
 
 
-def test_the_worklist_lists_only_untagged_drugs_with_their_orders(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_the_worklist_lists_only_untagged_drugs_with_their_orders(client_as, drug) -> None:
     untagged = factories.drug_get("teprotumumab", None)
     encounter = factories.encounter_create()
     factories.order_create(encounter, untagged)
@@ -141,7 +141,7 @@ def test_the_worklist_lists_only_untagged_drugs_with_their_orders(client_as, dru
     assert b'data-drug="mesna"' not in response.content
 
 
-def test_a_drug_appears_on_the_worklist_as_soon_as_an_order_names_it(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_drug_appears_on_the_worklist_as_soon_as_an_order_names_it(client_as) -> None:
     from mar.pharmacy.services import order_create
 
     order_create(encounter=factories.encounter_create(), drug_name="Tepezza-new")
@@ -149,7 +149,7 @@ def test_a_drug_appears_on_the_worklist_as_soon_as_an_order_names_it(client_as) 
     assert [d.name for d in response.context["untagged"]] == ["Tepezza-new"]
 
 
-def test_tagging_from_the_worklist_by_plain_post_redirects_back(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_tagging_from_the_worklist_by_plain_post_redirects_back(client_as) -> None:
     untagged = factories.drug_get("teprotumumab", None)
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_class", args=[untagged.pk]),
@@ -161,7 +161,7 @@ def test_tagging_from_the_worklist_by_plain_post_redirects_back(client_as) -> No
     assert (untagged.drug_class, untagged.class_note) == ("therapeutic", "IGF-1R antibody")
 
 
-def test_tagging_from_the_worklist_by_htmx_answers_the_done_card(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_tagging_from_the_worklist_by_htmx_answers_the_done_card(client_as) -> None:
     untagged = factories.drug_get("teprotumumab", None)
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_class", args=[untagged.pk]),
@@ -177,7 +177,7 @@ def test_tagging_from_the_worklist_by_htmx_answers_the_done_card(client_as) -> N
 
 def test_tagging_from_the_worklist_by_htmx_updates_the_recent_decisions_out_of_band(
     client_as,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The page is not reloaded: "Recent class decisions" must not go on saying "None yet"."""
     untagged = factories.drug_get("teprotumumab", None)
     client = client_as(roles.PHARMACIST)
@@ -196,7 +196,7 @@ def test_tagging_from_the_worklist_by_htmx_updates_the_recent_decisions_out_of_b
     assert section.count('data-testid="class-decision"') == 1
 
 
-def test_tagging_without_a_class_keeps_the_card_with_an_error(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_tagging_without_a_class_keeps_the_card_with_an_error(client_as) -> None:
     untagged = factories.drug_get("teprotumumab", None)
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_class", args=[untagged.pk]),
@@ -212,7 +212,7 @@ def test_tagging_without_a_class_keeps_the_card_with_an_error(client_as) -> None
 # --- the formulary table ------------------------------------------------------------------
 
 
-def test_the_formulary_is_searchable_by_name_synonym_and_hcpcs(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_formulary_is_searchable_by_name_synonym_and_hcpcs(client_as) -> None:
     carboplatin = factories.drug_get("carboplatin", "chemo")
     Drug.objects.filter(pk=carboplatin.pk).update(synonyms="Paraplatin", hcpcs_code="J9045")
     factories.drug_get("mesna", "therapeutic")
@@ -223,7 +223,7 @@ def test_the_formulary_is_searchable_by_name_synonym_and_hcpcs(client_as) -> Non
     assert len(client.get(reverse("pharmacy:formulary")).context["drugs"]) == 2
 
 
-def test_the_htmx_search_answers_only_the_rows(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_the_htmx_search_answers_only_the_rows(client_as, drug) -> None:
     response = client_as(roles.CODER).get(
         reverse("pharmacy:formulary"), {"q": "mes"}, HTTP_HX_TARGET="formulary-rows", **HTMX
     )
@@ -231,14 +231,14 @@ def test_the_htmx_search_answers_only_the_rows(client_as, drug) -> None:  # type
     assert b'data-drug="mesna"' in response.content
 
 
-def test_readers_see_no_change_button_pharmacists_do(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_readers_see_no_change_button_pharmacists_do(client_as, drug) -> None:
     change_url = reverse("pharmacy:drug_class", args=[drug.pk]).encode()
     assert change_url not in client_as(roles.NURSE).get(reverse("pharmacy:formulary")).content
     assert change_url not in client_as(roles.CODER).get(reverse("pharmacy:formulary")).content
     assert change_url in client_as(roles.PHARMACIST).get(reverse("pharmacy:formulary")).content
 
 
-def test_the_inline_edit_row_comes_by_htmx_and_the_plain_page_without(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_the_inline_edit_row_comes_by_htmx_and_the_plain_page_without(client_as, drug) -> None:
     client = client_as(roles.PHARMACIST)
     url = reverse("pharmacy:drug_class", args=[drug.pk])
     inline = client.get(url, **HTMX)
@@ -251,7 +251,7 @@ def test_the_inline_edit_row_comes_by_htmx_and_the_plain_page_without(client_as,
     assert b'data-testid="drug-row"' in row.content
 
 
-def test_a_class_change_without_a_reason_is_refused_inline(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_a_class_change_without_a_reason_is_refused_inline(client_as, drug) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_class", args=[drug.pk]),
         {"drug_class": "chemo", "reason": ""},
@@ -263,7 +263,7 @@ def test_a_class_change_without_a_reason_is_refused_inline(client_as, drug) -> N
     assert not DrugClassChange.objects.exists()
 
 
-def test_a_class_change_without_a_reason_is_refused_by_plain_post(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_a_class_change_without_a_reason_is_refused_by_plain_post(client_as, drug) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_class", args=[drug.pk]), {"drug_class": "chemo"}
     )
@@ -275,7 +275,7 @@ def test_a_class_change_without_a_reason_is_refused_by_plain_post(client_as, dru
 
 def test_a_class_change_with_a_reason_answers_the_row_by_htmx(
     client_as, drug, pharmacist_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_class", args=[drug.pk]),
         {"drug_class": "chemo", "reason": "now an antineoplastic"},
@@ -291,7 +291,7 @@ def test_a_class_change_with_a_reason_answers_the_row_by_htmx(
     )
 
 
-def test_a_class_change_by_plain_post_redirects_to_the_formulary(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_a_class_change_by_plain_post_redirects_to_the_formulary(client_as, drug) -> None:
     response = client_as(roles.ADMIN).post(
         reverse("pharmacy:drug_class", args=[drug.pk]), {"drug_class": "chemo", "reason": "r"}
     )
@@ -301,7 +301,7 @@ def test_a_class_change_by_plain_post_redirects_to_the_formulary(client_as, drug
     assert drug.drug_class == "chemo"
 
 
-def test_the_drug_page_shows_the_class_history(client_as, drug, pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_drug_page_shows_the_class_history(client_as, drug, pharmacist_user) -> None:
     from mar.pharmacy.services import drug_class_change
 
     drug_class_change(drug=drug, to_class="chemo", reason="evidence X", user=pharmacist_user)
@@ -313,7 +313,7 @@ def test_the_drug_page_shows_the_class_history(client_as, drug, pharmacist_user)
 # --- CSV ----------------------------------------------------------------------------------
 
 
-def test_the_export_is_a_csv_download(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_the_export_is_a_csv_download(client_as, drug) -> None:
     response = client_as(roles.NURSE).get(reverse("pharmacy:formulary_export"))
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
@@ -322,13 +322,13 @@ def test_the_export_is_a_csv_download(client_as, drug) -> None:  # type: ignore[
     assert lines[1].startswith("mesna,,therapeutic,")
 
 
-def upload(text: str):  # type: ignore[no-untyped-def]
+def upload(text: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("formulary.csv", text.encode(), content_type="text/csv")
 
 
-def test_an_import_with_bad_rows_shows_each_line_and_imports_nothing(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_import_with_bad_rows_shows_each_line_and_imports_nothing(client_as) -> None:
     text = (
         "name,synonyms,class,hcpcs,billing_unit,note\n"
         "carboplatin,,chemo,J9045,50 mg,\n"
@@ -345,7 +345,7 @@ def test_an_import_with_bad_rows_shows_each_line_and_imports_nothing(client_as) 
     assert not Drug.objects.exists()
 
 
-def test_a_good_import_redirects_to_the_formulary(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_good_import_redirects_to_the_formulary(client_as) -> None:
     text = "name,synonyms,class,hcpcs,billing_unit,note\ncarboplatin,,chemo,J9045,50 mg,\n"
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:formulary_import"), {"file": upload(text)}
@@ -357,13 +357,13 @@ def test_a_good_import_redirects_to_the_formulary(client_as) -> None:  # type: i
 # --- orders: verification and overrides ---------------------------------------------------
 
 
-def test_the_queue_lists_unverified_orders(client_as, order) -> None:  # type: ignore[no-untyped-def]
+def test_the_queue_lists_unverified_orders(client_as, order) -> None:
     response = client_as(roles.PHARMACIST).get(reverse("pharmacy:orders"))
     assert list(response.context["unverified"]) == [order]
     assert f'id="order-{order.pk}"'.encode() in response.content
 
 
-def test_verifying_by_plain_post_redirects_to_the_queue(client_as, order, pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_verifying_by_plain_post_redirects_to_the_queue(client_as, order, pharmacist_user) -> None:
     response = client_as(roles.PHARMACIST).post(reverse("pharmacy:order_verify", args=[order.pk]))
     assert response.status_code == 302
     order.refresh_from_db()
@@ -373,7 +373,7 @@ def test_verifying_by_plain_post_redirects_to_the_queue(client_as, order, pharma
     assert list(queue.context["verified"]) == [order]
 
 
-def test_verifying_by_htmx_answers_the_row_with_the_check_mark(client_as, order) -> None:  # type: ignore[no-untyped-def]
+def test_verifying_by_htmx_answers_the_row_with_the_check_mark(client_as, order) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:order_verify", args=[order.pk]), **HTMX
     )
@@ -383,7 +383,7 @@ def test_verifying_by_htmx_answers_the_row_with_the_check_mark(client_as, order)
 
 def test_an_override_by_plain_post_is_saved_with_its_reason(
     client_as, order, pharmacist_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:order_class", args=[order.pk]),
         {"drug_class": "chemo_hormonal", "reason": "prostate cancer"},
@@ -397,7 +397,7 @@ def test_an_override_by_plain_post_is_saved_with_its_reason(
     assert DrugClassChange.objects.get().order == order
 
 
-def test_an_override_without_a_reason_is_refused(client_as, order) -> None:  # type: ignore[no-untyped-def]
+def test_an_override_without_a_reason_is_refused(client_as, order) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:order_class", args=[order.pk]), {"drug_class": "chemo_hormonal"}
     )
@@ -410,7 +410,7 @@ def test_an_override_without_a_reason_is_refused(client_as, order) -> None:  # t
 # --- the verification partial others include ----------------------------------------------
 
 
-def test_the_verified_partial_shows_who_and_when(order, pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_verified_partial_shows_who_and_when(order, pharmacist_user) -> None:
     html = render_to_string("pharmacy/_verified.html", {"order": order})
     assert 'data-testid="order-unverified"' in html
     order.verified_by = pharmacist_user
@@ -423,7 +423,7 @@ def test_the_verified_partial_shows_who_and_when(order, pharmacist_user) -> None
     assert "Class override: Hormonal antineoplastic" in html
 
 
-def test_the_nav_links_each_role_to_the_pharmacy_pages(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_nav_links_each_role_to_the_pharmacy_pages(client_as) -> None:
     worklist = reverse("pharmacy:worklist").encode()
     formulary = reverse("pharmacy:formulary").encode()
     pharmacist_page = client_as(roles.PHARMACIST).get(reverse("pharmacy:formulary")).content
@@ -432,7 +432,7 @@ def test_the_nav_links_each_role_to_the_pharmacy_pages(client_as) -> None:  # ty
     assert b'class="nav-link" href="' + formulary + b'"' in nurse_page
 
 
-def test_the_pages_stay_usable_with_an_administration_of_an_untagged_drug(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_pages_stay_usable_with_an_administration_of_an_untagged_drug(client_as) -> None:
     untagged = factories.drug_get("teprotumumab", None)
     encounter = factories.encounter_create()
     order = factories.order_create(encounter, untagged)
@@ -448,7 +448,7 @@ def test_the_pages_stay_usable_with_an_administration_of_an_untagged_drug(client
 # --- adding and editing drugs -------------------------------------------------------------
 
 
-def test_a_pharmacist_adds_a_drug_tagged_at_once(client_as, pharmacist_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_pharmacist_adds_a_drug_tagged_at_once(client_as, pharmacist_user) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_new"),
         {
@@ -471,7 +471,7 @@ def test_a_pharmacist_adds_a_drug_tagged_at_once(client_as, pharmacist_user) -> 
     assert DrugClassChange.objects.get(drug=drug).by == pharmacist_user
 
 
-def test_a_drug_form_refuses_what_the_import_refuses(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_a_drug_form_refuses_what_the_import_refuses(client_as, drug) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_new"),
         {"name": "MESNA", "hcpcs": "9209", "billing_unit": "200mg", "note": ""},
@@ -482,7 +482,7 @@ def test_a_drug_form_refuses_what_the_import_refuses(client_as, drug) -> None:  
     assert Drug.objects.count() == 1
 
 
-def test_editing_a_drug_keeps_its_class(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_editing_a_drug_keeps_its_class(client_as, drug) -> None:
     client = client_as(roles.PHARMACIST)
     page = client.get(reverse("pharmacy:drug_edit", args=[drug.pk]))
     assert "drug_class" not in page.context["form"].fields
@@ -500,7 +500,7 @@ def test_editing_a_drug_keeps_its_class(client_as, drug) -> None:  # type: ignor
     )
 
 
-def test_pharmacist_edit_form_saves_the_container(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_pharmacist_edit_form_saves_the_container(client_as, drug) -> None:
     client = client_as(roles.PHARMACIST)
     url = reverse("pharmacy:drug_edit", args=[drug.pk])
     page = client.get(url)
@@ -521,7 +521,7 @@ def test_pharmacist_edit_form_saves_the_container(client_as, drug) -> None:  # t
     assert drug.container == ""
 
 
-def test_pharmacist_add_form_saves_the_container(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_pharmacist_add_form_saves_the_container(client_as) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_new"),
         {"name": "rituximab", "hcpcs": "J9312", "billing_unit": "10 mg", "note": "",
@@ -531,7 +531,7 @@ def test_pharmacist_add_form_saves_the_container(client_as) -> None:  # type: ig
     assert Drug.objects.get(name="rituximab").container == Drug.Container.SINGLE_DOSE
 
 
-def test_pharmacist_edit_form_refuses_an_unknown_container(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_pharmacist_edit_form_refuses_an_unknown_container(client_as, drug) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_edit", args=[drug.pk]),
         {"name": "mesna", "hcpcs": "J9209", "billing_unit": "200 mg", "container": "vial"},
@@ -542,7 +542,7 @@ def test_pharmacist_edit_form_refuses_an_unknown_container(client_as, drug) -> N
     assert drug.container == ""
 
 
-def test_the_formulary_table_shows_the_container(client_as, drug) -> None:  # type: ignore[no-untyped-def]
+def test_the_formulary_table_shows_the_container(client_as, drug) -> None:
     Drug.objects.filter(pk=drug.pk).update(hcpcs_code="J9209")
     page = client_as(roles.NURSE).get(reverse("pharmacy:formulary")).content.decode()
     assert "container not stated" in page
@@ -553,7 +553,7 @@ def test_the_formulary_table_shows_the_container(client_as, drug) -> None:  # ty
 
 def test_orders_of_signed_records_are_listed_apart_and_verified_after_they_were_given(
     client_as, order, pharmacist_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from mar.models import Encounter
 
     Encounter.objects.filter(pk=order.encounter_id).update(status=Encounter.Status.SIGNED)

@@ -8,11 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from coding.formulary_changes import EXPORTED_FLAG
 from coding.models import ChargeOutbox, ChargeRun
 from coding.services import charge_run_generate
 from mar.models import Administration, Drug, Encounter, Order
 from mar.pharmacy.services import (
-    EXPORTED_FLAG,
     drug_class_change,
     drug_classify,
     order_class_override,
@@ -24,7 +24,7 @@ from tests.waiting import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def signed_infusion(drug: Drug, nurse) -> ChargeRun:  # type: ignore[no-untyped-def]
+def signed_infusion(drug: Drug, nurse) -> ChargeRun:
     """A 90-minute infusion of `drug`, charted, then signed, with its first charge run."""
     encounter = factories.encounter_create()
     site = factories.site_create(encounter)
@@ -52,7 +52,7 @@ def new_current_run(before: ChargeRun) -> ChargeRun | None:
 
 
 def test_tagging_an_untagged_drug_charges_it_through_the_worker(
-    worker,  # type: ignore[no-untyped-def]
+    worker,
     nurse_user,
     pharmacist_user,
 ) -> None:
@@ -76,7 +76,7 @@ def test_tagging_an_untagged_drug_charges_it_through_the_worker(
 
 
 def test_a_class_change_regenerates_through_the_worker_and_skips_the_exported(
-    worker,  # type: ignore[no-untyped-def]
+    worker,
     nurse_user,
     pharmacist_user,
 ) -> None:
@@ -110,7 +110,7 @@ def test_a_class_change_regenerates_through_the_worker_and_skips_the_exported(
 
 
 def test_an_override_on_a_signed_order_passes_the_guard_and_regenerates(
-    worker,  # type: ignore[no-untyped-def]
+    worker,
     nurse_user,
     pharmacist_user,
 ) -> None:
@@ -148,7 +148,7 @@ def test_an_override_on_a_signed_order_passes_the_guard_and_regenerates(
 
 def test_an_order_of_a_signed_record_is_verified_once_and_nothing_else_changes(
     nurse_user, pharmacist_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """An emergency order is often given before pharmacy verifies it: the verification comes
     after the signature, through the database's guard, and only once."""
     encounter = factories.encounter_create()

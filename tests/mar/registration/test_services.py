@@ -21,7 +21,7 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-def register(**fields: object):  # type: ignore[no-untyped-def]
+def register(**fields: object):
     values: dict[str, object] = {
         "mrn": "MRN-100",
         "name": "Rivera, Ana",
@@ -30,7 +30,7 @@ def register(**fields: object):  # type: ignore[no-untyped-def]
         "allergies": "penicillin (hives)",
     }
     values.update(fields)
-    return patient_register(**values)  # type: ignore[arg-type]
+    return patient_register(**values)
 
 
 def errors_of(exc: pytest.ExceptionInfo[ValidationError]) -> dict[str, list[str]]:
@@ -162,10 +162,10 @@ def entry(**fields: object) -> OrderEntry:
         "entry_method": EntryMethod.VERBAL,
     }
     values.update(fields)
-    return OrderEntry(**values)  # type: ignore[arg-type]
+    return OrderEntry(**values)
 
 
-def test_a_transcribed_order_records_who_entered_it_and_for_whom(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_transcribed_order_records_who_entered_it_and_for_whom(nurse_user) -> None:
     encounter = factories.encounter_create()
     order = order_enter(encounter=encounter, entry=entry(), user=nurse_user)
     assert order.dose == "85 mg/m²"
@@ -209,14 +209,14 @@ def test_an_auc_dose_reads_as_auc() -> None:
 )
 def test_a_bad_order_is_refused_on_its_field(
     fields: dict[str, object], field: str, nurse_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with pytest.raises(ValidationError) as exc:
         order_enter(encounter=factories.encounter_create(), entry=entry(**fields), user=nurse_user)
     assert field in errors_of(exc)
     assert not Order.objects.exists()
 
 
-def test_no_order_on_a_signed_visit(nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_no_order_on_a_signed_visit(nurse_user) -> None:
     encounter = factories.encounter_create(status=Encounter.Status.SIGNED)
     with pytest.raises(ValidationError):
         order_enter(encounter=encounter, entry=entry(), user=nurse_user)

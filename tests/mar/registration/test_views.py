@@ -27,12 +27,12 @@ PATIENT = {
 }
 
 
-def test_the_clerk_starts_on_registration(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_clerk_starts_on_registration(client_as) -> None:
     response = client_as("clerk").get("/")
     assert response.headers["Location"] == reverse("registration:home")
 
 
-def test_it_registers_then_finds_the_patient(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_it_registers_then_finds_the_patient(client_as) -> None:
     client = client_as("clerk")
     response = client.post(reverse("registration:patient_new"), PATIENT)
     patient = Patient.objects.get(mrn="A-2001")
@@ -41,7 +41,7 @@ def test_it_registers_then_finds_the_patient(client_as) -> None:  # type: ignore
     assert "A-2001" in found
 
 
-def test_an_mrn_already_registered_shows_beside_the_mrn(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_mrn_already_registered_shows_beside_the_mrn(client_as) -> None:
     factories.patient_create(mrn="A-2001", name="Someone, Else")
     response = client_as("clerk").post(reverse("registration:patient_new"), PATIENT)
     assert response.status_code == 200
@@ -49,7 +49,7 @@ def test_an_mrn_already_registered_shows_beside_the_mrn(client_as) -> None:  # t
     assert Patient.objects.filter(mrn="A-2001").count() == 1
 
 
-def test_a_missing_birth_date_shows_beside_it(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_birth_date_shows_beside_it(client_as) -> None:
     response = client_as("clerk").post(
         reverse("registration:patient_new"), {**PATIENT, "birth_date": "23/11/58"}
     )
@@ -67,7 +67,7 @@ VISIT = {
 }
 
 
-def test_it_opens_a_visit_and_refuses_the_same_one_twice(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_it_opens_a_visit_and_refuses_the_same_one_twice(client_as) -> None:
     patient = factories.patient_create()
     payer = Payer.objects.create(name="Medicare Part B", financial_class="medicare")
     client = client_as("clerk")
@@ -100,7 +100,7 @@ ORDER = {
 }
 
 
-def test_a_nurse_enters_a_written_order_for_pharmacy_to_verify(client_as, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_nurse_enters_a_written_order_for_pharmacy_to_verify(client_as, nurse_user) -> None:
     factories.drug_get("oxaliplatin", "chemo")
     encounter = factories.encounter_create()
     client = client_as("nurse")
@@ -112,7 +112,7 @@ def test_a_nurse_enters_a_written_order_for_pharmacy_to_verify(client_as, nurse_
     assert "oxaliplatin" in queue
 
 
-def test_order_errors_show_beside_their_fields(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_order_errors_show_beside_their_fields(client_as) -> None:
     factories.drug_get("oxaliplatin", "chemo")
     encounter = factories.encounter_create()
     bad = {**ORDER, "drug": "oxali", "indication": "qwerty", "dose_value": "-3"}
@@ -130,7 +130,7 @@ def test_order_errors_show_beside_their_fields(client_as) -> None:  # type: igno
     assert "check digit" in field_error(html, "ordering_provider_npi")
 
 
-def test_the_search_endpoints_answer_options(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_search_endpoints_answer_options(client_as) -> None:
     factories.drug_get("oxaliplatin", "chemo")
     client = client_as("nurse")
     drugs = client.get(reverse("registration:drug_options"), {"drug": "oxal"}).content.decode()
@@ -139,7 +139,7 @@ def test_the_search_endpoints_answer_options(client_as) -> None:  # type: ignore
     assert 'value="C18.9 Malignant neoplasm of colon, unspecified"' in codes.content.decode()
 
 
-def test_the_chart_links_to_order_entry_while_open(client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_chart_links_to_order_entry_while_open(client_as) -> None:
     encounter = factories.chemo_encounter_create()
     html = client_as("nurse").get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
     assert reverse("registration:order_new", args=[encounter.pk]) in html

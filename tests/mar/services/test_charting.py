@@ -39,7 +39,7 @@ def test_administration_start_carries_the_order_over() -> None:
         ("", None),
     ],
 )
-def test_only_an_order_that_states_an_amount_carries_its_dose_over(ordered, amount) -> None:  # type: ignore[no-untyped-def]
+def test_only_an_order_that_states_an_amount_carries_its_dose_over(ordered, amount) -> None:
     assert charting.ordered_amount(ordered) == amount
 
 

@@ -6,19 +6,19 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from mar.models import Encounter
-from mar.services.signature import addendum_add, encounter_sign
+from mar.services.signature import addendum_store, signature_store
 
 pytestmark = pytest.mark.django_db
 
 
 def test_signing_enqueues_charges_on_commit(
     chemo_encounter, nurse_user, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # The task goes through the charge outbox (coding/outbox.py): a row written with the
     # signature, the task sent after commit with the row's id.
     with mock.patch("coding.tasks.generate_charges.apply_async") as apply_async:
         with django_capture_on_commit_callbacks() as callbacks:
-            encounter_sign(encounter=chemo_encounter, user=nurse_user)
+            signature_store(encounter=chemo_encounter, user=nurse_user)
             assert not apply_async.called
         assert len(callbacks) == 1
         callbacks[0]()
@@ -32,24 +32,24 @@ def test_signing_enqueues_charges_on_commit(
     assert chemo_encounter.signed_at is not None
 
 
-def test_a_signed_record_cannot_be_signed_again(chemo_encounter, nurse_user) -> None:  # type: ignore[no-untyped-def]
-    encounter_sign(encounter=chemo_encounter, user=nurse_user)
+def test_a_signed_record_cannot_be_signed_again(chemo_encounter, nurse_user) -> None:
+    signature_store(encounter=chemo_encounter, user=nurse_user)
     with pytest.raises(ValidationError):
-        encounter_sign(encounter=chemo_encounter, user=nurse_user)
+        signature_store(encounter=chemo_encounter, user=nurse_user)
 
 
-def test_an_addendum_needs_a_signed_record(chemo_encounter, nurse_user) -> None:  # type: ignore[no-untyped-def]
+def test_an_addendum_needs_a_signed_record(chemo_encounter, nurse_user) -> None:
     with pytest.raises(ValidationError):
-        addendum_add(encounter=chemo_encounter, user=nurse_user, what="x", why="y")
+        addendum_store(encounter=chemo_encounter, user=nurse_user, what="x", why="y")
 
 
-def test_an_addendum_needs_what_and_why(chemo_encounter, nurse_user) -> None:  # type: ignore[no-untyped-def]
-    encounter_sign(encounter=chemo_encounter, user=nurse_user)
+def test_an_addendum_needs_what_and_why(chemo_encounter, nurse_user) -> None:
+    signature_store(encounter=chemo_encounter, user=nurse_user)
     with pytest.raises(ValidationError):
-        addendum_add(encounter=chemo_encounter, user=nurse_user, what="stop time", why=" ")
+        addendum_store(encounter=chemo_encounter, user=nurse_user, what="stop time", why=" ")
 
 
-def test_the_sign_view_signs_for_a_nurse(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_the_sign_view_signs_for_a_nurse(client_as, chemo_encounter) -> None:
     with mock.patch("coding.tasks.generate_charges.delay"):
         response = client_as("nurse").post(f"/mar/encounters/{chemo_encounter.pk}/sign/")
     assert response.status_code == 302
@@ -57,7 +57,7 @@ def test_the_sign_view_signs_for_a_nurse(client_as, chemo_encounter) -> None:  #
     assert chemo_encounter.is_signed
 
 
-def test_the_sign_view_refuses_a_coder(client_as, chemo_encounter) -> None:  # type: ignore[no-untyped-def]
+def test_the_sign_view_refuses_a_coder(client_as, chemo_encounter) -> None:
     response = client_as("coder").post(f"/mar/encounters/{chemo_encounter.pk}/sign/")
     assert response.status_code == 403
     chemo_encounter.refresh_from_db()

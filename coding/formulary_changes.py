@@ -1,0 +1,93 @@
+"""Charges brought up to date after a pharmacist's decision (mar/ports.py: `charges_refresh`).
+
+A drug's class decides its code family, and its billing data (HCPCS code, billing unit,
+container) its drug lines. After a class decision or a change of billing data, the signed
+encounters whose current charge run was coded or billed with something else are regenerated
+through the charge outbox (coding/outbox.py: the task is sent on commit, so the worker finds the
+new data, and re-sent by beat if Redis was down), or, when that run was already exported to
+billing, only flagged for the coder: an exported run is never replaced behind the coder's back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+from django.utils import timezone
+
+from coding.drug_lines import drug_billing
+from coding.models import ChargeRun
+from coding.outbox import outbox_enqueue
+from mar.models import Drug, Encounter
+from mar.ports import FormularyChange
+from mar.record import administration_record_id
+
+# Starts the line appended to an exported run's reason when a class change would alter it.
+EXPORTED_FLAG = "CLASS CHANGED AFTER EXPORT"
+BILLING_EXPORTED_FLAG = "BILLING DATA CHANGED AFTER EXPORT"
+
+Stale = Callable[[ChargeRun, set[str]], bool]
+
+
+def _coded_with_another_class(new_class: str | None) -> Stale:
+    """The run's snapshot says which class each administration was coded with ("A<pk>" ids)."""
+
+    def stale(run: ChargeRun, ids: set[str]) -> bool:
+        return any(
+            item.get("id") in ids and item.get("drug_class") != new_class
+            for item in (run.input_snapshot or {}).get("administrations", [])
+        )
+
+    return stale
+
+
+def _billed_with_other_data(drug: Drug) -> Stale:
+    """The run's billing snapshot says what the drug lines read for each administration."""
+    now = drug_billing(drug)
+
+    def stale(run: ChargeRun, ids: set[str]) -> bool:
+        billing = run.billing_snapshot or {}
+        return any(billing.get(i, {}).get(key) != value for i in ids for key, value in now.items())
+
+    return stale
+
+
+def charges_refresh(*, change: FormularyChange) -> tuple[list[int], list[int]]:
+    """Regenerate (or flag) the signed encounters whose current run is stale for the
+    administrations the change governs. Returns (regenerated encounter ids, flagged run ids).
+    """
+    if change.billing_of is not None:
+        stale = _billed_with_other_data(change.billing_of)
+        kind, exported_flag = ChargeRun.Trigger.BILLING_CHANGE, BILLING_EXPORTED_FLAG
+    else:
+        stale = _coded_with_another_class(change.drug_class)
+        kind, exported_flag = ChargeRun.Trigger.CLASS_CHANGE, EXPORTED_FLAG
+    by_encounter: dict[int, set[str]] = defaultdict(set)
+    signed = change.administrations.filter(encounter__status=Encounter.Status.SIGNED)
+    for pk, encounter_id in signed.values_list("pk", "encounter_id"):
+        by_encounter[encounter_id].add(administration_record_id(pk))
+    if not by_encounter:
+        return [], []
+
+    regenerated: list[int] = []
+    flagged: list[int] = []
+    runs = ChargeRun.objects.filter(is_current=True, encounter_id__in=by_encounter).order_by(
+        "encounter_id"
+    )
+    for run in runs:
+        if not stale(run, by_encounter[run.encounter_id]):
+            continue
+        if run.exported_at is not None:
+            at = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+            flag = (
+                f"{exported_flag} ({at}): {change.reason} Not regenerated: review the billed claim."
+            )
+            run.reason = f"{run.reason}\n{flag}" if run.reason else flag
+            run.save(update_fields=["reason"])
+            flagged.append(run.pk)
+            continue
+        # An outbox row in this transaction, the task sent on commit (the worker must find the
+        # new class already in the database); if Redis is down, beat re-sends it later.
+        outbox_enqueue(encounter_id=run.encounter_id, kind=kind, reason=change.reason)
+        regenerated.append(run.encounter_id)
+    return regenerated, flagged

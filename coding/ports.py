@@ -1,0 +1,26 @@
+"""coding's side of the record's one port (mar/ports.py), registered in CodingConfig.ready()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from coding.formulary_changes import charges_refresh
+from coding.models import DocumentationQuery
+from coding.outbox import outbox_enqueue
+from mar.ports import FormularyChange
+
+
+class CodingChargesPort:
+    def charges_owed(self, *, encounter_id: int, trigger: str, reason: str = "") -> None:
+        # An outbox row in the caller's transaction: the charges are owed exactly when the
+        # signature (or addendum) commits; the task is sent after commit and re-sent by beat
+        # if Redis was down.
+        outbox_enqueue(encounter_id=encounter_id, kind=trigger, reason=reason)
+
+    def charges_refresh(self, *, change: FormularyChange) -> tuple[list[int], list[int]]:
+        return charges_refresh(change=change)
+
+    def open_queries(self) -> QuerySet[Any]:
+        return DocumentationQuery.objects.filter(answered_at__isnull=True)

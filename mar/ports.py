@@ -1,0 +1,66 @@
+"""The one port from the clinical record to charge coding.
+
+`mar` imports nothing of `coding` but the engine (an import-linter contract in pyproject.toml
+keeps it so). What the record needs of coding goes through this port, which `coding` fills in
+its `AppConfig.ready()` (coding/ports.py): `charges_port()` is then coding's implementation.
+
+The port says *that* charges are owed, and by whom they are awaited; coding decides *how*:
+- `charges_owed`: a signature or an addendum made the encounter's charges owed. Called inside
+  the transaction that made them owed (coding writes an outbox row and sends its task by name
+  after commit).
+- `charges_refresh`: a pharmacist's decision (a class, a drug's billing data) may have made the
+  current charge runs of signed encounters stale; coding regenerates them (or flags a run
+  already exported) and returns (regenerated encounter ids, flagged run ids).
+- `open_queries`: the coders' unanswered documentation queries (rows with `encounter_id`), for
+  the board's "Query from coding" marker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from mar.models import Administration, Drug
+
+
+@dataclass(frozen=True)
+class FormularyChange:
+    """A pharmacist's decision that may change how administrations are coded or billed.
+
+    `administrations`: those the decision governs (a queryset). Exactly one of `drug_class` (a
+    class decision: the class they are now coded with; None = untagged) or `billing_of` (the
+    drug whose HCPCS code, billing unit or container changed) says what changed.
+    """
+
+    administrations: QuerySet[Administration]
+    reason: str
+    drug_class: str | None = None
+    billing_of: Drug | None = None
+
+
+class ChargesPort(Protocol):
+    def charges_owed(self, *, encounter_id: int, trigger: str, reason: str = "") -> None: ...
+
+    def charges_refresh(self, *, change: FormularyChange) -> tuple[list[int], list[int]]: ...
+
+    def open_queries(self) -> QuerySet[Any]: ...
+
+
+_port: ChargesPort | None = None
+
+
+def charges_port_register(port: ChargesPort) -> None:
+    """Called once by coding's AppConfig.ready()."""
+    global _port
+    _port = port
+
+
+def charges_port() -> ChargesPort:
+    if _port is None:
+        raise ImproperlyConfigured("No charges port: is the coding app installed?")
+    return _port
