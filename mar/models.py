@@ -147,6 +147,8 @@ class Patient(models.Model):
     # Blank: not recorded (patients registered before the field existed).
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
     allergies = models.TextField(blank=True)
+    # For FHIR's _lastUpdated (coding/fhir/).
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["name"]
@@ -264,6 +266,10 @@ class Encounter(models.Model):
     observation_at = models.DateTimeField(null=True, blank=True)
     # From the registration system (HL7 ADT^A03); the engine does not read it.
     discharged_at = models.DateTimeField(null=True, blank=True)
+    # Charted in another EHR and imported through the FHIR API (coding/fhir/): the integration's
+    # name. Such a record is coded here but read-only: no charting, no addendum.
+    imported_from = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     sequence_of_day = models.PositiveSmallIntegerField(
         default=1, help_text="2 or more when the patient left and came back the same day"
     )
@@ -398,6 +404,7 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     entered_on_behalf_of = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # NULL: the drug's own class applies. Set by a pharmacist when the family depends on the
     # indication (leuprolide for cancer vs IVF).
     class_override = models.CharField(  # noqa: DJ001

@@ -44,7 +44,6 @@ from mar.hl7.messages import (
 from mar.models import (
     DoseBasis,
     Drug,
-    DrugNdc,
     Encounter,
     EntryMethod,
     InterfaceMessage,
@@ -54,7 +53,7 @@ from mar.models import (
 )
 from mar.registration.services import (
     OrderEntry,
-    drug_find,
+    drug_for_code,
     encounter_open,
     order_enter,
     patient_register,
@@ -377,8 +376,7 @@ def _unit_and_basis(unit: str) -> tuple[str, str]:
 
 
 def _drug(segment: Segment, n: int) -> Drug:
-    """The give code (CE: identifier^text^coding system) as a formulary drug: by NDC, by HCPCS
-    code when one drug has it, else by name or synonym."""
+    """The give code (CE: identifier^text^coding system) as a formulary drug."""
     identifier, text, system = (segment.component(n, k) for k in (1, 2, 3))
     if not identifier and not text:
         raise Hl7Error(
@@ -387,27 +385,15 @@ def _drug(segment: Segment, n: int) -> Drug:
             field=n,
             code=REQUIRED_FIELD_MISSING,
         )
-    digits = identifier.replace("-", "")
-    if system.upper() in {"NDC", "N4"} or (digits.isdigit() and len(digits) in (10, 11)):
-        ndc = DrugNdc.objects.filter(ndc=digits.zfill(11)).select_related("drug").first()
-        if ndc is not None:
-            return ndc.drug
-    by_hcpcs = list(Drug.objects.filter(hcpcs_code__iexact=identifier)[:2]) if identifier else []
-    if len(by_hcpcs) == 1:
-        return by_hcpcs[0]
-    for name in (text, identifier):
-        if name:
-            try:
-                return drug_find(name)
-            except ValidationError:
-                continue
-    raise Hl7Error(
-        f"{segment.name}-{n}: unknown drug code {identifier or text!r} "
-        f"({system or 'no coding system'}): not in the formulary.",
-        segment=segment.name,
-        field=n,
-        code=TABLE_VALUE_NOT_FOUND,
-    )
+    try:
+        return drug_for_code(identifier=identifier, text=text, system=system)
+    except ValidationError as exc:
+        raise Hl7Error(
+            f"{segment.name}-{n}: {exc.message_dict['drug'][0]}",
+            segment=segment.name,
+            field=n,
+            code=TABLE_VALUE_NOT_FOUND,
+        ) from None
 
 
 def _route(rxr: Segment | None, order_segment: Segment) -> str:

@@ -16,7 +16,7 @@ def test_the_log_lists_messages_with_outcome_and_error(client_as) -> None:
     message_receive(rde("H-1001", "V-9001", orc(), rxe(code="^unobtainium^"), rxr()).encode())
     html = client_as("admin").get(reverse("hl7:messages")).content.decode()
     assert "OK1" in html and "AA" in html
-    assert "RXE-2" in html and "unknown drug code" in html
+    assert "RXE-2" in html and "Unknown drug code" in html
     errors_only = client_as("admin").get(reverse("hl7:messages"), {"outcome": "error"})
     assert "OK1" not in errors_only.content.decode()
 
