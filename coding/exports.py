@@ -1,33 +1,44 @@
 """Export accepted charges to billing: CSV, HL7 v2.5 DFT^P03 and FHIR R4 ChargeItem.
 
-Messages and resources are built with maintained libraries (hl7apy, fhir.resources) and
-validated by them before they leave; nothing is assembled by string concatenation. Lines are the
-ones the coder accepted (coding/review.py: effective_lines), with the engine's original kept in
-the CSV beside any correction.
+An export sends, per encounter, only what changed since the billing system last heard of it
+(coding/ledger.py): credits (CD) reversing standing charges that changed or went away, under the
+transaction id they were sent with, and charges (CG) for new lines. An encounter with no change
+sends nothing. Messages and resources are built with maintained libraries (hl7apy,
+fhir.resources) and validated by them before they leave.
 
-FHIR: fhir.resources 6.4, whose models are R4 (4.0.1), validates every ChargeItem and the Bundle.
+Every text put into HL7 is escaped here (E, F, S, T, R escape sequences; sequences already in
+the text included); a control character (CR, LF, a Unicode line separator) or a value longer than
+its field are refused, never cut. An encounter that cannot be exported is named as refused, with
+why, and the others go. CSV cells go through mar/csv_safe.py (quoted, formulas neutralised).
+Times carry the encounter's zone offset.
+
+FHIR: fhir.resources 8 (pydantic 2) validates every ChargeItem and the Bundle with its R4B (4.3)
+models, which read and write the R4 ChargeItem and Bundle elements used here unchanged
+(tests/coding/test_exports.py checks the JSON against the R4 element lists).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from fhir.resources.bundle import Bundle
-from fhir.resources.chargeitem import ChargeItem
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.chargeitem import ChargeItem
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 
-from coding.models import ChargeRun, Export, ReviewItem
+from coding.ledger import Sendable, ledger_difference, next_transaction_number, standing_charges
+from coding.models import ChargeRun, Export, LedgerEntry, ReviewItem
 from coding.review import EffectiveLine, charge_edits_for_run, effective_lines
+from mar.csv_safe import csv_dicts_write
 from mar.models import Encounter
 
 HL7_VERSION = "2.5"
@@ -35,12 +46,20 @@ SENDING_APPLICATION = "INFUSIONMAR"
 RECEIVING_APPLICATION = "BILLING"
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
 HCPCS_SYSTEM = "urn:oid:2.16.840.1.113883.6.285"
+MRN_SYSTEM = "urn:infusion-mar:mrn"
+ACCOUNT_SYSTEM = "urn:infusion-mar:account"
+LINE_SYSTEM = "urn:infusion-mar:charge-line"
 MODIFIER_EXTENSION = "https://infusion-mar.example/fhir/StructureDefinition/charge-modifier"
+MAX_UNITS = 9999  # more units than this on one line is a typing error, not a charge
 CSV_COLUMNS = [
+    "export",
     "encounter",
+    "account_number",
     "mrn",
     "patient",
     "unit",
+    "transaction",
+    "transaction_id",
     "line",
     "date_of_service",
     "code",
@@ -50,20 +69,38 @@ CSV_COLUMNS = [
     "source",
     "corrected",
     "correction_reason",
+    "corrected_by",
     "original_code",
     "original_units",
     "original_modifiers",
     "why",
+    "engine_why",
 ]
+
+
+class ExportRefused(Exception):
+    """One encounter cannot be sent as it stands; the message says what to fix."""
+
+
+@dataclass
+class Transaction:
+    """One FT1 / CSV row / ChargeItem: a charge of an accepted line, or a credit of a charge."""
+
+    kind: str  # "CG" or "CD"
+    transaction_id: str
+    sendable: Sendable
+    line: EffectiveLine | None = None  # the accepted line of a charge
+    reverses: LedgerEntry | None = None  # the standing charge a credit reverses
 
 
 @dataclass
 class Batch:
-    """One encounter's accepted charges."""
+    """One encounter's part of an export: what changed since billing last heard of it."""
 
     encounter: Encounter
     run: ChargeRun
     lines: list[EffectiveLine]
+    transactions: list[Transaction] = field(default_factory=list)
 
 
 def is_hcpcs_level2(code: str) -> bool:
@@ -78,8 +115,16 @@ def fhir_system(code: str) -> str:
     return HCPCS_SYSTEM if is_hcpcs_level2(code) else CPT_SYSTEM
 
 
-def _hl7_ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+def _zone(encounter: Encounter) -> ZoneInfo:
+    try:
+        return ZoneInfo(encounter.timezone)
+    except (ValueError, KeyError) as exc:
+        raise ExportRefused(f"the encounter's time zone {encounter.timezone!r} is unknown") from exc
+
+
+def hl7_ts(value: datetime, zone: ZoneInfo) -> str:
+    """HL7 DTM with the zone offset: 2026-03-02 01:21 New York -> 20260302012100-0500."""
+    return value.astimezone(zone).strftime("%Y%m%d%H%M%S%z")
 
 
 def _name_parts(name: str) -> tuple[str, str]:
@@ -87,202 +132,417 @@ def _name_parts(name: str) -> tuple[str, str]:
     return family or name, given
 
 
+def sendable(line: EffectiveLine) -> Sendable:
+    return Sendable(
+        line.code, tuple(line.modifiers), line.units, line.date, tuple(line.administrations)
+    )
+
+
+# --- HL7 text -------------------------------------------------------------------------------
+
+_HL7_ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))
+
+
+def hl7_escape(value: str, *, label: str) -> str:
+    """`value` as HL7 v2 text: the escape character first, then the four delimiters.
+
+    A control character (CR would end the segment) or a line/paragraph separator is refused:
+    the field would not reach billing as the nurse or coder wrote it."""
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            name = unicodedata.name(char, f"U+{ord(char):04X}")
+            raise ExportRefused(f"{label} contains a control character ({name}): {value!r}")
+    for raw, escaped in _HL7_ESCAPES:
+        value = value.replace(raw, escaped)
+    return value
+
+
+def hl7_unescape(value: str) -> str:
+    """The text an escaped HL7 value stands for (for reading back)."""
+    out, i = [], 0
+    table = {"E": "\\", "F": "|", "S": "^", "T": "&", "R": "~"}
+    while i < len(value):
+        if value[i] == "\\" and i + 2 < len(value) and value[i + 2] == "\\":
+            if value[i + 1] in table:
+                out.append(table[value[i + 1]])
+                i += 3
+                continue
+        out.append(value[i])
+        i += 1
+    return "".join(out)
+
+
+def _put(target: Any, attribute: str, value: str, *, label: str, text: bool = True) -> None:
+    """Set one HL7 element; a value HL7 cannot carry whole refuses the encounter."""
+    escaped = hl7_escape(value, label=label) if text else value
+    try:
+        setattr(target, attribute, escaped)
+    except Exception as exc:  # hl7apy: MaxLengthReached, MaxChildLimitReached, ...
+        raise ExportRefused(f"{label} cannot be sent in HL7 ({value!r}): {exc}") from exc
+
+
 # --- CSV ----------------------------------------------------------------------------------
 
 
-def csv_render(batches: list[Batch]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for batch in batches:
-        patient = batch.encounter.patient
-        for n, line in enumerate(batch.lines, start=1):
-            original = line.original or {}
-            writer.writerow(
-                {
-                    "encounter": batch.encounter.pk,
-                    "mrn": patient.mrn,
-                    "patient": patient.name,
-                    "unit": batch.encounter.unit,
-                    "line": n,
-                    "date_of_service": line.date.isoformat(),
-                    "code": line.code,
-                    "units": line.units,
-                    "modifiers": " ".join(line.modifiers),
-                    "administrations": " ".join(line.administrations),
-                    "source": line.source,
-                    "corrected": "yes" if line.correction is not None else "no",
-                    "correction_reason": line.correction.reason if line.correction else "",
-                    "original_code": original.get("code", ""),
-                    "original_units": original.get("units", ""),
-                    "original_modifiers": " ".join(original.get("modifiers", [])),
-                    "why": line.why,
-                }
-            )
-    return out.getvalue()
+def csv_rows(batch: Batch, *, export_id: int) -> list[dict[str, Any]]:
+    encounter, patient = batch.encounter, batch.encounter.patient
+    rows = []
+    for n, tx in enumerate(batch.transactions, start=1):
+        line = tx.line
+        original = (line.original if line is not None else None) or {}
+        correction = line.correction if line is not None else None
+        s = tx.sendable
+        rows.append(
+            {
+                "export": export_id,
+                "encounter": encounter.pk,
+                "account_number": encounter.account_number,
+                "mrn": patient.mrn,
+                "patient": patient.name,
+                "unit": encounter.unit,
+                "transaction": tx.kind,
+                "transaction_id": tx.transaction_id,
+                "line": n,
+                "date_of_service": s.date.isoformat(),
+                "code": s.code,
+                "units": s.units,
+                "modifiers": " ".join(s.modifiers),
+                "administrations": " ".join(s.administrations),
+                "source": line.source if line is not None else "credit",
+                "corrected": "yes" if correction is not None else "no",
+                "correction_reason": correction.reason if correction else "",
+                "corrected_by": correction.by.get_username() if correction else "",
+                "original_code": original.get("code", ""),
+                "original_units": original.get("units", ""),
+                "original_modifiers": " ".join(original.get("modifiers", [])),
+                "why": line.why if line is not None else _credit_why(tx),
+                "engine_why": line.engine_why if line is not None else "",
+            }
+        )
+    return rows
+
+
+def _credit_why(tx: Transaction) -> str:
+    assert tx.reverses is not None
+    return f"reverses {tx.transaction_id} sent in export {tx.reverses.export_id}"
+
+
+def csv_render(rows: list[dict[str, Any]]) -> str:
+    return csv_dicts_write(CSV_COLUMNS, rows)
 
 
 # --- HL7 v2 DFT^P03 -----------------------------------------------------------------------
 
 
-def hl7_message(batch: Batch, *, control_id: str, at: datetime) -> Message:
-    """One DFT^P03 per encounter: MSH, EVN, PID, PV1, then one FT1 per line."""
+def hl7_message(batch: Batch, *, control_id: str, batch_id: str, at: datetime) -> Message:
+    """One DFT^P03 per encounter: MSH, EVN, PID, PV1, then one FT1 per transaction."""
     encounter, patient = batch.encounter, batch.encounter.patient
+    zone = _zone(encounter)
     msg = Message("DFT_P03", version=HL7_VERSION, validation_level=VALIDATION_LEVEL.STRICT)
     msg.msh.msh_3.hd_1 = SENDING_APPLICATION
     msg.msh.msh_5.hd_1 = RECEIVING_APPLICATION
-    msg.msh.msh_7.ts_1 = _hl7_ts(at)
+    msg.msh.msh_7.ts_1 = hl7_ts(at, zone)
     msg.msh.msh_9.msg_1 = "DFT"
     msg.msh.msh_9.msg_2 = "P03"
     msg.msh.msh_9.msg_3 = "DFT_P03"
     msg.msh.msh_10 = control_id
     msg.msh.msh_11.pt_1 = "P"
     msg.msh.msh_12.vid_1 = HL7_VERSION
+    msg.msh.msh_18 = "UNICODE UTF-8"
     msg.evn.evn_1 = "P03"
-    msg.evn.evn_2.ts_1 = _hl7_ts(at)
+    msg.evn.evn_2.ts_1 = hl7_ts(at, zone)
     msg.pid.pid_1 = "1"
-    msg.pid.pid_3.cx_1 = patient.mrn
+    _put(msg.pid.pid_3, "cx_1", patient.mrn, label="MRN (PID-3)")
     msg.pid.pid_3.cx_5 = "MR"
     family, given = _name_parts(patient.name)
-    msg.pid.pid_5.xpn_1.fn_1 = family
+    _put(msg.pid.pid_5.xpn_1, "fn_1", family, label="patient family name (PID-5.1)")
     if given:
-        msg.pid.pid_5.xpn_2 = given
+        _put(msg.pid.pid_5, "xpn_2", given, label="patient given name (PID-5.2)")
     if patient.birth_date:
         msg.pid.pid_7.ts_1 = patient.birth_date.strftime("%Y%m%d")
+    if encounter.account_number:
+        _put(msg.pid.pid_18, "cx_1", encounter.account_number, label="account number (PID-18)")
     msg.pv1.pv1_2 = "O"  # outpatient
-    msg.pv1.pv1_3.pl_1 = encounter.unit[:20]
-    msg.pv1.pv1_19.cx_1 = str(encounter.pk)
-    for n, line in enumerate(batch.lines, start=1):
+    _put(msg.pv1.pv1_3, "pl_1", encounter.unit, label="unit (PV1-3.1)")
+    _put(
+        msg.pv1.pv1_19,
+        "cx_1",
+        encounter.account_number or str(encounter.pk),
+        label="visit number (PV1-19)",
+    )
+    for n, tx in enumerate(batch.transactions, start=1):
+        s = tx.sendable
         ft1 = msg.add_group("DFT_P03_FINANCIAL").ft1
         ft1.ft1_1 = str(n)
-        ft1.ft1_2 = f"{batch.run.pk}-{n}"
-        ft1.ft1_4.dr_1.ts_1 = line.date.strftime("%Y%m%d")
-        ft1.ft1_5.ts_1 = _hl7_ts(at)
-        ft1.ft1_6 = "CG"
-        ft1.ft1_7.ce_1 = line.code
-        ft1.ft1_7.ce_3 = hl7_coding_system(line.code)
-        ft1.ft1_10 = str(line.units)
-        ft1.ft1_25.ce_1 = line.code
-        ft1.ft1_25.ce_3 = hl7_coding_system(line.code)
-        for modifier in line.modifiers:
-            field = ft1.add_field("FT1_26")
-            field.ce_1 = modifier
-            field.ce_3 = hl7_coding_system(modifier)
-    if not msg.validate():  # raises on a structural error in STRICT mode
-        raise ValueError("DFT^P03 message did not validate")
+        _put(ft1, "ft1_2", tx.transaction_id, label="transaction id (FT1-2)")
+        ft1.ft1_3 = batch_id
+        ft1.ft1_4.dr_1.ts_1 = s.date.strftime("%Y%m%d")
+        ft1.ft1_5.ts_1 = hl7_ts(at, zone)
+        ft1.ft1_6 = tx.kind
+        _put(ft1.ft1_7, "ce_1", s.code, label="code (FT1-7)")
+        ft1.ft1_7.ce_3 = hl7_coding_system(s.code)
+        _put(ft1, "ft1_10", str(s.units), label="quantity (FT1-10)", text=False)
+        _put(ft1.ft1_13, "ce_1", encounter.unit, label="department (FT1-13)")
+        _put(ft1.ft1_25, "ce_1", s.code, label="procedure code (FT1-25)")
+        ft1.ft1_25.ce_3 = hl7_coding_system(s.code)
+        for modifier in s.modifiers:
+            field_ = ft1.add_field("FT1_26")
+            _put(field_, "ce_1", modifier, label="modifier (FT1-26)")
+            field_.ce_3 = hl7_coding_system(modifier)
+    try:
+        valid = msg.validate()  # raises on a structural error in STRICT mode
+    except Exception as exc:
+        raise ExportRefused(f"the DFT^P03 message did not validate: {exc}") from exc
+    if not valid:
+        raise ExportRefused("the DFT^P03 message did not validate")
     return msg
-
-
-def hl7_render(batches: list[Batch], *, export_id: int, at: datetime) -> str:
-    """The batch's messages, segments ended by CR, one message per line of the file."""
-    messages = [
-        hl7_message(batch, control_id=f"X{export_id}E{batch.encounter.pk}", at=at).to_er7()
-        for batch in batches
-    ]
-    return "\n".join(messages) + ("\n" if messages else "")
 
 
 # --- FHIR R4 ChargeItem -------------------------------------------------------------------
 
 
-def charge_item(batch: Batch, n: int, line: EffectiveLine) -> ChargeItem:
+def _fhir_parse(model: Any, data: dict[str, Any]) -> Any:
+    parse = getattr(model, "model_validate", None) or model.parse_obj
+    return parse(data)
+
+
+def _fhir_dict(resource: Any) -> dict[str, Any]:
+    dump = getattr(resource, "model_dump_json", None)
+    text = dump(exclude_none=True) if dump is not None else resource.json(exclude_none=True)
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def charge_item(batch: Batch, tx: Transaction) -> Any:
     encounter, patient = batch.encounter, batch.encounter.patient
+    s = tx.sendable
+    context: dict[str, Any] = {"reference": f"Encounter/{encounter.pk}"}
+    if encounter.account_number:
+        context["identifier"] = {"system": ACCOUNT_SYSTEM, "value": encounter.account_number}
     data: dict[str, Any] = {
         "resourceType": "ChargeItem",
-        "id": f"run{batch.run.pk}-line{n}",
-        "identifier": [{"system": "urn:infusion-mar:charge-line", "value": f"{batch.run.pk}-{n}"}],
-        "status": "billable",
-        "code": {"coding": [{"system": fhir_system(line.code), "code": line.code}]},
-        "subject": {"reference": f"Patient/{patient.pk}", "display": patient.name},
-        "context": {"reference": f"Encounter/{encounter.pk}"},
-        "occurrenceDateTime": line.date.isoformat(),
-        "quantity": {"value": line.units},
+        "id": tx.transaction_id,
+        "identifier": [{"system": LINE_SYSTEM, "value": tx.transaction_id}],
+        "status": "billable" if tx.kind == "CG" else "entered-in-error",
+        "code": {"coding": [{"system": fhir_system(s.code), "code": s.code}]},
+        "subject": {
+            "reference": f"Patient/{patient.pk}",
+            "identifier": {"system": MRN_SYSTEM, "value": patient.mrn},
+            "display": patient.name,
+        },
+        "context": context,
+        "occurrenceDateTime": s.date.isoformat(),
+        "quantity": {"value": s.units},
         # The administrations the line covers, by their record ids (coding/extract.py).
-        "service": [{"reference": f"MedicationAdministration/{a}"} for a in line.administrations],
-        "note": [{"text": line.why}],
+        "service": [{"reference": f"MedicationAdministration/{a}"} for a in s.administrations],
     }
-    if line.modifiers:
+    if tx.line is not None:
+        data["note"] = [{"text": tx.line.why}]
+        if tx.line.correction is not None:
+            data["overrideReason"] = tx.line.correction.reason
+    else:
+        data["note"] = [{"text": _credit_why(tx)}]
+    if s.modifiers:
         data["extension"] = [
-            {
-                "url": MODIFIER_EXTENSION,
-                "valueCoding": {"system": fhir_system(m), "code": m},
-            }
-            for m in line.modifiers
+            {"url": MODIFIER_EXTENSION, "valueCoding": {"system": fhir_system(m), "code": m}}
+            for m in s.modifiers
         ]
-    if line.correction is not None:
-        data["overrideReason"] = line.correction.reason
-    return ChargeItem.parse_obj(data)
+    try:
+        return _fhir_parse(ChargeItem, data)
+    except Exception as exc:  # pydantic's ValidationError, whichever major version
+        raise ExportRefused(f"the FHIR ChargeItem {tx.transaction_id} is not valid: {exc}") from exc
 
 
-def fhir_render(batches: list[Batch], *, at: datetime) -> str:
-    entries = []
-    for batch in batches:
-        for n, line in enumerate(batch.lines, start=1):
-            item = charge_item(batch, n, line)
-            entries.append(
-                {
-                    "fullUrl": f"urn:infusion-mar:ChargeItem/{item.id}",
-                    "resource": json.loads(item.json(exclude_none=True)),
-                }
-            )
-    bundle = Bundle.parse_obj(
+def fhir_render(entries: list[dict[str, Any]], *, at: datetime) -> str:
+    bundle = _fhir_parse(
+        Bundle,
         {
             "resourceType": "Bundle",
             "type": "collection",
-            "timestamp": at.isoformat(),
+            "timestamp": timezone.localtime(at).isoformat(),
             "entry": entries,
-        }
+        },
     )
-    return json.dumps(json.loads(bundle.json(exclude_none=True)), indent=2)
+    return json.dumps(_fhir_dict(bundle), indent=2)
+
+
+def fhir_entries(batch: Batch) -> list[dict[str, Any]]:
+    entries = []
+    for tx in batch.transactions:
+        item = charge_item(batch, tx)
+        entries.append(
+            {
+                "fullUrl": f"urn:infusion-mar:ChargeItem/{tx.transaction_id}",
+                "resource": _fhir_dict(item),
+            }
+        )
+    return entries
 
 
 # --- the export itself --------------------------------------------------------------------
 
 
+@dataclass
+class ExportOutcome:
+    export: Export | None
+    refused: list[str] = field(default_factory=list)  # "patient (encounter n): why"
+    blocked: list[str] = field(default_factory=list)  # open edits
+    unchanged: list[str] = field(default_factory=list)  # nothing to send: billing already has it
+
+    @property
+    def skipped(self) -> list[str]:
+        return self.blocked + self.refused
+
+
+def _plan(batch: Batch) -> None:
+    """The batch's transactions: credits of standing charges with no identical accepted line,
+    then charges of accepted lines with no identical standing charge."""
+    for line in batch.lines:
+        if line.units > MAX_UNITS:
+            raise ExportRefused(
+                f"{line.code} has {line.units} units: more than {MAX_UNITS} on one line"
+            )
+    desired = [sendable(line) for line in batch.lines]
+    difference = ledger_difference(standing_charges(batch.encounter.pk), desired)
+    for entry in difference.credits:
+        batch.transactions.append(
+            Transaction("CD", entry.transaction_id, Sendable.of_entry(entry), reverses=entry)
+        )
+    number = next_transaction_number(batch.encounter.pk)
+    for offset, index in enumerate(difference.new):
+        batch.transactions.append(
+            Transaction(
+                "CG",
+                f"E{batch.encounter.pk}-{number + offset}",
+                desired[index],
+                line=batch.lines[index],
+            )
+        )
+
+
+def _who(batch: Batch) -> str:
+    return f"{batch.encounter.patient.name} (encounter {batch.encounter.pk})"
+
+
 @transaction.atomic
-def export_create(*, user: AbstractBaseUser) -> tuple[Export, list[str]]:
-    """Export every accepted item with no blocking edit; returns (export, skipped notes).
+def export_create(*, user: AbstractBaseUser) -> ExportOutcome:
+    """Export every accepted item with no blocking edit: what changed since billing last heard.
 
     The items are locked (skip locked: one being exported by another coder right now is left to
-    that export), marked EXPORTED, and their runs get exported_at: a class change no longer
-    regenerates them.
+    that export). An encounter that cannot be sent (a field HL7 cannot carry, an invalid FHIR
+    resource) is refused by name with why and stays accepted; the others go. Sent encounters
+    are marked EXPORTED and their runs get exported_at; their transactions go to the ledger.
     """
     items = list(
         ReviewItem.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(state=ReviewItem.State.ACCEPTED, run__isnull=False)
         .select_related("encounter__patient", "run")
-        .prefetch_related("run__lines", "run__corrections__by", "run__edit_overrides")
+        .prefetch_related(
+            "run__lines",
+            "run__corrections__by",
+            "run__corrections__decided_by",
+            "run__edit_overrides",
+        )
         .order_by("pk")
     )
-    batches: list[Batch] = []
-    skipped: list[str] = []
+    outcome = ExportOutcome(export=None)
+    at = timezone.now()
+    export = Export(created_by=user, csv_text="", hl7_text="", fhir_json="", created_at=at)
+    export.save()
+    batch_id = f"X{export.pk}"
+    rows: list[dict[str, Any]] = []
+    messages: list[str] = []
+    entries: list[dict[str, Any]] = []
+    sent: list[Batch] = []
+    done: list[Batch] = []
     for item in items:
         run = item.run
         assert run is not None
         lines = effective_lines(run)
+        batch = Batch(item.encounter, run, lines)
         blocking = charge_edits_for_run(run, lines).blocking
         if blocking:
-            skipped.append(
-                f"{item.encounter.patient.name}: "
+            outcome.blocked.append(
+                f"{_who(batch)}: "
                 + "; ".join(f"{e.finding.rule} {e.finding.message}" for e in blocking)
             )
             continue
-        batches.append(Batch(item.encounter, run, lines))
-    if not batches:
-        raise ValidationError("Nothing to export: no accepted charges without open edits.")
-    at = timezone.now()
-    export = Export.objects.create(created_by=user, csv_text="", hl7_text="", fhir_json="")
-    export.csv_text = csv_render(batches)
-    export.hl7_text = hl7_render(batches, export_id=export.pk, at=at)
-    export.fhir_json = fhir_render(batches, at=at)
-    export.save(update_fields=["csv_text", "hl7_text", "fhir_json"])
-    export.runs.set([b.run for b in batches])
-    run_ids = [b.run.pk for b in batches]
+        try:
+            with transaction.atomic():  # a refused encounter leaves nothing behind
+                _plan(batch)
+                if not batch.transactions:
+                    outcome.unchanged.append(_who(batch))
+                    done.append(batch)
+                    continue
+                batch_rows = csv_rows(batch, export_id=export.pk)
+                message = hl7_message(
+                    batch,
+                    control_id=f"X{export.pk}E{batch.encounter.pk}",
+                    batch_id=batch_id,
+                    at=at,
+                ).to_er7()
+                batch_entries = fhir_entries(batch)
+                csv_render(batch_rows)  # every cell writable
+        except ExportRefused as exc:
+            outcome.refused.append(f"{_who(batch)}: {exc}")
+            continue
+        rows.extend(batch_rows)
+        messages.append(message)
+        entries.extend(batch_entries)
+        sent.append(batch)
+    if not sent and not done:
+        reasons = outcome.skipped
+        raise ValidationError(
+            "Nothing to export: no accepted charges that can be sent."
+            + (" " + " | ".join(reasons) if reasons else "")
+        )
+    if sent:
+        export.csv_text = csv_render(rows)
+        export.hl7_text = "\n".join(messages) + "\n"
+        export.fhir_json = fhir_render(entries, at=at)
+        export.save(update_fields=["csv_text", "hl7_text", "fhir_json"])
+        export.runs.set([b.run for b in sent])
+        for batch in sent:
+            _ledger_write(batch, export=export, at=at)
+        outcome.export = export
+    else:
+        export.delete()  # nothing was sent: no empty export on the list
+    run_ids = [b.run.pk for b in sent + done]
     ChargeRun.objects.filter(pk__in=run_ids).update(exported_at=at)
     ReviewItem.objects.filter(run_id__in=run_ids, state=ReviewItem.State.ACCEPTED).update(
         state=ReviewItem.State.EXPORTED, updated_at=at
     )
-    return export, skipped
+    return outcome
+
+
+def _ledger_write(batch: Batch, *, export: Export, at: datetime) -> None:
+    for tx in batch.transactions:
+        s = tx.sendable
+        LedgerEntry.objects.create(
+            encounter=batch.encounter,
+            export=export,
+            run=batch.run,
+            kind=tx.kind,
+            transaction_id=tx.transaction_id,
+            reverses=tx.reverses,
+            code=s.code,
+            modifiers=list(s.modifiers),
+            units=s.units,
+            date=s.date,
+            administrations=list(s.administrations),
+            detail=s.detail,
+            at=at,
+        )
+
+
+def ledger_sum(encounter_id: int) -> dict[tuple[str, tuple[str, ...], date], int]:
+    """Units per (code, modifiers, date) standing at billing: charges minus credits."""
+    total: dict[tuple[str, tuple[str, ...], date], int] = {}
+    for entry in LedgerEntry.objects.filter(encounter_id=encounter_id):
+        key = (entry.code, tuple(entry.modifiers), entry.date)
+        sign = 1 if entry.kind == LedgerEntry.Kind.CHARGE else -1
+        total[key] = total.get(key, 0) + sign * entry.units
+    return {k: v for k, v in total.items() if v}
 
 
 EXPORT_FORMATS = {

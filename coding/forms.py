@@ -71,6 +71,29 @@ class LineCorrectForm(forms.Form):
         return data
 
 
+class CorrectionResolveForm(forms.Form):
+    """The coder's decision on a correction that needs re-review (coding/corrections.py)."""
+
+    decision = forms.ChoiceField(
+        choices=[
+            ("keep", "Keep it as it was"),
+            ("adapt", "Adapt it (the values below)"),
+            ("drop", "Drop it"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    code = forms.CharField(max_length=10, required=False, help_text="Adapt: the code to send")
+    units = forms.IntegerField(min_value=1, max_value=9999, required=False)
+    modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("decision") == "adapt" and not data.get("units") and "units" not in self.errors:
+            self.add_error("units", "An adapted line needs its units.")
+        return data
+
+
 class LineAddForm(forms.Form):
     code = forms.CharField(max_length=10)
     units = forms.IntegerField(min_value=1, initial=1)

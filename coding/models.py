@@ -138,12 +138,27 @@ class ReviewItem(models.Model):
 
 
 class ChargeCorrection(models.Model):
-    """A coder's change to one line of a run, with the engine's original kept beside it."""
+    """A coder's change to one line of a run, with the engine's original kept beside it.
+
+    A correction is tied to what it corrected: `original` is the target line (code, units,
+    modifiers, date, administrations). When a new run replaces the one it was made on, it is
+    copied onto the new run (coding/corrections.py): CARRIED when the new run has the target
+    line unchanged, else NEEDS_REVIEW (the old target in `original`, the new run's nearest line
+    in `line`), which blocks acceptance until the coder keeps, adapts or drops it with a reason.
+    """
 
     class Action(models.TextChoices):
         CHANGE = "change", "Change"
         ADD = "add", "Add"
         REMOVE = "remove", "Remove"
+
+    class State(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        CARRIED = "carried", "Carried forward"
+        NEEDS_REVIEW = "needs_review", "Needs re-review"
+        KEPT = "kept", "Kept after re-review"
+        ADAPTED = "adapted", "Adapted after re-review"
+        DROPPED = "dropped", "Dropped after re-review"
 
     run = models.ForeignKey(ChargeRun, on_delete=models.PROTECT, related_name="corrections")
     line = models.ForeignKey(
@@ -155,12 +170,30 @@ class ChargeCorrection(models.Model):
     reason = models.TextField()
     by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=now)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.APPLIED)
+    # The correction of the previous run this one continues (reason, by and at are the coder's
+    # of the first one, copied).
+    carried_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="carried_to"
+    )
+    decision_reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    # The states whose correction applies to the lines sent.
+    IN_EFFECT = (State.APPLIED, State.CARRIED, State.KEPT, State.ADAPTED)
 
     class Meta:
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.action} on run {self.run_id}"
+        return f"{self.action} on run {self.run_id} ({self.state})"
+
+    @property
+    def in_effect(self) -> bool:
+        return self.state in self.IN_EFFECT
 
 
 class EditOverride(models.Model):
@@ -228,7 +261,8 @@ class MueLimit(models.Model):
 
 
 class Export(models.Model):
-    """One batch of accepted charges sent to billing, kept in each format as sent."""
+    """One batch sent to billing, kept in each format as sent; what it sent per line is in
+    LedgerEntry (charges and the credits reversing earlier charges)."""
 
     created_at = models.DateTimeField(default=now)
     created_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
@@ -242,6 +276,52 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk}"
+
+
+class LedgerEntry(models.Model):
+    """One transaction sent to billing for an encounter: a charge (CG), or a credit (CD) that
+    reverses an earlier charge. An encounter's charges standing at billing are its CG entries
+    with no CD; the next export sends only the difference to its accepted lines
+    (coding/ledger.py). A charge's `transaction_id` is the line identifier the billing system
+    knows; a credit is sent under the id of the charge it reverses."""
+
+    class Kind(models.TextChoices):
+        CHARGE = "CG", "Charge"
+        CREDIT = "CD", "Credit"
+
+    encounter = models.ForeignKey(
+        "mar.Encounter", on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    export = models.ForeignKey(Export, on_delete=models.PROTECT, related_name="entries")
+    run = models.ForeignKey(ChargeRun, on_delete=models.PROTECT, related_name="ledger_entries")
+    kind = models.CharField(max_length=2, choices=Kind.choices)
+    transaction_id = models.CharField(max_length=40)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    code = models.CharField(max_length=10)
+    modifiers = models.JSONField(default=list)
+    units = models.PositiveIntegerField()
+    date = models.DateField()
+    administrations = models.JSONField(default=list)
+    # Everything else the line carried when sent (revenue code, price, NDC, diagnosis...): a
+    # change to any of it is a change the billing system must hear about.
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["encounter", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transaction_id"],
+                condition=Q(kind="CG"),
+                name="coding_ledger_one_charge_per_transaction_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        mods = "-".join(self.modifiers)
+        return f"{self.kind} {self.transaction_id} {self.code}{'-' + mods if mods else ''}"
 
 
 class ChargeOutbox(models.Model):

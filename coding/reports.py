@@ -79,7 +79,9 @@ class Reconciliation:
 
 
 def reconciliation(*, date_from: date, date_to: date) -> Reconciliation:
-    """Signed encounters whose charges are not accepted yet; every coder's correction and why."""
+    """Signed encounters whose charges are not accepted yet; every coder's correction and why,
+    as it stands on the encounter's current charges: applied, carried forward, waiting for
+    re-review, kept, adapted or dropped (coding/corrections.py)."""
     done = [ReviewItem.State.ACCEPTED, ReviewItem.State.EXPORTED]
     not_accepted = (
         Encounter.objects.filter(_in_range("", date_from, date_to), status=Encounter.Status.SIGNED)
@@ -88,8 +90,10 @@ def reconciliation(*, date_from: date, date_to: date) -> Reconciliation:
         .order_by("arrived_at", "pk")
     )
     corrections = (
-        ChargeCorrection.objects.filter(_in_range("run__encounter__", date_from, date_to))
-        .select_related("run__encounter__patient", "by", "line")
+        ChargeCorrection.objects.filter(
+            _in_range("run__encounter__", date_from, date_to), run__is_current=True
+        )
+        .select_related("run__encounter__patient", "by", "line", "decided_by")
         .order_by("at", "pk")
     )
     return Reconciliation(not_accepted=not_accepted, corrections=corrections)

@@ -55,6 +55,7 @@ class EffectiveLine:
     correction: ChargeCorrection | None = None
     original: dict[str, Any] | None = None  # the generated line, when a coder changed it
     removed: bool = False
+    engine_why: str = ""  # the engine's why, kept beside the coder's on a corrected line
 
     @property
     def key(self) -> str:
@@ -77,6 +78,19 @@ def line_json(line: ChargeLine | EffectiveLine) -> dict[str, Any]:
     }
 
 
+def correction_why(correction: ChargeCorrection) -> str:
+    """A corrected line's why: the coder's reason, who and when (and the re-review decision)."""
+    verb = {"add": "added", "change": "corrected", "remove": "removed"}[correction.action]
+    at = timezone.localtime(correction.at).strftime("%Y-%m-%d %H:%M")
+    text = f"{verb} by {correction.by.get_username()} {at}: {correction.reason}"
+    if correction.decision_reason and correction.decided_by is not None:
+        text += (
+            f" ({correction.get_state_display().lower()} by "
+            f"{correction.decided_by.get_username()}: {correction.decision_reason})"
+        )
+    return text
+
+
 def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[EffectiveLine]:
     """The run's lines with corrections applied, in claim order; coders' additions last.
 
@@ -85,6 +99,8 @@ def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[Ef
     latest: dict[int, ChargeCorrection] = {}
     added: list[ChargeCorrection] = []
     for correction in sorted(run.corrections.all(), key=lambda c: (c.at, c.pk)):
+        if not correction.in_effect:
+            continue  # waiting for the coder's re-review, or dropped
         if correction.action == ChargeCorrection.Action.ADD:
             added.append(correction)
         elif correction.line_id is not None:
@@ -115,12 +131,13 @@ def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[Ef
                 tuple(data["modifiers"]),
                 date.fromisoformat(data["date"]),
                 tuple(data["administrations"]),
-                line.why,
+                correction_why(correction),
                 source,
                 line_id=line.pk,
                 correction=correction,
                 original=correction.original,
                 removed=correction.action == ChargeCorrection.Action.REMOVE,
+                engine_why=line.why,
             )  # fmt: skip
         )
     for correction in added:
@@ -132,7 +149,7 @@ def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[Ef
                 tuple(data["modifiers"]),
                 date.fromisoformat(data["date"]),
                 tuple(data["administrations"]),
-                f"added by {correction.by.get_username()}: {correction.reason}",
+                correction_why(correction),
                 "coder",
                 correction=correction,
             )  # fmt: skip
@@ -238,11 +255,18 @@ def review_release(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
 def review_accept(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
     """Accept the charges as they stand (with corrections); blocking edits must be resolved."""
     locked = _locked_claimed(item, user)
-    run = ChargeRun.objects.prefetch_related("lines", "corrections__by", "edit_overrides").get(
-        pk=locked.run_id
-    )
+    run = ChargeRun.objects.prefetch_related(
+        "lines", "corrections__by", "corrections__decided_by", "edit_overrides"
+    ).get(pk=locked.run_id)
     if run.error:
         raise ValidationError(f"The record could not be coded: {run.error}")
+    # Corrections a new run sent back for re-review (coding/corrections.py) block acceptance.
+    waiting = [c for c in run.corrections.all() if c.state == ChargeCorrection.State.NEEDS_REVIEW]
+    if waiting:
+        raise ValidationError(
+            f"{len(waiting)} correction(s) need re-review after the charges changed: keep, "
+            "adapt or drop each, with a reason."
+        )
     blocking = charge_edits_for_run(run).blocking
     if blocking:
         raise ValidationError(
@@ -337,7 +361,9 @@ def charge_line_correct(
     if line is None or line.run_id != run.pk:
         raise ValidationError("That line is not one of the charges under review.")
     original = line_json(line)
-    latest = line.corrections.order_by("-at", "-pk").first()
+    latest = (
+        line.corrections.filter(state__in=ChargeCorrection.IN_EFFECT).order_by("-at", "-pk").first()
+    )
     # The line as it stands now: the engine's, or as the latest correction left it.
     current = latest.corrected if latest is not None else original
     corrected = {}
@@ -377,9 +403,9 @@ def edit_override_create(
     locked = _locked_claimed(item, user)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the edit is overridden."})
-    run = ChargeRun.objects.prefetch_related("lines", "corrections__by", "edit_overrides").get(
-        pk=locked.run_id
-    )
+    run = ChargeRun.objects.prefetch_related(
+        "lines", "corrections__by", "corrections__decided_by", "edit_overrides"
+    ).get(pk=locked.run_id)
     current = {(e.finding.rule, e.finding.message) for e in charge_edits_for_run(run).items}
     if (rule, message) not in current:
         raise ValidationError("That edit no longer applies to these charges.")

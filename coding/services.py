@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from coding.corrections import corrections_carry
 from coding.drug_lines import drug_line_inputs, drug_lines_store
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
 from coding.review import review_item_sync
@@ -88,10 +89,13 @@ def charge_run_store(
             for position, finding in enumerate(result.findings)
         )
     # The rest of storing a run, in this transaction, in plain calls: its drug lines (from the
-    # record's rows: HCPCS, units, JW/JZ) after the engine's lines, and the coders' worklist
-    # item, which follows the current run back to NEW.
+    # record's rows: HCPCS, units, JW/JZ) after the engine's lines, the coder's corrections of
+    # the previous run (carried, or back for re-review: coding/corrections.py), and the coders'
+    # worklist item, which follows the current run back to NEW.
     if not run.error:
         drug_lines_store(run=run)
+    if current is not None:
+        corrections_carry(previous=current, run=run)
     review_item_sync(run=run)
     return run, True
 

@@ -13,6 +13,11 @@ urlpatterns = [
     path("encounters/<int:pk>/accept/", views.accept, name="accept"),
     path("encounters/<int:pk>/lines/<int:line_id>/", views.line_correct, name="line_correct"),
     path("encounters/<int:pk>/lines/add/", views.line_add, name="line_add"),
+    path(
+        "encounters/<int:pk>/corrections/<int:correction_id>/resolve/",
+        views.correction_resolve_view,
+        name="correction_resolve",
+    ),
     path("encounters/<int:pk>/override/", views.override, name="override"),
     path("encounters/<int:pk>/query/", views.query, name="query"),
     path("exports/", views.exports, name="exports"),

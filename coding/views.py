@@ -19,10 +19,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from coding.corrections import correction_resolve
 from coding.engine import RecordError, code_record, parse_record
 from coding.exports import EXPORT_FORMATS, export_create
 from coding.forms import (
     KNOWN_RULES,
+    CorrectionResolveForm,
     DateRangeForm,
     EditOverrideForm,
     LineAddForm,
@@ -30,6 +32,7 @@ from coding.forms import (
     QueryForm,
     WorklistFilterForm,
 )
+from coding.ledger import encounters_billed, standing_charges
 from coding.models import (
     ChargeCorrection,
     ChargeFinding,
@@ -87,7 +90,11 @@ def worklist(request: HttpRequest) -> HttpResponse:
         .values("n")
     )
     current = ChargeRun.objects.filter(is_current=True).prefetch_related(
-        "lines", Prefetch("corrections", queryset=ChargeCorrection.objects.select_related("by"))
+        "lines",
+        Prefetch(
+            "corrections",
+            queryset=ChargeCorrection.objects.select_related("by", "decided_by"),
+        ),
     )
     encounters = (
         Encounter.objects.filter(status=Encounter.Status.SIGNED)
@@ -115,6 +122,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
                 )
             )
     rows = list(encounters[:WORKLIST_LIMIT])
+    billed = encounters_billed(e.pk for e in rows)
     for encounter in rows:
         run = encounter.current_runs[0] if encounter.current_runs else None
         # The charges as they would be sent: the coders' corrections applied. There are no prices
@@ -127,6 +135,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
         encounter.units_total = sum(line.units for line in sent)  # type: ignore[attr-defined]
         encounter.corrected = any(line.correction for line in lines)  # type: ignore[attr-defined]
         encounter.item = getattr(encounter, "review_item", None)  # type: ignore[attr-defined]
+        encounter.changed_after_billing = _changed_after_billing(  # type: ignore[attr-defined]
+            encounter.item, encounter.pk in billed
+        )
     return render(
         request,
         "coding/worklist.html",
@@ -180,6 +191,11 @@ def _encounter(pk: int) -> Encounter:
     )
 
 
+def _changed_after_billing(item: ReviewItem | None, billed: bool) -> bool:
+    """Sent to billing once, and the charges moved since (a new run not exported yet)."""
+    return billed and item is not None and item.state != ReviewItem.State.EXPORTED
+
+
 def _review_context(
     request: HttpRequest, encounter: Encounter, *, bound: Bound | None = None
 ) -> dict[str, object]:
@@ -188,7 +204,12 @@ def _review_context(
     item = ReviewItem.objects.filter(encounter=encounter).select_related("claimed_by").first()
     runs = list(
         ChargeRun.objects.filter(encounter=encounter).prefetch_related(
-            "lines", "findings", "corrections__by", "edit_overrides__by"
+            "lines",
+            "findings",
+            "corrections__by",
+            "corrections__decided_by",
+            "corrections__line",
+            "edit_overrides__by",
         )
     )
     run = next((r for r in runs if r.is_current), None)
@@ -217,7 +238,11 @@ def _review_context(
             and item.claimed_by_id == request.user.pk
         ),
         "bound_shown": False,
+        "billed": standing_charges(encounter.pk),
     }
+    context["changed_after_billing"] = _changed_after_billing(
+        item, encounter.ledger_entries.exists()
+    )
     if run is not None:
         lines = effective_lines(run, include_removed=True)
         sent = [line for line in lines if not line.removed]
@@ -257,9 +282,26 @@ def _review_context(
                     LineCorrectForm(prefix=f"l{line.line_id}", initial=_initial(line)),
                 )
             rows.append({"line": line, "form": correct_form})
+        rereview = []
+        for correction in run.corrections.all():
+            if correction.state != ChargeCorrection.State.NEEDS_REVIEW:
+                continue
+            corrected = correction.corrected or {}
+            fresh = CorrectionResolveForm(
+                prefix=f"c{correction.pk}",
+                initial={
+                    "code": corrected.get("code", ""),
+                    "units": corrected.get("units", 1),
+                    "modifiers": " ".join(corrected.get("modifiers", [])),
+                },
+            )
+            rereview.append(
+                {"correction": correction, "form": take(("resolve", correction.pk), fresh)}
+            )
         context.update(
             {
                 "lines": rows,
+                "rereview": rereview,
                 "edits": edits.items,
                 "blocking": edits.blocking,
                 "override_forms": override_forms,
@@ -378,6 +420,33 @@ def line_correct(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
 
 @require_POST
 @role_required(CODER)
+def correction_resolve_view(request: HttpRequest, pk: int, correction_id: int) -> HttpResponse:
+    item = _item_for(pk)
+    correction = get_object_or_404(ChargeCorrection, pk=correction_id, run__encounter_id=pk)
+    form = CorrectionResolveForm(request.POST, prefix=f"c{correction.pk}")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            correction_resolve(
+                item=item,
+                user=request.user,
+                correction=correction,
+                decision=data["decision"],
+                reason=data["reason"],
+                code=data.get("code") or "",
+                units=data.get("units") or 1,
+                modifiers=data["modifiers"] if data.get("modifiers") else None,
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(request, "Correction re-reviewed; your decision and reason are kept.")
+            return redirect("coding:encounter_charges", pk=pk)
+    return _refused(request, pk, (("resolve", correction.pk), form), "Correction not re-reviewed.")
+
+
+@require_POST
+@role_required(CODER)
 def line_add(request: HttpRequest, pk: int) -> HttpResponse:
     item = _item_for(pk)
     ids = {
@@ -469,13 +538,21 @@ def exports(request: HttpRequest) -> HttpResponse:
 @role_required(CODER)
 def export_new(request: HttpRequest) -> HttpResponse:
     try:
-        export, skipped = export_create(user=request.user)
+        outcome = export_create(user=request.user)
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
         return redirect("coding:exports")
-    for note in skipped:
+    for note in outcome.blocked:
         messages.warning(request, f"Not exported (open edits): {note}")
-    messages.success(request, f"Export {export.pk} made: download it in each format below.")
+    for note in outcome.refused:
+        messages.error(request, f"Refused, not exported: {note}")
+    for note in outcome.unchanged:
+        messages.info(request, f"Nothing sent, billing already has these charges: {note}")
+    if outcome.export is not None:
+        messages.success(
+            request,
+            f"Export {outcome.export.pk} made: download it in each format below.",
+        )
     return redirect("coding:exports")
 
 

@@ -1,54 +1,57 @@
-"""Security headers on every response: a strict content security policy and a few others.
+"""Security settings' small helpers: what neither Django nor django-csp sends, and the guard that
+keeps the development mode (DEBUG, public secret key) on the loopback interface.
 
-The policy allows only the app's own files: no inline <script>, no style="" attributes, no
-eval, nothing from another origin (every asset is vendored and served by the app). Bootstrap's
-form controls draw their arrows and ticks with data: SVG images, hence img-src data:.
-CSP_REPORT_ONLY=1 in the environment sends the same policy as report-only, for trying a change.
+The content security policy itself is django-csp's (settings.CONTENT_SECURITY_POLICY); Django's
+SecurityMiddleware sends X-Content-Type-Options, Referrer-Policy and Cross-Origin-Opener-Policy,
+and XFrameOptionsMiddleware X-Frame-Options.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
-from django.conf import settings
-from django.http import HttpRequest, HttpResponse
-
-DEFAULT_CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
 class SecurityHeadersMiddleware:
+    """Permissions-Policy on every response; no-store on every signed-in one."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.policy = getattr(settings, "CONTENT_SECURITY_POLICY", DEFAULT_CSP)
-        self.header = (
-            "Content-Security-Policy-Report-Only"
-            if getattr(settings, "CSP_REPORT_ONLY", False)
-            else "Content-Security-Policy"
-        )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault(self.header, self.policy)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if getattr(request, "user", None) is not None and request.user.is_authenticated:
             # Patient data: never kept by the browser or a shared proxy once the tab is closed.
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class LoopbackOnlyMiddleware:
+    """Installed only in development with the public default secret key (config/settings.py):
+    a request from any other machine is refused, whatever address runserver or gunicorn was
+    bound to, because with that key anyone could forge sessions."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_loopback(request.META.get("REMOTE_ADDR")):
+            return HttpResponseForbidden(
+                "This server runs in development mode (DJANGO_ENV unset: DEBUG and a public "
+                "secret key) and answers only on this machine (127.0.0.1). Set "
+                "DJANGO_ENV=production, SECRET_KEY and ALLOWED_HOSTS to serve others.",
+                content_type="text/plain",
+            )
+        return self.get_response(request)

@@ -26,6 +26,8 @@ def _env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+DEVELOPMENT_SECRET_KEY = "django-insecure-infusion-mar-development-only"
+
 if PRODUCTION:
     try:
         SECRET_KEY = os.environ["SECRET_KEY"]
@@ -36,10 +38,13 @@ if PRODUCTION:
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production")
 else:
-    # Development only: a fixed key is harmless because production refuses to start without one.
-    SECRET_KEY = os.environ.get("SECRET_KEY", "django-insecure-infusion-mar-development-only")
+    # Development only: the fixed key is public, so with it the app answers only on this machine
+    # (LOOPBACK_ONLY below: config.security.LoopbackOnlyMiddleware); production needs its own key.
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
     DEBUG = os.environ.get("DEBUG", "1") == "1"
-    ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,0.0.0.0,[::1],testserver")
+    ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+# DEBUG or the public key: refuse every request that does not come from this machine.
+LOOPBACK_ONLY = not PRODUCTION and (DEBUG or SECRET_KEY == DEVELOPMENT_SECRET_KEY)
 
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -61,12 +66,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's SessionMiddleware, except that background polls do not extend an idle session.
+    "config.session.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Every page needs a login unless its view is marked @login_not_required.
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Every page needs a login unless its view is marked @login_not_required (an htmx request
+    # without a session gets 401 + X-Session-Expired, for the page's sign-in dialog).
+    "config.session.HtmxLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -99,6 +106,14 @@ DATABASES = {
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The audit trail and the signed-record guard are PostgreSQL triggers: SQLite (the demo) has
+# neither, so production refuses it.
+AUDIT_TRAIL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if PRODUCTION and not AUDIT_TRAIL:
+    raise ImproperlyConfigured(
+        "DJANGO_ENV=production needs PostgreSQL (DATABASE_URL=postgres://...): the audit trail "
+        "and the signed-record guard are PostgreSQL triggers, which SQLite does not have"
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -111,12 +126,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Shared tablets: a session idle for 30 minutes ends (every request pushes the expiry on).
+# Shared tablets: a session idle for 30 minutes ends (every request pushes the expiry on, except
+# the page's background polls: config/session.py).
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60))
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # htmx sends the token from hx-headers on <body>, so no script needs to read the cookie.
 CSRF_COOKIE_HTTPONLY = True
+# An htmx request refused for its token gets an answer the page handles (config/session.py).
+CSRF_FAILURE_VIEW = "config.session.csrf_failure"
 
 LANGUAGE_CODE = "en-us"
 # The hospital's zone; each encounter also carries its own IANA zone for the record.
@@ -191,13 +209,44 @@ PGTRIGGER_MIGRATIONS = False
 PGTRIGGER_INSTALL_ON_MIGRATE = True
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("csp.middleware.CSPMiddleware") + 1,
     "config.security.SecurityHeadersMiddleware",
 )
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-    "mar.audit.context.HistoryContextMiddleware",
+    "mar.audit.context.HistoryMiddleware",
 )
-CSP_REPORT_ONLY = os.environ.get("CSP_REPORT_ONLY", "") == "1"
+if LOOPBACK_ONLY:
+    MIDDLEWARE.insert(0, "config.security.LoopbackOnlyMiddleware")
+# pghistory's middleware: only the methods that change something get a context.
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+# Content security policy (django-csp): only the app's own files, no inline <script>, no
+# style="" attributes, no eval, nothing from another origin (every asset is vendored).
+# Bootstrap's form controls draw their arrows and ticks with data: SVG images, hence img-src data:.
+# CSP_REPORT_ONLY=1 in the environment sends the same policy as report-only, for trying a change.
+INSTALLED_APPS += ["csp"]
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+if os.environ.get("CSP_REPORT_ONLY", "") == "1":
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
 
 # Lockout: this many failed sign-ins for one username from one address in the window.
 AUTHENTICATION_BACKENDS = [

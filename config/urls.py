@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from config.session import session_resume
 from mar import views as mar_views
 from mar.audit.forms import SignInForm
 
@@ -13,6 +14,7 @@ urlpatterns = [
         auth_views.LoginView.as_view(authentication_form=SignInForm),
         name="login",
     ),
+    path("accounts/resume/", session_resume, name="session_resume"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("mar/", include("mar.urls")),
     path("coding/", include("coding.urls")),

@@ -1,6 +1,40 @@
+"""Django admin. A signed record changes only through an addendum (mar/audit/guard.py: the
+database refuses anything else), so the admin shows a signed encounter, its rows and every
+addendum read-only instead of offering a save the database would refuse."""
+
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from mar import models
+
+
+def _signed(obj: Any) -> bool:
+    """obj (an encounter or a row of one) belongs to a signed encounter."""
+    if obj is None:
+        return False
+    encounter = obj if isinstance(obj, models.Encounter) else getattr(obj, "encounter", None)
+    if encounter is None and isinstance(obj, models.Pause):
+        encounter = obj.administration.encounter
+    return encounter is not None and encounter.is_signed
+
+
+class SignedReadOnly:
+    """Change and delete refused on anything of a signed encounter (the page stays viewable)."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not _signed(obj) and super().has_change_permission(request, obj)  # type: ignore[misc]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not _signed(obj) and super().has_delete_permission(request, obj)  # type: ignore[misc]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and _signed(obj):  # an inline under a signed encounter
+            return False
+        if isinstance(self, admin.options.InlineModelAdmin):
+            return super().has_add_permission(request, obj)  # type: ignore[misc]
+        return super().has_add_permission(request)  # type: ignore[misc]
 
 
 @admin.register(models.Drug)
@@ -16,39 +50,58 @@ class PatientAdmin(admin.ModelAdmin):
     search_fields = ["name", "mrn"]
 
 
-class AccessSiteInline(admin.TabularInline):
+class AccessSiteInline(SignedReadOnly, admin.TabularInline):
     model = models.AccessSite
     extra = 0
 
 
-class OrderInline(admin.TabularInline):
+class OrderInline(SignedReadOnly, admin.TabularInline):
     model = models.Order
     extra = 0
     raw_id_fields = ["drug", "verified_by"]
 
 
 @admin.register(models.Encounter)
-class EncounterAdmin(admin.ModelAdmin):
+class EncounterAdmin(SignedReadOnly, admin.ModelAdmin):
     list_display = ["pk", "patient", "unit", "location_label", "status", "arrived_at"]
     list_filter = ["status", "unit", "setting"]
     raw_id_fields = ["patient", "nurse", "signed_by"]
     inlines = [AccessSiteInline, OrderInline]
 
 
-class PauseInline(admin.TabularInline):
+class PauseInline(SignedReadOnly, admin.TabularInline):
     model = models.Pause
     extra = 0
 
 
 @admin.register(models.Administration)
-class AdministrationAdmin(admin.ModelAdmin):
+class AdministrationAdmin(SignedReadOnly, admin.ModelAdmin):
     list_display = ["pk", "encounter", "drug", "route", "method", "start", "stop"]
     raw_id_fields = ["encounter", "order", "drug", "site", "created_by"]
     inlines = [PauseInline]
 
 
-admin.site.register(models.Flush)
-admin.site.register(models.Addendum)
+@admin.register(models.Flush)
+class FlushAdmin(SignedReadOnly, admin.ModelAdmin):
+    pass
+
+
+@admin.register(models.Addendum)
+class AddendumAdmin(admin.ModelAdmin):
+    """Addenda are append-only (a database trigger): viewable, never changed or deleted here.
+    One is written through the chart (addendum_add), which makes the change it records."""
+
+    list_display = ["pk", "encounter", "author", "at"]
+    raw_id_fields = ["encounter"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class DrugNdcInline(admin.TabularInline):

@@ -7,6 +7,7 @@ the panel, the timeline's charged/uncharged marks and the sign-off read the same
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,12 +16,13 @@ from typing import Any
 from django.forms import Form
 from django.utils import timezone
 
-from coding.engine import Finding, Record, RecordError, Result, code_record, parse_record
+from coding.engine import Finding, Record, RecordError, Result, code_record
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
     AdministrationForm,
     AtForm,
+    DispositionForm,
     EncounterTimesForm,
     FlushForm,
     FlushRemoveForm,
@@ -29,12 +31,14 @@ from mar.forms import (
     SiteForm,
     SiteUpdateForm,
     StartForm,
+    ordered_method,
 )
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
     AccessSite,
     Administration,
     Encounter,
+    EncounterSummary,
     FindingAcknowledgement,
     Flush,
     Order,
@@ -46,8 +50,12 @@ from mar.record import (
     record_id,
 )
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
+from mar.summary import findings_of, summary_for
 from mar.timeline import Timeline, build_timeline
 
+_FLUSH_INDEX = re.compile(r"^flushes\[(\d+)\]")
+# The engine's names for the dose (DRUG-DOSE) and the card's fields for them.
+DOSE_FIELDS = {"dose": "dose_value", "dose.unit": "dose_unit", "dose.value": "dose_value"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 # Engine fields that are a field of the administration card, id="id_a<pk>-<name>".
 
@@ -97,6 +105,16 @@ class Card:
     conflict: Administration | None = None
 
     @property
+    def top_findings(self) -> list[Item]:
+        """The card's findings shown at its top: all but those shown beside the dose."""
+        return [item for item in self.findings if (item.finding.field or "") not in DOSE_FIELDS]
+
+    @property
+    def dose_findings(self) -> list[Item]:
+        """DRUG-DOSE: no dose, or one the billing unit cannot use, said beside the dose."""
+        return [item for item in self.findings if (item.finding.field or "") in DOSE_FIELDS]
+
+    @property
     def folded(self) -> bool:
         """A finished card with nothing to fix shows its form folded (the page stays short)."""
         return not (
@@ -119,7 +137,7 @@ def evaluate(encounter: Encounter, now: datetime) -> tuple[Any, Result | None, s
 
 
 def checklist_build(
-    result: Result | None,
+    findings: Iterable[Finding] | None,
     record_error: str,
     acknowledgements: list[FindingAcknowledgement],
     administrations: dict[str, Administration],
@@ -128,11 +146,13 @@ def checklist_build(
     record: Record | None = None,
     flushes: Iterable[Flush] = (),
 ) -> Checklist:
-    """`flushes` (a queryset is read only if a finding names a flush) for the links to them."""
-    if result is None:
+    """`findings`: the engine's (None: the record cannot be read). `flushes` (a queryset is read
+    only if a finding names a flush) for the links to them, in time order as the bridge reads them
+    when `record` is not given."""
+    if findings is None:
         return Checklist(groups=[], record_error=record_error)
     acks = {acknowledgement_key(a): a for a in acknowledgements}
-    findings = sorted(result.findings, key=lambda f: f.sort_key())
+    findings = sorted(findings, key=lambda f: f.sort_key())
     flush_anchor = _flush_anchors(record, flushes)
     groups: dict[str, Group] = {}
     for finding in findings:
@@ -143,7 +163,11 @@ def checklist_build(
             # The visit's heading links nowhere (it would jump to the checklist itself).
             groups[first] = Group(title, f"adm-{first[1:]}" if adm else "")
         key = finding_key(finding)
-        anchor = flush_anchor(finding.field) or _anchor(finding, administrations, sites)
+        anchor = (
+            flush_anchor(finding.field)
+            or _order_anchor(record, finding.field)
+            or _anchor(finding, administrations, sites)
+        )
         groups[first].items.append(Item(finding, key, anchor, acks.get(key)))
     checklist = Checklist(groups=list(groups.values()))
     for finding in findings:
@@ -157,6 +181,19 @@ def checklist_build(
     return checklist
 
 
+_ORDER_FIELD = re.compile(r"^orders\[(\d+)\]\.(disposition_reason|disposition)$")
+
+
+def _order_anchor(record: Record | None, field: str | None) -> str:
+    """For a finding naming an order's disposition (DOC-6: "orders[1].disposition", the record's
+    second order): the field on that order's row where the nurse documents it."""
+    match = _ORDER_FIELD.match(field or "")
+    if match is None or record is None or int(match[1]) >= len(record.orders):
+        return ""
+    pk = pk_from_record_id(record.orders[int(match[1])].id)
+    return f"id_d{pk}-{'reason' if match[2] == 'disposition_reason' else 'disposition'}"
+
+
 def _flush_anchors(record: Record | None, flushes: Iterable[Flush]) -> Callable[[str | None], str]:
     """For a finding naming one flush ("flushes[2]", DOC-3: in the future): the id of that
     flush's row on its site chip, where it is removed; "" for any other finding."""
@@ -164,7 +201,14 @@ def _flush_anchors(record: Record | None, flushes: Iterable[Flush]) -> Callable[
 
     def anchor(field: str | None) -> str:
         nonlocal by_time
-        named = flush_named(record, field) if record is not None else None
+        if record is None:  # the i-th flush in time order, as the bridge lists them
+            match = _FLUSH_INDEX.match(field or "")
+            if match is None:
+                return ""
+            in_order = list(flushes)
+            index = int(match[1])
+            return f"flush-{in_order[index].pk}" if index < len(in_order) else "sites"
+        named = flush_named(record, field)
         if named is None:
             return ""
         if by_time is None:  # the bridge reads times to the second
@@ -194,6 +238,8 @@ def _anchor(
         return "checklist"
     if name in ADMINISTRATION_CARD_FIELDS:
         return f"id_a{adm.pk}-{name}"
+    if name in DOSE_FIELDS:
+        return f"id_a{adm.pk}-{DOSE_FIELDS[name]}"
     if name.startswith("pauses["):
         pauses = list(adm.pauses.all())
         index = int(name[len("pauses[") : name.index("]")])
@@ -239,7 +285,7 @@ def chart_context(
 
     sites = list(encounter.sites.all())
     site_by_pk = {s.pk: s for s in sites}
-    orders = list(encounter.orders.select_related("drug", "verified_by"))
+    orders = list(encounter.orders.select_related("drug", "verified_by", "disposition_by"))
     adms = list(
         encounter.administrations.select_related("drug", "order", "site").prefetch_related("pauses")
     )
@@ -247,7 +293,8 @@ def chart_context(
     acknowledgements = list(encounter.acknowledgements.all())
     flushes = list(encounter.flushes.all())
     checklist = checklist_build(
-        result, record_error, acknowledgements, adm_by_id, site_by_pk, record=record,
+        result.findings if result else None, record_error, acknowledgements, adm_by_id,
+        site_by_pk, record=record,
         flushes=flushes,
     )  # fmt: skip
 
@@ -274,7 +321,17 @@ def chart_context(
             order,
             order.pk in given,
             bound.get(f"start-O{order.pk}")
-            or StartForm(encounter=encounter, sites=sites, prefix=f"o{order.pk}"),
+            or StartForm(
+                encounter=encounter,
+                sites=sites,
+                prefix=f"o{order.pk}",
+                initial={"method": ordered_method(order)},
+            ),
+            bound.get(f"disposition-O{order.pk}")
+            or DispositionForm(
+                prefix=f"d{order.pk}",
+                initial={"disposition": order.disposition, "reason": order.disposition_reason},
+            ),
         )
         for order in orders
     ]
@@ -421,27 +478,25 @@ def _card(
 
 def board_summary(
     encounter: Encounter,
-    now: datetime,
     *,
-    record: dict[str, Any] | None,
+    summary: EncounterSummary | None,
     running: bool,
     given: int,
 ) -> tuple[str, int, int]:
     """(state, open errors, warnings) for a board card: signed / in progress / items missing /
-    ready to sign. `record` is the encounter's infusion-record/1 dict (from the bulk bridge).
+    ready to sign, from the encounter's stored summary (mar/summary.py): no engine run.
 
     In progress: something is still running or nothing was given yet. Open items: the engine's
     errors not acknowledged, and its warnings.
     """
-    if encounter.is_signed or record is None:
+    if encounter.is_signed or summary is None:
         return "signed", 0, 0
-    try:
-        result = code_record(parse_record(record), now=now)
-    except RecordError:
+    if summary.record_error:
         return "items missing", 1, 0
+    findings = findings_of(summary)
     acknowledged = {acknowledgement_key(a) for a in encounter.acknowledgements.all()}
-    errors = open_errors(result.findings, acknowledged)
-    warnings = sum(1 for f in result.findings if f.severity == "warning")
+    errors = open_errors(findings, acknowledged)
+    warnings = sum(1 for f in findings if f.severity == "warning")
     if running or not given:
         state = "in progress"
     elif errors:
@@ -452,9 +507,11 @@ def board_summary(
 
 
 def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> dict[str, Any]:
-    """Just what the checklist panel needs (the htmx refresh and the benchmark measure this)."""
+    """Just what the checklist panel needs (the htmx refresh and the benchmark measure this):
+    the stored summary (mar/summary.py), no bridge and no engine run."""
     now = now or timezone.now()
-    record, result, record_error = evaluate(encounter, now)
+    summary = summary_for(encounter, now=now)
+    findings = None if summary.record_error else findings_of(summary)
     sites = {s.pk: s for s in encounter.sites.all()}
     adms = {
         administration_record_id(a.pk): a
@@ -462,7 +519,7 @@ def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> d
     }
     acknowledgements = list(encounter.acknowledgements.all())
     checklist = checklist_build(
-        result, record_error, acknowledgements, adms, sites, record=record,
-        flushes=encounter.flushes.all(),
+        findings, summary.record_error, acknowledgements, adms, sites,
+        flushes=encounter.flushes.order_by("at", "pk"),
     )  # fmt: skip
     return {"encounter": encounter, "checklist": checklist, "now": now}

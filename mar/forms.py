@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 
 from coding.engine import Finding, RecordError
 from coding.engine.reading import local_time
-from mar.models import ADMINISTRATION_CARD_FIELDS, AccessSite, Administration, Encounter
+from mar.models import ADMINISTRATION_CARD_FIELDS, AccessSite, Administration, Encounter, Order
 from mar.services.charting import finding_key
 
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"
@@ -225,6 +225,39 @@ class StartForm(ZonedForm):
         ]
         if len(open_sites) == 1:
             self.fields["site"].initial = open_sites[0].pk
+
+
+_PUSH_WORDS = re.compile(r"\b(?:iv\s*push|ivp|push|bolus)\b", re.IGNORECASE)
+_INJECTION_ROUTES = {"sq", "im", "intralesional"}
+
+
+def ordered_method(order: Order) -> str:
+    """How an order is given, as far as the order says: "IV push" (or IVP, bolus) in its dose
+    or indication is a push; a subcutaneous, intramuscular or intralesional one an injection;
+    anything else an infusion (the nurse changes it when it is not)."""
+    if _PUSH_WORDS.search(f"{order.dose} {order.indication}"):
+        return Administration.Method.PUSH
+    if order.route in _INJECTION_ROUTES:
+        return Administration.Method.INJECTION
+    return Administration.Method.INFUSION
+
+
+class DispositionForm(forms.Form):
+    """An order not given: not given, held or refused, and why (blank: to give after all)."""
+
+    disposition = forms.ChoiceField(
+        choices=[("", "— to give —"), *Order.Disposition.choices],
+        required=False,
+        label="Not given",
+    )
+    reason = forms.CharField(label="Why", required=False, max_length=2000, widget=forms.TextInput())
+    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("disposition") and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Say why it was not given (the auditor asks).")
+        return data
 
 
 def plain_number(value: Decimal | None) -> str | None:

@@ -1,7 +1,7 @@
 """The clinical record (patient, encounter, sites, orders, administrations) and the formulary.
 
 These models describe data only. What is codable and what is missing is the engine's call
-(coding/engine); the one bridge to it is coding/extract.py.
+(coding/engine); the one bridge to it is mar/record.py.
 """
 
 from dataclasses import asdict, fields
@@ -372,6 +372,11 @@ class Order(models.Model):
     class Purpose(models.TextChoices):
         HYDRATION = "hydration", "Hydration"
 
+    class Disposition(models.TextChoices):
+        NOT_GIVEN = "not_given", "Not given"
+        HELD = "held", "Held"
+        REFUSED = "refused", "Refused"
+
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="orders")
     drug = models.ForeignKey(Drug, on_delete=models.PROTECT, related_name="orders")
     dose = models.CharField(max_length=100, blank=True, help_text="'per protocol' is a dose")
@@ -420,6 +425,14 @@ class Order(models.Model):
     )
     verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
+    # An order not given: the nurse documents why (the engine's DOC-6 asks for it on every order
+    # with no administration). Blank: not documented (given, or still to give).
+    disposition = models.CharField(max_length=10, choices=Disposition.choices, blank=True)
+    disposition_reason = models.TextField(blank=True)
+    disposition_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    disposition_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]
@@ -599,7 +612,8 @@ class DrugClassChange(models.Model):
 
 
 class FindingAcknowledgement(models.Model):
-    """A nurse's reason for signing despite an error finding of the checklist (mar/charting.py).
+    """A nurse's reason for signing despite an error finding of the checklist
+    (mar/services/charting.py).
 
     A finding is matched by (rule, administrations, field, message): the engine's findings carry
     no id, and two findings of one rule can name the same field (two flushes in the future are
@@ -672,3 +686,27 @@ class InterfaceMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_type or 'HL7'} {self.control_id or '(no id)'}: {self.outcome}"
+
+
+class EncounterSummary(models.Model):
+    """The engine's findings on an encounter's record, derived and cached (mar/summary.py).
+
+    Stored in the transaction of every change to the record (the charting services call
+    `summary_refresh`), so the board and the live checklist read it and run no engine. Findings
+    that depend on the clock (a time in the future, an infusion running 24 h without a pump) are
+    right until `valid_until`; after that, or when the row is missing, the reader recomputes it.
+    A cache, not a decision: not history-tracked.
+    """
+
+    encounter = models.OneToOneField(
+        Encounter, on_delete=models.CASCADE, primary_key=True, related_name="summary"
+    )
+    computed_at = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    record_error = models.TextField(blank=True)
+    # The engine's findings in its order: [{"rule", "severity", "message", "administrations",
+    # "field"}], as Finding.to_json() writes them.
+    findings = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"E{self.encounter_id}: {len(self.findings)} findings"

@@ -138,6 +138,10 @@ def _record_dict(
             o["purpose"] = order.purpose
         if order.duration_minutes is not None:
             o["duration_minutes"] = order.duration_minutes
+        if order.disposition:
+            o["disposition"] = order.disposition
+        if order.disposition_reason:
+            o["disposition_reason"] = order.disposition_reason
         order_dicts.append(o)
 
     adm_dicts = []

@@ -24,6 +24,11 @@ urlpatterns = [
     path(E + "sites/<int:site_pk>/flush/", views.site_flush, name="site_flush"),
     path(E + "flushes/<int:flush_pk>/remove/", views.flush_remove, name="flush_remove"),
     path(E + "orders/<int:order_pk>/start/", views.order_start, name="order_start"),
+    path(
+        E + "orders/<int:order_pk>/disposition/",
+        views.order_disposition,
+        name="order_disposition",
+    ),
     path(E + "administrations/<int:adm_pk>/", views.administration_update, name="adm_update"),
     path(E + "administrations/<int:adm_pk>/pause/", views.administration_pause, name="adm_pause"),
     path(

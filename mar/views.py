@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
 from mar.chart_context import (
@@ -36,6 +36,7 @@ from mar.forms import (
     AddendumForm,
     AdministrationForm,
     AtForm,
+    DispositionForm,
     EncounterTimesForm,
     FlushForm,
     FlushRemoveForm,
@@ -48,7 +49,6 @@ from mar.forms import (
 )
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
 from mar.ports import charges_port
-from mar.record import record_dicts_from_encounters
 from mar.roles import (
     ADMIN,
     CLERK,
@@ -67,6 +67,7 @@ from mar.services.charting import (
     acknowledgement_key,
     finding_key,
 )
+from mar.summary import summaries_for
 from mar.timeline import build_timeline
 
 START_PAGES = {
@@ -87,7 +88,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
-@require_GET
+@require_safe  # GET and HEAD: load balancers and monitors probe with either
 def healthz(request: HttpRequest) -> HttpResponse:
     # For the proxy and process manager: the app is up and its database answers.
     with connection.cursor() as cursor:
@@ -101,7 +102,8 @@ def board(request: HttpRequest) -> HttpResponse:
     """Today's encounters by chair or bed, any still open from earlier (they must be finished),
     and any with a coder's query unanswered (flagged: the nurse answers with an addendum).
 
-    Each card's state and open-item count come from the engine's checks, like the chart's.
+    Each card's state and open-item count come from the engine's checks, like the chart's, as
+    stored with each change (mar/summary.py): the board runs no engine.
     """
     today = timezone.localdate()
     now = timezone.now()
@@ -130,14 +132,13 @@ def board(request: HttpRequest) -> HttpResponse:
         .order_by("unit", "location_label", "pk")
     )
     encounters = list(encounters)
-    # One bulk read of the open records (five queries for all of them), then the engine per card.
-    records = record_dicts_from_encounters(e for e in encounters if not e.is_signed)
+    # The stored summaries (mar/summary.py): one query whatever the number, no engine run.
+    summaries = summaries_for((e for e in encounters if not e.is_signed), now=now)
     units: dict[str, list[dict[str, object]]] = {}
     for encounter in encounters:
         state, errors, warnings = board_summary(
             encounter,
-            now,
-            record=records.get(encounter.pk),
+            summary=summaries.get(encounter.pk),
             running=bool(encounter.running),
             given=encounter.given,
         )
@@ -432,6 +433,40 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
         else:
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
     return _after_change(request, encounter, bound={f"start-O{order.pk}": form})
+
+
+@require_POST
+@role_required(NURSE)
+def order_disposition(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
+    """An order not given: not given, held or refused with the reason (DOC-6), or cleared (to
+    give after all); on a signed record as an addendum."""
+    order = get_object_or_404(
+        Order.objects.select_related("encounter__patient", "drug"), pk=order_pk, encounter_id=pk
+    )
+    encounter = order.encounter
+    form = DispositionForm(request.POST, prefix=f"d{order.pk}")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            charting.order_disposition_set(
+                order=order,
+                disposition=data["disposition"],
+                reason=data["reason"],
+                user=request.user,
+                addendum_why=data["addendum_why"],
+            )
+        except ChartError as exc:
+            _refused(form, exc)
+        else:
+            if order.disposition:
+                messages.success(
+                    request,
+                    f"{order.drug.name}: {order.get_disposition_display().lower()} charted.",
+                )
+            else:
+                messages.success(request, f"{order.drug.name}: to give.")
+            return _after_change(request, encounter, anchor=f"order-{order.pk}")
+    return _after_change(request, encounter, bound={f"disposition-O{order.pk}": form})
 
 
 def _administration(pk: int, adm_pk: int) -> Administration:

@@ -19,7 +19,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_date, parse_datetime
-from fhir.resources.bundle import Bundle
+from fhir.resources.R4B.bundle import Bundle
 
 from coding.fhir.models_compat import validated, validation_errors
 from coding.fhir.resources import ACCOUNT_SYSTEM, ICD10_SYSTEM, NPI_SYSTEM

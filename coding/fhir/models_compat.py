@@ -26,3 +26,10 @@ def validation_errors(exc: Exception) -> list[str]:
             out.append(f"{where}: {error.get('msg', '')}".strip(": "))
         return out or [str(exc)]
     return [str(exc)]
+
+
+def as_json(resource: Any) -> dict[str, Any]:
+    """A built model as plain JSON."""
+    if hasattr(resource, "model_dump_json"):
+        return json.loads(resource.model_dump_json(exclude_none=True))
+    return json.loads(resource.json(exclude_none=True))

@@ -11,15 +11,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fhir.resources.encounter import Encounter as FhirEncounter
-from fhir.resources.medicationadministration import (
+from fhir.resources.R4B.encounter import Encounter as FhirEncounter
+from fhir.resources.R4B.medicationadministration import (
     MedicationAdministration as FhirMedicationAdministration,
 )
-from fhir.resources.medicationrequest import MedicationRequest as FhirMedicationRequest
-from fhir.resources.patient import Patient as FhirPatient
+from fhir.resources.R4B.medicationrequest import MedicationRequest as FhirMedicationRequest
+from fhir.resources.R4B.patient import Patient as FhirPatient
 
-from coding.exports import Batch, charge_item, fhir_system
-from coding.fhir.models_compat import validated
+from coding.exports import Batch, Transaction, charge_item, fhir_system, sendable
+from coding.fhir.models_compat import as_json, validated
 from coding.models import ChargeRun
 from coding.review import effective_lines
 from mar.models import Administration, DoseBasis, Encounter, Order, Patient
@@ -224,20 +224,13 @@ def medication_administration_resource(adm: Administration) -> dict[str, Any]:
 
 
 def charge_item_resources(run: ChargeRun) -> list[dict[str, Any]]:
-    """The run's lines as the coder left them (corrections applied), as the export sends them."""
+    """The run's lines as the coder left them (corrections applied), each built as the export
+    builds a charge (coding/exports.py: charge_item), with the id "run<run>-line<n>"."""
     batch = Batch(run.encounter, run, effective_lines(run))
     out = []
     for n, line in enumerate(batch.lines, start=1):
-        item = charge_item(batch, n, line)
-        resource = validated(type(item), json_of(item))
+        tx = Transaction("CG", f"run{run.pk}-line{n}", sendable(line), line=line)
+        resource = as_json(charge_item(batch, tx))
         resource["meta"] = {"lastUpdated": _instant(run.created_at)}
         out.append(resource)
     return out
-
-
-def json_of(model: Any) -> dict[str, Any]:
-    import json
-
-    if hasattr(model, "model_dump_json"):
-        return json.loads(model.model_dump_json(exclude_none=True))
-    return json.loads(model.json(exclude_none=True))

@@ -1,16 +1,18 @@
 """Who did it: the pghistory context (user, URL or task) attached to every audited change.
 
-pghistory prefixes each write statement with set_config() calls, which only PostgreSQL
+The request context is pghistory's own middleware (HistoryMiddleware: the user and the URL, kept
+up to date when the user changes during the request, e.g. at sign-in), with the HTTP method
+added. pghistory prefixes each write statement with set_config() calls, which only PostgreSQL
 understands; with SQLite (bin/demo) there is no trigger to read them, so nothing is attached.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 import pghistory
+import pghistory.middleware
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
@@ -21,16 +23,13 @@ def history_context(**metadata: Any) -> contextlib.AbstractContextManager[Any]:
     return pghistory.context(**metadata)
 
 
-class HistoryContextMiddleware:
-    """Attach the signed-in user and the URL to every change a request makes (PostgreSQL only)."""
+class HistoryMiddleware(pghistory.middleware.HistoryMiddleware):  # type: ignore[misc]
+    """pghistory's middleware, on PostgreSQL only, with the method in the context."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    def get_context(self, request: HttpRequest) -> dict[str, Any]:
+        return {**super().get_context(request), "method": request.method}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return self.get_response(request)
-        user = getattr(request, "user", None)
-        user_id = user.pk if user is not None and user.is_authenticated else None
-        with history_context(user=user_id, url=request.path, method=request.method):
-            return self.get_response(request)
+        if connection.vendor != "postgresql":
+            return self.get_response(request)  # type: ignore[no-any-return]
+        return super().__call__(request)  # type: ignore[no-any-return]

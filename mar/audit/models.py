@@ -52,6 +52,7 @@ TRACKED: list[type[models.Model]] = [
     coding.DocumentationQuery,
     coding.MueLimit,
     coding.Export,
+    coding.LedgerEntry,
 ]
 
 EVENTS: dict[type[models.Model], type[models.Model]] = {}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from mar.csv_safe import cell_restore, csv_rows_write
 from mar.models import Drug, DrugClass
 
 DEFAULT_FORMULARY = Path(__file__).resolve().parent.parent / "data" / "formulary.csv"
@@ -195,7 +196,8 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
         if None in raw:
             errors.append(RowError(line, f"more fields than the {len(header)} columns"))
             continue
-        value = {key: (raw.get(key) or "").strip() for key in EXPORT_COLUMNS}
+        # cell_restore: a cell the export neutralised ("'=...") reads back as it was.
+        value = {key: cell_restore((raw.get(key) or "").strip()) for key in EXPORT_COLUMNS}
         fields, field_problems = drug_fields_check(
             name=value["name"],
             synonyms=value["synonyms"],
@@ -244,12 +246,11 @@ def synonyms_clean(value: str) -> str:
 
 
 def formulary_csv_write(drugs: Iterable[Drug]) -> str:
-    """The formulary as CSV text, in the columns the import reads back."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for drug in drugs:
-        writer.writerow(
+    """The formulary as CSV text, in the columns the import reads back (mar/csv_safe.py: every
+    field quoted, a cell a spreadsheet would run as a formula neutralised)."""
+    return csv_rows_write(
+        EXPORT_COLUMNS,
+        (
             [
                 drug.name,
                 drug.synonyms,
@@ -259,8 +260,9 @@ def formulary_csv_write(drugs: Iterable[Drug]) -> str:
                 drug.class_note,
                 drug.container,
             ]
-        )
-    return out.getvalue()
+            for drug in drugs
+        ),
+    )
 
 
 @transaction.atomic

@@ -33,6 +33,7 @@ from mar.pharmacy.formulary import (
     formulary_rows_read,
 )
 from mar.ports import FormularyChange, charges_port
+from mar.summary import summary_invalidate
 
 BILLING_FIELDS = ("hcpcs_code", "billing_unit_amount", "billing_unit", "container")
 
@@ -65,6 +66,7 @@ def _drug_class_set(
     change = DrugClassChange.objects.create(
         drug=locked, from_class=from_class, to_class=to_class, reason=reason, by=user
     )
+    summary_invalidate(drug_id=locked.pk)  # the open records' checklists follow the class
     # Administrations whose order overrides the class keep the override: not affected.
     governed = Administration.objects.filter(drug=locked).filter(
         Q(order__isnull=True) | Q(order__class_override__isnull=True) | Q(order__class_override="")
@@ -147,6 +149,7 @@ def order_class_override(
     locked.class_override = drug_class
     locked.class_override_reason = reason if drug_class else ""
     locked.save(update_fields=["class_override", "class_override_reason"])
+    summary_invalidate(encounter_ids=[locked.encounter_id])
     change = DrugClassChange.objects.create(
         drug=locked.drug,
         order=locked,
@@ -258,6 +261,7 @@ def drug_save(
     for key, value in values.items():
         setattr(locked, key, value)
     locked.save(update_fields=list(values))
+    summary_invalidate(drug_id=locked.pk)  # its name is in the records
     _billing_changed(drug=locked, before=before, user=user, why="edited")
     return locked
 
@@ -320,6 +324,7 @@ def order_create(
     """An order on an in-progress encounter; an unknown drug name adds an untagged drug."""
     if encounter.status == Encounter.Status.SIGNED:
         raise ValidationError("This record is signed; changes go through an addendum.")
+    summary_invalidate(encounter_ids=[encounter.pk])
     return Order.objects.create(
         encounter=encounter,
         drug=drug_for_name(name=drug_name),

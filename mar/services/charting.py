@@ -26,8 +26,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from coding.engine import Finding, Record, RecordError, check_record
+from coding.engine import Finding, Record, RecordError, code_record, parse_record
 from coding.engine import Flush as RecordFlush
+from coding.engine import check_record as check_record  # the tests ask it as charting does
 from mar.clock import date_hhmm
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
@@ -40,8 +41,13 @@ from mar.models import (
     Order,
     Pause,
 )
-from mar.record import administration_record_id, record_from_encounter, record_id
+from mar.record import (
+    administration_record_id,
+    record_dict_from_encounter,
+    record_id,
+)
 from mar.services import signature
+from mar.summary import record_read, refreshes_summary, result_computed
 
 
 class ChartError(Exception):
@@ -99,10 +105,19 @@ def _record_error(exc: RecordError) -> ChartError:
 
 
 def record_checked(encounter: Encounter) -> Record:
+    document = record_dict_from_encounter(encounter)
+    record_read(encounter.pk, document)  # the summary's refresh reuses it (mar/summary.py)
     try:
-        return record_from_encounter(encounter)
+        return parse_record(document)
     except RecordError as exc:
         raise _record_error(exc) from exc
+
+
+def _checked_findings(encounter: Encounter, record: Record, now: datetime) -> tuple[Finding, ...]:
+    """The engine's findings (`check_record`), its result kept for the summary's refresh."""
+    result = code_record(record, now=now)
+    result_computed(encounter.pk, result, now)
+    return result.findings
 
 
 _PAUSE_OUTSIDE = re.compile(r"^pauses\[\d+\]$")  # DOC-3: a pause not within start and stop
@@ -122,7 +137,7 @@ def _refuse_input_errors(
         return
     changed = administration_record_id(administration_id)
     errors: dict[str | None, list[str]] = {}
-    for finding in check_record(record, now=now):
+    for finding in _checked_findings(encounter, record, now):
         if (
             finding.rule == "DOC-3"
             and finding.severity == "error"
@@ -137,14 +152,13 @@ def _refuse_input_errors(
 
 def _is_signed(encounter: Encounter) -> bool:
     """The status as committed, with the row locked: a signature cannot slip in mid-change."""
-    status = (
-        Encounter.objects.select_for_update()
-        .filter(pk=encounter.pk)
-        .values_list("status", flat=True)
-        .get()
-    )
-    encounter.status = status
-    return status == Encounter.Status.SIGNED
+    # The record's own fields are re-read with the lock too: the record checked (and the
+    # summary stored, mar/summary.py) must be the one as committed, not as this request loaded it.
+    fields = ("status", "arrived_at", "observation_at", "timezone", "setting", "sequence_of_day")
+    row = Encounter.objects.select_for_update().filter(pk=encounter.pk).values(*fields).get()
+    for name, value in row.items():
+        setattr(encounter, name, value)
+    return row["status"] == Encounter.Status.SIGNED
 
 
 def _signed_change_allowed(
@@ -191,6 +205,7 @@ def _bump(administration: Administration) -> None:
 
 
 @transaction.atomic
+@refreshes_summary
 def site_place(
     *,
     encounter: Encounter,
@@ -212,6 +227,7 @@ def site_place(
 
 
 @transaction.atomic
+@refreshes_summary
 def site_update(
     *,
     site: AccessSite,
@@ -240,6 +256,7 @@ def site_update(
 
 
 @transaction.atomic
+@refreshes_summary
 def site_assess(*, site: AccessSite, at: datetime) -> AccessSite:
     _require_in_progress(site.encounter)
     site.assessed_at = at
@@ -248,6 +265,7 @@ def site_assess(*, site: AccessSite, at: datetime) -> AccessSite:
 
 
 @transaction.atomic
+@refreshes_summary
 def site_discontinue(*, site: AccessSite, at: datetime) -> AccessSite:
     _require_in_progress(site.encounter)
     if site.discontinued_at is not None:
@@ -276,7 +294,7 @@ def _flush_create(*, site: AccessSite, at: datetime, now: datetime) -> Flush:
     record = record_checked(encounter)
     this = (record_id("S", site.pk), at.replace(microsecond=0))  # as the bridge reads it
     errors = []
-    for finding in check_record(record, now=now):
+    for finding in _checked_findings(encounter, record, now):
         named = flush_named(record, finding.field)
         if (
             finding.rule == "DOC-3"
@@ -291,6 +309,7 @@ def _flush_create(*, site: AccessSite, at: datetime, now: datetime) -> Flush:
 
 
 @transaction.atomic
+@refreshes_summary
 def flush_chart(*, site: AccessSite, at: datetime, now: datetime | None = None) -> Flush:
     """A flush on a site, now or at a typed time; DOC-3 refuses one in the future."""
     _require_in_progress(site.encounter)
@@ -300,6 +319,7 @@ def flush_chart(*, site: AccessSite, at: datetime, now: datetime | None = None) 
 
 
 @transaction.atomic
+@refreshes_summary
 def flush_remove(
     *, flush: Flush, user: AbstractBaseUser | None = None, addendum_why: str = ""
 ) -> None:
@@ -335,6 +355,50 @@ def ordered_amount(dose: str) -> tuple[Decimal, str] | None:
 
 
 @transaction.atomic
+@refreshes_summary
+def order_disposition_set(
+    *,
+    order: Order,
+    disposition: str,
+    reason: str,
+    user: AbstractBaseUser | None,
+    at: datetime | None = None,
+    addendum_why: str = "",
+) -> Order:
+    """Document an order as not given, held or refused, with the reason (DOC-6), or clear it
+    ("": undo, the order is to give after all). Who and when are recorded; on a signed record
+    only as an addendum with a reason."""
+    encounter = order.encounter
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    reason = reason.strip()
+    if disposition and disposition not in Order.Disposition.values:
+        raise ChartError({"disposition": [f"{disposition!r} is not not given, held or refused."]})
+    if disposition and not reason:
+        raise ChartError({"reason": ["Say why it was not given (the auditor asks)."]})
+    words = dict(Order.Disposition.choices)
+    before = f"{words.get(order.disposition, 'to give')}" + (
+        f" ({order.disposition_reason})" if order.disposition_reason else ""
+    )
+    order.disposition = disposition
+    order.disposition_reason = reason if disposition else ""
+    order.disposition_by = user if disposition else None  # type: ignore[assignment]
+    order.disposition_at = (at or timezone.now()) if disposition else None
+    order.save(
+        update_fields=["disposition", "disposition_reason", "disposition_by", "disposition_at"]
+    )
+    record_checked(encounter)
+    if signed:
+        after = f"{words.get(disposition, 'to give')}" + (f" ({reason})" if disposition else "")
+        what = [f"{before} -> {after}"] if before != after else []
+        _addendum_for(
+            encounter, user=user, subject=f"O{order.pk} {order.drug.name}", what=what,
+            why=addendum_why,
+        )  # fmt: skip
+    return order
+
+
+@transaction.atomic
+@refreshes_summary
 def administration_start(
     *,
     order: Order,
@@ -367,6 +431,7 @@ def administration_start(
 
 
 @transaction.atomic
+@refreshes_summary
 def administration_update(
     *,
     administration: Administration,
@@ -431,6 +496,7 @@ def _open_pause(administration: Administration) -> Pause | None:
 
 
 @transaction.atomic
+@refreshes_summary
 def administration_pause(
     *, administration: Administration, version: int, at: datetime, now: datetime | None = None
 ) -> Pause:
@@ -447,6 +513,7 @@ def administration_pause(
 
 
 @transaction.atomic
+@refreshes_summary
 def administration_resume(
     *, administration: Administration, version: int, at: datetime, now: datetime | None = None
 ) -> Pause:
@@ -463,6 +530,7 @@ def administration_resume(
 
 
 @transaction.atomic
+@refreshes_summary
 def administration_stop(
     *, administration: Administration, version: int, at: datetime, now: datetime | None = None
 ) -> Administration:
@@ -482,6 +550,7 @@ def administration_stop(
 
 
 @transaction.atomic
+@refreshes_summary
 def pause_update(
     *,
     pause: Pause,
@@ -521,6 +590,7 @@ def pause_update(
 
 
 @transaction.atomic
+@refreshes_summary
 def encounter_times_update(
     *,
     encounter: Encounter,
@@ -556,6 +626,7 @@ def open_errors(
 
 
 @transaction.atomic
+@refreshes_summary
 def encounter_sign(
     *,
     encounter: Encounter,
@@ -571,7 +642,8 @@ def encounter_sign(
     reasons = reasons or {}
     locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     _require_in_progress(locked)
-    findings = check_record(record_checked(locked), now=now or timezone.now())
+    now = now or timezone.now()
+    findings = _checked_findings(locked, record_checked(locked), now)
     acknowledged = {acknowledgement_key(a) for a in locked.acknowledgements.all()}
     new: list[FindingAcknowledgement] = []
     for finding in open_errors(findings, acknowledged):
@@ -597,6 +669,7 @@ def encounter_sign(
 
 
 @transaction.atomic
+@refreshes_summary
 def addendum_write(
     *,
     encounter: Encounter,

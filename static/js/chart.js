@@ -1,7 +1,6 @@
-// The bedside chart: the elapsed-minutes ticker, jump-to-field, and keeping what the nurse typed
-// across htmx swaps. No inline scripts (CSP).
-// Everything here is a convenience: without JavaScript the links are plain anchors and the
-// minutes are right as of the page load.
+// The bedside chart: the elapsed-minutes ticker, jump-to-field, the administration cards' saves
+// (queued, in order, never silently failed), and keeping what the nurse typed across htmx morphs.
+// No inline scripts (CSP). Without JavaScript the forms post and redirect back as plain forms.
 (function () {
   "use strict";
 
@@ -42,14 +41,15 @@
     setTimeout(function () { target.classList.remove("jumped"); }, 1500);
   });
 
-  // Typed, unsent values survive htmx swaps. Any htmx answer re-renders parts of the chart (the
-  // sign-off panel out of band, the card being saved, the whole chart): a field the nurse changed
-  // (its value differs from the one the server rendered) keeps her value in the new markup, unless
-  // it went with the request that answered and has not changed since (then the server's rendering,
-  // with its errors, is the truth). A kept value in an auto-saving card is sent again: a change
-  // made while the card's previous save was in flight is saved, not lost.
+  // "Start now" says what it will do: a typed time starts at that time.
+  document.addEventListener("input", function (event) {
+    var at = event.target.closest && event.target.closest("form.order-start input[name$='-at']");
+    if (!at) return;
+    var button = at.form.querySelector("[data-testid=start]");
+    if (button) button.textContent = at.value ? "Start at " + at.value.slice(-5) : "Start now";
+  });
+
   var FIELDS = "input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea";
-  var kept = null;
 
   function isCheck(el) { return el.type === "checkbox" || el.type === "radio"; }
 
@@ -61,6 +61,7 @@
     return values;
   }
 
+  // Changed: differs from what the server last rendered (its saved value).
   function changed(el) {
     if (isCheck(el)) return el.checked !== el.defaultChecked;
     if (el.tagName === "SELECT") {
@@ -72,82 +73,255 @@
     return el.value !== el.defaultValue;
   }
 
-  function sentAsIs(el, form, sent) {
-    if (!form || el.form !== form || !sent || !el.name) return false;
-    var values = sent.getAll(el.name).map(String);
+  function liveValue(el) {
+    return isCheck(el) ? el.checked : el.tagName === "SELECT" ? selectedValues(el) : el.value;
+  }
+
+  // ---- Keeping typed values across morphs ---------------------------------------------------
+  // Every htmx answer on the chart is morphed in (idiomorph): the input she is typing in stays
+  // the same element. A field she changed keeps her value unless it went, as it is, with the
+  // request that answered (then the server's rendering, with its errors, is the truth).
+  var answering = null;  // {form, sent} of the request whose answer is being swapped in
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var config = event.detail.requestConfig || {};
+    var elt = config.elt;
+    answering = {
+      form: elt && (elt.tagName === "FORM" ? elt : elt.closest && elt.closest("form")),
+      sent: config.formData || null,
+    };
+  });
+
+  function sentAsIs(el) {
+    var a = answering;
+    if (!a || !a.form || el.form !== a.form || !a.sent || !el.name) return false;
+    var values = a.sent.getAll(el.name).map(String);
     if (isCheck(el)) return values.indexOf(el.value) !== -1 === el.checked;
     if (el.tagName === "SELECT") return selectedValues(el).join("\n") === values.join("\n");
     return values.length === 1 && values[0] === el.value;
   }
 
-  function autoSaves(form) {
-    var trigger = form && form.getAttribute("hx-trigger");
-    return !!trigger && /(^|[\s,])change([\s,]|$)/.test(trigger);
+  var keptValues = new WeakMap();
+
+  function install() {
+    if (!window.Idiomorph) return;
+    var callbacks = window.Idiomorph.defaults.callbacks;
+    callbacks.beforeNodeMorphed = function (oldNode) {
+      if (oldNode.nodeType !== 1) return true;
+      if (oldNode.hasAttribute("data-client")) return false;  // the page's own state
+      if (oldNode.matches(FIELDS) && !oldNode.disabled && changed(oldNode) && !sentAsIs(oldNode)) {
+        var active = oldNode === document.activeElement;
+        keptValues.set(oldNode, {
+          value: liveValue(oldNode),
+          caret: active && !isCheck(oldNode) && oldNode.tagName !== "SELECT"
+            ? [oldNode.selectionStart, oldNode.selectionEnd] : null,
+        });
+      }
+      return true;
+    };
+    callbacks.afterNodeMorphed = function (oldNode) {
+      var kept = oldNode.nodeType === 1 && keptValues.get(oldNode);
+      if (!kept) return;
+      keptValues.delete(oldNode);
+      if (isCheck(oldNode)) oldNode.checked = kept.value;
+      else if (oldNode.tagName === "SELECT") {
+        for (var i = 0; i < oldNode.options.length; i++) {
+          oldNode.options[i].selected = kept.value.indexOf(oldNode.options[i].value) !== -1;
+        }
+      } else {
+        oldNode.value = kept.value;
+        if (kept.caret && kept.caret[0] !== null) {
+          try { oldNode.setSelectionRange(kept.caret[0], kept.caret[1]); } catch (e) { /* none */ }
+        }
+      }
+    };
+    callbacks.beforeAttributeUpdated = function (name, el, how) {
+      // A <details> holding what she typed and did not send stays open (the server folds it).
+      if (name === "open" && how === "remove" && el.tagName === "DETAILS") {
+        return !Array.prototype.some.call(el.querySelectorAll(FIELDS), function (field) {
+          return !field.disabled && changed(field) && !sentAsIs(field);
+        });
+      }
+      return true;
+    };
+    callbacks.beforeNodeRemoved = function (node) {
+      return !(node.nodeType === 1 && node.hasAttribute("data-client"));
+    };
+  }
+  install();
+
+  // ---- The cards' saves -----------------------------------------------------------------------
+  // A card form (data-card-form) is saved by htmx on the custom event "mar:save", which only this
+  // queue sends: one save in flight per card; a change made meanwhile is sent right after it
+  // (never dropped); a failed save keeps what was typed, says why, and is tried again.
+  var CARD_FORMS = "form[data-card-form]";
+  var queue = new WeakMap();
+
+  function stateOf(form) {
+    var st = queue.get(form);
+    if (!st) {
+      st = { busy: false, again: false, problem: "", retry: null, savedAt: "" };
+      queue.set(form, st);
+    }
+    return st;
   }
 
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var config = event.detail.requestConfig || {};
-    var elt = config.elt;
-    var form = elt && (elt.tagName === "FORM" ? elt : elt.closest && elt.closest("form"));
-    var sent = config.formData;
-    kept = [];
-    var chart = document.getElementById("chart");
-    if (!chart) return;
-    chart.querySelectorAll(FIELDS).forEach(function (el) {
-      if (!el.id || el.disabled || !changed(el) || sentAsIs(el, form, sent)) return;
-      kept.push({
-        id: el.id,
-        old: el,
-        value: isCheck(el) ? el.checked : el.tagName === "SELECT" ? selectedValues(el) : el.value,
-        caret: el === document.activeElement ? [el.selectionStart, el.selectionEnd] : null,
-      });
+  function card(form) { return form.closest("[data-testid=adm-card]"); }
+
+  function refused(form) {
+    var c = card(form);
+    return !!(c && c.dataset.saved === "no");
+  }
+
+  function unsavedFields(form) {
+    return Array.prototype.filter.call(form.querySelectorAll(FIELDS), function (el) {
+      return !el.disabled && changed(el);
     });
+  }
+
+  function save(form) {
+    var st = stateOf(form);
+    if (st.busy) { st.again = true; show(form); return; }
+    if (st.retry) { clearTimeout(st.retry); st.retry = null; }
+    st.busy = true;
+    st.again = false;
+    show(form);
+    window.htmx.trigger(form, "mar:save");
+  }
+
+  function retryLater(form, seconds) {
+    var st = stateOf(form);
+    if (st.retry) clearTimeout(st.retry);
+    st.retry = setTimeout(function () { st.retry = null; if (document.body.contains(form)) save(form); },
+      seconds * 1000);
+  }
+
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (!form || !form.matches(CARD_FORMS) || !form.hasAttribute("data-autosave")) return;
+    if (event.target.name && /-addendum_why$/.test(event.target.name)) return;
+    save(form);
   });
 
-  function restore(item) {
-    var el = document.getElementById(item.id);
-    if (!el || el === item.old || !el.matches(FIELDS)) return null;  // not re-rendered
-    if (isCheck(el)) el.checked = item.value;
-    else if (el.tagName === "SELECT") {
-      for (var i = 0; i < el.options.length; i++) {
-        el.options[i].selected = item.value.indexOf(el.options[i].value) !== -1;
-      }
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (form && form.matches(CARD_FORMS)) show(form);
+    counter();
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches(CARD_FORMS) || !window.htmx) return;
+    event.preventDefault();
+    save(form);
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (!form || !form.matches || !form.matches(CARD_FORMS)) return;
+    var st = stateOf(form);
+    var xhr = event.detail.xhr;
+    var status = xhr ? xhr.status : 0;
+    st.busy = false;
+    if (status >= 200 && status < 300) {
+      st.problem = "";
+      if (!refused(form)) st.savedAt = new Date().toTimeString().slice(0, 5);
+    } else if (status === 401 || status === 403) {
+      st.problem = "Not saved: you were signed out. Sign in (above) and it is sent.";
+    } else if (status === 0) {
+      st.problem = "Not saved: no connection. Trying again…";
+      retryLater(form, 5);
     } else {
-      el.value = item.value;
-      if (item.caret && item.caret[0] !== null && el === document.activeElement) {
-        try { el.setSelectionRange(item.caret[0], item.caret[1]); } catch (e) { /* no caret */ }
-      }
+      st.problem = "Not saved: the server could not save it (error " + status + "). Trying again…";
+      retryLater(form, 15);
     }
-    for (var up = el.parentElement; up; up = up.parentElement) {
-      if (up.tagName === "DETAILS") up.open = true;  // where she left it: in view
+    var again = st.again || (status >= 200 && status < 300 && unsavedFields(form).length > 0);
+    show(form);
+    // After this request has ended (its swap is done): the next save carries the new version.
+    if (again) setTimeout(function () { if (document.body.contains(form)) save(form); }, 0);
+  });
+
+  // htmx sends no request when the form is invalid to the browser: say so, never stay silent.
+  document.addEventListener("htmx:validation:halted", function (event) {
+    var form = event.detail.elt;
+    if (form && form.matches && form.matches(CARD_FORMS)) {
+      var st = stateOf(form);
+      st.busy = false;
+      st.problem = "Not saved: a field is missing or wrong.";
+      show(form);
     }
-    return el;
-  }
+  });
 
-  function resend(el) {
-    el.dispatchEvent(new Event("change", { bubbles: true }));
-  }
-
-  document.addEventListener("htmx:afterSwap", function () {
-    if (!kept) return;  // every swap of this answer is done by its first afterSwap
-    var items = kept;
-    kept = null;
-    var forms = [];
-    items.forEach(function (item) {
-      var el = restore(item);
-      if (!el || !autoSaves(el.form) || forms.indexOf(el.form) !== -1) return;
-      forms.push(el.form);
-      if (el === document.activeElement && el.tagName !== "SELECT" && !isCheck(el)) {
-        // Still being typed in: save when she leaves the field, as the change event would.
-        var fired = false;
-        el.addEventListener("change", function () { fired = true; }, { once: true });
-        el.addEventListener("blur", function () {
-          if (!fired && changed(el)) resend(el);
-        }, { once: true });
-      } else {
-        // After this answer's request has ended: hx-sync would drop a change sent while it runs.
-        setTimeout(function () { resend(el); }, 0);
-      }
+  // Signed in again (static/js/session.js), or the connection is back: send what is unsaved.
+  function resendAll() {
+    document.querySelectorAll(CARD_FORMS + "[data-autosave]").forEach(function (form) {
+      var st = stateOf(form);
+      if (st.problem || unsavedFields(form).length) save(form);
     });
+  }
+  document.addEventListener("mar:signedin", resendAll);
+  window.addEventListener("online", resendAll);
+
+  // What a card says about its saving, in its save line (data-client: morphs leave it alone).
+  function show(form) {
+    var c = card(form);
+    if (!c) { counter(); return; }
+    var st = stateOf(form);
+    var line = c.querySelector("[data-testid=save-state]");
+    var fields = unsavedFields(form);
+    var text = "", kind = "";
+    if (st.busy) { text = st.again ? "Saving… (then your latest change)" : "Saving…"; kind = "saving"; }
+    else if (st.problem) { text = st.problem; kind = "failed"; }
+    else if (refused(form)) { text = "Not saved: see the field marked in red."; kind = "failed"; }
+    else if (fields.length) { text = "Unsaved change"; kind = "unsaved"; }
+    else if (st.savedAt) { text = "Saved " + st.savedAt; kind = "saved"; }
+    c.classList.toggle("adm-unsaved", kind === "unsaved" || kind === "failed" || kind === "saving");
+    form.querySelectorAll(FIELDS).forEach(function (el) {
+      el.classList.toggle("field-unsaved", fields.indexOf(el) !== -1);
+    });
+    if (line) {
+      line.textContent = text;
+      line.className = "save-state save-" + (kind || "none");
+    }
+    counter();
+  }
+
+  function pendingForms() {
+    var chart = document.getElementById("chart");
+    if (!chart) return [];
+    return Array.prototype.filter.call(chart.querySelectorAll("form"), function (form) {
+      if (form.matches(CARD_FORMS)) {
+        var st = stateOf(form);
+        return st.busy || !!st.problem || refused(form) || unsavedFields(form).length > 0;
+      }
+      return unsavedFields(form).length > 0;
+    });
+  }
+
+  // The top bar counts the forms with something not saved.
+  function counter() {
+    var badge = document.getElementById("unsaved-count");
+    if (!badge) return;
+    var n = pendingForms().length;
+    badge.hidden = n === 0;
+    badge.textContent = n === 1 ? "1 unsaved change" : n + " unsaved changes";
+  }
+
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll(CARD_FORMS).forEach(show);
+    counter();
+  });
+  document.addEventListener("DOMContentLoaded", counter);
+
+  // Leaving the page with something unsaved asks first (not when the app reloads it: signed).
+  var reloading = false;
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.getResponseHeader("HX-Refresh") === "true") reloading = true;
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (reloading || pendingForms().length === 0) return;
+    event.preventDefault();
+    event.returnValue = "";
   });
 })();

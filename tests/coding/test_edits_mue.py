@@ -146,7 +146,8 @@ def test_an_override_with_a_reason_lets_the_charges_through(claimed, coder_user)
         reason="documented 3-hour infusion",
     )  # fmt: skip
     review_accept(item=item, user=coder_user)
-    export, skipped = export_create(user=coder_user)
+    outcome = export_create(user=coder_user)
+    export, skipped = outcome.export, outcome.skipped
     assert skipped == []
     assert "96415" in export.csv_text
 

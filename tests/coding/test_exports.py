@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from fhir.resources import __fhir_version__ as FHIR_VERSION
-from fhir.resources.bundle import Bundle
-from fhir.resources.chargeitem import ChargeItem
+from fhir.resources.R4B import __fhir_version__ as FHIR_VERSION
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.chargeitem import ChargeItem
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
@@ -38,7 +38,8 @@ def exported(coder_user):
     review_accept(item=item1, user=coder_user)
     second, run2, item2 = accepted(coder_user)
     review_accept(item=item2, user=coder_user)
-    export, skipped = export_create(user=coder_user)
+    outcome = export_create(user=coder_user)
+    export, skipped = outcome.export, outcome.skipped
     return {
         "export": export,
         "skipped": skipped,
@@ -113,14 +114,49 @@ def test_one_dft_p03_per_encounter_with_an_ft1_per_line(exported) -> None:
             assert modifiers == list(line.modifiers)
 
 
+# The elements FHIR R4 (4.0.1) defines for a Bundle, its entry and a ChargeItem
+# (hl7.org/fhir/R4/bundle.html, chargeitem.html). The R4B models validate the JSON; these lists
+# check it uses nothing R4 lacks, so an R4 receiver reads it as it is.
+R4_BUNDLE = {"resourceType", "id", "meta", "implicitRules", "language", "identifier", "type",
+             "timestamp", "total", "link", "entry", "signature"}  # fmt: skip
+R4_BUNDLE_ENTRY = {"id", "extension", "link", "fullUrl", "resource", "search", "request",
+                   "response"}  # fmt: skip
+R4_CHARGE_ITEM = {
+    "resourceType", "id", "meta", "implicitRules", "language", "text", "contained", "extension",
+    "modifierExtension", "identifier", "definitionUri", "definitionCanonical", "status", "partOf",
+    "code", "subject", "context", "occurrenceDateTime", "occurrencePeriod", "occurrenceTiming",
+    "performer", "performingOrganization", "requestingOrganization", "costCenter", "quantity",
+    "bodysite", "factorOverride", "priceOverride", "overrideReason", "enterer", "enteredDate",
+    "reason", "service", "productReference", "productCodeableConcept", "account", "note",
+    "supportingInformation",
+}  # fmt: skip
+R4_CHARGE_ITEM_STATUS = {"planned", "billable", "not-billable", "aborted", "billed",
+                         "entered-in-error", "unknown"}  # fmt: skip
+
+
+def test_fhir_export_uses_only_r4_elements(exported) -> None:
+    """fhir.resources 8 (pydantic 2) has R4B models, not R4: the JSON must still be R4."""
+    raw = json.loads(exported["export"].fhir_json)
+    assert set(raw) <= R4_BUNDLE
+    assert raw["entry"]
+    for entry in raw["entry"]:
+        assert set(entry) <= R4_BUNDLE_ENTRY
+        resource = entry["resource"]
+        assert set(resource) <= R4_CHARGE_ITEM
+        assert resource["status"] in R4_CHARGE_ITEM_STATUS
+        # R4: overrideReason is a string (R5 made it a CodeableConcept).
+        assert isinstance(resource.get("overrideReason", ""), str)
+        ChargeItem.model_validate(resource)
+
+
 def test_fhir_charge_items_validate_and_link_their_administrations(exported) -> None:
-    assert FHIR_VERSION == "4.0.1"  # FHIR R4
-    bundle = Bundle.parse_obj(json.loads(exported["export"].fhir_json))
+    assert FHIR_VERSION == "4.3.0"  # FHIR R4B models, R4-compatible for these resources
+    bundle = Bundle.model_validate(json.loads(exported["export"].fhir_json))
     assert bundle.type == "collection"
     expected = [(e, line) for e, lines in exported["batches"] for line in lines]
     assert len(bundle.entry) == len(expected)
     for entry, (encounter, line) in zip(bundle.entry, expected, strict=True):
-        item = ChargeItem.parse_obj(json.loads(entry.resource.json()))
+        item = ChargeItem.model_validate(json.loads(entry.resource.model_dump_json()))
         assert item.status == "billable"
         assert item.code.coding[0].code == line.code
         assert item.subject.reference == f"Patient/{encounter.patient.pk}"

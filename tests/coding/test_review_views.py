@@ -26,7 +26,7 @@ def world(coder_user):
     other, _, other_item = reviewed()
     review_claim(user=coder_user, item_id=other_item.pk)
     review_accept(item=other_item, user=coder_user)
-    export, _ = export_create(user=coder_user)
+    export = export_create(user=coder_user).export
     return {"encounter": encounter, "run": run, "item": item, "export": export}
 
 
@@ -164,7 +164,8 @@ def test_worklist_query_count_stays_fixed(
     client = client_as(roles.CODER)
     for _ in range(2):
         reviewed()
-    with django_assert_max_num_queries(10) as small:
+    # 11: one of them asks the ledger which encounters were billed (changed after billing).
+    with django_assert_max_num_queries(11) as small:
         assert client.get(reverse("coding:worklist")).status_code == 200
     for _ in range(6):
         _, run, item = reviewed()

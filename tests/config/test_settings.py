@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PRINT_SETTINGS = (
     "import django; django.setup(); from django.conf import settings as s; "
@@ -58,6 +60,7 @@ def test_production_passes_check_deploy_without_warnings() -> None:
         DJANGO_ENV="production",
         SECRET_KEY="p" * 20 + "a-long-random-production-secret-key-0123456789",
         ALLOWED_HOSTS="mar.example.org",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/anything",
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout
@@ -72,3 +75,59 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
 def test_sessions_end_after_idle_time(settings) -> None:
     assert settings.SESSION_SAVE_EVERY_REQUEST is True
     assert settings.SESSION_COOKIE_AGE <= 60 * 60
+
+
+def test_production_refuses_sqlite() -> None:
+    """The audit trail and the signed-record guard are PostgreSQL triggers: no SQLite there."""
+    out = run(
+        ["manage.py", "check"],
+        DJANGO_ENV="production",
+        SECRET_KEY="p" * 20 + "a-long-random-production-secret-key-0123456789",
+        ALLOWED_HOSTS="mar.example.org",
+    )
+    assert out.returncode != 0
+    assert "needs PostgreSQL" in out.stderr
+
+
+PRINT_GUARD = (
+    "import django; django.setup(); from django.conf import settings as s; "
+    "print(s.MIDDLEWARE[0], '0.0.0.0' in s.ALLOWED_HOSTS)"
+)
+
+
+def test_development_mode_answers_only_on_loopback() -> None:
+    """DJANGO_ENV unset (DEBUG, the public key): the guard is the first middleware."""
+    out = run(["-c", PRINT_GUARD])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["config.security.LoopbackOnlyMiddleware", "False"]
+
+
+def test_the_loopback_guard_refuses_other_machines() -> None:
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from config.security import LoopbackOnlyMiddleware
+
+    guard = LoopbackOnlyMiddleware(lambda request: HttpResponse("ok"))
+    factory = RequestFactory()
+    for address in ("127.0.0.1", "::1", "127.0.0.5"):
+        assert guard(factory.get("/", REMOTE_ADDR=address)).status_code == 200
+    for address in ("10.0.0.7", "192.168.1.2", "0.0.0.0", "", "not-an-address"):
+        refused = guard(factory.get("/", REMOTE_ADDR=address))
+        assert refused.status_code == 403
+        assert b"development mode" in refused.content
+
+
+@pytest.mark.django_db
+def test_health_check_answers_head_and_get(client) -> None:
+    assert client.head("/healthz").status_code == 200
+    assert client.get("/healthz").content == b"ok"
+
+
+@pytest.mark.django_db
+def test_without_postgresql_every_page_says_there_is_no_audit_trail(client, settings) -> None:
+    assert settings.AUDIT_TRAIL is True  # the tests run on PostgreSQL: no banner
+    assert b"demo-banner" not in client.get("/accounts/login/").content
+    settings.AUDIT_TRAIL = False  # as on SQLite (bin/demo)
+    html = client.get("/accounts/login/").content.decode()
+    assert "no audit trail and no signed-record guard" in html

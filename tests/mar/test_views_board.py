@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from mar import roles
+from mar import roles, summary
 from mar.models import Encounter, Pause
+from mar.summary import summary_invalidate
 from tests import factories
 
 
@@ -70,10 +71,11 @@ def _board_queries(client) -> int:
 
 
 def test_board_queries_stay_fixed_as_encounters_and_records_grow(client_as) -> None:
-    """The open records are read in bulk (mar.record.record_dicts_from_encounters)."""
+    """The board reads each open encounter's stored summary (mar/summary.py) in one query; the
+    records of encounters without one are read in bulk (five queries whatever their number)."""
     client = client_as(roles.NURSE)
     encounters = [factories.chemo_encounter_create(arrived_at=timezone.now()) for _ in range(3)]
-    _board_queries(client)
+    _board_queries(client)  # the summaries made (none was stored: made by the factories)
     small = _board_queries(client)
     for encounter in encounters:
         order = encounter.orders.first()
@@ -82,10 +84,33 @@ def test_board_queries_stay_fixed_as_encounters_and_records_grow(client_as) -> N
                 encounter, order, site=encounter.sites.first(), method="push", stop=None,
                 start=factories.MORNING + timedelta(hours=6, minutes=n),
             )  # fmt: skip
+        summary_invalidate(encounter_ids=[encounter.pk])
+    recomputed = _board_queries(client)
+    assert recomputed <= small + 5 + 3  # the bulk bridge, then the summaries stored
     assert _board_queries(client) == small
     for _ in range(5):
         factories.chemo_encounter_create(arrived_at=timezone.now())
+    assert _board_queries(client) <= recomputed
     assert _board_queries(client) == small
+
+
+def test_the_board_runs_no_engine_once_the_summaries_are_stored(client_as, monkeypatch) -> None:
+    """Issue 19: the board's cost does not grow with the engine runs of the day."""
+    client = client_as(roles.NURSE)
+    for _ in range(3):
+        factories.chemo_encounter_create(arrived_at=timezone.now())
+    cards = re.findall(r'data-testid="(?:state|open-items)">(.*?)</', board(client))
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the board ran the engine")
+
+    monkeypatch.setattr(summary, "code_record", no_engine)
+    assert re.findall(r'data-testid="(?:state|open-items)">(.*?)</', board(client)) == cards
+    assert len(cards) == 6
+
+
+def board(client) -> str:
+    return client.get(reverse("mar:board")).content.decode()
 
 
 def test_board_shows_each_state_and_open_item_count(client_as) -> None:

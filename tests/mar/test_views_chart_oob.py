@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 
 from mar import roles
-from mar.models import Administration, Flush
+from mar.models import Flush
+from mar.services import charting
 from mar.services.signature import signature_store
 from tests import factories
 from tests.mar.chart_helpers import card_data, running_visit
@@ -20,8 +21,11 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def oob(html: str, element_id: str) -> str:
-    """The element swapped out of band with this id (its opening tag and what follows)."""
-    match = re.search(rf'<[a-z]+ id="{element_id}"[^>]*hx-swap-oob="true"[^>]*>(.*)', html, re.S)
+    """The element swapped out of band with this id (its opening tag and what follows); a part
+    with fields the nurse types in is morphed in ("morph"), the rest replaced ("true")."""
+    match = re.search(
+        rf'<[a-z]+ id="{element_id}"[^>]*hx-swap-oob="(?:true|morph)"[^>]*>(.*)', html, re.S
+    )
     assert match, f"#{element_id} is not swapped out of band"
     return match.group(1)
 
@@ -35,7 +39,9 @@ def test_the_checklist_refresh_brings_the_sign_panel_and_sign_state_out_of_band(
     assert 'name="ack_' in oob(html, "sign")
     assert '<section id="checklist"' in html and 'id="checklist" hx-swap-oob' not in html
 
-    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=30))
+    charting.administration_stop(
+        administration=adm, version=adm.version, at=adm.start + timedelta(minutes=30)
+    )
     html = client.get(url, **HX).content.decode()
     assert "Ready to sign" in oob(html, "sign-state")
     assert "No open errors: ready to sign." in oob(html, "sign")

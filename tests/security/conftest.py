@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth.models import User
 
-from coding.models import ChargeLine, ChargeRun, Export
+from coding.models import ChargeCorrection, ChargeLine, ChargeRun, Export
 from coding.services import charge_run_generate
 from mar import roles
 from mar.models import (
@@ -41,6 +41,13 @@ class World:
         run = ChargeRun.objects.filter(encounter=encounter, is_current=True).first()
         line = ChargeLine.objects.filter(run=run).order_by("pk").first()
         assert site and order and adm and pause and flush and line
+        correction = ChargeCorrection.objects.filter(run=run).first()
+        if correction is None:  # one waiting for re-review, for coding:correction_resolve
+            correction = ChargeCorrection.objects.create(
+                run=run, line=line, action="remove", original={"code": line.code},
+                reason="sample", by=User.objects.order_by("pk").first(),
+                state=ChargeCorrection.State.NEEDS_REVIEW,
+            )  # fmt: skip
         return {
             "pk": encounter.pk,
             "site_pk": site.pk,
@@ -49,6 +56,7 @@ class World:
             "pause_pk": pause.pk,
             "flush_pk": flush.pk,
             "line_id": line.pk,
+            "correction_id": correction.pk,
             "fmt": "csv",
         }
 

@@ -33,6 +33,8 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "healthz": ("GET", PUBLIC, ""),
     "login": ("GET POST", PUBLIC, ""),
     "logout": ("POST", SIGNED_IN, ""),
+    # The sign-in dialog over a page whose session ended (JSON; config/session.py).
+    "session_resume": ("GET POST", PUBLIC, ""),
     # The nurse's board and chart; the chart's read-only parts are shared with pharmacy and coding.
     "mar:board": ("GET", frozenset({N, A}), "encounter"),
     "mar:encounter": ("GET", frozenset({N, P, C, A}), "encounter"),
@@ -49,6 +51,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "mar:site_flush": ("POST", frozenset({N, A}), "encounter"),
     "mar:flush_remove": ("POST", frozenset({N, A}), "encounter"),
     "mar:order_start": ("POST", frozenset({N, A}), "encounter"),
+    "mar:order_disposition": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_update": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_pause": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_resume": ("POST", frozenset({N, A}), "encounter"),
@@ -63,6 +66,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "coding:accept": ("POST", frozenset({C, A}), "encounter"),
     "coding:line_correct": ("POST", frozenset({C, A}), "encounter"),
     "coding:line_add": ("POST", frozenset({C, A}), "encounter"),
+    "coding:correction_resolve": ("POST", frozenset({C, A}), "encounter"),
     "coding:override": ("POST", frozenset({C, A}), "encounter"),
     "coding:query": ("POST", frozenset({C, A}), "encounter"),
     "coding:exports": ("GET", frozenset({C, A}), ""),
@@ -263,10 +267,13 @@ def test_the_admin_site_is_for_admins_only(world: World) -> None:
                 problems.append(f"GET {path} as {who}: {status}")
             elif (
                 who == A
-                and path.startswith(("/admin/pghistory/", "/admin/coding/apicall/"))
+                and path.startswith(
+                    ("/admin/pghistory/", "/admin/mar/addendum/", "/admin/coding/apicall/")
+                )
                 and path.endswith(("/add/", "/delete/"))
             ):
-                if status != 403:  # the history and the API log are append-only, in the admin too
+                # The history, the addenda and the API log are append-only, in the admin too.
+                if status != 403:
                     problems.append(f"GET {path} as admin: {status}, expected 403")
             elif who == A and status in (401, 403) and "autocomplete" not in path:
                 # (autocomplete answers 403 to a request without its field parameters)

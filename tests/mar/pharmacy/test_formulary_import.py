@@ -1,5 +1,7 @@
 """The CSV import: every row checked first, bad rows reported by line, all or nothing."""
 
+import csv
+import io
 from decimal import Decimal
 
 import pytest
@@ -170,11 +172,14 @@ def test_export_has_the_starter_files_columns_and_values_then_the_container(
 ) -> None:
     formulary_import(data=DEFAULT_FORMULARY.read_bytes(), user=pharmacist_user)
     Drug.objects.filter(name="oxaliplatin").update(container="single_dose")
-    lines = formulary_export().splitlines()
-    assert lines[0] == HEADER.strip() + ",container"
-    assert "carboplatin,Paraplatin,chemo,J9045,50 mg,antineoplastic," in lines
-    assert "oxaliplatin,Eloxatin,chemo,J9263,0.5 mg,antineoplastic,single_dose" in lines
-    rows, errors = formulary_rows_read("\n".join(lines))
+    text = formulary_export()
+    lines = list(csv.reader(io.StringIO(text, newline="")))
+    assert ",".join(lines[0]) == HEADER.strip() + ",container"
+    assert "carboplatin,Paraplatin,chemo,J9045,50 mg,antineoplastic," in map(",".join, lines)
+    assert "oxaliplatin,Eloxatin,chemo,J9263,0.5 mg,antineoplastic,single_dose" in map(
+        ",".join, lines
+    )
+    rows, errors = formulary_rows_read(text)
     assert not errors
     assert len(rows) == len(lines) - 1
 

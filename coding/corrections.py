@@ -1,0 +1,226 @@
+"""A coder's corrections across charge runs: carried forward, or back for re-review.
+
+A correction is tied to what it corrected: the target line's code, units, modifiers, date and
+administrations (`ChargeCorrection.original`). When a new run replaces the one the coder worked
+on (an addendum, a re-class, a payer's new policy), each correction in effect is copied onto the
+new run:
+
+- CARRIED when the new run has a line identical to the target (for an added line: when the lines
+  of the administrations it names are the same as before); the correction applies as before.
+- NEEDS_REVIEW otherwise (the target changed or vanished): the old target stays in `original`,
+  the new run's line for the same administrations (if any) in `line`; it applies to nothing and
+  blocks acceptance until the coder keeps, adapts or drops it, with a reason
+  (`correction_resolve`).
+
+Corrections still waiting for re-review are carried as they are; dropped ones are not carried.
+Nothing is dropped without the coder's recorded decision.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from coding.models import ChargeCorrection, ChargeLine, ChargeRun, ReviewItem
+from coding.review import _clean_line, _locked_claimed
+
+_TARGET_KEYS = ("code", "units", "modifiers", "date", "administrations")
+
+
+def _target(data: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        data.get("code"),
+        int(data.get("units") or 0),
+        tuple(data.get("modifiers") or ()),
+        data.get("date"),
+        tuple(sorted(data.get("administrations") or ())),
+    )
+
+
+def _line_target(line: ChargeLine) -> tuple[Any, ...]:
+    return (
+        line.code,
+        line.units,
+        tuple(line.modifiers),
+        line.date.isoformat(),
+        tuple(sorted(line.administrations)),
+    )
+
+
+def _line_json(line: ChargeLine) -> dict[str, Any]:
+    return {
+        "code": line.code,
+        "units": line.units,
+        "modifiers": list(line.modifiers),
+        "date": line.date.isoformat(),
+        "administrations": list(line.administrations),
+        "why": line.why,
+    }
+
+
+def _covering(lines: list[ChargeLine], administrations: list[str]) -> list[tuple[Any, ...]]:
+    wanted = set(administrations)
+    return sorted(
+        _line_target(line) for line in lines if not wanted or wanted & set(line.administrations)
+    )
+
+
+def corrections_to_carry(run: ChargeRun) -> list[ChargeCorrection]:
+    """The run's corrections that a new run must hear about: the latest per line that is in
+    effect or waiting for re-review, and every added line not dropped."""
+    latest: dict[int, ChargeCorrection] = {}
+    out: list[ChargeCorrection] = []
+    for correction in run.corrections.order_by("at", "pk"):
+        if correction.action == ChargeCorrection.Action.ADD or correction.line_id is None:
+            if correction.state != ChargeCorrection.State.DROPPED:
+                out.append(correction)
+        else:
+            latest[correction.line_id] = correction
+    out.extend(c for c in latest.values() if c.state != ChargeCorrection.State.DROPPED)
+    return sorted(out, key=lambda c: (c.at, c.pk))
+
+
+@transaction.atomic
+def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorrection]:
+    """Copy the corrections of `previous` onto `run` (its successor), carried or for re-review.
+
+    Idempotent: a run that already has corrections carried from `previous` gets none again."""
+    if previous.pk == run.pk or run.corrections.filter(carried_from__run=previous).exists():
+        return []
+    new_lines = list(run.lines.order_by("position"))
+    old_lines = list(previous.lines.order_by("position"))
+    by_target: dict[tuple[Any, ...], list[ChargeLine]] = {}
+    for line in new_lines:
+        by_target.setdefault(_line_target(line), []).append(line)
+    taken: set[int] = set()
+    made: list[ChargeCorrection] = []
+    for old in corrections_to_carry(previous):
+        waiting = old.state == ChargeCorrection.State.NEEDS_REVIEW
+        line: ChargeLine | None = None
+        original = old.original
+        if old.action == ChargeCorrection.Action.ADD or old.line_id is None:
+            administrations = list(old.corrected.get("administrations") or [])
+            same = _covering(old_lines, administrations) == _covering(new_lines, administrations)
+            state = (
+                ChargeCorrection.State.CARRIED
+                if same and not waiting
+                else ChargeCorrection.State.NEEDS_REVIEW
+            )
+        else:
+            candidates = [c for c in by_target.get(_target(old.original), []) if c.pk not in taken]
+            if candidates and not waiting:
+                line, state = candidates[0], ChargeCorrection.State.CARRIED
+                original = _line_json(line)
+            else:
+                state = ChargeCorrection.State.NEEDS_REVIEW
+                line = _nearest(new_lines, old.original, taken)
+            if line is not None:
+                taken.add(line.pk)
+        made.append(
+            ChargeCorrection.objects.create(
+                run=run,
+                line=line,
+                action=old.action,
+                original=original,
+                corrected=old.corrected,
+                reason=old.reason,
+                by=old.by,
+                at=old.at,
+                state=state,
+                carried_from=old,
+            )
+        )
+    return made
+
+
+def _nearest(lines: list[ChargeLine], target: dict[str, Any], taken: set[int]) -> ChargeLine | None:
+    """The new run's line most like the old target: same administrations, then same code."""
+    administrations = set(target.get("administrations") or ())
+    best: tuple[int, int, ChargeLine] | None = None
+    for line in lines:
+        if line.pk in taken:
+            continue
+        shared = len(administrations & set(line.administrations))
+        if not shared:
+            continue
+        score = (shared, int(line.code == target.get("code")))
+        if best is None or score > best[:2]:
+            best = (*score, line)
+    return best[2] if best else None
+
+
+def corrections_waiting(run: ChargeRun) -> list[ChargeCorrection]:
+    return [c for c in run.corrections.all() if c.state == ChargeCorrection.State.NEEDS_REVIEW]
+
+
+DECISIONS = ("keep", "adapt", "drop")
+
+
+@transaction.atomic
+def correction_resolve(
+    *,
+    item: ReviewItem,
+    user: AbstractBaseUser,
+    correction: ChargeCorrection,
+    decision: str,
+    reason: str,
+    code: str = "",
+    units: int = 1,
+    modifiers: list[str] | None = None,
+    day: date | None = None,
+) -> ChargeCorrection:
+    """The coder's decision on a correction needing re-review: keep it as it was (on the new
+    run's line, or as an added line when its target is gone), adapt it (new values), or drop it.
+    """
+    locked = _locked_claimed(item, user)
+    correction = ChargeCorrection.objects.select_for_update().get(pk=correction.pk)
+    if correction.run_id != locked.run_id:
+        raise ValidationError("That correction is not one of the charges under review.")
+    if correction.state != ChargeCorrection.State.NEEDS_REVIEW:
+        raise ValidationError("That correction is not waiting for re-review.")
+    if decision not in DECISIONS:
+        raise ValidationError({"decision": "Keep, adapt or drop the correction."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why you keep, adapt or drop it."})
+    line = correction.line
+    if decision == "drop":
+        correction.state = ChargeCorrection.State.DROPPED
+    else:
+        if correction.action == ChargeCorrection.Action.REMOVE and line is None:
+            raise ValidationError(
+                "The line it removed is gone from the new charges: drop the correction."
+            )
+        if decision == "adapt":
+            if correction.action == ChargeCorrection.Action.REMOVE:
+                raise ValidationError(
+                    "A removal is kept or dropped; to change the line, drop it and correct."
+                )
+            base = correction.corrected or {}
+            correction.corrected = _clean_line(
+                code=code or base.get("code", ""),
+                units=units,
+                modifiers=modifiers if modifiers is not None else list(base.get("modifiers", [])),
+                day=day
+                or date.fromisoformat(base.get("date") or timezone.now().date().isoformat()),
+                administrations=list(base.get("administrations", [])),
+                why=base.get("why", ""),
+            )
+            correction.state = ChargeCorrection.State.ADAPTED
+        else:
+            correction.state = ChargeCorrection.State.KEPT
+        if line is not None:
+            correction.original = _line_json(line)
+        elif correction.action == ChargeCorrection.Action.CHANGE:
+            # Its target is gone: what the coder wanted sent goes as an added line.
+            correction.action = ChargeCorrection.Action.ADD
+            correction.original = {}
+    correction.decision_reason = reason.strip()
+    correction.decided_by = user  # type: ignore[assignment]
+    correction.decided_at = timezone.now()
+    correction.save()
+    return correction

@@ -1,0 +1,115 @@
+"""What the billing system holds for each encounter, and what the next export must send.
+
+The ledger (coding.models.LedgerEntry) keeps every transaction sent: charges (CG) and credits
+(CD) reversing an earlier charge. The charges standing at billing are the CG entries no CD
+reversed. The next export compares them with the encounter's accepted lines, line by line on
+everything a line sends (code, modifiers, units, date, administrations, detail): a standing
+charge with an identical accepted line stays as it is (same transaction id: stable line ids); a
+standing charge with none is credited; an accepted line with none is charged anew. Nothing
+changed: nothing is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from coding.models import LedgerEntry
+
+
+@dataclass(frozen=True)
+class Sendable:
+    """A line as the billing system would receive it (what a charge records in the ledger)."""
+
+    code: str
+    modifiers: tuple[str, ...]
+    units: int
+    date: date
+    administrations: tuple[str, ...]
+    detail: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def signature(self) -> str:
+        return json.dumps(
+            [
+                self.code,
+                list(self.modifiers),
+                self.units,
+                self.date.isoformat(),
+                sorted(self.administrations),
+                self.detail,
+            ],
+            sort_keys=True,
+            default=str,
+        )
+
+    @classmethod
+    def of_entry(cls, entry: LedgerEntry) -> Sendable:
+        return cls(
+            entry.code,
+            tuple(entry.modifiers),
+            entry.units,
+            entry.date,
+            tuple(entry.administrations),
+            dict(entry.detail),
+        )
+
+
+@dataclass
+class Difference:
+    """What one encounter's next export sends: credits of standing charges, new charges.
+
+    `new` holds the indexes (into the desired lines) of the lines to charge; `kept` maps the
+    index of each unchanged line to the standing charge it matches."""
+
+    credits: list[LedgerEntry]
+    new: list[int]
+    kept: dict[int, LedgerEntry]
+
+    @property
+    def empty(self) -> bool:
+        return not self.credits and not self.new
+
+
+def standing_charges(encounter_id: int) -> list[LedgerEntry]:
+    """The encounter's charges the billing system holds now (sent, not reversed)."""
+    return list(
+        LedgerEntry.objects.filter(
+            encounter_id=encounter_id,
+            kind=LedgerEntry.Kind.CHARGE,
+            reversed_by__isnull=True,
+        ).order_by("pk")
+    )
+
+
+def ledger_difference(standing: Iterable[LedgerEntry], desired: list[Sendable]) -> Difference:
+    pool: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in standing:
+        pool[Sendable.of_entry(entry).signature].append(entry)
+    kept: dict[int, LedgerEntry] = {}
+    new: list[int] = []
+    for index, line in enumerate(desired):
+        matches = pool.get(line.signature)
+        if matches:
+            kept[index] = matches.pop(0)
+        else:
+            new.append(index)
+    credits = sorted((e for entries in pool.values() for e in entries), key=lambda e: e.pk)
+    return Difference(credits=credits, new=new, kept=kept)
+
+
+def encounters_billed(encounter_ids: Iterable[int]) -> set[int]:
+    """Which of these encounters have been sent to billing at least once."""
+    return set(
+        LedgerEntry.objects.filter(encounter_id__in=list(encounter_ids))
+        .values_list("encounter_id", flat=True)
+        .distinct()
+    )
+
+
+def next_transaction_number(encounter_id: int) -> int:
+    return LedgerEntry.objects.filter(encounter_id=encounter_id, kind="CG").count() + 1

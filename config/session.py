@@ -1,0 +1,109 @@
+"""Sessions on shared tablets: idle sign-off that background polls do not postpone, and answers
+to htmx requests that a page can handle when the session has ended.
+
+- `IdleSessionMiddleware` (in place of Django's SessionMiddleware): every request a person makes
+  pushes the idle expiry on (SESSION_SAVE_EVERY_REQUEST), except background requests (the
+  chart's 60-second checklist refresh, the charges poll), which send `X-MAR-Background: 1`: a
+  chart left open on a tablet reaches the idle sign-off (SESSION_IDLE_SECONDS) all the same.
+- `HtmxLoginRequiredMiddleware` (in place of LoginRequiredMiddleware): an htmx request without
+  a session gets `401` with `X-Session-Expired: 1`, never the sign-in page to swap into a card;
+  static/js/session.js then opens a sign-in dialog over the page and re-sends what was unsaved.
+- `csrf_failure`: an htmx request refused for its CSRF token gets the same 401 when the session
+  has ended, or `403` with `X-CSRF-Refresh: 1` when only the token is stale (signed in again in
+  another tab): the page fetches a fresh one (`session_resume`) and sends again. A plain request
+  gets Django's page, as before.
+- `session_resume` (`/accounts/resume/`, no login needed): GET gives a fresh CSRF token (and
+  whether and who is signed in); POST signs in again (the sign-in form's lockout applies) and
+  answers with the new token, which signing in rotates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+from django.views.csrf import csrf_failure as django_csrf_failure
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from mar.audit.forms import SignInForm
+
+BACKGROUND_HEADER = "X-MAR-Background"
+EXPIRED_HEADER = "X-Session-Expired"
+CSRF_REFRESH_HEADER = "X-CSRF-Refresh"
+
+
+def is_background(request: HttpRequest) -> bool:
+    """A request the page made by itself (a poll), not one the person made."""
+    return request.headers.get(BACKGROUND_HEADER) == "1" and request.method == "GET"
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def session_expired() -> HttpResponse:
+    response = HttpResponse("Signed out: sign in again.", status=401, content_type="text/plain")
+    response[EXPIRED_HEADER] = "1"
+    return response
+
+
+class IdleSessionMiddleware(SessionMiddleware):
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if is_background(request) and not request.session.modified:
+            # Neither the stored expiry nor the cookie's is pushed on by a poll.
+            response.headers.setdefault("Vary", "Cookie")
+            return response
+        return super().process_response(request, response)
+
+
+class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
+    def handle_no_permission(
+        self, request: HttpRequest, view_func: Callable[..., Any]
+    ) -> HttpResponse:
+        if is_htmx(request) or is_background(request):
+            return session_expired()
+        return super().handle_no_permission(request, view_func)  # type: ignore[no-any-return]
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if not is_htmx(request):
+        return django_csrf_failure(request, reason)
+    match = request.resolver_match
+    needs_login = match is None or getattr(match.func, "login_required", True)
+    if not request.user.is_authenticated:
+        return session_expired() if needs_login else django_csrf_failure(request, reason)
+    response = HttpResponse(
+        "The page's security token is out of date: it is being refreshed.",
+        status=403,
+        content_type="text/plain",
+    )
+    response[CSRF_REFRESH_HEADER] = "1"
+    return response
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def session_resume(request: HttpRequest) -> HttpResponse:
+    """Sign in again from the dialog over a page whose session ended (JSON answers)."""
+    if request.method == "POST":
+        form = SignInForm(request, data=request.POST)
+        if not form.is_valid():
+            errors = [str(e) for e in form.non_field_errors()] or ["Enter your password."]
+            return JsonResponse({"ok": False, "errors": errors}, status=400)
+        login(request, form.get_user())
+    user = request.user
+    return JsonResponse(
+        {
+            "ok": user.is_authenticated,
+            "username": user.get_username() if user.is_authenticated else "",
+            "csrf_token": get_token(request),
+        }
+    )

@@ -1,0 +1,269 @@
+"""The per-encounter summary: the engine's findings on a record, stored when the record changes.
+
+The board and the live checklist show, for each open encounter, what the engine finds on its
+record. Deriving that costs the bridge (five queries and the record built in Python) and an
+engine run per encounter; the board did it for every encounter in progress on every load. Here
+it is derived once per change and stored (`EncounterSummary`), so a GET reads one row.
+
+Who keeps it right:
+- Every charting service (mar/services/charting.py) is wrapped in `refreshes_summary`, inside its
+  transaction: after the change, the summary is recomputed from the record as it now stands and
+  stored in the same transaction (the record the service's own engine check read is reused).
+  A test walks every public service of mar/services/charting.py and checks it refreshes (tests/mar/
+  test_summary.py), and one compares the stored summary with a fresh one after each service.
+- Changes made elsewhere that alter records (a pharmacist's class decision, an order entered)
+  call `summary_invalidate`; the reader then recomputes.
+- The engine's findings depend on the clock in a few places (a time in the future; an infusion
+  running over 24 hours without a pump; an infusion still running counts until now). They change
+  only when the clock passes one of the record's own times, or 24 h after a pumpless infusion's
+  start: the earliest such moment after the computation is stored as `valid_until`, and a reader
+  at or past it recomputes.
+- A reader that recomputes (missing, expired or invalidated row) stores its result only if the
+  row is still as it found it (insert if absent, or update if unchanged since read), so it never
+  overwrites what a concurrent change stored.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from django.db.models import Q
+from django.utils import timezone
+
+from coding.engine import Finding, RecordError, Result, code_record, parse_record
+from coding.engine.timing import MAX_HOURS_WITHOUT_PUMP
+from mar.models import Encounter, EncounterSummary
+from mar.record import record_dict_from_encounter, record_dicts_from_encounters
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass
+class _Read:
+    """The record a service read (and the engine's result on it, at `now`), for the refresh."""
+
+    encounter_id: int
+    document: dict[str, Any]
+    result: Result | None = None
+    now: datetime | None = None
+
+
+_last_read: ContextVar[_Read | None] = ContextVar("mar_summary_last_read", default=None)
+
+
+def record_read(encounter_id: int, document: dict[str, Any]) -> None:
+    """A service read the record to check it: the refresh may reuse it (nothing may change the
+    record after this call in that service, other than through another read)."""
+    _last_read.set(_Read(encounter_id, document))
+
+
+def result_computed(encounter_id: int, result: Result, now: datetime) -> None:
+    """The engine's result on the record last read, at `now`."""
+    read = _last_read.get()
+    if read is not None and read.encounter_id == encounter_id:
+        read.result, read.now = result, now
+
+
+def findings_of(summary: EncounterSummary) -> tuple[Finding, ...]:
+    return tuple(
+        Finding(f["rule"], f["severity"], f["message"], tuple(f["administrations"]), f.get("field"))
+        for f in summary.findings
+    )
+
+
+def is_fresh(summary: EncounterSummary, now: datetime) -> bool:
+    return summary.valid_until is None or now < summary.valid_until
+
+
+_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _times(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        if _TIME.match(value):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _times(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _times(item)
+
+
+def valid_until(document: dict[str, Any], now: datetime) -> datetime | None:
+    """The first moment at or after `now` when the engine's findings on this record may change
+    by the clock alone: any time of the record still ahead, or 24 h after the start of an
+    infusion running without a pump (DOC-3). None: nothing ahead."""
+    moments = []
+    for text in _times(document):
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            continue  # the engine reports it as a record error, which does not age
+        if moment.utcoffset() is not None:
+            moments.append(moment)
+    for adm in document.get("administrations") or ():
+        if isinstance(adm, dict) and not adm.get("stop") and not adm.get("pump"):
+            try:
+                start = datetime.fromisoformat(adm["start"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if start.utcoffset() is not None:
+                moments.append(start + timedelta(hours=MAX_HOURS_WITHOUT_PUMP))
+    ahead = [m for m in moments if m >= now]
+    return min(ahead) if ahead else None
+
+
+def summary_compute(
+    encounter_id: int, document: dict[str, Any], now: datetime, result: Result | None = None
+) -> EncounterSummary:
+    """The summary of one record at `now` (not stored)."""
+    if result is None:
+        try:
+            result = code_record(parse_record(document), now=now)
+        except RecordError as exc:
+            return EncounterSummary(
+                encounter_id=encounter_id,
+                computed_at=now,
+                valid_until=None,
+                record_error=f"{exc.field}: {exc.message}",
+                findings=[],
+            )
+    return EncounterSummary(
+        encounter_id=encounter_id,
+        computed_at=now,
+        valid_until=valid_until(document, now),
+        record_error="",
+        findings=[f.to_json() for f in result.findings],
+    )
+
+
+_FIELDS = ["computed_at", "valid_until", "record_error", "findings"]
+
+
+def summary_refresh(*, encounter: Encounter, now: datetime | None = None) -> EncounterSummary:
+    """Recompute and store the summary (call inside the transaction of the change)."""
+    read = _last_read.get()
+    if read is not None and read.encounter_id != encounter.pk:
+        read = None
+    now = now or (read.now if read is not None else None) or timezone.now()
+    if read is not None:
+        result = read.result if read.now == now else None
+        summary = summary_compute(encounter.pk, read.document, now, result)
+    else:
+        summary = summary_compute(encounter.pk, record_dict_from_encounter(encounter), now)
+    EncounterSummary.objects.bulk_create(
+        [summary], update_conflicts=True, unique_fields=["encounter"], update_fields=_FIELDS
+    )
+    return summary
+
+
+EXPIRED = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def summary_invalidate(*, encounter_ids: Iterable[int] = (), drug_id: int | None = None) -> None:
+    """The records of these encounters changed outside the charting services (an order entered,
+    a class overridden), or a drug's name or class changed (`drug_id`: every encounter that
+    orders or gives it): their summaries are marked expired (call it in the change's
+    transaction), and the next reader recomputes them.
+
+    Marked rather than deleted: a reader that read the record before this change commits cannot
+    then store its summary (it only inserts where no row is, or updates the row it saw)."""
+    now = timezone.now()
+    marks = [
+        EncounterSummary(encounter_id=pk, computed_at=now, valid_until=EXPIRED, findings=[])
+        for pk in set(encounter_ids)
+    ]
+    if marks:
+        EncounterSummary.objects.bulk_create(
+            marks, update_conflicts=True, unique_fields=["encounter"], update_fields=_FIELDS
+        )
+    if drug_id is not None:
+        EncounterSummary.objects.filter(
+            Q(encounter__orders__drug_id=drug_id) | Q(encounter__administrations__drug_id=drug_id)
+        ).update(computed_at=now, valid_until=EXPIRED)
+
+
+def _store_if_unchanged(
+    computed: list[EncounterSummary], seen: dict[int, EncounterSummary]
+) -> None:
+    """Store what a reader recomputed, unless a change stored a summary meanwhile."""
+    missing = [s for s in computed if s.encounter_id not in seen]
+    if missing:
+        EncounterSummary.objects.bulk_create(missing, ignore_conflicts=True)
+    for summary in computed:
+        old = seen.get(summary.encounter_id)
+        if old is not None:
+            EncounterSummary.objects.filter(
+                encounter_id=summary.encounter_id, computed_at=old.computed_at
+            ).update(**{name: getattr(summary, name) for name in _FIELDS})
+
+
+def summaries_for(
+    encounters: Iterable[Encounter], *, now: datetime | None = None
+) -> dict[int, EncounterSummary]:
+    """The current summary of each encounter: one query, plus the bulk bridge (five queries) and
+    an engine run for each one missing or expired (none once every change has stored its own)."""
+    now = now or timezone.now()
+    encounters = list(encounters)
+    seen = {
+        s.encounter_id: s
+        for s in EncounterSummary.objects.filter(encounter_id__in=[e.pk for e in encounters])
+    }
+    stale = [e for e in encounters if e.pk not in seen or not is_fresh(seen[e.pk], now)]
+    found = {pk: s for pk, s in seen.items() if is_fresh(s, now)}
+    if stale:
+        documents = record_dicts_from_encounters(stale)
+        computed = [summary_compute(e.pk, documents[e.pk], now) for e in stale]
+        _store_if_unchanged(computed, seen)
+        found.update((s.encounter_id, s) for s in computed)
+    return found
+
+
+def summary_for(encounter: Encounter, *, now: datetime | None = None) -> EncounterSummary:
+    return summaries_for([encounter], now=now)[encounter.pk]
+
+
+def _encounter_of(kwargs: dict[str, Any], out: object) -> Encounter:
+    for name in ("encounter", "site", "flush", "order", "administration", "pause"):
+        value = kwargs.get(name)
+        if value is None:
+            continue
+        if name == "encounter":
+            return value  # type: ignore[no-any-return]
+        if name == "pause":
+            return value.administration.encounter  # type: ignore[no-any-return]
+        return value.encounter  # type: ignore[no-any-return]
+    encounter = getattr(out, "encounter", None)
+    if isinstance(encounter, Encounter):
+        return encounter
+    raise TypeError("refreshes_summary: the service names no encounter")
+
+
+def refreshes_summary(service: Callable[P, T]) -> Callable[P, T]:
+    """Wrap a charting service (inside its @transaction.atomic): after it changed the record,
+    store the record's summary in the same transaction."""
+
+    @functools.wraps(service)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        token = _last_read.set(None)
+        try:
+            out = service(*args, **kwargs)
+            now = kwargs.get("now")
+            summary_refresh(
+                encounter=_encounter_of(kwargs, out),
+                now=now if isinstance(now, datetime) else None,
+            )
+            return out
+        finally:
+            _last_read.reset(token)
+
+    wrapper.refreshes_summary = True  # type: ignore[attr-defined]
+    return wrapper

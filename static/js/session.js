@@ -1,0 +1,140 @@
+// A session that ended (idle sign-off, expiry) while a page is open: the server answers htmx
+// requests with 401 + X-Session-Expired (config/session.py). A sign-in dialog covers the page;
+// after signing in again the page gets the new CSRF token and sends what was not saved
+// (static/js/chart.js listens for "mar:signedin"). A stale token alone (403 + X-CSRF-Refresh)
+// is refreshed without asking. Nothing typed on the page is touched.
+(function () {
+  "use strict";
+
+  var RESUME = "/accounts/resume/";
+  var dialog = null;
+  var notDone = [];  // actions (not auto-saved) that were refused: she does them again
+
+  function setToken(token) {
+    var body = document.body;
+    var headers = {};
+    try { headers = JSON.parse(body.getAttribute("hx-headers") || "{}"); } catch (e) { headers = {}; }
+    headers["X-CSRFToken"] = token;
+    body.setAttribute("hx-headers", JSON.stringify(headers));
+    document.querySelectorAll("input[name=csrfmiddlewaretoken]").forEach(function (input) {
+      input.value = token;
+    });
+  }
+
+  function resumed(token) {
+    setToken(token);
+    if (dialog && dialog.open) dialog.close();
+    if (notDone.length) {
+      var box = document.getElementById("messages");
+      if (box) {
+        var alert = document.createElement("div");
+        alert.className = "alert alert-warning";
+        alert.setAttribute("role", "alert");
+        alert.textContent = "Signed in again. Not done while you were signed out: " +
+          notDone.join(", ") + ". Do it again.";
+        box.replaceChildren(alert);
+      }
+      notDone = [];
+    }
+    document.dispatchEvent(new CustomEvent("mar:signedin"));
+  }
+
+  function freshToken() {
+    return fetch(RESUME, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); });
+  }
+
+  function build() {
+    var username = document.body.dataset.username || "";
+    dialog = document.createElement("dialog");
+    dialog.className = "session-dialog";
+    dialog.setAttribute("aria-labelledby", "session-dialog-title");
+    dialog.dataset.testid = "session-dialog";
+    dialog.innerHTML =
+      '<form method="dialog" class="p-1">' +
+      '<h2 class="h4" id="session-dialog-title">You were signed out</h2>' +
+      '<p>The session ended (idle too long, or signed out elsewhere). What you typed is kept on ' +
+      "this page; sign in again to save it.</p>" +
+      '<div class="mb-2"><label class="form-label" for="session-username">Username</label>' +
+      '<input class="form-control" id="session-username" name="username" autocomplete="username"></div>' +
+      '<div class="mb-2"><label class="form-label" for="session-password">Password</label>' +
+      '<input class="form-control" id="session-password" name="password" type="password" autocomplete="current-password"></div>' +
+      '<div class="text-danger mb-2" role="alert" data-testid="session-error"></div>' +
+      '<div class="d-flex flex-wrap gap-2 align-items-center">' +
+      '<button class="btn btn-primary" type="submit" data-testid="session-sign-in">Sign in and save</button>' +
+      '<a class="btn btn-link" href="/accounts/login/" data-testid="session-other">Someone else: sign in from the start</a>' +
+      "</div></form>";
+    document.body.appendChild(dialog);
+    var user = dialog.querySelector("#session-username");
+    user.value = username;
+    if (username) user.readOnly = true;  // the changes on this page are this nurse's
+    dialog.addEventListener("cancel", function (event) { event.preventDefault(); });
+    dialog.querySelector("form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      signIn();
+    });
+  }
+
+  function signIn() {
+    var error = dialog.querySelector("[data-testid=session-error]");
+    var button = dialog.querySelector("[data-testid=session-sign-in]");
+    error.textContent = "";
+    button.disabled = true;
+    var data = new FormData();
+    data.append("username", dialog.querySelector("#session-username").value);
+    data.append("password", dialog.querySelector("#session-password").value);
+    freshToken()
+      .then(function (first) {
+        return fetch(RESUME, {
+          method: "POST", body: data, credentials: "same-origin",
+          headers: { "X-CSRFToken": first.csrf_token, Accept: "application/json" },
+        });
+      })
+      .then(function (r) { return r.json(); })
+      .then(function (answer) {
+        button.disabled = false;
+        if (!answer.ok) {
+          error.textContent = (answer.errors || ["Could not sign in."]).join(" ");
+          return;
+        }
+        dialog.querySelector("#session-password").value = "";
+        resumed(answer.csrf_token);
+      })
+      .catch(function () {
+        button.disabled = false;
+        error.textContent = "No connection: try again in a moment.";
+      });
+  }
+
+  function ask() {
+    if (!dialog) build();
+    if (!dialog.open) {
+      dialog.showModal();
+      dialog.querySelector("#session-password").focus();
+    }
+  }
+
+  function actionName(elt) {
+    var button = elt && elt.querySelector && elt.querySelector("button[type=submit], button");
+    return (button ? button.textContent : elt && elt.textContent || "").trim().slice(0, 60);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var elt = event.detail.elt;
+    if (!xhr) return;
+    var isCard = elt && elt.matches && elt.matches("form[data-card-form]");
+    var isPoll = xhr.status === 401 && elt && elt.hasAttribute && elt.hasAttribute("hx-trigger") &&
+      /every|load/.test(elt.getAttribute("hx-trigger"));
+    if (xhr.status === 401 && xhr.getResponseHeader("X-Session-Expired")) {
+      if (!isCard && !isPoll && elt && elt.tagName === "FORM") notDone.push(actionName(elt));
+      ask();
+    } else if (xhr.status === 403 && xhr.getResponseHeader("X-CSRF-Refresh")) {
+      if (!isCard && elt && elt.tagName === "FORM") notDone.push(actionName(elt));
+      freshToken().then(function (answer) {
+        if (answer.ok) resumed(answer.csrf_token);
+        else ask();
+      }, ask);
+    }
+  });
+})();

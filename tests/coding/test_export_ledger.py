@@ -1,0 +1,130 @@
+"""Exports as a ledger (coding/ledger.py): the next export sends only the difference: credits
+(CD) under the original transaction id, new charges (CG); nothing when nothing changed."""
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.parser import parse_message
+
+from coding.exports import _fhir_parse, export_create, ledger_sum
+from coding.models import LedgerEntry, ReviewItem
+from coding.review import effective_lines, review_accept, review_claim
+from coding.services import charge_run_generate
+from mar.models import Administration
+from tests.coding.review_helpers import addendum_for_test, reviewed
+
+pytestmark = pytest.mark.django_db
+
+
+def accept(coder, item):  # type: ignore[no-untyped-def]
+    item = review_claim(user=coder, item_id=item.pk)
+    review_accept(item=item, user=coder)
+
+
+def accepted_sum(encounter):  # type: ignore[no-untyped-def]
+    item = ReviewItem.objects.get(encounter=encounter)
+    total: dict = {}
+    for line in effective_lines(item.run):
+        key = (line.code, tuple(line.modifiers), line.date)
+        total[key] = total.get(key, 0) + line.units
+    return total
+
+
+def shorten_chemo(encounter, author, minutes):  # type: ignore[no-untyped-def]
+    addendum_for_test(encounter, author)
+    adm = Administration.objects.get(encounter=encounter, drug__name="paclitaxel")
+    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=minutes))
+    charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
+
+
+def test_a_change_after_billing_sends_credits_and_new_charges_only(coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, run, item = reviewed()
+    accept(coder_user, item)
+    first = export_create(user=coder_user).export
+    charges = list(LedgerEntry.objects.filter(encounter=encounter, kind="CG"))
+    assert len(charges) == run.lines.count()
+    assert len({c.transaction_id for c in charges}) == len(charges)
+    assert ledger_sum(encounter.pk) == accepted_sum(encounter)
+
+    shorten_chemo(encounter, coder_user, 150)  # 96415 x2 becomes x1
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.NEW
+    accept(coder_user, item)
+    outcome = export_create(user=coder_user)
+    second = outcome.export
+    assert second is not None and second.pk != first.pk
+    sent = list(LedgerEntry.objects.filter(export=second).order_by("pk"))
+    credit = [e for e in sent if e.kind == "CD"]
+    charge = [e for e in sent if e.kind == "CG"]
+    assert [(e.code, e.units) for e in credit] == [("96415", 2)]
+    assert [(e.code, e.units) for e in charge] == [("96415", 1)]
+    original = LedgerEntry.objects.get(export=first, code="96415")
+    assert credit[0].reverses == original
+    assert credit[0].transaction_id == original.transaction_id
+    assert charge[0].transaction_id not in {c.transaction_id for c in charges}
+    assert ledger_sum(encounter.pk) == accepted_sum(encounter)
+
+    # HL7: one CD under the original id, one CG, nothing else for the unchanged lines.
+    msg = parse_message(
+        second.hl7_text.strip(), validation_level=VALIDATION_LEVEL.STRICT, find_groups=True
+    )
+    ft1s = [group.ft1 for group in msg.dft_p03_financial]
+    assert [(f.ft1_6.value, f.ft1_7.ce_1.value, f.ft1_10.value) for f in ft1s] == [
+        ("CD", "96415", "2"),
+        ("CG", "96415", "1"),
+    ]
+    assert ft1s[0].ft1_2.value == original.transaction_id
+    # CSV: the same credit and charge rows.
+    rows = list(csv.DictReader(io.StringIO(second.csv_text, newline="")))
+    assert [(r["transaction"], r["transaction_id"], r["code"], r["units"]) for r in rows] == [
+        ("CD", original.transaction_id, "96415", "2"),
+        ("CG", charge[0].transaction_id, "96415", "1"),
+    ]
+    # FHIR: the replaced line entered-in-error under its original identifier, the new billable.
+    from fhir.resources.R4B.bundle import Bundle
+
+    bundle = _fhir_parse(Bundle, json.loads(second.fhir_json))
+    items = [entry.resource for entry in bundle.entry]
+    assert [(i.status, i.identifier[0].value) for i in items] == [
+        ("entered-in-error", original.transaction_id),
+        ("billable", charge[0].transaction_id),
+    ]
+
+
+def test_exporting_again_with_no_change_sends_nothing(coder_user) -> None:  # type: ignore[no-untyped-def]
+    encounter, _, item = reviewed()
+    accept(coder_user, item)
+    export_create(user=coder_user)
+    before = LedgerEntry.objects.count()
+    # An addendum that changes no charge: a new review, the same lines.
+    addendum_for_test(encounter, coder_user)
+    administration = Administration.objects.filter(encounter=encounter).first()
+    Administration.objects.filter(pk=administration.pk).update(bag="bag-1")
+    charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
+    item.refresh_from_db()
+    if item.state == ReviewItem.State.NEW:
+        accept(coder_user, item)
+        outcome = export_create(user=coder_user)
+        assert outcome.export is None
+        assert outcome.unchanged and str(encounter.pk) in outcome.unchanged[0]
+        item.refresh_from_db()
+        assert item.state == ReviewItem.State.EXPORTED
+    assert LedgerEntry.objects.count() == before
+
+
+def test_worklist_and_review_say_changed_after_billing(coder_user, client_as) -> None:  # type: ignore[no-untyped-def]
+    encounter, _, item = reviewed()
+    accept(coder_user, item)
+    export_create(user=coder_user)
+    shorten_chemo(encounter, coder_user, 150)
+    client = client_as("coder")
+    from django.urls import reverse
+
+    worklist = client.get(reverse("coding:worklist")).content.decode()
+    assert "Changed after billing" in worklist
+    review = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
+    assert "Changed after billing" in review

@@ -1,0 +1,57 @@
+"""The Django admin shows a signed encounter, its rows and addenda read-only (never a 500)."""
+
+import pytest
+
+from mar.models import Addendum
+from tests import factories
+from tests.coding.review_helpers import encounter_signed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(db):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", password=factories.PASSWORD))
+    return client
+
+
+@pytest.fixture
+def signed(nurse_user):
+    encounter = encounter_signed(nurse=nurse_user)
+    addendum = Addendum.objects.create(
+        encounter=encounter, what="note", why="late entry", author=nurse_user
+    )
+    return encounter, addendum
+
+
+def test_admin_change_pages_of_a_signed_record_are_read_only(admin, signed) -> None:
+    encounter, addendum = signed
+    administration = encounter.administrations.first()
+    for url in (
+        f"/admin/mar/encounter/{encounter.pk}/change/",
+        f"/admin/mar/addendum/{addendum.pk}/change/",
+        f"/admin/mar/administration/{administration.pk}/change/",
+    ):
+        response = admin.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        assert 'name="_save"' not in html, url  # no save button: view only
+        # A forged save is refused by the admin (403), not by the database (500).
+        assert admin.post(url, {}).status_code == 403, url
+
+
+def test_admin_addenda_cannot_be_deleted_or_added(admin, signed) -> None:
+    _, addendum = signed
+    assert admin.get(f"/admin/mar/addendum/{addendum.pk}/delete/").status_code == 403
+    assert admin.get("/admin/mar/addendum/add/").status_code == 403
+
+
+def test_admin_still_edits_an_open_encounter(admin) -> None:
+    encounter = factories.chemo_encounter_create()
+    response = admin.get(f"/admin/mar/encounter/{encounter.pk}/change/")
+    assert response.status_code == 200
+    assert 'name="_save"' in response.content.decode()
