@@ -687,6 +687,12 @@ class InterfaceMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.message_type or 'HL7'} {self.control_id or '(no id)'}: {self.outcome}"
 
+    @property
+    def error_message(self) -> str:
+        """The error without its location prefix ("RXE-2: ..."), shown beside the location."""
+        prefix = f"{self.error_location}: "
+        return self.error_text.removeprefix(prefix) if self.error_location else self.error_text
+
 
 class EncounterSummary(models.Model):
     """The engine's findings on an encounter's record, derived and cached (mar/summary.py).

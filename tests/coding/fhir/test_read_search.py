@@ -157,3 +157,17 @@ def test_every_call_is_in_the_audit_trail(reader) -> None:
 def test_the_key_is_stored_only_as_its_hash() -> None:
     token, key = api_token_create(name="Hashing", scopes=["read"])
     assert key not in (token.key_hash, token.key_prefix) and len(token.key_hash) == 64
+
+
+def test_the_token_command_makes_and_revokes(client) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("fhir_token", "Epic MAR", "--scope", "read", stdout=out)
+    key = out.getvalue().rsplit(": ", 1)[1].strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get(BASE + "Patient", headers=headers).status_code == 200
+    call_command("fhir_token", "Epic MAR", "--revoke", stdout=io.StringIO())
+    assert client.get(BASE + "Patient", headers=headers).status_code == 401
