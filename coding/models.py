@@ -1,6 +1,6 @@
 """Stored results of the charge engine: one ChargeRun per generation, its lines and findings.
 
-Administrations are referred to by their record ids ("A<pk>", see coding/extract.py) exactly as
+Administrations are referred to by their record ids ("A<pk>", see mar/record.py) exactly as
 the engine returned them, so a run stays readable after the record changes.
 """
 
@@ -15,6 +15,7 @@ class ChargeRun(models.Model):
         ADDENDUM = "addendum", "Addendum"
         CLASS_CHANGE = "class_change", "Drug class changed"
         BILLING_CHANGE = "billing_change", "Drug billing data changed"
+        POLICY_CHANGE = "policy_change", "Payer coding policy changed"
         MANUAL = "manual", "Manual"
 
     encounter = models.ForeignKey(
@@ -35,6 +36,10 @@ class ChargeRun(models.Model):
     result = models.JSONField(default=dict, help_text="The engine's output (to_json)")
     # Set when the record could not be read (RecordError): no lines, the message for the coder.
     error = models.TextField(blank=True)
+    # The payer's coding-policy version the engine coded this run with (None: the defaults).
+    payer_policy = models.ForeignKey(
+        "mar.PayerPolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # Set when this run's accepted charges were sent to billing: an exported run is never
     # regenerated behind the coder's back (a class change flags it instead).
     exported_at = models.DateTimeField(null=True, blank=True)

@@ -17,14 +17,14 @@ from tests.coding.review_helpers import addendum_for_test, reviewed
 pytestmark = pytest.mark.django_db
 
 
-def claimed(coder):  # type: ignore[no-untyped-def]
+def claimed(coder):
     encounter, run, item = reviewed()
     review_claim(user=coder, item_id=item.pk)
     item.refresh_from_db()
     return encounter, run, item
 
 
-def rerun(encounter, author, *, chemo_minutes: int | None = None):  # type: ignore[no-untyped-def]
+def rerun(encounter, author, *, chemo_minutes: int | None = None):
     """An addendum; the chemotherapy infusion shortened to `chemo_minutes` when given."""
     addendum_for_test(encounter, author)
     if chemo_minutes is not None:
@@ -36,7 +36,7 @@ def rerun(encounter, author, *, chemo_minutes: int | None = None):  # type: igno
     return run, created
 
 
-def test_a_correction_whose_line_is_unchanged_is_carried_to_the_new_run(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_correction_whose_line_is_unchanged_is_carried_to_the_new_run(coder_user) -> None:
     encounter, run, item = claimed(coder_user)
     push = run.lines.get(code="96375")
     charge_line_correct(
@@ -58,7 +58,7 @@ def test_a_correction_whose_line_is_unchanged_is_carried_to_the_new_run(coder_us
 
 
 def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance(
-    coder_user,  # type: ignore[no-untyped-def]
+    coder_user,
 ) -> None:
     encounter, run, item = claimed(coder_user)
     target = run.lines.get(code="96415")
@@ -96,7 +96,7 @@ def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance
 
 
 @pytest.mark.parametrize("decision", ["adapt", "drop"])
-def test_adapt_and_drop_are_recorded_decisions(coder_user, decision: str) -> None:  # type: ignore[no-untyped-def]
+def test_adapt_and_drop_are_recorded_decisions(coder_user, decision: str) -> None:
     encounter, run, item = claimed(coder_user)
     charge_line_correct(
         item=item, user=coder_user, line=run.lines.get(code="96415"), action="change",
@@ -125,7 +125,7 @@ def test_adapt_and_drop_are_recorded_decisions(coder_user, decision: str) -> Non
     assert states == ([] if decision == "drop" else [ChargeCorrection.State.CARRIED])
 
 
-def test_a_correction_waiting_for_re_review_is_carried_as_waiting(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_correction_waiting_for_re_review_is_carried_as_waiting(coder_user) -> None:
     encounter, run, item = claimed(coder_user)
     charge_line_correct(
         item=item, user=coder_user, line=run.lines.get(code="96415"), action="remove",
@@ -139,7 +139,7 @@ def test_a_correction_waiting_for_re_review_is_carried_as_waiting(coder_user) ->
 
 
 def test_an_added_line_is_carried_while_its_administrations_lines_are_unchanged(
-    coder_user,  # type: ignore[no-untyped-def]
+    coder_user,
 ) -> None:
     encounter, run, item = claimed(coder_user)
     push = run.lines.get(code="96375")
@@ -153,7 +153,7 @@ def test_an_added_line_is_carried_while_its_administrations_lines_are_unchanged(
     assert any(ln.code == "J2405" and ln.source == "coder" for ln in effective_lines(new_run))
 
 
-def test_the_reconciliation_report_shows_each_corrections_real_state(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_reconciliation_report_shows_each_corrections_real_state(coder_user) -> None:
     encounter, run, item = claimed(coder_user)
     charge_line_correct(
         item=item, user=coder_user, line=run.lines.get(code="96415"), action="change",

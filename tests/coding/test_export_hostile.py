@@ -24,17 +24,17 @@ from tests.coding.review_helpers import reviewed
 pytestmark = pytest.mark.django_db
 
 
-def accepted(coder, **fields):  # type: ignore[no-untyped-def]
+def accepted(coder, **fields):
     encounter, run, item = reviewed(**fields)
     item = review_claim(user=coder, item_id=item.pk)
     return encounter, run, item
 
 
-def accept(coder, item):  # type: ignore[no-untyped-def]
+def accept(coder, item):
     review_accept(item=item, user=coder)
 
 
-def messages_of(export):  # type: ignore[no-untyped-def]
+def messages_of(export):
     return [
         parse_message(text, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
         for text in export.hl7_text.split("\n")
@@ -57,7 +57,7 @@ def test_control_characters_are_refused_not_passed_or_cut(bad: str) -> None:
         hl7_escape(bad, label="unit")
 
 
-def test_a_poisoned_record_is_refused_by_name_and_the_rest_are_exported(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_poisoned_record_is_refused_by_name_and_the_rest_are_exported(coder_user) -> None:
     amp, _, amp_item = accepted(
         coder_user,
         patient=factories.patient_create(name="Mary&Ann Doe", mrn="=HYPERLINK(1)"),
@@ -97,7 +97,7 @@ def test_a_poisoned_record_is_refused_by_name_and_the_rest_are_exported(coder_us
     assert [seg.name for seg in msg.children][:4] == ["MSH", "EVN", "PID", "PV1"]
 
 
-def test_hl7_times_carry_the_encounters_zone_offset(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_hl7_times_carry_the_encounters_zone_offset(coder_user) -> None:
     _, _, item = accepted(coder_user)
     accept(coder_user, item)
     export = export_create(user=coder_user).export
@@ -109,7 +109,7 @@ def test_hl7_times_carry_the_encounters_zone_offset(coder_user) -> None:  # type
 
 
 def test_export_csv_neutralises_formula_cells_and_keeps_bare_cr_in_its_cell(
-    coder_user,  # type: ignore[no-untyped-def]
+    coder_user,
 ) -> None:
     encounter, run, item = accepted(
         coder_user, patient=factories.patient_create(name="+cmd|' /C calc'!A0", mrn="@SUM(1)")
@@ -134,7 +134,7 @@ def test_export_csv_neutralises_formula_cells_and_keeps_bare_cr_in_its_cell(
 
 
 def test_the_formulary_export_neutralises_a_drug_name_and_reads_back(
-    pharmacist_user,  # type: ignore[no-untyped-def]
+    pharmacist_user,
 ) -> None:
     factories.drug_get("=HYPERLINK(evil)")
     text = formulary_export()
@@ -157,7 +157,7 @@ def test_cell_safe_round_trips_through_cell_restore(text: str) -> None:
     assert list(csv.reader(io.StringIO(out, newline="")))[1] == [safe]
 
 
-def test_the_export_page_names_a_refused_encounter(coder_user, client_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_export_page_names_a_refused_encounter(coder_user, client_as) -> None:
     _, _, item = accepted(coder_user, unit="Bad\nUnit")
     accept(coder_user, item)
     _, _, good = accepted(coder_user)

@@ -20,12 +20,12 @@ from tests.coding.review_helpers import addendum_for_test, reviewed
 pytestmark = pytest.mark.django_db
 
 
-def accept(coder, item):  # type: ignore[no-untyped-def]
+def accept(coder, item):
     item = review_claim(user=coder, item_id=item.pk)
     review_accept(item=item, user=coder)
 
 
-def accepted_sum(encounter):  # type: ignore[no-untyped-def]
+def accepted_sum(encounter):
     item = ReviewItem.objects.get(encounter=encounter)
     total: dict = {}
     for line in effective_lines(item.run):
@@ -34,14 +34,14 @@ def accepted_sum(encounter):  # type: ignore[no-untyped-def]
     return total
 
 
-def shorten_chemo(encounter, author, minutes):  # type: ignore[no-untyped-def]
+def shorten_chemo(encounter, author, minutes):
     addendum_for_test(encounter, author)
     adm = Administration.objects.get(encounter=encounter, drug__name="paclitaxel")
     Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=minutes))
     charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
 
 
-def test_a_change_after_billing_sends_credits_and_new_charges_only(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_after_billing_sends_credits_and_new_charges_only(coder_user) -> None:
     encounter, run, item = reviewed()
     accept(coder_user, item)
     first = export_create(user=coder_user).export
@@ -95,7 +95,7 @@ def test_a_change_after_billing_sends_credits_and_new_charges_only(coder_user) -
     ]
 
 
-def test_exporting_again_with_no_change_sends_nothing(coder_user) -> None:  # type: ignore[no-untyped-def]
+def test_exporting_again_with_no_change_sends_nothing(coder_user) -> None:
     encounter, _, item = reviewed()
     accept(coder_user, item)
     export_create(user=coder_user)
@@ -116,7 +116,7 @@ def test_exporting_again_with_no_change_sends_nothing(coder_user) -> None:  # ty
     assert LedgerEntry.objects.count() == before
 
 
-def test_worklist_and_review_say_changed_after_billing(coder_user, client_as) -> None:  # type: ignore[no-untyped-def]
+def test_worklist_and_review_say_changed_after_billing(coder_user, client_as) -> None:
     encounter, _, item = reviewed()
     accept(coder_user, item)
     export_create(user=coder_user)
