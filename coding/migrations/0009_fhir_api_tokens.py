@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coding', '0007_ledger_corrections_across_runs'),
+        ('coding', '0008_run_payer_policy'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
