@@ -432,3 +432,58 @@ class AuditSweepDifference(models.Model):
 
     def __str__(self) -> str:
         return f"Sweep {self.sweep_id} E{self.encounter_id}"
+
+
+class ApiToken(models.Model):
+    """A key for one integration (another EHR, the hospital's interface engine) to the FHIR API
+    (coding/fhir/): never a user's password. Only its SHA-256 is kept; the key is shown once,
+    when made (admin, or `manage.py fhir_token`). Scopes: "read" (search and read), "import"
+    (post a transaction Bundle). An admin revokes it; a revoked token is refused at once."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read (search, read)"
+        IMPORT = "import", "Import (transaction Bundle)"
+
+    name = models.CharField(max_length=100, unique=True, help_text="The integration, e.g. Epic MAR")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_prefix = models.CharField(max_length=12, editable=False, help_text="To recognise it")
+    scopes = models.JSONField(default=list, help_text='e.g. ["read"] or ["read", "import"]')
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        state = " (revoked)" if self.revoked_at else ""
+        return f"{self.name} {self.key_prefix}…{state}"
+
+
+class ApiCall(models.Model):
+    """Every call to the FHIR API: who (token), what (method, path, query), the answer's status
+    and, for an import, the encounters it made. Append-only in practice: nothing updates it."""
+
+    token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.PROTECT, related_name="calls"
+    )
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    query = models.CharField(max_length=1000, blank=True)
+    status = models.PositiveSmallIntegerField()
+    remote_addr = models.CharField(max_length=100, blank=True)
+    at = models.DateTimeField(default=now, db_index=True)
+    encounters = models.JSONField(default=list, blank=True, help_text="Made by an import")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coding', '0008_run_payer_policy'),
+        ('coding', '0009_fhir_api_tokens'),
         ('mar', '0010_encountersummary'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
