@@ -30,8 +30,8 @@ from tests.coding.review_helpers import addendum_for_test, reviewed
 pytestmark = pytest.mark.django_db
 
 
-def lines_sum(run: ChargeRun) -> dict:  # type: ignore[type-arg]
-    total: dict = {}  # type: ignore[type-arg]
+def lines_sum(run: ChargeRun) -> dict:
+    total: dict = {}
     for line in effective_lines(run):
         key = (line.code, tuple(line.modifiers), line.date)
         total[key] = total.get(key, 0) + line.units
@@ -43,7 +43,7 @@ class Billing(RuleBasedStateMachine):
         super().__init__()
         self.coder = factories.user_create(username=f"coder-p{id(self)}", role="coder")
         self.encounter, _, self.item = reviewed()  # signed: the first run
-        self.sent_model: dict = {}  # type: ignore[type-arg]
+        self.sent_model: dict = {}
 
     def _item(self) -> ReviewItem:
         return ReviewItem.objects.select_related("run").get(pk=self.item.pk)

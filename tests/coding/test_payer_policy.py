@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_payers_current_policy_goes_to_the_engine_and_the_run_records_its_version(
-    coder_user,  # type: ignore[no-untyped-def]
+    coder_user,
 ) -> None:
     payer = Payer.objects.create(name="Acme Health", financial_class="commercial")
     first = payer_policy_first(payer=payer, by=None)
@@ -28,7 +28,7 @@ def test_the_payers_current_policy_goes_to_the_engine_and_the_run_records_its_ve
 
 
 def test_a_changed_profile_recodes_the_payers_encounters_not_yet_exported(
-    coder_user,  # type: ignore[no-untyped-def]
+    coder_user,
     django_capture_on_commit_callbacks,
 ) -> None:
     payer = Payer.objects.create(name="Acme Health", financial_class="commercial")
