@@ -59,6 +59,7 @@ from mar.registration.services import (
     patient_register,
     patient_update,
 )
+from mar.summary import summary_invalidate
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +299,7 @@ def adt_update(message: Inbound, now: datetime) -> Result:
         setattr(encounter, key, value)
     if changed:
         encounter.save(update_fields=list(changed))
+        summary_invalidate(encounter_ids=[encounter.pk])  # an arrival time is checked
     return Result(patient, encounter)
 
 

@@ -37,6 +37,7 @@ from mar.models import (
 )
 from mar.ports import charges_port
 from mar.registration.icd10 import icd10_resolve
+from mar.summary import summary_invalidate
 from mar.validators import npi_normalise
 
 MRN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
@@ -388,7 +389,9 @@ def order_enter(
         on_behalf = fields["ordering_provider"] + (f" (NPI {npi})" if npi else "")
         fields["entered_on_behalf_of"] = on_behalf[:200]
     fields["entered_by"] = user
-    return Order.objects.create(encounter=locked, **fields)
+    order = Order.objects.create(encounter=locked, **fields)
+    summary_invalidate(encounter_ids=[locked.pk])  # the board's and checklist's summary
+    return order
 
 
 @transaction.atomic
@@ -425,6 +428,7 @@ def administration_import(
         elif site.placed_at and start < site.placed_at:
             site.placed_at = start
             site.save(update_fields=["placed_at"])
+    summary_invalidate(encounter_ids=[encounter.pk])
     return Administration.objects.create(
         encounter=encounter,
         order=order,
