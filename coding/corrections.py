@@ -139,19 +139,18 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
 
 
 def _nearest(lines: list[ChargeLine], target: dict[str, Any], taken: set[int]) -> ChargeLine | None:
-    """The new run's line most like the old target: same administrations, then same code."""
+    """The new run's line of the same code as the old target, for the same administrations
+    (most shared first); None when the code is gone from them: a correction is never moved
+    onto a line of another code."""
     administrations = set(target.get("administrations") or ())
-    best: tuple[int, int, ChargeLine] | None = None
+    best: tuple[int, ChargeLine] | None = None
     for line in lines:
-        if line.pk in taken:
+        if line.pk in taken or line.code != target.get("code"):
             continue
         shared = len(administrations & set(line.administrations))
-        if not shared:
-            continue
-        score = (shared, int(line.code == target.get("code")))
-        if best is None or score > best[:2]:
-            best = (*score, line)
-    return best[2] if best else None
+        if shared and (best is None or shared > best[0]):
+            best = (shared, line)
+    return best[1] if best else None
 
 
 def corrections_waiting(run: ChargeRun) -> list[ChargeCorrection]:

@@ -9,7 +9,7 @@ run after the engine's (positions from DRUG_LINE_POSITION_BASE).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import tzinfo
 
 from coding.engine.drug_units import DrugGiven, amount_label, drug_line_items
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
@@ -25,12 +25,11 @@ class DrugLines:
     findings: list[dict[str, object]] = field(default_factory=list)
 
 
-def drug_lines_compute(administrations: list[Administration], zone_name: str) -> DrugLines:
-    """The drug lines and the notes for administrations that could not be billed as drug units."""
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+def drug_lines_compute(administrations: list[Administration], zone: tzinfo) -> DrugLines:
+    """The drug lines and the notes for administrations that could not be billed as drug units.
+
+    `zone`: the encounter's (`Encounter.zone`), which dates each line.
+    """
     out = DrugLines()
     for adm in sorted(administrations, key=lambda a: (a.start, a.pk)):
         if adm.dose_value is None:
@@ -90,7 +89,7 @@ def drug_lines_store(*, run: ChargeRun) -> DrugLines:
     administrations = list(
         Administration.objects.filter(encounter_id=run.encounter_id).select_related("drug")
     )
-    computed = drug_lines_compute(administrations, run.encounter.timezone)
+    computed = drug_lines_compute(administrations, run.encounter.zone)
     ChargeLine.objects.bulk_create(
         ChargeLine(run=run, position=DRUG_LINE_POSITION_BASE + n, **line)  # type: ignore[arg-type]
         for n, line in enumerate(computed.lines)

@@ -333,7 +333,7 @@ def charge_item(batch: Batch, tx: Transaction) -> Any:
         "context": context,
         "occurrenceDateTime": s.date.isoformat(),
         "quantity": {"value": s.units},
-        # The administrations the line covers, by their record ids (coding/extract.py).
+        # The administrations the line covers, by their record ids (mar/record.py).
         "service": [{"reference": f"MedicationAdministration/{a}"} for a in s.administrations],
     }
     if tx.line is not None:

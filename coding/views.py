@@ -13,7 +13,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -530,7 +530,15 @@ def exports(request: HttpRequest) -> HttpResponse:
         .select_related("encounter__patient", "accepted_by")
         .order_by("accepted_at", "pk")
     )
-    past = Export.objects.select_related("created_by").annotate(encounters=Count("runs"))[:50]
+    past = (
+        Export.objects.select_related("created_by")
+        .annotate(
+            encounters=Count("runs", distinct=True),
+            charges=Count("entries", filter=Q(entries__kind="CG"), distinct=True),
+            credits=Count("entries", filter=Q(entries__kind="CD"), distinct=True),
+        )
+        .order_by("-created_at", "-pk")[:50]
+    )  # an aggregate query drops Meta.ordering
     return render(request, "coding/exports.html", {"ready": ready, "past": past})
 
 

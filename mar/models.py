@@ -160,6 +160,8 @@ class Patient(models.Model):
     # Blank: not recorded (patients registered before the field existed).
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
     allergies = models.TextField(blank=True)
+    # For FHIR's _lastUpdated (coding/fhir/).
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["name"]
@@ -275,6 +277,12 @@ class Encounter(models.Model):
     setting = models.CharField(max_length=10, choices=Setting.choices, default=Setting.FACILITY)
     arrived_at = models.DateTimeField(null=True, blank=True)
     observation_at = models.DateTimeField(null=True, blank=True)
+    # From the registration system (HL7 ADT^A03); the engine does not read it.
+    discharged_at = models.DateTimeField(null=True, blank=True)
+    # Charted in another EHR and imported through the FHIR API (coding/fhir/): the integration's
+    # name. Such a record is coded here but read-only: no charting, no addendum.
+    imported_from = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     sequence_of_day = models.PositiveSmallIntegerField(
         default=1, help_text="2 or more when the patient left and came back the same day"
     )
@@ -430,6 +438,7 @@ class Order(models.Model):
     # With a dose basis: the amount the prescriber worked out (in dose_unit), which the
     # pharmacist's verification compares with the amount calculated from today's measures.
     prescribed_amount = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # NULL: the drug's own class applies. Set by a pharmacist when the family depends on the
     # indication (leuprolide for cancer vs IVF).
     class_override = models.CharField(  # noqa: DJ001
@@ -842,6 +851,62 @@ class SafetyOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.reason[:40]}"
+
+
+class InterfaceMessage(models.Model):
+    """The interface log: every HL7 message received (mar/hl7/), what became of it, and the ACK
+    sent back."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", "Received, being processed"
+        ACCEPTED = "accepted", "Accepted (AA)"
+        ERROR = "error", "Error (AE)"
+        REJECTED = "rejected", "Rejected (AR)"
+
+    # MSH-10, with the sender (MSH-3/MSH-4): a message is processed once per sender and id.
+    # Blank for a message whose control id could not be read (garbage): never de-duplicated.
+    control_id = models.CharField(max_length=199, blank=True)
+    sender = models.CharField(max_length=200, blank=True, help_text="MSH-3^MSH-4")
+    message_type = models.CharField(max_length=40, blank=True, help_text="MSH-9, e.g. ADT^A04")
+    version = models.CharField(max_length=10, blank=True)
+    peer = models.CharField(max_length=100, blank=True, help_text="Address the message came from")
+    raw = models.TextField(help_text="The message as received (segments separated by CR)")
+    received_at = models.DateTimeField(default=now)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    error_location = models.CharField(max_length=40, blank=True, help_text="e.g. PID-3")
+    error_text = models.TextField(blank=True)
+    ack = models.TextField(blank=True, help_text="The ACK sent back")
+    patient = models.ForeignKey(
+        Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    encounter = models.ForeignKey(
+        Encounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempts = models.PositiveSmallIntegerField(default=1)
+    reprocessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reprocessed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "control_id"],
+                condition=~models.Q(control_id=""),
+                name="mar_interface_message_once",
+            )
+        ]
+        indexes = [models.Index(fields=["outcome", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.message_type or 'HL7'} {self.control_id or '(no id)'}: {self.outcome}"
+
+    @property
+    def error_message(self) -> str:
+        """The error without its location prefix ("RXE-2: ..."), shown beside the location."""
+        prefix = f"{self.error_location}: "
+        return self.error_text.removeprefix(prefix) if self.error_location else self.error_text
 
 
 class EncounterSummary(models.Model):

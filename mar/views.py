@@ -168,9 +168,14 @@ def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) ->
     context["can_chart"] = nurse and not signed
     # A signed record is read-only, with one "Addendum" button (?addendum=1) that opens its
     # forms for changes as addenda; a POST to a signed record came from them: it stays open.
-    context["addendum_available"] = nurse and signed
+    # An imported record (charted in another EHR, coded here) is read-only: no addendum either.
+    own = not encounter.imported_from
+    context["addendum_available"] = nurse and signed and own
     context["can_addendum"] = (
-        nurse and signed and (request.method == "POST" or request.GET.get("addendum") == "1")
+        nurse
+        and signed
+        and own
+        and (request.method == "POST" or request.GET.get("addendum") == "1")
     )
     return context
 

@@ -1,5 +1,7 @@
 """The layout's promises that import-linter does not check (its contracts: pyproject.toml)."""
 
+import pkgutil
+import tomllib
 from pathlib import Path
 
 from django.db.models.signals import post_save
@@ -12,6 +14,19 @@ from mar.models import Addendum
 from mar.ports import charges_port
 
 TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+
+def test_the_engines_contract_names_every_module_of_coding_around_it() -> None:
+    """import-linter's forbidden contract lists coding's modules by name: a new one is added."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    engine = next(
+        c
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c.get("source_modules") == ["coding.engine"]
+    )
+    around = {f"coding.{m.name}" for m in pkgutil.iter_modules([str(ROOT / "coding")])}
+    assert around - {"coding.engine"} <= set(engine["forbidden_modules"])
 
 
 def test_storing_a_charge_run_has_no_hidden_receiver() -> None:
@@ -41,4 +56,6 @@ def test_the_tests_carry_no_type_ignores() -> None:
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if marker in line
     ]
-    assert found == []
+    assert found == [], (
+        "tests are not type-checked (mypy checks coding/engine): drop these comments"
+    )

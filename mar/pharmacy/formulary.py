@@ -7,8 +7,9 @@ empty for not stated. A file without the container column leaves each drug's con
 the export always writes it, last.
 
 `formulary_rows_read` checks every row before anything is written and reports each problem with
-its line number (the header is line 1); the pharmacist's import (mar/pharmacy.py) refuses the
-whole file when there is any. `formulary_load_csv` is the demo's loader of a trusted file.
+its line number (the header is line 1); the pharmacist's import (mar/pharmacy/services.py)
+refuses the whole file when there is any. `formulary_load_csv` is the demo's loader of a trusted
+file.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ for single-dose containers only."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
@@ -79,7 +80,7 @@ def computed(container: str, waste: Decimal | None) -> DrugLines:
         pk=7, drug=drug, start=datetime(2026, 3, 2, 14, tzinfo=UTC), dose_value=Decimal(300)
     )
     adm.dose_unit, adm.waste_value, adm.waste_unit = "mg", waste, "mg"
-    return drug_lines_compute([adm], "America/New_York")
+    return drug_lines_compute([adm], ZoneInfo("America/New_York"))
 
 
 def shapes(out: DrugLines) -> list[tuple[object, object]]:
@@ -160,7 +161,7 @@ def test_container_not_stated_gives_one_finding_per_administration() -> None:
         )
         adm.dose_unit = "mg"
         adms.append(adm)
-    out = drug_lines_compute(adms, "UTC")
+    out = drug_lines_compute(adms, ZoneInfo("UTC"))
     assert [f["administrations"] for f in waste_findings(out)] == [["A1"], ["A2"]]
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mar', '0010_encountersummary'),
+        ('mar', '0011_hl7_log_fhir_fields'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

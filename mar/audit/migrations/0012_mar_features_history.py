@@ -9,8 +9,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0009_merge_20261203_0423'),
-        ('mar', '0011_mar_features'),
+        ('audit', '0011_frontdoor_hl7_fhir'),
+        ('mar', '0012_mar_features'),
         ('pghistory', '0007_auto_20250421_0444'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
