@@ -17,6 +17,11 @@ full middleware stack, the views, the ORM on the real database, the engine and t
   save       POST a change of one field of an administration card with HX-Request, as every
              field change does: lock, version check, save, the engine's DOC-3 check, and the
              whole chart section re-rendered (checklist and timeline included).
+  flush      POST a flush on the card's site (htmx), now;
+  pause/resume  POST pause, then resume, alternately, on a running infusion (htmx);
+  start      POST start of the card's order as an infusion (htmx);
+  stop       POST stop of one started by `start` (htmx).
+The record grows as the run goes (every flush, start and pause adds a row).
 
 Prints median and p95 in milliseconds and each one's ratio to the bare view's median.
 """
@@ -28,6 +33,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -151,10 +157,48 @@ def run(n: int, warmup: int, extra: int) -> None:
         }  # fmt: skip
         return client.post(save_url, {prefix + k: v for k, v in data.items()}, **hx)
 
+    from mar.models import Administration
+    from mar.services import charting
+
+    site = adm.site or encounter.sites.first()
+    order = adm.order
+    assert site is not None and order is not None
+    running = encounter.administrations.filter(
+        stop__isnull=True, method="infusion"
+    ).first() or charting.administration_start(
+        order=order, site=site, start=timezone.now() - timedelta(minutes=30)
+    )
+    flush_url = reverse("mar:site_flush", args=[encounter.pk, site.pk])
+    start_url = reverse("mar:order_start", args=[encounter.pk, order.pk])
+    started: list[int] = []
+
+    def at_action(target: Administration, action: str):  # type: ignore[no-untyped-def]
+        target.refresh_from_db(fields=["version"])
+        url = reverse(f"mar:adm_{action}", args=[encounter.pk, target.pk])
+        data = {f"at{target.pk}-at": "", f"at{target.pk}-version": target.version}
+        return client.post(url, data, **hx)
+
+    def start_one(i: int):  # type: ignore[no-untyped-def]
+        data = {
+            f"o{order.pk}-method": "infusion",
+            f"o{order.pk}-at": "",
+            f"o{order.pk}-site": site.pk,
+        }
+        response = client.post(start_url, data, **hx)
+        started.append(encounter.administrations.order_by("-pk").values_list("pk", flat=True)[0])
+        return response
+
+    def stop_one(i: int):  # type: ignore[no-untyped-def]
+        return at_action(Administration.objects.get(pk=started.pop(0)), "stop")
+
     calls = {
         "bare": lambda i: client.get(bare_url),
         "checklist": lambda i: client.get(checklist_url, **hx),
         "save": save,
+        "flush": lambda i: client.post(flush_url, {}, **hx),
+        "pause/resume": lambda i: at_action(running, "pause" if i % 2 == 0 else "resume"),
+        "start": start_one,
+        "stop": stop_one,
     }
     for call in calls.values():
         timed(call, warmup)
@@ -173,11 +217,11 @@ def run(n: int, warmup: int, extra: int) -> None:
         f"{len(results['bare'])} requests each; load average {os.getloadavg()[0]:.1f}"
     )
     bare_median = statistics.median(results["bare"])
-    print(f"{'endpoint':<10} {'median ms':>10} {'p95 ms':>8} {'x bare (median)':>16}")
+    print(f"{'endpoint':<12} {'median ms':>10} {'p95 ms':>8} {'x bare (median)':>16}")
     for name, samples in results.items():
         median = statistics.median(samples)
         print(
-            f"{name:<10} {median:>10.2f} {percentile(samples, 0.95):>8.2f} "
+            f"{name:<12} {median:>10.2f} {percentile(samples, 0.95):>8.2f} "
             f"{median / bare_median:>16.1f}"
         )
     if settings.DEBUG:

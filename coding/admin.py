@@ -19,3 +19,56 @@ class ChargeRunAdmin(admin.ModelAdmin):
     list_filter = ["is_current", "trigger"]
     raw_id_fields = ["encounter"]
     inlines = [ChargeLineInline, ChargeFindingInline]
+
+
+@admin.register(models.ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Integrations' FHIR API tokens: an admin makes one (its key shown once, here) and revokes
+    it (the action, or the revoke box); the key itself is never stored."""
+
+    list_display = ["name", "key_prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "scopes", "key_prefix", "created_by", "created_at", "last_used_at"]
+    readonly_fields = ["key_prefix", "created_by", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        if obj is not None:  # an existing token's name and scopes stay as issued
+            return [*self.readonly_fields, "name", "scopes", "revoked_at", "revoked_by"]
+        return self.readonly_fields
+
+    def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return [*self.fields, "revoked_at", "revoked_by"] if obj is not None else ["name", "scopes"]
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        if change:
+            return
+        from django.contrib import messages
+
+        from coding.fhir.auth import api_token_create
+
+        token, key = api_token_create(name=obj.name, scopes=obj.scopes, user=request.user)
+        obj.pk = token.pk
+        messages.warning(request, f"The key for {token.name}, shown this once (copy it now): {key}")
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
+        from coding.fhir.auth import api_token_revoke
+
+        for token in queryset:
+            api_token_revoke(token=token, user=request.user)
+
+
+@admin.register(models.ApiCall)
+class ApiCallAdmin(admin.ModelAdmin):
+    list_display = ["at", "token", "method", "path", "status"]
+    list_filter = ["status", "token"]
+    search_fields = ["path", "query"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

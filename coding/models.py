@@ -15,6 +15,7 @@ class ChargeRun(models.Model):
         ADDENDUM = "addendum", "Addendum"
         CLASS_CHANGE = "class_change", "Drug class changed"
         BILLING_CHANGE = "billing_change", "Drug billing data changed"
+        POLICY_CHANGE = "policy_change", "Payer coding policy changed"
         MANUAL = "manual", "Manual"
 
     encounter = models.ForeignKey(
@@ -35,6 +36,10 @@ class ChargeRun(models.Model):
     result = models.JSONField(default=dict, help_text="The engine's output (to_json)")
     # Set when the record could not be read (RecordError): no lines, the message for the coder.
     error = models.TextField(blank=True)
+    # The payer's coding-policy version the engine coded this run with (None: the defaults).
+    payer_policy = models.ForeignKey(
+        "mar.PayerPolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # Set when this run's accepted charges were sent to billing: an exported run is never
     # regenerated behind the coder's back (a class change flags it instead).
     exported_at = models.DateTimeField(null=True, blank=True)
@@ -361,3 +366,124 @@ class ChargeOutbox(models.Model):
     def __str__(self) -> str:
         state = "done" if self.done_at else "pending"
         return f"outbox {self.pk} ({self.kind}) for encounter {self.encounter_id}: {state}"
+
+
+class AuditSweep(models.Model):
+    """A self-audit (coding/sweep.py): every signed encounter of a date range re-coded under
+    today's rules and a chosen policy, compared with what was billed. It changes nothing billed;
+    its rows are a report, re-made by running it again (not history-tracked)."""
+
+    created_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    date_from = models.DateField()
+    date_to = models.DateField()
+    payer = models.ForeignKey(
+        "mar.Payer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    policy_label = models.CharField(max_length=200, help_text="e.g. 'Medicare policy v2'")
+    policy = models.JSONField(help_text="The engine's policy the encounters were re-coded with")
+    total = models.PositiveIntegerField(default=0, help_text="Signed encounters in the range")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.pk}: {self.date_from} to {self.date_to}, {self.policy_label}"
+
+
+class AuditSweepChunk(models.Model):
+    """One task's share of a sweep: its encounters, and once done their totals."""
+
+    sweep = models.ForeignKey(AuditSweep, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    encounter_ids = models.JSONField(default=list)
+    done_at = models.DateTimeField(null=True, blank=True)
+    # {"encounters", "differing", "errors", "billed": {code: units}, "recoded": {code: units}}
+    totals = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["sweep", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["sweep", "index"], name="coding_sweep_chunk_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.sweep_id} chunk {self.index}"
+
+
+class AuditSweepDifference(models.Model):
+    """An encounter whose units by code differ between what was billed and the re-coding."""
+
+    sweep = models.ForeignKey(AuditSweep, on_delete=models.CASCADE, related_name="differences")
+    chunk = models.ForeignKey(AuditSweepChunk, on_delete=models.CASCADE, related_name="differences")
+    encounter = models.ForeignKey("mar.Encounter", on_delete=models.PROTECT, related_name="+")
+    billed = models.JSONField(default=dict, help_text="{code: units} as billed")
+    recoded = models.JSONField(default=dict, help_text="{code: units} re-coded")
+    error = models.TextField(blank=True, help_text="Why the record could not be re-coded")
+
+    class Meta:
+        ordering = ["sweep", "encounter"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sweep", "encounter"], name="coding_sweep_difference_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.sweep_id} E{self.encounter_id}"
+
+
+class ApiToken(models.Model):
+    """A key for one integration (another EHR, the hospital's interface engine) to the FHIR API
+    (coding/fhir/): never a user's password. Only its SHA-256 is kept; the key is shown once,
+    when made (admin, or `manage.py fhir_token`). Scopes: "read" (search and read), "import"
+    (post a transaction Bundle). An admin revokes it; a revoked token is refused at once."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read (search, read)"
+        IMPORT = "import", "Import (transaction Bundle)"
+
+    name = models.CharField(max_length=100, unique=True, help_text="The integration, e.g. Epic MAR")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_prefix = models.CharField(max_length=12, editable=False, help_text="To recognise it")
+    scopes = models.JSONField(default=list, help_text='e.g. ["read"] or ["read", "import"]')
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        state = " (revoked)" if self.revoked_at else ""
+        return f"{self.name} {self.key_prefix}…{state}"
+
+
+class ApiCall(models.Model):
+    """Every call to the FHIR API: who (token), what (method, path, query), the answer's status
+    and, for an import, the encounters it made. Append-only in practice: nothing updates it."""
+
+    token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.PROTECT, related_name="calls"
+    )
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    query = models.CharField(max_length=1000, blank=True)
+    status = models.PositiveSmallIntegerField()
+    remote_addr = models.CharField(max_length=100, blank=True)
+    at = models.DateTimeField(default=now, db_index=True)
+    encounters = models.JSONField(default=list, blank=True, help_text="Made by an import")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"

@@ -12,7 +12,7 @@ from coding.drug_lines import drug_line_inputs, drug_lines_store
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
 from coding.review import review_item_sync
 from mar.models import Administration, Encounter
-from mar.record import record_dict_from_encounter
+from mar.record import payer_policies, record_dict_from_encounter
 
 
 def _json_native(value: dict[str, Any]) -> dict[str, Any]:
@@ -52,8 +52,10 @@ def charge_run_store(
     if current is not None:
         ChargeRun.objects.filter(pk=current.pk).update(is_current=False)
 
+    policy = payer_policies([encounter.payer_id]).get(encounter.payer_id or 0)
     run = ChargeRun.objects.create(
         encounter=encounter,
+        payer_policy=policy if "policy" in snapshot else None,
         is_current=True,
         trigger=trigger,
         reason=reason,

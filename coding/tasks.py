@@ -12,6 +12,7 @@ from coding.outbox import (
     outbox_resend_pending,
 )
 from coding.services import charge_run_generate
+from coding.sweep import SWEEP_CHUNK_TASK, sweep_chunk_run
 
 # Retried: the database or Redis briefly unreachable. Anything else (a bug, bad data) fails
 # once and stays visible; the outbox row stays pending for the periodic resend to try again.
@@ -61,3 +62,17 @@ def generate_charges(
 def resend_pending_charges() -> int:
     """Celery beat: hand the broker every charge generation still owed (see coding/outbox.py)."""
     return outbox_resend_pending()
+
+
+@shared_task(
+    name=SWEEP_CHUNK_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    max_retries=8,
+    ignore_result=True,
+)
+def sweep_chunk(chunk_id: int) -> bool:
+    """One chunk of an audit sweep (coding/sweep.py); done once, however often delivered."""
+    return sweep_chunk_run(chunk_id=chunk_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from coding import views
+from coding import sweep_views, views
 
 app_name = "coding"
 
@@ -25,4 +25,9 @@ urlpatterns = [
     path("exports/<int:pk>/<str:fmt>/", views.export_download, name="export_download"),
     path("reports/findings/", views.report_findings, name="report_findings"),
     path("reports/reconciliation/", views.report_reconciliation, name="report_reconciliation"),
+    path("sweeps/", sweep_views.sweeps, name="sweeps"),
+    path("sweeps/<int:pk>/", sweep_views.sweep, name="sweep"),
+    path("sweeps/<int:pk>/progress/", sweep_views.sweep_progress_view, name="sweep_progress"),
+    path("sweeps/<int:pk>/resend/", sweep_views.sweep_resend_view, name="sweep_resend"),
+    path("sweeps/<int:pk>/csv/", sweep_views.sweep_download, name="sweep_csv"),
 ]

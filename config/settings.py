@@ -304,3 +304,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": CHARGE_OUTBOX_BEAT_SECONDS,
     }
 }
+
+# The HL7 v2 MLLP listener (`manage.py hl7_listen`, mar/hl7/): where it listens, the largest
+# message it takes (a larger one is answered AR) and how long a silent connection stays open.
+HL7_MLLP_HOST = os.environ.get("HL7_MLLP_HOST", "0.0.0.0")
+HL7_MLLP_PORT = int(os.environ.get("HL7_MLLP_PORT", 2575))
+HL7_MAX_MESSAGE_BYTES = int(os.environ.get("HL7_MAX_MESSAGE_BYTES", 1_000_000))
+HL7_IDLE_SECONDS = float(os.environ.get("HL7_IDLE_SECONDS", 300))

@@ -20,5 +20,7 @@ urlpatterns = [
     path("coding/", include("coding.urls")),
     path("pharmacy/", include("mar.pharmacy.urls")),
     path("registration/", include("mar.registration.urls")),
+    path("interfaces/hl7/", include("mar.hl7.urls")),
+    path("fhir/R4/", include("coding.fhir.urls")),
     path("admin/", admin.site.urls),
 ]

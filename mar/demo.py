@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mar import roles
+from mar.hl7.inbound import message_receive
 from mar.models import (
     AccessSite,
     Administration,
@@ -20,7 +21,6 @@ from mar.models import (
     Encounter,
     Flush,
     Order,
-    Patient,
     Pause,
 )
 from mar.services.signature import signature_store
@@ -68,6 +68,7 @@ DEMO_USERS = (
     DemoUser("pharmacist", "pharmacist-demo-pass", roles.PHARMACIST),
     DemoUser("coder", "coder-demo-pass", roles.CODER),
     DemoUser("admin", "admin-demo-pass", roles.ADMIN),
+    DemoUser("clerk", "clerk-demo-pass", roles.CLERK),
 )
 
 
@@ -146,29 +147,59 @@ def demo_containers_ensure() -> int:
     return changed
 
 
-def _patient(mrn: str, name: str, born: str, allergies: str = "") -> Patient:
-    patient, _ = Patient.objects.get_or_create(
-        mrn=f"{DEMO_MRN_PREFIX}{mrn}",
-        defaults={
-            "name": name,
-            "birth_date": datetime.fromisoformat(born).date(),
-            "allergies": allergies,
-        },
-    )
-    return patient
+# Administrative sex of the demo patients (HL7 table 0001): these are F, the others M.
+_DEMO_SEX = {"1001": "F", "1003": "F", "1005": "F"}
 
 
-def _encounter(
-    patient: Patient, unit: str, label: str, arrived: datetime, nurse: User
-) -> Encounter:
-    return Encounter.objects.create(
-        patient=patient,
-        unit=unit,
-        location_label=label,
-        arrived_at=arrived,
-        timezone=str(timezone.get_current_timezone()),
-        nurse=nurse,
+@dataclass(frozen=True)
+class _Person:
+    mrn: str
+    name: str  # "Given Family"
+    born: str  # ISO date
+    allergies: str
+
+
+def _patient(mrn: str, name: str, born: str, allergies: str = "") -> _Person:
+    return _Person(f"{DEMO_MRN_PREFIX}{mrn}", name, born, allergies)
+
+
+def demo_adt_a04(*, person: _Person, unit: str, label: str, arrived: datetime, account: str) -> str:
+    """The ADT^A04 a hospital's registration system would send for this visit."""
+    given, _, family = person.name.rpartition(" ")
+    sex = _DEMO_SEX.get(person.mrn.removeprefix(DEMO_MRN_PREFIX), "M")
+    segments = [
+        f"MSH|^~\\&|DEMO_ADT|DEMO_HOSPITAL|INFUSION_MAR|INF|{arrived:%Y%m%d%H%M%z}||"
+        f"ADT^A04^ADT_A01|{account}|P|2.5.1",
+        f"EVN|A04|{arrived:%Y%m%d%H%M%z}",
+        f"PID|1||{person.mrn}^^^DEMO_HOSPITAL^MR||{family}^{given}||"
+        f"{person.born.replace('-', '')}|{sex}",
+    ]
+    if person.allergies:
+        segments.append(f"AL1|1|DA|^{person.allergies}")
+    pv1 = ["PV1", "1", "O", f"{unit}^^{label}"] + [""] * 41
+    pv1[7] = "1234567893^Okafor^Amara^^^Dr."
+    pv1[19] = account
+    pv1[44] = f"{arrived:%Y%m%d%H%M%z}"
+    segments.append("|".join(pv1))
+    return "\r".join(segments)
+
+
+def _encounter(person: _Person, unit: str, label: str, arrived: datetime, nurse: User) -> Encounter:
+    """Registered through the HL7 path, as the hospital's interface engine would: the ADT^A04
+    goes through the listener's own entry point (mar.hl7.inbound.message_receive)."""
+    account = f"{person.mrn}-{arrived:%Y%m%d%H%M}"
+    ack = message_receive(
+        demo_adt_a04(
+            person=person, unit=unit, label=label, arrived=arrived, account=account
+        ).encode(),
+        peer="demo",
     )
+    if "MSA|AA|" not in ack:
+        raise RuntimeError(f"the demo's ADT^A04 was refused: {ack}")
+    encounter = Encounter.objects.get(account_number=account)
+    encounter.nurse = nurse
+    encounter.save(update_fields=["nurse"])
+    return encounter
 
 
 def demo_day_exists(*, now: datetime) -> bool:

@@ -64,6 +64,19 @@ class Drug(models.Model):
         help_text="As labelled; JW/JZ apply to single-dose containers only. Blank: not stated",
     )
     class_note = models.TextField(blank=True, help_text="Evidence for the class")
+    # Safety (issue 17): a high-alert drug (ISMP list; every chemotherapy is one) cannot be
+    # started before a pharmacist verified its order, except with an emergency reason.
+    high_alert = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="ISMP high-alert (chemotherapy is always high-alert)",
+    )
+    allergy_classes = models.CharField(
+        max_length=300,
+        blank=True,
+        db_default="",
+        help_text="Allergy classes the drug belongs to, separated by ';' (e.g. platinum compounds)",
+    )
     class_tagged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -147,6 +160,8 @@ class Patient(models.Model):
     # Blank: not recorded (patients registered before the field existed).
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
     allergies = models.TextField(blank=True)
+    # For FHIR's _lastUpdated (coding/fhir/).
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["name"]
@@ -262,6 +277,12 @@ class Encounter(models.Model):
     setting = models.CharField(max_length=10, choices=Setting.choices, default=Setting.FACILITY)
     arrived_at = models.DateTimeField(null=True, blank=True)
     observation_at = models.DateTimeField(null=True, blank=True)
+    # From the registration system (HL7 ADT^A03); the engine does not read it.
+    discharged_at = models.DateTimeField(null=True, blank=True)
+    # Charted in another EHR and imported through the FHIR API (coding/fhir/): the integration's
+    # name. Such a record is coded here but read-only: no charting, no addendum.
+    imported_from = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     sequence_of_day = models.PositiveSmallIntegerField(
         default=1, help_text="2 or more when the patient left and came back the same day"
     )
@@ -337,6 +358,19 @@ class AccessSite(models.Model):
     separate_site_reason = models.TextField(
         blank=True, help_text="Why a second vascular site was medically necessary"
     )
+    # As nurses chart a line (issue 17): "peripheral catheter" 20G, "Huber needle" 20G 3/4".
+    device = models.CharField(
+        max_length=100, blank=True, db_default="", help_text='e.g. Huber needle 3/4"'
+    )
+    gauge = models.CharField(max_length=10, blank=True, db_default="", help_text="e.g. 20G")
+    attempts = models.PositiveSmallIntegerField(null=True, blank=True)
+    blood_return = models.CharField(
+        max_length=10,
+        blank=True,
+        db_default="",
+        choices=[("yes", "Blood return present"), ("no", "No blood return")],
+        help_text="A port or central line: checked on access",
+    )
 
     class Meta:
         ordering = ["pk"]
@@ -401,6 +435,10 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     entered_on_behalf_of = models.CharField(max_length=200, blank=True)
+    # With a dose basis: the amount the prescriber worked out (in dose_unit), which the
+    # pharmacist's verification compares with the amount calculated from today's measures.
+    prescribed_amount = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # NULL: the drug's own class applies. Set by a pharmacist when the family depends on the
     # indication (leuprolide for cancer vs IVF).
     class_override = models.CharField(  # noqa: DJ001
@@ -508,6 +546,29 @@ class Administration(models.Model):
     # Single-use vial waste for the JW/JZ modifiers: NULL = not charted, 0 = none wasted (JZ).
     waste_value = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     waste_unit = models.CharField(max_length=20, blank=True)
+    # Barcode scanning (issue 17): the package given, as scanned or typed.
+    ndc = models.CharField("NDC", max_length=11, blank=True, db_default="", help_text="11 digits")
+    lot = models.CharField(max_length=20, blank=True, db_default="")
+    expiry = models.DateField(null=True, blank=True)
+    # Rates and volumes: the rate it was started at (changes are RateChange rows), the bag,
+    # the volume to be infused, and what the pump says was infused when stopped.
+    rate_ml_h = models.DecimalField(
+        "rate (mL/h)", max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    bag_volume_ml = models.DecimalField(
+        "bag volume (mL)", max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    vtbi_ml = models.DecimalField(
+        "volume to be infused (mL)", max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    volume_infused_ml = models.DecimalField(
+        "volume infused (mL)", max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    # Chemotherapy: the second nurse's independent double check before the start.
+    double_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    double_checked_at = models.DateTimeField(null=True, blank=True)
     # Optimistic locking: a save must name the version it edited (two nurses, one record).
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
@@ -537,11 +598,19 @@ class Administration(models.Model):
 
 
 class Pause(models.Model):
+    class Reason(models.TextChoices):
+        REACTION = "reaction", "Reaction"
+        PATIENT_REQUEST = "patient_request", "Patient request"
+        PUMP_ALARM = "pump_alarm", "Pump alarm"
+        LINE_PROBLEM = "line_problem", "Line problem"
+        OTHER = "other", "Other"
+
     administration = models.ForeignKey(
         Administration, on_delete=models.PROTECT, related_name="pauses"
     )
     start = models.DateTimeField()
     end = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True, db_default="")
 
     class Meta:
         ordering = ["start", "pk"]
@@ -554,6 +623,10 @@ class Flush(models.Model):
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="flushes")
     site = models.ForeignKey(AccessSite, on_delete=models.PROTECT, related_name="flushes")
     at = models.DateTimeField()
+    solution = models.CharField(
+        max_length=60, blank=True, db_default="", help_text="e.g. NS, heparin 100 units/mL"
+    )
+    volume_ml = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]
@@ -637,6 +710,213 @@ class FindingAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.administrations}: {self.reason[:40]}"
+
+
+# --- the MAR a nurse expects (issue 17): measures, rates, scans, overrides, site condition -----
+
+
+class PatientMeasure(models.Model):
+    """Height, weight or serum creatinine charted on an encounter, with when and how."""
+
+    class Kind(models.TextChoices):
+        HEIGHT = "height_cm", "Height (cm)"
+        WEIGHT = "weight_kg", "Weight (kg)"
+        CREATININE = "creatinine_mg_dl", "Serum creatinine (mg/dL)"
+
+    class Method(models.TextChoices):
+        MEASURED = "measured", "Measured"
+        STATED = "stated", "Stated by patient"
+        BED_SCALE = "bed_scale", "Bed / chair scale"
+        LAB = "lab", "Laboratory result"
+
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="measures")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    value = models.DecimalField(max_digits=7, decimal_places=2)
+    measured_at = models.DateTimeField()
+    method = models.CharField(max_length=20, choices=Method.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["measured_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value.normalize():f}"
+
+
+class RateChange(models.Model):
+    """A titration or rate change of a running infusion: the new rate from `at` on."""
+
+    administration = models.ForeignKey(
+        Administration, on_delete=models.PROTECT, related_name="rate_changes"
+    )
+    at = models.DateTimeField()
+    rate_ml_h = models.DecimalField("new rate (mL/h)", max_digits=8, decimal_places=2)
+    reason = models.CharField(max_length=200)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.rate_ml_h.normalize():f} mL/h at {self.at:%H:%M}"
+
+
+class SiteAssessment(models.Model):
+    """The condition of a site at one assessment: the INS infiltration and phlebitis scales
+    (0 none .. 4 severe)."""
+
+    GRADES = [(n, str(n)) for n in range(5)]
+
+    site = models.ForeignKey(AccessSite, on_delete=models.PROTECT, related_name="assessments")
+    at = models.DateTimeField()
+    infiltration = models.PositiveSmallIntegerField(choices=GRADES, default=0)
+    phlebitis = models.PositiveSmallIntegerField(choices=GRADES, default=0)
+    blood_return = models.CharField(
+        max_length=10, blank=True, choices=[("yes", "Present"), ("no", "Absent")]
+    )
+    note = models.CharField(max_length=200, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"S{self.site_id} {self.at:%H:%M} infiltration {self.infiltration}"
+
+
+class BarcodeScan(models.Model):
+    """One scan at the bedside (wristband or drug) and what it matched (services/scanning.py)."""
+
+    class Kind(models.TextChoices):
+        PATIENT = "patient", "Wristband"
+        DRUG = "drug", "Drug"
+
+    class Result(models.TextChoices):
+        MATCH = "match", "Match"
+        WRONG_PATIENT = "wrong_patient", "Wrong patient"
+        WRONG_DRUG = "wrong_drug", "Wrong drug"
+        EXPIRED = "expired", "Expired lot"
+        UNREADABLE = "unreadable", "Not a barcode this reader knows"
+
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="scans")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    raw = models.CharField(max_length=200)
+    result = models.CharField(max_length=20, choices=Result.choices)
+    message = models.CharField(max_length=300)
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="scans"
+    )
+    drug = models.ForeignKey(
+        Drug, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ndc = models.CharField(max_length=11, blank=True)
+    lot = models.CharField(max_length=20, blank=True)
+    expiry = models.DateField(null=True, blank=True)
+    administration = models.ForeignKey(
+        Administration, null=True, blank=True, on_delete=models.PROTECT, related_name="scans"
+    )
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} scan: {self.get_result_display()}"
+
+
+class SafetyOverride(models.Model):
+    """A nurse going past a stop, with her reason: a scan that did not match (wrong patient,
+    wrong drug, expired lot), an allergy, or starting a high-alert order before the pharmacist
+    verified it (emergency). Reported per nurse and unit; the emergency starts are listed for
+    the pharmacist."""
+
+    class Kind(models.TextChoices):
+        WRONG_PATIENT = "wrong_patient", "Wrong patient"
+        WRONG_DRUG = "wrong_drug", "Wrong drug"
+        EXPIRED = "expired", "Expired lot"
+        ALLERGY = "allergy", "Allergy"
+        UNVERIFIED = "unverified", "Started before verification (emergency)"
+
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="overrides")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.CharField(max_length=300, help_text="What the nurse was shown")
+    reason = models.TextField()
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="overrides"
+    )
+    scan = models.ForeignKey(
+        BarcodeScan, null=True, blank=True, on_delete=models.PROTECT, related_name="overrides"
+    )
+    administration = models.ForeignKey(
+        Administration, null=True, blank=True, on_delete=models.PROTECT, related_name="overrides"
+    )
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.reason[:40]}"
+
+
+class InterfaceMessage(models.Model):
+    """The interface log: every HL7 message received (mar/hl7/), what became of it, and the ACK
+    sent back."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", "Received, being processed"
+        ACCEPTED = "accepted", "Accepted (AA)"
+        ERROR = "error", "Error (AE)"
+        REJECTED = "rejected", "Rejected (AR)"
+
+    # MSH-10, with the sender (MSH-3/MSH-4): a message is processed once per sender and id.
+    # Blank for a message whose control id could not be read (garbage): never de-duplicated.
+    control_id = models.CharField(max_length=199, blank=True)
+    sender = models.CharField(max_length=200, blank=True, help_text="MSH-3^MSH-4")
+    message_type = models.CharField(max_length=40, blank=True, help_text="MSH-9, e.g. ADT^A04")
+    version = models.CharField(max_length=10, blank=True)
+    peer = models.CharField(max_length=100, blank=True, help_text="Address the message came from")
+    raw = models.TextField(help_text="The message as received (segments separated by CR)")
+    received_at = models.DateTimeField(default=now)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    error_location = models.CharField(max_length=40, blank=True, help_text="e.g. PID-3")
+    error_text = models.TextField(blank=True)
+    ack = models.TextField(blank=True, help_text="The ACK sent back")
+    patient = models.ForeignKey(
+        Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    encounter = models.ForeignKey(
+        Encounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempts = models.PositiveSmallIntegerField(default=1)
+    reprocessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reprocessed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "control_id"],
+                condition=~models.Q(control_id=""),
+                name="mar_interface_message_once",
+            )
+        ]
+        indexes = [models.Index(fields=["outcome", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.message_type or 'HL7'} {self.control_id or '(no id)'}: {self.outcome}"
+
+    @property
+    def error_message(self) -> str:
+        """The error without its location prefix ("RXE-2: ..."), shown beside the location."""
+        prefix = f"{self.error_location}: "
+        return self.error_text.removeprefix(prefix) if self.error_location else self.error_text
 
 
 class EncounterSummary(models.Model):

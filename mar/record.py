@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from mar.models import AccessSite, Administration, Encounter, Flush, Order
+from mar.models import AccessSite, Administration, Encounter, Flush, Order, PayerPolicy
 
 if TYPE_CHECKING:
     from coding.engine import Record
@@ -44,9 +44,20 @@ def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def payer_policies(payer_ids: Iterable[int | None]) -> dict[int, PayerPolicy]:
+    """Each payer's current coding-policy version (mar.Payer), in one query."""
+    wanted = {pk for pk in payer_ids if pk is not None}
+    current: dict[int, PayerPolicy] = {}
+    if wanted:
+        for policy in PayerPolicy.objects.filter(payer_id__in=wanted).order_by("version"):
+            current[policy.payer_id] = policy  # the highest version last
+    return current
+
+
 def record_dict_from_encounter(encounter: Encounter) -> dict[str, Any]:
     return _record_dict(
         encounter,
+        policy=payer_policies([encounter.payer_id]).get(encounter.payer_id or 0),
         sites=encounter.sites.order_by("pk"),
         orders=encounter.orders.select_related("drug").order_by("pk"),
         administrations=encounter.administrations.select_related("drug", "order")
@@ -78,9 +89,11 @@ def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, d
         .order_by("pk")
     )
     flushes = by_encounter(Flush.objects.filter(encounter_id__in=ids).order_by("at", "pk"))
+    policies = payer_policies(e.payer_id for e in encounters)
     return {
         e.pk: _record_dict(
             e,
+            policy=policies.get(e.payer_id or 0),
             sites=sites[e.pk],
             orders=orders[e.pk],
             administrations=administrations[e.pk],
@@ -97,6 +110,7 @@ def _record_dict(
     orders: Iterable[Order],
     administrations: Iterable[Administration],
     flushes: Iterable[Flush],
+    policy: PayerPolicy | None = None,
 ) -> dict[str, Any]:
     # A zone that is not one reads as UTC: times stay exact with their UTC offset, and the
     # engine reports the bad zone as a RecordError.
@@ -181,7 +195,7 @@ def _record_dict(
 
     flush_dicts = [{"site": record_id("S", f.site_id), "at": at(f.at)} for f in flushes]
 
-    return {
+    document: dict[str, Any] = {
         "format": RECORD_FORMAT,
         "encounter": enc,
         "sites": site_dicts,
@@ -189,6 +203,11 @@ def _record_dict(
         "administrations": adm_dicts,
         "flushes": flush_dicts,
     }
+    if policy is not None:
+        # The payer's profile chooses how the engine codes where sources disagree (every key;
+        # coding-rules §7). No payer: the rules' defaults, and no "policy" key.
+        document["policy"] = policy.as_engine_policy()
+    return document
 
 
 def record_from_encounter(encounter: Encounter) -> Record:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from mar import views
+from mar import care_views, views
 
 app_name = "mar"
 
@@ -36,4 +36,13 @@ urlpatterns = [
     ),
     path(E + "administrations/<int:adm_pk>/stop/", views.administration_stop, name="adm_stop"),
     path(E + "pauses/<int:pause_pk>/", views.pause_update, name="pause_update"),
+    # Issue 17: scanning, rates and volumes, measures, site details and condition.
+    path("board/scan/", care_views.board_scan, name="board_scan"),
+    path(E + "scan/", care_views.scan, name="scan"),
+    path(E + "scans/<int:scan_pk>/override/", care_views.scan_override, name="scan_override"),
+    path(E + "administrations/<int:adm_pk>/rate/", care_views.rate_change, name="adm_rate"),
+    path(E + "administrations/<int:adm_pk>/volumes/", care_views.volumes, name="adm_volumes"),
+    path(E + "measures/", care_views.measure_add, name="measure_add"),
+    path(E + "sites/<int:site_pk>/details/", care_views.site_details, name="site_details"),
+    path(E + "sites/<int:site_pk>/condition/", care_views.site_condition, name="site_condition"),
 ]

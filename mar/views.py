@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
+from mar.care_context import care_context
+from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
 from mar.chart_context import (
     board_summary,
     chart_context,
@@ -59,7 +61,7 @@ from mar.roles import (
     user_has_role,
     user_role,
 )
-from mar.services import charting
+from mar.services import charting, rates, safety
 from mar.services.charting import (
     ChartError,
     SignBlocked,
@@ -161,13 +163,19 @@ def board(request: HttpRequest) -> HttpResponse:
 def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) -> dict[str, Any]:
     nurse = user_has_role(request.user, NURSE)
     context = chart_context(encounter, **kwargs)
+    context.update(care_context(request, encounter, bound=kwargs.get("bound")))
     signed = encounter.is_signed
     context["can_chart"] = nurse and not signed
     # A signed record is read-only, with one "Addendum" button (?addendum=1) that opens its
     # forms for changes as addenda; a POST to a signed record came from them: it stays open.
-    context["addendum_available"] = nurse and signed
+    # An imported record (charted in another EHR, coded here) is read-only: no addendum either.
+    own = not encounter.imported_from
+    context["addendum_available"] = nurse and signed and own
     context["can_addendum"] = (
-        nurse and signed and (request.method == "POST" or request.GET.get("addendum") == "1")
+        nurse
+        and signed
+        and own
+        and (request.method == "POST" or request.GET.get("addendum") == "1")
     )
     return context
 
@@ -359,7 +367,11 @@ def site_flush(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     if form.is_valid():
         now = timezone.now()
         try:
-            flush = charting.flush_chart(site=site, at=form.cleaned_data["at"] or now, now=now)
+            with transaction.atomic():
+                flush = charting.flush_chart(site=site, at=form.cleaned_data["at"] or now, now=now)
+                details = FlushDetailsForm(request.POST, prefix=f"flush{site.pk}")
+                if details.is_valid():
+                    rates.flush_details_set(flush=flush, **details.cleaned_data)
         except ChartError as exc:
             # The engine names the record's "flushes[i]"; on this form it is "at".
             apply_chart_error(
@@ -408,11 +420,14 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
     encounter = order.encounter
     sites = {s.pk: s for s in encounter.sites.all()}
     form = StartForm(request.POST, encounter=encounter, sites=sites.values(), prefix=f"o{order.pk}")
-    if form.is_valid():
+    # The safety checks (scan, verification, allergy, double check: mar/services/safety.py).
+    checks = StartChecksForm(request.POST, order=order, request=request, prefix=f"o{order.pk}")
+    if form.is_valid() and checks.is_valid():
         now = timezone.now()
         site_pk = form.cleaned_data["site"]
+        data = checks.cleaned_data
         try:
-            adm = charting.administration_start(
+            adm = safety.administration_start_checked(
                 order=order,
                 site=sites.get(site_pk) if site_pk is not None else None,
                 start=form.cleaned_data["at"] or now,
@@ -420,15 +435,26 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
                 user=request.user,
                 now=now,
                 request_key=form.cleaned_data["request_key"],
+                checks=safety.StartChecks(
+                    scan=checks.scan_obj,
+                    emergency_reason=data["emergency_reason"],
+                    allergy_reason=data["allergy_reason"],
+                    second_nurse=checks.second_nurse,
+                    double_check_confirmed=data["double_check_confirmed"],
+                    rate_ml_h=data["rate_ml_h"],
+                    bag_volume_ml=data["bag_volume_ml"],
+                    vtbi_ml=data["vtbi_ml"],
+                ),
             )
         except ChartError as exc:
             # The engine names the administration's "start"; on this form it is "at".
-            apply_chart_error(
-                form, {("at" if k == "start" else k): v for k, v in exc.errors.items()}
-            )
+            errors = {("at" if k == "start" else k): v for k, v in exc.errors.items()}
+            apply_chart_error(form, {k: v for k, v in errors.items() if k not in checks.fields})
+            apply_chart_error(checks, {k: v for k, v in errors.items() if k in checks.fields})
         else:
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
-    return _after_change(request, encounter, bound={f"start-O{order.pk}": form})
+    bound = {f"start-O{order.pk}": form, f"checks-O{order.pk}": checks}
+    return _after_change(request, encounter, bound=bound)
 
 
 @require_POST
@@ -538,8 +564,22 @@ def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: s
             "resume": charting.administration_resume,
             "stop": charting.administration_stop,
         }[action]
+        extra: Form = {"pause": PauseReasonForm, "stop": StopVolumeForm}.get(action, Form)(
+            request.POST, prefix=f"at{adm.pk}"
+        )
+        extra.is_valid()
         try:
-            service(administration=adm, version=version, at=at, now=now)
+            with transaction.atomic():
+                result = service(administration=adm, version=version, at=at, now=now)
+                if action == "pause":
+                    rates.pause_reason_set(
+                        pause=result, reason=extra.cleaned_data.get("reason", "")
+                    )
+                elif action == "stop":
+                    rates.stop_volume_set(
+                        administration=adm,
+                        volume_infused_ml=extra.cleaned_data.get("volume_infused_ml"),
+                    )
         except ChartError as exc:
             apply_chart_error(
                 form,

@@ -58,6 +58,10 @@ _ENCOUNTER_OF = {
     "mar_pause": "(SELECT a.encounter_id FROM mar_administration a "
     "WHERE a.id = (r->>'administration_id')::bigint)",
     "mar_encounter": "(r->>'id')::bigint",
+    "mar_ratechange": "(SELECT a.encounter_id FROM mar_administration a "
+    "WHERE a.id = (r->>'administration_id')::bigint)",
+    "mar_siteassessment": "(SELECT s.encounter_id FROM mar_accesssite s "
+    "WHERE s.id = (r->>'site_id')::bigint)",
 }
 
 
@@ -163,6 +167,10 @@ GUARDED = [
     mar.Flush,
     # The nurse's reasons for signing despite an error: part of the signature once it is made.
     mar.FindingAcknowledgement,
+    # Issue 17: rate changes, site assessments and the patient's measures are the record too.
+    mar.RateChange,
+    mar.SiteAssessment,
+    mar.PatientMeasure,
 ]
 
 

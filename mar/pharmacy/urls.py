@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from mar import care_views
 from mar.pharmacy import views
 
 app_name = "pharmacy"
@@ -19,4 +20,6 @@ urlpatterns = [
     path("orders/", views.order_queue, name="orders"),
     path("orders/<int:pk>/verify/", views.order_verify_view, name="order_verify"),
     path("orders/<int:pk>/class/", views.order_class_edit, name="order_class"),
+    path("orders/<int:pk>/review/", care_views.order_review, name="order_review"),
+    path("overrides/", care_views.overrides_report, name="overrides"),
 ]

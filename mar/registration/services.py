@@ -22,8 +22,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mar.models import DoseBasis, Drug, Encounter, EntryMethod, Order, Patient, Payer, Route
+from mar.models import (
+    AccessSite,
+    Administration,
+    DoseBasis,
+    Drug,
+    DrugNdc,
+    Encounter,
+    EntryMethod,
+    Order,
+    Patient,
+    Payer,
+    Route,
+)
+from mar.ports import charges_port
 from mar.registration.icd10 import icd10_resolve
+from mar.summary import summary_invalidate
 from mar.validators import npi_normalise
 
 MRN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
@@ -72,6 +86,8 @@ def patient_register(
                 mrn=mrn, name=name, birth_date=birth_date, sex=sex, allergies=allergies.strip()
             )
     except IntegrityError:  # registered at the same moment by another clerk or the interface
+        if not Patient.objects.filter(mrn__iexact=mrn).exists():
+            raise
         raise _fail("mrn", f"MRN {mrn} is already registered.") from None
 
 
@@ -227,6 +243,36 @@ def drug_find(text: str) -> Drug:
     raise _fail("drug", f"“{name}” is not in the formulary: ask pharmacy to add it.")
 
 
+def drug_for_code(*, identifier: str, text: str = "", system: str = "") -> Drug:
+    """A coded drug from an interface (HL7 CE, FHIR CodeableConcept) as a formulary drug: by
+    NDC, by HCPCS code when one drug has it, else by name or synonym; ValidationError (on
+    "drug") when none matches."""
+    digits = identifier.replace("-", "")
+    if (
+        system.upper() in {"NDC", "N4"}
+        or "ndc" in system.lower()
+        or (digits.isdigit() and len(digits) in (10, 11))
+    ):
+        ndc = DrugNdc.objects.filter(ndc=digits.zfill(11)).select_related("drug").first()
+        if ndc is not None:
+            return ndc.drug
+    if identifier:
+        by_hcpcs = list(Drug.objects.filter(hcpcs_code__iexact=identifier)[:2])
+        if len(by_hcpcs) == 1:
+            return by_hcpcs[0]
+    for name in (text, identifier):
+        if name:
+            try:
+                return drug_find(name)
+            except ValidationError:
+                continue
+    raise _fail(
+        "drug",
+        f"Unknown drug code {identifier or text!r} ({system or 'no coding system'}): "
+        "not in the formulary.",
+    )
+
+
 def dose_text(value: Decimal, unit: str, basis: str) -> str:
     """What the chart and the pharmacist read: '85 mg/m²', 'AUC 5', '8 mg'."""
     amount = f"{value.normalize():f}"
@@ -241,7 +287,7 @@ class OrderEntry:
     prescriber) or from an interface (electronic)."""
 
     drug: Drug | None  # None: not found (the caller has said why); the other fields still checked
-    dose_value: Decimal
+    dose_value: Decimal | None
     dose_unit: str
     dose_basis: str = ""
     route: str = Route.IV
@@ -253,6 +299,9 @@ class OrderEntry:
     ordering_provider_npi: str = ""
     entry_method: str = EntryMethod.ELECTRONIC
     purpose: str = ""
+    # False for a record imported from another EHR: a missing indication or prescriber is the
+    # checklist's finding there, not a reason to refuse the record.
+    complete: bool = True
 
 
 def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
@@ -260,11 +309,17 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     if entry.drug is None:
         errors["drug"] = ["Search the formulary and choose the drug."]
-    if entry.dose_value is None or entry.dose_value <= 0:
+    if (entry.complete or entry.dose_value is not None) and (
+        entry.dose_value is None or entry.dose_value <= 0
+    ):
         errors["dose_value"] = ["The dose is a number above zero."]
     if entry.dose_basis not in {"", *DoseBasis.values}:
         errors["dose_basis"] = ["The dose basis is per m², per kg or AUC (or none)."]
-    if entry.dose_basis != DoseBasis.AUC and not entry.dose_unit.strip():
+    if (
+        entry.dose_value is not None
+        and entry.dose_basis != DoseBasis.AUC
+        and not entry.dose_unit.strip()
+    ):
         errors["dose_unit"] = ["Give the dose's unit (mg, units...)."]
     if entry.route not in Route.values:
         errors["route"] = [f"Unknown route {entry.route!r}."]
@@ -274,7 +329,7 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
         errors["rate_value"] = ["The rate is a number above zero."]
     if entry.rate_value is not None and not entry.rate_unit.strip():
         errors["rate_unit"] = ["Give the rate's unit (mL/h...)."]
-    if not entry.ordering_provider.strip():
+    if entry.complete and not entry.ordering_provider.strip():
         errors["ordering_provider"] = ["Name the ordering provider."]
     npi = entry.ordering_provider_npi.strip()
     if npi:
@@ -285,17 +340,20 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
     if entry.entry_method not in EntryMethod.values:
         errors["entry_method"] = ["How did the order come: written, verbal or telephone?"]
     code, words = "", ""
-    try:
-        diagnosis = icd10_resolve(entry.indication)
-        code, words = diagnosis.code, diagnosis.description
-    except ValueError as exc:
-        errors["indication"] = [str(exc)]
+    if entry.complete or entry.indication.strip():
+        try:
+            diagnosis = icd10_resolve(entry.indication)
+            code, words = diagnosis.code, diagnosis.description
+        except ValueError as exc:
+            errors["indication"] = [str(exc)]
     if errors:
         raise ValidationError(errors)
     unit = "" if entry.dose_basis == DoseBasis.AUC else entry.dose_unit.strip()
     return {
         "drug": entry.drug,
-        "dose": dose_text(entry.dose_value, unit, entry.dose_basis),
+        "dose": dose_text(entry.dose_value, unit, entry.dose_basis)
+        if entry.dose_value is not None
+        else "",
         "dose_value": entry.dose_value,
         "dose_unit": unit,
         "dose_basis": entry.dose_basis,
@@ -331,4 +389,81 @@ def order_enter(
         on_behalf = fields["ordering_provider"] + (f" (NPI {npi})" if npi else "")
         fields["entered_on_behalf_of"] = on_behalf[:200]
     fields["entered_by"] = user
-    return Order.objects.create(encounter=locked, **fields)
+    order = Order.objects.create(encounter=locked, **fields)
+    summary_invalidate(encounter_ids=[locked.pk])  # the board's and checklist's summary
+    return order
+
+
+@transaction.atomic
+def administration_import(
+    *,
+    order: Order,
+    start: datetime,
+    stop: datetime | None,
+    method: str,
+    route: str,
+    dose_value: Decimal | None = None,
+    dose_unit: str = "",
+    site_text: str = "",
+) -> Administration:
+    """An administration charted in another EHR (FHIR import), as it was charted: nothing is
+    refused for a documentation gap, which the checklist then reports. A site named in words
+    becomes the encounter's access site of that name (one per distinct name)."""
+    encounter = order.encounter
+    if method not in Administration.Method.values:
+        raise _fail("method", f"Unknown method {method!r}.")
+    if route not in Route.values:
+        raise _fail("route", f"Unknown route {route!r}.")
+    if stop is not None and stop < start:
+        raise _fail("stop", "The administration ends before it starts.")
+    site = None
+    if site_text.strip():
+        folded = site_text.lower()
+        kind = next((k for word, k in SITE_WORDS if word in folded), AccessSite.Kind.PERIPHERAL_IV)
+        site = encounter.sites.filter(location=site_text.strip()[:100]).first()
+        if site is None:
+            site = AccessSite.objects.create(
+                encounter=encounter, kind=kind, location=site_text.strip()[:100], placed_at=start
+            )
+        elif site.placed_at and start < site.placed_at:
+            site.placed_at = start
+            site.save(update_fields=["placed_at"])
+    summary_invalidate(encounter_ids=[encounter.pk])
+    return Administration.objects.create(
+        encounter=encounter,
+        order=order,
+        drug=order.drug,
+        site=site,
+        route=route,
+        method=method,
+        start=start,
+        stop=stop,
+        purpose=order.purpose if order.purpose == Order.Purpose.HYDRATION else "",
+        dose_value=dose_value,
+        dose_unit=dose_unit,
+    )
+
+
+SITE_WORDS = (
+    ("picc", AccessSite.Kind.PICC),
+    ("port", AccessSite.Kind.PORT),
+    ("central", AccessSite.Kind.CENTRAL_LINE),
+    ("midline", AccessSite.Kind.MIDLINE),
+    ("subcut", AccessSite.Kind.SUBCUTANEOUS),
+    ("intramuscular", AccessSite.Kind.INTRAMUSCULAR),
+    ("arter", AccessSite.Kind.INTRA_ARTERIAL),
+)
+
+
+@transaction.atomic
+def encounter_import_close(*, encounter: Encounter, source: str, now: datetime) -> Encounter:
+    """An imported record, complete as the other EHR signed it: marked imported (read-only
+    here) and signed, and its charges owed through the port, so it gets its checklist findings
+    and charges and goes to the coders' worklist like any other."""
+    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
+    locked.imported_from = source[:100]
+    locked.status = Encounter.Status.SIGNED
+    locked.signed_at = now
+    locked.save(update_fields=["imported_from", "status", "signed_at"])
+    charges_port().charges_owed(encounter_id=locked.pk, trigger="sign")
+    return locked

@@ -36,6 +36,11 @@ def addendum_store(
     locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     if locked.status != Encounter.Status.SIGNED:
         raise ValidationError("Only a signed record takes an addendum; edit the record instead.")
+    if locked.imported_from:
+        raise ValidationError(
+            f"This record was charted in {locked.imported_from}: "
+            "correct it there and send it again."
+        )
     if not what.strip() or not why.strip():
         raise ValidationError("An addendum needs both what changed and why.")
     addendum = Addendum.objects.create(encounter=locked, what=what, why=why, author=user)

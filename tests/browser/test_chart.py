@@ -3,6 +3,7 @@ a site, hydration, a flush, an antiemetic push, a flush, paclitaxel with a pause
 appears and clears; she signs; a real Celery worker (through Redis) makes the charges, which
 appear on the chart. Screenshots of the chart at 1280 and 768 px go to test-artifacts/."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -32,8 +33,12 @@ def visit() -> Encounter:
     )  # fmt: skip
     factories.order_create(encounter, factories.drug_get("ondansetron"), indication="R11.2",
                            dose="8 mg")  # fmt: skip
+    # Verified by pharmacy: a chemotherapy order starts only once verified (issue 17).
     factories.order_create(encounter, factories.drug_get("paclitaxel", DrugClass.CHEMO),
-                           dose="175 mg/m2")  # fmt: skip
+                           dose="175 mg/m2", verified_at=now,
+                           verified_by=factories.user_create(username=f"rph-{encounter.pk}",
+                                                             role="pharmacist"))  # fmt: skip
+    factories.user_create(username=f"second-{encounter.pk}", role="nurse")
     return encounter
 
 
@@ -44,6 +49,12 @@ def card(page, drug: str):
 def start_order(page, drug: str, method: str = "infusion") -> int:
     row = page.locator("[data-testid=order-row]", has_text=drug).first
     row.locator("select[name$='-method']").select_option(method)
+    double_check = row.locator("[data-testid=double-check]")
+    if double_check.count():  # chemotherapy: the second nurse signs in on this device
+        encounter_pk = re.search(r"/encounters/(\d+)/", page.url)[1]
+        double_check.locator("input[name$='-second_username']").fill(f"second-{encounter_pk}")
+        double_check.locator("input[name$='-second_password']").fill(factories.PASSWORD)
+        double_check.locator("input[name$='-double_check_confirmed']").check()
     row.locator("[data-testid=start]").click()
     card(page, drug).wait_for()
     return int(card(page, drug).get_attribute("data-administration")[1:])

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from coding.drug_lines import DRUG_LINE_POSITION_BASE
 from coding.models import ChargeFinding, ChargeLine, ChargeRun, MueLimit
 from mar.demo import DEMO_USERS
-from mar.models import Drug, Encounter
+from mar.models import Drug, Encounter, InterfaceMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +31,16 @@ def test_demo_loads_users_formulary_and_a_day_with_charges(
         run = ChargeRun.objects.get(encounter=encounter, is_current=True)
         assert run.lines.exists() or run.findings.exists()
     assert MueLimit.objects.exists()  # the coder's per-day unit edits have limits to check
+
+
+def test_demo_registers_its_patients_through_hl7(django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", stdout=io.StringIO())
+    registered = InterfaceMessage.objects.filter(message_type="ADT^A04", outcome="accepted")
+    assert set(registered.values_list("encounter", flat=True)) == set(
+        Encounter.objects.values_list("pk", flat=True)
+    )
+    assert all(e.account_number and e.patient.sex for e in Encounter.objects.all())
 
 
 def test_demo_is_idempotent(django_capture_on_commit_callbacks) -> None:

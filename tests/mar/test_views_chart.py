@@ -132,8 +132,10 @@ def _queries(client: Client, url: str) -> int:
 
 # Fixed numbers: session, user, groups, encounter, the engine's bridge (5), then the chart's own
 # rows (sites, orders, administrations and pauses, acknowledgements, flushes, addenda), and the
-# session's save (3, SESSION_SAVE_EVERY_REQUEST).
-CHART_QUERIES = 19
+# session's save (3, SESSION_SAVE_EVERY_REQUEST); issue 17's panels (mar/care_context.py: scans,
+# measures, orders, administrations with rate changes, overrides and pauses, sites with their
+# assessments: 9).
+CHART_QUERIES = 28
 # The checklist reads the stored summary (mar/summary.py) instead of the bridge: session, user,
 # groups, encounter, summary, sites, administrations and pauses, acknowledgements, the session.
 CHECKLIST_QUERIES = 12

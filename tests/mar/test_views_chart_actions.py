@@ -179,17 +179,23 @@ def test_assessing_a_site_records_when(client_as) -> None:
 def test_starting_an_order_carries_drug_dose_and_route_over(client_as) -> None:
     encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
     site = factories.site_create(encounter)
+    # Verified by pharmacy, and double-checked by a second nurse: a chemotherapy (issue 17).
     order = factories.order_create(encounter, factories.drug_get("rituximab", "chemo"),
-                                   dose="375 mg/m2", route="iv")  # fmt: skip
+                                   dose="375 mg/m2", route="iv", verified_at=timezone.now(),
+                                   verified_by=factories.user_create(username="rph"))  # fmt: skip
+    factories.user_create(username="nurse-two", role=roles.NURSE)
     client = client_as(roles.NURSE)
     page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
     # The only open site is preselected.
     assert f'<option value="{site.pk}" selected>' in page
     response = client.post(
         reverse("mar:order_start", args=[encounter.pk, order.pk]),
-        {f"o{order.pk}-method": "infusion", f"o{order.pk}-site": site.pk},
+        {f"o{order.pk}-method": "infusion", f"o{order.pk}-site": site.pk,
+         f"o{order.pk}-second_username": "nurse-two",
+         f"o{order.pk}-second_password": factories.PASSWORD,
+         f"o{order.pk}-double_check_confirmed": "on"},
         **HX,
-    )
+    )  # fmt: skip
     adm = Administration.objects.get(encounter=encounter)
     assert (adm.drug, adm.order, adm.route, adm.site) == (order.drug, order, "iv", site)
     assert adm.stop is None

@@ -5,10 +5,20 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth.models import User
 
-from coding.models import ChargeCorrection, ChargeLine, ChargeRun, Export
+from coding.models import AuditSweep, ChargeCorrection, ChargeLine, ChargeRun, Export
 from coding.services import charge_run_generate
 from mar import roles
-from mar.models import AccessSite, Administration, Drug, Encounter, Flush, Order, Pause
+from mar.models import (
+    AccessSite,
+    Administration,
+    BarcodeScan,
+    Drug,
+    Encounter,
+    Flush,
+    InterfaceMessage,
+    Order,
+    Pause,
+)
 from tests import factories
 
 
@@ -18,6 +28,8 @@ class World:
     encounter: Encounter
     other: Encounter
     export: Export
+    sweep: AuditSweep
+    interface_message: InterfaceMessage
 
     def sample(self, encounter: Encounter) -> dict[str, object]:
         """A value for every URL argument, taken from `encounter`."""
@@ -31,6 +43,12 @@ class World:
         run = ChargeRun.objects.filter(encounter=encounter, is_current=True).first()
         line = ChargeLine.objects.filter(run=run).order_by("pk").first()
         assert site and order and adm and pause and flush and line
+        scan = BarcodeScan.objects.filter(encounter=encounter).order_by("pk").first()
+        if scan is None:  # a stop to override (issue 17)
+            scan = BarcodeScan.objects.create(
+                encounter=encounter, kind="drug", raw="312345678906", result="wrong_drug",
+                message="Wrong drug", by=self.users[roles.ADMIN],
+            )  # fmt: skip
         correction = ChargeCorrection.objects.filter(run=run).first()
         if correction is None:  # one waiting for re-review, for coding:correction_resolve
             correction = ChargeCorrection.objects.create(
@@ -45,6 +63,7 @@ class World:
             "adm_pk": adm.pk,
             "pause_pk": pause.pk,
             "flush_pk": flush.pk,
+            "scan_pk": scan.pk,
             "line_id": line.pk,
             "correction_id": correction.pk,
             "fmt": "csv",
@@ -67,5 +86,24 @@ def world_create(role_users: dict[str, User]) -> World:
     export = Export.objects.create(
         created_by=role_users[roles.CODER], csv_text="a,b\n", hl7_text="MSH|", fhir_json="{}"
     )
+    sweep = AuditSweep.objects.create(
+        created_by=role_users[roles.CODER], date_from=factories.MORNING.date(),
+        date_to=factories.MORNING.date(), policy={}, policy_label="sample",
+    )  # fmt: skip
     assert Drug.objects.exists()
-    return World(users=role_users, encounter=encounter, other=other, export=export)
+    # A failed HL7 message (unknown patient), for the interface log's pages.
+    interface_message = InterfaceMessage.objects.create(
+        control_id="SEC1",
+        message_type="ADT^A08",
+        version="2.5.1",
+        raw="MSH|^~\\&|REG|H|MAR|I|20260302||ADT^A08|SEC1|P|2.5.1\rPID|1||NOBODY",
+        outcome=InterfaceMessage.Outcome.ERROR,
+    )
+    return World(
+        users=role_users,
+        encounter=encounter,
+        other=other,
+        export=export,
+        interface_message=interface_message,
+        sweep=sweep,
+    )

@@ -25,7 +25,7 @@ def test_anonymous_responses_carry_the_policy(client: Client, path: str) -> None
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["X-Frame-Options"] == "DENY"
-    assert "camera=()" in response.headers["Permissions-Policy"]
+    assert "camera=(self)" in response.headers["Permissions-Policy"]
 
 
 def test_pages_with_patient_data_are_not_cached(client_as) -> None:

@@ -233,3 +233,13 @@ def test_a_drug_is_found_by_name_or_synonym_and_never_added() -> None:
     with pytest.raises(ValidationError):
         drug_find("unobtainium")
     assert not factories.Drug.objects.filter(name__iexact="unobtainium").exists()
+
+
+def test_an_entered_order_marks_the_board_summary_for_recomputing(nurse_user) -> None:
+    from mar.models import EncounterSummary
+    from mar.summary import EXPIRED, summary_for
+
+    encounter = factories.encounter_create()
+    summary_for(encounter)
+    order_enter(encounter=encounter, entry=entry(), user=nurse_user)
+    assert EncounterSummary.objects.get(encounter=encounter).valid_until == EXPIRED

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0009_merge_20261203_0423'),
+        ('audit', '0012_mar_features_history'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mar', '0010_encountersummary'),
+        ('mar', '0012_mar_features'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

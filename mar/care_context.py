@@ -1,0 +1,130 @@
+"""What the chart shows of issue 17 (scans, start checks, rates, measures, site details), for
+the fragments `mar/_care_*.html`; looked up by pk in the templates (`care_tags.get`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.forms import Form
+from django.http import HttpRequest
+
+from mar import care_forms
+from mar.models import Administration, BarcodeScan, Encounter
+from mar.services import measures, rates, safety
+from mar.services.scanning import scan_usable_for
+
+
+@dataclass
+class Care:
+    scan_form: Form
+    patient_scan: BarcodeScan | None
+    last_scan: BarcodeScan | None
+    last_scan_override: Form | None
+    last_scan_overridden: bool
+    measures: measures.Measures
+    measure_form: Form
+    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    administrations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    sites: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def care_context(
+    request: HttpRequest, encounter: Encounter, *, bound: dict[str, Form] | None = None
+) -> dict[str, Any]:
+    bound = bound or {}
+    scans = list(
+        encounter.scans.select_related("order__drug", "drug", "by")
+        .prefetch_related("overrides")
+        .order_by("-at", "-pk")[:20]
+    )
+    last = scans[0] if scans else None
+    last_override: Form | None = None
+    overridden = bool(last and last.overrides.all())
+    if (
+        last is not None
+        and last.result
+        not in (
+            BarcodeScan.Result.MATCH,
+            BarcodeScan.Result.UNREADABLE,
+        )
+        and not overridden
+    ):
+        last_override = bound.get(f"scan-override-{last.pk}") or care_forms.ScanOverrideForm(
+            scan=last, prefix=f"sc{last.pk}"
+        )
+    care = Care(
+        scan_form=bound.get("scan") or care_forms.ScanForm(prefix="scan"),
+        patient_scan=next(
+            (s for s in scans if s.kind == BarcodeScan.Kind.PATIENT and s.result == "match"), None
+        ),
+        last_scan=last,
+        last_scan_override=last_override,
+        last_scan_overridden=overridden,
+        measures=measures.encounter_measures(encounter),
+        measure_form=bound.get("measure")
+        or care_forms.MeasureForm(encounter=encounter, prefix="m"),
+    )
+    for order in encounter.orders.select_related("drug", "encounter__patient"):
+        usable = next(
+            (s for s in scans if s.order_id == order.pk and scan_usable_for(s, order)), None
+        )
+        checks = bound.get(f"checks-O{order.pk}") or care_forms.StartChecksForm(
+            order=order,
+            request=request,
+            prefix=f"o{order.pk}",
+            initial={"scan": usable.pk if usable else None},
+        )
+        care.orders[order.pk] = {
+            "scan": usable,
+            "checks": checks,
+            "chemo": safety.is_chemotherapy(order),
+            "high_alert": safety.is_high_alert(order),
+            "needs_verification": safety.needs_verification(order),
+            "allergies": safety.allergy_matches(encounter.patient, order.drug),
+        }
+    administrations = (
+        Administration.objects.filter(encounter=encounter)
+        .select_related("double_checked_by", "created_by")
+        .prefetch_related("rate_changes__by", "overrides__by", "pauses")
+    )
+    for adm in administrations:
+        segments = rates.rate_segments(adm)
+        care.administrations[adm.pk] = {
+            "double_check": (
+                f"{adm.created_by.get_username() if adm.created_by else '?'} and "
+                f"{adm.double_checked_by.get_username()}"
+                if adm.double_checked_by
+                else ""
+            ),
+            "rate_changes": list(adm.rate_changes.all()),
+            "rate_now": segments[-1][1] if segments else None,
+            "overrides": [o for o in adm.overrides.all()],
+            "rate_form": bound.get(f"rate-A{adm.pk}")
+            or care_forms.RateChangeForm(
+                encounter=encounter, prefix=f"r{adm.pk}", initial={"version": adm.version}
+            ),
+            "volumes_form": bound.get(f"volumes-A{adm.pk}")
+            or care_forms.VolumesForm(
+                prefix=f"v{adm.pk}",
+                initial={
+                    "rate_ml_h": adm.rate_ml_h,
+                    "bag_volume_ml": adm.bag_volume_ml,
+                    "vtbi_ml": adm.vtbi_ml,
+                    "volume_infused_ml": adm.volume_infused_ml,
+                },
+            ),
+            "pause_reasons": [p for p in adm.pauses.all() if p.reason],
+        }
+    for site in encounter.sites.prefetch_related("assessments__by"):
+        care.sites[site.pk] = {
+            "assessments": list(site.assessments.all()),
+            "details_form": bound.get(f"site-details-S{site.pk}")
+            or care_forms.SiteDetailsForm(instance=site, prefix=f"sd{site.pk}"),
+            "condition_form": bound.get(f"site-condition-S{site.pk}")
+            or care_forms.SiteConditionForm(encounter=encounter, prefix=f"sc-s{site.pk}"),
+        }
+    return {
+        "care": care,
+        "pause_reason_choices": care_forms.PauseReasonForm.base_fields["reason"].choices,  # type: ignore[attr-defined]
+    }

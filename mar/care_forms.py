@@ -1,0 +1,182 @@
+"""Forms of the bedside safety and measures (issue 17): scanning, the start checks, rates and
+volumes, measures, site details and condition. Times are the encounter's wall clock
+(mar/forms.py's LocalTimeField)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib.auth import authenticate
+from django.http import HttpRequest
+
+from mar.forms import LocalTimeField, ZonedForm
+from mar.models import AccessSite, BarcodeScan, Order, PatientMeasure, Pause, SiteAssessment
+
+
+def _amount(label: str, *, required: bool = False) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=required,
+        min_value=Decimal(0),
+        max_digits=8,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+
+
+class ScanForm(forms.Form):
+    """What the scanner typed (ended by its Enter)."""
+
+    code = forms.CharField(
+        label="Scan wristband or drug",
+        max_length=200,
+        strip=False,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "off",
+                "spellcheck": "false",
+                "enterkeyhint": "go",
+                "data-scan-field": "",
+                "placeholder": "Scan, or type and press Enter",
+            }
+        ),
+    )
+
+
+class ScanOverrideForm(forms.Form):
+    reason = forms.CharField(label="Override reason", max_length=500)
+    order = forms.TypedChoiceField(
+        label="Given for the order", coerce=int, required=False, empty_value=None
+    )
+
+    def __init__(self, *args: Any, scan: BarcodeScan, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        orders = scan.encounter.orders.select_related("drug")
+        self.fields["order"].choices = [("", "—")] + [(o.pk, str(o)) for o in orders]
+        if scan.result == BarcodeScan.Result.WRONG_PATIENT:
+            del self.fields["order"]
+
+
+class StartChecksForm(forms.Form):
+    """The start's safety fields (same prefix as the start form: o<order>)."""
+
+    scan = forms.IntegerField(required=False, widget=forms.HiddenInput())
+    rate_ml_h = _amount("Rate (mL/h)")
+    bag_volume_ml = _amount("Bag volume (mL)")
+    vtbi_ml = _amount("Volume to be infused (mL)")
+    emergency_reason = forms.CharField(
+        label="Emergency: reason to start before pharmacist verification",
+        required=False,
+        max_length=500,
+    )
+    allergy_reason = forms.CharField(
+        label="Allergy override reason", required=False, max_length=500
+    )
+    second_username = forms.CharField(
+        label="Second nurse: user name",
+        required=False,
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "off"}),
+    )
+    second_password = forms.CharField(
+        label="Second nurse: password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )
+    double_check_confirmed = forms.BooleanField(
+        label="Second nurse: I confirmed patient, drug, dose, rate and route", required=False
+    )
+
+    def __init__(self, *args: Any, order: Order, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.request = request
+        self.second_nurse: Any = None
+        self.scan_obj: BarcodeScan | None = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        scan_pk = data.get("scan")
+        if scan_pk is not None:
+            self.scan_obj = BarcodeScan.objects.filter(
+                pk=scan_pk, encounter_id=self.order.encounter_id
+            ).first()
+            if self.scan_obj is None:
+                self.add_error("scan", "That scan is not of this chart.")
+        username = (data.get("second_username") or "").strip()
+        password = data.get("second_password") or ""
+        if username or password:
+            # Her own credentials, checked like a sign-in (the lockout counts failures too);
+            # the session stays the first nurse's.
+            user = authenticate(self.request, username=username, password=password)
+            if user is None:
+                self.add_error(
+                    "second_password", "The second nurse's user name or password is wrong."
+                )
+            else:
+                self.second_nurse = user
+        return data
+
+
+class RateChangeForm(ZonedForm):
+    rate_ml_h = _amount("New rate (mL/h)", required=True)
+    at = LocalTimeField(label="At (empty: now)", required=False)
+    reason = forms.CharField(label="Reason", max_length=200)
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput())
+
+
+class VolumesForm(forms.Form):
+    rate_ml_h = _amount("Rate at start (mL/h)")
+    bag_volume_ml = _amount("Bag volume (mL)")
+    vtbi_ml = _amount("Volume to be infused (mL)")
+    volume_infused_ml = _amount("Volume infused (mL)")
+
+
+class PauseReasonForm(forms.Form):
+    reason = forms.ChoiceField(
+        label="Pause reason", choices=[("", "— reason —"), *Pause.Reason.choices], required=False
+    )
+
+
+class StopVolumeForm(forms.Form):
+    volume_infused_ml = _amount("Volume infused (mL)")
+
+
+class FlushDetailsForm(forms.Form):
+    solution = forms.CharField(label="Solution", max_length=60, required=False)
+    volume_ml = forms.DecimalField(
+        label="Volume (mL)", required=False, min_value=Decimal(0), max_digits=6, decimal_places=1
+    )
+
+
+class MeasureForm(ZonedForm):
+    kind = forms.ChoiceField(label="Measure", choices=PatientMeasure.Kind.choices)
+    value = forms.DecimalField(label="Value", max_digits=7, decimal_places=2, min_value=0)
+    method = forms.ChoiceField(label="How", choices=PatientMeasure.Method.choices)
+    measured_at = LocalTimeField(label="When (empty: now)", required=False)
+
+
+class SiteDetailsForm(forms.ModelForm):
+    class Meta:
+        model = AccessSite
+        fields = ["device", "gauge", "attempts", "blood_return"]
+
+
+class SiteConditionForm(ZonedForm):
+    at = LocalTimeField(label="Assessed at (empty: now)", required=False)
+    infiltration = forms.TypedChoiceField(
+        label="Infiltration (INS 0–4)", coerce=int, choices=SiteAssessment.GRADES, initial=0
+    )
+    phlebitis = forms.TypedChoiceField(
+        label="Phlebitis (INS 0–4)", coerce=int, choices=SiteAssessment.GRADES, initial=0
+    )
+    blood_return = forms.ChoiceField(
+        label="Blood return",
+        required=False,
+        choices=[("", "not checked"), ("yes", "Present"), ("no", "Absent")],
+    )
+    note = forms.CharField(label="Note", max_length=200, required=False)

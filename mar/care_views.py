@@ -1,0 +1,287 @@
+"""The chart's safety and measures actions (issue 17): scan, override a scan, change a rate,
+chart volumes, measures, site details and condition; the board's wristband scan; the
+pharmacist's verification screen and the overrides report.
+
+Like every chart action: a plain POST that redirects back to the chart, or with htmx the chart
+section re-rendered (`mar.views._after_change`). Nurses chart (admins pass); objects are looked
+up within the encounter of the URL.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from mar.bcma import wristband_mrn
+from mar.care_forms import (
+    MeasureForm,
+    RateChangeForm,
+    ScanForm,
+    ScanOverrideForm,
+    SiteConditionForm,
+    SiteDetailsForm,
+    VolumesForm,
+)
+from mar.forms import apply_chart_error
+from mar.models import (
+    AccessSite,
+    Administration,
+    BarcodeScan,
+    Encounter,
+    Order,
+    SafetyOverride,
+)
+from mar.roles import NURSE, PHARMACIST, role_required
+from mar.services import measures, rates, safety, scanning
+from mar.services.charting import ChartError, StaleVersion
+from mar.views import _after_change, _encounter
+
+
+@require_POST
+@role_required(NURSE)
+def scan(request: HttpRequest, pk: int) -> HttpResponse:
+    """One scan from the chart's scan field (a scanner types it and Enter) or the camera."""
+    encounter = _encounter(pk)
+    form = ScanForm(request.POST, prefix="scan")
+    if form.is_valid():
+        if encounter.is_signed:
+            form.add_error("code", "This record is signed.")
+        else:
+            try:
+                result = scanning.scan_record(
+                    encounter=encounter, raw=form.cleaned_data["code"], user=request.user
+                )
+            except scanning.ScanError as exc:
+                form.add_error("code", str(exc))
+            else:
+                if result.result == BarcodeScan.Result.MATCH:
+                    messages.success(request, result.message)
+                else:
+                    messages.error(request, result.message)
+                return _after_change(request, encounter, anchor="scan")
+    return _after_change(request, encounter, bound={"scan": form})
+
+
+@require_POST
+@role_required(NURSE)
+def scan_override(request: HttpRequest, pk: int, scan_pk: int) -> HttpResponse:
+    the_scan = get_object_or_404(
+        BarcodeScan.objects.select_related("encounter__patient"), pk=scan_pk, encounter_id=pk
+    )
+    encounter = the_scan.encounter
+    form = ScanOverrideForm(request.POST, scan=the_scan, prefix=f"sc{the_scan.pk}")
+    if form.is_valid():
+        order_pk = form.cleaned_data.get("order")
+        order = encounter.orders.filter(pk=order_pk).first() if order_pk else None
+        try:
+            scanning.scan_override(
+                scan=the_scan, user=request.user, reason=form.cleaned_data["reason"], order=order
+            )
+        except scanning.ScanError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.warning(
+                request, f"Override recorded ({the_scan.get_result_display().lower()})."
+            )
+            return _after_change(request, encounter, anchor="scan")
+    return _after_change(request, encounter, bound={f"scan-override-{the_scan.pk}": form})
+
+
+@require_POST
+@role_required(NURSE)
+def board_scan(request: HttpRequest) -> HttpResponse:
+    """A wristband scanned on the board opens that patient's chart (the open encounter)."""
+    form = ScanForm(request.POST, prefix="scan")
+    if form.is_valid():
+        mrn = wristband_mrn(form.cleaned_data["code"])
+        # The open encounter of that patient, else the latest one.
+        encounter = (
+            Encounter.objects.filter(patient__mrn=mrn)
+            .order_by("-status", "-pk")  # "in_progress" sorts after "signed"
+            .first()
+        )
+        if encounter is not None:
+            return redirect(reverse("mar:encounter", args=[encounter.pk]))
+        messages.error(request, f"No encounter for the wristband {mrn[:40]!r}.")
+    else:
+        messages.error(request, "Nothing was scanned.")
+    return redirect(reverse("mar:board"))
+
+
+def _administration(pk: int, adm_pk: int) -> Administration:
+    return get_object_or_404(
+        Administration.objects.select_related("encounter__patient", "drug"),
+        pk=adm_pk,
+        encounter_id=pk,
+    )
+
+
+@require_POST
+@role_required(NURSE)
+def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
+    """A titration or rate change: new rate, when (empty: now), why."""
+    adm = _administration(pk, adm_pk)
+    encounter = adm.encounter
+    form = RateChangeForm(request.POST, encounter=encounter, prefix=f"r{adm.pk}")
+    if form.is_valid():
+        try:
+            rates.rate_change_record(
+                administration=adm,
+                rate_ml_h=form.cleaned_data["rate_ml_h"],
+                at=form.cleaned_data["at"] or timezone.now(),
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+                version=form.cleaned_data["version"],
+            )
+        except ChartError as exc:
+            apply_chart_error(form, exc.errors)
+        except StaleVersion:
+            form.add_error(None, f"{adm.drug.name} was changed meanwhile: check it and try again.")
+        else:
+            return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
+    return _after_change(request, encounter, bound={f"rate-A{adm.pk}": form}, card=adm.pk)
+
+
+@require_POST
+@role_required(NURSE)
+def volumes(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
+    adm = _administration(pk, adm_pk)
+    encounter = adm.encounter
+    form = VolumesForm(request.POST, prefix=f"v{adm.pk}")
+    if form.is_valid():
+        try:
+            rates.volumes_update(administration=adm, **form.cleaned_data)
+        except ChartError as exc:
+            apply_chart_error(form, exc.errors)
+        else:
+            return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
+    return _after_change(request, encounter, bound={f"volumes-A{adm.pk}": form}, card=adm.pk)
+
+
+@require_POST
+@role_required(NURSE)
+def measure_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Height, weight or creatinine, with when and how; BSA and CrCl follow."""
+    encounter = _encounter(pk)
+    form = MeasureForm(request.POST, encounter=encounter, prefix="m")
+    if form.is_valid():
+        try:
+            measures.measure_chart(
+                encounter=encounter,
+                kind=form.cleaned_data["kind"],
+                value=form.cleaned_data["value"],
+                measured_at=form.cleaned_data["measured_at"] or timezone.now(),
+                method=form.cleaned_data["method"],
+                user=request.user,
+            )
+        except ChartError as exc:
+            apply_chart_error(form, exc.errors)
+        else:
+            return _after_change(request, encounter, anchor="measures")
+    return _after_change(request, encounter, bound={"measure": form})
+
+
+def _site(pk: int, site_pk: int) -> AccessSite:
+    return get_object_or_404(
+        AccessSite.objects.select_related("encounter__patient"), pk=site_pk, encounter_id=pk
+    )
+
+
+@require_POST
+@role_required(NURSE)
+def site_details(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
+    """Device, gauge, attempts, blood return."""
+    site = _site(pk, site_pk)
+    encounter = site.encounter
+    form = SiteDetailsForm(request.POST, instance=site, prefix=f"sd{site.pk}")
+    if encounter.is_signed:
+        form.is_valid()
+        form.add_error(None, "This record is signed: changes go through an addendum.")
+    elif form.is_valid():
+        form.save()
+        return _after_change(request, encounter, anchor=f"site-{site.pk}")
+    return _after_change(request, encounter, bound={f"site-details-S{site.pk}": form})
+
+
+@require_POST
+@role_required(NURSE)
+def site_condition(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
+    """An assessment of the site with its condition (INS infiltration and phlebitis scales)."""
+    site = _site(pk, site_pk)
+    encounter = site.encounter
+    form = SiteConditionForm(request.POST, encounter=encounter, prefix=f"sc-s{site.pk}")
+    if form.is_valid():
+        try:
+            data = form.cleaned_data
+            measures.site_condition_record(
+                site=site,
+                user=request.user,
+                at=data["at"] or timezone.now(),
+                infiltration=data["infiltration"],
+                phlebitis=data["phlebitis"],
+                blood_return=data["blood_return"],
+                note=data["note"],
+            )
+        except ChartError as exc:
+            apply_chart_error(form, exc.errors)
+        else:
+            return _after_change(request, encounter, anchor=f"site-{site.pk}")
+    return _after_change(request, encounter, bound={f"site-condition-S{site.pk}": form})
+
+
+# --- the pharmacist -----------------------------------------------------------------------------
+
+
+@require_GET
+@role_required(PHARMACIST)
+def order_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """The verification screen of one order: measures, the calculated dose beside the ordered
+    one (flagged beyond 10%), allergies, an emergency start; and the Verify button."""
+    order = get_object_or_404(
+        Order.objects.select_related("drug", "encounter__patient", "verified_by"), pk=pk
+    )
+    encounter = order.encounter
+    patient_measures = measures.encounter_measures(encounter)
+    context = {
+        "order": order,
+        "encounter": encounter,
+        "measures": patient_measures,
+        "check": measures.order_dose_check(order, patient_measures),
+        "allergies": safety.allergy_matches(encounter.patient, order.drug),
+        "high_alert": safety.is_high_alert(order),
+        "overrides": order.overrides.select_related("by").order_by("-at"),
+    }
+    return render(request, "pharmacy/order_review.html", context)
+
+
+@require_GET
+@role_required(PHARMACIST)
+def overrides_report(request: HttpRequest) -> HttpResponse:
+    """Safety overrides by nurse and by unit, and the list: emergency starts before
+    verification first (the pharmacist verifies them after the fact)."""
+    overrides = SafetyOverride.objects.select_related(
+        "by", "encounter__patient", "order__drug", "order__verified_by"
+    )
+    by_nurse = (
+        overrides.values("by__username", "kind")
+        .annotate(n=Count("pk"))
+        .order_by("by__username", "kind")
+    )
+    by_unit = (
+        overrides.values("encounter__unit", "kind")
+        .annotate(n=Count("pk"))
+        .order_by("encounter__unit", "kind")
+    )
+    kinds = dict(SafetyOverride.Kind.choices)
+    context = {
+        "emergency": overrides.filter(kind=SafetyOverride.Kind.UNVERIFIED).order_by("-at")[:200],
+        "others": overrides.exclude(kind=SafetyOverride.Kind.UNVERIFIED).order_by("-at")[:200],
+        "by_nurse": [{**row, "kind_label": kinds[row["kind"]]} for row in by_nurse],
+        "by_unit": [{**row, "kind_label": kinds[row["kind"]]} for row in by_unit],
+    }
+    return render(request, "pharmacy/overrides.html", context)

@@ -1,0 +1,123 @@
+"""Patient measures and dose arithmetic for the pharmacist's check. Plain Python, Decimal in/out.
+
+- Body surface area, Mosteller (N Engl J Med 1987;317:1098): BSA (m²) = sqrt(height cm ×
+  weight kg / 3600).
+- Creatinine clearance, Cockcroft-Gault (Nephron 1976;16:31): CrCl (mL/min) = (140 − age) ×
+  weight kg / (72 × serum creatinine mg/dL), × 0.85 for a woman. Actual body weight: the
+  pharmacist judges whether an ideal or adjusted weight fits better.
+- Carboplatin, Calvert (J Clin Oncol 1989;7:1748): dose (mg) = target AUC × (GFR + 25), with
+  CrCl standing in for GFR. The FDA's 2010 advice caps the GFR used at 125 mL/min (so the
+  dose at AUC × 150 mg); `calvert_dose` applies that cap and says so.
+
+A dose per m², per kg or by AUC is calculated from these and compared with the ordered dose:
+a difference beyond `TOLERANCE_PERCENT` (10%) is flagged for the pharmacist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+TOLERANCE_PERCENT = Decimal(10)
+GFR_CAP = Decimal(125)  # mL/min, FDA (2010) for the Calvert formula
+
+PER_M2 = "per_m2"
+PER_KG = "per_kg"
+AUC = "auc"
+BASES = {PER_M2: "per m²", PER_KG: "per kg", AUC: "AUC (Calvert)"}
+
+
+class DosingError(ValueError):
+    """A measure needed for the calculation is missing or impossible; the message says which."""
+
+
+def _q(value: Decimal, places: str) -> Decimal:
+    return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def bsa_mosteller(*, height_cm: Decimal, weight_kg: Decimal) -> Decimal:
+    """Body surface area in m², two decimals."""
+    if height_cm <= 0 or weight_kg <= 0:
+        raise DosingError("height and weight must be positive")
+    return _q((height_cm * weight_kg / Decimal(3600)).sqrt(), "0.01")
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Age in whole years on `day`."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def crcl_cockcroft_gault(
+    *, age_years: int, weight_kg: Decimal, creatinine_mg_dl: Decimal, sex: str
+) -> Decimal:
+    """Creatinine clearance in mL/min, one decimal. `sex`: "female" or "male"."""
+    if creatinine_mg_dl <= 0 or weight_kg <= 0:
+        raise DosingError("weight and serum creatinine must be positive")
+    if sex not in ("female", "male"):
+        raise DosingError("Cockcroft-Gault needs the patient's sex (female or male)")
+    if not 0 < age_years < 140:
+        raise DosingError("age must be between 0 and 140 years")
+    crcl = Decimal(140 - age_years) * weight_kg / (Decimal(72) * creatinine_mg_dl)
+    if sex == "female":
+        crcl *= Decimal("0.85")
+    return _q(crcl, "0.1")
+
+
+@dataclass(frozen=True)
+class Calculated:
+    """A calculated dose and how it was reached, for the pharmacist to read."""
+
+    dose: Decimal
+    unit: str
+    how: str
+
+
+def calvert_dose(*, auc: Decimal, crcl: Decimal) -> Calculated:
+    """Carboplatin dose in mg: AUC × (GFR + 25), GFR = CrCl capped at 125 mL/min."""
+    gfr = min(crcl, GFR_CAP)
+    capped = " (CrCl capped at 125)" if crcl > GFR_CAP else ""
+    dose = _q(auc * (gfr + 25), "1")
+    return Calculated(dose, "mg", f"AUC {auc.normalize():f} × ({gfr.normalize():f} + 25){capped}")
+
+
+def calculated_dose(
+    *,
+    basis: str,
+    amount: Decimal,
+    unit: str = "mg",
+    bsa: Decimal | None = None,
+    weight_kg: Decimal | None = None,
+    crcl: Decimal | None = None,
+) -> Calculated:
+    """The dose an order per m², per kg or by AUC comes to for this patient."""
+    if basis == PER_M2:
+        if bsa is None:
+            raise DosingError("a dose per m² needs height and weight (BSA)")
+        return Calculated(
+            _q(amount * bsa, "0.1"), unit, f"{amount.normalize():f} {unit}/m² × {bsa} m²"
+        )
+    if basis == PER_KG:
+        if weight_kg is None:
+            raise DosingError("a dose per kg needs a weight")
+        return Calculated(
+            _q(amount * weight_kg, "0.1"),
+            unit,
+            f"{amount.normalize():f} {unit}/kg × {weight_kg.normalize():f} kg",
+        )
+    if basis == AUC:
+        if crcl is None:
+            raise DosingError("a dose by AUC needs a creatinine clearance (creatinine, age, sex)")
+        return calvert_dose(auc=amount, crcl=crcl)
+    raise DosingError(f"unknown dose basis {basis!r}")
+
+
+def difference_percent(*, ordered: Decimal, calculated: Decimal) -> Decimal:
+    """How far the ordered dose is from the calculated one, in % of the calculated (signed)."""
+    if calculated <= 0:
+        raise DosingError("the calculated dose is not positive")
+    return _q((ordered - calculated) / calculated * 100, "0.1")
+
+
+def beyond_tolerance(percent: Decimal) -> bool:
+    return abs(percent) > TOLERANCE_PERCENT

@@ -1,0 +1,195 @@
+"""Height, weight and creatinine on an encounter; BSA and CrCl from them; an order's dose check.
+
+The arithmetic is mar/dosing.py's; here the latest charted measure of each kind is read, the
+patient's age (on the day of the measure) and sex are taken from the registration, and each
+missing input is said rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from mar import dosing
+from mar.models import AccessSite, Encounter, Order, Patient, PatientMeasure, SiteAssessment
+from mar.services.charting import ChartError
+
+K = PatientMeasure.Kind
+
+# Plausible ranges: a typo (weight 700 for 70.0) is refused, not calculated with.
+RANGES = {
+    K.HEIGHT: (Decimal(30), Decimal(250)),
+    K.WEIGHT: (Decimal("0.5"), Decimal(400)),
+    K.CREATININE: (Decimal("0.1"), Decimal(20)),
+}
+
+
+@transaction.atomic
+def measure_chart(
+    *,
+    encounter: Encounter,
+    kind: str,
+    value: Decimal,
+    measured_at: datetime,
+    method: str,
+    user: AbstractBaseUser,
+) -> PatientMeasure:
+    """Chart a height, weight or creatinine with when and how it was measured."""
+    if encounter.is_signed:
+        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+    low, high = RANGES[K(kind)]
+    if not low <= value <= high:
+        raise ChartError(
+            {"value": [f"{K(kind).label} {value} is outside {low}–{high}: check the entry."]}
+        )
+    if measured_at > timezone.now() + timedelta(minutes=5):
+        raise ChartError({"measured_at": ["This time is in the future."]})
+    return PatientMeasure.objects.create(
+        encounter=encounter, kind=kind, value=value, measured_at=measured_at, method=method, by=user
+    )
+
+
+def _sex(patient: Patient) -> str:
+    return {"F": "female", "M": "male"}.get(getattr(patient, "sex", ""), "")
+
+
+@dataclass(frozen=True)
+class Measures:
+    """The latest of each measure, and what follows from them (None, with why, when it cannot
+    be calculated)."""
+
+    height: PatientMeasure | None
+    weight: PatientMeasure | None
+    creatinine: PatientMeasure | None
+    bsa: Decimal | None
+    bsa_missing: str
+    crcl: Decimal | None
+    crcl_missing: str
+    age: int | None
+
+    @property
+    def weight_kg(self) -> Decimal | None:
+        return self.weight.value if self.weight else None
+
+
+def encounter_measures(encounter: Encounter) -> Measures:
+    latest: dict[str, PatientMeasure] = {}
+    for measure in encounter.measures.select_related("by").order_by("measured_at", "pk"):
+        latest[measure.kind] = measure
+    height, weight, creat = latest.get(K.HEIGHT), latest.get(K.WEIGHT), latest.get(K.CREATININE)
+    bsa, bsa_missing = None, ""
+    if height and weight:
+        bsa = dosing.bsa_mosteller(height_cm=height.value, weight_kg=weight.value)
+    else:
+        bsa_missing = "needs height and weight"
+    patient = encounter.patient
+    day = (encounter.arrived_at or encounter.created_at or timezone.now()).date()
+    age = dosing.age_on(patient.birth_date, day) if patient.birth_date else None
+    crcl, crcl_missing = None, ""
+    missing = [
+        what
+        for what, have in (
+            ("a creatinine", creat),
+            ("a weight", weight),
+            ("the date of birth", age is not None),
+            ("the patient's sex (female or male)", _sex(patient)),
+        )
+        if not have
+    ]
+    if missing:
+        crcl_missing = "needs " + ", ".join(missing)
+    else:
+        assert creat is not None and weight is not None and age is not None
+        try:
+            crcl = dosing.crcl_cockcroft_gault(
+                age_years=age,
+                weight_kg=weight.value,
+                creatinine_mg_dl=creat.value,
+                sex=_sex(patient),
+            )
+        except dosing.DosingError as exc:
+            crcl_missing = str(exc)
+    return Measures(height, weight, creat, bsa, bsa_missing, crcl, crcl_missing, age)
+
+
+@dataclass(frozen=True)
+class DoseCheck:
+    """The pharmacist's comparison for one order written per m², per kg or by AUC."""
+
+    basis: str
+    calculated: dosing.Calculated | None
+    ordered: Decimal | None
+    unit: str
+    difference: Decimal | None
+    flagged: bool
+    problem: str
+
+
+def order_dose_check(order: Order, measures: Measures) -> DoseCheck | None:
+    """None for an order of a fixed amount (no basis)."""
+    basis = getattr(order, "dose_basis", "")
+    if not basis or order.dose_value is None:
+        return None
+    unit = order.dose_unit or "mg"
+    ordered = order.prescribed_amount
+    try:
+        calculated = dosing.calculated_dose(
+            basis=basis,
+            amount=order.dose_value,
+            unit=unit if basis != dosing.AUC else "mg",
+            bsa=measures.bsa,
+            weight_kg=measures.weight_kg,
+            crcl=measures.crcl,
+        )
+    except dosing.DosingError as exc:
+        return DoseCheck(basis, None, ordered, unit, None, False, str(exc))
+    if ordered is None:
+        return DoseCheck(
+            basis, calculated, None, calculated.unit, None, False, "no amount ordered to compare"
+        )
+    difference = dosing.difference_percent(ordered=ordered, calculated=calculated.dose)
+    return DoseCheck(
+        basis,
+        calculated,
+        ordered,
+        calculated.unit,
+        difference,
+        dosing.beyond_tolerance(difference),
+        "",
+    )
+
+
+@transaction.atomic
+def site_condition_record(
+    *,
+    site: AccessSite,
+    user: AbstractBaseUser,
+    at: datetime,
+    infiltration: int,
+    phlebitis: int,
+    blood_return: str = "",
+    note: str = "",
+) -> SiteAssessment:
+    """An assessment of a site and its condition; the site's last assessment time follows."""
+    if site.encounter.is_signed:
+        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+    if at > timezone.now() + timedelta(minutes=5):
+        raise ChartError({"at": ["This time is in the future."]})
+    assessment = SiteAssessment.objects.create(
+        site=site,
+        at=at,
+        infiltration=infiltration,
+        phlebitis=phlebitis,
+        blood_return=blood_return,
+        note=note.strip(),
+        by=user,
+    )
+    if site.assessed_at is None or at > site.assessed_at:
+        site.assessed_at = at
+        site.save(update_fields=["assessed_at"])
+    return assessment

@@ -1,0 +1,116 @@
+"""Rates and volumes of an infusion: the rate it ran at, its changes (titrations), the bag, the
+volume to be infused and the volume infused when stopped; a pause's reason; a flush's solution.
+
+A rate change is a timed event (`RateChange`: new rate, who, when, why) within the run of a
+started, unstopped-at-that-time infusion. Whether the minutes charted and the volume infused at
+the charted rates agree is the engine's check (it reads them from the record).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from mar.models import Administration, Flush, Pause, RateChange
+from mar.services.charting import ChartError, StaleVersion
+
+
+def _in_progress(administration: Administration) -> None:
+    if administration.encounter.is_signed:
+        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+
+
+@transaction.atomic
+def rate_change_record(
+    *,
+    administration: Administration,
+    rate_ml_h: Decimal,
+    at: datetime,
+    reason: str,
+    user: AbstractBaseUser,
+    version: int | None = None,
+    now: datetime | None = None,
+) -> RateChange:
+    """A new rate from `at` on, with why (titration per protocol, reaction, ...)."""
+    current = Administration.objects.select_for_update().get(pk=administration.pk)
+    _in_progress(current)
+    if version is not None and current.version != version:
+        raise StaleVersion(current)
+    if current.method != Administration.Method.INFUSION:
+        raise ChartError({None: [f"{current.drug.name} is not an infusion: it has no rate."]})
+    if not reason.strip():
+        raise ChartError({"reason": ["Say why the rate changed."]})
+    if rate_ml_h <= 0:
+        raise ChartError({"rate_ml_h": ["A rate is more than 0 mL/h: to stop, use Stop."]})
+    if at < current.start:
+        raise ChartError({"at": ["This time is before the infusion started."]})
+    if current.stop is not None and at > current.stop:
+        raise ChartError({"at": ["This time is after the infusion stopped."]})
+    if at > (now or timezone.now()):
+        raise ChartError({"at": ["This time is in the future."]})
+    change = RateChange.objects.create(
+        administration=current, at=at, rate_ml_h=rate_ml_h, reason=reason.strip(), by=user
+    )
+    current.version += 1
+    current.save(update_fields=["version", "updated_at"])
+    return change
+
+
+@transaction.atomic
+def volumes_update(
+    *,
+    administration: Administration,
+    rate_ml_h: Decimal | None,
+    bag_volume_ml: Decimal | None,
+    vtbi_ml: Decimal | None,
+    volume_infused_ml: Decimal | None,
+) -> Administration:
+    current = Administration.objects.select_for_update().get(pk=administration.pk)
+    _in_progress(current)
+    if vtbi_ml is not None and bag_volume_ml is not None and vtbi_ml > bag_volume_ml:
+        raise ChartError({"vtbi_ml": ["The volume to be infused is more than the bag holds."]})
+    current.rate_ml_h = rate_ml_h
+    current.bag_volume_ml = bag_volume_ml
+    current.vtbi_ml = vtbi_ml
+    current.volume_infused_ml = volume_infused_ml
+    current.version += 1
+    current.save()
+    return current
+
+
+def pause_reason_set(*, pause: Pause, reason: str) -> Pause:
+    """The reason of a pause (reaction, patient request, pump alarm, line problem, other)."""
+    if reason and reason not in Pause.Reason.values:
+        raise ChartError({"reason": ["Not a pause reason."]})
+    pause.reason = reason
+    pause.save(update_fields=["reason"])
+    return pause
+
+
+def stop_volume_set(*, administration: Administration, volume_infused_ml: Decimal | None) -> None:
+    """The volume the pump says was infused, charted at the stop."""
+    if volume_infused_ml is None:
+        return
+    Administration.objects.filter(pk=administration.pk).update(volume_infused_ml=volume_infused_ml)
+
+
+def flush_details_set(*, flush: Flush, solution: str, volume_ml: Decimal | None) -> Flush:
+    flush.solution = solution.strip()
+    flush.volume_ml = volume_ml
+    flush.save(update_fields=["solution", "volume_ml"])
+    return flush
+
+
+def rate_segments(administration: Administration) -> list[tuple[datetime, Decimal]]:
+    """The rates it ran at, from the start: (from, mL/h), the first at the charted start rate
+    (none charted: the first change's rate applies from its own time only)."""
+    segments: list[tuple[datetime, Decimal]] = []
+    if administration.rate_ml_h is not None:
+        segments.append((administration.start, administration.rate_ml_h))
+    for change in administration.rate_changes.all():
+        segments.append((change.at, change.rate_ml_h))
+    return sorted(segments, key=lambda s: s[0])

@@ -1,0 +1,205 @@
+"""The checks before an order is started at the bedside, and the start that passes them.
+
+In this order, each stopping the start with a message for its own field:
+
+1. a drug barcode scanned for it must match it, or its stop have been overridden with a reason
+   (mar/services/scanning.py); the scan's NDC, lot and expiry go onto the administration;
+2. a high-alert order (chemotherapy, or a drug the formulary marks high-alert) must have been
+   verified by a pharmacist, unless the nurse gives an emergency reason (`SafetyOverride`
+   "unverified", listed for the pharmacist);
+3. an allergy of the patient that names the drug or one of its formulary allergy classes needs an
+   override reason (`SafetyOverride` "allergy");
+4. a chemotherapy needs an independent double check: a second nurse, signing in with her own
+   credentials on the same device, confirms patient, drug, dose, rate and route; both nurses are
+   recorded on the administration.
+
+The start itself is charting's `administration_start`, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from mar.models import (
+    AccessSite,
+    Administration,
+    BarcodeScan,
+    Drug,
+    DrugClass,
+    Order,
+    Patient,
+    SafetyOverride,
+)
+from mar.roles import NURSE, user_has_role
+from mar.services import charting
+from mar.services.charting import ChartError
+from mar.services.scanning import scan_usable_for
+
+CHEMOTHERAPY = (DrugClass.CHEMO, DrugClass.CHEMO_HORMONAL)
+
+
+def is_chemotherapy(order: Order) -> bool:
+    return order.drug_class in CHEMOTHERAPY
+
+
+def is_high_alert(order: Order) -> bool:
+    return is_chemotherapy(order) or order.drug.high_alert
+
+
+def needs_verification(order: Order) -> bool:
+    """A high-alert order not yet verified: it starts only with an emergency reason."""
+    return is_high_alert(order) and order.verified_at is None
+
+
+_SPLIT = re.compile(r"[;,\n]+")
+_NOISE = re.compile(r"\(.*?\)|\b(allergy|allergic|to|rash|hives|anaphylaxis|nkda)\b", re.I)
+
+
+def _terms(text: str) -> list[str]:
+    terms = []
+    for part in _SPLIT.split(text or ""):
+        term = " ".join(_NOISE.sub(" ", part).lower().split())
+        if len(term) >= 4:
+            terms.append(term)
+    return terms
+
+
+def allergy_matches(patient: Patient, drug: Drug) -> list[str]:
+    """The patient's allergies that name the drug (its name or a synonym) or one of its
+    formulary allergy classes ("platinum" matches "platinum compounds")."""
+    names = _terms(drug.name) + _terms(drug.synonyms) + _terms(drug.allergy_classes)
+    found = []
+    for allergy in _terms(patient.allergies):
+        if any(allergy in name or name in allergy for name in names):
+            found.append(allergy)
+    return found
+
+
+@dataclass
+class StartChecks:
+    """What the nurse gave with the start: a scan, reasons, the second nurse."""
+
+    scan: BarcodeScan | None = None
+    emergency_reason: str = ""
+    allergy_reason: str = ""
+    second_nurse: AbstractBaseUser | None = None
+    double_check_confirmed: bool = False
+    rate_ml_h: Decimal | None = None
+    bag_volume_ml: Decimal | None = None
+    vtbi_ml: Decimal | None = None
+    errors: dict[str | None, list[str]] = field(default_factory=dict)
+
+
+def start_problems(
+    order: Order, checks: StartChecks, *, user: AbstractBaseUser
+) -> dict[str | None, list[str]]:
+    """What stops this start, keyed by the form field that resolves it (empty: none)."""
+    errors: dict[str | None, list[str]] = {}
+    if checks.scan is not None and not scan_usable_for(checks.scan, order):
+        errors.setdefault("scan", []).append(
+            f"The scanned barcode does not match {order.drug.name}: scan it again, or override "
+            "the scan with a reason."
+        )
+    if needs_verification(order) and not checks.emergency_reason.strip():
+        errors.setdefault("emergency_reason", []).append(
+            f"{order.drug.name} is high-alert and no pharmacist has verified the order: wait "
+            "for verification, or give the emergency reason to start it now."
+        )
+    allergies = allergy_matches(order.encounter.patient, order.drug)
+    if allergies and not checks.allergy_reason.strip():
+        errors.setdefault("allergy_reason", []).append(
+            f"Allergy: the patient is allergic to {', '.join(allergies)}, which matches "
+            f"{order.drug.name}. Give the reason to start it anyway."
+        )
+    if is_chemotherapy(order):
+        second = checks.second_nurse
+        if second is None:
+            errors.setdefault("second_password", []).append(
+                "Chemotherapy needs an independent double check: a second nurse signs in here."
+            )
+        elif second.pk == user.pk:
+            errors.setdefault("second_username", []).append(
+                "The double check must be by another nurse, not the one starting it."
+            )
+        elif not user_has_role(second, NURSE):
+            errors.setdefault("second_username", []).append("The double check must be by a nurse.")
+        elif not checks.double_check_confirmed:
+            errors.setdefault("double_check_confirmed", []).append(
+                "The second nurse confirms patient, drug, dose, rate and route."
+            )
+    return errors
+
+
+@transaction.atomic
+def administration_start_checked(
+    *,
+    order: Order,
+    site: AccessSite | None,
+    start: datetime,
+    method: str,
+    user: AbstractBaseUser,
+    checks: StartChecks,
+    now: datetime | None = None,
+) -> Administration:
+    """Start the order after the checks above; records the overrides, the scan's package and
+    the double check with the administration. Raises ChartError keyed by the form's fields."""
+    now = now or timezone.now()
+    errors = start_problems(order, checks, user=user)
+    if errors:
+        raise ChartError(errors)
+    adm = charting.administration_start(
+        order=order, site=site, start=start, method=method, user=user, now=now
+    )
+    encounter = order.encounter
+    changed = []
+    if checks.scan is not None:
+        scan = BarcodeScan.objects.select_for_update().get(pk=checks.scan.pk)
+        if scan.administration_id is not None:
+            raise ChartError({"scan": ["This scan already started another administration."]})
+        scan.administration = adm
+        scan.save(update_fields=["administration"])
+        adm.ndc, adm.lot, adm.expiry = scan.ndc, scan.lot, scan.expiry
+        changed += ["ndc", "lot", "expiry"]
+        scan.overrides.filter(administration__isnull=True).update(administration=adm)
+    if checks.rate_ml_h is not None or checks.bag_volume_ml is not None or checks.vtbi_ml:
+        adm.rate_ml_h, adm.bag_volume_ml, adm.vtbi_ml = (
+            checks.rate_ml_h,
+            checks.bag_volume_ml,
+            checks.vtbi_ml,
+        )
+        changed += ["rate_ml_h", "bag_volume_ml", "vtbi_ml"]
+    if needs_verification(order):
+        SafetyOverride.objects.create(
+            encounter=encounter,
+            kind=SafetyOverride.Kind.UNVERIFIED,
+            message=f"{order.drug.name} started before a pharmacist verified the order",
+            reason=checks.emergency_reason.strip(),
+            order=order,
+            administration=adm,
+            by=user,
+        )
+    allergies = allergy_matches(encounter.patient, order.drug)
+    if allergies:
+        SafetyOverride.objects.create(
+            encounter=encounter,
+            kind=SafetyOverride.Kind.ALLERGY,
+            message=f"Allergy to {', '.join(allergies)} matches {order.drug.name}"[:300],
+            reason=checks.allergy_reason.strip(),
+            order=order,
+            administration=adm,
+            by=user,
+        )
+    if is_chemotherapy(order):
+        adm.double_checked_by = checks.second_nurse
+        adm.double_checked_at = now
+        changed += ["double_checked_by", "double_checked_at"]
+    if changed:
+        adm.save(update_fields=changed)
+    return adm

@@ -1,0 +1,155 @@
+"""Barcode scanning at the bedside: what a scan matched, and a nurse's override of a stop.
+
+A scan is recorded whatever it matched (`BarcodeScan`): a wristband confirms the patient of the
+chart or is the wrong patient; a drug barcode (mar/bcma.py) is matched through the formulary's
+NDCs (`DrugNdc`, 11 digits) to an order of this encounter, and its lot and expiry are kept for the
+administration it starts. An expired lot, a drug not ordered, or a wristband of another patient
+stops: the nurse may go on only with a reason (`SafetyOverride`), reported per nurse and unit.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.apps import apps
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from mar.bcma import BarcodeError, ndc11_hyphenated, parse_drug_barcode, wristband_mrn
+from mar.models import BarcodeScan, Encounter, Order, Patient, SafetyOverride
+
+R = BarcodeScan.Result
+
+
+class ScanError(Exception):
+    """The scan or override was refused; `message` says why."""
+
+
+def _order_for(encounter: Encounter, drug_ids: set[int]) -> Order | None:
+    """The encounter's order of one of these drugs, one not yet given first."""
+    orders = list(
+        encounter.orders.filter(drug_id__in=drug_ids).select_related("drug").order_by("pk")
+    )
+    not_given = [o for o in orders if not o.administrations.exists()]
+    return (not_given or orders or [None])[0]
+
+
+@transaction.atomic
+def scan_record(
+    *, encounter: Encounter, raw: str, user: AbstractBaseUser, today: date | None = None
+) -> BarcodeScan:
+    """Read one scan on this encounter's chart and record what it matched."""
+    text = raw.strip("\r\n\t ")[:200]
+    if not text:
+        raise ScanError("Nothing was scanned.")
+    today = today or timezone.localdate()
+    scan = BarcodeScan(encounter=encounter, raw=text, by=user)
+    patient = encounter.patient
+    mrn = wristband_mrn(text)
+    other = Patient.objects.filter(mrn=mrn).first()
+    if other is not None:
+        scan.kind = BarcodeScan.Kind.PATIENT
+        if other.pk == patient.pk:
+            scan.result = R.MATCH
+            scan.message = f"Patient confirmed: {patient.name}, MRN {patient.mrn}."
+        else:
+            scan.result = R.WRONG_PATIENT
+            scan.message = (
+                f"Wrong patient: this wristband is {other.name} (MRN {other.mrn}); "
+                f"this chart is {patient.name} (MRN {patient.mrn})."
+            )
+        scan.save()
+        return scan
+    scan.kind = BarcodeScan.Kind.DRUG
+    try:
+        drug_scan = parse_drug_barcode(text, today=today)
+    except BarcodeError as exc:
+        scan.result = R.UNREADABLE
+        scan.message = f"Not recognised: {exc}. Scan the wristband or the drug's barcode."
+        scan.save()
+        return scan
+    scan.lot = drug_scan.lot
+    scan.expiry = drug_scan.expiry
+    # The formulary's NDCs (billing's model: drug, 11-digit ndc).
+    drug_ndc = apps.get_model("mar", "DrugNdc")
+    ndcs = list(drug_ndc.objects.filter(ndc__in=drug_scan.ndc11).select_related("drug"))
+    scan.ndc = ndcs[0].ndc if ndcs else (drug_scan.ndc11[0] if len(drug_scan.ndc11) == 1 else "")
+    shown_ndc = ndc11_hyphenated(scan.ndc) if scan.ndc else drug_scan.ndc10
+    if not ndcs:
+        scan.result = R.WRONG_DRUG
+        scan.message = (
+            f"Wrong drug: NDC {shown_ndc} is not in the formulary and matches no order "
+            f"for {patient.name}."
+        )
+        scan.save()
+        return scan
+    scan.drug = ndcs[0].drug
+    order = _order_for(encounter, {n.drug_id for n in ndcs})
+    if order is None:
+        scan.result = R.WRONG_DRUG
+        scan.message = (
+            f"Wrong drug: {scan.drug.name} (NDC {shown_ndc}) is not ordered for {patient.name}."
+        )
+    elif drug_scan.expired(today):
+        scan.order = order
+        scan.result = R.EXPIRED
+        scan.message = (
+            f"Expired: {scan.drug.name} lot {drug_scan.lot or '(none)'} expired on "
+            f"{drug_scan.expiry:%Y-%m-%d}. Do not give it."
+        )
+    else:
+        scan.order = order
+        scan.result = R.MATCH
+        lot = f", lot {drug_scan.lot}" if drug_scan.lot else ""
+        expiry = f", expires {drug_scan.expiry:%Y-%m-%d}" if drug_scan.expiry else ""
+        scan.message = f"Matches the order {order}: NDC {shown_ndc}{lot}{expiry}."
+    scan.save()
+    return scan
+
+
+@transaction.atomic
+def scan_override(
+    *, scan: BarcodeScan, user: AbstractBaseUser, reason: str, order: Order | None = None
+) -> SafetyOverride:
+    """Go past a scan's stop with a reason; a wrong drug or expired lot names the order it is
+    given for (the scan then starts that order)."""
+    reason = reason.strip()
+    if not reason:
+        raise ScanError("Say why you override the scan.")
+    if scan.result == R.MATCH:
+        raise ScanError("This scan matched: there is nothing to override.")
+    if scan.result == R.UNREADABLE:
+        raise ScanError("An unreadable scan cannot be overridden: scan again or type the NDC.")
+    if scan.result in (R.WRONG_DRUG, R.EXPIRED):
+        if order is None or order.encounter_id != scan.encounter_id:
+            raise ScanError("Choose the order this drug is given for.")
+        scan.order = order
+        scan.save(update_fields=["order"])
+    return SafetyOverride.objects.create(
+        encounter=scan.encounter,
+        kind=scan.result,
+        message=scan.message[:300],
+        reason=reason,
+        order=scan.order,
+        scan=scan,
+        by=user,
+    )
+
+
+def scan_usable_for(scan: BarcodeScan, order: Order) -> bool:
+    """A drug scan may start `order`: it matched it, or a stop on it was overridden for it,
+    and it has not started another administration."""
+    if scan.kind != BarcodeScan.Kind.DRUG or scan.administration_id is not None:
+        return False
+    if scan.order_id != order.pk:
+        return False
+    return scan.result == R.MATCH or bool(scan.overrides.all())
+
+
+def patient_confirmed(encounter: Encounter) -> BarcodeScan | None:
+    """The latest wristband scan that confirmed this chart's patient (or was overridden)."""
+    for scan in encounter.scans.filter(kind=BarcodeScan.Kind.PATIENT).order_by("-at", "-pk"):
+        if scan.result == R.MATCH:
+            return scan
+    return None

@@ -1,0 +1,134 @@
+"""A transaction Bundle from another EHR's MAR: imported whole, read-only in the chart, coded
+(findings, charges) and on the coders' worklist; refused whole when anything is wrong."""
+
+import pghistory.models
+import pytest
+from django.urls import reverse
+
+from coding.models import ApiCall, ChargeRun, ReviewItem
+from mar.models import Administration, Encounter, Order, Patient
+from tests import factories
+from tests.coding.fhir.bundles import chemo_visit_bundle
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/fhir/R4/"
+
+
+@pytest.fixture
+def formulary(db: None) -> None:
+    factories.drug_get("sodium chloride 0.9%", "hydration")
+    factories.drug_get("ondansetron")
+    factories.drug_get("paclitaxel", "chemo")
+
+
+def test_an_imported_visit_is_coded_and_queued_for_the_coder(
+    importer, formulary, client_as, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = importer.post(BASE, chemo_visit_bundle())
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["type"] == "transaction-response"
+    assert len(body["entry"]) == 8
+    encounter = Encounter.objects.get(account_number="EXT-V-501")
+    assert (encounter.imported_from, encounter.status) == ("Other EHR MAR", "signed")
+    assert encounter.patient.name == "Okoye, Chidi"
+    assert Order.objects.get(encounter=encounter, drug__name="paclitaxel").dose == "175 mg/m²"
+    push = Administration.objects.get(encounter=encounter, drug__name="ondansetron")
+    assert (push.method, push.site.location) == ("push", "left forearm peripheral IV")
+    run = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    codes = set(run.lines.values_list("code", flat=True))
+    assert "96413" in codes  # chemotherapy infusion, first hour
+    assert ReviewItem.objects.filter(encounter=encounter).exists()
+    worklist = client_as("coder").get(reverse("coding:worklist")).content.decode()
+    assert "Okoye, Chidi" in worklist
+    chart = client_as("nurse").get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert "imported: read-only here" in chart
+    assert "?addendum=1" not in chart
+    call = ApiCall.objects.get(method="POST")
+    assert (call.status, call.encounters) == (200, [encounter.pk])
+    contexts = pghistory.models.Context.objects.filter(metadata__api_token="Other EHR MAR")
+    assert contexts.exists()
+
+
+def test_the_imported_record_reads_back_through_the_api(importer, formulary) -> None:
+    importer.post(BASE, chemo_visit_bundle())
+    encounter = Encounter.objects.get(account_number="EXT-V-501")
+    admins = importer.get(BASE + "MedicationAdministration", {"encounter": encounter.pk}).json()
+    assert admins["total"] == 3
+
+
+def test_a_drug_the_formulary_lacks_is_added_untagged_for_pharmacy(importer, formulary) -> None:
+    bundle = chemo_visit_bundle()
+    bundle["entry"][3]["resource"]["medicationCodeableConcept"] = {"text": "fosaprepitant"}
+    assert importer.post(BASE, bundle).status_code == 200
+    assert Order.objects.get(drug__name="fosaprepitant").drug.drug_class is None
+
+
+def test_the_same_visit_twice_is_a_conflict(importer, formulary) -> None:
+    assert importer.post(BASE, chemo_visit_bundle()).status_code == 200
+    again = importer.post(BASE, chemo_visit_bundle())
+    assert again.status_code == 409
+    assert again.json()["issue"][0]["code"] == "duplicate"
+    assert Encounter.objects.filter(account_number="EXT-V-501").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("spoil", "expect"),
+    [
+        (lambda b: b.update(type="batch"), "transaction"),
+        (lambda b: b["entry"][0]["resource"].update(gender="sometimes"), "gender"),
+        (lambda b: b["entry"][1]["resource"]["period"].pop("start"), "period.start"),
+        (
+            lambda b: b["entry"][6]["resource"].update(request={"reference": "urn:uuid:nothing"}),
+            "request",
+        ),
+        (
+            lambda b: b["entry"].append(
+                {
+                    "resource": {
+                        "resourceType": "Observation",
+                        "status": "final",
+                        "code": {"text": "x"},
+                    }
+                }
+            ),
+            "Observation",
+        ),
+        (
+            lambda b: b["entry"][2]["resource"]["dosageInstruction"][0].update(
+                route={"text": "oral"}
+            ),
+            "route",
+        ),
+    ],
+    ids=[
+        "not-transaction",
+        "bad-gender",
+        "no-start",
+        "dangling-reference",
+        "other-type",
+        "oral-route",
+    ],
+)
+def test_a_bad_bundle_is_refused_whole_with_an_operation_outcome(
+    importer, formulary, spoil, expect
+) -> None:
+    bundle = chemo_visit_bundle()
+    spoil(bundle)
+    response = importer.post(BASE, bundle)
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert expect in " ".join(i["diagnostics"] for i in body["issue"])
+    assert not Patient.objects.filter(mrn="EXT-501").exists()
+    assert not Order.objects.exists()
+
+
+def test_garbage_is_refused(importer) -> None:
+    response = importer.client.post(
+        BASE, b"{not json", content_type="application/fhir+json", headers=importer.headers
+    )
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"

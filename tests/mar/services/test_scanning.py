@@ -1,0 +1,148 @@
+"""BCMA at the chart (mar/services/scanning.py, safety.py): real barcode strings matched
+through the formulary's NDCs to the encounter's orders; stops and overrides."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from mar.bcma import GS
+from mar.models import BarcodeScan, DrugClass, DrugNdc, SafetyOverride
+from mar.services import safety, scanning
+from mar.services.charting import ChartError
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+TODAY = date(2026, 12, 3)
+ONDANSETRON_UPC = "312345678906"  # "3" + NDC 1234-5678-90 + check digit 6
+# GS1 DataMatrix of the same NDC: GTIN 00312345678906, expiry 2027-06-30, lot A1B2, serial.
+ONDANSETRON_GS1 = f"]d201003123456789061727063010A1B2{GS}21SN0001"
+EXPIRED_GS1 = f"01003123456789061725013110OLD1{GS}21SN0002"
+CISPLATIN_NDC = "00703-5748-11"
+
+
+@pytest.fixture
+def chart(nurse_user):
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    ondansetron = factories.drug_get("ondansetron")
+    DrugNdc.objects.create(drug=ondansetron, ndc="01234567890")  # 4-4-2 -> 0+4-4-2
+    order = factories.order_create(encounter, ondansetron, dose="8 mg")
+    cisplatin = factories.drug_get("cisplatin", DrugClass.CHEMO)
+    DrugNdc.objects.create(drug=cisplatin, ndc="00703574811")
+    return encounter, order
+
+
+def test_the_patients_wristband_confirms_the_patient(chart, nurse_user) -> None:
+    encounter, _order = chart
+    scan = scanning.scan_record(
+        encounter=encounter, raw=encounter.patient.mrn + "\r\n", user=nurse_user
+    )
+    assert (scan.kind, scan.result) == ("patient", "match")
+    assert scanning.patient_confirmed(encounter) == scan
+
+
+def test_another_patients_wristband_is_a_wrong_patient(chart, nurse_user) -> None:
+    encounter, _order = chart
+    other = factories.patient_create(name="Someone Else")
+    scan = scanning.scan_record(encounter=encounter, raw=f"MRN:{other.mrn}", user=nurse_user)
+    assert scan.result == "wrong_patient"
+    assert "Someone Else" in scan.message
+
+
+def test_a_upc_matches_its_order_through_the_ndc(chart, nurse_user) -> None:
+    encounter, order = chart
+    scan = scanning.scan_record(
+        encounter=encounter, raw=ONDANSETRON_UPC, user=nurse_user, today=TODAY
+    )
+    assert (scan.result, scan.order, scan.ndc) == ("match", order, "01234567890")
+
+
+def test_a_gs1_datamatrix_matches_and_carries_lot_and_expiry(chart, nurse_user) -> None:
+    encounter, order = chart
+    scan = scanning.scan_record(
+        encounter=encounter, raw=ONDANSETRON_GS1, user=nurse_user, today=TODAY
+    )
+    assert (scan.result, scan.order, scan.lot, scan.expiry) == (
+        "match", order, "A1B2", date(2027, 6, 30),
+    )  # fmt: skip
+
+
+def test_an_expired_lot_stops(chart, nurse_user) -> None:
+    encounter, order = chart
+    scan = scanning.scan_record(encounter=encounter, raw=EXPIRED_GS1, user=nurse_user, today=TODAY)
+    assert scan.result == "expired"
+    assert "expired on 2025-01-31" in scan.message
+    assert not scanning.scan_usable_for(scan, order)
+
+
+def test_a_drug_not_ordered_is_a_wrong_drug(chart, nurse_user) -> None:
+    encounter, _order = chart
+    scan = scanning.scan_record(encounter=encounter, raw=CISPLATIN_NDC, user=nurse_user)
+    assert scan.result == "wrong_drug"
+    assert "cisplatin" in scan.message
+
+
+def test_an_ndc_not_in_the_formulary_is_a_wrong_drug(chart, nurse_user) -> None:
+    encounter, _order = chart
+    scan = scanning.scan_record(encounter=encounter, raw="0409-4888-02", user=nurse_user)
+    assert scan.result == "wrong_drug"
+    assert "not in the formulary" in scan.message
+
+
+def test_garbage_is_unreadable_and_cannot_be_overridden(chart, nurse_user) -> None:
+    encounter, order = chart
+    scan = scanning.scan_record(encounter=encounter, raw="hello", user=nurse_user)
+    assert scan.result == "unreadable"
+    with pytest.raises(scanning.ScanError):
+        scanning.scan_override(scan=scan, user=nurse_user, reason="x", order=order)
+
+
+def test_an_override_needs_a_reason_and_names_the_order(chart, nurse_user) -> None:
+    encounter, order = chart
+    scan = scanning.scan_record(encounter=encounter, raw=EXPIRED_GS1, user=nurse_user, today=TODAY)
+    with pytest.raises(scanning.ScanError, match="why"):
+        scanning.scan_override(scan=scan, user=nurse_user, reason="  ", order=order)
+    override = scanning.scan_override(
+        scan=scan, user=nurse_user, reason="only vial on the unit, pharmacy approved", order=order
+    )
+    assert (override.kind, override.by, override.order) == ("expired", nurse_user, order)
+    assert scanning.scan_usable_for(scan, order)
+
+
+def test_starting_with_a_matching_scan_records_ndc_lot_and_expiry(chart, nurse_user) -> None:
+    encounter, order = chart
+    scan = scanning.scan_record(
+        encounter=encounter, raw=ONDANSETRON_GS1, user=nurse_user, today=TODAY
+    )
+    adm = safety.administration_start_checked(
+        order=order, site=None, start=timezone.now(), method="push", user=nurse_user,
+        checks=safety.StartChecks(scan=scan),
+    )  # fmt: skip
+    assert (adm.ndc, adm.lot, adm.expiry) == ("01234567890", "A1B2", date(2027, 6, 30))
+    assert BarcodeScan.objects.get(pk=scan.pk).administration == adm
+
+
+def test_a_scan_of_another_order_stops_the_start(chart, nurse_user) -> None:
+    encounter, _order = chart
+    scan = scanning.scan_record(encounter=encounter, raw=ONDANSETRON_UPC, user=nurse_user)
+    other = factories.order_create(encounter, factories.drug_get("famotidine"), dose="20 mg")
+    with pytest.raises(ChartError) as refused:
+        safety.administration_start_checked(
+            order=other, site=None, start=timezone.now(), method="push", user=nurse_user,
+            checks=safety.StartChecks(scan=scan),
+        )  # fmt: skip
+    assert "does not match famotidine" in refused.value.errors["scan"][0]
+    assert not other.administrations.exists()
+
+
+def test_overrides_are_counted_per_nurse_and_unit(chart, nurse_user) -> None:
+    encounter, order = chart
+    scan = scanning.scan_record(encounter=encounter, raw=CISPLATIN_NDC, user=nurse_user)
+    scanning.scan_override(scan=scan, user=nurse_user, reason="order being re-written", order=order)
+    row = SafetyOverride.objects.values("by__username", "encounter__unit", "kind").get()
+    assert row == {
+        "by__username": "nurse1",
+        "encounter__unit": "Infusion Center",
+        "kind": "wrong_drug",
+    }

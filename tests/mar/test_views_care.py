@@ -1,0 +1,213 @@
+"""The chart's issue-17 actions through the views (mar/care_views.py, order_start): scan,
+override, rate change, volumes, measures, site details and condition, pause reason, stop volume,
+flush solution; the board's wristband; the pharmacist's verification screen and report."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from mar import roles
+from mar.models import (
+    Administration,
+    BarcodeScan,
+    DrugClass,
+    DrugNdc,
+    Flush,
+    SafetyOverride,
+    SiteAssessment,
+)
+from tests import factories
+from tests.mar.chart_helpers import running_visit
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def url(name, encounter, *more):
+    return reverse(f"mar:{name}", args=[encounter.pk, *more])
+
+
+def test_a_scan_is_recorded_and_shown_on_the_chart(client_as) -> None:
+    encounter, _adm = running_visit()
+    html = (
+        client_as(roles.NURSE)
+        .post(url("scan", encounter), {"scan-code": encounter.patient.mrn}, **HX)
+        .content.decode()
+    )
+    assert 'data-testid="patient-confirmed"' in html
+    assert BarcodeScan.objects.get().result == "match"
+
+
+def test_a_wrong_drug_scan_stops_and_is_overridden_with_a_reason(client_as) -> None:
+    encounter, adm = running_visit()
+    DrugNdc.objects.create(drug=factories.drug_get("cisplatin", DrugClass.CHEMO), ndc="00703574811")
+    client = client_as(roles.NURSE)
+    html = client.post(
+        url("scan", encounter), {"scan-code": "00703-5748-11"}, **HX
+    ).content.decode()
+    assert 'data-result="wrong_drug"' in html and 'data-testid="scan-override-form"' in html
+    scan = BarcodeScan.objects.get()
+    refused = client.post(
+        url("scan_override", encounter, scan.pk), {f"sc{scan.pk}-order": adm.order_id}, **HX
+    ).content.decode()
+    assert "This field is required" in refused
+    assert not SafetyOverride.objects.exists()
+    html = client.post(
+        url("scan_override", encounter, scan.pk),
+        {f"sc{scan.pk}-order": adm.order_id, f"sc{scan.pk}-reason": "label misprint"},
+        **HX,
+    ).content.decode()
+    assert 'data-testid="scan-overridden"' in html
+    assert SafetyOverride.objects.get().reason == "label misprint"
+
+
+def test_a_scan_of_another_encounter_is_not_reachable(client_as) -> None:
+    encounter, _adm = running_visit()
+    other, _ = running_visit()
+    scan = BarcodeScan.objects.create(
+        encounter=other, kind="drug", raw="x", result="wrong_drug", message="m",
+        by=factories.user_create(username="n9", role=roles.NURSE),
+    )  # fmt: skip
+    response = client_as(roles.NURSE).post(
+        url("scan_override", encounter, scan.pk), {f"sc{scan.pk}-reason": "x"}
+    )
+    assert response.status_code == 404
+
+
+def test_the_board_scan_opens_the_patients_chart(client_as) -> None:
+    encounter, _adm = running_visit()
+    response = client_as(roles.NURSE).post(
+        reverse("mar:board_scan"), {"scan-code": f"MRN:{encounter.patient.mrn}"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mar:encounter", args=[encounter.pk])
+    unknown = client_as(roles.NURSE).post(reverse("mar:board_scan"), {"scan-code": "nobody"})
+    assert unknown["Location"] == reverse("mar:board")
+
+
+def test_a_chemo_start_without_the_double_check_is_refused_beside_its_fields(client_as) -> None:
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    order = factories.order_create(
+        encounter, factories.drug_get("paclitaxel", DrugClass.CHEMO), dose="300 mg"
+    )
+    html = (
+        client_as(roles.NURSE)
+        .post(url("order_start", encounter, order.pk), {f"o{order.pk}-method": "infusion"}, **HX)
+        .content.decode()
+    )
+    assert "no pharmacist has verified the order" in html
+    assert "independent double check" in html
+    assert not Administration.objects.exists()
+
+
+def test_a_chemo_start_with_the_second_nurse_and_an_emergency_reason(client_as) -> None:
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    order = factories.order_create(
+        encounter, factories.drug_get("paclitaxel", DrugClass.CHEMO), dose="300 mg"
+    )
+    factories.user_create(username="nurse-two", role=roles.NURSE)
+    p = f"o{order.pk}-"
+    client_as(roles.NURSE).post(
+        url("order_start", encounter, order.pk),
+        {p + "method": "infusion", p + "second_username": "nurse-two",
+         p + "second_password": factories.PASSWORD, p + "double_check_confirmed": "on",
+         p + "emergency_reason": "pharmacy closed, oncologist ordered now",
+         p + "rate_ml_h": "180", p + "bag_volume_ml": "500", p + "vtbi_ml": "500"},
+    )  # fmt: skip
+    adm = Administration.objects.get()
+    assert adm.double_checked_by.username == "nurse-two"
+    assert (adm.rate_ml_h, adm.bag_volume_ml) == (180, 500)
+    assert SafetyOverride.objects.get().kind == "unverified"
+
+
+def test_rate_change_and_volumes_on_the_card(client_as) -> None:
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    at = (adm.start + timedelta(minutes=20)).astimezone(factories.NEW_YORK)
+    html = client.post(
+        url("adm_rate", encounter, adm.pk),
+        {f"r{adm.pk}-rate_ml_h": "125", f"r{adm.pk}-reason": "titrate per protocol",
+         f"r{adm.pk}-at": at.strftime("%Y-%m-%dT%H:%M"), f"r{adm.pk}-version": adm.version},
+        **HX,
+    ).content.decode()  # fmt: skip
+    assert "125 mL/h · titrate per protocol" in html
+    client.post(
+        url("adm_volumes", encounter, adm.pk),
+        {f"v{adm.pk}-rate_ml_h": "250", f"v{adm.pk}-bag_volume_ml": "500",
+         f"v{adm.pk}-vtbi_ml": "450", f"v{adm.pk}-volume_infused_ml": ""},
+        **HX,
+    )  # fmt: skip
+    adm.refresh_from_db()
+    assert (adm.rate_ml_h, adm.vtbi_ml, adm.volume_infused_ml) == (250, 450, None)
+
+
+def test_pause_with_a_reason_and_stop_with_the_volume_infused(client_as) -> None:
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    client.post(url("adm_pause", encounter, adm.pk), {f"at{adm.pk}-reason": "reaction"})
+    assert adm.pauses.get().reason == "reaction"
+    client.post(url("adm_resume", encounter, adm.pk), {})
+    client.post(url("adm_stop", encounter, adm.pk), {f"at{adm.pk}-volume_infused_ml": "212"})
+    adm.refresh_from_db()
+    assert adm.stop is not None and adm.volume_infused_ml == Decimal(212)
+
+
+def test_a_flush_records_its_solution_and_volume(client_as) -> None:
+    encounter, adm = running_visit()
+    client_as(roles.NURSE).post(
+        url("site_flush", encounter, adm.site_id),
+        {
+            f"flush{adm.site_id}-solution": "heparin 100 units/mL",
+            f"flush{adm.site_id}-volume_ml": "5",
+        },
+    )
+    flush = Flush.objects.get()
+    assert (flush.solution, flush.volume_ml) == ("heparin 100 units/mL", 5)
+
+
+def test_measures_show_bsa_on_the_chart(client_as) -> None:
+    encounter, _adm = running_visit()
+    client = client_as(roles.NURSE)
+    for kind, value in (("height_cm", "180"), ("weight_kg", "80")):
+        html = client.post(
+            url("measure_add", encounter),
+            {"m-kind": kind, "m-value": value, "m-method": "measured", "m-measured_at": ""},
+            **HX,
+        ).content.decode()
+    assert "2.00 m²" in html
+
+
+def test_site_device_and_condition(client_as) -> None:
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    s = adm.site_id
+    client.post(
+        url("site_details", encounter, s),
+        {f"sd{s}-device": 'Huber needle 3/4"', f"sd{s}-gauge": "20G", f"sd{s}-attempts": "1",
+         f"sd{s}-blood_return": "yes"},
+    )  # fmt: skip
+    html = client.post(
+        url("site_condition", encounter, s),
+        {f"sc-s{s}-infiltration": "1", f"sc-s{s}-phlebitis": "0", f"sc-s{s}-at": "",
+         f"sc-s{s}-blood_return": "yes", f"sc-s{s}-note": "slight swelling"},
+        **HX,
+    ).content.decode()  # fmt: skip
+    assert '20G Huber needle 3/4"' in html.replace("&quot;", '"')
+    assert "infiltration 1" in html
+    assert SiteAssessment.objects.get().note == "slight swelling"
+
+
+def test_the_pharmacists_screen_and_report(client_as) -> None:
+    encounter, adm = running_visit()
+    SafetyOverride.objects.create(
+        encounter=encounter, kind="unverified", message="m", reason="code blue", order=adm.order,
+        by=factories.user_create(username="nurse-r", role=roles.NURSE),
+    )  # fmt: skip
+    client = client_as(roles.PHARMACIST)
+    review = client.get(reverse("pharmacy:order_review", args=[adm.order_id])).content.decode()
+    assert "code blue" in review
+    report = client.get(reverse("pharmacy:overrides")).content.decode()
+    assert "nurse-r" in report and "code blue" in report
