@@ -147,15 +147,28 @@ def administration_start_checked(
     user: AbstractBaseUser,
     checks: StartChecks,
     now: datetime | None = None,
+    request_key: str = "",
 ) -> Administration:
     """Start the order after the checks above; records the overrides, the scan's package and
-    the double check with the administration. Raises ChartError keyed by the form's fields."""
+    the double check with the administration. Raises ChartError keyed by the form's fields.
+    A second request with the same `request_key` (a double tap) returns the first's
+    administration, nothing recorded again."""
+    if request_key:
+        earlier = Administration.objects.filter(encounter=order.encounter, request_key=request_key)
+        if (existing := earlier.first()) is not None:
+            return existing
     now = now or timezone.now()
     errors = start_problems(order, checks, user=user)
     if errors:
         raise ChartError(errors)
     adm = charting.administration_start(
-        order=order, site=site, start=start, method=method, user=user, now=now
+        order=order,
+        site=site,
+        start=start,
+        method=method,
+        user=user,
+        now=now,
+        request_key=request_key,
     )
     encounter = order.encounter
     changed = []
