@@ -58,6 +58,7 @@ TRACKED: list[type[models.Model]] = [
     coding.MueLimit,
     coding.Export,
     coding.LedgerEntry,
+    coding.ApiToken,
 ]
 
 EVENTS: dict[type[models.Model], type[models.Model]] = {}

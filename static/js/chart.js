@@ -65,8 +65,12 @@
   function changed(el) {
     if (isCheck(el)) return el.checked !== el.defaultChecked;
     if (el.tagName === "SELECT") {
+      // A single select with no option marked selected shows (and posts) its first option:
+      // that is its rendered value, not a change.
+      var marked = Array.prototype.some.call(el.options, function (o) { return o.defaultSelected; });
       for (var i = 0; i < el.options.length; i++) {
-        if (el.options[i].selected !== el.options[i].defaultSelected) return true;
+        var rendered = el.options[i].defaultSelected || (!marked && !el.multiple && i === 0);
+        if (el.options[i].selected !== rendered) return true;
       }
       return false;
     }

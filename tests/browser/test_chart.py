@@ -81,7 +81,7 @@ def flush_at(page, moment) -> None:
     chip = page.locator("[data-testid=site-chip]").first
     count = page.locator(".tl-flush").count()
     chip.locator("summary", has_text="Flush earlier").click()
-    chip.locator("input[type=datetime-local]").fill(wall(moment))
+    chip.locator("[data-testid=flush-late-form] input[type=datetime-local]").fill(wall(moment))
     chip.locator("[data-testid=flush-at]").click()
     expect(page.locator(".tl-flush")).to_have_count(count + 1)  # a tick on the timeline
 
@@ -189,7 +189,7 @@ def test_without_javascript_every_action_is_a_plain_form_post(browser_page, live
         early = wall(now - timedelta(hours=4))
         page.fill(f"#id_a{adm_pk}-stop", early)
         page.fill(f"#id_a{adm_pk}-bag", "typed")
-        chemo.locator("button", has_text="Save").first.click()
+        chemo.get_by_role("button", name="Save", exact=True).first.click()
         page.locator(f"#error_1_id_a{adm_pk}-stop").wait_for()
         assert "is not after its start" in page.locator(f"#error_1_id_a{adm_pk}-stop").inner_text()
         assert page.locator(f"#id_a{adm_pk}-bag").input_value() == "typed"

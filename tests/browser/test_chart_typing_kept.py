@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from coding.review import query_send, review_claim
 from mar.models import AccessSite, Addendum, Administration, Encounter
+from mar.summary import summary_invalidate
 from tests import factories
 from tests.browser.conftest import sign_in
 from tests.coding.review_helpers import reviewed
@@ -193,7 +194,9 @@ def test_the_checklist_poll_refreshes_the_sign_state_and_panel_keeping_a_typed_r
     expect(reason).to_have_value(HALF_TYPED)  # the panel came back, the reason with it
 
     # Someone stops the infusion elsewhere: the next poll drops the item everywhere.
+    # (A raw update, as another system's write: the stored summary is marked stale with it.)
     Administration.objects.filter(pk=adm.pk).update(stop=timezone.now() - timedelta(minutes=1))
+    summary_invalidate(encounter_ids=[encounter.pk])
     with page.expect_response(lambda r: r.url.endswith("/checklist/")):
         page.clock.run_for(61_000)
     expect(state).to_contain_text("Ready to sign")

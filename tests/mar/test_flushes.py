@@ -63,7 +63,7 @@ def test_flush_earlier_in_the_future_is_refused_beside_its_time(client_as, htmx)
     assert f'id="error_1_id_flush{site}-at"' in html  # crispy: under the time field
     assert "is charted in the future" in html
     assert f'name="flush{site}-at" value="{typed}"' in html
-    assert '<details class="flush-late" open>' in html
+    assert f'<details class="flush-late" id="site-{site}-flush-late" open>' in html
     assert not Flush.objects.filter(encounter=encounter).exists()
 
 
@@ -202,7 +202,7 @@ def test_flush_earlier_with_a_time_that_cannot_be_read_says_so_beside_the_field(
     html = response.content.decode()
     assert f'id="error_1_id_flush{site}-at"' in html
     assert message in html
-    assert '<details class="flush-late" open>' in html
+    assert f'<details class="flush-late" id="site-{site}-flush-late" open>' in html
     if typed:
         # Shown as text: the picker cannot show it and would post it back blank.
         assert f'type="text" name="flush{site}-at" value="{typed}"' in html

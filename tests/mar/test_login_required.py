@@ -1,9 +1,17 @@
-"""Every page needs a login; only the login page and the health check do not."""
+"""Every page needs a login; only the sign-in endpoints and the health check do not.
+
+The FHIR API is for other systems: it takes a bearer token, never a session, so an anonymous
+call is refused with 401 (an OperationOutcome), not sent to a sign-in page.
+"""
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-PUBLIC = {"login", "healthz"}
+# The sign-in dialog over a page whose session ended posts to session_resume: like the login
+# page it must answer a signed-out user (it says who is signed in, never any record data).
+# FHIR's CapabilityStatement is public by the FHIR RESTful API (a client reads it before it
+# has a token); it holds no patient data.
+PUBLIC = {"login", "healthz", "session_resume", "fhir:metadata"}
 
 
 def named_routes(resolver: URLResolver, prefix: str = "", args: tuple[str, ...] = ()) -> dict:
@@ -29,7 +37,8 @@ def url_for(name: str) -> str:
     return reverse(name, kwargs={arg: 1 for arg in ARGUMENTS[name]})
 
 
-ROUTES = sorted(set(ARGUMENTS) - PUBLIC)
+TOKEN_ONLY = sorted(name for name in ARGUMENTS if name.startswith("fhir:") and name not in PUBLIC)
+ROUTES = sorted(set(ARGUMENTS) - PUBLIC - set(TOKEN_ONLY))
 
 
 @pytest.mark.django_db
@@ -39,6 +48,22 @@ def test_it_sends_anonymous_users_to_login(client, name: str) -> None:
         response = method(url_for(name))
         assert response.status_code == 302, (name, method)
         assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", TOKEN_ONLY)
+def test_the_fhir_api_refuses_a_call_without_a_token(client, name: str) -> None:
+    # The method the route takes answers 401; the other is not allowed (405); never data.
+    statuses = {client.get(url_for(name)).status_code, client.post(url_for(name)).status_code}
+    assert statuses == {401, 405}, (name, statuses)
+
+
+@pytest.mark.django_db
+def test_session_resume_tells_a_signed_out_user_nothing_but_that(client) -> None:
+    body = client.get(reverse("session_resume")).json()
+    assert body["ok"] is False
+    assert body["username"] == ""
+    assert set(body) == {"ok", "username", "csrf_token"}
 
 
 @pytest.mark.django_db
@@ -58,3 +83,4 @@ def test_login_page_and_health_check_are_public(client) -> None:
 
 def test_there_are_routes_to_check() -> None:
     assert {"home", "mar:board", "coding:worklist", "pharmacy:worklist"} <= set(ROUTES)
+    assert TOKEN_ONLY

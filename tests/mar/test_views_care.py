@@ -147,10 +147,21 @@ def test_rate_change_and_volumes_on_the_card(client_as) -> None:
 def test_pause_with_a_reason_and_stop_with_the_volume_infused(client_as) -> None:
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
-    client.post(url("adm_pause", encounter, adm.pk), {f"at{adm.pk}-reason": "reaction"})
+
+    # Each one-tap action carries the card's version (a stale tap is refused, not applied).
+    def version() -> dict[str, int]:
+        adm.refresh_from_db()
+        return {f"at{adm.pk}-version": adm.version}
+
+    client.post(
+        url("adm_pause", encounter, adm.pk), {f"at{adm.pk}-reason": "reaction", **version()}
+    )
     assert adm.pauses.get().reason == "reaction"
-    client.post(url("adm_resume", encounter, adm.pk), {})
-    client.post(url("adm_stop", encounter, adm.pk), {f"at{adm.pk}-volume_infused_ml": "212"})
+    client.post(url("adm_resume", encounter, adm.pk), version())
+    client.post(
+        url("adm_stop", encounter, adm.pk),
+        {f"at{adm.pk}-volume_infused_ml": "212", **version()},
+    )
     adm.refresh_from_db()
     assert adm.stop is not None and adm.volume_infused_ml == Decimal(212)
 

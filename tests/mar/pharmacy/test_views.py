@@ -53,6 +53,8 @@ MATRIX = [
     ("pharmacy:order_verify", "post", PHARMACY),
     ("pharmacy:order_class", "get", PHARMACY),
     ("pharmacy:order_class", "post", PHARMACY),
+    ("pharmacy:order_review", "get", PHARMACY),
+    ("pharmacy:overrides", "get", PHARMACY),
 ]
 ROLES = sorted(EVERYONE)
 
