@@ -25,6 +25,9 @@ def _code(text: str) -> dict[str, Any]:
         raise RecordError("record", f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
         raise RecordError("record", "nested too deeply") from None
+    except ValueError:
+        # Python refuses to read an integer of more than 4,300 digits (int_max_str_digits).
+        raise RecordError("record", "a number in it has too many digits to be a value") from None
     return code_record(parse_record(document)).to_json()
 
 

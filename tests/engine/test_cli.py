@@ -103,3 +103,24 @@ def test_main_reads_stdin_in_process():
     out = io.StringIO()
     assert main(["-"], stdin=io.StringIO(json.dumps(GOOD)), stdout=out) == 0
     assert json.loads(out.getvalue())["charges"][0]["code"] == "96365"
+
+
+@pytest.mark.parametrize("digits", [4301, 5000, 100_000])
+def test_a_number_with_thousands_of_digits_exits_2_with_a_message(digits):
+    """Issue 18.6: an integer longer than Python will read (4,300 digits) anywhere in the record
+    is a bad record, not a traceback."""
+    text = json.dumps(GOOD)[:-1] + ', "volume_ml": ' + "9" * digits + "}"
+    proc = cli("-", stdin=text)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "too many digits" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_huge_number_in_a_directory_marks_only_that_file(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(GOOD))
+    (tmp_path / "b.json").write_text('{"format": "infusion-record/1", "n": ' + "7" * 5000 + "}")
+    proc = cli(str(tmp_path))
+    assert proc.returncode == 2
+    assert len(proc.stdout.splitlines()) == 1
+    assert "b.json" in proc.stderr and "Traceback" not in proc.stderr
