@@ -27,6 +27,7 @@ class Care:
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     administrations: dict[int, dict[str, Any]] = field(default_factory=dict)
     sites: dict[int, dict[str, Any]] = field(default_factory=dict)
+    charted_in_error: list[Any] = field(default_factory=list)
 
 
 def care_context(
@@ -65,6 +66,7 @@ def care_context(
         measure_form=bound.get("measure")
         or care_forms.MeasureForm(encounter=encounter, prefix="m"),
     )
+    care.charted_in_error = list(encounter.charted_in_error.select_related("by"))
     for order in encounter.orders.select_related("drug", "encounter__patient"):
         usable = next(
             (s for s in scans if s.order_id == order.pk and scan_usable_for(s, order)), None
@@ -103,6 +105,10 @@ def care_context(
             "rate_form": bound.get(f"rate-A{adm.pk}")
             or care_forms.RateChangeForm(
                 encounter=encounter, prefix=f"r{adm.pk}", initial={"version": adm.version}
+            ),
+            "remove_form": bound.get(f"remove-A{adm.pk}")
+            or care_forms.AdministrationRemoveForm(
+                prefix=f"rm{adm.pk}", initial={"version": adm.version}
             ),
             "volumes_form": bound.get(f"volumes-A{adm.pk}")
             or care_forms.VolumesForm(

@@ -11,7 +11,7 @@ from django import forms
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
-from mar.forms import LocalTimeField, ZonedForm
+from mar.forms import ADDENDUM_WHY_LABEL, LocalTimeField, ZonedForm
 from mar.models import AccessSite, BarcodeScan, Order, PatientMeasure, Pause, SiteAssessment
 
 
@@ -134,6 +134,19 @@ class VolumesForm(forms.Form):
     bag_volume_ml = _amount("Bag volume (mL)")
     vtbi_ml = _amount("Volume to be infused (mL)")
     volume_infused_ml = _amount("Volume infused (mL)")
+
+
+class AdministrationRemoveForm(forms.Form):
+    """Take an administration charted in error out of the record: why (kept on the chart)."""
+
+    reason = forms.CharField(
+        label="Why it was charted in error",
+        max_length=500,
+        error_messages={"required": "Say why this was charted in error."},
+        help_text="e.g. a double tap, the wrong drug or patient, charted twice",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput())
+    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
 
 
 class PauseReasonForm(forms.Form):

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mar.bcma import wristband_mrn
 from mar.care_forms import (
+    AdministrationRemoveForm,
     MeasureForm,
     RateChangeForm,
     ScanForm,
@@ -37,7 +38,7 @@ from mar.models import (
     SafetyOverride,
 )
 from mar.roles import NURSE, PHARMACIST, role_required
-from mar.services import measures, rates, safety, scanning
+from mar.services import charting, measures, rates, safety, scanning
 from mar.services.charting import ChartError, StaleVersion
 from mar.views import _after_change, _encounter
 
@@ -161,6 +162,37 @@ def volumes(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
         else:
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
     return _after_change(request, encounter, bound={f"volumes-A{adm.pk}": form}, card=adm.pk)
+
+
+@require_POST
+@role_required(NURSE)
+def administration_remove(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
+    """An administration charted in error leaves the record, with why (issue 18, 4b); on a
+    signed record only as an addendum. The whole chart comes back: the card is gone."""
+    adm = _administration(pk, adm_pk)
+    encounter = adm.encounter
+    form = AdministrationRemoveForm(request.POST, prefix=f"rm{adm.pk}")
+    if form.is_valid():
+        try:
+            entry = charting.administration_remove(
+                administration=adm,
+                version=form.cleaned_data["version"],
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+                addendum_why=form.cleaned_data["addendum_why"],
+            )
+        except ChartError as exc:
+            apply_chart_error(form, exc.errors)
+        except StaleVersion as exc:
+            form.add_error(None, "Someone else changed this administration meanwhile: look again.")
+            return _after_change(
+                request, encounter, bound={f"remove-A{adm.pk}": form}, conflict=exc.current
+            )
+        else:
+            messages.success(request, f"{entry.what}: charted in error, removed.")
+            return _after_change(request, encounter, anchor="charted-in-error")
+    # The whole chart either way (the form targets #chart: on success the card is gone).
+    return _after_change(request, encounter, bound={f"remove-A{adm.pk}": form})
 
 
 @require_POST

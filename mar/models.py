@@ -786,6 +786,28 @@ class SiteAssessment(models.Model):
         return f"S{self.site_id} {self.at:%H:%M} infiltration {self.infiltration}"
 
 
+class ChartedInError(models.Model):
+    """An administration removed from the record because it was charted in error (a double tap,
+    the wrong patient's drug, a duplicate): what it was, why, who, when. The administration's row
+    itself stays in the audit trail (mar/audit); on a signed record an addendum says the same."""
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, related_name="charted_in_error"
+    )
+    administration_ref = models.CharField(max_length=20)  # "A<pk>": the row is gone
+    what = models.CharField(max_length=300)
+    reason = models.CharField(max_length=500)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name_plural = "administrations charted in error"
+
+    def __str__(self) -> str:
+        return f"{self.administration_ref} charted in error at {self.at:%Y-%m-%d %H:%M}"
+
+
 class BarcodeScan(models.Model):
     """One scan at the bedside (wristband or drug) and what it matched (services/scanning.py)."""
 

@@ -42,6 +42,11 @@ urlpatterns = [
     path(E + "scans/<int:scan_pk>/override/", care_views.scan_override, name="scan_override"),
     path(E + "administrations/<int:adm_pk>/rate/", care_views.rate_change, name="adm_rate"),
     path(E + "administrations/<int:adm_pk>/volumes/", care_views.volumes, name="adm_volumes"),
+    path(
+        E + "administrations/<int:adm_pk>/remove/",
+        care_views.administration_remove,
+        name="adm_remove",
+    ),
     path(E + "measures/", care_views.measure_add, name="measure_add"),
     path(E + "sites/<int:site_pk>/details/", care_views.site_details, name="site_details"),
     path(E + "sites/<int:site_pk>/condition/", care_views.site_condition, name="site_condition"),

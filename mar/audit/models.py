@@ -47,6 +47,7 @@ TRACKED: list[type[models.Model]] = [
     mar.SiteAssessment,
     mar.BarcodeScan,
     mar.SafetyOverride,
+    mar.ChartedInError,
     coding.ChargeRun,
     coding.ChargeLine,
     coding.ChargeFinding,

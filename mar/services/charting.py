@@ -35,6 +35,7 @@ from mar.models import (
     AccessSite,
     Addendum,
     Administration,
+    ChartedInError,
     Encounter,
     FindingAcknowledgement,
     Flush,
@@ -575,6 +576,56 @@ def administration_stop(
     _bump(current)
     _refuse_input_errors(current.encounter, current.pk, now or timezone.now(), run_times=True)
     return current
+
+
+@transaction.atomic
+@refreshes_summary
+def administration_remove(
+    *,
+    administration: Administration,
+    version: int,
+    reason: str,
+    user: AbstractBaseUser,
+    addendum_why: str = "",
+) -> ChartedInError:
+    """Take an administration charted in error out of the record (issue 18, 4b), with why.
+
+    What it was and why it went are kept (ChartedInError, shown on the chart); the row itself,
+    its pauses and rate changes stay in the audit trail. Scans and safety overrides that named
+    it are safety records: they stay, no longer tied to it. On a signed record only as an
+    addendum (say why); `version` is the card's, so a card changed meanwhile is not removed."""
+    encounter = administration.encounter
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    reason = reason.strip()
+    if not reason:
+        raise ChartError({"reason": ["Say why this was charted in error."]})
+    if not Administration.objects.filter(pk=administration.pk).exists():
+        raise ChartError({None: ["This administration was already removed."]})
+    current = _locked(administration, version)
+    ref = administration_record_id(current.pk)
+    stop = f" to {_shown(current.stop, encounter)}" if current.stop else ""
+    what = (
+        f"{ref} {current.drug.name} {current.get_method_display().lower()}, "
+        f"{_shown(current.start, encounter)}{stop}"
+    )
+    current.pauses.all().delete()
+    current.rate_changes.all().delete()
+    current.scans.update(administration=None)
+    current.overrides.update(administration=None)
+    current.delete()
+    entry = ChartedInError.objects.create(
+        encounter=encounter, administration_ref=ref, what=what[:300], reason=reason, by=user
+    )
+    record_checked(encounter)
+    if signed:
+        _addendum_for(
+            encounter,
+            user=user,
+            subject="Administration",
+            what=[f"charted in error: {what} ({reason})"],
+            why=addendum_why,
+        )
+    return entry
 
 
 @transaction.atomic

@@ -134,8 +134,8 @@ def _queries(client: Client, url: str) -> int:
 # rows (sites, orders, administrations and pauses, acknowledgements, flushes, addenda), and the
 # session's save (3, SESSION_SAVE_EVERY_REQUEST); issue 17's panels (mar/care_context.py: scans,
 # measures, orders, administrations with rate changes, overrides and pauses, sites with their
-# assessments: 9).
-CHART_QUERIES = 28
+# assessments, and the administrations charted in error: 10).
+CHART_QUERIES = 29
 # The checklist reads the stored summary (mar/summary.py) instead of the bridge: session, user,
 # groups, encounter, summary, sites, administrations and pauses, acknowledgements, the session.
 CHECKLIST_QUERIES = 12

@@ -63,6 +63,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "mar:scan_override": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_rate": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_volumes": ("POST", frozenset({N, A}), "encounter"),
+    "mar:adm_remove": ("POST", frozenset({N, A}), "encounter"),
     "mar:measure_add": ("POST", frozenset({N, A}), "encounter"),
     "mar:site_details": ("POST", frozenset({N, A}), "encounter"),
     "mar:site_condition": ("POST", frozenset({N, A}), "encounter"),
