@@ -115,6 +115,25 @@ class Card:
         return [item for item in self.findings if (item.finding.field or "") in DOSE_FIELDS]
 
     @property
+    def conflict_fields(self) -> list[str]:
+        """After a conflict: the fields where what she typed differs from what was saved
+        meanwhile (shown in the conflict box, so she sees what saving again would change)."""
+        typed = getattr(self.form, "cleaned_data", None)
+        if self.conflict is None or typed is None:
+            return []
+        differs = []
+        for name in ADMINISTRATION_CARD_FIELDS:
+            if name not in typed:
+                continue  # refused beside its field: said there
+            saved = getattr(self.conflict, "site_id" if name == "site" else name)
+            mine = typed.get(name)
+            if isinstance(mine, datetime) and isinstance(saved, datetime):
+                saved = saved.replace(second=0, microsecond=0)
+            if (mine or None) != (saved or None):
+                differs.append(str(self.form.fields[name].label).lower())
+        return differs
+
+    @property
     def folded(self) -> bool:
         """A finished card with nothing to fix shows its form folded (the page stays short)."""
         return not (

@@ -369,6 +369,9 @@ class AdministrationForm(ZonedForm):
     )
     waste_unit = forms.CharField(max_length=20, required=False, label="Unit", widget=_unit_input())
     version = forms.IntegerField(widget=forms.HiddenInput())
+    # The version the nurse started typing from: kept through a conflict, so that saving again
+    # writes only the fields she changed (mar.services.charting.administration_update).
+    base_version = forms.IntegerField(widget=forms.HiddenInput(), required=False)
     addendum_why = forms.CharField(
         label="Why (addendum to the signed record)", required=False, max_length=2000
     )
@@ -403,7 +406,7 @@ class AdministrationForm(ZonedForm):
             else getattr(adm, "site_id" if name == "site" else name)
             for name in ADMINISTRATION_CARD_FIELDS
         }
-        initial["version"] = adm.version
+        initial["version"] = initial["base_version"] = adm.version
         return initial
 
     def changes(
@@ -411,6 +414,7 @@ class AdministrationForm(ZonedForm):
     ) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data.pop("version")
+        data.pop("base_version", None)
         data.pop("addendum_why")
         site_id = data.pop("site")
         data["site"] = sites.get(site_id) if site_id is not None else None

@@ -7,6 +7,7 @@ included. Nurses (and admins) chart; coders and pharmacists read the chart.
 """
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -48,6 +49,7 @@ from mar.forms import (
     SiteUpdateForm,
     StartForm,
     apply_chart_error,
+    plain_number,
 )
 from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
 from mar.ports import charges_port
@@ -522,21 +524,32 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
                 changes=form.changes(sites, saved=adm),
                 user=request.user,
                 addendum_why=form.cleaned_data["addendum_why"],
+                base_version=form.cleaned_data["base_version"],
             )
         except ChartError as exc:
             _refused(form, exc)
         except StaleVersion as exc:
             data = request.POST.copy()
             data[f"{prefix}-version"] = str(exc.current.version)
+            if not data.get(f"{prefix}-base_version"):
+                data[f"{prefix}-base_version"] = str(form.cleaned_data["version"])
+            # What only the other nurse changed is shown as saved; her own values stay typed.
+            for name in exc.theirs:
+                data[f"{prefix}-{name}"] = _as_posted(getattr(exc.current, name))
             form = AdministrationForm(
                 data, encounter=encounter, sites=sites.values(), prefix=prefix
             )
             form.is_valid()
+            clashed = ", ".join(
+                str(form.fields[name].label).lower() for name in sorted(exc.clashes)
+            )
             form.add_error(
                 None,
-                "Someone else saved this administration while you were editing it. "
-                "Their version is shown below; yours is kept in the form. "
-                "Save again to replace theirs with yours.",
+                "Someone else saved this administration while you were editing it"
+                + (f", changing the same field ({clashed})" if clashed else "")
+                + ". Their version is shown below; yours is kept in the form. "
+                "Save again to replace theirs with yours"
+                + (" in those fields; the others stay as they saved them." if clashed else "."),
             )
             return _after_change(
                 request, encounter, bound={prefix: form}, conflict=exc.current, card=adm.pk
@@ -544,6 +557,19 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
         else:
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
     return _after_change(request, encounter, bound={prefix: form}, card=adm.pk)
+
+
+def _as_posted(value: Any) -> str:
+    """A saved card value as its form field posts it back."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, AccessSite):
+        return str(value.pk)
+    if isinstance(value, Decimal):
+        return plain_number(value) or ""
+    return str(value)
 
 
 def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: str) -> HttpResponse:

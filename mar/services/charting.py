@@ -22,8 +22,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, code_record, parse_record
@@ -60,11 +61,21 @@ class ChartError(Exception):
 
 
 class StaleVersion(Exception):
-    """Someone saved the administration since this form was loaded; `current` is their version."""
+    """Someone saved the administration since this form was loaded; `current` is their version.
 
-    def __init__(self, current: Administration) -> None:
+    `clashes`: the fields both nurses changed to different values (empty when the version alone
+    is known to be stale, e.g. without the history to merge from)."""
+
+    def __init__(
+        self,
+        current: Administration,
+        clashes: frozenset[str] = frozenset(),
+        theirs: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(f"{administration_record_id(current.pk)} is at version {current.version}")
         self.current = current
+        self.clashes = clashes
+        self.theirs = theirs  # changed meanwhile by the other nurse only
 
 
 class SignBlocked(Exception):
@@ -469,8 +480,16 @@ def administration_update(
     now: datetime | None = None,
     user: AbstractBaseUser | None = None,
     addendum_why: str = "",
+    base_version: int | None = None,
 ) -> Administration:
-    """Save the card's fields; refused on a stale version or an engine input error.
+    """Save the card's fields; refused on an engine input error.
+
+    Two nurses on one card (issue 18, item 8): a save made from an older version is merged
+    field by field against the version it was made from (`base_version`, by default `version`;
+    read back from the audit trail): the fields she changed are written, the others keep what
+    was saved meanwhile. Only when both changed the same field to different values is it
+    refused (StaleVersion naming those fields); saved again from the conflict (`version` the
+    current one, `base_version` the one she started from), still only her fields are written.
 
     On a signed record the change is an addendum: it needs `addendum_why` and a `user`, and the
     Addendum (what changed, from and to, why, who, when) is written in the same transaction, which
@@ -482,10 +501,16 @@ def administration_update(
     if unknown:
         raise ValueError(f"not editable here: {sorted(unknown)}")
     current = Administration.objects.select_for_update().get(pk=administration.pk)
+    base_version = version if base_version is None else base_version
     if current.version != version:
         if _already_saved(current, changes):
             return current  # the same edit sent twice (a change event and the Save button)
-        raise StaleVersion(current)
+        changes = _merged(current, changes, base_version)
+    elif base_version != version:
+        # Saved again after a conflict: still only the fields she changed since she loaded it.
+        base = _card_as_of(current.pk, base_version)
+        if base is not None:
+            changes = {n: v for n, v in changes.items() if _card_value(n, v) != base[n]}
     what = []
     for name, value in changes.items():
         before = getattr(current, name)
@@ -498,6 +523,56 @@ def administration_update(
         subject = f"{administration_record_id(current.pk)} {current.drug.name}"
         _addendum_for(encounter, user=user, subject=subject, what=what, why=addendum_why)
     return current
+
+
+def _card_value(name: str, value: Any) -> Any:
+    """A card field's value as compared across versions (a site by its id; times to the minute,
+    as the form shows them)."""
+    if name == "site":
+        return value.pk if isinstance(value, AccessSite) else value
+    if isinstance(value, datetime):
+        return value.replace(second=0, microsecond=0)
+    return value
+
+
+def _card_as_of(pk: int, version: int) -> dict[str, Any] | None:
+    """The card's fields as they were at `version`, from the audit trail (None without it:
+    SQLite has no history triggers)."""
+    if connection.vendor != "postgresql":
+        return None
+    event_model = apps.get_model("audit", "AdministrationEvent")
+    row = (
+        event_model.objects.filter(pgh_obj_id=pk, version=version)
+        .order_by("-pgh_id")
+        .values(*[("site_id" if n == "site" else n) for n in ADMINISTRATION_CARD_FIELDS])
+        .first()
+    )
+    if row is None:
+        return None
+    return {
+        n: _card_value(n, row["site_id" if n == "site" else n]) for n in ADMINISTRATION_CARD_FIELDS
+    }
+
+
+def _merged(
+    current: Administration, changes: Mapping[str, Any], base_version: int
+) -> dict[str, Any]:
+    """Her changes since `base_version`, if none clashes with what was saved meanwhile."""
+    base = _card_as_of(current.pk, base_version)
+    if base is None:
+        raise StaleVersion(current)
+    mine = {n: v for n, v in changes.items() if _card_value(n, v) != base[n]}
+    theirs = {
+        n for n in ADMINISTRATION_CARD_FIELDS if _card_value(n, getattr(current, n)) != base[n]
+    }
+    clashes = frozenset(
+        n
+        for n in mine
+        if n in theirs and _card_value(n, mine[n]) != _card_value(n, getattr(current, n))
+    )
+    if clashes:
+        raise StaleVersion(current, clashes, frozenset(theirs - set(mine)))
+    return mine
 
 
 def _already_saved(current: Administration, changes: Mapping[str, Any]) -> bool:

@@ -276,6 +276,10 @@
     var text = "", kind = "";
     if (st.busy) { text = st.again ? "Saving… (then your latest change)" : "Saving…"; kind = "saving"; }
     else if (st.problem) { text = st.problem; kind = "failed"; }
+    else if (refused(form) && c.querySelector("[data-testid=conflict]")) {
+      text = "Not saved: someone else saved this meanwhile (above). Save again to keep yours.";
+      kind = "failed";
+    }
     else if (refused(form)) { text = "Not saved: see the field marked in red."; kind = "failed"; }
     else if (fields.length) { text = "Unsaved change"; kind = "unsaved"; }
     else if (st.savedAt) { text = "Saved " + st.savedAt; kind = "saved"; }

@@ -1,0 +1,80 @@
+"""Two nurses on one administration card (issue 18, item 8): a save made from an older version is
+merged field by field against the version it was typed from, so another nurse's dose is never
+wiped by a card that still showed the old one; only the same field changed two ways is a
+conflict, and saving again from it writes only the nurse's own fields."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from mar import roles
+from mar.models import Administration
+from tests.mar.chart_helpers import card_data, running_visit
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_a_stale_card_changing_another_field_is_merged_and_keeps_the_other_nurses_dose(
+    client_as,
+) -> None:
+    encounter, adm = running_visit()
+    url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    client = client_as(roles.NURSE)
+    stale = card_data(adm)  # nurse B's page, loaded at version 1
+    # Nurse A charts the dose: 750 mg.
+    client.post(url, card_data(adm, dose_value="750", dose_unit="mg"))
+    # Nurse B, from version 1 (dose still empty on her page), charts the bag id.
+    stale[f"a{adm.pk}-bag"] = "B2"
+    html = client.post(url, stale, **HX).content.decode()
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.bag, saved.dose_value, saved.dose_unit) == ("B2", Decimal(750), "mg")
+    assert saved.version == 3
+    assert 'data-testid="conflict"' not in html
+
+
+def test_the_same_field_changed_two_ways_is_a_conflict_naming_it(client_as) -> None:
+    encounter, adm = running_visit()
+    url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    client = client_as(roles.NURSE)
+    stale = card_data(adm)
+    client.post(url, card_data(adm, dose_value="750", dose_unit="mg", bag="B1"))
+    stale[f"a{adm.pk}-bag"] = "B2"
+    html = client.post(url, stale, **HX).content.decode()
+    assert Administration.objects.get(pk=adm.pk).bag == "B1"
+    assert 'data-testid="conflict"' in html
+    assert "changing the same field (bag id)" in html
+    assert "Yours differs in: bag id." in html  # the dose only they changed is not hers
+    # Her bag stays typed; the dose only the other nurse changed is shown as saved.
+    assert f'name="a{adm.pk}-bag" value="B2"' in html
+    assert f'name="a{adm.pk}-dose_value" value="750"' in html
+    assert f'name="a{adm.pk}-version" value="2"' in html
+    assert f'name="a{adm.pk}-base_version" value="1"' in html
+
+
+def test_saving_again_from_a_conflict_writes_only_her_fields(client_as) -> None:
+    encounter, adm = running_visit()
+    url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    client = client_as(roles.NURSE)
+    stale = card_data(adm)
+    client.post(url, card_data(adm, dose_value="750", dose_unit="mg", bag="B1"))
+    stale[f"a{adm.pk}-bag"] = "B2"
+    client.post(url, stale, **HX)  # the conflict
+    # Saved again deliberately: version 2, started from 1, still with the old (empty) dose in
+    # the post (a form that kept her whole page): the other nurse's dose is not wiped.
+    again = {**stale, f"a{adm.pk}-version": 2, f"a{adm.pk}-base_version": 1}
+    client.post(url, again, **HX)
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.bag, saved.dose_value, saved.version) == ("B2", Decimal(750), 3)
+
+
+def test_an_unchanged_card_saved_from_an_old_version_changes_nothing(client_as) -> None:
+    encounter, adm = running_visit()
+    url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    client = client_as(roles.NURSE)
+    stale = card_data(adm)
+    client.post(url, card_data(adm, dose_value="750", dose_unit="mg"))
+    client.post(url, stale, **HX)
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.dose_value, saved.dose_unit) == (Decimal(750), "mg")
