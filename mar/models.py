@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
 
-from coding.engine.record import POLICY_CHOICES, Policy
+from coding.engine.record import POLICY_CHOICES, POLICY_MAX_MINUTES, POLICY_MINUTES_MIN, Policy
 from mar.validators import ndc_display, validate_ndc11, validate_npi
 
 
@@ -221,8 +221,13 @@ def policy_clean(values: object) -> dict[str, Any]:
                 allowed = ", ".join(str(c) for c in POLICY_CHOICES[key])
                 errors[key] = f"must be one of {allowed}"
                 continue
-        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            errors[key] = "must be a whole number of at least 1"
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not POLICY_MINUTES_MIN.get(key, 1) <= value <= POLICY_MAX_MINUTES
+        ):
+            least = POLICY_MINUTES_MIN.get(key, 1)
+            errors[key] = f"must be a whole number from {least} to {POLICY_MAX_MINUTES}"
             continue
         cleaned[key] = value
     if errors:

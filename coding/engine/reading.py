@@ -21,6 +21,8 @@ from .record import (
     DRUG_CLASSES,
     METHODS,
     POLICY_CHOICES,
+    POLICY_MAX_MINUTES,
+    POLICY_MINUTES_MIN,
     PURPOSES,
     ROUTES,
     SETTINGS,
@@ -416,11 +418,12 @@ def _policy(reader: _Reader, value: object) -> Policy:
     for key, choices in POLICY_CHOICES.items():
         if key in raw:
             chosen[key] = reader.choice(raw, key, "policy", choices)
-    if "concurrent_min_overlap" in raw:
-        chosen["concurrent_min_overlap"] = reader.integer(
-            raw, "concurrent_min_overlap", "policy", minimum=1
-        )
-    unknown = sorted(set(raw) - set(POLICY_CHOICES) - {"concurrent_min_overlap"})
+    for key, least in POLICY_MINUTES_MIN.items():
+        if key in raw:
+            chosen[key] = reader.integer(
+                raw, key, "policy", minimum=least, maximum=POLICY_MAX_MINUTES
+            )
+    unknown = sorted(set(raw) - set(POLICY_CHOICES) - set(POLICY_MINUTES_MIN))
     if unknown:
         raise RecordError(f"policy.{unknown[0]}", "is not a policy key this engine knows")
     return Policy(**{k: v for k, v in chosen.items() if v is not None})

@@ -41,16 +41,33 @@ SETTINGS: tuple[Setting, ...] = get_args(Setting)
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The payer profile: choices where published sources disagree (coding-rules.md §7)."""
+    """The payer profile: choices where published sources disagree (coding-rules.md §7).
+
+    `concurrent_min_overlap` 0 means any overlap. `second_line_without_reason`: an infusion on a
+    second IV line with no documented reason is one site group with the first (`one_line`: no
+    sequential time for minutes that ran at the same time; NCCI ch. XI, one initial service) or
+    keeps its own minutes (`own_minutes`). `split_dose_window_minutes`: syringes of one drug by
+    one route within this window are one injection session (`split_dose_injections`).
+    """
 
     hydration_segments: Literal["total", "continuous"] = "total"
     second_site_modifier: Literal["59", "XU", "XS"] = "59"
     second_encounter_modifier: Literal["59", "XE"] = "59"
     distinct_modifier_scope: Literal["initial", "all"] = "initial"
-    concurrent_min_overlap: int = 16
+    concurrent_min_overlap: int = 16  # 0: any overlap (coding-rules §7 "any minutes")
     same_drug_reinfusion: Literal["sequential", "additional_hour"] = "sequential"
     split_dose_injections: Literal["one", "each"] = "one"
     facility_pump_code: Literal["96416", "G0498"] = "96416"
+    second_line_without_reason: Literal["one_line", "own_minutes"] = "one_line"
+    split_dose_window_minutes: int = 30
+
+
+# The whole-number policy keys and the least each takes (the most is POLICY_MAX_MINUTES).
+POLICY_MINUTES_MIN: dict[str, int] = {
+    "concurrent_min_overlap": 0,
+    "split_dose_window_minutes": 0,
+}
+POLICY_MAX_MINUTES = 24 * 60
 
 
 POLICY_CHOICES: dict[str, tuple[object, ...]] = {
@@ -61,6 +78,7 @@ POLICY_CHOICES: dict[str, tuple[object, ...]] = {
     "same_drug_reinfusion": ("sequential", "additional_hour"),
     "split_dose_injections": ("one", "each"),
     "facility_pump_code": ("96416", "G0498"),
+    "second_line_without_reason": ("one_line", "own_minutes"),
 }
 
 

@@ -104,7 +104,10 @@ def test_local_times_take_the_encounters_zone():
         (lambda d: d.update(flushes=[{"site": "S1"}]), "flushes[0].at"),
         (lambda d: d.update(policy={"hydration_segments": "some"}), "policy.hydration_segments"),
         (lambda d: d.update(policy={"unheard_of": 1}), "policy.unheard_of"),
-        (lambda d: d.update(policy={"concurrent_min_overlap": 0}), "policy.concurrent_min_overlap"),
+        (
+            lambda d: d.update(policy={"concurrent_min_overlap": -1}),
+            "policy.concurrent_min_overlap",
+        ),
     ],
 )
 def test_a_bad_record_is_a_record_error_naming_the_field(mutate, field):

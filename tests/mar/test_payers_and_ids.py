@@ -84,8 +84,9 @@ def test_policy_defaults_are_every_key_of_the_engines_policy() -> None:
 def test_policy_clean_fills_missing_keys_and_refuses_unknown_keys_or_values() -> None:
     assert policy_clean({"second_site_modifier": "XU"})["second_site_modifier"] == "XU"
     assert policy_clean({})["hydration_segments"] == "total"
+    assert policy_clean({"concurrent_min_overlap": 0})["concurrent_min_overlap"] == 0  # any overlap
     with pytest.raises(ValidationError) as raised:
-        policy_clean({"second_site_modifier": "XX", "colour": "red", "concurrent_min_overlap": 0})
+        policy_clean({"second_site_modifier": "XX", "colour": "red", "concurrent_min_overlap": -1})
     assert set(raised.value.message_dict) == {
         "second_site_modifier",
         "colour",
