@@ -70,7 +70,7 @@ def _code(record: Record, *, now: datetime | None, honour_primary: bool) -> Resu
     services = merge_reinfusions(classified.services, record.policy)
 
     iv = [s for s in services if s.kind in ("iv_infusion", "iv_push", "hydration")]
-    groups = code_iv(book, iv)
+    groups = code_iv(book, iv, [s for s in services if s.kind == "pump"])
     code_pushes(book, groups, services)
     for group in groups:
         code_hydration(book, group)

@@ -71,6 +71,7 @@ class Service:
     family: Family = field(init=False, compare=False)
     ids: tuple[str, ...] = field(init=False, compare=False)
     drug_key: str = field(init=False, compare=False)  # "the same drug": the same contents
+    drug_names: frozenset[str] = field(init=False, compare=False)  # each drug in it, lowercased
     drugs: str = field(init=False, compare=False)
     site: str | None = field(init=False, compare=False)
     start: float = field(init=False, compare=False)
@@ -81,10 +82,12 @@ class Service:
         if len(members) == 1:
             self.ids = (members[0].id,)
             self.drug_key = members[0].drug.strip().lower()
+            self.drug_names = frozenset((self.drug_key,))
             self.drugs = members[0].drug
         else:
             self.ids = tuple(m.id for m in members)
-            self.drug_key = "+".join(sorted({m.drug.strip().lower() for m in members}))
+            self.drug_names = frozenset(m.drug.strip().lower() for m in members)
+            self.drug_key = "+".join(sorted(self.drug_names))
             self.drugs = " + ".join(dict.fromkeys(m.drug for m in members))
         self.site = self.lead.site
         self.start = self.spans[0][0] if self.spans else self.lead.start_ts

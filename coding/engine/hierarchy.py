@@ -2,7 +2,8 @@
 
 Each encounter has one initial IV service, chosen by rank whatever the order in which things were
 given: chemotherapy infusion, chemotherapy push, therapeutic infusion, therapeutic push, hydration.
-Ties go to the longer administration, then the earlier start. A second vascular site earns its own
+Ties go to the longer administration, then the earlier start; pushes have no length, so of pushes
+the first given is the initial. A second vascular site earns its own
 initial service only when the record documents why it was medically necessary; without a
 documented reason every IV service is coded against one initial service. Of the two initial
 services, the hierarchy picks the encounter's; the other carries the modifier (CMS/NCCI). In the
@@ -53,6 +54,12 @@ class SiteGroup:
     initial: Service | None = None
 
 
+def site_group_key(record: Record, site_id: str | None) -> str:
+    """The site group of a site: its own when it has a documented reason, else the main one."""
+    site = record.site(site_id)
+    return site.id if site is not None and is_documented_separate_site(site) else MAIN
+
+
 def group_by_site(record: Record, services: list[Service]) -> list[SiteGroup]:
     """Sites with a documented reason stand alone; every other IV service shares one group."""
     own_group = {site.id: site.id for site in record.sites if is_documented_separate_site(site)}
@@ -74,6 +81,12 @@ def group_by_site(record: Record, services: list[Service]) -> list[SiteGroup]:
 
 
 def _minutes(service: Service, group: SiteGroup) -> int:
+    """The length the hierarchy ranks by. A push has none: the time a nurse charted between a
+    push's start and stop is not a service length (CPT: a push is an injection of 15 minutes or
+    less, reported per push), so of pushes of one rank the first given is the initial, and the
+    30-minute clock of 96376 starts there (pushes.py)."""
+    if service.kind == "iv_push":
+        return 0
     return group.hydration_minutes if service.kind == "hydration" else service.minutes
 
 
@@ -99,7 +112,9 @@ def choose_initial(group: SiteGroup, *, office: bool) -> tuple[Service | None, s
     ties = [s for s in candidates if s is not chosen and rank(s) == rank(chosen)]
     if ties:
         longest = max(_minutes(s, group) for s in ties)
-        if _minutes(chosen, group) > longest:
+        if chosen.kind == "iv_push":
+            words += "; the first push of its rank (a push's length is not a service length)"
+        elif _minutes(chosen, group) > longest:
             words += "; the longest service of its rank"
         else:
             words += "; of services of its rank and length, the first given"

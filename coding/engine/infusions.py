@@ -8,13 +8,15 @@ already running, else concurrent, else nothing (never two codes).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from . import codes
 from .book import Book
 from .classify import Service
-from .hierarchy import SiteGroup, choose_initial, group_by_site, primary_group
+from .hierarchy import SiteGroup, choose_initial, group_by_site, primary_group, site_group_key
 from .hydration import measure_hydration
+from .outside import pump_code
 from .record import Policy
 from .result import Finding
 from .timing import (
@@ -47,7 +49,7 @@ def merge_reinfusions(services: list[Service], policy: Policy) -> list[Service]:
                 out[latest[key]],
                 service,
                 "the same drug continued in a new bag as the last one ran out: one "
-                "infusion, minutes added",
+                "infusion, minutes added (minutes the bags overlapped counted once)",
             )
             continue
         if (
@@ -81,8 +83,13 @@ def _timed_bag(service: Service) -> bool:
 
 
 def _continues(earlier: Service, service: Service) -> bool:
-    """`service` starts the moment `earlier` stops running: no minute without the drug."""
-    return bool(earlier.spans and service.spans) and service.spans[0][0] == earlier.spans[-1][1]
+    """`service` starts the moment `earlier` stops running, or while it still runs (the next bag
+    hung a few minutes before the last ran out): no minute without the drug. Overlapping minutes
+    are counted once, so overlapping bags code as back-to-back ones, under either
+    `same_drug_reinfusion` (CPT counts the time the drug ran, not the bags)."""
+    if not (earlier.spans and service.spans):
+        return False
+    return earlier.spans[0][0] <= service.spans[0][0] <= earlier.spans[-1][1]
 
 
 def _joined(earlier: Service, later: Service, note: str) -> Service:
@@ -98,7 +105,10 @@ def _joined(earlier: Service, later: Service, note: str) -> Service:
     )
 
 
-def code_iv(book: Book, services: list[Service]) -> list[SiteGroup]:
+def code_iv(book: Book, services: list[Service], pumps: Sequence[Service] = ()) -> list[SiteGroup]:
+    """The IV site groups' initial services and infusions. `pumps` are the prolonged pump
+    infusions (coded on their own, outside.py): minutes beside a running pump on the same line
+    are not sequential time."""
     office = book.record.encounter.setting == "office" and book.honour_primary
     groups = group_by_site(book.record, services)
     measure_hydration(book.record, groups)
@@ -121,6 +131,10 @@ def code_iv(book: Book, services: list[Service]) -> list[SiteGroup]:
             )
         )
     concurrent_used = False
+    group_pumps: dict[str, list[Service]] = {}
+    for pump in pumps:
+        group_pumps.setdefault(site_group_key(book.record, pump.site), []).append(pump)
+    pump_codes = {pump_code(pump, book.policy)[0] for pump in pumps}
     for group in groups:
         infusions = sorted(
             (s for s in group.services if s.kind == "iv_infusion"),
@@ -134,8 +148,9 @@ def code_iv(book: Book, services: list[Service]) -> list[SiteGroup]:
                 group,
                 service,
                 infusions,
-                _already_running(group, infusions[:n]),
+                _already_running(group, infusions[:n]) + group_pumps.get(group.key, []),
                 concurrent_used,
+                pump_codes,
             )
     return groups
 
@@ -200,15 +215,26 @@ def _code_infusion_after_initial(
     infusions: list[Service],
     running: list[Service],
     concurrent_used: bool,
+    pump_codes: set[str],
 ) -> bool:
-    """Sequential on the minutes it ran apart from the infusions already running, else
-    concurrent, else nothing (never two codes)."""
-    others = merge(s for other in running for s in other.spans)
+    """Sequential on the minutes it ran apart from the infusions already running and any pump
+    running on the line, else concurrent (never for a chemotherapy drug), else nothing (never
+    two codes).
+
+    `running` are the infusions already running and the group's prolonged pumps. Under policy
+    `second_line_without_reason=one_line` (default) every line of the site group counts; under
+    `own_minutes` only those on the service's own site (each line keeps its minutes).
+    """
+    policy = book.policy
+    own_minutes = policy.second_line_without_reason == "own_minutes"
+    considered = [o for o in running if not own_minutes or o.site == service.site]
+    others = merge(s for other in considered for s in other.spans)
     own = list(service.spans)
     alone = subtract(own, others)
     overlap = intersect(own, others)
     alone_min, overlap_min = whole_minutes(alone), whole_minutes(overlap)
     fam = service.family
+    notes = _overlap_notes(service, running, own, own_minutes)
     taken_out = (
         f" ({overlap_min} min alongside infusions already running taken out)" if overlap_min else ""
     )
@@ -229,39 +255,69 @@ def _code_infusion_after_initial(
             codes.SEQUENTIAL_INFUSION[fam],
             [alone[0][0]],
             service.ids,
-            f"{what}: {service.drugs} {alone_min} min{taken_out}"
+            f"{what}: {service.drugs} {alone_min} min{taken_out}{notes}"
             + (f"; {service.note}" if service.note else ""),
             group=group.key,
         )
         _additional_hours(book, group, service, alone, codes.ADDITIONAL_HOUR[fam])
         return concurrent_used
-    minimum = book.policy.concurrent_min_overlap
-    if overlap_min >= minimum:
-        partners = [o for o in running if intersect(own, list(o.spans))]
-        # Drugs on two different lines are separate bags; on one line the chart must say so.
+    minimum = policy.concurrent_min_overlap
+    enough = bool(overlap) and overlap_min >= minimum
+    least = (
+        "any overlap, policy concurrent_min_overlap=0"
+        if minimum == 0
+        else f"at least {minimum} min, policy concurrent_min_overlap"
+    )
+    if enough:
+        partners = [o for o in considered if intersect(own, list(o.spans))]
+        # Drugs on two different lines are separate bags; on one line the chart must say so; a
+        # pump is its own container.
         separate_bags = all(
-            o.site != service.site
+            o.kind == "pump"
+            or o.site != service.site
             or (service.lead.bag is not None and o.lead.bag is not None
                 and o.lead.bag != service.lead.bag)
             for o in partners
         )  # fmt: skip
+        beside = (
+            "the running pump of " + ", ".join(o.drugs for o in partners)
+            if all(o.kind == "pump" for o in partners)
+            else "another infusion"
+        )
+        primaries = codes.ADD_ON_PRIMARIES[codes.CONCURRENT_INFUSION]
         if not separate_bags:
             book.skip(
                 service.ids,
                 f"{service.drugs} ran {overlap_min} min alongside another infusion on the same "
                 "line, but separate bags are not charted (RAC-6): not coded as concurrent",
             )
+        elif fam == "chemo":
+            message = (
+                f"{service.drugs} (chemotherapy) ran {overlap_min} min alongside {beside}: CPT "
+                "has no concurrent chemotherapy code (96368 is for non-chemotherapy drugs, CPT "
+                "Assistant Nov 2005), so it is not coded; unlisted 96549 is the coder's decision"
+            )
+            book.findings.append(
+                Finding("CODING-CONCURRENT-CHEMO", "warning", message, service.ids)
+            )
+            book.skip(service.ids, message)
         elif concurrent_used:
             book.skip(
                 service.ids,
                 f"{service.drugs} was concurrent too, but 96368 is reported once per encounter",
             )
-        elif not codes.ADD_ON_PRIMARIES[codes.CONCURRENT_INFUSION] & {ln.code for ln in book.lines}:
+        elif not primaries & ({ln.code for ln in book.lines} | pump_codes):
+            pump_policy = (
+                " (the pump is reported as G0498 under policy facility_pump_code=G0498, which "
+                "is not a primary of 96368)"
+                if "G0498" in pump_codes
+                else ""
+            )
             book.skip(
                 service.ids,
-                f"{service.drugs} ran {overlap_min} min alongside another infusion, but 96368 is "
-                "reported only with an initial infusion or its hours (CPT), and the initial "
-                "service here is a push",
+                f"{service.drugs} ran {overlap_min} min alongside {beside}, but 96368 is "
+                "reported only with an initial infusion, its hours or a pump start (96416) "
+                f"(CPT), and there is none here{pump_policy}",
             )
         else:
             book.add(
@@ -269,8 +325,8 @@ def _code_infusion_after_initial(
                 [overlap[0][0]],
                 service.ids,
                 f"concurrent infusion: {service.drugs} in its own bag ran {overlap_min} min "
-                f"alongside another infusion (at least {minimum} min, policy "
-                f"concurrent_min_overlap) and only {alone_min} min alone; once per encounter",
+                f"alongside {beside} ({least}) and only {alone_min} min alone; once per "
+                f"encounter{notes}",
                 group=group.key,
             )
             return True
@@ -279,6 +335,35 @@ def _code_infusion_after_initial(
         service.ids,
         f"{service.drugs}: {alone_min} min alone and {overlap_min} min alongside other "
         f"infusions: short of a sequential infusion ({INFUSION_MIN_MINUTES} min) or a concurrent "
-        f"one ({minimum} min)",
+        f"one ({least}){notes}",
     )
     return concurrent_used
+
+
+def _overlap_notes(
+    service: Service, running: list[Service], own: list[Span], own_minutes: bool
+) -> str:
+    """What the line's reason says about minutes shared with a pump or a second line."""
+    words = ""
+    pumps = [o for o in running if o.kind == "pump" and (not own_minutes or o.site == service.site)]
+    pump_min = whole_minutes(intersect(own, merge(s for p in pumps for s in p.spans)))
+    if pump_min:
+        words += (
+            f"; {pump_min} min beside the running pump of "
+            + ", ".join(dict.fromkeys(p.drugs for p in pumps))
+            + " on the line are not sequential time"
+        )
+    elsewhere = merge(s for o in running if o.site != service.site for s in o.spans)
+    shared = whole_minutes(intersect(own, elsewhere))
+    if shared and own_minutes:
+        words += (
+            f"; {shared} min that ran beside another line kept (policy "
+            "second_line_without_reason=own_minutes: each line keeps its minutes)"
+        )
+    elif shared:
+        words += (
+            f"; {shared} min that ran at the same time on another line without a documented "
+            "reason are not sequential time (policy second_line_without_reason=one_line: the "
+            "lines are one site group)"
+        )
+    return words

@@ -27,14 +27,33 @@ def apply_distinct_modifiers(book: Book, groups: list[SiteGroup]) -> None:
             )
     if book.record.encounter.sequence_of_day >= 2 and book.lines:
         firsts = [ln for ln in book.lines if ln.initial and ln.group not in second_sites]
-        in_claim_order = claim_order(book.lines, book.primary_group)
-        targets = book.lines if every_line else (firsts[:1] or in_claim_order[:1])
+        targets = book.lines if every_line else (firsts[:1] or _first_outside(book.lines)[:1])
         for line in targets:
             _add_modifier(line, policy.second_encounter_modifier)
             line.why += (
                 f"; modifier {policy.second_encounter_modifier}: encounter "
                 f"{book.record.encounter.sequence_of_day} of the day at this facility"
             )
+
+
+# With no IV initial service, the encounter's initial service is the first of these by the same
+# ranking as the IV hierarchy (chemotherapy before therapeutic, infusion before push or
+# injection), a service with its own access (intra-arterial, SQ infusion) before an injection.
+OUTSIDE_INITIAL_ORDER = (
+    "96422", "96425", "96416", "G0498", "96420", "96450", "96542", "96440", "96446", "96405",
+    "96406", "96401", "96402", "96369", "96379", "96373", "96372",
+)  # fmt: skip
+
+
+def _first_outside(lines: list[Line]) -> list[Line]:
+    """The encounter's initial service when it has no IV initial: the distinct modifier of a
+    second encounter goes there (CMS Claims Processing Manual ch. 4 §230.2: the modifier marks
+    the second encounter's initial service), not on whichever line came first in time."""
+    rank = {code: n for n, code in enumerate(OUTSIDE_INITIAL_ORDER)}
+    ranked = [ln for ln in lines if ln.code in rank]
+    if not ranked:
+        return sorted(lines, key=lambda ln: (ln.at, ln.code))[:1]
+    return [min(ranked, key=lambda ln: (rank[ln.code], ln.at))]
 
 
 def _reason(book: Book, group_key: str) -> str:

@@ -13,33 +13,48 @@ from collections import defaultdict
 from . import codes
 from .book import Book
 from .classify import Service
+from .record import Policy
 from .result import Finding
 from .terms import hhmm
 from .timing import HOUR, additional_hours, instant_after
-
-SAME_SESSION_MINUTES = 30  # syringes of one drug within this window are one injection session
 
 
 def code_outside_hierarchy(book: Book, services: list[Service]) -> None:
     _code_injections(book, [s for s in services if s.kind == "injection"])
     _code_sq_infusions(book, [s for s in services if s.kind == "sq_infusion"])
     _code_intra_arterial(book, [s for s in services if s.kind in ("ia_infusion", "ia_push")])
+    _code_intralesional(book, [s for s in services if s.kind == "intralesional"])
     for service in services:
         if service.kind == "pump":
             _code_pump(book, service)
-        elif service.kind == "intralesional":
-            _code_intralesional(book, service)
         elif service.kind in ("intrathecal", "intracavitary"):
             _code_into_a_space(book, service)
 
 
+def pump_code(service: Service, policy: Policy) -> tuple[str, str]:
+    """The code a prolonged pump's start earns and the words for its reason.
+
+    96416 (96425 intra-arterial). Medicare's G0498 (policy `facility_pump_code=G0498`) is for
+    a portable pump the facility supplies (CMS HCPCS G0498 "... requiring the initiation of a
+    portable pump"), never for an implanted one, which stays 96416.
+    """
+    lead = service.lead
+    if lead.route != "iv":
+        return codes.PUMP_START_IA, ""
+    if policy.facility_pump_code == codes.PUMP_START_IV:
+        return codes.PUMP_START_IV, ""
+    if lead.pump == "implanted":
+        return codes.PUMP_START_IV, (
+            f" (policy facility_pump_code={policy.facility_pump_code} is for a portable pump the "
+            "facility supplies, never an implanted pump: 96416)"
+        )
+    code = policy.facility_pump_code
+    return code, f" (policy facility_pump_code={code}: pump supplied by the facility)"
+
+
 def _code_pump(book: Book, service: Service) -> None:
     lead = service.lead
-    code = codes.PUMP_START_IV if lead.route == "iv" else codes.PUMP_START_IA
-    policy = ""
-    if lead.route == "iv" and book.policy.facility_pump_code != codes.PUMP_START_IV:
-        code = book.policy.facility_pump_code
-        policy = f" (policy facility_pump_code={code}: pump supplied by the facility)"
+    code, policy = pump_code(service, book.policy)
     book.add(
         code,
         [lead.start.timestamp()],
@@ -51,7 +66,12 @@ def _code_pump(book: Book, service: Service) -> None:
 
 
 def _code_injections(book: Book, injections: list[Service]) -> None:
-    """SQ/IM injections: one per drug per session (policy `split_dose_injections`)."""
+    """SQ/IM injections: one per drug per session (policy `split_dose_injections`).
+
+    Syringes of one drug by the same route within `split_dose_window_minutes` (policy, default
+    30) of the session's first syringe are one session; sources give no fixed window.
+    """
+    window = book.policy.split_dose_window_minutes
     sessions: list[list[Service]] = []
     for service in sorted(injections, key=lambda s: (s.start, s.lead.id)):
         for session in sessions:
@@ -59,7 +79,7 @@ def _code_injections(book: Book, injections: list[Service]) -> None:
             if (
                 head.drug_key == service.drug_key
                 and head.lead.route == service.lead.route
-                and service.start - head.start <= SAME_SESSION_MINUTES * 60
+                and service.start - head.start <= window * 60
             ):
                 session.append(service)
                 break
@@ -75,6 +95,11 @@ def _code_injections(book: Book, injections: list[Service]) -> None:
             "96372": "therapeutic",
         }[code]
         note = f"; {head.note}" if head.note else ""
+        if len(session) > 1:
+            note += (
+                f"; syringes within {window} min of the first are one session (policy "
+                f"split_dose_window_minutes={window})"
+            )
         base = (
             f"{route} {what} injection of {head.drugs}: reported on its own, outside the IV "
             f"hierarchy{note}"
@@ -213,24 +238,46 @@ def _code_intra_arterial(book: Book, services: list[Service]) -> None:
                     )
 
 
-def _code_intralesional(book: Book, service: Service) -> None:
-    lesions = service.lead.lesions
-    if lesions is None:
+def _code_intralesional(book: Book, services: list[Service]) -> None:
+    """Intralesional chemotherapy is one service per session: the lesions treated in the session
+    are added before choosing 96405 (up to 7) or 96406 (more than 7), never both (CPT: 96405
+    "up to and including 7 lesions", 96406 "more than 7 lesions", per session)."""
+    if not services:
+        return
+    ordered = sorted(services, key=lambda s: (s.start, s.lead.id))
+    unstated = [s for s in ordered if s.lead.lesions is None]
+    lesions = sum(s.lead.lesions or 0 for s in ordered)
+    drugs = ", ".join(dict.fromkeys(s.drugs for s in ordered))
+    ids = tuple(i for s in ordered for i in s.ids)
+    if unstated:
+        unstated_drugs = ", ".join(dict.fromkeys(s.drugs for s in unstated))
         book.findings.append(
             Finding(
                 "CODING-LESIONS",
                 "warning",
-                f"The number of lesions injected with {service.drugs} is not charted: "
-                "coded as up to 7 (96405)",
-                service.ids,
+                f"The number of lesions injected with {unstated_drugs} is not charted: "
+                "counted as one lesion (96405 unless the others make more than 7)",
+                tuple(i for s in unstated for i in s.ids),
                 "lesions",
             )
         )
-    if lesions is not None and lesions > codes.INTRALESIONAL_MAX_LESIONS_FOR_96405:
-        code, words = codes.INTRALESIONAL_MORE_THAN_7, f"{lesions} lesions (more than 7)"
+    counted = lesions + len(unstated)
+    if counted > codes.INTRALESIONAL_MAX_LESIONS_FOR_96405:
+        code, words = codes.INTRALESIONAL_MORE_THAN_7, f"{counted} lesions (more than 7)"
     else:
-        code, words = codes.INTRALESIONAL_UP_TO_7, f"{lesions or 'unstated'} lesion(s) (up to 7)"
-    book.add(code, [service.start], service.ids, f"intralesional chemotherapy: {words}")
+        stated = f"{counted}" if not unstated else f"{counted} (some unstated)"
+        code, words = codes.INTRALESIONAL_UP_TO_7, f"{stated} lesion(s) (up to 7)"
+    session = (
+        f"; the lesions of {len(ordered)} administrations added: one service per session"
+        if len(ordered) > 1
+        else ""
+    )
+    book.add(
+        code,
+        [ordered[0].start],
+        ids,
+        f"intralesional chemotherapy: {drugs}, {words}{session}",
+    )
 
 
 def _code_into_a_space(book: Book, service: Service) -> None:

@@ -1,8 +1,15 @@
 """IV pushes after the initial service: a new drug, or the same drug again (coding-rules.md §4).
 
 96375 / 96411 for each new drug; 96376 (facility only) for a drug the encounter already reports,
-more than 30 minutes after its last reported push. A push that is the initial service is coded
-with the infusions (infusions.py).
+more than 30 minutes from every reported push of that drug. A push that is the initial service is
+coded with the infusions (infusions.py).
+
+"Already reported" is asked of each drug: a drug mixed with another in a bag is reported by that
+bag, so a later push of it is the same drug (CPT 96376 "same substance/drug"; CPT Assistant on
+drugs mixed in one bag). The 30-minute clock runs over every reported push of the drug, the
+initial one included, wherever it falls in time (CPT: 96376 "may be reported only for a push
+performed 30 minutes or more after a reported push of the same substance"); a push's length is
+not a service length, so the initial push of a drug is its first (hierarchy.py).
 """
 
 from __future__ import annotations
@@ -13,10 +20,12 @@ from .classify import Service
 from .hierarchy import SiteGroup
 from .timing import PUSH_SAME_DRUG_CLOCK_MINUTES
 
+CLOCK_SECONDS = PUSH_SAME_DRUG_CLOCK_MINUTES * 60
+
 
 def code_pushes(book: Book, groups: list[SiteGroup], services: list[Service]) -> None:
-    """96375 / 96411 for each new drug; 96376 for a drug the encounter already reports, more than
-    30 minutes after its last reported push (the clock runs between pushes of that drug only)."""
+    """96375 / 96411 for a push with a drug the encounter does not report yet; 96376 for one whose
+    drugs are all reported already, more than 30 minutes from every reported push of them."""
     office = book.record.encounter.setting == "office"
     group_of = {id(s): g for g in groups for s in g.services}
     initials = {id(g.initial) for g in groups if g.initial is not None}
@@ -24,23 +33,21 @@ def code_pushes(book: Book, groups: list[SiteGroup], services: list[Service]) ->
     # A pump's start (96416) is reported on its own, outside the IV services, so the drug in the
     # pump is not "already reported": its bolus is a push of a new drug (FOLFOX: 96411 + 96416).
     reported_drugs = {
-        s.drug_key
+        name
         for s in services
         if s.kind not in ("iv_push", "pump") and set(s.ids) & charged_ids
+        for name in s.drug_names
     }
-    reported_drugs |= {
-        s.drug_key for g in groups if (s := g.initial) is not None and s.kind == "iv_push"
-    }
-    last_push: dict[str, float] = {}
-    pushes = [s for s in services if s.kind == "iv_push"]
+    reported_pushes: dict[str, list[float]] = {}
+    for g in groups:
+        initial = g.initial
+        if initial is not None and initial.kind == "iv_push":
+            _report(reported_pushes, initial)
+            reported_drugs |= initial.drug_names
+    pushes = [s for s in services if s.kind == "iv_push" and id(s) not in initials]
     for push in sorted(pushes, key=lambda s: (s.start, s.lead.id)):
         group = group_of[id(push)]
-        key = push.drug_key
-        if id(push) in initials:
-            last_push[key] = push.start
-            continue
-        previous = last_push.get(key)
-        if previous is None and key not in reported_drugs:
+        if not push.drug_names <= reported_drugs:
             book.add(
                 codes.PUSH_OF_NEW_DRUG[push.family],
                 [push.start],
@@ -49,22 +56,23 @@ def code_pushes(book: Book, groups: list[SiteGroup], services: list[Service]) ->
                 + (f"; {push.note}" if push.note else ""),
                 group=group.key,
             )
-            last_push[key] = push.start
-            reported_drugs.add(key)
+            _report(reported_pushes, push)
+            reported_drugs |= push.drug_names
             continue
-        if previous is not None and push.start - previous <= PUSH_SAME_DRUG_CLOCK_MINUTES * 60:
+        near = _nearest_reported_push(push, reported_pushes)
+        if near is not None and abs(push.start - near) <= CLOCK_SECONDS:
             book.skip(
                 push.ids,
                 f"{push.drugs} pushed again at {book.time(push.start)}, within "
-                f"{PUSH_SAME_DRUG_CLOCK_MINUTES} min of its last reported push "
-                f"({book.time(previous)}): earns nothing",
+                f"{PUSH_SAME_DRUG_CLOCK_MINUTES} min of a reported push of the same drug "
+                f"({book.time(near)}): earns nothing",
             )
             continue
         if push.family == "chemo":
             book.skip(
                 push.ids,
-                f"{push.drugs} pushed again: CPT has no code for another push of the same "
-                "chemotherapy drug (96411 is for a new drug)",
+                f"{push.drugs} pushed again: CPT has no code for another push of a chemotherapy "
+                "drug the encounter already reports (96411 is for a new drug)",
             )
             continue
         if office:
@@ -74,8 +82,8 @@ def code_pushes(book: Book, groups: list[SiteGroup], services: list[Service]) ->
             )
             continue
         since = (
-            f"{(push.start - previous) // 60:.0f} min after its last reported push"
-            if previous is not None
+            f"{abs(push.start - near) // 60:.0f} min from its nearest reported push"
+            if near is not None
             else "a drug this encounter already reports through another service"
         )
         book.add(
@@ -86,4 +94,15 @@ def code_pushes(book: Book, groups: list[SiteGroup], services: list[Service]) ->
             f"{since} (more than {PUSH_SAME_DRUG_CLOCK_MINUTES} min)",
             group=group.key,
         )
-        last_push[key] = push.start
+        _report(reported_pushes, push)
+
+
+def _report(reported: dict[str, list[float]], push: Service) -> None:
+    for name in push.drug_names:
+        reported.setdefault(name, []).append(push.start)
+
+
+def _nearest_reported_push(push: Service, reported: dict[str, list[float]]) -> float | None:
+    """The reported push of one of its drugs nearest in time, before or after it."""
+    times = [when for name in push.drug_names for when in reported.get(name, ())]
+    return min(times, key=lambda when: (abs(push.start - when), when)) if times else None
