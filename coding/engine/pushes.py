@@ -7,9 +7,10 @@ coded with the infusions (infusions.py).
 "Already reported" is asked of each drug: a drug mixed with another in a bag is reported by that
 bag, so a later push of it is the same drug (CPT 96376 "same substance/drug"; CPT Assistant on
 drugs mixed in one bag). The 30-minute clock runs over every reported push of the drug, the
-initial one included, wherever it falls in time (CPT: 96376 "may be reported only for a push
-performed 30 minutes or more after a reported push of the same substance"); a push's length is
-not a service length, so the initial push of a drug is its first (hierarchy.py).
+initial one included, wherever it falls in time (CPT's 96376 guidance: a push of the same
+substance within 30 minutes of a reported push of it is not reported; the engine, as before,
+counts exactly 30 minutes as within); a push's length is not a service length, so the initial
+push of a drug is its first (hierarchy.py).
 """
 
 from __future__ import annotations
