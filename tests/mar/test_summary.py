@@ -177,6 +177,12 @@ def _drug_save_name(e: Encounter, a: Administration, s: AccessSite, u: User) -> 
     )  # fmt: skip
 
 
+def _administration_remove(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
+    charting.administration_remove(
+        administration=a, version=a.version, reason="wrong patient's bag scanned", user=u
+    )
+
+
 WRITES: list[Callable[[Encounter, Administration, AccessSite, User], Any]] = [
     _site_place,
     _site_update,
@@ -189,6 +195,7 @@ WRITES: list[Callable[[Encounter, Administration, AccessSite, User], Any]] = [
     _administration_pause,
     _administration_resume,
     _administration_stop,
+    _administration_remove,
     _pause_update,
     _order_disposition_set,
     _encounter_times_update,
