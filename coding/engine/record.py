@@ -1,7 +1,7 @@
 """The administration record the engine reads: frozen, typed, already validated.
 
 `reading.parse_record` builds these from an `infusion-record/1` document (record-format.md); the
-database bridge (`coding/extract.py`) builds the same document, so the engine has one input shape.
+database bridge (`mar/record.py`) builds the same document, so the engine has one input shape.
 Times are timezone-aware datetimes; the encounter's zone turns them into local dates.
 """
 

@@ -1,6 +1,6 @@
 """The formulary as CSV: reading and checking rows, writing the export, the demo's loader.
 
-Columns (the starter file mar/data/formulary.csv, same as ../shared/data/formulary.csv):
+Columns (the starter file mar/data/formulary.csv):
 name, synonyms (';'-separated), class (empty = untagged), hcpcs, billing_unit ("50 mg"), note;
 and optionally container: single_dose, multi_dose (or "single-dose", "multi-dose", any case) or
 empty for not stated. A file without the container column leaves each drug's container as it is;
