@@ -18,6 +18,7 @@ from mar.models import (
     AccessSite,
     Administration,
     Drug,
+    DrugNdc,
     Encounter,
     Flush,
     Order,
@@ -145,6 +146,38 @@ def demo_containers_ensure() -> int:
     for name, container in DEMO_CONTAINERS.items():
         changed += Drug.objects.filter(name=name, container="").update(container=container)
     return changed
+
+
+# Demo packages for the drugs the demo day gives, so scanning (BCMA) and the drug lines' NDC work
+# in the demo. Labeler 99999 is no real company: these are not real products. (NDC, NDC unit,
+# NDC units in one billing unit of the HCPCS, from the concentration on the demo package.)
+DEMO_NDCS: dict[str, tuple[str, str, str, str]] = {
+    "ondansetron": ("99999000110", "ML", "0.5", "2 mg/mL, 20 mL multi-dose vial"),
+    "dexamethasone": ("99999000210", "ML", "0.1", "10 mg/mL, 1 mL vial"),
+    "diphenhydramine": ("99999000310", "ML", "1", "50 mg/mL, 1 mL vial"),
+    "paclitaxel": ("99999000410", "ML", "0.1667", "6 mg/mL, 50 mL multi-dose vial"),
+    "cisplatin": ("99999000510", "ML", "10", "1 mg/mL, 100 mL vial"),
+    "carboplatin": ("99999000610", "ML", "5", "10 mg/mL, 45 mL multi-dose vial"),
+    "bevacizumab": ("99999000710", "ML", "0.4", "25 mg/mL, 16 mL single-dose vial"),
+    "oxaliplatin": ("99999000810", "ML", "0.1", "5 mg/mL, 20 mL single-dose vial"),
+    "sodium chloride 0.9%": ("99999000910", "ML", "1000", "1000 mL bag"),
+}
+
+
+def demo_ndcs_ensure() -> int:
+    """Give the demo day's drugs a (demo) NDC each, where the drug has none yet (a pharmacist's
+    own NDCs are kept). Returns the number of NDCs added."""
+    added = 0
+    for name, (ndc, unit, per_unit, package) in DEMO_NDCS.items():
+        drug = Drug.objects.filter(name=name).first()
+        if drug is None or drug.ndcs.exists():
+            continue
+        DrugNdc.objects.create(
+            drug=drug, ndc=ndc, unit=unit, units_per_billing_unit=Decimal(per_unit),
+            package_description=f"demo package (not a real product): {package}", preferred=True,
+        )  # fmt: skip
+        added += 1
+    return added
 
 
 # Administrative sex of the demo patients (HL7 table 0001): these are F, the others M.

@@ -79,3 +79,33 @@ def test_demo_keeps_a_container_the_pharmacist_stated(django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=io.StringIO())
     assert Drug.objects.get(name="rituximab").container == Drug.Container.MULTI_DOSE
+
+
+def test_demo_drugs_have_ndcs_so_a_scanned_vial_matches_its_order(
+    django_capture_on_commit_callbacks,
+) -> None:
+    """Issue 17: the demo's formulary holds each given drug's NDC (demo packages, labeler 99999),
+    so scanning a vial's UPC-A on a demo chart matches it to the order."""
+    from mar.bcma import gtin_check_digit
+    from mar.demo import DEMO_NDCS
+    from mar.models import BarcodeScan, DrugNdc, Order
+    from mar.services.scanning import scan_record
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", stdout=io.StringIO())
+    given = set(
+        Encounter.objects.values_list("administrations__drug__name", flat=True).distinct()
+    ) & set(DEMO_NDCS)
+    assert given
+    for name in given:
+        assert DrugNdc.objects.filter(drug__name=name, preferred=True).exists(), name
+    order = Order.objects.filter(drug__name="ondansetron").select_related("encounter").first()
+    assert order is not None
+    ndc11 = DEMO_NDCS["ondansetron"][0]  # 99999-0001-10 on the package as 5-3-2: 99999-001-10
+    body = "3" + ndc11[:5] + ndc11[6:9] + ndc11[9:]
+    upc = body + str(gtin_check_digit(body))
+    nurse = authenticate(username=DEMO_USERS[0].username, password=DEMO_USERS[0].password)
+    scan = scan_record(encounter=order.encounter, raw=upc, user=nurse)
+    assert (scan.kind, scan.result) == (BarcodeScan.Kind.DRUG, BarcodeScan.Result.MATCH), (
+        scan.message
+    )
