@@ -17,8 +17,10 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from .drug_units import UnitMismatch, amount_convert, amount_label
 from .record import Administration, Order, Record
 from .result import Finding
 from .terms import carries_no_charge, hhmm, is_documented_separate_site, is_vascular, may_be_fluid
@@ -26,7 +28,7 @@ from .timing import MAX_HOURS_WITHOUT_PUMP, intersect
 
 
 def documentation_findings(record: Record, *, now: datetime | None = None) -> list[Finding]:
-    """Every RAC-1..9, DOC-1..4 and DOC-6 finding for the record.
+    """Every RAC-1..9, DOC-1..4, DOC-6 and DRUG-DOSE finding for the record.
 
     `now` enables the future-time check."""
     if now is not None and now.utcoffset() is None:
@@ -63,6 +65,8 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
                     "drug_class",
                 )
             )
+        if adm.hcpcs is not None:
+            findings.extend(_billable_dose(adm))
         if is_vascular(adm) and adm.site is None:
             findings.append(
                 Finding(
@@ -168,6 +172,45 @@ def _hydration_orders(adm: Administration, order: Order | None) -> Iterator[Find
             "hydration without a documented need is not charged",
             (adm.id,),
             "order.indication",
+        )
+
+
+def _billable_dose(adm: Administration) -> Iterator[Finding]:
+    """DRUG-DOSE: a drug billed in HCPCS units needs the dose given, charted in a unit that
+    becomes its billing unit (mass g/mg/mcg, volume L/mL, or units: drug_units.py).
+
+    A dose as ordered per body surface, per kilogram or as a target AUC (mg/m2, mg/kg, AUC) is
+    not the amount given: no drug line can be made from it. A warning at the bedside (the nurse
+    charts the amount given) and, for the coder, the reason the drug line is not charged.
+    """
+    unit = adm.billing_unit
+    per = (
+        f"{adm.hcpcs} per {amount_label(Decimal(str(unit.value)), unit.unit)}"
+        if unit
+        else adm.hcpcs
+    )
+    if adm.dose is None:
+        yield Finding(
+            "DRUG-DOSE",
+            "warning",
+            f"{adm.drug}: no drug charge: dose missing ({per}): chart the amount given",
+            (adm.id,),
+            "dose",
+        )
+        return
+    if unit is None:
+        return  # no billing unit to compare with: the drug line says what it can
+    try:
+        amount_convert(Decimal(str(adm.dose.value)), adm.dose.unit, unit.unit)
+    except UnitMismatch:
+        given = amount_label(Decimal(str(adm.dose.value)), adm.dose.unit)
+        yield Finding(
+            "DRUG-DOSE",
+            "warning",
+            f"{adm.drug}: no drug charge: dose {given}: the unit {adm.dose.unit or '(none)'} "
+            f"cannot be billed ({per}): chart the amount given in {unit.unit}",
+            (adm.id,),
+            "dose.unit",
         )
 
 

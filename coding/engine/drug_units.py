@@ -12,7 +12,10 @@ formulary's container:
 - not stated: never JW or JZ (single-dose cannot be claimed), and a DRUG-WASTE finding (info) per
   administration asks for the pharmacist to state the container.
 
-A dose whose unit cannot become the billing unit is a DRUG-UNIT finding (error). The database
+A dose whose unit cannot become the billing unit (mg/m2, mg/kg, AUC: as ordered, not as given)
+makes no line: a not-charged entry (DRUG-DOSE, as is a dose not charted); the finding is the
+engine's DRUG-DOSE check on the record (checks.py). A waste amount in such a unit is a DRUG-UNIT
+finding (error). The database
 reads and writes stay in `coding/drug_lines.py`, which calls `drug_line_items` per administration.
 """
 
@@ -106,6 +109,20 @@ class DrugGiven:
 class DrugLineItems:
     lines: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
+    # {administration, reason, rules}: its drug line was not made (DRUG-DOSE). The finding is
+    # the engine's check on the record (checks.py), which the bedside shows before signing.
+    not_charged: list[dict[str, Any]] = field(default_factory=list)
+
+
+def dose_missing(
+    administration: str, drug: str, hcpcs: str, billing_unit_label: str
+) -> dict[str, Any]:
+    """The not-charged entry of a drug line with no charted dose (DRUG-DOSE)."""
+    return {
+        "administration": administration,
+        "reason": f"{drug}: no drug charge: dose missing ({hcpcs} per {billing_unit_label})",
+        "rules": ["DRUG-DOSE"],
+    }
 
 
 def _waste_note(given: DrugGiven) -> str | None:
@@ -132,14 +149,13 @@ def drug_line_items(given: DrugGiven) -> DrugLineItems:
     try:
         units = billing_units(given.dose_value, given.dose_unit, given.per_unit, given.billing_unit)
     except UnitMismatch as exc:
-        out.findings.append(
+        out.not_charged.append(
             {
-                "rule": "DRUG-UNIT",
-                "severity": "error",
-                "administrations": [record_id],
-                "message": f"{given.drug}: dose {amount_label(given.dose_value, given.dose_unit)}"
-                f" cannot be billed in {label}: {exc}",
-                "field": "dose_unit",
+                "administration": record_id,
+                "reason": f"{given.drug}: no drug charge: dose "
+                f"{amount_label(given.dose_value, given.dose_unit)}: the unit cannot be billed "
+                f"in {label} ({exc})",
+                "rules": ["DRUG-DOSE"],
             }
         )
         return out

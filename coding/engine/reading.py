@@ -389,6 +389,8 @@ def _administration(reader: _Reader, value: object, field: str) -> Administratio
         planned_hours=reader.number(raw, "planned_hours", field),
         primary=bool(primary),
         dose=_dose(reader, raw.get("dose"), f"{field}.dose"),
+        hcpcs=reader.text(raw, "hcpcs", field),
+        billing_unit=_dose(reader, raw.get("billing_unit"), f"{field}.billing_unit"),
     )
 
 

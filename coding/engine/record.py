@@ -149,6 +149,10 @@ class Administration:
     planned_hours: float | None = None
     primary: bool = False
     dose: Dose | None = None
+    # The drug's HCPCS code and billing unit ("J9045", 10 mg), when it is billed in drug units:
+    # the dose given must be charted in a unit that converts to it (DRUG-DOSE).
+    hcpcs: str | None = None
+    billing_unit: Dose | None = None
     # Derived once: POSIX seconds and the running spans (start to stop less pauses), because
     # every rule module asks for them and datetime arithmetic is the engine's hot path.
     start_ts: float = field(init=False, repr=False, compare=False)

@@ -177,7 +177,9 @@ CHECKS: dict[str, str] = {
     "EDIT-96371": "96371 at most once per encounter",
     "EDIT-96523": "96523 only as the sole service",
     "EDIT-MUE": "Units above the per-day MUE are held",
-    "DRUG-UNIT": "A dose that cannot become billing units",
+    "DRUG-UNIT": "A waste amount that cannot become billing units",
+    "DRUG-DOSE": "A drug billed in HCPCS units has its dose given, in a unit that becomes billing "
+    "units",
     "DRUG-WASTE": "Waste not charted, or not billable for the container",
 }
 

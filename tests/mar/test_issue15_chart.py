@@ -1,21 +1,27 @@
 """The chart shows the engine's issue 13/15 checks (tests/engine/test_issue15_checks.py for the
 boundaries): DOC-6 for an order neither given nor documented, linked to the order's disposition
-field, blocking the signature until documented or acknowledged."""
+field, blocking the signature until documented or acknowledged; DRUG-DOSE beside the dose on the
+card, and for the coder with the drug line under "Not charged"."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from coding.services import charge_run_generate
 from mar import roles
-from mar.models import Administration, Encounter
+from mar.models import Administration, Drug, Encounter
+from mar.record import record_dict_from_encounter
 from mar.services import charting
 from mar.services.charting import SignBlocked, finding_key
 from mar.summary import findings_of, summary_for
 from tests import factories
+from tests.coding.review_helpers import paclitaxel_billable
 from tests.mar.chart_helpers import running_visit
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +85,77 @@ def test_doc6_blocks_the_signature_until_acknowledged_with_a_reason(nurse_user) 
     signed = charting.encounter_sign(encounter=encounter, user=nurse_user, reasons=reasons)
     assert signed.is_signed
     assert encounter.acknowledgements.filter(rule="DOC-6").count() == 1
+
+
+# --- DRUG-DOSE: a drug billed in HCPCS units without a billable dose ---------------------------
+
+
+def _billed_carboplatin(encounter: Encounter) -> Administration:
+    adm = encounter.administrations.get()
+    Drug.objects.filter(pk=adm.drug_id).update(
+        hcpcs_code="J9045", billing_unit_amount=Decimal(50), billing_unit="mg"
+    )
+    return adm
+
+
+def _dose_findings(html: str) -> str:
+    match = re.search(r'<ul [^>]*data-testid="dose-findings">(.*?)</ul>', html, flags=re.S)
+    return match[1] if match else ""
+
+
+@pytest.mark.parametrize(
+    ("dose", "unit", "said"),
+    [
+        (None, "", "no drug charge: dose missing (J9045 per 50 mg)"),
+        (Decimal(5), "AUC", "the unit AUC cannot be billed (J9045 per 50 mg)"),
+        (Decimal(175), "mg/m2", "the unit mg/m2 cannot be billed"),
+    ],
+)
+def test_drug_dose_the_card_says_it_beside_the_dose_and_links_to_the_field(
+    client_as, dose, unit, said
+) -> None:
+    encounter, _ = running_visit()
+    adm = _billed_carboplatin(encounter)
+    Administration.objects.filter(pk=adm.pk).update(dose_value=dose, dose_unit=unit)
+    record_adm = record_dict_from_encounter(encounter)["administrations"][0]
+    assert record_adm["hcpcs"] == "J9045"
+    assert record_adm["billing_unit"] == {"value": 50, "unit": "mg"}
+    html = _chart(client_as(roles.NURSE), encounter)
+    beside = _dose_findings(html)
+    assert "DRUG-DOSE" in beside and said in beside
+    field = "dose_unit" if unit else "dose_value"
+    assert f'href="#id_a{adm.pk}-{field}"' in beside
+    assert re.search(r'class="ck-item ck-warning[^"]*" data-rule="DRUG-DOSE"', html)  # checklist
+
+
+def test_drug_dose_a_dose_in_mg_clears_it(client_as) -> None:
+    encounter, _ = running_visit()
+    adm = _billed_carboplatin(encounter)
+    Administration.objects.filter(pk=adm.pk).update(dose_value=Decimal(450), dose_unit="mg")
+    html = _chart(client_as(roles.NURSE), encounter)
+    assert _dose_findings(html) == "" and _items(html, "DRUG-DOSE") == []
+
+
+def test_drug_dose_the_coder_sees_the_finding_and_the_drug_line_under_not_charged(
+    client_as,
+) -> None:
+    encounter = factories.chemo_encounter_create()
+    paclitaxel_billable(encounter=encounter)
+    adm = Administration.objects.get(encounter=encounter, drug__name="paclitaxel")
+    Administration.objects.filter(pk=adm.pk).update(dose_value=None, dose_unit="")
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_at=timezone.now()
+    )
+    charge_run_generate(encounter_id=encounter.pk)
+    html = (
+        client_as(roles.CODER)
+        .get(reverse("coding:encounter_charges", args=[encounter.pk]))
+        .content.decode()
+    )
+    findings_list = html[html.index('data-testid="findings"') :]
+    findings_list = findings_list[: findings_list.index("</ul>")]
+    assert "DRUG-DOSE" in findings_list and "no drug charge: dose missing" in findings_list
+    not_charged = html[html.index('data-testid="not-charged"') :]
+    not_charged = not_charged[: not_charged.index("</ul>")]
+    assert f'data-covers="A{adm.pk}"' in not_charged
+    assert "paclitaxel: no drug charge: dose missing (J9267 per 1 mg)" in not_charged
