@@ -53,6 +53,7 @@ DEMO_CONTAINERS = {
     "tocilizumab": SINGLE,
     "carboplatin": MULTI,
     "paclitaxel": MULTI,
+    "ondansetron": MULTI,
 }
 
 
@@ -312,8 +313,14 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         ns = c.order("sodium chloride 0.9%", "1000 mL", "E86.0", route="iv", purpose="hydration")
         ond = c.order("ondansetron", "8 mg", "R11.2", route="iv")
         cis = c.order("cisplatin", "75 mg/m2", "C34.90", route="iv", duration_minutes=60)
-        c.give(ns, piv, at(40), at(100), purpose=Administration.Purpose.HYDRATION)
-        c.give(ond, piv, at(105), at(107), Administration.Method.PUSH)
+        c.give(
+            ns, piv, at(40), at(100), purpose=Administration.Purpose.HYDRATION,
+            dose_value=Decimal(1000), dose_unit="mL",
+        )  # fmt: skip
+        c.give(
+            ond, piv, at(105), at(107), Administration.Method.PUSH,
+            dose_value=Decimal(8), dose_unit="mg",
+        )  # fmt: skip
         c.flush(piv, at(108))
         c.give(cis, port, at(115), at(220), dose_value=Decimal(130), dose_unit="mg")
         c.flush(port, at(221))
@@ -326,7 +333,7 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         c = _Chart(enc, nurse)
         s1 = c.site(AccessSite.Kind.PICC, "right upper arm", at(62))
         tep = c.order("teprotumumab", "10 mg/kg", "E05.00", route="iv", duration_minutes=60)
-        c.give(tep, s1, at(70), at(135))
+        c.give(tep, s1, at(70), at(135), dose_value=Decimal(700), dose_unit="mg")
         c.flush(s1, at(136))
         created.append(enc)
 
@@ -352,10 +359,11 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         s1 = c.site(AccessSite.Kind.PERIPHERAL_IV, "right antecubital", at(125))
         ond = c.order("ondansetron", "4 mg", "R11.2", route="iv")
         dph = c.order("diphenhydramine", "25 mg", "T78.40XA", route="iv")
-        c.give(ond, s1, at(130), None, Administration.Method.PUSH)
+        given = {"dose_unit": "mg"}
+        c.give(ond, s1, at(130), None, Administration.Method.PUSH, dose_value=Decimal(4), **given)
         c.flush(s1, at(131))
-        c.give(dph, s1, at(140), None, Administration.Method.PUSH)
-        c.give(ond, s1, at(185), None, Administration.Method.PUSH)
+        c.give(dph, s1, at(140), None, Administration.Method.PUSH, dose_value=Decimal(25), **given)
+        c.give(ond, s1, at(185), None, Administration.Method.PUSH, dose_value=Decimal(4), **given)
         created.append(enc)
 
         # Chair 6: bevacizumab and oxaliplatin, both from single-dose vials: 350 mg of

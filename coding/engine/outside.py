@@ -36,8 +36,10 @@ def pump_code(service: Service, policy: Policy) -> tuple[str, str]:
     """The code a prolonged pump's start earns and the words for its reason.
 
     96416 (96425 intra-arterial). Medicare's G0498 (policy `facility_pump_code=G0498`) is for
-    a portable pump the facility supplies (CMS HCPCS G0498 "... requiring the initiation of a
-    portable pump"), never for an implanted one, which stays 96416.
+    a portable pump the facility supplies (HCPCS G0498: "initiation of infusion in the
+    office/clinic setting using office/clinic pump/supplies, with continuation of the infusion
+    in the community setting ... using a portable pump provided by the office/clinic"), never
+    for an implanted one, which stays 96416 (RULEBOOK.md PUMP-G0498-PORTABLE).
     """
     lead = service.lead
     if lead.route != "iv":

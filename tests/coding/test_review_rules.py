@@ -1,6 +1,9 @@
 """Issue 13, every line traceable: the coder's review page shows the rule ids the engine applied
-to each line and to each administration not charged; ChargeLine stores them (`rules`)."""
+to each line and to each administration not charged; ChargeLine stores them (`rules`), and the
+CSV export carries them."""
 
+import csv
+import io
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -10,6 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from coding.engine.rules import RULES
+from coding.exports import export_create
+from coding.review import effective_lines, review_accept, review_claim
 from coding.services import charge_run_generate
 from mar import roles
 from mar.models import Administration, Encounter
@@ -72,3 +77,16 @@ def test_a_push_within_96376s_clock_is_listed_not_charged_with_its_rule_ids(clie
     assert item is not None
     for rule in entry["rules"]:
         assert f"<code>{rule}</code>" in item.group(1)
+
+
+def test_the_csv_export_carries_each_lines_rule_ids(coder_user) -> None:
+    """The CSV's `rules` column: the engine's ids of each line, space-separated."""
+    _, run, item = reviewed(billable=True, waste=Decimal(0))
+    review_claim(user=coder_user, item_id=item.pk)
+    review_accept(item=item, user=coder_user)
+    rows = list(csv.DictReader(io.StringIO(export_create(user=coder_user).export.csv_text)))
+    lines = effective_lines(run)
+    assert len(rows) == len(lines)
+    for row, line in zip(rows, lines, strict=True):
+        assert row["code"] == line.code
+        assert row["rules"].split() == list(line.rules) and line.rules

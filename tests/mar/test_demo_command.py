@@ -63,6 +63,13 @@ def test_demo_drugs_state_their_containers_so_jz_and_jw_show_on_single_dose_vial
     modified = sorted((line.code, line.modifiers) for line in lines if line.modifiers)
     # Bevacizumab (J9035): 50 mg wasted; oxaliplatin (J9263): none; both single-dose vials.
     assert modified == [("J9035", ["JW"]), ("J9263", ["JZ"])]
+    # Every dose the nurse charted of a drug with a HCPCS code is billed: ondansetron (J2405,
+    # per 1 mg) 8 mg in chair 3, 4 + 4 mg in the ED.
+    ondansetron: dict[str, int] = {}
+    for line in lines.filter(code="J2405").select_related("run__encounter"):
+        label = line.run.encounter.location_label
+        ondansetron[label] = ondansetron.get(label, 0) + line.units
+    assert ondansetron == {"3": 8, "ED 4": 8}
     # Paclitaxel (multi-dose vials) takes neither, though the nurse charted no waste.
     assert lines.filter(code="J9267", modifiers=[]).exists()
     # Cisplatin's container is not stated: the coder is told to ask the pharmacist.
