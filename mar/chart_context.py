@@ -17,6 +17,7 @@ from django.forms import Form
 from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, Result, code_record
+from coding.engine.checks import is_running_finding
 from mar import merge
 from mar.forms import (
     VASCULAR_KINDS,
@@ -71,6 +72,11 @@ class Item:
     anchor: str
     acknowledgement: FindingAcknowledgement | None = None
 
+    @property
+    def running(self) -> bool:
+        """An infusion running at the bedside (RAC-7 info): shown as Running, not a gap."""
+        return is_running_finding(self.finding)
+
 
 @dataclass
 class Group:
@@ -87,6 +93,8 @@ class Checklist:
     warnings: int = 0
     infos: int = 0
     open_errors: list[Finding] = field(default_factory=list)
+    # Infusions running at the bedside: not open items; the signature asks for their stops.
+    running: list[Finding] = field(default_factory=list)
 
     @property
     def open_items(self) -> int:
@@ -148,13 +156,16 @@ class Card:
         )
 
 
-def evaluate(encounter: Encounter, now: datetime) -> tuple[Any, Result | None, str]:
-    """(record, result, error message): the engine's view of the record as it stands."""
+def evaluate(
+    encounter: Encounter, now: datetime, *, signing: bool = False
+) -> tuple[Any, Result | None, str]:
+    """(record, result, error message): the engine's view of the record as it stands (at the
+    bedside, or as the signature checks it: `signing`)."""
     try:
         record = record_from_encounter(encounter)
     except RecordError as exc:
         return None, None, f"{exc.field}: {exc.message}"
-    return record, code_record(record, now=now), ""
+    return record, code_record(record, now=now, signing=signing), ""
 
 
 def checklist_build(
@@ -199,6 +210,7 @@ def checklist_build(
         else:
             checklist.infos += 1
     checklist.open_errors = open_errors(findings, set(acks))
+    checklist.running = [f for f in findings if is_running_finding(f)]
     return checklist
 
 

@@ -714,7 +714,9 @@ def encounter_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Sign once every error is resolved or acknowledged with a reason (kept with the signature)."""
     encounter = _encounter(pk)
     now = timezone.now()
-    _record, result, _error = evaluate(encounter, now)
+    # As the signature checks it: an infusion still running is a stop missing (RAC-7 error),
+    # which the form asks to resolve or acknowledge like any other.
+    _record, result, _error = evaluate(encounter, now, signing=True)
     acknowledged = {acknowledgement_key(a) for a in encounter.acknowledgements.all()}
     findings = result.findings if result else ()
     form = SignForm(request.POST, open_errors=charting.open_errors(findings, acknowledged))

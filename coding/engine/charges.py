@@ -39,15 +39,17 @@ from .record import Record
 from .result import Charge, Finding, NotCharged, Result
 
 
-def code_record(record: Record, *, now: datetime | None = None) -> Result:
-    """Charges and findings for one encounter. Deterministic: `now` only adds the future check."""
-    result = _code(record, now=now, honour_primary=True)
+def code_record(record: Record, *, now: datetime | None = None, signing: bool = False) -> Result:
+    """Charges and findings for one encounter. Deterministic: `now` only adds the future check
+    and, at the bedside, takes an infusion with no stop yet as running (checks.py); `signing`
+    (with `now`) checks the record as the signature does: nothing is running any more."""
+    result = _code(record, now=now, honour_primary=True, signing=signing)
     if record.encounter.setting == "office" and any(
         f.rule == "EDIT-ADDON" for f in result.findings
     ):
         # The flagged primary reason cannot carry the add-on codes of a higher family (96417
         # needs 96413): the hierarchy decides instead, and the coder is told.
-        fallback = _code(record, now=now, honour_primary=False)
+        fallback = _code(record, now=now, honour_primary=False, signing=signing)
         note = Finding(
             "CODING-OFFICE",
             "info",
@@ -62,10 +64,12 @@ def code_record(record: Record, *, now: datetime | None = None) -> Result:
     return result
 
 
-def _code(record: Record, *, now: datetime | None, honour_primary: bool) -> Result:
+def _code(
+    record: Record, *, now: datetime | None, honour_primary: bool, signing: bool = False
+) -> Result:
     book = Book(record)
     book.honour_primary = honour_primary
-    book.findings.extend(documentation_findings(record, now=now))
+    book.findings.extend(documentation_findings(record, now=now, signing=signing))
     classified = classify(record, book.findings)
     book.findings.extend(classified.findings)
     book.not_charged.extend(classified.not_charged)

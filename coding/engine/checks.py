@@ -27,10 +27,15 @@ from .terms import carries_no_charge, hhmm, is_documented_separate_site, is_vasc
 from .timing import MAX_HOURS_WITHOUT_PUMP, intersect
 
 
-def documentation_findings(record: Record, *, now: datetime | None = None) -> list[Finding]:
-    """Every RAC-1..9, DOC-1..4, DOC-6 and DRUG-DOSE finding for the record.
+def documentation_findings(
+    record: Record, *, now: datetime | None = None, signing: bool = False
+) -> list[Finding]:
+    """Every RAC-1..9, DOC-1..4, DOC-6, DOC-VOLUME and DRUG-DOSE finding for the record.
 
-    `now` enables the future-time check."""
+    `now` enables the future-time check and means the bedside: an infusion started by then with
+    no stop yet is running, which is not a gap (RAC-7 info, "running"). Without `now` (a record
+    coded for its charges) or with `signing` (the signature's check), a stop still missing is
+    the RAC-7 error."""
     if now is not None and now.utcoffset() is None:
         raise ValueError("now must be timezone-aware (the record's times all are)")
     findings: list[Finding] = []
@@ -52,7 +57,7 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
                     "purpose",
                 )
             )
-        findings.extend(_times(record, adm, now))
+        findings.extend(_times(record, adm, now, running=_is_running(adm, now, signing)))
         findings.extend(_order_traces(adm, order))
         if adm.drug_class is None:
             findings.append(
@@ -67,6 +72,8 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
             )
         if adm.hcpcs is not None:
             findings.extend(_billable_dose(adm))
+        if adm.volume_infused_ml is not None:
+            findings.extend(_volumes(adm))
         if is_vascular(adm) and adm.site is None:
             findings.append(
                 Finding(
@@ -214,6 +221,69 @@ def _billable_dose(adm: Administration) -> Iterator[Finding]:
         )
 
 
+# DOC-VOLUME's tolerance: the volume infused and the volume the charted minutes make at the
+# charted rates may differ by up to 15% of the latter or 10 mL, whichever is more (a pump's
+# accuracy, a bag's overfill, minutes rounded at the bedside); past both, the times or the rates
+# charted are in doubt. The same tolerance over the bag's volume.
+VOLUME_TOLERANCE_SHARE = 0.15
+VOLUME_TOLERANCE_ML = 10.0
+
+
+def _tolerance(reference: float) -> float:
+    return max(VOLUME_TOLERANCE_ML, VOLUME_TOLERANCE_SHARE * reference)
+
+
+def volume_at_charted_rates(adm: Administration) -> float | None:
+    """mL infused over the running time (start to stop less pauses) at the rates charted, each
+    from its moment to the next; None when no rate is charted from the start on."""
+    if not adm.rates or adm.rates[0].at > adm.start or adm.stop is None:
+        return None
+    moments = [(event.at.timestamp(), event.ml_h) for event in adm.rates]
+    total = 0.0
+    for low, high in adm.spans:
+        for i, (since, ml_h) in enumerate(moments):
+            until = moments[i + 1][0] if i + 1 < len(moments) else high
+            overlap = min(high, until) - max(low, since)
+            if overlap > 0:
+                total += ml_h * overlap / 3600
+    return total
+
+
+def _volumes(adm: Administration) -> Iterator[Finding]:
+    """DOC-VOLUME: the volume infused at the stop agrees with the charted minutes and rates.
+
+    Warning when the volume the pump says was infused and the volume the charted running time
+    makes at the charted rates (start rate, then each change) differ by more than 15% of the
+    latter and more than 10 mL (VOLUME_TOLERANCE_*): the stop time, a pause or a rate change is
+    likely charted wrong, and the minutes billed rest on them. Also when more was infused than
+    the bag held, past the same tolerance. Not asked while the infusion runs (no stop) or when no
+    rate is charted from its start.
+    """
+    infused = adm.volume_infused_ml
+    if infused is None or adm.method != "infusion":
+        return
+    expected = volume_at_charted_rates(adm)
+    if expected is not None and abs(infused - expected) > _tolerance(expected):
+        minutes = round(sum(high - low for low, high in adm.spans) / 60)
+        yield Finding(
+            "DOC-VOLUME",
+            "warning",
+            f"{adm.drug}: {infused:g} mL infused, but {minutes} min at the charted rates make "
+            f"{expected:.0f} mL: check the stop time, pauses and rate changes",
+            (adm.id,),
+            "volume_infused_ml",
+        )
+    bag = adm.bag_volume_ml
+    if bag is not None and infused - bag > _tolerance(bag):
+        yield Finding(
+            "DOC-VOLUME",
+            "warning",
+            f"{adm.drug}: {infused:g} mL infused is more than the bag held ({bag:g} mL)",
+            (adm.id,),
+            "volume_infused_ml",
+        )
+
+
 def _encounter_times_in_the_future(record: Record, now: datetime) -> Iterator[Finding]:
     """DOC-3: nothing in the future, the arrival and the change to observation included."""
     encounter = record.encounter
@@ -278,12 +348,45 @@ def _order_traces(adm: Administration, order: Order | None) -> Iterator[Finding]
         )
 
 
-def _times(record: Record, adm: Administration, now: datetime | None) -> Iterator[Finding]:
+RUNNING = "is running"  # the words of a running infusion's RAC-7 info (`is_running_finding`)
+
+
+def _is_running(adm: Administration, now: datetime | None, signing: bool) -> bool:
+    """At the bedside (`now`, not signing): an infusion started by now with no stop yet."""
+    return (
+        now is not None
+        and not signing
+        and adm.method == "infusion"
+        and adm.stop is None
+        and adm.start <= now
+    )
+
+
+def is_running_finding(finding: Finding) -> bool:
+    """The RAC-7 info of an infusion running at the bedside (the chart shows it as Running; the
+    signature asks for its stop)."""
+    return finding.rule == "RAC-7" and finding.severity == "info" and RUNNING in finding.message
+
+
+def _times(
+    record: Record, adm: Administration, now: datetime | None, *, running: bool = False
+) -> Iterator[Finding]:
     """RAC-7 (times missing) and DOC-3 (times implausible)."""
     zone = record.encounter.timezone
     if adm.method == "infusion" and adm.stop is None and adm.route != "intralesional":
         if adm.is_prolonged_pump and adm.drug_class in (None, "chemo", "chemo_hormonal"):
             pass  # a chemotherapy pump (96416) ends outside the encounter: planned hours instead
+        elif running:
+            # A normally running infusion is not a gap while it runs (issue 15, item 9): said
+            # for the nurse, never counted as an open item; the signature checks it strictly.
+            yield Finding(
+                "RAC-7",
+                "info",
+                f"{adm.drug} {RUNNING} (started {hhmm(adm.start, zone)}): chart its stop time "
+                "when it ends (signing needs it)",
+                (adm.id,),
+                "stop",
+            )
         elif carries_no_charge(adm):
             yield Finding(
                 "RAC-7",
@@ -358,12 +461,12 @@ def _times(record: Record, adm: Administration, now: datetime | None) -> Iterato
                 f"pauses[{i}]",
             )
     if now is not None:
-        running = now.timestamp() - adm.start_ts
+        run_seconds = now.timestamp() - adm.start_ts
         if (
             adm.stop is None
             and adm.method == "infusion"
             and adm.pump is None
-            and running > MAX_HOURS_WITHOUT_PUMP * 3600
+            and run_seconds > MAX_HOURS_WITHOUT_PUMP * 3600
         ):
             started = adm.start.astimezone(ZoneInfo(zone))
             yield Finding(

@@ -130,6 +130,14 @@ class Dose:
 
 
 @dataclass(frozen=True, slots=True)
+class RateEvent:
+    """The rate an infusion ran at from `at` on (its start rate, then each change), in mL/h."""
+
+    at: datetime
+    ml_h: float
+
+
+@dataclass(frozen=True, slots=True)
 class Administration:
     id: str
     drug: str
@@ -153,6 +161,11 @@ class Administration:
     # the dose given must be charted in a unit that converts to it (DRUG-DOSE).
     hcpcs: str | None = None
     billing_unit: Dose | None = None
+    # Rates and volumes (issue 17): the rates it ran at, in order of time; the volume the pump
+    # says was infused when it stopped; the bag's volume (DOC-VOLUME).
+    rates: tuple[RateEvent, ...] = ()
+    volume_infused_ml: float | None = None
+    bag_volume_ml: float | None = None
     # Derived once: POSIX seconds and the running spans (start to stop less pauses), because
     # every rule module asks for them and datetime arithmetic is the engine's hot path.
     start_ts: float = field(init=False, repr=False, compare=False)

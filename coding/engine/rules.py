@@ -166,6 +166,7 @@ CHECKS: dict[str, str] = {
     "DOC-4": "Each drug is tagged with a class by a pharmacist",
     "DOC-5": "Hydration runs at least 31 minutes by itself",
     "DOC-6": "Every order is given, or documented as not given, held or refused with a reason",
+    "DOC-VOLUME": "The volume infused agrees with the charted minutes at the charted rates",
     "CODING-OFFICE": "Office visit: the hierarchy chose the initial service, not the flag",
     "CODING-CONCURRENT-CHEMO": "No concurrent chemotherapy code: not coded, the coder decides",
     "CODING-UNLISTED": "An unlisted code needs the procedure note",

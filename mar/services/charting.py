@@ -126,10 +126,17 @@ def record_checked(encounter: Encounter) -> Record:
         raise _record_error(exc) from exc
 
 
-def _checked_findings(encounter: Encounter, record: Record, now: datetime) -> tuple[Finding, ...]:
-    """The engine's findings (`check_record`), its result kept for the summary's refresh."""
-    result = code_record(record, now=now)
-    result_computed(encounter.pk, result, now)
+def _checked_findings(
+    encounter: Encounter, record: Record, now: datetime, *, signing: bool = False
+) -> tuple[Finding, ...]:
+    """The engine's findings (`check_record`), its result kept for the summary's refresh.
+
+    `signing`: as the signature checks the record (an infusion still running has a stop time
+    missing: RAC-7 error); that result is not the bedside's, so it is not kept for the summary.
+    """
+    result = code_record(record, now=now, signing=signing)
+    if not signing:
+        result_computed(encounter.pk, result, now)
     return result.findings
 
 
@@ -832,7 +839,7 @@ def encounter_sign(
     locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     _require_in_progress(locked)
     now = now or timezone.now()
-    findings = _checked_findings(locked, record_checked(locked), now)
+    findings = _checked_findings(locked, record_checked(locked), now, signing=True)
     acknowledged = {acknowledgement_key(a) for a in locked.acknowledgements.all()}
     new: list[FindingAcknowledgement] = []
     for finding in open_errors(findings, acknowledged):

@@ -1,7 +1,8 @@
 """The chart shows the engine's issue 13/15 checks (tests/engine/test_issue15_checks.py for the
 boundaries): DOC-6 for an order neither given nor documented, linked to the order's disposition
 field, blocking the signature until documented or acknowledged; DRUG-DOSE beside the dose on the
-card, and for the coder with the drug line under "Not charged"."""
+card, and for the coder with the drug line under "Not charged"; an infusion running at the bedside
+shown as running (not an open item on the chart or the board), its stop asked for at signing."""
 
 from __future__ import annotations
 
@@ -159,3 +160,56 @@ def test_drug_dose_the_coder_sees_the_finding_and_the_drug_line_under_not_charge
     not_charged = not_charged[: not_charged.index("</ul>")]
     assert f'data-covers="A{adm.pk}"' in not_charged
     assert "paclitaxel: no drug charge: dose missing (J9267 per 1 mg)" in not_charged
+
+
+# --- Issue 15 item 9: a running infusion is not an open problem; signing stays strict ----------
+
+
+def _board_card(html: str, encounter: Encounter) -> str:
+    cards = html.split('data-testid="encounter-card"')[1:]
+    return next(card for card in cards if encounter.patient.name in card)
+
+
+def test_running_the_chart_shows_it_running_not_as_an_error_and_the_board_counts_nothing(
+    client_as,
+) -> None:
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    html = _chart(client, encounter)
+    rac7 = re.findall(r'<li class="ck-item (ck-\w+)[^"]*" data-rule="RAC-7"', html)
+    assert rac7 == ["ck-info"]
+    assert "carboplatin is running (started" in _items(html, "RAC-7")[0]
+    assert 'data-testid="checklist-running">1 running<' in html
+    assert 'data-testid="sign-running"' in html and "1 infusion to stop before signing" in html
+    assert 'name="ack_' not in html  # nothing to acknowledge while it runs
+    board = _board_card(client.get(reverse("mar:board")).content.decode(), encounter)
+    assert "Checklist clear" in board and "open checklist item" not in board
+    assert "Running: carboplatin" in board
+
+
+def test_running_signing_asks_for_the_stop_as_an_error_to_resolve_or_acknowledge(
+    client_as, nurse_user
+) -> None:
+    encounter, adm = running_visit()
+    with pytest.raises(SignBlocked) as blocked:
+        charting.encounter_sign(encounter=encounter, user=nurse_user)
+    (stop_missing,) = [f for f in blocked.value.open_errors if f.rule == "RAC-7"]
+    assert stop_missing.field == "stop" and "Stop time missing for carboplatin" in (
+        stop_missing.message
+    )
+    client = client_as(roles.NURSE)
+    html = client.post(reverse("mar:encounter_sign", args=[encounter.pk])).content.decode()
+    field = f"ack_{finding_key(stop_missing)}"
+    assert f'name="{field}"' in html  # the sign-off asks for a reason beside the item
+    assert not Encounter.objects.get(pk=encounter.pk).is_signed
+    client.post(reverse("mar:encounter_sign", args=[encounter.pk]), {field: "pump ran dry, stop "
+                "time not known; see addendum"})  # fmt: skip
+    assert Encounter.objects.get(pk=encounter.pk).is_signed
+
+
+def test_running_once_stopped_the_record_signs_without_a_reason(client_as, nurse_user) -> None:
+    encounter, adm = running_visit()
+    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=50))
+    html = _chart(client_as(roles.NURSE), encounter)
+    assert _items(html, "RAC-7") == [] and 'data-testid="sign-running"' not in html
+    assert charting.encounter_sign(encounter=encounter, user=nurse_user).is_signed
