@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from coding.review import query_send, review_claim
-from mar.models import AccessSite, Addendum, Administration, Encounter
+from mar.models import AccessSite, Addendum, Administration, Encounter, Order
 from mar.summary import summary_invalidate
 from tests import factories
 from tests.browser.conftest import sign_in
@@ -46,12 +46,17 @@ def save_bag(page, adm_pk: int, bag: str) -> None:
     expect(version).to_have_value(str(before + 1))
 
 
+def _order_not_given(encounter: Encounter) -> Order:
+    return factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
+
+
 def test_a_half_typed_reason_to_sign_anyway_survives_a_card_save_and_flush_now(
     browser_page, live_server
 ) -> None:
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
+    _order_not_given(encounter)  # DOC-6: an error the sign-off asks a reason for
     page = browser_page
     open_chart(page, live_server, encounter)
     reason = page.locator("[data-testid=sign-form] [name^=ack_]").first
@@ -181,6 +186,8 @@ def test_the_checklist_poll_refreshes_the_sign_state_and_panel_keeping_a_typed_r
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
+    Administration.objects.filter(pk=adm.pk).update(stop=timezone.now() - timedelta(minutes=1))
+    order = _order_not_given(encounter)  # DOC-6: an error the sign-off asks a reason for
     page = browser_page
     page.clock.install()
     open_chart(page, live_server, encounter)
@@ -193,9 +200,9 @@ def test_the_checklist_poll_refreshes_the_sign_state_and_panel_keeping_a_typed_r
         page.clock.run_for(61_000)
     expect(reason).to_have_value(HALF_TYPED)  # the panel came back, the reason with it
 
-    # Someone stops the infusion elsewhere: the next poll drops the item everywhere.
+    # Someone documents the order as held elsewhere: the next poll drops the item everywhere.
     # (A raw update, as another system's write: the stored summary is marked stale with it.)
-    Administration.objects.filter(pk=adm.pk).update(stop=timezone.now() - timedelta(minutes=1))
+    Order.objects.filter(pk=order.pk).update(disposition="held", disposition_reason="BP low")
     summary_invalidate(encounter_ids=[encounter.pk])
     with page.expect_response(lambda r: r.url.endswith("/checklist/")):
         page.clock.run_for(61_000)
