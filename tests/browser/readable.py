@@ -68,9 +68,16 @@ def readable_world() -> ReadableWorld:
         encounter, antiemetic, site=site, start=start + timedelta(minutes=65),
         stop=start + timedelta(minutes=66), method=Administration.Method.PUSH,
     )  # fmt: skip
-    factories.administration_create(  # RAC-7, error: running with no stop yet
+    factories.administration_create(  # running with no stop yet (a state, not a card error)
         encounter, chemo, site=site, start=start + timedelta(minutes=70), stop=None
     )
+    fluid = factories.order_create(
+        encounter, factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION), dose="250 mL"
+    )
+    factories.administration_create(  # RAC-2, error: a fluid without its purpose
+        encounter, fluid, site=site, start=start + timedelta(minutes=61),
+        stop=start + timedelta(minutes=64),
+    )  # fmt: skip
     signed = list(Encounter.objects.filter(status=Encounter.Status.SIGNED).order_by("pk"))
     assert len(signed) >= 3
     return ReadableWorld(severities=encounter, signed=signed)

@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def wall(moment) -> str:
-    """The datetime-local value of a moment on the encounter's wall clock."""
-    return moment.astimezone(factories.NEW_YORK).strftime("%Y-%m-%dT%H:%M")
+    """A moment as the time fields show it: the encounter's wall clock, 24-hour."""
+    return moment.astimezone(factories.NEW_YORK).strftime("%Y-%m-%d %H:%M")
 
 
 def visit() -> Encounter:
@@ -68,7 +68,8 @@ def edit_time(page, adm_pk: int, field: str, value: str) -> None:
         page.locator(f"#adm-{adm_pk} details.adm-edit > summary").click()  # a folded card
     version = page.locator(f"input[name='a{adm_pk}-version']")
     before = int(version.get_attribute("value"))
-    page.fill(f"#id_a{adm_pk}-{field}", value)  # fires input and change, as typing does
+    page.fill(f"#id_a{adm_pk}-{field}", value)  # typed; a text field changes when she leaves it
+    page.locator(f"#id_a{adm_pk}-{field}").blur()
     # The save runs the engine on the whole record: on a loaded 2-core CI machine it has been
     # seen to take over 5 s, playwright's default wait.
     expect(version).to_have_value(str(before + 1), timeout=20_000)
@@ -81,7 +82,7 @@ def flush_at(page, moment) -> None:
     chip = page.locator("[data-testid=site-chip]").first
     count = page.locator(".tl-flush").count()
     chip.locator("summary", has_text="Flush earlier").click()
-    chip.locator("[data-testid=flush-late-form] input[type=datetime-local]").fill(wall(moment))
+    chip.locator("[data-testid=flush-late-form] input[data-time24]").fill(wall(moment))
     chip.locator("[data-testid=flush-at]").click()
     expect(page.locator(".tl-flush")).to_have_count(count + 1)  # a tick on the timeline
 
@@ -242,13 +243,10 @@ def test_a_refused_flush_time_comes_back_beside_its_field_with_and_without_javas
         plain.wait_for_url("**/mar/board/")
         plain.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
         plain.locator(f"#site-{site.pk} summary", has_text="Flush earlier").click()
-        # A browser without a date picker lets anything be typed (Playwright's evaluate runs
-        # even with the page's JavaScript off: the page itself runs none).
-        plain.locator(field).evaluate("el => { el.type = 'text'; }")
         plain.fill(field, "noon-ish")
         plain.locator(f"#site-{site.pk} [data-testid=flush-at]").click()
         plain.locator(error).wait_for()
-        assert "Enter a date and time" in plain.locator(error).inner_text()
+        assert "Enter the date and the 24-hour time" in plain.locator(error).inner_text()
         assert plain.locator(field).input_value() == "noon-ish"
         assert plain.locator(field).is_visible()  # the panel is open
         assert not encounter.flushes.exists()
