@@ -1,9 +1,10 @@
 """HCPCS drug lines: the drug supplied, beside the engine's administration codes.
 
 The arithmetic (units after conversion, JW/JZ by the formulary's container, the DRUG-UNIT and
-DRUG-WASTE findings) is the engine's (`coding/engine/drug_units.py`); this module reads the rows,
-hands each administration's dose, waste and billing data to it, and stores the lines of the same
-run after the engine's (positions from DRUG_LINE_POSITION_BASE).
+DRUG-WASTE findings, the DRUG-DOSE not-charged entries) is the engine's
+(`coding/engine/drug_units.py`); this module reads the rows, hands each administration's dose,
+waste and billing data to it, and stores the lines of the same run after the engine's (positions
+from DRUG_LINE_POSITION_BASE).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from coding.engine.drug_units import DrugGiven, amount_label, drug_line_items
+from coding.engine.drug_units import DrugGiven, amount_label, dose_missing, drug_line_items
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
 from mar.models import Administration, Drug
 from mar.record import administration_record_id
@@ -23,6 +24,7 @@ DRUG_LINE_POSITION_BASE = 1000
 class DrugLines:
     lines: list[dict[str, object]] = field(default_factory=list)
     findings: list[dict[str, object]] = field(default_factory=list)
+    not_charged: list[dict[str, object]] = field(default_factory=list)
 
 
 def drug_lines_compute(administrations: list[Administration], zone: tzinfo) -> DrugLines:
@@ -32,12 +34,15 @@ def drug_lines_compute(administrations: list[Administration], zone: tzinfo) -> D
     """
     out = DrugLines()
     for adm in sorted(administrations, key=lambda a: (a.start, a.pk)):
-        if adm.dose_value is None:
-            continue
         drug = adm.drug
         record_id = administration_record_id(adm.pk)
         if not drug.hcpcs_code or not drug.billing_unit_amount:
             continue  # fluids and drugs billed in the pharmacy's own way: no HCPCS unit here
+        if adm.dose_value is None:
+            out.not_charged.append(
+                dose_missing(record_id, drug.name, drug.hcpcs_code, drug.billing_unit_label)
+            )
+            continue
         items = drug_line_items(
             DrugGiven(
                 administration=record_id,
@@ -56,6 +61,7 @@ def drug_lines_compute(administrations: list[Administration], zone: tzinfo) -> D
         )
         out.lines.extend(items.lines)
         out.findings.extend(items.findings)
+        out.not_charged.extend(items.not_charged)
     return out
 
 
@@ -85,7 +91,8 @@ def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[st
 
 
 def drug_lines_store(*, run: ChargeRun) -> DrugLines:
-    """Add the run's drug lines (and drug findings) after the engine's, from the record's rows."""
+    """Add the run's drug lines (and drug findings) after the engine's, from the record's rows,
+    and the administrations whose drug line was not made to the run's `not_charged`."""
     administrations = list(
         Administration.objects.filter(encounter_id=run.encounter_id).select_related("drug")
     )
@@ -98,6 +105,13 @@ def drug_lines_store(*, run: ChargeRun) -> DrugLines:
         ChargeFinding(run=run, position=DRUG_LINE_POSITION_BASE + n, **finding)  # type: ignore[arg-type]
         for n, finding in enumerate(computed.findings)
     )
+    if computed.not_charged:
+        # Beside the engine's not-charged entries, those of the drug lines (DRUG-DOSE): the
+        # review page lists them under "Not charged", each with its reason and rule.
+        result = dict(run.result or {})
+        result["not_charged"] = [*result.get("not_charged", []), *computed.not_charged]
+        run.result = result
+        run.save(update_fields=["result"])
     return computed
 
 

@@ -75,6 +75,7 @@ CSV_COLUMNS = [
     "original_modifiers",
     "why",
     "engine_why",
+    "rules",
 ]
 
 
@@ -217,6 +218,7 @@ def csv_rows(batch: Batch, *, export_id: int) -> list[dict[str, Any]]:
                 "original_modifiers": " ".join(original.get("modifiers", [])),
                 "why": line.why if line is not None else _credit_why(tx),
                 "engine_why": line.engine_why if line is not None else "",
+                "rules": " ".join(line.rules) if line is not None else "",
             }
         )
     return rows

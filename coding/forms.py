@@ -26,9 +26,9 @@ class ModifiersField(forms.CharField):
 # The rule ids of the RAC checklist and the engine's edits, offered as suggestions in the filter.
 KNOWN_RULES = (
     [f"RAC-{n}" for n in range(1, 10)]
-    + [f"DOC-{n}" for n in range(1, 6)]
+    + [f"DOC-{n}" for n in range(1, 7)]
     + ["EDIT-ADDON", "EDIT-96368", "EDIT-96369", "EDIT-96371", "EDIT-96523", "EDIT-MUE"]
-    + ["DRUG-UNIT", "DRUG-WASTE"]
+    + ["DRUG-DOSE", "DRUG-UNIT", "DRUG-WASTE"]
 )
 
 

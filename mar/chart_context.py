@@ -17,6 +17,8 @@ from django.forms import Form
 from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, Result, code_record
+from coding.engine.checks import is_running_finding
+from mar import merge
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -53,6 +55,7 @@ from mar.record import (
     record_from_encounter,
     record_id,
 )
+from mar.services import charting
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.summary import findings_of, summary_for
 from mar.timeline import Timeline, build_timeline
@@ -80,6 +83,11 @@ class Item:
     def text(self) -> str:
         return self.note or self.finding.message
 
+    @property
+    def running(self) -> bool:
+        """An infusion running at the bedside (RAC-7 info): shown as Running, not a gap."""
+        return is_running_finding(self.finding)
+
 
 @dataclass
 class Group:
@@ -96,6 +104,8 @@ class Checklist:
     warnings: int = 0
     infos: int = 0
     open_errors: list[Finding] = field(default_factory=list)
+    # Infusions running at the bedside: not open items; the signature asks for their stops.
+    running: list[Finding] = field(default_factory=list)
 
     @property
     def open_items(self) -> int:
@@ -166,13 +176,16 @@ class Card:
         )
 
 
-def evaluate(encounter: Encounter, now: datetime) -> tuple[Any, Result | None, str]:
-    """(record, result, error message): the engine's view of the record as it stands."""
+def evaluate(
+    encounter: Encounter, now: datetime, *, signing: bool = False
+) -> tuple[Any, Result | None, str]:
+    """(record, result, error message): the engine's view of the record as it stands (at the
+    bedside, or as the signature checks it: `signing`)."""
     try:
         record = record_from_encounter(encounter)
     except RecordError as exc:
         return None, None, f"{exc.field}: {exc.message}"
-    return record, code_record(record, now=now), ""
+    return record, code_record(record, now=now, signing=signing), ""
 
 
 def checklist_build(
@@ -219,6 +232,7 @@ def checklist_build(
         else:
             checklist.infos += 1
     checklist.open_errors = open_errors(findings, set(acks))
+    checklist.running = [f for f in findings if is_running_finding(f)]
     return checklist
 
 
@@ -457,8 +471,8 @@ def chart_context(
             encounter=encounter,
             prefix="enc",
             initial={
-                "arrived_at": encounter.arrived_at,
-                "observation_at": encounter.observation_at,
+                **charting.encounter_times(encounter),
+                "base": merge.snapshot(charting.encounter_times(encounter)),
             },
         ),
         "sign_form": bound.get("sign") or SignForm(open_errors=checklist.open_errors),
@@ -498,8 +512,8 @@ def _site_row(
         encounter=encounter,
         prefix=f"s{site.pk}",
         initial={
-            "location": site.location,
-            "separate_site_reason": site.separate_site_reason,
+            **charting.site_details(site),
+            "base": merge.snapshot(charting.site_details(site)),
             "placed_at": site.placed_at,
             "placed_was": site.placed_at.isoformat() if site.placed_at else "",
         },

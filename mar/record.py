@@ -191,6 +191,15 @@ def _record_dict(
             a["primary"] = True
         if adm.dose_value is not None:
             a["dose"] = {"value": _number(adm.dose_value), "unit": adm.dose_unit}
+        drug = adm.drug
+        if drug.hcpcs_code and drug.billing_unit_amount and drug.billing_unit_amount > 0:
+            # Billed in drug units (coding/drug_lines.py): the engine checks the dose (DRUG-DOSE).
+            a["hcpcs"] = drug.hcpcs_code
+            if drug.billing_unit.strip():
+                a["billing_unit"] = {
+                    "value": _number(drug.billing_unit_amount),
+                    "unit": drug.billing_unit,
+                }
         adm_dicts.append(a)
 
     flush_dicts = [{"site": record_id("S", f.site_id), "at": at(f.at)} for f in flushes]

@@ -26,12 +26,16 @@ from .record import Administration, Encounter, Flush, Order, Pause, Policy, Reco
 from .result import Charge, Finding, NotCharged, Result
 
 
-def check_record(record: Record, *, now: datetime | None = None) -> tuple[Finding, ...]:
+def check_record(
+    record: Record, *, now: datetime | None = None, signing: bool = False
+) -> tuple[Finding, ...]:
     """The findings an auditor would raise, for the bedside checklist and the sign-off.
 
     The same path as charge generation, so the checklist and the charges never disagree.
+    `now` (the bedside): an infusion with no stop yet is running (RAC-7 info); `signing`: the
+    record as the signature checks it (a stop still missing is an error).
     """
-    return code_record(record, now=now).findings
+    return code_record(record, now=now, signing=signing).findings
 
 
 __all__ = [

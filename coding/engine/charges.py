@@ -14,7 +14,8 @@ Module map of the rules, each family in one module:
 - modifiers.py: distinct modifiers and claim order;
 - edits.py: the edits every set of lines passes before it leaves.
 
-Each line says why it was made, naming any policy choice it used.
+Each line says why it was made, naming any policy choice it used, and names the ids of the rules it
+applied (rules.py; each explained in RULEBOOK.md), as does each administration not charged.
 
 Scenarios: all of P01-P36.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from . import rules as r
 from .book import Book
 from .checks import documentation_findings
 from .classify import classify
@@ -37,15 +39,17 @@ from .record import Record
 from .result import Charge, Finding, NotCharged, Result
 
 
-def code_record(record: Record, *, now: datetime | None = None) -> Result:
-    """Charges and findings for one encounter. Deterministic: `now` only adds the future check."""
-    result = _code(record, now=now, honour_primary=True)
+def code_record(record: Record, *, now: datetime | None = None, signing: bool = False) -> Result:
+    """Charges and findings for one encounter. Deterministic: `now` only adds the future check
+    and, at the bedside, takes an infusion with no stop yet as running (checks.py); `signing`
+    (with `now`) checks the record as the signature does: nothing is running any more."""
+    result = _code(record, now=now, honour_primary=True, signing=signing)
     if record.encounter.setting == "office" and any(
         f.rule == "EDIT-ADDON" for f in result.findings
     ):
         # The flagged primary reason cannot carry the add-on codes of a higher family (96417
         # needs 96413): the hierarchy decides instead, and the coder is told.
-        fallback = _code(record, now=now, honour_primary=False)
+        fallback = _code(record, now=now, honour_primary=False, signing=signing)
         note = Finding(
             "CODING-OFFICE",
             "info",
@@ -60,10 +64,12 @@ def code_record(record: Record, *, now: datetime | None = None) -> Result:
     return result
 
 
-def _code(record: Record, *, now: datetime | None, honour_primary: bool) -> Result:
+def _code(
+    record: Record, *, now: datetime | None, honour_primary: bool, signing: bool = False
+) -> Result:
     book = Book(record)
     book.honour_primary = honour_primary
-    book.findings.extend(documentation_findings(record, now=now))
+    book.findings.extend(documentation_findings(record, now=now, signing=signing))
     classified = classify(record, book.findings)
     book.findings.extend(classified.findings)
     book.not_charged.extend(classified.not_charged)
@@ -90,6 +96,7 @@ def _result(book: Book) -> Result:
             administrations=ln.administrations,
             why=ln.why,
             modifiers=tuple(ln.modifiers),
+            rules=tuple(ln.rules),
         )
         for ln in lines
     )
@@ -101,7 +108,9 @@ def _result(book: Book) -> Result:
             reasons.setdefault(item.administration, item)
     for adm in book.record.administrations:
         if adm.id not in charged and adm.id not in reasons:
-            reasons[adm.id] = NotCharged(adm.id, "no separately reportable service")
+            reasons[adm.id] = NotCharged(
+                adm.id, "no separately reportable service", (r.NO_SERVICE,)
+            )
     findings = sorted(set(book.findings), key=Finding.sort_key)
     return Result(
         encounter=book.record.encounter.id,

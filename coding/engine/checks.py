@@ -17,16 +17,25 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from .drug_units import UnitMismatch, amount_convert, amount_label
 from .record import Administration, Order, Record
 from .result import Finding
 from .terms import carries_no_charge, hhmm, is_documented_separate_site, is_vascular, may_be_fluid
 from .timing import MAX_HOURS_WITHOUT_PUMP, intersect
 
 
-def documentation_findings(record: Record, *, now: datetime | None = None) -> list[Finding]:
-    """Every RAC-1..9 and DOC-1..4 finding for the record. `now` enables the future-time check."""
+def documentation_findings(
+    record: Record, *, now: datetime | None = None, signing: bool = False
+) -> list[Finding]:
+    """Every RAC-1..9, DOC-1..4, DOC-6, DOC-VOLUME and DRUG-DOSE finding for the record.
+
+    `now` enables the future-time check and means the bedside: an infusion started by then with
+    no stop yet is running, which is not a gap (RAC-7 info, "running"). Without `now` (a record
+    coded for its charges) or with `signing` (the signature's check), a stop still missing is
+    the RAC-7 error."""
     if now is not None and now.utcoffset() is None:
         raise ValueError("now must be timezone-aware (the record's times all are)")
     findings: list[Finding] = []
@@ -48,7 +57,7 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
                     "purpose",
                 )
             )
-        findings.extend(_times(record, adm, now))
+        findings.extend(_times(record, adm, now, running=_is_running(adm, now, signing)))
         findings.extend(_order_traces(adm, order))
         if adm.drug_class is None:
             findings.append(
@@ -61,6 +70,10 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
                     "drug_class",
                 )
             )
+        if adm.hcpcs is not None:
+            findings.extend(_billable_dose(adm))
+        if adm.volume_infused_ml is not None:
+            findings.extend(_volumes(adm))
         if is_vascular(adm) and adm.site is None:
             findings.append(
                 Finding(
@@ -96,7 +109,44 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
     findings.extend(_flushes_between_drugs(record, on_sites, now_ts))
     findings.extend(_overlaps_without_bags(on_sites, now_ts))
     findings.extend(_observation(record))
+    findings.extend(_order_dispositions(record))
     return findings
+
+
+DISPOSITION_WORDS = {"not_given": "not given", "held": "held", "refused": "refused"}
+
+
+def _order_dispositions(record: Record) -> Iterator[Finding]:
+    """DOC-6: every order of the encounter is given (an administration is linked to it) or
+    documented as not given, held or refused, with the reason.
+
+    An error (the signature waits until it is resolved or acknowledged with a reason), at the
+    bedside too: an order still to give is an open item of the visit. The field is the order's
+    place in the record ("orders[1].disposition"), so the checklist jumps to that order's row.
+    """
+    given = {adm.order for adm in record.administrations if adm.order is not None}
+    for i, order in enumerate(record.orders):
+        if order.id in given:
+            continue
+        named = f"{order.drug} {order.dose}".strip() if order.dose else order.drug
+        if order.disposition is None:
+            yield Finding(
+                "DOC-6",
+                "error",
+                f"The order for {named} ({order.id}) was neither given nor documented as not "
+                "given, held or refused: start it, or say why it was not given",
+                (),
+                f"orders[{i}].disposition",
+            )
+        elif not (order.disposition_reason or "").strip():
+            yield Finding(
+                "DOC-6",
+                "error",
+                f"The order for {named} ({order.id}) is charted as "
+                f"{DISPOSITION_WORDS[order.disposition]} without a reason: say why",
+                (),
+                f"orders[{i}].disposition_reason",
+            )
 
 
 def _hydration_orders(adm: Administration, order: Order | None) -> Iterator[Finding]:
@@ -129,6 +179,108 @@ def _hydration_orders(adm: Administration, order: Order | None) -> Iterator[Find
             "hydration without a documented need is not charged",
             (adm.id,),
             "order.indication",
+        )
+
+
+def _billable_dose(adm: Administration) -> Iterator[Finding]:
+    """DRUG-DOSE: a drug billed in HCPCS units needs the dose given, charted in a unit that
+    becomes its billing unit (mass g/mg/mcg, volume L/mL, or units: drug_units.py).
+
+    A dose as ordered per body surface, per kilogram or as a target AUC (mg/m2, mg/kg, AUC) is
+    not the amount given: no drug line can be made from it. A warning at the bedside (the nurse
+    charts the amount given) and, for the coder, the reason the drug line is not charged.
+    """
+    unit = adm.billing_unit
+    per = (
+        f"{adm.hcpcs} per {amount_label(Decimal(str(unit.value)), unit.unit)}"
+        if unit
+        else adm.hcpcs
+    )
+    if adm.dose is None:
+        yield Finding(
+            "DRUG-DOSE",
+            "warning",
+            f"{adm.drug}: no drug charge: dose missing ({per}): chart the amount given",
+            (adm.id,),
+            "dose",
+        )
+        return
+    if unit is None:
+        return  # no billing unit to compare with: the drug line says what it can
+    try:
+        amount_convert(Decimal(str(adm.dose.value)), adm.dose.unit, unit.unit)
+    except UnitMismatch:
+        given = amount_label(Decimal(str(adm.dose.value)), adm.dose.unit)
+        yield Finding(
+            "DRUG-DOSE",
+            "warning",
+            f"{adm.drug}: no drug charge: dose {given}: the unit {adm.dose.unit or '(none)'} "
+            f"cannot be billed ({per}): chart the amount given in {unit.unit}",
+            (adm.id,),
+            "dose.unit",
+        )
+
+
+# DOC-VOLUME's tolerance: the volume infused and the volume the charted minutes make at the
+# charted rates may differ by up to 15% of the latter or 10 mL, whichever is more (a pump's
+# accuracy, a bag's overfill, minutes rounded at the bedside); past both, the times or the rates
+# charted are in doubt. The same tolerance over the bag's volume.
+VOLUME_TOLERANCE_SHARE = 0.15
+VOLUME_TOLERANCE_ML = 10.0
+
+
+def _tolerance(reference: float) -> float:
+    return max(VOLUME_TOLERANCE_ML, VOLUME_TOLERANCE_SHARE * reference)
+
+
+def volume_at_charted_rates(adm: Administration) -> float | None:
+    """mL infused over the running time (start to stop less pauses) at the rates charted, each
+    from its moment to the next; None when no rate is charted from the start on."""
+    if not adm.rates or adm.rates[0].at > adm.start or adm.stop is None:
+        return None
+    moments = [(event.at.timestamp(), event.ml_h) for event in adm.rates]
+    total = 0.0
+    for low, high in adm.spans:
+        for i, (since, ml_h) in enumerate(moments):
+            until = moments[i + 1][0] if i + 1 < len(moments) else high
+            overlap = min(high, until) - max(low, since)
+            if overlap > 0:
+                total += ml_h * overlap / 3600
+    return total
+
+
+def _volumes(adm: Administration) -> Iterator[Finding]:
+    """DOC-VOLUME: the volume infused at the stop agrees with the charted minutes and rates.
+
+    Warning when the volume the pump says was infused and the volume the charted running time
+    makes at the charted rates (start rate, then each change) differ by more than 15% of the
+    latter and more than 10 mL (VOLUME_TOLERANCE_*): the stop time, a pause or a rate change is
+    likely charted wrong, and the minutes billed rest on them. Also when more was infused than
+    the bag held, past the same tolerance. Not asked while the infusion runs (no stop) or when no
+    rate is charted from its start.
+    """
+    infused = adm.volume_infused_ml
+    if infused is None or adm.method != "infusion":
+        return
+    expected = volume_at_charted_rates(adm)
+    if expected is not None and abs(infused - expected) > _tolerance(expected):
+        minutes = round(sum(high - low for low, high in adm.spans) / 60)
+        yield Finding(
+            "DOC-VOLUME",
+            "warning",
+            f"{adm.drug}: {infused:g} mL infused, but {minutes} min at the charted rates make "
+            f"{expected:.0f} mL: check the stop time, pauses and rate changes",
+            (adm.id,),
+            "volume_infused_ml",
+        )
+    bag = adm.bag_volume_ml
+    if bag is not None and infused - bag > _tolerance(bag):
+        yield Finding(
+            "DOC-VOLUME",
+            "warning",
+            f"{adm.drug}: {infused:g} mL infused is more than the bag held ({bag:g} mL)",
+            (adm.id,),
+            "volume_infused_ml",
         )
 
 
@@ -196,12 +348,45 @@ def _order_traces(adm: Administration, order: Order | None) -> Iterator[Finding]
         )
 
 
-def _times(record: Record, adm: Administration, now: datetime | None) -> Iterator[Finding]:
+RUNNING = "is running"  # the words of a running infusion's RAC-7 info (`is_running_finding`)
+
+
+def _is_running(adm: Administration, now: datetime | None, signing: bool) -> bool:
+    """At the bedside (`now`, not signing): an infusion started by now with no stop yet."""
+    return (
+        now is not None
+        and not signing
+        and adm.method == "infusion"
+        and adm.stop is None
+        and adm.start <= now
+    )
+
+
+def is_running_finding(finding: Finding) -> bool:
+    """The RAC-7 info of an infusion running at the bedside (the chart shows it as Running; the
+    signature asks for its stop)."""
+    return finding.rule == "RAC-7" and finding.severity == "info" and RUNNING in finding.message
+
+
+def _times(
+    record: Record, adm: Administration, now: datetime | None, *, running: bool = False
+) -> Iterator[Finding]:
     """RAC-7 (times missing) and DOC-3 (times implausible)."""
     zone = record.encounter.timezone
     if adm.method == "infusion" and adm.stop is None and adm.route != "intralesional":
         if adm.is_prolonged_pump and adm.drug_class in (None, "chemo", "chemo_hormonal"):
             pass  # a chemotherapy pump (96416) ends outside the encounter: planned hours instead
+        elif running:
+            # A normally running infusion is not a gap while it runs (issue 15, item 9): said
+            # for the nurse, never counted as an open item; the signature checks it strictly.
+            yield Finding(
+                "RAC-7",
+                "info",
+                f"{adm.drug} {RUNNING} (started {hhmm(adm.start, zone)}): chart its stop time "
+                "when it ends (signing needs it)",
+                (adm.id,),
+                "stop",
+            )
         elif carries_no_charge(adm):
             yield Finding(
                 "RAC-7",
@@ -276,12 +461,12 @@ def _times(record: Record, adm: Administration, now: datetime | None) -> Iterato
                 f"pauses[{i}]",
             )
     if now is not None:
-        running = now.timestamp() - adm.start_ts
+        run_seconds = now.timestamp() - adm.start_ts
         if (
             adm.stop is None
             and adm.method == "infusion"
             and adm.pump is None
-            and running > MAX_HOURS_WITHOUT_PUMP * 3600
+            and run_seconds > MAX_HOURS_WITHOUT_PUMP * 3600
         ):
             started = adm.start.astimezone(ZoneInfo(zone))
             yield Finding(

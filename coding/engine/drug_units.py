@@ -12,7 +12,10 @@ formulary's container:
 - not stated: never JW or JZ (single-dose cannot be claimed), and a DRUG-WASTE finding (info) per
   administration asks for the pharmacist to state the container.
 
-A dose whose unit cannot become the billing unit is a DRUG-UNIT finding (error). The database
+A dose whose unit cannot become the billing unit (mg/m2, mg/kg, AUC: as ordered, not as given)
+makes no line: a not-charged entry (DRUG-DOSE, as is a dose not charted); the finding is the
+engine's DRUG-DOSE check on the record (checks.py). A waste amount in such a unit is a DRUG-UNIT
+finding (error). The database
 reads and writes stay in `coding/drug_lines.py`, which calls `drug_line_items` per administration.
 """
 
@@ -22,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
+
+from . import rules as r
 
 SINGLE_DOSE = "single_dose"
 MULTI_DOSE = "multi_dose"
@@ -104,6 +109,20 @@ class DrugGiven:
 class DrugLineItems:
     lines: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
+    # {administration, reason, rules}: its drug line was not made (DRUG-DOSE). The finding is
+    # the engine's check on the record (checks.py), which the bedside shows before signing.
+    not_charged: list[dict[str, Any]] = field(default_factory=list)
+
+
+def dose_missing(
+    administration: str, drug: str, hcpcs: str, billing_unit_label: str
+) -> dict[str, Any]:
+    """The not-charged entry of a drug line with no charted dose (DRUG-DOSE)."""
+    return {
+        "administration": administration,
+        "reason": f"{drug}: no drug charge: dose missing ({hcpcs} per {billing_unit_label})",
+        "rules": ["DRUG-DOSE"],
+    }
 
 
 def _waste_note(given: DrugGiven) -> str | None:
@@ -130,14 +149,13 @@ def drug_line_items(given: DrugGiven) -> DrugLineItems:
     try:
         units = billing_units(given.dose_value, given.dose_unit, given.per_unit, given.billing_unit)
     except UnitMismatch as exc:
-        out.findings.append(
+        out.not_charged.append(
             {
-                "rule": "DRUG-UNIT",
-                "severity": "error",
-                "administrations": [record_id],
-                "message": f"{given.drug}: dose {amount_label(given.dose_value, given.dose_unit)}"
-                f" cannot be billed in {label}: {exc}",
-                "field": "dose_unit",
+                "administration": record_id,
+                "reason": f"{given.drug}: no drug charge: dose "
+                f"{amount_label(given.dose_value, given.dose_unit)}: the unit cannot be billed "
+                f"in {label} ({exc})",
+                "rules": ["DRUG-DOSE"],
             }
         )
         return out
@@ -146,6 +164,7 @@ def drug_line_items(given: DrugGiven) -> DrugLineItems:
     given_words = amount_label(given.dose_value, given.dose_unit)
     why = f"{given.drug} {given_words} given; {label} per unit: ceil = {units}"
     modifiers: list[str] = []
+    applied = [r.DRUG_BILLING_UNITS]
     waste_line = None
     if given.container != SINGLE_DOSE:
         # JW and JZ are for single-dose containers only: none here, at most a note.
@@ -173,6 +192,7 @@ def drug_line_items(given: DrugGiven) -> DrugLineItems:
         )
     elif given.waste_value == 0:
         modifiers = ["JZ"]
+        applied.append(r.DRUG_JZ)
         why += "; no waste charted (JZ)"
     else:
         waste_unit = given.waste_unit or given.dose_unit
@@ -200,6 +220,7 @@ def drug_line_items(given: DrugGiven) -> DrugLineItems:
                 "administrations": [record_id],
                 "why": f"{given.drug} {waste_label} wasted from a single-dose container; "
                 f"{label} per unit: ceil = {wasted} (JW)",
+                "rules": [r.DRUG_JW, r.DRUG_BILLING_UNITS],
             }
     out.lines.append(
         {
@@ -209,6 +230,7 @@ def drug_line_items(given: DrugGiven) -> DrugLineItems:
             "date": given.day,
             "administrations": [record_id],
             "why": why,
+            "rules": applied,
         }
     )
     if waste_line is not None:

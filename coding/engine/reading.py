@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .record import (
+    DISPOSITIONS,
     DRUG_CLASSES,
     METHODS,
     POLICY_CHOICES,
@@ -34,6 +35,7 @@ from .record import (
     Order,
     Pause,
     Policy,
+    RateEvent,
     Record,
     Site,
 )
@@ -334,6 +336,8 @@ def _order(reader: _Reader, value: object, field: str) -> Order:
         indication=reader.text(raw, "indication", field),
         purpose=reader.choice(raw, "purpose", field, ("hydration",)),
         duration_minutes=reader.integer(raw, "duration_minutes", field, minimum=1),
+        disposition=reader.choice(raw, "disposition", field, DISPOSITIONS),
+        disposition_reason=reader.text(raw, "disposition_reason", field),
     )
 
 
@@ -358,6 +362,17 @@ def _administration(reader: _Reader, value: object, field: str) -> Administratio
         if pause_start is None:
             raise RecordError(f"{pause_field}.start", "is required")
         pauses.append(Pause(start=pause_start, end=reader.time(pause, "end", pause_field)))
+    rates = []
+    for i, rate_value in enumerate(reader.items(raw.get("rates"), f"{field}.rates")):
+        rate_field = f"{field}.rates[{i}]"
+        rate = reader.mapping(rate_value, rate_field)
+        rate_at = reader.time(rate, "at", rate_field)
+        if rate_at is None:
+            raise RecordError(f"{rate_field}.at", "is required")
+        ml_h = reader.number(rate, "ml_h", rate_field)
+        if ml_h is None:
+            raise RecordError(f"{rate_field}.ml_h", "is required")
+        rates.append(RateEvent(at=rate_at, ml_h=ml_h))
     primary = raw.get("primary")
     if primary is not None and not isinstance(primary, bool):
         raise RecordError(f"{field}.primary", "must be true or false")
@@ -386,6 +401,11 @@ def _administration(reader: _Reader, value: object, field: str) -> Administratio
         planned_hours=reader.number(raw, "planned_hours", field),
         primary=bool(primary),
         dose=_dose(reader, raw.get("dose"), f"{field}.dose"),
+        hcpcs=reader.text(raw, "hcpcs", field),
+        billing_unit=_dose(reader, raw.get("billing_unit"), f"{field}.billing_unit"),
+        rates=tuple(sorted(rates, key=lambda e: e.at)),
+        volume_infused_ml=reader.number(raw, "volume_infused_ml", field),
+        bag_volume_ml=reader.number(raw, "bag_volume_ml", field),
     )
 
 

@@ -29,6 +29,7 @@ SiteKind = Literal[
     "other",
 ]
 Setting = Literal["facility", "office"]
+Disposition = Literal["not_given", "held", "refused"]
 
 # The allowed values, read off the types above so they cannot drift apart.
 DRUG_CLASSES: tuple[DrugClass, ...] = get_args(DrugClass)
@@ -37,6 +38,7 @@ METHODS: tuple[Method, ...] = get_args(Method)
 PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
 SITE_KINDS: tuple[SiteKind, ...] = get_args(SiteKind)
 SETTINGS: tuple[Setting, ...] = get_args(Setting)
+DISPOSITIONS: tuple[Disposition, ...] = get_args(Disposition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,9 @@ class Order:
     indication: str | None = None
     purpose: Literal["hydration"] | None = None
     duration_minutes: int | None = None
+    # An order not given: documented as not given, held or refused, with the reason (DOC-6).
+    disposition: Disposition | None = None
+    disposition_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,14 @@ class Pause:
 class Dose:
     value: float
     unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class RateEvent:
+    """The rate an infusion ran at from `at` on (its start rate, then each change), in mL/h."""
+
+    at: datetime
+    ml_h: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +157,15 @@ class Administration:
     planned_hours: float | None = None
     primary: bool = False
     dose: Dose | None = None
+    # The drug's HCPCS code and billing unit ("J9045", 10 mg), when it is billed in drug units:
+    # the dose given must be charted in a unit that converts to it (DRUG-DOSE).
+    hcpcs: str | None = None
+    billing_unit: Dose | None = None
+    # Rates and volumes (issue 17): the rates it ran at, in order of time; the volume the pump
+    # says was infused when it stopped; the bag's volume (DOC-VOLUME).
+    rates: tuple[RateEvent, ...] = ()
+    volume_infused_ml: float | None = None
+    bag_volume_ml: float | None = None
     # Derived once: POSIX seconds and the running spans (start to stop less pauses), because
     # every rule module asks for them and datetime arithmetic is the engine's hot path.
     start_ts: float = field(init=False, repr=False, compare=False)

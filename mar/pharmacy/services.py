@@ -278,9 +278,12 @@ def _billing_changed(
     ]
     if not changed:
         return [], []
+    # The record carries the HCPCS code and billing unit (DRUG-DOSE asks every administration
+    # of the drug for a billable dose): the open checklists follow, and every record's charges.
+    summary_invalidate(drug_id=drug.pk)
     return charges_port().charges_refresh(
         change=FormularyChange(
-            administrations=Administration.objects.filter(drug=drug, dose_value__isnull=False),
+            administrations=Administration.objects.filter(drug=drug),
             reason=f"Billing data of {drug.name} {why} by {_user_label(user)}: "
             f"{'; '.join(changed)}.",
             billing_of=drug,
@@ -445,7 +448,6 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
             setattr(drug, name, fields[name])
         if changed:
             drug.save(update_fields=changed)
-            _billing_changed(drug=drug, before=before, user=user, why=f"imported (line {row.line})")
         if row.drug_class and row.drug_class != drug.drug_class:
             _drug_class_set(
                 drug=drug,
@@ -459,6 +461,10 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
             updated += 1
         else:
             unchanged += 1
+        if changed:
+            # After the class: a run both change is the class change's (the record carries the
+            # billing data too, so the billing change's own regeneration then finds it current).
+            _billing_changed(drug=drug, before=before, user=user, why=f"imported (line {row.line})")
     return ImportSummary(
         created=created, updated=updated, unchanged=unchanged, reclassified=reclassified
     )

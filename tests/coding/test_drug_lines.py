@@ -57,8 +57,11 @@ def test_a_dose_in_a_unit_that_cannot_be_billed_is_a_finding_not_a_line() -> Non
     )
     run, _ = charge_run_generate(encounter_id=encounter.pk, trigger="manual")
     assert not ChargeLine.objects.filter(run=run, code="J9267").exists()
-    finding = ChargeFinding.objects.get(run=run, rule="DRUG-UNIT")
-    assert "mL" in finding.message
+    finding = ChargeFinding.objects.get(run=run, rule="DRUG-DOSE")  # the engine's check
+    assert "mL" in finding.message and "cannot be billed" in finding.message
+    adm = Administration.objects.get(encounter=encounter, drug__name="paclitaxel")
+    drug_entries = [n for n in run.result["not_charged"] if n["rules"] == ["DRUG-DOSE"]]
+    assert [n["administration"] for n in drug_entries] == [f"A{adm.pk}"]
 
 
 @pytest.mark.django_db

@@ -88,7 +88,20 @@ def test_multi_dose_and_unstated_containers_never_take_jw_or_jz() -> None:
         assert [f["rule"] for f in items.findings] == ["DRUG-WASTE"]
 
 
-def test_a_dose_unit_that_cannot_be_billed_is_drug_unit_and_no_line() -> None:
+def test_a_dose_unit_that_cannot_be_billed_is_not_charged_drug_dose_and_no_line() -> None:
+    """The finding is the engine's DRUG-DOSE check on the record (test_issue15_checks.py)."""
     items = drug_line_items(given(dose_unit="mg/m2"))
-    assert items.lines == []
+    assert items.lines == [] and items.findings == []
+    assert [(n["rules"], n["administration"]) for n in items.not_charged] == [
+        (["DRUG-DOSE"], given().administration)
+    ]
+    assert "no drug charge" in items.not_charged[0]["reason"]
+    assert "the unit cannot be billed" in items.not_charged[0]["reason"]
+
+
+def test_a_waste_unit_that_cannot_be_billed_is_still_drug_unit() -> None:
+    items = drug_line_items(
+        given(container=SINGLE_DOSE, waste_value=Decimal(2), waste_unit="mg/m2")
+    )
     assert [(f["rule"], f["severity"]) for f in items.findings] == [("DRUG-UNIT", "error")]
+    assert len(items.lines) == 1 and items.not_charged == []

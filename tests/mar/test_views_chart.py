@@ -11,7 +11,7 @@ from django.urls import reverse
 from mar import roles
 from mar.models import Administration, Encounter, Flush, Pause
 from tests import factories
-from tests.mar.chart_helpers import card_data, running_visit
+from tests.mar.chart_helpers import running_visit
 
 READ_VIEWS = ["encounter", "encounter_checklist", "encounter_timeline", "encounter_charges"]
 
@@ -78,10 +78,11 @@ def test_the_checklist_shows_the_engines_findings_with_rule_and_field(client_as)
     html = response.content.decode()
     assert 'id="checklist"' in html
     assert 'data-rule="RAC-7"' in html
-    assert "Stop time missing for carboplatin" in html
+    # Running at the bedside: said, as info, not an error (issue 15, item 9).
+    assert "carboplatin is running (started" in html
     # The link jumps to the card's stop field, the field the engine names.
     assert f'href="#id_a{adm.pk}-stop"' in html
-    assert "ck-error" in html
+    assert "ck-info" in html and "ck-error" not in html
     assert "<html" not in html  # a partial, not a page
 
 
@@ -201,17 +202,19 @@ def _sign_state(html: str) -> str:
 def test_the_top_bar_says_why_signing_is_blocked_and_leads_to_the_sign_off(client_as) -> None:
     """screens.md, the chart's top: "the sign button, which says why it is disabled when it
     is": the number of errors that would cost a charge, in words, linking to the sign-off."""
-    encounter, adm = running_visit()  # running: its stop is missing (RAC-7, an error)
+    encounter, adm = running_visit()
+    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=40))
+    adm.refresh_from_db()
+    # An order neither given nor documented (DOC-6, an error).
+    order = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
     client = client_as(roles.NURSE)
     state = _sign_state(client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode())
     assert "Not ready to sign: 1 item would cost a charge" in state
     assert 'href="#sign"' in state
-    # A change to the card updates it out of band: the stop charted, the record is ready.
-    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=40))
-    adm.refresh_from_db()
+    # A change updates it out of band: the order documented as held, the record is ready.
     html = client.post(
-        reverse("mar:adm_update", args=[encounter.pk, adm.pk]),
-        card_data(adm, bag="B1"),
+        reverse("mar:order_disposition", args=[encounter.pk, order.pk]),
+        {f"d{order.pk}-disposition": "held", f"d{order.pk}-reason": "BP 80/50"},
         HTTP_HX_REQUEST="true",
     ).content.decode()
     state = _sign_state(html)

@@ -35,8 +35,10 @@ def test_the_checklist_refresh_brings_the_sign_panel_and_sign_state_out_of_band(
     client = client_as(roles.NURSE)
     url = reverse("mar:encounter_checklist", args=[encounter.pk])
     html = client.get(url, **HX).content.decode()
-    assert "Not ready to sign: 1 item would cost a charge" in oob(html, "sign-state")
-    assert 'name="ack_' in oob(html, "sign")
+    # Running (issue 15, item 9): not an item that costs a charge; signing asks for its stop.
+    assert "Running: 1 infusion to stop before signing" in oob(html, "sign-state")
+    assert 'data-testid="sign-running-note"' in oob(html, "sign")
+    assert 'name="ack_' not in oob(html, "sign")
     assert '<section id="checklist"' in html and 'id="checklist" hx-swap-oob' not in html
 
     charting.administration_stop(
