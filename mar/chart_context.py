@@ -64,6 +64,8 @@ _FLUSH_INDEX = re.compile(r"^flushes\[(\d+)\]")
 # The engine's names for the dose (DRUG-DOSE) and the card's fields for them.
 DOSE_FIELDS = {"dose": "dose_value", "dose.unit": "dose_unit", "dose.value": "dose_value"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+# The engine's names for the volumes (DOC-VOLUME), the fields of the card's Volumes form.
+VOLUME_FIELDS = ("volume_infused_ml", "bag_volume_ml")
 # Engine fields that are a field of the administration card, id="id_a<pk>-<name>".
 
 
@@ -332,6 +334,8 @@ def _anchor(
         return f"id_a{adm.pk}-{name}"
     if name in DOSE_FIELDS:
         return f"id_a{adm.pk}-{DOSE_FIELDS[name]}"
+    if name in VOLUME_FIELDS:  # DOC-VOLUME: the card's Volumes form (mar/_adm_care.html)
+        return f"id_v{adm.pk}-{name}"
     if name.startswith("pauses["):
         pauses = list(adm.pauses.all())
         index = int(name[len("pauses[") : name.index("]")])

@@ -3,7 +3,7 @@
 Record ids map to rows by prefix and primary key: "E<pk>" Encounter, "S<pk>" AccessSite,
 "O<pk>" Order, "A<pk>" Administration (see `record_id` and `pk_from_record_id`).
 Times are ISO 8601 with the UTC offset they had in the encounter's zone, so a DST change
-cannot make them ambiguous. Five queries whatever the size of the record, and five for the
+cannot make them ambiguous. Six queries whatever the size of the record, and six for the
 records of many encounters (`record_dicts_from_encounters`, for the board).
 """
 
@@ -15,7 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from mar.models import AccessSite, Administration, Encounter, Flush, Order, PayerPolicy
+from mar.models import (
+    AccessSite,
+    Administration,
+    Encounter,
+    Flush,
+    Order,
+    PayerPolicy,
+    RateChange,
+)
 
 if TYPE_CHECKING:
     from coding.engine import Record
@@ -37,6 +45,10 @@ def pk_from_record_id(value: str) -> int:
     if len(value) < 2 or value[0] not in "ESOA" or not value[1:].isdigit():
         raise ValueError(f"not a record id: {value!r}")
     return int(value[1:])
+
+
+def _change_order(change: RateChange) -> tuple[datetime, int]:
+    return (change.at, change.pk)
 
 
 def _number(value: Decimal) -> int | float:
@@ -61,14 +73,14 @@ def record_dict_from_encounter(encounter: Encounter) -> dict[str, Any]:
         sites=encounter.sites.order_by("pk"),
         orders=encounter.orders.select_related("drug").order_by("pk"),
         administrations=encounter.administrations.select_related("drug", "order")
-        .prefetch_related("pauses")
+        .prefetch_related("pauses", "rate_changes")
         .order_by("pk"),
         flushes=encounter.flushes.order_by("at", "pk"),
     )
 
 
 def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, dict[str, Any]]:
-    """The same records for many encounters (the board), in five queries whatever their number."""
+    """The same records for many encounters (the board), in six queries whatever their number."""
     encounters = list(encounters)
     ids = [e.pk for e in encounters]
 
@@ -85,7 +97,7 @@ def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, d
     administrations = by_encounter(
         Administration.objects.filter(encounter_id__in=ids)
         .select_related("drug", "order")
-        .prefetch_related("pauses")
+        .prefetch_related("pauses", "rate_changes")
         .order_by("pk")
     )
     flushes = by_encounter(Flush.objects.filter(encounter_id__in=ids).order_by("at", "pk"))
@@ -191,6 +203,16 @@ def _record_dict(
             a["primary"] = True
         if adm.dose_value is not None:
             a["dose"] = {"value": _number(adm.dose_value), "unit": adm.dose_unit}
+        # The rates it ran at (issue 17, DOC-VOLUME): the start rate at its start, then each
+        # change; the volumes charted.
+        rates = [(adm.start, adm.rate_ml_h)] if adm.rate_ml_h is not None else []
+        rates += [(c.at, c.rate_ml_h) for c in sorted(adm.rate_changes.all(), key=_change_order)]
+        if rates:
+            a["rates"] = [{"at": at(moment), "ml_h": _number(ml_h)} for moment, ml_h in rates]
+        if adm.volume_infused_ml is not None and adm.volume_infused_ml > 0:
+            a["volume_infused_ml"] = _number(adm.volume_infused_ml)
+        if adm.bag_volume_ml is not None and adm.bag_volume_ml > 0:
+            a["bag_volume_ml"] = _number(adm.bag_volume_ml)
         drug = adm.drug
         if drug.hcpcs_code and drug.billing_unit_amount and drug.billing_unit_amount > 0:
             # Billed in drug units (coding/drug_lines.py): the engine checks the dose (DRUG-DOSE).

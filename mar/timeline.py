@@ -5,7 +5,8 @@ coder look at is the record the engine coded. Geometry is computed here; `_timel
 draws it as a server-rendered SVG (no JavaScript needed to read it).
 
 One lane per access site (plus one for administrations with no site), a bar per administration from
-start to stop with its pauses cut out, pushes as points, flushes as ticks, coloured by class.
+start to stop with its pauses cut out and a mark at each rate change, pushes as points, flushes as
+ticks, coloured by class.
 Overlapping bars in a lane are stacked in rows so overlap is visible at a glance.
 
 Readable at arm's length at any width (screens.md: 16 px text, 768 px wide): the SVG has no
@@ -75,6 +76,15 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class RateMark:
+    """A rate change on a bar (issue 17): where across (% of the plot), and what it says."""
+
+    x: float
+    label: str  # "125 mL/h"
+    title: str  # "rate 125 mL/h from 10:05"
+
+
+@dataclass(frozen=True, slots=True)
 class Bar:
     administration: str
     label: str
@@ -87,6 +97,7 @@ class Bar:
     charged: bool
     label_x: float = 0.0  # % of the plot, where the name starts
     label_y: float = 0.0  # px, the name's baseline
+    rate_marks: tuple[RateMark, ...] = ()  # each rate change after the start
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +297,7 @@ def _point(point: Point, *, y: float, label_x: float, top: float) -> Point:
 def _bar(bar: Bar, *, y: float, label_x: float, top: float) -> Bar:
     return Bar(
         bar.administration, bar.label, bar.title, bar.colour, y, bar.segments, bar.pauses,
-        bar.running, bar.charged, label_x, top + LABEL_BASELINE,
+        bar.running, bar.charged, label_x, top + LABEL_BASELINE, bar.rate_marks,
     )  # fmt: skip
 
 
@@ -302,6 +313,17 @@ def _mark(adm: Administration, clock: _Clock, charged: bool) -> Bar | Point:
     title = f"{adm.id} {adm.drug}: {clock.hhmm(adm.start)}–{stop_label}"
     if adm.purpose:
         title += f" ({adm.purpose})"
+    if adm.rates and adm.rates[0].at <= adm.start:
+        title += f", {_ml_h(adm.rates[0].ml_h)}"
+    rate_marks = tuple(
+        RateMark(
+            clock.x(event.at),
+            _ml_h(event.ml_h),
+            f"rate {_ml_h(event.ml_h)} from {clock.hhmm(event.at)}",
+        )
+        for event in adm.rates
+        if event.at > adm.start and event.at <= end
+    )
     pauses = tuple(
         Segment(clock.x(p.start), max(0.2, round(clock.x(p.end or end) - clock.x(p.start), 2)))
         for p in adm.pauses
@@ -328,4 +350,9 @@ def _mark(adm: Administration, clock: _Clock, charged: bool) -> Bar | Point:
         pauses=pauses,
         running=adm.stop is None and not adm.pump,
         charged=charged,
+        rate_marks=rate_marks,
     )
+
+
+def _ml_h(value: float) -> str:
+    return f"{value:g} mL/h"

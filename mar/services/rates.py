@@ -3,7 +3,8 @@ volume to be infused and the volume infused when stopped; a pause's reason; a fl
 
 A rate change is a timed event (`RateChange`: new rate, who, when, why) within the run of a
 started, unstopped-at-that-time infusion. Whether the minutes charted and the volume infused at
-the charted rates agree is the engine's check (it reads them from the record).
+the charted rates agree is the engine's check DOC-VOLUME (it reads them from the record), so
+each service here stores the encounter's summary afresh (`refreshes_summary`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from mar.models import Administration, Flush, Pause, RateChange
 from mar.services.charting import ChartError, StaleVersion
+from mar.summary import refreshes_summary
 
 
 def _in_progress(administration: Administration) -> None:
@@ -25,6 +27,7 @@ def _in_progress(administration: Administration) -> None:
 
 
 @transaction.atomic
+@refreshes_summary
 def rate_change_record(
     *,
     administration: Administration,
@@ -61,6 +64,7 @@ def rate_change_record(
 
 
 @transaction.atomic
+@refreshes_summary
 def volumes_update(
     *,
     administration: Administration,
@@ -91,6 +95,8 @@ def pause_reason_set(*, pause: Pause, reason: str) -> Pause:
     return pause
 
 
+@transaction.atomic
+@refreshes_summary
 def stop_volume_set(*, administration: Administration, volume_infused_ml: Decimal | None) -> None:
     """The volume the pump says was infused, charted at the stop."""
     if volume_infused_ml is None:

@@ -189,7 +189,7 @@ def test_verification_gate_double_check_and_the_pharmacists_screen(
     )
     expect(adm_card.locator("[data-testid=adm-rate]")).to_contain_text("250 mL/h")
 
-    # A rate change (titration) shows on the card (on the timeline: not yet, see mar/README).
+    # A rate change (titration) shows on the card and as a mark on the timeline's bar.
     adm_card.locator("summary", has_text="Rate change").click()
     rate = adm_card.locator("[data-testid=rate-form]")
     rate.locator("input[name$='-rate_ml_h']").fill("125")
@@ -197,7 +197,13 @@ def test_verification_gate_double_check_and_the_pharmacists_screen(
     rate.locator("[data-testid=rate-save]").click()
     adm_card = page.locator("[data-testid=adm-card]", has_text="carboplatin")
     expect(adm_card.locator("[data-testid=rate-changes]")).to_contain_text("125 mL/h")
-    page.screenshot(path=str(ARTIFACTS / "rate-change-timeline.png"), full_page=True)
     adm = Administration.objects.get(order=carboplatin)
+    bar = page.locator(f"#timeline .tl-bar[data-administration='A{adm.pk}']")
+    mark = bar.locator("[data-testid=rate-mark]")
+    expect(mark).to_have_count(1)
+    expect(mark).to_have_attribute("data-rate", "125 mL/h")
+    assert "rate 125 mL/h from" in mark.locator("title").text_content()
+    assert mark.locator("line").bounding_box()["height"] > 18  # across the bar, visible
+    page.screenshot(path=str(ARTIFACTS / "rate-change-timeline.png"), full_page=True)
     assert (adm.created_by.username, adm.double_checked_by.username) == ("nurse-v1", "nurse-v2")
     assert adm.rate_changes.get().rate_ml_h == Decimal(125)

@@ -2,7 +2,9 @@
 boundaries): DOC-6 for an order neither given nor documented, linked to the order's disposition
 field, blocking the signature until documented or acknowledged; DRUG-DOSE beside the dose on the
 card, and for the coder with the drug line under "Not charged"; an infusion running at the bedside
-shown as running (not an open item on the chart or the board), its stop asked for at signing."""
+shown as running (not an open item on the chart or the board), its stop asked for at signing;
+issue 17: the rates in the record, DOC-VOLUME linked to the volume field, rate marks on the
+timeline."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from coding.services import charge_run_generate
 from mar import roles
 from mar.models import Administration, Drug, Encounter
 from mar.record import record_dict_from_encounter
-from mar.services import charting
+from mar.services import charting, rates
 from mar.services.charting import SignBlocked, finding_key
 from mar.summary import findings_of, summary_for
 from tests import factories
@@ -213,3 +215,59 @@ def test_running_once_stopped_the_record_signs_without_a_reason(client_as, nurse
     html = _chart(client_as(roles.NURSE), encounter)
     assert _items(html, "RAC-7") == [] and 'data-testid="sign-running"' not in html
     assert charting.encounter_sign(encounter=encounter, user=nurse_user).is_signed
+
+
+# --- Issue 17: rates in the record, DOC-VOLUME on the chart, rate marks on the timeline --------
+
+
+def _titrated_visit(nurse_user, *, infused: Decimal):
+    """Carboplatin started 60 min ago at 100 mL/h, titrated to 200 mL/h 30 min in, stopped now:
+    50 + 100 = 150 mL at the charted rates."""
+    encounter, adm = running_visit()
+    Administration.objects.filter(pk=adm.pk).update(rate_ml_h=Decimal(100))
+    adm.refresh_from_db()
+    rates.rate_change_record(
+        administration=adm,
+        rate_ml_h=Decimal(200),
+        at=adm.start + timedelta(minutes=30),
+        reason="tolerating: titrated up per protocol",
+        user=nurse_user,
+    )
+    charting.administration_stop(
+        administration=adm,
+        version=Administration.objects.get(pk=adm.pk).version,
+        at=adm.start + timedelta(minutes=60),
+    )
+    rates.stop_volume_set(administration=adm, volume_infused_ml=infused)
+    return encounter, adm
+
+
+def test_doc_volume_the_record_carries_the_rates_and_the_chart_flags_a_volume_they_cannot_explain(
+    client_as, nurse_user
+) -> None:
+    encounter, adm = _titrated_visit(nurse_user, infused=Decimal(400))
+    document = record_dict_from_encounter(encounter)["administrations"][0]
+    assert [r["ml_h"] for r in document["rates"]] == [100, 200]
+    assert document["volume_infused_ml"] == 400
+    # The stored summary was refreshed by the rate services: the board's count follows.
+    assert "DOC-VOLUME" in {f.rule for f in findings_of(summary_for(encounter))}
+    html = _chart(client_as(roles.NURSE), encounter)
+    (item,) = _items(html, "DOC-VOLUME")
+    assert "400 mL infused, but 60 min at the charted rates make 150 mL" in item
+    assert f'href="#id_v{adm.pk}-volume_infused_ml"' in item
+    assert f'id="id_v{adm.pk}-volume_infused_ml"' in html  # the jump lands on the field
+
+
+def test_doc_volume_a_volume_the_rates_explain_is_not_flagged_and_the_timeline_marks_the_change(
+    client_as, nurse_user
+) -> None:
+    encounter, adm = _titrated_visit(nurse_user, infused=Decimal(155))
+    client = client_as(roles.NURSE)
+    html = _chart(client, encounter)
+    assert _items(html, "DOC-VOLUME") == []
+    timeline = client.get(reverse("mar:encounter_timeline", args=[encounter.pk])).content.decode()
+    bar = timeline[timeline.index(f'data-administration="A{adm.pk}"') :]
+    bar = bar[: bar.index("</g>\n")]
+    marks = re.findall(r'data-testid="rate-mark" data-rate="([^"]+)"', bar)
+    assert marks == ["200 mL/h"]  # the change, not the start rate
+    assert "rate 200 mL/h from" in bar
