@@ -111,14 +111,14 @@ def test_a_nurse_charts_a_chemotherapy_visit_by_clicking(browser_page, live_serv
     page.locator("[data-testid=site-chip]").wait_for()
 
     # Hydration: started from its order (the only site preselected); the checklist at once says
-    # its stop is missing (RAC-7).
+    # it is running (RAC-7 info: a state, not yet a gap; issue 15, item 9).
     fluid = start_order(page, "sodium chloride")
     expect(checklist).to_contain_text("RAC-7")
-    expect(checklist).to_contain_text("Stop time missing for sodium chloride 0.9%")
+    expect(checklist).to_contain_text("sodium chloride 0.9% is running")
     edit_time(page, fluid, "start", wall(now - timedelta(hours=2, minutes=50)))
     edit_time(page, fluid, "stop", wall(now - timedelta(hours=2, minutes=10)))
     # ... and clears when the stop is charted.
-    expect(checklist).not_to_contain_text("Stop time missing for sodium chloride")
+    expect(checklist).not_to_contain_text("sodium chloride 0.9% is running")
 
     flush_at(page, now - timedelta(hours=2, minutes=8))
 
@@ -196,9 +196,14 @@ def test_without_javascript_every_action_is_a_plain_form_post(browser_page, live
         assert page.locator(f"#id_a{adm_pk}-bag").input_value() == "typed"
         assert Administration.objects.get(pk=adm_pk).bag == ""
 
-        # Sign with a reason for the open error.
+        # Signing asks for the stop still missing (RAC-7, an error at signing): sign with a
+        # reason for it.
         page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
-        page.locator("[data-testid=sign-form] input[name^=ack_]").fill("still running at discharge")
+        page.locator("[data-testid=sign]").click()
+        reasons = page.locator("[data-testid=sign-form] input[name^=ack_]")
+        reasons.first.wait_for()
+        for i in range(reasons.count()):  # the stop, and the orders not given (DOC-6)
+            reasons.nth(i).fill("still running at discharge")
         page.locator("[data-testid=sign]").click()
         page.locator("[data-testid=signed]").wait_for()
         assert Encounter.objects.get(pk=encounter.pk).status == Encounter.Status.SIGNED

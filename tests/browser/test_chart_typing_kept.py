@@ -14,7 +14,7 @@ from mar.summary import summary_invalidate
 from tests import factories
 from tests.browser.conftest import sign_in
 from tests.coding.review_helpers import reviewed
-from tests.mar.chart_helpers import running_visit
+from tests.mar.chart_helpers import hydration_order, running_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -46,12 +46,24 @@ def save_bag(page, adm_pk: int, bag: str) -> None:
     expect(version).to_have_value(str(before + 1))
 
 
+def visit_with_an_error() -> tuple[Encounter, Administration, Administration]:
+    """Carboplatin running (a state, not an error, since issue 15 item 9) and a fluid given
+    before it without its purpose (RAC-2: an error, a reason to sign anyway is asked)."""
+    encounter, adm = running_visit()
+    fluid = hydration_order(encounter)
+    given = factories.administration_create(
+        encounter, fluid, site=adm.site, start=adm.start - timedelta(minutes=50),
+        stop=adm.start - timedelta(minutes=10),
+    )  # fmt: skip
+    return encounter, adm, given
+
+
 def test_a_half_typed_reason_to_sign_anyway_survives_a_card_save_and_flush_now(
     browser_page, live_server
 ) -> None:
     from playwright.sync_api import expect
 
-    encounter, adm = running_visit()
+    encounter, adm, _fluid = visit_with_an_error()
     page = browser_page
     open_chart(page, live_server, encounter)
     reason = page.locator("[data-testid=sign-form] [name^=ack_]").first
@@ -180,7 +192,7 @@ def test_the_checklist_poll_refreshes_the_sign_state_and_panel_keeping_a_typed_r
 ) -> None:
     from playwright.sync_api import expect
 
-    encounter, adm = running_visit()
+    encounter, adm, fluid = visit_with_an_error()
     page = browser_page
     page.clock.install()
     open_chart(page, live_server, encounter)
@@ -193,8 +205,10 @@ def test_the_checklist_poll_refreshes_the_sign_state_and_panel_keeping_a_typed_r
         page.clock.run_for(61_000)
     expect(reason).to_have_value(HALF_TYPED)  # the panel came back, the reason with it
 
-    # Someone stops the infusion elsewhere: the next poll drops the item everywhere.
-    # (A raw update, as another system's write: the stored summary is marked stale with it.)
+    # Someone charts the fluid's purpose and stops the infusion elsewhere: the next poll drops
+    # the item everywhere. (Raw updates, as another system's write: the stored summary is
+    # marked stale with them.)
+    Administration.objects.filter(pk=fluid.pk).update(purpose="hydration")
     Administration.objects.filter(pk=adm.pk).update(stop=timezone.now() - timedelta(minutes=1))
     summary_invalidate(encounter_ids=[encounter.pk])
     with page.expect_response(lambda r: r.url.endswith("/checklist/")):
