@@ -432,3 +432,44 @@ def test_a_verify_with_htmx_lists_the_order_under_recently_verified(client_as) -
     assert 'hx-swap-oob="true"' in html[html.index("<tbody") :][:200]
     recent = recent[: recent.index("</tbody>")]
     assert "None yet." not in recent and f'id="order-{order.pk}"' in recent
+
+
+# --- item 10: the time fields are 24-hour text, read on the server ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2026-03-02 14:30", "2026-03-02T19:30:00+00:00"),
+        ("2026-03-02T14:30", "2026-03-02T19:30:00+00:00"),
+        ("  2026-03-02   14:30 ", "2026-03-02T19:30:00+00:00"),
+        ("2026-11-01 01:30-05:00", "2026-11-01T06:30:00+00:00"),  # the repeated hour, offset
+    ],
+)
+def test_a_24_hour_time_is_read_on_the_encounters_wall_clock(typed: str, expected: str) -> None:
+    from datetime import UTC
+
+    from mar.forms import LocalTimeField
+
+    read = LocalTimeField(zone=factories.NEW_YORK).clean(typed)
+    assert read.astimezone(UTC).isoformat() == expected
+
+
+@pytest.mark.parametrize("typed", ["03/02/2026 2:30 PM", "2026-03-02 2:30 PM", "14:30", "noon"])
+def test_a_12_hour_or_partial_time_is_refused_saying_24_hour(typed: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    from mar.forms import LocalTimeField
+
+    with pytest.raises(ValidationError) as refused:
+        LocalTimeField(zone=factories.NEW_YORK).clean(typed)
+    assert "24-hour" in refused.value.messages[0]
+
+
+def test_time_fields_render_as_24_hour_text_not_the_12_hour_picker(client_as) -> None:
+    encounter, adm = running_visit()
+    html = _chart(client_as(roles.NURSE), encounter)
+    assert 'type="datetime-local"' not in html
+    start = html[html.index(f'name="a{adm.pk}-start"') - 200 :][:600]
+    assert 'type="text"' in start and 'placeholder="YYYY-MM-DD HH:MM"' in start
+    assert f'value="{local(adm.start).replace("T", " ")}"' in start
