@@ -117,3 +117,30 @@ def test_discontinue_asks_naming_the_running_infusion_and_reopen_undoes_it(
     expect(page.locator(f"#site-{site.pk} [data-testid=discontinue-open]")).to_be_visible()
     site.refresh_from_db()
     assert site.discontinued_at is None
+
+
+def test_the_board_shows_the_last_24_hours_or_a_chosen_day(browser_page, live_server) -> None:
+    """Item 14: the board's default is the last 24 hours (last evening's signed visit is there
+    after midnight); the date field shows a chosen day."""
+    from mar.models import Encounter
+
+    now = timezone.now()
+    evening = factories.encounter_create(
+        arrived_at=now - timedelta(hours=7), status=Encounter.Status.SIGNED, location_label="3"
+    )
+    older = factories.encounter_create(
+        arrived_at=now - timedelta(days=3), status=Encounter.Status.SIGNED, location_label="5"
+    )
+    page = browser_page
+    sign_in(page, live_server, factories.user_create(username="nurse-b", role="nurse").username)
+    page.goto(live_server.url + reverse("mar:board"))
+    expect(page.locator("[data-testid=board-title]")).to_contain_text("last 24 hours")
+    cards = page.locator("[data-testid=encounter-card]")
+    expect(cards.filter(has_text=evening.patient.name)).to_have_count(1)
+    expect(cards.filter(has_text=older.patient.name)).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "bedside-board.png"))
+    day = timezone.localdate(older.arrived_at)
+    page.fill("#board-date", day.isoformat())
+    page.locator("[data-testid=board-date] button[type=submit]").click()
+    expect(cards.filter(has_text=older.patient.name)).to_have_count(1)
+    expect(page.locator("[data-testid=board-title]")).not_to_contain_text("last 24 hours")
