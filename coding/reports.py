@@ -23,17 +23,25 @@ def _in_range(prefix: str, date_from: date, date_to: date) -> Q:
     )
 
 
-def findings_by_nurse_and_unit(*, date_from: date, date_to: date) -> list[dict[str, Any]]:
+def _signed_findings(date_from: date, date_to: date, include_info: bool) -> QuerySet[ChargeFinding]:
+    findings = ChargeFinding.objects.filter(
+        _in_range("run__encounter__", date_from, date_to),
+        run__is_current=True,
+        run__encounter__status=Encounter.Status.SIGNED,
+    )
+    return findings if include_info else findings.exclude(severity="info")
+
+
+def findings_by_nurse_and_unit(
+    *, date_from: date, date_to: date, include_info: bool = False
+) -> list[dict[str, Any]]:
     """Rows (nurse, unit, rule, severity, findings, encounters), most frequent first.
 
-    The nurse is the encounter's nurse, else whoever signed it.
+    The nurse is the encounter's nurse, else whoever signed it. Info-level findings (they
+    change no charge: DRUG-WASTE "container not stated") only with `include_info`.
     """
     rows = (
-        ChargeFinding.objects.filter(
-            _in_range("run__encounter__", date_from, date_to),
-            run__is_current=True,
-            run__encounter__status=Encounter.Status.SIGNED,
-        )
+        _signed_findings(date_from, date_to, include_info)
         .annotate(
             nurse=Coalesce(
                 F("run__encounter__nurse__username"),
@@ -49,14 +57,13 @@ def findings_by_nurse_and_unit(*, date_from: date, date_to: date) -> list[dict[s
     return list(rows)
 
 
-def findings_by_rule(*, date_from: date, date_to: date) -> list[dict[str, Any]]:
-    """Which items recur: per rule, how many findings, encounters, nurses and units."""
+def findings_by_rule(
+    *, date_from: date, date_to: date, include_info: bool = False
+) -> list[dict[str, Any]]:
+    """Which items recur: per rule, how many findings, encounters, nurses and units (info-level
+    findings only with `include_info`)."""
     rows = (
-        ChargeFinding.objects.filter(
-            _in_range("run__encounter__", date_from, date_to),
-            run__is_current=True,
-            run__encounter__status=Encounter.Status.SIGNED,
-        )
+        _signed_findings(date_from, date_to, include_info)
         .values("rule")
         .annotate(
             findings=Count("pk"),

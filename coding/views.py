@@ -305,7 +305,18 @@ def _review_context(
                 "edits": edits.items,
                 "blocking": edits.blocking,
                 "override_forms": override_forms,
-                "findings": [f for f in run.findings.all() if not f.rule.startswith("EDIT-")],
+                "findings": [
+                    f
+                    for f in run.findings.all()
+                    if not f.rule.startswith("EDIT-") and f.severity != "info"
+                ],
+                # Info-level findings (DRUG-WASTE: container not stated...) change no charge:
+                # folded under their own toggle, not filling the list (issue 15).
+                "info_findings": [
+                    f
+                    for f in run.findings.all()
+                    if not f.rule.startswith("EDIT-") and f.severity == "info"
+                ],
                 "not_charged": run.result.get("not_charged", []),
                 "drug_names": drug_names,
                 "timeline": timeline,
@@ -515,7 +526,8 @@ def query(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, "Query sent: it shows on the nurse's chart until an addendum."
             )
-            return redirect("coding:worklist")
+            # Back on the encounter she queried, the query shown there (issue 15), not the list.
+            return redirect("coding:encounter_charges", pk=pk)
     return _refused(request, pk, (("query",), form), "Query not sent.")
 
 
@@ -594,12 +606,23 @@ def _report_range(request: HttpRequest) -> tuple[DateRangeForm, object, object]:
 @role_required(CODER)
 def report_findings(request: HttpRequest) -> HttpResponse:
     form, date_from, date_to = _report_range(request)
+    # Info-level findings (DRUG-WASTE: container not stated) cost nothing: left out unless
+    # asked for (?info=1), their count said (issue 15).
+    with_info = request.GET.get("info") == "1"
+    span = {"date_from": date_from, "date_to": date_to}
+    all_rows = findings_by_rule(**span, include_info=True)  # type: ignore[arg-type]
+    by_rule = findings_by_rule(**span, include_info=with_info)  # type: ignore[arg-type]
+    query = request.GET.copy()
+    query["info"] = "0" if with_info else "1"
     context = {
         "form": form,
         "date_from": date_from,
         "date_to": date_to,
-        "by_rule": findings_by_rule(date_from=date_from, date_to=date_to),  # type: ignore[arg-type]
-        "rows": findings_by_nurse_and_unit(date_from=date_from, date_to=date_to),  # type: ignore[arg-type]
+        "by_rule": by_rule,
+        "rows": findings_by_nurse_and_unit(**span, include_info=with_info),  # type: ignore[arg-type]
+        "with_info": with_info,
+        "info_hidden": sum(r["findings"] for r in all_rows) - sum(r["findings"] for r in by_rule),
+        "info_toggle": query.urlencode(),
     }
     return render(request, "coding/report_findings.html", context)
 

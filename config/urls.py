@@ -9,6 +9,7 @@ from mar.audit.forms import SignInForm
 urlpatterns = [
     path("", mar_views.home, name="home"),
     path("healthz", mar_views.healthz, name="healthz"),
+    path("favicon.ico", mar_views.favicon, name="favicon"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=SignInForm),

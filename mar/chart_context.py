@@ -30,6 +30,8 @@ from mar.forms import (
     FlushRemoveForm,
     PauseForm,
     SignForm,
+    SiteAssessForm,
+    SiteDiscontinueForm,
     SiteForm,
     SiteUpdateForm,
     StartForm,
@@ -39,6 +41,8 @@ from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
     AccessSite,
     Administration,
+    DrugClass,
+    DrugClassChange,
     Encounter,
     EncounterSummary,
     FindingAcknowledgement,
@@ -73,6 +77,13 @@ class Item:
     key: str
     anchor: str
     acknowledgement: FindingAcknowledgement | None = None
+    # What the nurse reads, when the chart knows better than the engine's words (a pharmacist's
+    # class decision: not hers to "correct"); else the finding's message.
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.note or self.finding.message
 
     @property
     def running(self) -> bool:
@@ -118,8 +129,17 @@ class Card:
 
     @property
     def top_findings(self) -> list[Item]:
-        """The card's findings shown at its top: all but those shown beside the dose."""
-        return [item for item in self.findings if (item.finding.field or "") not in DOSE_FIELDS]
+        """The card's findings shown at its top: all but those shown beside the dose, and, on a
+        running infusion, its stop not yet charted (issue 15, item 11): running is a state,
+        shown by the blue "Running" badge beside Stop, not a red error on the card."""
+        return [
+            item
+            for item in self.findings
+            if (item.finding.field or "") not in DOSE_FIELDS and not self._running_stop(item)
+        ]
+
+    def _running_stop(self, item: Item) -> bool:
+        return self.running and item.finding.rule == "RAC-7" and item.finding.field == "stop"
 
     @property
     def dose_findings(self) -> list[Item]:
@@ -179,6 +199,7 @@ def checklist_build(
     *,
     record: Record | None = None,
     flushes: Iterable[Flush] = (),
+    decisions: dict[int, DrugClassChange] | None = None,
 ) -> Checklist:
     """`findings`: the engine's (None: the record cannot be read). `flushes` (a queryset is read
     only if a finding names a flush) for the links to them, in time order as the bridge reads them
@@ -202,7 +223,8 @@ def checklist_build(
             or _order_anchor(record, finding.field)
             or _anchor(finding, administrations, sites)
         )
-        groups[first].items.append(Item(finding, key, anchor, acks.get(key)))
+        note = _decision_note(finding, administrations.get(first), decisions or {})
+        groups[first].items.append(Item(finding, key, anchor, acks.get(key), note))
     checklist = Checklist(groups=list(groups.values()))
     for finding in findings:
         if finding.severity == "error":
@@ -214,6 +236,43 @@ def checklist_build(
     checklist.open_errors = open_errors(findings, set(acks))
     checklist.running = [f for f in findings if is_running_finding(f)]
     return checklist
+
+
+def pharmacist_decisions(encounter: Encounter) -> dict[int, DrugClassChange]:
+    """The pharmacist's class override standing on each order of the encounter (its latest
+    decision: who, to what class, why), by order id. One query."""
+    decisions: dict[int, DrugClassChange] = {}
+    changes = (
+        DrugClassChange.objects.filter(
+            order__encounter=encounter, order__class_override__isnull=False
+        )
+        .exclude(order__class_override="")
+        .select_related("by", "drug")
+        .order_by("-at", "-pk")
+    )
+    for change in changes:
+        if change.order_id is not None:
+            decisions.setdefault(change.order_id, change)
+    return decisions
+
+
+def _decision_note(
+    finding: Finding, adm: Administration | None, decisions: dict[int, DrugClassChange]
+) -> str:
+    """RAC-2 on an order whose class a pharmacist overrode tells the nurse to "correct the drug",
+    which is not hers to do (issue 15, item 13): say who decided, and what is left to her."""
+    if finding.rule != "RAC-2" or adm is None or adm.order_id is None:
+        return ""
+    decision = decisions.get(adm.order_id)
+    if decision is None or decision.to_class is None or finding.field != "purpose":
+        return ""
+    decided = DrugClass(decision.to_class).label.lower()
+    purpose = adm.get_purpose_display().lower() if adm.purpose else "a fluid purpose"
+    return (
+        f"Pharmacist {decision.by.get_username()} classed {adm.drug.name} as {decided} on this "
+        f"order ({decision.reason}): it is coded as {decided}. Its purpose says {purpose}: "
+        "clear the purpose unless it was given as a fluid, or ask the pharmacist."
+    )
 
 
 _ORDER_FIELD = re.compile(r"^orders\[(\d+)\]\.(disposition_reason|disposition)$")
@@ -329,10 +388,15 @@ def chart_context(
     adm_by_id = {administration_record_id(a.pk): a for a in adms}
     acknowledgements = list(encounter.acknowledgements.all())
     flushes = list(encounter.flushes.all())
+    # Only a record with a pharmacist's override asks (the page's queries stay fixed).
+    overridden = any(order.class_override for order in orders)
+    decisions = pharmacist_decisions(encounter) if overridden else {}
+    for order in [*orders, *(a.order for a in adms if a.order is not None)]:
+        order.class_decision = decisions.get(order.pk)  # type: ignore[attr-defined]
     checklist = checklist_build(
         result.findings if result else None, record_error, acknowledgements, adm_by_id,
         site_by_pk, record=record,
-        flushes=flushes,
+        flushes=flushes, decisions=decisions,
     )  # fmt: skip
 
     items_by_adm: dict[str, list[Item]] = {}
@@ -372,7 +436,13 @@ def chart_context(
         )
         for order in orders
     ]
-    site_rows = [_site_row(encounter, site, flushes, bound) for site in sites]
+    running_on: dict[int, list[Administration]] = {}
+    for adm in sorted(adms, key=lambda a: (a.start, a.pk)):
+        if adm.stop is None and adm.method == Administration.Method.INFUSION and adm.site_id:
+            running_on.setdefault(adm.site_id, []).append(adm)
+    site_rows = [
+        _site_row(encounter, site, flushes, bound, running_on.get(site.pk)) for site in sites
+    ]
     has_vascular = any(s.kind in VASCULAR_KINDS for s in open_sites)
     timeline: Timeline | None = (
         build_timeline(record, result, now=now) if record is not None else None
@@ -387,6 +457,9 @@ def chart_context(
         "orders": order_rows,
         "given_orders": sum(1 for row in order_rows if row[1]),
         "cards": cards,
+        # Running administrations sit at the top of the chart, within reach (issue 15, item 11).
+        "running_cards": [card for card in cards if card.running],
+        "other_cards": [card for card in cards if not card.running],
         "flushes": flushes,
         "addenda": list(encounter.addenda.select_related("author")),
         "acknowledgements": acknowledgements,
@@ -423,6 +496,9 @@ class SiteRow:
     form: Form
     flush_form: Form
     flushes: list[tuple[Flush, Form]]
+    assess_form: Form | None = None
+    discontinue_form: Form | None = None
+    running: list[Administration] = field(default_factory=list)  # infusions running on it
 
     @property
     def last_flush(self) -> Flush | None:
@@ -430,7 +506,11 @@ class SiteRow:
 
 
 def _site_row(
-    encounter: Encounter, site: AccessSite, flushes: list[Flush], bound: dict[str, Form]
+    encounter: Encounter,
+    site: AccessSite,
+    flushes: list[Flush],
+    bound: dict[str, Form],
+    running: list[Administration] | None = None,
 ) -> SiteRow:
     form = bound.get(f"site-S{site.pk}") or SiteUpdateForm(
         encounter=encounter,
@@ -438,7 +518,15 @@ def _site_row(
         initial={
             **charting.site_details(site),
             "base": merge.snapshot(charting.site_details(site)),
+            "placed_at": site.placed_at,
+            "placed_was": site.placed_at.isoformat() if site.placed_at else "",
         },
+    )
+    assess_form = bound.get(f"assess-S{site.pk}") or SiteAssessForm(
+        encounter=encounter, prefix=f"assess{site.pk}"
+    )
+    discontinue_form = bound.get(f"discontinue-S{site.pk}") or SiteDiscontinueForm(
+        encounter=encounter, prefix=f"discontinue{site.pk}"
     )
     flush_form = bound.get(f"flush-S{site.pk}") or FlushForm(
         encounter=encounter, prefix=f"flush{site.pk}"
@@ -448,7 +536,15 @@ def _site_row(
         for flush in flushes  # in time order
         if flush.site_id == site.pk
     ]
-    return SiteRow(site=site, form=form, flush_form=flush_form, flushes=rows)
+    return SiteRow(
+        site=site,
+        form=form,
+        flush_form=flush_form,
+        flushes=rows,
+        assess_form=assess_form,
+        discontinue_form=discontinue_form,
+        running=running or [],
+    )
 
 
 def running_minutes(adm: Administration, now: datetime) -> int:
@@ -561,5 +657,7 @@ def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> d
     checklist = checklist_build(
         findings, summary.record_error, acknowledgements, adms, sites,
         flushes=encounter.flushes.order_by("at", "pk"),
+        decisions=pharmacist_decisions(encounter)
+        if any(f.rule == "RAC-2" for f in findings or ()) else None,
     )  # fmt: skip
     return {"encounter": encounter, "checklist": checklist, "now": now}

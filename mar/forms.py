@@ -27,8 +27,11 @@ from mar import merge
 from mar.models import ADMINISTRATION_CARD_FIELDS, AccessSite, Administration, Encounter, Order
 from mar.services.charting import finding_key
 
-INPUT_FORMAT = "%Y-%m-%dT%H:%M"
-PICKER_VALUE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")  # what datetime-local shows
+# The chart speaks 24-hour: a time field is text, "2026-03-02 14:30" (issue 15, item 10). The
+# browser's datetime-local picker shows 12-hour mm/dd/yyyy in an en-US locale; text does not.
+INPUT_FORMAT = "%Y-%m-%d %H:%M"
+TIME_PLACEHOLDER = "YYYY-MM-DD HH:MM"
+TIME_HINT = "Date and 24-hour time, e.g. 2026-03-02 14:30"
 VASCULAR_KINDS = {
     AccessSite.Kind.PERIPHERAL_IV,
     AccessSite.Kind.PICC,
@@ -53,10 +56,23 @@ def local_input(value: datetime | None, zone: ZoneInfo) -> str:
 
 
 class LocalTimeInput(forms.DateTimeInput):
-    input_type = "datetime-local"
+    """A wall-clock time as 24-hour text ("2026-03-02 14:30"; with its offset when a DST change
+    makes the hour ambiguous). static/js/chart.js says beside the field, as she types, when
+    what she typed is not a date and a 24-hour time; the server reads it (LocalTimeField)."""
+
+    input_type = "text"
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs={"step": 60, **(attrs or {})})
+        super().__init__(
+            attrs={
+                "placeholder": TIME_PLACEHOLDER,
+                "title": TIME_HINT,
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "data-time24": "",
+                **(attrs or {}),
+            }
+        )
 
     def format_value(self, value: Any) -> str | None:
         if isinstance(value, datetime):
@@ -65,16 +81,6 @@ class LocalTimeInput(forms.DateTimeInput):
                 return local_input(value, zone)
             return value.strftime(INPUT_FORMAT)
         return None if value in (None, "") else str(value)
-
-    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
-        context: dict[str, Any] = super().get_context(name, value, attrs)
-        shown = context["widget"]["value"]
-        if shown and not PICKER_VALUE.fullmatch(shown):
-            # A value the picker cannot show (a time with its offset: the repeated hour of a DST
-            # change; or typing being corrected) would show blank and be posted back blank,
-            # losing a charted time: show it as text instead.
-            context["widget"]["type"] = "text"
-        return context
 
 
 class LocalTimeField(forms.Field):
@@ -92,19 +98,17 @@ class LocalTimeField(forms.Field):
             return None
         if isinstance(value, datetime):
             return value
-        text = str(value).strip().replace(" ", "T")
+        text = re.sub(r"\s+", "T", str(value).strip(), count=1)
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
             raise ValidationError(
-                "Enter a date and time such as 2026-03-02 08:30.", code="invalid"
+                "Enter the date and the 24-hour time, such as 2026-03-02 14:30.", code="invalid"
             ) from None
         if parsed.tzinfo is None:
             try:
                 parsed = local_time(parsed.replace(second=0, microsecond=0), self.zone, "time")
             except RecordError as exc:
-                # The datetime-local picker cannot take an offset: let the nurse type one.
-                self.widget.input_type = "text"  # type: ignore[attr-defined]
                 raise ValidationError(exc.message, code="dst") from None
             except (OverflowError, ValueError):
                 raise ValidationError(OUT_OF_RANGE, code="out_of_range") from None
@@ -241,6 +245,10 @@ class BaseSnapshotMixin(forms.Form):
 
 class SiteUpdateForm(BaseSnapshotMixin, ZonedForm):
     location = forms.CharField(max_length=100, required=False)
+    # A placed time charted wrong is corrected here (issue 15, item 7): `placed_was` is the time
+    # the nurse saw, so another nurse's correction meanwhile is never overwritten.
+    placed_at = LocalTimeField(label="Placed at", required=False)
+    placed_was = forms.CharField(required=False, widget=forms.HiddenInput())
     separate_site_reason = forms.CharField(
         label="Why this site is necessary",
         required=False,
@@ -249,12 +257,35 @@ class SiteUpdateForm(BaseSnapshotMixin, ZonedForm):
     )
     addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
 
+    def clean_placed_was(self) -> datetime | None:
+        text = (self.cleaned_data.get("placed_was") or "").strip()
+        if not text:
+            return None
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError("This page is out of date: reload it and try again.") from None
+
 
 class AtForm(ZonedForm):
     """A one-tap action ("now"), with an optional time for late entry and the card's version."""
 
     at = LocalTimeField(label="At (leave empty for now)", required=False)
     version = forms.IntegerField(required=False, widget=forms.HiddenInput())
+
+
+class SiteAssessForm(ZonedForm):
+    """ "Assessed": now (one tap), or at a typed time (late entry)."""
+
+    at = LocalTimeField(label="Assessed at (empty: now)", required=False)
+
+
+class SiteDiscontinueForm(ZonedForm):
+    """Discontinue a site: now or at a typed time (late entry). `stop_running`: the nurse was
+    shown what runs on the site and confirmed it stops with it."""
+
+    at = LocalTimeField(label="Discontinued at (empty: now)", required=False)
+    stop_running = forms.BooleanField(required=False, widget=forms.HiddenInput())
 
 
 class FlushForm(ZonedForm):
@@ -449,6 +480,19 @@ class PauseForm(ZonedForm):
     addendum_why = forms.CharField(
         label="Why (addendum to the signed record)", required=False, max_length=2000
     )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start is not None and end is not None and end < start:
+            # About the resume, beside it (issue 15, item 8): not the pause's time.
+            zone = self.encounter.zone
+            self.add_error(
+                "end",
+                f"The resume time ({end.astimezone(zone):%Y-%m-%d %H:%M}) is before the pause "
+                f"at {start.astimezone(zone):%H:%M}: a resume comes after its pause.",
+            )
+        return data
 
 
 class EncounterTimesForm(BaseSnapshotMixin, ZonedForm):

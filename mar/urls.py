@@ -21,6 +21,7 @@ urlpatterns = [
     path(E + "sites/<int:site_pk>/", views.site_update, name="site_update"),
     path(E + "sites/<int:site_pk>/assess/", views.site_assess, name="site_assess"),
     path(E + "sites/<int:site_pk>/discontinue/", views.site_discontinue, name="site_discontinue"),
+    path(E + "sites/<int:site_pk>/reopen/", views.site_reopen, name="site_reopen"),
     path(E + "sites/<int:site_pk>/flush/", views.site_flush, name="site_flush"),
     path(E + "flushes/<int:flush_pk>/remove/", views.flush_remove, name="flush_remove"),
     path(E + "orders/<int:order_pk>/start/", views.order_start, name="order_start"),

@@ -6,7 +6,7 @@ with htmx (request.htmx) it answers with the chart section re-rendered, checklis
 included. Nurses (and admins) chart; coders and pharmacists read the chart.
 """
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST, require_safe
@@ -46,6 +47,8 @@ from mar.forms import (
     FlushRemoveForm,
     PauseForm,
     SignForm,
+    SiteAssessForm,
+    SiteDiscontinueForm,
     SiteForm,
     SiteUpdateForm,
     StartForm,
@@ -101,6 +104,13 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+@login_not_required
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers ask for on their own: the icon in static/ (issue 15)."""
+    return redirect(static("favicon.ico"))
+
+
 @require_GET
 @role_required(NURSE)
 def board(request: HttpRequest) -> HttpResponse:
@@ -110,8 +120,15 @@ def board(request: HttpRequest) -> HttpResponse:
     Each card's state and open-item count come from the engine's checks, like the chart's, as
     stored with each change (mar/summary.py): the board runs no engine.
     """
-    today = timezone.localdate()
     now = timezone.now()
+    # The last 24 hours by default (a visit signed last evening is still there at 01:00), or
+    # the visits of a chosen day (issue 15, item 14).
+    chosen = _board_date(request.GET.get("date", ""))
+    if chosen is not None:
+        arrived = Q(arrived_at__date=chosen) | Q(arrived_at__isnull=True, created_at__date=chosen)
+    else:
+        since = now - BOARD_WINDOW
+        arrived = Q(arrived_at__gte=since) | Q(arrived_at__isnull=True, created_at__gte=since)
     running = (
         Administration.objects.filter(stop__isnull=True, method=Administration.Method.INFUSION)
         .select_related("drug")
@@ -121,8 +138,7 @@ def board(request: HttpRequest) -> HttpResponse:
     encounters = (
         Encounter.objects.annotate(coder_query=Exists(open_query))
         .filter(
-            Q(arrived_at__date=today)
-            | Q(arrived_at__isnull=True, created_at__date=today)
+            arrived
             | Q(status=Encounter.Status.IN_PROGRESS)
             # A signed encounter of any day with a coder's query unanswered: the nurse answers
             # it with an addendum, so its card stays on the board, flagged, until she does.
@@ -160,7 +176,25 @@ def board(request: HttpRequest) -> HttpResponse:
                 "running": running_now,
             }
         )
-    return render(request, "mar/board.html", {"units": units, "today": today, "now": now})
+    context = {
+        "units": units,
+        "today": timezone.localdate(),
+        "now": now,
+        "chosen": chosen,
+        "date_error": request.GET.get("date", "") and chosen is None,
+    }
+    return render(request, "mar/board.html", context)
+
+
+BOARD_WINDOW = timedelta(hours=24)
+
+
+def _board_date(text: str) -> date | None:
+    """A day typed in the board's date field (YYYY-MM-DD); None when blank or unreadable."""
+    try:
+        return date.fromisoformat(text.strip()) if text.strip() else None
+    except ValueError:
+        return None
 
 
 def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) -> dict[str, Any]:
@@ -293,6 +327,7 @@ def encounter_times(request: HttpRequest, pk: int) -> HttpResponse:
         except merge.ChangedMeanwhile as exc:
             _changed_meanwhile(form, exc, encounter)
         else:
+            messages.success(request, "Arrival and observation times saved.")
             return _after_change(request, encounter, anchor="encounter-times")
     return _after_change(request, encounter, bound={"times": form})
 
@@ -313,6 +348,8 @@ def site_place(request: HttpRequest, pk: int) -> HttpResponse:
         except ChartError as exc:
             _refused(form, exc)
         else:
+            placed = _wall_clock(encounter, site.placed_at) if site.placed_at else "?"
+            messages.success(request, f"S{site.pk} {site} placed at {placed}.")
             return _after_change(request, encounter, anchor=f"site-{site.pk}")
     return _after_change(request, encounter, bound={"site": form})
 
@@ -326,58 +363,114 @@ def _site(pk: int, site_pk: int) -> AccessSite:
 @require_POST
 @role_required(NURSE)
 def site_update(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
+    """A site's details: location, separate-site reason, and its placed time corrected
+    (version-checked against the time the nurse saw; audited; on a signed record an addendum)."""
     site = _site(pk, site_pk)
     encounter = site.encounter
     form = SiteUpdateForm(request.POST, encounter=encounter, prefix=f"s{site.pk}")
     if form.is_valid():
+        data = dict(form.cleaned_data)
+        placed_at, placed_was = data.pop("placed_at"), data.pop("placed_was")
+        placed_changed = placed_at is not None and _minute(placed_at) != _minute(site.placed_at)
+        details_changed = (data["location"], data["separate_site_reason"]) != (
+            site.location,
+            site.separate_site_reason,
+        )
         try:
-            charting.site_update(site=site, user=request.user, **form.cleaned_data)
+            with transaction.atomic():
+                if details_changed or not placed_changed:
+                    charting.site_update(site=site, user=request.user, **data)
+                if placed_changed:
+                    charting.site_placed_correct(
+                        site=site,
+                        placed_at=placed_at,
+                        was=placed_was,
+                        user=request.user,
+                        addendum_why=data["addendum_why"],
+                    )
         except ChartError as exc:
             _refused(form, exc)
         except merge.ChangedMeanwhile as exc:
             _changed_meanwhile(form, exc, encounter)
         else:
+            said = f"S{site.pk} saved"
+            if placed_changed:
+                said += f": placed at {_wall_clock(encounter, placed_at)}"
+            messages.success(request, said + ".")
             return _after_change(request, encounter, anchor=f"site-{site.pk}")
     return _after_change(request, encounter, bound={f"site-S{site.pk}": form})
 
 
-def _site_action(request: HttpRequest, pk: int, site_pk: int, action: str) -> HttpResponse:
-    site = _site(pk, site_pk)
-    encounter = site.encounter
-    # One tap charts "now"; a time typed for late entry (on the wall clock) takes its place.
-    form = AtForm(request.POST, encounter=encounter, prefix=f"{action}{site.pk}")
-    if not form.is_valid():
-        for errors in form.errors.values():
-            for message in errors:
-                messages.error(request, message)
-        return _after_change(request, encounter, anchor=f"site-{site.pk}")
-    now = form.cleaned_data["at"] or timezone.now()
-    try:
-        if action == "assess":
-            charting.site_assess(site=site, at=now)
-        else:
-            charting.site_discontinue(site=site, at=now)
-    except ChartError as exc:
-        for message_list in exc.errors.values():
-            for message in message_list:
-                messages.error(request, message)
-    return _after_change(request, encounter, anchor=f"site-{site.pk}")
+def _minute(moment: datetime | None) -> datetime | None:
+    return moment.replace(second=0, microsecond=0) if moment is not None else None
 
 
 @require_POST
 @role_required(NURSE)
 def site_assess(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
-    return _site_action(request, pk, site_pk, "assess")
+    """Assessed: now (one tap), or at a typed time (late entry), refused beside the field."""
+    site = _site(pk, site_pk)
+    encounter = site.encounter
+    form = SiteAssessForm(request.POST, encounter=encounter, prefix=f"assess{site.pk}")
+    if form.is_valid():
+        at = form.cleaned_data["at"] or timezone.now()
+        try:
+            charting.site_assess(site=site, at=at)
+        except ChartError as exc:
+            _refused(form, exc)
+        else:
+            messages.success(request, f"S{site.pk} assessed at {_wall_clock(encounter, at)}.")
+            return _after_change(request, encounter, anchor=f"site-{site.pk}")
+    return _after_change(request, encounter, bound={f"assess-S{site.pk}": form})
 
 
 @require_POST
 @role_required(NURSE)
 def site_discontinue(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
-    return _site_action(request, pk, site_pk, "discontinue")
+    """Discontinue a site, now or at a typed time, behind "Discontinue…" which says what runs on
+    it: an infusion running there stops with it only when the nurse confirmed that
+    (`stop_running`); otherwise refused, saying what runs. Undone by "Reopen"."""
+    site = _site(pk, site_pk)
+    encounter = site.encounter
+    form = SiteDiscontinueForm(request.POST, encounter=encounter, prefix=f"discontinue{site.pk}")
+    if form.is_valid():
+        now = timezone.now()
+        at = form.cleaned_data["at"] or now
+        try:
+            stopped = charting.site_discontinue(
+                site=site, at=at, stop_running=form.cleaned_data["stop_running"], now=now
+            )
+        except ChartError as exc:
+            _refused(form, exc)
+        else:
+            said = f"S{site.pk} discontinued at {_wall_clock(encounter, at)}"
+            if stopped:
+                said += f"; {charting.running_names(stopped)} stopped with it"
+            messages.success(request, said + ". By mistake? Reopen it on the site.")
+            return _after_change(request, encounter, anchor=f"site-{site.pk}")
+    return _after_change(request, encounter, bound={f"discontinue-S{site.pk}": form})
 
 
-def _wall_clock(encounter: Encounter, moment: datetime) -> str:
-    return hhmm(moment, encounter.zone)
+@require_POST
+@role_required(NURSE)
+def site_reopen(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
+    """Undo a discontinue charted by mistake (the audit trail keeps both, with who)."""
+    site = _site(pk, site_pk)
+    encounter = site.encounter
+    try:
+        charting.site_reopen(site=site, user=request.user)
+    except ChartError as exc:
+        for message_list in exc.errors.values():
+            for message in message_list:
+                messages.error(request, message)
+    else:
+        messages.success(request, f"S{site.pk} reopened: it is in use again.")
+    return _after_change(request, encounter, anchor=f"site-{site.pk}")
+
+
+def _wall_clock(encounter: Encounter, moment: datetime | None) -> str:
+    """A time on the encounter's wall clock, HH:MM (None: now)."""
+    return hhmm(moment or timezone.now(), encounter.zone)
 
 
 @require_POST
@@ -479,6 +572,11 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
             apply_chart_error(form, {k: v for k, v in errors.items() if k not in checks.fields})
             apply_chart_error(checks, {k: v for k, v in errors.items() if k in checks.fields})
         else:
+            messages.success(
+                request,
+                f"{order.drug.name} started at {_wall_clock(encounter, adm.start)} "
+                f"(A{adm.pk}, {adm.get_method_display().lower()}).",
+            )
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
     bound = {f"start-O{order.pk}": form, f"checks-O{order.pk}": checks}
     return _after_change(request, encounter, bound=bound)
@@ -572,7 +670,7 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
                 None,
                 "Someone else saved this administration while you were editing it"
                 + (f", changing the same field ({clashed})" if clashed else "")
-                + ". Their version is shown below; yours is kept in the form. "
+                + ". Their version is in the box above; yours is kept in the form. "
                 "Save again to replace theirs with yours"
                 + (" in those fields; the others stay as they saved them." if clashed else "."),
             )
@@ -580,6 +678,10 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
                 request, encounter, bound={prefix: form}, conflict=exc.current, card=adm.pk
             )
         else:
+            said = "saved as an addendum" if encounter.is_signed else "saved"
+            messages.success(
+                request, f"{adm.drug.name} (A{adm.pk}) {said} at {_wall_clock(encounter, None)}."
+            )
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
     return _after_change(request, encounter, bound={prefix: form}, card=adm.pk)
 
@@ -595,6 +697,9 @@ def _as_posted(value: Any) -> str:
     if isinstance(value, Decimal):
         return plain_number(value) or ""
     return str(value)
+
+
+AT_FIELDS = ("start", "stop", "end")  # what a one-tap action's time ("at") can make wrong
 
 
 def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: str) -> HttpResponse:
@@ -634,7 +739,7 @@ def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: s
         except ChartError as exc:
             apply_chart_error(
                 form,
-                {("at" if k in ("start", "stop") else None): v for k, v in exc.errors.items()},
+                {("at" if k in AT_FIELDS else None): v for k, v in exc.errors.items()},
             )
         except StaleVersion as exc:
             form.add_error(
@@ -646,6 +751,10 @@ def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: s
                 card=adm.pk,
             )  # fmt: skip
         else:
+            done = {"pause": "paused", "resume": "resumed", "stop": "stopped"}[action]
+            messages.success(
+                request, f"{adm.drug.name} (A{adm.pk}) {done} at {_wall_clock(encounter, at)}."
+            )
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
     return _after_change(request, encounter, bound={f"at-a{adm.pk}": form}, card=adm.pk)
 
@@ -697,6 +806,8 @@ def pause_update(request: HttpRequest, pk: int, pause_pk: int) -> HttpResponse:
                 card=pause.administration_id,
             )  # fmt: skip
         else:
+            said = "saved as an addendum" if encounter.is_signed else "saved"
+            messages.success(request, f"Pause of {pause.administration.drug.name} {said}.")
             return _after_change(
                 request,
                 encounter,

@@ -347,11 +347,13 @@ def order_queue(request: HttpRequest) -> HttpResponse:
         "unverified": unverified.exclude(encounter__status=signed),
         # Signed before anyone verified them (emergency orders given first): verified after.
         "signed_unverified": unverified.filter(encounter__status=signed)[:50],
-        "verified": _orders()
-        .filter(verified_at__isnull=False)
-        .order_by("-verified_at", "-pk")[:20],
+        "verified": _recently_verified(),
     }
     return render(request, "pharmacy/orders.html", context)
+
+
+def _recently_verified() -> QuerySet[Order]:
+    return _orders().filter(verified_at__isnull=False).order_by("-verified_at", "-pk")[:20]
 
 
 @require_POST
@@ -367,7 +369,9 @@ def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
         if not request.htmx:
             messages.success(request, f"Verified: {order.drug.name} for {order.encounter.patient}.")
     if request.htmx:
-        return render(request, "pharmacy/_order_row.html", {"order": _orders().get(pk=pk)})
+        # The row, and "Recently verified" out of band (it lists this verification now).
+        context = {"order": _orders().get(pk=pk), "verified": _recently_verified(), "oob": True}
+        return render(request, "pharmacy/_order_verify_response.html", context)
     return redirect("pharmacy:orders")
 
 

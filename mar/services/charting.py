@@ -31,6 +31,7 @@ from coding.engine import Finding, Record, RecordError, code_record, parse_recor
 from coding.engine import Flush as RecordFlush
 from coding.engine import check_record as check_record  # the tests ask it as charting does
 from mar import merge
+from mar.audit.context import history_context
 from mar.clock import date_hhmm
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
@@ -317,21 +318,164 @@ def site_update(
 @transaction.atomic
 @refreshes_summary
 def site_assess(*, site: AccessSite, at: datetime) -> AccessSite:
+    """Assessed now, or at a typed time (late entry)."""
     _require_in_progress(site.encounter)
     site.assessed_at = at
     site.save(update_fields=["assessed_at"])
     return site
 
 
+def site_running(site: AccessSite) -> list[Administration]:
+    """The infusions running on a site now (no stop yet): what discontinuing it would strand."""
+    return list(
+        Administration.objects.filter(
+            site=site, stop__isnull=True, method=Administration.Method.INFUSION
+        )
+        .select_related("drug")
+        .order_by("start", "pk")
+    )
+
+
+def running_names(running: list[Administration]) -> str:
+    return ", ".join(f"{adm.drug.name} ({administration_record_id(adm.pk)})" for adm in running)
+
+
 @transaction.atomic
 @refreshes_summary
-def site_discontinue(*, site: AccessSite, at: datetime) -> AccessSite:
+def site_discontinue(
+    *,
+    site: AccessSite,
+    at: datetime,
+    stop_running: bool = False,
+    now: datetime | None = None,
+) -> list[Administration]:
+    """Discontinue a site, now or at a typed time (late entry). An infusion still running on it
+    would run on a line that is out: refused unless `stop_running` (the nurse confirmed, having
+    been told what runs), which stops each at the same time (its pause, if open, ends then too).
+    Returns the infusions stopped."""
     _require_in_progress(site.encounter)
+    site = AccessSite.objects.select_for_update().get(pk=site.pk)
     if site.discontinued_at is not None:
         raise ChartError({None: [f"Site S{site.pk} was already discontinued."]})
+    running = site_running(site)
+    if running and not stop_running:
+        raise ChartError(
+            {
+                "stop_running": [
+                    f"{running_names(running)} is running on S{site.pk}: stop it with the "
+                    "site, or stop it first."
+                ]
+            }
+        )
+    if site.placed_at is not None and at < site.placed_at:
+        raise ChartError(
+            {
+                "at": [
+                    f"S{site.pk} was placed at {date_hhmm(site.placed_at, site.encounter.zone)}: "
+                    "it cannot be discontinued before that."
+                ]
+            }
+        )
     site.discontinued_at = at
     site.save(update_fields=["discontinued_at"])
+    for adm in running:
+        current = Administration.objects.select_for_update().get(pk=adm.pk)
+        pause = _open_pause(current)
+        if pause is not None:
+            pause.end = at
+            pause.save(update_fields=["end"])
+        current.stop = at
+        _bump(current)
+    if running:
+        record = record_checked(site.encounter)
+        stopped = {administration_record_id(adm.pk) for adm in running}
+        errors = [
+            f.message
+            for f in _checked_findings(site.encounter, record, now or timezone.now())
+            if f.rule == "DOC-3" and f.severity == "error" and stopped & set(f.administrations)
+        ]
+        if errors:
+            raise ChartError({"at": errors})
+    return running
+
+
+@transaction.atomic
+@refreshes_summary
+def site_reopen(*, site: AccessSite, user: AbstractBaseUser | None = None) -> AccessSite:
+    """Undo a discontinue charted by mistake: the site is open again (the audit trail keeps the
+    discontinue and the reopening, with who did it). Infusions stopped with it stay stopped."""
+    _require_in_progress(site.encounter)
+    site = AccessSite.objects.select_for_update().get(pk=site.pk)
+    if site.discontinued_at is None:
+        raise ChartError({None: [f"Site S{site.pk} is not discontinued."]})
+    was = date_hhmm(site.discontinued_at, site.encounter.zone)
+    with history_context(action="site_reopen", discontinued_at=was):
+        site.discontinued_at = None
+        site.save(update_fields=["discontinued_at"])
     return site
+
+
+@transaction.atomic
+@refreshes_summary
+def site_placed_correct(
+    *,
+    site: AccessSite,
+    placed_at: datetime,
+    was: datetime | None,
+    user: AbstractBaseUser | None = None,
+    addendum_why: str = "",
+) -> AccessSite:
+    """Correct when a site was placed. `was` is the placed time the nurse saw: if someone
+    changed it meanwhile, nothing is overwritten (ChartError beside the field, naming the time
+    saved meanwhile). On a signed record, an addendum with a reason. Audited (the trail keeps
+    the time before)."""
+    encounter = site.encounter
+    _text_limit(addendum_why=addendum_why)
+    signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    current = AccessSite.objects.select_for_update().get(pk=site.pk)
+    zone = encounter.zone
+
+    def shown(moment: datetime | None) -> str:
+        return date_hhmm(moment, zone) if moment is not None else "(none)"
+
+    def minute(moment: datetime | None) -> datetime | None:
+        return moment.replace(second=0, microsecond=0) if moment is not None else None
+
+    if minute(current.placed_at) != minute(was):
+        raise ChartError(
+            {
+                "placed_at": [
+                    f"Someone changed the placed time of S{site.pk} meanwhile (now "
+                    f"{shown(current.placed_at)}): check it and save again."
+                ]
+            }
+        )
+    if minute(current.placed_at) == minute(placed_at):
+        return current
+    if current.discontinued_at is not None and placed_at > current.discontinued_at:
+        raise ChartError(
+            {
+                "placed_at": [
+                    f"S{site.pk} was discontinued at {shown(current.discontinued_at)}: "
+                    "placed after that cannot be right."
+                ]
+            }
+        )
+    before = current.placed_at
+    with history_context(action="site_placed_correct", placed_was=shown(before)):
+        current.placed_at = placed_at
+        current.save(update_fields=["placed_at"])
+    record_checked(encounter)
+    if signed:
+        _addendum_for(
+            encounter,
+            user=user,
+            subject=f"S{site.pk}",
+            what=[f"placed: {shown(before)} -> {shown(placed_at)}"],
+            why=addendum_why,
+        )
+    site.placed_at = placed_at
+    return current
 
 
 _FLUSH_FIELD = re.compile(r"^flushes\[(\d+)\]")
@@ -656,6 +800,8 @@ def administration_resume(
     pause = _open_pause(current)
     if pause is None:
         raise ChartError({None: [f"{current.drug.name} is not paused."]})
+    if at < pause.start:
+        raise ChartError({"end": [_resume_before_pause(current, pause.start, at)]})
     pause.end = at
     pause.save(update_fields=["end"])
     _bump(current)
@@ -754,6 +900,10 @@ def pause_update(
     encounter = administration.encounter
     signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
     current = _locked(administration, version)
+    if end is not None and end < start:
+        # The engine would say the pause is "not within its start and stop", about the pause:
+        # the time to fix is the resume (issue 15, item 8).
+        raise ChartError({"end": [_resume_before_pause(current, start, end)]})
     what = [
         f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}"
         for name, before, after in (("paused", pause.start, start), ("resumed", pause.end, end))
@@ -768,6 +918,14 @@ def pause_update(
         subject = f"{administration_record_id(current.pk)} {current.drug.name} pause"
         _addendum_for(encounter, user=user, subject=subject, what=what, why=addendum_why)
     return pause
+
+
+def _resume_before_pause(administration: Administration, start: datetime, end: datetime) -> str:
+    zone = administration.encounter.zone
+    return (
+        f"The resume time ({date_hhmm(end, zone)}) is before the pause of "
+        f"{administration.drug.name} at {date_hhmm(start, zone)}: a resume comes after its pause."
+    )
 
 
 # --- the encounter ----------------------------------------------------------------------------

@@ -42,11 +42,61 @@
   });
 
   // "Start now" says what it will do: a typed time starts at that time.
+  function startLabel(at) {
+    var button = at.form && at.form.querySelector("[data-testid=start]");
+    if (!button) return;
+    var time = /(?:^|[ T])(\d{1,2}:\d{2})(?::\d{2})?(?:[+-]\d{2}:\d{2}|Z)?$/.exec(at.value.trim());
+    button.textContent = !at.value.trim() ? "Start now" : time ? "Start at " + time[1] : "Start at…";
+  }
   document.addEventListener("input", function (event) {
     var at = event.target.closest && event.target.closest("form.order-start input[name$='-at']");
-    if (!at) return;
-    var button = at.form.querySelector("[data-testid=start]");
-    if (button) button.textContent = at.value ? "Start at " + at.value.slice(-5) : "Start now";
+    if (at) startLabel(at);
+  });
+
+  // Time fields are 24-hour text (mar/forms.py LocalTimeInput): beside the field, as soon as
+  // she leaves it, what is wrong with what she typed; gone once it reads. The server checks too.
+  var TIME24 = /^(\d{4})-(\d{2})-(\d{2})[ T]([01]\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?(?:[+-]\d{2}:\d{2}|Z)?$/;
+  function timeProblem(value) {
+    var v = value.trim();
+    if (!v) return "";
+    var m = TIME24.exec(v);
+    if (!m) {
+      if (/[ap]\.?m\.?$/i.test(v)) return "Use the 24-hour clock (14:30, not 2:30 PM), after the date: 2026-03-02 14:30.";
+      return "Type the date, then the 24-hour time: 2026-03-02 14:30.";
+    }
+    var month = +m[2], day = +m[3];
+    if (month < 1 || month > 12 || day < 1 || day > 31) return "That date cannot be right: year-month-day, 2026-03-02.";
+    return "";
+  }
+  function timeHint(input, show) {
+    var hint = input.parentElement && input.parentElement.querySelector(".time24-hint[data-client]");
+    var problem = timeProblem(input.value);
+    if (!problem) {
+      if (hint) hint.remove();
+      input.classList.remove("time24-bad");
+      input.removeAttribute("aria-invalid");
+      return;
+    }
+    if (!show && !hint) return;
+    if (!hint) {
+      hint = document.createElement("div");
+      hint.className = "time24-hint";
+      hint.setAttribute("data-client", "");
+      hint.setAttribute("role", "alert");
+      hint.setAttribute("data-testid", "time24-hint");
+      hint.id = (input.id || input.name) + "-time24";
+      input.insertAdjacentElement("afterend", hint);
+      input.setAttribute("aria-describedby", hint.id);
+    }
+    hint.textContent = problem;
+    input.classList.add("time24-bad");
+    input.setAttribute("aria-invalid", "true");
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("input[data-time24]")) timeHint(event.target, false);
+  });
+  document.addEventListener("focusout", function (event) {
+    if (event.target.matches && event.target.matches("input[data-time24]")) timeHint(event.target, true);
   });
 
   var FIELDS = "input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea";

@@ -17,7 +17,10 @@
     var active = document.activeElement;
     var busy = active && active !== document.body && active !== field &&
       /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(active.tagName) && !active.closest("[data-scan-form]");
-    if (force || !busy) { field.focus(); }
+    // Only after a scan is the page moved to the field: otherwise the chart stays where it is,
+    // the running infusions at its top within reach (issue 15, item 11); a scanner types into a
+    // focused field wherever it is.
+    if (force) { field.focus(); } else if (!busy) { field.focus({ preventScroll: true }); }
   }
 
   document.addEventListener("keydown", function (event) {

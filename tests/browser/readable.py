@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from mar import roles
 from mar.demo import DEMO_USERS
-from mar.models import Administration, DrugClass, Encounter, Order, Pause
+from mar.models import Administration, DrugClass, Encounter, Order
 from mar.pharmacy.services import order_verify
 from tests import factories
 
@@ -68,11 +68,16 @@ def readable_world() -> ReadableWorld:
         encounter, antiemetic, site=site, start=start + timedelta(minutes=65),
         stop=start + timedelta(minutes=66), method=Administration.Method.PUSH,
     )  # fmt: skip
-    paused = factories.administration_create(  # RAC-7, error: a pause with no resume time
-        encounter, chemo, site=site, start=start + timedelta(minutes=70),
-        stop=start + timedelta(minutes=95),
+    factories.administration_create(  # running with no stop yet (a state, not a card error)
+        encounter, chemo, site=site, start=start + timedelta(minutes=70), stop=None
+    )
+    fluid = factories.order_create(
+        encounter, factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION), dose="250 mL"
+    )
+    factories.administration_create(  # RAC-2, error: a fluid without its purpose
+        encounter, fluid, site=site, start=start + timedelta(minutes=61),
+        stop=start + timedelta(minutes=64),
     )  # fmt: skip
-    Pause.objects.create(administration=paused, start=start + timedelta(minutes=80), end=None)
     signed = list(Encounter.objects.filter(status=Encounter.Status.SIGNED).order_by("pk"))
     assert len(signed) >= 3
     return ReadableWorld(severities=encounter, signed=signed)

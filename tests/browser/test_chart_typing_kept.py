@@ -9,12 +9,12 @@ import pytest
 from django.utils import timezone
 
 from coding.review import query_send, review_claim
-from mar.models import AccessSite, Addendum, Administration, Encounter, Order
+from mar.models import AccessSite, Addendum, Administration, Encounter
 from mar.summary import summary_invalidate
 from tests import factories
 from tests.browser.conftest import sign_in
 from tests.coding.review_helpers import reviewed
-from tests.mar.chart_helpers import running_visit
+from tests.mar.chart_helpers import hydration_order, running_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -46,8 +46,16 @@ def save_bag(page, adm_pk: int, bag: str) -> None:
     expect(version).to_have_value(str(before + 1))
 
 
-def _order_not_given(encounter: Encounter) -> Order:
-    return factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
+def visit_with_an_error() -> tuple[Encounter, Administration, Administration]:
+    """Carboplatin running (a state, not an error, since issue 15 item 9) and a fluid given
+    before it without its purpose (RAC-2: an error, a reason to sign anyway is asked)."""
+    encounter, adm = running_visit()
+    fluid = hydration_order(encounter)
+    given = factories.administration_create(
+        encounter, fluid, site=adm.site, start=adm.start - timedelta(minutes=50),
+        stop=adm.start - timedelta(minutes=10),
+    )  # fmt: skip
+    return encounter, adm, given
 
 
 def test_a_half_typed_reason_to_sign_anyway_survives_a_card_save_and_flush_now(
@@ -55,8 +63,7 @@ def test_a_half_typed_reason_to_sign_anyway_survives_a_card_save_and_flush_now(
 ) -> None:
     from playwright.sync_api import expect
 
-    encounter, adm = running_visit()
-    _order_not_given(encounter)  # DOC-6: an error the sign-off asks a reason for
+    encounter, adm, _fluid = visit_with_an_error()
     page = browser_page
     open_chart(page, live_server, encounter)
     reason = page.locator("[data-testid=sign-form] [name^=ack_]").first
@@ -185,9 +192,7 @@ def test_the_checklist_poll_refreshes_the_sign_state_and_panel_keeping_a_typed_r
 ) -> None:
     from playwright.sync_api import expect
 
-    encounter, adm = running_visit()
-    Administration.objects.filter(pk=adm.pk).update(stop=timezone.now() - timedelta(minutes=1))
-    order = _order_not_given(encounter)  # DOC-6: an error the sign-off asks a reason for
+    encounter, adm, fluid = visit_with_an_error()
     page = browser_page
     page.clock.install()
     open_chart(page, live_server, encounter)
@@ -200,9 +205,11 @@ def test_the_checklist_poll_refreshes_the_sign_state_and_panel_keeping_a_typed_r
         page.clock.run_for(61_000)
     expect(reason).to_have_value(HALF_TYPED)  # the panel came back, the reason with it
 
-    # Someone documents the order as held elsewhere: the next poll drops the item everywhere.
-    # (A raw update, as another system's write: the stored summary is marked stale with it.)
-    Order.objects.filter(pk=order.pk).update(disposition="held", disposition_reason="BP low")
+    # Someone charts the fluid's purpose and stops the infusion elsewhere: the next poll drops
+    # the item everywhere. (Raw updates, as another system's write: the stored summary is
+    # marked stale with them.)
+    Administration.objects.filter(pk=fluid.pk).update(purpose="hydration")
+    Administration.objects.filter(pk=adm.pk).update(stop=timezone.now() - timedelta(minutes=1))
     summary_invalidate(encounter_ids=[encounter.pk])
     with page.expect_response(lambda r: r.url.endswith("/checklist/")):
         page.clock.run_for(61_000)

@@ -60,3 +60,42 @@ def test_report_pages_show_the_rows(client_as, coder_user, nurse_user) -> None:
     assert "RAC-5" in page and "nurse1" in page
     page = client.get(reverse("coding:report_reconciliation"), params).content.decode()
     assert pending.patient.name in page
+
+
+def _info_finding(run) -> None:
+    """DRUG-WASTE at info level (the drug's container not stated): it changes no charge."""
+    run.findings.create(
+        position=99, rule="DRUG-WASTE", severity="info", administrations=["A1"],
+        message="Container not stated for zorblumab: JW/JZ not decided",
+    )  # fmt: skip
+
+
+def test_info_level_findings_do_not_fill_the_findings_report(client_as, nurse_user) -> None:
+    """Issue 15: info-level findings (DRUG-WASTE, container not stated) are left out of the
+    findings report unless asked for; the page says how many it left out."""
+    _encounter, run, _item = reviewed(nurse=nurse_user)
+    _info_finding(run)
+    assert "DRUG-WASTE" not in {r["rule"] for r in findings_by_rule(date_from=DAY, date_to=DAY)}
+    rows = findings_by_nurse_and_unit(date_from=DAY, date_to=DAY)
+    assert all(r["severity"] != "info" for r in rows)
+    with_info = findings_by_rule(date_from=DAY, date_to=DAY, include_info=True)
+    assert "DRUG-WASTE" in {r["rule"] for r in with_info}
+    client = client_as(roles.CODER)
+    url = reverse("coding:report_findings")
+    span = {"date_from": DAY.isoformat(), "date_to": DAY.isoformat()}
+    page = client.get(url, span).content.decode()
+    assert "DRUG-WASTE" not in page and "1 info-level finding" in page
+    page = client.get(url, {**span, "info": "1"}).content.decode()
+    assert "DRUG-WASTE" in page and "Hide them" in page
+
+
+def test_info_level_findings_are_folded_on_the_coders_review(client_as, nurse_user) -> None:
+    encounter, run, _item = reviewed(nurse=nurse_user)
+    _info_finding(run)
+    page = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
+    html = page.content.decode()
+    listed = html[html.index('data-testid="findings"') :]
+    listed = listed[: listed.index("</ul>")]
+    assert "DRUG-WASTE" not in listed
+    folded = html[html.index('data-testid="info-findings"') :]
+    assert "DRUG-WASTE" in folded[: folded.index("</details>")]

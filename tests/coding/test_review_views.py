@@ -283,6 +283,8 @@ def test_query_without_a_finding_by_form_post_reaches_the_nurse_without_a_rule_t
         {"finding": "", "administration": f"A{adm.pk}", "question": question},
     )
     assert response.status_code == 302
+    # Issue 15: the coder is back on the encounter she queried, not on the worklist.
+    assert response["Location"] == reverse("coding:encounter_charges", args=[encounter.pk])
     query = DocumentationQuery.objects.get()
     assert (query.rule, query.administrations) == ("", [f"A{adm.pk}"])
     page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()

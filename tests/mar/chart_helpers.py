@@ -34,7 +34,7 @@ def hydration_order(encounter: Encounter) -> Order:
 
 
 def local(moment) -> str:
-    """A time as the form's datetime-local value on the encounter's (New York) wall clock."""
+    """A time as typed in a time field (24-hour) on the encounter's (New York) wall clock."""
     return moment.astimezone(factories.NEW_YORK).strftime("%Y-%m-%dT%H:%M")
 
 

@@ -88,6 +88,39 @@ def test_demo_keeps_a_container_the_pharmacist_stated(django_capture_on_commit_c
     assert Drug.objects.get(name="rituximab").container == Drug.Container.MULTI_DOSE
 
 
+def test_demo_prints_the_real_address_and_the_sign_ins_last(
+    django_capture_on_commit_callbacks,
+) -> None:
+    """Issue 15, item 16: the address is DEMO_ADDR's (bin/demo passes it), and the sign-ins are
+    the last lines, not buried under pgtrigger's installation lines."""
+    import logging
+
+    from mar.management.commands.demo import demo_url
+
+    heard: list[logging.LogRecord] = []
+
+    class Ear(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            heard.append(record)
+
+    ear = Ear(level=logging.DEBUG)
+    logger = logging.getLogger("pgtrigger")
+    logger.addHandler(ear)
+    out = io.StringIO()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("demo", "--addr", "127.0.0.1:8001", stdout=out)
+    finally:
+        logger.removeHandler(ear)
+    lines = out.getvalue().rstrip().splitlines()
+    assert "Sign in at http://127.0.0.1:8001/ as:" in lines
+    assert "localhost:8000" not in out.getvalue()
+    tail = lines[-len(DEMO_USERS) :]
+    assert all(spec.password in line for spec, line in zip(DEMO_USERS, tail, strict=True))
+    assert not [r for r in heard if r.levelno < logging.WARNING]
+    assert demo_url("8002") == "http://127.0.0.1:8002/"
+
+
 def test_demo_drugs_have_ndcs_so_a_scanned_vial_matches_its_order(
     django_capture_on_commit_callbacks,
 ) -> None:

@@ -181,7 +181,7 @@ def test_the_site_chip_lists_its_flushes(client_as) -> None:
 @pytest.mark.parametrize(
     ("typed", "message"),
     [
-        ("noon-ish", "Enter a date and time such as 2026-03-02 08:30."),
+        ("noon-ish", "Enter the date and the 24-hour time, such as 2026-03-02 14:30."),
         ("", "Enter the time the flush was given."),
     ],
 )

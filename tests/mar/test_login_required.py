@@ -11,7 +11,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 # page it must answer a signed-out user (it says who is signed in, never any record data).
 # FHIR's CapabilityStatement is public by the FHIR RESTful API (a client reads it before it
 # has a token); it holds no patient data.
-PUBLIC = {"login", "healthz", "session_resume", "fhir:metadata"}
+# The favicon is the browser's own request, before any sign-in: an icon, nothing else.
+PUBLIC = {"login", "healthz", "session_resume", "fhir:metadata", "favicon"}
 
 
 def named_routes(resolver: URLResolver, prefix: str = "", args: tuple[str, ...] = ()) -> dict:

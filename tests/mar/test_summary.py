@@ -78,7 +78,7 @@ def _site_assess(e: Encounter, a: Administration, s: AccessSite, u: User) -> Non
 
 
 def _site_discontinue(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
-    charting.site_discontinue(site=s, at=timezone.now())
+    charting.site_discontinue(site=s, at=timezone.now(), stop_running=True)
 
 
 def _flush_chart(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
@@ -183,7 +183,20 @@ def _administration_remove(e: Encounter, a: Administration, s: AccessSite, u: Us
     )
 
 
+def _site_reopen(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
+    charting.site_discontinue(site=s, at=timezone.now(), stop_running=True)
+    charting.site_reopen(site=s, user=u)
+
+
+def _site_placed_correct(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
+    charting.site_placed_correct(
+        site=s, placed_at=a.start - timedelta(minutes=20), was=s.placed_at, user=u
+    )
+
+
 WRITES: list[Callable[[Encounter, Administration, AccessSite, User], Any]] = [
+    _site_reopen,
+    _site_placed_correct,
     _site_place,
     _site_update,
     _site_assess,

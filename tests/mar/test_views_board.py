@@ -19,7 +19,7 @@ def test_board_lists_todays_encounters_with_their_state(client_as) -> None:
     now = timezone.now()
     today = factories.encounter_create(arrived_at=now, location_label="7")
     signed_yesterday = factories.encounter_create(
-        arrived_at=now - timedelta(days=1), status=Encounter.Status.SIGNED
+        arrived_at=now - timedelta(days=1, minutes=5), status=Encounter.Status.SIGNED
     )
     page = client.get(reverse("mar:board")).content.decode()
     assert today.patient.name in page

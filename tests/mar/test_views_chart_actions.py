@@ -160,7 +160,10 @@ def test_one_tap_flush_charts_a_flush_now_and_clears_rac5(client_as) -> None:
 def test_a_discontinued_site_takes_no_flush(client_as) -> None:
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
-    client.post(reverse("mar:site_discontinue", args=[encounter.pk, adm.site_id]))
+    client.post(
+        reverse("mar:site_discontinue", args=[encounter.pk, adm.site_id]),
+        {f"discontinue{adm.site_id}-stop_running": "1"},  # confirmed: carboplatin stops with it
+    )
     assert AccessSite.objects.get(pk=adm.site_id).discontinued_at is not None
     response = client.post(reverse("mar:site_flush", args=[encounter.pk, adm.site_id]), **HX)
     assert "was discontinued" in response.content.decode()
@@ -737,7 +740,12 @@ def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:
 @pytest.mark.parametrize(
     ("flush_site", "flush_at", "field", "message"),
     [
-        (True, "yesterday-ish", "flush_at", "Enter a date and time such as 2026-03-02 08:30."),
+        (
+            True,
+            "yesterday-ish",
+            "flush_at",
+            "Enter the date and the 24-hour time, such as 2026-03-02 14:30.",
+        ),
         (True, "", "flush_at", "Say when the missed flush was given."),
         (False, "2026-03-02T09:10", "flush_site", "Say which site the missed flush was given on."),
     ],

@@ -78,4 +78,6 @@ def test_an_htmx_change_replaces_the_old_messages(client_as) -> None:
         reverse("mar:adm_update", args=[encounter.pk, adm.pk]), card_data(adm, bag="B2"), **HX
     ).content.decode()
     messages = re.search(r'<div id="messages" hx-swap-oob="true">(.*?)</div>', saved, re.S)
-    assert messages and messages.group(1).strip() == ""  # the flush's message is cleared
+    # The flush's message is replaced by the card's own (issue 15, item 12: a save says so).
+    assert messages and "Flush charted" not in messages.group(1)
+    assert f"carboplatin (A{adm.pk}) saved at" in messages.group(1)

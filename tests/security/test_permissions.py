@@ -31,6 +31,7 @@ SIGNED_IN = frozenset(ROLES)
 EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "home": ("GET", SIGNED_IN, ""),
     "healthz": ("GET", PUBLIC, ""),
+    "favicon": ("GET", PUBLIC, ""),
     "login": ("GET POST", PUBLIC, ""),
     "logout": ("POST", SIGNED_IN, ""),
     # The sign-in dialog over a page whose session ended (JSON; config/session.py).
@@ -48,6 +49,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "mar:site_update": ("POST", frozenset({N, A}), "encounter"),
     "mar:site_assess": ("POST", frozenset({N, A}), "encounter"),
     "mar:site_discontinue": ("POST", frozenset({N, A}), "encounter"),
+    "mar:site_reopen": ("POST", frozenset({N, A}), "encounter"),
     "mar:site_flush": ("POST", frozenset({N, A}), "encounter"),
     "mar:flush_remove": ("POST", frozenset({N, A}), "encounter"),
     "mar:order_start": ("POST", frozenset({N, A}), "encounter"),

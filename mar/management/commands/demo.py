@@ -1,5 +1,12 @@
-"""manage.py demo: migrate, load the formulary, demo users and a day of encounters. Idempotent."""
+"""manage.py demo: migrate, load the formulary, demo users and a day of encounters. Idempotent.
 
+`--addr` is where bin/demo serves (its DEMO_ADDR): the sign-in address printed is that one. The
+sign-ins come last, after migrate's output (pgtrigger's ~110 "Installing trigger" lines are
+kept to warnings here), so the passwords are the last thing on the screen.
+"""
+
+import logging
+from argparse import ArgumentParser
 from typing import Any
 
 from django.conf import settings
@@ -22,10 +29,23 @@ from mar.pharmacy.formulary import formulary_load_csv
 class Command(BaseCommand):
     help = "Migrate and load demo data: formulary, a user per role, today's encounters."
 
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--addr",
+            default="127.0.0.1:8000",
+            help="host:port the demo is served at (bin/demo passes DEMO_ADDR)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("The demo has fixed passwords: it does not run in production.")
-        call_command("migrate", interactive=False, verbosity=0)
+        triggers = logging.getLogger("pgtrigger")
+        level = triggers.level
+        triggers.setLevel(logging.WARNING)
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+        finally:
+            triggers.setLevel(level)
         drugs = formulary_load_csv(update_existing=False)
         self.stdout.write(f"Formulary: {drugs} drugs from the starter file.")
         demo_containers_ensure()  # single- or multi-dose, for the JW/JZ waste modifiers
@@ -40,8 +60,17 @@ class Command(BaseCommand):
             encounters = demo_day_create(now=now, nurse=users["nurse"])
             signed = demo_day_sign(encounters=encounters, nurse=users["nurse"])
             self.stdout.write(f"Encounters: {len(encounters)} created, {len(signed)} signed.")
-        self.stdout.write("\nSign in at http://localhost:8000/ as:")
+        self.stdout.write(f"\nSign in at {demo_url(options['addr'])} as:")
         for spec in DEMO_USERS:
             self.stdout.write(
                 f"  {spec.role:<11} username {spec.username:<11} password {spec.password}"
             )
+        self.stdout.flush()
+
+
+def demo_url(addr: str) -> str:
+    """The address runserver is given ("127.0.0.1:8001", "8001", "[::1]:8000") as a URL."""
+    addr = addr.strip() or "127.0.0.1:8000"
+    if addr.isdigit():
+        addr = f"127.0.0.1:{addr}"
+    return f"http://{addr}/"

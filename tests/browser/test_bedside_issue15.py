@@ -1,0 +1,146 @@
+"""Issue 15 (bedside) in real Chromium at 1024x768, as the nurse: the running infusion at the top
+(item 11), an IV-push order starting as a push with 24-hour time fields and a Start button that
+says when (item 10). Screenshots to test-artifacts/bedside-*.png."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from mar.models import Administration, DrugClass
+from tests import factories
+from tests.browser.conftest import ARTIFACTS, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def wall(moment) -> str:
+    return moment.astimezone(factories.NEW_YORK).strftime("%Y-%m-%d %H:%M")
+
+
+def test_an_iv_push_starts_as_a_push_at_a_24_hour_time_and_running_is_at_the_top(
+    browser_page, live_server
+) -> None:
+    now = timezone.now()
+    encounter = factories.encounter_create(arrived_at=now - timedelta(hours=2))
+    site = factories.site_create(encounter, placed_at=now - timedelta(hours=2))
+    fluid = factories.order_create(
+        encounter, factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION),
+        dose="1000 mL", purpose="hydration", duration_minutes=120,
+    )  # fmt: skip
+    running = factories.administration_create(
+        encounter, fluid, site=site, start=now - timedelta(minutes=40), stop=None,
+        purpose="hydration",
+    )  # fmt: skip
+    push = factories.order_create(
+        encounter, factories.drug_get("ondansetron"), dose="8 mg IV push", indication="R11.2"
+    )
+    for name in ("dexamethasone", "famotidine", "diphenhydramine", "acetaminophen"):
+        factories.order_create(encounter, factories.drug_get(name), dose="1 mg")
+    page = browser_page
+    sign_in(page, live_server, factories.user_create(username="nurse-p", role="nurse").username)
+    page.goto(live_server.url + reverse("mar:encounter", args=[encounter.pk]))
+
+    # Item 11: the running fluid, its Stop within reach on the first screen, a calm blue state.
+    running_card = page.locator(f"#adm-{running.pk}")
+    expect(page.locator("[data-testid=running-now]")).to_contain_text("sodium chloride")
+    stop_box = running_card.locator("[data-testid=stop]").bounding_box()
+    assert stop_box is not None and 0 <= stop_box["y"] and stop_box["y"] + stop_box["height"] < 768
+    badge = running_card.locator(".adm-state-running")
+    expect(badge).to_contain_text("Running")
+    colour = badge.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(207, 226, 255)"  # light blue, not red
+    page.screenshot(path=str(ARTIFACTS / "bedside-running-top.png"))
+
+    # Item 10: the push order starts as a push; the time field is 24-hour text.
+    row = page.locator(f"#order-{push.pk}")
+    expect(row.locator("select[name$='-method']")).to_have_value("push")
+    at = row.locator("input[name$='-at']")
+    assert at.get_attribute("type") == "text"
+    assert at.get_attribute("placeholder") == "YYYY-MM-DD HH:MM"
+    start = row.locator("[data-testid=start]")
+    expect(start).to_have_text("Start now")
+    at.fill("03/02/2026 2:30 PM")
+    at.blur()
+    hint = row.locator("[data-testid=time24-hint]")
+    expect(hint).to_contain_text("24-hour")
+    row.screenshot(path=str(ARTIFACTS / "bedside-time24-hint.png"))
+    given = now - timedelta(minutes=10)
+    at.fill(wall(given))
+    at.blur()
+    expect(hint).to_have_count(0)
+    expect(start).to_have_text("Start at " + wall(given)[-5:])
+    start.click()
+    card = page.locator("[data-testid=adm-card]", has_text="ondansetron")
+    expect(card).to_be_visible()
+    adm = Administration.objects.get(order=push)
+    assert adm.method == Administration.Method.PUSH
+    assert wall(adm.start) == wall(given)
+    # A cleared field says "Start now" again.
+    page.screenshot(path=str(ARTIFACTS / "bedside-push-started.png"), full_page=True)
+
+
+def test_discontinue_asks_naming_the_running_infusion_and_reopen_undoes_it(
+    browser_page, live_server
+) -> None:
+    """Item 7: "Discontinue…" opens a confirmation that names what runs on the site; confirming
+    stops it with the site (the message says so); "Reopen" brings the site back."""
+    now = timezone.now()
+    encounter = factories.encounter_create(arrived_at=now - timedelta(hours=2))
+    site = factories.site_create(encounter, placed_at=now - timedelta(hours=2))
+    order = factories.order_create(encounter, factories.drug_get("vancomycin"), dose="1 g")
+    adm = factories.administration_create(
+        encounter, order, site=site, start=now - timedelta(minutes=30), stop=None
+    )
+    page = browser_page
+    sign_in(page, live_server, factories.user_create(username="nurse-d", role="nurse").username)
+    page.goto(live_server.url + reverse("mar:encounter", args=[encounter.pk]))
+    chip = page.locator(f"#site-{site.pk}")
+    chip.locator("[data-testid=discontinue-open]").click()
+    warning = chip.locator("[data-testid=discontinue-running]")
+    expect(warning).to_contain_text("vancomycin")
+    expect(warning).to_contain_text(f"A{adm.pk}")
+    button = chip.locator("[data-testid=discontinue]")
+    expect(button).to_have_text(f"Discontinue S{site.pk} and stop A{adm.pk}")
+    chip.screenshot(path=str(ARTIFACTS / "bedside-discontinue-confirm.png"))
+    button.click()
+    expect(page.locator("#messages")).to_contain_text(f"S{site.pk} discontinued at")
+    expect(page.locator("#messages")).to_contain_text("vancomycin")
+    expect(page.locator("[data-testid=running-now]")).to_have_count(0)
+    reopen = page.locator(f"#site-{site.pk} [data-testid=reopen]")
+    expect(reopen).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "bedside-discontinued.png"))
+    reopen.click()
+    expect(page.locator("#messages")).to_contain_text(f"S{site.pk} reopened")
+    expect(page.locator(f"#site-{site.pk} [data-testid=discontinue-open]")).to_be_visible()
+    site.refresh_from_db()
+    assert site.discontinued_at is None
+
+
+def test_the_board_shows_the_last_24_hours_or_a_chosen_day(browser_page, live_server) -> None:
+    """Item 14: the board's default is the last 24 hours (last evening's signed visit is there
+    after midnight); the date field shows a chosen day."""
+    from mar.models import Encounter
+
+    now = timezone.now()
+    evening = factories.encounter_create(
+        arrived_at=now - timedelta(hours=7), status=Encounter.Status.SIGNED, location_label="3"
+    )
+    older = factories.encounter_create(
+        arrived_at=now - timedelta(days=3), status=Encounter.Status.SIGNED, location_label="5"
+    )
+    page = browser_page
+    sign_in(page, live_server, factories.user_create(username="nurse-b", role="nurse").username)
+    page.goto(live_server.url + reverse("mar:board"))
+    expect(page.locator("[data-testid=board-title]")).to_contain_text("last 24 hours")
+    cards = page.locator("[data-testid=encounter-card]")
+    expect(cards.filter(has_text=evening.patient.name)).to_have_count(1)
+    expect(cards.filter(has_text=older.patient.name)).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "bedside-board.png"))
+    day = timezone.localdate(older.arrived_at)
+    page.fill("#board-date", day.isoformat())
+    page.locator("[data-testid=board-date] button[type=submit]").click()
+    expect(cards.filter(has_text=older.patient.name)).to_have_count(1)
+    expect(page.locator("[data-testid=board-title]")).not_to_contain_text("last 24 hours")
