@@ -321,8 +321,10 @@ def _mark(adm: Administration, clock: _Clock, charged: bool) -> Bar | Point:
             _ml_h(event.ml_h),
             f"rate {_ml_h(event.ml_h)} from {clock.hhmm(event.at)}",
         )
-        for event in adm.rates
-        if event.at > adm.start and event.at <= end
+        # Every rate after the one it started at, also one charted in the start's minute
+        # (the record's times are to the minute): a titration is a mark on its bar.
+        for i, event in enumerate(adm.rates)
+        if not (i == 0 and event.at <= adm.start) and event.at <= end
     )
     pauses = tuple(
         Segment(clock.x(p.start), max(0.2, round(clock.x(p.end or end) - clock.x(p.start), 2)))

@@ -165,3 +165,37 @@ def test_names_in_one_row_never_run_into_each_other_on_the_narrowest_plot():
         for other_y, other_x, other in names:
             if other_y == y and other != label and other_x >= x:
                 assert other_x >= x + pct(len(label) * CHAR_PX), (label, other)
+
+
+def _titrated(change_at: str):
+    document = {
+        "format": "infusion-record/1",
+        "encounter": {"id": "E1", "timezone": "America/New_York"},
+        "sites": [{"id": "S1", "kind": "port", "location": "chest"}],
+        "orders": [],
+        "administrations": [
+            {
+                "id": "A1", "drug": "carboplatin", "drug_class": "chemo", "route": "iv",
+                "method": "infusion", "site": "S1", "start": "2026-03-02T09:00",
+                "stop": "2026-03-02T10:00",
+                "rates": [
+                    {"at": "2026-03-02T09:00", "ml_h": 250},
+                    {"at": change_at, "ml_h": 125},
+                ],
+            }  # fmt: skip
+        ],
+        "flushes": [],
+    }
+    return build_timeline(parse_record(document))
+
+
+def test_a_rate_change_is_a_mark_on_its_bar_and_the_start_rate_is_not():
+    bar = _titrated("2026-03-02T09:30").bars[0]
+    assert [m.label for m in bar.rate_marks] == ["125 mL/h"]
+
+
+def test_a_titration_charted_in_the_starts_minute_is_still_a_mark():
+    """Issue 17: the record's times are to the minute, so a rate changed within the minute of
+    the start shares its time; it is still a change, drawn at the bar's start."""
+    bar = _titrated("2026-03-02T09:00").bars[0]
+    assert [m.label for m in bar.rate_marks] == ["125 mL/h"]
