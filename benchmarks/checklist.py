@@ -105,6 +105,9 @@ def main() -> None:
     parser.add_argument(
         "--extra", type=int, default=0, help="add this many push+flush pairs to the encounter"
     )
+    parser.add_argument(
+        "--profile", default="", help="cProfile this endpoint (e.g. flush) instead of timing"
+    )
     args = parser.parse_args()
 
     from celery import current_app
@@ -116,12 +119,12 @@ def main() -> None:
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
-            run(args.n, args.warmup, args.extra)
+            run(args.n, args.warmup, args.extra, args.profile)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-def run(n: int, warmup: int, extra: int) -> None:
+def run(n: int, warmup: int, extra: int, profile: str = "") -> None:
     from mar.demo import demo_day_create, demo_users_ensure
     from mar.models import Encounter
     from mar.pharmacy.formulary import formulary_load_csv
@@ -202,6 +205,16 @@ def run(n: int, warmup: int, extra: int) -> None:
     }
     for call in calls.values():
         timed(call, warmup)
+    if profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        timed(calls[profile], n)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        return
     # Interleaved rounds, so load from other jobs falls on all three alike.
     results: dict[str, list[float]] = {name: [] for name in calls}
     rounds = 10

@@ -17,13 +17,16 @@ from mar.services.scanning import scan_usable_for
 
 @dataclass
 class Care:
-    scan_form: Form
-    patient_scan: BarcodeScan | None
-    last_scan: BarcodeScan | None
-    last_scan_override: Form | None
-    last_scan_overridden: bool
-    measures: measures.Measures
-    measure_form: Form
+    """The chart's care data. For an htmx answer about one card or one site only that part is
+    filled (`care_context(card=..)`, `care_context(site=..)`): the page-wide parts stay None."""
+
+    scan_form: Form | None = None
+    patient_scan: BarcodeScan | None = None
+    last_scan: BarcodeScan | None = None
+    last_scan_override: Form | None = None
+    last_scan_overridden: bool = False
+    measures: measures.Measures | None = None
+    measure_form: Form | None = None
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     administrations: dict[int, dict[str, Any]] = field(default_factory=dict)
     sites: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -31,9 +34,24 @@ class Care:
 
 
 def care_context(
-    request: HttpRequest, encounter: Encounter, *, bound: dict[str, Form] | None = None
+    request: HttpRequest,
+    encounter: Encounter,
+    *,
+    bound: dict[str, Form] | None = None,
+    card: int | None = None,
+    site: int | None = None,
 ) -> dict[str, Any]:
+    """The care data of the whole chart; with `card` (an administration's pk) or `site` (a
+    site's pk), only what that card's or that site chip's htmx answer renders (issue 19: an
+    answer about one card builds nothing for the rest of the chart)."""
     bound = bound or {}
+    if card is not None or site is not None:
+        care = Care()
+        if card is not None:
+            _administrations_care(care, encounter, bound, only=card)
+        if site is not None:
+            _sites_care(care, encounter, bound, only=site)
+        return _care_answer(care)
     scans = list(
         encounter.scans.select_related("order__drug", "drug", "by")
         .prefetch_related("overrides")
@@ -85,11 +103,27 @@ def care_context(
             "needs_verification": safety.needs_verification(order),
             "allergies": safety.allergy_matches(encounter.patient, order.drug),
         }
-    administrations = (
-        Administration.objects.filter(encounter=encounter)
-        .select_related("double_checked_by", "created_by")
-        .prefetch_related("rate_changes__by", "overrides__by", "pauses")
-    )
+    _administrations_care(care, encounter, bound)
+    _sites_care(care, encounter, bound)
+    return _care_answer(care)
+
+
+def _care_answer(care: Care) -> dict[str, Any]:
+    return {
+        "care": care,
+        "pause_reason_choices": care_forms.PauseReasonForm.base_fields["reason"].choices,  # type: ignore[attr-defined]
+    }
+
+
+def _administrations_care(
+    care: Care, encounter: Encounter, bound: dict[str, Form], only: int | None = None
+) -> None:
+    administrations = Administration.objects.filter(encounter=encounter)
+    if only is not None:
+        administrations = administrations.filter(pk=only)
+    administrations = administrations.select_related(
+        "double_checked_by", "created_by"
+    ).prefetch_related("rate_changes__by", "overrides__by", "pauses")
     for adm in administrations:
         segments = rates.rate_segments(adm)
         care.administrations[adm.pk] = {
@@ -122,7 +156,13 @@ def care_context(
             ),
             "pause_reasons": [p for p in adm.pauses.all() if p.reason],
         }
-    for site in encounter.sites.prefetch_related("assessments__by"):
+
+
+def _sites_care(
+    care: Care, encounter: Encounter, bound: dict[str, Form], only: int | None = None
+) -> None:
+    sites = encounter.sites.all() if only is None else encounter.sites.filter(pk=only)
+    for site in sites.prefetch_related("assessments__by"):
         care.sites[site.pk] = {
             "assessments": list(site.assessments.all()),
             "details_form": bound.get(f"site-details-S{site.pk}")
@@ -130,7 +170,3 @@ def care_context(
             "condition_form": bound.get(f"site-condition-S{site.pk}")
             or care_forms.SiteConditionForm(encounter=encounter, prefix=f"sc-s{site.pk}"),
         }
-    return {
-        "care": care,
-        "pause_reason_choices": care_forms.PauseReasonForm.base_fields["reason"].choices,  # type: ignore[attr-defined]
-    }

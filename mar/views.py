@@ -197,10 +197,21 @@ def _board_date(text: str) -> date | None:
         return None
 
 
-def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) -> dict[str, Any]:
+def _chart_context(
+    request: HttpRequest,
+    encounter: Encounter,
+    *,
+    card: int | None = None,
+    site: int | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """The chart's context; `card` / `site`: an htmx answer about that card or site chip only
+    (the care data of the rest of the chart is not built)."""
     nurse = user_has_role(request.user, NURSE)
     context = chart_context(encounter, **kwargs)
-    context.update(care_context(request, encounter, bound=kwargs.get("bound")))
+    context.update(
+        care_context(request, encounter, bound=kwargs.get("bound"), card=card, site=site)
+    )
     signed = encounter.is_signed
     context["can_chart"] = nurse and not signed
     # A signed record is read-only, with one "Addendum" button (?addendum=1) that opens its
@@ -268,16 +279,23 @@ def _after_change(
     bound: dict[str, Form] | None = None,
     conflict: Administration | None = None,
     card: int | None = None,
+    site: int | None = None,
 ) -> HttpResponse:
     """htmx: the chart section re-rendered (checklist and timeline included), or, for a change
     to one administration (`card`), that card with the checklist, sign-off and timeline swapped
-    out of band. Without JavaScript: a redirect back to the chart, or the page again with the
+    out of band; for a flush on one site (`site`), that site's chip the same way. Without
+    JavaScript: a redirect back to the chart, or the page again with the
     refused form when there was an error."""
     if request.htmx:
-        context = _chart_context(request, encounter, bound=bound, conflict=conflict)
+        context = _chart_context(
+            request, encounter, bound=bound, conflict=conflict, card=card, site=site
+        )
         if card is not None:
             context.update(card_pk=card, oob=True)
             return render(request, "mar/_card_response.html", context)
+        if site is not None:  # a flush: its site chip, the rest out of band (issue 19)
+            context.update(site_pk=site, oob=True)
+            return render(request, "mar/_site_response.html", context)
         return render(request, "mar/_chart.html", context)
     if bound or conflict:
         context = _chart_context(request, encounter, bound=bound, conflict=conflict)
@@ -501,8 +519,8 @@ def site_flush(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
             messages.success(
                 request, f"Flush charted on S{site.pk} at {_wall_clock(encounter, flush.at)}."
             )
-            return _after_change(request, encounter, anchor=f"site-{site.pk}")
-    return _after_change(request, encounter, bound={f"flush-S{site.pk}": form})
+            return _after_change(request, encounter, anchor=f"site-{site.pk}", site=site.pk)
+    return _after_change(request, encounter, bound={f"flush-S{site.pk}": form}, site=site.pk)
 
 
 @require_POST

@@ -247,8 +247,13 @@ def test_a_chart_section_answer_updates_the_top_bar_out_of_band(client_as) -> No
         .post(reverse("mar:site_flush", args=[encounter.pk, adm.site_id]), HTTP_HX_REQUEST="true")
         .content.decode()
     )
-    assert html.lstrip().startswith('<div id="chart"')
+    # A flush answers with its site chip (issue 19: not the whole chart), the rest out of band.
+    assert html.lstrip().startswith(f'<div class="site-chip" id="site-{adm.site_id}"')
+    assert 'id="chart"' not in html
     assert 'hx-swap-oob="true"' in _sign_state(html)
+    for fragment in ('id="checklist"', 'id="timeline"'):
+        tag = html[html.index(fragment) - 200 : html.index(fragment) + 400]
+        assert 'hx-swap-oob="true"' in tag, fragment
 
 
 def test_an_empty_dose_unit_does_not_look_charted(client_as) -> None:
