@@ -175,8 +175,13 @@ def _titrated(change_at: str):
         "orders": [],
         "administrations": [
             {
-                "id": "A1", "drug": "carboplatin", "drug_class": "chemo", "route": "iv",
-                "method": "infusion", "site": "S1", "start": "2026-03-02T09:00",
+                "id": "A1",
+                "drug": "carboplatin",
+                "drug_class": "chemo",
+                "route": "iv",
+                "method": "infusion",
+                "site": "S1",
+                "start": "2026-03-02T09:00",
                 "stop": "2026-03-02T10:00",
                 "rates": [
                     {"at": "2026-03-02T09:00", "ml_h": 250},
