@@ -24,7 +24,8 @@ class ChargeRunAdmin(admin.ModelAdmin):
 @admin.register(models.ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """Integrations' FHIR API tokens: an admin makes one (its key shown once, here) and revokes
-    it (the action, or the revoke box); the key itself is never stored."""
+    it (the list's "Revoke the selected tokens" action: who and when are kept); the key itself is
+    never stored."""
 
     list_display = ["name", "key_prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
     fields = ["name", "scopes", "key_prefix", "created_by", "created_at", "last_used_at"]

@@ -67,6 +67,11 @@ class ChargeLine(models.Model):
     date = models.DateField()
     administrations = models.JSONField(default=list, help_text="Record ids, e.g. ['A12']")
     why = models.TextField()
+    rules = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Ids of the engine's rules the line applied (coding/engine/RULEBOOK.md)",
+    )
 
     class Meta:
         ordering = ["run", "position"]

@@ -59,6 +59,7 @@ class EffectiveLine:
     original: dict[str, Any] | None = None  # the generated line, when a coder changed it
     removed: bool = False
     engine_why: str = ""  # the engine's why, kept beside the coder's on a corrected line
+    rules: tuple[str, ...] = ()  # the engine's rule ids for the generated line (none if added)
 
     @property
     def key(self) -> str:
@@ -123,6 +124,7 @@ def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[Ef
                     line.why,
                     source,
                     line_id=line.pk,
+                    rules=tuple(line.rules),
                 )  # fmt: skip
             )
             continue
@@ -141,6 +143,7 @@ def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[Ef
                 original=correction.original,
                 removed=correction.action == ChargeCorrection.Action.REMOVE,
                 engine_why=line.why,
+                rules=tuple(line.rules),
             )  # fmt: skip
         )
     for correction in added:

@@ -75,6 +75,7 @@ def charge_run_store(
                 date=charge.date,
                 administrations=list(charge.administrations),
                 why=charge.why,
+                rules=list(charge.rules),
             )
             for position, charge in enumerate(result.charges)
         )

@@ -17,6 +17,7 @@ from django.forms import Form
 from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, Result, code_record
+from mar import merge
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -49,6 +50,7 @@ from mar.record import (
     record_from_encounter,
     record_id,
 )
+from mar.services import charting
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.summary import findings_of, summary_for
 from mar.timeline import Timeline, build_timeline
@@ -384,8 +386,8 @@ def chart_context(
             encounter=encounter,
             prefix="enc",
             initial={
-                "arrived_at": encounter.arrived_at,
-                "observation_at": encounter.observation_at,
+                **charting.encounter_times(encounter),
+                "base": merge.snapshot(charting.encounter_times(encounter)),
             },
         ),
         "sign_form": bound.get("sign") or SignForm(open_errors=checklist.open_errors),
@@ -417,7 +419,10 @@ def _site_row(
     form = bound.get(f"site-S{site.pk}") or SiteUpdateForm(
         encounter=encounter,
         prefix=f"s{site.pk}",
-        initial={"location": site.location, "separate_site_reason": site.separate_site_reason},
+        initial={
+            **charting.site_details(site),
+            "base": merge.snapshot(charting.site_details(site)),
+        },
     )
     flush_form = bound.get(f"flush-S{site.pk}") or FlushForm(
         encounter=encounter, prefix=f"flush{site.pk}"

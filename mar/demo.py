@@ -18,6 +18,7 @@ from mar.models import (
     AccessSite,
     Administration,
     Drug,
+    DrugNdc,
     Encounter,
     Flush,
     Order,
@@ -52,6 +53,7 @@ DEMO_CONTAINERS = {
     "tocilizumab": SINGLE,
     "carboplatin": MULTI,
     "paclitaxel": MULTI,
+    "ondansetron": MULTI,
 }
 
 
@@ -145,6 +147,38 @@ def demo_containers_ensure() -> int:
     for name, container in DEMO_CONTAINERS.items():
         changed += Drug.objects.filter(name=name, container="").update(container=container)
     return changed
+
+
+# Demo packages for the drugs the demo day gives, so scanning (BCMA) and the drug lines' NDC work
+# in the demo. Labeler 99999 is no real company: these are not real products. (NDC, NDC unit,
+# NDC units in one billing unit of the HCPCS, from the concentration on the demo package.)
+DEMO_NDCS: dict[str, tuple[str, str, str, str]] = {
+    "ondansetron": ("99999000110", "ML", "0.5", "2 mg/mL, 20 mL multi-dose vial"),
+    "dexamethasone": ("99999000210", "ML", "0.1", "10 mg/mL, 1 mL vial"),
+    "diphenhydramine": ("99999000310", "ML", "1", "50 mg/mL, 1 mL vial"),
+    "paclitaxel": ("99999000410", "ML", "0.1667", "6 mg/mL, 50 mL multi-dose vial"),
+    "cisplatin": ("99999000510", "ML", "10", "1 mg/mL, 100 mL vial"),
+    "carboplatin": ("99999000610", "ML", "5", "10 mg/mL, 45 mL multi-dose vial"),
+    "bevacizumab": ("99999000710", "ML", "0.4", "25 mg/mL, 16 mL single-dose vial"),
+    "oxaliplatin": ("99999000810", "ML", "0.1", "5 mg/mL, 20 mL single-dose vial"),
+    "sodium chloride 0.9%": ("99999000910", "ML", "1000", "1000 mL bag"),
+}
+
+
+def demo_ndcs_ensure() -> int:
+    """Give the demo day's drugs a (demo) NDC each, where the drug has none yet (a pharmacist's
+    own NDCs are kept). Returns the number of NDCs added."""
+    added = 0
+    for name, (ndc, unit, per_unit, package) in DEMO_NDCS.items():
+        drug = Drug.objects.filter(name=name).first()
+        if drug is None or drug.ndcs.exists():
+            continue
+        DrugNdc.objects.create(
+            drug=drug, ndc=ndc, unit=unit, units_per_billing_unit=Decimal(per_unit),
+            package_description=f"demo package (not a real product): {package}", preferred=True,
+        )  # fmt: skip
+        added += 1
+    return added
 
 
 # Administrative sex of the demo patients (HL7 table 0001): these are F, the others M.
@@ -279,8 +313,14 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         ns = c.order("sodium chloride 0.9%", "1000 mL", "E86.0", route="iv", purpose="hydration")
         ond = c.order("ondansetron", "8 mg", "R11.2", route="iv")
         cis = c.order("cisplatin", "75 mg/m2", "C34.90", route="iv", duration_minutes=60)
-        c.give(ns, piv, at(40), at(100), purpose=Administration.Purpose.HYDRATION)
-        c.give(ond, piv, at(105), at(107), Administration.Method.PUSH)
+        c.give(
+            ns, piv, at(40), at(100), purpose=Administration.Purpose.HYDRATION,
+            dose_value=Decimal(1000), dose_unit="mL",
+        )  # fmt: skip
+        c.give(
+            ond, piv, at(105), at(107), Administration.Method.PUSH,
+            dose_value=Decimal(8), dose_unit="mg",
+        )  # fmt: skip
         c.flush(piv, at(108))
         c.give(cis, port, at(115), at(220), dose_value=Decimal(130), dose_unit="mg")
         c.flush(port, at(221))
@@ -293,7 +333,7 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         c = _Chart(enc, nurse)
         s1 = c.site(AccessSite.Kind.PICC, "right upper arm", at(62))
         tep = c.order("teprotumumab", "10 mg/kg", "E05.00", route="iv", duration_minutes=60)
-        c.give(tep, s1, at(70), at(135))
+        c.give(tep, s1, at(70), at(135), dose_value=Decimal(700), dose_unit="mg")
         c.flush(s1, at(136))
         created.append(enc)
 
@@ -319,10 +359,11 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         s1 = c.site(AccessSite.Kind.PERIPHERAL_IV, "right antecubital", at(125))
         ond = c.order("ondansetron", "4 mg", "R11.2", route="iv")
         dph = c.order("diphenhydramine", "25 mg", "T78.40XA", route="iv")
-        c.give(ond, s1, at(130), None, Administration.Method.PUSH)
+        given = {"dose_unit": "mg"}
+        c.give(ond, s1, at(130), None, Administration.Method.PUSH, dose_value=Decimal(4), **given)
         c.flush(s1, at(131))
-        c.give(dph, s1, at(140), None, Administration.Method.PUSH)
-        c.give(ond, s1, at(185), None, Administration.Method.PUSH)
+        c.give(dph, s1, at(140), None, Administration.Method.PUSH, dose_value=Decimal(25), **given)
+        c.give(ond, s1, at(185), None, Administration.Method.PUSH, dose_value=Decimal(4), **given)
         created.append(enc)
 
         # Chair 6: bevacizumab and oxaliplatin, both from single-dose vials: 350 mg of

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from coding.engine import Finding, RecordError
 from coding.engine.reading import local_time
+from mar import merge
 from mar.models import ADMINISTRATION_CARD_FIELDS, AccessSite, Administration, Encounter, Order
 from mar.services.charting import finding_key
 
@@ -228,7 +229,17 @@ class SiteForm(ZonedForm):
 ADDENDUM_WHY_LABEL = "Why (addendum to the signed record)"
 
 
-class SiteUpdateForm(ZonedForm):
+class BaseSnapshotMixin(forms.Form):
+    """The values the form showed (mar/merge.py), posted back so the save merges field by field:
+    a field left as shown never overwrites another nurse's change saved meanwhile."""
+
+    base = forms.CharField(required=False, widget=forms.HiddenInput(), max_length=20000)
+
+    def clean_base(self) -> merge.Canonical | None:
+        return merge.snapshot_read(self.cleaned_data.get("base"))
+
+
+class SiteUpdateForm(BaseSnapshotMixin, ZonedForm):
     location = forms.CharField(max_length=100, required=False)
     separate_site_reason = forms.CharField(
         label="Why this site is necessary",
@@ -440,7 +451,7 @@ class PauseForm(ZonedForm):
     )
 
 
-class EncounterTimesForm(ZonedForm):
+class EncounterTimesForm(BaseSnapshotMixin, ZonedForm):
     arrived_at = LocalTimeField(label="Arrived at", required=False)
     observation_at = LocalTimeField(label="Placed in observation at", required=False)
     addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)

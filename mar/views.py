@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
+from mar import merge
 from mar.care_context import care_context
 from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
 from mar.chart_context import (
@@ -33,7 +34,7 @@ from mar.chart_context import (
     is_paused,
     running_minutes,
 )
-from mar.clock import hhmm
+from mar.clock import date_hhmm, hhmm
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -257,6 +258,26 @@ def _refused(form: Form, exc: ChartError) -> None:
     apply_chart_error(form, exc.errors)
 
 
+def _changed_meanwhile(form: Form, exc: merge.ChangedMeanwhile, encounter: Encounter) -> None:
+    """Both nurses changed a field (issue 18, item 8): nothing saved; what is stored now is named
+    beside each such field, what she typed stays in it, and the base becomes what is stored now,
+    so saving again keeps hers."""
+    data = form.data.copy()
+    data[form.add_prefix("base")] = exc.current
+    form.data = data
+    for name, theirs in exc.clashes.items():
+        shown = (
+            date_hhmm(theirs, encounter.zone)
+            if isinstance(theirs, datetime)
+            else (theirs or "(empty)")
+        )
+        form.add_error(
+            name,
+            f"Changed by someone else while you typed: it is now {shown}. "
+            "Yours is kept here; save again to replace theirs with it.",
+        )
+
+
 @require_POST
 @role_required(NURSE)
 def encounter_times(request: HttpRequest, pk: int) -> HttpResponse:
@@ -269,6 +290,8 @@ def encounter_times(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ChartError as exc:
             _refused(form, exc)
+        except merge.ChangedMeanwhile as exc:
+            _changed_meanwhile(form, exc, encounter)
         else:
             return _after_change(request, encounter, anchor="encounter-times")
     return _after_change(request, encounter, bound={"times": form})
@@ -311,6 +334,8 @@ def site_update(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
             charting.site_update(site=site, user=request.user, **form.cleaned_data)
         except ChartError as exc:
             _refused(form, exc)
+        except merge.ChangedMeanwhile as exc:
+            _changed_meanwhile(form, exc, encounter)
         else:
             return _after_change(request, encounter, anchor=f"site-{site.pk}")
     return _after_change(request, encounter, bound={f"site-S{site.pk}": form})

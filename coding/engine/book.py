@@ -6,10 +6,12 @@ modifiers.py then marks and orders its lines.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from . import rules as r
 from .record import Policy, Record
 from .result import Finding, NotCharged
 from .timing import local_clock, local_date
@@ -26,6 +28,15 @@ class Line:
     group: str | None = None  # the IV site group; None for services outside the IV hierarchy
     initial: bool = False
     modifiers: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)  # rule ids (rules.py), in the order applied
+
+    def apply(self, *rule_ids: str) -> None:
+        self.rules.extend(i for i in rule_ids if i not in self.rules)
+
+
+def rule_list(rule_ids: Iterable[str]) -> list[str]:
+    """The ids once each, in the order first applied."""
+    return list(dict.fromkeys(rule_ids))
 
 
 class Book:
@@ -55,23 +66,34 @@ class Book:
         ids: tuple[str, ...],
         why: str,
         *,
+        rules: Iterable[str],
         group: str | None = None,
         initial: bool = False,
         modifiers: tuple[str, ...] = (),
     ) -> None:
-        """One line per date on which a unit began (an additional hour after midnight)."""
+        """One line per date on which a unit began (an additional hour after midnight).
+
+        `rules`: the ids of the rules that made the line (rules.py)."""
+        applied = rule_list(rules)
         if len(unit_starts) == 1:  # most lines: one unit
             at = unit_starts[0]
             line = Line(code, 1, self.day(at), ids, why, at, group, initial, list(modifiers))
+            line.rules = applied
             self.lines.append(line)
             return
         by_day: dict[date, int] = defaultdict(int)
         for moment in unit_starts:
             by_day[self.day(moment)] += 1
+        if len(by_day) > 1:
+            applied = rule_list([*applied, r.DATE_OF_SERVICE])
         for day, units in sorted(by_day.items()):
-            self.lines.append(
-                Line(code, units, day, ids, why, min(unit_starts), group, initial, list(modifiers))
+            line = Line(
+                code, units, day, ids, why, min(unit_starts), group, initial, list(modifiers)
             )
+            line.rules = list(applied)
+            self.lines.append(line)
 
-    def skip(self, ids: tuple[str, ...], reason: str) -> None:
-        self.not_charged.extend(NotCharged(i, reason) for i in ids)
+    def skip(self, ids: tuple[str, ...], reason: str, *, rules: Iterable[str]) -> None:
+        """`ids` earn nothing, for `reason`; `rules`: the ids of the rules that decided it."""
+        applied = tuple(rule_list(rules))
+        self.not_charged.extend(NotCharged(i, reason, applied) for i in ids)

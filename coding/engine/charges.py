@@ -14,7 +14,8 @@ Module map of the rules, each family in one module:
 - modifiers.py: distinct modifiers and claim order;
 - edits.py: the edits every set of lines passes before it leaves.
 
-Each line says why it was made, naming any policy choice it used.
+Each line says why it was made, naming any policy choice it used, and names the ids of the rules it
+applied (rules.py; each explained in RULEBOOK.md), as does each administration not charged.
 
 Scenarios: all of P01-P36.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from . import rules as r
 from .book import Book
 from .checks import documentation_findings
 from .classify import classify
@@ -90,6 +92,7 @@ def _result(book: Book) -> Result:
             administrations=ln.administrations,
             why=ln.why,
             modifiers=tuple(ln.modifiers),
+            rules=tuple(ln.rules),
         )
         for ln in lines
     )
@@ -101,7 +104,9 @@ def _result(book: Book) -> Result:
             reasons.setdefault(item.administration, item)
     for adm in book.record.administrations:
         if adm.id not in charged and adm.id not in reasons:
-            reasons[adm.id] = NotCharged(adm.id, "no separately reportable service")
+            reasons[adm.id] = NotCharged(
+                adm.id, "no separately reportable service", (r.NO_SERVICE,)
+            )
     findings = sorted(set(book.findings), key=Finding.sort_key)
     return Result(
         encounter=book.record.encounter.id,

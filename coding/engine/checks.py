@@ -26,7 +26,9 @@ from .timing import MAX_HOURS_WITHOUT_PUMP, intersect
 
 
 def documentation_findings(record: Record, *, now: datetime | None = None) -> list[Finding]:
-    """Every RAC-1..9 and DOC-1..4 finding for the record. `now` enables the future-time check."""
+    """Every RAC-1..9, DOC-1..4 and DOC-6 finding for the record.
+
+    `now` enables the future-time check."""
     if now is not None and now.utcoffset() is None:
         raise ValueError("now must be timezone-aware (the record's times all are)")
     findings: list[Finding] = []
@@ -96,7 +98,44 @@ def documentation_findings(record: Record, *, now: datetime | None = None) -> li
     findings.extend(_flushes_between_drugs(record, on_sites, now_ts))
     findings.extend(_overlaps_without_bags(on_sites, now_ts))
     findings.extend(_observation(record))
+    findings.extend(_order_dispositions(record))
     return findings
+
+
+DISPOSITION_WORDS = {"not_given": "not given", "held": "held", "refused": "refused"}
+
+
+def _order_dispositions(record: Record) -> Iterator[Finding]:
+    """DOC-6: every order of the encounter is given (an administration is linked to it) or
+    documented as not given, held or refused, with the reason.
+
+    An error (the signature waits until it is resolved or acknowledged with a reason), at the
+    bedside too: an order still to give is an open item of the visit. The field is the order's
+    place in the record ("orders[1].disposition"), so the checklist jumps to that order's row.
+    """
+    given = {adm.order for adm in record.administrations if adm.order is not None}
+    for i, order in enumerate(record.orders):
+        if order.id in given:
+            continue
+        named = f"{order.drug} {order.dose}".strip() if order.dose else order.drug
+        if order.disposition is None:
+            yield Finding(
+                "DOC-6",
+                "error",
+                f"The order for {named} ({order.id}) was neither given nor documented as not "
+                "given, held or refused: start it, or say why it was not given",
+                (),
+                f"orders[{i}].disposition",
+            )
+        elif not (order.disposition_reason or "").strip():
+            yield Finding(
+                "DOC-6",
+                "error",
+                f"The order for {named} ({order.id}) is charted as "
+                f"{DISPOSITION_WORDS[order.disposition]} without a reason: say why",
+                (),
+                f"orders[{i}].disposition_reason",
+            )
 
 
 def _hydration_orders(adm: Administration, order: Order | None) -> Iterator[Finding]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
+from . import rules as r
 from .codes import Family, family_of
 from .record import Administration, DrugClass, Record
 from .result import Finding, NotCharged
@@ -67,6 +68,7 @@ class Service:
     spans: tuple[Span, ...]  # counted running time
     minutes: int
     note: str = ""
+    rules: tuple[str, ...] = ()  # the rules that made it this service (rules.py)
     # Derived once from the fields above.
     family: Family = field(init=False, compare=False)
     ids: tuple[str, ...] = field(init=False, compare=False)
@@ -123,7 +125,11 @@ def classify(record: Record, findings: list[Finding]) -> Classified:
             if carries_no_charge(m):
                 what = "carries a drug" if m.purpose == "vehicle" else "keeps the vein open"
                 out.not_charged.append(
-                    NotCharged(m.id, f"{m.drug} {what} ({m.purpose}): never charged")
+                    NotCharged(
+                        m.id,
+                        f"{m.drug} {what} ({m.purpose}): never charged",
+                        (r.NEVER_CHARGED_FLUID,),
+                    )
                 )
                 continue
             chargeable.append(m)
@@ -138,6 +144,7 @@ def classify(record: Record, findings: list[Finding]) -> Classified:
                         m.id,
                         f"{untagged.drug} has no drug class yet (DOC-4): not charged until "
                         "a pharmacist tags it",
+                        ("DOC-4",),
                     )
                 )
             continue
@@ -146,7 +153,11 @@ def classify(record: Record, findings: list[Finding]) -> Classified:
             finding = blocked[lead.id]
             for m in chargeable:
                 out.not_charged.append(
-                    NotCharged(m.id, f"not charged: {finding.message} ({finding.rule})")
+                    NotCharged(
+                        m.id,
+                        f"not charged: {finding.message} ({finding.rule})",
+                        (r.BLOCKED, finding.rule),
+                    )
                 )
             continue
         _service(record, lead, tuple(chargeable), out)
@@ -176,13 +187,34 @@ def _service(
     """Add the service `lead` decides for its members, or the reason none of them is charged."""
     assert lead.drug_class is not None
     decided = _decide_service(record, lead, members, family_of(lead.drug_class), out)
-    if isinstance(decided, str):
-        out.not_charged.extend(NotCharged(m.id, decided) for m in members)
+    bag = (r.MIXED_BAG,) if len(members) > 1 else ()
+    if isinstance(decided, Skip):
+        applied = (*bag, *decided.rules)
+        out.not_charged.extend(NotCharged(m.id, decided.reason, applied) for m in members)
     elif decided is not None:
-        kind, spans, note = decided
+        kind, spans, note, applied = decided
         out.services.append(
-            Service(kind, lead, lead.drug_class, members, tuple(spans), whole_minutes(spans), note)
+            Service(
+                kind,
+                lead,
+                lead.drug_class,
+                members,
+                tuple(spans),
+                whole_minutes(spans),
+                note,
+                (*bag, *applied),
+            )
         )
+
+
+class Skip(NamedTuple):
+    """Why an administration is not charged, and the rules that say so."""
+
+    reason: str
+    rules: tuple[str, ...]
+
+
+Decided = tuple[ServiceKind, list[Span], str, tuple[str, ...]]
 
 
 def _with_ems(note: str, ems_note: str) -> str:
@@ -196,9 +228,9 @@ def _decide_service(
     members: tuple[Administration, ...],
     family: Family,
     out: Classified,
-) -> tuple[ServiceKind, list[Span], str] | str | None:
+) -> Decided | Skip | None:
     """What the lead's route, method, class and minutes make it: the service as (kind, counted
-    spans, note), or the reason it is not charged."""
+    spans, note, rules), or the reason it is not charged (with its rules)."""
     arrived = record.encounter.arrived_at
     ems = lead.started_by == "ems"
     # RAC-8: only the minutes after arrival count, whether or not the chart says EMS started it.
@@ -213,7 +245,10 @@ def _decide_service(
     if before_arrival and not spans and not still_running:
         who = " (started by EMS)" if ems else ""
         when = "ran only" if lead.stop is not None else "was given"
-        return f"{lead.drug} {when} before arrival{who}: nothing given here to charge"
+        return Skip(
+            f"{lead.drug} {when} before arrival{who}: nothing given here to charge",
+            (r.EMS_AFTER_ARRIVAL,),
+        )
     ems_note = (
         "started by EMS: minutes after arrival only"
         if ems
@@ -221,28 +256,51 @@ def _decide_service(
         if before_arrival
         else ""
     )
+    after_arrival: tuple[str, ...] = (r.EMS_AFTER_ARRIVAL,) if ems_note else ()
+    timed = (r.MINUTES, r.PUSH_OR_INFUSION, *after_arrival)
 
     if family == "hydration":
         if lead.purpose != "hydration":
-            return f"{lead.drug} has no stated purpose (RAC-2): not charged"
+            return Skip(f"{lead.drug} has no stated purpose (RAC-2): not charged", ("RAC-2",))
         if lead.route != "iv":
-            return f"hydration by route {lead.route} is not an IV hydration service (96360-96361)"
+            return Skip(
+                f"hydration by route {lead.route} is not an IV hydration service (96360-96361)",
+                (r.HYDRATION_ROUTE,),
+            )
         if no_stop:
-            return f"hydration {lead.drug} has no stop time (RAC-7): not coded"
-        return ("hydration", spans, ems_note)
+            return Skip(
+                f"hydration {lead.drug} has no stop time (RAC-7): not coded",
+                (r.HYDRATION_ROUTE, "RAC-7"),
+            )
+        return ("hydration", spans, ems_note, (r.MINUTES, *after_arrival))
 
     if lead.route in ("iv", "ia"):
         push: ServiceKind = "iv_push" if lead.route == "iv" else "ia_push"
         if lead.is_prolonged_pump and family == "chemo":
-            return ("pump", spans, f"pump started for {lead.planned_hours:g} planned hours")
+            return (
+                "pump",
+                spans,
+                f"pump started for {lead.planned_hours:g} planned hours",
+                (r.PUMP_START,),
+            )
         if lead.method in ("push", "injection"):
-            return (push, spans, _with_ems("charted as a push", ems_note))
+            return (
+                push,
+                spans,
+                _with_ems("charted as a push", ems_note),
+                (r.PUSH_OR_INFUSION, *after_arrival),
+            )
         if no_stop:
-            return (push, [], "infusion with no stop time can only be coded as a push (RAC-7)")
+            return (
+                push,
+                [],
+                "infusion with no stop time can only be coded as a push (RAC-7)",
+                (r.NO_STOP_PUSH, "RAC-7"),
+            )
         if is_push_length(minutes):
             why = f"{minutes} min: an infusion of 15 minutes or less is a push"
-            return (push, spans, _with_ems(why, ems_note))
-        return ("iv_infusion" if lead.route == "iv" else "ia_infusion", spans, ems_note)
+            return (push, spans, _with_ems(why, ems_note), timed)
+        return ("iv_infusion" if lead.route == "iv" else "ia_infusion", spans, ems_note, timed)
 
     if lead.route == "sq" and lead.method == "infusion":
         if no_stop or is_push_length(minutes):
@@ -251,24 +309,30 @@ def _decide_service(
                 "injection",
                 spans,
                 f"{why}: a SQ infusion of 15 minutes or less is an injection",
+                (r.NO_STOP_PUSH, "RAC-7") if no_stop else timed,
             )
         if family == "chemo":
-            return ("injection", spans, "antineoplastic given SQ is coded as an injection")
-        return ("sq_infusion", spans, ems_note)
+            return (
+                "injection",
+                spans,
+                "antineoplastic given SQ is coded as an injection",
+                (r.INJECTION,),
+            )
+        return ("sq_infusion", spans, ems_note, timed)
 
     if lead.route in ("sq", "im"):
-        return ("injection", spans, "")
+        return ("injection", spans, "", ())
     if lead.route in ("intralesional", "intrathecal", "intracavitary"):
         if family == "chemo":
-            return (lead.route, spans, "")
+            return (lead.route, spans, "", ())
         return _outside_codes(lead, lead.route, out)
     return None
 
 
-def _outside_codes(lead: Administration, route: str, out: Classified) -> str:
+def _outside_codes(lead: Administration, route: str, out: Classified) -> Skip:
     message = (
         f"a therapeutic {route} injection of {lead.drug} is outside CPT 96360-96549: "
         "not coded here (the procedure is coded from the physician's note)"
     )
     out.findings.append(Finding("CODING-ROUTE", "warning", message, (lead.id,), "route"))
-    return message
+    return Skip(message, ("CODING-ROUTE",))

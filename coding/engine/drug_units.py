@@ -23,6 +23,8 @@ from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from . import rules as r
+
 SINGLE_DOSE = "single_dose"
 MULTI_DOSE = "multi_dose"
 
@@ -146,6 +148,7 @@ def drug_line_items(given: DrugGiven) -> DrugLineItems:
     given_words = amount_label(given.dose_value, given.dose_unit)
     why = f"{given.drug} {given_words} given; {label} per unit: ceil = {units}"
     modifiers: list[str] = []
+    applied = [r.DRUG_BILLING_UNITS]
     waste_line = None
     if given.container != SINGLE_DOSE:
         # JW and JZ are for single-dose containers only: none here, at most a note.
@@ -173,6 +176,7 @@ def drug_line_items(given: DrugGiven) -> DrugLineItems:
         )
     elif given.waste_value == 0:
         modifiers = ["JZ"]
+        applied.append(r.DRUG_JZ)
         why += "; no waste charted (JZ)"
     else:
         waste_unit = given.waste_unit or given.dose_unit
@@ -200,6 +204,7 @@ def drug_line_items(given: DrugGiven) -> DrugLineItems:
                 "administrations": [record_id],
                 "why": f"{given.drug} {waste_label} wasted from a single-dose container; "
                 f"{label} per unit: ceil = {wasted} (JW)",
+                "rules": [r.DRUG_JW, r.DRUG_BILLING_UNITS],
             }
     out.lines.append(
         {
@@ -209,6 +214,7 @@ def drug_line_items(given: DrugGiven) -> DrugLineItems:
             "date": given.day,
             "administrations": [record_id],
             "why": why,
+            "rules": applied,
         }
     )
     if waste_line is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import rules as r
 from .classify import Service
 from .record import Record
 from .terms import is_documented_separate_site
@@ -52,6 +53,7 @@ class SiteGroup:
     hydration_minutes: int = 0  # as the policy counts it: total, or the longest continuous run
     hydration_counts: bool = False  # enough minutes alone to be charged (hydration.py decides)
     initial: Service | None = None
+    initial_rules: tuple[str, ...] = ()  # the rules that chose `initial` (choose_initial)
 
 
 def site_group_key(record: Record, site_id: str | None) -> str:
@@ -94,16 +96,23 @@ def _hierarchy_key(service: Service, group: SiteGroup) -> tuple[int, int, float,
     return (rank(service), -_minutes(service, group), service.start, service.lead.id)
 
 
-def choose_initial(group: SiteGroup, *, office: bool) -> tuple[Service | None, str]:
-    """The group's initial service and the words that justify it."""
+def choose_initial(
+    group: SiteGroup, *, office: bool
+) -> tuple[Service | None, str, tuple[str, ...]]:
+    """The group's initial service, the words that justify it and the rules that chose it."""
     candidates = [s for s in group.services if s.kind != "hydration" or group.hydration_counts]
     if not candidates:
-        return None, ""
+        return None, "", ()
+    site = (r.SECOND_SITE,) if group.key != MAIN else ()
     if office:
         flagged = [s for s in candidates if any(m.primary for m in s.members)]
         if flagged:
             chosen = min(flagged, key=lambda s: _hierarchy_key(s, group))
-            return chosen, "initial service: flagged as the primary reason for the office visit"
+            return (
+                chosen,
+                "initial service: flagged as the primary reason for the office visit",
+                (r.OFFICE_PRIMARY, *site),
+            )
     chosen = min(candidates, key=lambda s: _hierarchy_key(s, group))
     words = f"initial service: {RANK_NAMES[rank(chosen)]} ranks first in the facility hierarchy"
     first = min(group.services, key=lambda s: (s.start, s.lead.id))
@@ -120,7 +129,7 @@ def choose_initial(group: SiteGroup, *, office: bool) -> tuple[Service | None, s
             words += "; of services of its rank and length, the first given"
     if office:
         words += " (office: no administration flagged primary, so the hierarchy decides)"
-    return chosen, words
+    return chosen, words, (r.IV_HIERARCHY, *((r.OFFICE_PRIMARY,) if office else ()), *site)
 
 
 def primary_group(groups: list[SiteGroup], *, office: bool) -> SiteGroup | None:

@@ -15,6 +15,7 @@ Scenarios: P01-P03, P08, P16-P18, P25, P31, P32, P36.
 from __future__ import annotations
 
 from . import codes
+from . import rules as r
 from .book import Book
 from .classify import Service
 from .hierarchy import SiteGroup
@@ -86,8 +87,14 @@ def code_hydration(book: Book, group: SiteGroup) -> None:
     contributing = tuple(i for s in hydration if intersect(list(s.spans), alone) for i in s.ids)
     silent = tuple(i for s in hydration for i in s.ids if i not in contributing)
     drugs = ", ".join(dict.fromkeys(s.drugs for s in hydration))
+    served = tuple(dict.fromkeys(rule for s in hydration for rule in s.rules))
+    policy_rule = (r.HYDRATION_SEGMENTS,)
     if silent:
-        book.skip(silent, "ran only alongside another infusion or push: hydration not charged")
+        book.skip(
+            silent,
+            "ran only alongside another infusion or push: hydration not charged",
+            rules=(r.HYDRATION_ALONE, *served),
+        )
     if not runs:
         if segments == "total":
             counted = f"{whole_minutes(alone)} min in all"
@@ -102,7 +109,11 @@ def code_hydration(book: Book, group: SiteGroup) -> None:
             f"{HYDRATION_MIN_MINUTES} minutes running alone"
         )
         book.findings.append(Finding("DOC-5", "error", message, contributing or silent, "stop"))
-        book.skip(contributing, message)
+        book.skip(
+            contributing,
+            message,
+            rules=(r.HYDRATION_ALONE, r.HYDRATION_31_MIN, "DOC-5", *policy_rule, *served),
+        )
         return
     # Under `continuous` a fluid whose own runs alone were all too short earns nothing, though
     # another run of the group counts.
@@ -121,7 +132,11 @@ def code_hydration(book: Book, group: SiteGroup) -> None:
             "hydration_segments=continuous): not charged"
         )
         book.findings.append(Finding("DOC-5", "error", message, short, "stop"))
-        book.skip(short, message)
+        book.skip(
+            short,
+            message,
+            rules=(r.HYDRATION_ALONE, r.HYDRATION_31_MIN, "DOC-5", *policy_rule, *served),
+        )
         contributing = tuple(i for i in contributing if i not in short)
     policy_note = (
         "runs alone before, between and after drug services added (policy hydration_segments=total)"
@@ -137,6 +152,14 @@ def code_hydration(book: Book, group: SiteGroup) -> None:
             contributing,
             f"initial service: hydration is the only IV service; {drugs} ran {minutes} min "
             f"alone ({HYDRATION_MIN_MINUTES} min or more); {policy_note}",
+            rules=(
+                *group.initial_rules,
+                r.HYDRATION_INITIAL,
+                r.HYDRATION_ALONE,
+                r.HYDRATION_31_MIN,
+                *policy_rule,
+                *served,
+            ),
             group=group.key,
             initial=True,
         )
@@ -148,6 +171,13 @@ def code_hydration(book: Book, group: SiteGroup) -> None:
                 contributing,
                 f"hydration {minutes} min: {hours} additional hour(s) beyond the first, each "
                 "with more than 30 minutes in it",
+                rules=(
+                    r.ADDITIONAL_HOUR,
+                    r.HYDRATION_INITIAL,
+                    r.HYDRATION_ALONE,
+                    *policy_rule,
+                    *served,
+                ),
                 group=group.key,
             )
         runs = [r for r in runs if r is not main_run]
@@ -161,5 +191,12 @@ def code_hydration(book: Book, group: SiteGroup) -> None:
             f"hydration after another initial service: {drugs} ran {minutes} min alone "
             f"(minutes alongside drugs taken out), one unit per hour started beyond 30 minutes "
             f"(ceil((minutes - 30) / 60) = {units}); {policy_note}",
+            rules=(
+                r.HYDRATION_AFTER_INITIAL,
+                r.HYDRATION_ALONE,
+                r.HYDRATION_31_MIN,
+                *policy_rule,
+                *served,
+            ),
             group=group.key,
         )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from . import codes
+from . import rules as r
 from .book import Book
 from .classify import Service
 from .hierarchy import SiteGroup, choose_initial, group_by_site, primary_group, site_group_key
@@ -50,6 +51,7 @@ def merge_reinfusions(services: list[Service], policy: Policy) -> list[Service]:
                 service,
                 "the same drug continued in a new bag as the last one ran out: one "
                 "infusion, minutes added (minutes the bags overlapped counted once)",
+                r.SAME_DRUG_NEW_BAG,
             )
             continue
         if (
@@ -63,6 +65,7 @@ def merge_reinfusions(services: list[Service], policy: Policy) -> list[Service]:
                 service,
                 "same drug infused again: minutes added to the first infusion "
                 "(policy same_drug_reinfusion=additional_hour)",
+                r.SAME_DRUG_REINFUSION,
             )
             latest[key] = first[key]
             continue
@@ -92,7 +95,7 @@ def _continues(earlier: Service, service: Service) -> bool:
     return earlier.spans[0][0] <= service.spans[0][0] <= earlier.spans[-1][1]
 
 
-def _joined(earlier: Service, later: Service, note: str) -> Service:
+def _joined(earlier: Service, later: Service, note: str, rule: str) -> Service:
     spans = merge([*earlier.spans, *later.spans])
     minutes = whole_minutes(spans)
     return replace(
@@ -102,6 +105,7 @@ def _joined(earlier: Service, later: Service, note: str) -> Service:
         spans=tuple(spans),
         minutes=minutes,
         note=note,
+        rules=tuple(dict.fromkeys((*earlier.rules, *later.rules, rule))),
     )
 
 
@@ -113,7 +117,8 @@ def code_iv(book: Book, services: list[Service], pumps: Sequence[Service] = ()) 
     groups = group_by_site(book.record, services)
     measure_hydration(book.record, groups)
     for group in groups:
-        group.initial, why = choose_initial(group, office=office)
+        group.initial, why, chose = choose_initial(group, office=office)
+        group.initial_rules = chose
         if group.initial is not None and group.initial.kind != "hydration":
             _code_initial(book, group, why)
     first = primary_group(groups, office=office)
@@ -177,6 +182,7 @@ def _code_initial(book: Book, group: SiteGroup, why: str) -> None:
             [service.start],
             service.ids,
             f"{why}; {service.drugs} IV push{note}",
+            rules=(*group.initial_rules, r.INITIAL_PUSH, *service.rules),
             group=group.key,
             initial=True,
         )
@@ -186,15 +192,29 @@ def _code_initial(book: Book, group: SiteGroup, why: str) -> None:
         [service.start],
         service.ids,
         f"{why}; {service.drugs} {service.timing()}{note}",
+        rules=(*group.initial_rules, r.INITIAL_INFUSION, *service.rules),
         group=group.key,
         initial=True,
     )
-    _additional_hours(book, group, service, list(service.spans), codes.ADDITIONAL_HOUR[fam])
+    _additional_hours(
+        book,
+        group,
+        service,
+        list(service.spans),
+        codes.ADDITIONAL_HOUR[fam],
+        (r.INITIAL_INFUSION, *service.rules),
+    )
 
 
 def _additional_hours(
-    book: Book, group: SiteGroup, service: Service, spans: list[Span], code: str
+    book: Book,
+    group: SiteGroup,
+    service: Service,
+    spans: list[Span],
+    code: str,
+    rules: tuple[str, ...],
 ) -> None:
+    """`rules`: those of the line whose hours these are."""
     minutes = whole_minutes(spans)
     hours = additional_hours(minutes)
     if hours:
@@ -204,6 +224,7 @@ def _additional_hours(
             service.ids,
             f"{service.drugs} {minutes} min: {hours} additional hour(s), one for each hour "
             "beyond the first with more than 30 minutes in it (ceil((minutes - 90) / 60))",
+            rules=(r.ADDITIONAL_HOUR, *rules),
             group=group.key,
         )
 
@@ -234,7 +255,10 @@ def _code_infusion_after_initial(
     overlap = intersect(own, others)
     alone_min, overlap_min = whole_minutes(alone), whole_minutes(overlap)
     fam = service.family
-    notes = _overlap_notes(service, running, own, own_minutes)
+    notes, shared_rules = _overlap_notes(service, running, own, own_minutes)
+    infusions_beside = merge(s for o in considered if o.kind != "pump" for s in o.spans)
+    if whole_minutes(intersect(own, infusions_beside)):
+        shared_rules = (r.OVERLAP_COUNTED_ONCE, *shared_rules)
     taken_out = (
         f" ({overlap_min} min alongside infusions already running taken out)" if overlap_min else ""
     )
@@ -251,15 +275,22 @@ def _code_infusion_after_initial(
             )
         else:
             what = "sequential infusion of a new drug after the initial service"
+        applied = (
+            r.SEQUENTIAL,
+            *((r.SAME_DRUG_REINFUSION,) if earlier else ()),
+            *service.rules,
+            *shared_rules,
+        )
         book.add(
             codes.SEQUENTIAL_INFUSION[fam],
             [alone[0][0]],
             service.ids,
             f"{what}: {service.drugs} {alone_min} min{taken_out}{notes}"
             + (f"; {service.note}" if service.note else ""),
+            rules=applied,
             group=group.key,
         )
-        _additional_hours(book, group, service, alone, codes.ADDITIONAL_HOUR[fam])
+        _additional_hours(book, group, service, alone, codes.ADDITIONAL_HOUR[fam], applied)
         return concurrent_used
     minimum = policy.concurrent_min_overlap
     enough = bool(overlap) and overlap_min >= minimum
@@ -290,6 +321,7 @@ def _code_infusion_after_initial(
                 service.ids,
                 f"{service.drugs} ran {overlap_min} min alongside another infusion on the same "
                 "line, but separate bags are not charted (RAC-6): not coded as concurrent",
+                rules=(r.CONCURRENT, r.CONCURRENT_SEPARATE_BAGS, "RAC-6", *service.rules),
             )
         elif fam == "chemo":
             message = (
@@ -300,11 +332,16 @@ def _code_infusion_after_initial(
             book.findings.append(
                 Finding("CODING-CONCURRENT-CHEMO", "warning", message, service.ids)
             )
-            book.skip(service.ids, message)
+            book.skip(
+                service.ids,
+                message,
+                rules=(r.CONCURRENT, "CODING-CONCURRENT-CHEMO", *service.rules, *shared_rules),
+            )
         elif concurrent_used:
             book.skip(
                 service.ids,
                 f"{service.drugs} was concurrent too, but 96368 is reported once per encounter",
+                rules=(r.CONCURRENT, r.CONCURRENT_ONCE, *service.rules),
             )
         elif not primaries & ({ln.code for ln in book.lines} | pump_codes):
             pump_policy = (
@@ -318,6 +355,13 @@ def _code_infusion_after_initial(
                 f"{service.drugs} ran {overlap_min} min alongside {beside}, but 96368 is "
                 "reported only with an initial infusion, its hours or a pump start (96416) "
                 f"(CPT), and there is none here{pump_policy}",
+                rules=(
+                    r.CONCURRENT,
+                    r.CONCURRENT_PRIMARY,
+                    *((r.PUMP_G0498,) if pump_policy else ()),
+                    *service.rules,
+                    *shared_rules,
+                ),
             )
         else:
             book.add(
@@ -327,6 +371,13 @@ def _code_infusion_after_initial(
                 f"concurrent infusion: {service.drugs} in its own bag ran {overlap_min} min "
                 f"alongside {beside} ({least}) and only {alone_min} min alone; once per "
                 f"encounter{notes}",
+                rules=(
+                    r.CONCURRENT,
+                    r.CONCURRENT_ONCE,
+                    r.CONCURRENT_PRIMARY,
+                    *service.rules,
+                    *shared_rules,
+                ),
                 group=group.key,
             )
             return True
@@ -336,15 +387,18 @@ def _code_infusion_after_initial(
         f"{service.drugs}: {alone_min} min alone and {overlap_min} min alongside other "
         f"infusions: short of a sequential infusion ({INFUSION_MIN_MINUTES} min) or a concurrent "
         f"one ({least}){notes}",
+        rules=(r.SEQUENTIAL, r.CONCURRENT, *service.rules, *shared_rules),
     )
     return concurrent_used
 
 
 def _overlap_notes(
     service: Service, running: list[Service], own: list[Span], own_minutes: bool
-) -> str:
-    """What the line's reason says about minutes shared with a pump or a second line."""
+) -> tuple[str, tuple[str, ...]]:
+    """What the line's reason says about minutes shared with a pump or a second line, and the
+    rules that said it."""
     words = ""
+    applied: list[str] = []
     pumps = [o for o in running if o.kind == "pump" and (not own_minutes or o.site == service.site)]
     pump_min = whole_minutes(intersect(own, merge(s for p in pumps for s in p.spans)))
     if pump_min:
@@ -353,6 +407,7 @@ def _overlap_notes(
             + ", ".join(dict.fromkeys(p.drugs for p in pumps))
             + " on the line are not sequential time"
         )
+        applied.append(r.PUMP_NOT_SEQUENTIAL)
     elsewhere = merge(s for o in running if o.site != service.site for s in o.spans)
     shared = whole_minutes(intersect(own, elsewhere))
     if shared and own_minutes:
@@ -360,10 +415,12 @@ def _overlap_notes(
             f"; {shared} min that ran beside another line kept (policy "
             "second_line_without_reason=own_minutes: each line keeps its minutes)"
         )
+        applied.append(r.SECOND_LINE_WITHOUT_REASON)
     elif shared:
         words += (
             f"; {shared} min that ran at the same time on another line without a documented "
             "reason are not sequential time (policy second_line_without_reason=one_line: the "
             "lines are one site group)"
         )
-    return words
+        applied.append(r.SECOND_LINE_WITHOUT_REASON)
+    return words, tuple(applied)

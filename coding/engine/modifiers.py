@@ -8,6 +8,7 @@ service first, then each group's add-ons in the order they attach.
 
 from __future__ import annotations
 
+from . import rules as r
 from .book import Book, Line
 from .hierarchy import SiteGroup
 
@@ -21,6 +22,7 @@ def apply_distinct_modifiers(book: Book, groups: list[SiteGroup]) -> None:
     for line in book.lines:
         if line.group in second_sites and (line.initial or every_line):
             _add_modifier(line, policy.second_site_modifier)
+            line.apply(r.MOD_SECOND_SITE, *((r.MOD_SCOPE,) if every_line else ()))
             line.why += (
                 f"; modifier {policy.second_site_modifier}: second vascular site, medically "
                 f"necessary ({_reason(book, line.group)})"
@@ -30,6 +32,7 @@ def apply_distinct_modifiers(book: Book, groups: list[SiteGroup]) -> None:
         targets = book.lines if every_line else (firsts[:1] or _first_outside(book.lines)[:1])
         for line in targets:
             _add_modifier(line, policy.second_encounter_modifier)
+            line.apply(r.MOD_SECOND_ENCOUNTER, *((r.MOD_SCOPE,) if every_line else ()))
             line.why += (
                 f"; modifier {policy.second_encounter_modifier}: encounter "
                 f"{book.record.encounter.sequence_of_day} of the day at this facility"

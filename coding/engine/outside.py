@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from . import codes
+from . import rules as r
 from .book import Book
 from .classify import Service
 from .record import Policy
@@ -35,8 +36,10 @@ def pump_code(service: Service, policy: Policy) -> tuple[str, str]:
     """The code a prolonged pump's start earns and the words for its reason.
 
     96416 (96425 intra-arterial). Medicare's G0498 (policy `facility_pump_code=G0498`) is for
-    a portable pump the facility supplies (CMS HCPCS G0498 "... requiring the initiation of a
-    portable pump"), never for an implanted one, which stays 96416.
+    a portable pump the facility supplies (HCPCS G0498: "initiation of infusion in the
+    office/clinic setting using office/clinic pump/supplies, with continuation of the infusion
+    in the community setting ... using a portable pump provided by the office/clinic"), never
+    for an implanted one, which stays 96416 (RULEBOOK.md PUMP-G0498-PORTABLE).
     """
     lead = service.lead
     if lead.route != "iv":
@@ -62,6 +65,7 @@ def _code_pump(book: Book, service: Service) -> None:
         f"initiation of a prolonged chemotherapy infusion: {service.drugs} on a {lead.pump} pump "
         f"planned for {lead.planned_hours:g} h (more than 8); reported on its own, not ranked "
         f"against the initial service{policy}",
+        rules=(r.PUMP_START, *((r.PUMP_G0498,) if policy else ()), *service.rules),
     )
 
 
@@ -104,8 +108,13 @@ def _code_injections(book: Book, injections: list[Service]) -> None:
             f"{route} {what} injection of {head.drugs}: reported on its own, outside the IV "
             f"hierarchy{note}"
         )
+        applied = (
+            r.INJECTION,
+            *((r.SPLIT_DOSE,) if len(session) > 1 else ()),
+            *(rule for s in session for rule in s.rules),
+        )
         if len(session) == 1:
-            book.add(code, [head.start], head.ids, base)
+            book.add(code, [head.start], head.ids, base, rules=applied)
         elif book.policy.split_dose_injections == "one":
             ids = tuple(i for s in session for i in s.ids)
             book.add(
@@ -114,6 +123,7 @@ def _code_injections(book: Book, injections: list[Service]) -> None:
                 ids,
                 f"{base}; one drug in {len(session)} syringes at one session is one injection "
                 "(policy split_dose_injections=one)",
+                rules=applied,
             )
         else:
             for n, service in enumerate(session):
@@ -123,6 +133,7 @@ def _code_injections(book: Book, injections: list[Service]) -> None:
                     service.ids,
                     f"{base}; syringe {n + 1} of {len(session)} reported separately "
                     "(policy split_dose_injections=each)",
+                    rules=applied,
                     modifiers=("59",) if n else (),
                 )
 
@@ -140,6 +151,7 @@ def _code_sq_infusions(book: Book, infusions: list[Service]) -> None:
         initial.ids,
         f"initial SQ infusion incl. pump set-up: {initial.drugs} {initial.timing()}; "
         "longest SQ infusion of the encounter",
+        rules=(r.SQ_INFUSION, *initial.rules),
     )
     hours = additional_hours(initial.minutes)
     if hours:
@@ -148,6 +160,7 @@ def _code_sq_infusions(book: Book, infusions: list[Service]) -> None:
             [instant_after(list(initial.spans), HOUR * k) for k in range(1, hours + 1)],
             initial.ids,
             f"SQ infusion {initial.minutes} min: {hours} additional hour(s)",
+            rules=(r.ADDITIONAL_HOUR, r.SQ_INFUSION, *initial.rules),
         )
     sites_used = {initial.site}
     new_site_coded = False
@@ -159,6 +172,7 @@ def _code_sq_infusions(book: Book, infusions: list[Service]) -> None:
                     service.ids,
                     f"{service.drugs}: another new SQ infusion site ({service.site}), but 96371 "
                     "is reported only once per encounter (CPT)",
+                    rules=(r.SQ_INFUSION_NEW_SITE, *service.rules),
                 )
                 continue
             new_site_coded = True
@@ -168,12 +182,14 @@ def _code_sq_infusions(book: Book, infusions: list[Service]) -> None:
                 service.ids,
                 f"additional pump set-up with a new SQ infusion site ({service.site}) for "
                 f"{service.drugs}; once per encounter",
+                rules=(r.SQ_INFUSION_NEW_SITE, *service.rules),
             )
         else:
             book.skip(
                 service.ids,
                 f"{service.drugs}: another SQ infusion through a site already set up is "
                 "included in 96369/96370",
+                rules=(r.SQ_INFUSION, *service.rules),
             )
 
 
@@ -192,6 +208,7 @@ def _code_intra_arterial(book: Book, services: list[Service]) -> None:
                     service.ids,
                     f"intra-arterial push of {service.drugs}"
                     + (f"; {service.note}" if service.note else ""),
+                    rules=(r.INTRA_ARTERIAL, *service.rules),
                 )
             elif service.family != "chemo":
                 # CPT has no specific code for it; its unlisted code keeps the service billable
@@ -202,6 +219,7 @@ def _code_intra_arterial(book: Book, services: list[Service]) -> None:
                     service.ids,
                     f"therapeutic intra-arterial infusion of {service.drugs} {service.timing()}: "
                     "no specific CPT code, reported as unlisted 96379",
+                    rules=(r.IA_UNLISTED, "CODING-UNLISTED", r.INTRA_ARTERIAL, *service.rules),
                 )
                 book.findings.append(
                     Finding(
@@ -217,6 +235,7 @@ def _code_intra_arterial(book: Book, services: list[Service]) -> None:
                     service.ids,
                     f"{service.drugs}: CPT has no add-on for another intra-arterial infusion "
                     "through the same access",
+                    rules=(r.INTRA_ARTERIAL, *service.rules),
                 )
             else:
                 infused = True
@@ -226,6 +245,7 @@ def _code_intra_arterial(book: Book, services: list[Service]) -> None:
                     service.ids,
                     f"intra-arterial chemotherapy infusion, initial: {service.drugs} "
                     f"{service.timing()}",
+                    rules=(r.INTRA_ARTERIAL, *service.rules),
                 )
                 hours = additional_hours(service.minutes)
                 if hours:
@@ -235,6 +255,7 @@ def _code_intra_arterial(book: Book, services: list[Service]) -> None:
                         service.ids,
                         f"intra-arterial infusion {service.minutes} min: "
                         f"{hours} additional hour(s)",
+                        rules=(r.ADDITIONAL_HOUR, r.INTRA_ARTERIAL, *service.rules),
                     )
 
 
@@ -277,6 +298,11 @@ def _code_intralesional(book: Book, services: list[Service]) -> None:
         [ordered[0].start],
         ids,
         f"intralesional chemotherapy: {drugs}, {words}{session}",
+        rules=(
+            r.INTRALESIONAL,
+            *(("CODING-LESIONS",) if unstated else ()),
+            *(rule for s in ordered for rule in s.rules),
+        ),
     )
 
 
@@ -298,9 +324,15 @@ def _code_into_a_space(book: Book, service: Service) -> None:
             "(pleural 96440 or peritoneal 96446)"
         )
         book.findings.append(Finding("CODING-ROUTE", "error", message, service.ids, "site"))
-        book.skip(service.ids, message)
+        book.skip(service.ids, message, rules=(r.INTO_A_SPACE, "CODING-ROUTE", *service.rules))
         return
-    book.add(code, [service.start], service.ids, f"chemotherapy {words}: {service.drugs}")
+    book.add(
+        code,
+        [service.start],
+        service.ids,
+        f"chemotherapy {words}: {service.drugs}",
+        rules=(r.INTO_A_SPACE, *service.rules),
+    )
 
 
 def code_port_irrigation(book: Book) -> None:
@@ -317,4 +349,5 @@ def code_port_irrigation(book: Book) -> None:
             f"irrigation of implanted venous access device {flushes[0].site} at "
             f"{hhmm(flushes[0].at, book.record.encounter.timezone)}: the only service of the "
             "encounter",
+            rules=(r.PORT_IRRIGATION,),
         )

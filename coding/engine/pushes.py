@@ -16,6 +16,7 @@ push of a drug is its first (hierarchy.py).
 from __future__ import annotations
 
 from . import codes
+from . import rules as r
 from .book import Book
 from .classify import Service
 from .hierarchy import SiteGroup
@@ -55,11 +56,13 @@ def code_pushes(book: Book, groups: list[SiteGroup], services: list[Service]) ->
                 push.ids,
                 f"IV push of a new drug: {push.drugs} at {book.time(push.start)}"
                 + (f"; {push.note}" if push.note else ""),
+                rules=(r.PUSH_NEW_DRUG, r.ALREADY_REPORTED, *push.rules),
                 group=group.key,
             )
             _report(reported_pushes, push)
             reported_drugs |= push.drug_names
             continue
+        same = (r.PUSH_SAME_DRUG, r.ALREADY_REPORTED)
         near = _nearest_reported_push(push, reported_pushes)
         if near is not None and abs(push.start - near) <= CLOCK_SECONDS:
             book.skip(
@@ -67,6 +70,7 @@ def code_pushes(book: Book, groups: list[SiteGroup], services: list[Service]) ->
                 f"{push.drugs} pushed again at {book.time(push.start)}, within "
                 f"{PUSH_SAME_DRUG_CLOCK_MINUTES} min of a reported push of the same drug "
                 f"({book.time(near)}): earns nothing",
+                rules=(*same, r.PUSH_CLOCK, *push.rules),
             )
             continue
         if push.family == "chemo":
@@ -74,12 +78,14 @@ def code_pushes(book: Book, groups: list[SiteGroup], services: list[Service]) ->
                 push.ids,
                 f"{push.drugs} pushed again: CPT has no code for another push of a chemotherapy "
                 "drug the encounter already reports (96411 is for a new drug)",
+                rules=(r.PUSH_CHEMO_AGAIN, r.ALREADY_REPORTED, *push.rules),
             )
             continue
         if office:
             book.skip(
                 push.ids,
                 f"{push.drugs} pushed again: 96376 (same drug) is not reported in the office",
+                rules=(*same, r.OFFICE_NO_96376, *push.rules),
             )
             continue
         since = (
@@ -93,6 +99,7 @@ def code_pushes(book: Book, groups: list[SiteGroup], services: list[Service]) ->
             push.ids,
             f"IV push of the same drug (facility): {push.drugs} at {book.time(push.start)}, "
             f"{since} (more than {PUSH_SAME_DRUG_CLOCK_MINUTES} min)",
+            rules=(*same, *((r.PUSH_CLOCK,) if near is not None else ()), *push.rules),
             group=group.key,
         )
         _report(reported_pushes, push)

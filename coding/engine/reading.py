@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .record import (
+    DISPOSITIONS,
     DRUG_CLASSES,
     METHODS,
     POLICY_CHOICES,
@@ -334,6 +335,8 @@ def _order(reader: _Reader, value: object, field: str) -> Order:
         indication=reader.text(raw, "indication", field),
         purpose=reader.choice(raw, "purpose", field, ("hydration",)),
         duration_minutes=reader.integer(raw, "duration_minutes", field, minimum=1),
+        disposition=reader.choice(raw, "disposition", field, DISPOSITIONS),
+        disposition_reason=reader.text(raw, "disposition_reason", field),
     )
 
 

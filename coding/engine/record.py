@@ -29,6 +29,7 @@ SiteKind = Literal[
     "other",
 ]
 Setting = Literal["facility", "office"]
+Disposition = Literal["not_given", "held", "refused"]
 
 # The allowed values, read off the types above so they cannot drift apart.
 DRUG_CLASSES: tuple[DrugClass, ...] = get_args(DrugClass)
@@ -37,6 +38,7 @@ METHODS: tuple[Method, ...] = get_args(Method)
 PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
 SITE_KINDS: tuple[SiteKind, ...] = get_args(SiteKind)
 SETTINGS: tuple[Setting, ...] = get_args(Setting)
+DISPOSITIONS: tuple[Disposition, ...] = get_args(Disposition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,9 @@ class Order:
     indication: str | None = None
     purpose: Literal["hydration"] | None = None
     duration_minutes: int | None = None
+    # An order not given: documented as not given, held or refused, with the reason (DOC-6).
+    disposition: Disposition | None = None
+    disposition_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

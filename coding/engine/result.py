@@ -1,4 +1,8 @@
-"""What the engine returns: charge lines, findings and the administrations that earned nothing."""
+"""What the engine returns: charge lines, findings and the administrations that earned nothing.
+
+Every line and not-charged entry names the ids of the rules it applied (`rules`), every finding
+its check (`rule`): the ids of rules.py, each explained in RULEBOOK.md.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class Charge:
     administrations: tuple[str, ...]
     why: str
     modifiers: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()  # the ids of the rules the line applied (rules.py, RULEBOOK.md)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -27,6 +32,7 @@ class Charge:
             "date": self.date.isoformat(),
             "administrations": list(self.administrations),
             "why": self.why,
+            "rules": list(self.rules),
         }
 
 
@@ -59,9 +65,14 @@ class Finding:
 class NotCharged:
     administration: str
     reason: str
+    rules: tuple[str, ...] = ()  # the ids of the rules that left it uncharged
 
-    def to_json(self) -> dict[str, str]:
-        return {"administration": self.administration, "reason": self.reason}
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "administration": self.administration,
+            "reason": self.reason,
+            "rules": list(self.rules),
+        }
 
 
 @dataclass(frozen=True, slots=True)

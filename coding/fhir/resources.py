@@ -188,6 +188,20 @@ def medication_request_resource(order: Order) -> dict[str, Any]:
     return validated(FhirMedicationRequest, data)
 
 
+def _charted_rate(adm: Administration) -> tuple[Decimal, str] | None:
+    """The rate the administration ran at, as charted: the last rate change (titration), else the
+    rate it was started at, else the order's rate; None when none was charted or ordered."""
+    changes = list(adm.rate_changes.all())  # ordered by time; prefetched by the search
+    if changes:
+        return changes[-1].rate_ml_h, "mL/h"
+    if adm.rate_ml_h is not None:
+        return adm.rate_ml_h, "mL/h"
+    order = adm.order
+    if order is not None and order.rate_value is not None:
+        return order.rate_value, order.rate_unit or "mL/h"
+    return None
+
+
 def medication_administration_resource(adm: Administration) -> dict[str, Any]:
     period = {"start": _instant(adm.start)}
     if adm.stop:
@@ -198,12 +212,9 @@ def medication_administration_resource(adm: Administration) -> dict[str, Any]:
     }
     if adm.dose_value is not None:
         dosage["dose"] = {"value": _number(adm.dose_value), "unit": adm.dose_unit}
-    rate_value = getattr(adm, "rate_value", None)  # charted rates (the MAR features' fields)
-    if rate_value is None and adm.order_id and adm.order.rate_value is not None:  # type: ignore[union-attr]
-        rate_value = adm.order.rate_value  # type: ignore[union-attr]
-    if rate_value is not None:
-        unit = getattr(adm, "rate_unit", "") or (adm.order.rate_unit if adm.order_id else "")  # type: ignore[union-attr]
-        dosage["rateQuantity"] = {"value": _number(Decimal(rate_value)), "unit": unit or "mL/h"}
+    rate = _charted_rate(adm)
+    if rate is not None:
+        dosage["rateQuantity"] = {"value": _number(rate[0]), "unit": rate[1]}
     if adm.site_id:
         dosage["site"] = {"text": str(adm.site)}
     data: dict[str, Any] = {

@@ -239,7 +239,7 @@ TYPES: dict[str, TypeSpec] = {
     "MedicationAdministration": TypeSpec(
         queryset=lambda: Administration.objects.select_related(
             "drug", "encounter", "order", "site", "created_by"
-        ),
+        ).prefetch_related("rate_changes"),
         updated="updated_at",
         build=medication_administration_resource,
         params={

@@ -30,6 +30,7 @@ from django.utils import timezone
 from coding.engine import Finding, Record, RecordError, code_record, parse_record
 from coding.engine import Flush as RecordFlush
 from coding.engine import check_record as check_record  # the tests ask it as charting does
+from mar import merge
 from mar.clock import date_hhmm
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
@@ -254,6 +255,16 @@ def _text_limit(**texts: str) -> None:
         raise ChartError(errors)
 
 
+def site_details(site: AccessSite) -> dict[str, Any]:
+    """The site's fields its details form shows (the merge's base and current values)."""
+    return {"location": site.location, "separate_site_reason": site.separate_site_reason}
+
+
+def encounter_times(encounter: Encounter) -> dict[str, Any]:
+    """The encounter's times its form shows (the merge's base and current values)."""
+    return {"arrived_at": encounter.arrived_at, "observation_at": encounter.observation_at}
+
+
 @transaction.atomic
 @refreshes_summary
 def site_update(
@@ -263,11 +274,23 @@ def site_update(
     separate_site_reason: str,
     user: AbstractBaseUser | None = None,
     addendum_why: str = "",
+    base: merge.Canonical | None = None,
 ) -> AccessSite:
-    """A site's location and why it was necessary (RAC-4); on a signed record, an addendum."""
+    """A site's location and why it was necessary (RAC-4); on a signed record, an addendum.
+
+    `base`: the values the form showed (mar/merge.py); a field another nurse saved meanwhile and
+    she left as shown keeps theirs; one changed both ways raises merge.ChangedMeanwhile."""
     encounter = site.encounter
     _text_limit(separate_site_reason=separate_site_reason, addendum_why=addendum_why)
     signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    stored = AccessSite.objects.select_for_update().get(pk=site.pk)
+    site.location, site.separate_site_reason = stored.location, stored.separate_site_reason
+    values = merge.merged(
+        base=base,
+        current=site_details(site),
+        mine={"location": location, "separate_site_reason": separate_site_reason},
+    )
+    location, separate_site_reason = values["location"], values["separate_site_reason"]
     what = [
         f"{name}: {before or '(none)'} -> {after or '(none)'}"
         for name, before, after in (
@@ -752,10 +775,22 @@ def encounter_times_update(
     observation_at: datetime | None,
     user: AbstractBaseUser | None = None,
     addendum_why: str = "",
+    base: merge.Canonical | None = None,
 ) -> Encounter:
     """Arrival (RAC-8: minutes before it do not count) and the change to observation (RAC-9);
-    on a signed record, an addendum."""
+    on a signed record, an addendum.
+
+    `base`: the values the form showed (mar/merge.py); a time another nurse saved meanwhile and
+    she left as shown keeps theirs; one changed both ways raises merge.ChangedMeanwhile."""
     signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+    stored = Encounter.objects.select_for_update().get(pk=encounter.pk)
+    encounter.arrived_at, encounter.observation_at = stored.arrived_at, stored.observation_at
+    values = merge.merged(
+        base=base,
+        current=encounter_times(encounter),
+        mine={"arrived_at": arrived_at, "observation_at": observation_at},
+    )
+    arrived_at, observation_at = values["arrived_at"], values["observation_at"]
     what = [
         f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}"
         for name, before, after in (

@@ -63,6 +63,13 @@ def test_demo_drugs_state_their_containers_so_jz_and_jw_show_on_single_dose_vial
     modified = sorted((line.code, line.modifiers) for line in lines if line.modifiers)
     # Bevacizumab (J9035): 50 mg wasted; oxaliplatin (J9263): none; both single-dose vials.
     assert modified == [("J9035", ["JW"]), ("J9263", ["JZ"])]
+    # Every dose the nurse charted of a drug with a HCPCS code is billed: ondansetron (J2405,
+    # per 1 mg) 8 mg in chair 3, 4 + 4 mg in the ED.
+    ondansetron: dict[str, int] = {}
+    for line in lines.filter(code="J2405").select_related("run__encounter"):
+        label = line.run.encounter.location_label
+        ondansetron[label] = ondansetron.get(label, 0) + line.units
+    assert ondansetron == {"3": 8, "ED 4": 8}
     # Paclitaxel (multi-dose vials) takes neither, though the nurse charted no waste.
     assert lines.filter(code="J9267", modifiers=[]).exists()
     # Cisplatin's container is not stated: the coder is told to ask the pharmacist.
@@ -79,3 +86,33 @@ def test_demo_keeps_a_container_the_pharmacist_stated(django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo", stdout=io.StringIO())
     assert Drug.objects.get(name="rituximab").container == Drug.Container.MULTI_DOSE
+
+
+def test_demo_drugs_have_ndcs_so_a_scanned_vial_matches_its_order(
+    django_capture_on_commit_callbacks,
+) -> None:
+    """Issue 17: the demo's formulary holds each given drug's NDC (demo packages, labeler 99999),
+    so scanning a vial's UPC-A on a demo chart matches it to the order."""
+    from mar.bcma import gtin_check_digit
+    from mar.demo import DEMO_NDCS
+    from mar.models import BarcodeScan, DrugNdc, Order
+    from mar.services.scanning import scan_record
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", stdout=io.StringIO())
+    given = set(
+        Encounter.objects.values_list("administrations__drug__name", flat=True).distinct()
+    ) & set(DEMO_NDCS)
+    assert given
+    for name in given:
+        assert DrugNdc.objects.filter(drug__name=name, preferred=True).exists(), name
+    order = Order.objects.filter(drug__name="ondansetron").select_related("encounter").first()
+    assert order is not None
+    ndc11 = DEMO_NDCS["ondansetron"][0]  # 99999-0001-10 on the package as 5-3-2: 99999-001-10
+    body = "3" + ndc11[:5] + ndc11[6:9] + ndc11[9:]
+    upc = body + str(gtin_check_digit(body))
+    nurse = authenticate(username=DEMO_USERS[0].username, password=DEMO_USERS[0].password)
+    scan = scan_record(encounter=order.encounter, raw=upc, user=nurse)
+    assert (scan.kind, scan.result) == (BarcodeScan.Kind.DRUG, BarcodeScan.Result.MATCH), (
+        scan.message
+    )

@@ -13,6 +13,7 @@ from mar.demo import (
     demo_day_create,
     demo_day_exists,
     demo_day_sign,
+    demo_ndcs_ensure,
     demo_users_ensure,
 )
 from mar.pharmacy.formulary import formulary_load_csv
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         drugs = formulary_load_csv(update_existing=False)
         self.stdout.write(f"Formulary: {drugs} drugs from the starter file.")
         demo_containers_ensure()  # single- or multi-dose, for the JW/JZ waste modifiers
+        demo_ndcs_ensure()  # demo packages: scanning and the drug lines' NDC work in the demo
         # Per-day unit limits (a sample of the CMS MUE table) so the coder's edits show.
         call_command("load_mue", verbosity=0, stdout=self.stdout)
         users = demo_users_ensure()

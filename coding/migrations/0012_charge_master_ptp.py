@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coding', '0010_audit_sweep'),
+        ('coding', '0011_chargeline_rules'),
     ]
 
     operations = [

@@ -8,8 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0015_chartedinerrorevent'),
-        ('coding', '0011_charge_master_ptp'),
+        ('audit', '0016_chargeline_rules'),
+        ('coding', '0012_charge_master_ptp'),
         ('pghistory', '0007_auto_20250421_0444'),
     ]
 

@@ -1,0 +1,60 @@
+"""API tokens are made and revoked by an admin in the Django admin (issue 16): the key is shown
+once when made, works as a Bearer token, and stops working when revoked (who and when kept)."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+from django.test import Client
+
+from coding.models import ApiToken
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+METADATA_FREE = "/fhir/R4/Patient"
+
+
+@pytest.fixture
+def admin_client(db) -> tuple[Client, User]:
+    client = Client()
+    user = User.objects.create_superuser("root", password=factories.PASSWORD)
+    client.force_login(user)
+    return client, user
+
+
+def test_an_admin_makes_a_token_sees_its_key_once_and_revokes_it(admin_client) -> None:
+    client, user = admin_client
+    response = client.post(
+        "/admin/coding/apitoken/add/", {"name": "Interface engine", "scopes": '["read"]'}
+    )
+    assert response.status_code == 302
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    key = re.search(r"copy it now\): (\S+)", " ".join(shown))
+    assert key, shown
+    token = ApiToken.objects.get(name="Interface engine")
+    assert key.group(1) not in (token.key_hash, "")  # only its hash is stored
+    api = Client()
+    bearer = {"Authorization": f"Bearer {key.group(1)}"}
+    assert api.get(METADATA_FREE, headers=bearer).status_code == 200
+
+    response = client.post(
+        "/admin/coding/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None and token.revoked_by == user
+    assert api.get(METADATA_FREE, headers=bearer).status_code == 401
+
+
+def test_an_issued_tokens_scopes_cannot_be_widened_in_the_admin(admin_client) -> None:
+    client, _user = admin_client
+    client.post("/admin/coding/apitoken/add/", {"name": "Reader", "scopes": '["read"]'})
+    token = ApiToken.objects.get(name="Reader")
+    client.post(
+        f"/admin/coding/apitoken/{token.pk}/change/",
+        {"name": "Reader", "scopes": '["read", "import"]'},
+    )
+    token.refresh_from_db()
+    assert token.scopes == ["read"]
