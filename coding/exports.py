@@ -23,6 +23,7 @@ import json
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,7 @@ from fhir.resources.R4B.chargeitem import ChargeItem
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 
+from coding.claim import claim_details
 from coding.ledger import Sendable, ledger_difference, next_transaction_number, standing_charges
 from coding.models import ChargeRun, Export, LedgerEntry, ReviewItem
 from coding.review import EffectiveLine, charge_edits_for_run, effective_lines
@@ -50,6 +52,18 @@ MRN_SYSTEM = "urn:infusion-mar:mrn"
 ACCOUNT_SYSTEM = "urn:infusion-mar:account"
 LINE_SYSTEM = "urn:infusion-mar:charge-line"
 MODIFIER_EXTENSION = "https://infusion-mar.example/fhir/StructureDefinition/charge-modifier"
+REVENUE_EXTENSION = "https://infusion-mar.example/fhir/StructureDefinition/charge-revenue-code"
+UNIT_PRICE_EXTENSION = "https://infusion-mar.example/fhir/StructureDefinition/charge-unit-price"
+REVENUE_SYSTEM = "https://www.nubc.org/CodeSystem/RevenueCodes"
+CURRENCY = "USD"
+NDC_SYSTEM = "http://hl7.org/fhir/sid/ndc"
+ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
+USER_SYSTEM = "urn:infusion-mar:user"
+N4_UNIT_SYSTEM = "urn:infusion-mar:837i-n4-unit"
+NDC_QUANTITY_EXTENSION = "https://infusion-mar.example/fhir/StructureDefinition/charge-ndc-quantity"
+PARTICIPATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+PROVIDER_ROLE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0443"
 MAX_UNITS = 9999  # more units than this on one line is a typing error, not a charge
 CSV_COLUMNS = [
     "export",
@@ -65,6 +79,17 @@ CSV_COLUMNS = [
     "code",
     "units",
     "modifiers",
+    "revenue_code",
+    "description",
+    "unit_price",
+    "amount",
+    "ndc",
+    "ndc_unit",
+    "ndc_quantity",
+    "diagnoses",
+    "ordering_provider",
+    "ordering_npi",
+    "performed_by",
     "administrations",
     "source",
     "corrected",
@@ -133,9 +158,15 @@ def _name_parts(name: str) -> tuple[str, str]:
     return family or name, given
 
 
-def sendable(line: EffectiveLine) -> Sendable:
+def sendable(line: EffectiveLine, detail: dict[str, Any] | None = None) -> Sendable:
+    """The line as billing receives it; `detail` is what coding/claim.py adds (price, ...)."""
     return Sendable(
-        line.code, tuple(line.modifiers), line.units, line.date, tuple(line.administrations)
+        line.code,
+        tuple(line.modifiers),
+        line.units,
+        line.date,
+        tuple(line.administrations),
+        dict(detail or {}),
     )
 
 
@@ -193,6 +224,7 @@ def csv_rows(batch: Batch, *, export_id: int) -> list[dict[str, Any]]:
         original = (line.original if line is not None else None) or {}
         correction = line.correction if line is not None else None
         s = tx.sendable
+        d = s.detail
         rows.append(
             {
                 "export": export_id,
@@ -208,6 +240,17 @@ def csv_rows(batch: Batch, *, export_id: int) -> list[dict[str, Any]]:
                 "code": s.code,
                 "units": s.units,
                 "modifiers": " ".join(s.modifiers),
+                "revenue_code": d.get("revenue_code", ""),
+                "description": d.get("description", ""),
+                "unit_price": d.get("unit_price", ""),
+                "amount": d.get("amount", ""),
+                "ndc": d.get("ndc", ""),
+                "ndc_unit": d.get("ndc_unit", ""),
+                "ndc_quantity": d.get("ndc_quantity", ""),
+                "diagnoses": " ".join(d.get("diagnoses", [])),
+                "ordering_provider": d.get("ordered_by", {}).get("name", ""),
+                "ordering_npi": d.get("ordered_by", {}).get("npi", ""),
+                "performed_by": d.get("performed_by", {}).get("id", ""),
                 "administrations": " ".join(s.administrations),
                 "source": line.source if line is not None else "credit",
                 "corrected": "yes" if correction is not None else "no",
@@ -274,7 +317,8 @@ def hl7_message(batch: Batch, *, control_id: str, batch_id: str, at: datetime) -
     )
     for n, tx in enumerate(batch.transactions, start=1):
         s = tx.sendable
-        ft1 = msg.add_group("DFT_P03_FINANCIAL").ft1
+        group = msg.add_group("DFT_P03_FINANCIAL")
+        ft1 = group.ft1
         ft1.ft1_1 = str(n)
         _put(ft1, "ft1_2", tx.transaction_id, label="transaction id (FT1-2)")
         ft1.ft1_3 = batch_id
@@ -283,7 +327,19 @@ def hl7_message(batch: Batch, *, control_id: str, batch_id: str, at: datetime) -
         ft1.ft1_6 = tx.kind
         _put(ft1.ft1_7, "ce_1", s.code, label="code (FT1-7)")
         ft1.ft1_7.ce_3 = hl7_coding_system(s.code)
+        d = s.detail
+        if d.get("revenue_code"):
+            # The charge master's description and the UB-04 revenue code (FT1 of v2.5 has no
+            # revenue code field: it goes as the transaction code's alternate, system NUBC).
+            _put(ft1.ft1_7, "ce_2", d["description"], label="description (FT1-7.2)")
+            _put(ft1.ft1_7, "ce_4", d["revenue_code"], label="revenue code (FT1-7.4)")
+            ft1.ft1_7.ce_6 = "NUBC"
         _put(ft1, "ft1_10", str(s.units), label="quantity (FT1-10)", text=False)
+        if d.get("amount"):
+            ft1.ft1_11.cp_1.mo_1 = d["amount"]
+            ft1.ft1_11.cp_1.mo_2 = CURRENCY
+            ft1.ft1_12.cp_1.mo_1 = d["unit_price"]
+            ft1.ft1_12.cp_1.mo_2 = CURRENCY
         _put(ft1.ft1_13, "ce_1", encounter.unit, label="department (FT1-13)")
         _put(ft1.ft1_25, "ce_1", s.code, label="procedure code (FT1-25)")
         ft1.ft1_25.ce_3 = hl7_coding_system(s.code)
@@ -291,6 +347,21 @@ def hl7_message(batch: Batch, *, control_id: str, batch_id: str, at: datetime) -
             field_ = ft1.add_field("FT1_26")
             _put(field_, "ce_1", modifier, label="modifier (FT1-26)")
             field_.ce_3 = hl7_coding_system(modifier)
+        _hl7_people(ft1, d)
+        if d.get("ndc"):
+            # FT1-29 the NDC; the 837I's N4 data (NDC, unit, quantity) in the UB-04 form
+            # "N4<ndc><unit><quantity>" as a note on the transaction.
+            ft1.ft1_29.cne_1 = d["ndc"]
+            ft1.ft1_29.cne_3 = "NDC"
+            nte = group.add_segment("NTE")
+            nte.nte_1 = "1"
+            nte.nte_3 = f"N4{d['ndc']}{d['ndc_unit']}{d['ndc_quantity']}"
+    for n, code in enumerate(_batch_diagnoses(batch), start=1):
+        dg1 = msg.add_segment("DG1")
+        dg1.dg1_1 = str(n)
+        _put(dg1.dg1_3, "ce_1", code, label="diagnosis (DG1-3)")
+        dg1.dg1_3.ce_3 = "I10C"
+        dg1.dg1_6 = "F"
     try:
         valid = msg.validate()  # raises on a structural error in STRICT mode
     except Exception as exc:
@@ -298,6 +369,40 @@ def hl7_message(batch: Batch, *, control_id: str, batch_id: str, at: datetime) -
     if not valid:
         raise ExportRefused("the DFT^P03 message did not validate")
     return msg
+
+
+def _batch_diagnoses(batch: Batch) -> list[str]:
+    out: list[str] = []
+    for tx in batch.transactions:
+        for code in tx.sendable.detail.get("diagnoses", []):
+            if code not in out:
+                out.append(code)
+    return out
+
+
+def _hl7_people(ft1: Any, d: dict[str, Any]) -> None:
+    """FT1-19 diagnoses, FT1-20 performed by (the nurse), FT1-21 ordered by (NPI)."""
+    for code in d.get("diagnoses", []):
+        field_ = ft1.add_field("FT1_19")
+        _put(field_, "ce_1", code, label="diagnosis (FT1-19)")
+        field_.ce_3 = "I10C"
+    performer = d.get("performed_by")
+    if performer:
+        family, given = _name_parts(performer["name"])
+        _put(ft1.ft1_20, "xcn_1", performer["id"], label="performed by (FT1-20.1)")
+        _put(ft1.ft1_20.xcn_2, "fn_1", family, label="performed by (FT1-20.2)")
+        if given:
+            _put(ft1.ft1_20, "xcn_3", given, label="performed by (FT1-20.3)")
+    orderer = d.get("ordered_by")
+    if orderer:
+        family, given = _name_parts(orderer["name"])
+        if orderer.get("npi"):
+            ft1.ft1_21.xcn_1 = orderer["npi"]
+            ft1.ft1_21.xcn_9.hd_1 = "NPI"
+            ft1.ft1_21.xcn_13 = "NPI"
+        _put(ft1.ft1_21.xcn_2, "fn_1", family, label="ordered by (FT1-21.2)")
+        if given:
+            _put(ft1.ft1_21, "xcn_3", given, label="ordered by (FT1-21.3)")
 
 
 # --- FHIR R4 ChargeItem -------------------------------------------------------------------
@@ -344,11 +449,73 @@ def charge_item(batch: Batch, tx: Transaction) -> Any:
             data["overrideReason"] = tx.line.correction.reason
     else:
         data["note"] = [{"text": _credit_why(tx)}]
-    if s.modifiers:
-        data["extension"] = [
-            {"url": MODIFIER_EXTENSION, "valueCoding": {"system": fhir_system(m), "code": m}}
-            for m in s.modifiers
+    extensions: list[dict[str, Any]] = [
+        {"url": MODIFIER_EXTENSION, "valueCoding": {"system": fhir_system(m), "code": m}}
+        for m in s.modifiers
+    ]
+    d = s.detail
+    if d.get("amount"):
+        # R4's ChargeItem has no price of its own (R5's totalPriceComponent): the line's total
+        # is priceOverride, the charge master's unit price and revenue code are extensions.
+        data["priceOverride"] = {"value": Decimal(d["amount"]), "currency": CURRENCY}
+        extensions.append(
+            {
+                "url": UNIT_PRICE_EXTENSION,
+                "valueMoney": {"value": Decimal(d["unit_price"]), "currency": CURRENCY},
+            }
+        )
+        extensions.append(
+            {
+                "url": REVENUE_EXTENSION,
+                "valueCoding": {
+                    "system": REVENUE_SYSTEM,
+                    "code": d["revenue_code"],
+                    "display": d["description"],
+                },
+            }
+        )
+    if d.get("ndc"):
+        data["productCodeableConcept"] = {"coding": [{"system": NDC_SYSTEM, "code": d["ndc"]}]}
+        extensions.append(
+            {
+                "url": NDC_QUANTITY_EXTENSION,
+                "valueQuantity": {
+                    "value": Decimal(d["ndc_quantity"]),
+                    "unit": d["ndc_unit"],
+                    "system": N4_UNIT_SYSTEM,
+                    "code": d["ndc_unit"],
+                },
+            }
+        )
+    if d.get("diagnoses"):
+        data["reason"] = [
+            {"coding": [{"system": ICD10_SYSTEM, "code": code}]} for code in d["diagnoses"]
         ]
+    performers = []
+    if d.get("performed_by"):
+        performers.append(
+            {
+                "function": {"coding": [{"system": PARTICIPATION_SYSTEM, "code": "PRF"}]},
+                "actor": {
+                    "identifier": {"system": USER_SYSTEM, "value": d["performed_by"]["id"]},
+                    "display": d["performed_by"]["name"],
+                },
+            }
+        )
+    if d.get("ordered_by"):
+        actor: dict[str, Any] = {"display": d["ordered_by"]["name"]}
+        if d["ordered_by"].get("npi"):
+            actor["identifier"] = {"system": NPI_SYSTEM, "value": d["ordered_by"]["npi"]}
+        performers.append(
+            {
+                "function": {"coding": [{"system": PROVIDER_ROLE_SYSTEM, "code": "OP"}]},
+                "actor": actor,
+            }
+        )
+    if performers:
+        data["performer"] = performers
+    if extensions:
+        data["extension"] = extensions
     try:
         return _fhir_parse(ChargeItem, data)
     except Exception as exc:  # pydantic's ValidationError, whichever major version
@@ -404,7 +571,8 @@ def _plan(batch: Batch) -> None:
             raise ExportRefused(
                 f"{line.code} has {line.units} units: more than {MAX_UNITS} on one line"
             )
-    desired = [sendable(line) for line in batch.lines]
+    details = claim_details(batch.encounter, batch.lines)
+    desired = [sendable(line, detail) for line, detail in zip(batch.lines, details, strict=True)]
     difference = ledger_difference(standing_charges(batch.encounter.pk), desired)
     for entry in difference.credits:
         batch.transactions.append(

@@ -492,3 +492,54 @@ class ApiCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status}"
+
+
+class ChargeMasterItem(models.Model):
+    """The hospital's charge master (CDM), one row per CPT/HCPCS code: the revenue code the
+    UB-04 line carries (0260 IV therapy, 0331/0335 chemotherapy, 0636 drugs requiring detailed
+    coding, ...), the description and the unit price. Loaded from CSV, all or nothing
+    (coding/chargemaster.py, `manage.py load_charge_master`)."""
+
+    code = models.CharField(max_length=10, unique=True)
+    revenue_code = models.CharField(max_length=4)
+    description = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    loaded_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} rev {self.revenue_code} {self.unit_price}"
+
+
+class PtpEdit(models.Model):
+    """One NCCI procedure-to-procedure pair (hospital outpatient): column 2 is not paid with
+    column 1 on the same day unless the modifier indicator allows a distinct-procedure modifier
+    (1) — never when it is 0; 9 means the edit does not apply. Loaded from CMS's file
+    (coding/ptp.py, `manage.py load_ptp`); the pair logic is the engine's (engine/ptp.py)."""
+
+    class Indicator(models.TextChoices):
+        NOT_ALLOWED = "0", "0: no modifier allowed"
+        ALLOWED = "1", "1: a distinct-procedure modifier allowed"
+        NOT_APPLICABLE = "9", "9: not applicable"
+
+    column1 = models.CharField(max_length=10)
+    column2 = models.CharField(max_length=10)
+    effective_date = models.DateField()
+    deletion_date = models.DateField(null=True, blank=True)
+    modifier_indicator = models.CharField(max_length=1, choices=Indicator.choices)
+    rationale = models.CharField(max_length=200, blank=True)
+    loaded_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["column1", "column2", "effective_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["column1", "column2", "effective_date"], name="coding_ptp_pair_once"
+            )
+        ]
+        indexes = [models.Index(fields=["column2"])]
+
+    def __str__(self) -> str:
+        return f"PTP {self.column1}/{self.column2} ({self.modifier_indicator})"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from coding import sweep_views, views
+from coding import payer_views, sweep_views, views
 
 app_name = "coding"
 
@@ -25,6 +25,8 @@ urlpatterns = [
     path("exports/<int:pk>/<str:fmt>/", views.export_download, name="export_download"),
     path("reports/findings/", views.report_findings, name="report_findings"),
     path("reports/reconciliation/", views.report_reconciliation, name="report_reconciliation"),
+    path("payers/", payer_views.payers, name="payers"),
+    path("payers/<int:pk>/policy/", payer_views.payer_policy, name="payer_policy"),
     path("sweeps/", sweep_views.sweeps, name="sweeps"),
     path("sweeps/<int:pk>/", sweep_views.sweep, name="sweep"),
     path("sweeps/<int:pk>/progress/", sweep_views.sweep_progress_view, name="sweep_progress"),

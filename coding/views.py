@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -19,6 +20,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from coding.chargemaster import charge_master_for
+from coding.claim import (
+    claim_details,
+    claim_findings,
+    money_total,
+    price_detail,
+    record_facts,
+)
 from coding.corrections import correction_resolve
 from coding.engine import RecordError, code_record, parse_record
 from coding.exports import EXPORT_FORMATS, export_create
@@ -123,12 +132,23 @@ def worklist(request: HttpRequest) -> HttpResponse:
             )
     rows = list(encounters[:WORKLIST_LIMIT])
     billed = encounters_billed(e.pk for e in rows)
+    sent_by_encounter = {}
     for encounter in rows:
         run = encounter.current_runs[0] if encounter.current_runs else None
-        # The charges as they would be sent: the coders' corrections applied. There are no prices
-        # in the app (no charge master), so the total is in lines and units.
+        # The charges as they would be sent: the coders' corrections applied.
         lines = effective_lines(run, include_removed=True) if run else []
+        sent_by_encounter[encounter.pk] = (run, lines)
+    # One charge master read for the whole page: each row's money total.
+    master = charge_master_for(
+        line.code for _, lines in sent_by_encounter.values() for line in lines
+    )
+    for encounter in rows:
+        run, lines = sent_by_encounter[encounter.pk]
         sent = [line for line in lines if not line.removed]
+        prices = [price_detail(line, master) for line in sent]
+        encounter.amount_total = money_total(prices)  # type: ignore[attr-defined]
+        encounter.unpriced = sum(1 for p in prices if not p)  # type: ignore[attr-defined]
+        encounter.priced = master.loaded  # type: ignore[attr-defined]
         encounter.run = run  # type: ignore[attr-defined]
         encounter.charge_lines = sent  # type: ignore[attr-defined]
         encounter.lines_total = len(sent)  # type: ignore[attr-defined]
@@ -141,7 +161,14 @@ def worklist(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "coding/worklist.html",
-        {"encounters": rows, "form": form, "limit": WORKLIST_LIMIT, "known_rules": KNOWN_RULES},
+        {
+            "encounters": rows,
+            "form": form,
+            "limit": WORKLIST_LIMIT,
+            "known_rules": KNOWN_RULES,
+            "priced": master.loaded,
+            "page_total": sum((e.amount_total for e in rows), Decimal("0.00")),
+        },
     )
 
 
@@ -274,14 +301,20 @@ def _review_context(
                 )
             )
         rows = []
-        for line in lines:
+        facts = record_facts(encounter)
+        details = claim_details(encounter, lines, facts=facts)
+        context["claim_findings"] = claim_findings(encounter, sent, facts=facts)
+        context["amount_total"] = money_total(
+            [d for line, d in zip(lines, details, strict=True) if not line.removed]
+        )
+        for line, detail in zip(lines, details, strict=True):
             correct_form = None
             if line.line_id and not line.removed:  # a removed line shows no form
                 correct_form = take(
                     ("line", line.line_id),
                     LineCorrectForm(prefix=f"l{line.line_id}", initial=_initial(line)),
                 )
-            rows.append({"line": line, "form": correct_form})
+            rows.append({"line": line, "form": correct_form, "detail": detail})
         rereview = []
         for correction in run.corrections.all():
             if correction.state != ChargeCorrection.State.NEEDS_REVIEW:

@@ -18,6 +18,7 @@ from fhir.resources.R4B.medicationadministration import (
 from fhir.resources.R4B.medicationrequest import MedicationRequest as FhirMedicationRequest
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
+from coding.claim import claim_details
 from coding.exports import Batch, Transaction, charge_item, fhir_system, sendable
 from coding.fhir.models_compat import as_json, validated
 from coding.models import ChargeRun
@@ -239,8 +240,9 @@ def charge_item_resources(run: ChargeRun) -> list[dict[str, Any]]:
     builds a charge (coding/exports.py: charge_item), with the id "run<run>-line<n>"."""
     batch = Batch(run.encounter, run, effective_lines(run))
     out = []
-    for n, line in enumerate(batch.lines, start=1):
-        tx = Transaction("CG", f"run{run.pk}-line{n}", sendable(line), line=line)
+    details = claim_details(run.encounter, batch.lines)
+    for n, (line, detail) in enumerate(zip(batch.lines, details, strict=True), start=1):
+        tx = Transaction("CG", f"run{run.pk}-line{n}", sendable(line, detail), line=line)
         resource = as_json(charge_item(batch, tx))
         resource["meta"] = {"lastUpdated": _instant(run.created_at)}
         out.append(resource)

@@ -57,6 +57,8 @@ TRACKED: list[type[models.Model]] = [
     coding.EditOverride,
     coding.DocumentationQuery,
     coding.MueLimit,
+    coding.ChargeMasterItem,
+    coding.PtpEdit,
     coding.Export,
     coding.LedgerEntry,
     coding.ApiToken,

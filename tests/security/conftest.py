@@ -18,6 +18,7 @@ from mar.models import (
     InterfaceMessage,
     Order,
     Pause,
+    Payer,
 )
 from tests import factories
 
@@ -30,6 +31,7 @@ class World:
     export: Export
     sweep: AuditSweep
     interface_message: InterfaceMessage
+    payer: Payer
 
     def sample(self, encounter: Encounter) -> dict[str, object]:
         """A value for every URL argument, taken from `encounter`."""
@@ -106,4 +108,5 @@ def world_create(role_users: dict[str, User]) -> World:
         export=export,
         interface_message=interface_message,
         sweep=sweep,
+        payer=Payer.objects.create(name="Security Payer", financial_class="commercial"),
     )

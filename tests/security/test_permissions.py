@@ -86,6 +86,10 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "coding:export_download": ("GET", frozenset({C, A}), "export"),
     "coding:report_findings": ("GET", frozenset({C, A}), ""),
     "coding:report_reconciliation": ("GET", frozenset({C, A}), ""),
+    # Payers' coding policy (issue 14): coders read it; an admin (or a coder granted
+    # mar.add_payerpolicy, a coding lead: tests/coding/test_payer_policy_screen.py) edits it.
+    "coding:payers": ("GET", frozenset({C, A}), ""),
+    "coding:payer_policy": ("GET POST", frozenset({A}), "payer"),
     "coding:sweeps": ("GET POST", frozenset({C, A}), ""),
     "coding:sweep": ("GET", frozenset({C, A}), "sweep"),
     "coding:sweep_progress": ("GET", frozenset({C, A}), "sweep"),
@@ -165,6 +169,8 @@ def arguments(route: Route, world: World) -> dict[str, object]:
         values["pk"] = world.export.pk
     elif kind == "sweep":
         values["pk"] = world.sweep.pk
+    elif kind == "payer":
+        values["pk"] = world.payer.pk
     return values
 
 

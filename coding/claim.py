@@ -1,0 +1,262 @@
+"""What each line carries to a claim beside its code and units (issue 14, claim-ready lines).
+
+`claim_details(encounter, lines)` gives, per line as it will be sent, a plain JSON dict:
+- from the charge master (coding/chargemaster.py): `revenue_code`, `description`,
+  `unit_price` and `amount` (units x price), as strings of dollars and cents; absent when the
+  code is not priced;
+- on a drug line (its code is the HCPCS of the drug of an administration it covers): `ndc`
+  (11 digits), `ndc_unit` (the 837I N4 unit: UN, ML, GR, ME, F2) and `ndc_quantity` (units x
+  the formulary's NDC units per billing unit). The NDC is the one scanned at the bedside when
+  the formulary lists it for the drug, else the drug's preferred active NDC, else its first
+  active one;
+- `diagnoses`: the ICD-10-CM codes of the orders of the administrations it covers (the order's
+  `indication_code`, else its indication when that is a code), in the validated form (C50.911);
+  a line covering no administration takes every coded indication of the encounter;
+- `ordered_by` {name, npi}: the ordering provider of those orders (the NPI only when its check
+  digit is right, mar/validators.py); `performed_by` {name, id}: the nurse who charted the
+  administration (else the encounter's nurse).
+
+The dict is the line's `detail` in the ledger (coding/ledger.py): a change to any of it (a new
+price, another NDC) is a change the billing system hears about as a credit and a new charge.
+The exports (CSV, HL7, FHIR) and the review page render it from here, so they agree.
+
+`claim_findings` says what a claim will miss (never blocking: the coder sees it on the review
+page): CLAIM-DX an indication that is not an ICD-10-CM code, CLAIM-NDC a drug line with no NDC
+in the formulary, CLAIM-NPI an order with no ordering provider or an NPI whose check digit is
+wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from coding.chargemaster import ChargeMaster, charge_master_for, line_amount
+from coding.engine import Finding
+from mar.models import Administration, DrugNdc, Encounter, Order
+from mar.record import administration_record_id
+from mar.registration.icd10 import CODE_RE as ICD10_RE
+from mar.registration.icd10 import normalise_code
+from mar.validators import npi_normalise
+
+
+class LineLike(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def units(self) -> int: ...
+    @property
+    def administrations(self) -> tuple[str, ...]: ...
+
+
+def money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01'))}"
+
+
+def quantity_text(value: Decimal) -> str:
+    """An NDC quantity as the 837I takes it: up to 3 decimals, no trailing zeros."""
+    text = f"{value.quantize(Decimal('0.001')):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def price_detail(line: LineLike, master: ChargeMaster) -> dict[str, Any]:
+    price = master.get(line.code)
+    if price is None:
+        return {}
+    return {
+        "revenue_code": price.revenue_code,
+        "description": price.description,
+        "unit_price": money(price.unit_price),
+        "amount": money(line_amount(price, line.units)),
+    }
+
+
+def order_diagnosis(order: Order) -> str | None:
+    """The order's ICD-10-CM code in the validated form, or None when it names none."""
+    for text in (order.indication_code, order.indication):
+        if text and text.strip():
+            code = normalise_code(text)
+            if ICD10_RE.match(code):
+                return code
+    return None
+
+
+def order_npi(order: Order) -> str | None:
+    try:
+        return npi_normalise(order.ordering_provider_npi or "")
+    except ValueError:
+        return None
+
+
+def person_name(user: Any) -> str:
+    return (user.get_full_name() or user.get_username()).strip()
+
+
+@dataclass
+class RecordFacts:
+    """The rows the details read, fetched once for all the lines of an encounter."""
+
+    encounter: Encounter
+    administrations: dict[str, Administration] = field(default_factory=dict)
+    ndcs: dict[int, list[DrugNdc]] = field(default_factory=dict)
+
+
+def record_facts(encounter: Encounter) -> RecordFacts:
+    facts = RecordFacts(encounter)
+    administrations = Administration.objects.filter(encounter_id=encounter.pk).select_related(
+        "drug", "order__drug", "created_by"
+    )
+    for adm in administrations:
+        facts.administrations[administration_record_id(adm.pk)] = adm
+    drug_ids = {adm.drug_id for adm in facts.administrations.values()}
+    for ndc in DrugNdc.objects.filter(drug_id__in=drug_ids).order_by("-preferred", "ndc"):
+        facts.ndcs.setdefault(ndc.drug_id, []).append(ndc)
+    return facts
+
+
+def _covered(line: LineLike, facts: RecordFacts) -> list[Administration]:
+    return [facts.administrations[a] for a in line.administrations if a in facts.administrations]
+
+
+def ndc_for(adm: Administration, facts: RecordFacts) -> DrugNdc | None:
+    stocked = facts.ndcs.get(adm.drug_id, [])
+    scanned = next((n for n in stocked if adm.ndc and n.ndc == adm.ndc), None)
+    if scanned is not None:
+        return scanned
+    return next((n for n in stocked if n.active), None)  # preferred first
+
+
+def ndc_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:
+    for adm in _covered(line, facts):
+        if adm.drug.hcpcs_code and adm.drug.hcpcs_code == line.code:
+            ndc = ndc_for(adm, facts)
+            if ndc is None:
+                return {}
+            per_unit = ndc.units_per_billing_unit or Decimal(1)
+            return {
+                "ndc": ndc.ndc,
+                "ndc_unit": ndc.unit,
+                "ndc_quantity": quantity_text(per_unit * line.units),
+            }
+    return {}
+
+
+def is_drug_code_line(line: LineLike, facts: RecordFacts) -> bool:
+    return any(
+        adm.drug.hcpcs_code and adm.drug.hcpcs_code == line.code for adm in _covered(line, facts)
+    )
+
+
+def people_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:
+    covered = _covered(line, facts)
+    orders = [adm.order for adm in covered if adm.order is not None]
+    if not covered:
+        orders = [adm.order for adm in facts.administrations.values() if adm.order is not None]
+    out: dict[str, Any] = {}
+    diagnoses: list[str] = []
+    for order in orders:
+        code = order_diagnosis(order)
+        if code and code not in diagnoses:
+            diagnoses.append(code)
+    if diagnoses:
+        out["diagnoses"] = diagnoses
+    prescriber = next((o for o in orders if o.ordering_provider.strip()), None)
+    if prescriber is not None:
+        out["ordered_by"] = {
+            "name": prescriber.ordering_provider.strip(),
+            "npi": order_npi(prescriber) or "",
+        }
+    nurse = next((adm.created_by for adm in covered if adm.created_by is not None), None)
+    nurse = nurse or facts.encounter.nurse or facts.encounter.signed_by
+    if nurse is not None:
+        out["performed_by"] = {"name": person_name(nurse), "id": nurse.get_username()}
+    return out
+
+
+def claim_details(
+    encounter: Encounter,
+    lines: Sequence[LineLike],
+    *,
+    master: ChargeMaster | None = None,
+    facts: RecordFacts | None = None,
+) -> list[dict[str, Any]]:
+    """One detail dict per line, in order (a few queries for all of them)."""
+    if master is None:
+        master = charge_master_for(line.code for line in lines)
+    if facts is None:
+        facts = record_facts(encounter)
+    return [
+        {**price_detail(line, master), **ndc_detail(line, facts), **people_detail(line, facts)}
+        for line in lines
+    ]
+
+
+def claim_findings(
+    encounter: Encounter, lines: Sequence[LineLike], *, facts: RecordFacts | None = None
+) -> list[Finding]:
+    """What the claim will lack (not blocking): CLAIM-DX, CLAIM-NDC, CLAIM-NPI."""
+    if facts is None:
+        facts = record_facts(encounter)
+    found: list[Finding] = []
+    covered_ids = {a for line in lines for a in line.administrations}
+    orders: dict[int, tuple[Order, list[str]]] = {}
+    for record_id, adm in sorted(facts.administrations.items(), key=lambda kv: kv[1].pk):
+        if adm.order is not None and record_id in covered_ids:
+            orders.setdefault(adm.order.pk, (adm.order, []))[1].append(record_id)
+    for order, adms in orders.values():
+        what = f"the order for {order.drug.name}"
+        if order_diagnosis(order) is None:
+            said = (order.indication_code or order.indication or "").strip()
+            found.append(
+                Finding(
+                    "CLAIM-DX",
+                    "warning",
+                    f"{what}: indication {said!r} is not an ICD-10-CM code; its lines go "
+                    "with no diagnosis"
+                    if said
+                    else f"{what} has no indication: its lines go with no diagnosis",
+                    tuple(adms),
+                    "order.indication",
+                )
+            )
+        if not order.ordering_provider.strip():
+            found.append(
+                Finding(
+                    "CLAIM-NPI",
+                    "warning",
+                    f"{what} names no ordering provider",
+                    tuple(adms),
+                    "order.ordering_provider",
+                )
+            )
+        elif order_npi(order) is None:
+            npi = order.ordering_provider_npi or ""
+            found.append(
+                Finding(
+                    "CLAIM-NPI",
+                    "warning",
+                    f"{what}: {order.ordering_provider} has "
+                    + (f"NPI {npi!r}, not a valid NPI" if npi else "no NPI")
+                    + "; sent without one",
+                    tuple(adms),
+                    "order.ordering_provider_npi",
+                )
+            )
+    for line in lines:
+        if is_drug_code_line(line, facts) and not ndc_detail(line, facts):
+            found.append(
+                Finding(
+                    "CLAIM-NDC",
+                    "warning",
+                    f"{line.code}: the formulary lists no active NDC for this drug; the drug "
+                    "line goes without one",
+                    tuple(line.administrations),
+                )
+            )
+    return found
+
+
+def money_total(details: Sequence[dict[str, Any]]) -> Decimal:
+    return sum((Decimal(d["amount"]) for d in details if "amount" in d), Decimal("0.00"))

@@ -1,0 +1,208 @@
+"""The charge master (coding/chargemaster.py): the loader refuses bad files whole with line
+numbers; lines carry revenue code, unit price and amount in every export (parsed back); a code
+missing from a loaded charge master is an edit that blocks until loaded or overridden."""
+
+import csv
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.chargeitem import ChargeItem
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.parser import parse_message
+
+from coding.chargemaster import (
+    ChargeMasterFileError,
+    charge_master_for,
+    charge_master_load,
+    charge_master_parse,
+)
+from coding.exports import REVENUE_EXTENSION, UNIT_PRICE_EXTENSION, export_create
+from coding.models import ChargeMasterItem, ChargeRun, LedgerEntry, ReviewItem
+from coding.review import (
+    charge_edits_for_run,
+    edit_override_create,
+    effective_lines,
+    review_accept,
+    review_claim,
+)
+from mar import roles
+from tests.coding.review_helpers import reviewed
+
+pytestmark = pytest.mark.django_db
+
+SAMPLE = Path(__file__).resolve().parents[2] / "coding" / "data" / "charge_master_sample.csv"
+
+
+def load_sample() -> None:
+    call_command("load_charge_master", stdout=io.StringIO())
+
+
+def accepted(coder, **kwargs):
+    encounter, run, item = reviewed(**kwargs)
+    review_claim(user=coder, item_id=item.pk)
+    review_accept(item=item, user=coder)
+    return encounter, run, item
+
+
+def test_the_sample_maps_iv_chemo_and_drug_codes_to_their_revenue_codes() -> None:
+    rows = {row.code: row for row in charge_master_parse(SAMPLE.read_text())}
+    assert rows["96365"].revenue_code == "0260"
+    assert rows["96374"].revenue_code == "0260"
+    assert rows["96413"].revenue_code == "0335"
+    assert rows["96401"].revenue_code == "0331"
+    assert rows["J9267"].revenue_code == "0636"
+    assert all(row.unit_price > 0 and row.description for row in rows.values())
+
+
+def test_a_bad_file_is_refused_whole_with_every_bad_line_named(tmp_path) -> None:
+    load_sample()
+    before = dict(ChargeMasterItem.objects.values_list("code", "unit_price"))
+    bad = tmp_path / "cdm.csv"
+    bad.write_text(
+        "code,revenue_code,description,unit_price\n"
+        "96365,0260,IV infusion,310.00\n"  # line 2: good
+        "96413,335X,Chemo infusion,540\n"  # line 3: revenue code
+        "ABC,0260,Nothing,1\n"  # line 4: not a code
+        "96374,0260,,165\n"  # line 5: no description
+        "96375,0260,IV push add-on,sixty\n"  # line 6: price
+        "96365,0260,IV infusion again,1.00\n"  # line 7: listed twice
+    )
+    with pytest.raises(CommandError) as refused:
+        call_command("load_charge_master", str(bad))
+    text = str(refused.value)
+    for line in (3, 4, 5, 6, 7):
+        assert f"line {line}:" in text
+    assert "line 2:" not in text
+    assert "already on line 2" in text
+    assert "nothing loaded" in text
+    assert dict(ChargeMasterItem.objects.values_list("code", "unit_price")) == before
+
+
+def test_a_header_without_the_columns_is_refused_on_line_1() -> None:
+    with pytest.raises(ChargeMasterFileError) as refused:
+        charge_master_parse("cpt,price\n96365,1\n")
+    assert refused.value.errors[0][0] == 1
+    assert "revenue_code" in str(refused.value)
+
+
+def test_a_three_digit_revenue_code_keeps_its_leading_zero_and_dollars_parse() -> None:
+    (row,) = charge_master_parse(
+        'Code,Revenue Code,Description,Unit Price\n96365,260,IV,"$1,310.5"\n'
+    )
+    assert (row.revenue_code, row.unit_price) == ("0260", Decimal("1310.50"))
+
+
+def test_loading_replaces_codes_the_file_no_longer_lists() -> None:
+    load_sample()
+    charge_master_load(
+        rows=charge_master_parse("code,revenue_code,description,unit_price\n96365,0260,IV,1\n")
+    )
+    assert list(ChargeMasterItem.objects.values_list("code", flat=True)) == ["96365"]
+
+
+def test_lines_carry_revenue_code_unit_price_and_amount_in_csv_hl7_and_fhir(coder_user) -> None:
+    load_sample()
+    encounter, run, _ = accepted(coder_user, billable=True, waste=Decimal(0))
+    export = export_create(user=coder_user).export
+    prices = {i.code: i for i in ChargeMasterItem.objects.all()}
+    lines = effective_lines(ChargeRun.objects.get(pk=run.pk))
+    expected = [
+        (line.code, prices[line.code].revenue_code, prices[line.code].unit_price,
+         prices[line.code].unit_price * line.units)
+        for line in lines
+    ]  # fmt: skip
+    assert any(code == "J9267" for code, *_ in expected)
+
+    rows = list(csv.DictReader(io.StringIO(export.csv_text)))
+    assert [
+        (r["code"], r["revenue_code"], Decimal(r["unit_price"]), Decimal(r["amount"])) for r in rows
+    ] == expected
+
+    message = parse_message(
+        export.hl7_text.strip().replace("\n", "\r"), validation_level=VALIDATION_LEVEL.STRICT
+    )
+    ft1s = [g.ft1 for g in message.children if g.name == "DFT_P03_FINANCIAL"]
+    got = [
+        (
+            ft1.ft1_7.ce_1.value,
+            ft1.ft1_7.ce_4.value,
+            Decimal(ft1.ft1_12.cp_1.mo_1.to_er7()),
+            Decimal(ft1.ft1_11.cp_1.mo_1.to_er7()),
+        )
+        for ft1 in ft1s
+    ]
+    assert got == expected
+    assert {ft1.ft1_7.ce_6.to_er7() for ft1 in ft1s} == {"NUBC"}
+    assert {ft1.ft1_11.cp_1.mo_2.to_er7() for ft1 in ft1s} == {"USD"}
+
+    bundle = Bundle.model_validate(json.loads(export.fhir_json))
+    items = [ChargeItem.model_validate(e.resource.model_dump()) for e in bundle.entry]
+    got = []
+    for item in items:
+        ext = {e.url: e for e in item.extension}
+        got.append(
+            (
+                item.code.coding[0].code,
+                ext[REVENUE_EXTENSION].valueCoding.code,
+                ext[UNIT_PRICE_EXTENSION].valueMoney.value,
+                item.priceOverride.value,
+            )
+        )
+    assert got == expected
+    assert encounter.pk  # the encounter's lines, in claim order
+
+
+def test_a_code_missing_from_the_charge_master_blocks_until_overridden(coder_user) -> None:
+    load_sample()
+    ChargeMasterItem.objects.filter(code="96413").delete()
+    encounter, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    edits = charge_edits_for_run(run).blocking
+    assert [e.finding.rule for e in edits] == ["EDIT-CDM"]
+    assert "96413 is not in the charge master" in edits[0].finding.message
+    with pytest.raises(ValidationError, match="EDIT-CDM"):
+        review_accept(item=item, user=coder_user)
+    edit_override_create(
+        item=item, user=coder_user, rule="EDIT-CDM", message=edits[0].finding.message,
+        reason="new code, price to follow from finance",
+    )  # fmt: skip
+    review_accept(item=item, user=coder_user)
+    export = export_create(user=coder_user).export
+    row = next(r for r in csv.DictReader(io.StringIO(export.csv_text)) if r["code"] == "96413")
+    assert (row["revenue_code"], row["amount"]) == ("", "")
+
+
+def test_no_charge_master_loaded_means_no_prices_and_no_edit(coder_user) -> None:
+    _, run, _ = reviewed()
+    assert charge_master_for(["96413"]).loaded is False
+    assert [e.finding.rule for e in charge_edits_for_run(run).items] == []
+
+
+def test_a_new_price_after_billing_is_sent_as_a_credit_and_a_new_charge(coder_user) -> None:
+    load_sample()
+    encounter, run, item = accepted(coder_user)
+    export_create(user=coder_user)
+    ChargeMasterItem.objects.filter(code="96413").update(unit_price=Decimal("600.00"))
+    ReviewItem.objects.filter(pk=item.pk).update(state=ReviewItem.State.ACCEPTED)
+    second = export_create(user=coder_user).export
+    sent = LedgerEntry.objects.filter(export=second)
+    assert [(e.kind, e.code) for e in sent] == [("CD", "96413"), ("CG", "96413")]
+    assert sent.get(kind="CG").detail["amount"] == "600.00"
+
+
+def test_the_worklist_shows_each_encounters_money_total(client_as) -> None:
+    load_sample()
+    encounter, run, _ = reviewed()
+    prices = dict(ChargeMasterItem.objects.values_list("code", "unit_price"))
+    total = sum(prices[line.code] * line.units for line in effective_lines(run))
+    page = client_as(roles.CODER).get(reverse("coding:worklist")).content.decode()
+    assert f"${total:,.2f}" in page
+    review = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
+    assert f"${total:,.2f}" in review.content.decode()

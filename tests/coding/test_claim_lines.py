@@ -1,0 +1,215 @@
+"""Claim-ready lines (coding/claim.py): the NDC on drug lines (N4 unit and quantity), the
+ICD-10-CM diagnosis from the order's indication, the ordering provider with a checked NPI and
+the performing nurse; in the CSV, HL7 (parsed back with hl7apy) and FHIR (the R4B models)."""
+
+import csv
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils import timezone
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.chargeitem import ChargeItem
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.parser import parse_message
+
+from coding.claim import claim_details, claim_findings, record_facts
+from coding.exports import (
+    ICD10_SYSTEM,
+    NDC_QUANTITY_EXTENSION,
+    NDC_SYSTEM,
+    NPI_SYSTEM,
+    export_create,
+)
+from coding.models import ChargeRun, ReviewItem
+from coding.review import effective_lines, review_accept, review_claim
+from coding.services import charge_run_generate
+from mar import roles
+from mar.models import Administration, Drug, DrugNdc, Encounter, Order
+from tests import factories
+from tests.coding.review_helpers import paclitaxel_billable
+
+pytestmark = pytest.mark.django_db
+
+VALID_NPI = "1234567893"  # CMS's worked example of the NPI check digit
+PREFERRED, SCANNED = "00703321701", "00703321601"
+
+
+def nurse_named() -> User:
+    nurse = factories.user_create(username="rn-lopez", role=roles.NURSE)
+    nurse.first_name, nurse.last_name = "Maria", "Lopez"
+    nurse.save()
+    return nurse
+
+
+def signed_encounter(*, ndcs: bool = True, scan: bool = False) -> Encounter:
+    """The factory's chemotherapy visit with paclitaxel billable (J9267 per 1 mg, 20 mg
+    wasted); the chemo order by a prescriber with a valid NPI, the antiemetic's with a wrong
+    check digit and a words-only indication; then signed."""
+    nurse = nurse_named()
+    encounter = factories.chemo_encounter_create()
+    drug = paclitaxel_billable(encounter=encounter, waste=Decimal(20))
+    if ndcs:
+        DrugNdc.objects.create(
+            drug=drug, ndc=PREFERRED, unit="ML", units_per_billing_unit=Decimal("0.1667"),
+            preferred=True,
+        )  # fmt: skip
+        DrugNdc.objects.create(drug=drug, ndc=SCANNED, unit="ML")
+    if scan:
+        Administration.objects.filter(encounter=encounter, drug=drug).update(ndc=SCANNED)
+    Order.objects.filter(encounter=encounter, drug=drug).update(
+        ordering_provider="Ana Ortiz", ordering_provider_npi=VALID_NPI
+    )
+    Order.objects.filter(encounter=encounter, drug__name="ondansetron").update(
+        indication="nausea", ordering_provider="Ben Cole", ordering_provider_npi="1234567890"
+    )
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_by=nurse, signed_at=timezone.now(), nurse=nurse
+    )
+    encounter.refresh_from_db()
+    charge_run_generate(encounter_id=encounter.pk)
+    return encounter
+
+
+def details_by_code(encounter: Encounter) -> dict[str, dict]:
+    run = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    lines = effective_lines(run)
+    return {
+        (line.code, line.modifiers): detail
+        for line, detail in zip(lines, claim_details(encounter, lines), strict=True)
+    }
+
+
+def test_a_drug_line_carries_the_preferred_ndc_with_its_n4_unit_and_quantity() -> None:
+    encounter = signed_encounter()
+    details = details_by_code(encounter)
+    given = next(d for (code, mods), d in details.items() if code == "J9267" and "JW" not in mods)
+    line = next(
+        ln for ln in effective_lines(ChargeRun.objects.get(encounter=encounter, is_current=True))
+        if ln.code == "J9267" and "JW" not in ln.modifiers
+    )  # fmt: skip
+    assert given["ndc"] == PREFERRED
+    assert given["ndc_unit"] == "ML"
+    assert Decimal(given["ndc_quantity"]) == (Decimal("0.1667") * line.units).quantize(
+        Decimal("0.001")
+    )
+    waste = next(d for (code, mods), d in details.items() if code == "J9267" and "JW" in mods)
+    assert (waste["ndc"], waste["ndc_quantity"]) == (PREFERRED, "3.334")  # 20 mg x 0.1667 mL
+    assert all("ndc" not in d for (code, _), d in details.items() if code.startswith("96"))
+
+
+def test_the_ndc_scanned_at_the_bedside_wins_when_the_formulary_lists_it() -> None:
+    encounter = signed_encounter(scan=True)
+    given = next(d for (code, _), d in details_by_code(encounter).items() if code == "J9267")
+    assert (given["ndc"], given["ndc_unit"]) == (SCANNED, "ML")
+
+
+def test_a_drug_with_no_ndc_in_the_formulary_is_a_claim_finding() -> None:
+    encounter = signed_encounter(ndcs=False)
+    run = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    findings = claim_findings(encounter, effective_lines(run))
+    assert any(f.rule == "CLAIM-NDC" and f.message.startswith("J9267") for f in findings)
+
+
+def test_diagnosis_from_the_indication_and_the_order_provider_with_a_checked_npi() -> None:
+    encounter = signed_encounter()
+    details = details_by_code(encounter)
+    chemo = details[("96413", ())]
+    assert chemo["diagnoses"] == ["C34.90"]
+    assert chemo["ordered_by"] == {"name": "Ana Ortiz", "npi": VALID_NPI}
+    assert chemo["performed_by"] == {"name": "Maria Lopez", "id": "rn-lopez"}
+    hydration = next(d for (code, _), d in details.items() if code.startswith("9636"))
+    assert hydration["diagnoses"] == ["E86.0"]
+    push = next(d for (code, _), d in details.items() if code in ("96375", "96374"))
+    assert "diagnoses" not in push  # "nausea" is not a code
+    assert push["ordered_by"] == {"name": "Ben Cole", "npi": ""}  # wrong check digit: not sent
+
+
+def test_an_indication_that_is_not_a_code_and_a_bad_npi_are_findings() -> None:
+    encounter = signed_encounter()
+    run = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    findings = claim_findings(encounter, effective_lines(run), facts=record_facts(encounter))
+    by_rule = {}
+    for f in findings:
+        by_rule.setdefault(f.rule, []).append(f.message)
+    assert by_rule["CLAIM-DX"] == [
+        "the order for ondansetron: indication 'nausea' is not an ICD-10-CM code; its lines go "
+        "with no diagnosis"
+    ]
+    assert any("Ben Cole has NPI '1234567890', not a valid NPI" in m for m in by_rule["CLAIM-NPI"])
+    assert any("sodium chloride" in m and "no ordering provider" in m for m in by_rule["CLAIM-NPI"])
+
+
+def test_the_exports_carry_ndc_diagnoses_and_providers_parsed_back(coder_user) -> None:
+    encounter = signed_encounter()
+    item = ReviewItem.objects.get(encounter=encounter)
+    review_claim(user=coder_user, item_id=item.pk)
+    review_accept(item=item, user=coder_user)
+    export = export_create(user=coder_user).export
+
+    rows = {(r["code"], r["modifiers"]): r for r in csv.DictReader(io.StringIO(export.csv_text))}
+    chemo = rows[("96413", "")]
+    assert (chemo["diagnoses"], chemo["ordering_provider"], chemo["ordering_npi"]) == (
+        "C34.90", "Ana Ortiz", VALID_NPI,
+    )  # fmt: skip
+    assert chemo["performed_by"] == "rn-lopez"
+    drug = next(r for (code, mods), r in rows.items() if code == "J9267" and "JW" not in mods)
+    assert (drug["ndc"], drug["ndc_unit"]) == (PREFERRED, "ML")
+
+    message = parse_message(
+        export.hl7_text.strip().replace("\n", "\r"), validation_level=VALIDATION_LEVEL.STRICT
+    )
+    groups = [g for g in message.children if g.name == "DFT_P03_FINANCIAL"]
+    by_code = {}
+    for group in groups:
+        mods = tuple(f.ce_1.to_er7() for f in group.ft1.children if f.name == "FT1_26")
+        by_code[(group.ft1.ft1_7.ce_1.to_er7(), mods)] = group
+    ft1 = by_code[("96413", ())].ft1
+    assert [f.ce_1.to_er7() for f in ft1.children if f.name == "FT1_19"] == ["C34.90"]
+    assert ft1.ft1_19.ce_3.to_er7() == "I10C"
+    assert (ft1.ft1_21.xcn_1.to_er7(), ft1.ft1_21.xcn_2.fn_1.to_er7()) == (VALID_NPI, "Ortiz")
+    assert ft1.ft1_21.xcn_13.to_er7() == "NPI"
+    assert (ft1.ft1_20.xcn_1.to_er7(), ft1.ft1_20.xcn_2.fn_1.to_er7()) == ("rn-lopez", "Lopez")
+    drug_group = next(g for (code, mods), g in by_code.items() if code == "J9267" and not mods)
+    assert drug_group.ft1.ft1_29.cne_1.to_er7() == PREFERRED
+    assert drug_group.ft1.ft1_29.cne_3.to_er7() == "NDC"
+    assert drug_group.nte.nte_3.to_er7() == f"N4{PREFERRED}ML{drug['ndc_quantity']}"
+    dg1 = [s for s in message.children if s.name == "DG1"]
+    assert {s.dg1_3.ce_1.to_er7() for s in dg1} == {"C34.90", "E86.0"}
+    assert [s.dg1_1.to_er7() for s in dg1] == [str(n) for n in range(1, len(dg1) + 1)]
+
+    bundle = Bundle.model_validate(json.loads(export.fhir_json))
+    items = [ChargeItem.model_validate(e.resource.model_dump()) for e in bundle.entry]
+    chemo_item = next(i for i in items if i.code.coding[0].code == "96413")
+    assert [(r.coding[0].system, r.coding[0].code) for r in chemo_item.reason] == [
+        (ICD10_SYSTEM, "C34.90")
+    ]
+    actors = {p.function.coding[0].code: p.actor for p in chemo_item.performer}
+    assert (actors["OP"].identifier.system, actors["OP"].identifier.value) == (
+        NPI_SYSTEM, VALID_NPI,
+    )  # fmt: skip
+    assert actors["PRF"].display == "Maria Lopez"
+    drug_item = next(
+        i for i in items if i.code.coding[0].code == "J9267" and len(i.extension or []) == 1
+    )
+    assert (drug_item.productCodeableConcept.coding[0].system,
+            drug_item.productCodeableConcept.coding[0].code) == (NDC_SYSTEM, PREFERRED)  # fmt: skip
+    (quantity,) = [e for e in drug_item.extension if e.url == NDC_QUANTITY_EXTENSION]
+    assert (quantity.valueQuantity.code, str(quantity.valueQuantity.value)) == (
+        "ML", drug["ndc_quantity"],
+    )  # fmt: skip
+
+
+def test_the_review_page_shows_ndc_diagnosis_providers_and_the_claim_findings(client_as) -> None:
+    encounter = signed_encounter()
+    page = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
+    text = page.content.decode()
+    assert f"NDC {PREFERRED}" in text
+    assert "Dx C34.90" in text
+    assert f"ordered by Ana Ortiz (NPI {VALID_NPI})" in text
+    assert "given by Maria Lopez" in text
+    assert "CLAIM-DX" in text and "nausea" in text
+    assert Drug.objects.get(name="paclitaxel").ndcs.count() == 2
