@@ -178,6 +178,7 @@ CHECKS: dict[str, str] = {
     "EDIT-96371": "96371 at most once per encounter",
     "EDIT-96523": "96523 only as the sole service",
     "EDIT-MUE": "Units above the per-day MUE are held",
+    "EDIT-PTP": "An NCCI procedure-to-procedure pair billed together without a modifier it allows",
     "DRUG-UNIT": "A waste amount that cannot become billing units",
     "DRUG-DOSE": "A drug billed in HCPCS units has its dose given, in a unit that becomes billing "
     "units",
