@@ -31,6 +31,18 @@ def test_demo_loads_users_formulary_and_a_day_with_charges(
         run = ChargeRun.objects.get(encounter=encounter, is_current=True)
         assert run.lines.exists() or run.findings.exists()
     assert MueLimit.objects.exists()  # the coder's per-day unit edits have limits to check
+    # The sample charge master is loaded: every line of the demo has its revenue code and price,
+    # so no demo encounter is held by a code missing from it (EDIT-CDM).
+    from coding.models import ChargeMasterItem
+    from coding.review import charge_edits_for_run
+
+    billed = set(ChargeLine.objects.filter(run__is_current=True).values_list("code", flat=True))
+    priced = set(ChargeMasterItem.objects.values_list("code", flat=True))
+    assert billed and billed <= priced
+
+    for run in ChargeRun.objects.filter(is_current=True):
+        edits = charge_edits_for_run(run).items
+        assert not [e for e in edits if e.finding.rule == "EDIT-CDM"], run.encounter
 
 
 def test_demo_registers_its_patients_through_hl7(django_capture_on_commit_callbacks) -> None:

@@ -52,6 +52,8 @@ class Command(BaseCommand):
         demo_ndcs_ensure()  # demo packages: scanning and the drug lines' NDC work in the demo
         # Per-day unit limits (a sample of the CMS MUE table) so the coder's edits show.
         call_command("load_mue", verbosity=0, stdout=self.stdout)
+        # Revenue codes and prices (the sample charge master) so lines and the worklist show money.
+        call_command("load_charge_master", verbosity=0, stdout=self.stdout)
         users = demo_users_ensure()
         now = timezone.now()
         if demo_day_exists(now=now):
