@@ -213,7 +213,8 @@ def run(n: int, warmup: int, extra: int, profile: str = "") -> None:
         profiler.enable()
         timed(calls[profile], n)
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 60)
         return
     # Interleaved rounds, so load from other jobs falls on all three alike.
     results: dict[str, list[float]] = {name: [] for name in calls}

@@ -40,10 +40,12 @@ def care_context(
     bound: dict[str, Form] | None = None,
     card: int | None = None,
     site: int | None = None,
+    cards: set[int] | None = None,
 ) -> dict[str, Any]:
     """The care data of the whole chart; with `card` (an administration's pk) or `site` (a
     site's pk), only what that card's or that site chip's htmx answer renders (issue 19: an
-    answer about one card builds nothing for the rest of the chart)."""
+    answer about one card builds nothing for the rest of the chart); with `cards`, the page-wide
+    parts, every site, and only these administrations' cards (a start's answer)."""
     bound = bound or {}
     if card is not None or site is not None:
         care = Care()
@@ -103,7 +105,7 @@ def care_context(
             "needs_verification": safety.needs_verification(order),
             "allergies": safety.allergy_matches(encounter.patient, order.drug),
         }
-    _administrations_care(care, encounter, bound)
+    _administrations_care(care, encounter, bound, among=cards)
     _sites_care(care, encounter, bound)
     return _care_answer(care)
 
@@ -116,11 +118,17 @@ def _care_answer(care: Care) -> dict[str, Any]:
 
 
 def _administrations_care(
-    care: Care, encounter: Encounter, bound: dict[str, Form], only: int | None = None
+    care: Care,
+    encounter: Encounter,
+    bound: dict[str, Form],
+    only: int | None = None,
+    among: set[int] | None = None,
 ) -> None:
     administrations = Administration.objects.filter(encounter=encounter)
     if only is not None:
         administrations = administrations.filter(pk=only)
+    if among is not None:
+        administrations = administrations.filter(pk__in=among)
     administrations = administrations.select_related(
         "double_checked_by", "created_by"
     ).prefetch_related("rate_changes__by", "overrides__by", "pauses")

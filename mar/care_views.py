@@ -40,7 +40,7 @@ from mar.models import (
 from mar.roles import NURSE, PHARMACIST, role_required
 from mar.services import charting, measures, rates, safety, scanning
 from mar.services.charting import ChartError, StaleVersion
-from mar.views import _after_change, _encounter
+from mar.views import _after_change, _encounter, answers_from_written
 
 
 @require_POST
@@ -124,6 +124,7 @@ def _administration(pk: int, adm_pk: int) -> Administration:
 
 @require_POST
 @role_required(NURSE)
+@answers_from_written
 def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     """A titration or rate change: new rate, when (empty: now), why."""
     adm = _administration(pk, adm_pk)
@@ -150,6 +151,7 @@ def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(NURSE)
+@answers_from_written
 def volumes(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     adm = _administration(pk, adm_pk)
     encounter = adm.encounter

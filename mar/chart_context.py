@@ -57,7 +57,7 @@ from mar.record import (
 )
 from mar.services import charting
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
-from mar.summary import findings_of, summary_for
+from mar.summary import Written, findings_of, summary_for
 from mar.timeline import Timeline, build_timeline
 
 _FLUSH_INDEX = re.compile(r"^flushes\[(\d+)\]")
@@ -369,15 +369,25 @@ def chart_context(
     now: datetime | None = None,
     bound: dict[str, Form] | None = None,
     conflict: Administration | None = None,
+    started: int | None = None,
+    written: Written | None = None,
 ) -> dict[str, Any]:
     """Everything the chart's templates need. `bound` replaces a form by its key with the one the
     nurse posted (errors and typed values kept); keys: 'site', 'times', 'sign', 'addendum',
     'start-O<pk>', 'site-S<pk>', 'flush-S<pk>' (a site's flush), 'flush-F<pk>' (removing a
-    flush), 'a<pk>', 'p<pk>'."""
+    flush), 'a<pk>', 'p<pk>'.
+
+    `started` (an administration's pk): the answer to a start, which shows the running cards
+    and the new one; no card is built for the others (they did not change). `written`: the
+    record the change saved and the engine's result on it (see `answer_context`)."""
     now = now or timezone.now()
     bound = bound or {}
     zone = encounter.zone
-    record, result, record_error = evaluate(encounter, now)
+    if written is not None and written.usable(now):
+        record, result = written.record, written.result
+        record_error = written.summary.record_error
+    else:
+        record, result, record_error = evaluate(encounter, now)
 
     sites = list(encounter.sites.all())
     site_by_pk = {s.pk: s for s in sites}
@@ -413,6 +423,8 @@ def chart_context(
         return (not running, -a.start.timestamp(), -a.pk)
 
     for adm in sorted(adms, key=newest_running_first):
+        if started is not None and adm.pk != started and not _is_running(adm):
+            continue
         cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
 
     given = {a.order_id for a in adms}
@@ -460,6 +472,7 @@ def chart_context(
         # Running administrations sit at the top of the chart, within reach (issue 15, item 11).
         "running_cards": [card for card in cards if card.running],
         "other_cards": [card for card in cards if not card.running],
+        "others_given": sum(1 for adm in adms if not _is_running(adm)),
         "flushes": flushes,
         "addenda": list(encounter.addenda.select_related("author")),
         "acknowledgements": acknowledgements,
@@ -485,6 +498,85 @@ def chart_context(
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
         "order_purposes": Order.Purpose,
     }
+
+
+def answer_context(
+    encounter: Encounter,
+    *,
+    card: int | None = None,
+    site: int | None = None,
+    now: datetime | None = None,
+    bound: dict[str, Form] | None = None,
+    conflict: Administration | None = None,
+    written: Written | None = None,
+) -> dict[str, Any]:
+    """What the htmx answer about one card (`card`: an administration's pk) or one site chip
+    (`site`) renders: that card or chip, the checklist, the sign-off, the timeline and, on a
+    signed record, the addenda (issue 19). Nothing is built for the rest of the chart.
+
+    `written`: the record as the change just saved it and the engine's result on it
+    (`summary.written_kept`): used while its findings have not aged, so the answer reads neither
+    the record through the bridge nor runs the engine again. Its queries are fixed whatever the
+    size of the record (tests/mar/test_views_answer.py)."""
+    now = now or timezone.now()
+    bound = bound or {}
+    if written is not None and written.usable(now):
+        record, result = written.record, written.result
+        record_error = written.summary.record_error
+    else:
+        record, result, record_error = evaluate(encounter, now)
+    sites = list(encounter.sites.all())
+    site_by_pk = {s.pk: s for s in sites}
+    adms = list(
+        encounter.administrations.select_related("drug", "order").prefetch_related("pauses")
+    )
+    adm_by_id = {administration_record_id(a.pk): a for a in adms}
+    acknowledgements = list(encounter.acknowledgements.all())
+    flushes = list(encounter.flushes.all()) if site is not None else None
+    overridden = any(a.order is not None and a.order.class_override for a in adms)
+    decisions = pharmacist_decisions(encounter) if overridden else {}
+    for adm in adms:
+        if adm.order is not None:
+            adm.order.class_decision = decisions.get(adm.order.pk)  # type: ignore[attr-defined]
+    checklist = checklist_build(
+        result.findings if result else None, record_error, acknowledgements, adm_by_id,
+        site_by_pk, record=record,
+        flushes=flushes if flushes is not None else encounter.flushes.all(),
+        decisions=decisions,
+    )  # fmt: skip
+    items_by_adm: dict[str, list[Item]] = {}
+    for group in checklist.groups:
+        for item in group.items:
+            for adm_id in item.finding.administrations:
+                items_by_adm.setdefault(adm_id, []).append(item)
+    cards = [
+        _card(encounter, adm, sites, now, bound, conflict, items_by_adm)
+        for adm in adms
+        if adm.pk == card
+    ]
+    site_rows = []
+    if site is not None and site in site_by_pk:
+        running = [
+            adm
+            for adm in sorted(adms, key=lambda a: (a.start, a.pk))
+            if adm.stop is None and adm.method == Administration.Method.INFUSION
+            and adm.site_id == site
+        ]  # fmt: skip
+        site_rows = [_site_row(encounter, site_by_pk[site], flushes or [], bound, running)]
+    context: dict[str, Any] = {
+        "encounter": encounter,
+        "now": now,
+        "zone": encounter.zone,
+        "checklist": checklist,
+        "timeline": build_timeline(record, result, now=now) if record is not None else None,
+        "cards": cards,
+        "sites": site_rows,
+        "sign_form": bound.get("sign") or SignForm(open_errors=checklist.open_errors),
+        "sign_blocked": bool(checklist.open_errors) or bool(record_error),
+    }
+    if encounter.is_signed:
+        context["addenda"] = list(encounter.addenda.select_related("author"))
+    return context
 
 
 @dataclass
@@ -545,6 +637,10 @@ def _site_row(
         discontinue_form=discontinue_form,
         running=running or [],
     )
+
+
+def _is_running(adm: Administration) -> bool:
+    return adm.stop is None and adm.method == Administration.Method.INFUSION
 
 
 def running_minutes(adm: Administration, now: datetime) -> int:

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,7 @@ from typing import Any, ParamSpec, TypeVar
 from django.db.models import Q
 from django.utils import timezone
 
-from coding.engine import Finding, RecordError, Result, code_record, parse_record
+from coding.engine import Finding, Record, RecordError, Result, code_record, parse_record
 from coding.engine.timing import MAX_HOURS_WITHOUT_PUMP
 from mar.models import Encounter, EncounterSummary
 from mar.record import record_dict_from_encounter, record_dicts_from_encounters
@@ -69,6 +70,38 @@ def result_computed(encounter_id: int, result: Result, now: datetime) -> None:
     read = _last_read.get()
     if read is not None and read.encounter_id == encounter_id:
         read.result, read.now = result, now
+
+
+@dataclass
+class Written:
+    """The record as the last change of a request left it, and the engine's result on it (what
+    its summary was computed from): the htmx answer to that change shows it without reading the
+    record or running the engine again (issue 19). `record` is None when the record cannot be
+    read (`summary.record_error` says why)."""
+
+    summary: EncounterSummary
+    record: Record | None
+    result: Result | None
+
+    def usable(self, now: datetime) -> bool:
+        """Still what the engine would say at `now` (its findings have not aged)."""
+        return is_fresh(self.summary, now)
+
+
+_written: ContextVar[dict[int, Written] | None] = ContextVar("mar_summary_written", default=None)
+
+
+@contextmanager
+def written_kept() -> Iterator[dict[int, Written]]:
+    """Within this block, each summary refresh keeps what it computed, by encounter (the last
+    refresh of an encounter wins). A view wraps its change in it and answers from what it kept;
+    nothing is kept outside such a block."""
+    kept: dict[int, Written] = {}
+    token = _written.set(kept)
+    try:
+        yield kept
+    finally:
+        _written.reset(token)
 
 
 def findings_of(summary: EncounterSummary) -> tuple[Finding, ...]:
@@ -125,24 +158,40 @@ def summary_compute(
     encounter_id: int, document: dict[str, Any], now: datetime, result: Result | None = None
 ) -> EncounterSummary:
     """The summary of one record at `now` (not stored)."""
-    if result is None:
+    return _computed(encounter_id, document, now, result).summary
+
+
+def _computed(
+    encounter_id: int,
+    document: dict[str, Any],
+    now: datetime,
+    result: Result | None = None,
+    *,
+    record_needed: bool = False,
+) -> Written:
+    record = None
+    if result is None or record_needed:
         try:
-            result = code_record(parse_record(document), now=now)
+            record = parse_record(document)
         except RecordError as exc:
-            return EncounterSummary(
+            summary = EncounterSummary(
                 encounter_id=encounter_id,
                 computed_at=now,
                 valid_until=None,
                 record_error=f"{exc.field}: {exc.message}",
                 findings=[],
             )
-    return EncounterSummary(
+            return Written(summary, None, None)
+        if result is None:
+            result = code_record(record, now=now)
+    summary = EncounterSummary(
         encounter_id=encounter_id,
         computed_at=now,
         valid_until=valid_until(document, now),
         record_error="",
         findings=[f.to_json() for f in result.findings],
     )
+    return Written(summary, record, result)
 
 
 _FIELDS = ["computed_at", "valid_until", "record_error", "findings"]
@@ -154,11 +203,19 @@ def summary_refresh(*, encounter: Encounter, now: datetime | None = None) -> Enc
     if read is not None and read.encounter_id != encounter.pk:
         read = None
     now = now or (read.now if read is not None else None) or timezone.now()
+    kept = _written.get()
     if read is not None:
         result = read.result if read.now == now else None
-        summary = summary_compute(encounter.pk, read.document, now, result)
+        written = _computed(
+            encounter.pk, read.document, now, result, record_needed=kept is not None
+        )
     else:
-        summary = summary_compute(encounter.pk, record_dict_from_encounter(encounter), now)
+        written = _computed(
+            encounter.pk, record_dict_from_encounter(encounter), now, record_needed=True
+        )
+    summary = written.summary
+    if kept is not None:
+        kept[encounter.pk] = written
     EncounterSummary.objects.bulk_create(
         [summary], update_conflicts=True, unique_fields=["encounter"], update_fields=_FIELDS
     )

@@ -6,6 +6,8 @@ with htmx (request.htmx) it answers with the chart section re-rendered, checklis
 included. Nurses (and admins) chart; coders and pharmacists read the chart.
 """
 
+import functools
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,6 +30,7 @@ from mar import merge
 from mar.care_context import care_context
 from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
 from mar.chart_context import (
+    answer_context,
     board_summary,
     chart_context,
     checklist_context,
@@ -75,7 +78,7 @@ from mar.services.charting import (
     acknowledgement_key,
     finding_key,
 )
-from mar.summary import summaries_for
+from mar.summary import Written, summaries_for, written_kept
 from mar.timeline import build_timeline
 
 START_PAGES = {
@@ -197,35 +200,29 @@ def _board_date(text: str) -> date | None:
         return None
 
 
-def _chart_context(
-    request: HttpRequest,
-    encounter: Encounter,
-    *,
-    card: int | None = None,
-    site: int | None = None,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """The chart's context; `card` / `site`: an htmx answer about that card or site chip only
-    (the care data of the rest of the chart is not built)."""
-    nurse = user_has_role(request.user, NURSE)
+def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) -> dict[str, Any]:
+    """The whole chart's context (an answer about one card or site chip: `answer_context`)."""
     context = chart_context(encounter, **kwargs)
-    context.update(
-        care_context(request, encounter, bound=kwargs.get("bound"), card=card, site=site)
-    )
+    context.update(care_context(request, encounter, bound=kwargs.get("bound")))
+    context.update(_chart_permissions(request, encounter))
+    return context
+
+
+def _chart_permissions(request: HttpRequest, encounter: Encounter) -> dict[str, bool]:
+    nurse = user_has_role(request.user, NURSE)
     signed = encounter.is_signed
-    context["can_chart"] = nurse and not signed
     # A signed record is read-only, with one "Addendum" button (?addendum=1) that opens its
     # forms for changes as addenda; a POST to a signed record came from them: it stays open.
     # An imported record (charted in another EHR, coded here) is read-only: no addendum either.
     own = not encounter.imported_from
-    context["addendum_available"] = nurse and signed and own
-    context["can_addendum"] = (
-        nurse
+    return {
+        "can_chart": nurse and not signed,
+        "addendum_available": nurse and signed and own,
+        "can_addendum": nurse
         and signed
         and own
-        and (request.method == "POST" or request.GET.get("addendum") == "1")
-    )
-    return context
+        and (request.method == "POST" or request.GET.get("addendum") == "1"),
+    }
 
 
 def _encounter(pk: int) -> Encounter:
@@ -271,6 +268,27 @@ def encounter_charges(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "mar/_chart_charges.html", {"encounter": _encounter(pk)})
 
 
+def answers_from_written(
+    view: Callable[..., HttpResponse],
+) -> Callable[..., HttpResponse]:
+    """For a view whose htmx answer is one card or site chip: the record its change saved, and
+    the engine's result on it, are kept (`summary.written_kept`) for `_after_change`, which then
+    answers without reading the record or running the engine again (issue 19)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with written_kept() as kept:
+            request.written = kept  # type: ignore[attr-defined]
+            return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _written(request: HttpRequest, encounter: Encounter) -> Written | None:
+    kept: dict[int, Written] = getattr(request, "written", {})
+    return kept.get(encounter.pk)
+
+
 def _after_change(
     request: HttpRequest,
     encounter: Encounter,
@@ -286,16 +304,23 @@ def _after_change(
     out of band; for a flush on one site (`site`), that site's chip the same way. Without
     JavaScript: a redirect back to the chart, or the page again with the
     refused form when there was an error."""
-    if request.htmx:
-        context = _chart_context(
-            request, encounter, bound=bound, conflict=conflict, card=card, site=site
+    if request.htmx and (card is not None or site is not None):
+        # Only that card or chip, from the record the change saved when it succeeded (a refused
+        # change may have rolled back after the summary's refresh: the record is read again).
+        written = None if bound or conflict else _written(request, encounter)
+        context = answer_context(
+            encounter, card=card, site=site, bound=bound, conflict=conflict, written=written
         )
+        context.update(_chart_permissions(request, encounter))
+        context.update(care_context(request, encounter, bound=bound, card=card, site=site))
         if card is not None:
             context.update(card_pk=card, oob=True)
             return render(request, "mar/_card_response.html", context)
-        if site is not None:  # a flush: its site chip, the rest out of band (issue 19)
-            context.update(site_pk=site, oob=True)
-            return render(request, "mar/_site_response.html", context)
+        # a flush: its site chip, the rest out of band (issue 19)
+        context.update(site_pk=site, oob=True)
+        return render(request, "mar/_site_response.html", context)
+    if request.htmx:
+        context = _chart_context(request, encounter, bound=bound, conflict=conflict)
         return render(request, "mar/_chart.html", context)
     if bound or conflict:
         context = _chart_context(request, encounter, bound=bound, conflict=conflict)
@@ -493,6 +518,7 @@ def _wall_clock(encounter: Encounter, moment: datetime | None) -> str:
 
 @require_POST
 @role_required(NURSE)
+@answers_from_written
 def site_flush(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     """A flush on this site: now (one tap), or given earlier at a typed time.
 
@@ -550,6 +576,7 @@ def flush_remove(request: HttpRequest, pk: int, flush_pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(NURSE)
+@answers_from_written
 def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
     """Start giving an order: drug, dose and route carried over; the only open site preselected."""
     order = get_object_or_404(
@@ -595,9 +622,24 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
                 f"{order.drug.name} started at {_wall_clock(encounter, adm.start)} "
                 f"(A{adm.pk}, {adm.get_method_display().lower()}).",
             )
+            if request.htmx and not encounter.is_signed:
+                return _start_answer(request, encounter, adm)
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
     bound = {f"start-O{order.pk}": form, f"checks-O{order.pk}": checks}
     return _after_change(request, encounter, bound=bound)
+
+
+def _start_answer(request: HttpRequest, encounter: Encounter, adm: Administration) -> HttpResponse:
+    """htmx answer to a start: the parts of the chart a start changes, out of band
+    (mar/_start_response.html); the cards of what is finished are not built or sent (issue 19)."""
+    context = chart_context(encounter, started=adm.pk, written=_written(request, encounter))
+    shown = {card.administration.pk for card in context["cards"]}
+    context.update(care_context(request, encounter, cards=shown))
+    context.update(_chart_permissions(request, encounter))
+    context["oob"] = True
+    response = render(request, "mar/_start_response.html", context)
+    response["HX-Reswap"] = "none"  # every part is swapped out of band
+    return response
 
 
 @require_POST
@@ -644,6 +686,7 @@ def _administration(pk: int, adm_pk: int) -> Administration:
 
 @require_POST
 @role_required(NURSE)
+@answers_from_written
 def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     """Save an administration card (every field change with htmx; the Save button without).
 
@@ -779,24 +822,28 @@ def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: s
 
 @require_POST
 @role_required(NURSE)
+@answers_from_written
 def administration_pause(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     return _administration_action(request, pk, adm_pk, "pause")
 
 
 @require_POST
 @role_required(NURSE)
+@answers_from_written
 def administration_resume(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     return _administration_action(request, pk, adm_pk, "resume")
 
 
 @require_POST
 @role_required(NURSE)
+@answers_from_written
 def administration_stop(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     return _administration_action(request, pk, adm_pk, "stop")
 
 
 @require_POST
 @role_required(NURSE)
+@answers_from_written
 def pause_update(request: HttpRequest, pk: int, pause_pk: int) -> HttpResponse:
     pause = get_object_or_404(
         Pause.objects.select_related("administration__encounter__patient"),

@@ -204,7 +204,9 @@ def test_starting_an_order_carries_drug_dose_and_route_over(client_as) -> None:
     assert adm.stop is None
     assert abs((adm.start - timezone.now()).total_seconds()) < 60
     html = response.content.decode()
-    assert html.lstrip().startswith('<div id="chart"')  # htmx: the chart section alone
+    # htmx: the parts a start changes, each out of band (issue 19), the new infusion running.
+    assert response["HX-Reswap"] == "none"
+    assert html.lstrip().startswith('<div id="running-slot" hx-swap-oob="morph">')
     assert 'data-rule="RAC-7"' in html  # running: no stop yet
     assert "375 mg/m2" in html
 

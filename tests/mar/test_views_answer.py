@@ -1,0 +1,181 @@
+"""Issue 19: an htmx answer to a bedside change is built from the record the change saved and
+holds only what the change touched, so its cost does not grow with the rest of the record.
+
+- A card change (field save, pause, resume, stop) answers with that card; a flush with its site
+  chip: the checklist, sign-off and timeline out of band, built from the record the write read
+  and the engine's result on it (`summary.written_kept`): the bridge runs once per request and
+  the queries are the same for a visit of 4 administrations and one of 29.
+- A start answers with what a start changes (what is running, the orders, the sites, the scan
+  panel, the checklist, sign-off, timeline), all out of band (HX-Reswap: none): the cards of what
+  is finished are neither built nor sent.
+"""
+
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from mar import record as bridge
+from mar import roles
+from mar.models import Administration, Encounter
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _card_post(client, adm: Administration, bag: str):  # type: ignore[no-untyped-def]
+    adm.refresh_from_db()
+    zone = ZoneInfo(adm.encounter.timezone)
+    data = {
+        "start": adm.start.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        "stop": adm.stop.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if adm.stop else "",
+        "method": adm.method, "site": adm.site_id or "", "bag": bag, "purpose": adm.purpose,
+        "started_by": adm.started_by, "pump": adm.pump, "planned_hours": "",
+        "version": adm.version,
+    }  # fmt: skip
+    url = reverse("mar:adm_update", args=[adm.encounter_id, adm.pk])
+    return client.post(url, {f"a{adm.pk}-{k}": v for k, v in data.items()}, **HX)
+
+
+def _first(encounter: Encounter) -> Administration:
+    return encounter.administrations.order_by("pk").first()  # type: ignore[return-value]
+
+
+def _card_save_queries(client, encounter: Encounter) -> int:  # type: ignore[no-untyped-def]
+    adm = _first(encounter)
+    _card_post(client, adm, "B1")  # warm the session
+    adm.refresh_from_db()
+    with CaptureQueriesContext(connection) as captured:
+        response = _card_post(client, adm, "B2")
+    assert response.status_code == 200
+    assert f'id="adm-{adm.pk}"' in response.content.decode()
+    return len(captured)
+
+
+def test_a_card_saves_answer_costs_the_same_queries_whatever_the_size_of_the_record(
+    client_as,
+) -> None:
+    client = client_as(roles.NURSE)
+    small = factories.chemo_encounter_create()
+    large = factories.chemo_encounter_create(extra_pushes=25)
+    assert _card_save_queries(client, small) == _card_save_queries(client, large)
+
+
+def test_a_card_saves_answer_reads_the_record_once_the_writes_own_read(client_as) -> None:
+    """The write checks the record through the bridge (DOC-3); the answer reuses that record and
+    the engine's result on it instead of reading and coding it a second time."""
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create(extra_pushes=3)
+    adm = _first(encounter)
+    with mock.patch.object(bridge, "_record_dict", wraps=bridge._record_dict) as reads:
+        response = _card_post(client, adm, "B7")
+    assert response.status_code == 200
+    assert reads.call_count == 1
+
+
+def _checklist_section(html: str) -> str:
+    start = html.index('<section id="checklist"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_a_card_saves_answer_shows_the_checklist_of_the_record_it_saved(client_as) -> None:
+    """Reusing the write's record is not a stale answer: after the push's site is cleared on its
+    card, the answer's checklist is the one a fresh read of the chart shows, and not the one
+    before the change."""
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    adm = encounter.administrations.filter(method=Administration.Method.PUSH).first()
+    assert adm is not None and adm.site_id is not None
+    before = _checklist_section(_card_post(client, adm, "B1").content.decode())
+    adm.refresh_from_db()
+    zone = ZoneInfo(encounter.timezone)
+    data = {
+        "start": adm.start.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        "stop": adm.stop.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if adm.stop else "",
+        "method": adm.method, "site": "", "bag": "B1", "purpose": adm.purpose,
+        "started_by": adm.started_by, "pump": adm.pump, "planned_hours": "",
+        "version": adm.version,
+    }  # fmt: skip
+    url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    answer = client.post(url, {f"a{adm.pk}-{k}": v for k, v in data.items()}, **HX)
+    after = _checklist_section(answer.content.decode())
+    fresh = _checklist_section(
+        client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    )
+    assert after != before
+    assert after.replace(' hx-swap-oob="true"', "").split() == fresh.split()
+
+
+def test_a_flushs_answer_costs_the_same_queries_whatever_the_size_of_the_record(
+    client_as,
+) -> None:
+    client = client_as(roles.NURSE)
+
+    def flush_queries(encounter: Encounter) -> int:
+        site = encounter.sites.get()
+        url = reverse("mar:site_flush", args=[encounter.pk, site.pk])
+        client.post(url, {}, **HX)  # warm the session
+        with CaptureQueriesContext(connection) as captured:
+            assert client.post(url, {}, **HX).status_code == 200
+        return len(captured)
+
+    small = factories.chemo_encounter_create()
+    large = factories.chemo_encounter_create(extra_pushes=25)
+    assert flush_queries(small) == flush_queries(large)
+
+
+def _start(client, encounter: Encounter, order, method: str):  # type: ignore[no-untyped-def]
+    site = encounter.sites.get()
+    data = {f"o{order.pk}-method": method, f"o{order.pk}-at": "", f"o{order.pk}-site": site.pk}
+    return client.post(reverse("mar:order_start", args=[encounter.pk, order.pk]), data, **HX)
+
+
+def test_a_starts_answer_sends_what_is_running_and_not_the_finished_cards(client_as) -> None:
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create(extra_pushes=3)
+    finished = list(encounter.administrations.values_list("pk", flat=True))
+    fluid = encounter.orders.get(drug__name="sodium chloride 0.9%")
+    response = _start(client, encounter, fluid, "infusion")
+    assert response.status_code == 200
+    assert response["HX-Reswap"] == "none"  # every part is out of band
+    html = response.content.decode()
+    new = encounter.administrations.exclude(pk__in=finished).get()
+    assert f'id="adm-{new.pk}"' in html
+    assert '<div id="running-slot" hx-swap-oob="morph">' in html
+    for pk in finished:
+        assert f'id="adm-{pk}"' not in html
+    for part in ('id="orders"', 'id="sites"', 'id="checklist"', 'id="timeline"', 'id="scan"'):
+        assert part in html
+
+
+def test_a_push_started_goes_to_the_top_of_the_administrations(client_as) -> None:
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    antiemetic = encounter.orders.get(drug__name="ondansetron")
+    html = _start(client, encounter, antiemetic, "push").content.decode()
+    new = encounter.administrations.order_by("-pk").first()
+    assert new is not None and new.method == Administration.Method.PUSH
+    assert '<div id="administrations-list" hx-swap-oob="afterbegin">' in html
+    assert f'id="adm-{new.pk}"' in html
+    # "Nothing given yet" is swapped out: there were administrations already.
+    assert '<div id="administrations-empty" hx-swap-oob="morph"></div>' in html
+
+
+def test_a_starts_answer_costs_the_same_queries_whatever_the_number_finished(client_as) -> None:
+    client = client_as(roles.NURSE)
+
+    def start_queries(encounter: Encounter) -> int:
+        antiemetic = encounter.orders.get(drug__name="ondansetron")
+        _start(client, encounter, antiemetic, "push")  # warm the session
+        with CaptureQueriesContext(connection) as captured:
+            assert _start(client, encounter, antiemetic, "push").status_code == 200
+        return len(captured)
+
+    small = factories.chemo_encounter_create()
+    large = factories.chemo_encounter_create(extra_pushes=25)
+    assert start_queries(small) == start_queries(large)
