@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.forms import Form
@@ -121,7 +122,8 @@ def board(request: HttpRequest) -> HttpResponse:
     and any with a coder's query unanswered (flagged: the nurse answers with an addendum).
 
     Each card's state and open-item count come from the engine's checks, like the chart's, as
-    stored with each change (mar/summary.py): the board runs no engine.
+    stored with each change (mar/summary.py): the board runs no engine. A page holds BOARD_PAGE
+    cards (by unit, then chair or bed), so its cost does not grow with the visits open.
     """
     now = timezone.now()
     # The last 24 hours by default (a visit signed last evening is still there at 01:00), or
@@ -138,7 +140,7 @@ def board(request: HttpRequest) -> HttpResponse:
         .prefetch_related("pauses")
     )
     open_query = charges_port().open_queries().filter(encounter_id=OuterRef("pk"))
-    encounters = (
+    listed = (
         Encounter.objects.annotate(coder_query=Exists(open_query))
         .filter(
             arrived
@@ -147,15 +149,25 @@ def board(request: HttpRequest) -> HttpResponse:
             # it with an addendum, so its card stays on the board, flagged, until she does.
             | Q(coder_query=True)
         )
+        .order_by("unit", "location_label", "pk")
+    )
+    # A page of cards at a time (issue 19): the board costs the same with 10 or 500 visits
+    # open. The page's ids first, then only their rows (the count of what was given, what is
+    # running, the acknowledgements), so nothing is computed for the other pages.
+    page = Paginator(listed.values_list("pk", flat=True), BOARD_PAGE).get_page(
+        request.GET.get("page")
+    )
+    ids = list(page.object_list)
+    encounters = sorted(
+        Encounter.objects.filter(pk__in=ids)
+        .annotate(coder_query=Exists(open_query), given=Count("administrations"))
         .select_related("patient")
-        .annotate(given=Count("administrations"))
         .prefetch_related(
             Prefetch("administrations", queryset=running, to_attr="running"),
             "acknowledgements",
-        )
-        .order_by("unit", "location_label", "pk")
+        ),
+        key=lambda e: ids.index(e.pk),
     )
-    encounters = list(encounters)
     # The stored summaries (mar/summary.py): one query whatever the number, no engine run.
     summaries = summaries_for((e for e in encounters if not e.is_signed), now=now)
     units: dict[str, list[dict[str, object]]] = {}
@@ -185,11 +197,13 @@ def board(request: HttpRequest) -> HttpResponse:
         "now": now,
         "chosen": chosen,
         "date_error": request.GET.get("date", "") and chosen is None,
+        "page": page,
     }
     return render(request, "mar/board.html", context)
 
 
 BOARD_WINDOW = timedelta(hours=24)
+BOARD_PAGE = 48  # cards per page: 12 rows of 4 on a wide screen
 
 
 def _board_date(text: str) -> date | None:

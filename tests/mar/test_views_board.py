@@ -8,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from mar import roles, summary
+from mar import roles, summary, views
 from mar.models import Encounter, Pause
-from mar.summary import summary_invalidate
+from mar.summary import summaries_for, summary_invalidate
 from tests import factories
 
 
@@ -189,3 +189,37 @@ def test_a_signed_encounters_card_says_a_coders_query_waits_for_the_nurse(client
     assert card(quiet) and "Query from coding" not in card(quiet)
     Addendum.objects.create(encounter=queried, what="push at 10:05", why="query", author=coder)
     assert card(queried) == ""  # answered: an encounter signed days ago leaves the board
+
+
+def test_the_board_shows_a_page_of_cards_at_a_time_so_its_cost_is_fixed(
+    client_as, monkeypatch
+) -> None:
+    """Issue 19: with many visits open the board shows BOARD_PAGE cards (by unit, then chair),
+    with the pages to go on; a page reads only its own cards' rows, so its queries are the same
+    with 3 visits open or 7, and the other pages' records are not read."""
+    monkeypatch.setattr(views, "BOARD_PAGE", 2)
+    client = client_as(roles.NURSE)
+    encounters = [
+        factories.encounter_create(arrived_at=timezone.now(), location_label=f"{n}")
+        for n in range(1, 4)
+    ]
+    summaries_for(encounters)  # stored, as every change stores its own
+    first = board(client)
+    assert first.count('data-testid="encounter-card"') == 2
+    assert "Visits 1–2 of 3" in first and "Page 1 of 2" in first
+    queries = _board_queries(client)
+    more = [
+        factories.encounter_create(arrived_at=timezone.now(), location_label=f"{n}")
+        for n in range(4, 8)
+    ]
+    summaries_for(more)
+    assert _board_queries(client) == queries
+    last = client.get(reverse("mar:board"), {"page": 4}).content.decode()
+    assert last.count('data-testid="encounter-card"') == 1
+    assert "Visits 7–7 of 7" in last and 'rel="prev"' in last and 'rel="next"' not in last
+    # Every open visit is on exactly one page.
+    seen = set()
+    for number in range(1, 5):
+        html = client.get(reverse("mar:board"), {"page": number}).content.decode()
+        seen.update(re.findall(r'href="/mar/encounters/(\d+)/"', html))
+    assert seen == {str(e.pk) for e in encounters + more}
