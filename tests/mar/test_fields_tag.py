@@ -1,0 +1,84 @@
+"""`|as_field` (mar/templatetags/fields.py) gives every field of the chart the markup crispy's
+`|as_crispy_field` gives it: the same elements, attributes and text (whitespace between tags
+aside), unbound and with errors. Issue 19: it replaces crispy on the bedside's hot partials."""
+
+import dataclasses
+import re
+from typing import Any
+
+import pytest
+from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
+from django.forms import Form
+from django.test import RequestFactory
+
+from mar import roles
+from mar.care_context import care_context
+from mar.chart_context import chart_context
+from mar.templatetags.fields import as_field
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _forms(value: Any, seen: set[int]) -> list[Form]:
+    if id(value) in seen:
+        return []
+    seen.add(id(value))
+    if isinstance(value, Form):
+        return [value]
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _forms(v, seen)]
+    if isinstance(value, list | tuple):
+        return [f for v in value for f in _forms(v, seen)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        values = [getattr(value, fld.name) for fld in dataclasses.fields(value)]
+        return [f for v in values for f in _forms(v, seen)]
+    return []
+
+
+def _chart_forms(encounter, user) -> list[Form]:  # type: ignore[no-untyped-def]
+    request = RequestFactory().get("/")
+    request.user = user
+    context = chart_context(encounter)
+    context.update(care_context(request, encounter))
+    return _forms(context, set())
+
+
+def _normal(html: str) -> str:
+    # Each start form carries its own idempotency key (a fresh uuid per form instance).
+    html = re.sub(r'(name="[^"]*request_key" value=")[0-9a-f]{32}"', r'\1…"', str(html))
+    html = re.sub(r"\s+", " ", html).strip()
+    return re.sub(r"\s*(<|>)\s*", r"\1", html)
+
+
+def _with_errors(form: Form) -> Form:
+    """The form bound to nothing, with an error on every field (a message with markup in it)."""
+    form.is_bound = True
+    form.data = {}
+    form._errors = None
+    form.full_clean()
+    for name in form.fields:
+        if name not in form.errors:
+            form.add_error(name, "Not <b>this</b> & not that.")
+    return form
+
+
+def test_every_chart_field_renders_as_crispy_renders_it_unbound_and_with_errors() -> None:
+    encounter = factories.chemo_encounter_create(extra_pushes=1)
+    user = factories.user_create(username="nurse-fields", role=roles.NURSE)
+    crispy_forms, our_forms = _chart_forms(encounter, user), _chart_forms(encounter, user)
+    assert len(crispy_forms) == len(our_forms) > 20
+    compared = 0
+    kinds = set()
+    for errors in (False, True):
+        for theirs, ours in zip(crispy_forms, our_forms, strict=True):
+            if errors:
+                theirs, ours = _with_errors(theirs), _with_errors(ours)
+            for name in theirs.fields:
+                expected = _normal(as_crispy_field(theirs[name]))
+                assert _normal(as_field(ours[name])) == expected, (type(ours).__name__, name)
+                kinds.add(type(theirs.fields[name].widget).__name__)
+                compared += 1
+    assert compared > 200
+    # The widgets of the chart it renders itself (the rest go to crispy).
+    assert {"Select", "TextInput", "NumberInput", "HiddenInput"} <= kinds
