@@ -108,6 +108,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", default="", help="cProfile this endpoint (e.g. flush) instead of timing"
     )
+    parser.add_argument(
+        "--pages",
+        action="store_true",
+        help="also time the chart page, the board and the coder's worklist and review (the "
+        "demo's finished visits are signed first, so the coder has charges to review)",
+    )
     args = parser.parse_args()
 
     from celery import current_app
@@ -119,19 +125,20 @@ def main() -> None:
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
-            run(args.n, args.warmup, args.extra, args.profile)
+            run(args.n, args.warmup, args.extra, args.profile, pages=args.pages)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-def run(n: int, warmup: int, extra: int, profile: str = "") -> None:
-    from mar.demo import demo_day_create, demo_users_ensure
+def run(n: int, warmup: int, extra: int, profile: str = "", *, pages: bool = False) -> None:
+    from mar.demo import demo_day_create, demo_day_sign, demo_users_ensure
     from mar.models import Encounter
     from mar.pharmacy.formulary import formulary_load_csv
 
     formulary_load_csv(update_existing=False)
     users = demo_users_ensure()
-    demo_day_create(now=timezone.now(), nurse=users["nurse"])
+    day = demo_day_create(now=timezone.now(), nurse=users["nurse"])
+    signed = demo_day_sign(encounters=day, nurse=users["nurse"]) if pages else []
     encounter = max(
         Encounter.objects.filter(status=Encounter.Status.IN_PROGRESS),
         key=lambda e: e.administrations.count(),
@@ -203,6 +210,21 @@ def run(n: int, warmup: int, extra: int, profile: str = "") -> None:
         "start": start_one,
         "stop": stop_one,
     }
+    if pages:
+        coder = Client()
+        coder.force_login(users["coder"])
+        review = max(signed, key=lambda e: e.administrations.count())
+        chart_url = reverse("mar:encounter", args=[encounter.pk])
+        calls.update(
+            {
+                "chart page": lambda i: client.get(chart_url),
+                "board": lambda i: client.get(reverse("mar:board")),
+                "worklist": lambda i: coder.get(reverse("coding:worklist")),
+                "review": lambda i: coder.get(
+                    reverse("coding:encounter_charges", args=[review.pk])
+                ),
+            }
+        )
     for call in calls.values():
         timed(call, warmup)
     if profile:
