@@ -36,7 +36,7 @@ def _forms(value: Any, seen: set[int]) -> list[Form]:
     return []
 
 
-def _chart_forms(encounter, user) -> list[Form]:  # type: ignore[no-untyped-def]
+def _chart_forms(encounter, user) -> list[Form]:
     request = RequestFactory().get("/")
     request.user = user
     context = chart_context(encounter)

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-def _card_post(client, adm: Administration, bag: str):  # type: ignore[no-untyped-def]
+def _card_post(client, adm: Administration, bag: str):
     adm.refresh_from_db()
     zone = ZoneInfo(adm.encounter.timezone)
     data = {
@@ -43,10 +43,10 @@ def _card_post(client, adm: Administration, bag: str):  # type: ignore[no-untype
 
 
 def _first(encounter: Encounter) -> Administration:
-    return encounter.administrations.order_by("pk").first()  # type: ignore[return-value]
+    return encounter.administrations.order_by("pk").first()
 
 
-def _card_save_queries(client, encounter: Encounter) -> int:  # type: ignore[no-untyped-def]
+def _card_save_queries(client, encounter: Encounter) -> int:
     adm = _first(encounter)
     _card_post(client, adm, "B1")  # warm the session
     adm.refresh_from_db()
@@ -129,7 +129,7 @@ def test_a_flushs_answer_costs_the_same_queries_whatever_the_size_of_the_record(
     assert flush_queries(small) == flush_queries(large)
 
 
-def _start(client, encounter: Encounter, order, method: str):  # type: ignore[no-untyped-def]
+def _start(client, encounter: Encounter, order, method: str):
     site = encounter.sites.get()
     data = {f"o{order.pk}-method": method, f"o{order.pk}-at": "", f"o{order.pk}-site": site.pk}
     return client.post(reverse("mar:order_start", args=[encounter.pk, order.pk]), data, **HX)
