@@ -114,6 +114,15 @@ class Checklist:
         """What the board counts: errors not acknowledged, and warnings."""
         return len(self.open_errors) + self.warnings
 
+    def items_by_administration(self) -> dict[str, list[Item]]:
+        """Each administration's items (by record id), for its card."""
+        items: dict[str, list[Item]] = {}
+        for group in self.groups:
+            for item in group.items:
+                for adm_id in item.finding.administrations:
+                    items.setdefault(adm_id, []).append(item)
+        return items
+
 
 @dataclass
 class Card:
@@ -188,6 +197,16 @@ def evaluate(
     except RecordError as exc:
         return None, None, f"{exc.field}: {exc.message}"
     return record, code_record(record, now=now, signing=signing), ""
+
+
+def _evaluated(
+    encounter: Encounter, now: datetime, written: Written | None
+) -> tuple[Record | None, Result | None, str]:
+    """What the change just saved (`written`, while its findings hold at `now`), or the record
+    read and coded afresh."""
+    if written is not None and written.usable(now):
+        return written.record, written.result, written.summary.record_error
+    return evaluate(encounter, now)
 
 
 def checklist_build(
@@ -383,11 +402,7 @@ def chart_context(
     now = now or timezone.now()
     bound = bound or {}
     zone = encounter.zone
-    if written is not None and written.usable(now):
-        record, result = written.record, written.result
-        record_error = written.summary.record_error
-    else:
-        record, result, record_error = evaluate(encounter, now)
+    record, result, record_error = _evaluated(encounter, now, written)
 
     sites = list(encounter.sites.all())
     site_by_pk = {s.pk: s for s in sites}
@@ -409,11 +424,7 @@ def chart_context(
         flushes=flushes, decisions=decisions,
     )  # fmt: skip
 
-    items_by_adm: dict[str, list[Item]] = {}
-    for group in checklist.groups:
-        for item in group.items:
-            for adm_id in item.finding.administrations:
-                items_by_adm.setdefault(adm_id, []).append(item)
+    items_by_adm = checklist.items_by_administration()
 
     cards = []
 
@@ -520,11 +531,7 @@ def answer_context(
     size of the record (tests/mar/test_views_answer.py)."""
     now = now or timezone.now()
     bound = bound or {}
-    if written is not None and written.usable(now):
-        record, result = written.record, written.result
-        record_error = written.summary.record_error
-    else:
-        record, result, record_error = evaluate(encounter, now)
+    record, result, record_error = _evaluated(encounter, now, written)
     sites = list(encounter.sites.all())
     site_by_pk = {s.pk: s for s in sites}
     adms = list(
@@ -544,11 +551,7 @@ def answer_context(
         flushes=flushes if flushes is not None else encounter.flushes.all(),
         decisions=decisions,
     )  # fmt: skip
-    items_by_adm: dict[str, list[Item]] = {}
-    for group in checklist.groups:
-        for item in group.items:
-            for adm_id in item.finding.administrations:
-                items_by_adm.setdefault(adm_id, []).append(item)
+    items_by_adm = checklist.items_by_administration()
     cards = [
         _card(encounter, adm, sites, now, bound, conflict, items_by_adm)
         for adm in adms
