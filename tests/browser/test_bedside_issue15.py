@@ -144,3 +144,34 @@ def test_the_board_shows_the_last_24_hours_or_a_chosen_day(browser_page, live_se
     page.locator("[data-testid=board-date] button[type=submit]").click()
     expect(cards.filter(has_text=older.patient.name)).to_have_count(1)
     expect(page.locator("[data-testid=board-title]")).not_to_contain_text("last 24 hours")
+
+
+def test_the_board_pages_through_many_open_visits(browser_page, live_server, monkeypatch) -> None:
+    """Issue 19: the board shows a page of cards at a time (BOARD_PAGE, here 2) with Next and
+    Previous; every open visit is on one page, and a chosen day stays chosen from page to page."""
+    from mar import views
+
+    monkeypatch.setattr(views, "BOARD_PAGE", 2)
+    now = timezone.now()
+    visits = [
+        factories.encounter_create(arrived_at=now - timedelta(hours=1), location_label=str(n))
+        for n in range(1, 6)
+    ]
+    page = browser_page
+    sign_in(page, live_server, factories.user_create(username="nurse-p", role="nurse").username)
+    page.goto(live_server.url + reverse("mar:board") + f"?date={timezone.localdate(now)}")
+    pages = page.locator("[data-testid=board-pages]")
+    cards = page.locator("[data-testid=encounter-card]")
+    seen = []
+    for number in (1, 2, 3):
+        expect(pages).to_contain_text(f"Page {number} of 3")
+        seen += [cards.nth(i).get_attribute("href") for i in range(cards.count())]
+        assert "date=" in page.url
+        if number == 1:
+            page.screenshot(path=str(ARTIFACTS / "board-pages.png"))
+        if number < 3:
+            pages.get_by_role("link", name="Next").click()
+    expect(cards).to_have_count(1)
+    assert sorted(seen) == sorted(reverse("mar:encounter", args=[v.pk]) for v in visits)
+    pages.get_by_role("link", name="Previous").click()
+    expect(pages).to_contain_text("Page 2 of 3")
