@@ -210,9 +210,7 @@ def summary_refresh(*, encounter: Encounter, now: datetime | None = None) -> Enc
             encounter.pk, read.document, now, result, record_needed=kept is not None
         )
     else:
-        written = _computed(
-            encounter.pk, record_dict_from_encounter(encounter), now, record_needed=True
-        )
+        written = _computed(encounter.pk, record_dict_from_encounter(encounter), now)
     summary = written.summary
     if kept is not None:
         kept[encounter.pk] = written

@@ -157,16 +157,16 @@ def board(request: HttpRequest) -> HttpResponse:
     page = Paginator(listed.values_list("pk", flat=True), BOARD_PAGE).get_page(
         request.GET.get("page")
     )
-    ids = list(page.object_list)
+    place = {pk: n for n, pk in enumerate(page.object_list)}
     encounters = sorted(
-        Encounter.objects.filter(pk__in=ids)
+        Encounter.objects.filter(pk__in=place)
         .annotate(coder_query=Exists(open_query), given=Count("administrations"))
         .select_related("patient")
         .prefetch_related(
             Prefetch("administrations", queryset=running, to_attr="running"),
             "acknowledgements",
         ),
-        key=lambda e: ids.index(e.pk),
+        key=lambda e: place[e.pk],
     )
     # The stored summaries (mar/summary.py): one query whatever the number, no engine run.
     summaries = summaries_for((e for e in encounters if not e.is_signed), now=now)
