@@ -21,6 +21,7 @@ from mar.models import (
     Encounter,
     Flush,
     Order,
+    Pause,
     PayerPolicy,
     RateChange,
 )
@@ -47,10 +48,6 @@ def pk_from_record_id(value: str) -> int:
     return int(value[1:])
 
 
-def _change_order(change: RateChange) -> tuple[datetime, int]:
-    return (change.at, change.pk)
-
-
 def _number(value: Decimal) -> int | float:
     # JSON-native numbers, so a snapshot compares equal after a round trip through JSONField.
     return int(value) if value == value.to_integral_value() else float(value)
@@ -67,40 +64,66 @@ def payer_policies(payer_ids: Iterable[int | None]) -> dict[int, PayerPolicy]:
 
 
 def record_dict_from_encounter(encounter: Encounter) -> dict[str, Any]:
-    return _record_dict(
-        encounter,
-        policy=payer_policies([encounter.payer_id]).get(encounter.payer_id or 0),
-        sites=encounter.sites.order_by("pk"),
-        orders=encounter.orders.select_related("drug").order_by("pk"),
-        administrations=encounter.administrations.select_related("drug", "order")
-        .prefetch_related("pauses", "rate_changes")
-        .order_by("pk"),
-        flushes=encounter.flushes.order_by("at", "pk"),
-    )
+    return record_dicts_from_encounters([encounter])[encounter.pk]
+
+
+_SITE_FIELDS = ("pk", "encounter_id", "kind", "location", "separate_site_reason")
+_ORDER_FIELDS = (
+    "pk", "encounter_id", "drug__name", "route", "dose", "indication", "purpose",
+    "duration_minutes", "disposition", "disposition_reason",
+)  # fmt: skip
+_ADMINISTRATION_FIELDS = (
+    "pk", "encounter_id", "order__class_override", "drug__name", "drug__drug_class", "route",
+    "method", "site_id", "order_id", "start", "stop", "bag", "purpose", "started_by", "lesions",
+    "pump", "planned_hours", "primary", "dose_value", "dose_unit", "rate_ml_h",
+    "volume_infused_ml", "bag_volume_ml", "drug__hcpcs_code", "drug__billing_unit_amount",
+    "drug__billing_unit",
+)  # fmt: skip
 
 
 def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, dict[str, Any]]:
-    """The same records for many encounters (the board), in six queries whatever their number."""
+    """The records of many encounters (the board, the sweep) or of one, in six queries whatever
+    their number and size (a seventh for the payers' policies when one has a payer).
+
+    The rows are read as plain values, not model instances (issue 19: building the instances
+    and their related managers was most of a bridge run on a large record)."""
     encounters = list(encounters)
     ids = [e.pk for e in encounters]
 
-    def by_encounter(rows: Iterable[Any]) -> dict[int, list[Any]]:
-        grouped: dict[int, list[Any]] = defaultdict(list)
+    def by_key(rows: Iterable[dict[str, Any]], key: str) -> dict[int, list[dict[str, Any]]]:
+        grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
-            grouped[row.encounter_id].append(row)
+            grouped[row[key]].append(row)
         return grouped
 
-    sites = by_encounter(AccessSite.objects.filter(encounter_id__in=ids).order_by("pk"))
-    orders = by_encounter(
-        Order.objects.filter(encounter_id__in=ids).select_related("drug").order_by("pk")
+    in_ids = {"encounter_id__in": ids}
+    sites = by_key(
+        AccessSite.objects.filter(**in_ids).order_by("pk").values(*_SITE_FIELDS), "encounter_id"
     )
-    administrations = by_encounter(
-        Administration.objects.filter(encounter_id__in=ids)
-        .select_related("drug", "order")
-        .prefetch_related("pauses", "rate_changes")
-        .order_by("pk")
+    orders = by_key(
+        Order.objects.filter(**in_ids).order_by("pk").values(*_ORDER_FIELDS), "encounter_id"
     )
-    flushes = by_encounter(Flush.objects.filter(encounter_id__in=ids).order_by("at", "pk"))
+    adm_rows = list(
+        Administration.objects.filter(**in_ids).order_by("pk").values(*_ADMINISTRATION_FIELDS)
+    )
+    adm_ids = [row["pk"] for row in adm_rows]
+    pauses = by_key(
+        Pause.objects.filter(administration_id__in=adm_ids)
+        .order_by("start", "pk")
+        .values("administration_id", "start", "end"),
+        "administration_id",
+    )
+    rate_changes = by_key(
+        RateChange.objects.filter(administration_id__in=adm_ids)
+        .order_by("at", "pk")
+        .values("administration_id", "at", "rate_ml_h"),
+        "administration_id",
+    )
+    flushes = by_key(
+        Flush.objects.filter(**in_ids).order_by("at", "pk").values("encounter_id", "site_id", "at"),
+        "encounter_id",
+    )
+    administrations = by_key(adm_rows, "encounter_id")
     policies = payer_policies(e.payer_id for e in encounters)
     return {
         e.pk: _record_dict(
@@ -109,6 +132,8 @@ def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, d
             sites=sites[e.pk],
             orders=orders[e.pk],
             administrations=administrations[e.pk],
+            pauses=pauses,
+            rate_changes=rate_changes,
             flushes=flushes[e.pk],
         )
         for e in encounters
@@ -118,10 +143,12 @@ def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, d
 def _record_dict(
     encounter: Encounter,
     *,
-    sites: Iterable[AccessSite],
-    orders: Iterable[Order],
-    administrations: Iterable[Administration],
-    flushes: Iterable[Flush],
+    sites: Iterable[dict[str, Any]],
+    orders: Iterable[dict[str, Any]],
+    administrations: Iterable[dict[str, Any]],
+    pauses: dict[int, list[dict[str, Any]]],
+    rate_changes: dict[int, list[dict[str, Any]]],
+    flushes: Iterable[dict[str, Any]],
     policy: PayerPolicy | None = None,
 ) -> dict[str, Any]:
     # A zone that is not one reads as UTC: times stay exact with their UTC offset, and the
@@ -145,86 +172,80 @@ def _record_dict(
 
     site_dicts = []
     for site in sites:
-        s: dict[str, Any] = {"id": record_id("S", site.pk), "kind": site.kind}
-        if site.location:
-            s["location"] = site.location
-        if site.separate_site_reason:
-            s["separate_site_reason"] = site.separate_site_reason
+        s: dict[str, Any] = {"id": record_id("S", site["pk"]), "kind": site["kind"]}
+        if site["location"]:
+            s["location"] = site["location"]
+        if site["separate_site_reason"]:
+            s["separate_site_reason"] = site["separate_site_reason"]
         site_dicts.append(s)
 
     order_dicts = []
     for order in orders:
-        o: dict[str, Any] = {"id": record_id("O", order.pk), "drug": order.drug.name}
-        o["route"] = order.route
-        if order.dose:
-            o["dose"] = order.dose
-        if order.indication:
-            o["indication"] = order.indication
-        if order.purpose:
-            o["purpose"] = order.purpose
-        if order.duration_minutes is not None:
-            o["duration_minutes"] = order.duration_minutes
-        if order.disposition:
-            o["disposition"] = order.disposition
-        if order.disposition_reason:
-            o["disposition_reason"] = order.disposition_reason
+        o: dict[str, Any] = {"id": record_id("O", order["pk"]), "drug": order["drug__name"]}
+        o["route"] = order["route"]
+        for name in ("dose", "indication", "purpose"):
+            if order[name]:
+                o[name] = order[name]
+        if order["duration_minutes"] is not None:
+            o["duration_minutes"] = order["duration_minutes"]
+        for name in ("disposition", "disposition_reason"):
+            if order[name]:
+                o[name] = order[name]
         order_dicts.append(o)
 
     adm_dicts = []
     for adm in administrations:
-        drug_class = adm.order.class_override if adm.order else None
         a: dict[str, Any] = {
-            "id": record_id("A", adm.pk),
-            "drug": adm.drug.name,
-            "drug_class": drug_class or adm.drug.drug_class,
-            "route": adm.route,
-            "method": adm.method,
-            "site": record_id("S", adm.site_id),
-            "order": record_id("O", adm.order_id),
-            "start": at(adm.start),
-            "stop": at(adm.stop),
+            "id": record_id("A", adm["pk"]),
+            "drug": adm["drug__name"],
+            "drug_class": adm["order__class_override"] or adm["drug__drug_class"],
+            "route": adm["route"],
+            "method": adm["method"],
+            "site": record_id("S", adm["site_id"]),
+            "order": record_id("O", adm["order_id"]),
+            "start": at(adm["start"]),
+            "stop": at(adm["stop"]),
         }
-        pauses = sorted(adm.pauses.all(), key=lambda p: (p.start, p.pk))
-        if pauses:
-            a["pauses"] = [{"start": at(p.start), "end": at(p.end)} for p in pauses]
-        if adm.bag:
-            a["bag"] = adm.bag
-        if adm.purpose:
-            a["purpose"] = adm.purpose
-        if adm.started_by != adm.StartedBy.FACILITY:
-            a["started_by"] = adm.started_by
-        if adm.lesions is not None:
-            a["lesions"] = adm.lesions
-        if adm.pump:
-            a["pump"] = adm.pump
-        if adm.planned_hours is not None:
-            a["planned_hours"] = _number(adm.planned_hours)
-        if adm.primary:
+        adm_pauses = pauses.get(adm["pk"])
+        if adm_pauses:
+            a["pauses"] = [{"start": at(p["start"]), "end": at(p["end"])} for p in adm_pauses]
+        if adm["bag"]:
+            a["bag"] = adm["bag"]
+        if adm["purpose"]:
+            a["purpose"] = adm["purpose"]
+        if adm["started_by"] != Administration.StartedBy.FACILITY:
+            a["started_by"] = adm["started_by"]
+        if adm["lesions"] is not None:
+            a["lesions"] = adm["lesions"]
+        if adm["pump"]:
+            a["pump"] = adm["pump"]
+        if adm["planned_hours"] is not None:
+            a["planned_hours"] = _number(adm["planned_hours"])
+        if adm["primary"]:
             a["primary"] = True
-        if adm.dose_value is not None:
-            a["dose"] = {"value": _number(adm.dose_value), "unit": adm.dose_unit}
+        if adm["dose_value"] is not None:
+            a["dose"] = {"value": _number(adm["dose_value"]), "unit": adm["dose_unit"]}
         # The rates it ran at (issue 17, DOC-VOLUME): the start rate at its start, then each
         # change; the volumes charted.
-        rates = [(adm.start, adm.rate_ml_h)] if adm.rate_ml_h is not None else []
-        rates += [(c.at, c.rate_ml_h) for c in sorted(adm.rate_changes.all(), key=_change_order)]
+        rates = [(adm["start"], adm["rate_ml_h"])] if adm["rate_ml_h"] is not None else []
+        rates += [(c["at"], c["rate_ml_h"]) for c in rate_changes.get(adm["pk"], ())]
         if rates:
             a["rates"] = [{"at": at(moment), "ml_h": _number(ml_h)} for moment, ml_h in rates]
-        if adm.volume_infused_ml is not None and adm.volume_infused_ml > 0:
-            a["volume_infused_ml"] = _number(adm.volume_infused_ml)
-        if adm.bag_volume_ml is not None and adm.bag_volume_ml > 0:
-            a["bag_volume_ml"] = _number(adm.bag_volume_ml)
-        drug = adm.drug
-        if drug.hcpcs_code and drug.billing_unit_amount and drug.billing_unit_amount > 0:
+        for name in ("volume_infused_ml", "bag_volume_ml"):
+            if adm[name] is not None and adm[name] > 0:
+                a[name] = _number(adm[name])
+        unit_amount = adm["drug__billing_unit_amount"]
+        if adm["drug__hcpcs_code"] and unit_amount and unit_amount > 0:
             # Billed in drug units (coding/drug_lines.py): the engine checks the dose (DRUG-DOSE).
-            a["hcpcs"] = drug.hcpcs_code
-            if drug.billing_unit.strip():
+            a["hcpcs"] = adm["drug__hcpcs_code"]
+            if adm["drug__billing_unit"].strip():
                 a["billing_unit"] = {
-                    "value": _number(drug.billing_unit_amount),
-                    "unit": drug.billing_unit,
+                    "value": _number(unit_amount),
+                    "unit": adm["drug__billing_unit"],
                 }
         adm_dicts.append(a)
 
-    flush_dicts = [{"site": record_id("S", f.site_id), "at": at(f.at)} for f in flushes]
+    flush_dicts = [{"site": record_id("S", f["site_id"]), "at": at(f["at"])} for f in flushes]
 
     document: dict[str, Any] = {
         "format": RECORD_FORMAT,
