@@ -1,10 +1,12 @@
 """Sessions on shared tablets: idle sign-off that background polls do not postpone, and answers
 to htmx requests that a page can handle when the session has ended.
 
-- `IdleSessionMiddleware` (in place of Django's SessionMiddleware): every request a person makes
-  pushes the idle expiry on (SESSION_SAVE_EVERY_REQUEST), except background requests (the
-  chart's 60-second checklist refresh, the charges poll), which send `X-MAR-Background: 1`: a
-  chart left open on a tablet reaches the idle sign-off (SESSION_IDLE_SECONDS) all the same.
+- `IdleSessionMiddleware` (in place of Django's SessionMiddleware): a request a person makes
+  pushes the idle expiry on, at most once every SESSION_PUSH_SECONDS (60: the session row is
+  written once a minute of activity, not on every request; the idle sign-off comes 29-30 minutes
+  after the last request), except background requests (the chart's 60-second checklist refresh,
+  the charges poll), which send `X-MAR-Background: 1`: a chart left open on a tablet reaches the
+  idle sign-off (SESSION_IDLE_SECONDS) all the same.
 - `HtmxLoginRequiredMiddleware` (in place of LoginRequiredMiddleware): an htmx request without
   a session gets `401` with `X-Session-Expired: 1`, never the sign-in page to swap into a card;
   static/js/session.js then opens a sign-in dialog over the page and re-sends what was unsaved.
@@ -19,9 +21,11 @@ to htmx requests that a page can handle when the session has ended.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.middleware import LoginRequiredMiddleware
@@ -54,12 +58,23 @@ def session_expired() -> HttpResponse:
     return response
 
 
+PUSHED_KEY = "_idle_pushed_at"
+
+
 class IdleSessionMiddleware(SessionMiddleware):
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        if is_background(request) and not request.session.modified:
+        session = getattr(request, "session", None)
+        if session is None:
+            return response
+        if is_background(request) and not session.modified:
             # Neither the stored expiry nor the cookie's is pushed on by a poll.
             response.headers.setdefault("Vary", "Cookie")
             return response
+        if not session.is_empty():
+            now = int(time.time())
+            pushed = session.get(PUSHED_KEY)
+            if not isinstance(pushed, int) or now - pushed >= settings.SESSION_PUSH_SECONDS:
+                session[PUSHED_KEY] = now  # modified: saved with a new idle expiry
         return super().process_response(request, response)
 
 

@@ -126,10 +126,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Shared tablets: a session idle for 30 minutes ends (every request pushes the expiry on, except
-# the page's background polls: config/session.py).
+# Shared tablets: a session idle for 30 minutes ends. What a person does pushes the expiry on, at
+# most once a minute (SESSION_PUSH_SECONDS: a write of the session row per request cost three
+# queries on every request, issue 19); the page's background polls never do (config/session.py).
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60))
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_PUSH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # htmx sends the token from hx-headers on <body>, so no script needs to read the cookie.
 CSRF_COOKIE_HTTPONLY = True
