@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from coding.engine import Finding
@@ -162,14 +163,16 @@ class ChargeMaster:
 def charge_master_for(codes: Iterable[str]) -> ChargeMaster:
     """The charge master rows of these codes."""
     wanted = set(codes)
-    # The codes asked for; only when none is there, whether a charge master is loaded at all.
-    # (Not one UNION query: SQLite, the demo's database, refuses an ORDER BY or LIMIT in one.)
-    rows = list(ChargeMasterItem.objects.filter(code__in=wanted))
+    # One query: the codes asked for, and any one row, which says whether a charge master is
+    # loaded at all (a subquery, not a UNION: SQLite, the demo's database, refuses a LIMIT there).
+    first = ChargeMasterItem.objects.order_by("pk").values("pk")[:1]
+    rows = list(ChargeMasterItem.objects.filter(Q(code__in=wanted) | Q(pk__in=first)))
     prices = {
         item.code: Price(item.code, item.revenue_code, item.description, item.unit_price)
         for item in rows
+        if item.code in wanted
     }
-    return ChargeMaster(prices, loaded=bool(rows) or ChargeMasterItem.objects.exists())
+    return ChargeMaster(prices, loaded=bool(rows))
 
 
 def line_amount(price: Price, units: int) -> Decimal:

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from coding.chargemaster import charge_master_edits, charge_master_for
+from coding.chargemaster import ChargeMaster, charge_master_edits, charge_master_for
 from coding.drug_lines import is_drug_line
 from coding.engine import Finding, charge_edits
 from coding.engine.ptp import ptp_edits
@@ -184,16 +184,19 @@ class Edits:
         return [item for item in self.items if item.blocking]
 
 
-def charge_edits_for_run(run: ChargeRun, lines: list[EffectiveLine] | None = None) -> Edits:
+def charge_edits_for_run(
+    run: ChargeRun, lines: list[EffectiveLine] | None = None, *, master: ChargeMaster | None = None
+) -> Edits:
     """The engine's edits on the lines as they will be sent, with the coders' overrides; and
     EDIT-PTP, the NCCI pairs loaded (coding/ptp.py) applied by the engine's `ptp_edits`; and
-    EDIT-CDM, a code the loaded charge master does not price (coding/chargemaster.py)."""
+    EDIT-CDM, a code the loaded charge master does not price (coding/chargemaster.py); `master`:
+    the charge master already read for these codes (or more), not read again."""
     if lines is None:
         lines = effective_lines(run)
     codes = {line.code for line in lines}
     findings = charge_edits(lines, mue=mue_limits(codes))
     findings += ptp_edits(lines, ptp_pairs(codes))
-    findings += charge_master_edits(lines, charge_master_for(codes))
+    findings += charge_master_edits(lines, master or charge_master_for(codes))
     overrides = {(o.rule, o.message): o for o in run.edit_overrides.all()}
     return Edits([EditState(f, overrides.get((f.rule, f.message))) for f in findings])
 

@@ -273,7 +273,8 @@ def _review_context(
     if run is not None:
         lines = effective_lines(run, include_removed=True)
         sent = [line for line in lines if not line.removed]
-        edits = charge_edits_for_run(run, sent)
+        master = charge_master_for(line.code for line in lines)  # read once for both
+        edits = charge_edits_for_run(run, sent, master=master)
         drug_names = {administration_record_id(a.pk): a.drug.name for a in administrations}
         timeline = None
         if not run.error:
@@ -302,7 +303,7 @@ def _review_context(
             )
         rows = []
         facts = record_facts(encounter)
-        details = claim_details(encounter, lines, facts=facts)
+        details = claim_details(encounter, lines, master=master, facts=facts)
         context["claim_findings"] = claim_findings(encounter, sent, facts=facts)
         context["amount_total"] = money_total(
             [d for line, d in zip(lines, details, strict=True) if not line.removed]
