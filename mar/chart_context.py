@@ -396,8 +396,10 @@ def chart_context(
     'start-O<pk>', 'site-S<pk>', 'flush-S<pk>' (a site's flush), 'flush-F<pk>' (removing a
     flush), 'a<pk>', 'p<pk>'.
 
-    `started` (an administration's pk): the answer to a start, which shows the running cards
-    and the new one; no card is built for the others (they did not change). `written`: the
+    `started` (an administration's pk): the answer to a start, which shows the new card (and
+    the running ones only when it is not the newest of them: `running_insert` is then False),
+    and the chip of its site; nothing is built for the other cards and sites (they did not
+    change). `written`: the
     record the change saved and the engine's result on it (see `answer_context`)."""
     now = now or timezone.now()
     bound = bound or {}
@@ -433,9 +435,18 @@ def chart_context(
         running = a.stop is None and a.method == Administration.Method.INFUSION
         return (not running, -a.start.timestamp(), -a.pk)
 
+    # A start's answer: when other infusions run and the new one is the newest of them, it goes
+    # on top of them (`running_insert`) and theirs are not built again (issue 19: a start no
+    # longer costs a card per infusion running); else the running cards are sent whole.
+    started_adm = next((a for a in adms if a.pk == started), None)
+    running_insert = False
+    if started_adm is not None and _is_running(started_adm):
+        others = [(a.start, a.pk) for a in adms if a.pk != started and _is_running(a)]
+        running_insert = bool(others) and (started_adm.start, started_adm.pk) > max(others)
     for adm in sorted(adms, key=newest_running_first):
-        if started is not None and adm.pk != started and not _is_running(adm):
-            continue
+        if started is not None and adm.pk != started:
+            if running_insert or not _is_running(adm):
+                continue
         cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
 
     given = {a.order_id for a in adms}
@@ -464,7 +475,10 @@ def chart_context(
         if adm.stop is None and adm.method == Administration.Method.INFUSION and adm.site_id:
             running_on.setdefault(adm.site_id, []).append(adm)
     site_rows = [
-        _site_row(encounter, site, flushes, bound, running_on.get(site.pk)) for site in sites
+        _site_row(encounter, site, flushes, bound, running_on.get(site.pk))
+        for site in sites
+        # a start changes only its own site's chip (what runs on it)
+        if started is None or (started_adm is not None and site.pk == started_adm.site_id)
     ]
     has_vascular = any(s.kind in VASCULAR_KINDS for s in open_sites)
     timeline: Timeline | None = (
@@ -482,6 +496,7 @@ def chart_context(
         "cards": cards,
         # Running administrations sit at the top of the chart, within reach (issue 15, item 11).
         "running_cards": [card for card in cards if card.running],
+        "running_insert": running_insert,
         "other_cards": [card for card in cards if not card.running],
         "others_given": sum(1 for adm in adms if not _is_running(adm)),
         "flushes": flushes,

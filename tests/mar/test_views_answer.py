@@ -10,6 +10,7 @@ holds only what the change touched, so its cost does not grow with the rest of t
   is finished are neither built nor sent.
 """
 
+from datetime import timedelta
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -149,8 +150,56 @@ def test_a_starts_answer_sends_what_is_running_and_not_the_finished_cards(client
     assert '<div id="running-slot" hx-swap-oob="morph">' in html
     for pk in finished:
         assert f'id="adm-{pk}"' not in html
-    for part in ('id="orders"', 'id="sites"', 'id="checklist"', 'id="timeline"', 'id="scan"'):
+    for part in ('id="orders"', 'id="checklist"', 'id="timeline"', 'id="scan"'):
         assert part in html
+    # Its site's chip (what runs on it changed), not the whole sites section.
+    site = encounter.sites.get()
+    assert f'id="site-{site.pk}" data-testid="site-chip" hx-swap-oob="morph"' in html
+    assert 'id="sites"' not in html
+
+
+def _start_at(client, encounter: Encounter, order, at: str):
+    site = encounter.sites.order_by("pk").first()
+    data = {f"o{order.pk}-method": "infusion", f"o{order.pk}-at": at, f"o{order.pk}-site": site.pk}
+    return client.post(reverse("mar:order_start", args=[encounter.pk, order.pk]), data, **HX)
+
+
+def test_a_start_while_others_run_sends_only_the_new_card_on_top_of_them(client_as) -> None:
+    """Issue 19: a start costs one card, not one per infusion running; the new one is the
+    newest, so it goes on top of the running list (newest first) and the others stay as they
+    are on the page (typed values included)."""
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    other_site = factories.site_create(encounter)
+    fluid = encounter.orders.get(drug__name="sodium chloride 0.9%")
+    first = _start_at(client, encounter, fluid, "")
+    assert first.status_code == 200
+    running = encounter.administrations.order_by("-pk").first()
+    html = _start_at(client, encounter, fluid, "").content.decode()
+    new = encounter.administrations.order_by("-pk").first()
+    assert new.pk != running.pk and new.stop is None and running.stop is None
+    assert '<div id="running-list" hx-swap-oob="afterbegin">' in html
+    assert f'id="adm-{new.pk}"' in html
+    assert f'id="adm-{running.pk}"' not in html
+    assert 'id="running-slot"' not in html
+    assert f'id="site-{other_site.pk}"' not in html  # a site nothing started on
+
+
+def test_a_late_start_older_than_what_runs_sends_the_running_cards_whole(client_as) -> None:
+    """Charted late (a start time before the running one's): its place is not on top, so what
+    is running is sent whole, in its order."""
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    fluid = encounter.orders.get(drug__name="sodium chloride 0.9%")
+    assert _start_at(client, encounter, fluid, "").status_code == 200
+    running = encounter.administrations.order_by("-pk").first()
+    earlier = (running.start - timedelta(minutes=5)).astimezone(ZoneInfo(encounter.timezone))
+    html = _start_at(client, encounter, fluid, earlier.strftime("%Y-%m-%dT%H:%M")).content.decode()
+    new = encounter.administrations.order_by("-pk").first()
+    assert new.pk != running.pk
+    assert '<div id="running-slot" hx-swap-oob="morph">' in html
+    assert f'id="adm-{new.pk}"' in html and f'id="adm-{running.pk}"' in html
+    assert html.index(f'id="adm-{running.pk}"') < html.index(f'id="adm-{new.pk}"')
 
 
 def test_a_push_started_goes_to_the_top_of_the_administrations(client_as) -> None:
