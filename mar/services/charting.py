@@ -687,9 +687,13 @@ def administration_update(
             changes = {n: v for n, v in changes.items() if _card_value(n, v) != base[n]}
     what = []
     for name, value in changes.items():
-        before = getattr(current, name)
-        if before != value:
-            what.append(f"{name}: {_shown(before, encounter)} -> {_shown(value, encounter)}")
+        if name == "site":  # compared by id: the site saved is not read for it
+            before: object = f"S{current.site_id}" if current.site_id else None
+            after: object = f"S{value.pk}" if isinstance(value, AccessSite) else value
+        else:
+            before, after = getattr(current, name), value
+        if before != after:
+            what.append(f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}")
         setattr(current, name, value)
     _bump(current)
     _refuse_input_errors(encounter, current.pk, now or timezone.now(), run_times=True)
