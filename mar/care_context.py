@@ -41,11 +41,13 @@ def care_context(
     card: int | None = None,
     site: int | None = None,
     cards: set[int] | None = None,
+    chips: set[int] | None = None,
 ) -> dict[str, Any]:
     """The care data of the whole chart; with `card` (an administration's pk) or `site` (a
     site's pk), only what that card's or that site chip's htmx answer renders (issue 19: an
     answer about one card builds nothing for the rest of the chart); with `cards`, the page-wide
-    parts, every site, and only these administrations' cards (a start's answer)."""
+    parts and only these administrations' cards and (`chips`) these sites' chips (a start's
+    answer)."""
     bound = bound or {}
     if card is not None or site is not None:
         care = Care()
@@ -106,7 +108,7 @@ def care_context(
             "allergies": safety.allergy_matches(encounter.patient, order.drug),
         }
     _administrations_care(care, encounter, bound, among=cards)
-    _sites_care(care, encounter, bound)
+    _sites_care(care, encounter, bound, among=chips)
     return _care_answer(care)
 
 
@@ -167,9 +169,15 @@ def _administrations_care(
 
 
 def _sites_care(
-    care: Care, encounter: Encounter, bound: dict[str, Form], only: int | None = None
+    care: Care,
+    encounter: Encounter,
+    bound: dict[str, Form],
+    only: int | None = None,
+    among: set[int] | None = None,
 ) -> None:
     sites = encounter.sites.all() if only is None else encounter.sites.filter(pk=only)
+    if among is not None:
+        sites = sites.filter(pk__in=among)
     for site in sites.prefetch_related("assessments__by"):
         care.sites[site.pk] = {
             "assessments": list(site.assessments.all()),

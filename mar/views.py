@@ -648,7 +648,8 @@ def _start_answer(request: HttpRequest, encounter: Encounter, adm: Administratio
     (mar/_start_response.html); the cards of what is finished are not built or sent (issue 19)."""
     context = chart_context(encounter, started=adm.pk, written=_written(request, encounter))
     shown = {card.administration.pk for card in context["cards"]}
-    context.update(care_context(request, encounter, cards=shown))
+    chips = {row.site.pk for row in context["sites"]}  # the started one's site
+    context.update(care_context(request, encounter, cards=shown, chips=chips))
     context.update(_chart_permissions(request, encounter))
     context["oob"] = True
     response = render(request, "mar/_start_response.html", context)
