@@ -21,6 +21,7 @@ field of a whole chart both ways and compares them byte for byte.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -155,19 +156,22 @@ def render_widget(field: BoundField) -> SafeString:
 # What a template's `{{ value }}` does with a value that is not a plain string (localize it,
 # make it text, escape it unless safe), with the context Django's widget renderer gives it.
 _CONTEXT = Context(autoescape=True)
+# Django's escape() is html.escape() of the text behind a lazy-string check: for a plain str the
+# same characters, without the check.
+_escape = html.escape
 
 
 def _text(value: Any) -> str:
     """`{{ value }}` in an autoescaping template."""
     if type(value) is str:
-        return escape(value)
+        return _escape(value)
     return render_value_in_context(value, _CONTEXT)  # type: ignore[no-any-return]
 
 
 def _formatted(value: Any) -> str:
     """`{{ value|stringformat:'s' }}`: '%s' of it (a tuple as its str), kept safe if it was."""
     if type(value) is str:
-        return escape(value)
+        return _escape(value)
     text = str(value) if isinstance(value, tuple) else value
     try:
         text = "%s" % text  # noqa: UP031 - the filter's own formatting
