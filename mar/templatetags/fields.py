@@ -15,8 +15,9 @@ the id, selected choices stay Django's), then the string Django's widget templat
 escape it, without the template engine: about 10 ms of a card save went to those templates. Only
 the widgets listed in `_COVERED` (by exact class, with the template Django gives them, on Django's
 default form renderer) are built here; anything else (a subclass, a changed template, another
-renderer, a hidden initial) is rendered by Django. tests/mar/test_widgets_tag.py renders every
-field of a whole chart both ways and compares them byte for byte.
+renderer, a BoundField subclass, a hidden initial) is rendered by Django.
+tests/mar/test_widgets_tag.py renders every field of a whole chart both ways and compares them
+byte for byte, and the whole chart page.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def render_widget(field: BoundField) -> SafeString:
     build = _COVERED.get(type(widget))
     if (
         build is None
+        or type(field) is not BoundField
         or widget.template_name != build[0]
         or getattr(widget, "option_template_name", _OPTION) != _OPTION
         or field.field.show_hidden_initial

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django import forms
+from django.forms.boundfield import BoundField
 from django.forms.renderers import DjangoTemplates
 from django.forms.widgets import Widget
 from django.template import Context, Template
@@ -307,6 +308,17 @@ def test_the_chart_page_is_byte_for_byte_the_page_djangos_widget_templates_make(
     assert ours == theirs
     assert ours.count("<input") > 50
     assert ours.count("<select") > 10
+
+
+class _MarkedBoundField(BoundField):
+    def as_widget(self, *args: Any, **kwargs: Any) -> SafeString:
+        return mark_safe("<marked>" + super().as_widget(*args, **kwargs))
+
+
+def test_a_form_with_its_own_bound_field_class_renders_through_it() -> None:
+    form = _Awkward(bound_field_class=_MarkedBoundField)
+    assert render_widget(form["hidden"]) == str(form["hidden"])
+    assert render_widget(form["hidden"]).startswith("<marked>")
 
 
 def test_a_missing_field_renders_nothing_through_the_filter() -> None:
