@@ -6,15 +6,36 @@ row) crispy's field templates were a quarter to a third of an htmx answer. The m
 same element for element (tests/mar/test_fields_tag.py renders every field of a whole chart both
 ways, unbound and with errors, and compares them); any widget it does not cover (checkboxes,
 radios, files, multi-widgets, fieldsets, a form with a crispy helper) is handed to crispy.
+
+The widget itself (`<input>`, `<select>`, `<textarea>`) is built here too (`render_widget`, and
+`{{ form.version|as_widget }}` for a bare widget such as a hidden version): Django's own
+`BoundField.as_widget` up to the widget's `get_context()` (attributes, `format_value`, `required`,
+the id, selected choices stay Django's), then the string Django's widget templates
+(django/forms/templates/django/forms/widgets/) would render from that context, escaped as they
+escape it, without the template engine: about 10 ms of a card save went to those templates. Only
+the widgets listed in `_COVERED` (by exact class, with the template Django gives them, on Django's
+default form renderer) are built here; anything else (a subclass, a changed template, another
+renderer, a BoundField subclass, a hidden initial) is rendered by Django.
+tests/mar/test_widgets_tag.py renders every field of a whole chart both ways and compares them
+byte for byte, and the whole chart page.
 """
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
+from typing import Any
+
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
 from django import forms, template
 from django.forms.boundfield import BoundField
-from django.utils.html import conditional_escape, format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.forms.renderers import DjangoTemplates
+from django.template.base import render_value_in_context
+from django.template.context import Context
+from django.utils.html import conditional_escape, escape, format_html
+from django.utils.safestring import SafeData, SafeString, mark_safe
+
+from mar.forms import LocalTimeInput
 
 register = template.Library()
 
@@ -31,7 +52,7 @@ _TO_CRISPY = (
 def as_field(field: BoundField) -> SafeString:
     widget = field.field.widget
     if field.is_hidden:
-        return mark_safe(str(field))
+        return render_widget(field)
     if (
         isinstance(widget, _TO_CRISPY)
         or hasattr(widget, "widget")
@@ -53,7 +74,7 @@ def as_field(field: BoundField) -> SafeString:
                 mark_safe('<span class="asteriskField">*</span>') if required else "",
             )
         )
-    parts.append(str(field))
+    parts.append(render_widget(field))
     errors = field.errors
     if errors:
         lines = "".join(
@@ -97,3 +118,142 @@ def _crispy_classes(field: BoundField, widget: forms.Widget) -> None:
         if name not in css.split():
             css += f" {name}"
     widget.attrs["class"] = css
+
+
+@register.filter
+def as_widget(field: BoundField | str) -> str:
+    """`{{ form.version|as_widget }}`: what `{{ form.version }}` renders, built in Python (a
+    missing variable, "" to the filter, renders as the plain variable would)."""
+    if not isinstance(field, BoundField):
+        return conditional_escape(field)
+    return render_widget(field)
+
+
+def render_widget(field: BoundField) -> SafeString:
+    """`str(field)`: Django's `BoundField.as_widget` with the widget template's step in Python."""
+    widget = field.field.widget
+    build = _COVERED.get(type(widget))
+    if (
+        build is None
+        or type(field) is not BoundField
+        or widget.template_name != build[0]
+        or getattr(widget, "option_template_name", _OPTION) != _OPTION
+        or field.field.show_hidden_initial
+        or type(field.form.renderer) is not DjangoTemplates
+    ):
+        return mark_safe(str(field))
+    if field.field.localize:
+        widget.is_localized = True
+    attrs = field.build_widget_attrs({}, widget)
+    if field.auto_id and "id" not in widget.attrs:
+        attrs.setdefault("id", field.auto_id)
+    context = widget.get_context(field.html_name, field.value(), attrs)["widget"]
+    for name, value in context["attrs"].items():
+        # A template would call a callable, and `attrs.items` would read an "items" key.
+        if callable(value) or name == "items":
+            return mark_safe(str(field))
+    return mark_safe(build[1](context))
+
+
+# What a template's `{{ value }}` does with a value that is not a plain string (localize it,
+# make it text, escape it unless safe), with the context Django's widget renderer gives it.
+_CONTEXT = Context(autoescape=True)
+# Django's escape() is html.escape() of the text behind a lazy-string check: for a plain str the
+# same characters, without the check.
+_escape = html.escape
+
+
+def _text(value: Any) -> str:
+    """`{{ value }}` in an autoescaping template."""
+    if type(value) is str:
+        return _escape(value)
+    return render_value_in_context(value, _CONTEXT)  # type: ignore[no-any-return]
+
+
+def _formatted(value: Any) -> str:
+    """`{{ value|stringformat:'s' }}`: '%s' of it (a tuple as its str), kept safe if it was."""
+    if type(value) is str:
+        return _escape(value)
+    text = str(value) if isinstance(value, tuple) else value
+    try:
+        text = "%s" % text  # noqa: UP031 - the filter's own formatting
+    except (ValueError, TypeError):
+        text = ""
+    if isinstance(value, SafeData):
+        return mark_safe(text)
+    return escape(text)
+
+
+def _attrs(attrs: dict[str, Any]) -> str:
+    """django/forms/widgets/attrs.html: True as a bare name, False left out, the rest quoted."""
+    out = ""
+    for name, value in attrs.items():
+        if value is False:
+            continue
+        if value is True:
+            out += f" {_text(name)}"
+        else:
+            out += f' {_text(name)}="{_formatted(value)}"'
+    return out
+
+
+def _input(widget: dict[str, Any]) -> str:
+    """django/forms/widgets/input.html (text.html, number.html, hidden.html... include it)."""
+    value = widget["value"]
+    shown = "" if value is None else f' value="{_formatted(value)}"'
+    return (
+        f'<input type="{_text(widget["type"])}" name="{_text(widget["name"])}"'
+        f"{shown}{_attrs(widget['attrs'])}>"
+    )
+
+
+def _textarea(widget: dict[str, Any]) -> str:
+    """django/forms/widgets/textarea.html: the value after a newline."""
+    value = widget["value"]
+    return (
+        f'<textarea name="{_text(widget["name"])}"{_attrs(widget["attrs"])}>\n'
+        f"{_text(value) if value else ''}</textarea>"
+    )
+
+
+def _select(widget: dict[str, Any]) -> str:
+    """django/forms/widgets/select.html, each option as select_option.html renders it (that
+    template's final newline included)."""
+    parts = [f'<select name="{_text(widget["name"])}"{_attrs(widget["attrs"])}>']
+    for group_name, group_choices, _index in widget["optgroups"]:
+        if group_name:
+            parts.append(f'\n  <optgroup label="{_text(group_name)}">')
+        for option in group_choices:
+            parts.append(
+                f'\n  <option value="{_formatted(option["value"])}"{_attrs(option["attrs"])}>'
+                f"{_text(option['label'])}</option>\n"
+            )
+        if group_name:
+            parts.append("\n  </optgroup>")
+    parts.append("\n</select>")
+    return "".join(parts)
+
+
+_OPTION = forms.Select.option_template_name
+
+# Exact widget class: (the template Django renders it with, its markup built here). The
+# project's LocalTimeInput is Django's DateTimeInput (its template) with its own format_value,
+# which get_context() calls.
+_COVERED: dict[type[forms.Widget], tuple[str, Callable[[dict[str, Any]], str]]] = {
+    cls: (cls.template_name, _input)
+    for cls in (
+        forms.TextInput,
+        forms.NumberInput,
+        forms.EmailInput,
+        forms.URLInput,
+        forms.PasswordInput,
+        forms.HiddenInput,
+        forms.DateInput,
+        forms.DateTimeInput,
+        forms.TimeInput,
+        LocalTimeInput,
+    )
+}
+_COVERED[forms.Textarea] = (forms.Textarea.template_name, _textarea)
+_COVERED[forms.Select] = (forms.Select.template_name, _select)
+_COVERED[forms.SelectMultiple] = (forms.SelectMultiple.template_name, _select)
