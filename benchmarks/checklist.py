@@ -235,7 +235,7 @@ def run(n: int, warmup: int, extra: int, profile: str = "", *, pages: bool = Fal
         profiler.enable()
         timed(calls[profile], n)
         profiler.disable()
-        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats = pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
         stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 60)
         return
     # Interleaved rounds, so load from other jobs falls on all three alike.
