@@ -324,7 +324,7 @@ def _order_traces(adm: Administration, order: Order | None) -> Iterator[Finding]
             (adm.id,),
             f"order.{missing[0]}",
         )
-    if order.drug.strip().lower() != adm.drug.strip().lower():
+    if order.drug.strip().lower() != adm.drug_key:
         yield Finding(
             "DOC-1",
             "warning",
@@ -579,9 +579,10 @@ def _running_until(adm: Administration, now: float | None) -> float | None:
 
 
 def _end(adm: Administration, now: float | None) -> float:
-    running = _running_until(adm, now)
-    if running is not None:
-        return running
+    if now is not None and adm.stop is None:  # the only case `_running_until` answers
+        running = _running_until(adm, now)
+        if running is not None:
+            return running
     stop = adm.stop_ts
     return stop if stop is not None and stop > adm.start_ts else adm.start_ts
 
@@ -611,7 +612,7 @@ def _flushes_between_drugs(
         for adm in adms:  # already in order of start
             start = adm.start_ts
             if previous is not None and start >= previous_end:
-                different = previous.drug.strip().lower() != adm.drug.strip().lower()
+                different = previous.drug_key != adm.drug_key
                 same_bag = previous.bag is not None and previous.bag == adm.bag
                 first_after = bisect_left(flushes, previous_end)
                 flushed = first_after < len(flushes) and flushes[first_after] <= start
@@ -643,7 +644,7 @@ def _overlaps_without_bags(on_sites: list[Administration], now: float | None) ->
                 break  # in order of start: nothing later overlaps `first`
             if first.site != second.site or (first.bag and second.bag):
                 continue
-            if intersect(list(first_spans), list(_running_spans(second, now))):
+            if intersect(first_spans, _running_spans(second, now)):
                 yield Finding(
                     "RAC-6",
                     "warning",

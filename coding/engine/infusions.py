@@ -58,7 +58,7 @@ def merge_reinfusions(services: list[Service], policy: Policy) -> list[Service]:
             service.kind == "iv_infusion"
             and key in first
             and policy.same_drug_reinfusion == "additional_hour"
-            and not intersect(list(out[first[key]].spans), list(service.spans))
+            and not intersect(out[first[key]].spans, service.spans)
         ):
             out[first[key]] = _joined(
                 out[first[key]],
@@ -300,7 +300,7 @@ def _code_infusion_after_initial(
         else f"at least {minimum} min, policy concurrent_min_overlap"
     )
     if enough:
-        partners = [o for o in considered if intersect(own, list(o.spans))]
+        partners = [o for o in considered if intersect(own, o.spans)]
         # Drugs on two different lines are separate bags; on one line the chart must say so; a
         # pump is its own container.
         separate_bags = all(

@@ -177,8 +177,11 @@ class Administration:
     start_ts: float = field(init=False, repr=False, compare=False)
     stop_ts: float | None = field(init=False, repr=False, compare=False)
     spans: tuple[tuple[float, float], ...] = field(init=False, repr=False, compare=False)
+    # "The same drug": the drug's name trimmed and lowercased (RAC-5, DOC-1, services' drug keys).
+    drug_key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.drug_key = self.drug.strip().lower()
         start = self.start.timestamp()
         stop = self.stop.timestamp() if self.stop is not None else None
         end = stop
