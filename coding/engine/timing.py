@@ -160,7 +160,19 @@ def local_date(moment: float, zone: ZoneInfo) -> date:
     return found if found is not None else datetime.fromtimestamp(moment, zone).date()
 
 
+_CLOCKS: dict[tuple[str, float], str] = {}
+_CLOCK_CACHE_LIMIT = 50_000
+
+
 def local_clock(moment: float, zone: ZoneInfo) -> str:
-    """HH:MM on the encounter's wall clock."""
-    local = datetime.fromtimestamp(moment, zone)
-    return f"{local.hour:02d}:{local.minute:02d}"
+    """HH:MM on the encounter's wall clock (each moment converted once: zone arithmetic is
+    slow, and a moment is named in several reasons)."""
+    key = (zone.key, moment)
+    found = _CLOCKS.get(key)
+    if found is None:
+        local = datetime.fromtimestamp(moment, zone)
+        found = f"{local.hour:02d}:{local.minute:02d}"
+        if len(_CLOCKS) >= _CLOCK_CACHE_LIMIT:
+            _CLOCKS.clear()
+        _CLOCKS[key] = found
+    return found
