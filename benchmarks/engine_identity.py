@@ -191,14 +191,16 @@ def compare(
     digest: Any,
     report: Callable[[str], None],
     limit: int = 5,
-) -> int:
+) -> tuple[int, int]:
+    """(documents that differ, outputs compared)."""
     started = time.perf_counter()
-    differences = 0
+    differences = compared = 0
     own = hashlib.sha256()
     for i, doc in enumerate(docs):
         nows = moments(ref, doc)
         want = outputs(ref, doc, nows)
         got = outputs(current, doc, nows)
+        compared += len(want)
         for text in want:
             digest.update(text.encode())
             digest.update(b"\n")
@@ -216,10 +218,10 @@ def compare(
     seconds = time.perf_counter() - started
     verdict = "identical" if not differences else f"{differences} DIFFERENT"
     report(
-        f"{name:<28} {len(docs):>6,} documents  {verdict}  ({seconds:.0f} s, "
-        f"digest {own.hexdigest()[:12]})"
+        f"{name:<28} {len(docs):>6,} documents {compared:>7,} outputs  {verdict}  "
+        f"({seconds:.0f} s, digest {own.hexdigest()[:12]})"
     )
-    return differences
+    return differences, compared
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,11 +246,16 @@ def main(argv: list[str] | None = None) -> int:
             ("mutated generator records", mutated(gen, 3000 // scale, seed=19)),
         ]
         digest = hashlib.sha256()
-        total = differences = 0
+        total = differences = outputs_compared = 0
         for name, docs in corpora:
-            differences += compare(name, docs, ref, digest, print)
+            differing, compared = compare(name, docs, ref, digest, print)
+            differences += differing
+            outputs_compared += compared
             total += len(docs)
-    print(f"{total:,} documents against {args.ref}: digest {digest.hexdigest()[:16]}")
+    print(
+        f"{total:,} documents, {outputs_compared:,} outputs against {args.ref}: "
+        f"digest {digest.hexdigest()[:16]}"
+    )
     if differences:
         print(f"{differences} documents give different output")
         return 1
