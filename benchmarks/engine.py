@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from engine_identity import load_reference
 
-        against = engine_of(load_reference(args.against, Path(tempfile.mkdtemp())))
+        with tempfile.TemporaryDirectory() as tmp:  # imported in full before it goes
+            against = engine_of(load_reference(args.against, Path(tmp)))
 
     records = corpus(args.n, args.seed)
     adms = sum(len(r["administrations"]) for r in records)
