@@ -2,12 +2,15 @@
 
     python benchmarks/engine.py            # 10,000 encounters
     python benchmarks/engine.py --n 2000 --profile
+    python benchmarks/engine.py --against 70fa87b   # also the engine at that commit, alternately
 
 Measures, over the same records in the same process:
   (a) a plain JSON round trip, json.loads(json.dumps(record)), as the machine's yardstick;
   (b) parse_record + code_record + to_json, the engine's whole path;
-  (c) with --floor: only building the record's frozen dataclasses from the documents, with no
-      validation, no rule and no output: the least any engine that reads into them must do.
+  (c) with --floor: only building the record's dataclasses from the documents, with no
+      validation, no rule and no output: the least any engine that reads into them must do;
+  (d) with --against REF: the engine as it was at commit REF (taken out of git and imported
+      beside this one, engine_identity.py), so before and after are timed in the same minutes.
 The two are timed alternately in chunks of 250 encounters, so both see the same machine state (a
 shared VM's speed drifts by 2x within minutes); the ratio is the median of the rounds' ratios and
 is the figure to compare across machines. The corpus is moved out of the garbage collector's
@@ -147,8 +150,19 @@ def engine(records: list[dict[str, Any]]) -> None:
         code_record(parse_record(rec)).to_json()
 
 
-def frozen_record(doc: dict[str, Any]) -> Record:
-    """The floor under (b): the record's frozen dataclasses built straight from a well-formed
+def engine_of(package: Any) -> Any:
+    """The whole path of another copy of the engine (--against)."""
+    parse, code = package.parse_record, package.code_record
+
+    def run(records: list[dict[str, Any]]) -> None:
+        for rec in records:
+            code(parse(rec)).to_json()
+
+    return run
+
+
+def bare_record(doc: dict[str, Any]) -> Record:
+    """The floor under (b): the record's dataclasses built straight from a well-formed
     document (positional arguments, the engine's own cached time parsing), nothing checked, no
     rule applied, nothing written."""
     zone = ZoneInfo(doc["encounter"]["timezone"])
@@ -192,9 +206,9 @@ def frozen_record(doc: dict[str, Any]) -> Record:
     )
 
 
-def frozen_record_only(records: list[dict[str, Any]]) -> None:
+def records_only(records: list[dict[str, Any]]) -> None:
     for doc in records:
-        frozen_record(doc)
+        bare_record(doc)
 
 
 def timed(fn: Any, records: list[Any]) -> float:
@@ -226,30 +240,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--profile", action="store_true", help="cProfile the engine run")
     parser.add_argument(
-        "--floor", action="store_true", help="also time building the frozen record alone (c)"
+        "--floor", action="store_true", help="also time building the record alone (c)"
     )
+    parser.add_argument("--against", metavar="REF", help="also time the engine at commit REF (d)")
     args = parser.parse_args(argv)
+    against = None
+    if args.against:
+        import tempfile
+
+        from engine_identity import load_reference
+
+        with tempfile.TemporaryDirectory() as tmp:  # imported in full before it goes
+            against = engine_of(load_reference(args.against, Path(tmp)))
 
     records = corpus(args.n, args.seed)
     adms = sum(len(r["administrations"]) for r in records)
     print(f"corpus: {args.n:,} encounters, {adms:,} administrations (seed {args.seed})")
     engine(records[:200])  # warm caches and imports
+    if against is not None:
+        against(records[:200])
     gc.collect()
     gc.freeze()
-    json_times, engine_times, floor_times = [], [], []
+    json_times, engine_times, floor_times, against_times = [], [], [], []
     for _ in range(args.repeat):
         # Alternating in chunks of 250 encounters, so both see the same machine state even when
         # its speed drifts within a round; each round sums its chunks.
-        json_round = engine_round = floor_round = 0.0
+        json_round = engine_round = floor_round = against_round = 0.0
         for start in range(0, len(records), CHUNK):
             chunk = records[start : start + CHUNK]
             json_round += timed(json_round_trip, chunk)
             engine_round += timed(engine, chunk)
             if args.floor:
-                floor_round += timed(frozen_record_only, chunk)
+                floor_round += timed(records_only, chunk)
+            if against is not None:
+                against_round += timed(against, chunk)
         json_times.append(json_round)
         engine_times.append(engine_round)
         floor_times.append(floor_round)
+        against_times.append(against_round)
     ratio = statistics.median(e / j for e, j in zip(engine_times, json_times, strict=True))
     json_rate = args.n / min(json_times)
     engine_rate = args.n / min(engine_times)
@@ -272,6 +300,16 @@ def main(argv: list[str] | None = None) -> int:
             f"floor (c)       : {floor_rate:>10,.0f} encounters/s, {floor_ratio:.1f}x the JSON "
             f"round trip, {floor_share:.0%} of the engine's time; it alone uses "
             f"{TARGET_PER_SECOND / floor_rate:.0%} of the target's time budget"
+        )
+    if against is not None:
+        against_ratio = statistics.median(
+            a / j for a, j in zip(against_times, json_times, strict=True)
+        )
+        speedup = statistics.median(a / e for a, e in zip(against_times, engine_times, strict=True))
+        print(
+            f"engine at {args.against:<6}: {args.n / min(against_times):>10,.0f} encounters/s, "
+            f"{against_ratio:.1f}x the JSON round trip; this engine is {speedup:.2f}x as fast "
+            "(median of rounds)"
         )
     print(
         f"engine split    : reading {read / total:.0%}, coding {code / total:.0%}, "

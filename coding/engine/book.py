@@ -77,9 +77,10 @@ class Book:
         applied = rule_list(rules)
         if len(unit_starts) == 1:  # most lines: one unit
             at = unit_starts[0]
-            line = Line(code, 1, self.day(at), ids, why, at, group, initial, list(modifiers))
-            line.rules = applied
-            self.lines.append(line)
+            day = local_date(at, self.zone)
+            self.lines.append(
+                Line(code, 1, day, ids, why, at, group, initial, list(modifiers), applied)
+            )
             return
         by_day: dict[date, int] = defaultdict(int)
         for moment in unit_starts:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -44,7 +43,7 @@ def documentation_findings(
     for adm in record.administrations:
         order = orders.get(adm.order) if adm.order else None
         if adm.is_fluid or (adm.purpose == "hydration" and may_be_fluid(adm)):
-            findings.extend(_hydration_orders(adm, order))  # RAC-1, RAC-2, RAC-3: fluids
+            _hydration_orders(adm, order, findings)  # RAC-1, RAC-2, RAC-3: fluids
         elif adm.purpose is not None and not may_be_fluid(adm):
             findings.append(
                 Finding(
@@ -57,8 +56,8 @@ def documentation_findings(
                     "purpose",
                 )
             )
-        findings.extend(_times(record, adm, now, running=_is_running(adm, now, signing)))
-        findings.extend(_order_traces(adm, order))
+        _times(record, adm, now, findings, running=_is_running(adm, now, signing))
+        _order_traces(adm, order, findings)
         if adm.drug_class is None:
             findings.append(
                 Finding(
@@ -71,9 +70,9 @@ def documentation_findings(
                 )
             )
         if adm.hcpcs is not None:
-            findings.extend(_billable_dose(adm))
+            _billable_dose(adm, findings)
         if adm.volume_infused_ml is not None:
-            findings.extend(_volumes(adm))
+            _volumes(adm, findings)
         if is_vascular(adm) and adm.site is None:
             findings.append(
                 Finding(
@@ -85,9 +84,9 @@ def documentation_findings(
                 )
             )
         if adm.started_by == "ems" or arrived is not None:  # RAC-8 needs EMS or an arrival
-            findings.extend(_ems(record, adm))
+            _ems(record, adm, findings)
     if now is not None:
-        findings.extend(_encounter_times_in_the_future(record, now))
+        _encounter_times_in_the_future(record, now, findings)
         findings.extend(
             Finding(
                 "DOC-3",
@@ -104,19 +103,19 @@ def documentation_findings(
     on_sites = [
         a for a in record.administrations if a.site is not None and not carries_no_charge(a)
     ]
-    findings.extend(_second_sites(record, on_sites))
+    _second_sites(record, on_sites, findings)
     now_ts = now.timestamp() if now is not None else None
-    findings.extend(_flushes_between_drugs(record, on_sites, now_ts))
-    findings.extend(_overlaps_without_bags(on_sites, now_ts))
-    findings.extend(_observation(record))
-    findings.extend(_order_dispositions(record))
+    _flushes_between_drugs(record, on_sites, now_ts, findings)
+    _overlaps_without_bags(on_sites, now_ts, findings)
+    _observation(record, findings)
+    _order_dispositions(record, findings)
     return findings
 
 
 DISPOSITION_WORDS = {"not_given": "not given", "held": "held", "refused": "refused"}
 
 
-def _order_dispositions(record: Record) -> Iterator[Finding]:
+def _order_dispositions(record: Record, found: list[Finding]) -> None:
     """DOC-6: every order of the encounter is given (an administration is linked to it) or
     documented as not given, held or refused, with the reason.
 
@@ -130,59 +129,69 @@ def _order_dispositions(record: Record) -> Iterator[Finding]:
             continue
         named = f"{order.drug} {order.dose}".strip() if order.dose else order.drug
         if order.disposition is None:
-            yield Finding(
-                "DOC-6",
-                "error",
-                f"The order for {named} ({order.id}) was neither given nor documented as not "
-                "given, held or refused: start it, or say why it was not given",
-                (),
-                f"orders[{i}].disposition",
+            found.append(
+                Finding(
+                    "DOC-6",
+                    "error",
+                    f"The order for {named} ({order.id}) was neither given nor documented as not "
+                    "given, held or refused: start it, or say why it was not given",
+                    (),
+                    f"orders[{i}].disposition",
+                )
             )
         elif not (order.disposition_reason or "").strip():
-            yield Finding(
-                "DOC-6",
-                "error",
-                f"The order for {named} ({order.id}) is charted as "
-                f"{DISPOSITION_WORDS[order.disposition]} without a reason: say why",
-                (),
-                f"orders[{i}].disposition_reason",
+            found.append(
+                Finding(
+                    "DOC-6",
+                    "error",
+                    f"The order for {named} ({order.id}) is charted as "
+                    f"{DISPOSITION_WORDS[order.disposition]} without a reason: say why",
+                    (),
+                    f"orders[{i}].disposition_reason",
+                )
             )
 
 
-def _hydration_orders(adm: Administration, order: Order | None) -> Iterator[Finding]:
+def _hydration_orders(adm: Administration, order: Order | None, found: list[Finding]) -> None:
     if adm.is_fluid and adm.purpose is None:
-        yield Finding(
-            "RAC-2",
-            "error",
-            f"Purpose missing for {adm.drug}: say whether the fluid is hydration, "
-            "a vehicle for a drug or KVO (unstated fluids are not charged)",
-            (adm.id,),
-            "purpose",
+        found.append(
+            Finding(
+                "RAC-2",
+                "error",
+                f"Purpose missing for {adm.drug}: say whether the fluid is hydration, "
+                "a vehicle for a drug or KVO (unstated fluids are not charged)",
+                (adm.id,),
+                "purpose",
+            )
         )
     if adm.purpose != "hydration":
         return
     if order is None or order.purpose != "hydration":
-        yield Finding(
-            "RAC-1",
-            "error",
-            f"No hydration order for {adm.drug}: hydration is charged only when a "
-            "physician ordered fluids for hydration",
-            (adm.id,),
-            "order" if order is None else "order.purpose",
+        found.append(
+            Finding(
+                "RAC-1",
+                "error",
+                f"No hydration order for {adm.drug}: hydration is charged only when a "
+                "physician ordered fluids for hydration",
+                (adm.id,),
+                "order" if order is None else "order.purpose",
+            )
         )
     if order is not None and not (order.indication or "").strip():
         # Said at once, not after RAC-1 is fixed: the live checklist shows every open item.
-        yield Finding(
-            "RAC-3",
-            "error",
-            f"The order for {adm.drug} gives no reason (diagnosis or indication): "
-            "hydration without a documented need is not charged",
-            (adm.id,),
-            "order.indication",
+        found.append(
+            Finding(
+                "RAC-3",
+                "error",
+                f"The order for {adm.drug} gives no reason (diagnosis or indication): "
+                "hydration without a documented need is not charged",
+                (adm.id,),
+                "order.indication",
+            )
         )
 
 
-def _billable_dose(adm: Administration) -> Iterator[Finding]:
+def _billable_dose(adm: Administration, found: list[Finding]) -> None:
     """DRUG-DOSE: a drug billed in HCPCS units needs the dose given, charted in a unit that
     becomes its billing unit (mass g/mg/mcg, volume L/mL, or units: drug_units.py).
 
@@ -197,12 +206,14 @@ def _billable_dose(adm: Administration) -> Iterator[Finding]:
         else adm.hcpcs
     )
     if adm.dose is None:
-        yield Finding(
-            "DRUG-DOSE",
-            "warning",
-            f"{adm.drug}: no drug charge: dose missing ({per}): chart the amount given",
-            (adm.id,),
-            "dose",
+        found.append(
+            Finding(
+                "DRUG-DOSE",
+                "warning",
+                f"{adm.drug}: no drug charge: dose missing ({per}): chart the amount given",
+                (adm.id,),
+                "dose",
+            )
         )
         return
     if unit is None:
@@ -211,13 +222,15 @@ def _billable_dose(adm: Administration) -> Iterator[Finding]:
         amount_convert(Decimal(str(adm.dose.value)), adm.dose.unit, unit.unit)
     except UnitMismatch:
         given = amount_label(Decimal(str(adm.dose.value)), adm.dose.unit)
-        yield Finding(
-            "DRUG-DOSE",
-            "warning",
-            f"{adm.drug}: no drug charge: dose {given}: the unit {adm.dose.unit or '(none)'} "
-            f"cannot be billed ({per}): chart the amount given in {unit.unit}",
-            (adm.id,),
-            "dose.unit",
+        found.append(
+            Finding(
+                "DRUG-DOSE",
+                "warning",
+                f"{adm.drug}: no drug charge: dose {given}: the unit {adm.dose.unit or '(none)'} "
+                f"cannot be billed ({per}): chart the amount given in {unit.unit}",
+                (adm.id,),
+                "dose.unit",
+            )
         )
 
 
@@ -249,7 +262,7 @@ def volume_at_charted_rates(adm: Administration) -> float | None:
     return total
 
 
-def _volumes(adm: Administration) -> Iterator[Finding]:
+def _volumes(adm: Administration, found: list[Finding]) -> None:
     """DOC-VOLUME: the volume infused at the stop agrees with the charted minutes and rates.
 
     Warning when the volume the pump says was infused and the volume the charted running time
@@ -265,26 +278,30 @@ def _volumes(adm: Administration) -> Iterator[Finding]:
     expected = volume_at_charted_rates(adm)
     if expected is not None and abs(infused - expected) > _tolerance(expected):
         minutes = round(sum(high - low for low, high in adm.spans) / 60)
-        yield Finding(
-            "DOC-VOLUME",
-            "warning",
-            f"{adm.drug}: {infused:g} mL infused, but {minutes} min at the charted rates make "
-            f"{expected:.0f} mL: check the stop time, pauses and rate changes",
-            (adm.id,),
-            "volume_infused_ml",
+        found.append(
+            Finding(
+                "DOC-VOLUME",
+                "warning",
+                f"{adm.drug}: {infused:g} mL infused, but {minutes} min at the charted rates make "
+                f"{expected:.0f} mL: check the stop time, pauses and rate changes",
+                (adm.id,),
+                "volume_infused_ml",
+            )
         )
     bag = adm.bag_volume_ml
     if bag is not None and infused - bag > _tolerance(bag):
-        yield Finding(
-            "DOC-VOLUME",
-            "warning",
-            f"{adm.drug}: {infused:g} mL infused is more than the bag held ({bag:g} mL)",
-            (adm.id,),
-            "volume_infused_ml",
+        found.append(
+            Finding(
+                "DOC-VOLUME",
+                "warning",
+                f"{adm.drug}: {infused:g} mL infused is more than the bag held ({bag:g} mL)",
+                (adm.id,),
+                "volume_infused_ml",
+            )
         )
 
 
-def _encounter_times_in_the_future(record: Record, now: datetime) -> Iterator[Finding]:
+def _encounter_times_in_the_future(record: Record, now: datetime, found: list[Finding]) -> None:
     """DOC-3: nothing in the future, the arrival and the change to observation included."""
     encounter = record.encounter
     for field, words, moment in (
@@ -292,22 +309,26 @@ def _encounter_times_in_the_future(record: Record, now: datetime) -> Iterator[Fi
         ("observation_at", "change to observation", encounter.observation_at),
     ):
         if moment is not None and moment > now:
-            yield Finding(
-                "DOC-3",
-                "error",
-                f"The {words} time ({hhmm(moment, encounter.timezone)}) is in the future",
-                (),
-                f"encounter.{field}",
+            found.append(
+                Finding(
+                    "DOC-3",
+                    "error",
+                    f"The {words} time ({hhmm(moment, encounter.timezone)}) is in the future",
+                    (),
+                    f"encounter.{field}",
+                )
             )
 
 
-def _order_traces(adm: Administration, order: Order | None) -> Iterator[Finding]:
+def _order_traces(adm: Administration, order: Order | None, found: list[Finding]) -> None:
     """DOC-1: every administration traces to an order with drug, dose, route and indication."""
     if adm.purpose == "vehicle":
         return  # the diluent is part of the drug's order
     if order is None:
         if adm.purpose != "hydration":  # RAC-1 already says it, as an error
-            yield Finding("DOC-1", "warning", f"No order linked to {adm.drug}", (adm.id,), "order")
+            found.append(
+                Finding("DOC-1", "warning", f"No order linked to {adm.drug}", (adm.id,), "order")
+            )
         return
     missing = []
     if not (order.dose or "").strip():
@@ -317,20 +338,24 @@ def _order_traces(adm: Administration, order: Order | None) -> Iterator[Finding]
     if adm.purpose != "hydration" and not (order.indication or "").strip():
         missing.append("indication")  # RAC-3 covers a hydration order's reason
     if missing:
-        yield Finding(
-            "DOC-1",
-            "warning",
-            f"The order for {adm.drug} lacks {', '.join(missing)}",
-            (adm.id,),
-            f"order.{missing[0]}",
+        found.append(
+            Finding(
+                "DOC-1",
+                "warning",
+                f"The order for {adm.drug} lacks {', '.join(missing)}",
+                (adm.id,),
+                f"order.{missing[0]}",
+            )
         )
-    if order.drug.strip().lower() != adm.drug.strip().lower():
-        yield Finding(
-            "DOC-1",
-            "warning",
-            f"{adm.drug} was charted against an order for {order.drug}",
-            (adm.id,),
-            "order",
+    if order.drug.strip().lower() != adm.drug_key:
+        found.append(
+            Finding(
+                "DOC-1",
+                "warning",
+                f"{adm.drug} was charted against an order for {order.drug}",
+                (adm.id,),
+                "order",
+            )
         )
     if (
         order.duration_minutes
@@ -338,13 +363,15 @@ def _order_traces(adm: Administration, order: Order | None) -> Iterator[Finding]
         and not adm.pauses
         and adm.stop - adm.start == timedelta(minutes=order.duration_minutes)
     ):
-        yield Finding(
-            "DOC-2",
-            "info",
-            f"The stop time of {adm.drug} is exactly the ordered {order.duration_minutes} min "
-            "after its start: confirm it is the time the infusion actually stopped",
-            (adm.id,),
-            "stop",
+        found.append(
+            Finding(
+                "DOC-2",
+                "info",
+                f"The stop time of {adm.drug} is exactly the ordered {order.duration_minutes} min "
+                "after its start: confirm it is the time the infusion actually stopped",
+                (adm.id,),
+                "stop",
+            )
         )
 
 
@@ -369,8 +396,13 @@ def is_running_finding(finding: Finding) -> bool:
 
 
 def _times(
-    record: Record, adm: Administration, now: datetime | None, *, running: bool = False
-) -> Iterator[Finding]:
+    record: Record,
+    adm: Administration,
+    now: datetime | None,
+    found: list[Finding],
+    *,
+    running: bool = False,
+) -> None:
     """RAC-7 (times missing) and DOC-3 (times implausible)."""
     zone = record.encounter.timezone
     if adm.method == "infusion" and adm.stop is None and adm.route != "intralesional":
@@ -379,30 +411,37 @@ def _times(
         elif running:
             # A normally running infusion is not a gap while it runs (issue 15, item 9): said
             # for the nurse, never counted as an open item; the signature checks it strictly.
-            yield Finding(
-                "RAC-7",
-                "info",
-                f"{adm.drug} {RUNNING} (started {hhmm(adm.start, zone)}): chart its stop time "
-                "when it ends (signing needs it)",
-                (adm.id,),
-                "stop",
+            found.append(
+                Finding(
+                    "RAC-7",
+                    "info",
+                    f"{adm.drug} {RUNNING} (started {hhmm(adm.start, zone)}): chart its stop time "
+                    "when it ends (signing needs it)",
+                    (adm.id,),
+                    "stop",
+                )
             )
         elif carries_no_charge(adm):
-            yield Finding(
-                "RAC-7",
-                "warning",
-                f"Stop time missing for {adm.drug} ({adm.purpose}): chart when it was stopped "
-                "(it is never charged, but every infusion has a start and a stop)",
-                (adm.id,),
-                "stop",
+            found.append(
+                Finding(
+                    "RAC-7",
+                    "warning",
+                    f"Stop time missing for {adm.drug} ({adm.purpose}): chart when it was stopped "
+                    "(it is never charged, but every infusion has a start and a stop)",
+                    (adm.id,),
+                    "stop",
+                )
             )
         elif adm.is_fluid:
-            yield Finding(
-                "RAC-7",
-                "error",
-                f"Stop time missing for {adm.drug}: hydration without a stop time is not charged",
-                (adm.id,),
-                "stop",
+            found.append(
+                Finding(
+                    "RAC-7",
+                    "error",
+                    f"Stop time missing for {adm.drug}: hydration without a stop time is not "
+                    "charged",
+                    (adm.id,),
+                    "stop",
+                )
             )
         else:
             billed_as = {"iv": "a push", "ia": "a push", "sq": "an injection"}.get(adm.route)
@@ -413,37 +452,49 @@ def _times(
             )
             if adm.is_prolonged_pump:
                 effect = f"planned pump hours stand in only for chemotherapy (96416); {effect}"
-            yield Finding(
-                "RAC-7", "error", f"Stop time missing for {adm.drug}: {effect}", (adm.id,), "stop"
+            found.append(
+                Finding(
+                    "RAC-7",
+                    "error",
+                    f"Stop time missing for {adm.drug}: {effect}",
+                    (adm.id,),
+                    "stop",
+                )
             )
     for i, pause in enumerate(adm.pauses):
         if pause.end is None:
-            yield Finding(
-                "RAC-7",
-                "error",
-                f"The pause of {adm.drug} at {hhmm(pause.start, zone)} has no resume time",
-                (adm.id,),
-                f"pauses[{i}].end",
+            found.append(
+                Finding(
+                    "RAC-7",
+                    "error",
+                    f"The pause of {adm.drug} at {hhmm(pause.start, zone)} has no resume time",
+                    (adm.id,),
+                    f"pauses[{i}].end",
+                )
             )
     stop_ts = adm.stop_ts
     if adm.stop is not None and stop_ts is not None:
         if stop_ts < adm.start_ts or (stop_ts == adm.start_ts and adm.method == "infusion"):
-            yield Finding(
-                "DOC-3",
-                "error",
-                f"The stop time of {adm.drug} ({hhmm(adm.stop, zone)}) is not after its start "
-                f"({hhmm(adm.start, zone)})",
-                (adm.id,),
-                "stop",
+            found.append(
+                Finding(
+                    "DOC-3",
+                    "error",
+                    f"The stop time of {adm.drug} ({hhmm(adm.stop, zone)}) is not after its start "
+                    f"({hhmm(adm.start, zone)})",
+                    (adm.id,),
+                    "stop",
+                )
             )
         elif adm.pump is None and stop_ts - adm.start_ts > MAX_HOURS_WITHOUT_PUMP * 3600:
-            yield Finding(
-                "DOC-3",
-                "error",
-                f"{adm.drug} ran more than {MAX_HOURS_WITHOUT_PUMP} hours without a pump: "
-                "check the dates",
-                (adm.id,),
-                "stop",
+            found.append(
+                Finding(
+                    "DOC-3",
+                    "error",
+                    f"{adm.drug} ran more than {MAX_HOURS_WITHOUT_PUMP} hours without a pump: "
+                    "check the dates",
+                    (adm.id,),
+                    "stop",
+                )
             )
     for i, pause in enumerate(adm.pauses):
         end_of_run = adm.stop
@@ -452,13 +503,15 @@ def _times(
             outside = outside or pause.end < pause.start
             outside = outside or (end_of_run is not None and pause.end > end_of_run)
         if outside:
-            yield Finding(
-                "DOC-3",
-                "error",
-                f"The pause of {adm.drug} at {hhmm(pause.start, zone)} is not within "
-                "its start and stop",
-                (adm.id,),
-                f"pauses[{i}]",
+            found.append(
+                Finding(
+                    "DOC-3",
+                    "error",
+                    f"The pause of {adm.drug} at {hhmm(pause.start, zone)} is not within "
+                    "its start and stop",
+                    (adm.id,),
+                    f"pauses[{i}]",
+                )
             )
     if now is not None:
         run_seconds = now.timestamp() - adm.start_ts
@@ -469,13 +522,16 @@ def _times(
             and run_seconds > MAX_HOURS_WITHOUT_PUMP * 3600
         ):
             started = adm.start.astimezone(ZoneInfo(zone))
-            yield Finding(
-                "DOC-3",
-                "error",
-                f"{adm.drug} would have been running for more than {MAX_HOURS_WITHOUT_PUMP} "
-                f"hours without a pump (started {started:%Y-%m-%d %H:%M}): check the start date",
-                (adm.id,),
-                "start",
+            found.append(
+                Finding(
+                    "DOC-3",
+                    "error",
+                    f"{adm.drug} would have been running for more than {MAX_HOURS_WITHOUT_PUMP} "
+                    f"hours without a pump (started {started:%Y-%m-%d %H:%M}): check the start "
+                    "date",
+                    (adm.id,),
+                    "start",
+                )
             )
         moments: list[tuple[str, str, datetime | None]] = [
             ("start", "start", adm.start),
@@ -486,47 +542,55 @@ def _times(
             moments.append((f"pauses[{i}].end", "resume", pause.end))
         for name, words, moment in moments:
             if moment is not None and moment > now:
-                yield Finding(
-                    "DOC-3",
-                    "error",
-                    f"The {words} time of {adm.drug} ({hhmm(moment, zone)}) is in the future",
-                    (adm.id,),
-                    name,
+                found.append(
+                    Finding(
+                        "DOC-3",
+                        "error",
+                        f"The {words} time of {adm.drug} ({hhmm(moment, zone)}) is in the future",
+                        (adm.id,),
+                        name,
+                    )
                 )
 
 
-def _ems(record: Record, adm: Administration) -> Iterator[Finding]:
+def _ems(record: Record, adm: Administration, found: list[Finding]) -> None:
     arrived = record.encounter.arrived_at
     if adm.started_by == "ems":
         if arrived is None:
-            yield Finding(
-                "RAC-8",
-                "error",
-                f"{adm.drug} was started by EMS but the arrival time is not charted: "
-                "no minutes can be counted",
-                (adm.id,),
-                "encounter.arrived_at",
+            found.append(
+                Finding(
+                    "RAC-8",
+                    "error",
+                    f"{adm.drug} was started by EMS but the arrival time is not charted: "
+                    "no minutes can be counted",
+                    (adm.id,),
+                    "encounter.arrived_at",
+                )
             )
         else:
-            yield Finding(
+            found.append(
+                Finding(
+                    "RAC-8",
+                    "warning",
+                    f"{adm.drug} was started by EMS: only the minutes after arrival "
+                    f"({hhmm(arrived, record.encounter.timezone)}) count",
+                    (adm.id,),
+                    "started_by",
+                )
+            )
+    elif arrived is not None and adm.start < arrived:
+        found.append(
+            Finding(
                 "RAC-8",
                 "warning",
-                f"{adm.drug} was started by EMS: only the minutes after arrival "
-                f"({hhmm(arrived, record.encounter.timezone)}) count",
+                f"{adm.drug} started before the patient arrived: mark it as started by EMS",
                 (adm.id,),
                 "started_by",
             )
-    elif arrived is not None and adm.start < arrived:
-        yield Finding(
-            "RAC-8",
-            "warning",
-            f"{adm.drug} started before the patient arrived: mark it as started by EMS",
-            (adm.id,),
-            "started_by",
         )
 
 
-def _second_sites(record: Record, on_sites: list[Administration]) -> Iterator[Finding]:
+def _second_sites(record: Record, on_sites: list[Administration], found: list[Finding]) -> None:
     """RAC-4: a second vascular site used for drugs documents why it was necessary.
 
     The IV services are coded against one initial service per line that needs its own (coding
@@ -561,12 +625,14 @@ def _second_sites(record: Record, on_sites: list[Administration]) -> Iterator[Fi
                 f"Second access site {site_id} ({site.location or site.kind}) was used without "
                 "a documented reason: no second initial service"
             )
-        yield Finding(
-            "RAC-4",
-            "warning",
-            message,
-            tuple(users[site_id]),
-            "site.separate_site_reason",
+        found.append(
+            Finding(
+                "RAC-4",
+                "warning",
+                message,
+                tuple(users[site_id]),
+                "site.separate_site_reason",
+            )
         )
 
 
@@ -579,9 +645,10 @@ def _running_until(adm: Administration, now: float | None) -> float | None:
 
 
 def _end(adm: Administration, now: float | None) -> float:
-    running = _running_until(adm, now)
-    if running is not None:
-        return running
+    if now is not None and adm.stop is None:  # the only case `_running_until` answers
+        running = _running_until(adm, now)
+        if running is not None:
+            return running
     stop = adm.stop_ts
     return stop if stop is not None and stop > adm.start_ts else adm.start_ts
 
@@ -592,8 +659,8 @@ def _running_spans(adm: Administration, now: float | None) -> tuple[tuple[float,
 
 
 def _flushes_between_drugs(
-    record: Record, on_sites: list[Administration], now: float | None
-) -> Iterator[Finding]:
+    record: Record, on_sites: list[Administration], now: float | None, found: list[Finding]
+) -> None:
     """RAC-5: different drugs one after another through one site need a flush between them."""
     zone = record.encounter.timezone
     by_site: dict[str, list[Administration]] = defaultdict(list)
@@ -611,26 +678,30 @@ def _flushes_between_drugs(
         for adm in adms:  # already in order of start
             start = adm.start_ts
             if previous is not None and start >= previous_end:
-                different = previous.drug.strip().lower() != adm.drug.strip().lower()
+                different = previous.drug_key != adm.drug_key
                 same_bag = previous.bag is not None and previous.bag == adm.bag
                 first_after = bisect_left(flushes, previous_end)
                 flushed = first_after < len(flushes) and flushes[first_after] <= start
                 if different and not same_bag and not flushed:
-                    yield Finding(
-                        "RAC-5",
-                        "warning",
-                        f"No flush charted on {site_id} between {previous.drug} "
-                        f"({hhmm(previous.start, zone)}) and {adm.drug} "
-                        f"({hhmm(adm.start, zone)})",
-                        (previous.id, adm.id),
-                        "flushes",
+                    found.append(
+                        Finding(
+                            "RAC-5",
+                            "warning",
+                            f"No flush charted on {site_id} between {previous.drug} "
+                            f"({hhmm(previous.start, zone)}) and {adm.drug} "
+                            f"({hhmm(adm.start, zone)})",
+                            (previous.id, adm.id),
+                            "flushes",
+                        )
                     )
             end = _end(adm, now)
             if previous is None or end >= previous_end:
                 previous, previous_end = adm, end
 
 
-def _overlaps_without_bags(on_sites: list[Administration], now: float | None) -> Iterator[Finding]:
+def _overlaps_without_bags(
+    on_sites: list[Administration], now: float | None, found: list[Finding]
+) -> None:
     """RAC-6: overlapping infusions on one site are charted as one bag or as separate bags."""
     infusions = [a for a in on_sites if a.method == "infusion"]
     for i, first in enumerate(infusions):
@@ -643,19 +714,21 @@ def _overlaps_without_bags(on_sites: list[Administration], now: float | None) ->
                 break  # in order of start: nothing later overlaps `first`
             if first.site != second.site or (first.bag and second.bag):
                 continue
-            if intersect(list(first_spans), list(_running_spans(second, now))):
-                yield Finding(
-                    "RAC-6",
-                    "warning",
-                    f"{first.drug} and {second.drug} overlap on {first.site}: chart whether they "
-                    "were mixed in one bag or hung as separate bags (coded conservatively "
-                    "until then)",
-                    (first.id, second.id),
-                    "bag",
+            if intersect(first_spans, _running_spans(second, now)):
+                found.append(
+                    Finding(
+                        "RAC-6",
+                        "warning",
+                        f"{first.drug} and {second.drug} overlap on {first.site}: chart whether "
+                        "they were mixed in one bag or hung as separate bags (coded "
+                        "conservatively until then)",
+                        (first.id, second.id),
+                        "bag",
+                    )
                 )
 
 
-def _observation(record: Record) -> Iterator[Finding]:
+def _observation(record: Record, found: list[Finding]) -> None:
     """RAC-9: the change to observation is charted; the encounter stays one."""
     at = record.encounter.observation_at
     if at is None:
@@ -665,12 +738,14 @@ def _observation(record: Record) -> Iterator[Finding]:
         for a in record.administrations
         if a.start < at and (a.stop is None or a.stop > at) and a.method == "infusion"
     )
-    yield Finding(
-        "RAC-9",
-        "info",
-        "Placed in observation at "
-        f"{hhmm(at, record.encounter.timezone)}: one encounter, no second initial service "
-        "for the change of status",
-        running,
-        "encounter.observation_at",
+    found.append(
+        Finding(
+            "RAC-9",
+            "info",
+            "Placed in observation at "
+            f"{hhmm(at, record.encounter.timezone)}: one encounter, no second initial service "
+            "for the change of status",
+            running,
+            "encounter.observation_at",
+        )
     )

@@ -83,12 +83,12 @@ class Service:
         self.family = family_of(self.drug_class)
         if len(members) == 1:
             self.ids = (members[0].id,)
-            self.drug_key = members[0].drug.strip().lower()
+            self.drug_key = members[0].drug_key
             self.drug_names = frozenset((self.drug_key,))
             self.drugs = members[0].drug
         else:
             self.ids = tuple(m.id for m in members)
-            self.drug_names = frozenset(m.drug.strip().lower() for m in members)
+            self.drug_names = frozenset(m.drug_key for m in members)
             self.drug_key = "+".join(sorted(self.drug_names))
             self.drugs = " + ".join(dict.fromkeys(m.drug for m in members))
         self.site = self.lead.site

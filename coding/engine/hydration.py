@@ -84,7 +84,7 @@ def code_hydration(book: Book, group: SiteGroup) -> None:
     segments = book.policy.hydration_segments
     alone = group.hydration_alone
     runs = countable_runs(alone, segments)
-    contributing = tuple(i for s in hydration if intersect(list(s.spans), alone) for i in s.ids)
+    contributing = tuple(i for s in hydration if intersect(s.spans, alone) for i in s.ids)
     silent = tuple(i for s in hydration for i in s.ids if i not in contributing)
     drugs = ", ".join(dict.fromkeys(s.drugs for s in hydration))
     served = tuple(dict.fromkeys(rule for s in hydration for rule in s.rules))
@@ -121,7 +121,7 @@ def code_hydration(book: Book, group: SiteGroup) -> None:
     short = tuple(
         i
         for s in hydration
-        if intersect(list(s.spans), alone) and not intersect(list(s.spans), counted_spans)
+        if intersect(s.spans, alone) and not intersect(s.spans, counted_spans)
         for i in s.ids
     )
     if short:

@@ -58,7 +58,7 @@ def merge_reinfusions(services: list[Service], policy: Policy) -> list[Service]:
             service.kind == "iv_infusion"
             and key in first
             and policy.same_drug_reinfusion == "additional_hour"
-            and not intersect(list(out[first[key]].spans), list(service.spans))
+            and not intersect(out[first[key]].spans, service.spans)
         ):
             out[first[key]] = _joined(
                 out[first[key]],
@@ -256,7 +256,10 @@ def _code_infusion_after_initial(
     alone_min, overlap_min = whole_minutes(alone), whole_minutes(overlap)
     fam = service.family
     notes, shared_rules = _overlap_notes(service, running, own, own_minutes)
-    infusions_beside = merge(s for o in considered if o.kind != "pump" for s in o.spans)
+    beside_pump = any(o.kind == "pump" for o in considered)
+    infusions_beside = (
+        merge(s for o in considered if o.kind != "pump" for s in o.spans) if beside_pump else others
+    )
     if whole_minutes(intersect(own, infusions_beside)):
         shared_rules = (r.OVERLAP_COUNTED_ONCE, *shared_rules)
     taken_out = (
@@ -300,7 +303,7 @@ def _code_infusion_after_initial(
         else f"at least {minimum} min, policy concurrent_min_overlap"
     )
     if enough:
-        partners = [o for o in considered if intersect(own, list(o.spans))]
+        partners = [o for o in considered if intersect(own, o.spans)]
         # Drugs on two different lines are separate bags; on one line the chart must say so; a
         # pump is its own container.
         separate_bags = all(
@@ -400,7 +403,9 @@ def _overlap_notes(
     words = ""
     applied: list[str] = []
     pumps = [o for o in running if o.kind == "pump" and (not own_minutes or o.site == service.site)]
-    pump_min = whole_minutes(intersect(own, merge(s for p in pumps for s in p.spans)))
+    pump_min = (
+        whole_minutes(intersect(own, merge(s for p in pumps for s in p.spans))) if pumps else 0
+    )
     if pump_min:
         words += (
             f"; {pump_min} min beside the running pump of "
@@ -408,8 +413,12 @@ def _overlap_notes(
             + " on the line are not sequential time"
         )
         applied.append(r.PUMP_NOT_SEQUENTIAL)
-    elsewhere = merge(s for o in running if o.site != service.site for s in o.spans)
-    shared = whole_minutes(intersect(own, elsewhere))
+    elsewhere = [o for o in running if o.site != service.site]
+    shared = (
+        whole_minutes(intersect(own, merge(s for o in elsewhere for s in o.spans)))
+        if elsewhere
+        else 0
+    )
     if shared and own_minutes:
         words += (
             f"; {shared} min that ran beside another line kept (policy "

@@ -37,7 +37,7 @@ def code_pushes(book: Book, groups: list[SiteGroup], services: list[Service]) ->
     reported_drugs = {
         name
         for s in services
-        if s.kind not in ("iv_push", "pump") and set(s.ids) & charged_ids
+        if s.kind not in ("iv_push", "pump") and not charged_ids.isdisjoint(s.ids)
         for name in s.drug_names
     }
     reported_pushes: dict[str, list[float]] = {}

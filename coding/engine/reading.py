@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .record import (
@@ -106,20 +106,28 @@ def local_time(naive: datetime, zone: ZoneInfo, field: str) -> datetime:
 
 
 # A bedside system writes the same minute many times (a stop, the next start, a flush), so a
-# time read once is kept: the same text in the same zone is the same instant.
-_TIMES: dict[tuple[str, str], datetime] = {}
+# time read once is kept: the same text in the same zone is the same instant. One dict per zone,
+# so a lookup is by the text alone.
+_TIMES: dict[str, dict[str, datetime]] = {}
 _TIME_CACHE_LIMIT = 100_000
+
+
+def _times_in(zone: ZoneInfo) -> dict[str, datetime]:
+    times = _TIMES.get(zone.key)
+    if times is None:
+        times = _TIMES[zone.key] = {}
+    return times
 
 
 def parse_time(value: object, zone: ZoneInfo, field: str) -> datetime:
     if type(value) is str:
-        key = (value, zone.key)
-        found = _TIMES.get(key)
+        times = _times_in(zone)
+        found = times.get(value)
         if found is None:
             found = _parse_time(value, zone, field)
-            if len(_TIMES) >= _TIME_CACHE_LIMIT:
-                _TIMES.clear()
-            _TIMES[key] = found
+            if len(times) >= _TIME_CACHE_LIMIT:
+                times.clear()
+            times[value] = found
         return found
     return _parse_time(value, zone, field)
 
@@ -143,6 +151,7 @@ class _Reader:
 
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
+        self.times = _times_in(zone)  # parse_time's cache for this zone
 
     @staticmethod
     def mapping(value: object, field: str) -> Mapping[str, Any]:
@@ -203,6 +212,10 @@ class _Reader:
         value = obj.get(key)
         if value is None:
             return None
+        if type(value) is str:  # the usual case: a time read before, by its text
+            found = self.times.get(value)
+            if found is not None:
+                return found
         return parse_time(value, self.zone, f"{field}.{key}")
 
     @staticmethod
@@ -244,27 +257,25 @@ def parse_record(data: object) -> Record:
     zone = zone_named(raw_encounter.get("timezone"))
     reader = _Reader(zone)
     encounter = _encounter(reader, raw_encounter, zone)
-    sites = tuple(
+    sites = [
         _site(reader, raw, f"sites[{i}]")
         for i, raw in enumerate(reader.items(data.get("sites"), "sites"))
-    )
-    orders = tuple(
+    ]
+    orders = [
         _order(reader, raw, f"orders[{i}]")
         for i, raw in enumerate(reader.items(data.get("orders"), "orders"))
-    )
-    administrations = tuple(
+    ]
+    administrations = [
         _administration(reader, raw, f"administrations[{i}]")
         for i, raw in enumerate(reader.items(data.get("administrations"), "administrations"))
-    )
-    flushes = tuple(
+    ]
+    flushes = [
         _flush(reader, raw, f"flushes[{i}]")
         for i, raw in enumerate(reader.items(data.get("flushes"), "flushes"))
-    )
-    _check_unique("sites", [s.id for s in sites])
-    _check_unique("orders", [o.id for o in orders])
+    ]
+    site_ids = _check_unique("sites", [s.id for s in sites])
+    order_ids = _check_unique("orders", [o.id for o in orders])
     _check_unique("administrations", [a.id for a in administrations])
-    site_ids = {s.id for s in sites}
-    order_ids = {o.id for o in orders}
     for i, adm in enumerate(administrations):
         if adm.site is not None and adm.site not in site_ids:
             raise RecordError(f"administrations[{i}].site", f"no site with id {adm.site!r}")
@@ -273,22 +284,60 @@ def parse_record(data: object) -> Record:
     for i, flush in enumerate(flushes):
         if flush.site is not None and flush.site not in site_ids:
             raise RecordError(f"flushes[{i}].site", f"no site with id {flush.site!r}")
+    if len(sites) > 1:
+        sites.sort(key=_by_id)
+    if len(orders) > 1:
+        orders.sort(key=_by_id)
+    if len(administrations) > 1:
+        administrations.sort(key=_by_start_and_id)
+    if len(flushes) > 1:
+        flushes.sort(key=_by_time_and_site)
+    policy = data.get("policy")
     return Record(
-        encounter=encounter,
-        sites=tuple(sorted(sites, key=lambda s: s.id)),
-        orders=tuple(sorted(orders, key=lambda o: o.id)),
-        administrations=tuple(sorted(administrations, key=lambda a: (a.start, a.id))),
-        flushes=tuple(sorted(flushes, key=lambda f: (f.at, f.site or ""))),
-        policy=_policy(reader, data.get("policy")),
+        encounter,
+        tuple(sites),
+        tuple(orders),
+        tuple(administrations),
+        tuple(flushes),
+        DEFAULT_POLICY if policy is None else _policy(reader, policy),
     )
 
 
-def _check_unique(field: str, ids: list[str]) -> None:
-    seen: set[str] = set()
+# The canonical order of the record's lists (sorting is stable: equal keys keep the input order).
+def _by_id(item: Site | Order) -> str:
+    return item.id
+
+
+def _by_start_and_id(adm: Administration) -> tuple[datetime, str]:
+    return (adm.start, adm.id)
+
+
+def _by_time_and_site(flush: Flush) -> tuple[datetime, str]:
+    return (flush.at, flush.site or "")
+
+
+def _by_start(pause: Pause) -> datetime:
+    return pause.start
+
+
+def _by_moment(event: RateEvent) -> datetime:
+    return event.at
+
+
+DEFAULT_POLICY = Policy()  # frozen: one instance serves every record without a policy
+
+
+def _check_unique(field: str, ids: list[str]) -> set[str]:
+    """The ids, each once; a second use of one is an error naming it."""
+    seen = set(ids)
+    if len(seen) == len(ids):
+        return seen
+    seen = set()
     for i, ident in enumerate(ids):
         if ident in seen:
             raise RecordError(f"{field}[{i}].id", f"duplicate id {ident!r}")
         seen.add(ident)
+    return seen
 
 
 def _encounter(reader: _Reader, raw: Mapping[str, Any], zone: ZoneInfo) -> Encounter:
@@ -314,39 +363,72 @@ def _encounter(reader: _Reader, raw: Mapping[str, Any], zone: ZoneInfo) -> Encou
 
 
 def _site(reader: _Reader, value: object, field: str) -> Site:
-    raw = reader.mapping(value, field)
-    kind = reader.choice(raw, "kind", field, SITE_KINDS)
-    if kind is None:
-        raise RecordError(f"{field}.kind", "is required")
-    return Site(
-        id=reader.required_text(raw, "id", field),
-        kind=kind,
-        location=reader.text(raw, "location", field) or "",
-        separate_site_reason=reader.text(raw, "separate_site_reason", field),
-    )
+    raw = value if type(value) is dict else reader.mapping(value, field)
+    get = raw.get
+    kind = get("kind")
+    if not (type(kind) is str and kind in SITE_KINDS):
+        kind = reader.choice(raw, "kind", field, SITE_KINDS)
+        if kind is None:
+            raise RecordError(f"{field}.kind", "is required")
+    ident = get("id")
+    if not (type(ident) is str and ident.strip()):
+        ident = reader.required_text(raw, "id", field)
+    location = get("location")
+    if not (type(location) is str and location.strip()):
+        location = reader.text(raw, "location", field) or ""
+    reason = get("separate_site_reason")
+    if reason is not None and not (type(reason) is str and reason.strip()):
+        reason = reader.text(raw, "separate_site_reason", field)
+    return Site(ident, kind, location, reason)
 
 
 def _order(reader: _Reader, value: object, field: str) -> Order:
-    raw = reader.mapping(value, field)
-    return Order(
-        id=reader.required_text(raw, "id", field),
-        drug=reader.required_text(raw, "drug", field),
-        dose=reader.text(raw, "dose", field),
-        route=reader.text(raw, "route", field),
-        indication=reader.text(raw, "indication", field),
-        purpose=reader.choice(raw, "purpose", field, ("hydration",)),
-        duration_minutes=reader.integer(raw, "duration_minutes", field, minimum=1),
-        disposition=reader.choice(raw, "disposition", field, DISPOSITIONS),
-        disposition_reason=reader.text(raw, "disposition_reason", field),
-    )
+    raw = value if type(value) is dict else reader.mapping(value, field)
+    get = raw.get
+    ident = get("id")
+    if not (type(ident) is str and ident.strip()):
+        ident = reader.required_text(raw, "id", field)
+    drug = get("drug")
+    if not (type(drug) is str and drug.strip()):
+        drug = reader.required_text(raw, "drug", field)
+    dose = get("dose")
+    if dose is not None and not (type(dose) is str and dose.strip()):
+        dose = reader.text(raw, "dose", field)
+    route = get("route")
+    if route is not None and not (type(route) is str and route.strip()):
+        route = reader.text(raw, "route", field)
+    indication = get("indication")
+    if indication is not None and not (type(indication) is str and indication.strip()):
+        indication = reader.text(raw, "indication", field)
+    purpose: Any = get("purpose")
+    if purpose is not None and not (type(purpose) is str and purpose == "hydration"):
+        purpose = reader.choice(raw, "purpose", field, ("hydration",))
+    duration = get("duration_minutes")
+    if duration is not None:
+        duration = reader.integer(raw, "duration_minutes", field, minimum=1)
+    disposition = get("disposition")
+    if disposition is not None and not (type(disposition) is str and disposition in DISPOSITIONS):
+        disposition = reader.choice(raw, "disposition", field, DISPOSITIONS)
+    reason = get("disposition_reason")
+    if reason is not None and not (type(reason) is str and reason.strip()):
+        reason = reader.text(raw, "disposition_reason", field)
+    return Order(ident, drug, dose, route, indication, purpose, duration, disposition, reason)
 
 
 def _administration(reader: _Reader, value: object, field: str) -> Administration:
-    raw = reader.mapping(value, field)
+    """The usual case of each field (absent, or a plain valid value) is taken inline; anything
+    else goes to the reader's checks, in the order the fields are listed here, so the first
+    problem reported is always the same one."""
+    raw = value if type(value) is dict else reader.mapping(value, field)
     if "drug_class" not in raw:
         raise RecordError(f"{field}.drug_class", "is required (null when not yet tagged)")
-    route = reader.choice(raw, "route", field, ROUTES)
-    method = reader.choice(raw, "method", field, METHODS)
+    get = raw.get
+    route = get("route")
+    if not (type(route) is str and route in ROUTES):
+        route = reader.choice(raw, "route", field, ROUTES)
+    method = get("method")
+    if not (type(method) is str and method in METHODS):
+        method = reader.choice(raw, "method", field, METHODS)
     start = reader.time(raw, "start", field)
     if route is None:
         raise RecordError(f"{field}.route", "is required")
@@ -354,59 +436,116 @@ def _administration(reader: _Reader, value: object, field: str) -> Administratio
         raise RecordError(f"{field}.method", "is required")
     if start is None:
         raise RecordError(f"{field}.start", "is required")
-    pauses = []
-    for i, pause_value in enumerate(reader.items(raw.get("pauses"), f"{field}.pauses")):
-        pause_field = f"{field}.pauses[{i}]"
-        pause = reader.mapping(pause_value, pause_field)
-        pause_start = reader.time(pause, "start", pause_field)
-        if pause_start is None:
-            raise RecordError(f"{pause_field}.start", "is required")
-        pauses.append(Pause(start=pause_start, end=reader.time(pause, "end", pause_field)))
-    rates = []
-    for i, rate_value in enumerate(reader.items(raw.get("rates"), f"{field}.rates")):
-        rate_field = f"{field}.rates[{i}]"
-        rate = reader.mapping(rate_value, rate_field)
-        rate_at = reader.time(rate, "at", rate_field)
-        if rate_at is None:
-            raise RecordError(f"{rate_field}.at", "is required")
-        ml_h = reader.number(rate, "ml_h", rate_field)
-        if ml_h is None:
-            raise RecordError(f"{rate_field}.ml_h", "is required")
-        rates.append(RateEvent(at=rate_at, ml_h=ml_h))
-    primary = raw.get("primary")
+    pauses: list[Pause] = []
+    raw_pauses = get("pauses")
+    if raw_pauses is not None:
+        for i, pause_value in enumerate(reader.items(raw_pauses, f"{field}.pauses")):
+            pause_field = f"{field}.pauses[{i}]"
+            pause = reader.mapping(pause_value, pause_field)
+            pause_start = reader.time(pause, "start", pause_field)
+            if pause_start is None:
+                raise RecordError(f"{pause_field}.start", "is required")
+            pauses.append(Pause(pause_start, reader.time(pause, "end", pause_field)))
+    rates: list[RateEvent] = []
+    raw_rates = get("rates")
+    if raw_rates is not None:
+        for i, rate_value in enumerate(reader.items(raw_rates, f"{field}.rates")):
+            rate_field = f"{field}.rates[{i}]"
+            rate = reader.mapping(rate_value, rate_field)
+            rate_at = reader.time(rate, "at", rate_field)
+            if rate_at is None:
+                raise RecordError(f"{rate_field}.at", "is required")
+            ml_h = reader.number(rate, "ml_h", rate_field)
+            if ml_h is None:
+                raise RecordError(f"{rate_field}.ml_h", "is required")
+            rates.append(RateEvent(rate_at, ml_h))
+    primary = get("primary")
     if primary is not None and not isinstance(primary, bool):
         raise RecordError(f"{field}.primary", "must be true or false")
-    site = raw.get("site")
-    order = raw.get("order")
-    for key, ref in (("site", site), ("order", order)):
-        if ref is not None and not isinstance(ref, str):
-            raise RecordError(f"{field}.{key}", "must be an id (text) or null")
+    site = get("site")
+    order = get("order")
+    if site is not None and not isinstance(site, str):
+        raise RecordError(f"{field}.site", "must be an id (text) or null")
+    if order is not None and not isinstance(order, str):
+        raise RecordError(f"{field}.order", "must be an id (text) or null")
+    ident = get("id")
+    if not (type(ident) is str and ident.strip()):
+        ident = reader.required_text(raw, "id", field)
+    drug = get("drug")
+    if not (type(drug) is str and drug.strip()):
+        drug = reader.required_text(raw, "drug", field)
+    drug_class = get("drug_class")
+    if drug_class is not None and not (type(drug_class) is str and drug_class in DRUG_CLASSES):
+        drug_class = reader.choice(raw, "drug_class", field, DRUG_CLASSES)
+    stop = reader.time(raw, "stop", field)
+    purpose = get("purpose")
+    if purpose is not None and not (type(purpose) is str and purpose in PURPOSES):
+        purpose = reader.choice(raw, "purpose", field, PURPOSES)
+    bag = get("bag")
+    if bag is not None and not (type(bag) is str and bag.strip()):
+        bag = reader.text(raw, "bag", field)
+    started_by: Any = get("started_by")
+    if started_by is None:
+        started_by = "facility"
+    elif not (type(started_by) is str and started_by in STARTED_BY):
+        started_by = reader.choice(raw, "started_by", field, STARTED_BY, "facility") or "facility"
+    lesions = get("lesions")
+    if lesions is not None:
+        lesions = reader.integer(raw, "lesions", field, minimum=1)
+    pump = get("pump")
+    if pump is not None and not (type(pump) is str and pump in PUMPS):
+        pump = reader.choice(raw, "pump", field, PUMPS)
+    planned_hours = get("planned_hours")
+    if planned_hours is not None:
+        planned_hours = reader.number(raw, "planned_hours", field)
+    dose = get("dose")
+    if dose is not None:
+        dose = _dose(reader, dose, f"{field}.dose")
+    hcpcs = get("hcpcs")
+    if hcpcs is not None and not (type(hcpcs) is str and hcpcs.strip()):
+        hcpcs = reader.text(raw, "hcpcs", field)
+    billing_unit = get("billing_unit")
+    if billing_unit is not None:
+        billing_unit = _dose(reader, billing_unit, f"{field}.billing_unit")
+    volume_infused_ml = get("volume_infused_ml")
+    if volume_infused_ml is not None:
+        volume_infused_ml = reader.number(raw, "volume_infused_ml", field)
+    bag_volume_ml = get("bag_volume_ml")
+    if bag_volume_ml is not None:
+        bag_volume_ml = reader.number(raw, "bag_volume_ml", field)
+    if len(pauses) > 1:
+        pauses.sort(key=_by_start)
+    if len(rates) > 1:
+        rates.sort(key=_by_moment)
     return Administration(
-        id=reader.required_text(raw, "id", field),
-        drug=reader.required_text(raw, "drug", field),
-        drug_class=reader.choice(raw, "drug_class", field, DRUG_CLASSES),
-        route=route,
-        method=method,
-        start=start,
-        stop=reader.time(raw, "stop", field),
-        site=site or None,
-        order=order or None,
-        pauses=tuple(sorted(pauses, key=lambda p: p.start)),
-        purpose=reader.choice(raw, "purpose", field, PURPOSES),
-        bag=reader.text(raw, "bag", field),
-        started_by=reader.choice(raw, "started_by", field, ("facility", "ems"), "facility")
-        or "facility",
-        lesions=reader.integer(raw, "lesions", field, minimum=1),
-        pump=reader.choice(raw, "pump", field, ("portable", "implanted")),
-        planned_hours=reader.number(raw, "planned_hours", field),
-        primary=bool(primary),
-        dose=_dose(reader, raw.get("dose"), f"{field}.dose"),
-        hcpcs=reader.text(raw, "hcpcs", field),
-        billing_unit=_dose(reader, raw.get("billing_unit"), f"{field}.billing_unit"),
-        rates=tuple(sorted(rates, key=lambda e: e.at)),
-        volume_infused_ml=reader.number(raw, "volume_infused_ml", field),
-        bag_volume_ml=reader.number(raw, "bag_volume_ml", field),
+        ident,
+        drug,
+        drug_class,
+        route,
+        method,
+        start,
+        stop,
+        site or None,
+        order or None,
+        tuple(pauses),
+        purpose,
+        bag,
+        started_by,
+        lesions,
+        pump,
+        planned_hours,
+        bool(primary),
+        dose,
+        hcpcs,
+        billing_unit,
+        tuple(rates),
+        volume_infused_ml,
+        bag_volume_ml,
     )
+
+
+STARTED_BY: tuple[Literal["facility", "ems"], ...] = ("facility", "ems")
+PUMPS: tuple[Literal["portable", "implanted"], ...] = ("portable", "implanted")
 
 
 def _dose(reader: _Reader, value: object, field: str) -> Dose | None:
@@ -420,14 +559,14 @@ def _dose(reader: _Reader, value: object, field: str) -> Dose | None:
 
 
 def _flush(reader: _Reader, value: object, field: str) -> Flush:
-    raw = reader.mapping(value, field)
+    raw = value if type(value) is dict else reader.mapping(value, field)
     at = reader.time(raw, "at", field)
     if at is None:
         raise RecordError(f"{field}.at", "is required")
     site = raw.get("site")
     if site is not None and not isinstance(site, str):
         raise RecordError(f"{field}.site", "must be a site id")
-    return Flush(site=site or None, at=at)
+    return Flush(site or None, at)
 
 
 def _policy(reader: _Reader, value: object) -> Policy:

@@ -1,4 +1,10 @@
-"""The administration record the engine reads: frozen, typed, already validated.
+"""The administration record the engine reads: typed, already validated, never changed.
+
+The dataclasses are not `frozen` (a frozen dataclass sets each field through
+`object.__setattr__`, and reading builds thousands of them a second), but they are immutable by
+convention: nothing assigns to a record after `reading.parse_record` made it. They keep the
+equality and hash of frozen ones (`unsafe_hash`), and tests/engine/test_record_unchanged.py
+proves that coding a record leaves it as it was and that no engine module assigns to one.
 
 `reading.parse_record` builds these from an `infusion-record/1` document (record-format.md); the
 database bridge (`mar/record.py`) builds the same document, so the engine has one input shape.
@@ -84,7 +90,7 @@ POLICY_CHOICES: dict[str, tuple[object, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Encounter:
     id: str
     timezone: str
@@ -95,7 +101,7 @@ class Encounter:
     sequence_of_day: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Site:
     id: str
     kind: SiteKind
@@ -103,7 +109,7 @@ class Site:
     separate_site_reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Order:
     id: str
     drug: str
@@ -117,19 +123,19 @@ class Order:
     disposition_reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Pause:
     start: datetime
     end: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Dose:
     value: float
     unit: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class RateEvent:
     """The rate an infusion ran at from `at` on (its start rate, then each change), in mL/h."""
 
@@ -137,7 +143,7 @@ class RateEvent:
     ml_h: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Administration:
     id: str
     drug: str
@@ -171,8 +177,11 @@ class Administration:
     start_ts: float = field(init=False, repr=False, compare=False)
     stop_ts: float | None = field(init=False, repr=False, compare=False)
     spans: tuple[tuple[float, float], ...] = field(init=False, repr=False, compare=False)
+    # "The same drug": the drug's name trimmed and lowercased (RAC-5, DOC-1, services' drug keys).
+    drug_key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.drug_key = self.drug.strip().lower()
         start = self.start.timestamp()
         stop = self.stop.timestamp() if self.stop is not None else None
         end = stop
@@ -192,9 +201,9 @@ class Administration:
                     for part in ((s, min(e, p_start)), (max(s, p_end), e))
                     if part[1] > part[0]
                 )
-        object.__setattr__(self, "start_ts", start)
-        object.__setattr__(self, "stop_ts", stop)
-        object.__setattr__(self, "spans", spans)
+        self.start_ts = start
+        self.stop_ts = stop
+        self.spans = spans
 
     @property
     def is_prolonged_pump(self) -> bool:
@@ -208,13 +217,13 @@ class Administration:
         return self.drug_class == "hydration"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Flush:
     site: str | None
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Record:
     encounter: Encounter
     sites: tuple[Site, ...] = ()

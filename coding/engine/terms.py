@@ -20,9 +20,22 @@ VASCULAR_ROUTES = ("iv", "ia")
 BLOCKING_RULES = frozenset({"RAC-1", "RAC-2", "RAC-3", "RAC-8", "DOC-3", "DOC-4"})
 
 
+# The same moments are named again and again (a flush between two drugs, the next drug's start),
+# and converting to the zone is slow: each (moment, zone) is converted once.
+_CLOCKS: dict[tuple[datetime, str], str] = {}
+_CLOCK_CACHE_LIMIT = 50_000
+
+
 def hhmm(moment: datetime, zone_key: str) -> str:
-    local = moment.astimezone(ZoneInfo(zone_key))
-    return f"{local.hour:02d}:{local.minute:02d}"
+    key = (moment, zone_key)
+    found = _CLOCKS.get(key)
+    if found is None:
+        local = moment.astimezone(ZoneInfo(zone_key))
+        found = f"{local.hour:02d}:{local.minute:02d}"
+        if len(_CLOCKS) >= _CLOCK_CACHE_LIMIT:
+            _CLOCKS.clear()
+        _CLOCKS[key] = found
+    return found
 
 
 def is_vascular(adm: Administration) -> bool:

@@ -10,7 +10,7 @@ Scenarios: P01-P07, P18, P25-P27, P29, P36.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -63,7 +63,7 @@ def merge(spans: Iterable[Span]) -> list[Span]:
     return out
 
 
-def subtract(spans: list[Span], minus: list[Span]) -> list[Span]:
+def subtract(spans: Sequence[Span], minus: Sequence[Span]) -> list[Span]:
     """The parts of `spans` not covered by `minus` (both sorted and merged)."""
     out: list[Span] = []
     j = 0
@@ -82,15 +82,19 @@ def subtract(spans: list[Span], minus: list[Span]) -> list[Span]:
     return out
 
 
-def intersect(spans: list[Span], other: list[Span]) -> list[Span]:
+def intersect(spans: Sequence[Span], other: Sequence[Span]) -> list[Span]:
+    """The parts covered by both (both sorted and merged)."""
     out: list[Span] = []
     i = j = 0
-    while i < len(spans) and j < len(other):
-        start = max(spans[i][0], other[j][0])
-        end = min(spans[i][1], other[j][1])
+    n, m = len(spans), len(other)
+    while i < n and j < m:
+        s_start, s_end = spans[i]
+        o_start, o_end = other[j]
+        start = s_start if s_start >= o_start else o_start  # the later start
+        end = s_end if s_end <= o_end else o_end  # the earlier end
         if start < end:
             out.append((start, end))
-        if spans[i][1] < other[j][1]:
+        if s_end < o_end:
             i += 1
         else:
             j += 1
@@ -156,7 +160,19 @@ def local_date(moment: float, zone: ZoneInfo) -> date:
     return found if found is not None else datetime.fromtimestamp(moment, zone).date()
 
 
+_CLOCKS: dict[tuple[str, float], str] = {}
+_CLOCK_CACHE_LIMIT = 50_000
+
+
 def local_clock(moment: float, zone: ZoneInfo) -> str:
-    """HH:MM on the encounter's wall clock."""
-    local = datetime.fromtimestamp(moment, zone)
-    return f"{local.hour:02d}:{local.minute:02d}"
+    """HH:MM on the encounter's wall clock (each moment converted once: zone arithmetic is
+    slow, and a moment is named in several reasons)."""
+    key = (zone.key, moment)
+    found = _CLOCKS.get(key)
+    if found is None:
+        local = datetime.fromtimestamp(moment, zone)
+        found = f"{local.hour:02d}:{local.minute:02d}"
+        if len(_CLOCKS) >= _CLOCK_CACHE_LIMIT:
+            _CLOCKS.clear()
+        _CLOCKS[key] = found
+    return found
