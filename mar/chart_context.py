@@ -762,12 +762,19 @@ def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> d
     now = now or timezone.now()
     summary = summary_for(encounter, now=now)
     findings = None if summary.record_error else findings_of(summary)
-    sites = {s.pk: s for s in encounter.sites.all()}
-    adms = {
-        administration_record_id(a.pk): a
-        for a in encounter.administrations.select_related("drug").prefetch_related("pauses")
-    }
-    acknowledgements = list(encounter.acknowledgements.all())
+    # Only the rows the findings name are read (issue 19): their administrations (with their
+    # pauses when a finding is about one), the sites when a finding is about flushes, the
+    # acknowledgements when there is a finding at all.
+    fields = {f.field or "" for f in findings or ()}
+    named = {pk_from_record_id(a) for f in findings or () for a in f.administrations}
+    adms: dict[str, Administration] = {}
+    if named:
+        rows = encounter.administrations.filter(pk__in=named).select_related("drug")
+        if any(name.startswith("pauses[") for name in fields):
+            rows = rows.prefetch_related("pauses")
+        adms = {administration_record_id(a.pk): a for a in rows}
+    sites = {s.pk: s for s in encounter.sites.all()} if "flushes" in fields else {}
+    acknowledgements = list(encounter.acknowledgements.all()) if findings else []
     checklist = checklist_build(
         findings, summary.record_error, acknowledgements, adms, sites,
         flushes=encounter.flushes.order_by("at", "pk"),

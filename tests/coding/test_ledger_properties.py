@@ -9,6 +9,7 @@ no correction is lost: every correction of a replaced run reached the next run o
 with a recorded decision.
 """
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -41,7 +42,9 @@ def lines_sum(run: ChargeRun) -> dict:
 class Billing(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.coder = factories.user_create(username=f"coder-p{id(self)}", role="coder")
+        # A name of its own: id(self) can come back for a later machine while an earlier
+        # machine's user is still in the database (it did: a duplicate username).
+        self.coder = factories.user_create(username=f"coder-p{uuid.uuid4().hex}", role="coder")
         self.encounter, _, self.item = reviewed()  # signed: the first run
         self.sent_model: dict = {}
 

@@ -138,8 +138,9 @@ def _queries(client: Client, url: str) -> int:
 # and pauses, sites with their assessments, and the administrations charted in error: 10).
 CHART_QUERIES = 27
 # The checklist reads the stored summary (mar/summary.py) instead of the bridge: session, user,
-# groups, encounter, summary, sites, administrations and pauses, acknowledgements.
-CHECKLIST_QUERIES = 9
+# groups, encounter, summary, then only what its findings name: their administrations (pauses for
+# a pause finding), the sites for a flush finding, the acknowledgements.
+CHECKLIST_QUERIES = 8
 
 
 def test_chart_page_queries_stay_fixed_as_the_record_grows(
@@ -266,3 +267,38 @@ def test_an_empty_dose_unit_does_not_look_charted(client_as) -> None:
     for name in ("dose_unit", "waste_unit"):
         assert 'placeholder="e.g. mg"' in html.split(f'name="a{adm.pk}-{name}"')[1][:200]
     assert 'placeholder="mg"' not in html
+
+
+def _checklist_html(context: dict) -> str:
+    from django.template.loader import render_to_string
+
+    keep = {"encounter": context["encounter"], "checklist": context["checklist"]}
+    return render_to_string("mar/_checklist.html", {**keep, "now": context["now"]})
+
+
+@pytest.mark.django_db
+def test_the_checklist_alone_reads_only_what_its_findings_name_and_shows_what_the_chart_shows(
+    django_assert_max_num_queries,
+) -> None:
+    """Issue 19: the checklist refresh reads the administrations its findings name (with their
+    pauses only for a pause finding), the sites only for a flush finding; what it shows, links
+    included, is what the chart's checklist shows for the same record."""
+    from django.utils import timezone
+
+    from mar.chart_context import chart_context, checklist_context
+    from mar.models import EncounterSummary
+
+    encounter = factories.chemo_encounter_create(extra_pushes=2)
+    stopped = encounter.administrations.filter(stop__isnull=False).order_by("pk").first()
+    Pause.objects.create(administration=stopped, start=stopped.start + timedelta(minutes=1))
+    Flush.objects.filter(encounter=encounter).delete()  # RAC-5: no flush between drugs
+    EncounterSummary.objects.filter(encounter=encounter).delete()  # changed behind the services
+    now = timezone.now()
+    checklist_context(encounter, now=now)  # the summary stored
+    with django_assert_max_num_queries(6):
+        alone = checklist_context(encounter, now=now)
+    rules = {item.finding.field for group in alone["checklist"].groups for item in group.items}
+    assert "flushes" in rules and any((f or "").startswith("pauses[") for f in rules)
+    whole = chart_context(encounter, now=now)
+    assert _checklist_html(alone) == _checklist_html(whole)
+    assert "#id_p" in _checklist_html(alone)  # the pause's own field, found without the chart
