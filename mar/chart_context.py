@@ -438,14 +438,34 @@ def chart_context(
     # A start's answer: when other infusions run and the new one is the newest of them, it goes
     # on top of them (`running_insert`) and theirs are not built again (issue 19: a start no
     # longer costs a card per infusion running); else the running cards are sent whole.
+    # A card that shares a finding with the new one (an overlap on one site, no flush between
+    # them) is sent again too, out of band, so its own list of findings says it as the checklist
+    # does (`touched_cards`).
     started_adm = next((a for a in adms if a.pk == started), None)
     running_insert = False
+    shared: set[int] = set()
+    if started_adm is not None:
+        started_id = administration_record_id(started_adm.pk)
+        shared = {
+            pk_from_record_id(adm_id)
+            for item in items_by_adm.get(started_id, [])
+            for adm_id in item.finding.administrations
+        } - {started_adm.pk}
     if started_adm is not None and _is_running(started_adm):
-        others = [(a.start, a.pk) for a in adms if a.pk != started and _is_running(a)]
-        running_insert = bool(others) and (started_adm.start, started_adm.pk) > max(others)
+        others = [a for a in adms if a.pk != started and _is_running(a)]
+        newest = max(((a.start, a.pk) for a in others), default=None)
+        running_insert = newest is not None and (started_adm.start, started_adm.pk) > newest
+    touched_cards = []
     for adm in sorted(adms, key=newest_running_first):
         if started is not None and adm.pk != started:
-            if running_insert or not _is_running(adm):
+            if not running_insert and _is_running(adm):
+                pass  # the running cards whole
+            elif adm.pk in shared:
+                touched_cards.append(
+                    _card(encounter, adm, sites, now, bound, conflict, items_by_adm)
+                )
+                continue
+            else:
                 continue
         cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
 
@@ -497,6 +517,7 @@ def chart_context(
         # Running administrations sit at the top of the chart, within reach (issue 15, item 11).
         "running_cards": [card for card in cards if card.running],
         "running_insert": running_insert,
+        "touched_cards": touched_cards,
         "other_cards": [card for card in cards if not card.running],
         "others_given": sum(1 for adm in adms if not _is_running(adm)),
         "flushes": flushes,

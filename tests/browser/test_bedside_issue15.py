@@ -175,3 +175,46 @@ def test_the_board_pages_through_many_open_visits(browser_page, live_server, mon
     assert sorted(seen) == sorted(reverse("mar:encounter", args=[v.pk]) for v in visits)
     pages.get_by_role("link", name="Previous").click()
     expect(pages).to_contain_text("Page 2 of 3")
+
+
+def test_a_second_infusion_started_goes_on_top_and_what_was_typed_on_the_first_stays(
+    browser_page, live_server
+) -> None:
+    """Issue 19: a start answers with the new card on top of what is running (newest first).
+    Both run on S1, so they overlap (RAC-6 names both): the first card is sent again and
+    morphed in, saying the overlap too, and a volume typed into its Stop box and not yet sent is
+    still there."""
+    now = timezone.now()
+    encounter = factories.encounter_create(arrived_at=now - timedelta(hours=2))
+    site = factories.site_create(encounter, placed_at=now - timedelta(hours=2))
+    fluid = factories.order_create(
+        encounter, factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION),
+        dose="1000 mL", purpose="hydration", duration_minutes=120,
+    )  # fmt: skip
+    running = factories.administration_create(
+        encounter, fluid, site=site, start=now - timedelta(minutes=40), stop=None,
+        purpose="hydration",
+    )  # fmt: skip
+    antibiotic = factories.order_create(
+        encounter, factories.drug_get("cefazolin", DrugClass.THERAPEUTIC), dose="2 g",
+        duration_minutes=30, indication="L03.90",
+    )  # fmt: skip
+    page = browser_page
+    sign_in(page, live_server, factories.user_create(username="nurse-2nd", role="nurse").username)
+    page.goto(live_server.url + reverse("mar:encounter", args=[encounter.pk]))
+
+    volume = page.locator(f"#adm-{running.pk} [data-testid=stop-volume]")
+    volume.fill("250")  # typed, not sent
+    row = page.locator(f"#order-{antibiotic.pk}")
+    expect(row.locator("select[name$='-method']")).to_have_value("infusion")
+    row.locator("[data-testid=start]").click()
+
+    cards = page.locator("#running-list > [data-testid=adm-card]")
+    expect(cards).to_have_count(2)
+    expect(cards.first).to_contain_text("cefazolin")  # newest first
+    expect(cards.nth(1)).to_contain_text("sodium chloride")
+    expect(volume).to_have_value("250")  # what she typed stays
+    expect(cards.nth(1)).to_contain_text("RAC-6")  # the overlap said on both cards
+    page.locator("#running-slot").screenshot(path=str(ARTIFACTS / "bedside-second-start.png"))
+    started = Administration.objects.get(order=antibiotic)
+    assert started.stop is None and started.site_id == site.pk

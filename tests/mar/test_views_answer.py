@@ -148,8 +148,15 @@ def test_a_starts_answer_sends_what_is_running_and_not_the_finished_cards(client
     new = encounter.administrations.exclude(pk__in=finished).get()
     assert f'id="adm-{new.pk}"' in html
     assert '<div id="running-slot" hx-swap-oob="morph">' in html
-    for pk in finished:
-        assert f'id="adm-{pk}"' not in html
+    # The finished cards are not sent, unless one shares a finding with the new one (then it is
+    # sent again, out of band, so its own list of findings says so).
+    sent = [pk for pk in finished if f'id="adm-{pk}"' in html]
+    assert len(sent) < len(finished)
+    for pk in sent:
+        assert f'id="adm-{pk}" data-administration="A{pk}"' in html
+        card = html[html.index(f'id="adm-{pk}"') :]
+        assert card[: card.index(">")].endswith('hx-swap-oob="morph"')
+        assert 'class="ck-' in card[: card.index("</article>")]  # its list of findings
     for part in ('id="orders"', 'id="checklist"', 'id="timeline"', 'id="scan"'):
         assert part in html
     # Its site's chip (what runs on it changed), not the whole sites section.
@@ -158,8 +165,8 @@ def test_a_starts_answer_sends_what_is_running_and_not_the_finished_cards(client
     assert 'id="sites"' not in html
 
 
-def _start_at(client, encounter: Encounter, order, at: str):
-    site = encounter.sites.order_by("pk").first()
+def _start_at(client, encounter: Encounter, order, at: str, site=None):
+    site = site or encounter.sites.order_by("pk").first()
     data = {f"o{order.pk}-method": "infusion", f"o{order.pk}-at": at, f"o{order.pk}-site": site.pk}
     return client.post(reverse("mar:order_start", args=[encounter.pk, order.pk]), data, **HX)
 
@@ -175,14 +182,16 @@ def test_a_start_while_others_run_sends_only_the_new_card_on_top_of_them(client_
     first = _start_at(client, encounter, fluid, "")
     assert first.status_code == 200
     running = encounter.administrations.order_by("-pk").first()
-    html = _start_at(client, encounter, fluid, "").content.decode()
+    html = _start_at(client, encounter, fluid, "", site=other_site).content.decode()
     new = encounter.administrations.order_by("-pk").first()
     assert new.pk != running.pk and new.stop is None and running.stop is None
     assert '<div id="running-list" hx-swap-oob="afterbegin">' in html
     assert f'id="adm-{new.pk}"' in html
     assert f'id="adm-{running.pk}"' not in html
     assert 'id="running-slot"' not in html
-    assert f'id="site-{other_site.pk}"' not in html  # a site nothing started on
+    first_site = encounter.sites.order_by("pk").first()
+    assert f'id="site-{other_site.pk}"' in html  # the site it started on
+    assert f'id="site-{first_site.pk}"' not in html  # the site nothing started on
 
 
 def test_a_late_start_older_than_what_runs_sends_the_running_cards_whole(client_as) -> None:
@@ -228,3 +237,22 @@ def test_a_starts_answer_costs_the_same_queries_whatever_the_number_finished(cli
     small = factories.chemo_encounter_create()
     large = factories.chemo_encounter_create(extra_pushes=25)
     assert start_queries(small) == start_queries(large)
+
+
+def test_a_start_sharing_a_finding_with_what_runs_sends_that_card_again(client_as) -> None:
+    """A second infusion on the same site overlaps the first (RAC-6 names both): the new card
+    goes on top, and the running card already on the page is sent again, out of band, with the
+    finding."""
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    fluid = encounter.orders.get(drug__name="sodium chloride 0.9%")
+    assert _start_at(client, encounter, fluid, "").status_code == 200
+    running = encounter.administrations.order_by("-pk").first()
+    html = _start_at(client, encounter, fluid, "").content.decode()
+    new = encounter.administrations.order_by("-pk").first()
+    assert '<div id="running-list" hx-swap-oob="afterbegin">' in html
+    assert f'id="adm-{running.pk}" data-administration="A{running.pk}"' in html
+    first = html[html.index(f'id="adm-{running.pk}"') :]
+    assert first[: first.index(">")].endswith('hx-swap-oob="morph"')
+    assert "RAC-6" in first[: first.index("</article>")]  # the first card says the overlap
+    assert f'id="adm-{new.pk}"' in html
