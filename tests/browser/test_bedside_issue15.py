@@ -20,10 +20,8 @@ def wall(moment) -> str:
     return moment.astimezone(factories.NEW_YORK).strftime("%Y-%m-%d %H:%M")
 
 
-def test_an_iv_push_starts_as_a_push_at_a_24_hour_time_and_running_is_at_the_top(
-    browser_page, live_server
-) -> None:
-    now = timezone.now()
+def _fluid_running(now):
+    """A visit with one site and a hydration fluid running on it for 40 minutes."""
     encounter = factories.encounter_create(arrived_at=now - timedelta(hours=2))
     site = factories.site_create(encounter, placed_at=now - timedelta(hours=2))
     fluid = factories.order_create(
@@ -34,6 +32,14 @@ def test_an_iv_push_starts_as_a_push_at_a_24_hour_time_and_running_is_at_the_top
         encounter, fluid, site=site, start=now - timedelta(minutes=40), stop=None,
         purpose="hydration",
     )  # fmt: skip
+    return encounter, site, running
+
+
+def test_an_iv_push_starts_as_a_push_at_a_24_hour_time_and_running_is_at_the_top(
+    browser_page, live_server
+) -> None:
+    now = timezone.now()
+    encounter, site, running = _fluid_running(now)
     push = factories.order_create(
         encounter, factories.drug_get("ondansetron"), dose="8 mg IV push", indication="R11.2"
     )
@@ -185,16 +191,7 @@ def test_a_second_infusion_started_goes_on_top_and_what_was_typed_on_the_first_s
     morphed in, saying the overlap too, and a volume typed into its Stop box and not yet sent is
     still there."""
     now = timezone.now()
-    encounter = factories.encounter_create(arrived_at=now - timedelta(hours=2))
-    site = factories.site_create(encounter, placed_at=now - timedelta(hours=2))
-    fluid = factories.order_create(
-        encounter, factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION),
-        dose="1000 mL", purpose="hydration", duration_minutes=120,
-    )  # fmt: skip
-    running = factories.administration_create(
-        encounter, fluid, site=site, start=now - timedelta(minutes=40), stop=None,
-        purpose="hydration",
-    )  # fmt: skip
+    encounter, site, running = _fluid_running(now)
     antibiotic = factories.order_create(
         encounter, factories.drug_get("cefazolin", DrugClass.THERAPEUTIC), dose="2 g",
         duration_minutes=30, indication="L03.90",
