@@ -130,7 +130,10 @@ def main() -> None:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-def run(n: int, warmup: int, extra: int, profile: str = "", *, pages: bool = False) -> None:
+def demo_encounter(extra: int, *, sign: bool = False):  # type: ignore[no-untyped-def]
+    """The demo formulary, users and day (its finished visits signed first with `sign`); the
+    in-progress encounter with the most administrations, grown by `extra` push+flush pairs:
+    (users, the visits signed, the encounter, its first administration)."""
     from mar.demo import demo_day_create, demo_day_sign, demo_users_ensure
     from mar.models import Encounter
     from mar.pharmacy.formulary import formulary_load_csv
@@ -138,7 +141,7 @@ def run(n: int, warmup: int, extra: int, profile: str = "", *, pages: bool = Fal
     formulary_load_csv(update_existing=False)
     users = demo_users_ensure()
     day = demo_day_create(now=timezone.now(), nurse=users["nurse"])
-    signed = demo_day_sign(encounters=day, nurse=users["nurse"]) if pages else []
+    signed = demo_day_sign(encounters=day, nurse=users["nurse"]) if sign else []
     encounter = max(
         Encounter.objects.filter(status=Encounter.Status.IN_PROGRESS),
         key=lambda e: e.administrations.count(),
@@ -146,6 +149,11 @@ def run(n: int, warmup: int, extra: int, profile: str = "", *, pages: bool = Fal
     adm = encounter.administrations.order_by("pk").first()
     assert adm is not None
     _grow(encounter, adm, extra)
+    return users, signed, encounter, adm
+
+
+def run(n: int, warmup: int, extra: int, profile: str = "", *, pages: bool = False) -> None:
+    users, signed, encounter, adm = demo_encounter(extra, sign=pages)
     client = Client()
     client.force_login(users["nurse"])
     hx = {"HTTP_HX_REQUEST": "true"}

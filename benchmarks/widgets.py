@@ -16,13 +16,11 @@ every form in it, each way, per round. Prints the medians per chart and per fiel
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -33,27 +31,8 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connection  # noqa: E402
-from django.forms import Form  # noqa: E402
 from django.forms.boundfield import BoundField  # noqa: E402
 from django.test import RequestFactory  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-
-def _forms(value: Any, seen: set[int]) -> list[Form]:
-    if id(value) in seen:
-        return []
-    seen.add(id(value))
-    if isinstance(value, Form):
-        return [value]
-    if isinstance(value, dict):
-        return [f for v in value.values() for f in _forms(v, seen)]
-    if isinstance(value, list | tuple):
-        return [f for v in value for f in _forms(v, seen)]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [
-            f for fld in dataclasses.fields(value) for f in _forms(getattr(value, fld.name), seen)
-        ]
-    return []
 
 
 def main() -> None:
@@ -73,31 +52,18 @@ def main() -> None:
 
 
 def run(rounds: int, extra: int) -> None:
-    from benchmarks.checklist import _grow
+    from benchmarks.checklist import demo_encounter
     from mar.care_context import care_context
     from mar.chart_context import chart_context
-    from mar.demo import demo_day_create, demo_users_ensure
-    from mar.models import Encounter
-    from mar.pharmacy.formulary import formulary_load_csv
     from mar.templatetags.fields import _COVERED, render_widget
+    from tests.mar.chart_helpers import forms_in
 
-    formulary_load_csv(update_existing=False)
-    users = demo_users_ensure()
-    demo_day_create(now=timezone.now(), nurse=users["nurse"])
-    encounter = max(
-        Encounter.objects.filter(status=Encounter.Status.IN_PROGRESS),
-        key=lambda e: e.administrations.count(),
-    )
-    adm = encounter.administrations.order_by("pk").first()
-    assert adm is not None
-    _grow(encounter, adm, extra)
+    users, _signed, encounter, _adm = demo_encounter(extra)
     request = RequestFactory().get("/")
     request.user = users["nurse"]
     context = chart_context(encounter)
     context.update(care_context(request, encounter))
-    fields: list[BoundField] = [
-        form[name] for form in _forms(context, set()) for name in form.fields
-    ]
+    fields: list[BoundField] = [form[name] for form in forms_in(context) for name in form.fields]
     covered = [f for f in fields if type(f.field.widget) in _COVERED]
     for field in fields:
         assert render_widget(field) == str(field)

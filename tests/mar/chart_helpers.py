@@ -1,7 +1,10 @@
 """Records for the chart's tests, charted relative to the real clock (the views use now)."""
 
+import dataclasses
 from datetime import timedelta
+from typing import Any
 
+from django.forms import Form
 from django.utils import timezone
 
 from mar.models import Administration, DrugClass, Encounter, Order
@@ -58,3 +61,21 @@ def card_data(adm: Administration, **overrides: object) -> dict[str, object]:
     }
     values.update(overrides)
     return {f"a{adm.pk}-{name}": value for name, value in values.items()}
+
+
+def forms_in(value: Any, seen: set[int] | None = None) -> list[Form]:
+    """Every form in a chart's context (dicts, lists, tuples and dataclasses walked), once each."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return []
+    seen.add(id(value))
+    if isinstance(value, Form):
+        return [value]
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in forms_in(v, seen)]
+    if isinstance(value, list | tuple):
+        return [f for v in value for f in forms_in(v, seen)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        values = [getattr(value, fld.name) for fld in dataclasses.fields(value)]
+        return [f for v in values for f in forms_in(v, seen)]
+    return []

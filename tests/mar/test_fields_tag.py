@@ -2,9 +2,7 @@
 `|as_crispy_field` gives it: the same elements, attributes and text (whitespace between tags
 aside), unbound and with errors. Issue 19: it replaces crispy on the bedside's hot partials."""
 
-import dataclasses
 import re
-from typing import Any
 
 import pytest
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
@@ -16,24 +14,9 @@ from mar.care_context import care_context
 from mar.chart_context import chart_context
 from mar.templatetags.fields import as_field
 from tests import factories
+from tests.mar.chart_helpers import forms_in
 
 pytestmark = pytest.mark.django_db
-
-
-def _forms(value: Any, seen: set[int]) -> list[Form]:
-    if id(value) in seen:
-        return []
-    seen.add(id(value))
-    if isinstance(value, Form):
-        return [value]
-    if isinstance(value, dict):
-        return [f for v in value.values() for f in _forms(v, seen)]
-    if isinstance(value, list | tuple):
-        return [f for v in value for f in _forms(v, seen)]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        values = [getattr(value, fld.name) for fld in dataclasses.fields(value)]
-        return [f for v in values for f in _forms(v, seen)]
-    return []
 
 
 def _chart_forms(encounter, user) -> list[Form]:
@@ -41,7 +24,7 @@ def _chart_forms(encounter, user) -> list[Form]:
     request.user = user
     context = chart_context(encounter)
     context.update(care_context(request, encounter))
-    return _forms(context, set())
+    return forms_in(context)
 
 
 def _normal(html: str) -> str:
