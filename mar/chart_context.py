@@ -398,9 +398,9 @@ def chart_context(
 
     `started` (an administration's pk): the answer to a start, which shows the new card (and
     the running ones only when it is not the newest of them: `running_insert` is then False),
-    and the chip of its site; nothing is built for the other cards and sites (they did not
-    change). `written`: the
-    record the change saved and the engine's result on it (see `answer_context`)."""
+    the cards sharing a finding with it (`touched_cards`) and the chip of its site; nothing is
+    built for the other cards and sites. `written`: the record the change saved and the
+    engine's result on it (see `answer_context`)."""
     now = now or timezone.now()
     bound = bound or {}
     zone = encounter.zone
@@ -437,10 +437,9 @@ def chart_context(
 
     # A start's answer: when other infusions run and the new one is the newest of them, it goes
     # on top of them (`running_insert`) and theirs are not built again (issue 19: a start no
-    # longer costs a card per infusion running); else the running cards are sent whole.
-    # A card that shares a finding with the new one (an overlap on one site, no flush between
-    # them) is sent again too, out of band, so its own list of findings says it as the checklist
-    # does (`touched_cards`).
+    # longer costs a card per infusion running); else the running cards are sent whole. A card
+    # that shares a finding with the new one (an overlap on one site, no flush between them) is
+    # sent again, out of band, so its own list of findings says it as the checklist does.
     started_adm = next((a for a in adms if a.pk == started), None)
     running_insert = False
     shared: set[int] = set()
@@ -457,17 +456,11 @@ def chart_context(
         running_insert = newest is not None and (started_adm.start, started_adm.pk) > newest
     touched_cards = []
     for adm in sorted(adms, key=newest_running_first):
-        if started is not None and adm.pk != started:
-            if not running_insert and _is_running(adm):
-                pass  # the running cards whole
-            elif adm.pk in shared:
-                touched_cards.append(
-                    _card(encounter, adm, sites, now, bound, conflict, items_by_adm)
-                )
-                continue
-            else:
-                continue
-        cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
+        whole = started is None or adm.pk == started
+        if whole or (_is_running(adm) and not running_insert):
+            cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
+        elif adm.pk in shared:
+            touched_cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
 
     given = {a.order_id for a in adms}
     open_sites = [s for s in sites if s.discontinued_at is None]
