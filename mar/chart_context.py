@@ -57,7 +57,7 @@ from mar.record import (
 )
 from mar.services import charting
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
-from mar.summary import Written, findings_of, summary_for
+from mar.summary import Written, findings_of, summary_evaluate, summary_for
 from mar.timeline import Timeline, build_timeline
 
 _FLUSH_INDEX = re.compile(r"^flushes\[(\d+)\]")
@@ -204,9 +204,9 @@ def _evaluated(
 ) -> tuple[Record | None, Result | None, str]:
     """What the change just saved (`written`, while its findings hold at `now`), or the record
     read and coded afresh."""
-    if written is not None and written.usable(now):
-        return written.record, written.result, written.summary.record_error
-    return evaluate(encounter, now)
+    if written is None or not written.usable(now):
+        written = summary_evaluate(encounter=encounter, now=now)
+    return written.record, written.result, written.summary.record_error
 
 
 def checklist_build(
@@ -586,6 +586,19 @@ def answer_context(
         for adm in adms
         if adm.pk == card
     ]
+    # Every other card whose own list of findings the change altered (an overlap made or undone
+    # by a changed time, a flush now between two infusions) is sent again out of band, so it
+    # says what the checklist says.
+    altered = (
+        findings_altered(written.before, result) - {card}
+        if written is not None and written.before is not None
+        else set()
+    )
+    touched_cards = [
+        _card(encounter, adm, sites, now, bound, conflict, items_by_adm)
+        for adm in adms
+        if adm.pk in altered
+    ]
     site_rows = []
     if site is not None and site in site_by_pk:
         running = [
@@ -602,6 +615,7 @@ def answer_context(
         "checklist": checklist,
         "timeline": build_timeline(record, result, now=now) if record is not None else None,
         "cards": cards,
+        "touched_cards": touched_cards,
         "sites": site_rows,
         "sign_form": bound.get("sign") or SignForm(open_errors=checklist.open_errors),
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
@@ -609,6 +623,26 @@ def answer_context(
     if encounter.is_signed:
         context["addenda"] = list(encounter.addenda.select_related("author"))
     return context
+
+
+def _finding_key(finding: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        finding["rule"],
+        finding["severity"],
+        finding["message"],
+        tuple(finding["administrations"]),
+        finding.get("field"),
+    )
+
+
+def findings_altered(before: list[dict[str, Any]], result: Result | None) -> set[int]:
+    """The administrations (pks) named by a finding stored `before` a change and not found by
+    the engine now, or the reverse: each one's own list of findings changed."""
+    now = {_finding_key(f.to_json()) for f in result.findings} if result is not None else set()
+    changed = {_finding_key(f) for f in before} ^ now
+    return {
+        pk_from_record_id(adm_id) for key in changed for adm_id in key[3] if adm_id.startswith("A")
+    }
 
 
 @dataclass

@@ -82,6 +82,9 @@ class Written:
     summary: EncounterSummary
     record: Record | None
     result: Result | None
+    # The findings stored before this request's first change (None: no summary was stored): the
+    # answer resends every card whose own list of findings the change altered.
+    before: list[dict[str, Any]] | None = None
 
     def usable(self, now: datetime) -> bool:
         """Still what the engine would say at `now` (its findings have not aged)."""
@@ -197,6 +200,17 @@ def _computed(
 _FIELDS = ["computed_at", "valid_until", "record_error", "findings"]
 
 
+def summary_evaluate(*, encounter: Encounter, now: datetime) -> Written:
+    """The record as it stands, read and coded at `now` (the chart's view of it). Its summary is
+    stored where none is yet (a record charted before summaries, or imported), so the next
+    change's answer knows which cards' findings it altered (`Written.before`)."""
+    written = _computed(
+        encounter.pk, record_dict_from_encounter(encounter), now, record_needed=True
+    )
+    EncounterSummary.objects.bulk_create([written.summary], ignore_conflicts=True)
+    return written
+
+
 def summary_refresh(*, encounter: Encounter, now: datetime | None = None) -> EncounterSummary:
     """Recompute and store the summary (call inside the transaction of the change)."""
     read = _last_read.get()
@@ -213,6 +227,16 @@ def summary_refresh(*, encounter: Encounter, now: datetime | None = None) -> Enc
         written = _computed(encounter.pk, record_dict_from_encounter(encounter), now)
     summary = written.summary
     if kept is not None:
+        # What the chart showed before: the summary as this request found it (read once, at
+        # its first change of this encounter, before storing the new one).
+        earlier = kept.get(encounter.pk)
+        written.before = (
+            earlier.before
+            if earlier is not None
+            else EncounterSummary.objects.filter(encounter_id=encounter.pk)
+            .values_list("findings", flat=True)
+            .first()
+        )
         kept[encounter.pk] = written
     EncounterSummary.objects.bulk_create(
         [summary], update_conflicts=True, unique_fields=["encounter"], update_fields=_FIELDS

@@ -326,7 +326,10 @@ def _after_change(
             encounter, card=card, site=site, bound=bound, conflict=conflict, written=written
         )
         context.update(_chart_permissions(request, encounter))
-        context.update(care_context(request, encounter, bound=bound, card=card, site=site))
+        touched = {c.administration.pk for c in context["touched_cards"]}
+        context.update(
+            care_context(request, encounter, bound=bound, card=card, site=site, touched=touched)
+        )
         if card is not None:
             context.update(card_pk=card, oob=True)
             return render(request, "mar/_card_response.html", context)

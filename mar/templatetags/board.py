@@ -13,7 +13,7 @@ from typing import Any
 from django import template
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst, slugify
 
 register = template.Library()
@@ -32,6 +32,12 @@ def _open_items(card: dict[str, Any]) -> SafeString:
     )
 
 
+_QUERY_FLAG = mark_safe(
+    '<div class="mt-1" data-testid="coder-query-flag"><span class="badge '
+    'text-bg-warning">Query from coding</span> answer with an addendum</div>'
+)
+
+
 @register.simple_tag
 def board_card(card: dict[str, Any]) -> SafeString:
     encounter = card["encounter"]
@@ -42,14 +48,7 @@ def board_card(card: dict[str, Any]) -> SafeString:
         if not encounter.is_signed
         else ""
     )
-    query = (
-        format_html(
-            '<div class="mt-1" data-testid="coder-query-flag"><span class="badge '
-            'text-bg-warning">Query from coding</span> answer with an addendum</div>'
-        )
-        if getattr(encounter, "coder_query", False)
-        else ""
-    )
+    query = _QUERY_FLAG if getattr(encounter, "coder_query", False) else ""
     running = format_html_join(
         "",
         '<div class="mt-1">{}: {}, {} min</div>',

@@ -256,3 +256,82 @@ def test_a_start_sharing_a_finding_with_what_runs_sends_that_card_again(client_a
     assert first[: first.index(">")].endswith('hx-swap-oob="morph"')
     assert "RAC-6" in first[: first.index("</article>")]  # the first card says the overlap
     assert f'id="adm-{new.pk}"' in html
+
+
+def _oob_card(html: str, pk: int) -> str:
+    """The card of administration `pk` as an answer sends it again out of band ("" if not)."""
+    marker = f'id="adm-{pk}" data-administration="A{pk}"'
+    if marker not in html:
+        return ""
+    card = html[html.index(marker) :]
+    assert card[: card.index(">")].endswith('hx-swap-oob="morph"'), "sent, but not out of band"
+    return card[: card.index("</article>")]
+
+
+def _site_post(client, adm: Administration, site_pk: int | str):
+    adm.refresh_from_db()
+    zone = ZoneInfo(adm.encounter.timezone)
+    data = {
+        "start": adm.start.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        "stop": adm.stop.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if adm.stop else "",
+        "method": adm.method, "site": site_pk, "bag": adm.bag, "purpose": adm.purpose,
+        "started_by": adm.started_by, "pump": adm.pump, "planned_hours": "",
+        "version": adm.version,
+    }  # fmt: skip
+    url = reverse("mar:adm_update", args=[adm.encounter_id, adm.pk])
+    return client.post(url, {f"a{adm.pk}-{k}": v for k, v in data.items()}, **HX)
+
+
+def test_a_card_save_that_undoes_or_makes_an_overlap_sends_the_other_card_again(
+    client_as,
+) -> None:
+    """RAC-6 names both infusions running at once on one site. Moving the second to another
+    site clears it from the first card's own list too: the first card is sent again, out of
+    band, without it; moving it back sends the first card again with it. A save that changes
+    no finding sends no other card."""
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    other_site = factories.site_create(encounter)
+    fluid = encounter.orders.get(drug__name="sodium chloride 0.9%")
+    assert _start_at(client, encounter, fluid, "").status_code == 200
+    first = encounter.administrations.order_by("-pk").first()
+    assert _start_at(client, encounter, fluid, "").status_code == 200
+    second = encounter.administrations.order_by("-pk").first()
+    assert "RAC-6" in client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+
+    moved = _site_post(client, second, other_site.pk).content.decode()
+    card = _oob_card(moved, first.pk)
+    assert card, "the first card's overlap was undone: it is sent again"
+    assert "RAC-6" not in card
+
+    back = _site_post(client, second, second.site_id).content.decode()
+    card = _oob_card(back, first.pk)
+    assert card and "RAC-6" in card  # the overlap again, on the first card's own list
+
+    same = _card_post(client, second, "B9").content.decode()  # a bag label: no finding changes
+    assert not _oob_card(same, first.pk)
+
+
+def test_a_late_flush_between_two_drugs_sends_both_cards_again_without_the_finding(
+    client_as,
+) -> None:
+    """RAC-5: ondansetron (09:05-09:07) then paclitaxel (09:15) on one site with no flush
+    between. A flush charted late at 09:10 clears it from both cards' own lists: the answer
+    (the site chip) sends both cards again, out of band."""
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    site = encounter.sites.get()
+    push = encounter.administrations.get(method=Administration.Method.PUSH)
+    chemo = encounter.administrations.get(drug__name="paclitaxel")
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert 'data-rule="RAC-5"' in page
+    at = (factories.MORNING + timedelta(minutes=70)).strftime("%Y-%m-%dT%H:%M")
+    url = reverse("mar:site_flush", args=[encounter.pk, site.pk])
+    answer = client.post(url, {f"flush{site.pk}-at": at, f"flush{site.pk}-late": "on"}, **HX)
+    assert answer.status_code == 200
+    html = answer.content.decode()
+    for adm in (push, chemo):
+        card = _oob_card(html, adm.pk)
+        assert card, f"A{adm.pk} lost a finding: it is sent again"
+        assert "RAC-5" not in card
+    assert 'data-rule="RAC-5"' not in _checklist_section(html)
