@@ -1,0 +1,116 @@
+"""Issue 19: the timeline is drawn as SVG in Python (`{% timeline_svg %}`), not by template
+loops. Its output is read back with an XML parser and every mark checked against the Timeline it
+was drawn from (mar/timeline.py decides the geometry; the drawing only writes it out)."""
+
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from django.template.loader import render_to_string
+
+from coding.engine import code_record
+from mar.templatetags.timeline_svg import timeline_svg
+from mar.timeline import Segment, Timeline, build_timeline
+from tests.mar.test_timeline import _record
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _parsed(timeline: Timeline) -> ET.Element:
+    return ET.fromstring(str(timeline_svg(timeline)))
+
+
+def _number(text: str) -> float:
+    return float(text.rstrip("%"))
+
+
+def test_every_lane_bar_pause_point_flush_and_tick_is_drawn_where_the_timeline_puts_it():
+    record = _record()
+    now = datetime(2026, 3, 2, 17, 30, tzinfo=UTC)
+    timeline = build_timeline(record, code_record(record, now=now), now=now)
+    figure = _parsed(timeline)
+    svg = figure.find("div").find(f"{SVG}svg")
+    assert svg.get("height") == str(timeline.height)
+
+    lanes = svg.findall(f"{SVG}g[@class='tl-lane']") + svg.findall(
+        f"{SVG}g[@class='tl-lane tl-lane-even']"
+    )
+    assert len(lanes) == len(timeline.lanes)
+    sites = sorted(lane.find(f".//{SVG}tspan").text for lane in lanes)
+    assert sites == sorted(lane.site for lane in timeline.lanes)
+
+    bars = {g.get("data-administration"): g for g in svg if "tl-bar" in (g.get("class") or "")}
+    assert set(bars) == {bar.administration for bar in timeline.bars}
+    for bar in timeline.bars:
+        group = bars[bar.administration]
+        assert group.find(f"{SVG}title").text == bar.title
+        assert ("tl-running" in group.get("class")) is bar.running
+        assert ("tl-uncharged" in group.get("class")) is not bar.charged
+        segments = group.findall(f"{SVG}rect[@fill]")
+        assert [(_number(r.get("x")), _number(r.get("width"))) for r in segments] == [
+            (s.x, s.width) for s in bar.segments
+        ]
+        assert all(_number(r.get("y")) == bar.y for r in segments)
+        assert segments[-1].get("class") == "tl-seg tl-seg-last"
+        pauses = group.findall(f"{SVG}rect[@class='tl-pause']")
+        assert [(_number(r.get("x")), _number(r.get("width"))) for r in pauses] == [
+            (p.x, p.width) for p in bar.pauses
+        ]
+        assert group.find(f"{SVG}text").text == bar.label
+
+    points = {g.get("data-administration"): g for g in svg if "tl-point" in (g.get("class") or "")}
+    assert set(points) == {point.administration for point in timeline.points}
+    for point in timeline.points:
+        circle = points[point.administration].find(f"{SVG}circle")
+        assert (_number(circle.get("cx")), _number(circle.get("cy"))) == (point.x, point.y)
+        assert circle.get("fill") == point.colour
+
+    flushes = svg.findall(f"{SVG}g[@class='tl-flush']")
+    assert [_number(g.find(f"{SVG}line").get("x1")) for g in flushes] == [
+        f.x for f in timeline.flushes
+    ]
+    hours = [t.text for t in svg.findall(f"{SVG}text[@class='tl-hour']")]
+    assert hours == [tick.label for tick in timeline.ticks]
+    now_line = svg.find(f"{SVG}line[@class='tl-now']")
+    assert timeline.now_x is not None and _number(now_line.get("x1")) == timeline.now_x
+    legend = figure.find("figcaption").itertext()
+    text = " ".join(legend)
+    for name, _colour in timeline.legend:
+        assert name in text
+
+
+def test_a_name_with_markup_in_it_is_text_not_markup():
+    """Drug names are typed by people: `<`, `&` and quotes stay text in the title, the label and
+    an attribute."""
+    timeline = build_timeline(_record())
+    bar = timeline.bars[0]
+    odd = '<b>dex & "co"</b>'
+    timeline.bars[0] = replace(bar, label=odd, title=odd, administration='A1"x')
+    figure = _parsed(timeline)
+    group = next(g for g in figure.iter(f"{SVG}g") if g.get("data-administration") == 'A1"x')
+    assert group.find(f"{SVG}title").text == odd
+    assert group.find(f"{SVG}text").text == odd
+    assert "<b>" not in str(timeline_svg(timeline))
+
+
+def test_a_tiny_width_is_written_in_plain_decimals_as_the_template_wrote_it():
+    """A float Python would print as 1e-05 is written 0.00001 (SVG lengths in exponent form are
+    valid, but the template never wrote them, and a percentage must stay readable)."""
+    timeline = build_timeline(_record())
+    bar = timeline.bars[0]
+    timeline.bars[0] = replace(bar, segments=(Segment(x=1e-05, width=2.5e-07),))
+    rect = next(
+        r for r in _parsed(timeline).iter(f"{SVG}rect") if r.get("class") == "tl-seg tl-seg-last"
+    )
+    assert (rect.get("x"), rect.get("width")) == ("0.00001%", "0.00000025%")
+
+
+def test_an_empty_timeline_says_nothing_is_charted():
+    figure = _parsed(Timeline(height=40))
+    assert figure.find("p").text == "Nothing charted yet."
+    assert figure.find("div") is None
+
+
+def test_the_partial_draws_through_the_tag_for_the_chart_and_the_coder_review():
+    html = render_to_string("_timeline.html", {"timeline": build_timeline(_record())})
+    assert html.strip() == str(timeline_svg(build_timeline(_record()))).strip()
