@@ -413,7 +413,7 @@ def chart_context(
         encounter.administrations.select_related("drug", "order", "site").prefetch_related("pauses")
     )
     adm_by_id = {administration_record_id(a.pk): a for a in adms}
-    acknowledgements = list(encounter.acknowledgements.all())
+    acknowledgements = list(encounter.acknowledgements.select_related("by"))
     flushes = list(encounter.flushes.all())
     # Only a record with a pharmacist's override asks (the page's queries stay fixed).
     overridden = any(order.class_override for order in orders)
@@ -567,7 +567,7 @@ def answer_context(
         encounter.administrations.select_related("drug", "order").prefetch_related("pauses")
     )
     adm_by_id = {administration_record_id(a.pk): a for a in adms}
-    acknowledgements = list(encounter.acknowledgements.all())
+    acknowledgements = list(encounter.acknowledgements.select_related("by"))
     flushes = list(encounter.flushes.all()) if site is not None else None
     overridden = any(a.order is not None and a.order.class_override for a in adms)
     decisions = pharmacist_decisions(encounter) if overridden else {}
@@ -589,11 +589,16 @@ def answer_context(
     # Every other card whose own list of findings the change altered (an overlap made or undone
     # by a changed time, a flush now between two infusions) is sent again out of band, so it
     # says what the checklist says.
-    altered = (
-        findings_altered(written.before, result) - {card}
-        if written is not None and written.before is not None
-        else set()
-    )
+    altered: set[int] = set()
+    if written is not None and written.before is not None:
+        after = (
+            written.summary.findings
+            if result is written.result
+            else [f.to_json() for f in result.findings]
+            if result is not None
+            else []
+        )
+        altered = findings_altered(written.before, after) - {card}
     touched_cards = [
         _card(encounter, adm, sites, now, bound, conflict, items_by_adm)
         for adm in adms
@@ -635,11 +640,13 @@ def _finding_key(finding: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def findings_altered(before: list[dict[str, Any]], result: Result | None) -> set[int]:
+def findings_altered(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> set[int]:
     """The administrations (pks) named by a finding stored `before` a change and not found by
-    the engine now, or the reverse: each one's own list of findings changed."""
-    now = {_finding_key(f.to_json()) for f in result.findings} if result is not None else set()
-    changed = {_finding_key(f) for f in before} ^ now
+    the engine `after` it, or the reverse: each one's own list of findings changed (findings as
+    `Finding.to_json` writes them)."""
+    if before == after:  # most changes alter no finding
+        return set()
+    changed = {_finding_key(f) for f in before} ^ {_finding_key(f) for f in after}
     return {
         pk_from_record_id(adm_id) for key in changed for adm_id in key[3] if adm_id.startswith("A")
     }
@@ -822,7 +829,7 @@ def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> d
             rows = rows.prefetch_related("pauses")
         adms = {administration_record_id(a.pk): a for a in rows}
     sites = {s.pk: s for s in encounter.sites.all()} if "flushes" in fields else {}
-    acknowledgements = list(encounter.acknowledgements.all()) if findings else []
+    acknowledgements = list(encounter.acknowledgements.select_related("by")) if findings else []
     checklist = checklist_build(
         findings, summary.record_error, acknowledgements, adms, sites,
         flushes=encounter.flushes.order_by("at", "pk"),
