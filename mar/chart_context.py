@@ -74,7 +74,7 @@ class Item:
     """One checklist line: the engine's finding, where to fix it, and any acknowledgement."""
 
     finding: Finding
-    key: str
+    key: str  # finding_key(finding), when the record has acknowledgements to match; else ""
     anchor: str
     acknowledgement: FindingAcknowledgement | None = None
     # What the nurse reads, when the chart knows better than the engine's words (a pharmacist's
@@ -236,7 +236,7 @@ def checklist_build(
             title = f"{adm.drug.name} ({first})" if adm else "The visit"
             # The visit's heading links nowhere (it would jump to the checklist itself).
             groups[first] = Group(title, f"adm-{first[1:]}" if adm else "")
-        key = finding_key(finding)
+        key = finding_key(finding) if acks else ""  # a key only matters to match an acknowledgement
         anchor = (
             flush_anchor(finding.field)
             or _order_anchor(record, finding.field)

@@ -980,6 +980,8 @@ def encounter_times_update(
 def open_errors(
     findings: tuple[Finding, ...] | list[Finding], acknowledged: set[str]
 ) -> list[Finding]:
+    if not acknowledged:  # no key to compute
+        return [f for f in findings if f.severity == "error"]
     return [f for f in findings if f.severity == "error" and finding_key(f) not in acknowledged]
 
 
