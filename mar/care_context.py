@@ -4,6 +4,7 @@ the fragments `mar/_care_*.html`; looked up by pk in the templates (`care_tags.g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Prefetch
@@ -29,7 +30,7 @@ class Care:
     measures: measures.Measures | None = None
     measure_form: Form | None = None
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
-    administrations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    administrations: dict[int, AdministrationCare] = field(default_factory=dict)
     sites: dict[int, dict[str, Any]] = field(default_factory=dict)
     charted_in_error: list[Any] = field(default_factory=list)
 
@@ -146,36 +147,73 @@ def _administrations_care(
     )
     for adm in administrations:
         segments = rates.rate_segments(adm)
-        care.administrations[adm.pk] = {
-            "double_check": (
+        care.administrations[adm.pk] = AdministrationCare(
+            adm,
+            bound,
+            encounter,
+            double_check=(
                 f"{adm.created_by.get_username() if adm.created_by else '?'} and "
                 f"{adm.double_checked_by.get_username()}"
                 if adm.double_checked_by
                 else ""
             ),
-            "rate_changes": list(adm.rate_changes.all()),
-            "rate_now": segments[-1][1] if segments else None,
-            "overrides": [o for o in adm.overrides.all()],
-            "rate_form": bound.get(f"rate-A{adm.pk}")
-            or care_forms.RateChangeForm(
-                encounter=encounter, prefix=f"r{adm.pk}", initial={"version": adm.version}
-            ),
-            "remove_form": bound.get(f"remove-A{adm.pk}")
-            or care_forms.AdministrationRemoveForm(
-                prefix=f"rm{adm.pk}", initial={"version": adm.version}
-            ),
-            "volumes_form": bound.get(f"volumes-A{adm.pk}")
-            or care_forms.VolumesForm(
-                prefix=f"v{adm.pk}",
-                initial={
-                    "rate_ml_h": adm.rate_ml_h,
-                    "bag_volume_ml": adm.bag_volume_ml,
-                    "vtbi_ml": adm.vtbi_ml,
-                    "volume_infused_ml": adm.volume_infused_ml,
-                },
-            ),
-            "pause_reasons": [p for p in adm.pauses.all() if p.reason],
-        }
+            rate_changes=list(adm.rate_changes.all()),
+            rate_now=segments[-1][1] if segments else None,
+            overrides=list(adm.overrides.all()),
+            pause_reasons=[p for p in adm.pauses.all() if p.reason],
+        )
+
+
+class AdministrationCare:
+    """One card's care panel: what was charted, and its forms, each built only when the card
+    draws it (a push draws no rate or volume form; issue 19: a form costs a deep copy of its
+    fields, and the chart page builds one card per administration)."""
+
+    def __init__(
+        self,
+        adm: Administration,
+        bound: dict[str, Form],
+        encounter: Encounter,
+        *,
+        double_check: str,
+        rate_changes: list[Any],
+        rate_now: Any,
+        overrides: list[Any],
+        pause_reasons: list[Any],
+    ) -> None:
+        self._adm, self._bound, self._encounter = adm, bound, encounter
+        self.double_check = double_check
+        self.rate_changes = rate_changes
+        self.rate_now = rate_now
+        self.overrides = overrides
+        self.pause_reasons = pause_reasons
+
+    @cached_property
+    def rate_form(self) -> Form:
+        adm = self._adm
+        return self._bound.get(f"rate-A{adm.pk}") or care_forms.RateChangeForm(
+            encounter=self._encounter, prefix=f"r{adm.pk}", initial={"version": adm.version}
+        )
+
+    @cached_property
+    def remove_form(self) -> Form:
+        adm = self._adm
+        return self._bound.get(f"remove-A{adm.pk}") or care_forms.AdministrationRemoveForm(
+            prefix=f"rm{adm.pk}", initial={"version": adm.version}
+        )
+
+    @cached_property
+    def volumes_form(self) -> Form:
+        adm = self._adm
+        return self._bound.get(f"volumes-A{adm.pk}") or care_forms.VolumesForm(
+            prefix=f"v{adm.pk}",
+            initial={
+                "rate_ml_h": adm.rate_ml_h,
+                "bag_volume_ml": adm.bag_volume_ml,
+                "vtbi_ml": adm.vtbi_ml,
+                "volume_infused_ml": adm.volume_infused_ml,
+            },
+        )
 
 
 def _sites_care(

@@ -129,7 +129,7 @@ class Card:
     administration: Administration
     form: AdministrationForm
     pauses: list[tuple[Any, PauseForm]]
-    at_form: AtForm
+    at_form: AtForm | None  # a refused pause, resume or stop's, with its errors
     paused: bool
     running: bool
     elapsed_minutes: int | None
@@ -182,7 +182,7 @@ class Card:
             or self.findings
             or self.conflict
             or self.form.errors
-            or self.at_form.errors
+            or (self.at_form is not None and self.at_form.errors)
             or any(form.errors for _pause, form in self.pauses)
         )
 
@@ -763,11 +763,10 @@ def _card(
     elapsed = None
     if adm.method == Administration.Method.INFUSION:
         elapsed = running_minutes(adm, now)
+    # Only a refused pause, resume or stop has a form to show (its errors); none is built else.
     at_form = bound.get(f"at-a{adm.pk}")
     if not isinstance(at_form, AtForm):
-        at_form = AtForm(
-            encounter=encounter, prefix=f"at{adm.pk}", initial={"version": adm.version}
-        )
+        at_form = None
     return Card(
         administration=adm,
         form=form,
