@@ -44,20 +44,16 @@ def care_context(
     site: int | None = None,
     cards: set[int] | None = None,
     chips: set[int] | None = None,
-    touched: set[int] | None = None,
 ) -> dict[str, Any]:
     """The care data of the whole chart; with `card` (an administration's pk) or `site` (a
     site's pk), only what that card's or that site chip's htmx answer renders (issue 19: an
     answer about one card builds nothing for the rest of the chart); with `cards`, the page-wide
     parts and only these administrations' cards and (`chips`) these sites' chips (a start's
-    answer); `touched`, with `card` or `site`: the other cards that answer sends again."""
+    answer)."""
     bound = bound or {}
     if card is not None or site is not None:
         care = Care()
-        if touched:
-            among = touched | ({card} if card is not None else set())
-            _administrations_care(care, encounter, bound, among=among)
-        elif card is not None:
+        if card is not None:
             _administrations_care(care, encounter, bound, only=card)
         if site is not None:
             _sites_care(care, encounter, bound, only=site)

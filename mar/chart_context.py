@@ -124,6 +124,32 @@ class Checklist:
         return items
 
 
+def top_findings(findings: list[Item], running: bool) -> list[Item]:
+    """A card's findings shown at its top: all but those shown beside the dose, and, on a
+    running infusion, its stop not yet charted (issue 15, item 11): running is a state, shown
+    by the blue "Running" badge beside Stop, not a red error on the card."""
+    return [
+        item
+        for item in findings
+        if (item.finding.field or "") not in DOSE_FIELDS
+        and not (running and item.finding.rule == "RAC-7" and item.finding.field == "stop")
+    ]
+
+
+@dataclass
+class CardFindings:
+    """The list of findings at the top of a card another change altered: an answer sends only
+    that list again (`mar/_adm_findings.html`, out of band), not the card and its forms."""
+
+    administration: Administration
+    findings: list[Item]
+    running: bool
+
+    @property
+    def top_findings(self) -> list[Item]:
+        return top_findings(self.findings, self.running)
+
+
 @dataclass
 class Card:
     administration: Administration
@@ -138,17 +164,7 @@ class Card:
 
     @property
     def top_findings(self) -> list[Item]:
-        """The card's findings shown at its top: all but those shown beside the dose, and, on a
-        running infusion, its stop not yet charted (issue 15, item 11): running is a state,
-        shown by the blue "Running" badge beside Stop, not a red error on the card."""
-        return [
-            item
-            for item in self.findings
-            if (item.finding.field or "") not in DOSE_FIELDS and not self._running_stop(item)
-        ]
-
-    def _running_stop(self, item: Item) -> bool:
-        return self.running and item.finding.rule == "RAC-7" and item.finding.field == "stop"
+        return top_findings(self.findings, self.running)
 
     @property
     def dose_findings(self) -> list[Item]:
@@ -454,13 +470,13 @@ def chart_context(
         others = [a for a in adms if a.pk != started and _is_running(a)]
         newest = max(((a.start, a.pk) for a in others), default=None)
         running_insert = newest is not None and (started_adm.start, started_adm.pk) > newest
-    touched_cards = []
+    touched_cards: list[CardFindings] = []
     for adm in sorted(adms, key=newest_running_first):
         whole = started is None or adm.pk == started
         if whole or (_is_running(adm) and not running_insert):
             cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
         elif adm.pk in shared:
-            touched_cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
+            touched_cards.append(_card_findings(adm, items_by_adm))
 
     given = {a.order_id for a in adms}
     open_sites = [s for s in sites if s.discontinued_at is None]
@@ -599,11 +615,7 @@ def answer_context(
             else []
         )
         altered = findings_altered(written.before, after) - {card}
-    touched_cards = [
-        _card(encounter, adm, sites, now, bound, conflict, items_by_adm)
-        for adm in adms
-        if adm.pk in altered
-    ]
+    touched_cards = [_card_findings(adm, items_by_adm) for adm in adms if adm.pk in altered]
     site_rows = []
     if site is not None and site in site_by_pk:
         running = [
@@ -729,6 +741,14 @@ def running_minutes(adm: Administration, now: datetime) -> int:
 def is_paused(adm: Administration) -> bool:
     """A pause not yet resumed."""
     return any(pause.end is None for pause in adm.pauses.all())
+
+
+def _card_findings(adm: Administration, items_by_adm: dict[str, list[Item]]) -> CardFindings:
+    return CardFindings(
+        administration=adm,
+        findings=items_by_adm.get(administration_record_id(adm.pk), []),
+        running=_is_running(adm),
+    )
 
 
 def _card(

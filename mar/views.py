@@ -326,10 +326,7 @@ def _after_change(
             encounter, card=card, site=site, bound=bound, conflict=conflict, written=written
         )
         context.update(_chart_permissions(request, encounter))
-        touched = {c.administration.pk for c in context["touched_cards"]}
-        context.update(
-            care_context(request, encounter, bound=bound, card=card, site=site, touched=touched)
-        )
+        context.update(care_context(request, encounter, bound=bound, card=card, site=site))
         if card is not None:
             context.update(card_pk=card, oob=True)
             return render(request, "mar/_card_response.html", context)
@@ -650,7 +647,7 @@ def _start_answer(request: HttpRequest, encounter: Encounter, adm: Administratio
     """htmx answer to a start: the parts of the chart a start changes, out of band
     (mar/_start_response.html); the cards of what is finished are not built or sent (issue 19)."""
     context = chart_context(encounter, started=adm.pk, written=_written(request, encounter))
-    shown = {card.administration.pk for card in [*context["cards"], *context["touched_cards"]]}
+    shown = {card.administration.pk for card in context["cards"]}
     chips = {row.site.pk for row in context["sites"]}  # the started one's site
     context.update(care_context(request, encounter, cards=shown, chips=chips))
     context.update(_chart_permissions(request, encounter))

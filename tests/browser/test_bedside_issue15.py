@@ -187,8 +187,8 @@ def test_a_second_infusion_started_goes_on_top_and_what_was_typed_on_the_first_s
     browser_page, live_server
 ) -> None:
     """Issue 19: a start answers with the new card on top of what is running (newest first).
-    Both run on S1, so they overlap (RAC-6 names both): the first card is sent again and
-    morphed in, saying the overlap too, and a volume typed into its Stop box and not yet sent is
+    Both run on S1, so they overlap (RAC-6 names both): the first card's list of findings is
+    sent again, saying the overlap too, and a volume typed into its Stop box and not yet sent is
     still there."""
     now = timezone.now()
     encounter, site, running = _fluid_running(now)
@@ -215,3 +215,39 @@ def test_a_second_infusion_started_goes_on_top_and_what_was_typed_on_the_first_s
     page.locator("#running-slot").screenshot(path=str(ARTIFACTS / "bedside-second-start.png"))
     started = Administration.objects.get(order=antibiotic)
     assert started.stop is None and started.site_id == site.pk
+
+
+def test_moving_an_infusion_to_another_site_clears_the_overlap_on_the_other_card_too(
+    browser_page, live_server
+) -> None:
+    """Issue 19: a card save answers with that card, and with the list of findings of every
+    other card the save altered. Two infusions on S1 overlap (RAC-6 on both cards); moving the
+    second to S2 on its card clears the overlap from the first card's own list as well, and a
+    volume typed into the first card's Stop box and not yet sent stays."""
+    now = timezone.now()
+    encounter, site, running = _fluid_running(now)
+    other = factories.site_create(encounter, placed_at=now - timedelta(hours=1))
+    antibiotic = factories.order_create(
+        encounter, factories.drug_get("cefazolin", DrugClass.THERAPEUTIC), dose="2 g",
+        duration_minutes=30, indication="L03.90",
+    )  # fmt: skip
+    second = factories.administration_create(
+        encounter, antibiotic, site=site, start=now - timedelta(minutes=10), stop=None
+    )
+    page = browser_page
+    sign_in(page, live_server, factories.user_create(username="nurse-move", role="nurse").username)
+    page.goto(live_server.url + reverse("mar:encounter", args=[encounter.pk]))
+    first_findings = page.locator(f"#adm-{running.pk}-findings")
+    expect(first_findings).to_contain_text("RAC-6")  # the overlap, on the first card
+
+    volume = page.locator(f"#adm-{running.pk} [data-testid=stop-volume]")
+    volume.fill("180")  # typed, not sent
+    page.locator(f"#adm-{second.pk} select[name$='-site']").select_option(str(other.pk))
+
+    expect(page.locator(f"#adm-{second.pk}")).to_have_attribute("data-saved", "yes")
+    expect(first_findings).not_to_contain_text("RAC-6")  # cleared on the first card too
+    expect(page.locator("[data-testid=checklist]")).not_to_contain_text("RAC-6")
+    expect(volume).to_have_value("180")  # what she typed stays
+    page.locator("#running-slot").screenshot(path=str(ARTIFACTS / "bedside-overlap-cleared.png"))
+    second.refresh_from_db()
+    assert second.site_id == other.pk

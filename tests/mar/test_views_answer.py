@@ -43,6 +43,16 @@ def _card_post(client, adm: Administration, bag: str):
     return client.post(url, {f"a{adm.pk}-{k}": v for k, v in data.items()}, **HX)
 
 
+def _oob_findings(html: str, pk: int) -> str:
+    """The list of findings of administration `pk`'s card, as an answer sends it again out of
+    band ("" if it does not)."""
+    marker = f'<div id="adm-{pk}-findings" data-testid="adm-findings" hx-swap-oob="true">'
+    if marker not in html:
+        return ""
+    part = html[html.index(marker) :]
+    return part[: part.index("</div>")]
+
+
 def _first(encounter: Encounter) -> Administration:
     return encounter.administrations.order_by("pk").first()
 
@@ -148,15 +158,12 @@ def test_a_starts_answer_sends_what_is_running_and_not_the_finished_cards(client
     new = encounter.administrations.exclude(pk__in=finished).get()
     assert f'id="adm-{new.pk}"' in html
     assert '<div id="running-slot" hx-swap-oob="morph">' in html
-    # The finished cards are not sent, unless one shares a finding with the new one (then it is
-    # sent again, out of band, so its own list of findings says so).
-    sent = [pk for pk in finished if f'id="adm-{pk}"' in html]
-    assert len(sent) < len(finished)
-    for pk in sent:
-        assert f'id="adm-{pk}" data-administration="A{pk}"' in html
-        card = html[html.index(f'id="adm-{pk}"') :]
-        assert card[: card.index(">")].endswith('hx-swap-oob="morph"')
-        assert 'class="ck-' in card[: card.index("</article>")]  # its list of findings
+    # The finished cards are not sent; one that shares a finding with the new one has its list
+    # of findings sent again, out of band, so it says so too.
+    assert not [pk for pk in finished if f'id="adm-{pk}"' in html]
+    for pk in finished:
+        if f'id="adm-{pk}-findings"' in html:
+            assert 'class="ck-' in _oob_findings(html, pk)
     for part in ('id="orders"', 'id="checklist"', 'id="timeline"', 'id="scan"'):
         assert part in html
     # Its site's chip (what runs on it changed), not the whole sites section.
@@ -251,21 +258,9 @@ def test_a_start_sharing_a_finding_with_what_runs_sends_that_card_again(client_a
     html = _start_at(client, encounter, fluid, "").content.decode()
     new = encounter.administrations.order_by("-pk").first()
     assert '<div id="running-list" hx-swap-oob="afterbegin">' in html
-    assert f'id="adm-{running.pk}" data-administration="A{running.pk}"' in html
-    first = html[html.index(f'id="adm-{running.pk}"') :]
-    assert first[: first.index(">")].endswith('hx-swap-oob="morph"')
-    assert "RAC-6" in first[: first.index("</article>")]  # the first card says the overlap
+    assert f'id="adm-{running.pk}"' not in html  # not the whole card: its forms did not change
+    assert "RAC-6" in _oob_findings(html, running.pk)  # the first card says the overlap
     assert f'id="adm-{new.pk}"' in html
-
-
-def _oob_card(html: str, pk: int) -> str:
-    """The card of administration `pk` as an answer sends it again out of band ("" if not)."""
-    marker = f'id="adm-{pk}" data-administration="A{pk}"'
-    if marker not in html:
-        return ""
-    card = html[html.index(marker) :]
-    assert card[: card.index(">")].endswith('hx-swap-oob="morph"'), "sent, but not out of band"
-    return card[: card.index("</article>")]
 
 
 def _site_post(client, adm: Administration, site_pk: int | str):
@@ -286,9 +281,9 @@ def test_a_card_save_that_undoes_or_makes_an_overlap_sends_the_other_card_again(
     client_as,
 ) -> None:
     """RAC-6 names both infusions running at once on one site. Moving the second to another
-    site clears it from the first card's own list too: the first card is sent again, out of
-    band, without it; moving it back sends the first card again with it. A save that changes
-    no finding sends no other card."""
+    site clears it from the first card's own list too: that list is sent again, out of band,
+    without it (not the card: nothing else on it changed); moving it back sends it again with
+    it. A save that changes no finding sends nothing of another card."""
     client = client_as(roles.NURSE)
     encounter = factories.chemo_encounter_create()
     other_site = factories.site_create(encounter)
@@ -300,16 +295,16 @@ def test_a_card_save_that_undoes_or_makes_an_overlap_sends_the_other_card_again(
     assert "RAC-6" in client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
 
     moved = _site_post(client, second, other_site.pk).content.decode()
-    card = _oob_card(moved, first.pk)
-    assert card, "the first card's overlap was undone: it is sent again"
+    card = _oob_findings(moved, first.pk)
+    assert card, "the first card's overlap was undone: its list is sent again"
     assert "RAC-6" not in card
 
     back = _site_post(client, second, second.site_id).content.decode()
-    card = _oob_card(back, first.pk)
+    card = _oob_findings(back, first.pk)
     assert card and "RAC-6" in card  # the overlap again, on the first card's own list
 
     same = _card_post(client, second, "B9").content.decode()  # a bag label: no finding changes
-    assert not _oob_card(same, first.pk)
+    assert not _oob_findings(same, first.pk)
 
 
 def test_a_late_flush_between_two_drugs_sends_both_cards_again_without_the_finding(
@@ -317,7 +312,7 @@ def test_a_late_flush_between_two_drugs_sends_both_cards_again_without_the_findi
 ) -> None:
     """RAC-5: ondansetron (09:05-09:07) then paclitaxel (09:15) on one site with no flush
     between. A flush charted late at 09:10 clears it from both cards' own lists: the answer
-    (the site chip) sends both cards again, out of band."""
+    (the site chip) sends both cards' lists of findings again, out of band."""
     client = client_as(roles.NURSE)
     encounter = factories.chemo_encounter_create()
     site = encounter.sites.get()
@@ -331,7 +326,7 @@ def test_a_late_flush_between_two_drugs_sends_both_cards_again_without_the_findi
     assert answer.status_code == 200
     html = answer.content.decode()
     for adm in (push, chemo):
-        card = _oob_card(html, adm.pk)
+        card = _oob_findings(html, adm.pk)
         assert card, f"A{adm.pk} lost a finding: it is sent again"
         assert "RAC-5" not in card
     assert 'data-rule="RAC-5"' not in _checklist_section(html)
