@@ -98,3 +98,15 @@ def test_the_panel_holds_the_groups_and_not_the_clear_line_when_something_is_ope
     )
     assert html.count('data-testid="checklist-item"') == 3
     assert 'data-testid="checklist-clear"' not in html
+
+
+def test_a_cards_findings_are_lines_linking_where_each_is_fixed_and_acknowledged_ones_marked():
+    from mar.templatetags.checklist_items import finding_lines
+
+    items = [item for group in _checklist().groups for item in group.items][:2]
+    parsed = _Lines()
+    parsed.feed('<div class="ck-group"><h3></h3>' + str(finding_lines(items)) + "</div>")
+    overlap, flush = parsed.groups[0]["items"]
+    assert overlap["class"] == "ck-error ck-acked" and overlap["href"] == "#adm-1-stop"
+    assert overlap["text"].strip() == 'RAC-6 Overlaps <A2> & "A3"'  # text, not markup
+    assert flush["class"] == "ck-warning" and flush["href"] == "#site-1"
