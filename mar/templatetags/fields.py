@@ -32,7 +32,7 @@ from django.forms.boundfield import BoundField
 from django.forms.renderers import DjangoTemplates
 from django.template.base import render_value_in_context
 from django.template.context import Context
-from django.utils.html import conditional_escape, escape, format_html
+from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeData, SafeString, mark_safe
 
 from mar.forms import LocalTimeInput
@@ -60,49 +60,49 @@ def as_field(field: BoundField) -> SafeString:
         or getattr(field.form, "helper", None) is not None
     ):
         return as_crispy_field(field)  # type: ignore[no-any-return]
-    _crispy_classes(field, widget)
+    errors = field.errors  # a new ErrorList at every access: read once
+    _crispy_classes(widget, errors)
     auto_id = field.auto_id
     parts = []
     if field.label:
         required = field.field.required
+        label_for = field.id_for_label
+        label_attr = f' for="{_esc(label_for)}"' if label_for else ""
+        required_class = " requiredField" if required else ""
+        asterisk = _ASTERISK if required else ""
         parts.append(
-            format_html(
-                '<label{} class="form-label{}">{}{}</label>',
-                format_html(' for="{}"', field.id_for_label) if field.id_for_label else "",
-                " requiredField" if required else "",
-                field.label,
-                mark_safe('<span class="asteriskField">*</span>') if required else "",
-            )
+            f'<label{label_attr} class="form-label{required_class}">'
+            f"{_esc(field.label)}{asterisk}</label>"
         )
     parts.append(render_widget(field))
-    errors = field.errors
     if errors:
         lines = "".join(
-            format_html('<p id="error_{}_{}"><strong>{}</strong></p>', n, auto_id, error)
+            f'<p id="error_{n}_{_esc(auto_id)}"><strong>{_esc(error)}</strong></p>'
             for n, error in enumerate(errors, start=1)
         )
         parts.append(
-            format_html(
-                '<div id="{}_error" class="invalid-feedback">{}</div>',
-                errors.field_id,  # type: ignore[attr-defined]
-                mark_safe(lines),
-            )
+            f'<div id="{_esc(errors.field_id)}_error" '  # type: ignore[attr-defined]
+            f'class="invalid-feedback">{lines}</div>'
         )
     if field.help_text:
-        help_id = format_html(' id="{}_helptext"', auto_id) if auto_id else ""
-        parts.append(
-            format_html('<div{} class="form-text">{}</div>', help_id, mark_safe(field.help_text))
-        )
-    css = f" {field.css_classes()}" if field.css_classes() else ""
-    return format_html(
-        '<div id="div_{}" class="mb-3{}">{}</div>',
-        auto_id,
-        css,
-        mark_safe("".join(conditional_escape(part) for part in parts)),
-    )
+        help_id = f' id="{_esc(auto_id)}_helptext"' if auto_id else ""
+        parts.append(f'<div{help_id} class="form-text">{field.help_text}</div>')
+    css = field.css_classes()
+    css = f" {_esc(css)}" if css else ""
+    return mark_safe(f'<div id="div_{_esc(auto_id)}" class="mb-3{css}">{"".join(parts)}</div>')
 
 
-def _crispy_classes(field: BoundField, widget: forms.Widget) -> None:
+_ASTERISK = '<span class="asteriskField">*</span>'
+
+
+def _esc(value: Any) -> str:
+    """What format_html does with an argument: its own markup if it is safe, else escaped."""
+    if type(value) is str:
+        return html.escape(value)
+    return str(conditional_escape(value))
+
+
+def _crispy_classes(widget: forms.Widget, errors: Any) -> None:
     """The classes crispy's field node puts on the widget: its class name, then Bootstrap's."""
     class_name = widget.__class__.__name__.lower()
     css = widget.attrs.get("class", "")
@@ -112,7 +112,7 @@ def _crispy_classes(field: BoundField, widget: forms.Widget) -> None:
     else:
         css = class_name
     extra = "form-select" if isinstance(widget, forms.Select) else "form-control"
-    if field.errors:
+    if errors:
         extra += " is-invalid"
     for name in extra.split():
         if name not in css.split():
