@@ -20,7 +20,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from .drug_units import UnitMismatch, amount_convert, amount_label
-from .record import Administration, Order, Record
+from .record import Administration, Order, Record, seconds
 from .result import Finding
 from .terms import carries_no_charge, hhmm, is_documented_separate_site, is_vascular, may_be_fluid
 from .timing import MAX_HOURS_WITHOUT_PUMP, intersect
@@ -514,7 +514,7 @@ def _times(
                 )
             )
     if now is not None:
-        run_seconds = now.timestamp() - adm.start_ts
+        run_seconds = seconds(now) - adm.start_ts
         if (
             adm.stop is None
             and adm.method == "infusion"
@@ -670,7 +670,7 @@ def _flushes_between_drugs(
     flush_times: dict[str, list[float]] = defaultdict(list)
     for flush in record.flushes:  # already in order of time
         if flush.site is not None:
-            flush_times[flush.site].append(flush.at.timestamp())
+            flush_times[flush.site].append(seconds(flush.at))
     for site_id, adms in by_site.items():
         flushes = flush_times[site_id]
         previous: Administration | None = None

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from .record import Administration
+from .record import Administration, seconds
 
 Span = tuple[float, float]
 
@@ -116,7 +116,7 @@ def running_spans(adm: Administration, *, not_before: datetime | None = None) ->
     """
     if not_before is None or not adm.spans:
         return list(adm.spans)
-    cut = not_before.timestamp()
+    cut = seconds(not_before)
     return [(max(s, cut), e) for s, e in adm.spans if e > cut]
 
 
