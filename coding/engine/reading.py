@@ -143,7 +143,22 @@ def _parse_time(value: object, zone: ZoneInfo, field: str) -> datetime:
         raise RecordError(field, f"{value!r} is not a date between {FIRST_YEAR} and {LAST_YEAR}")
     if parsed.tzinfo is None:
         return local_time(parsed, zone, field)
-    return parsed
+    return _with_shared_offset(parsed)
+
+
+def _with_shared_offset(moment: datetime) -> datetime:
+    """The same instant with the one tzinfo object of its UTC offset (`_FIXED`). A time written
+    with its offset (as the database bridge writes every time) gets a new tzinfo object from
+    `fromisoformat`, and comparing datetimes with different tzinfo objects asks both for their
+    offsets: eight times slower than comparing two that share one."""
+    offset = moment.utcoffset()
+    assert offset is not None
+    fixed = _FIXED.get(offset)
+    if fixed is None:
+        fixed = _FIXED[offset] = timezone(offset)
+    if moment.tzinfo is fixed:
+        return moment
+    return datetime.combine(moment, moment.time(), fixed)
 
 
 class _Reader:
