@@ -4,6 +4,7 @@
     python benchmarks/engine.py --n 2000 --profile
     python benchmarks/engine.py --against 70fa87b   # also the engine at that commit, alternately
     python benchmarks/engine.py --mypyc    # also this engine compiled by mypyc (a copy)
+    python benchmarks/engine.py --offsets  # times written with their offset, as the bridge does
 
 Measures, over the same records in the same process:
   (a) a plain JSON round trip, json.loads(json.dumps(record)), as the machine's yardstick;
@@ -144,6 +145,25 @@ def corpus(n: int, seed: int = 2026) -> list[dict[str, Any]]:
     return [encounter(rnd, i) for i in range(n)]
 
 
+TIME_KEYS = ("start", "stop", "at", "end")
+CORPUS_ZONE = ZoneInfo("America/New_York")  # the zone of every encounter of the corpus
+
+
+def with_offsets(value: Any, zone: ZoneInfo = CORPUS_ZONE) -> Any:
+    """The same document with every time written with its UTC offset, seconds included, as the
+    database bridge (mar/record.py) writes them (--offsets)."""
+    if isinstance(value, dict):
+        return {
+            key: datetime.fromisoformat(item).replace(tzinfo=zone).isoformat(timespec="seconds")
+            if key in TIME_KEYS and isinstance(item, str)
+            else with_offsets(item, zone)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [with_offsets(item, zone) for item in value]
+    return value
+
+
 def json_round_trip(records: list[dict[str, Any]]) -> None:
     for rec in records:
         json.loads(json.dumps(rec))
@@ -274,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mypyc", action="store_true", help="also time this engine compiled by mypyc (e)"
     )
+    parser.add_argument(
+        "--offsets",
+        action="store_true",
+        help="times written with their UTC offset, as the database bridge writes them",
+    )
     args = parser.parse_args(argv)
     against = compiled = None
     if args.against:
@@ -291,8 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         compiled = engine_of(compiled_engine(Path(build_dir.name)))
 
     records = corpus(args.n, args.seed)
+    if args.offsets:
+        records = [with_offsets(r) for r in records]
     adms = sum(len(r["administrations"]) for r in records)
-    print(f"corpus: {args.n:,} encounters, {adms:,} administrations (seed {args.seed})")
+    times = "times with their UTC offset" if args.offsets else "local times"
+    print(f"corpus: {args.n:,} encounters, {adms:,} administrations (seed {args.seed}), {times}")
     engine(records[:200])  # warm caches and imports
     if against is not None:
         against(records[:200])
