@@ -3,6 +3,8 @@
     python benchmarks/engine.py            # 10,000 encounters
     python benchmarks/engine.py --n 2000 --profile
     python benchmarks/engine.py --against 70fa87b   # also the engine at that commit, alternately
+    python benchmarks/engine.py --mypyc    # also this engine compiled by mypyc (a copy)
+    python benchmarks/engine.py --offsets  # times written with their offset, as the bridge does
 
 Measures, over the same records in the same process:
   (a) a plain JSON round trip, json.loads(json.dumps(record)), as the machine's yardstick;
@@ -10,7 +12,10 @@ Measures, over the same records in the same process:
   (c) with --floor: only building the record's dataclasses from the documents, with no
       validation, no rule and no output: the least any engine that reads into them must do;
   (d) with --against REF: the engine as it was at commit REF (taken out of git and imported
-      beside this one, engine_identity.py), so before and after are timed in the same minutes.
+      beside this one, engine_identity.py), so before and after are timed in the same minutes;
+  (e) with --mypyc: a copy of this engine's sources compiled by mypyc into a temporary
+      directory under another name (`engine_mypyc`) and imported beside it: what a compiled
+      build would give, measured, not adopted (benchmarks/README.md, "Issue 19, target 4").
 The two are timed alternately in chunks of 250 encounters, so both see the same machine state (a
 shared VM's speed drifts by 2x within minutes); the ratio is the median of the rounds' ratios and
 is the figure to compare across machines. The corpus is moved out of the garbage collector's
@@ -140,6 +145,25 @@ def corpus(n: int, seed: int = 2026) -> list[dict[str, Any]]:
     return [encounter(rnd, i) for i in range(n)]
 
 
+TIME_KEYS = ("start", "stop", "at", "end")
+CORPUS_ZONE = ZoneInfo("America/New_York")  # the zone of every encounter of the corpus
+
+
+def with_offsets(value: Any, zone: ZoneInfo = CORPUS_ZONE) -> Any:
+    """The same document with every time written with its UTC offset, seconds included, as the
+    database bridge (mar/record.py) writes them (--offsets)."""
+    if isinstance(value, dict):
+        return {
+            key: datetime.fromisoformat(item).replace(tzinfo=zone).isoformat(timespec="seconds")
+            if key in TIME_KEYS and isinstance(item, str)
+            else with_offsets(item, zone)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [with_offsets(item, zone) for item in value]
+    return value
+
+
 def json_round_trip(records: list[dict[str, Any]]) -> None:
     for rec in records:
         json.loads(json.dumps(rec))
@@ -206,6 +230,30 @@ def bare_record(doc: dict[str, Any]) -> Record:
     )
 
 
+def compiled_engine(into: Path) -> Any:
+    """This engine's sources, copied to `into`/engine_mypyc, compiled there by mypyc (mypy is a
+    dev requirement; a C compiler is needed) and imported under that name (--mypyc)."""
+    import importlib
+    import shutil
+    import subprocess
+
+    package = into / "engine_mypyc"
+    source = Path(__file__).resolve().parents[1] / "coding" / "engine"
+    shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__", "*.md"))
+    for entry_point in ("cli.py", "__main__.py"):  # the command line is not timed
+        (package / entry_point).unlink()
+    mypyc = Path(sys.executable).with_name("mypyc")
+    started = time.perf_counter()
+    subprocess.run(
+        [str(mypyc), "engine_mypyc"], cwd=into, check=True, capture_output=True, text=True
+    )
+    print(f"mypyc build     : {time.perf_counter() - started:.0f} s")
+    sys.path.insert(0, str(into))
+    compiled = importlib.import_module("engine_mypyc")
+    assert str(compiled.charges.__file__).endswith(".so"), "not compiled"
+    return compiled
+
+
 def records_only(records: list[dict[str, Any]]) -> None:
     for doc in records:
         bare_record(doc)
@@ -243,8 +291,16 @@ def main(argv: list[str] | None = None) -> int:
         "--floor", action="store_true", help="also time building the record alone (c)"
     )
     parser.add_argument("--against", metavar="REF", help="also time the engine at commit REF (d)")
+    parser.add_argument(
+        "--mypyc", action="store_true", help="also time this engine compiled by mypyc (e)"
+    )
+    parser.add_argument(
+        "--offsets",
+        action="store_true",
+        help="times written with their UTC offset, as the database bridge writes them",
+    )
     args = parser.parse_args(argv)
-    against = None
+    against = compiled = None
     if args.against:
         import tempfile
 
@@ -252,20 +308,31 @@ def main(argv: list[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:  # imported in full before it goes
             against = engine_of(load_reference(args.against, Path(tmp)))
+    build_dir = None
+    if args.mypyc:
+        import tempfile
+
+        build_dir = tempfile.TemporaryDirectory()  # the extension modules load from here
+        compiled = engine_of(compiled_engine(Path(build_dir.name)))
 
     records = corpus(args.n, args.seed)
+    if args.offsets:
+        records = [with_offsets(r) for r in records]
     adms = sum(len(r["administrations"]) for r in records)
-    print(f"corpus: {args.n:,} encounters, {adms:,} administrations (seed {args.seed})")
+    times = "times with their UTC offset" if args.offsets else "local times"
+    print(f"corpus: {args.n:,} encounters, {adms:,} administrations (seed {args.seed}), {times}")
     engine(records[:200])  # warm caches and imports
     if against is not None:
         against(records[:200])
+    if compiled is not None:
+        compiled(records[:200])
     gc.collect()
     gc.freeze()
-    json_times, engine_times, floor_times, against_times = [], [], [], []
+    json_times, engine_times, floor_times, against_times, compiled_times = [], [], [], [], []
     for _ in range(args.repeat):
-        # Alternating in chunks of 250 encounters, so both see the same machine state even when
+        # Alternating in chunks of 250 encounters, so all see the same machine state even when
         # its speed drifts within a round; each round sums its chunks.
-        json_round = engine_round = floor_round = against_round = 0.0
+        json_round = engine_round = floor_round = against_round = compiled_round = 0.0
         for start in range(0, len(records), CHUNK):
             chunk = records[start : start + CHUNK]
             json_round += timed(json_round_trip, chunk)
@@ -274,10 +341,13 @@ def main(argv: list[str] | None = None) -> int:
                 floor_round += timed(records_only, chunk)
             if against is not None:
                 against_round += timed(against, chunk)
+            if compiled is not None:
+                compiled_round += timed(compiled, chunk)
         json_times.append(json_round)
         engine_times.append(engine_round)
         floor_times.append(floor_round)
         against_times.append(against_round)
+        compiled_times.append(compiled_round)
     ratio = statistics.median(e / j for e, j in zip(engine_times, json_times, strict=True))
     json_rate = args.n / min(json_times)
     engine_rate = args.n / min(engine_times)
@@ -310,6 +380,18 @@ def main(argv: list[str] | None = None) -> int:
             f"engine at {args.against:<6}: {args.n / min(against_times):>10,.0f} encounters/s, "
             f"{against_ratio:.1f}x the JSON round trip; this engine is {speedup:.2f}x as fast "
             "(median of rounds)"
+        )
+    if compiled is not None:
+        compiled_ratio = statistics.median(
+            c / j for c, j in zip(compiled_times, json_times, strict=True)
+        )
+        speedup = statistics.median(
+            e / c for e, c in zip(engine_times, compiled_times, strict=True)
+        )
+        print(
+            f"engine (mypyc)  : {args.n / min(compiled_times):>10,.0f} encounters/s, "
+            f"{compiled_ratio:.1f}x the JSON round trip; {speedup:.2f}x as fast as this engine "
+            "(median of rounds; a compiled copy, not the engine in use)"
         )
     print(
         f"engine split    : reading {read / total:.0%}, coding {code / total:.0%}, "

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from . import rules as r
 from .record import Policy, Record
 from .result import Finding, NotCharged
-from .timing import local_clock, local_date
+from .timing import QUARTER_HOUR, dates_in, local_clock, local_date
 
 
 @dataclass(slots=True)
@@ -46,6 +46,7 @@ class Book:
         self.record = record
         self.policy: Policy = record.policy
         self.zone = ZoneInfo(record.encounter.timezone)
+        self.dates = dates_in(self.zone)  # local_date's cache for the zone, read first
         self.lines: list[Line] = []
         self.not_charged: list[NotCharged] = []
         self.findings: list[Finding] = []
@@ -54,7 +55,8 @@ class Book:
         self.primary_group: str | None = None  # the site group of the encounter's initial
 
     def day(self, moment: float) -> date:
-        return local_date(moment, self.zone)
+        found = self.dates.get(int(moment // QUARTER_HOUR))
+        return found if found is not None else local_date(moment, self.zone)
 
     def time(self, moment: float) -> str:
         return local_clock(moment, self.zone)
@@ -77,7 +79,7 @@ class Book:
         applied = rule_list(rules)
         if len(unit_starts) == 1:  # most lines: one unit
             at = unit_starts[0]
-            day = local_date(at, self.zone)
+            day = self.dates.get(int(at // QUARTER_HOUR)) or local_date(at, self.zone)
             self.lines.append(
                 Line(code, 1, day, ids, why, at, group, initial, list(modifiers), applied)
             )

@@ -20,7 +20,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from .drug_units import UnitMismatch, amount_convert, amount_label
-from .record import Administration, Order, Record
+from .record import Administration, Order, Record, seconds
 from .result import Finding
 from .terms import carries_no_charge, hhmm, is_documented_separate_site, is_vascular, may_be_fluid
 from .timing import MAX_HOURS_WITHOUT_PUMP, intersect
@@ -85,7 +85,8 @@ def documentation_findings(
             )
         if adm.started_by == "ems" or arrived is not None:  # RAC-8 needs EMS or an arrival
             _ems(record, adm, findings)
-    if now is not None:
+    now_ts = seconds(now) if now is not None else None
+    if now is not None and now_ts is not None:
         _encounter_times_in_the_future(record, now, findings)
         findings.extend(
             Finding(
@@ -97,14 +98,13 @@ def documentation_findings(
                 f"flushes[{i}]",  # which flush: the form that charts it, the checklist's link
             )
             for i, flush in enumerate(record.flushes)
-            if flush.at > now
+            if seconds(flush.at) > now_ts  # the instants compared, whatever their offsets
         )
     # RAC-4, RAC-5 and RAC-6 look at what ran through each line; a vehicle or KVO never counts.
     on_sites = [
         a for a in record.administrations if a.site is not None and not carries_no_charge(a)
     ]
     _second_sites(record, on_sites, findings)
-    now_ts = now.timestamp() if now is not None else None
     _flushes_between_drugs(record, on_sites, now_ts, findings)
     _overlaps_without_bags(on_sites, now_ts, findings)
     _observation(record, findings)
@@ -514,7 +514,8 @@ def _times(
                 )
             )
     if now is not None:
-        run_seconds = now.timestamp() - adm.start_ts
+        now_ts = seconds(now)
+        run_seconds = now_ts - adm.start_ts
         if (
             adm.stop is None
             and adm.method == "infusion"
@@ -541,7 +542,7 @@ def _times(
             moments.append((f"pauses[{i}].start", "pause", pause.start))
             moments.append((f"pauses[{i}].end", "resume", pause.end))
         for name, words, moment in moments:
-            if moment is not None and moment > now:
+            if moment is not None and seconds(moment) > now_ts:
                 found.append(
                     Finding(
                         "DOC-3",
@@ -670,7 +671,7 @@ def _flushes_between_drugs(
     flush_times: dict[str, list[float]] = defaultdict(list)
     for flush in record.flushes:  # already in order of time
         if flush.site is not None:
-            flush_times[flush.site].append(flush.at.timestamp())
+            flush_times[flush.site].append(seconds(flush.at))
     for site_id, adms in by_site.items():
         flushes = flush_times[site_id]
         previous: Administration | None = None

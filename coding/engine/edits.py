@@ -47,6 +47,8 @@ def charge_edits(
                 )
             )
     for code, what in codes.ONCE_PER_ENCOUNTER.items():
+        if code not in present:
+            continue
         lines = [c for c in charges if c.code == code]
         if sum(c.units for c in lines) > 1:
             found.append(

@@ -143,7 +143,22 @@ def _parse_time(value: object, zone: ZoneInfo, field: str) -> datetime:
         raise RecordError(field, f"{value!r} is not a date between {FIRST_YEAR} and {LAST_YEAR}")
     if parsed.tzinfo is None:
         return local_time(parsed, zone, field)
-    return parsed
+    return _with_shared_offset(parsed)
+
+
+def _with_shared_offset(moment: datetime) -> datetime:
+    """The same instant with the one tzinfo object of its UTC offset (`_FIXED`). A time written
+    with its offset (as the database bridge writes every time) gets a new tzinfo object from
+    `fromisoformat`, and comparing datetimes with different tzinfo objects asks both for their
+    offsets: eight times slower than comparing two that share one."""
+    offset = moment.utcoffset()
+    assert offset is not None
+    fixed = _FIXED.get(offset)
+    if fixed is None:
+        fixed = _FIXED[offset] = timezone(offset)
+    if moment.tzinfo is fixed:
+        return moment
+    return datetime.combine(moment, moment.time(), fixed)
 
 
 class _Reader:
@@ -429,7 +444,11 @@ def _administration(reader: _Reader, value: object, field: str) -> Administratio
     method = get("method")
     if not (type(method) is str and method in METHODS):
         method = reader.choice(raw, "method", field, METHODS)
-    start = reader.time(raw, "start", field)
+    times = reader.times  # a time read before is found by its text, without a call
+    start = get("start")
+    start = times.get(start) if type(start) is str else None
+    if start is None:
+        start = reader.time(raw, "start", field)
     if route is None:
         raise RecordError(f"{field}.route", "is required")
     if method is None:
@@ -477,7 +496,11 @@ def _administration(reader: _Reader, value: object, field: str) -> Administratio
     drug_class = get("drug_class")
     if drug_class is not None and not (type(drug_class) is str and drug_class in DRUG_CLASSES):
         drug_class = reader.choice(raw, "drug_class", field, DRUG_CLASSES)
-    stop = reader.time(raw, "stop", field)
+    stop = get("stop")
+    if stop is not None:
+        stop = times.get(stop) if type(stop) is str else None
+        if stop is None:
+            stop = reader.time(raw, "stop", field)
     purpose = get("purpose")
     if purpose is not None and not (type(purpose) is str and purpose in PURPOSES):
         purpose = reader.choice(raw, "purpose", field, PURPOSES)
@@ -560,7 +583,10 @@ def _dose(reader: _Reader, value: object, field: str) -> Dose | None:
 
 def _flush(reader: _Reader, value: object, field: str) -> Flush:
     raw = value if type(value) is dict else reader.mapping(value, field)
-    at = reader.time(raw, "at", field)
+    at = raw.get("at")
+    at = reader.times.get(at) if type(at) is str else None
+    if at is None:
+        at = reader.time(raw, "at", field)
     if at is None:
         raise RecordError(f"{field}.at", "is required")
     site = raw.get("site")

@@ -90,6 +90,28 @@ POLICY_CHOICES: dict[str, tuple[object, ...]] = {
 }
 
 
+# POSIX seconds of the moments a record names. A bedside system names the same minute many
+# times (a stop, the next start, a flush) and reading hands out one datetime per text, whose hash
+# Python keeps, so a moment's seconds are looked up instead of computed again (`timestamp()` asks
+# the tzinfo for its offset). Equal datetimes are the same instant, except two in one zone that
+# differ only by `fold` (the hour a DST change repeats): those are never cached.
+_SECONDS: dict[datetime, float] = {}
+_SECONDS_CACHE_LIMIT = 100_000
+
+
+def seconds(moment: datetime) -> float:
+    """`moment.timestamp()`, each moment computed once."""
+    if moment.fold:
+        return moment.timestamp()
+    found = _SECONDS.get(moment)
+    if found is None:
+        found = moment.timestamp()
+        if len(_SECONDS) >= _SECONDS_CACHE_LIMIT:
+            _SECONDS.clear()
+        _SECONDS[moment] = found
+    return found
+
+
 @dataclass(slots=True, unsafe_hash=True)
 class Encounter:
     id: str
@@ -182,8 +204,8 @@ class Administration:
 
     def __post_init__(self) -> None:
         self.drug_key = self.drug.strip().lower()
-        start = self.start.timestamp()
-        stop = self.stop.timestamp() if self.stop is not None else None
+        start = seconds(self.start)
+        stop = seconds(self.stop) if self.stop is not None else None
         end = stop
         if end is None and self.is_prolonged_pump:
             end = start + (self.planned_hours or 0) * 3600  # ends outside the encounter (96416)
@@ -191,8 +213,8 @@ class Administration:
         if end is not None and end > start:
             spans = ((start, end),)
             for pause in self.pauses:
-                p_start = pause.start.timestamp()
-                p_end = pause.end.timestamp() if pause.end is not None else end
+                p_start = seconds(pause.start)
+                p_end = seconds(pause.end) if pause.end is not None else end
                 if p_end <= p_start:
                     continue  # an implausible pause (DOC-3) takes no time out
                 spans = tuple(

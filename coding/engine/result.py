@@ -2,6 +2,12 @@
 
 Every line and not-charged entry names the ids of the rules it applied (`rules`), every finding
 its check (`rule`): the ids of rules.py, each explained in RULEBOOK.md.
+
+Like the record (record.py), these dataclasses are not `frozen` (a frozen dataclass sets each
+field through `object.__setattr__`, and every encounter makes a dozen of them) but immutable by
+convention: they keep the equality and hash of frozen ones (`unsafe_hash`), `dataclasses.replace`
+makes a changed copy, and tests/engine/test_record_unchanged.py checks that no module of the
+project assigns to one.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Charge:
     code: str
     units: int
@@ -36,7 +42,7 @@ class Charge:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Finding:
     """A documentation gap or coding edit; `field` names the record field that fixes it."""
 
@@ -61,7 +67,7 @@ class Finding:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class NotCharged:
     administration: str
     reason: str
@@ -75,7 +81,7 @@ class NotCharged:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Result:
     encounter: str
     charges: tuple[Charge, ...]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from .record import Administration
+from .record import Administration, seconds
 
 Span = tuple[float, float]
 
@@ -116,7 +116,7 @@ def running_spans(adm: Administration, *, not_before: datetime | None = None) ->
     """
     if not_before is None or not adm.spans:
         return list(adm.spans)
-    cut = not_before.timestamp()
+    cut = seconds(not_before)
     return [(max(s, cut), e) for s, e in adm.spans if e > cut]
 
 
@@ -138,25 +138,35 @@ def instant_after(spans: list[Span], minutes: int) -> float:
 
 
 # Local dates of moments, by quarter hour: a quarter hour that does not straddle a local midnight
-# has one date. Charges ask for the date of every unit, and zone arithmetic is slow.
-_DATES: dict[tuple[str, int], date | None] = {}
+# has one date. Charges ask for the date of every unit, and zone arithmetic is slow. One dict per
+# zone, so a lookup is by the quarter hour alone (None: it straddles midnight).
+_DATES: dict[str, dict[int, date | None]] = {}
 _DATE_CACHE_LIMIT = 50_000
 QUARTER_HOUR = 900
+
+
+def dates_in(zone: ZoneInfo) -> dict[int, date | None]:
+    """`local_date`'s cache for `zone`: the date of each quarter hour (POSIX seconds // 900)
+    already asked, None for one that straddles a local midnight."""
+    dates = _DATES.get(zone.key)
+    if dates is None:
+        dates = _DATES[zone.key] = {}
+    return dates
 
 
 def local_date(moment: float, zone: ZoneInfo) -> date:
     """The date on the encounter's wall clock at `moment` (POSIX seconds)."""
     bucket = int(moment // QUARTER_HOUR)
-    key = (zone.key, bucket)
-    if key in _DATES:
-        found = _DATES[key]
+    dates = dates_in(zone)
+    if bucket in dates:
+        found = dates[bucket]
     else:
         first = datetime.fromtimestamp(bucket * QUARTER_HOUR, zone).date()
         last = datetime.fromtimestamp((bucket + 1) * QUARTER_HOUR - 1e-3, zone).date()
         found = first if first == last else None  # straddles midnight: answered exactly below
-        if len(_DATES) >= _DATE_CACHE_LIMIT:
-            _DATES.clear()
-        _DATES[key] = found
+        if len(dates) >= _DATE_CACHE_LIMIT:
+            dates.clear()
+        dates[bucket] = found
     return found if found is not None else datetime.fromtimestamp(moment, zone).date()
 
 

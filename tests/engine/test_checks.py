@@ -131,6 +131,21 @@ def test_doc_3_a_time_in_the_future_is_an_error_only_with_now():
     assert not [f for f in check_record(rec) if f.rule == "DOC-3"]
 
 
+def test_doc_3_the_future_is_after_now_to_the_microsecond_whatever_the_offsets():
+    """rac-checklist DOC-3: a time is in the future when its instant is after now's, compared
+    exactly (times in seconds since the epoch): a stop at now is not, one a microsecond later
+    is, with now in UTC and the record's times written with their New York offset."""
+    stop = "2026-03-10T09:00:00.000001-04:00"
+    doc = record(infusion("A1", start="2026-03-10T08:00:00-04:00", stop=stop), flushes=[])
+    doc["flushes"] = [{"site": "S1", "at": stop}]
+    rec = parse_record(doc)
+    at_stop = datetime.fromisoformat(stop).astimezone(ZoneInfo("UTC"))
+    a_microsecond_before = at_stop - timedelta(microseconds=1)
+    assert not [f for f in check_record(rec, now=at_stop) if f.rule == "DOC-3"]
+    future = {f.field for f in check_record(rec, now=a_microsecond_before) if f.rule == "DOC-3"}
+    assert future == {"stop", "flushes[0]"}
+
+
 @pytest.mark.parametrize(("hours", "pump", "fires"), [(24, None, False), (25, None, True),
                                                     (25, "portable", False)])  # fmt: skip
 def test_doc_3_an_infusion_still_running_after_24_hours_without_a_pump_is_an_error(

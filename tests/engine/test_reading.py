@@ -4,7 +4,7 @@ an input error."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -40,6 +40,26 @@ def test_an_ambiguous_time_with_an_offset_is_accepted():
     doc = record(infusion("A1", start="2026-11-01T01:30-05:00", stop="2026-11-01T02:30-05:00"))
     (a,) = parse_record(doc).administrations
     assert a.stop - a.start == timedelta(hours=1)
+
+
+def test_times_written_with_an_offset_keep_their_instant_and_share_one_tzinfo():
+    """record-format: a time with its UTC offset is that instant (the bridge writes every time
+    so); every time of one offset, written or local, carries one tzinfo object, so comparing
+    two never asks for offsets (reading._with_shared_offset)."""
+    doc = record(
+        infusion("A1", start="2026-03-10T08:00:00-04:00", stop="2026-03-10T09:10:00-04:00"),
+        infusion("A2", start="2026-03-10T09:30", stop="2026-03-10T13:45:30-04:00"),
+        infusion("A3", start="2026-03-10T12:00:00+00:00", stop="2026-03-10T08:30:00-04:00"),
+    )
+    by_id = {a.id: a for a in parse_record(doc).administrations}
+    first, second, third = by_id["A1"], by_id["A2"], by_id["A3"]
+    assert first.start == datetime.fromisoformat("2026-03-10T08:00:00-04:00")
+    assert repr(first.start) == repr(datetime.fromisoformat("2026-03-10T08:00:00-04:00"))
+    assert second.stop.second == 30
+    assert third.start.tzinfo is UTC and third.start.utcoffset() == timedelta(0)
+    eastern = {first.start.tzinfo, first.stop.tzinfo, second.start.tzinfo, second.stop.tzinfo}
+    assert len({id(tz) for tz in eastern}) == 1
+    assert third.stop.tzinfo is first.start.tzinfo
 
 
 def test_a_pause_time_in_the_dst_gap_names_the_pause_field():

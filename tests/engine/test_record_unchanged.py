@@ -1,7 +1,12 @@
 """The record is immutable by convention (issue 19): its dataclasses are not frozen, for speed, so
 these tests hold the engine to it. Coding a record leaves every field of every part of it, the
 derived ones included, as it was; and no engine module but record.py assigns to an attribute
-named like a field of the record, or calls setattr."""
+named like a field of the record, or calls setattr.
+
+The result's dataclasses (result.py: Charge, Finding, NotCharged, Result) are immutable by the
+same convention: they keep the equality and hash of frozen ones, and no module of the project
+that uses the engine assigns to an attribute named like one of their fields (the book's `Line`,
+the mutable draft of a charge, excepted)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from pathlib import Path
 
 from coding.engine import code_record, parse_record
 from coding.engine import record as record_module
+from coding.engine import result as result_module
 
 from .generator import generated_records
 
@@ -26,6 +32,15 @@ RECORD_CLASSES = [
     and obj.__module__ == "coding.engine.record"
 ]
 RECORD_FIELDS = {f.name for cls in RECORD_CLASSES for f in dataclasses.fields(cls)}
+RESULT_CLASSES = [
+    obj
+    for obj in vars(result_module).values()
+    if isinstance(obj, type)
+    and dataclasses.is_dataclass(obj)
+    and obj.__module__ == "coding.engine.result"
+]
+RESULT_FIELDS = {f.name for cls in RESULT_CLASSES for f in dataclasses.fields(cls)}
+PROJECT = ENGINE.parents[1]
 
 
 def snapshot(value):
@@ -115,4 +130,55 @@ def test_no_engine_module_assigns_to_a_record():
                 "__delattr__",
             ):
                 offending.append(f"{path.name}:{line} {attr}")
+    assert offending == []
+
+
+def test_results_keep_the_equality_and_hash_of_frozen_dataclasses():
+    """Findings are gathered in sets and results compared: a result's hash is its fields'."""
+    assert {cls.__name__ for cls in RESULT_CLASSES} == {"Charge", "Finding", "NotCharged", "Result"}
+    # A scenario whose result has charges, findings and administrations not charged.
+    path = Path(__file__).parent / "scenarios" / "P18b-split-hydration-continuous.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))["record"]
+    first, second = code_record(parse_record(doc)), code_record(parse_record(doc))
+    assert first.charges and first.findings and first.not_charged
+    assert first == second and hash(first) == hash(second)
+    for value in (first, *first.charges, *first.findings, *first.not_charged):
+        fields = tuple(getattr(value, f.name) for f in dataclasses.fields(value))
+        assert hash(value) == hash(fields), type(value).__name__
+    assert len({first.findings[0], second.findings[0]}) == 1  # equal findings are one in a set
+
+
+def _uses_the_engine(path: Path) -> bool:
+    text = path.read_text(encoding="utf-8")
+    return "coding.engine" in text or path.parent == ENGINE
+
+
+def test_no_module_assigns_to_a_result():
+    """Nothing sets a field of a charge, finding, not-charged entry or result once made; the
+    engine's own drafts of charges (`line`, book.Line) are the one mutable thing of that shape."""
+    offending = []
+    for package in ("coding", "mar"):
+        for path in sorted((PROJECT / package).rglob("*.py")):
+            if "migrations" in path.parts or not _uses_the_engine(path):
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                targets: list[ast.expr] = []
+                if isinstance(node, ast.Assign):
+                    targets = list(node.targets)
+                elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                    targets = [node.target]
+                while targets:
+                    target = targets.pop()
+                    if isinstance(target, ast.Tuple | ast.List):
+                        targets.extend(target.elts)
+                    elif (
+                        isinstance(target, ast.Attribute)
+                        and target.attr in RESULT_FIELDS
+                        and not (
+                            isinstance(target.value, ast.Name)
+                            and target.value.id in ("self", "line")
+                        )
+                    ):
+                        offending.append(f"{path.relative_to(PROJECT)}:{node.lineno} {target.attr}")
     assert offending == []

@@ -3,8 +3,12 @@ midnight dating, DST and offsets. Scenarios P04-P07, P25-P27 are the golden case
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from coding.engine.record import seconds
 from coding.engine.timing import additional_hours, hydration_add_on_units, is_push_length
 
 from .records import adm, billed, hydration, infusion, record, run
@@ -145,3 +149,19 @@ def test_local_times_across_spring_forward_count_real_minutes():
     """coding-rules §2: 01:30 to 03:30 local on 2026-03-08 (NY) is 60 real minutes, not 120."""
     rec = record(infusion("A1", start="2026-03-08T01:30", stop="2026-03-08T03:30"))
     assert billed(run(rec)) == {"96365": 1}
+
+
+def test_a_moments_seconds_are_its_timestamp_even_in_the_hour_a_dst_change_repeats():
+    """record.seconds caches timestamp() by moment; the two 01:30s of 2026-11-01 in New York are
+    equal datetimes in one zone (fold aside) but different instants, an hour apart (P25, P26)."""
+    zone = ZoneInfo("America/New_York")
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=zone)
+    second = first.replace(fold=1)
+    assert first == second
+    for _ in range(2):  # the second time from the cache
+        assert seconds(first) == first.timestamp()
+        assert seconds(second) == second.timestamp()
+    assert seconds(second) - seconds(first) == 3600
+    fixed = datetime(2026, 3, 2, 8, 0, tzinfo=timezone(timedelta(hours=-5)))
+    same_instant = fixed.astimezone(UTC)
+    assert seconds(fixed) == seconds(same_instant) == fixed.timestamp()
