@@ -3,11 +3,12 @@ the fragments `mar/_care_*.html`; looked up by pk in the templates (`care_tags.g
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.forms import Form
 from django.http import HttpRequest
 
@@ -44,17 +45,19 @@ def care_context(
     site: int | None = None,
     cards: set[int] | None = None,
     chips: set[int] | None = None,
+    card_adm: Administration | None = None,
 ) -> dict[str, Any]:
     """The care data of the whole chart; with `card` (an administration's pk) or `site` (a
     site's pk), only what that card's or that site chip's htmx answer renders (issue 19: an
     answer about one card builds nothing for the rest of the chart); with `cards`, the page-wide
     parts and only these administrations' cards and (`chips`) these sites' chips (a start's
-    answer)."""
+    answer). `card_adm`: that card's administration as the answer read it (with who created and
+    double-checked it, and its pauses), so it is not read again."""
     bound = bound or {}
     if card is not None or site is not None:
         care = Care()
         if card is not None:
-            _administrations_care(care, encounter, bound, only=card)
+            _administrations_care(care, encounter, bound, only=card, instance=card_adm)
         if site is not None:
             _sites_care(care, encounter, bound, only=site)
         return _care_answer(care)
@@ -127,20 +130,24 @@ def _administrations_care(
     bound: dict[str, Form],
     only: int | None = None,
     among: set[int] | None = None,
+    instance: Administration | None = None,
 ) -> None:
-    administrations = Administration.objects.filter(encounter=encounter)
-    if only is not None:
-        administrations = administrations.filter(pk=only)
-    if among is not None:
-        administrations = administrations.filter(pk__in=among)
-    administrations = administrations.select_related(
-        "double_checked_by", "created_by"
-    ).prefetch_related(
-        # who, joined: one query each, not two
-        Prefetch("rate_changes", queryset=RateChange.objects.select_related("by")),
-        Prefetch("overrides", queryset=SafetyOverride.objects.select_related("by")),
-        "pauses",
-    )
+    # who, joined: one query each, not two
+    rate_changes = Prefetch("rate_changes", queryset=RateChange.objects.select_related("by"))
+    overrides = Prefetch("overrides", queryset=SafetyOverride.objects.select_related("by"))
+    administrations: Iterable[Administration]
+    if instance is not None and instance.pk == only:
+        prefetch_related_objects([instance], rate_changes, overrides)
+        administrations = [instance]
+    else:
+        query = Administration.objects.filter(encounter=encounter)
+        if only is not None:
+            query = query.filter(pk=only)
+        if among is not None:
+            query = query.filter(pk__in=among)
+        administrations = query.select_related("double_checked_by", "created_by").prefetch_related(
+            rate_changes, overrides, "pauses"
+        )
     for adm in administrations:
         segments = rates.rate_segments(adm)
         care.administrations[adm.pk] = AdministrationCare(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
 from django.forms import Form
 from django.utils import timezone
 
@@ -414,8 +415,8 @@ def chart_context(
 
     `started` (an administration's pk): the answer to a start, which shows the new card (and
     the running ones only when it is not the newest of them: `running_insert` is then False),
-    the cards sharing a finding with it (`touched_cards`) and the chip of its site; nothing is
-    built for the other cards and sites. `written`: the record the change saved and the
+    the lists of findings of the cards it altered (`touched_cards`) and the chip of its site;
+    nothing is built for the other cards and sites. `written`: the record the change saved and the
     engine's result on it (see `answer_context`)."""
     now = now or timezone.now()
     bound = bound or {}
@@ -458,14 +459,7 @@ def chart_context(
     # sent again, out of band, so its own list of findings says it as the checklist does.
     started_adm = next((a for a in adms if a.pk == started), None)
     running_insert = False
-    shared: set[int] = set()
-    if started_adm is not None:
-        started_id = administration_record_id(started_adm.pk)
-        shared = {
-            pk_from_record_id(adm_id)
-            for item in items_by_adm.get(started_id, [])
-            for adm_id in item.finding.administrations
-        } - {started_adm.pk}
+    shared = _altered(written, result) - {started} if started_adm is not None else set()
     if started_adm is not None and _is_running(started_adm):
         others = [a for a in adms if a.pk != started and _is_running(a)]
         newest = max(((a.start, a.pk) for a in others), default=None)
@@ -579,8 +573,25 @@ def answer_context(
     record, result, record_error = _evaluated(encounter, now, written)
     sites = list(encounter.sites.all())
     site_by_pk = {s.pk: s for s in sites}
+    # Every other card whose own list of findings the change altered (an overlap made or undone
+    # by a changed time, a flush now between two infusions) is sent again out of band, so it
+    # says what the checklist says.
+    altered = _altered(written, result) - {card}
+    # Only the administrations this answer shows: the card, those the findings name (the
+    # checklist's headings and links), those altered, and what runs on the chip's site.
+    named = {
+        pk_from_record_id(adm_id)
+        for finding in (result.findings if result else ())
+        for adm_id in finding.administrations
+        if adm_id.startswith("A")
+    }
+    wanted = Q(pk__in=named | altered | ({card} if card is not None else set()))
+    if site is not None:
+        wanted |= Q(site_id=site, stop__isnull=True, method=Administration.Method.INFUSION)
     adms = list(
-        encounter.administrations.select_related("drug", "order").prefetch_related("pauses")
+        encounter.administrations.filter(wanted)
+        .select_related("drug", "order", "created_by", "double_checked_by")
+        .prefetch_related("pauses")
     )
     adm_by_id = {administration_record_id(a.pk): a for a in adms}
     acknowledgements = list(encounter.acknowledgements.select_related("by"))
@@ -602,19 +613,6 @@ def answer_context(
         for adm in adms
         if adm.pk == card
     ]
-    # Every other card whose own list of findings the change altered (an overlap made or undone
-    # by a changed time, a flush now between two infusions) is sent again out of band, so it
-    # says what the checklist says.
-    altered: set[int] = set()
-    if written is not None and written.before is not None:
-        after = (
-            written.summary.findings
-            if result is written.result
-            else [f.to_json() for f in result.findings]
-            if result is not None
-            else []
-        )
-        altered = findings_altered(written.before, after) - {card}
     touched_cards = [_card_findings(adm, items_by_adm) for adm in adms if adm.pk in altered]
     site_rows = []
     if site is not None and site in site_by_pk:
@@ -640,6 +638,22 @@ def answer_context(
     if encounter.is_signed:
         context["addenda"] = list(encounter.addenda.select_related("author"))
     return context
+
+
+def _altered(written: Written | None, result: Result | None) -> set[int]:
+    """The administrations whose own list of findings the change that wrote `written` altered:
+    the findings stored before it against the engine's `result` after it (none stored before,
+    e.g. a record imported and never shown: every administration a finding names now)."""
+    if written is None:
+        return set()
+    after = (
+        written.summary.findings
+        if result is written.result
+        else [f.to_json() for f in result.findings]
+        if result is not None
+        else []
+    )
+    return findings_altered(written.before or [], after)
 
 
 def _finding_key(finding: dict[str, Any]) -> tuple[Any, ...]:

@@ -326,7 +326,10 @@ def _after_change(
             encounter, card=card, site=site, bound=bound, conflict=conflict, written=written
         )
         context.update(_chart_permissions(request, encounter))
-        context.update(care_context(request, encounter, bound=bound, card=card, site=site))
+        shown = context["cards"][0].administration if context["cards"] else None
+        context.update(
+            care_context(request, encounter, bound=bound, card=card, site=site, card_adm=shown)
+        )
         if card is not None:
             context.update(card_pk=card, oob=True)
             return render(request, "mar/_card_response.html", context)

@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from mar import record as bridge
 from mar import roles
-from mar.models import Administration, Encounter
+from mar.models import Administration, Encounter, EncounterSummary
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -330,3 +330,23 @@ def test_a_late_flush_between_two_drugs_sends_both_cards_again_without_the_findi
         assert card, f"A{adm.pk} lost a finding: it is sent again"
         assert "RAC-5" not in card
     assert 'data-rule="RAC-5"' not in _checklist_section(html)
+
+
+def test_with_no_findings_stored_before_a_change_its_answer_sends_every_named_cards_list(
+    client_as,
+) -> None:
+    """A record never shown nor changed through the chart (imported, say) has no stored
+    findings to compare with: the first change's answer sends the list of findings of every
+    card a finding names now, so none can be left saying something stale."""
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    assert not EncounterSummary.objects.filter(encounter=encounter).exists()
+    fluid = encounter.administrations.get(drug__name="sodium chloride 0.9%")
+    push = encounter.administrations.get(method=Administration.Method.PUSH)
+    chemo = encounter.administrations.get(drug__name="paclitaxel")
+    html = _card_post(client, fluid, "B3").content.decode()
+    assert "RAC-5" in _oob_findings(html, push.pk)  # no flush between the push and paclitaxel
+    assert "RAC-5" in _oob_findings(html, chemo.pk)
+    # Once stored, the next change that alters nothing sends no other card's list.
+    again = _card_post(client, fluid, "B4").content.decode()
+    assert not _oob_findings(again, push.pk) and not _oob_findings(again, chemo.pk)
