@@ -20,6 +20,12 @@ def wall(moment) -> str:
     return moment.astimezone(factories.NEW_YORK).strftime("%Y-%m-%d %H:%M")
 
 
+def _chart_as_nurse(page, live_server, username: str, encounter) -> None:
+    """Sign in as a new nurse and open the encounter's chart."""
+    sign_in(page, live_server, factories.user_create(username=username, role="nurse").username)
+    page.goto(live_server.url + reverse("mar:encounter", args=[encounter.pk]))
+
+
 def _fluid_running(now):
     """A visit with one site and a hydration fluid running on it for 40 minutes."""
     encounter = factories.encounter_create(arrived_at=now - timedelta(hours=2))
@@ -46,8 +52,7 @@ def test_an_iv_push_starts_as_a_push_at_a_24_hour_time_and_running_is_at_the_top
     for name in ("dexamethasone", "famotidine", "diphenhydramine", "acetaminophen"):
         factories.order_create(encounter, factories.drug_get(name), dose="1 mg")
     page = browser_page
-    sign_in(page, live_server, factories.user_create(username="nurse-p", role="nurse").username)
-    page.goto(live_server.url + reverse("mar:encounter", args=[encounter.pk]))
+    _chart_as_nurse(page, live_server, "nurse-p", encounter)
 
     # Item 11: the running fluid, its Stop within reach on the first screen, a calm blue state.
     running_card = page.locator(f"#adm-{running.pk}")
@@ -101,8 +106,7 @@ def test_discontinue_asks_naming_the_running_infusion_and_reopen_undoes_it(
         encounter, order, site=site, start=now - timedelta(minutes=30), stop=None
     )
     page = browser_page
-    sign_in(page, live_server, factories.user_create(username="nurse-d", role="nurse").username)
-    page.goto(live_server.url + reverse("mar:encounter", args=[encounter.pk]))
+    _chart_as_nurse(page, live_server, "nurse-d", encounter)
     chip = page.locator(f"#site-{site.pk}")
     chip.locator("[data-testid=discontinue-open]").click()
     warning = chip.locator("[data-testid=discontinue-running]")
@@ -197,8 +201,7 @@ def test_a_second_infusion_started_goes_on_top_and_what_was_typed_on_the_first_s
         duration_minutes=30, indication="L03.90",
     )  # fmt: skip
     page = browser_page
-    sign_in(page, live_server, factories.user_create(username="nurse-2nd", role="nurse").username)
-    page.goto(live_server.url + reverse("mar:encounter", args=[encounter.pk]))
+    _chart_as_nurse(page, live_server, "nurse-2nd", encounter)
 
     volume = page.locator(f"#adm-{running.pk} [data-testid=stop-volume]")
     volume.fill("250")  # typed, not sent
@@ -235,8 +238,7 @@ def test_moving_an_infusion_to_another_site_clears_the_overlap_on_the_other_card
         encounter, antibiotic, site=site, start=now - timedelta(minutes=10), stop=None
     )
     page = browser_page
-    sign_in(page, live_server, factories.user_create(username="nurse-move", role="nurse").username)
-    page.goto(live_server.url + reverse("mar:encounter", args=[encounter.pk]))
+    _chart_as_nurse(page, live_server, "nurse-move", encounter)
     first_findings = page.locator(f"#adm-{running.pk}-findings")
     expect(first_findings).to_contain_text("RAC-6")  # the overlap, on the first card
 

@@ -24,21 +24,22 @@ from .generator import generated_records
 
 ENGINE = Path(record_module.__file__).parent
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
-RECORD_CLASSES = [
-    obj
-    for obj in vars(record_module).values()
-    if isinstance(obj, type)
-    and dataclasses.is_dataclass(obj)
-    and obj.__module__ == "coding.engine.record"
-]
+
+
+def _dataclasses_of(module) -> list[type]:
+    """The dataclasses a module defines (not those it imports)."""
+    return [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type)
+        and dataclasses.is_dataclass(obj)
+        and obj.__module__ == module.__name__
+    ]
+
+
+RECORD_CLASSES = _dataclasses_of(record_module)
 RECORD_FIELDS = {f.name for cls in RECORD_CLASSES for f in dataclasses.fields(cls)}
-RESULT_CLASSES = [
-    obj
-    for obj in vars(result_module).values()
-    if isinstance(obj, type)
-    and dataclasses.is_dataclass(obj)
-    and obj.__module__ == "coding.engine.result"
-]
+RESULT_CLASSES = _dataclasses_of(result_module)
 RESULT_FIELDS = {f.name for cls in RESULT_CLASSES for f in dataclasses.fields(cls)}
 PROJECT = ENGINE.parents[1]
 
@@ -91,7 +92,8 @@ def test_records_keep_the_equality_and_hash_of_frozen_dataclasses():
 
 
 def _assignments(tree: ast.AST):
-    """(line, attribute) of every attribute assigned, and of every setattr call."""
+    """(line, attribute, owner) of every attribute assigned (owner: the name it is set on, as
+    in `owner.attribute = ...`, else ""), and (line, name, "") of every setattr call."""
     for node in ast.walk(tree):
         targets: list[ast.expr] = []
         if isinstance(node, ast.Assign):
@@ -102,17 +104,16 @@ def _assignments(tree: ast.AST):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if name in ("setattr", "__setattr__", "delattr", "__delattr__"):
-                yield node.lineno, name
+                yield node.lineno, name, ""
         while targets:
             target = targets.pop()
             if isinstance(target, ast.Tuple | ast.List):
                 targets.extend(target.elts)
             elif isinstance(target, ast.Starred):
                 targets.append(target.value)
-            elif isinstance(target, ast.Attribute) and not (
-                isinstance(target.value, ast.Name) and target.value.id == "self"
-            ):
-                yield target.lineno, target.attr
+            elif isinstance(target, ast.Attribute):
+                owner = target.value.id if isinstance(target.value, ast.Name) else ""
+                yield target.lineno, target.attr, owner
 
 
 def test_no_engine_module_assigns_to_a_record():
@@ -122,7 +123,9 @@ def test_no_engine_module_assigns_to_a_record():
         if path.name == "record.py":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        for line, attr in _assignments(tree):
+        for line, attr, owner in _assignments(tree):
+            if owner == "self":
+                continue
             if attr in RECORD_FIELDS or attr in (
                 "setattr",
                 "__setattr__",
@@ -162,23 +165,7 @@ def test_no_module_assigns_to_a_result():
             if "migrations" in path.parts or not _uses_the_engine(path):
                 continue
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
-                targets: list[ast.expr] = []
-                if isinstance(node, ast.Assign):
-                    targets = list(node.targets)
-                elif isinstance(node, ast.AugAssign | ast.AnnAssign):
-                    targets = [node.target]
-                while targets:
-                    target = targets.pop()
-                    if isinstance(target, ast.Tuple | ast.List):
-                        targets.extend(target.elts)
-                    elif (
-                        isinstance(target, ast.Attribute)
-                        and target.attr in RESULT_FIELDS
-                        and not (
-                            isinstance(target.value, ast.Name)
-                            and target.value.id in ("self", "line")
-                        )
-                    ):
-                        offending.append(f"{path.relative_to(PROJECT)}:{node.lineno} {target.attr}")
+            for line, attr, owner in _assignments(tree):
+                if attr in RESULT_FIELDS and owner not in ("self", "line"):
+                    offending.append(f"{path.relative_to(PROJECT)}:{line} {attr}")
     assert offending == []
