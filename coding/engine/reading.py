@@ -12,7 +12,7 @@ order in which the input listed them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -197,6 +197,18 @@ class _Reader:
             raise RecordError(f"{field}.{key}", "must be text")
         if required and not value.strip():
             raise RecordError(f"{field}.{key}", "must not be empty")
+        return value
+
+    def entries(self, value: object, field: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Each object of the list `value` (absent: none) with its own field path, `field[i]`."""
+        for i, entry in enumerate(self.items(value, field)):
+            entry_field = f"{field}[{i}]"
+            yield entry_field, self.mapping(entry, entry_field)
+
+    def required_time(self, obj: Mapping[str, Any], key: str, field: str) -> datetime:
+        value = self.time(obj, key, field)
+        if value is None:
+            raise RecordError(f"{field}.{key}", "is required")
         return value
 
     def required_text(self, obj: Mapping[str, Any], key: str, field: str) -> str:
@@ -457,26 +469,19 @@ def _administration(reader: _Reader, value: object, field: str) -> Administratio
         raise RecordError(f"{field}.start", "is required")
     pauses: list[Pause] = []
     raw_pauses = get("pauses")
-    if raw_pauses is not None:
-        for i, pause_value in enumerate(reader.items(raw_pauses, f"{field}.pauses")):
-            pause_field = f"{field}.pauses[{i}]"
-            pause = reader.mapping(pause_value, pause_field)
-            pause_start = reader.time(pause, "start", pause_field)
-            if pause_start is None:
-                raise RecordError(f"{pause_field}.start", "is required")
-            pauses.append(Pause(pause_start, reader.time(pause, "end", pause_field)))
+    if raw_pauses is not None:  # most have none: no generator made for them
+        pauses = [
+            Pause(reader.required_time(pause, "start", where), reader.time(pause, "end", where))
+            for where, pause in reader.entries(raw_pauses, f"{field}.pauses")
+        ]
     rates: list[RateEvent] = []
     raw_rates = get("rates")
     if raw_rates is not None:
-        for i, rate_value in enumerate(reader.items(raw_rates, f"{field}.rates")):
-            rate_field = f"{field}.rates[{i}]"
-            rate = reader.mapping(rate_value, rate_field)
-            rate_at = reader.time(rate, "at", rate_field)
-            if rate_at is None:
-                raise RecordError(f"{rate_field}.at", "is required")
-            ml_h = reader.number(rate, "ml_h", rate_field)
+        for where, rate in reader.entries(raw_rates, f"{field}.rates"):
+            rate_at = reader.required_time(rate, "at", where)
+            ml_h = reader.number(rate, "ml_h", where)
             if ml_h is None:
-                raise RecordError(f"{rate_field}.ml_h", "is required")
+                raise RecordError(f"{where}.ml_h", "is required")
             rates.append(RateEvent(rate_at, ml_h))
     primary = get("primary")
     if primary is not None and not isinstance(primary, bool):
@@ -586,9 +591,7 @@ def _flush(reader: _Reader, value: object, field: str) -> Flush:
     at = raw.get("at")
     at = reader.times.get(at) if type(at) is str else None
     if at is None:
-        at = reader.time(raw, "at", field)
-    if at is None:
-        raise RecordError(f"{field}.at", "is required")
+        at = reader.required_time(raw, "at", field)
     site = raw.get("site")
     if site is not None and not isinstance(site, str):
         raise RecordError(f"{field}.site", "must be a site id")
