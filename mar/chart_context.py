@@ -579,12 +579,7 @@ def answer_context(
     altered = _altered(written, result) - {card}
     # Only the administrations this answer shows: the card, those the findings name (the
     # checklist's headings and links), those altered, and what runs on the chip's site.
-    named = {
-        pk_from_record_id(adm_id)
-        for finding in (result.findings if result else ())
-        for adm_id in finding.administrations
-        if adm_id.startswith("A")
-    }
+    named = named_administrations(result.findings if result else ())
     wanted = Q(pk__in=named | altered | ({card} if card is not None else set()))
     if site is not None:
         wanted |= Q(site_id=site, stop__isnull=True, method=Administration.Method.INFUSION)
@@ -638,6 +633,16 @@ def answer_context(
     if encounter.is_signed:
         context["addenda"] = list(encounter.addenda.select_related("author"))
     return context
+
+
+def named_administrations(findings: Iterable[Finding]) -> set[int]:
+    """The administrations (pks) the findings name: the rows a checklist of them reads."""
+    return {
+        pk_from_record_id(adm_id)
+        for finding in findings
+        for adm_id in finding.administrations
+        if adm_id.startswith("A")
+    }
 
 
 def _altered(written: Written | None, result: Result | None) -> set[int]:
@@ -854,7 +859,7 @@ def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> d
     # pauses when a finding is about one), the sites when a finding is about flushes, the
     # acknowledgements when there is a finding at all.
     fields = {f.field or "" for f in findings or ()}
-    named = {pk_from_record_id(a) for f in findings or () for a in f.administrations}
+    named = named_administrations(findings or ())
     adms: dict[str, Administration] = {}
     if named:
         rows = encounter.administrations.filter(pk__in=named).select_related("drug")
