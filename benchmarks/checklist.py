@@ -109,6 +109,11 @@ def main() -> None:
         "--profile", default="", help="cProfile this endpoint (e.g. flush) instead of timing"
     )
     parser.add_argument(
+        "--queries",
+        default="",
+        help="print the SQL one request of this endpoint sends (e.g. board)",
+    )
+    parser.add_argument(
         "--pages",
         action="store_true",
         help="also time the chart page, the board and the coder's worklist and review (the "
@@ -125,7 +130,14 @@ def main() -> None:
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
-            run(args.n, args.warmup, args.extra, args.profile, pages=args.pages)
+            run(
+                args.n,
+                args.warmup,
+                args.extra,
+                args.profile,
+                pages=args.pages,
+                queries=args.queries,
+            )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
@@ -152,7 +164,9 @@ def demo_encounter(extra: int, *, sign: bool = False):  # type: ignore[no-untype
     return users, signed, encounter, adm
 
 
-def run(n: int, warmup: int, extra: int, profile: str = "", *, pages: bool = False) -> None:
+def run(  # noqa: C901
+    n: int, warmup: int, extra: int, profile: str = "", *, pages: bool = False, queries: str = ""
+) -> None:
     users, signed, encounter, adm = demo_encounter(extra, sign=pages)
     client = Client()
     client.force_login(users["nurse"])
@@ -235,6 +249,15 @@ def run(n: int, warmup: int, extra: int, profile: str = "", *, pages: bool = Fal
         )
     for call in calls.values():
         timed(call, warmup)
+    if queries:
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            calls[queries](0)
+        for query in captured.captured_queries:
+            print(f"{query['time']:>6} {query['sql'][:300]}")
+        print(f"{len(captured.captured_queries)} queries")
+        return
     if profile:
         import cProfile
         import pstats

@@ -1,0 +1,188 @@
+"""The load test's nurse round in one process: what each request of a small visit costs, and the
+CPU per request that bounds how many a machine serves before it saturates (issue 19, target 1).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mar_bench .venv/bin/python benchmarks/rounds.py
+    .venv/bin/python benchmarks/rounds.py --visits 40 --profile chart   # cProfile one request kind
+
+It creates a throwaway test database (test_<name>), makes visits as `benchmarks/load.py` seeds
+them (a peripheral IV, a hydration, an antiemetic and a chemotherapy order) and, with Django's
+test client signed in as a nurse, charts each the way `benchmarks/locustfile.py` does: six rounds
+of chart page, start of the next order (htmx), flush (htmx), live checklist (GET), the bare view
+(/healthz) and stop (htmx), then sign. No think time, no network, no locust: the process's own CPU
+time over the requests it served (PostgreSQL's is not counted), and each request kind's median.
+
+Against another checkout (e.g. the code when issue 19 was filed), run this file with that
+checkout's interpreter and point it there (the script reaches the app through its URLs only):
+
+    git worktree add /tmp/base f3bd1d5
+    (cd /tmp/base && python3 -m venv .venv && .venv/bin/pip install -e '.[dev]')
+    /tmp/base/.venv/bin/python benchmarks/rounds.py --root /tmp/base
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+START_URL = re.compile(r"/orders/(\d+)/start/")
+SITE_URL = re.compile(r"/sites/(\d+)/flush/")
+STOP_URL = re.compile(r"/administrations/(\d+)/stop/")
+ACK = re.compile(r'name="(ack_[^"]+)"')
+ROUNDS = 6  # as the load test's LOAD_CYCLES
+
+
+def visits_create(n: int) -> tuple[Any, list[int]]:
+    """A nurse and `n` visits in progress, as benchmarks/load.py seeds them."""
+    from django.contrib.auth.models import Group, User
+    from django.db import transaction
+    from django.utils import timezone
+
+    from mar.models import AccessSite, DrugClass, Order
+    from tests import factories
+
+    nurse = User.objects.create(username="rounds-nurse")
+    nurse.groups.add(Group.objects.get_or_create(name="nurse")[0])
+    now = timezone.now()
+    fluid = factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION)
+    antiemetic = factories.drug_get("ondansetron")
+    chemo = factories.drug_get("paclitaxel", DrugClass.CHEMO)
+    ids = []
+    for i in range(n):
+        with transaction.atomic():
+            encounter = factories.encounter_create(
+                arrived_at=now - timedelta(minutes=30), location_label=str(i % 40 + 1)
+            )
+            AccessSite.objects.create(
+                encounter=encounter, kind=AccessSite.Kind.PERIPHERAL_IV, location="left forearm",
+                placed_at=now - timedelta(minutes=25),
+            )  # fmt: skip
+            Order.objects.create(encounter=encounter, drug=fluid, dose="1000 mL",
+                                 indication="E86.0", purpose=Order.Purpose.HYDRATION)  # fmt: skip
+            Order.objects.create(encounter=encounter, drug=antiemetic, dose="8 mg",
+                                 indication="R11.2")  # fmt: skip
+            Order.objects.create(encounter=encounter, drug=chemo, dose="175 mg/m2",
+                                 indication="C34.90")  # fmt: skip
+        ids.append(encounter.pk)
+    return nurse, ids
+
+
+class Rounds:
+    def __init__(self, client: Any, profile: str) -> None:
+        import cProfile
+
+        self.client = client
+        self.profile = profile
+        self.profiler = cProfile.Profile()
+        self.times: dict[str, list[float]] = {}
+
+    def timed(self, name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+        if name == self.profile:
+            self.profiler.enable()
+        started = time.perf_counter()
+        response = call(*args, **kwargs)
+        elapsed = time.perf_counter() - started
+        if name == self.profile:
+            self.profiler.disable()
+        assert response.status_code < 400, f"{name}: {response.status_code}"
+        self.times.setdefault(name, []).append(elapsed)
+        return response.content.decode()
+
+    def visit(self, pk: int) -> None:
+        """One visit charted as benchmarks/locustfile.py's Nurse.chart_a_little does."""
+        client, base, hx = self.client, f"/mar/encounters/{pk}", {"HTTP_HX_REQUEST": "true"}
+        for cycle in range(1, ROUNDS + 1):
+            page = self.timed("chart page", client.get, base + "/")
+            orders, sites = START_URL.findall(page), SITE_URL.findall(page)
+            if orders:
+                order = orders[(cycle - 1) % len(orders)]
+                data = {f"o{order}-method": "infusion", f"o{order}-at": ""}
+                if sites:
+                    data[f"o{order}-site"] = sites[0]
+                url = f"{base}/orders/{order}/start/"
+                page = self.timed("start (htmx)", client.post, url, data, **hx)
+            if sites:
+                url = f"{base}/sites/{sites[0]}/flush/"
+                self.timed("flush (htmx)", client.post, url, **hx)
+            self.timed("checklist (GET)", client.get, f"{base}/checklist/", **hx)
+            self.timed("bare view", client.get, "/healthz")
+            for adm in sorted(set(STOP_URL.findall(page)))[:1]:
+                url, data = f"{base}/administrations/{adm}/stop/", {f"at{adm}-at": ""}
+                self.timed("stop (htmx)", client.post, url, data, **hx)
+        acks = {
+            name: "charted in the benchmark"
+            for name in ACK.findall(client.get(base + "/").content.decode())
+        }
+        self.timed("sign", client.post, f"{base}/sign/", acks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--visits", type=int, default=30, help="visits charted (default 30)")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1],
+                        help="the checkout to measure (default this one)")  # fmt: skip
+    parser.add_argument(
+        "--profile", default="", help="cProfile this request kind, e.g. 'chart page'"
+    )
+    args = parser.parse_args()
+    sys.path.insert(0, str(args.root))
+    os.chdir(args.root)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from celery import current_app
+    from django.db import connection
+    from django.test import Client, override_settings
+
+    current_app.conf.task_always_eager = True  # the charges of a signature are made in-process
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        with override_settings(DEBUG=False):
+            nurse, ids = visits_create(args.visits + 2)
+            client = Client()
+            client.force_login(nurse)
+            warm = Rounds(client, "")
+            for pk in ids[:2]:
+                warm.visit(pk)
+            rounds = Rounds(client, args.profile)
+            cpu = time.process_time()
+            for pk in ids[2:]:
+                rounds.visit(pk)
+            cpu = time.process_time() - cpu
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    served = sum(len(samples) for samples in rounds.times.values())
+    print(
+        f"{args.visits} visits, {served} requests, database {connection.vendor}, "
+        f"load average {os.getloadavg()[0]:.1f}: process CPU {cpu * 1000 / served:.2f} ms a request"
+    )
+    bare = statistics.median(rounds.times["bare view"])
+    print(f"{'request':<16} {'count':>6} {'median ms':>10} {'x bare':>7} {'share of time':>14}")
+    total = sum(sum(samples) for samples in rounds.times.values())
+    for name, samples in rounds.times.items():
+        median = statistics.median(samples)
+        print(
+            f"{name:<16} {len(samples):>6} {median * 1000:>10.2f} {median / bare:>7.1f} "
+            f"{sum(samples) / total:>13.0%}"
+        )
+    if args.profile:
+        import pstats
+
+        stats = pstats.Stats(rounds.profiler).sort_stats(
+            os.environ.get("PROFILE_SORT", "cumulative")
+        )
+        stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 60)
+
+
+if __name__ == "__main__":
+    main()
