@@ -13,9 +13,28 @@ from django.forms import Form
 from django.http import HttpRequest
 
 from mar import care_forms
-from mar.models import Administration, BarcodeScan, Encounter, RateChange, SafetyOverride
+from mar.models import (
+    AccessSite,
+    Administration,
+    BarcodeScan,
+    Encounter,
+    Order,
+    RateChange,
+    SafetyOverride,
+)
 from mar.services import measures, rates, safety
 from mar.services.scanning import scan_usable_for
+
+
+@dataclass
+class ChartRows:
+    """The rows the whole chart's context already read (`chart_context`), so its care panels do
+    not read them again (issue 19): the orders (with their drugs), the administrations (with
+    their pauses, who created and double-checked them) and the access sites."""
+
+    orders: list[Order]
+    administrations: list[Administration]
+    sites: list[AccessSite]
 
 
 @dataclass
@@ -46,13 +65,15 @@ def care_context(
     cards: set[int] | None = None,
     chips: set[int] | None = None,
     card_adm: Administration | None = None,
+    rows: ChartRows | None = None,
 ) -> dict[str, Any]:
     """The care data of the whole chart; with `card` (an administration's pk) or `site` (a
     site's pk), only what that card's or that site chip's htmx answer renders (issue 19: an
     answer about one card builds nothing for the rest of the chart); with `cards`, the page-wide
     parts and only these administrations' cards and (`chips`) these sites' chips (a start's
     answer). `card_adm`: that card's administration as the answer read it (with who created and
-    double-checked it, and its pauses), so it is not read again."""
+    double-checked it, and its pauses), so it is not read again; `rows`: what the chart's context
+    read of the whole chart (page-wide only), not read again either."""
     bound = bound or {}
     if card is not None or site is not None:
         care = Care()
@@ -94,7 +115,13 @@ def care_context(
         or care_forms.MeasureForm(encounter=encounter, prefix="m"),
     )
     care.charted_in_error = list(encounter.charted_in_error.select_related("by"))
-    for order in encounter.orders.select_related("drug", "encounter__patient"):
+    orders = (
+        rows.orders
+        if rows is not None
+        else list(encounter.orders.select_related("drug", "encounter__patient"))
+    )
+    for order in orders:
+        order.encounter = encounter  # its patient already read with it
         usable = next(
             (s for s in scans if s.order_id == order.pk and scan_usable_for(s, order)), None
         )
@@ -112,8 +139,10 @@ def care_context(
             "needs_verification": safety.needs_verification(order),
             "allergies": safety.allergy_matches(encounter.patient, order.drug),
         }
-    _administrations_care(care, encounter, bound, among=cards)
-    _sites_care(care, encounter, bound, among=chips)
+    _administrations_care(
+        care, encounter, bound, among=cards, read=rows.administrations if rows else None
+    )
+    _sites_care(care, encounter, bound, among=chips, read=rows.sites if rows else None)
     return _care_answer(care)
 
 
@@ -131,7 +160,10 @@ def _administrations_care(
     only: int | None = None,
     among: set[int] | None = None,
     instance: Administration | None = None,
+    read: list[Administration] | None = None,
 ) -> None:
+    """`instance`: the one card's administration, already read; `read`: every administration
+    of the chart, already read with their pauses and who created and double-checked them."""
     # who, joined: one query each, not two
     rate_changes = Prefetch("rate_changes", queryset=RateChange.objects.select_related("by"))
     overrides = Prefetch("overrides", queryset=SafetyOverride.objects.select_related("by"))
@@ -139,6 +171,9 @@ def _administrations_care(
     if instance is not None and instance.pk == only:
         prefetch_related_objects([instance], rate_changes, overrides)
         administrations = [instance]
+    elif read is not None and only is None:
+        administrations = [a for a in read if among is None or a.pk in among]
+        prefetch_related_objects(administrations, rate_changes, overrides)
     else:
         query = Administration.objects.filter(encounter=encounter)
         if only is not None:
@@ -225,11 +260,19 @@ def _sites_care(
     bound: dict[str, Form],
     only: int | None = None,
     among: set[int] | None = None,
+    read: list[AccessSite] | None = None,
 ) -> None:
-    sites = encounter.sites.all() if only is None else encounter.sites.filter(pk=only)
-    if among is not None:
-        sites = sites.filter(pk__in=among)
-    for site in sites.prefetch_related("assessments__by"):
+    """`read`: every site of the chart, already read."""
+    sites: Iterable[AccessSite]
+    if read is not None and only is None:
+        sites = [s for s in read if among is None or s.pk in among]
+        prefetch_related_objects(sites, "assessments__by")
+    else:
+        query = encounter.sites.all() if only is None else encounter.sites.filter(pk=only)
+        if among is not None:
+            query = query.filter(pk__in=among)
+        sites = query.prefetch_related("assessments__by")
+    for site in sites:
         care.sites[site.pk] = {
             "assessments": list(site.assessments.all()),
             "details_form": bound.get(f"site-details-S{site.pk}")

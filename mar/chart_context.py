@@ -20,6 +20,7 @@ from django.utils import timezone
 from coding.engine import Finding, Record, RecordError, Result, code_record
 from coding.engine.checks import is_running_finding
 from mar import merge
+from mar.care_context import ChartRows
 from mar.forms import (
     VASCULAR_KINDS,
     AddendumForm,
@@ -427,7 +428,9 @@ def chart_context(
     site_by_pk = {s.pk: s for s in sites}
     orders = list(encounter.orders.select_related("drug", "verified_by", "disposition_by"))
     adms = list(
-        encounter.administrations.select_related("drug", "order", "site").prefetch_related("pauses")
+        encounter.administrations.select_related(
+            "drug", "order", "site", "created_by", "double_checked_by"
+        ).prefetch_related("pauses")
     )
     adm_by_id = {administration_record_id(a.pk): a for a in adms}
     acknowledgements = list(encounter.acknowledgements.select_related("by"))
@@ -547,6 +550,8 @@ def chart_context(
         or AddendumForm(encounter=encounter, sites=sites, prefix="addendum"),
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
         "order_purposes": Order.Purpose,
+        # what was read, for the care panels (`care_context(rows=...)`)
+        "rows": ChartRows(orders=orders, administrations=adms, sites=sites),
     }
 
 

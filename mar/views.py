@@ -217,7 +217,9 @@ def _board_date(text: str) -> date | None:
 def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) -> dict[str, Any]:
     """The whole chart's context (an answer about one card or site chip: `answer_context`)."""
     context = chart_context(encounter, **kwargs)
-    context.update(care_context(request, encounter, bound=kwargs.get("bound")))
+    context.update(
+        care_context(request, encounter, bound=kwargs.get("bound"), rows=context["rows"])
+    )
     context.update(_chart_permissions(request, encounter))
     return context
 
@@ -652,7 +654,7 @@ def _start_answer(request: HttpRequest, encounter: Encounter, adm: Administratio
     context = chart_context(encounter, started=adm.pk, written=_written(request, encounter))
     shown = {card.administration.pk for card in context["cards"]}
     chips = {row.site.pk for row in context["sites"]}  # the started one's site
-    context.update(care_context(request, encounter, cards=shown, chips=chips))
+    context.update(care_context(request, encounter, cards=shown, chips=chips, rows=context["rows"]))
     context.update(_chart_permissions(request, encounter))
     context["oob"] = True
     response = render(request, "mar/_start_response.html", context)

@@ -134,11 +134,12 @@ def _queries(client: Client, url: str) -> int:
 # Fixed numbers: session, user, groups, encounter, the engine's bridge (6), then the chart's own
 # rows (sites, orders, administrations and pauses, acknowledgements, flushes, addenda) (the
 # session is written once a minute, not here: config/session.py); issue 17's panels
-# (mar/care_context.py: scans, measures, orders, administrations with rate changes, overrides
-# and pauses, sites with their assessments, and the administrations charted in error: 10); the
+# (mar/care_context.py: scans, measures, the administrations' rate changes and overrides, the
+# sites' assessments, and the administrations charted in error: 6, the orders, administrations,
+# pauses and sites the chart read reused, issue 19); the
 # summary stored where none is yet (mar/summary.py `summary_evaluate`: what the next change's
 # answer compares its findings with).
-CHART_QUERIES = 28
+CHART_QUERIES = 24
 # The checklist reads the stored summary (mar/summary.py) instead of the bridge: session, user,
 # groups, encounter, summary, then only what its findings name: their administrations (pauses for
 # a pause finding), the sites for a flush finding, the acknowledgements.
