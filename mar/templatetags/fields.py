@@ -26,7 +26,7 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
+from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field, as_crispy_form
 from django import forms, template
 from django.forms.boundfield import BoundField
 from django.forms.renderers import DjangoTemplates
@@ -257,3 +257,21 @@ _COVERED: dict[type[forms.Widget], tuple[str, Callable[[dict[str, Any]], str]]] 
 _COVERED[forms.Textarea] = (forms.Textarea.template_name, _textarea)
 _COVERED[forms.Select] = (forms.Select.template_name, _select)
 _COVERED[forms.SelectMultiple] = (forms.SelectMultiple.template_name, _select)
+
+
+@register.filter
+def as_form(form: forms.BaseForm) -> SafeString:
+    """`{{ form|as_form }}`: what crispy's `{{ form|crispy }}` renders for a form without a
+    crispy helper (its non-field errors in an alert, then each field as `|as_field` draws it);
+    a form with a helper, or a formset, is handed to crispy."""
+    if not isinstance(form, forms.BaseForm) or getattr(form, "helper", None) is not None:
+        return as_crispy_form(form)  # type: ignore[no-any-return]
+    parts = []
+    errors = form.non_field_errors()
+    if errors:
+        items = "".join(f"<li>{_esc(error)}</li>" for error in errors)
+        parts.append(
+            f'<div class="alert alert-block alert-danger"><ul class="m-0">{items}</ul></div>'
+        )
+    parts.extend(as_field(field) for field in form)
+    return mark_safe("".join(parts))
