@@ -9,8 +9,9 @@ them (a peripheral IV, a hydration, an antiemetic and a chemotherapy order) and,
 test client signed in as a nurse, charts each the way `benchmarks/locustfile.py` does: six rounds
 of chart page, start of the next order (htmx), flush (htmx), live checklist (GET), the bare view
 (/healthz) and stop (htmx), then sign (the refused sign form asks a reason for each open error
-the chart did not list, e.g. a stop missing as signing sees it, and she gives it). No think time, no network, no locust: the process's own CPU
-time over the requests it served (PostgreSQL's is not counted), and each request kind's median.
+the chart did not list, e.g. a stop missing as signing sees it, and she gives it). No think time,
+no network, no locust: the process's own CPU time over the requests it served (PostgreSQL's is
+not counted), and each request kind's median.
 
 Against another checkout (e.g. the code when issue 19 was filed), run this file with that
 checkout's interpreter and point it there (the script reaches the app through its URLs only):
