@@ -41,6 +41,9 @@ PASSWORD = "load-test-password-1"
 BARE = "bare view (/healthz)"
 ROUND_TRIP = "flush = live checklist round trip (htmx)"
 CHECKLIST = "checklist (GET)"
+SEEDED_SIGNED = 60  # signed visits seeded for the coders before the run
+# The charting actions a nurse's round makes (issue 19: how many a second before saturating).
+CHARTING = ("start (htmx)", ROUND_TRIP, "stop (htmx)", "sign", "sign, reasons asked")
 
 
 def seed(out: Path, nurses: int, coders: int, open_encounters: int, signed: int) -> None:
@@ -177,7 +180,7 @@ def main() -> int:
         started = time.monotonic()
         subprocess.run(
             [python, __file__, "--seed", str(seed_file), str(nurses), str(coders),
-             str(args.open), "60"],
+             str(args.open), str(SEEDED_SIGNED)],
             cwd=ROOT, env=env, check=True, timeout=900,
         )  # fmt: skip
         print(f"seeded in {time.monotonic() - started:.0f}s", flush=True)
@@ -269,7 +272,12 @@ def main() -> int:
             "ratio_round_trip_to_bare_p95": ratio(ROUND_TRIP, "p95_ms"),
             "ratio_checklist_get_to_bare_p50": ratio(CHECKLIST, "p50_ms"),
             "ratio_checklist_get_to_bare_p95": ratio(CHECKLIST, "p95_ms"),
+            "charting_actions_per_s": round(
+                sum(table[name]["requests"] for name in CHARTING if name in table) / run_seconds, 1
+            ),
             "signed_encounters": signed,
+            # A run whose nurses sign nothing makes no charges: it would leave the worker idle.
+            "signed_in_run": signed - SEEDED_SIGNED,
             "signed_with_exactly_one_current_run": with_one_run,
             "outbox_pending_after": pg.scalar(pending),
             "load_average": os.getloadavg(),
@@ -282,6 +290,8 @@ def main() -> int:
             print(f"| {name} | {row['requests']} | {row['failures']} | {row['p50_ms']:.0f} | "
                   f"{row['p95_ms']:.0f} | {row['p99_ms']:.0f} |")  # fmt: skip
         print(json.dumps({k: v for k, v in summary.items() if k != "by_request"}, indent=2))
+        if summary["signed_in_run"] == 0:
+            print("warning: no visit was signed during the run (no charges were made)")
         ok = summary["failures"] == 0 and signed == with_one_run and locust.returncode == 0
         return 0 if ok else 1
     finally:
