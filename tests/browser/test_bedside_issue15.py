@@ -253,3 +253,36 @@ def test_moving_an_infusion_to_another_site_clears_the_overlap_on_the_other_card
     page.locator("#running-slot").screenshot(path=str(ARTIFACTS / "bedside-overlap-cleared.png"))
     second.refresh_from_db()
     assert second.site_id == other.pk
+
+
+def test_signing_with_an_open_error_and_an_infusion_running_says_both_before_she_signs(
+    browser_page, live_server
+) -> None:
+    """The sign-off lists an open error's reason field and, beside it, that signing will ask for
+    the running infusion's stop: she is told before she signs, not after. Giving a reason for
+    each, the record signs. Screenshot bedside-sign-running.png."""
+    now = timezone.now()
+    encounter, _site, running = _fluid_running(now)
+    factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")  # DOC-6
+    page = browser_page
+    _chart_as_nurse(page, live_server, "nurse-sr", encounter)
+    form = page.locator("[data-testid=sign-form]")
+    expect(form.locator("input[name^=ack_]")).to_have_count(1)
+    expect(form.locator("[data-testid=sign-running-note]")).to_contain_text(
+        "sodium chloride 0.9% is running"
+    )
+    form.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "bedside-sign-running.png"))
+
+    form.locator("input[name^=ack_]").fill("ondansetron not needed, no nausea")
+    page.locator("[data-testid=sign]").click()
+    # Signing asks for the running one's stop, as the panel said; she gives a reason.
+    reasons = page.locator("[data-testid=sign-form] input[name^=ack_]")
+    expect(reasons).to_have_count(2)
+    for index in range(2):
+        if not reasons.nth(index).input_value():
+            reasons.nth(index).fill("still running at transfer to the ward")
+    page.locator("[data-testid=sign]").click()
+    expect(page.locator("[data-testid=signed]")).to_be_visible()
+    running.refresh_from_db()
+    assert running.encounter.status == "signed"

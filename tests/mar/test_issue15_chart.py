@@ -271,3 +271,19 @@ def test_doc_volume_a_volume_the_rates_explain_is_not_flagged_and_the_timeline_m
     marks = re.findall(r'data-testid="rate-mark" data-rate="([^"]+)"', bar)
     assert marks == ["200 mL/h"]  # the change, not the start rate
     assert "rate 200 mL/h from" in bar
+
+
+def test_running_with_other_errors_the_sign_panel_still_says_signing_asks_for_the_stop(
+    client_as,
+) -> None:
+    """A running infusion next to an open error: the sign-off lists the error's reason field and
+    says, as when nothing else is open, that signing will ask for the running one's stop (else
+    the nurse gives her reasons, signs, and only then hears of it)."""
+    encounter, adm = running_visit()
+    factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")  # DOC-6
+    html = _chart(client_as(roles.NURSE), encounter)
+    sign = html[html.index('<section id="sign"') :]
+    sign = sign[: sign.index("</section>")]
+    assert 'name="ack_' in sign and "Sign with these reasons" in sign
+    assert 'data-testid="sign-running-note"' in sign
+    assert "carboplatin is running" in sign
