@@ -42,7 +42,9 @@ ROUNDS = 6  # as the load test's LOAD_CYCLES
 
 
 def visits_create(n: int) -> tuple[Any, list[int]]:
-    """A nurse and `n` visits in progress, as benchmarks/load.py seeds them."""
+    """A nurse and `n` visits in progress, as benchmarks/load.py seeds them. Written out here,
+    not imported: load.py puts its own checkout on sys.path, and this file must measure another
+    checkout (--root) through that checkout's own factories."""
     from django.contrib.auth.models import Group, User
     from django.db import transaction
     from django.utils import timezone
