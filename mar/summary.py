@@ -203,11 +203,14 @@ _FIELDS = ["computed_at", "valid_until", "record_error", "findings"]
 def summary_evaluate(*, encounter: Encounter, now: datetime) -> Written:
     """The record as it stands, read and coded at `now` (the chart's view of it). Its summary is
     stored where none is yet (a record charted before summaries, or imported), so the next
-    change's answer knows which cards' findings it altered (`Written.before`)."""
+    change's answer knows which cards' findings it altered (`Written.before`). An encounter
+    read with `summary_stored` annotated (the chart page's read) skips that insert when its
+    summary is there (a write, and its transaction, on every page load otherwise)."""
     written = _computed(
         encounter.pk, record_dict_from_encounter(encounter), now, record_needed=True
     )
-    EncounterSummary.objects.bulk_create([written.summary], ignore_conflicts=True)
+    if not getattr(encounter, "summary_stored", False):
+        EncounterSummary.objects.bulk_create([written.summary], ignore_conflicts=True)
     return written
 
 

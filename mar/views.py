@@ -59,7 +59,15 @@ from mar.forms import (
     apply_chart_error,
     plain_number,
 )
-from mar.models import AccessSite, Administration, Encounter, Flush, Order, Pause
+from mar.models import (
+    AccessSite,
+    Administration,
+    Encounter,
+    EncounterSummary,
+    Flush,
+    Order,
+    Pause,
+)
 from mar.ports import charges_port
 from mar.roles import (
     ADMIN,
@@ -249,7 +257,14 @@ def _encounter(pk: int) -> Encounter:
 @role_required(NURSE, CODER, PHARMACIST)
 def encounter_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The chart: nurses chart on it; coders and pharmacists read it."""
-    encounter = _encounter(pk)
+    # Whether its summary is stored, read with it: the chart stores one only where none is yet
+    # (summary_evaluate), without a write on every page load (issue 19).
+    encounter = get_object_or_404(
+        Encounter.objects.select_related("patient", "signed_by").annotate(
+            summary_stored=Exists(EncounterSummary.objects.filter(encounter=OuterRef("pk")))
+        ),
+        pk=pk,
+    )
     return render(request, "mar/encounter.html", _chart_context(request, encounter))
 
 
