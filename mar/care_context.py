@@ -118,7 +118,7 @@ def care_context(
     orders = (
         rows.orders
         if rows is not None
-        else list(encounter.orders.select_related("drug", "encounter__patient"))
+        else list(encounter.orders.select_related("drug"))
     )
     for order in orders:
         order.encounter = encounter  # its patient already read with it
