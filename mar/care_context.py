@@ -115,11 +115,7 @@ def care_context(
         or care_forms.MeasureForm(encounter=encounter, prefix="m"),
     )
     care.charted_in_error = list(encounter.charted_in_error.select_related("by"))
-    orders = (
-        rows.orders
-        if rows is not None
-        else list(encounter.orders.select_related("drug"))
-    )
+    orders = rows.orders if rows is not None else list(encounter.orders.select_related("drug"))
     for order in orders:
         order.encounter = encounter  # its patient already read with it
         usable = next(
