@@ -17,7 +17,7 @@ from .result import Finding, NotCharged
 from .timing import QUARTER_HOUR, dates_in, local_clock, local_date
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class Line:
     code: str
     units: int
@@ -29,6 +29,30 @@ class Line:
     initial: bool = False
     modifiers: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)  # rule ids (rules.py), in the order applied
+
+    def __init__(
+        self,
+        code: str,
+        units: int,
+        day: date,
+        administrations: tuple[str, ...],
+        why: str,
+        at: float,
+        group: str | None = None,
+        initial: bool = False,
+        modifiers: list[str] | None = None,
+        rules: list[str] | None = None,
+    ) -> None:
+        self.code = code
+        self.units = units
+        self.day = day
+        self.administrations = administrations
+        self.why = why
+        self.at = at
+        self.group = group
+        self.initial = initial
+        self.modifiers = modifiers if modifiers is not None else []
+        self.rules = rules if rules is not None else []
 
     def apply(self, *rule_ids: str) -> None:
         self.rules.extend(i for i in rule_ids if i not in self.rules)

@@ -53,7 +53,7 @@ CLASS_RANK: dict[DrugClass, int] = {
 }
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class Service:
     """One codable service: an administration, or the drugs of one bag coded as one.
 
@@ -77,6 +77,27 @@ class Service:
     drugs: str = field(init=False, compare=False)
     site: str | None = field(init=False, compare=False)
     start: float = field(init=False, compare=False)
+
+    def __init__(
+        self,
+        kind: ServiceKind,
+        lead: Administration,
+        drug_class: DrugClass,
+        members: tuple[Administration, ...],
+        spans: tuple[Span, ...],
+        minutes: int,
+        note: str = "",
+        rules: tuple[str, ...] = (),
+    ) -> None:
+        self.kind = kind
+        self.lead = lead
+        self.drug_class = drug_class
+        self.members = members
+        self.spans = spans
+        self.minutes = minutes
+        self.note = note
+        self.rules = rules
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         members = self.members

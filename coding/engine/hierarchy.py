@@ -43,7 +43,7 @@ def rank(service: Service) -> int:
     return 3 if infusion else 4
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class SiteGroup:
     """IV services coded against one initial service: one site, or all undocumented sites."""
 
@@ -54,6 +54,24 @@ class SiteGroup:
     hydration_counts: bool = False  # enough minutes alone to be charged (hydration.py decides)
     initial: Service | None = None
     initial_rules: tuple[str, ...] = ()  # the rules that chose `initial` (choose_initial)
+
+    def __init__(
+        self,
+        key: str,
+        services: list[Service] | None = None,
+        hydration_alone: list[Span] | None = None,
+        hydration_minutes: int = 0,
+        hydration_counts: bool = False,
+        initial: Service | None = None,
+        initial_rules: tuple[str, ...] = (),
+    ) -> None:
+        self.key = key
+        self.services = services if services is not None else []
+        self.hydration_alone = hydration_alone if hydration_alone is not None else []
+        self.hydration_minutes = hydration_minutes
+        self.hydration_counts = hydration_counts
+        self.initial = initial
+        self.initial_rules = initial_rules
 
 
 def site_group_key(record: Record, site_id: str | None) -> str:

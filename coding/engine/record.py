@@ -6,6 +6,12 @@ convention: nothing assigns to a record after `reading.parse_record` made it. Th
 equality and hash of frozen ones (`unsafe_hash`), and tests/engine/test_record_unchanged.py
 proves that coding a record leaves it as it was and that no engine module assigns to one.
 
+Each class writes its own `__init__` (`dataclass(init=False)`): the same parameters, defaults and
+`__post_init__` as the generated one (tests/engine/test_constructors.py), but one mypyc compiles
+to C, where the generated one stays interpreted Python, about a fifth of the compiled engine's
+time (issue 19, target 4). The result's classes (result.py) and the coding drafts (`Service`,
+`Line`, `SiteGroup`) do the same.
+
 `reading.parse_record` builds these from an `infusion-record/1` document (record-format.md); the
 database bridge (`mar/record.py`) builds the same document, so the engine has one input shape.
 Times are timezone-aware datetimes; the encounter's zone turns them into local dates.
@@ -112,7 +118,7 @@ def seconds(moment: datetime) -> float:
     return found
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class Encounter:
     id: str
     timezone: str
@@ -122,16 +128,46 @@ class Encounter:
     observation_at: datetime | None = None
     sequence_of_day: int = 1
 
+    def __init__(
+        self,
+        id: str,
+        timezone: str,
+        setting: Setting = "facility",
+        date_of_service: date | None = None,
+        arrived_at: datetime | None = None,
+        observation_at: datetime | None = None,
+        sequence_of_day: int = 1,
+    ) -> None:
+        self.id = id
+        self.timezone = timezone
+        self.setting = setting
+        self.date_of_service = date_of_service
+        self.arrived_at = arrived_at
+        self.observation_at = observation_at
+        self.sequence_of_day = sequence_of_day
 
-@dataclass(slots=True, unsafe_hash=True)
+
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class Site:
     id: str
     kind: SiteKind
     location: str = ""
     separate_site_reason: str | None = None
 
+    def __init__(
+        self,
+        id: str,
+        kind: SiteKind,
+        location: str = "",
+        separate_site_reason: str | None = None,
+    ) -> None:
+        self.id = id
+        self.kind = kind
+        self.location = location
+        self.separate_site_reason = separate_site_reason
 
-@dataclass(slots=True, unsafe_hash=True)
+
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class Order:
     id: str
     drug: str
@@ -144,28 +180,74 @@ class Order:
     disposition: Disposition | None = None
     disposition_reason: str | None = None
 
+    def __init__(
+        self,
+        id: str,
+        drug: str,
+        dose: str | None = None,
+        route: str | None = None,
+        indication: str | None = None,
+        purpose: Literal["hydration"] | None = None,
+        duration_minutes: int | None = None,
+        disposition: Disposition | None = None,
+        disposition_reason: str | None = None,
+    ) -> None:
+        self.id = id
+        self.drug = drug
+        self.dose = dose
+        self.route = route
+        self.indication = indication
+        self.purpose = purpose
+        self.duration_minutes = duration_minutes
+        self.disposition = disposition
+        self.disposition_reason = disposition_reason
 
-@dataclass(slots=True, unsafe_hash=True)
+
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class Pause:
     start: datetime
     end: datetime | None
 
+    def __init__(
+        self,
+        start: datetime,
+        end: datetime | None,
+    ) -> None:
+        self.start = start
+        self.end = end
 
-@dataclass(slots=True, unsafe_hash=True)
+
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class Dose:
     value: float
     unit: str
 
+    def __init__(
+        self,
+        value: float,
+        unit: str,
+    ) -> None:
+        self.value = value
+        self.unit = unit
 
-@dataclass(slots=True, unsafe_hash=True)
+
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class RateEvent:
     """The rate an infusion ran at from `at` on (its start rate, then each change), in mL/h."""
 
     at: datetime
     ml_h: float
 
+    def __init__(
+        self,
+        at: datetime,
+        ml_h: float,
+    ) -> None:
+        self.at = at
+        self.ml_h = ml_h
 
-@dataclass(slots=True, unsafe_hash=True)
+
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class Administration:
     id: str
     drug: str
@@ -201,6 +283,57 @@ class Administration:
     spans: tuple[tuple[float, float], ...] = field(init=False, repr=False, compare=False)
     # "The same drug": the drug's name trimmed and lowercased (RAC-5, DOC-1, services' drug keys).
     drug_key: str = field(init=False, repr=False, compare=False)
+
+    def __init__(
+        self,
+        id: str,
+        drug: str,
+        drug_class: DrugClass | None,
+        route: Route,
+        method: Method,
+        start: datetime,
+        stop: datetime | None = None,
+        site: str | None = None,
+        order: str | None = None,
+        pauses: tuple[Pause, ...] = (),
+        purpose: Purpose | None = None,
+        bag: str | None = None,
+        started_by: Literal["facility", "ems"] = "facility",
+        lesions: int | None = None,
+        pump: Literal["portable", "implanted"] | None = None,
+        planned_hours: float | None = None,
+        primary: bool = False,
+        dose: Dose | None = None,
+        hcpcs: str | None = None,
+        billing_unit: Dose | None = None,
+        rates: tuple[RateEvent, ...] = (),
+        volume_infused_ml: float | None = None,
+        bag_volume_ml: float | None = None,
+    ) -> None:
+        self.id = id
+        self.drug = drug
+        self.drug_class = drug_class
+        self.route = route
+        self.method = method
+        self.start = start
+        self.stop = stop
+        self.site = site
+        self.order = order
+        self.pauses = pauses
+        self.purpose = purpose
+        self.bag = bag
+        self.started_by = started_by
+        self.lesions = lesions
+        self.pump = pump
+        self.planned_hours = planned_hours
+        self.primary = primary
+        self.dose = dose
+        self.hcpcs = hcpcs
+        self.billing_unit = billing_unit
+        self.rates = rates
+        self.volume_infused_ml = volume_infused_ml
+        self.bag_volume_ml = bag_volume_ml
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         self.drug_key = self.drug.strip().lower()
@@ -239,10 +372,18 @@ class Administration:
         return self.drug_class == "hydration"
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class Flush:
     site: str | None
     at: datetime
+
+    def __init__(
+        self,
+        site: str | None,
+        at: datetime,
+    ) -> None:
+        self.site = site
+        self.at = at
 
 
 @dataclass(slots=True, unsafe_hash=True)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 Severity = Literal["error", "warning", "info"]
+Day: TypeAlias = date  # for `Charge.__init__`, where the field named `date` hides the type
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class Charge:
     code: str
     units: int
@@ -29,6 +30,24 @@ class Charge:
     why: str
     modifiers: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()  # the ids of the rules the line applied (rules.py, RULEBOOK.md)
+
+    def __init__(
+        self,
+        code: str,
+        units: int,
+        date: Day,
+        administrations: tuple[str, ...],
+        why: str,
+        modifiers: tuple[str, ...] = (),
+        rules: tuple[str, ...] = (),
+    ) -> None:
+        self.code = code
+        self.units = units
+        self.date = date
+        self.administrations = administrations
+        self.why = why
+        self.modifiers = modifiers
+        self.rules = rules
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,7 +61,7 @@ class Charge:
         }
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class Finding:
     """A documentation gap or coding edit; `field` names the record field that fixes it."""
 
@@ -51,6 +70,20 @@ class Finding:
     message: str
     administrations: tuple[str, ...] = ()
     field: str | None = None
+
+    def __init__(
+        self,
+        rule: str,
+        severity: Severity,
+        message: str,
+        administrations: tuple[str, ...] = (),
+        field: str | None = None,
+    ) -> None:
+        self.rule = rule
+        self.severity = severity
+        self.message = message
+        self.administrations = administrations
+        self.field = field
 
     def sort_key(self) -> tuple[int, str, tuple[str, ...], str]:
         return (SEVERITY_ORDER[self.severity], self.rule, self.administrations, self.message)
@@ -67,11 +100,21 @@ class Finding:
         return out
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class NotCharged:
     administration: str
     reason: str
     rules: tuple[str, ...] = ()  # the ids of the rules that left it uncharged
+
+    def __init__(
+        self,
+        administration: str,
+        reason: str,
+        rules: tuple[str, ...] = (),
+    ) -> None:
+        self.administration = administration
+        self.reason = reason
+        self.rules = rules
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,12 +124,24 @@ class NotCharged:
         }
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(init=False, slots=True, unsafe_hash=True)
 class Result:
     encounter: str
     charges: tuple[Charge, ...]
     findings: tuple[Finding, ...]
     not_charged: tuple[NotCharged, ...] = ()
+
+    def __init__(
+        self,
+        encounter: str,
+        charges: tuple[Charge, ...],
+        findings: tuple[Finding, ...],
+        not_charged: tuple[NotCharged, ...] = (),
+    ) -> None:
+        self.encounter = encounter
+        self.charges = charges
+        self.findings = findings
+        self.not_charged = not_charged
 
     def to_json(self) -> dict[str, Any]:
         return {
