@@ -3,7 +3,7 @@
     python benchmarks/engine.py            # 10,000 encounters
     python benchmarks/engine.py --n 2000 --profile
     python benchmarks/engine.py --against 70fa87b   # also the engine at that commit, alternately
-    python benchmarks/engine.py --mypyc    # also this engine compiled by mypyc (a copy)
+    python benchmarks/engine.py --pure     # also the pure-Python sources, beside the build
     python benchmarks/engine.py --offsets  # times written with their offset, as the bridge does
 
 Measures, over the same records in the same process:
@@ -13,9 +13,9 @@ Measures, over the same records in the same process:
       validation, no rule and no output: the least any engine that reads into them must do;
   (d) with --against REF: the engine as it was at commit REF (taken out of git and imported
       beside this one, engine_identity.py), so before and after are timed in the same minutes;
-  (e) with --mypyc: a copy of this engine's sources compiled by mypyc into a temporary
-      directory under another name (`engine_mypyc`) and imported beside it: what a compiled
-      build would give, measured, not adopted (benchmarks/README.md, "Issue 19, target 4").
+  (e) with --pure: the engine's pure-Python sources, loaded under another name
+      (tests/engine/pure.py) beside the build `pip install -e .` made (mypyc-compiled, issue 19
+      target 4; `coding.engine.BUILD` says which runs), so both are timed in the same minutes.
 The two are timed alternately in chunks of 250 encounters, so both see the same machine state (a
 shared VM's speed drifts by 2x within minutes); the ratio is the median of the rounds' ratios and
 is the figure to compare across machines. The corpus is moved out of the garbage collector's
@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from coding.engine import code_record, parse_record  # noqa: E402
+from coding.engine import BUILD, code_record, parse_record  # noqa: E402
 from coding.engine.reading import parse_time  # noqa: E402
 from coding.engine.record import (  # noqa: E402
     Administration,
@@ -230,28 +230,11 @@ def bare_record(doc: dict[str, Any]) -> Record:
     )
 
 
-def compiled_engine(into: Path) -> Any:
-    """This engine's sources, copied to `into`/engine_mypyc, compiled there by mypyc (mypy is a
-    dev requirement; a C compiler is needed) and imported under that name (--mypyc)."""
-    import importlib
-    import shutil
-    import subprocess
+def pure_engine() -> Any:
+    """The pure-Python sources under another name (--pure)."""
+    from tests.engine.pure import pure_engine as load
 
-    package = into / "engine_mypyc"
-    source = Path(__file__).resolve().parents[1] / "coding" / "engine"
-    shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__", "*.md"))
-    for entry_point in ("cli.py", "__main__.py"):  # the command line is not timed
-        (package / entry_point).unlink()
-    mypyc = Path(sys.executable).with_name("mypyc")
-    started = time.perf_counter()
-    subprocess.run(
-        [str(mypyc), "engine_mypyc"], cwd=into, check=True, capture_output=True, text=True
-    )
-    print(f"mypyc build     : {time.perf_counter() - started:.0f} s")
-    sys.path.insert(0, str(into))
-    compiled = importlib.import_module("engine_mypyc")
-    assert str(compiled.charges.__file__).endswith(".so"), "not compiled"
-    return compiled
+    return load()
 
 
 def records_only(records: list[dict[str, Any]]) -> None:
@@ -291,9 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         "--floor", action="store_true", help="also time building the record alone (c)"
     )
     parser.add_argument("--against", metavar="REF", help="also time the engine at commit REF (d)")
-    parser.add_argument(
-        "--mypyc", action="store_true", help="also time this engine compiled by mypyc (e)"
-    )
+    parser.add_argument("--pure", action="store_true", help="also time the pure-Python sources (e)")
     parser.add_argument(
         "--offsets",
         action="store_true",
@@ -308,12 +289,8 @@ def main(argv: list[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:  # imported in full before it goes
             against = engine_of(load_reference(args.against, Path(tmp)))
-    build_dir = None
-    if args.mypyc:
-        import tempfile
-
-        build_dir = tempfile.TemporaryDirectory()  # the extension modules load from here
-        compiled = engine_of(compiled_engine(Path(build_dir.name)))
+    if args.pure:
+        compiled = engine_of(pure_engine())
 
     records = corpus(args.n, args.seed)
     if args.offsets:
@@ -359,7 +336,10 @@ def main(argv: list[str] | None = None) -> int:
         f"engine          : {engine_rate:>10,.0f} encounters/s "
         f"(target {TARGET_PER_SECOND:,}/s: {verdict})"
     )
-    print(f"ratio           : engine takes {ratio:.1f}x the JSON round trip (median of rounds)")
+    print(
+        f"ratio           : engine ({BUILD}) takes {ratio:.1f}x the JSON round trip "
+        "(median of rounds)"
+    )
     if args.floor:
         floor_ratio = statistics.median(f / j for f, j in zip(floor_times, json_times, strict=True))
         floor_share = statistics.median(
@@ -389,9 +369,9 @@ def main(argv: list[str] | None = None) -> int:
             e / c for e, c in zip(engine_times, compiled_times, strict=True)
         )
         print(
-            f"engine (mypyc)  : {args.n / min(compiled_times):>10,.0f} encounters/s, "
-            f"{compiled_ratio:.1f}x the JSON round trip; {speedup:.2f}x as fast as this engine "
-            "(median of rounds; a compiled copy, not the engine in use)"
+            f"engine (pure)   : {args.n / min(compiled_times):>10,.0f} encounters/s, "
+            f"{compiled_ratio:.1f}x the JSON round trip; the engine in use ({BUILD}) is "
+            f"{1 / speedup:.2f}x as fast (median of rounds)"
         )
     print(
         f"engine split    : reading {read / total:.0%}, coding {code / total:.0%}, "

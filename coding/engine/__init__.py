@@ -19,11 +19,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .charges import code_record
-from .edits import charge_edits
-from .reading import RecordError, parse_record
-from .record import Administration, Encounter, Flush, Order, Pause, Policy, Record, Site
-from .result import Charge, Finding, NotCharged, Result
+from . import _build
+
+# "compiled" (mypyc, built by `pip install -e .`) or "pure"; chosen before any rule module is
+# imported, so an edited source is never shadowed by an older build (_build.py).
+BUILD = _build.choose()
+
+from .charges import code_record  # noqa: E402
+from .edits import charge_edits  # noqa: E402
+from .reading import RecordError, parse_record  # noqa: E402
+from .record import (  # noqa: E402
+    Administration,
+    Encounter,
+    Flush,
+    Order,
+    Pause,
+    Policy,
+    Record,
+    Site,
+)
+from .result import Charge, Finding, NotCharged, Result  # noqa: E402
 
 
 def check_record(
@@ -39,6 +54,7 @@ def check_record(
 
 
 __all__ = [
+    "BUILD",
     "Administration",
     "Charge",
     "Encounter",

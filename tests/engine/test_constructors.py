@@ -16,20 +16,18 @@ from typing import Any
 
 import pytest
 
-from coding.engine.book import Line
-from coding.engine.classify import Service
-from coding.engine.hierarchy import SiteGroup
-from coding.engine.record import (
-    Administration,
-    Dose,
-    Encounter,
-    Flush,
-    Order,
-    Pause,
-    RateEvent,
-    Site,
-)
-from coding.engine.result import Charge, Finding, NotCharged, Result
+from .pure import pure
+
+# The pure classes: a compiled class' constructor has no Python signature to read.
+record, result = pure("record"), pure("result")
+Administration, Dose, Encounter = record.Administration, record.Dose, record.Encounter
+Flush, Order, Pause, RateEvent, Site = (
+    record.Flush, record.Order, record.Pause, record.RateEvent, record.Site
+)  # fmt: skip
+Charge, Finding, NotCharged, Result = (
+    result.Charge, result.Finding, result.NotCharged, result.Result
+)  # fmt: skip
+Line, Service, SiteGroup = pure("book").Line, pure("classify").Service, pure("hierarchy").SiteGroup
 
 HAND_WRITTEN = [
     Administration,
