@@ -60,7 +60,11 @@ class Line:
 
 def rule_list(rule_ids: Iterable[str]) -> list[str]:
     """The ids once each, in the order first applied."""
-    return list(dict.fromkeys(rule_ids))
+    out: list[str] = []
+    for rule_id in rule_ids:
+        if rule_id not in out:
+            out.append(rule_id)
+    return out
 
 
 class Book:

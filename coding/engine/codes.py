@@ -6,7 +6,7 @@ complex drugs (`chemo`, hormonal antineoplastics included for IV services), ther
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from .record import DrugClass
 
@@ -31,10 +31,10 @@ ADDITIONAL_HOUR: dict[Family, str] = {
 }
 SEQUENTIAL_INFUSION: dict[Family, str] = {"chemo": "96417", "therapeutic": "96367"}
 PUSH_OF_NEW_DRUG: dict[Family, str] = {"chemo": "96411", "therapeutic": "96375"}
-CONCURRENT_INFUSION = "96368"
-PUSH_OF_SAME_DRUG = "96376"  # facility only
-HYDRATION_INITIAL = "96360"
-HYDRATION_ADDITIONAL = "96361"
+CONCURRENT_INFUSION: Final = "96368"
+PUSH_OF_SAME_DRUG: Final = "96376"  # facility only
+HYDRATION_INITIAL: Final = "96360"
+HYDRATION_ADDITIONAL: Final = "96361"
 
 # Injections reported on their own, outside the IV hierarchy.
 SQ_IM_INJECTION: dict[DrugClass, str] = {
@@ -42,27 +42,27 @@ SQ_IM_INJECTION: dict[DrugClass, str] = {
     "chemo_hormonal": "96402",
     "therapeutic": "96372",
 }
-INTRALESIONAL_UP_TO_7 = "96405"
-INTRALESIONAL_MORE_THAN_7 = "96406"
+INTRALESIONAL_UP_TO_7: Final = "96405"
+INTRALESIONAL_MORE_THAN_7: Final = "96406"
 INTRALESIONAL_MAX_LESIONS_FOR_96405 = 7
-INTRATHECAL = "96450"
-VENTRICULAR_RESERVOIR = "96542"
-PLEURAL_CAVITY = "96440"
-PERITONEAL_CAVITY = "96446"
+INTRATHECAL: Final = "96450"
+VENTRICULAR_RESERVOIR: Final = "96542"
+PLEURAL_CAVITY: Final = "96440"
+PERITONEAL_CAVITY: Final = "96446"
 
 # SQ infusions and intra-arterial services: their own access, their own initial codes.
-SQ_INFUSION_INITIAL = "96369"
-SQ_INFUSION_ADDITIONAL_HOUR = "96370"
-SQ_INFUSION_NEW_SITE = "96371"
+SQ_INFUSION_INITIAL: Final = "96369"
+SQ_INFUSION_ADDITIONAL_HOUR: Final = "96370"
+SQ_INFUSION_NEW_SITE: Final = "96371"
 IA_PUSH: dict[Family, str] = {"chemo": "96420", "therapeutic": "96373"}
-IA_INFUSION_INITIAL = "96422"  # chemotherapy
-IA_INFUSION_ADDITIONAL_HOUR = "96423"
-UNLISTED_INJECTION_OR_INFUSION = "96379"  # therapeutic, IV or intra-arterial
+IA_INFUSION_INITIAL: Final = "96422"  # chemotherapy
+IA_INFUSION_ADDITIONAL_HOUR: Final = "96423"
+UNLISTED_INJECTION_OR_INFUSION: Final = "96379"  # therapeutic, IV or intra-arterial
 
 # Prolonged infusions started with a pump, and port irrigation.
-PUMP_START_IV = "96416"
-PUMP_START_IA = "96425"
-PORT_IRRIGATION = "96523"
+PUMP_START_IV: Final = "96416"
+PUMP_START_IA: Final = "96425"
+PORT_IRRIGATION: Final = "96523"
 
 # Codes CPT allows once per encounter ("96368 ... once per encounter"; "Use 96369, 96371 only once
 # per encounter"), with the words the edit uses.
