@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
-import importlib.util
 import json
 import random
 import subprocess
@@ -57,15 +56,9 @@ def load_reference(ref: str, into: Path) -> types.ModuleType:
         ["git", "archive", ref, "coding/engine"], cwd=ROOT, capture_output=True, check=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    package = into / "coding" / "engine"
-    spec = importlib.util.spec_from_file_location(
-        "engine_ref", package / "__init__.py", submodule_search_locations=[str(package)]
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["engine_ref"] = module
-    spec.loader.exec_module(module)
-    return module
+    from tests.engine.pure import import_package
+
+    return import_package("engine_ref", into / "coding" / "engine")
 
 
 # --- the documents ------------------------------------------------------------------------------

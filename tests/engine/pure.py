@@ -20,6 +20,18 @@ from types import ModuleType
 ENGINE = Path(__file__).resolve().parents[2] / "coding" / "engine"
 
 
+def import_package(name: str, package: Path) -> ModuleType:
+    """The package in the folder `package` (an engine's copy), imported under `name`."""
+    spec = importlib.util.spec_from_file_location(
+        name, package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @functools.cache
 def pure_engine() -> ModuleType:
     package = Path(tempfile.mkdtemp(prefix="engine-pure-")) / "engine_pure"
@@ -28,13 +40,7 @@ def pure_engine() -> ModuleType:
         package,
         ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyd", "_compiled.sha256"),
     )
-    spec = importlib.util.spec_from_file_location(
-        "engine_pure", package / "__init__.py", submodule_search_locations=[str(package)]
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["engine_pure"] = module
-    spec.loader.exec_module(module)
+    module = import_package("engine_pure", package)
     assert module.BUILD == "pure"
     assert str(importlib.import_module("engine_pure.charges").__file__).endswith(".py")
     return module
