@@ -16,4 +16,4 @@ assert _spec is not None and _spec.loader is not None
 _build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_build)
 
-setup(ext_modules=_build.ext_modules())
+setup(ext_modules=_build.ext_modules(), cmdclass=_build.commands())

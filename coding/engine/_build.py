@@ -93,15 +93,51 @@ def ext_modules() -> list[Any]:
     """For setup.py: the engine compiled by mypyc, unless MAR_ENGINE_PURE=1.
 
     An earlier build's extension modules are removed first, so a build that fails leaves the
-    sources running, never an older build under a newer stamp.
+    sources running, never an older build under a newer stamp. A build that cannot be made (mypyc
+    refuses the sources, no C compiler: see `commands`) installs the app with the sources
+    running and says so; `coding.engine.BUILD` is then "pure", and bin/test fails on it
+    (tests/engine/test_compiled.py), so CI never ships the pure engine unnoticed.
     """
-    for stale in compiled_files():
-        stale.unlink()
-    STAMP.unlink(missing_ok=True)
+    _remove_build()
     if os.environ.get(PURE) == "1":
         return []
     from mypyc.build import mypycify  # a build requirement (pyproject.toml), not a runtime one
 
     root = HERE.parents[1]
+    try:
+        modules = list(mypycify([str(p.relative_to(root)) for p in sources()], opt_level="3"))
+    except (Exception, SystemExit) as exc:  # mypyc exits on a type error in the sources
+        _not_compiled(exc)
+        return []
     STAMP.write_text(digest() + "\n")
-    return list(mypycify([str(p.relative_to(root)) for p in sources()], opt_level="3"))
+    return modules
+
+
+def commands() -> dict[str, Any]:
+    """For setup.py: a `build_ext` that, when the C compiler fails, removes what it made and
+    lets the install finish with the sources running."""
+    from setuptools.command.build_ext import build_ext  # type: ignore[import-untyped]
+
+    class BuildOrRunSources(build_ext):  # type: ignore[misc]  # setuptools is untyped here
+        def run(self) -> None:
+            try:
+                super().run()
+            except Exception as exc:  # noqa: BLE001 - any failure: no partial build is kept
+                _remove_build()
+                _not_compiled(exc)
+
+    return {"build_ext": BuildOrRunSources}
+
+
+def _remove_build() -> None:
+    for stale in compiled_files():
+        stale.unlink()
+    STAMP.unlink(missing_ok=True)
+
+
+def _not_compiled(exc: BaseException) -> None:
+    print(
+        f"coding/engine: NOT compiled ({type(exc).__name__}: {exc}); the app will run the "
+        "pure-Python sources (coding.engine.BUILD == 'pure').",
+        file=sys.stderr,
+    )

@@ -170,3 +170,60 @@ def test_the_digest_covers_every_compiled_source_and_its_bytes(
     assert _build.digest() != before
     assert {p.name for p in _build.sources()} >= {"charges.py", "record.py", "reading.py"}
     assert not {p.name for p in _build.sources()} & _build.NOT_COMPILED
+
+
+# --- a build that cannot be made -----------------------------------------------------------------
+
+
+@pytest.fixture
+def build_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """_build pointed at a copy of the sources, with an earlier build's files beside them."""
+    engine = tmp_path / "coding" / "engine"
+    engine.mkdir(parents=True)
+    for source in _build.sources():
+        (engine / source.name).write_bytes(source.read_bytes())
+    (engine / f"charges{_build.EXTENSION_SUFFIXES[0]}").write_bytes(b"an earlier build")
+    monkeypatch.setattr(_build, "HERE", engine)
+    monkeypatch.setattr(_build, "STAMP", engine / "_compiled.sha256")
+    _build.STAMP.write_text("an earlier digest\n")
+    return engine
+
+
+def test_when_mypyc_refuses_the_sources_the_install_goes_on_with_the_sources(
+    build_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mypyc.build
+
+    def refuses(*args: Any, **kwargs: Any) -> list[Any]:
+        raise SystemExit(2)  # what mypyc does on a type error
+
+    monkeypatch.setattr(mypyc.build, "mypycify", refuses)
+    monkeypatch.delenv(_build.PURE, raising=False)
+    assert _build.ext_modules() == []
+    assert _build.compiled_files() == [] and not _build.STAMP.exists()  # no older build kept
+    assert "NOT compiled" in capsys.readouterr().err
+
+
+def test_when_the_c_compiler_fails_no_partial_build_is_kept(
+    build_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from setuptools import Distribution
+    from setuptools.command.build_ext import build_ext
+
+    def compiler_fails(self: Any) -> None:
+        (build_folder / f"record{_build.EXTENSION_SUFFIXES[0]}").write_bytes(b"half a build")
+        raise OSError("cc: not found")
+
+    monkeypatch.setattr(build_ext, "run", compiler_fails)
+    command = _build.commands()["build_ext"](Distribution())
+    command.run()  # no exception: the install goes on
+    assert _build.compiled_files() == [] and not _build.STAMP.exists()
+    assert "NOT compiled (OSError: cc: not found)" in capsys.readouterr().err
+
+
+def test_mar_engine_pure_at_install_builds_nothing(
+    build_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(_build.PURE, "1")
+    assert _build.ext_modules() == []
+    assert _build.compiled_files() == [] and not _build.STAMP.exists()
