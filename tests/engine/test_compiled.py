@@ -3,15 +3,11 @@ pure-Python sources, and never run when it is older than they are (coding/engine
 
 from __future__ import annotations
 
-import copy
 import json
 import os
-import random
 import subprocess
 import sys
-from datetime import datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,6 +16,7 @@ import coding.engine as installed
 from coding.engine import _build, charges
 
 from .generator import generated_records
+from .identity import moments, mutated, outputs
 from .pure import pure_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,65 +38,19 @@ def test_pip_install_built_the_engine_and_the_app_runs_it() -> None:
 # --- byte-identical output ----------------------------------------------------------------------
 
 
-def _error(exc: BaseException) -> str:
-    return f"!{type(exc).__name__}|{getattr(exc, 'field', None)}|{getattr(exc, 'message', None)}"
-
-
-def _outputs(engine: ModuleType, doc: Any) -> list[str]:
-    """The parsed record's repr, then the result's JSON text coded as the app codes it: at
-    signing's worker (no clock), at the bedside, at signing, and before the first start."""
-    try:
-        record = engine.parse_record(doc)
-    except Exception as exc:  # noqa: BLE001 - an error is an output to compare
-        return [_error(exc)]
-    out = [repr(record)]
-    starts = [a.start for a in record.administrations]
-    moments: list[datetime | None] = [None]
-    if starts:
-        moments += [max(starts) + timedelta(minutes=45), min(starts) - timedelta(minutes=10)]
-    for now in moments:
-        for signing in (False, True) if now else (False,):
-            try:
-                out.append(
-                    json.dumps(engine.code_record(record, now=now, signing=signing).to_json())
-                )
-            except Exception as exc:  # noqa: BLE001
-                out.append(_error(exc))
-    return out
-
-
-def _broken(docs: list[dict[str, Any]], n: int, seed: int) -> list[Any]:
-    """Documents with a field deleted, given a wrong type or a bad time."""
-    rnd = random.Random(seed)
-    out = []
-    for _ in range(n):
-        doc = copy.deepcopy(rnd.choice(docs))
-        adm = rnd.choice(doc["administrations"]) if doc.get("administrations") else doc
-        key = rnd.choice(sorted(adm))
-        kind = rnd.randrange(4)
-        if kind == 0:
-            del adm[key]
-        elif kind == 1:
-            adm[key] = rnd.choice([None, 7, 2.5, [], {}, "", "x"])
-        elif kind == 2:
-            adm[key] = rnd.choice(["2026-13-01T09:00", "2026-03-08T02:30", "09:00", "T"])
-        else:
-            doc[rnd.choice(["encounter", "orders", "sites", "flushes"])] = rnd.choice([None, 1])
-        out.append(doc)
-    return out
-
-
 @pytest.mark.skipif(DECLINED, reason="MAR_ENGINE_PURE=1: no compiled engine to compare")
 def test_compiled_and_pure_engines_give_byte_identical_output() -> None:
-    """The 41 scenarios, 3,000 generated records (issue 13's generator) and 1,000 broken ones:
-    the same record, the same charges and findings as JSON text, the same errors."""
+    """The 41 scenarios, 3,000 generated records (issue 13's generator) and 1,000 broken ones,
+    each read and coded four ways (tests/engine/identity.py): the same record, the same charges
+    and findings as JSON text, the same errors."""
     pure = pure_engine()
     docs: list[Any] = [json.loads(p.read_text())["record"] for p in SCENARIOS]
     generated = list(generated_records(3000, seed=19))
-    docs += generated + _broken(generated, 1000, seed=19)
+    docs += generated + mutated(generated, 1000, seed=19)
     compared = 0
     for i, doc in enumerate(docs):
-        want, got = _outputs(pure, doc), _outputs(installed, doc)
+        nows = moments(pure, doc)
+        want, got = outputs(pure, doc, nows), outputs(installed, doc, nows)
         assert got == want, f"document {i} differs"
         compared += len(want)
     assert len(docs) == 4041 and compared > 4 * 4041
