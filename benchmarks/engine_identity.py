@@ -14,8 +14,9 @@ start (the future-time checks).
 The documents: the scenarios (tests/engine/scenarios), records from the issue 13 generator
 (tests/engine/generator.py) and the benchmark's corpus, each with several seeds, the
 property-test strategies (tests/engine/test_properties.py: valid records, broken records, random
-JSON; derandomized, so the same examples every run), and generated records broken here by a
-seeded mutator (fields deleted, values of the wrong type, bad or DST-skipped times).
+JSON; derandomized, so the same examples every run), and generated records broken by a seeded
+mutator (fields deleted, values of the wrong type, bad or DST-skipped times). How an engine's
+outputs are taken, and the mutator: tests/engine/identity.py (the compiled-vs-pure test uses them).
 
 Exit 0 when everything is identical, 1 with the first differences otherwise. The digests printed
 are over the reference's outputs. The strategies' examples are derandomized, but Hypothesis also
