@@ -4,16 +4,23 @@ Record ids map to rows by prefix and primary key: "E<pk>" Encounter, "S<pk>" Acc
 "O<pk>" Order, "A<pk>" Administration (see `record_id` and `pk_from_record_id`).
 Times are ISO 8601 with the UTC offset they had in the encounter's zone, so a DST change
 cannot make them ambiguous. Six queries whatever the size of the record, and six for the
-records of many encounters (`record_dicts_from_encounters`, for the board).
+records of many encounters (`record_dicts_from_encounters`, for the board); on PostgreSQL the six
+are sent as one statement (`_rows`, issue 19).
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from django.db import connections
+from django.db.models import QuerySet
 
 from mar.models import (
     AccessSite,
@@ -30,6 +37,7 @@ if TYPE_CHECKING:
     from coding.engine import Record
 
 RECORD_FORMAT = "infusion-record/1"
+log = logging.getLogger(__name__)
 
 
 def record_id(prefix: str, pk: int | None) -> str | None:
@@ -48,8 +56,10 @@ def pk_from_record_id(value: str) -> int:
     return int(value[1:])
 
 
-def _number(value: Decimal) -> int | float:
+def _number(value: Decimal | int) -> int | float:
     # JSON-native numbers, so a snapshot compares equal after a round trip through JSONField.
+    if isinstance(value, int):
+        return value
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -96,33 +106,14 @@ def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, d
             grouped[row[key]].append(row)
         return grouped
 
-    in_ids = {"encounter_id__in": ids}
-    sites = by_key(
-        AccessSite.objects.filter(**in_ids).order_by("pk").values(*_SITE_FIELDS), "encounter_id"
-    )
-    orders = by_key(
-        Order.objects.filter(**in_ids).order_by("pk").values(*_ORDER_FIELDS), "encounter_id"
-    )
-    adm_rows = list(
-        Administration.objects.filter(**in_ids).order_by("pk").values(*_ADMINISTRATION_FIELDS)
-    )
-    adm_ids = [row["pk"] for row in adm_rows]
-    pauses = by_key(
-        Pause.objects.filter(administration_id__in=adm_ids)
-        .order_by("start", "pk")
-        .values("administration_id", "start", "end"),
-        "administration_id",
-    )
-    rate_changes = by_key(
-        RateChange.objects.filter(administration_id__in=adm_ids)
-        .order_by("at", "pk")
-        .values("administration_id", "at", "rate_ml_h"),
-        "administration_id",
-    )
-    flushes = by_key(
-        Flush.objects.filter(**in_ids).order_by("at", "pk").values("encounter_id", "site_id", "at"),
-        "encounter_id",
-    )
+    if not ids:
+        return {}
+    site_rows, order_rows, adm_rows, pause_rows, rate_rows, flush_rows = _rows(ids)
+    sites = by_key(site_rows, "encounter_id")
+    orders = by_key(order_rows, "encounter_id")
+    pauses = by_key(pause_rows, "administration_id")
+    rate_changes = by_key(rate_rows, "administration_id")
+    flushes = by_key(flush_rows, "encounter_id")
     administrations = by_key(adm_rows, "encounter_id")
     policies = payer_policies(e.payer_id for e in encounters)
     return {
@@ -138,6 +129,98 @@ def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, d
         )
         for e in encounters
     }
+
+
+def _row_queries(ids: list[int]) -> list[QuerySet[Any, dict[str, Any]]]:
+    """The bridge's six reads: the encounters' sites, orders, administrations, their pauses and
+    rate changes, and the flushes, each in the order the record lists them."""
+    in_ids = {"encounter_id__in": ids}
+    return [
+        AccessSite.objects.filter(**in_ids).order_by("pk").values(*_SITE_FIELDS),
+        Order.objects.filter(**in_ids).order_by("pk").values(*_ORDER_FIELDS),
+        Administration.objects.filter(**in_ids).order_by("pk").values(*_ADMINISTRATION_FIELDS),
+        Pause.objects.filter(administration__encounter_id__in=ids)
+        .order_by("start", "pk")
+        .values("pk", "administration_id", "start", "end"),
+        RateChange.objects.filter(administration__encounter_id__in=ids)
+        .order_by("at", "pk")
+        .values("pk", "administration_id", "at", "rate_ml_h"),
+        Flush.objects.filter(**in_ids)
+        .order_by("at", "pk")
+        .values("pk", "encounter_id", "site_id", "at"),
+    ]
+
+
+def _rows(ids: list[int]) -> list[list[dict[str, Any]]]:
+    """The rows of each of `_row_queries(ids)`, in its order.
+
+    On PostgreSQL all six in one statement (issue 19: six round trips, six queries built and
+    compiled by the ORM, and six result sets were most of a bridge run), compiled once for each
+    number of encounters (`_statement`). Elsewhere (SQLite: the demo) each query is read as the
+    ORM reads it. tests/mar/test_record_bulk.py holds both to the same rows.
+    """
+    db = AccessSite.objects.db
+    connection = connections[db]
+    if connection.vendor != "postgresql":
+        return [list(qs) for qs in _row_queries(ids)]
+    sql, orders = _statement(db, len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids * len(orders))
+        texts = cursor.fetchone()
+    result = []
+    for order, text in zip(orders, texts, strict=True):
+        rows: list[dict[str, Any]] = json.loads(text, parse_float=Decimal)
+        for row in rows:
+            for name in _TIMES & row.keys():
+                if row[name] is not None:
+                    row[name] = _time(row[name])
+        rows.sort(key=functools.partial(_sort_key, order=order))
+        result.append(rows)
+    return result
+
+
+_TIMES = frozenset({"start", "stop", "end", "at"})  # the rows' datetime columns
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(db: str, count: int) -> tuple[str, tuple[tuple[str, ...], ...]]:
+    """One SELECT whose columns are the JSON text of each of the six reads for `count`
+    encounters, and each read's order.
+
+    Each read is the query Django compiles, aggregated to JSON as a subquery; JSON text is read
+    back with the types the ORM gives (numerics as Decimal, times as aware datetimes) and each
+    read's rows sorted again by its own order (json_agg keeps a subquery's order only in
+    practice). Compiled with stand-in ids, so the only parameters are the encounter ids, once
+    for each read: checked here, not assumed.
+    """
+    stand_in = [-(n + 1) for n in range(count)]
+    parts: list[str] = []
+    orders: list[tuple[str, ...]] = []
+    for qs in _row_queries(stand_in):
+        sql, params = qs.query.get_compiler(using=db).as_sql()
+        if list(params) != stand_in:
+            raise ValueError(f"a bridge read has parameters besides the ids: {params!r}")
+        order = tuple(qs.query.order_by)
+        if not all(isinstance(n, str) and not n.startswith("-") for n in order):
+            raise ValueError(f"only ascending field names are sorted here: {order}")
+        parts.append(f"(SELECT coalesce(json_agg(q), '[]')::text FROM ({sql}) q)")
+        orders.append(order)
+    return "SELECT " + ", ".join(parts), tuple(orders)
+
+
+def _time(text: str) -> datetime | None:
+    """A time from the JSON text; one PostgreSQL holds but Python cannot (year 10000 in UTC)
+    is None, logged, as the ORM reads it (mar/apps.py, issue 18 item 4)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        log.error("unreadable timestamp %r read as NULL: %s", text, exc)
+        return None
+
+
+def _sort_key(row: dict[str, Any], order: tuple[str, ...]) -> tuple[Any, ...]:
+    """A row's place in its read's order: ascending, nulls last, as PostgreSQL sorts them."""
+    return tuple((True, 0) if row[n] is None else (False, row[n]) for n in order)
 
 
 def _record_dict(

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from mar.models import Administration
 from mar.record import (
@@ -84,7 +85,9 @@ def test_record_ids_map_back_to_primary_keys() -> None:
 @pytest.mark.parametrize("extra_pushes", [0, 40])
 def test_it_uses_a_fixed_number_of_queries(django_assert_num_queries, extra_pushes: int) -> None:
     encounter = factories.chemo_encounter_create(extra_pushes=extra_pushes)
-    with django_assert_num_queries(6):  # rate changes too (issue 17, DOC-VOLUME)
+    # Six reads (sites, orders, administrations, pauses, rate changes, flushes) in one statement
+    # on PostgreSQL (issue 19; tests/mar/test_record_bulk.py holds it to the ORM's rows).
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 6):
         data = record_dict_from_encounter(encounter)
     assert len(data["administrations"]) == 3 + extra_pushes
 

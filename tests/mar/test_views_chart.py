@@ -131,7 +131,8 @@ def _queries(client: Client, url: str) -> int:
     return len(captured)
 
 
-# Fixed numbers: session, user, groups, encounter, the engine's bridge (6), then the chart's own
+# Fixed numbers: session, user, groups, encounter, the engine's bridge (its six reads in one
+# statement on PostgreSQL: mar/record.py), then the chart's own
 # rows (sites, orders, administrations and pauses, acknowledgements, flushes, addenda) (the
 # session is written once a minute, not here: config/session.py); issue 17's panels
 # (mar/care_context.py: scans, measures, the administrations' rate changes and overrides, the
@@ -140,7 +141,7 @@ def _queries(client: Client, url: str) -> int:
 # summary stored where none is yet (mar/summary.py `summary_evaluate`: what the next change's
 # answer compares its findings with; one insert, only then: whether one is stored is read with
 # the encounter).
-CHART_QUERIES = 23
+CHART_QUERIES = 18
 # The checklist reads the stored summary (mar/summary.py) instead of the bridge: session, user,
 # groups, encounter, summary, then only what its findings name: their administrations (pauses for
 # a pause finding), the sites for a flush finding, the acknowledgements.
