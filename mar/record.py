@@ -92,8 +92,9 @@ _ADMINISTRATION_FIELDS = (
 
 
 def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, dict[str, Any]]:
-    """The records of many encounters (the board, the sweep) or of one, in six queries whatever
-    their number and size (a seventh for the payers' policies when one has a payer).
+    """The records of many encounters (the board, the sweep) or of one, in six reads whatever
+    their number and size, one statement on PostgreSQL (`_rows`; a query more for the payers'
+    policies when one has a payer).
 
     The rows are read as plain values, not model instances (issue 19: building the instances
     and their related managers was most of a bridge run on a large record)."""

@@ -1,9 +1,10 @@
 """The per-encounter summary: the engine's findings on a record, stored when the record changes.
 
 The board and the live checklist show, for each open encounter, what the engine finds on its
-record. Deriving that costs the bridge (six queries and the record built in Python) and an
-engine run per encounter; the board did it for every encounter in progress on every load. Here
-it is derived once per change and stored (`EncounterSummary`), so a GET reads one row.
+record. Deriving that costs the bridge (six reads, one statement on PostgreSQL, and the record
+built in Python) and an engine run per encounter; the board did it for every encounter in
+progress on every load. Here it is derived once per change and stored (`EncounterSummary`),
+so a GET reads one row.
 
 Who keeps it right:
 - Every charting service (mar/services/charting.py) is wrapped in `refreshes_summary`, inside its
@@ -291,8 +292,9 @@ def _store_if_unchanged(
 def summaries_for(
     encounters: Iterable[Encounter], *, now: datetime | None = None
 ) -> dict[int, EncounterSummary]:
-    """The current summary of each encounter: one query, plus the bulk bridge (six queries) and
-    an engine run for each one missing or expired (none once every change has stored its own)."""
+    """The current summary of each encounter: one query, plus the bulk bridge (six reads in one
+    statement) and an engine run for each one missing or expired (none once every change has
+    stored its own)."""
     now = now or timezone.now()
     encounters = list(encounters)
     seen = {
