@@ -56,10 +56,8 @@ def pk_from_record_id(value: str) -> int:
     return int(value[1:])
 
 
-def _number(value: Decimal | int) -> int | float:
+def _number(value: Decimal) -> int | float:
     # JSON-native numbers, so a snapshot compares equal after a round trip through JSONField.
-    if isinstance(value, int):
-        return value
     return int(value) if value == value.to_integral_value() else float(value)
 
 
