@@ -3,25 +3,23 @@ the fragments `mar/_care_*.html`; looked up by pk in the templates (`care_tags.g
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Prefetch, prefetch_related_objects
 from django.forms import Form
 from django.http import HttpRequest
 
 from mar import care_forms
+from mar import chart_reads as reads
 from mar.models import (
     AccessSite,
     Administration,
     BarcodeScan,
     Encounter,
     Order,
-    RateChange,
-    SafetyOverride,
 )
+from mar.prepared import prefetched
 from mar.services import measures, rates, safety
 from mar.services.scanning import scan_usable_for
 
@@ -82,11 +80,8 @@ def care_context(
         if site is not None:
             _sites_care(care, encounter, bound, only=site)
         return _care_answer(care)
-    scans = list(
-        encounter.scans.select_related("order__drug", "drug", "by")
-        .prefetch_related("overrides")
-        .order_by("-at", "-pk")[:20]
-    )
+    scans = reads.scans(encounter.pk, encounter=encounter)
+    prefetched(scans, "overrides", reads.scan_overrides([s.pk for s in scans]) if scans else [])
     last = scans[0] if scans else None
     last_override: Form | None = None
     overridden = bool(last and last.overrides.all())
@@ -114,7 +109,7 @@ def care_context(
         measure_form=bound.get("measure")
         or care_forms.MeasureForm(encounter=encounter, prefix="m"),
     )
-    care.charted_in_error = list(encounter.charted_in_error.select_related("by"))
+    care.charted_in_error = reads.charted_in_error(encounter.pk, encounter=encounter)
     orders = rows.orders if rows is not None else list(encounter.orders.select_related("drug"))
     for order in orders:
         order.encounter = encounter  # its patient already read with it
@@ -160,25 +155,24 @@ def _administrations_care(
 ) -> None:
     """`instance`: the one card's administration, already read; `read`: every administration
     of the chart, already read with their pauses and who created and double-checked them."""
-    # who, joined: one query each, not two
-    rate_changes = Prefetch("rate_changes", queryset=RateChange.objects.select_related("by"))
-    overrides = Prefetch("overrides", queryset=SafetyOverride.objects.select_related("by"))
-    administrations: Iterable[Administration]
+    administrations: list[Administration]
     if instance is not None and instance.pk == only:
-        prefetch_related_objects([instance], rate_changes, overrides)
         administrations = [instance]
     elif read is not None and only is None:
         administrations = [a for a in read if among is None or a.pk in among]
-        prefetch_related_objects(administrations, rate_changes, overrides)
     else:
-        query = Administration.objects.filter(encounter=encounter)
-        if only is not None:
-            query = query.filter(pk=only)
+        wanted = [only] if only is not None else None
         if among is not None:
-            query = query.filter(pk__in=among)
-        administrations = query.select_related("double_checked_by", "created_by").prefetch_related(
-            rate_changes, overrides, "pauses"
+            wanted = sorted(among if wanted is None else set(wanted) & among)
+        administrations = reads.with_pauses(
+            reads.administrations_named(encounter.pk, wanted, encounter=encounter)
+            if wanted is not None
+            else reads.administrations(encounter.pk, encounter=encounter)
         )
+    # who, joined (prepared reads: mar/chart_reads.py)
+    ids = [a.pk for a in administrations]
+    prefetched(administrations, "rate_changes", reads.rate_changes(ids) if ids else [])
+    prefetched(administrations, "overrides", reads.administration_overrides(ids) if ids else [])
     for adm in administrations:
         segments = rates.rate_segments(adm)
         care.administrations[adm.pk] = AdministrationCare(
@@ -259,15 +253,20 @@ def _sites_care(
     read: list[AccessSite] | None = None,
 ) -> None:
     """`read`: every site of the chart, already read."""
-    sites: Iterable[AccessSite]
+    sites: list[AccessSite]
     if read is not None and only is None:
         sites = [s for s in read if among is None or s.pk in among]
-        prefetch_related_objects(sites, "assessments__by")
+    elif only is not None:
+        sites = [s for s in reads.site(encounter.pk, only, encounter=encounter)]
+        sites = [s for s in sites if among is None or s.pk in among]
     else:
-        query = encounter.sites.all() if only is None else encounter.sites.filter(pk=only)
-        if among is not None:
-            query = query.filter(pk__in=among)
-        sites = query.prefetch_related("assessments__by")
+        sites = [
+            s
+            for s in reads.sites(encounter.pk, encounter=encounter)
+            if among is None or s.pk in among
+        ]
+    ids = [s.pk for s in sites]
+    prefetched(sites, "assessments", reads.assessments(ids) if ids else [])
     for site in sites:
         care.sites[site.pk] = {
             "assessments": list(site.assessments.all()),

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q
 from django.forms import Form
 from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, Result, code_record
 from coding.engine.checks import is_running_finding
+from mar import chart_reads as reads
 from mar import merge
 from mar.care_context import ChartRows
 from mar.forms import (
@@ -424,17 +424,14 @@ def chart_context(
     zone = encounter.zone
     record, result, record_error = _evaluated(encounter, now, written)
 
-    sites = list(encounter.sites.all())
+    # The chart's reads, their SQL compiled once (mar/chart_reads.py, issue 19).
+    sites = reads.sites(encounter.pk, encounter=encounter)
     site_by_pk = {s.pk: s for s in sites}
-    orders = list(encounter.orders.select_related("drug", "verified_by", "disposition_by"))
-    adms = list(
-        encounter.administrations.select_related(
-            "drug", "order", "site", "created_by", "double_checked_by"
-        ).prefetch_related("pauses")
-    )
+    orders = reads.orders(encounter.pk, encounter=encounter)
+    adms = reads.with_pauses(reads.administrations(encounter.pk, encounter=encounter))
     adm_by_id = {administration_record_id(a.pk): a for a in adms}
-    acknowledgements = list(encounter.acknowledgements.select_related("by"))
-    flushes = list(encounter.flushes.all())
+    acknowledgements = reads.acknowledgements(encounter.pk, encounter=encounter)
+    flushes = reads.flushes(encounter.pk, encounter=encounter)
     # Only a record with a pharmacist's override asks (the page's queries stay fixed).
     overridden = any(order.class_override for order in orders)
     decisions = pharmacist_decisions(encounter) if overridden else {}
@@ -527,7 +524,7 @@ def chart_context(
         "other_cards": [card for card in cards if not card.running],
         "others_given": sum(1 for adm in adms if not _is_running(adm)),
         "flushes": flushes,
-        "addenda": list(encounter.addenda.select_related("author")),
+        "addenda": reads.addenda(encounter.pk, encounter=encounter),
         "acknowledgements": acknowledgements,
         "site_form": bound.get("site")
         or SiteForm(
@@ -576,7 +573,7 @@ def answer_context(
     now = now or timezone.now()
     bound = bound or {}
     record, result, record_error = _evaluated(encounter, now, written)
-    sites = list(encounter.sites.all())
+    sites = reads.sites(encounter.pk, encounter=encounter)
     site_by_pk = {s.pk: s for s in sites}
     # Every other card whose own list of findings the change altered (an overlap made or undone
     # by a changed time, a flush now between two infusions) is sent again out of band, so it
@@ -585,17 +582,17 @@ def answer_context(
     # Only the administrations this answer shows: the card, those the findings name (the
     # checklist's headings and links), those altered, and what runs on the chip's site.
     named = named_administrations(result.findings if result else ())
-    wanted = Q(pk__in=named | altered | ({card} if card is not None else set()))
+    wanted = sorted(named | altered | ({card} if card is not None else set()))
     if site is not None:
-        wanted |= Q(site_id=site, stop__isnull=True, method=Administration.Method.INFUSION)
-    adms = list(
-        encounter.administrations.filter(wanted)
-        .select_related("drug", "order", "created_by", "double_checked_by")
-        .prefetch_related("pauses")
-    )
+        adms = reads.administrations_named_or_running_on(
+            encounter.pk, wanted, site, encounter=encounter
+        )
+    else:
+        adms = reads.administrations_named(encounter.pk, wanted, encounter=encounter)
+    reads.with_pauses(adms)
     adm_by_id = {administration_record_id(a.pk): a for a in adms}
-    acknowledgements = list(encounter.acknowledgements.select_related("by"))
-    flushes = list(encounter.flushes.all()) if site is not None else None
+    acknowledgements = reads.acknowledgements(encounter.pk, encounter=encounter)
+    flushes = reads.flushes(encounter.pk, encounter=encounter) if site is not None else None
     overridden = any(a.order is not None and a.order.class_override for a in adms)
     decisions = pharmacist_decisions(encounter) if overridden else {}
     for adm in adms:
@@ -867,12 +864,16 @@ def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> d
     named = named_administrations(findings or ())
     adms: dict[str, Administration] = {}
     if named:
-        rows = encounter.administrations.filter(pk__in=named).select_related("drug")
+        rows = reads.administrations_named(encounter.pk, sorted(named), encounter=encounter)
         if any(name.startswith("pauses[") for name in fields):
-            rows = rows.prefetch_related("pauses")
+            reads.with_pauses(rows)
         adms = {administration_record_id(a.pk): a for a in rows}
-    sites = {s.pk: s for s in encounter.sites.all()} if "flushes" in fields else {}
-    acknowledgements = list(encounter.acknowledgements.select_related("by")) if findings else []
+    sites = (
+        {s.pk: s for s in reads.sites(encounter.pk, encounter=encounter)}
+        if "flushes" in fields
+        else {}
+    )
+    acknowledgements = reads.acknowledgements(encounter.pk, encounter=encounter) if findings else []
     checklist = checklist_build(
         findings, summary.record_error, acknowledgements, adms, sites,
         flushes=encounter.flushes.order_by("at", "pk"),

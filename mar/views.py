@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -19,7 +19,7 @@ from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
+from mar import chart_reads as reads
 from mar import merge
 from mar.care_context import care_context
 from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
@@ -63,7 +64,6 @@ from mar.models import (
     AccessSite,
     Administration,
     Encounter,
-    EncounterSummary,
     Flush,
     Order,
     Pause,
@@ -249,8 +249,18 @@ def _chart_permissions(request: HttpRequest, encounter: Encounter) -> dict[str, 
     }
 
 
+T = TypeVar("T")
+
+
+def _found(rows: list[T]) -> T:
+    """The one row a read by primary key found, or 404 (as get_object_or_404)."""
+    if not rows:
+        raise Http404("No such record.")
+    return rows[0]
+
+
 def _encounter(pk: int) -> Encounter:
-    return get_object_or_404(Encounter.objects.select_related("patient", "signed_by"), pk=pk)
+    return _found(reads.encounter(pk))
 
 
 @require_GET
@@ -259,12 +269,7 @@ def encounter_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The chart: nurses chart on it; coders and pharmacists read it."""
     # Whether its summary is stored, read with it: the chart stores one only where none is yet
     # (summary_evaluate), without a write on every page load (issue 19).
-    encounter = get_object_or_404(
-        Encounter.objects.select_related("patient", "signed_by").annotate(
-            summary_stored=Exists(EncounterSummary.objects.filter(encounter=OuterRef("pk")))
-        ),
-        pk=pk,
-    )
+    encounter = _found(reads.encounter_with_summary_stored(pk))
     return render(request, "mar/encounter.html", _chart_context(request, encounter))
 
 
@@ -432,9 +437,7 @@ def site_place(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _site(pk: int, site_pk: int) -> AccessSite:
-    return get_object_or_404(
-        AccessSite.objects.select_related("encounter__patient"), pk=site_pk, encounter_id=pk
-    )
+    return _found(reads.site_with_encounter(pk, site_pk))
 
 
 @require_POST
@@ -613,11 +616,9 @@ def flush_remove(request: HttpRequest, pk: int, flush_pk: int) -> HttpResponse:
 @answers_from_written
 def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
     """Start giving an order: drug, dose and route carried over; the only open site preselected."""
-    order = get_object_or_404(
-        Order.objects.select_related("encounter__patient", "drug"), pk=order_pk, encounter_id=pk
-    )
+    order = _found(reads.order_with_encounter(pk, order_pk))
     encounter = order.encounter
-    sites = {s.pk: s for s in encounter.sites.all()}
+    sites = {s.pk: s for s in reads.sites(encounter.pk, encounter=encounter)}
     form = StartForm(request.POST, encounter=encounter, sites=sites.values(), prefix=f"o{order.pk}")
     # The safety checks (scan, verification, allergy, double check: mar/services/safety.py).
     checks = StartChecksForm(request.POST, order=order, request=request, prefix=f"o{order.pk}")
@@ -712,11 +713,7 @@ def order_disposition(request: HttpRequest, pk: int, order_pk: int) -> HttpRespo
 
 
 def _administration(pk: int, adm_pk: int) -> Administration:
-    return get_object_or_404(
-        Administration.objects.select_related("encounter__patient", "drug"),
-        pk=adm_pk,
-        encounter_id=pk,
-    )
+    return _found(reads.administration_with_encounter(pk, adm_pk))
 
 
 @require_POST
@@ -730,7 +727,7 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
     """
     adm = _administration(pk, adm_pk)
     encounter = adm.encounter
-    sites = {s.pk: s for s in encounter.sites.all()}
+    sites = {s.pk: s for s in reads.sites(encounter.pk, encounter=encounter)}
     prefix = f"a{adm.pk}"
     form = AdministrationForm(
         request.POST, encounter=encounter, sites=sites.values(), prefix=prefix

@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from mar import dosing
+from mar import chart_reads, dosing
 from mar.models import AccessSite, Encounter, Order, Patient, PatientMeasure, SiteAssessment
 from mar.services.charting import ChartError
 
@@ -79,7 +79,7 @@ class Measures:
 
 def encounter_measures(encounter: Encounter) -> Measures:
     latest: dict[str, PatientMeasure] = {}
-    for measure in encounter.measures.select_related("by").order_by("measured_at", "pk"):
+    for measure in chart_reads.measures(encounter.pk, encounter=encounter):
         latest[measure.kind] = measure
     height, weight, creat = latest.get(K.HEIGHT), latest.get(K.WEIGHT), latest.get(K.CREATININE)
     bsa, bsa_missing = None, ""

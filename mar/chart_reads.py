@@ -1,0 +1,201 @@
+"""The chart's reads of an encounter's rows, each a function of ids whose SQL is compiled once
+(mar/prepared.py, issue 19): the chart page, the htmx answers, the live checklist and the care
+panels read through these. Each returns what the queryset it builds returns, in its order and
+with its joins; tests/mar/test_prepared.py holds every read here to its queryset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from mar.models import (
+    AccessSite,
+    Addendum,
+    Administration,
+    BarcodeScan,
+    ChartedInError,
+    Encounter,
+    EncounterSummary,
+    FindingAcknowledgement,
+    Flush,
+    Order,
+    PatientMeasure,
+    Pause,
+    RateChange,
+    SafetyOverride,
+    SiteAssessment,
+)
+from mar.prepared import PreparedRead, prefetched, prepared
+
+# Who made a row, joined: the chart names them.
+_ADMINISTRATION_JOINS = ("drug", "order", "site", "created_by", "double_checked_by")
+
+
+@prepared
+def encounter(encounter_id: int) -> QuerySet[Encounter]:
+    """The chart's encounter, with its patient and who signed it."""
+    return Encounter.objects.filter(pk=encounter_id).select_related("patient", "signed_by")
+
+
+@prepared
+def encounter_with_summary_stored(encounter_id: int) -> QuerySet[Encounter]:
+    """The same, and whether its summary is stored (`summary_stored`): the chart page stores one
+    only where none is yet."""
+    return (
+        Encounter.objects.filter(pk=encounter_id)
+        .select_related("patient", "signed_by")
+        .annotate(summary_stored=Exists(EncounterSummary.objects.filter(encounter=OuterRef("pk"))))
+    )
+
+
+@prepared
+def site_with_encounter(encounter_id: int, site_id: int) -> QuerySet[AccessSite]:
+    """A site of the encounter, with the encounter and its patient (a site's htmx action)."""
+    return AccessSite.objects.filter(pk=site_id, encounter_id=encounter_id).select_related(
+        "encounter__patient"
+    )
+
+
+@prepared
+def order_with_encounter(encounter_id: int, order_id: int) -> QuerySet[Order]:
+    """An order of the encounter, with the encounter, its patient and the drug (a start)."""
+    return Order.objects.filter(pk=order_id, encounter_id=encounter_id).select_related(
+        "encounter__patient", "drug"
+    )
+
+
+@prepared
+def administration_with_encounter(
+    encounter_id: int, administration_id: int
+) -> QuerySet[Administration]:
+    """An administration of the encounter, with the encounter, its patient and the drug (a
+    card's htmx action)."""
+    return Administration.objects.filter(
+        pk=administration_id, encounter_id=encounter_id
+    ).select_related("encounter__patient", "drug")
+
+
+@prepared
+def sites(encounter_id: int) -> QuerySet[AccessSite]:
+    return AccessSite.objects.filter(encounter_id=encounter_id)
+
+
+@prepared
+def site(encounter_id: int, site_id: int) -> QuerySet[AccessSite]:
+    return AccessSite.objects.filter(encounter_id=encounter_id, pk=site_id)
+
+
+@prepared
+def orders(encounter_id: int) -> QuerySet[Order]:
+    return Order.objects.filter(encounter_id=encounter_id).select_related(
+        "drug", "verified_by", "disposition_by"
+    )
+
+
+@prepared
+def administrations(encounter_id: int) -> QuerySet[Administration]:
+    return Administration.objects.filter(encounter_id=encounter_id).select_related(
+        *_ADMINISTRATION_JOINS
+    )
+
+
+@prepared
+def administrations_named(encounter_id: int, ids: list[int]) -> QuerySet[Administration]:
+    """Those of `ids` (an htmx answer's card and the ones the findings name)."""
+    return Administration.objects.filter(encounter_id=encounter_id, pk__in=ids).select_related(
+        *_ADMINISTRATION_JOINS
+    )
+
+
+@prepared
+def administrations_named_or_running_on(
+    encounter_id: int, ids: list[int], site_id: int
+) -> QuerySet[Administration]:
+    """Those of `ids`, and the infusions running on the site `site_id` (a flush's answer)."""
+    wanted = Q(pk__in=ids) | Q(
+        site_id=site_id, stop__isnull=True, method=Administration.Method.INFUSION
+    )
+    return (
+        Administration.objects.filter(encounter_id=encounter_id)
+        .filter(wanted)
+        .select_related(*_ADMINISTRATION_JOINS)
+    )
+
+
+@prepared
+def pauses(administration_ids: list[int]) -> QuerySet[Pause]:
+    return Pause.objects.filter(administration_id__in=administration_ids)
+
+
+@prepared
+def acknowledgements(encounter_id: int) -> QuerySet[FindingAcknowledgement]:
+    return FindingAcknowledgement.objects.filter(encounter_id=encounter_id).select_related("by")
+
+
+@prepared
+def flushes(encounter_id: int) -> QuerySet[Flush]:
+    return Flush.objects.filter(encounter_id=encounter_id)
+
+
+@prepared
+def addenda(encounter_id: int) -> QuerySet[Addendum]:
+    return Addendum.objects.filter(encounter_id=encounter_id).select_related("author")
+
+
+@prepared
+def charted_in_error(encounter_id: int) -> QuerySet[ChartedInError]:
+    return ChartedInError.objects.filter(encounter_id=encounter_id).select_related("by")
+
+
+@prepared
+def measures(encounter_id: int) -> QuerySet[PatientMeasure]:
+    return (
+        PatientMeasure.objects.filter(encounter_id=encounter_id)
+        .select_related("by")
+        .order_by("measured_at", "pk")
+    )
+
+
+@prepared
+def scans(encounter_id: int) -> QuerySet[BarcodeScan]:
+    """The last 20 scans, newest first (their overrides: `scan_overrides`)."""
+    return (
+        BarcodeScan.objects.filter(encounter_id=encounter_id)
+        .select_related("order__drug", "drug", "by")
+        .order_by("-at", "-pk")[:20]
+    )
+
+
+@prepared
+def scan_overrides(scan_ids: list[int]) -> QuerySet[SafetyOverride]:
+    return SafetyOverride.objects.filter(scan_id__in=scan_ids)
+
+
+@prepared
+def rate_changes(administration_ids: list[int]) -> QuerySet[RateChange]:
+    return RateChange.objects.filter(administration_id__in=administration_ids).select_related("by")
+
+
+@prepared
+def administration_overrides(administration_ids: list[int]) -> QuerySet[SafetyOverride]:
+    return SafetyOverride.objects.filter(administration_id__in=administration_ids).select_related(
+        "by"
+    )
+
+
+@prepared
+def assessments(site_ids: list[int]) -> QuerySet[SiteAssessment]:
+    return SiteAssessment.objects.filter(site_id__in=site_ids).select_related("by")
+
+
+def with_pauses(rows: list[Administration]) -> list[Administration]:
+    """`prefetch_related("pauses")`, through the prepared read."""
+    prefetched(rows, "pauses", pauses([a.pk for a in rows]) if rows else [])
+    return rows
+
+
+# Every prepared read of this module (tests/mar/test_prepared.py holds each to its queryset).
+READS: dict[str, PreparedRead[Any]] = {
+    name: value for name, value in globals().items() if isinstance(value, PreparedRead)
+}

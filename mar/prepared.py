@@ -1,0 +1,262 @@
+"""Reads whose SQL Django compiles once, not on every request (issue 19).
+
+Django builds a queryset's SQL again every time it runs: for the chart's reads (administrations
+with their drug, order, site and the two nurses joined; orders with three joins...) building and
+compiling the SQL costs more than PostgreSQL takes to answer it (the administrations read of a
+visit: 2.3 ms through the ORM, 1.0 ms with its SQL reused; benchmarks/README.md). A `@prepared`
+read is a function of ids that builds an ordinary queryset:
+
+    @prepared
+    def chart_administrations(encounter_id: int) -> QuerySet[Administration]:
+        return Administration.objects.filter(encounter_id=encounter_id).select_related("drug")
+
+    adms = chart_administrations(encounter.pk, encounter=encounter)
+
+The first call for a shape of arguments (which arguments are single ids and how many ids each
+collection holds) builds the queryset twice with two sets of stand-in ids that no row has,
+compiles both, and keeps the compiled statement only when both compiles give the same SQL, and
+every parameter is either one of the stand-ins (so it is known which argument it is) or the same
+constant in both (so nothing else, such as the clock, went into the query). A build that fails
+the check is refused with an error: the function must be a pure function of its ids. Later calls
+run the kept SQL with the call's ids put in the stand-ins' places and turn the rows into model
+instances with Django's own code (the compiler's converters, `Model.from_db`, the related
+populators of `select_related`, the annotations), then run the queryset's `prefetch_related`
+through the ORM. The rows, their order and their types are the ORM's: tests/mar/test_prepared.py
+holds every prepared read of the app to its queryset, row for row and field for field.
+
+Keyword arguments are related objects set on every instance read, as a related manager sets its
+owner (`encounter.sites.all()` gives sites whose `.encounter` is that encounter, without a query).
+
+Anything else is read through the ORM as usual: an argument that is not an id or a collection of
+ids, a collection with None or a repeated id (the ORM drops and merges them, which would change
+the statement), a queryset that is not a plain model read (`values()`, `select_for_update()`).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import Model, QuerySet, prefetch_related_objects
+from django.db.models.query import ModelIterable, get_related_populators
+from django.db.models.sql.compiler import SQLCompiler
+
+M = TypeVar("M", bound=Model)
+
+# Stand-in ids: negative, so no row has them; far apart, and of another parity and remainder,
+# so a build that branches on an id's value shows it in its SQL.
+_FIRST = -(10**15)
+_SECOND = -(2 * 10**15) - 7
+
+
+class PreparedReadError(Exception):
+    """The build is not a pure function of its ids (its SQL or a constant changed with them)."""
+
+
+@dataclass(frozen=True)
+class _Statement:
+    compiler: SQLCompiler | None  # None: the query matches nothing (an empty collection)
+    sql: str
+    # Per parameter: ("arg", argument index, element index or -1) or ("const", value).
+    slots: tuple[tuple[Any, ...], ...]
+    lookups: tuple[Any, ...]  # prefetch_related
+    alias: str
+
+
+_ORM = _Statement(compiler=None, sql="", slots=(), lookups=(), alias="")
+
+
+def _shape(args: tuple[Any, ...]) -> tuple[int, ...] | None:
+    """-1 for a single id, the number of ids for a collection; None: not for a prepared read."""
+    shape = []
+    for arg in args:
+        if type(arg) is int:
+            shape.append(-1)
+        elif isinstance(arg, Collection) and not isinstance(arg, str | bytes):
+            items = list(arg)
+            if any(type(item) is not int for item in items) or len(set(items)) != len(items):
+                return None
+            shape.append(len(items))
+        else:
+            return None
+    return tuple(shape)
+
+
+def _stand_ins(shape: tuple[int, ...], base: int) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for index, size in enumerate(shape):
+        first = base - index * 10**6
+        out.append(first if size == -1 else [first - 1 - n for n in range(size)])
+    return tuple(out)
+
+
+def _positions(stand_ins: tuple[Any, ...]) -> dict[int, tuple[int, int]]:
+    where: dict[int, tuple[int, int]] = {}
+    for index, arg in enumerate(stand_ins):
+        if isinstance(arg, int):
+            where[arg] = (index, -1)
+        else:
+            for n, item in enumerate(arg):
+                where[item] = (index, n)
+    return where
+
+
+class PreparedRead(Generic[M]):
+    def __init__(self, build: Callable[..., QuerySet[M]]) -> None:
+        self.build = build
+        # By shape of the arguments. The project has one database: a read's alias is the one
+        # its first build routed it to, kept with the statement.
+        self._statements: dict[tuple[int, ...], _Statement] = {}
+        functools.update_wrapper(self, build)
+
+    def __call__(self, *args: Any, **known: Model | None) -> list[M]:
+        shape = _shape(args)
+        statement = None if shape is None else self.statement_for(shape)
+        if statement is None:
+            rows = list(self.build(*args))
+            _set_known(rows, known)
+            return rows
+        return self._run(statement, args, known)
+
+    def statement_for(self, shape: tuple[int, ...]) -> _Statement | None:
+        """The statement kept for a shape of arguments, compiled at its first call; None: this
+        read goes through the ORM (not a plain model read)."""
+        statement = self._statements.get(shape)
+        if statement is None:
+            statement = self._compile(shape)
+            # Two threads compiling one shape at once keep equal statements: no lock needed.
+            self._statements[shape] = statement
+        return None if statement is _ORM else statement
+
+    def _compile(self, shape: tuple[int, ...]) -> _Statement:
+        first = self.build(*_stand_ins(shape, _FIRST))
+        second = self.build(*_stand_ins(shape, _SECOND))
+        if first._iterable_class is not ModelIterable or first.query.select_for_update:
+            return _ORM
+        alias = first.db
+        compiled = []
+        for queryset in (first, second):
+            compiler = queryset.query.get_compiler(using=alias)
+            try:
+                sql, params = compiler.as_sql()
+            except EmptyResultSet:
+                compiled.append((None, "", ()))
+                continue
+            compiled.append((compiler, sql, tuple(params)))
+        (compiler, sql, params), (_, sql2, params2) = compiled
+        name = getattr(self.build, "__qualname__", repr(self.build))
+        if sql != sql2 or len(params) != len(params2):
+            raise PreparedReadError(f"{name}: its SQL changes with the ids given")
+        first_at = _positions(_stand_ins(shape, _FIRST))
+        second_at = _positions(_stand_ins(shape, _SECOND))
+        slots: list[tuple[Any, ...]] = []
+        for one, two in zip(params, params2, strict=True):
+            if type(one) is int and one in first_at:
+                if type(two) is not int or second_at.get(two) != first_at[one]:
+                    raise PreparedReadError(f"{name}: an id moved between builds")
+                slots.append(("arg", *first_at[one]))
+            elif one == two and type(one) is type(two):
+                slots.append(("const", one))
+            else:
+                raise PreparedReadError(
+                    f"{name}: a parameter is neither one of the ids nor a constant ({one!r})"
+                )
+        return _Statement(
+            compiler=compiler,
+            sql=sql,
+            slots=tuple(slots),
+            lookups=tuple(first._prefetch_related_lookups),
+            alias=alias,
+        )
+
+    def _run(
+        self, statement: _Statement, args: tuple[Any, ...], known: dict[str, Model | None]
+    ) -> list[M]:
+        if statement.compiler is None:
+            return []
+        values = [arg if isinstance(arg, int) else list(arg) for arg in args]
+        params = tuple(_value(slot, values) for slot in statement.slots)
+        compiler = copy.copy(statement.compiler)
+        # This thread's connection, not the one of the thread that compiled it.
+        compiler.connection = connections[statement.alias]
+        sql = statement.sql
+        compiler.as_sql = lambda *a, **k: (sql, params)  # type: ignore[method-assign]
+        rows = _instances(compiler, statement.alias)
+        if statement.lookups:
+            prefetch_related_objects(rows, *statement.lookups)
+        _set_known(rows, known)
+        return rows  # type: ignore[return-value]
+
+
+def _value(slot: tuple[Any, ...], values: list[Any]) -> Any:
+    if slot[0] == "const":
+        return slot[1]
+    arg = values[slot[1]]
+    return arg if slot[2] < 0 else arg[slot[2]]
+
+
+def _instances(compiler: SQLCompiler, alias: str) -> list[Model]:
+    """What `ModelIterable` does with a compiler's rows (Django 5.2), from the kept compiler."""
+    results = compiler.execute_sql()
+    select, klass_info, annotation_col_map = (
+        compiler.select,
+        compiler.klass_info,
+        compiler.annotation_col_map,
+    )
+    assert klass_info is not None and annotation_col_map is not None
+    model_cls = klass_info["model"]
+    select_fields = klass_info["select_fields"]
+    start, end = select_fields[0], select_fields[-1] + 1
+    init_list = [f[0].target.attname for f in select[start:end]]
+    populators = get_related_populators(klass_info, select, alias)
+    out = []
+    for row in compiler.results_iter(results):
+        obj = model_cls.from_db(alias, init_list, row[start:end])
+        for populator in populators:
+            populator.populate(row, obj)
+        for attr_name, col_pos in annotation_col_map.items():
+            setattr(obj, attr_name, row[col_pos])
+        out.append(obj)
+    return out
+
+
+def _set_known(rows: list[Any], known: dict[str, Model | None]) -> None:
+    for name, value in known.items():
+        for row in rows:
+            setattr(row, name, value)
+
+
+def prepared(build: Callable[..., QuerySet[M]]) -> PreparedRead[M]:
+    """Decorate a function of ids that returns a queryset: see the module's docstring."""
+    return PreparedRead(build)
+
+
+def prefetched(parents: list[Any], name: str, children: list[Any]) -> None:
+    """Give each parent its `children` under the reverse foreign key `name` (e.g. "pauses") as
+    `prefetch_related(name)` gives them: `parent.<name>.all()` reads nothing more, in the order
+    `children` came in, and each child's foreign key holds its parent."""
+    if not parents:
+        return
+    rel = parents[0]._meta.get_field(name)  # the reverse relation
+    field = rel.field  # the child's ForeignKey
+    by_parent: dict[Any, list[Any]] = {}
+    for child in children:
+        by_parent.setdefault(getattr(child, field.attname), []).append(child)
+    cache_name = rel.cache_name  # where the related manager looks for prefetched rows
+    for parent in parents:
+        rows = by_parent.get(parent.pk, [])
+        for child in rows:
+            setattr(child, field.name, parent)
+        if not hasattr(parent, "_prefetched_objects_cache"):
+            parent._prefetched_objects_cache = {}
+        parent._prefetched_objects_cache.pop(cache_name, None)
+        # As Django's prefetch: the related manager's own (filtered) queryset, its rows given.
+        queryset = getattr(parent, name).get_queryset()
+        queryset._result_cache = rows
+        queryset._prefetch_done = True
+        parent._prefetched_objects_cache[cache_name] = queryset

@@ -1,0 +1,249 @@
+"""A prepared read (mar/prepared.py) gives exactly what its queryset gives through the ORM, row for
+row, field for field and join for join, with its SQL compiled once; and it refuses a build that is
+not a pure function of its ids rather than run a statement that would be wrong."""
+
+import inspect
+import io
+import threading
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections
+from django.db.models import Model, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mar import chart_reads
+from mar.models import AccessSite, Administration, BarcodeScan, Encounter, Pause
+from mar.prepared import PreparedReadError, prefetched, prepared
+from tests import factories
+
+
+def _snapshot(row: Model, depth: int = 0) -> tuple[Any, ...]:
+    """A row as its class, each column's value with its type, and the rows joined to it
+    (select_related) the same way."""
+    if depth < 0:  # the columns alone
+        return (
+            type(row).__name__,
+            tuple(repr(getattr(row, f.attname)) for f in row._meta.concrete_fields),
+        )
+    fields = tuple((f.attname, repr(getattr(row, f.attname))) for f in row._meta.concrete_fields)
+    joined = tuple(
+        sorted(
+            (name, None if value is None else _snapshot(value, depth + 1))
+            for name, value in row._state.fields_cache.items()
+            if depth < 3 and (value is None or isinstance(value, Model))
+        )
+    )
+    return (type(row).__name__, fields, joined)
+
+
+def _orm(read: Any, *args: Any) -> list[tuple[Any, ...]]:
+    return [_snapshot(row) for row in read.build(*args)]
+
+
+def _arguments(read: Any, encounter: Encounter) -> list[tuple[Any, ...]]:
+    """Arguments for a read, by the names of its build's parameters: this encounter's ids, and
+    for a collection of ids all of them, one, none, and all in reverse."""
+    ids = {
+        "administration_ids": list(encounter.administrations.values_list("pk", flat=True)),
+        "ids": list(encounter.administrations.values_list("pk", flat=True)),
+        "scan_ids": list(
+            BarcodeScan.objects.filter(encounter=encounter).values_list("pk", flat=True)
+        ),
+        "site_ids": list(encounter.sites.values_list("pk", flat=True)),
+    }
+    # A single id: one of this encounter's rows, and one no row has (a 404's empty read).
+    single = {
+        "site_id": encounter.sites.values_list("pk", flat=True).first() or 0,
+        "order_id": encounter.orders.values_list("pk", flat=True).first() or 0,
+        "administration_id": encounter.administrations.values_list("pk", flat=True).last() or 0,
+    }
+    choices: list[tuple[Any, ...]] = [()]
+    for name in inspect.signature(read.build).parameters:
+        if name == "encounter_id":
+            options: list[Any] = [encounter.pk]
+        elif name in single:
+            options = [single[name], 0]
+        else:
+            every = ids[name]
+            options = [every, every[:1], [], list(reversed(every))]
+        choices = [(*chosen, option) for chosen in choices for option in options]
+    return choices
+
+
+def test_every_chart_read_gives_the_orms_rows_on_the_demo_day(db) -> None:
+    """Every prepared read of the chart (mar/chart_reads.py), on every visit of the demo day
+    (signed and unsigned, scans, overrides, rate changes, assessments, addenda...)."""
+    call_command("demo", stdout=io.StringIO())
+    encounters = list(Encounter.objects.order_by("pk"))
+    assert len(encounters) > 3
+    assert len(chart_reads.READS) >= 17
+    compared = 0
+    for name, read in chart_reads.READS.items():
+        for encounter in encounters:
+            for args in _arguments(read, encounter):
+                got = [_snapshot(row) for row in read(*args)]
+                assert got == _orm(read, *args), (name, args)
+                compared += len(got)
+    assert compared > 100
+
+
+def test_a_read_compiles_its_sql_once_per_shape(db, django_assert_num_queries, monkeypatch) -> None:
+    encounter = factories.chemo_encounter_create(extra_pushes=2)
+    read = chart_reads.administrations
+    read(encounter.pk)  # compiled at its first call, if no test before compiled it
+    compiled = []
+    original = SQLCompiler.as_sql
+
+    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    with django_assert_num_queries(1):
+        rows = read(encounter.pk)
+    assert compiled == []
+    assert [_snapshot(r) for r in rows] == _orm(read, encounter.pk)
+    # Another number of ids is another statement, compiled once too.
+    ids = [a.pk for a in rows]
+    chart_reads.administrations_named(encounter.pk, ids[:2])
+    compiled.clear()
+    chart_reads.administrations_named(encounter.pk, ids[1:3])
+    assert compiled == []
+
+
+def test_related_owner_is_set_without_a_query(db, django_assert_num_queries) -> None:
+    """`encounter=` sets what `encounter.sites.all()` sets: each row's owner, no read of it."""
+    encounter = factories.chemo_encounter_create()
+    sites = chart_reads.sites(encounter.pk, encounter=encounter)
+    with django_assert_num_queries(0):
+        assert all(site.encounter is encounter for site in sites)
+
+
+def test_prefetched_children_read_nothing_more_and_know_their_parent(
+    db, django_assert_num_queries
+) -> None:
+    encounter = factories.chemo_encounter_create(extra_pushes=1)
+    infusion = encounter.administrations.order_by("pk").last()
+    Pause.objects.create(administration=infusion, start=infusion.start, end=None)
+    adms = chart_reads.with_pauses(chart_reads.administrations(encounter.pk))
+    expected = {
+        a.pk: [_snapshot(p, -1) for p in a.pauses.all()]
+        for a in encounter.administrations.prefetch_related("pauses")
+    }
+    count = Pause.objects.filter(administration__encounter=encounter).count()
+    with django_assert_num_queries(0):
+        assert {a.pk: [_snapshot(p, -1) for p in a.pauses.all()] for a in adms} == expected
+        assert all(p.administration is a for a in adms for p in a.pauses.all())
+        assert sum(len(a.pauses.all()) for a in adms) == count > 0
+    # A filter on the relation still reads (as after Django's own prefetch), and only its rows.
+    assert [p.pk for p in adms[-1].pauses.filter(end__isnull=True)] == [
+        p.pk for p in Pause.objects.filter(administration=adms[-1], end__isnull=True)
+    ]
+    prefetched([], "pauses", [])  # nothing to give: nothing done
+
+
+def test_a_build_that_reads_the_clock_is_refused(db) -> None:
+    @prepared
+    def started_before_now(encounter_id: int) -> QuerySet[Administration]:
+        return Administration.objects.filter(encounter_id=encounter_id, start__lt=timezone.now())
+
+    with pytest.raises(PreparedReadError, match="neither one of the ids nor a constant"):
+        started_before_now(1)
+
+
+def test_a_build_whose_sql_changes_with_the_ids_is_refused(db) -> None:
+    @prepared
+    def odd(encounter_id: int) -> QuerySet[Administration]:
+        rows = Administration.objects.filter(encounter_id=encounter_id)
+        return rows.filter(method="push") if encounter_id % 2 else rows
+
+    with pytest.raises(PreparedReadError, match="SQL changes"):
+        odd(1)
+
+
+def test_a_build_that_computes_with_an_id_is_refused(db) -> None:
+    @prepared
+    def after(encounter_id: int) -> QuerySet[Administration]:
+        return Administration.objects.filter(pk__gt=encounter_id + 1)
+
+    with pytest.raises(PreparedReadError):
+        after(1)
+
+
+def test_what_is_not_a_list_of_distinct_ids_goes_through_the_orm(db) -> None:
+    """None in a list, a repeated id, text: the ORM drops or merges them (a different statement),
+    so these are read through it, with the same rows."""
+    encounter = factories.chemo_encounter_create(extra_pushes=1)
+    ids = list(encounter.administrations.values_list("pk", flat=True))
+    read = chart_reads.administrations_named
+    for args in (
+        (encounter.pk, [*ids, None]),
+        (encounter.pk, [ids[0], ids[0]]),
+        (str(encounter.pk), ids),
+    ):
+        assert [_snapshot(r) for r in read(*args)] == _orm(read, *args)
+
+
+def test_an_empty_list_of_ids_reads_nothing(db, django_assert_num_queries) -> None:
+    with django_assert_num_queries(0):
+        assert chart_reads.pauses([]) == []
+
+
+def test_a_values_read_is_left_to_the_orm(db) -> None:
+    encounter = factories.chemo_encounter_create()
+
+    @prepared
+    def site_ids(encounter_id: int) -> QuerySet[Any]:
+        return AccessSite.objects.filter(encounter_id=encounter_id).values("pk")
+
+    assert site_ids(encounter.pk) == list(
+        AccessSite.objects.filter(encounter=encounter).values("pk")
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_compiled_in_one_thread_runs_on_anothers_connection() -> None:
+    """Threads have their own connections (a threaded server): the kept statement runs on the
+    calling thread's."""
+    encounter = factories.chemo_encounter_create(extra_pushes=1)
+    read = chart_reads.administrations
+    expected = [_snapshot(r) for r in read(encounter.pk)]  # compiled here
+    seen: dict[str, Any] = {}
+
+    def other() -> None:
+        try:
+            seen["rows"] = [_snapshot(r) for r in read(encounter.pk)]
+            seen["connection"] = connections["default"]
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert seen["rows"] == expected
+    assert seen["connection"] is not connection
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_choice_of_administrations_reads_as_the_orm_reads_it(db, data: st.DataObject) -> None:
+    """Generated: any subset of a visit's administrations, in any order, with or without a site's
+    running infusions (a flush's answer), each shape compiled once and reused."""
+    encounter = Encounter.objects.order_by("pk").first() or factories.chemo_encounter_create(
+        extra_pushes=3
+    )
+    every = list(encounter.administrations.values_list("pk", flat=True))
+    chosen = data.draw(st.lists(st.sampled_from(every), unique=True) if every else st.just([]))
+    site = encounter.sites.values_list("pk", flat=True).first() or 0
+    for read, args in (
+        (chart_reads.administrations_named, (encounter.pk, chosen)),
+        (chart_reads.administrations_named_or_running_on, (encounter.pk, chosen, site)),
+    ):
+        assert [_snapshot(r) for r in read(*args)] == _orm(read, *args)
