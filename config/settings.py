@@ -106,6 +106,10 @@ DATABASES = {
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The chart's reads (mar/prepared.py) are prepared statements on PostgreSQL, planned once per
+# connection. Behind a pooler that does not keep a session's prepared statements across
+# transactions (PgBouncer in transaction mode before 1.21), set PREPARED_STATEMENTS=0.
+PREPARED_STATEMENTS = os.environ.get("PREPARED_STATEMENTS", "1") != "0"
 # The audit trail and the signed-record guard are PostgreSQL triggers: SQLite (the demo) has
 # neither, so production refuses it.
 AUDIT_TRAIL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"

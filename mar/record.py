@@ -32,6 +32,7 @@ from mar.models import (
     PayerPolicy,
     RateChange,
 )
+from mar.prepared import execute_prepared
 
 if TYPE_CHECKING:
     from coding.engine import Record
@@ -163,9 +164,8 @@ def _rows(ids: list[int]) -> list[list[dict[str, Any]]]:
     if connection.vendor != "postgresql":
         return [list(qs) for qs in _row_queries(ids)]
     sql, orders = _statement(db, len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ids * len(orders))
-        texts = cursor.fetchone()
+    # A prepared statement, planned once per connection (mar/prepared.py).
+    (texts,) = execute_prepared(db, sql, ids * len(orders))
     result = []
     for order, text in zip(orders, texts, strict=True):
         rows: list[dict[str, Any]] = json.loads(text, parse_float=Decimal)

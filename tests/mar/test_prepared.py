@@ -12,13 +12,14 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mar import chart_reads
 from mar.models import AccessSite, Administration, BarcodeScan, Encounter, Pause
-from mar.prepared import PreparedReadError, prefetched, prepared
+from mar.prepared import PreparedReadError, _numbered, _server_side, prefetched, prepared
 from tests import factories
 
 
@@ -247,3 +248,71 @@ def test_any_choice_of_administrations_reads_as_the_orm_reads_it(db, data: st.Da
         (chart_reads.administrations_named_or_running_on, (encounter.pk, chosen, site)),
     ):
         assert [_snapshot(r) for r in read(*args)] == _orm(read, *args)
+
+
+ON_POSTGRESQL = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+
+
+def _prepared_on_server() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return {row[0] for row in cursor.fetchall()}
+
+
+@ON_POSTGRESQL
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_plans_a_read_once_per_connection() -> None:
+    """The first run on a connection prepares the statement in the same round trip; later runs
+    only execute it; a new connection (a new database session) prepares it again."""
+    encounter = factories.chemo_encounter_create(extra_pushes=1)
+    read = chart_reads.administrations
+    expected = _orm(read, encounter.pk)
+    statement = read.statement_for((-1,))
+    name = _server_side(statement.alias, statement.sql, (int,))[0]
+    assert name.startswith("mar_")
+    sent: list[str] = []
+    connection.close()  # a new database session, whatever ran on this one before
+    connection.ensure_connection()
+
+    def runs() -> list[tuple[Any, ...]]:
+        with CaptureQueriesContext(connection) as captured:
+            rows = [_snapshot(r) for r in read(encounter.pk)]
+        sent.extend(q["sql"] for q in captured.captured_queries)
+        assert len(captured.captured_queries) == 1
+        return rows
+
+    first = runs()
+    assert name in _prepared_on_server()
+    assert runs() == first == expected
+    assert sent[0].startswith("PREPARE ")
+    assert sent[1].startswith(f"EXECUTE {name}(")
+    connection.close()
+    connection.ensure_connection()
+    assert name not in _prepared_on_server()
+    assert runs() == expected
+    assert sent[2].startswith("PREPARE ")
+    assert name in _prepared_on_server()
+
+
+@ON_POSTGRESQL
+def test_without_prepared_statements_the_sql_is_sent(db, settings) -> None:
+    settings.PREPARED_STATEMENTS = False
+    encounter = factories.chemo_encounter_create()
+
+    @prepared
+    def sites_again(encounter_id: int) -> QuerySet[AccessSite]:
+        return AccessSite.objects.filter(encounter_id=encounter_id)
+
+    with CaptureQueriesContext(connection) as captured:
+        rows = sites_again(encounter.pk)
+    assert [_snapshot(r) for r in rows] == _orm(sites_again, encounter.pk)
+    assert captured.captured_queries[0]["sql"].startswith("SELECT ")
+
+
+def test_placeholders_are_numbered_and_a_literal_percent_kept() -> None:
+    assert _numbered("a = %s AND b LIKE '10%%' AND c IN (%s, %s)") == (
+        "a = $1 AND b LIKE '10%%' AND c IN ($2, $3)"
+    )
+    assert _numbered("a = %(name)s") is None
