@@ -51,7 +51,7 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import Model, QuerySet, prefetch_related_objects
 from django.db.models.query import ModelIterable, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
@@ -285,7 +285,13 @@ def _numbered(sql: str) -> str | None:
 def execute_prepared(alias: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """The rows of `sql` (Django's `%s` placeholders) with `params`: on PostgreSQL through a
     prepared statement (prepared in the same round trip at its first run on a connection, then
-    only executed), else as it is. The same statement, logged and counted as one query."""
+    only executed), else as it is. The same statement, logged and counted as one query.
+
+    A prepared statement the session no longer has (a pooler's DISCARD), one it has though this
+    connection did not know (a run that failed after its PREPARE), or one PostgreSQL refuses since
+    a migration changed a column's type ("cached plan must not change result type") is put
+    right: at once outside a transaction; inside one, whose statement has failed, the error
+    stands and the next run puts it right."""
     connection = connections[alias]
     name, prepare = (
         _server_side(alias, sql, tuple(type(p) for p in params))
@@ -296,24 +302,49 @@ def execute_prepared(alias: str, sql: str, params: Sequence[Any]) -> list[tuple[
         if not name:
             cursor.execute(sql, params)
             return cursor.fetchall()
-        # Which statements this connection (database session) has prepared, kept on it: a new
-        # connection has none.
+        # What this connection (database session) has prepared, kept on it: a new connection
+        # has none. name -> True when prepared, False when to replace (refused as stale).
         raw = connection.connection
-        done = getattr(raw, "_mar_prepared", None)
-        if done is None:
-            done = raw._mar_prepared = set()
+        state: dict[str, bool] | None = getattr(raw, "_mar_prepared", None)
+        if state is None:
+            state = raw._mar_prepared = {}
         placeholders = ", ".join(["%s"] * len(params))
         execute = f"EXECUTE {name}" + (f"({placeholders})" if params else "")
-        if name in done:
-            cursor.execute(execute, params)
-        else:
-            cursor.execute(f"{prepare}; {execute}", params)
-            done.add(name)
+        for attempt in (1, 2):
+            known = state.get(name)
+            if known:
+                text = execute
+            elif known is None:
+                text = f"{prepare}; {execute}"
+            else:
+                text = f"DEALLOCATE {name}; {prepare}; {execute}"
+            try:
+                cursor.execute(text, params)
+            except DatabaseError as exc:
+                code = getattr(exc.__cause__, "sqlstate", None)
+                if code == _NO_SUCH_STATEMENT:
+                    state.pop(name, None)
+                elif code == _ALREADY_PREPARED:  # prepared before its run failed
+                    state[name] = True
+                elif code == _FEATURE_NOT_SUPPORTED and "cached plan" in str(exc):
+                    state[name] = False
+                else:
+                    raise
+                if attempt == 2 or connection.in_atomic_block:
+                    raise
+                continue
+            state[name] = True
+            break
         # The rows of the last statement sent (PREPARE, and the history's context that
         # django-pghistory may put first, answer before it).
         while cursor.cursor.nextset():
             pass
         return cursor.fetchall()
+
+
+_NO_SUCH_STATEMENT = "26000"  # invalid_sql_statement_name
+_ALREADY_PREPARED = "42P05"  # duplicate_prepared_statement
+_FEATURE_NOT_SUPPORTED = "0A000"  # e.g. cached plan must not change result type
 
 
 def _set_known(rows: list[Any], known: dict[str, Model | None]) -> None:

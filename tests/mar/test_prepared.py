@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
@@ -316,3 +316,71 @@ def test_placeholders_are_numbered_and_a_literal_percent_kept() -> None:
         "a = $1 AND b LIKE '10%%' AND c IN ($2, $3)"
     )
     assert _numbered("a = %(name)s") is None
+
+
+def _fresh_session_and_name(read: Any, encounter_id: int) -> str:
+    connection.close()  # a new database session, whatever ran on this one before
+    connection.ensure_connection()
+    read(encounter_id)
+    statement = read.statement_for((-1,))
+    return _server_side(statement.alias, statement.sql, (int,))[0]
+
+
+@ON_POSTGRESQL
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_the_session_lost_is_prepared_again() -> None:
+    """A pooler's DISCARD (here a DEALLOCATE behind the app's back): outside a transaction the
+    read prepares it again at once; inside one the error stands (the transaction has failed) and
+    the next read puts it right. A statement the session has though the connection forgot it
+    (a run that failed after its PREPARE) is executed, not prepared twice."""
+    encounter = factories.chemo_encounter_create()
+    read = chart_reads.sites
+    expected = _orm(read, encounter.pk)
+    name = _fresh_session_and_name(read, encounter.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DEALLOCATE {name}")
+    assert [_snapshot(r) for r in read(encounter.pk)] == expected
+    assert name in _prepared_on_server()
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DEALLOCATE {name}")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        read(encounter.pk)
+    assert [_snapshot(r) for r in read(encounter.pk)] == expected
+
+    connection.connection._mar_prepared.clear()
+    assert [_snapshot(r) for r in read(encounter.pk)] == expected
+    assert connection.connection._mar_prepared[name] is True
+
+
+@ON_POSTGRESQL
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_refused_after_a_column_type_changed_is_prepared_again() -> None:
+    """A migration run while the app is up changes a column's type: PostgreSQL refuses the
+    prepared statement ("cached plan must not change result type"); the read replaces it."""
+    encounter = factories.chemo_encounter_create()
+    read = chart_reads.sites
+    expected = [s.location for s in read.build(encounter.pk)]
+    name = _fresh_session_and_name(read, encounter.pk)
+    refused: list[str] = []
+
+    def watch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        try:
+            return execute(sql, params, many, context)
+        except DatabaseError as exc:
+            refused.append(str(exc))
+            raise
+
+    table = AccessSite._meta.db_table
+    other = connections.create_connection("default")  # the migration's own session
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN location TYPE text")
+        with connection.execute_wrapper(watch):
+            assert [s.location for s in read(encounter.pk)] == expected
+    finally:
+        with other.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN location TYPE varchar(100)")
+        other.close()
+    assert any("cached plan must not change result type" in text for text in refused)
+    assert connection.connection._mar_prepared[name] is True
