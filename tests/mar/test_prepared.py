@@ -32,6 +32,11 @@ def _snapshot(row: Model, depth: int = 0) -> tuple[Any, ...]:
             tuple(repr(getattr(row, f.attname)) for f in row._meta.concrete_fields),
         )
     fields = tuple((f.attname, repr(getattr(row, f.attname))) for f in row._meta.concrete_fields)
+    # and what else the read set on it: annotations (the chart's `summary_stored`)
+    columns = {f.attname for f in row._meta.concrete_fields}
+    fields += tuple(
+        sorted((k, repr(v)) for k, v in vars(row).items() if k[0] != "_" and k not in columns)
+    )
     joined = tuple(
         sorted(
             (name, None if value is None else _snapshot(value, depth + 1))
@@ -83,6 +88,8 @@ def test_every_chart_read_gives_the_orms_rows_on_the_demo_day(db) -> None:
     encounters = list(Encounter.objects.order_by("pk"))
     assert len(encounters) > 3
     assert len(chart_reads.READS) >= 17
+    stored = chart_reads.encounter_with_summary_stored(encounters[0].pk)[0]
+    assert stored.summary_stored in (True, False)  # the annotation is compared below too
     compared = 0
     for name, read in chart_reads.READS.items():
         for encounter in encounters:
