@@ -3,6 +3,7 @@ CPU per request that bounds how many a machine serves before it saturates (issue
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mar_bench .venv/bin/python benchmarks/rounds.py
     .venv/bin/python benchmarks/rounds.py --visits 40 --profile chart   # cProfile one request kind
+    .venv/bin/python benchmarks/rounds.py --visits 10 --split   # compiling SQL, database, templates
 
 It creates a throwaway test database (test_<name>), makes visits as `benchmarks/load.py` seeds
 them (a peripheral IV, a hydration, an antiemetic and a chemotherapy order) and, with Django's
@@ -78,6 +79,43 @@ def visits_create(n: int) -> tuple[Any, list[int]]:
     return nurse, ids
 
 
+# --split: where a request's time goes, summed over the run (seconds by part).
+SPLIT: dict[str, float] = {}
+
+
+def split_install() -> None:
+    """Timers around Django's SQL compiler (building a query's SQL), the database cursor (the
+    driver and PostgreSQL answering) and the outermost template render (templates drawn from
+    inside one count in it). Each adds a little of its own to what it times."""
+    from django.db.backends import utils
+    from django.db.models.sql import compiler
+    from django.template import base
+
+    def timing(part: str, function: Callable[..., Any], outermost: bool = False) -> Any:
+        depth = [0]
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if outermost and depth[0]:
+                return function(*args, **kwargs)
+            depth[0] += 1
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                SPLIT[part] = SPLIT.get(part, 0.0) + time.perf_counter() - started
+
+        return timed
+
+    compiler.SQLCompiler.as_sql = timing(  # type: ignore[method-assign]
+        "compiling SQL", compiler.SQLCompiler.as_sql, outermost=True
+    )
+    utils.CursorWrapper._execute = timing(  # type: ignore[method-assign]
+        "database", utils.CursorWrapper._execute
+    )
+    base.Template.render = timing("templates", base.Template.render, outermost=True)  # type: ignore[method-assign]
+
+
 class Rounds:
     def __init__(self, client: Any, profile: str) -> None:
         import cProfile
@@ -86,10 +124,12 @@ class Rounds:
         self.profile = profile
         self.profiler = cProfile.Profile()
         self.times: dict[str, list[float]] = {}
+        self.split: dict[str, dict[str, float]] = {}  # --split: seconds by part, by request kind
 
     def timed(self, name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         if name == self.profile:
             self.profiler.enable()
+        before = dict(SPLIT)
         started = time.perf_counter()
         response = call(*args, **kwargs)
         elapsed = time.perf_counter() - started
@@ -97,6 +137,9 @@ class Rounds:
             self.profiler.disable()
         assert response.status_code < 400, f"{name}: {response.status_code}"
         self.times.setdefault(name, []).append(elapsed)
+        parts = self.split.setdefault(name, {})
+        for part, seconds in SPLIT.items():
+            parts[part] = parts.get(part, 0.0) + seconds - before.get(part, 0.0)
         return response.content.decode()
 
     def visit(self, pk: int) -> None:
@@ -140,6 +183,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", default="", help="cProfile this request kind, e.g. 'chart page'"
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="also print where each request kind's time goes: compiling SQL, the database, "
+        "templates (mean ms a request)",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(args.root))
     os.chdir(args.root)
@@ -148,6 +197,8 @@ def main() -> None:
     import django
 
     django.setup()
+    if args.split:
+        split_install()
     from celery import current_app
     from django.db import connection
     from django.test import Client, override_settings
@@ -184,6 +235,15 @@ def main() -> None:
             f"{name:<16} {len(samples):>6} {median * 1000:>10.2f} {median / bare:>7.1f} "
             f"{sum(samples) / total:>13.0%}"
         )
+    if args.split:
+        print(f"{'request':<16} {'mean ms':>8} " + " ".join(f"{p:>14}" for p in sorted(SPLIT)))
+        for name, parts in rounds.split.items():
+            count = len(rounds.times[name])
+            mean = sum(rounds.times[name]) * 1000 / count
+            print(
+                f"{name:<16} {mean:>8.2f} "
+                + " ".join(f"{parts.get(p, 0.0) * 1000 / count:>14.2f}" for p in sorted(SPLIT))
+            )
     if args.profile:
         import pstats
 
