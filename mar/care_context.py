@@ -256,15 +256,13 @@ def _sites_care(
     sites: list[AccessSite]
     if read is not None and only is None:
         sites = [s for s in read if among is None or s.pk in among]
-    elif only is not None:
-        sites = [s for s in reads.site(encounter.pk, only, encounter=encounter)]
-        sites = [s for s in sites if among is None or s.pk in among]
     else:
-        sites = [
-            s
-            for s in reads.sites(encounter.pk, encounter=encounter)
-            if among is None or s.pk in among
-        ]
+        found = (
+            reads.site(encounter.pk, only, encounter=encounter)
+            if only is not None
+            else reads.sites(encounter.pk, encounter=encounter)
+        )
+        sites = [s for s in found if among is None or s.pk in among]
     ids = [s.pk for s in sites]
     prefetched(sites, "assessments", reads.assessments(ids) if ids else [])
     for site in sites:
