@@ -62,16 +62,18 @@ def care_context(
     site: int | None = None,
     cards: set[int] | None = None,
     chips: set[int] | None = None,
+    orders: set[int] | None = None,
     card_adm: Administration | None = None,
     rows: ChartRows | None = None,
 ) -> dict[str, Any]:
     """The care data of the whole chart; with `card` (an administration's pk) or `site` (a
     site's pk), only what that card's or that site chip's htmx answer renders (issue 19: an
     answer about one card builds nothing for the rest of the chart); with `cards`, the page-wide
-    parts and only these administrations' cards and (`chips`) these sites' chips (a start's
-    answer). `card_adm`: that card's administration as the answer read it (with who created and
-    double-checked it, and its pauses), so it is not read again; `rows`: what the chart's context
-    read of the whole chart (page-wide only), not read again either."""
+    parts and only these administrations' cards, (`chips`) these sites' chips and (`orders`)
+    these orders' start checks (a start's answer). `card_adm`: that card's administration as the
+    answer read it (with who created and double-checked it, and its pauses), so it is not read
+    again; `rows`: what the chart's context read of the whole chart (page-wide only), not read
+    again either."""
     bound = bound or {}
     if card is not None or site is not None:
         care = Care()
@@ -110,8 +112,10 @@ def care_context(
         or care_forms.MeasureForm(encounter=encounter, prefix="m"),
     )
     care.charted_in_error = reads.charted_in_error(encounter.pk, encounter=encounter)
-    orders = rows.orders if rows is not None else list(encounter.orders.select_related("drug"))
-    for order in orders:
+    read = rows.orders if rows is not None else list(encounter.orders.select_related("drug"))
+    for order in read:
+        if orders is not None and order.pk not in orders:
+            continue
         order.encounter = encounter  # its patient already read with it
         usable = next(
             (s for s in scans if s.order_id == order.pk and scan_usable_for(s, order)), None

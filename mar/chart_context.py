@@ -474,6 +474,12 @@ def chart_context(
 
     given = {a.order_id for a in adms}
     open_sites = [s for s in sites if s.discontinued_at is None]
+    # A start's answer sends its order's row alone (`order_move`), moved to the orders given when
+    # it is the first time it is given; the other rows did not change (each row's scan and safety
+    # checks are its own order's) and are neither built nor sent. The first order given of the
+    # visit makes the list of orders given: the section is then sent whole.
+    order_move = _order_move(orders, adms, started_adm) if started_adm is not None else None
+    shown_orders = [order_move.order] if order_move is not None else orders
     order_rows = [
         (
             order,
@@ -491,7 +497,7 @@ def chart_context(
                 initial={"disposition": order.disposition, "reason": order.disposition_reason},
             ),
         )
-        for order in orders
+        for order in shown_orders
     ]
     running_on: dict[int, list[Administration]] = {}
     for adm in sorted(adms, key=lambda a: (a.start, a.pk)):
@@ -515,7 +521,8 @@ def chart_context(
         "timeline": timeline,
         "sites": site_rows,
         "orders": order_rows,
-        "given_orders": sum(1 for row in order_rows if row[1]),
+        "order_move": order_move,
+        "given_orders": sum(1 for order in orders if order.pk in given),
         "cards": cards,
         # Running administrations sit at the top of the chart, within reach (issue 15, item 11).
         "running_cards": [card for card in cards if card.running],
@@ -526,14 +533,19 @@ def chart_context(
         "flushes": flushes,
         "addenda": reads.addenda(encounter.pk, encounter=encounter),
         "acknowledgements": acknowledgements,
-        "site_form": bound.get("site")
+        # Not in a start's answer (neither the sites' section nor the visit's times is sent).
+        "site_form": None
+        if started is not None
+        else bound.get("site")
         or SiteForm(
             encounter=encounter,
             prefix="site",
             has_vascular_site=has_vascular,
             initial={"kind": AccessSite.Kind.PERIPHERAL_IV},
         ),
-        "times_form": bound.get("times")
+        "times_form": None
+        if started is not None
+        else bound.get("times")
         or EncounterTimesForm(
             encounter=encounter,
             prefix="enc",
@@ -747,6 +759,35 @@ def _site_row(
 
 def _is_running(adm: Administration) -> bool:
     return adm.stop is None and adm.method == Administration.Method.INFUSION
+
+
+@dataclass(frozen=True)
+class OrderMove:
+    """Where a start's answer puts its order's row (mar/_order_moved.html): in place when the
+    order was given before (`again`), else out of the orders to give and into the orders given,
+    before the next order given in the orders' own order (`before`, a pk) or last."""
+
+    order: Order
+    again: bool
+    before: int | None
+
+
+def _order_move(
+    orders: list[Order], adms: list[Administration], started: Administration
+) -> OrderMove | None:
+    """None when the section is to be sent whole: the start has no order of this visit, or it
+    is the first order given (the list of orders given does not exist on the page yet)."""
+    order = next((o for o in orders if o.pk == started.order_id), None)
+    if order is None:
+        return None
+    given_before = {a.order_id for a in adms if a.pk != started.pk}
+    if order.pk in given_before:
+        return OrderMove(order=order, again=True, before=None)
+    if not given_before & {o.pk for o in orders}:
+        return None
+    after = orders[orders.index(order) + 1 :]
+    later = (o.pk for o in after if o.pk in given_before)
+    return OrderMove(order=order, again=False, before=next(later, None))
 
 
 def running_minutes(adm: Administration, now: datetime) -> int:

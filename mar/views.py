@@ -670,7 +670,12 @@ def _start_answer(request: HttpRequest, encounter: Encounter, adm: Administratio
     context = chart_context(encounter, started=adm.pk, written=_written(request, encounter))
     shown = {card.administration.pk for card in context["cards"]}
     chips = {row.site.pk for row in context["sites"]}  # the started one's site
-    context.update(care_context(request, encounter, cards=shown, chips=chips, rows=context["rows"]))
+    orders = {row[0].pk for row in context["orders"]}  # the started one's, or all of them
+    context.update(
+        care_context(
+            request, encounter, cards=shown, chips=chips, orders=orders, rows=context["rows"]
+        )
+    )
     context.update(_chart_permissions(request, encounter))
     context["oob"] = True
     response = render(request, "mar/_start_response.html", context)

@@ -18,6 +18,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from mar import record as bridge
 from mar import roles
@@ -164,8 +165,11 @@ def test_a_starts_answer_sends_what_is_running_and_not_the_finished_cards(client
     for pk in finished:
         if f'id="adm-{pk}-findings"' in html:
             assert 'class="ck-' in _oob_findings(html, pk)
-    for part in ('id="orders"', 'id="checklist"', 'id="timeline"', 'id="scan"'):
+    for part in ('id="checklist"', 'id="timeline"', 'id="scan"'):
         assert part in html
+    # The fluid was given before: its row alone, in place (the other orders did not change).
+    assert f'id="order-{fluid.pk}" data-testid="order-row" hx-swap-oob="morph"' in html
+    assert html.count('data-testid="order-row"') == 1 and 'id="orders"' not in html
     # Its site's chip (what runs on it changed), not the whole sites section.
     site = encounter.sites.get()
     assert f'id="site-{site.pk}" data-testid="site-chip" hx-swap-oob="morph"' in html
@@ -350,3 +354,39 @@ def test_with_no_findings_stored_before_a_change_its_answer_sends_every_named_ca
     # Once stored, the next change that alters nothing sends no other card's list.
     again = _card_post(client, fluid, "B4").content.decode()
     assert not _oob_findings(again, push.pk) and not _oob_findings(again, chemo.pk)
+
+
+def test_a_starts_answer_moves_its_orders_row_alone_to_the_orders_given(client_as) -> None:
+    """Issue 19: a start's answer sends its order's row, not every order with its forms. The
+    visit's first order given makes the list of orders given (the section whole); later, the
+    row leaves the orders to give for its place among those given (before the next one given in
+    the orders' order, or last) and the count follows; given again, it is sent in place."""
+    client = client_as(roles.NURSE)
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    factories.site_create(encounter, placed_at=timezone.now() - timedelta(hours=1))
+    first, middle, last = (
+        factories.order_create(encounter, factories.drug_get(name), dose="8 mg")
+        for name in ("ondansetron", "diphenhydramine", "famotidine")
+    )
+
+    html = _start(client, encounter, middle, "push").content.decode()
+    assert '<section id="orders"' in html and 'hx-swap-oob="morph"' in html
+    assert html.count('data-testid="order-row"') == 3  # the first order given: section whole
+
+    html = _start(client, encounter, last, "push").content.decode()
+    assert '<section id="orders"' not in html
+    assert html.count('data-testid="order-row"') == 1
+    assert f'<div id="order-{last.pk}" hx-swap-oob="delete"></div>' in html
+    assert '<div hx-swap-oob="beforeend:#orders-given">' in html  # after the middle one
+    assert '<span id="orders-given-count" hx-swap-oob="true">2</span>' in html
+
+    html = _start(client, encounter, first, "push").content.decode()
+    assert html.count('data-testid="order-row"') == 1
+    assert f'<div id="order-{first.pk}" hx-swap-oob="delete"></div>' in html
+    assert f'<div hx-swap-oob="beforebegin:#order-{middle.pk}">' in html
+    assert '<span id="orders-given-count" hx-swap-oob="true">3</span>' in html
+
+    html = _start(client, encounter, first, "push").content.decode()  # given again
+    assert html.count('data-testid="order-row"') == 1
+    assert f'id="order-{first.pk}" data-testid="order-row" hx-swap-oob="morph"' in html
+    assert 'hx-swap-oob="delete"' not in html and 'id="orders-given-count"' not in html
