@@ -60,8 +60,14 @@ M = TypeVar("M", bound=Model)
 
 # Stand-in ids: negative, so no row has them; far apart, and of another parity and remainder,
 # so a build that branches on an id's value shows it in its SQL.
-_FIRST = -(10**15)
-_SECOND = -(2 * 10**15) - 7
+# Stand-in ids: no row has a negative id, and both sets fit a 32-bit integer, so a read of a
+# table whose key is an AutoField (auth's users and groups) takes them as it takes real ids. Out
+# of a field's range Django answers "empty" without SQL (EmptyResultSet), which would be kept as
+# a statement that never finds anything: `_compile` refuses that. Each argument's stand-ins are
+# 10**6 apart: a collection holds fewer ids than that (more are read through the ORM).
+_FIRST = -(10**9)
+_SECOND = -(2 * 10**9) - 7
+_SPACING = 10**6
 
 
 class PreparedReadError(Exception):
@@ -91,6 +97,8 @@ def _shape(args: tuple[Any, ...]) -> tuple[int, ...] | None:
             items = list(arg)
             if any(type(item) is not int for item in items) or len(set(items)) != len(items):
                 return None
+            if len(items) >= _SPACING:
+                return None
             shape.append(len(items))
         else:
             return None
@@ -100,7 +108,7 @@ def _shape(args: tuple[Any, ...]) -> tuple[int, ...] | None:
 def _stand_ins(shape: tuple[int, ...], base: int) -> tuple[Any, ...]:
     out: list[Any] = []
     for index, size in enumerate(shape):
-        first = base - index * 10**6
+        first = base - index * _SPACING
         out.append(first if size == -1 else [first - 1 - n for n in range(size)])
     return tuple(out)
 
@@ -160,6 +168,10 @@ class PreparedRead(Generic[M]):
             compiled.append((compiler, sql, tuple(params)))
         (compiler, sql, params), (_, sql2, params2) = compiled
         name = getattr(self.build, "__qualname__", repr(self.build))
+        if compiler is None and 0 not in shape:
+            # Nothing to read with no list of ids empty: a stand-in was out of a field's range
+            # (or the build reads nothing whatever the ids); never kept as "always empty".
+            raise PreparedReadError(f"{name}: it reads nothing with these ids' stand-ins")
         if sql != sql2 or len(params) != len(params2):
             raise PreparedReadError(f"{name}: its SQL changes with the ids given")
         first_at = _positions(_stand_ins(shape, _FIRST))

@@ -4,9 +4,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+
+from mar.prepared import prepared
 
 NURSE = "nurse"
 PHARMACIST = "pharmacist"
@@ -22,12 +25,19 @@ ROLES = (NURSE, PHARMACIST, CODER, ADMIN, CLERK)
 _PRECEDENCE = (ADMIN, PHARMACIST, CODER, NURSE, CLERK)
 
 
+@prepared
+def groups_of(user_id: int) -> QuerySet[Group]:
+    """A user's groups: read on every request a view checks a role, its SQL compiled once
+    (mar/prepared.py, issue 19)."""
+    return Group.objects.filter(user__id=user_id)
+
+
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
     if not user.is_authenticated:
         return set()
     cached: set[str] | None = getattr(user, "_mar_roles", None)
     if cached is None:
-        cached = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+        cached = {group.name for group in groups_of(user.pk)}
         if user.is_superuser:  # type: ignore[union-attr]
             cached.add(ADMIN)
         user._mar_roles = cached  # type: ignore[union-attr]

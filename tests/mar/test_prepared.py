@@ -183,6 +183,19 @@ def test_a_build_that_computes_with_an_id_is_refused(db) -> None:
         after(1)
 
 
+def test_a_build_whose_stand_ins_are_out_of_a_fields_range_is_refused(db) -> None:
+    """Django answers "empty" without SQL for a value out of an integer field's range: a read
+    compiled so would never find anything. It is refused, not kept (the stand-ins are negative:
+    a positive field cannot take them)."""
+
+    @prepared
+    def at_version(version: int) -> QuerySet[Administration]:
+        return Administration.objects.filter(version=version)
+
+    with pytest.raises(PreparedReadError, match="reads nothing"):
+        at_version(1)
+
+
 def test_what_is_not_a_list_of_distinct_ids_goes_through_the_orm(db) -> None:
     """None in a list, a repeated id, text: the ORM drops or merges them (a different statement),
     so these are read through it, with the same rows."""
@@ -391,3 +404,22 @@ def test_a_statement_refused_after_a_column_type_changed_is_prepared_again() -> 
         other.close()
     assert any("cached plan must not change result type" in text for text in refused)
     assert connection.connection._mar_prepared[name] is True
+
+
+def test_a_users_roles_read_as_the_orm_reads_them(db) -> None:
+    """mar/roles.py reads a user's groups on every request that checks a role: the prepared read
+    gives the groups the ORM gives, for a user with none, one and several, and none of another's."""
+    from django.contrib.auth.models import Group
+
+    from mar import roles
+
+    nobody = factories.user_create(username="no-role")
+    nurse = factories.user_create(username="one-role", role=roles.NURSE)
+    several = factories.user_create(username="two-roles", role=roles.NURSE)
+    several.groups.add(Group.objects.get_or_create(name=roles.CLERK)[0])
+    for user in (nobody, nurse, several):
+        expected = sorted(user.groups.values_list("name", flat=True))
+        assert sorted(g.name for g in roles.groups_of(user.pk)) == expected
+        fresh = type(user).objects.get(pk=user.pk)  # nothing kept on the instance yet
+        assert roles.user_roles(fresh) == set(expected)
+    assert roles.user_roles(type(several).objects.get(pk=several.pk)) == {roles.NURSE, roles.CLERK}
