@@ -41,10 +41,11 @@ the statement), a queryset that is not a plain model read (`values()`, `select_f
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -55,6 +56,7 @@ from django.db import DatabaseError, connections
 from django.db.models import Model, QuerySet, prefetch_related_objects
 from django.db.models.query import ModelIterable, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
+from pghistory.runtime import _inject_history_context as _HISTORY_CONTEXT
 
 M = TypeVar("M", bound=Model)
 
@@ -310,7 +312,7 @@ def execute_prepared(alias: str, sql: str, params: Sequence[Any]) -> list[tuple[
         if getattr(settings, "PREPARED_STATEMENTS", True)
         else ("", "")
     )
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _reads_without_history_context(connection):
         if not name:
             cursor.execute(sql, params)
             return cursor.fetchall()
@@ -352,6 +354,26 @@ def execute_prepared(alias: str, sql: str, params: Sequence[Any]) -> list[tuple[
         while cursor.cursor.nextset():
             pass
         return cursor.fetchall()
+
+
+@contextlib.contextmanager
+def _reads_without_history_context(connection: Any) -> Iterator[None]:
+    """django-pghistory puts its context (who, which URL) before every statement of a request
+    that writes, except those it knows for reads: it leaves a SELECT alone, not an EXECUTE of a
+    prepared SELECT. What runs here is always a read (a prepared read, the record bridge's
+    SELECT): no trigger fires, so no context is needed; without it the statement is one, not
+    two with a JSON document, on each of a start's twenty reads. Writes keep it
+    (tests/mar/test_prepared.py, tests of the audit trail)."""
+    wrappers = connection.execute_wrappers
+    kept = [w for w in wrappers if w is not _HISTORY_CONTEXT]
+    if len(kept) == len(wrappers):
+        yield
+        return
+    connection.execute_wrappers = kept
+    try:
+        yield
+    finally:
+        connection.execute_wrappers = wrappers
 
 
 _NO_SUCH_STATEMENT = "26000"  # invalid_sql_statement_name

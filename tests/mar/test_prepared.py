@@ -317,6 +317,30 @@ def test_postgresql_plans_a_read_once_per_connection() -> None:
 
 
 @ON_POSTGRESQL
+def test_a_read_carries_no_history_context_and_a_write_still_does(db) -> None:
+    """In a request that writes, django-pghistory puts who and which URL before each statement
+    it does not know for a read. A prepared read (an EXECUTE of a SELECT) is sent alone; a
+    write in the same context still carries the context, and its audit row records it."""
+    import pghistory
+
+    from mar.audit.models import EVENTS
+
+    encounter = factories.chemo_encounter_create()
+    adm = encounter.administrations.order_by("pk").first()
+    expected = _orm(chart_reads.administrations, encounter.pk)
+    with pghistory.context(user=None, url="/a-test/", method="POST"):
+        with CaptureQueriesContext(connection) as captured:
+            rows = chart_reads.administrations(encounter.pk)
+            Administration.objects.filter(pk=adm.pk).update(bag="B9")
+    read, write = captured.captured_queries
+    assert "set_config" not in read["sql"] and "EXECUTE mar_" in read["sql"]
+    assert "set_config('pghistory.context_metadata'" in write["sql"]
+    assert [_snapshot(r) for r in rows] == expected
+    event = EVENTS[Administration].objects.filter(pgh_obj_id=adm.pk).order_by("pgh_id").last()
+    assert event is not None and event.pgh_context.metadata["url"] == "/a-test/"
+
+
+@ON_POSTGRESQL
 def test_without_prepared_statements_the_sql_is_sent(db, settings) -> None:
     settings.PREPARED_STATEMENTS = False
     encounter = factories.chemo_encounter_create()
