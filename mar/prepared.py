@@ -256,6 +256,18 @@ def _instances(
 _TYPES = {int: "bigint", str: "text", bool: "boolean", Decimal: "numeric"}
 
 
+def _param_type(value: Any) -> type:
+    """The type a parameter is prepared as: a choice (`Administration.Method.INFUSION`, a str
+    enum) as the str it is; bool before int, which it also is."""
+    kind = type(value)
+    if kind in _TYPES:
+        return kind
+    for base in (bool, str, int, Decimal):
+        if isinstance(value, base):
+            return base
+    return kind
+
+
 @functools.lru_cache(maxsize=512)
 def _server_side(alias: str, sql: str, types: tuple[type, ...]) -> tuple[str, str]:
     """On PostgreSQL: a name for the statement and its PREPARE, its
@@ -308,7 +320,7 @@ def execute_prepared(alias: str, sql: str, params: Sequence[Any]) -> list[tuple[
     stands and the next run puts it right."""
     connection = connections[alias]
     name, prepare = (
-        _server_side(alias, sql, tuple(type(p) for p in params))
+        _server_side(alias, sql, tuple(_param_type(p) for p in params))
         if getattr(settings, "PREPARED_STATEMENTS", True)
         else ("", "")
     )

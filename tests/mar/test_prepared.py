@@ -341,6 +341,20 @@ def test_a_read_carries_no_history_context_and_a_write_still_does(db) -> None:
 
 
 @ON_POSTGRESQL
+def test_every_chart_read_runs_as_a_statement_planned_once(db) -> None:
+    """None of the chart's reads falls back to sending its SQL to be planned at every run: each
+    one's parameters have a type PostgreSQL is told (a choice such as
+    `Administration.Method.INFUSION` is the str it is), so each is prepared and executed."""
+    encounter = factories.chemo_encounter_create(extra_pushes=1)
+    for name, read in chart_reads.READS.items():
+        for args in _arguments(read, encounter):
+            with CaptureQueriesContext(connection) as captured:
+                read(*args)
+            for query in captured.captured_queries:
+                assert query["sql"].startswith(("PREPARE ", "EXECUTE ")), (name, args)
+
+
+@ON_POSTGRESQL
 def test_without_prepared_statements_the_sql_is_sent(db, settings) -> None:
     settings.PREPARED_STATEMENTS = False
     encounter = factories.chemo_encounter_create()
