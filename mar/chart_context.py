@@ -454,20 +454,23 @@ def chart_context(
 
     # A start's answer: when other infusions run and the new one is the newest of them, it goes
     # on top of them (`running_insert`) and theirs are not built again (issue 19: a start no
-    # longer costs a card per infusion running); else the running cards are sent whole. A card
-    # that shares a finding with the new one (an overlap on one site, no flush between them) is
-    # sent again, out of band, so its own list of findings says it as the checklist does.
+    # longer costs a card per infusion running); when it runs and is not the newest (a late
+    # start) or nothing else runs, what runs is sent whole (`running_whole`); when it does not
+    # run (a push), "Running now" is not sent at all. A card that shares a finding with the new
+    # one (an overlap on one site, no flush between them) and is not sent whole has its list of
+    # findings sent again, out of band, so it says it as the checklist does.
     started_adm = next((a for a in adms if a.pk == started), None)
-    running_insert = False
+    running_insert = running_whole = False
     shared = _altered(written, result) - {started} if started_adm is not None else set()
     if started_adm is not None and _is_running(started_adm):
         others = [a for a in adms if a.pk != started and _is_running(a)]
         newest = max(((a.start, a.pk) for a in others), default=None)
         running_insert = newest is not None and (started_adm.start, started_adm.pk) > newest
+        running_whole = not running_insert
     touched_cards: list[CardFindings] = []
     for adm in sorted(adms, key=newest_running_first):
         whole = started is None or adm.pk == started
-        if whole or (_is_running(adm) and not running_insert):
+        if whole or (_is_running(adm) and running_whole):
             cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
         elif adm.pk in shared:
             touched_cards.append(_card_findings(adm, items_by_adm))
@@ -527,6 +530,7 @@ def chart_context(
         # Running administrations sit at the top of the chart, within reach (issue 15, item 11).
         "running_cards": [card for card in cards if card.running],
         "running_insert": running_insert,
+        "running_whole": running_whole,
         "touched_cards": touched_cards,
         "other_cards": [card for card in cards if not card.running],
         "others_given": sum(1 for adm in adms if not _is_running(adm)),

@@ -204,6 +204,39 @@
   }
   install();
 
+  // ---- A card stopped since the page loaded is never dropped ----------------------------------
+  // A card stopped from "Running now" stays there (its answer is the card alone) until the page
+  // is drawn again. A start's answer that sends "Running now" whole (mar/_start_response.html)
+  // holds only what runs: a card the page shows there and the answer does not hold moves, as it
+  // is (what is typed in it too), to its place among the administrations, newest start first,
+  // where a fresh load of the chart puts it.
+  function startKey(card) {
+    return [Number(card.getAttribute("data-start")), Number(card.id.replace("adm-", ""))];
+  }
+
+  function placeAmongAdministrations(list, card) {
+    var key = startKey(card);
+    var cards = list.querySelectorAll(":scope > [data-testid=adm-card]");
+    for (var i = 0; i < cards.length; i++) {
+      var other = startKey(cards[i]);
+      if (other[0] < key[0] || (other[0] === key[0] && other[1] < key[1])) {
+        list.insertBefore(card, cards[i]);
+        return;
+      }
+    }
+    list.appendChild(card);
+  }
+
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    var list = document.getElementById("administrations-list");
+    if (!target || target.id !== "running-slot" || !list) return;
+    var incoming = event.detail.fragment;
+    target.querySelectorAll("#running-list > [data-testid=adm-card]").forEach(function (card) {
+      if (!incoming.querySelector("#" + CSS.escape(card.id))) placeAmongAdministrations(list, card);
+    });
+  });
+
   // ---- The cards' saves -----------------------------------------------------------------------
   // A card form (data-card-form) is saved by htmx on the custom event "mar:save", which only this
   // queue sends: one save in flight per card; a change made meanwhile is sent right after it

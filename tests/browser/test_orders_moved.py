@@ -1,10 +1,12 @@
 """Issue 19: a start's answer sends only what a start changes, out of band: its order's row (out
 of the orders to give and in among the orders given, or in place when given again), the new card
-on top of what runs or of the administrations. In real Chromium, after each start the page htmx
-left is the one a fresh load of the chart shows: the same rows to give and given, in the same
-order and saying the same, the same count of orders given, the same cards in the same order,
-and no id twice (an insertion that left its wrapper on the page would put the next card in
-twice)."""
+on top of what runs or of the administrations. In real Chromium, after each start and stop the
+page htmx left shows what a fresh load of the chart shows: the same rows to give and given, in
+the same order and saying the same, the same count of orders given, the same cards running in
+the same order, every card once (an insertion that left its wrapper on the page put the next card
+in twice), none missing (a card stopped from "Running now" stays there until the page is drawn
+again; a start that sends "Running now" whole moves it among the administrations, where a fresh
+load has it), and the administrations in a fresh load's order."""
 
 from datetime import timedelta
 
@@ -28,8 +30,9 @@ SHOWN = """() => {
     to_give: all('#orders > .order-row').map(row),
     given: all('#orders-given > .order-row').map(row),
     count: document.querySelector('#orders-given-count')?.textContent ?? null,
-    running: all('#running-list > [data-testid=adm-card]').map((c) => c.id),
+    running: all('#running-list > .adm-running').map((c) => c.id),
     others: all('#administrations-list > [data-testid=adm-card]').map((c) => c.id),
+    cards: all('[data-testid=adm-card]').map((c) => c.id).sort(),
     twice: ids.filter((id, i) => ids.indexOf(id) !== i),
   };
 }"""
@@ -57,32 +60,52 @@ def test_after_each_start_the_chart_is_as_a_fresh_load_shows_it(browser_page, li
     sign_in(page, live_server, "nurse-o")
     chart = f"{live_server.url}/mar/encounters/{encounter.pk}/"
     page.goto(chart)
+    fresh_tab = page.context.browser.new_context()  # the same session, another tab
+    fresh_tab.add_cookies(page.context.cookies())
+    fresh_page = fresh_tab.new_page()
 
     # A middle order first (the section whole), then the last, pushes on top of the
-    # administrations; infusions on one site and the other, each on top of what runs; the first
-    # order, then one given again.
-    starts = [
-        ("diphenhydramine", "push", first_site),
-        ("dexamethasone", "push", first_site),
-        ("sodium chloride", "infusion", first_site),
-        ("famotidine", "infusion", second_site),
-        ("ondansetron", "infusion", first_site),
-        ("dexamethasone", "push", second_site),
+    # administrations; an infusion, stopped from its card (it stays in "Running now"), then
+    # another on the other site ("Running now" sent whole: the stopped one moves down), one on
+    # top of it; that one stopped and a push given again ("Running now" not sent: it stays).
+    steps = [
+        ("start", "diphenhydramine", "push", first_site),
+        ("start", "dexamethasone", "push", first_site),
+        ("start", "sodium chloride", "infusion", first_site),
+        ("stop", "sodium chloride", None, None),
+        ("start", "famotidine", "infusion", second_site),
+        ("start", "ondansetron", "infusion", first_site),
+        ("stop", "famotidine", None, None),
+        ("start", "dexamethasone", "push", second_site),
     ]
-    for given, (name, method, site) in enumerate(starts, 1):
-        row = page.locator("[data-testid=order-row]", has_text=name)
-        if not row.is_visible():  # given before: under "Orders already given"
-            page.locator("#orders-given > summary").click()
-        row.locator("select[name$='-method']").select_option(method)
-        row.locator("select[name$='-site']").select_option(str(site.pk))
-        row.locator("[data-testid=start]").click()
-        expect(page.locator("[data-testid=adm-card]")).to_have_count(given)
+    cards = 0
+    for step, (action, name, method, site) in enumerate(steps):
+        if action == "start":
+            row = page.locator("[data-testid=order-row]", has_text=name)
+            if not row.is_visible():  # given before: under "Orders already given"
+                page.locator("#orders-given > summary").click()
+            row.locator("select[name$='-method']").select_option(method)
+            row.locator("select[name$='-site']").select_option(str(site.pk))
+            # Charted late, five minutes apart, in order: each stop (now) is after its start.
+            at = (now - timedelta(minutes=50 - 5 * step)).astimezone(factories.NEW_YORK)
+            row.locator("input[name$='-at']").fill(at.strftime("%Y-%m-%d %H:%M"))
+            row.locator("[data-testid=start]").click()
+            cards += 1
+            expect(page.locator("[data-testid=adm-card]")).to_have_count(cards)
+        else:
+            card = page.locator("#running-list > .adm-running", has_text=name)
+            card.locator("[data-testid=stop]").click()
+            expect(page.locator("#running-list > .adm-running", has_text=name)).to_have_count(0)
         swapped = page.evaluate(SHOWN)
-        assert swapped["twice"] == [], f"after starting {name}"
-        page.goto(chart)
-        assert swapped == page.evaluate(SHOWN), f"after starting {name}"
+        assert swapped["twice"] == [], f"after {action} {name}"
+        fresh_page.goto(chart)  # this page goes on as htmx left it
+        fresh = fresh_page.evaluate(SHOWN)
+        # A card stopped from "Running now" may still be there: the rest is as a fresh load.
+        assert {**swapped, "others": None} == {**fresh, "others": None}, f"after {action} {name}"
+        assert swapped["others"] == [c for c in fresh["others"] if c in swapped["others"]]
+    page.goto(chart)
     shown = page.evaluate(SHOWN)
     assert shown["to_give"] == [] and shown["count"] == "5"
-    assert len(shown["running"]) == 3 and len(shown["others"]) == 3
+    assert len(shown["running"]) == 1 and len(shown["others"]) == 5
     page.locator("#orders-given > summary").click()
     page.locator("#orders").screenshot(path=str(ARTIFACTS / "orders-given.png"))

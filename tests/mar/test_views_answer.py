@@ -233,6 +233,9 @@ def test_a_push_started_goes_to_the_top_of_the_administrations(client_as) -> Non
     assert f'id="adm-{new.pk}"' in html
     # "Nothing given yet" is swapped out: there were administrations already.
     assert '<div id="administrations-empty" hx-swap-oob="morph"></div>' in html
+    # A push does not run: "Running now" is not sent (a card stopped there since the page was
+    # drawn stays where the nurse left it).
+    assert 'id="running-slot"' not in html
 
 
 def test_a_starts_answer_costs_the_same_queries_whatever_the_number_finished(client_as) -> None:
