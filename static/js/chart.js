@@ -237,6 +237,21 @@
     });
   });
 
+  // ---- A part with nowhere to go redraws the chart ---------------------------------------------
+  // An answer is built for the chart as the server has it: it can put a part where this page
+  // shows nothing yet (another nurse charted meanwhile, e.g. the first infusion running or the
+  // first order given). Rather than leave that part out, the chart is drawn again from the
+  // server and morphed in (what is typed stays, as in every answer).
+  var redrawing = false;
+  document.addEventListener("htmx:oobErrorNoTarget", function () {
+    if (redrawing || !document.getElementById("chart") || !window.htmx) return;
+    redrawing = true;
+    var done = function () { redrawing = false; };
+    window.htmx.ajax("GET", window.location.pathname + window.location.search, {
+      target: "#chart", select: "#chart", swap: "morph",
+    }).then(done, done);
+  });
+
   // ---- The cards' saves -----------------------------------------------------------------------
   // A card form (data-card-form) is saved by htmx on the custom event "mar:save", which only this
   // queue sends: one save in flight per card; a change made meanwhile is sent right after it

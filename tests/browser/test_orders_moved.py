@@ -109,3 +109,44 @@ def test_after_each_start_the_chart_is_as_a_fresh_load_shows_it(browser_page, li
     assert len(shown["running"]) == 1 and len(shown["others"]) == 5
     page.locator("#orders-given > summary").click()
     page.locator("#orders").screenshot(path=str(ARTIFACTS / "orders-given.png"))
+
+
+def test_a_start_on_a_page_another_nurse_left_behind_draws_the_chart_again(
+    browser_page, live_server
+) -> None:
+    """The answer to a start puts parts where the chart, as the server has it, has them: the
+    first infusion running, the orders given. A page loaded before another nurse started the
+    first of them shows neither: the parts with nowhere to go make the page draw the chart again
+    (morphed in), and it then shows what a fresh load shows, nothing left out."""
+    from playwright.sync_api import expect
+
+    factories.user_create(username="nurse-p", role="nurse")
+    now = timezone.now()
+    encounter = factories.encounter_create(arrived_at=now - timedelta(hours=1))
+    site = factories.site_create(encounter, placed_at=now - timedelta(hours=1))
+    for name in ("ondansetron", "famotidine"):
+        factories.order_create(encounter, factories.drug_get(name), dose="8 mg")
+    page = browser_page
+    sign_in(page, live_server, "nurse-p")
+    chart = f"{live_server.url}/mar/encounters/{encounter.pk}/"
+    page.goto(chart)  # this page stays as it is loaded now
+    other_tab = page.context.browser.new_context()
+    other_tab.add_cookies(page.context.cookies())
+    other = other_tab.new_page()
+    other.goto(chart)
+
+    def start(on, name: str, minutes_ago: int) -> None:
+        row = on.locator("[data-testid=order-row]", has_text=name)
+        row.locator("select[name$='-method']").select_option("infusion")
+        row.locator("select[name$='-site']").select_option(str(site.pk))
+        at = (now - timedelta(minutes=minutes_ago)).astimezone(factories.NEW_YORK)
+        row.locator("input[name$='-at']").fill(at.strftime("%Y-%m-%d %H:%M"))
+        row.locator("[data-testid=start]").click()
+
+    start(other, "ondansetron", 30)  # the other nurse: the first running, the first given
+    expect(other.locator("#running-list > .adm-running")).to_have_count(1)
+    start(page, "famotidine", 20)  # on top of a "Running now" this page does not have
+    expect(page.locator("#running-list > .adm-running")).to_have_count(2)
+    expect(page.locator("#orders-given > .order-row")).to_have_count(2)
+    other.goto(chart)
+    assert page.evaluate(SHOWN) == other.evaluate(SHOWN)
