@@ -73,3 +73,9 @@ def addendum_for_test(encounter: Encounter, author: User | None = None) -> Adden
     return Addendum.objects.create(
         encounter=encounter, what="test change", why="test", author=author
     )
+
+
+def jw_lines(run) -> list[tuple[str, int]]:
+    """The run's lines with the JW modifier (wasted drug), as (code, units), read so on any
+    database (a JSON `contains` lookup is PostgreSQL's only)."""
+    return [(line.code, line.units) for line in run.lines.order_by("pk") if "JW" in line.modifiers]

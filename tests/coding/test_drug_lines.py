@@ -16,7 +16,7 @@ from coding.drug_lines import (
 from coding.models import ChargeFinding, ChargeLine
 from coding.services import charge_run_generate
 from mar.models import Administration, Drug
-from tests.coding.review_helpers import addendum_for_test, encounter_signed, reviewed
+from tests.coding.review_helpers import addendum_for_test, encounter_signed, jw_lines, reviewed
 
 
 @pytest.mark.django_db
@@ -195,7 +195,7 @@ def test_a_waste_only_addendum_makes_a_new_run_with_its_jw_line() -> None:
     encounter = encounter_signed(billable=True, waste=None)
     first, created = charge_run_generate(encounter_id=encounter.pk)
     assert created
-    assert not first.lines.filter(modifiers__contains=["JW"]).exists()
+    assert jw_lines(first) == []
     with transaction.atomic():
         addendum_for_test(encounter)
         Administration.objects.filter(encounter=encounter, drug__name="paclitaxel").update(
@@ -204,9 +204,7 @@ def test_a_waste_only_addendum_makes_a_new_run_with_its_jw_line() -> None:
     second, created = charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
     assert created and second.pk != first.pk
     assert first.input_snapshot == second.input_snapshot  # the engine's input did not change
-    assert list(second.lines.filter(modifiers__contains=["JW"]).values_list("code", "units")) == [
-        ("J9267", 20)
-    ]
+    assert jw_lines(second) == [("J9267", 20)]
     assert charge_run_generate(encounter_id=encounter.pk) == (second, False)  # still idempotent
 
 

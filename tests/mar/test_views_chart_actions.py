@@ -866,14 +866,14 @@ def test_a_dose_or_waste_that_cannot_be_billed_is_refused_beside_its_field(
 def test_waste_charted_after_signing_is_an_addendum_and_its_jw_line_follows(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
 ) -> None:
-    from tests.coding.review_helpers import paclitaxel_billable
+    from tests.coding.review_helpers import jw_lines, paclitaxel_billable
 
     paclitaxel_billable(encounter=chemo_encounter, waste=None)  # single-dose: JW/JZ apply
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
     signed_run = ChargeRun.objects.get(encounter=chemo_encounter, is_current=True)
-    assert not signed_run.lines.filter(modifiers__contains=["JW"]).exists()
+    assert jw_lines(signed_run) == []
     adm = chemo_encounter.administrations.get(drug__name="paclitaxel")
     url = reverse("mar:adm_update", args=[chemo_encounter.pk, adm.pk])
     with django_capture_on_commit_callbacks(execute=True):
@@ -883,6 +883,4 @@ def test_waste_charted_after_signing_is_an_addendum_and_its_jw_line_follows(
     assert "waste_value: (none) -> 20" in addendum.what
     run = ChargeRun.objects.get(encounter=chemo_encounter, is_current=True)
     assert run.pk != signed_run.pk and run.trigger == "addendum"
-    assert list(run.lines.filter(modifiers__contains=["JW"]).values_list("code", "units")) == [
-        ("J9267", 20)
-    ]
+    assert jw_lines(run) == [("J9267", 20)]
