@@ -61,12 +61,11 @@ from pghistory.runtime import _inject_history_context as _HISTORY_CONTEXT
 M = TypeVar("M", bound=Model)
 
 # Stand-in ids: negative, so no row has them; far apart, and of another parity and remainder,
-# so a build that branches on an id's value shows it in its SQL.
-# Stand-in ids: no row has a negative id, and both sets fit a 32-bit integer, so a read of a
-# table whose key is an AutoField (auth's users and groups) takes them as it takes real ids. Out
-# of a field's range Django answers "empty" without SQL (EmptyResultSet), which would be kept as
-# a statement that never finds anything: `_compile` refuses that. Each argument's stand-ins are
-# 10**6 apart: a collection holds fewer ids than that (more are read through the ORM).
+# so a build that branches on an id's value shows it in its SQL. Both sets fit a 32-bit integer,
+# so a read of a table whose key is an AutoField (auth's users and groups) takes them as it takes
+# real ids. Out of a field's range Django answers "empty" without SQL (EmptyResultSet), which
+# would be kept as a statement that never finds anything: `_compile` refuses that. Each argument's
+# stand-ins are 10**6 apart: a collection holds fewer ids than that (more go through the ORM).
 _FIRST = -(10**9)
 _SECOND = -(2 * 10**9) - 7
 _SPACING = 10**6
