@@ -93,9 +93,15 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "mar.context_processors.role",
             ],
+            # `{% load jinja %}`: a Jinja2 chart partial in a Django page (mar/jinja.py).
+            "libraries": {"jinja": "mar.jinja"},
         },
     },
 ]
+
+# Each chart partial rendered by Jinja2 also rendered by the Django template it replaces and
+# compared (mar/jinja_compare.py): a check while they move, off in production.
+JINJA_COMPARE = os.environ.get("MAR_JINJA_COMPARE") == "1"
 
 WSGI_APPLICATION = "config.wsgi.application"
 

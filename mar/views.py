@@ -60,6 +60,7 @@ from mar.forms import (
     apply_chart_error,
     plain_number,
 )
+from mar.jinja import partial_response
 from mar.models import (
     AccessSite,
     Administration,
@@ -281,10 +282,10 @@ def encounter_checklist(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = _encounter(pk)
     context = checklist_context(encounter)
     if not request.htmx:
-        return render(request, "mar/_checklist.html", context)
+        return partial_response(request, "mar/_checklist.jinja", context)
     context["can_chart"] = user_has_role(request.user, NURSE) and not encounter.is_signed
     context["sign_form"] = SignForm(open_errors=context["checklist"].open_errors)
-    return render(request, "mar/_checklist_response.html", context)
+    return partial_response(request, "mar/_checklist_response.jinja", context)
 
 
 @require_GET
@@ -293,7 +294,7 @@ def encounter_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = _encounter(pk)
     record, result, _error = evaluate(encounter, timezone.now())
     timeline = build_timeline(record, result, now=timezone.now()) if record else None
-    return render(request, "mar/_chart_timeline.html", {"timeline": timeline})
+    return partial_response(request, "mar/_chart_timeline.jinja", {"timeline": timeline})
 
 
 @require_GET
@@ -354,13 +355,13 @@ def _after_change(
         )
         if card is not None:
             context.update(card_pk=card, oob=True)
-            return render(request, "mar/_card_response.html", context)
+            return partial_response(request, "mar/_card_response.jinja", context)
         # a flush: its site chip, the rest out of band (issue 19)
         context.update(site_pk=site, oob=True)
-        return render(request, "mar/_site_response.html", context)
+        return partial_response(request, "mar/_site_response.jinja", context)
     if request.htmx:
         context = _chart_context(request, encounter, bound=bound, conflict=conflict)
-        return render(request, "mar/_chart.html", context)
+        return partial_response(request, "mar/_chart.jinja", context)
     if bound or conflict:
         context = _chart_context(request, encounter, bound=bound, conflict=conflict)
         return render(request, "mar/encounter.html", context)
@@ -678,7 +679,7 @@ def _start_answer(request: HttpRequest, encounter: Encounter, adm: Administratio
     )
     context.update(_chart_permissions(request, encounter))
     context["oob"] = True
-    response = render(request, "mar/_start_response.html", context)
+    response = partial_response(request, "mar/_start_response.jinja", context)
     response["HX-Reswap"] = "none"  # every part is swapped out of band
     return response
 

@@ -6,10 +6,9 @@ rule, severity, the place to fix it, who acknowledged it and why, every text esc
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
-from django.template.loader import render_to_string
-
 from coding.engine import Finding
 from mar.chart_context import Checklist, Group, Item
+from mar.jinja import partial_render
 from mar.templatetags.checklist_items import checklist_groups
 
 
@@ -86,15 +85,15 @@ def test_each_group_and_line_says_what_the_finding_says_and_where_to_fix_it():
 
 def test_no_group_no_markup_and_the_panel_says_nothing_is_open():
     assert str(checklist_groups(Checklist(groups=[]))) == ""
-    html = render_to_string(
-        "mar/_checklist.html", {"checklist": Checklist(groups=[]), "encounter": {"pk": 1}}
+    html = partial_render(
+        None, "mar/_checklist.jinja", {"checklist": Checklist(groups=[]), "encounter": {"pk": 1}}
     )
     assert 'data-testid="checklist-clear"' in html
 
 
 def test_the_panel_holds_the_groups_and_not_the_clear_line_when_something_is_open():
-    html = render_to_string(
-        "mar/_checklist.html", {"checklist": _checklist(), "encounter": {"pk": 1}}
+    html = partial_render(
+        None, "mar/_checklist.jinja", {"checklist": _checklist(), "encounter": {"pk": 1}}
     )
     assert html.count('data-testid="checklist-item"') == 3
     assert 'data-testid="checklist-clear"' not in html

@@ -281,10 +281,10 @@ def test_an_empty_dose_unit_does_not_look_charted(client_as) -> None:
 
 
 def _checklist_html(context: dict) -> str:
-    from django.template.loader import render_to_string
+    from mar.jinja import partial_render
 
     keep = {"encounter": context["encounter"], "checklist": context["checklist"]}
-    return render_to_string("mar/_checklist.html", {**keep, "now": context["now"]})
+    return partial_render(None, "mar/_checklist.jinja", {**keep, "now": context["now"]})
 
 
 @pytest.mark.django_db
