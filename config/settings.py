@@ -99,10 +99,6 @@ TEMPLATES = [
     },
 ]
 
-# Each chart partial rendered by Jinja2 also rendered by the Django template it replaces and
-# compared (mar/jinja_compare.py): a check while they move, off in production.
-JINJA_COMPARE = os.environ.get("MAR_JINJA_COMPARE") == "1"
-
 WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")

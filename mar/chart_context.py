@@ -141,7 +141,7 @@ def top_findings(findings: list[Item], running: bool) -> list[Item]:
 @dataclass
 class CardFindings:
     """The list of findings at the top of a card another change altered: an answer sends only
-    that list again (`mar/_adm_findings.html`, out of band), not the card and its forms."""
+    that list again (`mar/_adm_findings.jinja`, out of band), not the card and its forms."""
 
     administration: Administration
     findings: list[Item]
@@ -371,7 +371,7 @@ def _anchor(
         return f"id_a{adm.pk}-{name}"
     if name in DOSE_FIELDS:
         return f"id_a{adm.pk}-{DOSE_FIELDS[name]}"
-    if name in VOLUME_FIELDS:  # DOC-VOLUME: the card's Volumes form (mar/_adm_care.html)
+    if name in VOLUME_FIELDS:  # DOC-VOLUME: the card's Volumes form (mar/_adm_care.jinja)
         return f"id_v{adm.pk}-{name}"
     if name.startswith("pauses["):
         pauses = list(adm.pauses.all())
@@ -767,7 +767,7 @@ def _is_running(adm: Administration) -> bool:
 
 @dataclass(frozen=True)
 class OrderMove:
-    """Where a start's answer puts its order's row (mar/_order_moved.html): in place when the
+    """Where a start's answer puts its order's row (mar/_order_moved.jinja): in place when the
     order was given before (`again`), else out of the orders to give and into the orders given,
     before the next order given in the orders' own order (`before`, a pk) or last."""
 

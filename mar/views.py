@@ -667,7 +667,7 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
 
 def _start_answer(request: HttpRequest, encounter: Encounter, adm: Administration) -> HttpResponse:
     """htmx answer to a start: the parts of the chart a start changes, out of band
-    (mar/_start_response.html); the cards of what is finished are not built or sent (issue 19)."""
+    (mar/_start_response.jinja); the cards of what is finished are not built or sent (issue 19)."""
     context = chart_context(encounter, started=adm.pk, written=_written(request, encounter))
     shown = {card.administration.pk for card in context["cards"]}
     chips = {row.site.pk for row in context["sites"]}  # the started one's site

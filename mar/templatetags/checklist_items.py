@@ -3,7 +3,7 @@
 
 Issue 19: the checklist is sent with every bedside answer and polled every minute; on a long
 visit its item loop through the template engine (~10 lookups an item) cost 6-7 ms of a field
-save. The markup is what the loop in mar/_checklist.html wrote; every text is escaped
+save. The markup is what the loop in mar/_checklist.jinja wrote; every text is escaped
 (tests/mar/test_checklist_items_tag.py reads it back as the template's).
 """
 
@@ -53,7 +53,7 @@ def checklist_groups(checklist: Checklist) -> SafeString:
 
 @register.simple_tag
 def finding_lines(items: list[Item]) -> SafeString:
-    """A card's findings (mar/_adm_findings.html), one `<li>` each: its rule and words, linking
+    """A card's findings (mar/_adm_findings.jinja), one `<li>` each: its rule and words, linking
     to where it is fixed; struck through when acknowledged."""
     return mark_safe(
         "".join(

@@ -206,7 +206,7 @@
 
   // ---- A card stopped since the page loaded is never dropped ----------------------------------
   // A card stopped from "Running now" stays there (its answer is the card alone) until the page
-  // is drawn again. A start's answer that sends "Running now" whole (mar/_start_response.html)
+  // is drawn again. A start's answer that sends "Running now" whole (mar/_start_response.jinja)
   // holds only what runs: a card the page shows there and the answer does not hold moves, as it
   // is (what is typed in it too), to its place among the administrations, newest start first,
   // where a fresh load of the chart puts it.
