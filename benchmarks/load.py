@@ -149,6 +149,43 @@ def stats(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def cpu_by_process() -> dict[int | str, tuple[str, float]]:
+    """Every process now on the machine: its command name (`postgres`, `gunicorn`, `locust`,
+    `celery`, ...) and CPU seconds (user + system) so far; and the machine's busy seconds (all
+    cores, from /proc/stat) under "machine". Linux only."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seen: dict[int | str, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        seen[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    seen["machine"] = ("(machine busy)", (sum(cpu) - cpu[3] - cpu[4]) / tick)  # not idle/iowait
+    return seen
+
+
+def cpu_shares(
+    before: dict[int | str, tuple[str, float]],
+    after: dict[int | str, tuple[str, float]],
+    wall: float,
+) -> dict[str, float]:
+    """Cores used during the run, summed by command name (those at 0.02 of a core or more): a
+    process's time since the first reading (all of it if it started since); one that ended
+    between the readings is not counted (none of the run's servers do)."""
+    used: dict[str, float] = {}
+    for key, (name, seconds) in after.items():
+        name = name.split("/")[0]  # kernel threads: kworker/1:3-events -> kworker
+        used[name] = used.get(name, 0.0) + seconds - before.get(key, (name, 0.0))[1]
+    return {name: round(total / wall, 2) for name, total in
+            sorted(used.items(), key=lambda kv: -kv[1]) if total / wall >= 0.02}  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=60)
@@ -206,6 +243,7 @@ def main() -> int:
         ))  # fmt: skip
         wait_until(lambda: port_open(port), 60, "gunicorn")
 
+        cpu_before, cpu_started = cpu_by_process(), time.monotonic()
         locust = subprocess.run(
             [str(VENV_BIN / "locust"), "-f", str(ROOT / "benchmarks" / "locustfile.py"),
              "--headless", "-u", str(args.users), "-r", str(args.spawn_rate),
@@ -218,6 +256,7 @@ def main() -> int:
                  "LOAD_NURSES": str(nurses), "LOAD_CODERS": str(coders)},
             timeout=run_seconds + 300, capture_output=True, text=True,
         )  # fmt: skip
+        cores = cpu_shares(cpu_before, cpu_by_process(), time.monotonic() - cpu_started)
         (out / "locust.out").write_text(locust.stdout + locust.stderr)
 
         # Every charge owed is made, once: wait for the worker (and beat) to drain.
@@ -281,6 +320,10 @@ def main() -> int:
             "signed_with_exactly_one_current_run": with_one_run,
             "outbox_pending_after": pg.scalar(pending),
             "load_average": os.getloadavg(),
+            # Where the machine's cores went while locust ran: the app (gunicorn), PostgreSQL,
+            # the load generator itself, the worker, and anything else on the machine.
+            "cores_used_during_run": cores,
+            "cores_on_machine": os.cpu_count(),
             "by_request": table,
         }
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
