@@ -151,8 +151,8 @@ def stats(path: Path) -> list[dict[str, str]]:
 
 def cpu_by_process() -> dict[int | str, tuple[str, float]]:
     """Every process now on the machine: its command name (`postgres`, `gunicorn`, `locust`,
-    `celery`, ...) and CPU seconds (user + system) so far; and the machine's busy seconds (all
-    cores, from /proc/stat) under "machine". Linux only."""
+    `celery`, ...) and CPU seconds (user + system, its own and its ended children's) so far;
+    and the machine's busy seconds (all cores, from /proc/stat) under "machine". Linux only."""
     tick = os.sysconf("SC_CLK_TCK")
     seen: dict[int | str, tuple[str, float]] = {}
     for entry in Path("/proc").iterdir():
@@ -164,7 +164,11 @@ def cpu_by_process() -> dict[int | str, tuple[str, float]]:
             continue
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
-        seen[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+        # Its own time and its ended children's (PostgreSQL's backends that closed, for the
+        # postmaster; locust, run to its end by this script, for this one).
+        if int(entry.name) == os.getpid():
+            name = "locust"
+        seen[int(entry.name)] = (name, sum(int(x) for x in fields[11:15]) / tick)
     cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
     seen["machine"] = ("(machine busy)", (sum(cpu) - cpu[3] - cpu[4]) / tick)  # not idle/iowait
     return seen
@@ -177,7 +181,7 @@ def cpu_shares(
 ) -> dict[str, float]:
     """Cores used during the run, summed by command name (those at 0.02 of a core or more): a
     process's time since the first reading (all of it if it started since); one that ended
-    between the readings is not counted (none of the run's servers do)."""
+    between the readings counts in its parent's (its children's time), where it was waited for."""
     used: dict[str, float] = {}
     for key, (name, seconds) in after.items():
         name = name.split("/")[0]  # kernel threads: kworker/1:3-events -> kworker
