@@ -55,7 +55,7 @@ from django.template.defaultfilters import (
     pluralize,
 )
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.timezone import template_localtime
@@ -169,8 +169,20 @@ class TimezoneExtension(Extension):
 
 
 def _url(name: str, *args: Any, **kwargs: Any) -> str:
-    """`{% url name arg ... %}`."""
-    return reverse(name, args=args or None, kwargs=kwargs or None)
+    """`{% url name arg ... %}`. The same name and arguments reverse to the same address (under
+    the same script prefix and URLconf): kept, so a worklist of 300 rows does not walk the
+    resolver 600 times a page."""
+    if kwargs:
+        return reverse(name, args=args or None, kwargs=kwargs)
+    try:
+        return _reversed(get_script_prefix(), get_urlconf(), name, args)
+    except TypeError:  # an argument that cannot be a key
+        return reverse(name, args=args or None)
+
+
+@lru_cache(maxsize=16384)
+def _reversed(prefix: str, urlconf: str | None, name: str, args: tuple[Any, ...]) -> str:
+    return reverse(name, urlconf=urlconf, args=args or None)
 
 
 @pass_context

@@ -126,6 +126,24 @@ def test_url_is_djangos_reverse_and_a_trailing_newline_is_kept() -> None:
     assert _jinja("{{ url('mar:encounter', 7) }}\n") == "/mar/encounters/7/\n"
 
 
+def test_a_kept_address_follows_the_script_prefix_and_the_arguments() -> None:
+    """`url()` keeps what it reversed: under another script prefix (the app mounted elsewhere)
+    or with other arguments it is reversed again, never the kept one."""
+    from django.urls import get_script_prefix, reverse, set_script_prefix
+
+    source = "{{ url('coding:claim', pk) }}"
+    before = get_script_prefix()
+    try:
+        assert _jinja(source, pk=5) == reverse("coding:claim", args=[5])
+        assert _jinja(source, pk=6) == reverse("coding:claim", args=[6])
+        set_script_prefix("/mounted/")
+        assert _jinja(source, pk=5) == reverse("coding:claim", args=[5])
+        assert _jinja(source, pk=5).startswith("/mounted/")
+    finally:
+        set_script_prefix(before)
+    assert _jinja(source, pk=5) == reverse("coding:claim", args=[5])
+
+
 @pytest.mark.django_db
 def test_one_csrf_token_a_render_in_djangos_hidden_input_and_the_request_context_as_render(
     monkeypatch,
