@@ -226,6 +226,12 @@ def main() -> None:
             warm = Rounds(client, "")
             for pk in ids[:2]:
                 warm.visit(pk)
+            try:  # the collector as a gunicorn worker runs it (config/wsgi.py), where there is
+                from config.gc_tuning import tune  # one (GC_TUNING=0: Python's defaults)
+            except ImportError:
+                pass
+            else:
+                tune()
             rounds = Rounds(client, args.profile)
             cpu = time.process_time()
             for pk in ids[2:]:

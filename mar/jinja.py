@@ -79,6 +79,8 @@ def _finalize(value: Any) -> Markup:
     template): a str escaped, safe markup as it is, anything else localized first."""
     if type(value) is str:
         return Markup(_escape(value))
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        return Markup(str(value))  # what Django's number_format gives an int without grouping
     if isinstance(value, Undefined):
         return Markup("")
     if isinstance(value, SafeData):

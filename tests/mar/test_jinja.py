@@ -122,6 +122,19 @@ def test_dates_are_written_in_the_zone_the_timezone_tag_names_as_djangos_date_fi
     assert timezone.get_current_timezone_name() == settings.TIME_ZONE  # the zone is left after
 
 
+@pytest.mark.parametrize("grouping", [False, True])
+def test_numbers_are_written_as_django_writes_them_with_and_without_thousand_separators(
+    grouping: bool,
+) -> None:
+    from django.test import override_settings
+
+    values = {"i": 1234567, "b": True, "d": Decimal("12345.60"), "f": 1234.5, "n": -42}
+    with override_settings(USE_THOUSAND_SEPARATOR=grouping):
+        source = "{{ i }}|{{ b }}|{{ d }}|{{ f }}|{{ n }}"
+        assert _jinja(source, **values) == _django(source, **values)
+        assert ("1,234,567" in _jinja(source, **values)) is grouping
+
+
 def test_url_is_djangos_reverse_and_a_trailing_newline_is_kept() -> None:
     assert _jinja("{{ url('mar:encounter', 7) }}\n") == "/mar/encounters/7/\n"
 
