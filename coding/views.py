@@ -98,12 +98,18 @@ def worklist(request: HttpRequest) -> HttpResponse:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    current = ChargeRun.objects.filter(is_current=True).prefetch_related(
-        "lines",
-        Prefetch(
-            "corrections",
-            queryset=ChargeCorrection.objects.select_related("by", "decided_by"),
-        ),
+    # A row needs a run's lines, corrections and error, not the record, the billing facts and
+    # the engine's output it keeps (three JSON documents a run, decoded for 300 rows: issue 19).
+    current = (
+        ChargeRun.objects.filter(is_current=True)
+        .defer("input_snapshot", "billing_snapshot", "result")
+        .prefetch_related(
+            "lines",
+            Prefetch(
+                "corrections",
+                queryset=ChargeCorrection.objects.select_related("by", "decided_by"),
+            ),
+        )
     )
     encounters = (
         Encounter.objects.filter(status=Encounter.Status.SIGNED)
