@@ -143,9 +143,7 @@ class DjangoEnvironment(Environment):
             return value
         if getattr(value, "alters_data", False):
             return ""
-        if isinstance(value, type):
-            return value()  # Django calls a class too (a choices enum, say)
-        return value()
+        return value()  # a class too, as Django calls it (a choices enum, say)
 
 
 class TimezoneExtension(Extension):
@@ -163,10 +161,7 @@ class TimezoneExtension(Extension):
 
     @staticmethod
     def _in_zone(zone: Any, caller: Callable[[], str]) -> str:
-        if zone is None or isinstance(zone, Undefined):
-            with timezone.override(None):
-                return caller()
-        with timezone.override(zone):
+        with timezone.override(None if isinstance(zone, Undefined) else zone):
             return caller()
 
 
@@ -177,13 +172,14 @@ def _url(name: str, *args: Any, **kwargs: Any) -> str:
     if kwargs:
         return reverse(name, args=args or None, kwargs=kwargs)
     try:
-        return _reversed(get_script_prefix(), get_urlconf(), name, args)
+        urlconf = get_urlconf() or settings.ROOT_URLCONF  # a changed ROOT_URLCONF is a new key
+        return _reversed(get_script_prefix(), urlconf, name, args)
     except TypeError:  # an argument that cannot be a key
         return reverse(name, args=args or None)
 
 
 @lru_cache(maxsize=16384)
-def _reversed(prefix: str, urlconf: str | None, name: str, args: tuple[Any, ...]) -> str:
+def _reversed(prefix: str, urlconf: Any, name: str, args: tuple[Any, ...]) -> str:
     return reverse(name, urlconf=urlconf, args=args or None)
 
 
