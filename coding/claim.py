@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+from coding import review_reads
 from coding.chargemaster import ChargeMaster, charge_master_for, line_amount
 from coding.engine import Finding
 from mar.models import Administration, DrugNdc, Encounter, Order
@@ -105,13 +106,11 @@ class RecordFacts:
 
 def record_facts(encounter: Encounter) -> RecordFacts:
     facts = RecordFacts(encounter)
-    administrations = Administration.objects.filter(encounter_id=encounter.pk).select_related(
-        "drug", "order__drug", "created_by"
-    )
-    for adm in administrations:
+    # Prepared reads (coding/review_reads.py): the SQL compiled once.
+    for adm in review_reads.facts_administrations(encounter.pk, encounter=encounter):
         facts.administrations[administration_record_id(adm.pk)] = adm
-    drug_ids = {adm.drug_id for adm in facts.administrations.values()}
-    for ndc in DrugNdc.objects.filter(drug_id__in=drug_ids).order_by("-preferred", "ndc"):
+    drug_ids = sorted({adm.drug_id for adm in facts.administrations.values()})
+    for ndc in review_reads.ndcs(drug_ids) if drug_ids else []:
         facts.ndcs.setdefault(ndc.drug_id, []).append(ndc)
     return facts
 

@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from coding import review_reads
 from coding.chargemaster import charge_master_for
 from coding.claim import (
     claim_details,
@@ -41,13 +42,12 @@ from coding.forms import (
     QueryForm,
     WorklistFilterForm,
 )
-from coding.ledger import encounters_billed, standing_charges
+from coding.ledger import encounters_billed
 from coding.models import (
     ChargeCorrection,
     ChargeFinding,
     ChargeLine,
     ChargeRun,
-    DocumentationQuery,
     Export,
     ReviewItem,
 )
@@ -219,9 +219,10 @@ def encounter_charges(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _encounter(pk: int) -> Encounter:
-    return get_object_or_404(
-        Encounter.objects.select_related("patient", "signed_by", "nurse"), pk=pk
-    )
+    found = review_reads.encounter(pk)
+    if not found:
+        raise Http404("No such encounter.")
+    return found[0]
 
 
 def _changed_after_billing(item: ReviewItem | None, billed: bool) -> bool:
@@ -234,47 +235,34 @@ def _review_context(
 ) -> dict[str, object]:
     """The review page's context; `bound` is a refused form, shown in its own place (see
     `Bound`) with its errors and what was typed instead of a fresh form."""
-    item = ReviewItem.objects.filter(encounter=encounter).select_related("claimed_by").first()
-    runs = list(
-        ChargeRun.objects.filter(encounter=encounter).prefetch_related(
-            "lines",
-            "findings",
-            "corrections__by",
-            "corrections__decided_by",
-            "corrections__line",
-            "edit_overrides__by",
-        )
-    )
+    # Each read's SQL compiled once (coding/review_reads.py, issue 19).
+    items = review_reads.review_item(encounter.pk, encounter=encounter)
+    item = items[0] if items else None
+    runs = review_reads.runs_with_children(encounter)
     run = next((r for r in runs if r.is_current), None)
     previous = [r for r in runs if not r.is_current]
-    administrations = list(
-        encounter.administrations.select_related("drug", "order", "site").prefetch_related("pauses")
-    )
+    administrations = review_reads.administrations_with_pauses(encounter)
     context: dict[str, object] = {
         "encounter": encounter,
         "item": item,
         "run": run,
         "previous_runs": previous,
-        "sites": list(encounter.sites.all()),
-        "orders": list(encounter.orders.select_related("drug", "verified_by")),
+        "sites": review_reads.sites(encounter.pk, encounter=encounter),
+        "orders": review_reads.orders(encounter.pk, encounter=encounter),
         "administrations": administrations,
-        "flushes": list(encounter.flushes.all()),
-        "addenda": list(encounter.addenda.select_related("author")),
-        "queries": list(
-            DocumentationQuery.objects.filter(encounter=encounter).select_related(
-                "asked_by", "answered_by_addendum__author"
-            )
-        ),
+        "flushes": review_reads.flushes(encounter.pk, encounter=encounter),
+        "addenda": review_reads.addenda(encounter.pk, encounter=encounter),
+        "queries": review_reads.queries(encounter.pk, encounter=encounter),
         "can_act": bool(
             item
             and item.state == ReviewItem.State.IN_REVIEW
             and item.claimed_by_id == request.user.pk
         ),
         "bound_shown": False,
-        "billed": standing_charges(encounter.pk),
+        "billed": review_reads.standing_charges(encounter.pk, encounter=encounter),
     }
     context["changed_after_billing"] = _changed_after_billing(
-        item, encounter.ledger_entries.exists()
+        item, bool(review_reads.ledger_first(encounter.pk))
     )
     if run is not None:
         lines = effective_lines(run, include_removed=True)
