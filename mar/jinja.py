@@ -51,6 +51,7 @@ from django.template.defaultfilters import (
     floatformat,
     join,
     length,
+    linebreaksbr,
     lower,
     pluralize,
 )
@@ -224,7 +225,17 @@ def environment() -> DjangoEnvironment:
         auto_reload=settings.DEBUG,
         extensions=[TimezoneExtension],
     )
-    for function in (date, default, default_if_none, floatformat, join, length, lower, pluralize):
+    for function in (
+        date,
+        default,
+        default_if_none,
+        floatformat,
+        join,
+        length,
+        linebreaksbr,
+        lower,
+        pluralize,
+    ):
         env.filters[function.__name__] = _django_filter(function)
     env.filters.update(get=get, as_field=as_field, as_widget=as_widget, as_form=as_form)
     env.globals.update(

@@ -70,6 +70,13 @@ class _Thing:
         ('{{ l|join:", " }}|{{ n }} item{{ n|pluralize }}', {"l": ["a<b", "c"], "n": 2}),
         ("{{ v|default_if_none:'' }}|{{ f|floatformat:'-1' }}", {"v": None, "f": 2.0}),
         ("{{ word|lower }}|{{ l|length }}", {"word": "Infusion", "l": [1, 2, 3]}),
+        # the review page's run reason: each line break a <br>, the text escaped
+        ("{{ why|linebreaksbr }}", {"why": "AFTER EXPORT <b>\ncredit and rebill"}),
+        # Django's `is not None` is Jinja's `is not none` (a zero is not None)
+        (
+            "{% if z is not None %}set{% endif %}|{% if n is None %}none{% endif %}",
+            {"z": 0, "n": None},
+        ),
         # loops: a pair unpacked, the empty branch, the counters
         (
             "{% for a, b in pairs %}{{ forloop.counter }}{{ a }}{{ b }}"
@@ -88,6 +95,8 @@ def test_a_partial_means_what_the_same_text_meant_to_django(source: str, context
         .replace("|default_if_none:''", "|default_if_none('')")
         .replace("|floatformat:'-1'", "|floatformat('-1')")
         .replace("{% empty %}", "{% else %}")
+        .replace(" is not None", " is not none")
+        .replace(" is None", " is none")
         .replace("forloop.counter", "loop.index")
         .replace("forloop.last", "loop.last")
     )
