@@ -14,6 +14,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -69,7 +70,7 @@ from mar.record import administration_record_id
 from mar.roles import CODER, role_required
 from mar.timeline import build_timeline
 
-WORKLIST_LIMIT = 300
+WORKLIST_PAGE = 50  # rows a page of the worklist
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -99,7 +100,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         .values("n")
     )
     # A row needs a run's lines, corrections and error, not the record, the billing facts and
-    # the engine's output it keeps (three JSON documents a run, decoded for 300 rows: issue 19).
+    # the engine's output it keeps (three JSON documents a run, decoded for every row: issue 19).
     current = (
         ChargeRun.objects.filter(is_current=True)
         .defer("input_snapshot", "billing_snapshot", "result")
@@ -111,12 +112,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
             ),
         )
     )
-    encounters = (
-        Encounter.objects.filter(status=Encounter.Status.SIGNED)
-        .select_related("patient", "review_item", "review_item__claimed_by")
-        .annotate(finding_count=Subquery(findings, output_field=IntegerField()))
-        .prefetch_related(Prefetch("charge_runs", queryset=current, to_attr="current_runs"))
-        .order_by("-arrived_at", "-pk")
+    encounters = Encounter.objects.filter(status=Encounter.Status.SIGNED).order_by(
+        "-arrived_at", "-pk"
     )
     if form.is_valid():
         data = form.cleaned_data
@@ -136,7 +133,18 @@ def worklist(request: HttpRequest) -> HttpResponse:
                     )
                 )
             )
-    rows = list(encounters[:WORKLIST_LIMIT])
+    # A page at a time (issue 19): the page's ids first, then only their rows, runs, lines and
+    # corrections; every signed encounter is on some page (nothing beyond a cap), and a page
+    # costs the same whether 50 or 50,000 are signed.
+    page = Paginator(encounters.values_list("pk", flat=True), WORKLIST_PAGE).get_page(
+        request.GET.get("page")
+    )
+    rows = list(
+        encounters.filter(pk__in=list(page.object_list))
+        .select_related("patient", "review_item", "review_item__claimed_by")
+        .annotate(finding_count=Subquery(findings, output_field=IntegerField()))
+        .prefetch_related(Prefetch("charge_runs", queryset=current, to_attr="current_runs"))
+    )
     billed = encounters_billed(e.pk for e in rows)
     sent_by_encounter = {}
     for encounter in rows:
@@ -170,7 +178,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         {
             "encounters": rows,
             "form": form,
-            "limit": WORKLIST_LIMIT,
+            "page": page,
             "known_rules": KNOWN_RULES,
             "priced": master.loaded,
             "page_total": sum((e.amount_total for e in rows), Decimal("0.00")),

@@ -164,9 +164,10 @@ def test_worklist_query_count_stays_fixed(
     client = client_as(roles.CODER)
     for _ in range(2):
         reviewed()
-    # 12: one of them asks the ledger which encounters were billed (changed after billing),
-    # one reads the charge master for the money totals.
-    with django_assert_max_num_queries(12) as small:
+    # 14: one of them asks the ledger which encounters were billed (changed after billing),
+    # one reads the charge master for the money totals, two count the signed encounters and
+    # read the page's ids (the worklist is paged).
+    with django_assert_max_num_queries(14) as small:
         assert client.get(reverse("coding:worklist")).status_code == 200
     for _ in range(6):
         _, run, item = reviewed()
@@ -179,7 +180,7 @@ def test_worklist_query_count_stays_fixed(
     with django_assert_max_num_queries(len(small.captured_queries)) as large:
         assert client.get(reverse("coding:worklist")).status_code == 200
     # A row needs its run's lines, not the record, billing facts and engine output each run
-    # keeps (three JSON documents a run, decoded for up to 300 rows): they are not read.
+    # keeps (three JSON documents a run, decoded for every row): they are not read.
     run_reads = [q["sql"] for q in large.captured_queries if 'FROM "coding_chargerun"' in q["sql"]]
     assert run_reads and not any(
         column in sql for sql in run_reads for column in ("input_snapshot", "billing_snapshot")
@@ -432,3 +433,61 @@ def test_review_page_shows_why_the_run_was_made(client_as) -> None:
     )
     assert 'data-testid="run-reason"' in page
     assert "CLASS CHANGED AFTER EXPORT" in page
+
+
+def test_the_worklist_is_paged_so_every_signed_encounter_is_reachable_and_filters_are_kept(
+    client_as, monkeypatch
+) -> None:
+    """Issue 19: the worklist shows a page of WORKLIST_PAGE rows, newest first, with the count of
+    all of them and links to the pages before and after that keep the filter; no encounter is
+    beyond reach (the cap of 300 it replaced hid the rest). A page's reads do not grow with the
+    encounters signed."""
+    from coding import views
+
+    monkeypatch.setattr(views, "WORKLIST_PAGE", 2)
+    signed = [reviewed(unit="ED")[0] for _ in range(5)]
+    other = reviewed(unit="Infusion Center")[0]
+    client = client_as(roles.CODER)
+    newest_first = sorted(signed, key=lambda e: (e.arrived_at, e.pk), reverse=True)
+
+    def rows(**params: str) -> tuple[list[int], str]:
+        page = client.get(reverse("coding:worklist"), params).content.decode()
+        return [
+            int(pk) for pk in re.findall(r'data-testid="worklist-row" data-encounter="(\d+)"', page)
+        ], page
+
+    seen = []
+    for number in (1, 2, 3):
+        pks, page = rows(unit="ED", page=str(number))
+        assert len(pks) == (2 if number < 3 else 1)
+        seen += pks
+        assert f"Page {number} of 3" in page and "Encounters " in page and " of 5" in page
+        if number < 3:
+            assert f'href="?unit=ED&amp;page={number + 1}" rel="next"' in page
+        if number > 1:
+            assert f'href="?unit=ED&amp;page={number - 1}" rel="prev"' in page
+    assert seen == [e.pk for e in newest_first]  # each once, in order
+    assert other.pk not in seen
+    # A page past the end shows the last one; one that is not a number, the first.
+    assert rows(unit="ED", page="99")[0] == seen[4:]
+    assert rows(unit="ED", page="x")[0] == seen[:2]
+    # One page only: no page links.
+    assert 'data-testid="worklist-pages"' not in rows(unit="Infusion Center")[1]
+
+
+def test_a_worklist_page_costs_the_same_reads_however_many_are_signed(
+    client_as, monkeypatch, django_assert_max_num_queries
+) -> None:
+    from coding import views
+
+    monkeypatch.setattr(views, "WORKLIST_PAGE", 3)
+    client = client_as(roles.CODER)
+    for _ in range(3):
+        reviewed()
+    with django_assert_max_num_queries(14) as few:
+        assert client.get(reverse("coding:worklist")).status_code == 200
+    for _ in range(5):
+        reviewed()
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(reverse("coding:worklist")).content.decode()
+    assert page.count('data-testid="worklist-row"') == 3 and "of 8" in page
