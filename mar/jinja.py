@@ -168,8 +168,8 @@ class TimezoneExtension(Extension):
 
 def _url(name: str, *args: Any, **kwargs: Any) -> str:
     """`{% url name arg ... %}`. The same name and arguments reverse to the same address (under
-    the same script prefix and URLconf): kept, so a worklist of 50 rows does not walk the
-    resolver 600 times a page."""
+    the same script prefix and URLconf): kept, so a worklist does not walk the resolver for
+    each link of each row."""
     if kwargs:
         return reverse(name, args=args or None, kwargs=kwargs)
     try:
