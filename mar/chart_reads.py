@@ -50,6 +50,12 @@ def encounter_with_summary_stored(encounter_id: int) -> QuerySet[Encounter]:
 
 
 @prepared
+def summary(encounter_id: int) -> QuerySet[EncounterSummary]:
+    """The encounter's stored summary (mar/summary.py), if one is."""
+    return EncounterSummary.objects.filter(encounter_id=encounter_id)
+
+
+@prepared
 def site_with_encounter(encounter_id: int, site_id: int) -> QuerySet[AccessSite]:
     """A site of the encounter, with the encounter and its patient (a site's htmx action)."""
     return AccessSite.objects.filter(pk=site_id, encounter_id=encounter_id).select_related(

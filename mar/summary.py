@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from coding.engine import Finding, Record, RecordError, Result, code_record, parse_record
 from coding.engine.timing import MAX_HOURS_WITHOUT_PUMP
+from mar import chart_reads as reads
 from mar.models import Encounter, EncounterSummary
 from mar.record import record_dict_from_encounter, record_dicts_from_encounters
 
@@ -297,10 +298,11 @@ def summaries_for(
     stored its own)."""
     now = now or timezone.now()
     encounters = list(encounters)
-    seen = {
-        s.encounter_id: s
-        for s in EncounterSummary.objects.filter(encounter_id__in=[e.pk for e in encounters])
-    }
+    if len(encounters) == 1:  # the chart's, the checklist's: its SQL compiled once
+        stored = reads.summary(encounters[0].pk)
+    else:  # the board's page: as many as it shows
+        stored = list(EncounterSummary.objects.filter(encounter_id__in=[e.pk for e in encounters]))
+    seen = {s.encounter_id: s for s in stored}
     stale = [e for e in encounters if e.pk not in seen or not is_fresh(seen[e.pk], now)]
     found = {pk: s for pk, s in seen.items() if is_fresh(s, now)}
     if stale:
