@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from mar.models import (
     AccessSite,
@@ -26,6 +26,7 @@ from mar.models import (
     SafetyOverride,
     SiteAssessment,
 )
+from mar.ports import charges_port
 from mar.prepared import PreparedRead, prefetched, prepared
 
 # Who made a row, joined: the chart names them.
@@ -193,6 +194,36 @@ def administration_overrides(administration_ids: list[int]) -> QuerySet[SafetyOv
 @prepared
 def assessments(site_ids: list[int]) -> QuerySet[SiteAssessment]:
     return SiteAssessment.objects.filter(site_id__in=site_ids).select_related("by")
+
+
+# --- the board's page of cards (mar/views.py `board`): a page's encounters by their ids --------
+
+
+@prepared
+def board_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
+    """The page's encounters with their patient, whether a coder's query is open
+    (`coder_query`) and how many administrations were given (`given`)."""
+    open_query = charges_port().open_queries().filter(encounter_id=OuterRef("pk"))
+    return (
+        Encounter.objects.filter(pk__in=encounter_ids)
+        .annotate(coder_query=Exists(open_query), given=Count("administrations"))
+        .select_related("patient")
+    )
+
+
+@prepared
+def board_running(encounter_ids: list[int]) -> QuerySet[Administration]:
+    """What runs on them: infusions not stopped, with their drug."""
+    return Administration.objects.filter(
+        encounter_id__in=encounter_ids,
+        stop__isnull=True,
+        method=Administration.Method.INFUSION,
+    ).select_related("drug")
+
+
+@prepared
+def board_acknowledgements(encounter_ids: list[int]) -> QuerySet[FindingAcknowledgement]:
+    return FindingAcknowledgement.objects.filter(encounter_id__in=encounter_ids)
 
 
 def with_pauses(rows: list[Administration]) -> list[Administration]:

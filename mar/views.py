@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, OuterRef, Q
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -70,6 +70,7 @@ from mar.models import (
     Pause,
 )
 from mar.ports import charges_port
+from mar.prepared import prefetched
 from mar.roles import (
     ADMIN,
     CLERK,
@@ -143,11 +144,6 @@ def board(request: HttpRequest) -> HttpResponse:
     else:
         since = now - BOARD_WINDOW
         arrived = Q(arrived_at__gte=since) | Q(arrived_at__isnull=True, created_at__gte=since)
-    running = (
-        Administration.objects.filter(stop__isnull=True, method=Administration.Method.INFUSION)
-        .select_related("drug")
-        .prefetch_related("pauses")
-    )
     open_query = charges_port().open_queries().filter(encounter_id=OuterRef("pk"))
     listed = (
         Encounter.objects.annotate(coder_query=Exists(open_query))
@@ -166,17 +162,18 @@ def board(request: HttpRequest) -> HttpResponse:
     page = Paginator(listed.values_list("pk", flat=True), BOARD_PAGE).get_page(
         request.GET.get("page")
     )
-    place = {pk: n for n, pk in enumerate(page.object_list)}
-    encounters = sorted(
-        Encounter.objects.filter(pk__in=place)
-        .annotate(coder_query=Exists(open_query), given=Count("administrations"))
-        .select_related("patient")
-        .prefetch_related(
-            Prefetch("administrations", queryset=running, to_attr="running"),
-            "acknowledgements",
-        ),
-        key=lambda e: place[e.pk],
-    )
+    # Those rows are prepared reads (mar/chart_reads.py): their SQL compiled once a page size.
+    ids = list(page.object_list)
+    place = {pk: n for n, pk in enumerate(ids)}
+    encounters = sorted(reads.board_encounters(ids), key=lambda e: place[e.pk])
+    running: dict[int, list[Administration]] = {e.pk: [] for e in encounters}
+    for adm in reads.with_pauses(reads.board_running(ids)) if ids else []:
+        running[adm.encounter_id].append(adm)
+    for encounter in encounters:
+        encounter.running = running[encounter.pk]  # type: ignore[attr-defined]
+        for adm in encounter.running:  # type: ignore[attr-defined]
+            adm.encounter = encounter
+    prefetched(encounters, "acknowledgements", reads.board_acknowledgements(ids) if ids else [])
     # The stored summaries (mar/summary.py): one query whatever the number, no engine run.
     summaries = summaries_for((e for e in encounters if not e.is_signed), now=now)
     units: dict[str, list[dict[str, object]]] = {}

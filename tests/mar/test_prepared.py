@@ -61,6 +61,9 @@ def _arguments(read: Any, encounter: Encounter) -> list[tuple[Any, ...]]:
             BarcodeScan.objects.filter(encounter=encounter).values_list("pk", flat=True)
         ),
         "site_ids": list(encounter.sites.values_list("pk", flat=True)),
+        # the board's page: this encounter first, then every other one
+        "encounter_ids": [encounter.pk]
+        + list(Encounter.objects.exclude(pk=encounter.pk).values_list("pk", flat=True)),
     }
     # A single id: one of this encounter's rows, and one no row has (a 404's empty read).
     single = {
