@@ -1,7 +1,8 @@
 """The chart's reads of an encounter's rows, each a function of ids whose SQL is compiled once
-(mar/prepared.py, issue 19): the chart page, the htmx answers, the live checklist and the care
-panels read through these. Each returns what the queryset it builds returns, in its order and
-with its joins; tests/mar/test_prepared.py holds every read here to its queryset."""
+(mar/prepared.py, issue 19): the chart page, the htmx answers, the live checklist (and the stored
+summary it reads), the care panels and the board's page of cards read through these. Each
+returns what the queryset it builds returns, in its order and with its joins;
+tests/mar/test_prepared.py holds every read here to its queryset."""
 
 from __future__ import annotations
 
