@@ -896,11 +896,17 @@ def board_summary(
     return state, len(errors), warnings
 
 
-def checklist_context(encounter: Encounter, *, now: datetime | None = None) -> dict[str, Any]:
+def checklist_context(
+    encounter: Encounter,
+    *,
+    now: datetime | None = None,
+    stored: list[EncounterSummary] | None = None,
+) -> dict[str, Any]:
     """Just what the checklist panel needs (the htmx refresh and the benchmark measure this):
-    the stored summary (mar/summary.py), no bridge and no engine run."""
+    the stored summary (mar/summary.py; `stored`: as read with the encounter), no bridge and no
+    engine run."""
     now = now or timezone.now()
-    summary = summary_for(encounter, now=now)
+    summary = summary_for(encounter, now=now, stored=stored)
     findings = None if summary.record_error else findings_of(summary)
     # Only the rows the findings name are read (issue 19): their administrations (with their
     # pauses when a finding is about one), the sites when a finding is about flushes, the

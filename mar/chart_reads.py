@@ -52,6 +52,24 @@ def encounter_with_summary_stored(encounter_id: int) -> QuerySet[Encounter]:
 
 
 @prepared
+def encounter_and_summary(encounter_id: int) -> QuerySet[Encounter]:
+    """The encounter with its stored summary joined (`stored_summary`): the live checklist's GET
+    reads both in one statement. (Not for a view that writes: the summary read here would be
+    the one before its write.)"""
+    return Encounter.objects.filter(pk=encounter_id).select_related(
+        "patient", "signed_by", "summary"
+    )
+
+
+def stored_summary(encounter: Encounter) -> list[EncounterSummary]:
+    """The summary `encounter_and_summary` read with it: [it], or [] when none is stored."""
+    try:
+        return [encounter.summary]
+    except EncounterSummary.DoesNotExist:
+        return []
+
+
+@prepared
 def summary(encounter_id: int) -> QuerySet[EncounterSummary]:
     """The encounter's stored summary (mar/summary.py), if one is."""
     return EncounterSummary.objects.filter(encounter_id=encounter_id)

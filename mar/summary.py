@@ -291,14 +291,19 @@ def _store_if_unchanged(
 
 
 def summaries_for(
-    encounters: Iterable[Encounter], *, now: datetime | None = None
+    encounters: Iterable[Encounter],
+    *,
+    now: datetime | None = None,
+    stored: list[EncounterSummary] | None = None,
 ) -> dict[int, EncounterSummary]:
     """The current summary of each encounter: one query, plus the bulk bridge (six reads in one
     statement) and an engine run for each one missing or expired (none once every change has
     stored its own)."""
     now = now or timezone.now()
     encounters = list(encounters)
-    if len(encounters) == 1:  # the chart's, the checklist's: its SQL compiled once
+    if stored is not None:  # read already, with its encounter (`stored_summary`)
+        pass
+    elif len(encounters) == 1:  # the chart's, the checklist's: its SQL compiled once
         stored = reads.summary(encounters[0].pk)
     else:  # the board's page: as many as it shows
         stored = list(EncounterSummary.objects.filter(encounter_id__in=[e.pk for e in encounters]))
@@ -313,8 +318,15 @@ def summaries_for(
     return found
 
 
-def summary_for(encounter: Encounter, *, now: datetime | None = None) -> EncounterSummary:
-    return summaries_for([encounter], now=now)[encounter.pk]
+def summary_for(
+    encounter: Encounter,
+    *,
+    now: datetime | None = None,
+    stored: list[EncounterSummary] | None = None,
+) -> EncounterSummary:
+    """The encounter's current summary; `stored`: what is stored, as read with the encounter
+    ([] for none), not read again (a stale or missing one is computed as always)."""
+    return summaries_for([encounter], now=now, stored=stored)[encounter.pk]
 
 
 def _encounter_of(kwargs: dict[str, Any], out: object) -> Encounter:

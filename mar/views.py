@@ -276,8 +276,9 @@ def encounter_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def encounter_checklist(request: HttpRequest, pk: int) -> HttpResponse:
     """The live checklist panel alone (readable on its own). Its htmx refresh also brings the
     sign-off panel and the top bar's sign state out of band: they follow from the checklist."""
-    encounter = _encounter(pk)
-    context = checklist_context(encounter)
+    # The encounter and its stored summary in one read (this view writes nothing).
+    encounter = _found(reads.encounter_and_summary(pk))
+    context = checklist_context(encounter, stored=reads.stored_summary(encounter))
     if not request.htmx:
         return partial_response(request, "mar/_checklist.jinja", context)
     context["can_chart"] = user_has_role(request.user, NURSE) and not encounter.is_signed

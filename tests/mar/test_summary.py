@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 from django.utils import timezone
 
+from mar import chart_reads, roles
 from mar.models import AccessSite, Administration, Encounter, EncounterSummary, Flush
 from mar.pharmacy import services as pharmacy
 from mar.record import record_dict_from_encounter
@@ -311,3 +313,25 @@ def test_a_reader_never_overwrites_what_a_change_stored_meanwhile(nurse_user) ->
     EncounterSummary.objects.filter(pk=encounter.pk).delete()
     _store_if_unchanged([old], {})  # none was stored when it looked: it inserts
     assert stored(encounter).findings == old.findings
+
+
+def test_the_checklist_reads_its_summary_with_the_encounter_and_recomputes_one_missing(
+    client_as,
+) -> None:
+    """The live checklist's GET joins the stored summary to its read of the encounter (one
+    statement); with none stored, the summary is computed and stored as before, and the
+    checklist says the same either way."""
+    encounter = factories.chemo_encounter_create()
+    client = client_as(roles.NURSE)
+    url = reverse("mar:encounter_checklist", args=[encounter.pk])
+    EncounterSummary.objects.filter(encounter=encounter).delete()
+    first = client.get(url).content.decode()  # none stored: computed, stored
+    assert EncounterSummary.objects.filter(encounter=encounter).exists()
+    read = chart_reads.encounter_and_summary(encounter.pk)[0]
+    assert [s.pk for s in chart_reads.stored_summary(read)] == [encounter.pk]
+    assert (
+        client.get(url).content.decode().split('id="checklist"')[1]
+        == first.split('id="checklist"')[1]
+    )
+    EncounterSummary.objects.filter(encounter=encounter).delete()
+    assert chart_reads.stored_summary(chart_reads.encounter_and_summary(encounter.pk)[0]) == []

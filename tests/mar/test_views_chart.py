@@ -143,9 +143,10 @@ def _queries(client: Client, url: str) -> int:
 # the encounter).
 CHART_QUERIES = 18
 # The checklist reads the stored summary (mar/summary.py) instead of the bridge: session, user,
-# groups, encounter, summary, then only what its findings name: their administrations (pauses for
-# a pause finding), the sites for a flush finding, the acknowledgements.
-CHECKLIST_QUERIES = 8
+# groups, the encounter with its summary joined (one statement), then only what its findings
+# name: their administrations (pauses for a pause finding), the sites for a flush finding, the
+# acknowledgements.
+CHECKLIST_QUERIES = 7
 
 
 def test_chart_page_queries_stay_fixed_as_the_record_grows(
