@@ -3,8 +3,8 @@ once (mar/prepared.py, issue 19): building and compiling the review's two dozen 
 more than PostgreSQL took to answer them (a third of the page). Each read returns what the
 queryset it builds returns, in its order and with its joins; what the page used to prefetch
 (`prefetch_related("lines", ...)`) is read by a read of its own and given to its parents as the
-prefetch gives it (`prefetched`). tests/coding/test_review_reads.py holds every read here to its
-queryset."""
+prefetch gives it (`prefetched`). The sites, flushes and addenda are the chart's own reads
+(mar/chart_reads.py). tests/coding/test_review_reads.py holds every read here to its queryset."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from coding.models import (
     ReviewItem,
 )
 from mar.chart_reads import with_pauses
-from mar.models import AccessSite, Addendum, Administration, DrugNdc, Encounter, Flush, Order
+from mar.models import Administration, DrugNdc, Encounter, Order
 from mar.prepared import PreparedRead, prefetched, prepared
 
 
@@ -77,23 +77,8 @@ def administrations(encounter_id: int) -> QuerySet[Administration]:
 
 
 @prepared
-def sites(encounter_id: int) -> QuerySet[AccessSite]:
-    return AccessSite.objects.filter(encounter_id=encounter_id)
-
-
-@prepared
 def orders(encounter_id: int) -> QuerySet[Order]:
     return Order.objects.filter(encounter_id=encounter_id).select_related("drug", "verified_by")
-
-
-@prepared
-def flushes(encounter_id: int) -> QuerySet[Flush]:
-    return Flush.objects.filter(encounter_id=encounter_id)
-
-
-@prepared
-def addenda(encounter_id: int) -> QuerySet[Addendum]:
-    return Addendum.objects.filter(encounter_id=encounter_id).select_related("author")
 
 
 @prepared

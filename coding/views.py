@@ -63,6 +63,7 @@ from coding.review import (
     review_claim,
     review_release,
 )
+from mar import chart_reads
 from mar.clock import hhmm
 from mar.forms import apply_validation_error
 from mar.models import Administration, Encounter
@@ -255,11 +256,11 @@ def _review_context(
         "item": item,
         "run": run,
         "previous_runs": previous,
-        "sites": review_reads.sites(encounter.pk, encounter=encounter),
+        "sites": chart_reads.sites(encounter.pk, encounter=encounter),
         "orders": review_reads.orders(encounter.pk, encounter=encounter),
         "administrations": administrations,
-        "flushes": review_reads.flushes(encounter.pk, encounter=encounter),
-        "addenda": review_reads.addenda(encounter.pk, encounter=encounter),
+        "flushes": chart_reads.flushes(encounter.pk, encounter=encounter),
+        "addenda": chart_reads.addenda(encounter.pk, encounter=encounter),
         "queries": review_reads.queries(encounter.pk, encounter=encounter),
         "can_act": bool(
             item
