@@ -301,12 +301,12 @@ def summaries_for(
     stored its own)."""
     now = now or timezone.now()
     encounters = list(encounters)
-    if stored is not None:  # read already, with its encounter (`stored_summary`)
-        pass
-    elif len(encounters) == 1:  # the chart's, the checklist's: its SQL compiled once
-        stored = reads.summary(encounters[0].pk)
-    else:  # the board's page: as many as it shows
-        stored = list(EncounterSummary.objects.filter(encounter_id__in=[e.pk for e in encounters]))
+    if stored is None:  # else read already, with its encounter (`stored_summary`)
+        if len(encounters) == 1:  # the chart's, the checklist's: its SQL compiled once
+            stored = reads.summary(encounters[0].pk)
+        else:  # the board's page: as many as it shows
+            ids = [e.pk for e in encounters]
+            stored = list(EncounterSummary.objects.filter(encounter_id__in=ids))
     seen = {s.encounter_id: s for s in stored}
     stale = [e for e in encounters if e.pk not in seen or not is_fresh(seen[e.pk], now)]
     found = {pk: s for pk, s in seen.items() if is_fresh(s, now)}
