@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.forms import Form
@@ -707,12 +708,31 @@ class SiteRow:
     form that removes it)."""
 
     site: AccessSite
-    form: Form
     flush_form: Form
     flushes: list[tuple[Flush, Form]]
     assess_form: Form | None = None
     discontinue_form: Form | None = None
     running: list[Administration] = field(default_factory=list)  # infusions running on it
+    encounter: Encounter | None = None
+    bound_form: Form | None = None  # the details form as the nurse posted it
+
+    @cached_property
+    def form(self) -> Form:
+        """The site's details form, built when a template draws it: the answer to a flush or a
+        start sends the chip's other parts, not its details (issue 19)."""
+        if self.bound_form is not None:
+            return self.bound_form
+        site = self.site
+        return SiteUpdateForm(
+            encounter=self.encounter,
+            prefix=f"s{site.pk}",
+            initial={
+                **charting.site_details(site),
+                "base": merge.snapshot(charting.site_details(site)),
+                "placed_at": site.placed_at,
+                "placed_was": site.placed_at.isoformat() if site.placed_at else "",
+            },
+        )
 
     @property
     def last_flush(self) -> Flush | None:
@@ -726,16 +746,6 @@ def _site_row(
     bound: dict[str, Form],
     running: list[Administration] | None = None,
 ) -> SiteRow:
-    form = bound.get(f"site-S{site.pk}") or SiteUpdateForm(
-        encounter=encounter,
-        prefix=f"s{site.pk}",
-        initial={
-            **charting.site_details(site),
-            "base": merge.snapshot(charting.site_details(site)),
-            "placed_at": site.placed_at,
-            "placed_was": site.placed_at.isoformat() if site.placed_at else "",
-        },
-    )
     assess_form = bound.get(f"assess-S{site.pk}") or SiteAssessForm(
         encounter=encounter, prefix=f"assess{site.pk}"
     )
@@ -752,12 +762,13 @@ def _site_row(
     ]
     return SiteRow(
         site=site,
-        form=form,
         flush_form=flush_form,
         flushes=rows,
         assess_form=assess_form,
         discontinue_form=discontinue_form,
         running=running or [],
+        encounter=encounter,
+        bound_form=bound.get(f"site-S{site.pk}"),
     )
 
 

@@ -347,16 +347,23 @@ def _after_change(
             encounter, card=card, site=site, bound=bound, conflict=conflict, written=written
         )
         context.update(_chart_permissions(request, encounter))
-        shown = context["cards"][0].administration if context["cards"] else None
-        context.update(
-            care_context(request, encounter, bound=bound, card=card, site=site, card_adm=shown)
-        )
+        # A flush charted changes its chip's heading, flushes and actions, sent out of band
+        # alone; its care and details forms are neither built nor sent (issue 19). Refused, the
+        # whole chip comes back with the form as typed.
+        chip_parts = site is not None and card is None and not bound and conflict is None
+        if not chip_parts:
+            shown = context["cards"][0].administration if context["cards"] else None
+            context.update(
+                care_context(request, encounter, bound=bound, card=card, site=site, card_adm=shown)
+            )
         if card is not None:
             context.update(card_pk=card, oob=True)
             return partial_response(request, "mar/_card_response.jinja", context)
-        # a flush: its site chip, the rest out of band (issue 19)
-        context.update(site_pk=site, oob=True)
-        return partial_response(request, "mar/_site_response.jinja", context)
+        context.update(site_pk=site, oob=True, chip_parts=chip_parts)
+        response = partial_response(request, "mar/_site_response.jinja", context)
+        if chip_parts:
+            response["HX-Reswap"] = "none"  # every part is swapped out of band
+        return response
     if request.htmx:
         context = _chart_context(request, encounter, bound=bound, conflict=conflict)
         return partial_response(request, "mar/_chart.jinja", context)
@@ -668,11 +675,11 @@ def _start_answer(request: HttpRequest, encounter: Encounter, adm: Administratio
     (mar/_start_response.jinja); the cards of what is finished are not built or sent (issue 19)."""
     context = chart_context(encounter, started=adm.pk, written=_written(request, encounter))
     shown = {card.administration.pk for card in context["cards"]}
-    chips = {row.site.pk for row in context["sites"]}  # the started one's site
     orders = {row[0].pk for row in context["orders"]}  # the started one's, or all of them
+    # Its site's chip sends only its actions (what runs on it): no chip's care is built.
     context.update(
         care_context(
-            request, encounter, cards=shown, chips=chips, orders=orders, rows=context["rows"]
+            request, encounter, cards=shown, chips=set(), orders=orders, rows=context["rows"]
         )
     )
     context.update(_chart_permissions(request, encounter))

@@ -233,8 +233,8 @@ def test_an_old_message_is_cleared_by_the_next_htmx_change(browser_page, live_se
 def test_an_unsaved_site_location_survives_flush_now_and_stays_in_view(
     browser_page, live_server
 ) -> None:
-    """The whole chart comes back from "Flush now" with each site's Details folded: a location
-    typed there and not yet saved is kept, and its Details stay open to show it."""
+    """A "Flush now" answers with its chip's heading, flushes and actions (issue 19), not its
+    Details: a location typed there and not yet saved is kept, and its Details stay open."""
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()

@@ -170,10 +170,14 @@ def test_a_starts_answer_sends_what_is_running_and_not_the_finished_cards(client
     # The fluid was given before: its row alone, in place (the other orders did not change).
     assert f'id="order-{fluid.pk}" data-testid="order-row" hx-swap-oob="morph"' in html
     assert html.count('data-testid="order-row"') == 1 and 'id="orders"' not in html
-    # Its site's chip (what runs on it changed), not the whole sites section.
+    # Its site chip's actions (what runs on it changed: the discontinue form names it), not
+    # the whole chip (its care and details forms did not change) nor the sites section.
     site = encounter.sites.get()
-    assert f'id="site-{site.pk}" data-testid="site-chip" hx-swap-oob="morph"' in html
-    assert 'id="sites"' not in html
+    assert f'<div id="site-{site.pk}-actions" hx-swap-oob="morph">' in html
+    assert f"Running on S{site.pk}" in html
+    assert 'data-testid="site-chip"' not in html and 'id="sites"' not in html
+    assert 'data-testid="site-condition-form"' not in html
+    assert f'id="site-{site.pk}-details"' not in html
 
 
 def _start_at(client, encounter: Encounter, order, at: str, site=None):
@@ -201,8 +205,8 @@ def test_a_start_while_others_run_sends_only_the_new_card_on_top_of_them(client_
     assert f'id="adm-{running.pk}"' not in html
     assert 'id="running-slot"' not in html
     first_site = encounter.sites.order_by("pk").first()
-    assert f'id="site-{other_site.pk}"' in html  # the site it started on
-    assert f'id="site-{first_site.pk}"' not in html  # the site nothing started on
+    assert f'id="site-{other_site.pk}-actions"' in html  # the site it started on
+    assert f'id="site-{first_site.pk}-' not in html  # the site nothing started on
 
 
 def test_a_late_start_older_than_what_runs_sends_the_running_cards_whole(client_as) -> None:

@@ -260,8 +260,11 @@ def test_a_chart_section_answer_updates_the_top_bar_out_of_band(client_as) -> No
         .post(reverse("mar:site_flush", args=[encounter.pk, adm.site_id]), HTTP_HX_REQUEST="true")
         .content.decode()
     )
-    # A flush answers with its site chip (issue 19: not the whole chart), the rest out of band.
-    assert html.lstrip().startswith(f'<div class="site-chip" id="site-{adm.site_id}"')
+    # A flush answers with the parts of its site chip it changed (issue 19: not the whole chart,
+    # nor the chip's care and details forms), the rest out of band too.
+    assert html.lstrip().startswith(f'<div id="site-{adm.site_id}-head" hx-swap-oob="morph">')
+    for part in ("flushes", "actions"):
+        assert f'<div id="site-{adm.site_id}-{part}" hx-swap-oob="morph">' in html
     assert 'id="chart"' not in html
     assert 'hx-swap-oob="true"' in _sign_state(html)
     for fragment in ('id="checklist"', 'id="timeline"'):
