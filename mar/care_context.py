@@ -65,6 +65,7 @@ def care_context(
     orders: set[int] | None = None,
     card_adm: Administration | None = None,
     rows: ChartRows | None = None,
+    scan_only: bool = False,
 ) -> dict[str, Any]:
     """The care data of the whole chart; with `card` (an administration's pk) or `site` (a
     site's pk), only what that card's or that site chip's htmx answer renders (issue 19: an
@@ -73,7 +74,8 @@ def care_context(
     these orders' start checks (a start's answer). `card_adm`: that card's administration as the
     answer read it (with who created and double-checked it, and its pauses), so it is not read
     again; `rows`: what the chart's context read of the whole chart (page-wide only), not read
-    again either."""
+    again either. `scan_only`: of the page-wide parts only the scan panel's (a start's answer
+    sends the scan panel, not the measures nor what was charted in error)."""
     bound = bound or {}
     if card is not None or site is not None:
         care = Care()
@@ -107,11 +109,13 @@ def care_context(
         last_scan=last,
         last_scan_override=last_override,
         last_scan_overridden=overridden,
-        measures=measures.encounter_measures(encounter),
-        measure_form=bound.get("measure")
-        or care_forms.MeasureForm(encounter=encounter, prefix="m"),
     )
-    care.charted_in_error = reads.charted_in_error(encounter.pk, encounter=encounter)
+    if not scan_only:
+        care.measures = measures.encounter_measures(encounter)
+        care.measure_form = bound.get("measure") or care_forms.MeasureForm(
+            encounter=encounter, prefix="m"
+        )
+        care.charted_in_error = reads.charted_in_error(encounter.pk, encounter=encounter)
     read = rows.orders if rows is not None else list(encounter.orders.select_related("drug"))
     for order in read:
         if orders is not None and order.pk not in orders:

@@ -679,7 +679,13 @@ def _start_answer(request: HttpRequest, encounter: Encounter, adm: Administratio
     # Its site's chip sends only its actions (what runs on it): no chip's care is built.
     context.update(
         care_context(
-            request, encounter, cards=shown, chips=set(), orders=orders, rows=context["rows"]
+            request,
+            encounter,
+            cards=shown,
+            chips=set(),
+            orders=orders,
+            rows=context["rows"],
+            scan_only=True,
         )
     )
     context.update(_chart_permissions(request, encounter))

@@ -178,6 +178,11 @@ def test_a_starts_answer_sends_what_is_running_and_not_the_finished_cards(client
     assert 'data-testid="site-chip"' not in html and 'id="sites"' not in html
     assert 'data-testid="site-condition-form"' not in html
     assert f'id="site-{site.pk}-details"' not in html
+    # The scan panel out of band (a start may use the last scan), not the measures below it,
+    # which a start does not change and htmx would drop (they are not out of band).
+    scan = html[html.index('<section id="scan"') :]
+    assert 'hx-swap-oob="morph"' in scan[: scan.index(">")]
+    assert 'id="measures"' not in html and 'data-testid="measure-form"' not in html
 
 
 def _start_at(client, encounter: Encounter, order, at: str, site=None):
