@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/worklist.py --visits 250      # with DATABASE_URL set
     .venv/bin/python benchmarks/worklist.py --root /tmp/before   # another commit's worktree
+    .venv/bin/python benchmarks/worklist.py --visits 60 --n 20 --profile   # where the time goes
 
 A throwaway test database; N visits built by tests/coding/review_helpers.py `reviewed()` (the
 factory's chemotherapy visit, signed, charged, on the worklist as new); then `/coding/worklist/`
@@ -26,6 +27,9 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
     parser.add_argument("--visits", type=int, default=250, help="signed visits (default 250)")
     parser.add_argument("--n", type=int, default=40, help="requests each (default 40)")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the worklist's requests (top 50)"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(args.root))
     os.chdir(args.root)
@@ -67,11 +71,19 @@ def main() -> None:
                 pass
             times: dict[str, list[float]] = {"bare": [], "worklist": []}
             page = ""
+            import cProfile
+
+            profiler = cProfile.Profile()
             for i in range(args.n + 5):
                 for name, url in (("bare", "/bench/bare/"), ("worklist", "/coding/worklist/")):
+                    profiled = args.profile and name == "worklist" and i >= 5
+                    if profiled:
+                        profiler.enable()
                     start = time.perf_counter()
                     response = client.get(url)
                     elapsed = time.perf_counter() - start
+                    if profiled:
+                        profiler.disable()
                     assert response.status_code == 200, (url, response.status_code)
                     if i >= 5:
                         times[name].append(elapsed)
@@ -86,6 +98,12 @@ def main() -> None:
                 f"= {worklist_ms / bare_ms:.1f}x; "
                 f"load average {os.getloadavg()[0]:.1f}"
             )
+            if args.profile:
+                import pstats
+
+                pstats.Stats(profiler).sort_stats(
+                    os.environ.get("PROFILE_SORT", "cumulative")
+                ).print_stats(os.environ.get("PROFILE_FILTER", ""), 50)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
