@@ -249,3 +249,37 @@ def test_an_unsaved_site_location_survives_flush_now_and_stays_in_view(
     expect(location).to_be_visible()
     expect(location).to_have_value("right antecubital")
     assert AccessSite.objects.get(pk=adm.site_id).location == "left forearm"  # not saved yet
+
+
+def test_what_is_typed_on_a_site_chip_while_its_flush_is_in_flight_is_kept(
+    browser_page, live_server
+) -> None:
+    """Issue 19: a flush answers with its chip's heading, flushes and actions, out of band. With
+    400 ms of latency each way, a nurse taps "Flush now" and, while it is in flight, types a
+    time in the same chip's "Assessed earlier…" (a part the answer replaces) and a note in its
+    "Assess condition…" (a part it does not send): both are kept, nothing is saved from them,
+    and the flush shows on the chip (its row, the last flush in its heading)."""
+    from playwright.sync_api import expect
+
+    from tests.browser.test_chart_saving import slow_network
+
+    encounter, adm = running_visit()
+    page = browser_page
+    open_chart(page, live_server, encounter)
+    chip = page.locator(f"#site-{adm.site_id}")
+    chip.locator("summary", has_text="Assessed earlier").click()
+    chip.locator("summary", has_text="Assess condition").click()
+    slow_network(page)
+    chip.locator("[data-testid=flush]").click()  # in flight: 400 ms each way
+    assess_at = page.locator(f"#id_assess{adm.site_id}-at")
+    note = page.locator(f"#id_sc-s{adm.site_id}-note")
+    assess_at.fill("09:40")
+    note.fill("no redness")
+    expect(chip.locator("[data-testid=flush-row]")).to_have_count(1, timeout=20_000)
+    expect(chip.locator("[data-testid=last-flush]")).to_be_visible()
+    expect(assess_at).to_have_value("09:40")
+    expect(note).to_have_value("no redness")
+    page.screenshot(path="/tmp/chip-typed-during-flush.png")
+    site = AccessSite.objects.get(pk=adm.site_id)
+    assert site.assessed_at is None and not site.assessments.exists()
+    assert encounter.flushes.count() == 1
