@@ -105,7 +105,12 @@ def stop_volume_set(*, administration: Administration, volume_infused_ml: Decima
 
 
 def flush_details_set(*, flush: Flush, solution: str, volume_ml: Decimal | None) -> Flush:
-    flush.solution = solution.strip()
+    """A flush's solution and volume; nothing is written (nor put in the audit trail) when they
+    are already so, e.g. a "Flush now" with both left empty (issue 19)."""
+    solution = solution.strip()
+    if flush.solution == solution and flush.volume_ml == volume_ml:
+        return flush
+    flush.solution = solution
     flush.volume_ml = volume_ml
     flush.save(update_fields=["solution", "volume_ml"])
     return flush

@@ -82,3 +82,23 @@ def test_flush_solution_and_volume() -> None:
     rates.flush_details_set(flush=flush, solution=" heparin 100 units/mL ", volume_ml=Decimal(5))
     flush.refresh_from_db()
     assert (flush.solution, flush.volume_ml) == ("heparin 100 units/mL", 5)
+
+
+def test_flush_details_left_empty_write_nothing() -> None:
+    """Issue 19: "Flush now" with its solution and volume left empty (as a tap sends it) writes
+    no second statement and no audit-trail event after the flush itself; a value does."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from mar.services import charting
+
+    encounter, adm = running_visit()
+    flush = charting.flush_chart(site=adm.site, at=adm.start)
+    with CaptureQueriesContext(connection) as queries:
+        rates.flush_details_set(flush=flush, solution="  ", volume_ml=None)
+    assert not [q for q in queries.captured_queries if "UPDATE" in q["sql"]]
+    with CaptureQueriesContext(connection) as queries:
+        rates.flush_details_set(flush=flush, solution="NS", volume_ml=Decimal(10))
+    assert [q for q in queries.captured_queries if "UPDATE" in q["sql"]]
+    flush.refresh_from_db()
+    assert (flush.solution, flush.volume_ml) == ("NS", 10)
