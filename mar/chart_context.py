@@ -409,6 +409,7 @@ def chart_context(
     conflict: Administration | None = None,
     started: int | None = None,
     written: Written | None = None,
+    sites: list[AccessSite] | None = None,
 ) -> dict[str, Any]:
     """Everything the chart's templates need. `bound` replaces a form by its key with the one the
     nurse posted (errors and typed values kept); keys: 'site', 'times', 'sign', 'addendum',
@@ -419,14 +420,16 @@ def chart_context(
     the running ones only when it is not the newest of them: `running_insert` is then False),
     the lists of findings of the cards it altered (`touched_cards`) and the chip of its site;
     nothing is built for the other cards and sites. `written`: the record the change saved and the
-    engine's result on it (see `answer_context`)."""
+    engine's result on it (see `answer_context`); `sites`: the encounter's sites, when the view
+    read them already (a start, which does not change them)."""
     now = now or timezone.now()
     bound = bound or {}
     zone = encounter.zone
     record, result, record_error = _evaluated(encounter, now, written)
 
     # The chart's reads, their SQL compiled once (mar/chart_reads.py, issue 19).
-    sites = reads.sites(encounter.pk, encounter=encounter)
+    if sites is None:
+        sites = reads.sites(encounter.pk, encounter=encounter)
     site_by_pk = {s.pk: s for s in sites}
     orders = reads.orders(encounter.pk, encounter=encounter)
     adms = reads.with_pauses(reads.administrations(encounter.pk, encounter=encounter))

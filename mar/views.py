@@ -664,16 +664,21 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
                 f"(A{adm.pk}, {adm.get_method_display().lower()}).",
             )
             if request.htmx and not encounter.is_signed:
-                return _start_answer(request, encounter, adm)
+                return _start_answer(request, encounter, adm, list(sites.values()))
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
     bound = {f"start-O{order.pk}": form, f"checks-O{order.pk}": checks}
     return _after_change(request, encounter, bound=bound)
 
 
-def _start_answer(request: HttpRequest, encounter: Encounter, adm: Administration) -> HttpResponse:
+def _start_answer(
+    request: HttpRequest, encounter: Encounter, adm: Administration, sites: list[AccessSite]
+) -> HttpResponse:
     """htmx answer to a start: the parts of the chart a start changes, out of band
-    (mar/_start_response.jinja); the cards of what is finished are not built or sent (issue 19)."""
-    context = chart_context(encounter, started=adm.pk, written=_written(request, encounter))
+    (mar/_start_response.jinja); the cards of what is finished are not built or sent (issue 19).
+    `sites`: as the view read them before the start (which does not change them)."""
+    context = chart_context(
+        encounter, started=adm.pk, written=_written(request, encounter), sites=sites
+    )
     shown = {card.administration.pk for card in context["cards"]}
     orders = {row[0].pk for row in context["orders"]}  # the started one's, or all of them
     # Its site's chip sends only its actions (what runs on it): no chip's care is built.

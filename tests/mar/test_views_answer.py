@@ -262,6 +262,29 @@ def test_a_starts_answer_costs_the_same_queries_whatever_the_number_finished(cli
     assert start_queries(small) == start_queries(large)
 
 
+def test_a_start_reads_the_encounters_sites_once(client_as, monkeypatch) -> None:
+    """Issue 19: the sites the start form was checked against are the ones its answer shows (a
+    start does not change them): one read of them a start, not one for the form and another
+    for the answer."""
+    from mar import chart_reads
+
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    fluid = encounter.orders.get(drug__name="sodium chloride 0.9%")
+    calls = []
+    read = chart_reads.sites
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(chart_reads, "sites", counted)
+    html = _start_at(client, encounter, fluid, "").content.decode()
+    site = encounter.sites.order_by("pk").first()
+    assert f'id="site-{site.pk}-actions"' in html and f"Running on S{site.pk}" in html
+    assert len(calls) == 1
+
+
 def test_a_start_sharing_a_finding_with_what_runs_sends_that_card_again(client_as) -> None:
     """A second infusion on the same site overlaps the first (RAC-6 names both): the new card
     goes on top, and the running card already on the page is sent again, out of band, with the
