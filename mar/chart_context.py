@@ -712,7 +712,7 @@ class SiteRow:
 
     site: AccessSite
     flush_form: Form
-    flushes: list[tuple[Flush, Form]]
+    flushes: list[tuple[Flush, Form | None]]  # each with its remove form (see _site_row)
     assess_form: Form | None = None
     discontinue_form: Form | None = None
     running: list[Administration] = field(default_factory=list)  # infusions running on it
@@ -758,8 +758,16 @@ def _site_row(
     flush_form = bound.get(f"flush-S{site.pk}") or FlushForm(
         encounter=encounter, prefix=f"flush{site.pk}"
     )
-    rows: list[tuple[Flush, Form]] = [
-        (flush, bound.get(f"flush-F{flush.pk}") or FlushRemoveForm(prefix=f"f{flush.pk}"))
+    # A flush's remove form has a field only on a signed record (the addendum's reason): on a
+    # record in progress none is built unless posted back with an error (issue 19: a site with
+    # dozens of flushes built a form for each on every flush).
+    signed = encounter.is_signed
+    rows: list[tuple[Flush, Form | None]] = [
+        (
+            flush,
+            bound.get(f"flush-F{flush.pk}")
+            or (FlushRemoveForm(prefix=f"f{flush.pk}") if signed else None),
+        )
         for flush in flushes  # in time order
         if flush.site_id == site.pk
     ]

@@ -1,6 +1,7 @@
 """Flushes on a site: charted now or earlier, refused in the future (DOC-3), removed when charted
 by mistake (on a signed record only as an addendum), and found from the checklist."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -141,6 +142,42 @@ def test_a_signed_records_flush_is_removed_only_as_an_addendum_with_a_reason(
     assert addendum.what == f"Flush: removed the flush on S{flush.site_id} at 2026-03-02 09:03"
     assert addendum.why == "charted on the wrong chart"
     assert ChargeRun.objects.get(encounter=chemo_encounter, is_current=True).trigger == "addendum"
+
+
+def test_a_flushs_rows_build_a_remove_form_only_where_it_has_a_field(
+    client_as, chemo_encounter, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """Issue 19: on a record in progress removing a flush asks nothing (the button alone), so a
+    flush on a site with many flushes builds no remove form for each of them; on a signed record
+    opened for an addendum, each row still asks why."""
+    from mar import chart_context
+
+    built = []
+    real = chart_context.FlushRemoveForm
+
+    def counted(*args, **kwargs):
+        built.append(kwargs.get("prefix"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(chart_context, "FlushRemoveForm", counted)
+    client = client_as(roles.NURSE)
+    site = chemo_encounter.sites.get()
+    for _ in range(3):
+        html = client.post(_flush_url(chemo_encounter, site.pk), **HX).content.decode()
+    assert html.count('data-testid="flush-remove"') == chemo_encounter.flushes.count() == 4
+    assert built == []
+    # Signed, with a reason for each error the sign-off asks one for.
+    page = client.get(reverse("mar:encounter", args=[chemo_encounter.pk])).content.decode()
+    acks = {name: "charted in the test" for name in re.findall(r'name="(ack_[^"]+)"', page)}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), acks)
+    chemo_encounter.refresh_from_db()
+    assert chemo_encounter.is_signed
+    page = client.get(reverse("mar:encounter", args=[chemo_encounter.pk]) + "?addendum=1")
+    html = page.content.decode()
+    for flush in chemo_encounter.flushes.all():
+        assert f'name="f{flush.pk}-addendum_why"' in html
+    assert len(built) == 4
 
 
 # --- the checklist finds the flush ------------------------------------------------------------
