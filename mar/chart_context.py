@@ -711,12 +711,12 @@ class SiteRow:
     form that removes it)."""
 
     site: AccessSite
+    encounter: Encounter
     flush_form: Form
     flushes: list[tuple[Flush, Form | None]]  # each with its remove form (see _site_row)
     assess_form: Form | None = None
     discontinue_form: Form | None = None
     running: list[Administration] = field(default_factory=list)  # infusions running on it
-    encounter: Encounter | None = None
     bound_form: Form | None = None  # the details form as the nurse posted it
 
     @cached_property
@@ -773,12 +773,12 @@ def _site_row(
     ]
     return SiteRow(
         site=site,
+        encounter=encounter,
         flush_form=flush_form,
         flushes=rows,
         assess_form=assess_form,
         discontinue_form=discontinue_form,
         running=running or [],
-        encounter=encounter,
         bound_form=bound.get(f"site-S{site.pk}"),
     )
 
