@@ -4,6 +4,7 @@ CPU per request that bounds how many a machine serves before it saturates (issue
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mar_bench .venv/bin/python benchmarks/rounds.py
     .venv/bin/python benchmarks/rounds.py --visits 40 --profile chart   # cProfile one request kind
     .venv/bin/python benchmarks/rounds.py --visits 10 --split   # compiling SQL, database, templates
+    .venv/bin/python benchmarks/rounds.py --visits 6 --fields   # forms built, fields drawn
 
 It creates a throwaway test database (test_<name>), makes visits as `benchmarks/load.py` seeds
 them (a peripheral IV, a hydration, an antiemetic and a chemotherapy order) and, with Django's
@@ -128,6 +129,47 @@ def split_install() -> None:
     jinja2.Template.render = timing("templates", jinja2.Template.render, True, drawing)  # type: ignore[method-assign]
 
 
+FIELDS: dict[str, dict[str, int]] = {}  # --fields: by request kind, forms built and fields read
+KIND = [""]  # the request kind being timed
+
+
+def fields_install() -> None:
+    """--fields: count, by request kind, the forms built (by class) and the bound fields made
+    (`form[name]`: a field drawn, or read by validation), in any checkout (Django's own classes,
+    not the project's templates). What showed a flush's answer drawing its whole site chip."""
+    from django.forms import boundfield, forms
+
+    def counted(key: str) -> None:
+        kind = FIELDS.setdefault(KIND[0], {})
+        kind[key] = kind.get(key, 0) + 1
+
+    form_init = forms.BaseForm.__init__
+    field_init = boundfield.BoundField.__init__
+
+    def form_built(self: Any, *args: Any, **kwargs: Any) -> None:
+        counted(f"form {type(self).__name__}")
+        form_init(self, *args, **kwargs)
+
+    def field_made(self: Any, form: Any, field: Any, name: str) -> None:
+        counted(f"field {type(form).__name__}.{name}")
+        field_init(self, form, field, name)
+
+    forms.BaseForm.__init__ = form_built  # type: ignore[method-assign]
+    boundfield.BoundField.__init__ = field_made  # type: ignore[method-assign]
+
+
+def fields_print(times: dict[str, list[float]]) -> None:
+    for name, counts in FIELDS.items():
+        if name not in times:
+            continue  # untimed (the chart read for the sign form's reasons)
+        n = len(times[name])
+        forms_built = sum(v for k, v in counts.items() if k.startswith("form "))
+        fields_read = sum(v for k, v in counts.items() if k.startswith("field "))
+        print(f"\n{name}: {forms_built / n:.1f} forms built, {fields_read / n:.1f} fields read")
+        for key, value in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"  {value / n:7.2f}  {key}")
+
+
 class Rounds:
     def __init__(self, client: Any, profile: str) -> None:
         import cProfile
@@ -139,12 +181,14 @@ class Rounds:
         self.split: dict[str, dict[str, float]] = {}  # --split: seconds by part, by request kind
 
     def timed(self, name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+        KIND[0] = name
         if name == self.profile:
             self.profiler.enable()
         before = dict(SPLIT)
         started = time.perf_counter()
         response = call(*args, **kwargs)
         elapsed = time.perf_counter() - started
+        KIND[0] = ""  # what follows, untimed, is not counted against this kind
         if name == self.profile:
             self.profiler.disable()
         assert response.status_code < 400, f"{name}: {response.status_code}"
@@ -201,6 +245,11 @@ def main() -> None:
         help="also print where each request kind's time goes: compiling SQL, the database, "
         "templates (mean ms a request)",
     )
+    parser.add_argument(
+        "--fields",
+        action="store_true",
+        help="also print, by request kind, the forms built and the fields drawn (a request)",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(args.root))
     os.chdir(args.root)
@@ -211,6 +260,8 @@ def main() -> None:
     django.setup()
     if args.split:
         split_install()
+    if args.fields:
+        fields_install()
     from celery import current_app
     from django.db import connection
     from django.test import Client, override_settings
@@ -232,6 +283,7 @@ def main() -> None:
                 pass
             else:
                 tune()
+            FIELDS.clear()  # the warm-up's counts
             rounds = Rounds(client, args.profile)
             cpu = time.process_time()
             for pk in ids[2:]:
@@ -262,6 +314,8 @@ def main() -> None:
                 f"{name:<16} {mean:>8.2f} "
                 + " ".join(f"{parts.get(p, 0.0) * 1000 / count:>14.2f}" for p in sorted(SPLIT))
             )
+    if args.fields:
+        fields_print(rounds.times)
     if args.profile:
         import pstats
 

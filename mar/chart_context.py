@@ -562,9 +562,15 @@ def chart_context(
                 "base": merge.snapshot(charting.encounter_times(encounter)),
             },
         ),
-        "sign_form": bound.get("sign") or SignForm(open_errors=checklist.open_errors),
+        # The sign-off form is drawn on a record in progress, the addendum's on a signed one
+        # (mar/_sign.jinja): only that one is built (issue 19).
+        "sign_form": None
+        if encounter.is_signed
+        else bound.get("sign") or SignForm(open_errors=checklist.open_errors),
         "addendum_form": bound.get("addendum")
-        or AddendumForm(encounter=encounter, sites=sites, prefix="addendum"),
+        or AddendumForm(encounter=encounter, sites=sites, prefix="addendum")
+        if encounter.is_signed
+        else None,
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
         "order_purposes": Order.Purpose,
         # what was read, for the care panels (`care_context(rows=...)`)
@@ -649,7 +655,9 @@ def answer_context(
         "cards": cards,
         "touched_cards": touched_cards,
         "sites": site_rows,
-        "sign_form": bound.get("sign") or SignForm(open_errors=checklist.open_errors),
+        "sign_form": None  # drawn on a record in progress only (mar/_sign.jinja)
+        if encounter.is_signed
+        else bound.get("sign") or SignForm(open_errors=checklist.open_errors),
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
     }
     if encounter.is_signed:

@@ -316,3 +316,33 @@ def test_the_checklist_alone_reads_only_what_its_findings_name_and_shows_what_th
     whole = chart_context(encounter, now=now)
     assert _checklist_html(alone) == _checklist_html(whole)
     assert "#id_p" in _checklist_html(alone)  # the pause's own field, found without the chart
+
+
+@pytest.mark.django_db
+def test_the_chart_builds_the_sign_off_form_in_progress_and_the_addendum_form_once_signed() -> None:
+    """Issue 19: mar/_sign.jinja draws the sign-off form on a record in progress and the
+    addendum's on a signed one; the chart's context builds only the one drawn."""
+    from mar.chart_context import chart_context
+    from mar.forms import AddendumForm, SignForm
+
+    in_progress = factories.chemo_encounter_create()
+    context = chart_context(in_progress)
+    assert isinstance(context["sign_form"], SignForm) and context["addendum_form"] is None
+    signed = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
+    context = chart_context(signed)
+    assert context["sign_form"] is None and isinstance(context["addendum_form"], AddendumForm)
+
+
+def test_the_signed_chart_still_draws_the_addendum_form_and_the_open_one_the_sign_off(
+    client_as,
+) -> None:
+    """What each page draws is unchanged by building one form of the two (issue 19)."""
+    nurse = client_as(roles.NURSE)
+    signed = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
+    page = nurse.get(reverse("mar:encounter", args=[signed.pk]), {"addendum": "1"})
+    html = page.content.decode()
+    assert "Add addendum" in html and 'name="addendum-what"' in html
+    assert 'data-testid="sign-form"' not in html
+    in_progress = factories.chemo_encounter_create()
+    html = nurse.get(reverse("mar:encounter", args=[in_progress.pk])).content.decode()
+    assert 'data-testid="sign-form"' in html and "Add addendum" not in html
