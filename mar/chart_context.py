@@ -498,11 +498,15 @@ def chart_context(
                 prefix=f"o{order.pk}",
                 initial={"method": ordered_method(order)},
             ),
+            # "Not given / held / refused" is drawn for an order not given, or one so marked
+            # (mar/_order.jinja): its form is built only there (issue 19).
             bound.get(f"disposition-O{order.pk}")
             or DispositionForm(
                 prefix=f"d{order.pk}",
                 initial={"disposition": order.disposition, "reason": order.disposition_reason},
-            ),
+            )
+            if order.pk not in given or order.disposition
+            else None,
         )
         for order in shown_orders
     ]

@@ -142,3 +142,26 @@ def test_the_order_row_preselects_push_and_shows_the_ordered_duration_and_rate(c
     select = html[html.index(f'name="o{push.pk}-method"') :]
     assert '<option value="push" selected>' in select[: select.index("</select>")]
     assert "over 30 min · at 100 mL/h" in html
+
+
+def test_the_not_given_form_is_built_only_where_it_is_drawn(client_as, nurse_user) -> None:
+    """Issue 19: "Not given / held / refused" is offered on an order not given, or one so marked;
+    an order given has no such form, and none is built for it. What the page draws is unchanged."""
+    from mar.chart_context import chart_context
+    from mar.forms import DispositionForm
+
+    encounter, adm = running_visit()
+    pending = held_order(encounter)
+    marked = held_order(encounter)
+    charting.order_disposition_set(
+        order=marked, disposition="held", reason="asked", user=nurse_user
+    )
+    built = {order.pk: dform for order, _given, _form, dform in chart_context(encounter)["orders"]}
+    assert built[adm.order_id] is None
+    assert isinstance(built[pending.pk], DispositionForm)
+    assert isinstance(built[marked.pk], DispositionForm)
+    page = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk]))
+    html = page.content.decode()
+    assert f'id="order-{pending.pk}-not-given"' in html
+    assert f'id="order-{marked.pk}-not-given"' in html
+    assert f'id="order-{adm.order_id}-not-given"' not in html
