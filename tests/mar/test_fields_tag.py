@@ -12,6 +12,7 @@ from django.test import RequestFactory
 from mar import roles
 from mar.care_context import care_context
 from mar.chart_context import chart_context
+from mar.models import Encounter
 from mar.templatetags.fields import as_field
 from tests import factories
 from tests.mar.chart_helpers import forms_in
@@ -19,12 +20,25 @@ from tests.mar.chart_helpers import forms_in
 pytestmark = pytest.mark.django_db
 
 
-def _chart_forms(encounter, user) -> list[Form]:
-    request = RequestFactory().get("/")
-    request.user = user
-    context = chart_context(encounter)
-    context.update(care_context(request, encounter))
-    return forms_in(context)
+def _records() -> tuple[Encounter, Encounter]:
+    """A chemotherapy visit in progress and one signed: the chart builds the sign-off form on the
+    one and the addendum's on the other (only the form it draws, issue 19)."""
+    return (
+        factories.chemo_encounter_create(extra_pushes=1),
+        factories.chemo_encounter_create(extra_pushes=1, status=Encounter.Status.SIGNED),
+    )
+
+
+def _chart_forms(encounters, user) -> list[Form]:
+    """Every form the charts of `encounters` build."""
+    found = []
+    for encounter in encounters:
+        request = RequestFactory().get("/")
+        request.user = user
+        context = chart_context(encounter)
+        context.update(care_context(request, encounter))
+        found += forms_in(context)
+    return found
 
 
 def _normal(html: str) -> str:
@@ -47,9 +61,9 @@ def _with_errors(form: Form) -> Form:
 
 
 def test_every_chart_field_renders_as_crispy_renders_it_unbound_and_with_errors() -> None:
-    encounter = factories.chemo_encounter_create(extra_pushes=1)
+    encounters = _records()
     user = factories.user_create(username="nurse-fields", role=roles.NURSE)
-    crispy_forms, our_forms = _chart_forms(encounter, user), _chart_forms(encounter, user)
+    crispy_forms, our_forms = _chart_forms(encounters, user), _chart_forms(encounters, user)
     assert len(crispy_forms) == len(our_forms) > 20
     compared = 0
     kinds = set()

@@ -27,7 +27,7 @@ from mar.models import Encounter
 from mar.templatetags import fields
 from mar.templatetags.fields import _COVERED, as_widget, render_widget
 from tests import factories
-from tests.mar.test_fields_tag import _chart_forms, _with_errors
+from tests.mar.test_fields_tag import _chart_forms, _records, _with_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -63,23 +63,23 @@ def _localized(form: forms.Form) -> forms.Form:
     return form
 
 
-def _states(encounter, user) -> dict[str, list[forms.Form]]:
+def _states(encounters, user) -> dict[str, list[forms.Form]]:
     return {
-        "unbound": _chart_forms(encounter, user),
-        "bound with data": [_bound_with_data(f) for f in _chart_forms(encounter, user)],
-        "with errors": [_with_errors(f) for f in _chart_forms(encounter, user)],
-        "disabled": [_disabled(f) for f in _chart_forms(encounter, user)],
-        "localized": [_localized(f) for f in _chart_forms(encounter, user)],
+        "unbound": _chart_forms(encounters, user),
+        "bound with data": [_bound_with_data(f) for f in _chart_forms(encounters, user)],
+        "with errors": [_with_errors(f) for f in _chart_forms(encounters, user)],
+        "disabled": [_disabled(f) for f in _chart_forms(encounters, user)],
+        "localized": [_localized(f) for f in _chart_forms(encounters, user)],
     }
 
 
 def test_every_chart_widget_renders_byte_for_byte_as_django_renders_it_in_every_state() -> None:
-    encounter = factories.chemo_encounter_create(extra_pushes=1)
+    encounters = _records()
     user = factories.user_create(username="nurse-widgets", role=roles.NURSE)
     compared = 0
     kinds: set[str] = set()
     selected = 0
-    for state, chart_forms in _states(encounter, user).items():
+    for state, chart_forms in _states(encounters, user).items():
         assert len(chart_forms) > 20
         for form in chart_forms:
             for name in form.fields:
@@ -107,7 +107,7 @@ def test_every_chart_widget_renders_byte_for_byte_as_django_renders_it_in_every_
 def test_covered_widgets_never_reach_djangos_template_step(monkeypatch) -> None:
     encounter = factories.chemo_encounter_create()
     user = factories.user_create(username="nurse-widgets-2", role=roles.NURSE)
-    chart_forms = _chart_forms(encounter, user)
+    chart_forms = _chart_forms([encounter], user)
     expected = {
         (id(form), name): str(form[name])
         for form in chart_forms
