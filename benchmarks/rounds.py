@@ -136,7 +136,8 @@ KIND = [""]  # the request kind being timed
 def fields_install() -> None:
     """--fields: count, by request kind, the forms built (by class) and the bound fields made
     (`form[name]`: a field drawn, or read by validation), in any checkout (Django's own classes,
-    not the project's templates). What showed a flush's answer drawing its whole site chip."""
+    not the project's templates): the count, made by hand the session before, that showed a
+    flush's answer drawing its whole site chip."""
     from django.forms import boundfield, forms
 
     def counted(key: str) -> None:

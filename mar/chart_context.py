@@ -500,10 +500,12 @@ def chart_context(
             ),
             # "Not given / held / refused" is drawn for an order not given, or one so marked
             # (mar/_order.jinja): its form is built only there (issue 19).
-            bound.get(f"disposition-O{order.pk}")
-            or DispositionForm(
-                prefix=f"d{order.pk}",
-                initial={"disposition": order.disposition, "reason": order.disposition_reason},
+            (
+                bound.get(f"disposition-O{order.pk}")
+                or DispositionForm(
+                    prefix=f"d{order.pk}",
+                    initial={"disposition": order.disposition, "reason": order.disposition_reason},
+                )
             )
             if order.pk not in given or order.disposition
             else None,
@@ -570,9 +572,11 @@ def chart_context(
         # (mar/_sign.jinja): only that one is built (issue 19).
         "sign_form": None
         if encounter.is_signed
-        else bound.get("sign") or SignForm(open_errors=checklist.open_errors),
-        "addendum_form": bound.get("addendum")
-        or AddendumForm(encounter=encounter, sites=sites, prefix="addendum")
+        else (bound.get("sign") or SignForm(open_errors=checklist.open_errors)),
+        "addendum_form": (
+            bound.get("addendum")
+            or AddendumForm(encounter=encounter, sites=sites, prefix="addendum")
+        )
         if encounter.is_signed
         else None,
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
@@ -661,7 +665,7 @@ def answer_context(
         "sites": site_rows,
         "sign_form": None  # drawn on a record in progress only (mar/_sign.jinja)
         if encounter.is_signed
-        else bound.get("sign") or SignForm(open_errors=checklist.open_errors),
+        else (bound.get("sign") or SignForm(open_errors=checklist.open_errors)),
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
     }
     if encounter.is_signed:
