@@ -3,6 +3,9 @@ CPU per request that bounds how many a machine serves before it saturates (issue
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mar_bench .venv/bin/python benchmarks/rounds.py
     .venv/bin/python benchmarks/rounds.py --visits 40 --profile chart   # cProfile one request kind
+    PROFILE_CALLEES=encounter_checklist .venv/bin/python benchmarks/rounds.py --profile checklist
+        # ... and what the functions matching a pattern spent their time on (PROFILE_SORT and
+        # PROFILE_FILTER: the order and the selection of the main listing)
     .venv/bin/python benchmarks/rounds.py --visits 10 --split   # compiling SQL, database, templates
     .venv/bin/python benchmarks/rounds.py --visits 6 --fields   # forms built, fields drawn
 
@@ -183,14 +186,14 @@ class Rounds:
 
     def timed(self, name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         KIND[0] = name
-        if name == self.profile:
+        if self.profile and name.startswith(self.profile):
             self.profiler.enable()
         before = dict(SPLIT)
         started = time.perf_counter()
         response = call(*args, **kwargs)
         elapsed = time.perf_counter() - started
         KIND[0] = ""  # what follows, untimed, is not counted against this kind
-        if name == self.profile:
+        if self.profile and name.startswith(self.profile):
             self.profiler.disable()
         assert response.status_code < 400, f"{name}: {response.status_code}"
         self.times.setdefault(name, []).append(elapsed)
@@ -238,7 +241,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1],
                         help="the checkout to measure (default this one)")  # fmt: skip
     parser.add_argument(
-        "--profile", default="", help="cProfile this request kind, e.g. 'chart page'"
+        "--profile", default="", help="cProfile the request kinds it begins, e.g. 'chart'"
     )
     parser.add_argument(
         "--split",
@@ -324,6 +327,8 @@ def main() -> None:
             os.environ.get("PROFILE_SORT", "cumulative")
         )
         stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 60)
+        if os.environ.get("PROFILE_CALLEES"):  # what one function's time is made of
+            stats.print_callees(os.environ["PROFILE_CALLEES"])
 
 
 if __name__ == "__main__":
