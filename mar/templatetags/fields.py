@@ -40,7 +40,6 @@ from mar.forms import LocalTimeInput
 register = template.Library()
 
 _TO_CRISPY = (
-    forms.CheckboxInput,
     forms.RadioSelect,
     forms.CheckboxSelectMultiple,
     forms.FileInput,
@@ -61,6 +60,8 @@ def as_field(field: BoundField) -> SafeString:
     ):
         return as_crispy_field(field)  # type: ignore[no-any-return]
     errors = field.errors  # a new ErrorList at every access: read once
+    if type(widget) is forms.CheckboxInput:
+        return _checkbox(field, widget, errors)
     _crispy_classes(widget, errors)
     auto_id = field.auto_id
     parts = []
@@ -75,21 +76,45 @@ def as_field(field: BoundField) -> SafeString:
             f"{_esc(field.label)}{asterisk}</label>"
         )
     parts.append(render_widget(field))
+    _help_and_errors(field, auto_id, errors, parts)
+    css = field.css_classes()
+    css = f" {_esc(css)}" if css else ""
+    return mark_safe(f'<div id="div_{_esc(auto_id)}" class="mb-3{css}">{"".join(parts)}</div>')
+
+
+def _help_and_errors(field: BoundField, auto_id: str, errors: Any, parts: list[str]) -> None:
+    """bootstrap5/layout/help_text_and_errors.html: the errors' block, then the help text."""
     if errors:
         lines = "".join(
             f'<p id="error_{n}_{_esc(auto_id)}"><strong>{_esc(error)}</strong></p>'
             for n, error in enumerate(errors, start=1)
         )
         parts.append(
-            f'<div id="{_esc(errors.field_id)}_error" '  # type: ignore[attr-defined]
-            f'class="invalid-feedback">{lines}</div>'
+            f'<div id="{_esc(errors.field_id)}_error" class="invalid-feedback">{lines}</div>'
         )
     if field.help_text:
         help_id = f' id="{_esc(auto_id)}_helptext"' if auto_id else ""
         parts.append(f'<div{help_id} class="form-text">{field.help_text}</div>')
+
+
+def _checkbox(field: BoundField, widget: forms.Widget, errors: Any) -> SafeString:
+    """crispy's Bootstrap 5 checkbox: the box, then its label, in a form-check inside an mb-3."""
+    _crispy_classes(widget, errors, "form-check-input")
+    auto_id = field.auto_id
+    required = field.field.required
+    parts = [
+        render_widget(field),
+        f'<label for="{_esc(field.id_for_label)}" class="form-check-label'
+        f'{" requiredField" if required else ""}">{_esc(field.label)}'
+        f"{_ASTERISK if required else ''}</label>",
+    ]
+    _help_and_errors(field, auto_id, errors, parts)
     css = field.css_classes()
     css = f" {_esc(css)}" if css else ""
-    return mark_safe(f'<div id="div_{_esc(auto_id)}" class="mb-3{css}">{"".join(parts)}</div>')
+    return mark_safe(
+        f'<div class="mb-3"><div id="div_{_esc(auto_id)}" class="form-check{css}">'
+        f"{''.join(parts)}</div></div>"
+    )
 
 
 _ASTERISK = '<span class="asteriskField">*</span>'
@@ -102,8 +127,9 @@ def _esc(value: Any) -> str:
     return str(conditional_escape(value))
 
 
-def _crispy_classes(widget: forms.Widget, errors: Any) -> None:
-    """The classes crispy's field node puts on the widget: its class name, then Bootstrap's."""
+def _crispy_classes(widget: forms.Widget, errors: Any, extra: str = "") -> None:
+    """The classes crispy's field node puts on the widget: its class name, then Bootstrap's
+    (`extra`: the field template's own, for a checkbox)."""
     class_name = widget.__class__.__name__.lower()
     css = widget.attrs.get("class", "")
     if css:
@@ -111,7 +137,8 @@ def _crispy_classes(widget: forms.Widget, errors: Any) -> None:
             css += f" {class_name}"
     else:
         css = class_name
-    extra = "form-select" if isinstance(widget, forms.Select) else "form-control"
+    if not extra:
+        extra = "form-select" if isinstance(widget, forms.Select) else "form-control"
     if errors:
         extra += " is-invalid"
     for name in extra.split():
@@ -254,6 +281,8 @@ _COVERED: dict[type[forms.Widget], tuple[str, Callable[[dict[str, Any]], str]]] 
         LocalTimeInput,
     )
 }
+# A checkbox's template only includes input.html; its get_context() sets `checked`.
+_COVERED[forms.CheckboxInput] = (forms.CheckboxInput.template_name, _input)
 _COVERED[forms.Textarea] = (forms.Textarea.template_name, _textarea)
 _COVERED[forms.Select] = (forms.Select.template_name, _select)
 _COVERED[forms.SelectMultiple] = (forms.SelectMultiple.template_name, _select)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
-from django.forms import Form
+from django.forms import BooleanField, CheckboxInput, Form
 from django.test import RequestFactory
 
 from mar import roles
@@ -78,4 +78,25 @@ def test_every_chart_field_renders_as_crispy_renders_it_unbound_and_with_errors(
                 compared += 1
     assert compared > 200
     # The widgets of the chart it renders itself (the rest go to crispy).
-    assert {"Select", "TextInput", "NumberInput", "HiddenInput"} <= kinds
+    assert {"Select", "TextInput", "NumberInput", "HiddenInput", "CheckboxInput"} <= kinds
+
+
+class _Boxes(Form):
+    confirmed = BooleanField(label="I <b>checked</b> it & agree", help_text="see <i>policy</i>")
+    optional = BooleanField(required=False, label="")
+    styled = BooleanField(required=False, widget=CheckboxInput(attrs={"class": "big"}))
+
+
+@pytest.mark.parametrize("data", [None, {"b-optional": "on"}, {"b-confirmed": "on"}])
+def test_a_checkbox_renders_as_crispys_bootstrap5_checkbox(data) -> None:
+    """The chemotherapy double check's box (issue 17) is drawn here, not by crispy's templates:
+    box, label (its required mark), errors, then help, in a form-check inside an mb-3."""
+    for errors in (False, True):
+        theirs, ours = _Boxes(data, prefix="b"), _Boxes(data, prefix="b")
+        if errors:
+            theirs, ours = _with_errors(theirs), _with_errors(ours)
+        for name in theirs.fields:
+            assert _normal(as_field(ours[name])) == _normal(as_crispy_field(theirs[name])), name
+    assert 'class="checkboxinput form-check-input is-invalid"' in as_field(
+        _with_errors(_Boxes(prefix="b"))["confirmed"]
+    )

@@ -175,6 +175,9 @@ class _Awkward(forms.Form):
         choices=[("x", "X"), ("y", "Y"), ("z", "Z")], initial=["x", "z"]
     )
     disabled = forms.CharField(disabled=True, initial="fixed")
+    box = forms.BooleanField(initial=True, help_text="ticked <i>first</i>")
+    box_off = forms.BooleanField(required=False)
+    box_valued = forms.CharField(widget=forms.CheckboxInput, initial="yes & <no>")
 
 
 @pytest.mark.parametrize("auto_id", ["id_%s", "f-%s", False])
@@ -196,6 +199,7 @@ def test_each_covered_widget_with_awkward_values_renders_as_django_renders_it(
                     "several": ["y", "z"],
                     "note": "typed\n<text>",
                     "wall": "2026-11-01 01:30",
+                    "box_off": "on",
                 }.items()
             },
             auto_id=auto_id,
@@ -240,11 +244,15 @@ class _SameTemplate(forms.TextInput):
     pass
 
 
+class _OwnCheckbox(forms.CheckboxInput):
+    pass
+
+
 class _Odd(forms.Form):
     own_template = forms.CharField(widget=_OwnTemplate, initial="x")
     own_option = forms.ChoiceField(widget=_OwnOption, choices=[("a", "A")], initial="a")
     same_template = forms.CharField(widget=_SameTemplate, initial="y")
-    checkbox = forms.BooleanField(initial=True)
+    checkbox = forms.BooleanField(widget=_OwnCheckbox, initial=True)
     radio = forms.ChoiceField(widget=forms.RadioSelect, choices=[("a", "A"), ("b", "B")])
     split = forms.SplitDateTimeField(initial=datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     file = forms.FileField()
