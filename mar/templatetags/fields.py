@@ -4,10 +4,11 @@ gives it (`|as_crispy_field`), built in Python instead of through crispy's neste
 Issue 19: on the bedside chart's hot partials (the administration card, a site chip, an order
 row) crispy's field templates were a quarter to a third of an htmx answer. The markup is the
 same element for element (tests/mar/test_fields_tag.py renders every field of a whole chart both
-ways, unbound and with errors, and compares them); any widget it does not cover (checkboxes,
-radios, files, multi-widgets, fieldsets, a form with a crispy helper) is handed to crispy.
+ways, unbound and with errors, and compares them); a checkbox (Django's own CheckboxInput) is
+drawn as crispy's checkbox template draws it; any widget it does not cover (radios, files,
+multi-widgets, a checkbox subclass, fieldsets, a form with a crispy helper) is handed to crispy.
 
-The widget itself (`<input>`, `<select>`, `<textarea>`) is built here too (`render_widget`, and
+The widget itself (`<input>`, a checkbox's too, `<select>`, `<textarea>`) is built here too (`render_widget`, and
 `{{ form.version|as_widget }}` for a bare widget such as a hidden version): Django's own
 `BoundField.as_widget` up to the widget's `get_context()` (attributes, `format_value`, `required`,
 the id, selected choices stay Django's), then the string Django's widget templates
