@@ -18,6 +18,8 @@ import os
 import random
 import re
 import threading
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from locust import HttpUser, between, task
 
@@ -39,6 +41,12 @@ START_URL = re.compile(r"/mar/encounters/\d+/orders/(\d+)/start/")
 CODER_URL = re.compile(r"/coding/encounters/(\d+)/")
 ACK = re.compile(r'name="(ack_[^"]+)"')
 HTMX = {"HX-Request": "true"}
+# The version a card's pause/stop form names (required since 5b4866c; without it every stop of
+# this scenario was refused as "out of date" from 2026-12-03 to 2026-12-05).
+VERSION = re.compile(r'name="at(\d+)-version" value="(\d+)"')
+CHART_NOW = re.compile(r'data-now="([^"]+)"')  # the chart's clock, in the encounter's zone
+# What a refused action answers with (counted as a failure: it is not the change it stands for).
+REFUSED = re.compile(r"is-invalid|out of date|alert-danger")
 CYCLES = int(os.environ.get("LOAD_CYCLES", 6))  # charting rounds on a patient before signing
 
 
@@ -53,6 +61,15 @@ def next_encounter() -> int | None:
                 _taken.add(pk)
                 return pk
         return None
+
+
+def started_at(chart: str) -> str:
+    """A start two minutes ago on the encounter's wall clock (New York, the seeds' zone, where
+    the chart does not say): the stop a round later must come after it (DOC-3), and with no
+    think time it comes within the same minute."""
+    found = CHART_NOW.search(chart)
+    now = datetime.fromisoformat(found[1]) if found else datetime.now(ZoneInfo("America/New_York"))
+    return (now - timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M")
 
 
 class Signed(HttpUser):
@@ -110,29 +127,37 @@ class Nurse(Signed):
         page = self.chart()
         orders = START_URL.findall(page)
         sites = SITE_URL.findall(page)
+        # What runs before this round's start: the oldest is stopped at the round's end.
+        running = sorted(set(STOP_URL.findall(page)), key=int)
+        versions = dict(VERSION.findall(page))
         if orders:
             order = orders[(self.cycles - 1) % len(orders)]
-            data = {f"o{order}-method": "infusion", f"o{order}-at": ""}
+            data = {f"o{order}-method": "infusion", f"o{order}-at": started_at(page)}
             if sites:
                 data[f"o{order}-site"] = sites[0]
-            page = self.client.post(
-                f"{base}/orders/{order}/start/", data, headers=self.csrf(HTMX), name="start (htmx)"
-            ).text
+            self.action(f"{base}/orders/{order}/start/", data, "start (htmx)")
         if sites:
-            self.client.post(
-                f"{base}/sites/{sites[0]}/flush/",
-                headers=self.csrf(HTMX),
-                name="flush = live checklist round trip (htmx)",
+            self.action(
+                f"{base}/sites/{sites[0]}/flush/", {}, "flush = live checklist round trip (htmx)"
             )
         self.client.get(f"{base}/checklist/", headers=HTMX, name="checklist (GET)")
         self.client.get("/healthz", name="bare view (/healthz)")
-        for adm in sorted(set(STOP_URL.findall(page)))[:1]:
-            self.client.post(
+        for adm in running[:1]:
+            self.action(
                 f"{base}/administrations/{adm}/stop/",
-                {f"at{adm}-at": "", f"at{adm}-version": ""},
-                headers=self.csrf(HTMX),
-                name="stop (htmx)",
+                {f"at{adm}-at": "", f"at{adm}-version": versions.get(adm, "")},
+                "stop (htmx)",
             )
+
+    def action(self, url: str, data: dict[str, str], name: str) -> None:
+        """An htmx charting action; refused (a field marked, "out of date") counts as a failure."""
+        with self.client.post(
+            url, data, headers=self.csrf(HTMX), name=name, catch_response=True
+        ) as response:
+            refused = REFUSED.search(response.text or "")
+            if refused is not None:
+                start = max(refused.start() - 200, 0)
+                response.failure(f"refused: {response.text[start : refused.end() + 200]}")
 
 
 class Coder(Signed):

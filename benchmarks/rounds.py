@@ -43,6 +43,27 @@ START_URL = re.compile(r"/orders/(\d+)/start/")
 SITE_URL = re.compile(r"/sites/(\d+)/flush/")
 STOP_URL = re.compile(r"/administrations/(\d+)/stop/")
 ACK = re.compile(r'name="(ack_[^"]+)"')
+# The version a card's pause/stop form names (required since 5b4866c: without it the stop is
+# refused as "out of date", and from 2026-12-03 to 2026-12-05 every stop of this round was).
+VERSION = re.compile(r'name="at(\d+)-version" value="(\d+)"')
+# What a refused action answers with: its fields marked invalid, or the page said out of date.
+REFUSED = re.compile(r"is-invalid|out of date|alert-danger")
+ACTIONS = ("start (htmx)", "flush (htmx)", "stop (htmx)")
+CHART_NOW = re.compile(r'data-now="([^"]+)"')  # the chart's clock, in the encounter's zone
+
+
+def started_at(chart: str) -> str:
+    """A start two minutes ago, on the encounter's wall clock (the chart's `data-now`; New York,
+    the factories' zone, on a checkout without it). Started "now", the stop that follows within
+    the same minute would be refused (a stop not after its start), as a nurse's would."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    found = CHART_NOW.search(chart)
+    now = datetime.fromisoformat(found[1]) if found else datetime.now(ZoneInfo("America/New_York"))
+    return (now - timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M")
+
+
 ROUNDS = 6  # as the load test's LOAD_CYCLES
 
 
@@ -196,32 +217,42 @@ class Rounds:
         if self.profile and name.startswith(self.profile):
             self.profiler.disable()
         assert response.status_code < 400, f"{name}: {response.status_code}"
+        body = response.content.decode()
+        refused = REFUSED.search(body) if name in ACTIONS else None
+        if refused is not None:
+            # A refusal costs less than the change: timing it would measure the wrong thing.
+            start = max(refused.start() - 300, 0)
+            raise SystemExit(f"{name} was refused: ...{body[start : refused.end() + 300]}...")
         self.times.setdefault(name, []).append(elapsed)
         parts = self.split.setdefault(name, {})
         for part, seconds in SPLIT.items():
             parts[part] = parts.get(part, 0.0) + seconds - before.get(part, 0.0)
-        return response.content.decode()
+        return body
 
     def visit(self, pk: int) -> None:
         """One visit charted as benchmarks/locustfile.py's Nurse.chart_a_little does."""
         client, base, hx = self.client, f"/mar/encounters/{pk}", {"HTTP_HX_REQUEST": "true"}
         for cycle in range(1, ROUNDS + 1):
-            page = self.timed("chart page", client.get, base + "/")
-            orders, sites = START_URL.findall(page), SITE_URL.findall(page)
+            chart = self.timed("chart page", client.get, base + "/")
+            orders, sites = START_URL.findall(chart), SITE_URL.findall(chart)
+            # What runs before this round's start: the oldest is stopped at the round's end.
+            running = sorted(set(STOP_URL.findall(chart)), key=int)
+            versions = dict(VERSION.findall(chart))
             if orders:
                 order = orders[(cycle - 1) % len(orders)]
-                data = {f"o{order}-method": "infusion", f"o{order}-at": ""}
+                data = {f"o{order}-method": "infusion", f"o{order}-at": started_at(chart)}
                 if sites:
                     data[f"o{order}-site"] = sites[0]
                 url = f"{base}/orders/{order}/start/"
-                page = self.timed("start (htmx)", client.post, url, data, **hx)
+                self.timed("start (htmx)", client.post, url, data, **hx)
             if sites:
                 url = f"{base}/sites/{sites[0]}/flush/"
                 self.timed("flush (htmx)", client.post, url, **hx)
             self.timed("checklist (GET)", client.get, f"{base}/checklist/", **hx)
             self.timed("bare view", client.get, "/healthz")
-            for adm in sorted(set(STOP_URL.findall(page)))[:1]:
-                url, data = f"{base}/administrations/{adm}/stop/", {f"at{adm}-at": ""}
+            for adm in running[:1]:
+                url = f"{base}/administrations/{adm}/stop/"
+                data = {f"at{adm}-at": "", f"at{adm}-version": versions.get(adm, "")}
                 self.timed("stop (htmx)", client.post, url, data, **hx)
         acks = {
             name: "charted in the benchmark"
