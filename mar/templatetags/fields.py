@@ -8,10 +8,10 @@ ways, unbound and with errors, and compares them); a checkbox (Django's own Chec
 drawn as crispy's checkbox template draws it; any widget it does not cover (radios, files,
 multi-widgets, a checkbox subclass, fieldsets, a form with a crispy helper) is handed to crispy.
 
-The widget itself (`<input>`, a checkbox's too, `<select>`, `<textarea>`) is built here too (`render_widget`, and
-`{{ form.version|as_widget }}` for a bare widget such as a hidden version): Django's own
-`BoundField.as_widget` up to the widget's `get_context()` (attributes, `format_value`, `required`,
-the id, selected choices stay Django's), then the string Django's widget templates
+The widget itself (`<input>`, a checkbox's too, `<select>`, `<textarea>`) is built here too
+(`render_widget`, and `{{ form.version|as_widget }}` for a bare widget such as a hidden version):
+Django's own `BoundField.as_widget` up to the widget's `get_context()` (attributes, `format_value`,
+`required`, the id, selected choices stay Django's), then the string Django's widget templates
 (django/forms/templates/django/forms/widgets/) would render from that context, escaped as they
 escape it, without the template engine: about 10 ms of a card save went to those templates. Only
 the widgets listed in `_COVERED` (by exact class, with the template Django gives them, on Django's
