@@ -6,6 +6,7 @@ with htmx (request.htmx) it answers with the chart section re-rendered, checklis
 included. Nurses (and admins) chart; coders and pharmacists read the chart.
 """
 
+import contextlib
 import functools
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -838,19 +839,28 @@ def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: s
         extra: Form = {"pause": PauseReasonForm, "stop": StopVolumeForm}.get(action, Form)(
             request.POST, prefix=f"at{adm.pk}"
         )
-        extra.is_valid()
+        if not extra.is_valid():
+            # A volume or reason that cannot be read refuses the tap (said in the card's alert,
+            # with the field's name): stopping without the volume she typed would drop it.
+            for name, errors in extra.errors.items():
+                label = extra.fields[name].label if name in extra.fields else None
+                for error in errors:
+                    form.add_error(None, f"{label}: {error}" if label else error)
+            return _after_change(request, encounter, bound={f"at-a{adm.pk}": form}, card=adm.pk)
+        reason = extra.cleaned_data.get("reason", "")
+        volume = extra.cleaned_data.get("volume_infused_ml")
+        # The service is a transaction of its own; a second write (the pause's reason, the
+        # volume infused) joins it in one, at the cost of a savepoint: only when there is one.
+        second_write = (action == "pause" and bool(reason)) or (
+            action == "stop" and volume is not None
+        )
         try:
-            with transaction.atomic():
+            with transaction.atomic() if second_write else contextlib.nullcontext():
                 result = service(administration=adm, version=version, at=at, now=now)
-                if action == "pause":
-                    rates.pause_reason_set(
-                        pause=result, reason=extra.cleaned_data.get("reason", "")
-                    )
-                elif action == "stop":
-                    rates.stop_volume_set(
-                        administration=adm,
-                        volume_infused_ml=extra.cleaned_data.get("volume_infused_ml"),
-                    )
+                if action == "pause" and reason:
+                    rates.pause_reason_set(pause=result, reason=reason)
+                elif action == "stop" and volume is not None:
+                    rates.stop_volume_set(administration=adm, volume_infused_ml=volume)
         except ChartError as exc:
             apply_chart_error(
                 form,

@@ -6,6 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -164,6 +166,45 @@ def test_pause_with_a_reason_and_stop_with_the_volume_infused(client_as) -> None
     )
     adm.refresh_from_db()
     assert adm.stop is not None and adm.volume_infused_ml == Decimal(212)
+
+
+@pytest.mark.parametrize("typed", ["-5", "lots", "1234567.5"])
+def test_a_stop_with_a_volume_that_cannot_be_read_is_refused_and_nothing_stops(
+    client_as, typed
+) -> None:
+    """Stopping without the volume she typed would drop it: the tap is refused, the card says
+    which field, the infusion still runs."""
+    encounter, adm = running_visit()
+    response = client_as(roles.NURSE).post(
+        url("adm_stop", encounter, adm.pk),
+        {f"at{adm.pk}-volume_infused_ml": typed, f"at{adm.pk}-version": adm.version},
+        **HX,
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Volume infused (mL):" in html and "alert-danger" in html
+    adm.refresh_from_db()
+    assert adm.stop is None and adm.volume_infused_ml is None
+
+
+@pytest.mark.django_db(transaction=True)  # the view's transactions as they run in production
+def test_a_stop_without_a_volume_writes_once_and_stores_the_summary_once(client_as) -> None:
+    """Issue 19: a stop with no volume typed (the usual tap) is one transaction with no
+    savepoint, one record check and one summary stored (the volume's write, with its own
+    check and summary, ran for nothing before)."""
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    client.get(url("encounter", encounter))  # the session and the summary in place
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            url("adm_stop", encounter, adm.pk), {f"at{adm.pk}-version": adm.version}, **HX
+        )
+    assert response.status_code == 200
+    adm.refresh_from_db()
+    assert adm.stop is not None
+    statements = [q["sql"] for q in captured]
+    assert not any("SAVEPOINT" in sql for sql in statements)
+    assert sum("INSERT INTO \"mar_encountersummary\"" in sql for sql in statements) == 1
 
 
 def test_a_flush_records_its_solution_and_volume(client_as) -> None:
