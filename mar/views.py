@@ -572,14 +572,20 @@ def site_flush(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     site = _site(pk, site_pk)
     encounter = site.encounter
     form = FlushForm(request.POST, encounter=encounter, prefix=f"flush{site.pk}")
+    details = FlushDetailsForm(request.POST, prefix=f"flush{site.pk}")
+    if not details.is_valid():
+        # A solution or volume that cannot be read refuses the flush, said on the flush form
+        # with the field's name: charting it without them would drop what she typed.
+        for name, errors in details.errors.items():
+            for error in errors:
+                label = str(details.fields[name].label)
+                form.add_error(None, f"Flush {label[:1].lower()}{label[1:]}: {error}")
     if form.is_valid():
         now = timezone.now()
         try:
-            with transaction.atomic():
-                flush = charting.flush_chart(site=site, at=form.cleaned_data["at"] or now, now=now)
-                details = FlushDetailsForm(request.POST, prefix=f"flush{site.pk}")
-                if details.is_valid():
-                    rates.flush_details_set(flush=flush, **details.cleaned_data)
+            flush = charting.flush_chart(
+                site=site, at=form.cleaned_data["at"] or now, now=now, **details.cleaned_data
+            )
         except ChartError as exc:
             # The engine names the record's "flushes[i]"; on this form it is "at".
             apply_chart_error(

@@ -493,11 +493,20 @@ def flush_named(record: Record, field: str | None) -> RecordFlush | None:
     return record.flushes[int(match[1])]
 
 
-def _flush_create(*, site: AccessSite, at: datetime, now: datetime) -> Flush:
+def _flush_create(
+    *,
+    site: AccessSite,
+    at: datetime,
+    now: datetime,
+    solution: str = "",
+    volume_ml: Decimal | None = None,
+) -> Flush:
     """Chart a flush; refused (ChartError on "flushes") for the engine's input errors on it
     (DOC-3: a flush in the future)."""
     encounter = site.encounter
-    flush = Flush.objects.create(encounter=encounter, site=site, at=at)
+    flush = Flush.objects.create(
+        encounter=encounter, site=site, at=at, solution=solution.strip(), volume_ml=volume_ml
+    )
     record = record_checked(encounter)
     this = (record_id("S", site.pk), at.replace(microsecond=0))  # as the bridge reads it
     errors = []
@@ -517,12 +526,22 @@ def _flush_create(*, site: AccessSite, at: datetime, now: datetime) -> Flush:
 
 @transaction.atomic
 @refreshes_summary
-def flush_chart(*, site: AccessSite, at: datetime, now: datetime | None = None) -> Flush:
-    """A flush on a site, now or at a typed time; DOC-3 refuses one in the future."""
+def flush_chart(
+    *,
+    site: AccessSite,
+    at: datetime,
+    now: datetime | None = None,
+    solution: str = "",
+    volume_ml: Decimal | None = None,
+) -> Flush:
+    """A flush on a site, now or at a typed time, with its solution and volume (NS 10 mL; a
+    heparin lock); DOC-3 refuses one in the future."""
     _require_in_progress(site.encounter)
     if site.discontinued_at is not None and site.discontinued_at < at:
         raise ChartError({None: [f"Site S{site.pk} was discontinued: it cannot be flushed."]})
-    return _flush_create(site=site, at=at, now=now or timezone.now())
+    return _flush_create(
+        site=site, at=at, now=now or timezone.now(), solution=solution, volume_ml=volume_ml
+    )
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from mar.models import Administration, Flush, Pause, RateChange
+from mar.models import Administration, Pause, RateChange
 from mar.services.charting import ChartError, StaleVersion
 from mar.summary import refreshes_summary
 
@@ -102,18 +102,6 @@ def stop_volume_set(*, administration: Administration, volume_infused_ml: Decima
     if volume_infused_ml is None:
         return
     Administration.objects.filter(pk=administration.pk).update(volume_infused_ml=volume_infused_ml)
-
-
-def flush_details_set(*, flush: Flush, solution: str, volume_ml: Decimal | None) -> Flush:
-    """A flush's solution and volume; nothing is written (nor put in the audit trail) when they
-    are already so, e.g. a "Flush now" with both left empty (issue 19)."""
-    solution = solution.strip()
-    if flush.solution == solution and flush.volume_ml == volume_ml:
-        return flush
-    flush.solution = solution
-    flush.volume_ml = volume_ml
-    flush.save(update_fields=["solution", "volume_ml"])
-    return flush
 
 
 def rate_segments(administration: Administration) -> list[tuple[datetime, Decimal]]:

@@ -204,7 +204,7 @@ def test_a_stop_without_a_volume_writes_once_and_stores_the_summary_once(client_
     assert adm.stop is not None
     statements = [q["sql"] for q in captured]
     assert not any("SAVEPOINT" in sql for sql in statements)
-    assert sum("INSERT INTO \"mar_encountersummary\"" in sql for sql in statements) == 1
+    assert sum('INSERT INTO "mar_encountersummary"' in sql for sql in statements) == 1
 
 
 def test_a_flush_records_its_solution_and_volume(client_as) -> None:
@@ -218,6 +218,51 @@ def test_a_flush_records_its_solution_and_volume(client_as) -> None:
     )
     flush = Flush.objects.get()
     assert (flush.solution, flush.volume_ml) == ("heparin 100 units/mL", 5)
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "said"),
+    [("volume_ml", "-2", "Flush volume (mL):"), ("solution", "x" * 61, "Flush solution:")],
+)
+def test_a_flush_with_details_that_cannot_be_read_is_refused_as_typed(
+    client_as, field, typed, said
+) -> None:
+    """Charting the flush without the solution or volume she typed would drop it: nothing is
+    charted, the chip says which detail, and shows it as she typed it."""
+    encounter, adm = running_visit()
+    site = adm.site_id
+    response = client_as(roles.NURSE).post(
+        url("site_flush", encounter, site),
+        {
+            f"flush{site}-solution": "NS",
+            f"flush{site}-volume_ml": "10",
+            f"flush{site}-{field}": typed,
+        },
+        **HX,
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert said in html
+    assert f'name="flush{site}-{field}"' in html and f'value="{typed}"' in html
+    assert not Flush.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the view's transactions as they run in production
+def test_a_flush_is_one_transaction_with_no_savepoint(client_as) -> None:
+    """Issue 19: the flush and its details are one insert in the service's own transaction (the
+    view's outer transaction made the service's a savepoint, two more round trips a tap)."""
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    client.get(url("encounter", encounter))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            url("site_flush", encounter, adm.site_id),
+            {f"flush{adm.site_id}-solution": "NS", f"flush{adm.site_id}-volume_ml": "10"},
+            **HX,
+        )
+    assert response.status_code == 200
+    assert not any("SAVEPOINT" in q["sql"] for q in captured)
+    assert (Flush.objects.get().solution, Flush.objects.get().volume_ml) == ("NS", 10)
 
 
 def test_measures_show_bsa_on_the_chart(client_as) -> None:

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from mar.models import Flush
 from mar.services import rates
 from mar.services.charting import ChartError, StaleVersion
 from tests.mar.chart_helpers import running_visit
@@ -76,29 +75,23 @@ def test_volume_to_be_infused_cannot_exceed_the_bag() -> None:
     assert "vtbi_ml" in refused.value.errors
 
 
-def test_flush_solution_and_volume() -> None:
-    encounter, adm = running_visit()
-    flush = Flush.objects.create(encounter=encounter, site=adm.site, at=adm.start)
-    rates.flush_details_set(flush=flush, solution=" heparin 100 units/mL ", volume_ml=Decimal(5))
-    flush.refresh_from_db()
-    assert (flush.solution, flush.volume_ml) == ("heparin 100 units/mL", 5)
-
-
-def test_flush_details_left_empty_write_nothing() -> None:
-    """Issue 19: "Flush now" with its solution and volume left empty (as a tap sends it) writes
-    no second statement and no audit-trail event after the flush itself; a value does."""
+def test_flush_solution_and_volume_are_charted_with_the_flush_in_one_insert() -> None:
+    """Issue 19: "Flush now" with its solution and volume (NS 10 mL as the chip sends it, a
+    heparin lock typed) writes the flush once: no UPDATE after its INSERT, the solution
+    trimmed."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from mar.services import charting
 
-    encounter, adm = running_visit()
-    flush = charting.flush_chart(site=adm.site, at=adm.start)
+    _encounter, adm = running_visit()
     with CaptureQueriesContext(connection) as queries:
-        rates.flush_details_set(flush=flush, solution="  ", volume_ml=None)
-    assert not [q for q in queries.captured_queries if "UPDATE" in q["sql"]]
-    with CaptureQueriesContext(connection) as queries:
-        rates.flush_details_set(flush=flush, solution="NS", volume_ml=Decimal(10))
-    assert [q for q in queries.captured_queries if "UPDATE" in q["sql"]]
+        flush = charting.flush_chart(
+            site=adm.site, at=adm.start, solution=" heparin 100 units/mL ", volume_ml=Decimal(5)
+        )
+    assert not [q for q in queries.captured_queries if 'UPDATE "mar_flush"' in q["sql"]]
     flush.refresh_from_db()
-    assert (flush.solution, flush.volume_ml) == ("NS", 10)
+    assert (flush.solution, flush.volume_ml) == ("heparin 100 units/mL", 5)
+    left_empty = charting.flush_chart(site=adm.site, at=adm.start)
+    left_empty.refresh_from_db()
+    assert (left_empty.solution, left_empty.volume_ml) == ("", None)
