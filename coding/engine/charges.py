@@ -73,7 +73,7 @@ def _code(
     classified = classify(record, book.findings)
     book.findings.extend(classified.findings)
     book.not_charged.extend(classified.not_charged)
-    services = merge_reinfusions(classified.services, record.policy)
+    services = merge_reinfusions(record, classified.services)
 
     iv = [s for s in services if s.kind in ("iv_infusion", "iv_push", "hydration")]
     groups = code_iv(book, iv, [s for s in services if s.kind == "pump"])

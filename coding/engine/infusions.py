@@ -18,7 +18,7 @@ from .classify import Service
 from .hierarchy import SiteGroup, choose_initial, group_by_site, primary_group, site_group_key
 from .hydration import measure_hydration
 from .outside import pump_code
-from .record import Policy
+from .record import Record
 from .result import Finding
 from .timing import (
     HOUR,
@@ -34,17 +34,22 @@ from .timing import (
 )
 
 
-def merge_reinfusions(services: list[Service], policy: Policy) -> list[Service]:
+def merge_reinfusions(record: Record, services: list[Service]) -> list[Service]:
     """The same drug continued on the same line in a new bag or bottle, hung as the last one ran
     out, is one infusion: its minutes run on (96367 / 96417 are for a new or different drug, and
     nothing was stopped), a bag of 15 minutes or less included (a desensitisation's first
     steps). Under policy `same_drug_reinfusion=additional_hour` the same drug infused again
-    after it was stopped also adds its minutes to the first infusion."""
+    after it was stopped also adds its minutes to the first infusion.
+
+    "The same line" is the site group: a line restarted elsewhere (infiltrated, dislodged) or
+    a second line without a documented reason is not a separate site (coding-rules §3), so the
+    drug running on through it is still one infusion."""
+    policy = record.policy
     out: list[Service] = []
-    first: dict[tuple[str | None, str], int] = {}
-    latest: dict[tuple[str | None, str], int] = {}
+    first: dict[tuple[str, str], int] = {}
+    latest: dict[tuple[str, str], int] = {}
     for service in sorted(services, key=lambda s: (s.start, s.lead.id)):
-        key = (service.site, service.drug_key)
+        key = (site_group_key(record, service.site), service.drug_key)
         if _timed_bag(service) and key in latest and _continues(out[latest[key]], service):
             out[latest[key]] = _joined(
                 out[latest[key]],
