@@ -43,13 +43,16 @@ def merge_reinfusions(record: Record, services: list[Service]) -> list[Service]:
 
     "The same line" is the site group: a line restarted elsewhere (infiltrated, dislodged) or
     a second line without a documented reason is not a separate site (coding-rules §3), so the
-    drug running on through it is still one infusion."""
+    drug running on through it is still one infusion. Under policy
+    `second_line_without_reason=own_minutes` each line keeps its minutes, and so its drugs."""
     policy = record.policy
+    own_lines = policy.second_line_without_reason == "own_minutes"
     out: list[Service] = []
-    first: dict[tuple[str, str], int] = {}
-    latest: dict[tuple[str, str], int] = {}
+    first: dict[tuple[str | None, str], int] = {}
+    latest: dict[tuple[str | None, str], int] = {}
     for service in sorted(services, key=lambda s: (s.start, s.lead.id)):
-        key = (site_group_key(record, service.site), service.drug_key)
+        line = service.site if own_lines else site_group_key(record, service.site)
+        key = (line, service.drug_key)
         if _timed_bag(service) and key in latest and _continues(out[latest[key]], service):
             out[latest[key]] = _joined(
                 out[latest[key]],
