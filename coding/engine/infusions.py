@@ -274,21 +274,24 @@ def _code_infusion_after_initial(
         f" ({overlap_min} min alongside infusions already running taken out)" if overlap_min else ""
     )
     if alone_min >= INFUSION_MIN_MINUTES:
-        earlier = [
-            s
-            for s in infusions
-            if s is not service and s.drug_key == service.drug_key and s.start < service.start
-        ]
-        if earlier:
+        # The same drug infused at another time in the group, before or after this infusion
+        # (the later, longer one may be the initial service): not a new drug.
+        same_drug = [s for s in infusions if s is not service and s.drug_key == service.drug_key]
+        if any(s.start < service.start for s in same_drug):
             what = (
                 "the same drug infused again after its first infusion was stopped "
+                "(policy same_drug_reinfusion=sequential)"
+            )
+        elif same_drug:
+            what = (
+                "the same drug, stopped and infused again later "
                 "(policy same_drug_reinfusion=sequential)"
             )
         else:
             what = "sequential infusion of a new drug after the initial service"
         applied = (
             r.SEQUENTIAL,
-            *((r.SAME_DRUG_REINFUSION,) if earlier else ()),
+            *((r.SAME_DRUG_REINFUSION,) if same_drug else ()),
             *service.rules,
             *shared_rules,
         )

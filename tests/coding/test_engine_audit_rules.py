@@ -61,3 +61,22 @@ def test_same_drug_new_bag_on_a_documented_separate_site_stays_its_own_service()
         )
     )
     assert billed(result) == {"96365": 1, "96365-59": 1}
+
+
+def test_same_drug_reinfusion_is_named_when_the_shorter_infusion_of_the_drug_came_first() -> None:
+    """SAME-DRUG-REINFUSION: vancomycin 30 min, stopped, then 100 min (the initial service, being
+    longer). The 30 min are coded 96367 under policy same_drug_reinfusion=sequential, and the
+    line must say so: it is the same drug, not "a new drug", and every choice made under a policy
+    key is named in the line's reason (coding-rules §7)."""
+    result = run(
+        record(
+            infusion("A1", "vancomycin", start=0, minutes=30),
+            infusion("A2", "vancomycin", start=60, minutes=100),
+        )
+    )
+    assert billed(result) == {"96365": 1, "96366": 1, "96367": 1}
+    (sequential,) = [c for c in result.charges if c.code == "96367"]
+    assert sequential.administrations == ("A1",)
+    assert "SAME-DRUG-REINFUSION" in sequential.rules
+    assert "same_drug_reinfusion=sequential" in sequential.why
+    assert "new drug" not in sequential.why
