@@ -211,11 +211,13 @@ def _require_in_progress(encounter: Encounter) -> None:
 
 
 def _locked(administration: Administration, version: int) -> Administration:
-    current = Administration.objects.select_for_update().get(pk=administration.pk)
-    if Administration.encounter.is_cached(administration):
-        # The same encounter, its record fields as read under its lock (`_is_signed`): the
-        # record checked after the change is read through it without reading it again.
-        current.encounter = administration.encounter
+    # Its encounter (locked already, `_is_signed`) read in the same statement: the record
+    # checked after the change is read through it, without a read of its own.
+    current = (
+        Administration.objects.select_for_update(of=("self",))
+        .select_related("encounter")
+        .get(pk=administration.pk)
+    )
     if current.version != version:
         raise StaleVersion(current)
     return current
