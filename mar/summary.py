@@ -27,6 +27,7 @@ Who keeps it right:
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -235,18 +237,54 @@ def summary_refresh(*, encounter: Encounter, now: datetime | None = None) -> Enc
         # What the chart showed before: the summary as this request found it (read once, at
         # its first change of this encounter, before storing the new one).
         earlier = kept.get(encounter.pk)
-        written.before = (
-            earlier.before
-            if earlier is not None
-            else EncounterSummary.objects.filter(encounter_id=encounter.pk)
-            .values_list("findings", flat=True)
-            .first()
-        )
         kept[encounter.pk] = written
+        if earlier is not None:
+            written.before = earlier.before
+        elif connection.vendor == "postgresql":
+            written.before = _stored_returning_before(summary)
+            return summary
+        else:
+            written.before = (
+                EncounterSummary.objects.filter(encounter_id=encounter.pk)
+                .values_list("findings", flat=True)
+                .first()
+            )
     EncounterSummary.objects.bulk_create(
         [summary], update_conflicts=True, unique_fields=["encounter"], update_fields=_FIELDS
     )
     return summary
+
+
+def _stored_returning_before(summary: EncounterSummary) -> list[Any] | None:
+    """Store `summary` as the encounter's (insert or update, as `bulk_create` above does) and
+    return the findings stored before it (None: none was), in one statement: the statement's
+    snapshot is taken before its insert, so its first part reads the row as it was (issue 19:
+    one round trip fewer a change)."""
+    table = EncounterSummary._meta.db_table
+    findings = EncounterSummary._meta.get_field("findings")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'WITH before AS (SELECT "findings" FROM "{table}" WHERE "encounter_id" = %s) '
+            f'INSERT INTO "{table}" '
+            '("encounter_id", "computed_at", "valid_until", "record_error", "findings") '
+            "VALUES (%s, %s, %s, %s, %s) "
+            'ON CONFLICT ("encounter_id") DO UPDATE SET "computed_at" = EXCLUDED."computed_at", '
+            '"valid_until" = EXCLUDED."valid_until", "record_error" = EXCLUDED."record_error", '
+            '"findings" = EXCLUDED."findings" '
+            'RETURNING (SELECT "findings" FROM before)',
+            [
+                summary.encounter_id,
+                summary.encounter_id,
+                summary.computed_at,
+                summary.valid_until,
+                summary.record_error,
+                findings.get_db_prep_value(summary.findings, connection),
+            ],
+        )
+        (before,) = cursor.fetchone()
+    if isinstance(before, str | bytes):
+        before = json.loads(before)
+    return before  # type: ignore[no-any-return]
 
 
 EXPIRED = datetime(2000, 1, 1, tzinfo=UTC)

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
+from coding.engine import parse_record
 from mar import chart_reads, roles
 from mar.models import AccessSite, Administration, Encounter, EncounterSummary, Flush
 from mar.pharmacy import services as pharmacy
@@ -23,6 +24,7 @@ from mar.summary import (
     summary_compute,
     summary_for,
     summary_refresh,
+    written_kept,
 )
 from tests import factories
 from tests.mar.chart_helpers import running_visit
@@ -144,7 +146,9 @@ def _encounter_times_update(e: Encounter, a: Administration, s: AccessSite, u: U
 
 def _encounter_sign(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
     charting.administration_stop(administration=a, version=a.version, at=timezone.now())
-    findings = charting.check_record(charting.record_checked(e), now=timezone.now())
+    findings = charting.check_record(
+        parse_record(record_dict_from_encounter(e)), now=timezone.now()
+    )
     reasons = {charting.finding_key(f): "as charted" for f in findings if f.severity == "error"}
     charting.encounter_sign(encounter=e, user=u, reasons=reasons)
 
@@ -335,3 +339,22 @@ def test_the_checklist_reads_its_summary_with_the_encounter_and_recomputes_one_m
     )
     EncounterSummary.objects.filter(encounter=encounter).delete()
     assert chart_reads.stored_summary(chart_reads.encounter_and_summary(encounter.pk)[0]) == []
+
+
+@pytest.mark.parametrize("stored_first", [False, True])
+def test_a_change_keeps_the_findings_stored_before_it_and_stores_its_own(stored_first) -> None:
+    """The answer to a change compares the findings stored before it with its own (which cards
+    to send again): on PostgreSQL both come from the one statement that stores the new summary
+    (`_stored_returning_before`), elsewhere from a read then the store; either way the same."""
+    encounter, adm = running_visit()
+    if stored_first:
+        EncounterSummary.objects.create(
+            encounter=encounter, computed_at=timezone.now(), findings=[{"rule": "OLD-1"}]
+        )
+    with written_kept() as kept:
+        charting.flush_chart(site=adm.site, at=adm.start + timedelta(minutes=5))
+    written = kept[encounter.pk]
+    assert written.before == ([{"rule": "OLD-1"}] if stored_first else None)
+    row = EncounterSummary.objects.get(encounter=encounter)
+    assert row.findings == written.summary.findings != [{"rule": "OLD-1"}]
+    assert row.computed_at == written.summary.computed_at

@@ -6,7 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from coding.engine import parse_record
 from mar.models import Administration, Encounter, FindingAcknowledgement, Pause
+from mar.record import record_dict_from_encounter
 from mar.services import charting
 from mar.services.charting import ChartError, SignBlocked, StaleVersion
 from tests import factories
@@ -157,7 +159,7 @@ def test_a_signed_record_refuses_plain_charting(nurse_user) -> None:
         user=nurse_user,
         reasons={
             charting.finding_key(f): "flush given"
-            for f in charting.check_record(charting.record_checked(encounter))
+            for f in charting.check_record(parse_record(record_dict_from_encounter(encounter)))
             if f.severity == "error"
         },
     )
