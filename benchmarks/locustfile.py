@@ -44,6 +44,8 @@ HTMX = {"HX-Request": "true"}
 # The version a card's pause/stop form names (required since 5b4866c; without it every stop of
 # this scenario was refused as "out of date" from 2026-12-03 to 2026-12-05).
 VERSION = re.compile(r'name="at(\d+)-version" value="(\d+)"')
+# A start form's idempotency key (a double tap starts one), posted as the browser posts it.
+REQUEST_KEY = re.compile(r'name="o(\d+)-request_key" value="([0-9a-f]+)"')
 CHART_NOW = re.compile(r'data-now="([^"]+)"')  # the chart's clock, in the encounter's zone
 # What a refused action answers with (counted as a failure: it is not the change it stands for).
 REFUSED = re.compile(r"is-invalid|out of date|alert-danger")
@@ -133,6 +135,7 @@ class Nurse(Signed):
         if orders:
             order = orders[(self.cycles - 1) % len(orders)]
             data = {f"o{order}-method": "infusion", f"o{order}-at": started_at(page)}
+            data[f"o{order}-request_key"] = dict(REQUEST_KEY.findall(page)).get(order, "")
             if sites:
                 data[f"o{order}-site"] = sites[0]
             self.action(f"{base}/orders/{order}/start/", data, "start (htmx)")

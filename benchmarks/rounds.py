@@ -46,6 +46,8 @@ ACK = re.compile(r'name="(ack_[^"]+)"')
 # The version a card's pause/stop form names (required since 5b4866c: without it the stop is
 # refused as "out of date", and from 2026-12-03 to 2026-12-05 every stop of this round was).
 VERSION = re.compile(r'name="at(\d+)-version" value="(\d+)"')
+# A start form's idempotency key (a double tap starts one), posted as the browser posts it.
+REQUEST_KEY = re.compile(r'name="o(\d+)-request_key" value="([0-9a-f]+)"')
 # What a refused action answers with: its fields marked invalid, or the page said out of date.
 REFUSED = re.compile(r"is-invalid|out of date|alert-danger")
 ACTIONS = ("start (htmx)", "flush (htmx)", "stop (htmx)")
@@ -241,6 +243,7 @@ class Rounds:
             if orders:
                 order = orders[(cycle - 1) % len(orders)]
                 data = {f"o{order}-method": "infusion", f"o{order}-at": started_at(chart)}
+                data[f"o{order}-request_key"] = dict(REQUEST_KEY.findall(chart)).get(order, "")
                 if sites:
                     data[f"o{order}-site"] = sites[0]
                 url = f"{base}/orders/{order}/start/"

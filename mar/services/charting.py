@@ -625,31 +625,31 @@ def order_disposition_set(
     return order
 
 
-@transaction.atomic
-@refreshes_summary
-def administration_start(
+def start_lock(encounter: Encounter, request_key: str) -> Administration | None:
+    """Before a start, in its transaction: the encounter row locked (two taps arriving together
+    take turns: the second sees the first) and a signed record refused; the administration an
+    earlier tap with the same `request_key` (the start form's) created, if there is one."""
+    signed = _is_signed(encounter)
+    if request_key:
+        earlier = Administration.objects.filter(encounter=encounter, request_key=request_key)
+        if (existing := earlier.first()) is not None:
+            return existing
+    if signed:
+        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+    return None
+
+
+def _administration_create(
     *,
     order: Order,
     site: AccessSite | None,
     start: datetime,
-    method: str = Administration.Method.INFUSION,
-    user: AbstractBaseUser | None = None,
-    now: datetime | None = None,
-    request_key: str = "",
+    method: str,
+    user: AbstractBaseUser | None,
+    now: datetime | None,
+    request_key: str,
 ) -> Administration:
-    """Start giving an order: drug and route carried over from it, and its dose when the order
-    states an amount ("8 mg"; not "175 mg/m2" or "per protocol", which the nurse charts).
-
-    Idempotent per tap: with a `request_key` (the start form's), a second request with the same
-    key returns the administration the first one created (a double tap starts one)."""
     encounter = order.encounter
-    if request_key:
-        # The encounter row lock orders two taps arriving together: the second sees the first.
-        Encounter.objects.select_for_update().filter(pk=encounter.pk).first()
-        earlier = Administration.objects.filter(encounter=encounter, request_key=request_key)
-        if (existing := earlier.first()) is not None:
-            return existing
-    _require_in_progress(encounter)
     dose_value, dose_unit = ordered_amount(order.dose) or (None, "")
     administration = Administration.objects.create(
         request_key=request_key,
@@ -667,6 +667,52 @@ def administration_start(
     )
     _refuse_input_errors(encounter, administration.pk, now or timezone.now())
     return administration
+
+
+@transaction.atomic
+@refreshes_summary
+def administration_start(
+    *,
+    order: Order,
+    site: AccessSite | None,
+    start: datetime,
+    method: str = Administration.Method.INFUSION,
+    user: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+    request_key: str = "",
+) -> Administration:
+    """Start giving an order: drug and route carried over from it, and its dose when the order
+    states an amount ("8 mg"; not "175 mg/m2" or "per protocol", which the nurse charts).
+
+    Idempotent per tap: with a `request_key` (the start form's), a second request with the same
+    key returns the administration the first one created (a double tap starts one)."""
+    existing = start_lock(order.encounter, request_key)
+    if existing is not None:
+        return existing
+    return _administration_create(
+        order=order, site=site, start=start, method=method, user=user, now=now,
+        request_key=request_key,
+    )  # fmt: skip
+
+
+@refreshes_summary
+def administration_start_locked(
+    *,
+    order: Order,
+    site: AccessSite | None,
+    start: datetime,
+    method: str,
+    user: AbstractBaseUser | None,
+    now: datetime | None,
+    request_key: str,
+) -> Administration:
+    """`administration_start` for a caller that has taken `start_lock` in its own transaction
+    (the start after its safety checks, mar/services/safety.py): the same start, without a
+    second lock, lookup and savepoint."""
+    return _administration_create(
+        order=order, site=site, start=start, method=method, user=user, now=now,
+        request_key=request_key,
+    )  # fmt: skip
 
 
 @transaction.atomic

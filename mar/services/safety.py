@@ -153,15 +153,16 @@ def administration_start_checked(
     the double check with the administration. Raises ChartError keyed by the form's fields.
     A second request with the same `request_key` (a double tap) returns the first's
     administration, nothing recorded again."""
-    if request_key:
-        earlier = Administration.objects.filter(encounter=order.encounter, request_key=request_key)
-        if (existing := earlier.first()) is not None:
-            return existing
+    # The encounter locked first: a double tap's second request waits here, then finds the
+    # first's administration (before the checks, which the first tap's scan would now fail).
+    existing = charting.start_lock(order.encounter, request_key)
+    if existing is not None:
+        return existing
     now = now or timezone.now()
     errors = start_problems(order, checks, user=user)
     if errors:
         raise ChartError(errors)
-    adm = charting.administration_start(
+    adm = charting.administration_start_locked(
         order=order,
         site=site,
         start=start,

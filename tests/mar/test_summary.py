@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -98,6 +99,16 @@ def _flush_remove(e: Encounter, a: Administration, s: AccessSite, u: User) -> No
 def _administration_start(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
     order = factories.order_create(e, factories.drug_get("vancomycin"), dose="1 g")
     charting.administration_start(order=order, site=s, start=timezone.now(), user=u)
+
+
+def _administration_start_locked(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
+    order = factories.order_create(e, factories.drug_get("vancomycin"), dose="1 g")
+    with transaction.atomic():
+        assert charting.start_lock(e, "") is None
+        charting.administration_start_locked(
+            order=order, site=s, start=timezone.now(), method="infusion", user=u, now=None,
+            request_key="",
+        )  # fmt: skip
 
 
 def _administration_update(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
@@ -201,6 +212,7 @@ def _site_placed_correct(e: Encounter, a: Administration, s: AccessSite, u: User
 
 
 WRITES: list[Callable[[Encounter, Administration, AccessSite, User], Any]] = [
+    _administration_start_locked,
     _site_reopen,
     _site_placed_correct,
     _site_place,
