@@ -183,6 +183,7 @@ def test_a_stop_with_a_volume_that_cannot_be_read_is_refused_and_nothing_stops(
     assert response.status_code == 200
     html = response.content.decode()
     assert "Volume infused (mL):" in html and "alert-danger" in html
+    assert f'name="at{adm.pk}-volume_infused_ml"' in html and f'value="{typed}"' in html  # as typed
     adm.refresh_from_db()
     assert adm.stop is None and adm.volume_infused_ml is None
 
