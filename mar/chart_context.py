@@ -545,7 +545,9 @@ def chart_context(
         "other_cards": [card for card in cards if not card.running],
         "others_given": sum(1 for adm in adms if not _is_running(adm)),
         "flushes": flushes,
-        "addenda": reads.addenda(encounter.pk, encounter=encounter),
+        # Only a signed record takes an addendum (signature.addendum_store), and a signature is
+        # never undone (the database's guard, mar/audit/guard.py): none to read before it.
+        "addenda": reads.addenda(encounter.pk, encounter=encounter) if encounter.is_signed else [],
         "acknowledgements": acknowledgements,
         # Not in a start's answer (neither the sites' section nor the visit's times is sent).
         "site_form": None

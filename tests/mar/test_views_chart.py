@@ -1,6 +1,7 @@
 """The chart page and its read-only htmx partials: who sees what, and fixed query counts."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -8,8 +9,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from mar import roles
-from mar.models import Administration, Encounter, EncounterSummary, Flush, Pause
+from mar import chart_reads, roles
+from mar.models import Addendum, Administration, Encounter, EncounterSummary, Flush, Pause
 from tests import factories
 from tests.mar.chart_helpers import running_visit
 
@@ -133,7 +134,8 @@ def _queries(client: Client, url: str) -> int:
 
 # Fixed numbers: session, user, groups, encounter, the engine's bridge (its six reads in one
 # statement on PostgreSQL: mar/record.py), then the chart's own
-# rows (sites, orders, administrations and pauses, acknowledgements, flushes, addenda) (the
+# rows (sites, orders, administrations and pauses, acknowledgements, flushes; the addenda only
+# on a signed record, the only one that takes them: SIGNED_EXTRA) (the
 # session is written once a minute, not here: config/session.py); issue 17's panels
 # (mar/care_context.py: scans, measures, the administrations' rate changes and overrides, the
 # sites' assessments, and the administrations charted in error: 6, the orders, administrations,
@@ -141,7 +143,8 @@ def _queries(client: Client, url: str) -> int:
 # summary stored where none is yet (mar/summary.py `summary_evaluate`: what the next change's
 # answer compares its findings with; one insert, only then: whether one is stored is read with
 # the encounter).
-CHART_QUERIES = 18
+CHART_QUERIES = 17
+SIGNED_EXTRA = 1  # the addenda
 # The checklist reads the stored summary (mar/summary.py) instead of the bridge: session, user,
 # groups, the encounter with its summary joined (one statement), then only what its findings
 # name: their administrations (pauses for a pause finding), the sites for a flush finding, the
@@ -166,6 +169,30 @@ def test_chart_page_queries_stay_fixed_as_the_record_grows(
         client.get(reverse("mar:encounter", args=[small.pk]))
     with django_assert_num_queries(CHART_QUERIES):
         client.get(reverse("mar:encounter", args=[large.pk]))
+
+
+def test_the_chart_reads_the_addenda_of_a_signed_record_only(client_as, monkeypatch) -> None:
+    """Only a signed record takes an addendum and a signature is never undone: a record in
+    progress has none to read (one statement fewer, issue 19); a signed one shows its own."""
+    client = client_as(roles.NURSE)
+    in_progress = factories.chemo_encounter_create()
+    signed = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
+    author = factories.user_create(username="nurse-addendum", role=roles.NURSE)
+    Addendum.objects.create(
+        encounter=signed, what="stop time corrected", why="pump log", author=author
+    )
+    read: list[int] = []
+    addenda = chart_reads.addenda
+
+    def counted(encounter_id: int, **known: Any) -> Any:
+        read.append(encounter_id)
+        return addenda(encounter_id, **known)
+
+    monkeypatch.setattr(chart_reads, "addenda", counted)
+    client.get(reverse("mar:encounter", args=[in_progress.pk]))
+    page = client.get(reverse("mar:encounter", args=[signed.pk])).content.decode()
+    assert read == [signed.pk] * SIGNED_EXTRA
+    assert "stop time corrected" in page
 
 
 def test_checklist_partial_queries_stay_fixed_as_the_record_grows(
