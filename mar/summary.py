@@ -260,26 +260,21 @@ def _stored_returning_before(summary: EncounterSummary) -> list[Any] | None:
     return the findings stored before it (None: none was), in one statement: the statement's
     snapshot is taken before its insert, so its first part reads the row as it was (issue 19:
     one round trip fewer a change)."""
-    table = EncounterSummary._meta.db_table
-    findings = EncounterSummary._meta.get_field("findings")
+    meta = EncounterSummary._meta
+    columns = ", ".join(f'"{name}"' for name in _FIELDS)
+    updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in _FIELDS)
+    values = [
+        meta.get_field(name).get_db_prep_value(getattr(summary, name), connection)
+        for name in _FIELDS
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f'WITH before AS (SELECT "findings" FROM "{table}" WHERE "encounter_id" = %s) '
-            f'INSERT INTO "{table}" '
-            '("encounter_id", "computed_at", "valid_until", "record_error", "findings") '
-            "VALUES (%s, %s, %s, %s, %s) "
-            'ON CONFLICT ("encounter_id") DO UPDATE SET "computed_at" = EXCLUDED."computed_at", '
-            '"valid_until" = EXCLUDED."valid_until", "record_error" = EXCLUDED."record_error", '
-            '"findings" = EXCLUDED."findings" '
+            f'WITH before AS (SELECT "findings" FROM "{meta.db_table}" WHERE "encounter_id" = %s) '
+            f'INSERT INTO "{meta.db_table}" ("encounter_id", {columns}) '
+            f"VALUES (%s{', %s' * len(_FIELDS)}) "
+            f'ON CONFLICT ("encounter_id") DO UPDATE SET {updates} '
             'RETURNING (SELECT "findings" FROM before)',
-            [
-                summary.encounter_id,
-                summary.encounter_id,
-                summary.computed_at,
-                summary.valid_until,
-                summary.record_error,
-                findings.get_db_prep_value(summary.findings, connection),
-            ],
+            [summary.encounter_id, summary.encounter_id, *values],
         )
         (before,) = cursor.fetchone()
     if isinstance(before, str | bytes):

@@ -649,6 +649,7 @@ def _administration_create(
     now: datetime | None,
     request_key: str,
 ) -> Administration:
+    """The administration of a start, once the encounter is locked (`start_lock`)."""
     encounter = order.encounter
     dose_value, dose_unit = ordered_amount(order.dose) or (None, "")
     administration = Administration.objects.create(
@@ -695,24 +696,10 @@ def administration_start(
     )  # fmt: skip
 
 
-@refreshes_summary
-def administration_start_locked(
-    *,
-    order: Order,
-    site: AccessSite | None,
-    start: datetime,
-    method: str,
-    user: AbstractBaseUser | None,
-    now: datetime | None,
-    request_key: str,
-) -> Administration:
-    """`administration_start` for a caller that has taken `start_lock` in its own transaction
-    (the start after its safety checks, mar/services/safety.py): the same start, without a
-    second lock, lookup and savepoint."""
-    return _administration_create(
-        order=order, site=site, start=start, method=method, user=user, now=now,
-        request_key=request_key,
-    )  # fmt: skip
+# `administration_start` for a caller that has taken `start_lock` in its own transaction (the
+# start after its safety checks, mar/services/safety.py): the same start, without a second lock,
+# lookup and savepoint; the summary stored as every charting service stores it.
+administration_start_locked = refreshes_summary(_administration_create)
 
 
 @transaction.atomic
