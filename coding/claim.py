@@ -23,7 +23,9 @@ The exports (CSV, HL7, FHIR) and the review page render it from here, so they ag
 `claim_findings` says what a claim will miss (never blocking: the coder sees it on the review
 page): CLAIM-DX an indication that is not an ICD-10-CM code, CLAIM-NDC a drug line with no NDC
 in the formulary, CLAIM-NPI an order with no ordering provider or an NPI whose check digit is
-wrong.
+wrong, CLAIM-HCPCS a drug (not a hydration fluid) charged for its administration whose own
+drug line was not made because the formulary gives it no HCPCS code or billing unit (the drug
+lines skip such a drug: coding/drug_lines.py).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any, Protocol
 from coding import review_reads
 from coding.chargemaster import ChargeMaster, charge_master_for, line_amount
 from coding.engine import Finding
-from mar.models import Administration, DrugNdc, Encounter, Order
+from mar.models import Administration, DrugClass, DrugNdc, Encounter, Order
 from mar.record import administration_record_id
 from mar.registration.icd10 import CODE_RE as ICD10_RE
 from mar.registration.icd10 import normalise_code
@@ -195,7 +197,7 @@ def claim_details(
 def claim_findings(
     encounter: Encounter, lines: Sequence[LineLike], *, facts: RecordFacts | None = None
 ) -> list[Finding]:
-    """What the claim will lack (not blocking): CLAIM-DX, CLAIM-NDC, CLAIM-NPI."""
+    """What the claim will lack (not blocking): CLAIM-DX, CLAIM-NDC, CLAIM-NPI, CLAIM-HCPCS."""
     if facts is None:
         facts = record_facts(encounter)
     found: list[Finding] = []
@@ -243,6 +245,7 @@ def claim_findings(
                     "order.ordering_provider_npi",
                 )
             )
+    found.extend(_drugs_without_a_code(facts, covered_ids))
     for line in lines:
         if is_drug_code_line(line, facts) and not ndc_detail(line, facts):
             found.append(
@@ -255,6 +258,33 @@ def claim_findings(
                 )
             )
     return found
+
+
+def _drugs_without_a_code(facts: RecordFacts, covered_ids: set[str]) -> list[Finding]:
+    """CLAIM-HCPCS, one per drug: its administration is charged (a line covers it) but the drug
+    itself is not, for want of a HCPCS code and billing unit in the formulary. Hydration fluids
+    are left out (most are not billed in units here); an untagged drug is DOC-4's."""
+    by_drug: dict[int, tuple[str, list[str]]] = {}
+    for record_id, adm in sorted(facts.administrations.items(), key=lambda kv: kv[1].pk):
+        drug = adm.drug
+        if record_id not in covered_ids or (drug.hcpcs_code and drug.billing_unit_amount):
+            continue
+        # The class it was coded with: the pharmacist's on its order, else the drug's.
+        coded_as = (adm.order.drug_class if adm.order is not None else None) or drug.drug_class
+        if coded_as in (None, "", DrugClass.HYDRATION):
+            continue
+        by_drug.setdefault(drug.pk, (drug.name, []))[1].append(record_id)
+    return [
+        Finding(
+            "CLAIM-HCPCS",
+            "warning",
+            f"{name}: the formulary gives it no HCPCS code and billing unit, so no drug line was "
+            "made: its administration is charged, the drug itself is not (a pharmacist adds the "
+            "code, then a new run makes the line)",
+            tuple(adms),
+        )
+        for name, adms in by_drug.values()
+    ]
 
 
 def money_total(details: Sequence[dict[str, Any]]) -> Decimal:

@@ -30,7 +30,7 @@ from coding.services import charge_run_generate
 from mar import roles
 from mar.models import Administration, Drug, DrugNdc, Encounter, Order
 from tests import factories
-from tests.coding.review_helpers import paclitaxel_billable
+from tests.coding.review_helpers import addendum_for_test, paclitaxel_billable
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +141,30 @@ def test_an_indication_that_is_not_a_code_and_a_bad_npi_are_findings() -> None:
     ]
     assert any("Ben Cole has NPI '1234567890', not a valid NPI" in m for m in by_rule["CLAIM-NPI"])
     assert any("sodium chloride" in m and "no ordering provider" in m for m in by_rule["CLAIM-NPI"])
+
+
+def test_a_charged_drug_the_formulary_gives_no_hcpcs_code_is_a_claim_finding() -> None:
+    """CLAIM-HCPCS: nothing dropped silently. The antiemetic's push is charged (96375) but the
+    test formulary gives ondansetron no HCPCS code, so no drug line was made: the coder is told,
+    once for the drug. Paclitaxel has its J9267 line; the hydration fluid is left out."""
+    encounter = signed_encounter()
+    run = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    findings = claim_findings(encounter, effective_lines(run), facts=record_facts(encounter))
+    [missing] = [f for f in findings if f.rule == "CLAIM-HCPCS"]
+    assert missing.message.startswith("ondansetron: the formulary gives it no HCPCS code")
+    ondansetron = Administration.objects.get(encounter=encounter, drug__name="ondansetron")
+    assert missing.administrations == (f"A{ondansetron.pk}",)
+
+    # The pharmacist adds the code and billing unit: a new run has the line and no finding.
+    drug = Drug.objects.get(name="ondansetron")
+    drug.hcpcs_code, drug.billing_unit_amount, drug.billing_unit = "J2405", Decimal(1), "mg"
+    drug.save()
+    addendum_for_test(encounter)  # the dose charted by addendum: the record is signed
+    Administration.objects.filter(pk=ondansetron.pk).update(dose_value=Decimal(8), dose_unit="mg")
+    run, _ = charge_run_generate(encounter_id=encounter.pk, trigger="manual")
+    assert run.lines.filter(code="J2405").exists()
+    findings = claim_findings(encounter, effective_lines(run), facts=record_facts(encounter))
+    assert not [f for f in findings if f.rule == "CLAIM-HCPCS"]
 
 
 def test_the_exports_carry_ndc_diagnoses_and_providers_parsed_back(coder_user) -> None:
