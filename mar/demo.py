@@ -90,9 +90,13 @@ def demo_users_ensure() -> dict[str, User]:
 class _Chart:
     """Small helpers to write one encounter the way a nurse would chart it."""
 
-    def __init__(self, encounter: Encounter, nurse: User) -> None:
+    def __init__(self, encounter: Encounter, nurse: User, pharmacist: User | None = None) -> None:
+        """`pharmacist`: who verified the orders, before they were given (a chemotherapy order
+        starts only once verified); None leaves them for the pharmacist's list, as an order
+        given in an emergency before pharmacy saw it is."""
         self.encounter = encounter
         self.nurse = nurse
+        self.pharmacist = pharmacist
 
     def site(self, kind: str, location: str, at: datetime, reason: str = "") -> AccessSite:
         return AccessSite.objects.create(
@@ -104,13 +108,24 @@ class _Chart:
             separate_site_reason=reason,
         )
 
-    def order(self, drug: str, dose: str, indication: str, **extra: object) -> Order:
+    def order(
+        self, drug: str, dose: str, indication: str, *, verify: bool = True, **extra: object
+    ) -> Order:
+        """`verify=False`: an order pharmacy has not seen yet (on the pharmacist's list)."""
+        arrived = self.encounter.arrived_at  # ordered on arrival, verified minutes later
+        verified = (
+            {"verified_by": self.pharmacist, "verified_at": arrived + timedelta(minutes=3)}
+            if self.pharmacist is not None and verify
+            else {}
+        )
         return Order.objects.create(
             encounter=self.encounter,
             drug=Drug.objects.get(name=drug),
             dose=dose,
             indication=indication,
             ordering_provider="Dr. Amara Okafor",
+            created_at=arrived,
+            **verified,
             **extra,
         )
 
@@ -243,8 +258,12 @@ def demo_day_exists(*, now: datetime) -> bool:
     ).exists()
 
 
-def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
-    """Create today's demo encounters (unsigned, charting done) and return them.
+def demo_day_create(
+    *, now: datetime, nurse: User, pharmacist: User | None = None
+) -> list[Encounter]:
+    """Create today's demo encounters (unsigned, charting done) and return them. `pharmacist`
+    verified the orders of the infusion center's chairs, except the untagged drug's; the ED's
+    were given first (the pharmacist's list shows them signed before verification).
 
     Signing happens afterwards, outside this transaction, so each signature's charge task finds
     its record committed.
@@ -267,7 +286,7 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
             at(0),
             nurse,
         )
-        c = _Chart(enc, nurse)
+        c = _Chart(enc, nurse, pharmacist)
         s1 = c.site(AccessSite.Kind.PERIPHERAL_IV, "left forearm", at(5))
         dex = c.order("dexamethasone", "20 mg", "C50.911", route="iv")
         dph = c.order("diphenhydramine", "50 mg", "C50.911", route="iv")
@@ -291,7 +310,7 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         enc = _encounter(
             _patient("1002", "James Carter", "1948-09-30"), INFUSION_CENTER, "2", arrived, nurse
         )
-        c = _Chart(enc, nurse)
+        c = _Chart(enc, nurse, pharmacist)
         s1 = c.site(AccessSite.Kind.PERIPHERAL_IV, "right hand", now - timedelta(minutes=50))
         ns = c.order("sodium chloride 0.9%", "1000 mL", "E86.0", route="iv", purpose="hydration")
         c.give(ns, s1, now - timedelta(minutes=45), None, purpose=Administration.Purpose.HYDRATION)
@@ -305,7 +324,7 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
             at(30),
             nurse,
         )
-        c = _Chart(enc, nurse)
+        c = _Chart(enc, nurse, pharmacist)
         piv = c.site(AccessSite.Kind.PERIPHERAL_IV, "left forearm", at(35))
         port = c.site(
             AccessSite.Kind.PORT, "right chest", at(35), reason="vesicant requires dedicated line"
@@ -330,14 +349,14 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         enc = _encounter(
             _patient("1004", "Robert Greene", "1955-06-03"), INFUSION_CENTER, "4", at(60), nurse
         )
-        c = _Chart(enc, nurse)
+        c = _Chart(enc, nurse)  # an untagged drug: verified once tagged
         s1 = c.site(AccessSite.Kind.PICC, "right upper arm", at(62))
         tep = c.order("teprotumumab", "10 mg/kg", "E05.00", route="iv", duration_minutes=60)
         c.give(tep, s1, at(70), at(135), dose_value=Decimal(700), dose_unit="mg")
         c.flush(s1, at(136))
         created.append(enc)
 
-        # Chair 5: carboplatin on a port, running now.
+        # Chair 5: carboplatin on a port, running now; an antiemetic ordered, not given yet.
         enc = _encounter(
             _patient("1005", "Aisha Rahman", "1966-11-15", "latex"),
             INFUSION_CENTER,
@@ -345,17 +364,19 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
             now - timedelta(minutes=60),
             nurse,
         )
-        c = _Chart(enc, nurse)
+        c = _Chart(enc, nurse, pharmacist)
         port = c.site(AccessSite.Kind.PORT, "left chest", now - timedelta(minutes=55))
         carbo = c.order("carboplatin", "AUC 5", "C56.9", route="iv", duration_minutes=60)
         c.give(carbo, port, now - timedelta(minutes=35), None)
+        # Entered since: to give after the carboplatin, on the pharmacist's list to verify.
+        c.order("ondansetron", "8 mg", "R11.2", route="iv", verify=False)
         created.append(enc)
 
         # ED bed 4: ondansetron pushes (the second 45 minutes later) and a diphenhydramine push.
         enc = _encounter(
             _patient("1006", "Kevin O'Brien", "1989-02-08"), ED, "ED 4", at(120), nurse
         )
-        c = _Chart(enc, nurse)
+        c = _Chart(enc, nurse)  # given first, verified after
         s1 = c.site(AccessSite.Kind.PERIPHERAL_IV, "right antecubital", at(125))
         ond = c.order("ondansetron", "4 mg", "R11.2", route="iv")
         dph = c.order("diphenhydramine", "25 mg", "T78.40XA", route="iv")
@@ -372,7 +393,7 @@ def demo_day_create(*, now: datetime, nurse: User) -> list[Encounter]:
         enc = _encounter(
             _patient("1007", "Daniel Kim", "1958-07-19"), INFUSION_CENTER, "6", at(20), nurse
         )
-        c = _Chart(enc, nurse)
+        c = _Chart(enc, nurse, pharmacist)
         port = c.site(AccessSite.Kind.PORT, "right chest", at(25))
         bev = c.order("bevacizumab", "5 mg/kg", "C18.9", route="iv", duration_minutes=90)
         oxa = c.order("oxaliplatin", "85 mg/m2", "C18.9", route="iv", duration_minutes=120)

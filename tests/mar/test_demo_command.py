@@ -161,3 +161,28 @@ def test_demo_drugs_have_ndcs_so_a_scanned_vial_matches_its_order(
     assert (scan.kind, scan.result) == (BarcodeScan.Kind.DRUG, BarcodeScan.Result.MATCH), (
         scan.message
     )
+
+
+def test_the_demo_keeps_its_own_rules_on_orders(django_capture_on_commit_callbacks) -> None:
+    """Issue 17: a chemotherapy order starts only once verified, so every chemotherapy order the
+    demo gives was verified by the pharmacist before its first administration; orders are placed
+    on arrival, not when the demo was loaded; the pharmacist's list has an order to verify (an
+    in-progress visit's, not given yet) and the untagged drug's and the ED's, given first."""
+    from mar.models import Administration, DrugClass, Order
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", stdout=io.StringIO())
+    given = Administration.objects.select_related("order__drug", "order__verified_by")
+    chemo = [a for a in given if a.order.drug.drug_class == DrugClass.CHEMO]
+    assert chemo
+    for adm in chemo:
+        assert adm.order.verified_by is not None, adm.order
+        assert adm.order.verified_by.groups.filter(name="pharmacist").exists()
+        assert adm.order.verified_at <= adm.start
+    for order in Order.objects.select_related("encounter"):
+        assert order.created_at == order.encounter.arrived_at
+    unverified = Order.objects.filter(verified_at__isnull=True)
+    assert {o.drug.name for o in unverified} >= {"teprotumumab", "ondansetron"}
+    assert unverified.filter(
+        encounter__status=Encounter.Status.IN_PROGRESS, administrations__isnull=True
+    ).exists()

@@ -59,7 +59,9 @@ class Command(BaseCommand):
         if demo_day_exists(now=now):
             self.stdout.write("Today's demo encounters already exist: left as they are.")
         else:
-            encounters = demo_day_create(now=now, nurse=users["nurse"])
+            encounters = demo_day_create(
+                now=now, nurse=users["nurse"], pharmacist=users["pharmacist"]
+            )
             signed = demo_day_sign(encounters=encounters, nurse=users["nurse"])
             self.stdout.write(f"Encounters: {len(encounters)} created, {len(signed)} signed.")
         self.stdout.write(f"\nSign in at {demo_url(options['addr'])} as:")
