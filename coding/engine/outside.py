@@ -140,7 +140,14 @@ def _code_injections(book: Book, injections: list[Service]) -> None:
 
 def _code_sq_infusions(book: Book, infusions: list[Service]) -> None:
     """96369 for the longest SQ infusion (with its hours on 96370), 96371 for an additional pump
-    set-up with a new SQ site; CPT: 96369 and 96371 only once per encounter."""
+    set-up with a new SQ site; CPT: 96369 and 96371 only once per encounter.
+
+    A set-up includes every site its pump feeds: 96369 is "including pump set-up and
+    establishment of subcutaneous infusion site(s)", 96371 "additional pump set-up with
+    establishment of new subcutaneous infusion site(s)". A new site whose infusion of the same
+    drug(s) started together with a set-up already coded is another needle of that pump (the
+    several sites of one immune globulin infusion), not an additional set-up; a new site started
+    at another time, or with another drug (another pump), is."""
     if not infusions:
         return
     ordered = sorted(infusions, key=lambda s: (-s.minutes, s.start, s.lead.id))
@@ -163,10 +170,21 @@ def _code_sq_infusions(book: Book, infusions: list[Service]) -> None:
             rules=(r.ADDITIONAL_HOUR, r.SQ_INFUSION, *initial.rules),
         )
     sites_used = {initial.site}
+    set_ups = {(initial.start, initial.drugs): codes.SQ_INFUSION_INITIAL}  # when, which drug(s)
     new_site_coded = False
     for service in sorted(ordered[1:], key=lambda s: (s.start, s.lead.id)):
         if service.site is not None and service.site not in sites_used:
             sites_used.add(service.site)
+            same_pump = set_ups.get((service.start, service.drugs))
+            if same_pump is not None:
+                book.skip(
+                    service.ids,
+                    f"{service.drugs}: another SQ site ({service.site}) of the pump set-up coded "
+                    f"as {same_pump}, started with it: its sites are included (CPT: "
+                    '"establishment of subcutaneous infusion site(s)")',
+                    rules=(r.SQ_INFUSION, *service.rules),
+                )
+                continue
             if new_site_coded:
                 book.skip(
                     service.ids,
@@ -176,6 +194,7 @@ def _code_sq_infusions(book: Book, infusions: list[Service]) -> None:
                 )
                 continue
             new_site_coded = True
+            set_ups[(service.start, service.drugs)] = codes.SQ_INFUSION_NEW_SITE
             book.add(
                 codes.SQ_INFUSION_NEW_SITE,
                 [service.start],

@@ -101,11 +101,37 @@ def test_sq_infusion_initial_and_additional_hours(minutes, expected):
     )
 
 
-def test_a_second_sq_infusion_site_is_96371():
-    """coding-rules §1: 96371 additional pump set-up with a new SQ site."""
+def test_a_second_sq_infusion_site_set_up_later_is_96371():
+    """coding-rules §1: 96371 additional pump set-up with a new SQ site (CPT 96371: "additional
+    pump set-up with establishment of new subcutaneous infusion site(s)")."""
+    rec = record(
+        adm("A1", "immune globulin", route="sq", minutes=60, site="SQ1"),
+        adm("A2", "immune globulin", route="sq", start=70, minutes=60, site="SQ2"),
+    )
+    assert billed(run(rec)) == {"96369": 1, "96371": 1}
+
+
+def test_sq_sites_of_one_pump_started_together_are_included_in_96369():
+    """CPT 96369 "including pump set-up and establishment of subcutaneous infusion site(s)": the
+    sites of one set-up (one drug through one pump, its needles started together) are one
+    service, not an additional set-up."""
     rec = record(
         adm("A1", "immune globulin", route="sq", minutes=60, site="SQ1"),
         adm("A2", "immune globulin", route="sq", minutes=60, site="SQ2"),
+        adm("A3", "immune globulin", route="sq", minutes=55, site="SQ3"),
+    )
+    result = run(rec)
+    assert billed(result) == {"96369": 1}
+    for adm_id in ("A2", "A3"):
+        assert "site(s)" in not_charged(result)[adm_id]
+
+
+def test_another_drug_started_together_on_a_new_sq_site_is_another_pump_96371():
+    """Two drugs cannot share one pump: a new site started at the same time with another drug
+    is an additional pump set-up (96371)."""
+    rec = record(
+        adm("A1", "immune globulin", route="sq", minutes=60, site="SQ1"),
+        adm("A2", "hyaluronidase", route="sq", minutes=60, site="SQ2"),
     )
     assert billed(run(rec)) == {"96369": 1, "96371": 1}
 
