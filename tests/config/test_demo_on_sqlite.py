@@ -2,7 +2,8 @@
 
 The suite runs on PostgreSQL; a query SQLite refuses (an ORDER BY or LIMIT inside a UNION, say)
 would pass it and break the demo. This runs the demo command on a fresh SQLite file in a
-subprocess, signs in as each demo user and opens the pages that user works in."""
+subprocess, signs in as each demo user and opens the pages that user works in, and imports a
+visit through the FHIR API with a token."""
 
 import os
 import subprocess
@@ -52,6 +53,20 @@ for role, urls in pages.items():
         print(role, url, status)
         if status != 200:
             failed.append((role, url, status))
+# Another system's FHIR import (a token, not a user) writes a whole visit on SQLite too: the
+# audit context of a token's request is PostgreSQL's only (it broke every statement here).
+import json
+from coding.fhir.auth import api_token_create
+from tests.coding.fhir.bundles import chemo_visit_bundle
+_token, key = api_token_create(name="Other EHR MAR", scopes=["read", "import"])
+response = Client().post(
+    "/fhir/R4/", json.dumps(chemo_visit_bundle()), content_type="application/fhir+json",
+    headers={"Authorization": f"Bearer {key}"},
+)
+print("fhir import", response.status_code)
+if response.status_code != 200:
+    failed.append(("fhir import", response.status_code, response.content[:500]))
+assert Encounter.objects.filter(account_number="EXT-V-501").exists() or failed
 assert not failed, failed
 print("ALL-OK")
 """
