@@ -53,6 +53,14 @@ def _fail(field: str, message: str) -> ValidationError:
 def patient_fields_check(
     *, mrn: str, name: str, birth_date: date | None, sex: str, today: date | None = None
 ) -> None:
+    errors = _patient_field_errors(mrn=mrn, name=name, birth_date=birth_date, sex=sex, today=today)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _patient_field_errors(
+    *, mrn: str, name: str, birth_date: date | None, sex: str, today: date | None = None
+) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not MRN_RE.match(mrn):
         errors["mrn"] = ["An MRN is 1-40 letters, digits or dashes."]
@@ -65,8 +73,30 @@ def patient_fields_check(
         errors["birth_date"] = ["The birth date is before 1890: check the year."]
     if sex not in {"", *Patient.Sex.values}:
         errors["sex"] = [f"Sex is one of {', '.join(Patient.Sex.values)} (or blank)."]
-    if errors:
-        raise ValidationError(errors)
+    return errors
+
+
+def _mrn_taken(mrn: str) -> str | None:
+    holder = Patient.objects.filter(mrn__iexact=mrn).first()
+    return None if holder is None else f"MRN {holder.mrn} is already registered: {holder.name}."
+
+
+def patient_register_problems(typed: dict[str, Any]) -> ValidationError | None:
+    """What registering would refuse in the fields that could be read (`typed`: a form's
+    cleaned data, some fields missing when they could not be parsed): the clerk's screen shows
+    these beside the fields together with what the form itself found, every problem at once."""
+    errors = _patient_field_errors(
+        mrn=str(typed.get("mrn", "")).strip(),
+        name=str(typed.get("name", "")),
+        birth_date=typed.get("birth_date"),
+        sex=str(typed.get("sex", "")),
+    )
+    errors = {field: messages for field, messages in errors.items() if field in typed}
+    if "mrn" in typed and "mrn" not in errors:
+        taken = _mrn_taken(str(typed["mrn"]).strip())
+        if taken:
+            errors["mrn"] = [taken]
+    return ValidationError(errors) if errors else None
 
 
 @transaction.atomic
@@ -76,10 +106,12 @@ def patient_register(
     """A new patient; an MRN already registered is refused (naming who holds it)."""
     mrn = mrn.strip()
     name = " ".join(name.split())
-    patient_fields_check(mrn=mrn, name=name, birth_date=birth_date, sex=sex)
-    holder = Patient.objects.filter(mrn__iexact=mrn).first()
-    if holder is not None:
-        raise _fail("mrn", f"MRN {holder.mrn} is already registered: {holder.name}.")
+    errors = _patient_field_errors(mrn=mrn, name=name, birth_date=birth_date, sex=sex)
+    taken = None if "mrn" in errors else _mrn_taken(mrn)
+    if taken:
+        errors["mrn"] = [taken]
+    if errors:  # every problem at once, the MRN's with the others
+        raise ValidationError(errors)
     try:
         with transaction.atomic():
             return Patient.objects.create(

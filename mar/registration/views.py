@@ -27,6 +27,7 @@ from mar.registration.services import (
     order_enter,
     patient_find,
     patient_register,
+    patient_register_problems,
 )
 from mar.roles import CLERK, NURSE, role_required
 
@@ -60,6 +61,11 @@ def patient_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Registered {patient.name} (MRN {patient.mrn}).")
             return redirect("registration:patient", pk=patient.pk)
+    elif request.method == "POST":
+        # What was typed in the other fields is checked too: every problem shows at once.
+        problems = patient_register_problems(form.cleaned_data)
+        if problems is not None:
+            apply_validation_error(form, problems)
     return render(request, "registration/patient_new.html", {"form": form})
 
 

@@ -49,6 +49,32 @@ def test_an_mrn_already_registered_shows_beside_the_mrn(client_as) -> None:
     assert Patient.objects.filter(mrn="A-2001").count() == 1
 
 
+def test_every_problem_of_a_registration_shows_at_once_beside_its_field(client_as) -> None:
+    """A sex not chosen (the form's), a birth date in the future and an MRN already registered
+    (the service's) on one submission: all three shown together, and what was typed kept."""
+    factories.patient_create(mrn="A-2001", name="Someone, Else")
+    typed = {**PATIENT, "sex": "", "birth_date": "2099-01-01"}
+    response = client_as("clerk").post(reverse("registration:patient_new"), typed)
+    html = response.content.decode()
+    assert "already registered: Someone, Else" in field_error(html, "mrn")
+    assert "in the future" in field_error(html, "birth_date")
+    assert "required" in field_error(html, "sex")
+    assert 'value="Chen, Wei"' in html and "NKDA" in html
+    assert Patient.objects.filter(mrn="A-2001").count() == 1
+
+
+def test_the_service_refuses_a_taken_mrn_with_the_other_problems() -> None:
+    """patient_register (also HL7 and FHIR's way in) names every problem in one refusal."""
+    from django.core.exceptions import ValidationError
+
+    from mar.registration.services import patient_register
+
+    factories.patient_create(mrn="A-2001", name="Someone, Else")
+    with pytest.raises(ValidationError) as refused:
+        patient_register(mrn="a-2001", name="Chen, Wei", birth_date=None, sex="Q")
+    assert set(refused.value.message_dict) == {"mrn", "sex"}
+
+
 def test_a_missing_birth_date_shows_beside_it(client_as) -> None:
     response = client_as("clerk").post(
         reverse("registration:patient_new"), {**PATIENT, "birth_date": "23/11/58"}
