@@ -9,6 +9,7 @@ same visit twice (the same patient arriving at the same minute, or an account nu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -400,6 +401,47 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
         "entry_method": entry.entry_method,
         "purpose": entry.purpose,
     }
+
+
+def order_entry_typed(typed: Mapping[str, Any]) -> tuple[OrderEntry, dict[str, list[str]]]:
+    """The order a clerk's form describes, from the fields that could be read (`typed`: the
+    form's cleaned data, without the fields it refused), with why its drug was not found."""
+    errors: dict[str, list[str]] = {}
+    drug = None
+    if typed.get("drug"):
+        try:
+            drug = drug_find(typed["drug"])
+        except ValidationError as exc:  # says why, with the close matches
+            errors.update(exc.message_dict)
+    rate_value = typed.get("rate_value")
+    entry = OrderEntry(
+        drug=drug,
+        dose_value=typed.get("dose_value"),
+        dose_unit=typed.get("dose_unit", ""),
+        dose_basis=typed.get("dose_basis", ""),
+        route=typed.get("route", Route.IV),
+        duration_minutes=typed.get("duration_minutes"),
+        rate_value=rate_value,
+        rate_unit=typed.get("rate_unit", "") if rate_value is not None else "",
+        indication=typed.get("indication", ""),
+        ordering_provider=typed.get("ordering_provider", ""),
+        ordering_provider_npi=typed.get("ordering_provider_npi", ""),
+        entry_method=typed.get("entry_method", EntryMethod.WRITTEN),
+    )
+    return entry, errors
+
+
+def order_entry_problems(typed: Mapping[str, Any]) -> ValidationError | None:
+    """What entering the order would refuse in the fields that could be read: shown beside them
+    together with what the form itself refused, every problem at once."""
+    entry, errors = order_entry_typed(typed)
+    try:
+        order_fields_check(entry)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            if field in typed and field not in errors:
+                errors[field] = messages
+    return ValidationError(errors) if errors else None
 
 
 @transaction.atomic

@@ -20,11 +20,11 @@ from mar.models import Encounter, Patient
 from mar.registration.forms import OrderEntryForm, PatientForm, VisitForm
 from mar.registration.icd10 import icd10_search
 from mar.registration.services import (
-    OrderEntry,
-    drug_find,
     drug_search,
     encounter_open,
     order_enter,
+    order_entry_problems,
+    order_entry_typed,
     patient_find,
     patient_register,
     patient_register_problems,
@@ -52,7 +52,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(CLERK)
 def patient_new(request: HttpRequest) -> HttpResponse:
-    form = PatientForm(request.POST or None, initial={"mrn": request.GET.get("mrn", "")[:40]})
+    # Bound on every POST, an empty one too (it is told what is missing, not shown a new form).
+    posted = request.POST if request.method == "POST" else None
+    form = PatientForm(posted, initial={"mrn": request.GET.get("mrn", "")[:40]})
     if request.method == "POST" and form.is_valid():
         try:
             patient = patient_register(**form.cleaned_data)
@@ -105,40 +107,26 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(CLERK, NURSE)
 def order_new(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
-    form = OrderEntryForm(request.POST or None)
+    form = OrderEntryForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        drug_error = None
+        entry, drug_errors = order_entry_typed(form.cleaned_data)
         try:
-            drug = drug_find(data["drug"])
-        except ValidationError as exc:
-            drug, drug_error = None, exc
-            apply_validation_error(form, exc)
-        try:
-            entry = OrderEntry(
-                drug=drug,
-                dose_value=data["dose_value"],
-                dose_unit=data["dose_unit"],
-                dose_basis=data["dose_basis"],
-                route=data["route"],
-                duration_minutes=data["duration_minutes"],
-                rate_value=data["rate_value"],
-                rate_unit=data["rate_unit"] if data["rate_value"] is not None else "",
-                indication=data["indication"],
-                ordering_provider=data["ordering_provider"],
-                ordering_provider_npi=data["ordering_provider_npi"],
-                entry_method=data["entry_method"],
-            )
             order = order_enter(encounter=encounter, entry=entry, user=request.user)
         except ValidationError as exc:
-            if drug_error is not None and hasattr(exc, "error_dict"):
-                exc.error_dict.pop("drug", None)  # already said why, with close matches
+            if drug_errors and hasattr(exc, "error_dict"):
+                exc.error_dict.pop("drug", None)  # said below why, with close matches
             apply_validation_error(form, exc)
+            apply_validation_error(form, ValidationError(drug_errors))
         else:
             messages.success(
                 request, f"Order entered: {order.drug.name} {order.dose}; waiting for pharmacy."
             )
             return redirect("registration:visit", pk=encounter.pk)
+    elif request.method == "POST":
+        # What was typed in the other fields is checked too: every problem shows at once.
+        problems = order_entry_problems(form.cleaned_data)
+        if problems is not None:
+            apply_validation_error(form, problems)
     return render(request, "registration/order_new.html", {"encounter": encounter, "form": form})
 
 

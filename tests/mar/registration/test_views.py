@@ -63,6 +63,14 @@ def test_every_problem_of_a_registration_shows_at_once_beside_its_field(client_a
     assert Patient.objects.filter(mrn="A-2001").count() == 1
 
 
+def test_an_empty_registration_is_told_what_is_missing(client_as) -> None:
+    """An empty POST (every field cleared) is a submission: each required field says so."""
+    response = client_as("clerk").post(reverse("registration:patient_new"), {})
+    html = response.content.decode()
+    for field in ("mrn", "name", "birth_date", "sex"):
+        assert "required" in field_error(html, field)
+
+
 def test_the_service_refuses_a_taken_mrn_with_the_other_problems() -> None:
     """patient_register (also HL7 and FHIR's way in) names every problem in one refusal."""
     from django.core.exceptions import ValidationError
@@ -138,7 +146,10 @@ def test_a_nurse_enters_a_written_order_for_pharmacy_to_verify(client_as, nurse_
     assert "oxaliplatin" in queue
 
 
-def test_order_errors_show_beside_their_fields(client_as) -> None:
+def test_order_errors_show_beside_their_fields_all_at_once(client_as) -> None:
+    """The form's refusal (a dose below zero) and the service's (a drug not in the formulary,
+    an indication that is no ICD-10-CM code, an NPI with a wrong check digit) on one
+    submission: all four beside their fields together."""
     factories.drug_get("oxaliplatin", "chemo")
     encounter = factories.encounter_create()
     bad = {**ORDER, "drug": "oxali", "indication": "qwerty", "dose_value": "-3"}
@@ -146,6 +157,9 @@ def test_order_errors_show_beside_their_fields(client_as) -> None:
     response = client_as("clerk").post(reverse("registration:order_new", args=[encounter.pk]), bad)
     html = response.content.decode()
     assert field_error(html, "dose_value")
+    assert "did you mean: oxaliplatin" in field_error(html, "drug")
+    assert "No ICD-10-CM code matches" in field_error(html, "indication")
+    assert "check digit" in field_error(html, "ordering_provider_npi")
     assert not Order.objects.exists()
     fixed = client_as("clerk").post(
         reverse("registration:order_new", args=[encounter.pk]), {**bad, "dose_value": "85"}
