@@ -83,7 +83,8 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(CLERK)
 def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=pk)
-    form = VisitForm(request.POST or None, initial={"arrived_at": timezone.now()})
+    posted = request.POST if request.method == "POST" else None  # an empty POST is told too
+    form = VisitForm(posted, initial={"arrived_at": timezone.now()})
     if request.method == "POST" and form.is_valid():
         try:
             encounter = encounter_open(patient=patient, **form.cleaned_data)
