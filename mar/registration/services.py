@@ -77,26 +77,29 @@ def _patient_field_errors(
     return errors
 
 
-def _mrn_taken(mrn: str) -> str | None:
-    holder = Patient.objects.filter(mrn__iexact=mrn).first()
-    return None if holder is None else f"MRN {holder.mrn} is already registered: {holder.name}."
+def _patient_problems(
+    *, mrn: str, name: str, birth_date: date | None, sex: str
+) -> dict[str, list[str]]:
+    """Everything registering refuses, the MRN already registered with the other problems."""
+    errors = _patient_field_errors(mrn=mrn, name=name, birth_date=birth_date, sex=sex)
+    if "mrn" not in errors:
+        holder = Patient.objects.filter(mrn__iexact=mrn).first()
+        if holder is not None:
+            errors["mrn"] = [f"MRN {holder.mrn} is already registered: {holder.name}."]
+    return errors
 
 
 def patient_register_problems(typed: dict[str, Any]) -> ValidationError | None:
     """What registering would refuse in the fields that could be read (`typed`: a form's
     cleaned data, some fields missing when they could not be parsed): the clerk's screen shows
     these beside the fields together with what the form itself found, every problem at once."""
-    errors = _patient_field_errors(
+    errors = _patient_problems(
         mrn=str(typed.get("mrn", "")).strip(),
         name=str(typed.get("name", "")),
         birth_date=typed.get("birth_date"),
         sex=str(typed.get("sex", "")),
     )
     errors = {field: messages for field, messages in errors.items() if field in typed}
-    if "mrn" in typed and "mrn" not in errors:
-        taken = _mrn_taken(str(typed["mrn"]).strip())
-        if taken:
-            errors["mrn"] = [taken]
     return ValidationError(errors) if errors else None
 
 
@@ -107,10 +110,7 @@ def patient_register(
     """A new patient; an MRN already registered is refused (naming who holds it)."""
     mrn = mrn.strip()
     name = " ".join(name.split())
-    errors = _patient_field_errors(mrn=mrn, name=name, birth_date=birth_date, sex=sex)
-    taken = None if "mrn" in errors else _mrn_taken(mrn)
-    if taken:
-        errors["mrn"] = [taken]
+    errors = _patient_problems(mrn=mrn, name=name, birth_date=birth_date, sex=sex)
     if errors:  # every problem at once, the MRN's with the others
         raise ValidationError(errors)
     try:

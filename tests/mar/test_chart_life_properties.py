@@ -38,6 +38,11 @@ from tests.mar.test_summary import assert_current
 pytestmark = pytest.mark.django_db
 
 Refused = (ChartError, StaleVersion)
+TAPS = {  # a card's buttons
+    "pause": charting.administration_pause,
+    "resume": charting.administration_resume,
+    "stop": charting.administration_stop,
+}
 
 
 def snapshot(encounter: Encounter) -> tuple[object, ...]:
@@ -124,28 +129,20 @@ class Bedside(RuleBasedStateMachine):
         self.flushed.append(self.clock)
 
     @precondition(lambda self: self.started)
-    @rule(index=st.integers(0, 20), action=st.sampled_from(["pause", "resume", "stop"]))
+    @rule(index=st.integers(0, 20), action=st.sampled_from(sorted(TAPS)))
     def card_tap(self, index: int, action: str) -> None:
         adm = self._adm(index)
         assert adm is not None
-        service = {
-            "pause": charting.administration_pause,
-            "resume": charting.administration_resume,
-            "stop": charting.administration_stop,
-        }[action]
+        service = TAPS[action]
         self._tap(service, adm, version=adm.version, at=self.clock)
 
     @precondition(lambda self: self.started)
-    @rule(index=st.integers(0, 20), action=st.sampled_from(["pause", "resume", "stop"]))
+    @rule(index=st.integers(0, 20), action=st.sampled_from(sorted(TAPS)))
     def tap_on_a_card_out_of_date(self, index: int, action: str) -> None:
         """Another nurse saved the card since this one was drawn: the tap is refused."""
         adm = self._adm(index)
         assert adm is not None
-        service = {
-            "pause": charting.administration_pause,
-            "resume": charting.administration_resume,
-            "stop": charting.administration_stop,
-        }[action]
+        service = TAPS[action]
         before = snapshot(self.encounter)
         with pytest.raises(StaleVersion):
             service(administration=adm, version=adm.version - 1, at=self.clock, now=self.now)
