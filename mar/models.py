@@ -924,13 +924,19 @@ class InterfaceMessage(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     reprocessed_at = models.DateTimeField(null=True, blank=True)
+    # A message whose sender and control id an earlier, different message already used (a
+    # sender's counter reset, say): logged apart, pointing at that message, and not processed
+    # until someone looks (mar/hl7/inbound.py). Its control id is kept as received.
+    reuses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reused_by"
+    )
 
     class Meta:
         ordering = ["-received_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["sender", "control_id"],
-                condition=~models.Q(control_id=""),
+                condition=~models.Q(control_id="") & models.Q(reuses__isnull=True),
                 name="mar_interface_message_once",
             )
         ]

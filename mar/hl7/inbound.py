@@ -5,7 +5,9 @@ Handled: ADT^A04 (register a patient and open a visit), ADT^A08 (update them), A
 orders: ORC with RXE or RXO, RXR, optionally TQ1). Records are made by the same services as the
 clerk's screens (mar/registration/services.py); a refusal is answered AE naming the segment and
 field. A message is processed once per sender and control id (MSH-3^MSH-4, MSH-10): a resent
-message gets the ACK already sent. Nothing a message holds makes this function raise.
+message (the same but for MSH-7) gets the ACK already sent; a different message under a control
+id already used is logged apart and rejected (AR, 205), never answered with the first one's ACK.
+Nothing a message holds makes this function raise.
 """
 
 from __future__ import annotations
@@ -626,9 +628,13 @@ def message_receive(raw: bytes, *, peer: str = "", now: datetime | None = None) 
     text = text_normalise(raw)
     control_id, sender, message_type, version = header_peek(text)
     if control_id:
-        done = InterfaceMessage.objects.filter(sender=sender, control_id=control_id).first()
+        done = InterfaceMessage.objects.filter(
+            sender=sender, control_id=control_id, reuses=None
+        ).first()
         if done is not None and done.outcome != InterfaceMessage.Outcome.RECEIVED:
-            return done.ack
+            if same_message(done.raw, text):
+                return done.ack  # a resend: answered as the first time, processed once
+            return _control_id_reused(done, text, peer=peer, now=now)
     try:
         with transaction.atomic():
             record = InterfaceMessage.objects.create(
@@ -654,6 +660,72 @@ def message_receive(raw: bytes, *, peer: str = "", now: datetime | None = None) 
             at=now,
         )
     return _answer(record, text, now)
+
+
+def same_message(first: str, second: str) -> bool:
+    """The same message sent again: equal but for MSH-7 (the time it was sent), which a
+    sender may stamp again on a resend."""
+    return _without_send_time(first) == _without_send_time(second)
+
+
+def _without_send_time(text: str) -> str:
+    msh, _, rest = text.partition("\r")
+    separator = msh[3:4] or "|"
+    fields = msh.split(separator)
+    if len(fields) > 6:
+        fields[6] = ""
+    return separator.join(fields) + "\r" + rest
+
+
+def _control_id_reused(first: InterfaceMessage, text: str, *, peer: str, now: datetime) -> str:
+    """A message under a sender and control id that an earlier, different message already used
+    (a sender's counter reset, two feeds under one name). Answering it with the first one's ACK
+    would tell the sender it was filed when it was dropped; processing it would break "once per
+    control id" for true resends. It is logged apart (pointing at the first), not processed,
+    answered AR with code 205 so the sender's team sees it, and shown in the interface log,
+    where an administrator can process it after a look. A resend of it gets the same answer."""
+    for earlier in first.reused_by.all():
+        if same_message(earlier.raw, text):
+            return earlier.ack
+    error = Hl7Error(
+        f"MSH-10: control id {first.control_id} was already used by a different message from "
+        f"this sender (received {timezone.localtime(first.received_at):%Y-%m-%d %H:%M}); this "
+        "message was not processed. Send it again under a new control id.",
+        segment="MSH",
+        field=10,
+        code=DUPLICATE_KEY,
+        ack="AR",
+    )
+    _, _, message_type, version = header_peek(text)
+    record = InterfaceMessage.objects.create(
+        control_id=first.control_id,
+        sender=first.sender,
+        message_type=message_type,
+        version=version,
+        peer=peer[:100],
+        raw=text,
+        received_at=now,
+        outcome=InterfaceMessage.Outcome.REJECTED,
+        error_location=error.location,
+        error_text=error.text,
+        reuses=first,
+    )
+    record.ack = ack_build(
+        inbound_id=record.control_id,
+        sender=record.sender,
+        message_type=record.message_type,
+        version=record.version,
+        code="AR",
+        control_id=f"ACK{record.pk}-{record.attempts}",
+        error=error,
+        at=now,
+    )
+    record.save(update_fields=["ack"])
+    log.warning(
+        "HL7 control id %s from %s reused by a different message (log #%s, first #%s)",
+        first.control_id, first.sender, record.pk, first.pk,
+    )  # fmt: skip
+    return record.ack
 
 
 def message_reprocess(

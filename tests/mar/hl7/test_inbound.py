@@ -88,6 +88,44 @@ def test_a_message_is_processed_once_per_control_id() -> None:
     assert InterfaceMessage.objects.count() == 1
 
 
+def test_a_resend_stamped_with_a_new_send_time_is_still_the_same_message() -> None:
+    """MSH-7 (when it was sent) may be stamped again on a resend: it is still answered once."""
+    first = register(control="STAMP")
+    again = first.replace("|20260302080000|", "|20260302080500|", 1)
+    assert again != first
+    assert message_receive(again.encode()) == message_receive(first.encode())
+    assert (Encounter.objects.count(), InterfaceMessage.objects.count()) == (1, 1)
+
+
+def test_a_different_message_under_a_used_control_id_is_rejected_not_answered_as_filed() -> None:
+    """A sender's counter reset: the second visit under the first one's control id must not get
+    the first one's AA (the sender would think it filed); it is logged apart, unprocessed,
+    answered AR 205 on MSH-10, and its own resend gets the same answer."""
+    first = receive(register(mrn="H-1001", account="V-9001", control="RESET-1"))
+    assert first["MSA"][1:3] == ["AA", "RESET-1"]
+    other = register(mrn="H-2002", account="V-9002", control="RESET-1")
+    ack = receive(other)
+    assert ack["MSA"][1:3] == ["AR", "RESET-1"]
+    assert ack["ERR"][2] == "MSH^1^10"
+    assert ack["ERR"][3].startswith("205^")
+    assert not Encounter.objects.filter(account_number="V-9002").exists()
+    reused = InterfaceMessage.objects.get(reuses__isnull=False)
+    assert reused.reuses == InterfaceMessage.objects.get(reuses=None)
+    assert (reused.outcome, reused.error_location, reused.raw) == ("rejected", "MSH-10", other)
+    assert receive(other) == ack  # its resend: the same answer, no third row
+    assert InterfaceMessage.objects.count() == 2
+
+
+def test_a_rejected_reused_control_id_is_processed_by_an_administrator(admin_role_user) -> None:
+    """Nothing is dropped: an administrator who finds the message new processes it from the log."""
+    receive(register(mrn="H-1001", account="V-9001", control="RESET-2"))
+    receive(register(mrn="H-2002", account="V-9002", control="RESET-2"))
+    reused = InterfaceMessage.objects.get(reuses__isnull=False)
+    done = message_reprocess(message=reused, user=admin_role_user)
+    assert done.outcome == "accepted"
+    assert Encounter.objects.filter(account_number="V-9002").exists()
+
+
 def test_the_same_visit_under_a_new_control_id_is_an_error_on_pv1_19() -> None:
     receive(register())
     ack = receive(register())

@@ -140,3 +140,18 @@ def test_a_resent_message_gets_the_same_ack(listener) -> None:
     first, again = send(listener, frame(register(control="DUP")), frame(register(control="DUP")))
     assert first == again
     assert Encounter.objects.count() == 1
+
+
+def test_a_reused_control_id_over_the_socket_is_rejected_not_acked_as_filed(listener) -> None:
+    """Over a real socket: a new visit under a control id already used is answered AR, not with
+    the first visit's AA, and the listener goes on."""
+    first, reused, fine = send(
+        listener,
+        frame(register(mrn="H-1001", account="V-9001", control="SEQ")),
+        frame(register(mrn="H-2002", account="V-9002", control="SEQ")),
+        frame(register(mrn="H-2002", account="V-9002", control="SEQ-NEW")),
+    )
+    assert msa(first)[1:3] == ["AA", "SEQ"]
+    assert msa(reused)[1:3] == ["AR", "SEQ"]
+    assert msa(fine)[1:3] == ["AA", "SEQ-NEW"]
+    assert Encounter.objects.filter(account_number="V-9002").count() == 1

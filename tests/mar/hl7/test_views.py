@@ -35,3 +35,13 @@ def test_reprocess_after_the_formulary_is_fixed(client_as) -> None:
     again = client.post(reverse("hl7:reprocess", args=[failed.pk]), follow=True)
     assert "not processed twice" in again.content.decode()
     assert Order.objects.count() == 1
+
+
+def test_a_reused_control_id_is_shown_with_a_link_to_the_first_message(client_as) -> None:
+    message_receive(register(mrn="H-1001", account="V-9001", control="TWICE").encode())
+    message_receive(register(mrn="H-2002", account="V-9002", control="TWICE").encode())
+    first = InterfaceMessage.objects.get(reuses=None)
+    reused = InterfaceMessage.objects.get(reuses=first)
+    html = client_as("admin").get(reverse("hl7:message", args=[reused.pk])).content.decode()
+    assert reverse("hl7:message", args=[first.pk]) in html
+    assert "already used by" in html and "Process again" in html
