@@ -1,0 +1,140 @@
+"""A stateful property test of the HL7 interface over time: registrations and orders sent, sent
+again (as they are, or stamped with a new send time), control ids reused by different messages,
+failed ones processed again by an administrator, in any order.
+
+After every step, what the sender was told holds: an AA answer means what that message says is
+filed (never the answer of another message), no message is processed twice, and every message
+sent is in the interface log (nothing dropped without a trace)."""
+
+import uuid
+
+import pytest
+from django.core.exceptions import ValidationError
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from mar.hl7.inbound import message_receive, message_reprocess, same_message
+from mar.models import Encounter, InterfaceMessage, Order
+from tests import factories
+from tests.mar.hl7.builders import orc, rde, register, rxe, rxr, tq1
+
+pytestmark = pytest.mark.django_db
+
+
+def msa_code(ack: str) -> str:
+    line = next(line for line in ack.split("\r") if line.startswith("MSA"))
+    return line.split("|")[1]
+
+
+def account_of(text: str) -> str:
+    pv1 = next(line for line in text.split("\r") if line.startswith("PV1"))
+    return pv1.split("|")[19]
+
+
+class Interface(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        # Names of its own: the database is shared by every machine of the run.
+        self.prefix = uuid.uuid4().hex[:8]
+        self.admin = factories.user_create(username=f"admin-{self.prefix}", role="admin")
+        factories.drug_get("oxaliplatin", "chemo")
+        self.sent: list[str] = []  # every text sent, in order
+        self.last_answer: dict[str, str] = {}  # text -> the last ACK it got
+
+    def _send(self, text: str) -> str:
+        ack = message_receive(text.encode())
+        self.sent.append(text)
+        self.last_answer[text] = ack
+        return ack
+
+    def _rows(self) -> list[InterfaceMessage]:
+        return list(InterfaceMessage.objects.filter(control_id__startswith=self.prefix))
+
+    @rule(
+        visit=st.integers(0, 2),
+        control=st.integers(0, 3),
+        kind=st.sampled_from(["register", "order"]),
+        amount=st.sampled_from(["85", "100"]),
+    )
+    def send(self, visit: int, control: int, kind: str, amount: str) -> None:
+        mrn, account = f"{self.prefix}-M{visit}", f"{self.prefix}-V{visit}"
+        control_id = f"{self.prefix}-C{control}"
+        if kind == "register":
+            text = register(mrn=mrn, account=account, control=control_id)
+        else:
+            order = (orc(), rxe(amount=amount), rxr(), tq1())
+            text = rde(mrn, account, *order, control=control_id)
+        self._send(text)
+
+    @rule(data=st.data(), restamp=st.booleans())
+    def send_again(self, data: st.DataObject, restamp: bool) -> None:
+        """A resend after a lost ACK: it changes nothing filed and adds no log row."""
+        if not self.sent:
+            return
+        text = data.draw(st.sampled_from(self.sent))
+        if restamp:
+            text = text.replace("|20260302080000|", "|20260302091500|", 1)
+        rows = InterfaceMessage.objects.count()
+        filed = (Encounter.objects.count(), Order.objects.count())
+        ack = self._send(text)
+        assert InterfaceMessage.objects.count() == rows
+        assert (Encounter.objects.count(), Order.objects.count()) == filed
+        row = next(r for r in self._rows() if same_message(r.raw, text))
+        assert ack == row.ack
+
+    @rule(data=st.data())
+    def reprocess(self, data: st.DataObject) -> None:
+        """An administrator processes a failed or rejected message again from the log."""
+        failed = [r for r in self._rows() if r.outcome != InterfaceMessage.Outcome.ACCEPTED]
+        if not failed:
+            return
+        row = data.draw(st.sampled_from(failed))
+        try:
+            message_reprocess(message=row, user=self.admin)
+        except ValidationError:
+            pass
+
+    @invariant()
+    def an_aa_answer_means_that_message_is_filed(self) -> None:
+        rows = self._rows()
+        for text, ack in self.last_answer.items():
+            if msa_code(ack) == "AA":
+                row = next(r for r in rows if same_message(r.raw, text))
+                assert row.outcome == InterfaceMessage.Outcome.ACCEPTED
+                assert row.encounter is not None
+                assert row.encounter.account_number == account_of(text)
+
+    @invariant()
+    def every_message_sent_is_in_the_log_once(self) -> None:
+        rows = self._rows()
+        for text in set(self.sent):
+            assert sum(1 for r in rows if same_message(r.raw, text)) == 1
+
+    @invariant()
+    def nothing_is_filed_twice(self) -> None:
+        accepted = [r for r in self._rows() if r.outcome == InterfaceMessage.Outcome.ACCEPTED]
+        for visit in range(3):
+            account = f"{self.prefix}-V{visit}"
+            registrations = [
+                r for r in accepted if r.message_type == "ADT^A04" and account_of(r.raw) == account
+            ]
+            orders = [
+                r for r in accepted if r.message_type == "RDE^O11" and account_of(r.raw) == account
+            ]
+            assert (
+                Encounter.objects.filter(account_number=account).count() == len(registrations) <= 1
+            )
+            assert Order.objects.filter(encounter__account_number=account).count() == len(orders)
+
+
+def test_the_sender_is_told_the_truth_and_nothing_is_filed_twice_or_dropped() -> None:
+    run_state_machine_as_test(
+        Interface,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=12,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
