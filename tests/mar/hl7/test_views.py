@@ -45,3 +45,16 @@ def test_a_reused_control_id_is_shown_with_a_link_to_the_first_message(client_as
     html = client_as("admin").get(reverse("hl7:message", args=[reused.pk])).content.decode()
     assert reverse("hl7:message", args=[first.pk]) in html
     assert "already used by" in html and "Process again" in html
+    assert "this one is not processed" in html
+
+
+def test_a_reused_control_id_processed_by_an_administrator_no_longer_says_not_processed(
+    client_as,
+) -> None:
+    message_receive(register(mrn="H-1001", account="V-9001", control="TWICE").encode())
+    message_receive(register(mrn="H-2002", account="V-9002", control="TWICE").encode())
+    reused = InterfaceMessage.objects.get(reuses__isnull=False)
+    client = client_as("admin")
+    done = client.post(reverse("hl7:reprocess", args=[reused.pk]), follow=True).content.decode()
+    assert "Processed: accepted" in done
+    assert "this one was processed from here" in done and "not processed" not in done
