@@ -116,13 +116,42 @@ def api_view(scope: str) -> Callable[[Callable[..., HttpResponse]], Callable[...
 # --- search ------------------------------------------------------------------------------------
 
 
+JSON_FORMATS = {"json", "application/json", "application/fhir+json"}
+
+
+def _format_refused(request: HttpRequest) -> HttpResponse | None:
+    """`_format` asking for what is not served (XML, Turtle): 406, as FHIR's http page asks,
+    rather than JSON the caller did not ask for."""
+    wanted = request.GET.get("_format", "")
+    if wanted and wanted.split(";")[0].strip().lower() not in JSON_FORMATS:
+        text = f"_format {wanted!r} is not served; this server answers JSON."
+        return outcome(406, text, code="not-supported")
+    return None
+
+
+def _parsed(parse: Callable[[str], Any], text: str) -> Any:
+    """Django's date parsers answer None for a text of another shape but raise for one of the
+    right shape that is no date (2026-13-45): both are None here."""
+    try:
+        return parse(text)
+    except ValueError:
+        return None
+
+
+def _birthdate(value: str) -> Q:
+    day = _parsed(parse_date, value)
+    if day is None:
+        raise SearchError(f"birthdate: {value!r} is not a date (YYYY-MM-DD).")
+    return Q(birth_date=day)
+
+
 def _last_updated(values: list[str], field: str) -> Q:
     """`_lastUpdated=ge2026-03-01&_lastUpdated=lt2026-03-02T12:00:00Z` as a filter."""
     q = Q()
     for value in values:
         prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
-        moment = parse_datetime(text) if "T" in text else None
-        day = parse_date(text) if moment is None else None
+        moment = _parsed(parse_datetime, text) if "T" in text else None
+        day = _parsed(parse_date, text) if moment is None else None
         if moment is None and day is None:
             raise SearchError(f"_lastUpdated: {value!r} is not a date or dateTime.")
         if moment is not None and timezone.is_naive(moment):
@@ -205,7 +234,7 @@ TYPES: dict[str, TypeSpec] = {
         params={
             "identifier": _patient_identifier,
             "name": lambda v: Q(name__icontains=v),
-            "birthdate": lambda v: Q(birth_date=parse_date(v)) if parse_date(v) else Q(pk__in=[]),
+            "birthdate": _birthdate,
             "gender": lambda v: Q(
                 sex={"female": "F", "male": "M", "other": "O", "unknown": "U"}.get(v, "?")
             ),
@@ -331,6 +360,8 @@ def _bundle(
 @require_GET
 @api_view("read")
 def search(request: HttpRequest, resource_type: str) -> HttpResponse:
+    if refused := _format_refused(request):
+        return refused
     try:
         count, offset = _page_args(request)
         if resource_type == "ChargeItem":
@@ -364,6 +395,8 @@ def _charge_items(request: HttpRequest, count: int, offset: int) -> dict[str, An
 @require_GET
 @api_view("read")
 def read(request: HttpRequest, resource_type: str, resource_id: str) -> HttpResponse:
+    if refused := _format_refused(request):
+        return refused
     if resource_type == "ChargeItem":
         run_part, _, line_part = resource_id.partition("-line")
         if run_part.startswith("run") and run_part[3:].isdigit() and line_part.isdigit():

@@ -120,6 +120,15 @@ def test_identifier_search(reader) -> None:
         ("Patient", {"_count": "-1"}, 400),
         ("Encounter", {"patient": "Patient/abc"}, 400),
         ("ChargeItem/run1-lineX", {}, 404),
+        # A date of the right shape that is no date was a 500 (Django's parser raises on it).
+        ("Patient", {"_lastUpdated": "gt2026-13-45"}, 400),
+        ("Encounter", {"_lastUpdated": "2026-02-30T10:00:00Z"}, 400),
+        # A birth date that is no date found nothing instead of saying so.
+        ("Patient", {"birthdate": "notadate"}, 400),
+        ("Patient", {"birthdate": "1961-02-30"}, 400),
+        # Asked for XML, the answer was JSON: 406, as FHIR's http page asks.
+        ("Patient", {"_format": "xml"}, 406),
+        ("Patient/1", {"_format": "application/fhir+xml"}, 406),
     ],
 )
 def test_errors_answer_an_operation_outcome(reader, path, params, status) -> None:
@@ -127,6 +136,13 @@ def test_errors_answer_an_operation_outcome(reader, path, params, status) -> Non
     assert response.status_code == status
     assert response.json()["resourceType"] == "OperationOutcome"
     assert response["Content-Type"] == "application/fhir+json"
+
+
+def test_a_birthdate_and_json_formats_still_search(reader) -> None:
+    patient = factories.patient_create(name="Rivera, Ana", sex="F", birth_date="1961-04-09")
+    for fmt in ("json", "application/fhir+json", "application/json"):
+        body = reader.get(BASE + "Patient", {"birthdate": "1961-04-09", "_format": fmt}).json()
+        assert [e["resource"]["id"] for e in body["entry"]] == [str(patient.pk)]
 
 
 def test_no_token_a_revoked_token_and_a_session_are_refused(client, admin_role_user) -> None:
