@@ -86,3 +86,23 @@ def validate_npi(value: str) -> None:
 def validate_ndc11(value: str) -> None:
     if not re.fullmatch(r"\d{11}", value):
         raise ValidationError("An NDC is stored as 11 digits (5-4-2 without dashes)", code="ndc")
+
+
+# Characters no name, unit or note holds: the C0 controls but tab, line feed and carriage
+# return (FHIR's string type forbids them too), and DEL. PostgreSQL refuses NUL outright.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def text_problems(model: type, values: dict[str, str]) -> dict[str, list[str]]:
+    """What a column of `model` cannot take, said per field: a text longer than the column
+    (PostgreSQL would refuse the whole save with a DataError naming no field) or one holding a
+    control character. For the services that take text from elsewhere than a form (HL7, FHIR),
+    whose forms' own limits never ran."""
+    errors: dict[str, list[str]] = {}
+    for field, value in values.items():
+        limit = model._meta.get_field(field).max_length  # type: ignore[attr-defined]
+        if limit is not None and len(value) > limit:
+            errors[field] = [f"At most {limit} characters (this one has {len(value)})."]
+        elif CONTROL.search(value):
+            errors[field] = ["It holds a control character (not text): remove it."]
+    return errors

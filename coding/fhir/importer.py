@@ -34,6 +34,7 @@ from mar.registration.services import (
     order_enter,
     patient_register,
 )
+from mar.validators import CONTROL
 
 ACCEPTED = ("Patient", "Encounter", "MedicationRequest", "MedicationAdministration")
 GENDER = {"female": "F", "male": "M", "other": "O", "unknown": "U"}
@@ -220,6 +221,8 @@ class _Importer:
                 ) from None
             raise _refusal(where, exc) from None
         ended = _at(f"{where}.period.end", period.get("end"))
+        if ended is not None and encounter.arrived_at is not None and ended < encounter.arrived_at:
+            raise BundleRefused(f"{where}.period.end: the visit ends before it starts.")
         if ended is not None:
             encounter.discharged_at = ended
             encounter.save(update_fields=["discharged_at"])
@@ -241,7 +244,10 @@ class _Importer:
                 system=coding.get("system", ""),
             )
         except ValidationError:
-            drug = drug_for_name(name=_concept_text(concept))  # untagged: the pharmacist's worklist
+            try:  # untagged: the pharmacist's worklist
+                drug = drug_for_name(name=_concept_text(concept))
+            except ValidationError as exc:
+                raise _refusal(f"{where}.medicationCodeableConcept", exc) from None
         dosage = (r.get("dosageInstruction") or [{}])[0]
         dose_rate = (dosage.get("doseAndRate") or [{}])[0]
         dose, unit = _quantity(
@@ -340,10 +346,29 @@ class _Importer:
         return adm, f"MedicationAdministration/A{adm.pk}"
 
 
+def _control_characters(value: Any, where: str) -> list[str]:
+    """Where a string holds a character FHIR's string type forbids (a control character other
+    than tab, CR and LF): a NUL would otherwise reach PostgreSQL, which refuses it."""
+    if isinstance(value, str):
+        return [where] if CONTROL.search(value) else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _control_characters(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [p for n, v in enumerate(value) for p in _control_characters(v, f"{where}[{n}]")]
+    return []
+
+
 def bundle_import(*, bundle: Any, source: str, now: datetime) -> ImportResult:
     """Validate the Bundle with the FHIR models, then import it whole, or refuse it whole."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise BundleRefused("The body is not a FHIR Bundle.")
+    if bad := _control_characters(bundle, "Bundle"):
+        raise BundleRefused(
+            *(
+                f"{where}: a control character (FHIR strings hold none but tab, CR, LF)."
+                for where in bad[:20]
+            )
+        )
     if bundle.get("type") != "transaction":
         raise BundleRefused("Bundle.type: only a transaction Bundle is accepted.")
     try:

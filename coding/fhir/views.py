@@ -429,6 +429,8 @@ def transaction_post(request: HttpRequest) -> HttpResponse:
         body = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
         return outcome(400, "The body is not JSON.", code="invalid")
+    except RecursionError:  # thousands of nested arrays: no Bundle is that deep
+        return outcome(400, "The body is nested too deeply to be a FHIR Bundle.", code="invalid")
     token: ApiToken = request.api_token  # type: ignore[attr-defined]
     try:
         result = bundle_import(bundle=body, source=token.name, now=timezone.now())

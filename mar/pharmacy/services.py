@@ -34,6 +34,7 @@ from mar.pharmacy.formulary import (
 )
 from mar.ports import FormularyChange, charges_port
 from mar.summary import summary_invalidate
+from mar.validators import text_problems
 
 BILLING_FIELDS = ("hcpcs_code", "billing_unit_amount", "billing_unit", "container")
 
@@ -300,6 +301,8 @@ def drug_for_name(*, name: str) -> Drug:
     name = " ".join(name.split())
     if not name:
         raise ValidationError({"drug": "Name the drug."})
+    if problems := text_problems(Drug, {"name": name}):
+        raise ValidationError({"drug": problems["name"]})
     found = Drug.objects.filter(name__iexact=name).order_by("pk").first()
     if found is not None:
         return found

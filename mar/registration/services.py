@@ -39,7 +39,7 @@ from mar.models import (
 from mar.ports import charges_port
 from mar.registration.icd10 import icd10_resolve
 from mar.summary import summary_invalidate
-from mar.validators import npi_normalise
+from mar.validators import npi_normalise, text_problems
 
 MRN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
 DOSE_UNITS = ("mg", "g", "mcg", "units", "mL", "mEq", "mmol", "international units")
@@ -67,6 +67,7 @@ def _patient_field_errors(
         errors["mrn"] = ["An MRN is 1-40 letters, digits or dashes."]
     if not name.strip():
         errors["name"] = ["Enter the patient's name."]
+    errors.update(text_problems(Patient, {"name": name}))
     today = today or timezone.localdate()
     if birth_date is not None and birth_date > today:
         errors["birth_date"] = ["The birth date is in the future."]
@@ -201,6 +202,9 @@ def encounter_open(
     now = now or timezone.now()
     if arrived_at is not None and arrived_at > now + timedelta(minutes=5):
         errors["arrived_at"] = ["The arrival time is in the future."]
+    texts = {"location_label": location_label, "attending": attending}
+    texts |= {"unit": unit, "account_number": account_number}
+    errors |= {k: v for k, v in text_problems(Encounter, texts).items() if k not in errors}
     if errors:
         raise ValidationError(errors)
     Patient.objects.select_for_update().filter(pk=patient.pk).first()  # one visit at a time
@@ -372,6 +376,9 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
             errors["ordering_provider_npi"] = [f"{exc}."]
     if entry.entry_method not in EntryMethod.values:
         errors["entry_method"] = ["How did the order come: written, verbal or telephone?"]
+    texts = {"dose_unit": entry.dose_unit.strip(), "rate_unit": entry.rate_unit.strip()}
+    texts["ordering_provider"] = " ".join(entry.ordering_provider.split())
+    errors |= {k: v for k, v in text_problems(Order, texts).items() if k not in errors}
     code, words = "", ""
     if entry.complete or entry.indication.strip():
         try:
@@ -490,6 +497,12 @@ def administration_import(
         raise _fail("route", f"Unknown route {route!r}.")
     if stop is not None and stop < start:
         raise _fail("stop", "The administration ends before it starts.")
+    if dose_value is not None and dose_value <= 0:
+        raise _fail("dose_value", "The dose is a number above zero.")
+    problems = text_problems(Administration, {"dose_unit": dose_unit})
+    problems |= text_problems(AccessSite, {"location": site_text.strip()})
+    if problems:
+        raise ValidationError(problems)
     site = None
     if site_text.strip():
         folded = site_text.lower()

@@ -102,6 +102,35 @@ def test_the_same_visit_twice_is_a_conflict(importer, formulary) -> None:
             ),
             "route",
         ),
+        # Each of these was a 500 on PostgreSQL (a DataError naming no field) or was stored.
+        (
+            lambda b: b["entry"][3]["resource"].update(
+                medicationCodeableConcept={"text": "x" * 300}
+            ),
+            "At most 200 characters",
+        ),
+        (
+            lambda b: b["entry"][0]["resource"].update(name=[{"text": "Okoye\x00, Chidi"}]),
+            "Bundle.entry[0].resource.name[0].text: a control character",
+        ),
+        (
+            lambda b: b["entry"][2]["resource"]["dosageInstruction"][0]["doseAndRate"][0][
+                "doseQuantity"
+            ].update(unit="milligrams per square metre of body surface"),
+            "dose_unit: At most 20 characters",
+        ),
+        (
+            lambda b: b["entry"][1]["resource"]["period"].update(end="2026-03-01T12:00:00-05:00"),
+            "the visit ends before it starts",
+        ),
+        (
+            lambda b: (
+                b["entry"][6]["resource"]
+                .setdefault("dosage", {})
+                .update(dose={"value": -5, "unit": "mg"})
+            ),
+            "The dose is a number above zero",
+        ),
     ],
     ids=[
         "not-transaction",
@@ -110,6 +139,11 @@ def test_the_same_visit_twice_is_a_conflict(importer, formulary) -> None:
         "dangling-reference",
         "other-type",
         "oral-route",
+        "drug-name-longer-than-the-formulary-keeps",
+        "nul-in-a-name",
+        "dose-unit-longer-than-kept",
+        "visit-ends-before-it-starts",
+        "negative-dose-given",
     ],
 )
 def test_a_bad_bundle_is_refused_whole_with_an_operation_outcome(
@@ -132,3 +166,14 @@ def test_garbage_is_refused(importer) -> None:
     )
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_json_nested_too_deeply_is_refused_not_a_500(importer) -> None:
+    response = importer.client.post(
+        BASE,
+        b"[" * 100_000 + b"]" * 100_000,
+        content_type="application/fhir+json",
+        headers=importer.headers,
+    )
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["issue"][0]["diagnostics"]

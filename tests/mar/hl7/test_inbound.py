@@ -294,3 +294,24 @@ def test_v2_3_acks_carry_err_1() -> None:
     ack = ack_of(text)
     assert ack["MSH"][11] == "2.3"
     assert ack["ERR"][1].startswith("PID^1^^100&")
+
+
+@pytest.mark.parametrize(
+    ("patient", "visit", "where", "says"),
+    [
+        (pid(name="A" * 300 + "^B"), pv1(), "PID^1^5", "At most 200 characters (this one has 303)"),
+        (pid(), pv1(account="V" * 80), "PV1^1^19", "At most 40 characters"),
+        (pid(), pv1(_3="U" * 150), "PV1^1^3", "At most 100 characters"),
+    ],
+    ids=["name", "account", "unit"],
+)
+def test_a_field_longer_than_kept_is_an_error_on_that_field_not_an_internal_error(
+    patient, visit, where, says
+) -> None:
+    """Before, PostgreSQL refused the save (a DataError naming no field): AE 207 'Internal
+    error'. The services now say which field, as the clerk's forms do."""
+    ack = receive(message("ADT^A04", segment("EVN", {1: "A04"}), patient, visit))
+    assert ack["MSA"][1] == "AE"
+    assert ack["ERR"][2] == where
+    assert says in ack["ERR"][3]
+    assert not Patient.objects.exists()
