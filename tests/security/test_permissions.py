@@ -104,6 +104,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "pharmacy:drug": ("GET", frozenset({N, P, C, A}), "drug"),
     "pharmacy:drug_edit": ("GET POST", frozenset({P, A}), "drug"),
     "pharmacy:drug_row": ("GET", frozenset({N, P, C, A}), "drug"),
+    "pharmacy:drug_ndc_add": ("POST", frozenset({P, A}), "drug"),
     "pharmacy:drug_class": ("GET POST", frozenset({P, A}), "drug"),
     "pharmacy:orders": ("GET", frozenset({P, A}), ""),
     "pharmacy:order_verify": ("POST", frozenset({P, A}), "order"),
