@@ -1,4 +1,7 @@
-from django.contrib import admin
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
 
 from coding import models
 
@@ -21,6 +24,32 @@ class ChargeRunAdmin(admin.ModelAdmin):
     inlines = [ChargeLineInline, ChargeFindingInline]
 
 
+class ApiTokenAddForm(forms.ModelForm):
+    """A new token: its scopes as checkboxes (not JSON typed by hand), and what api_token_create
+    refuses (no scope, a name another integration holds in any case) said beside the field, so
+    the admin's save never meets a refusal it cannot show."""
+
+    scopes = forms.MultipleChoiceField(
+        choices=models.ApiToken.Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one scope."},
+    )
+
+    class Meta:
+        model = models.ApiToken
+        fields = ["name", "scopes"]
+
+    def clean_name(self) -> str:
+        name = str(self.cleaned_data["name"]).strip()
+        holder = models.ApiToken.objects.filter(name__iexact=name).first()
+        if holder is not None:
+            raise forms.ValidationError(
+                f"An integration named {holder.name} already has a token: revoke it and make "
+                "one with another name, or use that one."
+            )
+        return name
+
+
 @admin.register(models.ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """Integrations' FHIR API tokens: an admin makes one (its key shown once, here) and revokes
@@ -40,11 +69,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
         return [*self.fields, "revoked_at", "revoked_by"] if obj is not None else ["name", "scopes"]
 
+    def get_form(self, request, obj=None, change=False, **kwargs: Any):  # type: ignore[no-untyped-def]
+        if obj is None:
+            kwargs["form"] = ApiTokenAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if change:
             return
-        from django.contrib import messages
-
         from coding.fhir.auth import api_token_create
 
         token, key = api_token_create(name=obj.name, scopes=obj.scopes, user=request.user)
@@ -55,8 +87,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
         from coding.fhir.auth import api_token_revoke
 
+        revoked = [token.name for token in queryset if token.revoked_at is None]
         for token in queryset:
             api_token_revoke(token=token, user=request.user)
+        if revoked:
+            self.message_user(
+                request,
+                f"Revoked: {', '.join(revoked)}. Their keys are refused from now on.",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(request, "Those tokens were already revoked.", messages.WARNING)
 
 
 @admin.register(models.ApiCall)

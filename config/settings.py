@@ -236,6 +236,9 @@ if LOOPBACK_ONLY:
     MIDDLEWARE.insert(0, "config.security.LoopbackOnlyMiddleware")
 # pghistory's middleware: only the methods that change something get a context.
 PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+# The admin's events list (admin › Pghistory › Middleware events) shows who made each change and
+# from which page (the context's user and URL) beside what changed, not only a context id.
+PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
 
 # Content security policy (django-csp): only the app's own files, no inline <script>, no
 # style="" attributes, no eval, nothing from another origin (every asset is vendored).

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from config.admin_site import admin_sign_in
 from config.session import session_resume
 from mar import views as mar_views
 from mar.audit.forms import SignInForm
@@ -23,5 +24,6 @@ urlpatterns = [
     path("registration/", include("mar.registration.urls")),
     path("interfaces/hl7/", include("mar.hl7.urls")),
     path("fhir/R4/", include("coding.fhir.urls")),
+    path("admin/login/", admin_sign_in),  # a signed-in user who is not staff: the app's 403
     path("admin/", admin.site.urls),
 ]

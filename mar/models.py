@@ -144,6 +144,14 @@ class DrugNdc(models.Model):
     def ndc_display(self) -> str:
         return ndc_display(self.ndc)
 
+    @property
+    def units_per_billing_unit_text(self) -> str:
+        """'0.5' for 0.5000, '10' for 10.0000; '1' when blank (the default)."""
+        if self.units_per_billing_unit is None:
+            return "1"
+        text = f"{self.units_per_billing_unit:f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
 
 class Patient(models.Model):
     class Sex(models.TextChoices):

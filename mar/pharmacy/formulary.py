@@ -53,8 +53,10 @@ def billing_unit_parse(value: str) -> tuple[Decimal | None, str]:
         amount = Decimal(amount_text)
     except InvalidOperation:
         raise ValueError(message) from None
-    if not amount.is_finite() or amount <= 0 or not unit:
+    if not amount.is_finite() or not unit:
         raise ValueError(message)
+    if amount <= 0:  # '0 mg' is written right: its amount is what is wrong
+        raise ValueError(f"billing unit amount must be above zero, not {value!r}")
     exponent = amount.normalize().as_tuple().exponent
     decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     if decimals > _AMOUNT_MAX_DECIMALS or amount >= 10**_AMOUNT_MAX_INTEGER_DIGITS:

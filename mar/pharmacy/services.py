@@ -17,6 +17,7 @@ Roles are checked by the views; these functions trust their caller.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -25,7 +26,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mar.models import Administration, Drug, DrugClass, DrugClassChange, Encounter, Order
+from mar.models import (
+    Administration,
+    Drug,
+    DrugClass,
+    DrugClassChange,
+    DrugNdc,
+    Encounter,
+    Order,
+)
 from mar.pharmacy.formulary import (
     RowError,
     drug_fields_check,
@@ -34,7 +43,7 @@ from mar.pharmacy.formulary import (
 )
 from mar.ports import FormularyChange, charges_port
 from mar.summary import summary_invalidate
-from mar.validators import text_problems
+from mar.validators import ndc_display, ndc_normalise, text_problems
 
 BILLING_FIELDS = ("hcpcs_code", "billing_unit_amount", "billing_unit", "container")
 
@@ -289,6 +298,60 @@ def _billing_changed(
             f"{'; '.join(changed)}.",
             billing_of=drug,
         )
+    )
+
+
+# --- a drug's NDCs ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def drug_ndc_add(
+    *,
+    drug: Drug,
+    ndc: str,
+    unit: str = DrugNdc.Unit.UN,
+    package_description: str = "",
+    units_per_billing_unit: Decimal | None = None,
+    preferred: bool = False,
+) -> DrugNdc:
+    """A package the pharmacy stocks for the drug, by its NDC: what a scan at the bedside is
+    matched with (mar/services/scanning.py) and what a drug line's claim carries
+    (coding/claim.py). Typed 11 digits (5-4-2) or a labeled 10-digit NDC with its dashes; an NDC
+    another drug lists is refused (a scan must name one drug). `preferred` makes it the one a
+    drug line carries when the administration names none (the drug's previous one no longer)."""
+    errors: dict[str, list[str]] = {}
+    try:
+        code = ndc_normalise(ndc)
+    except ValueError as exc:
+        errors["ndc"] = [f"{exc}."]
+        code = ""
+    if code:
+        holder = DrugNdc.objects.filter(ndc=code).select_related("drug").first()
+        if holder is not None and holder.drug_id == drug.pk:
+            errors["ndc"] = [f"NDC {ndc_display(code)} is already listed for {drug.name}."]
+        elif holder is not None:
+            errors["ndc"] = [
+                f"NDC {ndc_display(code)} is listed for {holder.drug.name}: one package is one "
+                "drug (a scan must name one)."
+            ]
+    if unit not in DrugNdc.Unit.values:
+        errors["unit"] = [f"The NDC unit is one of {', '.join(DrugNdc.Unit.values)}."]
+    if units_per_billing_unit is not None and not (
+        units_per_billing_unit.is_finite() and units_per_billing_unit > 0
+    ):
+        errors["units_per_billing_unit"] = ["A number above zero (blank: 1)."]
+    if errors:
+        raise ValidationError(errors)
+    Drug.objects.select_for_update().filter(pk=drug.pk).first()  # one preferred at a time
+    if preferred:
+        drug.ndcs.filter(preferred=True).update(preferred=False)
+    return DrugNdc.objects.create(
+        drug=drug,
+        ndc=code,
+        unit=unit,
+        package_description=" ".join(package_description.split()),
+        units_per_billing_unit=units_per_billing_unit,
+        preferred=preferred,
     )
 
 

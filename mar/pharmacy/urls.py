@@ -15,6 +15,7 @@ urlpatterns = [
     path("drugs/new/", views.drug_edit, name="drug_new"),
     path("drugs/<int:pk>/", views.drug_detail, name="drug"),
     path("drugs/<int:pk>/edit/", views.drug_edit, name="drug_edit"),
+    path("drugs/<int:pk>/ndcs/", views.drug_ndc_add_view, name="drug_ndc_add"),
     path("drugs/<int:pk>/row/", views.drug_row, name="drug_row"),
     path("drugs/<int:pk>/class/", views.drug_class_edit, name="drug_class"),
     path("orders/", views.order_queue, name="orders"),

@@ -13,22 +13,24 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mar.forms import apply_validation_error
-from mar.models import Drug, DrugClass, DrugClassChange, Encounter, Order
+from mar.models import Drug, DrugClass, DrugClassChange, DrugNdc, Encounter, Order
 from mar.pharmacy.services import (
     FormularyImportError,
     drug_class_change,
     drug_classify,
+    drug_ndc_add,
     drug_save,
     formulary_export,
     formulary_import,
     order_class_override,
     order_verify,
 )
-from mar.roles import CODER, NURSE, PHARMACIST, role_required
+from mar.roles import CODER, NURSE, PHARMACIST, role_required, user_has_role
 
 READERS = (PHARMACIST, NURSE, CODER)
 
@@ -95,6 +97,28 @@ class DrugForm(forms.Form):
         if drug is not None:
             # An existing drug's class changes with a reason, on its own form.
             del self.fields["drug_class"]
+
+
+class DrugNdcForm(forms.Form):
+    """A package the pharmacy stocks, by its NDC (checked by pharmacy.services.drug_ndc_add)."""
+
+    ndc = forms.CharField(
+        label="NDC",
+        max_length=20,
+        help_text="11 digits (5-4-2), or the 10-digit NDC on the label with its dashes",
+    )
+    package_description = forms.CharField(label="Package", max_length=200, required=False)
+    unit = forms.ChoiceField(label="NDC unit", choices=DrugNdc.Unit.choices)
+    units_per_billing_unit = forms.DecimalField(
+        label="NDC units per billing unit",
+        required=False,
+        max_digits=12,
+        decimal_places=4,
+        help_text="e.g. 2 (mL) per 1 mg billed; blank: 1",
+    )
+    preferred = forms.BooleanField(
+        label="Preferred (carried on a drug line when no NDC was scanned)", required=False
+    )
 
 
 class OrderClassForm(forms.Form):
@@ -183,12 +207,42 @@ def drug_row(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "pharmacy/_drug_row.html", {"drug": drug})
 
 
+def _drug_page(
+    request: HttpRequest, drug: Drug, ndc_form: DrugNdcForm | None = None, status: int = 200
+) -> HttpResponse:
+    context = {
+        "drug": drug,
+        "changes": drug.class_changes.select_related("by", "order"),
+        "ndcs": drug.ndcs.all(),
+        "ndc_form": ndc_form
+        or (DrugNdcForm() if user_has_role(request.user, PHARMACIST) else None),
+    }
+    return render(request, "pharmacy/drug.html", context, status=status)
+
+
 @require_GET
 @role_required(*READERS)
 def drug_detail(request: HttpRequest, pk: int) -> HttpResponse:
     drug = get_object_or_404(Drug.objects.select_related("class_tagged_by"), pk=pk)
-    changes = drug.class_changes.select_related("by", "order")
-    return render(request, "pharmacy/drug.html", {"drug": drug, "changes": changes})
+    return _drug_page(request, drug)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_ndc_add_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a package (NDC) to the drug; a refusal is said beside its field on the drug's page,
+    with what was typed."""
+    drug = get_object_or_404(Drug.objects.select_related("class_tagged_by"), pk=pk)
+    form = DrugNdcForm(request.POST)
+    if form.is_valid():
+        try:
+            added = drug_ndc_add(drug=drug, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(request, f"NDC {added.ndc_display} added to {drug.name}.")
+            return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#ndcs")
+    return _drug_page(request, drug, ndc_form=form, status=400)
 
 
 @require_http_methods(["GET", "POST"])

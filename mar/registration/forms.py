@@ -75,7 +75,11 @@ class OrderEntryForm(forms.Form):
         widget=forms.TextInput(attrs=_search_attrs("drug-options", "registration:drug_options")),
     )
     dose_value = forms.DecimalField(
-        label="Dose", min_value=Decimal("0.0001"), max_digits=12, decimal_places=4
+        label="Dose",
+        min_value=Decimal("0.0001"),
+        max_digits=12,
+        decimal_places=4,
+        error_messages={"min_value": "The dose is a number above zero."},
     )
     dose_unit = forms.ChoiceField(
         label="Unit", choices=[(u, u) for u in DOSE_UNITS], required=False
@@ -92,10 +96,19 @@ class OrderEntryForm(forms.Form):
     )
     route = forms.ChoiceField(choices=Route.choices)
     duration_minutes = forms.IntegerField(
-        label="Duration (minutes)", min_value=1, required=False, help_text="or a rate"
+        label="Duration (minutes)",
+        min_value=1,
+        required=False,
+        help_text="or a rate",
+        error_messages={"min_value": "The duration is 1 minute to 7 days."},
     )
     rate_value = forms.DecimalField(
-        label="Rate", min_value=Decimal("0.0001"), max_digits=12, decimal_places=4, required=False
+        label="Rate",
+        min_value=Decimal("0.0001"),
+        max_digits=12,
+        decimal_places=4,
+        required=False,
+        error_messages={"min_value": "The rate is a number above zero."},
     )
     rate_unit = forms.ChoiceField(
         label="Rate unit", choices=[(u, u) for u in RATE_UNITS], required=False

@@ -8,6 +8,7 @@ same visit twice (the same patient arriving at the same minute, or an account nu
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -260,6 +261,19 @@ def drug_search(query: str, *, limit: int = 15) -> list[Drug]:
     return drugs[:limit]
 
 
+def drug_names_like(typed: str, *, limit: int = 5) -> list[str]:
+    """Formulary names (or synonyms) spelled close to what was typed: a typing error
+    ('carboplatinn', 'oxaliplatine') that no name contains. Run only when nothing matched."""
+    folded = typed.casefold()
+    spellings: dict[str, str] = {}
+    for drug_name, synonyms in Drug.objects.values_list("name", "synonyms"):
+        for spelling in (drug_name, *synonyms.split(";")):
+            if spelling.strip():
+                spellings.setdefault(spelling.strip().casefold(), drug_name)
+    found = difflib.get_close_matches(folded, list(spellings), n=limit, cutoff=0.8)
+    return list(dict.fromkeys(spellings[spelling] for spelling in found))
+
+
 def drug_find(text: str) -> Drug:
     """The formulary drug an order names (its name or one synonym, any case); ValidationError
     naming close matches otherwise. Order entry never adds a drug: the pharmacist does."""
@@ -273,10 +287,9 @@ def drug_find(text: str) -> Drug:
     for drug in Drug.objects.filter(synonyms__icontains=name).order_by("pk"):
         if any(part.strip().casefold() == folded for part in drug.synonyms.split(";")):
             return drug
-    close = drug_search(name, limit=5)
+    close = [d.name for d in drug_search(name, limit=5)] or drug_names_like(name)
     if close:
-        names = ", ".join(d.name for d in close)
-        raise _fail("drug", f"“{name}” is not a formulary name; did you mean: {names}?")
+        raise _fail("drug", f"“{name}” is not a formulary name; did you mean: {', '.join(close)}?")
     raise _fail("drug", f"“{name}” is not in the formulary: ask pharmacy to add it.")
 
 

@@ -7,7 +7,9 @@ makes PostgreSQL run them at that point, exactly as a commit would.
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
+from django.test import Client
 
 from mar.audit.models import EVENTS
 from mar.models import Addendum, Administration, DrugClassChange, Encounter, Order, Pause
@@ -92,6 +94,27 @@ def test_a_change_made_in_a_request_names_the_user_and_url(rf, nurse_user) -> No
     assert event.pgh_context.metadata["user"] == nurse_user.pk
     assert event.pgh_context.metadata["url"] == f"/mar/encounters/{encounter.pk}/sign/"
     assert event.pgh_created_at is not None
+
+
+def test_an_admin_finds_who_changed_a_drug_and_from_which_page(client_as, role_users) -> None:
+    # A pharmacist edits a drug's HCPCS code through her page; the admin's events list shows
+    # her user name and that page beside the change, not only a context id to look up.
+    drug = factories.drug_get("ondansetron")
+    response = client_as("pharmacist").post(
+        f"/pharmacy/drugs/{drug.pk}/edit/",
+        {"name": drug.name, "hcpcs": "J2405", "billing_unit": "1 mg", "container": ""},
+    )
+    assert response.status_code == 302
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("root", password=factories.PASSWORD))
+    page = admin.get("/admin/pghistory/middlewareevents/", {"event_model": "audit.drugevent"})
+    assert page.status_code == 200
+    rows = [
+        row for row in page.content.decode().split("<tr") if "J2405" in row and "hcpcs_code" in row
+    ]
+    assert len(rows) == 1, rows
+    assert role_users["pharmacist"].get_username() in rows[0]
+    assert f"/pharmacy/drugs/{drug.pk}/edit/" in rows[0]
 
 
 def test_the_history_middleware_is_installed(settings) -> None:

@@ -104,6 +104,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "pharmacy:drug": ("GET", frozenset({N, P, C, A}), "drug"),
     "pharmacy:drug_edit": ("GET POST", frozenset({P, A}), "drug"),
     "pharmacy:drug_row": ("GET", frozenset({N, P, C, A}), "drug"),
+    "pharmacy:drug_ndc_add": ("POST", frozenset({P, A}), "drug"),
     "pharmacy:drug_class": ("GET POST", frozenset({P, A}), "drug"),
     "pharmacy:orders": ("GET", frozenset({P, A}), ""),
     "pharmacy:order_verify": ("POST", frozenset({P, A}), "order"),
@@ -315,3 +316,29 @@ def test_the_admin_site_is_for_admins_only(world: World) -> None:
             ):
                 problems.append(f"GET {path} as {who}: {status} {location}, expected sign-in")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("who", [N, P, C, K])
+def test_a_signed_in_user_who_is_not_staff_gets_the_apps_403_at_the_admin_not_its_sign_in(
+    who: str, world: World
+) -> None:
+    # Not "You are authenticated as nurse1... login to a different account?" on a shared tablet.
+    client = client_for(who, world)
+    response = client.get("/admin/coding/apitoken/", follow=True)
+    assert response.status_code == 403
+    assert response.redirect_chain[-1][0].startswith("/admin/login/")
+    page = response.content.decode()
+    assert "Your role does not give access to this page" in page
+    assert "different account" not in page
+    # and signing in there as someone else is refused the same way
+    assert client.post("/admin/login/", {"username": "x", "password": "y"}).status_code == 403
+
+
+def test_the_admin_sign_in_still_serves_anonymous_users_and_lets_admins_through(
+    world: World,
+) -> None:
+    assert Client().get("/admin/login/").status_code == 200
+    admin = client_for(A, world)
+    response = admin.get("/admin/login/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert admin.get("/admin/").status_code == 200

@@ -36,3 +36,10 @@ def test_billing_units_split_into_amount_and_unit() -> None:
     assert billing_unit_parse("") == (None, "")
     with pytest.raises(ValueError):
         billing_unit_parse("mg 50")
+
+
+@pytest.mark.parametrize("typed", ["0 mg", "0.0 mg", "-5 mg"])
+def test_a_billing_unit_of_zero_or_less_is_told_its_amount_must_be_above_zero(typed) -> None:
+    # Not "must be 'amount unit' like '50 mg', not '0 mg'": it is written that way.
+    with pytest.raises(ValueError, match="billing unit amount must be above zero"):
+        billing_unit_parse(typed)

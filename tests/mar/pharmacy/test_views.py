@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mar import roles
-from mar.models import Administration, Drug, DrugClassChange, Order
+from mar.models import Administration, Drug, DrugClassChange, DrugNdc, Order
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +47,7 @@ MATRIX = [
     ("pharmacy:drug_edit", "get", PHARMACY),
     ("pharmacy:drug_edit", "post", PHARMACY),
     ("pharmacy:drug_row", "get", EVERYONE),
+    ("pharmacy:drug_ndc_add", "post", PHARMACY),
     ("pharmacy:drug_class", "get", PHARMACY),
     ("pharmacy:drug_class", "post", PHARMACY),
     ("pharmacy:orders", "get", PHARMACY),
@@ -572,3 +573,76 @@ def test_orders_of_signed_records_are_listed_apart_and_verified_after_they_were_
     order.refresh_from_db()
     assert order.verified_at is not None
     assert order.verified_by == pharmacist_user
+
+
+# --- a drug's packages (NDC) ----------------------------------------------------------------
+
+
+def test_a_pharmacist_adds_a_drugs_ndc_typed_as_on_the_label_and_it_is_shown(
+    client_as, drug
+) -> None:
+    client = client_as(roles.PHARMACIST)
+    response = client.post(
+        reverse("pharmacy:drug_ndc_add", args=[drug.pk]),
+        {"ndc": "0409-4888-02", "package_description": "10 mL vial", "unit": "ML",
+         "units_per_billing_unit": "10", "preferred": "on"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    ndc = DrugNdc.objects.get(drug=drug)
+    assert (ndc.ndc, ndc.unit, ndc.preferred) == ("00409488802", "ML", True)
+    page = client.get(reverse("pharmacy:drug", args=[drug.pk])).content.decode()
+    assert "00409-4888-02" in page and "10 mL vial" in page
+    assert "<td>10</td>" in page  # the units per billing unit as typed, not 10.0000
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("1234-5678", "An NDC is 11 digits (5-4-2)"),
+        ("", "This field is required."),
+        ("00409-4888-02", "is already listed for mesna"),
+    ],
+)
+def test_a_bad_or_duplicate_ndc_is_said_beside_the_field_and_what_was_typed_is_kept(
+    client_as, drug, typed, said
+) -> None:
+    DrugNdc.objects.create(drug=drug, ndc="00409488802")
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_ndc_add", args=[drug.pk]),
+        {"ndc": typed, "package_description": "typed package", "unit": "UN"},
+    )
+    assert response.status_code == 400
+    form = response.context["ndc_form"]
+    assert said in " ".join(form.errors["ndc"])
+    assert 'value="typed package"' in response.content.decode()
+    assert DrugNdc.objects.filter(drug=drug).count() == 1
+
+
+def test_an_ndc_another_drug_lists_is_refused_a_scan_names_one_drug(client_as, drug) -> None:
+    other = factories.drug_get("ondansetron")
+    DrugNdc.objects.create(drug=other, ndc="99999000110")
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_ndc_add", args=[drug.pk]), {"ndc": "99999-0001-10", "unit": "UN"}
+    )
+    assert response.status_code == 400
+    assert "is listed for ondansetron" in " ".join(response.context["ndc_form"].errors["ndc"])
+    assert not DrugNdc.objects.filter(drug=drug).exists()
+
+
+def test_a_new_preferred_ndc_takes_the_place_of_the_drugs_previous_one(client_as, drug) -> None:
+    first = DrugNdc.objects.create(drug=drug, ndc="00409488802", preferred=True)
+    client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_ndc_add", args=[drug.pk]),
+        {"ndc": "00409-4888-10", "unit": "UN", "preferred": "on"},
+    )
+    first.refresh_from_db()
+    assert not first.preferred
+    assert DrugNdc.objects.get(drug=drug, preferred=True).ndc == "00409488810"
+
+
+@pytest.mark.parametrize("role", [roles.NURSE, roles.CODER])
+def test_nurses_and_coders_see_a_drugs_ndcs_without_the_form(client_as, drug, role) -> None:
+    DrugNdc.objects.create(drug=drug, ndc="00409488802")
+    page = client_as(role).get(reverse("pharmacy:drug", args=[drug.pk])).content.decode()
+    assert "00409-4888-02" in page
+    assert 'data-testid="ndc-form"' not in page

@@ -183,3 +183,49 @@ def test_the_chart_links_to_order_entry_while_open(client_as) -> None:
     encounter = factories.chemo_encounter_create()
     html = client_as("nurse").get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
     assert reverse("registration:order_new", args=[encounter.pk]) in html
+
+
+def test_a_drug_name_typed_with_a_typing_error_is_offered_the_formulary_name(client_as) -> None:
+    # "carboplatinn" is in no name, so the search found nothing and the clerk was told to ask
+    # pharmacy to add a drug the formulary has.
+    factories.drug_get("carboplatin", "chemo")
+    encounter = factories.encounter_create()
+    response = client_as("clerk").post(
+        reverse("registration:order_new", args=[encounter.pk]), {**ORDER, "drug": "carboplatinn"}
+    )
+    error = field_error(response.content.decode(), "drug")
+    assert "did you mean: carboplatin?" in error
+    assert "ask pharmacy" not in error
+    assert not Order.objects.exists()
+
+
+def test_a_name_like_nothing_in_the_formulary_is_sent_to_pharmacy(client_as) -> None:
+    factories.drug_get("carboplatin", "chemo")
+    encounter = factories.encounter_create()
+    response = client_as("clerk").post(
+        reverse("registration:order_new", args=[encounter.pk]), {**ORDER, "drug": "zzyzx"}
+    )
+    assert "is not in the formulary: ask pharmacy to add it" in field_error(
+        response.content.decode(), "drug"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "said"),
+    [
+        ("dose_value", "0", "The dose is a number above zero."),
+        ("rate_value", "0", "The rate is a number above zero."),
+        ("duration_minutes", "0", "The duration is 1 minute to 7 days."),
+    ],
+)
+def test_a_zero_dose_rate_or_duration_is_said_in_the_orders_own_words(
+    client_as, field, typed, said
+) -> None:
+    # Not Django's "Ensure this value is greater than or equal to 0.0001."
+    factories.drug_get("oxaliplatin", "chemo")
+    encounter = factories.encounter_create()
+    response = client_as("clerk").post(
+        reverse("registration:order_new", args=[encounter.pk]), {**ORDER, field: typed}
+    )
+    error = field_error(response.content.decode(), field)
+    assert said in error and "Ensure this value" not in error
