@@ -180,7 +180,14 @@ def formulary_worklist(request: HttpRequest) -> HttpResponse:
     context = {
         "rows": rows,
         "untagged": untagged,
-        "unverified_count": Order.objects.filter(verified_at__isnull=True).count(),
+        # As the orders page heads them: on records in progress, and signed before
+        # verification (listed apart there), so the two pages give the same count.
+        "unverified_count": Order.objects.filter(verified_at__isnull=True)
+        .exclude(encounter__status=Encounter.Status.SIGNED)
+        .count(),
+        "signed_unverified_count": Order.objects.filter(
+            verified_at__isnull=True, encounter__status=Encounter.Status.SIGNED
+        ).count(),
         "recent_changes": _recent_changes(),
     }
     return render(request, "pharmacy/worklist.html", context)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mar import roles
-from mar.models import Administration, Drug, DrugClassChange, DrugNdc, Order
+from mar.models import Administration, Drug, DrugClassChange, DrugNdc, Encounter, Order
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -366,6 +366,21 @@ def test_the_queue_lists_unverified_orders(client_as, order) -> None:
     response = client_as(roles.PHARMACIST).get(reverse("pharmacy:orders"))
     assert list(response.context["unverified"]) == [order]
     assert f'id="order-{order.pk}"'.encode() in response.content
+
+
+def test_the_worklist_counts_orders_to_verify_as_the_queue_heads_them(client_as, order) -> None:
+    """The worklist said "4 orders to verify" where the queue's heading said 1: the other 3 were
+    on records signed before verification, listed apart there. It says both, apart."""
+    leuprolide = order.drug
+    for _ in range(3):
+        visit = factories.encounter_create()
+        factories.order_create(visit, leuprolide, indication="C61", route="im")
+        Encounter.objects.filter(pk=visit.pk).update(status=Encounter.Status.SIGNED)
+    client = client_as(roles.PHARMACIST)
+    queue = client.get(reverse("pharmacy:orders"))
+    assert len(queue.context["unverified"]) == 1
+    html = client.get(reverse("pharmacy:worklist")).content.decode()
+    assert "1 order to verify, and 3 on records signed before verification" in html
 
 
 def test_verifying_by_plain_post_redirects_to_the_queue(client_as, order, pharmacist_user) -> None:
