@@ -52,6 +52,26 @@
     var at = event.target.closest && event.target.closest("form.order-start input[name$='-at']");
     if (at) startLabel(at);
   });
+  // The server draws "Start now"; a start refused with its time kept (in the future, say) or a
+  // time typed before a morph still says what the button will do.
+  function startLabels() {
+    document.querySelectorAll("form.order-start input[name$='-at']").forEach(startLabel);
+  }
+  document.addEventListener("DOMContentLoaded", startLabels);
+  document.addEventListener("htmx:afterSettle", startLabels);
+
+  // "Saved HH:MM" on the chart's clock (the encounter's zone, as every time on it), not the
+  // tablet's own zone.
+  function clockNow() {
+    var clock = document.querySelector(".chart-clock-time[data-zone]");
+    try {
+      return new Date().toLocaleTimeString("en-GB", {
+        hour: "2-digit", minute: "2-digit", timeZone: clock ? clock.dataset.zone : undefined,
+      });
+    } catch (e) {
+      return new Date().toTimeString().slice(0, 5);
+    }
+  }
 
   // Time fields are 24-hour text (mar/forms.py LocalTimeInput): beside the field, as soon as
   // she leaves it, what is wrong with what she typed; gone once it reads. The server checks too.
@@ -327,7 +347,7 @@
     st.busy = false;
     if (status >= 200 && status < 300) {
       st.problem = "";
-      if (!refused(form)) st.savedAt = new Date().toTimeString().slice(0, 5);
+      if (!refused(form)) st.savedAt = clockNow();
     } else if (status === 401 || status === 403) {
       st.problem = "Not saved: you were signed out. Sign in (above) and it is sent.";
     } else if (status === 0) {

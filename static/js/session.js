@@ -2,13 +2,17 @@
 // requests with 401 + X-Session-Expired (config/session.py). A sign-in dialog covers the page;
 // after signing in again the page gets the new CSRF token and sends what was not saved
 // (static/js/chart.js listens for "mar:signedin"). A stale token alone (403 + X-CSRF-Refresh)
-// is refreshed without asking. Nothing typed on the page is touched.
+// is refreshed without asking when the same nurse signed in again (another tab); when someone
+// else did, the dialog asks her to sign in, so nothing she typed is saved under their name.
+// Nothing typed on the page is touched.
 (function () {
   "use strict";
 
   var RESUME = "/accounts/resume/";
   var dialog = null;
   var notDone = [];  // actions (not auto-saved) that were refused: she does them again
+  var WHY = "The session ended (idle too long, or signed out elsewhere). What you typed is kept " +
+    "on this page; sign in again to save it.";
 
   function setToken(token) {
     var body = document.body;
@@ -53,8 +57,7 @@
     dialog.innerHTML =
       '<form method="dialog" class="p-1">' +
       '<h2 class="h4" id="session-dialog-title">You were signed out</h2>' +
-      '<p>The session ended (idle too long, or signed out elsewhere). What you typed is kept on ' +
-      "this page; sign in again to save it.</p>" +
+      '<p data-testid="session-why"></p>' +
       '<div class="mb-2"><label class="form-label" for="session-username">Username</label>' +
       '<input class="form-control" id="session-username" name="username" autocomplete="username"></div>' +
       '<div class="mb-2"><label class="form-label" for="session-password">Password</label>' +
@@ -106,8 +109,19 @@
       });
   }
 
-  function ask() {
+  function isPageUser(username) {
+    var mine = document.body.dataset.username || "";
+    return !mine || username === mine;
+  }
+
+  // other: who is signed in on this browser now, when it is not this page's nurse.
+  function ask(other) {
     if (!dialog) build();
+    var why = dialog.querySelector("[data-testid=session-why]");
+    why.textContent = other
+      ? other + " signed in on this device meanwhile. What you typed is kept on this page; " +
+        "sign in again to save it as yours."
+      : WHY;
     if (!dialog.open) {
       dialog.showModal();
       dialog.querySelector("#session-password").focus();
@@ -128,13 +142,15 @@
       /every|load/.test(elt.getAttribute("hx-trigger"));
     if (xhr.status === 401 && xhr.getResponseHeader("X-Session-Expired")) {
       if (!isCard && !isPoll && elt && elt.tagName === "FORM") notDone.push(actionName(elt));
-      ask();
+      ask("");
     } else if (xhr.status === 403 && xhr.getResponseHeader("X-CSRF-Refresh")) {
       if (!isCard && elt && elt.tagName === "FORM") notDone.push(actionName(elt));
       freshToken().then(function (answer) {
-        if (answer.ok) resumed(answer.csrf_token);
-        else ask();
-      }, ask);
+        // A fresh token only for this page's nurse: someone else signed in on this browser
+        // meanwhile (another tab) must not have her changes sent under their name.
+        if (answer.ok && isPageUser(answer.username)) resumed(answer.csrf_token);
+        else ask(answer.ok ? answer.username : "");
+      }, function () { ask(""); });
     }
   });
 })();
