@@ -194,6 +194,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
+# The FHIR API is not redirected to HTTPS: a redirect would come after the client had sent its
+# token in the clear, and a client following it may turn a POSTed Bundle into a GET. Over plain
+# HTTP it is refused instead (coding/fhir/views.py), when SECURE_SSL_REDIRECT is on.
+SECURE_REDIRECT_EXEMPT = [r"^fhir/"]
+
 if PRODUCTION:
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

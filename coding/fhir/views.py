@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -80,6 +81,22 @@ def _log(
     )
 
 
+def plain_http_refused(request: HttpRequest) -> JsonResponse | None:
+    """Where the site sends everything to HTTPS (SECURE_SSL_REDIRECT), the API is exempt from
+    the redirect (settings.SECURE_REDIRECT_EXEMPT) and refuses plain HTTP outright: a redirect
+    would hide from the integration that its token crossed the network unencrypted, and a
+    POSTed Bundle may be re-sent as a GET by a client following it."""
+    if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+        return outcome(
+            403,
+            "The FHIR API answers over HTTPS only. This call came over plain HTTP: use https://, "
+            "and have an administrator revoke the token it carried (it crossed the network "
+            "unencrypted).",
+            code="security",
+        )
+    return None
+
+
 def api_view(scope: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Token with `scope` required; the call logged whatever its answer; no session, no CSRF
     (a cookie authenticates nothing here)."""
@@ -89,8 +106,11 @@ def api_view(scope: str) -> Callable[[Callable[..., HttpResponse]], Callable[...
         @csrf_exempt
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             token = api_token_for(request.headers.get("Authorization", ""))
-            if token is None:
-                response: HttpResponse = outcome(
+            refused = plain_http_refused(request)
+            if refused is not None:
+                response: HttpResponse = refused
+            elif token is None:
+                response = outcome(
                     401, "A valid API token is required (Authorization: Bearer ...).", code="login"
                 )
             elif scope not in token.scopes:
@@ -455,6 +475,8 @@ def transaction_post(request: HttpRequest) -> HttpResponse:
 @require_GET
 def metadata(request: HttpRequest) -> HttpResponse:
     """The CapabilityStatement: what this server reads, searches and accepts."""
+    if refused := plain_http_refused(request):
+        return refused
     searches = {
         "Patient": ["identifier", "name", "birthdate", "gender", "_id", "_lastUpdated"],
         "Encounter": ["patient", "subject", "identifier", "status", "_id", "_lastUpdated"],

@@ -4,6 +4,7 @@ MedicationAdministration, ChargeItem; paging; _lastUpdated; tokens and scopes.""
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from coding.fhir.auth import api_token_create, api_token_revoke
@@ -187,3 +188,22 @@ def test_the_token_command_makes_and_revokes(client) -> None:
     assert client.get(BASE + "Patient", headers=headers).status_code == 200
     call_command("fhir_token", "Epic MAR", "--revoke", stdout=io.StringIO())
     assert client.get(BASE + "Patient", headers=headers).status_code == 401
+
+
+def test_over_plain_http_where_https_is_required_the_api_refuses_not_redirects(reader) -> None:
+    """A 301 to https:// came after the token had crossed the network in the clear, and a client
+    following it may re-send a POSTed Bundle as a GET: refused with a 403 that says so, the call
+    logged with its token; the rest of the site still redirects, and HTTPS is served."""
+    with override_settings(
+        SECURE_SSL_REDIRECT=True, SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https")
+    ):
+        plain = reader.get(BASE + "Patient")
+        assert plain.status_code == 403
+        assert "HTTPS only" in plain.json()["issue"][0]["diagnostics"]
+        assert ApiCall.objects.get(status=403).token is not None
+        assert reader.client.get(BASE + "metadata").status_code == 403
+        assert reader.client.get("/accounts/login/").status_code == 301
+        secure = reader.client.get(
+            BASE + "Patient", headers={**reader.headers, "X-Forwarded-Proto": "https"}
+        )
+        assert secure.status_code == 200
