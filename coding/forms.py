@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from coding.models import ChargeFinding, ReviewItem
+from coding.review import MAX_UNITS
 
 REASON_HELP = "Mandatory: it goes with the claim and into the reconciliation report."
 
@@ -56,7 +57,7 @@ class WorklistFilterForm(forms.Form):
 class LineCorrectForm(forms.Form):
     action = forms.ChoiceField(choices=[("change", "Change"), ("remove", "Remove")])
     code = forms.CharField(max_length=10, required=False)
-    units = forms.IntegerField(min_value=1, required=False)
+    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
     modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
     reason = forms.CharField(
         max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP
@@ -85,7 +86,7 @@ class CorrectionResolveForm(forms.Form):
         widget=forms.RadioSelect,
     )
     code = forms.CharField(max_length=10, required=False, help_text="Adapt: the code to send")
-    units = forms.IntegerField(min_value=1, max_value=9999, required=False)
+    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
     modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
 
@@ -98,7 +99,7 @@ class CorrectionResolveForm(forms.Form):
 
 class LineAddForm(forms.Form):
     code = forms.CharField(max_length=10)
-    units = forms.IntegerField(min_value=1, initial=1)
+    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, initial=1)
     modifiers = ModifiersField(max_length=60, required=False)
     administrations = forms.CharField(
         max_length=200, required=False, help_text="Record ids, e.g. A12 A13"

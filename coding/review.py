@@ -35,8 +35,17 @@ from coding.ptp import ptp_pairs
 from mar.models import Addendum, Administration
 from mar.record import pk_from_record_id
 
-CODE_RE = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
+# A CPT code is five digits (96365), or four digits and a letter: F (Category II), T (Category
+# III), A (vaccine products), M (multianalyte assays), U (proprietary laboratory analyses); a
+# HCPCS Level II code is a letter and four digits (J9045). Nothing else is a code a claim takes.
+CODE_RE = re.compile(r"^(?:[0-9]{4}[0-9AFMTU]|[A-Z][0-9]{4})$")
+CODE_HELP = (
+    "a CPT code is five digits (96365) or four digits and F, T, A, M or U; "
+    "a HCPCS code a letter and four digits (J9045)"
+)
 MODIFIER_RE = re.compile(r"^[0-9A-Z]{2}$")
+MAX_UNITS = 9999  # more units than this on one line is a typing error, not a charge
+MAX_MODIFIERS = 4  # a claim line (837I SV202-3..6, UB-04 FL 44) carries at most four
 RECORD_ID_RE = re.compile(r"^A[0-9]+$")
 
 
@@ -309,13 +318,25 @@ def _clean_line(
 ) -> dict[str, Any]:
     code = code.strip().upper()
     if not CODE_RE.match(code):
-        raise ValidationError({"code": f"{code or 'nothing'} is not a CPT/HCPCS code"})
+        raise ValidationError({"code": f"{code or 'nothing'} is not a CPT/HCPCS code: {CODE_HELP}"})
     if units < 1:
         raise ValidationError({"units": "A line has at least one unit; remove it instead."})
+    if units > MAX_UNITS:
+        # The export refuses such a line (coding/exports.py): say so now, beside the field.
+        raise ValidationError(
+            {"units": f"{units} units on one line is more than {MAX_UNITS}: a typing error?"}
+        )
     mods = [m.strip().upper() for m in modifiers if m.strip()]
     for mod in mods:
         if not MODIFIER_RE.match(mod):
             raise ValidationError({"modifiers": f"{mod} is not a modifier"})
+    twice = sorted({mod for mod in mods if mods.count(mod) > 1})
+    if twice:
+        raise ValidationError({"modifiers": f"{' '.join(twice)} given twice: once is enough"})
+    if len(mods) > MAX_MODIFIERS:
+        raise ValidationError(
+            {"modifiers": f"{len(mods)} modifiers: a claim line carries at most {MAX_MODIFIERS}"}
+        )
     for adm in administrations:
         if not RECORD_ID_RE.match(adm):
             raise ValidationError({"administrations": f"{adm} is not an administration id"})

@@ -67,10 +67,14 @@ def test_a_poisoned_record_is_refused_by_name_and_the_rest_are_exported(coder_us
     poisoned, _, bad_item = accepted(coder_user, unit="U\rOBX|1|evil")
     accept(coder_user, bad_item)
     huge, huge_run, huge_item = accepted(coder_user)
-    charge_line_correct(
+    typo = charge_line_correct(
         item=huge_item, user=coder_user, line=huge_run.lines.get(code="96375"),
-        action="change", code="96375", units=10**16, modifiers=[], reason="typo",
+        action="change", code="96375", units=2, modifiers=[], reason="typo",
     )  # fmt: skip
+    # The correction now refuses such units beside the field (test_review_services); a line
+    # stored before it did is still refused by the export.
+    typo.corrected = {**typo.corrected, "units": 10**16}
+    typo.save(update_fields=["corrected"])
     accept(coder_user, huge_item)
 
     outcome = export_create(user=coder_user)

@@ -179,7 +179,9 @@ def test_a_code_the_service_refuses_shows_beside_the_code(claimed) -> None:
 
     assert response.status_code == 200
     form = form_on(response, url)
-    assert form.errors == {f"l{line.pk}-code": ["ZZZ is not a CPT/HCPCS code"]}
+    assert list(form.errors) == [f"l{line.pk}-code"]
+    [error] = form.errors[f"l{line.pk}-code"]
+    assert error.startswith("ZZZ is not a CPT/HCPCS code: a CPT code is five digits")
     assert form.fields[f"l{line.pk}-code"]["value"] == "ZZZ"
 
 
