@@ -304,6 +304,31 @@ def review_accept(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
     return locked
 
 
+@transaction.atomic
+def review_reopen(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
+    """Take accepted charges back into review, before they are exported: the export refused
+    them (units, a control character) or open edits hold them, or the coder accepted too soon.
+    The coder who reopens holds the item; acceptance is asked again."""
+    locked = ReviewItem.objects.select_for_update(of=("self",)).get(pk=item.pk)
+    if locked.state != ReviewItem.State.ACCEPTED:
+        raise ValidationError(
+            "Only accepted charges not yet exported can be taken back into review."
+        )
+    now = timezone.now()
+    locked.state = ReviewItem.State.IN_REVIEW
+    locked.claimed_by = user  # type: ignore[assignment]
+    locked.claimed_at = now
+    locked.accepted_by = None
+    locked.accepted_at = None
+    locked.updated_at = now
+    locked.save(
+        update_fields=[
+            "state", "claimed_by", "claimed_at", "accepted_by", "accepted_at", "updated_at"
+        ]
+    )  # fmt: skip
+    return locked
+
+
 # --- corrections --------------------------------------------------------------------------
 
 

@@ -62,6 +62,7 @@ from coding.review import (
     review_accept,
     review_claim,
     review_release,
+    review_reopen,
 )
 from mar import chart_reads
 from mar.clock import hhmm
@@ -215,6 +216,19 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
     return redirect("coding:worklist")
+
+
+@require_POST
+@role_required(CODER)
+def reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(ReviewItem, encounter_id=pk)
+    try:
+        review_reopen(item=item, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "Back in review with you: correct, then accept again.")
+    return redirect("coding:encounter_charges", pk=pk)
 
 
 # --- the review page ----------------------------------------------------------------------
@@ -591,18 +605,25 @@ def exports(request: HttpRequest) -> HttpResponse:
     return render(request, "coding/exports.html", {"ready": ready, "past": past})
 
 
+# Said with an accepted encounter the export refused or open edits held (it stays accepted).
+EXPORT_FIX = "Open it from the list below and take it back into review to correct it."
+
+
 @require_POST
 @role_required(CODER)
 def export_new(request: HttpRequest) -> HttpResponse:
     try:
         outcome = export_create(user=request.user)
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        waiting = ReviewItem.objects.filter(state=ReviewItem.State.ACCEPTED).exists()
+        text = _error_text(exc)
+        messages.error(request, f"{text.rstrip('.')}. {EXPORT_FIX}" if waiting else text)
         return redirect("coding:exports")
+    fix = EXPORT_FIX
     for note in outcome.blocked:
-        messages.warning(request, f"Not exported (open edits): {note}")
+        messages.warning(request, f"Not exported (open edits): {note.rstrip('.')}. {fix}")
     for note in outcome.refused:
-        messages.error(request, f"Refused, not exported: {note}")
+        messages.error(request, f"Refused, not exported: {note.rstrip('.')}. {fix}")
     for note in outcome.unchanged:
         messages.info(request, f"Nothing sent, billing already has these charges: {note}")
     if outcome.export is not None:

@@ -13,6 +13,7 @@ from coding.review import (
     review_accept,
     review_claim,
     review_release,
+    review_reopen,
 )
 from coding.services import charge_run_generate
 from mar.models import Addendum, Administration
@@ -318,3 +319,31 @@ def test_regenerated_charges_return_an_accepted_item_to_new(coder_user) -> None:
     assert item.run == new_run
     assert item.state == ReviewItem.State.NEW
     assert item.accepted_by is None
+
+
+def test_accepted_charges_not_yet_exported_can_be_taken_back_into_review(coder_user) -> None:
+    """An export that refuses an accepted encounter (or open edits that hold it) leaves it
+    accepted: a coder takes it back, corrects it, and accepts again."""
+    other = factories.user_create(username="coder2", role="coder")
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    review_accept(item=item, user=coder_user)
+
+    reopened = review_reopen(item=item, user=other)
+
+    assert reopened.state == ReviewItem.State.IN_REVIEW
+    assert reopened.claimed_by == other
+    assert reopened.accepted_by is None and reopened.accepted_at is None
+    charge_line_correct(
+        item=item, user=other, line=run.lines.get(code="96375"), action="remove", reason="x"
+    )
+    assert review_accept(item=item, user=other).accepted_by == other
+
+
+@pytest.mark.parametrize("state", ["new", "in_review", "queried", "exported"])
+def test_only_accepted_charges_are_taken_back_into_review(coder_user, state) -> None:
+    _, _, item = reviewed()
+    ReviewItem.objects.filter(pk=item.pk).update(state=state)
+    with pytest.raises(ValidationError, match="Only accepted charges not yet exported"):
+        review_reopen(item=item, user=coder_user)
+    assert ReviewItem.objects.get(pk=item.pk).state == state

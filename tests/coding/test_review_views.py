@@ -40,6 +40,7 @@ def urls(world):
         ("post", reverse("coding:claim", args=[pk])),
         ("post", reverse("coding:release", args=[pk])),
         ("post", reverse("coding:accept", args=[pk])),
+        ("post", reverse("coding:reopen", args=[pk])),
         ("post", reverse("coding:line_correct", args=[pk, line])),
         ("post", reverse("coding:line_add", args=[pk])),
         ("post", reverse("coding:override", args=[pk])),
