@@ -24,6 +24,14 @@ class ModifiersField(forms.CharField):
         return _split(super().clean(value) or "")
 
 
+def _range_checked(form: forms.Form, data: dict[str, Any]) -> dict[str, Any]:
+    """A range typed backwards matches nothing: said beside "Date to", not an empty list."""
+    start, end = data.get("date_from"), data.get("date_to")
+    if start and end and end < start:
+        form.add_error("date_to", f"Date to ({end:%Y-%m-%d}) is before date from.")
+    return data
+
+
 # The rule ids of the RAC checklist and the engine's edits, offered as suggestions in the filter.
 KNOWN_RULES = (
     [f"RAC-{n}" for n in range(1, 10)]
@@ -46,6 +54,9 @@ class WorklistFilterForm(forms.Form):
         label="Finding",
         widget=forms.TextInput(attrs={"list": "known-rules", "placeholder": "e.g. RAC-5"}),
     )
+
+    def clean(self) -> dict[str, Any]:
+        return _range_checked(self, super().clean() or {})
 
     def clean_rule(self) -> str:
         return (self.cleaned_data.get("rule") or "").strip().upper()
@@ -184,6 +195,9 @@ class QueryForm(forms.Form):
 class DateRangeForm(forms.Form):
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, Any]:
+        return _range_checked(self, super().clean() or {})
 
     def range(self, default_from: date, default_to: date) -> tuple[date, date]:
         if not self.is_valid():

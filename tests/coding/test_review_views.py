@@ -492,3 +492,17 @@ def test_a_worklist_page_costs_the_same_reads_however_many_are_signed(
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(reverse("coding:worklist")).content.decode()
     assert page.count('data-testid="worklist-row"') == 3 and "of 8" in page
+
+
+@pytest.mark.parametrize("name", ["coding:worklist", "coding:report_findings"])
+def test_a_date_range_typed_backwards_is_said_beside_date_to(client_as, name) -> None:
+    """Before: the worklist said "No signed encounters match" (the report: nothing), as if the
+    days had no encounters."""
+    reviewed()
+    page = client_as(roles.CODER).get(
+        reverse(name), {"date_from": "2026-03-05", "date_to": "2026-03-01"}
+    )
+    assert page.status_code == 200
+    form = page.context["form"]
+    assert form.errors == {"date_to": ["Date to (2026-03-01) is before date from."]}
+    assert "Date to (2026-03-01) is before date from." in page.content.decode()
