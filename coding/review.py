@@ -381,6 +381,25 @@ def _same_line(current: dict[str, Any], corrected: dict[str, Any]) -> bool:
     return all(current.get(key) == corrected.get(key) for key in keys)
 
 
+def _day_in_encounter(encounter: Any, day: date) -> None:
+    """A line is dated on a day its service was given: from the arrival (or the first start)
+    to the last charted time, in the encounter's zone (an overnight encounter spans two)."""
+    times = [encounter.arrived_at] + [
+        moment
+        for start, stop in Administration.objects.filter(encounter=encounter).values_list(
+            "start", "stop"
+        )
+        for moment in (start, stop)
+    ]
+    days = sorted({timezone.localtime(t, encounter.zone).date() for t in times if t is not None})
+    if days and not days[0] <= day <= days[-1]:
+        span = f"{days[0]:%Y-%m-%d}" + (f" to {days[-1]:%Y-%m-%d}" if days[-1] != days[0] else "")
+        raise ValidationError(
+            {"day": f"{day:%Y-%m-%d} is not a day of this encounter ({span}): date the line "
+                    "on the day its service was given."}
+        )  # fmt: skip
+
+
 @transaction.atomic
 def charge_line_correct(
     *,
@@ -411,6 +430,8 @@ def charge_line_correct(
         default_day = (
             first.date if first else (arrived.date() if arrived else timezone.now().date())
         )
+        if day is not None:
+            _day_in_encounter(run.encounter, day)
         corrected = _clean_line(
             code=code, units=units, modifiers=modifiers or [], day=day or default_day,
             administrations=administrations or [], why=reason,
