@@ -264,8 +264,17 @@ def _locked_claimed(item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
 
 
 @transaction.atomic
-def review_release(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
-    locked = _locked_claimed(item, user)
+def review_release(
+    *, item: ReviewItem, user: AbstractBaseUser, for_another: bool = False
+) -> ReviewItem:
+    """Back to NEW, unclaimed. `for_another`: a coding lead or an admin (the view decides)
+    releases a claim another coder holds (away, gone home): their corrections stay."""
+    if for_another:
+        locked = ReviewItem.objects.select_for_update(of=("self",)).get(pk=item.pk)
+        if locked.state != ReviewItem.State.IN_REVIEW:
+            raise ValidationError("No coder holds this encounter: there is nothing to release.")
+    else:
+        locked = _locked_claimed(item, user)
     locked.state = ReviewItem.State.NEW
     locked.claimed_by = None
     locked.claimed_at = None

@@ -52,6 +52,7 @@ from coding.models import (
     Export,
     ReviewItem,
 )
+from coding.payer_views import may_edit_policy
 from coding.reports import findings_by_nurse_and_unit, findings_by_rule, reconciliation
 from coding.review import (
     charge_edits_for_run,
@@ -211,10 +212,20 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(CODER)
 def release(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(ReviewItem, encounter_id=pk)
+    # A coding lead (or an admin) may release a claim another coder holds.
+    for_another = item.claimed_by_id != request.user.pk and may_edit_policy(request.user)
     try:
-        review_release(item=item, user=request.user)
+        review_release(item=item, user=request.user, for_another=for_another)
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
+        return (
+            redirect("coding:encounter_charges", pk=pk)
+            if for_another
+            else redirect("coding:worklist")
+        )
+    if for_another:
+        messages.success(request, "Released: back on the worklist as new, for any coder.")
+        return redirect("coding:encounter_charges", pk=pk)
     return redirect("coding:worklist")
 
 
@@ -282,6 +293,13 @@ def _review_context(
             and item.claimed_by_id == request.user.pk
         ),
         "bound_shown": False,
+        # A coding lead (or an admin) may release a claim another coder holds.
+        "can_release_others": bool(
+            item
+            and item.state == ReviewItem.State.IN_REVIEW
+            and item.claimed_by_id != request.user.pk
+            and may_edit_policy(request.user)
+        ),
         "billed": review_reads.standing_charges(encounter.pk, encounter=encounter),
     }
     context["changed_after_billing"] = _changed_after_billing(
