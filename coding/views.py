@@ -32,7 +32,7 @@ from coding.claim import (
 )
 from coding.corrections import correction_resolve
 from coding.engine import RecordError, code_record, parse_record
-from coding.exports import EXPORT_FORMATS, export_create
+from coding.exports import EXPORT_FORMATS, export_create, sendable
 from coding.forms import (
     KNOWN_RULES,
     CorrectionResolveForm,
@@ -43,7 +43,7 @@ from coding.forms import (
     QueryForm,
     WorklistFilterForm,
 )
-from coding.ledger import encounters_billed
+from coding.ledger import encounters_billed, ledger_difference
 from coding.models import (
     ChargeCorrection,
     ChargeFinding,
@@ -343,6 +343,22 @@ def _review_context(
         context["amount_total"] = money_total(
             [d for line, d in zip(lines, details, strict=True) if not line.removed]
         )
+        if context["changed_after_billing"]:
+            # What billing holds and what the next export sends instead, as the export plans it
+            # (coding/ledger.py): nothing billed changes without the coder seeing it.
+            difference = ledger_difference(
+                context["billed"],
+                [
+                    sendable(line, detail)
+                    for line, detail in zip(lines, details, strict=True)
+                    if not line.removed
+                ],
+            )
+            context["billing_difference"] = {
+                "credits": difference.credits,
+                "charges": [sent[index] for index in difference.new],
+                "unchanged": len(difference.kept),
+            }
         for line, detail in zip(lines, details, strict=True):
             correct_form = None
             if line.line_id and not line.removed:  # a removed line shows no form
