@@ -39,7 +39,7 @@ from hl7apy.core import Message
 from coding.claim import claim_details
 from coding.ledger import Sendable, ledger_difference, next_transaction_number, standing_charges
 from coding.models import ChargeRun, Export, LedgerEntry, ReviewItem
-from coding.review import EffectiveLine, charge_edits_for_run, effective_lines
+from coding.review import MAX_UNITS, EffectiveLine, charge_edits_for_run, effective_lines
 from mar.csv_safe import csv_dicts_write
 from mar.models import Encounter
 
@@ -64,7 +64,6 @@ N4_UNIT_SYSTEM = "urn:infusion-mar:837i-n4-unit"
 NDC_QUANTITY_EXTENSION = "https://infusion-mar.example/fhir/StructureDefinition/charge-ndc-quantity"
 PARTICIPATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 PROVIDER_ROLE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0443"
-MAX_UNITS = 9999  # more units than this on one line is a typing error, not a charge
 CSV_COLUMNS = [
     "export",
     "encounter",

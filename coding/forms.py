@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from coding.models import ChargeFinding, ReviewItem
+from coding.review import MAX_UNITS
 
 REASON_HELP = "Mandatory: it goes with the claim and into the reconciliation report."
 
@@ -21,6 +22,14 @@ class ModifiersField(forms.CharField):
 
     def clean(self, value: Any) -> list[str]:  # type: ignore[override]
         return _split(super().clean(value) or "")
+
+
+def _range_checked(form: forms.Form, data: dict[str, Any]) -> dict[str, Any]:
+    """A range typed backwards matches nothing: said beside "Date to", not an empty list."""
+    start, end = data.get("date_from"), data.get("date_to")
+    if start and end and end < start:
+        form.add_error("date_to", f"Date to ({end:%Y-%m-%d}) is before date from.")
+    return data
 
 
 # The rule ids of the RAC checklist and the engine's edits, offered as suggestions in the filter.
@@ -46,6 +55,9 @@ class WorklistFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "known-rules", "placeholder": "e.g. RAC-5"}),
     )
 
+    def clean(self) -> dict[str, Any]:
+        return _range_checked(self, super().clean() or {})
+
     def clean_rule(self) -> str:
         return (self.cleaned_data.get("rule") or "").strip().upper()
 
@@ -56,7 +68,7 @@ class WorklistFilterForm(forms.Form):
 class LineCorrectForm(forms.Form):
     action = forms.ChoiceField(choices=[("change", "Change"), ("remove", "Remove")])
     code = forms.CharField(max_length=10, required=False)
-    units = forms.IntegerField(min_value=1, required=False)
+    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
     modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
     reason = forms.CharField(
         max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP
@@ -85,7 +97,7 @@ class CorrectionResolveForm(forms.Form):
         widget=forms.RadioSelect,
     )
     code = forms.CharField(max_length=10, required=False, help_text="Adapt: the code to send")
-    units = forms.IntegerField(min_value=1, max_value=9999, required=False)
+    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
     modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
 
@@ -98,7 +110,7 @@ class CorrectionResolveForm(forms.Form):
 
 class LineAddForm(forms.Form):
     code = forms.CharField(max_length=10)
-    units = forms.IntegerField(min_value=1, initial=1)
+    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, initial=1)
     modifiers = ModifiersField(max_length=60, required=False)
     administrations = forms.CharField(
         max_length=200, required=False, help_text="Record ids, e.g. A12 A13"
@@ -183,6 +195,9 @@ class QueryForm(forms.Form):
 class DateRangeForm(forms.Form):
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, Any]:
+        return _range_checked(self, super().clean() or {})
 
     def range(self, default_from: date, default_to: date) -> tuple[date, date]:
         if not self.is_valid():

@@ -35,8 +35,17 @@ from coding.ptp import ptp_pairs
 from mar.models import Addendum, Administration
 from mar.record import pk_from_record_id
 
-CODE_RE = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
+# A CPT code is five digits (96365), or four digits and a letter: F (Category II), T (Category
+# III), A (vaccine products), M (multianalyte assays), U (proprietary laboratory analyses); a
+# HCPCS Level II code is a letter and four digits (J9045). Nothing else is a code a claim takes.
+CODE_RE = re.compile(r"^(?:[0-9]{4}[0-9AFMTU]|[A-Z][0-9]{4})$")
+CODE_HELP = (
+    "a CPT code is five digits (96365) or four digits and F, T, A, M or U; "
+    "a HCPCS code a letter and four digits (J9045)"
+)
 MODIFIER_RE = re.compile(r"^[0-9A-Z]{2}$")
+MAX_UNITS = 9999  # more units than this on one line is a typing error, not a charge
+MAX_MODIFIERS = 4  # a claim line (837I SV202-3..6, UB-04 FL 44) carries at most four
 RECORD_ID_RE = re.compile(r"^A[0-9]+$")
 
 
@@ -255,8 +264,17 @@ def _locked_claimed(item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
 
 
 @transaction.atomic
-def review_release(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
-    locked = _locked_claimed(item, user)
+def review_release(
+    *, item: ReviewItem, user: AbstractBaseUser, for_another: bool = False
+) -> ReviewItem:
+    """Back to NEW, unclaimed. `for_another`: a coding lead or an admin (the view decides)
+    releases a claim another coder holds (away, gone home): their corrections stay."""
+    if for_another:
+        locked = ReviewItem.objects.select_for_update(of=("self",)).get(pk=item.pk)
+        if locked.state != ReviewItem.State.IN_REVIEW:
+            raise ValidationError("No coder holds this encounter: there is nothing to release.")
+    else:
+        locked = _locked_claimed(item, user)
     locked.state = ReviewItem.State.NEW
     locked.claimed_by = None
     locked.claimed_at = None
@@ -295,6 +313,31 @@ def review_accept(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
     return locked
 
 
+@transaction.atomic
+def review_reopen(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
+    """Take accepted charges back into review, before they are exported: the export refused
+    them (units, a control character) or open edits hold them, or the coder accepted too soon.
+    The coder who reopens holds the item; acceptance is asked again."""
+    locked = ReviewItem.objects.select_for_update(of=("self",)).get(pk=item.pk)
+    if locked.state != ReviewItem.State.ACCEPTED:
+        raise ValidationError(
+            "Only accepted charges not yet exported can be taken back into review."
+        )
+    now = timezone.now()
+    locked.state = ReviewItem.State.IN_REVIEW
+    locked.claimed_by = user  # type: ignore[assignment]
+    locked.claimed_at = now
+    locked.accepted_by = None
+    locked.accepted_at = None
+    locked.updated_at = now
+    locked.save(
+        update_fields=[
+            "state", "claimed_by", "claimed_at", "accepted_by", "accepted_at", "updated_at"
+        ]
+    )  # fmt: skip
+    return locked
+
+
 # --- corrections --------------------------------------------------------------------------
 
 
@@ -309,13 +352,25 @@ def _clean_line(
 ) -> dict[str, Any]:
     code = code.strip().upper()
     if not CODE_RE.match(code):
-        raise ValidationError({"code": f"{code or 'nothing'} is not a CPT/HCPCS code"})
+        raise ValidationError({"code": f"{code or 'nothing'} is not a CPT/HCPCS code: {CODE_HELP}"})
     if units < 1:
         raise ValidationError({"units": "A line has at least one unit; remove it instead."})
+    if units > MAX_UNITS:
+        # The export refuses such a line (coding/exports.py): say so now, beside the field.
+        raise ValidationError(
+            {"units": f"{units} units on one line is more than {MAX_UNITS}: a typing error?"}
+        )
     mods = [m.strip().upper() for m in modifiers if m.strip()]
     for mod in mods:
         if not MODIFIER_RE.match(mod):
             raise ValidationError({"modifiers": f"{mod} is not a modifier"})
+    twice = sorted({mod for mod in mods if mods.count(mod) > 1})
+    if twice:
+        raise ValidationError({"modifiers": f"{' '.join(twice)} given twice: once is enough"})
+    if len(mods) > MAX_MODIFIERS:
+        raise ValidationError(
+            {"modifiers": f"{len(mods)} modifiers: a claim line carries at most {MAX_MODIFIERS}"}
+        )
     for adm in administrations:
         if not RECORD_ID_RE.match(adm):
             raise ValidationError({"administrations": f"{adm} is not an administration id"})
@@ -333,6 +388,25 @@ def _same_line(current: dict[str, Any], corrected: dict[str, Any]) -> bool:
     """Whether a correction would send the line exactly as it is sent now (its `why` aside)."""
     keys = ("code", "units", "modifiers", "date", "administrations")
     return all(current.get(key) == corrected.get(key) for key in keys)
+
+
+def _day_in_encounter(encounter: Any, day: date) -> None:
+    """A line is dated on a day its service was given: from the arrival (or the first start)
+    to the last charted time, in the encounter's zone (an overnight encounter spans two)."""
+    times = [encounter.arrived_at] + [
+        moment
+        for start, stop in Administration.objects.filter(encounter=encounter).values_list(
+            "start", "stop"
+        )
+        for moment in (start, stop)
+    ]
+    days = sorted({timezone.localtime(t, encounter.zone).date() for t in times if t is not None})
+    if days and not days[0] <= day <= days[-1]:
+        span = f"{days[0]:%Y-%m-%d}" + (f" to {days[-1]:%Y-%m-%d}" if days[-1] != days[0] else "")
+        raise ValidationError(
+            {"day": f"{day:%Y-%m-%d} is not a day of this encounter ({span}): date the line "
+                    "on the day its service was given."}
+        )  # fmt: skip
 
 
 @transaction.atomic
@@ -365,6 +439,8 @@ def charge_line_correct(
         default_day = (
             first.date if first else (arrived.date() if arrived else timezone.now().date())
         )
+        if day is not None:
+            _day_in_encounter(run.encounter, day)
         corrected = _clean_line(
             code=code, units=units, modifiers=modifiers or [], day=day or default_day,
             administrations=administrations or [], why=reason,

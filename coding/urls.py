@@ -11,6 +11,7 @@ urlpatterns = [
     path("encounters/<int:pk>/claim/", views.claim, name="claim"),
     path("encounters/<int:pk>/release/", views.release, name="release"),
     path("encounters/<int:pk>/accept/", views.accept, name="accept"),
+    path("encounters/<int:pk>/reopen/", views.reopen, name="reopen"),
     path("encounters/<int:pk>/lines/<int:line_id>/", views.line_correct, name="line_correct"),
     path("encounters/<int:pk>/lines/add/", views.line_add, name="line_add"),
     path(

@@ -32,7 +32,7 @@ from coding.claim import (
 )
 from coding.corrections import correction_resolve
 from coding.engine import RecordError, code_record, parse_record
-from coding.exports import EXPORT_FORMATS, export_create
+from coding.exports import EXPORT_FORMATS, export_create, sendable
 from coding.forms import (
     KNOWN_RULES,
     CorrectionResolveForm,
@@ -43,7 +43,7 @@ from coding.forms import (
     QueryForm,
     WorklistFilterForm,
 )
-from coding.ledger import encounters_billed
+from coding.ledger import encounters_billed, ledger_difference
 from coding.models import (
     ChargeCorrection,
     ChargeFinding,
@@ -52,6 +52,7 @@ from coding.models import (
     Export,
     ReviewItem,
 )
+from coding.payer_views import may_edit_policy
 from coding.reports import findings_by_nurse_and_unit, findings_by_rule, reconciliation
 from coding.review import (
     charge_edits_for_run,
@@ -62,6 +63,7 @@ from coding.review import (
     review_accept,
     review_claim,
     review_release,
+    review_reopen,
 )
 from mar import chart_reads
 from mar.clock import hhmm
@@ -210,11 +212,34 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(CODER)
 def release(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(ReviewItem, encounter_id=pk)
+    # A coding lead (or an admin) may release a claim another coder holds.
+    for_another = item.claimed_by_id != request.user.pk and may_edit_policy(request.user)
     try:
-        review_release(item=item, user=request.user)
+        review_release(item=item, user=request.user, for_another=for_another)
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
+        return (
+            redirect("coding:encounter_charges", pk=pk)
+            if for_another
+            else redirect("coding:worklist")
+        )
+    if for_another:
+        messages.success(request, "Released: back on the worklist as new, for any coder.")
+        return redirect("coding:encounter_charges", pk=pk)
     return redirect("coding:worklist")
+
+
+@require_POST
+@role_required(CODER)
+def reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(ReviewItem, encounter_id=pk)
+    try:
+        review_reopen(item=item, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "Back in review with you: correct, then accept again.")
+    return redirect("coding:encounter_charges", pk=pk)
 
 
 # --- the review page ----------------------------------------------------------------------
@@ -268,6 +293,13 @@ def _review_context(
             and item.claimed_by_id == request.user.pk
         ),
         "bound_shown": False,
+        # A coding lead (or an admin) may release a claim another coder holds.
+        "can_release_others": bool(
+            item
+            and item.state == ReviewItem.State.IN_REVIEW
+            and item.claimed_by_id != request.user.pk
+            and may_edit_policy(request.user)
+        ),
         "billed": review_reads.standing_charges(encounter.pk, encounter=encounter),
     }
     context["changed_after_billing"] = _changed_after_billing(
@@ -311,6 +343,22 @@ def _review_context(
         context["amount_total"] = money_total(
             [d for line, d in zip(lines, details, strict=True) if not line.removed]
         )
+        if context["changed_after_billing"]:
+            # What billing holds and what the next export sends instead, as the export plans it
+            # (coding/ledger.py): nothing billed changes without the coder seeing it.
+            difference = ledger_difference(
+                context["billed"],
+                [
+                    sendable(line, detail)
+                    for line, detail in zip(lines, details, strict=True)
+                    if not line.removed
+                ],
+            )
+            context["billing_difference"] = {
+                "credits": difference.credits,
+                "charges": [sent[index] for index in difference.new],
+                "unchanged": len(difference.kept),
+            }
         for line, detail in zip(lines, details, strict=True):
             correct_form = None
             if line.line_id and not line.removed:  # a removed line shows no form
@@ -591,18 +639,25 @@ def exports(request: HttpRequest) -> HttpResponse:
     return render(request, "coding/exports.html", {"ready": ready, "past": past})
 
 
+# Said with an accepted encounter the export refused or open edits held (it stays accepted).
+EXPORT_FIX = "Open it from the list below and take it back into review to correct it."
+
+
 @require_POST
 @role_required(CODER)
 def export_new(request: HttpRequest) -> HttpResponse:
     try:
         outcome = export_create(user=request.user)
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        waiting = ReviewItem.objects.filter(state=ReviewItem.State.ACCEPTED).exists()
+        text = _error_text(exc)
+        messages.error(request, f"{text.rstrip('.')}. {EXPORT_FIX}" if waiting else text)
         return redirect("coding:exports")
+    fix = EXPORT_FIX
     for note in outcome.blocked:
-        messages.warning(request, f"Not exported (open edits): {note}")
+        messages.warning(request, f"Not exported (open edits): {note.rstrip('.')}. {fix}")
     for note in outcome.refused:
-        messages.error(request, f"Refused, not exported: {note}")
+        messages.error(request, f"Refused, not exported: {note.rstrip('.')}. {fix}")
     for note in outcome.unchanged:
         messages.info(request, f"Nothing sent, billing already has these charges: {note}")
     if outcome.export is not None:

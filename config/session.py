@@ -10,6 +10,8 @@ to htmx requests that a page can handle when the session has ended.
 - `HtmxLoginRequiredMiddleware` (in place of LoginRequiredMiddleware): an htmx request without
   a session gets `401` with `X-Session-Expired: 1`, never the sign-in page to swap into a card;
   static/js/session.js then opens a sign-in dialog over the page and re-sends what was unsaved.
+  A plain form posted without a session goes to the sign-in page with `next` the page the form
+  was on (its Referer, same host), not the POST-only address (a 405 after signing in).
 - `csrf_failure`: an htmx request refused for its CSRF token gets the same 401 when the session
   has ended, or `403` with `X-CSRF-Refresh: 1` when only the token is stale (signed in again in
   another tab): the page fetches a fresh one (`session_resume`) and sends again. A plain request
@@ -24,14 +26,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.auth.views import redirect_to_login
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
+from django.shortcuts import resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -84,7 +90,26 @@ class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
     ) -> HttpResponse:
         if is_htmx(request) or is_background(request):
             return session_expired()
+        if request.method not in ("GET", "HEAD"):
+            # A form posted after the session ended (a coder's correction): signing in leads
+            # back to the page the form was on, never to the POST-only address (a 405).
+            return redirect_to_login(
+                _page_of_form(request),
+                resolve_url(self.get_login_url(view_func)),
+                self.get_redirect_field_name(view_func),
+            )
         return super().handle_no_permission(request, view_func)  # type: ignore[no-any-return]
+
+
+def _page_of_form(request: HttpRequest) -> str:
+    """The path of the page a form was posted from (its Referer, on this host), else home."""
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        parts = urlsplit(referer)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

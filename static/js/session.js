@@ -133,6 +133,38 @@
     return (button ? button.textContent : elt && elt.textContent || "").trim().slice(0, 60);
   }
 
+  // A plain form (no htmx) marked data-session-check (the coder's correction, query, override:
+  // a reason typed at length) asks first whether the session still holds. If it ended, the
+  // sign-in dialog opens over the page, what was typed stays, and once signed in again the form
+  // goes with the new token; posted without a session it would be lost on the sign-in page.
+  var waitingForm = null;
+
+  function send(form) {
+    HTMLFormElement.prototype.submit.call(form);  // no submit event: not checked twice
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || !form.matches || !form.matches("form[data-session-check]")) return;
+    if (event.defaultPrevented) return;
+    event.preventDefault();
+    freshToken().then(function (answer) {
+      if (answer.ok) {
+        setToken(answer.csrf_token);
+        send(form);
+      } else {
+        waitingForm = form;
+        ask();
+      }
+    }, function () { send(form); });  // no answer: post as before, the server says why
+  });
+
+  document.addEventListener("mar:signedin", function () {
+    var form = waitingForm;
+    waitingForm = null;
+    if (form) send(form);
+  });
+
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     var elt = event.detail.elt;

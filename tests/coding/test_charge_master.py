@@ -206,3 +206,15 @@ def test_the_worklist_shows_each_encounters_money_total(client_as) -> None:
     assert f"${total:,.2f}" in page
     review = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
     assert f"${total:,.2f}" in review.content.decode()
+
+
+def test_a_line_of_a_thousand_dollars_or_more_reads_as_the_total_does(client_as) -> None:
+    """The review page wrote "$12000.00" on a line above a total of "$12,975.00"."""
+    load_sample()
+    encounter, run, _ = reviewed()
+    ChargeMasterItem.objects.filter(code="96413").update(unit_price=Decimal("1310.50"))
+    review = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
+    page = review.content.decode()
+    assert "$1,310.50</span>" in page  # the line's amount (one unit)
+    assert "$1,310.50</span> each" in page  # its unit price
+    assert "$1310.50" not in page

@@ -67,10 +67,14 @@ def test_a_poisoned_record_is_refused_by_name_and_the_rest_are_exported(coder_us
     poisoned, _, bad_item = accepted(coder_user, unit="U\rOBX|1|evil")
     accept(coder_user, bad_item)
     huge, huge_run, huge_item = accepted(coder_user)
-    charge_line_correct(
+    typo = charge_line_correct(
         item=huge_item, user=coder_user, line=huge_run.lines.get(code="96375"),
-        action="change", code="96375", units=10**16, modifiers=[], reason="typo",
+        action="change", code="96375", units=2, modifiers=[], reason="typo",
     )  # fmt: skip
+    # The correction now refuses such units beside the field (test_review_services); a line
+    # stored before it did is still refused by the export.
+    typo.corrected = {**typo.corrected, "units": 10**16}
+    typo.save(update_fields=["corrected"])
     accept(coder_user, huge_item)
 
     outcome = export_create(user=coder_user)
@@ -166,3 +170,45 @@ def test_the_export_page_names_a_refused_encounter(coder_user, client_as) -> Non
     page = client.post(reverse("coding:export_new"), follow=True).content.decode()
     assert "Refused, not exported" in page and "control character" in page
     assert "Export " in page
+
+
+def test_an_encounter_the_export_refused_is_taken_back_corrected_and_exported(
+    coder_user, client_as
+) -> None:
+    """Refused at export, it stays accepted: the exports page links it and says what to do,
+    its review page offers "Take back into review", and once corrected it goes."""
+    encounter, run, item = accepted(coder_user)
+    typo = charge_line_correct(
+        item=item, user=coder_user, line=run.lines.get(code="96375"),
+        action="change", code="96375", units=2, modifiers=[], reason="typo",
+    )  # fmt: skip
+    typo.corrected = {**typo.corrected, "units": 10**16}  # stored before the form refused it
+    typo.save(update_fields=["corrected"])
+    accept(coder_user, item)
+    client = client_as("coder")
+
+    page = client.post(reverse("coding:export_new"), follow=True).content.decode()
+    assert "more than 9999 on one line" in page and "take it back into review" in page
+    review_url = reverse("coding:encounter_charges", args=[encounter.pk])
+    assert f'href="{review_url}"' in page
+
+    review = client.get(review_url).content.decode()
+    assert 'data-testid="reopen"' in review
+    response = client.post(reverse("coding:reopen", args=[encounter.pk]))
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.IN_REVIEW
+    assert item.claimed_by == coder_user and item.accepted_by is None
+
+    line = run.lines.get(code="96375")
+    fixed = client.post(
+        reverse("coding:line_correct", args=[encounter.pk, line.pk]),
+        {f"l{line.pk}-action": "change", f"l{line.pk}-code": "96375", f"l{line.pk}-units": "2",
+         f"l{line.pk}-modifiers": "", f"l{line.pk}-reason": "two pushes, not 10**16"},
+    )  # fmt: skip
+    assert fixed.status_code == 302
+    assert client.post(reverse("coding:accept", args=[encounter.pk])).status_code == 302
+    outcome = export_create(user=coder_user)
+    assert not outcome.refused
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.EXPORTED
+    assert LedgerEntry.objects.filter(encounter=encounter, code="96375", units=2).exists()

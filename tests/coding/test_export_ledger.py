@@ -128,3 +128,33 @@ def test_worklist_and_review_say_changed_after_billing(coder_user, client_as) ->
     assert "Changed after billing" in worklist
     review = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
     assert "Changed after billing" in review
+
+
+def test_the_review_page_shows_what_the_next_export_credits_and_charges(
+    coder_user, client_as
+) -> None:
+    """Before, "Changed after billing" said only that the difference would go: the coder could
+    not see which billed charge would be credited and what charged instead before accepting.
+    The page shows what the export then sends, transaction for transaction."""
+    from django.urls import reverse
+
+    encounter, run, item = reviewed()
+    accept(coder_user, item)
+    export_create(user=coder_user)
+    billed_96415 = LedgerEntry.objects.get(encounter=encounter, code="96415")
+    shorten_chemo(encounter, coder_user, 150)  # 96415 x2 becomes x1
+    page = client_as("coder").get(reverse("coding:encounter_charges", args=[encounter.pk]))
+    html = page.content.decode()
+    difference = page.context["billing_difference"]
+
+    assert [e.transaction_id for e in difference["credits"]] == [billed_96415.transaction_id]
+    assert [line.label for line in difference["charges"]] == ["96415 x1"]
+    assert difference["unchanged"] == run.lines.count() - 1
+    assert f"credit (CD) of {billed_96415.transaction_id}: 96415 ×2" in html
+    assert "new charge (CG): 96415 x1" in html
+
+    accept(coder_user, item)
+    sent = LedgerEntry.objects.filter(export=export_create(user=coder_user).export)
+    assert sorted((e.kind, e.code, e.units) for e in sent) == [
+        ("CD", "96415", 2), ("CG", "96415", 1),
+    ]  # fmt: skip

@@ -179,7 +179,9 @@ def test_a_code_the_service_refuses_shows_beside_the_code(claimed) -> None:
 
     assert response.status_code == 200
     form = form_on(response, url)
-    assert form.errors == {f"l{line.pk}-code": ["ZZZ is not a CPT/HCPCS code"]}
+    assert list(form.errors) == [f"l{line.pk}-code"]
+    [error] = form.errors[f"l{line.pk}-code"]
+    assert error.startswith("ZZZ is not a CPT/HCPCS code: a CPT code is five digits")
     assert form.fields[f"l{line.pk}-code"]["value"] == "ZZZ"
 
 
@@ -334,3 +336,27 @@ def test_other_roles_still_get_403_for_a_refused_form(claimed, client_as, role) 
     line = run.lines.get(code="96415")
     url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
     assert client_as(role).post(url, correction(line, units="abc")).status_code == 403
+
+
+def test_an_added_line_dated_outside_the_encounter_is_refused_beside_the_date(claimed) -> None:
+    """Before: a line dated 1999-01-01 was added and would have been billed on that day."""
+    encounter, run, _, client = claimed
+    url = reverse("coding:line_add", args=[encounter.pk])
+    day = run.lines.first().date
+    typed = {"code": "96372", "units": "1", "modifiers": "", "administrations": "",
+             "day": "1999-01-01", "reason": "SQ injection charted on paper"}  # fmt: skip
+    response = client.post(url, typed)
+
+    assert response.status_code == 200
+    form = form_on(response, url)
+    assert form.errors == {
+        "day": [
+            f"1999-01-01 is not a day of this encounter ({day:%Y-%m-%d}): date the line on "
+            "the day its service was given."
+        ]
+    }
+    assert form.fields["reason"]["value"].strip() == "SQ injection charted on paper"
+    assert not ChargeCorrection.objects.exists()
+
+    assert client.post(url, {**typed, "day": f"{day:%Y-%m-%d}"}).status_code == 302
+    assert ChargeCorrection.objects.get().corrected["date"] == day.isoformat()

@@ -13,6 +13,7 @@ from coding.review import (
     review_accept,
     review_claim,
     review_release,
+    review_reopen,
 )
 from coding.services import charge_run_generate
 from mar.models import Addendum, Administration
@@ -99,6 +100,74 @@ def test_a_bad_code_or_modifier_is_refused(coder_user) -> None:
             item=item, user=coder_user, line=line, action="change", code="96413", units=1,
             modifiers=["TOOLONG"], reason="x",
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("code", ["1234Z", "J904Z", "A123B", "9636", "963655", "96-13"])
+def test_a_code_of_no_cpt_or_hcpcs_shape_is_refused_beside_the_code(coder_user, code) -> None:
+    """CPT: five digits, or four and F/T/A/M/U; HCPCS Level II: a letter and four digits."""
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    with pytest.raises(ValidationError) as refused:
+        charge_line_correct(
+            item=item, user=coder_user, line=run.lines.get(code="96415"), action="change",
+            code=code, units=1, reason="x",
+        )  # fmt: skip
+    assert list(refused.value.message_dict) == ["code"]
+    assert "is not a CPT/HCPCS code" in refused.value.message_dict["code"][0]
+    assert not ChargeCorrection.objects.exists()
+
+
+@pytest.mark.parametrize("code", ["96365", "0591T", "3008F", "0001A", "J9045", "G0498"])
+def test_cpt_and_hcpcs_codes_of_every_shape_are_taken(coder_user, code) -> None:
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    charge_line_correct(
+        item=item, user=coder_user, line=run.lines.get(code="96415"), action="change",
+        code=code.lower(), units=1, reason="x",
+    )  # fmt: skip
+    assert ChargeCorrection.objects.get().corrected["code"] == code
+
+
+def test_units_the_export_would_refuse_are_refused_at_the_correction(coder_user) -> None:
+    """More than 9999 units on a line is a typing error: said beside the units when typed,
+    not first by the export (which refuses the encounter)."""
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    with pytest.raises(ValidationError) as refused:
+        charge_line_correct(
+            item=item, user=coder_user, line=run.lines.get(code="96415"), action="change",
+            code="96415", units=99999999999, reason="x",
+        )  # fmt: skip
+    assert refused.value.message_dict == {
+        "units": ["99999999999 units on one line is more than 9999: a typing error?"]
+    }
+    with pytest.raises(ValidationError, match="more than 9999"):
+        charge_line_correct(
+            item=item, user=coder_user, action="add", code="96372", units=10000, reason="x"
+        )
+    assert not ChargeCorrection.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("modifiers", "message"),
+    [
+        (["59", "59"], "59 given twice: once is enough"),
+        (["59", "jw", "JW"], "JW given twice: once is enough"),
+        (["59", "XU", "JW", "JZ", "25"], "5 modifiers: a claim line carries at most 4"),
+    ],
+)
+def test_a_modifier_twice_or_more_than_a_claim_line_carries_is_refused(
+    coder_user, modifiers, message
+) -> None:
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    with pytest.raises(ValidationError) as refused:
+        charge_line_correct(
+            item=item, user=coder_user, line=run.lines.get(code="96415"), action="change",
+            code="96415", units=1, modifiers=modifiers, reason="x",
+        )  # fmt: skip
+    assert refused.value.message_dict == {"modifiers": [message]}
+    assert not ChargeCorrection.objects.exists()
 
 
 def test_a_correction_that_changes_nothing_is_refused(coder_user) -> None:
@@ -250,3 +319,31 @@ def test_regenerated_charges_return_an_accepted_item_to_new(coder_user) -> None:
     assert item.run == new_run
     assert item.state == ReviewItem.State.NEW
     assert item.accepted_by is None
+
+
+def test_accepted_charges_not_yet_exported_can_be_taken_back_into_review(coder_user) -> None:
+    """An export that refuses an accepted encounter (or open edits that hold it) leaves it
+    accepted: a coder takes it back, corrects it, and accepts again."""
+    other = factories.user_create(username="coder2", role="coder")
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    review_accept(item=item, user=coder_user)
+
+    reopened = review_reopen(item=item, user=other)
+
+    assert reopened.state == ReviewItem.State.IN_REVIEW
+    assert reopened.claimed_by == other
+    assert reopened.accepted_by is None and reopened.accepted_at is None
+    charge_line_correct(
+        item=item, user=other, line=run.lines.get(code="96375"), action="remove", reason="x"
+    )
+    assert review_accept(item=item, user=other).accepted_by == other
+
+
+@pytest.mark.parametrize("state", ["new", "in_review", "queried", "exported"])
+def test_only_accepted_charges_are_taken_back_into_review(coder_user, state) -> None:
+    _, _, item = reviewed()
+    ReviewItem.objects.filter(pk=item.pk).update(state=state)
+    with pytest.raises(ValidationError, match="Only accepted charges not yet exported"):
+        review_reopen(item=item, user=coder_user)
+    assert ReviewItem.objects.get(pk=item.pk).state == state

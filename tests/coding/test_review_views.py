@@ -4,6 +4,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -40,6 +41,7 @@ def urls(world):
         ("post", reverse("coding:claim", args=[pk])),
         ("post", reverse("coding:release", args=[pk])),
         ("post", reverse("coding:accept", args=[pk])),
+        ("post", reverse("coding:reopen", args=[pk])),
         ("post", reverse("coding:line_correct", args=[pk, line])),
         ("post", reverse("coding:line_add", args=[pk])),
         ("post", reverse("coding:override", args=[pk])),
@@ -491,3 +493,51 @@ def test_a_worklist_page_costs_the_same_reads_however_many_are_signed(
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(reverse("coding:worklist")).content.decode()
     assert page.count('data-testid="worklist-row"') == 3 and "of 8" in page
+
+
+@pytest.mark.parametrize("name", ["coding:worklist", "coding:report_findings"])
+def test_a_date_range_typed_backwards_is_said_beside_date_to(client_as, name) -> None:
+    """Before: the worklist said "No signed encounters match" (the report: nothing), as if the
+    days had no encounters."""
+    reviewed()
+    page = client_as(roles.CODER).get(
+        reverse(name), {"date_from": "2026-03-05", "date_to": "2026-03-01"}
+    )
+    assert page.status_code == 200
+    form = page.context["form"]
+    assert form.errors == {"date_to": ["Date to (2026-03-01) is before date from."]}
+    assert "Date to (2026-03-01) is before date from." in page.content.decode()
+
+
+def test_a_coding_lead_releases_a_claim_another_coder_left_and_the_corrections_stay(
+    client_as, coder_user
+) -> None:
+    """A coder away (gone home, off sick) held her encounters for good: only she could release
+    them. A coding lead (or an admin) now may; a plain coder still may not."""
+    encounter, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    charge_line_correct(
+        item=item, user=coder_user, line=run.lines.get(code="96375"), action="remove",
+        reason="push charted twice",
+    )  # fmt: skip
+    review_url = reverse("coding:encounter_charges", args=[encounter.pk])
+    release_url = reverse("coding:release", args=[encounter.pk])
+
+    plain = Client()
+    plain.force_login(factories.user_create(username="coder-plain", role="coder"))
+    assert 'data-testid="release-other"' not in plain.get(review_url).content.decode()
+    plain.post(release_url)
+    assert ReviewItem.objects.get(pk=item.pk).claimed_by == coder_user
+
+    lead_user = factories.user_create(username="coder-lead", role="coder")
+    lead_user.user_permissions.add(Permission.objects.get(codename="add_payerpolicy"))
+    lead = Client()
+    lead.force_login(lead_user)
+    assert 'data-testid="release-other"' in lead.get(review_url).content.decode()
+    assert lead.post(release_url)["Location"] == review_url
+
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.NEW and item.claimed_by is None
+    assert run.corrections.get().reason == "push charted twice"
+    assert client_as(roles.ADMIN).post(release_url).status_code == 302  # nothing to release
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.NEW

@@ -76,6 +76,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "coding:claim": ("POST", frozenset({C, A}), "encounter"),
     "coding:release": ("POST", frozenset({C, A}), "encounter"),
     "coding:accept": ("POST", frozenset({C, A}), "encounter"),
+    "coding:reopen": ("POST", frozenset({C, A}), "encounter"),
     "coding:line_correct": ("POST", frozenset({C, A}), "encounter"),
     "coding:line_add": ("POST", frozenset({C, A}), "encounter"),
     "coding:correction_resolve": ("POST", frozenset({C, A}), "encounter"),

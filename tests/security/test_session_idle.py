@@ -13,7 +13,10 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
+
+from tests.coding.review_helpers import reviewed
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +73,23 @@ def test_the_idle_time_is_thirty_minutes_and_configurable(settings) -> None:
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert out.stdout.strip() == "600"
+
+
+def test_a_form_posted_without_a_session_signs_in_back_to_its_page_not_a_405() -> None:
+    """Without JavaScript the post is lost, but signing in leads to the page it came from."""
+    encounter, run, _ = reviewed()
+    line = run.lines.first()
+    page_url = reverse("coding:encounter_charges", args=[encounter.pk])
+    response = Client().post(
+        reverse("coding:line_correct", args=[encounter.pk, line.pk]),
+        {"reason": "x"},
+        HTTP_REFERER=f"http://testserver{page_url}",
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={page_url}"
+    elsewhere = Client().post(
+        reverse("coding:line_correct", args=[encounter.pk, line.pk]),
+        {"reason": "x"},
+        HTTP_REFERER="http://evil.example/coding/",
+    )
+    assert elsewhere["Location"] == f"{reverse('login')}?next=/"
