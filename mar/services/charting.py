@@ -199,6 +199,25 @@ def _addendum_for(
 ) -> None:
     """The addendum (what changed, from and to; why; who; when) in the change's transaction."""
     if not what:
+        # Pressed Save after the card's autosave wrote the addendum (the field changed with the
+        # reason already typed): say it is saved, not something that reads as a failure.
+        earlier = (
+            Addendum.objects.filter(
+                encounter=encounter, author=user, what__startswith=f"{subject}: "
+            )
+            .order_by("-at", "-pk")
+            .first()
+        )
+        if earlier is not None:
+            at = timezone.localtime(earlier.at, encounter.zone)
+            raise ChartError(
+                {
+                    None: [
+                        f"Already saved: your addendum of {at:%H:%M} has this; nothing more "
+                        "changed since, so no new addendum is written."
+                    ]
+                }
+            )
         raise ChartError({None: ["Nothing changed: no addendum written."]})
     assert user is not None
     what_changed = f"{subject}: " + "; ".join(what)

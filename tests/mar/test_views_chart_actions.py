@@ -661,6 +661,11 @@ def test_a_signed_card_changes_only_as_an_addendum_with_a_reason(
     assert addendum.what == f"A{adm.pk} paclitaxel: stop: 2026-03-02 12:15 -> 2026-03-02 12:25"
     assert addendum.why == "pump log"
     assert ChargeRun.objects.get(encounter=chemo_encounter, is_current=True).trigger == "addendum"
+    # Save pressed again after the autosave wrote it: said saved, not "Nothing changed".
+    saved = Administration.objects.get(pk=adm.pk)  # the card as the autosave's answer drew it
+    again = client.post(url, card_data(saved, stop=new_stop, addendum_why="pump log"), **HX)
+    assert "Already saved: your addendum of " in again.content.decode()
+    assert Addendum.objects.filter(encounter=chemo_encounter).count() == 1
 
 
 def test_a_signed_pause_changes_only_as_an_addendum_with_a_reason(
