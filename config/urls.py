@@ -1,11 +1,20 @@
+from collections.abc import Callable
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponseBase
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from config.admin_site import admin_sign_in
 from config.session import session_resume
 from mar import views as mar_views
 from mar.audit.forms import SignInForm
+
+
+def _to(name: str) -> Callable[..., HttpResponseBase]:
+    return RedirectView.as_view(pattern_name=name, http_method_names=["get", "head"])
+
 
 urlpatterns = [
     path("", mar_views.home, name="home"),
@@ -18,6 +27,11 @@ urlpatterns = [
     ),
     path("accounts/resume/", session_resume, name="session_resume"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # An app's bare address (typed, or a bookmark cut short) leads to its first page, not a 404;
+    # the page itself checks the role.
+    path("mar/", _to("mar:board"), name="mar_index"),
+    path("coding/", _to("coding:worklist"), name="coding_index"),
+    path("interfaces/", _to("hl7:messages"), name="interfaces_index"),
     path("mar/", include("mar.urls")),
     path("coding/", include("coding.urls")),
     path("pharmacy/", include("mar.pharmacy.urls")),

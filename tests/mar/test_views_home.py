@@ -66,3 +66,20 @@ def test_logout_is_a_post(client_as) -> None:
     assert client.get(reverse("logout")).status_code == 405
     assert client.post(reverse("logout")).status_code == 302
     assert client.get(reverse("mar:board")).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("bare", "first_page", "role"),
+    [
+        ("/mar/", "mar:board", roles.NURSE),
+        ("/coding/", "coding:worklist", roles.CODER),
+        ("/interfaces/", "hl7:messages", roles.ADMIN),
+    ],
+)
+def test_an_apps_bare_address_leads_to_its_first_page_not_a_404(
+    client, client_as, bare: str, first_page: str, role: str
+) -> None:
+    response = client_as(role).get(bare)
+    assert (response.status_code, response["Location"]) == (302, reverse(first_page))
+    assert client_as(role).get(bare, follow=True).status_code == 200
+    assert client.get(bare)["Location"].startswith(reverse("login"))  # signed out: sign in
