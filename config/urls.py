@@ -10,10 +10,13 @@ from config.admin_site import admin_sign_in
 from config.session import session_resume
 from mar import views as mar_views
 from mar.audit.forms import SignInForm
+from mar.roles import ADMIN, CODER, NURSE, role_required
 
 
-def _to(name: str) -> Callable[..., HttpResponseBase]:
-    return RedirectView.as_view(pattern_name=name, http_method_names=["get", "head"])
+def _to(name: str, *roles: str) -> Callable[..., HttpResponseBase]:
+    """A redirect to `name` for the roles that page admits (others: 403 here, as there)."""
+    view = RedirectView.as_view(pattern_name=name, http_method_names=["get", "head"])
+    return role_required(*roles)(view)  # type: ignore[arg-type]
 
 
 urlpatterns = [
@@ -28,10 +31,10 @@ urlpatterns = [
     path("accounts/resume/", session_resume, name="session_resume"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # An app's bare address (typed, or a bookmark cut short) leads to its first page, not a 404;
-    # the page itself checks the role.
-    path("mar/", _to("mar:board"), name="mar_index"),
-    path("coding/", _to("coding:worklist"), name="coding_index"),
-    path("interfaces/", _to("hl7:messages"), name="interfaces_index"),
+    # only the roles that page admits are sent there.
+    path("mar/", _to("mar:board", NURSE), name="mar_index"),
+    path("coding/", _to("coding:worklist", CODER), name="coding_index"),
+    path("interfaces/", _to("hl7:messages", ADMIN), name="interfaces_index"),
     path("mar/", include("mar.urls")),
     path("coding/", include("coding.urls")),
     path("pharmacy/", include("mar.pharmacy.urls")),
