@@ -950,12 +950,19 @@ def checklist_context(
     findings = None if summary.record_error else findings_of(summary)
     # Only the rows the findings name are read (issue 19): their administrations (with their
     # pauses when a finding is about one), the sites when a finding is about flushes, the
-    # acknowledgements when there is a finding at all.
+    # acknowledgements when there is a finding at all. The GET's read of the encounter brought
+    # the acknowledgements and the administrations its stored summary names (PostgreSQL,
+    # `checklist_rows`): used when that summary is the one shown, not one computed since.
+    read_with = reads.checklist_rows(encounter) if stored and summary is stored[0] else None
     fields = {f.field or "" for f in findings or ()}
     named = named_administrations(findings or ())
     adms: dict[str, Administration] = {}
     if named:
-        rows = reads.administrations_named(encounter.pk, sorted(named), encounter=encounter)
+        rows = (
+            read_with.administrations
+            if read_with is not None
+            else reads.administrations_named(encounter.pk, sorted(named), encounter=encounter)
+        )
         if any(name.startswith("pauses[") for name in fields):
             reads.with_pauses(rows)
         adms = {administration_record_id(a.pk): a for a in rows}
@@ -964,10 +971,18 @@ def checklist_context(
         if "flushes" in fields
         else {}
     )
-    acknowledgements = reads.acknowledgements(encounter.pk, encounter=encounter) if findings else []
+    acknowledgements = (
+        []
+        if not findings
+        else read_with.acknowledgements
+        if read_with is not None
+        else reads.acknowledgements(encounter.pk, encounter=encounter)
+    )
     checklist = checklist_build(
         findings, summary.record_error, acknowledgements, adms, sites,
-        flushes=encounter.flushes.order_by("at", "pk"),
+        # read only for a finding naming a flush (its queryset is not even built otherwise)
+        flushes=encounter.flushes.order_by("at", "pk")
+        if any(_FLUSH_INDEX.match(name) for name in fields) else (),
         decisions=pharmacist_decisions(encounter)
         if any(f.rule == "RAC-2" for f in findings or ()) else None,
     )  # fmt: skip

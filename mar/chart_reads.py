@@ -6,9 +6,14 @@ tests/mar/test_prepared.py holds every read here to its queryset."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.contrib.auth.models import Group, User
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connections
+from django.db.models import Count, Exists, JSONField, Model, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from mar.models import (
     AccessSite,
@@ -16,6 +21,7 @@ from mar.models import (
     Administration,
     BarcodeScan,
     ChartedInError,
+    Drug,
     Encounter,
     EncounterSummary,
     FindingAcknowledgement,
@@ -29,6 +35,8 @@ from mar.models import (
 )
 from mar.ports import charges_port
 from mar.prepared import PreparedRead, prefetched, prepared
+
+M = TypeVar("M", bound=Model)
 
 # Who made a row, joined: the chart names them.
 _ADMINISTRATION_JOINS = ("drug", "order", "site", "created_by", "double_checked_by")
@@ -52,12 +60,21 @@ def encounter_with_summary_stored(encounter_id: int) -> QuerySet[Encounter]:
 
 
 @prepared
-def encounter_and_summary(encounter_id: int) -> QuerySet[Encounter]:
+def encounter_and_summary(encounter_id: int, user_id: int) -> QuerySet[Encounter]:
     """The encounter with its stored summary joined (`stored_summary`): the live checklist's GET
-    reads both in one statement. (Not for a view that writes: the summary read here would be
-    the one before its write.)"""
-    return Encounter.objects.filter(pk=encounter_id).select_related(
+    reads both in one statement, and on PostgreSQL, in the same statement, the encounter's
+    acknowledgements and the administrations its stored findings name (`checklist_rows`), and
+    the names of the groups of the user `user_id` (`reader_groups`: the view's role check).
+    (Not for a view that writes: the summary read here would be the one before its write.)"""
+    read = Encounter.objects.filter(pk=encounter_id).select_related(
         "patient", "signed_by", "summary"
+    )
+    if connections[read.db].vendor != "postgresql":
+        return read
+    return read.annotate(
+        checklist_acknowledgements=RawSQL(_ACKNOWLEDGEMENTS_SQL, (), output_field=JSONField()),
+        checklist_administrations=RawSQL(_NAMED_SQL, (), output_field=JSONField()),
+        reader_groups=ArraySubquery(Group.objects.filter(user__id=user_id).values("name")),
     )
 
 
@@ -67,6 +84,89 @@ def stored_summary(encounter: Encounter) -> list[EncounterSummary]:
         return [encounter.summary]
     except EncounterSummary.DoesNotExist:
         return []
+
+
+def _table(model: type[Model]) -> str:
+    return f'"{model._meta.db_table}"'
+
+
+def _column(model: type[Model], name: str) -> str:
+    return f'"{model._meta.get_field(name).column}"'
+
+
+def _pairs(alias: str, model: type[Model], names: tuple[str, ...]) -> str:
+    """`jsonb_build_object`'s arguments for these fields of a row: each by its attname."""
+    return ", ".join(
+        f"'{model._meta.get_field(name).attname}', {alias}.{_column(model, name)}" for name in names
+    )
+
+
+_ENCOUNTER_ID = f"{_table(Encounter)}.{_column(Encounter, 'id')}"
+_ACK, _ADM = FindingAcknowledgement, Administration
+# Each acknowledgement, in their order (at, pk), with who gave it: what the checklist shows.
+_ACKNOWLEDGEMENTS_SQL = (
+    "SELECT coalesce(jsonb_agg(jsonb_build_object("
+    f"{_pairs('k', _ACK, ('id', 'rule', 'administrations', 'field', 'message', 'reason', 'by'))}, "
+    f"'username', u.{_column(User, User.USERNAME_FIELD)}) "
+    f"ORDER BY k.{_column(_ACK, 'at')}, k.{_column(_ACK, 'id')}), '[]'::jsonb) "
+    f"FROM {_table(_ACK)} k "
+    f"JOIN {_table(User)} u ON u.{_column(User, 'id')} = k.{_column(_ACK, 'by')} "
+    f"WHERE k.{_column(_ACK, 'encounter')} = {_ENCOUNTER_ID}"
+)
+# The administrations the stored findings name ("A12": administration 12), with what the
+# checklist shows of them: the drug's name, the order, the site and the purpose (its links and
+# notes). A record id that is not an administration's names none.
+_NAMED_SQL = (
+    "SELECT coalesce(jsonb_agg(jsonb_build_object("
+    f"{_pairs('a', _ADM, ('id', 'drug', 'order', 'site', 'purpose'))}, "
+    f"'drug_name', d.{_column(Drug, 'name')}) ORDER BY a.{_column(_ADM, 'id')}), '[]'::jsonb) "
+    f"FROM {_table(_ADM)} a "
+    f"JOIN {_table(Drug)} d ON d.{_column(Drug, 'id')} = a.{_column(_ADM, 'drug')} "
+    f"WHERE a.{_column(_ADM, 'encounter')} = {_ENCOUNTER_ID} AND a.{_column(_ADM, 'id')} IN ("
+    "SELECT CASE WHEN n ~ '^A[0-9]{1,18}$' THEN substr(n, 2)::bigint END "
+    f"FROM jsonb_array_elements({_table(EncounterSummary)}.{_column(EncounterSummary, 'findings')})"
+    " AS f, jsonb_array_elements_text(f.value -> 'administrations') AS n)"
+)
+
+
+@dataclass
+class ChecklistRows:
+    """What `encounter_and_summary` read with the encounter for its checklist: its
+    acknowledgements, and the administrations its stored findings name (their drug's name, order,
+    site and purpose; any other field is read when asked for, as `.only()` reads)."""
+
+    acknowledgements: list[FindingAcknowledgement]
+    administrations: list[Administration]
+
+
+def _partial(model: type[M], db: str, row: dict[str, Any]) -> M:
+    """An instance of `model` from the fields of `row` (attnames), the others deferred."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in row]
+    return model.from_db(db, names, [row[name] for name in names])
+
+
+def checklist_rows(encounter: Encounter) -> ChecklistRows | None:
+    """The rows `encounter_and_summary` read with `encounter` (None: not read with it, as on
+    SQLite). The administrations are those its stored summary names: for another summary (one
+    computed since, the stored one having expired) read them again."""
+    acks = getattr(encounter, "checklist_acknowledgements", None)
+    named = getattr(encounter, "checklist_administrations", None)
+    if acks is None or named is None:
+        return None
+    db = encounter._state.db or "default"
+    acknowledgements = []
+    for row in acks:
+        ack = _partial(FindingAcknowledgement, db, {**row, "encounter_id": encounter.pk})
+        ack.encounter = encounter
+        ack.by = _partial(User, db, {"id": row["by_id"], User.USERNAME_FIELD: row["username"]})
+        acknowledgements.append(ack)
+    administrations = []
+    for row in named:
+        adm = _partial(Administration, db, {**row, "encounter_id": encounter.pk})
+        adm.encounter = encounter
+        adm.drug = _partial(Drug, db, {"id": row["drug_id"], "name": row["drug_name"]})
+        administrations.append(adm)
+    return ChecklistRows(acknowledgements, administrations)
 
 
 @prepared

@@ -1,6 +1,6 @@
 """The roles (Django groups, created by migrations 0002 and 0007) and the check views use."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -37,11 +37,19 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
         return set()
     cached: set[str] | None = getattr(user, "_mar_roles", None)
     if cached is None:
-        cached = {group.name for group in groups_of(user.pk)}
-        if user.is_superuser:  # type: ignore[union-attr]
-            cached.add(ADMIN)
-        user._mar_roles = cached  # type: ignore[union-attr]
+        cached = roles_read(user, [group.name for group in groups_of(user.pk)])
     return cached
+
+
+def roles_read(user: AbstractBaseUser, group_names: Iterable[str]) -> set[str]:
+    """The roles of a signed-in `user` whose groups (`group_names`, all of them) were read: by
+    `user_roles`, or by a view in its own statement (the live checklist's GET reads them with
+    the encounter, issue 19). Kept on the user for the request, as `user_roles` keeps them."""
+    roles = set(group_names)
+    if user.is_superuser:  # type: ignore[attr-defined]
+        roles.add(ADMIN)
+    user._mar_roles = roles  # type: ignore[attr-defined]
+    return roles
 
 
 def user_role(user: AbstractBaseUser | AnonymousUser) -> str | None:

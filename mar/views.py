@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -79,6 +79,7 @@ from mar.roles import (
     NURSE,
     PHARMACIST,
     role_required,
+    roles_read,
     user_has_role,
     user_role,
 )
@@ -272,13 +273,25 @@ def encounter_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "mar/encounter.html", _chart_context(request, encounter))
 
 
+CHECKLIST_ROLES = (NURSE, CODER, PHARMACIST)
+
+
 @require_GET
-@role_required(NURSE, CODER, PHARMACIST)
 def encounter_checklist(request: HttpRequest, pk: int) -> HttpResponse:
     """The live checklist panel alone (readable on its own). Its htmx refresh also brings the
-    sign-off panel and the top bar's sign state out of band: they follow from the checklist."""
+    sign-off panel and the top bar's sign state out of band: they follow from the checklist.
+
+    Its role check is `role_required(*CHECKLIST_ROLES)`'s, made here on the user's groups as
+    the statement that reads the encounter read them (PostgreSQL; issue 19: it is polled every
+    minute by every open chart): nothing that statement read is used, nor its absence told
+    (a 404), before the check has passed."""
     # The encounter and its stored summary in one read (this view writes nothing).
-    encounter = _found(reads.encounter_and_summary(pk))
+    found = reads.encounter_and_summary(pk, request.user.pk)
+    if found and hasattr(found[0], "reader_groups"):
+        roles_read(request.user, found[0].reader_groups)  # type: ignore[arg-type]
+    if not user_has_role(request.user, *CHECKLIST_ROLES):  # else read as role_required reads
+        raise PermissionDenied
+    encounter = _found(found)
     context = checklist_context(encounter, stored=reads.stored_summary(encounter))
     if not request.htmx:
         return partial_response(request, "mar/_checklist.jinja", context)

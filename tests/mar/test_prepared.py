@@ -70,6 +70,8 @@ def _arguments(read: Any, encounter: Encounter) -> list[tuple[Any, ...]]:
         "site_id": encounter.sites.values_list("pk", flat=True).first() or 0,
         "order_id": encounter.orders.values_list("pk", flat=True).first() or 0,
         "administration_id": encounter.administrations.values_list("pk", flat=True).last() or 0,
+        # a reader's groups (the checklist's role check): the nurse who charted it, if any
+        "user_id": encounter.administrations.values_list("created_by", flat=True).first() or 0,
     }
     choices: list[tuple[Any, ...]] = [()]
     for name in inspect.signature(read.build).parameters:

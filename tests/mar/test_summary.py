@@ -343,14 +343,14 @@ def test_the_checklist_reads_its_summary_with_the_encounter_and_recomputes_one_m
     EncounterSummary.objects.filter(encounter=encounter).delete()
     first = client.get(url).content.decode()  # none stored: computed, stored
     assert EncounterSummary.objects.filter(encounter=encounter).exists()
-    read = chart_reads.encounter_and_summary(encounter.pk)[0]
+    read = chart_reads.encounter_and_summary(encounter.pk, 0)[0]
     assert [s.pk for s in chart_reads.stored_summary(read)] == [encounter.pk]
     assert (
         client.get(url).content.decode().split('id="checklist"')[1]
         == first.split('id="checklist"')[1]
     )
     EncounterSummary.objects.filter(encounter=encounter).delete()
-    assert chart_reads.stored_summary(chart_reads.encounter_and_summary(encounter.pk)[0]) == []
+    assert chart_reads.stored_summary(chart_reads.encounter_and_summary(encounter.pk, 0)[0]) == []
 
 
 @pytest.mark.parametrize("stored_first", [False, True])

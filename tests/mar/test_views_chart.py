@@ -4,13 +4,22 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from mar import chart_reads, roles
-from mar.models import Addendum, Administration, Encounter, EncounterSummary, Flush, Pause
+from mar.models import (
+    Addendum,
+    Administration,
+    Encounter,
+    EncounterSummary,
+    FindingAcknowledgement,
+    Flush,
+    Pause,
+)
 from tests import factories
 from tests.mar.chart_helpers import running_visit
 
@@ -146,10 +155,12 @@ def _queries(client: Client, url: str) -> int:
 CHART_QUERIES = 17
 SIGNED_EXTRA = 1  # the addenda
 # The checklist reads the stored summary (mar/summary.py) instead of the bridge: session, user,
-# groups, the encounter with its summary joined (one statement), then only what its findings
-# name: their administrations (pauses for a pause finding), the sites for a flush finding, the
-# acknowledgements.
-CHECKLIST_QUERIES = 7
+# then the encounter with its summary joined and, in the same statement (PostgreSQL), its
+# acknowledgements, the administrations its findings name and the user's groups (the role
+# check); then only what some findings need: the pauses for a pause finding (as here), the
+# sites for a flush finding. (SQLite reads the groups, acknowledgements and administrations
+# each on its own.)
+CHECKLIST_QUERIES = 4
 
 
 def test_chart_page_queries_stay_fixed_as_the_record_grows(
@@ -207,6 +218,98 @@ def test_checklist_partial_queries_stay_fixed_as_the_record_grows(
         client.get(reverse("mar:encounter_checklist", args=[small.pk]))
     with django_assert_num_queries(CHECKLIST_QUERIES):
         client.get(reverse("mar:encounter_checklist", args=[large.pk]))
+
+
+def _checklist_section(html: str) -> str:
+    start = html.index('<section id="checklist"')
+    return html[start : html.index("</section>", start) + len("</section>")]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the joined read is PostgreSQL's")
+def test_the_checklist_get_reads_its_acknowledgements_and_named_administrations_with_it(
+    client_as, django_assert_num_queries
+) -> None:
+    """Issue 19: the checklist's GET reads the acknowledgements (who gave each, why) and the
+    administrations its stored findings name in the statement that reads the encounter and its
+    summary. The panel says what it says with each read on its own: findings, links (a pause's
+    own field), acknowledgements and counts; a summary expired since it was stored is computed
+    again and what it names read as before."""
+    from django.utils import timezone
+
+    from mar.chart_context import checklist_context
+
+    encounter = factories.chemo_encounter_create(extra_pushes=2)
+    stopped = encounter.administrations.filter(stop__isnull=False).order_by("pk").first()
+    Pause.objects.create(administration=stopped, start=stopped.start + timedelta(minutes=1))
+    Flush.objects.filter(encounter=encounter).delete()  # RAC-5: no flush between drugs
+    EncounterSummary.objects.filter(encounter=encounter).delete()  # changed behind the services
+    client = client_as(roles.NURSE)
+    url = reverse("mar:encounter_checklist", args=[encounter.pk])
+    client.get(url)  # the summary stored
+    findings = [
+        item.finding
+        for group in checklist_context(encounter)["checklist"].groups
+        for item in group.items
+    ]
+    named = [f for f in findings if f.administrations and f.severity == "error"]
+    assert named and any((f.field or "").startswith("pauses[") for f in findings)
+    by = factories.user_create(username="nurse-<ack>", role=roles.NURSE)
+    FindingAcknowledgement.objects.create(
+        encounter=encounter, rule=named[0].rule, administrations=",".join(named[0].administrations),
+        field=named[0].field or "", message=named[0].message, reason="pump log & <chart>", by=by,
+    )  # fmt: skip
+
+    # Each row read on its own (the encounter read without them): what the panel must say.
+    alone = _checklist_section(
+        _checklist_html(checklist_context(Encounter.objects.get(pk=encounter.pk)))
+    )
+    assert "Acknowledged by nurse-&lt;ack&gt;: pump log &amp; &lt;chart&gt;" in alone
+    assert f'href="#adm-{named[0].administrations[0][1:]}"' in alone and "#id_p" in alone
+    with django_assert_num_queries(CHECKLIST_QUERIES + 1):  # the sites too: a flush finding
+        joined = _checklist_section(client.get(url, HTTP_HX_REQUEST="true").content.decode())
+    assert joined == alone
+    read = chart_reads.encounter_and_summary(encounter.pk, by.pk)[0]
+    assert read.reader_groups == [roles.NURSE]
+    rows = chart_reads.checklist_rows(read)
+    assert rows is not None
+    assert [(a.pk, a.by.get_username(), a.reason) for a in rows.acknowledgements] == [
+        (a.pk, "nurse-<ack>", "pump log & <chart>")
+        for a in FindingAcknowledgement.objects.filter(encounter=encounter)
+    ]
+    names = {int(i[1:]) for f in findings for i in f.administrations if i.startswith("A")}
+    assert {a.pk for a in rows.administrations} == names
+    assert {
+        (a.pk, a.drug.name, a.order_id, a.site_id, a.purpose) for a in rows.administrations
+    } == {
+        (a.pk, a.drug.name, a.order_id, a.site_id, a.purpose)
+        for a in Administration.objects.filter(pk__in=names).select_related("drug")
+    }
+
+    # Expired: computed again at the GET, its rows read on their own; the panel unchanged.
+    EncounterSummary.objects.filter(encounter=encounter).update(
+        valid_until=timezone.now() - timedelta(minutes=1)
+    )
+    again = _checklist_section(client.get(url, HTTP_HX_REQUEST="true").content.decode())
+    assert again == alone
+
+
+@pytest.mark.parametrize("role", [roles.CLERK, None])
+def test_the_checklist_refuses_a_role_not_its_own_even_where_no_encounter_is(
+    db, chemo_encounter, role
+) -> None:
+    """Its role check is made on the groups read with the encounter (issue 19): refused as
+    `role_required` refuses (403), and a 403, not a 404, where the encounter does not exist (its
+    absence is not told to who may not read it); an admin without a group reads it."""
+    client = Client()
+    client.force_login(factories.user_create(username="not-a-reader", role=role))
+    for pk in (chemo_encounter.pk, 999999):
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            url = reverse("mar:encounter_checklist", args=[pk])
+            assert client.get(url, **headers).status_code == 403
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("super-reader", password="x"))
+    for pk, status in ((chemo_encounter.pk, 200), (999999, 404)):
+        assert admin.get(reverse("mar:encounter_checklist", args=[pk])).status_code == status
 
 
 def test_an_encounter_that_does_not_exist_is_404(client_as) -> None:
