@@ -65,10 +65,9 @@ def encounter_and_summary(encounter_id: int, user_id: int) -> QuerySet[Encounter
     reads both in one statement, and on PostgreSQL, in the same statement, the encounter's
     acknowledgements and the administrations its stored findings name (`checklist_rows`), and
     the names of the groups of the user `user_id` (`reader_groups`: the view's role check).
-    (Not for a view that writes: the summary read here would be the one before its write.)"""
-    read = Encounter.objects.filter(pk=encounter_id).select_related(
-        "patient", "signed_by", "summary"
-    )
+    (Not for a view that writes: the summary read here would be the one before its write.)
+    Not its patient nor who signed it: the checklist shows neither."""
+    read = Encounter.objects.filter(pk=encounter_id).select_related("summary")
     if connections[read.db].vendor != "postgresql":
         return read
     return read.annotate(
