@@ -42,7 +42,7 @@ _LEGEND_FIXED = (
     '<rect x="1" y="1" width="22" height="14" class="tl-pause"/></svg> hatched: paused</span>\n'
     '<span class="text-nowrap tl-running-swatch"><svg width="24" height="16" aria-hidden="true">'
     '<rect x="1" y="1" width="22" height="14" rx="3" fill="#adb5bd"/></svg> '
-    "dashed outline: still running</span>\n"
+    "dashed outline: {open_end}</span>\n"
 )
 
 
@@ -156,6 +156,6 @@ def timeline_svg(timeline: Timeline) -> SafeString:
             f"{escape(name)}</span>"
         )
     add("\n")
-    add(_LEGEND_FIXED)
+    add(_LEGEND_FIXED.format(open_end=escape(timeline.open_end)))
     add("</figcaption>\n</figure>")
     return mark_safe("".join(out))
