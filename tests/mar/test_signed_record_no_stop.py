@@ -114,3 +114,13 @@ def test_at_the_bedside_the_same_infusion_still_runs(client, nurse_user) -> None
     assert 'data-testid="running-now"' in page
     assert 'data-testid="adm-no-stop"' not in page
     assert f"dashed outline: {RUNNING_WORDS}" in page
+
+
+def test_the_open_end_legend_is_drawn_only_where_a_bar_has_no_stop(client, nurse_user) -> None:
+    encounter, adm = running_visit()
+    client.force_login(nurse_user)
+    url = reverse("mar:encounter", args=[encounter.pk])
+    assert f"dashed outline: {RUNNING_WORDS}" in client.get(url).content.decode()
+    adm.stop = adm.start + timedelta(minutes=40)
+    adm.save(update_fields=["stop"])
+    assert "dashed outline" not in client.get(url).content.decode()
