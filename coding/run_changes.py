@@ -1,19 +1,22 @@
-"""What changed in an encounter's charges since the run before: the review page's per-line markers.
+"""What changed in an encounter's charges since those accepted: the review page's line markers.
 
 When a signed record changes after the coder saw its charges (an addendum, a pharmacist's class
 change, a new payer policy), a new run replaces the one she saw. Its lines are compared with the
-immediately preceding run's, the lines as each run generated them (engine and drug lines; the
-coders' corrections have their own re-review, coding/corrections.py). Lines are paired as a
-correction follows its target from run to run (`corrections.lines_matched`): an engine line has
-no identity of its own across runs (each run stores new rows), so an identical line (code, units,
-modifiers, date, administrations) is the same line, and otherwise the line of the same code for
-the most shared administrations is that line changed. What is left over is new, or gone.
+lines of the run whose charges a coder last accepted (`ReviewItem.accepted_run`: several runs may
+have come since), or else of the immediately preceding run, the lines as each run generated them
+(engine and drug lines; the coders' corrections have their own re-review, coding/corrections.py).
+Lines are paired as a correction follows its target from run to run (`corrections.lines_matched`):
+an engine line has no identity of its own across runs (each run stores new rows), so an identical
+line (code, units, modifiers, date, administrations) is the same line, and otherwise the line of
+the same code for the most shared administrations is that line changed. What is left over is new,
+or gone.
 
 Plain functions of lines already read (the page prefetches every run's lines): no query.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -64,6 +67,8 @@ class RunChanges:
     since: int
     lines: dict[int, LineChange] = field(default_factory=dict)
     gone: list[ChargeLine] = field(default_factory=list)
+    # `since` is the run whose charges a coder last accepted (not the run just before).
+    accepted: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.lines or self.gone)
@@ -96,10 +101,23 @@ def preceding_run(runs: Iterable[ChargeRun], run: ChargeRun) -> ChargeRun | None
     return max(earlier, key=lambda r: (r.created_at, r.pk), default=None)
 
 
-def changes_since_preceding(runs: list[ChargeRun], run: ChargeRun) -> RunChanges | None:
-    """`run`'s changes since the run before it; None for the first run. Reads `lines.all()`
-    of both (prefetched on the review page: no query)."""
-    before = preceding_run(runs, run)
+def changes_since_preceding(
+    runs: list[ChargeRun], run: ChargeRun, *, accepted_run_id: int | None = None
+) -> RunChanges | None:
+    """`run`'s changes since the charges a coder last accepted (`accepted_run_id`, when that
+    run is an earlier one of `runs`: several runs may have come since, each addendum its own),
+    else since the run before it; None for the first run. Reads `lines.all()` of both
+    (prefetched on the review page: no query)."""
+    accepted = next(
+        (
+            r
+            for r in runs
+            if r.pk == accepted_run_id and (r.created_at, r.pk) < (run.created_at, run.pk)
+        ),
+        None,
+    )
+    before = accepted or preceding_run(runs, run)
     if before is None:
         return None
-    return run_changes(since=before.pk, previous=before.lines.all(), current=run.lines.all())
+    changes = run_changes(since=before.pk, previous=before.lines.all(), current=run.lines.all())
+    return dataclasses.replace(changes, accepted=accepted is not None)

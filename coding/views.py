@@ -360,8 +360,11 @@ def _review_context(
                 "charges": [sent[index] for index in difference.new],
                 "unchanged": len(difference.kept),
             }
-        # What changed since the run before (coding/run_changes.py), from the lines prefetched.
-        changes = changes_since_preceding(runs, run)
+        # What changed since the charges last accepted, or the run before (coding/run_changes.py),
+        # from the lines prefetched.
+        changes = changes_since_preceding(
+            runs, run, accepted_run_id=item.accepted_run_id if item else None
+        )
         for line, detail in zip(lines, details, strict=True):
             change = changes.lines.get(line.line_id) if changes and line.line_id else None
             correct_form = None

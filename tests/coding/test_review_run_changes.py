@@ -114,7 +114,47 @@ def test_the_markers_cost_the_review_page_no_query(client_as, coder_user, monkey
     page_of(client, encounter)  # the statements prepared on this connection
     with CaptureQueriesContext(connection) as marked:
         assert markers(page_of(client, encounter))
-    monkeypatch.setattr(views, "changes_since_preceding", lambda runs, run: None)
+    monkeypatch.setattr(views, "changes_since_preceding", lambda runs, run, **_: None)
     with CaptureQueriesContext(connection) as unmarked:
         assert not markers(page_of(client, encounter))
     assert len(marked.captured_queries) == len(unmarked.captured_queries)
+
+
+def test_after_several_runs_the_markers_are_since_the_charges_the_coder_accepted(
+    client_as, coder_user
+) -> None:
+    """Each addendum makes its own run: a coder who accepted run 1 and comes back after runs 2
+    and 3 sees what changed since run 1 (what she accepted), not only since run 2."""
+    from coding.review import review_accept, review_claim
+
+    encounter, first, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    review_accept(item=item, user=coder_user)
+    item.refresh_from_db()
+    assert item.accepted_run_id == first.pk
+    client = client_as(roles.CODER)
+    second = addendum(encounter, coder_user, chemo_minutes=130)  # 96415 x2 -> x1
+    third = addendum(encounter, coder_user, chemo_minutes=130, hydration=False)  # 96361 gone
+    item.refresh_from_db()
+    assert item.accepted_run_id == first.pk  # kept while the item went back to NEW
+    page = page_of(client, encounter)
+    assert f"(run {third.pk}," in page
+    assert f"was ×2 in run {first.pk}" in row_of(page, "96415")  # run 2 alone would not say it
+    assert f"No longer charged since run {first.pk}:" in page
+    since = re.search(r'data-testid="changes-since">([^<]*)<', page)
+    assert since is not None
+    assert since.group(1) == (
+        f"Marked: what changed since run {first.pk}, the charges last accepted."
+    )
+    assert f"run {second.pk}" not in " ".join(markers(page))
+
+
+def test_without_an_acceptance_the_markers_are_since_the_run_before(client_as, coder_user) -> None:
+    encounter, first, _item = reviewed()
+    client = client_as(roles.CODER)
+    second = addendum(encounter, coder_user, chemo_minutes=130)
+    addendum(encounter, coder_user, chemo_minutes=130, hydration=False)
+    page = page_of(client, encounter)
+    assert f"Marked: what changed since run {second.pk}, the run before this one." in page
+    assert 'data-testid="run-change"' not in row_of(page, "96415")  # same as in run 2
+    assert f"No longer charged since run {second.pk}:" in page

@@ -118,3 +118,22 @@ def test_the_run_compared_with_is_the_one_immediately_before() -> None:
     # Two runs stored in the same instant: the older pk is the earlier.
     twin = run(9, 11)
     assert preceding_run([twin, third, second], twin) is third
+
+
+def test_the_run_compared_with_is_the_one_accepted_when_it_is_earlier() -> None:
+    from coding.run_changes import changes_since_preceding
+
+    def run(pk: int, hour: int) -> ChargeRun:
+        made = ChargeRun(pk=pk, created_at=datetime(2026, 3, 5, hour, tzinfo=UTC))
+        made._prefetched_objects_cache = {"lines": ChargeLine.objects.none()}
+        return made
+
+    first, second, third = run(3, 9), run(5, 10), run(8, 11)
+    runs = [third, second, first]
+    accepted = changes_since_preceding(runs, third, accepted_run_id=first.pk)
+    assert accepted is not None and (accepted.since, accepted.accepted) == (3, True)
+    before = changes_since_preceding(runs, third, accepted_run_id=None)
+    assert before is not None and (before.since, before.accepted) == (5, False)
+    # The run accepted is the current one (nothing since), or unknown: the run before.
+    current = changes_since_preceding(runs, third, accepted_run_id=third.pk)
+    assert current is not None and (current.since, current.accepted) == (5, False)
