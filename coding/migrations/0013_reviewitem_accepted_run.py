@@ -2,6 +2,13 @@
 
 import django.db.models.deletion
 from django.db import migrations, models
+from django.db.models import F
+
+
+def accepted_so_far(apps, schema_editor):
+    """Items accepted or exported before the field: the run they hold is the one accepted."""
+    item = apps.get_model("coding", "ReviewItem")
+    item.objects.filter(state__in=["accepted", "exported"]).update(accepted_run=F("run"))
 
 
 class Migration(migrations.Migration):
@@ -16,4 +23,5 @@ class Migration(migrations.Migration):
             name='accepted_run',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='coding.chargerun'),
         ),
+        migrations.RunPython(accepted_so_far, migrations.RunPython.noop),
     ]
