@@ -4,12 +4,13 @@ Patient, Encounter, MedicationRequest and MedicationAdministration entries becom
 through the registration services (mar/registration/services.py): a patient found by MRN or
 registered, a visit opened, orders entered (a drug the formulary lacks is added untagged, for
 the pharmacist's worklist, as an order naming it does), administrations recorded as charted.
-An administration whose status says it was not given is not charted: `not-done` documents its
-order as not given with the statusReason (unless another administration gave it), and
-`entered-in-error` is left out; its response entry says so (200 OK, an informational outcome).
-The transaction-response lists the entries in the request's order (FHIR's rule). Each encounter is then marked imported (read-only in the chart) and signed, and its charges are
-owed: the checklist findings, the charges and the coders' worklist follow as for any record.
-All of the Bundle or none of it.
+What was not given is not charted: an administration `not-done` documents its order as not
+given with the statusReason, one `entered-in-error` is left out (each answered 200 OK with an
+informational outcome), and a MedicationRequest `cancelled` or `entered-in-error` is documented
+not given; an order an administration of the Bundle gave stays given. The transaction-response
+lists the entries in the request's order (FHIR's rule). Each encounter is then marked imported
+(read-only in the chart) and signed, and its charges are owed: the checklist findings, the
+charges and the coders' worklist follow as for any record. All of the Bundle or none of it.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class ImportResult:
 # MedicationAdministration.status (FHIR R4): what was not given is not charted as given.
 NOT_GIVEN = "not-done"  # the order's disposition "not given", with its statusReason
 IN_ERROR = "entered-in-error"  # nothing: the other EHR took it back
+# MedicationRequest.status of an order withdrawn before it was given: documented not given.
+ORDER_WITHDRAWN = ("cancelled", "entered-in-error")
 
 
 def _at(where: str, value: str | None, *, required: bool = False) -> datetime | None:
@@ -192,10 +195,11 @@ class _Importer:
         for order, (index, reason) in self.not_done.items():
             where = f"Bundle.entry[{index}].resource"
             if order.administrations.exists():
-                self.result.responses[index].note = (
-                    f"{where}: not-done: not charted; its order was given by another "
-                    "administration of the Bundle."
-                )
+                if self.result.responses[index].status != "201 Created":  # an administration's
+                    self.result.responses[index].note = (
+                        f"{where}: not-done: not charted; its order was given by another "
+                        "administration of the Bundle."
+                    )
                 continue
             try:
                 order_disposition_set(
@@ -349,6 +353,11 @@ class _Importer:
             Order.objects.filter(pk=order.pk).update(
                 dose=dosage.get("text", "")[:100], dose_value=None, dose_unit=""
             )
+        if r.get("status") in ORDER_WITHDRAWN:
+            # Cancelled or entered in error there: not to give. Said on the order (unless an
+            # administration of the Bundle gave it after all), not left as an order not given.
+            reason = _concept_text(r.get("statusReason")) or f"order {r['status']} in {self.source}"
+            self.not_done.setdefault(order, (self.index, reason[:500]))
         return order, f"MedicationRequest/{order.pk}"
 
     def import_medicationadministration(

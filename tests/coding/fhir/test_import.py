@@ -256,3 +256,17 @@ def test_the_transaction_response_lists_the_entries_in_the_requests_order(
     assert response.status_code == 200, response.json()
     kinds = [e["response"]["location"].split("/")[0] for e in response.json()["entry"]]
     assert kinds == [e["resource"]["resourceType"] for e in bundle["entry"]]
+
+
+def test_an_order_cancelled_in_the_other_ehr_is_documented_not_given(importer, formulary) -> None:
+    """MedicationRequest.status cancelled with no administration: not to give, said on the
+    order (not an open "ordered, not given" question for the coder)."""
+    bundle = chemo_visit_bundle()
+    bundle["entry"] = [e for e in bundle["entry"] if e.get("fullUrl") != "urn:uuid:g2"]
+    request = next(e for e in bundle["entry"] if e.get("fullUrl") == "urn:uuid:antiemetic")
+    request["resource"]["status"] = "cancelled"
+    response = importer.post(BASE, bundle)
+    assert response.status_code == 200, response.json()
+    order = Order.objects.get(encounter__account_number="EXT-V-501", drug__name="ondansetron")
+    assert order.disposition == "not_given"
+    assert order.disposition_reason == "order cancelled in Other EHR MAR"
