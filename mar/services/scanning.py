@@ -78,7 +78,7 @@ def scan_record(
     # Active packages first: a 10-digit NDC read three ways may match a retired one too.
     ndcs = list(
         drug_ndc.objects.filter(ndc__in=drug_scan.ndc11)
-        .select_related("drug", "retired_by")
+        .select_related("drug")
         .order_by("-active", "ndc")
     )
     scan.ndc = ndcs[0].ndc if ndcs else (drug_scan.ndc11[0] if len(drug_scan.ndc11) == 1 else "")

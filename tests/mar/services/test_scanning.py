@@ -220,3 +220,18 @@ def test_an_expired_lot_of_a_retired_package_is_said_expired_first(
     retire_ondansetron(pharmacist_user)
     scan = scanning.scan_record(encounter=encounter, raw=EXPIRED_GS1, user=nurse_user, today=TODAY)
     assert scan.result == "expired"
+
+
+def test_starting_with_a_retired_scan_not_overridden_says_the_package_is_retired(
+    chart, nurse_user, pharmacist_user
+) -> None:
+    encounter, order = chart
+    retire_ondansetron(pharmacist_user)
+    scan = scanning.scan_record(encounter=encounter, raw=ONDANSETRON_UPC, user=nurse_user)
+    with pytest.raises(ChartError) as refused:
+        safety.administration_start_checked(
+            order=order, site=None, start=timezone.now(), method="push", user=nurse_user,
+            checks=safety.StartChecks(scan=scan),
+        )  # fmt: skip
+    assert "package of ondansetron is retired" in refused.value.errors["scan"][0]
+    assert not order.administrations.exists()
