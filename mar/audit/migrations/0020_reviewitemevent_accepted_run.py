@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0017_charge_master_ptp_events'),
+        ('audit', '0019_admin_role_views_events'),
         ('coding', '0013_reviewitem_accepted_run'),
     ]
 
