@@ -491,9 +491,19 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     disposition_at = models.DateTimeField(null=True, blank=True)
+    # The ordering system's number for the order (HL7 ORC-2, placer order number): an order sent
+    # again under it is not entered twice, and a cancel (ORC-1 CA/DC) names the order by it.
+    placer_number = models.CharField(max_length=50, blank=True)
 
     class Meta:
         ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["encounter", "placer_number"],
+                condition=~Q(placer_number=""),
+                name="mar_order_placer_number_once_a_visit",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.drug.name} {self.dose}".strip()
