@@ -102,3 +102,12 @@ def test_an_order_control_not_handled_says_which_are(visit) -> None:
     ack = send(orc("XO"), rxe(), rxr())
     assert ack["MSA"][1] == "AE" and ack["ERR"][2] == "ORC^1^1"
     assert "NW (new order), CA (cancel) and DC (discontinue)" in ack["ERR"][8]
+
+
+def test_the_pharmacist_sees_an_order_withdrawn_by_the_ordering_system(visit, client_as) -> None:
+    from django.urls import reverse
+
+    assert send(orc(), rxe(), rxr())["MSA"][1] == "AA"
+    assert send(orc("CA"))["MSA"][1] == "AA"
+    page = client_as("pharmacist").get(reverse("pharmacy:orders")).content.decode()
+    assert "Not given: cancelled by the ordering system (HL7 ORC-1 CA)" in page
