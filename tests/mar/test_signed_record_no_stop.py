@@ -124,3 +124,22 @@ def test_the_open_end_legend_is_drawn_only_where_a_bar_has_no_stop(client, nurse
     adm.stop = adm.start + timedelta(minutes=40)
     adm.save(update_fields=["stop"])
     assert "dashed outline" not in client.get(url).content.decode()
+
+
+def test_a_chemotherapy_pump_sent_home_says_its_planned_hours_not_no_stop(
+    client, nurse_user
+) -> None:
+    """A prolonged infusion on a portable pump (96416) ends after the visit: its card on the
+    signed record names the pump and its planned hours, not a missing stop."""
+    encounter, adm = running_visit()
+    adm.pump, adm.planned_hours = "portable", 46
+    adm.save(update_fields=["pump", "planned_hours"])
+    try:
+        charting.encounter_sign(encounter=encounter, user=nurse_user)
+    except SignBlocked as blocked:
+        reasons = {charting.finding_key(f): "as charted" for f in blocked.open_errors}
+        charting.encounter_sign(encounter=encounter, user=nurse_user, reasons=reasons)
+    client.force_login(nurse_user)
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert "On a portable pump · 46 h planned" in page
+    assert "No stop charted" not in page and 'data-testid="running-now"' not in page
