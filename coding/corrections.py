@@ -42,7 +42,7 @@ def _target(data: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _line_target(line: ChargeLine) -> tuple[Any, ...]:
+def line_target(line: ChargeLine) -> tuple[Any, ...]:
     return (
         line.code,
         line.units,
@@ -66,8 +66,41 @@ def _line_json(line: ChargeLine) -> dict[str, Any]:
 def _covering(lines: list[ChargeLine], administrations: list[str]) -> list[tuple[Any, ...]]:
     wanted = set(administrations)
     return sorted(
-        _line_target(line) for line in lines if not wanted or wanted & set(line.administrations)
+        line_target(line) for line in lines if not wanted or wanted & set(line.administrations)
     )
+
+
+def lines_matched(
+    old_lines: list[ChargeLine], new_lines: list[ChargeLine]
+) -> tuple[list[tuple[ChargeLine, ChargeLine]], list[ChargeLine], list[ChargeLine]]:
+    """Two runs' lines paired as a correction follows its target from one run to the next
+    (`corrections_carry`): an identical line (code, units, modifiers, date, administrations)
+    first, else the new line of the same code for the most shared administrations
+    (`nearest_line`); a line is paired once. Returns the pairs (old, new) in the old run's
+    order, the old lines left unpaired (gone) and the new ones left unpaired (new), each in
+    claim order. The lines need their pks (saved, or given one)."""
+    old_sorted = sorted(old_lines, key=lambda line: line.position)
+    new_sorted = sorted(new_lines, key=lambda line: line.position)
+    by_target: dict[tuple[Any, ...], list[ChargeLine]] = {}
+    for line in new_sorted:
+        by_target.setdefault(line_target(line), []).append(line)
+    taken: set[int] = set()
+    paired: dict[int, ChargeLine] = {}
+    for old in old_sorted:  # the identical lines first, so a near one never takes their place
+        same = [c for c in by_target.get(line_target(old), []) if c.pk not in taken]
+        if same:
+            paired[old.pk] = same[0]
+            taken.add(same[0].pk)
+    for old in old_sorted:
+        if old.pk not in paired:
+            near = nearest_line(new_sorted, _line_json(old), taken)
+            if near is not None:
+                paired[old.pk] = near
+                taken.add(near.pk)
+    pairs = [(old, paired[old.pk]) for old in old_sorted if old.pk in paired]
+    gone = [old for old in old_sorted if old.pk not in paired]
+    new = [line for line in new_sorted if line.pk not in taken]
+    return pairs, gone, new
 
 
 def corrections_to_carry(run: ChargeRun) -> list[ChargeCorrection]:
@@ -96,7 +129,7 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
     old_lines = list(previous.lines.order_by("position"))
     by_target: dict[tuple[Any, ...], list[ChargeLine]] = {}
     for line in new_lines:
-        by_target.setdefault(_line_target(line), []).append(line)
+        by_target.setdefault(line_target(line), []).append(line)
     taken: set[int] = set()
     made: list[ChargeCorrection] = []
     for old in corrections_to_carry(previous):
@@ -118,7 +151,7 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
                 original = _line_json(line)
             else:
                 state = ChargeCorrection.State.NEEDS_REVIEW
-                line = _nearest(new_lines, old.original, taken)
+                line = nearest_line(new_lines, old.original, taken)
             if line is not None:
                 taken.add(line.pk)
         made.append(
@@ -138,7 +171,9 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
     return made
 
 
-def _nearest(lines: list[ChargeLine], target: dict[str, Any], taken: set[int]) -> ChargeLine | None:
+def nearest_line(
+    lines: list[ChargeLine], target: dict[str, Any], taken: set[int]
+) -> ChargeLine | None:
     """The new run's line of the same code as the old target, for the same administrations
     (most shared first); None when the code is gone from them: a correction is never moved
     onto a line of another code."""

@@ -135,6 +135,11 @@ class ReviewItem(models.Model):
         "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # The run whose charges a coder last accepted: kept when a new run puts the item back to NEW,
+    # so the review page marks what changed since the charges she accepted (coding/run_changes.py).
+    accepted_run = models.ForeignKey(
+        ChargeRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # Why the item is (back) on the worklist: "signed", "addendum", "class_change", ...
     returned_reason = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(default=now)

@@ -308,8 +308,9 @@ def review_accept(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
     locked.state = ReviewItem.State.ACCEPTED
     locked.accepted_by = user  # type: ignore[assignment]
     locked.accepted_at = timezone.now()
+    locked.accepted_run = run
     locked.updated_at = locked.accepted_at
-    locked.save(update_fields=["state", "accepted_by", "accepted_at", "updated_at"])
+    locked.save(update_fields=["state", "accepted_by", "accepted_at", "accepted_run", "updated_at"])
     return locked
 
 

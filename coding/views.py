@@ -65,6 +65,7 @@ from coding.review import (
     review_release,
     review_reopen,
 )
+from coding.run_changes import changes_since_preceding, gone_label
 from mar import chart_reads
 from mar.clock import hhmm
 from mar.forms import apply_validation_error
@@ -359,14 +360,20 @@ def _review_context(
                 "charges": [sent[index] for index in difference.new],
                 "unchanged": len(difference.kept),
             }
+        # What changed since the charges last accepted, or the run before (coding/run_changes.py),
+        # from the lines prefetched.
+        changes = changes_since_preceding(
+            runs, run, accepted_run_id=item.accepted_run_id if item else None
+        )
         for line, detail in zip(lines, details, strict=True):
+            change = changes.lines.get(line.line_id) if changes and line.line_id else None
             correct_form = None
             if line.line_id and not line.removed:  # a removed line shows no form
                 correct_form = take(
                     ("line", line.line_id),
                     LineCorrectForm(prefix=f"l{line.line_id}", initial=_initial(line)),
                 )
-            rows.append({"line": line, "form": correct_form, "detail": detail})
+            rows.append({"line": line, "form": correct_form, "detail": detail, "change": change})
         rereview = []
         for correction in run.corrections.all():
             if correction.state != ChargeCorrection.State.NEEDS_REVIEW:
@@ -386,6 +393,8 @@ def _review_context(
         context.update(
             {
                 "lines": rows,
+                "changes": changes,
+                "gone_lines": [gone_label(line) for line in changes.gone] if changes else [],
                 "rereview": rereview,
                 "edits": edits.items,
                 "blocking": edits.blocking,

@@ -215,6 +215,9 @@ def evaluate(
         record = record_from_encounter(encounter)
     except RecordError as exc:
         return None, None, f"{exc.field}: {exc.message}"
+    if encounter.is_signed and encounter.signed_at is not None:
+        # As the signature judged it (mar/summary.py, `_computed`), not as running at `now`.
+        return record, code_record(record, now=encounter.signed_at, signing=True), ""
     return record, code_record(record, now=now, signing=signing), ""
 
 
@@ -453,8 +456,7 @@ def chart_context(
 
     # Newest running first, then the rest newest first.
     def newest_running_first(a: Administration) -> tuple[bool, float, int]:
-        running = a.stop is None and a.method == Administration.Method.INFUSION
-        return (not running, -a.start.timestamp(), -a.pk)
+        return (not _is_running(a, encounter), -a.start.timestamp(), -a.pk)
 
     # A start's answer: when other infusions run and the new one is the newest of them, it goes
     # on top of them (`running_insert`) and theirs are not built again (issue 19: a start no
@@ -466,18 +468,18 @@ def chart_context(
     started_adm = next((a for a in adms if a.pk == started), None)
     running_insert = running_whole = False
     shared = _altered(written, result) - {started} if started_adm is not None else set()
-    if started_adm is not None and _is_running(started_adm):
-        others = [a for a in adms if a.pk != started and _is_running(a)]
+    if started_adm is not None and _is_running(started_adm, encounter):
+        others = [a for a in adms if a.pk != started and _is_running(a, encounter)]
         newest = max(((a.start, a.pk) for a in others), default=None)
         running_insert = newest is not None and (started_adm.start, started_adm.pk) > newest
         running_whole = not running_insert
     touched_cards: list[CardFindings] = []
     for adm in sorted(adms, key=newest_running_first):
         whole = started is None or adm.pk == started
-        if whole or (_is_running(adm) and running_whole):
+        if whole or (_is_running(adm, encounter) and running_whole):
             cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
         elif adm.pk in shared:
-            touched_cards.append(_card_findings(adm, items_by_adm))
+            touched_cards.append(_card_findings(encounter, adm, items_by_adm))
 
     given = {a.order_id for a in adms}
     open_sites = [s for s in sites if s.discontinued_at is None]
@@ -514,7 +516,7 @@ def chart_context(
     ]
     running_on: dict[int, list[Administration]] = {}
     for adm in sorted(adms, key=lambda a: (a.start, a.pk)):
-        if adm.stop is None and adm.method == Administration.Method.INFUSION and adm.site_id:
+        if _is_running(adm, encounter) and adm.site_id:
             running_on.setdefault(adm.site_id, []).append(adm)
     site_rows = [
         _site_row(encounter, site, flushes, bound, running_on.get(site.pk))
@@ -523,9 +525,9 @@ def chart_context(
         if started is None or (started_adm is not None and site.pk == started_adm.site_id)
     ]
     has_vascular = any(s.kind in VASCULAR_KINDS for s in open_sites)
-    timeline: Timeline | None = (
-        build_timeline(record, result, now=now) if record is not None else None
-    )
+    timeline: Timeline | None = None
+    if record is not None:
+        timeline = build_timeline(record, result, now=bedside_now(encounter, now))
     return {
         "encounter": encounter,
         "now": now,
@@ -543,7 +545,7 @@ def chart_context(
         "running_whole": running_whole,
         "touched_cards": touched_cards,
         "other_cards": [card for card in cards if not card.running],
-        "others_given": sum(1 for adm in adms if not _is_running(adm)),
+        "others_given": sum(1 for adm in adms if not _is_running(adm, encounter)),
         "flushes": flushes,
         # Only a signed record takes an addendum (signature.addendum_store), and a signature is
         # never undone (the database's guard, mar/audit/guard.py): none to read before it.
@@ -646,22 +648,25 @@ def answer_context(
         for adm in adms
         if adm.pk == card
     ]
-    touched_cards = [_card_findings(adm, items_by_adm) for adm in adms if adm.pk in altered]
+    touched_cards = [
+        _card_findings(encounter, adm, items_by_adm) for adm in adms if adm.pk in altered
+    ]
     site_rows = []
     if site is not None and site in site_by_pk:
         running = [
             adm
             for adm in sorted(adms, key=lambda a: (a.start, a.pk))
-            if adm.stop is None and adm.method == Administration.Method.INFUSION
-            and adm.site_id == site
-        ]  # fmt: skip
+            if _is_running(adm, encounter) and adm.site_id == site
+        ]
         site_rows = [_site_row(encounter, site_by_pk[site], flushes or [], bound, running)]
     context: dict[str, Any] = {
         "encounter": encounter,
         "now": now,
         "zone": encounter.zone,
         "checklist": checklist,
-        "timeline": build_timeline(record, result, now=now) if record is not None else None,
+        "timeline": build_timeline(record, result, now=bedside_now(encounter, now))
+        if record is not None
+        else None,
         "cards": cards,
         "touched_cards": touched_cards,
         "sites": site_rows,
@@ -801,8 +806,20 @@ def _site_row(
     )
 
 
-def _is_running(adm: Administration) -> bool:
-    return adm.stop is None and adm.method == Administration.Method.INFUSION
+def _is_running(adm: Administration, encounter: Encounter) -> bool:
+    """An infusion with no stop runs while the record is charted; on a signed record its stop was
+    never charted (the signature asked for it: RAC-7), and nothing runs."""
+    return (
+        adm.stop is None
+        and adm.method == Administration.Method.INFUSION
+        and not encounter.is_signed
+    )
+
+
+def bedside_now(encounter: Encounter, now: datetime) -> datetime | None:
+    """`now` for what is drawn against the clock (the timeline's running bars and its now
+    line): none on a signed record, which is drawn as it was signed."""
+    return None if encounter.is_signed else now
 
 
 @dataclass(frozen=True)
@@ -849,11 +866,13 @@ def is_paused(adm: Administration) -> bool:
     return any(pause.end is None for pause in adm.pauses.all())
 
 
-def _card_findings(adm: Administration, items_by_adm: dict[str, list[Item]]) -> CardFindings:
+def _card_findings(
+    encounter: Encounter, adm: Administration, items_by_adm: dict[str, list[Item]]
+) -> CardFindings:
     return CardFindings(
         administration=adm,
         findings=items_by_adm.get(administration_record_id(adm.pk), []),
-        running=_is_running(adm),
+        running=_is_running(adm, encounter),
     )
 
 
@@ -884,10 +903,10 @@ def _card(
                 initial={"start": pause.start, "end": pause.end, "version": adm.version},
             )
         pauses.append((pause, pause_form))
-    paused = is_paused(adm)
-    running = adm.stop is None and adm.method == Administration.Method.INFUSION
+    running = _is_running(adm, encounter)
+    paused = not encounter.is_signed and is_paused(adm)
     elapsed = None
-    if adm.method == Administration.Method.INFUSION:
+    if adm.method == Administration.Method.INFUSION and (running or adm.stop is not None):
         elapsed = running_minutes(adm, now)
     # Only a refused pause, resume or stop has a form to show (its errors); none is built else.
     at_form = bound.get(f"at-a{adm.pk}")

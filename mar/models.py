@@ -124,7 +124,16 @@ class DrugNdc(models.Model):
     preferred = models.BooleanField(
         default=False, help_text="The NDC a drug line carries when the administration names none"
     )
+    # False: retired, a package no longer stocked (mar.pharmacy.services.drug_ndc_retire). Kept,
+    # not deleted: a scan of it says it is retired, and the administrations given from it
+    # still bill it (coding/claim.py `ndc_for`).
     active = models.BooleanField(default=True)
+    # The retirement in force (cleared when reactivated; each change is in the audit trail).
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    retired_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["drug", "-preferred", "ndc"]
@@ -134,6 +143,13 @@ class DrugNdc(models.Model):
             models.UniqueConstraint(fields=["drug", "ndc"], name="mar_drug_ndc_unique"),
             models.UniqueConstraint(
                 fields=["drug"], condition=Q(preferred=True), name="mar_drug_one_preferred_ndc"
+            ),
+            # A drug line without a scanned NDC carries the preferred one: never a package no
+            # longer stocked.
+            models.CheckConstraint(
+                condition=Q(active=True) | Q(preferred=False),
+                name="mar_drug_ndc_retired_not_preferred",
+                violation_error_message="A retired NDC cannot be the preferred one.",
             ),
         ]
 
@@ -475,9 +491,19 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     disposition_at = models.DateTimeField(null=True, blank=True)
+    # The ordering system's number for the order (HL7 ORC-2, placer order number): an order sent
+    # again under it is not entered twice, and a cancel (ORC-1 CA/DC) names the order by it.
+    placer_number = models.CharField(max_length=50, blank=True)
 
     class Meta:
         ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["encounter", "placer_number"],
+                condition=~Q(placer_number=""),
+                name="mar_order_placer_number_once_a_visit",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.drug.name} {self.dose}".strip()
@@ -833,6 +859,7 @@ class BarcodeScan(models.Model):
         WRONG_PATIENT = "wrong_patient", "Wrong patient"
         WRONG_DRUG = "wrong_drug", "Wrong drug"
         EXPIRED = "expired", "Expired lot"
+        RETIRED = "retired", "Retired package"
         UNREADABLE = "unreadable", "Not a barcode this reader knows"
 
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="scans")
@@ -864,14 +891,15 @@ class BarcodeScan(models.Model):
 
 class SafetyOverride(models.Model):
     """A nurse going past a stop, with her reason: a scan that did not match (wrong patient,
-    wrong drug, expired lot), an allergy, or starting a high-alert order before the pharmacist
-    verified it (emergency). Reported per nurse and unit; the emergency starts are listed for
-    the pharmacist."""
+    wrong drug, expired lot, retired package), an allergy, or starting a high-alert order
+    before the pharmacist verified it (emergency). Reported per nurse and unit; the emergency
+    starts are listed for the pharmacist."""
 
     class Kind(models.TextChoices):
         WRONG_PATIENT = "wrong_patient", "Wrong patient"
         WRONG_DRUG = "wrong_drug", "Wrong drug"
         EXPIRED = "expired", "Expired lot"
+        RETIRED = "retired", "Retired package"
         ALLERGY = "allergy", "Allergy"
         UNVERIFIED = "unverified", "Started before verification (emergency)"
 

@@ -162,10 +162,20 @@ def valid_until(document: dict[str, Any], now: datetime) -> datetime | None:
 
 
 def summary_compute(
-    encounter_id: int, document: dict[str, Any], now: datetime, result: Result | None = None
+    encounter_id: int,
+    document: dict[str, Any],
+    now: datetime,
+    result: Result | None = None,
+    *,
+    signed_at: datetime | None = None,
 ) -> EncounterSummary:
-    """The summary of one record at `now` (not stored)."""
-    return _computed(encounter_id, document, now, result).summary
+    """The summary of one record at `now` (not stored); `signed_at`: see `_computed`."""
+    return _computed(encounter_id, document, now, result, signed_at=signed_at).summary
+
+
+def signed_moment(encounter: Encounter) -> datetime | None:
+    """When the record was signed (None: it is still being charted)."""
+    return encounter.signed_at if encounter.is_signed else None
 
 
 def _computed(
@@ -175,8 +185,14 @@ def _computed(
     result: Result | None = None,
     *,
     record_needed: bool = False,
+    signed_at: datetime | None = None,
 ) -> Written:
+    """`signed_at` (a signed record): the record is judged as the signature judged it, at the
+    moment of signing: an infusion with no stop is a stop missing (RAC-7, acknowledged at the
+    signature), never "running", and no finding ages with the clock (no `valid_until`)."""
     record = None
+    if signed_at is not None:
+        result = None  # a result computed at the bedside judged it as running
     if result is None or record_needed:
         try:
             record = parse_record(document)
@@ -190,11 +206,14 @@ def _computed(
             )
             return Written(summary, None, None)
         if result is None:
-            result = code_record(record, now=now)
+            if signed_at is not None:
+                result = code_record(record, now=signed_at, signing=True)
+            else:
+                result = code_record(record, now=now)
     summary = EncounterSummary(
         encounter_id=encounter_id,
         computed_at=now,
-        valid_until=valid_until(document, now),
+        valid_until=None if signed_at is not None else valid_until(document, now),
         record_error="",
         findings=[f.to_json() for f in result.findings],
     )
@@ -211,7 +230,11 @@ def summary_evaluate(*, encounter: Encounter, now: datetime) -> Written:
     read with `summary_stored` annotated (the chart page's read) skips that insert when its
     summary is there (a write, and its transaction, on every page load otherwise)."""
     written = _computed(
-        encounter.pk, record_dict_from_encounter(encounter), now, record_needed=True
+        encounter.pk,
+        record_dict_from_encounter(encounter),
+        now,
+        record_needed=True,
+        signed_at=signed_moment(encounter),
     )
     if not getattr(encounter, "summary_stored", False):
         EncounterSummary.objects.bulk_create([written.summary], ignore_conflicts=True)
@@ -225,13 +248,21 @@ def summary_refresh(*, encounter: Encounter, now: datetime | None = None) -> Enc
         read = None
     now = now or (read.now if read is not None else None) or timezone.now()
     kept = _written.get()
+    signed_at = signed_moment(encounter)
     if read is not None:
         result = read.result if read.now == now else None
         written = _computed(
-            encounter.pk, read.document, now, result, record_needed=kept is not None
+            encounter.pk,
+            read.document,
+            now,
+            result,
+            record_needed=kept is not None,
+            signed_at=signed_at,
         )
     else:
-        written = _computed(encounter.pk, record_dict_from_encounter(encounter), now)
+        written = _computed(
+            encounter.pk, record_dict_from_encounter(encounter), now, signed_at=signed_at
+        )
     summary = written.summary
     if kept is not None:
         # What the chart showed before: the summary as this request found it (read once, at
@@ -345,7 +376,9 @@ def summaries_for(
     found = {pk: s for pk, s in seen.items() if is_fresh(s, now)}
     if stale:
         documents = record_dicts_from_encounters(stale)
-        computed = [summary_compute(e.pk, documents[e.pk], now) for e in stale]
+        computed = [
+            summary_compute(e.pk, documents[e.pk], now, signed_at=signed_moment(e)) for e in stale
+        ]
         _store_if_unchanged(computed, seen)
         found.update((s.encounter_id, s) for s in computed)
     return found
@@ -363,6 +396,8 @@ def summary_for(
 
 
 def _encounter_of(kwargs: dict[str, Any], out: object) -> Encounter:
+    if isinstance(out, Encounter):
+        return out  # as the service left it (signed by encounter_sign, say)
     for name in ("encounter", "site", "flush", "order", "administration", "pause"):
         value = kwargs.get(name)
         if value is None:

@@ -44,6 +44,8 @@ MIN_MARK_PX = 12  # a two-minute push is still a mark a finger can find
 MAX_NAME_CHARS = 28  # longer names are cut with an ellipsis (the whole is in the tooltip)
 TICK_MIN_PX = 64  # between hour labels on the narrowest plot
 TICK_STEPS = (60, 120, 180, 240, 360, 720)
+RUNNING_WORDS = "still running"
+NO_STOP_WORDS = "no stop charted"
 RUNNING_HINT_MINUTES = 5  # a running infusion with no stop is drawn up to `now`, or this long
 
 CLASS_COLOURS = {
@@ -145,6 +147,9 @@ class Timeline:
     points: list[Point] = field(default_factory=list)
     flushes: list[FlushMark] = field(default_factory=list)
     now_x: float | None = None
+    # What a bar with no stop means: at the bedside (`now`) it is still running; on the record
+    # as signed or coded (no `now`) its stop was never charted.
+    open_end: str = RUNNING_WORDS
     legend: list[tuple[str, str]] = field(default_factory=lambda: list(LEGEND))
 
     @property
@@ -218,6 +223,9 @@ class _Rows:
 def build_timeline(
     record: Record, result: Result | None = None, *, now: datetime | None = None
 ) -> Timeline:
+    """The record's timeline. `now`: at the bedside, an infusion with no stop is drawn running up
+    to now; without it (a signed record, the coder's view) its stop was never charted, and it is
+    drawn a few minutes long, labelled so."""
     zone = ZoneInfo(record.encounter.timezone)
     adms = record.administrations
     charged = {i for c in result.charges for i in c.administrations} if result else set()
@@ -236,7 +244,7 @@ def build_timeline(
     span_minutes = max(60.0, (max(moments) - first).total_seconds() / 60 + 15)
     clock = _Clock(first, span_minutes, zone, now)
 
-    timeline = Timeline(height=0)
+    timeline = Timeline(height=0, open_end=RUNNING_WORDS if now is not None else NO_STOP_WORDS)
     most_ticks = MIN_PLOT_PX // TICK_MIN_PX
     step = next((s for s in TICK_STEPS if span_minutes / s < most_ticks), TICK_STEPS[-1])
     tick = first
@@ -309,7 +317,10 @@ def _mark(adm: Administration, clock: _Clock, charged: bool) -> Bar | Point:
         title = f"{adm.id} {adm.drug}: {adm.method} at {clock.hhmm(adm.start)}"
         return Point(adm.id, title, colour, clock.x(adm.start), 0.0, charged, name(adm.drug))
     end = clock.end(adm)
-    stop_label = clock.hhmm(adm.stop) if adm.stop else "running"
+    if adm.stop is not None:
+        stop_label = clock.hhmm(adm.stop)
+    else:
+        stop_label = "running" if clock.now is not None else NO_STOP_WORDS
     title = f"{adm.id} {adm.drug}: {clock.hhmm(adm.start)}–{stop_label}"
     if adm.purpose:
         title += f" ({adm.purpose})"

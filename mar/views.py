@@ -34,6 +34,7 @@ from mar.care_context import care_context
 from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
 from mar.chart_context import (
     answer_context,
+    bedside_now,
     board_summary,
     chart_context,
     checklist_context,
@@ -304,8 +305,9 @@ def encounter_checklist(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(NURSE, CODER, PHARMACIST)
 def encounter_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = _encounter(pk)
-    record, result, _error = evaluate(encounter, timezone.now())
-    timeline = build_timeline(record, result, now=timezone.now()) if record else None
+    now = timezone.now()
+    record, result, _error = evaluate(encounter, now)
+    timeline = build_timeline(record, result, now=bedside_now(encounter, now)) if record else None
     return partial_response(request, "mar/_chart_timeline.jinja", {"timeline": timeline})
 
 

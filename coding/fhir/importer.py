@@ -4,9 +4,13 @@ Patient, Encounter, MedicationRequest and MedicationAdministration entries becom
 through the registration services (mar/registration/services.py): a patient found by MRN or
 registered, a visit opened, orders entered (a drug the formulary lacks is added untagged, for
 the pharmacist's worklist, as an order naming it does), administrations recorded as charted.
-Each encounter is then marked imported (read-only in the chart) and signed, and its charges are
-owed: the checklist findings, the charges and the coders' worklist follow as for any record.
-All of the Bundle or none of it.
+What was not given is not charted: an administration `not-done` documents its order as not
+given with the statusReason, one `entered-in-error` is left out (each answered 200 OK with an
+informational outcome), and a MedicationRequest `cancelled` or `entered-in-error` is documented
+not given; an order an administration of the Bundle gave stays given. The transaction-response
+lists the entries in the request's order (FHIR's rule). Each encounter is then marked imported
+(read-only in the chart) and signed, and its charges are owed: the checklist findings, the
+charges and the coders' worklist follow as for any record. All of the Bundle or none of it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from mar.registration.services import (
     order_enter,
     patient_register,
 )
+from mar.services.charting import ChartError, order_disposition_set
 from mar.validators import CONTROL
 
 ACCEPTED = ("Patient", "Encounter", "MedicationRequest", "MedicationAdministration")
@@ -64,9 +69,30 @@ class BundleRefused(Exception):
 
 
 @dataclass
+class EntryResponse:
+    """What became of one entry of the Bundle (its transaction-response entry)."""
+
+    location: str
+    status: str = "201 Created"
+    note: str = ""  # why nothing was created (an OperationOutcome of severity information)
+
+
+@dataclass
 class ImportResult:
     encounters: list[Encounter] = field(default_factory=list)
-    locations: list[str] = field(default_factory=list)
+    # By the index of the Bundle's entry: the response lists them in the request's order.
+    responses: dict[int, EntryResponse] = field(default_factory=dict)
+
+    @property
+    def locations(self) -> list[str]:
+        return [self.responses[i].location for i in sorted(self.responses)]
+
+
+# MedicationAdministration.status (FHIR R4): what was not given is not charted as given.
+NOT_GIVEN = "not-done"  # the order's disposition "not given", with its statusReason
+IN_ERROR = "entered-in-error"  # nothing: the other EHR took it back
+# MedicationRequest.status of an order withdrawn before it was given: documented not given.
+ORDER_WITHDRAWN = ("cancelled", "entered-in-error")
 
 
 def _at(where: str, value: str | None, *, required: bool = False) -> datetime | None:
@@ -128,6 +154,9 @@ class _Importer:
         self.entries, self.source, self.now = entries, source, now
         self.made: dict[str, Any] = {}  # fullUrl or "Type/id" -> record
         self.result = ImportResult()
+        self.index = 0  # the entry being imported
+        # Orders an administration marked not-done names, with why (the statusReason).
+        self.not_done: dict[Order, tuple[int, str]] = {}
 
     def keys(self, index: int, resource: dict[str, Any]) -> list[str]:
         keys = [f"{resource['resourceType']}/{resource['id']}"] if resource.get("id") else []
@@ -149,13 +178,37 @@ class _Importer:
                 resource = entry.get("resource") or {}
                 if resource.get("resourceType") == kind:
                     where = f"Bundle.entry[{index}].resource"
+                    self.index = index
                     record, location = getattr(self, f"import_{kind.lower()}")(where, resource)
                     for key in self.keys(index, resource):
                         self.made[key] = record
-                    self.result.locations.append(location)
+                    self.result.responses.setdefault(index, EntryResponse(location))
+        self.orders_not_given()
         for encounter in self.result.encounters:
             encounter_import_close(encounter=encounter, source=self.source, now=self.now)
         return self.result
+
+    def orders_not_given(self) -> None:
+        """An order an administration marked not-done names is documented as not given, with
+        the statusReason (DOC-6 asks no more of it), unless another administration of the
+        Bundle gave it (then it was given, and that one is charged)."""
+        for order, (index, reason) in self.not_done.items():
+            where = f"Bundle.entry[{index}].resource"
+            if order.administrations.exists():
+                if self.result.responses[index].status != "201 Created":  # an administration's
+                    self.result.responses[index].note = (
+                        f"{where}: not-done: not charted; its order was given by another "
+                        "administration of the Bundle."
+                    )
+                continue
+            try:
+                order_disposition_set(
+                    order=order, disposition=Order.Disposition.NOT_GIVEN, reason=reason, user=None
+                )
+            except ChartError as exc:
+                raise BundleRefused(
+                    *(f"{where}: {m}" for ms in exc.errors.values() for m in ms)
+                ) from None
 
     def import_patient(self, where: str, r: dict[str, Any]) -> tuple[Patient, str]:
         identifiers = r.get("identifier") or []
@@ -300,15 +353,32 @@ class _Importer:
             Order.objects.filter(pk=order.pk).update(
                 dose=dosage.get("text", "")[:100], dose_value=None, dose_unit=""
             )
+        if r.get("status") in ORDER_WITHDRAWN:
+            # Cancelled or entered in error there: not to give. Said on the order (unless an
+            # administration of the Bundle gave it after all), not left as an order not given.
+            reason = _concept_text(r.get("statusReason")) or f"order {r['status']} in {self.source}"
+            self.not_done.setdefault(order, (self.index, reason[:500]))
         return order, f"MedicationRequest/{order.pk}"
 
     def import_medicationadministration(
         self, where: str, r: dict[str, Any]
-    ) -> tuple[Administration, str]:
+    ) -> tuple[Administration | Order, str]:
         order = self.target(f"{where}.request", r.get("request"), Order)
         context = r.get("context")
         if context and self.made.get(context.get("reference", "")) not in (order.encounter, None):
             raise BundleRefused(f"{where}.context: not the encounter of its request.")
+        status = r.get("status")
+        if status in (NOT_GIVEN, IN_ERROR):
+            # Not given (or taken back): no administration, so no charge for it.
+            location = f"MedicationRequest/{order.pk}"
+            if status == IN_ERROR:
+                note = f"{where}: entered-in-error: not charted."
+            else:
+                reason = _concept_text((r.get("statusReason") or [None])[0]) or "not done"
+                self.not_done.setdefault(order, (self.index, reason[:500]))
+                note = f"{where}: not-done: recorded on its order as not given ({reason})."
+            self.result.responses[self.index] = EntryResponse(location, "200 OK", note)
+            return order, location
         period = r.get("effectivePeriod") or {}
         start = _at(
             f"{where}.effectivePeriod.start",

@@ -202,6 +202,16 @@ def _charted_rate(adm: Administration) -> tuple[Decimal, str] | None:
     return None
 
 
+def administration_status(adm: Administration) -> str:
+    """FHIR R4 MedicationAdministration.status: a push or an injection is given at its moment
+    (completed); an infusion is completed once stopped, in-progress while the record is charted,
+    and `unknown` on a signed record that never charted its stop (the signature's RAC-7 error,
+    acknowledged: nobody knows when it ended)."""
+    if adm.method != Administration.Method.INFUSION or adm.stop is not None:
+        return "completed"
+    return "unknown" if adm.encounter.is_signed else "in-progress"
+
+
 def medication_administration_resource(adm: Administration) -> dict[str, Any]:
     period = {"start": _instant(adm.start)}
     if adm.stop:
@@ -221,7 +231,7 @@ def medication_administration_resource(adm: Administration) -> dict[str, Any]:
         "resourceType": "MedicationAdministration",
         "id": administration_record_id(adm.pk),
         "meta": _meta(adm.updated_at),
-        "status": "in-progress" if adm.stop is None else "completed",
+        "status": administration_status(adm),
         "medicationCodeableConcept": _medication(adm.drug),
         "subject": {"reference": f"Patient/{adm.encounter.patient_id}"},
         "context": {"reference": f"Encounter/{adm.encounter_id}"},

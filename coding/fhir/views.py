@@ -28,7 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from coding.fhir.auth import api_token_for
-from coding.fhir.importer import BundleRefused, bundle_import
+from coding.fhir.importer import BundleRefused, EntryResponse, bundle_import
 from coding.fhir.resources import (
     ACCOUNT_SYSTEM,
     MRN_SYSTEM,
@@ -50,6 +50,19 @@ COMMON_PARAMS = {"_count", "_offset", "_lastUpdated", "_format"}
 
 class SearchError(Exception):
     pass
+
+
+def response_entry(response: EntryResponse) -> dict[str, Any]:
+    """A transaction-response entry: its status and location, and why nothing was created."""
+    entry: dict[str, Any] = {"status": response.status, "location": response.location}
+    if response.note:
+        entry["outcome"] = {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {"severity": "information", "code": "informational", "diagnostics": response.note}
+            ],
+        }
+    return {"response": entry}
 
 
 def outcome(status: int, *issues: str, code: str = "processing") -> JsonResponse:
@@ -462,10 +475,7 @@ def transaction_post(request: HttpRequest) -> HttpResponse:
         {
             "resourceType": "Bundle",
             "type": "transaction-response",
-            "entry": [
-                {"response": {"status": "201 Created", "location": location}}
-                for location in result.locations
-            ],
+            "entry": [response_entry(result.responses[i]) for i in sorted(result.responses)],
         },
         status=200,
     )

@@ -2,7 +2,7 @@
 
 from django import template
 
-from coding.models import ChargeRun, DocumentationQuery
+from coding.models import ChargeOutbox, ChargeRun, DocumentationQuery
 from coding.review import EffectiveLine, effective_lines
 from coding.review import open_queries as _open_queries
 
@@ -28,6 +28,14 @@ def current_charge_run(encounter: object) -> ChargeRun | None:
         .prefetch_related("lines", "findings")
         .first()
     )
+
+
+@register.simple_tag
+def charges_pending(encounter: object) -> bool:
+    """Charges are owed to the encounter and not made yet (a signature or a change to the signed
+    record whose charge run the worker has not stored: coding/outbox.py). One query."""
+    pk = getattr(encounter, "pk", None)
+    return pk is not None and ChargeOutbox.objects.filter(encounter_id=pk, done_at=None).exists()
 
 
 @register.simple_tag

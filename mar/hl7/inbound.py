@@ -2,12 +2,15 @@
 
 Handled: ADT^A04 (register a patient and open a visit), ADT^A08 (update them), ADT^A03
 (discharge), ADT^A11 (cancel a visit nothing was charted on), RDE^O11 and ORM^O01 (pharmacy
-orders: ORC with RXE or RXO, RXR, optionally TQ1). Records are made by the same services as the
-clerk's screens (mar/registration/services.py); a refusal is answered AE naming the segment and
-field. A message is processed once per sender and control id (MSH-3^MSH-4, MSH-10): a resent
-message (the same but for MSH-7) gets the ACK already sent; a different message under a control
-id already used is logged apart and rejected (AR, 205), never answered with the first one's ACK.
-Nothing a message holds makes this function raise.
+orders: ORC with RXE or RXO, RXR, optionally TQ1; ORC-1 NW enters an order once per placer
+number ORC-2, the same order sent again is entered once and a different one under that number is
+refused (205); CA and DC withdraw the order the placer number names: not given yet, it is
+documented not given; given, a cancel is refused and a discontinue changes nothing). Records are
+made by the same services as the clerk's screens (mar/registration/services.py); a refusal is
+answered AE naming the segment and field. A message is processed once per sender and control id
+(MSH-3^MSH-4, MSH-10): a resent message (the same but for MSH-7) gets the ACK already sent; a
+different message under a control id already used is logged apart and rejected (AR, 205), never
+answered with the first one's ACK. Nothing a message holds makes this function raise.
 """
 
 from __future__ import annotations
@@ -54,10 +57,14 @@ from mar.models import (
     Route,
 )
 from mar.registration.services import (
+    WITHDRAWN,
     OrderEntry,
     drug_for_code,
     encounter_open,
+    order_by_placer,
     order_enter,
+    order_same_as,
+    order_withdraw,
     patient_register,
     patient_update,
 )
@@ -490,9 +497,17 @@ def pharmacy_order(message: Inbound, now: datetime) -> Result:
     dg1 = message.one("DG1", required=False)
     for group in _order_groups(message, give_name):
         control = group.orc.component(1, 1).upper()
+        placer = group.orc.text(2).split("~")[0].strip().rstrip("^")  # EI: number^namespace
+        if control in WITHDRAWN:
+            try:
+                order_withdraw(encounter=encounter, placer_number=placer, control=control)
+            except ValidationError as exc:
+                raise _validation_to_hl7(exc, {"placer_number": ("ORC", 2)}) from None
+            continue
         if control != "NW":
             raise Hl7Error(
-                f"ORC-1: order control {control or '(empty)'!r}: only NW (new order) is accepted.",
+                f"ORC-1: order control {control or '(empty)'!r}: NW (new order), CA (cancel) "
+                "and DC (discontinue) are accepted.",
                 segment="ORC",
                 field=1,
                 code=TABLE_VALUE_NOT_FOUND,
@@ -528,6 +543,7 @@ def pharmacy_order(message: Inbound, now: datetime) -> Result:
             ordering_provider=name,
             ordering_provider_npi=npi,
             entry_method=EntryMethod.ELECTRONIC,
+            placer_number=placer,
         )
         where = {field: (give_name, n) for field, n in positions.items()}
         where.update(
@@ -540,6 +556,21 @@ def pharmacy_order(message: Inbound, now: datetime) -> Result:
         )
         if not give.component(positions["indication"], 1) and dg1 is not None:
             where["indication"] = ("DG1", 3)
+        where["placer_number"] = ("ORC", 2)
+        if (earlier := order_by_placer(encounter, placer)) is not None:
+            try:
+                same = order_same_as(earlier, entry)
+            except ValidationError:
+                same = False
+            if same:
+                continue  # sent again (under another control id): entered once
+            raise Hl7Error(
+                f"ORC-2: order {placer} is already on this visit as {earlier}; a change to it "
+                "is not taken by interface: the pharmacist changes the order.",
+                segment="ORC",
+                field=2,
+                code=DUPLICATE_KEY,
+            )
         try:
             order_enter(encounter=encounter, entry=entry, user=None)
         except ValidationError as exc:

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mar.audit.context import history_context
 from mar.models import (
     Administration,
     Drug,
@@ -327,7 +328,12 @@ def drug_ndc_add(
         code = ""
     if code:
         holder = DrugNdc.objects.filter(ndc=code).select_related("drug").first()
-        if holder is not None and holder.drug_id == drug.pk:
+        if holder is not None and holder.drug_id == drug.pk and not holder.active:
+            errors["ndc"] = [
+                f"NDC {ndc_display(code)} is already listed for {drug.name}, retired: "
+                "reactivate it in the list above."
+            ]
+        elif holder is not None and holder.drug_id == drug.pk:
             errors["ndc"] = [f"NDC {ndc_display(code)} is already listed for {drug.name}."]
         elif holder is not None:
             errors["ndc"] = [
@@ -353,6 +359,87 @@ def drug_ndc_add(
         units_per_billing_unit=units_per_billing_unit,
         preferred=preferred,
     )
+
+
+REASON_MAX = 2000
+
+
+def _ndc_locked(ndc: DrugNdc) -> DrugNdc:
+    """The NDC's row, locked with its drug's (one preferred NDC at a time, as drug_ndc_add)."""
+    Drug.objects.select_for_update().filter(pk=ndc.drug_id).first()
+    return DrugNdc.objects.select_for_update().select_related("drug").get(pk=ndc.pk)
+
+
+@transaction.atomic
+def drug_ndc_retire(*, ndc: DrugNdc, reason: str, user: AbstractBaseUser) -> DrugNdc:
+    """Retire a package the pharmacy no longer stocks, with a reason (who, when and why are kept
+    on the row and in the audit trail).
+
+    The row stays: a scan of it at the bedside stops with "retired" (mar/services/scanning.py),
+    and the administrations given from it keep billing it (coding/claim.py `ndc_for` takes the
+    NDC an administration names, active or not). A retired NDC is never the preferred one
+    (a drug line with no scanned NDC would carry a package no longer stocked): it stops being
+    preferred, and no other is chosen in its place: until a pharmacist makes one preferred,
+    such lines carry the drug's first active NDC.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this package is retired."})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"At most {REASON_MAX} characters."})
+    locked = _ndc_locked(ndc)
+    if not locked.active:
+        raise ValidationError(f"NDC {locked.ndc_display} is already retired.")
+    locked.active = False
+    locked.preferred = False
+    locked.retired_at = timezone.now()
+    locked.retired_by = user  # type: ignore[assignment]
+    locked.retired_reason = reason
+    with history_context(action="drug_ndc_retire", user=user.pk, reason=reason):
+        locked.save(
+            update_fields=["active", "preferred", "retired_at", "retired_by", "retired_reason"]
+        )
+    return locked
+
+
+@transaction.atomic
+def drug_ndc_reactivate(*, ndc: DrugNdc, user: AbstractBaseUser) -> DrugNdc:
+    """Stock a retired package again: scans of it match again. It does not become preferred
+    again by itself (the pharmacist chooses, `drug_ndc_prefer`); the retirement's who, when and
+    why stay in the audit trail."""
+    locked = _ndc_locked(ndc)
+    if locked.active:
+        raise ValidationError(f"NDC {locked.ndc_display} is not retired.")
+    was = locked.retired_reason
+    locked.active = True
+    locked.retired_at = None
+    locked.retired_by = None
+    locked.retired_reason = ""
+    with history_context(action="drug_ndc_reactivate", user=user.pk, retired_reason=was):
+        locked.save(update_fields=["active", "retired_at", "retired_by", "retired_reason"])
+    return locked
+
+
+@transaction.atomic
+def drug_ndc_prefer(*, ndc: DrugNdc, user: AbstractBaseUser) -> DrugNdc:
+    """Make this NDC the one a drug line carries when the administration names none (the
+    drug's previous preferred one no longer is). A retired NDC is refused: reactivate it first.
+
+    Drug lines read it when they are shown or exported (coding/claim.py): the next export of a
+    signed encounter whose administrations named no NDC sends the new one (a credit and a new
+    charge, coding/ledger.py)."""
+    locked = _ndc_locked(ndc)
+    if not locked.active:
+        raise ValidationError(
+            f"NDC {locked.ndc_display} is retired: reactivate it before making it preferred."
+        )
+    if locked.preferred:
+        raise ValidationError(f"NDC {locked.ndc_display} is already the preferred one.")
+    with history_context(action="drug_ndc_prefer", user=user.pk):
+        DrugNdc.objects.filter(drug_id=locked.drug_id, preferred=True).update(preferred=False)
+        locked.preferred = True
+        locked.save(update_fields=["preferred"])
+    return locked
 
 
 # --- orders naming a drug -----------------------------------------------------------------

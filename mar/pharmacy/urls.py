@@ -16,6 +16,10 @@ urlpatterns = [
     path("drugs/<int:pk>/", views.drug_detail, name="drug"),
     path("drugs/<int:pk>/edit/", views.drug_edit, name="drug_edit"),
     path("drugs/<int:pk>/ndcs/", views.drug_ndc_add_view, name="drug_ndc_add"),
+    # pk: the DrugNdc
+    path("ndcs/<int:pk>/retire/", views.drug_ndc_retire_view, name="drug_ndc_retire"),
+    path("ndcs/<int:pk>/reactivate/", views.drug_ndc_reactivate_view, name="drug_ndc_reactivate"),
+    path("ndcs/<int:pk>/prefer/", views.drug_ndc_prefer_view, name="drug_ndc_prefer"),
     path("drugs/<int:pk>/row/", views.drug_row, name="drug_row"),
     path("drugs/<int:pk>/class/", views.drug_class_edit, name="drug_class"),
     path("orders/", views.order_queue, name="orders"),

@@ -24,6 +24,9 @@ from mar.pharmacy.services import (
     drug_class_change,
     drug_classify,
     drug_ndc_add,
+    drug_ndc_prefer,
+    drug_ndc_reactivate,
+    drug_ndc_retire,
     drug_save,
     formulary_export,
     formulary_import,
@@ -121,6 +124,16 @@ class DrugNdcForm(forms.Form):
     )
 
 
+class NdcRetireForm(forms.Form):
+    """Why a package is retired (pharmacy.services.drug_ndc_retire); prefixed per NDC row."""
+
+    reason = forms.CharField(
+        label="Reason for retiring",
+        max_length=2000,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. no longer stocked, recalled"}),
+    )
+
+
 class OrderClassForm(forms.Form):
     drug_class = forms.ChoiceField(
         label="Class for this order",
@@ -214,17 +227,42 @@ def drug_row(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "pharmacy/_drug_row.html", {"drug": drug})
 
 
+def _retire_prefix(ndc: DrugNdc) -> str:
+    return f"r{ndc.pk}"
+
+
 def _drug_page(
-    request: HttpRequest, drug: Drug, ndc_form: DrugNdcForm | None = None, status: int = 200
+    request: HttpRequest,
+    drug: Drug,
+    ndc_form: DrugNdcForm | None = None,
+    retire_form: tuple[int, NdcRetireForm] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
+    """The drug's page; `ndc_form` or `retire_form` (NDC pk, form) bound with what was typed."""
+    can_edit = user_has_role(request.user, PHARMACIST)
+    # Active packages first (the preferred one on top), then the retired ones.
+    ndcs = list(drug.ndcs.select_related("retired_by").order_by("-active", "-preferred", "ndc"))
+    for ndc in ndcs:
+        ndc.retire_form = None
+        if can_edit and ndc.active:
+            bound = retire_form[1] if retire_form and retire_form[0] == ndc.pk else None
+            ndc.retire_form = bound or NdcRetireForm(prefix=_retire_prefix(ndc))
     context = {
         "drug": drug,
         "changes": drug.class_changes.select_related("by", "order"),
-        "ndcs": drug.ndcs.all(),
-        "ndc_form": ndc_form
-        or (DrugNdcForm() if user_has_role(request.user, PHARMACIST) else None),
+        "ndcs": ndcs,
+        "can_edit_ndcs": can_edit,
+        "ndc_form": ndc_form or (DrugNdcForm() if can_edit else None),
     }
     return render(request, "pharmacy/drug.html", context, status=status)
+
+
+def _ndc_of(pk: int) -> DrugNdc:
+    return get_object_or_404(DrugNdc.objects.select_related("drug__class_tagged_by"), pk=pk)
+
+
+def _ndcs_anchor(ndc: DrugNdc) -> str:
+    return f"{reverse('pharmacy:drug', args=[ndc.drug_id])}#ndcs"
 
 
 @require_GET
@@ -250,6 +288,67 @@ def drug_ndc_add_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"NDC {added.ndc_display} added to {drug.name}.")
             return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#ndcs")
     return _drug_page(request, drug, ndc_form=form, status=400)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_ndc_retire_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Retire a package (no longer stocked), with a reason; a refusal is said beside the reason
+    on the drug's page, with what was typed."""
+    ndc = _ndc_of(pk)
+    drug = ndc.drug
+    form = NdcRetireForm(request.POST, prefix=_retire_prefix(ndc))
+    if form.is_valid():
+        was_preferred = ndc.preferred
+        try:
+            drug_ndc_retire(ndc=ndc, reason=form.cleaned_data["reason"], user=request.user)
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            done = f"NDC {ndc.ndc_display} retired: a scan of it now stops as retired."
+            if was_preferred:
+                carried = drug.ndcs.filter(active=True).order_by("ndc").first()
+                done += " It was the preferred NDC: " + (
+                    f"drug lines with no NDC scanned now carry {carried.ndc_display} (the first "
+                    "active one) until you make one preferred."
+                    if carried is not None
+                    else "no active NDC is left, so drug lines with no NDC scanned go without one."
+                )
+            messages.success(request, done)
+            return redirect(_ndcs_anchor(ndc))
+    return _drug_page(request, drug, retire_form=(ndc.pk, form), status=400)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_ndc_reactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Stock a retired package again."""
+    ndc = _ndc_of(pk)
+    try:
+        drug_ndc_reactivate(ndc=ndc, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"NDC {ndc.ndc_display} is active again: scans of it match.")
+    return redirect(_ndcs_anchor(ndc))
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_ndc_prefer_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make this package the one a drug line carries when no NDC was scanned."""
+    ndc = _ndc_of(pk)
+    try:
+        drug_ndc_prefer(ndc=ndc, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"NDC {ndc.ndc_display} is now preferred: drug lines of {ndc.drug.name} with no NDC "
+            "scanned carry it.",
+        )
+    return redirect(_ndcs_anchor(ndc))
 
 
 @require_http_methods(["GET", "POST"])

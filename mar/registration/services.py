@@ -352,6 +352,7 @@ class OrderEntry:
     # False for a record imported from another EHR: a missing indication or prescriber is the
     # checklist's finding there, not a reason to refuse the record.
     complete: bool = True
+    placer_number: str = ""  # the ordering system's number (HL7 ORC-2)
 
 
 def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
@@ -391,6 +392,7 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
         errors["entry_method"] = ["How did the order come: written, verbal or telephone?"]
     texts = {"dose_unit": entry.dose_unit.strip(), "rate_unit": entry.rate_unit.strip()}
     texts["ordering_provider"] = " ".join(entry.ordering_provider.split())
+    texts["placer_number"] = entry.placer_number.strip()
     errors |= {k: v for k, v in text_problems(Order, texts).items() if k not in errors}
     code, words = "", ""
     if entry.complete or entry.indication.strip():
@@ -420,6 +422,7 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
         "ordering_provider_npi": npi,
         "entry_method": entry.entry_method,
         "purpose": entry.purpose,
+        "placer_number": entry.placer_number.strip(),
     }
 
 
@@ -483,8 +486,66 @@ def order_enter(
         on_behalf = fields["ordering_provider"] + (f" (NPI {npi})" if npi else "")
         fields["entered_on_behalf_of"] = on_behalf[:200]
     fields["entered_by"] = user
+    if fields["placer_number"] and (earlier := order_by_placer(locked, fields["placer_number"])):
+        raise _fail(
+            "placer_number",
+            f"Order {fields['placer_number']} is already on this visit ({earlier}, entered "
+            f"{timezone.localtime(earlier.created_at):%Y-%m-%d %H:%M}).",
+        )
     order = Order.objects.create(encounter=locked, **fields)
     summary_invalidate(encounter_ids=[locked.pk])  # the board's and checklist's summary
+    return order
+
+
+def order_by_placer(encounter: Encounter, placer_number: str) -> Order | None:
+    """The visit's order the ordering system numbered `placer_number` (HL7 ORC-2), if any."""
+    if not placer_number.strip():
+        return None
+    return encounter.orders.filter(placer_number=placer_number.strip()).first()
+
+
+def order_same_as(order: Order, entry: OrderEntry) -> bool:
+    """The order already entered is the one `entry` describes (a resend, not a change)."""
+    fields = order_fields_check(entry)
+    return all(
+        getattr(order, name) == fields[name]
+        for name in ("drug", "dose_value", "dose_unit", "dose_basis", "route", "rate_value")
+    )
+
+
+WITHDRAWN = {"CA": "cancelled", "DC": "discontinued"}  # HL7 ORC-1 order control codes
+
+
+@transaction.atomic
+def order_withdraw(*, encounter: Encounter, placer_number: str, control: str) -> Order:
+    """The ordering system cancelled (CA) or discontinued (DC) the order it numbered
+    `placer_number`: not given yet, it is documented not given, saying so (DOC-6 asks no more);
+    already given, a cancel is refused (what was given stands: the nurse or the pharmacist
+    documents what happened) and a discontinue changes nothing (what was given is charged)."""
+    words = WITHDRAWN[control]
+    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
+    order = order_by_placer(locked, placer_number)
+    if order is None:
+        raise _fail("placer_number", f"No order {placer_number or '(none)'} on this visit.")
+    given = order.administrations.order_by("start").first()
+    if given is not None:
+        if control == "DC":
+            return order
+        raise _fail(
+            "placer_number",
+            f"Order {placer_number} ({order}) was already given (A{given.pk} at "
+            f"{timezone.localtime(given.start):%H:%M}): it cannot be cancelled.",
+        )
+    if locked.status == Encounter.Status.SIGNED:
+        raise ValidationError("This visit is signed; a change to it is an addendum.")
+    order.disposition = Order.Disposition.NOT_GIVEN
+    order.disposition_reason = f"{words} by the ordering system (HL7 ORC-1 {control})"
+    order.disposition_at = timezone.now()
+    order.disposition_by = None
+    order.save(
+        update_fields=["disposition", "disposition_reason", "disposition_by", "disposition_at"]
+    )
+    summary_invalidate(encounter_ids=[locked.pk])
     return order
 
 

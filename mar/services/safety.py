@@ -103,9 +103,13 @@ def start_problems(
     """What stops this start, keyed by the form field that resolves it (empty: none)."""
     errors: dict[str | None, list[str]] = {}
     if checks.scan is not None and not scan_usable_for(checks.scan, order):
+        retired = checks.scan.result == BarcodeScan.Result.RETIRED
         errors.setdefault("scan", []).append(
-            f"The scanned barcode does not match {order.drug.name}: scan it again, or override "
-            "the scan with a reason."
+            f"The scanned package of {order.drug.name} is retired (no longer stocked): scan a "
+            "stocked package, or override the scan with a reason."
+            if retired and checks.scan.order_id == order.pk
+            else f"The scanned barcode does not match {order.drug.name}: scan it again, or "
+            "override the scan with a reason."
         )
     if needs_verification(order) and not checks.emergency_reason.strip():
         errors.setdefault("emergency_reason", []).append(

@@ -3,13 +3,15 @@
 A scan is recorded whatever it matched (`BarcodeScan`): a wristband confirms the patient of the
 chart or is the wrong patient; a drug barcode (mar/bcma.py) is matched through the formulary's
 NDCs (`DrugNdc`, 11 digits) to an order of this encounter, and its lot and expiry are kept for the
-administration it starts. An expired lot, a drug not ordered, or a wristband of another patient
-stops: the nurse may go on only with a reason (`SafetyOverride`), reported per nurse and unit.
+administration it starts. An expired lot, a package the pharmacy retired (`DrugNdc.active`
+False), a drug not ordered, or a wristband of another patient stops: the nurse may go on only
+with a reason (`SafetyOverride`), reported per nurse and unit.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
@@ -73,7 +75,12 @@ def scan_record(
     scan.expiry = drug_scan.expiry
     # The formulary's NDCs (billing's model: drug, 11-digit ndc).
     drug_ndc = apps.get_model("mar", "DrugNdc")
-    ndcs = list(drug_ndc.objects.filter(ndc__in=drug_scan.ndc11).select_related("drug"))
+    # Active packages first: a 10-digit NDC read three ways may match a retired one too.
+    ndcs = list(
+        drug_ndc.objects.filter(ndc__in=drug_scan.ndc11)
+        .select_related("drug")
+        .order_by("-active", "ndc")
+    )
     scan.ndc = ndcs[0].ndc if ndcs else (drug_scan.ndc11[0] if len(drug_scan.ndc11) == 1 else "")
     shown_ndc = ndc11_hyphenated(scan.ndc) if scan.ndc else drug_scan.ndc10
     if not ndcs:
@@ -98,6 +105,12 @@ def scan_record(
             f"Expired: {scan.drug.name} lot {drug_scan.lot or '(none)'} expired on "
             f"{drug_scan.expiry:%Y-%m-%d}. Do not give it."
         )
+    elif not ndcs[0].active:
+        # A package the pharmacy retired (no longer stocked, perhaps recalled): a stop, said
+        # plainly; the nurse goes on only with a reason, naming the order.
+        scan.order = order
+        scan.result = R.RETIRED
+        scan.message = _retired_message(ndcs[0], shown_ndc)
     else:
         scan.order = order
         scan.result = R.MATCH
@@ -108,12 +121,24 @@ def scan_record(
     return scan
 
 
+def _retired_message(ndc: Any, shown_ndc: str) -> str:
+    """What the nurse reads (BarcodeScan.message, 300 characters: the pharmacist's reason is
+    shortened, never the instruction)."""
+    when = f" on {timezone.localtime(ndc.retired_at):%Y-%m-%d}" if ndc.retired_at else ""
+    reason = " ".join(ndc.retired_reason.split())
+    if len(reason) > 80:
+        reason = reason[:79] + "…"
+    why = f" ({reason})" if reason else ""
+    head = f"Retired: {ndc.drug.name} NDC {shown_ndc} was retired by pharmacy{when}{why}."
+    return f"{head[:200]} This package is no longer stocked: check with pharmacy before giving it."
+
+
 @transaction.atomic
 def scan_override(
     *, scan: BarcodeScan, user: AbstractBaseUser, reason: str, order: Order | None = None
 ) -> SafetyOverride:
-    """Go past a scan's stop with a reason; a wrong drug or expired lot names the order it is
-    given for (the scan then starts that order)."""
+    """Go past a scan's stop with a reason; a wrong drug, expired lot or retired package names
+    the order it is given for (the scan then starts that order)."""
     reason = reason.strip()
     if not reason:
         raise ScanError("Say why you override the scan.")
@@ -121,7 +146,7 @@ def scan_override(
         raise ScanError("This scan matched: there is nothing to override.")
     if scan.result == R.UNREADABLE:
         raise ScanError("An unreadable scan cannot be overridden: scan again or type the NDC.")
-    if scan.result in (R.WRONG_DRUG, R.EXPIRED):
+    if scan.result in (R.WRONG_DRUG, R.EXPIRED, R.RETIRED):
         if order is None or order.encounter_id != scan.encounter_id:
             raise ScanError("Choose the order this drug is given for.")
         scan.order = order

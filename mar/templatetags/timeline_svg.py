@@ -40,9 +40,12 @@ _LEGEND_FIXED = (
     '<line x1="8" y1="2" x2="8" y2="14"/></svg> flush</span>\n'
     '<span class="text-nowrap"><svg width="24" height="16" aria-hidden="true">'
     '<rect x="1" y="1" width="22" height="14" class="tl-pause"/></svg> hatched: paused</span>\n'
+)
+# Only when a bar has no stop: still running (the bedside), or its stop never charted (signed).
+_LEGEND_OPEN_END = (
     '<span class="text-nowrap tl-running-swatch"><svg width="24" height="16" aria-hidden="true">'
     '<rect x="1" y="1" width="22" height="14" rx="3" fill="#adb5bd"/></svg> '
-    "dashed outline: still running</span>\n"
+    "dashed outline: {open_end}</span>\n"
 )
 
 
@@ -157,5 +160,7 @@ def timeline_svg(timeline: Timeline) -> SafeString:
         )
     add("\n")
     add(_LEGEND_FIXED)
+    if any(bar.running for bar in timeline.bars):
+        add(_LEGEND_OPEN_END.format(open_end=escape(timeline.open_end)))
     add("</figcaption>\n</figure>")
     return mark_safe("".join(out))

@@ -237,3 +237,27 @@ def test_the_review_page_shows_ndc_diagnosis_providers_and_the_claim_findings(cl
     assert "given by Maria Lopez" in text
     assert "CLAIM-DX" in text and "nausea" in text
     assert Drug.objects.get(name="paclitaxel").ndcs.count() == 2
+
+
+def test_an_administration_given_from_a_retired_ndc_keeps_billing_the_ndc_given(
+    pharmacist_user,
+) -> None:
+    from mar.pharmacy.services import drug_ndc_retire
+
+    encounter = signed_encounter(scan=True)
+    drug_ndc_retire(
+        ndc=DrugNdc.objects.get(ndc=SCANNED), reason="No longer stocked", user=pharmacist_user
+    )
+    given = next(d for (code, _), d in details_by_code(encounter).items() if code == "J9267")
+    assert (given["ndc"], given["ndc_unit"]) == (SCANNED, "ML")
+
+
+def test_once_the_preferred_ndc_is_retired_lines_with_no_ndc_scanned_carry_an_active_one(
+    pharmacist_user,
+) -> None:
+    from mar.pharmacy.services import drug_ndc_retire
+
+    encounter = signed_encounter()
+    drug_ndc_retire(ndc=DrugNdc.objects.get(ndc=PREFERRED), reason="Recalled", user=pharmacist_user)
+    given = next(d for (code, _), d in details_by_code(encounter).items() if code == "J9267")
+    assert given["ndc"] == SCANNED  # the drug's only active package, never the retired one

@@ -55,3 +55,25 @@ def test_admin_still_edits_an_open_encounter(admin) -> None:
     response = admin.get(f"/admin/mar/encounter/{encounter.pk}/change/")
     assert response.status_code == 200
     assert 'name="_save"' in response.content.decode()
+
+
+def test_every_admin_list_and_add_page_answers_for_a_superuser(admin, signed) -> None:
+    """Every model's list in the admin (the audit trail's events list among them), with a
+    signed record in the database, and every add page a model offers: never a 500."""
+    from django.contrib import admin as django_admin
+    from django.urls import NoReverseMatch, reverse
+
+    failed = []
+    for model in django_admin.site._registry:
+        meta = model._meta
+        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        if (status := admin.get(url).status_code) != 200:
+            failed.append((url, status))
+        try:
+            add = reverse(f"admin:{meta.app_label}_{meta.model_name}_add")
+        except NoReverseMatch:
+            continue
+        if (status := admin.get(add).status_code) not in (200, 403):
+            failed.append((add, status))
+    assert len(django_admin.site._registry) > 10
+    assert not failed, failed

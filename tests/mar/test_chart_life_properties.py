@@ -2,7 +2,9 @@
 
 Sequences of what a nurse does on one visit: start an order (infusion or push), flush the site,
 pause, resume and stop what runs, chart a dose on a card, tap with a card that is out of date
-(another nurse saved since), and the clock moving on. After every step:
+(another nurse saved since), the clock moving on, and the signature (with a reason for each open
+error, an infusion still running among them), after which every change is refused. After every
+step:
 
 - the stored summary, which the board and the live checklist read instead of running the engine
   (mar/summary.py), equals one computed afresh from the record as it then stands: the cache is
@@ -10,7 +12,8 @@ pause, resume and stop what runs, chart a dose on a card, tap with a card that i
 - a tap that was refused (out of date, already stopped, not paused...) changed nothing: the
   administrations, their versions, pauses and the flushes are as they were;
 - an accepted tap on a card moves its version on by exactly one, and nothing charted is lost:
-  every administration started and flush charted is there, with the times the nurse gave.
+  every administration started and flush charted is there, with the times the nurse gave;
+- once signed, nothing runs: no finding says "running" and none ages with the clock.
 """
 
 import uuid
@@ -29,9 +32,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from coding.engine.checks import is_running_finding
 from mar.models import Administration, DrugClass, Encounter, Flush, Order, Pause
 from mar.services import charting
 from mar.services.charting import ChartError, StaleVersion
+from mar.summary import findings_of, summary_for
 from tests import factories
 from tests.mar.test_summary import assert_current
 
@@ -88,6 +93,7 @@ class Bedside(RuleBasedStateMachine):
         self.clock += timedelta(minutes=5)
         self.started: dict[int, object] = {}  # pk -> the start the nurse gave
         self.flushed: list[object] = []  # the flushes' times, as charted
+        self.signed = False
 
     def _adm(self, index: int) -> Administration | None:
         adms = list(Administration.objects.filter(encounter=self.encounter).order_by("pk"))
@@ -144,7 +150,8 @@ class Bedside(RuleBasedStateMachine):
         assert adm is not None
         service = TAPS[action]
         before = snapshot(self.encounter)
-        with pytest.raises(StaleVersion):
+        # Signed, the record refuses it first (changes go through an addendum).
+        with pytest.raises(Refused if self.signed else StaleVersion):
             service(administration=adm, version=adm.version - 1, at=self.clock, now=self.now)
         assert snapshot(self.encounter) == before
 
@@ -159,9 +166,34 @@ class Bedside(RuleBasedStateMachine):
             changes={"dose_value": dose, "dose_unit": unit}, user=self.nurse,
         )  # fmt: skip
 
+    @precondition(lambda self: not self.signed)
+    @rule(at_signature=st.booleans())
+    def sign(self, at_signature: bool) -> None:
+        """The nurse signs, giving a reason for each open error (an infusion still running is a
+        stop missing then); after it, the start, flush and tap rules are refused."""
+        try:
+            charting.encounter_sign(encounter=self.encounter, user=self.nurse, now=self.now)
+        except charting.SignBlocked as blocked:
+            if not at_signature:
+                return
+            reasons = {charting.finding_key(f): "as charted" for f in blocked.open_errors}
+            charting.encounter_sign(
+                encounter=self.encounter, user=self.nurse, reasons=reasons, now=self.now
+            )
+        self.signed = True
+
     @invariant()
     def the_stored_summary_is_the_records(self) -> None:
         assert_current(self.encounter)
+
+    @invariant()
+    def nothing_runs_on_a_signed_record(self) -> None:
+        """After the signature no finding says "running", and nothing ages with the clock."""
+        if not self.signed:
+            return
+        summary = summary_for(Encounter.objects.get(pk=self.encounter.pk))
+        assert not any(is_running_finding(f) for f in findings_of(summary))
+        assert summary.valid_until is None
 
     @invariant()
     def nothing_charted_is_lost(self) -> None:

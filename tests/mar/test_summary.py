@@ -22,6 +22,7 @@ from mar.summary import (
     _store_if_unchanged,
     findings_of,
     is_fresh,
+    signed_moment,
     summary_compute,
     summary_for,
     summary_refresh,
@@ -34,8 +35,14 @@ pytestmark = pytest.mark.django_db
 
 
 def fresh(encounter: Encounter) -> EncounterSummary:
+    """Computed afresh: at the bedside now, or as signed (`signed_moment`)."""
     encounter = Encounter.objects.get(pk=encounter.pk)
-    return summary_compute(encounter.pk, record_dict_from_encounter(encounter), timezone.now())
+    return summary_compute(
+        encounter.pk,
+        record_dict_from_encounter(encounter),
+        timezone.now(),
+        signed_at=signed_moment(encounter),
+    )
 
 
 def stored(encounter: Encounter) -> EncounterSummary:

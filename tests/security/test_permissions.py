@@ -16,6 +16,7 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
+from mar.models import DrugNdc
 from mar.roles import ADMIN, CLERK, CODER, NURSE, PHARMACIST
 from tests.security.conftest import World
 from tests.security.urlwalk import Route, app_routes
@@ -109,6 +110,9 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "pharmacy:drug_edit": ("GET POST", frozenset({P, A}), "drug"),
     "pharmacy:drug_row": ("GET", frozenset({N, P, C, A}), "drug"),
     "pharmacy:drug_ndc_add": ("POST", frozenset({P, A}), "drug"),
+    "pharmacy:drug_ndc_retire": ("POST", frozenset({P, A}), "ndc"),
+    "pharmacy:drug_ndc_reactivate": ("POST", frozenset({P, A}), "ndc"),
+    "pharmacy:drug_ndc_prefer": ("POST", frozenset({P, A}), "ndc"),
     "pharmacy:drug_class": ("GET POST", frozenset({P, A}), "drug"),
     "pharmacy:orders": ("GET", frozenset({P, A}), ""),
     "pharmacy:order_verify": ("POST", frozenset({P, A}), "order"),
@@ -161,6 +165,9 @@ def arguments(route: Route, world: World) -> dict[str, object]:
     kind = EXPECTED[route.name][2]
     if kind == "drug":
         values["pk"] = world.encounter.orders.order_by("-pk").first().drug_id
+    elif kind == "ndc":  # a package of the drug of the encounter's last order
+        drug_id = world.encounter.orders.order_by("-pk").first().drug_id
+        values["pk"] = DrugNdc.objects.get_or_create(drug_id=drug_id, ndc="99999000110")[0].pk
     elif kind == "order":
         values["pk"] = world.encounter.orders.order_by("-pk").first().pk
     elif kind == "fhir_type":

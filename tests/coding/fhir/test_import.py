@@ -1,6 +1,8 @@
 """A transaction Bundle from another EHR's MAR: imported whole, read-only in the chart, coded
 (findings, charges) and on the coders' worklist; refused whole when anything is wrong."""
 
+import copy
+
 import pghistory.models
 import pytest
 from django.urls import reverse
@@ -177,3 +179,94 @@ def test_json_nested_too_deeply_is_refused_not_a_500(importer) -> None:
     )
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["issue"][0]["diagnostics"]
+
+
+def _administration(bundle: dict, ref: str) -> dict:
+    return next(e for e in bundle["entry"] if e.get("fullUrl") == f"urn:uuid:{ref}")
+
+
+def test_an_administration_not_done_is_not_charged_and_its_order_is_not_given(
+    importer, formulary, django_capture_on_commit_callbacks
+) -> None:
+    """FHIR R4 MedicationAdministration.status not-done: the drug was not given. Charting it as
+    given would bill a push never made; its order is documented not given, with the reason."""
+    bundle = chemo_visit_bundle()
+    antiemetic = _administration(bundle, "g2")["resource"]
+    antiemetic["status"] = "not-done"
+    antiemetic["statusReason"] = [{"text": "patient declined: no nausea"}]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = importer.post(BASE, bundle)
+    assert response.status_code == 200, response.json()
+    encounter = Encounter.objects.get(account_number="EXT-V-501")
+    assert not Administration.objects.filter(encounter=encounter, drug__name="ondansetron")
+    order = Order.objects.get(encounter=encounter, drug__name="ondansetron")
+    assert (order.disposition, order.disposition_reason) == (
+        "not_given",
+        "patient declined: no nausea",
+    )
+    codes = set(
+        ChargeRun.objects.get(encounter=encounter, is_current=True).lines.values_list(
+            "code", flat=True
+        )
+    )
+    assert "96375" not in codes and "J2405" not in codes and "96413" in codes
+    entry = response.json()["entry"][bundle["entry"].index(_administration(bundle, "g2"))]
+    assert entry["response"]["status"] == "200 OK"
+    assert entry["response"]["location"] == f"MedicationRequest/{order.pk}"
+    assert "not given" in entry["response"]["outcome"]["issue"][0]["diagnostics"]
+
+
+def test_an_administration_entered_in_error_is_left_out(importer, formulary) -> None:
+    bundle = chemo_visit_bundle()
+    _administration(bundle, "g2")["resource"]["status"] = "entered-in-error"
+    response = importer.post(BASE, bundle)
+    assert response.status_code == 200, response.json()
+    encounter = Encounter.objects.get(account_number="EXT-V-501")
+    assert not Administration.objects.filter(encounter=encounter, drug__name="ondansetron")
+    order = Order.objects.get(encounter=encounter, drug__name="ondansetron")
+    assert order.disposition == ""  # nothing said of it: DOC-6 asks the coder's attention
+    assert Administration.objects.filter(encounter=encounter).count() == 2
+
+
+def test_a_not_done_beside_a_given_administration_of_the_same_order_changes_nothing(
+    importer, formulary
+) -> None:
+    bundle = chemo_visit_bundle()
+    again = copy.deepcopy(_administration(bundle, "g2"))
+    again["fullUrl"] = "urn:uuid:g2-again"
+    again["resource"]["status"] = "not-done"
+    bundle["entry"].append(again)
+    response = importer.post(BASE, bundle)
+    assert response.status_code == 200, response.json()
+    encounter = Encounter.objects.get(account_number="EXT-V-501")
+    order = Order.objects.get(encounter=encounter, drug__name="ondansetron")
+    assert order.disposition == "" and order.administrations.count() == 1
+    last = response.json()["entry"][-1]["response"]
+    assert "given by another administration" in last["outcome"]["issue"][0]["diagnostics"]
+
+
+def test_the_transaction_response_lists_the_entries_in_the_requests_order(
+    importer, formulary
+) -> None:
+    """FHIR: a transaction-response's entries are in the order of the request's, whatever
+    order the server processes them in (here patients first, administrations last)."""
+    bundle = chemo_visit_bundle()
+    bundle["entry"].reverse()  # administrations first, the patient last
+    response = importer.post(BASE, bundle)
+    assert response.status_code == 200, response.json()
+    kinds = [e["response"]["location"].split("/")[0] for e in response.json()["entry"]]
+    assert kinds == [e["resource"]["resourceType"] for e in bundle["entry"]]
+
+
+def test_an_order_cancelled_in_the_other_ehr_is_documented_not_given(importer, formulary) -> None:
+    """MedicationRequest.status cancelled with no administration: not to give, said on the
+    order (not an open "ordered, not given" question for the coder)."""
+    bundle = chemo_visit_bundle()
+    bundle["entry"] = [e for e in bundle["entry"] if e.get("fullUrl") != "urn:uuid:g2"]
+    request = next(e for e in bundle["entry"] if e.get("fullUrl") == "urn:uuid:antiemetic")
+    request["resource"]["status"] = "cancelled"
+    response = importer.post(BASE, bundle)
+    assert response.status_code == 200, response.json()
+    order = Order.objects.get(encounter__account_number="EXT-V-501", drug__name="ondansetron")
+    assert order.disposition == "not_given"
+    assert order.disposition_reason == "order cancelled in Other EHR MAR"

@@ -166,3 +166,28 @@ def test_a_running_administration_has_an_open_period(reader) -> None:
     body = reader.get(f"{BASE}MedicationAdministration/A{adm.pk}").json()
     assert body["status"] == "in-progress"
     assert "end" not in body["effectivePeriod"] and body["effectivePeriod"]["start"]
+
+
+def test_a_push_is_completed_at_its_moment_without_a_stop(reader) -> None:
+    """FHIR R4 MedicationAdministration.status: a push is given at once (no period end)."""
+    encounter = factories.chemo_encounter_create()
+    push = encounter.administrations.exclude(method=Administration.Method.INFUSION).first()
+    assert push is not None
+    Administration.objects.filter(pk=push.pk).update(stop=None)
+    body = reader.get(f"{BASE}MedicationAdministration/A{push.pk}").json()
+    assert body["status"] == "completed"
+
+
+def test_a_signed_records_infusion_with_no_stop_is_unknown_not_in_progress(reader) -> None:
+    """After the signature nothing runs: an infusion whose stop was never charted (the nurse
+    acknowledged RAC-7) has an unknown status, not in-progress."""
+    encounter = factories.chemo_encounter_create()
+    adm = encounter.administrations.filter(method=Administration.Method.INFUSION).last()
+    assert adm is not None
+    Administration.objects.filter(pk=adm.pk).update(stop=None)
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_at=adm.start + timedelta(hours=2)
+    )
+    body = reader.get(f"{BASE}MedicationAdministration/A{adm.pk}").json()
+    assert body["status"] == "unknown"
+    assert "end" not in body["effectivePeriod"]

@@ -3,8 +3,9 @@ again (as they are, or stamped with a new send time), control ids reused by diff
 failed ones processed again by an administrator, in any order.
 
 After every step, what the sender was told holds: an AA answer means what that message says is
-filed (never the answer of another message), no message is processed twice, and every message
-sent is in the interface log (nothing dropped without a trace)."""
+filed (never the answer of another message), no message is processed twice, an order is filed
+once per placer number (ORC-2) however often it is sent, and every message sent is in the
+interface log (nothing dropped without a trace)."""
 
 import uuid
 
@@ -32,6 +33,16 @@ def account_of(text: str) -> str:
     return pv1.split("|")[19]
 
 
+def placer_of(text: str) -> str:
+    orc_line = next(line for line in text.split("\r") if line.startswith("ORC"))
+    return orc_line.split("|")[2]
+
+
+def amount_of(text: str) -> str:
+    rxe_line = next(line for line in text.split("\r") if line.startswith("RXE"))
+    return rxe_line.split("|")[3]
+
+
 class Interface(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -56,14 +67,15 @@ class Interface(RuleBasedStateMachine):
         control=st.integers(0, 3),
         kind=st.sampled_from(["register", "order"]),
         amount=st.sampled_from(["85", "100"]),
+        placer=st.sampled_from(["P100", "P101"]),
     )
-    def send(self, visit: int, control: int, kind: str, amount: str) -> None:
+    def send(self, visit: int, control: int, kind: str, amount: str, placer: str) -> None:
         mrn, account = f"{self.prefix}-M{visit}", f"{self.prefix}-V{visit}"
         control_id = f"{self.prefix}-C{control}"
         if kind == "register":
             text = register(mrn=mrn, account=account, control=control_id)
         else:
-            order = (orc(), rxe(amount=amount), rxr(), tq1())
+            order = (orc().replace("|P100|", f"|{placer}|"), rxe(amount=amount), rxr(), tq1())
             text = rde(mrn, account, *order, control=control_id)
         self._send(text)
 
@@ -125,7 +137,13 @@ class Interface(RuleBasedStateMachine):
             assert (
                 Encounter.objects.filter(account_number=account).count() == len(registrations) <= 1
             )
-            assert Order.objects.filter(encounter__account_number=account).count() == len(orders)
+            # One order per placer number (ORC-2), whatever was sent again under new control
+            # ids; each as the first message accepted under its number says.
+            first: dict[str, str] = {}
+            for row in sorted(orders, key=lambda r: r.pk):
+                first.setdefault(placer_of(row.raw), amount_of(row.raw))
+            filed = Order.objects.filter(encounter__account_number=account)
+            assert {o.placer_number: f"{o.dose_value.normalize():f}" for o in filed} == first
 
 
 def test_the_sender_is_told_the_truth_and_nothing_is_filed_twice_or_dropped() -> None:

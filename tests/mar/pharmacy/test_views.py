@@ -48,6 +48,9 @@ MATRIX = [
     ("pharmacy:drug_edit", "post", PHARMACY),
     ("pharmacy:drug_row", "get", EVERYONE),
     ("pharmacy:drug_ndc_add", "post", PHARMACY),
+    ("pharmacy:drug_ndc_retire", "post", PHARMACY),
+    ("pharmacy:drug_ndc_reactivate", "post", PHARMACY),
+    ("pharmacy:drug_ndc_prefer", "post", PHARMACY),
     ("pharmacy:drug_class", "get", PHARMACY),
     ("pharmacy:drug_class", "post", PHARMACY),
     ("pharmacy:orders", "get", PHARMACY),
@@ -58,11 +61,19 @@ MATRIX = [
     ("pharmacy:overrides", "get", PHARMACY),
 ]
 ROLES = sorted(EVERYONE)
+NDC_ACTIONS = {
+    "pharmacy:drug_ndc_retire",
+    "pharmacy:drug_ndc_reactivate",
+    "pharmacy:drug_ndc_prefer",
+}
 
 
 def url_for(name: str, drug: Drug, order: Order) -> str:
     if name == "pharmacy:drug_new":
         return reverse(name)
+    if name in NDC_ACTIONS:  # their pk is the NDC's
+        ndc, _ = DrugNdc.objects.get_or_create(drug=drug, ndc="00409488802")
+        return reverse(name, kwargs={"pk": ndc.pk})
     if name.startswith("pharmacy:drug"):
         return reverse(name, kwargs={"pk": drug.pk})
     if name.startswith("pharmacy:order_"):

@@ -146,3 +146,92 @@ def test_overrides_are_counted_per_nurse_and_unit(chart, nurse_user) -> None:
         "encounter__unit": "Infusion Center",
         "kind": "wrong_drug",
     }
+
+
+# --- a package the pharmacy retired (mar.pharmacy.services.drug_ndc_retire) ----------------
+
+
+def retire_ondansetron(pharmacist_user) -> DrugNdc:
+    from mar.pharmacy.services import drug_ndc_retire
+
+    ndc = DrugNdc.objects.get(ndc="01234567890")
+    return drug_ndc_retire(ndc=ndc, reason="Recalled by the maker", user=pharmacist_user)
+
+
+def test_a_retired_ndc_stops_and_says_plainly_it_is_retired_and_why(
+    chart, nurse_user, pharmacist_user
+) -> None:
+    encounter, order = chart
+    retire_ondansetron(pharmacist_user)
+    scan = scanning.scan_record(
+        encounter=encounter, raw=ONDANSETRON_UPC, user=nurse_user, today=TODAY
+    )
+    assert (scan.result, scan.order, scan.ndc) == ("retired", order, "01234567890")
+    assert scan.message.startswith("Retired: ondansetron NDC 01234-5678-90 was retired by ")
+    assert "(Recalled by the maker)" in scan.message
+    assert scan.message.endswith("no longer stocked: check with pharmacy before giving it.")
+    assert not scanning.scan_usable_for(scan, order)
+
+
+def test_a_long_retirement_reason_is_shortened_never_the_instruction(
+    chart, nurse_user, pharmacist_user
+) -> None:
+    encounter, _order = chart
+    DrugNdc.objects.filter(ndc="01234567890").update(active=False, retired_reason="why " * 200)
+    scan = scanning.scan_record(encounter=encounter, raw=ONDANSETRON_UPC, user=nurse_user)
+    assert len(scan.message) <= 300
+    assert scan.message.endswith("check with pharmacy before giving it.")
+
+
+def test_a_reactivated_ndc_matches_again(chart, nurse_user, pharmacist_user) -> None:
+    from mar.pharmacy.services import drug_ndc_reactivate
+
+    encounter, order = chart
+    drug_ndc_reactivate(ndc=retire_ondansetron(pharmacist_user), user=pharmacist_user)
+    scan = scanning.scan_record(encounter=encounter, raw=ONDANSETRON_UPC, user=nurse_user)
+    assert (scan.result, scan.order) == ("match", order)
+
+
+def test_a_retired_package_given_with_a_reason_is_recorded_on_the_administration(
+    chart, nurse_user, pharmacist_user
+) -> None:
+    encounter, order = chart
+    retire_ondansetron(pharmacist_user)
+    scan = scanning.scan_record(
+        encounter=encounter, raw=ONDANSETRON_GS1, user=nurse_user, today=TODAY
+    )
+    with pytest.raises(scanning.ScanError, match="Choose the order"):
+        scanning.scan_override(scan=scan, user=nurse_user, reason="last vial, pharmacy ok")
+    override = scanning.scan_override(
+        scan=scan, user=nurse_user, reason="last vial, pharmacy ok", order=order
+    )
+    assert override.kind == "retired"
+    adm = safety.administration_start_checked(
+        order=order, site=None, start=timezone.now(), method="push", user=nurse_user,
+        checks=safety.StartChecks(scan=scan),
+    )  # fmt: skip
+    assert (adm.ndc, adm.lot) == ("01234567890", "A1B2")  # the package actually given
+
+
+def test_an_expired_lot_of_a_retired_package_is_said_expired_first(
+    chart, nurse_user, pharmacist_user
+) -> None:
+    encounter, _order = chart
+    retire_ondansetron(pharmacist_user)
+    scan = scanning.scan_record(encounter=encounter, raw=EXPIRED_GS1, user=nurse_user, today=TODAY)
+    assert scan.result == "expired"
+
+
+def test_starting_with_a_retired_scan_not_overridden_says_the_package_is_retired(
+    chart, nurse_user, pharmacist_user
+) -> None:
+    encounter, order = chart
+    retire_ondansetron(pharmacist_user)
+    scan = scanning.scan_record(encounter=encounter, raw=ONDANSETRON_UPC, user=nurse_user)
+    with pytest.raises(ChartError) as refused:
+        safety.administration_start_checked(
+            order=order, site=None, start=timezone.now(), method="push", user=nurse_user,
+            checks=safety.StartChecks(scan=scan),
+        )  # fmt: skip
+    assert "package of ondansetron is retired" in refused.value.errors["scan"][0]
+    assert not order.administrations.exists()

@@ -1,0 +1,123 @@
+"""What changed in an encounter's charges since those accepted: the review page's line markers.
+
+When a signed record changes after the coder saw its charges (an addendum, a pharmacist's class
+change, a new payer policy), a new run replaces the one she saw. Its lines are compared with the
+lines of the run whose charges a coder last accepted (`ReviewItem.accepted_run`: several runs may
+have come since), or else of the immediately preceding run, the lines as each run generated them
+(engine and drug lines; the coders' corrections have their own re-review, coding/corrections.py).
+Lines are paired as a correction follows its target from run to run (`corrections.lines_matched`):
+an engine line has no identity of its own across runs (each run stores new rows), so an identical
+line (code, units, modifiers, date, administrations) is the same line, and otherwise the line of
+the same code for the most shared administrations is that line changed. What is left over is new,
+or gone.
+
+Plain functions of lines already read (the page prefetches every run's lines): no query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from coding.corrections import line_target, lines_matched
+from coding.models import ChargeLine, ChargeRun
+
+
+def _differences(was: ChargeLine, now: ChargeLine) -> tuple[str, ...]:
+    """What the line was in the preceding run, for each field that changed:
+    ("×1", "mod. 59", "03-05", "for A2")."""
+    out: list[str] = []
+    if was.units != now.units:
+        out.append(f"×{was.units}")
+    if list(was.modifiers) != list(now.modifiers):
+        out.append(f"mod. {' '.join(was.modifiers)}" if was.modifiers else "no modifier")
+    if was.date != now.date:
+        out.append(was.date.strftime("%m-%d"))
+    if sorted(was.administrations) != sorted(now.administrations):
+        out.append(f"for {', '.join(was.administrations) or 'no administration'}")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """A current line's difference from the run before: new, or what it was there."""
+
+    since: int  # the preceding run's pk
+    was: ChargeLine | None = None  # None: the line is new
+    differences: tuple[str, ...] = ()  # what it was, per field changed
+
+    @property
+    def is_new(self) -> bool:
+        return self.was is None
+
+    @property
+    def text(self) -> str:
+        """ "new since run 4", "was ×1, mod. 59 in run 4"."""
+        if self.was is None:
+            return f"new since run {self.since}"
+        return f"was {', '.join(self.differences)} in run {self.since}"
+
+
+@dataclass(frozen=True)
+class RunChanges:
+    """The current run's lines that are new or changed (by line pk) and the preceding run's
+    lines that are gone, since run `since`. Empty (false) when nothing changed."""
+
+    since: int
+    lines: dict[int, LineChange] = field(default_factory=dict)
+    gone: list[ChargeLine] = field(default_factory=list)
+    # `since` is the run whose charges a coder last accepted (not the run just before).
+    accepted: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.gone)
+
+
+def gone_label(line: ChargeLine) -> str:
+    """A line no longer charged, as the coder names it: "96375-59 ×1 (A2)"."""
+    mods = "-".join(line.modifiers)
+    covers = f" ({', '.join(line.administrations)})" if line.administrations else ""
+    return f"{line.code}{'-' + mods if mods else ''} ×{line.units}{covers}"
+
+
+def run_changes(
+    *, since: int, previous: Iterable[ChargeLine], current: Iterable[ChargeLine]
+) -> RunChanges:
+    """The differences of `current`'s lines from `previous`'s (the lines of run `since`)."""
+    pairs, gone, new = lines_matched(list(previous), list(current))
+    changed = {
+        now.pk: LineChange(since=since, was=was, differences=_differences(was, now))
+        for was, now in pairs
+        if line_target(was) != line_target(now)
+    }
+    changed.update({line.pk: LineChange(since=since) for line in new})
+    return RunChanges(since=since, lines=changed, gone=gone)
+
+
+def preceding_run(runs: Iterable[ChargeRun], run: ChargeRun) -> ChargeRun | None:
+    """The run made immediately before `run` (the one the coder saw before it), or None."""
+    earlier = [r for r in runs if (r.created_at, r.pk) < (run.created_at, run.pk)]
+    return max(earlier, key=lambda r: (r.created_at, r.pk), default=None)
+
+
+def changes_since_preceding(
+    runs: list[ChargeRun], run: ChargeRun, *, accepted_run_id: int | None = None
+) -> RunChanges | None:
+    """`run`'s changes since the charges a coder last accepted (`accepted_run_id`, when that
+    run is an earlier one of `runs`: several runs may have come since, each addendum its own),
+    else since the run before it; None for the first run. Reads `lines.all()` of both
+    (prefetched on the review page: no query)."""
+    accepted = next(
+        (
+            r
+            for r in runs
+            if r.pk == accepted_run_id and (r.created_at, r.pk) < (run.created_at, run.pk)
+        ),
+        None,
+    )
+    before = accepted or preceding_run(runs, run)
+    if before is None:
+        return None
+    changes = run_changes(since=before.pk, previous=before.lines.all(), current=run.lines.all())
+    return dataclasses.replace(changes, accepted=accepted is not None)
