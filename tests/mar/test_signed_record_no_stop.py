@@ -4,6 +4,7 @@ runs. The stored summary, the chart, its live checklist and timeline judge the r
 signature did (mar/summary.py `_computed`), not as running at the bedside: no "Running now", no
 elapsed clock, no "is running" item, no finding that ages with the clock."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -143,3 +144,33 @@ def test_a_chemotherapy_pump_sent_home_says_its_planned_hours_not_no_stop(
     page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
     assert "On a portable pump · 46 h planned" in page
     assert "No stop charted" not in page and 'data-testid="running-now"' not in page
+
+
+def test_an_acknowledged_error_is_counted_apart_from_open_ones(client, nurse_user) -> None:
+    """The checklist's heading counted an error acknowledged at sign-off as "1 error" in red,
+    as if something were still open: it says "1 acknowledged" instead."""
+    encounter = _signed_with_no_stop(nurse_user)
+    client.force_login(nurse_user)
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert 'data-testid="checklist-errors"' not in page
+    assert re.search(r'data-testid="checklist-acknowledged"[^>]*>1 acknowledged<', page)
+    running, _adm = running_visit()
+    stop = charting.check_record(parse_record(record_dict_from_encounter(running)))
+    assert any(f.severity == "error" for f in stop)  # coded for charges: the stop missing
+    bedside = client.get(reverse("mar:encounter", args=[running.pk])).content.decode()
+    assert 'data-testid="checklist-acknowledged"' not in bedside
+
+
+def test_an_open_error_is_counted_in_red(client, nurse_user) -> None:
+    from tests import factories
+
+    encounter, adm = running_visit()
+    order = factories.order_create(encounter, factories.drug_get("mysterymab", None), dose="1 g")
+    factories.administration_create(
+        encounter, order, site=adm.site, start=adm.start, stop=adm.start + timedelta(minutes=5),
+        method="push",
+    )  # fmt: skip
+    client.force_login(nurse_user)
+    page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert re.search(r'data-testid="checklist-errors"[^>]*>\d+ errors?<', page)
+    assert "DOC-4" in page
