@@ -169,7 +169,7 @@ def medication_request_resource(order: Order) -> dict[str, Any]:
         "resourceType": "MedicationRequest",
         "id": str(order.pk),
         "meta": _meta(order.updated_at),
-        "status": "completed" if order.encounter.is_signed else "active",
+        "status": order_status(order),
         "intent": "order",
         "medicationCodeableConcept": _medication(order.drug),
         "subject": {"reference": f"Patient/{order.encounter.patient_id}"},
@@ -185,7 +185,22 @@ def medication_request_resource(order: Order) -> dict[str, Any]:
         data["reasonCode"] = [reason]
     if order.entered_by_id:
         data["recorder"] = {"display": order.entered_by.get_username()}  # type: ignore[union-attr]
+    if order.disposition and order.disposition_reason:
+        data["statusReason"] = {"text": order.disposition_reason}
     return validated(FhirMedicationRequest, data)
+
+
+def order_status(order: Order) -> str:
+    """FHIR R4 MedicationRequest.status: an order documented not given or refused is
+    `cancelled` (withdrawn before any administration), one held is `on-hold` while the visit is
+    charted (`cancelled` once signed: it was never given); otherwise `active` while charted and
+    `completed` once the record is signed."""
+    signed = order.encounter.is_signed
+    if order.disposition == Order.Disposition.HELD and not signed:
+        return "on-hold"
+    if order.disposition:
+        return "cancelled"
+    return "completed" if signed else "active"
 
 
 def _charted_rate(adm: Administration) -> tuple[Decimal, str] | None:

@@ -191,3 +191,33 @@ def test_a_signed_records_infusion_with_no_stop_is_unknown_not_in_progress(reade
     body = reader.get(f"{BASE}MedicationAdministration/A{adm.pk}").json()
     assert body["status"] == "unknown"
     assert "end" not in body["effectivePeriod"]
+
+
+@pytest.mark.parametrize(
+    ("disposition", "signed", "status"),
+    [
+        ("", False, "active"),
+        ("", True, "completed"),
+        ("held", False, "on-hold"),
+        ("held", True, "cancelled"),
+        ("not_given", False, "cancelled"),
+        ("refused", True, "cancelled"),
+    ],
+)
+def test_a_medication_requests_status_says_whether_it_was_given(
+    reader, disposition: str, signed: bool, status: str
+) -> None:
+    """FHIR R4 MedicationRequest.status: an order documented not given, held or refused is not
+    `completed` (it read as given), with the nurse's reason as statusReason."""
+    encounter = factories.encounter_create()
+    order = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
+    Order.objects.filter(pk=order.pk).update(
+        disposition=disposition, disposition_reason="BP low" if disposition else ""
+    )
+    if signed:
+        Encounter.objects.filter(pk=encounter.pk).update(
+            status=Encounter.Status.SIGNED, signed_at=timezone.now()
+        )
+    body = reader.get(f"{BASE}MedicationRequest/{order.pk}").json()
+    assert body["status"] == status
+    assert body.get("statusReason", {}).get("text") == ("BP low" if disposition else None)
