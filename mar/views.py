@@ -187,10 +187,23 @@ def board(request: HttpRequest) -> HttpResponse:
             running=bool(encounter.running),
             given=encounter.given,
         )
-        # Minutes as the chart counts them: less pauses; a paused drug says so.
-        running_now = [
-            (adm.drug.name, running_minutes(adm, now), is_paused(adm)) for adm in encounter.running
-        ]
+        # Minutes as the chart counts them: less pauses; a paused drug says so. On a signed
+        # record nothing runs: an infusion left without a stop (RAC-7 acknowledged at the
+        # signature) is named as the chart's card names it, with no clock.
+        if encounter.is_signed:
+            running_now = []
+            no_stop = [
+                (adm.drug.name, adm.get_pump_display().lower(), adm.planned_hours)
+                if adm.pump and adm.planned_hours
+                else (adm.drug.name, "", None)
+                for adm in encounter.running
+            ]
+        else:
+            running_now = [
+                (adm.drug.name, running_minutes(adm, now), is_paused(adm))
+                for adm in encounter.running
+            ]
+            no_stop = []
         units.setdefault(encounter.unit, []).append(
             {
                 "encounter": encounter,
@@ -198,6 +211,7 @@ def board(request: HttpRequest) -> HttpResponse:
                 "open_items": errors + warnings,
                 "open_errors": errors,
                 "running": running_now,
+                "no_stop": no_stop,
             }
         )
     context = {

@@ -247,10 +247,14 @@ def _drug_page(
         if can_edit and ndc.active:
             bound = retire_form[1] if retire_form and retire_form[0] == ndc.pk else None
             ndc.retire_form = bound or NdcRetireForm(prefix=_retire_prefix(ndc))
+    # None preferred (the preferred one was retired): a drug line with no NDC scanned carries
+    # the first active one by NDC (coding/claim.py `ndc_for`), which the page says while so.
+    first = ndcs[0] if ndcs else None
     context = {
         "drug": drug,
         "changes": drug.class_changes.select_related("by", "order"),
         "ndcs": ndcs,
+        "carried_unpreferred": first if first and first.active and not first.preferred else None,
         "can_edit_ndcs": can_edit,
         "ndc_form": ndc_form or (DrugNdcForm() if can_edit else None),
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -57,6 +58,19 @@ def board_card(card: dict[str, Any]) -> SafeString:
             for name, minutes, paused in card["running"]
         ),
     )
+    # A signed record's infusion with no stop (mar/views.py `board`): as the chart's card says.
+    no_stop = format_html_join(
+        "",
+        '<div class="mt-1" data-testid="no-stop">{}</div>',
+        (
+            (
+                format_html("On a {} pump: {}, {} h planned", pump, name, floatformat(hours, -2))
+                if pump
+                else format_html("No stop charted: {}", name),
+            )
+            for name, pump, hours in card.get("no_stop", ())
+        ),
+    )
     return format_html(
         '<div class="col-12 col-sm-6 col-lg-4 col-xl-3">'
         '<a class="card board-card board-{} text-decoration-none h-100" href="{}" '
@@ -66,7 +80,7 @@ def board_card(card: dict[str, Any]) -> SafeString:
         '<span class="badge state-{}" data-testid="state">{}</span></div>'
         '<div class="mt-2 fw-semibold">{}</div>'
         '<div class="text-body-secondary">MRN {}</div>'
-        "{}{}{}</div></a></div>",
+        "{}{}{}{}</div></a></div>",
         slug,
         reverse("mar:encounter", args=[encounter.pk]),
         encounter.location_label or "–",
@@ -77,4 +91,5 @@ def board_card(card: dict[str, Any]) -> SafeString:
         open_items,
         query,
         running,
+        no_stop,
     )

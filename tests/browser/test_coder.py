@@ -119,3 +119,25 @@ def test_a_refused_correction_comes_back_beside_its_fields_with_what_was_typed(
         assert not ChargeCorrection.objects.exists()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [768, 1440])
+def test_the_worklist_filter_shows_a_whole_date_in_its_fields(
+    browser_page, live_server, width
+) -> None:
+    """At 768 px six filter columns of 2/12 cut the date fields to 'mm/dd/y' (a typed date was
+    not readable whole) and the state to 'any stat': three to a row up to 1200 px."""
+    factories.user_create(username="coder-f", role="coder")
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, live_server, "coder-f")
+    page.wait_for_url("**/coding/worklist/")
+    page.fill(".worklist-filter input[name=date_from]", "2026-12-05")
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('.worklist-filter input, .worklist-filter select')]
+          .filter(e => e.type !== 'hidden')
+          .filter(e => e.getBoundingClientRect().width < 150)
+          .map(e => e.name + ': ' + Math.round(e.getBoundingClientRect().width) + ' px')"""
+    )
+    page.screenshot(path=str(ARTIFACTS / f"coder-worklist-filter-{width}.png"))
+    assert not cut, cut

@@ -55,3 +55,30 @@ def test_the_board_cards_keep_their_layout_under_the_44px_link_rule(
         card = cards.nth(i).bounding_box()
         chair = cards.nth(i).locator(".board-chair").bounding_box()
         assert card and chair and chair["x"] - card["x"] < 32, i
+
+
+# main's `overflow-wrap: anywhere` (mar.css, for long unbroken text) lets a flex row squeeze a
+# button below its label's width: the board's "Open" read "Ope / n", the formulary's "Search"
+# "Searc / h", the measures' "Chart" "Cha / rt".
+BROKEN_WORDS = """() => [...document.querySelectorAll('main .btn')]
+  .filter(e => e.getClientRects().length)
+  .map(e => [e.textContent.trim(), e])
+  .filter(([label]) => label && !/\\s/.test(label))
+  .filter(([, e]) => { const range = document.createRange(); range.selectNodeContents(e);
+    const lines = [...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top));
+    return new Set(lines).size > 1; })
+  .map(([label]) => label)"""
+
+
+def test_no_one_word_button_is_broken_across_lines_at_768(browser_page, live_server) -> None:
+    world = readable_world()
+    page = browser_page
+    page.set_viewport_size({"width": 768, "height": 1024})
+    broken: list[str] = []
+    for username, paths in main_pages(world).items():
+        sign_in(page, live_server, username)
+        for path in paths:
+            visit(page, live_server, path)
+            open_every_fold(page)
+            broken += [f"{username} {path}: {label}" for label in page.evaluate(BROKEN_WORDS)]
+    assert not broken, "\n".join(broken)

@@ -174,3 +174,30 @@ def test_an_open_error_is_counted_in_red(client, nurse_user) -> None:
     page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
     assert re.search(r'data-testid="checklist-errors"[^>]*>\d+ errors?<', page)
     assert "DOC-4" in page
+
+
+def test_the_board_card_of_a_signed_record_says_no_stop_charted_not_running(
+    client, nurse_user
+) -> None:
+    """The board card of the visit said 'Running: carboplatin, 60 min' after the signature, its
+    minutes growing with the clock; it says what the chart's card says."""
+    _signed_with_no_stop(nurse_user)
+    client.force_login(nurse_user)
+    page = client.get(reverse("mar:board")).content.decode()
+    assert "No stop charted: carboplatin" in page
+    assert "Running:" not in page
+
+
+def test_the_board_card_of_a_pump_sent_home_says_its_planned_hours(client, nurse_user) -> None:
+    encounter, adm = running_visit()
+    adm.pump, adm.planned_hours = "portable", 46
+    adm.save(update_fields=["pump", "planned_hours"])
+    try:
+        charting.encounter_sign(encounter=encounter, user=nurse_user)
+    except SignBlocked as blocked:
+        reasons = {charting.finding_key(f): "as charted" for f in blocked.open_errors}
+        charting.encounter_sign(encounter=encounter, user=nurse_user, reasons=reasons)
+    client.force_login(nurse_user)
+    page = client.get(reverse("mar:board")).content.decode()
+    assert "On a portable pump: carboplatin, 46 h planned" in page
+    assert "Running:" not in page and "No stop charted" not in page

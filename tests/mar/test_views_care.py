@@ -21,6 +21,7 @@ from mar.models import (
     SafetyOverride,
     SiteAssessment,
 )
+from mar.services.charting import order_disposition_set
 from tests import factories
 from tests.mar.chart_helpers import running_visit
 
@@ -309,3 +310,16 @@ def test_the_pharmacists_screen_and_report(client_as) -> None:
     assert "code blue" in review
     report = client.get(reverse("pharmacy:overrides")).content.decode()
     assert "nurse-r" in report and "code blue" in report
+
+
+def test_the_pharmacists_review_of_an_order_says_it_was_documented_not_given(client_as) -> None:
+    """The queue says 'Refused: ...' under the drug; the review page its row opens said nothing
+    of it, above the Verify button."""
+    encounter, _adm = running_visit()
+    order = factories.order_create(encounter, factories.drug_get("ondansetron", "therapeutic"))
+    client = client_as(roles.PHARMACIST)
+    review_url = reverse("pharmacy:order_review", args=[order.pk])
+    assert 'data-testid="order-disposition"' not in client.get(review_url).content.decode()
+    order_disposition_set(order=order, disposition="refused", reason="nausea settled", user=None)
+    review = client.get(review_url).content.decode()
+    assert 'data-testid="order-disposition">Refused: nausea settled</p>' in review

@@ -290,3 +290,30 @@ def test_the_ndc_actions_need_the_csrf_token(pharmacist_user, bag, name) -> None
     response = client.post(reverse(f"pharmacy:{name}", args=[bag.pk]), {f"r{bag.pk}-reason": "x"})
     assert response.status_code == 403
     assert fresh(bag).active and not fresh(bag).preferred
+
+
+def test_with_none_preferred_the_drugs_page_says_which_ndc_drug_lines_carry(
+    client_as, vial, bag, pharmacist_user
+) -> None:
+    """After the preferred package is retired the retire message says which NDC drug lines carry
+    now; the page goes on saying so (its lead says 'else the preferred one') until one is made
+    preferred."""
+    client = client_as(roles.PHARMACIST)
+    url = reverse("pharmacy:drug", args=[vial.drug_id])
+    assert 'data-testid="ndc-none-preferred"' not in client.get(url).content.decode()
+    drug_ndc_retire(ndc=vial, reason="Recalled", user=pharmacist_user)
+    page = client.get(url).content.decode()
+    assert (
+        "No package is preferred: drug lines with no NDC scanned carry 00409-4888-10 "
+        "(the first active one)" in page
+    )
+    drug_ndc_prefer(ndc=fresh(bag), user=pharmacist_user)
+    assert 'data-testid="ndc-none-preferred"' not in client.get(url).content.decode()
+
+
+def test_with_every_ndc_retired_the_drugs_page_names_none_as_carried(
+    client_as, vial, pharmacist_user
+) -> None:
+    drug_ndc_retire(ndc=vial, reason="Recalled", user=pharmacist_user)
+    page = client_as(roles.PHARMACIST).get(reverse("pharmacy:drug", args=[vial.drug_id]))
+    assert 'data-testid="ndc-none-preferred"' not in page.content.decode()
