@@ -121,3 +121,17 @@ def changes_since_preceding(
         return None
     changes = run_changes(since=before.pk, previous=before.lines.all(), current=run.lines.all())
     return dataclasses.replace(changes, accepted=accepted is not None)
+
+
+def runs_between(runs: Iterable[ChargeRun], run: ChargeRun, since: int) -> list[ChargeRun]:
+    """The runs made after run `since` and before `run`, oldest first: what the markers span
+    besides `run`'s own change (several addenda since the charges accepted, each its run)."""
+    start = next((r for r in runs if r.pk == since), None)
+    if start is None:
+        return []
+    after = [
+        r
+        for r in runs
+        if (start.created_at, start.pk) < (r.created_at, r.pk) < (run.created_at, run.pk)
+    ]
+    return sorted(after, key=lambda r: (r.created_at, r.pk))

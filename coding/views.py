@@ -65,7 +65,7 @@ from coding.review import (
     review_release,
     review_reopen,
 )
-from coding.run_changes import changes_since_preceding, gone_label
+from coding.run_changes import changes_since_preceding, gone_label, runs_between
 from mar import chart_reads
 from mar.clock import hhmm
 from mar.forms import apply_validation_error
@@ -394,6 +394,9 @@ def _review_context(
             {
                 "lines": rows,
                 "changes": changes,
+                # The runs the markers span before this one (after the run compared with): each
+                # change's reason, so the banner above does not read as the only one.
+                "runs_between": runs_between(runs, run, changes.since) if changes else [],
                 "gone_lines": [gone_label(line) for line in changes.gone] if changes else [],
                 "rereview": rereview,
                 "edits": edits.items,

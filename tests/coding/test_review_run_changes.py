@@ -147,6 +147,12 @@ def test_after_several_runs_the_markers_are_since_the_charges_the_coder_accepted
         f"Marked: what changed since run {first.pk}, the charges last accepted."
     )
     assert f"run {second.pk}" not in " ".join(markers(page))
+    # The banner names this run's reason; the run between is listed under it with its own.
+    between = re.search(r'data-testid="runs-between">(.*?)</div>', page, re.S)
+    assert between is not None
+    assert f"Also since run {first.pk}:" in between.group(1)
+    assert f"run {second.pk} (addendum" in between.group(1)
+    assert f"run {third.pk}" not in between.group(1)
 
 
 def test_without_an_acceptance_the_markers_are_since_the_run_before(client_as, coder_user) -> None:
@@ -158,3 +164,4 @@ def test_without_an_acceptance_the_markers_are_since_the_run_before(client_as, c
     assert f"Marked: what changed since run {second.pk}, the run before this one." in page
     assert 'data-testid="run-change"' not in row_of(page, "96415")  # same as in run 2
     assert f"No longer charged since run {second.pk}:" in page
+    assert 'data-testid="runs-between"' not in page  # the run before: nothing between

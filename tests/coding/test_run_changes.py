@@ -137,3 +137,16 @@ def test_the_run_compared_with_is_the_one_accepted_when_it_is_earlier() -> None:
     # The run accepted is the current one (nothing since), or unknown: the run before.
     current = changes_since_preceding(runs, third, accepted_run_id=third.pk)
     assert current is not None and (current.since, current.accepted) == (5, False)
+
+
+def test_the_runs_between_are_those_after_the_one_compared_and_before_the_current() -> None:
+    from coding.run_changes import runs_between
+
+    def run(pk: int, hour: int) -> ChargeRun:
+        return ChargeRun(pk=pk, created_at=datetime(2026, 3, 5, hour, tzinfo=UTC))
+
+    first, second, third, fourth = run(3, 9), run(5, 10), run(8, 11), run(9, 12)
+    runs = [fourth, third, second, first]
+    assert runs_between(runs, fourth, first.pk) == [second, third]
+    assert runs_between(runs, fourth, third.pk) == []
+    assert runs_between(runs, fourth, 999) == []
