@@ -39,6 +39,7 @@ from mar.models import (
 )
 from mar.ports import charges_port
 from mar.registration.icd10 import icd10_resolve
+from mar.services.charting import ChartError, order_disposition_set
 from mar.summary import summary_invalidate
 from mar.validators import npi_normalise, text_problems
 
@@ -538,15 +539,15 @@ def order_withdraw(*, encounter: Encounter, placer_number: str, control: str) ->
         )
     if locked.status == Encounter.Status.SIGNED:
         raise ValidationError("This visit is signed; a change to it is an addendum.")
-    order.disposition = Order.Disposition.NOT_GIVEN
-    order.disposition_reason = f"{words} by the ordering system (HL7 ORC-1 {control})"
-    order.disposition_at = timezone.now()
-    order.disposition_by = None
-    order.save(
-        update_fields=["disposition", "disposition_reason", "disposition_by", "disposition_at"]
-    )
-    summary_invalidate(encounter_ids=[locked.pk])
-    return order
+    try:  # documented as the nurse documents an order not given (who: the ordering system)
+        return order_disposition_set(
+            order=order,
+            disposition=Order.Disposition.NOT_GIVEN,
+            reason=f"{words} by the ordering system (HL7 ORC-1 {control})",
+            user=None,
+        )
+    except ChartError as exc:
+        raise ValidationError([m for ms in exc.errors.values() for m in ms]) from None
 
 
 @transaction.atomic

@@ -36,6 +36,18 @@ def _signed_with_no_stop(nurse_user) -> Encounter:
     return charting.encounter_sign(encounter=encounter, user=nurse_user, reasons=reasons)
 
 
+def _signed_with_a_pump_sent_home(nurse_user) -> Encounter:
+    """Carboplatin on a portable pump, 46 h planned (96416: it ends after the visit), signed."""
+    encounter, adm = running_visit()
+    adm.pump, adm.planned_hours = "portable", 46
+    adm.save(update_fields=["pump", "planned_hours"])
+    try:
+        return charting.encounter_sign(encounter=encounter, user=nurse_user)
+    except SignBlocked as blocked:
+        reasons = {charting.finding_key(f): "as charted" for f in blocked.open_errors}
+        return charting.encounter_sign(encounter=encounter, user=nurse_user, reasons=reasons)
+
+
 def test_the_signature_stores_the_summary_as_the_signature_judged_it(nurse_user) -> None:
     encounter = _signed_with_no_stop(nurse_user)
     summary = EncounterSummary.objects.get(encounter=encounter)
@@ -132,14 +144,7 @@ def test_a_chemotherapy_pump_sent_home_says_its_planned_hours_not_no_stop(
 ) -> None:
     """A prolonged infusion on a portable pump (96416) ends after the visit: its card on the
     signed record names the pump and its planned hours, not a missing stop."""
-    encounter, adm = running_visit()
-    adm.pump, adm.planned_hours = "portable", 46
-    adm.save(update_fields=["pump", "planned_hours"])
-    try:
-        charting.encounter_sign(encounter=encounter, user=nurse_user)
-    except SignBlocked as blocked:
-        reasons = {charting.finding_key(f): "as charted" for f in blocked.open_errors}
-        charting.encounter_sign(encounter=encounter, user=nurse_user, reasons=reasons)
+    encounter = _signed_with_a_pump_sent_home(nurse_user)
     client.force_login(nurse_user)
     page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
     assert "On a portable pump · 46 h planned" in page
@@ -189,14 +194,7 @@ def test_the_board_card_of_a_signed_record_says_no_stop_charted_not_running(
 
 
 def test_the_board_card_of_a_pump_sent_home_says_its_planned_hours(client, nurse_user) -> None:
-    encounter, adm = running_visit()
-    adm.pump, adm.planned_hours = "portable", 46
-    adm.save(update_fields=["pump", "planned_hours"])
-    try:
-        charting.encounter_sign(encounter=encounter, user=nurse_user)
-    except SignBlocked as blocked:
-        reasons = {charting.finding_key(f): "as charted" for f in blocked.open_errors}
-        charting.encounter_sign(encounter=encounter, user=nurse_user, reasons=reasons)
+    _signed_with_a_pump_sent_home(nurse_user)
     client.force_login(nurse_user)
     page = client.get(reverse("mar:board")).content.decode()
     assert "On a portable pump: carboplatin, 46 h planned" in page
