@@ -60,7 +60,7 @@ from mar.record import (
 )
 from mar.services import charting
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
-from mar.summary import Written, findings_of, summary_evaluate, summary_for
+from mar.summary import Written, findings_of, signed_moment, summary_evaluate, summary_for
 from mar.timeline import Timeline, build_timeline
 
 _FLUSH_INDEX = re.compile(r"^flushes\[(\d+)\]")
@@ -215,9 +215,9 @@ def evaluate(
         record = record_from_encounter(encounter)
     except RecordError as exc:
         return None, None, f"{exc.field}: {exc.message}"
-    if encounter.is_signed and encounter.signed_at is not None:
+    if (signed_at := signed_moment(encounter)) is not None:
         # As the signature judged it (mar/summary.py, `_computed`), not as running at `now`.
-        return record, code_record(record, now=encounter.signed_at, signing=True), ""
+        return record, code_record(record, now=signed_at, signing=True), ""
     return record, code_record(record, now=now, signing=signing), ""
 
 
