@@ -8,6 +8,7 @@ CPU per request that bounds how many a machine serves before it saturates (issue
         # PROFILE_FILTER: the order and the selection of the main listing)
     .venv/bin/python benchmarks/rounds.py --visits 10 --split   # compiling SQL, database, templates
     .venv/bin/python benchmarks/rounds.py --visits 6 --fields   # forms built, fields drawn
+    .venv/bin/python benchmarks/rounds.py --visits 2 --queries flush   # one request's statements
 
 It creates a throwaway test database (test_<name>), makes visits as `benchmarks/load.py` seeds
 them (a peripheral IV, a hydration, an antiemetic and a chemotherapy order) and, with Django's
@@ -157,6 +158,26 @@ def split_install() -> None:
 
 FIELDS: dict[str, dict[str, int]] = {}  # --fields: by request kind, forms built and fields read
 KIND = [""]  # the request kind being timed
+STATEMENTS: dict[str, list[str]] = {}  # --queries: the statements of the last request of a kind
+
+
+def queries_install(prefix: str) -> None:
+    """--queries: keep the SQL each request of the kinds `prefix` begins sent (the last one's
+    statements are printed, with the count and the time each took)."""
+    from django.db.backends import utils
+
+    execute = utils.CursorWrapper._execute
+
+    def logged(self: Any, sql: str, params: Any, *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(self, sql, params, *args)
+        finally:
+            if KIND[0].startswith(prefix):
+                took = (time.perf_counter() - started) * 1000
+                STATEMENTS.setdefault(KIND[0], []).append(f"{took:6.2f} ms  {sql[:300]}")
+
+    utils.CursorWrapper._execute = logged  # type: ignore[method-assign]
 
 
 def fields_install() -> None:
@@ -209,6 +230,7 @@ class Rounds:
 
     def timed(self, name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         KIND[0] = name
+        STATEMENTS.pop(name, None)  # --queries: only the last request of a kind is kept
         if self.profile and name.startswith(self.profile):
             self.profiler.enable()
         before = dict(SPLIT)
@@ -288,6 +310,12 @@ def main() -> None:
         action="store_true",
         help="also print, by request kind, the forms built and the fields drawn (a request)",
     )
+    parser.add_argument(
+        "--queries",
+        default="",
+        help="also print the SQL statements of the last request of the kinds it begins, "
+        "e.g. 'flush'",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(args.root))
     os.chdir(args.root)
@@ -300,6 +328,8 @@ def main() -> None:
         split_install()
     if args.fields:
         fields_install()
+    if args.queries:
+        queries_install(args.queries)
     from celery import current_app
     from django.db import connection
     from django.test import Client, override_settings
@@ -354,6 +384,10 @@ def main() -> None:
             )
     if args.fields:
         fields_print(rounds.times)
+    for name, statements in STATEMENTS.items():
+        print(f"\n{name}: {len(statements)} statements")
+        for line in statements:
+            print("  " + line)
     if args.profile:
         import pstats
 
