@@ -1,16 +1,28 @@
-"""The hospital's charge master (CDM): revenue code, description and unit price per CPT/HCPCS code.
+"""The hospital's charge master (CDM): revenue code, description and unit price per CPT/HCPCS code,
+each price in effect from a date.
 
 A CSV with a header row naming the columns `code`, `revenue_code`, `description` and
 `unit_price` (any order, case and spaces ignored; more columns are ignored). Every row is
 checked before anything is stored, and a file with any bad row is refused whole, each error
 named by its line: a code that is not CPT/HCPCS, a revenue code that is not four digits (0260,
 0331, 0335, 0636, ...), no description, a price that is not an amount of dollars and cents, a
-code listed twice. `charge_master_load` then replaces the table in one transaction.
+code listed twice.
 
-A code missing from a loaded charge master is an edit (EDIT-CDM, `charge_master_edits`): the
-line has no revenue code and no price, so it blocks acceptance and export like the MUE edits
-until the code is loaded or a coder overrides it with a reason (the line then goes unpriced).
-With no charge master loaded at all there are no prices and no such edit.
+Prices are the charge master's in effect on the line's date of service (hospital CDM practice;
+CMS takes the charges on the date of service). `charge_master_load` stores the file as the
+charge master from its effective date (`load_charge_master --effective-from YYYY-MM-DD`;
+default today in the hospital's zone, the very first load the beginning) in one transaction:
+each code gets a version from that date, history is kept, and a code the file no longer lists
+is not priced from that date (`--keep` keeps such codes). A later-dated load stays in effect
+from its own date. So a new price dated after a line's date of service changes nothing already
+billed, while a correction dated on or before it re-prices the line, and the next export sends
+a credit and the new charge (coding/ledger.py).
+
+A code not priced on a line's date in a loaded charge master is an edit (EDIT-CDM,
+`charge_master_edits`): the line has no revenue code and no price, so it blocks acceptance and
+export like the MUE edits until the code is loaded (dated on or before the service) or a coder
+overrides it with a reason (the line then goes unpriced). With no charge master loaded at all
+there are no prices and no such edit.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
@@ -121,23 +134,99 @@ def charge_master_parse(text: str) -> list[ChargeMasterRow]:
     return rows
 
 
+BEGINNING = date.min  # "from the beginning": a version in effect for every date of service
+
+
+def _same_values(item: ChargeMasterItem, row: ChargeMasterRow) -> bool:
+    return (item.revenue_code, item.description, item.unit_price) == (
+        row.revenue_code,
+        row.description,
+        row.unit_price,
+    )
+
+
+def _in_effect(versions: list[ChargeMasterItem], on: date) -> ChargeMasterItem | None:
+    """The version of a code in effect on a date (versions sorted by effective_from)."""
+    found = None
+    for item in versions:
+        if item.effective_from > on:
+            break
+        found = item
+    return found
+
+
+def charge_master_default_date() -> date:
+    """A load's effective date when none is given: today in the hospital's zone, or the
+    beginning for the first load of all (nothing to price the encounters already signed by)."""
+    return timezone.localdate() if ChargeMasterItem.objects.exists() else BEGINNING
+
+
 @transaction.atomic
-def charge_master_load(*, rows: Iterable[ChargeMasterRow], replace: bool = True) -> int:
-    """Store the rows, all or nothing; `replace` drops codes absent from the file."""
+def charge_master_load(
+    *, rows: Iterable[ChargeMasterRow], replace: bool = True, effective_from: date | None = None
+) -> int:
+    """Store the rows as the charge master from `effective_from` on, all or nothing.
+
+    Each code gets a version from that date (a version already dated that day is corrected in
+    place; a row identical to the version in effect then adds nothing); versions dated later
+    stay, each in effect from its own date. `replace` ends the codes the file does not list from
+    that date (a version with `listed` False). History is never overwritten: a line is priced by
+    the version in effect on its date of service (`charge_master_for`).
+
+    `effective_from` defaults to today in the hospital's zone; the first load of all (no charge
+    master yet) defaults to the beginning, so it prices the encounters already signed too."""
     rows = list(rows)
     at = timezone.now()
-    if replace:
-        ChargeMasterItem.objects.exclude(code__in=[r.code for r in rows]).delete()
+    versions: dict[str, list[ChargeMasterItem]] = {}
+    for item in ChargeMasterItem.objects.select_for_update().order_by("code", "effective_from"):
+        versions.setdefault(item.code, []).append(item)
+    if effective_from is None:
+        effective_from = charge_master_default_date()
     for row in rows:
-        ChargeMasterItem.objects.update_or_create(
+        own = versions.get(row.code, [])
+        same_day = next((v for v in own if v.effective_from == effective_from), None)
+        if same_day is not None:
+            if not same_day.listed or not _same_values(same_day, row):
+                same_day.listed = True
+                same_day.revenue_code = row.revenue_code
+                same_day.description = row.description
+                same_day.unit_price = row.unit_price
+                same_day.loaded_at = at
+                same_day.save()
+            continue
+        current = _in_effect(own, effective_from)
+        if current is not None and current.listed and _same_values(current, row):
+            continue  # the price in effect already: nothing changes from that date
+        ChargeMasterItem.objects.create(
             code=row.code,
-            defaults={
-                "revenue_code": row.revenue_code,
-                "description": row.description,
-                "unit_price": row.unit_price,
-                "loaded_at": at,
-            },
+            effective_from=effective_from,
+            revenue_code=row.revenue_code,
+            description=row.description,
+            unit_price=row.unit_price,
+            loaded_at=at,
         )
+    if replace:
+        listed = {r.code for r in rows}
+        for code, own in versions.items():
+            if code in listed:
+                continue
+            current = _in_effect(own, effective_from)
+            if current is None or not current.listed:
+                continue  # not priced on that date already
+            if current.effective_from == effective_from:
+                current.listed = False
+                current.loaded_at = at
+                current.save()
+            else:
+                ChargeMasterItem.objects.create(
+                    code=code,
+                    effective_from=effective_from,
+                    listed=False,
+                    revenue_code=current.revenue_code,
+                    description=current.description,
+                    unit_price=current.unit_price,
+                    loaded_at=at,
+                )
     return len(rows)
 
 
@@ -147,32 +236,55 @@ class Price:
     revenue_code: str
     description: str
     unit_price: Decimal
+    effective_from: date = BEGINNING
 
 
 @dataclass(frozen=True)
 class ChargeMaster:
-    """The prices of the codes asked for; `loaded` says whether the hospital loaded any."""
+    """The versions of the codes asked for, each (effective_from, price or None when the code
+    is no longer listed from then), oldest first; `loaded` says whether the hospital loaded any
+    charge master at all."""
 
-    prices: dict[str, Price]
+    versions: dict[str, list[tuple[date, Price | None]]]
     loaded: bool
 
-    def get(self, code: str) -> Price | None:
-        return self.prices.get(code)
+    def get(self, code: str, on: date) -> Price | None:
+        """The code's price in effect on this date of service, or None (not priced then)."""
+        found: Price | None = None
+        for since, price in self.versions.get(code, []):
+            if since > on:
+                break
+            found = price
+        return found
 
 
 def charge_master_for(codes: Iterable[str]) -> ChargeMaster:
-    """The charge master rows of these codes."""
+    """Every version of these codes (a line is priced by the one in effect on its date)."""
     wanted = set(codes)
     # One query: the codes asked for, and any one row, which says whether a charge master is
     # loaded at all (a subquery, not a UNION: SQLite, the demo's database, refuses a LIMIT there).
     first = ChargeMasterItem.objects.order_by("pk").values("pk")[:1]
-    rows = list(ChargeMasterItem.objects.filter(Q(code__in=wanted) | Q(pk__in=first)))
-    prices = {
-        item.code: Price(item.code, item.revenue_code, item.description, item.unit_price)
-        for item in rows
-        if item.code in wanted
-    }
-    return ChargeMaster(prices, loaded=bool(rows))
+    rows = list(
+        ChargeMasterItem.objects.filter(Q(code__in=wanted) | Q(pk__in=first)).order_by(
+            "code", "effective_from"
+        )
+    )
+    versions: dict[str, list[tuple[date, Price | None]]] = {}
+    for item in rows:
+        if item.code in wanted:
+            price = (
+                Price(
+                    item.code,
+                    item.revenue_code,
+                    item.description,
+                    item.unit_price,
+                    item.effective_from,
+                )
+                if item.listed
+                else None
+            )
+            versions.setdefault(item.code, []).append((item.effective_from, price))
+    return ChargeMaster(versions, loaded=bool(rows))
 
 
 def line_amount(price: Price, units: int) -> Decimal:
@@ -183,18 +295,22 @@ class ChargeLineLike(Protocol):
     @property
     def code(self) -> str: ...
     @property
+    def date(self) -> date: ...
+    @property
     def administrations(self) -> tuple[str, ...]: ...
 
 
 def charge_master_edits(lines: Iterable[ChargeLineLike], master: ChargeMaster) -> list[Finding]:
-    """EDIT-CDM: a code the loaded charge master does not list (no revenue code, no price)."""
+    """EDIT-CDM: a code the loaded charge master does not price on the line's date of service
+    (no revenue code, no price)."""
     lines = list(lines)
     if not master.loaded:
         return []
     found: list[Finding] = []
-    for code in sorted({line.code for line in lines if master.get(line.code) is None}):
+    unpriced = [line for line in lines if master.get(line.code, line.date) is None]
+    for code in sorted({line.code for line in unpriced}):
         administrations = tuple(
-            a for line in lines if line.code == code for a in line.administrations
+            a for line in unpriced if line.code == code for a in line.administrations
         )
         found.append(
             Finding(

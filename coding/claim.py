@@ -30,14 +30,16 @@ lines skip such a drug: coding/drug_lines.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
 from coding import review_reads
 from coding.chargemaster import ChargeMaster, charge_master_for, line_amount
 from coding.engine import Finding
+from coding.models import LedgerEntry
 from mar.models import Administration, DrugClass, DrugNdc, Encounter, Order
 from mar.record import administration_record_id
 from mar.registration.icd10 import CODE_RE as ICD10_RE
@@ -50,6 +52,8 @@ class LineLike(Protocol):
     def code(self) -> str: ...
     @property
     def units(self) -> int: ...
+    @property
+    def date(self) -> date: ...
     @property
     def administrations(self) -> tuple[str, ...]: ...
 
@@ -65,7 +69,7 @@ def quantity_text(value: Decimal) -> str:
 
 
 def price_detail(line: LineLike, master: ChargeMaster) -> dict[str, Any]:
-    price = master.get(line.code)
+    price = master.get(line.code, line.date)  # the price in effect on the date of service
     if price is None:
         return {}
     return {
@@ -104,10 +108,22 @@ class RecordFacts:
     encounter: Encounter
     administrations: dict[str, Administration] = field(default_factory=dict)
     ndcs: dict[int, list[DrugNdc]] = field(default_factory=dict)
+    # The NDC each standing charge was billed with, by (code, administration record id).
+    billed_ndcs: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
-def record_facts(encounter: Encounter) -> RecordFacts:
+def record_facts(
+    encounter: Encounter, *, billed: Iterable[LedgerEntry] | None = None
+) -> RecordFacts:
+    """`billed`: the encounter's standing charges when the caller has read them (else read)."""
     facts = RecordFacts(encounter)
+    if billed is None:
+        billed = review_reads.standing_charges(encounter.pk, encounter=encounter)
+    for entry in sorted(billed, key=lambda e: e.pk):  # the latest charge last: it wins
+        ndc = (entry.detail or {}).get("ndc")
+        if ndc:
+            for record_id in entry.administrations:
+                facts.billed_ndcs[(entry.code, record_id)] = ndc
     # Prepared reads (coding/review_reads.py): the SQL compiled once.
     for adm in review_reads.facts_administrations(encounter.pk, encounter=encounter):
         facts.administrations[administration_record_id(adm.pk)] = adm
@@ -121,18 +137,27 @@ def _covered(line: LineLike, facts: RecordFacts) -> list[Administration]:
     return [facts.administrations[a] for a in line.administrations if a in facts.administrations]
 
 
-def ndc_for(adm: Administration, facts: RecordFacts) -> DrugNdc | None:
+def ndc_for(adm: Administration, facts: RecordFacts, code: str = "") -> DrugNdc | None:
+    """The NDC a drug line of `code` covering this administration carries: the one scanned at
+    the bedside (the record) when the formulary lists it for the drug; else, for a line already
+    billed, the NDC it was billed with while the formulary still lists it for the drug (active
+    or retired, preferred or not: reference data changing does not re-send a billed line);
+    else the drug's preferred active NDC, else its first active one."""
     stocked = facts.ndcs.get(adm.drug_id, [])
     scanned = next((n for n in stocked if adm.ndc and n.ndc == adm.ndc), None)
     if scanned is not None:
         return scanned
+    billed = facts.billed_ndcs.get((code, administration_record_id(adm.pk)))
+    kept = next((n for n in stocked if billed and n.ndc == billed), None)
+    if kept is not None:
+        return kept
     return next((n for n in stocked if n.active), None)  # preferred first
 
 
 def ndc_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:
     for adm in _covered(line, facts):
         if adm.drug.hcpcs_code and adm.drug.hcpcs_code == line.code:
-            ndc = ndc_for(adm, facts)
+            ndc = ndc_for(adm, facts, line.code)
             if ndc is None:
                 return {}
             per_unit = ndc.units_per_billing_unit or Decimal(1)

@@ -3,10 +3,23 @@
 The ledger (coding.models.LedgerEntry) keeps every transaction sent: charges (CG) and credits
 (CD) reversing an earlier charge. The charges standing at billing are the CG entries no CD
 reversed. The next export compares them with the encounter's accepted lines, line by line on
-everything a line sends (code, modifiers, units, date, administrations, detail): a standing
-charge with an identical accepted line stays as it is (same transaction id: stable line ids); a
-standing charge with none is credited; an accepted line with none is charged anew. Nothing
-changed: nothing is sent.
+what the claim carries for the service (`Sendable.signature`): a standing charge with an
+identical accepted line stays as it is (same transaction id: stable line ids); a standing
+charge with none is credited; an accepted line with none is charged anew. Nothing changed:
+nothing is sent.
+
+What is compared: the code, modifiers, units, date of service and administrations covered, and
+of the line's `detail` (coding/claim.py) everything but what only names or describes: the
+revenue code, unit price and amount, the NDC with its unit and quantity, the diagnoses, the
+ordering provider's NPI, the performer's id. Not compared (`DESCRIPTIVE`): the charge master's
+`description` and people's display names (`performed_by.name`; `ordered_by.name` when the
+ordering provider has an NPI, which identifies them; with none, the name is all that does and
+counts). So a renamed nurse, a reworded description, a reloaded charge master whose price on the
+date of service is unchanged, a new preferred NDC (a billed line keeps the NDC it was billed
+with, claim.py `ndc_for`) re-send nothing: a billed line is re-sent only when what the claim
+carries for that service changed (a unit more, a price corrected for that date, another
+diagnosis). A detail key a new claim element adds is compared until named here: re-sending is
+never silent loss.
 """
 
 from __future__ import annotations
@@ -20,6 +33,23 @@ from typing import Any
 
 from coding import review_reads
 from coding.models import LedgerEntry
+
+# Detail that names or describes and is not compared: the charge master's description; the
+# performer's display name (its id is compared); the ordering provider's name when an NPI
+# identifies them.
+DESCRIPTIVE = ("description", "performed_by.name", "ordered_by.name (with an NPI)")
+
+
+def claim_terms(detail: dict[str, Any]) -> dict[str, Any]:
+    """The line's detail less what is descriptive (DESCRIPTIVE): what a change of re-sends."""
+    terms = {key: value for key, value in detail.items() if key != "description"}
+    performed = terms.get("performed_by")
+    if isinstance(performed, dict):
+        terms["performed_by"] = {k: v for k, v in performed.items() if k != "name"}
+    ordered = terms.get("ordered_by")
+    if isinstance(ordered, dict) and ordered.get("npi"):
+        terms["ordered_by"] = {k: v for k, v in ordered.items() if k != "name"}
+    return terms
 
 
 @dataclass(frozen=True)
@@ -35,6 +65,7 @@ class Sendable:
 
     @property
     def signature(self) -> str:
+        """What the claim carries for this service: equal signatures, nothing to re-send."""
         return json.dumps(
             [
                 self.code,
@@ -42,7 +73,7 @@ class Sendable:
                 self.units,
                 self.date.isoformat(),
                 sorted(self.administrations),
-                self.detail,
+                claim_terms(self.detail),
             ],
             sort_keys=True,
             default=str,

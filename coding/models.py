@@ -4,6 +4,8 @@ Administrations are referred to by their record ids ("A<pk>", see mar/record.py)
 the engine returned them, so a run stays readable after the record changes.
 """
 
+from datetime import date
+
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
@@ -500,22 +502,32 @@ class ApiCall(models.Model):
 
 
 class ChargeMasterItem(models.Model):
-    """The hospital's charge master (CDM), one row per CPT/HCPCS code: the revenue code the
+    """One version of a code's line in the hospital's charge master (CDM): the revenue code the
     UB-04 line carries (0260 IV therapy, 0331/0335 chemotherapy, 0636 drugs requiring detailed
-    coding, ...), the description and the unit price. Loaded from CSV, all or nothing
-    (coding/chargemaster.py, `manage.py load_charge_master`)."""
+    coding, ...), the description and the unit price, in effect from `effective_from` until the
+    code's next version. Loaded from CSV, all or nothing (coding/chargemaster.py,
+    `manage.py load_charge_master`): a load adds versions from its date, history is kept. A
+    version with `listed` False says the code is no longer priced from that date (a load that
+    no longer listed it); it keeps the values it ended."""
 
-    code = models.CharField(max_length=10, unique=True)
+    code = models.CharField(max_length=10)
+    effective_from = models.DateField(default=date.min)
+    listed = models.BooleanField(default=True)
     revenue_code = models.CharField(max_length=4)
     description = models.CharField(max_length=200)
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
     loaded_at = models.DateTimeField(default=now)
 
     class Meta:
-        ordering = ["code"]
+        ordering = ["code", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code", "effective_from"], name="coding_cdm_one_version_a_day"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.code} rev {self.revenue_code} {self.unit_price}"
+        return f"{self.code} rev {self.revenue_code} {self.unit_price} from {self.effective_from}"
 
 
 class PtpEdit(models.Model):

@@ -338,7 +338,7 @@ def _review_context(
                 )
             )
         rows = []
-        facts = record_facts(encounter)
+        facts = record_facts(encounter, billed=context["billed"])
         details = claim_details(encounter, lines, master=master, facts=facts)
         context["claim_findings"] = claim_findings(encounter, sent, facts=facts)
         context["amount_total"] = money_total(

@@ -380,7 +380,8 @@ def drug_ndc_retire(*, ndc: DrugNdc, reason: str, user: AbstractBaseUser) -> Dru
     NDC an administration names, active or not). A retired NDC is never the preferred one
     (a drug line with no scanned NDC would carry a package no longer stocked): it stops being
     preferred, and no other is chosen in its place: until a pharmacist makes one preferred,
-    such lines carry the drug's first active NDC.
+    such lines not yet billed carry the drug's first active NDC (a line already billed keeps the
+    NDC it was billed with, retired or not: the row stays listed).
     """
     reason = reason.strip()
     if not reason:
@@ -425,9 +426,10 @@ def drug_ndc_prefer(*, ndc: DrugNdc, user: AbstractBaseUser) -> DrugNdc:
     """Make this NDC the one a drug line carries when the administration names none (the
     drug's previous preferred one no longer is). A retired NDC is refused: reactivate it first.
 
-    Drug lines read it when they are shown or exported (coding/claim.py): the next export of a
-    signed encounter whose administrations named no NDC sends the new one (a credit and a new
-    charge, coding/ledger.py)."""
+    Drug lines read it when they are shown or exported (coding/claim.py `ndc_for`): a drug line
+    not yet billed whose administration named no NDC carries the new one; a line already billed
+    keeps the NDC it was billed with while the drug lists it (nothing is re-sent for reference
+    data, coding/ledger.py)."""
     locked = _ndc_locked(ndc)
     if not locked.active:
         raise ValidationError(

@@ -1,10 +1,13 @@
 """The charge master (coding/chargemaster.py): the loader refuses bad files whole with line
-numbers; lines carry revenue code, unit price and amount in every export (parsed back); a code
-missing from a loaded charge master is an edit that blocks until loaded or overridden."""
+numbers; each load is a version in effect from its date, history kept, and a line is priced by
+the version in effect on its date of service; lines carry revenue code, unit price and amount in
+every export (parsed back); a code missing from a loaded charge master is an edit that blocks
+until loaded or overridden."""
 
 import csv
 import io
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,17 +15,20 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.chargeitem import ChargeItem
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
 from coding.chargemaster import (
+    BEGINNING,
     ChargeMasterFileError,
     charge_master_for,
     charge_master_load,
     charge_master_parse,
 )
+from coding.claim import claim_details
 from coding.exports import REVENUE_EXTENSION, UNIT_PRICE_EXTENSION, export_create
 from coding.models import ChargeMasterItem, ChargeRun, LedgerEntry, ReviewItem
 from coding.review import (
@@ -40,8 +46,17 @@ pytestmark = pytest.mark.django_db
 SAMPLE = Path(__file__).resolve().parents[2] / "coding" / "data" / "charge_master_sample.csv"
 
 
+HEADER = "code,revenue_code,description,unit_price\n"
+
+
 def load_sample() -> None:
     call_command("load_charge_master", stdout=io.StringIO())
+
+
+def write_cdm(folder: Path, *rows: str) -> Path:
+    path = folder / "cdm.csv"
+    path.write_text(HEADER + "".join(row + "\n" for row in rows))
+    return path
 
 
 def accepted(coder, **kwargs):
@@ -99,12 +114,83 @@ def test_a_three_digit_revenue_code_keeps_its_leading_zero_and_dollars_parse() -
     assert (row.revenue_code, row.unit_price) == ("0260", Decimal("1310.50"))
 
 
-def test_loading_replaces_codes_the_file_no_longer_lists() -> None:
+def test_loading_replaces_codes_the_file_no_longer_lists_from_its_effective_date() -> None:
     load_sample()
+    sample = ChargeMasterItem.objects.get(code="96413").unit_price
     charge_master_load(
-        rows=charge_master_parse("code,revenue_code,description,unit_price\n96365,0260,IV,1\n")
+        rows=charge_master_parse("code,revenue_code,description,unit_price\n96365,0260,IV,1\n"),
+        effective_from=date(2026, 7, 1),
     )
-    assert list(ChargeMasterItem.objects.values_list("code", flat=True)) == ["96365"]
+    on_the_date = charge_master_for(["96365", "96413"])
+    assert on_the_date.get("96413", date(2026, 7, 1)) is None  # no longer priced from then
+    assert on_the_date.get("96365", date(2026, 7, 1)).unit_price == Decimal("1.00")
+    day_before = on_the_date.get("96413", date(2026, 6, 30))
+    assert day_before is not None and day_before.unit_price == sample  # history kept
+    listed_now = {
+        code
+        for code in ChargeMasterItem.objects.values_list("code", flat=True).distinct()
+        if charge_master_for([code]).get(code, date(2026, 7, 1)) is not None
+    }
+    assert listed_now == {"96365"}
+
+
+def test_the_first_load_prices_every_date_and_a_later_one_defaults_to_today(tmp_path) -> None:
+    load_sample()
+    assert set(ChargeMasterItem.objects.values_list("effective_from", flat=True)) == {BEGINNING}
+    call_command(
+        "load_charge_master", str(write_cdm(tmp_path, "96413,0335,Chemo IV up to 1 h,600")),
+        "--keep", stdout=io.StringIO(),
+    )  # fmt: skip
+    new = ChargeMasterItem.objects.get(code="96413", unit_price=Decimal("600.00"))
+    assert new.effective_from == timezone.localdate()
+    assert ChargeMasterItem.objects.filter(code="96413").count() == 2  # the old price kept
+
+
+def test_a_load_dated_the_same_day_corrects_that_version_and_an_identical_one_adds_none() -> None:
+    load_sample()
+    rows = charge_master_parse(f"{HEADER}96413,0335,Chemo IV up to 1 h,600\n")
+    charge_master_load(rows=rows, replace=False, effective_from=date(2026, 5, 1))
+    charge_master_load(rows=rows, replace=False, effective_from=date(2026, 6, 1))  # same price
+    fixed = charge_master_parse(f"{HEADER}96413,0335,Chemo IV up to 1 h,610\n")
+    charge_master_load(rows=fixed, replace=False, effective_from=date(2026, 5, 1))
+    versions = list(
+        ChargeMasterItem.objects.filter(code="96413").values_list("effective_from", "unit_price")
+    )
+    assert versions == [(BEGINNING, Decimal("540.00")), (date(2026, 5, 1), Decimal("610.00"))]
+
+
+def test_a_load_dated_before_a_later_one_leaves_the_later_one_in_effect_from_its_date() -> None:
+    load_sample()
+    later = charge_master_parse(f"{HEADER}96413,0335,Chemo IV up to 1 h,700\n")
+    charge_master_load(rows=later, replace=False, effective_from=date(2026, 9, 1))
+    earlier = charge_master_parse(f"{HEADER}96413,0335,Chemo IV up to 1 h,600\n")
+    charge_master_load(rows=earlier, replace=False, effective_from=date(2026, 5, 1))
+    master = charge_master_for(["96413"])
+    assert [
+        master.get("96413", day).unit_price
+        for day in (date(2026, 4, 30), date(2026, 5, 1), date(2026, 8, 31), date(2026, 9, 1))
+    ] == [Decimal("540.00"), Decimal("600.00"), Decimal("600.00"), Decimal("700.00")]
+
+
+def test_an_effective_date_that_is_no_date_is_refused_and_nothing_loaded() -> None:
+    load_sample()
+    before = ChargeMasterItem.objects.count()
+    with pytest.raises(CommandError, match="not a date like 2026-07-01"):
+        call_command("load_charge_master", "--effective-from", "2026-13-45")
+    assert ChargeMasterItem.objects.count() == before
+
+
+def test_a_code_first_priced_after_the_date_of_service_is_edit_cdm_for_that_service(
+    coder_user,
+) -> None:
+    load_sample()
+    ChargeMasterItem.objects.filter(code="96413").delete()
+    charge_master_load(
+        rows=charge_master_parse(f"{HEADER}96413,0335,Chemo IV up to 1 h,540\n"),
+        replace=False, effective_from=date(2026, 3, 3),
+    )  # fmt: skip
+    _, run, _ = reviewed()  # the service is on 2026-03-02
+    assert [e.finding.rule for e in charge_edits_for_run(run).blocking] == ["EDIT-CDM"]
 
 
 def test_lines_carry_revenue_code_unit_price_and_amount_in_csv_hl7_and_fhir(coder_user) -> None:
@@ -185,16 +271,50 @@ def test_no_charge_master_loaded_means_no_prices_and_no_edit(coder_user) -> None
     assert [e.finding.rule for e in charge_edits_for_run(run).items] == []
 
 
-def test_a_new_price_after_billing_is_sent_as_a_credit_and_a_new_charge(coder_user) -> None:
+def rebill_after(coder, item, **load) -> list[tuple[str, str]]:
+    """Load 96413 at $600 as told, accept the encounter again (as after an addendum
+    elsewhere) and export: what the export sent, (kind, code)."""
+    charge_master_load(
+        rows=charge_master_parse(f"{HEADER}96413,0335,Chemo IV up to 1 h,600\n"),
+        replace=False, **load,
+    )  # fmt: skip
+    ReviewItem.objects.filter(pk=item.pk).update(state=ReviewItem.State.ACCEPTED)
+    second = export_create(user=coder).export
+    return [(e.kind, e.code) for e in LedgerEntry.objects.filter(export=second)] if second else []
+
+
+def test_a_price_corrected_back_to_the_date_of_service_is_sent_as_a_credit_and_a_new_charge(
+    coder_user,
+) -> None:
+    """A correction effective on or before the date of service (2026-03-02) re-prices the
+    billed line: billing gets a credit of the old price and the new charge."""
     load_sample()
     encounter, run, item = accepted(coder_user)
     export_create(user=coder_user)
-    ChargeMasterItem.objects.filter(code="96413").update(unit_price=Decimal("600.00"))
-    ReviewItem.objects.filter(pk=item.pk).update(state=ReviewItem.State.ACCEPTED)
-    second = export_create(user=coder_user).export
-    sent = LedgerEntry.objects.filter(export=second)
-    assert [(e.kind, e.code) for e in sent] == [("CD", "96413"), ("CG", "96413")]
-    assert sent.get(kind="CG").detail["amount"] == "600.00"
+    assert rebill_after(coder_user, item, effective_from=date(2026, 3, 2)) == [
+        ("CD", "96413"),
+        ("CG", "96413"),
+    ]
+    charge = LedgerEntry.objects.get(kind="CG", code="96413", reversed_by__isnull=True)
+    assert (charge.detail["unit_price"], charge.detail["amount"]) == ("600.00", "600.00")
+
+
+def test_a_new_price_effective_after_the_date_of_service_changes_nothing_billed(
+    coder_user,
+) -> None:
+    """Was test_a_new_price_after_billing_is_sent_as_a_credit_and_a_new_charge: a reload of
+    the charge master re-billed every line already billed. The price of a service is the one in
+    effect on its date."""
+    load_sample()
+    encounter, run, item = accepted(coder_user)
+    export_create(user=coder_user)
+    assert rebill_after(coder_user, item, effective_from=date(2026, 3, 3)) == []
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.EXPORTED
+    (charge,) = LedgerEntry.objects.filter(code="96413")
+    assert charge.detail["unit_price"] == "540.00"
+    lines = effective_lines(ChargeRun.objects.get(pk=run.pk))
+    line = next(ln for ln in lines if ln.code == "96413")
+    assert claim_details(encounter, [line])[0]["unit_price"] == "540.00"
 
 
 def test_the_worklist_shows_each_encounters_money_total(client_as) -> None:

@@ -1,19 +1,34 @@
-"""Load the hospital's charge master (CSV: code, revenue_code, description, unit_price)."""
+"""Load the hospital's charge master (CSV: code, revenue_code, description, unit_price) as the
+prices in effect from a date (coding/chargemaster.py)."""
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coding.chargemaster import ChargeMasterFileError, charge_master_load, charge_master_parse
+from coding.chargemaster import (
+    BEGINNING,
+    ChargeMasterFileError,
+    charge_master_default_date,
+    charge_master_load,
+    charge_master_parse,
+)
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "charge_master_sample.csv"
 
 
+def effective_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise CommandError(f"--effective-from {text!r} is not a date like 2026-07-01") from exc
+
+
 class Command(BaseCommand):
     help = (
-        "Load a charge master CSV, all or nothing (default: the sample in "
-        "coding/data/charge_master_sample.csv)."
+        "Load a charge master CSV, all or nothing, as the prices in effect from a date "
+        "(default: the sample in coding/data/charge_master_sample.csv, from today)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -21,9 +36,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", action="store_true", help="keep codes that the file does not list"
         )
+        parser.add_argument(
+            "--effective-from",
+            metavar="YYYY-MM-DD",
+            help="the first date of service these prices apply to (default: today in the "
+            "hospital's zone; the first load of all: every date). A date on or before a billed "
+            "line's date of service re-prices it: the next export credits and re-bills it",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["path"])
+        effective = options.get("effective_from")
+        when = effective_date(effective) if effective else charge_master_default_date()
         try:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
@@ -32,5 +56,6 @@ class Command(BaseCommand):
             rows = charge_master_parse(text)
         except ChargeMasterFileError as exc:
             raise CommandError(f"{path}: nothing loaded; {exc}") from exc
-        count = charge_master_load(rows=rows, replace=not options["keep"])
-        self.stdout.write(f"Loaded {count} charge master codes from {path}")
+        count = charge_master_load(rows=rows, replace=not options["keep"], effective_from=when)
+        since = "every date of service" if when == BEGINNING else f"{when.isoformat()} on"
+        self.stdout.write(f"Loaded {count} charge master codes from {path}, in effect from {since}")
