@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from coding import review_reads
-from coding.chargemaster import charge_master_for
+from coding.chargemaster import BEGINNING, charge_master_for
 from coding.claim import (
     claim_details,
     claim_findings,
@@ -373,7 +373,19 @@ def _review_context(
                     ("line", line.line_id),
                     LineCorrectForm(prefix=f"l{line.line_id}", initial=_initial(line)),
                 )
-            rows.append({"line": line, "form": correct_form, "detail": detail, "change": change})
+            price = master.get(line.code, line.date)
+            rows.append(
+                {
+                    "line": line,
+                    "form": correct_form,
+                    "detail": detail,
+                    "change": change,
+                    # The charge master version pricing it, when not in effect from the start.
+                    "price_from": price.effective_from.isoformat()
+                    if price and price.effective_from != BEGINNING
+                    else None,
+                }
+            )
         rereview = []
         for correction in run.corrections.all():
             if correction.state != ChargeCorrection.State.NEEDS_REVIEW:

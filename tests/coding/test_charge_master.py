@@ -338,3 +338,24 @@ def test_a_line_of_a_thousand_dollars_or_more_reads_as_the_total_does(client_as)
     assert "$1,310.50</span>" in page  # the line's amount (one unit)
     assert "$1,310.50</span> each" in page  # its unit price
     assert "$1310.50" not in page
+
+
+def test_the_review_page_prices_each_line_on_its_date_of_service_and_says_from_when(
+    client_as,
+) -> None:
+    load_sample()
+    encounter, _, _ = reviewed()  # the service is on 2026-03-02
+    url = reverse("coding:encounter_charges", args=[encounter.pk])
+    page = client_as(roles.CODER).get(url).content.decode()
+    assert "$540.00</span> each" in page
+    assert 'data-testid="price-from"' not in page  # in effect from the beginning: said nowhere
+    for price, since in (("600", date(2026, 3, 1)), ("700", date(2026, 3, 3))):
+        charge_master_load(
+            rows=charge_master_parse(f"{HEADER}96413,0335,Chemo IV up to 1 h,{price}\n"),
+            replace=False, effective_from=since,
+        )  # fmt: skip
+    page = client_as(roles.CODER).get(url).content.decode()
+    assert (
+        '$600.00</span> each <span data-testid="price-from">(charge master from 2026-03-01)' in page
+    )
+    assert "$700.00" not in page  # from the day after the service
