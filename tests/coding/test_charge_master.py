@@ -355,7 +355,6 @@ def test_the_review_page_prices_each_line_on_its_date_of_service_and_says_from_w
             replace=False, effective_from=since,
         )  # fmt: skip
     page = client_as(roles.CODER).get(url).content.decode()
-    assert (
-        '$600.00</span> each <span data-testid="price-from">(charge master from 2026-03-01)' in page
-    )
+    assert '$600.00</span> each <span class="text-nowrap" data-testid="price-from"' in page
+    assert "(price since 2026-03-01)</span>" in page
     assert "$700.00" not in page  # from the day after the service
