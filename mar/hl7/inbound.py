@@ -4,8 +4,11 @@ Handled: ADT^A04 (register a patient and open a visit), ADT^A08 (update them), A
 (discharge), ADT^A11 (cancel a visit nothing was charted on), RDE^O11 and ORM^O01 (pharmacy
 orders: ORC with RXE or RXO, RXR, optionally TQ1; ORC-1 NW enters an order once per placer
 number ORC-2, the same order sent again is entered once and a different one under that number is
-refused (205); CA and DC withdraw the order the placer number names: not given yet, it is
-documented not given; given, a cancel is refused and a discontinue changes nothing). Records are
+refused (205); XO changes the order the placer number names while nothing of it was given (its
+dose, route, rate, duration, indication, prescriber; back to the pharmacist for verification),
+refuses another drug or an order already given, and changes nothing when the order already says
+it; CA and DC withdraw the order the placer number names: not given yet, it is documented not
+given; given, a cancel is refused and a discontinue changes nothing). Records are
 made by the same services as the clerk's screens (mar/registration/services.py); a refusal is
 answered AE naming the segment and field. A message is processed once per sender and control id
 (MSH-3^MSH-4, MSH-10): a resent message (the same but for MSH-7) gets the ACK already sent; a

@@ -1,6 +1,9 @@
 """The checks before an order is started at the bedside, and the start that passes them.
 
-In this order, each stopping the start with a message for its own field:
+Before them, under the encounter's lock: a start from a chart drawn before the ordering system
+changed the order (HL7 ORC-1 XO, its `revision` past the one the start form carries) is refused
+(`OrderChanged`), saying when it changed and what it is now. Then in this order, each stopping the
+start with a message for its own field:
 
 1. a drug barcode scanned for it must match it, or its stop have been overridden with a reason
    (mar/services/scanning.py); the scan's NDC, lot and expiry go onto the administration;
