@@ -498,7 +498,7 @@ def chart_context(
                 encounter=encounter,
                 sites=sites,
                 prefix=f"o{order.pk}",
-                initial={"method": ordered_method(order)},
+                initial={"method": ordered_method(order), "order_revision": order.revision},
             ),
             # "Not given / held / refused" is drawn for an order not given, or one so marked
             # (mar/_order.jinja): its form is built only there (issue 19).

@@ -494,6 +494,12 @@ class Order(models.Model):
     # The ordering system's number for the order (HL7 ORC-2, placer order number): an order sent
     # again under it is not entered twice, and a cancel (ORC-1 CA/DC) names the order by it.
     placer_number = models.CharField(max_length=50, blank=True)
+    # Changed by the ordering system (HL7 ORC-1 XO) before it was given: how many times (the
+    # chart's start form carries it, so that a start from a chart drawn before a change is
+    # refused), when last, and what changed then ("dose 8 mg → 4 mg"), shown on the order's row.
+    revision = models.PositiveIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    change_note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["pk"]

@@ -677,6 +677,7 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
                 user=request.user,
                 now=now,
                 request_key=form.cleaned_data["request_key"],
+                order_revision=form.cleaned_data["order_revision"],
                 checks=safety.StartChecks(
                     scan=checks.scan_obj,
                     emergency_reason=data["emergency_reason"],
@@ -688,6 +689,13 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
                     vtbi_ml=data["vtbi_ml"],
                 ),
             )
+        except safety.OrderChanged as exc:
+            # Changed by the ordering system since this chart was drawn: the row is drawn again
+            # as the order is now, and the form carries its revision, so starting again works.
+            apply_chart_error(form, exc.errors)
+            data = form.data.copy()
+            data[form.add_prefix("order_revision")] = str(exc.order.revision)
+            form.data = data
         except ChartError as exc:
             # The engine names the administration's "start"; on this form it is "at".
             errors = {("at" if k == "start" else k): v for k, v in exc.errors.items()}

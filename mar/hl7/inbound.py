@@ -4,8 +4,11 @@ Handled: ADT^A04 (register a patient and open a visit), ADT^A08 (update them), A
 (discharge), ADT^A11 (cancel a visit nothing was charted on), RDE^O11 and ORM^O01 (pharmacy
 orders: ORC with RXE or RXO, RXR, optionally TQ1; ORC-1 NW enters an order once per placer
 number ORC-2, the same order sent again is entered once and a different one under that number is
-refused (205); CA and DC withdraw the order the placer number names: not given yet, it is
-documented not given; given, a cancel is refused and a discontinue changes nothing). Records are
+refused (205); XO changes the order the placer number names while nothing of it was given (its
+dose, route, rate, duration, indication, prescriber; back to the pharmacist for verification),
+refuses another drug or an order already given, and changes nothing when the order already says
+it; CA and DC withdraw the order the placer number names: not given yet, it is documented not
+given; given, a cancel is refused and a discontinue changes nothing). Records are
 made by the same services as the clerk's screens (mar/registration/services.py); a refusal is
 answered AE naming the segment and field. A message is processed once per sender and control id
 (MSH-3^MSH-4, MSH-10): a resent message (the same but for MSH-7) gets the ACK already sent; a
@@ -62,6 +65,7 @@ from mar.registration.services import (
     drug_for_code,
     encounter_open,
     order_by_placer,
+    order_change,
     order_enter,
     order_same_as,
     order_withdraw,
@@ -487,11 +491,68 @@ GIVE_FIELDS = {
 }
 
 
+def _order_entry(
+    group: _OrderGroup, give_name: str, placer: str, dg1: Segment | None
+) -> tuple[OrderEntry, dict[str, tuple[str, int]]]:
+    """The order an ORC group describes, and where each of its fields comes from."""
+    positions = GIVE_FIELDS[give_name]
+    give = group.give
+    if give is None:
+        raise Hl7Error(
+            f"The {give_name} segment is missing.",
+            segment=give_name,
+            code=REQUIRED_FIELD_MISSING,
+        )
+    provider = group.orc.components(12)
+    npi = provider[0] if provider and provider[0].isdigit() else ""
+    prefix = provider[5] if len(provider) > 5 else ""
+    name = " ".join(
+        p for p in (prefix, *provider[2:4], provider[1] if len(provider) > 1 else "") if p
+    )
+    unit, basis = _unit_and_basis(give.component(positions["dose_unit"], 1))
+    indication = give.component(positions["indication"], 1) or (
+        dg1.component(3, 1) if dg1 is not None else ""
+    )
+    rate = _decimal(give, positions["rate_value"])
+    entry = OrderEntry(
+        drug=_drug(give, positions["drug"]),
+        dose_value=_decimal(give, positions["dose_value"], required=True),  # type: ignore[arg-type]
+        dose_unit=unit,
+        dose_basis=basis,
+        route=_route(group.rxr, give),
+        duration_minutes=_duration(group.tq1),
+        rate_value=rate,
+        rate_unit=give.component(positions["rate_unit"], 1) if rate is not None else "",
+        indication=indication,
+        ordering_provider=name,
+        ordering_provider_npi=npi,
+        entry_method=EntryMethod.ELECTRONIC,
+        placer_number=placer,
+    )
+    where = {field: (give_name, n) for field, n in positions.items()}
+    where.update(
+        {
+            "route": ("RXR", 1),
+            "duration_minutes": ("TQ1", 13),
+            "ordering_provider": ("ORC", 12),
+            "ordering_provider_npi": ("ORC", 12),
+        }
+    )
+    if not give.component(positions["indication"], 1) and dg1 is not None:
+        where["indication"] = ("DG1", 3)
+    where["placer_number"] = ("ORC", 2)
+    return entry, where
+
+
+ORDER_CONTROLS = "NW (new order), XO (change order), CA (cancel) and DC (discontinue)"
+
+
 def pharmacy_order(message: Inbound, now: datetime) -> Result:
     """RDE^O11 / ORM^O01: each ORC (NW) with its RXE or RXO, RXR and TQ1 becomes an order on the
-    visit PV1-19, waiting for a pharmacist's verification. All of them, or none."""
+    visit PV1-19, waiting for a pharmacist's verification; an ORC XO changes the order of its
+    placer number (not given yet: mar/registration/services.py `order_change`); CA and DC
+    withdraw it. All of them, or none."""
     give_name = "RXE" if message.message_type.startswith("RDE") else "RXO"
-    positions = GIVE_FIELDS[give_name]
     patient = _patient_from_pid(message, create=False)
     encounter = _encounter(message, patient)
     dg1 = message.one("DG1", required=False)
@@ -504,59 +565,27 @@ def pharmacy_order(message: Inbound, now: datetime) -> Result:
             except ValidationError as exc:
                 raise _validation_to_hl7(exc, {"placer_number": ("ORC", 2)}) from None
             continue
-        if control != "NW":
+        if control not in {"NW", "XO"}:
             raise Hl7Error(
-                f"ORC-1: order control {control or '(empty)'!r}: NW (new order), CA (cancel) "
-                "and DC (discontinue) are accepted.",
+                f"ORC-1: order control {control or '(empty)'!r}: {ORDER_CONTROLS} are accepted.",
                 segment="ORC",
                 field=1,
                 code=TABLE_VALUE_NOT_FOUND,
             )
-        give = group.give
-        if give is None:
+        if control == "XO" and order_by_placer(encounter, placer) is None:
             raise Hl7Error(
-                f"The {give_name} segment is missing.",
-                segment=give_name,
-                code=REQUIRED_FIELD_MISSING,
+                f"ORC-2: no order {placer or '(none)'} on this visit to change (ORC-1 XO).",
+                segment="ORC",
+                field=2,
+                code=UNKNOWN_KEY,
             )
-        provider = group.orc.components(12)
-        npi = provider[0] if provider and provider[0].isdigit() else ""
-        prefix = provider[5] if len(provider) > 5 else ""
-        name = " ".join(
-            p for p in (prefix, *provider[2:4], provider[1] if len(provider) > 1 else "") if p
-        )
-        unit, basis = _unit_and_basis(give.component(positions["dose_unit"], 1))
-        indication = give.component(positions["indication"], 1) or (
-            dg1.component(3, 1) if dg1 is not None else ""
-        )
-        rate = _decimal(give, positions["rate_value"])
-        entry = OrderEntry(
-            drug=_drug(give, positions["drug"]),
-            dose_value=_decimal(give, positions["dose_value"], required=True),  # type: ignore[arg-type]
-            dose_unit=unit,
-            dose_basis=basis,
-            route=_route(group.rxr, give),
-            duration_minutes=_duration(group.tq1),
-            rate_value=rate,
-            rate_unit=give.component(positions["rate_unit"], 1) if rate is not None else "",
-            indication=indication,
-            ordering_provider=name,
-            ordering_provider_npi=npi,
-            entry_method=EntryMethod.ELECTRONIC,
-            placer_number=placer,
-        )
-        where = {field: (give_name, n) for field, n in positions.items()}
-        where.update(
-            {
-                "route": ("RXR", 1),
-                "duration_minutes": ("TQ1", 13),
-                "ordering_provider": ("ORC", 12),
-                "ordering_provider_npi": ("ORC", 12),
-            }
-        )
-        if not give.component(positions["indication"], 1) and dg1 is not None:
-            where["indication"] = ("DG1", 3)
-        where["placer_number"] = ("ORC", 2)
+        entry, where = _order_entry(group, give_name, placer, dg1)
+        if control == "XO":
+            try:
+                order_change(encounter=encounter, entry=entry, now=now)
+            except ValidationError as exc:
+                raise _validation_to_hl7(exc, where) from None
+            continue
         if (earlier := order_by_placer(encounter, placer)) is not None:
             try:
                 same = order_same_as(earlier, entry)
@@ -566,7 +595,7 @@ def pharmacy_order(message: Inbound, now: datetime) -> Result:
                 continue  # sent again (under another control id): entered once
             raise Hl7Error(
                 f"ORC-2: order {placer} is already on this visit as {earlier}; a change to it "
-                "is not taken by interface: the pharmacist changes the order.",
+                "comes as ORC-1 XO (change order).",
                 segment="ORC",
                 field=2,
                 code=DUPLICATE_KEY,

@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mar.audit.context import history_context
 from mar.models import (
     AccessSite,
     Administration,
@@ -512,6 +513,123 @@ def order_same_as(order: Order, entry: OrderEntry) -> bool:
         getattr(order, name) == fields[name]
         for name in ("drug", "dose_value", "dose_unit", "dose_basis", "route", "rate_value")
     )
+
+
+# What a change order (HL7 ORC-1 XO) may change, as the order's row names it: the order's fields
+# that say it, and how each reads.
+_CHANGE_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("dose", ("dose_value", "dose_unit", "dose_basis")),
+    ("route", ("route",)),
+    ("rate", ("rate_value", "rate_unit")),
+    ("duration", ("duration_minutes",)),
+    ("indication", ("indication_code", "indication")),
+    ("ordering provider", ("ordering_provider", "ordering_provider_npi")),
+)
+
+
+def _change_words(name: str, fields: Mapping[str, Any]) -> str:
+    """One changeable part of an order as the chart reads it ('8 mg', 'IV', '4 mL/h', '30 min')."""
+    if name == "dose":
+        if fields["dose_value"] is None:
+            return "(no dose)"
+        return dose_text(fields["dose_value"], fields["dose_unit"], fields["dose_basis"])
+    if name == "route":
+        return str(Route(fields["route"]).label)
+    if name == "rate":
+        value = fields["rate_value"]
+        return f"{value.normalize():f} {fields['rate_unit']}" if value is not None else "(none)"
+    if name == "duration":
+        minutes = fields["duration_minutes"]
+        return f"{minutes} min" if minutes is not None else "(none)"
+    if name == "indication":
+        return fields["indication"] or "(none)"
+    npi = fields["ordering_provider_npi"]
+    return fields["ordering_provider"] + (f" (NPI {npi})" if npi else "")
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """What a change order did: `changed` False for a resend of the order as it stands."""
+
+    order: Order
+    changed: bool
+    note: str = ""
+
+
+@transaction.atomic
+def order_change(
+    *, encounter: Encounter, entry: OrderEntry, now: datetime | None = None
+) -> OrderChange:
+    """The ordering system changed the order it numbered `entry.placer_number` (HL7 ORC-1 XO):
+    its dose, route, rate, duration, indication or prescriber take the values of `entry`, checked
+    as an order entered is (`order_fields_check`).
+
+    Taken only while nothing was given of it: it then goes back to the pharmacist's queue
+    (verification cleared: a high-alert order needs verifying again before it starts), its row
+    says what changed, and its `revision` goes up, so that a start from a chart drawn before
+    the change is refused (mar/services/safety.py). Refused, naming the field: no such order; a
+    different drug (a new order: the ordering system discontinues this one and sends it new);
+    an order documented not given or withdrawn; a signed visit; an order already given (what
+    was given stands: the ordering system discontinues it and sends a new order). The order as
+    it stands sent again is a resend: nothing changes (`changed` False)."""
+    now = now or timezone.now()
+    placer = entry.placer_number.strip()
+    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)  # as a start locks it
+    order = order_by_placer(locked, placer)
+    if order is None:
+        raise _fail("placer_number", f"No order {placer or '(none)'} on this visit to change.")
+    fields = order_fields_check(entry)
+    if fields["drug"] != order.drug:
+        raise _fail(
+            "drug",
+            f"Order {placer} is {order.drug.name}; a change order cannot make it "
+            f"{fields['drug'].name}: discontinue it and send the new drug as a new order.",
+        )
+    stored = {f: getattr(order, f) for _, names in _CHANGE_FIELDS for f in names}
+    changes = [
+        (part, _change_words(part, stored), _change_words(part, fields))
+        for part, names in _CHANGE_FIELDS
+        if any(stored[f] != fields[f] for f in names)
+    ]
+    if not changes:
+        return OrderChange(order, changed=False)  # sent again: the order already says it
+    if order.disposition:
+        raise _fail(
+            "placer_number",
+            f"Order {placer} ({order}) is documented {order.get_disposition_display().lower()}"
+            f"{': ' + order.disposition_reason if order.disposition_reason else ''}; "
+            "it is not changed: send a new order.",
+        )
+    if locked.status == Encounter.Status.SIGNED:
+        raise ValidationError("This visit is signed; its orders change by addendum only.")
+    given = order.administrations.order_by("start").first()
+    if given is not None:
+        raise _fail(
+            "placer_number",
+            f"Order {placer} ({order}) was already given (A{given.pk}, "
+            f"{given.get_method_display().lower()} started "
+            f"{timezone.localtime(given.start, locked.zone):%Y-%m-%d %H:%M}): ORC-1 XO does "
+            "not change it. Discontinue it (ORC-1 DC) and send the change as a new order (NW).",
+        )
+    note = "; ".join(f"{part} {was} → {becomes}" for part, was, becomes in changes)[:500]
+    dose_changed = any(part == "dose" for part, _, _ in changes)
+    update = {f: fields[f] for f in stored}
+    update["dose"] = fields["dose"]
+    if dose_changed:  # worked out from the dose as it was: no longer the prescriber's amount
+        update["prescribed_amount"] = None
+    update |= {
+        "verified_by": None,
+        "verified_at": None,
+        "revision": order.revision + 1,
+        "changed_at": now,
+        "change_note": note,
+    }
+    for name, value in update.items():
+        setattr(order, name, value)
+    with history_context(action="order_change", source="HL7 ORC-1 XO", changed=note):
+        order.save(update_fields=[*update, "updated_at"])
+    summary_invalidate(encounter_ids=[locked.pk])  # the board's and checklist's summary
+    return OrderChange(order, changed=True, note=note)
 
 
 WITHDRAWN = {"CA": "cancelled", "DC": "discontinued"}  # HL7 ORC-1 order control codes

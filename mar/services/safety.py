@@ -1,6 +1,9 @@
 """The checks before an order is started at the bedside, and the start that passes them.
 
-In this order, each stopping the start with a message for its own field:
+Before them, under the encounter's lock: a start from a chart drawn before the ordering system
+changed the order (HL7 ORC-1 XO, its `revision` past the one the start form carries) is refused
+(`OrderChanged`), saying when it changed and what it is now. Then in this order, each stopping the
+start with a message for its own field:
 
 1. a drug barcode scanned for it must match it, or its stop have been overridden with a reason
    (mar/services/scanning.py); the scan's NDC, lot and expiry go onto the administration;
@@ -82,6 +85,39 @@ def allergy_matches(patient: Patient, drug: Drug) -> list[str]:
     return found
 
 
+def order_now_text(order: Order) -> str:
+    """The order as the chart's row says it: 'Ondansetron 4 mg · IV · over 15 min'."""
+    parts = [f"{order.drug.name} {order.dose}".strip(), str(order.get_route_display())]
+    if order.duration_minutes:
+        parts.append(f"over {order.duration_minutes} min")
+    if order.rate_value is not None:
+        parts.append(f"at {order.rate_value.normalize():f} {order.rate_unit}")
+    return " · ".join(parts)
+
+
+class OrderChanged(ChartError):
+    """A start from a chart drawn before the ordering system changed the order: nothing is
+    started; the message says when it changed and what it is now. `order`: as it is now."""
+
+    def __init__(self, order: Order) -> None:
+        self.order = order
+        at = (
+            f" at {timezone.localtime(order.changed_at, order.encounter.zone):%H:%M}"
+            if order.changed_at
+            else ""
+        )
+        what = f" ({order.change_note})" if order.change_note else ""
+        super().__init__(
+            {
+                None: [
+                    f"This order was changed by the ordering system{at}: it is now "
+                    f"{order_now_text(order)}{what}. Nothing was started: check it and start "
+                    "again."
+                ]
+            }
+        )
+
+
 @dataclass
 class StartChecks:
     """What the nurse gave with the start: a scan, reasons, the second nurse."""
@@ -152,16 +188,26 @@ def administration_start_checked(
     checks: StartChecks,
     now: datetime | None = None,
     request_key: str = "",
+    order_revision: int | None = None,
 ) -> Administration:
     """Start the order after the checks above; records the overrides, the scan's package and
     the double check with the administration. Raises ChartError keyed by the form's fields.
     A second request with the same `request_key` (a double tap) returns the first's
-    administration, nothing recorded again."""
+    administration, nothing recorded again.
+
+    `order_revision`: the order's `revision` the nurse's chart showed (the start form carries
+    it). The ordering system changed the order since (HL7 ORC-1 XO): refused (OrderChanged),
+    saying what it is now, so that nobody gives the old dose from a chart drawn before."""
     # The encounter locked first: a double tap's second request waits here, then finds the
     # first's administration (before the checks, which the first tap's scan would now fail).
     existing = charting.start_lock(order.encounter, request_key)
     if existing is not None:
         return existing
+    if order_revision is not None:
+        # Read again under the encounter's lock, which a change order takes too.
+        current = Order.objects.select_related("drug", "encounter").get(pk=order.pk)
+        if current.revision != order_revision:
+            raise OrderChanged(current)
     now = now or timezone.now()
     errors = start_problems(order, checks, user=user)
     if errors:

@@ -2,7 +2,8 @@
 sends again under a new control id is entered once (a doubled order on the MAR could be given
 twice); a different order under a number already used is refused (205 on ORC-2); ORC-1 CA and DC
 withdraw the order the number names: not given yet, it is documented not given (DOC-6 asks no
-more of it); given, a cancel is refused and a discontinue changes nothing."""
+more of it); given, a cancel is refused and a discontinue changes nothing. ORC-1 XO (a change):
+test_order_change.py."""
 
 import pytest
 from django.utils import timezone
@@ -99,9 +100,10 @@ def test_a_cancel_naming_no_order_of_the_visit_is_an_error_on_orc_2(visit) -> No
 
 
 def test_an_order_control_not_handled_says_which_are(visit) -> None:
-    ack = send(orc("XO"), rxe(), rxr())
+    assert send(orc(), rxe(), rxr())["MSA"][1] == "AA"
+    ack = send(orc("HD"), rxe(), rxr())
     assert ack["MSA"][1] == "AE" and ack["ERR"][2] == "ORC^1^1"
-    assert "NW (new order), CA (cancel) and DC (discontinue)" in ack["ERR"][8]
+    assert "NW (new order), XO (change order), CA (cancel) and DC (discontinue)" in ack["ERR"][8]
 
 
 def test_the_pharmacist_sees_an_order_withdrawn_by_the_ordering_system(visit, client_as) -> None:
