@@ -323,7 +323,7 @@ class StartForm(ZonedForm):
     request_key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput())
     # The order's revision the chart showed: a start after the ordering system changed the order
     # (HL7 ORC-1 XO) is refused, saying what it is now (mar/services/safety.py). Without it (a
-    # client that does not send it) the start is not checked for a change.
+    # client that does not send it) it counts as 0: a start of an order changed since is refused.
     order_revision = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput())
 
     def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:

@@ -196,18 +196,20 @@ def administration_start_checked(
     administration, nothing recorded again.
 
     `order_revision`: the order's `revision` the nurse's chart showed (the start form carries
-    it). The ordering system changed the order since (HL7 ORC-1 XO): refused (OrderChanged),
-    saying what it is now, so that nobody gives the old dose from a chart drawn before."""
+    it; None counts as 0, the order as first entered). The ordering system changed the order
+    since (HL7 ORC-1 XO): refused (OrderChanged), saying what it is now, so that nobody gives
+    the old dose from a chart drawn before."""
     # The encounter locked first: a double tap's second request waits here, then finds the
     # first's administration (before the checks, which the first tap's scan would now fail).
     existing = charting.start_lock(order.encounter, request_key)
     if existing is not None:
         return existing
-    if order_revision is not None:
-        # Read again under the encounter's lock, which a change order takes too.
-        current = Order.objects.select_related("drug", "encounter").get(pk=order.pk)
-        if current.revision != order_revision:
-            raise OrderChanged(current)
+    # Read again under the encounter's lock, which a change order takes too. A post without
+    # the revision is taken as from a chart that showed the order as first entered (0): it
+    # starts an order never changed, and is refused for one the ordering system changed.
+    current = Order.objects.select_related("drug", "encounter").get(pk=order.pk)
+    if current.revision != (order_revision or 0):
+        raise OrderChanged(current)
     now = now or timezone.now()
     errors = start_problems(order, checks, user=user)
     if errors:

@@ -4,6 +4,7 @@ before the change is refused with what the order is now, beside the form, and th
 with the order as it is (its row saying what changed), so that starting again starts the order
 as changed. The pharmacist's queue and review show the change too."""
 
+import dataclasses
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -33,6 +34,10 @@ def entry(dose: str = "8") -> OrderEntry:
         entry_method=EntryMethod.ELECTRONIC,
         placer_number="P1",
     )
+
+
+def entry_numbered(placer: str) -> OrderEntry:
+    return dataclasses.replace(entry(), placer_number=placer)
 
 
 @pytest.fixture
@@ -109,6 +114,26 @@ def test_a_chart_drawn_after_the_change_starts_it(client_as, order: Order) -> No
     assert 'data-testid="order-changed"' in html
     start(nurse, order, start_data(html, order), htmx=True)
     assert Administration.objects.filter(order=order).count() == 1
+
+
+def test_a_start_posted_without_a_revision_counts_as_the_order_first_entered(
+    client_as, order: Order
+) -> None:
+    """A client that sends no revision is taken as having shown the order as first entered:
+    an order never changed starts; one the ordering system changed is refused, not given at
+    the old dose."""
+    nurse = client_as(roles.NURSE)
+    data = start_data(chart(nurse, order), order)
+    del data[f"o{order.pk}-order_revision"]
+    change_to_4_mg(order)
+    html = start(nurse, order, data, htmx=True)
+    assert "Nothing was started: check it and start again." in html
+    assert not Administration.objects.filter(order=order).exists()
+    other = order_enter(encounter=order.encounter, entry=entry_numbered("P2"))
+    fresh = start_data(chart(nurse, other), other)
+    del fresh[f"o{other.pk}-order_revision"]
+    start(nurse, other, fresh, htmx=True)
+    assert Administration.objects.filter(order=other).count() == 1
 
 
 def test_a_double_tap_still_starts_once(client_as, order: Order) -> None:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0021_orderevent_placer_number'),
+        ('audit', '0022_charge_master_versions'),
     ]
 
     operations = [
