@@ -188,15 +188,15 @@ class ChargeMasterLoad:
     def summary(self) -> str:
         """'42 codes: 3 new prices from 2027-01-01, 1 no longer priced, 38 unchanged'."""
         since = (
-            "every date of service"
+            "for every date of service"
             if self.effective_from == BEGINNING
-            else self.effective_from.isoformat()
+            else f"from {self.effective_from.isoformat()}"
         )
         priced = len(self.added) + len(self.changed)
-        new = f" ({len(self.added)} of them codes not priced before)" if self.added else ""
+        new = f" ({len(self.added)} of them for codes not priced then)" if self.added else ""
         return (
             f"{self.count} code{'s' if self.count != 1 else ''}: {priced} new "
-            f"price{'s' if priced != 1 else ''} from {since}{new}, "
+            f"price{'s' if priced != 1 else ''} {since}{new}, "
             f"{len(self.delisted)} no longer priced, {self.unchanged} unchanged"
         )
 

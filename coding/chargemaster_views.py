@@ -161,7 +161,7 @@ def charge_master_upload(request: HttpRequest) -> HttpResponse:
                     data=upload.read(),
                     effective_from=form.cleaned_data["effective_from"],
                     replace=not form.cleaned_data["keep"],
-                    source=upload.name,
+                    source=upload.name[:200],
                 )
             except ChargeMasterFileError as exc:
                 for line, message in exc.errors:

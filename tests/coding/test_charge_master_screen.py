@@ -243,8 +243,8 @@ def test_the_summary_counts_new_prices_codes_no_longer_priced_and_unchanged(clie
     )
     page = response.content.decode()
     assert (
-        "cdm-2027.csv: 4 codes: 2 new prices from 2027-01-01 (1 of them codes not priced "
-        "before), 1 no longer priced, 2 unchanged."
+        "cdm-2027.csv: 4 codes: 2 new prices from 2027-01-01 (1 of them for codes not priced "
+        "then), 1 no longer priced, 2 unchanged."
     ) in page
     assert "re-sent only when the new price is in effect on their date of service" in page
 
@@ -330,3 +330,11 @@ def test_the_upload_is_in_the_audit_trail_with_who_and_the_files_name(client, se
     assert metadata["file"] == "cdm-jan.csv"
     assert metadata["user"] == lead.pk
     assert metadata["url"] == UPLOAD
+
+
+def test_the_first_charge_master_of_all_with_no_date_prices_every_date_of_service(client_as):
+    response = client_as(roles.ADMIN).post(
+        UPLOAD, {"file": csv_file("96365,0260,IV,310.00"), "effective_from": ""}, follow=True
+    )
+    assert "1 code: 1 new price for every date of service" in response.content.decode()
+    assert ChargeMasterItem.objects.get().effective_from == BEGINNING
