@@ -31,7 +31,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from coding.engine import Finding
 from coding.models import ChargeMasterItem
+from mar.audit.context import history_context
 
 CODE_RE = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
 REVENUE_RE = re.compile(r"^0[0-9]{3}$")
@@ -161,17 +162,57 @@ def charge_master_default_date() -> date:
     return timezone.localdate() if ChargeMasterItem.objects.exists() else BEGINNING
 
 
+@dataclass(frozen=True)
+class ChargeMasterLoad:
+    """What a load did from its date: the codes newly priced (not priced on that date before),
+    those re-priced (another price, revenue code or description), those no longer priced, and
+    how many of the file's codes were already priced so (unchanged)."""
+
+    effective_from: date
+    count: int
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    delisted: tuple[str, ...] = ()
+    # code -> the date of its next version after effective_from (the load prices it until then)
+    until: dict[str, date] = field(default_factory=dict)
+
+    @property
+    def unchanged(self) -> int:
+        return self.count - len(self.added) - len(self.changed)
+
+    @property
+    def touched(self) -> tuple[str, ...]:
+        """Every code whose price on some date of service this load changed."""
+        return tuple(sorted({*self.added, *self.changed, *self.delisted}))
+
+    def summary(self) -> str:
+        """'42 codes: 3 new prices from 2027-01-01, 1 no longer priced, 38 unchanged'."""
+        since = (
+            "for every date of service"
+            if self.effective_from == BEGINNING
+            else f"from {self.effective_from.isoformat()}"
+        )
+        priced = len(self.added) + len(self.changed)
+        new = f" ({len(self.added)} of them for codes not priced then)" if self.added else ""
+        return (
+            f"{self.count} code{'s' if self.count != 1 else ''}: {priced} new "
+            f"price{'s' if priced != 1 else ''} {since}{new}, "
+            f"{len(self.delisted)} no longer priced, {self.unchanged} unchanged"
+        )
+
+
 @transaction.atomic
 def charge_master_load(
     *, rows: Iterable[ChargeMasterRow], replace: bool = True, effective_from: date | None = None
-) -> int:
+) -> ChargeMasterLoad:
     """Store the rows as the charge master from `effective_from` on, all or nothing.
 
     Each code gets a version from that date (a version already dated that day is corrected in
     place; a row identical to the version in effect then adds nothing); versions dated later
     stay, each in effect from its own date. `replace` ends the codes the file does not list from
     that date (a version with `listed` False). History is never overwritten: a line is priced by
-    the version in effect on its date of service (`charge_master_for`).
+    the version in effect on its date of service (`charge_master_for`). Returns what changed
+    from that date (`ChargeMasterLoad`).
 
     `effective_from` defaults to today in the hospital's zone; the first load of all (no charge
     master yet) defaults to the beginning, so it prices the encounters already signed too."""
@@ -182,8 +223,20 @@ def charge_master_load(
         versions.setdefault(item.code, []).append(item)
     if effective_from is None:
         effective_from = charge_master_default_date()
+    added: list[str] = []
+    changed: list[str] = []
+    delisted: list[str] = []
     for row in rows:
         own = versions.get(row.code, [])
+        was_priced = _in_effect(own, effective_from)  # before this load
+        if was_priced is None or not was_priced.listed:
+            kind = added
+        elif _same_values(was_priced, row):
+            kind = None
+        else:
+            kind = changed
+        if kind is not None:
+            kind.append(row.code)
         same_day = next((v for v in own if v.effective_from == effective_from), None)
         if same_day is not None:
             if not same_day.listed or not _same_values(same_day, row):
@@ -213,6 +266,7 @@ def charge_master_load(
             current = _in_effect(own, effective_from)
             if current is None or not current.listed:
                 continue  # not priced on that date already
+            delisted.append(code)
             if current.effective_from == effective_from:
                 current.listed = False
                 current.loaded_at = at
@@ -227,7 +281,76 @@ def charge_master_load(
                     unit_price=current.unit_price,
                     loaded_at=at,
                 )
-    return len(rows)
+    until = {}
+    for code in {*added, *changed, *delisted}:
+        later = [
+            v.effective_from for v in versions.get(code, []) if v.effective_from > effective_from
+        ]
+        if later:
+            until[code] = min(later)
+    return ChargeMasterLoad(
+        effective_from=effective_from,
+        count=len(rows),
+        added=tuple(sorted(added)),
+        changed=tuple(sorted(changed)),
+        delisted=tuple(sorted(delisted)),
+        until=until,
+    )
+
+
+def charge_master_decode(data: bytes) -> str:
+    """The file's text (UTF-8, a spreadsheet's byte-order mark dropped), or
+    ChargeMasterFileError naming the line that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ChargeMasterFileError(
+            [(line, "not UTF-8 text (save the spreadsheet as CSV UTF-8)")]
+        ) from exc
+
+
+def charge_master_import(
+    *,
+    data: bytes | str,
+    effective_from: date | None = None,
+    replace: bool = True,
+    source: str = "",
+) -> ChargeMasterLoad:
+    """A charge master file (its bytes or text) checked whole, then loaded from
+    `effective_from` (default: `charge_master_default_date`), all or nothing: the one path of
+    `manage.py load_charge_master` and the upload screen. ChargeMasterFileError names every bad
+    line, and nothing is stored. The audit trail's context names the action and the file
+    (`source`) beside the user the request gives it (mar/audit)."""
+    text = charge_master_decode(data) if isinstance(data, bytes) else data
+    rows = charge_master_parse(text)
+    when = charge_master_default_date() if effective_from is None else effective_from
+    with history_context(action="charge_master_load", file=source, effective_from=when.isoformat()):
+        load: ChargeMasterLoad = charge_master_load(rows=rows, replace=replace, effective_from=when)
+    return load
+
+
+def charge_master_repriced(load: ChargeMasterLoad) -> dict[str, int]:
+    """How many encounters have lines the load prices anew (a code it added, re-priced or
+    ended, dated from its date until the code's next version), by whether their current charges
+    are exported yet: {"not_exported": n, "exported": m}. One query over the current runs'
+    generated lines (a coder's added line is not counted)."""
+    from coding.models import ChargeLine
+
+    codes = load.touched
+    if not codes:
+        return {"not_exported": 0, "exported": 0}
+    match = Q(code__in=[c for c in codes if c not in load.until], date__gte=load.effective_from)
+    for code, until in load.until.items():
+        match |= Q(code=code, date__gte=load.effective_from, date__lt=until)
+    found = (
+        ChargeLine.objects.filter(match, run__is_current=True)
+        .values_list("run__encounter_id", "run__exported_at")
+        .distinct()
+    )
+    exported = {e for e, at in found if at is not None}
+    waiting = {e for e, at in found if at is None} - exported
+    return {"not_exported": len(waiting), "exported": len(exported)}
 
 
 @dataclass(frozen=True)

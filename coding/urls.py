@@ -1,6 +1,6 @@
 from django.urls import path
 
-from coding import payer_views, sweep_views, views
+from coding import chargemaster_views, payer_views, sweep_views, views
 
 app_name = "coding"
 
@@ -28,6 +28,12 @@ urlpatterns = [
     path("reports/reconciliation/", views.report_reconciliation, name="report_reconciliation"),
     path("payers/", payer_views.payers, name="payers"),
     path("payers/<int:pk>/policy/", payer_views.payer_policy, name="payer_policy"),
+    path("charge-master/", chargemaster_views.charge_master, name="charge_master"),
+    path(
+        "charge-master/upload/",
+        chargemaster_views.charge_master_upload,
+        name="charge_master_upload",
+    ),
     path("sweeps/", sweep_views.sweeps, name="sweeps"),
     path("sweeps/<int:pk>/", sweep_views.sweep, name="sweep"),
     path("sweeps/<int:pk>/progress/", sweep_views.sweep_progress_view, name="sweep_progress"),

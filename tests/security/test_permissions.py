@@ -95,6 +95,10 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     # mar.add_payerpolicy, a coding lead: tests/coding/test_payer_policy_screen.py) edits it.
     "coding:payers": ("GET", frozenset({C, A}), ""),
     "coding:payer_policy": ("GET POST", frozenset({A}), "payer"),
+    # The charge master: coders read it; an admin (or a coding lead, as above:
+    # tests/coding/test_charge_master_screen.py) uploads one.
+    "coding:charge_master": ("GET", frozenset({C, A}), ""),
+    "coding:charge_master_upload": ("GET POST", frozenset({A}), ""),
     "coding:sweeps": ("GET POST", frozenset({C, A}), ""),
     "coding:sweep": ("GET", frozenset({C, A}), "sweep"),
     "coding:sweep_progress": ("GET", frozenset({C, A}), "sweep"),

@@ -7,13 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coding.chargemaster import (
-    BEGINNING,
-    ChargeMasterFileError,
-    charge_master_default_date,
-    charge_master_load,
-    charge_master_parse,
-)
+from coding.chargemaster import ChargeMasterFileError, charge_master_import
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "charge_master_sample.csv"
 
@@ -47,15 +41,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["path"])
         effective = options.get("effective_from")
-        when = effective_date(effective) if effective else charge_master_default_date()
+        when = effective_date(effective) if effective else None
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
+            data = path.read_bytes()
+        except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc}") from exc
         try:
-            rows = charge_master_parse(text)
+            load = charge_master_import(
+                data=data, effective_from=when, replace=not options["keep"], source=path.name
+            )
         except ChargeMasterFileError as exc:
             raise CommandError(f"{path}: nothing loaded; {exc}") from exc
-        count = charge_master_load(rows=rows, replace=not options["keep"], effective_from=when)
-        since = "every date of service" if when == BEGINNING else f"{when.isoformat()} on"
-        self.stdout.write(f"Loaded {count} charge master codes from {path}, in effect from {since}")
+        self.stdout.write(f"Loaded {path}: {load.summary()}")
