@@ -70,3 +70,32 @@ def test_the_review_pages_record_breaks_between_words_and_a_long_run_stays_in_it
     assert page.get_by_text(long_name[:30], exact=False).count() >= 1
     assert page.evaluate(CELLS_SPILLED, CELLS) == []
     assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
+
+
+@pytest.mark.parametrize("width", [1024, 1440])
+def test_the_review_state_keeps_to_the_right_edge_when_it_wraps_under_the_name(
+    browser_page, live_server, width
+) -> None:
+    # walk18: wrapped under the patient's name (a long name, "Changed after billing" and its
+    # note), the state block sat at the left, its badge and button floating mid-page.
+    from mar.models import Patient
+
+    coder = factories.user_create(username="coder-state", role="coder")
+    encounter, _, _item = reviewed()
+    Patient.objects.filter(pk=encounter.patient_id).update(
+        name="Montgomery-Fitzgerald, Alexandra Josephine Bartholomew"
+    )
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, live_server, coder.username)
+    page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
+    state = page.locator("[data-testid=review-state]")
+    claim = page.locator("[data-testid=claim]")
+    claim.wait_for()
+    header = state.locator("xpath=..").bounding_box()
+    box = state.bounding_box()
+    assert box is not None and header is not None
+    assert abs((box["x"] + box["width"]) - (header["x"] + header["width"])) <= 1
+    button = claim.bounding_box()
+    assert button is not None
+    assert abs((button["x"] + button["width"]) - (header["x"] + header["width"])) <= 1
