@@ -70,3 +70,22 @@ def test_a_breadcrumbs_link_sits_level_with_the_pages_name(browser_page, live_se
     )
     assert len(tops) >= 2
     assert max(tops) - min(tops) <= 2, tops
+
+
+def test_a_terms_value_sits_level_with_its_term_beside_a_button(browser_page, live_server) -> None:
+    # The drug page: "Class" and "Therapeutic [Change]" (a 44 px button) on one line.
+    pharmacist = factories.user_create(username="pharmacist-dl", role="pharmacist")
+    drug = factories.drug_get("ondansetron")
+    page = browser_page
+    sign_in(page, live_server, pharmacist.username)
+    page.goto(f"{live_server.url}/pharmacy/drugs/{drug.pk}/")
+    tops = page.evaluate(
+        """() => { const dt = [...document.querySelectorAll('dl.row dt')]
+            .find(d => d.textContent.trim() === 'Class');
+          const top = el => { const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+            let node; while ((node = walk.nextNode()) && !node.data.trim()) {}
+            const r = document.createRange(); r.selectNodeContents(node);
+            return Math.round(r.getClientRects()[0].top); };
+          return [top(dt), top(dt.nextElementSibling)]; }"""
+    )
+    assert abs(tops[0] - tops[1]) <= 2, tops
