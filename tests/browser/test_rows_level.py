@@ -58,9 +58,11 @@ def test_the_coders_worklist_keeps_a_date_on_one_line(browser_page, live_server)
 
 def test_a_breadcrumbs_link_sits_level_with_the_pages_name(browser_page, live_server) -> None:
     factories.user_create(username="clerk-rows", role="clerk")
+    encounter = factories.encounter_create()
     page = browser_page
     sign_in(page, live_server, "clerk-rows")
-    page.goto(f"{live_server.url}/registration/patients/new/")
+    # "Registration / the patient / Visit N": two links, then the page's name.
+    page.goto(f"{live_server.url}/registration/visits/{encounter.pk}/")
     tops = page.evaluate(
         """() => [...document.querySelectorAll('.breadcrumb-item')].map(li => {
           const walk = document.createTreeWalker(li, NodeFilter.SHOW_TEXT); let node;
@@ -68,8 +70,14 @@ def test_a_breadcrumbs_link_sits_level_with_the_pages_name(browser_page, live_se
           const r = document.createRange(); r.selectNodeContents(node);
           return Math.round(r.getClientRects()[0].top); })"""
     )
-    assert len(tops) >= 2
+    assert len(tops) >= 3
     assert max(tops) - min(tops) <= 2, tops
+    # The "/" between them is inline with the text, not floated to the top of a link's box.
+    floats = page.evaluate(
+        """() => [...document.querySelectorAll('.breadcrumb-item + .breadcrumb-item')]
+          .map(li => getComputedStyle(li, '::before').float)"""
+    )
+    assert floats and set(floats) == {"none"}
 
 
 def test_a_terms_value_sits_level_with_its_term_beside_a_button(browser_page, live_server) -> None:
