@@ -97,3 +97,21 @@ def test_a_terms_value_sits_level_with_its_term_beside_a_button(browser_page, li
           return [top(dt), top(dt.nextElementSibling)]; }"""
     )
     assert abs(tops[0] - tops[1]) <= 2, tops
+
+
+def test_the_signed_charts_charges_keep_a_date_on_one_line(browser_page, live_server) -> None:
+    # The nurse's signed chart at 1024 px: "2026-12-" / "05" in the charges' date column.
+    factories.user_create(username="nurse-rows", role="nurse")
+    encounter = encounter_signed()
+    charge_run_generate(encounter_id=encounter.pk)
+    page = browser_page
+    page.set_viewport_size({"width": 1024, "height": 768})
+    sign_in(page, live_server, "nurse-rows")
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+    dates = page.locator("#charges tbody tr td:nth-child(4)")
+    assert dates.count() >= 3
+    lines = dates.evaluate_all(
+        """tds => tds.map(td => { const r = document.createRange(); r.selectNodeContents(td);
+          return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })"""
+    )
+    assert set(lines) == {1}, lines
