@@ -130,7 +130,12 @@ class LineAddForm(forms.Form):
         ids = [i.upper() for i in _split(self.cleaned_data.get("administrations") or "")]
         unknown = [i for i in ids if i not in self.administration_ids]
         if unknown:
-            raise forms.ValidationError(f"Not an administration of this record: {unknown}")
+            # Said in words, with the ids that would do (it showed a Python list: ['A99']).
+            known = sorted(self.administration_ids, key=lambda i: (len(i), i))
+            has = f"its administrations are {', '.join(known)}" if known else "it has none"
+            raise forms.ValidationError(
+                f"Not an administration of this record: {', '.join(unknown)} ({has})."
+            )
         return ids
 
 

@@ -46,6 +46,8 @@
     var button = at.form && at.form.querySelector("[data-testid=start]");
     if (!button) return;
     var time = /(?:^|[ T])(\d{1,2}:\d{2})(?::\d{2})?(?:[+-]\d{2}:\d{2}|Z)?$/.exec(at.value.trim());
+    // A time that cannot be read ("25:99") is not promised on the button: "Start at…".
+    if (time && timeProblem(at.value)) time = null;
     button.textContent = !at.value.trim() ? "Start now" : time ? "Start at " + time[1] : "Start at…";
   }
   document.addEventListener("input", function (event) {
@@ -91,7 +93,9 @@
   function timeHint(input, show) {
     var hint = input.parentElement && input.parentElement.querySelector(".time24-hint[data-client]");
     var problem = timeProblem(input.value);
-    if (!problem) {
+    // The server refused this very value and says why beside the field: one message, not two.
+    var serverSays = input.classList.contains("is-invalid") && input.value === input.defaultValue;
+    if (!problem || serverSays) {
       if (hint) hint.remove();
       input.classList.remove("time24-bad");
       input.removeAttribute("aria-invalid");
@@ -117,6 +121,10 @@
   });
   document.addEventListener("focusout", function (event) {
     if (event.target.matches && event.target.matches("input[data-time24]")) timeHint(event.target, true);
+  });
+  // After a refusal comes back (a morph keeps the client's hint), the server's message stands alone.
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("input[data-time24]").forEach(function (input) { timeHint(input, false); });
   });
 
   var FIELDS = "input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea";

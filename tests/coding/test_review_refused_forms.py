@@ -234,7 +234,13 @@ def test_an_added_line_naming_another_records_administration_is_refused_beside_i
     form = form_on(response, url)
     assert form.details_open
     assert list(form.errors) == ["administrations"]
-    assert "A999999" in form.errors["administrations"][0]
+    # In words, with the ids that would do (walk18: it showed a Python list, "['A999999']").
+    known = ", ".join(
+        f"A{pk}" for pk in encounter.administrations.order_by("pk").values_list("pk", flat=True)
+    )
+    assert form.errors["administrations"] == [
+        f"Not an administration of this record: A999999 (its administrations are {known})."
+    ]
     assert form.fields["code"]["value"] == "96372"
     assert form.fields["units"]["value"] == "2"
     assert form.fields["reason"]["value"].strip() == "IM shot"

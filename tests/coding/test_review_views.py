@@ -272,6 +272,9 @@ def test_query_by_form_post_and_shown_on_the_review_page(client_as, coder_user) 
     assert item.state == ReviewItem.State.QUERIED
     page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
     assert "Was the line flushed between drugs?" in page
+    # What happens next, under the state (walk18: "Queried" stood there with no action, no word).
+    assert 'data-testid="queried-note"' in page
+    assert "addendum answers the query" in page
 
 
 def test_query_without_a_finding_by_form_post_reaches_the_nurse_without_a_rule_tag(

@@ -17,6 +17,7 @@ from mar.models import (
     BarcodeScan,
     DrugClass,
     DrugNdc,
+    Encounter,
     Flush,
     SafetyOverride,
     SiteAssessment,
@@ -323,3 +324,22 @@ def test_the_pharmacists_review_of_an_order_says_it_was_documented_not_given(cli
     order_disposition_set(order=order, disposition="refused", reason="nausea settled", user=None)
     review = client.get(review_url).content.decode()
     assert 'data-testid="order-disposition">Refused: nausea settled</p>' in review
+
+
+def test_a_signed_chart_with_no_scan_says_so_under_its_scan_heading(client_as) -> None:
+    # walk18: a signed chart showed the heading "Scan" with nothing under it.
+    unscanned, _ = running_visit()
+    scanned, _ = running_visit()
+    nurse = client_as(roles.NURSE)
+    nurse.post(url("scan", scanned), {"scan-code": scanned.patient.mrn}, **HX)
+    Encounter.objects.filter(pk__in=[unscanned.pk, scanned.pk]).update(
+        status=Encounter.Status.SIGNED, signed_at=timezone.now()
+    )
+    html = nurse.get(url("encounter", unscanned)).content.decode()
+    assert 'id="scan-heading"' in html
+    assert 'data-testid="no-scans"' in html
+    assert 'data-testid="scan-form"' not in html
+
+    html = nurse.get(url("encounter", scanned)).content.decode()
+    assert 'data-testid="patient-confirmed"' in html
+    assert 'data-testid="no-scans"' not in html
