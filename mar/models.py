@@ -993,6 +993,11 @@ class InterfaceMessage(models.Model):
         prefix = f"{self.error_location}: "
         return self.error_text.removeprefix(prefix) if self.error_location else self.error_text
 
+    @property
+    def sender_parts(self) -> list[str]:
+        """MSH-3 and MSH-4 apart: the log lets a narrow screen break the sender between them."""
+        return self.sender.split("^") if self.sender else []
+
 
 class EncounterSummary(models.Model):
     """The engine's findings on an encounter's record, derived and cached (mar/summary.py).
