@@ -33,7 +33,7 @@ def entry(**fields: object) -> OrderEntry:
         "placer_number": "P1",
     }
     values.update(fields)
-    return OrderEntry(**values)  # type: ignore[arg-type]
+    return OrderEntry(**values)
 
 
 @pytest.fixture
