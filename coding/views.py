@@ -65,7 +65,7 @@ from coding.review import (
     review_release,
     review_reopen,
 )
-from coding.run_changes import changes_since_preceding, gone_label, runs_between
+from coding.run_changes import changes_since_preceding, gone_label, run_numbers, runs_between
 from mar import chart_reads
 from mar.clock import hhmm
 from mar.forms import apply_validation_error
@@ -282,6 +282,8 @@ def _review_context(
         "item": item,
         "run": run,
         "previous_runs": previous,
+        # Each run named by its number within the encounter ("run 3"), not its global pk.
+        "run_numbers": run_numbers(runs),
         "sites": chart_reads.sites(encounter.pk, encounter=encounter),
         "orders": review_reads.orders(encounter.pk, encounter=encounter),
         "administrations": administrations,
