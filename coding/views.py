@@ -197,7 +197,19 @@ def claim_next(request: HttpRequest) -> HttpResponse:
     if item is None:
         messages.info(request, "No new encounter is waiting for review.")
         return redirect("coding:worklist")
+    # The coder did not pick it: say which record is now hers.
+    messages.success(request, f"Claimed: {_encounter_name(_encounter(item.encounter_id))}.")
     return redirect("coding:encounter_charges", pk=item.encounter_id)
+
+
+def _encounter_name(encounter: Encounter) -> str:
+    """The encounter as the coder finds it on the worklist: "Ada Lovelace, MRN 100234, Infusion
+    center chair 4, 2026-03-05"."""
+    where = " ".join(part for part in (encounter.unit, encounter.location_label) if part)
+    arrived = (
+        f", {timezone.localdate(encounter.arrived_at):%Y-%m-%d}" if encounter.arrived_at else ""
+    )
+    return f"{encounter.patient.name}, MRN {encounter.patient.mrn}, {where}{arrived}"
 
 
 @require_POST
