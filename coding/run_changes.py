@@ -46,6 +46,8 @@ class LineChange:
     since: int  # the preceding run's pk
     was: ChargeLine | None = None  # None: the line is new
     differences: tuple[str, ...] = ()  # what it was, per field changed
+    # The preceding run's number within its encounter (`run_numbers`), as the coder reads it.
+    since_number: int = 0
 
     @property
     def is_new(self) -> bool:
@@ -53,10 +55,11 @@ class LineChange:
 
     @property
     def text(self) -> str:
-        """ "new since run 4", "was ×1, mod. 59 in run 4"."""
+        """ "new since run 2", "was ×1, mod. 59 in run 2" (the run's number in its encounter)."""
+        number = self.since_number or self.since
         if self.was is None:
-            return f"new since run {self.since}"
-        return f"was {', '.join(self.differences)} in run {self.since}"
+            return f"new since run {number}"
+        return f"was {', '.join(self.differences)} in run {number}"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class RunChanges:
     gone: list[ChargeLine] = field(default_factory=list)
     # `since` is the run whose charges a coder last accepted (not the run just before).
     accepted: bool = False
+    since_number: int = 0  # run `since`'s number within its encounter (`run_numbers`)
 
     def __bool__(self) -> bool:
         return bool(self.lines or self.gone)
@@ -82,17 +86,32 @@ def gone_label(line: ChargeLine) -> str:
 
 
 def run_changes(
-    *, since: int, previous: Iterable[ChargeLine], current: Iterable[ChargeLine]
+    *,
+    since: int,
+    previous: Iterable[ChargeLine],
+    current: Iterable[ChargeLine],
+    since_number: int = 0,
 ) -> RunChanges:
-    """The differences of `current`'s lines from `previous`'s (the lines of run `since`)."""
+    """The differences of `current`'s lines from `previous`'s (the lines of run `since`, the
+    encounter's run number `since_number`; 0: named by its pk)."""
     pairs, gone, new = lines_matched(list(previous), list(current))
     changed = {
-        now.pk: LineChange(since=since, was=was, differences=_differences(was, now))
+        now.pk: LineChange(
+            since=since, was=was, differences=_differences(was, now), since_number=since_number
+        )
         for was, now in pairs
         if line_target(was) != line_target(now)
     }
-    changed.update({line.pk: LineChange(since=since) for line in new})
-    return RunChanges(since=since, lines=changed, gone=gone)
+    changed.update({line.pk: LineChange(since=since, since_number=since_number) for line in new})
+    return RunChanges(since=since, lines=changed, gone=gone, since_number=since_number)
+
+
+def run_numbers(runs: Iterable[ChargeRun]) -> dict[int, int]:
+    """Each run's number within its encounter, by pk: 1 for the first made, n for the n-th.
+    The coder names a run so ("run 3"), not by its pk, global across encounters (exports, the
+    audit and URLs keep the pk). `runs`: all of one encounter's runs, already read."""
+    ordered = sorted(runs, key=lambda r: (r.created_at, r.pk))
+    return {r.pk: number for number, r in enumerate(ordered, start=1)}
 
 
 def preceding_run(runs: Iterable[ChargeRun], run: ChargeRun) -> ChargeRun | None:
@@ -119,7 +138,12 @@ def changes_since_preceding(
     before = accepted or preceding_run(runs, run)
     if before is None:
         return None
-    changes = run_changes(since=before.pk, previous=before.lines.all(), current=run.lines.all())
+    changes = run_changes(
+        since=before.pk,
+        previous=before.lines.all(),
+        current=run.lines.all(),
+        since_number=run_numbers(runs)[before.pk],
+    )
     return dataclasses.replace(changes, accepted=accepted is not None)
 
 

@@ -65,7 +65,7 @@ from coding.review import (
     review_release,
     review_reopen,
 )
-from coding.run_changes import changes_since_preceding, gone_label, runs_between
+from coding.run_changes import changes_since_preceding, gone_label, run_numbers, runs_between
 from mar import chart_reads
 from mar.clock import hhmm
 from mar.forms import apply_validation_error
@@ -197,7 +197,19 @@ def claim_next(request: HttpRequest) -> HttpResponse:
     if item is None:
         messages.info(request, "No new encounter is waiting for review.")
         return redirect("coding:worklist")
+    # The coder did not pick it: say which record is now hers.
+    messages.success(request, f"Claimed: {_encounter_name(_encounter(item.encounter_id))}.")
     return redirect("coding:encounter_charges", pk=item.encounter_id)
+
+
+def _encounter_name(encounter: Encounter) -> str:
+    """The encounter as the coder finds it on the worklist: "Ada Lovelace, MRN 100234, Infusion
+    center chair 4, 2026-03-05"."""
+    where = " ".join(part for part in (encounter.unit, encounter.location_label) if part)
+    arrived = (
+        f", {timezone.localdate(encounter.arrived_at):%Y-%m-%d}" if encounter.arrived_at else ""
+    )
+    return f"{encounter.patient.name}, MRN {encounter.patient.mrn}, {where}{arrived}"
 
 
 @require_POST
@@ -282,6 +294,8 @@ def _review_context(
         "item": item,
         "run": run,
         "previous_runs": previous,
+        # Each run named by its number within the encounter ("run 3"), not its global pk.
+        "run_numbers": run_numbers(runs),
         "sites": chart_reads.sites(encounter.pk, encounter=encounter),
         "orders": review_reads.orders(encounter.pk, encounter=encounter),
         "administrations": administrations,

@@ -54,16 +54,14 @@ def scan(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error("code", "This record is signed.")
         else:
             try:
-                result = scanning.scan_record(
+                scanning.scan_record(
                     encounter=encounter, raw=form.cleaned_data["code"], user=request.user
                 )
             except scanning.ScanError as exc:
                 form.add_error("code", str(exc))
             else:
-                if result.result == BarcodeScan.Result.MATCH:
-                    messages.success(request, result.message)
-                else:
-                    messages.error(request, result.message)
+                # Its result is shown once, in the scan panel under the field (`care.last_scan`,
+                # after a redirect too), where the nurse is looking: no page message as well.
                 return _after_change(request, encounter, anchor="scan")
     return _after_change(request, encounter, bound={"scan": form})
 

@@ -39,15 +39,18 @@ def test_the_coder_sees_what_the_addendum_changed_beside_each_line(
     sign_in(page, live_server, "coder-rc")
     page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
     marker = page.locator("[data-testid=charge-line][data-code='96415'] [data-testid=run-change]")
-    assert marker.is_visible() and marker.inner_text() == f"was ×2 in run {first.pk}"
+    assert marker.is_visible() and marker.inner_text() == "was ×2 in run 1"
     assert page.locator("[data-testid=run-change]").count() == 1
     gone = page.locator("[data-testid=run-gone]")
     assert gone.is_visible()
     assert gone.inner_text() == (
-        f"No longer charged since run {first.pk}: 96361 ×{hydration.units} "
+        f"No longer charged since run 1: 96361 ×{hydration.units} "
         f"({', '.join(hydration.administrations)})"
     )
-    assert f"(run {run.pk}," in page.inner_text("main")
+    # Runs named by their number in the encounter, the global id in the tooltip.
+    assert "(run 2," in page.inner_text("main")
+    assert marker.get_attribute("title") == f"charge run #{first.pk}"
+    assert page.locator(f"[title='charge run #{run.pk}']").first.inner_text() == "run 2"
     for width in (768, 1024, 1440, 1920):
         page.set_viewport_size({"width": width, "height": 1024})
         assert not tables_cut(page), width

@@ -1,6 +1,7 @@
 """The review page marks what changed since the run before (coding/run_changes.py): a line new
 since run N, what a changed line was in run N, the lines no longer charged listed under the table;
-nothing on the first run or when nothing changed, and no query more."""
+nothing on the first run or when nothing changed, and no query more. A run is named by its number
+within the encounter (run 1, 2, 3), its global id in the tooltip."""
 
 import re
 from datetime import timedelta
@@ -26,7 +27,12 @@ def page_of(client, encounter) -> str:
 
 
 def markers(page: str) -> list[str]:
-    return re.findall(r'data-testid="run-change">([^<]*)<', page)
+    return re.findall(r'data-testid="run-change"[^>]*>([^<]*)<', page)
+
+
+def text(html: str) -> str:
+    """What the coder reads: the tags (a run's tooltip span) taken out."""
+    return re.sub(r"<[^>]+>", "", html)
 
 
 def row_of(page: str, code: str) -> str:
@@ -69,13 +75,13 @@ def test_after_an_addendum_a_changed_line_says_what_it_was_and_a_gone_line_is_li
     now = {line.code: line for line in run.lines.all()}
     assert now["96415"].units == 1 and "96361" not in now
     page = page_of(client, encounter)
-    assert f"(run {run.pk}," in page
-    assert markers(page) == [f"was ×2 in run {first.pk}"]
-    assert f"was ×2 in run {first.pk}" in row_of(page, "96415")
+    assert "(run 2," in text(page)
+    assert markers(page) == ["was ×2 in run 1"]
+    assert f'title="charge run #{first.pk}">was ×2 in run 1' in row_of(page, "96415")
     assert 'data-testid="run-change"' not in row_of(page, "96413")  # unchanged: unmarked
     gone = re.search(r'data-testid="run-gone">(.*?)</p>', page, re.S)
     assert gone is not None
-    assert f"No longer charged since run {first.pk}:" in gone.group(1)
+    assert "No longer charged since run 1:" in text(gone.group(1))
     hydration = before["96361"]
     assert re.findall(r'data-testid="gone-line">([^<]*)<', gone.group(1)) == [
         f"96361 ×{hydration.units} ({', '.join(hydration.administrations)})"
@@ -90,8 +96,9 @@ def test_a_line_new_since_the_run_before_is_marked_new(client_as, coder_user) ->
     assert "96415" not in {line.code for line in shortened.lines.all()}
     lengthened = addendum(encounter, coder_user, chemo_minutes=180)
     page = page_of(client_as(roles.CODER), encounter)
-    assert f"(run {lengthened.pk}," in page
-    assert f"new since run {shortened.pk}" in row_of(page, "96415")
+    assert lengthened.pk > shortened.pk
+    assert "(run 3," in text(page)
+    assert "new since run 2" in row_of(page, "96415")
     assert 'data-testid="run-gone"' not in page
 
 
@@ -138,21 +145,20 @@ def test_after_several_runs_the_markers_are_since_the_charges_the_coder_accepted
     item.refresh_from_db()
     assert item.accepted_run_id == first.pk  # kept while the item went back to NEW
     page = page_of(client, encounter)
-    assert f"(run {third.pk}," in page
-    assert f"was ×2 in run {first.pk}" in row_of(page, "96415")  # run 2 alone would not say it
-    assert f"No longer charged since run {first.pk}:" in page
-    since = re.search(r'data-testid="changes-since">([^<]*)<', page)
+    assert "(run 3," in text(page)
+    assert "was ×2 in run 1" in row_of(page, "96415")  # run 2 alone would not say it
+    assert "No longer charged since run 1:" in text(page)
+    since = re.search(r'data-testid="changes-since">(.*?)</p>', page, re.S)
     assert since is not None
-    assert since.group(1) == (
-        f"Marked: what changed since run {first.pk}, the charges last accepted."
-    )
-    assert f"run {second.pk}" not in " ".join(markers(page))
+    assert text(since.group(1)) == "Marked: what changed since run 1, the charges last accepted."
+    assert "run 2" not in " ".join(markers(page))
     # The banner names this run's reason; the run between is listed under it with its own.
     between = re.search(r'data-testid="runs-between">(.*?)</div>', page, re.S)
     assert between is not None
-    assert f"Also since run {first.pk}:" in between.group(1)
-    assert f"run {second.pk} (addendum" in between.group(1)
-    assert f"run {third.pk}" not in between.group(1)
+    assert "Also since run 1:" in text(between.group(1))
+    assert "run 2 (addendum" in text(between.group(1))
+    assert f'title="charge run #{second.pk}">run 2<' in between.group(1)
+    assert "run 3" not in text(between.group(1)) and f"#{third.pk}" not in between.group(1)
 
 
 def test_without_an_acceptance_the_markers_are_since_the_run_before(client_as, coder_user) -> None:
@@ -161,7 +167,30 @@ def test_without_an_acceptance_the_markers_are_since_the_run_before(client_as, c
     second = addendum(encounter, coder_user, chemo_minutes=130)
     addendum(encounter, coder_user, chemo_minutes=130, hydration=False)
     page = page_of(client, encounter)
-    assert f"Marked: what changed since run {second.pk}, the run before this one." in page
+    assert "Marked: what changed since run 2, the run before this one." in text(page)
+    assert f'title="charge run #{second.pk}">run 2<' in page
     assert 'data-testid="run-change"' not in row_of(page, "96415")  # same as in run 2
-    assert f"No longer charged since run {second.pk}:" in page
+    assert "No longer charged since run 2:" in text(page)
     assert 'data-testid="runs-between"' not in page  # the run before: nothing between
+
+
+def test_runs_are_numbered_within_the_encounter_not_by_their_global_id(
+    client_as, coder_user
+) -> None:
+    """Another encounter's runs made between this one's: its runs' ids are not 1..n (here, a
+    gap), yet the page names them run 1, 2, 3 everywhere, each id kept in its tooltip."""
+    encounter, first, _ = reviewed()
+    other, _, _ = reviewed()
+    addendum(other, coder_user, chemo_minutes=130)  # another encounter's run between
+    second = addendum(encounter, coder_user, chemo_minutes=130)
+    third = addendum(encounter, coder_user, chemo_minutes=130, hydration=False)
+    assert third.pk - first.pk > 2  # the ids leave gaps: the ids are not the numbers
+    page = page_of(client_as(roles.CODER), encounter)
+    assert "(run 3," in text(page)
+    assert "Marked: what changed since run 2, the run before this one." in text(page)
+    assert "No longer charged since run 2:" in text(page)
+    previous = re.findall(r"<summary>(Previous .*?) \(", page)
+    assert [text(label) for label in previous] == ["Previous run 2", "Previous run 1"]
+    for run, number in ((first, 1), (second, 2), (third, 3)):
+        assert f'title="charge run #{run.pk}">run {number}<' in page
+    assert f">run {third.pk}<" not in page and f"run {third.pk}," not in text(page)

@@ -2,6 +2,7 @@
 
 import re
 from decimal import Decimal
+from html import escape
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -544,3 +545,25 @@ def test_a_coding_lead_releases_a_claim_another_coder_left_and_the_corrections_s
     assert run.corrections.get().reason == "push charted twice"
     assert client_as(roles.ADMIN).post(release_url).status_code == 302  # nothing to release
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.NEW
+
+
+def test_claim_next_says_which_encounter_it_claimed(client_as) -> None:
+    """The coder did not pick the record: the review page it opens names it in a message."""
+    encounter, _run, item = reviewed()
+    client = client_as(roles.CODER)
+    response = client.post(reverse("coding:claim_next"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse(
+        "coding:encounter_charges", args=[encounter.pk]
+    )
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.IN_REVIEW
+    said = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    patient = encounter.patient
+    assert len(said) == 1 and said[0][0] == "success"
+    assert said[0][1].startswith(f"Claimed: {patient.name}, MRN {patient.mrn}, {encounter.unit}")
+    assert escape(f"Claimed: {patient.name}") in response.content.decode()
+    # Nothing left: the worklist says so, no claim message.
+    response = client.post(reverse("coding:claim_next"), follow=True)
+    assert [str(m) for m in response.context["messages"]] == [
+        "No new encounter is waiting for review."
+    ]

@@ -132,8 +132,10 @@ def test_the_run_compared_with_is_the_one_accepted_when_it_is_earlier() -> None:
     runs = [third, second, first]
     accepted = changes_since_preceding(runs, third, accepted_run_id=first.pk)
     assert accepted is not None and (accepted.since, accepted.accepted) == (3, True)
+    assert accepted.since_number == 1  # named as the encounter's run 1, not by its pk 3
     before = changes_since_preceding(runs, third, accepted_run_id=None)
     assert before is not None and (before.since, before.accepted) == (5, False)
+    assert before.since_number == 2
     # The run accepted is the current one (nothing since), or unknown: the run before.
     current = changes_since_preceding(runs, third, accepted_run_id=third.pk)
     assert current is not None and (current.since, current.accepted) == (5, False)
@@ -150,3 +152,25 @@ def test_the_runs_between_are_those_after_the_one_compared_and_before_the_curren
     assert runs_between(runs, fourth, first.pk) == [second, third]
     assert runs_between(runs, fourth, third.pk) == []
     assert runs_between(runs, fourth, 999) == []
+
+
+def test_runs_are_numbered_within_their_encounter_oldest_first() -> None:
+    from coding.run_changes import run_numbers
+
+    def run(pk: int, hour: int) -> ChargeRun:
+        return ChargeRun(pk=pk, created_at=datetime(2026, 3, 5, hour, tzinfo=UTC))
+
+    # Global ids with gaps (other encounters' runs between), read newest first; a twin in the
+    # same instant after its older pk.
+    runs = [run(41, 11), run(40, 11), run(17, 10), run(10, 9)]
+    assert run_numbers(runs) == {10: 1, 17: 2, 40: 3, 41: 4}
+    assert run_numbers([]) == {}
+
+
+def test_a_marker_names_the_run_by_its_number_when_given() -> None:
+    before = [line(1, "96415", 2)]
+    after = [line(11, "96415", 1), line(12, "96375", administrations=("A2",))]
+    changes = run_changes(since=10, since_number=2, previous=before, current=after)
+    assert changes.since == 10 and changes.since_number == 2
+    assert changes.lines[11].text == "was ×2 in run 2"
+    assert changes.lines[12].text == "new since run 2"

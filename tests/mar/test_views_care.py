@@ -4,6 +4,7 @@ flush solution; the board's wristband; the pharmacist's verification screen and 
 
 from datetime import timedelta
 from decimal import Decimal
+from html import escape
 
 import pytest
 from django.db import connection
@@ -43,6 +44,41 @@ def test_a_scan_is_recorded_and_shown_on_the_chart(client_as) -> None:
     )
     assert 'data-testid="patient-confirmed"' in html
     assert BarcodeScan.objects.get().result == "match"
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "no-js"])
+def test_an_unknown_scan_is_said_once_in_the_scan_panel_not_as_a_page_message(
+    client_as, htmx
+) -> None:
+    """Beside the scan field, where the nurse is looking; not again at the top of the page.
+    Without JavaScript the redirect lands on the panel (#scan), the result in it."""
+    encounter, _adm = running_visit()
+    client = client_as(roles.NURSE)
+    response = client.post(
+        url("scan", encounter), {"scan-code": "?!garbled"}, **(HX if htmx else {})
+    )
+    scan = BarcodeScan.objects.get()
+    assert scan.result == "unreadable" and scan.message.startswith("Not recognised")
+    if htmx:
+        assert response.status_code == 200
+        html = response.content.decode()
+    else:
+        assert response.status_code == 302 and response["Location"].endswith("#scan")
+        html = client.get(response["Location"]).content.decode()
+    assert html.count(escape(scan.message)) == 1
+    panel = html[html.index('id="scan"') : html.index("</section>", html.index('id="scan"'))]
+    assert 'data-result="unreadable"' in panel and escape(scan.message) in panel
+    assert panel.index('data-testid="scan-form"') < panel.index('data-testid="scan-result"')
+    # Nothing left queued for the next page either: still once, in the panel.
+    assert client.get(url("encounter", encounter)).content.decode().count(escape(scan.message)) == 1
+
+
+def test_a_matching_scan_is_said_once_too(client_as) -> None:
+    encounter, _adm = running_visit()
+    client = client_as(roles.NURSE)
+    response = client.post(url("scan", encounter), {"scan-code": encounter.patient.mrn})
+    html = client.get(response["Location"]).content.decode()
+    assert html.count(escape(BarcodeScan.objects.get().message)) == 1
 
 
 def test_a_wrong_drug_scan_stops_and_is_overridden_with_a_reason(client_as) -> None:
