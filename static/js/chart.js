@@ -119,8 +119,33 @@
   document.addEventListener("input", function (event) {
     if (event.target.matches && event.target.matches("input[data-time24]")) timeHint(event.target, false);
   });
+  // A tap on a button straight from the field (Start, Save) leaves the field as the finger goes
+  // down: a hint inserted then moves the button from under the finger, and the tap is lost
+  // (walk18). While a button is pressed the hint waits until the tap is done (its click, or the
+  // press given up); the server answers a time it cannot read beside the field anyway.
+  var pressed = null;
+  document.addEventListener("pointerdown", function (event) {
+    pressed = event.target.closest ? event.target.closest("button, input[type=submit]") : null;
+  }, true);
+  function afterPress(then) {
+    var done = false;
+    function run() {
+      if (done) return;
+      done = true;
+      pressed = null;
+      document.removeEventListener("click", run, true);
+      document.removeEventListener("pointercancel", run, true);
+      setTimeout(then, 0);
+    }
+    document.addEventListener("click", run, true);
+    document.addEventListener("pointercancel", run, true);
+    setTimeout(run, 1000);  // a press that never ends in a click
+  }
   document.addEventListener("focusout", function (event) {
-    if (event.target.matches && event.target.matches("input[data-time24]")) timeHint(event.target, true);
+    var input = event.target;
+    if (!(input.matches && input.matches("input[data-time24]"))) return;
+    if (pressed) afterPress(function () { timeHint(input, true); });
+    else timeHint(input, true);
   });
   // After a refusal comes back (a morph keeps the client's hint), the server's message stands alone.
   document.addEventListener("htmx:afterSettle", function () {
