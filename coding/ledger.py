@@ -11,7 +11,7 @@ nothing is sent.
 What is compared: the code, modifiers, units, date of service and administrations covered, and
 of the line's `detail` (coding/claim.py) everything but what only names or describes: the
 revenue code, unit price and amount, the NDC with its unit and quantity, the diagnoses, the
-ordering provider's NPI, the performer's id. Not compared (`DESCRIPTIVE`): the charge master's
+ordering provider's NPI, the performer's id. Not compared (`claim_terms`): the charge master's
 `description` and people's display names (`performed_by.name`; `ordered_by.name` when the
 ordering provider has an NPI, which identifies them; with none, the name is all that does and
 counts). So a renamed nurse, a reworded description, a reloaded charge master whose price on the
@@ -34,14 +34,11 @@ from typing import Any
 from coding import review_reads
 from coding.models import LedgerEntry
 
-# Detail that names or describes and is not compared: the charge master's description; the
-# performer's display name (its id is compared); the ordering provider's name when an NPI
-# identifies them.
-DESCRIPTIVE = ("description", "performed_by.name", "ordered_by.name (with an NPI)")
-
 
 def claim_terms(detail: dict[str, Any]) -> dict[str, Any]:
-    """The line's detail less what is descriptive (DESCRIPTIVE): what a change of re-sends."""
+    """The line's detail less what only names or describes (the charge master's description; the
+    performer's display name, its id compared; the ordering provider's name when an NPI
+    identifies them): what a change of re-sends."""
     terms = {key: value for key, value in detail.items() if key != "description"}
     performed = terms.get("performed_by")
     if isinstance(performed, dict):
