@@ -71,6 +71,8 @@ def test_a_coder_re_reviews_a_correction_and_exports_only_the_difference(
     page.check(f"input[name='{prefix}-decision'][value='drop']")
     page.fill(f"textarea[name='{prefix}-reason'], textarea[name='{prefix}-reason']", "ran 80 min")
     page.locator("[data-testid=resolve-form] button[type=submit]").click()
+    # The old page has an Accept button too: wait for the answer's page, without the form.
+    page.wait_for_selector("[data-testid=resolve-form]", state="detached")
     page.wait_for_selector("[data-testid=accept]")
     assert not page.locator("[data-testid=resolve-form]").count()
     waiting.refresh_from_db()
