@@ -125,14 +125,5 @@ def ledger_difference(standing: Iterable[LedgerEntry], desired: list[Sendable]) 
     return Difference(credits=credits, new=new, kept=kept)
 
 
-def encounters_billed(encounter_ids: Iterable[int]) -> set[int]:
-    """Which of these encounters have been sent to billing at least once."""
-    return set(
-        LedgerEntry.objects.filter(encounter_id__in=list(encounter_ids))
-        .values_list("encounter_id", flat=True)
-        .distinct()
-    )
-
-
 def next_transaction_number(encounter_id: int) -> int:
     return LedgerEntry.objects.filter(encounter_id=encounter_id, kind="CG").count() + 1

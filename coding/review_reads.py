@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
 
 from coding.models import (
     ChargeCorrection,
@@ -138,6 +138,61 @@ def administrations_with_pauses(encounter_row: Encounter) -> list[Administration
     """`encounter.administrations.select_related("drug", "order", "site")
     .prefetch_related("pauses")`."""
     return with_pauses(administrations(encounter_row.pk, encounter=encounter_row))
+
+
+# --- the worklist's page (coding/views.py `worklist`) ---------------------------------------
+
+
+@prepared
+def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
+    """A worklist page's encounters (their ids read first, by the page's filters and order),
+    newest first, with the patient, the review item and who claimed it, the number of findings
+    of the current run (`finding_count`) and whether anything of it was ever sent to billing
+    (`billed`: a change after billing is flagged)."""
+    findings = (
+        ChargeFinding.objects.filter(run__encounter=OuterRef("pk"), run__is_current=True)
+        .order_by()
+        .values("run__encounter")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Encounter.objects.filter(pk__in=encounter_ids)
+        .select_related("patient", "review_item", "review_item__claimed_by")
+        .annotate(
+            finding_count=Subquery(findings, output_field=IntegerField()),
+            billed=Exists(LedgerEntry.objects.filter(encounter_id=OuterRef("pk"))),
+        )
+        .order_by("-arrived_at", "-pk")
+    )
+
+
+@prepared
+def current_runs(encounter_ids: list[int]) -> QuerySet[ChargeRun]:
+    """The encounters' current charge runs, without the record, the billing facts and the
+    engine's output each keeps (three JSON documents a run a worklist row does not show)."""
+    return ChargeRun.objects.filter(encounter_id__in=encounter_ids, is_current=True).defer(
+        "input_snapshot", "billing_snapshot", "result"
+    )
+
+
+def worklist_rows(encounter_ids: list[int]) -> list[Encounter]:
+    """A worklist page's rows as `worklist_encounters` reads them, each with `current_runs` (its
+    current run in a list, as `Prefetch(..., to_attr="current_runs")` gave it), each run with its
+    lines and its corrections (who made and decided each) as `prefetch_related` gives them."""
+    rows = worklist_encounters(encounter_ids) if encounter_ids else []
+    runs_read = current_runs([row.pk for row in rows]) if rows else []
+    by_encounter: dict[int, list[ChargeRun]] = {}
+    for run in runs_read:
+        by_encounter.setdefault(run.encounter_id, []).append(run)
+    for row in rows:
+        row.current_runs = by_encounter.get(row.pk, [])  # type: ignore[attr-defined]
+        for run in row.current_runs:  # type: ignore[attr-defined]
+            run.encounter = row
+    ids = [run.pk for run in runs_read]
+    prefetched(runs_read, "lines", lines(ids) if ids else [])
+    prefetched(runs_read, "corrections", corrections(ids) if ids else [])
+    return rows
 
 
 # Every prepared read of this module (tests/coding/test_review_reads.py holds each to its

@@ -15,7 +15,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -43,12 +43,11 @@ from coding.forms import (
     QueryForm,
     WorklistFilterForm,
 )
-from coding.ledger import encounters_billed, ledger_difference
+from coding.ledger import ledger_difference
 from coding.models import (
     ChargeCorrection,
     ChargeFinding,
     ChargeLine,
-    ChargeRun,
     Export,
     ReviewItem,
 )
@@ -96,26 +95,6 @@ def _form_errors(form: object) -> str:
 @role_required(CODER)
 def worklist(request: HttpRequest) -> HttpResponse:
     form = WorklistFilterForm(request.GET or None)
-    findings = (
-        ChargeFinding.objects.filter(run__encounter=OuterRef("pk"), run__is_current=True)
-        .order_by()
-        .values("run__encounter")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    # A row needs a run's lines, corrections and error, not the record, the billing facts and
-    # the engine's output it keeps (three JSON documents a run, decoded for every row: issue 19).
-    current = (
-        ChargeRun.objects.filter(is_current=True)
-        .defer("input_snapshot", "billing_snapshot", "result")
-        .prefetch_related(
-            "lines",
-            Prefetch(
-                "corrections",
-                queryset=ChargeCorrection.objects.select_related("by", "decided_by"),
-            ),
-        )
-    )
     encounters = Encounter.objects.filter(status=Encounter.Status.SIGNED).order_by(
         "-arrived_at", "-pk"
     )
@@ -143,13 +122,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
     page = Paginator(encounters.values_list("pk", flat=True), WORKLIST_PAGE).get_page(
         request.GET.get("page")
     )
-    rows = list(
-        encounters.filter(pk__in=list(page.object_list))
-        .select_related("patient", "review_item", "review_item__claimed_by")
-        .annotate(finding_count=Subquery(findings, output_field=IntegerField()))
-        .prefetch_related(Prefetch("charge_runs", queryset=current, to_attr="current_runs"))
-    )
-    billed = encounters_billed(e.pk for e in rows)
+    # Then the page's rows, each with its current run, its lines and corrections: reads
+    # compiled once (coding/review_reads.py; building their SQL cost more than running it).
+    rows = review_reads.worklist_rows(list(page.object_list))
     sent_by_encounter = {}
     for encounter in rows:
         run = encounter.current_runs[0] if encounter.current_runs else None
@@ -174,7 +149,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         encounter.corrected = any(line.correction for line in lines)  # type: ignore[attr-defined]
         encounter.item = getattr(encounter, "review_item", None)  # type: ignore[attr-defined]
         encounter.changed_after_billing = _changed_after_billing(  # type: ignore[attr-defined]
-            encounter.item, encounter.pk in billed
+            encounter.item, encounter.billed
         )
     return render(
         request,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import Prefetch
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -20,6 +21,7 @@ from coding.claim import record_facts
 from coding.exports import export_create
 from coding.ledger import standing_charges
 from coding.models import (
+    ChargeFinding,
     ChargeRun,
     DocumentationQuery,
     EditOverride,
@@ -75,6 +77,15 @@ def _arguments(read: Any, encounter: Encounter) -> list[tuple[Any, ...]]:
     ids = {
         "run_ids": list(ChargeRun.objects.filter(encounter=encounter).values_list("pk", flat=True)),
         "drug_ids": sorted(set(encounter.administrations.values_list("drug_id", flat=True))),
+        # A worklist page's: this encounter and another signed one.
+        "encounter_ids": sorted(
+            set(
+                Encounter.objects.filter(status=Encounter.Status.SIGNED).values_list(
+                    "pk", flat=True
+                )
+            )
+            | {encounter.pk}
+        ),
     }
     out: list[tuple[Any, ...]] = []
     for name in read.build.__code__.co_varnames[: read.build.__code__.co_argcount]:
@@ -88,7 +99,7 @@ def _arguments(read: Any, encounter: Encounter) -> list[tuple[Any, ...]]:
 
 def test_every_review_read_gives_the_orms_rows(coder_user) -> None:
     encounters = _encounters(coder_user)
-    assert len(review_reads.READS) >= 14
+    assert len(review_reads.READS) >= 16
     compared = 0
     for name, read in review_reads.READS.items():
         for encounter in encounters:
@@ -125,6 +136,57 @@ def test_runs_come_with_their_children_as_the_prefetch_gave_them(coder_user) -> 
                 assert correction.by.username and (correction.line is None or correction.line.code)
     assert captured.captured_queries == []
     assert any(r.corrections.all() for r in ours) and any(r.edit_overrides.all() for r in ours)
+
+
+def test_a_worklist_page_reads_its_rows_as_the_prefetch_gave_them(coder_user) -> None:
+    """`worklist_rows`: the page's encounters in the worklist's order, with the findings of their
+    current run counted and whether any was sent to billing, each with its current run (only
+    that one), the run's lines and its corrections with who made them: the rows the ORM's
+    prefetch gave, and nothing more read."""
+    encounters = _encounters(coder_user)
+    ids = [e.pk for e in encounters]
+    ours = review_reads.worklist_rows(ids)
+    current = ChargeRun.objects.filter(is_current=True).prefetch_related(
+        # (the review page's read of corrections, reused: it joins the line corrected too)
+        "lines",
+        "corrections__by",
+        "corrections__decided_by",
+        "corrections__line",
+    )
+    theirs = list(
+        Encounter.objects.filter(pk__in=ids)
+        .order_by("-arrived_at", "-pk")
+        .prefetch_related(Prefetch("charge_runs", queryset=current, to_attr="current_runs"))
+    )
+    assert [e.pk for e in ours] == [e.pk for e in theirs]
+    billed = next(e for e in ours if e.pk == encounters[0].pk)
+    assert (
+        billed.finding_count
+        == ChargeFinding.objects.filter(run__encounter=billed, run__is_current=True).count()
+    )
+    for mine, orm in zip(ours, theirs, strict=True):
+        assert [r.pk for r in mine.current_runs] == [r.pk for r in orm.current_runs]
+        assert len(mine.current_runs) == 1 and mine.current_runs[0].encounter is mine
+        for run, orm_run in zip(mine.current_runs, orm.current_runs, strict=True):
+            for name in ("lines", "corrections"):
+                rows = list(getattr(run, name).all())
+                assert all(r.run is run for r in rows)
+                # Columns and joins (the JSON a run defers is read here, before the count).
+                assert [_snapshot(r, 2) for r in rows] == [
+                    _snapshot(r, 2) for r in getattr(orm_run, name).all()
+                ], name
+    # What the worklist's rows use of them reads nothing more.
+    fresh = review_reads.worklist_rows(ids)
+    with CaptureQueriesContext(connection) as captured:
+        for row in fresh:
+            assert row.patient.name and (row.review_item is None or row.review_item.state)
+            for run in row.current_runs:
+                assert [line.code for line in run.lines.all()]
+                for correction in run.corrections.all():
+                    assert correction.by.username and correction.run is run
+    assert captured.captured_queries == []
+    assert any(run.corrections.all() for e in ours for run in e.current_runs)
+    assert review_reads.worklist_rows([]) == []
 
 
 def test_the_claims_facts_and_the_standing_charges_read_as_before(coder_user) -> None:

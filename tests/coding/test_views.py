@@ -22,9 +22,10 @@ def test_worklist_queries_stay_fixed(client_as, django_assert_max_num_queries) -
     for _ in range(8):
         encounter = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
         charge_run_generate(encounter_id=encounter.pk)
-    # 14: one asks the ledger which encounters were billed (changed after billing),
-    # one reads the charge master for the money totals, two count the signed encounters and
-    # read the page's ids (the worklist is paged).
+    # 14 at most: the session, the user and their groups; two count the signed encounters and
+    # read the page's ids (the worklist is paged); four read the page's rows (whether each was
+    # billed with them), their current runs, lines and corrections; one reads the charge master
+    # for the money totals; and this first request after signing in saves the session.
     with django_assert_max_num_queries(14):
         assert client.get(reverse("coding:worklist")).status_code == 200
 
