@@ -14,7 +14,6 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.urls import reverse
 
 from coding.chargemaster import charge_master_load, charge_master_parse
@@ -47,9 +46,7 @@ def events(model):
     return EVENTS[model].objects.order_by("pgh_id")
 
 
-def needs_postgresql() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("the audit trail is PostgreSQL's (triggers)")
+AUDIT_TRAIL = "the audit trail is PostgreSQL's triggers (django-pghistory)"
 
 
 def test_a_no_op_upload_on_the_screen_is_recorded_once_with_who_the_file_and_nothing_changed(
@@ -122,10 +119,10 @@ def test_a_refused_file_records_no_upload(client, tmp_path):
     assert not ChargeMasterUpload.objects.exists()
 
 
+@pytest.mark.postgresql(AUDIT_TRAIL)
 def test_a_no_op_upload_on_the_screen_leaves_exactly_one_audit_event_saying_nothing_changed(
     client,
 ):
-    needs_postgresql()
     stored()
     client, lead = lead_client(client)
     client.post(
@@ -145,10 +142,10 @@ def test_a_no_op_upload_on_the_screen_leaves_exactly_one_audit_event_saying_noth
     assert not events(ChargeMasterItem).filter(pgh_context=event.pgh_context).exists()
 
 
+@pytest.mark.postgresql(AUDIT_TRAIL)
 def test_a_no_op_load_by_the_command_leaves_exactly_one_audit_event_saying_nothing_changed(
     tmp_path,
 ):
-    needs_postgresql()
     stored()
     path = tmp_path / "cdm-same.csv"
     path.write_bytes(FILE)
@@ -162,10 +159,10 @@ def test_a_no_op_load_by_the_command_leaves_exactly_one_audit_event_saying_nothi
     assert not events(ChargeMasterItem).filter(pgh_context=event.pgh_context).exists()
 
 
+@pytest.mark.postgresql(AUDIT_TRAIL)
 def test_a_real_change_is_still_audited_by_its_versions_with_the_upload_in_the_same_context(
     client,
 ):
-    needs_postgresql()
     stored()
     client, lead = lead_client(client)
     repriced = (HEADER + "96365,0260,IV infusion,330.00\n96413,0335,Chemo IV,520.00\n").encode()
