@@ -28,6 +28,7 @@ there are no prices and no such edit.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Iterable, Sequence
@@ -36,12 +37,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from coding.engine import Finding
-from coding.models import ChargeMasterItem
+from coding.models import ChargeMasterItem, ChargeMasterUpload
 from mar.audit.context import history_context
 
 CODE_RE = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
@@ -316,17 +318,47 @@ def charge_master_import(
     effective_from: date | None = None,
     replace: bool = True,
     source: str = "",
+    uploaded_by: AbstractBaseUser | None = None,
+    via: str = ChargeMasterUpload.Via.OTHER,
+    system_user: str = "",
 ) -> ChargeMasterLoad:
     """A charge master file (its bytes or text) checked whole, then loaded from
     `effective_from` (default: `charge_master_default_date`), all or nothing: the one path of
     `manage.py load_charge_master` and the upload screen. ChargeMasterFileError names every bad
     line, and nothing is stored. The audit trail's context names the action and the file
-    (`source`) beside the user the request gives it (mar/audit)."""
+    (`source`, its size and SHA-256) beside the user the request gives it (mar/audit). Every
+    load accepted, one that changes nothing included, is recorded in the same transaction as a
+    `ChargeMasterUpload` (who, the file, the date, what changed), itself in the audit trail."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
     text = charge_master_decode(data) if isinstance(data, bytes) else data
     rows = charge_master_parse(text)
     when = charge_master_default_date() if effective_from is None else effective_from
-    with history_context(action="charge_master_load", file=source, effective_from=when.isoformat()):
+    digest = hashlib.sha256(raw).hexdigest()
+    with (
+        transaction.atomic(),
+        history_context(
+            action="charge_master_load",
+            file=source,
+            file_size=len(raw),
+            file_sha256=digest,
+            effective_from=when.isoformat(),
+        ),
+    ):
         load: ChargeMasterLoad = charge_master_load(rows=rows, replace=replace, effective_from=when)
+        ChargeMasterUpload.objects.create(
+            uploaded_by=uploaded_by,
+            via=via,
+            system_user=system_user[:150],
+            file_name=source[:200],
+            file_size=len(raw),
+            file_sha256=digest,
+            effective_from=when,
+            replace=replace,
+            codes=load.count,
+            added=len(load.added),
+            changed=len(load.changed),
+            delisted=len(load.delisted),
+        )
     return load
 
 

@@ -28,7 +28,7 @@ from coding.chargemaster import (
     charge_master_import,
     charge_master_repriced,
 )
-from coding.models import ChargeMasterItem
+from coding.models import ChargeMasterItem, ChargeMasterUpload
 from coding.payer_views import may_edit_policy
 from mar.roles import CODER, role_required
 
@@ -162,6 +162,8 @@ def charge_master_upload(request: HttpRequest) -> HttpResponse:
                     effective_from=form.cleaned_data["effective_from"],
                     replace=not form.cleaned_data["keep"],
                     source=upload.name[:200],
+                    uploaded_by=request.user,
+                    via=ChargeMasterUpload.Via.SCREEN,
                 )
             except ChargeMasterFileError as exc:
                 for line, message in exc.errors:

@@ -530,6 +530,48 @@ class ChargeMasterItem(models.Model):
         return f"{self.code} rev {self.revenue_code} {self.unit_price} from {self.effective_from}"
 
 
+class ChargeMasterUpload(models.Model):
+    """One accepted charge master file (the upload screen's or `load_charge_master`'s), written
+    in the load's transaction whatever it changed: who (the user; the command's system account),
+    when, which file (name, size, SHA-256), from which date, and what it did. A load that
+    changes no price writes no ChargeMasterItem, so this row (and its event in the audit trail)
+    is the only record of it. A refused file stores nothing, this row included."""
+
+    class Via(models.TextChoices):
+        SCREEN = "screen", "Upload screen"
+        COMMAND = "command", "manage.py load_charge_master"
+        OTHER = "other", "Another caller (a script, the shell)"
+
+    uploaded_at = models.DateTimeField(default=now)
+    uploaded_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    via = models.CharField(max_length=10, choices=Via.choices)
+    system_user = models.CharField(
+        max_length=150, blank=True, help_text="The account that ran the command"
+    )
+    file_name = models.CharField(max_length=200, blank=True)
+    file_size = models.PositiveBigIntegerField(help_text="Bytes")
+    file_sha256 = models.CharField(max_length=64)
+    effective_from = models.DateField()
+    replace = models.BooleanField(help_text="Codes the file does not list end from that date")
+    codes = models.PositiveIntegerField(help_text="Codes in the file")
+    added = models.PositiveIntegerField(help_text="Codes not priced then, priced from the date")
+    changed = models.PositiveIntegerField(help_text="Codes re-priced from the date")
+    delisted = models.PositiveIntegerField(help_text="Codes no longer priced from the date")
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+
+    def __str__(self) -> str:
+        what = "changed nothing" if self.changed_nothing else "changed prices"
+        return f"{self.file_name or 'charge master'} from {self.effective_from}: {what}"
+
+    @property
+    def changed_nothing(self) -> bool:
+        return self.added == self.changed == self.delisted == 0
+
+
 class PtpEdit(models.Model):
     """One NCCI procedure-to-procedure pair (hospital outpatient): column 2 is not paid with
     column 1 on the same day unless the modifier indicator allows a distinct-procedure modifier

@@ -4,6 +4,11 @@ Fixture names: nurse_user, pharmacist_user, coder_user, admin_role_user, clerk_u
 role_users (dict),
 client_as (factory: client_as("coder")), chemo_encounter. Record builders live in
 tests/factories.py.
+
+`@pytest.mark.postgresql("what only PostgreSQL has")`: a test of behaviour SQLite lacks (the
+audit trail's and the guard's triggers, row locks, prepared statements) is skipped, with that
+reason, when the database is not PostgreSQL (no DATABASE_URL: SQLite, the demo's). CI runs
+on PostgreSQL, where nothing is skipped.
 """
 
 from collections.abc import Callable, Iterator
@@ -14,6 +19,20 @@ from django.test import Client
 
 from mar import roles
 from tests import factories
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from django.db import connection
+
+    for item in items:
+        marker = item.get_closest_marker("postgresql")
+        if marker is None:
+            continue
+        if not marker.args:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.postgresql needs a reason")
+        if connection.vendor != "postgresql":
+            reason = f"PostgreSQL only ({connection.vendor} here): {marker.args[0]}"
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(autouse=True)

@@ -58,6 +58,7 @@ TRACKED: list[type[models.Model]] = [
     coding.DocumentationQuery,
     coding.MueLimit,
     coding.ChargeMasterItem,
+    coding.ChargeMasterUpload,
     coding.PtpEdit,
     coding.Export,
     coding.LedgerEntry,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -298,6 +298,35 @@ def encounter_times(encounter: Encounter) -> dict[str, Any]:
     return {"arrived_at": encounter.arrived_at, "observation_at": encounter.observation_at}
 
 
+def _merged_save(
+    row: AccessSite | Encounter,
+    *,
+    encounter: Encounter,
+    shows: Callable[[Any], dict[str, Any]],
+    base: merge.Canonical | None,
+    mine: dict[str, Any],
+    labels: dict[str, str],
+) -> list[str]:
+    """A small form's save (mar/merge.py): the row locked and read again, the fields the form
+    shows (`shows`: site_details, encounter_times) merged one by one from what it showed
+    (`base`), what is stored now and what she typed (`mine`), the result saved (those fields
+    only). Returns what changed, for the addendum: "label: before -> after"."""
+    stored = type(row).objects.select_for_update().get(pk=row.pk)
+    current = shows(stored)
+    for name, value in current.items():
+        setattr(row, name, value)
+    values = merge.merged(base=base, current=current, mine=mine)
+    what = [
+        f"{labels[name]}: {_shown(before, encounter)} -> {_shown(values[name], encounter)}"
+        for name, before in current.items()
+        if before != values[name]
+    ]
+    for name in current:
+        setattr(row, name, values[name])
+    row.save(update_fields=list(current))
+    return what
+
+
 @transaction.atomic
 @refreshes_summary
 def site_update(
@@ -316,25 +345,14 @@ def site_update(
     encounter = site.encounter
     _text_limit(separate_site_reason=separate_site_reason, addendum_why=addendum_why)
     signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
-    stored = AccessSite.objects.select_for_update().get(pk=site.pk)
-    site.location, site.separate_site_reason = stored.location, stored.separate_site_reason
-    values = merge.merged(
+    what = _merged_save(
+        site,
+        encounter=encounter,
+        shows=site_details,
         base=base,
-        current=site_details(site),
         mine={"location": location, "separate_site_reason": separate_site_reason},
+        labels={"location": "location", "separate_site_reason": "separate site reason"},
     )
-    location, separate_site_reason = values["location"], values["separate_site_reason"]
-    what = [
-        f"{name}: {before or '(none)'} -> {after or '(none)'}"
-        for name, before, after in (
-            ("location", site.location, location),
-            ("separate site reason", site.separate_site_reason, separate_site_reason),
-        )
-        if before != after
-    ]
-    site.location = location
-    site.separate_site_reason = separate_site_reason
-    site.save(update_fields=["location", "separate_site_reason"])
     if signed:
         _addendum_for(encounter, user=user, subject=f"S{site.pk}", what=what, why=addendum_why)
     return site
@@ -1029,25 +1047,14 @@ def encounter_times_update(
     `base`: the values the form showed (mar/merge.py); a time another nurse saved meanwhile and
     she left as shown keeps theirs; one changed both ways raises merge.ChangedMeanwhile."""
     signed = _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
-    stored = Encounter.objects.select_for_update().get(pk=encounter.pk)
-    encounter.arrived_at, encounter.observation_at = stored.arrived_at, stored.observation_at
-    values = merge.merged(
+    what = _merged_save(
+        encounter,
+        encounter=encounter,
+        shows=encounter_times,
         base=base,
-        current=encounter_times(encounter),
         mine={"arrived_at": arrived_at, "observation_at": observation_at},
+        labels={"arrived_at": "arrived", "observation_at": "observation"},
     )
-    arrived_at, observation_at = values["arrived_at"], values["observation_at"]
-    what = [
-        f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}"
-        for name, before, after in (
-            ("arrived", encounter.arrived_at, arrived_at),
-            ("observation", encounter.observation_at, observation_at),
-        )
-        if before != after
-    ]
-    encounter.arrived_at = arrived_at
-    encounter.observation_at = observation_at
-    encounter.save(update_fields=["arrived_at", "observation_at"])
     record_checked(encounter)
     if signed:
         _addendum_for(encounter, user=user, subject="Encounter", what=what, why=addendum_why)

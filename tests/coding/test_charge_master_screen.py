@@ -315,11 +315,8 @@ def test_the_command_and_the_screen_load_the_same_way(tmp_path, client_as):
     assert ChargeMasterItem.objects.count() == count
 
 
+@pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
 def test_the_upload_is_in_the_audit_trail_with_who_and_the_files_name(client, settings):
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("the audit trail is PostgreSQL's (triggers)")
     from mar.audit.models import EVENTS
 
     client, lead = lead_client(client)

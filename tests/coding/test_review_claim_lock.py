@@ -36,9 +36,8 @@ def coders():
     )
 
 
+@pytest.mark.postgresql("row locks need PostgreSQL")
 def test_while_one_coder_holds_the_only_item_the_other_gets_none(coders) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
     a, b = coders
     _, _, item = reviewed()
     claimed_a, claimed_b = {}, {}
@@ -64,9 +63,8 @@ def test_while_one_coder_holds_the_only_item_the_other_gets_none(coders) -> None
     assert ReviewItem.objects.get(pk=item.pk).claimed_by == a
 
 
+@pytest.mark.postgresql("row locks need PostgreSQL")
 def test_two_coders_claiming_together_never_get_the_same_item(coders) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
     for _ in range(3):
         reviewed()
     results: dict[str, list[int | None]] = {"a": [], "b": []}

@@ -55,10 +55,9 @@ def test_an_unreadable_record_is_stored_with_its_error() -> None:
     assert not run.lines.exists()
 
 
+@pytest.mark.postgresql("row locks need PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_generations_leave_one_current_run() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
     encounter = factories.chemo_encounter_create()
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []

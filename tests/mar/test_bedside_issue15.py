@@ -92,6 +92,7 @@ def test_discontinuing_a_site_with_an_infusion_running_asks_first_naming_it(clie
     assert adm.stop is None
 
 
+@pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
 def test_a_confirmed_discontinue_at_a_late_time_stops_the_infusion_then_and_can_be_reopened(
     client_as,
 ) -> None:
@@ -163,6 +164,7 @@ def test_a_discontinue_before_the_site_was_placed_is_refused_beside_the_time(cli
     assert AccessSite.objects.get(pk=site.pk).discontinued_at is None
 
 
+@pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
 def test_a_sites_placed_time_is_corrected_version_checked_and_audited(client_as) -> None:
     """Item 7: the placed time charted wrong is corrected in the site's Details; a correction
     from a page that saw an older placed time is refused, naming the time saved meanwhile."""

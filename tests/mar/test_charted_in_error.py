@@ -52,6 +52,7 @@ def test_the_duplicate_leaves_the_record_and_the_reason_stays_on_the_chart(nurse
     assert "carboplatin" in entry.what
 
 
+@pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
 def test_its_row_stays_in_the_audit_trail(nurse_user) -> None:
     encounter, adm = running_visit()
     twin = second_start(encounter, adm)

@@ -92,6 +92,7 @@ def test_an_addendum_flush_in_the_future_is_refused_beside_its_time(
 # --- a flush charted by mistake is removed ----------------------------------------------------
 
 
+@pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
 def test_a_mistaken_flush_is_removed_from_a_record_in_progress_and_audited(client_as) -> None:
     """A nurse corrects a double tap: the flush goes, the audit trail keeps who removed it."""
     encounter, adm = running_visit()

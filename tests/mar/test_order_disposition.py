@@ -29,6 +29,7 @@ def held_order(encounter):
     return factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
 
 
+@pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
 def test_an_order_held_with_a_reason_is_recorded_with_who_and_when_and_reaches_the_record(
     nurse_user,
 ) -> None:

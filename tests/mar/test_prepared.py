@@ -275,9 +275,7 @@ def test_any_choice_of_administrations_reads_as_the_orm_reads_it(db, data: st.Da
         assert [_snapshot(r) for r in read(*args)] == _orm(read, *args)
 
 
-ON_POSTGRESQL = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
-)
+ON_POSTGRESQL = pytest.mark.postgresql("prepared statements are PostgreSQL's")
 
 
 def _prepared_on_server() -> set[str]:

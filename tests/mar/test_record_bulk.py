@@ -18,9 +18,7 @@ from mar.record import record_dict_from_encounter, record_dicts_from_encounters
 from tests import factories
 from tests.mar.chart_helpers import running_visit
 
-ON_POSTGRESQL = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the one-statement read is PostgreSQL's"
-)
+ON_POSTGRESQL = pytest.mark.postgresql("the one-statement read is PostgreSQL's")
 
 
 def test_bulk_records_equal_the_single_ones(db, django_assert_num_queries) -> None:

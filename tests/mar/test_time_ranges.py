@@ -86,6 +86,7 @@ def test_site_and_flush_posts_with_impossible_times_are_refused_not_500(client_a
     assert nurse.get(base).status_code == 200
 
 
+@pytest.mark.postgresql("a time past year 9999 in UTC, stored with PostgreSQL's SQL (timestamptz)")
 def test_a_bad_time_already_stored_does_not_take_the_board_or_chart_down(client_as) -> None:
     """Stored before the forms checked (9999-12-31 23:59 New York is year 10000 in UTC)."""
     encounter = factories.chemo_encounter_create(arrived_at=timezone.now())

@@ -18,6 +18,7 @@ from mar.models import Drug
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+EVENTS_ADMIN = "the events admin is installed with the audit trail, on PostgreSQL only"
 
 EVENTS_LIST = "/admin/pghistory/middlewareevents/"
 GRANT = importlib.import_module("mar.audit.migrations.0019_admin_role_views_events")
@@ -67,6 +68,7 @@ def test_the_grant_is_idempotent() -> None:
     assert group.permissions.filter(codename="view_middlewareevents").count() == 1
 
 
+@pytest.mark.postgresql(EVENTS_ADMIN)
 def test_an_admin_who_is_not_a_superuser_reads_the_events_list(
     admin_staff: Client, drug_event: str
 ) -> None:
@@ -96,6 +98,7 @@ def test_a_nurse_is_refused_the_events_list(client_as) -> None:
     assert "J2405" not in response.content.decode()
 
 
+@pytest.mark.postgresql(EVENTS_ADMIN)
 def test_a_staff_user_without_the_admin_role_is_refused_the_events_list() -> None:
     nurse = factories.user_create(username="staffnurse", role=roles.NURSE)
     nurse.is_staff = True
@@ -106,6 +109,7 @@ def test_a_staff_user_without_the_admin_role_is_refused_the_events_list() -> Non
 
 
 @pytest.mark.parametrize("who", ["admin role", "superuser"])
+@pytest.mark.postgresql(EVENTS_ADMIN)
 def test_no_one_adds_changes_or_deletes_an_event_in_the_admin(
     admin_staff: Client, drug_event: str, who: str
 ) -> None:

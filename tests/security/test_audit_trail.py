@@ -17,6 +17,7 @@ from mar.services.signature import addendum_store, signature_store
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+TRIGGERS = "the audit trail and the signed-record guard are PostgreSQL's triggers"
 
 AdministrationEvent = EVENTS[Administration]
 EncounterEvent = EVENTS[Encounter]
@@ -47,6 +48,7 @@ def signed(nurse_user):
     return signature_store(encounter=encounter, user=nurse_user)
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_every_insert_update_and_delete_of_an_administration_is_recorded() -> None:
     encounter = factories.chemo_encounter_create()
     administration = encounter.administrations.get(method="push")
@@ -63,6 +65,7 @@ def test_every_insert_update_and_delete_of_an_administration_is_recorded() -> No
     assert labels == [("insert", ""), ("update", "B7"), ("delete", "B7")]
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_every_tracked_table_has_history_triggers() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -73,6 +76,7 @@ def test_every_tracked_table_has_history_triggers() -> None:
     assert {model._meta.db_table for model in EVENTS} <= tables
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_a_change_made_in_a_request_names_the_user_and_url(rf, nurse_user) -> None:
     # The middleware, as settings installs it, around a view that signs.
     from django.http import HttpResponse
@@ -96,6 +100,7 @@ def test_a_change_made_in_a_request_names_the_user_and_url(rf, nurse_user) -> No
     assert event.pgh_created_at is not None
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_an_admin_finds_who_changed_a_drug_and_from_which_page(client_as, role_users) -> None:
     # A pharmacist edits a drug's HCPCS code through her page; the admin's events list shows
     # her user name and that page beside the change, not only a context id to look up.
@@ -125,6 +130,7 @@ def test_the_history_middleware_is_installed(settings) -> None:
     )
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_history_is_append_only_even_for_raw_sql() -> None:
     encounter = factories.chemo_encounter_create()
     table = AdministrationEvent._meta.db_table
@@ -133,6 +139,7 @@ def test_history_is_append_only_even_for_raw_sql() -> None:
     assert "Cannot update or delete" in refused(f"DELETE FROM {table}")  # noqa: S608
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_raw_sql_cannot_update_an_administration_of_a_signed_record(signed: Encounter) -> None:
     administration = signed.administrations.first()
     message = refused(
@@ -164,6 +171,7 @@ def test_raw_sql_cannot_update_an_administration_of_a_signed_record(signed: Enco
         "WHERE encounter_id = %(e)s",
     ],
 )
+@pytest.mark.postgresql(TRIGGERS)
 def test_raw_sql_cannot_change_any_row_of_a_signed_record(signed: Encounter, statement) -> None:
     factories.encounter_create()  # an unsigned one, for the move attempt
     with pytest.raises(DatabaseError, match="is signed"), transaction.atomic():
@@ -172,6 +180,7 @@ def test_raw_sql_cannot_change_any_row_of_a_signed_record(signed: Encounter, sta
         commit_checks()
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_a_signed_encounter_can_be_neither_deleted_nor_unsigned(signed: Encounter) -> None:
     assert "cannot be deleted" in refused("DELETE FROM mar_encounter WHERE id = %s", (signed.pk,))
     assert "signature cannot change" in refused(
@@ -183,6 +192,7 @@ def test_a_signed_encounter_can_be_neither_deleted_nor_unsigned(signed: Encounte
     )
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_the_orm_is_refused_too(signed: Encounter) -> None:
     administration = signed.administrations.first()
     with pytest.raises(DatabaseError, match="is signed"), transaction.atomic():
@@ -191,6 +201,7 @@ def test_the_orm_is_refused_too(signed: Encounter) -> None:
         commit_checks()
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_an_addendum_may_correct_a_signed_record_after_it_is_added(signed, nurse_user) -> None:
     administration = signed.administrations.order_by("-start").first()
     new_stop = administration.stop + timedelta(minutes=15)
@@ -201,6 +212,7 @@ def test_an_addendum_may_correct_a_signed_record_after_it_is_added(signed, nurse
     assert Administration.objects.get(pk=administration.pk).stop == new_stop
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_an_addendum_may_also_come_after_the_change_in_the_same_transaction(
     signed, nurse_user
 ) -> None:
@@ -212,6 +224,7 @@ def test_an_addendum_may_also_come_after_the_change_in_the_same_transaction(
     assert Pause.objects.get(pk=pause.pk).end == pause.end + timedelta(minutes=5)
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_an_addendum_for_another_encounter_does_not_unlock_this_one(signed, nurse_user) -> None:
     other = signature_store(encounter=factories.chemo_encounter_create(), user=nurse_user)
     with pytest.raises(DatabaseError, match=f"encounter {signed.pk} is signed"):
@@ -221,6 +234,7 @@ def test_an_addendum_for_another_encounter_does_not_unlock_this_one(signed, nurs
             commit_checks()
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_addenda_are_append_only(signed, nurse_user) -> None:
     addendum = addendum_store(encounter=signed, user=nurse_user, what="a", why="b")
     assert "Cannot update or delete" in refused(
@@ -232,6 +246,7 @@ def test_addenda_are_append_only(signed, nurse_user) -> None:
     assert Addendum.objects.get(pk=addendum.pk).why == "b"
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_an_unsigned_record_is_edited_freely_and_may_be_signed_in_the_same_transaction(
     nurse_user,
 ) -> None:
@@ -244,6 +259,7 @@ def test_an_unsigned_record_is_edited_freely_and_may_be_signed_in_the_same_trans
     assert Encounter.objects.get(pk=encounter.pk).is_signed
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_a_pharmacists_class_override_on_a_signed_order_needs_a_class_change_row(
     signed, pharmacist_user
 ) -> None:
@@ -274,6 +290,7 @@ def test_a_pharmacists_class_override_on_a_signed_order_needs_a_class_change_row
         commit_checks()
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_a_pharmacists_first_verification_of_a_signed_order_is_let_through_and_nothing_more(
     signed, pharmacist_user, admin_role_user
 ) -> None:
@@ -296,6 +313,7 @@ def test_a_pharmacists_first_verification_of_a_signed_order_is_let_through_and_n
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql(TRIGGERS)
 def test_in_autocommit_the_raw_update_fails_at_once(nurse_user) -> None:
     encounter = signature_store(encounter=factories.chemo_encounter_create(), user=nurse_user)
     with pytest.raises(DatabaseError, match="is signed"):
@@ -303,6 +321,7 @@ def test_in_autocommit_the_raw_update_fails_at_once(nurse_user) -> None:
     assert not Administration.objects.filter(encounter=encounter, bag="X").exists()
 
 
+@pytest.mark.postgresql(TRIGGERS)
 def test_charges_made_by_the_task_name_the_task() -> None:
     from coding.models import ChargeRun
     from coding.tasks import generate_charges

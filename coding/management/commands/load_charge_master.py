@@ -1,6 +1,7 @@
 """Load the hospital's charge master (CSV: code, revenue_code, description, unit_price) as the
 prices in effect from a date (coding/chargemaster.py)."""
 
+import getpass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from coding.chargemaster import ChargeMasterFileError, charge_master_import
+from coding.models import ChargeMasterUpload
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "charge_master_sample.csv"
 
@@ -17,6 +19,14 @@ def effective_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise CommandError(f"--effective-from {text!r} is not a date like 2026-07-01") from exc
+
+
+def _system_user() -> str:
+    """The account running the command, for the upload's record (no signed-in user here)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a bare container)
+        return ""
 
 
 class Command(BaseCommand):
@@ -48,7 +58,12 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {path}: {exc}") from exc
         try:
             load = charge_master_import(
-                data=data, effective_from=when, replace=not options["keep"], source=path.name
+                data=data,
+                effective_from=when,
+                replace=not options["keep"],
+                source=path.name,
+                via=ChargeMasterUpload.Via.COMMAND,
+                system_user=_system_user(),
             )
         except ChargeMasterFileError as exc:
             raise CommandError(f"{path}: nothing loaded; {exc}") from exc

@@ -24,6 +24,7 @@ def formulary(db: None) -> None:
     factories.drug_get("paclitaxel", "chemo")
 
 
+@pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
 def test_an_imported_visit_is_coded_and_queued_for_the_coder(
     importer, formulary, client_as, django_capture_on_commit_callbacks
 ) -> None:

@@ -61,6 +61,7 @@ def as_stored(order: Order) -> tuple[object, ...]:
             order.revision)  # fmt: skip
 
 
+@pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
 def test_a_change_order_changes_the_order_and_sends_it_back_to_the_pharmacist(
     listener,  # noqa: F811
     ordered: Order,

@@ -128,6 +128,7 @@ def test_adding_an_ndc_listed_and_retired_says_to_reactivate_it(bag, pharmacist_
     assert "retired: reactivate it" in refused.value.message_dict["ndc"][0]
 
 
+@pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
 def test_each_change_is_in_the_audit_trail_with_who_the_action_and_the_reason(
     vial, bag, pharmacist_user
 ) -> None:

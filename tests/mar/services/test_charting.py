@@ -179,9 +179,7 @@ def test_the_same_edit_sent_twice_is_no_conflict() -> None:
     assert again.version == 2
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="row locks: SQLite has none (the demo's database)"
-)
+@pytest.mark.postgresql("row locks: SQLite has none (the demo's database)")
 @pytest.mark.django_db(transaction=True)
 def test_two_nurses_saving_at_once_one_saves_the_other_is_told() -> None:
     """On PostgreSQL, at the same moment, from the same version: the row lock orders them."""
