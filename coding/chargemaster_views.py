@@ -34,6 +34,7 @@ from mar.roles import CODER, role_required
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_QUERY_WORDS = 6
+UPLOADS_SHOWN = 10
 
 
 @dataclass
@@ -188,5 +189,12 @@ def charge_master_upload(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "coding/charge_master_upload.html",
-        {"form": form, "loaded": loaded, "today": today},
+        {
+            "form": form,
+            "loaded": loaded,
+            "today": today,
+            # The files loaded last, a no-op one included (what the lead checks after a load).
+            "uploads": ChargeMasterUpload.objects.select_related("uploaded_by")[:UPLOADS_SHOWN],
+            "beginning": BEGINNING,
+        },
     )

@@ -180,3 +180,28 @@ def test_a_real_change_is_still_audited_by_its_versions_with_the_upload_in_the_s
     )
     assert version.pgh_context.metadata["user"] == lead.pk
     assert version.pgh_context.metadata["file"] == "cdm-new.csv"
+
+
+def test_the_upload_page_lists_the_files_loaded_a_no_op_one_said_so(client):
+    """What the lead sees after loading: each file loaded, newest first, who loaded it (the
+    command's account for the command), the file with its size and hash, the date, and what it
+    changed; a file that changed nothing says so."""
+    client, lead = lead_client(client)
+    before = client.get(UPLOAD).content.decode()
+    assert 'data-testid="cdm-uploads-none"' in before
+    client.post(UPLOAD, {"file": SimpleUploadedFile("cdm-first.csv", FILE)})
+    client.post(
+        UPLOAD,
+        {"file": SimpleUploadedFile("cdm-same.csv", FILE), "effective_from": "2027-01-01"},
+    )
+    page = client.get(UPLOAD).content.decode()
+    rows = page.split('data-testid="cdm-upload"')[1:]
+    assert len(rows) == 2
+    newest, first = rows
+    assert "cdm-same.csv" in newest and "Nothing changed" in newest and "2027-01-01" in newest
+    assert "cdm-first.csv" in first and "2 added, 0 re&#8209;priced, 0 no longer priced" in first
+    # The first file ever counts from the beginning (coding/chargemaster.py): said in words.
+    assert "every date (the first file)" in first and "0001-01-01" not in first
+    assert "Nothing changed" not in first
+    digest = hashlib.sha256(FILE).hexdigest()
+    assert digest[:12] in newest and lead.username in newest
