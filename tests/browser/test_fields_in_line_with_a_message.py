@@ -79,3 +79,28 @@ def test_a_site_refused_for_its_time_keeps_its_fields_level(browser_page, live_s
         ["select[name='site-kind']", "input[name='site-location']", "input[name='site-placed_at']"],
     )
     assert len(set(tops.values())) == 1, tops
+
+
+def test_the_audit_sweep_form_keeps_its_fields_level_beside_the_payers_help_text(
+    browser_page, live_server
+) -> None:
+    """The same with a help text: the payer's ("Its current coding-policy profile…") pushed the
+    dates and the button down beside it."""
+    from tests.browser.conftest import sign_in
+
+    factories.user_create(username="coder-t", role="coder")
+    page = browser_page
+    page.set_viewport_size({"width": 768, "height": 1024})
+    sign_in(page, live_server, "coder-t")
+    page.goto(f"{live_server.url}/coding/sweeps/")
+    form = page.locator("[data-testid=sweep-form]")
+    tops = _tops(
+        form,
+        [
+            "input[name=date_from]",
+            "input[name=date_to]",
+            "select[name=payer]",
+            "button[type=submit]",
+        ],
+    )
+    assert len(set(tops.values())) == 1, tops
