@@ -131,6 +131,8 @@ OUT_OF_RANGE = "That date cannot be right: check the year."
 # to name with its rule (DOC-3, the future-time check), beside the same field.
 PLAUSIBLE_BEFORE = timedelta(days=730)
 PLAUSIBLE_AFTER = timedelta(days=2)
+FAR_AHEAD = "This time is in the future: check the date and the year."
+FAR_BEFORE = "This time is more than two years before this visit (%(visit)s): check the year."
 
 
 def plausible_window(
@@ -144,21 +146,22 @@ def plausible_window(
 def check_plausible(form: forms.Form, encounter: Encounter) -> None:
     """Every time field's value within the encounter's plausible window, or an error beside it."""
     earliest, latest = plausible_window(encounter)
+    visit = earliest + PLAUSIBLE_BEFORE  # the arrival, or now if earlier
     zone = encounter.zone
     for name, field in form.fields.items():
         value = form.cleaned_data.get(name)
         if isinstance(field, LocalTimeField) and isinstance(value, datetime):
-            if not (earliest <= value <= latest):
+            # Said as what it is, not as the window: "outside this encounter (2024-12-06 to
+            # 2026-12-08)" read as if the visit spanned two years (walk19).
+            if value > latest:
+                form.add_error(name, ValidationError(FAR_AHEAD, code="implausible"))
+            elif value < earliest:
                 form.add_error(
                     name,
                     ValidationError(
-                        "This time is outside this encounter (%(earliest)s to %(latest)s): "
-                        "check the date.",
+                        FAR_BEFORE,
                         code="implausible",
-                        params={
-                            "earliest": earliest.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                            "latest": latest.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                        },
+                        params={"visit": visit.astimezone(zone).strftime("%Y-%m-%d")},
                     ),
                 )
 

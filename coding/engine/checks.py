@@ -461,8 +461,24 @@ def _times(
                     "stop",
                 )
             )
+    # The pause an infusion running at the bedside is in now: on hold, not a gap (walk19: the
+    # moment she paused it for a reaction the chart said "1 item would cost a charge" and asked
+    # a reason to sign anyway). Said for her, never counted, like the running infusion's stop;
+    # the signature and the charges read it strictly, as before.
+    on_hold = max(adm.pauses, key=lambda p: seconds(p.start)) if running and adm.pauses else None
     for i, pause in enumerate(adm.pauses):
-        if pause.end is None:
+        if pause.end is None and pause is on_hold:
+            found.append(
+                Finding(
+                    "RAC-7",
+                    "info",
+                    f"{adm.drug} is paused (since {hhmm(pause.start, zone)}): chart when it "
+                    "resumes, or stop it",
+                    (adm.id,),
+                    f"pauses[{i}].end",
+                )
+            )
+        elif pause.end is None:
             found.append(
                 Finding(
                     "RAC-7",

@@ -58,11 +58,16 @@ class DrugClassForm(forms.Form):
     def __init__(self, *args: object, drug: Drug, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.drug = drug
+        # Refusals in words, beside the field, not "This field is required." (walk19).
+        self.fields["drug_class"].error_messages["required"] = f"Choose a class for {drug.name}."
         if drug.drug_class is None:
             self.fields["drug_class"].choices = [("", "choose a class"), *DrugClass.choices]
         else:
             self.fields["reason"].required = True
             self.fields["reason"].widget.attrs["placeholder"] = "Reason (required)"
+            self.fields["reason"].error_messages["required"] = (
+                f"Say why {drug.name} changes class: the reason is kept with the change."
+            )
 
 
 class DrugForm(forms.Form):
@@ -141,7 +146,10 @@ class OrderClassForm(forms.Form):
         required=False,
     )
     reason = forms.CharField(
-        label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label="Reason",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why this order's class differs from its drug's."},
     )
 
 

@@ -19,10 +19,25 @@ from mar.registration.services import DOSE_UNITS, RATE_UNITS
 
 
 class PatientForm(forms.Form):
-    mrn = forms.CharField(label="MRN", max_length=40)
-    name = forms.CharField(max_length=200, help_text="Family name, given names")
-    birth_date = forms.DateField(label="Birth date", widget=forms.DateInput(attrs={"type": "date"}))
-    sex = forms.ChoiceField(label="Sex", choices=[("", "choose"), *Patient.Sex.choices])
+    # Each refusal says what to enter, not "This field is required." (walk19).
+    mrn = forms.CharField(
+        label="MRN", max_length=40, error_messages={"required": "Enter the MRN on the wristband."}
+    )
+    name = forms.CharField(
+        max_length=200,
+        help_text="Family name, given names",
+        error_messages={"required": "Enter the patient's name: family name, given names."},
+    )
+    birth_date = forms.DateField(
+        label="Birth date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Enter the birth date."},
+    )
+    sex = forms.ChoiceField(
+        label="Sex",
+        choices=[("", "choose"), *Patient.Sex.choices],
+        error_messages={"required": "Choose the sex (Unknown when it is not known)."},
+    )
     allergies = forms.CharField(
         required=False,
         max_length=2000,

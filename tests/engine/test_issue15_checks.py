@@ -203,11 +203,40 @@ def test_running_is_checked_to_the_minute_a_start_after_now_is_not_running():
     assert "DOC-3" in rules(run_mode(later, NOW, False), "error")
 
 
-def test_a_stopped_infusion_and_an_open_pause_are_unchanged_at_the_bedside():
+def test_a_stopped_infusion_is_unchanged_at_the_bedside():
     stopped = record(infusion("A1", minutes=30))
     assert _rac7(stopped, NOW) == []
+
+
+def test_an_infusion_paused_now_at_the_bedside_is_info_and_an_error_for_the_signature():
+    """walk19: the pause a running infusion is in now is not a gap (pausing it for a reaction
+    made the chart say "1 item would cost a charge"); info at the bedside, never counted; the
+    signature and the charges read it as the error it was."""
     paused = record(infusion("A1", stop=None, pauses=[(10, None)]))
-    assert sorted(_rac7(paused, NOW)) == [("error", "pauses[0].end"), ("info", "stop")]
+    bedside = findings(run_mode(paused, NOW, False), "RAC-7")
+    assert sorted((f.severity, f.field) for f in bedside) == [
+        ("info", "pauses[0].end"),
+        ("info", "stop"),
+    ]
+    on_hold = next(f for f in bedside if f.field == "pauses[0].end")
+    said = "vancomycin is paused (since 08:10): chart when it resumes, or stop it"
+    assert on_hold.message == said
+    assert not is_running_finding(on_hold)  # not one more infusion to stop before signing
+    assert not [f for f in check_record(parse_record(paused), now=NOW) if f.severity == "error"]
+    strict = [("error", "pauses[0].end"), ("error", "stop")]
+    assert sorted(_rac7(paused, NOW, signing=True)) == strict
+    assert sorted(_rac7(paused)) == strict
+
+
+def test_only_the_pause_in_progress_is_info_an_earlier_one_left_open_stays_an_error():
+    twice = record(infusion("A1", stop=None, pauses=[(10, None), (30, None)]))
+    assert sorted(_rac7(twice, NOW)) == [
+        ("error", "pauses[0].end"),  # 08:10, left open: the nurse forgot its resume
+        ("info", "pauses[1].end"),  # 08:30, the pause it is in now
+        ("info", "stop"),
+    ]
+    stopped = record(infusion("A1", minutes=40, pauses=[(10, None)]))
+    assert _rac7(stopped, NOW) == [("error", "pauses[0].end")]
 
 
 def test_a_push_with_only_a_start_is_not_running():

@@ -330,6 +330,20 @@ def test_an_open_pause_links_to_its_resume_field(client_as) -> None:
     assert f'href="#id_p{pause.pk}-end"' in html
 
 
+def test_an_infusion_paused_now_is_not_an_item_that_would_cost_a_charge(client_as) -> None:
+    """walk19: pausing a running infusion (a reaction) turned the chart red, "Not ready to sign:
+    1 item would cost a charge", and asked a reason to sign anyway for the pause in progress.
+    It is said, grey, and linked to its resume field; the stop is still what signing needs."""
+    encounter, adm = running_visit()
+    pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=50))
+    html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk]))
+    html = html.content.decode()
+    assert "would cost a charge" not in html
+    assert "has no resume time" not in html
+    assert "carboplatin is paused (since" in html
+    assert f'href="#id_p{pause.pk}-end"' in html
+
+
 def test_an_unreadable_record_says_why_and_cannot_be_signed(client_as) -> None:
     encounter, _adm = running_visit(timezone="Mars/Olympus_Mons")
     html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk])).content

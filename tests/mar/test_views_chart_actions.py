@@ -1,6 +1,7 @@
 """Charting through the views: every action as a plain POST (redirect) and with htmx (the chart
 section back), the engine's input errors beside their fields, conflicts, sign-off and addenda."""
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -168,6 +169,52 @@ def test_a_discontinued_site_takes_no_flush(client_as) -> None:
     response = client.post(reverse("mar:site_flush", args=[encounter.pk, adm.site_id]), **HX)
     assert "was discontinued" in response.content.decode()
     assert not Flush.objects.filter(site_id=adm.site_id).exists()
+
+
+@pytest.mark.parametrize("action", ["place", "correct", "assess", "discontinue"])
+def test_a_site_time_in_the_future_is_refused_beside_its_field(client_as, action) -> None:
+    """DOC-3, nothing in the future, for a site's own times (walk19: a site "placed" two hours
+    ahead was kept, the engine's record having no placed time to check): refused beside the
+    field, nothing saved, what was typed kept."""
+    encounter, adm = running_visit()
+    site = AccessSite.objects.get(pk=adm.site_id)
+    before = (site.placed_at, site.assessed_at, site.discontinued_at)
+    ahead = local(timezone.now() + timedelta(hours=2))
+    url, data, field = {
+        "place": (
+            reverse("mar:site_place", args=[encounter.pk]),
+            {"site-kind": "peripheral_iv", "site-location": "right forearm",
+             "site-placed_at": ahead, "site-separate_site_reason": "port will not draw back"},
+            "site-placed_at",
+        ),
+        "correct": (
+            reverse("mar:site_update", args=[encounter.pk, site.pk]),
+            {f"s{site.pk}-location": site.location, f"s{site.pk}-placed_at": ahead,
+             f"s{site.pk}-placed_was": site.placed_at.isoformat()},
+            f"s{site.pk}-placed_at",
+        ),
+        "assess": (
+            reverse("mar:site_assess", args=[encounter.pk, site.pk]),
+            {f"assess{site.pk}-at": ahead},
+            f"assess{site.pk}-at",
+        ),
+        "discontinue": (
+            reverse("mar:site_discontinue", args=[encounter.pk, site.pk]),
+            {f"discontinue{site.pk}-at": ahead, f"discontinue{site.pk}-stop_running": "1"},
+            f"discontinue{site.pk}-at",
+        ),
+    }[action]  # fmt: skip
+    html = client_as(roles.NURSE).post(url, data, **HX).content.decode()
+    assert AccessSite.objects.filter(encounter=encounter).count() == 1
+    site.refresh_from_db()
+    assert (site.placed_at, site.assessed_at, site.discontinued_at) == before
+    assert Administration.objects.get(pk=adm.pk).stop is None
+    tag = re.search(rf'<input[^>]*name="{field}"[^>]*>', html)
+    assert tag is not None
+    assert f'value="{ahead}"' in tag.group()  # what she typed, kept
+    after = html[tag.end() : tag.end() + 600]  # beside the field, below its input
+    assert f'id="id_{field}_error"' in after
+    assert "This time is in the future." in after
 
 
 def test_assessing_a_site_records_when(client_as) -> None:

@@ -289,6 +289,26 @@ def test_a_class_change_without_a_reason_is_refused_by_plain_post(client_as, dru
     assert drug.drug_class == "therapeutic"
 
 
+def test_a_refused_class_says_what_is_missing_in_words(client_as, drug, order) -> None:
+    """Beside the field, what to do: not Django's "This field is required." (walk19)."""
+    client = client_as(roles.PHARMACIST)
+    change = client.post(reverse("pharmacy:drug_class", args=[drug.pk]),
+                         {"drug_class": "chemo", "reason": "   "}, **HTMX)  # fmt: skip
+    assert "Say why mesna changes class" in change.content.decode()
+    untagged = factories.drug_get("teprotumumab", None)
+    tag = client.post(reverse("pharmacy:drug_class", args=[untagged.pk]),
+                      {"drug_class": "", "origin": "worklist"}, **HTMX)  # fmt: skip
+    assert "Choose a class for teprotumumab." in tag.content.decode()
+    override = client.post(
+        reverse("pharmacy:order_class", args=[order.pk]), {"drug_class": "chemo_hormonal"}
+    )
+    assert override.context["form"].errors["reason"] == [
+        "Say why this order's class differs from its drug's."
+    ]
+    for response in (change, tag, override):
+        assert "This field is required." not in response.content.decode()
+
+
 def test_a_class_change_with_a_reason_answers_the_row_by_htmx(
     client_as, drug, pharmacist_user
 ) -> None:

@@ -58,17 +58,24 @@ def test_every_problem_of_a_registration_shows_at_once_beside_its_field(client_a
     html = response.content.decode()
     assert "already registered: Someone, Else" in field_error(html, "mrn")
     assert "in the future" in field_error(html, "birth_date")
-    assert "required" in field_error(html, "sex")
+    assert "Choose the sex" in field_error(html, "sex")
     assert 'value="Chen, Wei"' in html and "NKDA" in html
     assert Patient.objects.filter(mrn="A-2001").count() == 1
 
 
 def test_an_empty_registration_is_told_what_is_missing(client_as) -> None:
-    """An empty POST (every field cleared) is a submission: each required field says so."""
+    """An empty POST (every field cleared) is a submission: each required field says what to
+    enter, in words, not "This field is required." (walk19)."""
     response = client_as("clerk").post(reverse("registration:patient_new"), {})
     html = response.content.decode()
-    for field in ("mrn", "name", "birth_date", "sex"):
-        assert "required" in field_error(html, field)
+    for field, words in (
+        ("mrn", "Enter the MRN on the wristband."),
+        ("name", "Enter the patient's name"),
+        ("birth_date", "Enter the birth date."),
+        ("sex", "Choose the sex (Unknown when it is not known)."),
+    ):
+        assert words in field_error(html, field).replace("&#x27;", "'")
+    assert "This field is required." not in html
 
 
 def test_the_service_refuses_a_taken_mrn_with_the_other_problems() -> None:
