@@ -377,3 +377,25 @@ def test_a_change_keeps_the_findings_stored_before_it_and_stores_its_own(stored_
     row = EncounterSummary.objects.get(encounter=encounter)
     assert row.findings == written.summary.findings != [{"rule": "OLD-1"}]
     assert row.computed_at == written.summary.computed_at
+
+
+def test_the_rac7_pause_migration_expires_the_summaries_of_records_in_progress_only() -> None:
+    """mar/migrations/0020: summaries stored before the pause in progress became info at the
+    bedside are recomputed by their next reader (a card paused then counted as an open error on
+    the board until its next change); signed records' summaries, judged as signed, are kept."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("mar.migrations.0020_bedside_summaries_expired")
+    open_one = factories.chemo_encounter_create()
+    signed = factories.chemo_encounter_create(status=Encounter.Status.SIGNED)
+    now = timezone.now()
+    for encounter in (open_one, signed):
+        summary_refresh(encounter=encounter, now=now)
+    assert is_fresh(EncounterSummary.objects.get(encounter=open_one), now)
+    migration.expire_in_progress(apps, None)
+    assert not is_fresh(EncounterSummary.objects.get(encounter=open_one), now)
+    assert is_fresh(EncounterSummary.objects.get(encounter=signed), now)
+    # The next reader stores it afresh.
+    assert is_fresh(summary_for(Encounter.objects.get(pk=open_one.pk), now=now), now)
