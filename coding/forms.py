@@ -71,7 +71,10 @@ class LineCorrectForm(forms.Form):
     units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
     modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
     reason = forms.CharField(
-        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=REASON_HELP,
+        error_messages={"required": "Say why the line is corrected: the reason is kept beside it."},
     )
 
     def clean(self) -> dict[str, Any]:
@@ -99,7 +102,11 @@ class CorrectionResolveForm(forms.Form):
     code = forms.CharField(max_length=10, required=False, help_text="Adapt: the code to send")
     units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
     modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=REASON_HELP,
+        error_messages={"required": "Say why you decide so: the reason is kept with it."},
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -109,8 +116,15 @@ class CorrectionResolveForm(forms.Form):
 
 
 class LineAddForm(forms.Form):
-    code = forms.CharField(max_length=10)
-    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, initial=1)
+    code = forms.CharField(
+        max_length=10, error_messages={"required": "Enter the code of the line to add."}
+    )
+    units = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_UNITS,
+        initial=1,
+        error_messages={"required": "Enter the units of the line to add (1 or more)."},
+    )
     modifiers = ModifiersField(max_length=60, required=False)
     administrations = forms.CharField(
         max_length=200, required=False, help_text="Record ids, e.g. A12 A13"
@@ -119,7 +133,10 @@ class LineAddForm(forms.Form):
         required=False, label="Date", widget=forms.DateInput(attrs={"type": "date"})
     )
     reason = forms.CharField(
-        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=REASON_HELP,
+        error_messages={"required": "Say why the line is added: the reason is kept beside it."},
     )
 
     def __init__(self, *args: Any, administration_ids: set[str] | None = None, **kw: Any):
@@ -143,7 +160,10 @@ class EditOverrideForm(forms.Form):
     rule = forms.CharField(max_length=40, widget=forms.HiddenInput)
     message = forms.CharField(max_length=4000, widget=forms.HiddenInput)
     reason = forms.CharField(
-        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=REASON_HELP,
+        error_messages={"required": "Say why the edit is overridden: the reason is kept with it."},
     )
 
 
@@ -165,6 +185,7 @@ class QueryForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What the nurse should document; she answers with an addendum.",
+        error_messages={"required": "Write the question: what the nurse should document."},
     )
 
     def __init__(

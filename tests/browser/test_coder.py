@@ -100,7 +100,7 @@ def test_a_refused_correction_comes_back_beside_its_fields_with_what_was_typed(
         form.locator("button[type=submit]").click()
         error = page.locator(f"#error_1_id_{prefix}-reason")
         error.wait_for()
-        assert error.inner_text() == "This field is required."
+        assert error.inner_text() == "Say why the line is corrected: the reason is kept beside it."
         assert form.locator(f"input[name='{prefix}-units']").input_value() == "1"
         assert page.locator(".alert-danger[role=alert]").count() == 0  # no page-top banner
 

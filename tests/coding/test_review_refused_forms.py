@@ -9,6 +9,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from django.forms import HiddenInput, RadioSelect, Select
 from django.test import Client
 from django.urls import reverse
 
@@ -140,7 +141,10 @@ def test_a_correction_without_a_reason_is_refused_beside_the_reason_keeping_what
     form = form_on(response, url)
     prefix = f"l{line.pk}"
     assert form.details_open
-    assert form.errors == {f"{prefix}-reason": ["This field is required."]}
+    # Said in words: what is missing and why (as pharmacy's and registration's refusals).
+    assert form.errors == {
+        f"{prefix}-reason": ["Say why the line is corrected: the reason is kept beside it."]
+    }
     assert "is-invalid" in form.fields[f"{prefix}-reason"]["class"]
     assert form.fields[f"{prefix}-units"]["value"] == "1"
     assert form.fields[f"{prefix}-modifiers"]["value"] == "59"
@@ -197,7 +201,7 @@ def test_a_query_without_a_question_is_refused_beside_the_question_keeping_the_f
     assert not DocumentationQuery.objects.exists()
     form = form_on(response, url)
     assert form.details_open
-    assert form.errors == {"question": ["This field is required."]}
+    assert form.errors == {"question": ["Write the question: what the nurse should document."]}
     assert form.fields["finding"]["value"] == str(finding.pk)
     assert "Query not sent" not in banner(response)
     item.refresh_from_db()
@@ -259,7 +263,9 @@ def test_an_override_without_a_reason_is_refused_in_that_edits_form(coder_user) 
     assert response.status_code == 200
     assert not EditOverride.objects.exists()
     form = form_on(response, url)
-    assert form.errors == {"reason": ["This field is required."]}
+    assert form.errors == {
+        "reason": ["Say why the edit is overridden: the reason is kept with it."]
+    }
     assert form.fields["rule"]["value"] == "EDIT-MUE"
     assert "Override EDIT-MUE with this reason" in response.content.decode()
 
@@ -269,7 +275,9 @@ def test_an_htmx_request_gets_422_with_the_refused_form(claimed) -> None:
     url = reverse("coding:query", args=[encounter.pk])
     response = client.post(url, {"finding": ""}, headers={"HX-Request": "true"})
     assert response.status_code == 422
-    assert form_on(response, url).errors == {"question": ["This field is required."]}
+    assert form_on(response, url).errors == {
+        "question": ["Write the question: what the nurse should document."]
+    }
 
 
 def test_a_refused_form_of_an_item_not_claimed_goes_to_the_banner(coder_user) -> None:
@@ -366,3 +374,21 @@ def test_an_added_line_dated_outside_the_encounter_is_refused_beside_the_date(cl
 
     assert client.post(url, {**typed, "day": f"{day:%Y-%m-%d}"}).status_code == 302
     assert ChargeCorrection.objects.get().corrected["date"] == day.isoformat()
+
+
+def test_no_coder_form_refuses_with_django_s_bare_required_message() -> None:
+    """Every field a coder must fill says what is missing in words (walk19: pharmacy and
+    registration do; "This field is required." beside a reason box says neither what nor why)."""
+    from coding import forms as coding_forms
+
+    bare = []
+    for name in ("LineCorrectForm", "CorrectionResolveForm", "LineAddForm", "EditOverrideForm"):
+        form_class = getattr(coding_forms, name)
+        for field_name, field in form_class.base_fields.items():
+            if field.required and not isinstance(field.widget, HiddenInput | RadioSelect | Select):
+                if field.error_messages["required"] == "This field is required.":
+                    bare.append(f"{name}.{field_name}")
+    query = coding_forms.QueryForm.base_fields["question"]
+    if query.error_messages["required"] == "This field is required.":
+        bare.append("QueryForm.question")
+    assert bare == []
