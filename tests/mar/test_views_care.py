@@ -379,3 +379,14 @@ def test_a_signed_chart_with_no_scan_says_so_under_its_scan_heading(client_as) -
     html = nurse.get(url("encounter", scanned)).content.decode()
     assert 'data-testid="patient-confirmed"' in html
     assert 'data-testid="no-scans"' not in html
+
+
+def test_a_flush_s_volume_shows_its_unit_beside_the_box(client_as) -> None:
+    """walk19: the flush's volume box read "10" with nothing beside it; "mL" now follows it on
+    the site chip (screen readers had it in the box's label already)."""
+    encounter, adm = running_visit()
+    page = client_as(roles.NURSE).get(url("encounter", encounter)).content.decode()
+    box = page[page.index(f'name="flush{adm.site_id}-volume_ml"') :]
+    # the box, then at once its unit
+    assert box.split(">", 2)[1].startswith('<span class="align-self-center" aria-hidden="true"')
+    assert box.split(">", 2)[2].startswith("mL</span>")
