@@ -38,3 +38,29 @@ def test_a_fold_on_the_chart_shows_its_triangle_and_opens_on_a_tap(
     assert height >= 44
     summary.click()
     expect(summary.locator("xpath=..")).to_have_attribute("open", "")
+
+
+def test_a_running_card_s_button_folds_sit_side_by_side_until_one_opens(
+    browser_page, live_server
+) -> None:
+    """walk19: at 768 px "Rate change…", "Volumes…" and "Charted in error…" each took a line of
+    their own on a running card. Closed, they sit on one line; the one opened spans the card
+    with its form, the others stay reachable below it."""
+    from playwright.sync_api import expect
+
+    encounter, adm = running_visit()
+    page = browser_page
+    page.set_viewport_size({"width": 768, "height": 1024})
+    open_chart(page, live_server, encounter)
+    card = page.locator(f"#adm-{adm.pk} [data-testid=adm-care]")
+    names = ("Rate change", "Volumes", "Charted in error")
+    summaries = [card.locator("details > summary.btn", has_text=name) for name in names]
+    tops = [s.bounding_box()["y"] for s in summaries]
+    assert max(tops) - min(tops) < 2, f"closed folds not on one line: {tops}"
+    summaries[0].click()
+    form = card.locator("[data-testid=rate-form]")
+    expect(form).to_be_visible()
+    width = card.bounding_box()["width"]
+    assert form.bounding_box()["width"] > 0.9 * width
+    rest = [s.bounding_box()["y"] for s in summaries[1:]]
+    assert min(rest) > form.bounding_box()["y"]  # below the opened form, still on the card
