@@ -1,7 +1,8 @@
 """Real Chromium (Debian's package) driven by Playwright against pytest-django's live server.
 
 Fixture `browser_page`: a fresh page; skips when /usr/bin/chromium is missing (bin/test installs
-it). Screenshots go to test-artifacts/.
+it). Screenshots go to test-artifacts/. Every test of this folder is marked `browser`, whether its
+module says so or not (`-m "not browser"` left three behind).
 """
 
 import os
@@ -12,6 +13,15 @@ from pathlib import Path
 import pytest
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -4,11 +4,16 @@ two ways is shown as a conflict naming it, and saving again keeps the other's do
 
 from decimal import Decimal
 
+import pytest
+
 from mar.models import Administration
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.browser.test_chart_typing_kept import unfold
 from tests.mar.chart_helpers import running_visit
+from tests.mar.test_card_merge import MERGE_FROM_HISTORY
+
+pytestmark = pytest.mark.postgresql(MERGE_FROM_HISTORY)
 
 
 def open_as(page, live_server, username: str, encounter) -> None:
