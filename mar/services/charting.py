@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -262,7 +262,7 @@ def site_place(
 ) -> AccessSite:
     _require_in_progress(encounter)
     _text_limit(separate_site_reason=separate_site_reason)
-    _not_in_the_future(placed_at=placed_at)
+    times_not_in_the_future(placed_at=placed_at)
     site = AccessSite.objects.create(
         encounter=encounter,
         kind=kind,
@@ -274,12 +274,15 @@ def site_place(
     return site
 
 
-def _not_in_the_future(now: datetime | None = None, **times: datetime) -> None:
-    """DOC-3 (nothing in the future) for a site's own times: the engine's record has no place or
-    assessment time of a site to check, so they are refused here, beside their field, in the
-    words the rate and the measures use (walk19: a site "placed" two hours ahead was kept)."""
-    now = now or timezone.now()
-    errors = {name: ["This time is in the future."] for name, at in times.items() if at > now}
+def times_not_in_the_future(
+    now: datetime | None = None, *, allowance: timedelta = timedelta(0), **times: datetime
+) -> None:
+    """DOC-3 (nothing in the future) for the times a service keeps that the engine's record does
+    not hold (a site's placing and assessments, a rate change, a measure): each one later than
+    now (plus `allowance`, a bedside device's clock a little ahead) refused beside its field, in
+    one wording (walk19: a site "placed" two hours ahead was kept)."""
+    limit = (now or timezone.now()) + allowance
+    errors = {name: ["This time is in the future."] for name, at in times.items() if at > limit}
     if errors:
         raise ChartError(errors)
 
@@ -374,7 +377,7 @@ def site_update(
 def site_assess(*, site: AccessSite, at: datetime) -> AccessSite:
     """Assessed now, or at a typed time (late entry)."""
     _require_in_progress(site.encounter)
-    _not_in_the_future(at=at)
+    times_not_in_the_future(at=at)
     site.assessed_at = at
     site.save(update_fields=["assessed_at"])
     return site
@@ -409,7 +412,7 @@ def site_discontinue(
     been told what runs), which stops each at the same time (its pause, if open, ends then too).
     Returns the infusions stopped."""
     _require_in_progress(site.encounter)
-    _not_in_the_future(now, at=at)
+    times_not_in_the_future(now, at=at)
     site = AccessSite.objects.select_for_update().get(pk=site.pk)
     if site.discontinued_at is not None:
         raise ChartError({None: [f"Site S{site.pk} was already discontinued."]})
@@ -508,7 +511,7 @@ def site_placed_correct(
         )
     if minute(current.placed_at) == minute(placed_at):
         return current
-    _not_in_the_future(placed_at=placed_at)
+    times_not_in_the_future(placed_at=placed_at)
     if current.discontinued_at is not None and placed_at > current.discontinued_at:
         raise ChartError(
             {

@@ -17,7 +17,10 @@ from django.utils import timezone
 
 from mar import chart_reads, dosing
 from mar.models import AccessSite, Encounter, Order, Patient, PatientMeasure, SiteAssessment
-from mar.services.charting import ChartError
+from mar.services.charting import ChartError, times_not_in_the_future
+
+# A measure or an assessment timed by a bedside device whose clock runs a little ahead.
+CLOCK_AHEAD = timedelta(minutes=5)
 
 K = PatientMeasure.Kind
 
@@ -47,8 +50,7 @@ def measure_chart(
         raise ChartError(
             {"value": [f"{K(kind).label} {value} is outside {low}–{high}: check the entry."]}
         )
-    if measured_at > timezone.now() + timedelta(minutes=5):
-        raise ChartError({"measured_at": ["This time is in the future."]})
+    times_not_in_the_future(allowance=CLOCK_AHEAD, measured_at=measured_at)
     return PatientMeasure.objects.create(
         encounter=encounter, kind=kind, value=value, measured_at=measured_at, method=method, by=user
     )
@@ -178,8 +180,7 @@ def site_condition_record(
     """An assessment of a site and its condition; the site's last assessment time follows."""
     if site.encounter.is_signed:
         raise ChartError({None: ["This record is signed: changes go through an addendum."]})
-    if at > timezone.now() + timedelta(minutes=5):
-        raise ChartError({"at": ["This time is in the future."]})
+    times_not_in_the_future(allowance=CLOCK_AHEAD, at=at)
     assessment = SiteAssessment.objects.create(
         site=site,
         at=at,

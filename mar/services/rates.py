@@ -14,10 +14,9 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 
 from mar.models import Administration, Pause, RateChange
-from mar.services.charting import ChartError, StaleVersion
+from mar.services.charting import ChartError, StaleVersion, times_not_in_the_future
 from mar.summary import refreshes_summary
 
 
@@ -53,8 +52,7 @@ def rate_change_record(
         raise ChartError({"at": ["This time is before the infusion started."]})
     if current.stop is not None and at > current.stop:
         raise ChartError({"at": ["This time is after the infusion stopped."]})
-    if at > (now or timezone.now()):
-        raise ChartError({"at": ["This time is in the future."]})
+    times_not_in_the_future(now, at=at)
     change = RateChange.objects.create(
         administration=current, at=at, rate_ml_h=rate_ml_h, reason=reason.strip(), by=user
     )
