@@ -14,7 +14,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -69,6 +68,7 @@ from mar import chart_reads
 from mar.clock import hhmm
 from mar.forms import apply_validation_error
 from mar.models import Administration, Encounter
+from mar.paging import page_of_ids
 from mar.record import administration_record_id
 from mar.roles import CODER, role_required
 from mar.timeline import build_timeline
@@ -119,9 +119,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     # A page at a time (issue 19): the page's ids first, then only their rows, runs, lines and
     # corrections; every signed encounter is on some page (nothing beyond a cap), and a page
     # costs the same whether 50 or 50,000 are signed.
-    page = Paginator(encounters.values_list("pk", flat=True), WORKLIST_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = page_of_ids(encounters, request.GET.get("page"), WORKLIST_PAGE)
     # Then the page's rows, each with its current run, its lines and corrections: reads
     # compiled once (coding/review_reads.py; building their SQL cost more than running it).
     rows = review_reads.worklist_rows(list(page.object_list))

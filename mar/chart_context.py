@@ -854,10 +854,21 @@ def _order_move(
 def running_minutes(adm: Administration, now: datetime) -> int:
     """Minutes an infusion has run: start to stop (or now) less its pauses, as the nurse counts
     them at the bedside (prefetch `pauses` when calling this for many)."""
-    end = adm.stop or now
-    seconds = (end - adm.start).total_seconds()
-    for pause in adm.pauses.all():
-        seconds -= ((pause.end or end) - pause.start).total_seconds()
+    return minutes_run(adm.start, adm.stop, [(p.start, p.end) for p in adm.pauses.all()], now)
+
+
+def minutes_run(
+    start: datetime,
+    stop: datetime | None,
+    pauses: Iterable[tuple[datetime, datetime | None]],
+    now: datetime,
+) -> int:
+    """Start to stop (or now) less the pauses (each to its end, or to the stop or now), in
+    whole minutes."""
+    end = stop or now
+    seconds = (end - start).total_seconds()
+    for paused, resumed in pauses:
+        seconds -= ((resumed or end) - paused).total_seconds()
     return max(0, int(seconds // 60))
 
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from django.contrib.auth.models import Group, User
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connections
-from django.db.models import Count, Exists, JSONField, Model, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, JSONField, Max, Model, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from mar.models import (
@@ -319,13 +319,19 @@ def assessments(site_ids: list[int]) -> QuerySet[SiteAssessment]:
 
 @prepared
 def board_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
-    """The page's encounters with their patient, whether a coder's query is open
-    (`coder_query`) and how many administrations were given (`given`)."""
+    """The page's encounters with their patient and stored summary, whether a coder's query is
+    open (`coder_query`), how many administrations were given (`given`) and when the last one
+    changed (`last_changed`): what says a card kept on the board is still its record's
+    (mar/board_cards.py)."""
     open_query = charges_port().open_queries().filter(encounter_id=OuterRef("pk"))
     return (
         Encounter.objects.filter(pk__in=encounter_ids)
-        .annotate(coder_query=Exists(open_query), given=Count("administrations"))
-        .select_related("patient")
+        .annotate(
+            coder_query=Exists(open_query),
+            given=Count("administrations"),
+            last_changed=Max("administrations__updated_at"),
+        )
+        .select_related("patient", "summary")
     )
 
 

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.forms import Form
@@ -30,17 +29,15 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from mar import chart_reads as reads
 from mar import merge
+from mar.board_cards import board_cards
 from mar.care_context import care_context
 from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
 from mar.chart_context import (
     answer_context,
     bedside_now,
-    board_summary,
     chart_context,
     checklist_context,
     evaluate,
-    is_paused,
-    running_minutes,
 )
 from mar.clock import date_hhmm, hhmm
 from mar.forms import (
@@ -71,8 +68,8 @@ from mar.models import (
     Order,
     Pause,
 )
+from mar.paging import page_of_ids
 from mar.ports import charges_port
-from mar.prepared import prefetched
 from mar.roles import (
     ADMIN,
     CLERK,
@@ -92,7 +89,7 @@ from mar.services.charting import (
     acknowledgement_key,
     finding_key,
 )
-from mar.summary import Written, summaries_for, written_kept
+from mar.summary import Written, written_kept
 from mar.timeline import build_timeline
 
 START_PAGES = {
@@ -162,58 +159,15 @@ def board(request: HttpRequest) -> HttpResponse:
     # A page of cards at a time (issue 19): the board costs the same with 10 or 500 visits
     # open. The page's ids first, then only their rows (the count of what was given, what is
     # running, the acknowledgements), so nothing is computed for the other pages.
-    page = Paginator(listed.values_list("pk", flat=True), BOARD_PAGE).get_page(
-        request.GET.get("page")
-    )
-    # Those rows are prepared reads (mar/chart_reads.py): their SQL compiled once a page size.
+    page = page_of_ids(listed, request.GET.get("page"), BOARD_PAGE)
+    # Those rows are prepared reads (mar/chart_reads.py): their SQL compiled once a page size;
+    # each card is kept while its record has not changed (mar/board_cards.py).
     ids = list(page.object_list)
     place = {pk: n for n, pk in enumerate(ids)}
     encounters = sorted(reads.board_encounters(ids), key=lambda e: place[e.pk])
-    running: dict[int, list[Administration]] = {e.pk: [] for e in encounters}
-    for adm in reads.with_pauses(reads.board_running(ids)) if ids else []:
-        running[adm.encounter_id].append(adm)
-    for encounter in encounters:
-        encounter.running = running[encounter.pk]  # type: ignore[attr-defined]
-        for adm in encounter.running:  # type: ignore[attr-defined]
-            adm.encounter = encounter
-    prefetched(encounters, "acknowledgements", reads.board_acknowledgements(ids) if ids else [])
-    # The stored summaries (mar/summary.py): one query whatever the number, no engine run.
-    summaries = summaries_for((e for e in encounters if not e.is_signed), now=now)
     units: dict[str, list[dict[str, object]]] = {}
-    for encounter in encounters:
-        state, errors, warnings = board_summary(
-            encounter,
-            summary=summaries.get(encounter.pk),
-            running=bool(encounter.running),
-            given=encounter.given,
-        )
-        # Minutes as the chart counts them: less pauses; a paused drug says so. On a signed
-        # record nothing runs: an infusion left without a stop (RAC-7 acknowledged at the
-        # signature) is named as the chart's card names it, with no clock.
-        if encounter.is_signed:
-            running_now = []
-            no_stop = [
-                (adm.drug.name, adm.get_pump_display().lower(), adm.planned_hours)
-                if adm.pump and adm.planned_hours
-                else (adm.drug.name, "", None)
-                for adm in encounter.running
-            ]
-        else:
-            running_now = [
-                (adm.drug.name, running_minutes(adm, now), is_paused(adm))
-                for adm in encounter.running
-            ]
-            no_stop = []
-        units.setdefault(encounter.unit, []).append(
-            {
-                "encounter": encounter,
-                "state": state,
-                "open_items": errors + warnings,
-                "open_errors": errors,
-                "running": running_now,
-                "no_stop": no_stop,
-            }
-        )
+    for card in board_cards(encounters, now):
+        units.setdefault(card["encounter"].unit, []).append(card)
     context = {
         "units": units,
         "today": timezone.localdate(),

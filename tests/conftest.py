@@ -53,6 +53,15 @@ def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _board_cards_forgotten() -> None:
+    """Each test starts with no board card kept (mar/board_cards.py): a key names an encounter
+    by id and times, which a rolled-back test's rows could share on SQLite."""
+    from django.core.cache import caches
+
+    caches["board"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     # Production's PBKDF2 takes ~0.5 s a user: tests need a hash, not its strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

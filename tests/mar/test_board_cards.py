@@ -1,0 +1,256 @@
+"""The board's cards kept while their record has not changed (mar/board_cards.py, issue 19).
+
+A kept card must never show anything other than the card built afresh: after any change a nurse,
+a clerk or a pharmacist makes, and as the clock moves on, the board read with the cards kept is
+the board built with nothing kept. And a board loaded again with nothing changed reads no card's
+rows (what runs, its pauses, the acknowledgements): that is what keeping them is for.
+"""
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from unittest import mock
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from mar.board_cards import CACHE
+from mar.models import Administration, DrugClass, EncounterSummary, Order
+from mar.pharmacy.services import drug_save
+from mar.registration.services import patient_update
+from mar.services import charting
+from mar.services.charting import ChartError, StaleVersion
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+Refused = (ChartError, StaleVersion)
+TAPS = {
+    "pause": charting.administration_pause,
+    "resume": charting.administration_resume,
+    "stop": charting.administration_stop,
+}
+CARD_ROWS = ('"mar_pause"', '"mar_findingacknowledgement"')
+
+
+def board_at(client: Client, now) -> tuple[str, list[str]]:
+    """The board as a nurse loads it at `now`, and the SQL it ran."""
+    with (
+        mock.patch("django.utils.timezone.now", return_value=now),
+        CaptureQueriesContext(connection) as captured,
+    ):
+        response = client.get(reverse("mar:board"))
+    assert response.status_code == 200
+    return response.content.decode(), [q["sql"] for q in captured.captured_queries]
+
+
+def cards(page: str) -> str:
+    """The page less its CSRF tokens (masked anew on every response)."""
+    page = re.sub(r'"X-CSRFToken": "[^"]+"', "", page)
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+
+
+def _cards(page: str) -> list[str]:
+    return re.findall(r'<div class="col-12 col-sm-6.*?</a></div>', cards(page))
+
+
+def reads_card_rows(sql: list[str]) -> bool:
+    return any(table in query for query in sql for table in CARD_ROWS)
+
+
+class Board(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        caches[CACHE].clear()
+        # The moment of each request (a change, a board load), moving on as the server's clock
+        # does: every request has its own.
+        self.now = timezone.now()
+        self.clock = (self.now - timedelta(hours=6)).replace(second=0, microsecond=0)
+        self.nurse = factories.user_create(username=f"rn-{uuid.uuid4().hex}", role="nurse")
+        self.pharmacist = factories.user_create(
+            username=f"rph-{uuid.uuid4().hex}", role="pharmacist"
+        )
+        self.client = Client()
+        self.client.force_login(self.nurse)
+        self.encounter = factories.encounter_create(arrived_at=self.clock)
+        self.other = factories.chemo_encounter_create(arrived_at=self.clock)  # never changes
+        self.site = factories.site_create(self.encounter, placed_at=self.clock)
+        self.drug = factories.drug_get(f"testdrug-{uuid.uuid4().hex[:8]}")
+        self.orders = [
+            factories.order_create(
+                self.encounter,
+                factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION),
+                indication="E86.0",
+                purpose=Order.Purpose.HYDRATION,
+                dose="1000 mL",
+            ),
+            factories.order_create(self.encounter, self.drug, dose="8 mg"),
+        ]
+        self.clock += timedelta(minutes=5)
+        self.signed = False
+        self.started = self.now
+
+    def _adm(self, index: int) -> Administration | None:
+        adms = list(Administration.objects.filter(encounter=self.encounter).order_by("pk"))
+        return adms[index % len(adms)] if adms else None
+
+    def tick(self, seconds: int = 1) -> datetime:
+        """The next request's moment: the server's clock moves on between any two."""
+        # Within the session's idle sign-off of the sign-in: the board answers, not the sign-in.
+        latest = self.started + timedelta(minutes=25)
+        later = min(self.now + timedelta(seconds=seconds), latest)
+        self.now = max(later, self.now + timedelta(microseconds=1))
+        return self.now
+
+    @rule(minutes=st.integers(min_value=1, max_value=30))
+    def charting_clock_moves(self, minutes: int) -> None:
+        self.clock = min(self.clock + timedelta(minutes=minutes), self.now)
+
+    @rule(seconds=st.integers(min_value=1, max_value=400))
+    def time_passes(self, seconds: int) -> None:
+        self.tick(seconds)
+
+    @precondition(lambda self: not self.signed)
+    @rule(which=st.integers(0, 1), push=st.booleans())
+    def start(self, which: int, push: bool) -> None:
+        method = Administration.Method.PUSH if push else Administration.Method.INFUSION
+        try:
+            charting.administration_start(
+                order=self.orders[which], site=self.site, start=self.clock, method=method,
+                user=self.nurse, now=self.tick(),
+            )  # fmt: skip
+        except ChartError:
+            pass
+
+    @precondition(lambda self: not self.signed)
+    @rule()
+    def flush(self) -> None:
+        try:
+            charting.flush_chart(site=self.site, at=self.clock, now=self.tick())
+        except ChartError:
+            pass
+
+    @rule(index=st.integers(0, 20), action=st.sampled_from(sorted(TAPS)))
+    def card_tap(self, index: int, action: str) -> None:
+        adm = self._adm(index)
+        if adm is None:
+            return
+        try:
+            TAPS[action](administration=adm, version=adm.version, at=self.clock, now=self.tick())
+        except Refused:
+            pass
+
+    @rule(name=st.sampled_from(["Ada Lovelace", "Ada King", "Grace Hopper"]))
+    def registration_corrects_the_name(self, name: str) -> None:
+        patient_update(patient=self.encounter.patient, name=name)
+
+    @rule(suffix=st.sampled_from(["a", "b", "c"]))
+    def pharmacist_renames_the_drug(self, suffix: str) -> None:
+        name = f"{self.drug.name.split('~')[0]}~{suffix}"
+        self.drug = drug_save(
+            drug=self.drug, name=name, synonyms="", hcpcs="", billing_unit="",
+            note="renamed", user=self.pharmacist,
+        )  # fmt: skip
+
+    @rule()
+    def findings_age(self) -> None:
+        """A summary whose findings depend on the clock reaches its `valid_until`."""
+        EncounterSummary.objects.filter(encounter=self.encounter).update(valid_until=self.now)
+
+    @precondition(lambda self: not self.signed)
+    @rule()
+    def sign(self) -> None:
+        try:
+            charting.encounter_sign(encounter=self.encounter, user=self.nurse, now=self.tick())
+        except charting.SignBlocked as blocked:
+            reasons = {charting.finding_key(f): "as charted" for f in blocked.open_errors}
+            charting.encounter_sign(
+                encounter=self.encounter, user=self.nurse, reasons=reasons, now=self.tick()
+            )
+        self.signed = True
+
+    @invariant()
+    def a_kept_board_is_the_board_built_afresh(self) -> None:
+        now = self.tick()
+        kept, _ = board_at(self.client, now)
+        board_at(self.client, now)  # a summary aged by the clock was stored anew by the first
+        again, sql = board_at(self.client, now)
+        caches[CACHE].clear()
+        afresh, _ = board_at(self.client, now)
+        assert 'data-testid="encounter-card"' in afresh
+        assert _cards(kept) == _cards(afresh), [
+            (a, b) for a, b in zip(_cards(kept), _cards(afresh), strict=False) if a != b
+        ]
+        assert _cards(again) == _cards(afresh)
+        # Loaded again with nothing changed: every card kept, so no card's rows read.
+        assert not reads_card_rows(sql)
+
+
+def test_a_kept_board_is_the_board_built_afresh_after_any_change() -> None:
+    run_state_machine_as_test(
+        Board,
+        settings=settings(
+            max_examples=12,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ),
+    )
+
+
+def test_a_kept_cards_minutes_follow_the_clock(client_as) -> None:
+    """What runs is kept with its start and pauses, not its minutes: seven minutes later the
+    card says seven minutes more, with no row read again."""
+    client = client_as("nurse")
+    now = timezone.now()
+    encounter = factories.encounter_create(arrived_at=now - timedelta(minutes=40))
+    order = factories.order_create(encounter, factories.drug_get("carboplatin", "chemo"))
+    site = factories.site_create(encounter, placed_at=now - timedelta(minutes=40))
+    charting.administration_start(
+        order=order, site=site, start=now - timedelta(minutes=35), now=now
+    )
+    first, _ = board_at(client, now)
+    later, sql = board_at(client, now + timedelta(minutes=7))
+    assert "Running: carboplatin, 35 min" in first
+    assert "Running: carboplatin, 42 min" in later
+    assert not reads_card_rows(sql)
+    assert not any('"mar_administration"' in q and '"stop" IS NULL' in q for q in sql)
+
+
+def test_a_change_shows_on_the_next_board_load(client_as) -> None:
+    """Each change makes a new key: a stop, a corrected name, a renamed drug show at once."""
+    client = client_as("nurse")
+    pharmacist = factories.user_create(username="rph-board", role="pharmacist")
+    now = timezone.now()
+    encounter = factories.encounter_create(arrived_at=now - timedelta(minutes=40))
+    drug = factories.drug_get("vancomycin")
+    order = factories.order_create(encounter, drug)
+    site = factories.site_create(encounter, placed_at=now - timedelta(minutes=40))
+    adm = charting.administration_start(
+        order=order, site=site, start=now - timedelta(minutes=30), now=now
+    )
+    assert "Running: vancomycin, 30 min" in board_at(client, now)[0]
+    drug_save(
+        drug=drug, name="vancomycin HCl", synonyms="", hcpcs="", billing_unit="", note="",
+        user=pharmacist,
+    )  # fmt: skip
+    assert "Running: vancomycin HCl, 30 min" in board_at(client, now)[0]
+    patient_update(patient=encounter.patient, name="Grace Hopper")
+    assert "Grace Hopper" in board_at(client, now)[0]
+    charting.administration_stop(administration=adm, version=adm.version, at=now, now=now)
+    page = board_at(client, now)[0]
+    assert "Running: vancomycin" not in page
