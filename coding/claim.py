@@ -8,7 +8,9 @@
   (11 digits), `ndc_unit` (the 837I N4 unit: UN, ML, GR, ME, F2) and `ndc_quantity` (units x
   the formulary's NDC units per billing unit). The NDC is the one scanned at the bedside when
   the formulary lists it for the drug, else the drug's preferred active NDC, else its first
-  active one;
+  active one. A drug line covers the administrations of one HCPCS code, date of service,
+  modifier and scanned NDC (coding/drug_lines.py), so a line of several administrations
+  carries the NDC they share, its quantity for the line's total units;
 - `diagnoses`: the ICD-10-CM codes of the orders of the administrations it covers (the order's
   `indication_code`, else its indication when that is a code), in the validated form (C50.911);
   a line covering no administration takes every coded indication of the encounter;

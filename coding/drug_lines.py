@@ -1,20 +1,26 @@
 """HCPCS drug lines: the drug supplied, beside the engine's administration codes.
 
-The arithmetic (units after conversion, JW/JZ by the formulary's container, the DRUG-UNIT and
+The arithmetic (units after conversion, one line per HCPCS code, date of service, modifier and
+scanned NDC with the day's total units, JW/JZ by the formulary's container, the DRUG-UNIT and
 DRUG-WASTE findings, the DRUG-DOSE not-charged entries) is the engine's
-(`coding/engine/drug_units.py`); this module reads the rows, hands each administration's dose,
-waste and billing data to it, and stores the lines of the same run after the engine's (positions
-from DRUG_LINE_POSITION_BASE).
+(`coding/engine/drug_units.py` `encounter_drug_lines`); this module reads the rows, hands every
+administration's dose, waste, scanned NDC and billing data to it at once, and stores the lines
+of the same run after the engine's (positions from DRUG_LINE_POSITION_BASE).
+
+The NDC an administration is grouped by is the one scanned at the bedside when the formulary
+lists it for the drug: the NDC the claim then carries for the line (coding/claim.py `ndc_for`).
+A scanned NDC the formulary does not list is not billed, so it groups like no scan at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from coding.engine.drug_units import DrugGiven, amount_label, dose_missing, drug_line_items
+from coding.engine.drug_units import DrugGiven, amount_label, dose_missing, encounter_drug_lines
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
-from mar.models import Administration, Drug
+from mar.models import Administration, Drug, DrugNdc
 from mar.record import administration_record_id
 
 DRUG_LINE_POSITION_BASE = 1000
@@ -27,13 +33,21 @@ class DrugLines:
     not_charged: list[dict[str, object]] = field(default_factory=list)
 
 
-def drug_lines_compute(administrations: list[Administration], zone: tzinfo) -> DrugLines:
+def drug_lines_compute(
+    administrations: list[Administration],
+    zone: tzinfo,
+    *,
+    stocked: Collection[tuple[int, str]] | None = None,
+) -> DrugLines:
     """The drug lines and the notes for administrations that could not be billed as drug units.
 
-    `zone`: the encounter's (`Encounter.zone`), which dates each line.
+    `zone`: the encounter's (`Encounter.zone`), which dates each line. `stocked`: the (drug id,
+    NDC) pairs the formulary lists, for the scanned NDCs (None: every scanned NDC counts).
     """
     out = DrugLines()
-    for adm in sorted(administrations, key=lambda a: (a.start, a.pk)):
+    given: list[DrugGiven] = []
+    ordered = sorted(administrations, key=lambda a: (a.start, a.pk))
+    for adm in ordered:
         drug = adm.drug
         record_id = administration_record_id(adm.pk)
         if not drug.hcpcs_code or not drug.billing_unit_amount:
@@ -43,7 +57,11 @@ def drug_lines_compute(administrations: list[Administration], zone: tzinfo) -> D
                 dose_missing(record_id, drug.name, drug.hcpcs_code, drug.billing_unit_label)
             )
             continue
-        items = drug_line_items(
+        # An Administration not read from the database has its db_default, not a string.
+        scanned = adm.ndc.strip() if isinstance(adm.ndc, str) else ""
+        if scanned and stocked is not None and (adm.drug_id, scanned) not in stocked:
+            scanned = ""  # not the formulary's: the claim does not carry it
+        given.append(
             DrugGiven(
                 administration=record_id,
                 day=adm.start.astimezone(zone).date(),
@@ -57,12 +75,28 @@ def drug_lines_compute(administrations: list[Administration], zone: tzinfo) -> D
                 dose_unit=adm.dose_unit,
                 waste_value=adm.waste_value,
                 waste_unit=adm.waste_unit or "",
+                ndc=scanned,
             )
         )
-        out.lines.extend(items.lines)
-        out.findings.extend(items.findings)
-        out.not_charged.extend(items.not_charged)
+    items = encounter_drug_lines(given)  # one call: the lines group across administrations
+    out.lines.extend(items.lines)
+    out.findings.extend(items.findings)
+    out.not_charged.extend(items.not_charged)
+    # The not-charged entries in the record's order (dose missing and dose unit alike).
+    position = {administration_record_id(adm.pk): n for n, adm in enumerate(ordered)}
+    out.not_charged.sort(key=lambda entry: position.get(str(entry["administration"]), -1))
     return out
+
+
+def stocked_ndcs(administrations: list[Administration]) -> set[tuple[int, str]]:
+    """The (drug id, NDC) pairs the formulary lists among the administrations' scanned NDCs."""
+    scanned = {adm.ndc for adm in administrations if adm.ndc}
+    if not scanned:
+        return set()
+    drug_ids = {adm.drug_id for adm in administrations}
+    return set(
+        DrugNdc.objects.filter(drug_id__in=drug_ids, ndc__in=scanned).values_list("drug_id", "ndc")
+    )
 
 
 def drug_billing(drug: Drug) -> dict[str, str]:
@@ -76,7 +110,9 @@ def drug_billing(drug: Drug) -> dict[str, str]:
 
 def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[str, str]]:
     """What the drug lines are computed from, per administration with a dose: compared with the
-    current run's, so a change to waste or to the formulary's billing data alone makes a new run."""
+    current run's, so a change to waste, to the scanned NDC (the lines group by it) or to the
+    formulary's billing data alone makes a new run. "ndc" only when one was scanned, so the
+    inputs of a record without scans read as they did before the lines grouped by NDC."""
     return {
         administration_record_id(adm.pk): {
             **drug_billing(adm.drug),
@@ -84,6 +120,7 @@ def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[st
             "waste": "" if adm.waste_value is None else amount_label(
                 adm.waste_value, adm.waste_unit or adm.dose_unit
             ),
+            **({"ndc": adm.ndc} if adm.ndc else {}),
         }
         for adm in sorted(administrations, key=lambda a: a.pk)
         if adm.dose_value is not None
@@ -96,7 +133,9 @@ def drug_lines_store(*, run: ChargeRun) -> DrugLines:
     administrations = list(
         Administration.objects.filter(encounter_id=run.encounter_id).select_related("drug")
     )
-    computed = drug_lines_compute(administrations, run.encounter.zone)
+    computed = drug_lines_compute(
+        administrations, run.encounter.zone, stocked=stocked_ndcs(administrations)
+    )
     ChargeLine.objects.bulk_create(
         ChargeLine(run=run, position=DRUG_LINE_POSITION_BASE + n, **line)  # type: ignore[arg-type]
         for n, line in enumerate(computed.lines)

@@ -12,8 +12,9 @@ timing.py (minutes and units), codes.py (the code tables), checks.py (the RAC li
 sites), infusions.py (initial lines, hours, sequential and concurrent), pushes.py, hydration.py,
 outside.py (everything outside the IV hierarchy), modifiers.py (modifiers and claim order);
 charges.py runs them in order into book.py's lines; edits.py (edits before a charge leaves);
-drug_units.py (HCPCS drug units and JW/JZ, the arithmetic of the drug lines). _build.py: the
-build `pip install -e .` compiles with mypyc, and which of it and the sources runs.
+drug_units.py (HCPCS drug units and JW/JZ, the arithmetic of the drug lines, one per code, day,
+modifier and NDC with the day's total). _build.py: the build `pip install -e .` compiles with
+mypyc, and which of it and the sources runs.
 """
 
 from __future__ import annotations

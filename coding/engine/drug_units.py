@@ -1,26 +1,40 @@
-"""HCPCS drug units and the JW/JZ waste modifiers: the arithmetic of a drug line, as plain data.
+"""HCPCS drug units and the JW/JZ waste modifiers: the arithmetic of the drug lines, as plain data.
 
-For an administration with a charted dose whose drug has a HCPCS code and a billing unit, one
-line with units = ceil(dose / billing unit) after g/mg/mcg, L/mL and units conversion (never 0).
+`encounter_drug_lines(given)` takes every administration of an encounter with a charted dose
+whose drug has a HCPCS code and a billing unit, and makes ONE line per HCPCS code, date of
+service (`day`), billing unit, modifier (JZ or none) and NDC scanned at the bedside: the doses
+of the line's administrations are converted to the billing unit (g/mg/mcg, L/mL, units) and
+summed, and the line's units are ceil(total / billing unit), never 0 (DRUG-DAY-TOTAL, named on
+a line that sums more than one administration; CMS and the MACs: the units of a code on a date
+of service on one line, the total rounded up once, not each dose). So 15 mg then 15 mg of a
+drug billed per 10 mg on one day is one line of ceil(30 / 10) = 3 units, not 2 + 2.
+`drug_line_items(given)` is the same for one administration.
+
 Waste (CMS JW/JZ policy, which applies only to drugs from single-dose containers) follows the
 formulary's container:
 
-- single-dose: when the nurse charted an amount wasted, a second line for it with modifier JW;
-  when she charted that nothing was wasted (waste 0), modifier JZ on the administered line; when
-  waste was not charted, no modifier and a DRUG-WASTE finding (info) for the coder.
+- single-dose: when the nurse charted an amount wasted, a line for it with modifier JW, the
+  wasted amounts of the group summed likewise (one JW line per code, day, billing unit and
+  NDC); when she charted that nothing was wasted (waste 0), modifier JZ on the administered
+  line (so an administration with JZ and one without are on separate lines); when waste was
+  not charted, no modifier and a DRUG-WASTE finding (info) for the coder.
 - multi-dose: never JW or JZ; charted waste is not billed, and a DRUG-WASTE finding (info) says so.
 - not stated: never JW or JZ (single-dose cannot be claimed), and a DRUG-WASTE finding (info) per
   administration asks for the pharmacist to state the container.
 
-A dose whose unit cannot become the billing unit (mg/m2, mg/kg, AUC: as ordered, not as given)
-makes no line: a not-charged entry (DRUG-DOSE, as is a dose not charted); the finding is the
-engine's DRUG-DOSE check on the record (checks.py). A waste amount in such a unit is a DRUG-UNIT
-finding (error). The database
-reads and writes stay in `coding/drug_lines.py`, which calls `drug_line_items` per administration.
+The findings (DRUG-WASTE, DRUG-UNIT) and the not-charged entries (DRUG-DOSE) stay one per
+administration. A dose whose unit cannot become the billing unit (mg/m2, mg/kg, AUC: as
+ordered, not as given) makes no line and joins no group: a not-charged entry (DRUG-DOSE, as is
+a dose not charted); the finding is the engine's DRUG-DOSE check on the record (checks.py). A
+waste amount in such a unit is a DRUG-UNIT finding (error), and the administered dose is still
+billed. The output does not depend on the order of `given`: the administrations are taken by
+day, then by record id (A2 before A10). The database reads and writes stay in
+`coding/drug_lines.py`, which calls `encounter_drug_lines` once per encounter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
@@ -76,11 +90,16 @@ def amount_convert(value: Decimal, unit: str, to_unit: str) -> Decimal:
     raise UnitMismatch(f"cannot convert {unit or 'no unit'} to {to_unit or 'no unit'}")
 
 
-def billing_units(value: Decimal, unit: str, per_unit: Decimal, billing_unit: str) -> int:
-    """ceil(value / per_unit) after conversion; at least 1 for any positive amount."""
-    amount = amount_convert(value, unit, billing_unit)
+def units_of(amount: Decimal, per_unit: Decimal) -> int:
+    """ceil(amount / per_unit) for an amount in the billing unit; at least 1 for any positive
+    amount, 0 for none."""
     units = int((amount / per_unit).to_integral_value(rounding=ROUND_CEILING))
     return max(units, 1) if amount > 0 else 0
+
+
+def billing_units(value: Decimal, unit: str, per_unit: Decimal, billing_unit: str) -> int:
+    """ceil(value / per_unit) after conversion; at least 1 for any positive amount."""
+    return units_of(amount_convert(value, unit, billing_unit), per_unit)
 
 
 def amount_label(value: Decimal, unit: str) -> str:
@@ -103,6 +122,7 @@ class DrugGiven:
     dose_unit: str
     waste_value: Decimal | None = None
     waste_unit: str = ""
+    ndc: str = ""  # the 11-digit NDC scanned at the bedside, "" when none
 
 
 @dataclass(slots=True)
@@ -141,98 +161,168 @@ def _waste_note(given: DrugGiven) -> str | None:
     )
 
 
-def drug_line_items(given: DrugGiven) -> DrugLineItems:
-    """The drug line(s) of one administration and the findings about its units and waste."""
-    out = DrugLineItems()
-    record_id = given.administration
+def _id_order(record_id: str) -> tuple[str, int, str]:
+    """Record ids in their numeric order: A2 before A10."""
+    head = record_id.rstrip("0123456789")
+    digits = record_id[len(head) :]
+    return (head, int(digits) if digits else -1, record_id)
+
+
+def _given_order(given: DrugGiven) -> tuple[date, tuple[str, int, str]]:
+    return (given.day, _id_order(given.administration))
+
+
+# A drug line's group: HCPCS code, day, billing unit, per unit, modifiers, NDC.
+GroupKey = tuple[str, date, str, Decimal, tuple[str, ...], str]
+
+
+class _Group:
+    """The administrations one drug line covers and their amounts in the billing unit."""
+
+    def __init__(self, first: DrugGiven) -> None:
+        self.first = first
+        self.ids: list[str] = []
+        self.words: list[tuple[str, str]] = []  # (drug, the amount as charted)
+        self.total = Decimal(0)
+
+    def add(self, given: DrugGiven, words: str, amount: Decimal) -> None:
+        self.ids.append(given.administration)
+        self.words.append((given.drug, words))
+        self.total += amount
+
+    def units(self) -> int:
+        return units_of(self.total, self.first.per_unit)
+
+    def amounts(self) -> str:
+        """'ondansetron 4 mg' or 'ondansetron 4 mg + 4 mg' (each drug named when they differ)."""
+        drugs = {drug for drug, _ in self.words}
+        if len(drugs) == 1:
+            return f"{self.words[0][0]} " + " + ".join(words for _, words in self.words)
+        return " + ".join(f"{drug} {words}" for drug, words in self.words)
+
+    def summed(self) -> str:
+        """'' for one administration, else ' = 8 mg': the total in the billing unit."""
+        if len(self.ids) == 1:
+            return ""
+        return f" = {amount_label(self.total, self.first.billing_unit)}"
+
+
+def _finding(
+    given: DrugGiven, rule: str, severity: str, message: str, field: str
+) -> dict[str, Any]:
+    return {
+        "rule": rule,
+        "severity": severity,
+        "administrations": [given.administration],
+        "message": message,
+        "field": field,
+    }
+
+
+def _waste(given: DrugGiven, out: DrugLineItems) -> tuple[tuple[str, ...], Decimal | None]:
+    """The modifiers of this administration's line (JZ or none) and the amount wasted in the
+    billing unit for a JW line (None: no JW line); its DRUG-WASTE/DRUG-UNIT findings to `out`."""
     label = f"{given.hcpcs} {given.billing_unit_label}"
-    try:
-        units = billing_units(given.dose_value, given.dose_unit, given.per_unit, given.billing_unit)
-    except UnitMismatch as exc:
-        out.not_charged.append(
-            {
-                "administration": record_id,
-                "reason": f"{given.drug}: no drug charge: dose "
-                f"{amount_label(given.dose_value, given.dose_unit)}: the unit cannot be billed "
-                f"in {label} ({exc})",
-                "rules": ["DRUG-DOSE"],
-            }
-        )
-        return out
-    if units == 0:
-        return out
-    given_words = amount_label(given.dose_value, given.dose_unit)
-    why = f"{given.drug} {given_words} given; {label} per unit: ceil = {units}"
-    modifiers: list[str] = []
-    applied = [r.DRUG_BILLING_UNITS]
-    waste_line = None
     if given.container != SINGLE_DOSE:
         # JW and JZ are for single-dose containers only: none here, at most a note.
         note = _waste_note(given)
         if note is not None:
-            out.findings.append(
-                {
-                    "rule": "DRUG-WASTE",
-                    "severity": "info",
-                    "administrations": [record_id],
-                    "message": note,
-                    "field": "waste_value",
-                }
-            )
-    elif given.waste_value is None:
-        out.findings.append(
-            {
-                "rule": "DRUG-WASTE",
-                "severity": "info",
-                "administrations": [record_id],
-                "message": f"{given.drug}: no waste charted (JW for an amount wasted, JZ for "
-                "none) for a single-dose container",
-                "field": "waste_value",
-            }
+            out.findings.append(_finding(given, "DRUG-WASTE", "info", note, "waste_value"))
+        return (), None
+    if given.waste_value is None:
+        message = (
+            f"{given.drug}: no waste charted (JW for an amount wasted, JZ for none) for a "
+            "single-dose container"
         )
-    elif given.waste_value == 0:
-        modifiers = ["JZ"]
-        applied.append(r.DRUG_JZ)
-        why += "; no waste charted (JZ)"
-    else:
-        waste_unit = given.waste_unit or given.dose_unit
+        out.findings.append(_finding(given, "DRUG-WASTE", "info", message, "waste_value"))
+        return (), None
+    if given.waste_value == 0:
+        return ("JZ",), None
+    waste_unit = given.waste_unit or given.dose_unit
+    try:
+        wasted = amount_convert(given.waste_value, waste_unit, given.billing_unit)
+    except UnitMismatch as exc:
+        message = f"{given.drug}: waste cannot be billed in {label}: {exc}"
+        out.findings.append(_finding(given, "DRUG-UNIT", "error", message, "waste_unit"))
+        return (), None
+    return (), wasted if wasted > 0 else None
+
+
+def _line(group: _Group, modifiers: list[str], why: str, rules: list[str]) -> dict[str, Any]:
+    if len(group.ids) > 1:
+        rules.append(r.DRUG_DAY_TOTAL)
+    return {
+        "code": group.first.hcpcs,
+        "units": group.units(),
+        "modifiers": modifiers,
+        "date": group.first.day,
+        "administrations": list(group.ids),
+        "why": why,
+        "rules": rules,
+    }
+
+
+def encounter_drug_lines(given: Iterable[DrugGiven]) -> DrugLineItems:
+    """The drug lines of an encounter's administrations: one per HCPCS code, day, billing unit,
+    modifier and scanned NDC with the day's total units (and one JW line per group for the
+    amounts wasted); the findings and not-charged entries one per administration."""
+    out = DrugLineItems()
+    dosed: dict[GroupKey, _Group] = {}
+    wasted: dict[GroupKey, _Group] = {}
+    for item in sorted(given, key=_given_order):
         try:
-            wasted = billing_units(
-                given.waste_value, waste_unit, given.per_unit, given.billing_unit
-            )
+            amount = amount_convert(item.dose_value, item.dose_unit, item.billing_unit)
         except UnitMismatch as exc:
-            out.findings.append(
+            out.not_charged.append(
                 {
-                    "rule": "DRUG-UNIT",
-                    "severity": "error",
-                    "administrations": [record_id],
-                    "message": f"{given.drug}: waste cannot be billed in {label}: {exc}",
-                    "field": "waste_unit",
+                    "administration": item.administration,
+                    "reason": f"{item.drug}: no drug charge: dose "
+                    f"{amount_label(item.dose_value, item.dose_unit)}: the unit cannot be billed "
+                    f"in {item.hcpcs} {item.billing_unit_label} ({exc})",
+                    "rules": ["DRUG-DOSE"],
                 }
             )
-        else:
-            waste_label = amount_label(given.waste_value, waste_unit)
-            waste_line = {
-                "code": given.hcpcs,
-                "units": wasted,
-                "modifiers": ["JW"],
-                "date": given.day,
-                "administrations": [record_id],
-                "why": f"{given.drug} {waste_label} wasted from a single-dose container; "
-                f"{label} per unit: ceil = {wasted} (JW)",
-                "rules": [r.DRUG_JW, r.DRUG_BILLING_UNITS],
-            }
-    out.lines.append(
-        {
-            "code": given.hcpcs,
-            "units": units,
-            "modifiers": modifiers,
-            "date": given.day,
-            "administrations": [record_id],
-            "why": why,
-            "rules": applied,
-        }
-    )
-    if waste_line is not None:
-        out.lines.append(waste_line)
+            continue
+        if amount <= 0:
+            continue
+        modifiers, waste = _waste(item, out)
+        unit = unit_normal(item.billing_unit)
+        key: GroupKey = (item.hcpcs, item.day, unit, item.per_unit, modifiers, item.ndc)
+        group = dosed.get(key)
+        if group is None:
+            group = dosed[key] = _Group(item)
+        group.add(item, amount_label(item.dose_value, item.dose_unit), amount)
+        if waste is not None:
+            waste_key: GroupKey = (item.hcpcs, item.day, unit, item.per_unit, ("JW",), item.ndc)
+            waste_group = wasted.get(waste_key)
+            if waste_group is None:
+                waste_group = wasted[waste_key] = _Group(item)
+            words = amount_label(item.waste_value or Decimal(0), item.waste_unit or item.dose_unit)
+            waste_group.add(item, words, waste)
+    for key, group in dosed.items():
+        label = f"{group.first.hcpcs} {group.first.billing_unit_label}"
+        why = f"{group.amounts()} given{group.summed()}; {label} per unit: ceil = {group.units()}"
+        rules = [r.DRUG_BILLING_UNITS]
+        if key[4] == ("JZ",):
+            why += "; no waste charted (JZ)"
+        out.lines.append(_line(group, list(key[4]), why, rules))
+        if key[4] == ("JZ",):
+            out.lines[-1]["rules"].append(r.DRUG_JZ)
+            continue
+        waste_group = wasted.get((key[0], key[1], key[2], key[3], ("JW",), key[5]))
+        if waste_group is None:
+            continue
+        containers = (
+            "a single-dose container" if len(waste_group.ids) == 1 else ("single-dose containers")
+        )
+        why = (
+            f"{waste_group.amounts()} wasted from {containers}{waste_group.summed()}; "
+            f"{label} per unit: ceil = {waste_group.units()} (JW)"
+        )
+        out.lines.append(_line(waste_group, ["JW"], why, [r.DRUG_JW, r.DRUG_BILLING_UNITS]))
     return out
+
+
+def drug_line_items(given: DrugGiven) -> DrugLineItems:
+    """The drug line(s) of one administration and the findings about its units and waste."""
+    return encounter_drug_lines([given])

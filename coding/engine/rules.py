@@ -81,6 +81,7 @@ MOD_SCOPE: Final = "MOD-SCOPE"
 DRUG_BILLING_UNITS: Final = "DRUG-BILLING-UNITS"
 DRUG_JW: Final = "DRUG-JW-WASTE"
 DRUG_JZ: Final = "DRUG-JZ-NO-WASTE"
+DRUG_DAY_TOTAL: Final = "DRUG-DAY-TOTAL"
 
 # The rules that make lines and not-charged reasons, with their titles.
 CODING_RULES: dict[str, str] = {
@@ -150,6 +151,8 @@ CODING_RULES: dict[str, str] = {
     DRUG_BILLING_UNITS: "HCPCS drug units: ceil(dose / billing unit) after conversion",
     DRUG_JW: "JW line for the amount wasted from a single-dose container",
     DRUG_JZ: "JZ on the line when no waste from a single-dose container is charted",
+    DRUG_DAY_TOTAL: "One drug line per HCPCS code, date of service, modifier and NDC: the doses "
+    "summed, then rounded up once",
 }
 
 # The checks: each finding's `rule`.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import User
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from coding.models import ChargeRun, ReviewItem
 from coding.services import charge_run_generate
-from mar.models import Addendum, Administration, Drug, Encounter
+from mar.models import Addendum, Administration, Drug, DrugNdc, Encounter
 from tests import factories
 
 
@@ -79,3 +80,36 @@ def jw_lines(run) -> list[tuple[str, int]]:
     """The run's lines with the JW modifier (wasted drug), as (code, units), read so on any
     database (a JSON `contains` lookup is PostgreSQL's only)."""
     return [(line.code, line.units) for line in run.lines.order_by("pk") if "JW" in line.modifiers]
+
+
+ONDANSETRON_NDCS = ("00409400101", "00781305195")  # two packages the test formulary lists
+
+
+def ondansetron_twice(
+    *, dose: Decimal = Decimal("4.5"), scanned: tuple[str, str] = ("", ""), **fields: object
+) -> Encounter:
+    """The factory's chemotherapy visit with a second ondansetron push, each charted `dose` mg of
+    ondansetron billed as J2405 (1 mg per unit, multi-dose: no JW/JZ), the second package the
+    preferred one (0.5 mL per billing unit); `scanned`: the NDC scanned for each push. Then
+    signed. The two pushes are on one date of service: one J2405 line of ceil(2 x `dose`)."""
+    encounter = factories.chemo_encounter_create(extra_pushes=1, **fields)
+    drug = Drug.objects.get(name="ondansetron")
+    drug.hcpcs_code, drug.billing_unit_amount, drug.billing_unit = "J2405", Decimal(1), "mg"
+    drug.container = Drug.Container.MULTI_DOSE
+    drug.save()
+    for ndc in ONDANSETRON_NDCS:
+        DrugNdc.objects.get_or_create(
+            drug=drug, ndc=ndc,
+            defaults={"unit": "ML", "units_per_billing_unit": Decimal("0.5"),
+                      "preferred": ndc == ONDANSETRON_NDCS[1]},
+        )  # fmt: skip
+    pushes = Administration.objects.filter(encounter=encounter, drug=drug).order_by("start", "pk")
+    for adm, ndc in zip(pushes, scanned, strict=True):
+        Administration.objects.filter(pk=adm.pk).update(
+            dose_value=dose, dose_unit="mg", stop=adm.start + timedelta(minutes=2), ndc=ndc
+        )
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_at=timezone.now()
+    )
+    encounter.refresh_from_db()
+    return encounter

@@ -30,7 +30,12 @@ from coding.services import charge_run_generate
 from mar import roles
 from mar.models import Administration, Drug, DrugNdc, Encounter, Order
 from tests import factories
-from tests.coding.review_helpers import addendum_for_test, paclitaxel_billable
+from tests.coding.review_helpers import (
+    ONDANSETRON_NDCS,
+    addendum_for_test,
+    ondansetron_twice,
+    paclitaxel_billable,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -261,3 +266,40 @@ def test_once_the_preferred_ndc_is_retired_lines_with_no_ndc_scanned_carry_an_ac
     drug_ndc_retire(ndc=DrugNdc.objects.get(ndc=PREFERRED), reason="Recalled", user=pharmacist_user)
     given = next(d for (code, _), d in details_by_code(encounter).items() if code == "J9267")
     assert given["ndc"] == SCANNED  # the drug's only active package, never the retired one
+
+
+def drug_line_details(encounter: Encounter) -> list[tuple[int, dict]]:
+    run, _ = charge_run_generate(encounter_id=encounter.pk)
+    lines = [line for line in effective_lines(run) if line.code == "J2405"]
+    return [
+        (line.units, detail)
+        for line, detail in zip(lines, claim_details(encounter, lines), strict=True)
+    ]
+
+
+def test_a_grouped_drug_line_carries_the_ndc_its_administrations_share() -> None:
+    """Both pushes scanned from the package that is not the preferred one: the day's one line
+    carries that NDC, its quantity 0.5 mL x the line's 9 units."""
+    encounter = ondansetron_twice(scanned=(ONDANSETRON_NDCS[0], ONDANSETRON_NDCS[0]))
+    [(units, detail)] = drug_line_details(encounter)
+    assert units == 9
+    assert (detail["ndc"], detail["ndc_unit"], detail["ndc_quantity"]) == (
+        ONDANSETRON_NDCS[0],
+        "ML",
+        "4.5",
+    )
+
+
+def test_drug_lines_of_two_scanned_packages_carry_each_its_own_ndc() -> None:
+    encounter = ondansetron_twice(scanned=ONDANSETRON_NDCS)
+    details = drug_line_details(encounter)
+    assert sorted((units, d["ndc"], d["ndc_quantity"]) for units, d in details) == [
+        (5, ONDANSETRON_NDCS[0], "2.5"),
+        (5, ONDANSETRON_NDCS[1], "2.5"),
+    ]
+
+
+def test_a_grouped_drug_line_with_no_scan_carries_the_preferred_ndc() -> None:
+    encounter = ondansetron_twice()
+    [(units, detail)] = drug_line_details(encounter)
+    assert (units, detail["ndc"], detail["ndc_quantity"]) == (9, ONDANSETRON_NDCS[1], "4.5")

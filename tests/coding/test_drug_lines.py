@@ -1,5 +1,6 @@
 """HCPCS drug lines: units = ceil(dose / billing unit), converted; JW waste lines, JZ for none,
-for single-dose containers only."""
+for single-dose containers only; one line per HCPCS code, date of service, modifier and scanned
+NDC with the day's total units (DRUG-DAY-TOTAL)."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,7 +17,14 @@ from coding.drug_lines import (
 from coding.models import ChargeFinding, ChargeLine
 from coding.services import charge_run_generate
 from mar.models import Administration, Drug
-from tests.coding.review_helpers import addendum_for_test, encounter_signed, jw_lines, reviewed
+from tests.coding.review_helpers import (
+    ONDANSETRON_NDCS,
+    addendum_for_test,
+    encounter_signed,
+    jw_lines,
+    ondansetron_twice,
+    reviewed,
+)
 
 
 @pytest.mark.django_db
@@ -217,3 +225,81 @@ def test_a_container_change_alone_is_a_new_input_for_the_drug_lines() -> None:
     second, created = charge_run_generate(encounter_id=encounter.pk, trigger="class_change")
     assert created
     assert list(second.lines.filter(code="J9267").values_list("modifiers", flat=True)) == [[]]
+
+
+# --- one line per HCPCS code, date of service, modifier and NDC (DRUG-DAY-TOTAL) -------------
+
+
+@pytest.mark.django_db
+def test_two_doses_of_a_drug_on_one_day_are_stored_as_one_line_of_the_total() -> None:
+    """4.5 mg + 4.5 mg of ondansetron (J2405, 1 mg per unit): one line of ceil(9) = 9 units;
+    a line per dose made 5 + 5 = 10."""
+    encounter = ondansetron_twice()
+    run, _ = charge_run_generate(encounter_id=encounter.pk)
+    [line] = run.lines.filter(code="J2405")
+    pushes = Administration.objects.filter(encounter=encounter, drug__name="ondansetron")
+    assert line.units == 9
+    assert line.administrations == [f"A{adm.pk}" for adm in pushes.order_by("pk")]
+    assert line.why == "ondansetron 4.5 mg + 4.5 mg given = 9 mg; J2405 1 mg per unit: ceil = 9"
+    assert line.rules == ["DRUG-BILLING-UNITS", "DRUG-DAY-TOTAL"]
+    assert line.position >= DRUG_LINE_POSITION_BASE
+
+
+@pytest.mark.django_db
+def test_two_packages_scanned_are_a_line_each() -> None:
+    encounter = ondansetron_twice(scanned=ONDANSETRON_NDCS)
+    run, _ = charge_run_generate(encounter_id=encounter.pk)
+    lines = run.lines.filter(code="J2405").order_by("position")
+    assert [(line.units, len(line.administrations)) for line in lines] == [(5, 1), (5, 1)]
+
+
+def test_a_scanned_ndc_the_formulary_does_not_list_groups_like_no_scan() -> None:
+    """The claim does not carry an NDC the formulary does not list for the drug (claim.py
+    `ndc_for`), so it does not split the day's line."""
+    drug = Drug(pk=3, name="ondansetron", hcpcs_code="J2405", billing_unit_amount=Decimal(1))
+    drug.billing_unit, drug.container = "mg", MULTI
+    adms = []
+    for pk, hour, ndc in ((1, 14, "99999999999"), (2, 16, ""), (3, 18, ONDANSETRON_NDCS[0])):
+        adm = Administration(
+            pk=pk, drug=drug, start=datetime(2026, 3, 2, hour, tzinfo=UTC), dose_value=Decimal(4)
+        )
+        adm.dose_unit, adm.ndc = "mg", ndc
+        adms.append(adm)
+    out = drug_lines_compute(adms, ZoneInfo("UTC"), stocked={(3, ONDANSETRON_NDCS[0])})
+    assert [(line["units"], line["administrations"]) for line in out.lines] == [
+        (8, ["A1", "A2"]),
+        (4, ["A3"]),
+    ]
+    # Without the formulary's list every scan counts as scanned.
+    assert len(drug_lines_compute(adms, ZoneInfo("UTC")).lines) == 3
+
+
+def test_not_charged_entries_keep_the_records_order_dose_missing_or_unit() -> None:
+    drug = Drug(pk=3, name="ondansetron", hcpcs_code="J2405", billing_unit_amount=Decimal(1))
+    drug.billing_unit = "mg"
+    adms = []
+    for pk, hour, dose in ((5, 18, None), (9, 14, Decimal(4))):
+        adm = Administration(
+            pk=pk, drug=drug, start=datetime(2026, 3, 2, hour, tzinfo=UTC), dose_value=dose
+        )
+        adm.dose_unit = "mg/kg"
+        adms.append(adm)
+    out = drug_lines_compute(adms, ZoneInfo("UTC"))
+    assert [n["administration"] for n in out.not_charged] == ["A9", "A5"]  # 14:00, then 18:00
+
+
+@pytest.mark.django_db
+def test_a_scan_corrected_alone_makes_a_new_run_with_the_lines_regrouped() -> None:
+    """The record given to the engine does not carry the scanned NDC; the drug lines' inputs do,
+    since the lines group by it."""
+    encounter = ondansetron_twice(scanned=ONDANSETRON_NDCS)
+    first, _ = charge_run_generate(encounter_id=encounter.pk)
+    with transaction.atomic():
+        addendum_for_test(encounter)
+        Administration.objects.filter(encounter=encounter, ndc=ONDANSETRON_NDCS[0]).update(
+            ndc=ONDANSETRON_NDCS[1]
+        )
+    second, created = charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
+    assert created and second.pk != first.pk
+    assert first.input_snapshot == second.input_snapshot
+    assert list(second.lines.filter(code="J2405").values_list("units", flat=True)) == [9]

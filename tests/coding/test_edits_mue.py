@@ -21,7 +21,8 @@ from coding.review import (
     review_accept,
     review_claim,
 )
-from tests.coding.review_helpers import reviewed
+from coding.services import charge_run_generate
+from tests.coding.review_helpers import ONDANSETRON_NDCS, ondansetron_twice, reviewed
 
 SAMPLE = Path(__file__).resolve().parents[2] / "coding" / "data" / "mue_sample.csv"
 
@@ -158,3 +159,25 @@ def test_an_override_for_an_edit_that_no_longer_applies_is_refused(claimed, code
         edit_override_create(
             item=item, user=coder_user, rule="EDIT-MUE", message="made up", reason="because"
         )
+
+
+@pytest.mark.django_db
+def test_the_mue_check_reads_the_days_total_drug_line() -> None:
+    """4.5 mg + 4.5 mg of ondansetron (J2405, 1 mg): the day's one line of 9 units is within a
+    limit of 9 (a line per dose made 5 + 5 = 10, over it) and over a limit of 8."""
+    run, _ = charge_run_generate(encounter_id=ondansetron_twice().pk)
+    MueLimit.objects.create(code="J2405", limit=9)
+    assert rules(run) == []
+    MueLimit.objects.filter(code="J2405").update(limit=8)
+    [edit] = charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).items
+    assert edit.finding.rule == "EDIT-MUE"
+    assert edit.finding.message.startswith("J2405: 9 units on ")
+
+
+@pytest.mark.django_db
+def test_the_mue_check_sums_a_codes_lines_of_one_day() -> None:
+    """Two packages scanned make two J2405 lines (5 + 5): MUE counts the code's day, 10 > 9."""
+    run, _ = charge_run_generate(encounter_id=ondansetron_twice(scanned=ONDANSETRON_NDCS).pk)
+    MueLimit.objects.create(code="J2405", limit=9)
+    [edit] = charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).items
+    assert edit.finding.message.startswith("J2405: 10 units on ")

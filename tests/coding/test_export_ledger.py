@@ -4,18 +4,24 @@
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
 from coding.exports import _fhir_parse, export_create, ledger_sum
+from coding.ledger import Sendable, ledger_difference
 from coding.models import LedgerEntry, ReviewItem
 from coding.review import effective_lines, review_accept, review_claim
 from coding.services import charge_run_generate
 from mar.models import Administration
-from tests.coding.review_helpers import addendum_for_test, reviewed
+from tests.coding.review_helpers import (
+    ONDANSETRON_NDCS,
+    addendum_for_test,
+    ondansetron_twice,
+    reviewed,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -158,3 +164,55 @@ def test_the_review_page_shows_what_the_next_export_credits_and_charges(
     assert sorted((e.kind, e.code, e.units) for e in sent) == [
         ("CD", "96415", 2), ("CG", "96415", 1),
     ]  # fmt: skip
+
+
+def test_two_drug_lines_that_became_one_are_credited_and_charged_once(coder_user) -> None:
+    """Two J2405 lines billed (two packages scanned: 5 + 5 units); the scan corrected, the
+    re-coded encounter has the day's one line of 9: the export credits the two under their own
+    transaction ids and charges the one; nothing else is sent; the ledger holds what is
+    accepted, nothing lost or doubled."""
+    encounter = ondansetron_twice(scanned=ONDANSETRON_NDCS)
+    charge_run_generate(encounter_id=encounter.pk)
+    item = ReviewItem.objects.get(encounter=encounter)
+    accept(coder_user, item)
+    first = export_create(user=coder_user).export
+    billed = list(LedgerEntry.objects.filter(export=first, code="J2405").order_by("pk"))
+    assert [(e.kind, e.units) for e in billed] == [("CG", 5), ("CG", 5)]
+
+    addendum_for_test(encounter, coder_user)
+    Administration.objects.filter(encounter=encounter, ndc=ONDANSETRON_NDCS[0]).update(
+        ndc=ONDANSETRON_NDCS[1]
+    )
+    charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
+    item.refresh_from_db()
+    accept(coder_user, item)
+    second = export_create(user=coder_user).export
+    assert second is not None and second.pk != first.pk
+    sent = list(LedgerEntry.objects.filter(export=second).order_by("pk"))
+    assert [(e.kind, e.code, e.units) for e in sent] == [
+        ("CD", "J2405", 5),
+        ("CD", "J2405", 5),
+        ("CG", "J2405", 9),
+    ]
+    assert [e.reverses for e in sent[:2]] == billed
+    assert [e.transaction_id for e in sent[:2]] == [e.transaction_id for e in billed]
+    assert sorted(sent[2].administrations) == sorted(a for e in billed for a in e.administrations)
+    assert sent[2].detail["ndc"] == ONDANSETRON_NDCS[1]
+    assert ledger_sum(encounter.pk) == accepted_sum(encounter)
+    assert ledger_sum(encounter.pk)[("J2405", (), sent[2].date)] == 9
+
+
+def test_lines_billed_one_per_dose_are_credited_for_the_days_one_line() -> None:
+    """An encounter billed before the drug lines were grouped (a line per dose, 2 + 2) and coded
+    again (one line of 3): both standing charges are credited, the one line charged."""
+    day = date(2026, 3, 2)
+    standing = [
+        LedgerEntry(pk=pk, code="J2405", modifiers=[], units=2, date=day, administrations=[a])
+        for pk, a in ((1, "A1"), (2, "A2"))
+    ]
+    desired = [Sendable("J2405", (), 3, day, ("A1", "A2"))]
+    difference = ledger_difference(standing, desired)
+    assert difference.credits == standing
+    assert difference.new == [0] and difference.kept == {}
+    unchanged = ledger_difference(standing[:1], [Sendable("J2405", (), 2, day, ("A1",))])
+    assert unchanged.empty
