@@ -15,9 +15,12 @@ formulary's container:
 
 - single-dose: when the nurse charted an amount wasted, a line for it with modifier JW, the
   wasted amounts of the group summed likewise (one JW line per code, day, billing unit and
-  NDC); when she charted that nothing was wasted (waste 0), modifier JZ on the administered
-  line (so an administration with JZ and one without are on separate lines); when waste was
-  not charted, no modifier and a DRUG-WASTE finding (info) for the coder.
+  NDC), its units what the containers held in whole units (given + wasted, rounded down) less
+  the units billed as given (rounded up), and no JW line when that is 0 (CMS pays the
+  discarded amount "up to the amount ... on the vial": `discarded_units`); when she charted
+  that nothing was wasted (waste 0), modifier JZ on the administered line (so an
+  administration with JZ and one without are on separate lines); when waste was not charted,
+  no modifier and a DRUG-WASTE finding (info) for the coder.
 - multi-dose: never JW or JZ; charted waste is not billed, and a DRUG-WASTE finding (info) says so.
 - not stated: never JW or JZ (single-dose cannot be claimed), and a DRUG-WASTE finding (info) per
   administration asks for the pharmacist to state the container.
@@ -37,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from . import rules as r
@@ -95,6 +98,16 @@ def units_of(amount: Decimal, per_unit: Decimal) -> int:
     amount, 0 for none."""
     units = int((amount / per_unit).to_integral_value(rounding=ROUND_CEILING))
     return max(units, 1) if amount > 0 else 0
+
+
+def discarded_units(given: Decimal, wasted: Decimal, per_unit: Decimal) -> int:
+    """The JW units of `wasted` from containers `given` was drawn from (both in the billing
+    unit): what given and wasted together hold in whole units, less the units the given amount
+    is billed (rounded up): floor((given + wasted) / per_unit) - ceil(given / per_unit), never
+    below 0. So the units billed, given and discarded, never exceed what the containers held
+    (CMS: the discarded amount is paid "up to the amount ... indicated on the vial")."""
+    held = int(((given + wasted) / per_unit).to_integral_value(rounding=ROUND_FLOOR))
+    return max(held - units_of(given, per_unit), 0)
 
 
 def billing_units(value: Decimal, unit: str, per_unit: Decimal, billing_unit: str) -> int:
@@ -183,11 +196,13 @@ class _Group:
         self.first = first
         self.ids: list[str] = []
         self.words: list[tuple[str, str]] = []  # (drug, the amount as charted)
+        self.amounts_in_unit: list[Decimal] = []  # each one's amount in the billing unit
         self.total = Decimal(0)
 
     def add(self, given: DrugGiven, words: str, amount: Decimal) -> None:
         self.ids.append(given.administration)
         self.words.append((given.drug, words))
+        self.amounts_in_unit.append(amount)
         self.total += amount
 
     def units(self) -> int:
@@ -248,12 +263,14 @@ def _waste(given: DrugGiven, out: DrugLineItems) -> tuple[tuple[str, ...], Decim
     return (), wasted if wasted > 0 else None
 
 
-def _line(group: _Group, modifiers: list[str], why: str, rules: list[str]) -> dict[str, Any]:
+def _line(
+    group: _Group, modifiers: list[str], why: str, rules: list[str], units: int | None = None
+) -> dict[str, Any]:
     if len(group.ids) > 1:
         rules.append(r.DRUG_DAY_TOTAL)
     return {
         "code": group.first.hcpcs,
-        "units": group.units(),
+        "units": group.units() if units is None else units,
         "modifiers": modifiers,
         "date": group.first.day,
         "administrations": list(group.ids),
@@ -315,11 +332,34 @@ def encounter_drug_lines(given: Iterable[DrugGiven]) -> DrugLineItems:
         containers = (
             "a single-dose container" if len(waste_group.ids) == 1 else ("single-dose containers")
         )
+        # The given amount drawn from the same containers: the group's administrations that
+        # charted the waste (others on the line may not have).
+        drawn = sum(
+            (
+                amount
+                for amount, adm in zip(group.amounts_in_unit, group.ids, strict=True)
+                if adm in waste_group.ids
+            ),
+            Decimal(0),
+        )
+        jw = discarded_units(drawn, waste_group.total, group.first.per_unit)
+        held = amount_label(drawn + waste_group.total, group.first.billing_unit)
+        given_units = units_of(drawn, group.first.per_unit)
+        if jw == 0:
+            out.lines[-1]["why"] += (
+                f"; {waste_group.amounts()} wasted: no JW unit (given and wasted hold {held}, "
+                f"{given_units} unit{'s' if given_units != 1 else ''} already billed as given)"
+            )
+            out.lines[-1]["rules"].append(r.DRUG_JW)
+            continue
         why = (
             f"{waste_group.amounts()} wasted from {containers}{waste_group.summed()}; "
-            f"{label} per unit: ceil = {waste_group.units()} (JW)"
+            f"given and wasted hold {held}, {label} per unit: floor = "
+            f"{given_units + jw}, less {given_units} billed as given = {jw} (JW)"
         )
-        out.lines.append(_line(waste_group, ["JW"], why, [r.DRUG_JW, r.DRUG_BILLING_UNITS]))
+        out.lines.append(
+            _line(waste_group, ["JW"], why, [r.DRUG_JW, r.DRUG_BILLING_UNITS], units=jw)
+        )
     return out
 
 

@@ -209,21 +209,22 @@ def test_jz_and_no_modifier_administrations_of_the_same_drug_are_separate_lines(
 
 
 def test_jw_waste_of_one_day_is_summed_on_its_own_line_after_the_dose_line() -> None:
-    """3 mg + 4 mg wasted at 10 mg per unit: one JW unit, not 1 + 1."""
+    """17 mg + 16 mg given, 8 mg + 9 mg wasted at 10 mg per unit: the containers held 50 mg,
+    4 units billed as given, so one JW unit (not 1 + 1, each waste rounded up)."""
     items = encounter_drug_lines(
         [
-            ondansetron("A2", "16", container=SINGLE_DOSE, waste_value=Decimal(4)),
-            ondansetron("A1", "17", container=SINGLE_DOSE, waste_value=Decimal(3)),
+            ondansetron("A2", "16", container=SINGLE_DOSE, waste_value=Decimal(9)),
+            ondansetron("A1", "17", container=SINGLE_DOSE, waste_value=Decimal(8)),
         ]
     )
     assert [(ln["units"], ln["modifiers"], ln["administrations"]) for ln in items.lines] == [
         (4, [], ["A1", "A2"]),  # 33 mg
-        (1, ["JW"], ["A1", "A2"]),  # 7 mg
+        (1, ["JW"], ["A1", "A2"]),  # 17 mg
     ]
     jw = items.lines[1]
     assert jw["why"] == (
-        "ondansetron 3 mg + 4 mg wasted from single-dose containers = 7 mg; "
-        "J2405 10 mg per unit: ceil = 1 (JW)"
+        "ondansetron 8 mg + 9 mg wasted from single-dose containers = 17 mg; given and wasted "
+        "hold 50 mg, J2405 10 mg per unit: floor = 5, less 4 billed as given = 1 (JW)"
     )
     assert jw["rules"] == [r.DRUG_JW, r.DRUG_BILLING_UNITS, r.DRUG_DAY_TOTAL]
     assert items.findings == []
@@ -232,14 +233,50 @@ def test_jw_waste_of_one_day_is_summed_on_its_own_line_after_the_dose_line() -> 
 def test_a_jw_line_covers_only_the_administrations_that_wasted() -> None:
     items = encounter_drug_lines(
         [
-            ondansetron("A1", "15", container=SINGLE_DOSE, waste_value=Decimal(5)),
+            ondansetron("A1", "15", container=SINGLE_DOSE, waste_value=Decimal(15)),
             ondansetron("A2", "15", container=MULTI_DOSE),
         ]
     )
     assert [(ln["units"], ln["modifiers"], ln["administrations"]) for ln in items.lines] == [
         (3, [], ["A1", "A2"]),
-        (1, ["JW"], ["A1"]),
+        (1, ["JW"], ["A1"]),  # A1's vial held 30 mg: 3 units, 2 billed as given
     ]
+
+
+@pytest.mark.parametrize(
+    ("given_mg", "wasted_mg", "per_unit", "units", "jw"),
+    [
+        # MedLearn: 75 mg given of a 100 mg vial billed per 100 mg: one unit, no JW line.
+        (75, 25, 100, 1, 0),
+        # The Rheumatologist (ACR): 70 mg of a 100 mg vial per 10 mg: 7 units and 3 JW;
+        # 77 mg: 8 units, and the 23 mg discarded rounded down, 2 JW.
+        (70, 30, 10, 7, 3),
+        (77, 23, 10, 8, 2),
+        # 7 mg of a 10 mg vial per 10 mg: the whole unit billed as given, no JW line.
+        (7, 3, 10, 1, 0),
+    ],
+)
+def test_jw_units_never_bill_more_than_the_container_held(
+    given_mg: int, wasted_mg: int, per_unit: int, units: int, jw: int
+) -> None:
+    """DRUG-JW-WASTE (CMS Claims Processing Manual ch. 17 §40: the discarded amount is paid
+    "up to the amount ... indicated on the vial"): the dose rounded up, the waste's units what
+    the container held in whole units less those."""
+    items = encounter_drug_lines(
+        [
+            given(
+                dose_value=Decimal(given_mg),
+                waste_value=Decimal(wasted_mg),
+                per_unit=Decimal(per_unit),
+            )
+        ]
+    )
+    assert [(ln["units"], ln["modifiers"]) for ln in items.lines] == [(units, [])] + (
+        [(jw, ["JW"])] if jw else []
+    )
+    if not jw:
+        assert "wasted: no JW unit" in items.lines[0]["why"]
+        assert r.DRUG_JW in items.lines[0]["rules"]
 
 
 def test_a_dose_in_mg_per_m2_is_not_charged_and_joins_no_group() -> None:
@@ -270,7 +307,8 @@ def test_one_administration_reads_as_it_did_before_the_lines_were_grouped() -> N
     [line, waste] = drug_line_items(one).lines
     assert line["why"] == "paclitaxel 300 mg given; J9267 1 mg per unit: ceil = 300"
     assert waste["why"] == (
-        "paclitaxel 20 mg wasted from a single-dose container; J9267 1 mg per unit: ceil = 20 (JW)"
+        "paclitaxel 20 mg wasted from a single-dose container; given and wasted hold 320 mg, "
+        "J9267 1 mg per unit: floor = 320, less 300 billed as given = 20 (JW)"
     )
 
 
@@ -316,9 +354,14 @@ def test_drug_lines_do_not_depend_on_the_order_and_never_bill_more_than_dose_by_
     for line in items.lines:
         covered_doses = [by_id[i] for i in line["administrations"]]
         if line["modifiers"] == ["JW"]:
-            amounts = [g.waste_value or Decimal(0) for g in covered_doses]
-        else:
-            amounts = [g.dose_value for g in covered_doses]
+            # DRUG-JW-WASTE: what the containers held in whole units, less the given units.
+            wasted = sum(g.waste_value or Decimal(0) for g in covered_doses)
+            drawn = sum(g.dose_value for g in covered_doses)
+            held = math.floor((drawn + wasted) / 10)
+            assert line["units"] == held - max(1, math.ceil(drawn / 10)) > 0
+            assert line["units"] <= math.ceil(wasted / 10)
+            continue
+        amounts = [g.dose_value for g in covered_doses]
         assert line["units"] == max(1, math.ceil(sum(amounts) / 10))
         assert line["units"] <= sum(max(1, math.ceil(a / 10)) for a in amounts)
         assert len({(g.day, g.ndc) for g in covered_doses}) == 1
