@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
@@ -269,6 +271,23 @@ def test_no_charge_master_loaded_means_no_prices_and_no_edit(coder_user) -> None
     _, run, _ = reviewed()
     assert charge_master_for(["96413"]).loaded is False
     assert [e.finding.rule for e in charge_edits_for_run(run).items] == []
+
+
+@pytest.mark.django_db
+def test_a_loaded_charge_master_is_known_as_loaded_whichever_codes_are_asked() -> None:
+    """A code found: one query, by the code; none of the codes found: one more, whether any
+    charge master is loaded (an edit blocks a code missing from a loaded one, not from none)."""
+    charge_master_load(
+        rows=charge_master_parse(f"{HEADER}96413,0335,Chemo IV up to 1 h,600\n"), replace=False
+    )
+    with CaptureQueriesContext(connection) as found:
+        master = charge_master_for(["96413", "96415"])
+    assert master.loaded is True and len(found) == 1
+    with CaptureQueriesContext(connection) as none_found:
+        assert charge_master_for(["J9999"]).loaded is True
+    assert len(none_found) == 2
+    ChargeMasterItem.objects.all().delete()
+    assert charge_master_for(["96413"]).loaded is False
 
 
 def rebill_after(coder, item, **load) -> list[tuple[str, str]]:
