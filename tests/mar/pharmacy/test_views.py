@@ -480,7 +480,8 @@ def test_the_nav_links_each_role_to_the_pharmacy_pages(client_as) -> None:
     pharmacist_page = client_as(roles.PHARMACIST).get(reverse("pharmacy:formulary")).content
     assert b'href="' + worklist + b'"' in pharmacist_page
     nurse_page = client_as(roles.NURSE).get(reverse("pharmacy:formulary")).content
-    assert b'class="nav-link" href="' + formulary + b'"' in nurse_page
+    # On the formulary the nurse's Formulary link is the section she is in (walk20).
+    assert b'class="nav-link active" aria-current="true" href="' + formulary + b'"' in nurse_page
 
 
 def test_the_pages_stay_usable_with_an_administration_of_an_untagged_drug(client_as) -> None:
