@@ -646,7 +646,7 @@ def test_a_pharmacist_adds_a_drugs_ndc_typed_as_on_the_label_and_it_is_shown(
     ("typed", "said"),
     [
         ("1234-5678", "An NDC is 11 digits (5-4-2)"),
-        ("", "This field is required."),
+        ("", "Enter the NDC on the package."),
         ("00409-4888-02", "is already listed for mesna"),
     ],
 )
