@@ -25,10 +25,12 @@ class ModifiersField(forms.CharField):
 
 
 def _range_checked(form: forms.Form, data: dict[str, Any]) -> dict[str, Any]:
-    """A range typed backwards matches nothing: said beside "Date to", not an empty list."""
+    """A range typed backwards matches nothing: said beside "Date to", not an empty list. The
+    words name no date: the field above shows it, and a date in a narrow column's message broke
+    in two ("2026-12-" / "01", walk20)."""
     start, end = data.get("date_from"), data.get("date_to")
     if start and end and end < start:
-        form.add_error("date_to", f"Date to ({end:%Y-%m-%d}) is before date from.")
+        form.add_error("date_to", "The range ends before it starts: date to is before date from.")
     return data
 
 

@@ -18,6 +18,5 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 @register.filter
 def dates_whole(text: object) -> SafeString:
-    return mark_safe(  # escaped above; only the spans are added
-        _DATE.sub(lambda m: f'<span class="text-nowrap">{m.group(0)}</span>', escape(text))
-    )
+    wrapped = _DATE.sub(lambda m: f'<span class="text-nowrap">{m.group(0)}</span>', escape(text))
+    return mark_safe(wrapped)  # escaped above; only the spans are added

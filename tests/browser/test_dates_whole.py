@@ -1,7 +1,7 @@
 """A date is read whole: no "2026-12-" / "06" at 768 px (walk20 saw it in the pharmacist's queue,
 the verified badge on the queue and on the coder's record, and the audit sweep's encounters).
-Each page of every role's day, the demo's, and a sweep that found a difference; a date may sit
-on the line after its neighbour, never broken inside itself."""
+Each page of every role's day, the demo's, a sweep that found a difference and a range refused
+beside its field; a date may sit on the line after its neighbour, never broken inside itself."""
 
 import re
 from datetime import date
@@ -60,6 +60,9 @@ def test_no_date_on_a_main_page_is_broken_across_two_lines_at_768(
     world = readable_world()
     pages = main_pages(world)
     pages["coder"].append(a_sweep_with_a_difference(world.signed[0]))
+    # A refusal that names a date, beside its field in a narrow column.
+    backwards = "date_from=2026-12-31&date_to=2026-12-01"
+    pages["coder"].append(reverse("coding:report_findings") + "?" + backwards)
     page = browser_page
     page.set_viewport_size({"width": 768, "height": 1024})
     broken: list[str] = []
