@@ -259,8 +259,16 @@ def checklist_build(
     acks = {acknowledgement_key(a): a for a in acknowledgements}
     findings = sorted(findings, key=lambda f: f.sort_key())
     flush_anchor = _flush_anchors(record, flushes)
+    on_hold = {
+        f.administrations: f
+        for f in findings
+        if f.rule == "RAC-7" and f.severity == "info" and (f.field or "").startswith("pauses[")
+    }
     groups: dict[str, Group] = {}
     for finding in findings:
+        if is_running_finding(finding) and finding.administrations in on_hold:
+            # Paused now: its pause says so; "… is running" beside it contradicted it (walk20).
+            continue
         first = finding.administrations[0] if finding.administrations else ""
         if first not in groups:
             adm = administrations.get(first)
@@ -285,11 +293,7 @@ def checklist_build(
             checklist.infos += 1
     checklist.open_errors = open_errors(findings, set(acks))
     checklist.running = [f for f in findings if is_running_finding(f)]
-    checklist.on_hold = {
-        f.administrations: f
-        for f in findings
-        if f.rule == "RAC-7" and f.severity == "info" and (f.field or "").startswith("pauses[")
-    }
+    checklist.on_hold = on_hold
     return checklist
 
 

@@ -291,7 +291,7 @@ def test_running_with_other_errors_the_sign_panel_still_says_signing_asks_for_th
 
 def test_an_infusion_paused_now_is_said_paused_in_the_sign_panel_not_running(client_as) -> None:
     """walk20: the card said Paused and the checklist '… is paused (since …)', while the
-    sign-off listed 'carboplatin is running (started …)'."""
+    sign-off listed 'carboplatin is running (started …)', and the checklist said both."""
     from mar.models import Pause
     from mar.summary import summary_invalidate
 
@@ -304,3 +304,7 @@ def test_an_infusion_paused_now_is_said_paused_in_the_sign_panel_not_running(cli
     assert 'data-testid="sign-running-note"' in sign  # signing still asks for its stop
     assert "carboplatin is paused (since" in sign
     assert "carboplatin is running" not in sign
+    checklist = html[html.index('data-testid="checklist"') :]
+    checklist = checklist[: checklist.index("</section>")]
+    assert "carboplatin is paused (since" in checklist
+    assert "carboplatin is running" not in checklist
