@@ -127,6 +127,7 @@ class ChargeMasterUploadForm(forms.Form):
     file = forms.FileField(
         label="Charge master CSV",
         help_text="UTF-8 CSV, at most 5 MB",
+        error_messages={"required": "Choose the charge master CSV file to load."},
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
     effective_from = _DateField(

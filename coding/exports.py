@@ -153,8 +153,18 @@ def hl7_ts(value: datetime, zone: ZoneInfo) -> str:
 
 
 def _name_parts(name: str) -> tuple[str, str]:
+    """A person named as people write it ("Amara Okafor": the nurse, the prescriber): the last
+    word is the family name."""
     given, _, family = name.strip().rpartition(" ")
     return family or name, given
+
+
+def _patient_name_parts(name: str) -> tuple[str, str]:
+    """A patient as registration and ADT keep the name, "Family, Given Middle" (as the FHIR
+    Patient reads it); a name without a comma is sent whole as the family name, never split
+    at a guess (walk20: "Lopez, Maria" went to billing as family "Maria", given "Lopez,")."""
+    family, _, given = name.partition(",")
+    return " ".join(family.split()) or name.strip(), " ".join(given.split())
 
 
 def sendable(line: EffectiveLine, detail: dict[str, Any] | None = None) -> Sendable:
@@ -298,7 +308,7 @@ def hl7_message(batch: Batch, *, control_id: str, batch_id: str, at: datetime) -
     msg.pid.pid_1 = "1"
     _put(msg.pid.pid_3, "cx_1", patient.mrn, label="MRN (PID-3)")
     msg.pid.pid_3.cx_5 = "MR"
-    family, given = _name_parts(patient.name)
+    family, given = _patient_name_parts(patient.name)
     _put(msg.pid.pid_5.xpn_1, "fn_1", family, label="patient family name (PID-5.1)")
     if given:
         _put(msg.pid.pid_5, "xpn_2", given, label="patient given name (PID-5.2)")

@@ -25,10 +25,12 @@ class ModifiersField(forms.CharField):
 
 
 def _range_checked(form: forms.Form, data: dict[str, Any]) -> dict[str, Any]:
-    """A range typed backwards matches nothing: said beside "Date to", not an empty list."""
+    """A range typed backwards matches nothing: said beside "Date to", not an empty list. The
+    words name no date: the field above shows it, and a date in a narrow column's message broke
+    in two ("2026-12-" / "01", walk20)."""
     start, end = data.get("date_from"), data.get("date_to")
     if start and end and end < start:
-        form.add_error("date_to", f"Date to ({end:%Y-%m-%d}) is before date from.")
+        form.add_error("date_to", "The range ends before it starts: date to is before date from.")
     return data
 
 
@@ -167,6 +169,25 @@ class EditOverrideForm(forms.Form):
     )
 
 
+FINDING_CHOICE_CHARS = 90  # of a finding's message in the query's list of findings
+
+
+def _finding_choice(finding: ChargeFinding) -> str:
+    """A finding as a choice of the query's list: its rule and message, a long message cut at
+    its last clause (else between words) and marked cut ("…"), where it stopped unmarked
+    wherever the 90th character fell ("…single-dose container, so", walk20)."""
+    message = finding.message
+    if len(message) > FINDING_CHOICE_CHARS:
+        head = message[: FINDING_CHOICE_CHARS + 1]
+        clause = max(head.rfind(", "), head.rfind("; "), head.rfind(": "))
+        if clause >= FINDING_CHOICE_CHARS * 2 // 3:
+            head = head[:clause]
+        else:
+            head = head.rsplit(" ", 1)[0]
+        message = head.rstrip(" ,;:") + "…"
+    return f"{finding.rule} · {message}"
+
+
 class QueryForm(forms.Form):
     """A question to the nurse: about one of the engine's findings, or about the record (a gap
     the engine did not flag), optionally naming one administration."""
@@ -199,11 +220,7 @@ class QueryForm(forms.Form):
         field = self.fields["finding"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = ChargeFinding.objects.filter(run_id=run_id).order_by("position")
-        field.label_from_instance = (
-            lambda f: (  # type: ignore[method-assign]
-                f"{f.rule} · {f.message[:90]}"
-            )
-        )
+        field.label_from_instance = _finding_choice  # type: ignore[method-assign]
         adm_field = self.fields["administration"]
         assert isinstance(adm_field, forms.ChoiceField)
         adm_field.choices = [("", "None: the whole record"), *(administrations or [])]

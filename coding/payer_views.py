@@ -71,11 +71,13 @@ class PayerPolicyForm(forms.Form):
                     max_value=POLICY_MAX_MINUTES,
                     initial=initial_policy.get(key, default),
                     help_text=f"default {default}",
+                    error_messages={"required": f"Enter the minutes (default {default})."},
                 )
         self.fields["reason"] = forms.CharField(
             label="Why the policy changes",
             widget=forms.Textarea(attrs={"rows": 2}),
             help_text="Kept with the new version; the re-coded runs name it",
+            error_messages={"required": "Say why the policy changes: the reason is kept with it."},
         )
 
     def policy_values(self) -> dict[str, Any]:

@@ -20,8 +20,14 @@ SHOWN = 200  # differences listed on the page; the CSV has them all
 
 
 class SweepForm(forms.Form):
-    date_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Enter the first date of service to re-code."},
+    )
+    date_to = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Enter the last date of service to re-code."},
+    )
     payer = forms.ModelChoiceField(
         queryset=Payer.objects.filter(active=True),
         required=False,

@@ -15,10 +15,11 @@ from mar.forms import ADDENDUM_WHY_LABEL, LocalTimeField, ZonedForm
 from mar.models import AccessSite, BarcodeScan, Order, PatientMeasure, Pause, SiteAssessment
 
 
-def _amount(label: str, *, required: bool = False) -> forms.DecimalField:
+def _amount(label: str, *, required: bool = False, missing: str = "") -> forms.DecimalField:
     return forms.DecimalField(
         label=label,
         required=required,
+        error_messages={"required": missing} if missing else None,
         min_value=Decimal(0),
         max_digits=8,
         decimal_places=2,
@@ -33,6 +34,7 @@ class ScanForm(forms.Form):
         label="Scan wristband or drug",
         max_length=200,
         strip=False,
+        error_messages={"required": "Scan the wristband or the drug, or type its code."},
         widget=forms.TextInput(
             attrs={
                 "autocomplete": "off",
@@ -47,7 +49,11 @@ class ScanForm(forms.Form):
 
 
 class ScanOverrideForm(forms.Form):
-    reason = forms.CharField(label="Override reason", max_length=500)
+    reason = forms.CharField(
+        label="Override reason",
+        max_length=500,
+        error_messages={"required": "Say why you give it anyway: the reason is kept."},
+    )
     order = forms.TypedChoiceField(
         label="Given for the order", coerce=int, required=False, empty_value=None
     )
@@ -123,9 +129,13 @@ class StartChecksForm(forms.Form):
 
 
 class RateChangeForm(ZonedForm):
-    rate_ml_h = _amount("New rate (mL/h)", required=True)
+    rate_ml_h = _amount("New rate (mL/h)", required=True, missing="Enter the new rate in mL/h.")
     at = LocalTimeField(label="At (empty: now)", required=False)
-    reason = forms.CharField(label="Reason", max_length=200)
+    reason = forms.CharField(
+        label="Reason",
+        max_length=200,
+        error_messages={"required": "Say why the rate changed."},
+    )
     version = forms.IntegerField(required=False, widget=forms.HiddenInput())
 
 
@@ -168,7 +178,13 @@ class FlushDetailsForm(forms.Form):
 
 class MeasureForm(ZonedForm):
     kind = forms.ChoiceField(label="Measure", choices=PatientMeasure.Kind.choices)
-    value = forms.DecimalField(label="Value", max_digits=7, decimal_places=2, min_value=0)
+    value = forms.DecimalField(
+        label="Value",
+        max_digits=7,
+        decimal_places=2,
+        min_value=0,
+        error_messages={"required": "Enter the value measured."},
+    )
     method = forms.ChoiceField(label="How", choices=PatientMeasure.Method.choices)
     measured_at = LocalTimeField(label="When (empty: now)", required=False)
 

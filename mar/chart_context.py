@@ -111,6 +111,15 @@ class Checklist:
     open_errors: list[Finding] = field(default_factory=list)
     # Infusions running at the bedside: not open items; the signature asks for their stops.
     running: list[Finding] = field(default_factory=list)
+    # The pause each infusion on hold is in now (RAC-7 info on its pause), by its administrations.
+    on_hold: dict[tuple[str, ...], Finding] = field(default_factory=dict)
+
+    @property
+    def running_notes(self) -> list[str]:
+        """What the sign-off says of each infusion not stopped: one paused now says so ('…is
+        paused (since 06:52): chart when it resumes, or stop it'), where the panel said '…is
+        running (started 05:42)' under the card's Paused (walk20)."""
+        return [self.on_hold.get(f.administrations, f).message for f in self.running]
 
     @property
     def open_items(self) -> int:
@@ -250,8 +259,16 @@ def checklist_build(
     acks = {acknowledgement_key(a): a for a in acknowledgements}
     findings = sorted(findings, key=lambda f: f.sort_key())
     flush_anchor = _flush_anchors(record, flushes)
+    on_hold = {
+        f.administrations: f
+        for f in findings
+        if f.rule == "RAC-7" and f.severity == "info" and (f.field or "").startswith("pauses[")
+    }
     groups: dict[str, Group] = {}
     for finding in findings:
+        if is_running_finding(finding) and finding.administrations in on_hold:
+            # Paused now: its pause says so; "… is running" beside it contradicted it (walk20).
+            continue
         first = finding.administrations[0] if finding.administrations else ""
         if first not in groups:
             adm = administrations.get(first)
@@ -276,6 +293,7 @@ def checklist_build(
             checklist.infos += 1
     checklist.open_errors = open_errors(findings, set(acks))
     checklist.running = [f for f in findings if is_running_finding(f)]
+    checklist.on_hold = on_hold
     return checklist
 
 

@@ -217,7 +217,9 @@ def _form_field(form: forms.Form, engine_field: str | None) -> str | None:
 class SiteForm(ZonedForm):
     kind = forms.ChoiceField(choices=AccessSite.Kind.choices)
     location = forms.CharField(max_length=100, required=False)
-    placed_at = LocalTimeField(label="Placed at")
+    placed_at = LocalTimeField(
+        label="Placed at", error_messages={"required": "Enter when the site was placed."}
+    )
     separate_site_reason = forms.CharField(
         label="Why a second site is necessary",
         required=False,
@@ -387,7 +389,9 @@ def _unit_input() -> forms.TextInput:
 
 
 class AdministrationForm(ZonedForm):
-    start = LocalTimeField()
+    start = LocalTimeField(
+        error_messages={"required": "The start time is required: enter when it was started."}
+    )
     stop = LocalTimeField(required=False)
     method = forms.ChoiceField(choices=Administration.Method.choices)
     site = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
@@ -481,7 +485,9 @@ class AdministrationForm(ZonedForm):
 
 
 class PauseForm(ZonedForm):
-    start = LocalTimeField(label="Paused at")
+    start = LocalTimeField(
+        label="Paused at", error_messages={"required": "Enter when it was paused."}
+    )
     end = LocalTimeField(label="Resumed at", required=False)
     version = forms.IntegerField(widget=forms.HiddenInput())
     addendum_why = forms.CharField(
@@ -510,9 +516,17 @@ class EncounterTimesForm(BaseSnapshotMixin, ZonedForm):
 
 class AddendumForm(ZonedForm):
     what = forms.CharField(
-        label="What changed", widget=forms.Textarea(attrs={"rows": 3}), max_length=4000
+        label="What changed",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        error_messages={"required": "Say what changed in the record."},
     )
-    why = forms.CharField(label="Why", widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
+    why = forms.CharField(
+        label="Why",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=4000,
+        error_messages={"required": "Say why it changed: the reason is kept with the addendum."},
+    )
     flush_site = forms.TypedChoiceField(
         coerce=int, required=False, empty_value=None, label="Chart a missed flush on"
     )

@@ -10,6 +10,12 @@ from mar.audit.lockout import ClientAddressUnknown, client_ip, login_is_locked
 
 
 class SignInForm(AuthenticationForm):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # In words, not "This field is required." (walk20: a name of spaces came back so).
+        self.fields["username"].error_messages["required"] = "Enter your user name."
+        self.fields["password"].error_messages["required"] = "Enter your password."
+
     def clean(self) -> dict[str, object]:
         try:
             return super().clean()

@@ -73,7 +73,7 @@ class DrugClassForm(forms.Form):
 class DrugForm(forms.Form):
     """A formulary entry, checked as the CSV import checks it (formulary.drug_fields_check)."""
 
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, error_messages={"required": "Enter the drug's name."})
     synonyms = forms.CharField(
         required=False, max_length=500, help_text="Brand and other names, separated by ';'"
     )
@@ -114,6 +114,7 @@ class DrugNdcForm(forms.Form):
         label="NDC",
         max_length=20,
         help_text="11 digits (5-4-2), or the 10-digit NDC on the label with its dashes",
+        error_messages={"required": "Enter the NDC on the package."},
     )
     package_description = forms.CharField(label="Package", max_length=200, required=False)
     unit = forms.ChoiceField(label="NDC unit", choices=DrugNdc.Unit.choices)
@@ -135,6 +136,9 @@ class NdcRetireForm(forms.Form):
     reason = forms.CharField(
         label="Reason for retiring",
         max_length=2000,
+        error_messages={
+            "required": "Say why it is retired (no longer stocked, recalled): the reason is kept."
+        },
         widget=forms.TextInput(attrs={"placeholder": "e.g. no longer stocked, recalled"}),
     )
 
@@ -154,7 +158,10 @@ class OrderClassForm(forms.Form):
 
 
 class FormularyImportForm(forms.Form):
-    file = forms.FileField(label="Formulary CSV")
+    file = forms.FileField(
+        label="Formulary CSV",
+        error_messages={"required": "Choose the formulary CSV file to import."},
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -47,11 +47,17 @@ class PatientForm(forms.Form):
 
 
 class VisitForm(forms.Form):
-    unit = forms.CharField(max_length=100, initial="Infusion Center")
+    unit = forms.CharField(
+        max_length=100,
+        initial="Infusion Center",
+        error_messages={"required": "Enter the unit the visit is in."},
+    )
     location_label = forms.CharField(label="Chair / bed", max_length=40, required=False)
     setting = forms.ChoiceField(choices=Encounter.Setting.choices)
     attending = forms.CharField(label="Attending physician", max_length=200, required=False)
-    arrived_at = LocalTimeField(label="Arrival time")
+    arrived_at = LocalTimeField(
+        label="Arrival time", error_messages={"required": "Enter when the patient arrived."}
+    )
     payer = forms.ModelChoiceField(
         queryset=Payer.objects.filter(active=True),
         required=False,
@@ -87,6 +93,7 @@ class OrderEntryForm(forms.Form):
         label="Drug",
         max_length=200,
         help_text="Type to search the formulary (name or brand), then choose",
+        error_messages={"required": "Choose the drug from the formulary."},
         widget=forms.TextInput(attrs=_search_attrs("drug-options", "registration:drug_options")),
     )
     dose_value = forms.DecimalField(
@@ -94,7 +101,10 @@ class OrderEntryForm(forms.Form):
         min_value=Decimal("0.0001"),
         max_digits=12,
         decimal_places=4,
-        error_messages={"min_value": "The dose is a number above zero."},
+        error_messages={
+            "min_value": "The dose is a number above zero.",
+            "required": "Enter the dose ordered.",
+        },
     )
     dose_unit = forms.ChoiceField(
         label="Unit", choices=[(u, u) for u in DOSE_UNITS], required=False
@@ -132,11 +142,19 @@ class OrderEntryForm(forms.Form):
         label="Indication (ICD-10-CM)",
         max_length=200,
         help_text="Type a code (C50.911) or words (breast), then choose",
+        error_messages={"required": "Enter the indication: its ICD-10-CM code."},
         widget=forms.TextInput(attrs=_search_attrs("icd10-options", "registration:icd10_options")),
     )
-    ordering_provider = forms.CharField(label="Ordering provider", max_length=200)
+    ordering_provider = forms.CharField(
+        label="Ordering provider",
+        max_length=200,
+        error_messages={"required": "Enter the provider who ordered it."},
+    )
     ordering_provider_npi = forms.CharField(
-        label="Provider NPI", max_length=10, help_text="10 digits, checked"
+        label="Provider NPI",
+        max_length=10,
+        help_text="10 digits, checked",
+        error_messages={"required": "Enter the provider's NPI (10 digits)."},
     )
     entry_method = forms.ChoiceField(
         label="The order came as",

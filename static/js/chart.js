@@ -483,4 +483,29 @@
     event.preventDefault();
     event.returnValue = "";
   });
+
+  // One tap, one action (walk20): a double tap on Pause sent the pause twice, and the card came
+  // back with "… is already paused." in red under the pause she had just made. While an
+  // action's request is on its way its buttons wait, as Flush now's do (hx-disabled-elt); the
+  // cards' saves keep their own queue and are left alone.
+  var ACTION_BUTTONS = "button[type=submit], button:not([type]), input[type=submit]";
+  function actionButtons(elt) {
+    if (!elt || !elt.matches || elt.matches(CARD_FORMS)) return [];
+    if (elt.tagName === "FORM") return Array.prototype.slice.call(elt.querySelectorAll(ACTION_BUTTONS));
+    return elt.matches(ACTION_BUTTONS) ? [elt] : [];
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    actionButtons(event.detail.elt).forEach(function (button) {
+      if (button.disabled) return;
+      button.disabled = true;
+      button.dataset.waiting = "";
+    });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    actionButtons(event.detail.elt).forEach(function (button) {
+      if (!("waiting" in button.dataset)) return;
+      button.disabled = false;
+      delete button.dataset.waiting;
+    });
+  });
 })();

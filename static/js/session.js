@@ -128,9 +128,31 @@
     }
   }
 
+  // What was not done, and on what: "Pause (carboplatin A9)", "Chart (Height, weight,
+  // creatinine)", where the button's word alone ("Chart", "Stop now") left her to guess which
+  // (walk20).
+  function tidy(text) {
+    return (text || "").replace(/\s+/g, " ").replace(/^[+\s]+|[…\s]+$/g, "").trim();
+  }
+
+  function actionOn(elt) {
+    if (!elt || !elt.closest) return "";
+    var card = elt.closest("article[data-administration]");
+    var head = card && card.querySelector("h3");
+    if (head) return tidy(head.textContent);
+    var chip = elt.closest(".site-chip");
+    head = chip && chip.querySelector(".fw-semibold");
+    if (head) return tidy(head.textContent);
+    var fold = elt.closest("details");
+    var summary = fold && fold.querySelector("summary");
+    return summary ? tidy(summary.textContent) : "";
+  }
+
   function actionName(elt) {
     var button = elt && elt.querySelector && elt.querySelector("button[type=submit], button");
-    return (button ? button.textContent : elt && elt.textContent || "").trim().slice(0, 60);
+    var what = tidy(button ? button.textContent : elt && elt.textContent).slice(0, 60);
+    var on = actionOn(elt).slice(0, 60);
+    return on && on !== what ? what + " (" + on + ")" : what;
   }
 
   // A plain form (no htmx) marked data-session-check (the coder's correction, query, override:

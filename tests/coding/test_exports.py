@@ -16,6 +16,7 @@ from hl7apy.parser import parse_message
 from coding.exports import export_create
 from coding.models import ChargeRun, MueLimit, ReviewItem
 from coding.review import charge_line_correct, effective_lines, review_accept, review_claim
+from mar.models import Patient
 from tests.coding.review_helpers import reviewed
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +113,24 @@ def test_one_dft_p03_per_encounter_with_an_ft1_per_line(exported) -> None:
             assert ft1.ft1_25.ce_3.value == expected_system
             modifiers = [field.ce_1.value for field in ft1.children if field.name == "FT1_26"]
             assert modifiers == list(line.modifiers)
+
+
+def test_pid_5_sends_the_patient_as_registered_family_then_given(coder_user) -> None:
+    """Registration and ADT keep "Family, Given Middle"; PID-5 is family ^ given (walk20: the
+    export sent "Maria^Lopez,", splitting at the last space as for a nurse's name). A name
+    without a comma goes whole as the family name."""
+    encounter, _, item = accepted(coder_user)
+    Patient.objects.filter(pk=encounter.patient_id).update(name="Lopez, Maria  Ann")
+    review_accept(item=item, user=coder_user)
+    second, _, item2 = accepted(coder_user)
+    Patient.objects.filter(pk=second.patient_id).update(name="Madonna")
+    review_accept(item=item2, user=coder_user)
+    export = export_create(user=coder_user).export
+    names = {}
+    for text in (m for m in export.hl7_text.split("\n") if m):
+        msg = parse_message(text, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+        names[msg.pid.pid_3.cx_1.value] = msg.pid.pid_5.to_er7()
+    assert names == {encounter.patient.mrn: "Lopez^Maria Ann", second.patient.mrn: "Madonna"}
 
 
 # The elements FHIR R4 (4.0.1) defines for a Bundle, its entry and a ChargeItem

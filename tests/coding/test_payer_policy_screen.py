@@ -84,7 +84,7 @@ def test_no_reason_or_a_value_the_engine_does_not_take_is_refused_beside_its_fie
     text = page.content.decode()
     assert page.status_code == 200
     assert "J9999" in text and "not one of the available choices" in text
-    assert "This field is required" in text
+    assert "Say why the policy changes: the reason is kept with it." in text
     assert not PayerPolicy.objects.filter(payer=payer).exists()
     page = client.post(url, posted(reason="x", split_dose_window_minutes=99999))
     assert "less than or equal to 1440" in page.content.decode()

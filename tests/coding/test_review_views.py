@@ -162,6 +162,21 @@ def test_worklist_filters_by_state_unit_date_and_finding(client_as, coder_user) 
     assert names(rule="DOC-4") == set()
 
 
+def test_a_refused_filter_says_the_list_is_not_filtered(client_as) -> None:
+    # walk20: dates typed the wrong way round were refused beside the field while every signed
+    # encounter was listed below, as if they fell in the range.
+    reviewed()
+    client = client_as(roles.CODER)
+    url = reverse("coding:worklist")
+    refused = client.get(url, {"date_from": "2026-03-31", "date_to": "2026-03-01"})
+    page = refused.content.decode()
+    assert "The range ends before it starts: date to is before date from." in page
+    assert 'data-testid="filter-refused"' in page
+    assert "Not filtered: correct the field marked above" in page
+    for params in ({}, {"date_from": "2026-03-01", "date_to": "2026-03-31"}):
+        assert 'data-testid="filter-refused"' not in client.get(url, params).content.decode()
+
+
 def test_worklist_query_count_stays_fixed(
     client_as, coder_user, django_assert_max_num_queries
 ) -> None:
@@ -510,8 +525,10 @@ def test_a_date_range_typed_backwards_is_said_beside_date_to(client_as, name) ->
     )
     assert page.status_code == 200
     form = page.context["form"]
-    assert form.errors == {"date_to": ["Date to (2026-03-01) is before date from."]}
-    assert "Date to (2026-03-01) is before date from." in page.content.decode()
+    assert form.errors == {
+        "date_to": ["The range ends before it starts: date to is before date from."]
+    }
+    assert "The range ends before it starts: date to is before date from." in page.content.decode()
 
 
 def test_a_coding_lead_releases_a_claim_another_coder_left_and_the_corrections_stay(

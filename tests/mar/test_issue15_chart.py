@@ -287,3 +287,24 @@ def test_running_with_other_errors_the_sign_panel_still_says_signing_asks_for_th
     assert 'name="ack_' in sign and "Sign with these reasons" in sign
     assert 'data-testid="sign-running-note"' in sign
     assert "carboplatin is running" in sign
+
+
+def test_an_infusion_paused_now_is_said_paused_in_the_sign_panel_not_running(client_as) -> None:
+    """walk20: the card said Paused and the checklist '… is paused (since …)', while the
+    sign-off listed 'carboplatin is running (started …)', and the checklist said both."""
+    from mar.models import Pause
+    from mar.summary import summary_invalidate
+
+    encounter, adm = running_visit()
+    Pause.objects.create(administration=adm, start=timezone.now() - timedelta(minutes=5))
+    summary_invalidate(encounter_ids=[encounter.pk])
+    html = _chart(client_as(roles.NURSE), encounter)
+    sign = html[html.index('<section id="sign"') :]
+    sign = sign[: sign.index("</section>")]
+    assert 'data-testid="sign-running-note"' in sign  # signing still asks for its stop
+    assert "carboplatin is paused (since" in sign
+    assert "carboplatin is running" not in sign
+    checklist = html[html.index('data-testid="checklist"') :]
+    checklist = checklist[: checklist.index("</section>")]
+    assert "carboplatin is paused (since" in checklist
+    assert "carboplatin is running" not in checklist

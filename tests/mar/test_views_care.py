@@ -93,7 +93,7 @@ def test_a_wrong_drug_scan_stops_and_is_overridden_with_a_reason(client_as) -> N
     refused = client.post(
         url("scan_override", encounter, scan.pk), {f"sc{scan.pk}-order": adm.order_id}, **HX
     ).content.decode()
-    assert "This field is required" in refused
+    assert "Say why you give it anyway: the reason is kept." in refused
     assert not SafetyOverride.objects.exists()
     html = client.post(
         url("scan_override", encounter, scan.pk),

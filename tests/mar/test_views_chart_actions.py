@@ -787,7 +787,7 @@ def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:
         reverse("mar:addendum_add", args=[chemo_encounter.pk]), {"addendum-what": "x"}
     )
     assert response.status_code == 200
-    assert "This field is required" in response.content.decode()
+    assert "Say why it changed: the reason is kept with the addendum." in response.content.decode()
     assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
 
 

@@ -208,7 +208,7 @@ def test_retiring_without_a_reason_says_so_beside_the_field_of_that_row(
     html = response.content.decode()
     row = html[html.index(f'id="ndc-{bag.pk}"') :].split("</tr>")[0]
     assert '<details class="ndc-retire" open>' in row  # the form shown open, with its error
-    assert "This field is required." in row
+    assert "Say why it is retired (no longer stocked, recalled): the reason is kept." in row
     assert fresh(bag).active
 
 

@@ -1,0 +1,37 @@
+"""An action refused because the session had ended is named with what it was on (walk20): after
+signing in again the page said "Not done while you were signed out: Chart. Do it again." for
+the measures' Chart button, and a card's "Pause" or "Stop now" named no drug."""
+
+import pytest
+from django.contrib.sessions.models import Session
+
+from tests.browser.test_chart_saving import sign_in_again
+from tests.browser.test_chart_typing_kept import open_chart
+from tests.mar.chart_helpers import running_visit
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_actions_not_done_while_signed_out_say_what_they_were_on(browser_page, live_server) -> None:
+    from playwright.sync_api import expect
+
+    encounter, adm = running_visit()
+    page = browser_page
+    page.set_viewport_size({"width": 768, "height": 1024})
+    open_chart(page, live_server, encounter)
+    Session.objects.all().delete()  # idle sign-off on the server
+
+    page.evaluate("() => { document.querySelector('#id_m-value').closest('details').open = true; }")
+    page.fill("#id_m-value", "172")
+    page.locator("[data-testid=measure-form] button[type=submit]").click()
+    expect(page.locator("[data-testid=session-dialog]")).to_be_visible()
+    sign_in_again(page)
+    said = page.locator("#messages .alert")
+    expect(said).to_contain_text("Not done while you were signed out")
+    assert "Chart (Height, weight, creatinine)" in said.inner_text()
+    assert page.input_value("#id_m-value") == "172"  # what she typed is still there
+
+    Session.objects.all().delete()
+    page.locator(f"#adm-{adm.pk} [data-testid=pause]").click()
+    sign_in_again(page)
+    expect(said).to_contain_text(f"Pause (carboplatin A{adm.pk})")
