@@ -382,7 +382,7 @@
       st.problem = "";
       if (!refused(form)) st.savedAt = clockNow();
     } else if (status === 401 || status === 403) {
-      st.problem = "Not saved: you were signed out. Sign in (above) and it is sent.";
+      st.problem = "Not saved: you were signed out. Sign in again in the box over the page and it is sent.";
     } else if (status === 0) {
       st.problem = "Not saved: no connection. Trying again…";
       retryLater(form, 5);

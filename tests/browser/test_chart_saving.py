@@ -65,6 +65,8 @@ def test_a_change_after_the_session_ended_is_saved_after_signing_in_again(
     bag.press("Tab")
     state = page.locator(f"#adm-{adm.pk} [data-testid=save-state]")
     expect(state).to_contain_text("signed out", timeout=SAVE_WAIT)
+    # Where to sign in: the dialog over the page (it said "above", and the dialog is not).
+    expect(state).to_contain_text("Sign in again in the box over the page")
     expect(page.locator("[data-testid=unsaved-count]")).to_have_text("1 unsaved change")
     expect(page.locator(f"#adm-{adm.pk}")).to_be_visible()  # the card is still the card
     assert page.locator("input[name=password]").count() == 1  # the dialog's, not a login page
