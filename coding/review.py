@@ -316,13 +316,17 @@ def review_accept(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
 
 @transaction.atomic
 def review_reopen(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
-    """Take accepted charges back into review, before they are exported: the export refused
-    them (units, a control character) or open edits hold them, or the coder accepted too soon.
-    The coder who reopens holds the item; acceptance is asked again."""
+    """Take accepted charges back into review: before they are exported (the export refused
+    them, open edits hold them, or the coder accepted too soon), or after (the coder finds her
+    own error once billing has the charges). The coder who reopens holds the item; acceptance is
+    asked again. After billing, the next export sends only the difference her corrections make
+    (credits of the charges they change, new charges: coding/ledger.py); what billing holds is
+    untouched until then."""
     locked = ReviewItem.objects.select_for_update(of=("self",)).get(pk=item.pk)
-    if locked.state != ReviewItem.State.ACCEPTED:
+    if locked.state not in (ReviewItem.State.ACCEPTED, ReviewItem.State.EXPORTED):
         raise ValidationError(
-            "Only accepted charges not yet exported can be taken back into review."
+            "Only accepted or exported charges can be taken back into review: these are "
+            f"{locked.get_state_display().lower()}."
         )
     now = timezone.now()
     locked.state = ReviewItem.State.IN_REVIEW

@@ -219,12 +219,17 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(CODER)
 def reopen(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(ReviewItem, encounter_id=pk)
+    billed = item.state == ReviewItem.State.EXPORTED
     try:
         review_reopen(item=item, user=request.user)
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
     else:
-        messages.success(request, "Back in review with you: correct, then accept again.")
+        messages.success(
+            request,
+            "Back in review with you: correct, then accept again."
+            + (" The next export sends billing only the difference." if billed else ""),
+        )
     return redirect("coding:encounter_charges", pk=pk)
 
 

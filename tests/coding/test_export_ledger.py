@@ -7,13 +7,20 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
 from coding.exports import _fhir_parse, export_create, ledger_sum
 from coding.ledger import Sendable, ledger_difference
 from coding.models import LedgerEntry, ReviewItem
-from coding.review import effective_lines, review_accept, review_claim
+from coding.review import (
+    charge_line_correct,
+    effective_lines,
+    review_accept,
+    review_claim,
+    review_reopen,
+)
 from coding.services import charge_run_generate
 from mar.models import Administration
 from tests.coding.review_helpers import (
@@ -216,3 +223,37 @@ def test_lines_billed_one_per_dose_are_credited_for_the_days_one_line() -> None:
     assert difference.new == [0] and difference.kept == {}
     unchanged = ledger_difference(standing[:1], [Sendable("J2405", (), 2, day, ("A1",))])
     assert unchanged.empty
+
+
+def test_a_coder_corrects_after_billing_and_the_next_export_sends_only_the_difference(
+    coder_user, client_as
+) -> None:
+    """Exported charges taken back into review (the coder finds her own error once billing has
+    them): billing's charges stay as they are until she accepts again; then the next export
+    credits the line she corrected and charges it anew, nothing else; nothing is doubled."""
+    encounter, run, item = reviewed()
+    accept(coder_user, item)
+    first = export_create(user=coder_user).export
+    billed = ledger_sum(encounter.pk)
+    client = client_as("coder")
+    page = client.get(f"/coding/encounters/{encounter.pk}/").content.decode()
+    assert 'data-testid="exported-note"' in page and "Correct after billing" in page
+    assert f"with {coder_user.get_username()} since" not in page  # her claim ended at export
+
+    reopened = review_reopen(item=ReviewItem.objects.get(pk=item.pk), user=coder_user)
+    assert reopened.state == ReviewItem.State.IN_REVIEW and reopened.claimed_by == coder_user
+    with pytest.raises(ValidationError, match="Nothing to export"):  # in review: nothing sent
+        export_create(user=coder_user)
+    assert ledger_sum(encounter.pk) == billed
+    line = run.lines.get(code="96415")
+    charge_line_correct(
+        item=reopened, user=coder_user, line=line, action="change", code="96415",
+        units=line.units - 1, modifiers=[], reason="documentation supports one hour less",
+    )  # fmt: skip
+    review_accept(item=ReviewItem.objects.get(pk=item.pk), user=coder_user)
+    second = export_create(user=coder_user).export
+    assert second is not None and second.pk != first.pk
+    sent = sorted((e.kind, e.code, e.units) for e in LedgerEntry.objects.filter(export=second))
+    assert sent == [("CD", "96415", line.units), ("CG", "96415", line.units - 1)]
+    assert ledger_sum(encounter.pk) == accepted_sum(encounter)
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.EXPORTED

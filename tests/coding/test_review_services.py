@@ -340,10 +340,10 @@ def test_accepted_charges_not_yet_exported_can_be_taken_back_into_review(coder_u
     assert review_accept(item=item, user=other).accepted_by == other
 
 
-@pytest.mark.parametrize("state", ["new", "in_review", "queried", "exported"])
-def test_only_accepted_charges_are_taken_back_into_review(coder_user, state) -> None:
+@pytest.mark.parametrize("state", ["new", "in_review", "queried"])
+def test_only_accepted_or_exported_charges_are_taken_back_into_review(coder_user, state) -> None:
     _, _, item = reviewed()
     ReviewItem.objects.filter(pk=item.pk).update(state=state)
-    with pytest.raises(ValidationError, match="Only accepted charges not yet exported"):
+    with pytest.raises(ValidationError, match="Only accepted or exported charges"):
         review_reopen(item=item, user=coder_user)
     assert ReviewItem.objects.get(pk=item.pk).state == state
