@@ -33,17 +33,12 @@ from mar.models import Administration, DrugClass, EncounterSummary, Order
 from mar.pharmacy.services import drug_save
 from mar.registration.services import patient_update
 from mar.services import charting
-from mar.services.charting import ChartError, StaleVersion
+from mar.services.charting import ChartError
 from tests import factories
+from tests.mar.test_chart_life_properties import TAPS, Refused  # a card's buttons
 
 pytestmark = pytest.mark.django_db
 
-Refused = (ChartError, StaleVersion)
-TAPS = {
-    "pause": charting.administration_pause,
-    "resume": charting.administration_resume,
-    "stop": charting.administration_stop,
-}
 CARD_ROWS = ('"mar_pause"', '"mar_findingacknowledgement"')
 
 
