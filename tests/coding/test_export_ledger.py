@@ -242,6 +242,10 @@ def test_a_coder_corrects_after_billing_and_the_next_export_sends_only_the_diffe
 
     reopened = review_reopen(item=ReviewItem.objects.get(pk=item.pk), user=coder_user)
     assert reopened.state == ReviewItem.State.IN_REVIEW and reopened.claimed_by == coder_user
+    page = client.get(f"/coding/encounters/{encounter.pk}/").content.decode()
+    # Nothing corrected yet: back from billing, not "changed after billing".
+    assert 'data-testid="back-from-billing"' in page
+    assert 'data-testid="changed-after-billing"' not in page
     with pytest.raises(ValidationError, match="Nothing to export"):  # in review: nothing sent
         export_create(user=coder_user)
     assert ledger_sum(encounter.pk) == billed
@@ -250,6 +254,8 @@ def test_a_coder_corrects_after_billing_and_the_next_export_sends_only_the_diffe
         item=reopened, user=coder_user, line=line, action="change", code="96415",
         units=line.units - 1, modifiers=[], reason="documentation supports one hour less",
     )  # fmt: skip
+    page = client.get(f"/coding/encounters/{encounter.pk}/").content.decode()
+    assert 'data-testid="changed-after-billing"' in page  # corrected: now it differs
     review_accept(item=ReviewItem.objects.get(pk=item.pk), user=coder_user)
     second = export_create(user=coder_user).export
     assert second is not None and second.pk != first.pk
