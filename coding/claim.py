@@ -157,7 +157,10 @@ def ndc_for(adm: Administration, facts: RecordFacts, code: str = "") -> DrugNdc 
 
 
 def ndc_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:
-    for adm in _covered(line, facts):
+    # A scanned dose first: a line holds the doses not scanned with those scanned with the
+    # drug's preferred NDC (coding/drug_lines.py), and the scan is what the bedside saw.
+    covered = sorted(_covered(line, facts), key=lambda adm: not adm.ndc)
+    for adm in covered:
         if adm.drug.hcpcs_code and adm.drug.hcpcs_code == line.code:
             ndc = ndc_for(adm, facts, line.code)
             if ndc is None:

@@ -7,14 +7,17 @@ DRUG-WASTE findings, the DRUG-DOSE not-charged entries) is the engine's
 administration's dose, waste, scanned NDC and billing data to it at once, and stores the lines
 of the same run after the engine's (positions from DRUG_LINE_POSITION_BASE).
 
-The NDC an administration is grouped by is the one scanned at the bedside when the formulary
-lists it for the drug: the NDC the claim then carries for the line (coding/claim.py `ndc_for`).
-A scanned NDC the formulary does not list is not billed, so it groups like no scan at all.
+The NDC an administration is grouped by is the one the claim carries for it (coding/claim.py
+`ndc_for`): the one scanned at the bedside when the formulary lists it for the drug, else the
+drug's preferred active NDC (else its first active one). A scanned NDC the formulary does not
+list is not billed, so it groups like no scan at all; a dose not scanned groups with the doses
+scanned with the drug's preferred NDC, so a day never has two lines of one code with the same
+NDC (a claim's line per HCPCS code, date of service and NDC: RULEBOOK DRUG-DAY-TOTAL).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
@@ -38,11 +41,14 @@ def drug_lines_compute(
     zone: tzinfo,
     *,
     stocked: Collection[tuple[int, str]] | None = None,
+    preferred: Mapping[int, str] | None = None,
 ) -> DrugLines:
     """The drug lines and the notes for administrations that could not be billed as drug units.
 
     `zone`: the encounter's (`Encounter.zone`), which dates each line. `stocked`: the (drug id,
     NDC) pairs the formulary lists, for the scanned NDCs (None: every scanned NDC counts).
+    `preferred`: the NDC the claim carries for a dose of each drug not scanned (its preferred
+    active one; None: such doses group apart from every scanned one).
     """
     out = DrugLines()
     given: list[DrugGiven] = []
@@ -61,6 +67,8 @@ def drug_lines_compute(
         scanned = adm.ndc.strip() if isinstance(adm.ndc, str) else ""
         if scanned and stocked is not None and (adm.drug_id, scanned) not in stocked:
             scanned = ""  # not the formulary's: the claim does not carry it
+        if not scanned and preferred is not None:
+            scanned = preferred.get(adm.drug_id, "")  # what the claim carries for it
         given.append(
             DrugGiven(
                 administration=record_id,
@@ -88,15 +96,26 @@ def drug_lines_compute(
     return out
 
 
-def stocked_ndcs(administrations: list[Administration]) -> set[tuple[int, str]]:
-    """The (drug id, NDC) pairs the formulary lists among the administrations' scanned NDCs."""
+def formulary_ndcs(
+    administrations: list[Administration],
+) -> tuple[set[tuple[int, str]], dict[int, str]]:
+    """The (drug id, NDC) pairs the formulary lists among the administrations' scanned NDCs, and
+    each drug's NDC a claim carries for a dose not scanned (preferred active first, else the
+    first active, as coding/claim.py `ndc_for` picks). Nothing read when nothing was scanned: the
+    doses of a code and day then group together whatever the NDC."""
     scanned = {adm.ndc for adm in administrations if adm.ndc}
     if not scanned:
-        return set()
+        return set(), {}
     drug_ids = {adm.drug_id for adm in administrations}
-    return set(
-        DrugNdc.objects.filter(drug_id__in=drug_ids, ndc__in=scanned).values_list("drug_id", "ndc")
-    )
+    stocked: set[tuple[int, str]] = set()
+    preferred: dict[int, str] = {}
+    rows = DrugNdc.objects.filter(drug_id__in=drug_ids).order_by("-preferred", "ndc")
+    for drug_id, ndc, active in rows.values_list("drug_id", "ndc", "active"):
+        if ndc in scanned:
+            stocked.add((drug_id, ndc))
+        if active:
+            preferred.setdefault(drug_id, ndc)
+    return stocked, preferred
 
 
 def drug_billing(drug: Drug) -> dict[str, str]:
@@ -133,8 +152,9 @@ def drug_lines_store(*, run: ChargeRun) -> DrugLines:
     administrations = list(
         Administration.objects.filter(encounter_id=run.encounter_id).select_related("drug")
     )
+    stocked, preferred = formulary_ndcs(administrations)
     computed = drug_lines_compute(
-        administrations, run.encounter.zone, stocked=stocked_ndcs(administrations)
+        administrations, run.encounter.zone, stocked=stocked, preferred=preferred
     )
     ChargeLine.objects.bulk_create(
         ChargeLine(run=run, position=DRUG_LINE_POSITION_BASE + n, **line)  # type: ignore[arg-type]

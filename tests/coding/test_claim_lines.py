@@ -303,3 +303,24 @@ def test_a_grouped_drug_line_with_no_scan_carries_the_preferred_ndc() -> None:
     encounter = ondansetron_twice()
     [(units, detail)] = drug_line_details(encounter)
     assert (units, detail["ndc"], detail["ndc_quantity"]) == (9, ONDANSETRON_NDCS[1], "4.5")
+
+
+def test_a_dose_not_scanned_shares_the_line_of_doses_scanned_with_the_preferred_ndc() -> None:
+    """DRUG-DAY-TOTAL: a claim has one line per HCPCS code, date of service and NDC. A push not
+    scanned is billed with the drug's preferred NDC, so it joins the push scanned with that
+    NDC (one line of ceil(4.5 + 4.5) = 9 units), never a second line with the same NDC."""
+    encounter = ondansetron_twice(scanned=("", ONDANSETRON_NDCS[1]))
+    [(units, detail)] = drug_line_details(encounter)
+    assert (units, detail["ndc"], detail["ndc_quantity"]) == (9, ONDANSETRON_NDCS[1], "4.5")
+
+
+def test_a_dose_not_scanned_stays_apart_from_a_scan_of_another_package() -> None:
+    """The push not scanned carries the preferred NDC; the other was scanned from the second
+    package: two lines, each its own NDC (one claim line per NDC)."""
+    encounter = ondansetron_twice(scanned=(ONDANSETRON_NDCS[0], ""))
+    details = drug_line_details(encounter)
+    assert sorted((units, d["ndc"]) for units, d in details) == [
+        (5, ONDANSETRON_NDCS[0]),
+        (5, ONDANSETRON_NDCS[1]),
+    ]
+    assert len({d["ndc"] for _, d in details}) == len(details)
