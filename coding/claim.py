@@ -115,9 +115,14 @@ class RecordFacts:
 
 
 def record_facts(
-    encounter: Encounter, *, billed: Iterable[LedgerEntry] | None = None
+    encounter: Encounter,
+    *,
+    billed: Iterable[LedgerEntry] | None = None,
+    administrations: Iterable[Administration] | None = None,
 ) -> RecordFacts:
-    """`billed`: the encounter's standing charges when the caller has read them (else read)."""
+    """`billed`: the encounter's standing charges when the caller has read them (else read);
+    `administrations`: the encounter's, with their drug, order's drug and who charted each, when
+    the caller has read them (the review page: coding/review_reads.py `administrations`)."""
     facts = RecordFacts(encounter)
     if billed is None:
         billed = review_reads.standing_charges(encounter.pk, encounter=encounter)
@@ -127,7 +132,9 @@ def record_facts(
             for record_id in entry.administrations:
                 facts.billed_ndcs[(entry.code, record_id)] = ndc
     # Prepared reads (coding/review_reads.py): the SQL compiled once.
-    for adm in review_reads.facts_administrations(encounter.pk, encounter=encounter):
+    if administrations is None:
+        administrations = review_reads.facts_administrations(encounter.pk, encounter=encounter)
+    for adm in administrations:
         facts.administrations[administration_record_id(adm.pk)] = adm
     drug_ids = sorted({adm.drug_id for adm in facts.administrations.values()})
     for ndc in review_reads.ndcs(drug_ids) if drug_ids else []:

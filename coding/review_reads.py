@@ -70,9 +70,11 @@ def edit_overrides(run_ids: list[int]) -> QuerySet[EditOverride]:
 
 @prepared
 def administrations(encounter_id: int) -> QuerySet[Administration]:
-    """The record's administrations with their drug, order and site (their pauses: below)."""
+    """The record's administrations with their drug, order (and its drug), site and who charted
+    each (their pauses: below): what the page shows and what the claim's details read
+    (`facts_administrations`), in one statement."""
     return Administration.objects.filter(encounter_id=encounter_id).select_related(
-        "drug", "order", "site"
+        "drug", "order__drug", "site", "created_by"
     )
 
 
@@ -135,7 +137,7 @@ def runs_with_children(encounter_row: Encounter) -> list[ChargeRun]:
 
 
 def administrations_with_pauses(encounter_row: Encounter) -> list[Administration]:
-    """`encounter.administrations.select_related("drug", "order", "site")
+    """`encounter.administrations.select_related("drug", "order__drug", "site", "created_by")
     .prefetch_related("pauses")`."""
     return with_pauses(administrations(encounter_row.pk, encounter=encounter_row))
 

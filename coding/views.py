@@ -330,7 +330,7 @@ def _review_context(
                 )
             )
         rows = []
-        facts = record_facts(encounter, billed=context["billed"])
+        facts = record_facts(encounter, billed=context["billed"], administrations=administrations)
         details = claim_details(encounter, lines, master=master, facts=facts)
         context["claim_findings"] = claim_findings(encounter, sent, facts=facts)
         context["amount_total"] = money_total(
