@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 
 from coding.models import (
     ChargeCorrection,
@@ -149,8 +149,9 @@ def administrations_with_pauses(encounter_row: Encounter) -> list[Administration
 def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
     """A worklist page's encounters (their ids read first, by the page's filters and order),
     newest first, with the patient, the review item and who claimed it, the number of findings
-    of the current run (`finding_count`) and whether anything of it was ever sent to billing
-    (`billed`: a change after billing is flagged)."""
+    of the current run (`finding_count`) and what of it was last sent to billing: the run
+    (`billed_run`, None when nothing ever was) and when (`billed_at`), so a change after
+    billing is told from charges only taken back into review."""
     findings = (
         ChargeFinding.objects.filter(run__encounter=OuterRef("pk"), run__is_current=True)
         .order_by()
@@ -158,12 +159,14 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    last_sent = LedgerEntry.objects.filter(encounter_id=OuterRef("pk")).order_by("-pk")
     return (
         Encounter.objects.filter(pk__in=encounter_ids)
         .select_related("patient", "review_item", "review_item__claimed_by")
         .annotate(
             finding_count=Subquery(findings, output_field=IntegerField()),
-            billed=Exists(LedgerEntry.objects.filter(encounter_id=OuterRef("pk"))),
+            billed_run=Subquery(last_sent.values("run_id")[:1]),
+            billed_at=Subquery(last_sent.values("at")[:1]),
         )
         .order_by("-arrived_at", "-pk")
     )

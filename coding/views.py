@@ -8,7 +8,7 @@ The state changes are the services of coding/review.py and coding/exports.py.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django import forms
@@ -47,6 +47,7 @@ from coding.models import (
     ChargeCorrection,
     ChargeFinding,
     ChargeLine,
+    ChargeRun,
     Export,
     ReviewItem,
 )
@@ -146,9 +147,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
         encounter.units_total = sum(line.units for line in sent)  # type: ignore[attr-defined]
         encounter.corrected = any(line.correction for line in lines)  # type: ignore[attr-defined]
         encounter.item = getattr(encounter, "review_item", None)  # type: ignore[attr-defined]
-        encounter.changed_after_billing = _changed_after_billing(  # type: ignore[attr-defined]
-            encounter.item, encounter.billed
-        )
+        marks = _billing_marks(encounter.item, run, encounter.billed_run, encounter.billed_at)
+        encounter.changed_after_billing, encounter.back_from_billing = marks  # type: ignore[attr-defined]
     return render(
         request,
         "coding/worklist.html",
@@ -248,6 +248,26 @@ def _encounter(pk: int) -> Encounter:
     if not found:
         raise Http404("No such encounter.")
     return found[0]
+
+
+def _billing_marks(
+    item: ReviewItem | None,
+    run: ChargeRun | None,
+    billed_run: int | None,
+    billed_at: datetime | None,
+) -> tuple[bool, bool]:
+    """A worklist row's (changed after billing, back from billing): sent to billing once and in
+    review again, with a run made since or a correction made since the last export (changed:
+    the review page shows the difference), or with neither (back from billing: the coder took
+    the charges back and has not corrected yet)."""
+    if billed_run is None or not _changed_after_billing(item, True):
+        return False, False
+    changed = (
+        run is None
+        or run.pk != billed_run
+        or any(billed_at is None or c.at > billed_at for c in run.corrections.all())
+    )
+    return changed, not changed
 
 
 def _changed_after_billing(item: ReviewItem | None, billed: bool) -> bool:

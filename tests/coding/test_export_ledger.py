@@ -138,7 +138,8 @@ def test_worklist_and_review_say_changed_after_billing(coder_user, client_as) ->
     from django.urls import reverse
 
     worklist = client.get(reverse("coding:worklist")).content.decode()
-    assert "Changed after billing" in worklist
+    assert "Changed after billing" in worklist  # a new run since the export
+    assert 'data-testid="back-from-billing"' not in worklist
     review = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
     assert "Changed after billing" in review
 
@@ -243,9 +244,13 @@ def test_a_coder_corrects_after_billing_and_the_next_export_sends_only_the_diffe
     reopened = review_reopen(item=ReviewItem.objects.get(pk=item.pk), user=coder_user)
     assert reopened.state == ReviewItem.State.IN_REVIEW and reopened.claimed_by == coder_user
     page = client.get(f"/coding/encounters/{encounter.pk}/").content.decode()
-    # Nothing corrected yet: back from billing, not "changed after billing".
+    # Nothing corrected yet: back from billing, not "changed after billing"; the worklist's
+    # row says the same.
     assert 'data-testid="back-from-billing"' in page
     assert 'data-testid="changed-after-billing"' not in page
+    worklist = client.get("/coding/worklist/").content.decode()
+    assert 'data-testid="back-from-billing"' in worklist
+    assert 'data-testid="changed-after-billing"' not in worklist
     with pytest.raises(ValidationError, match="Nothing to export"):  # in review: nothing sent
         export_create(user=coder_user)
     assert ledger_sum(encounter.pk) == billed
@@ -256,6 +261,9 @@ def test_a_coder_corrects_after_billing_and_the_next_export_sends_only_the_diffe
     )  # fmt: skip
     page = client.get(f"/coding/encounters/{encounter.pk}/").content.decode()
     assert 'data-testid="changed-after-billing"' in page  # corrected: now it differs
+    worklist = client.get("/coding/worklist/").content.decode()
+    assert 'data-testid="changed-after-billing"' in worklist
+    assert 'data-testid="back-from-billing"' not in worklist
     review_accept(item=ReviewItem.objects.get(pk=item.pk), user=coder_user)
     second = export_create(user=coder_user).export
     assert second is not None and second.pk != first.pk
