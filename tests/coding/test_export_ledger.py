@@ -248,6 +248,7 @@ def test_a_coder_corrects_after_billing_and_the_next_export_sends_only_the_diffe
     # row says the same.
     assert 'data-testid="back-from-billing"' in page
     assert 'data-testid="changed-after-billing"' not in page
+    assert "Billed before, nothing changed yet" in page and "changed since" not in page
     worklist = client.get("/coding/worklist/").content.decode()
     assert 'data-testid="back-from-billing"' in worklist
     assert 'data-testid="changed-after-billing"' not in worklist
@@ -261,6 +262,7 @@ def test_a_coder_corrects_after_billing_and_the_next_export_sends_only_the_diffe
     )  # fmt: skip
     page = client.get(f"/coding/encounters/{encounter.pk}/").content.decode()
     assert 'data-testid="changed-after-billing"' in page  # corrected: now it differs
+    assert "Billed before, changed since" in page
     worklist = client.get("/coding/worklist/").content.decode()
     assert 'data-testid="changed-after-billing"' in worklist
     assert 'data-testid="back-from-billing"' not in worklist
