@@ -36,13 +36,13 @@ owner (`encounter.sites.all()` gives sites whose `.encounter` is that encounter,
 
 Anything else is read through the ORM as usual: an argument that is not an id or a collection of
 ids, a collection with None or a repeated id (the ORM drops and merges them, which would change
-the statement), a queryset that is not a plain model read (`values()`, `select_for_update()`).
+the statement), a queryset that is not a plain model read (`values()`, `select_for_update()`, a
+composite primary key's columns).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import hashlib
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -188,6 +188,9 @@ class PreparedRead(Generic[M]):
             except EmptyResultSet:
                 compiled.append((None, "", ()))
                 continue
+            columns = [column[0] for column in compiler.select[0 : compiler.col_count]]
+            if compiler.has_composite_fields(columns):
+                return _ORM  # a composite key's columns: read as Django reads them
             compiled.append((compiler, sql, tuple(params)))
         (compiler, sql, params), (_, sql2, params2) = compiled
         name = getattr(self.build, "__qualname__", repr(self.build))
@@ -250,10 +253,6 @@ def _instances(statement: _Statement, params: tuple[Any, ...]) -> list[Model]:
     plan = statement.plan[0] if statement.plan else None
     if plan is None:
         plan = _plan_of(statement.compiler, alias)
-        if plan is None:  # a composite key's columns: Django's own path
-            compiler = copy.copy(statement.compiler)
-            compiler.connection = connection
-            return _instances_django(compiler, alias, rows)
         statement.plan.append(plan)
     converters, start, end = plan.converters, plan.start, plan.end
     from_db, init_list, populators = plan.model.from_db, list(plan.init_list), plan.populators
@@ -276,12 +275,10 @@ def _instances(statement: _Statement, params: tuple[Any, ...]) -> list[Model]:
     return out
 
 
-def _plan_of(compiler: SQLCompiler, alias: str) -> _Plan | None:
-    """The compiler's `_Plan`, as `results_iter` and `ModelIterable` work it out; None when a
-    column is a composite key's (not read here: Django's path then)."""
+def _plan_of(compiler: SQLCompiler, alias: str) -> _Plan:
+    """The compiler's `_Plan`, as `results_iter` and `ModelIterable` work it out (a composite
+    key's columns never come here: `_compile` leaves such a read to the ORM)."""
     fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
-    if compiler.has_composite_fields(fields):
-        return None
     select, klass_info, annotation_col_map = (
         compiler.select,
         compiler.klass_info,
@@ -304,34 +301,6 @@ def _plan_of(compiler: SQLCompiler, alias: str) -> _Plan | None:
         extra_select=compiler.has_extra_select,
         col_count=compiler.col_count,
     )
-
-
-def _instances_django(
-    compiler: SQLCompiler, alias: str, rows: list[tuple[Any, ...]]
-) -> list[Model]:
-    """`ModelIterable`'s own loop over the compiler's rows (Django 5.2)."""
-    if compiler.has_extra_select:
-        rows = [row[: compiler.col_count] for row in rows]
-    select, klass_info, annotation_col_map = (
-        compiler.select,
-        compiler.klass_info,
-        compiler.annotation_col_map,
-    )
-    assert klass_info is not None and annotation_col_map is not None
-    model_cls = klass_info["model"]
-    select_fields = klass_info["select_fields"]
-    start, end = select_fields[0], select_fields[-1] + 1
-    init_list = [f[0].target.attname for f in select[start:end]]
-    populators = get_related_populators(klass_info, select, alias)
-    out = []
-    for row in compiler.results_iter([rows]):
-        obj = model_cls.from_db(alias, init_list, row[start:end])
-        for populator in populators:
-            populator.populate(row, obj)
-        for attr_name, col_pos in annotation_col_map.items():
-            setattr(obj, attr_name, row[col_pos])
-        out.append(obj)
-    return out
 
 
 _TYPES = {int: "bigint", str: "text", bool: "boolean", Decimal: "numeric"}
