@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coding.drug_lines import (
     DRUG_LINE_POSITION_BASE,
@@ -305,3 +307,49 @@ def test_a_scan_corrected_alone_makes_a_new_run_with_the_lines_regrouped() -> No
     assert created and second.pk != first.pk
     assert first.input_snapshot == second.input_snapshot
     assert list(second.lines.filter(code="J2405").values_list("units", flat=True)) == [9]
+
+
+LISTED = ("00409400101", "00781305195")  # the formulary's two packages; the second preferred
+SCANS = st.sampled_from(["", LISTED[0], LISTED[1], "99999999999"])  # ... or one it does not list
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    doses=st.lists(
+        st.tuples(SCANS, st.integers(min_value=0, max_value=1), st.integers(1, 9)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_every_drug_line_has_one_claim_ndc_and_no_two_lines_of_a_day_share_one(doses) -> None:
+    """DRUG-DAY-TOTAL: a claim line per HCPCS code, date of service and NDC. Whatever was scanned
+    (a listed package, the preferred one, one not listed, nothing), the doses a line covers all
+    carry the same NDC on the claim (the scan when listed, else the preferred package), no two
+    lines of a code and day carry the same one, and every dose is on a line."""
+    drug = Drug(pk=3, name="ondansetron", hcpcs_code="J2405", billing_unit_amount=Decimal(1))
+    drug.billing_unit, drug.container = "mg", MULTI
+    adms, claim_ndc = [], {}
+    for pk, (scan, day, mg) in enumerate(doses, start=1):
+        adm = Administration(
+            pk=pk,
+            drug=drug,
+            start=datetime(2026, 3, 2 + day, 8 + pk, tzinfo=UTC),
+            dose_value=Decimal(mg),
+        )
+        adm.dose_unit, adm.ndc = "mg", scan
+        adms.append(adm)
+        claim_ndc[f"A{pk}"] = scan if scan in LISTED else LISTED[1]
+    out = drug_lines_compute(
+        adms,
+        ZoneInfo("UTC"),
+        stocked={(3, ndc) for ndc in LISTED},
+        preferred={3: LISTED[1]},
+    )
+    seen = set()
+    for line in out.lines:
+        ndcs = {claim_ndc[a] for a in line["administrations"]}
+        assert len(ndcs) == 1
+        key = (line["code"], line["date"], tuple(line["modifiers"]), ndcs.pop())
+        assert key not in seen
+        seen.add(key)
+    assert sorted(a for line in out.lines for a in line["administrations"]) == sorted(claim_ndc)
