@@ -160,7 +160,15 @@ def ndc_for(adm: Administration, facts: RecordFacts, code: str = "") -> DrugNdc 
     kept = next((n for n in stocked if billed and n.ndc == billed), None)
     if kept is not None:
         return kept
-    return next((n for n in stocked if n.active), None)  # preferred first
+    return preferred_ndc(stocked)
+
+
+def preferred_ndc(stocked: Sequence[DrugNdc]) -> DrugNdc | None:
+    """The NDC a claim carries for a dose of the drug not scanned (nor billed before): its
+    preferred active one, else its first active one. `stocked`: the drug's NDCs as
+    `review_reads.ndcs` reads them, preferred first (coding/drug_lines.py groups the doses not
+    scanned by it)."""
+    return next((n for n in stocked if n.active), None)
 
 
 def ndc_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
+from coding import review_reads
+from coding.claim import preferred_ndc
 from coding.engine.drug_units import DrugGiven, amount_label, dose_missing, encounter_drug_lines
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
 from mar.models import Administration, Drug, DrugNdc
@@ -100,22 +102,22 @@ def formulary_ndcs(
     administrations: list[Administration],
 ) -> tuple[set[tuple[int, str]], dict[int, str]]:
     """The (drug id, NDC) pairs the formulary lists among the administrations' scanned NDCs, and
-    each drug's NDC a claim carries for a dose not scanned (preferred active first, else the
-    first active, as coding/claim.py `ndc_for` picks). Nothing read when nothing was scanned: the
-    doses of a code and day then group together whatever the NDC."""
+    each drug's NDC a claim carries for a dose not scanned (coding/claim.py `preferred_ndc`).
+    Nothing read when nothing was scanned: the doses of a code and day then group together
+    whatever the NDC."""
     scanned = {adm.ndc for adm in administrations if adm.ndc}
     if not scanned:
         return set(), {}
-    drug_ids = {adm.drug_id for adm in administrations}
-    stocked: set[tuple[int, str]] = set()
-    preferred: dict[int, str] = {}
-    rows = DrugNdc.objects.filter(drug_id__in=drug_ids).order_by("-preferred", "ndc")
-    for drug_id, ndc, active in rows.values_list("drug_id", "ndc", "active"):
-        if ndc in scanned:
-            stocked.add((drug_id, ndc))
-        if active:
-            preferred.setdefault(drug_id, ndc)
-    return stocked, preferred
+    by_drug: dict[int, list[DrugNdc]] = {}
+    for ndc in review_reads.ndcs(sorted({adm.drug_id for adm in administrations})):
+        by_drug.setdefault(ndc.drug_id, []).append(ndc)
+    stocked = {(drug_id, n.ndc) for drug_id, ndcs in by_drug.items() for n in ndcs}
+    preferred = {
+        drug_id: default.ndc
+        for drug_id, ndcs in by_drug.items()
+        if (default := preferred_ndc(ndcs)) is not None
+    }
+    return {pair for pair in stocked if pair[1] in scanned}, preferred
 
 
 def drug_billing(drug: Drug) -> dict[str, str]:

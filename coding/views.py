@@ -260,7 +260,7 @@ def _billing_marks(
     review again, with a run made since or a correction made since the last export (changed:
     the review page shows the difference), or with neither (back from billing: the coder took
     the charges back and has not corrected yet)."""
-    if billed_run is None or not _changed_after_billing(item, True):
+    if not _changed_after_billing(item, billed_run is not None):
         return False, False
     changed = (
         run is None
