@@ -184,6 +184,18 @@ def _reversed(prefix: str, urlconf: Any, name: str, args: tuple[Any, ...]) -> st
     return reverse(name, urlconf=urlconf, args=args or None)
 
 
+def _static(path: str) -> str:
+    """`{% static path %}`. A file's address does not change while the process runs (the
+    manifest is written by collectstatic before it starts): kept, as `url` keeps its addresses,
+    under the static URL in effect (a test may change it)."""
+    return _static_url(settings.STATIC_URL, path)
+
+
+@lru_cache(maxsize=1024)
+def _static_url(prefix: str, path: str) -> str:
+    return static(path)
+
+
 @pass_context
 def _csrf_input(context: JinjaContext) -> Markup:
     """`{% csrf_token %}`: the render's token (the context's `csrf_token`) in its hidden input."""
@@ -240,7 +252,7 @@ def environment() -> DjangoEnvironment:
     env.filters.update(get=get, as_field=as_field, as_widget=as_widget, as_form=as_form)
     env.globals.update(
         url=_url,
-        static=static,
+        static=_static,
         csrf_input=_csrf_input,
         django_include=_django_include,
         checklist_groups=_tag(checklist_groups),
@@ -286,6 +298,9 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def jinja_include(context: Context, name: str) -> SafeString:
-    """A chart partial included in a Django page, with that page's context."""
-    return mark_safe(jinja().get_template(name).render(context.flatten()))
+def jinja_include(context: Context, name: str, **extra: Any) -> SafeString:
+    """A Jinja2 partial included in a Django page, with that page's context and any values
+    given (`{% jinja_include "coding/_nav.jinja" section="worklist" %}`, as `include ... with`)."""
+    values = context.flatten()
+    values.update(extra)
+    return mark_safe(jinja().get_template(name).render(values))
