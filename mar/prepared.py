@@ -12,6 +12,9 @@ read is a function of ids that builds an ordinary queryset:
 
     adms = chart_administrations(encounter.pk, encounter=encounter)
 
+An argument may also be a collection of codes (strings: the charge master's codes a page
+prices), which is handled as a collection of ids is, with stand-in codes no row has.
+
 The first call for a shape of arguments (which arguments are single ids and how many ids each
 collection holds) builds the queryset twice with two sets of stand-in ids that no row has,
 compiles both, and keeps the compiled statement only when both compiles give the same SQL, and
@@ -111,33 +114,45 @@ _ORM = _Statement(compiler=None, sql="", slots=(), lookups=(), alias="")
 
 
 def _shape(args: tuple[Any, ...]) -> tuple[int, ...] | None:
-    """-1 for a single id, the number of ids for a collection; None: not for a prepared read."""
+    """-1 for a single id, the number of ids for a collection of ids, -1 - n for a collection of
+    n codes (strings, n >= 1); None: not for a prepared read."""
     shape = []
     for arg in args:
         if type(arg) is int:
             shape.append(-1)
         elif isinstance(arg, Collection) and not isinstance(arg, str | bytes):
             items = list(arg)
-            if any(type(item) is not int for item in items) or len(set(items)) != len(items):
+            kinds = {type(item) for item in items}
+            if len(set(items)) != len(items) or len(items) >= _SPACING:
                 return None
-            if len(items) >= _SPACING:
+            if not items or kinds == {int}:
+                shape.append(len(items))
+            elif kinds == {str}:
+                shape.append(-1 - len(items))
+            else:
                 return None
-            shape.append(len(items))
         else:
             return None
     return tuple(shape)
 
 
 def _stand_ins(shape: tuple[int, ...], base: int) -> tuple[Any, ...]:
+    """Each argument's stand-ins: ids no row has, or codes no row has (an id's digits and a
+    letter: a build that changes a code, its case or its length, shows it in its parameters)."""
     out: list[Any] = []
     for index, size in enumerate(shape):
         first = base - index * _SPACING
-        out.append(first if size == -1 else [first - 1 - n for n in range(size)])
+        if size == -1:
+            out.append(first)
+        elif size >= 0:
+            out.append([first - 1 - n for n in range(size)])
+        else:
+            out.append([f"{first - 1 - n}x" for n in range(-1 - size)])
     return tuple(out)
 
 
-def _positions(stand_ins: tuple[Any, ...]) -> dict[int, tuple[int, int]]:
-    where: dict[int, tuple[int, int]] = {}
+def _positions(stand_ins: tuple[Any, ...]) -> dict[int | str, tuple[int, int]]:
+    where: dict[int | str, tuple[int, int]] = {}
     for index, arg in enumerate(stand_ins):
         if isinstance(arg, int):
             where[arg] = (index, -1)
@@ -204,8 +219,8 @@ class PreparedRead(Generic[M]):
         second_at = _positions(_stand_ins(shape, _SECOND))
         slots: list[tuple[Any, ...]] = []
         for one, two in zip(params, params2, strict=True):
-            if type(one) is int and one in first_at:
-                if type(two) is not int or second_at.get(two) != first_at[one]:
+            if type(one) in (int, str) and one in first_at:
+                if type(two) is not type(one) or second_at.get(two) != first_at[one]:
                     raise PreparedReadError(f"{name}: an id moved between builds")
                 slots.append(("arg", *first_at[one]))
             elif one == two and type(one) is type(two):

@@ -26,7 +26,9 @@ from hl7apy.parser import parse_message
 from coding.chargemaster import (
     BEGINNING,
     ChargeMasterFileError,
+    charge_master_any,
     charge_master_for,
+    charge_master_items,
     charge_master_load,
     charge_master_parse,
 )
@@ -42,6 +44,7 @@ from coding.review import (
 )
 from mar import roles
 from tests.coding.review_helpers import reviewed
+from tests.mar.test_prepared import ON_POSTGRESQL, _snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -288,6 +291,41 @@ def test_a_loaded_charge_master_is_known_as_loaded_whichever_codes_are_asked() -
     assert len(none_found) == 2
     ChargeMasterItem.objects.all().delete()
     assert charge_master_for(["96413"]).loaded is False
+
+
+@pytest.mark.django_db
+def test_the_charge_masters_prepared_reads_give_the_orms_rows() -> None:
+    """The prices read for a page (issue 19: their SQL compiled once, by the number of codes)
+    are the ORM's rows, every version of each code asked for, for any codes and none."""
+    load_sample()
+    charge_master_load(
+        rows=charge_master_parse(f"{HEADER}96413,0335,Chemo IV up to 1 h,650\n"),
+        replace=False,
+        effective_from=date(2030, 1, 1),
+    )
+    codes = ["96413", "96415", "J9267", "NOPE1"]
+    for asked in (codes, codes[:1], ["NOPE1"], [], list(reversed(codes))):
+        got = charge_master_items(asked)
+        expected = list(
+            ChargeMasterItem.objects.filter(code__in=asked).order_by("code", "effective_from")
+        )
+        assert [_snapshot(r) for r in got] == [_snapshot(r) for r in expected], asked
+    assert [v[0] for v in charge_master_for(["96413"]).versions["96413"]][-1] == date(2030, 1, 1)
+    assert [r.pk for r in charge_master_any()] == [ChargeMasterItem.objects.order_by("pk")[0].pk]
+    ChargeMasterItem.objects.all().delete()
+    assert charge_master_any() == [] and charge_master_items(codes) == []
+
+
+@ON_POSTGRESQL
+@pytest.mark.django_db
+def test_the_charge_masters_reads_run_as_statements_planned_once() -> None:
+    load_sample()
+    for asked in (["96413", "96415"], ["J9267", "96413"]):
+        with CaptureQueriesContext(connection) as captured:
+            charge_master_for(asked)
+        assert captured.captured_queries
+        for query in captured.captured_queries:
+            assert query["sql"].startswith(("PREPARE ", "EXECUTE ")), query["sql"]
 
 
 def rebill_after(coder, item, **load) -> list[tuple[str, str]]:

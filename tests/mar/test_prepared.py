@@ -215,6 +215,61 @@ def test_what_is_not_a_list_of_distinct_ids_goes_through_the_orm(db) -> None:
         assert [_snapshot(r) for r in read(*args)] == _orm(read, *args)
 
 
+def test_a_collection_of_codes_reads_as_the_orm_reads_it(
+    db, django_assert_num_queries, monkeypatch
+) -> None:
+    """A collection of strings (codes) is an argument as a collection of ids is: the statement
+    is compiled once for a number of codes, and any codes of that number read the ORM's rows."""
+    encounter = factories.chemo_encounter_create(extra_pushes=1)
+    methods = sorted({a.method for a in encounter.administrations.all()})
+    assert len(methods) == 2
+
+    @prepared
+    def by_method(encounter_id: int, methods: list[str]) -> QuerySet[Administration]:
+        return Administration.objects.filter(encounter_id=encounter_id, method__in=methods)
+
+    for args in ((encounter.pk, methods), (encounter.pk, methods[:1]), (encounter.pk, ["none"])):
+        assert [_snapshot(r) for r in by_method(*args)] == _orm(by_method, *args)
+    compiled: list[SQLCompiler] = []
+    original = SQLCompiler.as_sql
+
+    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    with django_assert_num_queries(1):
+        rows = by_method(encounter.pk, methods[1:])
+    assert compiled == [] and rows and {r.method for r in rows} == {methods[1]}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [str.upper, lambda code: code[:5], lambda code: code.strip("x")],
+    ids=["case", "cut", "stripped"],
+)
+def test_a_build_that_changes_a_code_is_refused(db, change) -> None:
+    @prepared
+    def by_method(methods: list[str]) -> QuerySet[Administration]:
+        return Administration.objects.filter(method__in=[change(m) for m in methods])
+
+    with pytest.raises(PreparedReadError):
+        by_method(["push"])
+
+
+def test_a_mix_of_ids_and_codes_in_one_collection_goes_through_the_orm(db) -> None:
+    encounter = factories.chemo_encounter_create()
+    ids = list(encounter.administrations.values_list("pk", flat=True))
+
+    @prepared
+    def named(values: list[Any]) -> QuerySet[Administration]:
+        return Administration.objects.filter(pk__in=values)
+
+    assert [_snapshot(r) for r in named([ids[0], str(ids[-1])])] == _orm(
+        named, [ids[0], str(ids[-1])]
+    )
+
+
 def test_an_empty_list_of_ids_reads_nothing(db, django_assert_num_queries) -> None:
     with django_assert_num_queries(0):
         assert chart_reads.pauses([]) == []
