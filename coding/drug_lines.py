@@ -38,6 +38,24 @@ class DrugLines:
     not_charged: list[dict[str, object]] = field(default_factory=list)
 
 
+def claim_ndc(
+    adm: Administration,
+    *,
+    stocked: Collection[tuple[int, str]] | None,
+    preferred: Mapping[int, str] | None,
+) -> str:
+    """The NDC a dose's drug line groups under (DRUG-DAY-TOTAL: one line per code, day and NDC
+    the claim carries): the NDC scanned if the formulary lists it for the drug, else the drug's
+    NDC a claim carries for a dose not scanned (`preferred`), else none."""
+    # An Administration not read from the database has its db_default, not a string.
+    scanned = adm.ndc.strip() if isinstance(adm.ndc, str) else ""
+    if scanned and stocked is not None and (adm.drug_id, scanned) not in stocked:
+        scanned = ""  # not the formulary's: the claim does not carry it
+    if not scanned and preferred is not None:
+        scanned = preferred.get(adm.drug_id, "")  # what the claim carries for it
+    return scanned
+
+
 def drug_lines_compute(
     administrations: list[Administration],
     zone: tzinfo,
@@ -65,12 +83,7 @@ def drug_lines_compute(
                 dose_missing(record_id, drug.name, drug.hcpcs_code, drug.billing_unit_label)
             )
             continue
-        # An Administration not read from the database has its db_default, not a string.
-        scanned = adm.ndc.strip() if isinstance(adm.ndc, str) else ""
-        if scanned and stocked is not None and (adm.drug_id, scanned) not in stocked:
-            scanned = ""  # not the formulary's: the claim does not carry it
-        if not scanned and preferred is not None:
-            scanned = preferred.get(adm.drug_id, "")  # what the claim carries for it
+        scanned = claim_ndc(adm, stocked=stocked, preferred=preferred)
         given.append(
             DrugGiven(
                 administration=record_id,
@@ -133,7 +146,16 @@ def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[st
     """What the drug lines are computed from, per administration with a dose: compared with the
     current run's, so a change to waste, to the scanned NDC (the lines group by it) or to the
     formulary's billing data alone makes a new run. "ndc" only when one was scanned, so the
-    inputs of a record without scans read as they did before the lines grouped by NDC."""
+    inputs of a record without scans read as they did before the lines grouped by NDC; on a
+    record with a scan, "claim_ndc" too: the NDC each dose groups under (`claim_ndc`), which
+    the formulary's NDCs decide (a package listed, the one preferred), so a pharmacist's change
+    to them makes a new run too (coding/formulary_changes.py)."""
+    grouped: dict[int, str] = {}
+    if any(adm.ndc for adm in administrations):
+        stocked, preferred = formulary_ndcs(administrations)
+        grouped = {
+            adm.pk: claim_ndc(adm, stocked=stocked, preferred=preferred) for adm in administrations
+        }
     return {
         administration_record_id(adm.pk): {
             **drug_billing(adm.drug),
@@ -142,6 +164,7 @@ def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[st
                 adm.waste_value, adm.waste_unit or adm.dose_unit
             ),
             **({"ndc": adm.ndc} if adm.ndc else {}),
+            **({"claim_ndc": grouped[adm.pk]} if grouped else {}),
         }
         for adm in sorted(administrations, key=lambda a: a.pk)
         if adm.dose_value is not None

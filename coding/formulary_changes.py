@@ -1,11 +1,13 @@
 """Charges brought up to date after a pharmacist's decision (mar/ports.py: `charges_refresh`).
 
 A drug's class decides its code family, and its billing data (HCPCS code, billing unit,
-container) its drug lines. After a class decision or a change of billing data, the signed
-encounters whose current charge run was coded or billed with something else are regenerated
-through the charge outbox (coding/outbox.py: the task is sent on commit, so the worker finds the
-new data, and re-sent by beat if Redis was down), or, when that run was already exported to
-billing, only flagged for the coder: an exported run is never replaced behind the coder's back.
+container) and its NDCs (which package a scanned dose's line carries, which one a dose not
+scanned carries) its drug lines. After a class decision or a change of billing data or NDCs,
+the signed encounters whose current charge run was coded or billed with something else are
+regenerated through the charge outbox (coding/outbox.py: the task is sent on commit, so the
+worker finds the new data, and re-sent by beat if Redis was down), or, when that run was already
+exported to billing, only flagged for the coder: an exported run is never replaced behind the
+coder's back.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
-from coding.drug_lines import drug_billing
+from coding import review_reads
+from coding.claim import preferred_ndc
+from coding.drug_lines import claim_ndc, drug_billing
 from coding.models import ChargeRun
 from coding.outbox import outbox_enqueue
-from mar.models import Drug, Encounter
+from mar.models import Administration, Drug, Encounter
 from mar.ports import FormularyChange
 from mar.record import administration_record_id
 
@@ -52,11 +56,37 @@ def _billed_with_other_data(drug: Drug) -> Stale:
     return stale
 
 
+def _grouped_under_other_ndcs(drug: Drug) -> Stale:
+    """The run's billing snapshot says which NDC each dose of a record with a scan grouped
+    under (`claim_ndc`, coding/drug_lines.py): stale when the drug's NDCs as they are now
+    would group one under another (a scanned package now listed, another NDC preferred)."""
+    ndcs = review_reads.ndcs([drug.pk])
+    stocked = {(drug.pk, n.ndc) for n in ndcs}
+    default = preferred_ndc(ndcs)
+    preferred = {drug.pk: default.ndc} if default is not None else {}
+
+    def stale(run: ChargeRun, ids: set[str]) -> bool:
+        billing = run.billing_snapshot or {}
+        for record_id in ids:
+            entry = billing.get(record_id, {})
+            if "claim_ndc" not in entry:
+                continue  # no scan on the record: its doses group together whatever the NDCs
+            dose = Administration(drug_id=drug.pk, ndc=entry.get("ndc", ""))
+            if claim_ndc(dose, stocked=stocked, preferred=preferred) != entry["claim_ndc"]:
+                return True
+        return False
+
+    return stale
+
+
 def charges_refresh(*, change: FormularyChange) -> tuple[list[int], list[int]]:
     """Regenerate (or flag) the signed encounters whose current run is stale for the
     administrations the change governs. Returns (regenerated encounter ids, flagged run ids).
     """
-    if change.billing_of is not None:
+    if change.ndcs_of is not None:
+        stale = _grouped_under_other_ndcs(change.ndcs_of)
+        kind, exported_flag = ChargeRun.Trigger.BILLING_CHANGE, BILLING_EXPORTED_FLAG
+    elif change.billing_of is not None:
         stale = _billed_with_other_data(change.billing_of)
         kind, exported_flag = ChargeRun.Trigger.BILLING_CHANGE, BILLING_EXPORTED_FLAG
     else:

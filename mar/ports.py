@@ -33,14 +33,16 @@ class FormularyChange:
     """A pharmacist's decision that may change how administrations are coded or billed.
 
     `administrations`: those the decision governs (a queryset). Exactly one of `drug_class` (a
-    class decision: the class they are now coded with; None = untagged) or `billing_of` (the
-    drug whose HCPCS code, billing unit or container changed) says what changed.
+    class decision: the class they are now coded with; None = untagged), `billing_of` (the
+    drug whose HCPCS code, billing unit or container changed) or `ndcs_of` (the drug whose
+    NDCs changed: one added, retired, reactivated or made preferred) says what changed.
     """
 
     administrations: QuerySet[Administration]
     reason: str
     drug_class: str | None = None
     billing_of: Drug | None = None
+    ndcs_of: Drug | None = None
 
 
 class ChargesPort(Protocol):

@@ -302,6 +302,19 @@ def _billing_changed(
     )
 
 
+def _ndcs_changed(*, drug: Drug, what: str) -> tuple[list[int], list[int]]:
+    """After a change to the drug's NDCs, the drug lines of records with a scan are brought up
+    to date like a change of billing data (a scanned package now listed gets its own line; the
+    doses not scanned follow the NDC now preferred), or flagged when already exported."""
+    return charges_port().charges_refresh(
+        change=FormularyChange(
+            administrations=Administration.objects.filter(drug=drug),
+            reason=f"NDCs of {drug.name}: {what}.",
+            ndcs_of=drug,
+        )
+    )
+
+
 # --- a drug's NDCs ------------------------------------------------------------------------
 
 
@@ -351,7 +364,7 @@ def drug_ndc_add(
     Drug.objects.select_for_update().filter(pk=drug.pk).first()  # one preferred at a time
     if preferred:
         drug.ndcs.filter(preferred=True).update(preferred=False)
-    return DrugNdc.objects.create(
+    added = DrugNdc.objects.create(
         drug=drug,
         ndc=code,
         unit=unit,
@@ -359,6 +372,11 @@ def drug_ndc_add(
         units_per_billing_unit=units_per_billing_unit,
         preferred=preferred,
     )
+    _ndcs_changed(
+        drug=drug,
+        what=f"{added.ndc_display} added{', preferred' if preferred else ''}",
+    )
+    return added
 
 
 REASON_MAX = 2000
@@ -400,6 +418,9 @@ def drug_ndc_retire(*, ndc: DrugNdc, reason: str, user: AbstractBaseUser) -> Dru
         locked.save(
             update_fields=["active", "preferred", "retired_at", "retired_by", "retired_reason"]
         )
+    _ndcs_changed(
+        drug=locked.drug, what=f"{locked.ndc_display} retired by {_user_label(user)} ({reason})"
+    )
     return locked
 
 
@@ -418,6 +439,7 @@ def drug_ndc_reactivate(*, ndc: DrugNdc, user: AbstractBaseUser) -> DrugNdc:
     locked.retired_reason = ""
     with history_context(action="drug_ndc_reactivate", user=user.pk, retired_reason=was):
         locked.save(update_fields=["active", "retired_at", "retired_by", "retired_reason"])
+    _ndcs_changed(drug=locked.drug, what=f"{locked.ndc_display} reactivated by {_user_label(user)}")
     return locked
 
 
@@ -429,7 +451,10 @@ def drug_ndc_prefer(*, ndc: DrugNdc, user: AbstractBaseUser) -> DrugNdc:
     Drug lines read it when they are shown or exported (coding/claim.py `ndc_for`): a drug line
     not yet billed whose administration named no NDC carries the new one; a line already billed
     keeps the NDC it was billed with while the drug lists it (nothing is re-sent for reference
-    data, coding/ledger.py)."""
+    data, coding/ledger.py). On a record with a scan the doses not scanned group with the
+    scanned doses of the NDC the claim carries for them: a signed record whose lines grouped
+    under another one is charged again, or its run flagged when already exported
+    (`_ndcs_changed`)."""
     locked = _ndc_locked(ndc)
     if not locked.active:
         raise ValidationError(
@@ -441,6 +466,9 @@ def drug_ndc_prefer(*, ndc: DrugNdc, user: AbstractBaseUser) -> DrugNdc:
         DrugNdc.objects.filter(drug_id=locked.drug_id, preferred=True).update(preferred=False)
         locked.preferred = True
         locked.save(update_fields=["preferred"])
+    _ndcs_changed(
+        drug=locked.drug, what=f"{locked.ndc_display} made preferred by {_user_label(user)}"
+    )
     return locked
 
 

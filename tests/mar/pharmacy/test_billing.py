@@ -1,6 +1,6 @@
 """A drug's billing data (HCPCS code, billing unit, container) changed by the pharmacist, by hand
-or by import: the signed encounters whose drug lines read the old data are regenerated like a
-class change, or flagged when already exported."""
+or by import, or its NDCs (added, retired, preferred): the signed encounters whose drug lines
+read the old data are regenerated like a class change, or flagged when already exported."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -107,3 +107,107 @@ def test_an_import_changing_a_billing_unit_regenerates_the_drug_lines(
     assert run.trigger == ChargeRun.Trigger.BILLING_CHANGE
     assert drug_lines(run) == [("J9267", 10, ["JZ"])]  # 300 mg in 30 mg units
     assert "imported (line 2)" in run.reason
+
+
+# --- a drug's NDCs (DRUG-DAY-TOTAL: one claim line per code, day and NDC) ------------------
+
+
+def ondansetron_lines(encounter: Encounter) -> list[tuple[int, str]]:
+    """The day's J2405 lines of the encounter's current run: (units, NDC the claim carries)."""
+    from coding.claim import claim_details
+    from coding.review import effective_lines
+
+    lines = [line for line in effective_lines(current(encounter)) if line.code == "J2405"]
+    return sorted(
+        (line.units, detail["ndc"])
+        for line, detail in zip(lines, claim_details(encounter, lines), strict=True)
+    )
+
+
+def charged(encounter: Encounter) -> ChargeRun:
+    from coding.services import charge_run_generate
+
+    run, _ = charge_run_generate(encounter_id=encounter.pk)
+    return run
+
+
+def test_making_the_scanned_package_preferred_charges_again_into_one_line(
+    pharmacist_user, django_capture_on_commit_callbacks
+) -> None:
+    """One push scanned from the package not preferred, one not scanned (it carries the preferred
+    NDC): two lines. The pharmacist makes the scanned package the preferred one: the push not
+    scanned now carries it too, so the record is charged again into one line, not left as two
+    lines of one code, day and NDC."""
+    from mar.models import DrugNdc
+    from mar.pharmacy.services import drug_ndc_prefer
+    from tests.coding.review_helpers import ONDANSETRON_NDCS, ondansetron_twice
+
+    encounter = ondansetron_twice(scanned=(ONDANSETRON_NDCS[0], ""))
+    before = charged(encounter)
+    assert ondansetron_lines(encounter) == [(5, ONDANSETRON_NDCS[0]), (5, ONDANSETRON_NDCS[1])]
+    with django_capture_on_commit_callbacks(execute=True):
+        drug_ndc_prefer(ndc=DrugNdc.objects.get(ndc=ONDANSETRON_NDCS[0]), user=pharmacist_user)
+    run = current(encounter)
+    assert run.pk != before.pk and run.trigger == ChargeRun.Trigger.BILLING_CHANGE
+    assert ondansetron_lines(encounter) == [(9, ONDANSETRON_NDCS[0])]
+    assert "made preferred by" in run.reason and pharmacist_user.username in run.reason
+
+
+def test_listing_a_package_scanned_before_gives_its_doses_their_own_line(
+    pharmacist_user, django_capture_on_commit_callbacks
+) -> None:
+    """A push scanned from a package the formulary did not list was billed with the preferred
+    NDC, on one line with the other push; once the pharmacist lists that package, its push is
+    charged again on a line of its own, with the NDC scanned."""
+    from mar.models import Drug
+    from mar.pharmacy.services import drug_ndc_add
+    from tests.coding.review_helpers import ONDANSETRON_NDCS, ondansetron_twice
+
+    unlisted = "00409400199"
+    encounter = ondansetron_twice(scanned=(unlisted, ONDANSETRON_NDCS[1]))
+    charged(encounter)
+    assert ondansetron_lines(encounter) == [(9, ONDANSETRON_NDCS[1])]
+    with django_capture_on_commit_callbacks(execute=True):
+        drug_ndc_add(drug=Drug.objects.get(name="ondansetron"), ndc=unlisted, unit="ML")
+    assert ondansetron_lines(encounter) == [(5, unlisted), (5, ONDANSETRON_NDCS[1])]
+
+
+def test_an_ndc_change_leaves_records_without_a_scan_and_unaffected_ones_as_they_are(
+    pharmacist_user, django_capture_on_commit_callbacks
+) -> None:
+    """No scan on the record: its doses are one line whatever the NDCs (the claim reads the
+    preferred one when shown), so nothing is charged again; a change that moves no dose to
+    another NDC (a package nobody scanned, retired) charges nothing again either."""
+    from mar.models import DrugNdc
+    from mar.pharmacy.services import drug_ndc_add, drug_ndc_prefer, drug_ndc_retire
+    from tests.coding.review_helpers import ONDANSETRON_NDCS, ondansetron_twice
+
+    plain = ondansetron_twice()
+    scanned = ondansetron_twice(scanned=(ONDANSETRON_NDCS[1], ONDANSETRON_NDCS[1]))
+    runs = {e.pk: charged(e).pk for e in (plain, scanned)}
+    drug = DrugNdc.objects.get(ndc=ONDANSETRON_NDCS[0]).drug
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        spare = drug_ndc_add(drug=drug, ndc="00409400177", unit="ML")
+        drug_ndc_retire(ndc=spare, reason="never stocked after all", user=pharmacist_user)
+        drug_ndc_prefer(ndc=DrugNdc.objects.get(ndc=ONDANSETRON_NDCS[0]), user=pharmacist_user)
+    assert callbacks == []
+    assert {e.pk: current(e).pk for e in (plain, scanned)} == runs
+    assert ondansetron_lines(scanned) == [(9, ONDANSETRON_NDCS[1])]
+
+
+def test_an_exported_run_is_flagged_not_regenerated_when_a_preference_regroups_it(
+    pharmacist_user, django_capture_on_commit_callbacks
+) -> None:
+    from mar.models import DrugNdc
+    from mar.pharmacy.services import drug_ndc_prefer
+    from tests.coding.review_helpers import ONDANSETRON_NDCS, ondansetron_twice
+
+    encounter = ondansetron_twice(scanned=(ONDANSETRON_NDCS[0], ""))
+    billed = charged(encounter)
+    ChargeRun.objects.filter(pk=billed.pk).update(exported_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        drug_ndc_prefer(ndc=DrugNdc.objects.get(ndc=ONDANSETRON_NDCS[0]), user=pharmacist_user)
+    assert callbacks == []
+    billed.refresh_from_db()
+    assert billed.is_current and BILLING_EXPORTED_FLAG in billed.reason
+    assert "made preferred" in billed.reason
