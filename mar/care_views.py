@@ -275,7 +275,8 @@ def order_review(request: HttpRequest, pk: int) -> HttpResponse:
     """The verification screen of one order: measures, the calculated dose beside the ordered
     one (flagged beyond 10%), allergies, an emergency start; and the Verify button."""
     order = get_object_or_404(
-        Order.objects.select_related("drug", "encounter__patient", "verified_by"), pk=pk
+        Order.objects.select_related("drug", "encounter__patient", "verified_by", "returned_by"),
+        pk=pk,
     )
     encounter = order.encounter
     patient_measures = measures.encounter_measures(encounter)
@@ -297,7 +298,7 @@ def overrides_report(request: HttpRequest) -> HttpResponse:
     """Safety overrides by nurse and by unit, and the list: emergency starts before
     verification first (the pharmacist verifies them after the fact)."""
     overrides = SafetyOverride.objects.select_related(
-        "by", "encounter__patient", "order__drug", "order__verified_by"
+        "by", "encounter__patient", "order__drug", "order__verified_by", "order__returned_by"
     )
     by_nurse = (
         overrides.values("by__username", "kind")
