@@ -208,7 +208,9 @@ def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
     trail). On a signed record the return stays on the row (the guard lets only the verification
     through), and `Order.is_returned` is false once it is verified.
     """
-    locked = Order.objects.select_for_update().select_related("encounter").get(pk=order.pk)
+    locked = (
+        Order.objects.select_for_update(of=("self",)).select_related("encounter").get(pk=order.pk)
+    )
     if locked.verified_at is not None:
         raise ValidationError("This order is already verified.")
     locked.verified_by = user  # type: ignore[assignment]
@@ -253,7 +255,7 @@ def order_return(*, order: Order, reason: str, user: AbstractBaseUser) -> Order:
         raise ValidationError(
             "This record is signed: its orders are no longer returned to the prescriber."
         )
-    locked = Order.objects.select_for_update().select_related("returned_by").get(pk=order.pk)
+    locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.verified_at is not None:
         raise ValidationError(
             "This order is already verified: it cannot be returned to the prescriber."
