@@ -123,9 +123,7 @@ def test_the_start_gate_refuses_a_returned_order_whatever_the_nurse_gives(
     assert not Administration.objects.filter(order=order).exists()
 
 
-def test_a_returned_high_alert_order_offers_no_emergency_start(
-    client_as, pharmacist_user
-) -> None:
+def test_a_returned_high_alert_order_offers_no_emergency_start(client_as, pharmacist_user) -> None:
     """A high-alert order returned is not "not verified yet": no emergency reason starts it."""
     encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
     chemo = factories.order_create(

@@ -18,8 +18,7 @@ from django.utils import timezone
 
 from mar import roles
 from mar.audit.models import EVENTS
-from mar.models import EntryMethod, Order
-from mar.models import Encounter as EncounterModel
+from mar.models import Encounter, EntryMethod, Order
 from mar.pharmacy.services import order_return, order_verify
 from mar.registration.services import OrderEntry, order_change, order_enter
 from tests import factories
@@ -50,9 +49,7 @@ def order() -> Order:
 
 
 def sign(order: Order) -> None:
-    EncounterModel.objects.filter(pk=order.encounter_id).update(
-        status=EncounterModel.Status.SIGNED
-    )
+    Encounter.objects.filter(pk=order.encounter_id).update(status=Encounter.Status.SIGNED)
 
 
 def return_url(order: Order) -> str:
@@ -326,9 +323,7 @@ def test_a_verified_order_cannot_be_returned_said_plainly(
 
 
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "no-js"])
-def test_an_order_of_a_signed_record_is_not_returned_said_plainly(
-    order, client_as, htmx
-) -> None:
+def test_an_order_of_a_signed_record_is_not_returned_said_plainly(order, client_as, htmx) -> None:
     sign(order)
     client = client_as(roles.PHARMACIST)
     queue = client.get(reverse("pharmacy:orders")).content.decode()
