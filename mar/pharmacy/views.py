@@ -229,9 +229,7 @@ def formulary_worklist(request: HttpRequest) -> HttpResponse:
         "untagged": untagged,
         # As the orders page heads them: on records in progress, and signed before
         # verification (listed apart there), so the two pages give the same count.
-        "unverified_count": Order.objects.filter(verified_at__isnull=True, returned_at__isnull=True)
-        .exclude(encounter__status=Encounter.Status.SIGNED)
-        .count(),
+        "unverified_count": _to_verify(Order.objects.all()).count(),
         "signed_unverified_count": Order.objects.filter(
             verified_at__isnull=True, encounter__status=Encounter.Status.SIGNED
         ).count(),
@@ -540,7 +538,7 @@ def _queue_page(
     """The queue; `bound`: an order whose return was refused, with its form as typed."""
     unverified = _orders().filter(verified_at__isnull=True).order_by("created_at", "pk")
     signed = Encounter.Status.SIGNED
-    to_verify = list(unverified.filter(returned_at__isnull=True).exclude(encounter__status=signed))
+    to_verify = list(_to_verify(unverified))
     if bound is not None:
         to_verify = [bound if order.pk == bound.pk else order for order in to_verify]
     context = {
@@ -561,6 +559,13 @@ def order_queue(request: HttpRequest) -> HttpResponse:
     """Unverified orders of records still being charted, oldest first; then those returned to the
     prescriber; then those signed unverified; then the most recent verifications."""
     return _queue_page(request)
+
+
+def _to_verify(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """Of `orders`, those to verify: not verified, not returned, on records being charted."""
+    return orders.filter(verified_at__isnull=True, returned_at__isnull=True).exclude(
+        encounter__status=Encounter.Status.SIGNED
+    )
 
 
 def _returned() -> QuerySet[Order]:
@@ -596,6 +601,7 @@ def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
             "order": _orders().get(pk=pk),
             "verified": _recently_verified(),
             "returned": _returned(),
+            "to_verify_count": _to_verify(Order.objects.all()).count(),
             "oob": True,
         }
         return render(request, "pharmacy/_order_verify_response.html", context)
@@ -605,8 +611,9 @@ def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @role_required(PHARMACIST)
 def order_return_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Return an order to the prescriber, with a reason. htmx: the row again (returned, or with
-    the refusal beside the reason as typed) and "Returned" out of band. Without JavaScript: a
+    """Return an order to the prescriber, with a reason. htmx: in the row's place a line saying
+    where it went, and "Returned" and the counts out of band (or, refused, the row again with the
+    refusal beside the reason as typed). Without JavaScript: a
     redirect to the queue, or a missing reason said beside the field on the queue with what was
     typed (400), or a refusal (verified, signed) as a message."""
     order = get_object_or_404(_orders(), pk=pk)
@@ -618,7 +625,12 @@ def order_return_view(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             if request.htmx:
-                context = {"order": _orders().get(pk=pk), "returned": _returned(), "oob": True}
+                context = {
+                    "order": order,
+                    "returned": _returned(),
+                    "to_verify_count": _to_verify(Order.objects.all()).count(),
+                    "oob": True,
+                }
                 return render(request, "pharmacy/_order_return_response.html", context)
             messages.success(
                 request,

@@ -234,6 +234,7 @@ def test_a_return_by_plain_post_redirects_to_the_queue_where_it_waits_for_the_pr
     assert list(queue.context["returned"]) == [order]
     html = queue.content.decode()
     assert "Returned, waiting for the prescriber" in html
+    assert "No order to verify: those returned wait for the prescriber, below." in html
     returned = section(html, "returned-orders")
     assert 'data-testid="order-returned"' in returned
     assert f"Returned by pharmacy:</strong> {REASON} (pharm1, " in returned
@@ -245,16 +246,22 @@ def test_a_return_by_plain_post_redirects_to_the_queue_where_it_waits_for_the_pr
     assert 'data-testid="order-return-form"' not in returned
 
 
-def test_a_return_by_htmx_answers_the_row_and_the_returned_section_out_of_band(
+def test_a_return_by_htmx_answers_where_it_went_and_the_returned_section_out_of_band(
     order, client_as
 ) -> None:
+    """In its place in the queue a line says where it went; it is listed once, under "Returned,
+    waiting for the prescriber" (out of band), and the counts beside the headings follow."""
     response = client_as(roles.PHARMACIST).post(return_url(order), {"reason": REASON}, **HTMX)
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.lstrip().startswith(f'<tr id="order-{order.pk}"')
-    assert 'data-testid="order-returned"' in row_of(html, order)
+    assert html.lstrip().startswith(f'<tr id="order-{order.pk}-returned"')
+    assert "Returned to the prescriber: ondansetron for" in html
+    assert html.count(f'<tr id="order-{order.pk}"') == 1
     assert re.search(r'<template>\s*<tbody id="returned-orders"[^>]*hx-swap-oob="true"', html)
-    assert REASON in section(html, "returned-orders")
+    returned = section(html, "returned-orders")
+    assert 'data-testid="order-returned"' in returned and REASON in returned
+    assert re.search(r'id="to-verify-count"[^>]*hx-swap-oob="true">0<', html)
+    assert re.search(r'id="returned-count"[^>]*hx-swap-oob="true">1<', html)
 
 
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "no-js"])
@@ -349,6 +356,7 @@ def test_a_returned_order_verified_by_htmx_leaves_the_returned_section(
     assert 'data-testid="order-verified"' in row and 'data-testid="order-returned"' not in row
     returned = section(html, "returned-orders")
     assert "No order is waiting for the prescriber." in returned
+    assert re.search(r'id="returned-count"[^>]*hx-swap-oob="true">0<', html)
     assert f'id="order-{order.pk}"' in section(html, "recently-verified")
     queue = client.get(reverse("pharmacy:orders"))
     assert list(queue.context["returned"]) == [] and list(queue.context["verified"]) == [order]
