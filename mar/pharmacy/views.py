@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mar import care_views
 from mar.forms import apply_validation_error
 from mar.models import Drug, DrugClass, DrugClassChange, DrugNdc, Encounter, Order
 from mar.pharmacy.services import (
@@ -615,9 +616,13 @@ def order_return_view(request: HttpRequest, pk: int) -> HttpResponse:
     where it went, and "Returned" and the counts out of band (or, refused, the row again with the
     refusal beside the reason as typed). Without JavaScript: a
     redirect to the queue, or a missing reason said beside the field on the queue with what was
-    typed (400), or a refusal (verified, signed) as a message."""
+    typed (400), or a refusal (verified, signed) as a message; from the review page (`origin`
+    review), the same, back on the review page."""
     order = get_object_or_404(_orders(), pk=pk)
     form = OrderReturnForm(request.POST)
+    # From the order's review page (a plain post): back to it, not to the queue.
+    review = not request.htmx and request.POST.get("origin") == "review"
+    back = reverse("pharmacy:order_review", args=[pk]) if review else reverse("pharmacy:orders")
     if form.is_valid():
         try:
             order_return(order=order, reason=form.cleaned_data["reason"], user=request.user)
@@ -636,14 +641,16 @@ def order_return_view(request: HttpRequest, pk: int) -> HttpResponse:
                 request,
                 f"Returned to the prescriber: {order.drug.name} for {order.encounter.patient}.",
             )
-            return redirect("pharmacy:orders")
+            return redirect(back)
     current = _orders().get(pk=pk)
     current.return_form = form  # type: ignore[attr-defined]
     if request.htmx:
         return render(request, "pharmacy/_order_row.html", {"order": current})
     if form.non_field_errors():
         messages.warning(request, " ".join(form.non_field_errors()))
-        return redirect("pharmacy:orders")
+        return redirect(back)
+    if review:
+        return care_views.order_review_page(request, current, return_form=form, status=400)
     return _queue_page(request, bound=current, status=400)
 
 

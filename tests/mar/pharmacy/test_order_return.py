@@ -370,3 +370,30 @@ def test_the_worklist_does_not_count_a_returned_order_among_those_to_verify(
     order_return(order=order, reason=REASON, user=pharmacist_user)
     html = client.get(reverse("pharmacy:worklist")).content.decode()
     assert 'data-testid="orders-to-verify"' not in html
+
+
+# --- the review page ------------------------------------------------------------------------
+
+
+def test_the_review_page_offers_return_and_comes_back_to_itself(order, client_as) -> None:
+    client = client_as(roles.PHARMACIST)
+    review = reverse("pharmacy:order_review", args=[order.pk])
+    html = client.get(review).content.decode()
+    assert 'data-testid="order-return-form"' in html and 'name="origin" value="review"' in html
+    response = client.post(return_url(order), {"reason": REASON, "origin": "review"})
+    assert response.status_code == 302 and response["Location"] == review
+    html = client.get(review).content.decode()
+    assert f"Returned by pharmacy:</strong> {REASON}" in html
+    assert 'data-testid="order-return-form"' not in html  # returned once
+    assert 'data-testid="verify"' in html  # still verifiable
+
+
+def test_a_blank_reason_on_the_review_page_is_said_there_beside_the_field(order, client_as) -> None:
+    response = client_as(roles.PHARMACIST).post(
+        return_url(order), {"reason": "", "origin": "review"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Verify: ondansetron" in html  # the review page, not the queue
+    assert 'data-testid="order-return-reason-error"' in html
+    assert '<details class="order-return" open>' in html
