@@ -80,7 +80,9 @@ def administrations(encounter_id: int) -> QuerySet[Administration]:
 
 @prepared
 def orders(encounter_id: int) -> QuerySet[Order]:
-    return Order.objects.filter(encounter_id=encounter_id).select_related("drug", "verified_by")
+    return Order.objects.filter(encounter_id=encounter_id).select_related(
+        "drug", "verified_by", "returned_by"
+    )
 
 
 @prepared

@@ -136,6 +136,8 @@ def care_context(
             "chemo": safety.is_chemotherapy(order),
             "high_alert": safety.is_high_alert(order),
             "needs_verification": safety.needs_verification(order),
+            # Returned by pharmacy: why it does not start (mar/_order_checks.jinja).
+            "returned": safety.returned_stop(order),
             "allergies": safety.allergy_matches(encounter.patient, order.drug),
         }
     _administrations_care(

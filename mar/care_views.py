@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Count
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -273,10 +274,19 @@ def site_condition(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
 @role_required(PHARMACIST)
 def order_review(request: HttpRequest, pk: int) -> HttpResponse:
     """The verification screen of one order: measures, the calculated dose beside the ordered
-    one (flagged beyond 10%), allergies, an emergency start; and the Verify button."""
+    one (flagged beyond 10%), allergies, an emergency start; and the Verify and Return buttons."""
     order = get_object_or_404(
-        Order.objects.select_related("drug", "encounter__patient", "verified_by"), pk=pk
+        Order.objects.select_related("drug", "encounter__patient", "verified_by", "returned_by"),
+        pk=pk,
     )
+    return order_review_page(request, order)
+
+
+def order_review_page(
+    request: HttpRequest, order: Order, return_form: Form | None = None, status: int = 200
+) -> HttpResponse:
+    """The review page of `order` (drug, encounter__patient, verified_by, returned_by read);
+    `return_form`: its return refused, with the reason as typed (mar/pharmacy/views.py)."""
     encounter = order.encounter
     patient_measures = measures.encounter_measures(encounter)
     context = {
@@ -287,8 +297,9 @@ def order_review(request: HttpRequest, pk: int) -> HttpResponse:
         "allergies": safety.allergy_matches(encounter.patient, order.drug),
         "high_alert": safety.is_high_alert(order),
         "overrides": order.overrides.select_related("by").order_by("-at"),
+        "return_form": return_form,
     }
-    return render(request, "pharmacy/order_review.html", context)
+    return render(request, "pharmacy/order_review.html", context, status=status)
 
 
 @require_GET
@@ -297,7 +308,7 @@ def overrides_report(request: HttpRequest) -> HttpResponse:
     """Safety overrides by nurse and by unit, and the list: emergency starts before
     verification first (the pharmacist verifies them after the fact)."""
     overrides = SafetyOverride.objects.select_related(
-        "by", "encounter__patient", "order__drug", "order__verified_by"
+        "by", "encounter__patient", "order__drug", "order__verified_by", "order__returned_by"
     )
     by_nurse = (
         overrides.values("by__username", "kind")

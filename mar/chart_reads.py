@@ -214,7 +214,7 @@ def site(encounter_id: int, site_id: int) -> QuerySet[AccessSite]:
 @prepared
 def orders(encounter_id: int) -> QuerySet[Order]:
     return Order.objects.filter(encounter_id=encounter_id).select_related(
-        "drug", "verified_by", "disposition_by"
+        "drug", "verified_by", "returned_by", "disposition_by"
     )
 
 

@@ -482,6 +482,18 @@ class Order(models.Model):
         related_name="orders_verified",
     )
     verified_at = models.DateTimeField(null=True, blank=True)
+    # Returned by a pharmacist to the prescriber, with the reason (dose over the maximum for the
+    # body surface, a wrong route, an interaction): not to start until the ordering system
+    # changes it (which clears the return) or a pharmacist verifies it after all (which decides).
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders_returned",
+    )
+    returned_at = models.DateTimeField(null=True, blank=True)
+    return_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
     # An order not given: the nurse documents why (the engine's DOC-6 asks for it on every order
     # with no administration). Blank: not documented (given, or still to give).
@@ -517,6 +529,13 @@ class Order(models.Model):
     @property
     def drug_class(self) -> str | None:
         return self.class_override or self.drug.drug_class
+
+    @property
+    def is_returned(self) -> bool:
+        """Returned by pharmacy and not verified since: the pharmacist's verification is the
+        decision (on a signed record the return stays on the row beside it, the guard letting
+        only the verification through)."""
+        return self.returned_at is not None and self.verified_at is None
 
 
 # What a nurse charts on an administration's card (the rest comes from the order): the fields

@@ -47,6 +47,7 @@ from mar.summary import summary_invalidate
 from mar.validators import ndc_display, ndc_normalise, text_problems
 
 BILLING_FIELDS = ("hcpcs_code", "billing_unit_amount", "billing_unit", "container")
+REASON_MAX = 2000
 
 
 def class_label(value: str | None) -> str:
@@ -192,21 +193,86 @@ def order_class_override(
     return change
 
 
+RETURN_FIELDS = ("returned_by", "returned_at", "return_reason")
+
+
 @transaction.atomic
 def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
     """A pharmacist's check mark on an order, with the time; once.
 
     Also after the record is signed (an emergency order is often verified after it was given):
     the database's guard (mar/audit/guard.py) lets a first verification through and nothing else.
+
+    An order returned to the prescriber (`order_return`) may be verified after all: the
+    verification is the decision, and clears the return (its who, when and why stay in the audit
+    trail). On a signed record the return stays on the row (the guard lets only the verification
+    through), and `Order.is_returned` is false once it is verified.
     """
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = (
+        Order.objects.select_for_update(of=("self",)).select_related("encounter").get(pk=order.pk)
+    )
     if locked.verified_at is not None:
         raise ValidationError("This order is already verified.")
     locked.verified_by = user  # type: ignore[assignment]
     locked.verified_at = timezone.now()
-    locked.save(update_fields=["verified_by", "verified_at"])
-    order.verified_by = locked.verified_by
-    order.verified_at = locked.verified_at
+    fields = ["verified_by", "verified_at"]
+    was_returned = locked.return_reason if locked.returned_at is not None else None
+    if was_returned is not None and locked.encounter.status != Encounter.Status.SIGNED:
+        locked.returned_by = None
+        locked.returned_at = None
+        locked.return_reason = ""
+        fields += RETURN_FIELDS
+    if was_returned is None:
+        locked.save(update_fields=fields)
+    else:
+        with history_context(action="order_verify", user=user.pk, returned_reason=was_returned):
+            locked.save(update_fields=fields)
+    for name in fields:
+        setattr(order, name, getattr(locked, name))
+    return locked
+
+
+@transaction.atomic
+def order_return(*, order: Order, reason: str, user: AbstractBaseUser) -> Order:
+    """A pharmacist returns an order to the prescriber, with the reason (a dose over the maximum
+    for the body surface, a wrong route, an interaction): who, when and why are kept on the order
+    and in the audit trail. It leaves the queue to verify for "Returned, waiting for the
+    prescriber"; at the bedside it does not start (mar/services/safety.py) until the ordering
+    system changes it (`order_change` clears the return) or a pharmacist verifies it after all
+    (`order_verify`: the verification is the decision).
+
+    Refused: no reason; an order already verified (the verification stands); an order already
+    returned; an order of a signed record. The encounter is locked first, as a start and a change
+    order lock it, so that a start and a return take turns.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the order goes back to the prescriber."})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"At most {REASON_MAX} characters."})
+    encounter = Encounter.objects.select_for_update().get(pk=order.encounter_id)
+    if encounter.status == Encounter.Status.SIGNED:
+        raise ValidationError(
+            "This record is signed: its orders are no longer returned to the prescriber."
+        )
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.verified_at is not None:
+        raise ValidationError(
+            "This order is already verified: it cannot be returned to the prescriber."
+        )
+    if locked.returned_at is not None and locked.returned_by is not None:
+        raise ValidationError(
+            f"This order was already returned by {locked.returned_by.get_username()} "
+            f"at {timezone.localtime(locked.returned_at, encounter.zone):%Y-%m-%d %H:%M}: "
+            f"{locked.return_reason}"
+        )
+    locked.returned_by = user  # type: ignore[assignment]
+    locked.returned_at = timezone.now()
+    locked.return_reason = reason
+    with history_context(action="order_return", user=user.pk, reason=reason):
+        locked.save(update_fields=[*RETURN_FIELDS, "updated_at"])
+    for name in RETURN_FIELDS:
+        setattr(order, name, getattr(locked, name))
     return locked
 
 
@@ -377,9 +443,6 @@ def drug_ndc_add(
         what=f"{added.ndc_display} added{', preferred' if preferred else ''}",
     )
     return added
-
-
-REASON_MAX = 2000
 
 
 def _ndc_locked(ndc: DrugNdc) -> DrugNdc:

@@ -1,6 +1,7 @@
 """The pharmacist's pages: untagged drugs first, the formulary, order verification, CSV.
 
-Pharmacists (and admins) tag, change and override classes, verify orders and import; nurses and
+Pharmacists (and admins) tag, change and override classes, verify or return orders (to the
+prescriber, with a reason) and import; nurses and
 coders may read the formulary and export it. Every htmx endpoint also works as a plain form post
 followed by a redirect.
 """
@@ -17,9 +18,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mar import care_views
 from mar.forms import apply_validation_error
 from mar.models import Drug, DrugClass, DrugClassChange, DrugNdc, Encounter, Order
 from mar.pharmacy.services import (
+    REASON_MAX,
     FormularyImportError,
     drug_class_change,
     drug_classify,
@@ -31,6 +34,7 @@ from mar.pharmacy.services import (
     formulary_export,
     formulary_import,
     order_class_override,
+    order_return,
     order_verify,
 )
 from mar.roles import CODER, NURSE, PHARMACIST, role_required, user_has_role
@@ -157,6 +161,22 @@ class OrderClassForm(forms.Form):
     )
 
 
+class OrderReturnForm(forms.Form):
+    """Why an order goes back to the prescriber (pharmacy.services.order_return)."""
+
+    reason = forms.CharField(
+        label="Reason for returning it to the prescriber",
+        max_length=REASON_MAX,
+        error_messages={
+            "required": "Say why the order goes back to the prescriber (dose, route, "
+            "interaction): the nurse sees the reason on the chart."
+        },
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": "e.g. dose over the maximum for the BSA"}
+        ),
+    )
+
+
 class FormularyImportForm(forms.Form):
     file = forms.FileField(
         label="Formulary CSV",
@@ -210,9 +230,7 @@ def formulary_worklist(request: HttpRequest) -> HttpResponse:
         "untagged": untagged,
         # As the orders page heads them: on records in progress, and signed before
         # verification (listed apart there), so the two pages give the same count.
-        "unverified_count": Order.objects.filter(verified_at__isnull=True)
-        .exclude(encounter__status=Encounter.Status.SIGNED)
-        .count(),
+        "unverified_count": _to_verify(Order.objects.all()).count(),
         "signed_unverified_count": Order.objects.filter(
             verified_at__isnull=True, encounter__status=Encounter.Status.SIGNED
         ).count(),
@@ -512,23 +530,52 @@ def formulary_import_view(request: HttpRequest) -> HttpResponse:
 
 
 def _orders() -> QuerySet[Order]:
-    return Order.objects.select_related("drug", "encounter__patient", "verified_by")
+    return Order.objects.select_related("drug", "encounter__patient", "verified_by", "returned_by")
+
+
+def _queue_page(
+    request: HttpRequest, bound: Order | None = None, status: int = 200
+) -> HttpResponse:
+    """The queue; `bound`: an order whose return was refused, with its form as typed."""
+    unverified = _orders().filter(verified_at__isnull=True).order_by("created_at", "pk")
+    signed = Encounter.Status.SIGNED
+    to_verify = list(_to_verify(unverified))
+    if bound is not None:
+        to_verify = [bound if order.pk == bound.pk else order for order in to_verify]
+    context = {
+        "unverified": to_verify,
+        # Returned to the prescriber: waiting for the ordering system's change (or verified
+        # after all), not among those to verify.
+        "returned": _returned(),
+        # Signed before anyone verified them (emergency orders given first): verified after.
+        "signed_unverified": unverified.filter(encounter__status=signed)[:50],
+        "verified": _recently_verified(),
+    }
+    return render(request, "pharmacy/orders.html", context, status=status)
 
 
 @require_GET
 @role_required(PHARMACIST)
 def order_queue(request: HttpRequest) -> HttpResponse:
-    """Unverified orders of records still being charted, oldest first; then those signed
-    unverified; then the most recent verifications."""
-    unverified = _orders().filter(verified_at__isnull=True).order_by("created_at", "pk")
-    signed = Encounter.Status.SIGNED
-    context = {
-        "unverified": unverified.exclude(encounter__status=signed),
-        # Signed before anyone verified them (emergency orders given first): verified after.
-        "signed_unverified": unverified.filter(encounter__status=signed)[:50],
-        "verified": _recently_verified(),
-    }
-    return render(request, "pharmacy/orders.html", context)
+    """Unverified orders of records still being charted, oldest first; then those returned to the
+    prescriber; then those signed unverified; then the most recent verifications."""
+    return _queue_page(request)
+
+
+def _to_verify(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """Of `orders`, those to verify: not verified, not returned, on records being charted."""
+    return orders.filter(verified_at__isnull=True, returned_at__isnull=True).exclude(
+        encounter__status=Encounter.Status.SIGNED
+    )
+
+
+def _returned() -> QuerySet[Order]:
+    return (
+        _orders()
+        .filter(verified_at__isnull=True, returned_at__isnull=False)
+        .exclude(encounter__status=Encounter.Status.SIGNED)
+        .order_by("returned_at", "pk")
+    )
 
 
 def _recently_verified() -> QuerySet[Order]:
@@ -538,6 +585,7 @@ def _recently_verified() -> QuerySet[Order]:
 @require_POST
 @role_required(PHARMACIST)
 def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Verify an order (a returned one too: the verification clears the return)."""
     order = get_object_or_404(_orders(), pk=pk)
     try:
         order_verify(order=order, user=request.user)
@@ -548,10 +596,62 @@ def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
         if not request.htmx:
             messages.success(request, f"Verified: {order.drug.name} for {order.encounter.patient}.")
     if request.htmx:
-        # The row, and "Recently verified" out of band (it lists this verification now).
-        context = {"order": _orders().get(pk=pk), "verified": _recently_verified(), "oob": True}
+        # The row, and "Recently verified" and "Returned" out of band (a returned order
+        # verified leaves the returned ones).
+        context = {
+            "order": _orders().get(pk=pk),
+            "verified": _recently_verified(),
+            "returned": _returned(),
+            "to_verify_count": _to_verify(Order.objects.all()).count(),
+            "oob": True,
+        }
         return render(request, "pharmacy/_order_verify_response.html", context)
     return redirect("pharmacy:orders")
+
+
+@require_POST
+@role_required(PHARMACIST)
+def order_return_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return an order to the prescriber, with a reason. htmx: in the row's place a line saying
+    where it went, and "Returned" and the counts out of band (or, refused, the row again with the
+    refusal beside the reason as typed). Without JavaScript: a
+    redirect to the queue, or a missing reason said beside the field on the queue with what was
+    typed (400), or a refusal (verified, signed) as a message; from the review page (`origin`
+    review), the same, back on the review page."""
+    order = get_object_or_404(_orders(), pk=pk)
+    form = OrderReturnForm(request.POST)
+    # From the order's review page (a plain post): back to it, not to the queue.
+    review = not request.htmx and request.POST.get("origin") == "review"
+    back = reverse("pharmacy:order_review", args=[pk]) if review else reverse("pharmacy:orders")
+    if form.is_valid():
+        try:
+            order_return(order=order, reason=form.cleaned_data["reason"], user=request.user)
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            if request.htmx:
+                context = {
+                    "order": order,
+                    "returned": _returned(),
+                    "to_verify_count": _to_verify(Order.objects.all()).count(),
+                    "oob": True,
+                }
+                return render(request, "pharmacy/_order_return_response.html", context)
+            messages.success(
+                request,
+                f"Returned to the prescriber: {order.drug.name} for {order.encounter.patient}.",
+            )
+            return redirect(back)
+    current = _orders().get(pk=pk)
+    current.return_form = form  # type: ignore[attr-defined]
+    if request.htmx:
+        return render(request, "pharmacy/_order_row.html", {"order": current})
+    if form.non_field_errors():
+        messages.warning(request, " ".join(form.non_field_errors()))
+        return redirect(back)
+    if review:
+        return care_views.order_review_page(request, current, return_form=form, status=400)
+    return _queue_page(request, bound=current, status=400)
 
 
 @require_http_methods(["GET", "POST"])

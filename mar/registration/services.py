@@ -565,7 +565,8 @@ def order_change(
     as an order entered is (`order_fields_check`).
 
     Taken only while nothing was given of it: it then goes back to the pharmacist's queue
-    (verification cleared: a high-alert order needs verifying again before it starts), its row
+    (verification cleared: a high-alert order needs verifying again before it starts; a return
+    to the prescriber cleared too: the change is the prescriber's answer), its row
     says what changed, and its `revision` goes up, so that a start from a chart drawn before
     the change is refused (mar/services/safety.py). Refused, naming the field: no such order; a
     different drug (a new order: the ordering system discontinues this one and sends it new);
@@ -620,6 +621,10 @@ def order_change(
     update |= {
         "verified_by": None,
         "verified_at": None,
+        # Returned by pharmacy: the prescriber answered; back in the queue to verify.
+        "returned_by": None,
+        "returned_at": None,
+        "return_reason": "",
         "revision": order.revision + 1,
         "changed_at": now,
         "change_note": note,

@@ -100,7 +100,7 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(CLERK, NURSE)
 def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
-    orders = encounter.orders.select_related("drug", "entered_by", "verified_by")
+    orders = encounter.orders.select_related("drug", "entered_by", "verified_by", "returned_by")
     return render(request, "registration/visit.html", {"encounter": encounter, "orders": orders})
 
 

@@ -2,8 +2,11 @@
 
 Before them, under the encounter's lock: a start from a chart drawn before the ordering system
 changed the order (HL7 ORC-1 XO, its `revision` past the one the start form carries) is refused
-(`OrderChanged`), saying when it changed and what it is now. Then in this order, each stopping the
-start with a message for its own field:
+(`OrderChanged`), saying when it changed and what it is now. An order a pharmacist returned to
+the prescriber (`Order.is_returned`, read under that lock) does not start at all (`RETURNED_STOP`,
+beside the start; no override: the nurse calls pharmacy) until the ordering system changes it or
+a pharmacist verifies it. Then in this order, each stopping the start with a message for its own
+field:
 
 1. a drug barcode scanned for it must match it, or its stop have been overridden with a reason
    (mar/services/scanning.py); the scan's NDC, lot and expiry go onto the administration;
@@ -46,6 +49,14 @@ from mar.services.charting import ChartError
 from mar.services.scanning import scan_usable_for
 
 CHEMOTHERAPY = (DrugClass.CHEMO, DrugClass.CHEMO_HORMONAL)
+# The pharmacist's decisions on an order, read again under the start's lock.
+PHARMACY_DECISIONS = (
+    "verified_by_id",
+    "verified_at",
+    "returned_by_id",
+    "returned_at",
+    "return_reason",
+)
 
 
 def is_chemotherapy(order: Order) -> bool:
@@ -58,7 +69,17 @@ def is_high_alert(order: Order) -> bool:
 
 def needs_verification(order: Order) -> bool:
     """A high-alert order not yet verified: it starts only with an emergency reason."""
-    return is_high_alert(order) and order.verified_at is None
+    return is_high_alert(order) and order.verified_at is None and not order.is_returned
+
+
+RETURNED_STOP = (
+    "Returned by pharmacy: call pharmacy; it can start once the order is changed or verified."
+)
+
+
+def returned_stop(order: Order) -> str | None:
+    """Why this order does not start while a pharmacist's return stands (None: it may)."""
+    return RETURNED_STOP if order.is_returned else None
 
 
 _SPLIT = re.compile(r"[;,\n]+")
@@ -137,6 +158,8 @@ def start_problems(
     order: Order, checks: StartChecks, *, user: AbstractBaseUser
 ) -> dict[str | None, list[str]]:
     """What stops this start, keyed by the form field that resolves it (empty: none)."""
+    if (stop := returned_stop(order)) is not None:
+        return {None: [stop]}  # no other check matters: pharmacy decides first
     errors: dict[str | None, list[str]] = {}
     if checks.scan is not None and not scan_usable_for(checks.scan, order):
         retired = checks.scan.result == BarcodeScan.Result.RETIRED
@@ -210,6 +233,10 @@ def administration_start_checked(
     current = Order.objects.select_related("drug", "encounter").get(pk=order.pk)
     if current.revision != (order_revision or 0):
         raise OrderChanged(current)
+    # The pharmacist's decisions as they are now: a return (which locks the encounter too) or a
+    # verification made since the chart was drawn.
+    for name in PHARMACY_DECISIONS:
+        setattr(order, name, getattr(current, name))
     now = now or timezone.now()
     errors = start_problems(order, checks, user=user)
     if errors:

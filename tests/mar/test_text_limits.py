@@ -50,6 +50,7 @@ def test_the_service_refuses_it_for_every_other_caller() -> None:
         (coding_forms.EditOverrideForm, "message"),
         (pharmacy_views.DrugForm, "note"),
         (pharmacy_views.OrderClassForm, "reason"),
+        (pharmacy_views.OrderReturnForm, "reason"),
     ],
 )
 def test_each_free_text_field_has_a_limit(form_class, field) -> None:

@@ -55,6 +55,7 @@ MATRIX = [
     ("pharmacy:drug_class", "post", PHARMACY),
     ("pharmacy:orders", "get", PHARMACY),
     ("pharmacy:order_verify", "post", PHARMACY),
+    ("pharmacy:order_return", "post", PHARMACY),
     ("pharmacy:order_class", "get", PHARMACY),
     ("pharmacy:order_class", "post", PHARMACY),
     ("pharmacy:order_review", "get", PHARMACY),

@@ -1,0 +1,62 @@
+"""The pharmacist's Return, in real Chromium: a blank reason is said beside the field; with a
+reason, the order leaves the queue for "Returned, waiting for the prescriber" (listed once, out of
+band; the counts follow); the nurse's chart then says "Returned by pharmacy" on the order's card
+and a start is refused beside the start form."""
+
+import pytest
+
+from mar.models import Administration
+from tests import factories
+from tests.browser.conftest import ARTIFACTS, sign_in
+from tests.mar.chart_helpers import running_visit
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+REASON = "Dose over the maximum for BSA 1.6 m2: please review"
+
+
+def test_a_return_moves_the_order_to_the_returned_and_the_chart_refuses_its_start(
+    browser_page, live_server
+) -> None:
+    from playwright.sync_api import expect
+
+    pharmacist = factories.user_create(username="pharmacist-r", role="pharmacist")
+    nurse = factories.user_create(username="nurse-r", role="nurse")
+    encounter, _adm = running_visit()
+    order = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
+    page = browser_page
+    sign_in(page, live_server, pharmacist.username)
+    page.goto(f"{live_server.url}/pharmacy/orders/")
+    row = page.locator(f"#order-{order.pk}").first
+    row.get_by_test_id("order-return-open").click()
+    row.get_by_test_id("order-return").click()
+    error = page.locator(f"#order-{order.pk} [data-testid=order-return-reason-error]")
+    expect(error).to_contain_text("Say why the order goes back to the prescriber")
+    row = page.locator(f"#order-{order.pk}").first
+    row.locator("textarea[name=reason]").fill(REASON)
+    row.get_by_test_id("order-return").click()
+    expect(page.get_by_test_id("order-return-done")).to_have_count(1)
+    returned = page.locator("#returned-orders")
+    expect(returned.locator(f"#order-{order.pk} [data-testid=order-returned]")).to_contain_text(
+        REASON
+    )
+    expect(page.locator(f"#order-{order.pk}")).to_have_count(1)  # listed once
+    expect(page.locator("#to-verify-count")).to_have_text("1")  # the running carboplatin
+    expect(page.locator("#returned-count")).to_have_text("1")
+    page.screenshot(path=str(ARTIFACTS / "pharmacy-return.png"), full_page=True)
+
+    page.context.clear_cookies()
+    sign_in(page, live_server, nurse.username)
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+    card = page.locator(f"div.order-row#order-{order.pk}")
+    expect(card.get_by_test_id("order-returned")).to_contain_text(
+        f"Returned by pharmacy: {REASON} (pharmacist-r, "
+    )
+    expect(card.get_by_test_id("return-gate")).to_be_visible()
+    card.get_by_test_id("start").click()
+    card = page.locator(f"div.order-row#order-{order.pk}")
+    expect(card.get_by_test_id("start-refused")).to_contain_text(
+        "Returned by pharmacy: call pharmacy; it can start once the order is changed or verified."
+    )
+    page.screenshot(path=str(ARTIFACTS / "chart-returned-order.png"), full_page=True)
+    assert not Administration.objects.filter(order=order).exists()

@@ -1,0 +1,182 @@
+"""At the bedside, an order a pharmacist returned to the prescriber (pharmacy.services.
+order_return): its card says "Returned by pharmacy: <reason> (<pharmacist>, <time>)" and its start
+is refused beside the start form (mar/services/safety.py `returned_stop`, no emergency override:
+the nurse calls pharmacy), also when the return came after the chart was drawn; it starts once the
+ordering system changes it or a pharmacist verifies it. The nurse can still document it not
+given."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from mar import roles
+from mar.models import Administration, DrugClass, EntryMethod, Order, SafetyOverride
+from mar.pharmacy.services import order_return, order_verify
+from mar.registration.services import OrderEntry, order_change, order_enter
+from mar.services import charting, safety
+from mar.services.charting import ChartError
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+HX = {"headers": {"HX-Request": "true"}}
+REASON = "Route: ondansetron 8 mg ordered IM for a port patient; please confirm IV"
+REFUSED = "Returned by pharmacy: call pharmacy; it can start once the order is changed or verified."
+
+
+def entry(dose: str = "8") -> OrderEntry:
+    return OrderEntry(
+        drug=factories.drug_get("ondansetron"),
+        dose_value=Decimal(dose),
+        dose_unit="mg",
+        indication="R11.2",
+        ordering_provider="Dr. Amara Okafor",
+        entry_method=EntryMethod.ELECTRONIC,
+        placer_number="P1",
+    )
+
+
+@pytest.fixture
+def order() -> Order:
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    return order_enter(encounter=encounter, entry=entry())
+
+
+def chart(client: Client, order: Order) -> str:
+    return client.get(reverse("mar:encounter", args=[order.encounter_id])).content.decode()
+
+
+def order_card(html: str, order: Order) -> str:
+    start = html.index(f'<div class="order-row" id="order-{order.pk}"')
+    end = html.find('<div class="order-row"', start + 1)
+    return html[start : end if end != -1 else None]
+
+
+def start_data(html: str, order: Order) -> dict[str, str]:
+    """The order's start form as the chart drew it (tests/mar/test_order_change_start.py)."""
+    data = {f"o{order.pk}-method": "push"}
+    for name in ("request_key", "order_revision"):
+        found = re.search(rf'name="o{order.pk}-{name}" value="([^"]*)"', html)
+        assert found is not None, f"the start form carries {name}"
+        data[f"o{order.pk}-{name}"] = found[1]
+    return data
+
+
+def start(client: Client, order: Order, data: dict[str, str], *, htmx: bool) -> str:
+    url = reverse("mar:order_start", args=[order.encounter_id, order.pk])
+    response = client.post(url, data, **HX) if htmx else client.post(url, data)
+    assert response.status_code in (200, 302)
+    return response.content.decode()
+
+
+def test_the_card_of_a_returned_order_says_returned_by_pharmacy_with_reason_who_and_when(
+    client_as, order, pharmacist_user
+) -> None:
+    nurse = client_as(roles.NURSE)
+    assert 'data-testid="order-returned"' not in chart(nurse, order)
+    order_return(order=order, reason=REASON, user=pharmacist_user)
+    order.refresh_from_db()
+    card = order_card(chart(nurse, order), order)
+    assert 'data-testid="order-returned"' in card
+    stamp = timezone.localtime(order.returned_at)
+    assert (
+        f"<strong>Returned by pharmacy:</strong> {REASON} (pharm1, "
+        f'<span class="text-nowrap">{stamp:%Y-%m-%d}</span> {stamp:%H:%M})'
+    ) in card
+    # Beside the start: why it does not start, in words.
+    assert 'data-testid="return-gate"' in card and REFUSED in card
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "no-js"])
+def test_starting_a_returned_order_is_refused_beside_the_start(
+    client_as, order, pharmacist_user, htmx
+) -> None:
+    """Returned after the nurse drew the chart: the start is refused all the same (read again
+    under the start's lock), said at the top of the start form, and nothing is started."""
+    nurse = client_as(roles.NURSE)
+    data = start_data(chart(nurse, order), order)
+    order_return(order=order, reason=REASON, user=pharmacist_user)
+    html = start(nurse, order, data, htmx=htmx)
+    assert not Administration.objects.filter(order=order).exists()
+    card = order_card(html, order)
+    refusal = card.split('data-testid="start-refused"', 1)[1].split("</div>", 1)[0]
+    assert REFUSED in refusal
+    assert card.count(REFUSED) == 1  # said once, beside the start
+    assert 'data-testid="order-returned"' in card and REASON in card
+
+
+def test_the_start_gate_refuses_a_returned_order_whatever_the_nurse_gives(
+    order, pharmacist_user, nurse_user
+) -> None:
+    order_return(order=order, reason=REASON, user=pharmacist_user)
+    with pytest.raises(ChartError) as refused:
+        safety.administration_start_checked(
+            order=order, site=None, start=timezone.now(), method="push", user=nurse_user,
+            checks=safety.StartChecks(emergency_reason="the oncologist is here"),
+        )  # fmt: skip
+    assert refused.value.errors == {None: [REFUSED]}
+    assert not Administration.objects.filter(order=order).exists()
+
+
+def test_a_returned_high_alert_order_offers_no_emergency_start(client_as, pharmacist_user) -> None:
+    """A high-alert order returned is not "not verified yet": no emergency reason starts it."""
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    chemo = factories.order_create(
+        encounter, factories.drug_get("carboplatin", DrugClass.CHEMO), dose="900 mg"
+    )
+    nurse = client_as(roles.NURSE)
+    assert 'data-testid="verification-gate"' in order_card(chart(nurse, chemo), chemo)
+    order_return(order=chemo, reason="Dose over the Calvert maximum", user=pharmacist_user)
+    card = order_card(chart(nurse, chemo), chemo)
+    assert 'data-testid="verification-gate"' not in card
+    assert 'data-testid="return-gate"' in card
+    data = start_data(card, chemo) | {f"o{chemo.pk}-emergency_reason": "septic, start now"}
+    html = start(nurse, chemo, data, htmx=True)
+    assert REFUSED in html
+    assert not Administration.objects.filter(order=chemo).exists()
+    assert not SafetyOverride.objects.exists()
+
+
+@pytest.mark.parametrize("decision", ["verified", "changed"])
+def test_a_returned_order_starts_once_verified_or_changed(
+    client_as, order, pharmacist_user, decision
+) -> None:
+    order_return(order=order, reason=REASON, user=pharmacist_user)
+    if decision == "verified":
+        order_verify(order=order, user=pharmacist_user)
+    else:
+        assert order_change(encounter=order.encounter, entry=entry("4")).changed
+    nurse = client_as(roles.NURSE)
+    html = chart(nurse, order)
+    card = order_card(html, order)
+    assert 'data-testid="order-returned"' not in card and 'data-testid="return-gate"' not in card
+    start(nurse, order, start_data(html, order), htmx=True)
+    assert Administration.objects.filter(order=order).count() == 1
+
+
+def test_a_returned_order_can_still_be_documented_not_given(
+    client_as, order, pharmacist_user, nurse_user
+) -> None:
+    order_return(order=order, reason=REASON, user=pharmacist_user)
+    nurse = client_as(roles.NURSE)
+    assert 'data-testid="disposition-form"' in order_card(chart(nurse, order), order)
+    url = reverse("mar:order_disposition", args=[order.encounter_id, order.pk])
+    nurse.post(
+        url,
+        {f"d{order.pk}-disposition": "not_given", f"d{order.pk}-reason": "returned by pharmacy"},
+    )
+    order.refresh_from_db()
+    assert (order.disposition, order.disposition_reason) == ("not_given", "returned by pharmacy")
+    assert order.disposition_by == nurse_user
+    # The service itself, as any other caller uses it: undone and documented again.
+    charting.order_disposition_set(order=order, disposition="", reason="", user=nurse_user)
+    charting.order_disposition_set(
+        order=order, disposition="held", reason="waiting for pharmacy", user=nurse_user
+    )
+    order.refresh_from_db()
+    assert order.disposition == "held" and order.is_returned
