@@ -75,6 +75,7 @@ from mar.roles import CODER, role_required
 from mar.timeline import build_timeline
 
 WORKLIST_PAGE = 50  # rows a page of the worklist
+WORKLIST_COUNT_CAP = 1000  # encounters counted exactly; beyond, "more than" (mar/paging.py)
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -119,8 +120,10 @@ def worklist(request: HttpRequest) -> HttpResponse:
             )
     # A page at a time (issue 19): the page's ids first, then only their rows, runs, lines and
     # corrections; every signed encounter is on some page (nothing beyond a cap), and a page
-    # costs the same whether 50 or 50,000 are signed.
-    page = page_of_ids(encounters, request.GET.get("page"), WORKLIST_PAGE)
+    # costs the same whether 50 or 50,000 are signed (their count stops at a cap).
+    page = page_of_ids(
+        encounters, request.GET.get("page"), WORKLIST_PAGE, count_cap=WORKLIST_COUNT_CAP
+    )
     # Then the page's rows, each with its current run, its lines and corrections: reads
     # compiled once (coding/review_reads.py; building their SQL cost more than running it).
     rows = review_reads.worklist_rows(list(page.object_list))

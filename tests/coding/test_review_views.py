@@ -515,6 +515,32 @@ def test_a_worklist_page_costs_the_same_reads_however_many_are_signed(
     assert page.count('data-testid="worklist-row"') == 3 and "of 8" in page
 
 
+def test_above_the_count_cap_the_worklist_says_more_and_every_page_is_reached(
+    client_as, monkeypatch
+) -> None:
+    """Issue 19: the worklist lists every encounter ever signed; counting them all grew with
+    the years. Above the cap it says "more than" and pages on by "Next" to the last one."""
+    from coding import views
+
+    monkeypatch.setattr(views, "WORKLIST_PAGE", 2)
+    monkeypatch.setattr(views, "WORKLIST_COUNT_CAP", 3)
+    signed = [reviewed()[0] for _ in range(5)]
+    client = client_as(roles.CODER)
+    seen: list[int] = []
+    for number in (1, 2, 3):
+        page = client.get(reverse("coding:worklist"), {"page": str(number)}).content.decode()
+        seen += [
+            int(pk) for pk in re.findall(r'data-testid="worklist-row" data-encounter="(\d+)"', page)
+        ]
+        if number == 1:
+            assert "Encounters 1–2 of more than 3" in page and "Page 1</span>" in page
+        if number < 3:
+            assert f'href="?page={number + 1}" rel="next"' in page
+        else:
+            assert 'rel="next"' not in page and "Page 3 of 3" in page and " of 5 " in page
+    assert sorted(seen) == sorted(e.pk for e in signed)
+
+
 @pytest.mark.parametrize("name", ["coding:worklist", "coding:report_findings"])
 def test_a_date_range_typed_backwards_is_said_beside_date_to(client_as, name) -> None:
     """Before: the worklist said "No signed encounters match" (the report: nothing), as if the
