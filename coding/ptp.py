@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from coding.engine.ptp import PtpPair
 from coding.models import PtpEdit
+from mar.prepared import prepared
 
 CODE_RE = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
 
@@ -169,13 +171,20 @@ def ptp_load(*, rows: Iterable[PtpRow]) -> int:
     return len(rows)
 
 
+@prepared
+def ptp_rows(codes: list[str]) -> QuerySet[PtpEdit]:
+    """The loaded pairs both of whose codes are among these (a prepared read: its SQL compiled
+    once, issue 19)."""
+    return PtpEdit.objects.filter(column1__in=codes, column2__in=codes)
+
+
 def ptp_pairs(codes: Iterable[str]) -> dict[tuple[str, str], list[PtpPair]]:
     """The loaded pairs among these codes, for the engine's `ptp_edits` (one query)."""
     wanted = set(codes)
     if len(wanted) < 2:
         return {}
     out: dict[tuple[str, str], list[PtpPair]] = {}
-    for edit in PtpEdit.objects.filter(column1__in=wanted, column2__in=wanted):
+    for edit in ptp_rows(sorted(wanted)):
         out.setdefault((edit.column1, edit.column2), []).append(
             PtpPair(
                 edit.column1,
