@@ -315,8 +315,8 @@ def drug_for_code(
 
     A retired drug is refused for a new order (DrugRetired, on "drug", saying when and why, as
     an unknown drug is refused), unless `retired_ok` (an order entered before the retirement,
-    sent again or changed). An HCPCS code a retired drug shares with one active drug names the
-    active one."""
+    sent again or changed: found as it was then). For a new order, an HCPCS code a retired drug
+    shares with one active drug names the active one."""
     check = (lambda drug: drug) if retired_ok else drug_retired_check
     digits = identifier.replace("-", "")
     if (
@@ -328,9 +328,12 @@ def drug_for_code(
         if ndc is not None:
             return check(ndc.drug)
     if identifier:
-        by_hcpcs = list(Drug.objects.filter(hcpcs_code__iexact=identifier, active=True)[:2])
-        if not by_hcpcs:  # retired only: said so when one drug has the code
-            by_hcpcs = list(Drug.objects.filter(hcpcs_code__iexact=identifier)[:2])
+        coded = Drug.objects.filter(hcpcs_code__iexact=identifier)
+        # A new order: the active drug of the code; only a retired one has it: said so. An order
+        # entered before: as it was found then (retired or not).
+        by_hcpcs = [] if retired_ok else list(coded.filter(active=True)[:2])
+        if not by_hcpcs:
+            by_hcpcs = list(coded[:2])
         if len(by_hcpcs) == 1:
             return check(by_hcpcs[0])
     for name in (text, identifier):
