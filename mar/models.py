@@ -81,6 +81,16 @@ class Drug(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     class_tagged_at = models.DateTimeField(null=True, blank=True)
+    # False: retired from the formulary (mar.pharmacy.services.drug_retire), a drug the hospital
+    # no longer stocks or uses: refused for a new order (order entry, HL7, FHIR), not suggested.
+    # Kept, not deleted: the orders already written of it are still started, charted and billed.
+    active = models.BooleanField(default=True, db_default=True)
+    # The retirement in force (cleared when reactivated; each change is in the audit trail).
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    retired_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -28,6 +28,7 @@ from fhir.resources.R4B.bundle import Bundle
 from coding.fhir.models_compat import validated, validation_errors
 from coding.fhir.resources import ACCOUNT_SYSTEM, ICD10_SYSTEM, NPI_SYSTEM
 from mar.models import Administration, Encounter, EntryMethod, Order, Patient, Route
+from mar.pharmacy.retired import DrugRetired
 from mar.pharmacy.services import drug_for_name
 from mar.registration.services import (
     OrderEntry,
@@ -296,6 +297,8 @@ class _Importer:
                 text=_concept_text(concept),
                 system=coding.get("system", ""),
             )
+        except DrugRetired as exc:  # not a new, untagged drug in its place
+            raise _refusal(f"{where}.medicationCodeableConcept", exc) from None
         except ValidationError:
             try:  # untagged: the pharmacist's worklist
                 drug = drug_for_name(name=_concept_text(concept))

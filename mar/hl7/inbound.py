@@ -390,8 +390,10 @@ def _unit_and_basis(unit: str) -> tuple[str, str]:
     return unit.strip(), ""
 
 
-def _drug(segment: Segment, n: int) -> Drug:
-    """The give code (CE: identifier^text^coding system) as a formulary drug."""
+def _drug(segment: Segment, n: int, *, retired_ok: bool = False) -> Drug:
+    """The give code (CE: identifier^text^coding system) as a formulary drug. A retired drug is
+    refused as an unknown one is (103, its words saying when and why), unless `retired_ok`: the
+    order was entered before the retirement (sent again, or an XO changing it)."""
     identifier, text, system = (segment.component(n, k) for k in (1, 2, 3))
     if not identifier and not text:
         raise Hl7Error(
@@ -401,7 +403,7 @@ def _drug(segment: Segment, n: int) -> Drug:
             code=REQUIRED_FIELD_MISSING,
         )
     try:
-        return drug_for_code(identifier=identifier, text=text, system=system)
+        return drug_for_code(identifier=identifier, text=text, system=system, retired_ok=retired_ok)
     except ValidationError as exc:
         raise Hl7Error(
             f"{segment.name}-{n}: {exc.message_dict['drug'][0]}",
@@ -492,9 +494,10 @@ GIVE_FIELDS = {
 
 
 def _order_entry(
-    group: _OrderGroup, give_name: str, placer: str, dg1: Segment | None
+    group: _OrderGroup, give_name: str, placer: str, dg1: Segment | None, *, new: bool = True
 ) -> tuple[OrderEntry, dict[str, tuple[str, int]]]:
-    """The order an ORC group describes, and where each of its fields comes from."""
+    """The order an ORC group describes, and where each of its fields comes from. `new`: no
+    order of that placer number is on the visit yet (a retired drug is refused for it)."""
     positions = GIVE_FIELDS[give_name]
     give = group.give
     if give is None:
@@ -515,7 +518,7 @@ def _order_entry(
     )
     rate = _decimal(give, positions["rate_value"])
     entry = OrderEntry(
-        drug=_drug(give, positions["drug"]),
+        drug=_drug(give, positions["drug"], retired_ok=not new),
         dose_value=_decimal(give, positions["dose_value"], required=True),  # type: ignore[arg-type]
         dose_unit=unit,
         dose_basis=basis,
@@ -579,7 +582,9 @@ def pharmacy_order(message: Inbound, now: datetime) -> Result:
                 field=2,
                 code=UNKNOWN_KEY,
             )
-        entry, where = _order_entry(group, give_name, placer, dg1)
+        entry, where = _order_entry(
+            group, give_name, placer, dg1, new=order_by_placer(encounter, placer) is None
+        )
         if control == "XO":
             try:
                 order_change(encounter=encounter, entry=entry, now=now)

@@ -42,6 +42,7 @@ from mar.pharmacy.formulary import (
     formulary_csv_write,
     formulary_rows_read,
 )
+from mar.pharmacy.retired import drug_retired_check
 from mar.ports import FormularyChange, charges_port
 from mar.summary import summary_invalidate
 from mar.validators import ndc_display, ndc_normalise, text_problems
@@ -535,12 +536,64 @@ def drug_ndc_prefer(*, ndc: DrugNdc, user: AbstractBaseUser) -> DrugNdc:
     return locked
 
 
+# --- retiring a drug ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def drug_retire(*, drug: Drug, reason: str, user: AbstractBaseUser) -> Drug:
+    """Retire a drug the hospital no longer stocks or uses from the formulary, with a reason
+    (who, when and why are kept on the row and in the audit trail).
+
+    A new order of it is refused, saying so and why (mar/pharmacy/retired.py: order entry, HL7,
+    FHIR), and order entry no longer suggests it. The row stays, listed in the formulary: the
+    orders already written of it are still started and charted at the bedside, a scan of one of
+    its NDCs still names it, and what was given of it is billed as before (its NDCs and billing
+    data are left as they are)."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this drug is retired."})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"At most {REASON_MAX} characters."})
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    if not locked.active:
+        raise ValidationError(f"{locked.name} is already retired.")
+    locked.active = False
+    locked.retired_at = timezone.now()
+    locked.retired_by = user  # type: ignore[assignment]
+    locked.retired_reason = reason
+    with history_context(action="drug_retire", user=user.pk, reason=reason):
+        locked.save(update_fields=["active", "retired_at", "retired_by", "retired_reason"])
+    return locked
+
+
+@transaction.atomic
+def drug_reactivate(*, drug: Drug, user: AbstractBaseUser) -> Drug:
+    """Bring a retired drug back to the formulary: new orders of it are taken again. The
+    retirement's who, when and why stay in the audit trail."""
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    if locked.active:
+        raise ValidationError(f"{locked.name} is not retired.")
+    was = locked.retired_reason
+    locked.active = True
+    locked.retired_at = None
+    locked.retired_by = None
+    locked.retired_reason = ""
+    with history_context(action="drug_reactivate", user=user.pk, retired_reason=was):
+        locked.save(update_fields=["active", "retired_at", "retired_by", "retired_reason"])
+    return locked
+
+
 # --- orders naming a drug -----------------------------------------------------------------
 
 
 def drug_for_name(*, name: str) -> Drug:
-    """The formulary drug an order names, by name or synonym (any case); a new, untagged drug
-    when nothing matches, so it shows on the pharmacist's worklist at once."""
+    """The formulary drug a new order names, by name or synonym (any case); a new, untagged drug
+    when nothing matches, so it shows on the pharmacist's worklist at once.
+
+    Its callers (the FHIR import's MedicationRequest, `order_create`) make a new order of it, so
+    a retired drug is refused (DrugRetired, on "drug", saying when and why), never handed back
+    and never shadowed by a new drug of the same name or synonym. A synonym an active drug
+    shares with a retired one names the active one."""
     name = " ".join(name.split())
     if not name:
         raise ValidationError({"drug": "Name the drug."})
@@ -548,14 +601,14 @@ def drug_for_name(*, name: str) -> Drug:
         raise ValidationError({"drug": problems["name"]})
     found = Drug.objects.filter(name__iexact=name).order_by("pk").first()
     if found is not None:
-        return found
+        return drug_retired_check(found)
     folded = name.casefold()
-    for drug in Drug.objects.filter(synonyms__icontains=name).order_by("pk"):
+    for drug in Drug.objects.filter(synonyms__icontains=name).order_by("-active", "pk"):
         if any(part.strip().casefold() == folded for part in drug.synonyms.split(";")):
-            return drug
+            return drug_retired_check(drug)
     # get_or_create: two orders naming the same new drug at once make one Drug.
     drug, _created = Drug.objects.get_or_create(name=name, defaults={"drug_class": None})
-    return drug
+    return drug_retired_check(drug)
 
 
 @transaction.atomic
@@ -614,7 +667,9 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
     pharmacist's class change (recorded, charges regenerated); an empty class leaves an
     untagged drug untagged but cannot untag a tagged one. The container column is optional:
     when the file has it, each row's value (empty: not stated) is written; when not, each
-    drug's container is left as it is.
+    drug's container is left as it is. The file has no column for retirement: a retired drug
+    it names is updated and stays retired (only `drug_reactivate` brings it back), and a
+    retired drug it leaves out stays listed as it is.
     """
     rows, errors = formulary_rows_read(data)
     if errors:

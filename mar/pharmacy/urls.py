@@ -16,6 +16,8 @@ urlpatterns = [
     path("drugs/<int:pk>/", views.drug_detail, name="drug"),
     path("drugs/<int:pk>/edit/", views.drug_edit, name="drug_edit"),
     path("drugs/<int:pk>/ndcs/", views.drug_ndc_add_view, name="drug_ndc_add"),
+    path("drugs/<int:pk>/retire/", views.drug_retire_view, name="drug_retire"),
+    path("drugs/<int:pk>/reactivate/", views.drug_reactivate_view, name="drug_reactivate"),
     # pk: the DrugNdc
     path("ndcs/<int:pk>/retire/", views.drug_ndc_retire_view, name="drug_ndc_retire"),
     path("ndcs/<int:pk>/reactivate/", views.drug_ndc_reactivate_view, name="drug_ndc_reactivate"),

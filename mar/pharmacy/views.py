@@ -30,6 +30,8 @@ from mar.pharmacy.services import (
     drug_ndc_prefer,
     drug_ndc_reactivate,
     drug_ndc_retire,
+    drug_reactivate,
+    drug_retire,
     drug_save,
     formulary_export,
     formulary_import,
@@ -144,6 +146,20 @@ class NdcRetireForm(forms.Form):
             "required": "Say why it is retired (no longer stocked, recalled): the reason is kept."
         },
         widget=forms.TextInput(attrs={"placeholder": "e.g. no longer stocked, recalled"}),
+    )
+
+
+class DrugRetireForm(forms.Form):
+    """Why a drug is retired from the formulary (pharmacy.services.drug_retire)."""
+
+    reason = forms.CharField(
+        label="Reason for retiring this drug",
+        max_length=REASON_MAX,
+        error_messages={
+            "required": "Say why the drug is retired (no longer stocked, replaced by another): "
+            "order entry shows the reason when it refuses a new order of it."
+        },
+        widget=forms.TextInput(attrs={"placeholder": "e.g. no longer stocked, replaced by …"}),
     )
 
 
@@ -269,9 +285,11 @@ def _drug_page(
     drug: Drug,
     ndc_form: DrugNdcForm | None = None,
     retire_form: tuple[int, NdcRetireForm] | None = None,
+    drug_retire_form: DrugRetireForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The drug's page; `ndc_form` or `retire_form` (NDC pk, form) bound with what was typed."""
+    """The drug's page; `ndc_form`, `retire_form` (NDC pk, form) or `drug_retire_form` bound
+    with what was typed."""
     can_edit = user_has_role(request.user, PHARMACIST)
     # Active packages first (the preferred one on top), then the retired ones.
     ndcs = list(drug.ndcs.select_related("retired_by").order_by("-active", "-preferred", "ndc"))
@@ -290,6 +308,9 @@ def _drug_page(
         "carried_unpreferred": first if first and first.active and not first.preferred else None,
         "can_edit_ndcs": can_edit,
         "ndc_form": ndc_form or (DrugNdcForm() if can_edit else None),
+        "drug_retire_form": drug_retire_form
+        or (DrugRetireForm() if can_edit and drug.active else None),
+        "can_retire": can_edit,
     }
     return render(request, "pharmacy/drug.html", context, status=status)
 
@@ -302,11 +323,53 @@ def _ndcs_anchor(ndc: DrugNdc) -> str:
     return f"{reverse('pharmacy:drug', args=[ndc.drug_id])}#ndcs"
 
 
+def _drug_of(pk: int) -> Drug:
+    return get_object_or_404(Drug.objects.select_related("class_tagged_by", "retired_by"), pk=pk)
+
+
 @require_GET
 @role_required(*READERS)
 def drug_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    drug = get_object_or_404(Drug.objects.select_related("class_tagged_by"), pk=pk)
-    return _drug_page(request, drug)
+    return _drug_page(request, _drug_of(pk))
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_retire_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Retire the drug from the formulary, with a reason; a refusal is said beside the reason
+    on the drug's page, with what was typed."""
+    drug = _drug_of(pk)
+    form = DrugRetireForm(request.POST)
+    if form.is_valid():
+        try:
+            drug_retire(drug=drug, reason=form.cleaned_data["reason"], user=request.user)
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):  # already retired (a page from before): said
+                messages.error(request, " ".join(exc.messages))
+                return redirect("pharmacy:drug", pk=drug.pk)
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{drug.name} retired from the formulary: a new order of it is refused, with "
+                "the reason. Orders already written of it are still started and charted.",
+            )
+            return redirect("pharmacy:drug", pk=drug.pk)
+    return _drug_page(request, _drug_of(pk), drug_retire_form=form, status=400)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_reactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Bring a retired drug back to the formulary."""
+    drug = _drug_of(pk)
+    try:
+        drug_reactivate(drug=drug, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{drug.name} is back in the formulary: it can be ordered.")
+    return redirect("pharmacy:drug", pk=drug.pk)
 
 
 @require_POST

@@ -38,6 +38,7 @@ from mar.models import (
     Payer,
     Route,
 )
+from mar.pharmacy.retired import DrugRetired, drug_retired_check
 from mar.ports import charges_port
 from mar.registration.icd10 import icd10_resolve
 from mar.services.charting import ChartError, order_disposition_set
@@ -253,11 +254,14 @@ def _sequence_of_day(encounter: Encounter) -> int:
 
 
 def drug_search(query: str, *, limit: int = 15) -> list[Drug]:
-    """The formulary by name or synonym, names starting with the query first."""
+    """The formulary by name or synonym, names starting with the query first; a retired drug is
+    never suggested (a new order of it is refused)."""
     query = " ".join(query.split())
     if not query:
         return []
-    found = Drug.objects.filter(Q(name__icontains=query) | Q(synonyms__icontains=query))
+    found = Drug.objects.filter(
+        Q(name__icontains=query) | Q(synonyms__icontains=query), active=True
+    )
     drugs = list(found.order_by("name")[: limit * 3])
     drugs.sort(key=lambda d: (not d.name.casefold().startswith(query.casefold()), d.name))
     return drugs[:limit]
@@ -265,10 +269,11 @@ def drug_search(query: str, *, limit: int = 15) -> list[Drug]:
 
 def drug_names_like(typed: str, *, limit: int = 5) -> list[str]:
     """Formulary names (or synonyms) spelled close to what was typed: a typing error
-    ('carboplatinn', 'oxaliplatine') that no name contains. Run only when nothing matched."""
+    ('carboplatinn', 'oxaliplatine') that no name contains. Run only when nothing matched.
+    Retired drugs are not offered."""
     folded = typed.casefold()
     spellings: dict[str, str] = {}
-    for drug_name, synonyms in Drug.objects.values_list("name", "synonyms"):
+    for drug_name, synonyms in Drug.objects.filter(active=True).values_list("name", "synonyms"):
         for spelling in (drug_name, *synonyms.split(";")):
             if spelling.strip():
                 spellings.setdefault(spelling.strip().casefold(), drug_name)
@@ -276,29 +281,43 @@ def drug_names_like(typed: str, *, limit: int = 5) -> list[str]:
     return list(dict.fromkeys(spellings[spelling] for spelling in found))
 
 
-def drug_find(text: str) -> Drug:
-    """The formulary drug an order names (its name or one synonym, any case); ValidationError
-    naming close matches otherwise. Order entry never adds a drug: the pharmacist does."""
+def drug_find(text: str, *, retired_ok: bool = False) -> Drug:
+    """The formulary drug a new order names (its name or one synonym, any case); ValidationError
+    naming close matches otherwise. Order entry never adds a drug: the pharmacist does.
+
+    A retired drug is refused (DrugRetired, saying when and why) unless `retired_ok`: an order
+    already entered of it, sent again or changed (HL7 ORC-1 XO), is not a new order. A synonym
+    an active drug shares with a retired one names the active one."""
     name = " ".join(text.split())
     if not name:
         raise _fail("drug", "Search the formulary and choose the drug.")
     found = Drug.objects.filter(name__iexact=name).first()
+    if found is None:
+        folded = name.casefold()
+        for drug in Drug.objects.filter(synonyms__icontains=name).order_by("-active", "pk"):
+            if any(part.strip().casefold() == folded for part in drug.synonyms.split(";")):
+                found = drug
+                break
     if found is not None:
-        return found
-    folded = name.casefold()
-    for drug in Drug.objects.filter(synonyms__icontains=name).order_by("pk"):
-        if any(part.strip().casefold() == folded for part in drug.synonyms.split(";")):
-            return drug
+        return found if retired_ok else drug_retired_check(found)
     close = [d.name for d in drug_search(name, limit=5)] or drug_names_like(name)
     if close:
         raise _fail("drug", f"“{name}” is not a formulary name; did you mean: {', '.join(close)}?")
     raise _fail("drug", f"“{name}” is not in the formulary: ask pharmacy to add it.")
 
 
-def drug_for_code(*, identifier: str, text: str = "", system: str = "") -> Drug:
+def drug_for_code(
+    *, identifier: str, text: str = "", system: str = "", retired_ok: bool = False
+) -> Drug:
     """A coded drug from an interface (HL7 CE, FHIR CodeableConcept) as a formulary drug: by
     NDC, by HCPCS code when one drug has it, else by name or synonym; ValidationError (on
-    "drug") when none matches."""
+    "drug") when none matches.
+
+    A retired drug is refused for a new order (DrugRetired, on "drug", saying when and why, as
+    an unknown drug is refused), unless `retired_ok` (an order entered before the retirement,
+    sent again or changed: found as it was then). For a new order, an HCPCS code a retired drug
+    shares with one active drug names the active one."""
+    check = (lambda drug: drug) if retired_ok else drug_retired_check
     digits = identifier.replace("-", "")
     if (
         system.upper() in {"NDC", "N4"}
@@ -307,15 +326,22 @@ def drug_for_code(*, identifier: str, text: str = "", system: str = "") -> Drug:
     ):
         ndc = DrugNdc.objects.filter(ndc=digits.zfill(11)).select_related("drug").first()
         if ndc is not None:
-            return ndc.drug
+            return check(ndc.drug)
     if identifier:
-        by_hcpcs = list(Drug.objects.filter(hcpcs_code__iexact=identifier)[:2])
+        coded = Drug.objects.filter(hcpcs_code__iexact=identifier)
+        # A new order: the active drug of the code; only a retired one has it: said so. An order
+        # entered before: as it was found then (retired or not).
+        by_hcpcs = [] if retired_ok else list(coded.filter(active=True)[:2])
+        if not by_hcpcs:
+            by_hcpcs = list(coded[:2])
         if len(by_hcpcs) == 1:
-            return by_hcpcs[0]
+            return check(by_hcpcs[0])
     for name in (text, identifier):
         if name:
             try:
-                return drug_find(name)
+                return drug_find(name, retired_ok=retired_ok)
+            except DrugRetired:
+                raise
             except ValidationError:
                 continue
     raise _fail(
@@ -481,6 +507,8 @@ def order_enter(
     if locked.status == Encounter.Status.SIGNED:
         raise ValidationError("This visit is signed; an order is added by an addendum.")
     fields = order_fields_check(entry)
+    # A new order, wherever it comes from (HL7, FHIR): its drug as it is now, not retired.
+    drug_retired_check(Drug.objects.get(pk=fields["drug"].pk))
     if entry.entry_method != EntryMethod.ELECTRONIC:
         if user is None:
             raise _fail("entry_method", "A transcribed order records who entered it.")

@@ -235,3 +235,19 @@ def test_starting_with_a_retired_scan_not_overridden_says_the_package_is_retired
         )  # fmt: skip
     assert "package of ondansetron is retired" in refused.value.errors["scan"][0]
     assert not order.administrations.exists()
+
+
+def test_an_ndc_of_a_drug_retired_from_the_formulary_still_matches_its_order(
+    chart, nurse_user, pharmacist_user
+) -> None:
+    """The drug's retirement (mar.pharmacy.services.drug_retire) stops new orders only: an
+    order written before it is given, and a scan of the drug's package still names it."""
+    from mar.pharmacy.services import drug_retire
+
+    encounter, order = chart
+    drug_retire(drug=order.drug, reason="No longer stocked", user=pharmacist_user)
+    scan = scanning.scan_record(
+        encounter=encounter, raw=ONDANSETRON_UPC, user=nurse_user, today=TODAY
+    )
+    assert (scan.result, scan.order, scan.ndc) == ("match", order, "01234567890")
+    assert scanning.scan_usable_for(scan, order)
