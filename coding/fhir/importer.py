@@ -28,7 +28,7 @@ from fhir.resources.R4B.bundle import Bundle
 from coding.fhir.models_compat import validated, validation_errors
 from coding.fhir.resources import ACCOUNT_SYSTEM, ICD10_SYSTEM, NPI_SYSTEM
 from mar.models import Administration, Encounter, EntryMethod, Order, Patient, Route
-from mar.pharmacy.retired import DrugRetired
+from mar.pharmacy.retired import DrugRetired, drug_retired_check
 from mar.pharmacy.services import drug_for_name
 from mar.registration.services import (
     OrderEntry,
@@ -291,11 +291,19 @@ class _Importer:
                 f"{where}.medicationCodeableConcept: required (no Medication resources)."
             )
         coding = (concept.get("coding") or [{}])[0]
+        # When the other system's order was written (else the visit's arrival): one written
+        # before a drug's retirement here is that record's history, and is imported as it was.
+        authored = parse_datetime(str(r.get("authoredOn") or ""))
+        written = authored if authored and authored.tzinfo else encounter.arrived_at
         try:
-            drug = drug_for_code(
-                identifier=coding.get("code", ""),
-                text=_concept_text(concept),
-                system=coding.get("system", ""),
+            drug = drug_retired_check(
+                drug_for_code(
+                    identifier=coding.get("code", ""),
+                    text=_concept_text(concept),
+                    system=coding.get("system", ""),
+                    retired_ok=True,
+                ),
+                written_at=written,
             )
         except DrugRetired as exc:  # not a new, untagged drug in its place
             raise _refusal(f"{where}.medicationCodeableConcept", exc) from None
@@ -349,7 +357,7 @@ class _Importer:
             complete=False,
         )
         try:
-            order = order_enter(encounter=encounter, entry=entry, user=None)
+            order = order_enter(encounter=encounter, entry=entry, user=None, written_at=written)
         except ValidationError as exc:
             raise _refusal(where, exc) from None
         if dose is None:  # the other EHR sent no amount: keep its words, not a made-up "1 dose"

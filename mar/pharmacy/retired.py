@@ -7,6 +7,8 @@ starts and charts those orders, and their charges stand.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -36,8 +38,12 @@ def drug_retired_words(drug: Drug) -> str:
     )
 
 
-def drug_retired_check(drug: Drug) -> Drug:
-    """The drug, when it may be ordered anew; DrugRetired otherwise."""
-    if not drug.active:
-        raise DrugRetired(drug)
-    return drug
+def drug_retired_check(drug: Drug, *, written_at: datetime | None = None) -> Drug:
+    """The drug, when it may be ordered anew; DrugRetired otherwise. `written_at`: when an order
+    brought from another system's record was written (a FHIR import of a past visit): an order
+    written before the drug's retirement is history, not a new order, and stands."""
+    if drug.active:
+        return drug
+    if written_at is not None and drug.retired_at is not None and written_at < drug.retired_at:
+        return drug
+    raise DrugRetired(drug)

@@ -497,18 +497,24 @@ def order_entry_problems(typed: Mapping[str, Any]) -> ValidationError | None:
 
 @transaction.atomic
 def order_enter(
-    *, encounter: Encounter, entry: OrderEntry, user: AbstractBaseUser | None = None
+    *,
+    encounter: Encounter,
+    entry: OrderEntry,
+    user: AbstractBaseUser | None = None,
+    written_at: datetime | None = None,
 ) -> Order:
     """An order on an in-progress visit, waiting for a pharmacist's verification like any other.
 
     Typed by a nurse or clerk (written, verbal or telephone order), it records who entered it and
-    on whose behalf (the ordering provider); from an interface, `user` is None."""
+    on whose behalf (the ordering provider); from an interface, `user` is None. `written_at`: when
+    an order brought from another system's record of a past visit was written (a drug retired
+    since then does not refuse it: mar/pharmacy/retired.py)."""
     locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     if locked.status == Encounter.Status.SIGNED:
         raise ValidationError("This visit is signed; an order is added by an addendum.")
     fields = order_fields_check(entry)
     # A new order, wherever it comes from (HL7, FHIR): its drug as it is now, not retired.
-    drug_retired_check(Drug.objects.get(pk=fields["drug"].pk))
+    drug_retired_check(Drug.objects.get(pk=fields["drug"].pk), written_at=written_at)
     if entry.entry_method != EntryMethod.ELECTRONIC:
         if user is None:
             raise _fail("entry_method", "A transcribed order records who entered it.")
