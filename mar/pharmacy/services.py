@@ -446,6 +446,49 @@ def drug_ndc_add(
     return added
 
 
+RETIREMENT_FIELDS = ["active", "retired_at", "retired_by", "retired_reason"]
+
+
+def _retirement_reason(reason: str, *, what: str) -> str:
+    """The reason a drug or a package is retired: required, at most REASON_MAX characters
+    (said beside the reason field)."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": f"Say why this {what} is retired."})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"At most {REASON_MAX} characters."})
+    return reason
+
+
+def _retired(
+    locked: Drug | DrugNdc,
+    *,
+    reason: str,
+    user: AbstractBaseUser,
+    action: str,
+    also: tuple[str, ...] = (),
+) -> None:
+    """Retire the locked row: who, when and why kept on it and in the audit trail (`action`)."""
+    locked.active = False
+    locked.retired_at = timezone.now()
+    locked.retired_by = user  # type: ignore[assignment]
+    locked.retired_reason = reason
+    with history_context(action=action, user=user.pk, reason=reason):
+        locked.save(update_fields=[*RETIREMENT_FIELDS, *also])
+
+
+def _reactivated(locked: Drug | DrugNdc, *, user: AbstractBaseUser, action: str) -> None:
+    """Bring the locked row back; the retirement's who, when and why stay in the audit trail
+    (the reason it cleared with `action`)."""
+    was = locked.retired_reason
+    locked.active = True
+    locked.retired_at = None
+    locked.retired_by = None
+    locked.retired_reason = ""
+    with history_context(action=action, user=user.pk, retired_reason=was):
+        locked.save(update_fields=RETIREMENT_FIELDS)
+
+
 def _ndc_locked(ndc: DrugNdc) -> DrugNdc:
     """The NDC's row, locked with its drug's (one preferred NDC at a time, as drug_ndc_add)."""
     Drug.objects.select_for_update().filter(pk=ndc.drug_id).first()
@@ -465,23 +508,12 @@ def drug_ndc_retire(*, ndc: DrugNdc, reason: str, user: AbstractBaseUser) -> Dru
     such lines not yet billed carry the drug's first active NDC (a line already billed keeps the
     NDC it was billed with, retired or not: the row stays listed).
     """
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": "Say why this package is retired."})
-    if len(reason) > REASON_MAX:
-        raise ValidationError({"reason": f"At most {REASON_MAX} characters."})
+    reason = _retirement_reason(reason, what="package")
     locked = _ndc_locked(ndc)
     if not locked.active:
         raise ValidationError(f"NDC {locked.ndc_display} is already retired.")
-    locked.active = False
     locked.preferred = False
-    locked.retired_at = timezone.now()
-    locked.retired_by = user  # type: ignore[assignment]
-    locked.retired_reason = reason
-    with history_context(action="drug_ndc_retire", user=user.pk, reason=reason):
-        locked.save(
-            update_fields=["active", "preferred", "retired_at", "retired_by", "retired_reason"]
-        )
+    _retired(locked, reason=reason, user=user, action="drug_ndc_retire", also=("preferred",))
     _ndcs_changed(
         drug=locked.drug, what=f"{locked.ndc_display} retired by {_user_label(user)} ({reason})"
     )
@@ -496,13 +528,7 @@ def drug_ndc_reactivate(*, ndc: DrugNdc, user: AbstractBaseUser) -> DrugNdc:
     locked = _ndc_locked(ndc)
     if locked.active:
         raise ValidationError(f"NDC {locked.ndc_display} is not retired.")
-    was = locked.retired_reason
-    locked.active = True
-    locked.retired_at = None
-    locked.retired_by = None
-    locked.retired_reason = ""
-    with history_context(action="drug_ndc_reactivate", user=user.pk, retired_reason=was):
-        locked.save(update_fields=["active", "retired_at", "retired_by", "retired_reason"])
+    _reactivated(locked, user=user, action="drug_ndc_reactivate")
     _ndcs_changed(drug=locked.drug, what=f"{locked.ndc_display} reactivated by {_user_label(user)}")
     return locked
 
@@ -549,20 +575,11 @@ def drug_retire(*, drug: Drug, reason: str, user: AbstractBaseUser) -> Drug:
     orders already written of it are still started and charted at the bedside, a scan of one of
     its NDCs still names it, and what was given of it is billed as before (its NDCs and billing
     data are left as they are)."""
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": "Say why this drug is retired."})
-    if len(reason) > REASON_MAX:
-        raise ValidationError({"reason": f"At most {REASON_MAX} characters."})
+    reason = _retirement_reason(reason, what="drug")
     locked = Drug.objects.select_for_update().get(pk=drug.pk)
     if not locked.active:
         raise ValidationError(f"{locked.name} is already retired.")
-    locked.active = False
-    locked.retired_at = timezone.now()
-    locked.retired_by = user  # type: ignore[assignment]
-    locked.retired_reason = reason
-    with history_context(action="drug_retire", user=user.pk, reason=reason):
-        locked.save(update_fields=["active", "retired_at", "retired_by", "retired_reason"])
+    _retired(locked, reason=reason, user=user, action="drug_retire")
     return locked
 
 
@@ -573,13 +590,7 @@ def drug_reactivate(*, drug: Drug, user: AbstractBaseUser) -> Drug:
     locked = Drug.objects.select_for_update().get(pk=drug.pk)
     if locked.active:
         raise ValidationError(f"{locked.name} is not retired.")
-    was = locked.retired_reason
-    locked.active = True
-    locked.retired_at = None
-    locked.retired_by = None
-    locked.retired_reason = ""
-    with history_context(action="drug_reactivate", user=user.pk, retired_reason=was):
-        locked.save(update_fields=["active", "retired_at", "retired_by", "retired_reason"])
+    _reactivated(locked, user=user, action="drug_reactivate")
     return locked
 
 
