@@ -15,11 +15,13 @@ from mar.models import (
     Drug,
     DrugClass,
     Encounter,
+    EntryMethod,
     Flush,
     Order,
     Patient,
     Pause,
 )
+from mar.registration.services import OrderEntry
 
 NEW_YORK = ZoneInfo("America/New_York")
 MORNING = datetime(2026, 3, 2, 8, 0, tzinfo=NEW_YORK)
@@ -154,3 +156,17 @@ def chemo_encounter_create(*, extra_pushes: int = 0, **fields: object) -> Encoun
         encounter.signed_at = MORNING + timedelta(hours=6)
         encounter.save(update_fields=["status", "signed_at"])
     return encounter
+
+
+def ondansetron_entry(dose: str = "8", placer: str = "P1") -> OrderEntry:
+    """An electronic order of ondansetron `dose` mg IV (R11.2, Dr. Amara Okafor) under placer
+    number `placer`, as order entry and the interfaces give `order_enter`."""
+    return OrderEntry(
+        drug=drug_get("ondansetron"),
+        dose_value=Decimal(dose),
+        dose_unit="mg",
+        indication="R11.2",
+        ordering_provider="Dr. Amara Okafor",
+        entry_method=EntryMethod.ELECTRONIC,
+        placer_number=placer,
+    )

@@ -7,7 +7,6 @@ as changed. The pharmacist's queue and review show the change too."""
 import dataclasses
 import re
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -15,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mar import roles
-from mar.models import Administration, EntryMethod, Order
+from mar.models import Administration, Order
 from mar.registration.services import OrderEntry, order_change, order_enter
 from tests import factories
 
@@ -25,15 +24,7 @@ HX = {"headers": {"HX-Request": "true"}}
 
 
 def entry(dose: str = "8") -> OrderEntry:
-    return OrderEntry(
-        drug=factories.drug_get("ondansetron"),
-        dose_value=Decimal(dose),
-        dose_unit="mg",
-        indication="R11.2",
-        ordering_provider="Dr. Amara Okafor",
-        entry_method=EntryMethod.ELECTRONIC,
-        placer_number="P1",
-    )
+    return factories.ondansetron_entry(dose)
 
 
 def entry_numbered(placer: str) -> OrderEntry:

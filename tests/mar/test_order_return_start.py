@@ -7,7 +7,6 @@ given."""
 
 import re
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -15,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mar import roles
-from mar.models import Administration, DrugClass, EntryMethod, Order, SafetyOverride
+from mar.models import Administration, DrugClass, Order, SafetyOverride
 from mar.pharmacy.services import order_return, order_verify
 from mar.registration.services import OrderEntry, order_change, order_enter
 from mar.services import charting, safety
@@ -30,15 +29,7 @@ REFUSED = "Returned by pharmacy: call pharmacy; it can start once the order is c
 
 
 def entry(dose: str = "8") -> OrderEntry:
-    return OrderEntry(
-        drug=factories.drug_get("ondansetron"),
-        dose_value=Decimal(dose),
-        dose_unit="mg",
-        indication="R11.2",
-        ordering_provider="Dr. Amara Okafor",
-        entry_method=EntryMethod.ELECTRONIC,
-        placer_number="P1",
-    )
+    return factories.ondansetron_entry(dose)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ change (HL7 ORC-1 XO) clears it too and sends the order back to verify."""
 
 import re
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from mar import roles
 from mar.audit.models import EVENTS
-from mar.models import Encounter, EntryMethod, Order
+from mar.models import Encounter, Order
 from mar.pharmacy.services import order_return, order_verify
 from mar.registration.services import OrderEntry, order_change, order_enter
 from tests import factories
@@ -31,15 +30,7 @@ TRIGGERS = "the audit trail and the signed-record guard are PostgreSQL's trigger
 
 
 def entry(dose: str = "8") -> OrderEntry:
-    return OrderEntry(
-        drug=factories.drug_get("ondansetron"),
-        dose_value=Decimal(dose),
-        dose_unit="mg",
-        indication="R11.2",
-        ordering_provider="Dr. Amara Okafor",
-        entry_method=EntryMethod.ELECTRONIC,
-        placer_number="P1",
-    )
+    return factories.ondansetron_entry(dose)
 
 
 @pytest.fixture
