@@ -105,11 +105,9 @@ def test_every_chart_read_gives_the_orms_rows_on_the_demo_day(db) -> None:
     assert compared > 100
 
 
-def test_a_read_compiles_its_sql_once_per_shape(db, django_assert_num_queries, monkeypatch) -> None:
-    encounter = factories.chemo_encounter_create(extra_pushes=2)
-    read = chart_reads.administrations
-    read(encounter.pk)  # compiled at its first call, if no test before compiled it
-    compiled = []
+def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[SQLCompiler]:
+    """The compilers that build SQL from now on (none, for a prepared read run again)."""
+    compiled: list[SQLCompiler] = []
     original = SQLCompiler.as_sql
 
     def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
@@ -117,6 +115,14 @@ def test_a_read_compiles_its_sql_once_per_shape(db, django_assert_num_queries, m
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    return compiled
+
+
+def test_a_read_compiles_its_sql_once_per_shape(db, django_assert_num_queries, monkeypatch) -> None:
+    encounter = factories.chemo_encounter_create(extra_pushes=2)
+    read = chart_reads.administrations
+    read(encounter.pk)  # compiled at its first call, if no test before compiled it
+    compiled = _compiles(monkeypatch)
     with django_assert_num_queries(1):
         rows = read(encounter.pk)
     assert compiled == []
@@ -230,14 +236,7 @@ def test_a_collection_of_codes_reads_as_the_orm_reads_it(
 
     for args in ((encounter.pk, methods), (encounter.pk, methods[:1]), (encounter.pk, ["none"])):
         assert [_snapshot(r) for r in by_method(*args)] == _orm(by_method, *args)
-    compiled: list[SQLCompiler] = []
-    original = SQLCompiler.as_sql
-
-    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
-        compiled.append(self)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    compiled = _compiles(monkeypatch)
     with django_assert_num_queries(1):
         rows = by_method(encounter.pk, methods[1:])
     assert compiled == [] and rows and {r.method for r in rows} == {methods[1]}
