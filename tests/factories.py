@@ -8,6 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from mar.models import (
     AccessSite,
@@ -170,3 +171,11 @@ def ondansetron_entry(dose: str = "8", placer: str = "P1") -> OrderEntry:
         entry_method=EntryMethod.ELECTRONIC,
         placer_number=placer,
     )
+
+
+def ondansetron_order() -> Order:
+    """`ondansetron_entry()` entered on a visit that arrived an hour ago, in progress."""
+    from mar.registration.services import order_enter
+
+    encounter = encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    return order_enter(encounter=encounter, entry=ondansetron_entry())

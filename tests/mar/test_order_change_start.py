@@ -6,7 +6,6 @@ as changed. The pharmacist's queue and review show the change too."""
 
 import dataclasses
 import re
-from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -33,8 +32,7 @@ def entry_numbered(placer: str) -> OrderEntry:
 
 @pytest.fixture
 def order() -> Order:
-    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
-    return order_enter(encounter=encounter, entry=entry())
+    return factories.ondansetron_order()
 
 
 def chart(client: Client, order: Order) -> str:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from mar import roles
 from mar.models import Administration, DrugClass, Order, SafetyOverride
 from mar.pharmacy.services import order_return, order_verify
-from mar.registration.services import OrderEntry, order_change, order_enter
+from mar.registration.services import OrderEntry, order_change
 from mar.services import charting, safety
 from mar.services.charting import ChartError
 from tests import factories
@@ -34,8 +34,7 @@ def entry(dose: str = "8") -> OrderEntry:
 
 @pytest.fixture
 def order() -> Order:
-    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
-    return order_enter(encounter=encounter, entry=entry())
+    return factories.ondansetron_order()
 
 
 def chart(client: Client, order: Order) -> str:

@@ -19,7 +19,7 @@ from mar import roles
 from mar.audit.models import EVENTS
 from mar.models import Encounter, Order
 from mar.pharmacy.services import order_return, order_verify
-from mar.registration.services import OrderEntry, order_change, order_enter
+from mar.registration.services import OrderEntry, order_change
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -35,8 +35,7 @@ def entry(dose: str = "8") -> OrderEntry:
 
 @pytest.fixture
 def order() -> Order:
-    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
-    return order_enter(encounter=encounter, entry=entry())
+    return factories.ondansetron_order()
 
 
 def sign(order: Order) -> None:
