@@ -9,10 +9,13 @@ understands; with SQLite (bin/demo) there is no trigger to read them, so nothing
 from __future__ import annotations
 
 import contextlib
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pghistory
 import pghistory.middleware
+import pghistory.runtime
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
@@ -21,6 +24,37 @@ def history_context(**metadata: Any) -> contextlib.AbstractContextManager[Any]:
     if connection.vendor != "postgresql":
         return contextlib.nullcontext()
     return pghistory.context(**metadata)
+
+
+@contextlib.contextmanager
+def history_context_apart(**metadata: Any) -> Iterator[None]:
+    """The changes made inside go under a context of their own, starting with the current
+    context's metadata (the request's user, URL and method) and `metadata`.
+
+    pghistory groups every `history_context` entered while another is open (the request's) under
+    that one, whose metadata each of them overwrites, for all its changes: in a request making
+    many changes (the formulary import) one service's context (`drug_retire`'s action and
+    reason) would be read on every other change of the request, and the last reason on every
+    retirement. Inside this, the service's context stays with its own changes, and the outer
+    context's metadata is left as it was. (pghistory 3.9 keeps the open context in
+    `pghistory.runtime._tracker`; tests/mar/pharmacy/test_formulary_retired.py checks this.)
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    tracker = pghistory.runtime._tracker
+    outer = getattr(tracker, "value", None)
+    if outer is None:
+        with pghistory.context(**metadata):
+            yield
+        return
+    tracker.value = pghistory.runtime.Context(
+        id=uuid.uuid4(), metadata={**outer.metadata, **metadata}
+    )
+    try:
+        yield
+    finally:
+        tracker.value = outer
 
 
 class HistoryMiddleware(pghistory.middleware.HistoryMiddleware):  # type: ignore[misc]

@@ -3,8 +3,11 @@
 Columns (the starter file mar/data/formulary.csv):
 name, synonyms (';'-separated), class (empty = untagged), hcpcs, billing_unit ("50 mg"), note;
 and optionally container: single_dose, multi_dose (or "single-dose", "multi-dose", any case) or
-empty for not stated. A file without the container column leaves each drug's container as it is;
-the export always writes it, last.
+empty for not stated. A file without the container column leaves each drug's container as it is.
+Optionally, together, retired_on (YYYY-MM-DD) and retired_reason: a retired drug's date and
+reason, both empty for an active drug; a date needs its reason, a reason its date. A file without
+them (an older export, the starter file) says nothing of retirement. The export always writes
+container, retired_on and retired_reason, in that order, after the six.
 
 `formulary_rows_read` checks every row before anything is written and reports each problem with
 its line number (the header is line 1); the pharmacist's import (mar/pharmacy/services.py)
@@ -19,20 +22,24 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from mar.csv_safe import cell_restore, csv_rows_write
 from mar.models import Drug, DrugClass
 
 DEFAULT_FORMULARY = Path(__file__).resolve().parent.parent / "data" / "formulary.csv"
 COLUMNS = ("name", "synonyms", "class", "hcpcs", "billing_unit", "note")
-OPTIONAL_COLUMNS = ("container",)
+RETIREMENT_COLUMNS = ("retired_on", "retired_reason")
+OPTIONAL_COLUMNS = ("container", *RETIREMENT_COLUMNS)
 EXPORT_COLUMNS = (*COLUMNS, *OPTIONAL_COLUMNS)
 # HCPCS Level II (a letter and four digits, J9045) or a CPT-style five-digit code.
 HCPCS_RE = re.compile(r"^(?:[A-Z]\d{4}|\d{4}[0-9A-Z])$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Drug.billing_unit_amount is DecimalField(max_digits=12, decimal_places=4).
 _AMOUNT_MAX_DECIMALS = 4
 _AMOUNT_MAX_INTEGER_DIGITS = 8
@@ -144,6 +151,46 @@ class FormularyRow:
     note: str
     # None: the file has no container column, and the drug's container is left as it is.
     container: str | None = None
+    # False: the file has no retirement columns (an older export): it says nothing of retirement.
+    retirement_said: bool = False
+    # The retirement the row states (both or neither): None, "" for an active drug's row.
+    retired_on: date | None = None
+    retired_reason: str = ""
+
+
+def retirement_check(retired_on: str, retired_reason: str) -> tuple[date | None, list[str]]:
+    """A row's retirement columns: (the date, or None when both are empty; the problems, each
+    naming its column). The reason's own rules (required, its length) are the drug page's
+    (mar.pharmacy.services.drug_retire); a date needs its reason and a reason its date."""
+    if not retired_on and not retired_reason:
+        return None, []
+    if not retired_on:
+        return None, [
+            "retired_on is empty but retired_reason is given: write the date the drug is "
+            "retired (YYYY-MM-DD), or leave both empty for an active drug"
+        ]
+    problems: list[str] = []
+    day: date | None = None
+    if DATE_RE.match(retired_on):
+        try:
+            day = date.fromisoformat(retired_on)
+        except ValueError:
+            day = None
+    if day is None:
+        problems.append(
+            f"retired_on must be a date like 2026-12-06 (YYYY-MM-DD), not {retired_on!r}"
+        )
+    elif day > timezone.localdate():
+        problems.append(
+            f"retired_on {retired_on} is in the future: an import retires a drug when it is "
+            "imported (retire it on its page on the day)"
+        )
+    if not retired_reason:
+        problems.append(
+            f"retired_reason is empty: say why the drug is retired (retired_on {retired_on}), "
+            "as on its page"
+        )
+    return day, problems
 
 
 @dataclass(frozen=True)
@@ -192,6 +239,16 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
         return [], [RowError(1, f"missing column(s): {', '.join(missing)}")]
     reader.fieldnames = [h.strip() for h in header]
     has_container = "container" in reader.fieldnames
+    has_retirement = [column for column in RETIREMENT_COLUMNS if column in reader.fieldnames]
+    if len(has_retirement) == 1:
+        (other,) = set(RETIREMENT_COLUMNS) - set(has_retirement)
+        return [], [
+            RowError(
+                1,
+                f"column {has_retirement[0]} without {other}: the retirement columns go "
+                "together (both, or neither)",
+            )
+        ]
 
     classes = set(DrugClass.values)
     rows: list[FormularyRow] = []
@@ -232,6 +289,11 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
             allowed = ", ".join(DrugClass.values)
             problems.append(f"unknown class {drug_class!r} (one of {allowed}, or empty)")
 
+        retired_on, retirement_problems = retirement_check(
+            value["retired_on"], value["retired_reason"]
+        )
+        problems.extend(retirement_problems)
+
         if problems:
             errors.extend(RowError(line, problem) for problem in problems)
             continue
@@ -246,6 +308,9 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
                 billing_unit=fields.billing_unit,
                 note=value["note"],
                 container=fields.container if has_container else None,
+                retirement_said=bool(has_retirement),
+                retired_on=retired_on,
+                retired_reason=value["retired_reason"] if retired_on else "",
             )
         )
     if not rows and not errors:
@@ -260,7 +325,8 @@ def synonyms_clean(value: str) -> str:
 
 def formulary_csv_write(drugs: Iterable[Drug]) -> str:
     """The formulary as CSV text, in the columns the import reads back (mar/csv_safe.py: every
-    field quoted, a cell a spreadsheet would run as a formula neutralised)."""
+    field quoted, a cell a spreadsheet would run as a formula neutralised). A retired drug's
+    retired_on is the local date of its retirement; both columns are empty for an active drug."""
     return csv_rows_write(
         EXPORT_COLUMNS,
         (
@@ -272,19 +338,30 @@ def formulary_csv_write(drugs: Iterable[Drug]) -> str:
                 drug.billing_unit_label,
                 drug.class_note,
                 drug.container,
+                *retirement_cells(drug),
             ]
             for drug in drugs
         ),
     )
 
 
+def retirement_cells(drug: Drug) -> tuple[str, str]:
+    """(retired_on, retired_reason) as the export writes them and the import compares them:
+    the local date of the retirement and its reason; ("", "") for an active drug."""
+    if drug.active or drug.retired_at is None:
+        return "", ""
+    return timezone.localdate(drug.retired_at).isoformat(), drug.retired_reason
+
+
 @transaction.atomic
 def formulary_load_csv(*, path: Path = DEFAULT_FORMULARY, update_existing: bool = True) -> int:
     """Create (and unless told not to, update) one Drug per row, keyed by name.
 
-    For the demo and tests: a trusted file, no change history. Returns the number of rows
-    read. With update_existing=False a drug already in the formulary is left as the
-    pharmacist keeps it. Raises ValueError naming the file and line of the first bad row.
+    For the demo and tests: a trusted file, no change history. No retirement either (one has
+    its who and why): the retirement columns are the pharmacist's import's (`formulary_import`);
+    this loader leaves each drug's retirement as it is. Returns the number of rows read. With
+    update_existing=False a drug already in the formulary is left as the pharmacist keeps it.
+    Raises ValueError naming the file and line of the first bad row.
     """
     rows, errors = formulary_rows_read(path.read_bytes())
     if errors:

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mar.audit.context import history_context
+from mar.audit.context import history_context, history_context_apart
 from mar.models import (
     Administration,
     Drug,
@@ -37,10 +37,12 @@ from mar.models import (
     Order,
 )
 from mar.pharmacy.formulary import (
+    FormularyRow,
     RowError,
     drug_fields_check,
     formulary_csv_write,
     formulary_rows_read,
+    retirement_cells,
 )
 from mar.pharmacy.retired import drug_retired_check
 from mar.ports import FormularyChange, charges_port
@@ -667,6 +669,42 @@ class ImportSummary:
     updated: int
     unchanged: int
     reclassified: int
+    # By name, in the file's order: the drugs the import retired (`drug_retire`); the retired
+    # drugs whose row had empty retirement columns (they stay retired); the retired drugs whose
+    # row stated another retirement than the one recorded (the recorded one stays).
+    retired: tuple[str, ...] = ()
+    stays_retired: tuple[str, ...] = ()
+    retirement_kept: tuple[str, ...] = ()
+
+    @property
+    def notes(self) -> list[str]:
+        """What the pharmacist is told beside the counts, so no retirement is left unsaid."""
+        notes = []
+        if self.retired:
+            notes.append(f"Retired today: {', '.join(self.retired)}.")
+        notes += [
+            f"{name} stays retired: reactivate it on its page." for name in self.stays_retired
+        ]
+        notes += [
+            f"{name} stays retired as recorded: an import does not change a retirement "
+            "(reactivate it on its page, then retire it again)."
+            for name in self.retirement_kept
+        ]
+        return notes
+
+
+def _row_retires(row: FormularyRow, drug: Drug | None) -> bool:
+    """The row retires its drug: it states a retirement, and the drug is new or active."""
+    return row.retired_on is not None and (drug is None or drug.active)
+
+
+def _retire_imported(drug: Drug, row: FormularyRow, *, user: AbstractBaseUser) -> None:
+    """Retire the drug a row marks retired with `drug_retire`, the drug page's service (who,
+    when and why on the drug; in the audit trail its action and reason), in a history context
+    of its own: the import's other changes, in the same request, are not labelled with this
+    retirement, nor another retirement with its reason (mar/audit/context.py)."""
+    with history_context_apart():
+        drug_retire(drug=drug, reason=row.retired_reason, user=user)
 
 
 @transaction.atomic
@@ -678,9 +716,16 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
     pharmacist's class change (recorded, charges regenerated); an empty class leaves an
     untagged drug untagged but cannot untag a tagged one. The container column is optional:
     when the file has it, each row's value (empty: not stated) is written; when not, each
-    drug's container is left as it is. The file has no column for retirement: a retired drug
-    it names is updated and stays retired (only `drug_reactivate` brings it back), and a
-    retired drug it leaves out stays listed as it is.
+    drug's container is left as it is.
+
+    The retirement columns (retired_on, retired_reason) are optional too. A row stating a
+    retirement of an active (or new) drug retires it through `drug_retire`, as its page does
+    (who, when and why on the drug and in the audit trail; retired now: the date is not
+    back-dated). A retired drug stays retired whatever its row says (only `drug_reactivate`, on
+    its page, brings it back): the summary names those whose row has empty retirement columns
+    (`stays_retired`) or another retirement than the recorded one (`retirement_kept`). A file
+    without the columns says nothing of retirement: a retired drug it names is updated and
+    stays retired, unnamed. A retired drug the file leaves out stays listed as it is.
     """
     rows, errors = formulary_rows_read(data)
     if errors:
@@ -696,6 +741,11 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
                     row.line,
                     f"{drug.name} is tagged {drug.drug_class}: an import cannot untag it",
                 )
+            )
+        if _row_retires(row, drug) and len(row.retired_reason) > REASON_MAX:
+            # drug_retire's own limit, said on the row before anything is written.
+            errors.append(
+                RowError(row.line, f"retired_reason is longer than {REASON_MAX} characters")
             )
     if errors:
         raise FormularyImportError(errors)
@@ -741,9 +791,18 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
         batch_size=1000,
     )
     created = len(new_drugs)
+    created_drugs = {
+        row.name.casefold(): drug for row, drug in zip(new_rows, new_drugs, strict=True)
+    }
+    retired: list[str] = []
+    stays_retired: list[str] = []
+    retirement_kept: list[str] = []
     for row in rows:
-        if row.name.casefold() not in existing:
-            continue  # created above
+        if row.name.casefold() not in existing:  # created above; retired now if it says so
+            if _row_retires(row, None):
+                _retire_imported(created_drugs[row.name.casefold()], row, user=user)
+                retired.append(row.name)
+            continue
         fields: dict[str, Any] = {
             "synonyms": row.synonyms,
             "hcpcs_code": row.hcpcs_code,
@@ -769,7 +828,7 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
             )
             reclassified += 1
             updated += 1
-        elif changed:
+        elif changed or _row_retires(row, drug):
             updated += 1
         else:
             unchanged += 1
@@ -777,8 +836,25 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
             # After the class: a run both change is the class change's (the record carries the
             # billing data too, so the billing change's own regeneration then finds it current).
             _billing_changed(drug=drug, before=before, user=user, why=f"imported (line {row.line})")
+        if not row.retirement_said:
+            continue  # an older file: the retirement is left as it is, unsaid
+        if _row_retires(row, drug):
+            _retire_imported(drug, row, user=user)
+            retired.append(drug.name)
+        elif drug.active:
+            continue
+        elif row.retired_on is None:
+            stays_retired.append(drug.name)
+        elif (row.retired_on.isoformat(), row.retired_reason) != retirement_cells(drug):
+            retirement_kept.append(drug.name)
     return ImportSummary(
-        created=created, updated=updated, unchanged=unchanged, reclassified=reclassified
+        created=created,
+        updated=updated,
+        unchanged=unchanged,
+        reclassified=reclassified,
+        retired=tuple(retired),
+        stays_retired=tuple(stays_retired),
+        retirement_kept=tuple(retirement_kept),
     )
 
 

@@ -579,11 +579,11 @@ def formulary_import_view(request: HttpRequest) -> HttpResponse:
             except FormularyImportError as exc:
                 errors = [str(error) for error in exc.errors]
             else:
-                messages.success(
-                    request,
+                counts = (
                     f"Imported: {summary.created} new, {summary.updated} updated "
-                    f"({summary.reclassified} reclassified), {summary.unchanged} unchanged.",
+                    f"({summary.reclassified} reclassified), {summary.unchanged} unchanged."
                 )
+                messages.success(request, " ".join([counts, *summary.notes]))
                 return redirect("pharmacy:formulary")
     status = 400 if errors else 200
     return render(request, "pharmacy/import.html", {"form": form, "errors": errors}, status=status)

@@ -167,16 +167,16 @@ def test_export_then_import_changes_nothing(pharmacist_user) -> None:
     assert formulary_export() == exported
 
 
-def test_export_has_the_starter_files_columns_and_values_then_the_container(
+def test_export_has_the_starter_files_columns_and_values_then_container_and_retirement(
     pharmacist_user,
 ) -> None:
     formulary_import(data=DEFAULT_FORMULARY.read_bytes(), user=pharmacist_user)
     Drug.objects.filter(name="oxaliplatin").update(container="single_dose")
     text = formulary_export()
     lines = list(csv.reader(io.StringIO(text, newline="")))
-    assert ",".join(lines[0]) == HEADER.strip() + ",container"
-    assert "carboplatin,Paraplatin,chemo,J9045,50 mg,antineoplastic," in map(",".join, lines)
-    assert "oxaliplatin,Eloxatin,chemo,J9263,0.5 mg,antineoplastic,single_dose" in map(
+    assert ",".join(lines[0]) == HEADER.strip() + ",container,retired_on,retired_reason"
+    assert "carboplatin,Paraplatin,chemo,J9045,50 mg,antineoplastic,,," in map(",".join, lines)
+    assert "oxaliplatin,Eloxatin,chemo,J9263,0.5 mg,antineoplastic,single_dose,," in map(
         ",".join, lines
     )
     rows, errors = formulary_rows_read(text)

@@ -357,7 +357,9 @@ def test_the_export_is_a_csv_download(client_as, drug) -> None:
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     lines = list(csv.reader(io.StringIO(response.content.decode(), newline="")))
-    assert lines[0] == "name,synonyms,class,hcpcs,billing_unit,note,container".split(",")
+    assert lines[0] == (
+        "name,synonyms,class,hcpcs,billing_unit,note,container,retired_on,retired_reason".split(",")
+    )
     assert lines[1][:3] == ["mesna", "", "therapeutic"]
 
 
