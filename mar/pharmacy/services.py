@@ -197,6 +197,25 @@ def order_class_override(
 RETURN_FIELDS = ("returned_by", "returned_at", "return_reason")
 
 
+def _return_cleared(locked: Order) -> None:
+    """Take the pharmacist's return off the locked order (its who, when and why stay in the
+    audit trail); the caller saves RETURN_FIELDS."""
+    locked.returned_by = None
+    locked.returned_at = None
+    locked.return_reason = ""
+
+
+def _reason_required(reason: str, *, missing: str) -> str:
+    """A pharmacist's reason on an order: required (`missing` says so beside the field), at most
+    REASON_MAX characters."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": missing})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"At most {REASON_MAX} characters."})
+    return reason
+
+
 @transaction.atomic
 def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
     """A pharmacist's check mark on an order, with the time; once.
@@ -219,9 +238,7 @@ def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
     fields = ["verified_by", "verified_at"]
     was_returned = locked.return_reason if locked.returned_at is not None else None
     if was_returned is not None and locked.encounter.status != Encounter.Status.SIGNED:
-        locked.returned_by = None
-        locked.returned_at = None
-        locked.return_reason = ""
+        _return_cleared(locked)
         fields += RETURN_FIELDS
     if was_returned is None:
         locked.save(update_fields=fields)
@@ -246,11 +263,7 @@ def order_return(*, order: Order, reason: str, user: AbstractBaseUser) -> Order:
     returned; an order of a signed record. The encounter is locked first, as a start and a change
     order lock it, so that a start and a return take turns.
     """
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": "Say why the order goes back to the prescriber."})
-    if len(reason) > REASON_MAX:
-        raise ValidationError({"reason": f"At most {REASON_MAX} characters."})
+    reason = _reason_required(reason, missing="Say why the order goes back to the prescriber.")
     encounter = Encounter.objects.select_for_update().get(pk=order.encounter_id)
     if encounter.status == Encounter.Status.SIGNED:
         raise ValidationError(
