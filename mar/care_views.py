@@ -274,7 +274,8 @@ def site_condition(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
 @role_required(PHARMACIST)
 def order_review(request: HttpRequest, pk: int) -> HttpResponse:
     """The verification screen of one order: measures, the calculated dose beside the ordered
-    one (flagged beyond 10%), allergies, an emergency start; and the Verify and Return buttons."""
+    one (flagged beyond 10%), allergies, an emergency start; and the Verify and Return buttons
+    (Withdraw return… when it is returned)."""
     order = get_object_or_404(
         Order.objects.select_related("drug", "encounter__patient", "verified_by", "returned_by"),
         pk=pk,
@@ -283,10 +284,15 @@ def order_review(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def order_review_page(
-    request: HttpRequest, order: Order, return_form: Form | None = None, status: int = 200
+    request: HttpRequest,
+    order: Order,
+    return_form: Form | None = None,
+    status: int = 200,
+    withdraw_form: Form | None = None,
 ) -> HttpResponse:
     """The review page of `order` (drug, encounter__patient, verified_by, returned_by read);
-    `return_form`: its return refused, with the reason as typed (mar/pharmacy/views.py)."""
+    `return_form` / `withdraw_form`: its return, or the return's withdrawal, refused, with the
+    reason as typed (mar/pharmacy/views.py)."""
     encounter = order.encounter
     patient_measures = measures.encounter_measures(encounter)
     context = {
@@ -298,6 +304,7 @@ def order_review_page(
         "high_alert": safety.is_high_alert(order),
         "overrides": order.overrides.select_related("by").order_by("-at"),
         "return_form": return_form,
+        "withdraw_form": withdraw_form,
     }
     return render(request, "pharmacy/order_review.html", context, status=status)
 

@@ -494,7 +494,8 @@ class Order(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     # Returned by a pharmacist to the prescriber, with the reason (dose over the maximum for the
     # body surface, a wrong route, an interaction): not to start until the ordering system
-    # changes it (which clears the return) or a pharmacist verifies it after all (which decides).
+    # changes it (which clears the return) or a pharmacist verifies it after all (which decides)
+    # or withdraws the return (back to verify, not verified; pharmacy.services).
     returned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

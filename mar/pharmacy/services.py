@@ -199,6 +199,25 @@ def order_class_override(
 RETURN_FIELDS = ("returned_by", "returned_at", "return_reason")
 
 
+def _return_cleared(locked: Order) -> None:
+    """Take the pharmacist's return off the locked order (its who, when and why stay in the
+    audit trail); the caller saves RETURN_FIELDS."""
+    locked.returned_by = None
+    locked.returned_at = None
+    locked.return_reason = ""
+
+
+def _reason_required(reason: str, *, missing: str) -> str:
+    """A pharmacist's reason on an order: required (`missing` says so beside the field), at most
+    REASON_MAX characters."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": missing})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"At most {REASON_MAX} characters."})
+    return reason
+
+
 @transaction.atomic
 def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
     """A pharmacist's check mark on an order, with the time; once.
@@ -221,9 +240,7 @@ def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
     fields = ["verified_by", "verified_at"]
     was_returned = locked.return_reason if locked.returned_at is not None else None
     if was_returned is not None and locked.encounter.status != Encounter.Status.SIGNED:
-        locked.returned_by = None
-        locked.returned_at = None
-        locked.return_reason = ""
+        _return_cleared(locked)
         fields += RETURN_FIELDS
     if was_returned is None:
         locked.save(update_fields=fields)
@@ -242,17 +259,14 @@ def order_return(*, order: Order, reason: str, user: AbstractBaseUser) -> Order:
     and in the audit trail. It leaves the queue to verify for "Returned, waiting for the
     prescriber"; at the bedside it does not start (mar/services/safety.py) until the ordering
     system changes it (`order_change` clears the return) or a pharmacist verifies it after all
-    (`order_verify`: the verification is the decision).
+    (`order_verify`: the verification is the decision). A return made by mistake is withdrawn
+    (`order_return_withdraw`): the order goes back to the queue to verify.
 
     Refused: no reason; an order already verified (the verification stands); an order already
     returned; an order of a signed record. The encounter is locked first, as a start and a change
     order lock it, so that a start and a return take turns.
     """
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": "Say why the order goes back to the prescriber."})
-    if len(reason) > REASON_MAX:
-        raise ValidationError({"reason": f"At most {REASON_MAX} characters."})
+    reason = _reason_required(reason, missing="Say why the order goes back to the prescriber.")
     encounter = Encounter.objects.select_for_update().get(pk=order.encounter_id)
     if encounter.status == Encounter.Status.SIGNED:
         raise ValidationError(
@@ -273,6 +287,41 @@ def order_return(*, order: Order, reason: str, user: AbstractBaseUser) -> Order:
     locked.returned_at = timezone.now()
     locked.return_reason = reason
     with history_context(action="order_return", user=user.pk, reason=reason):
+        locked.save(update_fields=[*RETURN_FIELDS, "updated_at"])
+    for name in RETURN_FIELDS:
+        setattr(order, name, getattr(locked, name))
+    return locked
+
+
+@transaction.atomic
+def order_return_withdraw(*, order: Order, reason: str, user: AbstractBaseUser) -> Order:
+    """A pharmacist withdraws a return to the prescriber without verifying the order (returned by
+    mistake, or the prescriber answered by phone that the order stands but needs checking again),
+    with the reason: the order goes back to the queue to verify, unverified and no longer
+    returned, and at the bedside a start follows the verification rule as for any order not
+    verified yet (mar/services/safety.py). The audit trail keeps who, when and why
+    (`action` `order_return_withdraw`, the reason, and the return's reason it cleared).
+
+    Refused: no reason; an order that is not returned (`Order.is_returned`: never returned,
+    verified since, or its return already cleared); an order of a signed record. The encounter
+    is locked first, as `order_return` locks it.
+    """
+    reason = _reason_required(reason, missing="Say why the return is withdrawn.")
+    encounter = Encounter.objects.select_for_update().get(pk=order.encounter_id)
+    if encounter.status == Encounter.Status.SIGNED:
+        raise ValidationError(
+            "This record is signed: a return of its orders is no longer withdrawn."
+        )
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if not locked.is_returned:
+        raise ValidationError(
+            "This order is not returned to the prescriber: there is no return to withdraw."
+        )
+    was_returned = locked.return_reason
+    _return_cleared(locked)
+    with history_context(
+        action="order_return_withdraw", user=user.pk, reason=reason, returned_reason=was_returned
+    ):
         locked.save(update_fields=[*RETURN_FIELDS, "updated_at"])
     for name in RETURN_FIELDS:
         setattr(order, name, getattr(locked, name))

@@ -27,6 +27,11 @@ urlpatterns = [
     path("orders/", views.order_queue, name="orders"),
     path("orders/<int:pk>/verify/", views.order_verify_view, name="order_verify"),
     path("orders/<int:pk>/return/", views.order_return_view, name="order_return"),
+    path(
+        "orders/<int:pk>/return/withdraw/",
+        views.order_return_withdraw_view,
+        name="order_return_withdraw",
+    ),
     path("orders/<int:pk>/class/", views.order_class_edit, name="order_class"),
     path("orders/<int:pk>/review/", care_views.order_review, name="order_review"),
     path("overrides/", care_views.overrides_report, name="overrides"),

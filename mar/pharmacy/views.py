@@ -1,7 +1,8 @@
 """The pharmacist's pages: untagged drugs first, the formulary, order verification, CSV.
 
 Pharmacists (and admins) tag, change and override classes, verify or return orders (to the
-prescriber, with a reason) and import; nurses and
+prescriber, with a reason; a return made by mistake is withdrawn, with a reason) and import;
+nurses and
 coders may read the formulary and export it. Every htmx endpoint also works as a plain form post
 followed by a redirect.
 """
@@ -37,6 +38,7 @@ from mar.pharmacy.services import (
     formulary_import,
     order_class_override,
     order_return,
+    order_return_withdraw,
     order_verify,
 )
 from mar.roles import CODER, NURSE, PHARMACIST, role_required, user_has_role
@@ -189,6 +191,22 @@ class OrderReturnForm(forms.Form):
         },
         widget=forms.Textarea(
             attrs={"rows": 2, "placeholder": "e.g. dose over the maximum for the BSA"}
+        ),
+    )
+
+
+class OrderReturnWithdrawForm(forms.Form):
+    """Why a return to the prescriber is withdrawn (pharmacy.services.order_return_withdraw)."""
+
+    reason = forms.CharField(
+        label="Why the return is withdrawn",
+        max_length=REASON_MAX,
+        error_messages={
+            "required": "Say why the return is withdrawn (returned by mistake, the prescriber "
+            "confirmed the order): the reason is kept in the audit trail."
+        },
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": "e.g. the prescriber confirmed the order by phone"}
         ),
     )
 
@@ -596,20 +614,25 @@ def _orders() -> QuerySet[Order]:
     return Order.objects.select_related("drug", "encounter__patient", "verified_by", "returned_by")
 
 
+def _bound_in(orders: QuerySet[Order], bound: Order | None) -> list[Order]:
+    """`orders`, with `bound` (its form as typed, refused) in its own place."""
+    if bound is None:
+        return list(orders)
+    return [bound if order.pk == bound.pk else order for order in orders]
+
+
 def _queue_page(
     request: HttpRequest, bound: Order | None = None, status: int = 200
 ) -> HttpResponse:
-    """The queue; `bound`: an order whose return was refused, with its form as typed."""
+    """The queue; `bound`: an order whose return (or its withdrawal) was refused, with its form
+    as typed."""
     unverified = _orders().filter(verified_at__isnull=True).order_by("created_at", "pk")
     signed = Encounter.Status.SIGNED
-    to_verify = list(_to_verify(unverified))
-    if bound is not None:
-        to_verify = [bound if order.pk == bound.pk else order for order in to_verify]
     context = {
-        "unverified": to_verify,
+        "unverified": _bound_in(_to_verify(unverified), bound),
         # Returned to the prescriber: waiting for the ordering system's change (or verified
-        # after all), not among those to verify.
-        "returned": _returned(),
+        # after all, or the return withdrawn), not among those to verify.
+        "returned": _bound_in(_returned(), bound),
         # Signed before anyone verified them (emergency orders given first): verified after.
         "signed_unverified": unverified.filter(encounter__status=signed)[:50],
         "verified": _recently_verified(),
@@ -623,6 +646,11 @@ def order_queue(request: HttpRequest) -> HttpResponse:
     """Unverified orders of records still being charted, oldest first; then those returned to the
     prescriber; then those signed unverified; then the most recent verifications."""
     return _queue_page(request)
+
+
+def _to_verify_queue() -> QuerySet[Order]:
+    """The orders to verify as the queue lists them, oldest first."""
+    return _to_verify(_orders().order_by("created_at", "pk"))
 
 
 def _to_verify(orders: QuerySet[Order]) -> QuerySet[Order]:
@@ -714,6 +742,56 @@ def order_return_view(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(back)
     if review:
         return care_views.order_review_page(request, current, return_form=form, status=400)
+    return _queue_page(request, bound=current, status=400)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def order_return_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw a return to the prescriber, with a reason, without verifying: the order goes
+    back to the queue to verify. htmx (from "Returned, waiting for the prescriber"): in the row's
+    place a line saying where it went, the orders to verify and the counts out of band (or,
+    refused, the row again with the refusal beside the reason as typed). Without JavaScript: a
+    redirect to the queue with a message, a missing reason said beside the field on the queue
+    with what was typed (400), or a refusal (not returned, signed) as a message; from the review
+    page (`origin` review), the same, back on the review page."""
+    order = get_object_or_404(_orders(), pk=pk)
+    form = OrderReturnWithdrawForm(request.POST)
+    review = not request.htmx and request.POST.get("origin") == "review"
+    back = reverse("pharmacy:order_review", args=[pk]) if review else reverse("pharmacy:orders")
+    if form.is_valid():
+        try:
+            order_return_withdraw(
+                order=order, reason=form.cleaned_data["reason"], user=request.user
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            if request.htmx:
+                to_verify = list(_to_verify_queue())
+                context = {
+                    "order": order,
+                    "unverified": to_verify,
+                    "returned": _returned(),
+                    "to_verify_count": len(to_verify),
+                    "oob": True,
+                }
+                return render(request, "pharmacy/_order_return_withdraw_response.html", context)
+            messages.success(
+                request,
+                f"Return withdrawn: {order.drug.name} for {order.encounter.patient} is back "
+                "among the orders to verify.",
+            )
+            return redirect(back)
+    current = _orders().get(pk=pk)
+    current.withdraw_form = form  # type: ignore[attr-defined]
+    if request.htmx:
+        return render(request, "pharmacy/_order_row.html", {"order": current})
+    if form.non_field_errors():
+        messages.warning(request, " ".join(form.non_field_errors()))
+        return redirect(back)
+    if review:
+        return care_views.order_review_page(request, current, withdraw_form=form, status=400)
     return _queue_page(request, bound=current, status=400)
 
 

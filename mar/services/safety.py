@@ -5,8 +5,8 @@ changed the order (HL7 ORC-1 XO, its `revision` past the one the start form carr
 (`OrderChanged`), saying when it changed and what it is now. An order a pharmacist returned to
 the prescriber (`Order.is_returned`, read under that lock) does not start at all (`RETURNED_STOP`,
 beside the start; no override: the nurse calls pharmacy) until the ordering system changes it or
-a pharmacist verifies it. Then in this order, each stopping the start with a message for its own
-field:
+a pharmacist verifies it (or withdraws the return: the order is then one not verified yet).
+Then in this order, each stopping the start with a message for its own field:
 
 1. a drug barcode scanned for it must match it, or its stop have been overridden with a reason
    (mar/services/scanning.py); the scan's NDC, lot and expiry go onto the administration;

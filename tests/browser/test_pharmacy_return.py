@@ -1,7 +1,8 @@
 """The pharmacist's Return, in real Chromium: a blank reason is said beside the field; with a
 reason, the order leaves the queue for "Returned, waiting for the prescriber" (listed once, out of
 band; the counts follow); the nurse's chart then says "Returned by pharmacy" on the order's card
-and a start is refused beside the start form."""
+and a start is refused beside the start form. Its Withdraw return… puts it back among those to
+verify, and the chart no longer says "Returned"."""
 
 import pytest
 
@@ -60,3 +61,54 @@ def test_a_return_moves_the_order_to_the_returned_and_the_chart_refuses_its_star
     )
     page.screenshot(path=str(ARTIFACTS / "chart-returned-order.png"), full_page=True)
     assert not Administration.objects.filter(order=order).exists()
+
+
+WHY = "The prescriber confirmed the dose by phone"
+
+
+def test_a_return_withdrawn_puts_the_order_back_to_verify_and_the_chart_no_longer_says_returned(
+    browser_page, live_server
+) -> None:
+    """Withdraw return…: a blank reason is said beside the field; with one, the order leaves
+    "Returned, waiting for the prescriber" for the orders to verify (out of band; the counts
+    follow) and the nurse's card no longer says "Returned by pharmacy"."""
+    from playwright.sync_api import expect
+
+    from mar.pharmacy.services import order_return
+
+    pharmacist = factories.user_create(username="pharmacist-w", role="pharmacist")
+    nurse = factories.user_create(username="nurse-w", role="nurse")
+    encounter, _adm = running_visit()
+    order = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
+    order_return(order=order, reason=REASON, user=pharmacist)
+    page = browser_page
+    sign_in(page, live_server, pharmacist.username)
+    page.goto(f"{live_server.url}/pharmacy/orders/")
+    expect(page.locator("#returned-count")).to_have_text("1")
+    row = page.locator(f"#returned-orders #order-{order.pk}")
+    row.get_by_test_id("order-return-withdraw-open").click()
+    row.get_by_test_id("order-return-withdraw").click()
+    error = page.locator(f"#order-{order.pk} [data-testid=order-return-withdraw-reason-error]")
+    expect(error).to_contain_text("Say why the return is withdrawn")
+    page.screenshot(path=str(ARTIFACTS / "pharmacy-return-withdraw-reason.png"), full_page=True)
+    row = page.locator(f"#returned-orders #order-{order.pk}")
+    row.locator("textarea[name=reason]").fill(WHY)
+    row.get_by_test_id("order-return-withdraw").click()
+    expect(page.get_by_test_id("order-return-withdrawn")).to_contain_text(
+        "is back above, among the orders to verify"
+    )
+    to_verify = page.locator("#to-verify-orders")
+    expect(to_verify.locator(f"#order-{order.pk} [data-testid=order-verify]")).to_be_visible()
+    expect(page.locator(f"#order-{order.pk}")).to_have_count(1)  # listed once
+    expect(page.locator("#to-verify-count")).to_have_text("2")  # and the running carboplatin
+    expect(page.locator("#returned-count")).to_have_text("0")
+    page.screenshot(path=str(ARTIFACTS / "pharmacy-return-withdrawn.png"), full_page=True)
+
+    page.context.clear_cookies()
+    sign_in(page, live_server, nurse.username)
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+    card = page.locator(f"div.order-row#order-{order.pk}")
+    expect(card.get_by_test_id("order-unverified")).to_be_visible()
+    expect(card.get_by_test_id("order-returned")).to_have_count(0)
+    expect(card.get_by_test_id("return-gate")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "chart-return-withdrawn.png"), full_page=True)

@@ -3,7 +3,8 @@ order_return): its card says "Returned by pharmacy: <reason> (<pharmacist>, <tim
 is refused beside the start form (mar/services/safety.py `returned_stop`, no emergency override:
 the nurse calls pharmacy), also when the return came after the chart was drawn; it starts once the
 ordering system changes it or a pharmacist verifies it. The nurse can still document it not
-given."""
+given. A return withdrawn (`order_return_withdraw`) no longer stops the start: the order follows
+the verification rule as any order not verified yet."""
 
 import re
 from datetime import timedelta
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from mar import roles
 from mar.models import Administration, DrugClass, Order, SafetyOverride
-from mar.pharmacy.services import order_return, order_verify
+from mar.pharmacy.services import order_return, order_return_withdraw, order_verify
 from mar.registration.services import OrderEntry, order_change
 from mar.services import charting, safety
 from mar.services.charting import ChartError
@@ -147,6 +148,47 @@ def test_a_returned_order_starts_once_verified_or_changed(
     assert 'data-testid="order-returned"' not in card and 'data-testid="return-gate"' not in card
     start(nurse, order, start_data(html, order), htmx=True)
     assert Administration.objects.filter(order=order).count() == 1
+
+
+def test_a_return_withdrawn_no_longer_stops_the_start(client_as, order, pharmacist_user) -> None:
+    """Withdrawn after the nurse drew the chart: the card no longer says "Returned", says "Not
+    verified by pharmacy", and the start (not high-alert) goes through unverified."""
+    nurse = client_as(roles.NURSE)
+    order_return(order=order, reason=REASON, user=pharmacist_user)
+    data = start_data(chart(nurse, order), order)
+    order_return_withdraw(order=order, reason="returned by mistake", user=pharmacist_user)
+    card = order_card(chart(nurse, order), order)
+    assert 'data-testid="order-returned"' not in card and 'data-testid="return-gate"' not in card
+    assert 'data-testid="order-unverified"' in card
+    html = start(nurse, order, data, htmx=True)
+    assert REFUSED not in html
+    order.refresh_from_db()
+    assert order.verified_at is None
+    assert Administration.objects.filter(order=order).count() == 1
+
+
+def test_a_high_alert_order_withdrawn_follows_the_verification_rule_not_the_return(
+    client_as, pharmacist_user, nurse_user
+) -> None:
+    """A chemotherapy returned, then its return withdrawn: it is "not verified yet" again, so the
+    start asks for the emergency reason (or the pharmacist's verification), no longer refused as
+    returned."""
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    chemo = factories.order_create(
+        encounter, factories.drug_get("carboplatin", DrugClass.CHEMO), dose="900 mg"
+    )
+    order_return(order=chemo, reason="Dose over the Calvert maximum", user=pharmacist_user)
+    order_return_withdraw(
+        order=chemo, reason="The oncologist confirmed the AUC", user=pharmacist_user
+    )
+    card = order_card(chart(client_as(roles.NURSE), chemo), chemo)
+    assert 'data-testid="return-gate"' not in card
+    assert 'data-testid="verification-gate"' in card
+    problems = safety.start_problems(chemo, safety.StartChecks(), user=nurse_user)
+    assert None not in problems  # not refused as returned
+    assert "no pharmacist has verified the order" in " ".join(problems["emergency_reason"])
+    emergency = safety.StartChecks(emergency_reason="septic, start now")
+    assert "emergency_reason" not in safety.start_problems(chemo, emergency, user=nurse_user)
 
 
 def test_a_returned_order_can_still_be_documented_not_given(

@@ -123,6 +123,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "pharmacy:orders": ("GET", frozenset({P, A}), ""),
     "pharmacy:order_verify": ("POST", frozenset({P, A}), "order"),
     "pharmacy:order_return": ("POST", frozenset({P, A}), "order"),
+    "pharmacy:order_return_withdraw": ("POST", frozenset({P, A}), "order"),
     "pharmacy:order_class": ("GET POST", frozenset({P, A}), "order"),
     # The verification screen (calculated vs ordered dose) and the safety overrides report.
     "pharmacy:order_review": ("GET", frozenset({P, A}), "order"),

@@ -58,6 +58,7 @@ MATRIX = [
     ("pharmacy:orders", "get", PHARMACY),
     ("pharmacy:order_verify", "post", PHARMACY),
     ("pharmacy:order_return", "post", PHARMACY),
+    ("pharmacy:order_return_withdraw", "post", PHARMACY),
     ("pharmacy:order_class", "get", PHARMACY),
     ("pharmacy:order_class", "post", PHARMACY),
     ("pharmacy:order_review", "get", PHARMACY),
