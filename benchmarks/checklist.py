@@ -23,6 +23,9 @@ full middleware stack, the views, the ORM on the real database, the engine and t
   stop       POST stop of one started by `start` (htmx).
 The record grows as the run goes (every flush, start and pause adds a row).
 
+With --pages --full-worklist the coder's worklist is a full page (50 signed visits, the charge
+master loaded, so each row is priced), as at a hospital; without it, the demo day's few visits.
+
 Prints median and p95 in milliseconds and each one's ratio to the bare view's median.
 """
 
@@ -82,6 +85,20 @@ def _grow(encounter, adm, extra: int) -> None:  # type: ignore[no-untyped-def]
         )  # fmt: skip
 
 
+def _worklist_fill(nurse) -> None:  # type: ignore[no-untyped-def]
+    """--full-worklist: the charge master loaded and a full page of signed visits (priced rows)."""
+    from django.core.management import call_command
+
+    from coding.views import WORKLIST_PAGE
+    from mar.models import Encounter
+    from mar.services.signature import signature_store
+    from tests import factories
+
+    call_command("load_charge_master", verbosity=0)
+    for _ in range(WORKLIST_PAGE - Encounter.objects.filter(status="signed").count()):
+        signature_store(encounter=factories.chemo_encounter_create(), user=nurse)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
@@ -104,6 +121,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument(
         "--extra", type=int, default=0, help="add this many push+flush pairs to the encounter"
+    )
+    parser.add_argument(
+        "--full-worklist",
+        action="store_true",
+        help="with --pages: load the charge master (as bin/demo does) and sign chemotherapy "
+        "visits until the coder's worklist shows a full page (50 rows, priced), as a coder at a "
+        "hospital sees it; without it the worklist holds the demo day's few visits, unpriced",
     )
     parser.add_argument(
         "--profile", default="", help="cProfile this endpoint (e.g. flush) instead of timing"
@@ -137,6 +161,7 @@ def main() -> None:
                 args.profile,
                 pages=args.pages,
                 queries=args.queries,
+                full_worklist=args.full_worklist,
             )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
@@ -165,9 +190,18 @@ def demo_encounter(extra: int, *, sign: bool = False):  # type: ignore[no-untype
 
 
 def run(  # noqa: C901
-    n: int, warmup: int, extra: int, profile: str = "", *, pages: bool = False, queries: str = ""
+    n: int,
+    warmup: int,
+    extra: int,
+    profile: str = "",
+    *,
+    pages: bool = False,
+    queries: str = "",
+    full_worklist: bool = False,
 ) -> None:
     users, signed, encounter, adm = demo_encounter(extra, sign=pages)
+    if pages and full_worklist:
+        _worklist_fill(users["nurse"])
     client = Client()
     client.force_login(users["nurse"])
     hx = {"HTTP_HX_REQUEST": "true"}

@@ -112,3 +112,58 @@ def test_a_return_withdrawn_puts_the_order_back_to_verify_and_the_chart_no_longe
     expect(card.get_by_test_id("order-returned")).to_have_count(0)
     expect(card.get_by_test_id("return-gate")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "chart-return-withdrawn.png"), full_page=True)
+
+
+def test_what_is_typed_in_another_row_stays_when_a_return_or_its_withdrawal_redraws_the_lists(
+    browser_page, live_server
+) -> None:
+    """Nothing typed is lost: a withdrawal redraws the orders to verify and a return redraws the
+    returned ones (out of band); a reason typed and not sent in another row of those lists, in
+    its open Return… or Withdraw return…, is still there, open, after each (morphed in)."""
+    from playwright.sync_api import expect
+
+    from mar.pharmacy.services import order_return
+
+    pharmacist = factories.user_create(username="pharmacist-t", role="pharmacist")
+    encounter, _adm = running_visit()
+    drug = factories.drug_get("ondansetron")
+    typing, to_return, returned, withdrawn = (
+        factories.order_create(encounter, drug, dose=dose)
+        for dose in ("4 mg", "8 mg", "12 mg", "16 mg")
+    )
+    for order in (returned, withdrawn):
+        order_return(order=order, reason=REASON, user=pharmacist)
+    page = browser_page
+    sign_in(page, live_server, pharmacist.username)
+    page.goto(f"{live_server.url}/pharmacy/orders/")
+
+    # A return reason typed, not sent, in a row to verify; another row's return withdrawn.
+    row = page.locator(f"#to-verify-orders #order-{typing.pk}")
+    row.get_by_test_id("order-return-open").click()
+    row.locator("textarea[name=reason]").fill("Half typed: the dose is")
+    other = page.locator(f"#returned-orders #order-{withdrawn.pk}")
+    other.get_by_test_id("order-return-withdraw-open").click()
+    other.locator("textarea[name=reason]").fill(WHY)
+    other.get_by_test_id("order-return-withdraw").click()
+    expect(page.get_by_test_id("order-return-withdrawn")).to_have_count(1)
+    expect(page.locator(f"#to-verify-orders #order-{withdrawn.pk}")).to_have_count(1)
+    kept = page.locator(f"#to-verify-orders #order-{typing.pk} textarea[name=reason]")
+    expect(kept).to_have_value("Half typed: the dose is")
+    expect(kept).to_be_visible()  # its Return… still open
+
+    # A withdrawal reason typed, not sent, in a returned row; another order returned.
+    row = page.locator(f"#returned-orders #order-{returned.pk}")
+    row.get_by_test_id("order-return-withdraw-open").click()
+    row.locator("textarea[name=reason]").fill("Prescriber called back, waiting")
+    other = page.locator(f"#to-verify-orders #order-{to_return.pk}")
+    other.get_by_test_id("order-return-open").click()
+    other.locator("textarea[name=reason]").fill(REASON)
+    other.get_by_test_id("order-return").click()
+    expect(page.get_by_test_id("order-return-done")).to_have_count(1)
+    expect(page.locator(f"#returned-orders #order-{to_return.pk}")).to_have_count(1)
+    kept = page.locator(f"#returned-orders #order-{returned.pk} textarea[name=reason]")
+    expect(kept).to_have_value("Prescriber called back, waiting")
+    expect(kept).to_be_visible()
+    expect(page.locator(f"#order-{to_return.pk}")).to_have_count(1)  # listed once
+    expect(page.locator(f"#order-{withdrawn.pk}")).to_have_count(1)
+    page.screenshot(path=str(ARTIFACTS / "pharmacy-typed-kept.png"), full_page=True)
