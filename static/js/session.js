@@ -11,8 +11,13 @@
   var RESUME = "/accounts/resume/";
   var dialog = null;
   var notDone = [];  // actions (not auto-saved) that were refused: she does them again
+  // What signing in again does, as it does it: a card's fields are saved then (they save
+  // themselves); a button pressed meanwhile (Stop now, Pause, a rate change) is not done later
+  // behind her, at another time than she meant: it is named, to press again (QA walkthrough: the
+  // button said "Sign in and save" over an action it then did not save).
   var WHY = "The session ended (idle too long, or signed out elsewhere). What you typed is kept " +
-    "on this page; sign in again to save it.";
+    "on this page. Sign in again: changes typed in the cards are saved then; a button pressed " +
+    "meanwhile is named for you to press again.";
 
   function setToken(token) {
     var body = document.body;
@@ -64,7 +69,7 @@
       '<input class="form-control" id="session-password" name="password" type="password" autocomplete="current-password"></div>' +
       '<div class="text-danger mb-2" role="alert" data-testid="session-error"></div>' +
       '<div class="d-flex flex-wrap gap-2 align-items-center">' +
-      '<button class="btn btn-primary" type="submit" data-testid="session-sign-in">Sign in and save</button>' +
+      '<button class="btn btn-primary" type="submit" data-testid="session-sign-in">Sign in again</button>' +
       '<a class="btn btn-link" href="/accounts/login/" data-testid="session-other">Someone else: sign in from the start</a>' +
       "</div></form>";
     document.body.appendChild(dialog);

@@ -25,6 +25,11 @@ def test_actions_not_done_while_signed_out_say_what_they_were_on(browser_page, l
     page.fill("#id_m-value", "172")
     page.locator("[data-testid=measure-form] button[type=submit]").click()
     expect(page.locator("[data-testid=session-dialog]")).to_be_visible()
+    # The dialog promises what it does: a button pressed meanwhile is named, not done later.
+    expect(page.get_by_test_id("session-why")).to_contain_text(
+        "a button pressed meanwhile is named for you to press again"
+    )
+    expect(page.get_by_test_id("session-sign-in")).to_have_text("Sign in again")
     sign_in_again(page)
     said = page.locator("#messages .alert")
     expect(said).to_contain_text("Not done while you were signed out")
