@@ -805,7 +805,10 @@ def administration_update(
         else:
             before, after = getattr(current, name), value
         if before != after:
-            what.append(f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}")
+            # The field's words ("dose value"), not its name in the code ("dose_value"): coders
+            # and auditors read the addendum (QA walkthrough).
+            label = Administration._meta.get_field(name).verbose_name
+            what.append(f"{label}: {_shown(before, encounter)} -> {_shown(after, encounter)}")
         setattr(current, name, value)
     _bump(current)
     _refuse_input_errors(encounter, current.pk, now or timezone.now(), run_times=True)
@@ -882,6 +885,9 @@ def _shown(value: object, encounter: Encounter) -> str:
         return date_hhmm(value, encounter.zone)
     if isinstance(value, AccessSite):
         return f"S{value.pk}"
+    if isinstance(value, Decimal):
+        # As typed, not as stored: 1000.0000 is "1000", 2.5000 is "2.5" (never "1E+3").
+        return f"{value.normalize():f}"
     return str(value)
 
 

@@ -4,6 +4,8 @@ section back), the engine's input errors beside their fields, conflicts, sign-of
 import re
 from datetime import datetime, timedelta
 
+from decimal import Decimal
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -687,6 +689,24 @@ def test_an_addendum_records_what_and_why_and_regenerates_charges(
     assert runs.filter(is_current=True, trigger="addendum").exists()
 
 
+def test_an_addendum_names_a_changed_field_in_words_and_its_number_as_typed(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:
+    """Coders and auditors read the addendum: "dose value: 1000 -> 450", not the code's field
+    name and the stored four decimals ("dose_value: 1000.0000 -> 450")."""
+    client = client_as(roles.NURSE)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    adm = chemo_encounter.administrations.get(drug__name="paclitaxel")
+    Administration.objects.filter(pk=adm.pk).update(dose_value=Decimal("1000"), dose_unit="mg")
+    adm.refresh_from_db()
+    url = reverse("mar:adm_update", args=[chemo_encounter.pk, adm.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, card_data(adm, dose_value="450", addendum_why="pharmacy log"))
+    addendum = Addendum.objects.get(encounter=chemo_encounter)
+    assert addendum.what == f"A{adm.pk} paclitaxel: dose value: 1000 -> 450"
+
+
 def test_a_signed_card_changes_only_as_an_addendum_with_a_reason(
     client_as, chemo_encounter, django_capture_on_commit_callbacks
 ) -> None:
@@ -932,7 +952,7 @@ def test_waste_charted_after_signing_is_an_addendum_and_its_jw_line_follows(
         response = client.post(url, card_data(adm, waste_value="20", addendum_why="vial log"))
     assert response.status_code == 302
     addendum = Addendum.objects.get(encounter=chemo_encounter)
-    assert "waste_value: (none) -> 20" in addendum.what
+    assert "waste value: (none) -> 20" in addendum.what
     run = ChargeRun.objects.get(encounter=chemo_encounter, is_current=True)
     assert run.pk != signed_run.pk and run.trigger == "addendum"
     assert jw_lines(run) == [("J9267", 20)]
