@@ -3,7 +3,6 @@ section back), the engine's input errors beside their fields, conflicts, sign-of
 
 import re
 from datetime import datetime, timedelta
-
 from decimal import Decimal
 
 import pytest
