@@ -107,7 +107,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
         if data["date_to"]:
             encounters = encounters.filter(arrived_at__date__lte=data["date_to"])
         if data["unit"]:
-            encounters = encounters.filter(unit__iexact=data["unit"])
+            # Part of the unit's name, any case: "infusion" finds "Infusion Center" (a coder
+            # types what she remembers of it; only the exact full name matched before).
+            encounters = encounters.filter(unit__icontains=data["unit"])
         if data["state"]:
             encounters = encounters.filter(review_item__state=data["state"])
         if data["rule"]:

@@ -153,6 +153,9 @@ def test_worklist_filters_by_state_unit_date_and_finding(client_as, coder_user) 
     assert names(state="in_review") == {ed.patient.name}
     assert names(state="new") == {infusion.patient.name}
     assert names(unit="Infusion Center") == {infusion.patient.name}
+    assert names(unit="infusion") == {infusion.patient.name}  # a part of the name, any case
+    assert names(unit="ed") == {ed.patient.name}
+    assert names(unit="Oncology") == set()
     assert names(date_from="2026-03-03") == set()
     assert names(date_from="2026-03-02", date_to="2026-03-02") == {
         ed.patient.name, infusion.patient.name,
