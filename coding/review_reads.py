@@ -185,8 +185,9 @@ def current_runs(encounter_ids: list[int]) -> QuerySet[ChargeRun]:
 
 def worklist_rows(encounter_ids: list[int]) -> list[Encounter]:
     """A worklist page's rows as `worklist_encounters` reads them, each with `current_runs` (its
-    current run in a list, as `Prefetch(..., to_attr="current_runs")` gave it), each run with its
-    lines and its corrections (who made and decided each) as `prefetch_related` gives them."""
+    current run in a list, as `Prefetch(..., to_attr="current_runs")` gave it). What each run's
+    row says of its charges (its lines, corrections and prices) is coding/worklist_charges.py's,
+    kept while none of it changed."""
     rows = worklist_encounters(encounter_ids) if encounter_ids else []
     runs_read = current_runs([row.pk for row in rows]) if rows else []
     by_encounter: dict[int, list[ChargeRun]] = {}
@@ -196,9 +197,6 @@ def worklist_rows(encounter_ids: list[int]) -> list[Encounter]:
         row.current_runs = by_encounter.get(row.pk, [])  # type: ignore[attr-defined]
         for run in row.current_runs:  # type: ignore[attr-defined]
             run.encounter = row
-    ids = [run.pk for run in runs_read]
-    prefetched(runs_read, "lines", lines(ids) if ids else [])
-    prefetched(runs_read, "corrections", corrections(ids) if ids else [])
     return rows
 
 

@@ -26,7 +26,6 @@ from coding.claim import (
     claim_details,
     claim_findings,
     money_total,
-    price_detail,
     record_facts,
 )
 from coding.corrections import correction_resolve
@@ -65,6 +64,7 @@ from coding.review import (
     review_reopen,
 )
 from coding.run_changes import changes_since_preceding, gone_label, run_numbers, runs_between
+from coding.worklist_charges import run_charges
 from mar import chart_reads
 from mar.clock import hhmm
 from mar.forms import apply_validation_error
@@ -129,28 +129,22 @@ def worklist(request: HttpRequest) -> HttpResponse:
     # Then the page's rows, each with its current run, its lines and corrections: reads
     # compiled once (coding/review_reads.py; building their SQL cost more than running it).
     rows = review_reads.worklist_rows(list(page.object_list))
-    sent_by_encounter = {}
+    # What each row says of its charges (as they would be sent: corrections applied, priced by
+    # the charge master), kept while the run, its corrections and the charge master are as they
+    # were (coding/worklist_charges.py).
+    runs = [run for encounter in rows for run in encounter.current_runs]
+    charges, priced = run_charges(runs)
     for encounter in rows:
         run = encounter.current_runs[0] if encounter.current_runs else None
-        # The charges as they would be sent: the coders' corrections applied.
-        lines = effective_lines(run, include_removed=True) if run else []
-        sent_by_encounter[encounter.pk] = (run, lines)
-    # One charge master read for the whole page: each row's money total.
-    master = charge_master_for(
-        line.code for _, lines in sent_by_encounter.values() for line in lines
-    )
-    for encounter in rows:
-        run, lines = sent_by_encounter[encounter.pk]
-        sent = [line for line in lines if not line.removed]
-        prices = [price_detail(line, master) for line in sent]
-        encounter.amount_total = money_total(prices)  # type: ignore[attr-defined]
-        encounter.unpriced = sum(1 for p in prices if not p)  # type: ignore[attr-defined]
-        encounter.priced = master.loaded  # type: ignore[attr-defined]
+        row = charges.get(run.pk) if run is not None else None
         encounter.run = run  # type: ignore[attr-defined]
-        encounter.charge_lines = sent  # type: ignore[attr-defined]
-        encounter.lines_total = len(sent)  # type: ignore[attr-defined]
-        encounter.units_total = sum(line.units for line in sent)  # type: ignore[attr-defined]
-        encounter.corrected = any(line.correction for line in lines)  # type: ignore[attr-defined]
+        encounter.priced = priced  # type: ignore[attr-defined]
+        encounter.charge_labels = row.labels if row else ()  # type: ignore[attr-defined]
+        encounter.lines_total = row.lines_total if row else 0  # type: ignore[attr-defined]
+        encounter.units_total = row.units_total if row else 0  # type: ignore[attr-defined]
+        encounter.corrected = row.corrected if row else False  # type: ignore[attr-defined]
+        encounter.amount_total = row.amount_total if row else Decimal("0.00")  # type: ignore[attr-defined]
+        encounter.unpriced = row.unpriced if row else 0  # type: ignore[attr-defined]
         encounter.item = getattr(encounter, "review_item", None)  # type: ignore[attr-defined]
         marks = _billing_marks(encounter.item, run, encounter.billed_run, encounter.billed_at)
         encounter.changed_after_billing, encounter.back_from_billing = marks  # type: ignore[attr-defined]
@@ -162,7 +156,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "known_rules": KNOWN_RULES,
-            "priced": master.loaded,
+            "priced": priced,
             "page_total": sum((e.amount_total for e in rows), Decimal("0.00")),
         },
     )

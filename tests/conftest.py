@@ -54,8 +54,9 @@ def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _board_cards_forgotten() -> None:
-    """Each test starts with no board card kept (mar/board_cards.py): a key names an encounter
-    by id and times, which a rolled-back test's rows could share on SQLite."""
+    """Each test starts with no board card and no worklist row's charges kept (mar/board_cards.py,
+    coding/worklist_charges.py, the same cache): a key names an encounter or a run by id, which a
+    rolled-back test's rows could share on SQLite."""
     from django.core.cache import caches
 
     caches["board"].clear()

@@ -1,0 +1,140 @@
+"""What each row of the coder's worklist says of its charges, kept while nothing it is made of
+changed (issue 19).
+
+A worklist row shows its current run's charges as they would be sent (the coders' corrections
+applied: `coding.review.effective_lines`): how many lines and units, the codes, whether a coder
+corrected any, and, with a charge master loaded, the money total and how many lines are not
+priced. Working that out for a page of 50 rows read every line of 50 runs (300 rows with their
+JSON), gave each run its lines and corrections, applied the corrections and priced every line:
+about a third of the page (benchmarks/README.md, twenty-third session). But a run's lines never
+change once it is made (a change to the record makes a new run), so the row's charges change
+only when one of these does, and they make the key they are kept under:
+
+- the run (its id): a new current run is another key;
+- its corrections, each with what decides what it does to a line (id, state, action, the line
+  it is on, the line as generated and as corrected), read for the page's runs at every load
+  (one statement): a correction made, decided, carried or dropped is another key;
+- the charge master: how many versions it holds, the last one's id and the last time one was
+  loaded or changed (one statement: every change to it, `charge_master_load`, stamps
+  `loaded_at`); a price changes the money, and a price in effect is chosen by the date of
+  service, so nothing here depends on the day it is read.
+
+The cache is Django's (`CACHES["board"]`, memory per process, as the board's cards). A row
+missed is worked out as before, from its lines read then. tests/coding/test_worklist_charges.py
+holds the rows read with what was kept to the rows worked out with nothing kept, after any
+sequence of corrections, decisions, new runs and charge master loads (a hypothesis state
+machine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.cache import caches
+from django.db import connection
+
+from coding import review_reads
+from coding.chargemaster import charge_master_for
+from coding.claim import money_total, price_detail
+from coding.models import ChargeCorrection, ChargeMasterItem, ChargeRun
+from coding.review import effective_lines
+from mar.prepared import prefetched
+
+CACHE = "board"
+_VERSION = "1"  # bump when RunCharges changes shape
+
+
+@dataclass(frozen=True)
+class RunCharges:
+    """A run's charges as its worklist row shows them."""
+
+    lines_total: int
+    units_total: int
+    corrected: bool
+    labels: tuple[str, ...]  # the lines as sent ("96413 x1", "J9267-JW x20")
+    amount_total: Decimal
+    unpriced: int  # lines the charge master does not price
+
+
+def charge_master_stamp() -> tuple[int, int | None, str | None]:
+    """How many versions the charge master holds, the last one's id, the last load (or change)."""
+    table = ChargeMasterItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*), max(id), max(loaded_at) FROM {table}")  # noqa: S608
+        count, last, loaded = cursor.fetchone()
+    return int(count), last, loaded.isoformat() if loaded is not None else None
+
+
+def _correction_part(correction: ChargeCorrection) -> tuple[Any, ...]:
+    return (
+        correction.pk,
+        correction.state,
+        correction.action,
+        correction.line_id,
+        json.dumps(correction.original, sort_keys=True, default=str),
+        json.dumps(correction.corrected, sort_keys=True, default=str),
+    )
+
+
+def run_key(run: ChargeRun, corrections: Sequence[ChargeCorrection], stamp: Any) -> str:
+    """The key a run's charges are kept under (see the module's docstring)."""
+    parts = sorted(_correction_part(c) for c in corrections)
+    # Hashed: a cache key stays short (Django warns above 250 characters), whatever the reasons.
+    digest = hashlib.sha256(repr((stamp, parts)).encode()).hexdigest()
+    return f"worklist-run:{_VERSION}:{run.pk}:{digest}"
+
+
+def _worked_out(
+    runs: list[ChargeRun], corrections: dict[int, list[ChargeCorrection]]
+) -> dict[int, RunCharges]:
+    """Each run's charges from its lines (read here) and its corrections."""
+    ids = [run.pk for run in runs]
+    prefetched(runs, "lines", review_reads.lines(ids) if ids else [])
+    prefetched(runs, "corrections", [c for run in runs for c in corrections.get(run.pk, [])])
+    lines = {run.pk: effective_lines(run, include_removed=True) for run in runs}
+    master = charge_master_for(
+        line.code for effective in lines.values() for line in effective if not line.removed
+    )
+    out: dict[int, RunCharges] = {}
+    for run in runs:
+        sent = [line for line in lines[run.pk] if not line.removed]
+        prices = [price_detail(line, master) for line in sent]
+        out[run.pk] = RunCharges(
+            lines_total=len(sent),
+            units_total=sum(line.units for line in sent),
+            corrected=any(line.correction for line in lines[run.pk]),
+            labels=tuple(line.label for line in sent),
+            amount_total=money_total(prices),
+            unpriced=sum(1 for p in prices if not p),
+        )
+    return out
+
+
+def run_charges(
+    runs: Sequence[ChargeRun], *, kept: bool = True
+) -> tuple[dict[int, RunCharges], bool]:
+    """The charges of each run (by id) as its worklist row shows them, and whether a charge master
+    is loaded (the rows then show money). `kept=False`: worked out with nothing kept (tests)."""
+    runs = list(runs)
+    stamp = charge_master_stamp()
+    corrections: dict[int, list[ChargeCorrection]] = {}
+    ids = [run.pk for run in runs]
+    for correction in review_reads.corrections(ids) if ids else []:
+        corrections.setdefault(correction.run_id, []).append(correction)
+    if not kept:
+        return _worked_out(runs, corrections), stamp[0] > 0
+    cache = caches[CACHE]
+    keys = {run.pk: run_key(run, corrections.get(run.pk, []), stamp) for run in runs}
+    found = cache.get_many(list(keys.values()))
+    charges = {pk: found[key] for pk, key in keys.items() if key in found}
+    missed = [run for run in runs if run.pk not in charges]
+    if missed:
+        worked = _worked_out(missed, corrections)
+        charges.update(worked)
+        cache.set_many({keys[pk]: value for pk, value in worked.items()})
+    return charges, stamp[0] > 0
