@@ -926,10 +926,11 @@ class BarcodeScan(models.Model):
 
 
 class SafetyOverride(models.Model):
-    """A nurse going past a stop, with her reason: a scan that did not match (wrong patient,
-    wrong drug, expired lot, retired package), an allergy, or starting a high-alert order
-    before the pharmacist verified it (emergency). Reported per nurse and unit; the emergency
-    starts are listed for the pharmacist."""
+    """A nurse going past a stop, with her reason: a scan that did not match (wrong drug,
+    expired lot, retired package), an allergy, or starting a high-alert order before the
+    pharmacist verified it (emergency). Reported per nurse and unit; the emergency starts are
+    listed for the pharmacist. A wrong patient's wristband is no longer overridable (a hard
+    stop): the kind stays for the overrides recorded before."""
 
     class Kind(models.TextChoices):
         WRONG_PATIENT = "wrong_patient", "Wrong patient"

@@ -207,3 +207,40 @@ def test_verification_gate_double_check_and_the_pharmacists_screen(
     page.screenshot(path=str(ARTIFACTS / "rate-change-timeline.png"), full_page=True)
     assert (adm.created_by.username, adm.double_checked_by.username) == ("nurse-v1", "nurse-v2")
     assert adm.rate_changes.get().rate_ml_h == Decimal(125)
+
+
+def test_a_wrong_patient_wristband_is_a_hard_stop(browser_page, live_server) -> None:
+    """Another patient's wristband on this chart: no override, only what to do instead (scan
+    this patient's wristband, or open the other patient's chart, which the link opens)."""
+    from playwright.sync_api import expect
+
+    factories.user_create(username="nurse-wp", role="nurse")
+    encounter = ward()
+    other = factories.patient_create(name="Bea Other", mrn="MRN-5502")
+    other_visit = factories.encounter_create(patient=other, location_label="9")
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server, "nurse-wp")
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+
+    scan(page, "MRN-5502")
+    result = page.locator("[data-testid=scan-result]")
+    expect(result).to_have_attribute("data-result", "wrong_patient")
+    expect(result).to_contain_text("Wrong patient: this wristband is Bea Other")
+    expect(result.locator("[data-testid=scan-wrong-patient]")).to_have_text(
+        "Not overridable: scan this patient's wristband, or open Bea Other's chart."
+    )
+    expect(page.locator("[data-testid=scan-override-form]")).to_have_count(0)
+    result.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "bcma-wrong-patient.png"), full_page=False)
+
+    # This patient's wristband: confirmed.
+    page.locator("[data-scan-field]").focus()
+    scan(page, "MRN-4471")
+    expect(page.locator("[data-testid=patient-confirmed]")).to_be_visible()
+    assert not SafetyOverride.objects.exists()
+
+    # Or the link opens the other patient's chart.
+    scan(page, "MRN-5502")
+    page.locator("[data-testid=scan-wrong-patient-chart]").click()
+    page.wait_for_url(f"**/mar/encounters/{other_visit.pk}/")
