@@ -671,6 +671,11 @@ class Administration(models.Model):
     def is_running(self) -> bool:
         return self.stop is None and self.method == self.Method.INFUSION
 
+    @property
+    def ndc_display(self) -> str:
+        """The NDC as the formulary shows it (5-4-2)."""
+        return ndc_display(self.ndc)
+
 
 class Pause(models.Model):
     class Reason(models.TextChoices):
@@ -923,6 +928,11 @@ class BarcodeScan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} scan: {self.get_result_display()}"
+
+    @property
+    def ndc_display(self) -> str:
+        """The NDC as the formulary shows it (5-4-2)."""
+        return ndc_display(self.ndc)
 
 
 class SafetyOverride(models.Model):

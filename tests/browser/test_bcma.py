@@ -89,7 +89,7 @@ def test_scan_right_and_wrong_override_and_start(browser_page, live_server) -> N
     expect(result).to_have_attribute("data-result", "match")
     expect(result).to_contain_text("lot A1B2")
     row = page.locator("[data-testid=order-row]", has_text="ondansetron")
-    expect(row.locator("[data-testid=order-scan]")).to_contain_text("lot A1B2")
+    expect(row.locator("[data-testid=order-scan]")).to_contain_text("NDC 01234-5678-90 · lot A1B2")
 
     # Cisplatin is not ordered: stopped, in the chart (no popup), until overridden with a reason.
     scan(page, CISPLATIN_NDC)
@@ -108,7 +108,11 @@ def test_scan_right_and_wrong_override_and_start(browser_page, live_server) -> N
     row.locator("select[name$='-method']").select_option("push")
     row.locator("[data-testid=start]").click()
     adm_card = page.locator("[data-testid=adm-card]", has_text="ondansetron")
-    expect(adm_card.locator("[data-testid=adm-package]")).to_contain_text("lot A1B2")
+    expect(adm_card.locator("[data-testid=adm-package]")).to_have_text(
+        "NDC 01234-5678-90 · lot A1B2 · exp 2027-06-30"
+    )
+    adm_card.locator("[data-testid=adm-package]").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "bcma-started-card.png"), full_page=False)
     expect(adm_card.locator("[data-testid=adm-package]")).to_contain_text("exp 2027-06-30")
     page.screenshot(path=str(ARTIFACTS / "bcma-started.png"), full_page=True)
     adm = Administration.objects.get(encounter=encounter, drug__name="ondansetron")

@@ -135,6 +135,24 @@ def test_a_wrong_patient_scan_is_a_hard_stop_without_override(client_as, open_ch
     assert not SafetyOverride.objects.exists()
 
 
+def test_the_chart_shows_a_scanned_ndc_5_4_2_as_the_formulary_does(client_as) -> None:
+    """The order's scan line and the administration card: "01234-5678-90", not 11 digits."""
+    encounter, adm = running_visit()
+    DrugNdc.objects.create(drug=adm.drug, ndc="01234567890")
+    Administration.objects.filter(pk=adm.pk).update(ndc="01234567890", lot="L7")
+    # A second order of the drug, not yet given: the scan matches it (its start checks).
+    order = factories.order_create(encounter, adm.drug, dose="AUC 2")
+    client = client_as(roles.NURSE)
+    client.post(url("scan", encounter), {"scan-code": "01234-5678-90"})
+    assert BarcodeScan.objects.get().order == order
+    html = client.get(url("encounter", encounter)).content.decode()
+    assert "01234567890" not in html
+    card = html[html.index('data-testid="adm-package"') :]
+    assert card[: card.index("</div>")].endswith(">NDC 01234-5678-90 · lot L7 · exp —")
+    line = html[html.index('data-testid="order-scan"') :]
+    assert "NDC 01234-5678-90" in line[: line.index("</div>")]
+
+
 def test_a_scan_of_another_encounter_is_not_reachable(client_as) -> None:
     encounter, _adm = running_visit()
     other, _ = running_visit()
