@@ -20,8 +20,9 @@ from mar.models import (
     Order,
 )
 from mar.prepared import prefetched
+from mar.roles import CODER, NURSE, PHARMACIST, user_has_role
 from mar.services import measures, rates, safety
-from mar.services.scanning import scan_usable_for
+from mar.services.scanning import scan_usable_for, wrong_patient_of
 
 
 @dataclass
@@ -45,6 +46,10 @@ class Care:
     last_scan: BarcodeScan | None = None
     last_scan_override: Form | None = None
     last_scan_overridden: bool = False
+    # A wrong patient's wristband (a hard stop, no override): whose it was, and that patient's
+    # open encounter for a link to the chart (None: none open, or the user may not open charts).
+    wrong_patient: Any = None
+    wrong_patient_encounter: Encounter | None = None
     measures: measures.Measures | None = None
     measure_form: Form | None = None
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -95,6 +100,7 @@ def care_context(
         not in (
             BarcodeScan.Result.MATCH,
             BarcodeScan.Result.UNREADABLE,
+            BarcodeScan.Result.WRONG_PATIENT,  # a hard stop: never overridden
         )
         and not overridden
     ):
@@ -110,6 +116,11 @@ def care_context(
         last_scan_override=last_override,
         last_scan_overridden=overridden,
     )
+    wrong = wrong_patient_of(last) if last is not None else None
+    if wrong is not None:
+        care.wrong_patient, other_encounter = wrong
+        if user_has_role(request.user, NURSE, CODER, PHARMACIST):  # who opens a chart
+            care.wrong_patient_encounter = other_encounter
     if not scan_only:
         care.measures = measures.encounter_measures(encounter)
         care.measure_form = bound.get("measure") or care_forms.MeasureForm(

@@ -62,8 +62,6 @@ class ScanOverrideForm(forms.Form):
         super().__init__(*args, **kwargs)
         orders = scan.encounter.orders.select_related("drug")
         self.fields["order"].choices = [("", "—")] + [(o.pk, str(o)) for o in orders]
-        if scan.result == BarcodeScan.Result.WRONG_PATIENT:
-            del self.fields["order"]
 
 
 class StartChecksForm(forms.Form):

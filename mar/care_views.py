@@ -74,6 +74,14 @@ def scan_override(request: HttpRequest, pk: int, scan_pk: int) -> HttpResponse:
         BarcodeScan.objects.select_related("encounter__patient"), pk=scan_pk, encounter_id=pk
     )
     encounter = the_scan.encounter
+    if the_scan.result == BarcodeScan.Result.WRONG_PATIENT:
+        # A hard stop, whatever was posted (the chart offers no override for it): the service
+        # refuses it and says what to do instead, as a message (there is no form to show it in).
+        try:
+            scanning.scan_override(scan=the_scan, user=request.user, reason="")
+        except scanning.ScanError as exc:
+            messages.error(request, str(exc))
+        return _after_change(request, encounter, anchor="scan")
     form = ScanOverrideForm(request.POST, scan=the_scan, prefix=f"sc{the_scan.pk}")
     if form.is_valid():
         order_pk = form.cleaned_data.get("order")

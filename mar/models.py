@@ -671,6 +671,11 @@ class Administration(models.Model):
     def is_running(self) -> bool:
         return self.stop is None and self.method == self.Method.INFUSION
 
+    @property
+    def ndc_display(self) -> str:
+        """The NDC as the formulary shows it (5-4-2)."""
+        return ndc_display(self.ndc)
+
 
 class Pause(models.Model):
     class Reason(models.TextChoices):
@@ -924,12 +929,18 @@ class BarcodeScan(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} scan: {self.get_result_display()}"
 
+    @property
+    def ndc_display(self) -> str:
+        """The NDC as the formulary shows it (5-4-2)."""
+        return ndc_display(self.ndc)
+
 
 class SafetyOverride(models.Model):
-    """A nurse going past a stop, with her reason: a scan that did not match (wrong patient,
-    wrong drug, expired lot, retired package), an allergy, or starting a high-alert order
-    before the pharmacist verified it (emergency). Reported per nurse and unit; the emergency
-    starts are listed for the pharmacist."""
+    """A nurse going past a stop, with her reason: a scan that did not match (wrong drug,
+    expired lot, retired package), an allergy, or starting a high-alert order before the
+    pharmacist verified it (emergency). Reported per nurse and unit; the emergency starts are
+    listed for the pharmacist. A wrong patient's wristband is no longer overridable (a hard
+    stop): the kind stays for the overrides recorded before."""
 
     class Kind(models.TextChoices):
         WRONG_PATIENT = "wrong_patient", "Wrong patient"

@@ -4,8 +4,9 @@ A scan is recorded whatever it matched (`BarcodeScan`): a wristband confirms the
 chart or is the wrong patient; a drug barcode (mar/bcma.py) is matched through the formulary's
 NDCs (`DrugNdc`, 11 digits) to an order of this encounter, and its lot and expiry are kept for the
 administration it starts. An expired lot, a package the pharmacy retired (`DrugNdc.active`
-False), a drug not ordered, or a wristband of another patient stops: the nurse may go on only
-with a reason (`SafetyOverride`), reported per nurse and unit.
+False) or a drug not ordered stops: the nurse may go on only with a reason (`SafetyOverride`),
+reported per nurse and unit. A wristband of another patient is a hard stop, never overridden:
+the nurse scans this patient's wristband, or opens the other patient's chart.
 """
 
 from __future__ import annotations
@@ -138,7 +139,15 @@ def scan_override(
     *, scan: BarcodeScan, user: AbstractBaseUser, reason: str, order: Order | None = None
 ) -> SafetyOverride:
     """Go past a scan's stop with a reason; a wrong drug, expired lot or retired package names
-    the order it is given for (the scan then starts that order)."""
+    the order it is given for (the scan then starts that order). A wrong patient's wristband is
+    a hard stop: refused."""
+    if scan.result == R.WRONG_PATIENT:
+        found = wrong_patient_of(scan)
+        whose = f"{found[0].name}'s" if found else "the other patient's"
+        raise ScanError(
+            "A wrong-patient scan cannot be overridden: scan this patient's wristband, "
+            f"or open {whose} chart."
+        )
     reason = reason.strip()
     if not reason:
         raise ScanError("Say why you override the scan.")
@@ -172,8 +181,24 @@ def scan_usable_for(scan: BarcodeScan, order: Order) -> bool:
     return scan.result == R.MATCH or bool(scan.overrides.all())
 
 
+def wrong_patient_of(scan: BarcodeScan) -> tuple[Patient, Encounter | None] | None:
+    """For a wrong-patient wristband scan: the patient whose wristband it was, and that
+    patient's open encounter (None if there is none)."""
+    if scan.result != R.WRONG_PATIENT:
+        return None
+    other = Patient.objects.filter(mrn=wristband_mrn(scan.raw)).first()
+    if other is None:
+        return None
+    open_encounter = (
+        Encounter.objects.filter(patient=other, status=Encounter.Status.IN_PROGRESS)
+        .order_by("-pk")
+        .first()
+    )
+    return other, open_encounter
+
+
 def patient_confirmed(encounter: Encounter) -> BarcodeScan | None:
-    """The latest wristband scan that confirmed this chart's patient (or was overridden)."""
+    """The latest wristband scan that confirmed this chart's patient."""
     for scan in encounter.scans.filter(kind=BarcodeScan.Kind.PATIENT).order_by("-at", "-pk"):
         if scan.result == R.MATCH:
             return scan

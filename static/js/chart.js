@@ -41,6 +41,17 @@
     setTimeout(function () { target.classList.remove("jumped"); }, 1500);
   });
 
+  // A fold's "Cancel" (data-details-close) closes its <details>: what was typed in it stays, for
+  // when it is opened again; the focus goes back to its summary.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-details-close]");
+    var fold = button && button.closest("details");
+    if (!fold) return;
+    fold.open = false;
+    var summary = fold.querySelector("summary");
+    if (summary) summary.focus();
+  });
+
   // "Start now" says what it will do: a typed time starts at that time.
   function startLabel(at) {
     var button = at.form && at.form.querySelector("[data-testid=start]");

@@ -89,7 +89,7 @@ def test_scan_right_and_wrong_override_and_start(browser_page, live_server) -> N
     expect(result).to_have_attribute("data-result", "match")
     expect(result).to_contain_text("lot A1B2")
     row = page.locator("[data-testid=order-row]", has_text="ondansetron")
-    expect(row.locator("[data-testid=order-scan]")).to_contain_text("lot A1B2")
+    expect(row.locator("[data-testid=order-scan]")).to_contain_text("NDC 01234-5678-90 · lot A1B2")
 
     # Cisplatin is not ordered: stopped, in the chart (no popup), until overridden with a reason.
     scan(page, CISPLATIN_NDC)
@@ -108,7 +108,11 @@ def test_scan_right_and_wrong_override_and_start(browser_page, live_server) -> N
     row.locator("select[name$='-method']").select_option("push")
     row.locator("[data-testid=start]").click()
     adm_card = page.locator("[data-testid=adm-card]", has_text="ondansetron")
-    expect(adm_card.locator("[data-testid=adm-package]")).to_contain_text("lot A1B2")
+    expect(adm_card.locator("[data-testid=adm-package]")).to_have_text(
+        "NDC 01234-5678-90 · lot A1B2 · exp 2027-06-30"
+    )
+    adm_card.locator("[data-testid=adm-package]").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "bcma-started-card.png"), full_page=False)
     expect(adm_card.locator("[data-testid=adm-package]")).to_contain_text("exp 2027-06-30")
     page.screenshot(path=str(ARTIFACTS / "bcma-started.png"), full_page=True)
     adm = Administration.objects.get(encounter=encounter, drug__name="ondansetron")
@@ -207,3 +211,40 @@ def test_verification_gate_double_check_and_the_pharmacists_screen(
     page.screenshot(path=str(ARTIFACTS / "rate-change-timeline.png"), full_page=True)
     assert (adm.created_by.username, adm.double_checked_by.username) == ("nurse-v1", "nurse-v2")
     assert adm.rate_changes.get().rate_ml_h == Decimal(125)
+
+
+def test_a_wrong_patient_wristband_is_a_hard_stop(browser_page, live_server) -> None:
+    """Another patient's wristband on this chart: no override, only what to do instead (scan
+    this patient's wristband, or open the other patient's chart, which the link opens)."""
+    from playwright.sync_api import expect
+
+    factories.user_create(username="nurse-wp", role="nurse")
+    encounter = ward()
+    other = factories.patient_create(name="Bea Other", mrn="MRN-5502")
+    other_visit = factories.encounter_create(patient=other, location_label="9")
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server, "nurse-wp")
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+
+    scan(page, "MRN-5502")
+    result = page.locator("[data-testid=scan-result]")
+    expect(result).to_have_attribute("data-result", "wrong_patient")
+    expect(result).to_contain_text("Wrong patient: this wristband is Bea Other")
+    expect(result.locator("[data-testid=scan-wrong-patient]")).to_have_text(
+        "Not overridable: scan this patient's wristband, or open Bea Other's chart."
+    )
+    expect(page.locator("[data-testid=scan-override-form]")).to_have_count(0)
+    result.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "bcma-wrong-patient.png"), full_page=False)
+
+    # This patient's wristband: confirmed.
+    page.locator("[data-scan-field]").focus()
+    scan(page, "MRN-4471")
+    expect(page.locator("[data-testid=patient-confirmed]")).to_be_visible()
+    assert not SafetyOverride.objects.exists()
+
+    # Or the link opens the other patient's chart.
+    scan(page, "MRN-5502")
+    page.locator("[data-testid=scan-wrong-patient-chart]").click()
+    page.wait_for_url(f"**/mar/encounters/{other_visit.pk}/")

@@ -36,3 +36,29 @@ def test_a_double_tapped_start_is_removed_with_a_reason(browser_page, live_serve
     expect(page.locator(f"#adm-{adm.pk}")).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "charted-in-error.png"), full_page=True)
     assert ChartedInError.objects.get().administration_ref == f"A{twin.pk}"
+
+
+def test_cancel_closes_the_charted_in_error_fold_and_keeps_what_was_typed(
+    browser_page, live_server
+) -> None:
+    from playwright.sync_api import expect
+
+    encounter, adm = running_visit()
+    page = browser_page
+    open_chart(page, live_server, encounter)
+    fold = page.locator(f"#adm-{adm.pk} [data-testid=adm-remove]")
+    fold.locator("> summary").click()
+    page.fill(f"#id_rm{adm.pk}-reason", "wrong card")
+    fold.locator("[data-testid=adm-remove-cancel]").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "charted-in-error-cancel.png"), full_page=False)
+    fold.locator("[data-testid=adm-remove-cancel]").click()
+    expect(fold).not_to_have_attribute("open", "")
+    expect(fold.locator("[data-testid=adm-remove-form]")).to_be_hidden()
+    expect(fold.locator("> summary")).to_be_focused()
+    assert Administration.objects.filter(pk=adm.pk).exists()
+    assert not ChartedInError.objects.exists()
+    # Opened again: what was typed is still there.
+    fold.locator("> summary").click()
+    expect(page.locator(f"#id_rm{adm.pk}-reason")).to_have_value("wrong card")
+    fold.locator("[data-testid=adm-remove-cancel]").click()
+    page.screenshot(path=str(ARTIFACTS / "charted-in-error-cancelled.png"), full_page=False)

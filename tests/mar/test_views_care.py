@@ -4,7 +4,7 @@ flush solution; the board's wristband; the pharmacist's verification screen and 
 
 from datetime import timedelta
 from decimal import Decimal
-from html import escape
+from html import escape, unescape
 
 import pytest
 from django.db import connection
@@ -102,6 +102,55 @@ def test_a_wrong_drug_scan_stops_and_is_overridden_with_a_reason(client_as) -> N
     ).content.decode()
     assert 'data-testid="scan-overridden"' in html
     assert SafetyOverride.objects.get().reason == "label misprint"
+
+
+@pytest.mark.parametrize("open_chart", [True, False], ids=["other-chart-open", "no-open-chart"])
+def test_a_wrong_patient_scan_is_a_hard_stop_without_override(client_as, open_chart) -> None:
+    """No override form: the panel says to scan this patient's wristband, or to open the other
+    patient's chart (a link only to an open encounter); an override posted anyway is refused."""
+    encounter, _adm = running_visit()
+    other = factories.patient_create(name="Bea Other")
+    other_visit = factories.encounter_create(patient=other) if open_chart else None
+    client = client_as(roles.NURSE)
+    html = client.post(url("scan", encounter), {"scan-code": other.mrn}, **HX).content.decode()
+    panel = unescape(
+        html[html.index('id="scan"') : html.index("</section>", html.index('id="scan"'))]
+    )
+    assert 'data-result="wrong_patient"' in panel
+    assert 'data-testid="scan-override-form"' not in panel and "Override reason" not in panel
+    assert "scan this patient's wristband" in panel
+    if other_visit is not None:
+        chart_link = reverse("mar:encounter", args=[other_visit.pk])
+        link = f'href="{chart_link}" data-testid="scan-wrong-patient-chart">'
+        assert link + "Bea Other's chart</a>" in panel
+    else:
+        assert 'data-testid="scan-wrong-patient-chart"' not in panel
+    scan = BarcodeScan.objects.get()
+    refused = client.post(
+        url("scan_override", encounter, scan.pk), {f"sc{scan.pk}-reason": "same bed"}, **HX
+    ).content.decode()
+    assert "A wrong-patient scan cannot be overridden: scan this patient's wristband" in unescape(
+        refused
+    )
+    assert not SafetyOverride.objects.exists()
+
+
+def test_the_chart_shows_a_scanned_ndc_5_4_2_as_the_formulary_does(client_as) -> None:
+    """The order's scan line and the administration card: "01234-5678-90", not 11 digits."""
+    encounter, adm = running_visit()
+    DrugNdc.objects.create(drug=adm.drug, ndc="01234567890")
+    Administration.objects.filter(pk=adm.pk).update(ndc="01234567890", lot="L7")
+    # A second order of the drug, not yet given: the scan matches it (its start checks).
+    order = factories.order_create(encounter, adm.drug, dose="AUC 2")
+    client = client_as(roles.NURSE)
+    client.post(url("scan", encounter), {"scan-code": "01234-5678-90"})
+    assert BarcodeScan.objects.get().order == order
+    html = client.get(url("encounter", encounter)).content.decode()
+    assert "01234567890" not in html
+    card = html[html.index('data-testid="adm-package"') :]
+    assert card[: card.index("</div>")].endswith(">NDC 01234-5678-90 · lot L7 · exp —")
+    line = html[html.index('data-testid="order-scan"') :]
+    assert "NDC 01234-5678-90" in line[: line.index("</div>")]
 
 
 def test_a_scan_of_another_encounter_is_not_reachable(client_as) -> None:

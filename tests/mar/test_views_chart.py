@@ -491,3 +491,17 @@ def test_the_signed_chart_still_draws_the_addendum_form_and_the_open_one_the_sig
     in_progress = factories.chemo_encounter_create()
     html = nurse.get(reverse("mar:encounter", args=[in_progress.pk])).content.decode()
     assert 'data-testid="sign-form"' in html and "Add addendum" not in html
+
+
+@pytest.mark.parametrize(
+    ("allergies", "shown", "alarm"),
+    [("penicillin", "Allergies: penicillin", True), ("", "Allergies: none recorded", False)],
+    ids=["recorded-red", "none-recorded-not-red"],
+)
+def test_only_recorded_allergies_are_shown_in_alarm_red(client_as, allergies, shown, alarm) -> None:
+    encounter, _adm = running_visit(patient=factories.patient_create(allergies=allergies))
+    html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk])).content
+    line = html.decode().split('data-testid="allergies">', 1)
+    tag = line[0][line[0].rindex("<div") :]
+    assert line[1].startswith(shown + "</div>")
+    assert ("text-danger" in tag) is alarm

@@ -50,6 +50,17 @@ def test_another_patients_wristband_is_a_wrong_patient(chart, nurse_user) -> Non
     assert "Someone Else" in scan.message
 
 
+def test_a_wrong_patient_wristband_cannot_be_overridden(chart, nurse_user) -> None:
+    """A hard stop (BCMA): refused even with a reason, saying what to do instead."""
+    encounter, order = chart
+    other = factories.patient_create(name="Someone Else")
+    scan = scanning.scan_record(encounter=encounter, raw=other.mrn, user=nurse_user)
+    with pytest.raises(scanning.ScanError, match="cannot be overridden") as refused:
+        scanning.scan_override(scan=scan, user=nurse_user, reason="same bed", order=order)
+    assert "scan this patient's wristband, or open Someone Else's chart" in str(refused.value)
+    assert not SafetyOverride.objects.exists()
+
+
 def test_a_upc_matches_its_order_through_the_ndc(chart, nurse_user) -> None:
     encounter, order = chart
     scan = scanning.scan_record(
