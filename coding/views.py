@@ -65,6 +65,7 @@ from coding.review import (
 )
 from coding.run_changes import changes_since_preceding, gone_label, run_numbers, runs_between
 from coding.worklist_charges import run_charges
+from coding.worklist_rows import rows_html
 from mar import chart_reads
 from mar.clock import hhmm
 from mar.forms import apply_validation_error
@@ -153,6 +154,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
         "coding/worklist.html",
         {
             "encounters": rows,
+            # Each row drawn, kept while what it shows is as it was (coding/worklist_rows.py).
+            "row_html": rows_html(request, rows),
             "form": form,
             "page": page,
             "known_rules": KNOWN_RULES,

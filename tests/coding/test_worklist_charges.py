@@ -1,11 +1,12 @@
-"""What the coder's worklist says of each row's charges, kept while nothing it is made of changed
-(coding/worklist_charges.py, issue 19).
+"""What the coder's worklist says of each row's charges, and each row as drawn, kept while nothing
+they are made of changed (coding/worklist_charges.py, coding/worklist_rows.py, issue 19).
 
 A kept row must never say anything other than the row worked out afresh: after any correction
 (a line changed, removed or added), a decision on a correction carried to a new run (kept,
 adapted, dropped), a new run (an addendum), and a charge master loaded again (a price changed, a
-code no longer listed), the charges read with what was kept are those worked out with nothing
-kept, and the worklist page says the same. And a page loaded again with nothing changed reads no
+code no longer listed), a claim or a release, a patient renamed, the charges read with what was
+kept are those worked out with nothing kept, and the worklist page with its rows kept is the page
+drawn with nothing kept. And a page loaded again with nothing changed reads no
 charge line: that is what keeping them is for.
 """
 
@@ -28,10 +29,11 @@ from coding import review_reads
 from coding.chargemaster import BEGINNING, ChargeMasterRow, charge_master_load
 from coding.corrections import correction_resolve
 from coding.models import ChargeCorrection, ChargeRun, ReviewItem
-from coding.review import charge_line_correct, review_claim
+from coding.review import charge_line_correct, review_claim, review_release
 from coding.services import charge_run_generate
 from coding.worklist_charges import CACHE, run_charges
 from mar.models import Administration
+from mar.registration.services import patient_update
 from tests import factories
 from tests.coding.review_helpers import addendum_for_test, reviewed
 
@@ -162,6 +164,18 @@ class Worklist(RuleBasedStateMachine):
     @rule(code=st.sampled_from(sorted(PRICES)), since=st.sampled_from(SINCE))
     def a_code_no_longer_listed(self, code: str, since: date) -> None:
         _master({c: p for c, p in PRICES.items() if c != code}, since=since)
+
+    @rule(n=st.integers(0, 1))
+    def released_or_claimed(self, n: int) -> None:
+        item = ReviewItem.objects.get(encounter=self.encounters[n])
+        if item.claimed_by_id == self.coder.pk:
+            self._refused_or_done(review_release, item=item, user=self.coder)
+        else:
+            self._item(n)
+
+    @rule(n=st.integers(0, 1), name=st.sampled_from(["Ada Lovelace", "Grace Hopper", "Mary <b>"]))
+    def patient_renamed(self, n: int, name: str) -> None:
+        patient_update(patient=self.encounters[n].patient, name=name)
 
     @invariant()
     def kept_is_worked_out_afresh(self) -> None:
