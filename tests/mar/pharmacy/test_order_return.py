@@ -247,7 +247,7 @@ def test_a_return_by_htmx_answers_where_it_went_and_the_returned_section_out_of_
     assert html.lstrip().startswith(f'<tr id="order-{order.pk}-returned"')
     assert "Returned to the prescriber: ondansetron for" in html
     assert html.count(f'<tr id="order-{order.pk}"') == 1
-    assert re.search(r'<template>\s*<tbody id="returned-orders"[^>]*hx-swap-oob="true"', html)
+    assert re.search(r'<template>\s*<tbody id="returned-orders"[^>]*hx-swap-oob="morph"', html)
     returned = section(html, "returned-orders")
     assert 'data-testid="order-returned"' in returned and REASON in returned
     assert re.search(r'id="to-verify-count"[^>]*hx-swap-oob="true">0<', html)
