@@ -242,6 +242,31 @@ def test_reactivate_is_styled_as_an_action_to_take_not_as_a_disabled_grey_one(
     assert not {"btn-secondary", "btn-outline-secondary", "disabled"} & set(classes)
 
 
+WRITTEN_BEFORE = "orders already written of it are still started, charted and billed as before"
+
+
+def test_the_retire_help_the_confirmation_and_the_banner_say_the_same_of_orders_written_before(
+    client_as, drug
+) -> None:
+    """QA walkthrough: the help said "started, charted and billed", the confirmation only
+    "started and charted". What was ordered before is started, charted and billed as before
+    (mar/pharmacy/services.drug_retire; mar/README.md: charges are unchanged): all three say so."""
+    client = client_as(roles.PHARMACIST)
+    help_page = " ".join(
+        client.get(reverse("pharmacy:drug", args=[drug.pk])).content.decode().split()
+    )
+    help_text = help_page[help_page.index('data-testid="drug-retire-form"') :].split("</p>")[0]
+    assert WRITTEN_BEFORE in help_text
+    response = client.post(
+        reverse("pharmacy:drug_retire", args=[drug.pk]), {"reason": REASON}, follow=True
+    )
+    confirmation = [str(m) for m in response.context["messages"]]
+    assert len(confirmation) == 1 and WRITTEN_BEFORE in confirmation[0].lower()
+    page = " ".join(response.content.decode().split())
+    banner = page[page.index('data-testid="drug-retired"') :].split("</form>")[0]
+    assert WRITTEN_BEFORE in banner
+
+
 @pytest.mark.parametrize("role", [roles.NURSE, roles.CODER])
 def test_nurses_and_coders_see_the_retirement_without_the_buttons(
     client_as, drug, pharmacist_user, role
