@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -18,6 +19,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
 from coding import review_reads
@@ -534,7 +536,7 @@ def line_correct(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            charge_line_correct(
+            correction = charge_line_correct(
                 item=item,
                 user=request.user,
                 line=line,
@@ -547,9 +549,27 @@ def line_correct(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, "Line corrected; the original is kept beside it.")
+            messages.success(request, _line_corrected_said(line, correction))
             return redirect("coding:encounter_charges", pk=pk)
     return _refused(request, pk, (("line", line.pk), form), "Line not corrected.")
+
+
+def _line_said(line: dict[str, Any]) -> str:
+    """A line as the review page shows it: "96415 ×2 59"."""
+    return " ".join([f"{line['code']} ×{line['units']}", *line.get("modifiers", [])])
+
+
+def _line_corrected_said(line: ChargeLine, correction: ChargeCorrection) -> str:
+    """What a correction did, said as the page's other actions say theirs: "Line 96415 ×2
+    corrected to 96415 ×1: <reason>. The original is kept beside it." (a long reason cut short:
+    the line's correction on the page shows it whole)."""
+    was = _line_said({"code": line.code, "units": line.units, "modifiers": line.modifiers})
+    reason = Truncator(correction.reason.strip().rstrip(".")).chars(160)
+    if correction.action == ChargeCorrection.Action.REMOVE:
+        done = "removed"
+    else:
+        done = f"corrected to {_line_said(correction.corrected)}"
+    return f"Line {was} {done}: {reason}. The original is kept beside it."
 
 
 @require_POST

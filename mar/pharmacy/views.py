@@ -370,7 +370,8 @@ def drug_retire_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request,
                 f"{drug.name} retired from the formulary: a new order of it is refused, with "
-                "the reason. Orders already written of it are still started and charted.",
+                "the reason. Orders already written of it are still started, charted and billed as "
+                "before.",
             )
             return redirect("pharmacy:drug", pk=drug.pk)
     return _drug_page(request, _drug_of(pk), drug_retire_form=form, status=400)

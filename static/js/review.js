@@ -37,3 +37,16 @@
     init();
   }
 })();
+
+// A refused plain form (a correction, a query, an override...) comes back at the address it
+// posted to (/coding/encounters/7/lines/41/), its errors beside the fields and what was typed
+// kept; a reload there posted it again. The page says its own address (data-review-url): put it
+// back in the address bar, the history entry replaced (a reload then reads the review page).
+(function () {
+  "use strict";
+  var page = document.querySelector("[data-review-url]");
+  var address = page && page.getAttribute("data-review-url");
+  if (address && window.location.pathname !== address && window.history.replaceState) {
+    window.history.replaceState(window.history.state, "", address);
+  }
+})();

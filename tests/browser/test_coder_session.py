@@ -52,4 +52,4 @@ def test_a_correction_typed_when_the_session_ended_is_saved_after_signing_in_aga
     correction = ChargeCorrection.objects.get()
     assert correction.corrected["units"] == 1
     assert correction.reason == "pump log: stopped at 11:40, a long reason"
-    assert "Line corrected" in page.inner_text("body")
+    assert "Line 96415 ×2 corrected to 96415 ×1: pump log" in page.inner_text("body")

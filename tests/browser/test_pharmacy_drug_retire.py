@@ -33,6 +33,7 @@ def test_a_retired_drug_is_badged_and_refused_at_order_entry(browser_page, live_
     )
     expect(page.get_by_test_id("drug-reactivate")).to_be_visible()
     expect(page.get_by_test_id("drug-retire-form")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "pharmacy-drug-retired-page.png"), full_page=True)
     assert not Drug.objects.get(pk=drug.pk).active
     page.goto(f"{live_server.url}/pharmacy/formulary/?q=ondan")
     expect(page.locator(f"#drug-{drug.pk} [data-testid=drug-retired]")).to_have_text("retired")

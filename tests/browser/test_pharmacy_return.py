@@ -4,6 +4,8 @@ band; the counts follow); the nurse's chart then says "Returned by pharmacy" on 
 and a start is refused beside the start form. Its Withdraw return… puts it back among those to
 verify, and the chart no longer says "Returned"."""
 
+import re
+
 import pytest
 
 from mar.models import Administration
@@ -44,6 +46,7 @@ def test_a_return_moves_the_order_to_the_returned_and_the_chart_refuses_its_star
     expect(page.locator(f"#order-{order.pk}")).to_have_count(1)  # listed once
     expect(page.locator("#to-verify-count")).to_have_text("1")  # the running carboplatin
     expect(page.locator("#returned-count")).to_have_text("1")
+    expect(page.locator("#returned-count")).to_have_class(re.compile(r"\btext-bg-danger\b"))
     page.screenshot(path=str(ARTIFACTS / "pharmacy-return.png"), full_page=True)
 
     page.context.clear_cookies()
@@ -102,6 +105,7 @@ def test_a_return_withdrawn_puts_the_order_back_to_verify_and_the_chart_no_longe
     expect(page.locator(f"#order-{order.pk}")).to_have_count(1)  # listed once
     expect(page.locator("#to-verify-count")).to_have_text("2")  # and the running carboplatin
     expect(page.locator("#returned-count")).to_have_text("0")
+    expect(page.locator("#returned-count")).to_have_class(re.compile(r"\btext-bg-secondary\b"))
     page.screenshot(path=str(ARTIFACTS / "pharmacy-return-withdrawn.png"), full_page=True)
 
     page.context.clear_cookies()

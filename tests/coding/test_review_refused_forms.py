@@ -392,3 +392,56 @@ def test_no_coder_form_refuses_with_django_s_bare_required_message() -> None:
     if query.error_messages["required"] == "This field is required.":
         bare.append("QueryForm.question")
     assert bare == []
+
+
+# --- what a correction that went through says (QA walkthrough) ------------------------------
+
+
+def test_a_line_corrected_says_which_line_became_what_and_why(claimed) -> None:
+    """The confirmation names the line, what it now sends and the reason, as the page's other
+    actions say what they did (it said only "Line corrected")."""
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    reason = "pump log: stopped at 11:40 <not markup>"
+    response = client.post(url, correction(line, units="1", modifiers="59", reason=reason))
+    assert response.status_code == 302
+    page = client.get(response["Location"])
+    assert (
+        "Line 96415 ×2 corrected to 96415 ×1 59: pump log: stopped at 11:40 &lt;not markup&gt;. "
+        "The original is kept beside it." in banner(page)
+    )
+
+
+def test_a_line_removed_says_which_line_and_why(claimed) -> None:
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    response = client.post(url, correction(line, action="remove", reason="charted twice"))
+    page = client.get(response["Location"])
+    assert "Line 96415 ×2 removed: charted twice. The original is kept beside it." in banner(page)
+
+
+def test_a_long_reason_is_cut_short_in_the_confirmation_and_kept_whole(claimed) -> None:
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    reason = "pump log " + "x" * 400
+    response = client.post(url, correction(line, units="1", reason=reason))
+    said = banner(client.get(response["Location"]))
+    assert "Line 96415 ×2 corrected to 96415 ×1: pump log x" in said and "x" * 200 not in said
+    assert ChargeCorrection.objects.get().reason == reason
+
+
+def test_a_refused_correction_page_gives_its_browser_the_review_pages_address(claimed) -> None:
+    """A refused plain post answers at the post's address (…/lines/<n>/), the typed values and the
+    errors beside them; the page says its own address so static/js/review.js puts it back in the
+    address bar (a reload then reads the page instead of posting again)."""
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    response = client.post(url, correction(line, code="", reason="pump log"))
+    assert response.status_code == 200
+    review = reverse("coding:encounter_charges", args=[encounter.pk])
+    assert f'data-review-url="{review}"' in response.content.decode()
+    assert form_on(response, url).errors == {f"l{line.pk}-code": ["A changed line needs its code."]}

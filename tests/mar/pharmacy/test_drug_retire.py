@@ -2,6 +2,8 @@
 drug_reactivate), the drug page's form and banner, the formulary's badge, and what a retirement
 leaves alone (the CSV import does not bring a retired drug back)."""
 
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -218,6 +220,51 @@ def test_a_pharmacist_reactivates_a_drug_from_its_page(client_as, drug, pharmaci
     assert "ondansetron is back in the formulary" in html
     assert fresh(drug).active
     assert 'data-testid="drug-retire-form"' in html
+
+
+def button_classes(html: str, testid: str) -> list[str]:
+    """The classes of the button with this data-testid."""
+    found = re.search(rf'<button[^>]*class="([^"]*)"[^>]*data-testid="{testid}"', html)
+    assert found, testid
+    return found.group(1).split()
+
+
+def test_reactivate_is_styled_as_an_action_to_take_not_as_a_disabled_grey_one(
+    client_as, drug, pharmacist_user
+) -> None:
+    """QA walkthrough: on a retired drug's page Reactivate was outline-secondary, the grey of a
+    disabled control; it is a green action as Verify is (the NDC's Reactivate: tests/mar/pharmacy/
+    test_ndc_status.py)."""
+    drug_retire(drug=drug, reason=REASON, user=pharmacist_user)
+    html = client_as(roles.PHARMACIST).get(reverse("pharmacy:drug", args=[drug.pk]))
+    classes = button_classes(html.content.decode(), "drug-reactivate")
+    assert "btn-success" in classes
+    assert not {"btn-secondary", "btn-outline-secondary", "disabled"} & set(classes)
+
+
+WRITTEN_BEFORE = "orders already written of it are still started, charted and billed as before"
+
+
+def test_the_retire_help_the_confirmation_and_the_banner_say_the_same_of_orders_written_before(
+    client_as, drug
+) -> None:
+    """QA walkthrough: the help said "started, charted and billed", the confirmation only
+    "started and charted". What was ordered before is started, charted and billed as before
+    (mar/pharmacy/services.drug_retire; mar/README.md: charges are unchanged): all three say so."""
+    client = client_as(roles.PHARMACIST)
+    help_page = " ".join(
+        client.get(reverse("pharmacy:drug", args=[drug.pk])).content.decode().split()
+    )
+    help_text = help_page[help_page.index('data-testid="drug-retire-form"') :].split("</p>")[0]
+    assert WRITTEN_BEFORE in help_text
+    response = client.post(
+        reverse("pharmacy:drug_retire", args=[drug.pk]), {"reason": REASON}, follow=True
+    )
+    confirmation = [str(m) for m in response.context["messages"]]
+    assert len(confirmation) == 1 and WRITTEN_BEFORE in confirmation[0].lower()
+    page = " ".join(response.content.decode().split())
+    banner = page[page.index('data-testid="drug-retired"') :].split("</form>")[0]
+    assert WRITTEN_BEFORE in banner
 
 
 @pytest.mark.parametrize("role", [roles.NURSE, roles.CODER])

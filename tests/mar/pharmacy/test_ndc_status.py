@@ -1,6 +1,8 @@
 """Retiring, reactivating and preferring a drug's NDC (mar.pharmacy.services.drug_ndc_retire,
 drug_ndc_reactivate, drug_ndc_prefer) and the drug page's buttons for them."""
 
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -318,3 +320,18 @@ def test_with_every_ndc_retired_the_drugs_page_names_none_as_carried(
     drug_ndc_retire(ndc=vial, reason="Recalled", user=pharmacist_user)
     page = client_as(roles.PHARMACIST).get(reverse("pharmacy:drug", args=[vial.drug_id]))
     assert 'data-testid="ndc-none-preferred"' not in page.content.decode()
+
+
+def test_an_ndcs_reactivate_is_styled_as_an_action_to_take_not_as_a_disabled_grey_one(
+    client_as, vial, bag, pharmacist_user
+) -> None:
+    """As the drug's Reactivate (QA walkthrough): not the grey of a disabled control."""
+    drug_ndc_retire(ndc=bag, reason="No longer stocked", user=pharmacist_user)
+    html = client_as(roles.PHARMACIST).get(reverse("pharmacy:drug", args=[bag.drug_id]))
+    found = re.search(
+        r'<button[^>]*class="([^"]*)"[^>]*data-testid="ndc-reactivate"', html.content.decode()
+    )
+    assert found
+    classes = found.group(1).split()
+    assert "btn-outline-success" in classes
+    assert not {"btn-secondary", "btn-outline-secondary", "disabled"} & set(classes)

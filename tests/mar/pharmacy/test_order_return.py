@@ -247,7 +247,7 @@ def test_a_return_by_htmx_answers_where_it_went_and_the_returned_section_out_of_
     assert html.lstrip().startswith(f'<tr id="order-{order.pk}-returned"')
     assert "Returned to the prescriber: ondansetron for" in html
     assert html.count(f'<tr id="order-{order.pk}"') == 1
-    assert re.search(r'<template>\s*<tbody id="returned-orders"[^>]*hx-swap-oob="true"', html)
+    assert re.search(r'<template>\s*<tbody id="returned-orders"[^>]*hx-swap-oob="morph"', html)
     returned = section(html, "returned-orders")
     assert 'data-testid="order-returned"' in returned and REASON in returned
     assert re.search(r'id="to-verify-count"[^>]*hx-swap-oob="true">0<', html)
@@ -387,3 +387,36 @@ def test_a_blank_reason_on_the_review_page_is_said_there_beside_the_field(order,
     assert "Verify: ondansetron" in html  # the review page, not the queue
     assert 'data-testid="order-return-reason-error"' in html
     assert '<details class="order-return" open>' in html
+
+
+def returned_badge(html: str) -> tuple[str, str]:
+    """The "Returned, waiting for the prescriber" count: its badge colour and its number."""
+    found = re.search(r'<span class="badge (text-bg-\w+)" id="returned-count"[^>]*>(\d+)<', html)
+    assert found, "the returned count"
+    return found.group(1), found.group(2)
+
+
+def test_the_returned_count_is_red_only_above_zero_on_the_page_and_out_of_band(
+    order, client_as
+) -> None:
+    """Only an order waiting for the prescriber is an alarm: grey at 0 as the to-verify count,
+    red above (QA walkthrough: red at 0); the count swapped out of band after a return, a verify
+    and a withdrawal takes its colour with its number."""
+    client = client_as(roles.PHARMACIST)
+    assert returned_badge(client.get(reverse("pharmacy:orders")).content.decode()) == (
+        "text-bg-secondary",
+        "0",
+    )
+    answer = client.post(return_url(order), {"reason": REASON}, **HTMX).content.decode()
+    assert returned_badge(answer) == ("text-bg-danger", "1")
+    assert returned_badge(client.get(reverse("pharmacy:orders")).content.decode()) == (
+        "text-bg-danger",
+        "1",
+    )
+    withdraw = reverse("pharmacy:order_return_withdraw", args=[order.pk])
+    answer = client.post(withdraw, {"reason": "Returned by mistake"}, **HTMX).content.decode()
+    assert returned_badge(answer) == ("text-bg-secondary", "0")
+    client.post(return_url(order), {"reason": REASON}, **HTMX)
+    verify = reverse("pharmacy:order_verify", args=[order.pk])
+    answer = client.post(verify, **HTMX).content.decode()
+    assert returned_badge(answer) == ("text-bg-secondary", "0")

@@ -205,7 +205,7 @@ def test_a_withdrawal_by_htmx_answers_where_it_went_and_the_orders_to_verify_out
     assert html.lstrip().startswith(f'<tr id="order-{returned.pk}-withdrawn"')
     assert "Return withdrawn: ondansetron for" in html
     assert html.count(f'<tr id="order-{returned.pk}"') == 1  # listed once, among those to verify
-    assert re.search(r'<template>\s*<tbody id="to-verify-orders"[^>]*hx-swap-oob="true"', html)
+    assert re.search(r'<template>\s*<tbody id="to-verify-orders"[^>]*hx-swap-oob="morph"', html)
     row = row_of(section(html, "to-verify-orders"), returned)
     assert 'data-testid="order-verify"' in row and 'data-testid="order-returned"' not in row
     assert re.search(r'id="to-verify-count"[^>]*hx-swap-oob="true">1<', html)
