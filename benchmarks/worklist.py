@@ -3,10 +3,13 @@
     .venv/bin/python benchmarks/worklist.py --visits 250      # with DATABASE_URL set
     .venv/bin/python benchmarks/worklist.py --root /tmp/before   # another commit's worktree
     .venv/bin/python benchmarks/worklist.py --visits 60 --n 20 --profile   # where the time goes
+    .venv/bin/python benchmarks/worklist.py --visits 60 --priced   # the charge master loaded
 
 A throwaway test database; N visits built by tests/coding/review_helpers.py `reviewed()` (the
 factory's chemotherapy visit, signed, charged, on the worklist as new); then `/coding/worklist/`
-and a bare view through the same middleware, interleaved, after 5 warm-up rounds; medians.
+and a bare view through the same middleware, interleaved, after 5 warm-up rounds; medians. With
+--priced the charge master is loaded first (`manage.py load_charge_master`, as `bin/demo` does),
+so each row also shows its money and the lines not priced, as at a hospital.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the worklist's requests (top 50)"
     )
+    parser.add_argument("--priced", action="store_true", help="load the charge master first")
     args = parser.parse_args()
     sys.path.insert(0, str(args.root))
     os.chdir(args.root)
@@ -59,6 +63,10 @@ def main() -> None:
             from tests import factories
             from tests.coding.review_helpers import reviewed
 
+            if args.priced:
+                from django.core.management import call_command
+
+                call_command("load_charge_master", verbosity=0)
             for _ in range(args.visits):
                 reviewed()
             client = Client()
@@ -92,8 +100,9 @@ def main() -> None:
             bare_ms = statistics.median(times["bare"]) * 1000
             worklist_ms = statistics.median(times["worklist"]) * 1000
             rows = page.count('data-testid="worklist-row"')
+            priced = page.count('data-testid="amount-total"')
             print(
-                f"{args.root}: {args.visits} signed, {rows} rows shown; "
+                f"{args.root}: {args.visits} signed, {rows} rows shown ({priced} priced); "
                 f"bare view {bare_ms:.2f} ms, worklist {worklist_ms:.2f} ms "
                 f"= {worklist_ms / bare_ms:.1f}x; "
                 f"load average {os.getloadavg()[0]:.1f}"
