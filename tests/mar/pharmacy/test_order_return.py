@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from mar import roles
 from mar.audit.models import EVENTS
-from mar.models import Encounter, Order
+from mar.models import Order
 from mar.pharmacy.services import order_return, order_verify
 from mar.registration.services import OrderEntry, order_change
 from tests import factories
+from tests.mar.pharmacy.queue_helpers import row_of, section, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -38,23 +39,8 @@ def order() -> Order:
     return factories.ondansetron_order()
 
 
-def sign(order: Order) -> None:
-    Encounter.objects.filter(pk=order.encounter_id).update(status=Encounter.Status.SIGNED)
-
-
 def return_url(order: Order) -> str:
     return reverse("pharmacy:order_return", args=[order.pk])
-
-
-def row_of(html: str, order: Order) -> str:
-    """The order's first row on the page."""
-    start = html.index(f'<tr id="order-{order.pk}"')
-    return html[start:].split("</tr>", 1)[0]
-
-
-def section(html: str, testid: str) -> str:
-    start = html.index(f'data-testid="{testid}"')
-    return html[start:].split("</tbody>", 1)[0]
 
 
 def commit_checks() -> None:
