@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -109,6 +110,14 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def order_new(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
     form = OrderEntryForm(request.POST if request.method == "POST" else None)
+    # Entered from the bedside chart ("Enter a written or verbal order", ?from=chart): the nurse
+    # goes back to the chart's orders, not to the registration desk's visit page.
+    from_chart = request.GET.get("from") == "chart"
+    back = (
+        reverse("mar:encounter", args=[encounter.pk]) + "#orders"
+        if from_chart
+        else reverse("registration:visit", args=[encounter.pk])
+    )
     if request.method == "POST" and form.is_valid():
         entry, drug_errors = order_entry_typed(form.cleaned_data)
         try:
@@ -122,13 +131,17 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, f"Order entered: {order.drug.name} {order.dose}; waiting for pharmacy."
             )
-            return redirect("registration:visit", pk=encounter.pk)
+            return redirect(back)
     elif request.method == "POST":
         # What was typed in the other fields is checked too: every problem shows at once.
         problems = order_entry_problems(form.cleaned_data)
         if problems is not None:
             apply_validation_error(form, problems)
-    return render(request, "registration/order_new.html", {"encounter": encounter, "form": form})
+    return render(
+        request,
+        "registration/order_new.html",
+        {"encounter": encounter, "form": form, "from_chart": from_chart, "back": back},
+    )
 
 
 @require_GET

@@ -153,6 +153,26 @@ def test_a_nurse_enters_a_written_order_for_pharmacy_to_verify(client_as, nurse_
     assert "oxaliplatin" in queue
 
 
+def test_an_order_entered_from_the_chart_goes_back_to_the_charts_orders(client_as) -> None:
+    """ "Enter a written or verbal order" on the bedside chart (?from=chart): entered, or
+    cancelled, the nurse is back on the chart's orders; from the registration desk's visit page,
+    back there (QA walkthrough: the nurse landed on the registration page)."""
+    factories.drug_get("oxaliplatin", "chemo")
+    encounter = factories.encounter_create()
+    client = client_as("nurse")
+    chart = reverse("mar:encounter", args=[encounter.pk])
+    assert f'{reverse("registration:order_new", args=[encounter.pk])}?from=chart"' in (
+        client.get(chart).content.decode()
+    )
+    url = reverse("registration:order_new", args=[encounter.pk])
+    page = client.get(url, {"from": "chart"}).content.decode()
+    assert f'action="{url}?from=chart"' in page and f'href="{chart}#orders">Cancel' in page
+    response = client.post(f"{url}?from=chart", ORDER)
+    assert response.status_code == 302 and response.headers["Location"] == f"{chart}#orders"
+    response = client.post(url, {**ORDER, "dose": "90 mg/m2"})
+    assert response.headers["Location"] == reverse("registration:visit", args=[encounter.pk])
+
+
 def test_order_errors_show_beside_their_fields_all_at_once(client_as) -> None:
     """The form's refusal (a dose below zero) and the service's (a drug not in the formulary,
     an indication that is no ICD-10-CM code, an NPI with a wrong check digit) on one
