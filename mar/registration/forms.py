@@ -51,6 +51,9 @@ class VisitForm(forms.Form):
         max_length=100,
         initial="Infusion Center",
         error_messages={"required": "Enter the unit the visit is in."},
+        # The units visits were in, offered as it is typed (registration/visit_new.html).
+        widget=forms.TextInput(attrs={"list": "known-units", "autocomplete": "off"}),
+        help_text="A unit visits were in already is offered as you type.",
     )
     location_label = forms.CharField(label="Chair / bed", max_length=40, required=False)
     setting = forms.ChoiceField(choices=Encounter.Setting.choices)

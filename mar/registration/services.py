@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from mar.audit.context import history_context
@@ -181,6 +181,27 @@ def _visit_duplicate(
 
 
 @transaction.atomic
+def units_known() -> list[str]:
+    """The units visits were opened in, each once, as most visits spell it, by name."""
+    spellings: dict[str, tuple[int, str]] = {}
+    for row in Encounter.objects.values("unit").annotate(n=Count("pk")):
+        key = " ".join(row["unit"].split()).casefold()
+        if key and (key not in spellings or row["n"] > spellings[key][0]):
+            spellings[key] = (row["n"], row["unit"])
+    return sorted((unit for _, unit in spellings.values()), key=str.casefold)
+
+
+def unit_as_known(unit: str) -> str:
+    """A unit as visits already spell it, when one matches it but for case and spaces
+    ("infusion  center" is "Infusion Center"): a typo of case does not make a unit of its own on
+    the board and in the coders' filter. A unit no visit was in is kept as typed."""
+    typed = " ".join(unit.split())
+    for known in units_known():
+        if known.casefold() == typed.casefold():
+            return known
+    return typed
+
+
 def encounter_open(
     *,
     patient: Patient,
@@ -198,7 +219,7 @@ def encounter_open(
     """A visit for a registered patient. The same visit twice is refused; a second visit of the
     same patient on the same day gets the next sequence number (they left and came back)."""
     errors: dict[str, list[str]] = {}
-    unit = unit.strip()
+    unit = unit_as_known(unit)
     if not unit:
         errors["unit"] = ["Enter the unit (Infusion Center, Emergency Department...)."]
     if setting not in Encounter.Setting.values:

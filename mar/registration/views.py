@@ -29,6 +29,7 @@ from mar.registration.services import (
     patient_find,
     patient_register,
     patient_register_problems,
+    units_known,
 )
 from mar.roles import CLERK, NURSE, role_required
 
@@ -86,6 +87,7 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=pk)
     posted = request.POST if request.method == "POST" else None  # an empty POST is told too
     form = VisitForm(posted, initial={"arrived_at": timezone.now()})
+    known = units_known()  # offered as the unit is typed; a new one is said after
     if request.method == "POST" and form.is_valid():
         try:
             encounter = encounter_open(patient=patient, **form.cleaned_data)
@@ -93,8 +95,18 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             messages.success(request, f"Visit opened: {encounter.unit} {encounter.location_label}")
+            if known and encounter.unit not in known:
+                messages.info(
+                    request,
+                    f"{encounter.unit} is a new unit: no visit was in it before. The board and "
+                    "the coders' unit filter show it from now on.",
+                )
             return redirect("registration:visit", pk=encounter.pk)
-    return render(request, "registration/visit_new.html", {"patient": patient, "form": form})
+    return render(
+        request,
+        "registration/visit_new.html",
+        {"patient": patient, "form": form, "known_units": known},
+    )
 
 
 @require_GET

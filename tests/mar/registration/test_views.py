@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from mar.models import Encounter, Order, Patient, Payer
@@ -123,6 +124,33 @@ def test_it_opens_a_visit_and_refuses_the_same_one_twice(client_as) -> None:
     same_account = client.post(url, {**VISIT, "arrived_at": "2026-03-02T13:00"})
     assert "already in use" in field_error(same_account.content.decode(), "account_number")
     assert Encounter.objects.filter(patient=patient).count() == 1
+
+
+def test_a_visits_unit_is_offered_spelled_as_known_and_a_new_one_is_said(client_as) -> None:
+    """The units visits were in are offered as the unit is typed; one typed in another case or
+    with other spaces is saved as visits spell it (a typo of case would split the board and the
+    coders' unit filter); a unit no visit was in is kept, and the clerk is told it is new."""
+    factories.encounter_create(unit="Infusion Center")
+    factories.encounter_create(unit="Emergency Department")
+    client = client_as("clerk")
+    patient = factories.patient_create(mrn="U-100")
+    url = reverse("registration:visit_new", args=[patient.pk])
+    page = client.get(url).content.decode()
+    assert 'list="known-units"' in page
+    assert '<option value="Emergency Department"><option value="Infusion Center">' in page
+    response = client.post(url, {**VISIT, "unit": "  infusion   CENTER ", "account_number": ""})
+    assert response.status_code == 302
+    assert Encounter.objects.get(patient=patient).unit == "Infusion Center"
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert not any("new unit" in m for m in said)
+    other = factories.patient_create(mrn="U-101")
+    response = client.post(
+        reverse("registration:visit_new", args=[other.pk]),
+        {**VISIT, "unit": "Oncology Day Unit", "account_number": ""},
+    )
+    assert Encounter.objects.get(patient=other).unit == "Oncology Day Unit"
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any(m.startswith("Oncology Day Unit is a new unit") for m in said)
 
 
 ORDER = {
