@@ -57,7 +57,7 @@ def _master(prices: dict[str, str], *, replace: bool = True, since: date = BEGIN
     )
 
 
-def current_runs(encounters) -> list[ChargeRun]:  # type: ignore[no-untyped-def]
+def current_runs(encounters) -> list[ChargeRun]:
     return list(ChargeRun.objects.filter(encounter__in=encounters, is_current=True).order_by("pk"))
 
 
@@ -89,14 +89,14 @@ class Worklist(RuleBasedStateMachine):
         return item
 
     @staticmethod
-    def _refused_or_done(service, **fields) -> None:  # type: ignore[no-untyped-def]
+    def _refused_or_done(service, **fields) -> None:
         """A correction refused ("Nothing changed: ...") changes nothing: the rows must agree."""
         try:
             service(**fields)
         except ValidationError:
             pass
 
-    def _line(self, n: int, k: int):  # type: ignore[no-untyped-def]
+    def _line(self, n: int, k: int):
         run = current_runs([self.encounters[n]])[0]
         lines = list(run.lines.order_by("position"))
         return lines[k % len(lines)] if lines else None
