@@ -97,6 +97,9 @@ def test_starting_a_returned_order_is_refused_beside_the_start(
     card = order_card(html, order)
     refusal = card.split('data-testid="start-refused"', 1)[1].split("</div>", 1)[0]
     assert REFUSED in refusal
+    # The tap is answered where she looks, with its time: a refusal the same as the gate's words
+    # above it looked as if nothing had happened (QA walkthrough).
+    assert 'data-testid="start-refused-at">(Start now tapped ' in refusal
     assert card.count(REFUSED) == 1  # said once, beside the start
     assert 'data-testid="order-returned"' in card and REASON in card
 
