@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from coding.engine import Administration, Record, Result
 from mar.clock import hhmm
+from mar.models import AccessSite
 
 # Keep in step with .timeline-svg in static/css/timeline.css (its padding and min-width).
 LABEL_COLUMN_PX = 150  # the lane names, left of the plot
@@ -220,6 +221,15 @@ class _Rows:
         return len(self.taken) - 1
 
 
+_SITE_KINDS = dict(AccessSite.Kind.choices)
+
+
+def _site_kind_words(kind: str) -> str:
+    """A site's kind as the chart names it ("Peripheral IV", "PICC", "Port"); a kind the app
+    does not list (an imported record's) as written, its underscores as spaces."""
+    return str(_SITE_KINDS.get(kind, kind.replace("_", " ")))
+
+
 def build_timeline(
     record: Record, result: Result | None = None, *, now: datetime | None = None
 ) -> Timeline:
@@ -273,8 +283,8 @@ def build_timeline(
             placed.append((rows.place(min(low, label_x), high), mark))
         height = LANE_PAD + max(1, len(rows.taken)) * ROW
         site = record.site(site_id)
-        label = f"{site.id} {site.kind.replace('_', ' ')}" if site else "no site"
-        kind = site.kind.replace("_", " ") if site else ""
+        kind = _site_kind_words(site.kind) if site else ""
+        label = f"{site.id} {kind}" if site else "no site"
         timeline.lanes.append(Lane(label, y, height, site.id if site else "no site", kind))
         for row, mark in placed:
             top = y + LANE_PAD + row * ROW

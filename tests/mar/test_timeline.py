@@ -68,7 +68,8 @@ def _record(**extra):
 
 def test_it_draws_one_lane_per_access_site():
     timeline = build_timeline(_record())
-    assert [lane.label for lane in timeline.lanes] == ["S1 port", "S2 peripheral iv"]
+    # Each lane's site as the chart names its kind ("Peripheral IV", not "peripheral iv").
+    assert [lane.label for lane in timeline.lanes] == ["S1 Port", "S2 Peripheral IV"]
 
 
 def test_a_pause_is_a_gap_in_the_bar():
