@@ -58,7 +58,7 @@ class DrugClassForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "Why this class (evidence)"}),
     )
     origin = forms.ChoiceField(
-        choices=[("formulary", "formulary"), ("worklist", "worklist")],
+        choices=[("formulary", "formulary"), ("worklist", "worklist"), ("drug", "drug")],
         required=False,
         widget=forms.HiddenInput,
     )
@@ -480,7 +480,13 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """
     drug = get_object_or_404(Drug.objects.select_related("class_tagged_by"), pk=pk)
     origin = request.POST.get("origin") or request.GET.get("origin") or "formulary"
-    origin = origin if origin in ("formulary", "worklist") else "formulary"
+    # Where the pharmacist came from, and goes back to: the formulary, the untagged worklist, or
+    # the drug's own page (its "Change" there; QA walkthrough: it went back to the formulary).
+    origin = origin if origin in ("formulary", "worklist", "drug") else "formulary"
+    back = {
+        "worklist": reverse("pharmacy:worklist"),
+        "drug": reverse("pharmacy:drug", args=[drug.pk]),
+    }.get(origin, reverse("pharmacy:formulary"))
     form = DrugClassForm(
         request.POST or None,
         drug=drug,
@@ -523,13 +529,13 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 }
                 return render(request, template, context)
             messages.success(request, done)
-            return redirect("pharmacy:worklist" if origin == "worklist" else "pharmacy:formulary")
+            return redirect(back)
     if request.htmx:
         template = "pharmacy/_drug_row_edit.html"
         if origin == "worklist":
             template = "pharmacy/_worklist_row.html"
         return render(request, template, {"drug": drug, "form": form})
-    return render(request, "pharmacy/drug_class.html", {"drug": drug, "form": form})
+    return render(request, "pharmacy/drug_class.html", {"drug": drug, "form": form, "back": back})
 
 
 @require_http_methods(["GET", "POST"])

@@ -293,6 +293,23 @@ def test_a_class_change_without_a_reason_is_refused_by_plain_post(client_as, dru
     assert drug.drug_class == "therapeutic"
 
 
+def test_a_class_changed_from_the_drugs_page_goes_back_to_the_drugs_page(client_as, drug) -> None:
+    """ "Change" beside the class on a drug's page (?origin=drug): cancelled or saved, the
+    pharmacist is back on that drug's page, not on the formulary (QA walkthrough)."""
+    client = client_as(roles.PHARMACIST)
+    page = reverse("pharmacy:drug", args=[drug.pk])
+    url = reverse("pharmacy:drug_class", args=[drug.pk])
+    assert f'href="{url}?origin=drug"' in client.get(page).content.decode()
+    form = client.get(url, {"origin": "drug"}).content.decode()
+    assert f'href="{page}">Cancel' in form and 'name="origin" value="drug"' in form
+    saved = client.post(url, {"drug_class": "chemo", "reason": "protocol", "origin": "drug"})
+    assert saved.status_code == 302 and saved.headers["Location"] == page
+    drug.refresh_from_db()
+    assert drug.drug_class == "chemo"
+    again = client.post(url, {"drug_class": "therapeutic", "reason": "label"})
+    assert again.headers["Location"] == reverse("pharmacy:formulary")
+
+
 def test_a_refused_class_says_what_is_missing_in_words(client_as, drug, order) -> None:
     """Beside the field, what to do: not Django's "This field is required." (walk19)."""
     client = client_as(roles.PHARMACIST)
