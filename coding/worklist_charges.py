@@ -62,12 +62,14 @@ class RunCharges:
 
 
 def charge_master_stamp() -> tuple[int, int | None, str | None]:
-    """How many versions the charge master holds, the last one's id, the last load (or change)."""
+    """How many versions the charge master holds, the last one's id, the last load (or change):
+    the moment as the database gives it, as text (PostgreSQL gives a datetime, SQLite the text it
+    stores; either is the same from one read to the next)."""
     table = ChargeMasterItem._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*), max(id), max(loaded_at) FROM {table}")  # noqa: S608
         count, last, loaded = cursor.fetchone()
-    return int(count), last, loaded.isoformat() if loaded is not None else None
+    return int(count), last, str(loaded) if loaded is not None else None
 
 
 def _correction_part(correction: ChargeCorrection) -> tuple[Any, ...]:
