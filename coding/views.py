@@ -129,8 +129,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
     page = page_of_ids(
         encounters, request.GET.get("page"), WORKLIST_PAGE, count_cap=WORKLIST_COUNT_CAP
     )
-    # Then the page's rows, each with its current run, its lines and corrections: reads
-    # compiled once (coding/review_reads.py; building their SQL cost more than running it).
+    # Then the page's rows, each with its current run: reads compiled once
+    # (coding/review_reads.py; building their SQL cost more than running it).
     rows = review_reads.worklist_rows(list(page.object_list))
     # What each row says of its charges (as they would be sent: corrections applied, priced by
     # the charge master), kept while the run, its corrections and the charge master are as they
