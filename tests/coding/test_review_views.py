@@ -459,7 +459,7 @@ def test_review_page_shows_why_the_run_was_made(client_as) -> None:
     assert 'data-testid="run-reason"' in page
     assert "CLASS CHANGED AFTER EXPORT" in page
     # Said as what it is, not a banner without a word of why it is there (QA walkthrough).
-    assert '<strong>Why this run was made:</strong> CLASS CHANGED AFTER EXPORT' in page
+    assert "<strong>Why this run was made:</strong> CLASS CHANGED AFTER EXPORT" in page
 
 
 def test_the_worklist_is_paged_so_every_signed_encounter_is_reachable_and_filters_are_kept(
