@@ -180,7 +180,6 @@ def _visit_duplicate(
     return None
 
 
-@transaction.atomic
 def units_known() -> list[str]:
     """The units visits were opened in, each once, as most visits spell it, by name."""
     spellings: dict[str, tuple[int, str]] = {}
@@ -202,6 +201,7 @@ def unit_as_known(unit: str) -> str:
     return typed
 
 
+@transaction.atomic
 def encounter_open(
     *,
     patient: Patient,
