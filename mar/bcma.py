@@ -86,11 +86,6 @@ def ndc11_candidates(ndc10: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ndc_to_11(form) for form in forms))
 
 
-def ndc11_hyphenated(ndc11: str) -> str:
-    """11 digits as 5-4-2, the way billing prints it."""
-    return f"{ndc11[:5]}-{ndc11[5:9]}-{ndc11[9:]}"
-
-
 def gtin_to_ndc10(gtin: str) -> str:
     """The NDC inside a GTIN-12 (UPC-A "3"+NDC10+check) or GTIN-14 (indicator, "03",
     NDC10, check). Raises BarcodeError for a GTIN that is not an NDC or whose check digit is

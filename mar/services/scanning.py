@@ -19,8 +19,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from mar.bcma import BarcodeError, ndc11_hyphenated, parse_drug_barcode, wristband_mrn
+from mar.bcma import BarcodeError, parse_drug_barcode, wristband_mrn
 from mar.models import BarcodeScan, Encounter, Order, Patient, SafetyOverride
+from mar.validators import ndc_display
 
 R = BarcodeScan.Result
 
@@ -83,7 +84,7 @@ def scan_record(
         .order_by("-active", "ndc")
     )
     scan.ndc = ndcs[0].ndc if ndcs else (drug_scan.ndc11[0] if len(drug_scan.ndc11) == 1 else "")
-    shown_ndc = ndc11_hyphenated(scan.ndc) if scan.ndc else drug_scan.ndc10
+    shown_ndc = ndc_display(scan.ndc) if scan.ndc else drug_scan.ndc10
     if not ndcs:
         scan.result = R.WRONG_DRUG
         scan.message = (

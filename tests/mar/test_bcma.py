@@ -11,11 +11,11 @@ from mar.bcma import (
     gtin_check_digit,
     gtin_to_ndc10,
     ndc11_candidates,
-    ndc11_hyphenated,
     ndc_to_11,
     parse_drug_barcode,
     wristband_mrn,
 )
+from mar.validators import ndc_display
 
 TODAY = date(2026, 12, 3)
 
@@ -40,7 +40,7 @@ def test_a_plain_10_digit_ndc_may_be_any_of_its_three_forms() -> None:
 
 
 def test_an_ndc11_prints_as_5_4_2() -> None:
-    assert ndc11_hyphenated("00409488802") == "00409-4888-02"
+    assert ndc_display("00409488802") == "00409-4888-02"
 
 
 @pytest.mark.parametrize(
