@@ -10,7 +10,12 @@
   the formulary lists it for the drug, else the drug's preferred active NDC, else its first
   active one. A drug line covers the administrations of one HCPCS code, date of service,
   modifier and scanned NDC (coding/drug_lines.py), so a line of several administrations
-  carries the NDC they share, its quantity for the line's total units;
+  carries the NDC they share, its quantity for the line's total units. A coder's correction
+  keeps them while the line's code is the drug's (the quantity for the corrected units), and
+  when she changed it to an unclassified drug code (`UNCLASSIFIED_DRUG_CODES`: J3490, J9999...,
+  the drug named by its NDC; the quantity then of the drug line's units as generated, the
+  drug given). A drug line changed to any other code goes without an NDC, and says so
+  (`ndc_missing`: on the review page's line and as a CLAIM-NDC finding);
 - `diagnoses`: the ICD-10-CM codes of the orders of the administrations it covers (the order's
   `indication_code`, else its indication when that is a code), in the validated form (C50.911);
   a line covering no administration takes every coded indication of the encounter;
@@ -24,10 +29,11 @@ The exports (CSV, HL7, FHIR) and the review page render it from here, so they ag
 
 `claim_findings` says what a claim will miss (never blocking: the coder sees it on the review
 page): CLAIM-DX an indication that is not an ICD-10-CM code, CLAIM-NDC a drug line with no NDC
-in the formulary, CLAIM-NPI an order with no ordering provider or an NPI whose check digit is
-wrong, CLAIM-HCPCS a drug (not a hydration fluid) charged for its administration whose own
-drug line was not made because the formulary gives it no HCPCS code or billing unit (the drug
-lines skip such a drug: coding/drug_lines.py).
+in the formulary or a drug line a coder changed to a code that is not its drug's, CLAIM-NPI an
+order with no ordering provider or an NPI whose check digit is wrong, CLAIM-HCPCS a drug (not a
+hydration fluid) charged for its administration whose own drug line was not made because the
+formulary gives it no HCPCS code or billing unit (the drug lines skip such a drug:
+coding/drug_lines.py).
 """
 
 from __future__ import annotations
@@ -58,6 +64,28 @@ class LineLike(Protocol):
     def date(self) -> date: ...
     @property
     def administrations(self) -> tuple[str, ...]: ...
+    @property
+    def original(self) -> dict[str, Any] | None: ...  # the generated line a coder corrected
+
+
+# HCPCS Level II's "not otherwise classified" drug codes: a drug with no code of its own, or
+# one the payer wants billed so, is claimed under them and named by its NDC. A coder's
+# correction of a drug line to one of them is still the line of the same drug.
+UNCLASSIFIED_DRUG_CODES = frozenset(
+    {
+        "J3490",  # unclassified drugs
+        "J3590",  # unclassified biologics
+        "J7599",  # immunosuppressive drug, not otherwise classified
+        "J7699",  # NOC drugs, inhalation solution administered through DME
+        "J7799",  # NOC drugs, other than inhalation drugs, administered through DME
+        "J7999",  # compounded drug, not otherwise classified
+        "J8499",  # prescription drug, oral, non chemotherapeutic, NOS
+        "J8597",  # antiemetic drug, oral, not otherwise specified
+        "J8999",  # prescription drug, oral, chemotherapeutic, NOS
+        "J9999",  # not otherwise classified, antineoplastic drugs
+        "C9399",  # unclassified drugs or biologicals (hospital outpatient)
+    }
+)
 
 
 def money(value: Decimal) -> str:
@@ -171,27 +199,78 @@ def preferred_ndc(stocked: Sequence[DrugNdc]) -> DrugNdc | None:
     return next((n for n in stocked if n.active), None)
 
 
-def ndc_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:
-    # A scanned dose first: a line holds the doses not scanned with those scanned with the
-    # drug's preferred NDC (coding/drug_lines.py), and the scan is what the bedside saw.
+def _drug_line(line: LineLike, facts: RecordFacts) -> tuple[Administration, int] | None:
+    """The administration whose drug a line bills (a scanned dose first: a line holds the doses
+    not scanned with those scanned with the drug's preferred NDC, coding/drug_lines.py, and the
+    scan is what the bedside saw), and the units in the drug's billing unit its NDC quantity is
+    of. A line bills a covered administration's drug when its code is the drug's HCPCS code
+    in the formulary: the line's units, as corrected. A drug line a coder corrected to an
+    unclassified drug code (`UNCLASSIFIED_DRUG_CODES`) still bills its drug: the units of the
+    drug line as generated, the drug given (the unclassified code's units are not the drug's
+    billing units). None: the line bills no drug of the record."""
     covered = sorted(_covered(line, facts), key=lambda adm: not adm.ndc)
     for adm in covered:
         if adm.drug.hcpcs_code and adm.drug.hcpcs_code == line.code:
-            ndc = ndc_for(adm, facts, line.code)
-            if ndc is None:
-                return {}
-            per_unit = ndc.units_per_billing_unit or Decimal(1)
-            return {
-                "ndc": ndc.ndc,
-                "ndc_unit": ndc.unit,
-                "ndc_quantity": quantity_text(per_unit * line.units),
-            }
-    return {}
+            return adm, line.units
+    was = _corrected_from(line)
+    if was is not None and line.code in UNCLASSIFIED_DRUG_CODES:
+        for adm in covered:
+            if adm.drug.hcpcs_code and adm.drug.hcpcs_code == was.get("code"):
+                return adm, int(was.get("units") or 0)
+    return None
 
 
-def is_drug_code_line(line: LineLike, facts: RecordFacts) -> bool:
-    return any(
-        adm.drug.hcpcs_code and adm.drug.hcpcs_code == line.code for adm in _covered(line, facts)
+def _corrected_from(line: LineLike) -> dict[str, Any] | None:
+    """The generated line a coder changed to another code (None: not corrected, or the code
+    kept)."""
+    was = line.original
+    return was if was and was.get("code") and was.get("code") != line.code else None
+
+
+def ndc_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:
+    billed = _drug_line(line, facts)
+    if billed is None:
+        return {}
+    adm, units = billed
+    ndc = ndc_for(adm, facts, line.code)
+    if ndc is None:
+        return {}
+    per_unit = ndc.units_per_billing_unit or Decimal(1)
+    return {
+        "ndc": ndc.ndc,
+        "ndc_unit": ndc.unit,
+        "ndc_quantity": quantity_text(per_unit * units),
+    }
+
+
+def ndc_missing(line: LineLike, facts: RecordFacts) -> str | None:
+    """Why a line that bills, or billed before the coder changed its code, a drug of the record
+    goes without an NDC (the review page shows it on the line, and it is a CLAIM-NDC finding);
+    None when it carries one, or never was a drug's line."""
+    if _drug_line(line, facts) is not None:
+        if ndc_detail(line, facts):
+            return None
+        return (
+            f"{line.code}: the formulary lists no active NDC for this drug; the drug line goes "
+            "without one"
+        )
+    was = _corrected_from(line)
+    if was is None:
+        return None
+    drug = next(
+        (
+            adm.drug
+            for adm in _covered(line, facts)
+            if adm.drug.hcpcs_code and adm.drug.hcpcs_code == was.get("code")
+        ),
+        None,
+    )
+    if drug is None:
+        return None
+    return (
+        f"{line.code}, corrected from {drug.hcpcs_code}: not {drug.name}'s code in the formulary "
+        f"nor an unclassified drug code, so the line goes without the NDC of the {drug.name} "
+        "given"
     )
 
 
@@ -292,16 +371,9 @@ def claim_findings(
             )
     found.extend(_drugs_without_a_code(facts, covered_ids))
     for line in lines:
-        if is_drug_code_line(line, facts) and not ndc_detail(line, facts):
-            found.append(
-                Finding(
-                    "CLAIM-NDC",
-                    "warning",
-                    f"{line.code}: the formulary lists no active NDC for this drug; the drug "
-                    "line goes without one",
-                    tuple(line.administrations),
-                )
-            )
+        missing = ndc_missing(line, facts)
+        if missing is not None:
+            found.append(Finding("CLAIM-NDC", "warning", missing, tuple(line.administrations)))
     return found
 
 

@@ -142,7 +142,28 @@ def drug_billing(drug: Drug) -> dict[str, str]:
     }
 
 
-def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[str, str]]:
+@dataclass(frozen=True)
+class DrugLineRows:
+    """What an encounter's drug lines are computed from, read once per run (`drug_line_rows`):
+    its administrations with their drug, and of the formulary's NDCs the (drug id, NDC) pairs
+    listed among the doses scanned and each drug's NDC for a dose not scanned
+    (`formulary_ndcs`). The billing snapshot (`drug_line_inputs`) and the lines stored
+    (`drug_lines_store`) are both made from it."""
+
+    administrations: list[Administration]
+    stocked: set[tuple[int, str]]
+    preferred: dict[int, str]
+
+
+def drug_line_rows(encounter_id: int) -> DrugLineRows:
+    administrations = list(
+        Administration.objects.filter(encounter_id=encounter_id).select_related("drug")
+    )
+    stocked, preferred = formulary_ndcs(administrations)
+    return DrugLineRows(administrations, stocked, preferred)
+
+
+def drug_line_inputs(rows: DrugLineRows) -> dict[str, dict[str, str]]:
     """What the drug lines are computed from, per administration with a dose: compared with the
     current run's, so a change to waste, to the scanned NDC (the lines group by it) or to the
     formulary's billing data alone makes a new run. "ndc" only when one was scanned, so the
@@ -150,11 +171,12 @@ def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[st
     record with a scan, "claim_ndc" too: the NDC each dose groups under (`claim_ndc`), which
     the formulary's NDCs decide (a package listed, the one preferred), so a pharmacist's change
     to them makes a new run too (coding/formulary_changes.py)."""
+    administrations = rows.administrations
     grouped: dict[int, str] = {}
     if any(adm.ndc for adm in administrations):
-        stocked, preferred = formulary_ndcs(administrations)
         grouped = {
-            adm.pk: claim_ndc(adm, stocked=stocked, preferred=preferred) for adm in administrations
+            adm.pk: claim_ndc(adm, stocked=rows.stocked, preferred=rows.preferred)
+            for adm in administrations
         }
     return {
         administration_record_id(adm.pk): {
@@ -171,15 +193,15 @@ def drug_line_inputs(administrations: list[Administration]) -> dict[str, dict[st
     }  # fmt: skip
 
 
-def drug_lines_store(*, run: ChargeRun) -> DrugLines:
+def drug_lines_store(*, run: ChargeRun, rows: DrugLineRows | None = None) -> DrugLines:
     """Add the run's drug lines (and drug findings) after the engine's, from the record's rows,
-    and the administrations whose drug line was not made to the run's `not_charged`."""
-    administrations = list(
-        Administration.objects.filter(encounter_id=run.encounter_id).select_related("drug")
-    )
-    stocked, preferred = formulary_ndcs(administrations)
+    and the administrations whose drug line was not made to the run's `not_charged`. `rows`:
+    the encounter's drug lines' rows as the run's billing snapshot was made from them (read
+    here when not given)."""
+    if rows is None:
+        rows = drug_line_rows(run.encounter_id)
     computed = drug_lines_compute(
-        administrations, run.encounter.zone, stocked=stocked, preferred=preferred
+        rows.administrations, run.encounter.zone, stocked=rows.stocked, preferred=rows.preferred
     )
     ChargeLine.objects.bulk_create(
         ChargeLine(run=run, position=DRUG_LINE_POSITION_BASE + n, **line)  # type: ignore[arg-type]

@@ -8,10 +8,10 @@ from typing import Any
 from django.db import transaction
 
 from coding.corrections import corrections_carry
-from coding.drug_lines import drug_line_inputs, drug_lines_store
+from coding.drug_lines import DrugLineRows, drug_line_inputs, drug_line_rows, drug_lines_store
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
 from coding.review import review_item_sync
-from mar.models import Administration, Encounter
+from mar.models import Encounter
 from mar.record import payer_policies, record_dict_from_encounter
 
 
@@ -31,8 +31,13 @@ def charge_run_store(
     reason: str = "",
     error: str = "",
     billing: dict[str, Any] | None = None,
+    drug_rows: DrugLineRows | None = None,
 ) -> tuple[ChargeRun, bool]:
     """Store the engine's result as the encounter's current run; returns (run, created).
+
+    `drug_rows`: the drug lines' rows `billing` was made from (coding/drug_lines.py
+    `drug_line_rows`, read under the encounter's lock), so its drug lines are stored from the
+    same read; read again when not given.
 
     Idempotent: the encounter row is locked, and when the current run was made from the same
     input (the record and the drug lines' `billing` inputs) nothing is written. The previous
@@ -96,7 +101,7 @@ def charge_run_store(
     # the previous run (carried, or back for re-review: coding/corrections.py), and the coders'
     # worklist item, which follows the current run back to NEW.
     if not run.error:
-        drug_lines_store(run=run)
+        drug_lines_store(run=run, rows=drug_rows)
     if current is not None:
         corrections_carry(previous=current, run=run)
     review_item_sync(run=run)
@@ -116,9 +121,9 @@ def charge_run_generate(
 
     encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
     snapshot = record_dict_from_encounter(encounter)
-    billing = drug_line_inputs(
-        list(Administration.objects.filter(encounter=encounter).select_related("drug"))
-    )
+    # The drug lines' rows, read once: the billing snapshot and the drug lines are made of them.
+    drug_rows = drug_line_rows(encounter.pk)
+    billing = drug_line_inputs(drug_rows)
     try:
         record = parse_record(snapshot)
     except RecordError as exc:
@@ -133,6 +138,7 @@ def charge_run_generate(
             reason=reason,
             error=message,
             billing=billing,
+            drug_rows=drug_rows,
         )
     return charge_run_store(
         encounter=encounter,
@@ -141,4 +147,5 @@ def charge_run_generate(
         trigger=trigger,
         reason=reason,
         billing=billing,
+        drug_rows=drug_rows,
     )

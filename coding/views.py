@@ -28,6 +28,7 @@ from coding.claim import (
     claim_details,
     claim_findings,
     money_total,
+    ndc_missing,
     record_facts,
 )
 from coding.corrections import correction_resolve
@@ -395,6 +396,8 @@ def _review_context(
                     "line": line,
                     "form": correct_form,
                     "detail": detail,
+                    # Why a drug's line goes without an NDC (None when it has one, or is not).
+                    "no_ndc": None if line.removed else ndc_missing(line, facts),
                     "change": change,
                     # The charge master version pricing it, when not in effect from the start.
                     "price_from": price.effective_from.isoformat()

@@ -3,12 +3,15 @@ ICD-10-CM diagnosis from the order's indication, the ordering provider with a ch
 the performing nurse; in the CSV, HL7 (parsed back with hl7apy) and FHIR (the R4B models)."""
 
 import csv
+import html
 import io
 import json
+import re
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
@@ -25,7 +28,7 @@ from coding.exports import (
     export_create,
 )
 from coding.models import ChargeRun, ReviewItem
-from coding.review import effective_lines, review_accept, review_claim
+from coding.review import charge_line_correct, effective_lines, review_accept, review_claim
 from coding.services import charge_run_generate
 from mar import roles
 from mar.models import Administration, Drug, DrugNdc, Encounter, Order
@@ -324,3 +327,153 @@ def test_a_dose_not_scanned_stays_apart_from_a_scan_of_another_package() -> None
         (5, ONDANSETRON_NDCS[1]),
     ]
     assert len({d["ndc"] for _, d in details}) == len(details)
+
+
+# --- a coder's corrected drug line and its NDC ---------------------------------------------
+
+
+def given_line_corrected(encounter: Encounter, coder: User, *, code: str, units: int) -> None:
+    """The coder claims the encounter and corrects paclitaxel's given line (J9267 x300)."""
+    item = ReviewItem.objects.get(encounter=encounter)
+    review_claim(user=coder, item_id=item.pk)
+    run = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    line = next(ln for ln in run.lines.all() if ln.code == "J9267" and not ln.modifiers)
+    assert line.units == 300  # 300 mg given, J9267 per 1 mg
+    charge_line_correct(
+        item=item, user=coder, action="change", line=line, code=code, units=units,
+        reason="Corrected on review",
+    )  # fmt: skip
+
+
+def exported_ndcs(coder: User, encounter: Encounter, code: str) -> dict[str, tuple[str, ...]]:
+    """The coder accepts and exports; the line of `code` (no modifier) as each export carries
+    its NDC, parsed back: the CSV's columns, HL7's FT1-29 and N4 note (hl7apy, strict), FHIR's
+    productCodeableConcept and NDC quantity (the R4B models)."""
+    review_accept(item=ReviewItem.objects.get(encounter=encounter), user=coder)
+    export = export_create(user=coder).export
+    assert export is not None
+    [row] = [
+        r for r in csv.DictReader(io.StringIO(export.csv_text))
+        if r["code"] == code and not r["modifiers"]
+    ]  # fmt: skip
+    message = parse_message(
+        export.hl7_text.strip().replace("\n", "\r"), validation_level=VALIDATION_LEVEL.STRICT
+    )
+    [group] = [
+        g for g in message.children
+        if g.name == "DFT_P03_FINANCIAL" and g.ft1.ft1_7.ce_1.to_er7() == code
+        and not [f for f in g.ft1.children if f.name == "FT1_26"]
+    ]  # fmt: skip
+    notes = [s.nte_3.to_er7() for s in group.children if s.name == "NTE"]
+    bundle = Bundle.model_validate(json.loads(export.fhir_json))
+    items = [ChargeItem.model_validate(e.resource.model_dump()) for e in bundle.entry]
+    [item] = [
+        i for i in items
+        if i.code.coding[0].code == code
+        and not [e for e in i.extension or [] if "modifier" in e.url]
+    ]  # fmt: skip
+    product = item.productCodeableConcept
+    quantities = [e for e in item.extension or [] if e.url == NDC_QUANTITY_EXTENSION]
+    return {
+        "csv": (row["ndc"], row["ndc_unit"], row["ndc_quantity"]),
+        "hl7": (group.ft1.ft1_29.cne_1.to_er7(), *notes),
+        "fhir": (
+            product.coding[0].code if product is not None else "",
+            *(f"{q.valueQuantity.value} {q.valueQuantity.code}" for q in quantities),
+        ),
+    }
+
+
+def corrected_lines(encounter: Encounter) -> list:
+    return effective_lines(ChargeRun.objects.get(encounter=encounter, is_current=True))
+
+
+def claim_ndc_findings(encounter: Encounter) -> list[str]:
+    findings = claim_findings(encounter, corrected_lines(encounter))
+    return [f.message for f in findings if f.rule == "CLAIM-NDC"]
+
+
+def review_page_rows(client: Client, encounter: Encounter) -> dict[str, str]:
+    """The review page's charge lines by code, each row's text as read (tags dropped); the
+    first line of a code (paclitaxel's given line, before its JW line)."""
+    page = client.get(reverse("coding:encounter_charges", args=[encounter.pk]))
+    rows: dict[str, str] = {}
+    for code, row in re.findall(
+        r'<tr class="charge-line[^"]*"[^>]*data-code="([^"]+)"[^>]*>(.*?)</tr>',
+        page.content.decode(),
+        re.S,
+    ):
+        rows.setdefault(code, " ".join(html.unescape(re.sub(r"<[^>]+>", " ", row)).split()))
+    return rows
+
+
+def test_a_drug_line_corrected_in_units_keeps_its_ndc_its_quantity_for_the_new_units(
+    coder_user, client_as
+) -> None:
+    """Units changed on the drug's own code (J9267 x300 to x250): the line keeps the NDC of the
+    drug given and its N4 unit; the NDC quantity is the formulary's NDC units per billing unit
+    (0.1667 mL per mg) x the corrected units: 41.675 mL, in the service's details, on the
+    review page and in every export."""
+    encounter = signed_encounter()
+    given_line_corrected(encounter, coder_user, code="J9267", units=250)
+    detail = details_by_code(encounter)[("J9267", ())]
+    assert (detail["ndc"], detail["ndc_unit"], detail["ndc_quantity"]) == (
+        PREFERRED, "ML", "41.675",
+    )  # fmt: skip
+    assert claim_ndc_findings(encounter) == []
+    row = review_page_rows(client_as(roles.CODER), encounter)["J9267"]
+    assert f"NDC {PREFERRED} 41.675 ML" in row and "no NDC" not in row
+    assert exported_ndcs(coder_user, encounter, "J9267") == {
+        "csv": (PREFERRED, "ML", "41.675"),
+        "hl7": (PREFERRED, f"N4{PREFERRED}ML41.675"),
+        "fhir": (PREFERRED, "41.675 ML"),
+    }
+
+
+def test_a_drug_line_corrected_to_an_unclassified_drug_code_keeps_the_ndc_of_the_drug_given(
+    coder_user, client_as
+) -> None:
+    """Paclitaxel's J9267 x300 corrected to J9999 x1 (antineoplastic, not otherwise
+    classified): still the line of the paclitaxel given, which the claim names by its NDC. It
+    keeps the NDC, its quantity that of the drug given (the generated line's 300 units x 0.1667
+    mL = 50.01 mL), not of the unclassified code's one unit (0.167 mL). Was: no NDC at all,
+    and nothing said."""
+    encounter = signed_encounter()
+    given_line_corrected(encounter, coder_user, code="J9999", units=1)
+    detail = details_by_code(encounter)[("J9999", ())]
+    assert (detail["ndc"], detail["ndc_unit"], detail["ndc_quantity"]) == (
+        PREFERRED, "ML", "50.01",
+    )  # fmt: skip
+    assert claim_ndc_findings(encounter) == []
+    row = review_page_rows(client_as(roles.CODER), encounter)["J9999"]
+    assert f"NDC {PREFERRED} 50.01 ML" in row and "no NDC" not in row
+    assert exported_ndcs(coder_user, encounter, "J9999") == {
+        "csv": (PREFERRED, "ML", "50.01"),
+        "hl7": (PREFERRED, f"N4{PREFERRED}ML50.01"),
+        "fhir": (PREFERRED, "50.01 ML"),
+    }
+
+
+def test_a_drug_line_corrected_to_another_drugs_code_goes_without_an_ndc_and_says_so(
+    coder_user, client_as
+) -> None:
+    """J9267 (paclitaxel) corrected to J9264 (paclitaxel protein-bound, another drug): the NDC
+    of the paclitaxel given is not that code's, so the line goes without one. Not silently: a
+    CLAIM-NDC finding says why, and the review page says it on the line. Was: the NDC dropped
+    with no word anywhere."""
+    encounter = signed_encounter()
+    given_line_corrected(encounter, coder_user, code="J9264", units=300)
+    assert "ndc" not in details_by_code(encounter)[("J9264", ())]
+    said = (
+        "J9264, corrected from J9267: not paclitaxel's code in the formulary nor an "
+        "unclassified drug code, so the line goes without the NDC of the paclitaxel given"
+    )
+    assert claim_ndc_findings(encounter) == [said]
+    rows = review_page_rows(client_as(roles.CODER), encounter)
+    assert f"no NDC {said}" in rows["J9264"] and "NDC 0" not in rows["J9264"]
+    assert "no NDC" not in rows["96413"]  # an administration's line never had one
+    assert exported_ndcs(coder_user, encounter, "J9264") == {
+        "csv": ("", "", ""),
+        "hl7": ("",),
+        "fhir": ("",),
+    }

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from coding.models import ChargeLine, ChargeRun
 from coding.services import charge_run_generate
@@ -12,6 +13,7 @@ from coding.tasks import generate_charges
 from mar.models import Administration
 from mar.services.signature import addendum_store, signature_store
 from tests import factories
+from tests.coding.review_helpers import ONDANSETRON_NDCS, ondansetron_twice
 
 
 @pytest.mark.django_db
@@ -106,3 +108,52 @@ def test_an_addendum_regenerates_and_keeps_the_previous_run(
     assert runs[0].pk == before.pk
     assert runs[1].trigger == ChargeRun.Trigger.ADDENDUM
     assert runs[0].input_snapshot != runs[1].input_snapshot
+
+
+def _row_reads(captured: CaptureQueriesContext, table: str, column: str) -> int:
+    """How many statements read rows of `table` as model instances: with `column`, which the
+    record's own read of the encounter (plain values: mar/record.py) does not take."""
+    return sum(
+        query["sql"].startswith(f'SELECT "{table}".') and f'"{table}"."{column}"' in query["sql"]
+        for query in captured.captured_queries
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("scanned", "ndc_reads"),
+    [((ONDANSETRON_NDCS[0], ""), 1), (("", ""), 0)],
+    ids=["a dose scanned", "nothing scanned"],
+)
+def test_making_a_run_reads_the_drug_lines_rows_once(settings, scanned, ndc_reads) -> None:
+    """The drug lines' rows are read once per run, under the encounter's lock: the encounter's
+    administrations with their drug, and the formulary's NDCs of their drugs when a dose was
+    scanned (none read when nothing was: coding/drug_lines.py `formulary_ndcs`). The billing
+    snapshot (`drug_line_inputs`) and the drug lines stored (`drug_lines_store`) are made from
+    that one read (each read them for itself before: the NDCs in two statements)."""
+    settings.PREPARED_STATEMENTS = False  # each read sends its SQL: it is seen by its table
+    encounter = ondansetron_twice(scanned=scanned)
+    with CaptureQueriesContext(connection) as captured:
+        run, created = charge_run_generate(encounter_id=encounter.pk)
+    assert created
+    assert _row_reads(captured, "mar_drugndc", "units_per_billing_unit") == ndc_reads
+    assert _row_reads(captured, "mar_administration", "waste_value") == 1
+    # What they made is as before: the grouping read the NDCs (two packages, two lines).
+    assert sorted(run.lines.filter(code="J2405").values_list("units", flat=True)) == (
+        [5, 5] if ndc_reads else [9]
+    )
+    # The billing snapshot says which NDC each dose grouped under when one was scanned.
+    assert all(("claim_ndc" in entry) == bool(ndc_reads) for entry in run.billing_snapshot.values())
+
+
+@pytest.mark.postgresql("the count is PostgreSQL's: the record is one statement (SQLite: six)")
+@pytest.mark.django_db
+def test_making_a_run_from_a_signed_record_with_a_scan_takes_a_fixed_number_of_queries(
+    django_assert_num_queries,
+) -> None:
+    """Making a run from a signed record: the encounter locked and read, the record, the drug
+    lines' rows (administrations, the scanned drugs' NDCs: once each), the run, its lines,
+    findings and drug lines stored, its review item made. A read more shows here."""
+    encounter = ondansetron_twice(scanned=(ONDANSETRON_NDCS[0], ""))
+    with django_assert_num_queries(21):
+        charge_run_generate(encounter_id=encounter.pk)
