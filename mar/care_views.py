@@ -103,15 +103,26 @@ def scan_override(request: HttpRequest, pk: int, scan_pk: int) -> HttpResponse:
 @require_POST
 @role_required(NURSE)
 def board_scan(request: HttpRequest) -> HttpResponse:
-    """A wristband scanned on the board opens that patient's chart (the open encounter)."""
+    """A wristband scanned on the board opens that patient's chart (the open encounter); with
+    two visits in progress, she chooses which (QA: the scan opened the newer, empty one while a
+    bag ran on the other)."""
     form = ScanForm(request.POST, prefix="scan")
     if form.is_valid():
         mrn = wristband_mrn(form.cleaned_data["code"])
-        # The open encounter of that patient, else the latest one.
+        in_progress = list(
+            Encounter.objects.filter(patient__mrn=mrn, status=Encounter.Status.IN_PROGRESS)
+            .select_related("patient")
+            .order_by("arrived_at", "pk")
+        )
+        if len(in_progress) > 1:  # she chooses: the scan does not pick one of them for her
+            return render(request, "mar/scan_choose.html", {"encounters": in_progress})
+        # The open encounter of that patient, else the latest one. (Ordered by "-status" it
+        # was the other way round: "signed" sorts after "in_progress", and a signed visit
+        # opened before the one in progress.)
         encounter = (
-            Encounter.objects.filter(patient__mrn=mrn)
-            .order_by("-status", "-pk")  # "in_progress" sorts after "signed"
-            .first()
+            in_progress[0]
+            if in_progress
+            else Encounter.objects.filter(patient__mrn=mrn).order_by("-pk").first()
         )
         if encounter is not None:
             return redirect(reverse("mar:encounter", args=[encounter.pk]))

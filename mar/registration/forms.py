@@ -14,7 +14,7 @@ from django.conf import settings
 from django.urls import reverse_lazy
 
 from mar.forms import LocalTimeField, LocalTimeInput
-from mar.models import DoseBasis, Encounter, EntryMethod, Patient, Payer, Route
+from mar.models import DoseBasis, Encounter, EntryMethod, Order, Patient, Payer, Route
 from mar.registration.services import DOSE_UNITS, RATE_UNITS
 
 
@@ -68,9 +68,19 @@ class VisitForm(forms.Form):
         help_text="Chooses the coding policy the charges follow",
     )
     account_number = forms.CharField(label="Account number", max_length=40, required=False)
+    second_visit_why = forms.CharField(
+        label="Why a second visit while one is in progress",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, open_visit: Encounter | None = None, **kwargs: Any) -> None:
+        """`open_visit`: the patient's visit in progress, if any: the form then asks why a
+        second one is opened (the service refuses it without a reason); else it does not."""
         super().__init__(*args, **kwargs)
+        if open_visit is None:
+            del self.fields["second_visit_why"]
         zone = ZoneInfo(settings.TIME_ZONE)
         field = self.fields["arrived_at"]
         assert isinstance(field, LocalTimeField)
@@ -148,6 +158,13 @@ class OrderEntryForm(forms.Form):
         error_messages={"required": "Enter the indication: its ICD-10-CM code."},
         widget=forms.TextInput(attrs=_search_attrs("icd10-options", "registration:icd10_options")),
     )
+    purpose = forms.ChoiceField(
+        label="Purpose",
+        choices=[("", "(not a hydration order)"), (Order.Purpose.HYDRATION, "Hydration")],
+        required=False,
+        help_text="Hydration: fluids ordered for their own sake (volume, electrolytes), not as "
+        "a drug's vehicle; its infusion is charged only against a hydration order",
+    )
     ordering_provider = forms.CharField(
         label="Ordering provider",
         max_length=200,
@@ -183,7 +200,10 @@ class OrderEntryForm(forms.Form):
                 Column("rate_value", css_class="col-md-4"),
                 Column("rate_unit", css_class="col-md-4"),
             ),
-            "indication",
+            Row(
+                Column("indication", css_class="col-md-8"),
+                Column("purpose", css_class="col-md-4"),
+            ),
             Row(
                 Column("ordering_provider", css_class="col-md-5"),
                 Column("ordering_provider_npi", css_class="col-md-3"),

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from mar.audit.context import history_context
+from mar.audit.context import history_context, history_context_apart
 from mar.models import (
     AccessSite,
     Administration,
@@ -215,9 +215,16 @@ def encounter_open(
     zone: str | None = None,
     nurse: AbstractBaseUser | None = None,
     now: datetime | None = None,
+    second_visit_why: str | None = None,
 ) -> Encounter:
     """A visit for a registered patient. The same visit twice is refused; a second visit of the
-    same patient on the same day gets the next sequence number (they left and came back)."""
+    same patient on the same day gets the next sequence number (they left and came back).
+
+    A visit opened at the desk (`second_visit_why` given, "" when none was typed) while the
+    patient has another in progress is refused unless a reason is given (QA: a second visit
+    opened without a word, and the wristband scan went to its empty chart while a bag ran on
+    the first): the reason goes in the audit trail with the new visit. An interface (HL7 ADT,
+    a FHIR import: `second_visit_why` None) opens it as the sending system says."""
     errors: dict[str, list[str]] = {}
     unit = unit_as_known(unit)
     if not unit:
@@ -240,6 +247,10 @@ def encounter_open(
     if duplicate is not None:
         field = "account_number" if "account" in duplicate.why else "arrived_at"
         raise _fail(field, f"Already open: {duplicate.why} (visit {duplicate.encounter.pk}).")
+    if second_visit_why is not None and not second_visit_why.strip():
+        open_visits = visits_in_progress(patient)
+        if open_visits:
+            raise _fail("second_visit_why", second_visit_warning(open_visits[0]))
     zone = zone or settings.TIME_ZONE
     fields: dict[str, Any] = {
         "patient": patient,
@@ -255,8 +266,36 @@ def encounter_open(
     fields["payer"] = payer
     encounter = Encounter(**fields)
     encounter.sequence_of_day = _sequence_of_day(encounter)
-    encounter.save()
+    why = (second_visit_why or "").strip()
+    if why:
+        with history_context_apart(action="visit_open_second", why=why):
+            encounter.save()
+    else:
+        encounter.save()
     return encounter
+
+
+def visits_in_progress(patient: Patient) -> list[Encounter]:
+    """The patient's visits in progress (not signed), the earliest arrival first."""
+    return list(
+        Encounter.objects.filter(patient=patient, status=Encounter.Status.IN_PROGRESS).order_by(
+            "arrived_at", "pk"
+        )
+    )
+
+
+def second_visit_warning(other: Encounter) -> str:
+    """What the desk is told when the patient has a visit in progress already."""
+    where = " ".join(p for p in (other.unit, other.location_label) if p)
+    arrived = (
+        f", arrived {timezone.localtime(other.arrived_at, other.zone):%Y-%m-%d %H:%M}"
+        if other.arrived_at
+        else ""
+    )
+    return (
+        f"Visit {other.pk} of this patient is still in progress ({where}{arrived}): sign it "
+        "first, or say why a second visit is opened while it is (it is kept in the audit trail)."
+    )
 
 
 def _sequence_of_day(encounter: Encounter) -> int:
@@ -437,6 +476,8 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
             npi = npi_normalise(npi)
         except ValueError as exc:
             errors["ordering_provider_npi"] = [f"{exc}."]
+    if entry.purpose not in {"", *Order.Purpose.values}:
+        errors["purpose"] = ["The purpose is hydration, or none."]
     if entry.entry_method not in EntryMethod.values:
         errors["entry_method"] = ["How did the order come: written, verbal or telephone?"]
     texts = {"dose_unit": entry.dose_unit.strip(), "rate_unit": entry.rate_unit.strip()}
@@ -499,6 +540,7 @@ def order_entry_typed(typed: Mapping[str, Any]) -> tuple[OrderEntry, dict[str, l
         ordering_provider=typed.get("ordering_provider", ""),
         ordering_provider_npi=typed.get("ordering_provider_npi", ""),
         entry_method=typed.get("entry_method", EntryMethod.WRITTEN),
+        purpose=typed.get("purpose", ""),
     )
     return entry, errors
 

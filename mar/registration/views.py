@@ -29,7 +29,9 @@ from mar.registration.services import (
     patient_find,
     patient_register,
     patient_register_problems,
+    second_visit_warning,
     units_known,
+    visits_in_progress,
 )
 from mar.roles import CLERK, NURSE, role_required
 
@@ -86,11 +88,18 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=pk)
     posted = request.POST if request.method == "POST" else None  # an empty POST is told too
-    form = VisitForm(posted, initial={"arrived_at": timezone.now()})
+    open_visits = visits_in_progress(patient)
+    form = VisitForm(
+        posted,
+        initial={"arrived_at": timezone.now()},
+        open_visit=open_visits[0] if open_visits else None,
+    )
     known = units_known()  # offered as the unit is typed; a new one is said after
     if request.method == "POST" and form.is_valid():
         try:
-            encounter = encounter_open(patient=patient, **form.cleaned_data)
+            # A desk's visit: a second one while another is in progress needs a reason.
+            typed = {"second_visit_why": "", **form.cleaned_data}
+            encounter = encounter_open(patient=patient, **typed)
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
@@ -105,7 +114,13 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "registration/visit_new.html",
-        {"patient": patient, "form": form, "known_units": known},
+        {
+            "patient": patient,
+            "form": form,
+            "known_units": known,
+            "open_visits": open_visits,
+            "open_warning": second_visit_warning(open_visits[0]) if open_visits else "",
+        },
     )
 
 

@@ -2,6 +2,7 @@
 override, rate change, volumes, measures, site details and condition, pause reason, stop volume,
 flush solution; the board's wristband; the pharmacist's verification screen and report."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from html import escape, unescape
@@ -439,3 +440,23 @@ def test_a_flush_s_volume_shows_its_unit_beside_the_box(client_as) -> None:
     # the box, then at once its unit
     assert box.split(">", 2)[1].startswith('<span class="align-self-center" aria-hidden="true"')
     assert box.split(">", 2)[2].startswith("mL</span>")
+
+
+def test_a_wristband_of_a_patient_with_two_visits_in_progress_asks_which(client_as) -> None:
+    """Two visits of one patient in progress: the board's scan opens neither on its own (QA:
+    it opened the newer, empty chart while a bag ran on the other); it lists both, the
+    earliest arrival first, each a link to its chart. With one in progress and the other signed
+    it opens the one in progress (it opened the signed one: "-status" put "signed" first)."""
+    first, _adm = running_visit()
+    second = factories.encounter_create(
+        patient=first.patient, arrived_at=first.arrived_at + timedelta(hours=1)
+    )
+    scan = {"scan-code": f"MRN:{first.patient.mrn}"}
+    response = client_as(roles.NURSE).post(reverse("mar:board_scan"), scan)
+    html = response.content.decode()
+    assert response.status_code == 200 and 'data-testid="scan-two-visits"' in html
+    links = re.findall(r'href="([^"]+)" data-testid="scan-visit"', html)
+    assert links == [reverse("mar:encounter", args=[e.pk]) for e in (first, second)]
+    Encounter.objects.filter(pk=second.pk).update(status=Encounter.Status.SIGNED)
+    response = client_as(roles.NURSE).post(reverse("mar:board_scan"), scan)
+    assert response["Location"] == reverse("mar:encounter", args=[first.pk])

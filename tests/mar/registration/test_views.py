@@ -1,11 +1,14 @@
 """The clerk's screens over HTTP: register, open a visit, enter an order, errors beside fields."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.urls import reverse
 
+from mar.audit.models import EVENTS
 from mar.models import Encounter, Order, Patient, Payer
 from tests import factories
 
@@ -124,6 +127,38 @@ def test_it_opens_a_visit_and_refuses_the_same_one_twice(client_as) -> None:
     same_account = client.post(url, {**VISIT, "arrived_at": "2026-03-02T13:00"})
     assert "already in use" in field_error(same_account.content.decode(), "account_number")
     assert Encounter.objects.filter(patient=patient).count() == 1
+
+
+def test_a_second_visit_while_one_is_in_progress_needs_a_reason(client_as, clerk_user) -> None:
+    """A patient with a visit in progress: the desk is told (which visit, where, since when)
+    and the second visit is opened only with a reason, kept in the audit trail with the new
+    visit (QA: it opened without a word, and the board's scan went to its empty chart). With
+    the first signed, nothing is asked."""
+    patient = factories.patient_create()
+    first = factories.encounter_create(patient=patient, unit="Infusion Center")
+    client = client_as("clerk")
+    url = reverse("registration:visit_new", args=[patient.pk])
+    page = client.get(url).content.decode()
+    assert 'data-testid="visit-in-progress"' in page and f"Visit {first.pk} of this" in page
+    assert 'name="second_visit_why"' in page
+    typed = {**VISIT, "arrived_at": "2026-03-02T11:00", "account_number": "V-2"}
+    refused = client.post(url, typed)
+    assert f"Visit {first.pk} of this patient is still in progress" in field_error(
+        refused.content.decode(), "second_visit_why"
+    )
+    assert 'value="V-2"' in refused.content.decode()  # what was typed stays
+    assert Encounter.objects.filter(patient=patient).count() == 1
+    why = "Left for imaging; the ED visit is a separate encounter"
+    opened = client.post(url, {**typed, "second_visit_why": why})
+    assert opened.status_code == 302
+    second = Encounter.objects.get(patient=patient, account_number="V-2")
+    if connection.vendor == "postgresql":  # pghistory's context is PostgreSQL's
+        event = EVENTS[Encounter].objects.get(pgh_obj_id=second.pk, pgh_label="insert")
+        assert event.pgh_context.metadata["why"] == why
+        assert event.pgh_context.metadata["user"] == clerk_user.pk
+    Encounter.objects.filter(patient=patient).update(status=Encounter.Status.SIGNED)
+    page = client.get(url).content.decode()
+    assert "visit-in-progress" not in page and 'name="second_visit_why"' not in page
 
 
 def test_a_visits_unit_is_offered_spelled_as_known_and_a_new_one_is_said(client_as) -> None:
@@ -284,3 +319,57 @@ def test_a_zero_dose_rate_or_duration_is_said_in_the_orders_own_words(
     )
     error = field_error(response.content.decode(), field)
     assert said in error and "Ensure this value" not in error
+
+
+HYDRATION_ORDER = {
+    **ORDER,
+    "drug": "sodium chloride 0.9%",
+    "dose_value": "1000",
+    "dose_unit": "mL",
+    "dose_basis": "",
+    "duration_minutes": "",
+    "rate_value": "250",
+    "rate_unit": "mL/h",
+    "indication": "E86.0 Dehydration",
+}
+
+
+def test_a_hydration_order_entered_on_the_form_makes_its_infusion_chargeable(client_as) -> None:
+    """RAC-1: a fluid's infusion given for hydration is charged only against a hydration order
+    (the order's purpose). The order form asks the purpose: entered as hydration, the
+    infusion of that order raises no RAC-1; entered without it (as before the form asked,
+    QA: such an order could never be charged), RAC-1 says it is missing. A purpose the form
+    does not offer is refused beside the field."""
+    from mar.chart_context import evaluate
+
+    factories.drug_get("sodium chloride 0.9%", "hydration")
+    url = "registration:order_new"
+    page = client_as("clerk").get(reverse(url, args=[factories.encounter_create().pk]))
+    assert 'name="purpose"' in page.content.decode()
+
+    def rac1_after(purpose: str) -> list[str]:
+        encounter = factories.encounter_create()
+        response = client_as("nurse").post(
+            reverse(url, args=[encounter.pk]), {**HYDRATION_ORDER, "purpose": purpose}
+        )
+        assert response.status_code == 302
+        order = Order.objects.get(encounter=encounter)
+        assert order.purpose == purpose
+        site = factories.site_create(encounter)
+        start = factories.MORNING + timedelta(minutes=30)
+        factories.administration_create(
+            encounter, order, site=site, start=start, stop=start + timedelta(minutes=90),
+            purpose="hydration",
+        )  # fmt: skip
+        _record, result, error = evaluate(encounter, start + timedelta(hours=3))
+        assert result is not None, error
+        return [f.message for f in result.findings if f.rule == "RAC-1"]
+
+    assert rac1_after("hydration") == []
+    assert rac1_after("") != []
+    encounter = factories.encounter_create()
+    response = client_as("clerk").post(
+        reverse(url, args=[encounter.pk]), {**HYDRATION_ORDER, "purpose": "vehicle"}
+    )
+    assert "vehicle" in field_error(response.content.decode(), "purpose")
+    assert not Order.objects.filter(encounter=encounter).exists()
