@@ -204,15 +204,24 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var config = event.detail.requestConfig || {};
     var elt = config.elt;
+    var form = elt && (elt.tagName === "FORM" ? elt : elt.closest && elt.closest("form"));
     answering = {
-      form: elt && (elt.tagName === "FORM" ? elt : elt.closest && elt.closest("form")),
+      form: form,
+      action: form ? form.getAttribute("action") : null,
       sent: config.formData || null,
     };
   });
 
+  // The form that sent the request, or the one that takes its place in the answer: a morph
+  // may draw a card's form anew (an addendum that made a push an infusion unfolds its card)
+  // and move her fields into it; the form's action names the same card's form.
+  function sameForm(form, a) {
+    return !!form && (form === a.form || (!!a.action && form.getAttribute("action") === a.action));
+  }
+
   function sentAsIs(el) {
     var a = answering;
-    if (!a || !a.form || el.form !== a.form || !a.sent || !el.name) return false;
+    if (!a || !a.form || !sameForm(el.form, a) || !a.sent || !el.name) return false;
     var values = a.sent.getAll(el.name).map(String);
     if (isCheck(el)) return values.indexOf(el.value) !== -1 === el.checked;
     if (el.tagName === "SELECT") return selectedValues(el).join("\n") === values.join("\n");
@@ -442,7 +451,12 @@
       text = "Not saved: someone else saved this meanwhile (above). Save again to keep yours.";
       kind = "failed";
     }
-    else if (refused(form)) { text = "Not saved: see the field marked in red."; kind = "failed"; }
+    else if (refused(form)) {
+      // Beside a field, or (nothing marked) said in the card above its fields.
+      text = form.querySelector(".is-invalid") ? "Not saved: see the field marked in red."
+        : "Not saved: see why in the card.";
+      kind = "failed";
+    }
     else if (fields.length) { text = "Unsaved change"; kind = "unsaved"; }
     else if (st.savedAt) { text = "Saved " + st.savedAt; kind = "saved"; }
     c.classList.toggle("adm-unsaved", kind === "unsaved" || kind === "failed" || kind === "saving");

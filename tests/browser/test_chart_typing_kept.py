@@ -283,3 +283,46 @@ def test_what_is_typed_on_a_site_chip_while_its_flush_is_in_flight_is_kept(
     site = AccessSite.objects.get(pk=adm.site_id)
     assert site.assessed_at is None and not site.assessments.exists()
     assert encounter.flushes.count() == 1
+
+
+def test_a_card_saved_as_an_addendum_that_unfolds_it_is_saved_and_a_refusal_is_said(
+    browser_page, live_server
+) -> None:
+    """QA: on a signed record a push card changed to an infusion with its stop and saved as an
+    addendum was saved, yet the card said "Unsaved change" and kept the reason (the answer
+    unfolds the card: the morph drew its form anew, and her fields were taken for typed
+    meanwhile); saved again, the server's "Already saved" was dropped and a second save line
+    drawn (the morph took the save line for the alert drawn where it stood). Now: saved, the
+    reason cleared, one save line; a refusal that names no field is shown in the card and the
+    save line says to look there."""
+    from playwright.sync_api import expect
+
+    nurse = factories.user_create(username="nurse-t", role="nurse")
+    encounter = factories.chemo_encounter_create()
+    from mar.services.signature import signature_store
+
+    signature_store(encounter=encounter, user=nurse)
+    push = encounter.administrations.get(method=Administration.Method.PUSH)
+    page = browser_page
+    open_chart(page, live_server, encounter, "?addendum=1")
+    unfold(page, push.pk)
+    why = page.locator(f"#id_a{push.pk}-addendum_why")
+    page.select_option(f"#id_a{push.pk}-method", "infusion")
+    stop = (push.start + timedelta(minutes=20)).astimezone(factories.NEW_YORK)
+    page.fill(f"#id_a{push.pk}-stop", stop.strftime("%Y-%m-%d %H:%M"))
+    why.fill("given over 20 minutes, charted as a push by mistake")
+    card = page.locator(f"#adm-{push.pk}")
+    card.locator("button", has_text="Save as addendum").click()
+    expect(page.locator("[data-testid=addenda] li")).to_have_count(1)
+    expect(why).to_have_value("")
+    save_line = card.locator("[data-testid=save-state]")
+    expect(save_line).to_have_count(1)
+    expect(save_line).not_to_contain_text("Unsaved")
+    assert Administration.objects.get(pk=push.pk).method == Administration.Method.INFUSION
+
+    why.fill("the same again")
+    card.locator("button", has_text="Save as addendum").click()
+    expect(card.locator(".alert-danger")).to_contain_text("Already saved")
+    expect(save_line).to_have_count(1)
+    expect(save_line).to_have_text("Not saved: see why in the card.")
+    assert Addendum.objects.filter(encounter=encounter).count() == 1
