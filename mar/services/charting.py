@@ -1145,19 +1145,37 @@ def addendum_write(
     why: str,
     flush_site: AccessSite | None = None,
     flush_at: datetime | None = None,
+    flush_solution: str = "",
+    flush_volume_ml: Decimal | None = None,
     now: datetime | None = None,
 ) -> Addendum:
     """An addendum to a signed record (what, why; who and when are recorded); charges rerun.
 
-    It may chart a flush that was given but not charted (the usual answer to a RAC-5 query).
+    It may chart a flush that was given but not charted (the usual answer to a RAC-5 query),
+    with its solution and volume as `flush_chart` records them; the addendum says them.
     """
     if flush_site is not None and flush_at is not None:
         try:
-            _flush_create(site=flush_site, at=flush_at, now=now or timezone.now())
+            flush = _flush_create(
+                site=flush_site,
+                at=flush_at,
+                now=now or timezone.now(),
+                solution=flush_solution,
+                volume_ml=flush_volume_ml,
+            )
         except ChartError as exc:
             # The form's field is "flush_at"; the engine's, "flushes".
             errors = {("flush_at" if k == "flushes" else k): v for k, v in exc.errors.items()}
             raise ChartError(errors) from exc
         zone_time = _shown(flush_at, encounter)
-        what = f"{what}\nFlush charted on S{flush_site.pk} at {zone_time}."
+        details = " ".join(
+            part
+            for part in (
+                flush.solution,
+                f"{_shown(flush.volume_ml, encounter)} mL" if flush.volume_ml is not None else "",
+            )
+            if part
+        )
+        charted = f"Flush charted on S{flush_site.pk} at {zone_time}"
+        what = f"{what}\n{charted}: {details}." if details else f"{what}\n{charted}."
     return signature.addendum_store(encounter=encounter, user=user, what=what, why=why)
