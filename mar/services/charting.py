@@ -1152,9 +1152,22 @@ def addendum_write(
     """An addendum to a signed record (what, why; who and when are recorded); charges rerun.
 
     It may chart a flush that was given but not charted (the usual answer to a RAC-5 query),
-    with its solution and volume as `flush_chart` records them; the addendum says them.
+    with its solution and volume as `flush_chart` records them; the addendum says them. As at
+    the bedside, not on a site after it was discontinued, nor on another visit's site.
     """
     if flush_site is not None and flush_at is not None:
+        if flush_site.encounter_id != encounter.pk:
+            raise ChartError({"flush_site": [f"S{flush_site.pk} is not a site of this visit."]})
+        out = flush_site.discontinued_at
+        if out is not None and out < flush_at:
+            raise ChartError(
+                {
+                    "flush_at": [
+                        f"S{flush_site.pk} was discontinued at {date_hhmm(out, encounter.zone)}: "
+                        "a flush after it cannot be charted on it."
+                    ]
+                }
+            )
         try:
             flush = _flush_create(
                 site=flush_site,

@@ -389,3 +389,37 @@ def test_an_addendum_flush_with_details_that_cannot_be_read_is_refused_as_typed(
     assert f'value="{typed}"' in html
     assert Flush.objects.filter(encounter=chemo_encounter).count() == 1
     assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+
+
+def test_an_addendum_flush_after_its_site_was_discontinued_is_refused_as_at_the_bedside(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks, nurse_user
+) -> None:
+    """flush_chart refuses a flush on a site after it was discontinued; so does the addendum's
+    missed flush (it charted one on a line already out), beside the flush's time; and a site of
+    another visit is refused by the service (the view offers only this visit's sites)."""
+    site = chemo_encounter.sites.get()
+    site.discontinued_at = factories.MORNING + timedelta(hours=4, minutes=20)
+    site.save(update_fields=["discontinued_at"])
+    client = client_as(roles.NURSE)
+    _signed(client, chemo_encounter, django_capture_on_commit_callbacks)
+    html = client.post(
+        reverse("mar:addendum_add", args=[chemo_encounter.pk]),
+        {"addendum-what": "missed flush", "addendum-why": "coder query",
+         "addendum-flush_site": site.pk, "addendum-flush_at": "2026-03-02T13:00"},
+        **HX,
+    ).content.decode()  # fmt: skip
+    assert 'id="error_1_id_addendum-flush_at"' in html
+    assert (
+        f"S{site.pk} was discontinued at 2026-03-02 12:20: a flush after it cannot be charted on it"
+        in html
+    )
+    assert Flush.objects.filter(encounter=chemo_encounter).count() == 1
+    assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+    other = factories.site_create(factories.encounter_create())
+    with pytest.raises(ChartError) as refused:
+        charting.addendum_write(
+            encounter=chemo_encounter, user=nurse_user, what="missed flush", why="coder query",
+            flush_site=other, flush_at=factories.MORNING + timedelta(hours=1),
+        )  # fmt: skip
+    assert refused.value.errors == {"flush_site": [f"S{other.pk} is not a site of this visit."]}
+    assert not Flush.objects.filter(site=other).exists()
