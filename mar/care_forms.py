@@ -11,7 +11,13 @@ from django import forms
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
-from mar.forms import ADDENDUM_WHY_LABEL, LocalTimeField, ZonedForm
+from mar.forms import (
+    ADDENDUM_WHY_LABEL,
+    LocalTimeField,
+    ZonedForm,
+    flush_solution_field,
+    flush_volume_field,
+)
 from mar.models import AccessSite, BarcodeScan, Order, PatientMeasure, Pause, SiteAssessment
 
 
@@ -168,10 +174,11 @@ class StopVolumeForm(forms.Form):
 
 
 class FlushDetailsForm(forms.Form):
-    solution = forms.CharField(label="Solution", max_length=60, required=False)
-    volume_ml = forms.DecimalField(
-        label="Volume (mL)", required=False, min_value=Decimal(0), max_digits=6, decimal_places=1
-    )
+    """A bedside flush's solution and volume (the fields drawn by mar/_flush_details.jinja; a
+    missed flush charted by addendum has the same ones, `mar.forms.AddendumForm`)."""
+
+    solution = flush_solution_field("Solution")
+    volume_ml = flush_volume_field("Volume (mL)")
 
 
 class MeasureForm(ZonedForm):

@@ -307,6 +307,35 @@ class FlushForm(ZonedForm):
         return data
 
 
+# A flush's details (NS 10 mL unless typed otherwise), the same fields at the bedside
+# (`mar.care_forms.FlushDetailsForm`, drawn by mar/_flush_details.jinja) and on a missed flush
+# charted by addendum (`AddendumForm`).
+FLUSH_SOLUTION_DEFAULT = "NS"
+FLUSH_VOLUME_DEFAULT = Decimal(10)
+
+
+def flush_solution_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=60,
+        required=False,
+        initial=FLUSH_SOLUTION_DEFAULT,
+        widget=forms.TextInput(attrs={"list": "flush-solutions"}),  # mar/_care_top.jinja
+    )
+
+
+def flush_volume_field(label: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        min_value=Decimal(0),
+        max_digits=6,
+        decimal_places=1,
+        initial=FLUSH_VOLUME_DEFAULT,
+        widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+    )
+
+
 class FlushRemoveForm(forms.Form):
     """Remove a flush charted by mistake; on a signed record, as an addendum with a reason."""
 
@@ -531,6 +560,9 @@ class AddendumForm(ZonedForm):
         coerce=int, required=False, empty_value=None, label="Chart a missed flush on"
     )
     flush_at = LocalTimeField(label="Flush given at", required=False)
+    # What a flush charted at the bedside records (its solution and volume), the same defaults.
+    flush_solution = flush_solution_field("Flush solution")
+    flush_volume_ml = flush_volume_field("Flush volume (mL)")
 
     def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -357,7 +357,11 @@ class Encounter(models.Model):
 
     class Meta:
         ordering = ["unit", "location_label", "pk"]
-        indexes = [models.Index(fields=["status", "arrived_at"])]
+        indexes = [
+            models.Index(fields=["status", "arrived_at"]),
+            # The units visits were in, read an index step a unit (registration.units_known).
+            models.Index(fields=["unit"], name="mar_encounter_unit_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Encounter {self.pk} · {self.patient.name}"

@@ -998,6 +998,8 @@ def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
                 why=data["why"],
                 flush_site=sites.get(data["flush_site"]) if data["flush_site"] else None,
                 flush_at=data["flush_at"],
+                flush_solution=data["flush_solution"],
+                flush_volume_ml=data["flush_volume_ml"],
             )
         except ValidationError as exc:
             form.add_error(None, exc)

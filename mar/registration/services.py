@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from mar.audit.context import history_context, history_context_apart
@@ -180,14 +180,60 @@ def _visit_duplicate(
     return None
 
 
+# A unit spelled more than one way (in another case or with other spaces: typed so before
+# `unit_as_known`, or by a way in that does not tidy it) takes the spelling most of its visits
+# have, each spelling's visits counted up to this many: enough to tell a typo from the unit.
+UNIT_SPELLING_COUNT_CAP = 1000
+
+# Each spelling visits were opened in, once, from the index on Encounter.unit: the least, then
+# the least above it, and so on (a "skip scan": an index step a spelling, however many visits).
+_UNIT_SPELLINGS_SQL = """
+WITH RECURSIVE spellings (unit) AS (
+    SELECT MIN({unit}) FROM {table}
+    UNION ALL
+    SELECT (SELECT MIN(later.{unit}) FROM {table} later WHERE later.{unit} > spellings.unit)
+    FROM spellings WHERE spellings.unit IS NOT NULL
+)
+SELECT unit FROM spellings WHERE unit IS NOT NULL
+"""
+
+
+def _unit_spellings() -> list[str]:
+    quote = connection.ops.quote_name
+    sql = _UNIT_SPELLINGS_SQL.format(
+        unit=quote(Encounter._meta.get_field("unit").column),
+        table=quote(Encounter._meta.db_table),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [unit for (unit,) in cursor.fetchall()]
+
+
 def units_known() -> list[str]:
-    """The units visits were opened in, each once, as most visits spell it, by name."""
-    spellings: dict[str, tuple[int, str]] = {}
-    for row in Encounter.objects.values("unit").annotate(n=Count("pk")):
-        key = " ".join(row["unit"].split()).casefold()
-        if key and (key not in spellings or row["n"] > spellings[key][0]):
-            spellings[key] = (row["n"], row["unit"])
-    return sorted((unit for _, unit in spellings.values()), key=str.casefold)
+    """The units visits were opened in, each once, as most visits spell it, by name.
+
+    Read for each visit opened and each new-visit form: what it reads grows with the units, not
+    with the visits (an index step a spelling; the visits of a unit spelled two ways counted up
+    to `UNIT_SPELLING_COUNT_CAP`, a tie going to the first spelling by code point)."""
+    by_key: dict[str, list[str]] = {}
+    for unit in _unit_spellings():
+        key = " ".join(unit.split()).casefold()
+        if key:
+            by_key.setdefault(key, []).append(unit)
+    chosen = []
+    for spellings in by_key.values():
+        if len(spellings) == 1:
+            chosen.append(spellings[0])
+            continue
+        counted = {
+            unit: Encounter.objects.filter(unit=unit)
+            .order_by()  # not the model's ordering: it sorted every visit of the unit first
+            .values("pk")[:UNIT_SPELLING_COUNT_CAP]
+            .count()
+            for unit in spellings
+        }
+        chosen.append(min(spellings, key=lambda unit: (-counted[unit], unit)))
+    return sorted(chosen, key=str.casefold)
 
 
 def unit_as_known(unit: str) -> str:

@@ -1145,19 +1145,50 @@ def addendum_write(
     why: str,
     flush_site: AccessSite | None = None,
     flush_at: datetime | None = None,
+    flush_solution: str = "",
+    flush_volume_ml: Decimal | None = None,
     now: datetime | None = None,
 ) -> Addendum:
     """An addendum to a signed record (what, why; who and when are recorded); charges rerun.
 
-    It may chart a flush that was given but not charted (the usual answer to a RAC-5 query).
+    It may chart a flush that was given but not charted (the usual answer to a RAC-5 query),
+    with its solution and volume as `flush_chart` records them; the addendum says them. As at
+    the bedside, not on a site after it was discontinued, nor on another visit's site.
     """
     if flush_site is not None and flush_at is not None:
+        if flush_site.encounter_id != encounter.pk:
+            raise ChartError({"flush_site": [f"S{flush_site.pk} is not a site of this visit."]})
+        out = flush_site.discontinued_at
+        if out is not None and out < flush_at:
+            raise ChartError(
+                {
+                    "flush_at": [
+                        f"S{flush_site.pk} was discontinued at {date_hhmm(out, encounter.zone)}: "
+                        "a flush after it cannot be charted on it."
+                    ]
+                }
+            )
         try:
-            _flush_create(site=flush_site, at=flush_at, now=now or timezone.now())
+            flush = _flush_create(
+                site=flush_site,
+                at=flush_at,
+                now=now or timezone.now(),
+                solution=flush_solution,
+                volume_ml=flush_volume_ml,
+            )
         except ChartError as exc:
             # The form's field is "flush_at"; the engine's, "flushes".
             errors = {("flush_at" if k == "flushes" else k): v for k, v in exc.errors.items()}
             raise ChartError(errors) from exc
         zone_time = _shown(flush_at, encounter)
-        what = f"{what}\nFlush charted on S{flush_site.pk} at {zone_time}."
+        details = " ".join(
+            part
+            for part in (
+                flush.solution,
+                f"{_shown(flush.volume_ml, encounter)} mL" if flush.volume_ml is not None else "",
+            )
+            if part
+        )
+        charted = f"Flush charted on S{flush_site.pk} at {zone_time}"
+        what = f"{what}\n{charted}: {details}." if details else f"{what}\n{charted}."
     return signature.addendum_store(encounter=encounter, user=user, what=what, why=why)

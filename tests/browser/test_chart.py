@@ -283,3 +283,40 @@ def test_a_signed_chart_is_read_only_until_the_addendum_button(browser_page, liv
     page.locator("[data-testid=addendum-close]").click()
     expect(page.locator("[data-testid=addendum-open]")).to_be_visible()
     assert editable.count() == 0
+
+
+def test_a_missed_flush_charted_by_addendum_has_its_solution_and_volume(
+    browser_page, live_server
+) -> None:
+    """The addendum's missed flush asks what the site chip's flush asks (NS 10 mL unless she
+    types otherwise); the flush is then shown on its site with them, as a bedside flush is."""
+    from playwright.sync_api import expect
+
+    nurse = factories.user_create(username="nurse-af", role="nurse")
+    encounter = factories.chemo_encounter_create()
+    site = encounter.sites.get()
+    signature_store(encounter=encounter, user=nurse)
+    page = browser_page
+    sign_in(page, live_server, "nurse-af")
+    page.wait_for_url("**/mar/board/")
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/?addendum=1#addendum")
+    form = page.locator("#addendum form")
+    solution = form.locator("input[name=addendum-flush_solution]")
+    volume = form.locator("input[name=addendum-flush_volume_ml]")
+    expect(solution).to_have_value("NS")
+    expect(volume).to_have_value("10")
+    form.locator("textarea[name=addendum-what]").fill("Heparin lock before the paclitaxel")
+    form.locator("textarea[name=addendum-why]").fill("coder query")
+    form.locator("select[name=addendum-flush_site]").select_option(str(site.pk))
+    form.locator("input[name=addendum-flush_at]").fill("2026-03-02 09:10")
+    solution.fill("heparin 10 units/mL")
+    volume.fill("3")
+    form.get_by_role("button", name="Add addendum").click()
+    flushes = page.locator(f"#site-{site.pk}-flushes")
+    expect(flushes).to_contain_text("flush 09:10 · heparin 10 units/mL 3 mL")
+    expect(page.get_by_test_id("addenda")).to_contain_text(
+        f"Flush charted on S{site.pk} at 2026-03-02 09:10: heparin 10 units/mL 3 mL."
+    )
+    page.screenshot(path=str(ARTIFACTS / "addendum-flush-details.png"), full_page=True)
+    flush = encounter.flushes.get(at=factories.MORNING + timedelta(minutes=70))
+    assert (flush.solution, str(flush.volume_ml)) == ("heparin 10 units/mL", "3.0")

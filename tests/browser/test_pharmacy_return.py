@@ -1,8 +1,9 @@
 """The pharmacist's Return, in real Chromium: a blank reason is said beside the field; with a
 reason, the order leaves the queue for "Returned, waiting for the prescriber" (listed once, out of
 band; the counts follow); the nurse's chart then says "Returned by pharmacy" on the order's card
-and a start is refused beside the start form. Its Withdraw return… puts it back among those to
-verify, and the chart no longer says "Returned"."""
+and its Start now is disabled (a start tapped on a chart drawn before the return is refused beside
+the start form). Its Withdraw return… puts it back among those to verify, and the chart no longer
+says "Returned": Start now is enabled again."""
 
 import re
 
@@ -16,6 +17,7 @@ from tests.mar.chart_helpers import running_visit
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 REASON = "Dose over the maximum for BSA 1.6 m2: please review"
+REFUSED = "Returned by pharmacy: call pharmacy; it can start once the order is changed or verified."
 
 
 def test_a_return_moves_the_order_to_the_returned_and_the_chart_refuses_its_start(
@@ -56,13 +58,46 @@ def test_a_return_moves_the_order_to_the_returned_and_the_chart_refuses_its_star
     expect(card.get_by_test_id("order-returned")).to_contain_text(
         f"Returned by pharmacy: {REASON} (pharmacist-r, "
     )
-    expect(card.get_by_test_id("return-gate")).to_be_visible()
-    card.get_by_test_id("start").click()
-    card = page.locator(f"div.order-row#order-{order.pk}")
-    expect(card.get_by_test_id("start-refused")).to_contain_text(
-        "Returned by pharmacy: call pharmacy; it can start once the order is changed or verified."
-    )
+    expect(card.get_by_test_id("return-gate")).to_contain_text(REFUSED)
+    # A tap that can only be refused is not offered: Start now is disabled, the gate says why.
+    expect(card.get_by_test_id("start")).to_be_disabled()
+    card.locator(f"input[name='o{order.pk}-at']").press("Enter")  # nor sent by Enter
     page.screenshot(path=str(ARTIFACTS / "chart-returned-order.png"), full_page=True)
+    expect(card.get_by_test_id("start-refused")).to_have_count(0)
+    assert not Administration.objects.filter(order=order).exists()
+
+
+def test_an_order_returned_while_the_chart_is_open_is_refused_and_its_start_then_disabled(
+    browser_page, live_server
+) -> None:
+    """The chart was drawn before the return: the tap is refused beside the start (read again
+    under the start's lock), and the answer draws Start now disabled (not enabled again when
+    the request ends, as an action's buttons are)."""
+    from playwright.sync_api import expect
+
+    from mar.pharmacy.services import order_return
+
+    pharmacist = factories.user_create(username="pharmacist-o", role="pharmacist")
+    nurse = factories.user_create(username="nurse-o", role="nurse")
+    encounter, _adm = running_visit()
+    order = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
+    page = browser_page
+    sign_in(page, live_server, nurse.username)
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+    card = page.locator(f"div.order-row#order-{order.pk}")
+    expect(card.get_by_test_id("start")).to_be_enabled()
+    order_return(order=order, reason=REASON, user=pharmacist)
+    card.locator(f"select[name='o{order.pk}-method']").select_option("push")
+    # The request's end, when an action's buttons are enabled again (static/js/chart.js).
+    page.evaluate(
+        """form => { window.startEnded = new Promise(done => document.querySelector(form)
+            .addEventListener("htmx:afterRequest", () => done(true), {once: true})); }""",
+        f"#order-{order.pk} form.order-start",
+    )
+    card.get_by_test_id("start").click()
+    assert page.evaluate("window.startEnded")
+    expect(card.get_by_test_id("start-refused")).to_contain_text(REFUSED)
+    expect(card.get_by_test_id("start")).to_be_disabled()
     assert not Administration.objects.filter(order=order).exists()
 
 
@@ -115,6 +150,7 @@ def test_a_return_withdrawn_puts_the_order_back_to_verify_and_the_chart_no_longe
     expect(card.get_by_test_id("order-unverified")).to_be_visible()
     expect(card.get_by_test_id("order-returned")).to_have_count(0)
     expect(card.get_by_test_id("return-gate")).to_have_count(0)
+    expect(card.get_by_test_id("start")).to_be_enabled()  # the start is offered again
     page.screenshot(path=str(ARTIFACTS / "chart-return-withdrawn.png"), full_page=True)
 
 

@@ -3,6 +3,7 @@ by mistake (on a signed record only as an addendum), and found from the checklis
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -269,3 +270,156 @@ def test_flush_now_confirms_and_the_chip_shows_the_last_flush(client_as) -> None
     response = client.post(_flush_url(encounter, adm.site_id), follow=True)
     assert "Flush charted on S" in response.content.decode()
     assert Flush.objects.filter(encounter=encounter).count() == 2
+
+
+# --- a missed flush charted by addendum has what a flush charted at the bedside has ------------
+
+
+def _signed(client, encounter, callbacks) -> None:
+    with callbacks(execute=True):
+        client.post(reverse("mar:encounter_sign", args=[encounter.pk]))
+    encounter.refresh_from_db()
+    assert encounter.is_signed
+
+
+def test_the_addendum_service_charts_a_missed_flush_with_its_solution_and_volume(
+    nurse_user,
+) -> None:
+    """A flush charted by addendum records the solution and volume, as `flush_chart` does (a
+    heparin lock is not a saline flush), and the addendum says them."""
+    encounter = factories.chemo_encounter_create(status="signed")
+    site = encounter.sites.get()
+    at = factories.MORNING + timedelta(minutes=70)
+    addendum = charting.addendum_write(
+        encounter=encounter, user=nurse_user, what="flush before the paclitaxel",
+        why="coder query", flush_site=site, flush_at=at,
+        flush_solution=" heparin 100 units/mL ", flush_volume_ml=Decimal("5"),
+    )  # fmt: skip
+    flush = Flush.objects.get(encounter=encounter, at=at)
+    assert (flush.solution, flush.volume_ml) == ("heparin 100 units/mL", Decimal("5.0"))
+    assert addendum.what.endswith(
+        f"\nFlush charted on S{site.pk} at 2026-03-02 09:10: heparin 100 units/mL 5 mL."
+    )
+    assert addendum.why == "coder query"
+
+
+def test_the_addendum_form_offers_a_flush_s_solution_and_volume_as_the_site_chip_does(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:
+    """The missed flush's fields are the bedside flush's: the solution from the same list
+    (NS by default) and the volume in mL (10 by default)."""
+    client = client_as(roles.NURSE)
+    _signed(client, chemo_encounter, django_capture_on_commit_callbacks)
+    page = client.get(reverse("mar:encounter", args=[chemo_encounter.pk]), {"addendum": "1"})
+    html = page.content.decode()
+    solution = re.search(r'<input[^>]*name="addendum-flush_solution"[^>]*>', html)
+    volume = re.search(r'<input[^>]*name="addendum-flush_volume_ml"[^>]*>', html)
+    assert solution is not None and volume is not None
+    assert 'value="NS"' in solution[0] and 'list="flush-solutions"' in solution[0]
+    assert 'value="10"' in volume[0] and 'type="number"' in volume[0]
+    assert '<datalist id="flush-solutions">' in html
+
+
+@pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
+def test_a_missed_flush_charted_by_addendum_keeps_its_solution_and_volume_and_shows_them(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:
+    """Through the addendum form: the flush has its solution and volume (audited with who and
+    where), the addendum its reason, and the site chip shows it as it shows a bedside flush."""
+    client = client_as(roles.NURSE)
+    _signed(client, chemo_encounter, django_capture_on_commit_callbacks)
+    site = chemo_encounter.sites.get()
+    url = reverse("mar:addendum_add", args=[chemo_encounter.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url,
+            {"addendum-what": "Flush before the paclitaxel", "addendum-why": "coder query",
+             "addendum-flush_site": site.pk, "addendum-flush_at": "2026-03-02T09:10",
+             "addendum-flush_solution": "heparin 10 units/mL", "addendum-flush_volume_ml": "3"},
+            **HX,
+        )  # fmt: skip
+    assert response.status_code == 200
+    flush = Flush.objects.get(
+        encounter=chemo_encounter, at=factories.MORNING + timedelta(minutes=70)
+    )
+    assert (flush.solution, flush.volume_ml) == ("heparin 10 units/mL", Decimal(3))
+    addendum = Addendum.objects.get(encounter=chemo_encounter)
+    assert addendum.why == "coder query"
+    assert "Flush charted on S" in addendum.what and "heparin 10 units/mL 3 mL" in addendum.what
+    event = EVENTS[Flush].objects.get(pgh_obj_id=flush.pk, pgh_label="insert")
+    assert (event.solution, event.volume_ml) == ("heparin 10 units/mL", Decimal(3))
+    assert event.pgh_context.metadata["url"] == url
+    assert event.pgh_context.metadata["user"] is not None
+    row = (
+        f'<li id="flush-{flush.pk}" tabindex="-1" data-testid="flush-row">'
+        "flush 09:10 · heparin 10 units/mL 3 mL"
+    )
+    assert row in response.content.decode()
+    page = client.get(reverse("mar:encounter", args=[chemo_encounter.pk])).content.decode()
+    assert row in page
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "said"),
+    [
+        ("flush_volume_ml", "-2", "Ensure this value is greater than or equal to 0."),
+        ("flush_solution", "x" * 61, "Ensure this value has at most 60 characters"),
+    ],
+)
+def test_an_addendum_flush_with_details_that_cannot_be_read_is_refused_as_typed(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks, field, typed, said
+) -> None:
+    """As at the bedside, nothing is charted without what she typed: the detail is named beside
+    its field, shown as typed, and neither the flush nor the addendum is saved."""
+    client = client_as(roles.NURSE)
+    _signed(client, chemo_encounter, django_capture_on_commit_callbacks)
+    site = chemo_encounter.sites.get()
+    data = {
+        "addendum-what": "missed flush", "addendum-why": "coder query",
+        "addendum-flush_site": site.pk, "addendum-flush_at": "2026-03-02T09:10",
+        "addendum-flush_solution": "NS", "addendum-flush_volume_ml": "10",
+    }  # fmt: skip
+    html = client.post(
+        reverse("mar:addendum_add", args=[chemo_encounter.pk]),
+        data | {f"addendum-{field}": typed},
+        **HX,
+    ).content.decode()
+    assert f'id="error_1_id_addendum-{field}"' in html
+    assert said in html
+    assert f'value="{typed}"' in html
+    assert Flush.objects.filter(encounter=chemo_encounter).count() == 1
+    assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+
+
+def test_an_addendum_flush_after_its_site_was_discontinued_is_refused_as_at_the_bedside(
+    client_as, chemo_encounter, django_capture_on_commit_callbacks, nurse_user
+) -> None:
+    """flush_chart refuses a flush on a site after it was discontinued; so does the addendum's
+    missed flush (it charted one on a line already out), beside the flush's time; and a site of
+    another visit is refused by the service (the view offers only this visit's sites)."""
+    site = chemo_encounter.sites.get()
+    site.discontinued_at = factories.MORNING + timedelta(hours=4, minutes=20)
+    site.save(update_fields=["discontinued_at"])
+    client = client_as(roles.NURSE)
+    _signed(client, chemo_encounter, django_capture_on_commit_callbacks)
+    html = client.post(
+        reverse("mar:addendum_add", args=[chemo_encounter.pk]),
+        {"addendum-what": "missed flush", "addendum-why": "coder query",
+         "addendum-flush_site": site.pk, "addendum-flush_at": "2026-03-02T13:00"},
+        **HX,
+    ).content.decode()  # fmt: skip
+    assert 'id="error_1_id_addendum-flush_at"' in html
+    assert (
+        f"S{site.pk} was discontinued at 2026-03-02 12:20: a flush after it cannot be charted on it"
+        in html
+    )
+    assert Flush.objects.filter(encounter=chemo_encounter).count() == 1
+    assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
+    other = factories.site_create(factories.encounter_create())
+    with pytest.raises(ChartError) as refused:
+        charting.addendum_write(
+            encounter=chemo_encounter, user=nurse_user, what="missed flush", why="coder query",
+            flush_site=other, flush_at=factories.MORNING + timedelta(hours=1),
+        )  # fmt: skip
+    assert refused.value.errors == {"flush_site": [f"S{other.pk} is not a site of this visit."]}
+    assert not Flush.objects.filter(site=other).exists()

@@ -58,6 +58,13 @@ def start_data(html: str, order: Order) -> dict[str, str]:
     return data
 
 
+def start_button(card: str) -> str:
+    """The order's Start now button as drawn."""
+    found = re.search(r'<button[^>]*data-testid="start"[^>]*>', card)
+    assert found is not None, "the order has a Start now button"
+    return found[0]
+
+
 def start(client: Client, order: Order, data: dict[str, str], *, htmx: bool) -> str:
     url = reverse("mar:order_start", args=[order.encounter_id, order.pk])
     response = client.post(url, data, **HX) if htmx else client.post(url, data)
@@ -83,6 +90,28 @@ def test_the_card_of_a_returned_order_says_returned_by_pharmacy_with_reason_who_
     assert 'data-testid="return-gate"' in card and REFUSED in card
 
 
+def test_a_returned_orders_start_now_is_disabled_until_the_return_is_withdrawn(
+    client_as, order, pharmacist_user
+) -> None:
+    """RETURNED_STOP: a tap that can only be refused is not offered. While the order is returned
+    its Start now is disabled, the gate above it saying why; the pharmacist withdraws the return
+    (order_return_withdraw) and the chart offers the start again."""
+    nurse = client_as(roles.NURSE)
+    assert " disabled" not in start_button(order_card(chart(nurse, order), order))
+    order_return(order=order, reason=REASON, user=pharmacist_user)
+    card = order_card(chart(nurse, order), order)
+    button = start_button(card)
+    assert " disabled" in button
+    gate = re.search(r'<div[^>]*data-testid="return-gate"[^>]*>', card)
+    assert gate is not None and f'id="order-{order.pk}-return-gate"' in gate[0]
+    assert f'aria-describedby="order-{order.pk}-return-gate"' in button
+    assert REFUSED in card
+    order_return_withdraw(order=order, reason="returned by mistake", user=pharmacist_user)
+    card = order_card(chart(nurse, order), order)
+    assert " disabled" not in start_button(card) and "aria-describedby" not in start_button(card)
+    assert 'data-testid="return-gate"' not in card
+
+
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "no-js"])
 def test_starting_a_returned_order_is_refused_beside_the_start(
     client_as, order, pharmacist_user, htmx
@@ -102,6 +131,26 @@ def test_starting_a_returned_order_is_refused_beside_the_start(
     assert 'data-testid="start-refused-at">(Start now tapped ' in refusal
     assert card.count(REFUSED) == 1  # said once, beside the start
     assert 'data-testid="order-returned"' in card and REASON in card
+    button = start_button(card)  # not tapped again for the same refusal, which says why
+    assert " disabled" in button
+    assert f'aria-describedby="order-{order.pk}-start-refused"' in button
+
+
+def test_a_start_refused_for_its_time_still_says_the_order_is_returned(
+    client_as, order, pharmacist_user
+) -> None:
+    """Returned after the chart was drawn, and tapped with a time that cannot be read: the
+    answer names the time beside its field and, its Start now disabled, still says why."""
+    nurse = client_as(roles.NURSE)
+    data = start_data(chart(nurse, order), order) | {f"o{order.pk}-at": "noon-ish"}
+    order_return(order=order, reason=REASON, user=pharmacist_user)
+    card = order_card(start(nurse, order, data, htmx=True), order)
+    assert f'id="error_1_id_o{order.pk}-at"' in card
+    assert 'data-testid="return-gate"' in card and card.count(REFUSED) == 1
+    button = start_button(card)
+    assert " disabled" in button
+    assert f'aria-describedby="order-{order.pk}-return-gate"' in button
+    assert not Administration.objects.filter(order=order).exists()
 
 
 def test_the_start_gate_refuses_a_returned_order_whatever_the_nurse_gives(
@@ -149,6 +198,7 @@ def test_a_returned_order_starts_once_verified_or_changed(
     html = chart(nurse, order)
     card = order_card(html, order)
     assert 'data-testid="order-returned"' not in card and 'data-testid="return-gate"' not in card
+    assert " disabled" not in start_button(card)
     start(nurse, order, start_data(html, order), htmx=True)
     assert Administration.objects.filter(order=order).count() == 1
 

@@ -15,6 +15,8 @@ from mar.registration.services import (
     order_enter,
     patient_find,
     patient_register,
+    unit_as_known,
+    units_known,
 )
 from tests import factories
 
@@ -243,3 +245,84 @@ def test_an_entered_order_marks_the_board_summary_for_recomputing(nurse_user) ->
     summary_for(encounter)
     order_enter(encounter=encounter, entry=entry(), user=nurse_user)
     assert EncounterSummary.objects.get(encounter=encounter).valid_until == EXPIRED
+
+
+# --- the units visits were in (registration's datalist; a unit typed as visits spell it) -------
+
+
+def visits_in(unit: str, count: int) -> None:
+    patient = factories.patient_create()
+    Encounter.objects.bulk_create(
+        Encounter(patient=patient, unit=unit, arrived_at=factories.MORNING + timedelta(minutes=n))
+        for n in range(count)
+    )
+
+
+def test_units_known_are_each_unit_once_as_most_visits_spell_it() -> None:
+    """The datalist offers each unit once, by name, spelled as most of its visits spell it; a
+    unit typed in another case or with other spaces is saved in that spelling, a new one as
+    typed (spaces tidied)."""
+    visits_in("Infusion Center", 3)
+    visits_in("infusion  center", 1)
+    visits_in("INFUSION CENTER", 2)
+    visits_in("Emergency Department", 1)
+    visits_in("oncology day unit", 1)
+    assert units_known() == ["Emergency Department", "Infusion Center", "oncology day unit"]
+    assert unit_as_known("  infusion CENTER ") == "Infusion Center"
+    assert unit_as_known("Oncology Day Unit") == "oncology day unit"
+    assert unit_as_known(" Cardiology   Clinic ") == "Cardiology Clinic"
+
+
+def test_units_known_of_no_visit_is_empty_and_a_unit_is_kept_as_typed() -> None:
+    assert units_known() == []
+    assert unit_as_known("Infusion Center") == "Infusion Center"
+
+
+def _rows_read_from_encounters(sql: str, params: object) -> int:
+    """What PostgreSQL read from the visits' table (heap or index) running `sql`: the rows
+    every scan of it returned or filtered out, over all its loops (EXPLAIN ANALYZE)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        import json
+
+        plan = json.loads(plan)
+
+    def walk(node: dict) -> int:
+        here = 0
+        if node.get("Relation Name") == Encounter._meta.db_table:
+            rows = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+            here = rows * node["Actual Loops"]
+        return here + sum(walk(child) for child in node.get("Plans", []))
+
+    return walk(plan[0]["Plan"])
+
+
+@pytest.mark.postgresql("the plan read is PostgreSQL's EXPLAIN ANALYZE")
+def test_units_known_reads_a_few_rows_a_unit_not_every_visit_ever_opened(monkeypatch) -> None:
+    """Opening a visit (and drawing its form) reads the units; a hospital's visits grow without
+    end, its units do not. The spellings are read from the unit's index one entry each, and a
+    unit spelled two ways counts each spelling's visits only up to a cap: what is read does not
+    grow with the visits (the GROUP BY over every visit it was read them all)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from mar.registration import services
+
+    monkeypatch.setattr(services, "UNIT_SPELLING_COUNT_CAP", 20)
+    visits_in("Infusion Center", 300)
+    visits_in("infusion center", 8)  # typed so before units were tidied
+    visits_in("Emergency Department", 200)
+    visits_in("Oncology Day Unit", 100)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Encounter._meta.db_table}")
+    with CaptureQueriesContext(connection) as captured:
+        known = units_known()
+    read = sum(_rows_read_from_encounters(q["sql"], None) for q in captured.captured_queries)
+    # an index entry or two per spelling (4), the two spellings of one unit counted (20 + 8)
+    assert 0 < read <= 2 * 4 + 20 + 8
+    assert known == ["Emergency Department", "Infusion Center", "Oncology Day Unit"]
+    assert unit_as_known("INFUSION center") == "Infusion Center"
