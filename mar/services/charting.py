@@ -580,6 +580,18 @@ def _flush_create(
     return flush
 
 
+def _flushed_before_placed(site: AccessSite, at: datetime) -> str | None:
+    """Why a flush at `at` cannot be on `site`: it was placed after (QA: a flush "earlier" and
+    an addendum's flush were charted before the site existed; discontinuing it before its
+    placement was refused already)."""
+    if site.placed_at is None or at >= site.placed_at:
+        return None
+    return (
+        f"S{site.pk} was placed at {date_hhmm(site.placed_at, site.encounter.zone)}: a flush "
+        "before that cannot be on it."
+    )
+
+
 @transaction.atomic
 @refreshes_summary
 def flush_chart(
@@ -595,6 +607,8 @@ def flush_chart(
     _require_in_progress(site.encounter)
     if site.discontinued_at is not None and site.discontinued_at < at:
         raise ChartError({None: [f"Site S{site.pk} was discontinued: it cannot be flushed."]})
+    if (placed := _flushed_before_placed(site, at)) is not None:
+        raise ChartError({"at": [placed]})
     return _flush_create(
         site=site, at=at, now=now or timezone.now(), solution=solution, volume_ml=volume_ml
     )
@@ -1158,6 +1172,8 @@ def addendum_write(
     if flush_site is not None and flush_at is not None:
         if flush_site.encounter_id != encounter.pk:
             raise ChartError({"flush_site": [f"S{flush_site.pk} is not a site of this visit."]})
+        if (placed := _flushed_before_placed(flush_site, flush_at)) is not None:
+            raise ChartError({"flush_at": [placed]})
         out = flush_site.discontinued_at
         if out is not None and out < flush_at:
             raise ChartError(

@@ -423,3 +423,43 @@ def test_an_addendum_flush_after_its_site_was_discontinued_is_refused_as_at_the_
         )  # fmt: skip
     assert refused.value.errors == {"flush_site": [f"S{other.pk} is not a site of this visit."]}
     assert not Flush.objects.filter(site=other).exists()
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain-post"])
+def test_a_flush_before_its_site_was_placed_is_refused_beside_its_time(
+    client_as, htmx, chemo_encounter, django_capture_on_commit_callbacks
+) -> None:
+    """A flush is on a site that exists: "Flush earlier…" at a time before the site was placed
+    is refused beside the time (QA: it was charted, while discontinuing a site before its
+    placement was refused), and so is an addendum's missed flush; nothing is charted."""
+    encounter, adm = running_visit()
+    site = adm.site
+    typed = local(site.placed_at - timedelta(minutes=30))
+    html = (
+        client_as(roles.NURSE)
+        .post(
+            _flush_url(encounter, site.pk),
+            {f"flush{site.pk}-late": "1", f"flush{site.pk}-at": typed},
+            **(HX if htmx else {}),
+        )
+        .content.decode()
+    )
+    assert f'id="error_1_id_flush{site.pk}-at"' in html
+    placed = local(site.placed_at).replace("T", " ")
+    assert f"S{site.pk} was placed at {placed}: a flush before that cannot be on it." in html
+    assert not Flush.objects.filter(encounter=encounter).exists()
+
+    signed = chemo_encounter
+    client = client_as(roles.NURSE)
+    _signed(client, signed, django_capture_on_commit_callbacks)
+    chip = signed.sites.get()  # placed at 08:00
+    html = client.post(
+        reverse("mar:addendum_add", args=[signed.pk]),
+        {"addendum-what": "missed flush", "addendum-why": "coder query",
+         "addendum-flush_site": chip.pk, "addendum-flush_at": "2026-03-02T07:30"},
+        **(HX if htmx else {}),
+    ).content.decode()  # fmt: skip
+    assert 'id="error_1_id_addendum-flush_at"' in html
+    assert f"S{chip.pk} was placed at 2026-03-02 08:00: a flush before that" in html
+    assert Flush.objects.filter(encounter=signed).count() == 1
+    assert not Addendum.objects.filter(encounter=signed).exists()
