@@ -305,6 +305,7 @@ def _review_context(
         "flushes": chart_reads.flushes(encounter.pk, encounter=encounter),
         "addenda": chart_reads.addenda(encounter.pk, encounter=encounter),
         "queries": review_reads.queries(encounter.pk, encounter=encounter),
+        "acknowledgements": review_reads.acknowledgements(encounter.pk, encounter=encounter),
         "can_act": bool(
             item
             and item.state == ReviewItem.State.IN_REVIEW

@@ -616,3 +616,38 @@ def test_claim_next_says_which_encounter_it_claimed(client_as) -> None:
     assert [str(m) for m in response.context["messages"]] == [
         "No new encounter is waiting for review."
     ]
+
+
+def test_the_review_page_shows_an_order_not_given_and_why_the_nurse_signed_anyway(
+    client_as, nurse_user
+) -> None:
+    """DOC-6 and the signature's reasons, beside the charges: an order documented held shows
+    with its reason, who and when; each finding the nurse signed despite shows with her
+    reason (QA: the coder saw neither, and queried what the nurse had already explained)."""
+    from mar.models import DrugClass, Encounter, FindingAcknowledgement
+    from mar.services.charting import order_disposition_set
+
+    encounter = factories.chemo_encounter_create()
+    held = factories.order_create(
+        encounter, factories.drug_get("carboplatin", DrugClass.CHEMO), dose="AUC 5"
+    )
+    order_disposition_set(
+        order=held, disposition="held", reason="platelets 62 this morning", user=nurse_user
+    )
+    FindingAcknowledgement.objects.create(
+        encounter=encounter, rule="RAC-1", administrations="A1", message="No hydration order",
+        reason="verbal order from Dr. Okafor, written order to follow", by=nurse_user,
+    )  # fmt: skip
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_by=nurse_user, signed_at=timezone.now()
+    )
+    charge_run_generate(encounter_id=encounter.pk)
+    html = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
+    page = html.content.decode()
+    dispositions = re.findall(r'data-testid="order-disposition">(.*?)</td>', page, re.S)
+    held_cell = next(cell for cell in dispositions if cell)
+    assert "Held" in held_cell and "platelets 62 this morning" in held_cell
+    assert nurse_user.get_username() in held_cell
+    acks = re.search(r'data-testid="acknowledgements">(.*?)</ul>', page, re.S)
+    assert acks is not None
+    assert "RAC-1" in acks.group(1) and "verbal order from Dr. Okafor" in acks.group(1)
