@@ -12,7 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +21,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mar import care_views
 from mar.forms import apply_validation_error
-from mar.models import Drug, DrugClass, DrugClassChange, DrugNdc, Encounter, Order
+from mar.models import (
+    Administration,
+    Drug,
+    DrugClass,
+    DrugClassChange,
+    DrugNdc,
+    Encounter,
+    Order,
+)
 from mar.pharmacy.services import (
     REASON_MAX,
     FormularyImportError,
@@ -265,9 +273,7 @@ def formulary_worklist(request: HttpRequest) -> HttpResponse:
         # As the orders page heads them: on records in progress, and signed before
         # verification (listed apart there), so the two pages give the same count.
         "unverified_count": _to_verify(Order.objects.all()).count(),
-        "signed_unverified_count": Order.objects.filter(
-            verified_at__isnull=True, encounter__status=Encounter.Status.SIGNED
-        ).count(),
+        "signed_unverified_count": _signed_unverified(Order.objects.all()).count(),
         "recent_changes": _recent_changes(),
     }
     return render(request, "pharmacy/worklist.html", context)
@@ -634,14 +640,13 @@ def _queue_page(
     """The queue; `bound`: an order whose return (or its withdrawal) was refused, with its form
     as typed."""
     unverified = _orders().filter(verified_at__isnull=True).order_by("created_at", "pk")
-    signed = Encounter.Status.SIGNED
     context = {
         "unverified": _bound_in(_to_verify(unverified), bound),
         # Returned to the prescriber: waiting for the ordering system's change (or verified
         # after all, or the return withdrawn), not among those to verify.
         "returned": _bound_in(_returned(), bound),
         # Signed before anyone verified them (emergency orders given first): verified after.
-        "signed_unverified": unverified.filter(encounter__status=signed)[:50],
+        "signed_unverified": _signed_unverified(unverified)[:50],
         "verified": _recently_verified(),
     }
     return render(request, "pharmacy/orders.html", context, status=status)
@@ -664,6 +669,17 @@ def _to_verify(orders: QuerySet[Order]) -> QuerySet[Order]:
     """Of `orders`, those to verify: not verified, not returned, on records being charted."""
     return orders.filter(verified_at__isnull=True, returned_at__isnull=True).exclude(
         encounter__status=Encounter.Status.SIGNED
+    )
+
+
+def _signed_unverified(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """Of `orders`, those given on a record signed before pharmacy verified them (emergency
+    orders given first): verified after. An order never given (returned to the prescriber,
+    documented not given, held or refused) has nothing to verify after the fact (QA: a returned
+    carboplatin the nurse held was listed here, with a Verify button)."""
+    given = Administration.objects.filter(order=OuterRef("pk"))
+    return orders.filter(
+        Exists(given), verified_at__isnull=True, encounter__status=Encounter.Status.SIGNED
     )
 
 

@@ -307,6 +307,10 @@ def test_a_verified_order_cannot_be_returned_said_plainly(
 
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "no-js"])
 def test_an_order_of_a_signed_record_is_not_returned_said_plainly(order, client_as, htmx) -> None:
+    """Given, then signed unverified (listed to verify after the fact): not returned."""
+    factories.administration_create(
+        order.encounter, order, site=None, start=order.encounter.arrived_at, stop=None
+    )
     sign(order)
     client = client_as(roles.PHARMACIST)
     queue = client.get(reverse("pharmacy:orders")).content.decode()

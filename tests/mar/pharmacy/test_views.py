@@ -428,7 +428,10 @@ def test_the_worklist_counts_orders_to_verify_as_the_queue_heads_them(client_as,
     leuprolide = order.drug
     for _ in range(3):
         visit = factories.encounter_create()
-        factories.order_create(visit, leuprolide, indication="C61", route="im")
+        given = factories.order_create(visit, leuprolide, indication="C61", route="im")
+        factories.administration_create(
+            visit, given, site=None, start=visit.arrived_at, stop=None, method="injection"
+        )
         Encounter.objects.filter(pk=visit.pk).update(status=Encounter.Status.SIGNED)
     client = client_as(roles.PHARMACIST)
     queue = client.get(reverse("pharmacy:orders"))
@@ -629,13 +632,30 @@ def test_the_formulary_table_shows_the_container(client_as, drug) -> None:
 def test_orders_of_signed_records_are_listed_apart_and_verified_after_they_were_given(
     client_as, order, pharmacist_user
 ) -> None:
+    """Given, then signed before anyone verified it (an emergency order): listed apart and
+    verified after; an order of that record never given (here held: QA, a returned order the
+    nurse held was listed with a Verify button) has nothing to verify after the fact and is not
+    listed, nor counted on the pharmacy's start page."""
     from mar.models import Encounter
 
+    factories.administration_create(
+        order.encounter, order, site=None, start=order.encounter.arrived_at, stop=None,
+        method="injection",
+    )  # fmt: skip
+    never_given = factories.order_create(
+        order.encounter, factories.drug_get("carboplatin", "chemo"), dose="AUC 5",
+        disposition="held", disposition_reason="platelets low",
+    )  # fmt: skip
     Encounter.objects.filter(pk=order.encounter_id).update(status=Encounter.Status.SIGNED)
     client = client_as(roles.PHARMACIST)
     response = client.get(reverse("pharmacy:orders"))
     assert list(response.context["unverified"]) == []
     assert list(response.context["signed_unverified"]) == [order]
+    assert reverse("pharmacy:order_verify", args=[never_given.pk]).encode() not in (
+        response.content
+    )
+    start = client.get(reverse("pharmacy:worklist"))
+    assert start.context["signed_unverified_count"] == 1
     url = reverse("pharmacy:order_verify", args=[order.pk])
     assert url.encode() in response.content
     row = client.post(url, HTTP_HX_REQUEST="true").content.decode()
