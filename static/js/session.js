@@ -10,7 +10,7 @@
 
   var RESUME = "/accounts/resume/";
   var dialog = null;
-  var notDone = [];  // actions (not auto-saved) that were refused: she does them again
+  var notDone = [];  // {name, form}: actions (not auto-saved) refused: she does them again
   // What signing in again does, as it does it: a card's fields are saved then (they save
   // themselves); a button pressed meanwhile (Stop now, Pause, a rate change) is not done later
   // behind her, at another time than she meant: it is named, to press again (QA walkthrough: the
@@ -40,9 +40,18 @@
         alert.className = "alert alert-warning";
         alert.setAttribute("role", "alert");
         alert.textContent = "Signed in again. Not done while you were signed out: " +
-          notDone.join(", ") + ". Do it again.";
+          notDone.map(function (n) { return n.name; }).join(", ") + ". Do it again.";
         box.replaceChildren(alert);
       }
+      // Said beside each form too, the first brought into view (QA: the page's top message was
+      // out of sight, nothing beside the form she had pressed).
+      var first = null;
+      notDone.forEach(function (n) {
+        if (!document.body.contains(n.form)) return;
+        noteBeside(n.form, "Not done while you were signed out: press it again.");
+        first = first || n.form;
+      });
+      if (first) first.scrollIntoView({ block: "center" });
       notDone = [];
     }
     document.dispatchEvent(new CustomEvent("mar:signedin"));
@@ -153,6 +162,26 @@
     return summary ? tidy(summary.textContent) : "";
   }
 
+  // A note at the top of a form refused while signed out; it goes when the form is sent again
+  // (or when an answer draws the form anew).
+  function noteBeside(form, text) {
+    var note = form.querySelector("[data-not-done]");
+    if (!note) {
+      note = document.createElement("div");
+      note.className = "alert alert-warning py-1 px-2 small mb-2";
+      note.setAttribute("role", "status");
+      note.setAttribute("data-not-done", "");
+      note.dataset.testid = "not-done";
+      form.insertBefore(note, form.firstChild);
+    }
+    note.textContent = text;
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var note = elt && elt.querySelector && elt.querySelector("[data-not-done]");
+    if (note) note.remove();
+  });
+
   function actionName(elt) {
     var button = elt && elt.querySelector && elt.querySelector("button[type=submit], button");
     var what = tidy(button ? button.textContent : elt && elt.textContent).slice(0, 60);
@@ -200,10 +229,10 @@
     var isPoll = xhr.status === 401 && elt && elt.hasAttribute && elt.hasAttribute("hx-trigger") &&
       /every|load/.test(elt.getAttribute("hx-trigger"));
     if (xhr.status === 401 && xhr.getResponseHeader("X-Session-Expired")) {
-      if (!isCard && !isPoll && elt && elt.tagName === "FORM") notDone.push(actionName(elt));
+      if (!isCard && !isPoll && elt && elt.tagName === "FORM") notDone.push({ name: actionName(elt), form: elt });
       ask("");
     } else if (xhr.status === 403 && xhr.getResponseHeader("X-CSRF-Refresh")) {
-      if (!isCard && elt && elt.tagName === "FORM") notDone.push(actionName(elt));
+      if (!isCard && elt && elt.tagName === "FORM") notDone.push({ name: actionName(elt), form: elt });
       freshToken().then(function (answer) {
         // A fresh token only for this page's nurse: someone else signed in on this browser
         // meanwhile (another tab) must not have her changes sent under their name.

@@ -35,6 +35,13 @@ def test_actions_not_done_while_signed_out_say_what_they_were_on(browser_page, l
     expect(said).to_contain_text("Not done while you were signed out")
     assert "Chart (Height, weight, creatinine)" in said.inner_text()
     assert page.input_value("#id_m-value") == "172"  # what she typed is still there
+    # ...and beside the form she pressed, brought into view (QA: the top message was out of
+    # sight); sent again, the note goes.
+    beside = page.locator("[data-testid=measure-form] [data-testid=not-done]")
+    expect(beside).to_have_text("Not done while you were signed out: press it again.")
+    expect(beside).to_be_in_viewport()
+    page.locator("[data-testid=measure-form] button[type=submit]").click()
+    expect(beside).to_have_count(0)
 
     Session.objects.all().delete()
     page.locator(f"#adm-{adm.pk} [data-testid=pause]").click()
