@@ -929,7 +929,12 @@ def _card(
             pause_form = PauseForm(
                 encounter=encounter,
                 prefix=f"p{pause.pk}",
-                initial={"start": pause.start, "end": pause.end, "version": adm.version},
+                initial={
+                    "start": pause.start,
+                    "end": pause.end,
+                    "reason": pause.reason,
+                    "version": adm.version,
+                },
             )
         pauses.append((pause, pause_form))
     running = _is_running(adm, encounter)

@@ -24,7 +24,14 @@ from django.utils import timezone
 from coding.engine import Finding, RecordError
 from coding.engine.reading import local_time
 from mar import merge
-from mar.models import ADMINISTRATION_CARD_FIELDS, AccessSite, Administration, Encounter, Order
+from mar.models import (
+    ADMINISTRATION_CARD_FIELDS,
+    AccessSite,
+    Administration,
+    Encounter,
+    Order,
+    Pause,
+)
 from mar.services.charting import finding_key
 
 # The chart speaks 24-hour: a time field is text, "2026-03-02 14:30" (issue 15, item 10). The
@@ -518,6 +525,11 @@ class PauseForm(ZonedForm):
         label="Paused at", error_messages={"required": "Enter when it was paused."}
     )
     end = LocalTimeField(label="Resumed at", required=False)
+    # Given with the pause, or added afterwards (QA: a pause made without one could not be
+    # given one later).
+    reason = forms.ChoiceField(
+        label="Reason", choices=[("", "(none given)"), *Pause.Reason.choices], required=False
+    )
     version = forms.IntegerField(widget=forms.HiddenInput())
     addendum_why = forms.CharField(
         label="Why (addendum to the signed record)", required=False, max_length=2000

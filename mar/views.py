@@ -920,6 +920,10 @@ def pause_update(request: HttpRequest, pk: int, pause_pk: int) -> HttpResponse:
                 version=form.cleaned_data["version"],
                 start=form.cleaned_data["start"],
                 end=form.cleaned_data["end"],
+                # A form without the field (a page drawn before it) leaves the reason as it is.
+                reason=form.cleaned_data["reason"]
+                if form.add_prefix("reason") in request.POST
+                else None,
                 user=request.user,
                 addendum_why=form.cleaned_data["addendum_why"],
             )

@@ -1026,8 +1026,10 @@ def pause_update(
     now: datetime | None = None,
     user: AbstractBaseUser | None = None,
     addendum_why: str = "",
+    reason: str | None = None,
 ) -> Pause:
-    """Late entry of a pause's times; `version` is the administration's.
+    """Late entry of a pause's times and its reason (None: the reason as it is); `version` is
+    the administration's.
 
     On a signed record the correction is an addendum, as for a card (administration_update): it
     needs `addendum_why` and a `user`, and the Addendum is written in the same transaction.
@@ -1040,14 +1042,20 @@ def pause_update(
         # The engine would say the pause is "not within its start and stop", about the pause:
         # the time to fix is the resume (issue 15, item 8).
         raise ChartError({"end": [_resume_before_pause(current, start, end)]})
+    if reason is not None and reason not in {"", *Pause.Reason.values}:
+        raise ChartError({"reason": [f"Unknown pause reason {reason!r}."]})
     what = [
         f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}"
         for name, before, after in (("paused", pause.start, start), ("resumed", pause.end, end))
         if before != after
     ]
+    if reason is not None and reason != pause.reason:
+        said = dict(Pause.Reason.choices)
+        what.append(f"reason: {said.get(pause.reason, '(none)')} -> {said.get(reason, '(none)')}")
+        pause.reason = reason
     pause.start = start
     pause.end = end
-    pause.save(update_fields=["start", "end"])
+    pause.save(update_fields=["start", "end", "reason"])
     _bump(current)
     _refuse_input_errors(encounter, current.pk, now or timezone.now())
     if signed:

@@ -26,7 +26,7 @@ from mar.models import (
 )
 from mar.services.charting import order_disposition_set
 from tests import factories
-from tests.mar.chart_helpers import running_visit
+from tests.mar.chart_helpers import local, running_visit
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -460,3 +460,47 @@ def test_a_wristband_of_a_patient_with_two_visits_in_progress_asks_which(client_
     Encounter.objects.filter(pk=second.pk).update(status=Encounter.Status.SIGNED)
     response = client_as(roles.NURSE).post(reverse("mar:board_scan"), scan)
     assert response["Location"] == reverse("mar:encounter", args=[first.pk])
+
+
+def test_a_pause_made_without_a_reason_is_given_one_later_on_its_card(client_as) -> None:
+    """Pause is one tap (a reaction does not wait for a form): a reason can be left out then
+    and given afterwards in the card's pause row, with the times (QA: it could not be added
+    later); the card then says it. A form without the reason field (a page drawn before it)
+    leaves the reason as it is."""
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    client.post(url("adm_pause", encounter, adm.pk), {f"at{adm.pk}-version": adm.version})
+    pause = adm.pauses.get()
+    assert pause.reason == ""
+    adm.refresh_from_db()
+    chart = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert f'name="p{pause.pk}-reason"' in chart
+    times = {
+        f"p{pause.pk}-start": local(pause.start),
+        f"p{pause.pk}-end": "",
+        f"p{pause.pk}-version": adm.version,
+    }
+    html = client.post(
+        reverse("mar:pause_update", args=[encounter.pk, pause.pk]),
+        {**times, f"p{pause.pk}-reason": "pump_alarm"},
+        **HX,
+    ).content.decode()
+    pause.refresh_from_db()
+    assert pause.reason == "pump_alarm"
+    assert re.search(r"Paused \d\d:\d\d: Pump alarm", html)  # the card says it
+    adm.refresh_from_db()
+    client.post(
+        reverse("mar:pause_update", args=[encounter.pk, pause.pk]),
+        {**times, f"p{pause.pk}-version": adm.version},
+        **HX,
+    )
+    pause.refresh_from_db()
+    assert pause.reason == "pump_alarm"
+    refused = client.post(
+        reverse("mar:pause_update", args=[encounter.pk, pause.pk]),
+        {**times, f"p{pause.pk}-version": adm.version, f"p{pause.pk}-reason": "boredom"},
+        **HX,
+    ).content.decode()
+    assert f'id="error_1_id_p{pause.pk}-reason"' in refused
+    pause.refresh_from_db()
+    assert pause.reason == "pump_alarm"
