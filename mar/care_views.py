@@ -103,32 +103,40 @@ def scan_override(request: HttpRequest, pk: int, scan_pk: int) -> HttpResponse:
 @require_POST
 @role_required(NURSE)
 def board_scan(request: HttpRequest) -> HttpResponse:
-    """A wristband scanned on the board opens that patient's chart (the open encounter); with
-    two visits in progress, she chooses which (QA: the scan opened the newer, empty one while a
-    bag ran on the other)."""
+    """A wristband scanned on the board opens that patient's chart (the visit in progress, else
+    the latest), the scan recorded on it as a wristband scan at its chart would be (QA: the
+    chart then still said "Wristband not scanned"). With two visits in progress she chooses
+    (QA: the scan opened the newer, empty one while a bag ran on the other): each choice posts
+    the scan again with the visit (`encounter`)."""
     form = ScanForm(request.POST, prefix="scan")
-    if form.is_valid():
-        mrn = wristband_mrn(form.cleaned_data["code"])
-        in_progress = list(
-            Encounter.objects.filter(patient__mrn=mrn, status=Encounter.Status.IN_PROGRESS)
-            .select_related("patient")
-            .order_by("arrived_at", "pk")
-        )
-        if len(in_progress) > 1:  # she chooses: the scan does not pick one of them for her
-            return render(request, "mar/scan_choose.html", {"encounters": in_progress})
-        # The open encounter of that patient, else the latest one. (Ordered by "-status" it
-        # was the other way round: "signed" sorts after "in_progress", and a signed visit
-        # opened before the one in progress.)
-        encounter = (
-            in_progress[0]
-            if in_progress
-            else Encounter.objects.filter(patient__mrn=mrn).order_by("-pk").first()
-        )
-        if encounter is not None:
-            return redirect(reverse("mar:encounter", args=[encounter.pk]))
-        messages.error(request, f"No encounter for the wristband {mrn[:40]!r}.")
-    else:
+    if not form.is_valid():
         messages.error(request, "Nothing was scanned.")
+        return redirect(reverse("mar:board"))
+    code = form.cleaned_data["code"]
+    mrn = wristband_mrn(code)
+    in_progress = list(
+        Encounter.objects.filter(patient__mrn=mrn, status=Encounter.Status.IN_PROGRESS)
+        .select_related("patient")
+        .order_by("arrived_at", "pk")
+    )
+    chosen = request.POST.get("encounter", "")
+    if len(in_progress) > 1:
+        in_progress_of = {str(e.pk): e for e in in_progress}
+        if chosen not in in_progress_of:  # she chooses: the scan does not pick one for her
+            return render(
+                request, "mar/scan_choose.html", {"encounters": in_progress, "code": code}
+            )
+        in_progress = [in_progress_of[chosen]]
+    if in_progress:
+        encounter = in_progress[0]
+        scanning.scan_record(encounter=encounter, raw=code, user=request.user)
+        return redirect(reverse("mar:encounter", args=[encounter.pk]))
+    # None in progress: the latest visit, to read. (Ordered by "-status" a signed visit opened
+    # before the one in progress: "signed" sorts after "in_progress".)
+    latest = Encounter.objects.filter(patient__mrn=mrn).order_by("-pk").first()
+    if latest is not None:
+        return redirect(reverse("mar:encounter", args=[latest.pk]))
+    messages.error(request, f"No encounter for the wristband {mrn[:40]!r}.")
     return redirect(reverse("mar:board"))
 
 

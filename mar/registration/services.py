@@ -296,7 +296,11 @@ def encounter_open(
     if second_visit_why is not None and not second_visit_why.strip():
         open_visits = visits_in_progress(patient)
         if open_visits:
-            raise _fail("second_visit_why", second_visit_warning(open_visits[0]))
+            raise _fail(
+                "second_visit_why",
+                f"Visit {open_visits[0].pk} of this patient is in progress: say why a second "
+                "visit is opened while it is.",
+            )
     zone = zone or settings.TIME_ZONE
     fields: dict[str, Any] = {
         "patient": patient,

@@ -445,21 +445,40 @@ def test_a_flush_s_volume_shows_its_unit_beside_the_box(client_as) -> None:
 def test_a_wristband_of_a_patient_with_two_visits_in_progress_asks_which(client_as) -> None:
     """Two visits of one patient in progress: the board's scan opens neither on its own (QA:
     it opened the newer, empty chart while a bag ran on the other); it lists both, the
-    earliest arrival first, each a link to its chart. With one in progress and the other signed
-    it opens the one in progress (it opened the signed one: "-status" put "signed" first)."""
+    earliest arrival first, each choice posting the scan with its visit: that chart opens with
+    the wristband recorded as scanned on it. With one in progress and the other signed it opens
+    the one in progress (it opened the signed one: "-status" put "signed" first)."""
     first, _adm = running_visit()
     second = factories.encounter_create(
         patient=first.patient, arrived_at=first.arrived_at + timedelta(hours=1)
     )
     scan = {"scan-code": f"MRN:{first.patient.mrn}"}
-    response = client_as(roles.NURSE).post(reverse("mar:board_scan"), scan)
+    client = client_as(roles.NURSE)
+    response = client.post(reverse("mar:board_scan"), scan)
     html = response.content.decode()
     assert response.status_code == 200 and 'data-testid="scan-two-visits"' in html
-    links = re.findall(r'href="([^"]+)" data-testid="scan-visit"', html)
-    assert links == [reverse("mar:encounter", args=[e.pk]) for e in (first, second)]
+    choices = re.findall(r'name="encounter" value="(\d+)"', html)
+    assert choices == [str(first.pk), str(second.pk)]
+    assert not BarcodeScan.objects.exists()  # nothing recorded until she chooses
+    response = client.post(reverse("mar:board_scan"), {**scan, "encounter": second.pk})
+    assert response["Location"] == reverse("mar:encounter", args=[second.pk])
+    recorded = BarcodeScan.objects.get()
+    assert (recorded.encounter, recorded.kind, recorded.result) == (second, "patient", "match")
     Encounter.objects.filter(pk=second.pk).update(status=Encounter.Status.SIGNED)
-    response = client_as(roles.NURSE).post(reverse("mar:board_scan"), scan)
+    response = client.post(reverse("mar:board_scan"), scan)
     assert response["Location"] == reverse("mar:encounter", args=[first.pk])
+
+
+def test_a_wristband_scanned_on_the_board_confirms_the_patient_on_the_chart(client_as) -> None:
+    """The board's scan is the wristband scan of the visit it opens (QA: the chart it opened
+    still said "Wristband not scanned")."""
+    encounter, _adm = running_visit()
+    client = client_as(roles.NURSE)
+    before = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    client.post(reverse("mar:board_scan"), {"scan-code": f"MRN:{encounter.patient.mrn}"})
+    after = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
+    assert "Wristband not scanned" in before and "Wristband not scanned" not in after
+    assert f"Patient confirmed: {encounter.patient.name}" in unescape(after)
 
 
 def test_a_pause_made_without_a_reason_is_given_one_later_on_its_card(client_as) -> None:

@@ -143,7 +143,7 @@ def test_a_second_visit_while_one_is_in_progress_needs_a_reason(client_as, clerk
     assert 'name="second_visit_why"' in page
     typed = {**VISIT, "arrived_at": "2026-03-02T11:00", "account_number": "V-2"}
     refused = client.post(url, typed)
-    assert f"Visit {first.pk} of this patient is still in progress" in field_error(
+    assert f"Visit {first.pk} of this patient is in progress: say why" in field_error(
         refused.content.decode(), "second_visit_why"
     )
     assert 'value="V-2"' in refused.content.decode()  # what was typed stays
