@@ -79,15 +79,16 @@ def test_scan_right_and_wrong_override_and_start(browser_page, live_server) -> N
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/mar/encounters/{encounter.pk}/")
 
-    # On the chart, the scan field has the focus: the wristband confirms the patient.
-    scan(page, "MRN-4471")
+    # The board's scan is the wristband's: the chart opens with the patient confirmed (the
+    # wristband scanned on the chart itself: tests/mar/test_views_care.py).
     expect(page.locator("[data-testid=patient-confirmed]")).to_be_visible()
+    result = page.locator("[data-testid=scan-result]")
+    expect(result).to_contain_text("Patient confirmed: Ada Scan")
 
     # The GS1 DataMatrix of ondansetron: a match, with its lot and expiry.
     scan(page, GS1_HEAD, gs_then=GS1_TAIL)
-    result = page.locator("[data-testid=scan-result]")
-    expect(result).to_have_attribute("data-result", "match")
     expect(result).to_contain_text("lot A1B2")
+    expect(result).to_have_attribute("data-result", "match")
     row = page.locator("[data-testid=order-row]", has_text="ondansetron")
     expect(row.locator("[data-testid=order-scan]")).to_contain_text("NDC 01234-5678-90 · lot A1B2")
 
