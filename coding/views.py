@@ -31,7 +31,7 @@ from coding.claim import (
     ndc_missing,
     record_facts,
 )
-from coding.corrections import correction_resolve
+from coding.corrections import correction_rereview, correction_resolve
 from coding.engine import RecordError, code_record, parse_record
 from coding.exports import EXPORT_FORMATS, export_create, sendable
 from coding.forms import (
@@ -410,16 +410,24 @@ def _review_context(
             if correction.state != ChargeCorrection.State.NEEDS_REVIEW:
                 continue
             corrected = correction.corrected or {}
+            # Whether the run already gives what it gave: then drop is offered first.
+            judged = correction_rereview(correction, lines)
             fresh = CorrectionResolveForm(
                 prefix=f"c{correction.pk}",
                 initial={
+                    "decision": judged.recommend or None,
                     "code": corrected.get("code", ""),
                     "units": corrected.get("units", 1),
                     "modifiers": " ".join(corrected.get("modifiers", [])),
                 },
             )
             rereview.append(
-                {"correction": correction, "form": take(("resolve", correction.pk), fresh)}
+                {
+                    "correction": correction,
+                    "made": judged.made,
+                    "advice": judged.advice,
+                    "form": take(("resolve", correction.pk), fresh),
+                }
             )
         context.update(
             {
