@@ -15,7 +15,10 @@ new run:
   code twice.
 
 Corrections still waiting for re-review are carried as they are; dropped ones are not carried.
-Nothing is dropped without the coder's recorded decision.
+Nothing is dropped without the coder's recorded decision. Each decision is a row of its own
+(`CorrectionDecision`: keep, adapt, drop, and undo), never overwritten; until the run is sent to
+billing the coder may undo her decision on it (`correction_decision_undo`): the correction waits
+for re-review again as it did before it.
 
 A correction is never kept (or adapted) into a line the run already sends, by code, date and
 modifiers: the claim would bill it twice (two drug lines of one code are not twice: each carries
@@ -37,7 +40,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from coding.drug_lines import is_drug_line
-from coding.models import ChargeCorrection, ChargeLine, ChargeRun, ReviewItem
+from coding.models import ChargeCorrection, ChargeLine, ChargeRun, CorrectionDecision, ReviewItem
 from coding.review import EffectiveLine, _clean_line, _locked_claimed, effective_lines
 
 _TARGET_KEYS = ("code", "units", "modifiers", "date", "administrations")
@@ -352,6 +355,7 @@ def correction_resolve(
     correction = ChargeCorrection.objects.select_for_update().get(pk=correction.pk)
     if correction.run_id != locked.run_id:
         raise ValidationError("That correction is not one of the charges under review.")
+    before = _as_is(correction)
     if correction.state != ChargeCorrection.State.NEEDS_REVIEW:
         raise ValidationError("That correction is not waiting for re-review.")
     if decision not in DECISIONS:
@@ -402,4 +406,80 @@ def correction_resolve(
     correction.decided_by = user  # type: ignore[assignment]
     correction.decided_at = timezone.now()
     correction.save()
+    CorrectionDecision.objects.create(
+        correction=correction,
+        decision=decision,
+        reason=correction.decision_reason,
+        by=user,
+        at=correction.decided_at,
+        before=before,
+        after=_as_is(correction),
+    )
+    return correction
+
+
+def _as_is(correction: ChargeCorrection) -> dict[str, Any]:
+    """What a decision changes of a correction, kept beside it (`CorrectionDecision`)."""
+    return {
+        "state": correction.state,
+        "action": correction.action,
+        "original": correction.original,
+        "corrected": correction.corrected,
+    }
+
+
+DECIDED = (
+    ChargeCorrection.State.KEPT,
+    ChargeCorrection.State.ADAPTED,
+    ChargeCorrection.State.DROPPED,
+)
+
+
+@transaction.atomic
+def correction_decision_undo(
+    *, item: ReviewItem, user: AbstractBaseUser, correction: ChargeCorrection, reason: str
+) -> ChargeCorrection:
+    """Take back the re-review decision (keep, adapt, drop) made on the charges under review:
+    the correction waits for re-review again as it did before it (its action, original and
+    corrected as they were), to be decided anew; acceptance waits for it. The decision and its
+    undoing both stay (`CorrectionDecision`). Not once the run was sent to billing: its charges
+    are billed with that decision (a correction of the line is sent as the difference)."""
+    locked = _locked_claimed(item, user)
+    correction = ChargeCorrection.objects.select_for_update().get(pk=correction.pk)
+    if correction.run_id != locked.run_id:
+        raise ValidationError("That correction is not one of the charges under review.")
+    last = correction.decisions.order_by("-at", "-pk").first()
+    if (
+        correction.state not in DECIDED
+        or last is None
+        or last.decision == CorrectionDecision.Decision.UNDO
+        or not last.before
+    ):
+        raise ValidationError("That correction has no re-review decision on these charges to undo.")
+    run = locked.run
+    assert run is not None
+    if run.exported_at is not None:
+        raise ValidationError(
+            "These charges were sent to billing with that decision: it stays. Correct the line "
+            "instead (the next export sends the difference)."
+        )
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why you undo the decision."})
+    undone = _as_is(correction)
+    correction.state = last.before["state"]
+    correction.action = last.before["action"]
+    correction.original = last.before["original"]
+    correction.corrected = last.before["corrected"]
+    correction.decision_reason = ""
+    correction.decided_by = None
+    correction.decided_at = None
+    correction.save()
+    CorrectionDecision.objects.create(
+        correction=correction,
+        decision=CorrectionDecision.Decision.UNDO,
+        reason=reason.strip(),
+        by=user,
+        before=undone,
+        after=_as_is(correction),
+    )
     return correction

@@ -31,12 +31,18 @@ from coding.claim import (
     ndc_missing,
     record_facts,
 )
-from coding.corrections import correction_rereview, correction_resolve
+from coding.corrections import (
+    DECIDED,
+    correction_decision_undo,
+    correction_rereview,
+    correction_resolve,
+)
 from coding.engine import RecordError, code_record, parse_record
 from coding.exports import EXPORT_FORMATS, export_create, sendable
 from coding.forms import (
     KNOWN_RULES,
     CorrectionResolveForm,
+    CorrectionUndoForm,
     DateRangeForm,
     EditOverrideForm,
     LineAddForm,
@@ -429,9 +435,24 @@ def _review_context(
                     "form": take(("resolve", correction.pk), fresh),
                 }
             )
+        # The re-review decisions made on these charges: undone until they are sent to billing.
+        rereviewed = [
+            {
+                "correction": correction,
+                "form": take(
+                    ("undo", correction.pk),
+                    CorrectionUndoForm(prefix=f"u{correction.pk}"),
+                )
+                if run.exported_at is None
+                else None,
+            }
+            for correction in run.corrections.all()
+            if correction.state in DECIDED and correction.decided_at is not None
+        ]
         context.update(
             {
                 "lines": rows,
+                "rereviewed": rereviewed,
                 "changes": changes,
                 # The runs the markers span before this one (after the run compared with): each
                 # change's reason, so the banner above does not read as the only one.
@@ -480,8 +501,8 @@ def _administration_choices(administrations: Iterable[Administration]) -> list[t
     ]
 
 
-# A refused form and where it goes on the page: ("line", line id), ("add",), ("query",) or
-# ("override", rule, message).
+# A refused form and where it goes on the page: ("line", line id), ("add",), ("query",),
+# ("resolve", correction id), ("undo", correction id) or ("override", rule, message).
 Bound = tuple[tuple[object, ...], forms.Form]
 
 
@@ -608,6 +629,28 @@ def correction_resolve_view(request: HttpRequest, pk: int, correction_id: int) -
             messages.success(request, "Correction re-reviewed; your decision and reason are kept.")
             return redirect("coding:encounter_charges", pk=pk)
     return _refused(request, pk, (("resolve", correction.pk), form), "Correction not re-reviewed.")
+
+
+@require_POST
+@role_required(CODER)
+def correction_undo_view(request: HttpRequest, pk: int, correction_id: int) -> HttpResponse:
+    item = _item_for(pk)
+    correction = get_object_or_404(ChargeCorrection, pk=correction_id, run__encounter_id=pk)
+    form = CorrectionUndoForm(request.POST, prefix=f"u{correction.pk}")
+    if form.is_valid():
+        try:
+            correction_decision_undo(
+                item=item, user=request.user, correction=correction,
+                reason=form.cleaned_data["reason"],
+            )  # fmt: skip
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request, "Decision undone: the correction waits for your decision again."
+            )
+            return redirect("coding:encounter_charges", pk=pk)
+    return _refused(request, pk, (("undo", correction.pk), form), "Decision not undone.")
 
 
 @require_POST
