@@ -62,6 +62,7 @@ from coding.models import (
 from coding.payer_views import may_edit_policy
 from coding.reports import findings_by_nurse_and_unit, findings_by_rule, reconciliation
 from coding.review import (
+    addenda_since,
     charge_edits_for_run,
     charge_line_correct,
     edit_override_create,
@@ -298,6 +299,8 @@ def _review_context(
     run = next((r for r in runs if r.is_current), None)
     previous = [r for r in runs if not r.is_current]
     administrations = review_reads.administrations_with_pauses(encounter)
+    addenda = list(chart_reads.addenda(encounter.pk, encounter=encounter))
+    queries = review_reads.queries(encounter.pk, encounter=encounter)
     context: dict[str, object] = {
         "encounter": encounter,
         "item": item,
@@ -309,8 +312,8 @@ def _review_context(
         "orders": review_reads.orders(encounter.pk, encounter=encounter),
         "administrations": administrations,
         "flushes": chart_reads.flushes(encounter.pk, encounter=encounter),
-        "addenda": chart_reads.addenda(encounter.pk, encounter=encounter),
-        "queries": review_reads.queries(encounter.pk, encounter=encounter),
+        "addenda": addenda,
+        "queries": queries,
         "can_act": bool(
             item
             and item.state == ReviewItem.State.IN_REVIEW
@@ -325,6 +328,10 @@ def _review_context(
             and may_edit_policy(request.user)
         ),
         "billed": review_reads.standing_charges(encounter.pk, encounter=encounter),
+    }
+    # On an open query, the addenda written since it was asked: none of them answered it.
+    context["addenda_since"] = {
+        query.pk: addenda_since(query, addenda) for query in queries if query.is_open
     }
     context["changed_after_billing"] = _changed_after_billing(
         item, bool(review_reads.ledger_first(encounter.pk))

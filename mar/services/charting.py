@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -1146,10 +1146,12 @@ def addendum_write(
     flush_site: AccessSite | None = None,
     flush_at: datetime | None = None,
     now: datetime | None = None,
+    answers: Sequence[int] = (),
 ) -> Addendum:
     """An addendum to a signed record (what, why; who and when are recorded); charges rerun.
 
     It may chart a flush that was given but not charted (the usual answer to a RAC-5 query).
+    `answers`: the coders' open queries the nurse says it answers (in words).
     """
     if flush_site is not None and flush_at is not None:
         try:
@@ -1160,4 +1162,6 @@ def addendum_write(
             raise ChartError(errors) from exc
         zone_time = _shown(flush_at, encounter)
         what = f"{what}\nFlush charted on S{flush_site.pk} at {zone_time}."
-    return signature.addendum_store(encounter=encounter, user=user, what=what, why=why)
+    return signature.addendum_store(
+        encounter=encounter, user=user, what=what, why=why, answers=answers
+    )
