@@ -10,14 +10,27 @@ new run:
 - NEEDS_REVIEW otherwise (the target changed or vanished): the old target stays in `original`,
   the new run's line for the same administrations (if any) in `line`; it applies to nothing and
   blocks acceptance until the coder keeps, adapts or drops it, with a reason
-  (`correction_resolve`).
+  (`correction_resolve`). Also when its target is unchanged but the new run now makes, on
+  another line, the line it gives (its code, date and modifiers): carried, it would bill that
+  code twice.
 
 Corrections still waiting for re-review are carried as they are; dropped ones are not carried.
-Nothing is dropped without the coder's recorded decision.
+Nothing is dropped without the coder's recorded decision. Each decision is a row of its own
+(`CorrectionDecision`: keep, adapt, drop, and undo), never overwritten; until the run is sent to
+billing the coder may undo her decision on it (`correction_decision_undo`): the correction waits
+for re-review again as it did before it.
+
+A correction is never kept (or adapted) into a line the run already sends, by code, date and
+modifiers: the claim would bill it twice (two drug lines of one code are not twice: each carries
+its own NDC). The re-review says when the new run already gives what the correction gave
+(`correction_rereview`: "the new run now makes this line itself: nothing to keep") and offers
+to drop it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -26,8 +39,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from coding.models import ChargeCorrection, ChargeLine, ChargeRun, ReviewItem
-from coding.review import _clean_line, _locked_claimed
+from coding.drug_lines import is_drug_line
+from coding.models import ChargeCorrection, ChargeLine, ChargeRun, CorrectionDecision, ReviewItem
+from coding.review import EffectiveLine, _clean_line, _locked_claimed, effective_lines
 
 _TARGET_KEYS = ("code", "units", "modifiers", "date", "administrations")
 
@@ -61,6 +75,31 @@ def _line_json(line: ChargeLine) -> dict[str, Any]:
         "administrations": list(line.administrations),
         "why": line.why,
     }
+
+
+ClaimKey = tuple[str, str, tuple[str, ...]]
+
+
+def _claim_key(data: dict[str, Any]) -> ClaimKey:
+    """What makes two lines of a claim the same charge: code, date and modifiers."""
+    return (data.get("code") or "", data.get("date") or "", tuple(data.get("modifiers") or ()))
+
+
+def _sent_key(line: ChargeLine | EffectiveLine) -> ClaimKey:
+    return (line.code, line.date.isoformat(), tuple(line.modifiers))
+
+
+def _collides(result: dict[str, Any], lines: list[ChargeLine], target: ChargeLine | None) -> bool:
+    """Whether a run's lines other than `target` have the code, date and modifiers of `result`
+    (what a correction sends). Two drug lines of a code are distinct (one NDC each)."""
+    key = _claim_key(result)
+    drug = target is not None and is_drug_line(target)
+    return any(
+        _sent_key(line) == key
+        and (target is None or line.pk != target.pk)
+        and not (drug and is_drug_line(line))
+        for line in lines
+    )
 
 
 def _covering(lines: list[ChargeLine], administrations: list[str]) -> list[tuple[Any, ...]]:
@@ -154,6 +193,15 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
                 line = nearest_line(new_lines, old.original, taken)
             if line is not None:
                 taken.add(line.pk)
+        if (
+            state == ChargeCorrection.State.CARRIED
+            and old.corrected
+            and _collides(old.corrected, new_lines, line)
+            and not _collides(old.corrected, old_lines, old.line)
+        ):
+            # The new run makes, on another line, the line this correction gives: carried as
+            # it is, that code would be billed twice. The coder decides (the old target stays).
+            state, original = ChargeCorrection.State.NEEDS_REVIEW, old.original
         made.append(
             ChargeCorrection.objects.create(
                 run=run,
@@ -192,6 +240,96 @@ def corrections_waiting(run: ChargeRun) -> list[ChargeCorrection]:
     return [c for c in run.corrections.all() if c.state == ChargeCorrection.State.NEEDS_REVIEW]
 
 
+@dataclass(frozen=True)
+class Rereview:
+    """What the re-review panel says of a correction waiting for the coder's decision."""
+
+    correction: ChargeCorrection
+    # The line the run sends that gives what the correction gave (code, units, modifiers,
+    # date), when one does: keeping the correction would bill it twice.
+    made: EffectiveLine | None = None
+
+    @property
+    def removed_line_gone(self) -> bool:
+        return (
+            self.correction.action == ChargeCorrection.Action.REMOVE
+            and self.correction.line_id is None
+        )
+
+    @property
+    def recommend(self) -> str:
+        """The decision offered first ("drop"), when there is nothing to keep."""
+        return "drop" if self.made is not None or self.removed_line_gone else ""
+
+    @property
+    def advice(self) -> str:
+        if self.made is not None:
+            if self.made.correction is None:
+                return "the new run now makes this line itself: nothing to keep. Drop it."
+            return "this run already sends this line (as corrected): nothing to keep. Drop it."
+        if self.removed_line_gone:
+            return "the line it removed is gone from the new charges: nothing to keep. Drop it."
+        return ""
+
+
+def correction_rereview(correction: ChargeCorrection, lines: Iterable[EffectiveLine]) -> Rereview:
+    """The re-review of `correction` against `lines`, its run's lines as they will be sent
+    (`effective_lines`): the run's line that already gives what the correction gave (its code,
+    units, modifiers and date), if any. No query."""
+    made = None
+    if correction.action != ChargeCorrection.Action.REMOVE and correction.corrected:
+        wanted = (_claim_key(correction.corrected), int(correction.corrected.get("units") or 0))
+        made = next(
+            (
+                line
+                for line in lines
+                if line.line_id is not None
+                and not line.removed
+                and (_sent_key(line), line.units) == wanted
+            ),
+            None,
+        )
+    return Rereview(correction, made)
+
+
+def _sent_twice(
+    correction: ChargeCorrection, result: dict[str, Any], lines: list[EffectiveLine]
+) -> EffectiveLine | None:
+    """A line the run sends, besides the correction's own target, with the code, date and
+    modifiers of `result` (what the correction would send once decided): the claim would bill
+    that code twice on that day. Two drug lines of a code are not twice (one NDC each)."""
+    key = _claim_key(result)
+    target = correction.line
+    drug = target is not None and is_drug_line(target)
+    for line in lines:
+        if line.removed or (target is not None and line.line_id == target.pk):
+            continue
+        if line.correction is not None and line.correction.pk == correction.pk:
+            continue
+        if drug and line.source == "drug":
+            continue
+        if _sent_key(line) == key:
+            return line
+    return None
+
+
+def _refuse_twice(decision: str, result: dict[str, Any], twice: EffectiveLine) -> None:
+    verb = {"keep": "kept", "adapt": "adapted"}[decision]
+    mods = "-".join(twice.modifiers)
+    label = f"{twice.code}{'-' + mods if mods else ''} ×{twice.units}"
+    covers = f" ({', '.join(twice.administrations)})" if twice.administrations else ""
+    same = (_sent_key(twice), twice.units) == (_claim_key(result), int(result.get("units") or 0))
+    if same and twice.correction is None and twice.source != "coder":
+        gave = ", the line this correction gave"
+        fix = "Drop it: the new run makes this line itself."
+    else:
+        gave, fix = "", f"Drop it, and correct the run's {twice.code} line if it is wrong."
+    raise ValidationError(
+        f"Not {verb}: this run already sends {label} on {twice.date:%m-%d}{covers}{gave}; "
+        f"{verb}, the correction would send a second {twice.code} that day, billed twice. {fix}"
+    )
+
+
 DECISIONS = ("keep", "adapt", "drop")
 
 
@@ -210,11 +348,14 @@ def correction_resolve(
 ) -> ChargeCorrection:
     """The coder's decision on a correction needing re-review: keep it as it was (on the new
     run's line, or as an added line when its target is gone), adapt it (new values), or drop it.
+    Keeping or adapting it into a line the run already sends (code, date, modifiers) is refused:
+    billed twice.
     """
     locked = _locked_claimed(item, user)
     correction = ChargeCorrection.objects.select_for_update().get(pk=correction.pk)
     if correction.run_id != locked.run_id:
         raise ValidationError("That correction is not one of the charges under review.")
+    before = _as_is(correction)
     if correction.state != ChargeCorrection.State.NEEDS_REVIEW:
         raise ValidationError("That correction is not waiting for re-review.")
     if decision not in DECISIONS:
@@ -247,6 +388,14 @@ def correction_resolve(
             correction.state = ChargeCorrection.State.ADAPTED
         else:
             correction.state = ChargeCorrection.State.KEPT
+        if correction.corrected:
+            # Never into a line the run already sends: the claim would bill it twice.
+            run = ChargeRun.objects.prefetch_related(
+                "lines", "corrections__by", "corrections__decided_by"
+            ).get(pk=locked.run_id)
+            twice = _sent_twice(correction, correction.corrected, effective_lines(run))
+            if twice is not None:
+                _refuse_twice(decision, correction.corrected, twice)
         if line is not None:
             correction.original = _line_json(line)
         elif correction.action == ChargeCorrection.Action.CHANGE:
@@ -257,4 +406,80 @@ def correction_resolve(
     correction.decided_by = user  # type: ignore[assignment]
     correction.decided_at = timezone.now()
     correction.save()
+    CorrectionDecision.objects.create(
+        correction=correction,
+        decision=decision,
+        reason=correction.decision_reason,
+        by=user,
+        at=correction.decided_at,
+        before=before,
+        after=_as_is(correction),
+    )
+    return correction
+
+
+def _as_is(correction: ChargeCorrection) -> dict[str, Any]:
+    """What a decision changes of a correction, kept beside it (`CorrectionDecision`)."""
+    return {
+        "state": correction.state,
+        "action": correction.action,
+        "original": correction.original,
+        "corrected": correction.corrected,
+    }
+
+
+DECIDED = (
+    ChargeCorrection.State.KEPT,
+    ChargeCorrection.State.ADAPTED,
+    ChargeCorrection.State.DROPPED,
+)
+
+
+@transaction.atomic
+def correction_decision_undo(
+    *, item: ReviewItem, user: AbstractBaseUser, correction: ChargeCorrection, reason: str
+) -> ChargeCorrection:
+    """Take back the re-review decision (keep, adapt, drop) made on the charges under review:
+    the correction waits for re-review again as it did before it (its action, original and
+    corrected as they were), to be decided anew; acceptance waits for it. The decision and its
+    undoing both stay (`CorrectionDecision`). Not once the run was sent to billing: its charges
+    are billed with that decision (a correction of the line is sent as the difference)."""
+    locked = _locked_claimed(item, user)
+    correction = ChargeCorrection.objects.select_for_update().get(pk=correction.pk)
+    if correction.run_id != locked.run_id:
+        raise ValidationError("That correction is not one of the charges under review.")
+    last = correction.decisions.order_by("-at", "-pk").first()
+    if (
+        correction.state not in DECIDED
+        or last is None
+        or last.decision == CorrectionDecision.Decision.UNDO
+        or not last.before
+    ):
+        raise ValidationError("That correction has no re-review decision on these charges to undo.")
+    run = locked.run
+    assert run is not None
+    if run.exported_at is not None:
+        raise ValidationError(
+            "These charges were sent to billing with that decision: it stays. Correct the line "
+            "instead (the next export sends the difference)."
+        )
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why you undo the decision."})
+    undone = _as_is(correction)
+    correction.state = last.before["state"]
+    correction.action = last.before["action"]
+    correction.original = last.before["original"]
+    correction.corrected = last.before["corrected"]
+    correction.decision_reason = ""
+    correction.decided_by = None
+    correction.decided_at = None
+    correction.save()
+    CorrectionDecision.objects.create(
+        correction=correction,
+        decision=CorrectionDecision.Decision.UNDO,
+        reason=reason.strip(),
+        by=user,
+        before=undone,
+        after=_as_is(correction),
+    )
     return correction

@@ -117,6 +117,18 @@ class CorrectionResolveForm(forms.Form):
         return data
 
 
+class CorrectionUndoForm(forms.Form):
+    """Take back a re-review decision made on these charges (coding/corrections.py)."""
+
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 1}),
+        label="Why undo it",
+        help_text="The correction waits for your decision again; both stay in the report.",
+        error_messages={"required": "Say why you undo the decision: it is kept with it."},
+    )
+
+
 class LineAddForm(forms.Form):
     code = forms.CharField(
         max_length=10, error_messages={"required": "Enter the code of the line to add."}

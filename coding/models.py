@@ -213,6 +213,39 @@ class ChargeCorrection(models.Model):
         return self.state in self.IN_EFFECT
 
 
+class CorrectionDecision(models.Model):
+    """A coder's re-review decision on a correction (keep, adapt, drop) or her undoing of one,
+    with its reason: one row each, in order, never overwritten (coding/corrections.py). The
+    reconciliation report lists them. `before` and `after` are the correction's state, action,
+    original and corrected around the decision: an undo puts back the `before` of the decision
+    it undoes."""
+
+    class Decision(models.TextChoices):
+        KEEP = "keep", "Kept"
+        ADAPT = "adapt", "Adapted"
+        DROP = "drop", "Dropped"
+        UNDO = "undo", "Undone"
+
+    correction = models.ForeignKey(
+        ChargeCorrection, on_delete=models.PROTECT, related_name="decisions"
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason = models.TextField()
+    by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=now)
+    before = models.JSONField(
+        default=dict, blank=True, help_text="The correction before: state, action, original, "
+        "corrected"
+    )  # fmt: skip
+    after = models.JSONField(default=dict, blank=True, help_text="The correction after it")
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.decision} of correction {self.correction_id}"
+
+
 class EditOverride(models.Model):
     """A coder's decision to send a line despite an edit (EDIT-MUE, ...), with the reason."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -9,6 +10,8 @@ from django.db.models import QuerySet
 from coding.formulary_changes import charges_refresh
 from coding.models import DocumentationQuery
 from coding.outbox import outbox_enqueue
+from coding.review import queries_answer
+from mar.models import Addendum
 from mar.ports import FormularyChange
 
 
@@ -24,3 +27,7 @@ class CodingChargesPort:
 
     def open_queries(self) -> QuerySet[Any]:
         return DocumentationQuery.objects.filter(answered_at__isnull=True)
+
+    def queries_answered(self, *, addendum: Addendum, query_ids: Sequence[int]) -> None:
+        # The nurse's word: her addendum answers these queries (in the addendum's transaction).
+        queries_answer(addendum=addendum, query_ids=list(query_ids))

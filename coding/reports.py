@@ -6,14 +6,15 @@ server's time zone. Findings are those of each encounter's current charge run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
-from coding.models import ChargeCorrection, ChargeFinding, ReviewItem
+from coding.models import ChargeCorrection, ChargeFinding, ChargeRun, CorrectionDecision, ReviewItem
+from coding.run_changes import run_numbers
 from mar.models import Encounter
 
 
@@ -79,16 +80,45 @@ def findings_by_rule(
     return list(rows)
 
 
+@dataclass(frozen=True)
+class DecisionStep:
+    """One re-review decision on a correction, or its undoing, as the report lists it."""
+
+    decision: str  # "keep", "adapt", "drop" or "undo" (CorrectionDecision.Decision)
+    label: str  # "Kept", "Adapted", "Dropped", "Undone"
+    reason: str
+    by: str
+    at: datetime
+    run_number: int  # the run it was decided on, by its number within the encounter
+    sends: dict[str, Any]  # the line the correction sends after it ({}: none)
+    added: bool  # it sends that line as an added one (its line gone from the run)
+
+
+@dataclass(frozen=True)
+class CorrectionHistory:
+    """A coder's correction from the run she made it on to the current run: as she made it
+    (`first`: action, the engine's line, hers, her reason), every decision since in order, and
+    how it stands now (`current`, on the current run)."""
+
+    current: ChargeCorrection
+    first: ChargeCorrection
+    first_run_number: int
+    decisions: list[DecisionStep] = field(default_factory=list)
+
+
 @dataclass
 class Reconciliation:
     not_accepted: QuerySet[Encounter]
     corrections: QuerySet[ChargeCorrection]
+    histories: list[CorrectionHistory] = field(default_factory=list)
 
 
 def reconciliation(*, date_from: date, date_to: date) -> Reconciliation:
     """Signed encounters whose charges are not accepted yet; every coder's correction and why,
     as it stands on the encounter's current charges: applied, carried forward, waiting for
-    re-review, kept, adapted or dropped (coding/corrections.py)."""
+    re-review, kept, adapted or dropped (coding/corrections.py); with its history
+    (`histories`): the correction as the coder made it, then each re-review decision and undo
+    with its reason, in order, on whichever run it was made (nothing overwritten)."""
     done = [ReviewItem.State.ACCEPTED, ReviewItem.State.EXPORTED]
     not_accepted = (
         Encounter.objects.filter(_in_range("", date_from, date_to), status=Encounter.Status.SIGNED)
@@ -103,4 +133,62 @@ def reconciliation(*, date_from: date, date_to: date) -> Reconciliation:
         .select_related("run__encounter__patient", "by", "line", "decided_by")
         .order_by("at", "pk")
     )
-    return Reconciliation(not_accepted=not_accepted, corrections=corrections)
+    return Reconciliation(
+        not_accepted=not_accepted, corrections=corrections, histories=_histories(corrections)
+    )
+
+
+def _histories(corrections: QuerySet[ChargeCorrection]) -> list[CorrectionHistory]:
+    """Each current correction with the rows it was carried from (one per run) and their
+    decisions: three reads, whatever the number of encounters."""
+    current = list(corrections)
+    encounters = {c.run.encounter_id for c in current}
+    rows = {
+        c.pk: c
+        for c in ChargeCorrection.objects.filter(run__encounter_id__in=encounters)
+        .select_related("by")
+        .prefetch_related("decisions__by")
+    }
+    runs: dict[int, list[ChargeRun]] = {}
+    for run in ChargeRun.objects.filter(encounter_id__in=encounters).only(
+        "pk", "encounter_id", "created_at"
+    ):
+        runs.setdefault(run.encounter_id, []).append(run)
+    numbers = {pk: n for same in runs.values() for pk, n in run_numbers(same).items()}
+    out = []
+    for correction in current:
+        chain = [rows.get(correction.pk, correction)]
+        while chain[-1].carried_from_id is not None and chain[-1].carried_from_id in rows:
+            chain.append(rows[chain[-1].carried_from_id])
+        chain.reverse()  # as made first
+        decisions = sorted(
+            ((d, numbers.get(row.run_id, 0)) for row in chain for d in row.decisions.all()),
+            key=lambda pair: (pair[0].at, pair[0].pk),
+        )
+        out.append(
+            CorrectionHistory(
+                current=correction,
+                first=chain[0],
+                first_run_number=numbers.get(chain[0].run_id, 0),
+                decisions=[_step(d, number) for d, number in decisions],
+            )
+        )
+    return out
+
+
+NOT_SENT = (ChargeCorrection.State.DROPPED, ChargeCorrection.State.NEEDS_REVIEW)
+
+
+def _step(decision: CorrectionDecision, run_number: int) -> DecisionStep:
+    after = decision.after or {}
+    sends = {} if after.get("state") in NOT_SENT else after.get("corrected") or {}
+    return DecisionStep(
+        decision=decision.decision,
+        label=decision.get_decision_display(),
+        reason=decision.reason,
+        by=decision.by.get_username(),
+        at=decision.at,
+        run_number=run_number,
+        sends=sends,
+        added=bool(sends) and after.get("action") == ChargeCorrection.Action.ADD,
+    )

@@ -564,25 +564,13 @@ def query_send(
     return query
 
 
-@transaction.atomic
-def queries_answer(*, addendum: Addendum) -> list[DocumentationQuery]:
-    """An addendum answers the encounter's open queries; the item comes back to the coders.
+ANSWERED = "Query answered by addendum"  # the item's returned_reason
 
-    Called for every new addendum (`queries_answer_on_addendum`, connected to mar.Addendum's
-    post_save in CodingConfig.ready()). The addendum also
-    regenerates the charges (mar.services.signature.addendum_store); when the new run arrives,
-    review_item_sync puts the item back to NEW as well. Doing it here too covers an addendum
-    that changes no charted fact (the same record gives no new run).
-    """
-    open_queries = list(
-        DocumentationQuery.objects.select_for_update().filter(
-            encounter_id=addendum.encounter_id, answered_at__isnull=True
-        )
-    )
-    if not open_queries:
-        return []
+
+def _answered(queries: list[DocumentationQuery], addendum: Addendum) -> None:
+    """Mark `queries` answered by `addendum`; a queried item comes back to the coders."""
     at = timezone.now()
-    for query in open_queries:
+    for query in queries:
         query.answered_by_addendum = addendum
         query.answered_at = at
         query.save(update_fields=["answered_by_addendum", "answered_at"])
@@ -592,18 +580,106 @@ def queries_answer(*, addendum: Addendum) -> list[DocumentationQuery]:
         state=ReviewItem.State.NEW,
         claimed_by=None,
         claimed_at=None,
-        returned_reason="Query answered by addendum",
+        returned_reason=ANSWERED,
         updated_at=at,
     )
-    return open_queries
 
 
-def queries_answer_on_addendum(
-    sender: object, *, instance: Addendum, created: bool, **kwargs: object
-) -> None:
-    """post_save of mar.Addendum, connected in CodingConfig.ready()."""
-    if created:
-        queries_answer(addendum=instance)
+@transaction.atomic
+def queries_answer(*, addendum: Addendum, query_ids: list[int]) -> list[DocumentationQuery]:
+    """The nurse says her addendum answers these queries (an answer in words: the record may
+    not change at all). Only the open queries of the addendum's encounter among `query_ids`
+    are answered; the item comes back to the coders. Called by the record's port
+    (`mar.services.signature.addendum_store`, the addendum form's "It answers the coder's
+    query")."""
+    queries = list(
+        DocumentationQuery.objects.select_for_update().filter(
+            pk__in=query_ids, encounter_id=addendum.encounter_id, answered_at__isnull=True
+        )
+    )
+    if queries:
+        _answered(queries, addendum)
+    return queries
+
+
+def _record_entries(snapshot: dict[str, Any], administrations: list[str]) -> dict[str, Any]:
+    """The record's entries a query names: each administration's and its order's."""
+    adms = {adm.get("id"): adm for adm in snapshot.get("administrations") or []}
+    orders = {order.get("id"): order for order in snapshot.get("orders") or []}
+    entries: dict[str, Any] = {}
+    for adm_id in administrations:
+        adm = adms.get(adm_id)
+        entries[adm_id] = adm
+        if adm is not None and adm.get("order"):
+            entries[adm["order"]] = orders.get(adm["order"])
+    return entries
+
+
+def _finding_marks(run: ChargeRun, query: DocumentationQuery) -> list[tuple[str, str]]:
+    """The run's findings of the query's rule on the query's administrations (their field; for
+    a finding of no administration, its message too: it names what it is about)."""
+    wanted = sorted(query.administrations)
+    return sorted(
+        (finding.field, "" if wanted else finding.message)
+        for finding in run.findings.all()
+        if finding.rule == query.rule and sorted(finding.administrations) == wanted
+    )
+
+
+def query_answered_by_change(query: DocumentationQuery, before: ChargeRun, after: ChargeRun) -> str:
+    """Why the record as `after` read it answers `query`, asked of the record as `before` read
+    it ("" when it does not): its finding changed or cleared ("RAC-1 cleared"), the
+    administration it names or that administration's order changed ("A2 changed"), or, for a
+    query about the record (no finding, no administration), the record changed."""
+    if query.rule and _finding_marks(before, query) != _finding_marks(after, query):
+        cleared = not _finding_marks(after, query)
+        return f"{query.rule} {'cleared' if cleared else 'changed'}"
+    if query.administrations:
+        named = list(query.administrations)
+        if _record_entries(before.input_snapshot, named) != _record_entries(
+            after.input_snapshot, named
+        ):
+            return f"{', '.join(named)} changed"
+        return ""
+    if not query.rule and before.input_snapshot != after.input_snapshot:
+        return "the record changed"
+    return ""
+
+
+def queries_answer_by_run(*, previous: ChargeRun, run: ChargeRun) -> list[DocumentationQuery]:
+    """A run made by an addendum answers the open queries whose subject it changed
+    (`query_answered_by_change`, from `previous`, the run it replaces): answered by the last
+    addendum written since the query was asked. The others stay open, whatever addendum came:
+    an addendum about something else answers nothing. Called by charge_run_store after
+    review_item_sync (the item, back to NEW for the new charges, then says a query was
+    answered)."""
+    if run.trigger != ChargeRun.Trigger.ADDENDUM or run.error or previous.error:
+        return []
+    queries = list(
+        DocumentationQuery.objects.select_for_update().filter(
+            encounter_id=run.encounter_id, answered_at__isnull=True
+        )
+    )
+    if not queries:
+        return []
+    addenda = list(Addendum.objects.filter(encounter_id=run.encounter_id).order_by("at", "pk"))
+    answered: list[DocumentationQuery] = []
+    for query in queries:
+        since = [a for a in addenda if a.at >= query.asked_at]
+        if since and query_answered_by_change(query, previous, run):
+            _answered([query], since[-1])
+            answered.append(query)
+    if answered:
+        ReviewItem.objects.filter(encounter_id=run.encounter_id, run=run).update(
+            returned_reason=ANSWERED
+        )
+    return answered
+
+
+def addenda_since(query: DocumentationQuery, addenda: list[Addendum]) -> list[Addendum]:
+    """The addenda of `addenda` written since `query` was asked: on an open query, those that
+    did not answer it ("addendum since, not answering")."""
+    return [a for a in addenda if a.encounter_id == query.encounter_id and a.at >= query.asked_at]
 
 
 def open_queries(encounter_id: int) -> list[DocumentationQuery]:

@@ -10,7 +10,7 @@ from django.db import transaction
 from coding.corrections import corrections_carry
 from coding.drug_lines import DrugLineRows, drug_line_inputs, drug_line_rows, drug_lines_store
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
-from coding.review import review_item_sync
+from coding.review import queries_answer_by_run, review_item_sync
 from mar.models import Encounter
 from mar.record import payer_policies, record_dict_from_encounter
 
@@ -98,13 +98,16 @@ def charge_run_store(
         )
     # The rest of storing a run, in this transaction, in plain calls: its drug lines (from the
     # record's rows: HCPCS, units, JW/JZ) after the engine's lines, the coder's corrections of
-    # the previous run (carried, or back for re-review: coding/corrections.py), and the coders'
-    # worklist item, which follows the current run back to NEW.
+    # the previous run (carried, or back for re-review: coding/corrections.py), the coders'
+    # worklist item, which follows the current run back to NEW, and the coder's open queries
+    # this addendum's change answers (coding/review.py).
     if not run.error:
         drug_lines_store(run=run, rows=drug_rows)
     if current is not None:
         corrections_carry(previous=current, run=run)
     review_item_sync(run=run)
+    if current is not None:
+        queries_answer_by_run(previous=current, run=run)
     return run, True
 
 

@@ -19,6 +19,11 @@ urlpatterns = [
         views.correction_resolve_view,
         name="correction_resolve",
     ),
+    path(
+        "encounters/<int:pk>/corrections/<int:correction_id>/undo/",
+        views.correction_undo_view,
+        name="correction_undo",
+    ),
     path("encounters/<int:pk>/override/", views.override, name="override"),
     path("encounters/<int:pk>/query/", views.query, name="query"),
     path("exports/", views.exports, name="exports"),

@@ -31,12 +31,18 @@ from coding.claim import (
     ndc_missing,
     record_facts,
 )
-from coding.corrections import correction_resolve
+from coding.corrections import (
+    DECIDED,
+    correction_decision_undo,
+    correction_rereview,
+    correction_resolve,
+)
 from coding.engine import RecordError, code_record, parse_record
 from coding.exports import EXPORT_FORMATS, export_create, sendable
 from coding.forms import (
     KNOWN_RULES,
     CorrectionResolveForm,
+    CorrectionUndoForm,
     DateRangeForm,
     EditOverrideForm,
     LineAddForm,
@@ -56,6 +62,7 @@ from coding.models import (
 from coding.payer_views import may_edit_policy
 from coding.reports import findings_by_nurse_and_unit, findings_by_rule, reconciliation
 from coding.review import (
+    addenda_since,
     charge_edits_for_run,
     charge_line_correct,
     edit_override_create,
@@ -292,6 +299,8 @@ def _review_context(
     run = next((r for r in runs if r.is_current), None)
     previous = [r for r in runs if not r.is_current]
     administrations = review_reads.administrations_with_pauses(encounter)
+    addenda = list(chart_reads.addenda(encounter.pk, encounter=encounter))
+    queries = review_reads.queries(encounter.pk, encounter=encounter)
     context: dict[str, object] = {
         "encounter": encounter,
         "item": item,
@@ -303,8 +312,8 @@ def _review_context(
         "orders": review_reads.orders(encounter.pk, encounter=encounter),
         "administrations": administrations,
         "flushes": chart_reads.flushes(encounter.pk, encounter=encounter),
-        "addenda": chart_reads.addenda(encounter.pk, encounter=encounter),
-        "queries": review_reads.queries(encounter.pk, encounter=encounter),
+        "addenda": addenda,
+        "queries": queries,
         "acknowledgements": review_reads.acknowledgements(encounter.pk, encounter=encounter),
         "can_act": bool(
             item
@@ -320,6 +329,10 @@ def _review_context(
             and may_edit_policy(request.user)
         ),
         "billed": review_reads.standing_charges(encounter.pk, encounter=encounter),
+    }
+    # On an open query, the addenda written since it was asked: none of them answered it.
+    context["addenda_since"] = {
+        query.pk: addenda_since(query, addenda) for query in queries if query.is_open
     }
     context["changed_after_billing"] = _changed_after_billing(
         item, bool(review_reads.ledger_first(encounter.pk))
@@ -411,20 +424,43 @@ def _review_context(
             if correction.state != ChargeCorrection.State.NEEDS_REVIEW:
                 continue
             corrected = correction.corrected or {}
+            # Whether the run already gives what it gave: then drop is offered first.
+            judged = correction_rereview(correction, lines)
             fresh = CorrectionResolveForm(
                 prefix=f"c{correction.pk}",
                 initial={
+                    "decision": judged.recommend or None,
                     "code": corrected.get("code", ""),
                     "units": corrected.get("units", 1),
                     "modifiers": " ".join(corrected.get("modifiers", [])),
                 },
             )
             rereview.append(
-                {"correction": correction, "form": take(("resolve", correction.pk), fresh)}
+                {
+                    "correction": correction,
+                    "made": judged.made,
+                    "advice": judged.advice,
+                    "form": take(("resolve", correction.pk), fresh),
+                }
             )
+        # The re-review decisions made on these charges: undone until they are sent to billing.
+        rereviewed = [
+            {
+                "correction": correction,
+                "form": take(
+                    ("undo", correction.pk),
+                    CorrectionUndoForm(prefix=f"u{correction.pk}"),
+                )
+                if run.exported_at is None
+                else None,
+            }
+            for correction in run.corrections.all()
+            if correction.state in DECIDED and correction.decided_at is not None
+        ]
         context.update(
             {
                 "lines": rows,
+                "rereviewed": rereviewed,
                 "changes": changes,
                 # The runs the markers span before this one (after the run compared with): each
                 # change's reason, so the banner above does not read as the only one.
@@ -473,8 +509,8 @@ def _administration_choices(administrations: Iterable[Administration]) -> list[t
     ]
 
 
-# A refused form and where it goes on the page: ("line", line id), ("add",), ("query",) or
-# ("override", rule, message).
+# A refused form and where it goes on the page: ("line", line id), ("add",), ("query",),
+# ("resolve", correction id), ("undo", correction id) or ("override", rule, message).
 Bound = tuple[tuple[object, ...], forms.Form]
 
 
@@ -601,6 +637,28 @@ def correction_resolve_view(request: HttpRequest, pk: int, correction_id: int) -
             messages.success(request, "Correction re-reviewed; your decision and reason are kept.")
             return redirect("coding:encounter_charges", pk=pk)
     return _refused(request, pk, (("resolve", correction.pk), form), "Correction not re-reviewed.")
+
+
+@require_POST
+@role_required(CODER)
+def correction_undo_view(request: HttpRequest, pk: int, correction_id: int) -> HttpResponse:
+    item = _item_for(pk)
+    correction = get_object_or_404(ChargeCorrection, pk=correction_id, run__encounter_id=pk)
+    form = CorrectionUndoForm(request.POST, prefix=f"u{correction.pk}")
+    if form.is_valid():
+        try:
+            correction_decision_undo(
+                item=item, user=request.user, correction=correction,
+                reason=form.cleaned_data["reason"],
+            )  # fmt: skip
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request, "Decision undone: the correction waits for your decision again."
+            )
+            return redirect("coding:encounter_charges", pk=pk)
+    return _refused(request, pk, (("undo", correction.pk), form), "Decision not undone.")
 
 
 @require_POST

@@ -39,6 +39,7 @@ from mar.forms import (
     SiteUpdateForm,
     StartForm,
     ordered_method,
+    query_choices,
 )
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
@@ -52,6 +53,7 @@ from mar.models import (
     Flush,
     Order,
 )
+from mar.ports import charges_port
 from mar.record import (
     administration_record_id,
     pk_from_record_id,
@@ -546,6 +548,17 @@ def chart_context(
     timeline: Timeline | None = None
     if record is not None:
         timeline = build_timeline(record, result, now=bedside_now(encounter, now))
+    open_queries = (
+        list(
+            charges_port()
+            .open_queries()
+            .filter(encounter_id=encounter.pk)
+            .select_related("asked_by")
+            .order_by("asked_at", "pk")
+        )
+        if encounter.is_signed
+        else None
+    )
     return {
         "encounter": encounter,
         "now": now,
@@ -597,10 +610,18 @@ def chart_context(
         else (bound.get("sign") or SignForm(open_errors=checklist.open_errors)),
         "addendum_form": (
             bound.get("addendum")
-            or AddendumForm(encounter=encounter, sites=sites, prefix="addendum")
+            or AddendumForm(
+                encounter=encounter,
+                sites=sites,
+                queries=query_choices(open_queries or ()),
+                prefix="addendum",
+            )
         )
         if encounter.is_signed
         else None,
+        # The coders' open queries, read once for the addendum's choices and the banner
+        # (mar/_queries.html reads them itself where a view gives none).
+        "open_queries": open_queries,
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
         "order_purposes": Order.Purpose,
         # what was read, for the care panels (`care_context(rows=...)`)

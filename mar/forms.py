@@ -555,6 +555,23 @@ class EncounterTimesForm(BaseSnapshotMixin, ZonedForm):
     addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
 
 
+QUERY_CHOICE_CHARS = 90  # of a query's question in the addendum's choices
+
+
+def query_choices(queries: Iterable[Any]) -> list[tuple[int, str]]:
+    """The coders' open queries (rows of the port's `open_queries`) as the addendum form's
+    choices: "RAC-1 (A1): Is there an order for hydration?", a long question cut (…)."""
+    out = []
+    for query in queries:
+        about = query.rule or "About the record"
+        named = f" ({', '.join(query.administrations)})" if query.administrations else ""
+        question = " ".join(query.question.split())
+        if len(question) > QUERY_CHOICE_CHARS:
+            question = question[:QUERY_CHOICE_CHARS].rsplit(" ", 1)[0] + "…"
+        out.append((query.pk, f"{about}{named}: {question}"))
+    return out
+
+
 class AddendumForm(ZonedForm):
     what = forms.CharField(
         label="What changed",
@@ -576,11 +593,28 @@ class AddendumForm(ZonedForm):
     flush_solution = flush_solution_field("Flush solution")
     flush_volume_ml = flush_volume_field("Flush volume (mL)")
 
-    def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        sites: Iterable[AccessSite] = (),
+        queries: Iterable[tuple[int, str]] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["flush_site"].choices = [("", "— no flush —")] + [
             (s.pk, f"S{s.pk} {s}") for s in sites
         ]
+        choices = list(queries)
+        if choices:  # only while a coder's query is open on the record
+            self.fields["answers"] = forms.TypedMultipleChoiceField(
+                coerce=int,
+                choices=choices,
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                label="It answers the coder's query",
+                help_text="Tick the query this addendum answers in words. A change to what a "
+                "query asks about (the order, flush, time or dose it names) answers it by itself.",
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -11,12 +11,17 @@ The port says *that* charges are owed, and by whom they are awaited; coding deci
 - `charges_refresh`: a pharmacist's decision (a class, a drug's billing data) may have made the
   current charge runs of signed encounters stale; coding regenerates them (or flags a run
   already exported) and returns (regenerated encounter ids, flagged run ids).
-- `open_queries`: the coders' unanswered documentation queries (rows with `encounter_id`), for
-  the board's "Query from coding" marker.
+- `open_queries`: the coders' unanswered documentation queries (rows with `encounter_id`,
+  `rule`, `administrations`, `question`, `asked_by`, `asked_at`), for the board's "Query from
+  coding" marker and the addendum form's "It answers the coder's query".
+- `queries_answered`: the nurse says her addendum answers these open queries (an answer in
+  words). Called in the addendum's transaction. (An addendum whose change answers a query, its
+  finding cleared or what it names changed, is found by coding when the new run is stored.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,7 +30,7 @@ from django.core.exceptions import ImproperlyConfigured
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
-    from mar.models import Administration, Drug
+    from mar.models import Addendum, Administration, Drug
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class ChargesPort(Protocol):
     def charges_refresh(self, *, change: FormularyChange) -> tuple[list[int], list[int]]: ...
 
     def open_queries(self) -> QuerySet[Any]: ...
+
+    def queries_answered(self, *, addendum: Addendum, query_ids: Sequence[int]) -> None: ...
 
 
 _port: ChargesPort | None = None

@@ -58,6 +58,7 @@ from mar.forms import (
     StartForm,
     apply_chart_error,
     plain_number,
+    query_choices,
 )
 from mar.jinja import partial_response
 from mar.models import (
@@ -991,7 +992,12 @@ def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
     """A change to a signed record: what and why (who and when recorded); charges regenerate."""
     encounter = _encounter(pk)
     sites = {s.pk: s for s in encounter.sites.all()}
-    form = AddendumForm(request.POST, encounter=encounter, sites=sites.values(), prefix="addendum")
+    queries = query_choices(
+        charges_port().open_queries().filter(encounter_id=pk).order_by("asked_at", "pk")
+    )
+    form = AddendumForm(
+        request.POST, encounter=encounter, sites=sites.values(), queries=queries, prefix="addendum"
+    )
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -1004,6 +1010,7 @@ def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
                 flush_at=data["flush_at"],
                 flush_solution=data["flush_solution"],
                 flush_volume_ml=data["flush_volume_ml"],
+                answers=data.get("answers") or (),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -34,8 +34,11 @@ def test_storing_a_charge_run_has_no_hidden_receiver() -> None:
     assert not post_save.has_listeners(ChargeRun)
 
 
-def test_an_addendum_is_the_one_signal_coding_listens_to() -> None:
-    assert post_save.has_listeners(Addendum)
+def test_coding_listens_to_no_signal_of_the_record() -> None:
+    """An addendum answers a coder's query through explicit calls (the port's
+    `queries_answered`; charge_run_store for the change it made), not a receiver that answered
+    every open query whatever the addendum said."""
+    assert not post_save.has_listeners(Addendum)
 
 
 def test_the_records_port_to_coding_is_filled_by_coding() -> None:

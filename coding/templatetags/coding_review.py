@@ -4,7 +4,9 @@ from django import template
 
 from coding.models import ChargeOutbox, ChargeRun, DocumentationQuery
 from coding.review import EffectiveLine, effective_lines
+from coding.review import addenda_since as _addenda_since
 from coding.review import open_queries as _open_queries
+from mar.models import Addendum
 
 register = template.Library()
 
@@ -14,6 +16,15 @@ def open_queries(encounter: object) -> list[DocumentationQuery]:
     """The encounter's unanswered documentation queries, oldest first (one query)."""
     pk = getattr(encounter, "pk", None)
     return [] if pk is None else _open_queries(pk)
+
+
+@register.simple_tag
+def addenda_since(query: DocumentationQuery, addenda: object = None) -> list[Addendum]:
+    """The addenda written since an open query was asked: they did not answer it. `addenda`:
+    the encounter's, when the page read them (the chart does); read here otherwise."""
+    if not isinstance(addenda, list | tuple):
+        addenda = list(Addendum.objects.filter(encounter_id=query.encounter_id))
+    return _addenda_since(query, list(addenda))
 
 
 @register.simple_tag

@@ -54,6 +54,7 @@ TRACKED: list[type[models.Model]] = [
     coding.ChargeOutbox,
     coding.ReviewItem,
     coding.ChargeCorrection,
+    coding.CorrectionDecision,
     coding.EditOverride,
     coding.DocumentationQuery,
     coding.MueLimit,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -1170,12 +1170,14 @@ def addendum_write(
     flush_solution: str = "",
     flush_volume_ml: Decimal | None = None,
     now: datetime | None = None,
+    answers: Sequence[int] = (),
 ) -> Addendum:
     """An addendum to a signed record (what, why; who and when are recorded); charges rerun.
 
     It may chart a flush that was given but not charted (the usual answer to a RAC-5 query),
     with its solution and volume as `flush_chart` records them; the addendum says them. As at
     the bedside, not on a site after it was discontinued, nor on another visit's site.
+    `answers`: the coders' open queries the nurse says it answers (in words).
     """
     if flush_site is not None and flush_at is not None:
         if flush_site.encounter_id != encounter.pk:
@@ -1215,4 +1217,6 @@ def addendum_write(
         )
         charted = f"Flush charted on S{flush_site.pk} at {zone_time}"
         what = f"{what}\n{charted}: {details}." if details else f"{what}\n{charted}."
-    return signature.addendum_store(encounter=encounter, user=user, what=what, why=why)
+    return signature.addendum_store(
+        encounter=encounter, user=user, what=what, why=why, answers=answers
+    )

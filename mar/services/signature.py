@@ -1,5 +1,7 @@
 """State changes of the clinical record, as keyword-only functions (HackSoft style)."""
 
+from collections.abc import Sequence
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -25,13 +27,20 @@ def signature_store(*, encounter: Encounter, user: AbstractBaseUser) -> Encounte
 
 @transaction.atomic
 def addendum_store(
-    *, encounter: Encounter, user: AbstractBaseUser, what: str, why: str
+    *,
+    encounter: Encounter,
+    user: AbstractBaseUser,
+    what: str,
+    why: str,
+    answers: Sequence[int] = (),
 ) -> Addendum:
     """Record an addendum to a signed record and regenerate its charges.
 
     Make the record's changes in the same transaction, before or after this call: the charges
     are generated after commit from the record as it then stands, and the previous charge run
-    is kept (is_current=False) for comparison.
+    is kept (is_current=False) for comparison. `answers`: the coders' open queries the nurse
+    says this addendum answers (in words); one its change answers is found by coding from the
+    new charges.
     """
     locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     if locked.status != Encounter.Status.SIGNED:
@@ -44,5 +53,7 @@ def addendum_store(
     if not what.strip() or not why.strip():
         raise ValidationError("An addendum needs both what changed and why.")
     addendum = Addendum.objects.create(encounter=locked, what=what, why=why, author=user)
+    if answers:
+        charges_port().queries_answered(addendum=addendum, query_ids=answers)
     charges_port().charges_owed(encounter_id=locked.pk, trigger="addendum", reason=why)
     return addendum

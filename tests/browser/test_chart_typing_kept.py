@@ -125,7 +125,7 @@ def test_an_addendum_saved_with_htmx_clears_the_answered_query_banner(
     coder = factories.user_create(username="coder-t", role="coder")
     encounter, run, item = reviewed(nurse=nurse)
     review_claim(user=coder, item_id=item.pk)
-    query_send(
+    query = query_send(
         item=item, user=coder, finding=run.findings.get(rule="RAC-5"), question="Flush charted?"
     )
     page = browser_page
@@ -134,6 +134,8 @@ def test_an_addendum_saved_with_htmx_clears_the_answered_query_banner(
 
     page.fill("#id_addendum-what", "flush at 09:10 was given, not charted")
     page.fill("#id_addendum-why", "late entry")
+    # An answer in words: she says it answers the query (the record does not change).
+    page.check(f"input[name='addendum-answers'][value='{query.pk}']")
     page.locator("#addendum button", has_text="Add addendum").click()
     expect(page.locator("[data-testid=addenda] li")).to_have_count(1)
     expect(page.locator("[data-testid=coder-queries]")).to_have_count(0)

@@ -93,3 +93,62 @@ def test_a_coder_re_reviews_a_correction_and_exports_only_the_difference(
         ("CD", billed.transaction_id, "96415", "1")
     ]
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.EXPORTED
+
+
+def test_a_correction_the_new_run_makes_itself_is_dropped_not_billed_twice_and_undone(
+    browser_page, live_server
+) -> None:
+    """QA: 96374 corrected to 96365, then the nurse charted the push as an infusion (the run's
+    own 96365). The panel says there is nothing to keep and offers Drop first; Keep is refused
+    (billed twice); the drop is undone and made again."""
+    from coding.corrections import corrections_waiting
+    from coding.models import ChargeRun
+    from tests.coding.review_helpers import hydration_and_ondansetron, ondansetron_infused
+
+    coder = factories.user_create(username="coder-qa", role="coder")
+    encounter = hydration_and_ondansetron()
+    charge_run_generate(encounter_id=encounter.pk)
+    item = review_claim(user=coder, item_id=ReviewItem.objects.get(encounter=encounter).pk)
+    charge_line_correct(
+        item=item, user=coder, line=item.run.lines.get(code="96374"), action="change",
+        code="96365", units=1, modifiers=[], reason="infused per the pump",
+    )  # fmt: skip
+    new_run = ondansetron_infused(encounter, coder)
+    (waiting,) = corrections_waiting(ChargeRun.objects.get(pk=new_run.pk))
+    prefix = f"c{waiting.pk}"
+
+    page = browser_page
+    sign_in(page, live_server, "coder-qa")
+    page.wait_for_url("**/coding/worklist/")
+    page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
+    page.click("[data-testid=claim]")
+    page.wait_for_selector("[data-testid=resolve-form]")
+    box = page.inner_text("[data-testid=rereview-item]")
+    assert "the new run now makes this line itself: nothing to keep" in box
+    assert page.is_checked(f"input[name='{prefix}-decision'][value='drop']")
+
+    # Keep anyway: refused, said on the form; the run's 96365 stays the only one.
+    page.check(f"input[name='{prefix}-decision'][value='keep']")
+    page.fill(f"textarea[name='{prefix}-reason']", "as it was")
+    page.locator("[data-testid=resolve-form] button[type=submit]").click()
+    page.wait_for_selector(
+        "[data-testid=resolve-form] .alert, [data-testid=resolve-form] .invalid-feedback"
+    )
+    assert "billed twice" in page.inner_text("[data-testid=resolve-form]")
+    assert page.locator("[data-testid=charge-line][data-code='96365']").count() == 1
+
+    page.check(f"input[name='{prefix}-decision'][value='drop']")
+    page.fill(f"textarea[name='{prefix}-reason']", "charted as an infusion now")
+    page.locator("[data-testid=resolve-form] button[type=submit]").click()
+    page.wait_for_selector("[data-testid=rereviewed]")
+    assert "charted as an infusion now" in page.inner_text("[data-testid=rereviewed]")
+    page.screenshot(path=str(SHOTS / "review-dropped-undo.png"), full_page=True)
+
+    # Undo it: the correction waits for a decision again.
+    page.locator("[data-testid=rereviewed] summary", has_text="Undo this decision").click()
+    page.fill(f"textarea[name='u{waiting.pk}-reason']", "dropped the wrong one")
+    page.locator("[data-testid=undo-form] button[type=submit]").click()
+    page.wait_for_selector("[data-testid=resolve-form]")
+    waiting.refresh_from_db()
+    assert waiting.state == ChargeCorrection.State.NEEDS_REVIEW
+    assert [d.decision for d in waiting.decisions.all()] == ["drop", "undo"]

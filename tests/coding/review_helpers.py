@@ -6,11 +6,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
 from coding.models import ChargeRun, ReviewItem
 from coding.services import charge_run_generate
-from mar.models import Addendum, Administration, Drug, DrugNdc, Encounter
+from mar.models import Addendum, Administration, Drug, DrugNdc, Encounter, Flush, Order
 from tests import factories
 
 
@@ -113,3 +114,50 @@ def ondansetron_twice(
     )
     encounter.refresh_from_db()
     return encounter
+
+
+def hydration_and_ondansetron(*, hydration_ordered: bool = True) -> Encounter:
+    """A visit without chemotherapy, signed: hydration 08:00-09:00 (ordered for hydration, or,
+    `hydration_ordered=False`, ordered with no purpose: RAC-1), a flush, then ondansetron 8 mg
+    pushed at 09:05 (A2 of the record). Its charges: 96374 (the push, the initial service) and
+    96361 (the hydration's hour, an add-on)."""
+    t = factories.MORNING
+    encounter = factories.encounter_create()
+    site = factories.site_create(encounter)
+    fluid = factories.order_create(
+        encounter, factories.drug_get("sodium chloride 0.9%", "hydration"), indication="E86.0",
+        purpose=Order.Purpose.HYDRATION if hydration_ordered else "", dose="1000 mL",
+    )  # fmt: skip
+    antiemetic = factories.order_create(
+        encounter, factories.drug_get("ondansetron"), indication="R11.2", dose="8 mg"
+    )
+    factories.administration_create(
+        encounter, fluid, site=site, start=t, stop=t + timedelta(minutes=60),
+        purpose=Administration.Purpose.HYDRATION,
+    )  # fmt: skip
+    Flush.objects.create(encounter=encounter, site=site, at=t + timedelta(minutes=63))
+    factories.administration_create(
+        encounter, antiemetic, site=site, start=t + timedelta(minutes=65),
+        stop=t + timedelta(minutes=67), method=Administration.Method.PUSH,
+        dose_value=Decimal(8), dose_unit="mg",
+    )  # fmt: skip
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_at=timezone.now()
+    )
+    encounter.refresh_from_db()
+    return encounter
+
+
+def ondansetron_infused(
+    encounter: Encounter, author: User | None = None, *, minutes: int = 20
+) -> ChargeRun:
+    """The nurse's addendum: the ondansetron was infused over `minutes`, not pushed (96374
+    becomes 96365 when it is the initial service). Returns the run it makes."""
+    with transaction.atomic():  # the signed-record guard wants both in one transaction
+        addendum_for_test(encounter, author)
+        adm = Administration.objects.get(encounter=encounter, drug__name="ondansetron")
+        Administration.objects.filter(pk=adm.pk).update(
+            method=Administration.Method.INFUSION, stop=adm.start + timedelta(minutes=minutes)
+        )
+    run, _ = charge_run_generate(encounter_id=encounter.pk, trigger=ChargeRun.Trigger.ADDENDUM)
+    return run

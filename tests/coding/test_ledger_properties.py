@@ -1,15 +1,19 @@
 """A stateful property test of billing while the record changes (issue 14's proof).
 
-Sequences of addenda (the chemotherapy's length changes the lines), a pharmacist's re-class,
-corrections, re-review
-decisions, acceptance and export on one signed encounter. After every step: what the billing
-system was sent (charges minus credits, per code, modifiers and date) equals the accepted lines
-of the last export, and the current accepted lines whenever the encounter stands exported; and
-no correction is lost: every correction of a replaced run reached the next run or was dropped
-with a recorded decision.
+Sequences of addenda (the chemotherapy's length changes the lines; the antiemetic pushed or
+infused), a pharmacist's re-class, corrections (units, a removal, the antiemetic read as the
+other service), re-review decisions and their undoing, acceptance and export on one signed
+encounter. After every step: what the billing system was sent (charges minus credits, per
+code, modifiers and date) equals the accepted lines of the last export, and the current accepted
+lines whenever the encounter stands exported; no correction is lost: every correction of a
+replaced run reached the next run or was dropped with a recorded decision; no line (code, date,
+modifiers) is sent twice because of a correction kept through re-review (QA: a push corrected to
+an infusion, then charted as one, kept beside the engine's own line); and every decision is
+kept, in order.
 """
 
 import uuid
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -18,9 +22,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from coding.corrections import correction_resolve, corrections_to_carry, corrections_waiting
+from coding.corrections import (
+    DECIDED,
+    correction_decision_undo,
+    correction_resolve,
+    corrections_to_carry,
+    corrections_waiting,
+)
 from coding.exports import export_create, ledger_sum
-from coding.models import ChargeCorrection, ChargeRun, ReviewItem
+from coding.models import ChargeCorrection, ChargeRun, CorrectionDecision, ReviewItem
 from coding.review import charge_line_correct, effective_lines, review_accept, review_claim
 from coding.services import charge_run_generate
 from mar.models import Administration, Order
@@ -29,6 +39,11 @@ from tests import factories
 from tests.coding.review_helpers import addendum_for_test, reviewed
 
 pytestmark = pytest.mark.django_db
+
+
+def key(line) -> tuple:
+    """What makes two lines of a claim the same charge: code, date and modifiers."""
+    return (line.code, line.date, tuple(line.modifiers))
 
 
 def lines_sum(run: ChargeRun) -> dict:
@@ -132,6 +147,96 @@ class Billing(RuleBasedStateMachine):
         self.accept()
         self.export()
 
+    @rule(infused=st.booleans())
+    def ondansetron_given(self, infused: bool) -> None:
+        """The nurse's addendum: the antiemetic infused 12:20-12:45 after the chemotherapy
+        (96367), or pushed at 09:05 as first charted (96375)."""
+        addendum_for_test(self.encounter, self.coder)
+        start = factories.MORNING + timedelta(minutes=260 if infused else 65)
+        Administration.objects.filter(encounter=self.encounter, drug__name="ondansetron").update(
+            method=Administration.Method.INFUSION if infused else Administration.Method.PUSH,
+            start=start,
+            stop=start + timedelta(minutes=25 if infused else 2),
+        )
+        charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
+
+    @rule()
+    def antiemetic_read_as_the_other(self) -> None:
+        """The coder reads the antiemetic's line as the other service: its push (96375) as an
+        infusion (96367), or its infusion as a push (QA's case). She never bills a line twice
+        herself: a code the charges already send that day is left alone."""
+        item = self._claimed()
+        if item is None:
+            return
+        run = self._run(item.run_id)
+        adm = Administration.objects.get(encounter=self.encounter, drug__name="ondansetron")
+        line = next((ln for ln in run.lines.all() if f"A{adm.pk}" in ln.administrations), None)
+        if line is None or line.code not in ("96367", "96375"):
+            return
+        code = "96375" if line.code == "96367" else "96367"
+        if (code, line.date, tuple(line.modifiers)) in {key(ln) for ln in effective_lines(run)}:
+            return
+        try:
+            charge_line_correct(
+                item=item, user=self.coder, line=line, action="change", code=code,
+                units=line.units, modifiers=list(line.modifiers), reason="read as the other",
+            )  # fmt: skip
+        except ValidationError:
+            pass  # nothing changed
+
+    @rule()
+    def undo(self) -> None:
+        """The coder takes back a re-review decision on the charges under review."""
+        item = self._claimed()
+        if item is None:
+            return
+        decided = ChargeCorrection.objects.filter(
+            run_id=item.run_id, state__in=DECIDED, decided_at__isnull=False
+        ).first()
+        if decided is None:
+            return
+        try:
+            correction_decision_undo(
+                item=item, user=self.coder, correction=decided, reason="choose again"
+            )
+        except ValidationError:
+            assert ChargeRun.objects.get(pk=item.run_id).exported_at is not None
+
+    @staticmethod
+    def _run(pk: int) -> ChargeRun:
+        return ChargeRun.objects.prefetch_related(
+            "lines", "corrections__by", "corrections__decided_by"
+        ).get(pk=pk)
+
+    @invariant()
+    def no_line_billed_twice_by_a_kept_correction(self) -> None:
+        run = self._run(self._item().run_id)
+        lines = effective_lines(run)
+        sent = Counter(key(line) for line in lines)
+        for line in lines:
+            if line.correction is not None and line.correction.state != "applied":
+                assert sent[key(line)] == 1, (line, line.correction.state, lines)
+
+    @invariant()
+    def every_decision_is_kept_in_order(self) -> None:
+        said = {"kept": "keep", "adapted": "adapt", "dropped": "drop"}
+        for correction in ChargeCorrection.objects.filter(
+            run__encounter=self.encounter
+        ).prefetch_related("decisions"):
+            decisions = [d.decision for d in correction.decisions.all()]
+            if correction.state in DECIDED and correction.decided_at is not None:
+                last = correction.decisions.all()[len(decisions) - 1]
+                assert (last.decision, last.reason) == (
+                    said[correction.state],
+                    correction.decision_reason,
+                )
+            elif correction.state == ChargeCorrection.State.NEEDS_REVIEW and decisions:
+                assert decisions[-1] == CorrectionDecision.Decision.UNDO
+            assert all(
+                not (a == b == CorrectionDecision.Decision.UNDO)
+                for a, b in zip(decisions, decisions[1:], strict=False)
+            )
+
     @invariant()
     def sent_equals_accepted(self) -> None:
         sent = ledger_sum(self.encounter.pk)
@@ -162,3 +267,32 @@ def test_what_was_sent_always_equals_what_was_accepted_and_no_correction_is_lost
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+
+
+def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
+    """The QA walkthrough's steps in order, each followed by every invariant (drawn at random,
+    these three steps in a row are rare): the antiemetic's push read as an infusion, the
+    nurse's addendum charting it as one (the run now makes 96367 itself), keep (refused: the
+    machine drops it then), the drop undone and made again, accept and export."""
+    machine = Billing()
+    steps = [
+        machine.antiemetic_read_as_the_other,
+        lambda: machine.ondansetron_given(infused=True),
+        lambda: machine.resolve(decision="keep", units=1),
+        machine.undo,
+        lambda: machine.resolve(decision="drop", units=1),
+        machine.accept_then_export,
+    ]
+    invariants = [
+        machine.no_line_billed_twice_by_a_kept_correction,
+        machine.every_decision_is_kept_in_order,
+        machine.sent_equals_accepted,
+        machine.no_correction_lost,
+    ]
+    for step in steps:
+        step()
+        for holds in invariants:
+            holds()
+    decided = ChargeCorrection.objects.get(run=machine._item().run, carried_from__isnull=False)
+    assert [d.decision for d in decided.decisions.all()] == ["drop", "undo", "drop"]
+    assert machine._item().state == ReviewItem.State.EXPORTED

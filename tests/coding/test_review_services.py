@@ -17,6 +17,7 @@ from coding.review import (
 )
 from coding.services import charge_run_generate
 from mar.models import Addendum, Administration
+from mar.services.signature import addendum_store
 from tests import factories
 from tests.coding.review_helpers import addendum_for_test, reviewed
 
@@ -242,7 +243,9 @@ def test_accepting_records_who_and_when(coder_user) -> None:
     assert accepted.accepted_by == coder_user and accepted.accepted_at is not None
 
 
-def test_a_query_waits_for_the_nurse_and_an_addendum_answers_it(coder_user, nurse_user) -> None:
+def test_a_query_waits_for_the_nurse_and_the_addendum_she_says_answers_it_returns_it(
+    coder_user, nurse_user
+) -> None:
     encounter, run, item = reviewed(nurse=nurse_user)
     review_claim(user=coder_user, item_id=item.pk)
     finding = run.findings.get(rule="RAC-5")
@@ -252,9 +255,15 @@ def test_a_query_waits_for_the_nurse_and_an_addendum_answers_it(coder_user, nurs
     assert query.rule == "RAC-5" and query.administrations == finding.administrations
     assert query.is_open
 
-    addendum = Addendum.objects.create(
-        encounter=encounter, what="flush at 09:10", why="late entry", author=nurse_user
-    )
+    # An addendum the nurse does not say answers it, changing nothing it asks about: still open.
+    Addendum.objects.create(encounter=encounter, what="note", why="late entry", author=nurse_user)
+    query.refresh_from_db()
+    assert query.is_open and ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.QUERIED
+
+    addendum = addendum_store(
+        encounter=encounter, user=nurse_user, what="flush at 09:10", why="late entry",
+        answers=[query.pk],
+    )  # fmt: skip
     query.refresh_from_db()
     item.refresh_from_db()
     assert query.answered_by_addendum == addendum and query.answered_at is not None

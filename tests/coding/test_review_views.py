@@ -374,24 +374,26 @@ def test_a_second_coder_cannot_take_a_claimed_item_by_form_post(client_as, coder
     assert item.claimed_by == coder_user and item.state == ReviewItem.State.IN_REVIEW
 
 
-def test_the_nurse_chart_fragment_shows_open_queries_until_an_addendum(
+def test_the_nurse_chart_fragment_shows_open_queries_until_an_addendum_answers_them(
     coder_user, nurse_user
 ) -> None:
     from django.template.loader import render_to_string
 
     from coding.review import query_send
-    from mar.models import Addendum
+    from mar.services.signature import addendum_store
 
     encounter, run, item = reviewed(nurse=nurse_user)
     assert "coder-queries" not in render_to_string("mar/_queries.html", {"encounter": encounter})
     review_claim(user=coder_user, item_id=item.pk)
-    query_send(
+    query = query_send(
         item=item, user=coder_user, finding=run.findings.get(rule="RAC-5"),
         question="Please chart the flush before paclitaxel.",
     )  # fmt: skip
     html = render_to_string("mar/_queries.html", {"encounter": encounter})
     assert "Please chart the flush before paclitaxel." in html and "RAC-5" in html
-    Addendum.objects.create(encounter=encounter, what="flush", why="query", author=nurse_user)
+    addendum_store(
+        encounter=encounter, user=nurse_user, what="flush", why="query", answers=[query.pk]
+    )
     assert "coder-queries" not in render_to_string("mar/_queries.html", {"encounter": encounter})
 
 

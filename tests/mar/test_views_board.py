@@ -173,7 +173,7 @@ def test_a_signed_encounters_card_says_a_coders_query_waits_for_the_nurse(client
     """The nurse answers a coder's query with an addendum: the card of the signed encounter says
     "Query from coding", even one signed days ago, until an addendum answers it."""
     from coding.models import DocumentationQuery
-    from mar.models import Addendum
+    from mar.services.signature import addendum_store
     from tests.coding.review_helpers import reviewed
 
     client = client_as(roles.NURSE)
@@ -181,7 +181,7 @@ def test_a_signed_encounters_card_says_a_coders_query_waits_for_the_nurse(client
     now = timezone.now()
     queried, run, _ = reviewed(arrived_at=now - timedelta(days=3))
     quiet, _, _ = reviewed(arrived_at=now)
-    DocumentationQuery.objects.create(
+    query = DocumentationQuery.objects.create(
         encounter=queried, run=run, rule="", question="A push?", asked_by=coder
     )
 
@@ -193,7 +193,10 @@ def test_a_signed_encounters_card_says_a_coders_query_waits_for_the_nurse(client
 
     assert "Query from coding" in card(queried)
     assert card(quiet) and "Query from coding" not in card(quiet)
-    Addendum.objects.create(encounter=queried, what="push at 10:05", why="query", author=coder)
+    nurse = factories.user_create(username="nurse-board", role="nurse")
+    addendum_store(
+        encounter=queried, user=nurse, what="push at 10:05", why="query", answers=[query.pk]
+    )
     assert card(queried) == ""  # answered: an encounter signed days ago leaves the board
 
 

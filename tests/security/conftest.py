@@ -52,7 +52,7 @@ class World:
                 message="Wrong drug", by=self.users[roles.ADMIN],
             )  # fmt: skip
         correction = ChargeCorrection.objects.filter(run=run).first()
-        if correction is None:  # one waiting for re-review, for coding:correction_resolve
+        if correction is None:  # one waiting for re-review, for coding:correction_resolve, _undo
             correction = ChargeCorrection.objects.create(
                 run=run, line=line, action="remove", original={"code": line.code},
                 reason="sample", by=User.objects.order_by("pk").first(),

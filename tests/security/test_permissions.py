@@ -84,6 +84,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "coding:line_correct": ("POST", frozenset({C, A}), "encounter"),
     "coding:line_add": ("POST", frozenset({C, A}), "encounter"),
     "coding:correction_resolve": ("POST", frozenset({C, A}), "encounter"),
+    "coding:correction_undo": ("POST", frozenset({C, A}), "encounter"),
     "coding:override": ("POST", frozenset({C, A}), "encounter"),
     "coding:query": ("POST", frozenset({C, A}), "encounter"),
     "coding:exports": ("GET", frozenset({C, A}), ""),
