@@ -16,10 +16,13 @@ ordering provider's NPI, the performer's id. Not compared (`claim_terms`): the c
 ordering provider has an NPI, which identifies them; with none, the name is all that does and
 counts). So a renamed nurse, a reworded description, a reloaded charge master whose price on the
 date of service is unchanged, a new preferred NDC (a billed line keeps the NDC it was billed
-with, claim.py `ndc_for`) re-send nothing: a billed line is re-sent only when what the claim
+with, claim.py `ndc_choice`) re-send nothing: a billed line is re-sent only when what the claim
 carries for that service changed (a unit more, a price corrected for that date, another
-diagnosis). A detail key a new claim element adds is compared until named here: re-sending is
-never silent loss.
+diagnosis). A run's drug lines carry the NDC facts the run was made with (claim.py
+`formulary_snapshot`): a re-export of a run, and the credit of one of its lines, carry the NDC
+its export did whatever the formulary says since; a new run reads the formulary as it is
+then. A detail key a new claim element adds is compared until named here: re-sending is never
+silent loss.
 """
 
 from __future__ import annotations
@@ -107,6 +110,18 @@ class Difference:
 def standing_charges(encounter_id: int) -> list[LedgerEntry]:
     """The encounter's charges the billing system holds now (sent, not reversed)."""
     return review_reads.standing_charges(encounter_id)  # its SQL compiled once
+
+
+def standing_charges_of(encounter_ids: Iterable[int]) -> dict[int, list[LedgerEntry]]:
+    """`standing_charges` of several encounters, in one read."""
+    found: dict[int, list[LedgerEntry]] = defaultdict(list)
+    ids = sorted(set(encounter_ids))
+    if ids:
+        for entry in LedgerEntry.objects.filter(
+            encounter_id__in=ids, kind=LedgerEntry.Kind.CHARGE, reversed_by__isnull=True
+        ).order_by("pk"):
+            found[entry.encounter_id].append(entry)
+    return dict(found)
 
 
 def ledger_difference(standing: Iterable[LedgerEntry], desired: list[Sendable]) -> Difference:

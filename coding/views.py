@@ -355,9 +355,12 @@ def _review_context(
                 )
             )
         rows = []
-        facts = record_facts(encounter, billed=context["billed"], administrations=administrations)
-        details = claim_details(encounter, lines, master=master, facts=facts)
-        context["claim_findings"] = claim_findings(encounter, sent, facts=facts)
+        # The run's formulary facts (coding/claim.py): its drug lines' NDCs as it was made.
+        facts = record_facts(
+            encounter, run=run, billed=context["billed"], administrations=administrations
+        )
+        details = claim_details(encounter, lines, run=run, master=master, facts=facts)
+        context["claim_findings"] = claim_findings(encounter, sent, run=run, facts=facts)
         context["amount_total"] = money_total(
             [d for line, d in zip(lines, details, strict=True) if not line.removed]
         )

@@ -186,7 +186,7 @@ class ReferenceData(RuleBasedStateMachine):
             return
         lines = effective_lines(item.run)
         encounter = Encounter.objects.get(pk=self.encounter.pk)  # its nurse read afresh
-        details = claim_details(encounter, lines)
+        details = claim_details(encounter, lines, run=item.run)
         desired = [sendable(line, d) for line, d in zip(lines, details, strict=True)]
         difference = ledger_difference(standing_charges(self.encounter.pk), desired)
         assert difference.empty, (difference.credits, difference.new)
