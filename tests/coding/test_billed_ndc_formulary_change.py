@@ -7,14 +7,15 @@ the run went to billing: the run is flagged, not regenerated. Its drug lines kee
 unit and quantity) they were billed with: on the review page, in a re-export after the coder
 reopens and accepts again (nothing re-sent), and in the credit and the new charge of a line she
 corrects; the exports parsed back (CSV, HL7 with hl7apy, FHIR with the R4B models). A new run
-(an addendum) takes the formulary as it is then. A run stored before the runs kept their NDC
-facts reads today's formulary, as every run did.
+(an addendum) takes the formulary as it is then, and the review page shows where the next
+export would change a billed line's NDC. A run stored before the runs kept their NDC facts
+reads today's formulary, as every run did.
 """
 
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -29,6 +30,7 @@ from hl7apy.parser import parse_message
 from coding.chargemaster import charge_master_load, charge_master_parse
 from coding.exports import NDC_QUANTITY_EXTENSION, NDC_SYSTEM, export_create
 from coding.formulary_changes import BILLING_EXPORTED_FLAG
+from coding.ledger import Sendable, ndc_changes
 from coding.models import ChargeRun, Export, LedgerEntry, ReviewItem
 from coding.review import charge_line_correct, review_accept, review_reopen
 from coding.services import charge_run_generate
@@ -281,17 +283,22 @@ def test_an_ndc_edited_in_the_admin_after_export_changes_nothing_billed(priced, 
 
 
 def test_a_new_run_after_the_code_changed_bills_the_new_code_with_its_ndc(
-    priced, coder_user, pharmacist_user
+    priced, coder_user, pharmacist_user, client_as
 ) -> None:
     """An addendum after the pharmacist's change: the new run's drug lines have the new code
-    and the NDC; the export credits the J9267 charges with the NDC they were sent with and
-    charges the J9264 lines with theirs."""
+    and the NDC; the review page lists the credits of the J9267 charges with the NDC they were
+    sent with and the new J9264 charges with theirs; the export sends exactly that."""
     encounter = billed_visit(coder_user)
     recode_paclitaxel(pharmacist_user)
     addendum_for_test(encounter, coder_user)
     push = Administration.objects.get(encounter=encounter, drug__name="ondansetron")
     Administration.objects.filter(pk=push.pk).update(stop=push.stop + timedelta(minutes=1))
     charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
+    page = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
+    html = page.content.decode()
+    assert f"J9267 ×300 03-02 · NDC {PREFERRED} 50.01 ML" in html
+    assert f"J9264 x300 03-02 · NDC {PREFERRED} 50.01 ML" in html
+    assert 'data-testid="ndc-change"' not in html  # another code, the same NDC
     export = bill(coder_user, encounter).export
     assert export is not None
     assert same_in_every_format(export) == [
@@ -299,6 +306,40 @@ def test_a_new_run_after_the_code_changed_bills_the_new_code_with_its_ndc(
         ("CD", "J9267", "JW", "20", PREFERRED, "ML", "3.334"),
         ("CG", "J9264", "", "300", PREFERRED, "ML", "50.01"),
         ("CG", "J9264", "JW", "20", PREFERRED, "ML", "3.334"),
+    ]
+
+
+def test_the_review_page_says_where_the_next_export_changes_a_billed_lines_ndc(
+    priced, coder_user, pharmacist_user, client_as
+) -> None:
+    """The scanned package listed after export, then an addendum: the new run groups the dose
+    under the package scanned, so the next export credits the line billed with the preferred
+    NDC and charges it with the scanned one. The review page says so, line by line, before the
+    coder accepts."""
+    encounter = billed_visit(coder_user, scanned=UNLISTED)
+    drug_ndc_add(drug=Drug.objects.get(name="paclitaxel"), ndc=UNLISTED, unit="ML")
+    addendum_for_test(encounter, coder_user)
+    push = Administration.objects.get(encounter=encounter, drug__name="ondansetron")
+    Administration.objects.filter(pk=push.pk).update(stop=push.stop + timedelta(minutes=1))
+    charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
+    page = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
+    html = page.content.decode()
+    said = [
+        f"J9267 ×300 03-02: billed {PREFERRED} 50.01 ML, sent now {UNLISTED} 300 ML",
+        f"J9267-JW ×20 03-02: billed {PREFERRED} 3.334 ML, sent now {UNLISTED} 20 ML",
+    ]
+    assert page.context["billing_difference"]["ndc_changes"] == [
+        f"NDC changes on {s}" for s in said
+    ]
+    assert html.count('data-testid="ndc-change"') == 2
+    assert all(f"NDC changes on {s}" in html for s in said)
+    export = bill(coder_user, encounter).export
+    assert export is not None
+    assert same_in_every_format(export) == [
+        ("CD", "J9267", "", "300", PREFERRED, "ML", "50.01"),
+        ("CD", "J9267", "JW", "20", PREFERRED, "ML", "3.334"),
+        ("CG", "J9267", "", "300", UNLISTED, "ML", "300"),
+        ("CG", "J9267", "JW", "20", UNLISTED, "ML", "20"),
     ]
 
 
@@ -354,3 +395,30 @@ def test_a_run_stored_before_runs_kept_their_formulary_facts_reads_todays_formul
     assert f"NDC {UNLISTED} 300 ML" in rows["J9267"]
     again, created = charge_run_generate(encounter_id=encounter.pk)
     assert (again.pk, created) == (run.pk, False)
+
+
+def test_what_the_review_page_calls_an_ndc_change_of_a_billed_line() -> None:
+    """`ledger.ndc_changes`: a credit and a new charge of the same service (date, modifiers,
+    administrations) whose NDC or N4 unit differ, or whose quantity differs for the same units;
+    not the same NDC with a quantity for other units, nor a credit with nothing in its place."""
+    day = date(2026, 3, 2)
+    billed = {"ndc": PREFERRED, "ndc_unit": "ML", "ndc_quantity": "50.01"}
+
+    def credit(units: int = 300, modifiers: list[str] | None = None) -> LedgerEntry:
+        return LedgerEntry(
+            code="J9267", modifiers=modifiers or [], units=units, date=day,
+            administrations=["A1"], detail=billed, transaction_id="E1-1",
+        )  # fmt: skip
+
+    def charge(units: int = 300, **detail: str) -> Sendable:
+        return Sendable("J9264", (), units, day, ("A1",), detail)
+
+    assert ndc_changes([credit()], [charge(**billed)]) == []  # another code, the same NDC
+    assert ndc_changes([credit()], [charge(250, **{**billed, "ndc_quantity": "41.675"})]) == []
+    assert ndc_changes([credit()], [charge(**{**billed, "ndc_quantity": "60"})]) == [
+        f"NDC changes on J9267 ×300 03-02: billed {PREFERRED} 50.01 ML, sent now {PREFERRED} 60 ML"
+    ]
+    assert ndc_changes([credit()], [charge()]) == [
+        f"NDC changes on J9267 ×300 03-02: billed {PREFERRED} 50.01 ML, sent now without an NDC"
+    ]
+    assert ndc_changes([credit(modifiers=["JW"])], [charge()]) == []  # another service
