@@ -7,10 +7,19 @@
 - on a drug line (its code is the HCPCS of the drug of an administration it covers): `ndc`
   (11 digits), `ndc_unit` (the 837I N4 unit: UN, ML, GR, ME, F2) and `ndc_quantity` (units x
   the formulary's NDC units per billing unit). The NDC is the one scanned at the bedside when
-  the formulary lists it for the drug, else the drug's preferred active NDC, else its first
-  active one. A drug line covers the administrations of one HCPCS code, date of service,
-  modifier and scanned NDC (coding/drug_lines.py), so a line of several administrations
-  carries the NDC they share, its quantity for the line's total units. A coder's correction
+  the formulary lists it for the drug, else the one the administration's lines were billed
+  with while the formulary still lists it, else the drug's preferred active NDC, else its
+  first active one (`ndc_choice`). A drug line covers the administrations of one HCPCS code,
+  date of service, modifier and scanned NDC (coding/drug_lines.py), so a line of several
+  administrations carries the NDC they share, its quantity for the line's total units.
+  **A run's lines read the formulary as it stood when the run was made**: the drug's name,
+  HCPCS code and billing unit and the NDC chosen, with its N4 unit and NDC units per billing
+  unit, are stored with the run under the encounter's lock (`formulary_snapshot`,
+  `ChargeRun.formulary_snapshot`, coding/services.py). A pharmacist's change after (another
+  HCPCS code, a package listed, retired or preferred, an NDC edited) never strips or changes
+  the NDC of a run's lines: the run is made again when not yet exported, flagged when it was
+  (coding/formulary_changes.py), and only a new run reads the formulary as it is then. A run
+  stored before runs kept these (None) reads today's formulary (`ndc_for`). A coder's correction
   keeps them while the line's code is the drug's (the quantity for the corrected units), and
   when she changed it to an unclassified drug code (`UNCLASSIFIED_DRUG_CODES`: J3490, J9999...,
   the drug named by its NDC; the quantity then of the drug line's units as generated, the
@@ -24,7 +33,8 @@
   administration (else the encounter's nurse).
 
 The dict is the line's `detail` in the ledger (coding/ledger.py): a change to any of it (a new
-price, another NDC) is a change the billing system hears about as a credit and a new charge.
+price, another NDC) is a change the billing system hears about as a credit and a new charge;
+so a re-export of a run, or the credit of one of its lines, carries the NDC its export did.
 The exports (CSV, HL7, FHIR) and the review page render it from here, so they agree.
 
 `claim_findings` says what a claim will miss (never blocking: the coder sees it on the review
@@ -38,16 +48,16 @@ coding/drug_lines.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from coding import review_reads
 from coding.chargemaster import ChargeMaster, charge_master_for, line_amount
 from coding.engine import Finding
-from coding.models import LedgerEntry
+from coding.models import ChargeRun, LedgerEntry
 from mar.models import Administration, DrugClass, DrugNdc, Encounter, Order
 from mar.record import administration_record_id
 from mar.registration.icd10 import CODE_RE as ICD10_RE
@@ -131,12 +141,30 @@ def person_name(user: Any) -> str:
     return (user.get_full_name() or user.get_username()).strip()
 
 
+@dataclass(frozen=True)
+class DrugFacts:
+    """An administration's drug as a run's claim reads it: from the run's formulary snapshot
+    (`formulary_snapshot`), with the NDC its drug lines carry; or from today's formulary (a run
+    stored before runs kept it: the NDC then chosen per line, `ndc_for`)."""
+
+    name: str
+    hcpcs: str
+    billed_in_units: bool  # a HCPCS code and a billing unit: the drug lines bill it
+    ndc: str = ""  # the NDC its drug lines carry ("": none)
+    ndc_unit: str = ""
+    per_unit: Decimal = Decimal(1)  # NDC units in one billing unit of the HCPCS
+
+
 @dataclass
 class RecordFacts:
     """The rows the details read, fetched once for all the lines of an encounter."""
 
     encounter: Encounter
     administrations: dict[str, Administration] = field(default_factory=dict)
+    # The run's own formulary facts by administration record id (`ChargeRun.formulary_snapshot`);
+    # None: a run stored before runs kept them, or lines of no run: today's formulary is read.
+    drugs: dict[str, DrugFacts] | None = None
+    # Today's formulary, read only when `drugs` is None:
     ndcs: dict[int, list[DrugNdc]] = field(default_factory=dict)
     # The NDC each standing charge was billed with, by (code, administration record id).
     billed_ndcs: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -145,13 +173,26 @@ class RecordFacts:
 def record_facts(
     encounter: Encounter,
     *,
+    run: ChargeRun | None,
     billed: Iterable[LedgerEntry] | None = None,
     administrations: Iterable[Administration] | None = None,
 ) -> RecordFacts:
-    """`billed`: the encounter's standing charges when the caller has read them (else read);
-    `administrations`: the encounter's, with their drug, order's drug and who charted each, when
-    the caller has read them (the review page: coding/review_reads.py `administrations`)."""
+    """`run`: the run the lines are of; its formulary snapshot is what they read (None, or a run
+    stored before runs kept one: today's formulary and, for the NDC a billed line keeps, the
+    standing charges). `billed`: the encounter's standing charges when the caller has read them
+    (else read, when needed); `administrations`: the encounter's, with their drug, order's drug
+    and who charted each, when the caller has read them (the review page:
+    coding/review_reads.py `administrations`)."""
     facts = RecordFacts(encounter)
+    # Prepared reads (coding/review_reads.py): the SQL compiled once.
+    if administrations is None:
+        administrations = review_reads.facts_administrations(encounter.pk, encounter=encounter)
+    for adm in administrations:
+        facts.administrations[administration_record_id(adm.pk)] = adm
+    snapshot = run.formulary_snapshot if run is not None else None
+    if snapshot is not None:
+        facts.drugs = {record_id: drug_facts(entry) for record_id, entry in snapshot.items()}
+        return facts  # what its lines carry is the run's: no NDC, no charge to read
     if billed is None:
         billed = review_reads.standing_charges(encounter.pk, encounter=encounter)
     for entry in sorted(billed, key=lambda e: e.pk):  # the latest charge last: it wins
@@ -159,39 +200,144 @@ def record_facts(
         if ndc:
             for record_id in entry.administrations:
                 facts.billed_ndcs[(entry.code, record_id)] = ndc
-    # Prepared reads (coding/review_reads.py): the SQL compiled once.
-    if administrations is None:
-        administrations = review_reads.facts_administrations(encounter.pk, encounter=encounter)
-    for adm in administrations:
-        facts.administrations[administration_record_id(adm.pk)] = adm
     drug_ids = sorted({adm.drug_id for adm in facts.administrations.values()})
     for ndc in review_reads.ndcs(drug_ids) if drug_ids else []:
         facts.ndcs.setdefault(ndc.drug_id, []).append(ndc)
     return facts
 
 
+# The keys of a formulary snapshot's entry saying the NDC its drug lines carry.
+NDC_KEYS = ("ndc", "ndc_unit", "ndc_per_unit")
+
+
+def ndc_entry(ndc: DrugNdc | None) -> dict[str, str]:
+    """The NDC a drug line carries as a formulary snapshot keeps it ({}: none)."""
+    if ndc is None:
+        return {}
+    per_unit = ndc.units_per_billing_unit or Decimal(1)
+    return {"ndc": ndc.ndc, "ndc_unit": ndc.unit, "ndc_per_unit": f"{per_unit.normalize():f}"}
+
+
+def billed_by_administration(entries: Iterable[LedgerEntry]) -> dict[str, str]:
+    """The NDC each administration's drug lines were billed with, by record id, from standing
+    charges (the latest charge with one wins)."""
+    billed: dict[str, str] = {}
+    for entry in sorted(entries, key=lambda e: e.pk):
+        ndc = (entry.detail or {}).get("ndc")
+        if ndc:
+            for record_id in entry.administrations:
+                billed[record_id] = ndc
+    return billed
+
+
+def formulary_snapshot(
+    *,
+    encounter_id: int,
+    administrations: Iterable[Administration],
+    ndcs: Mapping[int, Sequence[DrugNdc]],
+) -> dict[str, dict[str, str]]:
+    """What a run made now reads of the formulary, per administration (record id): its drug's
+    name, HCPCS code and billing unit, and for a drug with a HCPCS code the NDC its drug lines
+    carry (`ndc_choice`; the NDC a line was billed with is the one the administration's standing
+    charges carry) with its N4 unit and NDC units per billing unit. Stored with the run under
+    the encounter's lock (coding/services.py), its lines carry these whatever the formulary
+    says later. `administrations`: the encounter's, with their drug; `ndcs`: their drugs' NDCs,
+    preferred first (`review_reads.ndcs`). The standing charges are read only when a drug of the
+    record has a HCPCS code."""
+    administrations = list(administrations)
+    billed: dict[str, str] = {}
+    if any(adm.drug.hcpcs_code for adm in administrations):
+        billed = billed_by_administration(review_reads.standing_charges(encounter_id))
+    snapshot: dict[str, dict[str, str]] = {}
+    for adm in sorted(administrations, key=lambda a: a.pk):
+        record_id = administration_record_id(adm.pk)
+        drug = adm.drug
+        entry = {
+            "drug": drug.name,
+            "hcpcs": drug.hcpcs_code,
+            "billing_unit": drug.billing_unit_label,
+        }
+        if drug.hcpcs_code:
+            scanned = adm.ndc if isinstance(adm.ndc, str) else ""
+            stocked = ndcs.get(adm.drug_id, [])
+            entry.update(ndc_entry(ndc_choice(scanned, stocked, billed.get(record_id))))
+        snapshot[record_id] = entry
+    return snapshot
+
+
+def drug_facts(entry: Mapping[str, str]) -> DrugFacts:
+    """An administration's entry of a run's formulary snapshot, read back."""
+    hcpcs = entry.get("hcpcs", "")
+    return DrugFacts(
+        name=entry.get("drug", ""),
+        hcpcs=hcpcs,
+        billed_in_units=bool(hcpcs and entry.get("billing_unit")),
+        ndc=entry.get("ndc", ""),
+        ndc_unit=entry.get("ndc_unit", ""),
+        per_unit=Decimal(entry.get("ndc_per_unit") or 1),
+    )
+
+
 def _covered(line: LineLike, facts: RecordFacts) -> list[Administration]:
     return [facts.administrations[a] for a in line.administrations if a in facts.administrations]
 
 
+def _drug(adm: Administration, facts: RecordFacts) -> DrugFacts:
+    """The administration's drug as the run's claim reads it (the run's snapshot, else today's
+    formulary)."""
+    if facts.drugs is not None:
+        kept = facts.drugs.get(administration_record_id(adm.pk))
+        if kept is not None:
+            return kept
+    drug = adm.drug
+    return DrugFacts(drug.name, drug.hcpcs_code, bool(drug.hcpcs_code and drug.billing_unit_amount))
+
+
+def _line_ndc(adm: Administration, facts: RecordFacts, code: str) -> DrugFacts | None:
+    """The NDC (with its N4 unit and NDC units per billing unit) a drug line of `code` covering
+    this administration carries: the run's, when it kept them; else today's (`ndc_for`)."""
+    if facts.drugs is not None:
+        kept = facts.drugs.get(administration_record_id(adm.pk))
+        return kept if kept is not None and kept.ndc else None
+    ndc = ndc_for(adm, facts, code)
+    if ndc is None:
+        return None
+    drug = _drug(adm, facts)
+    per_unit = ndc.units_per_billing_unit or Decimal(1)
+    return DrugFacts(drug.name, drug.hcpcs, drug.billed_in_units, ndc.ndc, ndc.unit, per_unit)
+
+
 def ndc_for(adm: Administration, facts: RecordFacts, code: str = "") -> DrugNdc | None:
-    """The NDC a drug line of `code` covering this administration carries: the one scanned at
-    the bedside (the record) when the formulary lists it for the drug; else, for a line already
-    billed, the NDC it was billed with while the formulary still lists it for the drug (active
-    or retired, preferred or not: reference data changing does not re-send a billed line);
-    else the drug's preferred active NDC, else its first active one."""
-    stocked = facts.ndcs.get(adm.drug_id, [])
-    scanned = next((n for n in stocked if adm.ndc and n.ndc == adm.ndc), None)
-    if scanned is not None:
-        return scanned
+    """The NDC a drug line of `code` covering this administration carries by today's formulary
+    (a run stored before runs kept their formulary facts): `ndc_choice`, the NDC billed being
+    the one a standing charge of `code` covering the administration was billed with."""
     billed = facts.billed_ndcs.get((code, administration_record_id(adm.pk)))
-    kept = next((n for n in stocked if billed and n.ndc == billed), None)
-    if kept is not None:
-        return kept
-    return preferred_ndc(stocked)
+    return ndc_choice(adm.ndc, facts.ndcs.get(adm.drug_id, []), billed)
 
 
-def preferred_ndc(stocked: Sequence[DrugNdc]) -> DrugNdc | None:
+class _Stocked(Protocol):
+    @property
+    def ndc(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+
+
+Stocked = TypeVar("Stocked", bound=_Stocked)
+
+
+def ndc_choice(scanned: str, stocked: Sequence[Stocked], billed: str | None) -> Stocked | None:
+    """The NDC a drug line carries for a dose: the one scanned at the bedside (the record) when
+    the formulary lists it for the drug; else, for a line already billed, the NDC it was billed
+    with while the formulary still lists it for the drug (active or retired, preferred or not:
+    reference data changing does not re-send a billed line); else the drug's preferred active
+    NDC, else its first active one. `stocked`: the drug's NDCs, preferred first."""
+    found = next((n for n in stocked if scanned and n.ndc == scanned), None)
+    if found is None and billed:
+        found = next((n for n in stocked if n.ndc == billed), None)
+    return found if found is not None else preferred_ndc(stocked)
+
+
+def preferred_ndc(stocked: Sequence[Stocked]) -> Stocked | None:
     """The NDC a claim carries for a dose of the drug not scanned (nor billed before): its
     preferred active one, else its first active one. `stocked`: the drug's NDCs as
     `review_reads.ndcs` reads them, preferred first (coding/drug_lines.py groups the doses not
@@ -204,18 +350,20 @@ def _drug_line(line: LineLike, facts: RecordFacts) -> tuple[Administration, int]
     not scanned with those scanned with the drug's preferred NDC, coding/drug_lines.py, and the
     scan is what the bedside saw), and the units in the drug's billing unit its NDC quantity is
     of. A line bills a covered administration's drug when its code is the drug's HCPCS code
-    in the formulary: the line's units, as corrected. A drug line a coder corrected to an
-    unclassified drug code (`UNCLASSIFIED_DRUG_CODES`) still bills its drug: the units of the
-    drug line as generated, the drug given (the unclassified code's units are not the drug's
-    billing units). None: the line bills no drug of the record."""
+    in the formulary as the run read it (`_drug`): the line's units, as corrected. A drug line
+    a coder corrected to an unclassified drug code (`UNCLASSIFIED_DRUG_CODES`) still bills its
+    drug: the units of the drug line as generated, the drug given (the unclassified code's
+    units are not the drug's billing units). None: the line bills no drug of the record."""
     covered = sorted(_covered(line, facts), key=lambda adm: not adm.ndc)
     for adm in covered:
-        if adm.drug.hcpcs_code and adm.drug.hcpcs_code == line.code:
+        hcpcs = _drug(adm, facts).hcpcs
+        if hcpcs and hcpcs == line.code:
             return adm, line.units
     was = _corrected_from(line)
     if was is not None and line.code in UNCLASSIFIED_DRUG_CODES:
         for adm in covered:
-            if adm.drug.hcpcs_code and adm.drug.hcpcs_code == was.get("code"):
+            hcpcs = _drug(adm, facts).hcpcs
+            if hcpcs and hcpcs == was.get("code"):
                 return adm, int(was.get("units") or 0)
     return None
 
@@ -232,14 +380,13 @@ def ndc_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:
     if billed is None:
         return {}
     adm, units = billed
-    ndc = ndc_for(adm, facts, line.code)
+    ndc = _line_ndc(adm, facts, line.code)
     if ndc is None:
         return {}
-    per_unit = ndc.units_per_billing_unit or Decimal(1)
     return {
         "ndc": ndc.ndc,
-        "ndc_unit": ndc.unit,
-        "ndc_quantity": quantity_text(per_unit * units),
+        "ndc_unit": ndc.ndc_unit,
+        "ndc_quantity": quantity_text(ndc.per_unit * units),
     }
 
 
@@ -259,16 +406,16 @@ def ndc_missing(line: LineLike, facts: RecordFacts) -> str | None:
         return None
     drug = next(
         (
-            adm.drug
-            for adm in _covered(line, facts)
-            if adm.drug.hcpcs_code and adm.drug.hcpcs_code == was.get("code")
+            d
+            for d in (_drug(adm, facts) for adm in _covered(line, facts))
+            if d.hcpcs and d.hcpcs == was.get("code")
         ),
         None,
     )
     if drug is None:
         return None
     return (
-        f"{line.code}, corrected from {drug.hcpcs_code}: not {drug.name}'s code in the formulary "
+        f"{line.code}, corrected from {drug.hcpcs}: not {drug.name}'s code in the formulary "
         f"nor an unclassified drug code, so the line goes without the NDC of the {drug.name} "
         "given"
     )
@@ -304,14 +451,16 @@ def claim_details(
     encounter: Encounter,
     lines: Sequence[LineLike],
     *,
+    run: ChargeRun | None,
     master: ChargeMaster | None = None,
     facts: RecordFacts | None = None,
 ) -> list[dict[str, Any]]:
-    """One detail dict per line, in order (a few queries for all of them)."""
+    """One detail dict per line, in order (a few queries for all of them). `run`: the run the
+    lines are of (its formulary facts: `record_facts`); `facts`, when given, were read for it."""
     if master is None:
         master = charge_master_for(line.code for line in lines)
     if facts is None:
-        facts = record_facts(encounter)
+        facts = record_facts(encounter, run=run)
     return [
         {**price_detail(line, master), **ndc_detail(line, facts), **people_detail(line, facts)}
         for line in lines
@@ -319,11 +468,16 @@ def claim_details(
 
 
 def claim_findings(
-    encounter: Encounter, lines: Sequence[LineLike], *, facts: RecordFacts | None = None
+    encounter: Encounter,
+    lines: Sequence[LineLike],
+    *,
+    run: ChargeRun | None,
+    facts: RecordFacts | None = None,
 ) -> list[Finding]:
-    """What the claim will lack (not blocking): CLAIM-DX, CLAIM-NDC, CLAIM-NPI, CLAIM-HCPCS."""
+    """What the claim will lack (not blocking): CLAIM-DX, CLAIM-NDC, CLAIM-NPI, CLAIM-HCPCS.
+    `run` and `facts` as `claim_details`'s."""
     if facts is None:
-        facts = record_facts(encounter)
+        facts = record_facts(encounter, run=run)
     found: list[Finding] = []
     covered_ids = {a for line in lines for a in line.administrations}
     orders: dict[int, tuple[Order, list[str]]] = {}
@@ -383,14 +537,14 @@ def _drugs_without_a_code(facts: RecordFacts, covered_ids: set[str]) -> list[Fin
     are left out (most are not billed in units here); an untagged drug is DOC-4's."""
     by_drug: dict[int, tuple[str, list[str]]] = {}
     for record_id, adm in sorted(facts.administrations.items(), key=lambda kv: kv[1].pk):
-        drug = adm.drug
-        if record_id not in covered_ids or (drug.hcpcs_code and drug.billing_unit_amount):
+        drug = _drug(adm, facts)  # the formulary as the run read it
+        if record_id not in covered_ids or drug.billed_in_units:
             continue
         # The class it was coded with: the pharmacist's on its order, else the drug's.
-        coded_as = (adm.order.drug_class if adm.order is not None else None) or drug.drug_class
+        coded_as = (adm.order.drug_class if adm.order is not None else None) or adm.drug.drug_class
         if coded_as in (None, "", DrugClass.HYDRATION):
             continue
-        by_drug.setdefault(drug.pk, (drug.name, []))[1].append(record_id)
+        by_drug.setdefault(adm.drug_id, (drug.name, []))[1].append(record_id)
     return [
         Finding(
             "CLAIM-HCPCS",

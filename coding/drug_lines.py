@@ -7,12 +7,13 @@ DRUG-WASTE findings, the DRUG-DOSE not-charged entries) is the engine's
 administration's dose, waste, scanned NDC and billing data to it at once, and stores the lines
 of the same run after the engine's (positions from DRUG_LINE_POSITION_BASE).
 
-The NDC an administration is grouped by is the one the claim carries for it (coding/claim.py
-`ndc_for`): the one scanned at the bedside when the formulary lists it for the drug, else the
-drug's preferred active NDC (else its first active one). A scanned NDC the formulary does not
-list is not billed, so it groups like no scan at all; a dose not scanned groups with the doses
-scanned with the drug's preferred NDC, so a day never has two lines of one code with the same
-NDC (a claim's line per HCPCS code, date of service and NDC: RULEBOOK DRUG-DAY-TOTAL).
+The NDC an administration is grouped by is the one the claim carries for a dose never billed
+(coding/claim.py `ndc_choice`): the one scanned at the bedside when the formulary lists it for
+the drug, else the drug's preferred active NDC (else its first active one). A scanned NDC the
+formulary does not list is not billed, so it groups like no scan at all; a dose not scanned
+groups with the doses scanned with the drug's preferred NDC, so a day never has two lines of
+one code with the same NDC (a claim's line per HCPCS code, date of service and NDC: RULEBOOK
+DRUG-DAY-TOTAL).
 """
 
 from __future__ import annotations
@@ -113,17 +114,16 @@ def drug_lines_compute(
 
 def formulary_ndcs(
     administrations: list[Administration],
+    ndcs: dict[int, list[DrugNdc]] | None = None,
 ) -> tuple[set[tuple[int, str]], dict[int, str]]:
     """The (drug id, NDC) pairs the formulary lists among the administrations' scanned NDCs, and
     each drug's NDC a claim carries for a dose not scanned (coding/claim.py `preferred_ndc`).
-    Nothing read when nothing was scanned: the doses of a code and day then group together
-    whatever the NDC."""
+    Nothing when nothing was scanned: the doses of a code and day then group together whatever
+    the NDC. `ndcs`: the drugs' NDCs, preferred first, when read already (`drug_ndcs`)."""
     scanned = {adm.ndc for adm in administrations if adm.ndc}
     if not scanned:
         return set(), {}
-    by_drug: dict[int, list[DrugNdc]] = {}
-    for ndc in review_reads.ndcs(sorted({adm.drug_id for adm in administrations})):
-        by_drug.setdefault(ndc.drug_id, []).append(ndc)
+    by_drug = drug_ndcs(administrations) if ndcs is None else ndcs
     stocked = {(drug_id, n.ndc) for drug_id, ndcs in by_drug.items() for n in ndcs}
     preferred = {
         drug_id: default.ndc
@@ -131,6 +131,16 @@ def formulary_ndcs(
         if (default := preferred_ndc(ndcs)) is not None
     }
     return {pair for pair in stocked if pair[1] in scanned}, preferred
+
+
+def drug_ndcs(administrations: list[Administration]) -> dict[int, list[DrugNdc]]:
+    """The formulary's NDCs of the administrations' drugs, by drug id, preferred first (one read,
+    none when there is no administration)."""
+    by_drug: dict[int, list[DrugNdc]] = {}
+    drug_ids = sorted({adm.drug_id for adm in administrations})
+    for ndc in review_reads.ndcs(drug_ids) if drug_ids else []:
+        by_drug.setdefault(ndc.drug_id, []).append(ndc)
+    return by_drug
 
 
 def drug_billing(drug: Drug) -> dict[str, str]:
@@ -145,22 +155,25 @@ def drug_billing(drug: Drug) -> dict[str, str]:
 @dataclass(frozen=True)
 class DrugLineRows:
     """What an encounter's drug lines are computed from, read once per run (`drug_line_rows`):
-    its administrations with their drug, and of the formulary's NDCs the (drug id, NDC) pairs
-    listed among the doses scanned and each drug's NDC for a dose not scanned
-    (`formulary_ndcs`). The billing snapshot (`drug_line_inputs`) and the lines stored
-    (`drug_lines_store`) are both made from it."""
+    its administrations with their drug, their drugs' NDCs (`drug_ndcs`), and of these the
+    (drug id, NDC) pairs listed among the doses scanned and each drug's NDC for a dose not
+    scanned (`formulary_ndcs`). The billing snapshot (`drug_line_inputs`), the lines stored
+    (`drug_lines_store`) and the run's formulary snapshot (coding/claim.py
+    `formulary_snapshot`: the NDC each drug line carries) are all made from it."""
 
     administrations: list[Administration]
     stocked: set[tuple[int, str]]
     preferred: dict[int, str]
+    ndcs: dict[int, list[DrugNdc]] = field(default_factory=dict)
 
 
 def drug_line_rows(encounter_id: int) -> DrugLineRows:
     administrations = list(
         Administration.objects.filter(encounter_id=encounter_id).select_related("drug")
     )
-    stocked, preferred = formulary_ndcs(administrations)
-    return DrugLineRows(administrations, stocked, preferred)
+    ndcs = drug_ndcs(administrations)
+    stocked, preferred = formulary_ndcs(administrations, ndcs)
+    return DrugLineRows(administrations, stocked, preferred, ndcs)
 
 
 def drug_line_inputs(rows: DrugLineRows) -> dict[str, dict[str, str]]:

@@ -580,7 +580,8 @@ def _plan(batch: Batch) -> None:
             raise ExportRefused(
                 f"{line.code} has {line.units} units: more than {MAX_UNITS} on one line"
             )
-    details = claim_details(batch.encounter, batch.lines)
+    # The run's formulary facts: a billed line's NDC is the one its run was made with.
+    details = claim_details(batch.encounter, batch.lines, run=batch.run)
     desired = [sendable(line, detail) for line, detail in zip(batch.lines, details, strict=True)]
     difference = ledger_difference(standing_charges(batch.encounter.pk), desired)
     for entry in difference.credits:

@@ -7,19 +7,23 @@ the signed encounters whose current charge run was coded or billed with somethin
 regenerated through the charge outbox (coding/outbox.py: the task is sent on commit, so the
 worker finds the new data, and re-sent by beat if Redis was down), or, when that run was already
 exported to billing, only flagged for the coder: an exported run is never replaced behind the
-coder's back.
+coder's back. A run's drug lines carry the NDC the run was made with (coding/claim.py
+`formulary_snapshot`), so an NDC change that gives a line of the run another NDC (the preferred
+package retired, another preferred for a dose never billed, a billed package no longer listed)
+makes a new run too, or flags an exported one: its lines keep the NDC billed.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.utils import timezone
 
 from coding import review_reads
-from coding.claim import preferred_ndc
+from coding.claim import NDC_KEYS, billed_by_administration, ndc_choice, ndc_entry, preferred_ndc
 from coding.drug_lines import claim_ndc, drug_billing
+from coding.ledger import standing_charges_of
 from coding.models import ChargeRun
 from coding.outbox import outbox_enqueue
 from mar.models import Administration, Drug, Encounter
@@ -56,23 +60,43 @@ def _billed_with_other_data(drug: Drug) -> Stale:
     return stale
 
 
-def _grouped_under_other_ndcs(drug: Drug) -> Stale:
-    """The run's billing snapshot says which NDC each dose of a record with a scan grouped
-    under (`claim_ndc`, coding/drug_lines.py): stale when the drug's NDCs as they are now
-    would group one under another (a scanned package now listed, another NDC preferred)."""
+def _grouped_or_carried_otherwise(drug: Drug, runs: Sequence[ChargeRun]) -> Stale:
+    """Stale when the drug's NDCs as they are now would group a dose of a record with a scan
+    under another NDC (the run's billing snapshot says which NDC each dose grouped under,
+    `claim_ndc`, coding/drug_lines.py: a scanned package now listed, another NDC preferred), or
+    give a drug line of the run another NDC, N4 unit or NDC units per billing unit than it was
+    made with (the run's formulary snapshot, coding/claim.py `ndc_choice`: the NDC scanned, else
+    the one the administration was billed with while listed, else the preferred one). A run
+    stored before runs kept their formulary facts is asked only the first."""
     ndcs = review_reads.ndcs([drug.pk])
     stocked = {(drug.pk, n.ndc) for n in ndcs}
     default = preferred_ndc(ndcs)
     preferred = {drug.pk: default.ndc} if default is not None else {}
+    # The NDC each administration's standing charges carry, for the runs that kept theirs.
+    kept_by = [run.encounter_id for run in runs if run.formulary_snapshot is not None]
+    billed = {
+        encounter_id: billed_by_administration(entries)
+        for encounter_id, entries in standing_charges_of(kept_by).items()
+    }
 
     def stale(run: ChargeRun, ids: set[str]) -> bool:
         billing = run.billing_snapshot or {}
+        kept = run.formulary_snapshot
         for record_id in ids:
-            entry = billing.get(record_id, {})
-            if "claim_ndc" not in entry:
-                continue  # no scan on the record: its doses group together whatever the NDCs
-            dose = Administration(drug_id=drug.pk, ndc=entry.get("ndc", ""))
-            if claim_ndc(dose, stocked=stocked, preferred=preferred) != entry["claim_ndc"]:
+            entry = billing.get(record_id)
+            if entry is None:
+                continue  # no dose charted: no drug line
+            if "claim_ndc" in entry:  # a record with a scan: its doses group by the NDC
+                dose = Administration(drug_id=drug.pk, ndc=entry.get("ndc", ""))
+                if claim_ndc(dose, stocked=stocked, preferred=preferred) != entry["claim_ndc"]:
+                    return True
+            made = (kept or {}).get(record_id, {})
+            if not made.get("hcpcs"):
+                continue  # no snapshot, or no HCPCS code when made: no NDC carried
+            now = ndc_choice(
+                entry.get("ndc", ""), ndcs, billed.get(run.encounter_id, {}).get(record_id)
+            )
+            if ndc_entry(now) != {key: made[key] for key in NDC_KEYS if key in made}:
                 return True
         return False
 
@@ -83,8 +107,19 @@ def charges_refresh(*, change: FormularyChange) -> tuple[list[int], list[int]]:
     """Regenerate (or flag) the signed encounters whose current run is stale for the
     administrations the change governs. Returns (regenerated encounter ids, flagged run ids).
     """
+    by_encounter: dict[int, set[str]] = defaultdict(set)
+    signed = change.administrations.filter(encounter__status=Encounter.Status.SIGNED)
+    for pk, encounter_id in signed.values_list("pk", "encounter_id"):
+        by_encounter[encounter_id].add(administration_record_id(pk))
+    if not by_encounter:
+        return [], []
+    runs = list(
+        ChargeRun.objects.filter(is_current=True, encounter_id__in=by_encounter).order_by(
+            "encounter_id"
+        )
+    )
     if change.ndcs_of is not None:
-        stale = _grouped_under_other_ndcs(change.ndcs_of)
+        stale = _grouped_or_carried_otherwise(change.ndcs_of, runs)
         kind, exported_flag = ChargeRun.Trigger.BILLING_CHANGE, BILLING_EXPORTED_FLAG
     elif change.billing_of is not None:
         stale = _billed_with_other_data(change.billing_of)
@@ -92,18 +127,9 @@ def charges_refresh(*, change: FormularyChange) -> tuple[list[int], list[int]]:
     else:
         stale = _coded_with_another_class(change.drug_class)
         kind, exported_flag = ChargeRun.Trigger.CLASS_CHANGE, EXPORTED_FLAG
-    by_encounter: dict[int, set[str]] = defaultdict(set)
-    signed = change.administrations.filter(encounter__status=Encounter.Status.SIGNED)
-    for pk, encounter_id in signed.values_list("pk", "encounter_id"):
-        by_encounter[encounter_id].add(administration_record_id(pk))
-    if not by_encounter:
-        return [], []
 
     regenerated: list[int] = []
     flagged: list[int] = []
-    runs = ChargeRun.objects.filter(is_current=True, encounter_id__in=by_encounter).order_by(
-        "encounter_id"
-    )
     for run in runs:
         if not stale(run, by_encounter[run.encounter_id]):
             continue

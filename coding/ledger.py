@@ -16,10 +16,13 @@ ordering provider's NPI, the performer's id. Not compared (`claim_terms`): the c
 ordering provider has an NPI, which identifies them; with none, the name is all that does and
 counts). So a renamed nurse, a reworded description, a reloaded charge master whose price on the
 date of service is unchanged, a new preferred NDC (a billed line keeps the NDC it was billed
-with, claim.py `ndc_for`) re-send nothing: a billed line is re-sent only when what the claim
+with, claim.py `ndc_choice`) re-send nothing: a billed line is re-sent only when what the claim
 carries for that service changed (a unit more, a price corrected for that date, another
-diagnosis). A detail key a new claim element adds is compared until named here: re-sending is
-never silent loss.
+diagnosis). A run's drug lines carry the NDC facts the run was made with (claim.py
+`formulary_snapshot`): a re-export of a run, and the credit of one of its lines, carry the NDC
+its export did whatever the formulary says since; a new run reads the formulary as it is
+then, and `ndc_changes` says where its export would change a billed line's NDC. A detail key
+a new claim element adds is compared until named here: re-sending is never silent loss.
 """
 
 from __future__ import annotations
@@ -109,6 +112,18 @@ def standing_charges(encounter_id: int) -> list[LedgerEntry]:
     return review_reads.standing_charges(encounter_id)  # its SQL compiled once
 
 
+def standing_charges_of(encounter_ids: Iterable[int]) -> dict[int, list[LedgerEntry]]:
+    """`standing_charges` of several encounters, in one read."""
+    found: dict[int, list[LedgerEntry]] = defaultdict(list)
+    ids = sorted(set(encounter_ids))
+    if ids:
+        for entry in LedgerEntry.objects.filter(
+            encounter_id__in=ids, kind=LedgerEntry.Kind.CHARGE, reversed_by__isnull=True
+        ).order_by("pk"):
+            found[entry.encounter_id].append(entry)
+    return dict(found)
+
+
 def ledger_difference(standing: Iterable[LedgerEntry], desired: list[Sendable]) -> Difference:
     pool: dict[str, list[LedgerEntry]] = defaultdict(list)
     for entry in standing:
@@ -127,3 +142,47 @@ def ledger_difference(standing: Iterable[LedgerEntry], desired: list[Sendable]) 
 
 def next_transaction_number(encounter_id: int) -> int:
     return LedgerEntry.objects.filter(encounter_id=encounter_id, kind="CG").count() + 1
+
+
+def ndc_label(detail: dict[str, Any]) -> str:
+    """A line's NDC as the review page shows it: "NDC 00703321701 50.01 ML" ("" none)."""
+    text = _ndc_text(detail)
+    return f"NDC {text}" if text else ""
+
+
+def _ndc_text(detail: dict[str, Any]) -> str:
+    if not detail.get("ndc"):
+        return ""
+    return f"{detail['ndc']} {detail.get('ndc_quantity', '')} {detail.get('ndc_unit', '')}"
+
+
+def ndc_changes(credits: list[LedgerEntry], charges: list[Sendable]) -> list[str]:
+    """Where the next export changes the NDC of a billed line: a credited charge and a new
+    charge of the same service (date, modifiers, administrations; the code may differ, a HCPCS
+    code changed) whose NDC or N4 unit differ, or whose NDC quantity differs for the same units;
+    each said as "NDC changes on J9267 ×300 03-02: billed <NDC>, sent now <NDC>" ("without an
+    NDC" when none). The review page shows them with what the next export sends."""
+    said: list[str] = []
+    waiting = list(charges)
+    for entry in credits:
+        service = (entry.date, tuple(entry.modifiers), sorted(entry.administrations))
+        charge = next(
+            (c for c in waiting if (c.date, c.modifiers, sorted(c.administrations)) == service),
+            None,
+        )
+        if charge is None:
+            continue  # credited only: nothing sent in its place
+        waiting.remove(charge)
+        was, now = entry.detail or {}, charge.detail
+        package = (was.get("ndc"), was.get("ndc_unit")) == (now.get("ndc"), now.get("ndc_unit"))
+        quantity = entry.units != charge.units or was.get("ndc_quantity") == now.get("ndc_quantity")
+        if package and quantity:
+            continue  # the same NDC (its quantity for other units)
+        mods = "-".join(entry.modifiers)
+        line = f"{entry.code}{'-' + mods if mods else ''} \u00d7{entry.units}"
+        said.append(
+            f"NDC changes on {line} {entry.date.strftime('%m-%d')}: "
+            f"billed {_ndc_text(was) or 'without an NDC'}, "
+            f"sent now {_ndc_text(now) or 'without an NDC'}"
+        )
+    return said

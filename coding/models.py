@@ -35,6 +35,13 @@ class ChargeRun(models.Model):
         default=dict, blank=True, help_text="Per administration: HCPCS, billing unit, container, "
         "dose and waste, as the drug lines read them"
     )  # fmt: skip
+    # What the claim reads of the formulary for the run's lines, as it stood when the run was
+    # made (coding/claim.py `formulary_snapshot`): a billed drug line keeps its NDC whatever the
+    # pharmacist changes after. None: a run stored before runs kept it (today's formulary read).
+    formulary_snapshot = models.JSONField(
+        null=True, blank=True, help_text="Per administration: the drug, its HCPCS code and "
+        "billing unit, and the NDC its drug lines carry (N4 unit, NDC units per billing unit)"
+    )  # fmt: skip
     result = models.JSONField(default=dict, help_text="The engine's output (to_json)")
     # Set when the record could not be read (RecordError): no lines, the message for the coder.
     error = models.TextField(blank=True)

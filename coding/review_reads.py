@@ -185,10 +185,11 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
 
 @prepared
 def current_runs(encounter_ids: list[int]) -> QuerySet[ChargeRun]:
-    """The encounters' current charge runs, without the record, the billing facts and the
-    engine's output each keeps (three JSON documents a run a worklist row does not show)."""
+    """The encounters' current charge runs, without the record, the billing and formulary facts
+    and the engine's output each keeps (four JSON documents a run a worklist row does not
+    show)."""
     return ChargeRun.objects.filter(encounter_id__in=encounter_ids, is_current=True).defer(
-        "input_snapshot", "billing_snapshot", "result"
+        "input_snapshot", "billing_snapshot", "formulary_snapshot", "result"
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from coding.claim import formulary_snapshot
 from coding.corrections import corrections_carry
 from coding.drug_lines import DrugLineRows, drug_line_inputs, drug_line_rows, drug_lines_store
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
@@ -32,26 +33,40 @@ def charge_run_store(
     error: str = "",
     billing: dict[str, Any] | None = None,
     drug_rows: DrugLineRows | None = None,
+    formulary: dict[str, Any] | None = None,
 ) -> tuple[ChargeRun, bool]:
     """Store the engine's result as the encounter's current run; returns (run, created).
 
     `drug_rows`: the drug lines' rows `billing` was made from (coding/drug_lines.py
     `drug_line_rows`, read under the encounter's lock), so its drug lines are stored from the
-    same read; read again when not given.
+    same read; read again when not given. `formulary`: what the run's claim reads of the
+    formulary (coding/claim.py `formulary_snapshot`: the drugs' HCPCS codes and the NDC each
+    drug line carries), made from the same rows when not given.
 
     Idempotent: the encounter row is locked, and when the current run was made from the same
-    input (the record and the drug lines' `billing` inputs) nothing is written. The previous
-    current run is kept with is_current=False. The conditional unique constraint makes a second
-    current run impossible even if a caller forgot the lock.
+    input (the record, the drug lines' `billing` inputs and the `formulary` its claim reads;
+    the last not compared with a run stored before runs kept it) nothing is written. The
+    previous current run is kept with is_current=False. The conditional unique constraint makes
+    a second current run impossible even if a caller forgot the lock.
     """
     Encounter.objects.select_for_update().only("pk").get(pk=encounter.pk)
+    if formulary is None:
+        if drug_rows is None:
+            drug_rows = drug_line_rows(encounter.pk)
+        formulary = formulary_snapshot(
+            encounter_id=encounter.pk,
+            administrations=drug_rows.administrations,
+            ndcs=drug_rows.ndcs,
+        )
     snapshot = _json_native(snapshot)
     billing = _json_native(billing or {})
+    formulary = _json_native(formulary)
     current = ChargeRun.objects.filter(encounter=encounter, is_current=True).first()
     if (
         current is not None
         and current.input_snapshot == snapshot
         and current.billing_snapshot == billing
+        and current.formulary_snapshot in (None, formulary)
     ):
         return current, False
     if current is not None:
@@ -66,6 +81,7 @@ def charge_run_store(
         reason=reason,
         input_snapshot=snapshot,
         billing_snapshot=billing,
+        formulary_snapshot=formulary,
         result=result.to_json() if result is not None else {},
         error=error,
     )
@@ -124,9 +140,13 @@ def charge_run_generate(
 
     encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
     snapshot = record_dict_from_encounter(encounter)
-    # The drug lines' rows, read once: the billing snapshot and the drug lines are made of them.
+    # The drug lines' rows, read once: the billing snapshot, the drug lines and what the run's
+    # claim reads of the formulary (the NDC each drug line carries) are made of them.
     drug_rows = drug_line_rows(encounter.pk)
     billing = drug_line_inputs(drug_rows)
+    formulary = formulary_snapshot(
+        encounter_id=encounter.pk, administrations=drug_rows.administrations, ndcs=drug_rows.ndcs
+    )
     try:
         record = parse_record(snapshot)
     except RecordError as exc:
@@ -142,6 +162,7 @@ def charge_run_generate(
             error=message,
             billing=billing,
             drug_rows=drug_rows,
+            formulary=formulary,
         )
     return charge_run_store(
         encounter=encounter,
@@ -151,4 +172,5 @@ def charge_run_generate(
         reason=reason,
         billing=billing,
         drug_rows=drug_rows,
+        formulary=formulary,
     )

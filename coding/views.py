@@ -50,7 +50,7 @@ from coding.forms import (
     QueryForm,
     WorklistFilterForm,
 )
-from coding.ledger import ledger_difference
+from coding.ledger import ledger_difference, ndc_changes, ndc_label
 from coding.models import (
     ChargeCorrection,
     ChargeFinding,
@@ -369,26 +369,39 @@ def _review_context(
                 )
             )
         rows = []
-        facts = record_facts(encounter, billed=context["billed"], administrations=administrations)
-        details = claim_details(encounter, lines, master=master, facts=facts)
-        context["claim_findings"] = claim_findings(encounter, sent, facts=facts)
+        # The run's formulary facts (coding/claim.py): its drug lines' NDCs as it was made.
+        facts = record_facts(
+            encounter, run=run, billed=context["billed"], administrations=administrations
+        )
+        details = claim_details(encounter, lines, run=run, master=master, facts=facts)
+        context["claim_findings"] = claim_findings(encounter, sent, run=run, facts=facts)
         context["amount_total"] = money_total(
             [d for line, d in zip(lines, details, strict=True) if not line.removed]
         )
         if context["changed_after_billing"]:
             # What billing holds and what the next export sends instead, as the export plans it
-            # (coding/ledger.py): nothing billed changes without the coder seeing it.
-            difference = ledger_difference(
-                context["billed"],
-                [
-                    sendable(line, detail)
-                    for line, detail in zip(lines, details, strict=True)
-                    if not line.removed
-                ],
-            )
+            # (coding/ledger.py): nothing billed changes without the coder seeing it, its NDC
+            # included.
+            desired = [
+                sendable(line, detail)
+                for line, detail in zip(lines, details, strict=True)
+                if not line.removed
+            ]
+            difference = ledger_difference(context["billed"], desired)
             context["billing_difference"] = {
                 "credits": difference.credits,
                 "charges": [sent[index] for index in difference.new],
+                # Each with the NDC it carries, and where a billed line's NDC changes.
+                "credit_rows": [
+                    {"entry": entry, "ndc": ndc_label(entry.detail)} for entry in difference.credits
+                ],
+                "charge_rows": [
+                    {"line": sent[index], "ndc": ndc_label(desired[index].detail)}
+                    for index in difference.new
+                ],
+                "ndc_changes": ndc_changes(
+                    difference.credits, [desired[index] for index in difference.new]
+                ),
                 "unchanged": len(difference.kept),
             }
         # What changed since the charges last accepted, or the run before (coding/run_changes.py),

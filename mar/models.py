@@ -136,7 +136,7 @@ class DrugNdc(models.Model):
     )
     # False: retired, a package no longer stocked (mar.pharmacy.services.drug_ndc_retire). Kept,
     # not deleted: a scan of it says it is retired, and the administrations given from it
-    # still bill it (coding/claim.py `ndc_for`).
+    # still bill it (coding/claim.py `ndc_choice`).
     active = models.BooleanField(default=True)
     # The retirement in force (cleared when reactivated; each change is in the audit trail).
     retired_at = models.DateTimeField(null=True, blank=True)

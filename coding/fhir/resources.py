@@ -265,7 +265,7 @@ def charge_item_resources(run: ChargeRun) -> list[dict[str, Any]]:
     builds a charge (coding/exports.py: charge_item), with the id "run<run>-line<n>"."""
     batch = Batch(run.encounter, run, effective_lines(run))
     out = []
-    details = claim_details(run.encounter, batch.lines)
+    details = claim_details(run.encounter, batch.lines, run=run)
     for n, (line, detail) in enumerate(zip(batch.lines, details, strict=True), start=1):
         tx = Transaction("CG", f"run{run.pk}-line{n}", sendable(line, detail), line=line)
         resource = as_json(charge_item(batch, tx))

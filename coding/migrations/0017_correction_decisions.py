@@ -36,7 +36,7 @@ def decisions_so_far(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coding', '0015_charge_master_upload'),
+        ('coding', '0016_chargerun_formulary_snapshot'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -421,9 +421,11 @@ def _billing_changed(
 
 
 def _ndcs_changed(*, drug: Drug, what: str) -> tuple[list[int], list[int]]:
-    """After a change to the drug's NDCs, the drug lines of records with a scan are brought up
-    to date like a change of billing data (a scanned package now listed gets its own line; the
-    doses not scanned follow the NDC now preferred), or flagged when already exported."""
+    """After a change to the drug's NDCs, the drug lines are brought up to date like a change of
+    billing data, or their run flagged when already exported: those of records with a scan that
+    would group otherwise (a scanned package now listed gets its own line; the doses not
+    scanned follow the NDC now preferred), and those whose run would carry another NDC now (a
+    run keeps the NDC it was made with: coding/formulary_changes.py)."""
     return charges_port().charges_refresh(
         change=FormularyChange(
             administrations=Administration.objects.filter(drug=drug),
@@ -552,11 +554,12 @@ def drug_ndc_retire(*, ndc: DrugNdc, reason: str, user: AbstractBaseUser) -> Dru
     on the row and in the audit trail).
 
     The row stays: a scan of it at the bedside stops with "retired" (mar/services/scanning.py),
-    and the administrations given from it keep billing it (coding/claim.py `ndc_for` takes the
-    NDC an administration names, active or not). A retired NDC is never the preferred one
+    and the administrations given from it keep billing it (coding/claim.py `ndc_choice` takes
+    the NDC an administration names, active or not). A retired NDC is never the preferred one
     (a drug line with no scanned NDC would carry a package no longer stocked): it stops being
     preferred, and no other is chosen in its place: until a pharmacist makes one preferred,
-    such lines not yet billed carry the drug's first active NDC (a line already billed keeps the
+    such lines not yet billed carry the drug's first active NDC (a signed record whose run
+    carried the retired one is charged again, `_ndcs_changed`; a line already billed keeps the
     NDC it was billed with, retired or not: the row stays listed).
     """
     reason = _retirement_reason(reason, what="package")
@@ -589,12 +592,13 @@ def drug_ndc_prefer(*, ndc: DrugNdc, user: AbstractBaseUser) -> DrugNdc:
     """Make this NDC the one a drug line carries when the administration names none (the
     drug's previous preferred one no longer is). A retired NDC is refused: reactivate it first.
 
-    Drug lines read it when they are shown or exported (coding/claim.py `ndc_for`): a drug line
-    not yet billed whose administration named no NDC carries the new one; a line already billed
-    keeps the NDC it was billed with while the drug lists it (nothing is re-sent for reference
-    data, coding/ledger.py). On a record with a scan the doses not scanned group with the
-    scanned doses of the NDC the claim carries for them: a signed record whose lines grouped
-    under another one is charged again, or its run flagged when already exported
+    A run's drug lines carry the NDC the run was made with (coding/claim.py
+    `formulary_snapshot`): a signed record whose drug line not yet billed carried the previous
+    one (no NDC scanned) is charged again and carries the new one; a line already billed keeps
+    the NDC it was billed with while the drug lists it (nothing is re-sent for reference data,
+    coding/ledger.py). On a record with a scan the doses not scanned group with the scanned
+    doses of the NDC the claim carries for them: a signed record whose lines grouped under
+    another one is charged again. A run already exported is flagged, never charged again
     (`_ndcs_changed`)."""
     locked = _ndc_locked(ndc)
     if not locked.active:

@@ -323,7 +323,7 @@ def _drug_page(
             bound = retire_form[1] if retire_form and retire_form[0] == ndc.pk else None
             ndc.retire_form = bound or NdcRetireForm(prefix=_retire_prefix(ndc))
     # None preferred (the preferred one was retired): a drug line with no NDC scanned carries
-    # the first active one by NDC (coding/claim.py `ndc_for`), which the page says while so.
+    # the first active one by NDC (coding/claim.py `ndc_choice`), which the page says while so.
     first = ndcs[0] if ndcs else None
     context = {
         "drug": drug,

@@ -105,10 +105,10 @@ def test_a_drug_line_never_billed_takes_the_current_preferred_ndc(
 ) -> None:
     drug_ndc_prefer(ndc=DrugNdc.objects.get(ndc=SCANNED), user=pharmacist_user)
     fresh, run, _ = reviewed(billable=True)  # another visit with paclitaxel, never billed
-    details = claim_details(fresh, effective_lines(run))
+    details = claim_details(fresh, effective_lines(run), run=run)
     assert {d["ndc"] for d in details if "ndc" in d} == {SCANNED}
     run = ChargeRun.objects.get(encounter=billed, is_current=True)
-    details = claim_details(billed, effective_lines(run))
+    details = claim_details(billed, effective_lines(run), run=run)
     assert {d["ndc"] for d in details if "ndc" in d} == {PREFERRED}  # the billed visit's
 
 
@@ -201,7 +201,7 @@ def test_what_is_compared_is_what_the_claim_carries_and_every_detail_key_is_deci
     people's names where an id or NPI identifies them): a key added to the details is compared
     until the ledger names it descriptive."""
     run = ChargeRun.objects.get(encounter=billed, is_current=True)
-    details = claim_details(billed, effective_lines(run))
+    details = claim_details(billed, effective_lines(run), run=run)
     keys = {key for d in details for key in d}
     assert keys == {
         "revenue_code", "description", "unit_price", "amount", "ndc", "ndc_unit",

@@ -369,9 +369,9 @@ def test_a_new_price_effective_after_the_date_of_service_changes_nothing_billed(
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.EXPORTED
     (charge,) = LedgerEntry.objects.filter(code="96413")
     assert charge.detail["unit_price"] == "540.00"
-    lines = effective_lines(ChargeRun.objects.get(pk=run.pk))
-    line = next(ln for ln in lines if ln.code == "96413")
-    assert claim_details(encounter, [line])[0]["unit_price"] == "540.00"
+    run = ChargeRun.objects.get(pk=run.pk)
+    line = next(ln for ln in effective_lines(run) if ln.code == "96413")
+    assert claim_details(encounter, [line], run=run)[0]["unit_price"] == "540.00"
 
 
 def test_the_worklist_shows_each_encounters_money_total(client_as) -> None:

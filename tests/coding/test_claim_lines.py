@@ -87,7 +87,7 @@ def details_by_code(encounter: Encounter) -> dict[str, dict]:
     lines = effective_lines(run)
     return {
         (line.code, line.modifiers): detail
-        for line, detail in zip(lines, claim_details(encounter, lines), strict=True)
+        for line, detail in zip(lines, claim_details(encounter, lines, run=run), strict=True)
     }
 
 
@@ -118,7 +118,7 @@ def test_the_ndc_scanned_at_the_bedside_wins_when_the_formulary_lists_it() -> No
 def test_a_drug_with_no_ndc_in_the_formulary_is_a_claim_finding() -> None:
     encounter = signed_encounter(ndcs=False)
     run = ChargeRun.objects.get(encounter=encounter, is_current=True)
-    findings = claim_findings(encounter, effective_lines(run))
+    findings = claim_findings(encounter, effective_lines(run), run=run)
     assert any(f.rule == "CLAIM-NDC" and f.message.startswith("J9267") for f in findings)
 
 
@@ -139,7 +139,9 @@ def test_diagnosis_from_the_indication_and_the_order_provider_with_a_checked_npi
 def test_an_indication_that_is_not_a_code_and_a_bad_npi_are_findings() -> None:
     encounter = signed_encounter()
     run = ChargeRun.objects.get(encounter=encounter, is_current=True)
-    findings = claim_findings(encounter, effective_lines(run), facts=record_facts(encounter))
+    findings = claim_findings(
+        encounter, effective_lines(run), run=run, facts=record_facts(encounter, run=run)
+    )
     by_rule = {}
     for f in findings:
         by_rule.setdefault(f.rule, []).append(f.message)
@@ -157,7 +159,9 @@ def test_a_charged_drug_the_formulary_gives_no_hcpcs_code_is_a_claim_finding() -
     once for the drug. Paclitaxel has its J9267 line; the hydration fluid is left out."""
     encounter = signed_encounter()
     run = ChargeRun.objects.get(encounter=encounter, is_current=True)
-    findings = claim_findings(encounter, effective_lines(run), facts=record_facts(encounter))
+    findings = claim_findings(
+        encounter, effective_lines(run), run=run, facts=record_facts(encounter, run=run)
+    )
     [missing] = [f for f in findings if f.rule == "CLAIM-HCPCS"]
     assert missing.message.startswith("ondansetron: the formulary gives it no HCPCS code")
     ondansetron = Administration.objects.get(encounter=encounter, drug__name="ondansetron")
@@ -171,7 +175,9 @@ def test_a_charged_drug_the_formulary_gives_no_hcpcs_code_is_a_claim_finding() -
     Administration.objects.filter(pk=ondansetron.pk).update(dose_value=Decimal(8), dose_unit="mg")
     run, _ = charge_run_generate(encounter_id=encounter.pk, trigger="manual")
     assert run.lines.filter(code="J2405").exists()
-    findings = claim_findings(encounter, effective_lines(run), facts=record_facts(encounter))
+    findings = claim_findings(
+        encounter, effective_lines(run), run=run, facts=record_facts(encounter, run=run)
+    )
     assert not [f for f in findings if f.rule == "CLAIM-HCPCS"]
 
 
@@ -261,12 +267,22 @@ def test_an_administration_given_from_a_retired_ndc_keeps_billing_the_ndc_given(
 
 
 def test_once_the_preferred_ndc_is_retired_lines_with_no_ndc_scanned_carry_an_active_one(
-    pharmacist_user,
+    pharmacist_user, django_capture_on_commit_callbacks
 ) -> None:
+    """The run, not yet exported, carried the preferred NDC (a run's lines carry the NDC it was
+    made with): once that package is retired the record is charged again, and the new run's
+    line carries the drug's only active package, never the retired one."""
     from mar.pharmacy.services import drug_ndc_retire
 
     encounter = signed_encounter()
-    drug_ndc_retire(ndc=DrugNdc.objects.get(ndc=PREFERRED), reason="Recalled", user=pharmacist_user)
+    before = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        drug_ndc_retire(
+            ndc=DrugNdc.objects.get(ndc=PREFERRED), reason="Recalled", user=pharmacist_user
+        )
+    run = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    assert run.pk != before.pk and run.trigger == ChargeRun.Trigger.BILLING_CHANGE
+    assert "retired by" in run.reason
     given = next(d for (code, _), d in details_by_code(encounter).items() if code == "J9267")
     assert given["ndc"] == SCANNED  # the drug's only active package, never the retired one
 
@@ -276,7 +292,7 @@ def drug_line_details(encounter: Encounter) -> list[tuple[int, dict]]:
     lines = [line for line in effective_lines(run) if line.code == "J2405"]
     return [
         (line.units, detail)
-        for line, detail in zip(lines, claim_details(encounter, lines), strict=True)
+        for line, detail in zip(lines, claim_details(encounter, lines, run=run), strict=True)
     ]
 
 
@@ -384,12 +400,9 @@ def exported_ndcs(coder: User, encounter: Encounter, code: str) -> dict[str, tup
     }
 
 
-def corrected_lines(encounter: Encounter) -> list:
-    return effective_lines(ChargeRun.objects.get(encounter=encounter, is_current=True))
-
-
 def claim_ndc_findings(encounter: Encounter) -> list[str]:
-    findings = claim_findings(encounter, corrected_lines(encounter))
+    run = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    findings = claim_findings(encounter, effective_lines(run), run=run)
     return [f.message for f in findings if f.rule == "CLAIM-NDC"]
 
 

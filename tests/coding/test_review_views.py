@@ -200,13 +200,16 @@ def test_worklist_query_count_stays_fixed(
         )  # fmt: skip
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert client.get(reverse("coding:worklist")).status_code == 200
-    # A row needs its run's lines, not the record, billing facts and engine output each run
-    # keeps (three JSON documents a run, decoded for every row): they are not read.
+    # A row needs its run's lines, not the record, billing and formulary facts and engine
+    # output each run keeps (four JSON documents a run, decoded for every row): not read.
     # (The page's runs are read by a statement compiled once, coding/review_reads.py: on
     # PostgreSQL the query logged is its EXECUTE; its SQL is the one kept for 8 encounters.)
     kept = review_reads.current_runs.statement_for((8,))
     assert kept is not None and 'FROM "coding_chargerun"' in kept.sql
-    assert not any(column in kept.sql for column in ("input_snapshot", "billing_snapshot"))
+    assert not any(
+        column in kept.sql
+        for column in ("input_snapshot", "billing_snapshot", "formulary_snapshot", '"result"')
+    )
 
 
 def test_review_page_shows_timeline_lines_record_findings_and_not_charged(client_as) -> None:

@@ -121,29 +121,34 @@ def _row_reads(captured: CaptureQueriesContext, table: str, column: str) -> int:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("scanned", "ndc_reads"),
-    [((ONDANSETRON_NDCS[0], ""), 1), (("", ""), 0)],
-    ids=["a dose scanned", "nothing scanned"],
+    "scanned", [(ONDANSETRON_NDCS[0], ""), ("", "")], ids=["a dose scanned", "nothing scanned"]
 )
-def test_making_a_run_reads_the_drug_lines_rows_once(settings, scanned, ndc_reads) -> None:
+def test_making_a_run_reads_the_drug_lines_rows_once(settings, scanned) -> None:
     """The drug lines' rows are read once per run, under the encounter's lock: the encounter's
-    administrations with their drug, and the formulary's NDCs of their drugs when a dose was
-    scanned (none read when nothing was: coding/drug_lines.py `formulary_ndcs`). The billing
-    snapshot (`drug_line_inputs`) and the drug lines stored (`drug_lines_store`) are made from
-    that one read (each read them for itself before: the NDCs in two statements)."""
+    administrations with their drug, and the formulary's NDCs of their drugs (read whether or
+    not a dose was scanned: the run keeps the NDC each drug line carries, coding/claim.py
+    `formulary_snapshot`). The billing snapshot (`drug_line_inputs`), the drug lines stored
+    (`drug_lines_store`) and the run's formulary snapshot are made from that one read (each
+    read them for itself before: the NDCs in two statements)."""
     settings.PREPARED_STATEMENTS = False  # each read sends its SQL: it is seen by its table
     encounter = ondansetron_twice(scanned=scanned)
     with CaptureQueriesContext(connection) as captured:
         run, created = charge_run_generate(encounter_id=encounter.pk)
     assert created
-    assert _row_reads(captured, "mar_drugndc", "units_per_billing_unit") == ndc_reads
+    assert _row_reads(captured, "mar_drugndc", "units_per_billing_unit") == 1
     assert _row_reads(captured, "mar_administration", "waste_value") == 1
-    # What they made is as before: the grouping read the NDCs (two packages, two lines).
+    # The grouping reads the NDCs only when a dose was scanned (two packages, two lines);
+    # with no scan the doses are the day's one line whatever the NDCs.
     assert sorted(run.lines.filter(code="J2405").values_list("units", flat=True)) == (
-        [5, 5] if ndc_reads else [9]
+        [5, 5] if any(scanned) else [9]
     )
     # The billing snapshot says which NDC each dose grouped under when one was scanned.
-    assert all(("claim_ndc" in entry) == bool(ndc_reads) for entry in run.billing_snapshot.values())
+    assert all(("claim_ndc" in entry) == any(scanned) for entry in run.billing_snapshot.values())
+    # The formulary snapshot says which NDC each push's drug line carries: the one scanned,
+    # else the preferred one.
+    pushes = Administration.objects.filter(encounter=encounter, drug__name="ondansetron")
+    carried = [run.formulary_snapshot[f"A{adm.pk}"]["ndc"] for adm in pushes.order_by("pk")]
+    assert carried == [ndc or ONDANSETRON_NDCS[1] for ndc in scanned]
 
 
 @pytest.mark.postgresql("the count is PostgreSQL's: the record is one statement (SQLite: six)")
@@ -152,8 +157,9 @@ def test_making_a_run_from_a_signed_record_with_a_scan_takes_a_fixed_number_of_q
     django_assert_num_queries,
 ) -> None:
     """Making a run from a signed record: the encounter locked and read, the record, the drug
-    lines' rows (administrations, the scanned drugs' NDCs: once each), the run, its lines,
-    findings and drug lines stored, its review item made. A read more shows here."""
+    lines' rows (administrations, their drugs' NDCs: once each), the encounter's standing
+    charges (the NDC a billed line keeps: coding/claim.py `formulary_snapshot`), the run, its
+    lines, findings and drug lines stored, its review item made. A read more shows here."""
     encounter = ondansetron_twice(scanned=(ONDANSETRON_NDCS[0], ""))
-    with django_assert_num_queries(21):
+    with django_assert_num_queries(22):
         charge_run_generate(encounter_id=encounter.pk)

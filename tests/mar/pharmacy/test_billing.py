@@ -117,10 +117,11 @@ def ondansetron_lines(encounter: Encounter) -> list[tuple[int, str]]:
     from coding.claim import claim_details
     from coding.review import effective_lines
 
-    lines = [line for line in effective_lines(current(encounter)) if line.code == "J2405"]
+    run = current(encounter)
+    lines = [line for line in effective_lines(run) if line.code == "J2405"]
     return sorted(
         (line.units, detail["ndc"])
-        for line, detail in zip(lines, claim_details(encounter, lines), strict=True)
+        for line, detail in zip(lines, claim_details(encounter, lines, run=run), strict=True)
     )
 
 
@@ -172,14 +173,14 @@ def test_listing_a_package_scanned_before_gives_its_doses_their_own_line(
     assert ondansetron_lines(encounter) == [(5, unlisted), (5, ONDANSETRON_NDCS[1])]
 
 
-def test_an_ndc_change_leaves_records_without_a_scan_and_unaffected_ones_as_they_are(
+def test_an_ndc_change_that_gives_no_dose_another_ndc_charges_nothing_again(
     pharmacist_user, django_capture_on_commit_callbacks
 ) -> None:
-    """No scan on the record: its doses are one line whatever the NDCs (the claim reads the
-    preferred one when shown), so nothing is charged again; a change that moves no dose to
-    another NDC (a package nobody scanned, retired) charges nothing again either."""
+    """A package nobody scanned, added and retired: no dose is grouped or billed under another
+    NDC (the record with no scan still carries the preferred one, the scanned record its
+    scan), so nothing is charged again."""
     from mar.models import DrugNdc
-    from mar.pharmacy.services import drug_ndc_add, drug_ndc_prefer, drug_ndc_retire
+    from mar.pharmacy.services import drug_ndc_add, drug_ndc_retire
     from tests.coding.review_helpers import ONDANSETRON_NDCS, ondansetron_twice
 
     plain = ondansetron_twice()
@@ -189,9 +190,34 @@ def test_an_ndc_change_leaves_records_without_a_scan_and_unaffected_ones_as_they
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         spare = drug_ndc_add(drug=drug, ndc="00409400177", unit="ML")
         drug_ndc_retire(ndc=spare, reason="never stocked after all", user=pharmacist_user)
-        drug_ndc_prefer(ndc=DrugNdc.objects.get(ndc=ONDANSETRON_NDCS[0]), user=pharmacist_user)
     assert callbacks == []
     assert {e.pk: current(e).pk for e in (plain, scanned)} == runs
+    assert ondansetron_lines(plain) == [(9, ONDANSETRON_NDCS[1])]
+    assert ondansetron_lines(scanned) == [(9, ONDANSETRON_NDCS[1])]
+
+
+def test_another_preferred_ndc_charges_again_the_record_whose_doses_carried_the_preferred_one(
+    pharmacist_user, django_capture_on_commit_callbacks
+) -> None:
+    """A run's drug lines carry the NDC the run was made with (coding/claim.py
+    `formulary_snapshot`). The pharmacist prefers another package: the record with no scan,
+    never billed, is charged again, its line now carrying the package preferred (the run's
+    reason says why); the record whose doses were scanned keeps its run and its NDC. Was:
+    no new run, the line's NDC read from the formulary whenever shown or exported."""
+    from mar.models import DrugNdc
+    from mar.pharmacy.services import drug_ndc_prefer
+    from tests.coding.review_helpers import ONDANSETRON_NDCS, ondansetron_twice
+
+    plain = ondansetron_twice()
+    scanned = ondansetron_twice(scanned=(ONDANSETRON_NDCS[1], ONDANSETRON_NDCS[1]))
+    before = {e.pk: charged(e).pk for e in (plain, scanned)}
+    with django_capture_on_commit_callbacks(execute=True):
+        drug_ndc_prefer(ndc=DrugNdc.objects.get(ndc=ONDANSETRON_NDCS[0]), user=pharmacist_user)
+    run = current(plain)
+    assert run.pk != before[plain.pk] and run.trigger == ChargeRun.Trigger.BILLING_CHANGE
+    assert "made preferred by" in run.reason
+    assert ondansetron_lines(plain) == [(9, ONDANSETRON_NDCS[0])]
+    assert current(scanned).pk == before[scanned.pk]
     assert ondansetron_lines(scanned) == [(9, ONDANSETRON_NDCS[1])]
 
 
