@@ -1049,13 +1049,14 @@ def pause_update(
         for name, before, after in (("paused", pause.start, start), ("resumed", pause.end, end))
         if before != after
     ]
+    changes: dict[str, Any] = {"start": start, "end": end}
     if reason is not None and reason != pause.reason:
         said = dict(Pause.Reason.choices)
         what.append(f"reason: {said.get(pause.reason, '(none)')} -> {said.get(reason, '(none)')}")
-        pause.reason = reason
-    pause.start = start
-    pause.end = end
-    pause.save(update_fields=["start", "end", "reason"])
+        changes["reason"] = reason
+    for name, value in changes.items():  # the row's fields (not an engine result's)
+        setattr(pause, name, value)
+    pause.save(update_fields=list(changes))
     _bump(current)
     _refuse_input_errors(encounter, current.pk, now or timezone.now())
     if signed:
