@@ -23,7 +23,7 @@ from coding.models import (
     ReviewItem,
 )
 from mar.chart_reads import with_pauses
-from mar.models import Administration, DrugNdc, Encounter, FindingAcknowledgement, Order
+from mar.models import Administration, DrugNdc, Encounter, Order
 from mar.prepared import PreparedRead, prefetched, prepared
 
 
@@ -85,13 +85,6 @@ def orders(encounter_id: int) -> QuerySet[Order]:
     return Order.objects.filter(encounter_id=encounter_id).select_related(
         "drug", "verified_by", "returned_by", "disposition_by"
     )
-
-
-@prepared
-def acknowledgements(encounter_id: int) -> QuerySet[FindingAcknowledgement]:
-    """The nurse's reasons for signing despite an error finding, with who gave each (QA: the
-    coder queried what the nurse had already explained)."""
-    return FindingAcknowledgement.objects.filter(encounter_id=encounter_id).select_related("by")
 
 
 @prepared

@@ -314,7 +314,8 @@ def _review_context(
         "flushes": chart_reads.flushes(encounter.pk, encounter=encounter),
         "addenda": addenda,
         "queries": queries,
-        "acknowledgements": review_reads.acknowledgements(encounter.pk, encounter=encounter),
+        # The nurse's reasons for signing despite an error (the chart's own read).
+        "acknowledgements": chart_reads.acknowledgements(encounter.pk, encounter=encounter),
         "can_act": bool(
             item
             and item.state == ReviewItem.State.IN_REVIEW
