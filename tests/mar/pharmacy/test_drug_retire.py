@@ -7,6 +7,7 @@ import re
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from mar import roles
 from mar.audit.models import EVENTS
@@ -170,7 +171,7 @@ def test_a_pharmacist_retires_a_drug_with_a_reason_and_sees_the_banner(
     html = client.get(response["Location"]).content.decode()
     assert "ondansetron retired from the formulary" in html
     banner = html[html.index('data-testid="drug-retired"') :].split("</form>")[0]
-    day = f"{fresh(drug).retired_at:%Y-%m-%d}"
+    day = f"{timezone.localdate(fresh(drug).retired_at):%Y-%m-%d}"  # the page shows the local day
     assert f"Retired {day} by {pharmacist_user.username}: {REASON}" in " ".join(banner.split())
     assert 'data-testid="drug-reactivate"' in banner
     assert 'data-testid="drug-retire-form"' not in html
