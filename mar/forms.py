@@ -32,7 +32,7 @@ from mar.models import (
     Order,
     Pause,
 )
-from mar.services.charting import finding_key
+from mar.services.charting import card_version_keep, finding_key
 
 # The chart speaks 24-hour: a time field is text, "2026-03-02 14:30" (issue 15, item 10). The
 # browser's datetime-local picker shows 12-hour mm/dd/yyyy in an en-US locale; text does not.
@@ -496,6 +496,7 @@ class AdministrationForm(ZonedForm):
             for name in ADMINISTRATION_CARD_FIELDS
         }
         initial["version"] = initial["base_version"] = adm.version
+        card_version_keep(adm)
         return initial
 
     def changes(

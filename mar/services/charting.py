@@ -24,6 +24,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -809,7 +810,7 @@ def administration_update(
     elif base_version != version:
         # Saved again after a conflict: still only the fields she changed since she loaded it.
         base = _card_as_of(current.pk, base_version)
-        if base is not None:
+        if base is not None:  # else she was told saving again replaces theirs with hers
             changes = {n: v for n, v in changes.items() if _card_value(n, v) != base[n]}
     what = []
     for name, value in changes.items():
@@ -842,11 +843,43 @@ def _card_value(name: str, value: Any) -> Any:
     return value
 
 
+def _has_card_history() -> bool:
+    """Whether the audit trail holds each version of a card (PostgreSQL's triggers; SQLite, the
+    demo's database, has none)."""
+    return connection.vendor == "postgresql"
+
+
+def _card_key(pk: int, version: int) -> str:
+    return f"mar:card:{pk}:{version}"
+
+
+def card_version_keep(adm: Administration) -> None:
+    """Without an audit trail (the SQLite demo), keep the card's fields as this version is drawn:
+    a save from it, made after another nurse's, is merged against them (`_card_as_of`). Every
+    version a form can send back as its `base_version` was drawn through here
+    (`AdministrationForm.initial_for`). Before this, on SQLite a save made again after a conflict
+    wrote every field of the card and undid the other nurse's change (QA, two tabs)."""
+    if _has_card_history():
+        return
+    values = {
+        n: _card_value(n, getattr(adm, "site_id" if n == "site" else n))
+        for n in ADMINISTRATION_CARD_FIELDS
+    }
+    cache.set(_card_key(adm.pk, adm.version), values, timeout=CARD_VERSION_KEPT_S)
+
+
+# A card's drawn version is kept a shift and a half: a form older than that is merged as one
+# without a base, i.e. refused as out of date first (the conflict box), never saved whole
+# unseen.
+CARD_VERSION_KEPT_S = 36 * 3600
+
+
 def _card_as_of(pk: int, version: int) -> dict[str, Any] | None:
-    """The card's fields as they were at `version`, from the audit trail (None without it:
-    SQLite has no history triggers)."""
-    if connection.vendor != "postgresql":
-        return None
+    """The card's fields as they were at `version`: from the audit trail, or without one (SQLite)
+    as the version was drawn (`card_version_keep`); None when neither has it."""
+    if not _has_card_history():
+        kept: dict[str, Any] | None = cache.get(_card_key(pk, version))
+        return kept
     event_model = apps.get_model("audit", "AdministrationEvent")
     row = (
         event_model.objects.filter(pgh_obj_id=pk, version=version)

@@ -13,7 +13,8 @@ from mar.models import Administration
 from tests.mar.chart_helpers import card_data, running_visit
 
 pytestmark = pytest.mark.django_db
-# Without the history (SQLite, the demo) a card saved from an older version is refused as stale.
+# Without the history (SQLite, the demo) the merge reads the version kept when the card was drawn
+# (the tests at the end of this file).
 MERGE_FROM_HISTORY = "the merge reads the version typed from out of the audit trail (triggers)"
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -83,3 +84,70 @@ def test_an_unchanged_card_saved_from_an_old_version_changes_nothing(client_as) 
     client.post(url, stale, **HX)
     saved = Administration.objects.get(pk=adm.pk)
     assert (saved.dose_value, saved.dose_unit) == (Decimal(750), "mg")
+
+
+# --- without the audit trail (SQLite, the demo): the version the card was drawn at is kept ---
+
+
+@pytest.fixture
+def no_history(monkeypatch):
+    """As on SQLite: no audit trail to read a card's earlier version from (the demo's database)."""
+    from django.core.cache import cache
+
+    from mar.services import charting
+
+    monkeypatch.setattr(charting, "_has_card_history", lambda: False)
+    cache.clear()
+
+
+def test_without_history_a_stale_card_drawn_on_the_chart_is_merged_not_written_whole(
+    client_as, no_history
+) -> None:
+    """QA, two tabs on the SQLite demo: tab A saved bag BAG-A; tab B, drawn before, saved the dose
+    and the card was written whole from B's page: bag BAG-A was gone, no conflict seen by anyone.
+    The version B's card was drawn at is kept when the chart draws it, and the merge reads it."""
+    encounter, adm = running_visit()
+    url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    client = client_as(roles.NURSE)
+    assert client.get(reverse("mar:encounter", args=[encounter.pk])).status_code == 200  # tab B
+    stale = card_data(adm)
+    client.post(url, card_data(adm, bag="BAG-A"))  # tab A
+    stale[f"a{adm.pk}-dose_value"], stale[f"a{adm.pk}-dose_unit"] = "900", "mg"
+    html = client.post(url, stale, **HX).content.decode()
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.bag, saved.dose_value, saved.dose_unit) == ("BAG-A", Decimal(900), "mg")
+    assert 'data-testid="conflict"' not in html
+
+
+def test_without_history_saving_again_after_a_conflict_writes_only_her_fields(
+    client_as, no_history
+) -> None:
+    encounter, adm = running_visit()
+    url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    client = client_as(roles.NURSE)
+    client.get(reverse("mar:encounter", args=[encounter.pk]))
+    stale = card_data(adm)
+    client.post(url, card_data(adm, bag="B1", dose_value="750", dose_unit="mg"))
+    stale[f"a{adm.pk}-bag"] = "B2"
+    assert 'data-testid="conflict"' in client.post(url, stale, **HX).content.decode()
+    again = {**stale, f"a{adm.pk}-version": 2, f"a{adm.pk}-base_version": 1}
+    client.post(url, again, **HX)
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.bag, saved.dose_value, saved.version) == ("B2", Decimal(750), 3)
+
+
+def test_without_history_or_a_kept_version_a_stale_card_is_refused_not_written(
+    client_as, no_history
+) -> None:
+    """Nothing kept for the version it was typed from (never drawn here, or kept too long ago):
+    refused as out of date with the conflict box, as before; never saved whole unseen."""
+    encounter, adm = running_visit()
+    url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    client = client_as(roles.NURSE)
+    stale = card_data(adm)  # posted without the chart ever drawn
+    client.post(url, card_data(adm, bag="BAG-A"))
+    stale[f"a{adm.pk}-dose_value"], stale[f"a{adm.pk}-dose_unit"] = "900", "mg"
+    html = client.post(url, stale, **HX).content.decode()
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.bag, saved.dose_value) == ("BAG-A", None)
+    assert 'data-testid="conflict"' in html
