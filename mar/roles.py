@@ -67,6 +67,13 @@ def user_has_role(user: AbstractBaseUser | AnonymousUser, *roles: str) -> bool:
     return any(role in held for role in roles)
 
 
+def user_is(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
+    """Whether `user` holds `role` itself, not through an administrator's access to every page:
+    a clinical act asks the profession (a chemotherapy's independent double check is by a second
+    nurse; an administrator who is not one may open the nurse's pages, not co-sign them)."""
+    return role in user_roles(user)  # user_has_role lets ADMIN through every role; this does not
+
+
 def role_required(
     *roles: str,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:

@@ -43,7 +43,7 @@ from mar.models import (
     Patient,
     SafetyOverride,
 )
-from mar.roles import NURSE, user_has_role
+from mar.roles import NURSE, user_is
 from mar.services import charting
 from mar.services.charting import ChartError
 from mar.services.scanning import scan_usable_for
@@ -191,7 +191,7 @@ def start_problems(
             errors.setdefault("second_username", []).append(
                 "The double check must be by another nurse, not the one starting it."
             )
-        elif not user_has_role(second, NURSE):
+        elif not user_is(second, NURSE):
             errors.setdefault("second_username", []).append("The double check must be by a nurse.")
         elif not checks.double_check_confirmed:
             errors.setdefault("double_check_confirmed", []).append(

@@ -4,6 +4,7 @@ the chemotherapy double check by a second nurse."""
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from mar import roles
@@ -64,6 +65,29 @@ def test_a_verified_chemo_order_needs_the_second_nurse(
     assert (adm.created_by, adm.double_checked_by) == (nurse_user, second)
     assert adm.double_checked_at is not None
     assert not SafetyOverride.objects.exists()
+
+
+@pytest.mark.parametrize("superuser", [False, True], ids=["admin-role", "superuser"])
+def test_the_double_check_is_by_a_nurse_not_by_an_administrator(
+    chemo_order, nurse_user, pharmacist_user, superuser
+) -> None:
+    """QA: the demo's `admin` (a superuser in the admin group, not a nurse) passed the chemotherapy
+    double check ("Double check: nurse and admin"): the administrator's access to every page is
+    not a nurse's co-signature (ISMP: an independent double check by a second practitioner)."""
+    chemo_order.verified_by, chemo_order.verified_at = pharmacist_user, timezone.now()
+    chemo_order.save()
+    admin = factories.user_create(username="admin2", role=roles.ADMIN)
+    if superuser:
+        admin.is_superuser = admin.is_staff = True
+        admin.save()
+    with pytest.raises(ChartError) as refused:
+        _start(chemo_order, nurse_user, second_nurse=admin, double_check_confirmed=True)
+    assert "by a nurse" in refused.value.errors["second_username"][0]
+    # An administrator who is also a nurse co-signs as the nurse she is.
+    admin.groups.add(Group.objects.get_or_create(name=roles.NURSE)[0])
+    admin = type(admin).objects.get(pk=admin.pk)  # her roles read afresh (kept per request)
+    adm = _start(chemo_order, nurse_user, second_nurse=admin, double_check_confirmed=True)
+    assert adm.double_checked_by == admin
 
 
 def test_a_high_alert_drug_that_is_not_chemo_needs_verification_only(nurse_user) -> None:
