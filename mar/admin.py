@@ -4,10 +4,12 @@ addendum read-only instead of offering a save the database would refuse."""
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
 from mar import models
+from mar.registration.services import unit_as_known
 
 
 def _signed(obj: Any) -> bool:
@@ -61,8 +63,15 @@ class OrderInline(SignedReadOnly, admin.TabularInline):
     raw_id_fields = ["drug", "verified_by"]
 
 
+class EncounterAdminForm(forms.ModelForm):
+    def clean_unit(self) -> str:
+        """The unit as visits spell it, as the desk, HL7 and FHIR save it (`unit_as_known`)."""
+        return unit_as_known(str(self.cleaned_data["unit"]))
+
+
 @admin.register(models.Encounter)
 class EncounterAdmin(SignedReadOnly, admin.ModelAdmin):
+    form = EncounterAdminForm
     list_display = ["pk", "patient", "unit", "location_label", "status", "arrived_at"]
     list_filter = ["status", "unit", "setting"]
     raw_id_fields = ["patient", "nurse", "signed_by"]
