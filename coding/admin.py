@@ -6,18 +6,35 @@ from django.contrib import admin, messages
 from coding import models
 
 
-class ChargeLineInline(admin.TabularInline):
+class ReadOnly:
+    """Viewable, never added, changed or deleted here: a charge run, its lines and findings are
+    made by `coding.services.charge_run_store` (with its drug lines, review item and ledger, in
+    one transaction), and a line changes only by the coder's correction, with a reason (the
+    review page). An admin changing one here would bill what neither the engine nor a coder
+    decided."""
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+class ChargeLineInline(ReadOnly, admin.TabularInline):
     model = models.ChargeLine
     extra = 0
 
 
-class ChargeFindingInline(admin.TabularInline):
+class ChargeFindingInline(ReadOnly, admin.TabularInline):
     model = models.ChargeFinding
     extra = 0
 
 
 @admin.register(models.ChargeRun)
-class ChargeRunAdmin(admin.ModelAdmin):
+class ChargeRunAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["pk", "encounter", "created_at", "is_current", "trigger"]
     list_filter = ["is_current", "trigger"]
     raw_id_fields = ["encounter"]

@@ -64,6 +64,7 @@ from mar.registration.services import (
     OrderEntry,
     drug_for_code,
     encounter_open,
+    encounter_update,
     order_by_placer,
     order_change,
     order_enter,
@@ -72,7 +73,6 @@ from mar.registration.services import (
     patient_register,
     patient_update,
 )
-from mar.summary import summary_invalidate
 
 log = logging.getLogger(__name__)
 
@@ -294,25 +294,19 @@ def adt_register(message: Inbound, now: datetime) -> Result:
 
 
 def adt_update(message: Inbound, now: datetime) -> Result:
-    """A08: demographics; and the visit's unit, chair, attending, arrival, payer if it is open."""
+    """A08: demographics; and the visit's unit, chair, attending, arrival, payer if it is open
+    (`encounter_update`: the unit as visits spell it, as A04; a signed visit refused on PV1-19
+    when the message would change it)."""
     patient = _patient_from_pid(message, create=False)
     pv1 = message.one("PV1", required=False)
     if pv1 is None or not _account(pv1, required=False):
         return Result(patient)
     encounter = _encounter(message, patient)
     fields = {k: v for k, v in _visit_fields(message, pv1).items() if v not in ("", None)}
-    changed = {k: v for k, v in fields.items() if getattr(encounter, k) != v}
-    if changed and encounter.is_signed:
-        raise Hl7Error(
-            f"PV1-19: visit {encounter.account_number} is signed; its record changes by addendum.",
-            segment="PV1",
-            field=19,
-        )
-    for key, value in changed.items():
-        setattr(encounter, key, value)
-    if changed:
-        encounter.save(update_fields=list(changed))
-        summary_invalidate(encounter_ids=[encounter.pk])  # an arrival time is checked
+    try:  # the unit as visits spell it, the checks of A04: the registration's one service
+        encounter_update(encounter=encounter, now=now, **fields)
+    except ValidationError as exc:
+        raise _validation_to_hl7(exc, _visit_where()) from None
     return Result(patient, encounter)
 
 

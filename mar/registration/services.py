@@ -247,6 +247,27 @@ def unit_as_known(unit: str) -> str:
     return typed
 
 
+def _visit_fields_check(fields: Mapping[str, Any], *, now: datetime | None = None) -> None:
+    """What a visit's fields must be, opened (`encounter_open`) or changed (`encounter_update`):
+    only the fields given are checked (the unit already as `unit_as_known` spells it)."""
+    errors: dict[str, list[str]] = {}
+    if "unit" in fields and not fields["unit"]:
+        errors["unit"] = ["Enter the unit (Infusion Center, Emergency Department...)."]
+    if "setting" in fields and fields["setting"] not in Encounter.Setting.values:
+        errors["setting"] = ["The setting is facility or office."]
+    arrived_at = fields.get("arrived_at")
+    if arrived_at is not None and arrived_at > (now or timezone.now()) + timedelta(minutes=5):
+        errors["arrived_at"] = ["The arrival time is in the future."]
+    texts = {
+        name: fields[name]
+        for name in ("location_label", "attending", "unit", "account_number")
+        if name in fields
+    }
+    errors |= {k: v for k, v in text_problems(Encounter, texts).items() if k not in errors}
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def encounter_open(
     *,
@@ -271,20 +292,18 @@ def encounter_open(
     opened without a word, and the wristband scan went to its empty chart while a bag ran on
     the first): the reason goes in the audit trail with the new visit. An interface (HL7 ADT,
     a FHIR import: `second_visit_why` None) opens it as the sending system says."""
-    errors: dict[str, list[str]] = {}
     unit = unit_as_known(unit)
-    if not unit:
-        errors["unit"] = ["Enter the unit (Infusion Center, Emergency Department...)."]
-    if setting not in Encounter.Setting.values:
-        errors["setting"] = ["The setting is facility or office."]
-    now = now or timezone.now()
-    if arrived_at is not None and arrived_at > now + timedelta(minutes=5):
-        errors["arrived_at"] = ["The arrival time is in the future."]
-    texts = {"location_label": location_label, "attending": attending}
-    texts |= {"unit": unit, "account_number": account_number}
-    errors |= {k: v for k, v in text_problems(Encounter, texts).items() if k not in errors}
-    if errors:
-        raise ValidationError(errors)
+    _visit_fields_check(
+        {
+            "unit": unit,
+            "setting": setting,
+            "arrived_at": arrived_at,
+            "location_label": location_label,
+            "attending": attending,
+            "account_number": account_number,
+        },
+        now=now,
+    )
     Patient.objects.select_for_update().filter(pk=patient.pk).first()  # one visit at a time
     account_number = account_number.strip()
     duplicate = _visit_duplicate(
@@ -323,6 +342,54 @@ def encounter_open(
     else:
         encounter.save()
     return encounter
+
+
+VISIT_UPDATE_FIELDS = ("unit", "location_label", "setting", "attending", "arrived_at", "payer")
+
+
+@transaction.atomic
+def encounter_update(
+    *, encounter: Encounter, now: datetime | None = None, **changes: Any
+) -> list[str]:
+    """A visit's unit, chair/bed (`location_label`), setting, attending, arrival or payer as
+    another system now says (HL7 ADT^A08): the same checks as opening it, the unit spelled as
+    visits spell it (`unit_as_known`, as `encounter_open` and the admin's visit form), so every
+    way in puts a visit on the unit the board and the coders' filter group by. A field given with
+    its value already (the unit in another case) is no change. A signed visit is not changed
+    (its record changes by addendum): refused on `account_number`, the visit's number, when
+    anything would change. The names of the fields changed, in the order of
+    `VISIT_UPDATE_FIELDS`; the visit's stored summary invalidated when any did (an arrival is
+    checked)."""
+    unknown = set(changes) - set(VISIT_UPDATE_FIELDS)
+    if unknown:
+        raise ValueError(f"not visit fields: {sorted(unknown)}")
+    if "unit" in changes:
+        changes["unit"] = unit_as_known(changes["unit"])
+    for name in ("location_label", "attending"):
+        if name in changes:
+            changes[name] = changes[name].strip()
+    _visit_fields_check(changes, now=now)
+    status = (
+        Encounter.objects.select_for_update().values_list("status", flat=True).get(pk=encounter.pk)
+    )
+    changed = [
+        name
+        for name in VISIT_UPDATE_FIELDS
+        if name in changes and getattr(encounter, name) != changes[name]
+    ]
+    if not changed:
+        return []
+    if status == Encounter.Status.SIGNED:
+        raise _fail(
+            "account_number",
+            f"Visit {encounter.account_number or encounter.pk} is signed; its record changes by "
+            "addendum.",
+        )
+    for name in changed:
+        setattr(encounter, name, changes[name])
+    encounter.save(update_fields=changed)
+    summary_invalidate(encounter_ids=[encounter.pk])
+    return changed
 
 
 def visits_in_progress(patient: Patient) -> list[Encounter]:

@@ -77,3 +77,47 @@ def test_every_admin_list_and_add_page_answers_for_a_superuser(admin, signed) ->
             failed.append((add, status))
     assert len(django_admin.site._registry) > 10
     assert not failed, failed
+
+
+def change_form_data(response) -> dict[str, object]:
+    """What the admin's change page would post back unchanged: its form's and its inlines'
+    values with their management forms (a test changes one value, then posts)."""
+    data: dict[str, object] = {}
+
+    def put(form) -> None:
+        for name, field in form.fields.items():
+            value = form[name].value()
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                if value:
+                    data[form.add_prefix(name)] = "on"
+                continue
+            if hasattr(field, "widget") and getattr(field.widget, "widgets", None):
+                for index, part in enumerate(field.widget.decompress(value)):
+                    data[f"{form.add_prefix(name)}_{index}"] = "" if part is None else part
+                continue
+            data[form.add_prefix(name)] = value
+
+    put(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name, value in formset.management_form.initial.items():
+            data[f"{formset.prefix}-{name}"] = value
+        for form in formset.forms:
+            put(form)
+    return data
+
+
+def test_the_admin_saves_an_open_visit_on_its_unit_as_visits_spell_it(admin) -> None:
+    """The admin is a way in too: a unit typed in another case or with other spaces is saved
+    as visits spell it (registration.services.unit_as_known), as the desk and HL7 save it."""
+    factories.encounter_create(unit="Infusion Center")
+    visit = factories.encounter_create(unit="Oncology Day Unit")
+    url = f"/admin/mar/encounter/{visit.pk}/change/"
+    data = change_form_data(admin.get(url))
+    data["unit"] = "  infusion   CENTER "
+    response = admin.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    visit.refresh_from_db()
+    assert visit.unit == "Infusion Center"

@@ -150,6 +150,48 @@ def test_a08_updates_demographics_and_the_visit() -> None:
     assert Encounter.objects.get().location_label == "12"
 
 
+def test_a08_keeps_the_unit_as_visits_spell_it() -> None:
+    """A unit sent by A08 in another case or with other spaces is the unit the visits are in
+    (`unit_as_known`, as A04 and the desk): one unit on the board, not two."""
+    receive(register(mrn="H-1001", account="V-9001"))
+    receive(register(mrn="H-2002", account="V-9002"))
+    Encounter.objects.filter(account_number="V-9002").update(unit="Oncology Day Unit")
+    ack = receive(
+        message("ADT^A08", pid(mrn="H-2002"), pv1(account="V-9002", p3=" infusion CENTER "))
+    )
+    assert ack["MSA"][1] == "AA"
+    assert Encounter.objects.get(account_number="V-9002").unit == "Infusion Center"
+
+
+def test_a08_of_a_signed_visit_sending_its_unit_in_another_case_changes_nothing() -> None:
+    """The unit as the visit already spells it is no change: no refusal of a signed visit's A08
+    that changes nothing (before, "infusion center" was a change and the message an error)."""
+    receive(register())
+    Encounter.objects.update(status=Encounter.Status.SIGNED)
+    ack = receive(message("ADT^A08", pid(), pv1(p3="INFUSION CENTER^^7")))
+    assert ack["MSA"][1] == "AA"
+    assert Encounter.objects.get().unit == "Infusion Center"
+
+
+def test_a08_of_a_signed_visit_changing_it_is_refused_on_pv1_19() -> None:
+    receive(register())
+    Encounter.objects.update(status=Encounter.Status.SIGNED)
+    ack = receive(message("ADT^A08", pid(), pv1(p3="Emergency Department^^7")))
+    assert (ack["MSA"][1], ack["ERR"][2]) == ("AE", "PV1^1^19")
+    assert "signed" in "|".join(ack["ERR"])
+    assert Encounter.objects.get().unit == "Infusion Center"
+
+
+def test_a08_unit_longer_than_kept_is_an_error_on_pv1_3_not_an_internal_error() -> None:
+    """A08 goes through the same checks as A04 (`encounter_update`): before, the save failed
+    in the database (AE 207 "Internal error", naming no field)."""
+    receive(register())
+    ack = receive(message("ADT^A08", pid(), pv1(p3="U" * 150)))
+    assert (ack["MSA"][1], ack["ERR"][2]) == ("AE", "PV1^1^3")
+    assert "At most 100 characters" in "|".join(ack["ERR"])
+    assert Encounter.objects.get().unit == "Infusion Center"
+
+
 def test_a03_records_the_discharge_time() -> None:
     receive(register())
     ack = receive(message("ADT^A03", pid(), pv1(**{"p45": "202603021130"})))

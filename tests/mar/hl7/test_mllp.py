@@ -14,7 +14,7 @@ import pytest
 from mar.hl7.mllp import END, START, Listener, frame
 from mar.models import Encounter, Order
 from tests import factories
-from tests.mar.hl7.builders import message, orc, pv1, rde, register, rxe, rxr, segment
+from tests.mar.hl7.builders import message, orc, pid, pv1, rde, register, rxe, rxr, segment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -155,3 +155,30 @@ def test_a_reused_control_id_over_the_socket_is_rejected_not_acked_as_filed(list
     assert msa(reused)[1:3] == ["AR", "SEQ"]
     assert msa(fine)[1:3] == ["AA", "SEQ-NEW"]
     assert Encounter.objects.filter(account_number="V-9002").count() == 1
+
+
+def test_an_a08_over_mllp_moves_the_visit_to_a_unit_as_visits_spell_it(listener) -> None:
+    """ADT^A08 normalises the unit as ADT^A04 and the desk do (registration.services
+    `unit_as_known`, through `encounter_update`): a unit sent in another case or with other
+    spaces lands on the unit the board groups by, not on a unit of its own. Before, A08 set
+    PV1-3 as sent ("INFUSION  center" became a unit of its own on the board)."""
+    registered, other, moved = send(
+        listener,
+        frame(register(mrn="H-1001", account="V-9001", control="U1")),  # in "Infusion Center"
+        frame(
+            message(
+                "ADT^A04",
+                segment("EVN", {1: "A04"}),
+                pid(mrn="H-2002"),
+                pv1(account="V-9002", p3="Oncology Day Unit^^3"),
+                control="U2",
+            )
+        ),
+        frame(
+            message("ADT^A08", pid(mrn="H-2002"), pv1(account="V-9002", p3="INFUSION  center^^12"))
+        ),
+    )
+    assert [msa(a)[1] for a in (registered, other, moved)] == ["AA", "AA", "AA"]
+    visit = Encounter.objects.get(account_number="V-9002")
+    assert (visit.unit, visit.location_label) == ("Infusion Center", "12")
+    assert set(Encounter.objects.values_list("unit", flat=True)) == {"Infusion Center"}

@@ -12,6 +12,7 @@ from mar.registration.services import (
     OrderEntry,
     drug_find,
     encounter_open,
+    encounter_update,
     order_enter,
     patient_find,
     patient_register,
@@ -276,6 +277,53 @@ def test_units_known_are_each_unit_once_as_most_visits_spell_it() -> None:
 def test_units_known_of_no_visit_is_empty_and_a_unit_is_kept_as_typed() -> None:
     assert units_known() == []
     assert unit_as_known("Infusion Center") == "Infusion Center"
+
+
+def test_a_visit_updated_takes_the_unit_as_visits_spell_it() -> None:
+    """A visit changed by another system (HL7 A08) goes through `encounter_update`,
+    which spells the unit as `encounter_open` does: one unit on the board, not two."""
+    visits_in("Infusion Center", 2)
+    moved = factories.encounter_create(unit="Oncology Day Unit")
+    changed = encounter_update(encounter=moved, unit="  infusion   CENTER ", location_label="12")
+    moved.refresh_from_db()
+    assert (moved.unit, moved.location_label) == ("Infusion Center", "12")
+    assert changed == ["unit", "location_label"]
+
+
+def test_a_visit_updated_with_its_own_unit_in_another_case_is_no_change() -> None:
+    visit = factories.encounter_create(unit="Infusion Center")
+    Encounter.objects.filter(pk=visit.pk).update(status=Encounter.Status.SIGNED)
+    visit.refresh_from_db()
+    assert encounter_update(encounter=visit, unit="INFUSION center") == []
+
+
+def test_a_signed_visit_is_not_updated() -> None:
+    visit = factories.encounter_create(unit="Infusion Center")
+    Encounter.objects.filter(pk=visit.pk).update(status=Encounter.Status.SIGNED)
+    visit.refresh_from_db()
+    with pytest.raises(ValidationError) as exc:
+        encounter_update(encounter=visit, unit="Emergency Department")
+    assert "signed" in errors_of(exc)["account_number"][0]
+    visit.refresh_from_db()
+    assert visit.unit == "Infusion Center"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("unit", "  ", "Enter the unit"),
+        ("unit", "U" * 150, "At most 100 characters"),
+        ("setting", "home", "facility or office"),
+        ("arrived_at", factories.MORNING + timedelta(days=3650), "in the future"),
+    ],
+)
+def test_a_visit_update_is_checked_as_a_visit_opened(field, value, says) -> None:
+    visit = factories.encounter_create(unit="Infusion Center")
+    with pytest.raises(ValidationError) as exc:
+        encounter_update(encounter=visit, **{field: value})
+    assert says in errors_of(exc)[field][0]
+    visit.refresh_from_db()
+    assert visit.unit == "Infusion Center"
 
 
 def _rows_read_from_encounters(sql: str, params: object) -> int:
