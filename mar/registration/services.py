@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mar.audit.context import history_context, history_context_apart
+from mar.clock import date_hhmm
 from mar.models import (
     AccessSite,
     Administration,
@@ -279,7 +280,11 @@ def encounter_open(
         errors["setting"] = ["The setting is facility or office."]
     now = now or timezone.now()
     if arrived_at is not None and arrived_at > now + timedelta(minutes=5):
-        errors["arrived_at"] = ["The arrival time is in the future."]
+        zone = timezone.get_current_timezone()  # the desk's wall clock, as the form reads it
+        errors["arrived_at"] = [
+            f"The arrival time ({date_hhmm(arrived_at, zone)}) is later than now "
+            f"({date_hhmm(now, zone)})."
+        ]
     texts = {"location_label": location_label, "attending": attending}
     texts |= {"unit": unit, "account_number": account_number}
     errors |= {k: v for k, v in text_problems(Encounter, texts).items() if k not in errors}
