@@ -111,6 +111,7 @@ class Nurse(Signed):
             if self.encounter is not None:
                 # Sign, giving a reason for each checklist error still open (the sign form asks).
                 acks = {name: "charted in the load test" for name in ACK.findall(self.chart())}
+                acks["confirm"] = "on"  # the sign-off's "I have checked what I am signing" box
                 url = f"/mar/encounters/{self.encounter}/sign/"
                 page = self.client.post(url, acks, headers=self.csrf(), name="sign").text
                 # As the signature checks it, an infusion still running is a stop missing: the

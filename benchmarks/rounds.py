@@ -283,6 +283,7 @@ class Rounds:
             name: "charted in the benchmark"
             for name in ACK.findall(client.get(base + "/").content.decode())
         }
+        acks["confirm"] = "on"  # the sign-off's "I have checked what I am signing" box
         # As the signature checks it, a running infusion is a stop missing: the refused sign form
         # asks a reason for it too, and she gives one (a second post, timed as its own kind).
         page = self.timed("sign (asks)", client.post, f"{base}/sign/", acks)

@@ -32,6 +32,7 @@ from mar.forms import (
     FlushForm,
     FlushRemoveForm,
     PauseForm,
+    SignCounts,
     SignForm,
     SiteAssessForm,
     SiteDiscontinueForm,
@@ -122,6 +123,16 @@ class Checklist:
         paused (since 06:52): chart when it resumes, or stop it'), where the panel said '…is
         running (started 05:42)' under the card's Paused (walk20)."""
         return [self.on_hold.get(f.administrations, f).message for f in self.running]
+
+    @property
+    def open_warnings(self) -> list[Item]:
+        """The warnings still listed: they do not stop a signature, which names them."""
+        return [
+            item
+            for group in self.groups
+            for item in group.items
+            if item.finding.severity == "warning"
+        ]
 
     @property
     def open_items(self) -> int:
@@ -569,6 +580,8 @@ def chart_context(
         "orders": order_rows,
         "order_move": order_move,
         "given_orders": sum(1 for order in orders if order.pk in given),
+        # what the checklist's poll compares with the orders returned now (bedside finding 3)
+        "orders_returned": " ".join(str(order.pk) for order in orders if order.is_returned),
         "cards": cards,
         # Running administrations sit at the top of the chart, within reach (issue 15, item 11).
         "running_cards": [card for card in cards if card.running],
@@ -607,7 +620,12 @@ def chart_context(
         # (mar/_sign.jinja): only that one is built (issue 19).
         "sign_form": None
         if encounter.is_signed
-        else (bound.get("sign") or SignForm(open_errors=checklist.open_errors)),
+        else (
+            bound.get("sign")
+            or SignForm(
+                open_errors=checklist.open_errors, counts=SignCounts(len(adms), len(flushes))
+            )
+        ),
         "addendum_form": (
             bound.get("addendum")
             or AddendumForm(
@@ -711,12 +729,23 @@ def answer_context(
         "sites": site_rows,
         "sign_form": None  # drawn on a record in progress only (mar/_sign.jinja)
         if encounter.is_signed
-        else (bound.get("sign") or SignForm(open_errors=checklist.open_errors)),
+        else (
+            bound.get("sign")
+            or SignForm(open_errors=checklist.open_errors, counts=sign_counts(record))
+        ),
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
     }
     if encounter.is_signed:
         context["addenda"] = list(encounter.addenda.select_related("author"))
     return context
+
+
+def sign_counts(record: Record | None) -> SignCounts | None:
+    """What the sign-off says a signature covers, from the record the engine read (its rows are
+    the encounter's administrations and flushes); None when the record cannot be read."""
+    if record is None:
+        return None
+    return SignCounts(len(record.administrations), len(record.flushes))
 
 
 def named_administrations(findings: Iterable[Finding]) -> set[int]:

@@ -64,7 +64,10 @@ def encounter_and_summary(encounter_id: int, user_id: int) -> QuerySet[Encounter
     """The encounter with its stored summary joined (`stored_summary`): the live checklist's GET
     reads both in one statement, and on PostgreSQL, in the same statement, the encounter's
     acknowledgements and the administrations its stored findings name (`checklist_rows`), and
-    the names of the groups of the user `user_id` (`reader_groups`: the view's role check).
+    the names of the groups of the user `user_id` (`reader_groups`: the view's role check),
+    how many administrations and flushes it holds (`sign_counts`: the sign-off names them) and
+    which of its orders are returned by pharmacy (`returned_orders`: a chart drawn with another
+    set is drawn again).
     (Not for a view that writes: the summary read here would be the one before its write.)
     Not its patient nor who signed it: the checklist shows neither."""
     read = Encounter.objects.filter(pk=encounter_id).select_related("summary")
@@ -74,7 +77,40 @@ def encounter_and_summary(encounter_id: int, user_id: int) -> QuerySet[Encounter
         checklist_acknowledgements=RawSQL(_ACKNOWLEDGEMENTS_SQL, (), output_field=JSONField()),
         checklist_administrations=RawSQL(_NAMED_SQL, (), output_field=JSONField()),
         reader_groups=ArraySubquery(Group.objects.filter(user__id=user_id).values("name")),
+        sign_administrations=RawSQL(_count_sql(Administration), ()),
+        sign_flushes=RawSQL(_count_sql(Flush), ()),
+        returned_orders=ArraySubquery(_returned(Order.objects.filter(encounter=OuterRef("pk")))),
     )
+
+
+def _returned(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """The pks of those returned by pharmacy (`Order.is_returned`), in order."""
+    return (
+        orders.filter(returned_at__isnull=False, verified_at__isnull=True)
+        .order_by("pk")
+        .values("pk")
+    )
+
+
+def sign_counts(encounter: Encounter) -> tuple[int, int]:
+    """The encounter's administrations and flushes: as `encounter_and_summary` read them with
+    it (PostgreSQL), else counted."""
+    read = (
+        getattr(encounter, "sign_administrations", None),
+        getattr(encounter, "sign_flushes", None),
+    )
+    if read[0] is not None and read[1] is not None:
+        return int(read[0]), int(read[1])
+    return encounter.administrations.count(), encounter.flushes.count()
+
+
+def returned_orders(encounter: Encounter) -> list[int]:
+    """The pks of the encounter's orders returned by pharmacy: as `encounter_and_summary` read
+    them with it (PostgreSQL), else read."""
+    read = getattr(encounter, "returned_orders", None)
+    if read is not None:
+        return sorted(read)
+    return list(_returned(Order.objects.filter(encounter=encounter)).values_list("pk", flat=True))
 
 
 def stored_summary(encounter: Encounter) -> list[EncounterSummary]:
@@ -102,6 +138,15 @@ def _pairs(alias: str, model: type[Model], names: tuple[str, ...]) -> str:
 
 _ENCOUNTER_ID = f"{_table(Encounter)}.{_column(Encounter, 'id')}"
 _ACK, _ADM = FindingAcknowledgement, Administration
+
+
+def _count_sql(model: type[Model]) -> str:
+    """How many rows of `model` (administrations, flushes) the encounter has: what the sign-off
+    counts."""
+    where = f"{_column(model, 'encounter')} = {_ENCOUNTER_ID}"
+    return f"SELECT count(*) FROM {_table(model)} WHERE {where}"
+
+
 # Each acknowledgement, in their order (at, pk), with who gave it: what the checklist shows.
 _ACKNOWLEDGEMENTS_SQL = (
     "SELECT coalesce(jsonb_agg(jsonb_build_object("

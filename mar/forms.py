@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from django.utils import timezone
 from coding.engine import Finding, RecordError
 from coding.engine.reading import local_time
 from mar import merge
+from mar.clock import date_hhmm
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
     AccessSite,
@@ -138,7 +140,7 @@ OUT_OF_RANGE = "That date cannot be right: check the year."
 # to name with its rule (DOC-3, the future-time check), beside the same field.
 PLAUSIBLE_BEFORE = timedelta(days=730)
 PLAUSIBLE_AFTER = timedelta(days=2)
-FAR_AHEAD = "This time is in the future: check the date and the year."
+FAR_AHEAD = "This time (%(at)s) is later than now (%(now)s): check the date and the year."
 FAR_BEFORE = "This time is more than two years before this visit (%(visit)s): check the year."
 
 
@@ -161,7 +163,8 @@ def check_plausible(form: forms.Form, encounter: Encounter) -> None:
             # Said as what it is, not as the window: "outside this encounter (2024-12-06 to
             # 2026-12-08)" read as if the visit spanned two years (walk19).
             if value > latest:
-                form.add_error(name, ValidationError(FAR_AHEAD, code="implausible"))
+                moments = {"at": date_hhmm(value, zone), "now": date_hhmm(timezone.now(), zone)}
+                form.add_error(name, ValidationError(FAR_AHEAD, code="implausible", params=moments))
             elif value < earliest:
                 form.add_error(
                     name,
@@ -545,7 +548,7 @@ class PauseForm(ZonedForm):
             self.add_error(
                 "end",
                 f"The resume time ({end.astimezone(zone):%Y-%m-%d %H:%M}) is before the pause "
-                f"at {start.astimezone(zone):%H:%M}: a resume comes after its pause.",
+                f"at {start.astimezone(zone):%Y-%m-%d %H:%M}: a resume comes after its pause.",
             )
         return data
 
@@ -629,12 +632,51 @@ class AddendumForm(ZonedForm):
         return data
 
 
-class SignForm(forms.Form):
-    """One reason field per open error finding: signing needs each resolved or acknowledged."""
+@dataclass(frozen=True)
+class SignCounts:
+    """What a signature covers, as the sign-off says it ("3 administrations and 1 flush"); its
+    `token` goes with the confirmation, so a record changed since is not signed unseen."""
 
-    def __init__(self, *args: Any, open_errors: Iterable[Finding] = (), **kwargs: Any) -> None:
+    administrations: int
+    flushes: int
+
+    @property
+    def token(self) -> str:
+        return f"{self.administrations}/{self.flushes}"
+
+    def __str__(self) -> str:
+        a, f = self.administrations, self.flushes
+        return f"{a} administration{'' if a == 1 else 's'} and {f} flush{'' if f == 1 else 'es'}"
+
+
+REASON_MISSING = "Resolve this item, or give a reason to sign anyway."
+CONFIRM_MISSING = (
+    "Tick the box to confirm what you are signing (after signing, changes need an addendum). "
+    "Nothing was signed."
+)
+
+
+class SignForm(forms.Form):
+    """One reason field per open error finding: signing needs each resolved or acknowledged;
+    and the nurse's confirmation of what she signs (`confirm`, bedside finding 1), given for
+    the record as she saw it (`seen`: `SignCounts.token`, drawn from `counts`)."""
+
+    confirm = forms.BooleanField(
+        label="I have checked what I am signing.",
+        error_messages={"required": CONFIRM_MISSING},
+    )
+    seen = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args: Any,
+        open_errors: Iterable[Finding] = (),
+        counts: SignCounts | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.findings = list(open_errors)
+        self.counts = counts
         for finding in self.findings:
             self.fields[f"ack_{finding_key(finding)}"] = forms.CharField(
                 label=f"{finding.rule}: reason to sign anyway",
@@ -642,12 +684,33 @@ class SignForm(forms.Form):
                 max_length=2000,
             )
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        seen = data.get("seen")
+        if data.get("confirm") and seen and self.counts and seen != self.counts.token:
+            # Another nurse charted since the panel was drawn: she confirms what it holds now.
+            self.add_error(
+                "confirm",
+                f"The record changed since you looked: it now holds {self.counts}. Check it and "
+                "tick the box again. Nothing was signed.",
+            )
+            self.data = self.data.copy()  # the box drawn empty again, to be ticked anew
+            self.data.pop(self.add_prefix("confirm"), None)
+        return data
+
     def reasons(self) -> dict[str, str]:
         return {
             name.removeprefix("ack_"): value
             for name, value in self.cleaned_data.items()
             if name.startswith("ack_") and value
         }
+
+    def reasons_missing(self) -> list[str]:
+        """The reason fields of open errors left blank (the service says the same: said with
+        a missing confirmation at once)."""
+        given = self.reasons()
+        names = (f"ack_{finding_key(f)}" for f in self.findings if finding_key(f) not in given)
+        return [name for name in names if not self.has_error(name)]
 
     def rows(self) -> list[tuple[Finding, forms.BoundField]]:
         return [(f, self[f"ack_{finding_key(f)}"]) for f in self.findings]

@@ -8,6 +8,7 @@ included. Nurses (and admins) chart; coders and pharmacists read the chart.
 
 import contextlib
 import functools
+import json
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -38,9 +39,11 @@ from mar.chart_context import (
     chart_context,
     checklist_context,
     evaluate,
+    sign_counts,
 )
 from mar.clock import date_hhmm, hhmm
 from mar.forms import (
+    REASON_MISSING,
     VASCULAR_KINDS,
     AddendumForm,
     AdministrationForm,
@@ -50,6 +53,7 @@ from mar.forms import (
     FlushForm,
     FlushRemoveForm,
     PauseForm,
+    SignCounts,
     SignForm,
     SiteAssessForm,
     SiteDiscontinueForm,
@@ -266,8 +270,23 @@ def encounter_checklist(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return partial_response(request, "mar/_checklist.jinja", context)
     context["can_chart"] = user_has_role(request.user, NURSE) and not encounter.is_signed
-    context["sign_form"] = SignForm(open_errors=context["checklist"].open_errors)
-    return partial_response(request, "mar/_checklist_response.jinja", context)
+    context["sign_form"] = SignForm(
+        open_errors=context["checklist"].open_errors,
+        counts=SignCounts(*reads.sign_counts(encounter)),
+    )
+    response = partial_response(request, "mar/_checklist_response.jinja", context)
+    shown = request.GET.get("returned_shown")
+    if shown is not None and _pks(shown) != set(reads.returned_orders(encounter)):
+        # A pharmacist returned an order or withdrew a return since the chart was drawn: its
+        # Start now is offered or not as it stands now (static/js/chart.js draws the chart
+        # again, morphed in: what is typed stays).
+        response["HX-Trigger"] = json.dumps({"mar:chart-stale": "returned"})
+    return response
+
+
+def _pks(text: str) -> set[int]:
+    """The pks of a list the page sent ("12 15 "); what is not a number is none."""
+    return {int(word) for word in text.split() if word.isdigit()}
 
 
 @require_GET
@@ -958,11 +977,20 @@ def encounter_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     # As the signature checks it: an infusion still running is a stop missing (RAC-7 error),
     # which the form asks to resolve or acknowledge like any other.
-    _record, result, _error = evaluate(encounter, now, signing=True)
+    record, result, _error = evaluate(encounter, now, signing=True)
     acknowledged = {acknowledgement_key(a) for a in encounter.acknowledgements.all()}
     findings = result.findings if result else ()
-    form = SignForm(request.POST, open_errors=charting.open_errors(findings, acknowledged))
-    form.is_valid()
+    form = SignForm(
+        request.POST,
+        open_errors=charting.open_errors(findings, acknowledged),
+        counts=sign_counts(record),
+    )
+    if not form.is_valid():
+        # Not confirmed (or confirmed for a record that changed since): nothing is signed; a
+        # reason still missing is said with it, every problem at once.
+        for name in form.reasons_missing():
+            form.add_error(name, REASON_MISSING)
+        return _after_change(request, encounter, bound={"sign": form})
     try:
         charting.encounter_sign(
             encounter=encounter, user=request.user, reasons=form.reasons(), now=now
@@ -971,7 +999,7 @@ def encounter_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
         for finding in exc.open_errors:
             name = f"ack_{finding_key(finding)}"
             if name in form.fields:
-                form.add_error(name, "Resolve this item, or give a reason to sign anyway.")
+                form.add_error(name, REASON_MISSING)
             else:
                 form.add_error(None, f"{finding.rule}: {finding.message}")
     except ChartError as exc:

@@ -22,7 +22,14 @@ from zoneinfo import ZoneInfo
 from .drug_units import UnitMismatch, amount_convert, amount_label
 from .record import Administration, Order, Record, seconds
 from .result import Finding
-from .terms import carries_no_charge, hhmm, is_documented_separate_site, is_vascular, may_be_fluid
+from .terms import (
+    carries_no_charge,
+    date_hhmm,
+    hhmm,
+    is_documented_separate_site,
+    is_vascular,
+    may_be_fluid,
+)
 from .timing import MAX_HOURS_WITHOUT_PUMP, intersect
 
 
@@ -93,7 +100,7 @@ def documentation_findings(
                 "DOC-3",
                 "error",
                 f"A flush on {flush.site or 'an unnamed site'} is charted in the future "
-                f"({hhmm(flush.at, record.encounter.timezone)})",
+                f"({date_hhmm(flush.at, record.encounter.timezone)})",
                 (),
                 f"flushes[{i}]",  # which flush: the form that charts it, the checklist's link
             )
@@ -313,7 +320,7 @@ def _encounter_times_in_the_future(record: Record, now: datetime, found: list[Fi
                 Finding(
                     "DOC-3",
                     "error",
-                    f"The {words} time ({hhmm(moment, encounter.timezone)}) is in the future",
+                    f"The {words} time ({date_hhmm(moment, encounter.timezone)}) is in the future",
                     (),
                     f"encounter.{field}",
                 )
@@ -495,8 +502,8 @@ def _times(
                 Finding(
                     "DOC-3",
                     "error",
-                    f"The stop time of {adm.drug} ({hhmm(adm.stop, zone)}) is not after its start "
-                    f"({hhmm(adm.start, zone)})",
+                    f"The stop time of {adm.drug} ({date_hhmm(adm.stop, zone)}) is not after "
+                    f"its start ({date_hhmm(adm.start, zone)})",
                     (adm.id,),
                     "stop",
                 )
@@ -523,7 +530,7 @@ def _times(
                 Finding(
                     "DOC-3",
                     "error",
-                    f"The pause of {adm.drug} at {hhmm(pause.start, zone)} is not within "
+                    f"The pause of {adm.drug} at {date_hhmm(pause.start, zone)} is not within "
                     "its start and stop",
                     (adm.id,),
                     f"pauses[{i}]",
@@ -563,7 +570,8 @@ def _times(
                     Finding(
                         "DOC-3",
                         "error",
-                        f"The {words} time of {adm.drug} ({hhmm(moment, zone)}) is in the future",
+                        f"The {words} time of {adm.drug} ({date_hhmm(moment, zone)}) is in the "
+                        "future",
                         (adm.id,),
                         name,
                     )

@@ -38,6 +38,13 @@ def hhmm(moment: datetime, zone_key: str) -> str:
     return found
 
 
+def date_hhmm(moment: datetime, zone_key: str) -> str:
+    """`moment` with its date on the wall clock of `zone_key`: "2025-12-08 00:10", as the chart's
+    time fields are typed. For messages naming a time against now or another time: "00:10"
+    alone is ambiguous near midnight and on a visit of several days (bedside finding 2)."""
+    return f"{moment.astimezone(ZoneInfo(zone_key)):%Y-%m-%d} {hhmm(moment, zone_key)}"
+
+
 def is_vascular(adm: Administration) -> bool:
     """IV, intra-arterial and SQ infusions need a named access site (RAC-4)."""
     return adm.route in VASCULAR_ROUTES or (adm.route == "sq" and adm.method == "infusion")

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mar.audit.context import history_context, history_context_apart
+from mar.clock import date_hhmm
 from mar.models import (
     AccessSite,
     Administration,
@@ -256,8 +257,13 @@ def _visit_fields_check(fields: Mapping[str, Any], *, now: datetime | None = Non
     if "setting" in fields and fields["setting"] not in Encounter.Setting.values:
         errors["setting"] = ["The setting is facility or office."]
     arrived_at = fields.get("arrived_at")
-    if arrived_at is not None and arrived_at > (now or timezone.now()) + timedelta(minutes=5):
-        errors["arrived_at"] = ["The arrival time is in the future."]
+    now = now or timezone.now()
+    if arrived_at is not None and arrived_at > now + timedelta(minutes=5):
+        zone = timezone.get_current_timezone()  # the desk's wall clock, as the form reads it
+        errors["arrived_at"] = [
+            f"The arrival time ({date_hhmm(arrived_at, zone)}) is later than now "
+            f"({date_hhmm(now, zone)})."
+        ]
     texts = {
         name: fields[name]
         for name in ("location_label", "attending", "unit", "account_number")

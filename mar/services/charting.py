@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -89,8 +89,15 @@ class SignBlocked(Exception):
         self.open_errors = open_errors
 
 
+# A date before a time in a finding's message ("(2025-12-08 00:10)"): the key reads the time
+# alone, so an acknowledgement given when the engine named times without their dates
+# ("(00:10)", before bedside finding 2) still answers its finding.
+_DATED_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2} (\d{2}:\d{2})\b")
+_TIME_ALONE = r"\1"
+
+
 def _key(rule: str, administrations: str, field: str, message: str) -> str:
-    raw = f"{rule}|{administrations}|{field}|{message}"
+    raw = f"{rule}|{administrations}|{field}|{_DATED_TIME.sub(_TIME_ALONE, message)}"
     return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
@@ -263,7 +270,7 @@ def site_place(
 ) -> AccessSite:
     _require_in_progress(encounter)
     _text_limit(separate_site_reason=separate_site_reason)
-    times_not_in_the_future(placed_at=placed_at)
+    times_not_in_the_future(zone=encounter.zone, placed_at=placed_at)
     site = AccessSite.objects.create(
         encounter=encounter,
         kind=kind,
@@ -276,14 +283,24 @@ def site_place(
 
 
 def times_not_in_the_future(
-    now: datetime | None = None, *, allowance: timedelta = timedelta(0), **times: datetime
+    now: datetime | None = None,
+    *,
+    zone: tzinfo,
+    allowance: timedelta = timedelta(0),
+    **times: datetime,
 ) -> None:
     """DOC-3 (nothing in the future) for the times a service keeps that the engine's record does
     not hold (a site's placing and assessments, a rate change, a measure): each one later than
     now (plus `allowance`, a bedside device's clock a little ahead) refused beside its field, in
-    one wording (walk19: a site "placed" two hours ahead was kept)."""
-    limit = (now or timezone.now()) + allowance
-    errors = {name: ["This time is in the future."] for name, at in times.items() if at > limit}
+    one wording (walk19: a site "placed" two hours ahead was kept), naming it and now with their
+    dates on the wall clock of `zone` (bedside finding 2: "14:05" alone is ambiguous near
+    midnight)."""
+    now = now or timezone.now()
+    errors = {
+        name: [f"This time ({date_hhmm(at, zone)}) is later than now ({date_hhmm(now, zone)})."]
+        for name, at in times.items()
+        if at > now + allowance
+    }
     if errors:
         raise ChartError(errors)
 
@@ -378,7 +395,7 @@ def site_update(
 def site_assess(*, site: AccessSite, at: datetime) -> AccessSite:
     """Assessed now, or at a typed time (late entry)."""
     _require_in_progress(site.encounter)
-    times_not_in_the_future(at=at)
+    times_not_in_the_future(zone=site.encounter.zone, at=at)
     site.assessed_at = at
     site.save(update_fields=["assessed_at"])
     return site
@@ -413,7 +430,7 @@ def site_discontinue(
     been told what runs), which stops each at the same time (its pause, if open, ends then too).
     Returns the infusions stopped."""
     _require_in_progress(site.encounter)
-    times_not_in_the_future(now, at=at)
+    times_not_in_the_future(now, zone=site.encounter.zone, at=at)
     site = AccessSite.objects.select_for_update().get(pk=site.pk)
     if site.discontinued_at is not None:
         raise ChartError({None: [f"Site S{site.pk} was already discontinued."]})
@@ -512,7 +529,7 @@ def site_placed_correct(
         )
     if minute(current.placed_at) == minute(placed_at):
         return current
-    times_not_in_the_future(placed_at=placed_at)
+    times_not_in_the_future(zone=encounter.zone, placed_at=placed_at)
     if current.discontinued_at is not None and placed_at > current.discontinued_at:
         raise ChartError(
             {

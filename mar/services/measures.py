@@ -50,7 +50,7 @@ def measure_chart(
         raise ChartError(
             {"value": [f"{K(kind).label} {value} is outside {low}–{high}: check the entry."]}
         )
-    times_not_in_the_future(allowance=CLOCK_AHEAD, measured_at=measured_at)
+    times_not_in_the_future(zone=encounter.zone, allowance=CLOCK_AHEAD, measured_at=measured_at)
     return PatientMeasure.objects.create(
         encounter=encounter, kind=kind, value=value, measured_at=measured_at, method=method, by=user
     )
@@ -180,7 +180,7 @@ def site_condition_record(
     """An assessment of a site and its condition; the site's last assessment time follows."""
     if site.encounter.is_signed:
         raise ChartError({None: ["This record is signed: changes go through an addendum."]})
-    times_not_in_the_future(allowance=CLOCK_AHEAD, at=at)
+    times_not_in_the_future(zone=site.encounter.zone, allowance=CLOCK_AHEAD, at=at)
     assessment = SiteAssessment.objects.create(
         site=site,
         at=at,

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from mar.clock import date_hhmm
 from mar.models import Administration, Pause, RateChange
 from mar.services.charting import ChartError, StaleVersion, times_not_in_the_future
 from mar.summary import refreshes_summary
@@ -48,11 +49,27 @@ def rate_change_record(
         raise ChartError({"reason": ["Say why the rate changed."]})
     if rate_ml_h <= 0:
         raise ChartError({"rate_ml_h": ["A rate is more than 0 mL/h: to stop, use Stop."]})
+    zone = current.encounter.zone
+    # Each time named with its date (bedside finding 2: a time alone is ambiguous at midnight).
     if at < current.start:
-        raise ChartError({"at": ["This time is before the infusion started."]})
+        raise ChartError(
+            {
+                "at": [
+                    f"This time ({date_hhmm(at, zone)}) is before the infusion started "
+                    f"({date_hhmm(current.start, zone)})."
+                ]
+            }
+        )
     if current.stop is not None and at > current.stop:
-        raise ChartError({"at": ["This time is after the infusion stopped."]})
-    times_not_in_the_future(now, at=at)
+        raise ChartError(
+            {
+                "at": [
+                    f"This time ({date_hhmm(at, zone)}) is after the infusion stopped "
+                    f"({date_hhmm(current.stop, zone)})."
+                ]
+            }
+        )
+    times_not_in_the_future(now, zone=zone, at=at)
     change = RateChange.objects.create(
         administration=current, at=at, rate_ml_h=rate_ml_h, reason=reason.strip(), by=user
     )

@@ -316,14 +316,19 @@
   // first order given). Rather than leave that part out, the chart is drawn again from the
   // server and morphed in (what is typed stays, as in every answer).
   var redrawing = false;
-  document.addEventListener("htmx:oobErrorNoTarget", function () {
+  function redrawChart() {
     if (redrawing || !document.getElementById("chart") || !window.htmx) return;
     redrawing = true;
     var done = function () { redrawing = false; };
     window.htmx.ajax("GET", window.location.pathname + window.location.search, {
       target: "#chart", select: "#chart", swap: "morph",
     }).then(done, done);
-  });
+  }
+  document.addEventListener("htmx:oobErrorNoTarget", redrawChart);
+  // The checklist's poll saw the chart's orders stale (a pharmacist returned an order or
+  // withdrew a return since it was drawn: HX-Trigger "mar:chart-stale"): drawn again the same
+  // way, so a Start now is offered or not as the order stands, without a reload.
+  document.addEventListener("mar:chart-stale", redrawChart);
 
   // ---- The cards' saves -----------------------------------------------------------------------
   // A card form (data-card-form) is saved by htmx on the custom event "mar:save", which only this

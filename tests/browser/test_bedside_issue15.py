@@ -282,6 +282,7 @@ def test_signing_with_an_open_error_and_an_infusion_running_says_both_before_she
     for index in range(2):
         if not reasons.nth(index).input_value():
             reasons.nth(index).fill("still running at transfer to the ward")
+    page.locator("#id_confirm").check()  # "I have checked what I am signing."
     page.locator("[data-testid=sign]").click()
     expect(page.locator("[data-testid=signed]")).to_be_visible()
     running.refresh_from_db()

@@ -153,6 +153,7 @@ def test_a_nurse_charts_a_chemotherapy_visit_by_clicking(browser_page, live_serv
     page.screenshot(path=str(ARTIFACTS / "chart-768.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
 
+    page.locator("#id_confirm").check()  # "I have checked what I am signing."
     page.locator("[data-testid=sign]").click()
     expect(page.locator("[data-testid=signed]")).to_be_visible()
     # The worker (through Redis) makes the charges; the chart polls until they are there.
@@ -204,6 +205,10 @@ def test_without_javascript_every_action_is_a_plain_form_post(browser_page, live
         reasons.first.wait_for()
         for i in range(reasons.count()):  # the stop, and the orders not given (DOC-6)
             reasons.nth(i).fill("still running at discharge")
+        # Not confirmed: said beside the box, without JavaScript too; nothing signed.
+        assert "Tick the box to confirm" in page.locator("#error_1_id_confirm").inner_text()
+        assert Encounter.objects.get(pk=encounter.pk).status == Encounter.Status.IN_PROGRESS
+        page.locator("#id_confirm").check()
         page.locator("[data-testid=sign]").click()
         page.locator("[data-testid=signed]").wait_for()
         assert Encounter.objects.get(pk=encounter.pk).status == Encounter.Status.SIGNED

@@ -207,3 +207,63 @@ def test_what_is_typed_in_another_row_stays_when_a_return_or_its_withdrawal_redr
     expect(page.locator(f"#order-{to_return.pk}")).to_have_count(1)  # listed once
     expect(page.locator(f"#order-{withdrawn.pk}")).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "pharmacy-typed-kept.png"), full_page=True)
+
+
+def test_a_return_withdrawn_in_the_pharmacy_offers_start_on_the_open_chart_without_a_reload(
+    browser_page, live_server
+) -> None:
+    """Bedside finding 3: the nurse's chart is open with the returned order's Start now disabled;
+    the pharmacist withdraws the return on her own screen (another browser context); at the
+    checklist's next refresh the chart is drawn again, morphed in (no reload: what the nurse typed
+    stays): the order no longer says "Returned" and Start now is enabled. Returned again, the
+    next refresh disables it."""
+    from playwright.sync_api import expect
+
+    from mar.pharmacy.services import order_return
+
+    pharmacist = factories.user_create(username="pharmacist-live", role="pharmacist")
+    nurse = factories.user_create(username="nurse-live", role="nurse")
+    encounter, _adm = running_visit()
+    order = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
+    order_return(order=order, reason=REASON, user=pharmacist)
+
+    page = browser_page
+    page.clock.install()
+    sign_in(page, live_server, nurse.username)
+    page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
+    card = page.locator(f"div.order-row#order-{order.pk}")
+    expect(card.get_by_test_id("start")).to_be_disabled()
+    expect(card.get_by_test_id("return-gate")).to_contain_text(REFUSED)
+    page.evaluate("window.notReloaded = true")
+    typed = page.locator("[data-testid=sign-form] [name^=ack_]").first
+    typed.fill("typed before the withdrawal")
+
+    other = page.context.browser.new_context(viewport={"width": 1024, "height": 768})
+    try:
+        desk = other.new_page()
+        sign_in(desk, live_server, pharmacist.username)
+        desk.goto(f"{live_server.url}/pharmacy/orders/")
+        row = desk.locator(f"#returned-orders #order-{order.pk}")
+        row.get_by_test_id("order-return-withdraw-open").click()
+        row.locator("textarea[name=reason]").fill(WHY)
+        row.get_by_test_id("order-return-withdraw").click()
+        expect(desk.get_by_test_id("order-return-withdrawn")).to_have_count(1)
+        desk.screenshot(path=str(ARTIFACTS / "pharmacy-return-withdrawn-live.png"))
+    finally:
+        other.close()
+
+    with page.expect_response(lambda r: "/checklist/" in r.url):
+        page.clock.run_for(61_000)
+    expect(card.get_by_test_id("start")).to_be_enabled()
+    expect(card.get_by_test_id("return-gate")).to_have_count(0)
+    expect(card.get_by_test_id("order-returned")).to_have_count(0)
+    assert page.evaluate("window.notReloaded") is True  # drawn again in place, not reloaded
+    expect(typed).to_have_value("typed before the withdrawal")
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "chart-return-withdrawn-live.png"))
+
+    order_return(order=order, reason=REASON, user=pharmacist)
+    with page.expect_response(lambda r: "/checklist/" in r.url):
+        page.clock.run_for(61_000)
+    expect(card.get_by_test_id("start")).to_be_disabled()
+    expect(card.get_by_test_id("return-gate")).to_contain_text(REFUSED)

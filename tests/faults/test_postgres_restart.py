@@ -51,7 +51,8 @@ def post(session: requests.Session, base: str, path: str) -> requests.Response:
     assert token, page.text[:300]
     return session.post(
         f"{base}{path}",
-        data={"csrfmiddlewaretoken": token.group(1)},
+        # the sign-off's confirmation ticked (a sign post without it is refused)
+        data={"csrfmiddlewaretoken": token.group(1), "confirm": "on"},
         headers={"Referer": f"{base}{path}"},
         timeout=15,
         allow_redirects=False,

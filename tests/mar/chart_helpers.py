@@ -10,6 +10,10 @@ from django.utils import timezone
 from mar.models import Administration, DrugClass, Encounter, Order
 from tests import factories
 
+# The sign-off's "I have checked what I am signing" box, ticked (bedside finding 1): a sign post
+# without it is refused.
+SIGN_CONFIRMED = {"confirm": "on"}
+
 
 def running_visit(**fields: object) -> tuple[Encounter, Administration]:
     """Arrived 2 h ago, one peripheral IV, carboplatin running for the last 60 minutes."""

@@ -16,7 +16,7 @@ from mar.models import Addendum, Flush
 from mar.services import charting
 from mar.services.charting import ChartError
 from tests import factories
-from tests.mar.chart_helpers import local, running_visit
+from tests.mar.chart_helpers import SIGN_CONFIRMED, local, running_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def test_an_addendum_flush_in_the_future_is_refused_beside_its_time(
     """DOC-3 for the missed flush charted by an addendum: no addendum, no flush, field error."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED)
     site = chemo_encounter.sites.get()
     typed = local(timezone.now() + timedelta(days=1))
     response = client.post(
@@ -130,7 +130,7 @@ def test_a_signed_records_flush_is_removed_only_as_an_addendum_with_a_reason(
     """A signed record changes only through an addendum (what, why, who, when); charges rerun."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED)
     flush = chemo_encounter.flushes.get()
     url = reverse("mar:flush_remove", args=[chemo_encounter.pk, flush.pk])
     html = client.post(url, **HX).content.decode()
@@ -172,7 +172,9 @@ def test_a_flushs_rows_build_a_remove_form_only_where_it_has_a_field(
     page = client.get(reverse("mar:encounter", args=[chemo_encounter.pk])).content.decode()
     acks = {name: "charted in the test" for name in re.findall(r'name="(ack_[^"]+)"', page)}
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), acks)
+        client.post(
+            reverse("mar:encounter_sign", args=[chemo_encounter.pk]), {**acks, **SIGN_CONFIRMED}
+        )
     chemo_encounter.refresh_from_db()
     assert chemo_encounter.is_signed
     page = client.get(reverse("mar:encounter", args=[chemo_encounter.pk]) + "?addendum=1")
@@ -277,7 +279,7 @@ def test_flush_now_confirms_and_the_chip_shows_the_last_flush(client_as) -> None
 
 def _signed(client, encounter, callbacks) -> None:
     with callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[encounter.pk]))
+        client.post(reverse("mar:encounter_sign", args=[encounter.pk]), SIGN_CONFIRMED)
     encounter.refresh_from_db()
     assert encounter.is_signed
 

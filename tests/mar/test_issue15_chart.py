@@ -25,7 +25,7 @@ from mar.services.charting import SignBlocked, finding_key
 from mar.summary import findings_of, summary_for
 from tests import factories
 from tests.coding.review_helpers import paclitaxel_billable
-from tests.mar.chart_helpers import running_visit
+from tests.mar.chart_helpers import SIGN_CONFIRMED, running_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -205,7 +205,7 @@ def test_running_signing_asks_for_the_stop_as_an_error_to_resolve_or_acknowledge
     assert f'name="{field}"' in html  # the sign-off asks for a reason beside the item
     assert not Encounter.objects.get(pk=encounter.pk).is_signed
     client.post(reverse("mar:encounter_sign", args=[encounter.pk]), {field: "pump ran dry, stop "
-                "time not known; see addendum"})  # fmt: skip
+                "time not known; see addendum", **SIGN_CONFIRMED})  # fmt: skip
     assert Encounter.objects.get(pk=encounter.pk).is_signed
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from coding.models import ChargeOutbox, ChargeRun
 from mar import roles
-from tests.mar.chart_helpers import card_data
+from tests.mar.chart_helpers import SIGN_CONFIRMED, card_data
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 def _signed(client, encounter, capture) -> None:
     with capture(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[encounter.pk]), follow=False)
+        client.post(reverse("mar:encounter_sign", args=[encounter.pk]), SIGN_CONFIRMED)
     encounter.refresh_from_db()
     assert encounter.is_signed
     assert ChargeRun.objects.filter(encounter=encounter, is_current=True).exists()

@@ -22,7 +22,13 @@ from mar.models import (
     Pause,
 )
 from tests import factories
-from tests.mar.chart_helpers import card_data, hydration_order, local, running_visit
+from tests.mar.chart_helpers import (
+    SIGN_CONFIRMED,
+    card_data,
+    hydration_order,
+    local,
+    running_visit,
+)
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -215,7 +221,8 @@ def test_a_site_time_in_the_future_is_refused_beside_its_field(client_as, action
     assert f'value="{ahead}"' in tag.group()  # what she typed, kept
     after = html[tag.end() : tag.end() + 600]  # beside the field, below its input
     assert f'id="id_{field}_error"' in after
-    assert "This time is in the future." in after
+    # the time and now, each with its date (bedside finding 2)
+    assert re.search(r"This time \(\d{4}-\d\d-\d\d \d\d:\d\d\) is later than now \(", after)
 
 
 def test_assessing_a_site_records_when(client_as) -> None:
@@ -575,7 +582,9 @@ def test_sign_with_a_reason_stores_the_acknowledgement(
     assert names
     data = {name: "pump ran on after discharge; stop time unknown" for name in names}
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("mar:encounter_sign", args=[encounter.pk]), data)
+        response = client.post(
+            reverse("mar:encounter_sign", args=[encounter.pk]), {**data, **SIGN_CONFIRMED}
+        )
     assert response.status_code == 302
     encounter.refresh_from_db()
     assert encounter.status == Encounter.Status.SIGNED
@@ -603,8 +612,12 @@ def test_each_reason_to_sign_anyway_stays_with_its_own_finding(client_as) -> Non
     url = reverse("mar:encounter_sign", args=[encounter.pk])
     page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
     # Each box follows its finding's message in the sign-off panel.
-    boxes = dict(re.findall(r'\((\d\d:\d\d)\)</div>.*?name="(ack_[0-9a-f]{12})"', page, re.S))
-    first, second = (boxes[f"{m.astimezone(factories.NEW_YORK):%H:%M}"] for m in (soon, later))
+    boxes = dict(
+        re.findall(r'\((\d{4}-\d\d-\d\d \d\d:\d\d)\)</div>.*?name="(ack_[0-9a-f]{12})"', page, re.S)
+    )
+    first, second = (
+        boxes[f"{m.astimezone(factories.NEW_YORK):%Y-%m-%d %H:%M}"] for m in (soon, later)
+    )
     assert first != second
 
     html = client.post(url, {first: "flush pre-charted for the next bag"}).content.decode()
@@ -615,14 +628,16 @@ def test_each_reason_to_sign_anyway_stays_with_its_own_finding(client_as) -> Non
     assert html.count("Resolve this item, or give a reason to sign anyway.") == 1
 
     response = client.post(url, {first: "flush pre-charted for the next bag",
-                                 second: "clock of the pump was wrong"})  # fmt: skip
+                                 second: "clock of the pump was wrong",
+                                 **SIGN_CONFIRMED})  # fmt: skip
     assert response.status_code == 302
     acks = {a.message: a.reason for a in FindingAcknowledgement.objects.filter(encounter=encounter)}
     assert acks == {
         f"A flush on S{adm.site_id} is charted in the future "
-        f"({soon.astimezone(factories.NEW_YORK):%H:%M})": "flush pre-charted for the next bag",
+        f"({soon.astimezone(factories.NEW_YORK):%Y-%m-%d %H:%M})": "flush pre-charted for the "
+        "next bag",
         f"A flush on S{adm.site_id} is charted in the future "
-        f"({later.astimezone(factories.NEW_YORK):%H:%M})": "clock of the pump was wrong",
+        f"({later.astimezone(factories.NEW_YORK):%Y-%m-%d %H:%M})": "clock of the pump was wrong",
     }
 
 
@@ -632,7 +647,9 @@ def test_a_complete_record_signs_and_becomes_read_only(
     """screens.md: after signing, the same screen is read-only with an "addendum" button."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+        response = client.post(
+            reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED
+        )
     assert response.status_code == 302
     chart = reverse("mar:encounter", args=[chemo_encounter.pk])
     page = client.get(chart).content.decode()
@@ -666,7 +683,7 @@ def test_an_addendum_records_what_and_why_and_regenerates_charges(
     client = client_as(roles.NURSE)
     site = chemo_encounter.sites.get()
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("mar:addendum_add", args=[chemo_encounter.pk]),
@@ -695,7 +712,7 @@ def test_an_addendum_names_a_changed_field_in_words_and_its_number_as_typed(
     name and the stored four decimals ("dose_value: 1000.0000 -> 450")."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED)
     adm = chemo_encounter.administrations.get(drug__name="paclitaxel")
     Administration.objects.filter(pk=adm.pk).update(dose_value=Decimal("1000"), dose_unit="mg")
     adm.refresh_from_db()
@@ -711,7 +728,7 @@ def test_a_signed_card_changes_only_as_an_addendum_with_a_reason(
 ) -> None:
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED)
     adm = chemo_encounter.administrations.get(drug__name="paclitaxel")
     url = reverse("mar:adm_update", args=[chemo_encounter.pk, adm.pk])
     new_stop = "2026-03-02T12:25"
@@ -741,7 +758,7 @@ def test_a_signed_pause_changes_only_as_an_addendum_with_a_reason(
     only through an addendum (what, why, who, when), which regenerates the charges."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED)
     adm = chemo_encounter.administrations.get(drug__name="paclitaxel")
     pause = adm.pauses.get()
     url = reverse("mar:pause_update", args=[chemo_encounter.pk, pause.pk])
@@ -774,7 +791,7 @@ def test_a_signed_sites_reason_and_the_arrival_change_only_as_addenda(
     corrected only through an addendum with a reason; each regenerates the charges."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED)
     site = chemo_encounter.sites.get()
     site_url = reverse("mar:site_update", args=[chemo_encounter.pk, site.pk])
     site_data = {f"s{site.pk}-location": "right forearm",
@@ -801,7 +818,7 @@ def test_a_signed_sites_reason_and_the_arrival_change_only_as_addenda(
 
 def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:
     client = client_as(roles.NURSE)
-    client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+    client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED)
     response = client.post(
         reverse("mar:addendum_add", args=[chemo_encounter.pk]), {"addendum-what": "x"}
     )
@@ -832,7 +849,7 @@ def test_an_addendum_flush_that_cannot_be_charted_says_why_beside_its_field(
     given); a missing site or time is named beside the one missing. Nothing is saved."""
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED)
     site = chemo_encounter.sites.get()
     html = client.post(
         reverse("mar:addendum_add", args=[chemo_encounter.pk]),
@@ -942,7 +959,7 @@ def test_waste_charted_after_signing_is_an_addendum_and_its_jw_line_follows(
     paclitaxel_billable(encounter=chemo_encounter, waste=None)  # single-dose: JW/JZ apply
     client = client_as(roles.NURSE)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]))
+        client.post(reverse("mar:encounter_sign", args=[chemo_encounter.pk]), SIGN_CONFIRMED)
     signed_run = ChargeRun.objects.get(encounter=chemo_encounter, is_current=True)
     assert jw_lines(signed_run) == []
     adm = chemo_encounter.administrations.get(drug__name="paclitaxel")

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from mar.models import Encounter
 from mar.services.signature import addendum_store, signature_store
+from tests.mar.chart_helpers import SIGN_CONFIRMED
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,9 @@ def test_an_addendum_needs_what_and_why(chemo_encounter, nurse_user) -> None:
 
 def test_the_sign_view_signs_for_a_nurse(client_as, chemo_encounter) -> None:
     with mock.patch("coding.tasks.generate_charges.delay"):
-        response = client_as("nurse").post(f"/mar/encounters/{chemo_encounter.pk}/sign/")
+        response = client_as("nurse").post(
+            f"/mar/encounters/{chemo_encounter.pk}/sign/", SIGN_CONFIRMED
+        )
     assert response.status_code == 302
     chemo_encounter.refresh_from_db()
     assert chemo_encounter.is_signed
