@@ -31,6 +31,7 @@ from mar.models import (
     Administration,
     DoseBasis,
     Drug,
+    DrugClass,
     DrugNdc,
     Encounter,
     EntryMethod,
@@ -601,6 +602,18 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
             errors["ordering_provider_npi"] = [f"{exc}."]
     if entry.purpose not in {"", *Order.Purpose.values}:
         errors["purpose"] = ["The purpose is hydration, or none."]
+    elif (
+        entry.purpose == Order.Purpose.HYDRATION
+        and entry.drug is not None
+        and entry.drug.drug_class not in (None, "", DrugClass.HYDRATION)
+    ):
+        # Hydration is a fluid given for its own sake (RAC-1; the engine codes a drug tagged
+        # otherwise as the drug it is, coding.engine.terms.may_be_fluid): the purpose on
+        # dexamethasone was accepted and shown to nobody who could catch it (QA).
+        errors["purpose"] = [
+            f"Hydration is a fluid given for its own sake: {entry.drug.name} is tagged "
+            f"{entry.drug.get_drug_class_display().lower()}. Leave the purpose empty."
+        ]
     if entry.entry_method not in EntryMethod.values:
         errors["entry_method"] = ["How did the order come: written, verbal or telephone?"]
     texts = {"dose_unit": entry.dose_unit.strip(), "rate_unit": entry.rate_unit.strip()}

@@ -373,3 +373,30 @@ def test_a_hydration_order_entered_on_the_form_makes_its_infusion_chargeable(cli
     )
     assert "vehicle" in field_error(response.content.decode(), "purpose")
     assert not Order.objects.filter(encounter=encounter).exists()
+
+
+def test_hydration_is_not_a_purpose_of_a_drug_tagged_otherwise(client_as) -> None:
+    """RAC-1: hydration is a fluid given for its own sake. QA: dexamethasone ordered with purpose
+    "Hydration" was accepted, shown as "(hydration)" on the chart and the coder's record, and not
+    on the pharmacist's queue. Refused beside the purpose, what was typed kept; a fluid, or a drug
+    not yet tagged (it may be a fluid: the pharmacist tags it), is still ordered for hydration."""
+    factories.drug_get("dexamethasone", "therapeutic")
+    factories.drug_get("sodium chloride 0.9%", "hydration")
+    factories.drug_get("plasma-lyte a", None)
+    url = "registration:order_new"
+    encounter = factories.encounter_create()
+    typed = {**ORDER, "drug": "dexamethasone", "dose_value": "10", "dose_unit": "mg",
+             "dose_basis": "", "purpose": "hydration"}  # fmt: skip
+    response = client_as("clerk").post(reverse(url, args=[encounter.pk]), typed)
+    html = response.content.decode()
+    error = field_error(html, "purpose")
+    assert "fluid given for its own sake" in error and "therapeutic" in error
+    assert not Order.objects.filter(encounter=encounter).exists()
+    assert 'value="dexamethasone"' in html  # what she typed stays
+    for fluid in ("sodium chloride 0.9%", "plasma-lyte a"):
+        ordered = client_as("clerk").post(
+            reverse(url, args=[encounter.pk]),
+            {**HYDRATION_ORDER, "drug": fluid, "purpose": "hydration"},
+        )
+        assert ordered.status_code == 302, fluid
+    assert Order.objects.filter(encounter=encounter, purpose="hydration").count() == 2
