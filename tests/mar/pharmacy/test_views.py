@@ -422,6 +422,17 @@ def test_the_queue_lists_unverified_orders(client_as, order) -> None:
     assert f'id="order-{order.pk}"'.encode() in response.content
 
 
+def test_the_queue_shows_an_orders_purpose(client_as, order) -> None:
+    """A fluid ordered for hydration (RAC-1) says so on the queue, where the pharmacist verifies
+    it (QA: the purpose was on the chart and the coder's record, not here)."""
+    html = client_as(roles.PHARMACIST).get(reverse("pharmacy:orders")).content.decode()
+    assert 'data-testid="order-purpose"' not in html
+    order.purpose = "hydration"
+    order.save()
+    html = client_as(roles.PHARMACIST).get(reverse("pharmacy:orders")).content.decode()
+    assert "for hydration</span>" in html
+
+
 def test_the_worklist_counts_orders_to_verify_as_the_queue_heads_them(client_as, order) -> None:
     """The worklist said "4 orders to verify" where the queue's heading said 1: the other 3 were
     on records signed before verification, listed apart there. It says both, apart."""
