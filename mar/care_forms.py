@@ -214,3 +214,41 @@ class SiteConditionForm(ZonedForm):
         choices=[("", "not checked"), ("yes", "Present"), ("no", "Absent")],
     )
     note = forms.CharField(label="Note", max_length=200, required=False)
+
+
+class ScanComplianceForm(forms.Form):
+    """The scan-compliance report's filter: hospital days (both included), a unit, and all the
+    starts or only those not fully scanned."""
+
+    SHOW_CHOICES = (("all", "Every administration"), ("gaps", "Not fully scanned"))
+
+    date_from = forms.DateField(
+        label="Date from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="Date to", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    unit = forms.CharField(label="Unit", required=False, max_length=100, widget=forms.Select)
+    show = forms.ChoiceField(label="Show", required=False, choices=SHOW_CHOICES)
+
+    def __init__(self, *args: Any, units: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.units_offered(units or [])
+
+    def units_offered(self, units: list[str]) -> None:
+        """The unit choices: every unit (blank) and these (the chosen one kept, if not among
+        them: the report of a unit with nothing in the range says so)."""
+        chosen = (self.data.get("unit") or "").strip() if self.is_bound else ""
+        names = sorted(set(units) | ({chosen} if chosen else set()))
+        widget = self.fields["unit"].widget
+        assert isinstance(widget, forms.Select)
+        widget.choices = [("", "All units")] + [(name, name) for name in names]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error(
+                "date_to", "The range ends before it starts: date to is before date from."
+            )
+        return data

@@ -1,6 +1,6 @@
 """The chart's safety and measures actions (issue 17): scan, override a scan, change a rate,
 chart volumes, measures, site details and condition; the board's wristband scan; the
-pharmacist's verification screen and the overrides report.
+pharmacist's verification screen, the overrides report and the scan-compliance report.
 
 Like every chart action: a plain POST that redirects back to the chart, or with htmx the chart
 section re-rendered (`mar.views._after_change`). Nurses chart (admins pass); objects are looked
@@ -9,7 +9,11 @@ up within the encounter of the URL.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from typing import Any
+
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
@@ -18,17 +22,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from mar import scan_compliance
 from mar.bcma import wristband_mrn
 from mar.care_forms import (
     AdministrationRemoveForm,
     MeasureForm,
     RateChangeForm,
+    ScanComplianceForm,
     ScanForm,
     ScanOverrideForm,
     SiteConditionForm,
     SiteDetailsForm,
     VolumesForm,
 )
+from mar.csv_safe import csv_rows_write
 from mar.forms import apply_chart_error
 from mar.models import (
     AccessSite,
@@ -362,3 +369,73 @@ def overrides_report(request: HttpRequest) -> HttpResponse:
         "by_unit": [{**row, "kind_label": kinds[row["kind"]]} for row in by_unit],
     }
     return render(request, "pharmacy/overrides.html", context)
+
+
+SCAN_REPORT_PAGE = 100
+SCAN_REPORT_DAYS = 7  # the range shown first: the last week, today included
+
+
+def _scan_report_filter(request: HttpRequest) -> tuple[ScanComplianceForm, dict[str, Any]]:
+    """The report's form and what it chose: the range (the last week when none or a wrong one
+    is given, the form saying what is wrong beside the field), the unit and what to show."""
+    today = timezone.localdate()
+    form = ScanComplianceForm(request.GET or None)
+    chosen: dict[str, Any] = {
+        "date_from": today - timedelta(days=SCAN_REPORT_DAYS - 1),
+        "date_to": today,
+        "unit": "",
+        "show": "all",
+    }
+    if form.is_valid():
+        chosen.update({k: v for k, v in form.cleaned_data.items() if v})
+    if not request.GET:
+        form = ScanComplianceForm(initial=chosen)
+    return form, chosen
+
+
+@require_GET
+@role_required(PHARMACIST)
+def scan_compliance_report(request: HttpRequest) -> HttpResponse:
+    """BCMA scan compliance: per unit (every unit of the range, to compare), per nurse, and each
+    administration with its wristband and drug scans (mar/scan_compliance.py)."""
+    form, chosen = _scan_report_filter(request)
+    span: dict[str, date] = {"date_from": chosen["date_from"], "date_to": chosen["date_to"]}
+    units = scan_compliance.by_unit(scan_compliance.administrations(**span))
+    form.units_offered([u.name for u in units])
+    read = scan_compliance.administrations(**span, unit=chosen["unit"])
+    listed = read.filter(scan_compliance.GAPS) if chosen["show"] == "gaps" else read
+    page = Paginator(scan_compliance.rows_read(listed), SCAN_REPORT_PAGE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    shown_units = [u for u in units if not chosen["unit"] or u.name == chosen["unit"]]
+    context = {
+        "form": form,
+        **chosen,
+        "units": units,
+        "total": scan_compliance.total(shown_units),
+        "nurses": scan_compliance.by_nurse(read),
+        "page": page,
+        "rows": scan_compliance.rows(page.object_list),
+        "query": query.urlencode(),
+    }
+    return render(request, "pharmacy/scan_compliance.html", context)
+
+
+@require_GET
+@role_required(PHARMACIST)
+def scan_compliance_export(request: HttpRequest) -> HttpResponse:
+    """The report's administrations as CSV (mar/csv_safe.py), for the range, unit and choice
+    the page shows (every page of it)."""
+    _form, chosen = _scan_report_filter(request)
+    read = scan_compliance.administrations(
+        date_from=chosen["date_from"], date_to=chosen["date_to"], unit=chosen["unit"]
+    )
+    listed = read.filter(scan_compliance.GAPS) if chosen["show"] == "gaps" else read
+    rows = scan_compliance.rows(scan_compliance.rows_read(listed))
+    text = csv_rows_write(scan_compliance.CSV_HEADER, map(scan_compliance.csv_row, rows))
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    name = f"scan-compliance-{chosen['date_from']:%Y-%m-%d}-to-{chosen['date_to']:%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

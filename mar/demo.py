@@ -17,6 +17,7 @@ from mar.hl7.inbound import message_receive
 from mar.models import (
     AccessSite,
     Administration,
+    BarcodeScan,
     Drug,
     DrugNdc,
     Encounter,
@@ -25,6 +26,7 @@ from mar.models import (
     Pause,
 )
 from mar.services.signature import signature_store
+from mar.validators import ndc_display
 
 INFUSION_CENTER = "Infusion Center"
 ED = "Emergency Department"
@@ -136,9 +138,13 @@ class _Chart:
         start: datetime,
         stop: datetime | None,
         method: str = Administration.Method.INFUSION,
+        scans: tuple[str, ...] = ("wristband", "drug"),
         **extra: object,
     ) -> Administration:
-        return Administration.objects.create(
+        """Given as charted at the bedside at `start`; `scans`: what was scanned a minute
+        before it (the wristband, the drug's barcode when the drug has a demo NDC), for the
+        chart's cards and the pharmacist's scan-compliance report."""
+        adm = Administration.objects.create(
             encounter=self.encounter,
             order=order,
             drug=order.drug,
@@ -148,8 +154,32 @@ class _Chart:
             start=start,
             stop=stop,
             created_by=self.nurse,
+            charted_at=start,
             **extra,
         )
+        before = start - timedelta(minutes=1)
+        patient = self.encounter.patient
+        changed = []
+        if "wristband" in scans:
+            adm.patient_scan = BarcodeScan.objects.create(
+                encounter=self.encounter, kind=BarcodeScan.Kind.PATIENT, raw=patient.mrn,
+                result=BarcodeScan.Result.MATCH, by=self.nurse, at=before,
+                message=f"Patient confirmed: {patient.name}, MRN {patient.mrn}.",
+            )  # fmt: skip
+            changed.append("patient_scan")
+        package = order.drug.ndcs.filter(active=True).first()
+        if "drug" in scans and package is not None:
+            adm.drug_scan = BarcodeScan.objects.create(
+                encounter=self.encounter, kind=BarcodeScan.Kind.DRUG, raw=ndc_display(package.ndc),
+                result=BarcodeScan.Result.MATCH, by=self.nurse, at=before, order=order,
+                drug=order.drug, ndc=package.ndc, administration=adm,
+                message=f"Matches the order {order}: NDC {ndc_display(package.ndc)}.",
+            )  # fmt: skip
+            adm.ndc = package.ndc
+            changed += ["drug_scan", "ndc"]
+        if changed:
+            adm.save(update_fields=changed)
+        return adm
 
     def flush(self, site: AccessSite, at: datetime) -> None:
         Flush.objects.create(encounter=self.encounter, site=site, at=at)
@@ -383,8 +413,16 @@ def demo_day_create(
         given = {"dose_unit": "mg"}
         c.give(ond, s1, at(130), None, Administration.Method.PUSH, dose_value=Decimal(4), **given)
         c.flush(s1, at(131))
-        c.give(dph, s1, at(140), None, Administration.Method.PUSH, dose_value=Decimal(25), **given)
-        c.give(ond, s1, at(185), None, Administration.Method.PUSH, dose_value=Decimal(4), **given)
+        # The second and third pushes given in a hurry: the diphenhydramine without any scan, the
+        # ondansetron with the wristband only (the pharmacist's scan-compliance report).
+        c.give(
+            dph, s1, at(140), None, Administration.Method.PUSH, scans=(),
+            dose_value=Decimal(25), **given,
+        )  # fmt: skip
+        c.give(
+            ond, s1, at(185), None, Administration.Method.PUSH, scans=("wristband",),
+            dose_value=Decimal(4), **given,
+        )  # fmt: skip
         created.append(enc)
 
         # Chair 6: bevacizumab and oxaliplatin, both from single-dose vials: 350 mg of

@@ -657,6 +657,29 @@ class Administration(models.Model):
     # The Start tap that created it (a key the form carries): a double tap or a resent request
     # finds this administration instead of starting a second one.
     request_key = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # When it was charted (the Start tap, or the import): `start` may be typed earlier (a late
+    # entry). NULL: charted before this was recorded (migration 0024).
+    charted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the start had of barcode scanning (BCMA), recorded with it (mar/services/safety.py):
+    # the wristband scan that had confirmed the patient on this chart, and the drug scan that
+    # started it (matched, or its stop overridden with a reason). NULL: not scanned. The
+    # scan-compliance report and the card's "Started without scanning" read them.
+    patient_scan = models.ForeignKey(
+        "BarcodeScan",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    drug_scan = models.ForeignKey(
+        "BarcodeScan",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["start", "pk"]
@@ -679,6 +702,29 @@ class Administration(models.Model):
     def ndc_display(self) -> str:
         """The NDC as the formulary shows it (5-4-2)."""
         return ndc_display(self.ndc)
+
+    @property
+    def bedside_start(self) -> bool:
+        """Started by a nurse on this chart, its scans recorded with the start: not imported
+        (no nurse started it here), not charted by addendum after the signature, not charted
+        before starts recorded their scans."""
+        if self.charted_at is None or self.created_by_id is None:
+            return False
+        signed_at = self.encounter.signed_at
+        return signed_at is None or self.charted_at <= signed_at
+
+    @property
+    def not_scanned_at_start(self) -> tuple[str, ...]:
+        """What a bedside start went without: "wristband", "drug" (empty: both scanned, or not
+        a bedside start). The card says it ("Started without scanning")."""
+        if not self.bedside_start:
+            return ()
+        missing = []
+        if self.patient_scan_id is None:
+            missing.append("wristband")
+        if self.drug_scan_id is None:
+            missing.append("drug")
+        return tuple(missing)
 
 
 class Pause(models.Model):

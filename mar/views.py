@@ -679,13 +679,21 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
             messages.success(
                 request,
                 f"{order.drug.name} started at {_wall_clock(encounter, adm.start)} "
-                f"(A{adm.pk}, {adm.get_method_display().lower()}).",
+                f"(A{adm.pk}, {adm.get_method_display().lower()}){_unscanned(adm)}.",
             )
             if request.htmx and not encounter.is_signed:
                 return _start_answer(request, encounter, adm, list(sites.values()))
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
     bound = {f"start-O{order.pk}": form, f"checks-O{order.pk}": checks}
     return _after_change(request, encounter, bound=bound)
+
+
+def _unscanned(adm: Administration) -> str:
+    """The start's message says what it went without (its card says it too)."""
+    missing = adm.not_scanned_at_start
+    if len(missing) == 2:
+        return ", without scanning the wristband or the drug"
+    return f", without scanning the {missing[0]}" if missing else ""
 
 
 def _start_answer(

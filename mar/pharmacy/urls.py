@@ -35,4 +35,6 @@ urlpatterns = [
     path("orders/<int:pk>/class/", views.order_class_edit, name="order_class"),
     path("orders/<int:pk>/review/", care_views.order_review, name="order_review"),
     path("overrides/", care_views.overrides_report, name="overrides"),
+    path("scans/", care_views.scan_compliance_report, name="scan_compliance"),
+    path("scans.csv", care_views.scan_compliance_export, name="scan_compliance_export"),
 ]

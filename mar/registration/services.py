@@ -959,6 +959,7 @@ def administration_import(
         purpose=order.purpose if order.purpose == Order.Purpose.HYDRATION else "",
         dose_value=dose_value,
         dose_unit=dose_unit,
+        charted_at=timezone.now(),
     )
 
 

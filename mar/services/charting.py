@@ -751,6 +751,7 @@ def _administration_create(
         dose_value=dose_value,
         dose_unit=dose_unit,
         created_by=user,
+        charted_at=now or timezone.now(),
     )
     _refuse_input_errors(encounter, administration.pk, now or timezone.now())
     return administration

@@ -19,6 +19,12 @@ Then in this order, each stopping the start with a message for its own field:
    credentials on the same device, confirms patient, drug, dose, rate and route; both nurses are
    recorded on the administration.
 
+No check requires a scan: a start with no wristband and no drug scanned goes ahead (there is no
+facility setting that refuses it). What the start had is recorded with the administration
+(`patient_scan`: the wristband scan that had confirmed the patient on this chart; `drug_scan`: the
+scan that started it), so its card says "Started without scanning" and the scan-compliance report
+(mar/scan_compliance.py) counts it.
+
 The start itself is charting's `administration_start`, in the same transaction.
 """
 
@@ -46,7 +52,7 @@ from mar.models import (
 from mar.roles import NURSE, user_is
 from mar.services import charting
 from mar.services.charting import ChartError
-from mar.services.scanning import scan_usable_for
+from mar.services.scanning import patient_confirmed, scan_usable_for
 
 CHEMOTHERAPY = (DrugClass.CHEMO, DrugClass.CHEMO_HORMONAL)
 # The pharmacist's decisions on an order, read again under the start's lock.
@@ -252,6 +258,12 @@ def administration_start_checked(
     )
     encounter = order.encounter
     changed = []
+    # What the start had of scanning, kept with it (BCMA compliance; a start without a scan is
+    # allowed, and said on its card and in the scan-compliance report, never silent).
+    patient_scan = patient_confirmed(encounter)
+    if patient_scan is not None:
+        adm.patient_scan = patient_scan
+        changed.append("patient_scan")
     if checks.scan is not None:
         scan = BarcodeScan.objects.select_for_update().get(pk=checks.scan.pk)
         if scan.administration_id is not None:
@@ -259,7 +271,8 @@ def administration_start_checked(
         scan.administration = adm
         scan.save(update_fields=["administration"])
         adm.ndc, adm.lot, adm.expiry = scan.ndc, scan.lot, scan.expiry
-        changed += ["ndc", "lot", "expiry"]
+        adm.drug_scan = scan
+        changed += ["ndc", "lot", "expiry", "drug_scan"]
         scan.overrides.filter(administration__isnull=True).update(administration=adm)
     if checks.rate_ml_h is not None or checks.bag_volume_ml is not None or checks.vtbi_ml:
         adm.rate_ml_h, adm.bag_volume_ml, adm.vtbi_ml = (

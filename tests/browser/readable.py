@@ -96,6 +96,7 @@ def main_pages(world: ReadableWorld) -> dict[str, list[str]]:
             reverse("pharmacy:formulary"),
             reverse("pharmacy:orders"),
             reverse("pharmacy:drug", args=[drug.drug_id]),
+            reverse("pharmacy:scan_compliance"),
         ],
         "coder": [
             reverse("coding:worklist"),

@@ -129,6 +129,9 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     # The verification screen (calculated vs ordered dose) and the safety overrides report.
     "pharmacy:order_review": ("GET", frozenset({P, A}), "order"),
     "pharmacy:overrides": ("GET", frozenset({P, A}), ""),
+    # BCMA scan compliance (per unit and nurse) and its CSV.
+    "pharmacy:scan_compliance": ("GET", frozenset({P, A}), ""),
+    "pharmacy:scan_compliance_export": ("GET", frozenset({P, A}), ""),
     # Registration: the clerk registers and opens visits; a nurse may find patients and enter
     # an order she transcribes (written, verbal, telephone).
     "registration:home": ("GET", frozenset({K, N, A}), ""),

@@ -63,6 +63,8 @@ MATRIX = [
     ("pharmacy:order_class", "post", PHARMACY),
     ("pharmacy:order_review", "get", PHARMACY),
     ("pharmacy:overrides", "get", PHARMACY),
+    ("pharmacy:scan_compliance", "get", PHARMACY),
+    ("pharmacy:scan_compliance_export", "get", PHARMACY),
 ]
 ROLES = sorted(EVERYONE)
 NDC_ACTIONS = {
