@@ -814,7 +814,9 @@ def query(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             messages.success(
-                request, "Query sent: it shows on the nurse's chart until an addendum."
+                request,
+                "Query sent: it shows on the nurse's chart until an addendum answers it, or "
+                "you withdraw it.",
             )
             # Back on the encounter she queried, the query shown there (issue 15), not the list.
             return redirect("coding:encounter_charges", pk=pk)
