@@ -144,15 +144,27 @@ def lines_matched(
 
 def corrections_to_carry(run: ChargeRun) -> list[ChargeCorrection]:
     """The run's corrections that a new run must hear about: the latest per line that is in
-    effect or waiting for re-review, and every added line not dropped."""
+    effect or waiting for re-review, and every added line not dropped: as the coder last
+    changed it (that change, `amends`, carried as the added line), none once she removed it
+    (it sends nothing)."""
     latest: dict[int, ChargeCorrection] = {}
-    out: list[ChargeCorrection] = []
+    amended: dict[int, ChargeCorrection] = {}
+    added: list[ChargeCorrection] = []
     for correction in run.corrections.order_by("at", "pk"):
-        if correction.action == ChargeCorrection.Action.ADD or correction.line_id is None:
+        if correction.amends_id is not None:
+            amended[correction.amends_id] = correction
+        elif correction.action == ChargeCorrection.Action.ADD or correction.line_id is None:
             if correction.state != ChargeCorrection.State.DROPPED:
-                out.append(correction)
+                added.append(correction)
         else:
             latest[correction.line_id] = correction
+    out: list[ChargeCorrection] = []
+    for addition in added:
+        amendment = amended.get(addition.pk)
+        if amendment is None:
+            out.append(addition)
+        elif amendment.action != ChargeCorrection.Action.REMOVE:
+            out.append(amendment)
     out.extend(c for c in latest.values() if c.state != ChargeCorrection.State.DROPPED)
     return sorted(out, key=lambda c: (c.at, c.pk))
 
@@ -175,7 +187,11 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
         waiting = old.state == ChargeCorrection.State.NEEDS_REVIEW
         line: ChargeLine | None = None
         original = old.original
-        if old.action == ChargeCorrection.Action.ADD or old.line_id is None:
+        action = old.action
+        if old.amends_id is not None:
+            # The coder's change of her added line: carried as the line she added, so changed.
+            action, original = ChargeCorrection.Action.ADD, {}
+        if action == ChargeCorrection.Action.ADD or old.line_id is None:
             administrations = list(old.corrected.get("administrations") or [])
             same = _covering(old_lines, administrations) == _covering(new_lines, administrations)
             state = (
@@ -201,12 +217,13 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
         ):
             # The new run makes, on another line, the line this correction gives: carried as
             # it is, that code would be billed twice. The coder decides (the old target stays).
-            state, original = ChargeCorrection.State.NEEDS_REVIEW, old.original
+            state = ChargeCorrection.State.NEEDS_REVIEW
+            original = old.original if old.amends_id is None else {}
         made.append(
             ChargeCorrection.objects.create(
                 run=run,
                 line=line,
-                action=old.action,
+                action=action,
                 original=original,
                 corrected=old.corrected,
                 reason=old.reason,
@@ -456,6 +473,10 @@ def correction_decision_undo(
         or not last.before
     ):
         raise ValidationError("That correction has no re-review decision on these charges to undo.")
+    if correction.amendments.filter(at__gt=last.at).exists():
+        raise ValidationError(
+            "The line was corrected since this decision: correct or remove the line instead."
+        )
     run = locked.run
     assert run is not None
     if run.exported_at is not None:

@@ -247,6 +247,18 @@ class QueryForm(forms.Form):
         return cleaned
 
 
+class QueryWithdrawForm(forms.Form):
+    """Take back a query still open (coding/review.py `query_withdraw`)."""
+
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why withdraw it",
+        help_text="It leaves the nurse's chart; the query stays in the history as withdrawn.",
+        error_messages={"required": "Say why the query is withdrawn: it is kept with it."},
+    )
+
+
 class DateRangeForm(forms.Form):
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -205,6 +205,17 @@ class ChargeCorrection(models.Model):
         "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    # A change or removal of a coder's added line (coding/review.py charge_line_correct with
+    # `added`): the ADD correction it amends, its `line` then None and its `original` the added
+    # line as it stood. The addition itself stays as made.
+    amends = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="amendments",
+        help_text="The coder's added line (its ADD correction) this change or removal applies to",
+    )
 
     # The states whose correction applies to the lines sent.
     IN_EFFECT = (State.APPLIED, State.CARRIED, State.KEPT, State.ADAPTED)
@@ -273,7 +284,9 @@ class EditOverride(models.Model):
 
 
 class DocumentationQuery(models.Model):
-    """A coder's question to the nurse about a finding; answered by an addendum."""
+    """A coder's question to the nurse about a finding; answered by an addendum, or withdrawn
+    by a coder with a reason (sent by mistake, settled another way: coding/review.py
+    `query_withdraw`), after which no addendum answers it."""
 
     encounter = models.ForeignKey(
         "mar.Encounter", on_delete=models.PROTECT, related_name="documentation_queries"
@@ -288,6 +301,11 @@ class DocumentationQuery(models.Model):
         "mar.Addendum", null=True, blank=True, on_delete=models.PROTECT, related_name="answers"
     )
     answered_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    withdrawn_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["asked_at", "pk"]
@@ -298,7 +316,11 @@ class DocumentationQuery(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.answered_at is None
+        return self.answered_at is None and self.withdrawn_at is None
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
 
 class MueLimit(models.Model):

@@ -26,7 +26,10 @@ class CodingChargesPort:
         return charges_refresh(change=change)
 
     def open_queries(self) -> QuerySet[Any]:
-        return DocumentationQuery.objects.filter(answered_at__isnull=True)
+        # Neither answered nor withdrawn by a coder (coding/review.py `query_withdraw`).
+        return DocumentationQuery.objects.filter(
+            answered_at__isnull=True, withdrawn_at__isnull=True
+        )
 
     def queries_answered(self, *, addendum: Addendum, query_ids: Sequence[int]) -> None:
         # The nurse's word: her addendum answers these queries (in the addendum's transaction).

@@ -69,10 +69,13 @@ class EffectiveLine:
     removed: bool = False
     engine_why: str = ""  # the engine's why, kept beside the coder's on a corrected line
     rules: tuple[str, ...] = ()  # the engine's rule ids for the generated line (none if added)
+    # A coder's line: the ADD correction that added it (its `correction` is the latest change or
+    # removal of it, when she corrected it since: `ChargeCorrection.amends`).
+    added: ChargeCorrection | None = None
 
     @property
     def key(self) -> str:
-        return f"L{self.line_id}" if self.line_id else f"C{self.correction.pk}"  # type: ignore[union-attr]
+        return f"L{self.line_id}" if self.line_id else f"C{self.added.pk}"  # type: ignore[union-attr]
 
     @property
     def label(self) -> str:
@@ -107,14 +110,19 @@ def correction_why(correction: ChargeCorrection) -> str:
 def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[EffectiveLine]:
     """The run's lines with corrections applied, in claim order; coders' additions last.
 
+    A coder's added line is sent as her latest change of it, or not at all once she removed it
+    (`ChargeCorrection.amends`); `include_removed` shows it removed, like a removed line.
     Uses run.lines.all() and run.corrections.all(), so a prefetch keeps it query-free.
     """
     latest: dict[int, ChargeCorrection] = {}
     added: list[ChargeCorrection] = []
+    amended: dict[int, ChargeCorrection] = {}  # an added line's latest change or removal
     for correction in sorted(run.corrections.all(), key=lambda c: (c.at, c.pk)):
         if not correction.in_effect:
             continue  # waiting for the coder's re-review, or dropped
-        if correction.action == ChargeCorrection.Action.ADD:
+        if correction.amends_id is not None:
+            amended[correction.amends_id] = correction
+        elif correction.action == ChargeCorrection.Action.ADD:
             added.append(correction)
         elif correction.line_id is not None:
             latest[correction.line_id] = correction
@@ -155,8 +163,10 @@ def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[Ef
                 rules=tuple(line.rules),
             )  # fmt: skip
         )
-    for correction in added:
-        data = correction.corrected
+    for addition in added:
+        amendment = amended.get(addition.pk)
+        correction = amendment or addition
+        data = correction.corrected or correction.original
         out.append(
             EffectiveLine(
                 data["code"],
@@ -167,6 +177,9 @@ def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[Ef
                 correction_why(correction),
                 "coder",
                 correction=correction,
+                original=amendment.original if amendment is not None else None,
+                removed=correction.action == ChargeCorrection.Action.REMOVE,
+                added=addition,
             )  # fmt: skip
         )
     if include_removed:
@@ -414,6 +427,60 @@ def _day_in_encounter(encounter: Any, day: date) -> None:
         )  # fmt: skip
 
 
+def _claim_key(data: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+    """What makes two lines of a claim the same charge: code, date and modifiers (in any
+    order: "59 XU" is "XU 59")."""
+    return (data["code"], data["date"], tuple(sorted(data.get("modifiers") or ())))
+
+
+def _refuse_duplicate(
+    run: ChargeRun,
+    corrected: dict[str, Any],
+    *,
+    current: dict[str, Any] | None,
+    target: ChargeLine | None = None,
+    added: ChargeCorrection | None = None,
+) -> None:
+    """Refuse a correction that would send a line another line already sends (code, date and
+    modifiers): the claim would bill that code twice on that day. Not when the line already had
+    that key (its units changed), nor for two drug lines of a code (one NDC each). Said beside
+    the field that made it ("96361 on 2026-03-02 is already billed by line 2 (96361 ×1, A1):
+    change that line's units instead"), the line numbered as the review page numbers it."""
+    key = _claim_key(corrected)
+    if current and _claim_key(current) == key:
+        return
+    full = ChargeRun.objects.prefetch_related(
+        "lines", "corrections__by", "corrections__decided_by"
+    ).get(pk=run.pk)
+    drug = target is not None and is_drug_line(target)
+    for number, other in enumerate(effective_lines(full, include_removed=True), start=1):
+        if other.removed:
+            continue
+        if target is not None and other.line_id == target.pk:
+            continue
+        if added is not None and other.added is not None and other.added.pk == added.pk:
+            continue
+        if drug and other.source == "drug":
+            continue
+        if _claim_key(line_json(other)) != key:
+            continue
+        mods = " ".join(other.modifiers)
+        covers = f", {' '.join(other.administrations)}" if other.administrations else ""
+        said = (
+            f"{other.code} on {other.date:%Y-%m-%d}{' with ' + mods if mods else ''} is already "
+            f"billed by line {number} ({other.code} ×{other.units}{covers}): change that "
+            "line's units instead (a distinct service takes its own modifier, 59 or XU)."
+        )
+        was = current or {}
+        field = (
+            "modifiers"
+            if was.get("code") == corrected["code"]
+            and sorted(was.get("modifiers") or []) != sorted(corrected["modifiers"])
+            else "code"
+        )
+        raise ValidationError({field: said})
+
+
 @transaction.atomic
 def charge_line_correct(
     *,
@@ -422,13 +489,19 @@ def charge_line_correct(
     action: str,
     reason: str,
     line: ChargeLine | None = None,
+    added: ChargeCorrection | None = None,
     code: str = "",
     units: int = 1,
     modifiers: list[str] | None = None,
     administrations: list[str] | None = None,
     day: date | None = None,
 ) -> ChargeCorrection:
-    """Change, remove or add a line, with a mandatory reason; the original is kept beside it."""
+    """Change, remove or add a line, with a mandatory reason; the original is kept beside it.
+
+    `line`: a generated line of the run; `added`: a coder's added line (the ADD correction
+    that added it: a line she added, or a correction kept as an added line after re-review,
+    its target gone), changed or removed by a correction of its own (`amends`), the addition
+    kept as made. Never into a line another line already sends (`_refuse_duplicate`)."""
     locked = _locked_claimed(item, user)
     run = locked.run
     assert run is not None
@@ -437,7 +510,7 @@ def charge_line_correct(
     if action not in ChargeCorrection.Action.values:
         raise ValidationError({"action": f"unknown action {action!r}"})
     if action == ChargeCorrection.Action.ADD:
-        if line is not None:
+        if line is not None or added is not None:
             raise ValidationError("An added line refers to no existing line.")
         first = run.lines.order_by("position").first()
         arrived = run.encounter.arrived_at
@@ -450,9 +523,15 @@ def charge_line_correct(
             code=code, units=units, modifiers=modifiers or [], day=day or default_day,
             administrations=administrations or [], why=reason,
         )  # fmt: skip
+        _refuse_duplicate(run, corrected, current=None)
         return ChargeCorrection.objects.create(
             run=run, action=action, original={}, corrected=corrected, reason=reason, by=user
         )
+    if added is not None:
+        return _added_line_correct(
+            run=run, user=user, added=added, action=action, reason=reason, code=code,
+            units=units, modifiers=modifiers, day=day,
+        )  # fmt: skip
     if line is None or line.run_id != run.pk:
         raise ValidationError("That line is not one of the charges under review.")
     original = line_json(line)
@@ -477,6 +556,7 @@ def charge_line_correct(
             raise ValidationError(
                 "Nothing changed: the line already has this code, these units and modifiers."
             )
+        _refuse_duplicate(run, corrected, current=current, target=line)
     elif not current:
         raise ValidationError("Nothing changed: the line is already removed.")
     return ChargeCorrection.objects.create(
@@ -484,6 +564,59 @@ def charge_line_correct(
         line=line,
         action=action,
         original=original,
+        corrected=corrected,
+        reason=reason,
+        by=user,
+    )
+
+
+def _added_line_correct(
+    *,
+    run: ChargeRun,
+    user: AbstractBaseUser,
+    added: ChargeCorrection,
+    action: str,
+    reason: str,
+    code: str,
+    units: int,
+    modifiers: list[str] | None,
+    day: date | None,
+) -> ChargeCorrection:
+    """Change or remove a coder's added line: a correction amending its ADD correction, with
+    the line as it stood in `original` (the addition, or its latest change)."""
+    addition = ChargeCorrection.objects.select_for_update().get(pk=added.pk)
+    if addition.run_id != run.pk:
+        raise ValidationError("That line is not one of the charges under review.")
+    if addition.action != ChargeCorrection.Action.ADD or addition.amends_id is not None:
+        raise ValidationError("That correction is not an added line: correct its line instead.")
+    if not addition.in_effect:
+        raise ValidationError(
+            "That added line waits for re-review (or was dropped): decide on it first."
+        )
+    latest = addition.amendments.order_by("-at", "-pk").first()
+    if latest is not None and latest.action == ChargeCorrection.Action.REMOVE:
+        raise ValidationError("Nothing changed: the added line is already removed.")
+    current = latest.corrected if latest is not None else addition.corrected
+    corrected: dict[str, Any] = {}
+    if action == ChargeCorrection.Action.CHANGE:
+        corrected = _clean_line(
+            code=code,
+            units=units,
+            modifiers=modifiers if modifiers is not None else list(current["modifiers"]),
+            day=day or date.fromisoformat(current["date"]),
+            administrations=list(current["administrations"]),
+            why=current.get("why", ""),
+        )
+        if _same_line(current, corrected):
+            raise ValidationError(
+                "Nothing changed: the line already has this code, these units and modifiers."
+            )
+        _refuse_duplicate(run, corrected, current=current, added=addition)
+    return ChargeCorrection.objects.create(
+        run=run,
+        amends=addition,
+        action=action,
+        original=current,
         corrected=corrected,
         reason=reason,
         by=user,
@@ -564,6 +697,65 @@ def query_send(
     return query
 
 
+WITHDRAWN = "Query withdrawn"  # the item's returned_reason
+
+
+@transaction.atomic
+def query_withdraw(
+    *, query: DocumentationQuery, user: AbstractBaseUser, reason: str
+) -> DocumentationQuery:
+    """A coder takes back a query still open (sent by mistake, or settled another way), with a
+    reason: it leaves the nurse's chart and board (no longer one of `open_queries`), stays in
+    the history as withdrawn (who, when, why), and no addendum answers it afterwards. Any coder
+    may, unless another coder holds the encounter in review (hers to decide). When no other
+    query is open, a queried item waits no more: back in review with the coder who withdrew
+    it. An answered query is not withdrawn."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the query is withdrawn: it is kept with it."})
+    locked = DocumentationQuery.objects.select_for_update().get(pk=query.pk)
+    if locked.answered_at is not None:
+        raise ValidationError(
+            "This query was already answered by the nurse's addendum "
+            f"({timezone.localtime(locked.answered_at):%m-%d %H:%M}): it is not withdrawn."
+        )
+    if locked.withdrawn_at is not None:
+        raise ValidationError("This query was already withdrawn.")
+    item = (
+        ReviewItem.objects.select_for_update(of=("self",))
+        .select_related("claimed_by")
+        .filter(encounter_id=locked.encounter_id)
+        .first()
+    )
+    if (
+        item is not None
+        and item.state == ReviewItem.State.IN_REVIEW
+        and item.claimed_by_id != user.pk
+        and item.claimed_by is not None
+    ):
+        raise ValidationError(
+            f"{item.claimed_by.get_username()} is reviewing this encounter: the query is "
+            "hers to withdraw, or release her claim first."
+        )
+    now = timezone.now()
+    locked.withdrawn_at = now
+    locked.withdrawn_by = user  # type: ignore[assignment]
+    locked.withdrawn_reason = reason.strip()
+    locked.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawn_reason"])
+    still_open = DocumentationQuery.objects.filter(
+        encounter_id=locked.encounter_id, answered_at__isnull=True, withdrawn_at__isnull=True
+    ).exists()
+    if item is not None and item.state == ReviewItem.State.QUERIED and not still_open:
+        item.state = ReviewItem.State.IN_REVIEW
+        item.claimed_by = user  # type: ignore[assignment]
+        item.claimed_at = now
+        item.returned_reason = WITHDRAWN
+        item.updated_at = now
+        item.save(
+            update_fields=["state", "claimed_by", "claimed_at", "returned_reason", "updated_at"]
+        )
+    return locked
+
+
 ANSWERED = "Query answered by addendum"  # the item's returned_reason
 
 
@@ -594,7 +786,10 @@ def queries_answer(*, addendum: Addendum, query_ids: list[int]) -> list[Document
     query")."""
     queries = list(
         DocumentationQuery.objects.select_for_update().filter(
-            pk__in=query_ids, encounter_id=addendum.encounter_id, answered_at__isnull=True
+            pk__in=query_ids,
+            encounter_id=addendum.encounter_id,
+            answered_at__isnull=True,
+            withdrawn_at__isnull=True,
         )
     )
     if queries:
@@ -657,7 +852,7 @@ def queries_answer_by_run(*, previous: ChargeRun, run: ChargeRun) -> list[Docume
         return []
     queries = list(
         DocumentationQuery.objects.select_for_update().filter(
-            encounter_id=run.encounter_id, answered_at__isnull=True
+            encounter_id=run.encounter_id, answered_at__isnull=True, withdrawn_at__isnull=True
         )
     )
     if not queries:
@@ -683,8 +878,11 @@ def addenda_since(query: DocumentationQuery, addenda: list[Addendum]) -> list[Ad
 
 
 def open_queries(encounter_id: int) -> list[DocumentationQuery]:
+    """The encounter's queries neither answered nor withdrawn (the nurse's chart shows them)."""
     return list(
-        DocumentationQuery.objects.filter(encounter_id=encounter_id, answered_at__isnull=True)
+        DocumentationQuery.objects.filter(
+            encounter_id=encounter_id, answered_at__isnull=True, withdrawn_at__isnull=True
+        )
         .select_related("asked_by")
         .order_by("asked_at", "pk")
     )

@@ -89,9 +89,10 @@ def orders(encounter_id: int) -> QuerySet[Order]:
 
 @prepared
 def queries(encounter_id: int) -> QuerySet[DocumentationQuery]:
-    """The coders' documentation queries, with who asked and the addendum that answered."""
+    """The coders' documentation queries, with who asked, the addendum that answered and who
+    withdrew."""
     return DocumentationQuery.objects.filter(encounter_id=encounter_id).select_related(
-        "asked_by", "answered_by_addendum__author"
+        "asked_by", "answered_by_addendum__author", "withdrawn_by"
     )
 
 

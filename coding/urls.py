@@ -15,6 +15,11 @@ urlpatterns = [
     path("encounters/<int:pk>/lines/<int:line_id>/", views.line_correct, name="line_correct"),
     path("encounters/<int:pk>/lines/add/", views.line_add, name="line_add"),
     path(
+        "encounters/<int:pk>/added/<int:correction_id>/",
+        views.added_line_correct,
+        name="added_line_correct",
+    ),
+    path(
         "encounters/<int:pk>/corrections/<int:correction_id>/resolve/",
         views.correction_resolve_view,
         name="correction_resolve",
@@ -26,6 +31,11 @@ urlpatterns = [
     ),
     path("encounters/<int:pk>/override/", views.override, name="override"),
     path("encounters/<int:pk>/query/", views.query, name="query"),
+    path(
+        "encounters/<int:pk>/queries/<int:query_id>/withdraw/",
+        views.query_withdraw_view,
+        name="query_withdraw",
+    ),
     path("exports/", views.exports, name="exports"),
     path("exports/new/", views.export_new, name="export_new"),
     path("exports/<int:pk>/<str:fmt>/", views.export_download, name="export_download"),

@@ -18,6 +18,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
@@ -48,6 +49,7 @@ from coding.forms import (
     LineAddForm,
     LineCorrectForm,
     QueryForm,
+    QueryWithdrawForm,
     WorklistFilterForm,
 )
 from coding.ledger import ledger_difference, ndc_changes, ndc_label
@@ -56,6 +58,7 @@ from coding.models import (
     ChargeFinding,
     ChargeLine,
     ChargeRun,
+    DocumentationQuery,
     Export,
     ReviewItem,
 )
@@ -68,6 +71,7 @@ from coding.review import (
     edit_override_create,
     effective_lines,
     query_send,
+    query_withdraw,
     review_accept,
     review_claim,
     review_release,
@@ -331,9 +335,29 @@ def _review_context(
         ),
         "billed": review_reads.standing_charges(encounter.pk, encounter=encounter),
     }
+    slot, form = bound if bound is not None else (None, None)
+
+    def take(key: object, fresh: forms.Form) -> forms.Form:
+        """The refused form in its own place, else a fresh one."""
+        if form is not None and slot == key:
+            context["bound_shown"] = True
+            return form
+        return fresh
+
     # On an open query, the addenda written since it was asked: none of them answered it.
     context["addenda_since"] = {
         query.pk: addenda_since(query, addenda) for query in queries if query.is_open
+    }
+    # A coder withdraws an open query (coding/review.py `query_withdraw`), also while the item
+    # waits for the nurse, unless another coder holds it in review.
+    can_withdraw = bool(
+        item
+        and not (item.state == ReviewItem.State.IN_REVIEW and item.claimed_by_id != request.user.pk)
+    )
+    context["withdraw_forms"] = {
+        query.pk: take(("withdraw", query.pk), QueryWithdrawForm(prefix=f"w{query.pk}"))
+        for query in queries
+        if query.is_open and can_withdraw
     }
     context["changed_after_billing"] = _changed_after_billing(
         item, bool(review_reads.ledger_first(encounter.pk))
@@ -351,14 +375,6 @@ def _review_context(
                 timeline = build_timeline(record, code_record(record))
             except RecordError:
                 timeline = None
-        slot, form = bound if bound is not None else (None, None)
-
-        def take(key: object, fresh: forms.Form) -> forms.Form:
-            """The refused form in its own place, else a fresh one."""
-            if form is not None and slot == key:
-                context["bound_shown"] = True
-                return form
-            return fresh
 
         override_forms = []
         for edit in edits.blocking:
@@ -410,19 +426,31 @@ def _review_context(
         changes = changes_since_preceding(
             runs, run, accepted_run_id=item.accepted_run_id if item else None
         )
-        for line, detail in zip(lines, details, strict=True):
+        for number, (line, detail) in enumerate(zip(lines, details, strict=True), start=1):
             change = changes.lines.get(line.line_id) if changes and line.line_id else None
-            correct_form = None
+            correct_form, correct_url = None, ""
             if line.line_id and not line.removed:  # a removed line shows no form
                 correct_form = take(
                     ("line", line.line_id),
                     LineCorrectForm(prefix=f"l{line.line_id}", initial=_initial(line)),
                 )
+                correct_url = reverse("coding:line_correct", args=[encounter.pk, line.line_id])
+            elif line.added is not None and not line.removed:  # a coder's line, as added
+                correct_form = take(
+                    ("added", line.added.pk),
+                    LineCorrectForm(prefix=f"a{line.added.pk}", initial=_initial(line)),
+                )
+                correct_url = reverse(
+                    "coding:added_line_correct", args=[encounter.pk, line.added.pk]
+                )
             price = master.get(line.code, line.date)
             rows.append(
                 {
                     "line": line,
+                    # Its number on the page: a correction refused as a duplicate names it.
+                    "number": number,
                     "form": correct_form,
+                    "correct_url": correct_url,
                     "detail": detail,
                     # Why a drug's line goes without an NDC (None when it has one, or is not).
                     "no_ndc": None if line.removed else ndc_missing(line, facts),
@@ -523,8 +551,9 @@ def _administration_choices(administrations: Iterable[Administration]) -> list[t
     ]
 
 
-# A refused form and where it goes on the page: ("line", line id), ("add",), ("query",),
-# ("resolve", correction id), ("undo", correction id) or ("override", rule, message).
+# A refused form and where it goes on the page: ("line", line id), ("added", correction id),
+# ("add",), ("query",), ("withdraw", query id), ("resolve", correction id), ("undo", correction
+# id) or ("override", rule, message).
 Bound = tuple[tuple[object, ...], forms.Form]
 
 
@@ -535,11 +564,12 @@ def _refused(request: HttpRequest, pk: int, bound: Bound, what: str) -> HttpResp
 
     When the form cannot be shown there (the item is no longer the coder's, the edit no longer
     applies), the errors go to the top of the page after a redirect, as before."""
-    _, form = bound
+    slot, form = bound
     _focus_first_error(form)
     encounter = _encounter(pk)
     context = _review_context(request, encounter, bound=bound)
-    if context["can_act"] and context["bound_shown"]:
+    # A query is withdrawn while the item waits for the nurse too (no other action then).
+    if (context["can_act"] or slot[0] == "withdraw") and context["bound_shown"]:
         status = 422 if request.htmx else 200
         return render(request, "coding/review.html", context, status=status)
     messages.error(request, f"{what} {_form_errors(form)}")
@@ -624,6 +654,47 @@ def _line_corrected_said(line: ChargeLine, correction: ChargeCorrection) -> str:
     else:
         done = f"corrected to {_line_said(correction.corrected)}"
     return f"Line {was} {done}: {reason}. The original is kept beside it."
+
+
+@require_POST
+@role_required(CODER)
+def added_line_correct(request: HttpRequest, pk: int, correction_id: int) -> HttpResponse:
+    """Change or remove a line the coder added (or a correction kept as an added line)."""
+    item = _item_for(pk)
+    # Not an added line: the service says so (it names what to correct instead).
+    added = get_object_or_404(ChargeCorrection, pk=correction_id, run__encounter_id=pk)
+    form = LineCorrectForm(request.POST, prefix=f"a{added.pk}")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            correction = charge_line_correct(
+                item=item,
+                user=request.user,
+                added=added,
+                action=data["action"],
+                code=data.get("code") or "",
+                units=data.get("units") or 1,
+                modifiers=data["modifiers"],
+                reason=data["reason"],
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(request, _added_corrected_said(correction))
+            return redirect("coding:encounter_charges", pk=pk)
+    return _refused(request, pk, (("added", added.pk), form), "Line not corrected.")
+
+
+def _added_corrected_said(correction: ChargeCorrection) -> str:
+    """What a correction of an added line did: "Added line 96372 ×1 corrected to 96372 ×2:
+    <reason>. The line as added is kept beside it." (or "... removed: <reason>. ...")."""
+    was = _line_said(correction.original)
+    reason = Truncator(correction.reason.strip().rstrip(".")).chars(160)
+    if correction.action == ChargeCorrection.Action.REMOVE:
+        done = "removed"
+    else:
+        done = f"corrected to {_line_said(correction.corrected)}"
+    return f"Added line {was} {done}: {reason}. The line as added is kept beside it."
 
 
 @require_POST
@@ -743,11 +814,33 @@ def query(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             messages.success(
-                request, "Query sent: it shows on the nurse's chart until an addendum."
+                request,
+                "Query sent: it shows on the nurse's chart until an addendum answers it, or "
+                "you withdraw it.",
             )
             # Back on the encounter she queried, the query shown there (issue 15), not the list.
             return redirect("coding:encounter_charges", pk=pk)
     return _refused(request, pk, (("query",), form), "Query not sent.")
+
+
+@require_POST
+@role_required(CODER)
+def query_withdraw_view(request: HttpRequest, pk: int, query_id: int) -> HttpResponse:
+    query = get_object_or_404(DocumentationQuery, pk=query_id, encounter_id=pk)
+    form = QueryWithdrawForm(request.POST, prefix=f"w{query.pk}")
+    if form.is_valid():
+        try:
+            query_withdraw(query=query, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request,
+                "Query withdrawn: it has left the nurse's chart and stays here as withdrawn, "
+                "with your reason.",
+            )
+            return redirect("coding:encounter_charges", pk=pk)
+    return _refused(request, pk, (("withdraw", query.pk), form), "Query not withdrawn.")
 
 
 # --- exports ------------------------------------------------------------------------------

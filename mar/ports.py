@@ -11,9 +11,9 @@ The port says *that* charges are owed, and by whom they are awaited; coding deci
 - `charges_refresh`: a pharmacist's decision (a class, a drug's billing data) may have made the
   current charge runs of signed encounters stale; coding regenerates them (or flags a run
   already exported) and returns (regenerated encounter ids, flagged run ids).
-- `open_queries`: the coders' unanswered documentation queries (rows with `encounter_id`,
-  `rule`, `administrations`, `question`, `asked_by`, `asked_at`), for the board's "Query from
-  coding" marker and the addendum form's "It answers the coder's query".
+- `open_queries`: the coders' documentation queries neither answered nor withdrawn (rows with
+  `encounter_id`, `rule`, `administrations`, `question`, `asked_by`, `asked_at`), for the
+  board's "Query from coding" marker and the addendum form's "It answers the coder's query".
 - `queries_answered`: the nurse says her addendum answers these open queries (an answer in
   words). Called in the addendum's transaction. (An addendum whose change answers a query, its
   finding cleared or what it names changed, is found by coding when the new run is stored.)

@@ -94,10 +94,13 @@ def test_removing_the_initial_service_leaves_an_add_on_alone(claimed, coder_user
 
 def test_96368_twice_is_an_edit(claimed, coder_user) -> None:
     run, item = claimed
-    for _ in range(2):
+    # Two lines of it: the second a distinct service (59), since a line the claim already
+    # sends is not added again (coding/review.py `_refuse_duplicate`).
+    for modifiers in ([], ["59"]):
         charge_line_correct(
-            item=item, user=coder_user, action="add", code="96368", units=1, reason="concurrent"
-        )
+            item=item, user=coder_user, action="add", code="96368", units=1,
+            modifiers=modifiers, reason="concurrent",
+        )  # fmt: skip
     assert "EDIT-96368" in rules(run)
 
 

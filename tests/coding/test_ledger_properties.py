@@ -8,8 +8,14 @@ code, modifiers and date) equals the accepted lines of the last export, and the 
 lines whenever the encounter stands exported; no correction is lost: every correction of a
 replaced run reached the next run or was dropped with a recorded decision; no line (code, date,
 modifiers) is sent twice because of a correction kept through re-review (QA: a push corrected to
-an infusion, then charted as one, kept beside the engine's own line); and every decision is
-kept, in order.
+an infusion, then charted as one, kept beside the engine's own line), nor by a first correction
+(a line changed or added into one another line sends is refused), nor by a coder's added line
+as she last corrected it; and every decision is kept, in order.
+
+The coder also adds lines, corrects and removes them (coding/review.py `charge_line_correct`
+with `added`), and sends and withdraws queries to the nurse: a withdrawn query is never
+answered by a later addendum, never one the nurse's chart shows, and a queried item always has
+a query still open.
 """
 
 import uuid
@@ -30,8 +36,22 @@ from coding.corrections import (
     corrections_waiting,
 )
 from coding.exports import export_create, ledger_sum
-from coding.models import ChargeCorrection, ChargeRun, CorrectionDecision, ReviewItem
-from coding.review import charge_line_correct, effective_lines, review_accept, review_claim
+from coding.models import (
+    ChargeCorrection,
+    ChargeRun,
+    CorrectionDecision,
+    DocumentationQuery,
+    ReviewItem,
+)
+from coding.ports import CodingChargesPort
+from coding.review import (
+    charge_line_correct,
+    effective_lines,
+    query_send,
+    query_withdraw,
+    review_accept,
+    review_claim,
+)
 from coding.services import charge_run_generate
 from mar.models import Administration, Order
 from mar.pharmacy.services import order_class_override
@@ -200,7 +220,98 @@ class Billing(RuleBasedStateMachine):
                 item=item, user=self.coder, correction=decided, reason="choose again"
             )
         except ValidationError:
-            assert ChargeRun.objects.get(pk=item.run_id).exported_at is not None
+            # Sent to billing with it, or the coder corrected the line (kept as added) since.
+            assert (
+                ChargeRun.objects.get(pk=item.run_id).exported_at is not None
+                or decided.amendments.exists()
+            )
+
+    @rule(code=st.sampled_from(["96372", "96361", "96415"]), units=st.integers(1, 2))
+    def add_line(self, code: str, units: int) -> None:
+        """The coder adds a line; one the charges already send (96361, 96415 on that day) is
+        refused: the claim would bill it twice."""
+        item = self._claimed()
+        if item is None:
+            return
+        run = self._run(item.run_id)
+        adm = Administration.objects.get(encounter=self.encounter, drug__name="paclitaxel")
+        day = run.lines.all()[0].date
+        sent = {key(line) for line in effective_lines(run)}
+        try:
+            charge_line_correct(
+                item=item, user=self.coder, action="add", code=code, units=units,
+                modifiers=[], administrations=[f"A{adm.pk}"], reason="added in the test",
+            )  # fmt: skip
+        except ValidationError as refused:
+            assert (code, day, ()) in sent, refused
+        else:
+            assert (code, day, ()) not in sent
+
+    @rule(index=st.integers(0, 3), units=st.integers(1, 3), remove=st.booleans())
+    def correct_added(self, index: int, units: int, remove: bool) -> None:
+        """The coder corrects (units) or removes one of her added lines, as it stands now."""
+        item = self._claimed()
+        if item is None:
+            return
+        mine = [line for line in effective_lines(self._run(item.run_id)) if line.added]
+        if not mine:
+            return
+        line = mine[index % len(mine)]
+        try:
+            charge_line_correct(
+                item=item, user=self.coder, added=line.added,
+                action="remove" if remove else "change", code=line.code, units=units,
+                modifiers=list(line.modifiers), reason="added line corrected in the test",
+            )  # fmt: skip
+        except ValidationError:
+            assert not remove and units == line.units  # nothing changed
+
+    @rule(first=st.integers(0, 5), second=st.integers(0, 5))
+    def duplicate_refused(self, first: int, second: int) -> None:
+        """A first correction into a line another line sends (its code, date and modifiers) is
+        refused, whatever the lines."""
+        item = self._claimed()
+        if item is None:
+            return
+        run = self._run(item.run_id)
+        sent = [line for line in effective_lines(run) if line.line_id is not None]
+        if len(sent) < 2:
+            return
+        one, other = sent[first % len(sent)], sent[second % len(sent)]
+        if key(one) == key(other):
+            return
+        line = next(ln for ln in run.lines.all() if ln.pk == one.line_id)
+        before = ChargeCorrection.objects.count()
+        with pytest.raises(ValidationError, match="already billed by line"):
+            charge_line_correct(
+                item=item, user=self.coder, line=line, action="change", code=other.code,
+                units=one.units, modifiers=list(other.modifiers), day=other.date,
+                reason="into another line",
+            )  # fmt: skip
+        assert ChargeCorrection.objects.count() == before
+
+    @rule()
+    def query(self) -> None:
+        """The coder asks the nurse about the record: the item waits for her."""
+        item = self._claimed()
+        if item is None:
+            return
+        query_send(item=item, user=self.coder, finding=None, question="Which pump?")
+        assert self._item().state == ReviewItem.State.QUERIED
+
+    @rule()
+    def withdraw(self) -> None:
+        """The coder withdraws the oldest query still open, with a reason."""
+        query = (
+            DocumentationQuery.objects.filter(
+                encounter=self.encounter, answered_at__isnull=True, withdrawn_at__isnull=True
+            )
+            .order_by("pk")
+            .first()
+        )
+        if query is None:
+            return
+        query_withdraw(query=query, user=self.coder, reason="settled by phone")
 
     @staticmethod
     def _run(pk: int) -> ChargeRun:
@@ -216,6 +327,38 @@ class Billing(RuleBasedStateMachine):
         for line in lines:
             if line.correction is not None and line.correction.state != "applied":
                 assert sent[key(line)] == 1, (line, line.correction.state, lines)
+
+    @invariant()
+    def no_line_billed_twice_by_a_first_correction_or_an_added_line(self) -> None:
+        """A line a correction gave another key (or a coder's added line, as she last corrected
+        it) is the only line with that key."""
+        run = self._run(self._item().run_id)
+        lines = effective_lines(run)
+        sent = Counter(key(line) for line in lines)
+        for line in lines:
+            if line.correction is None:
+                continue
+            original = line.original or {}
+            moved = (original.get("code"), original.get("modifiers")) != (
+                line.code,
+                list(line.modifiers),
+            )
+            if line.added is not None or moved:
+                assert sent[key(line)] == 1, (line, lines)
+
+    @invariant()
+    def a_withdrawn_query_is_never_answered_nor_shown_and_a_queried_item_has_one_open(
+        self,
+    ) -> None:
+        queries = DocumentationQuery.objects.filter(encounter=self.encounter)
+        shown = set(CodingChargesPort().open_queries().filter(encounter=self.encounter))
+        for query in queries:
+            if query.is_withdrawn:
+                assert query.answered_at is None and query.answered_by_addendum_id is None
+                assert query.withdrawn_reason and query.withdrawn_by_id == self.coder.pk
+            assert (query in shown) == query.is_open
+        if self._item().state == ReviewItem.State.QUERIED:
+            assert shown, "a queried item waits for no query"
 
     @invariant()
     def every_decision_is_kept_in_order(self) -> None:
@@ -285,6 +428,8 @@ def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
     ]
     invariants = [
         machine.no_line_billed_twice_by_a_kept_correction,
+        machine.no_line_billed_twice_by_a_first_correction_or_an_added_line,
+        machine.a_withdrawn_query_is_never_answered_nor_shown_and_a_queried_item_has_one_open,
         machine.every_decision_is_kept_in_order,
         machine.sent_equals_accepted,
         machine.no_correction_lost,

@@ -5,7 +5,14 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth.models import User
 
-from coding.models import AuditSweep, ChargeCorrection, ChargeLine, ChargeRun, Export
+from coding.models import (
+    AuditSweep,
+    ChargeCorrection,
+    ChargeLine,
+    ChargeRun,
+    DocumentationQuery,
+    Export,
+)
 from coding.services import charge_run_generate
 from mar import roles
 from mar.models import (
@@ -58,6 +65,12 @@ class World:
                 reason="sample", by=User.objects.order_by("pk").first(),
                 state=ChargeCorrection.State.NEEDS_REVIEW,
             )  # fmt: skip
+        query = DocumentationQuery.objects.filter(encounter=encounter).order_by("pk").first()
+        if query is None:  # a coder's query, for coding:query_withdraw
+            query = DocumentationQuery.objects.create(
+                encounter=encounter, run=run, rule="", question="sample",
+                asked_by=User.objects.order_by("pk").first(),
+            )  # fmt: skip
         return {
             "pk": encounter.pk,
             "site_pk": site.pk,
@@ -68,6 +81,7 @@ class World:
             "scan_pk": scan.pk,
             "line_id": line.pk,
             "correction_id": correction.pk,
+            "query_id": query.pk,
             "fmt": "csv",
         }
 
