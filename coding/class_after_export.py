@@ -14,14 +14,15 @@ The coder takes it up in one of two ways, as after any change once billed:
   (corrections carried, or back for re-review where their line changed); accepted, the next
   export sends billing only the difference (coding/ledger.py: credits of the billed lines it
   changes, new charges), so nothing billed is lost or sent twice;
-- `class_change_stands`: the billed claim stands, with her reason (for that difference: another
-  class change that makes another one flags the run again). Nothing is sent.
+- `class_change_stands`: the billed claim stands, with her reason, while the difference stays
+  what she decided on: a class change that alters it flags the run again (changed back, then
+  again, included). Nothing is sent.
 Both are in the audit trail with their action and reason. `class_change_preview` shows her
 beforehand what the engine made for the billed run and what it makes under the class now.
 
 So the worklist shows a pending class change (an open flag of the current run) exactly when the
-current run was exported and the classes now differ from those it was coded with, and the coder
-has not said the billed claim stands for that difference
+current run was exported and the classes now differ from those it was coded with, unless the
+coder said the billed claim stands and no class change altered the difference since
 (tests/coding/test_class_change_after_export_properties.py). An open flag of a run no longer
 current (an addendum made a new run since) is moot: the new run read the class now.
 """
@@ -103,25 +104,33 @@ def class_after_export_refresh(*, runs: list[ChargeRun], reason: str) -> list[in
     said = f"{at}: {reason}"
     for run in runs:
         difference = differences.get(run.pk, [])
-        flag = ClassChangeAfterExport.objects.select_for_update().filter(run=run, state=State.OPEN)
-        open_flag = flag.first()
-        if not difference:
-            if open_flag is not None:
-                open_flag.state = State.REVERTED
-                open_flag.decided_at = timezone.now()
-                open_flag.decision_reason = f"Changed back {said}"
-                open_flag.save(update_fields=["state", "decided_at", "decision_reason"])
-            continue
-        if open_flag is not None:
-            if not _same(open_flag.changes, difference):
-                open_flag.changes = difference
-                open_flag.reason = f"{open_flag.reason}\n{said}"
-                open_flag.save(update_fields=["changes", "reason"])
+        rows = list(
+            ClassChangeAfterExport.objects.select_for_update().filter(run=run).order_by("pk")
+        )
+        latest = rows[-1] if rows else None
+        if latest is not None and latest.state == State.OPEN:
+            if not difference:  # changed back to the classes the run used
+                latest.state = State.REVERTED
+                latest.decided_at = timezone.now()
+                latest.decision_reason = f"Changed back {said}"
+                latest.save(update_fields=["state", "decided_at", "decision_reason"])
+            elif not _same(latest.changes, difference):
+                latest.changes = difference
+                latest.reason = f"{latest.reason}\n{said}"
+                latest.save(update_fields=["changes", "reason"])
                 flagged.append(run.pk)
             continue
-        stood = ClassChangeAfterExport.objects.filter(run=run, state=State.STANDS)
-        if any(_same(decided.changes, difference) for decided in stood):
-            continue  # the coder said the billed claim stands for this very difference
+        stood = latest is not None and latest.state == State.STANDS
+        if not difference:
+            if stood:  # the difference the claim was said to stand for is gone: it ends there
+                assert latest is not None
+                ClassChangeAfterExport.objects.create(
+                    run=run, changes=latest.changes, reason=said, state=State.REVERTED,
+                    decided_at=timezone.now(), decision_reason=f"Changed back {said}",
+                )  # fmt: skip
+            continue
+        if stood and _same(latest.changes, difference):  # type: ignore[union-attr]
+            continue  # nothing changed for this run since the coder said the claim stands
         ClassChangeAfterExport.objects.create(run=run, changes=difference, reason=said)
         flagged.append(run.pk)
     return flagged
@@ -262,8 +271,8 @@ def class_change_stands(
     *, item: ReviewItem, user: AbstractBaseUser, reason: str
 ) -> ClassChangeAfterExport:
     """The billed claim stands despite the class change, with the coder's reason: nothing is
-    sent, the flag ends STANDS for this difference (another class change making another one
-    flags the run again)."""
+    sent, the flag ends STANDS; a class change that alters the difference flags the run
+    again."""
     _, flag = _locked_for(item, user)
     reason = reason.strip()
     if not reason:

@@ -263,7 +263,8 @@ class ClassChangeAfterExport(models.Model):
     to what the run used ends it (`REVERTED`); the coder ends it by re-running the charges under
     the class now (`RERUN`, `rerun` the new run, which goes through review and whose export
     sends only the difference) or by saying the billed claim stands, with a reason (`STANDS`,
-    for that difference: another class change flags the run again). At most one open per run.
+    while the difference stays: a class change altering it flags the run again; changed back
+    after it, a `REVERTED` row says so). At most one open per run.
     """
 
     class State(models.TextChoices):

@@ -210,6 +210,28 @@ def test_a_further_class_change_after_the_claim_was_said_to_stand_flags_it_again
     assert [(c["billed"], c["now"]) for c in flag.changes] == [("hydration", "chemo")]
 
 
+def test_changed_back_after_the_claim_was_said_to_stand_then_again_flags_it_again(
+    client_as, coder_user, pharmacist_user, django_capture_on_commit_callbacks
+) -> None:
+    """The decision holds while the difference does: the class changed back ends it (the page
+    says so), and the pharmacist's change made again is a new one for the coder to see."""
+    encounter, run = billed(coder_user)
+    reclass(pharmacist_user, django_capture_on_commit_callbacks, "therapeutic")
+    class_change_stands(item=item_of(encounter), user=coder_user, reason="stands")
+
+    reclass(pharmacist_user, django_capture_on_commit_callbacks, "hydration")
+    assert pending(run) is None
+    html = (
+        client_as(roles.CODER)
+        .get(reverse("coding:encounter_charges", args=[encounter.pk]))
+        .content.decode()
+    )
+    assert 'data-testid="class-changed-back"' in html
+
+    reclass(pharmacist_user, django_capture_on_commit_callbacks, "therapeutic")
+    assert pending(run) is not None
+
+
 def test_nothing_to_decide_without_a_pending_class_change(coder_user) -> None:
     encounter, _ = billed(coder_user)
     with pytest.raises(ValidationError, match="No class change"):
