@@ -733,17 +733,15 @@ def class_rerun_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = ClassRerunForm(request.POST, prefix="rerun")
     if form.is_valid():
         try:
-            run = class_change_rerun(
-                item=item, user=request.user, reason=form.cleaned_data["reason"]
-            )
+            class_change_rerun(item=item, user=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
             messages.success(
                 request,
-                f"Re-run under the class now (charge run #{run.pk}): the charges are in review "
-                "with you. Accepted, the next export sends billing only the difference: "
-                "credits of what changed and new charges.",
+                "Re-run under the class now: the new charges are in review with you. Accepted, "
+                "the next export sends billing only the difference: credits of what changed and "
+                "new charges.",
             )
             return redirect("coding:encounter_charges", pk=pk)
     return _refused(request, pk, (("class_rerun",), form), "Not re-run.")
