@@ -129,6 +129,32 @@ class CorrectionUndoForm(forms.Form):
     )
 
 
+class ClassRerunForm(forms.Form):
+    """Make the charges again under the drug's class now (coding/class_after_export.py)."""
+
+    reason = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 1}),
+        label="Note (optional)",
+        help_text="Kept with the new run's reason.",
+    )
+
+
+class ClassStandsForm(forms.Form):
+    """The billed claim stands despite a class change after export."""
+
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 1}),
+        label="Why the billed claim stands",
+        help_text="Kept with the decision, in the audit trail. Nothing is sent to billing.",
+        error_messages={
+            "required": "Say why the billed claim stands: the reason is kept with the decision."
+        },
+    )
+
+
 class LineAddForm(forms.Form):
     code = forms.CharField(
         max_length=10, error_messages={"required": "Enter the code of the line to add."}

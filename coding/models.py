@@ -264,6 +264,57 @@ class CorrectionDecision(models.Model):
         return f"{self.decision} of correction {self.correction_id}"
 
 
+class ClassChangeAfterExport(models.Model):
+    """A pharmacist's class change that reaches an exported run (coding/class_after_export.py).
+
+    An exported run is never replaced behind the coder's back: the class change flags it
+    (`OPEN`), saying which administrations' drugs the run coded with another class than they
+    have now (`changes`) and the pharmacist's decisions that did it (`reason`). It stays open
+    while the difference stands, kept to it at every later class change: the class changed back
+    to what the run used ends it (`REVERTED`); the coder ends it by re-running the charges under
+    the class now (`RERUN`, `rerun` the new run, which goes through review and whose export
+    sends only the difference) or by saying the billed claim stands, with a reason (`STANDS`,
+    while the difference stays: a class change altering it flags the run again; changed back
+    after it, a `REVERTED` row says so). At most one open per run.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", "Waiting for the coder"
+        RERUN = "rerun", "Re-run under the class now"
+        STANDS = "stands", "Billed claim stands"
+        REVERTED = "reverted", "Class changed back"
+
+    run = models.ForeignKey(
+        ChargeRun, on_delete=models.PROTECT, related_name="class_changes_after_export"
+    )
+    # [{"administration": "A12", "drug": "...", "billed": class the run used, "now": class now}]
+    changes = models.JSONField(default=list)
+    reason = models.TextField(help_text="The pharmacist's class decisions that made it, in order")
+    flagged_at = models.DateTimeField(default=now)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    decided_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    rerun = models.ForeignKey(
+        ChargeRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["flagged_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run"],
+                condition=Q(state="open"),
+                name="coding_one_open_class_change_per_run",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"class change after export of run {self.run_id} ({self.state})"
+
+
 class EditOverride(models.Model):
     """A coder's decision to send a line despite an edit (EDIT-MUE, ...), with the reason."""
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
 
 from coding.models import (
     ChargeCorrection,
     ChargeFinding,
     ChargeLine,
     ChargeRun,
+    ClassChangeAfterExport,
     DocumentationQuery,
     EditOverride,
     LedgerEntry,
@@ -97,6 +98,13 @@ def queries(encounter_id: int) -> QuerySet[DocumentationQuery]:
 
 
 @prepared
+def class_changes_after_export(run_ids: list[int]) -> QuerySet[ClassChangeAfterExport]:
+    """The pharmacist's class changes that flagged the runs once exported, oldest first, with
+    the coder who decided each (coding/class_after_export.py)."""
+    return ClassChangeAfterExport.objects.filter(run_id__in=run_ids).select_related("decided_by")
+
+
+@prepared
 def standing_charges(encounter_id: int) -> QuerySet[LedgerEntry]:
     """The encounter's charges the billing system holds now (sent, not reversed)."""
     return LedgerEntry.objects.filter(
@@ -156,7 +164,8 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
     newest first, with the patient, the review item and who claimed it, the number of findings
     of the current run (`finding_count`) and what of it was last sent to billing: the run
     (`billed_run`, None when nothing ever was) and when (`billed_at`), so a change after
-    billing is told from charges only taken back into review."""
+    billing is told from charges only taken back into review; and whether a pharmacist's class
+    change waits for the coder on the current run, exported (`class_changed`)."""
     findings = (
         ChargeFinding.objects.filter(run__encounter=OuterRef("pk"), run__is_current=True)
         .order_by()
@@ -165,6 +174,11 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
         .values("n")
     )
     last_sent = LedgerEntry.objects.filter(encounter_id=OuterRef("pk")).order_by("-pk")
+    class_changed = ClassChangeAfterExport.objects.filter(
+        run__encounter=OuterRef("pk"),
+        run__is_current=True,
+        state=ClassChangeAfterExport.State.OPEN,
+    )
     return (
         Encounter.objects.filter(pk__in=encounter_ids)
         .select_related("patient", "review_item", "review_item__claimed_by")
@@ -172,6 +186,7 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
             finding_count=Subquery(findings, output_field=IntegerField()),
             billed_run=Subquery(last_sent.values("run_id")[:1]),
             billed_at=Subquery(last_sent.values("at")[:1]),
+            class_changed=Exists(class_changed),
         )
         .order_by("-arrived_at", "-pk")
     )

@@ -29,6 +29,8 @@ urlpatterns = [
         views.correction_undo_view,
         name="correction_undo",
     ),
+    path("encounters/<int:pk>/class-change/rerun/", views.class_rerun_view, name="class_rerun"),
+    path("encounters/<int:pk>/class-change/stands/", views.class_stands_view, name="class_stands"),
     path("encounters/<int:pk>/override/", views.override, name="override"),
     path("encounters/<int:pk>/query/", views.query, name="query"),
     path(

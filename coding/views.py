@@ -32,6 +32,11 @@ from coding.claim import (
     ndc_missing,
     record_facts,
 )
+from coding.class_after_export import (
+    class_change_preview,
+    class_change_rerun,
+    class_change_stands,
+)
 from coding.corrections import (
     DECIDED,
     correction_decision_undo,
@@ -42,6 +47,8 @@ from coding.engine import RecordError, code_record, parse_record
 from coding.exports import EXPORT_FORMATS, export_create, sendable
 from coding.forms import (
     KNOWN_RULES,
+    ClassRerunForm,
+    ClassStandsForm,
     CorrectionResolveForm,
     CorrectionUndoForm,
     DateRangeForm,
@@ -58,6 +65,7 @@ from coding.models import (
     ChargeFinding,
     ChargeLine,
     ChargeRun,
+    ClassChangeAfterExport,
     DocumentationQuery,
     Export,
     ReviewItem,
@@ -376,6 +384,7 @@ def _review_context(
             except RecordError:
                 timeline = None
 
+        _class_change_context(request, context, run, item, take)
         override_forms = []
         for edit in edits.blocking:
             rule, message = edit.finding.rule, edit.finding.message
@@ -539,6 +548,44 @@ def _review_context(
     return context
 
 
+def _class_change_context(
+    request: HttpRequest,
+    context: dict[str, object],
+    run: ChargeRun,
+    item: ReviewItem | None,
+    take: Any,
+) -> None:
+    """A pharmacist's class change on the current run once exported (coding/class_after_export.py):
+    open, what changed, what the engine makes under the class now beside what the billed run
+    made, and the coder's two actions (unless another coder holds the charges in review); else
+    the last word on it when it was changed back, or said to stand."""
+    flags = list(review_reads.class_changes_after_export([run.pk]))
+    latest = flags[-1] if flags else None
+    context["class_change"] = None
+    context["class_change_last"] = None
+    if latest is None:
+        return
+    if latest.state != ClassChangeAfterExport.State.OPEN:
+        context["class_change_last"] = latest
+        return
+    held_by = (
+        item.claimed_by
+        if item is not None
+        and item.state == ReviewItem.State.IN_REVIEW
+        and item.claimed_by_id not in (None, request.user.pk)
+        else None
+    )
+    context["class_change"] = {
+        "flag": latest,
+        "preview": class_change_preview(run, latest.changes),
+        "held_by": held_by,
+        "rerun_form": None if held_by else take(("class_rerun",), ClassRerunForm(prefix="rerun")),
+        "stands_form": None
+        if held_by
+        else take(("class_stands",), ClassStandsForm(prefix="stands")),
+    }
+
+
 def _administration_choices(administrations: Iterable[Administration]) -> list[tuple[str, str]]:
     """The record's administrations a query may name: ("A12", "A12 zorblumab 10:05")."""
     return [
@@ -553,7 +600,8 @@ def _administration_choices(administrations: Iterable[Administration]) -> list[t
 
 # A refused form and where it goes on the page: ("line", line id), ("added", correction id),
 # ("add",), ("query",), ("withdraw", query id), ("resolve", correction id), ("undo", correction
-# id) or ("override", rule, message).
+# id), ("override", rule, message), or ("class_rerun",) and ("class_stands",) (a class change
+# after export: no claim needed).
 Bound = tuple[tuple[object, ...], forms.Form]
 
 
@@ -568,8 +616,10 @@ def _refused(request: HttpRequest, pk: int, bound: Bound, what: str) -> HttpResp
     _focus_first_error(form)
     encounter = _encounter(pk)
     context = _review_context(request, encounter, bound=bound)
-    # A query is withdrawn while the item waits for the nurse too (no other action then).
-    if (context["can_act"] or slot[0] == "withdraw") and context["bound_shown"]:
+    # A query is withdrawn while the item waits for the nurse too (no other action then); the
+    # class change's forms are the coder's without claiming the charges (exported ones).
+    decides = context["can_act"] or slot[0] in ("withdraw", "class_rerun", "class_stands")
+    if decides and context["bound_shown"]:
         status = 422 if request.htmx else 200
         return render(request, "coding/review.html", context, status=status)
     messages.error(request, f"{what} {_form_errors(form)}")
@@ -744,6 +794,49 @@ def correction_undo_view(request: HttpRequest, pk: int, correction_id: int) -> H
             )
             return redirect("coding:encounter_charges", pk=pk)
     return _refused(request, pk, (("undo", correction.pk), form), "Decision not undone.")
+
+
+@require_POST
+@role_required(CODER)
+def class_rerun_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make the charges again under the class now, after a class change once billed."""
+    item = _item_for(pk)
+    form = ClassRerunForm(request.POST, prefix="rerun")
+    if form.is_valid():
+        try:
+            class_change_rerun(item=item, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request,
+                "Re-run under the class now: the new charges are in review with you. Accepted, "
+                "the next export sends billing only the difference: credits of what changed and "
+                "new charges.",
+            )
+            return redirect("coding:encounter_charges", pk=pk)
+    return _refused(request, pk, (("class_rerun",), form), "Not re-run.")
+
+
+@require_POST
+@role_required(CODER)
+def class_stands_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The billed claim stands despite a class change after export, with a reason."""
+    item = _item_for(pk)
+    form = ClassStandsForm(request.POST, prefix="stands")
+    if form.is_valid():
+        try:
+            class_change_stands(item=item, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request,
+                "The billed claim stands: your reason is kept with the decision. Nothing is sent "
+                "to billing.",
+            )
+            return redirect("coding:encounter_charges", pk=pk)
+    return _refused(request, pk, (("class_stands",), form), "Not decided.")
 
 
 @require_POST

@@ -50,6 +50,21 @@ def administration_record_id(pk: int) -> str:
     return f"A{pk}"
 
 
+def coded_class(order_override: str | None, drug_class: str | None) -> str | None:
+    """The class an administration is coded with: its order's override, else its drug's (None:
+    untagged, or "" as stored). The record carries it (`drug_class`); coding compares a billed
+    run's with it."""
+    return order_override or drug_class
+
+
+def administration_classes(pks: Iterable[int]) -> dict[str, str | None]:
+    """The class each administration is coded with now, by record id ("A12"), in one read."""
+    rows = Administration.objects.filter(pk__in=list(pks)).values_list(
+        "pk", "order__class_override", "drug__drug_class"
+    )
+    return {record_id("A", pk) or "": coded_class(o, d) for pk, o, d in rows}
+
+
 def pk_from_record_id(value: str) -> int:
     """'A12' -> 12 (any of the E/S/O/A prefixes)."""
     if len(value) < 2 or value[0] not in "ESOA" or not value[1:].isdigit():
@@ -280,7 +295,7 @@ def _record_dict(
         a: dict[str, Any] = {
             "id": record_id("A", adm["pk"]),
             "drug": adm["drug__name"],
-            "drug_class": adm["order__class_override"] or adm["drug__drug_class"],
+            "drug_class": coded_class(adm["order__class_override"], adm["drug__drug_class"]),
             "route": adm["route"],
             "method": adm["method"],
             "site": record_id("S", adm["site_id"]),

@@ -56,6 +56,7 @@ TRACKED: list[type[models.Model]] = [
     coding.ChargeCorrection,
     coding.CorrectionDecision,
     coding.EditOverride,
+    coding.ClassChangeAfterExport,
     coding.DocumentationQuery,
     coding.MueLimit,
     coding.ChargeMasterItem,

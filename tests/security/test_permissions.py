@@ -86,6 +86,9 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "coding:added_line_correct": ("POST", frozenset({C, A}), "encounter"),
     "coding:correction_resolve": ("POST", frozenset({C, A}), "encounter"),
     "coding:correction_undo": ("POST", frozenset({C, A}), "encounter"),
+    # A pharmacist's class change after export: the coder re-runs or says the claim stands.
+    "coding:class_rerun": ("POST", frozenset({C, A}), "encounter"),
+    "coding:class_stands": ("POST", frozenset({C, A}), "encounter"),
     "coding:override": ("POST", frozenset({C, A}), "encounter"),
     "coding:query": ("POST", frozenset({C, A}), "encounter"),
     "coding:query_withdraw": ("POST", frozenset({C, A}), "encounter"),

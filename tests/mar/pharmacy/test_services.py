@@ -7,8 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from coding.formulary_changes import EXPORTED_FLAG
-from coding.models import ChargeRun
+from coding.models import ChargeRun, ClassChangeAfterExport
 from coding.services import charge_run_generate
 from mar.models import Administration, Drug, DrugClassChange, Encounter
 from mar.pharmacy.services import (
@@ -200,8 +199,12 @@ def test_an_exported_encounter_is_flagged_not_regenerated(
     run.refresh_from_db()
     assert run.is_current
     assert "96413" in codes(run)
-    assert run.reason.startswith(EXPORTED_FLAG)
-    assert "infliximab" in run.reason and pharmacist_user.username in run.reason
+    # Flagged for the coder with what changed and who changed it (coding/class_after_export.py).
+    flag = ClassChangeAfterExport.objects.get(run=run, state="open")
+    assert [(c["drug"], c["billed"], c["now"]) for c in flag.changes] == [
+        ("infliximab", "chemo", "therapeutic")
+    ]
+    assert "infliximab" in flag.reason and pharmacist_user.username in flag.reason
     assert change.flagged_runs == [run.pk]
     assert change.regenerated_encounters == []
 
@@ -339,7 +342,9 @@ def test_an_override_on_an_exported_run_only_flags_it(
         )
     assert callbacks == []
     run.refresh_from_db()
-    assert run.is_current and EXPORTED_FLAG in run.reason
+    assert run.is_current
+    flag = ClassChangeAfterExport.objects.get(run=run, state="open")
+    assert [(c["billed"], c["now"]) for c in flag.changes] == [("therapeutic", "chemo_hormonal")]
     assert change.flagged_runs == [run.pk]
 
 

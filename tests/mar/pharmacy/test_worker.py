@@ -8,8 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from coding.formulary_changes import EXPORTED_FLAG
-from coding.models import ChargeOutbox, ChargeRun
+from coding.models import ChargeOutbox, ChargeRun, ClassChangeAfterExport
 from coding.services import charge_run_generate
 from mar.models import Administration, Drug, Encounter, Order
 from mar.pharmacy.services import (
@@ -104,7 +103,7 @@ def test_a_class_change_regenerates_through_the_worker_and_skips_the_exported(
     assert ChargeRun.objects.filter(encounter_id=exported.encounter_id).count() == 1
     exported.refresh_from_db()
     assert exported.is_current
-    assert exported.reason.startswith(EXPORTED_FLAG)
+    assert ClassChangeAfterExport.objects.filter(run=exported, state="open").exists()
     assert change.regenerated_encounters == [open_run.encounter_id]
     assert change.flagged_runs == [exported.pk]
 
