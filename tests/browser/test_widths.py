@@ -1,7 +1,7 @@
 """screens.md: every screen works at 768 px wide. The coder's review page and the pharmacist's
 order queue keep within the window at 768 and 1024 px: a wide table scrolls in its own box
 (Bootstrap's .table-responsive) instead of pushing the page sideways. On the review page no table
-is wider than its box at all: stacked below 1400 px, side by side from there (1440, 1920)."""
+is wider than its box at all: stacked below 1200 px, side by side from there (1280, 1440, 1920)."""
 
 import pytest
 

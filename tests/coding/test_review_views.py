@@ -649,7 +649,7 @@ def test_the_review_page_shows_an_order_not_given_and_why_the_nurse_signed_anywa
     charge_run_generate(encounter_id=encounter.pk)
     html = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
     page = html.content.decode()
-    dispositions = re.findall(r'data-testid="order-disposition">(.*?)</td>', page, re.S)
+    dispositions = re.findall(r'data-testid="order-disposition">(.*?)</div>', page, re.S)
     held_cell = next(cell for cell in dispositions if cell)
     assert "Held" in held_cell and "platelets 62 this morning" in held_cell
     assert nurse_user.get_username() in held_cell
