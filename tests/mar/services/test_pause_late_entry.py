@@ -276,3 +276,15 @@ def test_an_added_pause_is_in_the_audit_trail_as_a_late_entry() -> None:
     )
     event = pause_event.objects.get(pgh_obj_id=pause.pk, pgh_context__metadata__action="pause_add")
     assert (event.start, event.end) == (pause.start, pause.end)
+
+
+def test_pause_and_resume_tapped_again_and_again_within_a_minute_are_each_accepted() -> None:
+    """As the benchmarks tap them (benchmarks/checklist.py "pause/resume"): a pause right after
+    a resume, in the same minute, follows it and does not overlap it."""
+    _encounter, adm = running_visit()
+    now = timezone.now()
+    for i in range(6):
+        at = now + timedelta(seconds=i)
+        action = charting.administration_pause if i % 2 == 0 else charting.administration_resume
+        action(administration=adm, version=i + 1, at=at, now=at)
+    assert Pause.objects.filter(administration=adm, end__isnull=False).count() == 3
