@@ -209,7 +209,6 @@ def _administrations_care(
             rate_changes=list(adm.rate_changes.all()),
             rate_now=segments[-1][1] if segments else None,
             overrides=list(adm.overrides.all()),
-            pause_reasons=[p for p in adm.pauses.all() if p.reason],
         )
 
 
@@ -228,14 +227,12 @@ class AdministrationCare:
         rate_changes: list[Any],
         rate_now: Any,
         overrides: list[Any],
-        pause_reasons: list[Any],
     ) -> None:
         self._adm, self._bound, self._encounter = adm, bound, encounter
         self.double_check = double_check
         self.rate_changes = rate_changes
         self.rate_now = rate_now
         self.overrides = overrides
-        self.pause_reasons = pause_reasons
 
     @cached_property
     def rate_form(self) -> Form:

@@ -31,7 +31,10 @@ from mar.forms import (
     EncounterTimesForm,
     FlushForm,
     FlushRemoveForm,
+    PauseAddForm,
+    PauseAtForm,
     PauseForm,
+    ResumeAtForm,
     SignCounts,
     SignForm,
     SiteAssessForm,
@@ -186,6 +189,11 @@ class Card:
     elapsed_minutes: int | None
     findings: list[Item]
     conflict: Administration | None = None
+    # Pause / Resume with their time field (late entry), on a running infusion: the refused one
+    # as typed, else a fresh one; "Add a pause" (both times) on a running or stopped infusion.
+    pause_at: PauseAtForm | None = None
+    resume_at: ResumeAtForm | None = None
+    pause_add: PauseAddForm | None = None
 
     @property
     def top_findings(self) -> list[Item]:
@@ -216,6 +224,21 @@ class Card:
         return differs
 
     @property
+    def at_alerts(self) -> list[str]:
+        """A refused pause, resume or stop's messages for the card's alert: all but those drawn
+        beside the time field of the Pause or Resume form drawn (a stop has none; a card no
+        longer running or paused as the refused form was draws that form no more)."""
+        if self.at_form is None:
+            return []
+        drawn = self.at_form is self.pause_at or self.at_form is self.resume_at
+        return [
+            str(message)
+            for name, messages in self.at_form.errors.items()
+            if not (drawn and name == "at")
+            for message in messages
+        ]
+
+    @property
     def folded(self) -> bool:
         """A finished card with nothing to fix shows its form folded (the page stays short)."""
         return not (
@@ -225,6 +248,7 @@ class Card:
             or self.form.errors
             or (self.at_form is not None and self.at_form.errors)
             or any(form.errors for _pause, form in self.pauses)
+            or (self.pause_add is not None and self.pause_add.errors)
         )
 
 
@@ -996,6 +1020,25 @@ def _card(
     at_form = bound.get(f"at-a{adm.pk}")
     if not isinstance(at_form, AtForm):
         at_form = None
+    pause_at = resume_at = pause_add = None
+    if not encounter.is_signed and adm.method == Administration.Method.INFUSION:
+        if running:
+            prefix = f"at{adm.pk}"
+            if paused:
+                resume_at = at_form if isinstance(at_form, ResumeAtForm) else None
+                resume_at = resume_at or ResumeAtForm(encounter=encounter, prefix=prefix)
+            else:
+                pause_at = at_form if isinstance(at_form, PauseAtForm) else None
+                pause_at = pause_at or PauseAtForm(encounter=encounter, prefix=prefix)
+        if running or adm.stop is not None:
+            added = bound.get(f"pa{adm.pk}")
+            pause_add = (
+                added
+                if isinstance(added, PauseAddForm)
+                else PauseAddForm(
+                    encounter=encounter, prefix=f"pa{adm.pk}", initial={"version": adm.version}
+                )
+            )
     return Card(
         administration=adm,
         form=form,
@@ -1006,6 +1049,9 @@ def _card(
         elapsed_minutes=elapsed,
         findings=items_by_adm.get(administration_record_id(adm.pk), []),
         conflict=conflict if conflict is not None and conflict.pk == adm.pk else None,
+        pause_at=pause_at,
+        resume_at=resume_at,
+        pause_add=pause_add,
     )
 
 

@@ -218,7 +218,7 @@ def _form_field(form: forms.Form, engine_field: str | None) -> str | None:
     if engine_field in form.fields:
         return engine_field
     if engine_field.startswith("pauses["):
-        if isinstance(form, PauseForm):
+        if isinstance(form, PauseForm):  # and PauseAddForm
             return "end" if engine_field.endswith(".end") else "start"
         return None
     return None
@@ -283,10 +283,29 @@ class SiteUpdateForm(BaseSnapshotMixin, ZonedForm):
 
 
 class AtForm(ZonedForm):
-    """A one-tap action ("now"), with an optional time for late entry and the card's version."""
+    """A one-tap action ("now"), with an optional time for late entry and the card's version.
 
+    `action`: which of the card's one-tap forms it is ("pause", "resume"; "" for Stop now, whose
+    time is the card's stop field): a refused one comes back in its own form, its time beside
+    the field."""
+
+    action = ""
     at = LocalTimeField(label="At (leave empty for now)", required=False)
     version = forms.IntegerField(required=False, widget=forms.HiddenInput())
+
+
+class PauseAtForm(AtForm):
+    """Pause: now, or at a typed time (late entry: paused earlier, tapped now)."""
+
+    action = "pause"
+    at = LocalTimeField(label="Paused at (empty: now)", required=False)
+
+
+class ResumeAtForm(AtForm):
+    """Resume: now, or at a typed time (late entry)."""
+
+    action = "resume"
+    at = LocalTimeField(label="Resumed at (empty: now)", required=False)
 
 
 class SiteAssessForm(ZonedForm):
@@ -532,7 +551,7 @@ class PauseForm(ZonedForm):
     # Given with the pause, or added afterwards (QA: a pause made without one could not be
     # given one later).
     reason = forms.ChoiceField(
-        label="Reason", choices=[("", "(none given)"), *Pause.Reason.choices], required=False
+        label="Reason", choices=[("", "no reason given"), *Pause.Reason.choices], required=False
     )
     version = forms.IntegerField(widget=forms.HiddenInput())
     addendum_why = forms.CharField(
@@ -551,6 +570,15 @@ class PauseForm(ZonedForm):
                 f"at {start.astimezone(zone):%Y-%m-%d %H:%M}: a resume comes after its pause.",
             )
         return data
+
+
+class PauseAddForm(PauseForm):
+    """ "Add a pause": a past pause charted afterwards with both its times (late entry)."""
+
+    end = LocalTimeField(
+        label="Resumed at", error_messages={"required": "Enter when it was resumed."}
+    )
+    addendum_why = None  # an open record's late entry, not an addendum
 
 
 class EncounterTimesForm(BaseSnapshotMixin, ZonedForm):

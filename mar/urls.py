@@ -36,6 +36,7 @@ urlpatterns = [
         E + "administrations/<int:adm_pk>/resume/", views.administration_resume, name="adm_resume"
     ),
     path(E + "administrations/<int:adm_pk>/stop/", views.administration_stop, name="adm_stop"),
+    path(E + "administrations/<int:adm_pk>/pauses/new/", views.pause_add, name="pause_add"),
     path(E + "pauses/<int:pause_pk>/", views.pause_update, name="pause_update"),
     # Issue 17: scanning, rates and volumes, measures, site details and condition.
     path("board/scan/", care_views.board_scan, name="board_scan"),

@@ -20,7 +20,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from .drug_units import UnitMismatch, amount_convert, amount_label
-from .record import Administration, Order, Record, seconds
+from .record import Administration, Order, Pause, Record, seconds
 from .result import Finding
 from .terms import (
     carries_no_charge,
@@ -536,6 +536,7 @@ def _times(
                     f"pauses[{i}]",
                 )
             )
+    _pauses_overlapping(adm, zone, found)
     if now is not None:
         now_ts = seconds(now)
         run_seconds = now_ts - adm.start_ts
@@ -576,6 +577,45 @@ def _times(
                         name,
                     )
                 )
+
+
+def _pauses_overlapping(adm: Administration, zone: str, found: list[Finding]) -> None:
+    """DOC-3: an infusion is paused or running, never paused twice at once. A pause that starts
+    before an earlier one resumed (an open one: before the stop, or at all while it runs) is an
+    error on the later pause, beside its field; one starting in the minute the other resumes is
+    not. (The minutes would not count it twice: `Administration.spans` subtracts each paused
+    moment once.) The record's pauses are in start order (reading.py)."""
+    latest_end = float("-inf")  # the minute the furthest earlier pause reaches; inf: still open
+    reaching: Pause | None = None  # that pause
+    for i, pause in enumerate(adm.pauses):
+        start = seconds(pause.start)
+        if pause.end is not None and seconds(pause.end) < start:
+            continue  # a resume before its pause: "not within its start and stop" says it
+        # By the minute, as times are charted: resumed at 17:10:35 by the button and the next
+        # pause typed as 17:10 follow one another.
+        if reaching is not None and start // 60 < latest_end:
+            other = hhmm(reaching.start, zone) + (
+                f"-{hhmm(reaching.end, zone)}" if reaching.end is not None else " (not resumed)"
+            )
+            found.append(
+                Finding(
+                    "DOC-3",
+                    "error",
+                    f"The pause of {adm.drug} at {hhmm(pause.start, zone)} overlaps its pause of "
+                    f"{other}: one pause ends before the next begins",
+                    (adm.id,),
+                    f"pauses[{i}]",
+                )
+            )
+            continue
+        if pause.end is not None:
+            end = seconds(pause.end) // 60
+        elif adm.stop_ts is not None:
+            end = adm.stop_ts // 60
+        else:
+            end = float("inf")
+        if end > latest_end:
+            latest_end, reaching = end, pause
 
 
 def _ems(record: Record, adm: Administration, found: list[Finding]) -> None:

@@ -52,23 +52,27 @@
     if (summary) summary.focus();
   });
 
-  // "Start now" says what it will do: a typed time starts at that time.
+  // "Start now" says what it will do: a typed time starts at that time. So do Pause and Resume
+  // (form.at-action, the button's data-now / data-at words): "Pause at 17:00".
+  var AT_INPUTS = "form.order-start input[name$='-at'], form.at-action input[name$='-at']";
   function startLabel(at) {
-    var button = at.form && at.form.querySelector("[data-testid=start]");
+    var button = at.form && at.form.querySelector("[data-testid=start], button[data-now]");
     if (!button) return;
+    var now = button.dataset.now ? button.dataset.now : "Start now";
+    var later = button.dataset.at ? button.dataset.at : "Start at";
     var time = /(?:^|[ T])(\d{1,2}:\d{2})(?::\d{2})?(?:[+-]\d{2}:\d{2}|Z)?$/.exec(at.value.trim());
     // A time that cannot be read ("25:99") is not promised on the button: "Start at…".
     if (time && timeProblem(at.value)) time = null;
-    button.textContent = !at.value.trim() ? "Start now" : time ? "Start at " + time[1] : "Start at…";
+    button.textContent = !at.value.trim() ? now : time ? later + " " + time[1] : later + "…";
   }
   document.addEventListener("input", function (event) {
-    var at = event.target.closest && event.target.closest("form.order-start input[name$='-at']");
+    var at = event.target.closest && event.target.closest(AT_INPUTS);
     if (at) startLabel(at);
   });
   // The server draws "Start now"; a start refused with its time kept (in the future, say) or a
   // time typed before a morph still says what the button will do.
   function startLabels() {
-    document.querySelectorAll("form.order-start input[name$='-at']").forEach(startLabel);
+    document.querySelectorAll(AT_INPUTS).forEach(startLabel);
   }
   document.addEventListener("DOMContentLoaded", startLabels);
   document.addEventListener("htmx:afterSettle", startLabels);

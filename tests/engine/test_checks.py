@@ -339,3 +339,32 @@ def test_doc_3_a_pause_or_flush_in_the_future_is_an_error():
     assert ("DOC-3", "flushes[1]") in found
     assert ("DOC-3", "flushes[0]") not in found
     assert ("DOC-3", "pauses[0].start") not in found
+
+
+def test_doc_3_pauses_that_overlap_are_an_error_on_the_later_one():
+    """rac-checklist DOC-3 (times are plausible): an infusion is paused or running, never paused
+    twice at once; a pause charted late over one already charted is named, beside the later."""
+    overlapping = run(record(infusion("A1", minutes=90, pauses=[(30, 50), (40, 60)])))
+    assert [(f.field, f.severity) for f in findings(overlapping, "DOC-3")] == [
+        ("pauses[1]", "error")
+    ]
+    assert "overlaps its pause of 08:30-08:50" in findings(overlapping, "DOC-3")[0].message
+    touching = run(record(infusion("A1", minutes=90, pauses=[(30, 50), (50, 60)])))
+    assert findings(touching, "DOC-3") == []
+
+
+def test_doc_3_a_pause_after_one_still_open_overlaps_it():
+    """rac-checklist DOC-3: an open pause lasts until its resume (none yet: until the stop, or
+    still now); a pause charted after its start lies inside it."""
+    rec = parse_record(record(infusion("A1", stop=None, pauses=[(10, None), (20, 25)])))
+    found = check_record(rec, now=datetime(2026, 3, 2, 9, 0, tzinfo=NY))
+    assert [f.field for f in found if f.rule == "DOC-3"] == ["pauses[1]"]
+
+
+def test_doc_3_a_pause_charted_in_the_minute_the_last_one_resumed_does_not_overlap_it():
+    """rac-checklist DOC-3, by the minute as times are charted: Resume tapped at 08:50:35 and a
+    pause typed as 08:50 follow one another."""
+    rec = record(
+        infusion("A1", minutes=90, pauses=[(30, "2026-03-02T08:50:35"), (50, 60)]),
+    )
+    assert findings(run(rec), "DOC-3") == []

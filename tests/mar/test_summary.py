@@ -150,6 +150,14 @@ def _pause_update(e: Encounter, a: Administration, s: AccessSite, u: User) -> No
     )  # fmt: skip
 
 
+def _pause_add(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
+    now = timezone.now()
+    charting.pause_add(
+        administration=a, version=a.version, start=now - timedelta(minutes=10),
+        end=now - timedelta(minutes=5), reason="pump_alarm",
+    )  # fmt: skip
+
+
 def _order_disposition_set(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
     order = factories.order_create(e, factories.drug_get("vancomycin"), dose="1 g")
     summary_refresh(encounter=e)  # the order open (DOC-6 once the engine asks)
@@ -235,6 +243,7 @@ WRITES: list[Callable[[Encounter, Administration, AccessSite, User], Any]] = [
     _administration_stop,
     _administration_remove,
     _pause_update,
+    _pause_add,
     _order_disposition_set,
     _encounter_times_update,
     _encounter_sign,

@@ -506,7 +506,7 @@ def test_a_pause_made_without_a_reason_is_given_one_later_on_its_card(client_as)
     ).content.decode()
     pause.refresh_from_db()
     assert pause.reason == "pump_alarm"
-    assert re.search(r"Paused \d\d:\d\d: Pump alarm", html)  # the card says it
+    assert re.search(r"Paused \d\d:\d\d–\(not resumed\) · pump alarm", html)  # the card says it
     adm.refresh_from_db()
     client.post(
         reverse("mar:pause_update", args=[encounter.pk, pause.pk]),

@@ -63,6 +63,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "mar:adm_resume": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_stop": ("POST", frozenset({N, A}), "encounter"),
     "mar:pause_update": ("POST", frozenset({N, A}), "encounter"),
+    "mar:pause_add": ("POST", frozenset({N, A}), "encounter"),
     # Issue 17: scanning, rates and volumes, measures, site details: nurses chart them.
     "mar:board_scan": ("POST", frozenset({N, A}), ""),
     "mar:scan": ("POST", frozenset({N, A}), "encounter"),
