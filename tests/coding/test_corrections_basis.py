@@ -26,8 +26,8 @@ from coding.models import ChargeCorrection, ChargeRun, ReviewItem
 from coding.review import (
     charge_line_correct,
     effective_lines,
-    query_send,
     queries_answer,
+    query_send,
     review_accept,
     review_claim,
 )
