@@ -14,6 +14,18 @@ new run:
   another line, the line it gives (its code, date and modifiers): carried, it would bill that
   code twice.
 
+A correction also rests on the record as it was when the coder made it, or last kept or
+adapted it (its basis, `correction_basis`: the entries of the administrations its line covers,
+with their orders; a drug line's billing data; the engine's line and its why). Its target
+unchanged, it still comes back for re-review when its basis changed (QA: the hydration's 96361
+corrected to x2 while a query about its stop time was open; the nurse's addendum moved the
+stop, the engine still made 96361 x1, and the x2 was carried forward silently and exported):
+an administration it covers changed (times, pauses, method, drug, class...), the engine's
+account of its line changed (its why: "ran 83 min alone" now "68 min"), or a coder's query on
+the encounter was answered since (the correction may have waited on it). What changed is kept
+with it (`basis["changed"]`) and shown beside it. A correction whose basis did not change is
+carried silently.
+
 Corrections still waiting for re-review are carried as they are; dropped ones are not carried.
 Nothing is dropped without the coder's recorded decision. Each decision is a row of its own
 (`CorrectionDecision`: keep, adapt, drop, and undo), never overwritten; until the run is sent to
@@ -31,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -40,8 +52,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from coding.drug_lines import is_drug_line
-from coding.models import ChargeCorrection, ChargeLine, ChargeRun, CorrectionDecision, ReviewItem
-from coding.review import EffectiveLine, _clean_line, _locked_claimed, effective_lines
+from coding.models import (
+    ChargeCorrection,
+    ChargeLine,
+    ChargeRun,
+    CorrectionDecision,
+    DocumentationQuery,
+    ReviewItem,
+)
+from coding.review import (
+    EffectiveLine,
+    _clean_line,
+    _locked_claimed,
+    _record_entries,
+    effective_lines,
+)
 
 _TARGET_KEYS = ("code", "units", "modifiers", "date", "administrations")
 
@@ -169,6 +194,130 @@ def corrections_to_carry(run: ChargeRun) -> list[ChargeCorrection]:
     return sorted(out, key=lambda c: (c.at, c.pk))
 
 
+# --- what a correction rests on -------------------------------------------------------------
+
+
+def _covered(correction: ChargeCorrection) -> list[str]:
+    """The administrations the corrected line covers (an added line: those it names)."""
+    data = correction.original or correction.corrected or {}
+    return sorted(data.get("administrations") or ())
+
+
+def correction_basis(
+    *, run: ChargeRun, administrations: list[str], line: ChargeLine | None, at: datetime
+) -> dict[str, Any]:
+    """What a correction confirmed at `at` on `run` rests on: the record's entries of the
+    administrations its line covers and of their orders, a drug line's billing data, and the
+    engine's line (code, units, why). No query."""
+    drug = line is not None and is_drug_line(line)
+    billing = run.billing_snapshot or {}
+    return {
+        "run": run.pk,
+        "at": at.isoformat(),
+        "record": _record_entries(run.input_snapshot or {}, administrations),
+        "billing": {adm: billing.get(adm) for adm in administrations} if drug else {},
+        "line": {"code": line.code, "units": line.units, "why": line.why} if line else None,
+        "changed": [],
+    }
+
+
+def _confirmed_at(correction: ChargeCorrection) -> datetime:
+    if correction.state in (ChargeCorrection.State.KEPT, ChargeCorrection.State.ADAPTED):
+        return correction.decided_at or correction.at
+    return correction.at
+
+
+def _when(value: Any, other: Any) -> str:
+    """A record time in the hospital's zone: HH:MM, with the date when the two differ."""
+    try:
+        at = timezone.localtime(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return "none" if value in (None, "", []) else str(value)
+    try:
+        same_day = timezone.localtime(datetime.fromisoformat(other)).date() == at.date()
+    except (TypeError, ValueError):
+        same_day = True
+    return f"{at:%H:%M}" if same_day else f"{at:%Y-%m-%d %H:%M}"
+
+
+def _value(key: str, value: Any, other: Any) -> str:
+    if key in ("start", "stop", "at", "end"):
+        return _when(value, other)
+    if key == "pauses":
+        spans = [f"{_when(p.get('start'), None)}–{_when(p.get('end'), None)}" for p in value or []]
+        return ", ".join(spans) or "none"
+    return "none" if value in (None, "", [], {}) else str(value)
+
+
+def _entry_changes(entry_id: str, old: Any, new: Any, what: str) -> list[str]:
+    if old == new:
+        return []
+    name = (old or new or {}).get("drug") or ""
+    label = f"{what}{entry_id}{f' ({name})' if name else ''}"
+    if new is None:
+        return [f"{label} is no longer in the record"]
+    if old is None:
+        return [f"{label} is in the record now"]
+    said = [
+        f"{key.replace('_', ' ')} {_value(key, old.get(key), new.get(key))} → "
+        f"{_value(key, new.get(key), old.get(key))}"
+        for key in sorted(old.keys() | new.keys())
+        if key != "id" and old.get(key) != new.get(key)
+    ]
+    return [f"{label}: {'; '.join(said)}"]
+
+
+def _words_changed(old: str, new: str) -> tuple[str, str]:
+    """The part of two texts that differs, word by word, with a word of context either side."""
+    a, b = old.split(), new.split()
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    start, after = max(head - 1, 0), max(tail - 1, 0)  # a word of context either side
+    return " ".join(a[start : len(a) - after]), " ".join(b[start : len(b) - after])
+
+
+def basis_changes(
+    basis: dict[str, Any],
+    *,
+    run: ChargeRun,
+    line: ChargeLine | None,
+    answered: Iterable[DocumentationQuery] = (),
+) -> list[str]:
+    """What changed under a correction since `basis` (`correction_basis`), as `run` reads the
+    record: each administration it covers, or its order, that changed, field by field ("A2
+    (sodium chloride 0.9%): stop 16:50 → 17:50"); a drug line's billing data; the engine's
+    account of the line (`line`, the run's line for it: its why); each query on the encounter
+    answered since it was confirmed. [] when nothing did. No query."""
+    record = basis.get("record") or {}
+    now = _record_entries(run.input_snapshot or {}, [k for k in record if k.startswith("A")])
+    said: list[str] = []
+    for key in sorted(record.keys() | now.keys()):
+        what = "its order " if key.startswith("O") else ""
+        said += _entry_changes(key, record.get(key), now.get(key), what)
+    billing = basis.get("billing") or {}
+    for adm, was in sorted(billing.items()):
+        if (run.billing_snapshot or {}).get(adm) != was:
+            said.append(f"{adm}: the drug's billing data changed")
+    engine = basis.get("line") or None
+    if engine and line is not None and line.code == engine.get("code"):
+        was_why, why = engine.get("why") or "", line.why or ""
+        if was_why != why:
+            old, new = _words_changed(was_why, why)
+            said.append(
+                f"the engine's account of {line.code} ×{line.units}: “…{old}…” now “…{new}…”"
+            )
+    since = datetime.fromisoformat(basis["at"]) if basis.get("at") else None
+    for query in answered:
+        if query.answered_at is not None and (since is None or query.answered_at > since):
+            at = timezone.localtime(query.answered_at)
+            said.append(f"query answered {at:%m-%d %H:%M}: “{query.question}”")
+    return said
+
+
 @transaction.atomic
 def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorrection]:
     """Copy the corrections of `previous` onto `run` (its successor), carried or for re-review.
@@ -183,7 +332,18 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
         by_target.setdefault(line_target(line), []).append(line)
     taken: set[int] = set()
     made: list[ChargeCorrection] = []
-    for old in corrections_to_carry(previous):
+    carrying = corrections_to_carry(previous)
+    # The encounter's queries answered (the nurse's word or this run's change): one read.
+    answered = (
+        list(
+            DocumentationQuery.objects.filter(
+                encounter_id=run.encounter_id, answered_at__isnull=False
+            ).order_by("answered_at", "pk")
+        )
+        if carrying
+        else []
+    )
+    for old in carrying:
         waiting = old.state == ChargeCorrection.State.NEEDS_REVIEW
         line: ChargeLine | None = None
         original = old.original
@@ -219,6 +379,16 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
             # it is, that code would be billed twice. The coder decides (the old target stays).
             state = ChargeCorrection.State.NEEDS_REVIEW
             original = old.original if old.amends_id is None else {}
+        # What it rests on: the record as the coder confirmed it (the run it was made on, for
+        # one never carried before), and what changed since, as this run reads the record.
+        basis = old.basis or correction_basis(
+            run=previous, administrations=_covered(old), line=old.line, at=_confirmed_at(old)
+        )
+        changed = basis_changes(basis, run=run, line=line, answered=answered)
+        if state == ChargeCorrection.State.CARRIED and changed:
+            # Its line is the same, the record under it is not: the coder decides again.
+            state = ChargeCorrection.State.NEEDS_REVIEW
+            original = old.original if old.amends_id is None else {}
         made.append(
             ChargeCorrection.objects.create(
                 run=run,
@@ -231,6 +401,7 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
                 at=old.at,
                 state=state,
                 carried_from=old,
+                basis={**basis, "changed": changed},
             )
         )
     return made
@@ -279,6 +450,17 @@ class Rereview:
         return "drop" if self.made is not None or self.removed_line_gone else ""
 
     @property
+    def changed(self) -> list[str]:
+        """What changed under it since the coder made or last kept it (`basis_changes`)."""
+        return list((self.correction.basis or {}).get("changed") or [])
+
+    @property
+    def same_line(self) -> bool:
+        """The run makes the very line it corrected (its basis changed, not its target)."""
+        line, original = self.correction.line, self.correction.original
+        return line is not None and bool(original) and line_target(line) == _target(original)
+
+    @property
     def advice(self) -> str:
         if self.made is not None:
             if self.made.correction is None:
@@ -286,7 +468,26 @@ class Rereview:
             return "this run already sends this line (as corrected): nothing to keep. Drop it."
         if self.removed_line_gone:
             return "the line it removed is gone from the new charges: nothing to keep. Drop it."
+        if self.changed and self.same_line:
+            line = self.correction.line
+            assert line is not None
+            corrected = self.correction.corrected
+            yours = f"your {_label(corrected)}" if corrected else f"your removal of {line.code}"
+            return (
+                f"the record under this line changed; the engine still makes {_label(line)}: "
+                f"keep {yours} or drop it."
+            )
         return ""
+
+
+def _label(line: ChargeLine | dict[str, Any]) -> str:
+    """96361 ×2 (with its modifiers)."""
+    if isinstance(line, ChargeLine):
+        code, units, modifiers = line.code, line.units, list(line.modifiers)
+    else:
+        code, units = line.get("code", ""), line.get("units", 0)
+        modifiers = list(line.get("modifiers") or ())
+    return f"{code} ×{units}{' ' + ' '.join(modifiers) if modifiers else ''}"
 
 
 def correction_rereview(correction: ChargeCorrection, lines: Iterable[EffectiveLine]) -> Rereview:
@@ -422,6 +623,16 @@ def correction_resolve(
     correction.decision_reason = reason.strip()
     correction.decided_by = user  # type: ignore[assignment]
     correction.decided_at = timezone.now()
+    if decision != "drop":
+        # Kept or adapted: it rests now on the record as these charges read it.
+        run = locked.run
+        assert run is not None
+        correction.basis = correction_basis(
+            run=run,
+            administrations=_covered(correction),
+            line=line,
+            at=correction.decided_at,
+        )
     correction.save()
     CorrectionDecision.objects.create(
         correction=correction,
@@ -442,6 +653,7 @@ def _as_is(correction: ChargeCorrection) -> dict[str, Any]:
         "action": correction.action,
         "original": correction.original,
         "corrected": correction.corrected,
+        "basis": correction.basis,
     }
 
 
@@ -491,6 +703,7 @@ def correction_decision_undo(
     correction.action = last.before["action"]
     correction.original = last.before["original"]
     correction.corrected = last.before["corrected"]
+    correction.basis = last.before.get("basis", correction.basis)  # what changed, again
     correction.decision_reason = ""
     correction.decided_by = None
     correction.decided_at = None

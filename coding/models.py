@@ -216,6 +216,16 @@ class ChargeCorrection(models.Model):
         related_name="amendments",
         help_text="The coder's added line (its ADD correction) this change or removal applies to",
     )
+    # What it rests on (coding/corrections.py `correction_basis`): the record under its line
+    # (the entries of the administrations it covers, with their orders; a drug line's billing
+    # data), the engine's line and when the coder made it or last kept or adapted it; and
+    # `changed`, what changed since, when it came back for re-review. {} until a run carries
+    # it: the run it was made on is then its basis.
+    basis = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The record under the corrected line as the coder last confirmed it",
+    )
 
     # The states whose correction applies to the lines sent.
     IN_EFFECT = (State.APPLIED, State.CARRIED, State.KEPT, State.ADAPTED)

@@ -82,10 +82,12 @@ def findings_by_rule(
 
 @dataclass(frozen=True)
 class DecisionStep:
-    """One re-review decision on a correction, or its undoing, as the report lists it."""
+    """One re-review decision on a correction, or its undoing, as the report lists it; or the
+    correction coming back for re-review on a new run (`decision` "back", `reason` what
+    changed under it, `by` empty)."""
 
-    decision: str  # "keep", "adapt", "drop" or "undo" (CorrectionDecision.Decision)
-    label: str  # "Kept", "Adapted", "Dropped", "Undone"
+    decision: str  # "keep", "adapt", "drop" or "undo" (CorrectionDecision.Decision), "back"
+    label: str  # "Kept", "Adapted", "Dropped", "Undone", "Back for re-review"
     reason: str
     by: str
     at: datetime
@@ -104,6 +106,8 @@ class CorrectionHistory:
     first: ChargeCorrection
     first_run_number: int
     decisions: list[DecisionStep] = field(default_factory=list)
+    # The decisions and, before them, each time it came back for re-review (what changed).
+    steps: list[DecisionStep] = field(default_factory=list)
 
 
 @dataclass
@@ -150,10 +154,12 @@ def _histories(corrections: QuerySet[ChargeCorrection]) -> list[CorrectionHistor
         .prefetch_related("decisions__by")
     }
     runs: dict[int, list[ChargeRun]] = {}
+    made_at: dict[int, datetime] = {}
     for run in ChargeRun.objects.filter(encounter_id__in=encounters).only(
         "pk", "encounter_id", "created_at"
     ):
         runs.setdefault(run.encounter_id, []).append(run)
+        made_at[run.pk] = run.created_at
     numbers = {pk: n for same in runs.values() for pk, n in run_numbers(same).items()}
     out = []
     for correction in current:
@@ -165,15 +171,51 @@ def _histories(corrections: QuerySet[ChargeCorrection]) -> list[CorrectionHistor
             ((d, numbers.get(row.run_id, 0)) for row in chain for d in row.decisions.all()),
             key=lambda pair: (pair[0].at, pair[0].pk),
         )
+        steps = [_step(d, number) for d, number in decisions]
+        back = [
+            _back(row, numbers.get(row.run_id, 0), made_at.get(row.run_id, row.at))
+            for before, row in zip(chain, chain[1:], strict=False)
+            if _came_back(before, row)
+        ]
         out.append(
             CorrectionHistory(
                 current=correction,
                 first=chain[0],
                 first_run_number=numbers.get(chain[0].run_id, 0),
-                decisions=[_step(d, number) for d, number in decisions],
+                decisions=steps,
+                steps=sorted(back + steps, key=lambda step: step.at),
             )
         )
     return out
+
+
+def _came_back(before: ChargeCorrection, row: ChargeCorrection) -> bool:
+    """Whether `row` (carried from `before`) came back for re-review on its run: it waited
+    there (or was decided there) while `before` did not wait."""
+    waiting = ChargeCorrection.State.NEEDS_REVIEW
+    first = next(iter(row.decisions.all()), None)
+    waited = row.state == waiting or (
+        first is not None and (first.before or {}).get("state") == waiting
+    )
+    return waited and before.state != waiting
+
+
+def _back(row: ChargeCorrection, run_number: int, at: datetime) -> DecisionStep:
+    """The step of `row` coming back for re-review on its run, with what changed under it
+    (kept with it, or, decided since, with its first decision's `before`)."""
+    first = next(iter(row.decisions.all()), None)
+    basis = row.basis if first is None else (first.before or {}).get("basis")
+    changed = list((basis or {}).get("changed") or [])
+    return DecisionStep(
+        decision="back",
+        label="Back for re-review",
+        reason="; ".join(changed) or "the line it corrected changed",
+        by="",
+        at=at,
+        run_number=run_number,
+        sends={},
+        added=False,
+    )
 
 
 NOT_SENT = (ChargeCorrection.State.DROPPED, ChargeCorrection.State.NEEDS_REVIEW)

@@ -845,9 +845,9 @@ def queries_answer_by_run(*, previous: ChargeRun, run: ChargeRun) -> list[Docume
     """A run made by an addendum answers the open queries whose subject it changed
     (`query_answered_by_change`, from `previous`, the run it replaces): answered by the last
     addendum written since the query was asked. The others stay open, whatever addendum came:
-    an addendum about something else answers nothing. Called by charge_run_store after
-    review_item_sync (the item, back to NEW for the new charges, then says a query was
-    answered)."""
+    an addendum about something else answers nothing. Called by charge_run_store before it
+    carries the coder's corrections (one that waited on the answer comes back for re-review)
+    and syncs the item (`review_item_answered` then says a query was answered)."""
     if run.trigger != ChargeRun.Trigger.ADDENDUM or run.error or previous.error:
         return []
     queries = list(
@@ -864,11 +864,15 @@ def queries_answer_by_run(*, previous: ChargeRun, run: ChargeRun) -> list[Docume
         if since and query_answered_by_change(query, previous, run):
             _answered([query], since[-1])
             answered.append(query)
-    if answered:
-        ReviewItem.objects.filter(encounter_id=run.encounter_id, run=run).update(
-            returned_reason=ANSWERED
-        )
     return answered
+
+
+def review_item_answered(*, run: ChargeRun) -> None:
+    """The item of `run`, back to NEW for its new charges (`review_item_sync`), says a query
+    was answered by the addendum that made it."""
+    ReviewItem.objects.filter(encounter_id=run.encounter_id, run=run).update(
+        returned_reason=ANSWERED
+    )
 
 
 def addenda_since(query: DocumentationQuery, addenda: list[Addendum]) -> list[Addendum]:

@@ -11,7 +11,7 @@ from coding.claim import formulary_snapshot
 from coding.corrections import corrections_carry
 from coding.drug_lines import DrugLineRows, drug_line_inputs, drug_line_rows, drug_lines_store
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
-from coding.review import queries_answer_by_run, review_item_sync
+from coding.review import queries_answer_by_run, review_item_answered, review_item_sync
 from mar.models import Encounter
 from mar.record import payer_policies, record_dict_from_encounter
 
@@ -115,15 +115,18 @@ def charge_run_store(
     # The rest of storing a run, in this transaction, in plain calls: its drug lines (from the
     # record's rows: HCPCS, units, JW/JZ) after the engine's lines, the coder's corrections of
     # the previous run (carried, or back for re-review: coding/corrections.py), the coders'
-    # worklist item, which follows the current run back to NEW, and the coder's open queries
-    # this addendum's change answers (coding/review.py).
+    # worklist item, which follows the current run back to NEW, saying so when the addendum's
+    # change answered the coder's open queries (coding/review.py).
+    # The queries this addendum's change answers come first: a correction the coder made
+    # while waiting on one comes back for re-review with it (coding/corrections.py).
     if not run.error:
         drug_lines_store(run=run, rows=drug_rows)
+    answered = queries_answer_by_run(previous=current, run=run) if current is not None else []
     if current is not None:
         corrections_carry(previous=current, run=run)
     review_item_sync(run=run)
-    if current is not None:
-        queries_answer_by_run(previous=current, run=run)
+    if answered:
+        review_item_answered(run=run)
     return run, True
 
 

@@ -491,6 +491,9 @@ def _review_context(
                     "correction": correction,
                     "made": judged.made,
                     "advice": judged.advice,
+                    "recommend": judged.recommend,
+                    # What changed under it since the coder made or last kept it.
+                    "changed": judged.changed,
                     "form": take(("resolve", correction.pk), fresh),
                 }
             )

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from coding.corrections import correction_resolve, corrections_waiting
 from coding.models import ChargeCorrection, ChargeRun, ReviewItem
@@ -119,10 +120,21 @@ def test_adapt_and_drop_are_recorded_decisions(coder_user, decision: str) -> Non
     else:
         assert all(ln.correction is None for ln in chemo_add_on)
     review_accept(item=item, user=coder_user)
-    # A later run with the same target line: an adapted one is carried, a dropped one is not.
-    later, _ = rerun(encounter, coder_user, chemo_minutes=140)
+    # A later run with the same target line, on the same record under it (the antiemetic's
+    # push charted a minute longer): an adapted one is carried, a dropped one is not.
+    with transaction.atomic():
+        addendum_for_test(encounter, coder_user)
+        push = Administration.objects.get(encounter=encounter, drug__name="ondansetron")
+        Administration.objects.filter(pk=push.pk).update(stop=push.stop + timedelta(minutes=1))
+    later, _ = charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
     states = list(later.corrections.values_list("state", flat=True))
     assert states == ([] if decision == "drop" else [ChargeCorrection.State.CARRIED])
+    if decision == "adapt":
+        # The chemotherapy its line covers changed (the engine's 96415 the same): back to her.
+        again, _ = rerun(encounter, coder_user, chemo_minutes=140)
+        (back,) = again.corrections.all()
+        assert back.state == ChargeCorrection.State.NEEDS_REVIEW
+        assert any("stop" in said for said in back.basis["changed"]), back.basis
 
 
 def test_a_correction_waiting_for_re_review_is_carried_as_waiting(coder_user) -> None:

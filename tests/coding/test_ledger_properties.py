@@ -12,6 +12,13 @@ an infusion, then charted as one, kept beside the engine's own line), nor by a f
 (a line changed or added into one another line sends is refused), nor by a coder's added line
 as she last corrected it; and every decision is kept, in order.
 
+A correction rests on the record as it was when the coder made it: none reaches an export
+after the administrations its line covers changed (their record entries, as the runs read
+them), unless the coder re-confirmed it (kept or adapted it) after that change (QA: the
+hydration's 96361 corrected to x2, its stop then moved by addendum, the engine still making
+x1: the x2 was carried forward silently and exported). The nurse's addenda move the
+chemotherapy's end, the antiemetic's method and the hydration's stop.
+
 The coder also adds lines, corrects and removes them (coding/review.py `charge_line_correct`
 with `added`), and sends and withdraws queries to the nurse: a withdrawn query is never
 answered by a later addendum, never one the nurse's chart shows, and a queried item always has
@@ -96,6 +103,17 @@ class Billing(RuleBasedStateMachine):
     def addendum(self, minutes: int) -> None:
         addendum_for_test(self.encounter, self.coder)
         adm = Administration.objects.get(encounter=self.encounter, drug__name="paclitaxel")
+        Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=minutes))
+        charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
+
+    @rule(minutes=st.sampled_from([60, 80, 85, 100]))
+    def hydration_stop(self, minutes: int) -> None:
+        """The nurse's addendum moves the hydration's stop (08:00 start): the engine's 96361
+        often stays x1 while its minutes change."""
+        addendum_for_test(self.encounter, self.coder)
+        adm = Administration.objects.get(
+            encounter=self.encounter, drug__name="sodium chloride 0.9%"
+        )
         Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=minutes))
         charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
 
@@ -389,6 +407,44 @@ class Billing(RuleBasedStateMachine):
             assert sent == lines_sum(item.run)
 
     @invariant()
+    def no_correction_exported_after_its_administrations_changed_unless_re_confirmed(
+        self,
+    ) -> None:
+        """Each correction in effect on an exported run: no administration its line covers
+        changed (as one run read the record and the next) after the coder made it or last
+        kept or adapted it, and before the run was exported."""
+        runs = list(ChargeRun.objects.filter(encounter=self.encounter).order_by("created_at", "pk"))
+        changed: list[tuple] = []  # (when, administration)
+        for before, after in zip(runs, runs[1:], strict=False):
+            old = {a["id"]: a for a in before.input_snapshot.get("administrations") or []}
+            new = {a["id"]: a for a in after.input_snapshot.get("administrations") or []}
+            changed += [(after.created_at, adm) for adm in old.keys() | new.keys()
+                        if old.get(adm) != new.get(adm)]  # fmt: skip
+        rows = {
+            c.pk: c
+            for c in ChargeCorrection.objects.filter(
+                run__encounter=self.encounter
+            ).prefetch_related("decisions")
+        }
+        for run in runs:
+            if run.exported_at is None:
+                continue
+            for correction in (c for c in rows.values() if c.run_id == run.pk and c.in_effect):
+                chain = [correction]
+                while chain[-1].carried_from_id is not None:
+                    chain.append(rows[chain[-1].carried_from_id])
+                confirmed = max(
+                    [chain[-1].at]
+                    + [d.at for row in chain for d in row.decisions.all()
+                       if d.decision in ("keep", "adapt")]
+                )  # fmt: skip
+                line = correction.original or correction.corrected or {}
+                covered = set(line.get("administrations") or ())
+                late = [(at, adm) for at, adm in changed
+                        if adm in covered and confirmed < at <= run.exported_at]  # fmt: skip
+                assert not late, (correction, correction.state, late)
+
+    @invariant()
     def no_correction_lost(self) -> None:
         runs = list(ChargeRun.objects.filter(encounter=self.encounter).order_by("pk"))
         for older in runs[:-1]:
@@ -433,6 +489,7 @@ def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
         machine.every_decision_is_kept_in_order,
         machine.sent_equals_accepted,
         machine.no_correction_lost,
+        machine.no_correction_exported_after_its_administrations_changed_unless_re_confirmed,
     ]
     for step in steps:
         step()
@@ -441,3 +498,41 @@ def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
     decided = ChargeCorrection.objects.get(run=machine._item().run, carried_from__isnull=False)
     assert [d.decision for d in decided.decisions.all()] == ["drop", "undo", "drop"]
     assert machine._item().state == ReviewItem.State.EXPORTED
+
+
+def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -> None:
+    """The QA steps of the carried-forward correction: 96361 corrected from x1 to x2, a query
+    sent, the hydration's stop moved by addendum (the engine still x1), accept and export: the
+    x2 never reaches the export without the coder keeping it after the change."""
+    machine = Billing()
+    invariants = [
+        machine.sent_equals_accepted,
+        machine.no_correction_lost,
+        machine.no_correction_exported_after_its_administrations_changed_unless_re_confirmed,
+    ]
+
+    def hydration_to_two() -> None:
+        item = machine._claimed()
+        assert item is not None
+        line = item.run.lines.get(code="96361")
+        charge_line_correct(
+            item=item, user=machine.coder, line=line, action="change", code="96361", units=2,
+            modifiers=[], reason="query sent to confirm",
+        )  # fmt: skip
+
+    steps = [
+        hydration_to_two,
+        machine.query,
+        lambda: machine.hydration_stop(minutes=80),
+        machine.accept_then_export,
+        lambda: machine.resolve(decision="keep", units=2),
+        machine.accept_then_export,
+    ]
+    for step in steps:
+        step()
+        for holds in invariants:
+            holds()
+    assert machine._item().state == ReviewItem.State.EXPORTED
+    assert [
+        u for (code, _, _), u in ledger_sum(machine.encounter.pk).items() if code == "96361"
+    ] == [2]

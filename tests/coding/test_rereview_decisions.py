@@ -349,4 +349,8 @@ def test_decisions_made_before_the_history_table_are_written_into_it(coder_user)
         coder_user,
         written.at,
     )
-    assert (again.before, again.after) == (written.before, written.after)
+    # The correction's basis (coding 0020) came after that migration: it writes the rest.
+    assert (again.before, again.after) == tuple(
+        {key: value for key, value in said.items() if key != "basis"}
+        for said in (written.before, written.after)
+    )
