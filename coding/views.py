@@ -7,7 +7,7 @@ The state changes are the services of coding/review.py and coding/exports.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -669,26 +669,43 @@ def accept(request: HttpRequest, pk: int) -> HttpResponse:
 def line_correct(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
     item = _item_for(pk)
     line = get_object_or_404(ChargeLine, pk=line_id, run__encounter_id=pk)
-    form = LineCorrectForm(request.POST, prefix=f"l{line.pk}")
+    return _correction_posted(
+        request, item, {"line": line}, ("line", line.pk), f"l{line.pk}",
+        lambda correction: _line_corrected_said(line, correction),
+    )  # fmt: skip
+
+
+def _correction_posted(
+    request: HttpRequest,
+    item: ReviewItem,
+    target: dict[str, Any],
+    slot: tuple[object, ...],
+    prefix: str,
+    said: Callable[[ChargeCorrection], str],
+) -> HttpResponse:
+    """A line's correction form posted (`target`: the generated `line`, or the `added` line's
+    correction), saved through `charge_line_correct`, or refused beside its fields (`slot`)."""
+    pk = item.encounter_id
+    form = LineCorrectForm(request.POST, prefix=prefix)
     if form.is_valid():
         data = form.cleaned_data
         try:
             correction = charge_line_correct(
                 item=item,
                 user=request.user,
-                line=line,
                 action=data["action"],
                 code=data.get("code") or "",
                 units=data.get("units") or 1,
                 modifiers=data["modifiers"],
                 reason=data["reason"],
+                **target,
             )
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, _line_corrected_said(line, correction))
+            messages.success(request, said(correction))
             return redirect("coding:encounter_charges", pk=pk)
-    return _refused(request, pk, (("line", line.pk), form), "Line not corrected.")
+    return _refused(request, pk, (slot, form), "Line not corrected.")
 
 
 def _line_said(line: dict[str, Any]) -> str:
@@ -716,26 +733,10 @@ def added_line_correct(request: HttpRequest, pk: int, correction_id: int) -> Htt
     item = _item_for(pk)
     # Not an added line: the service says so (it names what to correct instead).
     added = get_object_or_404(ChargeCorrection, pk=correction_id, run__encounter_id=pk)
-    form = LineCorrectForm(request.POST, prefix=f"a{added.pk}")
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            correction = charge_line_correct(
-                item=item,
-                user=request.user,
-                added=added,
-                action=data["action"],
-                code=data.get("code") or "",
-                units=data.get("units") or 1,
-                modifiers=data["modifiers"],
-                reason=data["reason"],
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, _added_corrected_said(correction))
-            return redirect("coding:encounter_charges", pk=pk)
-    return _refused(request, pk, (("added", added.pk), form), "Line not corrected.")
+    return _correction_posted(
+        request, item, {"added": added}, ("added", added.pk), f"a{added.pk}",
+        _added_corrected_said,
+    )  # fmt: skip
 
 
 def _added_corrected_said(correction: ChargeCorrection) -> str:
