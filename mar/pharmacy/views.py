@@ -78,6 +78,15 @@ class DrugClassForm(forms.Form):
         self.fields["drug_class"].error_messages["required"] = f"Choose a class for {drug.name}."
         if drug.drug_class is None:
             self.fields["drug_class"].choices = [("", "choose a class"), *DrugClass.choices]
+            # The evidence is required (pharmacy.services.drug_classify says so, beside it);
+            # the drug's evidence note, when it has one, is offered.
+            self.fields["reason"].label = "Evidence for the class"
+            self.fields["reason"].widget.attrs["placeholder"] = (
+                "Evidence (required): compendium reference, FDA label mechanism"
+            )
+            self.fields["reason"].widget.attrs["aria-required"] = "true"
+            if drug.class_note and not self.is_bound:
+                self.initial.setdefault("reason", drug.class_note)
         else:
             self.fields["reason"].required = True
             self.fields["reason"].widget.attrs["placeholder"] = "Reason (required)"
@@ -109,6 +118,8 @@ class DrugForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="A compendium reference, or the FDA label's mechanism of action. Required when "
+        "the drug is tagged here: the class decides how every visit using it is billed.",
     )
     drug_class = forms.ChoiceField(
         label="Class",
@@ -121,6 +132,7 @@ class DrugForm(forms.Form):
         if drug is not None:
             # An existing drug's class changes with a reason, on its own form.
             del self.fields["drug_class"]
+            self.fields["note"].help_text = "A compendium reference, or the FDA label's mechanism."
 
 
 class DrugNdcForm(forms.Form):
@@ -250,6 +262,16 @@ def _untagged() -> QuerySet[Drug]:
             blocked_count=Count("administrations__encounter", filter=signed, distinct=True),
         )
         .order_by("name")
+    )
+
+
+def _evidence_on_reason(exc: ValidationError) -> ValidationError:
+    """A refusal of `drug_classify` on its evidence ("note"), said beside the class form's
+    evidence field ("reason")."""
+    if not hasattr(exc, "error_dict") or "note" not in exc.error_dict:
+        return exc
+    return ValidationError(
+        {"reason" if key == "note" else key: errors for key, errors in exc.error_dict.items()}
     )
 
 
@@ -512,7 +534,7 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     drug=drug, to_class=to_class, reason=reason, user=request.user
                 )
         except ValidationError as exc:
-            apply_validation_error(form, exc)
+            apply_validation_error(form, _evidence_on_reason(exc))
         else:
             done = f"{drug.name}: {change.get_from_class_display() or 'untagged'} → " + (
                 f"{change.get_to_class_display()}."
