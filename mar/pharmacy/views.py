@@ -721,21 +721,32 @@ def _recently_verified() -> QuerySet[Order]:
 @require_POST
 @role_required(PHARMACIST)
 def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Verify an order (a returned one too: the verification clears the return)."""
+    """Verify an order (a returned one too: the verification clears the return).
+
+    htmx: the order leaves the section it was verified from (to verify, returned, signed before
+    verification): in its row's place a line saying so, and "Recently verified" and the
+    headings' counts out of band, so the order is listed once (QA: it stayed in the queue with
+    a Verified badge and under "Recently verified" too, both rows with its id). An order
+    verified meanwhile by someone else (a page from before) gets the same line, saying who
+    verified it; any other refusal, the row again with it. Without JavaScript: a redirect to the
+    queue with a message."""
     order = get_object_or_404(_orders(), pk=pk)
+    refused = ""
     try:
         order_verify(order=order, user=request.user)
     except ValidationError as exc:
+        refused = " ".join(exc.messages)
         if not request.htmx:
-            messages.warning(request, " ".join(exc.messages))
+            messages.warning(request, refused)
     else:
         if not request.htmx:
             messages.success(request, f"Verified: {order.drug.name} for {order.encounter.patient}.")
     if request.htmx:
-        # The row, and "Recently verified" and "Returned" out of band (a returned order
-        # verified leaves the returned ones).
+        current = _orders().get(pk=pk)
+        current.verify_refused = refused  # type: ignore[attr-defined]
         context = {
-            "order": _orders().get(pk=pk),
+            "order": current,
+            "refused": refused,
             "verified": _recently_verified(),
             "returned": _returned(),
             "to_verify_count": _to_verify(Order.objects.all()).count(),
