@@ -7,12 +7,14 @@ workers on Redis; encounters per second and the ratio.
 
 It makes a throwaway database (test_<name>), generates N signed encounters over the past year in
 bulk (three shapes of a chemotherapy visit: hydration, a push, a 3-hour infusion, flushes; the
-rows written with the triggers off, as a data load would, the billed charge lines from the engine
-once per shape; one encounter in twenty billed with one unit too many of 96413, so the sweep has
-differences to find), then for each worker count starts that many `celery worker` processes
-(concurrency 1 each) against REDIS_URL and the database, starts a sweep over the year
-(coding/sweep.py) and times it from the start until its last chunk is stored. The workers are
-stopped after each run; nothing else runs the tasks.
+rows written with the triggers off, as a data load would, the charge lines from the engine once
+per shape; one encounter in twenty charged with one unit too many of 96413, so the sweep has
+differences to find; seven in eight exported, their lines in the ledger as sent to billing, the
+eighth not yet billed, so the sweep reads both sides: the ledger and the current runs), then for
+each worker count starts that many `celery worker` processes (concurrency 1 each) against
+REDIS_URL and the database, starts a sweep over the year (coding/sweep.py) and times it from the
+start until its last chunk is stored. The workers are stopped after each run; nothing else runs
+the tasks.
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ from django.utils import timezone  # noqa: E402
 BATCH = 2000
 
 
-def generate(n: int) -> None:
-    """N signed encounters, bulk-inserted, each with its current charge run and lines."""
+def generate(n: int, user) -> None:  # type: ignore[no-untyped-def]
+    """N signed encounters, bulk-inserted, each with its current charge run and lines; seven in
+    eight exported (their lines sent to billing: the ledger's charges, one export)."""
     from coding.engine import code_record, parse_record
-    from coding.models import ChargeLine, ChargeRun
+    from coding.models import ChargeLine, ChargeRun, Export, LedgerEntry
     from mar.models import (
         AccessSite,
         Administration,
@@ -57,6 +60,7 @@ def generate(n: int) -> None:
     )
     from mar.record import record_dict_from_encounter
 
+    export = Export.objects.create(created_by=user, csv_text="", hl7_text="", fhir_json="")
     fluid = Drug.objects.create(name="sodium chloride 0.9%", drug_class=DrugClass.HYDRATION)
     antiemetic = Drug.objects.create(name="ondansetron", drug_class=DrugClass.THERAPEUTIC)
     chemo = Drug.objects.create(name="paclitaxel", drug_class=DrugClass.CHEMO)
@@ -132,13 +136,20 @@ def generate(n: int) -> None:
                 if shape not in billed:
                     result = code_record(parse_record(record_dict_from_encounter(e)))
                     billed[shape] = [(c.code, c.units, list(c.modifiers)) for c in result.charges]
+            sent = [(made + k) % 8 != 7 for k in range(count)]  # the eighth not yet billed
             runs = ChargeRun.objects.bulk_create(
-                ChargeRun(encounter=e, is_current=True, input_snapshot={}, result={})
-                for e in encounters
+                ChargeRun(
+                    encounter=e,
+                    is_current=True,
+                    input_snapshot={},
+                    result={},
+                    exported_at=start_day if sent[k] else None,
+                )  # fmt: skip
+                for k, e in enumerate(encounters)
             )
-            lines = []
+            lines, entries = [], []
             for k, (e, run) in enumerate(zip(encounters, runs, strict=True)):
-                wrong = (made + k) % 20 == 7  # one in twenty billed with a unit too many
+                wrong = (made + k) % 20 == 7  # one in twenty charged with a unit too many
                 for position, (code, units, modifiers) in enumerate(billed[(made + k) % 3]):
                     extra = 1 if wrong and code == "96413" else 0
                     lines.append(ChargeLine(
@@ -146,7 +157,15 @@ def generate(n: int) -> None:
                         modifiers=modifiers, date=e.arrived_at.date(), administrations=[],
                         why="generated",
                     ))  # fmt: skip
+                    if sent[k]:
+                        entries.append(LedgerEntry(
+                            encounter=e, export=export, run=run, kind=LedgerEntry.Kind.CHARGE,
+                            transaction_id=f"E{e.pk}-{position + 1}", code=code,
+                            modifiers=modifiers, units=units + extra, date=e.arrived_at.date(),
+                            administrations=[], at=start_day,
+                        ))  # fmt: skip
             ChargeLine.objects.bulk_create(lines)
+            LedgerEntry.objects.bulk_create(entries)
         made += count
         print(f"  generated {made}", flush=True)
     with connection.cursor() as cursor:
@@ -220,10 +239,10 @@ def main() -> None:
     try:
         url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + test_name
         env = {**os.environ, "DATABASE_URL": url}
-        started = time.perf_counter()
-        generate(args.n)
-        print(f"generated {args.n} signed encounters in {time.perf_counter() - started:.0f} s")
         user = User.objects.create_user(username="sweep-lead")
+        started = time.perf_counter()
+        generate(args.n, user)
+        print(f"generated {args.n} signed encounters in {time.perf_counter() - started:.0f} s")
         rates = {}
         for workers in [int(w) for w in args.workers.split(",")]:
             load = os.getloadavg()[0]
@@ -240,7 +259,12 @@ def main() -> None:
         last = AuditSweep.objects.order_by("-pk").first()
         assert last is not None
         t = totals_of(last)
-        print(f"last sweep: {t.encounters} compared, {t.differing} differ, {t.errors} errors")
+        print(
+            f"last sweep: {t.encounters} compared ({t.billed_encounters} billed, "
+            f"{t.current_encounters} not yet billed), {t.differing} differ "
+            f"({t.billed_differing} billed, {t.current_differing} not yet billed), "
+            f"{t.errors} errors"
+        )
         if 1 in rates and 2 in rates:
             print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
     finally:

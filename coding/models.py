@@ -535,6 +535,10 @@ class AuditSweepChunk(models.Model):
     encounter_ids = models.JSONField(default=list)
     done_at = models.DateTimeField(null=True, blank=True)
     # {"encounters", "differing", "errors", "billed": {code: units}, "recoded": {code: units}}
+    # for the encounters sent to billing ("billed_encounters", "billed_differing"), and for those
+    # not yet billed "current", "recoded_current" ({code: units}), "current_encounters",
+    # "current_differing" (coding/sweep.py). A chunk stored before has no "billed_encounters":
+    # its "billed" holds the current charges of every encounter, exported or not.
     totals = models.JSONField(default=dict)
 
     class Meta:
@@ -548,12 +552,28 @@ class AuditSweepChunk(models.Model):
 
 
 class AuditSweepDifference(models.Model):
-    """An encounter whose units by code differ between what was billed and the re-coding."""
+    """An encounter whose units by code differ between what was billed and the re-coding; for
+    an encounter not yet exported, between its current charges (not yet billed) and the
+    re-coding (`compared_with` says which `billed` holds)."""
+
+    class ComparedWith(models.TextChoices):
+        BILLED = "billed", "billed (sent to billing)"
+        CURRENT = "current", "not yet billed: current charges"
 
     sweep = models.ForeignKey(AuditSweep, on_delete=models.CASCADE, related_name="differences")
     chunk = models.ForeignKey(AuditSweepChunk, on_delete=models.CASCADE, related_name="differences")
     encounter = models.ForeignKey("mar.Encounter", on_delete=models.PROTECT, related_name="+")
-    billed = models.JSONField(default=dict, help_text="{code: units} as billed")
+    billed = models.JSONField(
+        default=dict,
+        help_text="{code: units} as billed (the ledger's standing charges), or, not yet billed, "
+        "as the current charges stand (compared_with)",
+    )
+    compared_with = models.CharField(
+        max_length=10,
+        choices=ComparedWith.choices,
+        blank=True,
+        help_text="What `billed` holds; empty: stored before the two were told apart (both)",
+    )
     recoded = models.JSONField(default=dict, help_text="{code: units} re-coded")
     error = models.TextField(blank=True, help_text="Why the record could not be re-coded")
 

@@ -1,7 +1,9 @@
 """The formulary as CSV: reading and checking rows, writing the export, the demo's loader.
 
 Columns (the starter file mar/data/formulary.csv):
-name, synonyms (';'-separated), class (empty = untagged), hcpcs, billing_unit ("50 mg"), note;
+name, synonyms (';'-separated), class (empty = untagged), hcpcs, billing_unit ("50 mg"), note
+(the evidence for the class: the import refuses a row giving a drug its first class without it,
+mar/pharmacy/services.py `formulary_import`);
 and optionally container: single_dose, multi_dose (or "single-dose", "multi-dose", any case) or
 empty for not stated. A file without the container column leaves each drug's container as it is.
 Optionally, together, retired_on (YYYY-MM-DD) and retired_reason: a retired drug's date and

@@ -51,6 +51,12 @@ from mar.validators import ndc_display, ndc_normalise, text_problems
 
 BILLING_FIELDS = ("hcpcs_code", "billing_unit_amount", "billing_unit", "container")
 REASON_MAX = 2000
+# A drug's first class without what it rests on is refused (the class decides how every visit
+# using the drug is billed: chemotherapy or therapeutic codes), beside the evidence field.
+EVIDENCE_MISSING = (
+    "Say what the class rests on: a compendium reference, or the FDA label's mechanism of "
+    "action (the class decides how every visit using the drug is billed)."
+)
 
 
 def class_label(value: str | None) -> str:
@@ -59,6 +65,21 @@ def class_label(value: str | None) -> str:
 
 def _user_label(user: AbstractBaseUser) -> str:
     return str(user.get_username())
+
+
+def _evidence(note: str) -> str:
+    """What a drug's first class rests on: required (EVIDENCE_MISSING, keyed "note": the forms
+    say it beside their evidence field)."""
+    note = note.strip()
+    if not note:
+        raise ValidationError({"note": EVIDENCE_MISSING})
+    return note
+
+
+def _import_reason(row: FormularyRow) -> str:
+    """The reason a class set by an import is recorded with: its line, and its note (the
+    evidence, required for a first class)."""
+    return f"CSV import, line {row.line}" + (f": {row.note}" if row.note else ".")
 
 
 def _drug_class_set(
@@ -111,7 +132,10 @@ def _drug_class_set(
 def drug_classify(
     *, drug: Drug, drug_class: str, user: AbstractBaseUser, note: str = ""
 ) -> DrugClassChange:
-    """Tag an untagged drug (from the worklist). `note` is the evidence for the class.
+    """Tag an untagged drug (the worklist, the formulary's row, the drug's page). `note` is the
+    evidence for the class (a compendium reference, the FDA label's mechanism), required: the
+    class decides how every visit using the drug is billed. It is kept as the drug's evidence
+    note and as the reason of the first classification.
 
     Its administrations in signed encounters were not charged (DOC-4): their charges are
     regenerated now that the class is known.
@@ -121,14 +145,8 @@ def drug_classify(
         raise ValidationError(
             {"drug_class": f"{drug.name} is already tagged {current}: change it with a reason."}
         )
-    note = note.strip()
-    return _drug_class_set(
-        drug=drug,
-        to_class=drug_class,
-        reason=note or "First classification.",
-        user=user,
-        note=note or None,
-    )
+    note = _evidence(note)
+    return _drug_class_set(drug=drug, to_class=drug_class, reason=note, user=user, note=note)
 
 
 @transaction.atomic
@@ -344,8 +362,9 @@ def drug_save(
     """Add a drug to the formulary (drug=None) or edit one's name, synonyms, HCPCS code,
     billing unit, container (single- or multi-dose, '' not stated; None leaves it as it is)
     and evidence note. The same checks as the CSV import. A new drug may be tagged at once
-    (`drug_class`, recorded as its first classification); an existing drug's class changes
-    only through `drug_class_change`, with a reason.
+    (`drug_class`, recorded as its first classification, its evidence `note` required as
+    `drug_classify` requires it); an existing drug's class changes only through
+    `drug_class_change`, with a reason.
     """
     fields, problems = drug_fields_check(
         name=name,
@@ -363,6 +382,11 @@ def drug_save(
             errors["name"] = [f"{fields.name} is already in the formulary."]
     if drug_class and drug_class not in DrugClass.values:
         errors["drug_class"] = [f"Unknown class {drug_class!r}."]
+    if drug is None and drug_class:
+        try:
+            _evidence(note)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
     values = {
@@ -378,12 +402,7 @@ def drug_save(
     if drug is None:
         drug = Drug.objects.create(**values)
         if drug_class:
-            _drug_class_set(
-                drug=drug,
-                to_class=drug_class,
-                reason=note.strip() or "First classification.",
-                user=user,
-            )
+            _drug_class_set(drug=drug, to_class=drug_class, reason=note.strip(), user=user)
         return drug
     locked = Drug.objects.select_for_update().get(pk=drug.pk)
     before = {name: getattr(locked, name) for name in BILLING_FIELDS}
@@ -767,7 +786,9 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
 
     Drugs are matched by name (any case). A changed class goes through the same path as a
     pharmacist's class change (recorded, charges regenerated); an empty class leaves an
-    untagged drug untagged but cannot untag a tagged one. The container column is optional:
+    untagged drug untagged but cannot untag a tagged one. A drug's first class (a new drug's, or
+    an untagged drug's) needs its evidence in the note column, as `drug_classify` does: a row
+    without it is refused, with its line. The container column is optional:
     when the file has it, each row's value (empty: not stated) is written; when not, each
     drug's container is left as it is.
 
@@ -793,6 +814,14 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
                 RowError(
                     row.line,
                     f"{drug.name} is tagged {drug.drug_class}: an import cannot untag it",
+                )
+            )
+        if row.drug_class and (drug is None or not drug.drug_class) and not row.note.strip():
+            errors.append(
+                RowError(
+                    row.line,
+                    f"{drug.name if drug is not None else row.name} is given its first class "
+                    f"({row.drug_class}) with the note column empty: {EVIDENCE_MISSING}",
                 )
             )
         if _row_retires(row, drug) and len(row.retired_reason) > REASON_MAX:
@@ -835,7 +864,7 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
                 drug=drug,
                 from_class=None,
                 to_class=row.drug_class,
-                reason=f"CSV import, line {row.line}.",
+                reason=_import_reason(row),
                 by=user,
             )
             for row, drug in zip(new_rows, new_drugs, strict=True)
@@ -876,7 +905,7 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
             _drug_class_set(
                 drug=drug,
                 to_class=row.drug_class,
-                reason=f"CSV import, line {row.line}." + (f" {row.note}" if row.note else ""),
+                reason=_import_reason(row),
                 user=user,
             )
             reclassified += 1

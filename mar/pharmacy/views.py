@@ -78,6 +78,15 @@ class DrugClassForm(forms.Form):
         self.fields["drug_class"].error_messages["required"] = f"Choose a class for {drug.name}."
         if drug.drug_class is None:
             self.fields["drug_class"].choices = [("", "choose a class"), *DrugClass.choices]
+            # The evidence is required (pharmacy.services.drug_classify says so, beside it);
+            # the drug's evidence note, when it has one, is offered.
+            self.fields["reason"].label = "Evidence for the class"
+            self.fields["reason"].widget.attrs["placeholder"] = (
+                "Evidence (required): compendium reference, FDA label mechanism"
+            )
+            self.fields["reason"].widget.attrs["aria-required"] = "true"
+            if drug.class_note and not self.is_bound:
+                self.initial.setdefault("reason", drug.class_note)
         else:
             self.fields["reason"].required = True
             self.fields["reason"].widget.attrs["placeholder"] = "Reason (required)"
@@ -109,6 +118,8 @@ class DrugForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="A compendium reference, or the FDA label's mechanism of action. Required when "
+        "the drug is tagged here: the class decides how every visit using it is billed.",
     )
     drug_class = forms.ChoiceField(
         label="Class",
@@ -121,6 +132,7 @@ class DrugForm(forms.Form):
         if drug is not None:
             # An existing drug's class changes with a reason, on its own form.
             del self.fields["drug_class"]
+            self.fields["note"].help_text = "A compendium reference, or the FDA label's mechanism."
 
 
 class DrugNdcForm(forms.Form):
@@ -250,6 +262,16 @@ def _untagged() -> QuerySet[Drug]:
             blocked_count=Count("administrations__encounter", filter=signed, distinct=True),
         )
         .order_by("name")
+    )
+
+
+def _evidence_on_reason(exc: ValidationError) -> ValidationError:
+    """A refusal of `drug_classify` on its evidence ("note"), said beside the class form's
+    evidence field ("reason")."""
+    if not hasattr(exc, "error_dict") or "note" not in exc.error_dict:
+        return exc
+    return ValidationError(
+        {"reason" if key == "note" else key: errors for key, errors in exc.error_dict.items()}
     )
 
 
@@ -512,7 +534,7 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     drug=drug, to_class=to_class, reason=reason, user=request.user
                 )
         except ValidationError as exc:
-            apply_validation_error(form, exc)
+            apply_validation_error(form, _evidence_on_reason(exc))
         else:
             done = f"{drug.name}: {change.get_from_class_display() or 'untagged'} → " + (
                 f"{change.get_to_class_display()}."
@@ -699,21 +721,32 @@ def _recently_verified() -> QuerySet[Order]:
 @require_POST
 @role_required(PHARMACIST)
 def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Verify an order (a returned one too: the verification clears the return)."""
+    """Verify an order (a returned one too: the verification clears the return).
+
+    htmx: the order leaves the section it was verified from (to verify, returned, signed before
+    verification): in its row's place a line saying so, and "Recently verified" and the
+    headings' counts out of band, so the order is listed once (QA: it stayed in the queue with
+    a Verified badge and under "Recently verified" too, both rows with its id). An order
+    verified meanwhile by someone else (a page from before) gets the same line, saying who
+    verified it; any other refusal, the row again with it. Without JavaScript: a redirect to the
+    queue with a message."""
     order = get_object_or_404(_orders(), pk=pk)
+    refused = ""
     try:
         order_verify(order=order, user=request.user)
     except ValidationError as exc:
+        refused = " ".join(exc.messages)
         if not request.htmx:
-            messages.warning(request, " ".join(exc.messages))
+            messages.warning(request, refused)
     else:
         if not request.htmx:
             messages.success(request, f"Verified: {order.drug.name} for {order.encounter.patient}.")
     if request.htmx:
-        # The row, and "Recently verified" and "Returned" out of band (a returned order
-        # verified leaves the returned ones).
+        current = _orders().get(pk=pk)
+        current.verify_refused = refused  # type: ignore[attr-defined]
         context = {
-            "order": _orders().get(pk=pk),
+            "order": current,
+            "refused": refused,
             "verified": _recently_verified(),
             "returned": _returned(),
             "to_verify_count": _to_verify(Order.objects.all()).count(),

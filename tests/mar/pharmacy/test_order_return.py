@@ -334,8 +334,9 @@ def test_a_returned_order_verified_by_htmx_leaves_the_returned_section(
     html = response.content.decode()
     row = row_of(html, order)
     assert 'data-testid="order-verified"' in row and 'data-testid="order-returned"' not in row
-    returned = section(html, "returned-orders")
-    assert "No order is waiting for the prescriber." in returned
+    # In its row's place under "Returned", a line saying where it went (listed once).
+    assert 'data-testid="order-verify-done"' in html.split("<template>", 1)[0]
+    assert 'id="returned-orders"' not in html
     assert re.search(r'id="returned-count"[^>]*hx-swap-oob="true">0<', html)
     assert f'id="order-{order.pk}"' in section(html, "recently-verified")
     queue = client.get(reverse("pharmacy:orders"))

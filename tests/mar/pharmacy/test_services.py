@@ -108,7 +108,9 @@ def test_tagging_regenerates_the_blocked_charges_of_a_signed_encounter(
     before = sign(encounter, nurse_user)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        change = drug_classify(drug=drug, drug_class="therapeutic", user=pharmacist_user)
+        change = drug_classify(
+            drug=drug, drug_class="therapeutic", user=pharmacist_user, note="IGF-1R antibody"
+        )
     assert len(callbacks) == 1
 
     run = current(encounter)
@@ -412,7 +414,9 @@ def test_a_regeneration_is_owed_in_the_outbox_before_commit(
     encounter = infusion_visit(drug)
     sign(encounter, nurse_user)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        drug_classify(drug=drug, drug_class="therapeutic", user=pharmacist_user)
+        drug_classify(
+            drug=drug, drug_class="therapeutic", user=pharmacist_user, note="IGF-1R antibody"
+        )
     # Written in the class change's own transaction: Redis down at commit delays, never drops.
     row = ChargeOutbox.objects.get(encounter=encounter)
     assert row.kind == ChargeRun.Trigger.CLASS_CHANGE

@@ -187,7 +187,7 @@ def test_tagging_from_the_worklist_by_htmx_answers_the_done_card(client_as) -> N
     untagged = factories.drug_get("teprotumumab", None)
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_class", args=[untagged.pk]),
-        {"drug_class": "therapeutic", "origin": "worklist"},
+        {"drug_class": "therapeutic", "reason": "IGF-1R antibody", "origin": "worklist"},
         **HTMX,
     )
     assert response.status_code == 200
@@ -407,7 +407,10 @@ def test_an_import_with_bad_rows_shows_each_line_and_imports_nothing(client_as) 
 
 
 def test_a_good_import_redirects_to_the_formulary(client_as) -> None:
-    text = "name,synonyms,class,hcpcs,billing_unit,note\ncarboplatin,,chemo,J9045,50 mg,\n"
+    text = (
+        "name,synonyms,class,hcpcs,billing_unit,note\n"
+        "carboplatin,,chemo,J9045,50 mg,antineoplastic\n"
+    )
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:formulary_import"), {"file": upload(text)}
     )
@@ -615,8 +618,8 @@ def test_pharmacist_edit_form_saves_the_container(client_as, drug) -> None:
 def test_pharmacist_add_form_saves_the_container(client_as) -> None:
     response = client_as(roles.PHARMACIST).post(
         reverse("pharmacy:drug_new"),
-        {"name": "rituximab", "hcpcs": "J9312", "billing_unit": "10 mg", "note": "",
-         "container": "single_dose", "drug_class": "chemo"},
+        {"name": "rituximab", "hcpcs": "J9312", "billing_unit": "10 mg",
+         "note": "NCCN Compendium", "container": "single_dose", "drug_class": "chemo"},
     )  # fmt: skip
     assert response.status_code == 302
     assert Drug.objects.get(name="rituximab").container == Drug.Container.SINGLE_DOSE

@@ -60,7 +60,7 @@ def test_tagging_an_untagged_drug_charges_it_through_the_worker(
     assert not before.lines.exists()
     assert before.findings.filter(rule="DOC-4").exists()
 
-    drug_classify(drug=drug, drug_class="therapeutic", user=pharmacist_user)
+    drug_classify(drug=drug, drug_class="therapeutic", user=pharmacist_user, note="FDA label")
 
     assert wait_for(lambda: new_current_run(before) is not None)
     run = new_current_run(before)
