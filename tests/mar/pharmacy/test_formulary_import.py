@@ -298,10 +298,15 @@ def test_a_nul_byte_in_the_file_is_refused_with_its_line(pharmacist_user) -> Non
     assert not Drug.objects.filter(name="carboplatin").exists()
 
 
-def test_ten_thousand_rows_import_well_inside_the_web_timeout(pharmacist_user) -> None:
+def test_ten_thousand_rows_import_in_bulk_not_one_row_at_a_time(pharmacist_user) -> None:
     """Issue 18, item 5: 10,000 new drugs (about 460 KB) passed gunicorn's 30 s timeout one
-    row at a time; in bulk it takes a few seconds (the figure is printed with -s)."""
+    row at a time; in bulk it takes a few seconds (4-19 s measured; the figure is printed with
+    -s). What makes it fit is the number of statements, held here: a fixed few whatever the
+    rows (a timed assertion failed under load on a shared machine; times belong in benchmarks)."""
     import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
     rows = "".join(
         f"drug number {n:05d},syn {n};alt {n},{'chemo' if n % 2 else ''},J{n % 10000:04d},"
@@ -311,15 +316,14 @@ def test_ten_thousand_rows_import_well_inside_the_web_timeout(pharmacist_user) -
     data = (HEADER + rows).encode()
     assert len(data) > 400_000
     started = time.perf_counter()
-    summary = formulary_import(data=data, user=pharmacist_user)
-    elapsed = time.perf_counter() - started
-    print(f"10,000-row formulary import: {elapsed:.1f} s")
+    with CaptureQueriesContext(connection) as statements:
+        summary = formulary_import(data=data, user=pharmacist_user)
+    print(f"10,000-row formulary import: {time.perf_counter() - started:.1f} s, "
+          f"{len(statements)} statements")  # fmt: skip
     assert summary.created == 10_000
     assert Drug.objects.filter(name__startswith="drug number ").count() == 10_000
     tagged = Drug.objects.get(name="drug number 00001")
     assert tagged.drug_class == "chemo" and tagged.class_tagged_by == pharmacist_user
     assert DrugClassChange.objects.filter(drug=tagged, from_class=None, to_class="chemo").exists()
     assert Drug.objects.get(name="drug number 00002").drug_class is None
-    # 4-19 s measured (19 s with eight test suites sharing two cores); one row at a time it was
-    # over 30 s with the machine idle.
-    assert elapsed < 25, f"{elapsed:.1f} s"
+    assert len(statements) < 100, f"{len(statements)} statements for 10,000 rows"
