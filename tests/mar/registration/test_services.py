@@ -314,7 +314,7 @@ def test_a_signed_visit_is_not_updated() -> None:
         ("unit", "  ", "Enter the unit"),
         ("unit", "U" * 150, "At most 100 characters"),
         ("setting", "home", "facility or office"),
-        ("arrived_at", factories.MORNING + timedelta(days=3650), "in the future"),
+        ("arrived_at", factories.MORNING + timedelta(days=3650), "is later than now"),
     ],
 )
 def test_a_visit_update_is_checked_as_a_visit_opened(field, value, says) -> None:
