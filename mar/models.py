@@ -572,6 +572,18 @@ ADMINISTRATION_CARD_FIELDS = (
 )
 
 
+def _scan_link() -> "models.ForeignKey[BarcodeScan | None, BarcodeScan | None]":
+    """A start's link to the scan it had (set by the charting service, never in a form)."""
+    return models.ForeignKey(
+        "BarcodeScan",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+
+
 class Administration(models.Model):
     class Method(models.TextChoices):
         INFUSION = "infusion", "Infusion"
@@ -664,22 +676,8 @@ class Administration(models.Model):
     # the wristband scan that had confirmed the patient on this chart, and the drug scan that
     # started it (matched, or its stop overridden with a reason). NULL: not scanned. The
     # scan-compliance report and the card's "Started without scanning" read them.
-    patient_scan = models.ForeignKey(
-        "BarcodeScan",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        editable=False,
-    )
-    drug_scan = models.ForeignKey(
-        "BarcodeScan",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        editable=False,
-    )
+    patient_scan = _scan_link()
+    drug_scan = _scan_link()
 
     class Meta:
         ordering = ["start", "pk"]

@@ -32,7 +32,7 @@ from .classify import classify
 from .edits import charge_edits
 from .hydration import code_hydration
 from .infusions import code_iv, merge_reinfusions
-from .modifiers import apply_distinct_modifiers, claim_order
+from .modifiers import apply_distinct_modifiers, claim_order, one_line_per_code
 from .outside import code_outside_hierarchy, code_port_irrigation
 from .pushes import code_pushes
 from .record import Record
@@ -87,7 +87,7 @@ def _code(
 
 
 def _result(book: Book) -> Result:
-    lines = claim_order(book.lines, book.primary_group)
+    lines = one_line_per_code(claim_order(book.lines, book.primary_group))
     charges = tuple(
         Charge(
             code=ln.code,

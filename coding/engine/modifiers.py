@@ -3,10 +3,13 @@
 The distinct modifier (59, or the payer's X modifier) goes on a second, medically necessary
 site's initial service and on the initial service of a second encounter the same day (on every
 line under policy `distinct_modifier_scope=all`). Lines are claimed with the encounter's initial
-service first, then each group's add-ons in the order they attach.
+service first, then each group's add-ons in the order they attach, one line per code, date and
+modifiers (its units summed).
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from . import rules as r
 from .book import Book, Line
@@ -88,3 +91,41 @@ def claim_order(lines: list[Line], primary_group: str | None) -> list[Line]:
         lines,
         key=lambda ln: (group_rank[home(ln)], not ln.initial, ln.at, ln.code, ln.day),
     )
+
+
+def one_line_per_code(lines: list[Line]) -> list[Line]:
+    """Lines of one code, date and modifiers become one line whose units are their sum, at the
+    first one's place in claim order (two pushes of new drugs: 96375 x2, not two lines of 96375).
+    record-format.md: "a code whose units fall on two dates is two lines", so one date is one
+    line; Medicare contractors deny a second line of the same code and date of service as an
+    exact duplicate (Noridian, "Billing multiple units of service with the same HCPCS code and
+    same date of service": bill them "on one claim line"). A different modifier (a second site's
+    59/XU) keeps its own line."""
+    merged: dict[tuple[str, date, tuple[str, ...]], Line] = {}
+    out: list[Line] = []
+    for line in lines:
+        key = (line.code, line.day, tuple(line.modifiers))
+        first = merged.get(key)
+        if first is None:
+            merged[key] = line
+            out.append(line)
+            continue
+        combined = Line(
+            first.code,
+            first.units + line.units,
+            first.day,
+            (
+                *first.administrations,
+                *(a for a in line.administrations if a not in first.administrations),
+            ),
+            f"{first.why}; and {line.why}",
+            first.at,
+            group=first.group,
+            initial=first.initial,
+            modifiers=list(first.modifiers),
+            rules=[*first.rules, *(x for x in line.rules if x not in first.rules)],
+        )
+        combined.apply(r.ONE_LINE_PER_CODE)
+        merged[key] = combined
+        out[out.index(first)] = combined
+    return out

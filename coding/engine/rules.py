@@ -76,6 +76,7 @@ PORT_IRRIGATION: Final = "PORT-IRRIGATION"
 MOD_SECOND_SITE: Final = "MOD-59-SECOND-SITE"
 MOD_SECOND_ENCOUNTER: Final = "MOD-59-SECOND-ENCOUNTER"
 MOD_SCOPE: Final = "MOD-SCOPE"
+ONE_LINE_PER_CODE: Final = "CLAIM-ONE-LINE-PER-CODE"
 
 # Drug lines (drug_units.py).
 DRUG_BILLING_UNITS: Final = "DRUG-BILLING-UNITS"
@@ -148,6 +149,7 @@ CODING_RULES: dict[str, str] = {
     MOD_SECOND_SITE: "59/XU/XS on a second medically necessary site's initial service",
     MOD_SECOND_ENCOUNTER: "59/XE on a second encounter's initial service the same day",
     MOD_SCOPE: "The distinct modifier on every line (policy distinct_modifier_scope=all)",
+    ONE_LINE_PER_CODE: "One claim line per code, date and modifiers, its units summed",
     DRUG_BILLING_UNITS: "HCPCS drug units: ceil(dose / billing unit) after conversion",
     DRUG_JW: "JW line for the amount wasted from a single-dose container",
     DRUG_JZ: "JZ on the line when no waste from a single-dose container is charted",
