@@ -126,6 +126,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "pharmacy:drug_ndc_retire": ("POST", frozenset({P, A}), "ndc"),
     "pharmacy:drug_ndc_reactivate": ("POST", frozenset({P, A}), "ndc"),
     "pharmacy:drug_ndc_prefer": ("POST", frozenset({P, A}), "ndc"),
+    "pharmacy:drug_ndc_update": ("POST", frozenset({P, A}), "ndc"),
     "pharmacy:drug_class": ("GET POST", frozenset({P, A}), "drug"),
     "pharmacy:orders": ("GET", frozenset({P, A}), ""),
     "pharmacy:order_verify": ("POST", frozenset({P, A}), "order"),
