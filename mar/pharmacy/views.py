@@ -166,13 +166,13 @@ class NdcEditForm(DrugNdcForm):
     preference (its own button)."""
 
     # Required by the service (its words beside the field), so that a missing reason is said
-    # with the service's refusals of the other fields, all at once.
+    # with the service's refusals of the other fields, all at once; the browser asks first.
     reason = forms.CharField(
-        label="Reason for the correction",
+        label="Reason for the correction (required)",
         max_length=REASON_MAX,
         required=False,
         widget=forms.TextInput(
-            attrs={"placeholder": "e.g. label says 2 mL per vial", "aria-required": "true"}
+            attrs={"placeholder": "e.g. label says 2 mL per vial", "required": True}
         ),
     )
 
