@@ -1,111 +1,102 @@
-"""Django admin. A signed record changes only through an addendum (mar/audit/guard.py: the
-database refuses anything else), so the admin shows a signed encounter, its rows and every
-addendum read-only instead of offering a save the database would refuse."""
+"""Django admin. The clinical record is written only through its services, so the admin shows
+it read-only (view only: no add, change or delete), kept viewable for support:
+
+- a patient, an encounter (visit) and an order through registration's services
+  (mar/registration/services.py: the MRN checks, the unit as visits spell it, a second visit's
+  reason, an order entered on a provider's behalf), HL7 and FHIR going through the same;
+- what is charted (sites, administrations, pauses, flushes) through the charting services
+  (mar/services/charting.py: each checked by the engine, its summary stored, audited with the
+  charting context), a signed record only by an addendum (mar/audit/guard.py);
+- an order's verification, return and class through the pharmacy's (mar/pharmacy/services.py):
+  the admin set `verified_by` with no pharmacist's check mark behind it.
+
+Before, patients, open encounters with their sites and orders, administrations with their
+pauses, and flushes were plain model admins (tests/mar/test_admin.py)."""
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from mar import models
-from mar.registration.services import unit_as_known
 
 
-def _signed(obj: Any) -> bool:
-    """obj (an encounter or a row of one) belongs to a signed encounter."""
-    if obj is None:
-        return False
-    encounter = obj if isinstance(obj, models.Encounter) else getattr(obj, "encounter", None)
-    if encounter is None and isinstance(obj, models.Pause):
-        encounter = obj.administration.encounter
-    return encounter is not None and encounter.is_signed
-
-
-class SignedReadOnly:
-    """Change and delete refused on anything of a signed encounter (the page stays viewable)."""
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return not _signed(obj) and super().has_change_permission(request, obj)  # type: ignore[misc]
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return not _signed(obj) and super().has_delete_permission(request, obj)  # type: ignore[misc]
+class ViewOnly:
+    """A model admin or an inline that shows its rows and never adds, changes or deletes one
+    (its pages stay viewable to whoever may view the model: a superuser, or a user granted its
+    view permission)."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and _signed(obj):  # an inline under a signed encounter
-            return False
-        if isinstance(self, admin.options.InlineModelAdmin):
-            return super().has_add_permission(request, obj)  # type: ignore[misc]
-        return super().has_add_permission(request)  # type: ignore[misc]
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(models.Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(ViewOnly, admin.ModelAdmin):
+    """Registered, updated and found through registration (`patient_register`,
+    `patient_update`: the MRN checked and never held twice)."""
+
     list_display = ["name", "mrn", "birth_date"]
     search_fields = ["name", "mrn"]
 
 
-class AccessSiteInline(SignedReadOnly, admin.TabularInline):
+class AccessSiteInline(ViewOnly, admin.TabularInline):
     model = models.AccessSite
     extra = 0
 
 
-class OrderInline(SignedReadOnly, admin.TabularInline):
+class OrderInline(ViewOnly, admin.TabularInline):
+    """Entered, changed and withdrawn through registration (and HL7, FHIR), verified or
+    returned by a pharmacist through the pharmacy's services."""
+
     model = models.Order
     extra = 0
     raw_id_fields = ["drug", "verified_by"]
 
 
-class EncounterAdminForm(forms.ModelForm):
-    def clean_unit(self) -> str:
-        """The unit as visits spell it, as the desk, HL7 and FHIR save it (`unit_as_known`)."""
-        return unit_as_known(str(self.cleaned_data["unit"]))
-
-
 @admin.register(models.Encounter)
-class EncounterAdmin(SignedReadOnly, admin.ModelAdmin):
-    form = EncounterAdminForm
+class EncounterAdmin(ViewOnly, admin.ModelAdmin):
+    """Opened and updated through registration (`encounter_open`, `encounter_update`),
+    charted through the chart, signed by `encounter_sign`."""
+
     list_display = ["pk", "patient", "unit", "location_label", "status", "arrived_at"]
     list_filter = ["status", "unit", "setting"]
     raw_id_fields = ["patient", "nurse", "signed_by"]
     inlines = [AccessSiteInline, OrderInline]
 
 
-class PauseInline(SignedReadOnly, admin.TabularInline):
+class PauseInline(ViewOnly, admin.TabularInline):
     model = models.Pause
     extra = 0
 
 
 @admin.register(models.Administration)
-class AdministrationAdmin(SignedReadOnly, admin.ModelAdmin):
+class AdministrationAdmin(ViewOnly, admin.ModelAdmin):
     list_display = ["pk", "encounter", "drug", "route", "method", "start", "stop"]
     raw_id_fields = ["encounter", "order", "drug", "site", "created_by"]
     inlines = [PauseInline]
 
 
 @admin.register(models.Flush)
-class FlushAdmin(SignedReadOnly, admin.ModelAdmin):
-    pass
+class FlushAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["pk", "encounter", "at"]
+    raw_id_fields = ["encounter"]
 
 
 @admin.register(models.Addendum)
-class AddendumAdmin(admin.ModelAdmin):
-    """Addenda are append-only (a database trigger): viewable, never changed or deleted here.
-    One is written through the chart (addendum_add), which makes the change it records."""
+class AddendumAdmin(ViewOnly, admin.ModelAdmin):
+    """Addenda are append-only (a database trigger) and written through the chart
+    (addendum_write), which makes the change each records."""
 
     list_display = ["pk", "encounter", "author", "at"]
     raw_id_fields = ["encounter"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # --- the formulary: kept by the pharmacy's services -----------------------------------------
@@ -145,7 +136,8 @@ def pharmacy_link(drug: models.Drug) -> str:
 
 
 class DrugNdcInline(admin.TabularInline):
-    """A drug's packages, read-only (the pharmacy page adds, retires, reactivates, prefers)."""
+    """A drug's packages, read-only (the pharmacy page adds, corrects, retires, reactivates,
+    prefers)."""
 
     model = models.DrugNdc
     extra = 0

@@ -40,7 +40,8 @@ class FormularyChange:
     `administrations`: those the decision governs (a queryset). Exactly one of `drug_class` (a
     class decision: the class they are now coded with; None = untagged), `billing_of` (the
     drug whose HCPCS code, billing unit or container changed) or `ndcs_of` (the drug whose
-    NDCs changed: one added, retired, reactivated or made preferred) says what changed.
+    NDCs changed: one added, corrected, retired, reactivated or made preferred) says what
+    changed.
     """
 
     administrations: QuerySet[Administration]

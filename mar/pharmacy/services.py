@@ -457,6 +457,22 @@ def _ndcs_changed(*, drug: Drug, what: str) -> tuple[list[int], list[int]]:
 # --- a drug's NDCs ------------------------------------------------------------------------
 
 
+def _ndc_fields_check(
+    *, package_description: str, unit: str, units_per_billing_unit: Decimal | None
+) -> dict[str, list[str]]:
+    """What is wrong with a package's description, NDC unit and NDC units per billing unit, by
+    field: the checks of a package added (`drug_ndc_add`) and corrected (`drug_ndc_update`)
+    alike. `package_description` with its spaces folded, as it is stored."""
+    errors = text_problems(DrugNdc, {"package_description": package_description})
+    if unit not in DrugNdc.Unit.values:
+        errors["unit"] = [f"The NDC unit is one of {', '.join(DrugNdc.Unit.values)}."]
+    if units_per_billing_unit is not None and not (
+        units_per_billing_unit.is_finite() and units_per_billing_unit > 0
+    ):
+        errors["units_per_billing_unit"] = ["A number above zero (blank: 1)."]
+    return errors
+
+
 @transaction.atomic
 def drug_ndc_add(
     *,
@@ -472,7 +488,12 @@ def drug_ndc_add(
     (coding/claim.py). Typed 11 digits (5-4-2) or a labeled 10-digit NDC with its dashes; an NDC
     another drug lists is refused (a scan must name one drug). `preferred` makes it the one a
     drug line carries when the administration names none (the drug's previous one no longer)."""
-    errors: dict[str, list[str]] = {}
+    package_description = " ".join(package_description.split())
+    errors = _ndc_fields_check(
+        package_description=package_description,
+        unit=unit,
+        units_per_billing_unit=units_per_billing_unit,
+    )
     try:
         code = ndc_normalise(ndc)
     except ValueError as exc:
@@ -492,12 +513,6 @@ def drug_ndc_add(
                 f"NDC {ndc_display(code)} is listed for {holder.drug.name}: one package is one "
                 "drug (a scan must name one)."
             ]
-    if unit not in DrugNdc.Unit.values:
-        errors["unit"] = [f"The NDC unit is one of {', '.join(DrugNdc.Unit.values)}."]
-    if units_per_billing_unit is not None and not (
-        units_per_billing_unit.is_finite() and units_per_billing_unit > 0
-    ):
-        errors["units_per_billing_unit"] = ["A number above zero (blank: 1)."]
     if errors:
         raise ValidationError(errors)
     Drug.objects.select_for_update().filter(pk=drug.pk).first()  # one preferred at a time
@@ -507,7 +522,7 @@ def drug_ndc_add(
         drug=drug,
         ndc=code,
         unit=unit,
-        package_description=" ".join(package_description.split()),
+        package_description=package_description,
         units_per_billing_unit=units_per_billing_unit,
         preferred=preferred,
     )
@@ -634,6 +649,113 @@ def drug_ndc_prefer(*, ndc: DrugNdc, user: AbstractBaseUser) -> DrugNdc:
         drug=locked.drug, what=f"{locked.ndc_display} made preferred by {_user_label(user)}"
     )
     return locked
+
+
+# What a correction of a package may change (its NDC stays: another NDC is another package,
+# added as a new row), with the words a message and the audit trail use for each.
+NDC_CORRECTED = {
+    "package_description": "package",
+    "unit": "NDC unit",
+    "units_per_billing_unit": "NDC units per billing unit",
+}
+
+
+def _ndc_value_text(name: str, value: Any) -> str:
+    """A corrected field's value as the page shows it ("(none)" for no description, the NDC
+    units per billing unit as "0.5", blank as "1")."""
+    if name == "units_per_billing_unit":
+        return DrugNdc(units_per_billing_unit=value).units_per_billing_unit_text
+    return str(value) if value else "(none)"
+
+
+@dataclass(frozen=True)
+class NdcCorrection:
+    """A package corrected (`drug_ndc_update`): the row, what changed (field: (old, new) as the
+    page shows them), and the charges brought up to date (regenerated encounter ids, exported
+    runs flagged for the coder)."""
+
+    ndc: DrugNdc
+    changes: dict[str, tuple[str, str]]
+    regenerated: list[int]
+    flagged: list[int]
+
+    @property
+    def said(self) -> str:
+        """'NDC unit ML -> UN; NDC units per billing unit 0.1667 -> 0.2'."""
+        return "; ".join(
+            f"{NDC_CORRECTED[name]} {old} -> {new}" for name, (old, new) in self.changes.items()
+        )
+
+
+@transaction.atomic
+def drug_ndc_update(
+    *,
+    ndc: DrugNdc,
+    package_description: str,
+    unit: str,
+    units_per_billing_unit: Decimal | None,
+    reason: str,
+    user: AbstractBaseUser,
+) -> NdcCorrection:
+    """Correct a package's description, NDC unit and NDC units per billing unit (a label read
+    wrong when it was added), with a reason; the NDC itself stays (a different NDC is another
+    package: `drug_ndc_add`). Active or retired alike: what was given from a retired package
+    still bills it.
+
+    Checked as a package added is (`_ndc_fields_check`), every problem at once beside its field,
+    the reason required (at most REASON_MAX characters); a correction that changes nothing is
+    refused. In the audit trail with `action` `drug_ndc_update`, the user, the reason and each
+    field's old and new value (`changes`). The drug lines are then brought up to date as after
+    any change of the drug's NDCs (`_ndcs_changed`): a signed record whose run, not exported,
+    carried the package with its old unit or quantity is charged again; an exported run is
+    flagged for the coder, never replaced."""
+    package_description = " ".join(package_description.split())
+    errors = _ndc_fields_check(
+        package_description=package_description,
+        unit=unit,
+        units_per_billing_unit=units_per_billing_unit,
+    )
+    try:
+        reason = _reason_required(
+            reason,
+            missing="Say why the package is corrected (the label read again, the supplier's "
+            "listing): the reason is kept.",
+        )
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    locked = _ndc_locked(ndc)
+    typed = {
+        "package_description": package_description,
+        "unit": unit,
+        "units_per_billing_unit": units_per_billing_unit,
+    }
+    changes = {
+        name: (_ndc_value_text(name, getattr(locked, name)), _ndc_value_text(name, value))
+        for name, value in typed.items()
+        if _ndc_value_text(name, getattr(locked, name)) != _ndc_value_text(name, value)
+    }
+    if not changes:
+        raise ValidationError(
+            f"Nothing to correct: NDC {locked.ndc_display}'s package, NDC unit and units per "
+            "billing unit are already as typed."
+        )
+    for name in changes:
+        setattr(locked, name, typed[name])
+    with history_context(
+        action="drug_ndc_update",
+        user=user.pk,
+        reason=reason,
+        changes={name: list(values) for name, values in changes.items()},
+    ):
+        locked.save(update_fields=list(changes))
+    correction = NdcCorrection(ndc=locked, changes=changes, regenerated=[], flagged=[])
+    regenerated, flagged = _ndcs_changed(
+        drug=locked.drug,
+        what=f"{locked.ndc_display} corrected by {_user_label(user)}: {correction.said} ({reason})",
+    )
+    return NdcCorrection(ndc=locked, changes=changes, regenerated=regenerated, flagged=flagged)
 
 
 # --- retiring a drug ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ urlpatterns = [
     path("drugs/<int:pk>/retire/", views.drug_retire_view, name="drug_retire"),
     path("drugs/<int:pk>/reactivate/", views.drug_reactivate_view, name="drug_reactivate"),
     # pk: the DrugNdc
+    path("ndcs/<int:pk>/edit/", views.drug_ndc_update_view, name="drug_ndc_update"),
     path("ndcs/<int:pk>/retire/", views.drug_ndc_retire_view, name="drug_ndc_retire"),
     path("ndcs/<int:pk>/reactivate/", views.drug_ndc_reactivate_view, name="drug_ndc_reactivate"),
     path("ndcs/<int:pk>/prefer/", views.drug_ndc_prefer_view, name="drug_ndc_prefer"),

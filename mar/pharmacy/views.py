@@ -39,6 +39,7 @@ from mar.pharmacy.services import (
     drug_ndc_prefer,
     drug_ndc_reactivate,
     drug_ndc_retire,
+    drug_ndc_update,
     drug_reactivate,
     drug_retire,
     drug_save,
@@ -156,6 +157,42 @@ class DrugNdcForm(forms.Form):
     preferred = forms.BooleanField(
         label="Preferred (carried on a drug line when no NDC was scanned)", required=False
     )
+
+
+class NdcEditForm(DrugNdcForm):
+    """Correct a package's description, NDC unit and NDC units per billing unit, with a reason
+    (pharmacy.services.drug_ndc_update, checked as a package added is); prefixed per NDC row.
+    The add form's fields without the NDC (it stays: another NDC is another package) and the
+    preference (its own button)."""
+
+    # Required by the service (its words beside the field), so that a missing reason is said
+    # with the service's refusals of the other fields, all at once; the browser asks first.
+    reason = forms.CharField(
+        label="Reason for the correction (required)",
+        max_length=REASON_MAX,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"placeholder": "e.g. label says 2 mL per vial", "required": True}
+        ),
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        del self.fields["ndc"]
+        del self.fields["preferred"]
+
+    @classmethod
+    def of(cls, ndc: DrugNdc) -> NdcEditForm:
+        """The row's form, showing the package as it is."""
+        per_unit = ndc.units_per_billing_unit_text if ndc.units_per_billing_unit else None
+        return cls(
+            prefix=_edit_prefix(ndc),
+            initial={
+                "package_description": ndc.package_description,
+                "unit": ndc.unit,
+                "units_per_billing_unit": per_unit,
+            },
+        )
 
 
 class NdcRetireForm(forms.Form):
@@ -326,24 +363,33 @@ def _retire_prefix(ndc: DrugNdc) -> str:
     return f"r{ndc.pk}"
 
 
+def _edit_prefix(ndc: DrugNdc) -> str:
+    return f"e{ndc.pk}"
+
+
 def _drug_page(
     request: HttpRequest,
     drug: Drug,
     ndc_form: DrugNdcForm | None = None,
     retire_form: tuple[int, NdcRetireForm] | None = None,
     drug_retire_form: DrugRetireForm | None = None,
+    edit_form: tuple[int, NdcEditForm] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The drug's page; `ndc_form`, `retire_form` (NDC pk, form) or `drug_retire_form` bound
-    with what was typed."""
+    """The drug's page; `ndc_form`, `retire_form` or `edit_form` (NDC pk, form) or
+    `drug_retire_form` bound with what was typed."""
     can_edit = user_has_role(request.user, PHARMACIST)
     # Active packages first (the preferred one on top), then the retired ones.
     ndcs = list(drug.ndcs.select_related("retired_by").order_by("-active", "-preferred", "ndc"))
     for ndc in ndcs:
         ndc.retire_form = None
+        ndc.edit_form = None
         if can_edit and ndc.active:
             bound = retire_form[1] if retire_form and retire_form[0] == ndc.pk else None
             ndc.retire_form = bound or NdcRetireForm(prefix=_retire_prefix(ndc))
+        if can_edit:  # a retired package too: what was given from it still bills it
+            typed = edit_form[1] if edit_form and edit_form[0] == ndc.pk else None
+            ndc.edit_form = typed or NdcEditForm.of(ndc)
     # None preferred (the preferred one was retired): a drug line with no NDC scanned carries
     # the first active one by NDC (coding/claim.py `ndc_choice`), which the page says while so.
     first = ndcs[0] if ndcs else None
@@ -464,6 +510,32 @@ def drug_ndc_retire_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, done)
             return redirect(_ndcs_anchor(ndc))
     return _drug_page(request, drug, retire_form=(ndc.pk, form), status=400)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_ndc_update_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct a package's description, NDC unit and units per billing unit, with a reason; a
+    refusal is said beside its field in that package's row of the drug's page, with what was
+    typed."""
+    ndc = _ndc_of(pk)
+    form = NdcEditForm(request.POST, prefix=_edit_prefix(ndc))
+    if form.is_valid():
+        try:
+            corrected = drug_ndc_update(ndc=ndc, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            done = f"NDC {ndc.ndc_display} corrected: {corrected.said.replace(' -> ', ' → ')}."
+            if corrected.regenerated:
+                done += (
+                    f" Charges regenerating for {len(corrected.regenerated)} signed encounter(s)."
+                )
+            if corrected.flagged:
+                done += f" {len(corrected.flagged)} exported run(s) flagged for the coder."
+            messages.success(request, done)
+            return redirect(_ndcs_anchor(ndc))
+    return _drug_page(request, ndc.drug, edit_form=(ndc.pk, form), status=400)
 
 
 @require_POST

@@ -360,7 +360,7 @@ def encounter_update(
 ) -> list[str]:
     """A visit's unit, chair/bed (`location_label`), setting, attending, arrival or payer as
     another system now says (HL7 ADT^A08): the same checks as opening it, the unit spelled as
-    visits spell it (`unit_as_known`, as `encounter_open` and the admin's visit form), so every
+    visits spell it (`unit_as_known`, as `encounter_open`), so every
     way in puts a visit on the unit the board and the coders' filter group by. A field given with
     its value already (the unit in another case) is no change. A signed visit is not changed
     (its record changes by addendum): refused on `account_number`, the visit's number, when

@@ -1,7 +1,8 @@
 """In real Chromium: a pharmacist retires a drug's preferred NDC from the drug's page (the
 reason asked for, said beside the field when missing), makes another preferred; at the bedside
-a nurse's scan of the retired package stops as retired, with the pharmacist's reason.
-Screenshots go to test-artifacts/."""
+a nurse's scan of the retired package stops as retired, with the pharmacist's reason. She
+corrects a package's unit and units per billing unit in its row (a bad value said beside the
+field, what she typed kept). Screenshots go to test-artifacts/."""
 
 from datetime import timedelta
 
@@ -44,8 +45,9 @@ def test_a_pharmacist_retires_an_ndc_and_the_bedside_scan_says_it_is_retired(
     row.locator("[data-testid=ndc-retire-open]").click()
     # Nothing typed: the browser asks for the reason first (the field is required).
     row.locator("[data-testid=ndc-retire]").click()
-    assert row.locator("input[type=text]").evaluate("e => !e.validity.valid")
-    row.locator("input[type=text]").fill("Recalled by the maker")
+    reason = row.locator("[data-testid=ndc-retire-form] input[type=text]")
+    assert reason.evaluate("e => !e.validity.valid")
+    reason.fill("Recalled by the maker")
     row.locator("[data-testid=ndc-retire]").click()
     expect(page.locator(".alert-success")).to_contain_text("NDC 01234-5678-90 retired")
     expect(page.locator(".alert-success")).to_contain_text("now carry 01234-5678-91")
@@ -75,3 +77,44 @@ def test_a_pharmacist_retires_an_ndc_and_the_bedside_scan_says_it_is_retired(
     expect(result).to_contain_text("check with pharmacy before giving it")
     expect(page.locator("[data-testid=scan-override-form]")).to_be_visible()
     page.locator("#scan").screenshot(path=str(ARTIFACTS / "bcma-retired-ndc.png"))
+
+
+def test_a_pharmacist_corrects_a_packages_units_in_its_row(browser_page, live_server) -> None:
+    """ "Correct…" opens the row's form showing the package as it is; a units per billing unit
+    of 0 is refused beside that field with everything typed kept (the form open again); then
+    the correction is saved and the row shows it, on a tablet's 1024 px without the page
+    scrolling sideways."""
+    from playwright.sync_api import expect
+
+    factories.user_create(username="pharm-c", role="pharmacist")
+    mesna = factories.drug_get("mesna", "therapeutic")
+    vial = DrugNdc.objects.create(
+        drug=mesna, ndc="01234567892", package_description="10 mL vial", unit="ML"
+    )
+    page = browser_page
+    page.set_viewport_size({"width": 1024, "height": 900})
+    sign_in(page, live_server, "pharm-c")
+    page.goto(f"{live_server.url}/pharmacy/drugs/{mesna.pk}/")
+    row = page.locator('tr[data-ndc="01234-5678-92"]')
+    row.locator("[data-testid=ndc-edit-open]").click()
+    form = row.locator("[data-testid=ndc-edit-form]")
+    expect(form.locator(f"[name=e{vial.pk}-package_description]")).to_have_value("10 mL vial")
+    form.locator(f"[name=e{vial.pk}-unit]").select_option("UN")
+    form.locator(f"[name=e{vial.pk}-units_per_billing_unit]").fill("0")
+    form.locator(f"[name=e{vial.pk}-reason]").fill("Label read again")
+    form.locator("[data-testid=ndc-edit]").click()
+    row = page.locator('tr[data-ndc="01234-5678-92"]')
+    form = row.locator("[data-testid=ndc-edit-form]")
+    expect(form).to_be_visible()  # open again, with the refusal beside the field
+    expect(form).to_contain_text("A number above zero (blank: 1).")
+    expect(form.locator(f"[name=e{vial.pk}-unit]")).to_have_value("UN")
+    expect(form.locator(f"[name=e{vial.pk}-reason]")).to_have_value("Label read again")
+    page.screenshot(path=str(ARTIFACTS / "pharmacy-ndc-correct-refused.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    form.locator(f"[name=e{vial.pk}-units_per_billing_unit]").fill("2")
+    form.locator("[data-testid=ndc-edit]").click()
+    expect(page.locator(".alert-success")).to_contain_text(
+        "NDC 01234-5678-92 corrected: NDC unit ML → UN; NDC units per billing unit 1 → 2."
+    )
+    vial.refresh_from_db()
+    assert (vial.ndc, vial.unit, vial.units_per_billing_unit) == ("01234567892", "UN", 2)

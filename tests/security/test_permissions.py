@@ -126,6 +126,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "pharmacy:drug_ndc_retire": ("POST", frozenset({P, A}), "ndc"),
     "pharmacy:drug_ndc_reactivate": ("POST", frozenset({P, A}), "ndc"),
     "pharmacy:drug_ndc_prefer": ("POST", frozenset({P, A}), "ndc"),
+    "pharmacy:drug_ndc_update": ("POST", frozenset({P, A}), "ndc"),
     "pharmacy:drug_class": ("GET POST", frozenset({P, A}), "drug"),
     "pharmacy:orders": ("GET", frozenset({P, A}), ""),
     "pharmacy:order_verify": ("POST", frozenset({P, A}), "order"),
@@ -333,13 +334,19 @@ def test_the_admin_site_is_for_admins_only(world: World) -> None:
                         "/admin/mar/drug/",
                         "/admin/mar/drugndc/",
                         "/admin/coding/chargerun/",
+                        "/admin/mar/patient/",
+                        "/admin/mar/encounter/",
+                        "/admin/mar/administration/",
+                        "/admin/mar/flush/",
                     )
                 )
                 and path.endswith(("/add/", "/delete/"))
             ):
                 # The history, the addenda and the API log are append-only, in the admin too;
                 # the formulary is the pharmacy's services' and a charge run charge_run_store's
-                # (read-only in the admin: tests/mar/test_admin_formulary.py, coding/test_admin).
+                # (read-only in the admin: tests/mar/test_admin_formulary.py, coding/test_admin);
+                # the clinical record is registration's and the charting services' (view only:
+                # tests/mar/test_admin.py).
                 if status != 403:
                     problems.append(f"GET {path} as admin: {status}, expected 403")
             elif who == A and status in (401, 403) and "autocomplete" not in path:

@@ -53,6 +53,7 @@ MATRIX = [
     ("pharmacy:drug_ndc_retire", "post", PHARMACY),
     ("pharmacy:drug_ndc_reactivate", "post", PHARMACY),
     ("pharmacy:drug_ndc_prefer", "post", PHARMACY),
+    ("pharmacy:drug_ndc_update", "post", PHARMACY),
     ("pharmacy:drug_class", "get", PHARMACY),
     ("pharmacy:drug_class", "post", PHARMACY),
     ("pharmacy:orders", "get", PHARMACY),
@@ -71,6 +72,7 @@ NDC_ACTIONS = {
     "pharmacy:drug_ndc_retire",
     "pharmacy:drug_ndc_reactivate",
     "pharmacy:drug_ndc_prefer",
+    "pharmacy:drug_ndc_update",
 }
 
 
