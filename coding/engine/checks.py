@@ -13,6 +13,7 @@ Scenarios: P15, P16, P20, P29, P31, P35 (and every scenario's `findings_include`
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -78,6 +79,7 @@ def documentation_findings(
             )
         if adm.hcpcs is not None:
             _billable_dose(adm, findings)
+            _dose_against_volume(adm, order, findings)
         if adm.volume_infused_ml is not None:
             _volumes(adm, findings)
         if is_vascular(adm) and adm.site is None:
@@ -239,6 +241,55 @@ def _billable_dose(adm: Administration, found: list[Finding]) -> None:
                 "dose.unit",
             )
         )
+
+
+_ORDERED_AMOUNT = re.compile(r"^\s*(\d[\d,]*(?:\.\d+)?)\s*([A-Za-zµμ]+)\s*$")
+
+
+def ordered_amount(dose: str | None) -> tuple[Decimal, str] | None:
+    """An order's dose written as one amount ("3.375 g", "1,000 mg", "8 mg"), or None when it
+    is anything else ("75 mg/m2", "per protocol", "AUC 5")."""
+    match = _ORDERED_AMOUNT.match(dose or "")
+    if match is None:
+        return None
+    return Decimal(match.group(1).replace(",", "")), match.group(2)
+
+
+def _dose_against_volume(adm: Administration, order: Order | None, found: list[Finding]) -> None:
+    """DRUG-DOSE: an infusion stopped well before its bag ran out, with the whole dose ordered
+    still charted as given. The drug line bills the dose charted (DRUG-BILLING-UNITS), so a
+    bag stopped at 25 of 100 mL would bill four times what ran in. Asked when the bag's volume
+    and the volume infused are charted and differ by more than DOC-VOLUME's tolerance, and the
+    order's dose is one amount the dose given converts to; a dose charted below the ordered
+    amount is taken as reconciled."""
+    infused, bag = adm.volume_infused_ml, adm.bag_volume_ml
+    if adm.dose is None or order is None or adm.method != "infusion":
+        return
+    if infused is None or bag is None or bag <= 0 or bag - infused <= _tolerance(bag):
+        return
+    ordered = ordered_amount(order.dose)
+    if ordered is None:
+        return
+    try:
+        ordered_as_given = amount_convert(ordered[0], ordered[1], adm.dose.unit)
+    except UnitMismatch:
+        return
+    given = Decimal(str(adm.dose.value))
+    if given < ordered_as_given * Decimal("0.99"):
+        return
+    ran_in = (given * Decimal(str(infused)) / Decimal(str(bag))).quantize(Decimal("0.001"))
+    found.append(
+        Finding(
+            "DRUG-DOSE",
+            "warning",
+            f"{adm.drug}: {infused:g} of {bag:g} mL infused, but the whole dose ordered "
+            f"({amount_label(given, adm.dose.unit)}) is charted as given: chart the amount "
+            f"that ran in (about {amount_label(ran_in, adm.dose.unit)}); the drug line bills "
+            "the dose charted",
+            (adm.id,),
+            "dose",
+        )
+    )
 
 
 # DOC-VOLUME's tolerance: the volume infused and the volume the charted minutes make at the

@@ -328,3 +328,44 @@ def test_a_record_without_rates_still_reads_and_a_bad_rate_names_its_field():
     with pytest.raises(RecordError) as bad:
         parse_record(record(infusion("A1", minutes=60, rates=[{"ml_h": 10}])))
     assert bad.value.field == "administrations[0].rates[0].at"
+
+
+# --- DRUG-DOSE: the whole dose charted for a bag stopped early ---------------------------------
+
+J2543 = {"hcpcs": "J2543", "billing_unit": {"value": 1.125, "unit": "g"}}
+
+
+def _pip_tazo(dose="3.375 g", given=3.375, infused=25, bag=100):
+    adm = infusion(
+        "A1", "piperacillin-tazobactam", minutes=30, **J2543,
+        dose={"value": given, "unit": "g"}, volume_infused_ml=infused, bag_volume_ml=bag,
+    )  # fmt: skip
+    return record(adm, orders=[order(adm["order"], adm["drug"], dose=dose)])
+
+
+def test_drug_dose_the_whole_ordered_dose_charted_for_a_bag_stopped_early_is_a_warning():
+    """25 of 100 mL ran in and 3.375 g (the order) is charted as given: the drug line would bill
+    the whole bag. The warning says how much ran in, beside the dose."""
+    found = findings(run(_pip_tazo()), "DRUG-DOSE")
+    assert [(f.severity, f.field) for f in found] == [("warning", "dose")]
+    assert "25 of 100 mL infused" in found[0].message
+    assert "about 0.844 g" in found[0].message
+
+
+def test_drug_dose_the_amount_that_ran_in_charted_is_reconciled():
+    assert findings(run(_pip_tazo(given=0.844)), "DRUG-DOSE") == []
+
+
+@pytest.mark.parametrize("infused", [100, 90])  # the whole bag; within DOC-VOLUME's tolerance
+def test_drug_dose_a_bag_run_in_within_tolerance_asks_nothing(infused):
+    assert findings(run(_pip_tazo(infused=infused)), "DRUG-DOSE") == []
+
+
+@pytest.mark.parametrize("dose", ["per protocol", "75 mg/m2", None])
+def test_drug_dose_an_order_not_written_as_one_amount_is_not_compared(dose):
+    assert findings(run(_pip_tazo(dose=dose)), "DRUG-DOSE") == []
+
+
+def test_drug_dose_the_ordered_amount_in_another_unit_is_compared_converted():
+    """"3,375 mg" ordered, 3.375 g charted: the same amount."""
+    assert len(findings(run(_pip_tazo(dose="3,375 mg")), "DRUG-DOSE")) == 1

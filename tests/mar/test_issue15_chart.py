@@ -308,3 +308,22 @@ def test_an_infusion_paused_now_is_said_paused_in_the_sign_panel_not_running(cli
     checklist = checklist[: checklist.index("</section>")]
     assert "carboplatin is paused (since" in checklist
     assert "carboplatin is running" not in checklist
+
+
+def test_drug_dose_the_whole_dose_charted_for_a_bag_stopped_early_is_said_beside_the_dose(
+    client_as,
+) -> None:
+    """QA: a bag stopped at 100 of 250 mL with the whole 450 mg ordered charted as given billed
+    the whole dose, with nothing said. DRUG-DOSE now asks for the amount that ran in, beside the
+    dose; charting it clears the warning."""
+    encounter, adm = running_visit()
+    adm = _billed_carboplatin(encounter)
+    adm.order.__class__.objects.filter(pk=adm.order_id).update(dose="450 mg")
+    Administration.objects.filter(pk=adm.pk).update(
+        dose_value=Decimal(450), dose_unit="mg", bag_volume_ml=Decimal(250),
+        volume_infused_ml=Decimal(100), stop=timezone.now() - timedelta(minutes=5),
+    )  # fmt: skip
+    beside = _dose_findings(_chart(client_as(roles.NURSE), encounter))
+    assert "100 of 250 mL infused" in beside and "about 180 mg" in beside
+    Administration.objects.filter(pk=adm.pk).update(dose_value=Decimal(180))
+    assert _dose_findings(_chart(client_as(roles.NURSE), encounter)) == ""
