@@ -82,3 +82,32 @@ def test_no_one_word_button_is_broken_across_lines_at_768(browser_page, live_ser
             open_every_fold(page)
             broken += [f"{username} {path}: {label}" for label in page.evaluate(BROKEN_WORDS)]
     assert not broken, "\n".join(broken)
+
+
+CHECKBOXES = """() => [...document.querySelectorAll('input[type=checkbox]')]
+  .filter(e => getComputedStyle(e).visibility !== 'hidden' && e.getClientRects().length)
+  .map(e => { const box = e.getBoundingClientRect();
+              const holder = e.closest('.form-check') || e.closest('label') || e;
+              const row = holder.getBoundingClientRect();
+              return [e.outerHTML.slice(0, 90), Math.round(box.width), Math.round(row.height)]; })
+  .filter(([, side, row]) => side < 28 || row < 44)"""
+
+
+def test_every_checkbox_is_a_28px_box_on_a_44px_row_at_768(browser_page, live_server) -> None:
+    """QA: the sign-off's confirmation and the second nurse's check were 16 px boxes. A checkbox
+    with its label is one target at least 44 px high, the box itself 28 px."""
+    world = readable_world()
+    page = browser_page
+    page.set_viewport_size({"width": 768, "height": 1024})
+    small: list[str] = []
+    seen = 0
+    for username, paths in main_pages(world).items():
+        sign_in(page, live_server, username)
+        for path in paths:
+            visit(page, live_server, path)
+            open_every_fold(page)
+            seen += page.locator("input[type=checkbox]:visible").count()
+            for html, side, row in page.evaluate(CHECKBOXES):
+                small.append(f"{username} {path}: box {side} px, row {row} px {html}")
+    assert seen >= 3, "the pages' checkboxes (sign-off, second check, filters) were not found"
+    assert not small, "\n".join(small)

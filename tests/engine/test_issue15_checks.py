@@ -367,5 +367,5 @@ def test_drug_dose_an_order_not_written_as_one_amount_is_not_compared(dose):
 
 
 def test_drug_dose_the_ordered_amount_in_another_unit_is_compared_converted():
-    """"3,375 mg" ordered, 3.375 g charted: the same amount."""
+    """ "3,375 mg" ordered, 3.375 g charted: the same amount."""
     assert len(findings(run(_pip_tazo(dose="3,375 mg")), "DRUG-DOSE")) == 1

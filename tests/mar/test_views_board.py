@@ -232,3 +232,21 @@ def test_the_board_shows_a_page_of_cards_at_a_time_so_its_cost_is_fixed(
         html = client.get(reverse("mar:board"), {"page": number}).content.decode()
         seen.update(re.findall(r'href="/mar/encounters/(\d+)/"', html))
     assert seen == {str(e.pk) for e in encounters + more}
+
+
+def test_board_lists_chairs_in_the_rooms_order_not_as_text(client_as) -> None:
+    """QA: chair 10 sat between chairs 1 and 2. Chairs and beds are in number order within a
+    unit ("Chair 2" before "Chair 10"), a label's letters first ("Bay 3" before "Chair 1")."""
+    client = client_as(roles.NURSE)
+    now = timezone.now()
+    unit = f"Order-{now.timestamp():.0f}"
+    labels = ["Chair 10", "Chair 2", "Bay 3", "Chair 1", "Bay 12"]
+    names = {
+        label: factories.encounter_create(
+            arrived_at=now, unit=unit, location_label=label
+        ).patient.name
+        for label in labels
+    }
+    page = client.get(reverse("mar:board")).content.decode()
+    shown = sorted(labels, key=lambda label: page.index(names[label]))
+    assert shown == ["Bay 3", "Bay 12", "Chair 1", "Chair 2", "Chair 10"]
