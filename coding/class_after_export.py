@@ -47,8 +47,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from coding.claim import billed_by_administration, formulary_snapshot
+from coding.claim import NDC_KEYS, billed_by_administration, formulary_snapshot
 from coding.drug_lines import (
+    DRUG_LINE_POSITION_BASE,
     DrugLineRows,
     drug_line_inputs,
     drug_lines_compute,
@@ -58,7 +59,13 @@ from coding.drug_lines import (
 )
 from coding.engine import RecordError, code_record, parse_record
 from coding.ledger import standing_charges_of
-from coding.models import ChargeCorrection, ChargeRun, ClassChangeAfterExport, ReviewItem
+from coding.models import (
+    ChargeCorrection,
+    ChargeLine,
+    ChargeRun,
+    ClassChangeAfterExport,
+    ReviewItem,
+)
 from coding.review import review_claim
 from coding.services import charge_run_generate
 from mar.audit.context import history_context
@@ -160,6 +167,27 @@ def _record_order(record_id: str) -> tuple[int, str]:
     return (int(digits) if digits.isdigit() else 0, record_id)
 
 
+def _line_readers(runs: list[ChargeRun]) -> dict[int, set[str]]:
+    """Per run, the administrations whose NDC facts its drug lines carry: of each drug line's
+    administrations the first scanned, else the first, whose drug's code (as the run read it)
+    is the line's (coding/claim.py `_drug_line`). One read for all the runs."""
+    out: dict[int, set[str]] = defaultdict(set)
+    by_pk = {run.pk: run for run in runs}
+    rows = ChargeLine.objects.filter(
+        run_id__in=list(by_pk), position__gte=DRUG_LINE_POSITION_BASE
+    ).values_list("run_id", "code", "administrations")
+    for run_id, code, administrations in rows:
+        run = by_pk[run_id]
+        scanned = run.billing_snapshot or {}
+        kept = run.formulary_snapshot or {}
+        covered = sorted(administrations, key=lambda a: not (scanned.get(a) or {}).get("ndc"))
+        for record_id in covered:
+            if (kept.get(record_id) or {}).get("hcpcs") == code:
+                out[run_id].add(record_id)
+                break
+    return dict(out)
+
+
 def billing_differences(
     runs: Iterable[ChargeRun], now: dict[int, FormularyNow] | None = None
 ) -> dict[int, list[dict[str, Any]]]:
@@ -170,10 +198,12 @@ def billing_differences(
     administration then field. The run's `billing_snapshot` and `formulary_snapshot` against
     the same made now (`formulary_now`); of the first only the formulary's data (not the dose,
     the waste, the NDC scanned: the record's), the second not asked of a run stored before it
-    was kept."""
+    was kept, and its NDC facts asked only of the administrations whose facts a drug line of
+    the run carries (`_line_readers`: a dose grouped under another's line carries none)."""
     runs = list(runs)
     if now is None:
         now = formulary_now(run.encounter_id for run in runs)
+    readers = _line_readers(runs)
     out: dict[int, list[dict[str, Any]]] = {}
     for run in runs:
         made_now = now.get(run.encounter_id)
@@ -194,6 +224,8 @@ def billing_differences(
                 for key in keys:
                     if key not in entry and not (either and key in after):
                         continue
+                    if key in NDC_KEYS and record_id not in readers.get(run.pk, ()):
+                        continue  # its line carries another dose's NDC (or it has none)
                     billed, today = str(entry.get(key, "")), str(after.get(key, ""))
                     if billed != today and (record_id, key) not in found:
                         drug = (run.formulary_snapshot or {}).get(record_id, {}).get("drug", "")
@@ -311,13 +343,19 @@ def _label(code: str, modifiers: Iterable[str], ndc: str = "") -> str:
 
 
 def _line_ndc(
-    facts: dict[str, dict[str, str]] | None, code: str, administrations: Iterable[str]
+    facts: dict[str, dict[str, str]] | None,
+    inputs: dict[str, Any],
+    code: str,
+    administrations: Iterable[str],
 ) -> str:
-    """The NDC a drug line carries by a formulary snapshot: its first administration's, when
-    the line is that drug's code ("" with no snapshot: a run stored before runs kept it)."""
-    for record_id in administrations:
+    """The NDC a drug line carries by a formulary snapshot: that of its first administration
+    scanned (`inputs`, the drug lines' inputs, say which), else its first, whose drug's code is
+    the line's ("" with no snapshot: a run stored before runs kept it)."""
+    covered = sorted(administrations, key=lambda a: not (inputs.get(a) or {}).get("ndc"))
+    for record_id in covered:
         entry = (facts or {}).get(record_id) or {}
-        return entry.get("ndc", "") if entry.get("hcpcs") == code else ""
+        if entry.get("hcpcs") == code:
+            return entry.get("ndc", "")
     return ""
 
 
@@ -348,7 +386,7 @@ def class_change_preview(
     drugs_billed: Counter[str] = Counter()
     for line in run.lines.all():
         if is_drug_line(line):
-            ndc = _line_ndc(kept, line.code, line.administrations)
+            ndc = _line_ndc(kept, run.billing_snapshot or {}, line.code, line.administrations)
             drugs_billed[_label(line.code, line.modifiers, ndc)] += line.units
         else:
             billed[_label(line.code, line.modifiers)] += line.units
@@ -377,7 +415,7 @@ def class_change_preview(
             code = str(item["code"])
             ids = [str(a) for a in cast(list[str], item["administrations"])]
             modifiers = [str(m) for m in cast(list[str], item["modifiers"])]
-            label = _label(code, modifiers, _line_ndc(facts, code, ids))
+            label = _label(code, modifiers, _line_ndc(facts, today.billing, code, ids))
             drugs_made[label] += cast(int, item["units"])
     billed.update(drugs_billed)
     made.update(drugs_made)
