@@ -235,6 +235,7 @@ def formulary_snapshot(
     encounter_id: int,
     administrations: Iterable[Administration],
     ndcs: Mapping[int, Sequence[DrugNdc]],
+    billed: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, str]]:
     """What a run made now reads of the formulary, per administration (record id): its drug's
     name, HCPCS code and billing unit, and for a drug with a HCPCS code the NDC its drug lines
@@ -243,11 +244,13 @@ def formulary_snapshot(
     the encounter's lock (coding/services.py), its lines carry these whatever the formulary
     says later. `administrations`: the encounter's, with their drug; `ndcs`: their drugs' NDCs,
     preferred first (`review_reads.ndcs`). The standing charges are read only when a drug of the
-    record has a HCPCS code."""
+    record has a HCPCS code; `billed`: the NDC each administration was billed with
+    (`billed_by_administration`), when read already."""
     administrations = list(administrations)
-    billed: dict[str, str] = {}
-    if any(adm.drug.hcpcs_code for adm in administrations):
-        billed = billed_by_administration(review_reads.standing_charges(encounter_id))
+    if billed is None:
+        billed = {}
+        if any(adm.drug.hcpcs_code for adm in administrations):
+            billed = billed_by_administration(review_reads.standing_charges(encounter_id))
     snapshot: dict[str, dict[str, str]] = {}
     for adm in sorted(administrations, key=lambda a: a.pk):
         record_id = administration_record_id(adm.pk)

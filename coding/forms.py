@@ -130,7 +130,7 @@ class CorrectionUndoForm(forms.Form):
 
 
 class ClassRerunForm(forms.Form):
-    """Make the charges again under the drug's class now (coding/class_after_export.py)."""
+    """Make the charges again under the formulary now (coding/class_after_export.py)."""
 
     reason = forms.CharField(
         max_length=2000,
@@ -142,7 +142,7 @@ class ClassRerunForm(forms.Form):
 
 
 class ClassStandsForm(forms.Form):
-    """The billed claim stands despite a class change after export."""
+    """The billed claim stands despite a change of a drug's class or billing data after export."""
 
     reason = forms.CharField(
         max_length=2000,

@@ -7,14 +7,14 @@ the signed encounters whose current charge run was coded or billed with somethin
 regenerated through the charge outbox (coding/outbox.py: the task is sent on commit, so the
 worker finds the new data, and re-sent by beat if Redis was down), or, when that run was already
 exported to billing, only flagged for the coder: an exported run is never replaced behind the
-coder's back. A class change flags it with a `ClassChangeAfterExport` kept to the difference
-between the classes the run used and those now (coding/class_after_export.py: changed back, the
-flag ends; the coder re-runs the charges or says the billed claim stands); a change of billing
-data or NDCs appends a line to the run's reason. A run's drug lines carry the NDC the run was
-made with (coding/claim.py `formulary_snapshot`), so an NDC change that gives a line of the run
-another NDC (the preferred package retired, another preferred for a dose never billed, a billed
-package no longer listed) makes a new run too, or flags an exported one: its lines keep the NDC
-billed.
+coder's back. Any of these changes flags it with a `ClassChangeAfterExport` kept to the
+difference between what the run was made with (the classes its record was coded with, the
+billing data and NDC facts its snapshots keep) and what the formulary gives now
+(coding/class_after_export.py: changed back, the flag ends; the coder re-runs the charges or
+says the billed claim stands). A run's drug lines carry the NDC the run was made with
+(coding/claim.py `formulary_snapshot`), so an NDC change that gives a line of the run another
+NDC (the preferred package retired, another preferred for a dose never billed, a billed package
+no longer listed) makes a new run too, or flags an exported one: its lines keep the NDC billed.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from django.utils import timezone
-
 from coding import review_reads
 from coding.claim import NDC_KEYS, billed_by_administration, ndc_choice, ndc_entry, preferred_ndc
-from coding.class_after_export import class_after_export_refresh
+from coding.class_after_export import formulary_after_export_refresh
 from coding.drug_lines import claim_ndc, drug_billing
 from coding.ledger import standing_charges_of
 from coding.models import ChargeRun
@@ -34,10 +32,6 @@ from coding.outbox import outbox_enqueue
 from mar.models import Administration, Drug, Encounter
 from mar.ports import FormularyChange
 from mar.record import administration_record_id
-
-# Starts the line appended to an exported run's reason when a billing data or NDC change would
-# alter it (a class change flags it with a ClassChangeAfterExport instead).
-BILLING_EXPORTED_FLAG = "BILLING DATA CHANGED AFTER EXPORT"
 
 Stale = Callable[[ChargeRun, set[str]], bool]
 
@@ -123,7 +117,6 @@ def charges_refresh(*, change: FormularyChange) -> tuple[list[int], list[int]]:
             "encounter_id"
         )
     )
-    class_change = change.ndcs_of is None and change.billing_of is None
     if change.ndcs_of is not None:
         stale = _grouped_or_carried_otherwise(change.ndcs_of, runs)
         kind = ChargeRun.Trigger.BILLING_CHANGE
@@ -135,25 +128,12 @@ def charges_refresh(*, change: FormularyChange) -> tuple[list[int], list[int]]:
         kind = ChargeRun.Trigger.CLASS_CHANGE
 
     regenerated: list[int] = []
-    flagged: list[int] = []
-    if class_change:
-        # Every exported run the change governs, stale or not: its flag follows the difference
-        # of the whole run (a class changed back to what it used ends it).
-        exported = [run for run in runs if run.exported_at is not None]
-        flagged = class_after_export_refresh(runs=exported, reason=change.reason)
-        runs = [run for run in runs if run.exported_at is None]
+    # Every exported run the change governs, stale or not: its flag follows the difference of
+    # the whole run (the class or billing data changed back to what it used ends it).
+    exported = [run for run in runs if run.exported_at is not None]
+    flagged = formulary_after_export_refresh(runs=exported, reason=change.reason)
     for run in runs:
-        if not stale(run, by_encounter[run.encounter_id]):
-            continue
-        if run.exported_at is not None:
-            at = timezone.localtime().strftime("%Y-%m-%d %H:%M")
-            flag = (
-                f"{BILLING_EXPORTED_FLAG} ({at}): {change.reason} "
-                "Not regenerated: review the billed claim."
-            )
-            run.reason = f"{run.reason}\n{flag}" if run.reason else flag
-            run.save(update_fields=["reason"])
-            flagged.append(run.pk)
+        if run.exported_at is not None or not stale(run, by_encounter[run.encounter_id]):
             continue
         # An outbox row in this transaction, the task sent on commit (the worker must find the
         # new class already in the database); if Redis is down, beat re-sends it later.

@@ -5,6 +5,7 @@ the engine returned them, so a run stays readable after the record changes.
 """
 
 from datetime import date
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -275,31 +276,36 @@ class CorrectionDecision(models.Model):
 
 
 class ClassChangeAfterExport(models.Model):
-    """A pharmacist's class change that reaches an exported run (coding/class_after_export.py).
+    """A pharmacist's change of a drug's class, billing data (HCPCS code, billing unit,
+    container) or NDCs that reaches an exported run (coding/class_after_export.py).
 
-    An exported run is never replaced behind the coder's back: the class change flags it
-    (`OPEN`), saying which administrations' drugs the run coded with another class than they
-    have now (`changes`) and the pharmacist's decisions that did it (`reason`). It stays open
-    while the difference stands, kept to it at every later class change: the class changed back
-    to what the run used ends it (`REVERTED`); the coder ends it by re-running the charges under
-    the class now (`RERUN`, `rerun` the new run, which goes through review and whose export
-    sends only the difference) or by saying the billed claim stands, with a reason (`STANDS`,
-    while the difference stays: a class change altering it flags the run again; changed back
-    after it, a `REVERTED` row says so). At most one open per run.
+    An exported run is never replaced behind the coder's back: the change flags it (`OPEN`),
+    saying what the run was made with that differs from the formulary now (`changes`, one entry
+    per administration and field: its class, or a field of the billing data its drug lines
+    read) and the pharmacist's decisions that did it (`reason`). It stays open while the
+    difference stands, kept to it at every later change of the formulary governing the run: the
+    formulary changed back to what the run used ends it (`REVERTED`); the coder ends it by
+    re-running the charges under the formulary now (`RERUN`, `rerun` the new run, which goes
+    through review and whose export sends only the difference) or by saying the billed claim
+    stands, with a reason (`STANDS`, while the difference stays: a change altering it flags the
+    run again; changed back after it, a `REVERTED` row says so). At most one open per run. (The
+    name is the first kind it flagged: a class change.)
     """
 
     class State(models.TextChoices):
         OPEN = "open", "Waiting for the coder"
-        RERUN = "rerun", "Re-run under the class now"
+        RERUN = "rerun", "Re-run under the formulary now"
         STANDS = "stands", "Billed claim stands"
-        REVERTED = "reverted", "Class changed back"
+        REVERTED = "reverted", "Changed back"
 
     run = models.ForeignKey(
         ChargeRun, on_delete=models.PROTECT, related_name="class_changes_after_export"
     )
-    # [{"administration": "A12", "drug": "...", "billed": class the run used, "now": class now}]
+    # [{"administration": "A12", "drug": "...", "field": "drug_class" (absent on the flags
+    # stored before billing data was flagged too) or a billing field (`BILLING_FIELDS`),
+    # "billed": what the run was made with, "now": what the formulary gives now}]
     changes = models.JSONField(default=list)
-    reason = models.TextField(help_text="The pharmacist's class decisions that made it, in order")
+    reason = models.TextField(help_text="The pharmacist's decisions that made it, in order")
     flagged_at = models.DateTimeField(default=now)
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     decided_by = models.ForeignKey(
@@ -322,7 +328,75 @@ class ClassChangeAfterExport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"class change after export of run {self.run_id} ({self.state})"
+        return f"formulary change after export of run {self.run_id} ({self.state})"
+
+    # What a flag's change names, beside the class: the formulary's billing data the drug lines
+    # read (coding/drug_lines.py `drug_line_inputs`) and the NDC facts its claim carries
+    # (coding/claim.py `formulary_snapshot`), as the run keeps them.
+    CLASS_FIELD = "drug_class"
+    BILLING_FIELDS = {
+        "hcpcs": "HCPCS code",
+        "billing_unit": "billing unit",
+        "container": "container",
+        "claim_ndc": "NDC the doses group under",
+        "ndc": "NDC",
+        "ndc_unit": "NDC unit",
+        "ndc_per_unit": "NDC units per billing unit",
+    }
+
+    @classmethod
+    def field_of(cls, change: dict[str, Any]) -> str:
+        return str(change.get("field") or cls.CLASS_FIELD)
+
+    @classmethod
+    def what_changed(cls, changes: list[dict[str, Any]]) -> str:
+        """What the changes are of: "Drug class", "Billing data", "Drug class and billing data"
+        ("" for none)."""
+        fields = {cls.field_of(change) for change in changes}
+        classes = cls.CLASS_FIELD in fields
+        billing = bool(fields - {cls.CLASS_FIELD})
+        if classes and billing:
+            return "Drug class and billing data"
+        return "Drug class" if classes else "Billing data" if billing else ""
+
+    @classmethod
+    def describe(cls, change: dict[str, Any]) -> str:
+        """One change in words: "paclitaxel HCPCS code J9267 -> J9264"."""
+        name = cls.field_of(change)
+        if name == cls.CLASS_FIELD:
+            billed = change.get("billed") or "untagged"
+            now = change.get("now") or "untagged"
+            return f"{change.get('drug', '')} {billed} -> {now}"
+        label = cls.BILLING_FIELDS.get(name, name)
+        billed, now = change.get("billed") or "(none)", change.get("now") or "(none)"
+        return f"{change.get('drug', '')} {label} {billed} -> {now}"
+
+    @property
+    def what(self) -> str:
+        return self.what_changed(self.changes)
+
+    @property
+    def entries(self) -> list[dict[str, str]]:
+        """The changes as the pages show them: each with its field's label ("" for the class)
+        and its values in words ("untagged", "(none)")."""
+        out = []
+        for change in self.changes:
+            name = self.field_of(change)
+            blank = "untagged" if name == self.CLASS_FIELD else "(none)"
+            out.append(
+                {
+                    "administration": str(change.get("administration", "")),
+                    "drug": str(change.get("drug", "")),
+                    "field": name,
+                    "label": ""
+                    if name == self.CLASS_FIELD
+                    else self.BILLING_FIELDS.get(name, name),
+                    "billed": str(change.get("billed") or blank),
+                    "now": str(change.get("now") or blank),
+                    "text": self.describe(change),
+                }
+            )
+        return out
 
 
 class EditOverride(models.Model):

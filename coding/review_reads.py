@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, JSONField, OuterRef, QuerySet, Subquery
 
 from coding.models import (
     ChargeCorrection,
@@ -99,8 +99,8 @@ def queries(encounter_id: int) -> QuerySet[DocumentationQuery]:
 
 @prepared
 def class_changes_after_export(run_ids: list[int]) -> QuerySet[ClassChangeAfterExport]:
-    """The pharmacist's class changes that flagged the runs once exported, oldest first, with
-    the coder who decided each (coding/class_after_export.py)."""
+    """The pharmacist's changes (class, billing data, NDCs) that flagged the runs once exported,
+    oldest first, with the coder who decided each (coding/class_after_export.py)."""
     return ClassChangeAfterExport.objects.filter(run_id__in=run_ids).select_related("decided_by")
 
 
@@ -164,8 +164,9 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
     newest first, with the patient, the review item and who claimed it, the number of findings
     of the current run (`finding_count`) and what of it was last sent to billing: the run
     (`billed_run`, None when nothing ever was) and when (`billed_at`), so a change after
-    billing is told from charges only taken back into review; and whether a pharmacist's class
-    change waits for the coder on the current run, exported (`class_changed`)."""
+    billing is told from charges only taken back into review; and what of a pharmacist's change
+    of a drug's class, billing data or NDCs waits for the coder on the current run, exported
+    (`after_export`: the open flag's changes, None when none waits)."""
     findings = (
         ChargeFinding.objects.filter(run__encounter=OuterRef("pk"), run__is_current=True)
         .order_by()
@@ -174,7 +175,7 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
         .values("n")
     )
     last_sent = LedgerEntry.objects.filter(encounter_id=OuterRef("pk")).order_by("-pk")
-    class_changed = ClassChangeAfterExport.objects.filter(
+    after_export = ClassChangeAfterExport.objects.filter(
         run__encounter=OuterRef("pk"),
         run__is_current=True,
         state=ClassChangeAfterExport.State.OPEN,
@@ -186,7 +187,7 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
             finding_count=Subquery(findings, output_field=IntegerField()),
             billed_run=Subquery(last_sent.values("run_id")[:1]),
             billed_at=Subquery(last_sent.values("at")[:1]),
-            class_changed=Exists(class_changed),
+            after_export=Subquery(after_export.values("changes")[:1], output_field=JSONField()),
         )
         .order_by("-arrived_at", "-pk")
     )
@@ -213,6 +214,8 @@ def worklist_rows(encounter_ids: list[int]) -> list[Encounter]:
     for run in runs_read:
         by_encounter.setdefault(run.encounter_id, []).append(run)
     for row in rows:
+        # "Drug class", "Billing data" or both changed after export ("" when nothing waits).
+        row.after_export_what = ClassChangeAfterExport.what_changed(row.after_export or [])  # type: ignore[attr-defined]
         row.current_runs = by_encounter.get(row.pk, [])  # type: ignore[attr-defined]
         for run in row.current_runs:  # type: ignore[attr-defined]
             run.encounter = row

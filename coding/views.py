@@ -36,6 +36,7 @@ from coding.class_after_export import (
     class_change_preview,
     class_change_rerun,
     class_change_stands,
+    under_now,
 )
 from coding.corrections import (
     DECIDED,
@@ -558,10 +559,11 @@ def _class_change_context(
     item: ReviewItem | None,
     take: Any,
 ) -> None:
-    """A pharmacist's class change on the current run once exported (coding/class_after_export.py):
-    open, what changed, what the engine makes under the class now beside what the billed run
-    made, and the coder's two actions (unless another coder holds the charges in review); else
-    the last word on it when it was changed back, or said to stand."""
+    """A pharmacist's change of a drug's class, billing data or NDCs on the current run once
+    exported (coding/class_after_export.py): open, what changed, what the formulary now makes
+    (the engine's lines under the class now, the drug lines under the billing data now) beside
+    what the billed run made, and the coder's two actions (unless another coder holds the
+    charges in review); else the last word on it when it was changed back, or said to stand."""
     flags = list(review_reads.class_changes_after_export([run.pk]))
     latest = flags[-1] if flags else None
     context["class_change"] = None
@@ -580,6 +582,7 @@ def _class_change_context(
     )
     context["class_change"] = {
         "flag": latest,
+        "under": under_now(latest.changes),
         "preview": class_change_preview(run, latest.changes),
         "held_by": held_by,
         "rerun_form": None if held_by else take(("class_rerun",), ClassRerunForm(prefix="rerun")),
@@ -603,8 +606,8 @@ def _administration_choices(administrations: Iterable[Administration]) -> list[t
 
 # A refused form and where it goes on the page: ("line", line id), ("added", correction id),
 # ("add",), ("query",), ("withdraw", query id), ("resolve", correction id), ("undo", correction
-# id), ("override", rule, message), or ("class_rerun",) and ("class_stands",) (a class change
-# after export: no claim needed).
+# id), ("override", rule, message), or ("class_rerun",) and ("class_stands",) (a change of a
+# drug's class, billing data or NDCs after export: no claim needed).
 Bound = tuple[tuple[object, ...], forms.Form]
 
 
@@ -803,18 +806,23 @@ def correction_undo_view(request: HttpRequest, pk: int, correction_id: int) -> H
 @require_POST
 @role_required(CODER)
 def class_rerun_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Make the charges again under the class now, after a class change once billed."""
+    """Make the charges again under the formulary now, after a change of a drug's class,
+    billing data or NDCs once billed."""
     item = _item_for(pk)
     form = ClassRerunForm(request.POST, prefix="rerun")
     if form.is_valid():
         try:
-            class_change_rerun(item=item, user=request.user, reason=form.cleaned_data["reason"])
+            run = class_change_rerun(
+                item=item, user=request.user, reason=form.cleaned_data["reason"]
+            )
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
+            flag = ClassChangeAfterExport.objects.filter(rerun=run).first()
+            under = under_now(flag.changes if flag is not None else [])
             messages.success(
                 request,
-                "Re-run under the class now: the new charges are in review with you. Accepted, "
+                f"Re-run under {under} now: the new charges are in review with you. Accepted, "
                 "the next export sends billing only the difference: credits of what changed and "
                 "new charges.",
             )
@@ -825,7 +833,8 @@ def class_rerun_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @role_required(CODER)
 def class_stands_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """The billed claim stands despite a class change after export, with a reason."""
+    """The billed claim stands despite a change of a drug's class, billing data or NDCs after
+    export, with a reason."""
     item = _item_for(pk)
     form = ClassStandsForm(request.POST, prefix="stands")
     if form.is_valid():

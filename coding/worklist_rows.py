@@ -5,11 +5,11 @@ a third of a full worklist page (benchmarks/README.md, twenty-third session). A 
 values the page reads at every load anyway: the encounter's date, patient, unit and place; its
 run's charges as coding/worklist_charges.py gives them; the findings counted; the review item's
 state, its reason and who has it; whether it was sent to billing and changed since; whether
-a pharmacist's class change waits for the coder on charges billed. Those values
-themselves (and the time zone the date is shown in) make the key a drawn row is kept under, so a
-row drawn for other values is never shown. The claim button's CSRF token differs with every
-response: a row is drawn with a slot in its place (a random string, new with each process), which
-the page fills with its own token.
+a pharmacist's change of a drug's class or billing data waits for the coder on charges billed
+(and of which). Those values themselves (and the time zone the date is shown in) make the key
+a drawn row is kept under, so a row drawn for other values is never shown. The claim button's
+CSRF token differs with every response: a row is drawn with a slot in its place (a random
+string, new with each process), which the page fills with its own token.
 
 The cache is `CACHES["board"]` (memory per process, as the board's cards).
 tests/coding/test_worklist_charges.py holds the page with rows kept to the page drawn with
@@ -33,7 +33,7 @@ from mar.jinja import jinja
 from mar.models import Encounter
 
 CACHE = "board"
-_VERSION = "2"  # bump when the row's template or what it reads changes
+_VERSION = "3"  # bump when the row's template or what it reads changes
 TEMPLATE = "coding/_worklist_row.jinja"
 _TOKEN_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
 
@@ -68,7 +68,7 @@ def _shown(encounter: Any) -> tuple[Any, ...]:
         else None,
         encounter.changed_after_billing,
         encounter.back_from_billing,
-        getattr(encounter, "class_changed", False),
+        getattr(encounter, "after_export_what", ""),
         timezone.get_current_timezone_name(),
     )
 

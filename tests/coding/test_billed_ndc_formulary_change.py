@@ -29,9 +29,8 @@ from hl7apy.parser import parse_message
 
 from coding.chargemaster import charge_master_load, charge_master_parse
 from coding.exports import NDC_QUANTITY_EXTENSION, NDC_SYSTEM, export_create
-from coding.formulary_changes import BILLING_EXPORTED_FLAG
 from coding.ledger import Sendable, ndc_changes
-from coding.models import ChargeRun, Export, LedgerEntry, ReviewItem
+from coding.models import ChargeRun, ClassChangeAfterExport, Export, LedgerEntry, ReviewItem
 from coding.review import charge_line_correct, review_accept, review_reopen
 from coding.services import charge_run_generate
 from mar import roles
@@ -120,7 +119,7 @@ def flagged(encounter: Encounter) -> ChargeRun:
     """The encounter's current run: still the one exported, flagged for the coder."""
     run = ChargeRun.objects.get(encounter=encounter, is_current=True)
     assert run.exported_at is not None
-    assert BILLING_EXPORTED_FLAG in run.reason
+    assert ClassChangeAfterExport.objects.filter(run=run, state="open").exists()
     assert ChargeRun.objects.filter(encounter=encounter).count() == 1
     return run
 
@@ -357,7 +356,7 @@ def test_another_preferred_ndc_after_export_neither_flags_nor_changes_the_billed
     drug_ndc_prefer(ndc=other, user=pharmacist_user)
     run = ChargeRun.objects.get(encounter=encounter, is_current=True)
     assert ChargeRun.objects.filter(encounter=encounter).count() == 1
-    assert BILLING_EXPORTED_FLAG not in run.reason
+    assert not ClassChangeAfterExport.objects.filter(run=run).exists()
     reopen_and_accept(coder_user, encounter)
     assert export_create(user=coder_user).export is None
 

@@ -234,9 +234,9 @@ def test_changed_back_after_the_claim_was_said_to_stand_then_again_flags_it_agai
 
 def test_nothing_to_decide_without_a_pending_class_change(coder_user) -> None:
     encounter, _ = billed(coder_user)
-    with pytest.raises(ValidationError, match="No class change"):
+    with pytest.raises(ValidationError, match="No formulary change"):
         class_change_stands(item=item_of(encounter), user=coder_user, reason="x")
-    with pytest.raises(ValidationError, match="No class change"):
+    with pytest.raises(ValidationError, match="No formulary change"):
         class_change_rerun(item=item_of(encounter), user=coder_user)
 
 

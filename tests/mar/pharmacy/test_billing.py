@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from coding.formulary_changes import BILLING_EXPORTED_FLAG
-from coding.models import ChargeRun
+from coding.models import ChargeRun, ClassChangeAfterExport
 from mar.models import Drug, Encounter
 from mar.pharmacy.services import drug_save, formulary_import
 from tests import factories
@@ -88,8 +87,13 @@ def test_an_exported_run_is_flagged_not_regenerated_when_billing_data_changes(
     assert callbacks == []
     signed.refresh_from_db()
     assert signed.is_current
-    assert signed.reason.startswith(BILLING_EXPORTED_FLAG)
-    assert "hcpcs_code J9267 -> J9268" in signed.reason
+    # Flagged for the coder (coding/class_after_export.py), the run's own reason untouched.
+    flag = ClassChangeAfterExport.objects.get(run=signed, state="open")
+    assert "hcpcs_code J9267 -> J9268" in flag.reason
+    assert {(c["field"], c["billed"], c["now"]) for c in flag.changes} >= {
+        ("hcpcs", "J9267", "J9268")
+    }
+    assert "J9268" not in signed.reason
 
 
 def test_an_import_changing_a_billing_unit_regenerates_the_drug_lines(
@@ -235,5 +239,9 @@ def test_an_exported_run_is_flagged_not_regenerated_when_a_preference_regroups_i
         drug_ndc_prefer(ndc=DrugNdc.objects.get(ndc=ONDANSETRON_NDCS[0]), user=pharmacist_user)
     assert callbacks == []
     billed.refresh_from_db()
-    assert billed.is_current and BILLING_EXPORTED_FLAG in billed.reason
-    assert "made preferred" in billed.reason
+    flag = ClassChangeAfterExport.objects.get(run=billed, state="open")
+    assert billed.is_current and "made preferred" in flag.reason
+    # The dose not scanned now groups under the package preferred (and, nothing standing at
+    # billing in this test, would carry it).
+    assert "claim_ndc" in [c["field"] for c in flag.changes]
+    assert "made preferred" not in billed.reason
