@@ -15,8 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from coding.chargemaster import charge_master_load, charge_master_parse
-from coding.formulary_changes import BILLING_EXPORTED_FLAG
-from coding.models import ChargeRun
+from coding.models import ChargeRun, ClassChangeAfterExport
 from mar import roles
 from mar.audit.models import EVENTS
 from mar.models import Drug, DrugNdc
@@ -248,8 +247,8 @@ def test_a_signed_record_not_yet_billed_is_charged_again_with_the_corrected_unit
 def test_an_exported_run_is_flagged_for_the_coder_not_replaced(
     priced, coder_user, pharmacist_user, django_capture_on_commit_callbacks
 ) -> None:
-    """The run already went to billing: no new run, no task; the run is flagged (its reason
-    says the correction) and billing holds the lines as they were sent."""
+    """The run already went to billing: no new run, no task; the run is flagged for the coder
+    (the flag says what the correction changed) and billing holds the lines as they were sent."""
     encounter = billed_visit(coder_user)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         done = correct(
@@ -261,8 +260,10 @@ def test_an_exported_run_is_flagged_for_the_coder_not_replaced(
     assert callbacks == []
     run = flagged(encounter)  # current, exported, the only run, its reason flagged
     assert done.flagged == [run.pk] and done.regenerated == []
-    assert "corrected by pharm1: NDC unit ML -> UN" in run.reason
-    assert run.reason.index(BILLING_EXPORTED_FLAG) < run.reason.index("corrected by")
+    flag = ClassChangeAfterExport.objects.get(run=run, state="open")
+    changed = {c["field"]: (c["billed"], c["now"]) for c in flag.changes}
+    assert changed["ndc_unit"] == ("ML", "UN")  # what the coder is shown, billed -> now
+    assert "NDC unit ML -> UN" in flag.reason and "pharm1" in flag.reason
     assert drug_charges(encounter) == [GIVEN, WASTED]
 
 
