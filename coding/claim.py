@@ -38,12 +38,13 @@ so a re-export of a run, or the credit of one of its lines, carries the NDC its 
 The exports (CSV, HL7, FHIR) and the review page render it from here, so they agree.
 
 `claim_findings` says what a claim will miss (never blocking: the coder sees it on the review
-page): CLAIM-DX an indication that is not an ICD-10-CM code, CLAIM-NDC a drug line with no NDC
-in the formulary or a drug line a coder changed to a code that is not its drug's, CLAIM-NPI an
-order with no ordering provider or an NPI whose check digit is wrong, CLAIM-HCPCS a drug (not a
-hydration fluid) charged for its administration whose own drug line was not made because the
-formulary gives it no HCPCS code or billing unit (the drug lines skip such a drug:
-coding/drug_lines.py).
+page): CLAIM-DX an indication that is not an ICD-10-CM code, or not a billable code of the list
+loaded (a category such as C50.9, or a code the list lacks: mar/registration/icd10.py),
+CLAIM-NDC a drug line with no NDC in the formulary or a drug line a coder changed to a code that
+is not its drug's, CLAIM-NPI an order with no ordering provider or an NPI whose check digit is
+wrong, CLAIM-HCPCS a drug (not a hydration fluid) charged for its administration whose own drug
+line was not made because the formulary gives it no HCPCS code or billing unit (the drug lines
+skip such a drug: coding/drug_lines.py).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from coding.models import ChargeRun, LedgerEntry
 from mar.models import Administration, DrugClass, DrugNdc, Encounter, Order
 from mar.record import administration_record_id
 from mar.registration.icd10 import CODE_RE as ICD10_RE
-from mar.registration.icd10 import normalise_code
+from mar.registration.icd10 import icd10_billable_problem, normalise_code
 from mar.validators import npi_normalise
 
 
@@ -489,7 +490,21 @@ def claim_findings(
             orders.setdefault(adm.order.pk, (adm.order, []))[1].append(record_id)
     for order, adms in orders.values():
         what = f"the order for {order.drug.name}"
-        if order_diagnosis(order) is None:
+        diagnosis = order_diagnosis(order)
+        problem = icd10_billable_problem(diagnosis) if diagnosis is not None else None
+        if problem is not None:
+            # A category (C50.9) or a code the list loaded does not have, whoever entered it
+            # (an interface keeps it; an order saved before the check): it goes on the claim.
+            found.append(
+                Finding(
+                    "CLAIM-DX",
+                    "warning",
+                    f"{what}: {problem.finding}",
+                    tuple(adms),
+                    "order.indication",
+                )
+            )
+        elif diagnosis is None:
             said = (order.indication_code or order.indication or "").strip()
             found.append(
                 Finding(

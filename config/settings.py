@@ -343,3 +343,10 @@ HL7_MLLP_HOST = os.environ.get("HL7_MLLP_HOST", "0.0.0.0")
 HL7_MLLP_PORT = int(os.environ.get("HL7_MLLP_PORT", 2575))
 HL7_MAX_MESSAGE_BYTES = int(os.environ.get("HL7_MAX_MESSAGE_BYTES", 1_000_000))
 HL7_IDLE_SECONDS = float(os.environ.get("HL7_IDLE_SECONDS", 300))
+
+# The ICD-10-CM list an order's indication is checked against (mar/registration/icd10.py): unset,
+# the shipped sample (a code outside it is accepted with a warning); set, the full list of
+# billable codes (CMS's icd10cm-codes-YYYY.txt, or a CSV code,description), a code outside it
+# refused. ICD10CM_FY names its fiscal year in the refusal.
+ICD10CM_FILE = os.environ.get("ICD10CM_FILE", "")
+ICD10CM_FY = os.environ.get("ICD10CM_FY", "")

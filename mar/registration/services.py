@@ -42,7 +42,7 @@ from mar.models import (
 )
 from mar.pharmacy.retired import DrugRetired, drug_retired_check
 from mar.ports import charges_port
-from mar.registration.icd10 import icd10_resolve
+from mar.registration.icd10 import icd10_billable_problem, icd10_resolve
 from mar.services.charting import ChartError, order_disposition_set
 from mar.summary import summary_invalidate
 from mar.validators import npi_normalise, text_problems
@@ -627,6 +627,14 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
             code, words = diagnosis.code, diagnosis.description
         except ValueError as exc:
             errors["indication"] = [str(exc)]
+        else:
+            # Typed by a person: a category (C50.9) is refused, and a code not in the list when
+            # the full list is loaded. From an interface the order is kept whatever its code (the
+            # ordering system's order, not to be dropped): the coder sees it (CLAIM-DX).
+            problem = icd10_billable_problem(code)
+            typed = entry.entry_method != EntryMethod.ELECTRONIC
+            if problem is not None and problem.refused and typed:
+                errors["indication"] = [problem.message]
     if errors:
         raise ValidationError(errors)
     unit = "" if entry.dose_basis == DoseBasis.AUC else entry.dose_unit.strip()
@@ -650,6 +658,13 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
         "purpose": entry.purpose,
         "placer_number": entry.placer_number.strip(),
     }
+
+
+def order_indication_warning(order: Order) -> str | None:
+    """What to tell the person who entered `order` about its indication when it was accepted but
+    is not a code of the ICD-10-CM list loaded (the shipped sample: mar/registration/icd10.py)."""
+    problem = icd10_billable_problem(order.indication_code) if order.indication_code else None
+    return problem.message if problem is not None else None
 
 
 def order_entry_typed(typed: Mapping[str, Any]) -> tuple[OrderEntry, dict[str, list[str]]]:

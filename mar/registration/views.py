@@ -26,6 +26,7 @@ from mar.registration.services import (
     order_enter,
     order_entry_problems,
     order_entry_typed,
+    order_indication_warning,
     patient_find,
     patient_register,
     patient_register_problems,
@@ -158,6 +159,8 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, f"Order entered: {order.drug.name} {order.dose}; waiting for pharmacy."
             )
+            if (warning := order_indication_warning(order)) is not None:
+                messages.warning(request, warning)
             return redirect(back)
     elif request.method == "POST":
         # What was typed in the other fields is checked too: every problem shows at once.
