@@ -61,12 +61,17 @@ from coding.models import (
     ReviewItem,
 )
 from coding.review import (
+    ANSWERED,
     EffectiveLine,
     _clean_line,
     _locked_claimed,
     _record_entries,
+    amendment_in_effect,
     effective_lines,
+    queries_answer,
 )
+from mar.audit.context import history_context_apart
+from mar.models import Addendum
 
 _TARGET_KEYS = ("code", "units", "modifiers", "date", "administrations")
 
@@ -170,8 +175,9 @@ def lines_matched(
 def corrections_to_carry(run: ChargeRun) -> list[ChargeCorrection]:
     """The run's corrections that a new run must hear about: the latest per line that is in
     effect or waiting for re-review, and every added line not dropped: as the coder last
-    changed it (that change, `amends`, carried as the added line), none once she removed it
-    (it sends nothing)."""
+    changed it (that change, `amends`, carried as the added line; one made before a re-review
+    of the line is in it: `amendment_in_effect`), none once she removed it (it sends
+    nothing)."""
     latest: dict[int, ChargeCorrection] = {}
     amended: dict[int, ChargeCorrection] = {}
     added: list[ChargeCorrection] = []
@@ -185,7 +191,7 @@ def corrections_to_carry(run: ChargeRun) -> list[ChargeCorrection]:
             latest[correction.line_id] = correction
     out: list[ChargeCorrection] = []
     for addition in added:
-        amendment = amended.get(addition.pk)
+        amendment = amendment_in_effect(addition, amended.get(addition.pk))
         if amendment is None:
             out.append(addition)
         elif amendment.action != ChargeCorrection.Action.REMOVE:
@@ -313,9 +319,34 @@ def basis_changes(
     since = datetime.fromisoformat(basis["at"]) if basis.get("at") else None
     for query in answered:
         if query.answered_at is not None and (since is None or query.answered_at > since):
-            at = timezone.localtime(query.answered_at)
-            said.append(f"query answered {at:%m-%d %H:%M}: “{query.question}”")
+            said.append(query_answered_said(query))
     return said
+
+
+QUERY_ANSWERED = "query answered "  # how `basis_changes` names a query answered since
+
+
+def query_answered_said(query: DocumentationQuery) -> str:
+    """A query answered, as the re-review says it: when, what the coder asked and what the
+    nurse answered (the words of the addendum that answered it: "What changed", which for an
+    answer in words is her answer). Reads the addendum (select it with the query)."""
+    assert query.answered_at is not None
+    at = timezone.localtime(query.answered_at)
+    said = f"{QUERY_ANSWERED}{at:%m-%d %H:%M}: “{' '.join(query.question.split())}”"
+    addendum = query.answered_by_addendum
+    if addendum is not None:
+        said += f"; the nurse answered: “{' '.join(addendum.what.split())}”"
+    return said
+
+
+def _answered_queries(encounter_id: int) -> list[DocumentationQuery]:
+    """The encounter's queries answered (the nurse's word or a run's change), with the
+    addenda that answered them: one read."""
+    return list(
+        DocumentationQuery.objects.filter(encounter_id=encounter_id, answered_at__isnull=False)
+        .select_related("answered_by_addendum")
+        .order_by("answered_at", "pk")
+    )
 
 
 @transaction.atomic
@@ -334,15 +365,7 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
     made: list[ChargeCorrection] = []
     carrying = corrections_to_carry(previous)
     # The encounter's queries answered (the nurse's word or this run's change): one read.
-    answered = (
-        list(
-            DocumentationQuery.objects.filter(
-                encounter_id=run.encounter_id, answered_at__isnull=False
-            ).order_by("answered_at", "pk")
-        )
-        if carrying
-        else []
-    )
+    answered = _answered_queries(run.encounter_id) if carrying else []
     for old in carrying:
         waiting = old.state == ChargeCorrection.State.NEEDS_REVIEW
         line: ChargeLine | None = None
@@ -405,6 +428,116 @@ def corrections_carry(*, previous: ChargeRun, run: ChargeRun) -> list[ChargeCorr
             )
         )
     return made
+
+
+# --- the nurse's answer in words -----------------------------------------------------------
+
+
+def _confirmed(correction: ChargeCorrection) -> datetime:
+    """When the coder last confirmed `correction`: its basis's time (carried, or kept or
+    adapted), else when she made it or last kept or adapted it."""
+    at = (correction.basis or {}).get("at")
+    return datetime.fromisoformat(at) if at else _confirmed_at(correction)
+
+
+@transaction.atomic
+def corrections_answer_rereview(
+    *, addendum: Addendum, queries: list[DocumentationQuery]
+) -> list[ChargeCorrection]:
+    """The nurse answered `queries` in words (`addendum`, the record unchanged: no new run is
+    made): each correction of the encounter's current run that waited on one of them (in
+    effect or waiting, made or last kept or adapted before the answer) comes back for
+    re-review on that run, as a new run would bring it back (`corrections_carry`): NEEDS_REVIEW,
+    applying to nothing, acceptance waiting for the coder's keep, adapt or drop; its basis kept
+    and what changed since said (`basis_changes`, the query and the nurse's words). An added
+    line comes back as she had last changed it. Each return is a `CorrectionDecision`
+    (answered: by the addendum's author, the nurse's words its reason), and the changes run
+    under their own audit context (`correction_answer_rereview`). Accepted or exported charges
+    go back to the coders (NEW). One already waiting says the answer too (no decision: it did
+    not come back). Idempotent: answering again, or calling again, changes nothing; a later
+    run carries them as waiting, saying each answer once. Returns those that came back."""
+    answered = [q for q in queries if q.answered_at is not None]
+    if not answered:
+        return []
+    run = ChargeRun.objects.filter(encounter_id=addendum.encounter_id, is_current=True).first()
+    if run is None:
+        return []
+    every = _answered_queries(addendum.encounter_id)
+    back: list[ChargeCorrection] = []
+    with history_context_apart(
+        action="correction_answer_rereview",
+        addendum=addendum.pk,
+        queries=[q.pk for q in answered],
+    ):
+        list(ChargeCorrection.objects.select_for_update().filter(run=run))  # lock them
+        for correction in corrections_to_carry(run):
+            since = _confirmed(correction)
+            said = [
+                query_answered_said(q)
+                for q in answered
+                if q.answered_at is not None and q.answered_at > since
+            ]
+            if not said:
+                continue
+            # The row that waits: an added line's addition (its change folded into it).
+            row = correction if correction.amends is None else correction.amends
+            basis = correction.basis or correction_basis(
+                run=run, administrations=_covered(correction), line=correction.line, at=since
+            )
+            changed = basis_changes(basis, run=run, line=row.line, answered=every)
+            if row.state == ChargeCorrection.State.NEEDS_REVIEW:
+                if (row.basis or {}).get("changed") != changed:
+                    row.basis = {**basis, "changed": changed}
+                    row.save(update_fields=["basis"])
+                continue
+            before = _as_is(row)
+            if row is not correction:
+                row.corrected = correction.corrected  # as she last changed it
+            row.state = ChargeCorrection.State.NEEDS_REVIEW
+            row.basis = {**basis, "changed": changed}
+            row.decision_reason = ""
+            row.decided_by = None
+            row.decided_at = None
+            row.save()
+            CorrectionDecision.objects.create(
+                correction=row,
+                decision=CorrectionDecision.Decision.ANSWERED,
+                reason="; ".join(said),
+                by=addendum.author,
+                before=before,
+                after=_as_is(row),
+            )
+            back.append(row)
+        if back:
+            # Accepted (or sent) with these corrections: back to the coders, as a new run puts
+            # them. One in review stays hers; a queried one came back with the answer.
+            ReviewItem.objects.filter(
+                encounter_id=addendum.encounter_id,
+                state__in=(ReviewItem.State.ACCEPTED, ReviewItem.State.EXPORTED),
+            ).update(
+                state=ReviewItem.State.NEW,
+                claimed_by=None,
+                claimed_at=None,
+                accepted_by=None,
+                accepted_at=None,
+                returned_reason=ANSWERED,
+                updated_at=timezone.now(),
+            )
+    return back
+
+
+@transaction.atomic
+def queries_answer_in_words(
+    *, addendum: Addendum, query_ids: list[int]
+) -> list[DocumentationQuery]:
+    """The nurse says her addendum answers these queries (coding/review.py `queries_answer`,
+    the item back to the coders), then the corrections that waited on them come back for
+    re-review (`corrections_answer_rereview`): the record may not have changed, so no new run
+    would bring them back. Called by the record's port (`queries_answered`, from
+    `mar.services.signature.addendum_store`). A withdrawn query is not answered."""
+    answered = queries_answer(addendum=addendum, query_ids=query_ids)
+    corrections_answer_rereview(addendum=addendum, queries=answered)
+    return answered
 
 
 def nearest_line(
@@ -473,11 +606,24 @@ class Rereview:
             assert line is not None
             corrected = self.correction.corrected
             yours = f"your {_label(corrected)}" if corrected else f"your removal of {line.code}"
+            what = (
+                "the nurse answered a query since it was made"
+                if self.answered_only
+                else "the record under this line changed"
+            )
+            return f"{what}; the engine still makes {_label(line)}: keep {yours} or drop it."
+        if self.answered_only and self.correction.corrected:
             return (
-                f"the record under this line changed; the engine still makes {_label(line)}: "
-                f"keep {yours} or drop it."
+                "the nurse answered a query since it was made: keep your "
+                f"{_label(self.correction.corrected)}, adapt it or drop it."
             )
         return ""
+
+    @property
+    def answered_only(self) -> bool:
+        """What changed under it is only queries the nurse answered (in words: the record and
+        the engine's line as they were)."""
+        return bool(self.changed) and all(c.startswith(QUERY_ANSWERED) for c in self.changed)
 
 
 def _label(line: ChargeLine | dict[str, Any]) -> str:

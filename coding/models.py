@@ -244,7 +244,8 @@ class ChargeCorrection(models.Model):
 
 class CorrectionDecision(models.Model):
     """A coder's re-review decision on a correction (keep, adapt, drop) or her undoing of one,
-    with its reason: one row each, in order, never overwritten (coding/corrections.py). The
+    with its reason, or the correction put back for re-review by the nurse's answer to a query
+    (answered): one row each, in order, never overwritten (coding/corrections.py). The
     reconciliation report lists them. `before` and `after` are the correction's state, action,
     original and corrected around the decision: an undo puts back the `before` of the decision
     it undoes."""
@@ -254,6 +255,10 @@ class CorrectionDecision(models.Model):
         ADAPT = "adapt", "Adapted"
         DROP = "drop", "Dropped"
         UNDO = "undo", "Undone"
+        # Not the coder's: the nurse answered a query the correction rested on, in words, no
+        # new run made (coding/corrections.py `corrections_answer_rereview`); `by` is the
+        # addendum's author, `reason` what she answered.
+        ANSWERED = "answered", "Back for re-review (query answered)"
 
     correction = models.ForeignKey(
         ChargeCorrection, on_delete=models.PROTECT, related_name="decisions"

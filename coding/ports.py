@@ -7,10 +7,10 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from coding.corrections import queries_answer_in_words
 from coding.formulary_changes import charges_refresh
 from coding.models import DocumentationQuery
 from coding.outbox import outbox_enqueue
-from coding.review import queries_answer
 from mar.models import Addendum
 from mar.ports import FormularyChange
 
@@ -32,5 +32,6 @@ class CodingChargesPort:
         )
 
     def queries_answered(self, *, addendum: Addendum, query_ids: Sequence[int]) -> None:
-        # The nurse's word: her addendum answers these queries (in the addendum's transaction).
-        queries_answer(addendum=addendum, query_ids=list(query_ids))
+        # The nurse's word: her addendum answers these queries (in the addendum's transaction),
+        # and the corrections that waited on them come back for re-review.
+        queries_answer_in_words(addendum=addendum, query_ids=list(query_ids))

@@ -191,13 +191,13 @@ def _histories(corrections: QuerySet[ChargeCorrection]) -> list[CorrectionHistor
 
 def _came_back(before: ChargeCorrection, row: ChargeCorrection) -> bool:
     """Whether `row` (carried from `before`) came back for re-review on its run: it waited
-    there (or was decided there) while `before` did not wait."""
+    there as carried (its state then: before its first decision, if any) while `before` did
+    not wait. (One the nurse's answer put back later has that return as a decision of its own,
+    `answered`.)"""
     waiting = ChargeCorrection.State.NEEDS_REVIEW
     first = next(iter(row.decisions.all()), None)
-    waited = row.state == waiting or (
-        first is not None and (first.before or {}).get("state") == waiting
-    )
-    return waited and before.state != waiting
+    carried = row.state if first is None else (first.before or {}).get("state")
+    return carried == waiting and before.state != waiting
 
 
 def _back(row: ChargeCorrection, run_number: int, at: datetime) -> DecisionStep:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -107,29 +107,49 @@ def correction_why(correction: ChargeCorrection) -> str:
     return text
 
 
+def amendment_in_effect(
+    addition: ChargeCorrection, amendment: ChargeCorrection | None
+) -> ChargeCorrection | None:
+    """`amendment` (an added line's latest change or removal) when it was made after the coder
+    last confirmed the addition (its basis's time, `coding.corrections.correction_basis`): a
+    re-review of the added line (the nurse's answer to a query puts it back as she had last
+    changed it, `corrections_answer_rereview`; her keep or adapt then sends it as she decided)
+    takes in the changes made before it. An addition never re-reviewed takes every change."""
+    confirmed = (addition.basis or {}).get("at")
+    if amendment is None or not confirmed:
+        return amendment
+    return amendment if amendment.at > datetime.fromisoformat(confirmed) else None
+
+
 def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[EffectiveLine]:
     """The run's lines with corrections applied, in claim order; coders' additions last.
 
-    A coder's added line is sent as her latest change of it, or not at all once she removed it
-    (`ChargeCorrection.amends`); `include_removed` shows it removed, like a removed line.
-    Uses run.lines.all() and run.corrections.all(), so a prefetch keeps it query-free.
+    A line's latest correction decides it: in effect, it applies; waiting for re-review or
+    dropped, the generated line stands (not an earlier correction of it: the nurse's answer to a
+    query puts the latest back for re-review on the same run, `corrections_answer_rereview`).
+    A coder's added line is sent as her latest change of it (since a re-review of it:
+    `amendment_in_effect`), or not at all once she removed it (`ChargeCorrection.amends`);
+    `include_removed` shows it removed, like a removed line. Uses run.lines.all() and
+    run.corrections.all(), so a prefetch keeps it query-free.
     """
     latest: dict[int, ChargeCorrection] = {}
     added: list[ChargeCorrection] = []
     amended: dict[int, ChargeCorrection] = {}  # an added line's latest change or removal
     for correction in sorted(run.corrections.all(), key=lambda c: (c.at, c.pk)):
-        if not correction.in_effect:
-            continue  # waiting for the coder's re-review, or dropped
         if correction.amends_id is not None:
-            amended[correction.amends_id] = correction
+            if correction.in_effect:
+                amended[correction.amends_id] = correction
         elif correction.action == ChargeCorrection.Action.ADD:
-            added.append(correction)
+            if correction.in_effect:  # else waiting for the coder's re-review, or dropped
+                added.append(correction)
         elif correction.line_id is not None:
             latest[correction.line_id] = correction
     out: list[EffectiveLine] = []
     for line in sorted(run.lines.all(), key=lambda item: item.position):
         source = "drug" if is_drug_line(line) else "engine"
         correction = latest.get(line.pk)
+        if correction is not None and not correction.in_effect:
+            correction = None  # waiting for the coder's re-review, or dropped
         if correction is None:
             out.append(
                 EffectiveLine(
@@ -164,7 +184,7 @@ def effective_lines(run: ChargeRun, *, include_removed: bool = False) -> list[Ef
             )  # fmt: skip
         )
     for addition in added:
-        amendment = amended.get(addition.pk)
+        amendment = amendment_in_effect(addition, amended.get(addition.pk))
         correction = amendment or addition
         data = correction.corrected or correction.original
         out.append(
@@ -535,11 +555,10 @@ def charge_line_correct(
     if line is None or line.run_id != run.pk:
         raise ValidationError("That line is not one of the charges under review.")
     original = line_json(line)
-    latest = (
-        line.corrections.filter(state__in=ChargeCorrection.IN_EFFECT).order_by("-at", "-pk").first()
-    )
-    # The line as it stands now: the engine's, or as the latest correction left it.
-    current = latest.corrected if latest is not None else original
+    latest = line.corrections.order_by("-at", "-pk").first()
+    # The line as it stands now: the engine's, or as the latest correction left it (one waiting
+    # for re-review, or dropped, leaves the engine's: `effective_lines`).
+    current = latest.corrected if latest is not None and latest.in_effect else original
     corrected = {}
     if action == ChargeCorrection.Action.CHANGE:
         corrected = _clean_line(
@@ -593,7 +612,7 @@ def _added_line_correct(
         raise ValidationError(
             "That added line waits for re-review (or was dropped): decide on it first."
         )
-    latest = addition.amendments.order_by("-at", "-pk").first()
+    latest = amendment_in_effect(addition, addition.amendments.order_by("-at", "-pk").first())
     if latest is not None and latest.action == ChargeCorrection.Action.REMOVE:
         raise ValidationError("Nothing changed: the added line is already removed.")
     current = latest.corrected if latest is not None else addition.corrected

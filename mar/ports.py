@@ -15,8 +15,10 @@ The port says *that* charges are owed, and by whom they are awaited; coding deci
   `encounter_id`, `rule`, `administrations`, `question`, `asked_by`, `asked_at`), for the
   board's "Query from coding" marker and the addendum form's "It answers the coder's query".
 - `queries_answered`: the nurse says her addendum answers these open queries (an answer in
-  words). Called in the addendum's transaction. (An addendum whose change answers a query, its
-  finding cleared or what it names changed, is found by coding when the new run is stored.)
+  words). Called in the addendum's transaction; the coders' corrections that waited on them
+  come back for re-review there too (no new run may be made: the record may be unchanged).
+  (An addendum whose change answers a query, its finding cleared or what it names changed, is
+  found by coding when the new run is stored.)
 """
 
 from __future__ import annotations

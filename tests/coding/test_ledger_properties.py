@@ -23,6 +23,12 @@ The coder also adds lines, corrects and removes them (coding/review.py `charge_l
 with `added`), and sends and withdraws queries to the nurse: a withdrawn query is never
 answered by a later addendum, never one the nurse's chart shows, and a queried item always has
 a query still open.
+
+The nurse also answers a query in words (her addendum ticks it, the record unchanged: no new
+run; sometimes a query the coder withdrew, from a stale form, which stays unanswered): no
+correction that waited on an answered query (made, or last kept or adapted, before the answer)
+reaches an export unless the coder kept or adapted it after the answer (QA: the x2 came back
+only with a new run, so an answer in words left it applied and it was exported).
 """
 
 import uuid
@@ -62,6 +68,7 @@ from coding.review import (
 from coding.services import charge_run_generate
 from mar.models import Administration, Order
 from mar.pharmacy.services import order_class_override
+from mar.services.signature import addendum_store
 from tests import factories
 from tests.coding.review_helpers import addendum_for_test, reviewed
 
@@ -87,6 +94,7 @@ class Billing(RuleBasedStateMachine):
         # A name of its own: id(self) can come back for a later machine while an earlier
         # machine's user is still in the database (it did: a duplicate username).
         self.coder = factories.user_create(username=f"coder-p{uuid.uuid4().hex}", role="coder")
+        self.nurse = factories.user_create(username=f"nurse-p{uuid.uuid4().hex}", role="nurse")
         self.encounter, _, self.item = reviewed()  # signed: the first run
         self.sent_model: dict = {}
 
@@ -331,6 +339,34 @@ class Billing(RuleBasedStateMachine):
             return
         query_withdraw(query=query, user=self.coder, reason="settled by phone")
 
+    @rule(withdrawn=st.booleans())
+    def answer_in_words(self, withdrawn: bool) -> None:
+        """The nurse's addendum answers the oldest open query in words, the record unchanged
+        (no new run); or, from a stale form, ticks one the coder withdrew (not answered)."""
+        queries = DocumentationQuery.objects.filter(
+            encounter=self.encounter, answered_at__isnull=True, withdrawn_at__isnull=not withdrawn
+        )
+        query = queries.order_by("pk").first()
+        if query is None:
+            return
+        runs = ChargeRun.objects.filter(encounter=self.encounter).count()
+        addendum_store(
+            encounter=self.encounter, user=self.nurse, what="two bags, per the pump log",
+            why="coding query", answers=[query.pk],
+        )  # fmt: skip
+        query.refresh_from_db()
+        assert (query.answered_at is None) == withdrawn
+        assert ChargeRun.objects.filter(encounter=self.encounter).count() == runs
+
+    @rule()
+    def query_answered_in_words_then_export(self) -> None:
+        """The QA's path, so short sequences reach an export after an answer in words (drawn
+        step by step, it came one example in thirty): the coder asks, the nurse answers in
+        words, the coder accepts and exports at once."""
+        self.query()
+        self.answer_in_words(withdrawn=False)
+        self.accept_then_export()
+
     @staticmethod
     def _run(pk: int) -> ChargeRun:
         return ChargeRun.objects.prefetch_related(
@@ -392,7 +428,11 @@ class Billing(RuleBasedStateMachine):
                     correction.decision_reason,
                 )
             elif correction.state == ChargeCorrection.State.NEEDS_REVIEW and decisions:
-                assert decisions[-1] == CorrectionDecision.Decision.UNDO
+                # Waiting again: her decision undone, or the nurse's answer brought it back.
+                assert decisions[-1] in (
+                    CorrectionDecision.Decision.UNDO,
+                    CorrectionDecision.Decision.ANSWERED,
+                )
             assert all(
                 not (a == b == CorrectionDecision.Decision.UNDO)
                 for a, b in zip(decisions, decisions[1:], strict=False)
@@ -445,6 +485,42 @@ class Billing(RuleBasedStateMachine):
                 assert not late, (correction, correction.state, late)
 
     @invariant()
+    def no_correction_waiting_on_an_answered_query_exported_unless_confirmed_after(
+        self,
+    ) -> None:
+        """Each correction an exported run sends (its lines as corrected, `effective_lines`):
+        every query answered before the export (in words or by a run's change) was answered
+        before the coder made it or last kept or adapted it, else it waited on the answer and
+        she did not decide on it since."""
+        answers = list(
+            DocumentationQuery.objects.filter(
+                encounter=self.encounter, answered_at__isnull=False
+            ).values_list("answered_at", flat=True)
+        )
+        if not answers:
+            return
+        rows = {
+            c.pk: c
+            for c in ChargeCorrection.objects.filter(
+                run__encounter=self.encounter
+            ).prefetch_related("decisions")
+        }
+        for run in ChargeRun.objects.filter(encounter=self.encounter, exported_at__isnull=False):
+            for line in effective_lines(self._run(run.pk), include_removed=True):
+                if line.correction is None:
+                    continue
+                chain = [rows[line.correction.pk]]
+                while chain[-1].carried_from_id is not None:
+                    chain.append(rows[chain[-1].carried_from_id])
+                confirmed = max(
+                    [chain[-1].at]
+                    + [d.at for row in chain for d in row.decisions.all()
+                       if d.decision in ("keep", "adapt")]
+                )  # fmt: skip
+                late = [at for at in answers if confirmed < at <= run.exported_at]
+                assert not late, (line, line.correction.state, late)
+
+    @invariant()
     def no_correction_lost(self) -> None:
         runs = list(ChargeRun.objects.filter(encounter=self.encounter).order_by("pk"))
         for older in runs[:-1]:
@@ -490,6 +566,7 @@ def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
         machine.sent_equals_accepted,
         machine.no_correction_lost,
         machine.no_correction_exported_after_its_administrations_changed_unless_re_confirmed,
+        machine.no_correction_waiting_on_an_answered_query_exported_unless_confirmed_after,
     ]
     for step in steps:
         step()
@@ -498,6 +575,51 @@ def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
     decided = ChargeCorrection.objects.get(run=machine._item().run, carried_from__isnull=False)
     assert [d.decision for d in decided.decisions.all()] == ["drop", "undo", "drop"]
     assert machine._item().state == ReviewItem.State.EXPORTED
+
+
+def test_the_answer_in_words_walkthrough_through_the_machine_keeps_every_invariant() -> None:
+    """The QA steps of the answer in words: 96361 corrected from x1 to x2, a query sent, the
+    nurse's answer in words (no new run), accept and export (refused: it waits for the coder),
+    keep, accept and export: the x2 reaches billing only after she kept it."""
+    machine = Billing()
+    invariants = [
+        machine.sent_equals_accepted,
+        machine.every_decision_is_kept_in_order,
+        machine.no_correction_lost,
+        machine.no_correction_waiting_on_an_answered_query_exported_unless_confirmed_after,
+        machine.a_withdrawn_query_is_never_answered_nor_shown_and_a_queried_item_has_one_open,
+    ]
+
+    def hydration_to_two() -> None:
+        item = machine._claimed()
+        assert item is not None
+        line = item.run.lines.get(code="96361")
+        charge_line_correct(
+            item=item, user=machine.coder, line=line, action="change", code="96361", units=2,
+            modifiers=[], reason="query sent to confirm",
+        )  # fmt: skip
+
+    steps = [
+        hydration_to_two,
+        machine.query,
+        lambda: machine.answer_in_words(withdrawn=False),
+        machine.accept_then_export,
+        lambda: machine.resolve(decision="keep", units=2),
+        machine.accept_then_export,
+    ]
+    for step in steps:
+        step()
+        for holds in invariants:
+            holds()
+        if step == machine.accept_then_export and machine.sent_model == {}:
+            assert not ledger_sum(machine.encounter.pk)  # waiting: nothing sent
+    assert machine._item().state == ReviewItem.State.EXPORTED
+    assert ChargeRun.objects.filter(encounter=machine.encounter).count() == 1
+    (kept,) = ChargeCorrection.objects.filter(run__encounter=machine.encounter)
+    assert [d.decision for d in kept.decisions.all()] == ["answered", "keep"]
+    assert [
+        u for (code, _, _), u in ledger_sum(machine.encounter.pk).items() if code == "96361"
+    ] == [2]
 
 
 def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -> None:
