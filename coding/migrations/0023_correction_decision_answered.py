@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coding', '0021_sweep_compared_with'),
+        ('coding', '0022_formulary_change_after_export'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0032_correction_basis_event'),
+        ('audit', '0033_formulary_change_after_export_event'),
     ]
 
     operations = [
