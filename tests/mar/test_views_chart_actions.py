@@ -435,7 +435,9 @@ def test_starting_an_order_days_ago_is_refused_beside_the_start_time(client_as) 
     days early: refused beside that time, nothing created, the typed time kept."""
     encounter, _adm = running_visit()
     fluid = hydration_order(encounter)
-    typed = local(timezone.now() - timedelta(days=400))
+    # Noon, 400 days ago: never the hour that happens twice when the clocks go back (at 00:03
+    # on 2026-12-07 "400 days ago" was 01:03 on 2025-11-02, refused for that instead).
+    typed = local((timezone.localtime() - timedelta(days=400)).replace(hour=12, minute=0))
     response = client_as(roles.NURSE).post(
         reverse("mar:order_start", args=[encounter.pk, fluid.pk]),
         {f"o{fluid.pk}-method": "infusion", f"o{fluid.pk}-site": "", f"o{fluid.pk}-at": typed},
