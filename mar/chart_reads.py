@@ -12,7 +12,17 @@ from typing import Any, TypeVar
 from django.contrib.auth.models import Group, User
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connections
-from django.db.models import Count, Exists, JSONField, Max, Model, OuterRef, Q, QuerySet
+from django.db.models import (
+    Count,
+    Exists,
+    JSONField,
+    Max,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.expressions import RawSQL
 
 from mar.models import (
@@ -393,6 +403,65 @@ def board_running(encounter_ids: list[int]) -> QuerySet[Administration]:
 @prepared
 def board_acknowledgements(encounter_ids: list[int]) -> QuerySet[FindingAcknowledgement]:
     return FindingAcknowledgement.objects.filter(encounter_id__in=encounter_ids)
+
+
+# --- what a charting service reads under its locks (mar/services/charting.py, safety.py) -------
+# A change's first statements, on every change: compiled once too (issue 19).
+
+# The encounter's fields the record is made of, read again with its row lock: the record checked
+# (and the summary stored) after a change is the one as committed.
+RECORD_FIELDS = ("status", "arrived_at", "observation_at", "timezone", "setting", "sequence_of_day")
+
+
+@prepared
+def encounter_locked(encounter_id: int) -> QuerySet[Encounter]:
+    """The encounter's row locked (FOR UPDATE: a signature cannot slip in mid-change), with its
+    status and the record's own fields (`RECORD_FIELDS`) as committed."""
+    return Encounter.objects.select_for_update().filter(pk=encounter_id).only(*RECORD_FIELDS)
+
+
+@prepared
+def administration_locked(administration_id: int) -> QuerySet[Administration]:
+    """An administration's row locked (FOR UPDATE of it alone: its encounter's is locked first),
+    with its encounter read in the same statement (the record checked after the change is read
+    through it)."""
+    return (
+        Administration.objects.select_for_update(of=("self",))
+        .select_related("encounter")
+        .filter(pk=administration_id)
+    )
+
+
+@prepared
+def open_pause(administration_id: int) -> QuerySet[Pause]:
+    """The administration's pause not resumed yet, if there is one (the first, as ever)."""
+    return Pause.objects.filter(administration_id=administration_id, end__isnull=True).order_by(
+        "start", "pk"
+    )[:1]
+
+
+@prepared
+def order_to_start(encounter_id: int, order_id: int, request_keys: list[str]) -> QuerySet[Order]:
+    """Under a start's lock (mar/services/safety.py), in one statement: the order as it is now,
+    with its drug; `earlier_start`, the administration an earlier tap with one of `request_keys`
+    (the start form's key) created, if any (its id); `wristband_scan`, the latest wristband scan
+    that confirmed the patient on this chart, if any (its id: `scanning.patient_confirmed`)."""
+    earlier = Administration.objects.filter(
+        encounter_id=encounter_id, request_key__in=request_keys
+    ).order_by("pk")
+    wristband = BarcodeScan.objects.filter(
+        encounter_id=encounter_id,
+        kind=BarcodeScan.Kind.PATIENT,
+        result=BarcodeScan.Result.MATCH,
+    ).order_by("-at", "-pk")
+    return (
+        Order.objects.filter(pk=order_id, encounter_id=encounter_id)
+        .select_related("drug")
+        .annotate(
+            earlier_start=Subquery(earlier.values("pk")[:1]),
+            wristband_scan=Subquery(wristband.values("pk")[:1]),
+        )
+    )
 
 
 def with_pauses(rows: list[Administration]) -> list[Administration]:

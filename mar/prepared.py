@@ -37,10 +37,14 @@ pooler that does not keep a session's prepared statements.
 Keyword arguments are related objects set on every instance read, as a related manager sets its
 owner (`encounter.sites.all()` gives sites whose `.encounter` is that encounter, without a query).
 
+A read that locks its rows (`select_for_update()`: the charting services' locks, taken on every
+change) is kept too, and like the ORM's it runs only inside a transaction
+(TransactionManagementError outside one, before any SQL is sent).
+
 Anything else is read through the ORM as usual: an argument that is not an id or a collection of
 ids, a collection with None or a repeated id (the ORM drops and merges them, which would change
-the statement), a queryset that is not a plain model read (`values()`, `select_for_update()`, a
-composite primary key's columns).
+the statement), a queryset that is not a plain model read (`values()`, a composite primary key's
+columns).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from django.db import DatabaseError, connections
 from django.db.models import Model, QuerySet, prefetch_related_objects
 from django.db.models.query import ModelIterable, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.transaction import TransactionManagementError
 from pghistory.runtime import _inject_history_context as _HISTORY_CONTEXT
 
 M = TypeVar("M", bound=Model)
@@ -86,6 +91,7 @@ class _Statement:
     slots: tuple[tuple[Any, ...], ...]
     lookups: tuple[Any, ...]  # prefetch_related
     alias: str
+    locks: bool = False  # select_for_update(): only inside a transaction, as the ORM's
     # How its rows become instances (`_Plan`), worked out at its first run and kept: it depends
     # on the compiled query only. A list so the frozen statement can hold it once made.
     plan: list[_Plan] = field(default_factory=list, compare=False)
@@ -192,7 +198,7 @@ class PreparedRead(Generic[M]):
     def _compile(self, shape: tuple[int, ...]) -> _Statement:
         first = self.build(*_stand_ins(shape, _FIRST))
         second = self.build(*_stand_ins(shape, _SECOND))
-        if first._iterable_class is not ModelIterable or first.query.select_for_update:
+        if first._iterable_class is not ModelIterable:
             return _ORM
         alias = first.db
         compiled = []
@@ -235,6 +241,7 @@ class PreparedRead(Generic[M]):
             slots=tuple(slots),
             lookups=tuple(first._prefetch_related_lookups),
             alias=alias,
+            locks=first.query.select_for_update,
         )
 
     def _run(
@@ -242,6 +249,16 @@ class PreparedRead(Generic[M]):
     ) -> list[M]:
         if statement.compiler is None:
             return []
+        connection = connections[statement.alias]
+        if (
+            statement.locks
+            and connection.features.has_select_for_update
+            and (connection.get_autocommit())
+        ):
+            # As Django's compiler refuses it: a lock outside a transaction is released at once.
+            raise TransactionManagementError(
+                "select_for_update cannot be used outside of a transaction."
+            )
         values = [arg if isinstance(arg, int) else list(arg) for arg in args]
         params = tuple(_value(slot, values) for slot in statement.slots)
         rows = _instances(statement, params)

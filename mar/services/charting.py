@@ -31,6 +31,7 @@ from django.utils import timezone
 from coding.engine import Finding, Record, RecordError, code_record, parse_record
 from coding.engine import Flush as RecordFlush
 from coding.engine import check_record as check_record  # the tests ask it as charting does
+from mar import chart_reads as reads
 from mar import merge
 from mar.audit.context import history_context
 from mar.clock import date_hhmm
@@ -183,11 +184,18 @@ def _is_signed(encounter: Encounter) -> bool:
     """The status as committed, with the row locked: a signature cannot slip in mid-change."""
     # The record's own fields are re-read with the lock too: the record checked (and the
     # summary stored, mar/summary.py) must be the one as committed, not as this request loaded it.
-    fields = ("status", "arrived_at", "observation_at", "timezone", "setting", "sequence_of_day")
-    row = Encounter.objects.select_for_update().filter(pk=encounter.pk).values(*fields).get()
-    for name, value in row.items():
-        setattr(encounter, name, value)
-    return row["status"] == Encounter.Status.SIGNED
+    # A prepared read (its SQL compiled once: every change begins with it, issue 19).
+    row = _found(reads.encounter_locked(encounter.pk), Encounter)
+    for name in reads.RECORD_FIELDS:
+        setattr(encounter, name, getattr(row, name))
+    return row.status == Encounter.Status.SIGNED
+
+
+def _found(rows: list[Any], model: type[Any]) -> Any:
+    """The one row a prepared read by primary key found (DoesNotExist, as `.get()`, if none)."""
+    if not rows:
+        raise model.DoesNotExist(f"{model.__name__} matching query does not exist.")
+    return rows[0]
 
 
 def _signed_change_allowed(
@@ -240,19 +248,21 @@ def _require_in_progress(encounter: Encounter) -> None:
 def _locked(administration: Administration, version: int) -> Administration:
     # Its encounter (locked already, `_is_signed`) read in the same statement: the record
     # checked after the change is read through it, without a read of its own.
-    current = (
-        Administration.objects.select_for_update(of=("self",))
-        .select_related("encounter")
-        .get(pk=administration.pk)
-    )
+    current: Administration = _found(reads.administration_locked(administration.pk), Administration)
     if current.version != version:
         raise StaleVersion(current)
     return current
 
 
-def _bump(administration: Administration) -> None:
+def _bump(administration: Administration, changed: Sequence[str] | None = None) -> None:
+    """The administration saved with its version one up; `changed`: the only fields the change
+    set (the row is locked, `_locked`: the others are as read), so the update writes those alone
+    (its SQL is a few columns' rather than every column's)."""
     administration.version += 1
-    administration.save()
+    if changed is None:
+        administration.save()
+    else:
+        administration.save(update_fields=[*changed, "version", "updated_at"])
 
 
 # --- access sites and flushes ---------------------------------------------------------------
@@ -725,6 +735,28 @@ def start_lock(encounter: Encounter, request_key: str) -> Administration | None:
     return None
 
 
+def start_lock_read(order: Order, request_key: str) -> tuple[Administration | None, Order]:
+    """`start_lock` for a start after its safety checks (mar/services/safety.py), with what they
+    read under the lock in one statement after it (`chart_reads.order_to_start`, issue 19): the
+    order as it is now (with its drug; `wristband_scan`: the id of the latest wristband scan that
+    confirmed the patient, or None); and the administration an earlier tap with the same
+    `request_key` created, if there is one (returned, as `start_lock` returns it)."""
+    encounter = order.encounter
+    signed = _is_signed(encounter)
+    current: Order = _found(
+        reads.order_to_start(
+            encounter.pk, order.pk, [request_key] if request_key else [], encounter=encounter
+        ),
+        Order,
+    )
+    earlier = current.earlier_start  # type: ignore[attr-defined]
+    if earlier is not None:
+        return Administration.objects.get(pk=earlier), current
+    if signed:
+        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+    return None, current
+
+
 def _administration_create(
     *,
     order: Order,
@@ -957,7 +989,8 @@ def _shown(value: object, encounter: Encounter) -> str:
 
 
 def _open_pause(administration: Administration) -> Pause | None:
-    return administration.pauses.filter(end__isnull=True).order_by("start", "pk").first()
+    found = reads.open_pause(administration.pk, administration=administration)
+    return found[0] if found else None
 
 
 @transaction.atomic
@@ -976,7 +1009,7 @@ def administration_pause(
     now = now or timezone.now()
     _pause_times_refused(current, start=at, end=None, now=now)
     pause = Pause.objects.create(administration=current, start=at)
-    _bump(current)
+    _bump(current, [])
     _refuse_input_errors(current.encounter, current.pk, now)
     return pause
 
@@ -997,7 +1030,7 @@ def administration_resume(
     _pause_times_refused(current, start=pause.start, end=at, now=now, pause=pause)
     pause.end = at
     pause.save(update_fields=["end"])
-    _bump(current)
+    _bump(current, [])
     _refuse_input_errors(current.encounter, current.pk, now)
     return pause
 
@@ -1030,7 +1063,7 @@ def pause_add(
     _pause_times_refused(current, start=start, end=end, now=now)
     with history_context(action="pause_add"):
         pause = Pause.objects.create(administration=current, start=start, end=end, reason=reason)
-    _bump(current)
+    _bump(current, [])
     _refuse_input_errors(current.encounter, current.pk, now)
     return pause
 
@@ -1131,7 +1164,7 @@ def administration_stop(
         pause.end = at
         pause.save(update_fields=["end"])
     current.stop = at
-    _bump(current)
+    _bump(current, ["stop"])
     _refuse_input_errors(current.encounter, current.pk, now or timezone.now(), run_times=True)
     return current
 

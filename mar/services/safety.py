@@ -52,7 +52,7 @@ from mar.models import (
 from mar.roles import NURSE, user_is
 from mar.services import charting
 from mar.services.charting import ChartError
-from mar.services.scanning import patient_confirmed, scan_usable_for
+from mar.services.scanning import scan_usable_for
 
 CHEMOTHERAPY = (DrugClass.CHEMO, DrugClass.CHEMO_HORMONAL)
 # The pharmacist's decisions on an order, read again under the start's lock.
@@ -230,13 +230,13 @@ def administration_start_checked(
     the old dose from a chart drawn before."""
     # The encounter locked first: a double tap's second request waits here, then finds the
     # first's administration (before the checks, which the first tap's scan would now fail).
-    existing = charting.start_lock(order.encounter, request_key)
-    if existing is not None:
-        return existing
-    # Read again under the encounter's lock, which a change order takes too. A post without
+    # The order is read again under the encounter's lock, which a change order takes too (with
+    # the earlier tap's administration and the wristband scan, in one statement). A post without
     # the revision is taken as from a chart that showed the order as first entered (0): it
     # starts an order never changed, and is refused for one the ordering system changed.
-    current = Order.objects.select_related("drug", "encounter").get(pk=order.pk)
+    existing, current = charting.start_lock_read(order, request_key)
+    if existing is not None:
+        return existing
     if current.revision != (order_revision or 0):
         raise OrderChanged(current)
     # The pharmacist's decisions as they are now: a return (which locks the encounter too) or a
@@ -259,10 +259,12 @@ def administration_start_checked(
     encounter = order.encounter
     changed = []
     # What the start had of scanning, kept with it (BCMA compliance; a start without a scan is
-    # allowed, and said on its card and in the scan-compliance report, never silent).
-    patient_scan = patient_confirmed(encounter)
+    # allowed, and said on its card and in the scan-compliance report, never silent): the
+    # wristband scan that confirmed the patient (`scanning.patient_confirmed`), read with the
+    # order under the lock.
+    patient_scan = current.wristband_scan  # type: ignore[attr-defined]
     if patient_scan is not None:
-        adm.patient_scan = patient_scan
+        adm.patient_scan_id = patient_scan
         changed.append("patient_scan")
     if checks.scan is not None:
         scan = BarcodeScan.objects.select_for_update().get(pk=checks.scan.pk)

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -61,6 +62,15 @@ def _arguments(read: Any, encounter: Encounter) -> list[tuple[Any, ...]]:
             BarcodeScan.objects.filter(encounter=encounter).values_list("pk", flat=True)
         ),
         "site_ids": list(encounter.sites.values_list("pk", flat=True)),
+        # a start's keys (codes): those its taps left, and one no tap left
+        "request_keys": sorted(
+            set(
+                encounter.administrations.exclude(request_key="").values_list(
+                    "request_key", flat=True
+                )
+            )
+        )
+        + ["no-tap-left-this"],
         # the board's page: this encounter first, then every other one
         "encounter_ids": [encounter.pk]
         + list(Encounter.objects.exclude(pk=encounter.pk).values_list("pk", flat=True)),
@@ -93,6 +103,10 @@ def test_every_chart_read_gives_the_orms_rows_on_the_demo_day(db) -> None:
     encounters = list(Encounter.objects.order_by("pk"))
     assert len(encounters) > 3
     assert len(chart_reads.READS) >= 17
+    # A start tapped with its form's key (a double tap's second finds it: `order_to_start`).
+    tapped = Administration.objects.filter(encounter=encounters[1]).order_by("pk").first()
+    assert tapped is not None
+    Administration.objects.filter(pk=tapped.pk).update(request_key="a-tap-key")
     stored = chart_reads.encounter_with_summary_stored(encounters[0].pk)[0]
     assert stored.summary_stored in (True, False)  # the annotation is compared below too
     compared = 0
@@ -518,3 +532,22 @@ def test_a_users_roles_read_as_the_orm_reads_them(db) -> None:
         fresh = type(user).objects.get(pk=user.pk)  # nothing kept on the instance yet
         assert roles.user_roles(fresh) == set(expected)
     assert roles.user_roles(type(several).objects.get(pk=several.pk)) == {roles.NURSE, roles.CLERK}
+
+
+@ON_POSTGRESQL
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_read_locks_and_runs_only_in_a_transaction_as_the_orms() -> None:
+    """A charting service's lock (`select_for_update()`, e.g. `chart_reads.encounter_locked`) is
+    a prepared read too: its statement says FOR UPDATE, and outside a transaction (where the lock
+    would be released at once) it is refused before any SQL is sent, as the ORM refuses it."""
+    encounter = factories.chemo_encounter_create()
+    with transaction.atomic():
+        (row,) = chart_reads.encounter_locked(encounter.pk)
+    assert row.status == encounter.status and row.timezone == encounter.timezone
+    statement = chart_reads.encounter_locked.statement_for((-1,))
+    assert statement is not None and statement.sql.endswith("FOR UPDATE")
+    with pytest.raises(TransactionManagementError):
+        Encounter.objects.select_for_update().filter(pk=encounter.pk).first()
+    with CaptureQueriesContext(connection) as captured, pytest.raises(TransactionManagementError):
+        chart_reads.encounter_locked(encounter.pk)
+    assert captured.captured_queries == []

@@ -425,3 +425,53 @@ def test_a_starts_answer_moves_its_orders_row_alone_to_the_orders_given(client_a
     assert html.count('data-testid="order-row"') == 1
     assert f'id="order-{first.pk}" data-testid="order-row" hx-swap-oob="morph"' in html
     assert 'hx-swap-oob="delete"' not in html and 'id="orders-given-count"' not in html
+
+
+# Issue 19 (twenty-sixth session): a start's statements and a stop's, held. A start (htmx), the
+# session warm: the session, the user, the user's roles; the order with its encounter, the sites
+# (the start form's); the encounter's row locked (FOR UPDATE, a prepared read as every change's);
+# then in one statement the order as it is now, the administration an earlier tap with the same
+# key created and the wristband scan that confirmed the patient; the insert; the record read for
+# the engine; the summary stored (returning the one before); the answer: the orders, the
+# administrations, their pauses, the acknowledgements, the flushes, the scans, the new card's rate
+# changes and overrides. (It was 20: the earlier tap, the order and the wristband scan were three
+# statements, each compiled by the ORM at every start.) A stop: the session, the user, the roles;
+# the administration with its encounter; the encounter locked; the administration locked; its
+# open pause; the update; the record; the summary; the answer: the sites, the card's
+# administration, its pauses, the acknowledgements, its rate changes and overrides (16, as before,
+# each now compiled once but the update, which writes the stop and the version alone).
+# SQLite reads the bridge's six each on its own (5 more) and the summary before storing it (1).
+START_QUERIES = 18 if connection.vendor == "postgresql" else 24
+STOP_QUERIES = 16 if connection.vendor == "postgresql" else 22
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    """What a request sent, but the savepoints: the test's own transaction makes the request's
+    transaction (a BEGIN and COMMIT, not counted) a savepoint and its release."""
+    return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+
+def test_a_start_and_a_stop_cost_their_statements(client_as) -> None:
+    client = client_as(roles.NURSE)
+    encounter = factories.chemo_encounter_create()
+    fluid = encounter.orders.get(drug__name="sodium chloride 0.9%")
+    client.get(reverse("mar:encounter", args=[encounter.pk]))  # the session warm
+    at = (timezone.now() - timedelta(minutes=10)).astimezone(ZoneInfo(encounter.timezone))
+    data = {
+        f"o{fluid.pk}-method": "infusion",
+        f"o{fluid.pk}-at": at.strftime("%Y-%m-%d %H:%M"),
+        f"o{fluid.pk}-site": encounter.sites.get().pk,
+        f"o{fluid.pk}-request_key": "a-tap-of-this-test",
+    }
+    url = reverse("mar:order_start", args=[encounter.pk, fluid.pk])
+    with CaptureQueriesContext(connection) as started:
+        assert client.post(url, data, **HX).status_code == 200
+    adm = encounter.administrations.get(request_key="a-tap-of-this-test")
+    assert len(_statements(started)) == START_QUERIES, "\n".join(_statements(started))
+    url = reverse("mar:adm_stop", args=[encounter.pk, adm.pk])
+    data = {f"at{adm.pk}-at": "", f"at{adm.pk}-version": adm.version}
+    with CaptureQueriesContext(connection) as stopped:
+        assert client.post(url, data, **HX).status_code == 200
+    adm.refresh_from_db()
+    assert adm.stop is not None
+    assert len(_statements(stopped)) == STOP_QUERIES, "\n".join(_statements(stopped))
