@@ -369,12 +369,21 @@ class ClassChangeAfterExport(models.Model):
         """One change in words: "paclitaxel HCPCS code J9267 -> J9264"."""
         name = cls.field_of(change)
         if name == cls.CLASS_FIELD:
-            billed = change.get("billed") or "untagged"
-            now = change.get("now") or "untagged"
+            billed, now = cls.class_words(change.get("billed")), cls.class_words(change.get("now"))
             return f"{change.get('drug', '')} {billed} -> {now}"
         label = cls.BILLING_FIELDS.get(name, name)
         billed, now = change.get("billed") or "(none)", change.get("now") or "(none)"
         return f"{change.get('drug', '')} {label} {billed} -> {now}"
+
+    @staticmethod
+    def class_words(value: Any) -> str:
+        """A class as the pages say it ("Hormonal antineoplastic"), not its stored value (QA:
+        the coder read "therapeutic -> chemo_hormonal")."""
+        from mar.models import DrugClass
+
+        if not value:
+            return "untagged"
+        return str(DrugClass(value).label) if value in DrugClass.values else str(value)
 
     @property
     def what(self) -> str:
@@ -396,8 +405,12 @@ class ClassChangeAfterExport(models.Model):
                     "label": ""
                     if name == self.CLASS_FIELD
                     else self.BILLING_FIELDS.get(name, name),
-                    "billed": str(change.get("billed") or blank),
-                    "now": str(change.get("now") or blank),
+                    "billed": self.class_words(change.get("billed"))
+                    if name == self.CLASS_FIELD
+                    else str(change.get("billed") or blank),
+                    "now": self.class_words(change.get("now"))
+                    if name == self.CLASS_FIELD
+                    else str(change.get("now") or blank),
                     "text": self.describe(change),
                 }
             )

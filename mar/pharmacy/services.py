@@ -60,7 +60,11 @@ EVIDENCE_MISSING = (
 
 
 def class_label(value: str | None) -> str:
-    return "untagged" if not value else value
+    """A class as the pages say it ("Hormonal antineoplastic", "untagged"), never its stored
+    value (QA: the coder read "changed from chemo to therapeutic")."""
+    if not value:
+        return "untagged"
+    return str(DrugClass(value).label) if value in DrugClass.values else value
 
 
 def _user_label(user: AbstractBaseUser) -> str:
@@ -108,7 +112,7 @@ def _drug_class_set(
         Q(order__isnull=True) | Q(order__class_override__isnull=True) | Q(order__class_override="")
     )
     why = (
-        f"Class of {locked.name} changed from {class_label(from_class)} to {to_class} "
+        f"Class of {locked.name} changed from {class_label(from_class)} to {class_label(to_class)} "
         f"by {_user_label(user)}: {reason}"
     )
     regenerated, flagged = charges_port().charges_refresh(
@@ -192,7 +196,11 @@ def order_class_override(
         by=user,
     )
     effective = drug_class or locked.drug.drug_class
-    what = f"override {drug_class}" if drug_class else f"the drug's class ({effective})"
+    what = (
+        f"override {class_label(drug_class)}"
+        if drug_class
+        else f"the drug's class ({class_label(effective)})"
+    )
     why = (
         f"Class of {locked.drug.name} on order O{locked.pk} set to {what} "
         f"(was {class_label(from_class or locked.drug.drug_class)}) "

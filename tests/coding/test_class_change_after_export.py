@@ -310,7 +310,8 @@ def test_the_review_page_says_what_changed_what_would_change_and_offers_both_act
     html = page.content.decode()
     assert 'data-testid="class-change"' in html
     assert "Not regenerated: review the billed claim" not in html
-    assert f"{SALINE}: hydration" in html and "therapeutic" in html
+    # the classes as the pages say them, not their stored values (QA: "therapeutic -> chemo")
+    assert f"{SALINE}: Hydration → <strong>Therapeutic</strong>" in html
     assert 'data-testid="class-preview"' in html
     assert 'data-code="96361"' in html and 'data-code="96367"' in html
     assert reverse("coding:class_rerun", args=[encounter.pk]) in html

@@ -119,7 +119,7 @@ def test_tagging_regenerates_the_blocked_charges_of_a_signed_encounter(
     assert not run.findings.filter(rule="DOC-4").exists()
     assert run.trigger == ChargeRun.Trigger.CLASS_CHANGE
     assert "teprotumumab" in run.reason
-    assert "untagged" in run.reason and "therapeutic" in run.reason
+    assert "from untagged to Therapeutic" in run.reason  # the class as the pages say it
     assert pharmacist_user.username in run.reason
     # The previous run stays for comparison.
     before.refresh_from_db()
@@ -174,7 +174,8 @@ def test_a_class_change_is_recorded_and_regenerates_signed_unexported_encounters
     run = current(signed)
     assert "96365" in codes(run) and "96413" not in codes(run)
     assert run.trigger == ChargeRun.Trigger.CLASS_CHANGE
-    assert "infliximab" in run.reason and "chemo" in run.reason and "therapeutic" in run.reason
+    assert "infliximab" in run.reason
+    assert "from Chemotherapy / highly complex to Therapeutic" in run.reason
     assert "payer policy 2026" in run.reason
     # An encounter still being charted has no charges to regenerate: its checklist is live.
     assert not ChargeRun.objects.filter(encounter=in_progress).exists()

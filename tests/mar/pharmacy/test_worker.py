@@ -94,7 +94,7 @@ def test_a_class_change_regenerates_through_the_worker_and_skips_the_exported(
     assert run is not None
     codes = set(run.lines.values_list("code", flat=True))
     assert "96365" in codes and "96413" not in codes
-    assert "chemo" in run.reason and "therapeutic" in run.reason
+    assert "from Chemotherapy / highly complex to Therapeutic" in run.reason
     assert "rheumatology use" in run.reason
 
     # The exported encounter: one run, still current, flagged for the coder. Give the worker
