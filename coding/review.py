@@ -719,6 +719,32 @@ def query_send(
 WITHDRAWN = "Query withdrawn"  # the item's returned_reason
 
 
+def queries_finding_back(
+    queries: list[DocumentationQuery], run: ChargeRun | None
+) -> dict[int, ChargeFinding]:
+    """An answered query whose finding the current charges list again, by query: a later
+    addendum undid the answer (QA: the nurse charted the flush RAC-5 asked for, then moved a stop
+    by another addendum and the gap was back, while the query still read "Answered"), or the
+    answer did not settle it. The same rule on any of the administrations the query named (any,
+    when it named none). Read from the run's findings as loaded; nothing is changed: the coder
+    asks again or accepts."""
+    if run is None:
+        return {}
+    findings = list(run.findings.all())
+    back: dict[int, ChargeFinding] = {}
+    for query in queries:
+        if query.answered_at is None or not query.rule:
+            continue
+        named = set(query.administrations or [])
+        for finding in findings:
+            if finding.rule == query.rule and (
+                not named or named & set(finding.administrations or [])
+            ):
+                back[query.pk] = finding
+                break
+    return back
+
+
 @transaction.atomic
 def query_withdraw(
     *, query: DocumentationQuery, user: AbstractBaseUser, reason: str

@@ -79,6 +79,7 @@ from coding.review import (
     charge_line_correct,
     edit_override_create,
     effective_lines,
+    queries_finding_back,
     query_send,
     query_withdraw,
     review_accept,
@@ -368,6 +369,9 @@ def _review_context(
         for query in queries
         if query.is_open and can_withdraw
     }
+    # On an answered query, its finding listed again by the current charges (undone by a later
+    # addendum, or not settled by the answer).
+    context["finding_back"] = queries_finding_back(queries, run)
     context["changed_after_billing"] = _changed_after_billing(
         item, bool(review_reads.ledger_first(encounter.pk))
     )

@@ -181,3 +181,35 @@ def test_the_banner_says_an_addendum_is_being_checked_while_its_charges_are_owed
     addendum_store(encounter=encounter, user=nurse_user, what="order purpose set", why="query")
     html = render_to_string("mar/_queries.html", {"encounter": encounter})
     assert "charges are being regenerated" in html and "not answering" not in html
+
+
+def test_a_later_addendum_that_brings_the_finding_back_is_said_on_the_answered_query(
+    client_as, coder_user, nurse_user
+) -> None:
+    """QA: the nurse charted the flush RAC-5 asked about (the query answered), then moved a stop
+    by another addendum and the gap was back while the query still read "Answered", nobody
+    told. The review page says the finding is listed again, on the answered query."""
+    encounter, _, _, query = queried(coder_user)
+    hydration_ordered(encounter, nurse_user)  # answers the RAC-1 query
+    query.refresh_from_db()
+    assert query.answered_at is not None
+
+    def shown() -> str:
+        page = client_as(roles.CODER).get(
+            reverse("coding:encounter_charges", args=[encounter.pk])
+        )
+        html = page.content.decode()
+        html = html[html.index('data-testid="query"') :]
+        return html[: html.index("</li>")]
+
+    assert "Answered by addendum" in shown() and "query-finding-back" not in shown()
+    with transaction.atomic():  # a later addendum undoes it: the order's purpose cleared
+        addendum_for_test(encounter, nurse_user)
+        Order.objects.filter(encounter=encounter, drug__name="sodium chloride 0.9%").update(
+            purpose=""
+        )
+    run, created = charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
+    assert created and run.findings.filter(rule="RAC-1").exists()
+    again = shown()
+    assert "Answered by addendum" in again
+    assert 'data-testid="query-finding-back"' in again and "RAC-1 again" in again
