@@ -396,6 +396,9 @@ def drug_save(
     (`drug_class`, recorded as its first classification, its evidence `note` required as
     `drug_classify` requires it); an existing drug's class changes only through
     `drug_class_change`, with a reason.
+
+    An existing drug saved carries `regenerated_encounters` and `flagged_runs`: the charges its
+    billing data's change brought up to date (`charges_said` says them).
     """
     fields, problems = drug_fields_check(
         name=name,
@@ -441,8 +444,24 @@ def drug_save(
         setattr(locked, key, value)
     locked.save(update_fields=list(values))
     summary_invalidate(drug_id=locked.pk)  # its name is in the records
-    _billing_changed(drug=locked, before=before, user=user, why="edited")
+    regenerated, flagged = _billing_changed(drug=locked, before=before, user=user, why="edited")
+    # What the page says after the save (`charges_said`), as after a class change.
+    locked.regenerated_encounters = regenerated  # type: ignore[attr-defined]
+    locked.flagged_runs = flagged  # type: ignore[attr-defined]
     return locked
+
+
+def charges_said(regenerated: list[int], flagged: list[int]) -> str:
+    """What a pharmacist is told of the charges a formulary change brought up to date, after
+    what was saved: ' Charges regenerating for 2 signed encounter(s). 1 exported run(s) flagged
+    for the coder.' ('' when none). The class change's, the billing data's and a package
+    correction's messages alike."""
+    said = ""
+    if regenerated:
+        said += f" Charges regenerating for {len(regenerated)} signed encounter(s)."
+    if flagged:
+        said += f" {len(flagged)} exported run(s) flagged for the coder."
+    return said
 
 
 def _billing_changed(

@@ -33,6 +33,7 @@ from mar.models import (
 from mar.pharmacy.services import (
     REASON_MAX,
     FormularyImportError,
+    charges_said,
     drug_allergy_classes_set,
     drug_class_change,
     drug_classify,
@@ -574,12 +575,7 @@ def drug_ndc_update_view(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             done = f"NDC {ndc.ndc_display} corrected: {corrected.said.replace(' -> ', ' → ')}."
-            if corrected.regenerated:
-                done += (
-                    f" Charges regenerating for {len(corrected.regenerated)} signed encounter(s)."
-                )
-            if corrected.flagged:
-                done += f" {len(corrected.flagged)} exported run(s) flagged for the coder."
+            done += charges_said(corrected.regenerated, corrected.flagged)
             messages.success(request, done)
             return redirect(_ndcs_anchor(ndc))
     return _drug_page(request, ndc.drug, edit_form=(ndc.pk, form), status=400)
@@ -658,11 +654,7 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
             done = f"{drug.name}: {change.get_from_class_display() or 'untagged'} → " + (
                 f"{change.get_to_class_display()}."
             )
-            if change.regenerated_encounters:
-                done += f" Charges regenerating for {len(change.regenerated_encounters)} signed"
-                done += " encounter(s)."
-            if change.flagged_runs:
-                done += f" {len(change.flagged_runs)} exported run(s) flagged for the coder."
+            done += charges_said(change.regenerated_encounters, change.flagged_runs)
             if request.htmx:
                 template = "pharmacy/_drug_row.html"
                 if origin == "worklist":
@@ -719,7 +711,10 @@ def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, f"Saved {saved.name}.")
+            done = f"Saved {saved.name}."
+            if drug is not None:  # a new drug has nothing charged yet
+                done += charges_said(saved.regenerated_encounters, saved.flagged_runs)
+            messages.success(request, done)
             return redirect("pharmacy:drug", pk=saved.pk)
     return render(request, "pharmacy/drug_edit.html", {"drug": drug, "form": form})
 
