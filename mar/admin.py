@@ -106,10 +106,11 @@ class AddendumAdmin(ViewOnly, admin.ModelAdmin):
 # the audit trail, and brings the charges that read them up to date (coding/formulary_changes.py:
 # regenerated, or flagged when exported). The admin shows them read-only, with a link to the
 # drug's pharmacy page, where a pharmacist (or an admin: admins pass every role check) changes
-# them. Only what no pharmacy page edits stays editable here: a drug's high-alert flag and
-# allergy classes (read live by the start's safety checks, mar/services/safety.py).
+# them. Only what no pharmacy page edits stays editable here: a drug's high-alert flag (read
+# live by the start's safety checks, mar/services/safety.py). Its allergy classes are set on its
+# page too (drug_allergy_classes_set: audited with the old and new value).
 
-DRUG_EDITED_HERE = ("high_alert", "allergy_classes")
+DRUG_EDITED_HERE = ("high_alert",)
 
 NDC_FIELDS = [
     "drug",
@@ -128,8 +129,8 @@ NDC_FIELDS = [
 def pharmacy_link(drug: models.Drug) -> str:
     url = reverse("pharmacy:drug", args=[drug.pk])
     return format_html(
-        '<a href="{}">{}\'s pharmacy page</a>: its class, billing data, retirement and NDCs '
-        "are changed there (checked, audited, charges brought up to date)",
+        '<a href="{}">{}\'s pharmacy page</a>: its class, billing data, allergy classes, '
+        "retirement and NDCs are changed there (checked, audited, charges brought up to date)",
         url,
         drug.name,
     )

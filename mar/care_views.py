@@ -334,7 +334,7 @@ def order_review_page(
         "encounter": encounter,
         "measures": patient_measures,
         "check": measures.order_dose_check(order, patient_measures),
-        "allergies": safety.allergy_matches(encounter.patient, order.drug),
+        "allergy": safety.allergy_warning(encounter.patient, order.drug),
         "high_alert": safety.is_high_alert(order),
         "overrides": order.overrides.select_related("by").order_by("-at"),
         "return_form": return_form,

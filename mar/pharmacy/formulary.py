@@ -355,6 +355,57 @@ def retirement_cells(drug: Drug) -> tuple[str, str]:
     return timezone.localdate(drug.retired_at).isoformat(), drug.retired_reason
 
 
+# The starter formulary's allergy classes (Drug.allergy_classes, read by the start's allergy
+# check and shown at order entry and verification, mar/services/safety.py `allergy_conflicts`):
+# the standard drug-allergy classes of its drugs, where one applies. Without them a patient
+# allergic to "penicillin" was given piperacillin-tazobactam without a word (QA). A pharmacist
+# changes a drug's on its page (mar.pharmacy.services.drug_allergy_classes_set); the loader and
+# migration mar 0026 fill only a drug whose allergy classes are empty.
+STARTER_ALLERGY_CLASSES: dict[str, str] = {
+    "carboplatin": "platinum",
+    "cisplatin": "platinum",
+    "oxaliplatin": "platinum",
+    "paclitaxel": "taxane",
+    "docetaxel": "taxane",
+    "fluorouracil": "fluoropyrimidine",
+    "doxorubicin": "anthracycline",
+    "piperacillin-tazobactam": "penicillin; beta-lactam",
+    "ceftriaxone": "cephalosporin; beta-lactam",
+    "cefazolin": "cephalosporin; beta-lactam",
+    "azithromycin": "macrolide",
+    "gentamicin": "aminoglycoside",
+    "vancomycin": "glycopeptide",
+    "ketorolac": "NSAID",
+    "morphine": "opioid",
+    "fentanyl": "opioid",
+    "lorazepam": "benzodiazepine",
+    "prochlorperazine": "phenothiazine",
+    "promethazine": "phenothiazine",
+    "ondansetron": "5-HT3 antagonist",
+    "palonosetron": "5-HT3 antagonist",
+    "dexamethasone": "corticosteroid",
+    "methylprednisolone": "corticosteroid",
+    "diphenhydramine": "antihistamine",
+    "zoledronic acid": "bisphosphonate",
+    "epoetin alfa": "erythropoiesis-stimulating agent",
+    "darbepoetin alfa": "erythropoiesis-stimulating agent",
+    "filgrastim": "G-CSF",
+    "pegfilgrastim": "G-CSF",
+}
+
+
+def starter_allergy_classes_fill() -> int:
+    """Give the starter formulary's drugs their allergy classes (STARTER_ALLERGY_CLASSES), each
+    only where its allergy classes are empty: a pharmacist's own are never overwritten. Returns
+    the number of drugs filled."""
+    filled = 0
+    for name, classes in STARTER_ALLERGY_CLASSES.items():
+        filled += Drug.objects.filter(name__iexact=name, allergy_classes="").update(
+            allergy_classes=classes
+        )
+    return filled
+
+
 @transaction.atomic
 def formulary_load_csv(*, path: Path = DEFAULT_FORMULARY, update_existing: bool = True) -> int:
     """Create (and unless told not to, update) one Drug per row, keyed by name.
@@ -363,6 +414,7 @@ def formulary_load_csv(*, path: Path = DEFAULT_FORMULARY, update_existing: bool 
     its who and why): the retirement columns are the pharmacist's import's (`formulary_import`);
     this loader leaves each drug's retirement as it is. Returns the number of rows read. With
     update_existing=False a drug already in the formulary is left as the pharmacist keeps it.
+    The starter drugs' allergy classes are filled where empty (`starter_allergy_classes_fill`).
     Raises ValueError naming the file and line of the first bad row.
     """
     rows, errors = formulary_rows_read(path.read_bytes())
@@ -381,4 +433,5 @@ def formulary_load_csv(*, path: Path = DEFAULT_FORMULARY, update_existing: bool 
         if row.container is not None:
             defaults["container"] = row.container
         method(name=row.name, defaults=defaults)
+    starter_allergy_classes_fill()
     return len(rows)

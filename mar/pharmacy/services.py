@@ -16,6 +16,7 @@ Roles are checked by the views; these functions trust their caller.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,6 +36,7 @@ from mar.models import (
     DrugNdc,
     Encounter,
     Order,
+    SafetyOverride,
 )
 from mar.pharmacy.formulary import (
     FormularyRow,
@@ -46,6 +48,7 @@ from mar.pharmacy.formulary import (
 )
 from mar.pharmacy.retired import drug_retired_check
 from mar.ports import FormularyChange, charges_port
+from mar.services.safety import TERM_MIN, allergy_terms, allergy_warning
 from mar.summary import summary_invalidate
 from mar.validators import ndc_display, ndc_normalise, text_problems
 
@@ -244,9 +247,20 @@ def _reason_required(reason: str, *, missing: str) -> str:
     return reason
 
 
+ALLERGY_VERIFY_MISSING = (
+    "Verify it only with the reason (the prescriber confirmed it, a known intolerance, not an "
+    "allergy), or return it to the prescriber."
+)
+
+
 @transaction.atomic
-def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
+def order_verify(*, order: Order, user: AbstractBaseUser, allergy_reason: str = "") -> Order:
     """A pharmacist's check mark on an order, with the time; once.
+
+    An order whose drug matches an allergy of the patient (mar/services/safety.py
+    `allergy_warning`: the drug's name, a synonym or one of its allergy classes) is verified
+    only with `allergy_reason` (refused beside it, the warning said): kept as a SafetyOverride
+    of the order, by the pharmacist, which the review page and the overrides report show.
 
     Also after the record is signed (an emergency order is often verified after it was given):
     the database's guard (mar/audit/guard.py) lets a first verification through and nothing else.
@@ -257,10 +271,18 @@ def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
     through), and `Order.is_returned` is false once it is verified.
     """
     locked = (
-        Order.objects.select_for_update(of=("self",)).select_related("encounter").get(pk=order.pk)
+        Order.objects.select_for_update(of=("self",))
+        .select_related("encounter__patient", "drug")
+        .get(pk=order.pk)
     )
     if locked.verified_at is not None:
         raise ValidationError("This order is already verified.")
+    allergy = allergy_warning(locked.encounter.patient, locked.drug)
+    allergy_reason = allergy_reason.strip()
+    if allergy and not allergy_reason:
+        raise ValidationError({"allergy_reason": [f"{allergy} {ALLERGY_VERIFY_MISSING}"]})
+    if len(allergy_reason) > REASON_MAX:
+        raise ValidationError({"allergy_reason": [f"At most {REASON_MAX} characters."]})
     locked.verified_by = user  # type: ignore[assignment]
     locked.verified_at = timezone.now()
     fields = ["verified_by", "verified_at"]
@@ -273,6 +295,15 @@ def order_verify(*, order: Order, user: AbstractBaseUser) -> Order:
     else:
         with history_context(action="order_verify", user=user.pk, returned_reason=was_returned):
             locked.save(update_fields=fields)
+    if allergy:  # verified past the allergy warning: who and why
+        SafetyOverride.objects.create(
+            encounter=locked.encounter,
+            kind=SafetyOverride.Kind.ALLERGY,
+            message=f"At verification: {allergy}"[:300],
+            reason=allergy_reason,
+            order=locked,
+            by=user,
+        )
     for name in fields:
         setattr(order, name, getattr(locked, name))
     return locked
@@ -373,6 +404,9 @@ def drug_save(
     (`drug_class`, recorded as its first classification, its evidence `note` required as
     `drug_classify` requires it); an existing drug's class changes only through
     `drug_class_change`, with a reason.
+
+    An existing drug saved carries `regenerated_encounters` and `flagged_runs`: the charges its
+    billing data's change brought up to date (`charges_said` says them).
     """
     fields, problems = drug_fields_check(
         name=name,
@@ -418,8 +452,24 @@ def drug_save(
         setattr(locked, key, value)
     locked.save(update_fields=list(values))
     summary_invalidate(drug_id=locked.pk)  # its name is in the records
-    _billing_changed(drug=locked, before=before, user=user, why="edited")
+    regenerated, flagged = _billing_changed(drug=locked, before=before, user=user, why="edited")
+    # What the page says after the save (`charges_said`), as after a class change.
+    locked.regenerated_encounters = regenerated  # type: ignore[attr-defined]
+    locked.flagged_runs = flagged  # type: ignore[attr-defined]
     return locked
+
+
+def charges_said(regenerated: list[int], flagged: list[int]) -> str:
+    """What a pharmacist is told of the charges a formulary change brought up to date, after
+    what was saved: ' Charges regenerating for 2 signed encounter(s). 1 exported run(s) flagged
+    for the coder.' ('' when none). The class change's, the billing data's and a package
+    correction's messages alike."""
+    said = ""
+    if regenerated:
+        said += f" Charges regenerating for {len(regenerated)} signed encounter(s)."
+    if flagged:
+        said += f" {len(flagged)} exported run(s) flagged for the coder."
+    return said
 
 
 def _billing_changed(
@@ -764,6 +814,68 @@ def drug_ndc_update(
         what=f"{locked.ndc_display} corrected by {_user_label(user)}: {correction.said} ({reason})",
     )
     return NdcCorrection(ndc=locked, changes=changes, regenerated=regenerated, flagged=flagged)
+
+
+# --- a drug's allergy classes ---------------------------------------------------------------
+
+_ALLERGY_CLASSES_MAX = Drug._meta.get_field("allergy_classes").max_length or 300
+
+
+def allergy_classes_clean(value: str) -> tuple[str, list[str]]:
+    """'Penicillin, beta-lactam;; penicillin' -> ('Penicillin; beta-lactam', []): each class
+    once (any case), '; '-separated, and the problems found. A class the allergy matcher would
+    not read (mar/services/safety.py: shorter than `TERM_MIN` letters once a bracket and words
+    like "rash" are taken out) is refused, never kept to match nothing."""
+    kept: list[str] = []
+    problems: list[str] = []
+    for part in re.split(r"[;,\n]+", value):
+        part = " ".join(part.split())
+        if not part or part.casefold() in (k.casefold() for k in kept):
+            continue
+        if not allergy_terms(part):
+            problems.append(
+                f"{part!r} is too short to match an allergy: write the class out "
+                f"({TERM_MIN} letters at least, e.g. 'penicillin', 'NSAID')."
+            )
+        kept.append(part)
+    cleaned = "; ".join(kept)
+    if len(cleaned) > _ALLERGY_CLASSES_MAX:
+        problems.append(f"At most {_ALLERGY_CLASSES_MAX} characters.")
+    return cleaned, problems
+
+
+@transaction.atomic
+def drug_allergy_classes_set(*, drug: Drug, allergy_classes: str, user: AbstractBaseUser) -> Drug:
+    """Set the drug's allergy classes ("penicillin; beta-lactam"; empty: none): what a patient's
+    allergy is matched against besides the drug's name and synonyms, at order entry, in the
+    pharmacist's queue and review, and at the start (mar/services/safety.py
+    `allergy_conflicts`). Typed with ',' or ';' between classes; stored '; '-separated, each
+    class once. Refused beside the field: a class too short to match, too long, or nothing
+    changed. In the audit trail with `action` `drug_allergy_classes_set`, the user and the old
+    and new value (`changes`); no reason is asked (a formulary fact, as the synonyms)."""
+    cleaned, problems = allergy_classes_clean(allergy_classes)
+    if problems:
+        raise ValidationError({"allergy_classes": problems})
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    before = locked.allergy_classes
+    if cleaned == before:
+        raise ValidationError(
+            {
+                "allergy_classes": [
+                    f"Nothing to change: {locked.name}'s allergy classes are already "
+                    f"{before or '(none)'}."
+                ]
+            }
+        )
+    locked.allergy_classes = cleaned
+    with history_context(
+        action="drug_allergy_classes_set",
+        user=user.pk,
+        changes={"allergy_classes": [before, cleaned]},
+    ):
+        locked.save(update_fields=["allergy_classes"])
+    drug.allergy_classes = cleaned
+    return locked
 
 
 # --- retiring a drug ------------------------------------------------------------------------

@@ -16,6 +16,11 @@ urlpatterns = [
     path("drugs/<int:pk>/", views.drug_detail, name="drug"),
     path("drugs/<int:pk>/edit/", views.drug_edit, name="drug_edit"),
     path("drugs/<int:pk>/ndcs/", views.drug_ndc_add_view, name="drug_ndc_add"),
+    path(
+        "drugs/<int:pk>/allergy-classes/",
+        views.drug_allergy_classes_view,
+        name="drug_allergy_classes",
+    ),
     path("drugs/<int:pk>/retire/", views.drug_retire_view, name="drug_retire"),
     path("drugs/<int:pk>/reactivate/", views.drug_reactivate_view, name="drug_reactivate"),
     # pk: the DrugNdc

@@ -33,6 +33,8 @@ from mar.models import (
 from mar.pharmacy.services import (
     REASON_MAX,
     FormularyImportError,
+    charges_said,
+    drug_allergy_classes_set,
     drug_class_change,
     drug_classify,
     drug_ndc_add,
@@ -208,6 +210,20 @@ class NdcRetireForm(forms.Form):
     )
 
 
+class DrugAllergyClassesForm(forms.Form):
+    """A drug's allergy classes (pharmacy.services.drug_allergy_classes_set)."""
+
+    allergy_classes = forms.CharField(
+        label="Allergy classes",
+        required=False,
+        max_length=2000,  # the service says the stored limit beside the field, with the rest
+        help_text="Separated by ',' or ';', e.g. penicillin, beta-lactam. A patient's allergy "
+        "naming one of them (or the drug) is shown at order entry and verification, and the "
+        "nurse's start asks for a reason. Empty: none.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. penicillin, beta-lactam"}),
+    )
+
+
 class DrugRetireForm(forms.Form):
     """Why a drug is retired from the formulary (pharmacy.services.drug_retire)."""
 
@@ -375,9 +391,10 @@ def _drug_page(
     drug_retire_form: DrugRetireForm | None = None,
     edit_form: tuple[int, NdcEditForm] | None = None,
     status: int = 200,
+    allergy_form: DrugAllergyClassesForm | None = None,
 ) -> HttpResponse:
-    """The drug's page; `ndc_form`, `retire_form` or `edit_form` (NDC pk, form) or
-    `drug_retire_form` bound with what was typed."""
+    """The drug's page; `ndc_form`, `retire_form` or `edit_form` (NDC pk, form),
+    `drug_retire_form` or `allergy_form` bound with what was typed."""
     can_edit = user_has_role(request.user, PHARMACIST)
     # Active packages first (the preferred one on top), then the retired ones.
     ndcs = list(drug.ndcs.select_related("retired_by").order_by("-active", "-preferred", "ndc"))
@@ -403,6 +420,12 @@ def _drug_page(
         "drug_retire_form": drug_retire_form
         or (DrugRetireForm() if can_edit and drug.active else None),
         "can_retire": can_edit,
+        "allergy_form": allergy_form
+        or (
+            DrugAllergyClassesForm(initial={"allergy_classes": drug.allergy_classes})
+            if can_edit
+            else None
+        ),
     }
     return render(request, "pharmacy/drug.html", context, status=status)
 
@@ -449,6 +472,31 @@ def drug_retire_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("pharmacy:drug", pk=drug.pk)
     return _drug_page(request, _drug_of(pk), drug_retire_form=form, status=400)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_allergy_classes_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set the drug's allergy classes; a refusal is said beside the field on the drug's page,
+    with what was typed."""
+    drug = _drug_of(pk)
+    form = DrugAllergyClassesForm(request.POST)
+    if form.is_valid():
+        before = drug.allergy_classes
+        try:
+            saved = drug_allergy_classes_set(
+                drug=drug, allergy_classes=form.cleaned_data["allergy_classes"], user=request.user
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Allergy classes of {saved.name}: {before or '(none)'} → "
+                f"{saved.allergy_classes or '(none)'}.",
+            )
+            return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#allergy-classes")
+    return _drug_page(request, _drug_of(pk), allergy_form=form, status=400)
 
 
 @require_POST
@@ -527,12 +575,7 @@ def drug_ndc_update_view(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             done = f"NDC {ndc.ndc_display} corrected: {corrected.said.replace(' -> ', ' → ')}."
-            if corrected.regenerated:
-                done += (
-                    f" Charges regenerating for {len(corrected.regenerated)} signed encounter(s)."
-                )
-            if corrected.flagged:
-                done += f" {len(corrected.flagged)} exported run(s) flagged for the coder."
+            done += charges_said(corrected.regenerated, corrected.flagged)
             messages.success(request, done)
             return redirect(_ndcs_anchor(ndc))
     return _drug_page(request, ndc.drug, edit_form=(ndc.pk, form), status=400)
@@ -611,11 +654,7 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
             done = f"{drug.name}: {change.get_from_class_display() or 'untagged'} → " + (
                 f"{change.get_to_class_display()}."
             )
-            if change.regenerated_encounters:
-                done += f" Charges regenerating for {len(change.regenerated_encounters)} signed"
-                done += " encounter(s)."
-            if change.flagged_runs:
-                done += f" {len(change.flagged_runs)} exported run(s) flagged for the coder."
+            done += charges_said(change.regenerated_encounters, change.flagged_runs)
             if request.htmx:
                 template = "pharmacy/_drug_row.html"
                 if origin == "worklist":
@@ -672,7 +711,10 @@ def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, f"Saved {saved.name}.")
+            done = f"Saved {saved.name}."
+            if drug is not None:  # a new drug has nothing charged yet
+                done += charges_said(saved.regenerated_encounters, saved.flagged_runs)
+            messages.success(request, done)
             return redirect("pharmacy:drug", pk=saved.pk)
     return render(request, "pharmacy/drug_edit.html", {"drug": drug, "form": form})
 
@@ -801,21 +843,41 @@ def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
     a Verified badge and under "Recently verified" too, both rows with its id). An order
     verified meanwhile by someone else (a page from before) gets the same line, saying who
     verified it; any other refusal, the row again with it. Without JavaScript: a redirect to the
-    queue with a message."""
+    queue with a message.
+
+    An order whose drug matches an allergy of the patient is verified with `allergy_reason`
+    only: without it, the row again with the refusal beside the reason, what was typed kept
+    (without JavaScript the queue, or from the review page, `origin` review, that page: 400).
+    """
     order = get_object_or_404(_orders(), pk=pk)
-    refused = ""
+    refused = allergy_refused = ""
+    typed = request.POST.get("allergy_reason", "")
+    review = not request.htmx and request.POST.get("origin") == "review"
     try:
-        order_verify(order=order, user=request.user)
+        order_verify(order=order, user=request.user, allergy_reason=typed)
     except ValidationError as exc:
-        refused = " ".join(exc.messages)
-        if not request.htmx:
+        if hasattr(exc, "error_dict") and "allergy_reason" in exc.error_dict:
+            # The drug matches an allergy and no reason was given: said beside the reason.
+            allergy_refused = " ".join(exc.message_dict["allergy_reason"])
+        else:
+            refused = " ".join(exc.messages)
+        if not request.htmx and not allergy_refused:
             messages.warning(request, refused)
     else:
         if not request.htmx:
             messages.success(request, f"Verified: {order.drug.name} for {order.encounter.patient}.")
+    if allergy_refused and not request.htmx:
+        current = _orders().get(pk=pk)
+        current.allergy_refused = allergy_refused  # type: ignore[attr-defined]
+        current.allergy_reason_typed = typed  # type: ignore[attr-defined]
+        if review:
+            return care_views.order_review_page(request, current, status=400)
+        return _queue_page(request, bound=current, status=400)
     if request.htmx:
         current = _orders().get(pk=pk)
         current.verify_refused = refused  # type: ignore[attr-defined]
+        current.allergy_refused = allergy_refused  # type: ignore[attr-defined]
+        current.allergy_reason_typed = typed  # type: ignore[attr-defined]
         context = {
             "order": current,
             "refused": refused,

@@ -181,6 +181,14 @@ class OrderEntryForm(forms.Form):
         choices=[(c, label) for c, label in EntryMethod.choices if c != EntryMethod.ELECTRONIC],
         help_text="You enter it on the provider's behalf; a pharmacist verifies it",
     )
+    # Asked when the drug matches an allergy of the patient (the warning beside the drug, said
+    # by the service: mar.registration.services.order_allergy_problems); hidden otherwise.
+    allergy_reason = forms.CharField(
+        label="Reason to enter it despite the allergy",
+        required=False,
+        max_length=2000,
+        widget=forms.HiddenInput,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -209,4 +217,12 @@ class OrderEntryForm(forms.Form):
                 Column("ordering_provider_npi", css_class="col-md-3"),
                 Column("entry_method", css_class="col-md-4"),
             ),
+            "allergy_reason",
         )
+
+    def allergy_ask(self) -> None:
+        """Show the allergy override reason (the drug matches an allergy of the patient)."""
+        self.fields["allergy_reason"].widget = forms.TextInput(
+            attrs={"placeholder": "e.g. prescriber confirmed: tolerated it in 2024"}
+        )
+        self.fields["allergy_reason"].label = "Reason to enter it despite the allergy (required)"

@@ -39,11 +39,13 @@ from mar.models import (
     Patient,
     Payer,
     Route,
+    SafetyOverride,
 )
 from mar.pharmacy.retired import DrugRetired, drug_retired_check
 from mar.ports import charges_port
 from mar.registration.icd10 import icd10_billable_problem, icd10_resolve
 from mar.services.charting import ChartError, order_disposition_set
+from mar.services.safety import allergy_warning
 from mar.summary import summary_invalidate
 from mar.validators import npi_normalise, text_problems
 
@@ -565,6 +567,27 @@ class OrderEntry:
     # checklist's finding there, not a reason to refuse the record.
     complete: bool = True
     placer_number: str = ""  # the ordering system's number (HL7 ORC-2)
+    # Typed by the person entering it when the drug matches an allergy of the patient (the
+    # warning beside the drug): why it is entered anyway. Kept as a SafetyOverride.
+    allergy_reason: str = ""
+
+
+ALLERGY_REASON_MISSING = (
+    "Check with the prescriber. To enter it anyway, give the reason below (the prescriber "
+    "confirmed it, a known intolerance, not an allergy): the pharmacist and the nurse see it."
+)
+
+
+def order_allergy_problems(patient: Patient, entry: OrderEntry) -> dict[str, list[str]]:
+    """The allergy warning a person entering the order must answer: the patient's allergy that
+    names its drug (mar/services/safety.py `allergy_warning`, the one matcher), beside the drug,
+    and the reason asked for, beside its field; none once a reason is given."""
+    if entry.drug is None or entry.allergy_reason.strip():
+        return {}
+    warning = allergy_warning(patient, entry.drug)
+    if not warning:
+        return {}
+    return {"drug": [warning], "allergy_reason": [ALLERGY_REASON_MISSING]}
 
 
 def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
@@ -692,20 +715,28 @@ def order_entry_typed(typed: Mapping[str, Any]) -> tuple[OrderEntry, dict[str, l
         ordering_provider_npi=typed.get("ordering_provider_npi", ""),
         entry_method=typed.get("entry_method", EntryMethod.WRITTEN),
         purpose=typed.get("purpose", ""),
+        allergy_reason=typed.get("allergy_reason", ""),
     )
     return entry, errors
 
 
-def order_entry_problems(typed: Mapping[str, Any]) -> ValidationError | None:
+def order_entry_problems(
+    typed: Mapping[str, Any], *, patient: Patient | None = None
+) -> ValidationError | None:
     """What entering the order would refuse in the fields that could be read: shown beside them
-    together with what the form itself refused, every problem at once."""
+    together with what the form itself refused, every problem at once (with `patient`, the
+    allergy warning too)."""
     entry, errors = order_entry_typed(typed)
+    found: dict[str, list[str]] = {}
     try:
         order_fields_check(entry)
     except ValidationError as exc:
-        for field, messages in exc.message_dict.items():
-            if field in typed and field not in errors:
-                errors[field] = messages
+        found.update(exc.message_dict)
+    if patient is not None:
+        found = order_allergy_problems(patient, entry) | found
+    for field, messages in found.items():
+        if (field in typed or field == "allergy_reason") and field not in errors:
+            errors[field] = messages
     return ValidationError(errors) if errors else None
 
 
@@ -723,10 +754,18 @@ def order_enter(
     on whose behalf (the ordering provider); from an interface, `user` is None. `written_at`: when
     an order brought from another system's record of a past visit was written (a drug retired
     since then does not refuse it: mar/pharmacy/retired.py)."""
-    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
+    locked = Encounter.objects.select_for_update().select_related("patient").get(pk=encounter.pk)
     if locked.status == Encounter.Status.SIGNED:
         raise ValidationError("This visit is signed; an order is added by an addendum.")
-    fields = order_fields_check(entry)
+    # A person entering it answers the allergy warning (an interface's order is warned of at the
+    # pharmacist's verification and the nurse's start), said with every other problem at once.
+    allergy = order_allergy_problems(locked.patient, entry) if user is not None else {}
+    try:
+        fields = order_fields_check(entry)
+    except ValidationError as exc:
+        raise ValidationError(allergy | exc.message_dict) from None
+    if allergy:
+        raise ValidationError(allergy)
     # A new order, wherever it comes from (HL7, FHIR): its drug as it is now, not retired.
     drug_retired_check(Drug.objects.get(pk=fields["drug"].pk), written_at=written_at)
     if entry.entry_method != EntryMethod.ELECTRONIC:
@@ -743,6 +782,16 @@ def order_enter(
             f"{timezone.localtime(earlier.created_at):%Y-%m-%d %H:%M}).",
         )
     order = Order.objects.create(encounter=locked, **fields)
+    warning = allergy_warning(locked.patient, order.drug) if user is not None else ""
+    if warning:  # entered past the allergy warning: who and why, for the pharmacist and nurse
+        SafetyOverride.objects.create(
+            encounter=locked,
+            kind=SafetyOverride.Kind.ALLERGY,
+            message=f"At order entry: {warning}"[:300],
+            reason=entry.allergy_reason.strip(),
+            order=order,
+            by=user,
+        )
     summary_invalidate(encounter_ids=[locked.pk])  # the board's and checklist's summary
     return order
 

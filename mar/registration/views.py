@@ -156,17 +156,20 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
             apply_validation_error(form, ValidationError(drug_errors))
         else:
-            messages.success(
-                request, f"Order entered: {order.drug.name} {order.dose}; waiting for pharmacy."
-            )
+            done = f"Order entered: {order.drug.name} {order.dose}; waiting for pharmacy."
+            if entry.allergy_reason.strip() and order.overrides.exists():
+                done += " The allergy and your reason go with it to the pharmacist and the nurse."
+            messages.success(request, done)
             if (warning := order_indication_warning(order)) is not None:
                 messages.warning(request, warning)
             return redirect(back)
     elif request.method == "POST":
         # What was typed in the other fields is checked too: every problem shows at once.
-        problems = order_entry_problems(form.cleaned_data)
+        problems = order_entry_problems(form.cleaned_data, patient=encounter.patient)
         if problems is not None:
             apply_validation_error(form, problems)
+    if "allergy_reason" in form.errors or (form.is_bound and form.data.get("allergy_reason")):
+        form.allergy_ask()  # the warning is beside the drug: the reason is asked under it
     return render(
         request,
         "registration/order_new.html",

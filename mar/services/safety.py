@@ -90,26 +90,82 @@ def returned_stop(order: Order) -> str | None:
 
 _SPLIT = re.compile(r"[;,\n]+")
 _NOISE = re.compile(r"\(.*?\)|\b(allergy|allergic|to|rash|hives|anaphylaxis|nkda)\b", re.I)
+# A term shorter than this names nothing reliably ("to", "iv") and is never matched: an allergy
+# class must be written out at least this long (mar.pharmacy.services.drug_allergy_classes_set).
+TERM_MIN = 4
 
 
-def _terms(text: str) -> list[str]:
-    terms = []
+def _parts(text: str) -> list[tuple[str, str]]:
+    """(the part as written, its term): 'penicillin (rash); latex' ->
+    [('penicillin (rash)', 'penicillin'), ('latex', 'latex')]; parts with no term are dropped."""
+    found = []
     for part in _SPLIT.split(text or ""):
         term = " ".join(_NOISE.sub(" ", part).lower().split())
-        if len(term) >= 4:
-            terms.append(term)
-    return terms
+        if len(term) >= TERM_MIN:
+            found.append((" ".join(part.split()), term))
+    return found
+
+
+def allergy_terms(text: str) -> list[str]:
+    """The terms the matcher reads in `text` (an allergy list, a drug's allergy classes)."""
+    return [term for _part, term in _parts(text)]
+
+
+@dataclass(frozen=True)
+class AllergyMatch:
+    """One allergy of the patient that names the drug: `allergy` as recorded ('penicillin
+    (rash)'), `term` what the matcher read in it ('penicillin'), and what of the drug it named:
+    its name, a synonym (`synonym`) or one of its formulary allergy classes (`allergy_class`)."""
+
+    allergy: str
+    term: str
+    drug: str
+    synonym: str = ""
+    allergy_class: str = ""
+
+    @property
+    def said(self) -> str:
+        """'penicillin (rash) matches piperacillin-tazobactam (penicillin class)'."""
+        how = (
+            f" ({self.allergy_class} class)"
+            if self.allergy_class
+            else f" (as {self.synonym})"
+            if self.synonym
+            else ""
+        )
+        return f"{self.allergy} matches {self.drug}{how}"
+
+
+def allergy_conflicts(allergies: str, drug: Drug) -> list[AllergyMatch]:
+    """The allergies in `allergies` (a patient's, as recorded) that name the drug (its name or a
+    synonym) or one of its formulary allergy classes ("platinum" matches "platinum compounds").
+    The one matcher: the start's check, the chart, order entry and the pharmacist's queue and
+    review all ask it."""
+    names = [(term, "", "") for term in allergy_terms(drug.name)]
+    names += [(term, part, "") for part, term in _parts(drug.synonyms)]
+    names += [(term, "", term) for term in allergy_terms(drug.allergy_classes)]
+    found = []
+    for part, allergy in _parts(allergies):
+        for name, synonym, allergy_class in names:
+            if allergy in name or name in allergy:
+                found.append(AllergyMatch(part, allergy, drug.name, synonym, allergy_class))
+                break
+    return found
 
 
 def allergy_matches(patient: Patient, drug: Drug) -> list[str]:
     """The patient's allergies that name the drug (its name or a synonym) or one of its
     formulary allergy classes ("platinum" matches "platinum compounds")."""
-    names = _terms(drug.name) + _terms(drug.synonyms) + _terms(drug.allergy_classes)
-    found = []
-    for allergy in _terms(patient.allergies):
-        if any(allergy in name or name in allergy for name in names):
-            found.append(allergy)
-    return found
+    return [match.term for match in allergy_conflicts(patient.allergies, drug)]
+
+
+def allergy_warning(patient: Patient, drug: Drug) -> str:
+    """'Allergy: penicillin (rash) matches piperacillin-tazobactam (penicillin class).', or ''
+    when no allergy of the patient names the drug."""
+    matches = allergy_conflicts(patient.allergies, drug)
+    if not matches:
+        return ""
+    return "Allergy: " + "; ".join(match.said for match in matches) + "."
 
 
 def order_now_text(order: Order) -> str:
@@ -181,11 +237,10 @@ def start_problems(
             f"{order.drug.name} is high-alert and no pharmacist has verified the order: wait "
             "for verification, or give the emergency reason to start it now."
         )
-    allergies = allergy_matches(order.encounter.patient, order.drug)
-    if allergies and not checks.allergy_reason.strip():
+    allergy = allergy_warning(order.encounter.patient, order.drug)
+    if allergy and not checks.allergy_reason.strip():
         errors.setdefault("allergy_reason", []).append(
-            f"Allergy: the patient is allergic to {', '.join(allergies)}, which matches "
-            f"{order.drug.name}. Give the reason to start it anyway."
+            f"{allergy} Give the reason to start it anyway."
         )
     if is_chemotherapy(order):
         second = checks.second_nurse
@@ -293,12 +348,12 @@ def administration_start_checked(
             administration=adm,
             by=user,
         )
-    allergies = allergy_matches(encounter.patient, order.drug)
-    if allergies:
+    allergy = allergy_warning(encounter.patient, order.drug)
+    if allergy:
         SafetyOverride.objects.create(
             encounter=encounter,
             kind=SafetyOverride.Kind.ALLERGY,
-            message=f"Allergy to {', '.join(allergies)} matches {order.drug.name}"[:300],
+            message=allergy[:300],
             reason=checks.allergy_reason.strip(),
             order=order,
             administration=adm,

@@ -195,9 +195,7 @@ def test_a_later_addendum_that_brings_the_finding_back_is_said_on_the_answered_q
     assert query.answered_at is not None
 
     def shown() -> str:
-        page = client_as(roles.CODER).get(
-            reverse("coding:encounter_charges", args=[encounter.pk])
-        )
+        page = client_as(roles.CODER).get(reverse("coding:encounter_charges", args=[encounter.pk]))
         html = page.content.decode()
         html = html[html.index('data-testid="query"') :]
         return html[: html.index("</li>")]

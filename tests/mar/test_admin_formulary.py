@@ -6,7 +6,8 @@ regenerated or flagged: coding/formulary_changes.py). Before, the admin register
 (and an inline on the drug) and `Drug` as plain ModelAdmins: an admin changed an NDC's unit or
 deleted it, or re-classed a drug, and no charge followed. Now the admin shows them read-only,
 pointing to the pharmacist's page, and keeps editable only what no pharmacy page edits (a drug's
-high-alert flag and allergy classes)."""
+high-alert flag; its allergy classes are set on its page: tests/mar/pharmacy/
+test_allergy_classes.py)."""
 
 from decimal import Decimal
 

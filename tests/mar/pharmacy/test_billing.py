@@ -6,6 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
 from django.utils import timezone
 
 from coding.models import ChargeRun, ClassChangeAfterExport
@@ -245,3 +247,57 @@ def test_an_exported_run_is_flagged_not_regenerated_when_a_preference_regroups_i
     # billing in this test, would carry it).
     assert "claim_ndc" in [c["field"] for c in flag.changes]
     assert "made preferred" not in billed.reason
+
+
+# --- what the drug's edit page says after a save (QA: "Saved teprotumumab." only) -----------
+
+
+def edit_posted(drug: Drug, **changes: str) -> dict[str, str]:
+    values = {
+        "name": drug.name, "synonyms": drug.synonyms, "hcpcs": drug.hcpcs_code,
+        "billing_unit": drug.billing_unit_label, "note": drug.class_note,
+        "container": drug.container,
+    }  # fmt: skip
+    values.update(changes)
+    return values
+
+
+def said(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_a_billing_data_save_says_the_charges_regenerating_as_a_class_change_does(
+    client_as, nurse_user, django_capture_on_commit_callbacks
+) -> None:
+    """The message the class change builds (pharmacy.services.charges_said), after "Saved"."""
+    drug, encounter = paclitaxel_visit()
+    sign(encounter, nurse_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_as("pharmacist").post(
+            reverse("pharmacy:drug_edit", args=[drug.pk]),
+            edit_posted(drug, container=Drug.Container.MULTI_DOSE),
+        )
+    assert response.status_code == 302
+    assert said(response) == ["Saved paclitaxel. Charges regenerating for 1 signed encounter(s)."]
+
+
+def test_a_billing_data_save_says_the_exported_runs_flagged_for_the_coder(
+    client_as, nurse_user, django_capture_on_commit_callbacks
+) -> None:
+    drug, encounter = paclitaxel_visit()
+    signed = sign(encounter, nurse_user)
+    ChargeRun.objects.filter(pk=signed.pk).update(exported_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_as("pharmacist").post(
+            reverse("pharmacy:drug_edit", args=[drug.pk]), edit_posted(drug, hcpcs="J9268")
+        )
+    assert said(response) == ["Saved paclitaxel. 1 exported run(s) flagged for the coder."]
+
+
+def test_a_save_that_changes_no_billing_data_says_only_saved(client_as, nurse_user) -> None:
+    drug, encounter = paclitaxel_visit()
+    sign(encounter, nurse_user)
+    response = client_as("pharmacist").post(
+        reverse("pharmacy:drug_edit", args=[drug.pk]), edit_posted(drug, note="label checked")
+    )
+    assert said(response) == ["Saved paclitaxel."]

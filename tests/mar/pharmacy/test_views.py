@@ -48,6 +48,7 @@ MATRIX = [
     ("pharmacy:drug_edit", "post", PHARMACY),
     ("pharmacy:drug_row", "get", EVERYONE),
     ("pharmacy:drug_ndc_add", "post", PHARMACY),
+    ("pharmacy:drug_allergy_classes", "post", PHARMACY),
     ("pharmacy:drug_retire", "post", PHARMACY),
     ("pharmacy:drug_reactivate", "post", PHARMACY),
     ("pharmacy:drug_ndc_retire", "post", PHARMACY),

@@ -1,0 +1,58 @@
+"""The pharmacist's queue row of an order whose drug matches an allergy of the patient, in real
+Chromium (QA: "penicillin (rash)" and piperacillin-tazobactam, verified in one click with no
+allergy shown): the match in red under the drug, Verify asking for the reason first (the browser
+asks; the server refuses too), then verified with it."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mar.models import Drug, SafetyOverride
+from mar.pharmacy.formulary import formulary_load_csv
+from tests import factories
+from tests.browser.conftest import ARTIFACTS, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WARNING = "Allergy: penicillin (rash) matches piperacillin-tazobactam (penicillin class)."
+
+
+def test_the_queue_row_warns_in_red_and_verify_asks_the_reason(browser_page, live_server) -> None:
+    from playwright.sync_api import expect
+
+    formulary_load_csv()
+    pharmacist = factories.user_create(username="pharmacist-a", role="pharmacist")
+    patient = factories.patient_create(name="Lopez, Ana", allergies="penicillin (rash)")
+    visit = factories.encounter_create(
+        patient=patient, arrived_at=timezone.now() - timedelta(hours=1)
+    )
+    zosyn = Drug.objects.get(name="piperacillin-tazobactam")
+    order = factories.order_create(visit, zosyn, dose="3.375 g", indication="J18.9")
+    page = browser_page
+    sign_in(page, live_server, pharmacist.username)
+    page.goto(f"{live_server.url}/pharmacy/orders/")
+    row = page.locator(f"#order-{order.pk}")
+    warning = row.get_by_test_id("order-allergy")
+    expect(warning).to_have_text(WARNING)
+    colour = warning.evaluate("e => getComputedStyle(e).color")
+    red, green, blue = (int(c) for c in colour[colour.index("(") + 1 : -1].split(",")[:3])
+    assert red > 150 and green < 100 and blue < 100, colour  # Bootstrap's danger red
+    warning.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "pharmacy-allergy-row.png"), full_page=True)
+
+    verify = row.get_by_role("button", name="✓ Verify despite the allergy")
+    verify.click()  # the reason is required: the browser asks, nothing is sent
+    reason = row.get_by_test_id("order-allergy-reason")
+    assert reason.evaluate("e => e.validity.valueMissing") is True
+    order.refresh_from_db()
+    assert order.verified_at is None
+
+    reason.fill("rash only in 2019; prescriber confirmed, premedicate")
+    verify.click()
+    done = page.locator("#to-verify-orders").get_by_test_id("order-verify-done")
+    expect(done).to_contain_text("Verified: piperacillin-tazobactam")
+    order.refresh_from_db()
+    assert order.verified_by == pharmacist
+    override = SafetyOverride.objects.get(order=order)
+    assert override.reason == "rash only in 2019; prescriber confirmed, premedicate"
