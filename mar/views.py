@@ -526,6 +526,19 @@ def _action_unsent(request: HttpRequest, adm: Administration, action: str, form:
     return Unsent(said=[text], anchor="addendum", prefill={"addendum-what": what})
 
 
+def _pause_unsent(request: HttpRequest, adm: Administration, form: Form) -> Unsent:
+    """A pause added or corrected on a record signed since: said in the addendum's "What
+    changed", its times and reason as typed."""
+    start = request.POST.get(form.add_prefix("start"), "").strip()
+    end = request.POST.get(form.add_prefix("end"), "").strip()
+    reason = request.POST.get(form.add_prefix("reason"), "")
+    words = f"pause {start or '?'}–{end or '(not resumed)'}" + (
+        f", reason {dict(Pause.Reason.choices).get(reason, reason).lower()}" if reason else ""
+    )
+    text = f"{adm.drug.name} (A{adm.pk}): {words}"
+    return Unsent(said=[text], anchor="addendum", prefill={"addendum-what": text})
+
+
 def _refused(form: Form, exc: ChartError) -> None:
     apply_chart_error(form, exc.errors)
 
@@ -1130,6 +1143,8 @@ def pause_add(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     adm = _administration(pk, adm_pk)
     encounter = adm.encounter
     form = PauseAddForm(request.POST, encounter=encounter, prefix=f"pa{adm.pk}")
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no "Add")
+        return _signed_since(request, encounter, _pause_unsent(request, adm, form))
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -1140,6 +1155,8 @@ def pause_add(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
                 end=data["end"],
                 reason=data["reason"],
             )
+        except RecordSigned:
+            return _signed_since(request, encounter, _pause_unsent(request, adm, form))
         except ChartError as exc:
             _refused(form, exc)
         except StaleVersion as exc:
@@ -1178,6 +1195,10 @@ def pause_update(request: HttpRequest, pk: int, pause_pk: int) -> HttpResponse:
     )
     encounter = pause.administration.encounter
     form = PauseForm(request.POST, encounter=encounter, prefix=f"p{pause.pk}")
+    drawn_in_progress = _drawn_in_progress(request, form)
+    adm = pause.administration
+    if encounter.is_signed and drawn_in_progress:
+        return _signed_since(request, encounter, _pause_unsent(request, adm, form))
     if form.is_valid():
         try:
             charting.pause_update(
@@ -1193,6 +1214,8 @@ def pause_update(request: HttpRequest, pk: int, pause_pk: int) -> HttpResponse:
                 addendum_why=form.cleaned_data["addendum_why"],
             )
         except ChartError as exc:
+            if isinstance(exc, RecordSigned) and drawn_in_progress:  # signed as it was sent
+                return _signed_since(request, encounter, _pause_unsent(request, adm, form))
             _refused(form, exc)
         except StaleVersion as exc:
             form.add_error(None, "Someone else changed this administration meanwhile.")

@@ -228,3 +228,33 @@ def test_what_another_tab_saved_before_the_signature_is_not_said_to_be_hers(
     assert "Your change — Bag id: 'BAG-TAB-B' — can be written as an addendum." in text
     _path, query, _anchor = _link(text)
     assert f"a{adm.pk}-stop" not in query  # the stop saved stays in the addendum's form
+
+
+def test_a_pause_added_or_corrected_after_the_signature_is_refused_saying_so(
+    client_as, nurse_user
+) -> None:
+    """The card's "Add a pause…" and a pause's own form, from a page drawn before the
+    signature: said, with the times and reason as typed, nothing charted."""
+    encounter, adm = running_visit()
+    pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5))
+    client = client_as(roles.NURSE)
+    when = _signed(encounter, nurse_user)
+    start, end = local(adm.start + timedelta(minutes=20)), local(adm.start + timedelta(minutes=30))
+    added = {f"pa{adm.pk}-version": adm.version, f"pa{adm.pk}-start": start,
+             f"pa{adm.pk}-end": end, f"pa{adm.pk}-reason": "reaction"}  # fmt: skip
+    url = reverse("mar:pause_add", args=[encounter.pk, adm.pk])
+    text = _refused_as_signed(
+        client.post(url, added, **HX), when, nurse_user.username,
+        f"carboplatin (A{adm.pk}): pause {start}–{end}, reason reaction",
+    )  # fmt: skip
+    assert "carboplatin" in _link(text)[1]["addendum-what"][0]
+    corrected = {f"p{pause.pk}-version": adm.version, f"p{pause.pk}-start": start,
+                 f"p{pause.pk}-end": end, f"p{pause.pk}-reason": ""}  # fmt: skip
+    url = reverse("mar:pause_update", args=[encounter.pk, pause.pk])
+    _refused_as_signed(
+        client.post(url, corrected, **HX), when, nurse_user.username,
+        f"carboplatin (A{adm.pk}): pause {start}–{end}",
+    )  # fmt: skip
+    assert list(Pause.objects.filter(administration=adm).values_list("start", "end")) == [
+        (pause.start, None)
+    ]

@@ -773,7 +773,8 @@ def test_a_signed_pause_changes_only_as_an_addendum_with_a_reason(
         f"p{pause.pk}-end": "2026-03-02T10:00",  # resumed at 10:00, not 09:50
         f"p{pause.pk}-version": adm.version,
     }
-    html = client.post(url, data, **HX).content.decode()
+    # The addendum's pause form, its reason left empty: asked for beside it.
+    html = client.post(url, {**data, f"p{pause.pk}-addendum_why": ""}, **HX).content.decode()
     assert "changes go through an addendum (say why)" in html
     assert Pause.objects.get(pk=pause.pk).end == pause.end
     assert not Addendum.objects.filter(encounter=chemo_encounter).exists()
