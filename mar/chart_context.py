@@ -8,7 +8,7 @@ the panel, the timeline's charged/uncharged marks and the sign-off read the same
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -194,6 +194,9 @@ class Card:
     pause_at: PauseAtForm | None = None
     resume_at: ResumeAtForm | None = None
     pause_add: PauseAddForm | None = None
+    # The card's addendum form prefilled with a change sent from a page drawn before the
+    # signature (`chart_context(prefill=...)`): what it holds, as she typed it ("Bag id: 'X'").
+    prefilled: list[str] = field(default_factory=list)
 
     @property
     def top_findings(self) -> list[Item]:
@@ -468,6 +471,7 @@ def chart_context(
     started: int | None = None,
     written: Written | None = None,
     sites: list[AccessSite] | None = None,
+    prefill: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything the chart's templates need. `bound` replaces a form by its key with the one the
     nurse posted (errors and typed values kept); keys: 'site', 'times', 'sign', 'addendum',
@@ -479,9 +483,12 @@ def chart_context(
     the lists of findings of the cards it altered (`touched_cards`) and the chip of its site;
     nothing is built for the other cards and sites. `written`: the record the change saved and the
     engine's result on it (see `answer_context`); `sites`: the encounter's sites, when the view
-    read them already (a start, which does not change them)."""
+    read them already (a start, which does not change them). `prefill`: on a signed record,
+    the addendum forms' fields given by their names ("a12-bag", "addendum-what"): a change sent
+    from a page drawn before the signature, offered as an addendum (`views._signed_since`)."""
     now = now or timezone.now()
     bound = bound or {}
+    prefill = prefill if prefill is not None and encounter.is_signed else {}
     zone = encounter.zone
     record, result, record_error = _evaluated(encounter, now, written)
 
@@ -532,7 +539,9 @@ def chart_context(
     for adm in sorted(adms, key=newest_running_first):
         whole = started is None or adm.pk == started
         if whole or (_is_running(adm, encounter) and running_whole):
-            cards.append(_card(encounter, adm, sites, now, bound, conflict, items_by_adm))
+            cards.append(
+                _card(encounter, adm, sites, now, bound, conflict, items_by_adm, prefill=prefill)
+            )
         elif adm.pk in shared:
             touched_cards.append(_card_findings(encounter, adm, items_by_adm))
 
@@ -657,6 +666,11 @@ def chart_context(
                 sites=sites,
                 queries=query_choices(open_queries or ()),
                 prefix="addendum",
+                initial={
+                    key.removeprefix("addendum-"): value
+                    for key, value in prefill.items()
+                    if key.startswith("addendum-") and key != "addendum-why"
+                },
             )
         )
         if encounter.is_signed
@@ -987,14 +1001,20 @@ def _card(
     bound: dict[str, Form],
     conflict: Administration | None,
     items_by_adm: dict[str, list[Item]],
+    *,
+    prefill: Mapping[str, str] | None = None,
 ) -> Card:
     form = bound.get(f"a{adm.pk}")
+    prefilled: list[str] = []
     if not isinstance(form, AdministrationForm):
+        initial = AdministrationForm.initial_for(adm)
+        for name in ADMINISTRATION_CARD_FIELDS:
+            key = f"a{adm.pk}-{name}"
+            if prefill and key in prefill:
+                initial[name] = prefill[key]
+                prefilled.append(name)
         form = AdministrationForm(
-            encounter=encounter,
-            sites=sites,
-            prefix=f"a{adm.pk}",
-            initial=AdministrationForm.initial_for(adm),
+            encounter=encounter, sites=sites, prefix=f"a{adm.pk}", initial=initial
         )
     pauses = []
     for pause in adm.pauses.all():
@@ -1052,6 +1072,7 @@ def _card(
         pause_at=pause_at,
         resume_at=resume_at,
         pause_add=pause_add,
+        prefilled=[f"{form[name].label}: {form[name].value() or '(empty)'}" for name in prefilled],
     )
 
 

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -20,12 +21,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Length, Lower, Replace
-from django.forms import Form
+from django.forms import ChoiceField, Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -68,8 +70,9 @@ from mar.forms import (
     plain_number,
     query_choices,
 )
-from mar.jinja import partial_response
+from mar.jinja import partial_render, partial_response
 from mar.models import (
+    ADMINISTRATION_CARD_FIELDS,
     AccessSite,
     Administration,
     Encounter,
@@ -93,6 +96,7 @@ from mar.roles import (
 from mar.services import charting, rates, safety
 from mar.services.charting import (
     ChartError,
+    RecordSigned,
     SignBlocked,
     StaleVersion,
     acknowledgement_key,
@@ -259,7 +263,12 @@ def encounter_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Whether its summary is stored, read with it: the chart stores one only where none is yet
     # (summary_evaluate), without a write on every page load (issue 19).
     encounter = _found(reads.encounter_with_summary_stored(pk))
-    return render(request, "mar/encounter.html", _chart_context(request, encounter))
+    # `?addendum=1&a12-bag=...`: the addendum forms prefilled with a change sent from a page
+    # drawn before the signature (`_signed_since`).
+    prefill = request.GET if request.GET.get("addendum") == "1" else None
+    return render(
+        request, "mar/encounter.html", _chart_context(request, encounter, prefill=prefill)
+    )
 
 
 CHECKLIST_ROLES = (NURSE, CODER, PHARMACIST)
@@ -393,6 +402,141 @@ def _after_change(
     if encounter.is_signed:
         url += "?addendum=1"  # the change was an addendum: back to the addendum, still open
     return redirect(f"{url}#{anchor}" if anchor else url)
+
+
+@dataclass
+class Unsent:
+    """A change made from a page drawn before the record was signed, as the nurse made it:
+    `said`, what she typed or pressed ("Bag id: 'BAG-TAB-B'"); `prefill`, the addendum form's
+    fields that carry it (`encounter_detail`'s `?addendum=1&...`); `anchor`, where it opens."""
+
+    said: list[str]
+    anchor: str
+    prefill: dict[str, str] = field(default_factory=dict)
+
+
+def _signed_since(request: HttpRequest, encounter: Encounter, unsent: Unsent) -> HttpResponse:
+    """Nothing typed is lost silently (QA walkthrough): a change sent from a page drawn before
+    the record was signed (a second tab) is saved nowhere; the answer says who signed it and
+    when, what she typed, and offers it as an addendum, the addendum form prefilled with it.
+    htmx: 409 + `X-MAR-Signed` with that message (static/js/chart.js puts it beside the form
+    that sent it, and the card stays not saved, what she typed in its fields); without
+    JavaScript: the message and the addendum form, prefilled."""
+    row = Encounter.objects.filter(pk=encounter.pk).values("signed_at", "signed_by__username")
+    signed = row.get()
+    zone = encounter.zone
+    at = signed["signed_at"]
+    when = (
+        "?"
+        if at is None
+        else hhmm(at, zone)
+        if timezone.localdate(at, zone) == timezone.localdate(timezone.now(), zone)
+        else date_hhmm(at, zone)
+    )
+    by = signed["signed_by__username"] or "someone"
+    said = "; ".join(unsent.said) or "what you typed"
+    text = (
+        f"Not saved: this record was signed at {when} by {by}. Your change — {said} — can be "
+        "written as an addendum."
+    )
+    query = urlencode({"addendum": "1", **unsent.prefill})
+    link = f"{reverse('mar:encounter', args=[encounter.pk])}?{query}#{unsent.anchor}"
+    if not request.htmx:
+        messages.warning(request, f"{text} Say why below and save it.")
+        return redirect(link)
+    html = partial_render(request, "mar/_signed_since.jinja", {"text": text, "link": link})
+    response = HttpResponse(html, status=409)
+    response["X-MAR-Signed"] = "1"
+    return response
+
+
+def _drawn_in_progress(request: HttpRequest, form: Form) -> bool:
+    """Whether the form was drawn on the record in progress: on a signed one (the addendum's
+    forms, `?addendum=1`) it has the addendum's reason, posted even when left empty."""
+    return form.add_prefix("addendum_why") not in request.POST
+
+
+def _typed(value: str) -> str:
+    return f"'{value}'" if value else "(empty)"
+
+
+def _card_unsent(request: HttpRequest, adm: Administration, form: AdministrationForm) -> Unsent:
+    """The card's fields she changed from what is saved, as she typed them; the card's
+    addendum form prefilled with them."""
+    # Compared with the card as her page drew it (the version it was drawn at; a change
+    # saved from another tab since, a stop say, is not hers), else as it is saved.
+    initial = AdministrationForm.initial_for(adm)
+    drawn = request.POST.get(form.add_prefix("base_version")) or request.POST.get(
+        form.add_prefix("version"), ""
+    )
+    base = charting.card_as_drawn(adm.pk, int(drawn)) if drawn.isdigit() else None
+    if base is not None:
+        numbers = {"planned_hours", "dose_value", "waste_value"}
+        initial.update({n: plain_number(v) if n in numbers else v for n, v in base.items()})
+    for name in ("start", "stop"):  # shown to the minute: a time left as shown is no change
+        if isinstance(moment := initial[name], datetime):
+            initial[name] = moment.replace(second=0, microsecond=0)
+    shown = AdministrationForm(
+        request.POST, encounter=adm.encounter, sites=[], prefix=form.prefix, initial=initial
+    )
+    said, prefill = [], {}
+    for name in ADMINISTRATION_CARD_FIELDS:
+        key = shown.add_prefix(name)
+        if key not in request.POST or name not in shown.changed_data:
+            continue
+        raw = request.POST.get(key, "")
+        prefill[key] = raw
+        if name == "site":
+            raw = f"S{raw}" if raw else ""
+        elif isinstance(choice := shown.fields[name], ChoiceField) and raw:
+            raw = str(dict(choice.choices).get(raw, raw))  # type: ignore[arg-type]
+        said.append(f"{shown[name].label}: {_typed(raw)}")
+    return Unsent(said=said, anchor=f"adm-{adm.pk}", prefill=prefill)
+
+
+def _when_typed(request: HttpRequest, form: Form, encounter: Encounter) -> tuple[str, str]:
+    """An action's time as she gave it: (as said, as a time field takes it); empty: now."""
+    at = form.cleaned_data.get("at") if form.is_bound and form.is_valid() else None
+    if at is None and (raw := request.POST.get(form.add_prefix("at"), "").strip()):
+        return raw, raw
+    at = at or timezone.now()
+    return _wall_clock(encounter, at), date_hhmm(at, encounter.zone)
+
+
+def _action_unsent(request: HttpRequest, adm: Administration, action: str, form: Form) -> Unsent:
+    """Pause, Resume or Stop pressed on a record signed since: what it would have charted. A
+    stop is the card's stop time (its addendum form prefilled); a pause or resume is said in
+    the addendum's "What changed"."""
+    encounter = adm.encounter
+    said, typed = _when_typed(request, form, encounter)
+    words = [f"{action.capitalize()} at {said}"]
+    reason = request.POST.get(f"at{adm.pk}-reason", "")
+    if reason:
+        words.append(f"reason {dict(Pause.Reason.choices).get(reason, reason).lower()}")
+    volume = request.POST.get(f"at{adm.pk}-volume_infused_ml", "").strip()
+    if volume:
+        words.append(f"volume infused {volume} mL")
+    text = f"{adm.drug.name} (A{adm.pk}): " + ", ".join(words)
+    if action == "stop":
+        return Unsent(said=[text], anchor=f"adm-{adm.pk}", prefill={f"a{adm.pk}-stop": typed})
+    done = {"pause": "paused", "resume": "resumed"}[action]
+    what = f"{adm.drug.name} (A{adm.pk}) {done} at {typed}" + (
+        f" ({', '.join(words[1:])})" if words[1:] else ""
+    )
+    return Unsent(said=[text], anchor="addendum", prefill={"addendum-what": what})
+
+
+def _pause_unsent(request: HttpRequest, adm: Administration, form: Form) -> Unsent:
+    """A pause added or corrected on a record signed since: said in the addendum's "What
+    changed", its times and reason as typed."""
+    start = request.POST.get(form.add_prefix("start"), "").strip()
+    end = request.POST.get(form.add_prefix("end"), "").strip()
+    reason = request.POST.get(form.add_prefix("reason"), "")
+    words = f"pause {start or '?'}–{end or '(not resumed)'}" + (
+        f", reason {dict(Pause.Reason.choices).get(reason, reason).lower()}" if reason else ""
+    )
+    text = f"{adm.drug.name} (A{adm.pk}): {words}"
+    return Unsent(said=[text], anchor="addendum", prefill={"addendum-what": text})
 
 
 def _refused(form: Form, exc: ChartError) -> None:
@@ -591,6 +735,8 @@ def site_flush(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     encounter = site.encounter
     form = FlushForm(request.POST, encounter=encounter, prefix=f"flush{site.pk}")
     details = FlushDetailsForm(request.POST, prefix=f"flush{site.pk}")
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no Flush)
+        return _signed_since(request, encounter, _flush_unsent(request, site, form))
     if not details.is_valid():
         # A solution or volume that cannot be read refuses the flush, said on the flush form
         # with the field's name: charting it without them would drop what she typed.
@@ -604,6 +750,8 @@ def site_flush(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
             flush = charting.flush_chart(
                 site=site, at=form.cleaned_data["at"] or now, now=now, **details.cleaned_data
             )
+        except RecordSigned:
+            return _signed_since(request, encounter, _flush_unsent(request, site, form))
         except ChartError as exc:
             # The engine names the record's "flushes[i]"; on this form it is "at".
             apply_chart_error(
@@ -615,6 +763,25 @@ def site_flush(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
             )
             return _after_change(request, encounter, anchor=f"site-{site.pk}", site=site.pk)
     return _after_change(request, encounter, bound={f"flush-S{site.pk}": form}, site=site.pk)
+
+
+def _flush_unsent(request: HttpRequest, site: AccessSite, form: Form) -> Unsent:
+    """A flush charted on a record signed since: the addendum's missed flush, prefilled."""
+    said, typed = _when_typed(request, form, site.encounter)
+    solution = request.POST.get(form.add_prefix("solution"), "").strip()
+    volume = request.POST.get(form.add_prefix("volume_ml"), "").strip()
+    amount = " ".join(part for part in (solution, f"{volume} mL" if volume else "") if part)
+    text = f"Flush on S{site.pk} at {said}" + (f" ({amount})" if amount else "")
+    prefill = {
+        "addendum-what": f"Flush on S{site.pk} at {typed}" + (f" ({amount})" if amount else ""),
+        "addendum-flush_site": str(site.pk),
+        "addendum-flush_at": typed,
+    }
+    if solution:
+        prefill["addendum-flush_solution"] = solution
+    if volume:
+        prefill["addendum-flush_volume_ml"] = volume
+    return Unsent(said=[text], anchor="addendum", prefill=prefill)
 
 
 @require_POST
@@ -653,6 +820,8 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
     form = StartForm(request.POST, encounter=encounter, sites=sites.values(), prefix=f"o{order.pk}")
     # The safety checks (scan, verification, allergy, double check: mar/services/safety.py).
     checks = StartChecksForm(request.POST, order=order, request=request, prefix=f"o{order.pk}")
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no Start)
+        return _signed_since(request, encounter, _start_unsent(request, order, form))
     if form.is_valid() and checks.is_valid():
         now = timezone.now()
         site_pk = form.cleaned_data["site"]
@@ -685,6 +854,8 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
             data = form.data.copy()
             data[form.add_prefix("order_revision")] = str(exc.order.revision)
             form.data = data
+        except RecordSigned:
+            return _signed_since(request, encounter, _start_unsent(request, order, form))
         except ChartError as exc:
             # The engine names the administration's "start"; on this form it is "at".
             errors = {("at" if k == "start" else k): v for k, v in exc.errors.items()}
@@ -701,6 +872,14 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}")
     bound = {f"start-O{order.pk}": form, f"checks-O{order.pk}": checks}
     return _after_change(request, encounter, bound=bound)
+
+
+def _start_unsent(request: HttpRequest, order: Order, form: Form) -> Unsent:
+    """A start pressed on a record signed since: said in the addendum's "What changed"."""
+    said, typed = _when_typed(request, form, order.encounter)
+    text = f"Start {order.drug.name} (order O{order.pk}) at {said}"
+    what = f"{order.drug.name} (order O{order.pk}) started at {typed}"
+    return Unsent(said=[text], anchor="addendum", prefill={"addendum-what": what})
 
 
 def _unscanned(adm: Administration) -> str:
@@ -795,6 +974,9 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
     form = AdministrationForm(
         request.POST, encounter=encounter, sites=sites.values(), prefix=prefix
     )
+    drawn_in_progress = _drawn_in_progress(request, form)
+    if encounter.is_signed and drawn_in_progress:
+        return _signed_since(request, encounter, _card_unsent(request, adm, form))
     if form.is_valid():
         try:
             charting.administration_update(
@@ -806,6 +988,8 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
                 base_version=form.cleaned_data["base_version"],
             )
         except ChartError as exc:
+            if isinstance(exc, RecordSigned) and drawn_in_progress:  # signed as it was sent
+                return _signed_since(request, encounter, _card_unsent(request, adm, form))
             _refused(form, exc)
         except StaleVersion as exc:
             data = request.POST.copy()
@@ -863,6 +1047,8 @@ def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: s
     encounter = adm.encounter
     form_class = {"pause": PauseAtForm, "resume": ResumeAtForm}.get(action, AtForm)
     form = form_class(request.POST, encounter=encounter, prefix=f"at{adm.pk}")
+    if encounter.is_signed:  # signed since the page was drawn: these are never drawn after
+        return _signed_since(request, encounter, _action_unsent(request, adm, action, form))
     if form.is_valid():
         now = timezone.now()
         at = form.cleaned_data["at"] or now
@@ -902,6 +1088,8 @@ def _administration_action(request: HttpRequest, pk: int, adm_pk: int, action: s
                     rates.pause_reason_set(pause=result, reason=reason)
                 elif action == "stop" and volume is not None:
                     rates.stop_volume_set(administration=adm, volume_infused_ml=volume)
+        except RecordSigned:
+            return _signed_since(request, encounter, _action_unsent(request, adm, action, form))
         except ChartError as exc:
             apply_chart_error(
                 form,
@@ -955,6 +1143,8 @@ def pause_add(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     adm = _administration(pk, adm_pk)
     encounter = adm.encounter
     form = PauseAddForm(request.POST, encounter=encounter, prefix=f"pa{adm.pk}")
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no "Add")
+        return _signed_since(request, encounter, _pause_unsent(request, adm, form))
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -965,6 +1155,8 @@ def pause_add(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
                 end=data["end"],
                 reason=data["reason"],
             )
+        except RecordSigned:
+            return _signed_since(request, encounter, _pause_unsent(request, adm, form))
         except ChartError as exc:
             _refused(form, exc)
         except StaleVersion as exc:
@@ -1003,6 +1195,10 @@ def pause_update(request: HttpRequest, pk: int, pause_pk: int) -> HttpResponse:
     )
     encounter = pause.administration.encounter
     form = PauseForm(request.POST, encounter=encounter, prefix=f"p{pause.pk}")
+    drawn_in_progress = _drawn_in_progress(request, form)
+    adm = pause.administration
+    if encounter.is_signed and drawn_in_progress:
+        return _signed_since(request, encounter, _pause_unsent(request, adm, form))
     if form.is_valid():
         try:
             charting.pause_update(
@@ -1018,6 +1214,8 @@ def pause_update(request: HttpRequest, pk: int, pause_pk: int) -> HttpResponse:
                 addendum_why=form.cleaned_data["addendum_why"],
             )
         except ChartError as exc:
+            if isinstance(exc, RecordSigned) and drawn_in_progress:  # signed as it was sent
+                return _signed_since(request, encounter, _pause_unsent(request, adm, form))
             _refused(form, exc)
         except StaleVersion as exc:
             form.add_error(None, "Someone else changed this administration meanwhile.")

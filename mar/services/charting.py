@@ -82,6 +82,17 @@ class StaleVersion(Exception):
         self.theirs = theirs  # changed meanwhile by the other nurse only
 
 
+class RecordSigned(ChartError):
+    """A change made from a page drawn before the record was signed: refused like any change
+    to a signed record without an addendum, but the view says so beside what was typed (who
+    signed it and when, the change offered as an addendum) instead of drawing the form again on
+    a record now read-only (QA walkthrough: a value typed in a second tab vanished)."""
+
+    def __init__(self, encounter: Encounter, errors: Mapping[str | None, list[str]]) -> None:
+        super().__init__(errors)
+        self.encounter = encounter
+
+
 class SignBlocked(Exception):
     """Error findings that are neither resolved nor acknowledged with a reason."""
 
@@ -204,8 +215,9 @@ def _signed_change_allowed(
     """Whether the record is signed; a signed record changes only as an addendum with a reason."""
     signed = _is_signed(encounter)
     if signed and not (addendum_why.strip() and user is not None):
-        raise ChartError(
-            {"addendum_why": ["This record is signed: changes go through an addendum (say why)."]}
+        raise RecordSigned(
+            encounter,
+            {"addendum_why": ["This record is signed: changes go through an addendum (say why)."]},
         )
     return signed
 
@@ -240,9 +252,12 @@ def _addendum_for(
     signature.addendum_store(encounter=encounter, user=user, what=what_changed, why=why)
 
 
+SIGNED_REFUSAL = "This record is signed: changes go through an addendum."
+
+
 def _require_in_progress(encounter: Encounter) -> None:
     if _is_signed(encounter):
-        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+        raise RecordSigned(encounter, {None: [SIGNED_REFUSAL]})
 
 
 def _locked(administration: Administration, version: int) -> Administration:
@@ -731,7 +746,7 @@ def start_lock(encounter: Encounter, request_key: str) -> Administration | None:
         if (existing := earlier.first()) is not None:
             return existing
     if signed:
-        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+        raise RecordSigned(encounter, {None: [SIGNED_REFUSAL]})
     return None
 
 
@@ -942,6 +957,12 @@ def _card_as_of(pk: int, version: int) -> dict[str, Any] | None:
     return {
         n: _card_value(n, row["site_id" if n == "site" else n]) for n in ADMINISTRATION_CARD_FIELDS
     }
+
+
+def card_as_drawn(pk: int, version: int) -> dict[str, Any] | None:
+    """The card's fields as a page drew them at `version` (see `_card_as_of`): what a nurse
+    changed on it is what she posts that differs from these (views._card_unsent)."""
+    return _card_as_of(pk, version)
 
 
 def _merged(

@@ -410,6 +410,10 @@
     if (status >= 200 && status < 300) {
       st.problem = "";
       if (!refused(form)) st.savedAt = clockNow();
+    } else if (signedSince(xhr)) {
+      // Signed since this page was drawn: nothing more is sent (it would be refused again);
+      // what she typed stays in the fields, the message beside the card offers the addendum.
+      st.problem = "Not saved: the record was signed meanwhile (see above). What you typed is kept here.";
     } else if (status === 401 || status === 403) {
       st.problem = "Not saved: you were signed out. Sign in again in the box over the page and it is sent.";
     } else if (status === 0) {
@@ -423,6 +427,32 @@
     show(form);
     // After this request has ended (its swap is done): the next save carries the new version.
     if (again) setTimeout(function () { if (document.body.contains(form)) save(form); }, 0);
+  });
+
+  // ---- A record signed since this page was drawn ------------------------------------------------
+  // A change sent from a page drawn before the signature (a second tab) is refused, 409 +
+  // X-MAR-Signed, with a message saying who signed and when, what she typed, and a link to the
+  // addendum form prefilled with it (mar/views.py _signed_since). Nothing is swapped: what she
+  // typed stays in the form; the message goes at its top, the page's own (data-client: morphs
+  // leave it), replaced by the next such answer; the form counts as not saved.
+  function signedSince(xhr) {
+    return !!xhr && xhr.status === 409 && !!xhr.getResponseHeader("X-MAR-Signed");
+  }
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (!signedSince(xhr)) return;
+    var elt = event.detail.elt;
+    var form = elt && (elt.tagName === "FORM" ? elt : elt.closest && elt.closest("form"));
+    if (!form) return;
+    var note = document.createElement("div");
+    note.setAttribute("data-client", "");
+    note.setAttribute("data-signed-since", "");
+    note.innerHTML = xhr.responseText;
+    var old = form.querySelector("[data-signed-since]");
+    if (old) old.replaceWith(note);
+    else form.insertBefore(note, form.firstChild);
+    if (!form.matches(CARD_FORMS)) note.scrollIntoView({ block: "nearest" });
+    counter();
   });
 
   // htmx sends no request when the form is invalid to the browser: say so, never stay silent.
@@ -483,6 +513,7 @@
     var chart = document.getElementById("chart");
     if (!chart) return [];
     return Array.prototype.filter.call(chart.querySelectorAll("form"), function (form) {
+      if (form.querySelector("[data-signed-since]")) return true;  // refused: signed since
       if (form.matches(CARD_FORMS)) {
         var st = stateOf(form);
         return st.busy || !!st.problem || refused(form) || unsavedFields(form).length > 0;

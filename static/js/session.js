@@ -10,7 +10,11 @@
 
   var RESUME = "/accounts/resume/";
   var dialog = null;
-  var notDone = [];  // {name, form}: actions (not auto-saved) refused: she does them again
+  var notDone = [];  // {name, form, at}: actions (not auto-saved) refused: she does them again
+  // When each action's button was pressed (QA walkthrough: a Pause refused while signed out,
+  // done again after signing in, recorded the later time): after signing in, the action's time
+  // field (late entry) holds that moment, so doing it again records it; she can change it.
+  var pressedAt = new WeakMap();
   // What signing in again does, as it does it: a card's fields are saved then (they save
   // themselves); a button pressed meanwhile (Stop now, Pause, a rate change) is not done later
   // behind her, at another time than she meant: it is named, to press again (QA walkthrough: the
@@ -49,6 +53,7 @@
       notDone.forEach(function (n) {
         if (!document.body.contains(n.form)) return;
         noteBeside(n.form, "Not done while you were signed out: press it again.");
+        if (n.at) keepPressTime(n.form, n.at);
         first = first || n.form;
       });
       if (first) first.scrollIntoView({ block: "center" });
@@ -163,7 +168,7 @@
   }
 
   // A note at the top of a form refused while signed out; it goes when the form is sent again
-  // (or when an answer draws the form anew).
+  // (the page's own, data-client: an answer drawing the card anew leaves it, and the time in it).
   function noteBeside(form, text) {
     var note = form.querySelector("[data-not-done]");
     if (!note) {
@@ -171,6 +176,7 @@
       note.className = "alert alert-warning py-1 px-2 small mb-2";
       note.setAttribute("role", "status");
       note.setAttribute("data-not-done", "");
+      note.setAttribute("data-client", "");
       note.dataset.testid = "not-done";
       form.insertBefore(note, form.firstChild);
     }
@@ -178,9 +184,59 @@
   }
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
+    // Its values are taken already: the note (and a time kept in it) goes as the form is sent.
     var note = elt && elt.querySelector && elt.querySelector("[data-not-done]");
     if (note) note.remove();
+    if (elt && elt.tagName === "FORM" && !elt.matches("form[data-card-form]")) pressedAt.set(elt, new Date());
   });
+
+  // "2026-12-07 14:05" on the chart's clock (the encounter's zone), as the time fields take it.
+  function wallClock(moment) {
+    var clock = document.querySelector(".chart-clock-time[data-zone]");
+    var parts = {};
+    try {
+      new Intl.DateTimeFormat("en-GB", {
+        timeZone: clock ? clock.dataset.zone : undefined, hourCycle: "h23",
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      }).formatToParts(moment).forEach(function (p) { parts[p.type] = p.value; });
+    } catch (e) {
+      return "";
+    }
+    return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute;
+  }
+
+  // The action's time field takes the moment it was pressed, when she left it empty ("now"):
+  // Pause, Resume, a start, "Flush earlier". An action without one (Stop now, Flush now) has
+  // one put in its note, its name the form's own ("at12-at": the late entry its view reads).
+  function keepPressTime(form, at) {
+    var text = wallClock(at);
+    if (!text) return;
+    var field = form.querySelector("input[data-time24][name$='-at']");
+    var note = form.querySelector("[data-not-done]");
+    if (field) {
+      if (field.value.trim()) return;  // she typed a time: hers
+      field.value = text;
+      field.dispatchEvent(new Event("input", { bubbles: true }));  // "Pause at 14:05"
+      if (note) note.textContent += " It keeps the time you pressed it (" + text.slice(11) + "): change it if needed.";
+      return;
+    }
+    var named = form.querySelector("input[name$='-version'], input[name$='-solution'], input[name$='-volume_ml']");
+    var prefix = named && /^(.+)-[a-z_]+$/.exec(named.name);
+    if (!prefix || !note) return;
+    var label = document.createElement("label");
+    label.className = "d-flex gap-1 align-items-center mt-1";
+    label.textContent = "Pressed at ";
+    var input = document.createElement("input");
+    input.name = prefix[1] + "-at";
+    input.value = text;
+    input.className = "form-control form-control-sm w-auto";
+    input.setAttribute("data-testid", "pressed-at");
+    input.setAttribute("data-time24", "");  // read as the time fields are (static/js/chart.js)
+    input.setAttribute("inputmode", "numeric");
+    label.appendChild(input);
+    note.appendChild(document.createTextNode(" Pressed again, it is charted at the time you pressed it; change it if needed."));
+    note.appendChild(label);
+  }
 
   function actionName(elt) {
     var button = elt && elt.querySelector && elt.querySelector("button[type=submit], button");
@@ -229,10 +285,14 @@
     var isPoll = xhr.status === 401 && elt && elt.hasAttribute && elt.hasAttribute("hx-trigger") &&
       /every|load/.test(elt.getAttribute("hx-trigger"));
     if (xhr.status === 401 && xhr.getResponseHeader("X-Session-Expired")) {
-      if (!isCard && !isPoll && elt && elt.tagName === "FORM") notDone.push({ name: actionName(elt), form: elt });
+      if (!isCard && !isPoll && elt && elt.tagName === "FORM") {
+        notDone.push({ name: actionName(elt), form: elt, at: pressedAt.get(elt) });
+      }
       ask("");
     } else if (xhr.status === 403 && xhr.getResponseHeader("X-CSRF-Refresh")) {
-      if (!isCard && elt && elt.tagName === "FORM") notDone.push({ name: actionName(elt), form: elt });
+      if (!isCard && elt && elt.tagName === "FORM") {
+        notDone.push({ name: actionName(elt), form: elt, at: pressedAt.get(elt) });
+      }
       freshToken().then(function (answer) {
         // A fresh token only for this page's nurse: someone else signed in on this browser
         // meanwhile (another tab) must not have her changes sent under their name.

@@ -670,12 +670,15 @@ def test_a_complete_record_signs_and_becomes_read_only(
     assert "<fieldset disabled>" not in page
     assert 'data-testid="addendum-close"' in page
     adm = chemo_encounter.administrations.first()
-    html = client.post(
+    # A card saved from a page drawn before the signature: refused, saying so, offered as an
+    # addendum (tests/mar/test_signed_since.py).
+    response = client.post(
         reverse("mar:adm_update", args=[chemo_encounter.pk, adm.pk]),
         card_data(adm, bag="late"),
         **HX,
-    ).content.decode()
-    assert "changes go through an addendum" in html
+    )
+    assert response.status_code == 409
+    assert "can be written as an addendum" in response.content.decode()
     assert Administration.objects.get(pk=adm.pk).bag == ""
 
 
@@ -734,7 +737,8 @@ def test_a_signed_card_changes_only_as_an_addendum_with_a_reason(
     adm = chemo_encounter.administrations.get(drug__name="paclitaxel")
     url = reverse("mar:adm_update", args=[chemo_encounter.pk, adm.pk])
     new_stop = "2026-03-02T12:25"
-    html = client.post(url, card_data(adm, stop=new_stop), **HX).content.decode()
+    # The addendum's card form, its reason left empty: asked for beside it.
+    html = client.post(url, card_data(adm, stop=new_stop, addendum_why=""), **HX).content.decode()
     assert "changes go through an addendum (say why)" in html
     assert Administration.objects.get(pk=adm.pk).stop == adm.stop
     with django_capture_on_commit_callbacks(execute=True):
@@ -769,7 +773,8 @@ def test_a_signed_pause_changes_only_as_an_addendum_with_a_reason(
         f"p{pause.pk}-end": "2026-03-02T10:00",  # resumed at 10:00, not 09:50
         f"p{pause.pk}-version": adm.version,
     }
-    html = client.post(url, data, **HX).content.decode()
+    # The addendum's pause form, its reason left empty: asked for beside it.
+    html = client.post(url, {**data, f"p{pause.pk}-addendum_why": ""}, **HX).content.decode()
     assert "changes go through an addendum (say why)" in html
     assert Pause.objects.get(pk=pause.pk).end == pause.end
     assert not Addendum.objects.filter(encounter=chemo_encounter).exists()

@@ -1,0 +1,260 @@
+"""A change sent from a page drawn before the record was signed (QA walkthrough: a Bag id typed
+in a second tab after the signature vanished, 200, no message, the card read-only again).
+
+Nothing typed is lost silently: the card's save and every bedside action (flush, start, pause,
+resume, stop) on a record signed since the page was drawn answer 409 (htmx) with a message saying
+who signed it and when and what she typed, and a link to the addendum form prefilled with it;
+nothing is changed. Without JavaScript: the message, and the addendum form prefilled."""
+
+import html as html_lib
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from mar import roles, views
+from mar.models import Addendum, Administration, Flush, Pause
+from mar.services.signature import signature_store
+from tests import factories
+from tests.mar.chart_helpers import card_data, local, running_visit
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _signed(encounter, user) -> str:
+    """Signs the record (as another tab did); the time the message names."""
+    signature_store(encounter=encounter, user=user)
+    encounter.refresh_from_db()
+    return timezone.localtime(encounter.signed_at, encounter.zone).strftime("%H:%M")
+
+
+def _link(html: str) -> tuple[str, dict[str, list[str]], str]:
+    start = html.index('data-testid="signed-addendum"')
+    href = html.rfind('href="', 0, start)
+    url = html_lib.unescape(html[href + 6 : html.index('"', href + 6)])
+    parts = urlsplit(url)
+    return parts.path, parse_qs(parts.query), parts.fragment
+
+
+def _refused_as_signed(response, when: str, by: str, said: str) -> str:
+    assert response.status_code == 409
+    assert response["X-MAR-Signed"] == "1"
+    text = html_lib.unescape(response.content.decode())
+    assert f"Not saved: this record was signed at {when} by {by}." in text
+    assert f"Your change — {said}" in text
+    assert " — can be written as an addendum." in text
+    return text
+
+
+def test_a_card_field_saved_after_the_signature_is_refused_saying_so_and_offered_as_addendum(
+    client_as, nurse_user
+) -> None:
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    page = card_data(adm)  # tab B, drawn before the signature
+    when = _signed(encounter, nurse_user)
+    page[f"a{adm.pk}-bag"] = "BAG-TAB-B"
+    url = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    response = client.post(url, page, **HX)
+    text = _refused_as_signed(response, when, nurse_user.username, "Bag id: 'BAG-TAB-B'")
+    assert "Your change — Bag id: 'BAG-TAB-B' — can be written as an addendum." in text
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.bag, saved.version) == ("", adm.version)  # nothing changed
+    assert not Addendum.objects.filter(encounter=encounter).exists()
+    # The link opens the card's addendum form with her bag id in it.
+    path, query, anchor = _link(text)
+    assert path == reverse("mar:encounter", args=[encounter.pk])
+    assert query["addendum"] == ["1"] and query[f"a{adm.pk}-bag"] == ["BAG-TAB-B"]
+    assert anchor == f"adm-{adm.pk}"
+    chart = client.get(path, query).content.decode()
+    assert f'name="a{adm.pk}-bag" value="BAG-TAB-B"' in chart
+    assert 'data-testid="addendum-prefill"' in chart
+    assert "Bag id: BAG-TAB-B" in chart
+
+
+def test_the_prefilled_card_saves_as_an_addendum_with_a_reason(client_as, nurse_user) -> None:
+    """What the link opened is saved as any addendum is: her value, with the reason."""
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    _signed(encounter, nurse_user)
+    data = card_data(adm, bag="BAG-TAB-B", addendum_why="typed in another tab as it was signed")
+    response = client.post(reverse("mar:adm_update", args=[encounter.pk, adm.pk]), data, **HX)
+    assert response.status_code == 200
+    assert Administration.objects.get(pk=adm.pk).bag == "BAG-TAB-B"
+    assert Addendum.objects.filter(encounter=encounter, what__contains="BAG-TAB-B").exists()
+
+
+def test_the_addendum_form_without_its_reason_still_says_so_beside_the_field(
+    client_as, nurse_user
+) -> None:
+    """Drawn signed (the addendum's form posts its reason, even empty): the reason is asked for
+    beside its field, as before; that is not a page drawn before the signature."""
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    _signed(encounter, nurse_user)
+    data = card_data(adm, bag="B9", addendum_why="")
+    response = client.post(reverse("mar:adm_update", args=[encounter.pk, adm.pk]), data, **HX)
+    assert response.status_code == 200
+    assert "changes go through an addendum (say why)" in response.content.decode()
+    assert Administration.objects.get(pk=adm.pk).bag == ""
+
+
+def test_a_card_signed_while_its_save_was_on_its_way_is_refused_the_same_way(
+    client_as, nurse_user, monkeypatch
+) -> None:
+    """Signed after the view read the record, before the save's lock: the service's refusal
+    answers the same message (no 200 with the card drawn read-only)."""
+    encounter, adm = running_visit()
+    stale = views._administration(encounter.pk, adm.pk)  # read as in progress
+    monkeypatch.setattr(views, "_administration", lambda pk, adm_pk: stale)
+    when = _signed(encounter, nurse_user)
+    data = card_data(adm, bag="BAG-RACE")
+    response = client_as(roles.NURSE).post(
+        reverse("mar:adm_update", args=[encounter.pk, adm.pk]), data, **HX
+    )
+    _refused_as_signed(response, when, nurse_user.username, "Bag id: 'BAG-RACE'")
+    assert Administration.objects.get(pk=adm.pk).bag == ""
+
+
+def test_a_card_saved_after_the_signature_without_javascript_opens_the_addendum_prefilled(
+    client_as, nurse_user
+) -> None:
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    when = _signed(encounter, nurse_user)
+    data = card_data(adm, bag="BAG-PLAIN")
+    response = client.post(reverse("mar:adm_update", args=[encounter.pk, adm.pk]), data)
+    assert response.status_code == 302
+    assert f"a{adm.pk}-bag=BAG-PLAIN" in response["Location"]
+    page = html_lib.unescape(client.get(response["Location"]).content.decode())
+    assert f"Not saved: this record was signed at {when} by {nurse_user.username}." in page
+    assert f'name="a{adm.pk}-bag" value="BAG-PLAIN"' in page
+    assert Administration.objects.get(pk=adm.pk).bag == ""
+
+
+@pytest.mark.parametrize("action", ["pause", "resume", "stop"])
+def test_pause_resume_and_stop_after_the_signature_are_refused_saying_so(
+    client_as, nurse_user, action
+) -> None:
+    encounter, adm = running_visit()
+    if action == "resume":
+        Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=10))
+    pauses = Pause.objects.filter(administration=adm).count()
+    client = client_as(roles.NURSE)
+    when = _signed(encounter, nurse_user)
+    at = adm.start + timedelta(minutes=30)
+    data = {f"at{adm.pk}-version": adm.version, f"at{adm.pk}-at": local(at)}
+    if action == "stop":
+        data[f"at{adm.pk}-volume_infused_ml"] = "250"
+    if action == "pause":
+        data[f"at{adm.pk}-reason"] = "pump_alarm"
+    url = reverse(f"mar:adm_{action}", args=[encounter.pk, adm.pk])
+    response = client.post(url, data, **HX)
+    hhmm = timezone.localtime(at, encounter.zone).strftime("%H:%M")
+    said = {
+        "pause": f"carboplatin (A{adm.pk}): Pause at {local(at)}, reason pump alarm",
+        "resume": f"carboplatin (A{adm.pk}): Resume at {local(at)}",
+        "stop": f"carboplatin (A{adm.pk}): Stop at {local(at)}, volume infused 250 mL",
+    }[action]
+    text = _refused_as_signed(response, when, nurse_user.username, said.replace(local(at), hhmm))
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.stop, saved.version) == (None, adm.version)
+    assert Pause.objects.filter(administration=adm).count() == pauses
+    _path, query, anchor = _link(text)
+    typed = timezone.localtime(at, encounter.zone).strftime("%Y-%m-%d %H:%M")
+    if action == "stop":  # the card's stop time, in its addendum form
+        assert (query[f"a{adm.pk}-stop"], anchor) == ([typed], f"adm-{adm.pk}")
+    else:  # said in the addendum's "What changed"
+        assert anchor == "addendum" and typed in query["addendum-what"][0]
+
+
+def test_a_flush_after_the_signature_is_refused_and_offered_as_the_addendums_missed_flush(
+    client_as, nurse_user
+) -> None:
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    when = _signed(encounter, nurse_user)
+    site = adm.site_id
+    data = {f"flush{site}-solution": "heparin 10 units/mL", f"flush{site}-volume_ml": "5"}
+    response = client.post(reverse("mar:site_flush", args=[encounter.pk, site]), data, **HX)
+    text = _refused_as_signed(response, when, nurse_user.username, f"Flush on S{site} at ")
+    assert "(heparin 10 units/mL 5 mL)" in text
+    assert not Flush.objects.filter(encounter=encounter).exists()
+    path, query, anchor = _link(text)
+    assert anchor == "addendum"
+    assert query["addendum-flush_site"] == [str(site)]
+    assert query["addendum-flush_solution"] == ["heparin 10 units/mL"]
+    chart = client.get(path, query).content.decode()
+    assert f'<option value="{site}" selected>' in chart
+    assert 'value="heparin 10 units/mL"' in chart
+
+
+def test_a_start_after_the_signature_is_refused_saying_so(client_as, nurse_user) -> None:
+    encounter = factories.chemo_encounter_create()
+    order = encounter.orders.order_by("pk").first()
+    client = client_as(roles.NURSE)
+    started = Administration.objects.filter(order=order).count()
+    when = _signed(encounter, nurse_user)
+    data = {f"o{order.pk}-method": "infusion", f"o{order.pk}-request_key": "k1"}
+    url = reverse("mar:order_start", args=[encounter.pk, order.pk])
+    response = client.post(url, data, **HX)
+    text = _refused_as_signed(
+        response, when, nurse_user.username, f"Start {order.drug.name} (order O{order.pk}) at "
+    )
+    assert Administration.objects.filter(order=order).count() == started
+    _path, query, _anchor = _link(text)
+    assert f"{order.drug.name} (order O{order.pk}) started at" in query["addendum-what"][0]
+
+
+@pytest.mark.postgresql("the card as drawn is read from the audit trail (triggers)")
+def test_what_another_tab_saved_before_the_signature_is_not_said_to_be_hers(
+    client_as, nurse_user
+) -> None:
+    """Tab A stopped the infusion, then signed; tab B still shows no stop. Her change is the
+    bag id she typed, not the stop her page never showed (QA: "Stop: (empty)" was named)."""
+    encounter, adm = running_visit()
+    page = card_data(adm)  # tab B, drawn while it ran
+    client = client_as(roles.NURSE)
+    stop = {f"at{adm.pk}-version": adm.version}
+    client.post(reverse("mar:adm_stop", args=[encounter.pk, adm.pk]), stop, **HX)
+    _signed(encounter, nurse_user)
+    page[f"a{adm.pk}-bag"] = "BAG-TAB-B"
+    response = client.post(reverse("mar:adm_update", args=[encounter.pk, adm.pk]), page, **HX)
+    text = html_lib.unescape(response.content.decode())
+    assert "Your change — Bag id: 'BAG-TAB-B' — can be written as an addendum." in text
+    _path, query, _anchor = _link(text)
+    assert f"a{adm.pk}-stop" not in query  # the stop saved stays in the addendum's form
+
+
+def test_a_pause_added_or_corrected_after_the_signature_is_refused_saying_so(
+    client_as, nurse_user
+) -> None:
+    """The card's "Add a pause…" and a pause's own form, from a page drawn before the
+    signature: said, with the times and reason as typed, nothing charted."""
+    encounter, adm = running_visit()
+    pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=5))
+    client = client_as(roles.NURSE)
+    when = _signed(encounter, nurse_user)
+    start, end = local(adm.start + timedelta(minutes=20)), local(adm.start + timedelta(minutes=30))
+    added = {f"pa{adm.pk}-version": adm.version, f"pa{adm.pk}-start": start,
+             f"pa{adm.pk}-end": end, f"pa{adm.pk}-reason": "reaction"}  # fmt: skip
+    url = reverse("mar:pause_add", args=[encounter.pk, adm.pk])
+    text = _refused_as_signed(
+        client.post(url, added, **HX), when, nurse_user.username,
+        f"carboplatin (A{adm.pk}): pause {start}–{end}, reason reaction",
+    )  # fmt: skip
+    assert "carboplatin" in _link(text)[1]["addendum-what"][0]
+    corrected = {f"p{pause.pk}-version": adm.version, f"p{pause.pk}-start": start,
+                 f"p{pause.pk}-end": end, f"p{pause.pk}-reason": ""}  # fmt: skip
+    url = reverse("mar:pause_update", args=[encounter.pk, pause.pk])
+    _refused_as_signed(
+        client.post(url, corrected, **HX), when, nurse_user.username,
+        f"carboplatin (A{adm.pk}): pause {start}–{end}",
+    )  # fmt: skip
+    assert list(Pause.objects.filter(administration=adm).values_list("start", "end")) == [
+        (pause.start, None)
+    ]
