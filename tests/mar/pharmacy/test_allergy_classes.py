@@ -212,7 +212,7 @@ def test_the_loader_leaves_a_pharmacists_classes_alone(pharmacist_user) -> None:
 def test_the_data_migration_fills_only_empty_classes() -> None:
     """mar 0026 on an installation with the starter drugs: an empty one filled, one a
     pharmacist set left as it is, a drug not in the starter list untouched."""
-    migration = importlib.import_module("mar.migrations.0026_starter_allergy_classes")
+    migration = importlib.import_module("mar.migrations.0025_starter_allergy_classes")
     empty = factories.drug_get("piperacillin-tazobactam")
     kept = factories.drug_get("Ceftriaxone")  # any case: the starter's name
     Drug.objects.filter(pk=kept.pk).update(allergy_classes="cephalosporin")
