@@ -161,7 +161,8 @@ def ndc_changes(credits: list[LedgerEntry], charges: list[Sendable]) -> list[str
     charge of the same service (date, modifiers, administrations; the code may differ, a HCPCS
     code changed) whose NDC or N4 unit differ, or whose NDC quantity differs for the same units;
     each said as "NDC changes on J9267 ×300 03-02: billed <NDC>, sent now <NDC>" ("without an
-    NDC" when none). The review page shows them with what the next export sends."""
+    NDC" when none), the line sent in its place named when its code or units differ ("J7040 ×2
+    03-02 (sent now as J7030 ×1)"). The review page shows them with what the next export sends."""
     said: list[str] = []
     waiting = list(charges)
     for entry in credits:
@@ -180,8 +181,15 @@ def ndc_changes(credits: list[LedgerEntry], charges: list[Sendable]) -> list[str
             continue  # the same NDC (its quantity for other units)
         mods = "-".join(entry.modifiers)
         line = f"{entry.code}{'-' + mods if mods else ''} \u00d7{entry.units}"
+        instead = ""
+        if charge.code != entry.code or charge.units != entry.units:
+            # Another code or units in its place: both named, so the billed line is not read as
+            # sent again (QA: "NDC changes on J7040 x2" while J7040 was credited for J7030 x1).
+            instead = (
+                f" (sent now as {charge.code}{'-' + mods if mods else ''} \u00d7{charge.units})"
+            )
         said.append(
-            f"NDC changes on {line} {entry.date.strftime('%m-%d')}: "
+            f"NDC changes on {line} {entry.date.strftime('%m-%d')}{instead}: "
             f"billed {_ndc_text(was) or 'without an NDC'}, "
             f"sent now {_ndc_text(now) or 'without an NDC'}"
         )

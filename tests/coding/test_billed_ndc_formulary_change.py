@@ -415,9 +415,23 @@ def test_what_the_review_page_calls_an_ndc_change_of_a_billed_line() -> None:
     assert ndc_changes([credit()], [charge(**billed)]) == []  # another code, the same NDC
     assert ndc_changes([credit()], [charge(250, **{**billed, "ndc_quantity": "41.675"})]) == []
     assert ndc_changes([credit()], [charge(**{**billed, "ndc_quantity": "60"})]) == [
-        f"NDC changes on J9267 ×300 03-02: billed {PREFERRED} 50.01 ML, sent now {PREFERRED} 60 ML"
+        f"NDC changes on J9267 ×300 03-02 (sent now as J9264 ×300): billed {PREFERRED} 50.01 ML,"
+        f" sent now {PREFERRED} 60 ML"
     ]
     assert ndc_changes([credit()], [charge()]) == [
-        f"NDC changes on J9267 ×300 03-02: billed {PREFERRED} 50.01 ML, sent now without an NDC"
+        f"NDC changes on J9267 ×300 03-02 (sent now as J9264 ×300): billed {PREFERRED} 50.01 ML,"
+        " sent now without an NDC"
+    ]
+    # QA: J7040 x2 (the coder's, no NDC) credited for the engine's J7030 x1 with an NDC: the
+    # line sent in its place is named, so J7040 does not read as sent again.
+    bag = LedgerEntry(
+        code="J7040", modifiers=[], units=2, date=day, administrations=["A1"], detail={},
+        transaction_id="E1-2",
+    )  # fmt: skip
+    now = Sendable("J7030", (), 1, day, ("A1",), {"ndc": "99999000910", "ndc_unit": "ML",
+                                                  "ndc_quantity": "1000"})  # fmt: skip
+    assert ndc_changes([bag], [now]) == [
+        "NDC changes on J7040 ×2 03-02 (sent now as J7030 ×1): billed without an NDC, sent now "
+        "99999000910 1000 ML"
     ]
     assert ndc_changes([credit(modifiers=["JW"])], [charge()]) == []  # another service

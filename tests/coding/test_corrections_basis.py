@@ -273,3 +273,29 @@ def test_the_reconciliation_report_says_why_it_came_back_and_the_decision(
     assert "Kept after re-review" in row, row
     assert "back for re-review on run 2" in row and "stop 09:00 → 09:20" in row, row
     assert row.index("back for re-review") < row.index("pump log: two bags"), row
+
+
+def test_the_billing_difference_says_a_correction_waits_before_it_counts(
+    client_as, coder_user
+) -> None:
+    """QA: billed with the coder's 96361 x2, an addendum under it put the correction back for
+    re-review; "the next export sends" then credited the x2 and sent the engine's x1 as if she
+    had dropped it. The difference now says a correction waits and the engine's line stands
+    until she keeps it."""
+    encounter, run, item = claimed(coder_user)
+    charge_line_correct(
+        item=item, user=coder_user, line=run.lines.get(code="96361"), action="change",
+        code="96361", units=2, modifiers=[], reason=REASON,
+    )  # fmt: skip
+    review_accept(item=ReviewItem.objects.get(pk=item.pk), user=coder_user)
+    export_create(user=coder_user)
+    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    assert corrections_waiting(second)
+    review_claim(user=coder_user, item_id=item.pk)
+    html = client_as("coder").get(
+        reverse("coding:encounter_charges", args=[encounter.pk])
+    ).content.decode()
+    assert 'data-testid="billing-difference"' in html
+    waits = text_of(html, "difference-waits")
+    assert "1 correction waiting for re-review" in waits
+    assert "the engine's line stands" in waits
