@@ -292,9 +292,11 @@ def test_the_billing_difference_says_a_correction_waits_before_it_counts(
     second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
     assert corrections_waiting(second)
     review_claim(user=coder_user, item_id=item.pk)
-    html = client_as("coder").get(
-        reverse("coding:encounter_charges", args=[encounter.pk])
-    ).content.decode()
+    html = (
+        client_as("coder")
+        .get(reverse("coding:encounter_charges", args=[encounter.pk]))
+        .content.decode()
+    )
     assert 'data-testid="billing-difference"' in html
     waits = text_of(html, "difference-waits")
     assert "1 correction waiting for re-review" in waits
