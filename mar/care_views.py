@@ -47,8 +47,14 @@ from mar.models import (
 )
 from mar.roles import NURSE, PHARMACIST, role_required
 from mar.services import charting, measures, rates, safety, scanning
-from mar.services.charting import ChartError, StaleVersion
-from mar.views import _after_change, _encounter, answers_from_written
+from mar.services.charting import ChartError, RecordSigned, StaleVersion
+from mar.views import (
+    _after_change,
+    _encounter,
+    _form_unsent,
+    _signed_since,
+    answers_from_written,
+)
 
 
 @require_POST
@@ -163,6 +169,9 @@ def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     adm = _administration(pk, adm_pk)
     encounter = adm.encounter
     form = RateChangeForm(request.POST, encounter=encounter, prefix=f"r{adm.pk}")
+    title = f"{adm.drug.name} (A{adm.pk}) rate change"
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no rate form)
+        return _signed_since(request, encounter, _form_unsent(request, form, title))
     if form.is_valid():
         try:
             rates.rate_change_record(
@@ -173,6 +182,8 @@ def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
                 user=request.user,
                 version=form.cleaned_data["version"],
             )
+        except RecordSigned:
+            return _signed_since(request, encounter, _form_unsent(request, form, title))
         except ChartError as exc:
             apply_chart_error(form, exc.errors)
         except StaleVersion:
@@ -189,9 +200,14 @@ def volumes(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     adm = _administration(pk, adm_pk)
     encounter = adm.encounter
     form = VolumesForm(request.POST, prefix=f"v{adm.pk}")
+    title = f"{adm.drug.name} (A{adm.pk}) volumes"
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no volumes form)
+        return _signed_since(request, encounter, _form_unsent(request, form, title))
     if form.is_valid():
         try:
             rates.volumes_update(administration=adm, **form.cleaned_data)
+        except RecordSigned:
+            return _signed_since(request, encounter, _form_unsent(request, form, title))
         except ChartError as exc:
             apply_chart_error(form, exc.errors)
         else:
@@ -236,6 +252,8 @@ def measure_add(request: HttpRequest, pk: int) -> HttpResponse:
     """Height, weight or creatinine, with when and how; BSA and CrCl follow."""
     encounter = _encounter(pk)
     form = MeasureForm(request.POST, encounter=encounter, prefix="m")
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no measures form)
+        return _signed_since(request, encounter, _form_unsent(request, form, "Patient measure"))
     if form.is_valid():
         try:
             measures.measure_chart(
@@ -246,6 +264,9 @@ def measure_add(request: HttpRequest, pk: int) -> HttpResponse:
                 method=form.cleaned_data["method"],
                 user=request.user,
             )
+        except RecordSigned:
+            unsent = _form_unsent(request, form, "Patient measure")
+            return _signed_since(request, encounter, unsent)
         except ChartError as exc:
             apply_chart_error(form, exc.errors)
         else:
@@ -265,11 +286,13 @@ def site_details(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     """Device, gauge, attempts, blood return."""
     site = _site(pk, site_pk)
     encounter = site.encounter
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no details form)
+        # Said from a form of its own: validating one bound to the site would change it in memory.
+        form = SiteDetailsForm(request.POST, prefix=f"sd{site.pk}")
+        unsent = _form_unsent(request, form, f"S{site.pk} {site} details")
+        return _signed_since(request, encounter, unsent)
     form = SiteDetailsForm(request.POST, instance=site, prefix=f"sd{site.pk}")
-    if encounter.is_signed:
-        form.is_valid()
-        form.add_error(None, "This record is signed: changes go through an addendum.")
-    elif form.is_valid():
+    if form.is_valid():
         form.save()
         return _after_change(request, encounter, anchor=f"site-{site.pk}")
     return _after_change(request, encounter, bound={f"site-details-S{site.pk}": form})
@@ -282,6 +305,9 @@ def site_condition(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     site = _site(pk, site_pk)
     encounter = site.encounter
     form = SiteConditionForm(request.POST, encounter=encounter, prefix=f"sc-s{site.pk}")
+    title = f"S{site.pk} {site} condition"
+    if encounter.is_signed:  # signed since the page was drawn (no condition form when signed)
+        return _signed_since(request, encounter, _form_unsent(request, form, title))
     if form.is_valid():
         try:
             data = form.cleaned_data
@@ -294,6 +320,8 @@ def site_condition(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
                 blood_return=data["blood_return"],
                 note=data["note"],
             )
+        except RecordSigned:
+            return _signed_since(request, encounter, _form_unsent(request, form, title))
         except ChartError as exc:
             apply_chart_error(form, exc.errors)
         else:

@@ -535,8 +535,48 @@ def _pause_unsent(request: HttpRequest, adm: Administration, form: Form) -> Unse
     words = f"pause {start or '?'}–{end or '(not resumed)'}" + (
         f", reason {dict(Pause.Reason.choices).get(reason, reason).lower()}" if reason else ""
     )
-    text = f"{adm.drug.name} (A{adm.pk}): {words}"
+    return _said_unsent(f"{adm.drug.name} (A{adm.pk}): {words}")
+
+
+def _said_unsent(text: str) -> Unsent:
+    """An action on a record signed since, said as `text` and offered as the addendum's "What
+    changed" (prefilled with it)."""
     return Unsent(said=[text], anchor="addendum", prefill={"addendum-what": text})
+
+
+_UNSAID = {"addendum_why", "base", "version", "request_key"}
+
+
+def _form_unsent(
+    request: HttpRequest, form: Form, title: str, *, drawn: dict[str, str] | None = None
+) -> Unsent:
+    """A chart form sent on a record signed since, said as typed: "<title>: Label: 'typed',
+    ...", its visible fields (hidden ones and the addendum's reason are not hers to say).
+    `drawn`: the values the page showed (`merge.canonical`, the form's posted `base`): only the
+    fields she changed from them are said, an emptied one too; without it, the fields she
+    filled in."""
+    valid = form.is_valid()
+    said = []
+    for name, bound in ((name, form[name]) for name in form.fields):
+        key = form.add_prefix(name)
+        if name in _UNSAID or bound.field.widget.is_hidden or key not in request.POST:
+            continue
+        raw = request.POST.get(key, "").strip()
+        if drawn is not None and name in drawn:
+            if valid and merge.canonical(form.cleaned_data.get(name)) == drawn[name]:
+                continue
+        elif not raw:
+            continue
+        if isinstance(choice := bound.field, ChoiceField) and raw:
+            raw = str(dict(choice.choices).get(raw, raw))  # type: ignore[arg-type]
+        label = str(bound.label).split(" (empty")[0]
+        said.append(f"{label}: {_typed(raw)}")
+    return _said_unsent(f"{title}: {', '.join(said)}" if said else title)
+
+
+def _drawn(request: HttpRequest, form: Form) -> dict[str, str] | None:
+    """The values a snapshot form's page showed (its posted `base`), None when not posted."""
+    return merge.snapshot_read(request.POST.get(form.add_prefix("base")))
 
 
 def _refused(form: Form, exc: ChartError) -> None:
@@ -568,12 +608,17 @@ def _changed_meanwhile(form: Form, exc: merge.ChangedMeanwhile, encounter: Encou
 def encounter_times(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = _encounter(pk)
     form = EncounterTimesForm(request.POST, encounter=encounter, prefix="enc")
+    drawn_in_progress = _drawn_in_progress(request, form)
+    if encounter.is_signed and drawn_in_progress:
+        return _signed_since(request, encounter, _times_unsent(request, form))
     if form.is_valid():
         try:
             charting.encounter_times_update(
                 encounter=encounter, user=request.user, **form.cleaned_data
             )
         except ChartError as exc:
+            if isinstance(exc, RecordSigned) and drawn_in_progress:  # signed as it was sent
+                return _signed_since(request, encounter, _times_unsent(request, form))
             _refused(form, exc)
         except merge.ChangedMeanwhile as exc:
             _changed_meanwhile(form, exc, encounter)
@@ -581,6 +626,10 @@ def encounter_times(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Arrival and observation times saved.")
             return _after_change(request, encounter, anchor="encounter-times")
     return _after_change(request, encounter, bound={"times": form})
+
+
+def _times_unsent(request: HttpRequest, form: Form) -> Unsent:
+    return _form_unsent(request, form, "Encounter times", drawn=_drawn(request, form))
 
 
 @require_POST
@@ -617,6 +666,9 @@ def site_update(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     site = _site(pk, site_pk)
     encounter = site.encounter
     form = SiteUpdateForm(request.POST, encounter=encounter, prefix=f"s{site.pk}")
+    drawn_in_progress = _drawn_in_progress(request, form)
+    if encounter.is_signed and drawn_in_progress:
+        return _signed_since(request, encounter, _site_update_unsent(request, site, form))
     if form.is_valid():
         data = dict(form.cleaned_data)
         placed_at, placed_was = data.pop("placed_at"), data.pop("placed_was")
@@ -638,6 +690,8 @@ def site_update(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
                         addendum_why=data["addendum_why"],
                     )
         except ChartError as exc:
+            if isinstance(exc, RecordSigned) and drawn_in_progress:  # signed as it was sent
+                return _signed_since(request, encounter, _site_update_unsent(request, site, form))
             _refused(form, exc)
         except merge.ChangedMeanwhile as exc:
             _changed_meanwhile(form, exc, encounter)
@@ -648,6 +702,14 @@ def site_update(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
             messages.success(request, said + ".")
             return _after_change(request, encounter, anchor=f"site-{site.pk}")
     return _after_change(request, encounter, bound={f"site-S{site.pk}": form})
+
+
+def _site_update_unsent(request: HttpRequest, site: AccessSite, form: Form) -> Unsent:
+    """The site's fields she changed from what her page showed (its placed time: `placed_was`)."""
+    drawn = _drawn(request, form)
+    if drawn is not None and form.is_valid():
+        drawn["placed_at"] = merge.canonical(form.cleaned_data["placed_was"])
+    return _form_unsent(request, form, f"S{site.pk} {site}", drawn=drawn)
 
 
 def _minute(moment: datetime | None) -> datetime | None:
@@ -661,10 +723,14 @@ def site_assess(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     site = _site(pk, site_pk)
     encounter = site.encounter
     form = SiteAssessForm(request.POST, encounter=encounter, prefix=f"assess{site.pk}")
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no Assessed)
+        return _signed_since(request, encounter, _site_unsent(request, site, form, "assessed"))
     if form.is_valid():
         at = form.cleaned_data["at"] or timezone.now()
         try:
             charting.site_assess(site=site, at=at)
+        except RecordSigned:
+            return _signed_since(request, encounter, _site_unsent(request, site, form, "assessed"))
         except ChartError as exc:
             _refused(form, exc)
         else:
@@ -682,6 +748,8 @@ def site_discontinue(request: HttpRequest, pk: int, site_pk: int) -> HttpRespons
     site = _site(pk, site_pk)
     encounter = site.encounter
     form = SiteDiscontinueForm(request.POST, encounter=encounter, prefix=f"discontinue{site.pk}")
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no Discontinue)
+        return _signed_since(request, encounter, _site_unsent(request, site, form, "discontinued"))
     if form.is_valid():
         now = timezone.now()
         at = form.cleaned_data["at"] or now
@@ -689,6 +757,9 @@ def site_discontinue(request: HttpRequest, pk: int, site_pk: int) -> HttpRespons
             stopped = charting.site_discontinue(
                 site=site, at=at, stop_running=form.cleaned_data["stop_running"], now=now
             )
+        except RecordSigned:
+            unsent = _site_unsent(request, site, form, "discontinued")
+            return _signed_since(request, encounter, unsent)
         except ChartError as exc:
             _refused(form, exc)
         else:
@@ -706,8 +777,12 @@ def site_reopen(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     """Undo a discontinue charted by mistake (the audit trail keeps both, with who)."""
     site = _site(pk, site_pk)
     encounter = site.encounter
+    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no Reopen)
+        return _signed_since(request, encounter, _said_unsent(f"S{site.pk} {site} reopened"))
     try:
         charting.site_reopen(site=site, user=request.user)
+    except RecordSigned:
+        return _signed_since(request, encounter, _said_unsent(f"S{site.pk} {site} reopened"))
     except ChartError as exc:
         for message_list in exc.errors.values():
             for message in message_list:
@@ -715,6 +790,15 @@ def site_reopen(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     else:
         messages.success(request, f"S{site.pk} reopened: it is in use again.")
     return _after_change(request, encounter, anchor=f"site-{site.pk}")
+
+
+def _site_unsent(request: HttpRequest, site: AccessSite, form: Form, done: str) -> Unsent:
+    """Assessed or Discontinue pressed on a record signed since: the time as she gave it."""
+    said, _typed_at = _when_typed(request, form, site.encounter)
+    text = f"S{site.pk} {site} {done} at {said}"
+    if request.POST.get(form.add_prefix("stop_running")) in ("on", "true", "True", "1"):
+        text += ", stopping what ran on it"
+    return _said_unsent(text)
 
 
 def _wall_clock(encounter: Encounter, moment: datetime | None) -> str:
@@ -793,12 +877,20 @@ def flush_remove(request: HttpRequest, pk: int, flush_pk: int) -> HttpResponse:
     )
     encounter = flush.encounter
     form = FlushRemoveForm(request.POST, prefix=f"f{flush.pk}")
+    drawn_in_progress = _drawn_in_progress(request, form)
+    removed = _said_unsent(
+        f"Flush on S{flush.site_id} at {_wall_clock(encounter, flush.at)} removed"
+    )
+    if encounter.is_signed and drawn_in_progress:
+        return _signed_since(request, encounter, removed)
     if form.is_valid():
         try:
             charting.flush_remove(
                 flush=flush, user=request.user, addendum_why=form.cleaned_data["addendum_why"]
             )
         except ChartError as exc:
+            if isinstance(exc, RecordSigned) and drawn_in_progress:  # signed as it was sent
+                return _signed_since(request, encounter, removed)
             _refused(form, exc)
         else:
             messages.success(
@@ -930,6 +1022,10 @@ def order_disposition(request: HttpRequest, pk: int, order_pk: int) -> HttpRespo
     )
     encounter = order.encounter
     form = DispositionForm(request.POST, prefix=f"d{order.pk}")
+    drawn_in_progress = _drawn_in_progress(request, form)
+    title = f"{order.drug.name} (order O{order.pk})"
+    if encounter.is_signed and drawn_in_progress:
+        return _signed_since(request, encounter, _form_unsent(request, form, title))
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -941,6 +1037,8 @@ def order_disposition(request: HttpRequest, pk: int, order_pk: int) -> HttpRespo
                 addendum_why=data["addendum_why"],
             )
         except ChartError as exc:
+            if isinstance(exc, RecordSigned) and drawn_in_progress:  # signed as it was sent
+                return _signed_since(request, encounter, _form_unsent(request, form, title))
             _refused(form, exc)
         else:
             if order.disposition:

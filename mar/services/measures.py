@@ -17,7 +17,12 @@ from django.utils import timezone
 
 from mar import chart_reads, dosing
 from mar.models import AccessSite, Encounter, Order, Patient, PatientMeasure, SiteAssessment
-from mar.services.charting import ChartError, times_not_in_the_future
+from mar.services.charting import (
+    SIGNED_REFUSAL,
+    ChartError,
+    RecordSigned,
+    times_not_in_the_future,
+)
 
 # A measure or an assessment timed by a bedside device whose clock runs a little ahead.
 CLOCK_AHEAD = timedelta(minutes=5)
@@ -44,7 +49,7 @@ def measure_chart(
 ) -> PatientMeasure:
     """Chart a height, weight or creatinine with when and how it was measured."""
     if encounter.is_signed:
-        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+        raise RecordSigned(encounter, {None: [SIGNED_REFUSAL]})
     low, high = RANGES[K(kind)]
     if not low <= value <= high:
         raise ChartError(
@@ -179,7 +184,7 @@ def site_condition_record(
 ) -> SiteAssessment:
     """An assessment of a site and its condition; the site's last assessment time follows."""
     if site.encounter.is_signed:
-        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+        raise RecordSigned(site.encounter, {None: [SIGNED_REFUSAL]})
     times_not_in_the_future(zone=site.encounter.zone, allowance=CLOCK_AHEAD, at=at)
     assessment = SiteAssessment.objects.create(
         site=site,

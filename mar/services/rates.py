@@ -17,13 +17,19 @@ from django.db import transaction
 
 from mar.clock import date_hhmm
 from mar.models import Administration, Pause, RateChange
-from mar.services.charting import ChartError, StaleVersion, times_not_in_the_future
+from mar.services.charting import (
+    SIGNED_REFUSAL,
+    ChartError,
+    RecordSigned,
+    StaleVersion,
+    times_not_in_the_future,
+)
 from mar.summary import refreshes_summary
 
 
 def _in_progress(administration: Administration) -> None:
     if administration.encounter.is_signed:
-        raise ChartError({None: ["This record is signed: changes go through an addendum."]})
+        raise RecordSigned(administration.encounter, {None: [SIGNED_REFUSAL]})
 
 
 @transaction.atomic

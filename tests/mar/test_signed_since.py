@@ -2,7 +2,9 @@
 in a second tab after the signature vanished, 200, no message, the card read-only again).
 
 Nothing typed is lost silently: the card's save and every bedside action (flush, start, pause,
-resume, stop) on a record signed since the page was drawn answer 409 (htmx) with a message saying
+resume, stop; a site's assess, discontinue, reopen, details and condition; a flush removed; an
+order not given; the encounter's times; the rate change, volumes and measures) on a record signed
+since the page was drawn answer 409 (htmx) with a message saying
 who signed it and when and what she typed, and a link to the addendum form prefilled with it;
 nothing is changed. Without JavaScript: the message, and the addendum form prefilled."""
 
@@ -14,11 +16,21 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from mar import roles, views
-from mar.models import Addendum, Administration, Flush, Pause
+from mar import care_views, merge, roles, views
+from mar.models import (
+    AccessSite,
+    Addendum,
+    Administration,
+    Flush,
+    PatientMeasure,
+    Pause,
+    RateChange,
+    SiteAssessment,
+)
+from mar.services import charting
 from mar.services.signature import signature_store
 from tests import factories
-from tests.mar.chart_helpers import card_data, local, running_visit
+from tests.mar.chart_helpers import card_data, hydration_order, local, running_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -258,3 +270,181 @@ def test_a_pause_added_or_corrected_after_the_signature_is_refused_saying_so(
     assert list(Pause.objects.filter(administration=adm).values_list("start", "end")) == [
         (pause.start, None)
     ]
+
+
+def _site_cases(encounter, adm) -> dict[str, tuple[str, dict[str, object], str]]:
+    """Each site action of a page drawn before the signature: its url, what it posts, what the
+    answer says of it."""
+    site = adm.site
+    s, named = site.pk, f"S{site.pk} {site}"
+    at = adm.start + timedelta(minutes=30)
+    hhmm = timezone.localtime(at, encounter.zone).strftime("%H:%M")
+    snapshot = merge.snapshot(charting.site_details(site))
+    return {
+        "assess": ("mar:site_assess", {f"assess{s}-at": local(at)}, f"{named} assessed at {hhmm}"),
+        "discontinue": (
+            "mar:site_discontinue",
+            {f"discontinue{s}-at": local(at), f"discontinue{s}-stop_running": "on"},
+            f"{named} discontinued at {hhmm}, stopping what ran on it",
+        ),
+        "reopen": ("mar:site_reopen", {}, f"{named} reopened"),
+        "update": (
+            "mar:site_update",
+            {
+                f"s{s}-location": "right forearm",
+                f"s{s}-base": snapshot,
+                f"s{s}-placed_at": local(site.placed_at),
+                f"s{s}-placed_was": site.placed_at.isoformat(),
+                f"s{s}-separate_site_reason": "",
+            },  # fmt: skip
+            f"{named}: Location: 'right forearm'",  # the placed time, left as shown, unsaid
+        ),
+        "details": (
+            "mar:site_details",
+            {f"sd{s}-gauge": "20G", f"sd{s}-attempts": "2"},
+            f"{named} details: Gauge: '20G', Attempts: '2'",
+        ),
+        "condition": (
+            "mar:site_condition",
+            {
+                f"sc-s{s}-infiltration": "0",
+                f"sc-s{s}-phlebitis": "0",
+                f"sc-s{s}-note": "no redness",
+            },  # fmt: skip
+            f"{named} condition: Infiltration (INS 0–4): '0', Phlebitis (INS 0–4): '0', "
+            "Note: 'no redness'",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "action", ["assess", "discontinue", "reopen", "update", "details", "condition"]
+)
+def test_a_site_action_after_the_signature_is_refused_saying_so(
+    client_as, nurse_user, action
+) -> None:
+    """Assessed, Discontinue, Reopen, the site's details and placed time, its device and its
+    condition, from a page drawn before the signature: said, offered as the addendum's "What
+    changed", nothing changed on the site."""
+    encounter, adm = running_visit()
+    site = adm.site
+    if action == "reopen":
+        AccessSite.objects.filter(pk=site.pk).update(discontinued_at=adm.start)
+        site.refresh_from_db()
+    url_name, data, said = _site_cases(encounter, adm)[action]
+    before = AccessSite.objects.filter(pk=site.pk).values().get()
+    client = client_as(roles.NURSE)
+    when = _signed(encounter, nurse_user)
+    response = client.post(reverse(url_name, args=[encounter.pk, site.pk]), data, **HX)
+    text = _refused_as_signed(response, when, nurse_user.username, said)
+    if action == "update":
+        assert "Placed at" not in text
+    assert AccessSite.objects.filter(pk=site.pk).values().get() == before
+    assert not SiteAssessment.objects.filter(site=site).exists()
+    assert Administration.objects.get(pk=adm.pk).stop is None
+    _path, query, anchor = _link(text)
+    assert (query["addendum-what"], anchor) == ([said], "addendum")
+
+
+def test_a_flush_removed_after_the_signature_is_refused_saying_so(client_as, nurse_user) -> None:
+    encounter, adm = running_visit()
+    flush = Flush.objects.create(
+        encounter=encounter, site=adm.site, at=adm.start + timedelta(minutes=10)
+    )
+    client = client_as(roles.NURSE)
+    when = _signed(encounter, nurse_user)
+    url = reverse("mar:flush_remove", args=[encounter.pk, flush.pk])
+    hhmm = timezone.localtime(flush.at, encounter.zone).strftime("%H:%M")
+    _refused_as_signed(
+        client.post(url, {}, **HX), when, nurse_user.username,
+        f"Flush on S{adm.site_id} at {hhmm} removed",
+    )  # fmt: skip
+    assert Flush.objects.filter(pk=flush.pk).exists()
+    # The addendum's own remove form (its reason posted, empty) still asks why beside it.
+    response = client.post(url, {f"f{flush.pk}-addendum_why": ""}, **HX)
+    assert response.status_code == 200
+    assert "changes go through an addendum (say why)" in response.content.decode()
+    assert Flush.objects.filter(pk=flush.pk).exists()
+
+
+def test_an_order_not_given_after_the_signature_is_refused_saying_so(client_as, nurse_user) -> None:
+    encounter, _adm = running_visit()
+    order = hydration_order(encounter)
+    client = client_as(roles.NURSE)
+    when = _signed(encounter, nurse_user)
+    data = {f"d{order.pk}-disposition": "held", f"d{order.pk}-reason": "BP 88/50"}
+    url = reverse("mar:order_disposition", args=[encounter.pk, order.pk])
+    text = _refused_as_signed(
+        client.post(url, data, **HX), when, nurse_user.username,
+        f"{order.drug.name} (order O{order.pk}): Not given: 'Held', Why: 'BP 88/50'",
+    )  # fmt: skip
+    assert "BP 88/50" in _link(text)[1]["addendum-what"][0]
+    order.refresh_from_db()
+    assert (order.disposition, order.disposition_reason) == ("", "")
+
+
+def test_encounter_times_changed_after_the_signature_are_refused_saying_so(
+    client_as, nurse_user
+) -> None:
+    """Only the time she changed from what her page showed is said (observation, left empty
+    as shown, is not)."""
+    encounter, _adm = running_visit()
+    shown = charting.encounter_times(encounter)
+    arrived = encounter.arrived_at - timedelta(minutes=15)
+    client = client_as(roles.NURSE)
+    when = _signed(encounter, nurse_user)
+    data = {"enc-arrived_at": local(arrived), "enc-observation_at": "",
+            "enc-base": merge.snapshot(shown)}  # fmt: skip
+    url = reverse("mar:encounter_times", args=[encounter.pk])
+    text = _refused_as_signed(
+        client.post(url, data, **HX), when, nurse_user.username,
+        f"Encounter times: Arrived at: '{local(arrived)}' — ",
+    )  # fmt: skip
+    assert "observation" not in text
+    saved = type(encounter).objects.get(pk=encounter.pk)
+    assert (saved.arrived_at, saved.observation_at) == (encounter.arrived_at, None)
+
+
+@pytest.mark.parametrize("form", ["rate", "volumes", "measure"])
+def test_a_care_form_sent_after_the_signature_is_refused_saying_so(
+    client_as, nurse_user, form
+) -> None:
+    """The card's rate change and volumes, the patient's measures: said, nothing charted."""
+    encounter, adm = running_visit()
+    a = adm.pk
+    url_name, args, data, said = {
+        "rate": ("mar:adm_rate", [a],
+                 {f"r{a}-rate_ml_h": "80", f"r{a}-reason": "titration", f"r{a}-version": 1},
+                 f"carboplatin (A{a}) rate change: New rate (mL/h): '80', Reason: 'titration'"),
+        "volumes": ("mar:adm_volumes", [a], {f"v{a}-bag_volume_ml": "250"},
+                    f"carboplatin (A{a}) volumes: Bag volume (mL): '250'"),
+        "measure": ("mar:measure_add", [],
+                    {"m-kind": "weight_kg", "m-value": "70.5", "m-method": "measured"},
+                    "Patient measure: Measure: 'Weight (kg)', Value: '70.5', How: 'Measured'"),
+    }[form]  # fmt: skip
+    client = client_as(roles.NURSE)
+    when = _signed(encounter, nurse_user)
+    response = client.post(reverse(url_name, args=[encounter.pk, *args]), data, **HX)
+    _refused_as_signed(response, when, nurse_user.username, said)
+    saved = Administration.objects.get(pk=adm.pk)
+    assert (saved.bag_volume_ml, saved.version) == (adm.bag_volume_ml, adm.version)
+    assert not RateChange.objects.filter(administration=adm).exists()
+    assert not PatientMeasure.objects.filter(encounter=encounter).exists()
+
+
+def test_a_rate_change_signed_while_on_its_way_is_refused_the_same_way(
+    client_as, nurse_user, monkeypatch
+) -> None:
+    """Signed after the view read the record: the service's refusal (RecordSigned) is
+    answered with the same message."""
+    encounter, adm = running_visit()
+    stale = care_views._administration(encounter.pk, adm.pk)  # read as in progress
+    monkeypatch.setattr(care_views, "_administration", lambda pk, adm_pk: stale)
+    when = _signed(encounter, nurse_user)
+    data = {f"r{adm.pk}-rate_ml_h": "80", f"r{adm.pk}-reason": "titration"}
+    response = client_as(roles.NURSE).post(
+        reverse("mar:adm_rate", args=[encounter.pk, adm.pk]), data, **HX
+    )
+    said = f"carboplatin (A{adm.pk}) rate change: New rate (mL/h): '80', Reason: 'titration'"
+    _refused_as_signed(response, when, nurse_user.username, said)
+    assert not RateChange.objects.filter(administration=adm).exists()
