@@ -12,6 +12,15 @@ from tests import factories
 ONDANSETRON_NDC = "99999000110"
 
 
+def today_ago(minutes: int):
+    """`minutes` ago, or the start of today (local) if that was yesterday: the report reads
+    starts by their local day, so a test run just after midnight still finds its starts today
+    (CI failed a run at 00:35 New York time on starts "30 minutes ago")."""
+    now = timezone.localtime()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(now - timedelta(minutes=minutes), midnight)
+
+
 def visit(unit: str = "Infusion Center", **fields):
     now = timezone.now()
     encounter = factories.encounter_create(unit=unit, arrived_at=now - timedelta(hours=2), **fields)
@@ -39,7 +48,7 @@ def start(nurse, *, unit="Infusion Center", wristband=False, drug=None, **fields
     return safety.administration_start_checked(
         order=order,
         site=site,
-        start=timezone.now() - timedelta(minutes=30),
+        start=today_ago(30),
         method=Administration.Method.PUSH,
         user=nurse,
         checks=safety.StartChecks(scan=scan),

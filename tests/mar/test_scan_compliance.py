@@ -20,6 +20,7 @@ from mar.registration.services import administration_import
 from mar.scan_compliance import administrations, by_nurse, by_unit, total
 from tests import factories
 from tests.mar.scan_helpers import start as _start
+from tests.mar.scan_helpers import today_ago
 from tests.mar.scan_helpers import visit as _visit
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +58,7 @@ def test_imported_and_addendum_administrations_are_apart_not_non_compliant(nurse
     # Imported from another EHR: no nurse here started it.
     encounter, _site, order = _visit(imported_from="Epic FHIR")
     administration_import(
-        order=order, start=timezone.now() - timedelta(minutes=40), stop=None, method="push",
+        order=order, start=today_ago(40), stop=None, method="push",
         route="iv",
     )  # fmt: skip
     # Charted after the record was signed (by addendum).
@@ -158,7 +159,7 @@ def test_the_csv_export_has_each_start_and_neutralises_formula_cells(client_as) 
     _start(nurse, wristband=True, drug="override", patient=factories.patient_create(name="=cmd"))
     imported, _site, order = _visit(imported_from="Epic FHIR")
     administration_import(
-        order=order, start=timezone.now() - timedelta(minutes=40), stop=None, method="push",
+        order=order, start=today_ago(40), stop=None, method="push",
         route="iv",
     )  # fmt: skip
     response = client_as(roles.PHARMACIST).get(
