@@ -472,18 +472,65 @@ def charges_said(regenerated: list[int], flagged: list[int]) -> str:
     return said
 
 
+def billing_changes_said(before: dict[str, Any], drug: Drug) -> list[str]:
+    """The billing data changed, as the pharmacist and the coder read it ("billing unit 1 mg ->
+    4 mg", "container Single-dose container -> Multi-dose container"), not field names and
+    stored values (QA: "billing_unit_amount 1.0000 -> 4.")."""
+
+    def unit(amount: Any, name: str) -> str:
+        return Drug(billing_unit_amount=amount, billing_unit=name).billing_unit_label or "(none)"
+
+    def container(value: str) -> str:
+        return str(Drug.Container(value).label) if value in Drug.Container.values else "not stated"
+
+    said = []
+    if before["hcpcs_code"] != drug.hcpcs_code:
+        said.append(
+            f"HCPCS code {before['hcpcs_code'] or '(none)'} -> {drug.hcpcs_code or '(none)'}"
+        )
+    was = unit(before["billing_unit_amount"], before["billing_unit"])
+    if was != unit(drug.billing_unit_amount, drug.billing_unit):
+        said.append(f"billing unit {was} -> {unit(drug.billing_unit_amount, drug.billing_unit)}")
+    if before["container"] != drug.container:
+        said.append(f"container {container(before['container'])} -> {container(drug.container)}")
+    return said
+
+
+def _ndc_quantities_scaled(*, drug: Drug, before: dict[str, Any]) -> list[str]:
+    """A billing unit restated in the same unit (1 mg -> 4 mg) takes each package's NDC units
+    per billing unit with it (0.1 mL -> 0.4 mL; blank is 1), so a claim's NDC quantity stays
+    what was given (QA: 10 mg of dexamethasone went out as 0.3 mL once J1100 was made "per
+    4 mg"). Another unit (mg -> mL) cannot be scaled: nothing is changed and the words ask for
+    the packages to be checked."""
+    old, new = before["billing_unit_amount"], drug.billing_unit_amount
+    if old == new and before["billing_unit"] == drug.billing_unit:
+        return []
+    packages = list(DrugNdc.objects.select_for_update().filter(drug=drug).order_by("ndc"))
+    if not packages:
+        return []
+    if before["billing_unit"] != drug.billing_unit or not old or not new:
+        return ["check the packages' NDC units per billing unit: they were stated per the old unit"]
+    said = []
+    for package in packages:
+        was = package.units_per_billing_unit or Decimal(1)
+        package.units_per_billing_unit = (was * new / old).quantize(Decimal("0.0001"))
+        package.save(update_fields=["units_per_billing_unit"])
+        said.append(
+            f"NDC {package.ndc} units per billing unit {was.normalize():f} -> "
+            f"{package.units_per_billing_unit.normalize():f} (scaled with it)"
+        )
+    return said
+
+
 def _billing_changed(
     *, drug: Drug, before: dict[str, Any], user: AbstractBaseUser, why: str
 ) -> tuple[list[int], list[int]]:
     """After a change to the drug's billing data, its drug lines are brought up to date like a
     class change: regenerated, or flagged when already exported."""
-    changed = [
-        f"{name} {before[name] or '(none)'} -> {getattr(drug, name) or '(none)'}"
-        for name in BILLING_FIELDS
-        if before[name] != getattr(drug, name)
-    ]
+    changed = billing_changes_said(before, drug)
     if not changed:
         return [], []
+    changed += _ndc_quantities_scaled(drug=drug, before=before)
     # The record carries the HCPCS code and billing unit (DRUG-DOSE asks every administration
     # of the drug for a billable dose): the open checklists follow, and every record's charges.
     summary_invalidate(drug_id=drug.pk)

@@ -63,7 +63,7 @@ def test_a_container_change_regenerates_the_drug_lines_of_a_signed_encounter(
     run = current(encounter)
     assert run.pk != signed.pk and run.trigger == ChargeRun.Trigger.BILLING_CHANGE
     assert drug_lines(run) == [("J9267", 300, [])]  # JZ is for single-dose containers only
-    assert "container single_dose -> multi_dose" in run.reason
+    assert "container Single-dose container -> Multi-dose container" in run.reason
     assert pharmacist_user.username in run.reason
 
 
@@ -91,7 +91,7 @@ def test_an_exported_run_is_flagged_not_regenerated_when_billing_data_changes(
     assert signed.is_current
     # Flagged for the coder (coding/class_after_export.py), the run's own reason untouched.
     flag = ClassChangeAfterExport.objects.get(run=signed, state="open")
-    assert "hcpcs_code J9267 -> J9268" in flag.reason
+    assert "HCPCS code J9267 -> J9268" in flag.reason
     assert {(c["field"], c["billed"], c["now"]) for c in flag.changes} >= {
         ("hcpcs", "J9267", "J9268")
     }
@@ -301,3 +301,43 @@ def test_a_save_that_changes_no_billing_data_says_only_saved(client_as, nurse_us
         reverse("pharmacy:drug_edit", args=[drug.pk]), edit_posted(drug, note="label checked")
     )
     assert said(response) == ["Saved paclitaxel."]
+
+
+def test_a_billing_unit_restated_scales_each_packages_ndc_units_and_says_it_in_words(
+    nurse_user, pharmacist_user, django_capture_on_commit_callbacks
+) -> None:
+    """QA: dexamethasone's billing unit made "4 mg" left its package at 0.1 mL per unit, so 10 mg
+    went out as J1100 x3 with 0.3 mL. The packages' NDC units per billing unit follow a billing
+    unit restated in the same unit (blank is 1), and the run's reason says the change in words,
+    not field names."""
+    from mar.models import DrugNdc
+
+    drug, encounter = paclitaxel_visit()
+    DrugNdc.objects.create(
+        drug=drug, ndc="99999000901", unit="ML", units_per_billing_unit=Decimal("0.1667")
+    )
+    DrugNdc.objects.create(drug=drug, ndc="99999000902", unit="UN")  # blank: 1 per unit
+    sign(encounter, nurse_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        save(drug, pharmacist_user, billing_unit="6 mg")
+    per_unit = dict(DrugNdc.objects.filter(drug=drug).values_list("ndc", "units_per_billing_unit"))
+    assert per_unit == {"99999000901": Decimal("1.0002"), "99999000902": Decimal("6")}
+    reason = current(encounter).reason
+    assert "billing unit 1 mg -> 6 mg" in reason and "billing_unit_amount" not in reason
+    assert "NDC 99999000901 units per billing unit 0.1667 -> 1.0002 (scaled with it)" in reason
+
+
+def test_a_billing_unit_in_another_unit_leaves_the_packages_and_asks_to_check_them(
+    nurse_user, pharmacist_user, django_capture_on_commit_callbacks
+) -> None:
+    from mar.models import DrugNdc
+
+    drug, encounter = paclitaxel_visit()
+    DrugNdc.objects.create(
+        drug=drug, ndc="99999000901", unit="ML", units_per_billing_unit=Decimal("0.1667")
+    )
+    sign(encounter, nurse_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        save(drug, pharmacist_user, billing_unit="1 mL")
+    assert DrugNdc.objects.get(ndc="99999000901").units_per_billing_unit == Decimal("0.1667")
+    assert "check the packages' NDC units per billing unit" in current(encounter).reason
