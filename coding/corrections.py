@@ -44,6 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -252,6 +253,11 @@ def _value(key: str, value: Any, other: Any) -> str:
     if key == "pauses":
         spans = [f"{_when(p.get('start'), None)}–{_when(p.get('end'), None)}" for p in value or []]
         return ", ".join(spans) or "none"
+    if isinstance(value, dict) and set(value) == {"value", "unit"}:
+        # An amount (a dose, a billing unit) as it is written, not as the record stores it
+        # (QA: "billing unit {'unit': 'mg', 'value': 1} → {'unit': 'mg', 'value': 4}").
+        amount = Decimal(str(value["value"])).normalize()
+        return f"{amount:f} {value['unit']}".strip()
     return "none" if value in (None, "", [], {}) else str(value)
 
 

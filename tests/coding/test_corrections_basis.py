@@ -301,3 +301,13 @@ def test_the_billing_difference_says_a_correction_waits_before_it_counts(
     waits = text_of(html, "difference-waits")
     assert "1 correction waiting for re-review" in waits
     assert "the engine's line stands" in waits
+
+
+def test_an_amount_changed_under_a_correction_reads_as_written() -> None:
+    """QA: a billing unit changed under a correction read "{'unit': 'mg', 'value': 1} →
+    {'unit': 'mg', 'value': 4}" on the re-review panel."""
+    from coding.corrections import _entry_changes
+
+    was = {"drug": "dexamethasone", "billing_unit": {"value": 1, "unit": "mg"}}
+    now = {"drug": "dexamethasone", "billing_unit": {"value": 4.0, "unit": "mg"}}
+    assert _entry_changes("A2", was, now, "") == ["A2 (dexamethasone): billing unit 1 mg → 4 mg"]
