@@ -125,7 +125,8 @@ def payer_policy(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(
                     request,
                     f"{payer.name} coding policy v{policy.version} saved; "
-                    f"{len(queued)} encounter(s) not yet exported are being re-coded.",
+                    f"{len(queued)} encounter{'' if len(queued) == 1 else 's'} not yet "
+                    f"exported {'is' if len(queued) == 1 else 'are'} being re-coded.",
                 )
             return redirect("coding:payer_policy", pk=payer.pk)
     return render(

@@ -461,14 +461,16 @@ def drug_save(
 
 def charges_said(regenerated: list[int], flagged: list[int]) -> str:
     """What a pharmacist is told of the charges a formulary change brought up to date, after
-    what was saved: ' Charges regenerating for 2 signed encounter(s). 1 exported run(s) flagged
-    for the coder.' ('' when none). The class change's, the billing data's and a package
+    what was saved: ' Charges regenerating for 2 signed encounters. 1 exported run flagged for
+    the coder.' ('' when none). The class change's, the billing data's and a package
     correction's messages alike."""
     said = ""
     if regenerated:
-        said += f" Charges regenerating for {len(regenerated)} signed encounter(s)."
+        n = len(regenerated)
+        said += f" Charges regenerating for {n} signed encounter{'' if n == 1 else 's'}."
     if flagged:
-        said += f" {len(flagged)} exported run(s) flagged for the coder."
+        n = len(flagged)
+        said += f" {n} exported run{'' if n == 1 else 's'} flagged for the coder."
     return said
 
 

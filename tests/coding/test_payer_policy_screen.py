@@ -62,7 +62,7 @@ def test_a_coding_lead_saves_a_new_version_with_the_reason_and_recodes(client, p
         1, "XU", "payer bulletin 2026-11",
     )  # fmt: skip
     assert policy.by == lead
-    assert "v1 saved; 1 encounter(s)" in response.content.decode()
+    assert "v1 saved; 1 encounter not yet exported is being re-coded" in response.content.decode()
     queued = ChargeOutbox.objects.get(encounter=encounter, kind=ChargeRun.Trigger.POLICY_CHANGE)
     assert "payer bulletin 2026-11" in queued.reason
 

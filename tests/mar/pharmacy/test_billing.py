@@ -278,7 +278,7 @@ def test_a_billing_data_save_says_the_charges_regenerating_as_a_class_change_doe
             edit_posted(drug, container=Drug.Container.MULTI_DOSE),
         )
     assert response.status_code == 302
-    assert said(response) == ["Saved paclitaxel. Charges regenerating for 1 signed encounter(s)."]
+    assert said(response) == ["Saved paclitaxel. Charges regenerating for 1 signed encounter."]
 
 
 def test_a_billing_data_save_says_the_exported_runs_flagged_for_the_coder(
@@ -291,7 +291,7 @@ def test_a_billing_data_save_says_the_exported_runs_flagged_for_the_coder(
         response = client_as("pharmacist").post(
             reverse("pharmacy:drug_edit", args=[drug.pk]), edit_posted(drug, hcpcs="J9268")
         )
-    assert said(response) == ["Saved paclitaxel. 1 exported run(s) flagged for the coder."]
+    assert said(response) == ["Saved paclitaxel. 1 exported run flagged for the coder."]
 
 
 def test_a_save_that_changes_no_billing_data_says_only_saved(client_as, nurse_user) -> None:
