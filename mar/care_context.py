@@ -149,7 +149,9 @@ def care_context(
             "needs_verification": safety.needs_verification(order),
             # Returned by pharmacy: why it does not start (mar/_order_checks.jinja).
             "returned": safety.returned_stop(order),
-            "allergies": safety.allergy_matches(encounter.patient, order.drug),
+            # The one matcher's sentence, with the class it matched through (QA: the Start box
+            # left out "(penicillin class)" the clerk's and pharmacist's screens say).
+            "allergy": safety.allergy_warning(encounter.patient, order.drug),
         }
     _administrations_care(
         care, encounter, bound, among=cards, read=rows.administrations if rows else None

@@ -286,3 +286,13 @@ def test_the_chart_refuses_the_start_beside_the_allergy_reason(client_as, order)
     )
     assert escape(f"{WARNING} Give the reason to start it anyway.") in response.content.decode()
     assert not order.administrations.exists()
+
+
+def test_the_charts_start_box_says_the_class_the_drug_matched_through(client_as, order) -> None:
+    """QA: the nurse's Start box said "penicillin (rash) matches piperacillin-tazobactam" without
+    "(penicillin class)", which the clerk's and the pharmacist's screens say: one sentence now."""
+    html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[order.encounter_id]))
+    box = html.content.decode()
+    box = box[box.index('data-testid="allergy-warning"') :]
+    box = box[: box.index("</div>")]
+    assert escape(WARNING.removeprefix("Allergy: ")) in box
