@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -227,6 +228,14 @@ def _tag(function: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def amount(value: Any) -> str:
+    """A stored amount as written: 3.3750 -> "3.375", 50.0000 -> "50" (QA: the coder's record
+    table read "3.3750 g")."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(str(value)).normalize():f}"
+
+
 def environment() -> DjangoEnvironment:
     env = DjangoEnvironment(
         loader=FileSystemLoader(settings.BASE_DIR / "templates"),
@@ -249,7 +258,9 @@ def environment() -> DjangoEnvironment:
         pluralize,
     ):
         env.filters[function.__name__] = _django_filter(function)
-    env.filters.update(get=get, as_field=as_field, as_widget=as_widget, as_form=as_form)
+    env.filters.update(
+        get=get, as_field=as_field, as_widget=as_widget, as_form=as_form, amount=amount
+    )
     env.globals.update(
         url=_url,
         static=_static,
