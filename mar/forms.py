@@ -9,6 +9,7 @@ charting.py) beside the fields they name.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -441,6 +442,32 @@ def plain_number(value: Decimal | None) -> str | None:
     return format(value.normalize(), "f")
 
 
+def shown_text(bound: forms.BoundField) -> str:
+    """What a field's input shows as the form draws it, as the browser posts it back: its value
+    as its widget writes it; a select's, the option it shows (the first when none is marked)."""
+    field, value = bound.field, bound.value()
+    if isinstance(field, forms.ChoiceField):
+        text = "" if value is None else str(value)
+        values = [str(key) for key, _label in field.choices]
+        return text if text in values or not values else values[0]
+    written = field.widget.format_value(value)
+    return "" if written is None else str(written).strip()
+
+
+def shown_changed(field: forms.Field, shown: str, posted: str) -> bool:
+    """Whether what a field posts differs from what it showed (`shown_text`): the same value
+    written otherwise ("4.0" for "4") is no change."""
+    shown, posted = shown.strip(), posted.strip()
+    if shown == posted:
+        return False
+    if isinstance(field, forms.ChoiceField):
+        return True
+    try:
+        return bool(field.to_python(shown) != field.to_python(posted))
+    except ValidationError:
+        return True
+
+
 def _unit_input() -> forms.TextInput:
     # A hint, not a value: a bare "mg" in grey read as if the unit were already charted.
     return forms.TextInput(attrs={"placeholder": "e.g. mg"})
@@ -483,6 +510,11 @@ class AdministrationForm(ZonedForm):
     # The version the nurse started typing from: kept through a conflict, so that saving again
     # writes only the fields she changed (mar.services.charting.administration_update).
     base_version = forms.IntegerField(widget=forms.HiddenInput(), required=False)
+    # What the card's fields showed when it was drawn (`drawn_keep`), as their inputs wrote it,
+    # a value drawn but never typed by her (the dose carried over from the order) included;
+    # posted back, and kept as posted when the card comes back refused: on a record signed
+    # since, her change is what differs from it (views._card_unsent), nothing else.
+    drawn = forms.CharField(widget=forms.HiddenInput(), required=False, strip=False)
     addendum_why = forms.CharField(
         label="Why (addendum to the signed record)", required=False, max_length=2000
     )
@@ -492,6 +524,8 @@ class AdministrationForm(ZonedForm):
         self.fields["site"].choices = [("", "— no site —")] + [
             (s.pk, f"S{s.pk} {s}") for s in sites
         ]
+        if not self.is_bound:  # written when `drawn` is drawn, from the fields as drawn
+            self.initial.setdefault("drawn", self.drawn_text)
 
     def clean_dose_value(self) -> Decimal | None:
         value: Decimal | None = self.cleaned_data.get("dose_value")
@@ -521,12 +555,19 @@ class AdministrationForm(ZonedForm):
         card_version_keep(adm)
         return initial
 
+    def drawn_text(self) -> str:
+        """What each card field shows as this form draws it (`shown_text`), for `drawn`."""
+        return json.dumps(
+            {name: shown_text(self[name]) for name in ADMINISTRATION_CARD_FIELDS}, sort_keys=True
+        )
+
     def changes(
         self, sites: Mapping[int, AccessSite], saved: Administration | None = None
     ) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data.pop("version")
         data.pop("base_version", None)
+        data.pop("drawn", None)
         data.pop("addendum_why")
         site_id = data.pop("site")
         data["site"] = sites.get(site_id) if site_id is not None else None

@@ -69,6 +69,8 @@ from mar.forms import (
     apply_chart_error,
     plain_number,
     query_choices,
+    shown_changed,
+    shown_text,
 )
 from mar.jinja import partial_render, partial_response
 from mar.models import (
@@ -434,17 +436,24 @@ def _signed_since(request: HttpRequest, encounter: Encounter, unsent: Unsent) ->
         else date_hhmm(at, zone)
     )
     by = signed["signed_by__username"] or "someone"
-    said = "; ".join(unsent.said) or "what you typed"
-    text = (
-        f"Not saved: this record was signed at {when} by {by}. Your change — {said} — can be "
-        "written as an addendum."
-    )
+    if unsent.said:
+        text = (
+            f"Not saved: this record was signed at {when} by {by}. Your change — "
+            f"{'; '.join(unsent.said)} — can be written as an addendum."
+        )
+    else:  # sent, but nothing she typed differs from what her page showed
+        text = (
+            f"Nothing to save: this record was signed at {when} by {by}, and nothing you typed "
+            "here differs from what it showed, so nothing of yours was lost. A change to it now "
+            "is an addendum."
+        )
     query = urlencode({"addendum": "1", **unsent.prefill})
     link = f"{reverse('mar:encounter', args=[encounter.pk])}?{query}#{unsent.anchor}"
     if not request.htmx:
-        messages.warning(request, f"{text} Say why below and save it.")
+        messages.warning(request, f"{text} Say why below and save it." if unsent.said else text)
         return redirect(link)
-    html = partial_render(request, "mar/_signed_since.jinja", {"text": text, "link": link})
+    context = {"text": text, "link": link, "typed": bool(unsent.said)}
+    html = partial_render(request, "mar/_signed_since.jinja", context)
     response = HttpResponse(html, status=409)
     response["X-MAR-Signed"] = "1"
     return response
@@ -461,37 +470,48 @@ def _typed(value: str) -> str:
 
 
 def _card_unsent(request: HttpRequest, adm: Administration, form: AdministrationForm) -> Unsent:
-    """The card's fields she changed from what is saved, as she typed them; the card's
-    addendum form prefilled with them."""
-    # Compared with the card as her page drew it (the version it was drawn at; a change
-    # saved from another tab since, a stop say, is not hers), else as it is saved.
-    initial = AdministrationForm.initial_for(adm)
-    drawn = request.POST.get(form.add_prefix("base_version")) or request.POST.get(
-        form.add_prefix("version"), ""
-    )
-    base = charting.card_as_drawn(adm.pk, int(drawn)) if drawn.isdigit() else None
-    if base is not None:
-        numbers = {"planned_hours", "dose_value", "waste_value"}
-        initial.update({n: plain_number(v) if n in numbers else v for n, v in base.items()})
-    for name in ("start", "stop"):  # shown to the minute: a time left as shown is no change
-        if isinstance(moment := initial[name], datetime):
-            initial[name] = moment.replace(second=0, microsecond=0)
-    shown = AdministrationForm(
-        request.POST, encounter=adm.encounter, sites=[], prefix=form.prefix, initial=initial
+    """The card's fields she changed on her page, as she typed them; the card's addendum form
+    prefilled with those alone. Changed: differs from what the field showed when the card was
+    drawn (its posted `drawn`), not from what is stored: a value the card drew that she never
+    touched (the dose carried over from the order, QA) is not hers to say, nor to prefill."""
+    drawn = merge.snapshot_read(request.POST.get(form.add_prefix("drawn"))) or _card_drawn_at(
+        request, adm, form
     )
     said, prefill = [], {}
     for name in ADMINISTRATION_CARD_FIELDS:
-        key = shown.add_prefix(name)
-        if key not in request.POST or name not in shown.changed_data:
+        key = form.add_prefix(name)
+        field_ = form.fields[name]
+        if key not in request.POST or name not in drawn:
             continue
         raw = request.POST.get(key, "")
+        if not shown_changed(field_, drawn[name], raw):
+            continue
         prefill[key] = raw
         if name == "site":
             raw = f"S{raw}" if raw else ""
-        elif isinstance(choice := shown.fields[name], ChoiceField) and raw:
-            raw = str(dict(choice.choices).get(raw, raw))  # type: ignore[arg-type]
-        said.append(f"{shown[name].label}: {_typed(raw)}")
+        elif isinstance(field_, ChoiceField) and raw:
+            raw = str(dict(field_.choices).get(raw, raw))  # type: ignore[arg-type]
+        said.append(f"{form[name].label}: {_typed(raw)}")
     return Unsent(said=said, anchor=f"adm-{adm.pk}", prefill=prefill)
+
+
+def _card_drawn_at(
+    request: HttpRequest, adm: Administration, form: AdministrationForm
+) -> dict[str, str]:
+    """A card posted without its `drawn` (a page drawn before it was carried): its fields as a
+    page draws the card at the version it was drawn at (from the audit trail; a change saved
+    from another tab since, a stop say, is not hers), else as it is saved."""
+    initial = AdministrationForm.initial_for(adm)
+    version = request.POST.get(form.add_prefix("base_version")) or request.POST.get(
+        form.add_prefix("version"), ""
+    )
+    base = charting.card_as_drawn(adm.pk, int(version)) if version.isdigit() else None
+    if base is not None:
+        numbers = {"planned_hours", "dose_value", "waste_value"}
+        initial.update({n: plain_number(v) if n in numbers else v for n, v in base.items()})
+    shown = AdministrationForm(encounter=adm.encounter, prefix=form.prefix, initial=initial)
+    shown.fields["site"].choices = form.fields["site"].choices
+    return {name: shown_text(shown[name]) for name in ADMINISTRATION_CARD_FIELDS}
 
 
 def _when_typed(request: HttpRequest, form: Form, encounter: Encounter) -> tuple[str, str]:
@@ -553,8 +573,8 @@ def _form_unsent(
     """A chart form sent on a record signed since, said as typed: "<title>: Label: 'typed',
     ...", its visible fields (hidden ones and the addendum's reason are not hers to say).
     `drawn`: the values the page showed (`merge.canonical`, the form's posted `base`): only the
-    fields she changed from them are said, an emptied one too; without it, the fields she
-    filled in."""
+    fields she changed from them are said, an emptied one too, and none when she changed
+    none; without it, the fields she filled in."""
     valid = form.is_valid()
     said = []
     for name, bound in ((name, form[name]) for name in form.fields):
@@ -571,6 +591,8 @@ def _form_unsent(
             raw = str(dict(choice.choices).get(raw, raw))  # type: ignore[arg-type]
         label = str(bound.label).split(" (empty")[0]
         said.append(f"{label}: {_typed(raw)}")
+    if drawn is not None and not said:  # nothing she typed differs from what it showed
+        return Unsent(said=[], anchor="addendum")
     return _said_unsent(f"{title}: {', '.join(said)}" if said else title)
 
 
@@ -1100,6 +1122,11 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
             form = AdministrationForm(
                 data, encounter=encounter, sites=sites.values(), prefix=prefix
             )
+            # Those fields now show theirs: drawn so (what she typed stays hers to say).
+            drawn = merge.snapshot_read(data.get(f"{prefix}-drawn"))
+            if drawn is not None:
+                drawn.update({name: shown_text(form[name]) for name in exc.theirs})
+                data[f"{prefix}-drawn"] = json.dumps(drawn, sort_keys=True)
             form.is_valid()
             clashed = ", ".join(
                 str(form.fields[name].label).lower() for name in sorted(exc.clashes)

@@ -344,7 +344,7 @@
   function stateOf(form) {
     var st = queue.get(form);
     if (!st) {
-      st = { busy: false, again: false, problem: "", retry: null, savedAt: "" };
+      st = { busy: false, again: false, problem: "", retry: null, savedAt: "", signed: false };
       queue.set(form, st);
     }
     return st;
@@ -409,11 +409,13 @@
     st.busy = false;
     if (status >= 200 && status < 300) {
       st.problem = "";
+      st.signed = false;
       if (!refused(form)) st.savedAt = clockNow();
     } else if (signedSince(xhr)) {
       // Signed since this page was drawn: nothing more is sent (it would be refused again);
-      // what she typed stays in the fields, the message beside the card offers the addendum.
-      st.problem = "Not saved: the record was signed meanwhile (see above). What you typed is kept here.";
+      // what she typed stays in the fields. The answer's message takes the save line's place
+      // (below), said once: the save line says nothing more.
+      st.problem = "";
     } else if (status === 401 || status === 403) {
       st.problem = "Not saved: you were signed out. Sign in again in the box over the page and it is sent.";
     } else if (status === 0) {
@@ -433,8 +435,10 @@
   // A change sent from a page drawn before the signature (a second tab) is refused, 409 +
   // X-MAR-Signed, with a message saying who signed and when, what she typed, and a link to the
   // addendum form prefilled with it (mar/views.py _signed_since). Nothing is swapped: what she
-  // typed stays in the form; the message goes at its top, the page's own (data-client: morphs
-  // leave it), replaced by the next such answer; the form counts as not saved.
+  // typed stays in the form; the message goes at its top (a card's: where its save line is,
+  // which then says nothing, so it is said once), the page's own (data-client: morphs leave
+  // it), replaced by the next such answer; the form counts as not saved, unless the answer says
+  // nothing she typed differs from what the page showed (data-typed="no").
   function signedSince(xhr) {
     return !!xhr && xhr.status === 409 && !!xhr.getResponseHeader("X-MAR-Signed");
   }
@@ -448,10 +452,17 @@
     note.setAttribute("data-client", "");
     note.setAttribute("data-signed-since", "");
     note.innerHTML = xhr.responseText;
+    var typed = !note.querySelector("[data-typed=no]");
+    if (!typed) note.setAttribute("data-nothing-typed", "");
     var old = form.querySelector("[data-signed-since]");
+    var line = form.querySelector("[data-testid=save-state]");
     if (old) old.replaceWith(note);
+    else if (line) line.parentNode.insertBefore(note, line);
     else form.insertBefore(note, form.firstChild);
-    if (!form.matches(CARD_FORMS)) note.scrollIntoView({ block: "nearest" });
+    if (form.matches(CARD_FORMS)) {
+      stateOf(form).signed = typed;
+      show(form);
+    } else note.scrollIntoView({ block: "nearest" });
     counter();
   });
 
@@ -486,6 +497,7 @@
     var text = "", kind = "";
     if (st.busy) { text = st.again ? "Saving… (then your latest change)" : "Saving…"; kind = "saving"; }
     else if (st.problem) { text = st.problem; kind = "failed"; }
+    else if (st.signed) { text = ""; kind = "failed"; }  // said once, by the message above it
     else if (refused(form) && c.querySelector("[data-testid=conflict]")) {
       text = "Not saved: someone else saved this meanwhile (above). Save again to keep yours.";
       kind = "failed";
@@ -513,7 +525,7 @@
     var chart = document.getElementById("chart");
     if (!chart) return [];
     return Array.prototype.filter.call(chart.querySelectorAll("form"), function (form) {
-      if (form.querySelector("[data-signed-since]")) return true;  // refused: signed since
+      if (form.querySelector("[data-signed-since]:not([data-nothing-typed])")) return true;  // refused: signed since
       if (form.matches(CARD_FORMS)) {
         var st = stateOf(form);
         return st.busy || !!st.problem || refused(form) || unsavedFields(form).length > 0;

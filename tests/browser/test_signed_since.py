@@ -42,6 +42,9 @@ def test_a_bag_id_typed_in_a_tab_drawn_before_the_signature_is_kept_and_offered_
     from playwright.sync_api import expect
 
     encounter, adm = running_visit()
+    # The dose the card draws (as carried over from an order stating an amount): she does not
+    # touch it, and it is not named as hers (QA: "Dose given: '450'" was).
+    Administration.objects.filter(pk=adm.pk).update(dose_value=450, dose_unit="mg")
     tabs = browser_page.context.browser.new_context(viewport={"width": 1024, "height": 768})
     a = tabs.new_page()
     open_chart(a, live_server, encounter)
@@ -61,10 +64,22 @@ def test_a_bag_id_typed_in_a_tab_drawn_before_the_signature_is_kept_and_offered_
     expect(said).to_contain_text(
         "Your change — Bag id: 'BAG-TAB-B' — can be written as an addendum"
     )
+    expect(said).not_to_contain_text("Dose")
     expect(b.locator(f"#id_a{adm.pk}-bag")).to_have_value("BAG-TAB-B")  # hers, kept
-    expect(card.get_by_test_id("save-state")).to_contain_text("Not saved")
+    expect(b.locator(f"#id_a{adm.pk}-dose_value")).to_have_value("450")
+    # Said once, where the card's save line is (the line says nothing more, hidden empty).
+    line = card.get_by_test_id("save-state")
+    expect(line).to_have_text("")
+    expect(line).to_be_hidden()
+    assert card.inner_text().count("Not saved") == 1
+    assert said.evaluate(
+        "(box, line) => box.closest('[data-signed-since]').nextElementSibling === line",
+        line.element_handle(),
+    )
     expect(b.get_by_test_id("unsaved-count")).to_have_text("1 unsaved change")
-    b.screenshot(path=str(ARTIFACTS / "signed-since-card.png"), full_page=True)
+    card.screenshot(path=str(ARTIFACTS / "signed-since-card.png"))
+    href = said.get_by_test_id("signed-addendum").get_attribute("href")
+    assert "dose" not in href and f"a{adm.pk}-bag=BAG-TAB-B" in href
     assert Administration.objects.get(pk=adm.pk).bag == ""
 
     # The link opens the card's addendum form with her bag id in it.

@@ -9,6 +9,7 @@ who signed it and when and what she typed, and a link to the addendum form prefi
 nothing is changed. Without JavaScript: the message, and the addendum form prefilled."""
 
 import html as html_lib
+import json
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mar import care_views, merge, roles, views
+from mar.forms import plain_number
 from mar.models import (
     AccessSite,
     Addendum,
@@ -30,6 +32,7 @@ from mar.models import (
 from mar.services import charting
 from mar.services.signature import signature_store
 from tests import factories
+from tests.coding.test_review_refused_forms import form_on
 from tests.mar.chart_helpers import card_data, hydration_order, local, running_visit
 
 pytestmark = pytest.mark.django_db
@@ -448,3 +451,199 @@ def test_a_rate_change_signed_while_on_its_way_is_refused_the_same_way(
     said = f"carboplatin (A{adm.pk}) rate change: New rate (mL/h): '80', Reason: 'titration'"
     _refused_as_signed(response, when, nurse_user.username, said)
     assert not RateChange.objects.filter(administration=adm).exists()
+
+
+# ---- Her change is what differs from what the card drew (QA, Chromium, two tabs) -----------------
+# The message named the dose carried over from the order ("Dose given: '1000'"), which she never
+# touched, and the addendum link prefilled it: the card was compared with the stored row (and a
+# stored amount read as changed). It names, and prefills, only what she typed on her page.
+
+
+def _hydration_started(client, encounter) -> Administration:
+    """A bag of saline started from its order ("1000 mL"): the card draws the order's dose."""
+    order = hydration_order(encounter)
+    adm = charting.administration_start(
+        order=order, site=encounter.sites.get(), start=timezone.now() - timedelta(minutes=20)
+    )
+    assert (plain_number(adm.dose_value), adm.dose_unit) == ("1000", "mL")
+    return adm
+
+
+def _card_as_drawn(client, encounter, adm) -> dict[str, str]:
+    """The card's form on the chart page (tab B), each field as the browser would post it."""
+    page = form_on(client.get(reverse("mar:encounter", args=[encounter.pk])), _card_url(adm))
+    return {name: field["value"] for name, field in page.fields.items()}
+
+
+def _card_url(adm) -> str:
+    return reverse("mar:adm_update", args=[adm.encounter_id, adm.pk])
+
+
+def _card_fields(query: dict[str, list[str]], adm) -> dict[str, list[str]]:
+    return {k: v for k, v in query.items() if k.startswith(f"a{adm.pk}-")}
+
+
+def test_the_dose_the_card_drew_from_the_order_and_she_left_is_not_named_nor_prefilled(
+    client_as, nurse_user
+) -> None:
+    encounter, _running = running_visit()
+    client = client_as(roles.NURSE)
+    adm = _hydration_started(client, encounter)
+    page = _card_as_drawn(client, encounter, adm)  # tab B, drawn before the signature
+    assert page[f"a{adm.pk}-dose_value"] == "1000"  # drawn, never typed by her
+    when = _signed(encounter, nurse_user)
+    page[f"a{adm.pk}-bag"] = "BAG-TAB-B"
+    text = _refused_as_signed(
+        client.post(_card_url(adm), page, **HX), when, nurse_user.username, "Bag id: 'BAG-TAB-B'"
+    )
+    assert "Your change — Bag id: 'BAG-TAB-B' — can be written as an addendum." in text
+    assert "Dose" not in text
+    _path, query, _anchor = _link(text)
+    assert _card_fields(query, adm) == {f"a{adm.pk}-bag": ["BAG-TAB-B"]}
+
+
+def test_a_value_the_card_drew_but_never_saved_is_not_hers_to_name(client_as, nurse_user) -> None:
+    """Compared with what the card showed, not what is stored: a card that drew a dose nothing
+    saved (as a card prefilled from its order would) and posts it back untouched names only
+    what she typed."""
+    encounter, adm = running_visit()  # carboplatin, AUC 5: no dose stored
+    client = client_as(roles.NURSE)
+    page = _card_as_drawn(client, encounter, adm)
+    drawn = json.loads(page[f"a{adm.pk}-drawn"])
+    assert (drawn["dose_value"], drawn["dose_unit"]) == ("", "")
+    drawn.update(dose_value="450", dose_unit="mg")  # shown so on her card
+    page.update({f"a{adm.pk}-drawn": json.dumps(drawn), f"a{adm.pk}-dose_value": "450",
+                 f"a{adm.pk}-dose_unit": "mg", f"a{adm.pk}-waste_value": "0"})  # fmt: skip
+    when = _signed(encounter, nurse_user)
+    text = _refused_as_signed(
+        client.post(_card_url(adm), page, **HX), when, nurse_user.username, "Wasted (0 = none): '0'"
+    )
+    assert "Dose given" not in text and "mg" not in text.split("Your change")[1]
+    assert _card_fields(_link(text)[1], adm) == {f"a{adm.pk}-waste_value": ["0"]}
+
+
+def test_the_fields_she_typed_are_named_and_only_they_go_to_the_addendum(
+    client_as, nurse_user
+) -> None:
+    """She corrected the dose the card drew and typed a bag id: both named, as she typed them,
+    and the addendum link carries those two of the card's fields, nothing else."""
+    encounter, _running = running_visit()
+    client = client_as(roles.NURSE)
+    adm = _hydration_started(client, encounter)
+    page = _card_as_drawn(client, encounter, adm)
+    when = _signed(encounter, nurse_user)
+    page.update({f"a{adm.pk}-dose_value": "950", f"a{adm.pk}-bag": "B-7"})
+    text = _refused_as_signed(
+        client.post(_card_url(adm), page, **HX), when, nurse_user.username,
+        "Bag id: 'B-7'; Dose given: '950' — ",
+    )  # fmt: skip
+    path, query, anchor = _link(text)
+    assert _card_fields(query, adm) == {
+        f"a{adm.pk}-bag": ["B-7"],
+        f"a{adm.pk}-dose_value": ["950"],
+    }
+    assert (query["addendum"], anchor) == (["1"], f"adm-{adm.pk}")
+    # The addendum's card holds hers, and the unit it drew (not prefilled: not hers).
+    chart = html_lib.unescape(client.get(path, query).content.decode())
+    assert f'name="a{adm.pk}-dose_value" value="950"' in chart
+    assert f'name="a{adm.pk}-dose_unit" value="mL"' in chart
+    assert "Not saved yet, from your page before the signature: Bag id: B-7; Dose given: 950." in (
+        chart
+    )
+
+
+def test_the_same_value_written_otherwise_is_no_change(client_as, nurse_user) -> None:
+    """'1000.0' for the '1000' drawn, ' mL' for 'mL': the same values, not hers to name."""
+    encounter, _running = running_visit()
+    client = client_as(roles.NURSE)
+    adm = _hydration_started(client, encounter)
+    page = _card_as_drawn(client, encounter, adm)
+    _signed(encounter, nurse_user)
+    page.update({f"a{adm.pk}-dose_value": "1000.0", f"a{adm.pk}-dose_unit": " mL",
+                 f"a{adm.pk}-bag": "B-8"})  # fmt: skip
+    text = html_lib.unescape(client.post(_card_url(adm), page, **HX).content.decode())
+    assert "Your change — Bag id: 'B-8' — can be" in text
+    assert _card_fields(_link(text)[1], adm) == {f"a{adm.pk}-bag": ["B-8"]}
+
+
+def test_nothing_she_typed_differs_is_said_plainly(client_as, nurse_user) -> None:
+    """A save sent with every field as the card drew it (Save pressed, a value typed and put
+    back): the record was signed, nothing of hers was lost; the link opens the addendum with
+    nothing of the card's prefilled."""
+    encounter, _running = running_visit()
+    client = client_as(roles.NURSE)
+    adm = _hydration_started(client, encounter)
+    page = _card_as_drawn(client, encounter, adm)
+    when = _signed(encounter, nurse_user)
+    response = client.post(_card_url(adm), page, **HX)
+    assert (response.status_code, response["X-MAR-Signed"]) == (409, "1")
+    text = html_lib.unescape(response.content.decode())
+    assert (
+        f"Nothing to save: this record was signed at {when} by {nurse_user.username}, and "
+        "nothing you typed here differs from what it showed, so nothing of yours was lost."
+    ) in text
+    assert "Your change" not in text and "Not saved" not in text
+    assert 'data-typed="no"' in text  # chart.js: the card is not counted unsaved
+    assert _card_fields(_link(text)[1], adm) == {}
+    # Without JavaScript: the same words over the addendum form, no "say why" for nothing.
+    plain = client.post(_card_url(adm), page)
+    shown = html_lib.unescape(client.get(plain["Location"]).content.decode())
+    assert "nothing of yours was lost. A change to it now is an addendum." in shown
+    assert "Say why below" not in shown
+
+
+def test_encounter_times_left_as_shown_say_nothing_of_hers_was_lost(client_as, nurse_user) -> None:
+    """A form that posts what it showed (`base`) and sent nothing changed: said plainly too."""
+    encounter, _adm = running_visit()
+    shown = charting.encounter_times(encounter)
+    client = client_as(roles.NURSE)
+    _signed(encounter, nurse_user)
+    data = {"enc-arrived_at": local(encounter.arrived_at), "enc-observation_at": "",
+            "enc-base": merge.snapshot(shown)}  # fmt: skip
+    response = client.post(reverse("mar:encounter_times", args=[encounter.pk]), data, **HX)
+    text = html_lib.unescape(response.content.decode())
+    assert response.status_code == 409
+    assert "nothing of yours was lost" in text and "Encounter times" not in text
+
+
+def test_the_message_is_said_once_in_the_answer(client_as, nurse_user) -> None:
+    """One message, one addendum link: chart.js puts it in the card's save line's place and the
+    save line says nothing more (tests/browser/test_signed_since.py)."""
+    encounter, _running = running_visit()
+    client = client_as(roles.NURSE)
+    adm = _hydration_started(client, encounter)
+    page = _card_as_drawn(client, encounter, adm)
+    _signed(encounter, nurse_user)
+    page[f"a{adm.pk}-bag"] = "BAG-ONCE"
+    text = html_lib.unescape(client.post(_card_url(adm), page, **HX).content.decode())
+    assert text.count("this record was signed at") == 1
+    assert text.count("BAG-ONCE") == 2  # said once, and once in the link
+    assert text.count('data-testid="signed-addendum"') == 1
+    assert text.count("Not saved") == 1
+
+
+def test_after_a_conflict_her_value_still_unsaved_is_named_not_theirs(
+    client_as, nurse_user
+) -> None:
+    """Tab B's bag id clashed with one tab A saved: the card came back with hers typed and
+    theirs in the other fields (the dose A corrected). Signed, then B saves again: her bag id is
+    named (still not saved), the dose A saved is not."""
+    encounter, _running = running_visit()
+    client = client_as(roles.NURSE)
+    adm = _hydration_started(client, encounter)
+    page = _card_as_drawn(client, encounter, adm)  # tab B
+    tab_a = _card_as_drawn(client, encounter, adm)
+    tab_a.update({f"a{adm.pk}-bag": "BAG-A", f"a{adm.pk}-dose_value": "900"})
+    assert client.post(_card_url(adm), tab_a, **HX).status_code == 200
+    page[f"a{adm.pk}-bag"] = "BAG-B"
+    conflict = client.post(_card_url(adm), page, **HX)
+    assert 'data-testid="conflict"' in conflict.content.decode()
+    page = form_on(conflict, _card_url(adm)).fields
+    page = {name: field["value"] for name, field in page.items()}
+    assert (page[f"a{adm.pk}-bag"], page[f"a{adm.pk}-dose_value"]) == ("BAG-B", "900")
+    when = _signed(encounter, nurse_user)
+    text = _refused_as_signed(
+        client.post(_card_url(adm), page, **HX), when, nurse_user.username, "Bag id: 'BAG-B' — "
+    )
+    assert "Dose" not in text
+    assert _card_fields(_link(text)[1], adm) == {f"a{adm.pk}-bag": ["BAG-B"]}
