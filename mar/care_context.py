@@ -135,6 +135,7 @@ def care_context(
         usable = next(
             (s for s in scans if s.order_id == order.pk and scan_usable_for(s, order)), None
         )
+        allergy = safety.allergy_warning(encounter.patient, order.drug)
         checks = bound.get(f"checks-O{order.pk}") or care_forms.StartChecksForm(
             order=order,
             request=request,
@@ -151,8 +152,26 @@ def care_context(
             "returned": safety.returned_stop(order),
             # The one matcher's sentence, with the class it matched through (QA: the Start box
             # left out "(penicillin class)" the clerk's and pharmacist's screens say).
-            "allergy": safety.allergy_warning(encounter.patient, order.drug),
+            "allergy": allergy,
+            # Only a cross-sensitivity: the lower severity's colour and words.
+            "allergy_cross": safety.allergy_cross_only(allergy),
+            "allergy_overrides": [],
         }
+    # Beside the warning, who overrode it before her, when and why: the clerk at order entry,
+    # the pharmacist at verification, a nurse at an earlier start (QA: the Start box said the
+    # allergy, not that the prescriber had confirmed it). Read only where a warning is shown:
+    # one statement, none on a chart without one.
+    warned = [pk for pk, info in care.orders.items() if info["allergy"]]
+    for pk, overrides in safety.allergy_overrides(warned).items():
+        care.orders[pk]["allergy_overrides"] = [
+            {
+                "stage": safety.override_stage(override),
+                "by": override.by.get_username(),
+                "at": override.at,
+                "reason": override.reason,
+            }
+            for override in overrides
+        ]
     _administrations_care(
         care, encounter, bound, among=cards, read=rows.administrations if rows else None
     )

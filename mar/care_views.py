@@ -357,12 +357,14 @@ def order_review_page(
     reason as typed (mar/pharmacy/views.py)."""
     encounter = order.encounter
     patient_measures = measures.encounter_measures(encounter)
+    allergy = safety.allergy_warning(encounter.patient, order.drug)
     context = {
         "order": order,
         "encounter": encounter,
         "measures": patient_measures,
         "check": measures.order_dose_check(order, patient_measures),
-        "allergy": safety.allergy_warning(encounter.patient, order.drug),
+        "allergy": allergy,
+        "allergy_cross": safety.allergy_cross_only(allergy),
         "high_alert": safety.is_high_alert(order),
         "overrides": order.overrides.select_related("by").order_by("-at"),
         "return_form": return_form,

@@ -48,7 +48,12 @@ from mar.pharmacy.formulary import (
 )
 from mar.pharmacy.retired import drug_retired_check
 from mar.ports import FormularyChange, charges_port
-from mar.services.safety import TERM_MIN, allergy_terms, allergy_warning
+from mar.services.safety import (
+    TERM_MIN,
+    VERIFICATION_PREFIX,
+    allergy_terms,
+    allergy_warning,
+)
 from mar.summary import summary_invalidate
 from mar.validators import ndc_display, ndc_normalise, text_problems
 
@@ -299,7 +304,7 @@ def order_verify(*, order: Order, user: AbstractBaseUser, allergy_reason: str = 
         SafetyOverride.objects.create(
             encounter=locked.encounter,
             kind=SafetyOverride.Kind.ALLERGY,
-            message=f"At verification: {allergy}"[:300],
+            message=f"{VERIFICATION_PREFIX}{allergy}"[:300],
             reason=allergy_reason,
             order=locked,
             by=user,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -29,6 +29,7 @@ from mar.models import (
     DrugNdc,
     Encounter,
     Order,
+    SafetyOverride,
 )
 from mar.pharmacy.services import (
     REASON_MAX,
@@ -53,6 +54,7 @@ from mar.pharmacy.services import (
     order_verify,
 )
 from mar.roles import CODER, NURSE, PHARMACIST, role_required, user_has_role
+from mar.services import safety
 
 READERS = (PHARMACIST, NURSE, CODER)
 
@@ -420,6 +422,8 @@ def _drug_page(
         "drug_retire_form": drug_retire_form
         or (DrugRetireForm() if can_edit and drug.active else None),
         "can_retire": can_edit,
+        # The cross-sensitivities the allergy matcher warns of, this drug's marked.
+        "cross_sensitivities": safety.cross_sensitivities_of(drug.allergy_classes),
         "allergy_form": allergy_form
         or (
             DrugAllergyClassesForm(initial={"allergy_classes": drug.allergy_classes})
@@ -760,7 +764,17 @@ def formulary_import_view(request: HttpRequest) -> HttpResponse:
 
 
 def _orders() -> QuerySet[Order]:
-    return Order.objects.select_related("drug", "encounter__patient", "verified_by", "returned_by")
+    """The queue's orders, with what its rows show: each order's allergy overrides
+    (`allergy_overrides`, oldest first, with who: the clerk's at order entry, the pharmacist's at
+    verification, the nurse's at a start), one statement for the list."""
+    overrides = (
+        SafetyOverride.objects.filter(kind=SafetyOverride.Kind.ALLERGY)
+        .select_related("by")
+        .order_by("at", "pk")
+    )
+    return Order.objects.select_related(
+        "drug", "encounter__patient", "verified_by", "returned_by"
+    ).prefetch_related(Prefetch("overrides", queryset=overrides, to_attr="allergy_overrides"))
 
 
 def _bound_in(orders: QuerySet[Order], bound: Order | None) -> list[Order]:

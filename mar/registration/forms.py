@@ -220,9 +220,15 @@ class OrderEntryForm(forms.Form):
             "allergy_reason",
         )
 
-    def allergy_ask(self) -> None:
-        """Show the allergy override reason (the drug matches an allergy of the patient)."""
+    def allergy_ask(self, *, cross: bool = False) -> None:
+        """Show the allergy override reason (the drug matches an allergy of the patient; `cross`:
+        only a cross-sensitivity, asked in its words)."""
         self.fields["allergy_reason"].widget = forms.TextInput(
             attrs={"placeholder": "e.g. prescriber confirmed: tolerated it in 2024"}
         )
-        self.fields["allergy_reason"].label = "Reason to enter it despite the allergy (required)"
+        what = "cross-sensitivity" if cross else "allergy"
+        label = f"Reason to enter it despite the {what} (required)"
+        self.fields["allergy_reason"].label = label
+        # The bound field, made when the form was cleaned, keeps the label it was made with
+        # (the "(required)" was never shown): said on it too.
+        self["allergy_reason"].label = label

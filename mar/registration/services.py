@@ -44,6 +44,7 @@ from mar.models import (
 from mar.pharmacy.retired import DrugRetired, drug_retired_check
 from mar.ports import charges_port
 from mar.registration.icd10 import icd10_billable_problem, icd10_resolve
+from mar.services import safety
 from mar.services.charting import ChartError, order_disposition_set
 from mar.services.safety import allergy_warning
 from mar.summary import summary_invalidate
@@ -787,7 +788,7 @@ def order_enter(
         SafetyOverride.objects.create(
             encounter=locked,
             kind=SafetyOverride.Kind.ALLERGY,
-            message=f"At order entry: {warning}"[:300],
+            message=f"{safety.ENTRY_PREFIX}{warning}"[:300],
             reason=entry.allergy_reason.strip(),
             order=order,
             by=user,

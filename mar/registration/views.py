@@ -35,6 +35,7 @@ from mar.registration.services import (
     visits_in_progress,
 )
 from mar.roles import CLERK, NURSE, role_required
+from mar.services.safety import allergy_cross_only
 
 
 @require_GET
@@ -169,7 +170,10 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
         if problems is not None:
             apply_validation_error(form, problems)
     if "allergy_reason" in form.errors or (form.is_bound and form.data.get("allergy_reason")):
-        form.allergy_ask()  # the warning is beside the drug: the reason is asked under it
+        # The warning is beside the drug: the reason is asked under it (a cross-sensitivity
+        # only, in its words: mar/services/safety.py `allergy_cross_only`).
+        cross = any(allergy_cross_only(str(e)) for e in form.errors.get("drug", []))
+        form.allergy_ask(cross=cross)
     return render(
         request,
         "registration/order_new.html",

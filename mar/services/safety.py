@@ -112,20 +112,97 @@ def allergy_terms(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class CrossSensitivity:
+    """A pair of allergy classes with a known, low but real, cross-reactivity: a patient allergic
+    to one is warned of when given a drug of the other (either way), in words apart from a direct
+    match ("Cross-sensitivity: ..."). `note`: what is known, for the pharmacist's drug page."""
+
+    one: str
+    other: str
+    note: str
+
+
+# The cross-sensitivities the matcher warns of (mar/README.md, "Allergy warnings": the evidence).
+# Kept small on purpose: a pair is here when the published evidence shows cross-reactivity, never
+# for a shared chemical group alone (a sulfonamide antibiotic allergy is not one to a
+# non-antibiotic sulfonamide: Strom et al., N Engl J Med 2003; it is not a pair here).
+CROSS_SENSITIVITIES: tuple[CrossSensitivity, ...] = (
+    CrossSensitivity(
+        "penicillin",
+        "cephalosporin",
+        "about 2% in a confirmed penicillin allergy, more where the side chains are alike "
+        "(aminocephalosporins); a shared beta-lactam ring",
+    ),
+    CrossSensitivity(
+        "penicillin",
+        "carbapenem",
+        "under 1% in a confirmed penicillin allergy; a shared beta-lactam ring",
+    ),
+)
+CROSS_PREFIX = "Cross-sensitivity: "
+
+
+def _cross_classes() -> list[tuple[str, str]]:
+    """(the class the patient is allergic to, the drug's class it cross-reacts with), both ways."""
+    pairs = [(pair.one, pair.other) for pair in CROSS_SENSITIVITIES]
+    return pairs + [(b, a) for a, b in pairs]
+
+
+def _alike(one: str, other: str) -> bool:
+    """The matcher's one comparison of two terms: either names the other ('platinum' ~
+    'platinum compounds', 'penicillins' ~ 'penicillin')."""
+    return one in other or other in one
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def cross_sensitivities_of(allergy_classes: str) -> list[tuple[CrossSensitivity, bool]]:
+    """The cross-sensitivity table as the pharmacist's drug page shows it: each pair, and
+    whether one of these allergy classes (a drug's) is in it (matched as the matcher does)."""
+    classes = allergy_terms(allergy_classes)
+    return [
+        (pair, any(_alike(c, pair.one) or _alike(c, pair.other) for c in classes))
+        for pair in CROSS_SENSITIVITIES
+    ]
+
+
+@dataclass(frozen=True)
 class AllergyMatch:
     """One allergy of the patient that names the drug: `allergy` as recorded ('penicillin
     (rash)'), `term` what the matcher read in it ('penicillin'), and what of the drug it named:
-    its name, a synonym (`synonym`) or one of its formulary allergy classes (`allergy_class`)."""
+    its name, a synonym (`synonym`) or one of its formulary allergy classes (`allergy_class`).
+
+    A cross-sensitivity (`cross_from` set): the allergy names no class of the drug but a class
+    that cross-reacts with one (CROSS_SENSITIVITIES): `cross_from` is that class as the table
+    names it ('penicillin'), `allergy_class` the drug's ('cephalosporin')."""
 
     allergy: str
     term: str
     drug: str
     synonym: str = ""
     allergy_class: str = ""
+    cross_from: str = ""
+
+    @property
+    def direct(self) -> bool:
+        """A direct match (the drug, a synonym, its class), not a cross-sensitivity."""
+        return not self.cross_from
 
     @property
     def said(self) -> str:
-        """'penicillin (rash) matches piperacillin-tazobactam (penicillin class)'."""
+        """'penicillin (rash) matches piperacillin-tazobactam (penicillin class)'; a
+        cross-sensitivity: 'patient allergic to penicillin class; ceftriaxone is a cephalosporin
+        — low but real cross-reactivity' (the allergy as recorded after the class when it says
+        more: 'penicillin class (recorded: penicillin (anaphylaxis))')."""
+        if self.cross_from:
+            recorded = f" (recorded: {self.allergy})" if self.allergy.lower() != self.term else ""
+            return (
+                f"patient allergic to {self.cross_from} class{recorded}; {self.drug} is "
+                f"{_article(self.allergy_class)} {self.allergy_class} — low but real "
+                "cross-reactivity"
+            )
         how = (
             f" ({self.allergy_class} class)"
             if self.allergy_class
@@ -138,34 +215,100 @@ class AllergyMatch:
 
 def allergy_conflicts(allergies: str, drug: Drug) -> list[AllergyMatch]:
     """The allergies in `allergies` (a patient's, as recorded) that name the drug (its name or a
-    synonym) or one of its formulary allergy classes ("platinum" matches "platinum compounds").
+    synonym) or one of its formulary allergy classes ("platinum" matches "platinum compounds"),
+    then those that name a class cross-reacting with one of its classes (CROSS_SENSITIVITIES: a
+    "penicillin" allergy and a cephalosporin), each allergy once, a direct match first.
     The one matcher: the start's check, the chart, order entry and the pharmacist's queue and
     review all ask it."""
     names = [(term, "", "") for term in allergy_terms(drug.name)]
     names += [(term, part, "") for part, term in _parts(drug.synonyms)]
-    names += [(term, "", term) for term in allergy_terms(drug.allergy_classes)]
-    found = []
+    classes = allergy_terms(drug.allergy_classes)
+    names += [(term, "", term) for term in classes]
+    found: list[AllergyMatch] = []
+    crossed: list[AllergyMatch] = []
     for part, allergy in _parts(allergies):
-        for name, synonym, allergy_class in names:
-            if allergy in name or name in allergy:
-                found.append(AllergyMatch(part, allergy, drug.name, synonym, allergy_class))
-                break
-    return found
+        direct = next((n for n in names if _alike(allergy, n[0])), None)
+        if direct is not None:
+            name, synonym, allergy_class = direct
+            found.append(AllergyMatch(part, allergy, drug.name, synonym, allergy_class))
+            continue
+        cross = next(
+            (
+                (allergic_to, drug_class)
+                for allergic_to, drug_class in _cross_classes()
+                if _alike(allergy, allergic_to) and any(_alike(c, drug_class) for c in classes)
+            ),
+            None,
+        )
+        if cross is not None:
+            crossed.append(
+                AllergyMatch(part, allergy, drug.name, allergy_class=cross[1], cross_from=cross[0])
+            )
+    return found + crossed
 
 
 def allergy_matches(patient: Patient, drug: Drug) -> list[str]:
     """The patient's allergies that name the drug (its name or a synonym) or one of its
-    formulary allergy classes ("platinum" matches "platinum compounds")."""
+    formulary allergy classes ("platinum" matches "platinum compounds"), or a class that
+    cross-reacts with one."""
     return [match.term for match in allergy_conflicts(patient.allergies, drug)]
 
 
+def allergy_sentence(matches: list[AllergyMatch]) -> str:
+    """'Allergy: penicillin (rash) matches piperacillin-tazobactam (penicillin class).', then
+    the cross-sensitivities in their own words, 'Cross-sensitivity: patient allergic to
+    penicillin class; ceftriaxone is a cephalosporin — low but real cross-reactivity.'; ''
+    when none. A direct match always comes first (`allergy_cross_only`)."""
+    direct = [match.said for match in matches if match.direct]
+    cross = [match.said for match in matches if not match.direct]
+    said = []
+    if direct:
+        said.append("Allergy: " + "; ".join(direct) + ".")
+    if cross:
+        said.append(CROSS_PREFIX + "; ".join(cross) + ".")
+    return " ".join(said)
+
+
 def allergy_warning(patient: Patient, drug: Drug) -> str:
-    """'Allergy: penicillin (rash) matches piperacillin-tazobactam (penicillin class).', or ''
-    when no allergy of the patient names the drug."""
-    matches = allergy_conflicts(patient.allergies, drug)
-    if not matches:
-        return ""
-    return "Allergy: " + "; ".join(match.said for match in matches) + "."
+    """The warning every place says (`allergy_sentence`) of the patient's allergies and the
+    drug, or '' when none names it. Direct or cross-sensitivity, it asks the same reason at
+    order entry, at verification and at the start (mar/README.md, "Allergy warnings")."""
+    return allergy_sentence(allergy_conflicts(patient.allergies, drug))
+
+
+def allergy_cross_only(warning: str) -> bool:
+    """The warning is a cross-sensitivity only (no direct match): said in the lower severity's
+    colour and words ('despite the cross-sensitivity')."""
+    return warning.startswith(CROSS_PREFIX)
+
+
+def allergy_overrides(order_ids: list[int]) -> dict[int, list[SafetyOverride]]:
+    """The allergy overrides of these orders, oldest first, with who made them (one statement):
+    at order entry (the clerk's), at verification (the pharmacist's) and at each start."""
+    found: dict[int, list[SafetyOverride]] = {}
+    if not order_ids:
+        return found
+    for override in (
+        SafetyOverride.objects.filter(order_id__in=order_ids, kind=SafetyOverride.Kind.ALLERGY)
+        .select_related("by")
+        .order_by("at", "pk")
+    ):
+        found.setdefault(override.order_id, []).append(override)  # type: ignore[arg-type]
+    return found
+
+
+ENTRY_PREFIX = "At order entry: "
+VERIFICATION_PREFIX = "At verification: "
+
+
+def override_stage(override: SafetyOverride) -> str:
+    """Where an allergy override was made: 'at order entry', 'at verification', 'at a start'
+    (its message, as the service that recorded it wrote it)."""
+    if override.message.startswith(ENTRY_PREFIX):
+        return "at order entry"
+    if override.message.startswith(VERIFICATION_PREFIX):
+        return "at verification"
+    return "at a start"
 
 
 def order_now_text(order: Order) -> str:

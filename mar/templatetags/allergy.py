@@ -1,11 +1,15 @@
 """`{{ order|allergy_warning }}`: the allergy of the order's patient that names its drug, as the
 pharmacist's queue row and review page say it ("Allergy: penicillin (rash) matches
-piperacillin-tazobactam (penicillin class)."), or "". The one matcher is
-mar/services/safety.py's; the order needs its drug and encounter's patient loaded."""
+piperacillin-tazobactam (penicillin class)."; a cross-sensitivity "Cross-sensitivity: patient
+allergic to penicillin class; ceftriaxone is a cephalosporin — low but real cross-reactivity."),
+or "". The one matcher is mar/services/safety.py's; the order needs its drug and encounter's
+patient loaded. `{{ warning|allergy_cross }}`: the warning is a cross-sensitivity only (the lower
+severity's colour and words); `{{ override|override_stage }}`: where an allergy override was
+made ('at order entry', 'at verification', 'at a start')."""
 
 from django import template
 
-from mar.models import Order
+from mar.models import Order, SafetyOverride
 from mar.services import safety
 
 register = template.Library()
@@ -14,3 +18,13 @@ register = template.Library()
 @register.filter
 def allergy_warning(order: Order) -> str:
     return safety.allergy_warning(order.encounter.patient, order.drug)
+
+
+@register.filter
+def allergy_cross(warning: str) -> bool:
+    return safety.allergy_cross_only(warning)
+
+
+@register.filter
+def override_stage(override: SafetyOverride) -> str:
+    return safety.override_stage(override)

@@ -5,7 +5,12 @@
   (a SafetyOverride "allergy" of the order, by who entered it), as order-entry systems do: an
   alert overridden with a reason;
 - the pharmacist's queue row and review page say it in red, and Verify needs a reason;
-- the nurse's Start asks for a reason (it did; now with the drug's allergy classes).
+- the nurse's Start asks for a reason (it did; now with the drug's allergy classes), and shows
+  who overrode the warning before her (the clerk at order entry, the pharmacist at
+  verification), when and why; so does the pharmacist's queue row;
+- a cross-sensitivity (a penicillin allergy and a cephalosporin or a carbapenem, either way:
+  `safety.CROSS_SENSITIVITIES`) is warned in its own words, in amber, and asks the same reason
+  everywhere the matcher is used.
 
 QA: "penicillin (rash)" and piperacillin-tazobactam 3.375 g IV went through all three silently,
 the drug having no allergy classes."""
@@ -17,10 +22,13 @@ from html import escape
 import pytest
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from mar import roles
+from mar.clock import date_hhmm
 from mar.models import Drug, Order, SafetyOverride
 from mar.pharmacy.formulary import formulary_load_csv
 from mar.pharmacy.services import order_verify
@@ -85,15 +93,99 @@ def test_the_match_says_the_allergy_the_drug_and_what_of_it_matched(zosyn, aller
     assert [m.said for m in safety.allergy_conflicts(allergies, zosyn)] == said
 
 
-def test_a_cephalosporin_matches_its_own_class_not_a_penicillin_allergy() -> None:
-    """Only the classes the drug is in: a penicillin allergy is not a cefazolin one here (the
-    cross-reactivity is the prescriber's and pharmacist's call, not a class of cefazolin)."""
+CROSS = (
+    "Cross-sensitivity: patient allergic to penicillin class; ceftriaxone is a cephalosporin — "
+    "low but real cross-reactivity."
+)
+
+
+@pytest.fixture
+def ceftriaxone() -> Drug:
+    """The starter formulary's ceftriaxone ("cephalosporin; beta-lactam")."""
+    formulary_load_csv()
+    return Drug.objects.get(name="ceftriaxone")
+
+
+@pytest.fixture
+def meropenem() -> Drug:
+    drug = factories.drug_get("meropenem")
+    Drug.objects.filter(pk=drug.pk).update(allergy_classes="carbapenem; beta-lactam")
+    drug.refresh_from_db()
+    return drug
+
+
+def test_a_cephalosporin_matches_its_own_class_directly() -> None:
     formulary_load_csv()
     cefazolin = Drug.objects.get(name="cefazolin")
-    assert safety.allergy_conflicts("penicillin", cefazolin) == []
     assert [m.said for m in safety.allergy_conflicts("cephalosporins", cefazolin)] == [
         "cephalosporins matches cefazolin (cephalosporin class)"
     ]
+
+
+def test_a_penicillin_allergy_warns_of_a_cephalosporin_as_a_cross_sensitivity(
+    ceftriaxone,
+) -> None:
+    """Cross-sensitivity (CROSS_SENSITIVITIES): its own words, never "matches"."""
+    patient = factories.patient_create(allergies="penicillin")
+    assert safety.allergy_warning(patient, ceftriaxone) == CROSS
+    (match,) = safety.allergy_conflicts("penicillin", ceftriaxone)
+    assert not match.direct and "matches" not in match.said
+    assert safety.allergy_cross_only(CROSS)
+
+
+def test_the_cross_sensitivity_says_the_reaction_as_recorded(ceftriaxone) -> None:
+    patient = factories.patient_create(allergies="Penicillins (anaphylaxis)")
+    assert safety.allergy_warning(patient, ceftriaxone) == (
+        "Cross-sensitivity: patient allergic to penicillin class (recorded: Penicillins "
+        "(anaphylaxis)); ceftriaxone is a cephalosporin — low but real cross-reactivity."
+    )
+
+
+def test_the_cross_sensitivity_is_warned_either_way(zosyn) -> None:
+    assert [m.said for m in safety.allergy_conflicts("cephalosporin", zosyn)] == [
+        "patient allergic to cephalosporin class; piperacillin-tazobactam is a penicillin — low "
+        "but real cross-reactivity"
+    ]
+
+
+def test_a_carbapenem_cross_reacts_with_a_penicillin_allergy_either_way(meropenem, zosyn) -> None:
+    assert [m.said for m in safety.allergy_conflicts("penicillin (hives)", meropenem)] == [
+        "patient allergic to penicillin class (recorded: penicillin (hives)); meropenem is a "
+        "carbapenem — low but real cross-reactivity"
+    ]
+    assert [m.cross_from for m in safety.allergy_conflicts("carbapenems", zosyn)] == ["carbapenem"]
+
+
+def test_a_direct_match_is_said_first_and_apart_from_the_cross_sensitivity(ceftriaxone) -> None:
+    patient = factories.patient_create(allergies="penicillin; cephalosporins (rash)")
+    warning = safety.allergy_warning(patient, ceftriaxone)
+    assert warning == (
+        "Allergy: cephalosporins (rash) matches ceftriaxone (cephalosporin class). " + CROSS
+    )
+    assert not safety.allergy_cross_only(warning)  # the higher severity's colour and words
+
+
+@pytest.mark.parametrize(
+    ("allergies", "drug", "classes"),
+    [
+        # Sulfonamide antibiotic vs non-antibiotic: no cross-reaction (Strom et al. 2003).
+        ("sulfonamide antibiotics", "furosemide", "sulfonamide non-antibiotic"),
+        ("sulfa", "furosemide", "sulfonamide non-antibiotic"),
+        ("penicillin", "vancomycin", "glycopeptide"),  # neither class of a pair
+        ("cephalosporin", "meropenem", "carbapenem; beta-lactam"),  # not a pair of the table
+    ],
+)
+def test_no_cross_sensitivity_outside_the_tables_pairs(allergies, drug, classes) -> None:
+    given = factories.drug_get(drug)
+    Drug.objects.filter(pk=given.pk).update(allergy_classes=classes)
+    given.refresh_from_db()
+    assert safety.allergy_conflicts(allergies, given) == []
+
+
+def test_the_table_has_no_sulfonamide_pair_and_the_two_beta_lactam_pairs() -> None:
+    pairs = {(pair.one, pair.other) for pair in safety.CROSS_SENSITIVITIES}
+    assert pairs == {("penicillin", "cephalosporin"), ("penicillin", "carbapenem")}
+    assert not any("sulfonamide" in f"{a} {b}" for a, b in pairs)
 
 
 # --- order entry ----------------------------------------------------------------------------
@@ -110,6 +202,7 @@ def test_order_entry_warns_beside_the_drug_and_keeps_what_was_typed(
     assert escape(WARNING) in field_error(html, "drug")
     assert "Check with the prescriber" in field_error(html, "allergy_reason")
     assert 'type="text" name="allergy_reason"' in html  # asked now, under the warning
+    assert "Reason to enter it despite the allergy (required)" in html  # QA: was without
     assert 'value="piperacillin-tazobactam"' in html and 'value="3.375"' in html
     assert not Order.objects.exists()
 
@@ -296,3 +389,210 @@ def test_the_charts_start_box_says_the_class_the_drug_matched_through(client_as,
     box = box[box.index('data-testid="allergy-warning"') :]
     box = box[: box.index("</div>")]
     assert escape(WARNING.removeprefix("Allergy: ")) in box
+
+
+# --- who overrode, when and why, where the next person decides (QA) --------------------------
+
+ENTRY_REASON = "prescriber confirmed: tolerated it in 2024"
+VERIFY_REASON = "rash only, prescriber aware, premedicate"
+
+
+@pytest.fixture
+def overridden(client_as, visit, zosyn, pharmacist_user) -> Order:
+    """The clerk entered the order past the warning, the pharmacist verified it past it."""
+    url = reverse("registration:order_new", args=[visit.pk])
+    client_as(roles.CLERK).post(url, {**ZOSYN_ORDER, "allergy_reason": ENTRY_REASON})
+    order = Order.objects.get()
+    order_verify(order=order, user=pharmacist_user, allergy_reason=VERIFY_REASON)
+    return order
+
+
+def _said(override: SafetyOverride, stage: str) -> str:
+    at = date_hhmm(override.at, override.encounter.zone)
+    return (
+        f"Overridden {stage} by <strong>{override.by.get_username()}</strong> "
+        f'(<span class="text-nowrap">{at}</span>): {escape(override.reason)}'
+    )
+
+
+def _start_box(html: str) -> str:
+    box = html[html.index('data-testid="allergy-warning"') :]
+    return box[: box.index('name="o')]  # up to the nurse's own reason field
+
+
+def test_the_start_box_shows_who_overrode_the_allergy_when_and_why(client_as, overridden) -> None:
+    entry, verification = SafetyOverride.objects.order_by("at", "pk")
+    html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[overridden.encounter_id]))
+    box = _start_box(html.content.decode())
+    assert escape(WARNING.removeprefix("Allergy: ")) in box
+    lines = box.split('data-testid="allergy-override">')[1:]
+    assert [line.split("</li>", 1)[0] for line in lines] == [
+        _said(entry, "at order entry"),
+        _said(verification, "at verification"),
+    ]
+    assert (entry.by.get_username(), verification.by.get_username()) == ("clerk1", "pharm1")
+
+
+def test_the_start_box_shows_an_earlier_starts_override_too(overridden, nurse_user, client_as):
+    start = {"order": overridden, "site": None, "start": timezone.now(), "method": "infusion"}
+    safety.administration_start_checked(
+        **start, user=nurse_user, checks=safety.StartChecks(allergy_reason="second dose, no rash")
+    )
+    html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[overridden.encounter_id]))
+    box = _start_box(html.content.decode())
+    assert "Overridden at a start by <strong>nurse1</strong>" in box
+    assert box.index("at order entry") < box.index("at verification") < box.index("at a start")
+
+
+def test_the_start_box_reads_the_overrides_in_one_statement(client_as, overridden, zosyn) -> None:
+    """However many orders warn and overrides there are: one read (none without a warning, the
+    chart page's count: tests/mar/test_views_chart.py)."""
+    client = client_as(roles.NURSE)
+    url = reverse("mar:encounter", args=[overridden.encounter_id])
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    more = factories.order_create(overridden.encounter, zosyn, dose="3.375 g")
+    for reason in ("one", "two"):
+        SafetyOverride.objects.create(
+            encounter=overridden.encounter, kind="allergy", message=WARNING, reason=reason,
+            order=more, by=overridden.entered_by,
+        )  # fmt: skip
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(url).content.decode()
+    assert html.count('data-testid="allergy-override"') == 4
+    assert len(many) == len(few)
+
+
+def test_the_queue_row_shows_the_order_entry_override_reason(client_as, visit, zosyn) -> None:
+    url = reverse("registration:order_new", args=[visit.pk])
+    client_as(roles.CLERK).post(url, {**ZOSYN_ORDER, "allergy_reason": ENTRY_REASON})
+    order, entry = Order.objects.get(), SafetyOverride.objects.get()
+    row = row_of(
+        client_as(roles.PHARMACIST).get(reverse("pharmacy:orders")).content.decode(), order
+    )
+    said = row.split('data-testid="order-allergy-override">', 1)[1].split("</div>", 1)[0]
+    assert said == _said(entry, "at order entry")
+    assert row.index('data-testid="order-allergy"') < row.index("order-allergy-override")
+
+
+def test_the_verified_row_shows_both_overrides(client_as, overridden) -> None:
+    html = client_as(roles.PHARMACIST).get(reverse("pharmacy:orders")).content.decode()
+    row = row_of(html, overridden)
+    assert row.count('data-testid="order-allergy-override"') == 2
+    assert ENTRY_REASON in row and VERIFY_REASON in row
+
+
+def test_the_review_page_says_where_each_allergy_override_was_made(client_as, overridden) -> None:
+    html = (
+        client_as(roles.PHARMACIST)
+        .get(reverse("pharmacy:order_review", args=[overridden.pk]))
+        .content.decode()
+    )
+    assert "Allergy at order entry by clerk1" in html
+    assert "Allergy at verification by pharm1" in html
+
+
+# --- cross-sensitivity, everywhere the matcher is used ----------------------------------------
+
+
+@pytest.fixture
+def cross_order(visit, ceftriaxone) -> Order:
+    """A penicillin (rash) patient's ceftriaxone: a cross-sensitivity only."""
+    return factories.order_create(visit, ceftriaxone, dose="1 g", indication="J18.9")
+
+
+CROSS_RASH = CROSS.replace("penicillin class;", "penicillin class (recorded: penicillin (rash));")
+CEFTRIAXONE_ORDER = {**ZOSYN_ORDER, "drug": "ceftriaxone", "dose_value": "1"}
+
+
+def test_order_entry_warns_of_a_cross_sensitivity_and_asks_the_reason_in_its_words(
+    client_as, visit, ceftriaxone, clerk_user
+) -> None:
+    url = reverse("registration:order_new", args=[visit.pk])
+    client = client_as(roles.CLERK)
+    html = client.post(url, CEFTRIAXONE_ORDER).content.decode()
+    assert escape(CROSS_RASH) in field_error(html, "drug")
+    assert "Reason to enter it despite the cross-sensitivity (required)" in html
+    assert not Order.objects.exists()
+    assert (
+        client.post(url, {**CEFTRIAXONE_ORDER, "allergy_reason": "had it 2023"}).status_code == 302
+    )
+    override = SafetyOverride.objects.get()
+    assert (override.message, override.by) == (f"At order entry: {CROSS_RASH}", clerk_user)
+
+
+def test_the_queue_row_says_a_cross_sensitivity_in_amber_and_verify_says_so(
+    client_as, cross_order
+) -> None:
+    row = row_of(
+        client_as(roles.PHARMACIST).get(reverse("pharmacy:orders")).content.decode(), cross_order
+    )
+    amber = (
+        '<div class="small text-warning-emphasis fw-semibold" role="alert" '
+        'data-testid="order-allergy" data-cross="1">'
+    )
+    assert f"{amber}{escape(CROSS_RASH)}</div>" in row
+    assert "Verify despite the cross-sensitivity" in row
+    assert "Reason to verify despite the cross-sensitivity (required)" in row
+
+
+def test_verify_of_a_cross_sensitivity_asks_the_reason_too(cross_order, pharmacist_user) -> None:
+    with pytest.raises(ValidationError) as refused:
+        order_verify(order=cross_order, user=pharmacist_user)
+    assert refused.value.message_dict["allergy_reason"][0].startswith(CROSS_RASH)
+    order_verify(order=cross_order, user=pharmacist_user, allergy_reason="tolerated 2023")
+    assert SafetyOverride.objects.get().message == f"At verification: {CROSS_RASH}"
+
+
+def test_the_review_page_says_a_cross_sensitivity_in_amber(client_as, cross_order) -> None:
+    html = (
+        client_as(roles.PHARMACIST)
+        .get(reverse("pharmacy:order_review", args=[cross_order.pk]))
+        .content.decode()
+    )
+    amber = 'class="alert alert-warning fw-semibold" role="alert" data-testid="review-allergy"'
+    assert f'{amber} data-cross="1">' in html
+    assert "Verify despite the cross-sensitivity" in html
+
+
+def test_the_start_asks_a_reason_for_a_cross_sensitivity_and_keeps_it(
+    cross_order, nurse_user
+) -> None:
+    start = {"order": cross_order, "site": None, "start": timezone.now(), "method": "infusion"}
+    with pytest.raises(ChartError) as refused:
+        safety.administration_start_checked(**start, user=nurse_user, checks=safety.StartChecks())
+    assert refused.value.errors["allergy_reason"] == [
+        f"{CROSS_RASH} Give the reason to start it anyway."
+    ]
+    adm = safety.administration_start_checked(
+        **start, user=nurse_user, checks=safety.StartChecks(allergy_reason="tolerated 2023")
+    )
+    assert SafetyOverride.objects.get(administration=adm).message == CROSS_RASH
+
+
+def test_the_start_box_says_a_cross_sensitivity_in_amber(client_as, cross_order) -> None:
+    html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[cross_order.encounter_id]))
+    page = html.content.decode()
+    box = page[page.rindex('<div class="alert', 0, page.index('data-testid="allergy-warning"')) :]
+    box = box[: box.index('name="o')]
+    assert box.startswith(
+        '<div class="alert alert-warning py-2 mb-2" data-testid="allergy-warning" data-cross="1">'
+    )
+    said = escape(CROSS_RASH.removeprefix("Cross-sensitivity: "))
+    assert f"<strong>Cross-sensitivity:</strong> {said}" in box
+
+
+def test_the_drug_page_shows_the_cross_sensitivity_table_with_the_drugs_pairs(
+    client_as, ceftriaxone
+) -> None:
+    html = (
+        client_as(roles.PHARMACIST)
+        .get(reverse("pharmacy:drug", args=[ceftriaxone.pk]))
+        .content.decode()
+    )
+    table = html.split('data-testid="cross-sensitivities">', 1)[1].split("</table>", 1)[0]
+    rows = table.split("<tr")[2:]  # past the header
+    assert len(rows) == 2
+    assert 'data-testid="cross-sensitivity-applies"' in rows[0] and "cephalosporin" in rows[0]
+    assert 'data-testid="cross-sensitivity-applies"' not in rows[1] and "carbapenem" in rows[1]
