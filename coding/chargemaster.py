@@ -45,6 +45,7 @@ from django.utils import timezone
 from coding.engine import Finding
 from coding.models import ChargeMasterItem, ChargeMasterUpload
 from mar.audit.context import history_context
+from mar.ports import ChargeMasterStanding
 from mar.prepared import prepared
 
 CODE_RE = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
@@ -451,6 +452,28 @@ def charge_master_for(codes: Iterable[str]) -> ChargeMaster:
             )
             versions.setdefault(item.code, []).append((item.effective_from, price))
     return ChargeMaster(versions, loaded=loaded)
+
+
+def charge_master_standing(*, code: str, on: date) -> ChargeMasterStanding:
+    """Is `code` in the charge master on `on` (the pharmacist's drug form and page ask, through
+    the record's port, mar/ports.py)? Read as `charge_master_edits` reads it: priced by the
+    version in effect that day; with no charge master loaded at all, `loaded` False (EDIT-CDM
+    is not raised then either). Not priced that day: the first later date a version prices it,
+    or the date the last listing ended."""
+    master = charge_master_for([code])
+    versions = master.versions.get(code, [])
+    priced = master.get(code, on) is not None
+    priced_from = ended_on = None
+    if not priced:
+        priced_from = next(
+            (since for since, price in versions if since > on and price is not None), None
+        )
+        ended = [since for since, price in versions if since <= on and price is None]
+        if ended and any(price is not None for since, price in versions if since < ended[-1]):
+            ended_on = ended[-1]
+    return ChargeMasterStanding(
+        loaded=master.loaded, priced=priced, priced_from=priced_from, ended_on=ended_on
+    )
 
 
 def line_amount(price: Price, units: int) -> Decimal:

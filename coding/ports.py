@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from django.db.models import QuerySet
 
+from coding.chargemaster import charge_master_standing
 from coding.corrections import queries_answer_in_words
 from coding.formulary_changes import charges_refresh
 from coding.models import DocumentationQuery
 from coding.outbox import outbox_enqueue
 from mar.models import Addendum
-from mar.ports import FormularyChange
+from mar.ports import ChargeMasterStanding, FormularyChange
 
 
 class CodingChargesPort:
@@ -35,3 +37,7 @@ class CodingChargesPort:
         # The nurse's word: her addendum answers these queries (in the addendum's transaction),
         # and the corrections that waited on them come back for re-review.
         queries_answer_in_words(addendum=addendum, query_ids=list(query_ids))
+
+    def charge_master_standing(self, *, code: str, on: date) -> ChargeMasterStanding:
+        # The pharmacist's question, answered by the charge master the coder's EDIT-CDM reads.
+        return charge_master_standing(code=code, on=on)

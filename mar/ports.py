@@ -19,12 +19,17 @@ The port says *that* charges are owed, and by whom they are awaited; coding deci
   come back for re-review there too (no new run may be made: the record may be unchanged).
   (An addendum whose change answers a query, its finding cleared or what it names changed, is
   found by coding when the new run is stored.)
+- `charge_master_standing`: is this HCPCS code in the charge master (priced, with a revenue
+  code) on a date? Asked by the pharmacist's drug form and page (mar/pharmacy/services.py
+  `hcpcs_charge_master_warning`): a drug's code the charge master does not price is saved with
+  a warning, as the coder's worklist would later say it (EDIT-CDM, coding/chargemaster.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
@@ -53,6 +58,21 @@ class FormularyChange:
     ndcs_of: Drug | None = None
 
 
+@dataclass(frozen=True)
+class ChargeMasterStanding:
+    """A code in the charge master on a date (`charge_master_standing`). `loaded`: the hospital
+    loaded a charge master at all (none loaded: nothing is priced, and the coder's EDIT-CDM is
+    not raised either); `priced`: a version of the code prices it that day; `priced_from`: when
+    not priced that day, the first later date a loaded version prices it (a load effective in
+    the future), else None; `ended_on`: when not priced that day but priced before, the date a
+    load stopped listing it, else None."""
+
+    loaded: bool
+    priced: bool
+    priced_from: date | None = None
+    ended_on: date | None = None
+
+
 class ChargesPort(Protocol):
     def charges_owed(self, *, encounter_id: int, trigger: str, reason: str = "") -> None: ...
 
@@ -61,6 +81,8 @@ class ChargesPort(Protocol):
     def open_queries(self) -> QuerySet[Any]: ...
 
     def queries_answered(self, *, addendum: Addendum, query_ids: Sequence[int]) -> None: ...
+
+    def charge_master_standing(self, *, code: str, on: date) -> ChargeMasterStanding: ...
 
 
 _port: ChargesPort | None = None

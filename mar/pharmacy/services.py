@@ -16,8 +16,10 @@ Roles are checked by the views; these functions trust their caller.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +41,7 @@ from mar.models import (
     SafetyOverride,
 )
 from mar.pharmacy.formulary import (
+    HCPCS_RE,
     FormularyRow,
     RowError,
     drug_fields_check,
@@ -390,6 +393,27 @@ def order_return_withdraw(*, order: Order, reason: str, user: AbstractBaseUser) 
     return locked
 
 
+BILLING_REASON_MISSING = (
+    "Say why the billing data changes ({changes}): the reason is kept with the change, and the "
+    "coders read it with the charges it brings up to date."
+)
+# The drug form's fields that hold billing data (BILLING_FIELDS as typed).
+BILLING_FORM_FIELDS = ("hcpcs", "billing_unit", "container")
+
+
+def _billing_text(drug: Drug) -> dict[str, str]:
+    """A drug's billing data as the pages say it, by field: what the audit trail keeps as a
+    change's old and new value ("J9267", "1 mg", "Single-dose container"; "(none)", "not
+    stated")."""
+    return {
+        "hcpcs_code": drug.hcpcs_code or "(none)",
+        "billing_unit": drug.billing_unit_label or "(none)",
+        "container": str(Drug.Container(drug.container).label)
+        if drug.container in Drug.Container.values
+        else "not stated",
+    }
+
+
 @transaction.atomic
 def drug_save(
     *,
@@ -402,6 +426,7 @@ def drug_save(
     user: AbstractBaseUser,
     drug_class: str | None = None,
     container: str | None = None,
+    reason: str = "",
 ) -> Drug:
     """Add a drug to the formulary (drug=None) or edit one's name, synonyms, HCPCS code,
     billing unit, container (single- or multi-dose, '' not stated; None leaves it as it is)
@@ -410,8 +435,17 @@ def drug_save(
     `drug_classify` requires it); an existing drug's class changes only through
     `drug_class_change`, with a reason.
 
+    A change to an existing drug's billing data (HCPCS code, billing unit, container) needs
+    `reason`, as a class change and a package's correction do (refused beside the field with the
+    other problems, BILLING_REASON_MISSING; at most REASON_MAX characters); a save that changes
+    none of them, and a new drug, ask none. In the audit trail with `action`
+    `drug_billing_update`, the user, the reason and each changed field's old and new value as
+    the pages say them (`changes`); the charges it brings up to date carry the reason to the
+    coder (the run's "Why this run was made", an exported run's flag).
+
     An existing drug saved carries `regenerated_encounters` and `flagged_runs`: the charges its
-    billing data's change brought up to date (`charges_said` says them).
+    billing data's change brought up to date (`charges_said` says them). A HCPCS code the
+    charge master does not price is saved all the same (`hcpcs_charge_master_warning` says it).
     """
     fields, problems = drug_fields_check(
         name=name,
@@ -434,8 +468,6 @@ def drug_save(
             _evidence(note)
         except ValidationError as exc:
             errors.update(exc.message_dict)
-    if errors:
-        raise ValidationError(errors)
     values = {
         "name": fields.name,
         "synonyms": fields.synonyms,
@@ -447,21 +479,78 @@ def drug_save(
     if container is not None:
         values["container"] = fields.container
     if drug is None:
+        if errors:
+            raise ValidationError(errors)
         drug = Drug.objects.create(**values)
         if drug_class:
             _drug_class_set(drug=drug, to_class=drug_class, reason=note.strip(), user=user)
         return drug
     locked = Drug.objects.select_for_update().get(pk=drug.pk)
     before = {name: getattr(locked, name) for name in BILLING_FIELDS}
+    was = _billing_text(locked)
+    typed = Drug(**{**before, **{k: v for k, v in values.items() if k in BILLING_FIELDS}})
+    now = _billing_text(typed)
+    changes = {key: [was[key], now[key]] for key in was if was[key] != now[key]}
+    # A billing field refused is a change too (what is stored passed these checks): its reason
+    # is asked with the rest, every problem at once.
+    refused = [key for key in BILLING_FORM_FIELDS if key in errors]
+    reason = reason.strip()
+    if (changes or refused) and not reason:
+        said = billing_changes_said(before, typed) if not refused else []
+        what = "; ".join(said).replace(" -> ", " → ") or "HCPCS code, billing unit or container"
+        errors["reason"] = [BILLING_REASON_MISSING.format(changes=what)]
+    elif len(reason) > REASON_MAX:
+        errors["reason"] = [f"At most {REASON_MAX} characters."]
+    if errors:
+        raise ValidationError(errors)
     for key, value in values.items():
         setattr(locked, key, value)
-    locked.save(update_fields=list(values))
-    summary_invalidate(drug_id=locked.pk)  # its name is in the records
-    regenerated, flagged = _billing_changed(drug=locked, before=before, user=user, why="edited")
+    context: dict[str, Any] = {}
+    if changes:
+        context = {"action": "drug_billing_update", "reason": reason, "changes": changes}
+    elif reason:  # typed with a save of its name or note: kept, never lost
+        context = {"action": "drug_save", "reason": reason}
+    with history_context(user=user.pk, **context) if context else contextlib.nullcontext():
+        locked.save(update_fields=list(values))
+        summary_invalidate(drug_id=locked.pk)  # its name is in the records
+        # The packages' NDC units scaled with the billing unit: in the same context (reason).
+        regenerated, flagged = _billing_changed(
+            drug=locked, before=before, user=user, why="edited", reason=reason
+        )
     # What the page says after the save (`charges_said`), as after a class change.
     locked.regenerated_encounters = regenerated  # type: ignore[attr-defined]
     locked.flagged_runs = flagged  # type: ignore[attr-defined]
     return locked
+
+
+def hcpcs_charge_master_warning(code: str, *, on: date | None = None) -> str:
+    """What the pharmacist is told of a drug's HCPCS code the charge master does not price on
+    `on` (today in the hospital's zone): beside the drug form's HCPCS field, after its save and
+    beside the code on the drug's page while it holds ('' when priced, when the code is empty or
+    not a code, or when no charge master is loaded at all: the coder's EDIT-CDM is not raised
+    then either). Coding answers through the record's port (`charge_master_standing`): the
+    same reading as the coder's worklist, which says "<code> is not in the charge master: no
+    revenue code, no price" of the lines. The code is saved all the same: finance keeps the
+    charge master and may load it later."""
+    code = code.strip().upper()
+    if not code or not HCPCS_RE.match(code):
+        return ""
+    day = on or timezone.localdate()
+    standing = charges_port().charge_master_standing(code=code, on=day)
+    if not standing.loaded or standing.priced:
+        return ""
+    lines = "its drug lines carry no revenue code and no price, and the coder's worklist flags them"
+    if standing.priced_from is not None:
+        return (
+            f"{code} is not in the charge master until {standing.priced_from:%Y-%m-%d} (finance "
+            f"loaded it from then): until then {lines}."
+        )
+    if standing.ended_on is not None:
+        return (
+            f"{code} is no longer in the charge master (not listed since "
+            f"{standing.ended_on:%Y-%m-%d}): {lines} until finance lists it again."
+        )
+    return f"{code} is not in the charge master: {lines} until finance loads it."
 
 
 def charges_said(regenerated: list[int], flagged: list[int]) -> str:
@@ -530,10 +619,12 @@ def _ndc_quantities_scaled(*, drug: Drug, before: dict[str, Any]) -> list[str]:
 
 
 def _billing_changed(
-    *, drug: Drug, before: dict[str, Any], user: AbstractBaseUser, why: str
+    *, drug: Drug, before: dict[str, Any], user: AbstractBaseUser, why: str, reason: str = ""
 ) -> tuple[list[int], list[int]]:
     """After a change to the drug's billing data, its drug lines are brought up to date like a
-    class change: regenerated, or flagged when already exported."""
+    class change: regenerated, or flagged when already exported. The pharmacist's `reason` is
+    said after the change, as a class change's is, where the coder reads why the run was made
+    (and an exported run's flag)."""
     changed = billing_changes_said(before, drug)
     if not changed:
         return [], []
@@ -545,7 +636,7 @@ def _billing_changed(
         change=FormularyChange(
             administrations=Administration.objects.filter(drug=drug),
             reason=f"Billing data of {drug.name} {why} by {_user_label(user)}: "
-            f"{'; '.join(changed)}.",
+            f"{'; '.join(changed)}." + (f" Reason: {reason}" if reason else ""),
             billing_of=drug,
         )
     )

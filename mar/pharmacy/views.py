@@ -48,6 +48,7 @@ from mar.pharmacy.services import (
     drug_save,
     formulary_export,
     formulary_import,
+    hcpcs_charge_master_warning,
     order_class_override,
     order_return,
     order_return_withdraw,
@@ -118,6 +119,19 @@ class DrugForm(forms.Form):
         help_text="As the FDA label says. JW/JZ waste modifiers apply to single-dose containers "
         "only; while it is not stated, the coder is told and neither is added.",
     )
+    # An existing drug's only: asked by the service when the HCPCS code, billing unit or
+    # container changes (its words beside the field, with the other problems, all at once).
+    reason = forms.CharField(
+        label="Reason for the billing data change",
+        required=False,
+        max_length=REASON_MAX,
+        error_messages={"max_length": f"At most {REASON_MAX} characters."},
+        widget=forms.TextInput(
+            attrs={"placeholder": "e.g. HCPCS code effective Jan 1; label says per 10 mg"}
+        ),
+        help_text="Required when the HCPCS code, billing unit or container changes: kept in the "
+        "audit trail, and the coders read it with the charges the change brings up to date.",
+    )
     note = forms.CharField(
         label="Evidence for the class",
         required=False,
@@ -138,6 +152,16 @@ class DrugForm(forms.Form):
             # An existing drug's class changes with a reason, on its own form.
             del self.fields["drug_class"]
             self.fields["note"].help_text = "A compendium reference, or the FDA label's mechanism."
+        else:  # a new drug's billing data is its first: no reason asked
+            del self.fields["reason"]
+        # The code is not in the charge master: said beside the field (drug_edit.html).
+        self.hcpcs_warning = ""
+
+    def hcpcs_warning_set(self, warning: str) -> None:
+        """Say `warning` beside the HCPCS field, read with it by a screen reader."""
+        self.hcpcs_warning = warning
+        if warning:
+            self.fields["hcpcs"].widget.attrs["aria-describedby"] = "hcpcs-warning"
 
 
 class DrugNdcForm(forms.Form):
@@ -424,6 +448,8 @@ def _drug_page(
         "can_retire": can_edit,
         # The cross-sensitivities the allergy matcher warns of, this drug's marked.
         "cross_sensitivities": safety.cross_sensitivities_of(drug.allergy_classes),
+        # Its HCPCS code not in the charge master: said beside the code while it holds.
+        "hcpcs_warning": hcpcs_charge_master_warning(drug.hcpcs_code),
         "allergy_form": allergy_form
         or (
             DrugAllergyClassesForm(initial={"allergy_classes": drug.allergy_classes})
@@ -681,11 +707,21 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "pharmacy/drug_class.html", {"drug": drug, "form": form, "back": back})
 
 
+HCPCS_SAVED_ANYWAY = (
+    "Saving keeps the code all the same: finance keeps the charge master and may load it later."
+)
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(PHARMACIST)
 def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Add a drug (no pk) or edit one's name, synonyms, HCPCS code, billing unit, container
-    and note."""
+    and note; a change to an existing drug's billing data asks its reason (`drug_save`).
+
+    A HCPCS code the charge master does not price (`hcpcs_charge_master_warning`) is said
+    beside the HCPCS field, the drug's code on opening the form and the code typed when a save
+    is refused; saved, the pharmacist is told it after "Saved", and the drug's page says it
+    beside the code while it holds. A refusal keeps what was typed (the reason too)."""
     drug = get_object_or_404(Drug, pk=pk) if pk is not None else None
     initial = {}
     if drug is not None:
@@ -710,6 +746,7 @@ def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 container=data["container"],
                 note=data["note"],
                 drug_class=data.get("drug_class") or None,
+                reason=data.get("reason", ""),
                 user=request.user,
             )
         except ValidationError as exc:
@@ -719,8 +756,17 @@ def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             if drug is not None:  # a new drug has nothing charged yet
                 done += charges_said(saved.regenerated_encounters, saved.flagged_runs)
             messages.success(request, done)
+            if warning := hcpcs_charge_master_warning(saved.hcpcs_code):
+                messages.warning(
+                    request,
+                    f"{warning} Saved all the same: finance keeps the charge master, and the "
+                    "drug's page says this until the code is loaded.",
+                )
             return redirect("pharmacy:drug", pk=saved.pk)
-    return render(request, "pharmacy/drug_edit.html", {"drug": drug, "form": form})
+    typed = form.data.get("hcpcs", "") if form.is_bound else initial.get("hcpcs", "")
+    form.hcpcs_warning_set(hcpcs_charge_master_warning(str(typed)))
+    context = {"drug": drug, "form": form, "hcpcs_saved_anyway": HCPCS_SAVED_ANYWAY}
+    return render(request, "pharmacy/drug_edit.html", context)
 
 
 # --- CSV ----------------------------------------------------------------------------------

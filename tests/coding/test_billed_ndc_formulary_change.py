@@ -112,6 +112,7 @@ def recode_paclitaxel(pharmacist: User, hcpcs: str = "J9264") -> None:
     drug_save(
         drug=drug, name=drug.name, synonyms=drug.synonyms, hcpcs=hcpcs, billing_unit="1 mg",
         note=drug.class_note, user=pharmacist, container=drug.container,
+        reason="HCPCS code restated",
     )  # fmt: skip
 
 

@@ -66,6 +66,7 @@ def container(pharmacist, value: str) -> None:
     drug_save(
         drug=drug, name=drug.name, synonyms=drug.synonyms, hcpcs=drug.hcpcs_code,
         billing_unit="1 mg", note=drug.class_note, user=pharmacist, container=value,
+        reason="the FDA label read again",
     )  # fmt: skip
 
 

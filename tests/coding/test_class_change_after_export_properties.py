@@ -229,7 +229,7 @@ class ClassOverTime(RuleBasedStateMachine):
             drug_save(
                 drug=drug, name=drug.name, synonyms=drug.synonyms, hcpcs=hcpcs,
                 billing_unit="1 mg", note=drug.class_note, user=self.pharmacist,
-                container=container,
+                container=container, reason="the FDA label read again",
             )  # fmt: skip
 
     @rule(which=st.sampled_from([0, 1]))

@@ -196,7 +196,7 @@ class ReferenceData(RuleBasedStateMachine):
             drug_save(
                 drug=drug, name=drug.name, synonyms=drug.synonyms, hcpcs=code,
                 billing_unit="1 mg", note=drug.class_note, user=self.pharmacist,
-                container=drug.container,
+                container=drug.container, reason="HCPCS code restated",
             )  # fmt: skip
 
         self._refreshed(recode)

@@ -107,7 +107,13 @@ def test_an_admin_finds_who_changed_a_drug_and_from_which_page(client_as, role_u
     drug = factories.drug_get("ondansetron")
     response = client_as("pharmacist").post(
         f"/pharmacy/drugs/{drug.pk}/edit/",
-        {"name": drug.name, "hcpcs": "J2405", "billing_unit": "1 mg", "container": ""},
+        {
+            "name": drug.name,
+            "hcpcs": "J2405",
+            "billing_unit": "1 mg",
+            "container": "",
+            "reason": "label: J2405 per 1 mg",
+        },  # a billing data change asks its reason
     )
     assert response.status_code == 302
     admin = Client()

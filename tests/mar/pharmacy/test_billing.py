@@ -46,7 +46,7 @@ def save(drug: Drug, user, **changes: str) -> Drug:
     values = {
         "name": drug.name, "synonyms": drug.synonyms, "hcpcs": drug.hcpcs_code,
         "billing_unit": drug.billing_unit_label, "note": drug.class_note,
-        "container": drug.container,
+        "container": drug.container, "reason": "the FDA label read again",
     }  # fmt: skip
     values.update(changes)
     return drug_save(drug=drug, user=user, **values)
@@ -256,7 +256,7 @@ def edit_posted(drug: Drug, **changes: str) -> dict[str, str]:
     values = {
         "name": drug.name, "synonyms": drug.synonyms, "hcpcs": drug.hcpcs_code,
         "billing_unit": drug.billing_unit_label, "note": drug.class_note,
-        "container": drug.container,
+        "container": drug.container, "reason": "the FDA label read again",
     }  # fmt: skip
     values.update(changes)
     return values

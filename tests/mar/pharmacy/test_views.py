@@ -586,7 +586,7 @@ def test_editing_a_drug_keeps_its_class(client_as, drug) -> None:
     response = client.post(
         reverse("pharmacy:drug_edit", args=[drug.pk]),
         {"name": "mesna", "synonyms": "Mesnex", "hcpcs": "J9209", "billing_unit": "200 mg",
-         "note": "chemoprotectant", "drug_class": "chemo"},
+         "note": "chemoprotectant", "drug_class": "chemo", "reason": "label: per 200 mg"},
     )  # fmt: skip
     assert response.status_code == 302
     drug.refresh_from_db()
@@ -604,7 +604,7 @@ def test_pharmacist_edit_form_saves_the_container(client_as, drug) -> None:
     assert page.context["form"]["container"].value() == ""
     assert b'name="container"' in page.content
     fields = {"name": "mesna", "synonyms": "", "hcpcs": "J9209", "billing_unit": "200 mg",
-              "note": ""}  # fmt: skip
+              "note": "", "reason": "FDA label: single-dose vial"}  # fmt: skip
     response = client.post(url, {**fields, "container": "multi_dose"})
     assert response.status_code == 302
     drug.refresh_from_db()
