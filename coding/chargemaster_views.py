@@ -176,11 +176,15 @@ def charge_master_upload(request: HttpRequest) -> HttpResponse:
                 messages.success(
                     request,
                     f"{upload.name}: {load.summary()}. "
-                    f"{repriced['not_exported']} encounter(s) not yet exported have lines it "
+                    f"{repriced['not_exported']} "
+                    f"{'encounter' if repriced['not_exported'] == 1 else 'encounters'} not yet "
+                    f"exported {'has' if repriced['not_exported'] == 1 else 'have'} lines it "
                     "prices anew (their review shows the new price). Lines already billed are "
                     "re-sent only when the new price is in effect on their date of service"
                     + (
-                        f" ({repriced['exported']} exported encounter(s) have such lines; "
+                        f" ({repriced['exported']} exported "
+                        f"{'encounter has' if repriced['exported'] == 1 else 'encounters have'} "
+                        "such lines; "
                         "they are re-sent if their charges are exported again)."
                         if repriced["exported"]
                         else "."

@@ -329,7 +329,8 @@ def review_accept(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
     waiting = [c for c in run.corrections.all() if c.state == ChargeCorrection.State.NEEDS_REVIEW]
     if waiting:
         raise ValidationError(
-            f"{len(waiting)} correction(s) need re-review after the charges changed: keep, "
+            f"{len(waiting)} correction{' needs' if len(waiting) == 1 else 's need'} re-review "
+            "after the charges changed: keep, "
             "adapt or drop each, with a reason."
         )
     blocking = charge_edits_for_run(run).blocking

@@ -83,7 +83,7 @@ def role_required(
     """
     unknown = set(roles) - set(ROLES)
     if unknown:
-        raise ValueError(f"unknown role(s): {sorted(unknown)}")
+        raise ValueError(f"unknown {'role' if len(unknown) == 1 else 'roles'}: {sorted(unknown)}")
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)

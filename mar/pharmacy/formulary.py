@@ -238,7 +238,8 @@ def formulary_rows_read(data: str | bytes) -> tuple[list[FormularyRow], list[Row
         return [], [RowError(1, "the file is empty: a header line is expected")]
     missing = [column for column in COLUMNS if column not in [h.strip() for h in header]]
     if missing:
-        return [], [RowError(1, f"missing column(s): {', '.join(missing)}")]
+        columns = "column" if len(missing) == 1 else "columns"
+        return [], [RowError(1, f"missing {columns}: {', '.join(missing)}")]
     reader.fieldnames = [h.strip() for h in header]
     has_container = "container" in reader.fieldnames
     has_retirement = [column for column in RETIREMENT_COLUMNS if column in reader.fieldnames]

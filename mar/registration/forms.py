@@ -3,12 +3,13 @@ acceptable, and their refusals come back beside the field they name (apply_valid
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Layout, Row
+from crispy_forms.layout import HTML, Column, Div, Layout, Row
 from django import forms
 from django.conf import settings
 from django.urls import reverse_lazy
@@ -101,6 +102,30 @@ def _search_attrs(datalist: str, url_name: str) -> dict[str, Any]:
     }
 
 
+def _checked(field: str, check_url: Callable[[str], str] | None, trigger: str) -> Div:
+    """`field` with the place beside it where what entering the order would say of it is
+    shown: filled as it is typed (htmx posts the form to `check_url(field)`, the answer
+    registration/_order_field_check.html), and by the page itself for the indication's note
+    (a code the shipped list lacks). The submit checks everything again, with or without
+    JavaScript."""
+    slot = HTML(
+        f'<div id="{field}-check" class="field-check" data-field-check="id_{field}" '
+        f'aria-live="polite" data-testid="{field}-check">'
+        f'{{% if checks %}}{{% include "registration/_order_field_check.html" '
+        f"with check=checks.{field} %}}{{% endif %}}</div>"
+    )
+    if check_url is None:
+        return Div(field, slot, css_class="field-checked")
+    live = {
+        "hx-post": check_url(field),  # the form's fields go with it (htmx posts the form)
+        "hx-trigger": trigger,
+        "hx-target": f"#{field}-check",
+        "hx-swap": "innerHTML",
+        "hx-disinherit": "*",  # the field's own suggestions request keeps its own settings
+    }
+    return Div(field, slot, css_class="field-checked", **live)
+
+
 class OrderEntryForm(forms.Form):
     drug = forms.CharField(
         label="Drug",
@@ -190,13 +215,16 @@ class OrderEntryForm(forms.Form):
         widget=forms.HiddenInput,
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, check_url: Callable[[str], str] | None = None, **kwargs: Any):
+        """`check_url`: the address that checks a field as it is typed (registration's
+        `order_check` for this visit, by field name); without it the fields are checked on submit
+        only."""
         super().__init__(*args, **kwargs)
         # Related fields side by side (dose, unit, basis; duration or rate; provider and NPI).
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
-            "drug",
+            _checked("drug", check_url, "change delay:250ms"),
             Row(
                 Column("dose_value", css_class="col-md-3"),
                 Column("dose_unit", css_class="col-md-3"),
@@ -209,7 +237,11 @@ class OrderEntryForm(forms.Form):
                 Column("rate_unit", css_class="col-md-4"),
             ),
             Row(
-                Column("indication", css_class="col-md-8"),
+                Column(
+                    # A code is checked as it is typed (a pause), or chosen from the suggestions.
+                    _checked("indication", check_url, "input changed delay:700ms, change"),
+                    css_class="col-md-8",
+                ),
                 Column("purpose", css_class="col-md-4"),
             ),
             Row(
@@ -217,7 +249,8 @@ class OrderEntryForm(forms.Form):
                 Column("ordering_provider_npi", css_class="col-md-3"),
                 Column("entry_method", css_class="col-md-4"),
             ),
-            "allergy_reason",
+            # Shown (or hidden again, what was typed kept) by the drug's check too.
+            Div("allergy_reason", css_id="allergy-reason-slot"),
         )
 
     def allergy_ask(self, *, cross: bool = False) -> None:
@@ -227,8 +260,6 @@ class OrderEntryForm(forms.Form):
             attrs={"placeholder": "e.g. prescriber confirmed: tolerated it in 2024"}
         )
         what = "cross-sensitivity" if cross else "allergy"
-        label = f"Reason to enter it despite the {what} (required)"
-        self.fields["allergy_reason"].label = label
-        # The bound field, made when the form was cleaned, keeps the label it was made with
-        # (the "(required)" was never shown): said on it too.
-        self["allergy_reason"].label = label
+        self.fields["allergy_reason"].label = f"Reason to enter it despite the {what} (required)"
+        # A bound field read before (validating the form) keeps the label it was made with.
+        self._bound_fields_cache.pop("allergy_reason", None)

@@ -43,7 +43,7 @@ from mar.models import (
 )
 from mar.pharmacy.retired import DrugRetired, drug_retired_check
 from mar.ports import charges_port
-from mar.registration.icd10 import icd10_billable_problem, icd10_resolve
+from mar.registration.icd10 import CodeProblem, icd10_billable_problem, icd10_resolve
 from mar.services import safety
 from mar.services.charting import ChartError, order_disposition_set
 from mar.services.safety import allergy_warning
@@ -684,11 +684,18 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
     }
 
 
-def order_indication_warning(order: Order) -> str | None:
-    """What to tell the person who entered `order` about its indication when it was accepted but
-    is not a code of the ICD-10-CM list loaded (the shipped sample: mar/registration/icd10.py)."""
-    problem = icd10_billable_problem(order.indication_code) if order.indication_code else None
-    return problem.message if problem is not None else None
+def order_indication_note(indication: str) -> CodeProblem | None:
+    """The indication typed at order entry when it is accepted but is not a code of the
+    ICD-10-CM list loaded (the shipped sample lacks it: mar/registration/icd10.py): what the
+    person is told beside the field before the order is entered. None for a code of the list,
+    for one refused (a category; outside the full list: `order_fields_check` says it) and for
+    text that is no code (`icd10_resolve` says it)."""
+    try:
+        code = icd10_resolve(indication).code
+    except ValueError:
+        return None
+    problem = icd10_billable_problem(code)
+    return problem if problem is not None and not problem.refused else None
 
 
 def order_entry_typed(typed: Mapping[str, Any]) -> tuple[OrderEntry, dict[str, list[str]]]:
@@ -739,6 +746,26 @@ def order_entry_problems(
         if (field in typed or field == "allergy_reason") and field not in errors:
             errors[field] = messages
     return ValidationError(errors) if errors else None
+
+
+# The order's fields checked as they are typed, beside them (the clerk's form: registration's
+# `order_check` view), by the checks entering the order makes.
+ORDER_FIELDS_CHECKED = ("drug", "indication")
+
+
+def order_entry_field_problems(
+    typed: Mapping[str, Any], field: str, *, patient: Patient
+) -> dict[str, list[str]]:
+    """What entering the order would refuse in `field` alone (one of ORDER_FIELDS_CHECKED), as
+    soon as it is chosen or typed: `order_entry_problems` on the fields that could be read, so
+    the same drug match (close names, a retired drug), the same allergy matcher and the same
+    ICD-10-CM checks as the submit; for the drug, with the allergy reason it asks for
+    ("allergy_reason"). The allergy is said whatever reason is typed already: a reason typed for
+    another drug does not silence a new match."""
+    problems = order_entry_problems({**typed, "allergy_reason": ""}, patient=patient)
+    said = problems.message_dict if problems is not None else {}
+    asked = (field, "allergy_reason") if field == "drug" else (field,)
+    return {name: list(said[name]) for name in asked if name in said}
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ urlpatterns = [
     path("patients/<int:pk>/visits/new/", views.visit_new, name="visit_new"),
     path("visits/<int:pk>/", views.visit_detail, name="visit"),
     path("visits/<int:pk>/orders/new/", views.order_new, name="order_new"),
+    path("visits/<int:pk>/orders/check/<str:field>/", views.order_check, name="order_check"),
     path("search/drugs/", views.drug_options, name="drug_options"),
     path("search/icd10/", views.icd10_options, name="icd10_options"),
 ]

@@ -8,25 +8,29 @@ JavaScript the typed text is resolved when the form is posted.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mar.forms import apply_validation_error
 from mar.models import Encounter, Patient
 from mar.registration.forms import OrderEntryForm, PatientForm, VisitForm
 from mar.registration.icd10 import icd10_search
 from mar.registration.services import (
+    ORDER_FIELDS_CHECKED,
     drug_search,
     encounter_open,
     order_enter,
+    order_entry_field_problems,
     order_entry_problems,
     order_entry_typed,
-    order_indication_warning,
+    order_indication_note,
     patient_find,
     patient_register,
     patient_register_problems,
@@ -134,11 +138,32 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "registration/visit.html", {"encounter": encounter, "orders": orders})
 
 
+def _order_form(encounter: Encounter, data: Any = None) -> OrderEntryForm:
+    """The order form of `encounter`, its drug and indication checked as they are typed."""
+    return OrderEntryForm(
+        data,
+        check_url=lambda field: reverse("registration:order_check", args=[encounter.pk, field]),
+    )
+
+
+def _indication_check(form: OrderEntryForm, noted: str) -> dict[str, Any] | None:
+    """The indication's note beside the field when what was typed is a code the list loaded
+    lacks but does not refuse (H06.2 with the shipped sample), `bounced` while it was not shown
+    yet for that code (`noted`: the code the page showed it for)."""
+    if "indication" not in form.cleaned_data or "indication" in form.errors:
+        return None
+    note = order_indication_note(form.cleaned_data["indication"])
+    if note is None:
+        return None
+    return {"errors": [], "note": note, "bounced": note.code != noted}
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(CLERK, NURSE)
 def order_new(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
-    form = OrderEntryForm(request.POST if request.method == "POST" else None)
+    form = _order_form(encounter, request.POST if request.method == "POST" else None)
+    checks: dict[str, Any] = {}
     # Entered from the bedside chart ("Enter a written or verbal order", ?from=chart): the nurse
     # goes back to the chart's orders, not to the registration desk's visit page.
     from_chart = request.GET.get("from") == "chart"
@@ -147,7 +172,19 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
         if from_chart
         else reverse("registration:visit", args=[encounter.pk])
     )
-    if request.method == "POST" and form.is_valid():
+    valid = request.method == "POST" and form.is_valid()
+    if request.method == "POST":
+        # A code the list lacks is said beside the field (QA: it was said on the next page's
+        # top, once entered): the order is entered once the page has shown it for that code.
+        indication = _indication_check(form, request.POST.get("indication_noted", ""))
+        if indication is not None:
+            checks["indication"] = indication
+    if valid and "indication" in checks and checks["indication"]["bounced"]:
+        # Not entered yet: every other problem is said with it, at once.
+        problems = order_entry_problems(form.cleaned_data, patient=encounter.patient)
+        if problems is not None:
+            apply_validation_error(form, problems)
+    elif valid:
         entry, drug_errors = order_entry_typed(form.cleaned_data)
         try:
             order = order_enter(encounter=encounter, entry=entry, user=request.user)
@@ -161,8 +198,6 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
             if entry.allergy_reason.strip() and order.overrides.exists():
                 done += " The allergy and your reason go with it to the pharmacist and the nurse."
             messages.success(request, done)
-            if (warning := order_indication_warning(order)) is not None:
-                messages.warning(request, warning)
             return redirect(back)
     elif request.method == "POST":
         # What was typed in the other fields is checked too: every problem shows at once.
@@ -177,8 +212,45 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "registration/order_new.html",
-        {"encounter": encounter, "form": form, "from_chart": from_chart, "back": back},
+        {
+            "encounter": encounter,
+            "form": form,
+            "from_chart": from_chart,
+            "back": back,
+            "checks": checks,
+        },
     )
+
+
+@require_POST
+@role_required(CLERK, NURSE)
+def order_check(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+    """One field of the order form checked as it is typed (htmx posts the whole form): what
+    entering the order would say of it, beside it (order_entry_field_problems: the submit's own
+    checks), nothing while it is empty. A drug's check also shows the allergy reason's field
+    when the drug matches an allergy of the patient (hidden again, what was typed kept, when
+    not). Without JavaScript nothing calls it: the submit says the same."""
+    if field not in ORDER_FIELDS_CHECKED:
+        raise Http404("not a field checked as it is typed")
+    encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
+    form = _order_form(encounter, request.POST)
+    form.is_valid()
+    check: dict[str, Any] = {"errors": [], "note": None, "bounced": False}
+    found: dict[str, list[str]] = {}
+    if str(form.data.get(field, "")).strip():
+        check["errors"] = list(form.errors.get(field, []))  # the form's own (too long)
+        if not check["errors"]:
+            found = order_entry_field_problems(form.cleaned_data, field, patient=encounter.patient)
+            check["errors"] = found.get(field, [])
+        if field == "indication" and not check["errors"]:
+            check["note"] = order_indication_note(form.cleaned_data["indication"])
+    context: dict[str, Any] = {"check": check}
+    if field == "drug":
+        if "allergy_reason" in found:
+            form.allergy_ask()
+            check["errors"] = [*check["errors"], *found["allergy_reason"]]
+        context["reason_field"] = form["allergy_reason"]
+    return render(request, "registration/_order_field_check.html", context)
 
 
 @require_GET

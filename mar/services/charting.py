@@ -97,7 +97,8 @@ class SignBlocked(Exception):
     """Error findings that are neither resolved nor acknowledged with a reason."""
 
     def __init__(self, open_errors: tuple[Finding, ...]) -> None:
-        super().__init__(f"{len(open_errors)} error finding(s) open")
+        n = len(open_errors)
+        super().__init__(f"{n} error finding{'' if n == 1 else 's'} open")
         self.open_errors = open_errors
 
 

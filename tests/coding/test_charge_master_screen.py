@@ -285,6 +285,25 @@ def test_the_upload_counts_the_encounters_not_yet_exported_it_prices_anew(client
     assert charge_master_repriced(corrected)["not_exported"] == 1
 
 
+def test_the_upload_counts_the_encounters_it_prices_anew_in_words(client_as):
+    """'1 encounter not yet exported has lines it prices anew', never 'encounter(s)'."""
+    load("96360,0260,Hydration,185.00", "96365,0260,IV,310.00", "96366,0260,IV more,70.00",
+         "96361,0260,Hydration more,55.00", "96413,0335,Chemo,600.00",
+         "96415,0335,Chemo more,150.00", "96375,0260,IV push seq,90.00",
+         "J9267,0636,Paclitaxel,12.00")  # fmt: skip
+    _, run, _ = reviewed()
+    code = min(line.code for line in run.lines.all())
+    served = min(line.date for line in run.lines.all())
+    response = client_as(roles.ADMIN).post(
+        UPLOAD,
+        {"file": csv_file(f"{code},0260,Re-priced,999.00"), "effective_from": served.isoformat()},
+        follow=True,
+    )
+    said = " ".join(str(m) for m in response.context["messages"])
+    assert "1 encounter not yet exported has lines it prices anew" in said, said
+    assert "(s)" not in said
+
+
 def test_the_same_file_again_changes_nothing_and_says_so(client_as):
     client = client_as(roles.ADMIN)
     data = {"effective_from": "2027-01-01"}

@@ -78,7 +78,10 @@ def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance
         correction.line.units
     ]
     item = review_claim(user=coder_user, item_id=item.pk)
-    with pytest.raises(ValidationError, match="re-review"):
+    # One correction, said in the singular ('1 correction needs', not '1 correction(s) need').
+    with pytest.raises(
+        ValidationError, match=r"^\[.1 correction needs re-review after the charges"
+    ):
         review_accept(item=item, user=coder_user)
     with pytest.raises(ValidationError):
         correction_resolve(

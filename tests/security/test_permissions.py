@@ -148,6 +148,8 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "registration:visit_new": ("GET POST", frozenset({K, A}), "patient"),
     "registration:visit": ("GET", frozenset({K, N, A}), "encounter"),
     "registration:order_new": ("GET POST", frozenset({K, N, A}), "encounter"),
+    # The order form's drug and indication checked as they are typed (htmx).
+    "registration:order_check": ("POST", frozenset({K, N, A}), "order_field"),
     "registration:drug_options": ("GET", frozenset({K, N, A}), ""),
     "registration:icd10_options": ("GET", frozenset({K, N, A}), ""),
     # The HL7 interface log: admins.
@@ -203,6 +205,8 @@ def arguments(route: Route, world: World) -> dict[str, object]:
         values["pk"] = world.sweep.pk
     elif kind == "payer":
         values["pk"] = world.payer.pk
+    elif kind == "order_field":  # the visit's order form, one of the fields checked as typed
+        values["field"] = "indication"
     return values
 
 
@@ -260,7 +264,10 @@ def test_each_url_allows_and_denies_as_the_table_says(route: Route, world: World
 
 # --- no object of one encounter through another encounter's URL ------------------------------
 
-CROSS = [r for r in APP_ROUTES if "pk" in r.params and len(set(r.params) - {"pk", "fmt"}) > 0]
+# "fmt" and "field" (an order form's field checked as typed) name no object.
+CROSS = [
+    r for r in APP_ROUTES if "pk" in r.params and len(set(r.params) - {"pk", "fmt", "field"}) > 0
+]
 
 
 @pytest.mark.parametrize("route", CROSS, ids=lambda r: r.name)

@@ -101,7 +101,13 @@ def test_a_quoted_field_over_two_lines_keeps_later_line_numbers_right(pharmacist
 
 def test_a_file_without_the_columns_is_refused_on_line_1(pharmacist_user) -> None:
     errors = refused(pharmacist_user, "drug,class\ncarboplatin,chemo\n")
-    assert errors[0].startswith("line 1: missing column(s): name, synonyms")
+    assert errors[0].startswith("line 1: missing columns: name, synonyms")
+
+
+def test_one_missing_column_is_named_in_the_singular(pharmacist_user) -> None:
+    """'missing column: note', not 'missing column(s): note'."""
+    errors = refused(pharmacist_user, "name,synonyms,class,hcpcs,billing_unit\nmesna,,,,\n")
+    assert errors[0] == "line 1: missing column: note"
 
 
 def test_a_file_that_is_not_utf8_is_refused_with_its_line(pharmacist_user) -> None:

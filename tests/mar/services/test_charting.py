@@ -122,6 +122,7 @@ def test_sign_is_blocked_by_open_errors_and_stores_nothing(nurse_user) -> None:
     with pytest.raises(SignBlocked) as blocked:
         charting.encounter_sign(encounter=encounter, user=nurse_user)
     assert [f.rule for f in blocked.value.open_errors] == ["RAC-7"]
+    assert str(blocked.value) == "1 error finding open"  # its plural in words, not '(s)'
     assert Encounter.objects.get(pk=encounter.pk).status == Encounter.Status.IN_PROGRESS
     assert not FindingAcknowledgement.objects.exists()
 

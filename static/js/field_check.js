@@ -1,0 +1,24 @@
+// Order entry's fields checked as they are typed (registration/forms.py `_checked`): when a
+// field's check is answered beside it, what the last submission said of that field (crispy's
+// red message under it, about what was typed then) goes, and the field is marked invalid only
+// when the check refuses what it holds now.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var slot = event.detail.target;
+    if (!slot || !slot.matches || !slot.matches("[data-field-check]")) return;
+    var input = document.getElementById(slot.getAttribute("data-field-check"));
+    if (!input) return;
+    var wrapper = document.getElementById("div_" + input.id);
+    if (wrapper) {
+      wrapper.querySelectorAll(".invalid-feedback").forEach(function (said) {
+        said.remove();
+      });
+    }
+    var refused = slot.querySelector("[data-refused]") !== null;
+    input.classList.toggle("is-invalid", refused);
+    var described = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+    if (described.indexOf(slot.id) < 0) described.push(slot.id);
+    input.setAttribute("aria-describedby", described.join(" "));
+  });
+})();
