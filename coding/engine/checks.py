@@ -205,8 +205,9 @@ def _billable_dose(adm: Administration, found: list[Finding]) -> None:
     becomes its billing unit (mass g/mg/mcg, volume L/mL, or units: drug_units.py).
 
     A dose as ordered per body surface, per kilogram or as a target AUC (mg/m2, mg/kg, AUC) is
-    not the amount given: no drug line can be made from it. A warning at the bedside (the nurse
-    charts the amount given) and, for the coder, the reason the drug line is not charged.
+    not the amount given: no drug line can be made from it. An error (red: it costs the drug's
+    charge, screens.md; signing asks a reason) beside the dose at the bedside (the nurse charts
+    the amount given) and, for the coder, the reason the drug line is not charged.
     """
     unit = adm.billing_unit
     per = (
@@ -218,7 +219,7 @@ def _billable_dose(adm: Administration, found: list[Finding]) -> None:
         found.append(
             Finding(
                 "DRUG-DOSE",
-                "warning",
+                "error",
                 f"{adm.drug}: no drug charge: dose missing ({per}): chart the amount given",
                 (adm.id,),
                 "dose",
@@ -234,7 +235,7 @@ def _billable_dose(adm: Administration, found: list[Finding]) -> None:
         found.append(
             Finding(
                 "DRUG-DOSE",
-                "warning",
+                "error",
                 f"{adm.drug}: no drug charge: dose {given}: the unit {adm.dose.unit or '(none)'} "
                 f"cannot be billed ({per}): chart the amount given in {unit.unit}",
                 (adm.id,),

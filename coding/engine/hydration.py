@@ -21,7 +21,7 @@ from .classify import Service
 from .hierarchy import SiteGroup
 from .record import Record
 from .result import Finding
-from .terms import carries_no_charge
+from .terms import carries_no_charge, number_of
 from .timing import (
     HOUR,
     HYDRATION_MIN_MINUTES,
@@ -169,8 +169,8 @@ def code_hydration(book: Book, group: SiteGroup) -> None:
                 codes.HYDRATION_ADDITIONAL,
                 [instant_after(main_run, HOUR * k) for k in range(1, hours + 1)],
                 contributing,
-                f"hydration {minutes} min: {hours} additional hour(s) beyond the first, each "
-                "with more than 30 minutes in it",
+                f"hydration {minutes} min: {number_of(hours, 'additional hour')} beyond the "
+                "first, each with more than 30 minutes in it",
                 rules=(
                     r.ADDITIONAL_HOUR,
                     r.HYDRATION_INITIAL,

@@ -20,6 +20,7 @@ from .hydration import measure_hydration
 from .outside import pump_code
 from .record import Record
 from .result import Finding
+from .terms import number_of
 from .timing import (
     HOUR,
     INFUSION_MIN_MINUTES,
@@ -230,8 +231,9 @@ def _additional_hours(
             code,
             [instant_after(spans, HOUR * k) for k in range(1, hours + 1)],
             service.ids,
-            f"{service.drugs} {minutes} min: {hours} additional hour(s), one for each hour "
-            "beyond the first with more than 30 minutes in it (ceil((minutes - 90) / 60))",
+            f"{service.drugs} {minutes} min: {number_of(hours, 'additional hour')}, one for "
+            "each hour beyond the first with more than 30 minutes in it "
+            "(ceil((minutes - 90) / 60))",
             rules=(r.ADDITIONAL_HOUR, *rules),
             group=group.key,
         )

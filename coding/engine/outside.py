@@ -16,7 +16,7 @@ from .book import Book
 from .classify import Service
 from .record import Policy
 from .result import Finding
-from .terms import hhmm
+from .terms import hhmm, number_of
 from .timing import HOUR, additional_hours, instant_after
 
 
@@ -166,7 +166,7 @@ def _code_sq_infusions(book: Book, infusions: list[Service]) -> None:
             codes.SQ_INFUSION_ADDITIONAL_HOUR,
             [instant_after(list(initial.spans), HOUR * k) for k in range(1, hours + 1)],
             initial.ids,
-            f"SQ infusion {initial.minutes} min: {hours} additional hour(s)",
+            f"SQ infusion {initial.minutes} min: {number_of(hours, 'additional hour')}",
             rules=(r.ADDITIONAL_HOUR, r.SQ_INFUSION, *initial.rules),
         )
     sites_used = {initial.site}
@@ -273,7 +273,7 @@ def _code_intra_arterial(book: Book, services: list[Service]) -> None:
                         [instant_after(list(service.spans), HOUR * k) for k in range(1, hours + 1)],
                         service.ids,
                         f"intra-arterial infusion {service.minutes} min: "
-                        f"{hours} additional hour(s)",
+                        f"{number_of(hours, 'additional hour')}",
                         rules=(r.ADDITIONAL_HOUR, r.INTRA_ARTERIAL, *service.rules),
                     )
 
@@ -306,7 +306,8 @@ def _code_intralesional(book: Book, services: list[Service]) -> None:
         code, words = codes.INTRALESIONAL_MORE_THAN_7, f"{counted} lesions (more than 7)"
     else:
         stated = f"{counted}" if not unstated else f"{counted} (some unstated)"
-        code, words = codes.INTRALESIONAL_UP_TO_7, f"{stated} lesion(s) (up to 7)"
+        noun = "lesion" if counted == 1 else "lesions"
+        code, words = codes.INTRALESIONAL_UP_TO_7, f"{stated} {noun} (up to 7)"
     session = (
         f"; the lesions of {len(ordered)} administrations added: one service per session"
         if len(ordered) > 1

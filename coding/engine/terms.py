@@ -45,6 +45,12 @@ def date_hhmm(moment: datetime, zone_key: str) -> str:
     return f"{moment.astimezone(ZoneInfo(zone_key)):%Y-%m-%d} {hhmm(moment, zone_key)}"
 
 
+def number_of(n: int, word: str, plural: str = "") -> str:
+    """A count with its noun in the number it takes: '1 additional hour', '2 additional hours'
+    (a charge's reason is read by coders: words, not '(s)')."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def is_vascular(adm: Administration) -> bool:
     """IV, intra-arterial and SQ infusions need a named access site (RAC-4)."""
     return adm.route in VASCULAR_ROUTES or (adm.route == "sq" and adm.method == "infusion")

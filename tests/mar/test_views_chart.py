@@ -338,7 +338,7 @@ def test_an_infusion_paused_now_is_not_an_item_that_would_cost_a_charge(client_a
     pause = Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=50))
     html = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk]))
     html = html.content.decode()
-    assert "would cost a charge" not in html
+    assert "red item" not in html
     assert "has no resume time" not in html
     assert "carboplatin is paused (since" in html
     assert f'href="#id_p{pause.pk}-end"' in html
@@ -367,7 +367,7 @@ def test_the_top_bar_says_why_signing_is_blocked_and_leads_to_the_sign_off(clien
     order = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
     client = client_as(roles.NURSE)
     state = _sign_state(client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode())
-    assert "Not ready to sign: 1 item would cost a charge" in state
+    assert "Not ready to sign: 1 red item to resolve" in state
     assert 'href="#sign"' in state
     # A change updates it out of band: the order documented as held, the record is ready.
     html = client.post(
