@@ -248,20 +248,53 @@ def charge_edits_for_run(
 
 @transaction.atomic
 def review_item_sync(*, run: ChargeRun) -> ReviewItem:
-    """A new current run (coding.services.charge_run_store): the encounter's item back to NEW."""
+    """A new current run (coding.services.charge_run_store): the encounter's item follows it.
+
+    An item a coder holds in review stays hers, in review (QA: a pharmacist's change re-ran
+    the engine mid-review and put the item back to NEW, unclaimed, for any coder to take):
+    marked changed under her (`changed_in_review`: its run made since she claimed it; the
+    review page says what changed and when). Any other item goes back to NEW, unclaimed (an
+    answered query's item came back to the coders before this: `_answered`)."""
     item, _ = ReviewItem.objects.select_for_update().get_or_create(
         encounter_id=run.encounter_id, defaults={"run": run}
     )
+    held = item.state == ReviewItem.State.IN_REVIEW and item.claimed_by_id is not None
     item.run = run
-    item.state = ReviewItem.State.NEW
-    item.claimed_by = None
-    item.claimed_at = None
+    if not held:
+        item.state = ReviewItem.State.NEW
+        item.claimed_by = None
+        item.claimed_at = None
     item.accepted_by = None
     item.accepted_at = None
     item.returned_reason = run.get_trigger_display()
     item.updated_at = timezone.now()
     item.save()
     return item
+
+
+def changed_in_review(item: ReviewItem | None, run: ChargeRun | None) -> bool:
+    """Whether `run` (the item's current run) was made while the coder who holds `item` had it
+    in review: the charges changed under her (`review_item_sync` kept her claim)."""
+    return bool(
+        item is not None
+        and run is not None
+        and item.state == ReviewItem.State.IN_REVIEW
+        and item.claimed_at is not None
+        and run.created_at > item.claimed_at
+    )
+
+
+def run_when_claimed(item: ReviewItem | None, runs: list[ChargeRun]) -> ChargeRun | None:
+    """The run the coder holding `item` had when she claimed it (the latest made before her
+    claim), or None. `runs`: the encounter's, already read."""
+    if item is None or item.claimed_at is None:
+        return None
+    claimed_at = item.claimed_at
+    return max(
+        (r for r in runs if r.created_at <= claimed_at),
+        key=lambda r: (r.created_at, r.pk),
+        default=None,
+    )
 
 
 @transaction.atomic

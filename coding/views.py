@@ -75,6 +75,7 @@ from coding.payer_views import may_edit_policy
 from coding.reports import findings_by_nurse_and_unit, findings_by_rule, reconciliation
 from coding.review import (
     addenda_since,
+    changed_in_review,
     charge_edits_for_run,
     charge_line_correct,
     edit_override_create,
@@ -86,6 +87,7 @@ from coding.review import (
     review_claim,
     review_release,
     review_reopen,
+    run_when_claimed,
 )
 from coding.run_changes import changes_since_preceding, gone_label, run_numbers, runs_between
 from coding.worklist_charges import run_charges
@@ -437,8 +439,15 @@ def _review_context(
             }
         # What changed since the charges last accepted, or the run before (coding/run_changes.py),
         # from the lines prefetched.
+        # Made while the coder holding the item had it in review: since the run she claimed.
+        changed_under = changed_in_review(item, run)
+        claimed_run = run_when_claimed(item, runs) if changed_under else None
+        context["changed_in_review"] = changed_under
         changes = changes_since_preceding(
-            runs, run, accepted_run_id=item.accepted_run_id if item else None
+            runs,
+            run,
+            accepted_run_id=item.accepted_run_id if item else None,
+            claimed_run_id=claimed_run.pk if claimed_run is not None else None,
         )
         for number, (line, detail) in enumerate(zip(lines, details, strict=True), start=1):
             change = changes.lines.get(line.line_id) if changes and line.line_id else None
