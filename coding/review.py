@@ -461,6 +461,33 @@ def _same_line(current: dict[str, Any], corrected: dict[str, Any]) -> bool:
     return all(current.get(key) == corrected.get(key) for key in keys)
 
 
+ENGINES_OWN = "This is what the engine already charges; nothing to correct."
+
+
+def _refuse_engines_own(
+    engine: dict[str, Any], corrected: dict[str, Any], *, current: dict[str, Any]
+) -> None:
+    """Refuse a change of the engine's line, as it stands, to exactly itself (code, units,
+    modifiers in any order, date, administrations: "XU 59" for 59 XU): kept, it would be sent
+    and exported as "corrected" while it corrects nothing (QA). Said beside the field that
+    differs from the line as it stands, so the form keeps what was typed."""
+    keys = ("code", "units", "date", "administrations")
+    if any(engine.get(key) != corrected.get(key) for key in keys) or sorted(
+        engine.get("modifiers") or []
+    ) != sorted(corrected.get("modifiers") or []):
+        return
+    field = next(
+        (
+            name
+            for key, name in (("code", "code"), ("units", "units"), ("modifiers", "modifiers"),
+                              ("date", "day"))
+            if current.get(key) != corrected.get(key)
+        ),
+        "units",
+    )  # fmt: skip
+    raise ValidationError({field: ENGINES_OWN})
+
+
 def _day_in_encounter(encounter: Any, day: date) -> None:
     """A line is dated on a day its service was given: from the arrival (or the first start)
     to the last charted time, in the encounter's zone (an overnight encounter spans two)."""
@@ -608,6 +635,11 @@ def charge_line_correct(
             raise ValidationError(
                 "Nothing changed: the line already has this code, these units and modifiers."
             )
+        if current and _same_line(current, original):
+            # The line stands as the engine made it (no correction of it in effect): a change
+            # back to the engine's line after a correction, or restoring a removed one, is the
+            # coder's way back and is taken.
+            _refuse_engines_own(original, corrected, current=current)
         _refuse_duplicate(run, corrected, current=current, target=line)
     elif not current:
         raise ValidationError("Nothing changed: the line is already removed.")
