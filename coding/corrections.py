@@ -218,11 +218,15 @@ def correction_basis(
     engine's line (code, units, why). No query."""
     drug = line is not None and is_drug_line(line)
     billing = run.billing_snapshot or {}
+    formulary = run.formulary_snapshot or {}
     return {
         "run": run.pk,
         "at": at.isoformat(),
+        "drug": drug,
         "record": _record_entries(run.input_snapshot or {}, administrations),
         "billing": {adm: billing.get(adm) for adm in administrations} if drug else {},
+        # The NDC (N4 unit, units per billing unit) a drug line carries, per administration.
+        "formulary": {adm: _ndc_of(formulary.get(adm)) for adm in administrations} if drug else {},
         "line": {"code": line.code, "units": line.units, "why": line.why} if line else None,
         "changed": [],
     }
@@ -292,6 +296,40 @@ def _words_changed(old: str, new: str) -> tuple[str, str]:
     return " ".join(a[start : len(a) - after]), " ".join(b[start : len(b) - after])
 
 
+# What of an administration's record entry is its drug's billing (the drug's HCPCS code and
+# billing unit, the dose given): the drug line's inputs, not the administration codes'.
+_DRUG_BILLING_KEYS = frozenset({"hcpcs", "billing_unit", "dose"})
+
+
+_NDC_KEYS = ("ndc", "ndc_unit", "ndc_per_unit")  # coding/claim.py `ndc_entry`
+
+
+def _ndc_of(entry: Any) -> dict[str, str]:
+    """The NDC a drug line carries, of an administration's formulary snapshot entry."""
+    return {k: entry[k] for k in _NDC_KEYS if k in entry} if isinstance(entry, dict) else {}
+
+
+def _is_drug_basis(basis: dict[str, Any]) -> bool:
+    """Whether `basis` is a drug line's (a basis written before it said so: by its billing)."""
+    return bool(basis["drug"]) if "drug" in basis else bool(basis.get("billing"))
+
+
+def _inputs(entry_id: str, entry: Any, *, drug: bool) -> Any:
+    """What of a record entry the corrected line is made from (QA: a 96375 corrected came back
+    for re-review because ondansetron's HCPCS code changed under its push). An administration
+    code (96365, 96375, 96361...) from the administrations' times, methods, classes, sites and
+    their orders: their drugs' billing left out; a drug line from its drug and billing (the
+    administration's drug, HCPCS code, billing unit and dose): neither its times nor its
+    class, nor the order."""
+    if not isinstance(entry, dict):
+        return entry
+    if not drug:
+        return {k: v for k, v in entry.items() if k not in _DRUG_BILLING_KEYS}
+    if entry_id.startswith("O"):
+        return None
+    return {k: v for k, v in entry.items() if k in _DRUG_BILLING_KEYS or k in ("id", "drug")}
+
+
 def basis_changes(
     basis: dict[str, Any],
     *,
@@ -303,17 +341,35 @@ def basis_changes(
     record: each administration it covers, or its order, that changed, field by field ("A2
     (sodium chloride 0.9%): stop 16:50 → 17:50"); a drug line's billing data; the engine's
     account of the line (`line`, the run's line for it: its why); each query on the encounter
-    answered since it was confirmed. [] when nothing did. No query."""
+    answered since it was confirmed. [] when nothing did. Only what the corrected line is made
+    of counts (`_inputs`): for an administration code, the record but its drugs' billing; for
+    a drug line, its drug's billing data and the NDC it carries. No query."""
+    drug = _is_drug_basis(basis)
     record = basis.get("record") or {}
     now = _record_entries(run.input_snapshot or {}, [k for k in record if k.startswith("A")])
     said: list[str] = []
     for key in sorted(record.keys() | now.keys()):
         what = "its order " if key.startswith("O") else ""
-        said += _entry_changes(key, record.get(key), now.get(key), what)
+        was, new = _inputs(key, record.get(key), drug=drug), _inputs(key, now.get(key), drug=drug)
+        if was is None and new is None:
+            continue
+        said += _entry_changes(key, was, new, what)
     billing = basis.get("billing") or {}
     for adm, was in sorted(billing.items()):
         if (run.billing_snapshot or {}).get(adm) != was:
             said.append(f"{adm}: the drug's billing data changed")
+    ndcs = basis.get("formulary") if run.formulary_snapshot is not None else None
+    for adm, was in sorted((ndcs or {}).items()):
+        carried = _ndc_of(run.formulary_snapshot.get(adm))
+        if carried != was:
+            said.append(
+                f"{adm}: the NDC its drug line carries changed ("
+                + " → ".join(
+                    " ".join(v for v in (e.get("ndc"), e.get("ndc_unit"), e.get("ndc_per_unit"))
+                    if v) or "none" for e in (was or {}, carried)
+                )
+                + ")"
+            )  # fmt: skip
     engine = basis.get("line") or None
     if engine and line is not None and line.code == engine.get("code"):
         was_why, why = engine.get("why") or "", line.why or ""

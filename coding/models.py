@@ -119,8 +119,8 @@ class ReviewItem(models.Model):
     """One signed encounter on the coders' worklist; follows the encounter's current run.
 
     A new current run (an addendum answering a query, a pharmacist's class change) puts the item
-    back to NEW and unclaimed (coding/review.py: review_item_sync, called by
-    coding/services.py: charge_run_store).
+    back to NEW and unclaimed, unless a coder holds it in review: it stays hers
+    (coding/review.py: review_item_sync, called by coding/services.py: charge_run_store).
     """
 
     class State(models.TextChoices):

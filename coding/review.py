@@ -248,20 +248,53 @@ def charge_edits_for_run(
 
 @transaction.atomic
 def review_item_sync(*, run: ChargeRun) -> ReviewItem:
-    """A new current run (coding.services.charge_run_store): the encounter's item back to NEW."""
+    """A new current run (coding.services.charge_run_store): the encounter's item follows it.
+
+    An item a coder holds in review stays hers, in review (QA: a pharmacist's change re-ran
+    the engine mid-review and put the item back to NEW, unclaimed, for any coder to take):
+    marked changed under her (`changed_in_review`: its run made since she claimed it; the
+    review page says what changed and when). Any other item goes back to NEW, unclaimed (an
+    answered query's item came back to the coders before this: `_answered`)."""
     item, _ = ReviewItem.objects.select_for_update().get_or_create(
         encounter_id=run.encounter_id, defaults={"run": run}
     )
+    held = item.state == ReviewItem.State.IN_REVIEW and item.claimed_by_id is not None
     item.run = run
-    item.state = ReviewItem.State.NEW
-    item.claimed_by = None
-    item.claimed_at = None
+    if not held:
+        item.state = ReviewItem.State.NEW
+        item.claimed_by = None
+        item.claimed_at = None
     item.accepted_by = None
     item.accepted_at = None
     item.returned_reason = run.get_trigger_display()
     item.updated_at = timezone.now()
     item.save()
     return item
+
+
+def changed_in_review(item: ReviewItem | None, run: ChargeRun | None) -> bool:
+    """Whether `run` (the item's current run) was made while the coder who holds `item` had it
+    in review: the charges changed under her (`review_item_sync` kept her claim)."""
+    return bool(
+        item is not None
+        and run is not None
+        and item.state == ReviewItem.State.IN_REVIEW
+        and item.claimed_at is not None
+        and run.created_at > item.claimed_at
+    )
+
+
+def run_when_claimed(item: ReviewItem | None, runs: list[ChargeRun]) -> ChargeRun | None:
+    """The run the coder holding `item` had when she claimed it (the latest made before her
+    claim), or None. `runs`: the encounter's, already read."""
+    if item is None or item.claimed_at is None:
+        return None
+    claimed_at = item.claimed_at
+    return max(
+        (r for r in runs if r.created_at <= claimed_at),
+        key=lambda r: (r.created_at, r.pk),
+        default=None,
+    )
 
 
 @transaction.atomic
@@ -429,6 +462,33 @@ def _same_line(current: dict[str, Any], corrected: dict[str, Any]) -> bool:
     return all(current.get(key) == corrected.get(key) for key in keys)
 
 
+ENGINES_OWN = "This is what the engine already charges; nothing to correct."
+
+
+def _refuse_engines_own(
+    engine: dict[str, Any], corrected: dict[str, Any], *, current: dict[str, Any]
+) -> None:
+    """Refuse a change of the engine's line, as it stands, to exactly itself (code, units,
+    modifiers in any order, date, administrations: "XU 59" for 59 XU): kept, it would be sent
+    and exported as "corrected" while it corrects nothing (QA). Said beside the field that
+    differs from the line as it stands, so the form keeps what was typed."""
+    keys = ("code", "units", "date", "administrations")
+    if any(engine.get(key) != corrected.get(key) for key in keys) or sorted(
+        engine.get("modifiers") or []
+    ) != sorted(corrected.get("modifiers") or []):
+        return
+    field = next(
+        (
+            name
+            for key, name in (("code", "code"), ("units", "units"), ("modifiers", "modifiers"),
+                              ("date", "day"))
+            if current.get(key) != corrected.get(key)
+        ),
+        "units",
+    )  # fmt: skip
+    raise ValidationError({field: ENGINES_OWN})
+
+
 def _day_in_encounter(encounter: Any, day: date) -> None:
     """A line is dated on a day its service was given: from the arrival (or the first start)
     to the last charted time, in the encounter's zone (an overnight encounter spans two)."""
@@ -576,6 +636,11 @@ def charge_line_correct(
             raise ValidationError(
                 "Nothing changed: the line already has this code, these units and modifiers."
             )
+        if current and _same_line(current, original):
+            # The line stands as the engine made it (no correction of it in effect): a change
+            # back to the engine's line after a correction, or restoring a removed one, is the
+            # coder's way back and is taken.
+            _refuse_engines_own(original, corrected, current=current)
         _refuse_duplicate(run, corrected, current=current, target=line)
     elif not current:
         raise ValidationError("Nothing changed: the line is already removed.")

@@ -72,6 +72,9 @@ class RunChanges:
     gone: list[ChargeLine] = field(default_factory=list)
     # `since` is the run whose charges a coder last accepted (not the run just before).
     accepted: bool = False
+    # `since` is the run the coder holding the item had when she claimed it: the charges
+    # changed under her, in review (coding/review.py `review_item_sync`).
+    claimed: bool = False
     since_number: int = 0  # run `since`'s number within its encounter (`run_numbers`)
 
     def __bool__(self) -> bool:
@@ -121,21 +124,27 @@ def preceding_run(runs: Iterable[ChargeRun], run: ChargeRun) -> ChargeRun | None
 
 
 def changes_since_preceding(
-    runs: list[ChargeRun], run: ChargeRun, *, accepted_run_id: int | None = None
+    runs: list[ChargeRun],
+    run: ChargeRun,
+    *,
+    accepted_run_id: int | None = None,
+    claimed_run_id: int | None = None,
 ) -> RunChanges | None:
-    """`run`'s changes since the charges a coder last accepted (`accepted_run_id`, when that
-    run is an earlier one of `runs`: several runs may have come since, each addendum its own),
-    else since the run before it; None for the first run. Reads `lines.all()` of both
-    (prefetched on the review page: no query)."""
-    accepted = next(
-        (
-            r
-            for r in runs
-            if r.pk == accepted_run_id and (r.created_at, r.pk) < (run.created_at, run.pk)
-        ),
-        None,
-    )
-    before = accepted or preceding_run(runs, run)
+    """`run`'s changes since the charges the coder holding the item had when she claimed them
+    (`claimed_run_id`: runs were made under her since), else since the charges a coder last
+    accepted (`accepted_run_id`), when that run is an earlier one of `runs` (several runs may
+    have come since, each addendum its own), else since the run before it; None for the first
+    run. Reads `lines.all()` of both (prefetched on the review page: no query)."""
+
+    def earlier(pk: int | None) -> ChargeRun | None:
+        return next(
+            (r for r in runs if r.pk == pk and (r.created_at, r.pk) < (run.created_at, run.pk)),
+            None,
+        )
+
+    claimed = earlier(claimed_run_id)
+    accepted = None if claimed is not None else earlier(accepted_run_id)
+    before = claimed or accepted or preceding_run(runs, run)
     if before is None:
         return None
     changes = run_changes(
@@ -144,7 +153,7 @@ def changes_since_preceding(
         current=run.lines.all(),
         since_number=run_numbers(runs)[before.pk],
     )
-    return dataclasses.replace(changes, accepted=accepted is not None)
+    return dataclasses.replace(changes, accepted=accepted is not None, claimed=claimed is not None)
 
 
 def runs_between(runs: Iterable[ChargeRun], run: ChargeRun, since: int) -> list[ChargeRun]:

@@ -75,6 +75,7 @@ from coding.payer_views import may_edit_policy
 from coding.reports import findings_by_nurse_and_unit, findings_by_rule, reconciliation
 from coding.review import (
     addenda_since,
+    changed_in_review,
     charge_edits_for_run,
     charge_line_correct,
     edit_override_create,
@@ -86,6 +87,7 @@ from coding.review import (
     review_claim,
     review_release,
     review_reopen,
+    run_when_claimed,
 )
 from coding.run_changes import changes_since_preceding, gone_label, run_numbers, runs_between
 from coding.worklist_charges import run_charges
@@ -437,8 +439,15 @@ def _review_context(
             }
         # What changed since the charges last accepted, or the run before (coding/run_changes.py),
         # from the lines prefetched.
+        # Made while the coder holding the item had it in review: since the run she claimed.
+        changed_under = changed_in_review(item, run)
+        claimed_run = run_when_claimed(item, runs) if changed_under else None
+        context["changed_in_review"] = changed_under
         changes = changes_since_preceding(
-            runs, run, accepted_run_id=item.accepted_run_id if item else None
+            runs,
+            run,
+            accepted_run_id=item.accepted_run_id if item else None,
+            claimed_run_id=claimed_run.pk if claimed_run is not None else None,
         )
         for number, (line, detail) in enumerate(zip(lines, details, strict=True), start=1):
             change = changes.lines.get(line.line_id) if changes and line.line_id else None
@@ -758,31 +767,45 @@ def _added_corrected_said(correction: ChargeCorrection) -> str:
     return f"Added line {was} {done}: {reason}. The line as added is kept beside it."
 
 
+def _form_posted(
+    request: HttpRequest,
+    pk: int,
+    form: forms.Form,
+    slot: tuple[object, ...],
+    act: Callable[[dict[str, Any]], Any],
+    said: Callable[[Any], str],
+    refused: str,
+) -> HttpResponse:
+    """A review form posted: `act` (the service, given the cleaned data) done and `said` (of
+    its result) shown on the review page, or the form refused in its place (`slot`) with each
+    error beside its field and what was typed kept, the page's message `refused`."""
+    if form.is_valid():
+        try:
+            result = act(form.cleaned_data)
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(request, said(result))
+            return redirect("coding:encounter_charges", pk=pk)
+    return _refused(request, pk, (slot, form), refused)
+
+
 @require_POST
 @role_required(CODER)
 def correction_resolve_view(request: HttpRequest, pk: int, correction_id: int) -> HttpResponse:
     item = _item_for(pk)
     correction = get_object_or_404(ChargeCorrection, pk=correction_id, run__encounter_id=pk)
-    form = CorrectionResolveForm(request.POST, prefix=f"c{correction.pk}")
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            correction_resolve(
-                item=item,
-                user=request.user,
-                correction=correction,
-                decision=data["decision"],
-                reason=data["reason"],
-                code=data.get("code") or "",
-                units=data.get("units") or 1,
-                modifiers=data["modifiers"] if data.get("modifiers") else None,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, "Correction re-reviewed; your decision and reason are kept.")
-            return redirect("coding:encounter_charges", pk=pk)
-    return _refused(request, pk, (("resolve", correction.pk), form), "Correction not re-reviewed.")
+    return _form_posted(
+        request, pk, CorrectionResolveForm(request.POST, prefix=f"c{correction.pk}"),
+        ("resolve", correction.pk),
+        lambda data: correction_resolve(
+            item=item, user=request.user, correction=correction, decision=data["decision"],
+            reason=data["reason"], code=data.get("code") or "", units=data.get("units") or 1,
+            modifiers=data["modifiers"] if data.get("modifiers") else None,
+        ),
+        lambda _: "Correction re-reviewed; your decision and reason are kept.",
+        "Correction not re-reviewed.",
+    )  # fmt: skip
 
 
 @require_POST
@@ -790,21 +813,24 @@ def correction_resolve_view(request: HttpRequest, pk: int, correction_id: int) -
 def correction_undo_view(request: HttpRequest, pk: int, correction_id: int) -> HttpResponse:
     item = _item_for(pk)
     correction = get_object_or_404(ChargeCorrection, pk=correction_id, run__encounter_id=pk)
-    form = CorrectionUndoForm(request.POST, prefix=f"u{correction.pk}")
-    if form.is_valid():
-        try:
-            correction_decision_undo(
-                item=item, user=request.user, correction=correction,
-                reason=form.cleaned_data["reason"],
-            )  # fmt: skip
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request, "Decision undone: the correction waits for your decision again."
-            )
-            return redirect("coding:encounter_charges", pk=pk)
-    return _refused(request, pk, (("undo", correction.pk), form), "Decision not undone.")
+    return _form_posted(
+        request, pk, CorrectionUndoForm(request.POST, prefix=f"u{correction.pk}"),
+        ("undo", correction.pk),
+        lambda data: correction_decision_undo(
+            item=item, user=request.user, correction=correction, reason=data["reason"]
+        ),
+        lambda _: "Decision undone: the correction waits for your decision again.",
+        "Decision not undone.",
+    )  # fmt: skip
+
+
+def _rerun_said(run: ChargeRun) -> str:
+    flag = ClassChangeAfterExport.objects.filter(rerun=run).first()
+    under = under_now(flag.changes if flag is not None else [])
+    return (
+        f"Re-run under {under} now: the new charges are in review with you. Accepted, the next "
+        "export sends billing only the difference: credits of what changed and new charges."
+    )
 
 
 @require_POST
@@ -813,25 +839,12 @@ def class_rerun_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Make the charges again under the formulary now, after a change of a drug's class,
     billing data or NDCs once billed."""
     item = _item_for(pk)
-    form = ClassRerunForm(request.POST, prefix="rerun")
-    if form.is_valid():
-        try:
-            run = class_change_rerun(
-                item=item, user=request.user, reason=form.cleaned_data["reason"]
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            flag = ClassChangeAfterExport.objects.filter(rerun=run).first()
-            under = under_now(flag.changes if flag is not None else [])
-            messages.success(
-                request,
-                f"Re-run under {under} now: the new charges are in review with you. Accepted, "
-                "the next export sends billing only the difference: credits of what changed and "
-                "new charges.",
-            )
-            return redirect("coding:encounter_charges", pk=pk)
-    return _refused(request, pk, (("class_rerun",), form), "Not re-run.")
+    return _form_posted(
+        request, pk, ClassRerunForm(request.POST, prefix="rerun"), ("class_rerun",),
+        lambda data: class_change_rerun(item=item, user=request.user, reason=data["reason"]),
+        _rerun_said,
+        "Not re-run.",
+    )  # fmt: skip
 
 
 @require_POST
@@ -840,20 +853,13 @@ def class_stands_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The billed claim stands despite a change of a drug's class, billing data or NDCs after
     export, with a reason."""
     item = _item_for(pk)
-    form = ClassStandsForm(request.POST, prefix="stands")
-    if form.is_valid():
-        try:
-            class_change_stands(item=item, user=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request,
-                "The billed claim stands: your reason is kept with the decision. Nothing is sent "
-                "to billing.",
-            )
-            return redirect("coding:encounter_charges", pk=pk)
-    return _refused(request, pk, (("class_stands",), form), "Not decided.")
+    return _form_posted(
+        request, pk, ClassStandsForm(request.POST, prefix="stands"), ("class_stands",),
+        lambda data: class_change_stands(item=item, user=request.user, reason=data["reason"]),
+        lambda _: "The billed claim stands: your reason is kept with the decision. Nothing is "
+        "sent to billing.",
+        "Not decided.",
+    )  # fmt: skip
 
 
 @require_POST

@@ -121,8 +121,11 @@ def test_a_correction_the_new_run_makes_itself_is_dropped_not_billed_twice_and_u
     sign_in(page, live_server, "coder-qa")
     page.wait_for_url("**/coding/worklist/")
     page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
-    page.click("[data-testid=claim]")
+    # Still hers after the nurse's addendum re-ran the engine (no claim to make again), and
+    # the page says the charges changed under her.
     page.wait_for_selector("[data-testid=resolve-form]")
+    assert page.locator("[data-testid=claim]").count() == 0
+    assert "Changed while in review with you" in page.inner_text("[data-testid=changed-in-review]")
     box = page.inner_text("[data-testid=rereview-item]")
     assert "the new run now makes this line itself: nothing to keep" in box
     assert page.is_checked(f"input[name='{prefix}-decision'][value='drop']")

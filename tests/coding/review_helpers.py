@@ -161,3 +161,11 @@ def ondansetron_infused(
         )
     run, _ = charge_run_generate(encounter_id=encounter.pk, trigger=ChargeRun.Trigger.ADDENDUM)
     return run
+
+
+def held_after_rerun(item: ReviewItem, coder: User) -> ReviewItem:
+    """The item after a new run made while `coder` had it in review: still hers, in review (a
+    re-run never takes a claim: coding/review.py `review_item_sync`)."""
+    item = ReviewItem.objects.get(pk=item.pk)
+    assert (item.state, item.claimed_by_id) == (ReviewItem.State.IN_REVIEW, coder.pk)
+    return item

@@ -15,7 +15,12 @@ from coding.models import ChargeCorrection, ChargeRun, LedgerEntry, ReviewItem
 from coding.review import charge_line_correct, effective_lines, review_accept, review_claim
 from coding.services import charge_run_generate
 from mar import roles
-from tests.coding.review_helpers import hydration_and_ondansetron, ondansetron_infused, reviewed
+from tests.coding.review_helpers import (
+    held_after_rerun,
+    hydration_and_ondansetron,
+    ondansetron_infused,
+    reviewed,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +144,7 @@ def kept_as_added(coder):
         units=1, modifiers=[], reason="a second push, per the flowsheet",
     )  # fmt: skip
     new_run = ondansetron_infused(encounter, coder)
-    item = review_claim(user=coder, item_id=item.pk)
+    item = held_after_rerun(item, coder)
     (waiting,) = corrections_waiting(new_run)
     kept = correction_resolve(
         item=item, user=coder, correction=waiting, decision="keep", reason="flowsheet stands"

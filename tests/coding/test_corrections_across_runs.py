@@ -13,7 +13,7 @@ from coding.reports import reconciliation
 from coding.review import charge_line_correct, effective_lines, review_accept, review_claim
 from coding.services import charge_run_generate
 from mar.models import Administration
-from tests.coding.review_helpers import addendum_for_test, reviewed
+from tests.coding.review_helpers import addendum_for_test, held_after_rerun, reviewed
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,9 @@ def test_a_correction_whose_line_is_unchanged_is_carried_to_the_new_run(coder_us
     assert "second site per the flowsheet" in line.why and coder_user.username in line.why
     assert line.engine_why and line.engine_why != line.why  # the engine's kept beside it
     item.refresh_from_db()
-    assert item.state == ReviewItem.State.NEW and item.run_id == new_run.pk
+    # Still hers, in review: a re-run never takes a claim (it was back to NEW, unclaimed).
+    assert item.state == ReviewItem.State.IN_REVIEW and item.claimed_by == coder_user
+    assert item.run_id == new_run.pk
 
 
 def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance(
@@ -77,7 +79,7 @@ def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance
     assert [ln.units for ln in effective_lines(new_run) if ln.code == "96415"] == [
         correction.line.units
     ]
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = held_after_rerun(item, coder_user)
     # One correction, said in the singular ('1 correction needs', not '1 correction(s) need').
     with pytest.raises(
         ValidationError, match=r"^\[.1 correction needs re-review after the charges"
@@ -107,7 +109,7 @@ def test_adapt_and_drop_are_recorded_decisions(coder_user, decision: str) -> Non
         code="96415", units=1, modifiers=[], reason="pump log",
     )  # fmt: skip
     new_run, _ = rerun(encounter, coder_user, chemo_minutes=150)
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = held_after_rerun(item, coder_user)
     correction = corrections_waiting(new_run)[0]
     resolved = correction_resolve(
         item=item, user=coder_user, correction=correction, decision=decision,

@@ -29,10 +29,17 @@ run; sometimes a query the coder withdrew, from a stale form, which stays unansw
 correction that waited on an answered query (made, or last kept or adapted, before the answer)
 reaches an export unless the coder kept or adapted it after the answer (QA: the x2 came back
 only with a new run, so an answer in words left it applied and it was exported).
+
+A claim is never lost or handed over by a re-run (QA: a pharmacist's re-class re-ran the engine
+and put the item the coder was reviewing back to New, unclaimed): an item the coder holds in
+review before an addendum's or a re-class's run is hers, in review, since the same moment,
+after it; and another coder who tries to claim it then gets nothing.
 """
 
+import contextlib
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -101,6 +108,19 @@ class Billing(RuleBasedStateMachine):
     def _item(self) -> ReviewItem:
         return ReviewItem.objects.select_related("run").get(pk=self.item.pk)
 
+    @contextlib.contextmanager
+    def _rerun(self) -> Iterator[None]:
+        """A step that runs the engine again: a claim held before it is held after it, by the
+        same coder since the same moment (never lost, never handed over by a re-run)."""
+        before = self._item()
+        held = before.state == ReviewItem.State.IN_REVIEW and before.claimed_by_id is not None
+        yield
+        if held:
+            after = self._item()
+            assert (after.state, after.claimed_by_id, after.claimed_at) == (
+                ReviewItem.State.IN_REVIEW, before.claimed_by_id, before.claimed_at,
+            ), f"a re-run took the claim: {before.state} -> {after.state}"  # fmt: skip
+
     def _claimed(self) -> ReviewItem | None:
         item = self._item()
         if item.state == ReviewItem.State.NEW:
@@ -112,7 +132,8 @@ class Billing(RuleBasedStateMachine):
         addendum_for_test(self.encounter, self.coder)
         adm = Administration.objects.get(encounter=self.encounter, drug__name="paclitaxel")
         Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=minutes))
-        charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
+        with self._rerun():
+            charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
 
     @rule(minutes=st.sampled_from([60, 80, 85, 100]))
     def hydration_stop(self, minutes: int) -> None:
@@ -123,16 +144,28 @@ class Billing(RuleBasedStateMachine):
             encounter=self.encounter, drug__name="sodium chloride 0.9%"
         )
         Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=minutes))
-        charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
+        with self._rerun():
+            charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
 
     @rule()
     def reclass(self) -> None:
         """A pharmacist's re-class of the antiemetic order (chemo <-> its drug's class)."""
         order = Order.objects.get(encounter=self.encounter, drug__name="ondansetron")
         target = None if order.class_override else "chemo"
-        order_class_override(
-            order=order, drug_class=target, reason="property test", user=self.coder
-        )
+        with self._rerun():
+            order_class_override(
+                order=order, drug_class=target, reason="property test", user=self.coder
+            )
+
+    @rule()
+    def another_coder_claims(self) -> None:
+        """Another coder asks for the item while this coder holds it: she gets nothing."""
+        item = self._item()
+        if item.state != ReviewItem.State.IN_REVIEW:
+            return
+        other = factories.user_create(username=f"coder-o{uuid.uuid4().hex}", role="coder")
+        assert review_claim(user=other, item_id=item.pk) is None
+        assert self._item().claimed_by_id == self.coder.pk
 
     @rule(index=st.integers(0, 5), units=st.integers(1, 3), remove=st.booleans())
     def correct(self, index: int, units: int, remove: bool) -> None:
@@ -204,7 +237,8 @@ class Billing(RuleBasedStateMachine):
             start=start,
             stop=start + timedelta(minutes=25 if infused else 2),
         )
-        charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
+        with self._rerun():
+            charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
 
     @rule()
     def antiemetic_read_as_the_other(self) -> None:
@@ -658,3 +692,29 @@ def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -
     assert [
         u for (code, _, _), u in ledger_sum(machine.encounter.pk).items() if code == "96361"
     ] == [2]
+
+
+def test_the_claim_walkthrough_through_the_machine_keeps_the_claim_through_re_runs() -> None:
+    """QA's steps: the coder claims and corrects, the pharmacist re-classes the antiemetic, the
+    nurse's addendum moves the hydration's stop, another coder asks for the item each time (she
+    gets nothing); the coder resolves what came back and accepts: hers throughout."""
+    machine = Billing()
+    machine.correct(index=1, units=2, remove=False)  # claims it first
+    claim = machine._item()
+    assert (claim.state, claim.claimed_by_id) == (ReviewItem.State.IN_REVIEW, machine.coder.pk)
+    for step in (
+        machine.reclass,
+        machine.another_coder_claims,
+        lambda: machine.hydration_stop(minutes=85),
+        machine.another_coder_claims,
+    ):
+        step()  # `_rerun` checks the claim around each re-run
+        machine.no_correction_lost()
+    item = machine._item()
+    assert item.run_id != claim.run_id
+    assert (item.state, item.claimed_by_id, item.claimed_at) == (
+        ReviewItem.State.IN_REVIEW, machine.coder.pk, claim.claimed_at,
+    )  # fmt: skip
+    machine.resolve(decision="keep", units=2)
+    machine.accept()
+    assert machine._item().state == ReviewItem.State.ACCEPTED

@@ -35,6 +35,7 @@ from coding.services import charge_run_generate
 from mar.models import Administration
 from tests.coding.review_helpers import (
     addendum_for_test,
+    held_after_rerun,
     hydration_and_ondansetron,
     ondansetron_infused,
     reviewed,
@@ -72,7 +73,7 @@ def push_corrected_to_infusion(coder):
     )  # fmt: skip
     new_run = ondansetron_infused(encounter, coder)
     assert sorted(line.code for line in new_run.lines.all()) == ["96361", "96365"]
-    item = review_claim(user=coder, item_id=item.pk)
+    item = held_after_rerun(item, coder)
     (waiting,) = corrections_waiting(new_run)
     return encounter, new_run, item, waiting
 
@@ -169,7 +170,7 @@ def chemo_add_on_waiting(coder):
         code="96415", units=1, modifiers=[], reason="pump log: 1 h 20 min",
     )  # fmt: skip
     new_run = chemo_minutes(encounter, coder, 150)
-    item = review_claim(user=coder, item_id=item.pk)
+    item = held_after_rerun(item, coder)
     (waiting,) = corrections_waiting(new_run)
     return encounter, new_run, item, waiting
 
@@ -282,7 +283,7 @@ def test_the_reconciliation_report_keeps_each_decision_in_order_and_the_original
         code="96375", units=1, modifiers=[], reason="a second push, per the flowsheet",
     )  # fmt: skip
     second = ondansetron_infused(encounter, coder_user, minutes=20)  # 96374 gone: 96365
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = held_after_rerun(item, coder_user)
     (waiting,) = corrections_waiting(second)
     correction_resolve(
         item=item, user=coder_user, correction=waiting, decision="keep", reason="first keep"

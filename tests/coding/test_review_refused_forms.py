@@ -1,7 +1,9 @@
 """A refused coder form comes back on the review page, in its place: each error beside its field,
 everything typed kept, nothing saved (screens.md: every action works as a plain form post).
 
-A correction that would send the line exactly as it is now is refused too ("Nothing changed").
+A correction that would send the line exactly as it is now is refused too ("Nothing changed"),
+and so is one of the engine's line, as it stands, to exactly itself ("This is what the engine
+already charges").
 """
 
 from __future__ import annotations
@@ -9,12 +11,20 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.forms import HiddenInput, RadioSelect, Select
 from django.test import Client
 from django.urls import reverse
 
-from coding.models import ChargeCorrection, DocumentationQuery, EditOverride, MueLimit, ReviewItem
-from coding.review import review_claim
+from coding.models import (
+    ChargeCorrection,
+    ChargeLine,
+    DocumentationQuery,
+    EditOverride,
+    MueLimit,
+    ReviewItem,
+)
+from coding.review import ENGINES_OWN, charge_line_correct, review_claim
 from mar import roles
 from tests.coding.review_helpers import reviewed
 
@@ -317,6 +327,8 @@ def test_a_correction_that_changes_nothing_is_refused(claimed) -> None:
 def test_a_correction_repeating_the_last_correction_changes_nothing_but_undoing_it_does(
     claimed,
 ) -> None:
+    """Going back to the engine's line after a correction is the coder's way back: taken (not
+    refused as the engine's own line, below)."""
     encounter, run, _, client = claimed
     line = run.lines.get(code="96415")
     url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
@@ -330,6 +342,34 @@ def test_a_correction_repeating_the_last_correction_changes_nothing_but_undoing_
         1,
         line.units,
     ]
+
+
+def test_a_correction_to_exactly_the_engines_line_is_refused_beside_the_field(
+    claimed, coder_user
+) -> None:
+    """The engine's modifiers typed in another order ("XU 59" for 59 XU): the same claim line,
+    nothing to correct, said beside the modifiers; nothing saved, so nothing is exported as
+    "corrected"."""
+    encounter, run, item, client = claimed
+    push = run.lines.get(code="96375")
+    two = ChargeLine.objects.create(
+        run=run, position=50, code="96376", units=1, modifiers=["59", "XU"], date=push.date,
+        administrations=list(push.administrations), why="a second push", rules=[],
+    )  # fmt: skip
+    with pytest.raises(ValidationError) as refused:
+        charge_line_correct(
+            item=item, user=coder_user, line=two, action="change", code="96376", units=1,
+            modifiers=["XU", "59"], reason="flowsheet",
+        )  # fmt: skip
+    assert refused.value.message_dict == {"modifiers": [ENGINES_OWN]}
+    url = reverse("coding:line_correct", args=[encounter.pk, two.pk])
+    response = client.post(url, correction(two, modifiers="XU 59", reason="flowsheet"))
+    assert response.status_code == 200
+    form = form_on(response, url)
+    assert form.errors[f"l{two.pk}-modifiers"] == [ENGINES_OWN]
+    assert form.fields[f"l{two.pk}-modifiers"]["value"] == "XU 59"
+    assert form.fields[f"l{two.pk}-reason"]["value"].strip() == "flowsheet"
+    assert not ChargeCorrection.objects.exists()
 
 
 def test_removing_a_removed_line_changes_nothing(claimed) -> None:
