@@ -13,7 +13,8 @@ Then in this order, each stopping the start with a message for its own field:
 2. a high-alert order (chemotherapy, or a drug the formulary marks high-alert) must have been
    verified by a pharmacist, unless the nurse gives an emergency reason (`SafetyOverride`
    "unverified", listed for the pharmacist);
-3. an allergy of the patient that names the drug or one of its formulary allergy classes needs an
+3. an allergy of the patient that names the drug or one of its formulary allergy classes (or a
+   drug of one: "amoxicillin", a penicillin), or a class cross-reacting with one, needs an
    override reason (`SafetyOverride` "allergy");
 4. a chemotherapy needs an independent double check: a second nurse, signing in with her own
    credentials on the same device, confirms patient, drug, dose, rate and route; both nurses are
