@@ -606,7 +606,7 @@ AMOXICILLIN_ZOSYN = (
 )
 
 
-def _said(allergies: str, drug: Drug) -> list[str]:
+def _matched(allergies: str, drug: Drug) -> list[str]:
     """What the matcher says with the formulary as the callers give it (one read)."""
     names = safety.AllergyNames()
     return [
@@ -616,7 +616,7 @@ def _said(allergies: str, drug: Drug) -> list[str]:
 
 def test_a_drug_named_allergy_is_a_direct_match_on_a_drug_of_its_stems_class(zosyn) -> None:
     """Rule: a name carrying -cillin is a penicillin; piperacillin-tazobactam is one too: direct."""
-    assert _said("amoxicillin (hives)", zosyn) == [AMOXICILLIN_ZOSYN]
+    assert _matched("amoxicillin (hives)", zosyn) == [AMOXICILLIN_ZOSYN]
     patient = factories.patient_create(allergies="amoxicillin (hives)")
     warning = safety.allergy_warning(patient, zosyn)
     assert warning == f"Allergy: {AMOXICILLIN_ZOSYN}."
@@ -628,7 +628,7 @@ def test_a_drug_named_allergy_warns_of_its_class_cross_sensitivity(drug) -> None
     """Rule: amoxicillin (a penicillin by its stem) and a cephalosporin: a cross-sensitivity."""
     formulary_load_csv()
     given = Drug.objects.get(name=drug)
-    assert _said("amoxicillin", given) == [
+    assert _matched("amoxicillin", given) == [
         f"patient allergic to amoxicillin, a penicillin (by its stem -cillin); {drug} is a "
         "cephalosporin — low but real cross-reactivity"
     ]
@@ -639,7 +639,7 @@ def test_a_drug_named_allergy_warns_of_its_class_cross_sensitivity(drug) -> None
 def test_a_formulary_drugs_name_carries_its_classes_direct_on_its_own_class(ceftriaxone) -> None:
     """Rule: ceftriaxone, a cephalosporin in the formulary; cefazolin is one too: direct."""
     cefazolin = Drug.objects.get(name="cefazolin")
-    assert _said("ceftriaxone", cefazolin) == [
+    assert _matched("ceftriaxone", cefazolin) == [
         "ceftriaxone is a cephalosporin (in the formulary), as is cefazolin (cephalosporin class)"
     ]
 
@@ -649,7 +649,7 @@ def test_a_formulary_drugs_name_on_a_penicillin_is_the_tables_cross_not_a_beta_l
 ) -> None:
     """Rule: both are beta-lactams in the formulary, but the table pairs cephalosporin with
     penicillin: a cross-sensitivity (amber), not a direct match through the broader class."""
-    assert _said("ceftriaxone (rash)", zosyn) == [
+    assert _matched("ceftriaxone (rash)", zosyn) == [
         "patient allergic to ceftriaxone (rash), a cephalosporin (in the formulary); "
         "piperacillin-tazobactam is a penicillin — low but real cross-reactivity"
     ]
@@ -663,7 +663,7 @@ def test_a_carbapenem_named_allergy_warns_of_a_penicillin_as_a_cross_sensitivity
         "patient allergic to ertapenem, a carbapenem (by its stem -penem); "
         "piperacillin-tazobactam is a penicillin — low but real cross-reactivity"
     ]
-    assert _said("meropenem", zosyn) == [
+    assert _matched("meropenem", zosyn) == [
         "patient allergic to meropenem, a carbapenem (in the formulary); "
         "piperacillin-tazobactam is a penicillin — low but real cross-reactivity"
     ]
@@ -673,7 +673,7 @@ def test_a_formulary_synonym_as_allergy_carries_the_drugs_classes(ceftriaxone, z
     """Rule: "Rocephin" is the formulary's ceftriaxone (its synonym): a brand name the formulary
     holds is known, and the sentence says through which drug."""
     cefazolin = Drug.objects.get(name="cefazolin")
-    assert _said("Rocephin (hives)", cefazolin) == [
+    assert _matched("Rocephin (hives)", cefazolin) == [
         "Rocephin (hives) is a cephalosporin (as ceftriaxone in the formulary), as is cefazolin "
         "(cephalosporin class)"
     ]
@@ -691,7 +691,7 @@ def test_a_name_with_no_stem_and_not_in_the_formulary_warns_of_nothing(zosyn, al
     """Rule: only the formulary's names and the three stems carry a class: "Keflex" (cephalexin's
     brand, not in the formulary) cannot be known (mar/README.md says so)."""
     cefazolin = Drug.objects.get(name="cefazolin")
-    assert _said(allergies, zosyn) == [] and _said(allergies, cefazolin) == []
+    assert _matched(allergies, zosyn) == [] and _matched(allergies, cefazolin) == []
 
 
 @pytest.mark.parametrize(
@@ -720,7 +720,7 @@ def test_a_stem_counts_only_at_a_words_start_or_end(word, carried) -> None:
 def test_a_word_merely_containing_the_letters_warns_of_nothing() -> None:
     formulary_load_csv()
     cefazolin = Drug.objects.get(name="cefazolin")
-    assert _said("ceiling tiles dust", cefazolin) == []
+    assert _matched("ceiling tiles dust", cefazolin) == []
     assert [m.said for m in safety.allergy_conflicts("cefalexin", cefazolin)] == [
         "cefalexin is a cephalosporin (by its stem cef-), as is cefazolin (cephalosporin class)"
     ]
@@ -730,7 +730,7 @@ def test_the_formulary_drug_of_the_name_says_its_class_before_the_stem(zosyn) ->
     """A drug in the formulary with classes: the pharmacist's classes, said as found there."""
     amoxicillin = factories.drug_get("amoxicillin")
     Drug.objects.filter(pk=amoxicillin.pk).update(allergy_classes="penicillin; beta-lactam")
-    assert _said("amoxicillin", zosyn) == [
+    assert _matched("amoxicillin", zosyn) == [
         "amoxicillin is a penicillin (in the formulary), as is piperacillin-tazobactam "
         "(penicillin class)"
     ]
@@ -738,8 +738,8 @@ def test_the_formulary_drug_of_the_name_says_its_class_before_the_stem(zosyn) ->
 
 def test_a_class_recorded_as_such_is_said_as_before(zosyn, ceftriaxone) -> None:
     """ "penicillin" ends in -cillin too: still the class's own words, not the stem's."""
-    assert _said("penicillin (rash)", zosyn) == [WARNING.removeprefix("Allergy: ")[:-1]]
-    assert _said("penicillin", ceftriaxone) == [CROSS.removeprefix(safety.CROSS_PREFIX)[:-1]]
+    assert _matched("penicillin (rash)", zosyn) == [WARNING.removeprefix("Allergy: ")[:-1]]
+    assert _matched("penicillin", ceftriaxone) == [CROSS.removeprefix(safety.CROSS_PREFIX)[:-1]]
 
 
 def test_the_formulary_is_read_once_and_only_for_an_allergy(zosyn, ceftriaxone) -> None:
