@@ -128,6 +128,9 @@ def care_context(
         )
         care.charted_in_error = reads.charted_in_error(encounter.pk, encounter=encounter)
     read = rows.orders if rows is not None else list(encounter.orders.select_related("drug"))
+    # The formulary as allergies name it ("amoxicillin": a penicillin), read once for all the
+    # orders, and only for a patient with an allergy recorded (mar/services/safety.py).
+    names = safety.AllergyNames()
     for order in read:
         if orders is not None and order.pk not in orders:
             continue
@@ -135,7 +138,7 @@ def care_context(
         usable = next(
             (s for s in scans if s.order_id == order.pk and scan_usable_for(s, order)), None
         )
-        allergy = safety.allergy_warning(encounter.patient, order.drug)
+        allergy = safety.allergy_warning(encounter.patient, order.drug, names)
         checks = bound.get(f"checks-O{order.pk}") or care_forms.StartChecksForm(
             order=order,
             request=request,

@@ -13,7 +13,8 @@ Then in this order, each stopping the start with a message for its own field:
 2. a high-alert order (chemotherapy, or a drug the formulary marks high-alert) must have been
    verified by a pharmacist, unless the nurse gives an emergency reason (`SafetyOverride`
    "unverified", listed for the pharmacist);
-3. an allergy of the patient that names the drug or one of its formulary allergy classes needs an
+3. an allergy of the patient that names the drug or one of its formulary allergy classes (or a
+   drug of one: "amoxicillin", a penicillin), or a class cross-reacting with one, needs an
    override reason (`SafetyOverride` "allergy");
 4. a chemotherapy needs an independent double check: a second nurse, signing in with her own
    credentials on the same device, confirms patient, drug, dose, rate and route; both nurses are
@@ -169,6 +170,119 @@ def cross_sensitivities_of(allergy_classes: str) -> list[tuple[CrossSensitivity,
 
 
 @dataclass(frozen=True)
+class ClassStem:
+    """A published name stem (USAN Council's approved stems, the INN's alike) that says a drug's
+    allergy class: a word of an allergy beginning (`cef-`) or ending (`-cillin`) with it names a
+    drug of that class, though the formulary does not hold it ("amoxicillin (hives)")."""
+
+    stem: str  # as the stem list writes it: "-cillin" (a word's end), "cef-" (a word's start)
+    allergy_class: str
+
+    def names(self, word: str) -> bool:
+        """`word` carries the stem where the stem list puts it, and three letters more at least,
+        as every name of the class has ("cefalexin" yes, "ceiling" no, "cillin" alone no;
+        "penicillins": a plural's 's' is allowed)."""
+        bare = self.stem.strip("-")
+        if len(word) < len(bare) + 3:
+            return False
+        if self.stem.endswith("-"):
+            return word.startswith(bare)
+        return word.endswith(bare) or word.endswith(bare + "s")
+
+
+# The only stems read (mar/README.md, "Allergy warnings"): the three beta-lactam classes the
+# cross-sensitivity table names, whose stems name nothing else. Kept to these on purpose: a stem
+# read as a class is a guess from a name, defensible only where the stem means one class.
+CLASS_STEMS: tuple[ClassStem, ...] = (
+    ClassStem("-cillin", "penicillin"),
+    ClassStem("cef-", "cephalosporin"),
+    ClassStem("ceph-", "cephalosporin"),  # the older spelling: cephalexin, cephalothin
+    ClassStem("-penem", "carbapenem"),
+)
+_WORD = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True)
+class FormularyDrug:
+    """A formulary drug as an allergy may name it: its name and synonyms as the matcher reads
+    them (`allergy_terms`), and its allergy classes."""
+
+    name: str
+    terms: tuple[str, ...]
+    classes: tuple[str, ...]
+
+
+def formulary_drugs_read() -> tuple[FormularyDrug, ...]:
+    """The formulary's drugs that carry allergy classes, by name and synonyms: one statement
+    (retired drugs too: an allergy to one still says its class)."""
+    return tuple(
+        FormularyDrug(
+            name,
+            tuple(allergy_terms(name)) + tuple(allergy_terms(synonyms)),
+            tuple(allergy_terms(classes)),
+        )
+        for name, synonyms, classes in Drug.objects.exclude(allergy_classes="")
+        .order_by("name")
+        .values_list("name", "synonyms", "allergy_classes")
+    )
+
+
+class AllergyNames:
+    """The formulary as allergies name it (`formulary_drugs_read`), read once for a page or a
+    service call however many orders it warns of, and only when an allergy needs it: a patient
+    with no allergy term ("NKDA", none recorded) reads nothing."""
+
+    def __init__(self, drugs: tuple[FormularyDrug, ...] | None = None) -> None:
+        self._drugs = drugs
+
+    def for_allergies(self, allergies: str) -> tuple[FormularyDrug, ...]:
+        if not allergy_terms(allergies):
+            return ()
+        if self._drugs is None:
+            self._drugs = formulary_drugs_read()
+        return self._drugs
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A class an allergy carries though it names no class: the class of the formulary drug it
+    names (`drug`: "Rocephin" names ceftriaxone), or of a stem its word carries (`stem`)."""
+
+    allergy_class: str
+    drug: str = ""
+    stem: str = ""
+
+    def said(self, term: str) -> str:
+        if self.stem:
+            return f"by its stem {self.stem}"
+        if self.drug.lower() == term:
+            return "in the formulary"
+        return f"as {self.drug} in the formulary"
+
+
+def allergy_carried(term: str, formulary: tuple[FormularyDrug, ...] = ()) -> list[Carried]:
+    """The classes an allergy term carries: those of each formulary drug it names (its name or a
+    synonym, compared as the matcher compares: `_alike`), then a class stem's (CLASS_STEMS, on
+    its words' starts and ends) not carried already. 'amoxicillin' -> penicillin (by the stem
+    -cillin); 'Rocephin' -> cephalosporin, beta-lactam (as ceftriaxone in the formulary)."""
+    carried: list[Carried] = []
+    for named in formulary:
+        if any(_alike(term, name) for name in named.terms):
+            carried += [
+                Carried(c, drug=named.name)
+                for c in named.classes
+                if not any(_alike(c, k.allergy_class) for k in carried)
+            ]
+    for word in _WORD.findall(term):
+        for stem in CLASS_STEMS:
+            if stem.names(word) and not any(
+                _alike(stem.allergy_class, k.allergy_class) for k in carried
+            ):
+                carried.append(Carried(stem.allergy_class, stem=stem.stem))
+    return carried
+
+
+@dataclass(frozen=True)
 class AllergyMatch:
     """One allergy of the patient that names the drug: `allergy` as recorded ('penicillin
     (rash)'), `term` what the matcher read in it ('penicillin'), and what of the drug it named:
@@ -176,7 +290,12 @@ class AllergyMatch:
 
     A cross-sensitivity (`cross_from` set): the allergy names no class of the drug but a class
     that cross-reacts with one (CROSS_SENSITIVITIES): `cross_from` is that class as the table
-    names it ('penicillin'), `allergy_class` the drug's ('cephalosporin')."""
+    names it ('penicillin'), `allergy_class` the drug's ('cephalosporin').
+
+    `carried`: the allergy names a drug, not a class, and the class came from it (a formulary
+    drug's class, or a class stem's: `allergy_carried`); a direct match through it when the
+    drug has that class ('amoxicillin' and piperacillin-tazobactam, both penicillins), a
+    cross-sensitivity when the table pairs it with one of the drug's."""
 
     allergy: str
     term: str
@@ -184,6 +303,7 @@ class AllergyMatch:
     synonym: str = ""
     allergy_class: str = ""
     cross_from: str = ""
+    carried: Carried | None = None
 
     @property
     def direct(self) -> bool:
@@ -195,7 +315,25 @@ class AllergyMatch:
         """'penicillin (rash) matches piperacillin-tazobactam (penicillin class)'; a
         cross-sensitivity: 'patient allergic to penicillin class; ceftriaxone is a cephalosporin
         — low but real cross-reactivity' (the allergy as recorded after the class when it says
-        more: 'penicillin class (recorded: penicillin (anaphylaxis))')."""
+        more: 'penicillin class (recorded: penicillin (anaphylaxis))').
+
+        Through the class a drug's name carries, saying how it was found: 'amoxicillin (hives)
+        is a penicillin (by its stem -cillin), as is piperacillin-tazobactam (penicillin
+        class)'; a cross-sensitivity: 'patient allergic to amoxicillin (hives), a penicillin (by
+        its stem -cillin); cefazolin is a cephalosporin — low but real cross-reactivity'."""
+        carried = self.carried
+        if carried is not None:
+            what = f"{_article(carried.allergy_class)} {carried.allergy_class}"
+            how = carried.said(self.term)
+            if self.cross_from:
+                return (
+                    f"patient allergic to {self.allergy}, {what} ({how}); {self.drug} is "
+                    f"{_article(self.allergy_class)} {self.allergy_class} — low but real "
+                    "cross-reactivity"
+                )
+            return (
+                f"{self.allergy} is {what} ({how}), as is {self.drug} ({self.allergy_class} class)"
+            )
         if self.cross_from:
             recorded = f" (recorded: {self.allergy})" if self.allergy.lower() != self.term else ""
             return (
@@ -213,13 +351,36 @@ class AllergyMatch:
         return f"{self.allergy} matches {self.drug}{how}"
 
 
-def allergy_conflicts(allergies: str, drug: Drug) -> list[AllergyMatch]:
+def _cross(allergic_to: list[str], classes: list[str]) -> tuple[str, str] | None:
+    """The first pair of the table (either way) from one of `allergic_to` to one of the drug's
+    `classes`: (the class as the table names it on the allergy's side, the drug's side)."""
+    return next(
+        (
+            (one, other)
+            for one, other in _cross_classes()
+            if any(_alike(a, one) for a in allergic_to) and any(_alike(c, other) for c in classes)
+        ),
+        None,
+    )
+
+
+def allergy_conflicts(
+    allergies: str, drug: Drug, formulary: tuple[FormularyDrug, ...] = ()
+) -> list[AllergyMatch]:
     """The allergies in `allergies` (a patient's, as recorded) that name the drug (its name or a
     synonym) or one of its formulary allergy classes ("platinum" matches "platinum compounds"),
     then those that name a class cross-reacting with one of its classes (CROSS_SENSITIVITIES: a
     "penicillin" allergy and a cephalosporin), each allergy once, a direct match first.
+
+    An allergy naming a drug rather than a class carries that drug's classes (`allergy_carried`:
+    a drug of `formulary`, the formulary's drugs with allergy classes, `formulary_drugs_read`;
+    or a class stem, "amoxicillin" a penicillin), matched as a class is: directly against the
+    drug's classes, then through the table. Where a pair of the table relates the classes
+    carried to the drug's, the table says how (a cross-sensitivity), not a broader class both
+    have ("ceftriaxone" and piperacillin-tazobactam are both beta-lactams: a cross-sensitivity,
+    not a direct match).
     The one matcher: the start's check, the chart, order entry and the pharmacist's queue and
-    review all ask it."""
+    review all ask it. A pure function of its arguments."""
     names = [(term, "", "") for term in allergy_terms(drug.name)]
     names += [(term, part, "") for part, term in _parts(drug.synonyms)]
     classes = allergy_terms(drug.allergy_classes)
@@ -232,26 +393,43 @@ def allergy_conflicts(allergies: str, drug: Drug) -> list[AllergyMatch]:
             name, synonym, allergy_class = direct
             found.append(AllergyMatch(part, allergy, drug.name, synonym, allergy_class))
             continue
-        cross = next(
-            (
-                (allergic_to, drug_class)
-                for allergic_to, drug_class in _cross_classes()
-                if _alike(allergy, allergic_to) and any(_alike(c, drug_class) for c in classes)
-            ),
+        carried = allergy_carried(allergy, formulary)
+        paired = _cross([k.allergy_class for k in carried], classes)
+        shared = next(
+            ((k, c) for k in carried for c in classes if _alike(k.allergy_class, c)),
             None,
         )
+        if shared is not None and paired is None:
+            found.append(
+                AllergyMatch(part, allergy, drug.name, allergy_class=shared[1], carried=shared[0])
+            )
+            continue
+        cross = _cross([allergy], classes)
         if cross is not None:
             crossed.append(
                 AllergyMatch(part, allergy, drug.name, allergy_class=cross[1], cross_from=cross[0])
             )
+        elif paired is not None:
+            through = next(k for k in carried if _alike(k.allergy_class, paired[0]))
+            crossed.append(
+                AllergyMatch(
+                    part,
+                    allergy,
+                    drug.name,
+                    allergy_class=paired[1],
+                    cross_from=paired[0],
+                    carried=through,
+                )
+            )
     return found + crossed
 
 
-def allergy_matches(patient: Patient, drug: Drug) -> list[str]:
+def allergy_matches(patient: Patient, drug: Drug, names: AllergyNames | None = None) -> list[str]:
     """The patient's allergies that name the drug (its name or a synonym) or one of its
     formulary allergy classes ("platinum" matches "platinum compounds"), or a class that
     cross-reacts with one."""
-    return [match.term for match in allergy_conflicts(patient.allergies, drug)]
+    formulary = (names or AllergyNames()).for_allergies(patient.allergies)
+    return [match.term for match in allergy_conflicts(patient.allergies, drug, formulary)]
 
 
 def allergy_sentence(matches: list[AllergyMatch]) -> str:
@@ -269,11 +447,14 @@ def allergy_sentence(matches: list[AllergyMatch]) -> str:
     return " ".join(said)
 
 
-def allergy_warning(patient: Patient, drug: Drug) -> str:
+def allergy_warning(patient: Patient, drug: Drug, names: AllergyNames | None = None) -> str:
     """The warning every place says (`allergy_sentence`) of the patient's allergies and the
     drug, or '' when none names it. Direct or cross-sensitivity, it asks the same reason at
-    order entry, at verification and at the start (mar/README.md, "Allergy warnings")."""
-    return allergy_sentence(allergy_conflicts(patient.allergies, drug))
+    order entry, at verification and at the start (mar/README.md, "Allergy warnings").
+    `names`: the formulary as allergies name it, read once for a page of many orders (none
+    given: read here, when the patient has an allergy term)."""
+    formulary = (names or AllergyNames()).for_allergies(patient.allergies)
+    return allergy_sentence(allergy_conflicts(patient.allergies, drug, formulary))
 
 
 def allergy_cross_only(warning: str) -> bool:
@@ -360,9 +541,14 @@ class StartChecks:
 
 
 def start_problems(
-    order: Order, checks: StartChecks, *, user: AbstractBaseUser
+    order: Order,
+    checks: StartChecks,
+    *,
+    user: AbstractBaseUser,
+    names: AllergyNames | None = None,
 ) -> dict[str | None, list[str]]:
-    """What stops this start, keyed by the form field that resolves it (empty: none)."""
+    """What stops this start, keyed by the form field that resolves it (empty: none).
+    `names`: the formulary as allergies name it, when the caller has it (`allergy_warning`)."""
     if (stop := returned_stop(order)) is not None:
         return {None: [stop]}  # no other check matters: pharmacy decides first
     errors: dict[str | None, list[str]] = {}
@@ -380,7 +566,7 @@ def start_problems(
             f"{order.drug.name} is high-alert and no pharmacist has verified the order: wait "
             "for verification, or give the emergency reason to start it now."
         )
-    allergy = allergy_warning(order.encounter.patient, order.drug)
+    allergy = allergy_warning(order.encounter.patient, order.drug, names)
     if allergy and not checks.allergy_reason.strip():
         errors.setdefault("allergy_reason", []).append(
             f"{allergy} Give the reason to start it anyway."
@@ -442,7 +628,8 @@ def administration_start_checked(
     for name in PHARMACY_DECISIONS:
         setattr(order, name, getattr(current, name))
     now = now or timezone.now()
-    errors = start_problems(order, checks, user=user)
+    names = AllergyNames()  # the formulary read once for the check and the override kept
+    errors = start_problems(order, checks, user=user, names=names)
     if errors:
         raise ChartError(errors)
     adm = charting.administration_start_locked(
@@ -491,7 +678,7 @@ def administration_start_checked(
             administration=adm,
             by=user,
         )
-    allergy = allergy_warning(encounter.patient, order.drug)
+    allergy = allergy_warning(encounter.patient, order.drug, names)
     if allergy:
         SafetyOverride.objects.create(
             encounter=encounter,

@@ -3,21 +3,37 @@ pharmacist's queue row and review page say it ("Allergy: penicillin (rash) match
 piperacillin-tazobactam (penicillin class)."; a cross-sensitivity "Cross-sensitivity: patient
 allergic to penicillin class; ceftriaxone is a cephalosporin — low but real cross-reactivity."),
 or "". The one matcher is mar/services/safety.py's; the order needs its drug and encounter's
-patient loaded. `{{ warning|allergy_cross }}`: the warning is a cross-sensitivity only (the lower
-severity's colour and words); `{{ override|override_stage }}`: where an allergy override was
+patient loaded. `{{ order|allergy_warning:request }}`: the formulary as allergies name it
+(`safety.AllergyNames`, "amoxicillin" a penicillin) read once for the request however many rows
+it draws (kept on the request); without the request, once for the row.
+`{{ warning|allergy_cross }}`: the warning is a cross-sensitivity only (the lower severity's
+colour and words); `{{ override|override_stage }}`: where an allergy override was
 made ('at order entry', 'at verification', 'at a start')."""
 
 from django import template
+from django.http import HttpRequest
 
 from mar.models import Order, SafetyOverride
 from mar.services import safety
 
 register = template.Library()
+_NAMES = "_allergy_names"
+
+
+def request_allergy_names(request: HttpRequest | None) -> safety.AllergyNames:
+    """The request's one `safety.AllergyNames` (a new one without a request)."""
+    names = getattr(request, _NAMES, None)
+    if names is None:
+        names = safety.AllergyNames()
+        if request is not None:
+            setattr(request, _NAMES, names)
+    return names
 
 
 @register.filter
-def allergy_warning(order: Order) -> str:
-    return safety.allergy_warning(order.encounter.patient, order.drug)
+def allergy_warning(order: Order, request: HttpRequest | None = None) -> str:
+    names = request_allergy_names(request or None)
+    return safety.allergy_warning(order.encounter.patient, order.drug, names)
 
 
 @register.filter

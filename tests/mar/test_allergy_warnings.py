@@ -596,3 +596,232 @@ def test_the_drug_page_shows_the_cross_sensitivity_table_with_the_drugs_pairs(
     assert len(rows) == 2
     assert 'data-testid="cross-sensitivity-applies"' in rows[0] and "cephalosporin" in rows[0]
     assert 'data-testid="cross-sensitivity-applies"' not in rows[1] and "carbapenem" in rows[1]
+
+
+# --- an allergy recorded as a drug's name carries its class (mar/README.md) -------------------
+
+AMOXICILLIN_ZOSYN = (
+    "amoxicillin (hives) is a penicillin (by its stem -cillin), as is piperacillin-tazobactam "
+    "(penicillin class)"
+)
+
+
+def _matched(allergies: str, drug: Drug) -> list[str]:
+    """What the matcher says with the formulary as the callers give it (one read)."""
+    names = safety.AllergyNames()
+    return [
+        m.said for m in safety.allergy_conflicts(allergies, drug, names.for_allergies(allergies))
+    ]
+
+
+def test_a_drug_named_allergy_is_a_direct_match_on_a_drug_of_its_stems_class(zosyn) -> None:
+    """Rule: a name carrying -cillin is a penicillin; piperacillin-tazobactam is one too: direct."""
+    assert _matched("amoxicillin (hives)", zosyn) == [AMOXICILLIN_ZOSYN]
+    patient = factories.patient_create(allergies="amoxicillin (hives)")
+    warning = safety.allergy_warning(patient, zosyn)
+    assert warning == f"Allergy: {AMOXICILLIN_ZOSYN}."
+    assert not safety.allergy_cross_only(warning)  # red, as a class match
+
+
+@pytest.mark.parametrize("drug", ["cefazolin", "ceftriaxone"])
+def test_a_drug_named_allergy_warns_of_its_class_cross_sensitivity(drug) -> None:
+    """Rule: amoxicillin (a penicillin by its stem) and a cephalosporin: a cross-sensitivity."""
+    formulary_load_csv()
+    given = Drug.objects.get(name=drug)
+    assert _matched("amoxicillin", given) == [
+        f"patient allergic to amoxicillin, a penicillin (by its stem -cillin); {drug} is a "
+        "cephalosporin — low but real cross-reactivity"
+    ]
+    patient = factories.patient_create(allergies="amoxicillin")
+    assert safety.allergy_cross_only(safety.allergy_warning(patient, given))
+
+
+def test_a_formulary_drugs_name_carries_its_classes_direct_on_its_own_class(ceftriaxone) -> None:
+    """Rule: ceftriaxone, a cephalosporin in the formulary; cefazolin is one too: direct."""
+    cefazolin = Drug.objects.get(name="cefazolin")
+    assert _matched("ceftriaxone", cefazolin) == [
+        "ceftriaxone is a cephalosporin (in the formulary), as is cefazolin (cephalosporin class)"
+    ]
+
+
+def test_a_formulary_drugs_name_on_a_penicillin_is_the_tables_cross_not_a_beta_lactam_match(
+    ceftriaxone, zosyn
+) -> None:
+    """Rule: both are beta-lactams in the formulary, but the table pairs cephalosporin with
+    penicillin: a cross-sensitivity (amber), not a direct match through the broader class."""
+    assert _matched("ceftriaxone (rash)", zosyn) == [
+        "patient allergic to ceftriaxone (rash), a cephalosporin (in the formulary); "
+        "piperacillin-tazobactam is a penicillin — low but real cross-reactivity"
+    ]
+
+
+def test_a_carbapenem_named_allergy_warns_of_a_penicillin_as_a_cross_sensitivity(
+    zosyn, meropenem
+) -> None:
+    """Rule: -penem, a carbapenem (by its stem; meropenem in the formulary too)."""
+    assert [m.said for m in safety.allergy_conflicts("ertapenem", zosyn)] == [
+        "patient allergic to ertapenem, a carbapenem (by its stem -penem); "
+        "piperacillin-tazobactam is a penicillin — low but real cross-reactivity"
+    ]
+    assert _matched("meropenem", zosyn) == [
+        "patient allergic to meropenem, a carbapenem (in the formulary); "
+        "piperacillin-tazobactam is a penicillin — low but real cross-reactivity"
+    ]
+
+
+def test_a_formulary_synonym_as_allergy_carries_the_drugs_classes(ceftriaxone, zosyn) -> None:
+    """Rule: "Rocephin" is the formulary's ceftriaxone (its synonym): a brand name the formulary
+    holds is known, and the sentence says through which drug."""
+    cefazolin = Drug.objects.get(name="cefazolin")
+    assert _matched("Rocephin (hives)", cefazolin) == [
+        "Rocephin (hives) is a cephalosporin (as ceftriaxone in the formulary), as is cefazolin "
+        "(cephalosporin class)"
+    ]
+    assert [m.cross_from for m in safety.allergy_conflicts("Ancef", zosyn)] == []  # no formulary
+    (match,) = safety.allergy_conflicts("Ancef", zosyn, safety.formulary_drugs_read())
+    assert (match.cross_from, match.allergy_class, match.carried.drug) == (
+        "cephalosporin",
+        "penicillin",
+        "cefazolin",
+    )
+
+
+@pytest.mark.parametrize("allergies", ["latex", "sulfa", "latex; sulfa", "Keflex", "NKDA"])
+def test_a_name_with_no_stem_and_not_in_the_formulary_warns_of_nothing(zosyn, allergies) -> None:
+    """Rule: only the formulary's names and the three stems carry a class: "Keflex" (cephalexin's
+    brand, not in the formulary) cannot be known (mar/README.md says so)."""
+    cefazolin = Drug.objects.get(name="cefazolin")
+    assert _matched(allergies, zosyn) == [] and _matched(allergies, cefazolin) == []
+
+
+@pytest.mark.parametrize(
+    ("word", "carried"),
+    [
+        ("cefalexin", ["cephalosporin"]),
+        ("cephalexin", ["cephalosporin"]),
+        ("Cefzil", ["cephalosporin"]),
+        ("ampicillin-sulbactam", ["penicillin"]),
+        ("dicloxacillins", ["penicillin"]),  # a plural's 's'
+        ("imipenem-cilastatin", ["carbapenem"]),
+        ("ceiling", []),  # starts with ce-, not cef-
+        ("decef", []),  # cef inside a word, not at its start
+        ("penicillinase", []),  # -cillin inside a word, not at its end
+        ("cillin", []),  # the stem alone names no drug
+        ("penemix", []),
+        ("latex", []),
+    ],
+)
+def test_a_stem_counts_only_at_a_words_start_or_end(word, carried) -> None:
+    """Rule: cef-/ceph- at a word's start, -cillin and -penem at its end (USAN stems)."""
+    term = safety.allergy_terms(word)[0]
+    assert [k.allergy_class for k in safety.allergy_carried(term)] == carried
+
+
+def test_a_word_merely_containing_the_letters_warns_of_nothing() -> None:
+    formulary_load_csv()
+    cefazolin = Drug.objects.get(name="cefazolin")
+    assert _matched("ceiling tiles dust", cefazolin) == []
+    assert [m.said for m in safety.allergy_conflicts("cefalexin", cefazolin)] == [
+        "cefalexin is a cephalosporin (by its stem cef-), as is cefazolin (cephalosporin class)"
+    ]
+
+
+def test_the_formulary_drug_of_the_name_says_its_class_before_the_stem(zosyn) -> None:
+    """A drug in the formulary with classes: the pharmacist's classes, said as found there."""
+    amoxicillin = factories.drug_get("amoxicillin")
+    Drug.objects.filter(pk=amoxicillin.pk).update(allergy_classes="penicillin; beta-lactam")
+    assert _matched("amoxicillin", zosyn) == [
+        "amoxicillin is a penicillin (in the formulary), as is piperacillin-tazobactam "
+        "(penicillin class)"
+    ]
+
+
+def test_a_class_recorded_as_such_is_said_as_before(zosyn, ceftriaxone) -> None:
+    """ "penicillin" ends in -cillin too: still the class's own words, not the stem's."""
+    assert _matched("penicillin (rash)", zosyn) == [WARNING.removeprefix("Allergy: ")[:-1]]
+    assert _matched("penicillin", ceftriaxone) == [CROSS.removeprefix(safety.CROSS_PREFIX)[:-1]]
+
+
+def test_the_formulary_is_read_once_and_only_for_an_allergy(zosyn, ceftriaxone) -> None:
+    names = safety.AllergyNames()
+    allergic = factories.patient_create(allergies="Rocephin")
+    none_known = factories.patient_create(allergies="NKDA")
+    with CaptureQueriesContext(connection) as read:
+        safety.allergy_warning(none_known, zosyn, names)
+        assert len(read) == 0  # no allergy term: nothing read
+        for drug in (zosyn, ceftriaxone, zosyn):
+            assert safety.allergy_warning(allergic, drug, names)
+    assert len(read) == 1
+
+
+def test_a_pharmacists_class_change_is_read_at_the_next_warning(zosyn) -> None:
+    """No cache to go stale: a class the pharmacist gives a drug counts from the next read."""
+    patient = factories.patient_create(allergies="morphine (itching)")  # an opioid
+    hydromorphone = factories.drug_get("hydromorphone")
+    assert safety.allergy_warning(patient, hydromorphone) == ""
+    Drug.objects.filter(pk=hydromorphone.pk).update(allergy_classes="opioid")
+    hydromorphone.refresh_from_db()
+    assert safety.allergy_warning(patient, hydromorphone) == (
+        "Allergy: morphine (itching) is an opioid (in the formulary), as is hydromorphone "
+        "(opioid class)."
+    )
+
+
+@pytest.fixture
+def amoxicillin_order(zosyn) -> Order:
+    patient = factories.patient_create(allergies="amoxicillin (hives)")
+    visit = factories.encounter_create(
+        patient=patient, arrived_at=timezone.now() - timedelta(hours=1)
+    )
+    return factories.order_create(visit, zosyn, dose="3.375 g", indication="J18.9")
+
+
+def test_the_start_box_says_the_class_a_drug_named_allergy_carries(
+    client_as, amoxicillin_order, zosyn
+) -> None:
+    client = client_as(roles.NURSE)
+    url = reverse("mar:encounter", args=[amoxicillin_order.encounter_id])
+    box = _start_box(client.get(url).content.decode())
+    assert f"<strong>Allergy:</strong> {escape(AMOXICILLIN_ZOSYN)}" in box
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    for _ in range(3):  # more orders warned of: the formulary still read once
+        factories.order_create(amoxicillin_order.encounter, zosyn, dose="3.375 g")
+    with CaptureQueriesContext(connection) as four:
+        html = client.get(url).content.decode()
+    assert html.count('data-testid="allergy-warning"') == 4
+    assert len(four) == len(one)
+
+
+def test_the_start_asks_the_reason_for_a_drug_named_allergy(amoxicillin_order, nurse_user) -> None:
+    start = {"order": amoxicillin_order, "site": None, "start": timezone.now()}
+    with pytest.raises(ChartError) as refused:
+        safety.administration_start_checked(
+            **start, method="infusion", user=nurse_user, checks=safety.StartChecks()
+        )
+    assert refused.value.errors["allergy_reason"] == [
+        f"Allergy: {AMOXICILLIN_ZOSYN}. Give the reason to start it anyway."
+    ]
+
+
+def test_order_entry_and_the_queue_warn_of_a_drug_named_allergy(
+    client_as, amoxicillin_order, zosyn
+) -> None:
+    visit = amoxicillin_order.encounter
+    html = (
+        client_as(roles.CLERK)
+        .post(reverse("registration:order_new", args=[visit.pk]), ZOSYN_ORDER)
+        .content.decode()
+    )
+    assert escape(f"Allergy: {AMOXICILLIN_ZOSYN}.") in field_error(html, "drug")
+    client = client_as(roles.PHARMACIST)
+    page = client.get(reverse("pharmacy:orders")).content.decode()
+    assert escape(f"Allergy: {AMOXICILLIN_ZOSYN}.") in row_of(page, amoxicillin_order)
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("pharmacy:orders"))
+    for _ in range(3):  # more rows warned of: the formulary read once for the page
+        factories.order_create(visit, zosyn, dose="3.375 g")
+    with CaptureQueriesContext(connection) as four:
+        page = client.get(reverse("pharmacy:orders")).content.decode()
+    assert page.count(escape(AMOXICILLIN_ZOSYN)) == 4
+    assert len(four) == len(one)
