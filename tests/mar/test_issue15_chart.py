@@ -128,7 +128,30 @@ def test_drug_dose_the_card_says_it_beside_the_dose_and_links_to_the_field(
     assert "DRUG-DOSE" in beside and said in beside
     field = "dose_unit" if unit else "dose_value"
     assert f'href="#id_a{adm.pk}-{field}"' in beside
-    assert re.search(r'class="ck-item ck-warning[^"]*" data-rule="DRUG-DOSE"', html)  # checklist
+    # Red in the checklist: the drug's charge is lost (screens.md: "items that would cost a charge
+    # are red").
+    assert re.search(r'class="ck-item ck-error[^"]*" data-rule="DRUG-DOSE"', html)
+
+
+def test_drug_dose_with_no_drug_line_blocks_the_signature_until_a_reason_is_given(
+    nurse_user,
+) -> None:
+    """QA: a carboplatin visit was signed with its drug line (J9045) missing and nothing asked.
+    DRUG-DOSE with no drug line made is an error: signing asks a reason for it, kept."""
+    encounter, adm = running_visit()
+    _billed_carboplatin(encounter)
+    Administration.objects.filter(pk=adm.pk).update(
+        dose_value=None, dose_unit="", stop=adm.start + timedelta(minutes=45)
+    )
+    with pytest.raises(SignBlocked) as blocked:
+        charting.encounter_sign(encounter=encounter, user=nurse_user)
+    assert "DRUG-DOSE" in [f.rule for f in blocked.value.open_errors]
+    reasons = {
+        finding_key(f): "dose on the pharmacy label, asked" for f in blocked.value.open_errors
+    }
+    signed = charting.encounter_sign(encounter=encounter, user=nurse_user, reasons=reasons)
+    assert signed.is_signed
+    assert encounter.acknowledgements.filter(rule="DRUG-DOSE").count() == 1
 
 
 def test_drug_dose_a_dose_in_mg_clears_it(client_as) -> None:
