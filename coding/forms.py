@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from coding.models import ChargeFinding, ReviewItem
+from coding.modifiers import modifiers_refusal, modifiers_typed
 from coding.review import MAX_UNITS
 
 REASON_HELP = "Mandatory: it goes with the claim and into the reconciliation report."
@@ -17,11 +18,25 @@ def _split(value: str) -> list[str]:
     return [part for part in value.replace(",", " ").split() if part]
 
 
+MODIFIERS_HELP = "Two letters or digits each, up to 4, e.g. 59 JW"
+
+
 class ModifiersField(forms.CharField):
-    """Modifiers as typed ("59 JW" or "59,JW"), cleaned to a list."""
+    """Modifiers as typed ("59 jw" or "59,JW"), cleaned to a list in capitals. Whether they may
+    go on the line (two letters or digits, one the facility uses, none twice, at most four:
+    `coding/modifiers.py`) is the form's `clean_modifiers`, only when they are sent: a line
+    removed, or a correction kept or dropped, sends none."""
 
     def clean(self, value: Any) -> list[str]:  # type: ignore[override]
-        return _split(super().clean(value) or "")
+        return modifiers_typed(super().clean(value) or "")
+
+
+def _modifiers_refused(mods: list[str]) -> list[str]:
+    """The modifiers, or the field's error: what was typed stays in the field."""
+    refusal = modifiers_refusal(mods)
+    if refusal is not None:
+        raise forms.ValidationError(refusal)
+    return mods
 
 
 def _range_checked(form: forms.Form, data: dict[str, Any]) -> dict[str, Any]:
@@ -71,13 +86,19 @@ class LineCorrectForm(forms.Form):
     action = forms.ChoiceField(choices=[("change", "Change"), ("remove", "Remove")])
     code = forms.CharField(max_length=10, required=False)
     units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
-    modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
+    modifiers = ModifiersField(max_length=60, required=False, help_text=MODIFIERS_HELP)
     reason = forms.CharField(
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
         error_messages={"required": "Say why the line is corrected: the reason is kept beside it."},
     )
+
+    def clean_modifiers(self) -> list[str]:
+        mods: list[str] = self.cleaned_data.get("modifiers") or []
+        if self.cleaned_data.get("action") == "remove":
+            return mods  # a line removed sends none
+        return _modifiers_refused(mods)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -103,12 +124,18 @@ class CorrectionResolveForm(forms.Form):
     )
     code = forms.CharField(max_length=10, required=False, help_text="Adapt: the code to send")
     units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
-    modifiers = ModifiersField(max_length=60, required=False, help_text="e.g. 59 JW")
+    modifiers = ModifiersField(max_length=60, required=False, help_text=MODIFIERS_HELP)
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
         error_messages={"required": "Say why you decide so: the reason is kept with it."},
     )
+
+    def clean_modifiers(self) -> list[str]:
+        mods: list[str] = self.cleaned_data.get("modifiers") or []
+        if self.cleaned_data.get("decision") != "adapt":
+            return mods  # kept or dropped: the correction's own modifiers stand
+        return _modifiers_refused(mods)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -165,7 +192,7 @@ class LineAddForm(forms.Form):
         initial=1,
         error_messages={"required": "Enter the units of the line to add (1 or more)."},
     )
-    modifiers = ModifiersField(max_length=60, required=False)
+    modifiers = ModifiersField(max_length=60, required=False, help_text=MODIFIERS_HELP)
     administrations = forms.CharField(
         max_length=200, required=False, help_text="Record ids, e.g. A12 A13"
     )
@@ -182,6 +209,9 @@ class LineAddForm(forms.Form):
     def __init__(self, *args: Any, administration_ids: set[str] | None = None, **kw: Any):
         super().__init__(*args, **kw)
         self.administration_ids = administration_ids or set()
+
+    def clean_modifiers(self) -> list[str]:
+        return _modifiers_refused(self.cleaned_data.get("modifiers") or [])
 
     def clean_administrations(self) -> list[str]:
         ids = [i.upper() for i in _split(self.cleaned_data.get("administrations") or "")]

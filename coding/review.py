@@ -30,6 +30,7 @@ from coding.models import (
     EditOverride,
     ReviewItem,
 )
+from coding.modifiers import modifiers_checked
 from coding.mue import mue_limits
 from coding.ptp import ptp_pairs
 from mar.models import Addendum, Administration
@@ -43,9 +44,7 @@ CODE_HELP = (
     "a CPT code is five digits (96365) or four digits and F, T, A, M or U; "
     "a HCPCS code a letter and four digits (J9045)"
 )
-MODIFIER_RE = re.compile(r"^[0-9A-Z]{2}$")
 MAX_UNITS = 9999  # more units than this on one line is a typing error, not a charge
-MAX_MODIFIERS = 4  # a claim line (837I SV202-3..6, UB-04 FL 44) carries at most four
 RECORD_ID_RE = re.compile(r"^A[0-9]+$")
 
 
@@ -432,17 +431,7 @@ def _clean_line(
         raise ValidationError(
             {"units": f"{units} units on one line is more than {MAX_UNITS}: a typing error?"}
         )
-    mods = [m.strip().upper() for m in modifiers if m.strip()]
-    for mod in mods:
-        if not MODIFIER_RE.match(mod):
-            raise ValidationError({"modifiers": f"{mod} is not a modifier"})
-    twice = sorted({mod for mod in mods if mods.count(mod) > 1})
-    if twice:
-        raise ValidationError({"modifiers": f"{' '.join(twice)} given twice: once is enough"})
-    if len(mods) > MAX_MODIFIERS:
-        raise ValidationError(
-            {"modifiers": f"{len(mods)} modifiers: a claim line carries at most {MAX_MODIFIERS}"}
-        )
+    mods = modifiers_checked(modifiers)  # coding/modifiers.py: shape, known, none twice, <= 4
     for adm in administrations:
         if not RECORD_ID_RE.match(adm):
             raise ValidationError({"administrations": f"{adm} is not an administration id"})

@@ -76,6 +76,52 @@ def test_an_added_line_is_corrected_with_a_reason_and_the_line_as_added_kept_bes
     assert (line.units, line.modifiers) == (3, ("59",))
 
 
+def test_an_added_line_corrected_to_a_modifier_not_taken_is_refused_and_removed_still(
+    coder_user,
+) -> None:
+    """QA: a correction of an added line's modifiers took "ZZ". The service refuses what the
+    form refuses (coding/modifiers.py), beside the modifiers; lower case is kept in capitals;
+    the line is removed whatever it carries."""
+    encounter, run, item = claimed(coder_user)
+    added = add_96372(coder_user, encounter, item)
+    with pytest.raises(ValidationError) as refused:
+        charge_line_correct(
+            item=item, user=coder_user, added=added, action="change", code="96372", units=1,
+            modifiers=["ZZ"], reason="second site",
+        )  # fmt: skip
+    assert list(refused.value.message_dict) == ["modifiers"]
+    assert refused.value.message_dict["modifiers"][0].startswith(
+        "ZZ is not a modifier of these lines: the ones taken are 25, 27, 59,"
+    )
+    with pytest.raises(ValidationError, match="ZZ is not a modifier"):
+        charge_line_correct(
+            item=item, user=coder_user, action="add", code="96523", units=3, modifiers=["ZZ"],
+            reason="port flushed",
+        )  # fmt: skip
+    changed = charge_line_correct(
+        item=item, user=coder_user, added=added, action="change", code="96372", units=1,
+        modifiers=["xs"], reason="second site",
+    )  # fmt: skip
+    assert changed.corrected["modifiers"] == ["XS"]
+    (line,) = coder_lines(run)
+    assert line.modifiers == ("XS",)
+
+    # A line added with "ZZ" before the rule: its units are not changed with ZZ kept (the
+    # coder fixes its modifiers at the same time), and it is removed as it stands.
+    ChargeCorrection.objects.filter(pk=changed.pk).update(
+        corrected={**changed.corrected, "modifiers": ["ZZ"]}
+    )
+    with pytest.raises(ValidationError, match="ZZ is not a modifier"):
+        charge_line_correct(
+            item=item, user=coder_user, added=added, action="change", code="96372", units=2,
+            reason="two hours",
+        )  # fmt: skip
+    charge_line_correct(
+        item=item, user=coder_user, added=added, action="remove", reason="charted twice"
+    )
+    assert coder_lines(run) == []
+
+
 def test_an_added_line_is_removed_with_a_reason_and_shown_removed(coder_user) -> None:
     encounter, run, item = claimed(coder_user)
     added = add_96372(coder_user, encounter, item)

@@ -416,6 +416,63 @@ def test_an_added_line_dated_outside_the_encounter_is_refused_beside_the_date(cl
     assert ChargeCorrection.objects.get().corrected["date"] == day.isoformat()
 
 
+def test_an_added_line_with_a_modifier_not_taken_is_refused_beside_it_keeping_what_was_typed(
+    claimed,
+) -> None:
+    """QA: "Add a line" took 96523 ×3 with modifier "ZZ". Refused beside the modifiers, naming
+    the ones taken (coding/modifiers.py), everything typed kept; in lower case, a modifier
+    taken is stored in capitals."""
+    from coding.modifiers import MODIFIERS
+
+    encounter, _, _, client = claimed
+    url = reverse("coding:line_add", args=[encounter.pk])
+    typed = {"code": "96523", "units": "3", "modifiers": "zz", "administrations": "",
+             "day": "", "reason": "port flushed before the pump was connected"}  # fmt: skip
+    response = client.post(url, typed)
+
+    assert response.status_code == 200
+    form = form_on(response, url)
+    assert form.details_open
+    known = ", ".join(sorted(MODIFIERS))
+    assert form.errors == {
+        "modifiers": [f"ZZ is not a modifier of these lines: the ones taken are {known}"]
+    }
+    assert "is-invalid" in form.fields["modifiers"]["class"]
+    assert form.fields["modifiers"]["value"] == "zz"
+    assert (form.fields["code"]["value"], form.fields["units"]["value"]) == ("96523", "3")
+    assert form.fields["reason"]["value"].strip() == typed["reason"]
+    assert not ChargeCorrection.objects.exists()
+
+    assert client.post(url, {**typed, "modifiers": "xu"}).status_code == 302
+    assert ChargeCorrection.objects.get().corrected["modifiers"] == ["XU"]
+
+
+@pytest.mark.parametrize(
+    ("modifiers", "message"),
+    [
+        ("ZZ", "ZZ is not a modifier of these lines: the ones taken are "),
+        ("5", "5 is not a modifier: a modifier is two letters or digits"),
+        ("59 59", "59 given twice: once is enough"),
+        ("59 XU JW JZ 25", "5 modifiers: a claim line carries at most 4"),
+    ],
+)
+def test_a_correction_of_a_lines_modifiers_is_refused_beside_them(
+    claimed, modifiers, message
+) -> None:
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    response = client.post(url, correction(line, modifiers=modifiers, reason="second site"))
+
+    assert response.status_code == 200
+    form = form_on(response, url)
+    prefix = f"l{line.pk}"
+    assert list(form.errors) == [f"{prefix}-modifiers"]
+    assert form.errors[f"{prefix}-modifiers"][0].startswith(message)
+    assert form.fields[f"{prefix}-modifiers"]["value"] == modifiers
+    assert not ChargeCorrection.objects.exists()
+
+
 def test_no_coder_form_refuses_with_django_s_bare_required_message() -> None:
     """Every field a coder must fill says what is missing in words (walk19: pharmacy and
     registration do; "This field is required." beside a reason box says neither what nor why)."""

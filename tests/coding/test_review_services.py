@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from coding.models import ChargeCorrection, ChargeRun, DocumentationQuery, ReviewItem
+from coding.modifiers import MODIFIERS
 from coding.review import (
     charge_line_correct,
     effective_lines,
@@ -87,6 +88,9 @@ def test_a_correction_without_a_reason_is_refused(coder_user) -> None:
     assert not ChargeCorrection.objects.exists()
 
 
+KNOWN = ", ".join(sorted(MODIFIERS))
+
+
 def test_a_bad_code_or_modifier_is_refused(coder_user) -> None:
     _, run, item = reviewed()
     review_claim(user=coder_user, item_id=item.pk)
@@ -155,6 +159,12 @@ def test_units_the_export_would_refuse_are_refused_at_the_correction(coder_user)
         (["59", "59"], "59 given twice: once is enough"),
         (["59", "jw", "JW"], "JW given twice: once is enough"),
         (["59", "XU", "JW", "JZ", "25"], "5 modifiers: a claim line carries at most 4"),
+        (
+            ["5"],
+            "5 is not a modifier: a modifier is two letters or digits, several separated "
+            "by spaces (59 JW)",
+        ),
+        (["59", "zz"], "ZZ is not a modifier of these lines: the ones taken are " + KNOWN),
     ],
 )
 def test_a_modifier_twice_or_more_than_a_claim_line_carries_is_refused(
