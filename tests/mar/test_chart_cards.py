@@ -303,3 +303,28 @@ def test_a_kept_running_card_counts_its_minutes_at_each_load(client_as) -> None:
     assert re.findall(badge, later) == [("45", ten_later, "45")]
     caches[CACHE].clear()
     assert page_at(client, url, now + timedelta(minutes=10))[0] == later
+
+
+def test_a_drug_renamed_by_the_pharmacist_shows_on_the_kept_card(client_as) -> None:
+    caches[CACHE].clear()
+    now = timezone.now().replace(second=0, microsecond=0)
+    encounter = factories.encounter_create(arrived_at=now - timedelta(hours=2))
+    site = factories.site_create(encounter, placed_at=now - timedelta(hours=2))
+    drug = factories.drug_get(f"testdrug-{uuid.uuid4().hex[:8]}")
+    order = factories.order_create(encounter, drug, dose="8 mg")
+    nurse = factories.user_create(username=f"rn-{uuid.uuid4().hex}", role="nurse")
+    pharmacist = factories.user_create(username=f"rph-{uuid.uuid4().hex}", role="pharmacist")
+    charting.administration_start(
+        order=order, site=site, start=now - timedelta(minutes=35), user=nurse, now=now,
+        method=Administration.Method.PUSH,
+    )  # fmt: skip
+    client = client_as("nurse")
+    url = reverse("mar:encounter", args=[encounter.pk])
+    assert page_at(client, url, now)[1] == 1
+    renamed = drug_save(
+        drug=drug, name=f"{drug.name}-renamed", synonyms="", hcpcs="", billing_unit="",
+        note="renamed", user=pharmacist,
+    )  # fmt: skip
+    page, drawn = page_at(client, url, now)
+    assert drawn == 1
+    assert [f'<h3 class="h5 mb-0">{renamed.name} ' in card for card in card_list(page)] == [True]
