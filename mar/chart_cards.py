@@ -4,19 +4,22 @@ Drawing the cards (`mar/_administration.jinja` with its care panel, findings and
 1.3 ms a card) was the largest part of a chart page's templates (benchmarks/README.md,
 twenty-fourth session). A card shows only values the page reads at every load anyway: its
 administration (every field, its version), drug, order (and a pharmacist's class decision on
-it), pauses, rate changes, safety overrides and double check; its findings as the checklist
-gives them (rule, severity, field, words, where they jump, acknowledged or not); the sites its
-form offers; the encounter's state (signed, when: "started without scanning" reads it), the time
-zone its times are shown in; whether the user may chart or write an addendum, and whether the
-answer is about this card (its details open). Those values themselves make the key a drawn card
-is kept under (`card_key`), so a card drawn for other values is never shown.
+it), pauses, rate changes, safety overrides and double check; its findings beside the dose as
+the checklist gives them (rule, severity, field, words, where they jump, acknowledged or not)
+and whether it has any (a card with none is folded); the sites its form offers; the
+encounter's state (signed, when: "started without scanning" reads it), the time zone its times
+are shown in; whether the user may chart or write an addendum, and whether the answer is about
+this card (its details open). Those values themselves make the key a drawn card is kept under
+(`card_key`), so a card drawn for other values is never shown.
 
 What changes with every response is a slot in the drawn card, filled per response: the CSRF
-token, the page's moment (`data-since`, the running badge's clock) and the minutes run (each a
-random string, new with each process). Nothing else on a card reads the clock: its forms are
-unbound (a time left empty means "now" when sent, never prefilled). A card with anything the
-nurse sent (a form bound with its errors and typed values, a conflict, an addendum prefilled, a
-refused pause/resume/stop) is drawn afresh and never kept.
+token, the page's moment (`data-since`, the running badge's clock), the minutes run (each a
+random string, new with each process), and the list of findings at the card's top
+(mar/_adm_findings.jinja, drawn per response: another start overlapping this one changes that
+list only, and in a round it is what changes most often). Nothing else on a card reads the
+clock: its forms are unbound (a time left empty means "now" when sent, never prefilled). A card
+with anything the nurse sent (a form bound with its errors and typed values, a conflict, an
+addendum prefilled, a refused pause/resume/stop) is drawn afresh and never kept.
 
 The cache is `CACHES["board"]` (memory per process, as the board's cards and the worklist's
 rows). tests/mar/test_chart_cards.py holds the chart page with cards kept to the page drawn with
@@ -46,13 +49,15 @@ from mar.chart_context import Card
 from mar.jinja import jinja
 
 CACHE = "board"
-_VERSION = "1"  # bump when the card's templates, its forms or what it reads change
+_VERSION = "2"  # bump when the card's templates, its forms or what it reads change
 TEMPLATE = "mar/_administration.jinja"
 KEEP = True  # tests draw the page without any card kept (the template's include) to compare
 
 _SLOT = secrets.token_hex(16)
 _TOKEN_SLOT = f"csrf-slot-{_SLOT}"
 _ELAPSED_SLOT = f"elapsed-slot-{_SLOT}"
+_FINDINGS_SLOT = f"findings-slot-{_SLOT}"
+FINDINGS = "mar/_adm_findings.jinja"
 # The page's moment is drawn through the `date` filter: a moment no chart shows stands for it.
 _NOW_SLOT = datetime(1111, 11, 11, 11, 11, 11, secrets.randbelow(10**6), tzinfo=UTC)
 
@@ -107,6 +112,8 @@ def _shown(card: Card, context: dict[str, Any]) -> tuple[Any, ...]:
         (_fields(decision), _username(decision.by)) if decision is not None else None,
         tuple(_fields(p) for p in adm.pauses.all()),
         _care(care.administrations.get(adm.pk)) if care is not None else None,
+        # The list at its top is a slot (another start's overlap changes it, not the card);
+        # those beside the dose are drawn in the card, and any finding unfolds its form.
         tuple(
             (
                 item.finding.rule,
@@ -117,8 +124,9 @@ def _shown(card: Card, context: dict[str, Any]) -> tuple[Any, ...]:
                 item.anchor,
                 item.acknowledgement is not None,
             )
-            for item in card.findings
+            for item in card.dose_findings
         ),
+        bool(card.findings),
         card.running,
         card.paused,
         card.elapsed_minutes is None,
@@ -189,7 +197,13 @@ def cards_draw(
         return
     template = jinja().get_template(TEMPLATE)
     zone = context.get("zone")
-    values = {**context, "csrf_token": _TOKEN_SLOT, "now": _NOW_SLOT}
+    values = {
+        **context,
+        "csrf_token": _TOKEN_SLOT,
+        "now": _NOW_SLOT,
+        "findings_slot": _FINDINGS_SLOT,
+    }
+    findings = jinja().get_template(FINDINGS)
     cache = caches[CACHE]
     keys = {card.administration.pk: card_key(card, context) for card in cards}
     with timezone.override(zone):
@@ -203,10 +217,15 @@ def cards_draw(
             cache.set_many(missed)
         now_slot = _moment().render(now=_NOW_SLOT)
         now_text = _moment().render(now=context["now"])
+        lists = {
+            card.administration.pk: findings.render({"card": card, "findings_oob": False})
+            for card in cards
+        }
     token = str(get_token(request))
     for card in cards:
         html = found[keys[card.administration.pk]].replace(_TOKEN_SLOT, token)
         html = html.replace(now_slot, now_text)
+        html = html.replace(_FINDINGS_SLOT, lists[card.administration.pk])
         if card.elapsed_minutes is not None:
             html = html.replace(_ELAPSED_SLOT, _number().render(value=card.elapsed_minutes))
         card.html = Markup(html)
