@@ -16,6 +16,7 @@ from typing import Any
 
 from django.forms import Form
 from django.utils import timezone
+from markupsafe import Markup
 
 from coding.engine import Finding, Record, RecordError, Result, code_record
 from coding.engine.checks import is_running_finding
@@ -197,6 +198,9 @@ class Card:
     # The card's addendum form prefilled with a change sent from a page drawn before the
     # signature (`chart_context(prefill=...)`): what it holds, as she typed it ("Bag id: 'X'").
     prefilled: list[str] = field(default_factory=list)
+    # The card as drawn for this response, when kept while unchanged (mar/chart_cards.py); None:
+    # the page's template draws it.
+    html: Markup | None = None
 
     @property
     def top_findings(self) -> list[Item]:

@@ -36,6 +36,7 @@ from mar import merge
 from mar.board_cards import board_cards
 from mar.care_context import care_context
 from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
+from mar.chart_cards import cards_draw
 from mar.chart_context import (
     answer_context,
     bedside_now,
@@ -224,6 +225,8 @@ def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) ->
         care_context(request, encounter, bound=kwargs.get("bound"), rows=context["rows"])
     )
     context.update(_chart_permissions(request, encounter))
+    # The cards unchanged since drawn are kept drawn (issue 19); those with what was sent are not.
+    cards_draw(request, context, bound=kwargs.get("bound"))
     return context
 
 
@@ -1028,6 +1031,7 @@ def _start_answer(
         )
     )
     context.update(_chart_permissions(request, encounter))
+    cards_draw(request, context)  # what runs, when sent whole: unchanged cards kept (issue 19)
     context["oob"] = True
     response = partial_response(request, "mar/_start_response.jinja", context)
     response["HX-Reswap"] = "none"  # every part is swapped out of band

@@ -1,0 +1,231 @@
+"""The chart's administration cards, each kept drawn while what it shows is as it was (issue 19).
+
+Drawing the cards (`mar/_administration.jinja` with its care panel, findings and forms, about
+1.3 ms a card) was the largest part of a chart page's templates (benchmarks/README.md,
+twenty-fourth session). A card shows only values the page reads at every load anyway: its
+administration (every field, its version), drug, order (and a pharmacist's class decision on
+it), pauses, rate changes, safety overrides and double check; its findings beside the dose as
+the checklist gives them (rule, severity, field, words, where they jump, acknowledged or not)
+and whether it has any (a card with none is folded); the sites its form offers; the
+encounter's state (signed, when: "started without scanning" reads it), the time zone its times
+are shown in; whether the user may chart or write an addendum, and whether the answer is about
+this card (its details open). Those values themselves make the key a drawn card is kept under
+(`card_key`), so a card drawn for other values is never shown.
+
+What changes with every response is a slot in the drawn card, filled per response: the CSRF
+token, the page's moment (`data-since`, the running badge's clock), the minutes run (each a
+random string, new with each process), and the list of findings at the card's top
+(mar/_adm_findings.jinja, drawn per response: another start overlapping this one changes that
+list only, and in a round it is what changes most often). Nothing else on a card reads the
+clock: its forms are unbound (a time left empty means "now" when sent, never prefilled). A card
+with anything the nurse sent (a form bound with its errors and typed values, a conflict, an
+addendum prefilled, a refused pause/resume/stop) is drawn afresh and never kept.
+
+The cache is `CACHES["board"]` (memory per process, as the board's cards and the worklist's
+rows). tests/mar/test_chart_cards.py holds the chart page with cards kept to the page drawn with
+nothing kept (and to the page drawn by the template's own include), after any sequence of
+changes and as the clock moves on.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from django.core.cache import caches
+from django.db import models
+from django.forms import Form
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.utils import timezone
+from jinja2 import Template
+from markupsafe import Markup
+
+from mar.chart_context import Card
+from mar.jinja import jinja
+
+CACHE = "board"
+_VERSION = "2"  # bump when the card's templates, its forms or what it reads change
+TEMPLATE = "mar/_administration.jinja"
+KEEP = True  # tests draw the page without any card kept (the template's include) to compare
+
+_SLOT = secrets.token_hex(16)
+_TOKEN_SLOT = f"csrf-slot-{_SLOT}"
+_ELAPSED_SLOT = f"elapsed-slot-{_SLOT}"
+_FINDINGS_SLOT = f"findings-slot-{_SLOT}"
+FINDINGS = "mar/_adm_findings.jinja"
+# The page's moment is drawn through the `date` filter: a moment no chart shows stands for it.
+_NOW_SLOT = datetime(1111, 11, 11, 11, 11, 11, secrets.randbelow(10**6), tzinfo=UTC)
+
+
+@lru_cache(maxsize=1)
+def _moment() -> Template:
+    """The page's moment as the card writes it (`data-since`)."""
+    return jinja().from_string("{{ now|date('c') }}")
+
+
+@lru_cache(maxsize=1)
+def _number() -> Template:
+    return jinja().from_string("{{ value }}")
+
+
+def _fields(row: models.Model | None) -> tuple[Any, ...] | None:
+    """Every stored field of a row (a superset of what a card shows of it)."""
+    if row is None:
+        return None
+    return tuple(getattr(row, f.attname) for f in row._meta.concrete_fields)
+
+
+def _username(user: Any) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def _care(info: Any) -> tuple[Any, ...] | None:
+    """What the card's care panel shows (mar/_adm_care.jinja), its forms unbound."""
+    if info is None:
+        return None
+    return (
+        info.double_check,
+        repr(info.rate_now),
+        tuple((*_fields(rc), _username(rc.by)) for rc in info.rate_changes),  # type: ignore[misc]
+        tuple((*_fields(o), _username(o.by)) for o in info.overrides),  # type: ignore[misc]
+    )
+
+
+def _shown(card: Card, context: dict[str, Any]) -> tuple[Any, ...]:
+    """Every value the card's templates read (mar/_administration.jinja, mar/_adm_care.jinja,
+    mar/_adm_findings.jinja, mar/_class_decision.jinja), but the slots."""
+    adm = card.administration
+    encounter = context["encounter"]
+    order = adm.order
+    decision = getattr(order, "class_decision", None) if order is not None else None
+    care = context.get("care")
+    rows = context.get("rows")
+    return (
+        _fields(adm),
+        _fields(adm.drug),
+        _fields(order),
+        (_fields(decision), _username(decision.by)) if decision is not None else None,
+        tuple(_fields(p) for p in adm.pauses.all()),
+        _care(care.administrations.get(adm.pk)) if care is not None else None,
+        # The list at its top is a slot (another start's overlap changes it, not the card);
+        # those beside the dose are drawn in the card, and any finding unfolds its form.
+        tuple(
+            (
+                item.finding.rule,
+                str(item.finding.severity),
+                item.finding.field,
+                tuple(item.finding.administrations),
+                item.text,
+                item.anchor,
+                item.acknowledgement is not None,
+            )
+            for item in card.dose_findings
+        ),
+        bool(card.findings),
+        card.running,
+        card.paused,
+        card.elapsed_minutes is None,
+        card.pause_at is not None,
+        card.resume_at is not None,
+        card.pause_add is not None,
+        tuple((s.pk, str(s)) for s in rows.sites) if rows is not None else None,
+        encounter.pk,
+        encounter.status,
+        encounter.signed_at,
+        str(context.get("zone")),
+        bool(context.get("can_chart")),
+        bool(context.get("can_addendum")),
+        context.get("card_pk") == adm.pk,
+        tuple(context.get("pause_reason_choices") or ()),
+    )
+
+
+def card_key(card: Card, context: dict[str, Any]) -> str:
+    digest = hashlib.sha256(repr(_shown(card, context)).encode()).hexdigest()
+    return f"chart-card:{_VERSION}:{card.administration.pk}:{digest}"
+
+
+def _bound(form: Form | None) -> bool:
+    return form is not None and form.is_bound
+
+
+def keepable(card: Card, bound: dict[str, Form]) -> bool:
+    """Whether the card is drawn from what is stored only (nothing the nurse sent is on it)."""
+    adm = card.administration
+    sent = {f"a{adm.pk}", f"at-a{adm.pk}", f"pa{adm.pk}", f"rate-A{adm.pk}", f"remove-A{adm.pk}"}
+    sent |= {f"volumes-A{adm.pk}"} | {f"p{pause.pk}" for pause, _form in card.pauses}
+    return not (
+        sent & bound.keys()
+        or card.conflict is not None
+        or card.prefilled
+        or card.at_form is not None
+        or _bound(card.form)
+        or any(_bound(form) for _pause, form in card.pauses)
+        or _bound(card.pause_at)
+        or _bound(card.resume_at)
+        or _bound(card.pause_add)
+    )
+
+
+def _draw(template: Template, values: dict[str, Any], card: Card) -> str:
+    """The card with its slots: the minutes run, the moment and the token are in `values`."""
+    drawn = copy.copy(card)
+    if drawn.elapsed_minutes is not None:
+        drawn.elapsed_minutes = _ELAPSED_SLOT  # type: ignore[assignment]
+    return template.render({**values, "card": drawn})
+
+
+def cards_draw(
+    request: HttpRequest,
+    context: dict[str, Any],
+    *,
+    bound: dict[str, Form] | None = None,
+) -> None:
+    """Each card of the chart's `context` (with its care and permissions) drawn into `card.html`,
+    kept or drawn now and kept, its slots filled for this response; the page's templates write
+    `card.html` where set, and draw the others (a card with what the nurse sent) themselves."""
+    if not KEEP:
+        return
+    bound = bound or {}
+    cards = [card for card in context.get("cards", ()) if keepable(card, bound)]
+    if not cards:
+        return
+    template = jinja().get_template(TEMPLATE)
+    zone = context.get("zone")
+    values = {
+        **context,
+        "csrf_token": _TOKEN_SLOT,
+        "now": _NOW_SLOT,
+        "findings_slot": _FINDINGS_SLOT,
+    }
+    findings = jinja().get_template(FINDINGS)
+    cache = caches[CACHE]
+    keys = {card.administration.pk: card_key(card, context) for card in cards}
+    with timezone.override(zone):
+        found = cache.get_many(list(keys.values()))
+        missed = {}
+        for card in cards:
+            key = keys[card.administration.pk]
+            if key not in found:
+                missed[key] = found[key] = _draw(template, values, card)
+        if missed:
+            cache.set_many(missed)
+        now_slot = _moment().render(now=_NOW_SLOT)
+        now_text = _moment().render(now=context["now"])
+        lists = {
+            card.administration.pk: findings.render({"card": card, "findings_oob": False})
+            for card in cards
+        }
+    token = str(get_token(request))
+    for card in cards:
+        html = found[keys[card.administration.pk]].replace(_TOKEN_SLOT, token)
+        html = html.replace(now_slot, now_text)
+        html = html.replace(_FINDINGS_SLOT, lists[card.administration.pk])
+        if card.elapsed_minutes is not None:
+            html = html.replace(_ELAPSED_SLOT, _number().render(value=card.elapsed_minutes))
+        card.html = Markup(html)
