@@ -234,6 +234,33 @@
 
   var keptValues = new WeakMap();
 
+  // The folds (<details>) she opened herself (a tap on the summary, or Enter on it). A card's
+  // autosave runs as she leaves a field, so a tap on "Rate change…" straight from the Bag id
+  // opened the fold just before the saved card came back closed: the first tap seemed to do
+  // nothing (QA, tablet). Such a fold stays open through the morph of an answer to another
+  // form; an answer to a form inside it (the rate change saved, or refused) decides as drawn.
+  var openedByHer = new WeakSet();
+  var tapped = null;
+  document.addEventListener("click", function (event) {
+    var summary = event.target.closest && event.target.closest("summary");
+    tapped = summary && summary.parentElement.tagName === "DETAILS" ? summary.parentElement : null;
+  }, true);
+  document.addEventListener("toggle", function (event) {
+    var fold = event.target;
+    if (fold.tagName !== "DETAILS") return;
+    if (!fold.open) openedByHer.delete(fold);
+    else if (fold === tapped) openedByHer.add(fold);
+    if (fold === tapped) tapped = null;
+  }, true);
+
+  function keptOpen(fold) {
+    // Tapped open, its toggle event (queued) not yet run: hers too.
+    if (!openedByHer.has(fold) && !(fold === tapped && fold.open)) return false;
+    var a = answering;
+    return !(a && a.form && (fold.contains(a.form) || Array.prototype.some.call(
+      fold.querySelectorAll("form"), function (form) { return sameForm(form, a); })));
+  }
+
   function install() {
     if (!window.Idiomorph) return;
     var callbacks = window.Idiomorph.defaults.callbacks;
@@ -268,7 +295,9 @@
     };
     callbacks.beforeAttributeUpdated = function (name, el, how) {
       // A <details> holding what she typed and did not send stays open (the server folds it).
+      // So does a fold she opened herself, when the answer is another form's (keptOpen).
       if (name === "open" && how === "remove" && el.tagName === "DETAILS") {
+        if (keptOpen(el)) return false;
         return !Array.prototype.some.call(el.querySelectorAll(FIELDS), function (field) {
           return !field.disabled && changed(field) && !sentAsIs(field);
         });
