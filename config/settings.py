@@ -107,6 +107,15 @@ DATABASES = {
     if DATABASE_URL
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The demo's SQLite: a write waits for another to finish rather than failing at once. Each
+    # transaction takes the write lock as it begins (IMMEDIATE: a read transaction that later
+    # writes cannot deadlock with another and fail without waiting), and waits up to `timeout`
+    # seconds for it (QA: an autosave and a button press at once answered 500 "database is
+    # locked"). Django 5.1+.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The chart's reads (mar/prepared.py) are prepared statements on PostgreSQL, planned once per
 # connection. Behind a pooler that does not keep a session's prepared statements across

@@ -141,6 +141,9 @@ class RateChangeForm(ZonedForm):
         error_messages={"required": "Say why the rate changed."},
     )
     version = forms.IntegerField(required=False, widget=forms.HiddenInput())
+    # On a signed record (the addendum's forms, ?addendum=1): the addendum's reason; the
+    # service asks for it beside the field (mar/services/rates.py).
+    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
 
 
 class VolumesForm(forms.Form):
@@ -148,6 +151,7 @@ class VolumesForm(forms.Form):
     bag_volume_ml = _amount("Bag volume (mL)")
     vtbi_ml = _amount("Volume to be infused (mL)")
     volume_infused_ml = _amount("Volume infused (mL)")
+    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
 
 
 class AdministrationRemoveForm(forms.Form):

@@ -50,6 +50,7 @@ from mar.services import charting, measures, rates, safety, scanning
 from mar.services.charting import ChartError, RecordSigned, StaleVersion
 from mar.views import (
     _after_change,
+    _drawn_in_progress,
     _encounter,
     _form_unsent,
     _signed_since,
@@ -165,12 +166,14 @@ def _administration(pk: int, adm_pk: int) -> Administration:
 @role_required(NURSE)
 @answers_from_written
 def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
-    """A titration or rate change: new rate, when (empty: now), why."""
+    """A titration or rate change: new rate, when (empty: now), why; on a signed record an
+    addendum with its reason (the addendum's form posts `addendum_why`)."""
     adm = _administration(pk, adm_pk)
     encounter = adm.encounter
     form = RateChangeForm(request.POST, encounter=encounter, prefix=f"r{adm.pk}")
     title = f"{adm.drug.name} (A{adm.pk}) rate change"
-    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no rate form)
+    drawn_in_progress = _drawn_in_progress(request, form)
+    if encounter.is_signed and drawn_in_progress:  # signed since the page was drawn
         return _signed_since(request, encounter, _form_unsent(request, form, title))
     if form.is_valid():
         try:
@@ -181,14 +184,19 @@ def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
                 user=request.user,
                 version=form.cleaned_data["version"],
+                addendum_why=form.cleaned_data["addendum_why"],
             )
-        except RecordSigned:
-            return _signed_since(request, encounter, _form_unsent(request, form, title))
+        except RecordSigned as exc:
+            if drawn_in_progress:
+                return _signed_since(request, encounter, _form_unsent(request, form, title))
+            apply_chart_error(form, exc.errors)  # the addendum's reason missing: beside it
         except ChartError as exc:
             apply_chart_error(form, exc.errors)
         except StaleVersion:
             form.add_error(None, f"{adm.drug.name} was changed meanwhile: check it and try again.")
         else:
+            if encounter.is_signed:
+                messages.success(request, f"Rate change of {adm.drug.name} saved as an addendum.")
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
     return _after_change(request, encounter, bound={f"rate-A{adm.pk}": form}, card=adm.pk)
 
@@ -197,20 +205,27 @@ def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
 @role_required(NURSE)
 @answers_from_written
 def volumes(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
+    """Rate at start, bag, VTBI, volume infused; on a signed record an addendum with its reason
+    (QA: a wrong volume found after signing could not be corrected)."""
     adm = _administration(pk, adm_pk)
     encounter = adm.encounter
     form = VolumesForm(request.POST, prefix=f"v{adm.pk}")
     title = f"{adm.drug.name} (A{adm.pk}) volumes"
-    if encounter.is_signed:  # signed since the page was drawn (a signed chart has no volumes form)
+    drawn_in_progress = _drawn_in_progress(request, form)
+    if encounter.is_signed and drawn_in_progress:  # signed since the page was drawn
         return _signed_since(request, encounter, _form_unsent(request, form, title))
     if form.is_valid():
         try:
-            rates.volumes_update(administration=adm, **form.cleaned_data)
-        except RecordSigned:
-            return _signed_since(request, encounter, _form_unsent(request, form, title))
+            rates.volumes_update(administration=adm, user=request.user, **form.cleaned_data)
+        except RecordSigned as exc:
+            if drawn_in_progress:
+                return _signed_since(request, encounter, _form_unsent(request, form, title))
+            apply_chart_error(form, exc.errors)  # the addendum's reason missing: beside it
         except ChartError as exc:
             apply_chart_error(form, exc.errors)
         else:
+            if encounter.is_signed:
+                messages.success(request, f"Volumes of {adm.drug.name} saved as an addendum.")
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
     return _after_change(request, encounter, bound={f"volumes-A{adm.pk}": form}, card=adm.pk)
 

@@ -249,6 +249,15 @@ class SiteForm(ZonedForm):
 ADDENDUM_WHY_LABEL = "Why (addendum to the signed record)"
 
 
+def site_choice_label(site: AccessSite) -> str:
+    """A site as a card's or a start's select says it: its number, then where it is, then its
+    kind ("S2 right forearm (Peripheral IV)"). Where it is tells two sites of one kind apart,
+    so it comes first: a select narrower than the words (a tablet, QA: "S2 Periphe") cuts the
+    kind, not the place. Without a location: "S2 Peripheral IV"."""
+    kind = site.get_kind_display()
+    return f"S{site.pk} {site.location} ({kind})" if site.location else f"S{site.pk} {kind}"
+
+
 class BaseSnapshotMixin(forms.Form):
     """The values the form showed (mar/merge.py), posted back so the save merges field by field:
     a field left as shown never overwrites another nurse's change saved meanwhile."""
@@ -396,7 +405,7 @@ class StartForm(ZonedForm):
             self.initial["request_key"] = uuid.uuid4().hex
         open_sites = [s for s in sites if s.discontinued_at is None]
         self.fields["site"].choices = [("", "— no site —")] + [
-            (s.pk, f"S{s.pk} {s}") for s in open_sites
+            (s.pk, site_choice_label(s)) for s in open_sites
         ]
         if len(open_sites) == 1:
             self.fields["site"].initial = open_sites[0].pk
@@ -522,7 +531,7 @@ class AdministrationForm(ZonedForm):
     def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["site"].choices = [("", "— no site —")] + [
-            (s.pk, f"S{s.pk} {s}") for s in sites
+            (s.pk, site_choice_label(s)) for s in sites
         ]
         if not self.is_bound:  # written when `drawn` is drawn, from the fields as drawn
             self.initial.setdefault("drawn", self.drawn_text)

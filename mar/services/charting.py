@@ -253,6 +253,24 @@ def _addendum_for(
     signature.addendum_store(encounter=encounter, user=user, what=what_changed, why=why)
 
 
+def signed_change_allowed(
+    encounter: Encounter, *, user: AbstractBaseUser | None, addendum_why: str
+) -> bool:
+    """For the other charting services (`services/rates.py`): whether the record is signed (the
+    encounter's row locked), refused beside `addendum_why` when it is and no reason was given;
+    a reason over the limit refused beside it too."""
+    _text_limit(addendum_why=addendum_why)
+    return _signed_change_allowed(encounter, user=user, addendum_why=addendum_why)
+
+
+def signed_change_addendum(
+    encounter: Encounter, *, user: AbstractBaseUser | None, subject: str, what: list[str], why: str
+) -> None:
+    """The addendum of a change made after `signed_change_allowed` said the record is signed,
+    in the change's transaction (the charges owed again after commit)."""
+    _addendum_for(encounter, user=user, subject=subject, what=what, why=why)
+
+
 SIGNED_REFUSAL = "This record is signed: changes go through an addendum."
 
 

@@ -2,9 +2,14 @@
 volume to be infused and the volume infused when stopped; a pause's reason; a flush's solution.
 
 A rate change is a timed event (`RateChange`: new rate, who, when, why) within the run of a
-started, unstopped-at-that-time infusion. Whether the minutes charted and the volume infused at
-the charted rates agree is the engine's check DOC-VOLUME (it reads them from the record), so
-each service here stores the encounter's summary afresh (`refreshes_summary`).
+started, unstopped-at-that-time infusion. On a signed record a rate change and the volumes are
+addenda, as the card's other fields are (`charting.signed_change_allowed`: a reason asked,
+the `Addendum` written in the same transaction, the charges owed again; QA: a wrong volume
+found after signing, which feeds DRUG-DOSE and DOC-VOLUME, could not be corrected).
+
+Whether the minutes charted and the volume infused at the charted rates agree is the engine's
+check DOC-VOLUME (it reads them from the record), so each service here stores the encounter's
+summary afresh (`refreshes_summary`).
 """
 
 from __future__ import annotations
@@ -17,19 +22,26 @@ from django.db import transaction
 
 from mar.clock import date_hhmm
 from mar.models import Administration, Pause, RateChange
+from mar.record import administration_record_id
 from mar.services.charting import (
-    SIGNED_REFUSAL,
     ChartError,
-    RecordSigned,
     StaleVersion,
+    signed_change_addendum,
+    signed_change_allowed,
     times_not_in_the_future,
 )
 from mar.summary import refreshes_summary
 
+VOLUME_FIELDS = ("rate_ml_h", "bag_volume_ml", "vtbi_ml", "volume_infused_ml")
 
-def _in_progress(administration: Administration) -> None:
-    if administration.encounter.is_signed:
-        raise RecordSigned(administration.encounter, {None: [SIGNED_REFUSAL]})
+
+def _subject(administration: Administration) -> str:
+    """An addendum's subject for this administration, as the card's own ("A12 carboplatin")."""
+    return f"{administration_record_id(administration.pk)} {administration.drug.name}"
+
+
+def _ml(value: Decimal | None) -> str:
+    return "(empty)" if value is None else f"{value.normalize():f}"
 
 
 @transaction.atomic
@@ -43,10 +55,12 @@ def rate_change_record(
     user: AbstractBaseUser,
     version: int | None = None,
     now: datetime | None = None,
+    addendum_why: str = "",
 ) -> RateChange:
-    """A new rate from `at` on, with why (titration per protocol, reaction, ...)."""
+    """A new rate from `at` on, with why (titration per protocol, reaction, ...); on a signed
+    record an addendum (`addendum_why`: its reason)."""
+    signed = signed_change_allowed(administration.encounter, user=user, addendum_why=addendum_why)
     current = Administration.objects.select_for_update().get(pk=administration.pk)
-    _in_progress(current)
     if version is not None and current.version != version:
         raise StaleVersion(current)
     if current.method != Administration.Method.INFUSION:
@@ -81,6 +95,11 @@ def rate_change_record(
     )
     current.version += 1
     current.save(update_fields=["version", "updated_at"])
+    if signed:
+        said = f"rate change at {date_hhmm(at, zone)}: {_ml(rate_ml_h)} mL/h ({change.reason})"
+        signed_change_addendum(
+            current.encounter, user=user, subject=_subject(current), what=[said], why=addendum_why
+        )
     return change
 
 
@@ -93,17 +112,31 @@ def volumes_update(
     bag_volume_ml: Decimal | None,
     vtbi_ml: Decimal | None,
     volume_infused_ml: Decimal | None,
+    user: AbstractBaseUser | None = None,
+    addendum_why: str = "",
 ) -> Administration:
+    """The rate at start, bag, VTBI and volume infused; on a signed record an addendum saying
+    each one changed, from and to (`addendum_why`: its reason)."""
+    signed = signed_change_allowed(administration.encounter, user=user, addendum_why=addendum_why)
     current = Administration.objects.select_for_update().get(pk=administration.pk)
-    _in_progress(current)
     if vtbi_ml is not None and bag_volume_ml is not None and vtbi_ml > bag_volume_ml:
         raise ChartError({"vtbi_ml": ["The volume to be infused is more than the bag holds."]})
-    current.rate_ml_h = rate_ml_h
-    current.bag_volume_ml = bag_volume_ml
-    current.vtbi_ml = vtbi_ml
-    current.volume_infused_ml = volume_infused_ml
+    typed = dict(
+        zip(VOLUME_FIELDS, (rate_ml_h, bag_volume_ml, vtbi_ml, volume_infused_ml), strict=True)
+    )
+    what = []
+    for name, value in typed.items():
+        before = getattr(current, name)
+        if before != value:
+            label = Administration._meta.get_field(name).verbose_name
+            what.append(f"{label}: {_ml(before)} -> {_ml(value)}")
+        setattr(current, name, value)
     current.version += 1
     current.save()
+    if signed:
+        signed_change_addendum(
+            current.encounter, user=user, subject=_subject(current), what=what, why=addendum_why
+        )
     return current
 
 

@@ -234,6 +234,33 @@
 
   var keptValues = new WeakMap();
 
+  // The folds (<details>) she opened herself (a tap on the summary, or Enter on it). A card's
+  // autosave runs as she leaves a field, so a tap on "Rate change…" straight from the Bag id
+  // opened the fold just before the saved card came back closed: the first tap seemed to do
+  // nothing (QA, tablet). Such a fold stays open through the morph of an answer to another
+  // form; an answer to a form inside it (the rate change saved, or refused) decides as drawn.
+  var openedByHer = new WeakSet();
+  var tapped = null;
+  document.addEventListener("click", function (event) {
+    var summary = event.target.closest && event.target.closest("summary");
+    tapped = summary && summary.parentElement.tagName === "DETAILS" ? summary.parentElement : null;
+  }, true);
+  document.addEventListener("toggle", function (event) {
+    var fold = event.target;
+    if (fold.tagName !== "DETAILS") return;
+    if (!fold.open) openedByHer.delete(fold);
+    else if (fold === tapped) openedByHer.add(fold);
+    if (fold === tapped) tapped = null;
+  }, true);
+
+  function keptOpen(fold) {
+    // Tapped open, its toggle event (queued) not yet run: hers too.
+    if (!openedByHer.has(fold) && !(fold === tapped && fold.open)) return false;
+    var a = answering;
+    return !(a && a.form && (fold.contains(a.form) || Array.prototype.some.call(
+      fold.querySelectorAll("form"), function (form) { return sameForm(form, a); })));
+  }
+
   function install() {
     if (!window.Idiomorph) return;
     var callbacks = window.Idiomorph.defaults.callbacks;
@@ -268,7 +295,9 @@
     };
     callbacks.beforeAttributeUpdated = function (name, el, how) {
       // A <details> holding what she typed and did not send stays open (the server folds it).
+      // So does a fold she opened herself, when the answer is another form's (keptOpen).
       if (name === "open" && how === "remove" && el.tagName === "DETAILS") {
+        if (keptOpen(el)) return false;
         return !Array.prototype.some.call(el.querySelectorAll(FIELDS), function (field) {
           return !field.disabled && changed(field) && !sentAsIs(field);
         });
@@ -338,16 +367,37 @@
   // A card form (data-card-form) is saved by htmx on the custom event "mar:save", which only this
   // queue sends: one save in flight per card; a change made meanwhile is sent right after it
   // (never dropped); a failed save keeps what was typed, says why, and is tried again.
+  //
+  // Its state is the card's, kept by the form's action (the card's URL), not by the element: an
+  // answer to another of the card's forms (a Pause tapped as the autosave left) may morph the
+  // card's form in anew, her fields moved into it; the save that was on its way then ends on the
+  // old form. Kept by the element, its failure was said nowhere and never tried again: the card
+  // said "Unsaved change" and nothing more, and a reload lost the value (QA, SQLite "database is
+  // locked"). A failed save (no connection, or the server's 5xx) says so and is tried again,
+  // waiting longer each time (RETRY_S), on the form the page shows then.
   var CARD_FORMS = "form[data-card-form]";
-  var queue = new WeakMap();
+  var queue = new Map();
+  var RETRY_S = [3, 6, 12, 24, 30];
+  var heard = new WeakSet();  // the card forms whose saves' ends are listened to (`saved`)
+
+  function keyOf(form) { return form.getAttribute("action") || ""; }
 
   function stateOf(form) {
-    var st = queue.get(form);
+    var st = queue.get(keyOf(form));
     if (!st) {
-      st = { busy: false, again: false, problem: "", retry: null, savedAt: "", signed: false };
-      queue.set(form, st);
+      st = { busy: false, again: false, problem: "", retry: null, savedAt: "", signed: false, failures: 0 };
+      queue.set(keyOf(form), st);
     }
     return st;
+  }
+
+  // The card's form on the page now: `form`, or the one a morph drew in its place (none: gone).
+  function onPage(form) {
+    if (document.body.contains(form)) return form;
+    var key = keyOf(form);
+    return Array.prototype.find.call(document.querySelectorAll(CARD_FORMS), function (other) {
+      return keyOf(other) === key;
+    }) || null;
   }
 
   function card(form) { return form.closest("[data-testid=adm-card]"); }
@@ -370,14 +420,25 @@
     st.busy = true;
     st.again = false;
     show(form);
+    if (!heard.has(form)) {
+      heard.add(form);
+      form.addEventListener("htmx:afterRequest", saved);
+    }
     window.htmx.trigger(form, "mar:save");
   }
 
-  function retryLater(form, seconds) {
+  // Tried again after 3, 6, 12, 24, then every 30 seconds; returns the wait.
+  function retryLater(form) {
     var st = stateOf(form);
+    var seconds = RETRY_S[Math.min(st.failures, RETRY_S.length - 1)];
+    st.failures += 1;
     if (st.retry) clearTimeout(st.retry);
-    st.retry = setTimeout(function () { st.retry = null; if (document.body.contains(form)) save(form); },
-      seconds * 1000);
+    st.retry = setTimeout(function () {
+      st.retry = null;
+      var now = onPage(form);
+      if (now) save(now);
+    }, seconds * 1000);
+    return seconds;
   }
 
   document.addEventListener("change", function (event) {
@@ -400,16 +461,21 @@
     save(form);
   });
 
-  document.addEventListener("htmx:afterRequest", function (event) {
-    var form = event.detail.elt;
-    if (!form || !form.matches || !form.matches(CARD_FORMS)) return;
-    var st = stateOf(form);
+  // Each save's end, heard on the form it was sent from: when another answer has morphed that
+  // form away meanwhile, htmx says it there alone (detached, it reaches no listener on the
+  // document).
+  function saved(event) {
+    var sent = event.detail.elt;
+    if (sent !== event.currentTarget) return;
+    var st = stateOf(sent);
+    var form = onPage(sent) || sent;
     var xhr = event.detail.xhr;
     var status = xhr ? xhr.status : 0;
     st.busy = false;
     if (status >= 200 && status < 300) {
       st.problem = "";
       st.signed = false;
+      st.failures = 0;
       if (!refused(form)) st.savedAt = clockNow();
     } else if (signedSince(xhr)) {
       // Signed since this page was drawn: nothing more is sent (it would be refused again);
@@ -419,17 +485,18 @@
     } else if (status === 401 || status === 403) {
       st.problem = "Not saved: you were signed out. Sign in again in the box over the page and it is sent.";
     } else if (status === 0) {
-      st.problem = "Not saved: no connection. Trying again…";
-      retryLater(form, 5);
+      st.problem = "Not saved: no connection. Trying again in " + retryLater(form) + " s…";
     } else {
-      st.problem = "Not saved: the server could not save it (error " + status + "). Trying again…";
-      retryLater(form, 15);
+      // The server failed (a 5xx: SQLite's "database is locked" under two writes): what she
+      // typed stays in the card (nothing is swapped in) and is sent again.
+      st.problem = "Not saved: the server could not save it (error " + status + "). Trying again in " +
+        retryLater(form) + " s…";
     }
     var again = st.again || (status >= 200 && status < 300 && unsavedFields(form).length > 0);
     show(form);
     // After this request has ended (its swap is done): the next save carries the new version.
-    if (again) setTimeout(function () { if (document.body.contains(form)) save(form); }, 0);
-  });
+    if (again) setTimeout(function () { var now = onPage(form); if (now) save(now); }, 0);
+  }
 
   // ---- A record signed since this page was drawn ------------------------------------------------
   // A change sent from a page drawn before the signature (a second tab) is refused, 409 +

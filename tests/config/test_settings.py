@@ -135,3 +135,43 @@ def test_without_postgresql_every_page_says_there_is_no_audit_trail(client, sett
     settings.AUDIT_TRAIL = False  # as on SQLite (bin/demo)
     html = client.get("/accounts/login/").content.decode()
     assert "no audit trail and no signed-record guard" in html
+
+
+TWO_WRITERS = """
+import threading, time
+import django
+django.setup()
+from django.db import connection, transaction
+with connection.cursor() as c:
+    c.execute("CREATE TABLE two_writers (n INTEGER)")
+connection.close()
+errors = []
+def write(n):
+    try:
+        with transaction.atomic():
+            with connection.cursor() as c:
+                c.execute("SELECT count(*) FROM two_writers")  # a read, then a write
+                time.sleep(0.5)
+                c.execute("INSERT INTO two_writers VALUES (%s)", [n])
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connection.close()
+threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+with connection.cursor() as c:
+    c.execute("SELECT count(*) FROM two_writers")
+    print(c.fetchone()[0], errors)
+"""
+
+
+def test_two_writes_at_once_on_the_demos_sqlite_wait_rather_than_fail(tmp_path) -> None:
+    """QA (the SQLite demo): an autosave and a button press at once answered 500 "database is
+    locked". Two transactions that each read and then write, at once: the second waits for the
+    first (IMMEDIATE transactions, a timeout) and both are saved."""
+    out = run(["-c", TWO_WRITERS], DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split(None, 1) == ["2", "[]\n"]
