@@ -49,7 +49,7 @@ from mar.chart_context import Card
 from mar.jinja import jinja
 
 CACHE = "board"
-_VERSION = "2"  # bump when the card's templates, its forms or what it reads change
+_VERSION = "3"  # bump when the card's templates, its forms or what it reads change
 TEMPLATE = "mar/_administration.jinja"
 KEEP = True  # tests draw the page without any card kept (the template's include) to compare
 
