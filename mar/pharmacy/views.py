@@ -332,16 +332,18 @@ def _formulary_queryset(query: str) -> QuerySet[Drug]:
     return drugs
 
 
-def _untagged() -> QuerySet[Drug]:
+def _with_usage(drugs: QuerySet[Drug]) -> QuerySet[Drug]:
+    """`drugs` with the worklist card's usage line: how many orders name each
+    (`order_count`), how many signed encounters wait for its charges (`blocked_count`)."""
     signed = Q(administrations__encounter__status=Encounter.Status.SIGNED)
-    return (
-        Drug.objects.filter(drug_class__isnull=True)
-        .annotate(
-            order_count=Count("orders", distinct=True),
-            blocked_count=Count("administrations__encounter", filter=signed, distinct=True),
-        )
-        .order_by("name")
+    return drugs.annotate(
+        order_count=Count("orders", distinct=True),
+        blocked_count=Count("administrations__encounter", filter=signed, distinct=True),
     )
+
+
+def _untagged() -> QuerySet[Drug]:
+    return _with_usage(Drug.objects.filter(drug_class__isnull=True)).order_by("name")
 
 
 def _evidence_on_reason(exc: ValidationError) -> ValidationError:
@@ -702,7 +704,9 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         template = "pharmacy/_drug_row_edit.html"
         if origin == "worklist":
+            # The card as the worklist drew it, its usage line too (QA: a refused tag lost it).
             template = "pharmacy/_worklist_row.html"
+            drug = _with_usage(Drug.objects.filter(pk=drug.pk)).get()
         return render(request, template, {"drug": drug, "form": form})
     return render(request, "pharmacy/drug_class.html", {"drug": drug, "form": form, "back": back})
 
