@@ -35,6 +35,7 @@ from mar.pharmacy.services import order_verify
 from mar.registration.services import OrderEntry, order_enter
 from mar.services import safety
 from mar.services.charting import ChartError
+from mar.validators import REASON_IN_WORDS
 from tests import factories
 from tests.mar.pharmacy.queue_helpers import row_of
 from tests.mar.registration.test_views import ORDER, field_error
@@ -596,3 +597,20 @@ def test_the_drug_page_shows_the_cross_sensitivity_table_with_the_drugs_pairs(
     assert len(rows) == 2
     assert 'data-testid="cross-sensitivity-applies"' in rows[0] and "cephalosporin" in rows[0]
     assert 'data-testid="cross-sensitivity-applies"' not in rows[1] and "carbapenem" in rows[1]
+
+
+@pytest.mark.parametrize("typed", ["x", "ok", "..."])
+def test_verify_with_a_reason_not_in_words_is_refused_beside_it_htmx(
+    client_as, order, typed
+) -> None:
+    """The pharmacist's allergy override is a high-impact reason: a few letters at least
+    (mar.validators), said beside the field, what was typed kept, nothing verified."""
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:order_verify", args=[order.pk]), {"allergy_reason": typed}, **HX
+    )
+    html = response.content.decode()
+    assert 'data-testid="order-allergy-refused"' in html and REASON_IN_WORDS in html
+    assert f'value="{escape(typed)}"' in html
+    order.refresh_from_db()
+    assert order.verified_at is None
+    assert not SafetyOverride.objects.filter(order=order).exists()
