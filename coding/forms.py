@@ -10,6 +10,7 @@ from django import forms
 from coding.models import ChargeFinding, ReviewItem
 from coding.modifiers import modifiers_refusal, modifiers_typed
 from coding.review import MAX_UNITS
+from mar.validators import validate_question_in_words, validate_reason_in_words
 
 REASON_HELP = "Mandatory: it goes with the claim and into the reconciliation report."
 
@@ -92,6 +93,7 @@ class LineCorrectForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
         error_messages={"required": "Say why the line is corrected: the reason is kept beside it."},
+        validators=[validate_reason_in_words],
     )
 
     def clean_modifiers(self) -> list[str]:
@@ -129,6 +131,7 @@ class CorrectionResolveForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
         error_messages={"required": "Say why you decide so: the reason is kept with it."},
+        validators=[validate_reason_in_words],
     )
 
     def clean_modifiers(self) -> list[str]:
@@ -153,6 +156,7 @@ class CorrectionUndoForm(forms.Form):
         label="Why undo it",
         help_text="The correction waits for your decision again; both stay in the report.",
         error_messages={"required": "Say why you undo the decision: it is kept with it."},
+        validators=[validate_reason_in_words],
     )
 
 
@@ -179,6 +183,7 @@ class ClassStandsForm(forms.Form):
         error_messages={
             "required": "Say why the billed claim stands: the reason is kept with the decision."
         },
+        validators=[validate_reason_in_words],
     )
 
 
@@ -204,6 +209,7 @@ class LineAddForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
         error_messages={"required": "Say why the line is added: the reason is kept beside it."},
+        validators=[validate_reason_in_words],
     )
 
     def __init__(self, *args: Any, administration_ids: set[str] | None = None, **kw: Any):
@@ -234,6 +240,7 @@ class EditOverrideForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
         error_messages={"required": "Say why the edit is overridden: the reason is kept with it."},
+        validators=[validate_reason_in_words],
     )
 
 
@@ -275,6 +282,7 @@ class QueryForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What the nurse should document; she answers with an addendum.",
         error_messages={"required": "Write the question: what the nurse should document."},
+        validators=[validate_question_in_words],
     )
 
     def __init__(
@@ -312,6 +320,7 @@ class QueryWithdrawForm(forms.Form):
         label="Why withdraw it",
         help_text="It leaves the nurse's chart; the query stays in the history as withdrawn.",
         error_messages={"required": "Say why the query is withdrawn: it is kept with it."},
+        validators=[validate_reason_in_words],
     )
 
 

@@ -24,6 +24,7 @@ from coding.payers import payer_policy_change
 from mar.forms import apply_validation_error
 from mar.models import Payer, policy_clean, policy_defaults
 from mar.roles import ADMIN, CODER, role_required, user_has_role, user_roles
+from mar.validators import validate_reason_in_words
 
 LEAD_PERMISSION = "mar.add_payerpolicy"
 
@@ -78,6 +79,7 @@ class PayerPolicyForm(forms.Form):
             widget=forms.Textarea(attrs={"rows": 2}),
             help_text="Kept with the new version; the re-coded runs name it",
             error_messages={"required": "Say why the policy changes: the reason is kept with it."},
+            validators=[validate_reason_in_words],
         )
 
     def policy_values(self) -> dict[str, Any]:

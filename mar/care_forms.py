@@ -19,6 +19,7 @@ from mar.forms import (
     flush_volume_field,
 )
 from mar.models import AccessSite, BarcodeScan, Order, PatientMeasure, Pause, SiteAssessment
+from mar.validators import validate_reason_in_words
 
 
 def _amount(label: str, *, required: bool = False, missing: str = "") -> forms.DecimalField:
@@ -59,6 +60,7 @@ class ScanOverrideForm(forms.Form):
         label="Override reason",
         max_length=500,
         error_messages={"required": "Say why you give it anyway: the reason is kept."},
+        validators=[validate_reason_in_words],
     )
     order = forms.TypedChoiceField(
         label="Given for the order", coerce=int, required=False, empty_value=None
@@ -81,9 +83,13 @@ class StartChecksForm(forms.Form):
         label="Emergency: reason to start before pharmacist verification",
         required=False,
         max_length=500,
+        validators=[validate_reason_in_words],
     )
     allergy_reason = forms.CharField(
-        label="Allergy override reason", required=False, max_length=500
+        label="Allergy override reason",
+        required=False,
+        max_length=500,
+        validators=[validate_reason_in_words],
     )
     second_username = forms.CharField(
         label="Second nurse: user name",
@@ -139,6 +145,7 @@ class RateChangeForm(ZonedForm):
         label="Reason",
         max_length=200,
         error_messages={"required": "Say why the rate changed."},
+        validators=[validate_reason_in_words],
     )
     version = forms.IntegerField(required=False, widget=forms.HiddenInput())
     # On a signed record (the addendum's forms, ?addendum=1): the addendum's reason; the
@@ -162,9 +169,15 @@ class AdministrationRemoveForm(forms.Form):
         max_length=500,
         error_messages={"required": "Say why this was charted in error."},
         help_text="e.g. a double tap, the wrong drug or patient, charted twice",
+        validators=[validate_reason_in_words],
     )
     version = forms.IntegerField(widget=forms.HiddenInput())
-    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
+    addendum_why = forms.CharField(
+        label=ADDENDUM_WHY_LABEL,
+        required=False,
+        max_length=2000,
+        validators=[validate_reason_in_words],
+    )
 
 
 class PauseReasonForm(forms.Form):

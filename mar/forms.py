@@ -36,6 +36,7 @@ from mar.models import (
     Pause,
 )
 from mar.services.charting import card_version_keep, finding_key
+from mar.validators import validate_reason_in_words
 
 # The chart speaks 24-hour: a time field is text, "2026-03-02 14:30" (issue 15, item 10). The
 # browser's datetime-local picker shows 12-hour mm/dd/yyyy in an en-US locale; text does not.
@@ -237,6 +238,7 @@ class SiteForm(ZonedForm):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="A second vascular site earns its own initial service only with a reason.",
+        validators=[validate_reason_in_words],
     )
 
     def __init__(self, *args: Any, has_vascular_site: bool = False, **kwargs: Any) -> None:
@@ -279,8 +281,14 @@ class SiteUpdateForm(BaseSnapshotMixin, ZonedForm):
         required=False,
         max_length=2000,
         widget=forms.Textarea({"rows": 2}),
+        validators=[validate_reason_in_words],
     )
-    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
+    addendum_why = forms.CharField(
+        label=ADDENDUM_WHY_LABEL,
+        required=False,
+        max_length=2000,
+        validators=[validate_reason_in_words],
+    )
 
     def clean_placed_was(self) -> datetime | None:
         text = (self.cleaned_data.get("placed_was") or "").strip()
@@ -378,7 +386,12 @@ def flush_volume_field(label: str) -> forms.DecimalField:
 class FlushRemoveForm(forms.Form):
     """Remove a flush charted by mistake; on a signed record, as an addendum with a reason."""
 
-    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
+    addendum_why = forms.CharField(
+        label=ADDENDUM_WHY_LABEL,
+        required=False,
+        max_length=2000,
+        validators=[validate_reason_in_words],
+    )
 
 
 class StartForm(ZonedForm):
@@ -434,8 +447,19 @@ class DispositionForm(forms.Form):
         required=False,
         label="Not given",
     )
-    reason = forms.CharField(label="Why", required=False, max_length=2000, widget=forms.TextInput())
-    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
+    reason = forms.CharField(
+        label="Why",
+        required=False,
+        max_length=2000,
+        widget=forms.TextInput(),
+        validators=[validate_reason_in_words],
+    )
+    addendum_why = forms.CharField(
+        label=ADDENDUM_WHY_LABEL,
+        required=False,
+        max_length=2000,
+        validators=[validate_reason_in_words],
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -525,7 +549,10 @@ class AdministrationForm(ZonedForm):
     # since, her change is what differs from it (views._card_unsent), nothing else.
     drawn = forms.CharField(widget=forms.HiddenInput(), required=False, strip=False)
     addendum_why = forms.CharField(
-        label="Why (addendum to the signed record)", required=False, max_length=2000
+        label="Why (addendum to the signed record)",
+        required=False,
+        max_length=2000,
+        validators=[validate_reason_in_words],
     )
 
     def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:
@@ -605,7 +632,10 @@ class PauseForm(ZonedForm):
     )
     version = forms.IntegerField(widget=forms.HiddenInput())
     addendum_why = forms.CharField(
-        label="Why (addendum to the signed record)", required=False, max_length=2000
+        label="Why (addendum to the signed record)",
+        required=False,
+        max_length=2000,
+        validators=[validate_reason_in_words],
     )
 
     def clean(self) -> dict[str, Any]:
@@ -634,7 +664,12 @@ class PauseAddForm(PauseForm):
 class EncounterTimesForm(BaseSnapshotMixin, ZonedForm):
     arrived_at = LocalTimeField(label="Arrived at", required=False)
     observation_at = LocalTimeField(label="Placed in observation at", required=False)
-    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
+    addendum_why = forms.CharField(
+        label=ADDENDUM_WHY_LABEL,
+        required=False,
+        max_length=2000,
+        validators=[validate_reason_in_words],
+    )
 
 
 QUERY_CHOICE_CHARS = 90  # of a query's question in the addendum's choices

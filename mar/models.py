@@ -179,6 +179,10 @@ class DrugNdc(models.Model):
         return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+# What every screen says of a patient whose allergies are blank (`Patient.allergies_said`).
+ALLERGIES_NOT_RECORDED = "not recorded"
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         """Administrative sex, HL7 table 0001 codes (FHIR gender: female/male/other/unknown)."""
@@ -193,6 +197,10 @@ class Patient(models.Model):
     birth_date = models.DateField(null=True, blank=True)
     # Blank: not recorded (patients registered before the field existed).
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
+    # Free text, as registration, HL7 AL1 segments (ADT^A04/A08) or the Django admin wrote it
+    # ("penicillin (hives); latex"; "NKDA" when the clerk was told none are known, as the form's
+    # help asks). Blank: nothing recorded, which says nothing of whether the patient has any (a
+    # FHIR import fills no allergies): every screen says so in the same words, `allergies_said`.
     allergies = models.TextField(blank=True)
     # For FHIR's _lastUpdated (coding/fhir/).
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
@@ -202,6 +210,14 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.mrn})"
+
+    @property
+    def allergies_said(self) -> str:
+        """The allergies as every screen says them (the chart, registration, order entry, the
+        pharmacist's review): as recorded, or "not recorded" (QA: the chart said "none
+        recorded" and the order form "not recorded" of the same patient). "No known allergies"
+        is only what was recorded as such ("NKDA"): the model has no field of its own for it."""
+        return self.allergies or ALLERGIES_NOT_RECORDED
 
 
 class Payer(models.Model):

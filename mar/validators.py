@@ -1,4 +1,5 @@
-"""Identifiers a claim carries, checked where they enter: NPI, NDC.
+"""Identifiers a claim carries, checked where they enter: NPI, NDC; and the reasons of the
+high-impact actions, in words (`validate_reason_in_words`).
 
 Plain functions (each returns the normalised value or raises ValueError with a sentence a person
 can act on), and Django validators built on them for the model fields.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.deconstruct import deconstructible
 
 # The NPI check digit is the Luhn digit of the 9 leading digits prefixed by 80840 (the health
 # industry prefix of ISO/IEC 7812), as CMS's "NPI check digit" paper describes.
@@ -106,3 +108,53 @@ def text_problems(model: type, values: dict[str, str]) -> dict[str, list[str]]:
         elif CONTROL.search(value):
             errors[field] = ["It holds a control character (not text): remove it."]
     return errors
+
+
+# --- reasons ------------------------------------------------------------------------------------
+# The reason of a high-impact action (a class change that re-bills every signed visit using the
+# drug, an order's class override, a coder's correction or question, a safety override, a change
+# to a signed record) is kept in the audit trail and read by auditors, coders and the nurse: "x",
+# "." or "??" says nothing (QA: a one-character reason was accepted). A reason holds a few
+# letters at least (digits counting with them, a letter among them: `in_words`); what it says
+# is the person's own. Empty is not this validator's business:
+# the form or the service that requires a reason says so in its own words (Django runs no
+# validator on an empty value).
+REASON_MIN_LETTERS = 3
+REASON_IN_WORDS = (
+    "Say why in words (a few letters at least): the reason is kept in the audit trail."
+)
+QUESTION_IN_WORDS = (
+    "Write the question in words (a few letters at least): it is kept in the audit trail."
+)
+
+
+def in_words(text: str) -> bool:
+    """At least REASON_MIN_LETTERS letters or digits (of any script), a letter among them: not a
+    key struck ("x", "ok"), punctuation ("??") or a number alone ("1234"). Digits count with
+    the letters, as clinical and coding shorthand says why in them: "BP 80/50" (an order held),
+    "C61" (the indication an order's class override rests on)."""
+    kept = [char for char in text if char.isalnum()]
+    return len(kept) >= REASON_MIN_LETTERS and any(char.isalpha() for char in kept)
+
+
+@deconstructible
+class InWords:
+    """A form field's validator: the text is `in_words`, else `message`, beside the field."""
+
+    def __init__(self, message: str = REASON_IN_WORDS) -> None:
+        self.message = message
+
+    def __call__(self, value: str) -> None:
+        if not in_words(value):
+            raise ValidationError(self.message, code="in_words")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, InWords) and other.message == self.message
+
+    def __hash__(self) -> int:
+        return hash(self.message)
+
+
+# The one validator every high-impact reason field carries (the coder's question: its own words).
+validate_reason_in_words = InWords()
+validate_question_in_words = InWords(QUESTION_IN_WORDS)

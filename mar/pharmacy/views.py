@@ -56,6 +56,7 @@ from mar.pharmacy.services import (
 )
 from mar.roles import CODER, NURSE, PHARMACIST, role_required, user_has_role
 from mar.services import safety
+from mar.validators import validate_reason_in_words
 
 READERS = (PHARMACIST, NURSE, CODER)
 
@@ -70,6 +71,7 @@ class DrugClassForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.TextInput(attrs={"placeholder": "Why this class (evidence)"}),
+        validators=[validate_reason_in_words],
     )
     origin = forms.ChoiceField(
         choices=[("formulary", "formulary"), ("worklist", "worklist"), ("drug", "drug")],
@@ -131,6 +133,7 @@ class DrugForm(forms.Form):
         ),
         help_text="Required when the HCPCS code, billing unit or container changes: kept in the "
         "audit trail, and the coders read it with the charges the change brings up to date.",
+        validators=[validate_reason_in_words],
     )
     note = forms.CharField(
         label="Evidence for the class",
@@ -202,6 +205,7 @@ class NdcEditForm(DrugNdcForm):
         widget=forms.TextInput(
             attrs={"placeholder": "e.g. label says 2 mL per vial", "required": True}
         ),
+        validators=[validate_reason_in_words],
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -233,6 +237,7 @@ class NdcRetireForm(forms.Form):
             "required": "Say why it is retired (no longer stocked, recalled): the reason is kept."
         },
         widget=forms.TextInput(attrs={"placeholder": "e.g. no longer stocked, recalled"}),
+        validators=[validate_reason_in_words],
     )
 
 
@@ -261,6 +266,7 @@ class DrugRetireForm(forms.Form):
             "order entry shows the reason when it refuses a new order of it."
         },
         widget=forms.TextInput(attrs={"placeholder": "e.g. no longer stocked, replaced by …"}),
+        validators=[validate_reason_in_words],
     )
 
 
@@ -275,6 +281,7 @@ class OrderClassForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Say why this order's class differs from its drug's."},
+        validators=[validate_reason_in_words],
     )
 
 
@@ -291,6 +298,7 @@ class OrderReturnForm(forms.Form):
         widget=forms.Textarea(
             attrs={"rows": 2, "placeholder": "e.g. dose over the maximum for the BSA"}
         ),
+        validators=[validate_reason_in_words],
     )
 
 
@@ -307,6 +315,7 @@ class OrderReturnWithdrawForm(forms.Form):
         widget=forms.Textarea(
             attrs={"rows": 2, "placeholder": "e.g. the prescriber confirmed the order by phone"}
         ),
+        validators=[validate_reason_in_words],
     )
 
 
@@ -332,16 +341,18 @@ def _formulary_queryset(query: str) -> QuerySet[Drug]:
     return drugs
 
 
-def _untagged() -> QuerySet[Drug]:
+def _with_usage(drugs: QuerySet[Drug]) -> QuerySet[Drug]:
+    """`drugs` with the worklist card's usage line: how many orders name each
+    (`order_count`), how many signed encounters wait for its charges (`blocked_count`)."""
     signed = Q(administrations__encounter__status=Encounter.Status.SIGNED)
-    return (
-        Drug.objects.filter(drug_class__isnull=True)
-        .annotate(
-            order_count=Count("orders", distinct=True),
-            blocked_count=Count("administrations__encounter", filter=signed, distinct=True),
-        )
-        .order_by("name")
+    return drugs.annotate(
+        order_count=Count("orders", distinct=True),
+        blocked_count=Count("administrations__encounter", filter=signed, distinct=True),
     )
+
+
+def _untagged() -> QuerySet[Drug]:
+    return _with_usage(Drug.objects.filter(drug_class__isnull=True)).order_by("name")
 
 
 def _evidence_on_reason(exc: ValidationError) -> ValidationError:
@@ -702,7 +713,9 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         template = "pharmacy/_drug_row_edit.html"
         if origin == "worklist":
+            # The card as the worklist drew it, its usage line too (QA: a refused tag lost it).
             template = "pharmacy/_worklist_row.html"
+            drug = _with_usage(Drug.objects.filter(pk=drug.pk)).get()
         return render(request, template, {"drug": drug, "form": form})
     return render(request, "pharmacy/drug_class.html", {"drug": drug, "form": form, "back": back})
 
@@ -914,6 +927,13 @@ def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
     typed = request.POST.get("allergy_reason", "")
     review = not request.htmx and request.POST.get("origin") == "review"
     try:
+        if typed.strip():
+            # The allergy override's reason in words, as every high-impact reason (a form's
+            # validator elsewhere: this one is read from the row's own field).
+            try:
+                validate_reason_in_words(typed.strip())
+            except ValidationError as words:
+                raise ValidationError({"allergy_reason": words.messages}) from words
         order_verify(order=order, user=request.user, allergy_reason=typed)
     except ValidationError as exc:
         if hasattr(exc, "error_dict") and "allergy_reason" in exc.error_dict:

@@ -17,6 +17,7 @@ from django.urls import reverse_lazy
 from mar.forms import LocalTimeField, LocalTimeInput
 from mar.models import DoseBasis, Encounter, EntryMethod, Order, Patient, Payer, Route
 from mar.registration.services import DOSE_UNITS, RATE_UNITS
+from mar.validators import validate_reason_in_words
 
 
 class PatientForm(forms.Form):
@@ -74,6 +75,7 @@ class VisitForm(forms.Form):
         max_length=500,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[validate_reason_in_words],
     )
 
     def __init__(self, *args: Any, open_visit: Encounter | None = None, **kwargs: Any) -> None:
@@ -213,6 +215,7 @@ class OrderEntryForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.HiddenInput,
+        validators=[validate_reason_in_words],
     )
 
     def __init__(self, *args: Any, check_url: Callable[[str], str] | None = None, **kwargs: Any):

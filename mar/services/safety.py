@@ -492,13 +492,23 @@ def override_stage(override: SafetyOverride) -> str:
     return "at a start"
 
 
-def order_now_text(order: Order) -> str:
-    """The order as the chart's row says it: 'Ondansetron 4 mg · IV · over 15 min'."""
-    parts = [f"{order.drug.name} {order.dose}".strip(), str(order.get_route_display())]
+def order_run_text(order: Order) -> str:
+    """How long or how fast the order runs, as ordered: 'over 60 min', 'at 125 mL/h', both
+    ('over 60 min · at 125 mL/h'), or '' when the order gives neither (a push)."""
+    parts = []
     if order.duration_minutes:
         parts.append(f"over {order.duration_minutes} min")
     if order.rate_value is not None:
-        parts.append(f"at {order.rate_value.normalize():f} {order.rate_unit}")
+        parts.append(f"at {order.rate_value.normalize():f} {order.rate_unit}".rstrip())
+    return " · ".join(parts)
+
+
+def order_now_text(order: Order) -> str:
+    """The order as the chart's row says it: 'Ondansetron 4 mg · IV · over 15 min'."""
+    parts = [f"{order.drug.name} {order.dose}".strip(), str(order.get_route_display())]
+    run = order_run_text(order)
+    if run:
+        parts.append(run)
     return " · ".join(parts)
 
 

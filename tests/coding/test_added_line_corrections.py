@@ -337,7 +337,7 @@ def test_only_coders_correct_an_added_line(client_as, coder_user, role) -> None:
     added = add_96372(coder_user, encounter, item)
     url = reverse("coding:added_line_correct", args=[encounter.pk, added.pk])
     response = client_as(role).post(
-        url, {f"a{added.pk}-action": "remove", f"a{added.pk}-reason": "x"}
+        url, {f"a{added.pk}-action": "remove", f"a{added.pk}-reason": "added by mistake"}
     )
     assert response.status_code == 403
     assert not ChargeCorrection.objects.filter(amends=added).exists()
@@ -351,7 +351,7 @@ def test_an_added_line_of_another_encounter_is_not_found_under_this_one(
     added = add_96372(coder_user, encounter, item)
     url = reverse("coding:added_line_correct", args=[other.pk, added.pk])
     response = client_as(roles.CODER).post(
-        url, {f"a{added.pk}-action": "remove", f"a{added.pk}-reason": "x"}
+        url, {f"a{added.pk}-action": "remove", f"a{added.pk}-reason": "added by mistake"}
     )
     assert response.status_code == 404
 

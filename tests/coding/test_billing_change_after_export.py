@@ -363,7 +363,11 @@ def test_only_coders_take_up_a_billing_change(
     run = current(encounter)
     recode_paclitaxel(pharmacist_user)
     response = client_as(role).post(
-        reverse(name, args=[encounter.pk]), {"stands-reason": "x", "rerun-reason": "x"}
+        reverse(name, args=[encounter.pk]),
+        {
+            "stands-reason": "the claim was billed right",
+            "rerun-reason": "the claim was billed right",
+        },
     )
     assert response.status_code == 403
     assert pending(run) is not None and current(encounter).pk == run.pk

@@ -37,7 +37,7 @@ def posted(**changes):
 def test_only_an_admin_or_a_coding_lead_opens_the_edit_screen(client_as, payer, role) -> None:
     url = reverse("coding:payer_policy", args=[payer.pk])
     assert client_as(role).get(url).status_code == 403
-    assert client_as(role).post(url, posted(reason="x")).status_code == 403
+    assert client_as(role).post(url, posted(reason="contract renewal")).status_code == 403
     assert not PayerPolicy.objects.filter(payer=payer).exists()
 
 
@@ -86,6 +86,6 @@ def test_no_reason_or_a_value_the_engine_does_not_take_is_refused_beside_its_fie
     assert "J9999" in text and "not one of the available choices" in text
     assert "Say why the policy changes: the reason is kept with it." in text
     assert not PayerPolicy.objects.filter(payer=payer).exists()
-    page = client.post(url, posted(reason="x", split_dose_window_minutes=99999))
+    page = client.post(url, posted(reason="contract renewal", split_dose_window_minutes=99999))
     assert "less than or equal to 1440" in page.content.decode()
     assert not PayerPolicy.objects.filter(payer=payer).exists()

@@ -183,7 +183,9 @@ def test_the_withdraw_post_needs_csrf(coder_user) -> None:
     encounter, _, _, query = queried(coder_user)
     client = Client(enforce_csrf_checks=True)
     client.force_login(coder_user)
-    response = client.post(withdraw_url(encounter, query), {f"w{query.pk}-reason": "x"})
+    response = client.post(
+        withdraw_url(encounter, query), {f"w{query.pk}-reason": "asked by mistake"}
+    )
     assert response.status_code == 403
     assert DocumentationQuery.objects.get(pk=query.pk).is_open
 
@@ -191,7 +193,9 @@ def test_the_withdraw_post_needs_csrf(coder_user) -> None:
 def test_a_query_of_another_encounter_is_not_found_under_this_one(client_as, coder_user) -> None:
     encounter, _, _, query = queried(coder_user)
     other, _, _, _ = queried(coder_user)
-    response = client_as(roles.CODER).post(withdraw_url(other, query), {f"w{query.pk}-reason": "x"})
+    response = client_as(roles.CODER).post(
+        withdraw_url(other, query), {f"w{query.pk}-reason": "asked by mistake"}
+    )
     assert response.status_code == 404
     assert DocumentationQuery.objects.get(pk=query.pk).is_open
 

@@ -26,6 +26,7 @@ from coding.models import (
 )
 from coding.review import ENGINES_OWN, charge_line_correct, review_claim
 from mar import roles
+from mar.validators import QUESTION_IN_WORDS
 from tests.coding.review_helpers import reviewed
 
 pytestmark = pytest.mark.django_db
@@ -216,6 +217,26 @@ def test_a_query_without_a_question_is_refused_beside_the_question_keeping_the_f
     assert "Query not sent" not in banner(response)
     item.refresh_from_db()
     assert item.state == ReviewItem.State.IN_REVIEW
+
+
+@pytest.mark.parametrize("question", ["?", "x", "...?", "1 2"])
+def test_a_query_whose_question_is_not_in_words_is_refused_beside_it_and_kept(
+    claimed, question
+) -> None:
+    """A question of a key struck or punctuation says nothing to the nurse, nor to the audit
+    trail that keeps it (mar.validators, the reasons' own rule: a few letters at least)."""
+    encounter, run, item, client = claimed
+    url = reverse("coding:query", args=[encounter.pk])
+    finding = run.findings.get(rule="RAC-5")
+    response = client.post(url, {"finding": finding.pk, "question": question})
+
+    assert response.status_code == 200
+    assert not DocumentationQuery.objects.exists()
+    form = form_on(response, url)
+    assert form.errors == {"question": [QUESTION_IN_WORDS]}
+    assert form.fields["question"]["value"].strip() == question
+    client.post(url, {"finding": finding.pk, "question": "Flushed before?"})
+    assert DocumentationQuery.objects.get().question == "Flushed before?"
 
 
 def test_a_query_naming_both_a_finding_and_an_administration_is_refused_beside_the_administration(

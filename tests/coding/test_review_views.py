@@ -274,10 +274,26 @@ def test_add_line_validates_administration_ids(client_as, coder_user) -> None:
     review_claim(user=coder_user, item_id=item.pk)
     client = client_as(roles.CODER)
     url = reverse("coding:line_add", args=[encounter.pk])
-    client.post(url, {"code": "96372", "units": 1, "administrations": "A999999", "reason": "x"})
+    client.post(
+        url,
+        {
+            "code": "96372",
+            "units": 1,
+            "administrations": "A999999",
+            "reason": "IM injection missed",
+        },
+    )
     assert not ChargeCorrection.objects.exists()
     adm = encounter.administrations.first()
-    client.post(url, {"code": "96372", "units": 1, "administrations": f"A{adm.pk}", "reason": "x"})
+    client.post(
+        url,
+        {
+            "code": "96372",
+            "units": 1,
+            "administrations": f"A{adm.pk}",
+            "reason": "IM injection missed",
+        },
+    )
     assert ChargeCorrection.objects.get().corrected["administrations"] == [f"A{adm.pk}"]
 
 

@@ -35,6 +35,7 @@ from mar.pharmacy.services import order_verify
 from mar.registration.services import OrderEntry, order_enter
 from mar.services import safety
 from mar.services.charting import ChartError
+from mar.validators import REASON_IN_WORDS
 from tests import factories
 from tests.mar.pharmacy.queue_helpers import row_of
 from tests.mar.registration.test_views import ORDER, field_error
@@ -825,3 +826,20 @@ def test_order_entry_and_the_queue_warn_of_a_drug_named_allergy(
         page = client.get(reverse("pharmacy:orders")).content.decode()
     assert page.count(escape(AMOXICILLIN_ZOSYN)) == 4
     assert len(four) == len(one)
+
+
+@pytest.mark.parametrize("typed", ["x", "ok", "..."])
+def test_verify_with_a_reason_not_in_words_is_refused_beside_it_htmx(
+    client_as, order, typed
+) -> None:
+    """The pharmacist's allergy override is a high-impact reason: a few letters at least
+    (mar.validators), said beside the field, what was typed kept, nothing verified."""
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:order_verify", args=[order.pk]), {"allergy_reason": typed}, **HX
+    )
+    html = response.content.decode()
+    assert 'data-testid="order-allergy-refused"' in html and REASON_IN_WORDS in html
+    assert f'value="{escape(typed)}"' in html
+    order.refresh_from_db()
+    assert order.verified_at is None
+    assert not SafetyOverride.objects.filter(order=order).exists()

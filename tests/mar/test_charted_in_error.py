@@ -167,7 +167,7 @@ def test_only_a_nurse_may_remove_one(client_as, role) -> None:
     encounter, adm = running_visit()
     response = client_as(role).post(
         reverse("mar:adm_remove", args=[encounter.pk, adm.pk]),
-        {f"rm{adm.pk}-reason": "x", f"rm{adm.pk}-version": adm.version},
+        {f"rm{adm.pk}-reason": "double tap", f"rm{adm.pk}-version": adm.version},
     )
     assert response.status_code == 403
     assert Administration.objects.filter(pk=adm.pk).exists()

@@ -162,7 +162,7 @@ def test_a_scan_of_another_encounter_is_not_reachable(client_as) -> None:
         by=factories.user_create(username="n9", role=roles.NURSE),
     )  # fmt: skip
     response = client_as(roles.NURSE).post(
-        url("scan_override", encounter, scan.pk), {f"sc{scan.pk}-reason": "x"}
+        url("scan_override", encounter, scan.pk), {f"sc{scan.pk}-reason": "pharmacy relabelled it"}
     )
     assert response.status_code == 404
 

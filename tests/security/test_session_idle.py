@@ -82,14 +82,14 @@ def test_a_form_posted_without_a_session_signs_in_back_to_its_page_not_a_405() -
     page_url = reverse("coding:encounter_charges", args=[encounter.pk])
     response = Client().post(
         reverse("coding:line_correct", args=[encounter.pk, line.pk]),
-        {"reason": "x"},
+        {"reason": "wrong units"},
         HTTP_REFERER=f"http://testserver{page_url}",
     )
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('login')}?next={page_url}"
     elsewhere = Client().post(
         reverse("coding:line_correct", args=[encounter.pk, line.pk]),
-        {"reason": "x"},
+        {"reason": "wrong units"},
         HTTP_REFERER="http://evil.example/coding/",
     )
     assert elsewhere["Location"] == f"{reverse('login')}?next=/"

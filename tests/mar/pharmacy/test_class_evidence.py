@@ -6,13 +6,16 @@ first set: the worklist and the drug's page (`drug_classify`), a new drug's form
 the formulary CSV import (`formulary_import`: the row is refused, with its line). The rule is the
 services'; the forms say it beside the field, with what was typed kept."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from mar import roles
-from mar.models import Drug, DrugClassChange
+from mar.models import Drug, DrugClassChange, Encounter
 from mar.pharmacy.services import (
     EVIDENCE_MISSING,
     FormularyImportError,
@@ -99,6 +102,31 @@ def test_the_worklist_refuses_a_tag_without_evidence_beside_the_field_and_keeps_
     )
     assert 'data-testid="tagged-drug"' in done.content.decode()
     assert DrugClassChange.objects.get(drug=drug).reason == EVIDENCE
+
+
+def test_a_refused_tag_keeps_the_cards_usage_line(client_as) -> None:
+    """The card refused comes back as the worklist drew it: how many orders name the drug and
+    how many signed visits wait for its charges stay (QA: the refused render lost the line)."""
+    drug = untagged()
+    encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=3))
+    order = factories.order_create(encounter, drug)
+    start = timezone.now() - timedelta(hours=2)
+    factories.administration_create(
+        encounter, order, site=None, start=start, stop=start + timedelta(hours=1)
+    )
+    Encounter.objects.filter(pk=encounter.pk).update(status=Encounter.Status.SIGNED)
+    line = '<div>1 order · <span class="text-danger">1 signed encounter waiting for charges</span>'
+    client = client_as(roles.PHARMACIST)
+    assert line in client.get(reverse("pharmacy:worklist")).content.decode()
+    refused = client.post(
+        reverse("pharmacy:drug_class", args=[drug.pk]),
+        {"drug_class": "chemo", "reason": "", "origin": "worklist"},
+        **HTMX,
+    )
+    html = refused.content.decode()
+    assert 'data-testid="reason-error"' in html  # refused, beside the field
+    assert line in html
+    assert_still_untagged(drug)
 
 
 def test_the_worklist_offers_the_drugs_evidence_note_when_it_has_one(client_as) -> None:

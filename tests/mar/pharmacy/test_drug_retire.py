@@ -287,7 +287,9 @@ def test_nurses_coders_and_clerks_cannot_retire_or_reactivate(
 ) -> None:
     retired = Drug.objects.create(name="granisetron", active=False)
     client = client_as(role)
-    response = client.post(reverse("pharmacy:drug_retire", args=[drug.pk]), {"reason": "x"})
+    response = client.post(
+        reverse("pharmacy:drug_retire", args=[drug.pk]), {"reason": "no longer stocked"}
+    )
     assert response.status_code == 403
     assert client.post(reverse("pharmacy:drug_reactivate", args=[retired.pk])).status_code == 403
     assert fresh(drug).active and not fresh(retired).active
@@ -305,7 +307,9 @@ def test_the_drug_actions_need_the_csrf_token(pharmacist_user, drug, name) -> No
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(pharmacist_user)
-    response = client.post(reverse(f"pharmacy:{name}", args=[drug.pk]), {"reason": "x"})
+    response = client.post(
+        reverse(f"pharmacy:{name}", args=[drug.pk]), {"reason": "no longer stocked"}
+    )
     assert response.status_code == 403
     assert fresh(drug).active
 

@@ -266,7 +266,8 @@ def test_nurses_coders_and_clerks_cannot_retire_reactivate_or_prefer(
     client = client_as(role)
     assert (
         client.post(
-            reverse("pharmacy:drug_ndc_retire", args=[bag.pk]), {f"r{bag.pk}-reason": "x"}
+            reverse("pharmacy:drug_ndc_retire", args=[bag.pk]),
+            {f"r{bag.pk}-reason": "no longer stocked"},
         ).status_code
         == 403
     )
@@ -290,7 +291,9 @@ def test_the_ndc_actions_need_the_csrf_token(pharmacist_user, bag, name) -> None
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(pharmacist_user)
-    response = client.post(reverse(f"pharmacy:{name}", args=[bag.pk]), {f"r{bag.pk}-reason": "x"})
+    response = client.post(
+        reverse(f"pharmacy:{name}", args=[bag.pk]), {f"r{bag.pk}-reason": "no longer stocked"}
+    )
     assert response.status_code == 403
     assert fresh(bag).active and not fresh(bag).preferred
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from mar import roles
 from mar.models import Administration, Drug, DrugClassChange, DrugNdc, Encounter, Order
+from mar.validators import REASON_IN_WORDS
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -130,11 +131,12 @@ def test_nurses_and_coders_cannot_tag_override_verify_or_import(
     untagged = factories.drug_get("teprotumumab", None)
     client.post(reverse("pharmacy:drug_class", args=[untagged.pk]), {"drug_class": "chemo"})
     client.post(
-        reverse("pharmacy:drug_class", args=[drug.pk]), {"drug_class": "chemo", "reason": "x"}
+        reverse("pharmacy:drug_class", args=[drug.pk]),
+        {"drug_class": "chemo", "reason": "alkylating agent per the label"},
     )
     client.post(
         reverse("pharmacy:order_class", args=[order.pk]),
-        {"drug_class": "chemo_hormonal", "reason": "x"},
+        {"drug_class": "chemo_hormonal", "reason": "prostate cancer, not IVF"},
     )
     client.post(reverse("pharmacy:order_verify", args=[order.pk]))
     untagged.refresh_from_db()
@@ -145,6 +147,39 @@ def test_nurses_and_coders_cannot_tag_override_verify_or_import(
     assert order.class_override is None
     assert order.verified_at is None
     assert not DrugClassChange.objects.exists()
+
+
+@pytest.mark.parametrize("reason", ["x", "??", "1"])
+def test_a_class_change_or_override_with_a_reason_not_in_words_is_refused_beside_it(
+    client_as, drug, order, reason
+) -> None:
+    """A drug's class change re-bills every signed visit using it, an order's override its own:
+    their reason is kept in the audit trail, so it says why in words (mar.validators: a few
+    letters at least), beside the field, the class chosen kept; nothing changes."""
+    client = client_as(roles.PHARMACIST)
+    changed = client.post(
+        reverse("pharmacy:drug_class", args=[drug.pk]),
+        {"drug_class": "chemo", "reason": reason, "origin": "formulary"},
+        **HTMX,
+    )
+    assert REASON_IN_WORDS in changed.content.decode()
+    overridden = client.post(
+        reverse("pharmacy:order_class", args=[order.pk]),
+        {"drug_class": "chemo_hormonal", "reason": reason},
+    )
+    assert overridden.status_code == 200
+    assert overridden.context["form"].errors == {"reason": [REASON_IN_WORDS]}
+    assert '<option value="chemo_hormonal" selected>' in overridden.content.decode()
+    drug.refresh_from_db()
+    order.refresh_from_db()
+    assert (drug.drug_class, order.class_override) == ("therapeutic", None)
+    assert not DrugClassChange.objects.exists()
+    client.post(
+        reverse("pharmacy:order_class", args=[order.pk]),
+        {"drug_class": "chemo_hormonal", "reason": "prostate cancer, not IVF"},
+    )
+    order.refresh_from_db()
+    assert order.class_override == "chemo_hormonal"
 
 
 def test_the_verify_endpoint_takes_only_posts(client_as, order) -> None:
@@ -355,7 +390,8 @@ def test_a_class_change_with_a_reason_answers_the_row_by_htmx(
 
 def test_a_class_change_by_plain_post_redirects_to_the_formulary(client_as, drug) -> None:
     response = client_as(roles.ADMIN).post(
-        reverse("pharmacy:drug_class", args=[drug.pk]), {"drug_class": "chemo", "reason": "r"}
+        reverse("pharmacy:drug_class", args=[drug.pk]),
+        {"drug_class": "chemo", "reason": "alkylating agent per the label"},
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("pharmacy:formulary")
