@@ -134,22 +134,24 @@
   }
 
   // What signing in again does on this page, in its own words (QA: the coder read the nurse's
-  // "changes typed in the cards"): the form's data-session-why, else the page's (the body's,
-  // from the template's `session_why` block: the order entry, the pharmacist's and the coder's
-  // pages), else, for a plain form, its button named; the chart's WHY otherwise.
+  // "changes typed in the cards"). A plain form pressed while signed out (it waits, and goes
+  // once signed in): the form's data-session-why, else the page's (the body's, from the
+  // template's `session_why` block: the order entry, the pharmacist's and the coder's pages),
+  // else its button named. Nothing waiting (an htmx request refused: a field's check, a
+  // button): the chart's WHY where there are cards, else nothing is sent but what she presses.
   var PLAIN = "The session ended (idle too long, or signed out elsewhere). What you typed is " +
     "kept on this page. Sign in again: ";
+  var NOTHING_WAITS = PLAIN + "nothing is sent until you press a button; one pressed meanwhile " +
+    "was not done, and is named for you to press again.";
 
   function whyFor(form) {
-    var own = form && form.getAttribute("data-session-why");
-    var page = document.body.getAttribute("data-session-why");
-    var text = own || page || "";
-    if (!text && form) {
+    if (!form) return document.querySelector("form[data-card-form]") ? WHY : NOTHING_WAITS;
+    var text = form.getAttribute("data-session-why") || document.body.getAttribute("data-session-why");
+    if (!text) {
       var button = form.querySelector("button[type=submit], button:not([type]), input[type=submit]");
       var word = tidy(button ? button.textContent || button.value : "");
       text = PLAIN + (word ? "\u201c" + word + "\u201d is" : "it is") + " sent then, once.";
     }
-    if (!text) return WHY;
     var file = form && Array.prototype.some.call(form.querySelectorAll("input[type=file]"), function (f) {
       return f.files && f.files.length;
     });

@@ -151,3 +151,67 @@ def test_an_ndc_correction_pressed_after_the_session_ended_is_saved_once_after_s
     vial.refresh_from_db()
     assert (vial.unit, vial.units_per_billing_unit) == ("UN", 2)
     assert posts == [action]  # sent once: after signing in, never while signed out
+
+
+def test_without_javascript_the_sign_in_page_says_the_order_was_not_sent(
+    browser_page, live_server
+) -> None:
+    """No JavaScript, no box: the post goes to the sign-in page, which says the form was not
+    sent and that what was typed is to be typed again; signing in leads back to the form."""
+    factories.user_create(username="clerk-n", role="clerk")
+    factories.drug_get("oxaliplatin", "chemo")
+    encounter = factories.encounter_create()
+    context = browser_page.context.browser.new_context(
+        java_script_enabled=False, viewport={"width": 1024, "height": 768}
+    )
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, "clerk-n")
+        url = f"{live_server.url}{reverse('registration:order_new', args=[encounter.pk])}"
+        page.goto(url)
+        page.fill("#id_drug", "oxaliplatin")
+        page.fill("#id_dose_value", "85")
+        signed_out_here(page)
+        page.click("button:has-text('Enter the order')")
+        page.wait_for_selector("input[name=username]")
+        said = page.inner_text("#messages")
+        assert "before this form was sent: nothing of it was saved" in said
+        assert "type it again and send it" in said
+        page.screenshot(path=str(ARTIFACTS / "forms-session-no-js-sign-in.png"), full_page=True)
+        page.fill("input[name=username]", "clerk-n")
+        page.fill("input[name=password]", factories.PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(url)
+        assert not Order.objects.exists()
+    finally:
+        context.close()
+
+
+def test_a_field_checked_while_signed_out_asks_to_sign_in_and_says_nothing_is_sent_yet(
+    browser_page, live_server
+) -> None:
+    """The drug's check as it is typed (htmx) is refused when the session ended: the box opens
+    then, saying nothing is sent until a button is pressed (not 'it is entered then': nothing
+    was pressed), and nothing the clerk typed is lost; signed in, she enters it."""
+    from playwright.sync_api import expect
+
+    factories.user_create(username="clerk-f", role="clerk")
+    factories.drug_get("oxaliplatin", "chemo")
+    encounter = factories.encounter_create()
+    page = browser_page
+    sign_in(page, live_server, "clerk-f")
+    page.goto(f"{live_server.url}{reverse('registration:order_new', args=[encounter.pk])}")
+    page.fill("#id_dose_value", "85")
+    signed_out_here(page)
+    page.fill("#id_drug", "oxaliplatin")
+    page.locator("#id_drug").blur()
+    dialog = page.locator("[data-testid=session-dialog]")
+    expect(dialog).to_be_visible(timeout=WAIT)
+    why = dialog.locator("[data-testid=session-why]")
+    expect(why).to_contain_text("nothing is sent until you press a button")
+    expect(why).not_to_contain_text("cards")
+    page.screenshot(path=str(ARTIFACTS / "forms-session-field-check-dialog.png"))
+    sign_in_in_the_box(page, "clerk-f")
+    expect(dialog).to_be_hidden(timeout=WAIT)
+    expect(page.locator("#id_dose_value")).to_have_value("85")
+    assert not Order.objects.exists()
