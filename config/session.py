@@ -11,7 +11,9 @@ to htmx requests that a page can handle when the session has ended.
   a session gets `401` with `X-Session-Expired: 1`, never the sign-in page to swap into a card;
   static/js/session.js then opens a sign-in dialog over the page and re-sends what was unsaved.
   A plain form posted without a session goes to the sign-in page with `next` the page the form
-  was on (its Referer, same host), not the POST-only address (a 405 after signing in).
+  was on (its Referer, same host), not the POST-only address (a 405 after signing in), and the
+  sign-in page says the form was not sent (`not_sent_message`). The pages' plain forms ask
+  first (`data-session-check`), so that is a page without JavaScript.
 - `csrf_failure`: an htmx request refused for its CSRF token gets the same 401 when the session
   has ended, or `403` with `X-CSRF-Refresh: 1` when only the token is stale (signed in again in
   another tab): the page fetches a fresh one (`session_resume`) and sends again. A plain request
@@ -29,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.middleware import LoginRequiredMiddleware
@@ -92,13 +95,30 @@ class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
             return session_expired()
         if request.method not in ("GET", "HEAD"):
             # A form posted after the session ended (a coder's correction): signing in leads
-            # back to the page the form was on, never to the POST-only address (a 405).
+            # back to the page the form was on, never to the POST-only address (a 405). The
+            # pages' plain forms ask first (data-session-check, static/js/session.js), so this
+            # is a page without JavaScript (or its check unanswered): the sign-in page says the
+            # form was not sent, and that a file chosen is to be chosen again (QA: a bare
+            # "Sign in" page, then the form empty, and nothing said).
+            messages.warning(request, not_sent_message(request))
             return redirect_to_login(
                 _page_of_form(request),
                 resolve_url(self.get_login_url(view_func)),
                 self.get_redirect_field_name(view_func),
             )
         return super().handle_no_permission(request, view_func)  # type: ignore[no-any-return]
+
+
+def not_sent_message(request: HttpRequest) -> str:
+    """What the sign-in page says to a form posted without a session: it was not sent."""
+    text = (
+        "You were signed out (idle too long, or signed out elsewhere) before this form was "
+        "sent: nothing of it was saved. Sign in: you go back to its page, where what you typed "
+        "is no longer filled in; type it again and send it."
+    )
+    if request.content_type == "multipart/form-data" and request.FILES:
+        text += " A file you chose is not kept either (a browser cannot keep it): choose it again."
+    return text
 
 
 def _page_of_form(request: HttpRequest) -> str:

@@ -537,6 +537,10 @@ class Order(models.Model):
     # The ordering system's number for the order (HL7 ORC-2, placer order number): an order sent
     # again under it is not entered twice, and a cancel (ORC-1 CA/DC) names the order by it.
     placer_number = models.CharField(max_length=50, blank=True)
+    # The order entry form's own key (one per form drawn, registration's order_new): the same
+    # form posted twice (a double press, sent again after signing in, the back button) enters
+    # one order. Blank for an order from an interface (its placer number does that).
+    entry_key = models.CharField(max_length=64, blank=True, default="", editable=False)
     # Changed by the ordering system (HL7 ORC-1 XO) before it was given: how many times (the
     # chart's start form carries it, so that a start from a chart drawn before a change is
     # refused), when last, and what changed then ("dose 8 mg → 4 mg"), shown on the order's row.
@@ -551,7 +555,12 @@ class Order(models.Model):
                 fields=["encounter", "placer_number"],
                 condition=~Q(placer_number=""),
                 name="mar_order_placer_number_once_a_visit",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["encounter", "entry_key"],
+                condition=~Q(entry_key=""),
+                name="mar_order_one_per_entry_form",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@ acceptable, and their refusals come back beside the field they name (apply_valid
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -217,12 +218,17 @@ class OrderEntryForm(forms.Form):
         widget=forms.HiddenInput,
         validators=[validate_reason_in_words],
     )
+    # One key per form drawn: the same form posted twice (a double press, sent again after
+    # signing in, the back button) enters one order (order_enter).
+    entry_key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, check_url: Callable[[str], str] | None = None, **kwargs: Any):
         """`check_url`: the address that checks a field as it is typed (registration's
         `order_check` for this visit, by field name); without it the fields are checked on submit
         only."""
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["entry_key"] = uuid.uuid4().hex
         # Related fields side by side (dose, unit, basis; duration or rate; provider and NPI).
         self.helper = FormHelper()
         self.helper.form_tag = False
@@ -254,6 +260,7 @@ class OrderEntryForm(forms.Form):
             ),
             # Shown (or hidden again, what was typed kept) by the drug's check too.
             Div("allergy_reason", css_id="allergy-reason-slot"),
+            "entry_key",
         )
 
     def allergy_ask(self, *, cross: bool = False) -> None:

@@ -571,6 +571,8 @@ class OrderEntry:
     # Typed by the person entering it when the drug matches an allergy of the patient (the
     # warning beside the drug): why it is entered anyway. Kept as a SafetyOverride.
     allergy_reason: str = ""
+    # The entry form's key (one per form drawn): the same form posted twice enters one order.
+    entry_key: str = ""
 
 
 ALLERGY_REASON_MISSING = (
@@ -724,6 +726,7 @@ def order_entry_typed(typed: Mapping[str, Any]) -> tuple[OrderEntry, dict[str, l
         entry_method=typed.get("entry_method", EntryMethod.WRITTEN),
         purpose=typed.get("purpose", ""),
         allergy_reason=typed.get("allergy_reason", ""),
+        entry_key=typed.get("entry_key", ""),
     )
     return entry, errors
 
@@ -781,8 +784,14 @@ def order_enter(
     Typed by a nurse or clerk (written, verbal or telephone order), it records who entered it and
     on whose behalf (the ordering provider); from an interface, `user` is None. `written_at`: when
     an order brought from another system's record of a past visit was written (a drug retired
-    since then does not refuse it: mar/pharmacy/retired.py)."""
+    since then does not refuse it: mar/pharmacy/retired.py).
+
+    Idempotent per form: with an `entry.entry_key` (the entry form's), a second post of the same
+    form (two presses at once; sent again after signing in) returns the order the first entered,
+    under the visit's lock: one order."""
     locked = Encounter.objects.select_for_update().select_related("patient").get(pk=encounter.pk)
+    if earlier := order_by_entry_key(locked, entry.entry_key):
+        return earlier
     if locked.status == Encounter.Status.SIGNED:
         raise ValidationError("This visit is signed; an order is added by an addendum.")
     # A person entering it answers the allergy warning (an interface's order is warned of at the
@@ -809,7 +818,7 @@ def order_enter(
             f"Order {fields['placer_number']} is already on this visit ({earlier}, entered "
             f"{timezone.localtime(earlier.created_at):%Y-%m-%d %H:%M}).",
         )
-    order = Order.objects.create(encounter=locked, **fields)
+    order = Order.objects.create(encounter=locked, entry_key=entry.entry_key.strip(), **fields)
     warning = allergy_warning(locked.patient, order.drug) if user is not None else ""
     if warning:  # entered past the allergy warning: who and why, for the pharmacist and nurse
         SafetyOverride.objects.create(
@@ -822,6 +831,13 @@ def order_enter(
         )
     summary_invalidate(encounter_ids=[locked.pk])  # the board's and checklist's summary
     return order
+
+
+def order_by_entry_key(encounter: Encounter, entry_key: str) -> Order | None:
+    """The visit's order entered from the form whose key is `entry_key` (order_new), if any."""
+    if not entry_key.strip():
+        return None
+    return encounter.orders.filter(entry_key=entry_key.strip()).select_related("drug").first()
 
 
 def order_by_placer(encounter: Encounter, placer_number: str) -> Order | None:

@@ -26,6 +26,7 @@ from mar.registration.services import (
     ORDER_FIELDS_CHECKED,
     drug_search,
     encounter_open,
+    order_by_entry_key,
     order_enter,
     order_entry_field_problems,
     order_entry_problems,
@@ -172,6 +173,18 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
         if from_chart
         else reverse("registration:visit", args=[encounter.pk])
     )
+    if request.method == "POST" and (
+        earlier := order_by_entry_key(encounter, request.POST.get("entry_key", ""))
+    ):
+        # This form was sent already and entered its order (pressed twice, sent again from the
+        # history): said, and not entered a second time.
+        messages.info(
+            request,
+            f"This order was entered already, at "
+            f"{timezone.localtime(earlier.created_at):%H:%M}: {earlier.drug.name} {earlier.dose}. "
+            "The form was sent again; it is entered once.",
+        )
+        return redirect(back)
     valid = request.method == "POST" and form.is_valid()
     if request.method == "POST":
         # A code the list lacks is said beside the field (QA: it was said on the next page's

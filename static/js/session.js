@@ -133,14 +133,44 @@
     return !mine || username === mine;
   }
 
+  // What signing in again does on this page, in its own words (QA: the coder read the nurse's
+  // "changes typed in the cards"). A plain form pressed while signed out (it waits, and goes
+  // once signed in): the form's data-session-why, else the page's (the body's, from the
+  // template's `session_why` block: the order entry, the pharmacist's and the coder's pages),
+  // else its button named. Nothing waiting (an htmx request refused: a field's check, a
+  // button): the chart's WHY where there are cards, else nothing is sent but what she presses.
+  var PLAIN = "The session ended (idle too long, or signed out elsewhere). What you typed is " +
+    "kept on this page. Sign in again: ";
+  var NOTHING_WAITS = PLAIN + "nothing is sent until you press a button; one pressed meanwhile " +
+    "was not done, and is named for you to press again.";
+
+  function whyFor(form) {
+    if (!form) return document.querySelector("form[data-card-form]") ? WHY : NOTHING_WAITS;
+    var text = form.getAttribute("data-session-why") || document.body.getAttribute("data-session-why");
+    if (!text) {
+      var button = form.querySelector("button[type=submit], button:not([type]), input[type=submit]");
+      var word = tidy(button ? button.textContent || button.value : "");
+      text = PLAIN + (word ? "\u201c" + word + "\u201d is" : "it is") + " sent then, once.";
+    }
+    var file = form && Array.prototype.some.call(form.querySelectorAll("input[type=file]"), function (f) {
+      return f.files && f.files.length;
+    });
+    if (file) {
+      text += " The file you chose stays chosen and goes with it, as long as this page stays " +
+        "open: reloading or leaving it would drop the file (a browser cannot keep it).";
+    }
+    return text;
+  }
+
   // other: who is signed in on this browser now, when it is not this page's nurse.
-  function ask(other) {
+  // form: the plain form pressed while signed out, sent once she has signed in again.
+  function ask(other, form) {
     if (!dialog) build();
     var why = dialog.querySelector("[data-testid=session-why]");
     why.textContent = other
       ? other + " signed in on this device meanwhile. What you typed is kept on this page; " +
         "sign in again to save it as yours."
-      : WHY;
+      : whyFor(form || (waitingForm && waitingForm.form) || null);
     if (!dialog.open) {
       dialog.showModal();
       dialog.querySelector("#session-password").focus();
@@ -245,36 +275,60 @@
     return on && on !== what ? what + " (" + on + ")" : what;
   }
 
-  // A plain form (no htmx) marked data-session-check (the coder's correction, query, override:
-  // a reason typed at length) asks first whether the session still holds. If it ended, the
-  // sign-in dialog opens over the page, what was typed stays, and once signed in again the form
-  // goes with the new token; posted without a session it would be lost on the sign-in page.
+  // A plain form (no htmx) marked data-session-check (every plain form that posts but the
+  // sign-in and sign-out: the order entry, registration, the pharmacist's and the coder's forms)
+  // asks first whether the session still holds. If it ended, the sign-in dialog opens over the
+  // page, what was typed stays (a file chosen too: the page is not left), and once signed in
+  // again the form goes with the new token; posted without a session it would be lost on the
+  // sign-in page. A form is sent once: a second press while it goes (or while the dialog waits)
+  // is not a second post (the order entry also refuses a second post of one form: its key).
   var waitingForm = null;
+  var sending = new WeakSet();
 
-  function send(form) {
+  function send(form, submitter) {
+    // form.submit() leaves out the button pressed: a named one goes as a hidden field.
+    if (submitter && submitter.name && !form.querySelector("input[data-submitter]")) {
+      var pressed = document.createElement("input");
+      pressed.type = "hidden";
+      pressed.name = submitter.name;
+      pressed.value = submitter.value;
+      pressed.setAttribute("data-submitter", "");
+      form.appendChild(pressed);
+    }
     HTMLFormElement.prototype.submit.call(form);  // no submit event: not checked twice
+    // A page still here long after (an answer that is a download, a post that hung): the form
+    // can be pressed again.
+    setTimeout(function () { sending.delete(form); }, 20000);
   }
+
+  // Back to this page from the history (bfcache): its forms may be sent again, by a press.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) sending = new WeakSet();
+  });
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form || !form.matches || !form.matches("form[data-session-check]")) return;
     if (event.defaultPrevented) return;
     event.preventDefault();
+    if (sending.has(form)) return;  // pressed again while it goes: one post
+    sending.add(form);
+    var submitter = event.submitter || null;
     freshToken().then(function (answer) {
       if (answer.ok) {
         setToken(answer.csrf_token);
-        send(form);
+        send(form, submitter);
       } else {
-        waitingForm = form;
-        ask();
+        waitingForm = { form: form, submitter: submitter };
+        ask("", form);
       }
-    }, function () { send(form); });  // no answer: post as before, the server says why
+    }, function () { send(form, submitter); });  // no answer: post as before, the server says why
   });
 
   document.addEventListener("mar:signedin", function () {
-    var form = waitingForm;
+    var waiting = waitingForm;
     waitingForm = null;
-    if (form) send(form);
+    if (waiting) send(waiting.form, waiting.submitter);
   });
 
   document.addEventListener("htmx:responseError", function (event) {

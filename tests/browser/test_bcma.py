@@ -165,7 +165,9 @@ def test_verification_gate_double_check_and_the_pharmacists_screen(
     expect(page.locator("[data-testid=calculated-dose]")).to_contain_text("AUC 5")
     expect(page.locator("[data-testid=dose-difference]")).to_have_attribute("data-flagged", "1")
     page.screenshot(path=str(ARTIFACTS / "pharmacist-dose-check.png"), full_page=True)
-    page.locator("[data-testid=verify]").click()
+    # The form asks first whether the session holds (static/js/session.js), then goes.
+    with page.expect_navigation():
+        page.locator("[data-testid=verify]").click()
     page.wait_for_url("**/pharmacy/orders/**")
     carboplatin.refresh_from_db()
     assert carboplatin.verified_by.username == "rph-v"

@@ -36,7 +36,9 @@ def test_an_admin_uploads_a_charge_master_and_sees_the_new_version_listed(
     bad = tmp_path / "cdm-bad.csv"
     bad.write_text(HEADER + "96365,0260,IV infusion,310.00\n96366,0260,IV more,abc\n")
     page.set_input_files("input[name=file]", str(bad))
-    page.click("[data-testid=cdm-upload-form] button[type=submit]")
+    # The form asks first whether the session holds (static/js/session.js), then goes.
+    with page.expect_navigation():
+        page.click("[data-testid=cdm-upload-form] button[type=submit]")
     field = page.locator("[data-testid=cdm-file-field]")
     assert "line 3: unit price 'abc' is not an amount like 125.00" in field.inner_text()
     for width, height in ((1440, 900), (1024, 768)):

@@ -43,6 +43,10 @@ def test_a_correction_typed_when_the_session_ended_is_saved_after_signing_in_aga
     dialog = page.locator("[data-testid=session-dialog]")
     expect(dialog).to_be_visible(timeout=WAIT)
     expect(dialog.locator("#session-username")).to_have_value("coder-s")
+    # In the coder's words, not the nurse's (QA: "changes typed in the cards are saved then").
+    why = dialog.locator("[data-testid=session-why]")
+    expect(why).to_contain_text("the form you pressed (a correction, a query")
+    expect(why).not_to_contain_text("cards")
     assert not ChargeCorrection.objects.exists()
     page.screenshot(path=str(ARTIFACTS / "coder-session-dialog.png"))
     dialog.locator("#session-password").fill(factories.PASSWORD)

@@ -10,12 +10,14 @@ from unittest import mock
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from tests import factories
 from tests.coding.review_helpers import reviewed
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +95,35 @@ def test_a_form_posted_without_a_session_signs_in_back_to_its_page_not_a_405() -
         HTTP_REFERER="http://evil.example/coding/",
     )
     assert elsewhere["Location"] == f"{reverse('login')}?next=/"
+
+
+def test_a_form_posted_without_a_session_is_said_not_sent_on_the_sign_in_page() -> None:
+    """Without JavaScript (the pages' forms ask first, static/js/session.js): the sign-in page
+    says the form was not sent and that what was typed is to be typed again (QA: a bare "Sign
+    in" page, then the order form empty, and nothing said)."""
+    encounter = factories.encounter_create()
+    page_url = reverse("registration:order_new", args=[encounter.pk])
+    client = Client()
+    response = client.post(
+        page_url, {"drug": "oxaliplatin"}, HTTP_REFERER=f"http://testserver{page_url}"
+    )
+    assert response["Location"] == f"{reverse('login')}?next={page_url}"
+    login_page = client.get(response["Location"]).content.decode()
+    assert "before this form was sent: nothing of it was saved" in login_page
+    assert "type it again and send it" in login_page
+    assert "choose it again" not in login_page
+
+
+def test_a_file_posted_without_a_session_is_said_to_be_chosen_again() -> None:
+    """A file input cannot be kept by the browser across the sign-in page: said plainly."""
+    page_url = reverse("coding:charge_master_upload")
+    client = Client()
+    response = client.post(
+        page_url,
+        {"effective_from": "2026-12-01", "file": SimpleUploadedFile("cdm.csv", b"code,price\n")},
+        HTTP_REFERER=f"http://testserver{page_url}",
+    )
+    assert response.status_code == 302
+    login_page = client.get(response["Location"]).content.decode()
+    assert "A file you chose is not kept either" in login_page
+    assert "choose it again" in login_page
