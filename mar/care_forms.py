@@ -12,9 +12,9 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
 from mar.forms import (
-    ADDENDUM_WHY_LABEL,
     LocalTimeField,
     ZonedForm,
+    addendum_why_field,
     flush_solution_field,
     flush_volume_field,
 )
@@ -150,7 +150,7 @@ class RateChangeForm(ZonedForm):
     version = forms.IntegerField(required=False, widget=forms.HiddenInput())
     # On a signed record (the addendum's forms, ?addendum=1): the addendum's reason; the
     # service asks for it beside the field (mar/services/rates.py).
-    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
+    addendum_why = addendum_why_field()
 
 
 class VolumesForm(forms.Form):
@@ -158,7 +158,7 @@ class VolumesForm(forms.Form):
     bag_volume_ml = _amount("Bag volume (mL)")
     vtbi_ml = _amount("Volume to be infused (mL)")
     volume_infused_ml = _amount("Volume infused (mL)")
-    addendum_why = forms.CharField(label=ADDENDUM_WHY_LABEL, required=False, max_length=2000)
+    addendum_why = addendum_why_field()
 
 
 class AdministrationRemoveForm(forms.Form):
@@ -172,12 +172,7 @@ class AdministrationRemoveForm(forms.Form):
         validators=[validate_reason_in_words],
     )
     version = forms.IntegerField(widget=forms.HiddenInput())
-    addendum_why = forms.CharField(
-        label=ADDENDUM_WHY_LABEL,
-        required=False,
-        max_length=2000,
-        validators=[validate_reason_in_words],
-    )
+    addendum_why = addendum_why_field()
 
 
 class PauseReasonForm(forms.Form):

@@ -251,6 +251,15 @@ class SiteForm(ZonedForm):
 ADDENDUM_WHY_LABEL = "Why (addendum to the signed record)"
 
 
+def addendum_why_field(label: str = ADDENDUM_WHY_LABEL) -> forms.CharField:
+    """Why a change to a signed record is made (an addendum): optional on the form, as the form
+    is the same before signing (the service refuses a change to a signed record without it), and
+    in words when given (mar.validators)."""
+    return forms.CharField(
+        label=label, required=False, max_length=2000, validators=[validate_reason_in_words]
+    )
+
+
 def site_choice_label(site: AccessSite) -> str:
     """A site as a card's or a start's select says it: its number, then where it is, then its
     kind ("S2 right forearm (Peripheral IV)"). Where it is tells two sites of one kind apart,
@@ -283,12 +292,7 @@ class SiteUpdateForm(BaseSnapshotMixin, ZonedForm):
         widget=forms.Textarea({"rows": 2}),
         validators=[validate_reason_in_words],
     )
-    addendum_why = forms.CharField(
-        label=ADDENDUM_WHY_LABEL,
-        required=False,
-        max_length=2000,
-        validators=[validate_reason_in_words],
-    )
+    addendum_why = addendum_why_field()
 
     def clean_placed_was(self) -> datetime | None:
         text = (self.cleaned_data.get("placed_was") or "").strip()
@@ -386,12 +390,7 @@ def flush_volume_field(label: str) -> forms.DecimalField:
 class FlushRemoveForm(forms.Form):
     """Remove a flush charted by mistake; on a signed record, as an addendum with a reason."""
 
-    addendum_why = forms.CharField(
-        label=ADDENDUM_WHY_LABEL,
-        required=False,
-        max_length=2000,
-        validators=[validate_reason_in_words],
-    )
+    addendum_why = addendum_why_field()
 
 
 class StartForm(ZonedForm):
@@ -454,12 +453,7 @@ class DispositionForm(forms.Form):
         widget=forms.TextInput(),
         validators=[validate_reason_in_words],
     )
-    addendum_why = forms.CharField(
-        label=ADDENDUM_WHY_LABEL,
-        required=False,
-        max_length=2000,
-        validators=[validate_reason_in_words],
-    )
+    addendum_why = addendum_why_field()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -548,12 +542,7 @@ class AdministrationForm(ZonedForm):
     # posted back, and kept as posted when the card comes back refused: on a record signed
     # since, her change is what differs from it (views._card_unsent), nothing else.
     drawn = forms.CharField(widget=forms.HiddenInput(), required=False, strip=False)
-    addendum_why = forms.CharField(
-        label="Why (addendum to the signed record)",
-        required=False,
-        max_length=2000,
-        validators=[validate_reason_in_words],
-    )
+    addendum_why = addendum_why_field()
 
     def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -631,12 +620,7 @@ class PauseForm(ZonedForm):
         label="Reason", choices=[("", "no reason given"), *Pause.Reason.choices], required=False
     )
     version = forms.IntegerField(widget=forms.HiddenInput())
-    addendum_why = forms.CharField(
-        label="Why (addendum to the signed record)",
-        required=False,
-        max_length=2000,
-        validators=[validate_reason_in_words],
-    )
+    addendum_why = addendum_why_field()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -664,12 +648,7 @@ class PauseAddForm(PauseForm):
 class EncounterTimesForm(BaseSnapshotMixin, ZonedForm):
     arrived_at = LocalTimeField(label="Arrived at", required=False)
     observation_at = LocalTimeField(label="Placed in observation at", required=False)
-    addendum_why = forms.CharField(
-        label=ADDENDUM_WHY_LABEL,
-        required=False,
-        max_length=2000,
-        validators=[validate_reason_in_words],
-    )
+    addendum_why = addendum_why_field()
 
 
 QUERY_CHOICE_CHARS = 90  # of a query's question in the addendum's choices

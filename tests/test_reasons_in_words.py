@@ -99,7 +99,8 @@ COVERED = {
     "mar.care_forms": {
         "ScanOverrideForm": ["reason"],  # given despite the scan
         "StartChecksForm": ["emergency_reason", "allergy_reason"],  # safety overrides
-        "RateChangeForm": ["reason"],
+        "RateChangeForm": ["reason", "addendum_why"],  # a rate change added to a signed record
+        "VolumesForm": ["addendum_why"],  # a signed record's volumes corrected
         "AdministrationRemoveForm": ["reason", "addendum_why"],  # out of the record
     },
     "mar.registration.forms": {
