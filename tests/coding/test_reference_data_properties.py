@@ -112,6 +112,7 @@ class ReferenceData(RuleBasedStateMachine):
     def _run_again(self, change) -> None:
         """An addendum: `change` made to the record, and the antiemetic push charted a minute
         longer or shorter (so there is always a new run, back to review)."""
+        before = ChargeRun.objects.get(encounter=self.encounter, is_current=True)
         addendum_for_test(self.encounter, self.coder)
         change()
         push = Administration.objects.get(encounter=self.encounter, drug__name="ondansetron")
@@ -121,6 +122,12 @@ class ReferenceData(RuleBasedStateMachine):
         )
         charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
         self._new_run_made()
+        # A pharmacist's billing-data change after export flagged the exported run and waited
+        # (coding/formulary_changes.py): this run is the first to carry it (the drug line's new
+        # HCPCS code), a change of what is claimed though the addendum itself changed no charge.
+        after = ChargeRun.objects.get(encounter=self.encounter, is_current=True)
+        if lines_sum(after) != lines_sum(before):
+            self.claim_changed = True
 
     # --- the record -------------------------------------------------------------------
 
