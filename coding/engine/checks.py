@@ -206,8 +206,9 @@ def _billable_dose(adm: Administration, found: list[Finding]) -> None:
 
     A dose as ordered per body surface, per kilogram or as a target AUC (mg/m2, mg/kg, AUC) is
     not the amount given: no drug line can be made from it. An error (red: it costs the drug's
-    charge, screens.md; signing asks a reason) beside the dose at the bedside (the nurse charts
-    the amount given) and, for the coder, the reason the drug line is not charged.
+    charge, as the screens' rule has it; signing asks a reason) beside the dose at the bedside
+    (the nurse charts the amount given) and, for the coder, the reason the drug line is not
+    charged.
     """
     unit = adm.billing_unit
     per = (

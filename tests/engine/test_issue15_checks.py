@@ -109,11 +109,10 @@ def _carboplatin(**kw):
     return record(chemo("A1", "carboplatin", minutes=60, **{**J9045, **kw}))
 
 
-def test_drug_dose_a_billed_drug_without_a_dose_is_a_warning_on_the_dose():
+def test_drug_dose_a_billed_drug_without_a_dose_is_an_error_on_the_dose():
+    """Red: the drug's charge is lost (no drug line), so signing asks a reason."""
     found = findings(run(_carboplatin()), "DRUG-DOSE")
-    assert [(f.severity, f.field, f.administrations) for f in found] == [
-        ("warning", "dose", ("A1",))
-    ]
+    assert [(f.severity, f.field, f.administrations) for f in found] == [("error", "dose", ("A1",))]
     assert "no drug charge: dose missing (J9045 per 50 mg)" in found[0].message
 
 
@@ -125,7 +124,7 @@ def test_drug_dose_a_dose_in_a_unit_that_cannot_be_billed_names_the_unit(unit):
             parse_record(_carboplatin(dose=dose))
         return
     found = findings(run(_carboplatin(dose=dose)), "DRUG-DOSE")
-    assert [(f.severity, f.field) for f in found] == [("warning", "dose.unit")]
+    assert [(f.severity, f.field) for f in found] == [("error", "dose.unit")]
     assert f"the unit {unit} cannot be billed (J9045 per 50 mg)" in found[0].message
     assert "chart the amount given in mg" in found[0].message
 
