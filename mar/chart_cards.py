@@ -229,3 +229,114 @@ def cards_draw(
         if card.elapsed_minutes is not None:
             html = html.replace(_ELAPSED_SLOT, _number().render(value=card.elapsed_minutes))
         card.html = Markup(html)
+
+
+# The orders' rows (mar/_order.jinja: the order, its pharmacist's verification or return, its
+# class decision, "not given", and the Start form with its safety checks), kept drawn as the
+# cards are, while every value a row shows is as it was: a start changes its own order's row
+# only (it moves to the orders given), and the other rows of the list are drawn again at every
+# chart load otherwise. Its slots: the CSRF token and the Start form's key (new with each drawn
+# form: a double tap starts one administration, and a row drawn for another load must never
+# carry an earlier key).
+ORDER_TEMPLATE = "mar/_order.jinja"
+_KEY_SLOT = f"request-key-slot-{_SLOT}"
+
+
+def _order_shown(
+    order: Any, given: bool, form: Form, dform: Form | None, context: dict[str, Any]
+) -> tuple[Any, ...]:
+    """Every value the order's row reads (mar/_order.jinja, mar/_order_checks.jinja,
+    pharmacy/_verified.html, mar/_class_decision.jinja), but the slots."""
+    encounter = context["encounter"]
+    decision = getattr(order, "class_decision", None)
+    care = context.get("care")
+    info = care.orders.get(order.pk) if care is not None else None
+    scan = info.get("scan") if info else None
+    checks = info.get("checks") if info else None
+    return (
+        _fields(order),
+        _fields(order.drug),
+        (_fields(decision), _username(decision.by)) if decision is not None else None,
+        _username(order.disposition_by) if order.disposition_by_id else None,
+        _username(order.verified_by) if order.verified_by_id else None,
+        _username(order.returned_by) if order.returned_by_id else None,
+        given,
+        tuple((k, v) for k, v in form.initial.items() if k != "request_key"),
+        tuple(form.fields["site"].choices),
+        form.fields["site"].initial,
+        tuple(dform.initial.items()) if dform is not None else None,
+        (
+            tuple((k, v) for k, v in info.items() if k not in ("scan", "checks")),
+            (_fields(scan), _fields(scan.drug), scan.ndc_display, bool(scan.overrides.all()))
+            if scan is not None
+            else None,
+            tuple(checks.initial.items()) if checks is not None else None,
+        )
+        if info is not None
+        else None,
+        encounter.pk,
+        encounter.status,
+        str(context.get("zone")),
+        bool(context.get("can_chart")),
+        bool(context.get("can_addendum")),
+    )
+
+
+def order_key(order: Any, given: bool, form: Form, dform: Form | None, ctx: dict[str, Any]) -> str:
+    shown = _order_shown(order, given, form, dform, ctx)
+    digest = hashlib.sha256(repr(shown).encode()).hexdigest()
+    return f"chart-order:{_VERSION}:{order.pk}:{digest}"
+
+
+def _draw_order(
+    template: Template, values: dict[str, Any], order: Any, given: bool, form: Form, dform: Any
+) -> str:
+    """The order's row with its slots: the token is in `values`, the Start form's key put in."""
+    html = template.render({**values, "order": order, "given": given, "form": form, "dform": dform})
+    return html.replace(form.initial["request_key"], _KEY_SLOT)
+
+
+def orders_draw(request: HttpRequest, context: dict[str, Any]) -> None:
+    """Each row of the chart's orders list kept or drawn now and kept, into
+    `context["order_html"]` by the order's pk; a row with anything the nurse sent (its Start
+    form, its safety checks or its "not given" form bound with errors) is drawn by the page's
+    template itself, and never kept."""
+    if not KEEP:
+        return
+    care = context.get("care")
+    rows = []
+    for order, given, form, dform in context.get("orders", ()):
+        info = care.orders.get(order.pk) if care is not None else None
+        checks = info.get("checks") if info else None
+        if form.is_bound or (dform is not None and dform.is_bound):
+            continue
+        if checks is not None and checks.is_bound:
+            continue
+        rows.append((order, given, form, dform))
+    if not rows:
+        return
+    template = jinja().get_template(ORDER_TEMPLATE)
+    cache = caches[CACHE]
+    keys = {
+        order.pk: order_key(order, given, form, dform, context)
+        for order, given, form, dform in rows
+    }
+    found = cache.get_many(list(keys.values()))
+    missed = {}
+    values = {**context, "csrf_token": _TOKEN_SLOT}
+    with timezone.override(context.get("zone")):
+        for order, given, form, dform in rows:
+            key = keys[order.pk]
+            if key not in found:
+                missed[key] = found[key] = _draw_order(template, values, order, given, form, dform)
+    if missed:
+        cache.set_many(missed)
+    token = str(get_token(request))
+    context["order_html"] = {
+        order.pk: Markup(
+            found[keys[order.pk]]
+            .replace(_TOKEN_SLOT, token)
+            .replace(_KEY_SLOT, form.initial["request_key"])
+        )
+        for order, given, form, dform in rows
+    }
