@@ -4,7 +4,7 @@ the fragments `mar/_care_*.html`; looked up by pk in the templates (`care_tags.g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from django.forms import Form
@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from mar import care_forms
 from mar import chart_reads as reads
+from mar.lazy_forms import lazy
 from mar.models import (
     AccessSite,
     Administration,
@@ -139,11 +140,14 @@ def care_context(
             (s for s in scans if s.order_id == order.pk and scan_usable_for(s, order)), None
         )
         allergy = safety.allergy_warning(encounter.patient, order.drug, names)
-        checks = bound.get(f"checks-O{order.pk}") or care_forms.StartChecksForm(
-            order=order,
-            request=request,
-            prefix=f"o{order.pk}",
-            initial={"scan": usable.pk if usable else None},
+        checks = bound.get(f"checks-O{order.pk}") or lazy(
+            partial(
+                care_forms.StartChecksForm,
+                order=order,
+                request=request,
+                prefix=f"o{order.pk}",
+                initial={"scan": usable.pk if usable else None},
+            )
         )
         care.orders[order.pk] = {
             "scan": usable,

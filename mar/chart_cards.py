@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import secrets
+import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -46,7 +47,9 @@ from jinja2 import Template
 from markupsafe import Markup
 
 from mar.chart_context import Card
+from mar.forms import site_choice_label
 from mar.jinja import jinja
+from mar.lazy_forms import is_bound
 
 CACHE = "board"
 _VERSION = "3"  # bump when the card's templates, its forms or what it reads change
@@ -150,10 +153,6 @@ def card_key(card: Card, context: dict[str, Any]) -> str:
     return f"chart-card:{_VERSION}:{card.administration.pk}:{digest}"
 
 
-def _bound(form: Form | None) -> bool:
-    return form is not None and form.is_bound
-
-
 def keepable(card: Card, bound: dict[str, Form]) -> bool:
     """Whether the card is drawn from what is stored only (nothing the nurse sent is on it)."""
     adm = card.administration
@@ -164,11 +163,11 @@ def keepable(card: Card, bound: dict[str, Form]) -> bool:
         or card.conflict is not None
         or card.prefilled
         or card.at_form is not None
-        or _bound(card.form)
-        or any(_bound(form) for _pause, form in card.pauses)
-        or _bound(card.pause_at)
-        or _bound(card.resume_at)
-        or _bound(card.pause_add)
+        or is_bound(card.form)
+        or any(is_bound(form) for _pause, form in card.pauses)
+        or is_bound(card.pause_at)
+        or is_bound(card.resume_at)
+        or is_bound(card.pause_add)
     )
 
 
@@ -242,17 +241,17 @@ ORDER_TEMPLATE = "mar/_order.jinja"
 _KEY_SLOT = f"request-key-slot-{_SLOT}"
 
 
-def _order_shown(
-    order: Any, given: bool, form: Form, dform: Form | None, context: dict[str, Any]
-) -> tuple[Any, ...]:
+def _order_shown(order: Any, given: bool, context: dict[str, Any]) -> tuple[Any, ...]:
     """Every value the order's row reads (mar/_order.jinja, mar/_order_checks.jinja,
-    pharmacy/_verified.html, mar/_class_decision.jinja), but the slots."""
+    pharmacy/_verified.html, mar/_class_decision.jinja), but the slots; read without building
+    the row's forms (mar/lazy_forms.py): what they start with is the order's own fields (its
+    method, revision, "not given" and reason), the scan usable for it and the sites offered."""
     encounter = context["encounter"]
     decision = getattr(order, "class_decision", None)
     care = context.get("care")
     info = care.orders.get(order.pk) if care is not None else None
     scan = info.get("scan") if info else None
-    checks = info.get("checks") if info else None
+    rows = context.get("rows")
     return (
         _fields(order),
         _fields(order.drug),
@@ -261,16 +260,14 @@ def _order_shown(
         _username(order.verified_by) if order.verified_by_id else None,
         _username(order.returned_by) if order.returned_by_id else None,
         given,
-        tuple((k, v) for k, v in form.initial.items() if k != "request_key"),
-        tuple(form.fields["site"].choices),
-        form.fields["site"].initial,
-        tuple(dform.initial.items()) if dform is not None else None,
+        tuple((s.pk, site_choice_label(s)) for s in rows.sites if s.discontinued_at is None)
+        if rows is not None
+        else None,
         (
             tuple((k, v) for k, v in info.items() if k not in ("scan", "checks")),
             (_fields(scan), _fields(scan.drug), scan.ndc_display, bool(scan.overrides.all()))
             if scan is not None
             else None,
-            tuple(checks.initial.items()) if checks is not None else None,
         )
         if info is not None
         else None,
@@ -282,8 +279,8 @@ def _order_shown(
     )
 
 
-def order_key(order: Any, given: bool, form: Form, dform: Form | None, ctx: dict[str, Any]) -> str:
-    shown = _order_shown(order, given, form, dform, ctx)
+def order_key(order: Any, given: bool, context: dict[str, Any]) -> str:
+    shown = _order_shown(order, given, context)
     digest = hashlib.sha256(repr(shown).encode()).hexdigest()
     return f"chart-order:{_VERSION}:{order.pk}:{digest}"
 
@@ -308,19 +305,14 @@ def orders_draw(request: HttpRequest, context: dict[str, Any]) -> None:
     for order, given, form, dform in context.get("orders", ()):
         info = care.orders.get(order.pk) if care is not None else None
         checks = info.get("checks") if info else None
-        if form.is_bound or (dform is not None and dform.is_bound):
-            continue
-        if checks is not None and checks.is_bound:
+        if is_bound(form) or is_bound(dform) or is_bound(checks):
             continue
         rows.append((order, given, form, dform))
     if not rows:
         return
     template = jinja().get_template(ORDER_TEMPLATE)
     cache = caches[CACHE]
-    keys = {
-        order.pk: order_key(order, given, form, dform, context)
-        for order, given, form, dform in rows
-    }
+    keys = {order.pk: order_key(order, given, context) for order, given, _form, _dform in rows}
     found = cache.get_many(list(keys.values()))
     missed = {}
     values = {**context, "csrf_token": _TOKEN_SLOT}
@@ -336,7 +328,7 @@ def orders_draw(request: HttpRequest, context: dict[str, Any]) -> None:
         order.pk: Markup(
             found[keys[order.pk]]
             .replace(_TOKEN_SLOT, token)
-            .replace(_KEY_SLOT, form.initial["request_key"])
+            .replace(_KEY_SLOT, uuid.uuid4().hex)  # as a Start form drawn now would have
         )
-        for order, given, form, dform in rows
+        for order, _given, _form, _dform in rows
     }

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from django.forms import Form
@@ -46,6 +46,7 @@ from mar.forms import (
     ordered_method,
     query_choices,
 )
+from mar.lazy_forms import lazy
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
     AccessSite,
@@ -562,19 +563,28 @@ def chart_context(
             order,
             order.pk in given,
             bound.get(f"start-O{order.pk}")
-            or StartForm(
-                encounter=encounter,
-                sites=sites,
-                prefix=f"o{order.pk}",
-                initial={"method": ordered_method(order), "order_revision": order.revision},
+            or lazy(
+                partial(
+                    StartForm,
+                    encounter=encounter,
+                    sites=sites,
+                    prefix=f"o{order.pk}",
+                    initial={"method": ordered_method(order), "order_revision": order.revision},
+                )
             ),
             # "Not given / held / refused" is drawn for an order not given, or one so marked
             # (mar/_order.jinja): its form is built only there (issue 19).
             (
                 bound.get(f"disposition-O{order.pk}")
-                or DispositionForm(
-                    prefix=f"d{order.pk}",
-                    initial={"disposition": order.disposition, "reason": order.disposition_reason},
+                or lazy(
+                    partial(
+                        DispositionForm,
+                        prefix=f"d{order.pk}",
+                        initial={
+                            "disposition": order.disposition,
+                            "reason": order.disposition_reason,
+                        },
+                    )
                 )
             )
             if order.pk not in given or order.disposition
@@ -1017,22 +1027,28 @@ def _card(
             if prefill and key in prefill:
                 initial[name] = prefill[key]
                 prefilled.append(name)
-        form = AdministrationForm(
-            encounter=encounter, sites=sites, prefix=f"a{adm.pk}", initial=initial
-        )
+        form = lazy(
+            partial(
+                AdministrationForm,
+                encounter=encounter, sites=sites, prefix=f"a{adm.pk}", initial=initial,
+            )
+        )  # fmt: skip
     pauses = []
     for pause in adm.pauses.all():
         pause_form = bound.get(f"p{pause.pk}")
         if not isinstance(pause_form, PauseForm):
-            pause_form = PauseForm(
-                encounter=encounter,
-                prefix=f"p{pause.pk}",
-                initial={
-                    "start": pause.start,
-                    "end": pause.end,
-                    "reason": pause.reason,
-                    "version": adm.version,
-                },
+            pause_form = lazy(
+                partial(
+                    PauseForm,
+                    encounter=encounter,
+                    prefix=f"p{pause.pk}",
+                    initial={
+                        "start": pause.start,
+                        "end": pause.end,
+                        "reason": pause.reason,
+                        "version": adm.version,
+                    },
+                )
             )
         pauses.append((pause, pause_form))
     running = _is_running(adm, encounter)
@@ -1050,18 +1066,27 @@ def _card(
             prefix = f"at{adm.pk}"
             if paused:
                 resume_at = at_form if isinstance(at_form, ResumeAtForm) else None
-                resume_at = resume_at or ResumeAtForm(encounter=encounter, prefix=prefix)
+                resume_at = resume_at or lazy(
+                    partial(ResumeAtForm, encounter=encounter, prefix=prefix)
+                )
             else:
                 pause_at = at_form if isinstance(at_form, PauseAtForm) else None
-                pause_at = pause_at or PauseAtForm(encounter=encounter, prefix=prefix)
+                pause_at = pause_at or lazy(
+                    partial(PauseAtForm, encounter=encounter, prefix=prefix)
+                )
         if running or adm.stop is not None:
             added = bound.get(f"pa{adm.pk}")
             pause_add = (
                 added
                 if isinstance(added, PauseAddForm)
-                else PauseAddForm(
-                    encounter=encounter, prefix=f"pa{adm.pk}", initial={"version": adm.version}
-                )
+                else lazy(
+                    partial(
+                        PauseAddForm,
+                        encounter=encounter,
+                        prefix=f"pa{adm.pk}",
+                        initial={"version": adm.version},
+                    )
+                )  # fmt: skip
             )
     return Card(
         administration=adm,

@@ -153,3 +153,29 @@ def mock_render():
     from unittest import mock
 
     return mock.patch.object(chart_cards, "_draw_order", wraps=chart_cards._draw_order)
+
+
+def test_a_kept_order_row_builds_none_of_its_forms(client_as) -> None:
+    """What keeping a row saves: its Start form and its "not given" form (each a deep copy of
+    its fields) are not built when the row is kept (mar/lazy_forms.py)."""
+    from unittest import mock
+
+    from mar import chart_context
+    from mar.forms import DispositionForm, StartForm
+
+    caches[CACHE].clear()
+    now = timezone.now().replace(second=0, microsecond=0)
+    encounter = factories.encounter_create(arrived_at=now - timedelta(hours=1))
+    factories.site_create(encounter, placed_at=now - timedelta(hours=1))
+    factories.order_create(encounter, factories.drug_get(f"testdrug-{uuid.uuid4().hex[:8]}"))
+    client = client_as("nurse")
+    url = reverse("mar:encounter", args=[encounter.pk])
+    built = {}
+    for load in ("first", "again"):
+        with (
+            mock.patch.object(chart_context, "StartForm", wraps=StartForm) as start,
+            mock.patch.object(chart_context, "DispositionForm", wraps=DispositionForm) as dform,
+        ):
+            assert client.get(url).status_code == 200
+        built[load] = (start.call_count, dform.call_count)
+    assert built == {"first": (1, 1), "again": (0, 0)}
