@@ -54,6 +54,7 @@ from mar.ports import FormularyChange, charges_port
 from mar.services.safety import (
     TERM_MIN,
     VERIFICATION_PREFIX,
+    allergy_override_kind,
     allergy_terms,
     allergy_warning,
 )
@@ -306,7 +307,7 @@ def order_verify(*, order: Order, user: AbstractBaseUser, allergy_reason: str = 
     if allergy:  # verified past the allergy warning: who and why
         SafetyOverride.objects.create(
             encounter=locked.encounter,
-            kind=SafetyOverride.Kind.ALLERGY,
+            kind=allergy_override_kind(allergy),
             message=f"{VERIFICATION_PREFIX}{allergy}"[:300],
             reason=allergy_reason,
             order=locked,
