@@ -392,10 +392,18 @@ def order_review_page(
 @role_required(PHARMACIST)
 def overrides_report(request: HttpRequest) -> HttpResponse:
     """Safety overrides by nurse and by unit, and the list: emergency starts before
-    verification first (the pharmacist verifies them after the fact)."""
+    verification first (the pharmacist verifies them after the fact). `kind` (GET): one kind
+    only, the counts and lists alike (an allergy's direct match and a cross-sensitivity are
+    kinds apart: `safety.allergy_override_kind`); an unknown kind shows all."""
+    kinds = dict(SafetyOverride.Kind.choices)
+    kind = request.GET.get("kind", "")
+    if kind not in kinds:
+        kind = ""
     overrides = SafetyOverride.objects.select_related(
         "by", "encounter__patient", "order__drug", "order__verified_by", "order__returned_by"
     )
+    if kind:
+        overrides = overrides.filter(kind=kind)
     by_nurse = (
         overrides.values("by__username", "kind")
         .annotate(n=Count("pk"))
@@ -406,10 +414,14 @@ def overrides_report(request: HttpRequest) -> HttpResponse:
         .annotate(n=Count("pk"))
         .order_by("encounter__unit", "kind")
     )
-    kinds = dict(SafetyOverride.Kind.choices)
+    unverified = SafetyOverride.Kind.UNVERIFIED
     context = {
-        "emergency": overrides.filter(kind=SafetyOverride.Kind.UNVERIFIED).order_by("-at")[:200],
-        "others": overrides.exclude(kind=SafetyOverride.Kind.UNVERIFIED).order_by("-at")[:200],
+        "kind": kind,
+        "kinds": list(kinds.items()),
+        "show_emergency": kind in ("", unverified),
+        "show_others": kind != unverified,
+        "emergency": overrides.filter(kind=unverified).order_by("-at")[:200],
+        "others": overrides.exclude(kind=unverified).order_by("-at")[:200],
         "by_nurse": [{**row, "kind_label": kinds[row["kind"]]} for row in by_nurse],
         "by_unit": [{**row, "kind_label": kinds[row["kind"]]} for row in by_unit],
     }

@@ -1013,7 +1013,13 @@ class SafetyOverride(models.Model):
     expired lot, retired package), an allergy, or starting a high-alert order before the
     pharmacist verified it (emergency). Reported per nurse and unit; the emergency starts are
     listed for the pharmacist. A wrong patient's wristband is no longer overridable (a hard
-    stop): the kind stays for the overrides recorded before."""
+    stop): the kind stays for the overrides recorded before.
+
+    An allergy warning that is a cross-sensitivity only (no direct match: a penicillin allergy
+    and a cephalosporin, mar/services/safety.py CROSS_SENSITIVITIES) is kept as its own kind,
+    "Cross-sensitivity" (`safety.allergy_override_kind`); a warning with a direct match is
+    "Allergy", whatever cross-sensitivity it says besides. Recorded at order entry, at
+    verification and at a start alike."""
 
     class Kind(models.TextChoices):
         WRONG_PATIENT = "wrong_patient", "Wrong patient"
@@ -1021,6 +1027,7 @@ class SafetyOverride(models.Model):
         EXPIRED = "expired", "Expired lot"
         RETIRED = "retired", "Retired package"
         ALLERGY = "allergy", "Allergy"
+        CROSS_SENSITIVITY = "cross_sensitivity", "Cross-sensitivity"
         UNVERIFIED = "unverified", "Started before verification (emergency)"
 
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="overrides")

@@ -80,6 +80,7 @@ COVERED = {
     "mar.pharmacy.views": {
         "DrugClassForm": ["reason"],  # a class tagged (its evidence) or changed: re-bills
         "DrugForm": ["reason"],  # HCPCS code, billing unit, container changed: re-bills
+        "FormularyImportForm": ["reason"],  # the same, for the drugs a CSV file changes
         "NdcEditForm": ["reason"],  # a package's unit per billing unit: the claim's NDC units
         "NdcRetireForm": ["reason"],
         "DrugRetireForm": ["reason"],  # new orders of the drug refused

@@ -54,6 +54,7 @@ from mar.ports import FormularyChange, charges_port
 from mar.services.safety import (
     TERM_MIN,
     VERIFICATION_PREFIX,
+    allergy_override_kind,
     allergy_terms,
     allergy_warning,
 )
@@ -306,7 +307,7 @@ def order_verify(*, order: Order, user: AbstractBaseUser, allergy_reason: str = 
     if allergy:  # verified past the allergy warning: who and why
         SafetyOverride.objects.create(
             encounter=locked.encounter,
-            kind=SafetyOverride.Kind.ALLERGY,
+            kind=allergy_override_kind(allergy),
             message=f"{VERIFICATION_PREFIX}{allergy}"[:300],
             reason=allergy_reason,
             order=locked,
@@ -1123,6 +1124,82 @@ class FormularyImportError(ValidationError):
 
 
 @dataclass(frozen=True)
+class ImportBillingChange:
+    """A drug already in the formulary whose billing data (HCPCS code, billing unit, container) a
+    file's row changes: its line, its name and each change as the pages say it ("HCPCS code
+    J9267 -> J9268"), and the audit trail's old and new value by field (`fields`)."""
+
+    line: int
+    name: str
+    said: tuple[str, ...]
+    fields: dict[str, list[str]]
+
+    @property
+    def shown(self) -> list[str]:
+        """Each change as the page shows it: 'HCPCS code J9267 → J9268'."""
+        return [said.replace(" -> ", " → ") for said in self.said]
+
+
+IMPORT_BILLING_REASON_MISSING = (
+    "Say why these billing data change: the reason is kept with each drug's change, and the "
+    "coders read it with the charges it brings up to date."
+)
+
+
+class ImportReasonNeeded(ValidationError):
+    """The file changes billing data of drugs already in the formulary and no reason was given
+    (or one past REASON_MAX): nothing was imported. `changes` lists them, for the page to show
+    with the reason's field (`message`, said beside it)."""
+
+    def __init__(self, changes: list[ImportBillingChange], message: str) -> None:
+        self.changes = changes
+        super().__init__({"reason": [message]})
+
+
+def _import_billing_changes(
+    rows: list[FormularyRow], existing: dict[str, Drug]
+) -> list[ImportBillingChange]:
+    """The rows that change an existing drug's billing data, in the file's order: a row's HCPCS
+    code, billing unit, and container when the file has the column (without it a drug's
+    container is left as it is)."""
+    changes = []
+    for row in rows:
+        drug = existing.get(row.name.casefold())
+        if drug is None:
+            continue
+        before = {name: getattr(drug, name) for name in BILLING_FIELDS}
+        typed = Drug(
+            hcpcs_code=row.hcpcs_code,
+            billing_unit_amount=row.billing_unit_amount,
+            billing_unit=row.billing_unit,
+            container=row.container if row.container is not None else drug.container,
+        )
+        said = billing_changes_said(before, typed)
+        if said:
+            was, now = _billing_text(drug), _billing_text(typed)
+            fields = {key: [was[key], now[key]] for key in was if was[key] != now[key]}
+            changes.append(ImportBillingChange(row.line, drug.name, tuple(said), fields))
+    return changes
+
+
+def formulary_import_billing_changes(*, data: str | bytes) -> list[ImportBillingChange]:
+    """What `formulary_import` would change of the billing data of drugs already in the
+    formulary, read without writing anything (FormularyImportError when a row is bad): the
+    import page lists them beside the reason it asks."""
+    rows, errors = formulary_rows_read(data)
+    if errors:
+        raise FormularyImportError(errors)
+    existing = {drug.name.casefold(): drug for drug in Drug.objects.all()}
+    return _import_billing_changes(rows, existing)
+
+
+def import_billing_reason(reason: str, line: int) -> str:
+    """The reason a drug's billing change by import is kept with (its audit trail, the coder's
+    "Why this run was made"): the pharmacist's one reason for the file, and the row's line."""
+    return f"{reason} (imported, line {line})"
+
+
+@dataclass(frozen=True)
 class ImportSummary:
     created: int
     updated: int
@@ -1134,11 +1211,18 @@ class ImportSummary:
     retired: tuple[str, ...] = ()
     stays_retired: tuple[str, ...] = ()
     retirement_kept: tuple[str, ...] = ()
+    # By name, in the file's order: the drugs already in the formulary whose billing data the
+    # import changed, with the one reason given for them.
+    billing_changed: tuple[str, ...] = ()
 
     @property
     def notes(self) -> list[str]:
         """What the pharmacist is told beside the counts, so no retirement is left unsaid."""
         notes = []
+        if self.billing_changed:
+            notes.append(
+                f"Billing data changed, with your reason: {', '.join(self.billing_changed)}."
+            )
         if self.retired:
             notes.append(f"Retired today: {', '.join(self.retired)}.")
         notes += [
@@ -1167,7 +1251,9 @@ def _retire_imported(drug: Drug, row: FormularyRow, *, user: AbstractBaseUser) -
 
 
 @transaction.atomic
-def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSummary:
+def formulary_import(
+    *, data: str | bytes, user: AbstractBaseUser, billing_reason: str = ""
+) -> ImportSummary:
     """Import a formulary CSV: every row is checked first, then all are written in one
     transaction, or none (FormularyImportError lists each bad row with its line number).
 
@@ -1218,6 +1304,14 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
             )
     if errors:
         raise FormularyImportError(errors)
+    billing_changes = {change.line: change for change in _import_billing_changes(rows, existing)}
+    billing_reason = billing_reason.strip()
+    if billing_changes and not billing_reason:
+        raise ImportReasonNeeded(list(billing_changes.values()), IMPORT_BILLING_REASON_MISSING)
+    if billing_changes and len(billing_reason) > REASON_MAX:
+        raise ImportReasonNeeded(
+            list(billing_changes.values()), f"At most {REASON_MAX} characters."
+        )
 
     created = updated = unchanged = reclassified = 0
     # New drugs in bulk (a 10,000-row file in seconds, not past the web timeout): each with its
@@ -1286,8 +1380,19 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
         before = {name: getattr(drug, name) for name in BILLING_FIELDS}
         for name in changed:
             setattr(drug, name, fields[name])
+        billing = billing_changes.get(row.line)
+        audited: contextlib.AbstractContextManager[Any] = (
+            history_context_apart(
+                action="drug_billing_update",
+                reason=import_billing_reason(billing_reason, row.line),
+                changes=billing.fields,
+            )
+            if billing is not None
+            else contextlib.nullcontext()
+        )
         if changed:
-            drug.save(update_fields=changed)
+            with audited:
+                drug.save(update_fields=changed)
         if row.drug_class and row.drug_class != drug.drug_class:
             _drug_class_set(
                 drug=drug,
@@ -1304,7 +1409,21 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
         if changed:
             # After the class: a run both change is the class change's (the record carries the
             # billing data too, so the billing change's own regeneration then finds it current).
-            _billing_changed(drug=drug, before=before, user=user, why=f"imported (line {row.line})")
+            with (
+                history_context_apart(
+                    action="drug_billing_update",
+                    reason=import_billing_reason(billing_reason, row.line),
+                )
+                if billing is not None
+                else contextlib.nullcontext()
+            ):
+                _billing_changed(
+                    drug=drug,
+                    before=before,
+                    user=user,
+                    why=f"imported (line {row.line})",
+                    reason=billing_reason if billing is not None else "",
+                )
         if not row.retirement_said:
             continue  # an older file: the retirement is left as it is, unsaid
         if _row_retires(row, drug):
@@ -1324,6 +1443,7 @@ def formulary_import(*, data: str | bytes, user: AbstractBaseUser) -> ImportSumm
         retired=tuple(retired),
         stays_retired=tuple(stays_retired),
         retirement_kept=tuple(retirement_kept),
+        billing_changed=tuple(change.name for change in billing_changes.values()),
     )
 
 

@@ -9,6 +9,9 @@ followed by a redirect.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -34,6 +37,8 @@ from mar.models import (
 from mar.pharmacy.services import (
     REASON_MAX,
     FormularyImportError,
+    ImportBillingChange,
+    ImportReasonNeeded,
     charges_said,
     drug_allergy_classes_set,
     drug_class_change,
@@ -48,6 +53,7 @@ from mar.pharmacy.services import (
     drug_save,
     formulary_export,
     formulary_import,
+    formulary_import_billing_changes,
     hcpcs_charge_master_warning,
     order_class_override,
     order_return,
@@ -320,9 +326,23 @@ class OrderReturnWithdrawForm(forms.Form):
 
 
 class FormularyImportForm(forms.Form):
-    file = forms.FileField(
-        label="Formulary CSV",
-        error_messages={"required": "Choose the formulary CSV file to import."},
+    """The file, and the one reason asked when it changes billing data of drugs already in the
+    formulary (formulary_import's `billing_reason`). The file chosen before is kept in the
+    session for this confirm step (the page sends `kept`, its SHA-256, so another tab's file is
+    never applied instead)."""
+
+    file = forms.FileField(label="Formulary CSV", required=False)
+    reason = forms.CharField(
+        label="Why are these billing data changing?",
+        required=False,
+        max_length=REASON_MAX,
+        error_messages={"max_length": f"At most {REASON_MAX} characters."},
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": "e.g. CMS quarterly HCPCS update, effective Jan 1"}
+        ),
+        help_text="One reason for the file: kept with each drug's change in the audit trail, and "
+        "the coders read it with the charges the changes bring up to date.",
+        validators=[validate_reason_in_words],
     )
 
 
@@ -794,29 +814,90 @@ def formulary_csv(request: HttpRequest) -> HttpResponse:
     return response
 
 
+# The file a pharmacist chose, kept in her session while the import asks the reason for the
+# billing data it changes (formulary_import_view): {"data" (base64), "name", "sha"}.
+IMPORT_KEPT = "formulary_import_kept"
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+
+def _import_kept(request: HttpRequest, form: FormularyImportForm) -> dict[str, str] | None:
+    """The file to import: the one chosen now (kept in the session for a confirm step), or the
+    one kept from before when the page names it (`kept`, its SHA-256). None, with the problem
+    beside the file field, when there is none."""
+    upload = form.cleaned_data.get("file")
+    if upload is not None:
+        if upload.size > IMPORT_MAX_BYTES:
+            form.add_error("file", "The file is larger than 5 MB.")
+            return None
+        raw = upload.read()
+        kept = {
+            "data": base64.b64encode(raw).decode("ascii"),  # as sent: any encoding the import reads
+            "name": upload.name,
+            "sha": hashlib.sha256(raw).hexdigest(),
+        }
+        request.session[IMPORT_KEPT] = kept
+        return kept
+    kept = request.session.get(IMPORT_KEPT)
+    sha = request.POST.get("kept", "")
+    if not sha:
+        form.add_error("file", "Choose the formulary CSV file to import.")
+    elif kept is None or kept.get("sha") != sha:
+        form.add_error(
+            "file",
+            "The file chosen before is no longer kept (the session ended, or another file was "
+            "chosen in another tab): choose it again. Nothing was imported.",
+        )
+    else:
+        return dict(kept)
+    return None
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(PHARMACIST)
 def formulary_import_view(request: HttpRequest) -> HttpResponse:
-    form = FormularyImportForm(request.POST or None, request.FILES or None)
+    """Upload, then import. A file changing the billing data of drugs already in the formulary
+    is not imported until the pharmacist says why (one reason for the file): the page lists
+    each drug's change (before -> after) and asks it beside the field, the file kept in the
+    session for this confirm step; choosing another file replaces it."""
+    posted = request.method == "POST"
+    form = FormularyImportForm(request.POST, request.FILES) if posted else FormularyImportForm()
     errors: list[str] = []
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        if upload.size > 5 * 1024 * 1024:
-            form.add_error("file", "The file is larger than 5 MB.")
-        else:
-            try:
-                summary = formulary_import(data=upload.read(), user=request.user)
-            except FormularyImportError as exc:
-                errors = [str(error) for error in exc.errors]
+    changes: list[ImportBillingChange] = []
+    kept: dict[str, str] | None = None
+    if posted:
+        form.is_valid()  # each problem beside its field; the file is read all the same
+        kept = _import_kept(request, form)
+    if kept is not None:
+        data = base64.b64decode(kept["data"])
+        try:
+            if "reason" in form.errors:  # not in words: the changes are listed again
+                changes = formulary_import_billing_changes(data=data)
             else:
+                summary = formulary_import(
+                    data=data,
+                    user=request.user,
+                    billing_reason=form.cleaned_data.get("reason", ""),
+                )
+                request.session.pop(IMPORT_KEPT, None)
                 counts = (
                     f"Imported: {summary.created} new, {summary.updated} updated "
                     f"({summary.reclassified} reclassified), {summary.unchanged} unchanged."
                 )
                 messages.success(request, " ".join([counts, *summary.notes]))
                 return redirect("pharmacy:formulary")
-    status = 400 if errors else 200
-    return render(request, "pharmacy/import.html", {"form": form, "errors": errors}, status=status)
+        except FormularyImportError as exc:
+            errors = [str(error) for error in exc.errors]
+            request.session.pop(IMPORT_KEPT, None)
+            kept = None
+        except ImportReasonNeeded as exc:
+            changes = exc.changes
+            if request.POST.get("kept") or form.cleaned_data.get("reason"):
+                apply_validation_error(form, exc)  # the confirm step, sent without a reason
+    if not changes:
+        kept = None
+    status = 400 if errors or form.errors else 200
+    context = {"form": form, "errors": errors, "changes": changes, "kept": kept}
+    return render(request, "pharmacy/import.html", context, status=status)
 
 
 # --- orders -------------------------------------------------------------------------------
@@ -827,7 +908,7 @@ def _orders() -> QuerySet[Order]:
     (`allergy_overrides`, oldest first, with who: the clerk's at order entry, the pharmacist's at
     verification, the nurse's at a start), one statement for the list."""
     overrides = (
-        SafetyOverride.objects.filter(kind=SafetyOverride.Kind.ALLERGY)
+        SafetyOverride.objects.filter(kind__in=safety.ALLERGY_KINDS)
         .select_related("by")
         .order_by("at", "pk")
     )

@@ -823,7 +823,7 @@ def order_enter(
     if warning:  # entered past the allergy warning: who and why, for the pharmacist and nurse
         SafetyOverride.objects.create(
             encounter=locked,
-            kind=SafetyOverride.Kind.ALLERGY,
+            kind=safety.allergy_override_kind(warning),
             message=f"{safety.ENTRY_PREFIX}{warning}"[:300],
             reason=entry.allergy_reason.strip(),
             order=order,

@@ -15,7 +15,8 @@ Then in this order, each stopping the start with a message for its own field:
    "unverified", listed for the pharmacist);
 3. an allergy of the patient that names the drug or one of its formulary allergy classes (or a
    drug of one: "amoxicillin", a penicillin), or a class cross-reacting with one, needs an
-   override reason (`SafetyOverride` "allergy");
+   override reason (`SafetyOverride` "allergy", or "cross_sensitivity" when the warning is a
+   cross-sensitivity only: `allergy_override_kind`);
 4. a chemotherapy needs an independent double check: a second nurse, signing in with her own
    credentials on the same device, confirms patient, drug, dose, rate and route; both nurses are
    recorded on the administration.
@@ -201,6 +202,65 @@ CLASS_STEMS: tuple[ClassStem, ...] = (
 )
 _WORD = re.compile(r"[a-z]+")
 
+# Brand names of the beta-lactams of the three classes above (CLASS_STEMS, CROSS_SENSITIVITIES),
+# each to its generic (established) name as the FDA label states it, the parts of a combination
+# joined with '-' as the formulary writes them. Sources: the FDA Orange Book (Approved Drug
+# Products with Therapeutic Equivalence Evaluations: proprietary name -> active ingredient,
+# discontinued brands included, https://www.accessdata.fda.gov/scripts/cder/ob/) and each
+# product's label on DailyMed (https://dailymed.nlm.nih.gov/). Read as a generic rule, never case
+# by case: an allergy word that is one of these brands resolves to its generic, then the
+# formulary's drugs and the stems give the class as they give the generic's (`allergy_carried`):
+# "Keflex (rash)" is cephalexin, a cephalosporin by its stem ceph-. Kept to these classes on
+# purpose (mar/README.md, "Allergy warnings"): a brand of another class resolves only through
+# the formulary's synonyms, where the pharmacist gives its allergy classes.
+BRAND_GENERICS: dict[str, str] = {
+    # penicillins (-cillin)
+    "amoxil": "amoxicillin",
+    "augmentin": "amoxicillin-clavulanate",
+    "bicillin": "penicillin g benzathine",
+    "pfizerpen": "penicillin g potassium",
+    "timentin": "ticarcillin-clavulanate",
+    "unasyn": "ampicillin-sulbactam",
+    "zosyn": "piperacillin-tazobactam",
+    # cephalosporins (cef-, ceph-)
+    "ancef": "cefazolin",
+    "avycaz": "ceftazidime-avibactam",
+    "ceftin": "cefuroxime axetil",
+    "claforan": "cefotaxime",
+    "duricef": "cefadroxil",
+    "fetroja": "cefiderocol",
+    "fortaz": "ceftazidime",
+    "keflex": "cephalexin",
+    "maxipime": "cefepime",
+    "mefoxin": "cefoxitin",
+    "omnicef": "cefdinir",
+    "rocephin": "ceftriaxone",
+    "suprax": "cefixime",
+    "tazicef": "ceftazidime",
+    "teflaro": "ceftaroline fosamil",
+    "vantin": "cefpodoxime proxetil",
+    "zerbaxa": "ceftolozane-tazobactam",
+    "zinacef": "cefuroxime",
+    # carbapenems (-penem)
+    "doribax": "doripenem",
+    "invanz": "ertapenem",
+    "merrem": "meropenem",
+    "primaxin": "imipenem-cilastatin",
+    "recarbrio": "imipenem-cilastatin-relebactam",
+    "vabomere": "meropenem-vaborbactam",
+}
+
+
+def brand_generics(term: str) -> list[str]:
+    """The generics the brands among the term's words name (BRAND_GENERICS), each once:
+    'keflex' -> ['cephalexin']; 'augmentin xr' -> ['amoxicillin-clavulanate']."""
+    found: list[str] = []
+    for word in _WORD.findall(term.lower()):
+        generic = BRAND_GENERICS.get(word)
+        if generic is not None and generic not in found:
+            found.append(generic)
+    return found
+
 
 @dataclass(frozen=True)
 class FormularyDrug:
@@ -246,39 +306,50 @@ class AllergyNames:
 @dataclass(frozen=True)
 class Carried:
     """A class an allergy carries though it names no class: the class of the formulary drug it
-    names (`drug`: "Rocephin" names ceftriaxone), or of a stem its word carries (`stem`)."""
+    names (`drug`: "Rocephin" names ceftriaxone), or of a stem its word carries (`stem`).
+    `generic`: the allergy names a brand (BRAND_GENERICS) and the class came from its generic
+    ("Keflex": cephalexin, by its stem ceph-)."""
 
     allergy_class: str
     drug: str = ""
     stem: str = ""
+    generic: str = ""
 
     def said(self, term: str) -> str:
+        brand = f"brand of {self.generic}, " if self.generic else ""
         if self.stem:
-            return f"by its stem {self.stem}"
-        if self.drug.lower() == term:
-            return "in the formulary"
-        return f"as {self.drug} in the formulary"
+            return f"{brand}by its stem {self.stem}"
+        if self.drug.lower() in (term, self.generic):
+            return f"{brand}in the formulary"
+        return f"{brand}as {self.drug} in the formulary"
 
 
 def allergy_carried(term: str, formulary: tuple[FormularyDrug, ...] = ()) -> list[Carried]:
     """The classes an allergy term carries: those of each formulary drug it names (its name or a
     synonym, compared as the matcher compares: `_alike`), then a class stem's (CLASS_STEMS, on
     its words' starts and ends) not carried already. 'amoxicillin' -> penicillin (by the stem
-    -cillin); 'Rocephin' -> cephalosporin, beta-lactam (as ceftriaxone in the formulary)."""
+    -cillin); 'Rocephin' -> cephalosporin, beta-lactam (as ceftriaxone in the formulary).
+
+    A brand among its words (BRAND_GENERICS) is read as its generic too, by the same two rules
+    (`generic` said): 'keflex' -> cephalosporin (brand of cephalexin, by its stem ceph-), with
+    no formulary drug carrying the name."""
     carried: list[Carried] = []
-    for named in formulary:
-        if any(_alike(term, name) for name in named.terms):
-            carried += [
-                Carried(c, drug=named.name)
-                for c in named.classes
-                if not any(_alike(c, k.allergy_class) for k in carried)
-            ]
-    for word in _WORD.findall(term):
-        for stem in CLASS_STEMS:
-            if stem.names(word) and not any(
-                _alike(stem.allergy_class, k.allergy_class) for k in carried
-            ):
-                carried.append(Carried(stem.allergy_class, stem=stem.stem))
+    names = [(term, "")] + [(generic, generic) for generic in brand_generics(term)]
+    for name_read, generic in names:
+        for named in formulary:
+            if any(_alike(name_read, name) for name in named.terms):
+                carried += [
+                    Carried(c, drug=named.name, generic=generic)
+                    for c in named.classes
+                    if not any(_alike(c, k.allergy_class) for k in carried)
+                ]
+    for name_read, generic in names:
+        for word in _WORD.findall(name_read):
+            for stem in CLASS_STEMS:
+                if stem.names(word) and not any(
+                    _alike(stem.allergy_class, k.allergy_class) for k in carried
+                ):
+                    carried.append(Carried(stem.allergy_class, stem=stem.stem, generic=generic))
     return carried
 
 
@@ -463,14 +534,29 @@ def allergy_cross_only(warning: str) -> bool:
     return warning.startswith(CROSS_PREFIX)
 
 
+# The kinds of an allergy override: a direct match, or a cross-sensitivity only.
+ALLERGY_KINDS = (SafetyOverride.Kind.ALLERGY, SafetyOverride.Kind.CROSS_SENSITIVITY)
+
+
+def allergy_override_kind(warning: str) -> str:
+    """The kind an override of this allergy warning is kept as: "cross_sensitivity" when the
+    warning is a cross-sensitivity only (`allergy_cross_only`), else "allergy" (a direct match,
+    whatever cross-sensitivity it says besides). Order entry, verification and the start ask
+    it, so the overrides report counts them apart."""
+    if allergy_cross_only(warning):
+        return SafetyOverride.Kind.CROSS_SENSITIVITY
+    return SafetyOverride.Kind.ALLERGY
+
+
 def allergy_overrides(order_ids: list[int]) -> dict[int, list[SafetyOverride]]:
-    """The allergy overrides of these orders, oldest first, with who made them (one statement):
-    at order entry (the clerk's), at verification (the pharmacist's) and at each start."""
+    """The allergy overrides of these orders (ALLERGY_KINDS: a cross-sensitivity's too), oldest
+    first, with who made them (one statement): at order entry (the clerk's), at verification
+    (the pharmacist's) and at each start."""
     found: dict[int, list[SafetyOverride]] = {}
     if not order_ids:
         return found
     for override in (
-        SafetyOverride.objects.filter(order_id__in=order_ids, kind=SafetyOverride.Kind.ALLERGY)
+        SafetyOverride.objects.filter(order_id__in=order_ids, kind__in=ALLERGY_KINDS)
         .select_related("by")
         .order_by("at", "pk")
     ):
@@ -692,7 +778,7 @@ def administration_start_checked(
     if allergy:
         SafetyOverride.objects.create(
             encounter=encounter,
-            kind=SafetyOverride.Kind.ALLERGY,
+            kind=allergy_override_kind(allergy),
             message=allergy[:300],
             reason=checks.allergy_reason.strip(),
             order=order,

@@ -521,6 +521,7 @@ def test_order_entry_warns_of_a_cross_sensitivity_and_asks_the_reason_in_its_wor
     )
     override = SafetyOverride.objects.get()
     assert (override.message, override.by) == (f"At order entry: {CROSS_RASH}", clerk_user)
+    assert override.kind == SafetyOverride.Kind.CROSS_SENSITIVITY  # its own kind on the report
 
 
 def test_the_queue_row_says_a_cross_sensitivity_in_amber_and_verify_says_so(
@@ -543,7 +544,9 @@ def test_verify_of_a_cross_sensitivity_asks_the_reason_too(cross_order, pharmaci
         order_verify(order=cross_order, user=pharmacist_user)
     assert refused.value.message_dict["allergy_reason"][0].startswith(CROSS_RASH)
     order_verify(order=cross_order, user=pharmacist_user, allergy_reason="tolerated 2023")
-    assert SafetyOverride.objects.get().message == f"At verification: {CROSS_RASH}"
+    override = SafetyOverride.objects.get()
+    assert override.message == f"At verification: {CROSS_RASH}"
+    assert override.kind == SafetyOverride.Kind.CROSS_SENSITIVITY
 
 
 def test_the_review_page_says_a_cross_sensitivity_in_amber(client_as, cross_order) -> None:
@@ -569,7 +572,8 @@ def test_the_start_asks_a_reason_for_a_cross_sensitivity_and_keeps_it(
     adm = safety.administration_start_checked(
         **start, user=nurse_user, checks=safety.StartChecks(allergy_reason="tolerated 2023")
     )
-    assert SafetyOverride.objects.get(administration=adm).message == CROSS_RASH
+    override = SafetyOverride.objects.get(administration=adm)
+    assert (override.message, override.kind) == (CROSS_RASH, "cross_sensitivity")
 
 
 def test_the_start_box_says_a_cross_sensitivity_in_amber(client_as, cross_order) -> None:
@@ -678,7 +682,10 @@ def test_a_formulary_synonym_as_allergy_carries_the_drugs_classes(ceftriaxone, z
         "Rocephin (hives) is a cephalosporin (as ceftriaxone in the formulary), as is cefazolin "
         "(cephalosporin class)"
     ]
-    assert [m.cross_from for m in safety.allergy_conflicts("Ancef", zosyn)] == []  # no formulary
+    # Without the formulary, "Ancef" is cefazolin by the brand table
+    # (tests/mar/test_allergy_brands.py).
+    (by_brand,) = safety.allergy_conflicts("Ancef", zosyn)
+    assert by_brand.carried.generic == "cefazolin" and by_brand.cross_from == "cephalosporin"
     (match,) = safety.allergy_conflicts("Ancef", zosyn, safety.formulary_drugs_read())
     assert (match.cross_from, match.allergy_class, match.carried.drug) == (
         "cephalosporin",
@@ -687,10 +694,12 @@ def test_a_formulary_synonym_as_allergy_carries_the_drugs_classes(ceftriaxone, z
     )
 
 
-@pytest.mark.parametrize("allergies", ["latex", "sulfa", "latex; sulfa", "Keflex", "NKDA"])
+@pytest.mark.parametrize("allergies", ["latex", "sulfa", "latex; sulfa", "Tylenol", "NKDA"])
 def test_a_name_with_no_stem_and_not_in_the_formulary_warns_of_nothing(zosyn, allergies) -> None:
-    """Rule: only the formulary's names and the three stems carry a class: "Keflex" (cephalexin's
-    brand, not in the formulary) cannot be known (mar/README.md says so)."""
+    """Rule: only the formulary's names, the three stems and the beta-lactam brands
+    (safety.BRAND_GENERICS: "Keflex" is cephalexin, tests/mar/test_allergy_brands.py) carry a
+    class: "Tylenol" (a brand of none of them, not in the formulary) cannot be known
+    (mar/README.md says so)."""
     cefazolin = Drug.objects.get(name="cefazolin")
     assert _matched(allergies, zosyn) == [] and _matched(allergies, cefazolin) == []
 

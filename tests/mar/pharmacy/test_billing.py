@@ -108,11 +108,12 @@ def test_an_import_changing_a_billing_unit_regenerates_the_drug_lines(
         f"paclitaxel,{drug.synonyms},chemo,J9267,30 mg,{drug.class_note},single_dose\n"
     )
     with django_capture_on_commit_callbacks(execute=True):
-        formulary_import(data=csv, user=pharmacist_user)
+        formulary_import(data=csv, user=pharmacist_user, billing_reason="CMS per 30 mg from Jan 1")
     run = current(encounter)
     assert run.trigger == ChargeRun.Trigger.BILLING_CHANGE
     assert drug_lines(run) == [("J9267", 10, ["JZ"])]  # 300 mg in 30 mg units
     assert "imported (line 2)" in run.reason
+    assert "Reason: CMS per 30 mg from Jan 1" in run.reason  # the coder's "Why this run was made"
 
 
 # --- a drug's NDCs (DRUG-DAY-TOTAL: one claim line per code, day and NDC) ------------------

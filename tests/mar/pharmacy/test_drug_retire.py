@@ -142,6 +142,7 @@ def test_an_import_updating_a_retired_drug_keeps_it_retired(drug, pharmacist_use
         data="name,synonyms,class,hcpcs,billing_unit,note\n"
         "ondansetron,Zofran,therapeutic,J2405,1 mg,antiemetic\n",
         user=pharmacist_user,
+        billing_reason="CMS quarterly HCPCS update",
     )
     assert summary.updated == 1
     drug = fresh(drug)

@@ -131,6 +131,7 @@ def test_an_import_updates_existing_drugs_by_name_in_any_case(pharmacist_user) -
     summary = formulary_import(
         data=HEADER + "mesna,Mesnex,therapeutic,J9209,200 mg,chemoprotectant\n",
         user=pharmacist_user,
+        billing_reason="CMS quarterly HCPCS update",
     )
     assert (summary.created, summary.updated, summary.reclassified) == (0, 1, 0)
     mesna = Drug.objects.get(name="Mesna")
@@ -142,6 +143,7 @@ def test_a_class_changed_by_import_is_recorded_as_a_class_change(pharmacist_user
     summary = formulary_import(
         data=HEADER + "denosumab,Prolia,therapeutic,J0897,1 mg,Prolia for osteoporosis\n",
         user=pharmacist_user,
+        billing_reason="CMS quarterly HCPCS update",
     )
     assert summary.reclassified == 1
     change = DrugClassChange.objects.get(drug=drug)
@@ -214,7 +216,9 @@ def test_csv_import_without_the_container_column_keeps_each_drugs_container(
 ) -> None:
     drug = factories.drug_get("carboplatin", "chemo")
     Drug.objects.filter(pk=drug.pk).update(container="multi_dose")
-    summary = formulary_import(data=HEADER + GOOD, user=pharmacist_user)
+    summary = formulary_import(
+        data=HEADER + GOOD, user=pharmacist_user, billing_reason="CMS quarterly HCPCS update"
+    )
     assert summary.updated == 1  # its HCPCS code and billing unit, not its container
     drug.refresh_from_db()
     assert drug.container == "multi_dose"
@@ -253,7 +257,9 @@ def test_csv_import_an_empty_container_cell_clears_it_to_not_stated(pharmacist_u
     drug = factories.drug_get("carboplatin", "chemo")
     Drug.objects.filter(pk=drug.pk).update(container="single_dose")
     formulary_import(
-        data=HEADER.strip() + ",container\n" + GOOD.strip() + ",\n", user=pharmacist_user
+        data=HEADER.strip() + ",container\n" + GOOD.strip() + ",\n",
+        user=pharmacist_user,
+        billing_reason="CMS quarterly HCPCS update",
     )
     drug.refresh_from_db()
     assert drug.container == ""
@@ -284,7 +290,9 @@ def test_export_then_import_round_trips_the_container(pharmacist_user) -> None:
     Drug.objects.filter(name="carboplatin").update(container="multi_dose")
     exported = formulary_export()
     Drug.objects.update(container="")
-    summary = formulary_import(data=exported, user=pharmacist_user)
+    summary = formulary_import(
+        data=exported, user=pharmacist_user, billing_reason="CMS quarterly HCPCS update"
+    )
     assert summary.updated == 2
     containers = dict(Drug.objects.exclude(container="").values_list("name", "container"))
     assert containers == {"carboplatin": "multi_dose", "rituximab": "single_dose"}

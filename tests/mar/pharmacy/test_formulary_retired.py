@@ -180,7 +180,8 @@ def test_an_import_retiring_drugs_keeps_each_reason_to_its_drug_in_the_audit_tra
         + f",{today()},{REASON}\n"
     )
     page = client_as(roles.PHARMACIST).post(
-        reverse("pharmacy:formulary_import"), {"file": upload(text)}
+        reverse("pharmacy:formulary_import"),
+        {"file": upload(text), "reason": "CMS quarterly HCPCS update"},
     )
     assert page.status_code == 302
     reasons = {
@@ -188,9 +189,12 @@ def test_an_import_retiring_drugs_keeps_each_reason_to_its_drug_in_the_audit_tra
         for event in DrugEvent.objects.filter(pgh_context__metadata__action="drug_retire")
     }
     assert reasons == {"granisetron": "Recalled", "ondansetron": REASON}
+    # The billing change keeps its own context: the import's one reason, with its line.
     (hcpcs_change,) = DrugEvent.objects.filter(pgh_obj_id=mesna.pk, hcpcs_code="J9210")
-    assert "action" not in hcpcs_change.pgh_context.metadata
-    assert "reason" not in hcpcs_change.pgh_context.metadata
+    assert hcpcs_change.pgh_context.metadata["action"] == "drug_billing_update"
+    assert hcpcs_change.pgh_context.metadata["reason"] == (
+        "CMS quarterly HCPCS update (imported, line 3)"
+    )
     assert hcpcs_change.pgh_context.metadata["user"] == pharmacist_user.pk
 
 
