@@ -441,7 +441,9 @@ def test_a_class_changed_by_csv_import_regenerates_like_a_pharmacists_change(
         "infliximab,Remicade,therapeutic,J1745,10 mg,rheumatology use\n"
     )
     with django_capture_on_commit_callbacks(execute=True):
-        formulary_import(data=csv_text, user=pharmacist_user)
+        formulary_import(
+            data=csv_text, user=pharmacist_user, billing_reason="payer billing update for 2027"
+        )
     run = current(encounter)
     assert run.trigger == ChargeRun.Trigger.CLASS_CHANGE
     assert "96365" in codes(run)
