@@ -69,6 +69,7 @@ from coding.review import (
     _record_entries,
     amendment_in_effect,
     effective_lines,
+    is_engines_own,
     queries_answer,
 )
 from mar.audit.context import history_context_apart
@@ -173,9 +174,13 @@ def lines_matched(
     return pairs, gone, new
 
 
+NOT_CARRIED = (ChargeCorrection.State.DROPPED, ChargeCorrection.State.BACK)
+
+
 def corrections_to_carry(run: ChargeRun) -> list[ChargeCorrection]:
     """The run's corrections that a new run must hear about: the latest per line that is in
-    effect or waiting for re-review, and every added line not dropped: as the coder last
+    effect or waiting for re-review (not one taken back to the engine's line), and every added
+    line not dropped: as the coder last
     changed it (that change, `amends`, carried as the added line; one made before a re-review
     of the line is in it: `amendment_in_effect`), none once she removed it (it sends
     nothing)."""
@@ -197,7 +202,8 @@ def corrections_to_carry(run: ChargeRun) -> list[ChargeCorrection]:
             out.append(addition)
         elif amendment.action != ChargeCorrection.Action.REMOVE:
             out.append(amendment)
-    out.extend(c for c in latest.values() if c.state != ChargeCorrection.State.DROPPED)
+    # Dropped, or taken back to the engine's line (`charge_line_back`): the engine's line stands.
+    out.extend(c for c in latest.values() if c.state not in NOT_CARRIED)
     return sorted(out, key=lambda c: (c.at, c.pk))
 
 
@@ -756,6 +762,21 @@ def _refuse_twice(decision: str, result: dict[str, Any], twice: EffectiveLine) -
     )
 
 
+def _refuse_engines_own_line(decision: str, line: ChargeLine, result: dict[str, Any]) -> None:
+    """Not kept nor adapted into exactly the run's own line (code, units, modifiers in any
+    order, date, administrations): sent so, it would be flagged "corrected" while it is the
+    engine's line (back to the engine's line is not a correction: `review.charge_line_back`)."""
+    if not is_engines_own(_line_json(line), result):
+        return
+    verb = {"keep": "kept", "adapt": "adapted"}[decision]
+    mods = " ".join(line.modifiers)
+    raise ValidationError(
+        f"Not {verb}: this run makes this line itself ({line.code} ×{line.units}"
+        f"{' ' + mods if mods else ''}); {verb}, it would be sent as corrected while it is the "
+        "engine's line. Drop it: the engine's line stands."
+    )
+
+
 DECISIONS = ("keep", "adapt", "drop")
 
 
@@ -822,6 +843,8 @@ def correction_resolve(
             twice = _sent_twice(correction, correction.corrected, effective_lines(run))
             if twice is not None:
                 _refuse_twice(decision, correction.corrected, twice)
+        if line is not None and correction.corrected:
+            _refuse_engines_own_line(decision, line, correction.corrected)
         if line is not None:
             correction.original = _line_json(line)
         elif correction.action == ChargeCorrection.Action.CHANGE:

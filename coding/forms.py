@@ -113,6 +113,23 @@ class LineCorrectForm(forms.Form):
         return data
 
 
+class LineBackForm(forms.Form):
+    """A corrected or removed line back to exactly the engine's line (review.charge_line_back):
+    not a correction; hers stays in the line's history."""
+
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 1}),
+        label="Why back to the engine's line",
+        help_text="Sent as the engine's line, not as corrected; your correction and this reason "
+        "stay in its history.",
+        error_messages={
+            "required": "Say why the line goes back to the engine's line: it is kept with it."
+        },
+        validators=[validate_reason_in_words],
+    )
+
+
 class CorrectionResolveForm(forms.Form):
     """The coder's decision on a correction that needs re-review (coding/corrections.py)."""
 

@@ -184,6 +184,10 @@ class ChargeCorrection(models.Model):
         KEPT = "kept", "Kept after re-review"
         ADAPTED = "adapted", "Adapted after re-review"
         DROPPED = "dropped", "Dropped after re-review"
+        # The coder took the line back to exactly the engine's line (coding/review.py
+        # `charge_line_back`): no longer applied, nor carried; kept with who, when and why
+        # (`decided_by`, `decided_at`, `decision_reason`, and a `CorrectionDecision` BACK).
+        BACK = "to_engine", "Back to the engine's line"
 
     run = models.ForeignKey(ChargeRun, on_delete=models.PROTECT, related_name="corrections")
     line = models.ForeignKey(
@@ -259,6 +263,8 @@ class CorrectionDecision(models.Model):
         # new run made (coding/corrections.py `corrections_answer_rereview`); `by` is the
         # addendum's author, `reason` what she answered.
         ANSWERED = "answered", "Back for re-review (query answered)"
+        # The coder's: the line back to exactly the engine's line (`charge_line_back`).
+        BACK = "to_engine", "Back to the engine's line"
 
     correction = models.ForeignKey(
         ChargeCorrection, on_delete=models.PROTECT, related_name="decisions"

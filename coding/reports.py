@@ -218,7 +218,11 @@ def _back(row: ChargeCorrection, run_number: int, at: datetime) -> DecisionStep:
     )
 
 
-NOT_SENT = (ChargeCorrection.State.DROPPED, ChargeCorrection.State.NEEDS_REVIEW)
+NOT_SENT = (
+    ChargeCorrection.State.DROPPED,
+    ChargeCorrection.State.NEEDS_REVIEW,
+    ChargeCorrection.State.BACK,
+)
 
 
 def _step(decision: CorrectionDecision, run_number: int) -> DecisionStep:

@@ -26,6 +26,7 @@ from coding.models import (
     ChargeFinding,
     ChargeLine,
     ChargeRun,
+    CorrectionDecision,
     DocumentationQuery,
     EditOverride,
     ReviewItem,
@@ -33,6 +34,7 @@ from coding.models import (
 from coding.modifiers import modifiers_checked
 from coding.mue import mue_limits
 from coding.ptp import ptp_pairs
+from mar.audit.context import history_context_apart
 from mar.models import Addendum, Administration
 from mar.record import pk_from_record_id
 
@@ -454,6 +456,16 @@ def _same_line(current: dict[str, Any], corrected: dict[str, Any]) -> bool:
 ENGINES_OWN = "This is what the engine already charges; nothing to correct."
 
 
+def is_engines_own(engine: dict[str, Any], corrected: dict[str, Any]) -> bool:
+    """Whether `corrected` is exactly the engine's line `engine`: code, units, modifiers in any
+    order ("XU 59" is "59 XU"), date and administrations. Sent as it is, it corrects nothing:
+    the engine's line, never flagged "corrected"."""
+    keys = ("code", "units", "date", "administrations")
+    return all(engine.get(key) == corrected.get(key) for key in keys) and sorted(
+        engine.get("modifiers") or []
+    ) == sorted(corrected.get("modifiers") or [])
+
+
 def _refuse_engines_own(
     engine: dict[str, Any], corrected: dict[str, Any], *, current: dict[str, Any]
 ) -> None:
@@ -461,10 +473,7 @@ def _refuse_engines_own(
     modifiers in any order, date, administrations: "XU 59" for 59 XU): kept, it would be sent
     and exported as "corrected" while it corrects nothing (QA). Said beside the field that
     differs from the line as it stands, so the form keeps what was typed."""
-    keys = ("code", "units", "date", "administrations")
-    if any(engine.get(key) != corrected.get(key) for key in keys) or sorted(
-        engine.get("modifiers") or []
-    ) != sorted(corrected.get("modifiers") or []):
+    if not is_engines_own(engine, corrected):
         return
     field = next(
         (
@@ -571,7 +580,10 @@ def charge_line_correct(
     `line`: a generated line of the run; `added`: a coder's added line (the ADD correction
     that added it: a line she added, or a correction kept as an added line after re-review,
     its target gone), changed or removed by a correction of its own (`amends`), the addition
-    kept as made. Never into a line another line already sends (`_refuse_duplicate`)."""
+    kept as made. Never into a line another line already sends (`_refuse_duplicate`). A change
+    to exactly the engine's line is refused while no correction of it is in effect, and after
+    one takes the line back to the engine's line (`charge_line_back`): not a correction, the
+    correction returned is hers, marked BACK."""
     locked = _locked_claimed(item, user)
     run = locked.run
     assert run is not None
@@ -626,10 +638,13 @@ def charge_line_correct(
                 "Nothing changed: the line already has this code, these units and modifiers."
             )
         if current and _same_line(current, original):
-            # The line stands as the engine made it (no correction of it in effect): a change
-            # back to the engine's line after a correction, or restoring a removed one, is the
-            # coder's way back and is taken.
+            # The line stands as the engine made it (no correction of it in effect).
             _refuse_engines_own(original, corrected, current=current)
+        elif is_engines_own(original, corrected):
+            # A correction of it in effect, and the change is exactly the engine's line: back
+            # to the engine's line, not a correction (it would be exported as "corrected").
+            assert latest is not None
+            return _line_back(run=run, user=user, line=line, latest=latest, reason=reason)
         _refuse_duplicate(run, corrected, current=current, target=line)
     elif not current:
         raise ValidationError("Nothing changed: the line is already removed.")
@@ -642,6 +657,81 @@ def charge_line_correct(
         reason=reason,
         by=user,
     )
+
+
+@transaction.atomic
+def charge_line_back(
+    *, item: ReviewItem, user: AbstractBaseUser, line: ChargeLine, reason: str
+) -> ChargeCorrection:
+    """Take a corrected (or removed) line back to exactly the engine's line, with a reason.
+
+    Not a correction: the line is sent as the engine made it, never flagged "corrected" (QA: a
+    change back to the engine's line was exported as corrected with her reason). Her latest
+    correction of the line is kept, marked BACK (who, when, why: `decided_by`, `decided_at`,
+    `decision_reason`) with a `CorrectionDecision` BACK; it no longer applies and is not
+    carried to a later run (`corrections_to_carry`), so a re-run makes the engine's line. Also
+    what a correction form equal to the engine's line does (`charge_line_correct`)."""
+    locked = _locked_claimed(item, user)
+    run = locked.run
+    assert run is not None
+    if line.run_id != run.pk:
+        raise ValidationError("That line is not one of the charges under review.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the line goes back to the engine's line."})
+    latest = line.corrections.order_by("-at", "-pk").first()
+    return _line_back(run=run, user=user, line=line, latest=latest, reason=reason)
+
+
+def _line_back(
+    *,
+    run: ChargeRun,
+    user: AbstractBaseUser,
+    line: ChargeLine,
+    latest: ChargeCorrection | None,
+    reason: str,
+) -> ChargeCorrection:
+    """The line's latest correction (in effect) marked BACK: the engine's line stands."""
+    if latest is None or not latest.in_effect:
+        raise ValidationError(
+            "Nothing changed: the line already stands as the engine made it (no correction of "
+            "it is in effect)."
+        )
+    correction = ChargeCorrection.objects.select_for_update().get(pk=latest.pk)
+    before = {
+        "state": correction.state,
+        "action": correction.action,
+        "original": correction.original,
+        "corrected": correction.corrected,
+    }
+    with history_context_apart(
+        action="charge_line_back", line=line.pk, correction=correction.pk, reason=reason.strip()
+    ):
+        correction.state = ChargeCorrection.State.BACK
+        correction.decision_reason = reason.strip()
+        correction.decided_by = user  # type: ignore[assignment]
+        correction.decided_at = timezone.now()
+        correction.save(update_fields=["state", "decision_reason", "decided_by", "decided_at"])
+        CorrectionDecision.objects.create(
+            correction=correction,
+            decision=CorrectionDecision.Decision.BACK,
+            reason=correction.decision_reason,
+            by=user,
+            at=correction.decided_at,
+            before=before,
+            after={**before, "state": correction.state, "line": line_json(line)},
+        )
+    return correction
+
+
+def line_backs(run: ChargeRun) -> dict[int, list[ChargeCorrection]]:
+    """By line: the corrections of the run's lines the coder took back to the engine's line, in
+    order (the review page lists them under the line: her correction and her going back, who,
+    when and why). Uses run.corrections.all()."""
+    out: dict[int, list[ChargeCorrection]] = {}
+    for correction in sorted(run.corrections.all(), key=lambda c: (c.at, c.pk)):
+        if correction.state == ChargeCorrection.State.BACK and correction.line_id is not None:
+            out.setdefault(correction.line_id, []).append(correction)
+    return out
 
 
 def _added_line_correct(

@@ -13,6 +13,7 @@ urlpatterns = [
     path("encounters/<int:pk>/accept/", views.accept, name="accept"),
     path("encounters/<int:pk>/reopen/", views.reopen, name="reopen"),
     path("encounters/<int:pk>/lines/<int:line_id>/", views.line_correct, name="line_correct"),
+    path("encounters/<int:pk>/lines/<int:line_id>/back/", views.line_back, name="line_back"),
     path("encounters/<int:pk>/lines/add/", views.line_add, name="line_add"),
     path(
         "encounters/<int:pk>/added/<int:correction_id>/",

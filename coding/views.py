@@ -55,6 +55,7 @@ from coding.forms import (
     DateRangeForm,
     EditOverrideForm,
     LineAddForm,
+    LineBackForm,
     LineCorrectForm,
     QueryForm,
     QueryWithdrawForm,
@@ -77,9 +78,11 @@ from coding.review import (
     addenda_since,
     changed_in_review,
     charge_edits_for_run,
+    charge_line_back,
     charge_line_correct,
     edit_override_create,
     effective_lines,
+    line_backs,
     queries_finding_back,
     query_send,
     query_withdraw,
@@ -449,9 +452,13 @@ def _review_context(
             accepted_run_id=item.accepted_run_id if item else None,
             claimed_run_id=claimed_run.pk if claimed_run is not None else None,
         )
+        backs = line_backs(run)
         for number, (line, detail) in enumerate(zip(lines, details, strict=True), start=1):
             change = changes.lines.get(line.line_id) if changes and line.line_id else None
             correct_form, correct_url = None, ""
+            back_form = None  # a corrected or removed engine's line: back to the engine's line
+            if line.line_id and line.correction is not None:
+                back_form = take(("back", line.line_id), LineBackForm(prefix=f"b{line.line_id}"))
             if line.line_id and not line.removed:  # a removed line shows no form
                 correct_form = take(
                     ("line", line.line_id),
@@ -474,6 +481,9 @@ def _review_context(
                     "number": number,
                     "form": correct_form,
                     "correct_url": correct_url,
+                    "back_form": back_form,
+                    # Her corrections of the line taken back to the engine's line, in order.
+                    "backs": backs.get(line.line_id, []) if line.line_id else [],
                     "detail": detail,
                     # Why a drug's line goes without an NDC (None when it has one, or is not).
                     "no_ndc": None if line.removed else ndc_missing(line, facts),
@@ -729,10 +739,45 @@ def _line_said(line: dict[str, Any]) -> str:
     return " ".join([f"{line['code']} ×{line['units']}", *line.get("modifiers", [])])
 
 
+@require_POST
+@role_required(CODER)
+def line_back(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
+    """A corrected or removed line back to exactly the engine's line, with a reason."""
+    item = _item_for(pk)
+    line = get_object_or_404(ChargeLine, pk=line_id, run__encounter_id=pk)
+    return _form_posted(
+        request, pk, LineBackForm(request.POST, prefix=f"b{line.pk}"), ("back", line.pk),
+        lambda data: charge_line_back(
+            item=item, user=request.user, line=line, reason=data["reason"]
+        ),
+        lambda correction: _line_back_said(line, correction),
+        "Line not taken back.",
+    )  # fmt: skip
+
+
+def _line_back_said(line: ChargeLine, correction: ChargeCorrection) -> str:
+    """What going back did: "Line 96415 ×2 back to the engine's line (was corrected to 96415
+    ×1): <reason>. It is sent as the engine's line; your correction stays in its history."."""
+    engine = _line_said({"code": line.code, "units": line.units, "modifiers": line.modifiers})
+    hers = (
+        "removed"
+        if correction.action == ChargeCorrection.Action.REMOVE
+        else f"corrected to {_line_said(correction.corrected)}"
+    )
+    reason = Truncator(correction.decision_reason.strip().rstrip(".")).chars(160)
+    return (
+        f"Line {engine} back to the engine's line (was {hers}): {reason}. It is sent as the "
+        "engine's line; your correction stays in its history."
+    )
+
+
 def _line_corrected_said(line: ChargeLine, correction: ChargeCorrection) -> str:
     """What a correction did, said as the page's other actions say theirs: "Line 96415 ×2
     corrected to 96415 ×1: <reason>. The original is kept beside it." (a long reason cut short:
-    the line's correction on the page shows it whole)."""
+    the line's correction on the page shows it whole). A change to exactly the engine's line
+    took the line back to it (`charge_line_back`): said so."""
+    if correction.state == ChargeCorrection.State.BACK:
+        return _line_back_said(line, correction)
     was = _line_said({"code": line.code, "units": line.units, "modifiers": line.modifiers})
     reason = Truncator(correction.reason.strip().rstrip(".")).chars(160)
     if correction.action == ChargeCorrection.Action.REMOVE:

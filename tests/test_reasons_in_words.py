@@ -110,6 +110,7 @@ COVERED = {
     },
     "coding.forms": {
         "LineCorrectForm": ["reason"],
+        "LineBackForm": ["reason"],  # a corrected line back to the engine's: what is billed
         "CorrectionResolveForm": ["reason"],
         "CorrectionUndoForm": ["reason"],
         "ClassStandsForm": ["reason"],

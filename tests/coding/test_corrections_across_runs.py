@@ -67,7 +67,7 @@ def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance
     target = run.lines.get(code="96415")
     charge_line_correct(
         item=item, user=coder_user, line=target, action="change", code="96415",
-        units=1, modifiers=[], reason="pump log says 1 h 20 min",
+        units=3, modifiers=[], reason="pump log says 3 h 20 min",
     )  # fmt: skip
     new_run, _ = rerun(encounter, coder_user, chemo_minutes=150)  # the target's units change
     waiting = corrections_waiting(ChargeRun.objects.get(pk=new_run.pk))
@@ -91,13 +91,13 @@ def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance
         )
     kept = correction_resolve(
         item=item, user=coder_user, correction=correction, decision="keep",
-        reason="pump log still says 1 h 20 min",
+        reason="pump log still says 3 h 20 min",
     )  # fmt: skip
     assert kept.state == ChargeCorrection.State.KEPT and kept.decided_by == coder_user
     line = next(
         ln for ln in effective_lines(ChargeRun.objects.get(pk=new_run.pk)) if ln.code == "96415"
     )
-    assert line.units == 1 and "pump log still says" in line.why
+    assert line.units == 3 and "pump log still says" in line.why
     review_accept(item=item, user=coder_user)
 
 

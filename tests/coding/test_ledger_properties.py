@@ -34,9 +34,17 @@ A claim is never lost or handed over by a re-run (QA: a pharmacist's re-class re
 and put the item the coder was reviewing back to New, unclaimed): an item the coder holds in
 review before an addendum's or a re-class's run is hers, in review, since the same moment,
 after it; and another coder who tries to claim it then gets nothing.
+
+The coder also takes a corrected or removed line back to exactly the engine's line (its own
+action, or a correction form holding the engine's values): what is sent and what was exported
+says "corrected" exactly when the line sent differs from the engine's line (QA: a change back
+to the engine's line was exported as "corrected" with her reason); nothing billed is doubled
+or lost by it (what was sent equals what was accepted).
 """
 
 import contextlib
+import csv
+import io
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -61,12 +69,16 @@ from coding.models import (
     ChargeRun,
     CorrectionDecision,
     DocumentationQuery,
+    Export,
     ReviewItem,
 )
 from coding.ports import CodingChargesPort
 from coding.review import (
+    charge_line_back,
     charge_line_correct,
     effective_lines,
+    is_engines_own,
+    line_json,
     query_send,
     query_withdraw,
     review_accept,
@@ -182,6 +194,29 @@ class Billing(RuleBasedStateMachine):
             )  # fmt: skip
         except ValidationError:
             pass  # nothing changed, or already removed
+
+    @rule(index=st.integers(0, 5), by_form=st.booleans())
+    def back_to_engine(self, index: int, by_form: bool) -> None:
+        """The coder takes a line back to exactly the engine's line: by its own action, or by
+        a correction form holding the engine's values (modifiers in another order)."""
+        item = self._claimed()
+        if item is None:
+            return
+        lines = list(item.run.lines.order_by("position"))
+        line = lines[index % len(lines)]
+        try:
+            if by_form:
+                charge_line_correct(
+                    item=item, user=self.coder, line=line, action="change", code=line.code,
+                    units=line.units, modifiers=list(reversed(line.modifiers)),
+                    reason="back to the engine's line in the test",
+                )  # fmt: skip
+            else:
+                charge_line_back(
+                    item=item, user=self.coder, line=line, reason="back in the property test"
+                )
+        except ValidationError:
+            return  # no correction of it in effect: nothing to go back from
 
     @rule(decision=st.sampled_from(["keep", "adapt", "drop"]), units=st.integers(1, 3))
     def resolve(self, decision: str, units: int) -> None:
@@ -555,6 +590,37 @@ class Billing(RuleBasedStateMachine):
                 assert not late, (line, line.correction.state, late)
 
     @invariant()
+    def flagged_corrected_iff_it_differs_from_the_engines_line(self) -> None:
+        """What is sent (every run's lines as corrected) and what was exported (each CSV row
+        of a charge) says "corrected" exactly when the line sent differs from the engine's
+        line (code, units, modifiers in any order, date, administrations): a line taken back
+        to the engine's line is the engine's, never "corrected" (QA)."""
+        for run in ChargeRun.objects.filter(encounter=self.encounter):
+            full = self._run(run.pk)
+            engine = {line.pk: line_json(line) for line in full.lines.all()}
+            for line in effective_lines(full, include_removed=True):
+                if line.line_id is None:
+                    continue  # a coder's added line: no engine's line
+                differs = line.removed or not is_engines_own(engine[line.line_id], line_json(line))
+                assert (line.correction is not None) == differs, (line, engine[line.line_id])
+        for export in Export.objects.filter(runs__encounter=self.encounter).distinct():
+            for row in csv.DictReader(io.StringIO(export.csv_text)):
+                if row["encounter"] != str(self.encounter.pk) or row["transaction"] != "CG":
+                    continue
+                if row["source"] == "coder":
+                    continue  # an added line: "corrected" by nature
+                sent = (row["code"], row["units"], sorted(row["modifiers"].split()))
+                was = (
+                    row["original_code"],
+                    row["original_units"],
+                    sorted(row["original_modifiers"].split()),
+                )
+                if row["corrected"] == "yes":
+                    assert sent != was, row
+                else:
+                    assert not row["correction_reason"] and not row["original_code"], row
+
+    @invariant()
     def no_correction_lost(self) -> None:
         runs = list(ChargeRun.objects.filter(encounter=self.encounter).order_by("pk"))
         for older in runs[:-1]:
@@ -599,6 +665,7 @@ def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
         machine.every_decision_is_kept_in_order,
         machine.sent_equals_accepted,
         machine.no_correction_lost,
+        machine.flagged_corrected_iff_it_differs_from_the_engines_line,
         machine.no_correction_exported_after_its_administrations_changed_unless_re_confirmed,
         machine.no_correction_waiting_on_an_answered_query_exported_unless_confirmed_after,
     ]
@@ -664,6 +731,7 @@ def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -
     invariants = [
         machine.sent_equals_accepted,
         machine.no_correction_lost,
+        machine.flagged_corrected_iff_it_differs_from_the_engines_line,
         machine.no_correction_exported_after_its_administrations_changed_unless_re_confirmed,
     ]
 

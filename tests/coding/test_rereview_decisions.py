@@ -161,13 +161,15 @@ def test_the_review_page_says_nothing_to_keep_and_recommends_dropping(
 
 
 def chemo_add_on_waiting(coder):
-    """The chemotherapy visit: 96415 corrected to x1, then an addendum shortens the infusion so
-    96415's units change: the correction waits for re-review. (encounter, run, item, waiting)"""
+    """The chemotherapy visit: 96415 corrected to x3, then an addendum shortens the infusion so
+    96415's units change (to x1: not what the correction gives, which is kept as a correction;
+    kept into the run's own line it would be refused, tests/coding/test_line_back_to_engine.py):
+    the correction waits for re-review. (encounter, run, item, waiting)"""
     encounter, run, item = reviewed()
     item = review_claim(user=coder, item_id=item.pk)
     charge_line_correct(
         item=item, user=coder, line=run.lines.get(code="96415"), action="change",
-        code="96415", units=1, modifiers=[], reason="pump log: 1 h 20 min",
+        code="96415", units=3, modifiers=[], reason="pump log: 3 h 20 min",
     )  # fmt: skip
     new_run = chemo_minutes(encounter, coder, 150)
     item = held_after_rerun(item, coder)
@@ -197,7 +199,7 @@ def test_a_re_review_decision_is_undone_and_chosen_again_before_billing(coder_us
     correction_resolve(
         item=item, user=coder_user, correction=waiting, decision="keep", reason="pump log stands"
     )
-    assert add_on_units(new_run) == [1]
+    assert add_on_units(new_run) == [3]
     with pytest.raises(ValidationError, match="reason"):
         correction_decision_undo(item=item, user=coder_user, correction=waiting, reason=" ")
     undone = correction_decision_undo(

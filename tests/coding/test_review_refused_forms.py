@@ -3,7 +3,8 @@ everything typed kept, nothing saved (screens.md: every action works as a plain 
 
 A correction that would send the line exactly as it is now is refused too ("Nothing changed"),
 and so is one of the engine's line, as it stands, to exactly itself ("This is what the engine
-already charges").
+already charges"); after a correction, a change to exactly the engine's line takes the line back
+to it.
 """
 
 from __future__ import annotations
@@ -345,11 +346,12 @@ def test_a_correction_that_changes_nothing_is_refused(claimed) -> None:
     assert form.fields[f"l{line.pk}-reason"]["value"].strip() == "looks right"
 
 
-def test_a_correction_repeating_the_last_correction_changes_nothing_but_undoing_it_does(
+def test_a_correction_repeating_the_last_correction_changes_nothing_but_going_back_does(
     claimed,
 ) -> None:
-    """Going back to the engine's line after a correction is the coder's way back: taken (not
-    refused as the engine's own line, below)."""
+    """Going back to the engine's line after a correction is the coder's way back: taken, as
+    "back to the engine's line", not stored as a second correction (it would be exported as
+    "corrected"; tests/coding/test_line_back_to_engine.py)."""
     encounter, run, _, client = claimed
     line = run.lines.get(code="96415")
     url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
@@ -359,10 +361,9 @@ def test_a_correction_repeating_the_last_correction_changes_nothing_but_undoing_
     assert "Nothing changed" in " ".join(form_on(again, url).non_field)
     back = client.post(url, correction(line, units=str(line.units), reason="log was wrong"))
     assert back.status_code == 302
-    assert [c.corrected["units"] for c in ChargeCorrection.objects.order_by("pk")] == [
-        1,
-        line.units,
-    ]
+    (hers,) = ChargeCorrection.objects.all()
+    assert hers.corrected["units"] == 1 and hers.state == ChargeCorrection.State.BACK
+    assert hers.decision_reason == "log was wrong"
 
 
 def test_a_correction_to_exactly_the_engines_line_is_refused_beside_the_field(

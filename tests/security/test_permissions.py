@@ -83,6 +83,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "coding:accept": ("POST", frozenset({C, A}), "encounter"),
     "coding:reopen": ("POST", frozenset({C, A}), "encounter"),
     "coding:line_correct": ("POST", frozenset({C, A}), "encounter"),
+    "coding:line_back": ("POST", frozenset({C, A}), "encounter"),
     "coding:line_add": ("POST", frozenset({C, A}), "encounter"),
     "coding:added_line_correct": ("POST", frozenset({C, A}), "encounter"),
     "coding:correction_resolve": ("POST", frozenset({C, A}), "encounter"),
