@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audit", "0035_order_entry_key"),
+        ("audit", "0036_correction_back"),
     ]
 
     operations = [
