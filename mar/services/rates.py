@@ -2,8 +2,11 @@
 volume to be infused and the volume infused when stopped; a pause's reason; a flush's solution.
 
 A rate change is a timed event (`RateChange`: new rate, who, when, why) within the run of a
-started, unstopped-at-that-time infusion. On a signed record a rate change and the volumes are
-addenda, as the card's other fields are (`charting.signed_change_allowed`: a reason asked,
+started, unstopped-at-that-time infusion. One charted wrong is corrected in its row
+(`rate_change_update`: its rate and time, checked as a new one is) or removed when charted in
+error (`rate_change_remove`), each audited with the row before (and after). On a signed record
+a rate change (added, corrected, removed) and the volumes are addenda, as the card's other
+fields are (`charting.signed_change_allowed`: a reason asked,
 the `Addendum` written in the same transaction, the charges owed again; QA: a wrong volume
 found after signing, which feeds DRUG-DOSE and DOC-VOLUME, could not be corrected).
 
