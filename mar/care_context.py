@@ -270,6 +270,28 @@ class AdministrationCare:
         )
 
     @cached_property
+    def rate_rows(self) -> list[tuple[Any, Form, Form]]:
+        """Each rate change with its correction's form (rate, time) and its removal's, as sent
+        when refused (`rate-A<adm>-<row>`, `...-remove`)."""
+        adm, rows = self._adm, []
+        for rc in self.rate_changes:
+            key = f"rate-A{adm.pk}-{rc.pk}"
+            edit = self._bound.get(key) or care_forms.RateChangeEditForm(
+                encounter=self._encounter,
+                prefix=f"rc{rc.pk}",
+                initial={
+                    "rate_ml_h": f"{rc.rate_ml_h.normalize():f}",  # 152, not 152.00
+                    "at": rc.at,
+                    "version": adm.version,
+                },
+            )
+            remove = self._bound.get(f"{key}-remove") or care_forms.RateChangeRemoveForm(
+                prefix=f"rcx{rc.pk}", initial={"version": adm.version}
+            )
+            rows.append((rc, edit, remove))
+        return rows
+
+    @cached_property
     def remove_form(self) -> Form:
         adm = self._adm
         return self._bound.get(f"remove-A{adm.pk}") or care_forms.AdministrationRemoveForm(

@@ -152,6 +152,37 @@ class RateChangeForm(ZonedForm):
     # service asks for it beside the field (mar/services/rates.py).
     addendum_why = addendum_why_field()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.encounter.is_signed:
+            # After the signature "now" is not when it happened: an addendum's rate change
+            # gives its time (QA: an empty "At" became the moment of the addendum, then was
+            # refused as after the stop).
+            at = self.fields["at"]
+            at.label, at.required = "At", True
+            at.error_messages["required"] = RATE_TIME_MISSING
+
+
+RATE_TIME_MISSING = "Give the time of the rate change."
+
+
+class RateChangeEditForm(ZonedForm):
+    """A rate change's row corrected (the rate or the time charted wrong): checked as a new one
+    is; `version` is the card's. On a signed record an addendum with its reason."""
+
+    rate_ml_h = _amount("Rate (mL/h)", required=True, missing="Enter the rate in mL/h.")
+    at = LocalTimeField(label="At", error_messages={"required": RATE_TIME_MISSING})
+    version = forms.IntegerField(widget=forms.HiddenInput())
+    addendum_why = addendum_why_field()
+
+
+class RateChangeRemoveForm(forms.Form):
+    """A rate change charted in error taken out of the record (as a flush's "remove…");
+    on a signed record, as an addendum with a reason."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput())
+    addendum_why = addendum_why_field()
+
 
 class VolumesForm(forms.Form):
     rate_ml_h = _amount("Rate at start (mL/h)")

@@ -27,7 +27,9 @@ from mar.bcma import wristband_mrn
 from mar.care_forms import (
     AdministrationRemoveForm,
     MeasureForm,
+    RateChangeEditForm,
     RateChangeForm,
+    RateChangeRemoveForm,
     ScanComplianceForm,
     ScanForm,
     ScanOverrideForm,
@@ -43,6 +45,7 @@ from mar.models import (
     BarcodeScan,
     Encounter,
     Order,
+    RateChange,
     SafetyOverride,
 )
 from mar.roles import NURSE, PHARMACIST, role_required
@@ -53,7 +56,9 @@ from mar.views import (
     _drawn_in_progress,
     _encounter,
     _form_unsent,
+    _said_unsent,
     _signed_since,
+    _wall_clock,
     answers_from_written,
 )
 
@@ -180,6 +185,8 @@ def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
             rates.rate_change_record(
                 administration=adm,
                 rate_ml_h=form.cleaned_data["rate_ml_h"],
+                # Empty is "now" on a record in progress only: after the signature the form
+                # asks for the time (RateChangeForm, beside "At").
                 at=form.cleaned_data["at"] or timezone.now(),
                 reason=form.cleaned_data["reason"],
                 user=request.user,
@@ -199,6 +206,101 @@ def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
                 messages.success(request, f"Rate change of {adm.drug.name} saved as an addendum.")
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
     return _after_change(request, encounter, bound={f"rate-A{adm.pk}": form}, card=adm.pk)
+
+
+def _rate_change(pk: int, rate_pk: int) -> RateChange:
+    return get_object_or_404(
+        RateChange.objects.select_related(
+            "administration__encounter__patient", "administration__drug"
+        ),
+        pk=rate_pk,
+        administration__encounter_id=pk,
+    )
+
+
+def _rate_row_said(rc: RateChange) -> str:
+    adm = rc.administration
+    return (
+        f"{adm.drug.name} (A{adm.pk}) rate change of "
+        f"{_wall_clock(adm.encounter, rc.at)} ({rc.rate_ml_h.normalize():f} mL/h)"
+    )
+
+
+@require_POST
+@role_required(NURSE)
+def rate_change_update(request: HttpRequest, pk: int, rate_pk: int) -> HttpResponse:
+    """A rate change's row corrected (rate, time), checked as a new one is; on a signed record
+    an addendum with its reason. The card comes back, the form as typed when refused."""
+    rc = _rate_change(pk, rate_pk)
+    adm = rc.administration
+    encounter = adm.encounter
+    form = RateChangeEditForm(request.POST, encounter=encounter, prefix=f"rc{rc.pk}")
+    bound = {f"rate-A{adm.pk}-{rc.pk}": form}
+    drawn_in_progress = _drawn_in_progress(request, form)
+    if encounter.is_signed and drawn_in_progress:  # signed since the page was drawn
+        unsent = _form_unsent(request, form, _rate_row_said(rc))
+        return _signed_since(request, encounter, unsent)
+    if form.is_valid():
+        try:
+            rates.rate_change_update(
+                rate_change=rc,
+                rate_ml_h=form.cleaned_data["rate_ml_h"],
+                at=form.cleaned_data["at"],
+                version=form.cleaned_data["version"],
+                user=request.user,
+                addendum_why=form.cleaned_data["addendum_why"],
+            )
+        except RecordSigned as exc:
+            if drawn_in_progress:
+                unsent = _form_unsent(request, form, _rate_row_said(rc))
+                return _signed_since(request, encounter, unsent)
+            apply_chart_error(form, exc.errors)  # the addendum's reason missing: beside it
+        except ChartError as exc:
+            apply_chart_error(form, exc.errors)
+        except StaleVersion:
+            form.add_error(None, f"{adm.drug.name} was changed meanwhile: check it and try again.")
+        else:
+            said = "saved as an addendum" if encounter.is_signed else "corrected"
+            messages.success(request, f"Rate change of {adm.drug.name} {said}.")
+            return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
+    return _after_change(request, encounter, bound=bound, card=adm.pk)
+
+
+@require_POST
+@role_required(NURSE)
+def rate_change_remove(request: HttpRequest, pk: int, rate_pk: int) -> HttpResponse:
+    """A rate change charted in error removed (as a flush's "remove…"); on a signed record
+    only as an addendum with its reason."""
+    rc = _rate_change(pk, rate_pk)
+    adm = rc.administration
+    encounter = adm.encounter
+    form = RateChangeRemoveForm(request.POST, prefix=f"rcx{rc.pk}")
+    drawn_in_progress = _drawn_in_progress(request, form)
+    removed = _said_unsent(f"{_rate_row_said(rc)} removed")
+    if encounter.is_signed and drawn_in_progress:
+        return _signed_since(request, encounter, removed)
+    if form.is_valid():
+        try:
+            rates.rate_change_remove(
+                rate_change=rc,
+                version=form.cleaned_data["version"],
+                user=request.user,
+                addendum_why=form.cleaned_data["addendum_why"],
+            )
+        except RecordSigned as exc:
+            if drawn_in_progress:
+                return _signed_since(request, encounter, removed)
+            apply_chart_error(form, exc.errors)
+        except ChartError as exc:
+            apply_chart_error(form, exc.errors)
+        except StaleVersion:
+            form.add_error(None, f"{adm.drug.name} was changed meanwhile: check it and try again.")
+        else:
+            messages.success(request, f"{_rate_row_said(rc)} removed.")
+            return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
+    return _after_change(
+        request, encounter, bound={f"rate-A{adm.pk}-{rc.pk}-remove": form}, card=adm.pk
+    )
 
 
 @require_POST

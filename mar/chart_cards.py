@@ -52,7 +52,7 @@ from mar.jinja import jinja
 from mar.lazy_forms import is_bound
 
 CACHE = "board"
-_VERSION = "3"  # bump when the card's templates, its forms or what it reads change
+_VERSION = "4"  # bump when the card's templates, its forms or what it reads change
 TEMPLATE = "mar/_administration.jinja"
 KEEP = True  # tests draw the page without any card kept (the template's include) to compare
 
@@ -158,8 +158,10 @@ def keepable(card: Card, bound: dict[str, Form]) -> bool:
     adm = card.administration
     sent = {f"a{adm.pk}", f"at-a{adm.pk}", f"pa{adm.pk}", f"rate-A{adm.pk}", f"remove-A{adm.pk}"}
     sent |= {f"volumes-A{adm.pk}"} | {f"p{pause.pk}" for pause, _form in card.pauses}
+    rows = f"rate-A{adm.pk}-"  # a rate change's correction or removal (`rate_rows`)
     return not (
         sent & bound.keys()
+        or any(key.startswith(rows) for key in bound)
         or card.conflict is not None
         or card.prefilled
         or card.at_form is not None

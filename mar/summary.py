@@ -398,13 +398,13 @@ def summary_for(
 def _encounter_of(kwargs: dict[str, Any], out: object) -> Encounter:
     if isinstance(out, Encounter):
         return out  # as the service left it (signed by encounter_sign, say)
-    for name in ("encounter", "site", "flush", "order", "administration", "pause"):
+    for name in ("encounter", "site", "flush", "order", "administration", "pause", "rate_change"):
         value = kwargs.get(name)
         if value is None:
             continue
         if name == "encounter":
             return value  # type: ignore[no-any-return]
-        if name == "pause":
+        if name in ("pause", "rate_change"):
             return value.administration.encounter  # type: ignore[no-any-return]
         return value.encounter  # type: ignore[no-any-return]
     encounter = getattr(out, "encounter", None)

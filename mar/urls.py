@@ -43,6 +43,12 @@ urlpatterns = [
     path(E + "scan/", care_views.scan, name="scan"),
     path(E + "scans/<int:scan_pk>/override/", care_views.scan_override, name="scan_override"),
     path(E + "administrations/<int:adm_pk>/rate/", care_views.rate_change, name="adm_rate"),
+    path(E + "rate-changes/<int:rate_pk>/", care_views.rate_change_update, name="rate_update"),
+    path(
+        E + "rate-changes/<int:rate_pk>/remove/",
+        care_views.rate_change_remove,
+        name="rate_remove",
+    ),
     path(E + "administrations/<int:adm_pk>/volumes/", care_views.volumes, name="adm_volumes"),
     path(
         E + "administrations/<int:adm_pk>/remove/",

@@ -101,6 +101,8 @@ COVERED = {
         "ScanOverrideForm": ["reason"],  # given despite the scan
         "StartChecksForm": ["emergency_reason", "allergy_reason"],  # safety overrides
         "RateChangeForm": ["reason", "addendum_why"],  # a rate change added to a signed record
+        "RateChangeEditForm": ["addendum_why"],  # a signed record's rate change corrected
+        "RateChangeRemoveForm": ["addendum_why"],  # ... or removed, charted in error
         "VolumesForm": ["addendum_why"],  # a signed record's volumes corrected
         "AdministrationRemoveForm": ["reason", "addendum_why"],  # out of the record
     },

@@ -2,8 +2,11 @@
 volume to be infused and the volume infused when stopped; a pause's reason; a flush's solution.
 
 A rate change is a timed event (`RateChange`: new rate, who, when, why) within the run of a
-started, unstopped-at-that-time infusion. On a signed record a rate change and the volumes are
-addenda, as the card's other fields are (`charting.signed_change_allowed`: a reason asked,
+started, unstopped-at-that-time infusion. One charted wrong is corrected in its row
+(`rate_change_update`: its rate and time, checked as a new one is) or removed when charted in
+error (`rate_change_remove`), each audited with the row before (and after). On a signed record
+a rate change (added, corrected, removed) and the volumes are addenda, as the card's other
+fields are (`charting.signed_change_allowed`: a reason asked,
 the `Addendum` written in the same transaction, the charges owed again; QA: a wrong volume
 found after signing, which feeds DRUG-DOSE and DOC-VOLUME, could not be corrected).
 
@@ -16,10 +19,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from mar.audit.context import history_context
 from mar.clock import date_hhmm
 from mar.models import Administration, Pause, RateChange
 from mar.record import administration_record_id
@@ -70,26 +75,7 @@ def rate_change_record(
     if rate_ml_h <= 0:
         raise ChartError({"rate_ml_h": ["A rate is more than 0 mL/h: to stop, use Stop."]})
     zone = current.encounter.zone
-    # Each time named with its date (bedside finding 2: a time alone is ambiguous at midnight).
-    if at < current.start:
-        raise ChartError(
-            {
-                "at": [
-                    f"This time ({date_hhmm(at, zone)}) is before the infusion started "
-                    f"({date_hhmm(current.start, zone)})."
-                ]
-            }
-        )
-    if current.stop is not None and at > current.stop:
-        raise ChartError(
-            {
-                "at": [
-                    f"This time ({date_hhmm(at, zone)}) is after the infusion stopped "
-                    f"({date_hhmm(current.stop, zone)})."
-                ]
-            }
-        )
-    times_not_in_the_future(now, zone=zone, at=at)
+    _rate_time_refused(current, at=at, now=now)
     change = RateChange.objects.create(
         administration=current, at=at, rate_ml_h=rate_ml_h, reason=reason.strip(), by=user
     )
@@ -101,6 +87,134 @@ def rate_change_record(
             current.encounter, user=user, subject=_subject(current), what=[said], why=addendum_why
         )
     return change
+
+
+def _rate_time_refused(
+    administration: Administration, *, at: datetime, now: datetime | None
+) -> None:
+    """A rate change's time within the run of its infusion (its start to its stop) and not in
+    the future, refused beside "at" naming the date and time (bedside finding 2: a time alone
+    is ambiguous at midnight)."""
+    zone = administration.encounter.zone
+    if at < administration.start:
+        raise ChartError(
+            {
+                "at": [
+                    f"This time ({date_hhmm(at, zone)}) is before the infusion started "
+                    f"({date_hhmm(administration.start, zone)})."
+                ]
+            }
+        )
+    if administration.stop is not None and at > administration.stop:
+        raise ChartError(
+            {
+                "at": [
+                    f"This time ({date_hhmm(at, zone)}) is after the infusion stopped "
+                    f"({date_hhmm(administration.stop, zone)})."
+                ]
+            }
+        )
+    times_not_in_the_future(now, zone=zone, at=at)
+
+
+def _rate_row(change: RateChange, zone: ZoneInfo) -> dict[str, str]:
+    """A rate change as the audit trail's context keeps it (before and after a correction)."""
+    return {"at": date_hhmm(change.at, zone), "rate_ml_h": _ml(change.rate_ml_h)}
+
+
+def _row_locked(rate_change: RateChange, version: int) -> tuple[Administration, RateChange]:
+    """The rate change's administration locked at the card's `version` (a card changed meanwhile
+    is refused: StaleVersion), and the row as it is now (ChartError when it is gone)."""
+    current = Administration.objects.select_for_update().get(pk=rate_change.administration_id)
+    if current.version != version:
+        raise StaleVersion(current)
+    row = RateChange.objects.filter(pk=rate_change.pk, administration=current).first()
+    if row is None:
+        raise ChartError({None: ["This rate change was already removed."]})
+    return current, row
+
+
+@transaction.atomic
+@refreshes_summary
+def rate_change_update(
+    *,
+    rate_change: RateChange,
+    rate_ml_h: Decimal,
+    at: datetime,
+    version: int,
+    user: AbstractBaseUser,
+    now: datetime | None = None,
+    addendum_why: str = "",
+) -> RateChange:
+    """A rate change charted wrong (125 typed for 152 mL/h, or the wrong time) corrected in its
+    row: checked as a new one is (more than 0 mL/h, within the infusion's start and stop, not in
+    the future); `version` is the card's. Audited with the row before and after (the trail's
+    context, `action` "rate_change_update"); on a signed record an addendum saying what changed,
+    from and to (`addendum_why`: its reason; the charges owed again)."""
+    signed = signed_change_allowed(
+        rate_change.administration.encounter, user=user, addendum_why=addendum_why
+    )
+    current, row = _row_locked(rate_change, version)
+    if rate_ml_h <= 0:
+        raise ChartError({"rate_ml_h": ["A rate is more than 0 mL/h: to stop, use Stop."]})
+    zone = current.encounter.zone
+    if at == row.at.replace(second=0, microsecond=0):
+        at = row.at  # the form's minute of a time tapped "now": the time as charted, unchanged
+    _rate_time_refused(current, at=at, now=now)
+    before = _rate_row(row, zone)
+    what = []
+    if row.at != at:
+        what.append(f"at: {before['at']} -> {date_hhmm(at, zone)}")
+    if row.rate_ml_h != rate_ml_h:
+        what.append(f"rate: {before['rate_ml_h']} -> {_ml(rate_ml_h)} mL/h")
+    subject = f"{_subject(current)} rate change of {before['at']}"
+    if not what:
+        if signed:  # says "Nothing changed" (or "Already saved"): no addendum of nothing
+            signed_change_addendum(
+                current.encounter, user=user, subject=subject, what=[], why=addendum_why
+            )
+        return row  # saved as it was: nothing to write
+    row.at, row.rate_ml_h = at, rate_ml_h
+    with history_context(action="rate_change_update", before=before, after=_rate_row(row, zone)):
+        row.save(update_fields=["at", "rate_ml_h"])
+    current.version += 1
+    current.save(update_fields=["version", "updated_at"])
+    if signed:
+        signed_change_addendum(
+            current.encounter, user=user, subject=subject, what=what, why=addendum_why
+        )
+    return row
+
+
+@transaction.atomic
+@refreshes_summary
+def rate_change_remove(
+    *,
+    rate_change: RateChange,
+    version: int,
+    user: AbstractBaseUser,
+    addendum_why: str = "",
+) -> None:
+    """A rate change charted in error (a double tap, the wrong infusion) taken out of the
+    record, as a flush charted by mistake is (`charting.flush_remove`): the audit trail keeps
+    the row, who removed it and what it was (`action` "rate_change_remove"); on a signed record
+    only as an addendum with a reason (the charges owed again)."""
+    signed = signed_change_allowed(
+        rate_change.administration.encounter, user=user, addendum_why=addendum_why
+    )
+    current, row = _row_locked(rate_change, version)
+    before = _rate_row(row, current.encounter.zone)
+    with history_context(action="rate_change_remove", before=before):
+        row.delete()
+    current.version += 1
+    current.save(update_fields=["version", "updated_at"])
+    if signed:
+        said = (
+            f"removed the rate change at {before['at']}: {before['rate_ml_h']} mL/h ({row.reason})"
+        )
+        signed_change_addendum(
+            current.encounter, user=user, subject=_subject(current), what=[said], why=addendum_why
+        )
 
 
 @transaction.atomic

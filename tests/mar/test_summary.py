@@ -4,6 +4,7 @@ stored summary equal to one computed afresh from the record as it then stands.""
 
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from mar import chart_reads, roles
 from mar.models import AccessSite, Administration, Encounter, EncounterSummary, Flush
 from mar.pharmacy import services as pharmacy
 from mar.record import record_dict_from_encounter
-from mar.services import charting
+from mar.services import charting, rates
 from mar.summary import (
     _store_if_unchanged,
     findings_of,
@@ -158,6 +159,24 @@ def _pause_add(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
     )  # fmt: skip
 
 
+def _rate_change_update(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
+    rc = rates.rate_change_record(
+        administration=a, rate_ml_h=Decimal(125), at=a.start, reason="titration", user=u
+    )
+    a.refresh_from_db()
+    rates.rate_change_update(
+        rate_change=rc, rate_ml_h=Decimal(152), at=a.start, version=a.version, user=u
+    )
+
+
+def _rate_change_remove(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
+    rc = rates.rate_change_record(
+        administration=a, rate_ml_h=Decimal(125), at=a.start, reason="titration", user=u
+    )
+    a.refresh_from_db()
+    rates.rate_change_remove(rate_change=rc, version=a.version, user=u)
+
+
 def _order_disposition_set(e: Encounter, a: Administration, s: AccessSite, u: User) -> None:
     order = factories.order_create(e, factories.drug_get("vancomycin"), dose="1 g")
     summary_refresh(encounter=e)  # the order open (DOC-6 once the engine asks)
@@ -244,6 +263,8 @@ WRITES: list[Callable[[Encounter, Administration, AccessSite, User], Any]] = [
     _administration_remove,
     _pause_update,
     _pause_add,
+    _rate_change_update,
+    _rate_change_remove,
     _order_disposition_set,
     _encounter_times_update,
     _encounter_sign,

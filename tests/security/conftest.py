@@ -26,6 +26,7 @@ from mar.models import (
     Order,
     Pause,
     Payer,
+    RateChange,
 )
 from tests import factories
 
@@ -49,6 +50,12 @@ class World:
         flush = Flush.objects.filter(encounter=encounter).order_by("pk").first()
         if flush is None and site is not None:  # mar:flush_remove removed it: chart another
             flush = Flush.objects.create(encounter=encounter, site=site, at=site.placed_at)
+        rate = RateChange.objects.filter(administration__encounter=encounter).first()
+        if rate is None and adm is not None:  # mar:rate_remove removed it: chart another
+            rate = RateChange.objects.create(
+                administration=adm, at=adm.start, rate_ml_h=100, reason="sample",
+                by=self.users[roles.NURSE],
+            )  # fmt: skip
         run = ChargeRun.objects.filter(encounter=encounter, is_current=True).first()
         line = ChargeLine.objects.filter(run=run).order_by("pk").first()
         assert site and order and adm and pause and flush and line
@@ -78,6 +85,7 @@ class World:
             "adm_pk": adm.pk,
             "pause_pk": pause.pk,
             "flush_pk": flush.pk,
+            "rate_pk": rate.pk,
             "scan_pk": scan.pk,
             "line_id": line.pk,
             "correction_id": correction.pk,

@@ -69,6 +69,8 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "mar:scan": ("POST", frozenset({N, A}), "encounter"),
     "mar:scan_override": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_rate": ("POST", frozenset({N, A}), "encounter"),
+    "mar:rate_update": ("POST", frozenset({N, A}), "encounter"),
+    "mar:rate_remove": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_volumes": ("POST", frozenset({N, A}), "encounter"),
     "mar:adm_remove": ("POST", frozenset({N, A}), "encounter"),
     "mar:measure_add": ("POST", frozenset({N, A}), "encounter"),
