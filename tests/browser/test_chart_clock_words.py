@@ -14,16 +14,15 @@ from django.utils import timezone
 
 from mar.models import Administration
 from tests import factories
+from tests.browser.card_saving import SAVE_WAIT, type_and_wait_until_saved, unfold
 from tests.browser.test_bedside_issue15 import wall
-from tests.browser.test_chart_saving import SAVE_WAIT
-from tests.browser.test_chart_typing_kept import open_chart, unfold
+from tests.browser.test_chart_typing_kept import open_chart
 from tests.mar.chart_helpers import running_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_saved_says_the_time_on_the_charts_clock_not_the_tablets(browser_page, live_server) -> None:
-    from playwright.sync_api import expect
 
     encounter, adm = running_visit()
     page = browser_page
@@ -33,10 +32,7 @@ def test_saved_says_the_time_on_the_charts_clock_not_the_tablets(browser_page, l
     assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "Asia/Tokyo"
     unfold(page, adm.pk)
     before = timezone.now()
-    page.fill(f"#id_a{adm.pk}-bag", "B3")
-    page.press(f"#id_a{adm.pk}-bag", "Tab")
-    state = page.locator(f"#adm-{adm.pk} [data-testid=save-state]")
-    expect(state).to_contain_text("Saved", timeout=SAVE_WAIT)
+    state = type_and_wait_until_saved(page, adm.pk, "bag", "B3")
     after = timezone.now()
     on_the_clock = {wall(before)[-5:], wall(after)[-5:]}
     assert state.inner_text().removeprefix("Saved ") in on_the_clock

@@ -17,12 +17,17 @@ from django.contrib.sessions.models import Session
 
 from mar.models import Administration
 from tests import factories
+from tests.browser.card_saving import (
+    SAVE_WAIT,
+    route_first_save,
+    type_and_wait_until_saved,
+    type_into_card,
+    wait_until_saved,
+)
 from tests.browser.test_chart_typing_kept import open_chart, unfold
 from tests.mar.chart_helpers import running_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SAVE_WAIT = 20_000  # a save runs the engine on the whole record; slow on a loaded CI machine
 
 
 def slow_network(page, latency_ms: int = 400) -> None:
@@ -61,10 +66,8 @@ def test_a_change_after_the_session_ended_is_saved_after_signing_in_again(
         Session.objects.all().delete()  # idle sign-off on the server
     else:
         page.context.clear_cookies()  # the session and the CSRF cookie both gone
+    state = type_into_card(page, adm.pk, "bag", "B7")
     bag = page.locator(f"#id_a{adm.pk}-bag")
-    bag.fill("B7")
-    bag.press("Tab")
-    state = page.locator(f"#adm-{adm.pk} [data-testid=save-state]")
     expect(state).to_contain_text("signed out", timeout=SAVE_WAIT)
     # Where to sign in: the dialog over the page (it said "above", and the dialog is not).
     expect(state).to_contain_text("Sign in again in the box over the page")
@@ -74,7 +77,7 @@ def test_a_change_after_the_session_ended_is_saved_after_signing_in_again(
     assert Administration.objects.get(pk=adm.pk).bag == ""
 
     sign_in_again(page)
-    expect(state).to_contain_text("Saved", timeout=SAVE_WAIT)
+    wait_until_saved(page, adm.pk)
     expect(bag).to_have_value("B7")
     expect(page.locator("[data-testid=unsaved-count]")).to_be_hidden()
     assert Administration.objects.get(pk=adm.pk).bag == "B7"
@@ -92,8 +95,7 @@ def test_a_blank_start_says_so_beside_it_and_does_not_block_the_next_save_silent
     unfold(page, adm.pk)
     start = page.locator(f"#id_a{adm.pk}-start")
     typed = start.input_value()
-    start.fill("")
-    start.press("Tab")
+    type_into_card(page, adm.pk, "start", "")
     card = page.locator(f"#adm-{adm.pk}")
     expect(card.locator(f"#error_1_id_a{adm.pk}-start, .invalid-feedback").first).to_contain_text(
         "required", timeout=SAVE_WAIT
@@ -103,9 +105,7 @@ def test_a_blank_start_says_so_beside_it_and_does_not_block_the_next_save_silent
     page.screenshot(path="/tmp/bedside-blank-start.png")
 
     start.fill(typed)  # put back: the card saves
-    page.fill(f"#id_a{adm.pk}-bag", "B4")
-    page.press(f"#id_a{adm.pk}-bag", "Tab")
-    expect(card.locator("[data-testid=save-state]")).to_contain_text("Saved", timeout=SAVE_WAIT)
+    type_and_wait_until_saved(page, adm.pk, "bag", "B4")
     assert Administration.objects.get(pk=adm.pk).bag == "B4"
 
 
@@ -117,14 +117,12 @@ def test_changes_made_during_a_slow_save_are_all_sent_in_order(browser_page, liv
     open_chart(page, live_server, encounter)
     slow_network(page)
     unfold(page, adm.pk)
-    page.fill(f"#id_a{adm.pk}-bag", "B1")
-    page.press(f"#id_a{adm.pk}-bag", "Tab")  # save 1 goes out (400 ms each way)
+    type_into_card(page, adm.pk, "bag", "B1")  # save 1 goes out (400 ms each way)
     page.select_option(f"#id_a{adm.pk}-pump", "portable")  # during it
     page.fill(f"#id_a{adm.pk}-dose_value", "500")
     page.fill(f"#id_a{adm.pk}-dose_unit", "mg")
     page.press(f"#id_a{adm.pk}-dose_unit", "Tab")
-    state = page.locator(f"#adm-{adm.pk} [data-testid=save-state]")
-    expect(state).to_contain_text("Saved", timeout=SAVE_WAIT)
+    wait_until_saved(page, adm.pk)
     saved = Administration.objects.get(pk=adm.pk)
     assert (saved.bag, saved.pump, saved.dose_value, saved.dose_unit) == (
         "B1", "portable", Decimal(500), "mg",
@@ -139,22 +137,11 @@ def test_a_save_without_a_connection_says_so_and_is_sent_again(browser_page, liv
     page = browser_page
     open_chart(page, live_server, encounter)
     unfold(page, adm.pk)
-    failed = []
-
-    def fail_first(route) -> None:
-        if failed:
-            route.continue_()
-        else:
-            failed.append(route)
-            route.abort("internetdisconnected")
-
-    page.route(f"**/administrations/{adm.pk}/", fail_first)
-    page.fill(f"#id_a{adm.pk}-bag", "B5")
-    page.press(f"#id_a{adm.pk}-bag", "Tab")
-    state = page.locator(f"#adm-{adm.pk} [data-testid=save-state]")
+    route_first_save(page, adm.pk, lambda route: route.abort("internetdisconnected"))
+    state = type_into_card(page, adm.pk, "bag", "B5")
     expect(state).to_contain_text("no connection")
     expect(page.locator(f"#id_a{adm.pk}-bag")).to_have_value("B5")
-    expect(state).to_contain_text("Saved", timeout=SAVE_WAIT)  # tried again after 3 s
+    wait_until_saved(page, adm.pk)  # tried again after 3 s
     assert Administration.objects.get(pk=adm.pk).bag == "B5"
 
 
@@ -167,25 +154,18 @@ def test_a_save_the_server_fails_says_so_and_is_sent_again(browser_page, live_se
     page = browser_page
     open_chart(page, live_server, encounter)
     unfold(page, adm.pk)
-    failed = []
 
-    def fail_first(route) -> None:
-        if failed:
-            route.continue_()
-        else:
-            failed.append(route)
-            route.fulfill(status=500, content_type="text/html", body="<h1>Server Error</h1>")
+    def server_error(route) -> None:
+        route.fulfill(status=500, content_type="text/html", body="<h1>Server Error</h1>")
 
-    page.route(f"**/administrations/{adm.pk}/", fail_first)
-    page.fill(f"#id_a{adm.pk}-bag", "B500")
-    page.press(f"#id_a{adm.pk}-bag", "Tab")
-    state = page.locator(f"#adm-{adm.pk} [data-testid=save-state]")
+    route_first_save(page, adm.pk, server_error)
+    state = type_into_card(page, adm.pk, "bag", "B500")
     expect(state).to_contain_text("the server could not save it (error 500)")
     expect(state).to_contain_text("Trying again in 3 s")
     expect(page.locator(f"#id_a{adm.pk}-bag")).to_have_value("B500")
     expect(page.locator("[data-testid=unsaved-count]")).to_have_text("1 unsaved change")
     page.locator(f"#adm-{adm.pk}").screenshot(path="/tmp/bedside-5xx-failed.png")
-    expect(state).to_contain_text("Saved", timeout=SAVE_WAIT)
+    wait_until_saved(page, adm.pk)
     assert Administration.objects.get(pk=adm.pk).bag == "B500"
     expect(page.locator("[data-testid=unsaved-count]")).to_be_hidden()
     page.locator(f"#adm-{adm.pk}").screenshot(path="/tmp/bedside-5xx-saved.png")
@@ -203,15 +183,7 @@ def test_a_failed_save_is_said_and_sent_again_after_a_button_redrew_the_card(
     page = browser_page
     open_chart(page, live_server, encounter)
     unfold(page, adm.pk)
-    held = []
-
-    def hold_first(route) -> None:
-        if held:
-            route.continue_()
-        else:
-            held.append(route)  # answered below, after Pause's answer
-
-    page.route(f"**/administrations/{adm.pk}/", hold_first)
+    held = route_first_save(page, adm.pk)  # answered below, after Pause's answer
     page.fill(f"#id_a{adm.pk}-bag", "B-COLLIDE")
     card = page.locator(f"#adm-{adm.pk}")
     card.locator("[data-testid=pause]").click()  # the bag id's change sends the autosave
@@ -221,7 +193,7 @@ def test_a_failed_save_is_said_and_sent_again_after_a_button_redrew_the_card(
     state = card.locator("[data-testid=save-state]")
     expect(state).to_contain_text("the server could not save it (error 500)")
     expect(page.locator(f"#id_a{adm.pk}-bag")).to_have_value("B-COLLIDE")
-    expect(state).to_contain_text("Saved", timeout=SAVE_WAIT)
+    wait_until_saved(page, adm.pk)
     assert Administration.objects.get(pk=adm.pk).bag == "B-COLLIDE"
 
 

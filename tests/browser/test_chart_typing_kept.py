@@ -12,6 +12,7 @@ from coding.review import query_send, review_claim
 from mar.models import AccessSite, Addendum, Administration, Encounter
 from mar.summary import summary_invalidate
 from tests import factories
+from tests.browser.card_saving import route_first_save, type_into_card, unfold
 from tests.browser.conftest import sign_in
 from tests.coding.review_helpers import reviewed
 from tests.mar.chart_helpers import hydration_order, running_visit
@@ -29,20 +30,13 @@ def open_chart(page, live_server, encounter: Encounter, query: str = "") -> None
     page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/{query}")
 
 
-def unfold(page, adm_pk: int) -> None:
-    if not page.locator(f"#id_a{adm_pk}-bag").is_visible():
-        page.locator(f"#adm-{adm_pk} details.adm-edit > summary").click()
-
-
 def save_bag(page, adm_pk: int, bag: str) -> None:
     """Change a card's bag id; htmx saves it and the card comes back one version on."""
     from playwright.sync_api import expect
 
-    unfold(page, adm_pk)
     version = page.locator(f"input[name='a{adm_pk}-version']")
     before = int(version.get_attribute("value"))
-    page.fill(f"#id_a{adm_pk}-bag", bag)
-    page.press(f"#id_a{adm_pk}-bag", "Tab")  # leaving the field: change
+    type_into_card(page, adm_pk, "bag", bag)
     expect(version).to_have_value(str(before + 1))
 
 
@@ -156,15 +150,7 @@ def test_a_unit_typed_while_the_previous_save_is_in_flight_is_kept_and_saved_rig
     page = browser_page
     open_chart(page, live_server, encounter)
     unfold(page, adm.pk)
-    held = []
-
-    def hold_first(route) -> None:
-        if held:
-            route.continue_()
-        else:
-            held.append(route)
-
-    page.route(f"**/administrations/{adm.pk}/", hold_first)
+    held = route_first_save(page, adm.pk)
     unit = page.locator(f"#id_a{adm.pk}-waste_unit")
     version = page.locator(f"input[name='a{adm.pk}-version']")
     state = page.locator(f"#adm-{adm.pk} [data-testid=save-state]")

@@ -10,7 +10,7 @@ inputs and the button stand level, the message below its own field, and what was
 import pytest
 
 from tests import factories
-from tests.browser.test_chart_saving import SAVE_WAIT
+from tests.browser.card_saving import SAVE_WAIT
 from tests.browser.test_chart_typing_kept import open_chart
 from tests.mar.chart_helpers import running_visit
 

@@ -8,12 +8,11 @@ import pytest
 from django.utils import timezone
 
 from mar.models import Administration, RateChange
-from tests.browser.test_chart_typing_kept import open_chart, unfold
+from tests.browser.card_saving import SAVE_WAIT, route_first_save, unfold, wait_until_saved
+from tests.browser.test_chart_typing_kept import open_chart
 from tests.mar.chart_helpers import running_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SAVE_WAIT = 20_000
 
 
 def test_rate_change_tapped_once_after_typing_is_open_after_the_save_lands(
@@ -25,15 +24,7 @@ def test_rate_change_tapped_once_after_typing_is_open_after_the_save_lands(
     page = browser_page
     open_chart(page, live_server, encounter)
     unfold(page, adm.pk)
-    held = []
-
-    def hold_first(route) -> None:
-        if held:
-            route.continue_()
-        else:
-            held.append(route)  # let through after the tap: the save lands on the open fold
-
-    page.route(f"**/administrations/{adm.pk}/", hold_first)
+    held = route_first_save(page, adm.pk)  # let through after the tap: lands on the open fold
     card = page.locator(f"#adm-{adm.pk}")
     page.fill(f"#id_a{adm.pk}-bag", "BAG-9")
     fold = card.locator("details", has=page.locator("summary", has_text="Rate change…"))
@@ -41,7 +32,7 @@ def test_rate_change_tapped_once_after_typing_is_open_after_the_save_lands(
     expect(fold).to_have_attribute("open", "")
     assert len(held) == 1
     held[0].continue_()
-    expect(card.locator("[data-testid=save-state]")).to_contain_text("Saved", timeout=SAVE_WAIT)
+    wait_until_saved(page, adm.pk)
     assert Administration.objects.get(pk=adm.pk).bag == "BAG-9"
     expect(fold).to_have_attribute("open", "")  # still open after the morph
     expect(fold.locator("[data-testid=rate-form]")).to_be_visible()

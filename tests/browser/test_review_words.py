@@ -3,9 +3,13 @@ words, never inside one ("dexametha/sone", "A/1", "infusio/n" at 1440 px, walk18
 run with no space (a drug typed without spaces) still breaks inside its cell rather than spill
 out of it or push the table past its box. The charge lines' dates never break ("12-/05")."""
 
+from decimal import Decimal
+
 import pytest
+from django.utils import timezone
 
 from coding.review import review_claim
+from coding.services import charge_run_generate
 from mar.models import Drug
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, sign_in
@@ -99,3 +103,54 @@ def test_the_review_state_keeps_to_the_right_edge_when_it_wraps_under_the_name(
     button = claim.bounding_box()
     assert button is not None
     assert abs((button["x"] + button["width"]) - (header["x"] + header["width"])) <= 1
+
+
+# The amounts (a dose, a waste) whose text sits on more than one line: "3.375" / "g".
+AMOUNTS_SPLIT = """() => [...document.querySelectorAll('.record-administrations .rec-amount')]
+  .filter(span => new Set([...span.getClientRects()].map(r => Math.round(r.top))).size > 1)
+  .map(span => span.textContent)"""
+
+
+@pytest.mark.parametrize("width", [1024, 1440])
+def test_a_dose_stays_on_one_line_with_its_unit_and_the_record_fits_its_box(
+    browser_page, live_server, width
+) -> None:
+    """QA: the narrow "Dose / waste" column broke "3.375 g" as "3.375" / "g"; kept whole, it made
+    the table 2 px wider than its box at 1440 px. Each amount stays on one line with its unit
+    (the cell breaks only between the dose and its waste, or before "wasted"), a pause only after
+    its dash, and no table is wider than its box, with the longest drug word beside it."""
+    from playwright.sync_api import expect
+
+    from mar.models import Administration, Encounter
+
+    coder = factories.user_create(username="coder-dose", role="coder")
+    encounter = factories.chemo_encounter_create()
+    assert Drug.objects.filter(name="ondansetron").update(name="methylprednisolone") == 1
+    # QA's line: piperacillin-tazobactam 3.375 g (the long name takes the table's room).
+    Administration.objects.filter(encounter=encounter, drug__name="paclitaxel").update(
+        dose_value=Decimal("3.375"), dose_unit="g", waste_value=Decimal("0.25"), waste_unit="g"
+    )
+    assert Drug.objects.filter(name="paclitaxel").update(name="piperacillin-tazobactam") == 1
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_at=timezone.now()
+    )
+    charge_run_generate(encounter_id=encounter.pk)
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, live_server, coder.username)
+    page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
+    doses = page.locator(".record-administrations [data-testid=record-dose]")
+    expect(doses.filter(has_text="wasted")).to_have_text("3.375 g / 0.25 g wasted")
+    page.locator(".record-administrations").screenshot(
+        path=str(ARTIFACTS / f"review-dose-{width}.png")
+    )
+    assert page.locator(".record-administrations .rec-amount").count() >= 3
+    assert page.evaluate(AMOUNTS_SPLIT) == []
+    assert page.evaluate(WORDS_BROKEN, WORDS) == []
+    assert page.evaluate(CELLS_SPILLED, CELLS) == []
+    assert tables_cut(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
+    # The table at its narrowest (every column at its least width, as in a tighter box or with
+    # longer words beside it): each amount still keeps its unit.
+    page.evaluate("document.querySelector('.record-administrations').style.width = 'min-content'")
+    assert page.evaluate(AMOUNTS_SPLIT) == []

@@ -16,8 +16,15 @@ import pytest
 from mar.audit.models import EVENTS
 from mar.models import Administration
 from tests import factories
-from tests.browser.test_chart_saving import SAVE_WAIT, sign_in_again
-from tests.browser.test_chart_typing_kept import open_chart, unfold
+from tests.browser.card_saving import (
+    SAVE_WAIT,
+    save_state,
+    type_and_wait_until_saved,
+    type_into_card,
+    wait_until_saved,
+)
+from tests.browser.test_chart_saving import sign_in_again
+from tests.browser.test_chart_typing_kept import open_chart
 from tests.mar.chart_helpers import running_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -48,12 +55,6 @@ def sign_in_in_another_tab(page, live_server, username: str) -> None:
     assert "/accounts/login/" not in answer.url, answer.url
 
 
-def change_bag(page, adm_pk: int, bag: str) -> None:
-    unfold(page, adm_pk)
-    page.fill(f"#id_a{adm_pk}-bag", bag)
-    page.press(f"#id_a{adm_pk}-bag", "Tab")
-
-
 def saved_by(adm_pk: int) -> int:
     event = (
         EVENTS[Administration]
@@ -74,9 +75,7 @@ def test_the_same_nurse_signed_in_again_in_another_tab_saves_without_asking_even
     open_chart(page, live_server, encounter)
     sign_in_in_another_tab(page, live_server, "nurse-t")
 
-    change_bag(page, adm.pk, "B8")
-    state = page.locator(f"#adm-{adm.pk} [data-testid=save-state]")
-    expect(state).to_contain_text("Saved", timeout=SAVE_WAIT)
+    type_and_wait_until_saved(page, adm.pk, "bag", "B8")
     expect(page.locator("[data-testid=session-dialog]")).to_have_count(0)
     expect(page.locator(f"#id_a{adm.pk}-bag")).to_have_value("B8")
     assert Administration.objects.get(pk=adm.pk).bag == "B8"
@@ -94,15 +93,14 @@ def test_someone_else_signed_in_in_another_tab_is_named_and_the_change_waits_for
     factories.user_create(username="nurse-b", role="nurse")
     sign_in_in_another_tab(page, live_server, "nurse-b")
 
-    change_bag(page, adm.pk, "B9")
+    type_into_card(page, adm.pk, "bag", "B9")
     dialog = page.locator("[data-testid=session-dialog]")
     expect(dialog).to_be_visible(timeout=SAVE_WAIT)
     expect(dialog).to_contain_text("nurse-b signed in on this device meanwhile")
-    state = page.locator(f"#adm-{adm.pk} [data-testid=save-state]")
-    expect(state).to_contain_text("Not saved")
+    expect(save_state(page, adm.pk)).to_contain_text("Not saved")
     assert Administration.objects.get(pk=adm.pk).bag == ""  # not sent as nurse-b's
 
     sign_in_again(page)
-    expect(state).to_contain_text("Saved", timeout=SAVE_WAIT)
+    wait_until_saved(page, adm.pk)
     assert Administration.objects.get(pk=adm.pk).bag == "B9"
     assert saved_by(adm.pk) == factories.User.objects.get(username="nurse-t").pk

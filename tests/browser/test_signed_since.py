@@ -14,9 +14,10 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from mar.models import Administration, Encounter, Pause
+from tests.browser.card_saving import type_into_card
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_chart_saving import sign_in_again
-from tests.browser.test_chart_typing_kept import open_chart, unfold
+from tests.browser.test_chart_typing_kept import open_chart
 from tests.mar.chart_helpers import running_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -55,9 +56,7 @@ def test_a_bag_id_typed_in_a_tab_drawn_before_the_signature_is_kept_and_offered_
     signed = Encounter.objects.get(pk=encounter.pk)
     when = timezone.localtime(signed.signed_at, signed.zone).strftime("%H:%M")
 
-    unfold(b, adm.pk)
-    b.fill(f"#id_a{adm.pk}-bag", "BAG-TAB-B")
-    b.locator(f"#id_a{adm.pk}-bag").press("Tab")
+    type_into_card(b, adm.pk, "bag", "BAG-TAB-B")
     card = b.locator(f"#adm-{adm.pk}")
     said = card.get_by_test_id("signed-since")
     expect(said).to_contain_text(f"Not saved: this record was signed at {when} by nurse-t.")

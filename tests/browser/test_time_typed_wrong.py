@@ -11,7 +11,7 @@ import pytest
 
 from mar.models import Administration
 from tests import factories
-from tests.browser.test_chart_saving import SAVE_WAIT
+from tests.browser.card_saving import SAVE_WAIT
 from tests.browser.test_chart_typing_kept import open_chart
 from tests.mar.chart_helpers import running_visit
 

@@ -33,4 +33,7 @@ def test_the_record_table_writes_doses_and_waste_as_amounts(client_as) -> None:
     cells = re.findall(r'<td data-testid="record-dose">(.*?)</td>', table, re.S)
     texts = [re.sub(r"<[^>]+>", "", cell) for cell in cells]
     assert "3.375 g / 0.25 g wasted" in texts, texts
+    # each amount kept on one line with its unit (static/css/coding.css)
+    assert '<span class="rec-amount">3.375 g</span>' in table
+    assert '<span class="rec-amount">0.25 g</span>' in table
     assert "3.3750" not in table and "0.2500" not in table

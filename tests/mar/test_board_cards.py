@@ -7,8 +7,7 @@ what runs on its cards (nor its pauses): that is what keeping them is for.
 """
 
 import re
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -21,20 +20,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
 
 from mar import chart_reads
 from mar.board_cards import CACHE
-from mar.models import Administration, DrugClass, EncounterSummary, Order
+from mar.models import EncounterSummary
 from mar.pharmacy.services import drug_save
 from mar.registration.services import patient_update
 from mar.services import charting
-from mar.services.charting import ChartError
 from tests import factories
-from tests.mar.test_chart_life_properties import TAPS, Refused  # a card's buttons
+from tests.mar.charting_rules import ChartingRules
 
 pytestmark = pytest.mark.django_db
 
@@ -63,87 +60,14 @@ def _cards(page: str) -> list[str]:
     return re.findall(r'<div class="col-12 col-sm-6.*?</a></div>', cards(page))
 
 
-class Board(RuleBasedStateMachine):
+class Board(ChartingRules, RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        caches[CACHE].clear()
-        # The moment of each request (a change, a board load), moving on as the server's clock
-        # does: every request has its own.
-        self.now = timezone.now()
-        self.clock = (self.now - timedelta(hours=6)).replace(second=0, microsecond=0)
-        self.nurse = factories.user_create(username=f"rn-{uuid.uuid4().hex}", role="nurse")
-        self.pharmacist = factories.user_create(
-            username=f"rph-{uuid.uuid4().hex}", role="pharmacist"
-        )
+        self.chart_setup(CACHE)
+        # A second visit that never changes, arrived as the first did.
+        self.other = factories.chemo_encounter_create(arrived_at=self.encounter.arrived_at)
         self.client = Client()
         self.client.force_login(self.nurse)
-        self.encounter = factories.encounter_create(arrived_at=self.clock)
-        self.other = factories.chemo_encounter_create(arrived_at=self.clock)  # never changes
-        self.site = factories.site_create(self.encounter, placed_at=self.clock)
-        self.drug = factories.drug_get(f"testdrug-{uuid.uuid4().hex[:8]}")
-        self.orders = [
-            factories.order_create(
-                self.encounter,
-                factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION),
-                indication="E86.0",
-                purpose=Order.Purpose.HYDRATION,
-                dose="1000 mL",
-            ),
-            factories.order_create(self.encounter, self.drug, dose="8 mg"),
-        ]
-        self.clock += timedelta(minutes=5)
-        self.signed = False
-        self.started = self.now
-
-    def _adm(self, index: int) -> Administration | None:
-        adms = list(Administration.objects.filter(encounter=self.encounter).order_by("pk"))
-        return adms[index % len(adms)] if adms else None
-
-    def tick(self, seconds: int = 1) -> datetime:
-        """The next request's moment: the server's clock moves on between any two."""
-        # Within the session's idle sign-off of the sign-in: the board answers, not the sign-in.
-        latest = self.started + timedelta(minutes=25)
-        later = min(self.now + timedelta(seconds=seconds), latest)
-        self.now = max(later, self.now + timedelta(microseconds=1))
-        return self.now
-
-    @rule(minutes=st.integers(min_value=1, max_value=30))
-    def charting_clock_moves(self, minutes: int) -> None:
-        self.clock = min(self.clock + timedelta(minutes=minutes), self.now)
-
-    @rule(seconds=st.integers(min_value=1, max_value=400))
-    def time_passes(self, seconds: int) -> None:
-        self.tick(seconds)
-
-    @precondition(lambda self: not self.signed)
-    @rule(which=st.integers(0, 1), push=st.booleans())
-    def start(self, which: int, push: bool) -> None:
-        method = Administration.Method.PUSH if push else Administration.Method.INFUSION
-        try:
-            charting.administration_start(
-                order=self.orders[which], site=self.site, start=self.clock, method=method,
-                user=self.nurse, now=self.tick(),
-            )  # fmt: skip
-        except ChartError:
-            pass
-
-    @precondition(lambda self: not self.signed)
-    @rule()
-    def flush(self) -> None:
-        try:
-            charting.flush_chart(site=self.site, at=self.clock, now=self.tick())
-        except ChartError:
-            pass
-
-    @rule(index=st.integers(0, 20), action=st.sampled_from(sorted(TAPS)))
-    def card_tap(self, index: int, action: str) -> None:
-        adm = self._adm(index)
-        if adm is None:
-            return
-        try:
-            TAPS[action](administration=adm, version=adm.version, at=self.clock, now=self.tick())
-        except Refused:
-            pass
 
     @rule(name=st.sampled_from(["Ada Lovelace", "Ada King", "Grace Hopper"]))
     def registration_corrects_the_name(self, name: str) -> None:
@@ -151,28 +75,12 @@ class Board(RuleBasedStateMachine):
 
     @rule(suffix=st.sampled_from(["a", "b", "c"]))
     def pharmacist_renames_the_drug(self, suffix: str) -> None:
-        name = f"{self.drug.name.split('~')[0]}~{suffix}"
-        self.drug = drug_save(
-            drug=self.drug, name=name, synonyms="", hcpcs="", billing_unit="",
-            note="renamed", user=self.pharmacist,
-        )  # fmt: skip
+        self.drug_renamed(suffix)
 
     @rule()
     def findings_age(self) -> None:
         """A summary whose findings depend on the clock reaches its `valid_until`."""
         EncounterSummary.objects.filter(encounter=self.encounter).update(valid_until=self.now)
-
-    @precondition(lambda self: not self.signed)
-    @rule()
-    def sign(self) -> None:
-        try:
-            charting.encounter_sign(encounter=self.encounter, user=self.nurse, now=self.tick())
-        except charting.SignBlocked as blocked:
-            reasons = {charting.finding_key(f): "as charted" for f in blocked.open_errors}
-            charting.encounter_sign(
-                encounter=self.encounter, user=self.nurse, reasons=reasons, now=self.tick()
-            )
-        self.signed = True
 
     @invariant()
     def a_kept_board_is_the_board_built_afresh(self) -> None:

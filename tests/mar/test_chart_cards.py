@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -39,7 +38,8 @@ from mar.models import Administration, DrugClass, Order
 from mar.pharmacy.services import drug_save
 from mar.services import charting, rates
 from tests import factories
-from tests.mar.test_chart_life_properties import TAPS, Refused  # a card's buttons
+from tests.mar.charting_rules import ChartingRules
+from tests.mar.test_chart_life_properties import Refused  # a card's buttons
 
 pytestmark = pytest.mark.django_db
 
@@ -66,88 +66,15 @@ def card_list(page: str) -> list[str]:
     return re.findall(r'<article class="card adm-card.*?</article>', page, re.S)
 
 
-class Chart(RuleBasedStateMachine):
+class Chart(ChartingRules, RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        caches[CACHE].clear()
-        # The server's moment of each request, moving on; the nurse's charting clock behind it.
-        self.now = timezone.now()
-        self.started = self.now
-        self.clock = (self.now - timedelta(hours=6)).replace(second=0, microsecond=0)
-        self.nurse = factories.user_create(username=f"rn-{uuid.uuid4().hex}", role="nurse")
+        self.chart_setup(CACHE)
         self.coder = factories.user_create(username=f"cd-{uuid.uuid4().hex}", role="coder")
-        self.pharmacist = factories.user_create(
-            username=f"rph-{uuid.uuid4().hex}", role="pharmacist"
-        )
         self.clients = {}
         for name, user in (("nurse", self.nurse), ("coder", self.coder)):
             self.clients[name] = Client()
             self.clients[name].force_login(user)
-        self.encounter = factories.encounter_create(arrived_at=self.clock)
-        self.site = factories.site_create(self.encounter, placed_at=self.clock)
-        self.drug = factories.drug_get(f"testdrug-{uuid.uuid4().hex[:8]}")
-        self.orders = [
-            factories.order_create(
-                self.encounter,
-                factories.drug_get("sodium chloride 0.9%", DrugClass.HYDRATION),
-                indication="E86.0",
-                purpose=Order.Purpose.HYDRATION,
-                dose="1000 mL",
-            ),
-            factories.order_create(self.encounter, self.drug, dose="8 mg"),
-        ]
-        self.clock += timedelta(minutes=5)
-        self.signed = False
-
-    def _adm(self, index: int) -> Administration | None:
-        adms = list(Administration.objects.filter(encounter=self.encounter).order_by("pk"))
-        return adms[index % len(adms)] if adms else None
-
-    def tick(self, seconds: int = 1) -> datetime:
-        """The next request's moment: the server's clock moves on between any two."""
-        # Within the session's idle sign-off of the sign-in: the chart answers, not the sign-in.
-        latest = self.started + timedelta(minutes=25)
-        later = min(self.now + timedelta(seconds=seconds), latest)
-        self.now = max(later, self.now + timedelta(microseconds=1))
-        return self.now
-
-    @rule(minutes=st.integers(min_value=1, max_value=30))
-    def charting_clock_moves(self, minutes: int) -> None:
-        self.clock = min(self.clock + timedelta(minutes=minutes), self.now)
-
-    @rule(seconds=st.integers(min_value=1, max_value=400))
-    def time_passes(self, seconds: int) -> None:
-        self.tick(seconds)
-
-    @precondition(lambda self: not self.signed)
-    @rule(which=st.integers(0, 1), push=st.booleans())
-    def start(self, which: int, push: bool) -> None:
-        method = Administration.Method.PUSH if push else Administration.Method.INFUSION
-        try:
-            charting.administration_start(
-                order=self.orders[which], site=self.site, start=self.clock, method=method,
-                user=self.nurse, now=self.tick(),
-            )  # fmt: skip
-        except Refused:
-            pass
-
-    @precondition(lambda self: not self.signed)
-    @rule()
-    def flush(self) -> None:
-        try:
-            charting.flush_chart(site=self.site, at=self.clock, now=self.tick())
-        except Refused:
-            pass
-
-    @rule(index=st.integers(0, 20), action=st.sampled_from(sorted(TAPS)))
-    def card_tap(self, index: int, action: str) -> None:
-        adm = self._adm(index)
-        if adm is None:
-            return
-        try:
-            TAPS[action](administration=adm, version=adm.version, at=self.clock, now=self.tick())
-        except Refused:
-            pass
 
     @rule(index=st.integers(0, 20), rate=st.sampled_from([Decimal(50), Decimal("125.5")]))
     def rate_changed(self, index: int, rate: Decimal) -> None:
@@ -220,23 +147,7 @@ class Chart(RuleBasedStateMachine):
 
     @rule(suffix=st.sampled_from(["a", "b"]))
     def pharmacist_renames_the_drug(self, suffix: str) -> None:
-        name = f"{self.drug.name.split('~')[0]}~{suffix}"
-        self.drug = drug_save(
-            drug=self.drug, name=name, synonyms="", hcpcs="", billing_unit="",
-            note="renamed", user=self.pharmacist,
-        )  # fmt: skip
-
-    @precondition(lambda self: not self.signed)
-    @rule()
-    def sign(self) -> None:
-        try:
-            charting.encounter_sign(encounter=self.encounter, user=self.nurse, now=self.tick())
-        except charting.SignBlocked as blocked:
-            reasons = {charting.finding_key(f): "as charted" for f in blocked.open_errors}
-            charting.encounter_sign(
-                encounter=self.encounter, user=self.nurse, reasons=reasons, now=self.tick()
-            )
-        self.signed = True
+        self.drug_renamed(suffix)
 
     @invariant()
     def a_kept_card_is_the_card_drawn_afresh(self) -> None:
