@@ -5,7 +5,9 @@ her only, for 15 minutes, never a password, the CSRF token or a file, nothing wh
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from datetime import timedelta
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +19,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from coding.models import ChargeCorrection
 from coding.review import review_claim
@@ -25,6 +36,7 @@ from config.form_refill import (
     STASH_KEY,
     STASH_MAX_CHARS,
     STASH_SALT,
+    STASH_SECONDS,
     WHO_COOKIE,
 )
 from mar.models import Drug, Order
@@ -287,3 +299,102 @@ def test_an_edited_drug_name_is_a_field_like_another(pharmacist_user) -> None:
     stash = stash_in(client)
     assert stash is not None and [n for n, _ in stash["fields"]] == ["name"]
     assert Drug.objects.get(pk=drug.pk).name == "mesna"
+
+
+# --- over time: the invariant a nurse relies on ---------------------------------------------
+
+
+class SharedBrowser(RuleBasedStateMachine):
+    """One browser, two pharmacists, the drug form: signed in and out, sessions ending, forms
+    sent while signed out, minutes passing, the page opened. What was typed while signed out
+    shows on the page only to the user who was signed in before, only within 15 minutes of
+    sending it, and only once; never to anyone else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        tag = uuid.uuid4().hex[:8]
+        self.users = {
+            who: factories.user_create(username=f"{who}-{tag}", role="pharmacist")
+            for who in ("a", "b")
+        }
+        drug = factories.drug_get(f"testdrug-{tag}")
+        self.page = reverse("pharmacy:drug_edit", args=[drug.pk])
+        self.client = Client()
+        self.now = float(int(time.time()))
+        self.clock = mock.patch("django.core.signing.time.time", side_effect=lambda: self.now)
+        self.clock.start()
+        self.signed_in: str | None = None
+        self.previous: str | None = None  # who this browser knows was signed in
+        self.stash: tuple[str, str, float] | None = None  # owner, what was typed, when
+        self.sent = 0
+
+    def teardown(self) -> None:
+        self.clock.stop()
+
+    def _on_the_page(self, html: str) -> None:
+        """The invariant: what shows is the stash, for its owner, within 15 minutes; once."""
+        shown = re.findall(r"typed-\d+-", html)
+        expected = []
+        if self.stash is not None:
+            owner, typed, at = self.stash
+            if owner == self.signed_in and self.now - at <= STASH_SECONDS:
+                expected = [typed]
+        assert shown == expected
+        assert (REFILLED in html) == bool(expected)
+        self.stash = None  # taken, or dropped: not hers, or too old
+
+    @initialize(who=st.sampled_from(["a", "b"]))
+    def first_sign_in(self, who: str) -> None:
+        self.sign_in(who)
+
+    @precondition(lambda self: self.signed_in is None)
+    @rule(who=st.sampled_from(["a", "b"]))
+    def sign_in(self, who: str) -> None:
+        """Through the sign-in page, which leads back to the form's page."""
+        username = self.users[who].username
+        response = self.client.post(
+            reverse("login"),
+            {"username": username, "password": factories.PASSWORD, "next": self.page},
+        )
+        assert response.status_code == 302 and response["Location"] == self.page
+        self.signed_in = self.previous = who
+        self._on_the_page(self.client.get(self.page).content.decode())
+
+    @precondition(lambda self: self.signed_in is not None)
+    @rule()
+    def sign_out(self) -> None:
+        self.client.post(reverse("logout"))
+        self.signed_in = self.previous = self.stash = None
+
+    @rule(then_minutes=st.sampled_from([0, 4, 15, 16]))
+    def session_ends_then_sent(self, then_minutes: int) -> None:
+        """The session ended (on the server; the browser still names it), the form is sent,
+        and some minutes pass."""
+        Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+        self.signed_in = None
+        self.sent += 1
+        typed = f"typed-{self.sent}-"
+        self.client.post(
+            self.page,
+            {"synonyms": typed, "reason": "label read again"},
+            HTTP_REFERER=f"http://testserver{self.page}",
+        )
+        self.stash = None if self.previous is None else (self.previous, typed, self.now)
+        self.now += then_minutes * 60
+
+    @precondition(lambda self: self.signed_in is not None)
+    @rule()
+    def open_the_page_again(self) -> None:
+        self._on_the_page(self.client.get(self.page).content.decode())
+
+
+def test_what_was_typed_shows_only_to_its_user_within_15_minutes_and_once() -> None:
+    run_state_machine_as_test(
+        SharedBrowser,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=14,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ),
+    )
