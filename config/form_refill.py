@@ -37,6 +37,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.views import LogoutView
 from django.core import signing
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import Resolver404, resolve
 from django.utils.html import escape
@@ -60,6 +61,10 @@ REFILLED = (
 )
 FILE_AGAIN = " A file you chose was not kept (a browser cannot keep it): choose it again."
 SECRET_AGAIN = " A password typed in it was not kept: type it again."
+PRESS_AGAIN = (
+    "You were signed out before this was sent: nothing was done. Press its button again if it "
+    "is still to be done."
+)
 GONE = (
     "You were signed out before a form on this page was sent, and that form is not on the page "
     "now (the record changed meanwhile): what you typed could not be put back. Type it again "
@@ -126,7 +131,10 @@ def previous_user(request: HttpRequest) -> str | None:
 def form_stash_keep(request: HttpRequest) -> Stashed:
     """Keep what an unauthenticated plain POST carried, for its owner's next sign-in."""
     request.session.pop(STASH_KEY, None)  # one at a time: the last form pressed
-    files = bool(request.FILES)
+    try:
+        posted, files = request.POST, bool(request.FILES)
+    except (RequestDataTooBig, TooManyFieldsSent):  # past Django's own limits: too long
+        return Stashed("too_long", page_of_form(request), False)
     page = page_of_form(request)
     owner = previous_user(request)
     if page is None:
@@ -136,7 +144,7 @@ def form_stash_keep(request: HttpRequest) -> Stashed:
     kept: list[tuple[str, list[str]]] = []
     secrets = False
     size = 0
-    for name, values in request.POST.lists():
+    for name, values in posted.lists():
         if NOT_KEPT_NAMES.search(name):
             secrets = secrets or name != "csrfmiddlewaretoken"
             continue
@@ -188,8 +196,12 @@ def form_stash_take(request: HttpRequest) -> dict[str, Any] | None:
     if stash["owner"] != str(user.pk):
         form_stash_drop(request)
         return None
-    if request.method != "GET" or request.headers.get("HX-Request") == "true":
-        return None
+    if (
+        request.method != "GET"
+        or request.headers.get("HX-Request") == "true"
+        or request.headers.get("X-MAR-Background") == "1"
+    ):
+        return None  # a page's own request: the stash waits for the page itself
     if request.get_full_path() != stash["page"]:
         return None  # kept (15 minutes) for when she opens its page
     form_stash_drop(request)
@@ -205,11 +217,13 @@ def _alert(text: str) -> str:
 def refilled_page(content: str, stash: dict[str, Any]) -> str:
     """The page with the stash's values in its form and the message at its top."""
     fields = [(name, values) for name, values in stash["fields"]]
-    page = form_refill(content, page=stash["page"], post=stash["post"], fields=fields)
-    if page is None:
+    done = form_refill(content, page=stash["page"], post=stash["post"], fields=fields)
+    if done is None:
         said, page = GONE, content
     else:
-        said = REFILLED + (FILE_AGAIN if stash["files"] else "")
+        page = done.page
+        said = REFILLED if done.typed_shown or stash["files"] else PRESS_AGAIN
+        said += FILE_AGAIN if stash["files"] else ""
         said += SECRET_AGAIN if stash["secrets"] else ""
     marker = '<div id="messages">'
     at = page.find(marker)

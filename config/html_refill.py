@@ -7,7 +7,8 @@ with that form's fields holding the values as they were posted: text inputs and 
 their `value`, a textarea its text, a select its options selected, a checkbox or radio checked
 when its value was posted (unchecked when not: the whole form was posted). A password or file
 input and the buttons are never touched, nor the CSRF token (the page's own is fresh). A
-`<details>` around the form is opened. None when no marked form posts there.
+`<details>` around the form is opened. None when no marked form posts there; else the page and
+whether a field one sees (not hidden) holds something typed (a form of buttons only has none).
 
 Plain text in, plain text out: the page is parsed only to find where each tag starts and ends;
 everything else is left byte for byte as rendered.
@@ -151,9 +152,15 @@ def _names(form: _Form) -> set[str]:
     return {c.get("name") or "" for c in form.controls} - {""}
 
 
+@dataclass(frozen=True)
+class Refilled:
+    page: str
+    typed_shown: bool  # a field one sees was filled (not only hidden ones)
+
+
 def form_refill(
     text: str, *, page: str, post: str, fields: list[tuple[str, list[str]]]
-) -> str | None:
+) -> Refilled | None:
     scan = _Scan(text)
     scan.feed(text)
     scan.close()
@@ -166,6 +173,7 @@ def form_refill(
     form = max(candidates, key=lambda f: len(_names(f) & typed.keys()))  # first of the best
     left = {name: deque(values) for name, values in typed.items()}
     edits: list[tuple[int, int, str]] = []
+    shown = False
     for control in form.controls:
         name = control.get("name")
         if not name or name == CSRF_FIELD or control.has("disabled"):
@@ -175,18 +183,22 @@ def form_refill(
             continue
         if control.tag == "input" and kind in ("checkbox", "radio"):
             on = (control.get("value") or "on") in typed.get(name, [])
+            shown = shown or name in typed
             attrs = _set(control.attrs, "checked", None, present=on)
             edits.append((control.start, control.end, _rebuilt(control, attrs)))
         elif name not in left:
             continue  # not posted (a field the page drew since): as the page draws it
         elif control.tag == "input":
             value = left[name].popleft() if left[name] else ""
+            shown = shown or (kind != "hidden" and value != "")
             attrs = _set(control.attrs, "value", value)
             edits.append((control.start, control.end, _rebuilt(control, attrs)))
         elif control.tag == "textarea" and control.closed_at >= control.end:
             value = left[name].popleft() if left[name] else ""
+            shown = shown or value != ""
             edits.append((control.end, control.closed_at, "\n" + html.escape(value)))
         elif control.tag == "select":
+            shown = True
             chosen = set(left[name]) if control.has("multiple") else set(list(left[name])[:1])
             if not control.has("multiple") and left[name]:
                 left[name].popleft()
@@ -208,4 +220,4 @@ def form_refill(
         out.append(new)
         at = end
     out.append(text[at:])
-    return "".join(out)
+    return Refilled("".join(out), shown)

@@ -32,6 +32,7 @@ from hypothesis.stateful import (
 from coding.models import ChargeCorrection
 from coding.review import review_claim
 from config.form_refill import (
+    PRESS_AGAIN,
     REFILLED,
     STASH_KEY,
     STASH_MAX_CHARS,
@@ -181,6 +182,17 @@ def test_a_coders_correction_comes_back_filled_in_its_open_fold(coder_user) -> N
     assert f'name="{prefix}-units" value="1"' in html
     assert "<details open><summary>Correct 96415</summary>" in html
     assert not ChargeCorrection.objects.exists()
+
+
+def test_a_button_pressed_signed_out_is_said_to_be_pressed_again(coder_user) -> None:
+    """A form of a button only (the worklist's "Claim the next"): nothing typed to show; the
+    page says nothing was done, to press it again."""
+    page = reverse("coding:worklist")
+    client = on_the_page(coder_user, page)
+    idle_sign_off()
+    posted_signed_out(client, reverse("coding:claim_next"), page, {})
+    html = sign_in(client, "coder1", page)
+    assert PRESS_AGAIN in html and REFILLED not in html
 
 
 # --- the stash's rules ----------------------------------------------------------------------

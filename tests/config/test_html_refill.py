@@ -46,9 +46,9 @@ TYPED = [
 
 
 def refilled() -> str:
-    page = form_refill(PAGE, page="/save/?from=chart", post="/save/?from=chart", fields=TYPED)
-    assert page is not None
-    return page
+    done = form_refill(PAGE, page="/save/?from=chart", post="/save/?from=chart", fields=TYPED)
+    assert done is not None and done.typed_shown
+    return done.page
 
 
 def test_text_hidden_and_textarea_fields_get_what_was_typed_escaped() -> None:
@@ -109,7 +109,8 @@ def test_no_marked_form_posting_there_gives_nothing() -> None:
 
 def test_a_form_without_an_action_posts_to_its_page() -> None:
     page = '<form method="post" data-session-check><input name="payer" value="x"></form>'
-    assert form_refill(page, page="/policy/", post="/policy/", fields=[("payer", ["Aetna"])]) == (
+    done = form_refill(page, page="/policy/", post="/policy/", fields=[("payer", ["Aetna"])])
+    assert done is not None and done.page == (
         '<form method="post" data-session-check><input name="payer" value="Aetna"></form>'
     )
 
@@ -120,9 +121,19 @@ def test_of_several_forms_posting_there_the_one_holding_the_fields_is_filled() -
         '<form method="post" action="/r/" data-session-check>'
         '<textarea name="why"></textarea></form>'
     )
-    out = form_refill(page, page="/p/", post="/r/", fields=[("why", ["patient left"])])
-    assert out == (
+    done = form_refill(page, page="/p/", post="/r/", fields=[("why", ["patient left"])])
+    assert done is not None and done.page == (
         '<form method="post" action="/r/" data-session-check><input name="go" value=""></form>'
         '<form method="post" action="/r/" data-session-check>'
         '<textarea name="why">\npatient left</textarea></form>'
     )
+
+
+def test_a_form_of_buttons_only_has_nothing_typed_to_show() -> None:
+    """Claim, Accept, Release: only the hidden fields and the button were posted."""
+    page = (
+        '<form method="post" action="/claim/" data-session-check>'
+        '<input type="hidden" name="next" value="/w/"><button>Claim</button></form>'
+    )
+    done = form_refill(page, page="/w/", post="/claim/", fields=[("next", ["/w/"])])
+    assert done is not None and not done.typed_shown
