@@ -184,9 +184,10 @@ def form_stash_drop(request: HttpRequest) -> None:
     request.session.pop(STASH_KEY, None)
 
 
-def form_stash_take(request: HttpRequest) -> dict[str, Any] | None:
+def form_stash_take(request: HttpRequest, *, drawn: bool) -> dict[str, Any] | None:
     """The stash for this request's user at its page, deleted as it is taken; a stash that is
-    not theirs is deleted unread (another user signed in on this browser)."""
+    not theirs is deleted unread (another user signed in on this browser). `drawn`: the page
+    answered with its HTML; else (a redirect, an error) the stash waits for the page drawn."""
     user = request.user
     if not user.is_authenticated or STASH_KEY not in request.session:
         return None
@@ -202,7 +203,7 @@ def form_stash_take(request: HttpRequest) -> dict[str, Any] | None:
         or request.headers.get("X-MAR-Background") == "1"
     ):
         return None  # a page's own request: the stash waits for the page itself
-    if request.get_full_path() != stash["page"]:
+    if not drawn or request.get_full_path() != stash["page"]:
         return None  # kept (15 minutes) for when she opens its page
     form_stash_drop(request)
     return stash
@@ -254,17 +255,14 @@ class FormRefillMiddleware:
                 samesite="Lax",
                 secure=settings.SESSION_COOKIE_SECURE,
             )
-        stash = form_stash_take(request)
-        if stash is None:
-            return response
-        ok = (
-            response.status_code == 200
-            and isinstance(response, HttpResponse)
+        drawn = (
+            isinstance(response, HttpResponse)
+            and response.status_code == 200
             and response.get("Content-Type", "").startswith("text/html")
         )
-        if not ok:
+        stash = form_stash_take(request, drawn=drawn)
+        if stash is None or not isinstance(response, HttpResponse):
             return response
-        assert isinstance(response, HttpResponse)
         charset = response.charset or "utf-8"
         response.content = refilled_page(response.content.decode(charset), stash).encode(charset)
         if response.has_header("Content-Length"):

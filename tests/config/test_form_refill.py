@@ -271,6 +271,19 @@ def test_a_stash_waits_while_its_owner_is_elsewhere_then_fills_its_page_once(cle
     assert REFILLED not in client.get(page).content.decode()
 
 
+def test_a_page_that_answers_a_redirect_does_not_take_the_stash(coder_user) -> None:
+    """Taken only with the page drawn: an address that leads elsewhere (/coding/ to the
+    worklist) leaves it waiting, not dropped unseen."""
+    client = on_the_page(coder_user, reverse("coding:worklist"))
+    idle_sign_off()
+    posted_signed_out(client, reverse("coding:claim_next"), "/coding/", {})
+    response = client.post(
+        reverse("login"), {"username": "coder1", "password": factories.PASSWORD, "next": "/coding/"}
+    )
+    assert client.get(response["Location"]).status_code == 302
+    assert stash_in(client) is not None
+
+
 def test_nobody_known_on_the_browser_nothing_is_kept() -> None:
     """No session and no sign-in cookie (cookies cleared): whose it is is unknown, so it is
     kept for nobody, and said."""
