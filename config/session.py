@@ -13,7 +13,9 @@ to htmx requests that a page can handle when the session has ended.
   A plain form posted without a session goes to the sign-in page with `next` the page the form
   was on (its Referer, same host), not the POST-only address (a 405 after signing in), and the
   sign-in page says the form was not sent (`not_sent_message`). The pages' plain forms ask
-  first (`data-session-check`), so that is a page without JavaScript.
+  first (`data-session-check`), so that is a page without JavaScript: what was typed is kept
+  on the server for the same user and put back into the form after signing in, for her to
+  check and send (`config/form_refill.py`).
 - `csrf_failure`: an htmx request refused for its CSRF token gets the same 401 when the session
   has ended, or `403` with `X-CSRF-Refresh: 1` when only the token is stale (signed in again in
   another tab): the page fetches a fresh one (`session_resume`) and sends again. A plain request
@@ -28,7 +30,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -40,11 +41,11 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import resolve_url
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from config.form_refill import STASH_MAX_CHARS, Stashed, form_stash_keep
 from mar.audit.forms import SignInForm
 
 BACKGROUND_HEADER = "X-MAR-Background"
@@ -97,39 +98,48 @@ class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
             # A form posted after the session ended (a coder's correction): signing in leads
             # back to the page the form was on, never to the POST-only address (a 405). The
             # pages' plain forms ask first (data-session-check, static/js/session.js), so this
-            # is a page without JavaScript (or its check unanswered): the sign-in page says the
-            # form was not sent, and that a file chosen is to be chosen again (QA: a bare
-            # "Sign in" page, then the form empty, and nothing said).
-            messages.warning(request, not_sent_message(request))
+            # is a page without JavaScript (or its check unanswered): what was typed is kept
+            # on the server for the same user (config/form_refill.py) and put back into the
+            # form when she is back on its page; the sign-in page says so, or why it was not
+            # kept (QA: a bare "Sign in" page, then the form empty, and nothing said).
+            stashed = form_stash_keep(request)
+            messages.warning(request, not_sent_message(stashed))
             return redirect_to_login(
-                _page_of_form(request),
+                stashed.page or resolve_url(settings.LOGIN_REDIRECT_URL),
                 resolve_url(self.get_login_url(view_func)),
                 self.get_redirect_field_name(view_func),
             )
         return super().handle_no_permission(request, view_func)  # type: ignore[no-any-return]
 
 
-def not_sent_message(request: HttpRequest) -> str:
-    """What the sign-in page says to a form posted without a session: it was not sent."""
+def not_sent_message(stashed: Stashed) -> str:
+    """What the sign-in page says to a form posted without a session: it was not sent, and
+    whether what was typed waits on its page."""
     text = (
         "You were signed out (idle too long, or signed out elsewhere) before this form was "
-        "sent: nothing of it was saved. Sign in: you go back to its page, where what you typed "
-        "is no longer filled in; type it again and send it."
+        "sent: nothing of it was saved. "
     )
-    if request.content_type == "multipart/form-data" and request.FILES:
+    if stashed.why == "kept":
+        text += (
+            "What you typed is kept for 15 minutes: sign in again as the same user and you go "
+            "back to its page with it filled in, to check it and send it yourself."
+        )
+    else:
+        if stashed.why == "too_long":
+            text += (
+                f"What you typed was too long to keep (more than {STASH_MAX_CHARS:,} characters). "
+            )
+        elif stashed.why == "no_owner":
+            text += (
+                "Who was signed in is not known on this browser, so what you typed is not kept. "
+            )
+        text += (
+            "Sign in: you go back to its page, where what you typed is no longer filled in; "
+            "type it again and send it."
+        )
+    if stashed.files:
         text += " A file you chose is not kept either (a browser cannot keep it): choose it again."
     return text
-
-
-def _page_of_form(request: HttpRequest) -> str:
-    """The path of the page a form was posted from (its Referer, on this host), else home."""
-    referer = request.headers.get("Referer", "")
-    if referer and url_has_allowed_host_and_scheme(
-        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        parts = urlsplit(referer)
-        return parts.path + (f"?{parts.query}" if parts.query else "")
-    return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -74,6 +74,9 @@ MIDDLEWARE = [
     # Every page needs a login unless its view is marked @login_not_required (an htmx request
     # without a session gets 401 + X-Session-Expired, for the page's sign-in dialog).
     "config.session.HtmxLoginRequiredMiddleware",
+    # A plain form posted without a session (no JavaScript) is kept for the same user and put
+    # back into its page after signing in again (config/form_refill.py).
+    "config.form_refill.FormRefillMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

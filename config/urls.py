@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config.admin_site import admin_sign_in
+from config.form_refill import SignOutView
 from config.session import session_resume
 from mar import views as mar_views
 from mar.audit.forms import SignInForm
@@ -29,7 +30,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/resume/", session_resume, name="session_resume"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", SignOutView.as_view(), name="logout"),
     # An app's bare address (typed, or a bookmark cut short) leads to its first page, not a 404;
     # only the roles that page admits are sent there.
     path("mar/", _to("mar:board", NURSE), name="mar_index"),

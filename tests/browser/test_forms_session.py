@@ -153,11 +153,13 @@ def test_an_ndc_correction_pressed_after_the_session_ended_is_saved_once_after_s
     assert posts == [action]  # sent once: after signing in, never while signed out
 
 
-def test_without_javascript_the_sign_in_page_says_the_order_was_not_sent(
+def test_without_javascript_an_order_sent_signed_out_comes_back_filled_and_is_entered_once(
     browser_page, live_server
 ) -> None:
-    """No JavaScript, no box: the post goes to the sign-in page, which says the form was not
-    sent and that what was typed is to be typed again; signing in leads back to the form."""
+    """No JavaScript, no box: the post goes to the sign-in page, which says what was typed is
+    kept; signed in again, the form's page comes back with it filled in and said at the top,
+    never sent by itself; she presses once and the order is entered, once
+    (config/form_refill.py)."""
     factories.user_create(username="clerk-n", role="clerk")
     factories.drug_get("oxaliplatin", "chemo")
     encounter = factories.encounter_create()
@@ -169,20 +171,44 @@ def test_without_javascript_the_sign_in_page_says_the_order_was_not_sent(
         sign_in(page, live_server, "clerk-n")
         url = f"{live_server.url}{reverse('registration:order_new', args=[encounter.pk])}"
         page.goto(url)
-        page.fill("#id_drug", "oxaliplatin")
-        page.fill("#id_dose_value", "85")
-        signed_out_here(page)
+        fill_order(page)
+        page.screenshot(path=str(ARTIFACTS / "forms-session-no-js-typed.png"), full_page=True)
+        context.clear_cookies(name="sessionid")
         page.click("button:has-text('Enter the order')")
         page.wait_for_selector("input[name=username]")
         said = page.inner_text("#messages")
         assert "before this form was sent: nothing of it was saved" in said
-        assert "type it again and send it" in said
+        assert "What you typed is kept for 15 minutes" in said
         page.screenshot(path=str(ARTIFACTS / "forms-session-no-js-sign-in.png"), full_page=True)
         page.fill("input[name=username]", "clerk-n")
         page.fill("input[name=password]", factories.PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(url)
-        assert not Order.objects.exists()
+        assert not Order.objects.exists()  # back on the form: nothing sent by itself
+        assert "You were signed out before this was sent. What you typed is below" in (
+            page.inner_text("#messages")
+        )
+        assert page.input_value("#id_drug") == "oxaliplatin"
+        assert page.input_value("#id_dose_value") == "85"
+        assert page.input_value("#id_dose_basis") == "per_m2"
+        assert page.input_value("#id_duration_minutes") == "120"
+        assert page.input_value("#id_ordering_provider_npi") == "1234567893"
+        assert page.input_value("#id_entry_method") == "verbal"
+        page.screenshot(path=str(ARTIFACTS / "forms-session-no-js-refilled.png"), full_page=True)
+
+        page.click("button:has-text('Enter the order')")
+        page.wait_for_url(lambda u: "/orders/new/" not in u, timeout=WAIT)
+        order = Order.objects.get(encounter=encounter)
+        assert (order.drug.name, order.dose, order.entry_method) == (
+            "oxaliplatin",
+            "85 mg/m²",
+            "verbal",
+        )
+        assert order.entered_by.username == "clerk-n"
+        page.screenshot(path=str(ARTIFACTS / "forms-session-no-js-entered.png"), full_page=True)
+        page.goto(url)  # the stash was used once: the form is empty again
+        assert page.input_value("#id_ordering_provider_npi") == ""
+        assert Order.objects.count() == 1
     finally:
         context.close()
 
