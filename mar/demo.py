@@ -66,9 +66,12 @@ class DemoUser:
     role: str
 
 
-# Fixed, printed demo passwords: the command refuses to run in production.
+# Fixed, printed demo passwords: the command refuses to run in production. Two nurses: a
+# chemotherapy start needs an independent double check by a second nurse signing in with her own
+# password (mar/services/safety.py), which one demo nurse could not do (QA).
 DEMO_USERS = (
     DemoUser("nurse", "nurse-demo-pass", roles.NURSE),
+    DemoUser("nurse2", "nurse2-demo-pass", roles.NURSE),
     DemoUser("pharmacist", "pharmacist-demo-pass", roles.PHARMACIST),
     DemoUser("coder", "coder-demo-pass", roles.CODER),
     DemoUser("admin", "admin-demo-pass", roles.ADMIN),
@@ -77,6 +80,7 @@ DEMO_USERS = (
 
 
 def demo_users_ensure() -> dict[str, User]:
+    """The demo users by username ("nurse", "nurse2", "pharmacist", ...)."""
     users = {}
     for spec in DEMO_USERS:
         user, _ = User.objects.get_or_create(username=spec.username)
@@ -85,7 +89,7 @@ def demo_users_ensure() -> dict[str, User]:
         user.is_superuser = spec.role == roles.ADMIN
         user.save()
         user.groups.add(Group.objects.get(name=spec.role))
-        users[spec.role] = user
+        users[spec.username] = user
     return users
 
 
