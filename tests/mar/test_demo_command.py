@@ -209,3 +209,25 @@ def test_the_demo_has_a_second_nurse_so_a_chemotherapy_start_can_be_double_check
     checks = StartChecks(second_nurse=second, double_check_confirmed=True, emergency_reason="demo")
     problems = start_problems(order, checks, user=nurse)
     assert not {"second_password", "second_username", "double_check_confirmed"} & set(problems)
+
+
+def test_the_demo_creates_payers_with_their_coding_policy_to_choose_on_a_new_visit(
+    django_capture_on_commit_callbacks,
+) -> None:
+    """QA: a new visit's Payer list offered only "none / self-pay not yet known" in the demo.
+    The demo's payers are offered there, each coded with its own policy (coding-rules §7)."""
+    from mar.demo import DEMO_PAYERS
+    from mar.models import Payer
+    from mar.registration.forms import VisitForm
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", stdout=io.StringIO())
+        call_command("demo", stdout=io.StringIO())  # idempotent: no second payer, no new version
+    offered = {str(p) for p in VisitForm().fields["payer"].queryset}
+    assert offered == {spec.name for spec in DEMO_PAYERS}
+    for spec in DEMO_PAYERS:
+        payer = Payer.objects.get(name=spec.name)
+        policy = payer.current_policy()
+        assert policy is not None
+        assert payer.policies.count() == (2 if spec.policy else 1)
+        assert {k: policy.values[k] for k in spec.policy} == spec.policy
