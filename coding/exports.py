@@ -152,11 +152,57 @@ def hl7_ts(value: datetime, zone: ZoneInfo) -> str:
     return value.astimezone(zone).strftime("%Y%m%d%H%M%S%z")
 
 
-def _name_parts(name: str) -> tuple[str, str]:
-    """A person named as people write it ("Amara Okafor": the nurse, the prescriber): the last
-    word is the family name."""
-    given, _, family = name.strip().rpartition(" ")
-    return family or name, given
+@dataclass(frozen=True)
+class PersonName:
+    """A person's name as HL7 v2's XCN carries it: family (XCN-2), given (XCN-3), prefix
+    (XCN-6, "Dr"), degree (XCN-7, "MD")."""
+
+    family: str
+    given: str = ""
+    prefix: str = ""
+    degree: str = ""
+
+
+# Titles written before a name and degrees written after it (XCN-6 prefix, XCN-7 degree, HL7 v2.5
+# §2.A.88): "Dr. Ada Lovelace" is Lovelace^Ada with prefix Dr, never family Lovelace, given "Dr.
+# Ada" (QA). Matched without case and without the trailing dot; sent as spelled here.
+NAME_PREFIXES = {"dr": "Dr", "doctor": "Dr", "prof": "Prof", "professor": "Prof"}
+NAME_DEGREES = {
+    d.replace("-", "").lower(): d
+    for d in ("MD", "DO", "NP", "PA", "PA-C", "APRN", "CNS", "CRNA", "DNP", "PhD", "PharmD", "RN")
+}
+
+
+def _name_word(word: str) -> str:
+    return word.strip(" .,").replace(".", "").replace("-", "").lower()
+
+
+def _is_degree(word: str, *, after_comma: bool) -> bool:
+    """A degree as written after a name: "MD", "M.D.", "PhD", or any spelling after a comma
+    ("Ada Lovelace, md"). "Ana Do" keeps her family name: a degree in other case needs a comma."""
+    key = _name_word(word)
+    if key not in NAME_DEGREES:
+        return False
+    bare = word.strip(" .,").replace(".", "")
+    return after_comma or bare.isupper() or bare in (NAME_DEGREES[key], key.upper())
+
+
+def person_name_parts(name: str) -> PersonName:
+    """A person named as people write it ("Amara Okafor", "Dr. Ada Lovelace", "Ada Lovelace,
+    MD", "Prof. Grace Hopper PhD"): titles before the name go to the prefix, degrees after it to
+    the degree (several joined by a space), the last word left is the family name, the words
+    before it the given name."""
+    words = name.split()
+    prefixes: list[str] = []
+    while len(words) > 1 and _name_word(words[0]) in NAME_PREFIXES:
+        prefixes.append(NAME_PREFIXES[_name_word(words.pop(0))])
+    degrees: list[str] = []
+    while len(words) > 1 and _is_degree(words[-1], after_comma=words[-2].endswith(",")):
+        degrees.insert(0, NAME_DEGREES[_name_word(words.pop())])
+    words = [w.strip(",") for w in words if w.strip(",")]
+    if not words:
+        return PersonName(name.strip())
+    return PersonName(words[-1], " ".join(words[:-1]), " ".join(prefixes), " ".join(degrees))
 
 
 def _patient_name_parts(name: str) -> tuple[str, str]:
@@ -397,21 +443,27 @@ def _hl7_people(ft1: Any, d: dict[str, Any]) -> None:
         field_.ce_3 = "I10C"
     performer = d.get("performed_by")
     if performer:
-        family, given = _name_parts(performer["name"])
         _put(ft1.ft1_20, "xcn_1", performer["id"], label="performed by (FT1-20.1)")
-        _put(ft1.ft1_20.xcn_2, "fn_1", family, label="performed by (FT1-20.2)")
-        if given:
-            _put(ft1.ft1_20, "xcn_3", given, label="performed by (FT1-20.3)")
+        _put_xcn_name(ft1.ft1_20, performer["name"], label="performed by (FT1-20)")
     orderer = d.get("ordered_by")
     if orderer:
-        family, given = _name_parts(orderer["name"])
         if orderer.get("npi"):
             ft1.ft1_21.xcn_1 = orderer["npi"]
             ft1.ft1_21.xcn_9.hd_1 = "NPI"
             ft1.ft1_21.xcn_13 = "NPI"
-        _put(ft1.ft1_21.xcn_2, "fn_1", family, label="ordered by (FT1-21.2)")
-        if given:
-            _put(ft1.ft1_21, "xcn_3", given, label="ordered by (FT1-21.3)")
+        _put_xcn_name(ft1.ft1_21, orderer["name"], label="ordered by (FT1-21)")
+
+
+def _put_xcn_name(xcn: Any, name: str, *, label: str) -> None:
+    """A person's name in an XCN: family (2), given (3), prefix (6), degree (7)."""
+    parts = person_name_parts(name)
+    _put(xcn.xcn_2, "fn_1", parts.family, label=f"{label[:-1]}.2)")
+    if parts.given:
+        _put(xcn, "xcn_3", parts.given, label=f"{label[:-1]}.3)")
+    if parts.prefix:
+        _put(xcn, "xcn_6", parts.prefix, label=f"{label[:-1]}.6)")
+    if parts.degree:
+        _put(xcn, "xcn_7", parts.degree, label=f"{label[:-1]}.7)")
 
 
 # --- FHIR R4 ChargeItem -------------------------------------------------------------------

@@ -24,7 +24,9 @@ from mar.models import (
     Flush,
     Order,
     Pause,
+    Payer,
 )
+from mar.payers import payer_policy_first, payer_policy_set
 from mar.services.signature import signature_store
 from mar.validators import ndc_display
 
@@ -66,9 +68,12 @@ class DemoUser:
     role: str
 
 
-# Fixed, printed demo passwords: the command refuses to run in production.
+# Fixed, printed demo passwords: the command refuses to run in production. Two nurses: a
+# chemotherapy start needs an independent double check by a second nurse signing in with her own
+# password (mar/services/safety.py), which one demo nurse could not do (QA).
 DEMO_USERS = (
     DemoUser("nurse", "nurse-demo-pass", roles.NURSE),
+    DemoUser("nurse2", "nurse2-demo-pass", roles.NURSE),
     DemoUser("pharmacist", "pharmacist-demo-pass", roles.PHARMACIST),
     DemoUser("coder", "coder-demo-pass", roles.CODER),
     DemoUser("admin", "admin-demo-pass", roles.ADMIN),
@@ -77,6 +82,7 @@ DEMO_USERS = (
 
 
 def demo_users_ensure() -> dict[str, User]:
+    """The demo users by username ("nurse", "nurse2", "pharmacist", ...)."""
     users = {}
     for spec in DEMO_USERS:
         user, _ = User.objects.get_or_create(username=spec.username)
@@ -85,8 +91,67 @@ def demo_users_ensure() -> dict[str, User]:
         user.is_superuser = spec.role == roles.ADMIN
         user.save()
         user.groups.add(Group.objects.get(name=spec.role))
-        users[spec.role] = user
+        users[spec.username] = user
     return users
+
+
+@dataclass(frozen=True)
+class DemoPayer:
+    name: str
+    financial_class: str
+    policy: dict[str, str]  # the engine's policy keys that differ from the rules' defaults
+    why: str
+
+
+# Payers to choose on a new visit, each with a coding policy (coding-rules.md §7, the engine's
+# Policy): the choices where published sources disagree, so that choosing one shows in the
+# charges' reasons. Without them a new visit's Payer list offered only "none" (QA).
+DEMO_PAYERS = (
+    DemoPayer(
+        "Medicare Part B",
+        Payer.FinancialClass.MEDICARE,
+        {
+            "second_site_modifier": "XU",
+            "second_encounter_modifier": "XE",
+            "facility_pump_code": "G0498",
+        },
+        "Demo: CMS's X modifiers, and G0498 for a portable pump the facility supplies",
+    ),
+    DemoPayer(
+        "Medicaid",
+        Payer.FinancialClass.MEDICAID,
+        {},
+        "Demo: the rules' defaults",
+    ),
+    DemoPayer(
+        "Acme Health PPO",
+        Payer.FinancialClass.COMMERCIAL,
+        {"hydration_segments": "continuous", "split_dose_injections": "each"},
+        "Demo: hydration runs judged each on its own; each syringe of a split dose an injection",
+    ),
+    DemoPayer(
+        "Self-pay",
+        Payer.FinancialClass.SELF_PAY,
+        {},
+        "Demo: the rules' defaults",
+    ),
+)
+
+
+def demo_payers_ensure(*, by: User) -> list[Payer]:
+    """The demo payers, each with its coding policy as DEMO_PAYERS says (a new version only
+    when it differs from the current one)."""
+    payers = []
+    for spec in DEMO_PAYERS:
+        payer, _ = Payer.objects.get_or_create(
+            name=spec.name, defaults={"financial_class": spec.financial_class}
+        )
+        current = payer_policy_first(payer=payer, by=by)
+        if spec.policy:
+            values = {**current.values, **spec.policy}
+            payer_policy_set(payer=payer, values=values, reason=spec.why, by=by)
+        payers.append(payer)
+    return payers
 
 
 class _Chart:

@@ -236,6 +236,25 @@ def amount(value: Any) -> str:
     return f"{Decimal(str(value)).normalize():f}"
 
 
+# A text typed by a person (an addendum's reason) is shown whole up to about this many characters;
+# longer, its head and a native <details> "Show all" (QA: a 3,800-character reason above the coder's
+# charge lines pushed them and the class-change alert far below the fold).
+TEXT_HEAD_CHARS = 300
+
+
+def text_head(value: object, limit: int = TEXT_HEAD_CHARS) -> str:
+    """The text whole when it is at most `limit` characters; otherwise its first `limit` or
+    fewer, cut after a word when one ends in the last third (`head != text`: there is more)."""
+    text = "" if value is None else str(value)
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if space > limit * 2 // 3:
+        head = head[:space]
+    return head.rstrip(" ,;:.\n")
+
+
 def environment() -> DjangoEnvironment:
     env = DjangoEnvironment(
         loader=FileSystemLoader(settings.BASE_DIR / "templates"),
@@ -259,7 +278,12 @@ def environment() -> DjangoEnvironment:
     ):
         env.filters[function.__name__] = _django_filter(function)
     env.filters.update(
-        get=get, as_field=as_field, as_widget=as_widget, as_form=as_form, amount=amount
+        get=get,
+        as_field=as_field,
+        as_widget=as_widget,
+        as_form=as_form,
+        amount=amount,
+        text_head=text_head,
     )
     env.globals.update(
         url=_url,

@@ -4,9 +4,11 @@ Built from the engine's Record, the same input the charges come from, so the pic
 coder look at is the record the engine coded. Geometry is computed here; `_timeline.html` only
 draws it as a server-rendered SVG (no JavaScript needed to read it).
 
-One lane per access site (plus one for administrations with no site), a bar per administration from
-start to stop with its pauses cut out and a mark at each rate change, pushes as points, flushes as
-ticks, coloured by class.
+One lane per access site (plus one for administrations with no site), a bar per infusion from
+start to stop with its pauses cut out and a mark (▼ over a thin line) at each rate change, pushes
+and injections as points (●), flushes as ticks in the lane's top strip, coloured by class. Each
+kind of mark has its own shape, and the legend draws each with the very shape of the plot
+(mar/templatetags/timeline_svg.py).
 Overlapping bars in a lane are stacked in rows so overlap is visible at a glance.
 
 Readable at arm's length at any width (screens.md: 16 px text, 768 px wide): the SVG has no
@@ -190,8 +192,9 @@ class _Clock:
 
 
 def is_point(adm: Administration) -> bool:
-    """A push or injection charted at one moment."""
-    return adm.method != "infusion" and adm.stop is None
+    """A push or injection: a point (●) at its start, as the legend says, also when its stop is
+    charted (QA: a push with its stop was a short bar, like an infusion of a few minutes)."""
+    return adm.method != "infusion"
 
 
 def name(drug: str) -> str:
@@ -325,6 +328,10 @@ def _mark(adm: Administration, clock: _Clock, charged: bool) -> Bar | Point:
     colour = CARRIER_COLOUR if carrier else CLASS_COLOURS[adm.drug_class]
     if is_point(adm):
         title = f"{adm.id} {adm.drug}: {adm.method} at {clock.hhmm(adm.start)}"
+        if adm.stop is not None and adm.stop > adm.start:
+            title = (
+                f"{adm.id} {adm.drug}: {adm.method} {clock.hhmm(adm.start)}–{clock.hhmm(adm.stop)}"
+            )
         return Point(adm.id, title, colour, clock.x(adm.start), 0.0, charged, name(adm.drug))
     end = clock.end(adm)
     if adm.stop is not None:
@@ -359,7 +366,7 @@ def _mark(adm: Administration, clock: _Clock, charged: bool) -> Bar | Point:
             segments.append(Segment(clock.x(cursor), max(0.2, width)))
         cursor = max(cursor, p_end)
     if end > cursor or not (segments or pauses):
-        # A short bar (a push with its stop, a few minutes) is drawn at least MIN_MARK_PX wide.
+        # A short bar (an infusion of a few minutes) is drawn at least MIN_MARK_PX wide.
         shortest = pct(MIN_MARK_PX) - sum(s.width for s in segments)
         width = round(max(clock.x(end) - clock.x(cursor), shortest, 0.2), 2)
         segments.append(Segment(clock.x(cursor), width))

@@ -546,6 +546,11 @@ def dose_text(value: Decimal, unit: str, basis: str) -> str:
     return f"{amount} {unit}{_BASIS_SUFFIX.get(basis, '')}"  # type: ignore[call-overload]
 
 
+# The longest ordering provider's name a person may type (the column takes 200, for what an
+# interface sends).
+PROVIDER_NAME_MAX = 80
+
+
 @dataclass(frozen=True)
 class OrderEntry:
     """An order as entered: by a person (entry_method written/verbal/telephone, on behalf of the
@@ -618,8 +623,16 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
         errors["rate_value"] = ["The rate is a number above zero."]
     if entry.rate_value is not None and not entry.rate_unit.strip():
         errors["rate_unit"] = ["Give the rate's unit (mL/h...)."]
-    if entry.complete and not entry.ordering_provider.strip():
+    provider = " ".join(entry.ordering_provider.split())
+    if entry.complete and not provider:
         errors["ordering_provider"] = ["Name the ordering provider."]
+    elif entry.entry_method != EntryMethod.ELECTRONIC and len(provider) > PROVIDER_NAME_MAX:
+        # Typed by a person: a name as the provider signs it (QA: a 200-character run pasted
+        # there made the visit page 4,358 px wide). An interface's order is kept as sent.
+        errors["ordering_provider"] = [
+            f"At most {PROVIDER_NAME_MAX} characters: the provider's name as they sign it "
+            f"(Dr. Amara Okafor, MD). This one has {len(provider)}."
+        ]
     npi = entry.ordering_provider_npi.strip()
     if npi:
         try:

@@ -33,17 +33,26 @@ _HATCH = (
     "</pattern></defs>"
 )
 
+# The marks other than the class colours, each drawn in the legend with the same elements and
+# classes as in the plot (`data-mark` there, `data-legend` here; tests/mar/test_timeline_svg.py
+# holds legend == marks). QA: a rate change was a bold bar like a flush and not in the legend,
+# and a push with its stop a short bar where the legend said ●.
+_RATE_HEAD = '<polygon points="-7,0 7,0 0,9" class="tl-rate-head"/>'
 _LEGEND_FIXED = (
-    '<span class="text-nowrap"><svg width="16" height="16" aria-hidden="true">'
-    '<circle cx="8" cy="8" r="7" fill="#495057"/></svg> push</span>\n'
-    '<span class="text-nowrap tl-flush-swatch"><svg width="16" height="16" aria-hidden="true">'
-    '<line x1="8" y1="2" x2="8" y2="14"/></svg> flush</span>\n'
-    '<span class="text-nowrap"><svg width="24" height="16" aria-hidden="true">'
+    '<span class="text-nowrap" data-legend="push"><svg width="16" height="16" aria-hidden="true">'
+    '<circle cx="8" cy="8" r="7" fill="#495057"/></svg> push / injection</span>\n'
+    '<span class="text-nowrap" data-legend="flush"><svg width="16" height="16" aria-hidden="true">'
+    '<g class="tl-flush"><line x1="8" y1="2" x2="8" y2="14"/></g></svg> flush</span>\n'
+    '<span class="text-nowrap" data-legend="rate"><svg width="16" height="16" aria-hidden="true">'
+    '<g class="tl-rate"><line x1="8" y1="4" x2="8" y2="16" class="tl-rate-line"/>'
+    f'<svg x="8" y="0" overflow="visible">{_RATE_HEAD}</svg></g></svg> rate change</span>\n'
+    '<span class="text-nowrap" data-legend="pause"><svg width="24" height="16" aria-hidden="true">'
     '<rect x="1" y="1" width="22" height="14" class="tl-pause"/></svg> hatched: paused</span>\n'
 )
 # Only when a bar has no stop: still running (the bedside), or its stop never charted (signed).
 _LEGEND_OPEN_END = (
-    '<span class="text-nowrap tl-running-swatch"><svg width="24" height="16" aria-hidden="true">'
+    '<span class="text-nowrap tl-running-swatch" data-legend="open-end">'
+    '<svg width="24" height="16" aria-hidden="true">'
     '<rect x="1" y="1" width="22" height="14" rx="3" fill="#adb5bd"/></svg> '
     "dashed outline: {open_end}</span>\n"
 )
@@ -120,14 +129,17 @@ def timeline_svg(timeline: Timeline) -> SafeString:
         for pause in bar.pauses:
             add(
                 f'<rect x="{_n(pause.x)}%" y="{y}" width="{_n(pause.width)}%" height="18" '
-                'class="tl-pause"/>'
+                'class="tl-pause" data-mark="pause"/>'
             )
         for mark in bar.rate_marks:
+            # ▼ just over the bar, a thin line across it: not a flush's tick, not a pause.
             x = _n(mark.x)
             add(
-                f'<g class="tl-rate" data-testid="rate-mark" data-rate="{escape(mark.label)}">'
-                f"<title>{escape(mark.title)}</title>"
-                f'<line x1="{x}%" y1="{_plus(bar.y, -3)}" x2="{x}%" y2="{_plus(bar.y, 21)}"/></g>'
+                f'<g class="tl-rate" data-mark="rate" data-testid="rate-mark" '
+                f'data-rate="{escape(mark.label)}"><title>{escape(mark.title)}</title>'
+                f'<line x1="{x}%" y1="{_plus(bar.y, -3)}" x2="{x}%" y2="{_plus(bar.y, 21)}" '
+                'class="tl-rate-line"/>'
+                f'<svg x="{x}%" y="{_plus(bar.y, -9)}" overflow="visible">{_RATE_HEAD}</svg></g>'
             )
         add(
             f'<text x="{_n(bar.label_x)}%" y="{_n(bar.label_y)}" class="tl-bar-label">'
@@ -136,8 +148,9 @@ def timeline_svg(timeline: Timeline) -> SafeString:
     for point in timeline.points:
         uncharged = "" if point.charged else " tl-uncharged"
         add(
-            f'<g class="tl-point{uncharged}" data-administration="{escape(point.administration)}"'
-            f' tabindex="0"><title>{escape(point.title)}</title>'
+            f'<g class="tl-point{uncharged}" data-mark="push" '
+            f'data-administration="{escape(point.administration)}" tabindex="0">'
+            f"<title>{escape(point.title)}</title>"
             f'<circle cx="{_n(point.x)}%" cy="{_n(point.y)}" r="9" fill="{escape(point.colour)}"/>'
             f'<text x="{_n(point.label_x)}%" y="{_n(point.label_y)}" class="tl-bar-label">'
             f"{escape(point.label)}</text></g>\n"
@@ -145,7 +158,7 @@ def timeline_svg(timeline: Timeline) -> SafeString:
     for flush in timeline.flushes:
         x = _n(flush.x)
         add(
-            f'<g class="tl-flush"><title>flush {escape(flush.label)}</title>'
+            f'<g class="tl-flush" data-mark="flush"><title>flush {escape(flush.label)}</title>'
             f'<line x1="{x}%" y1="{_n(flush.y)}" x2="{x}%" y2="{_plus(flush.y, 10)}"/></g>\n'
         )
     if timeline.now_x is not None:
@@ -154,8 +167,9 @@ def timeline_svg(timeline: Timeline) -> SafeString:
     add('</svg>\n</div>\n<figcaption class="timeline-legend">\n')
     for name, colour in timeline.legend:
         add(
-            '<span class="text-nowrap"><svg width="16" height="16" aria-hidden="true">'
-            f'<rect width="16" height="16" rx="3" fill="{escape(colour)}"/></svg> '
+            '<span class="text-nowrap" data-legend="class"><svg width="16" height="16" '
+            'aria-hidden="true"><rect width="16" height="16" rx="3" '
+            f'fill="{escape(colour)}"/></svg> '
             f"{escape(name)}</span>"
         )
     add("\n")

@@ -53,7 +53,9 @@ def nurse_named() -> User:
     return nurse
 
 
-def signed_encounter(*, ndcs: bool = True, scan: bool = False) -> Encounter:
+def signed_encounter(
+    *, ndcs: bool = True, scan: bool = False, provider: str = "Ana Ortiz"
+) -> Encounter:
     """The factory's chemotherapy visit with paclitaxel billable (J9267 per 1 mg, 20 mg
     wasted); the chemo order by a prescriber with a valid NPI, the antiemetic's with a wrong
     check digit and a words-only indication; then signed."""
@@ -69,7 +71,7 @@ def signed_encounter(*, ndcs: bool = True, scan: bool = False) -> Encounter:
     if scan:
         Administration.objects.filter(encounter=encounter, drug=drug).update(ndc=SCANNED)
     Order.objects.filter(encounter=encounter, drug=drug).update(
-        ordering_provider="Ana Ortiz", ordering_provider_npi=VALID_NPI
+        ordering_provider=provider, ordering_provider_npi=VALID_NPI
     )
     Order.objects.filter(encounter=encounter, drug__name="ondansetron").update(
         indication="nausea", ordering_provider="Ben Cole", ordering_provider_npi="1234567890"
@@ -239,6 +241,56 @@ def test_the_exports_carry_ndc_diagnoses_and_providers_parsed_back(coder_user) -
     assert (quantity.valueQuantity.code, str(quantity.valueQuantity.value)) == (
         "ML", drug["ndc_quantity"],
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("written", "family", "given", "prefix", "degree"),
+    [
+        ("Dr. Ada Lovelace", "Lovelace", "Ada", "Dr", ""),
+        ("Dr Ada Lovelace, MD", "Lovelace", "Ada", "Dr", "MD"),
+        ("Ada Lovelace M.D.", "Lovelace", "Ada", "", "MD"),
+        ("Prof. Grace Brewster Hopper PhD", "Hopper", "Grace Brewster", "Prof", "PhD"),
+        ("Ben Cole, np", "Cole", "Ben", "", "NP"),
+        ("Kim Lee DO", "Lee", "Kim", "", "DO"),
+        ("Sam Park, PA-C", "Park", "Sam", "", "PA-C"),
+        ("Ana Do", "Do", "Ana", "", ""),  # a family name, not a degree: no comma, not in capitals
+        ("Amara Okafor", "Okafor", "Amara", "", ""),
+        ("Okafor", "Okafor", "", "", ""),
+    ],
+)
+def test_a_providers_title_and_degree_are_the_xcn_prefix_and_degree_not_the_given_name(
+    written, family, given, prefix, degree
+) -> None:
+    """QA: "Dr. Ada Lovelace" went to billing as Lovelace^Dr. Ada. HL7 v2 XCN: family name (2),
+    given name (3), prefix (6), degree (7)."""
+    from coding.exports import PersonName, person_name_parts
+
+    assert person_name_parts(written) == PersonName(family, given, prefix, degree)
+
+
+def test_the_hl7_export_sends_the_ordering_providers_title_and_degree_in_xcn_6_and_7(
+    coder_user,
+) -> None:
+    """FT1-21 of "Dr. Ada Lovelace, MD", parsed back with hl7apy (strict):
+    NPI^Lovelace^Ada^^^Dr^MD (XCN-6 prefix, XCN-7 degree)."""
+    encounter = signed_encounter(provider="Dr. Ada Lovelace, MD")
+    item = ReviewItem.objects.get(encounter=encounter)
+    review_claim(user=coder_user, item_id=item.pk)
+    review_accept(item=item, user=coder_user)
+    export = export_create(user=coder_user).export
+    message = parse_message(
+        export.hl7_text.strip().replace("\n", "\r"), validation_level=VALIDATION_LEVEL.STRICT
+    )
+    groups = [g for g in message.children if g.name == "DFT_P03_FINANCIAL"]
+    chemo = next(g.ft1 for g in groups if g.ft1.ft1_7.ce_1.to_er7() == "96413")
+    xcn = chemo.ft1_21
+    assert (
+        xcn.xcn_1.to_er7(), xcn.xcn_2.fn_1.to_er7(), xcn.xcn_3.to_er7(), xcn.xcn_6.to_er7(),
+        xcn.xcn_7.to_er7(),
+    ) == (VALID_NPI, "Lovelace", "Ada", "Dr", "MD")  # fmt: skip
+    assert xcn.to_er7().startswith(f"{VALID_NPI}^Lovelace^Ada^^^Dr^MD^")
+    # The CSV and FHIR keep the name as written.
+    assert "Dr. Ada Lovelace, MD" in export.csv_text
 
 
 def test_the_review_page_shows_ndc_diagnosis_providers_and_the_claim_findings(client_as) -> None:

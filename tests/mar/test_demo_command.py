@@ -186,3 +186,48 @@ def test_the_demo_keeps_its_own_rules_on_orders(django_capture_on_commit_callbac
     assert unverified.filter(
         encounter__status=Encounter.Status.IN_PROGRESS, administrations__isnull=True
     ).exists()
+
+
+def test_the_demo_has_a_second_nurse_so_a_chemotherapy_start_can_be_double_checked(
+    django_capture_on_commit_callbacks,
+) -> None:
+    """QA: the demo had one nurse, so no chemotherapy could be started in it (the independent
+    double check is by a second nurse signing in with her own password)."""
+    from mar.models import Order
+    from mar.services.safety import StartChecks, is_chemotherapy, start_problems
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", stdout=io.StringIO())
+    nurse = authenticate(username="nurse", password="nurse-demo-pass")
+    second = authenticate(username="nurse2", password="nurse2-demo-pass")
+    assert nurse is not None and second is not None and second.groups.filter(name="nurse").exists()
+    order = next(
+        o
+        for o in Order.objects.filter(encounter__status=Encounter.Status.IN_PROGRESS)
+        if is_chemotherapy(o)
+    )
+    checks = StartChecks(second_nurse=second, double_check_confirmed=True, emergency_reason="demo")
+    problems = start_problems(order, checks, user=nurse)
+    assert not {"second_password", "second_username", "double_check_confirmed"} & set(problems)
+
+
+def test_the_demo_creates_payers_with_their_coding_policy_to_choose_on_a_new_visit(
+    django_capture_on_commit_callbacks,
+) -> None:
+    """QA: a new visit's Payer list offered only "none / self-pay not yet known" in the demo.
+    The demo's payers are offered there, each coded with its own policy (coding-rules §7)."""
+    from mar.demo import DEMO_PAYERS
+    from mar.models import Payer
+    from mar.registration.forms import VisitForm
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", stdout=io.StringIO())
+        call_command("demo", stdout=io.StringIO())  # idempotent: no second payer, no new version
+    offered = {str(p) for p in VisitForm().fields["payer"].queryset}
+    assert offered == {spec.name for spec in DEMO_PAYERS}
+    for spec in DEMO_PAYERS:
+        payer = Payer.objects.get(name=spec.name)
+        policy = payer.current_policy()
+        assert policy is not None
+        assert payer.policies.count() == (2 if spec.policy else 1)
+        assert {k: policy.values[k] for k in spec.policy} == spec.policy

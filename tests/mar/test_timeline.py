@@ -143,14 +143,27 @@ def test_the_partial_renders_an_svg_with_a_group_per_administration():
     assert "style=" not in html  # no inline styles: the content security policy forbids them
 
 
-def test_a_two_minute_push_is_drawn_at_least_a_fingertip_wide():
-    from mar.timeline import MIN_MARK_PX, pct
-
+def test_a_push_with_its_stop_charted_is_a_point_as_the_legend_says():
+    """QA: a push with its stop charted was a short bar, where the legend says ● for a push."""
     push = {
         "id": "A5", "drug": "ondansetron", "drug_class": "therapeutic", "route": "iv",
         "method": "push", "site": "S2", "start": "2026-03-02T09:05", "stop": "2026-03-02T09:07",
     }  # fmt: skip
     timeline = build_timeline(_record(administrations=[push]))
+    assert timeline.bars == []
+    (point,) = timeline.points
+    assert point.administration == "A5" and "push 09:05–09:07" in point.title
+
+
+def test_a_two_minute_infusion_is_drawn_at_least_a_fingertip_wide():
+    from mar.timeline import MIN_MARK_PX, pct
+
+    short = {
+        "id": "A5", "drug": "famotidine", "drug_class": "therapeutic", "route": "iv",
+        "method": "infusion", "site": "S2", "start": "2026-03-02T09:05",
+        "stop": "2026-03-02T09:07",
+    }  # fmt: skip
+    timeline = build_timeline(_record(administrations=[short]))
     (bar,) = timeline.bars
     assert sum(s.width for s in bar.segments) >= pct(MIN_MARK_PX) - 0.01
 

@@ -114,3 +114,62 @@ def test_an_empty_timeline_says_nothing_is_charted():
 def test_the_partial_draws_through_the_tag_for_the_chart_and_the_coder_review():
     html = render_to_string("_timeline.html", {"timeline": build_timeline(_record())})
     assert html.strip() == str(timeline_svg(build_timeline(_record()))).strip()
+
+
+def _shape(element: ET.Element) -> list[tuple[str, str]]:
+    """What a mark is drawn with: its drawing elements, each with its class (SVG wrappers,
+    titles and labels aside), in order."""
+    drawn = ("circle", "line", "polygon", "rect", "path", "ellipse")
+    return [
+        (e.tag.removeprefix(SVG), e.get("class") or "")
+        for e in element.iter()
+        if e.tag.removeprefix(SVG) in drawn
+    ]
+
+
+def test_every_kind_of_mark_drawn_has_a_legend_entry_drawn_with_the_same_shape():
+    """QA: a rate change was a bold bar like the flush mark and missing from the legend, and a
+    push with its stop a short bar where the legend showed ●. Every kind of mark the plot draws
+    (`data-mark`) is in the legend (`data-legend`) with the same elements and classes, each kind
+    drawn one way only; the kinds of mark differ in shape; every bar colour is a legend colour."""
+    from tests.mar.test_timeline import _titrated
+
+    record = _record()
+    push_with_stop = {
+        "id": "A9", "drug": "ondansetron", "drug_class": "therapeutic", "route": "iv",
+        "method": "push", "site": "S2", "start": "2026-03-02T11:05", "stop": "2026-03-02T11:07",
+    }  # fmt: skip
+    now = datetime(2026, 3, 2, 17, 30, tzinfo=UTC)
+    timelines = [
+        build_timeline(record, code_record(record, now=now), now=now),
+        build_timeline(_record(administrations=[push_with_stop]), now=now),
+        _titrated("2026-03-02T09:30"),
+    ]
+    drawn: dict[str, set[tuple[tuple[str, str], ...]]] = {}
+    for timeline in timelines:
+        figure = _parsed(timeline)
+        svg = figure.find("div").find(f"{SVG}svg")
+        legend = figure.find("figcaption")
+        entries: dict[str, list[tuple[str, str]]] = {}
+        for span in legend:
+            if span.get("data-legend") and span.get("data-legend") != "class":
+                entries[span.get("data-legend")] = _shape(span.find("svg"))  # HTML: no xmlns
+        for mark in svg.iter():
+            kind = mark.get("data-mark")
+            if kind is None:
+                continue
+            shape = _shape(mark)
+            drawn.setdefault(kind, set()).add(tuple(shape))
+            assert kind in entries, f"{kind} is drawn but not in the legend"
+            assert shape == entries[kind], (kind, shape, entries[kind])
+        fills = {r.get("fill") for r in legend.iter("rect") if r.get("fill")}
+        for group in svg:
+            if "tl-bar" in (group.get("class") or ""):
+                for seg in group.findall(f"{SVG}rect[@fill]"):
+                    assert seg.get("fill") in fills
+        points = [g for g in svg if "tl-point" in (g.get("class") or "")]
+        assert all(g.get("data-mark") == "push" for g in points)
+    assert {"push", "flush", "rate", "pause"} <= set(drawn)
+    assert all(len(shapes) == 1 for shapes in drawn.values())  # one kind, one shape
+    shapes = [next(iter(s)) for s in drawn.values()]
+    assert len(set(shapes)) == len(shapes)  # no two kinds look alike

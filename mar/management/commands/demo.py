@@ -21,6 +21,7 @@ from mar.demo import (
     demo_day_exists,
     demo_day_sign,
     demo_ndcs_ensure,
+    demo_payers_ensure,
     demo_users_ensure,
 )
 from mar.pharmacy.formulary import formulary_load_csv
@@ -55,6 +56,8 @@ class Command(BaseCommand):
         # Revenue codes and prices (the sample charge master) so lines and the worklist show money.
         call_command("load_charge_master", verbosity=0, stdout=self.stdout)
         users = demo_users_ensure()
+        payers = demo_payers_ensure(by=users["admin"])  # to choose on a new visit
+        self.stdout.write(f"Payers: {len(payers)}, each with its coding policy.")
         now = timezone.now()
         if demo_day_exists(now=now):
             self.stdout.write("Today's demo encounters already exist: left as they are.")

@@ -104,3 +104,31 @@ def test_the_verify_button_swaps_its_own_row(order, client_as) -> None:
     page = client_as(roles.PHARMACIST).get(reverse("pharmacy:orders")).content.decode()
     form = page[page.index(f'hx-post="{verify_url(order)}"') :].split(">", 1)[0]
     assert 'hx-target="closest tr"' in form
+
+
+def test_an_untagged_drugs_order_is_verified_with_an_amber_note_that_its_charge_waits_on_the_tag(
+    order, client_as
+) -> None:
+    """QA: an order for a drug with no class tag was verified with no word. It is still
+    verified (no block), with an amber note beside Verify and in the line after it: its charge
+    waits on the tag (DOC-4), and a link to the drug's tagging page."""
+    from mar.models import Drug, DrugClass
+
+    Drug.objects.filter(pk=order.drug_id).update(drug_class=None)
+    client = client_as(roles.PHARMACIST)
+    note = "ondansetron has no class tag yet: its charge waits on it (DOC-4)."
+    tag_url = reverse("pharmacy:drug_class", args=[order.drug_id])
+    page = client.get(reverse("pharmacy:orders")).content.decode()
+    row = section(page, "to-verify-orders")
+    assert note in row and 'data-testid="order-untagged"' in row and "text-warning" in row
+    assert f'<a href="{tag_url}" data-testid="order-untagged-tag">Tag it</a>' in row
+    answer = client.post(verify_url(order), **HTMX).content.decode()
+    order.refresh_from_db()
+    assert order.verified_at is not None  # a note, not a block
+    assert note in answer.split("<template>", 1)[0]
+
+    # Tagged (or the order's class overridden), nothing is said.
+    other = factories.ondansetron_order()
+    Drug.objects.filter(pk=other.drug_id).update(drug_class=DrugClass.THERAPEUTIC)
+    page = client.get(reverse("pharmacy:orders")).content.decode()
+    assert 'data-testid="order-untagged"' not in page

@@ -260,6 +260,35 @@ def test_order_errors_show_beside_their_fields_all_at_once(client_as) -> None:
     assert "check digit" in field_error(html, "ordering_provider_npi")
 
 
+def test_an_ordering_providers_name_longer_than_a_signed_name_is_said_beside_it_and_kept(
+    client_as,
+) -> None:
+    """QA: a 200-character run typed as the ordering provider made the visit page 4,358 px wide.
+    Typed by a person, the name is at most PROVIDER_NAME_MAX characters, said beside the field
+    with what was typed kept; an interface's order is stored as sent (its ordering system's)."""
+    from mar.registration.services import PROVIDER_NAME_MAX
+
+    factories.drug_get("oxaliplatin", "chemo")
+    encounter = factories.encounter_create()
+    typed = "X" * 200
+    response = client_as("clerk").post(
+        reverse("registration:order_new", args=[encounter.pk]),
+        {**ORDER, "ordering_provider": typed},
+    )
+    html = response.content.decode()
+    said = field_error(html, "ordering_provider")
+    assert f"At most {PROVIDER_NAME_MAX} characters" in said and "This one has 200." in said
+    assert f'value="{typed}"' in html
+    assert not Order.objects.exists()
+    fine = client_as("clerk").post(
+        reverse("registration:order_new", args=[encounter.pk]),
+        {**ORDER, "ordering_provider": "Dr. Ada Lovelace, MD"},
+    )
+    assert fine.status_code == 302 and Order.objects.get().ordering_provider == (
+        "Dr. Ada Lovelace, MD"
+    )
+
+
 def test_the_search_endpoints_answer_options(client_as) -> None:
     factories.drug_get("oxaliplatin", "chemo")
     client = client_as("nurse")
