@@ -26,7 +26,7 @@ from django.utils import timezone
 from coding.engine import Finding, RecordError
 from coding.engine.reading import local_time
 from mar import merge
-from mar.clock import date_hhmm
+from mar.clock import date_hhmm, hhmm
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
     AccessSite,
@@ -546,6 +546,8 @@ class AdministrationForm(ZonedForm):
 
     def __init__(self, *args: Any, sites: Iterable[AccessSite] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # What the card's save line says of a refused save (`card_refused`); "" otherwise.
+        self.refused_line = ""
         self.fields["site"].choices = [("", "— no site —")] + [
             (s.pk, site_choice_label(s)) for s in sites
         ]
@@ -607,6 +609,92 @@ class AdministrationForm(ZonedForm):
                 if before is not None and data[name] == before.replace(second=0, microsecond=0):
                     data[name] = before
         return data
+
+
+CARD_TIMES = ("start", "stop")  # saved together: a pause must lie within both (DOC-3)
+
+
+def _same(name: str, typed: Any, stored: Any) -> bool:
+    """A card field's value as typed is the one stored (times to the minute the field shows; a
+    site by its id)."""
+    if name == "site":
+        stored = stored.pk if isinstance(stored, AccessSite) else stored
+        typed = typed.pk if isinstance(typed, AccessSite) else typed
+    if isinstance(typed, datetime) and isinstance(stored, datetime):
+        return typed.replace(second=0, microsecond=0) == stored.replace(second=0, microsecond=0)
+    return bool(typed == stored)
+
+
+def card_refused(
+    form: AdministrationForm,
+    errors: Mapping[str | None, list[str]],
+    *,
+    changes: Mapping[str, Any],
+    stored: Administration,
+) -> None:
+    """A refused card save said on the card: nothing of it was stored (one transaction), and the
+    card says so of what it sent, never of what an earlier save stored.
+
+    The card saves as the nurse leaves a field, so a start saved on its own may be followed by a
+    stop that is refused (QA: start 03:45 saved, stop 05:10 refused over the pause at 05:26; the
+    card said "Not saved: see why in the card" and the record read 03:45-05:26). A refused time
+    says, beside it, which of the two times is saved and which is not, and what the record
+    keeps: "Start 03:45 is saved; stop 05:10 is not: the pause at 05:26 is after it. The record
+    keeps 03:45-05:26." Both sent together and refused: both fields say they are not saved.
+    `form.refused_line` (the card's save line, static/js/chart.js) names what was not saved.
+    """
+    zone = form.encounter.zone
+
+    def at(value: datetime | None) -> str:
+        return hhmm(value, zone) if value is not None else "empty"
+
+    typed = {name: changes.get(name) for name in CARD_TIMES}
+    sent = {  # what this save would have changed: none of it is stored
+        name for name, value in changes.items() if not _same(name, value, getattr(stored, name))
+    }
+    apply_chart_error(form, {n: m for n, m in errors.items() if n not in CARD_TIMES})
+    refused = [name for name in CARD_TIMES if name in errors]
+    keeps = (
+        f"The record keeps {at(stored.start)}–{at(stored.stop)}."
+        if stored.stop is not None
+        else f"The record keeps the start {at(stored.start)}, no stop."
+    )
+    for name in refused:
+        other = "stop" if name == "start" else "start"
+        why = " ".join(errors[name])
+        why = why[:1].lower() + why[1:]
+        if name not in sent and other in sent:
+            # The time she typed made the other wrong (a start moved after the stop): said
+            # beside the one she typed, the only one this save would have changed.
+            name, other = other, name
+        if name not in sent:  # neither time typed: nothing of hers is refused but the save
+            form.add_error(name, f"{why[:1].upper()}{why[1:]} {keeps}")
+            continue
+        mine = f"{name} {at(typed[name])}"
+        if other not in sent and typed[other] is not None:
+            said = f"{other.capitalize()} {at(typed[other])} is saved; {mine} is not: {why}"
+        elif other not in sent or other in refused:
+            said = f"{mine.capitalize()} is not saved: {why}"
+        else:
+            said = f"{mine.capitalize()} is not saved, nor is {other} {at(typed[other])}: {why}"
+            form.add_error(
+                other,
+                f"{other.capitalize()} {at(typed[other])} is not saved either: the start and "
+                "stop are saved together.",
+            )
+        form.add_error(name, f"{said} {keeps}")
+    if not refused or not sent:
+        return
+    labels = [
+        f"{name} {at(typed[name])}" if name in CARD_TIMES else str(form.fields[name].label).lower()
+        for name in ADMINISTRATION_CARD_FIELDS
+        if name in sent
+    ]
+    line = f"Not saved: {', '.join(labels)} (see the field marked in red)."
+    kept = [name for name in CARD_TIMES if name not in sent and typed[name] is not None]
+    if kept:
+        line += f" {kept[0].capitalize()} {at(typed[kept[0]])} is saved."
+    form.refused_line = line
 
 
 class PauseForm(ZonedForm):

@@ -68,6 +68,7 @@ from mar.forms import (
     SiteUpdateForm,
     StartForm,
     apply_chart_error,
+    card_refused,
     plain_number,
     query_choices,
     shown_changed,
@@ -1103,11 +1104,12 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
     if encounter.is_signed and drawn_in_progress:
         return _signed_since(request, encounter, _card_unsent(request, adm, form))
     if form.is_valid():
+        changes = form.changes(sites, saved=adm)
         try:
             charting.administration_update(
                 administration=adm,
                 version=form.cleaned_data["version"],
-                changes=form.changes(sites, saved=adm),
+                changes=changes,
                 user=request.user,
                 addendum_why=form.cleaned_data["addendum_why"],
                 base_version=form.cleaned_data["base_version"],
@@ -1115,7 +1117,10 @@ def administration_update(request: HttpRequest, pk: int, adm_pk: int) -> HttpRes
         except ChartError as exc:
             if isinstance(exc, RecordSigned) and drawn_in_progress:  # signed as it was sent
                 return _signed_since(request, encounter, _card_unsent(request, adm, form))
-            _refused(form, exc)
+            # Nothing of this save is stored: said against the record as it stands (read again:
+            # another nurse's save merged meanwhile is in it).
+            stored = Administration.objects.select_related("encounter").get(pk=adm.pk)
+            card_refused(form, exc.errors, changes=changes, stored=stored)
         except StaleVersion as exc:
             data = request.POST.copy()
             data[f"{prefix}-version"] = str(exc.current.version)

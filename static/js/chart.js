@@ -385,7 +385,8 @@
   function stateOf(form) {
     var st = queue.get(keyOf(form));
     if (!st) {
-      st = { busy: false, again: false, problem: "", retry: null, savedAt: "", signed: false, failures: 0 };
+      st = { busy: false, again: false, problem: "", retry: null, savedAt: "", signed: false, failures: 0,
+             held: false };
       queue.set(keyOf(form), st);
     }
     return st;
@@ -441,11 +442,42 @@
     return seconds;
   }
 
+  // A card's start and stop are one edit: a pause must lie within both (DOC-3), so one is
+  // right or wrong only with the other. Leaving the start for the stop (or the stop for the
+  // start) sends nothing yet; leaving the two, or Save, sends them together, and the server
+  // saves both or neither. Sent apart, the start was saved alone and the stop then refused:
+  // the record read 03:45-05:26, an infusion nobody meant (QA). Elsewhere on the card each
+  // field is still saved as she leaves it.
+  var CARD_TIMES = /-(start|stop)$/;
+  function cardTime(el, form) {
+    return !!el && !!form && el.form === form && form.matches(CARD_FORMS) && !!el.name &&
+      CARD_TIMES.test(el.name);
+  }
+  function releaseTimes(form) {
+    var now = onPage(form);
+    var st = stateOf(form);
+    if (!st.held || !now) return;
+    if (cardTime(document.activeElement, now)) return;  // still in the pair: wait
+    st.held = false;
+    save(now);
+  }
   document.addEventListener("change", function (event) {
     var form = event.target.form;
     if (!form || !form.matches(CARD_FORMS) || !form.hasAttribute("data-autosave")) return;
     if (event.target.name && /-addendum_why$/.test(event.target.name)) return;
+    if (cardTime(event.target, form)) {
+      // Where the focus goes is known once the change's blur has run.
+      stateOf(form).held = true;
+      show(form);
+      setTimeout(function () { releaseTimes(form); }, 0);
+      return;
+    }
     save(form);
+  });
+  document.addEventListener("focusout", function (event) {
+    var form = event.target.form;
+    if (!cardTime(event.target, form) || !stateOf(form).held) return;
+    setTimeout(function () { releaseTimes(form); }, 0);
   });
 
   document.addEventListener("input", function (event) {
@@ -458,6 +490,7 @@
     var form = event.target;
     if (!form.matches || !form.matches(CARD_FORMS) || !window.htmx) return;
     event.preventDefault();
+    stateOf(form).held = false;  // Save sends the times with the rest
     save(form);
   });
 
@@ -492,7 +525,8 @@
       st.problem = "Not saved: the server could not save it (error " + status + "). Trying again in " +
         retryLater(form) + " s…";
     }
-    var again = st.again || (status >= 200 && status < 300 && unsavedFields(form).length > 0);
+    // A time held for its pair (the focus moved from start to stop meanwhile) waits for it.
+    var again = !st.held && (st.again || (status >= 200 && status < 300 && unsavedFields(form).length > 0));
     show(form);
     // After this request has ended (its swap is done): the next save carries the new version.
     if (again) setTimeout(function () { var now = onPage(form); if (now) save(now); }, 0);
@@ -570,10 +604,17 @@
       kind = "failed";
     }
     else if (refused(form)) {
-      // Beside a field, or (nothing marked) said in the card above its fields.
-      text = form.querySelector(".is-invalid") ? "Not saved: see the field marked in red."
+      // What was not saved, and the time saved before it (the server's words: data-refused),
+      // never "Not saved" of a value an earlier save stored; else beside a field, or (nothing
+      // marked) said in the card above its fields.
+      text = form.dataset.refused ? form.dataset.refused
+        : form.querySelector(".is-invalid") ? "Not saved: see the field marked in red."
         : "Not saved: see why in the card.";
       kind = "failed";
+    }
+    else if (st.held && fields.length) {
+      text = "Not saved yet: the start and stop are saved together as you leave them.";
+      kind = "unsaved";
     }
     else if (fields.length) { text = "Unsaved change"; kind = "unsaved"; }
     else if (st.savedAt) { text = "Saved " + st.savedAt; kind = "saved"; }

@@ -23,10 +23,13 @@ def save_state(page, adm_pk: int):
 
 def type_into_card(page, adm_pk: int, field: str, value: str):
     """Unfold the card, type `value` into its `field` (the form field's name: "bag") and leave
-    it with Tab: the change sends the autosave. Returns the card's save line."""
+    it with Tab: the change sends the autosave (a start waits for its stop, the two saved
+    together: Tab goes on to the stop and leaves it too). Returns the card's save line."""
     unfold(page, adm_pk)
     page.fill(f"#id_a{adm_pk}-{field}", value)
     page.press(f"#id_a{adm_pk}-{field}", "Tab")
+    if field == "start":
+        page.press(f"#id_a{adm_pk}-stop", "Tab")  # leaving the pair sends them
     return save_state(page, adm_pk)
 
 

@@ -383,12 +383,16 @@ def test_a_stop_before_its_start_names_only_the_stop_not_its_pause_too(client_as
 
 def test_a_pause_outside_a_right_start_and_stop_is_still_named(client_as) -> None:
     """DOC-3: when the start and stop are plausible, a stop typed before a pause leaves the
-    pause outside the run: that is the message, as before."""
+    pause outside the run: the pause is named beside the stop it lies after (the card has no
+    pause field; "see why in the card" said neither which time nor what was saved), with the
+    start as saved (tests/mar/test_card_times_together.py)."""
     _encounter, adm = running_visit()
     Pause.objects.create(administration=adm, start=adm.start + timedelta(minutes=20),
                          end=adm.start + timedelta(minutes=25))  # fmt: skip
     html = _refused(client_as, adm, stop=local(adm.start + timedelta(minutes=10)))
-    assert "is not within its start and stop" in html
+    beside_stop = html[html.index(f'id="error_1_id_a{adm.pk}-stop"') :][:400]
+    paused = (adm.start + timedelta(minutes=20)).astimezone(factories.NEW_YORK)
+    assert f"is not: the pause at {paused:%H:%M} is after it." in beside_stop
 
 
 def test_a_time_in_the_future_is_refused(client_as) -> None:
