@@ -324,8 +324,9 @@ def runs_between(runs: Iterable[ChargeRun], run: ChargeRun, since: int) -> list[
 
 @dataclass(frozen=True)
 class ReviewAct:
-    """What a coder did with a run's charges: "claimed", "accepted", "corrected", "queried",
-    "overrode an edit", "re-reviewed a correction"; by whom and when (None where the item no
+    """What a coder did with a run's charges, as the page says it: "claimed it", "accepted it",
+    "corrected a line", "sent a query", "overrode an edit", "re-reviewed a correction"; by whom
+    and when (None where the item no
     longer keeps it: who accepted charges a new run replaced)."""
 
     run_id: int
@@ -336,7 +337,7 @@ class ReviewAct:
     # The acts that end a review of a run: done with these charges (accepted) or waiting for
     # the nurse (queried). A correction or an override on the current run is a review under
     # way: the box stays until she accepts or queries.
-    CONCLUDING = ("accepted", "queried")
+    CONCLUDING = ("accepted it", "sent a query")
 
 
 def review_acts(
@@ -357,15 +358,15 @@ def review_acts(
     `corrections` and `edit_overrides` as prefetched (the review page's): no query."""
     acts: list[ReviewAct] = []
     if accepted_run_id is not None:
-        acts.append(ReviewAct(accepted_run_id, "accepted", accepted_by, accepted_at))
+        acts.append(ReviewAct(accepted_run_id, "accepted it", accepted_by, accepted_at))
     if claimed_run_id is not None:
-        acts.append(ReviewAct(claimed_run_id, "claimed", claimed_by, claimed_at))
+        acts.append(ReviewAct(claimed_run_id, "claimed it", claimed_by, claimed_at))
     for query in queries:
-        acts.append(ReviewAct(query.run_id, "queried", query.asked_by, query.asked_at))
+        acts.append(ReviewAct(query.run_id, "sent a query", query.asked_by, query.asked_at))
     for r in runs:
         for c in r.corrections.all():
             if c.carried_from_id is None:
-                acts.append(ReviewAct(r.pk, "corrected", c.by, c.at))
+                acts.append(ReviewAct(r.pk, "corrected a line", c.by, c.at))
             if c.decided_at is not None:
                 acts.append(ReviewAct(r.pk, "re-reviewed a correction", c.decided_by, c.decided_at))
         for o in r.edit_overrides.all():

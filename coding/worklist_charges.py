@@ -171,10 +171,10 @@ def changed_since_review(rows: Sequence[Any]) -> set[int]:
             ReviewAct(run.pk, what)
             for run in runs
             for what, done in (
-                ("queried", run.queried),  # type: ignore[attr-defined]
-                ("corrected", run.corrected),  # type: ignore[attr-defined]
+                ("sent a query", run.queried),  # type: ignore[attr-defined]
+                ("corrected a line", run.corrected),  # type: ignore[attr-defined]
                 ("overrode an edit", run.overridden),  # type: ignore[attr-defined]
-                ("accepted", run.accepted),  # type: ignore[attr-defined]
+                ("accepted it", run.accepted),  # type: ignore[attr-defined]
             )
             if done
         ]

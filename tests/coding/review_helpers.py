@@ -194,11 +194,12 @@ def dexamethasone_addenda(encounter: Encounter, nurse: User) -> tuple[ChargeRun,
     """The QA's two addenda, each its run: the dexamethasone stop moved 2 minutes later (16
     minutes: an infusion, 96367), then a flush charted late (no charge changes)."""
     dex = Administration.objects.get(encounter=encounter, drug__name="dexamethasone")
+    stop = timezone.localtime(dex.stop, encounter.zone)
     with transaction.atomic():
         Addendum.objects.create(
             encounter=encounter, author=nurse,
-            what=f"A{dex.pk} dexamethasone stop {dex.stop:%H:%M} -> "
-            f"{dex.stop + timedelta(minutes=2):%H:%M}",
+            what=f"A{dex.pk} dexamethasone stop {stop:%H:%M} -> "
+            f"{stop + timedelta(minutes=2):%H:%M}",
             why="stop time charted from the pump, not the wall clock",
         )  # fmt: skip
         Administration.objects.filter(pk=dex.pk).update(stop=dex.stop + timedelta(minutes=2))

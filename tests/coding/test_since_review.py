@@ -131,7 +131,10 @@ def run_at(pk: int, minute: int) -> SimpleNamespace:
 
 def test_the_last_reviewed_run_is_the_latest_earlier_run_a_coder_acted_on() -> None:
     runs = [run_at(1, 0), run_at(2, 10), run_at(3, 20)]
-    acts = [ReviewAct(1, "accepted"), ReviewAct(2, "queried", at=datetime(2026, 3, 2, 9, 12))]
+    acts = [
+        ReviewAct(1, "accepted it"),
+        ReviewAct(2, "sent a query", at=datetime(2026, 3, 2, 9, 12)),
+    ]
     assert last_reviewed(runs, runs[2], acts) == acts[1]  # type: ignore[arg-type]
     assert last_reviewed(runs, runs[2], []) is None  # type: ignore[arg-type]
 
@@ -139,10 +142,10 @@ def test_the_last_reviewed_run_is_the_latest_earlier_run_a_coder_acted_on() -> N
 def test_a_review_of_the_current_run_ended_by_accept_or_query_leaves_nothing_to_compare() -> None:
     runs = [run_at(1, 0), run_at(2, 10)]
     for what in ReviewAct.CONCLUDING:
-        acts = [ReviewAct(1, "queried"), ReviewAct(2, what)]
+        acts = [ReviewAct(1, "sent a query"), ReviewAct(2, what)]
         assert last_reviewed(runs, runs[1], acts) is None  # type: ignore[arg-type]
     # A correction of the current run is a review under way: still since run 1.
-    acts = [ReviewAct(1, "queried"), ReviewAct(2, "corrected")]
+    acts = [ReviewAct(1, "sent a query"), ReviewAct(2, "corrected a line")]
     assert last_reviewed(runs, runs[1], acts) == acts[0]  # type: ignore[arg-type]
 
 
@@ -203,8 +206,8 @@ def test_the_qa_steps_show_what_changed_since_run_1_with_both_addenda(
     assert box, "no box"
     said = text(box)
     assert "Changed since you reviewed run 1" in said
-    assert "run 1: you queried" in said
-    rows = re.findall(r'data-testid="since-review-line" data-kind="(\w+)" data-line-code="(\w+)"', box)
+    assert "run 1: you sent a query" in said
+    rows = re.findall(r'since-review-line" data-kind="(\w+)" data-line-code="(\w+)"', box)
     assert rows == [("changed", "96375"), ("added", "96367")]
     assert "96375 ×2" in said and "units 2 → 1" in said
     # Both addenda, in order, each linked to its entry in the Addenda list, with who and when.
