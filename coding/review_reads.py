@@ -218,7 +218,8 @@ def current_runs(encounter_ids: list[int]) -> QuerySet[ChargeRun]:
 def reviewed_runs(encounter_ids: list[int]) -> QuerySet[ChargeRun]:
     """The encounters' runs a coder acted on (coding/run_changes.py `review_acts`), each with
     what was done (`queried`, `corrected`: a correction made on it or a re-review decided,
-    `overridden`, `accepted`), without their JSON documents: the worklist's "charges changed
+    `overridden`, `accepted`, `claimed`: made before the claim of the coder holding the item),
+    without their JSON documents: the worklist's "charges changed
     since review"."""
     corrected = ChargeCorrection.objects.filter(run=OuterRef("pk")).filter(
         Q(carried_from__isnull=True) | Q(decided_at__isnull=False)
@@ -230,8 +231,23 @@ def reviewed_runs(encounter_ids: list[int]) -> QuerySet[ChargeRun]:
             corrected=Exists(corrected),
             overridden=Exists(EditOverride.objects.filter(run=OuterRef("pk"))),
             accepted=Exists(ReviewItem.objects.filter(accepted_run=OuterRef("pk"))),
+            # Made before the claim of the coder holding the item: the latest is the run she
+            # claimed (coding/review.py `run_when_claimed`).
+            claimed=Exists(
+                ReviewItem.objects.filter(
+                    encounter_id=OuterRef("encounter_id"),
+                    state=ReviewItem.State.IN_REVIEW,
+                    claimed_at__gte=OuterRef("created_at"),
+                )
+            ),
         )
-        .filter(Q(queried=True) | Q(corrected=True) | Q(overridden=True) | Q(accepted=True))
+        .filter(
+            Q(queried=True)
+            | Q(corrected=True)
+            | Q(overridden=True)
+            | Q(accepted=True)
+            | Q(claimed=True)
+        )
         .only("pk", "encounter_id", "created_at", "is_current")
         .order_by("pk")
     )

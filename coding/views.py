@@ -464,7 +464,11 @@ def _review_context(
         context["changed_in_review"] = changed_under
         # The run a coder last reviewed (claimed, accepted, corrected, queried, overrode an
         # edit, re-reviewed), from the rows already read: the box "Changed since you reviewed".
-        held = run_when_claimed(item, runs) if item and item.claimed_by_id else None
+        held = (
+            run_when_claimed(item, runs)
+            if item and item.state == ReviewItem.State.IN_REVIEW
+            else None
+        )
         reviewed = last_reviewed(
             runs,
             run,

@@ -167,6 +167,12 @@ def changed_since_review(rows: Sequence[Any]) -> set[int]:
     compare: dict[int, tuple[int, int]] = {}
     for encounter_id, current in waiting.items():
         runs = acted.get(encounter_id, [])
+        # The run claimed: the latest made before the claim (`review.run_when_claimed`).
+        claimed = max(
+            (run for run in runs if run.claimed),  # type: ignore[attr-defined]
+            key=lambda run: (run.created_at, run.pk),
+            default=None,
+        )
         acts = [
             ReviewAct(run.pk, what)
             for run in runs
@@ -175,6 +181,7 @@ def changed_since_review(rows: Sequence[Any]) -> set[int]:
                 ("corrected a line", run.corrected),  # type: ignore[attr-defined]
                 ("overrode an edit", run.overridden),  # type: ignore[attr-defined]
                 ("accepted it", run.accepted),  # type: ignore[attr-defined]
+                ("claimed it", run is claimed),
             )
             if done
         ]
