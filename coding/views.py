@@ -582,7 +582,8 @@ def _review_context(
                 if changes is not None and changes.reviewed is not None
                 else None,
                 "since_review_who": _who(
-                    changes.reviewed.by if changes and changes.reviewed else None, request
+                    changes.reviewed.by if changes is not None and changes.reviewed else None,
+                    request,
                 ),
                 "gone_lines": [gone_label(line) for line in changes.gone] if changes else [],
                 "rereview": rereview,

@@ -247,6 +247,7 @@ def test_with_no_charge_changed_the_box_says_so_and_still_lists_the_reasons(
     )
     said = text(box_of(page))
     assert "No charge changed since run 2" in said
+    assert "run 2: you sent a query" in said  # who reviewed it, also when nothing changed
     assert 'data-testid="since-review-line"' not in page
     assert "flush given and not charted" in said and said.count("Addendum") == 1
 
