@@ -67,6 +67,7 @@ from coding.models import (
     ReviewItem,
 )
 from coding.review import review_claim
+from coding.run_changes import code_label
 from coding.services import charge_run_generate
 from mar.audit.context import history_context
 from mar.models import Administration, Encounter
@@ -337,8 +338,7 @@ class Preview:
 
 
 def _label(code: str, modifiers: Iterable[str], ndc: str = "") -> str:
-    mods = "-".join(modifiers)
-    label = f"{code}-{mods}" if mods else code
+    label = code_label(code, modifiers)  # as the review page's changes name a line
     return f"{label} NDC {ndc}" if ndc else label
 
 

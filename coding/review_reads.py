@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, IntegerField, JSONField, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 
 from coding.models import (
     ChargeCorrection,
@@ -36,8 +45,10 @@ def encounter(encounter_id: int) -> QuerySet[Encounter]:
 
 @prepared
 def review_item(encounter_id: int) -> QuerySet[ReviewItem]:
-    """The encounter's worklist item (one at most), with who claimed it."""
-    return ReviewItem.objects.filter(encounter_id=encounter_id).select_related("claimed_by")
+    """The encounter's worklist item (one at most), with who claimed it and who accepted it."""
+    return ReviewItem.objects.filter(encounter_id=encounter_id).select_related(
+        "claimed_by", "accepted_by"
+    )
 
 
 @prepared
@@ -200,6 +211,45 @@ def current_runs(encounter_ids: list[int]) -> QuerySet[ChargeRun]:
     show)."""
     return ChargeRun.objects.filter(encounter_id__in=encounter_ids, is_current=True).defer(
         "input_snapshot", "billing_snapshot", "formulary_snapshot", "result"
+    )
+
+
+@prepared
+def reviewed_runs(encounter_ids: list[int]) -> QuerySet[ChargeRun]:
+    """The encounters' runs a coder acted on (coding/run_changes.py `review_acts`), each with
+    what was done (`queried`, `corrected`: a correction made on it or a re-review decided,
+    `overridden`, `accepted`, `claimed`: made before the claim of the coder holding the item),
+    without their JSON documents: the worklist's "charges changed
+    since review"."""
+    corrected = ChargeCorrection.objects.filter(run=OuterRef("pk")).filter(
+        Q(carried_from__isnull=True) | Q(decided_at__isnull=False)
+    )
+    return (
+        ChargeRun.objects.filter(encounter_id__in=encounter_ids)
+        .annotate(
+            queried=Exists(DocumentationQuery.objects.filter(run=OuterRef("pk"))),
+            corrected=Exists(corrected),
+            overridden=Exists(EditOverride.objects.filter(run=OuterRef("pk"))),
+            accepted=Exists(ReviewItem.objects.filter(accepted_run=OuterRef("pk"))),
+            # Made before the claim of the coder holding the item: the latest is the run she
+            # claimed (coding/review.py `run_when_claimed`).
+            claimed=Exists(
+                ReviewItem.objects.filter(
+                    encounter_id=OuterRef("encounter_id"),
+                    state=ReviewItem.State.IN_REVIEW,
+                    claimed_at__gte=OuterRef("created_at"),
+                )
+            ),
+        )
+        .filter(
+            Q(queried=True)
+            | Q(corrected=True)
+            | Q(overridden=True)
+            | Q(accepted=True)
+            | Q(claimed=True)
+        )
+        .only("pk", "encounter_id", "created_at", "is_current")
+        .order_by("pk")
     )
 
 

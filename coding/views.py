@@ -92,8 +92,16 @@ from coding.review import (
     review_reopen,
     run_when_claimed,
 )
-from coding.run_changes import changes_since_preceding, gone_label, run_numbers, runs_between
-from coding.worklist_charges import run_charges
+from coding.run_changes import (
+    changes_since_preceding,
+    gone_label,
+    last_reviewed,
+    reasons_since,
+    review_acts,
+    run_numbers,
+    runs_between,
+)
+from coding.worklist_charges import changed_since_review, run_charges
 from coding.worklist_rows import rows_html
 from mar import chart_reads
 from mar.clock import hhmm
@@ -164,6 +172,10 @@ def worklist(request: HttpRequest) -> HttpResponse:
     # were (coding/worklist_charges.py).
     runs = [run for encounter in rows for run in encounter.current_runs]
     charges, priced = run_charges(runs)
+    # Waiting for a coder, their charges changed since the run a coder last reviewed.
+    for encounter in rows:
+        encounter.item = getattr(encounter, "review_item", None)  # type: ignore[attr-defined]
+    since_review = changed_since_review(rows)
     for encounter in rows:
         run = encounter.current_runs[0] if encounter.current_runs else None
         row = charges.get(run.pk) if run is not None else None
@@ -175,7 +187,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         encounter.corrected = row.corrected if row else False  # type: ignore[attr-defined]
         encounter.amount_total = row.amount_total if row else Decimal("0.00")  # type: ignore[attr-defined]
         encounter.unpriced = row.unpriced if row else 0  # type: ignore[attr-defined]
-        encounter.item = getattr(encounter, "review_item", None)  # type: ignore[attr-defined]
+        encounter.changed_since_review = encounter.pk in since_review  # type: ignore[attr-defined]
         marks = _billing_marks(encounter.item, run, encounter.billed_run, encounter.billed_at)
         encounter.changed_after_billing, encounter.back_from_billing = marks  # type: ignore[attr-defined]
     return render(
@@ -299,6 +311,13 @@ def _billing_marks(
         or any(billed_at is None or c.at > billed_at for c in run.corrections.all())
     )
     return changed, not changed
+
+
+def _who(user: Any, request: HttpRequest) -> str:
+    """A coder as the page names her: "you", her user name, or "a coder" (not kept)."""
+    if user is None:
+        return "a coder"
+    return "you" if user.pk == request.user.pk else str(user.get_username())
 
 
 def _changed_after_billing(item: ReviewItem | None, billed: bool) -> bool:
@@ -446,11 +465,33 @@ def _review_context(
         changed_under = changed_in_review(item, run)
         claimed_run = run_when_claimed(item, runs) if changed_under else None
         context["changed_in_review"] = changed_under
+        # The run a coder last reviewed (claimed, accepted, corrected, queried, overrode an
+        # edit, re-reviewed), from the rows already read: the box "Changed since you reviewed".
+        held = (
+            run_when_claimed(item, runs)
+            if item and item.state == ReviewItem.State.IN_REVIEW
+            else None
+        )
+        reviewed = last_reviewed(
+            runs,
+            run,
+            review_acts(
+                runs,
+                queries=queries,
+                accepted_run_id=item.accepted_run_id if item else None,
+                accepted_by=item.accepted_by if item else None,
+                accepted_at=item.accepted_at if item else None,
+                claimed_run_id=held.pk if held is not None else None,
+                claimed_by=item.claimed_by if item else None,
+                claimed_at=item.claimed_at if item else None,
+            ),
+        )
         changes = changes_since_preceding(
             runs,
             run,
             accepted_run_id=item.accepted_run_id if item else None,
             claimed_run_id=claimed_run.pk if claimed_run is not None else None,
+            reviewed=reviewed,
         )
         backs = line_backs(run)
         for number, (line, detail) in enumerate(zip(lines, details, strict=True), start=1):
@@ -542,7 +583,18 @@ def _review_context(
                 "changes": changes,
                 # The runs the markers span before this one (after the run compared with): each
                 # change's reason, so the banner above does not read as the only one.
-                "runs_between": runs_between(runs, run, changes.since) if changes else [],
+                "runs_between": runs_between(runs, run, changes.since)
+                if changes and not changes.reviewed
+                else [],
+                # Since the run a coder last reviewed: every line added, removed or changed
+                # (`changes.diff`) and every run's reasons since, each addendum's.
+                "since_review": reasons_since(runs, run, changes.since, addenda)
+                if changes is not None and changes.reviewed is not None
+                else None,
+                "since_review_who": _who(
+                    changes.reviewed.by if changes is not None and changes.reviewed else None,
+                    request,
+                ),
                 "gone_lines": [gone_label(line) for line in changes.gone] if changes else [],
                 "rereview": rereview,
                 "edits": edits.items,

@@ -41,8 +41,9 @@ from django.db import connection
 from coding import review_reads
 from coding.chargemaster import charge_master_for
 from coding.claim import money_total, price_detail
-from coding.models import ChargeCorrection, ChargeMasterItem, ChargeRun
+from coding.models import ChargeCorrection, ChargeLine, ChargeMasterItem, ChargeRun, ReviewItem
 from coding.review import effective_lines
+from coding.run_changes import ReviewAct, last_reviewed, lines_diff
 from mar.prepared import prefetched
 
 CACHE = "board"
@@ -140,3 +141,66 @@ def run_charges(
         charges.update(worked)
         cache.set_many({keys[pk]: value for pk, value in worked.items()})
     return charges, stamp[0] > 0
+
+
+# --- "charges changed since review" ------------------------------------------------------
+
+
+def changed_since_review(rows: Sequence[Any]) -> set[int]:
+    """The worklist rows (encounters with `item` and `current_runs`) waiting for a coder (new,
+    or in review) whose current charges differ from those of the run a coder last reviewed
+    (coding/run_changes.py `last_reviewed`, `lines_diff`: the review page's box says what
+    changed). One read of the runs acted on for the page; two runs' lines never change, so
+    whether they differ is kept under both ids and their lines read only on a miss."""
+    waiting = {
+        row.pk: row.current_runs[0]
+        for row in rows
+        if row.current_runs
+        and row.item is not None
+        and row.item.state in (ReviewItem.State.NEW, ReviewItem.State.IN_REVIEW)
+    }
+    if not waiting:
+        return set()
+    acted: dict[int, list[ChargeRun]] = {}
+    for run in review_reads.reviewed_runs(sorted(waiting)):
+        acted.setdefault(run.encounter_id, []).append(run)
+    compare: dict[int, tuple[int, int]] = {}
+    for encounter_id, current in waiting.items():
+        runs = acted.get(encounter_id, [])
+        # The run claimed: the latest made before the claim (`review.run_when_claimed`).
+        claimed = max(
+            (run for run in runs if run.claimed),  # type: ignore[attr-defined]
+            key=lambda run: (run.created_at, run.pk),
+            default=None,
+        )
+        acts = [
+            ReviewAct(run.pk, what)
+            for run in runs
+            for what, done in (
+                ("sent a query", run.queried),  # type: ignore[attr-defined]
+                ("corrected a line", run.corrected),  # type: ignore[attr-defined]
+                ("overrode an edit", run.overridden),  # type: ignore[attr-defined]
+                ("accepted it", run.accepted),  # type: ignore[attr-defined]
+                ("claimed it", run is claimed),
+            )
+            if done
+        ]
+        reviewed = last_reviewed([*runs, current], current, acts)
+        if reviewed is not None:
+            compare[encounter_id] = (reviewed.run_id, current.pk)
+    cache = caches[CACHE]
+    keys = {pair: f"run-diff:{pair[0]}:{pair[1]}" for pair in compare.values()}
+    known: dict[str, bool] = cache.get_many(list(keys.values())) if keys else {}
+    missed = sorted({pk for pair, key in keys.items() if key not in known for pk in pair})
+    if missed:
+        lines: dict[int, list[ChargeLine]] = {}
+        for line in review_reads.lines(missed):
+            lines.setdefault(line.run_id, []).append(line)
+        fresh = {
+            key: bool(lines_diff(lines.get(was, []), lines.get(now, []))[1])
+            for (was, now), key in keys.items()
+            if key not in known
+        }
+        cache.set_many(fresh, timeout=None)
+        known.update(fresh)
+    return {encounter_id for encounter_id, pair in compare.items() if known[keys[pair]]}

@@ -33,7 +33,7 @@ from mar.jinja import jinja
 from mar.models import Encounter
 
 CACHE = "board"
-_VERSION = "3"  # bump when the row's template or what it reads changes
+_VERSION = "4"  # bump when the row's template or what it reads changes
 TEMPLATE = "coding/_worklist_row.jinja"
 _TOKEN_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
 
@@ -68,6 +68,7 @@ def _shown(encounter: Any) -> tuple[Any, ...]:
         else None,
         encounter.changed_after_billing,
         encounter.back_from_billing,
+        getattr(encounter, "changed_since_review", False),
         getattr(encounter, "after_export_what", ""),
         timezone.get_current_timezone_name(),
     )

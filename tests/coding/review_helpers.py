@@ -169,3 +169,53 @@ def held_after_rerun(item: ReviewItem, coder: User) -> ReviewItem:
     item = ReviewItem.objects.get(pk=item.pk)
     assert (item.state, item.claimed_by_id) == (ReviewItem.State.IN_REVIEW, coder.pk)
     return item
+
+
+def dexamethasone_visit(*, nurse: User | None = None) -> Encounter:
+    """The QA's visit: the factory's chemotherapy visit with a dexamethasone infusion after the
+    paclitaxel, 14 minutes (15 or less: a push, with the ondansetron push one line 96375 x2),
+    then signed."""
+    encounter = factories.chemo_encounter_create()
+    order = factories.order_create(encounter, factories.drug_get("dexamethasone"), dose="10 mg")
+    site = encounter.sites.first()
+    start = factories.MORNING + timedelta(minutes=260)
+    factories.administration_create(
+        encounter, order, site=site, start=start, stop=start + timedelta(minutes=14),
+        dose_value=Decimal(10), dose_unit="mg",
+    )  # fmt: skip
+    Encounter.objects.filter(pk=encounter.pk).update(
+        status=Encounter.Status.SIGNED, signed_by=nurse, signed_at=timezone.now(), nurse=nurse
+    )
+    encounter.refresh_from_db()
+    return encounter
+
+
+def dexamethasone_addenda(encounter: Encounter, nurse: User) -> tuple[ChargeRun, ChargeRun]:
+    """The QA's two addenda, each its run: the dexamethasone stop moved 2 minutes later (16
+    minutes: an infusion, 96367), then a flush charted late (no charge changes)."""
+    dex = Administration.objects.get(encounter=encounter, drug__name="dexamethasone")
+    stop = timezone.localtime(dex.stop, encounter.zone)
+    with transaction.atomic():
+        Addendum.objects.create(
+            encounter=encounter, author=nurse,
+            what=f"A{dex.pk} dexamethasone stop {stop:%H:%M} -> "
+            f"{stop + timedelta(minutes=2):%H:%M}",
+            why="stop time charted from the pump, not the wall clock",
+        )  # fmt: skip
+        Administration.objects.filter(pk=dex.pk).update(stop=dex.stop + timedelta(minutes=2))
+    second, _ = charge_run_generate(
+        encounter_id=encounter.pk, trigger="addendum",
+        reason="stop time charted from the pump, not the wall clock",
+    )  # fmt: skip
+    with transaction.atomic():
+        Addendum.objects.create(
+            encounter=encounter, author=nurse, what="flush before the dexamethasone",
+            why="flush given and not charted",
+        )  # fmt: skip
+        Flush.objects.create(
+            encounter=encounter, site=dex.site, at=dex.start - timedelta(minutes=1)
+        )
+    third, _ = charge_run_generate(
+        encounter_id=encounter.pk, trigger="addendum", reason="flush given and not charted"
+    )
+    return second, third

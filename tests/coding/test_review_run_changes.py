@@ -152,13 +152,17 @@ def test_after_several_runs_the_markers_are_since_the_charges_the_coder_accepted
     assert since is not None
     assert text(since.group(1)) == "Marked: what changed since run 1, the charges last accepted."
     assert "run 2" not in " ".join(markers(page))
-    # The banner names this run's reason; the run between is listed under it with its own.
-    between = re.search(r'data-testid="runs-between">(.*?)</div>', page, re.S)
-    assert between is not None
-    assert "Also since run 1:" in text(between.group(1))
-    assert "run 2 (addendum" in text(between.group(1))
-    assert f'title="charge run #{second.pk}">run 2<' in between.group(1)
-    assert "run 3" not in text(between.group(1)) and f"#{third.pk}" not in between.group(1)
+    # The banner names this run's reason; every run since the charges accepted is listed with
+    # its own in the box "Changed since ... reviewed run 1" (tests/coding/test_since_review.py),
+    # which takes the place of the line "Also since run 1" (the runs between).
+    assert 'data-testid="runs-between"' not in page
+    box = re.search(r'data-testid="since-review".*?</section>', page, re.S)
+    assert box is not None
+    assert "reviewed run 1" in text(box.group(0))
+    runs_listed = re.findall(r'data-testid="since-review-run">(.*?)\(', box.group(0), re.S)
+    assert [text(r).strip() for r in runs_listed] == ["run 2", "run 3"]
+    assert f'title="charge run #{second.pk}">run 2<' in box.group(0)
+    assert f'title="charge run #{third.pk}">run 3<' in box.group(0)
 
 
 def test_without_an_acceptance_the_markers_are_since_the_run_before(client_as, coder_user) -> None:
