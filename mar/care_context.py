@@ -132,6 +132,9 @@ def care_context(
     # The formulary as allergies name it ("amoxicillin": a penicillin), read once for all the
     # orders, and only for a patient with an allergy recorded (mar/services/safety.py).
     names = safety.AllergyNames()
+    # The visit's measures, read once and only when an order's dose is calculated (per kg, per
+    # m², by AUC): the page's own when it read them.
+    visit_measures = care.measures
     for order in read:
         if orders is not None and order.pk not in orders:
             continue
@@ -163,7 +166,15 @@ def care_context(
             # Only a cross-sensitivity: the lower severity's colour and words.
             "allergy_cross": safety.allergy_cross_only(allergy),
             "allergy_overrides": [],
+            # A dose calculated from measures this visit has not recorded: an amber note, not
+            # a stop (safety.calculated_dose_note); in the info dict, so the row's kept key
+            # (chart_cards._order_shown) changes with it.
+            "dose_note": "",
         }
+        if safety.order_dose_needs(order) is not None:
+            if visit_measures is None:
+                visit_measures = measures.encounter_measures(encounter)
+            care.orders[order.pk]["dose_note"] = safety.calculated_dose_note(order, visit_measures)
     # Beside the warning, who overrode it before her, when and why: the clerk at order entry,
     # the pharmacist at verification, a nurse at an earlier start (QA: the Start box said the
     # allergy, not that the prescriber had confirmed it). Read only where a warning is shown:

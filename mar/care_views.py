@@ -480,6 +480,9 @@ def order_review_page(
         "encounter": encounter,
         "measures": patient_measures,
         "check": measures.order_dose_check(order, patient_measures),
+        # A dose calculated from measures this visit has not recorded: amber, not a stop.
+        "dose_note": safety.calculated_dose_note(order, patient_measures),
+        "dose_needs": safety.order_dose_needs(order),
         "allergy": allergy,
         "allergy_cross": safety.allergy_cross_only(allergy),
         "high_alert": safety.is_high_alert(order),

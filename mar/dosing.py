@@ -15,6 +15,7 @@ a difference beyond `TOLERANCE_PERCENT` (10%) is flagged for the pharmacist.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -121,3 +122,64 @@ def difference_percent(*, ordered: Decimal, calculated: Decimal) -> Decimal:
 
 def beyond_tolerance(percent: Decimal) -> bool:
     return abs(percent) > TOLERANCE_PERCENT
+
+
+# What a calculated dose needs, read from the order's dose text ("AUC 5", "10 mg/kg",
+# "75 mg/m²"), so that an order whose text says it is calculated is checked even when its
+# structured basis was not filled in (QA: carboplatin "AUC 5" and teprotumumab "10 mg/kg"
+# verified and started on a chart with no height, weight or creatinine).
+HEIGHT, WEIGHT, CREATININE, AGE, SEX = "height", "weight", "creatinine", "age", "sex"
+NEEDS = {
+    PER_KG: (WEIGHT,),
+    PER_M2: (HEIGHT, WEIGHT),
+    AUC: (CREATININE, WEIGHT, AGE, SEX),  # Calvert with Cockcroft-Gault for the GFR
+}
+_NUMBER = r"\d+(?:[.,]\d+)?"
+_PER = r"(?:\s*/\s*|\s+per\s+)"
+_PER_TIME = r"(?:\s*/\s*(?:min|minute|h|hr|hour|d|day|dose|week|wk)(?![a-z]))?"
+_DOSE_TEXT = (
+    # "AUC 5", "auc=6", "AUC5", "target AUC of 5", "AUC: 4.5"
+    (AUC, re.compile(rf"(?<![a-z])auc(?![a-z])(?:\s*(?:of|=|:)?\s*{_NUMBER})?", re.I)),
+    # "75 mg/m2", "75 mg/m²", "75mg/m^2", "75 mg per m2", "75 mg/sq m", "75 mg/BSA"
+    (
+        PER_M2,
+        re.compile(
+            rf"(?:{_NUMBER}\s*)?[a-zµ]*{_PER}(?:m\s*(?:2|²|\^\s*2)|sq\.?\s*m|bsa)(?![a-z0-9]){_PER_TIME}",
+            re.I,
+        ),
+    ),
+    # "10 mg/kg", "10mg/kg", "15 mcg/kg/min", "0.5 g per kg", "100 units/kg"
+    (PER_KG, re.compile(rf"(?:{_NUMBER}\s*)?[a-zµ]*{_PER}kg(?![a-z]){_PER_TIME}", re.I)),
+)
+
+
+@dataclass(frozen=True)
+class DoseNeeds:
+    """A calculated dose as the order writes it ("AUC 5") and the inputs it is worked out from
+    (`HEIGHT`, `WEIGHT`, `CREATININE`, `AGE`, `SEX`), each once, in the order said."""
+
+    written: str
+    bases: tuple[str, ...]
+    needs: tuple[str, ...]
+
+
+def dose_needs(text: str, *, basis: str = "", written: str = "") -> DoseNeeds | None:
+    """What an order's dose text needs to be checked: per kg a weight; per m² a height and a
+    weight; by AUC (Calvert) a creatinine, a weight, the age and the sex. None for a fixed dose
+    ("1000 mL", "8 mg", "per protocol"). `basis`: the order's structured basis (`PER_KG`...),
+    used when the text says none, `written` then naming it ("AUC 5")."""
+    found: list[tuple[str, str]] = []
+    for kind, pattern in _DOSE_TEXT:
+        match = pattern.search(text or "")
+        if match:
+            found.append((kind, " ".join(match.group(0).split())))
+    if not found and basis in NEEDS:
+        found.append((basis, written or BASES[basis]))
+    if not found:
+        return None
+    needs: list[str] = []
+    for kind, _written in found:
+        needs += [need for need in NEEDS[kind] if need not in needs]
+    return DoseNeeds(
+        ", ".join(w for _kind, w in found), tuple(kind for kind, _w in found), tuple(needs)
+    )

@@ -78,10 +78,31 @@ class Measures:
     crcl: Decimal | None
     crcl_missing: str
     age: int | None
+    sex: str = ""  # "female", "male" or "" (not recorded)
 
     @property
     def weight_kg(self) -> Decimal | None:
         return self.weight.value if self.weight else None
+
+    def missing(self, needs: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        """Of a calculated dose's inputs (`dosing.dose_needs`), those not recorded: the
+        measures of this visit ("creatinine", "weight", "height"), then the registration's
+        ("date of birth", "sex"), as `crcl_missing` says them."""
+        have = {
+            dosing.HEIGHT: self.height is not None,
+            dosing.WEIGHT: self.weight is not None,
+            dosing.CREATININE: self.creatinine is not None,
+        }
+        visit = [need for need in needs if need in have and not have[need]]
+        registration = [
+            words
+            for need, words, recorded in (
+                (dosing.AGE, "date of birth", self.age is not None),
+                (dosing.SEX, "sex", bool(self.sex)),
+            )
+            if need in needs and not recorded
+        ]
+        return visit, registration
 
 
 def encounter_measures(encounter: Encounter) -> Measures:
@@ -121,7 +142,7 @@ def encounter_measures(encounter: Encounter) -> Measures:
             )
         except dosing.DosingError as exc:
             crcl_missing = str(exc)
-    return Measures(height, weight, creat, bsa, bsa_missing, crcl, crcl_missing, age)
+    return Measures(height, weight, creat, bsa, bsa_missing, crcl, crcl_missing, age, _sex(patient))
 
 
 @dataclass(frozen=True)

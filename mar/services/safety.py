@@ -41,6 +41,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from mar import dosing
 from mar.models import (
     AccessSite,
     Administration,
@@ -54,6 +55,7 @@ from mar.models import (
 from mar.roles import NURSE, user_is
 from mar.services import charting
 from mar.services.charting import ChartError
+from mar.services.measures import Measures
 from mar.services.scanning import scan_usable_for
 
 CHEMOTHERAPY = (DrugClass.CHEMO, DrugClass.CHEMO_HORMONAL)
@@ -88,6 +90,48 @@ RETURNED_STOP = (
 def returned_stop(order: Order) -> str | None:
     """Why this order does not start while a pharmacist's return stands (None: it may)."""
     return RETURNED_STOP if order.is_returned else None
+
+
+def _either(words: list[str]) -> str:
+    """ "creatinine or weight", "height, weight or creatinine"."""
+    return " or ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else words[0]
+
+
+def order_dose_needs(order: Order) -> dosing.DoseNeeds | None:
+    """What the order's dose needs to be checked: read from its text ("AUC 5", "10 mg/kg"),
+    else from its structured basis (`dose_basis`, `dose_value`); None for a fixed dose."""
+    written = ""
+    if order.dose_basis and order.dose_value is not None:
+        value = f"{order.dose_value.normalize():f}"
+        per = "kg" if order.dose_basis == dosing.PER_KG else "m²"
+        written = (
+            f"AUC {value}"
+            if order.dose_basis == dosing.AUC
+            else f"{value} {order.dose_unit or 'mg'}/{per}"
+        )
+    return dosing.dose_needs(order.dose, basis=order.dose_basis, written=written)
+
+
+def calculated_dose_note(order: Order, measures: Measures) -> str:
+    """A warning, not a stop, at verification and in the Start box: an order whose dose is
+    calculated (per kg, per m², by AUC) on a visit without the measures it is calculated from
+    ("Calculated dose (AUC 5): no creatinine or weight recorded on this visit to check it
+    against."); "" for a fixed dose, or once they are recorded. The pharmacist and the nurse
+    may have them from elsewhere, so nothing is refused (QA: carboplatin "AUC 5" verified,
+    started and charted on a chart with no height, weight or creatinine, and nobody warned)."""
+    needs = order_dose_needs(order)
+    if needs is None:
+        return ""
+    visit, registration = measures.missing(needs.needs)
+    if not visit and not registration:
+        return ""
+    parts = []
+    if visit:
+        parts.append(f"no {_either(visit)} recorded on this visit")
+    if registration:
+        parts.append(f"no {_either(registration)} on the registration")
+    missing = parts[0] if len(parts) == 1 else f"{parts[0]}, and {parts[1]},"
+    return f"Calculated dose ({needs.written}): {missing} to check it against."
 
 
 _SPLIT = re.compile(r"[;,\n]+")

@@ -3,17 +3,19 @@
 
 A kept row must never say anything other than the row drawn afresh: after what changes an order's
 row (the pharmacist verifying it, returning it to the prescriber and withdrawing the return; the
-nurse marking it not given or undoing that; the patient's allergies recorded; the sites the
-Start form offers; a start moving it to the orders given; the signature) as well as every change
-of the cards' machine, the chart page drawn with rows kept is the page drawn with the cache
-cleared and the page drawn with nothing kept, byte for byte but the CSRF tokens and the Start
-forms' keys. Each drawn Start form still carries a key of its own: a key kept from an earlier
-load would make a later start return the first one's administration.
+nurse marking it not given or undoing that; the patient's allergies recorded; a dose calculated
+per kg, per m² or by AUC and the measures it needs recorded, its note changing or going; the
+sites the Start form offers; a start moving it to the orders given; the signature) as well as
+every change of the cards' machine, the chart page drawn with rows kept is the page drawn with
+the cache cleared and the page drawn with nothing kept, byte for byte but the CSRF tokens and the
+Start forms' keys. Each drawn Start form still carries a key of its own: a key kept from an
+earlier load would make a later start return the first one's administration.
 """
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.cache import caches
@@ -26,9 +28,9 @@ from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
 from mar import chart_cards
 from mar.chart_cards import CACHE
-from mar.models import DrugClass, Order
+from mar.models import DrugClass, Encounter, Order
 from mar.pharmacy.services import order_return, order_return_withdraw, order_verify
-from mar.services import charting
+from mar.services import charting, measures
 from tests import factories
 from tests.mar.test_chart_cards import Chart
 from tests.mar.test_chart_life_properties import Refused as CardRefused
@@ -86,6 +88,33 @@ class ChartOrders(Chart):
         patient = self.encounter.patient
         patient.allergies = allergies
         patient.save(update_fields=["allergies"])
+
+    @precondition(lambda self: not self.signed)  # the ordering system's change, before signing
+    @rule(which=st.integers(0, 1), dose=st.sampled_from(["8 mg", "10 mg/kg", "AUC 5", "75 mg/m²"]))
+    def dose_rewritten(self, which: int, dose: str) -> None:
+        """A dose calculated per kg, per m² or by AUC: its row's note says the measures this
+        visit has not recorded (safety.calculated_dose_note)."""
+        Order.objects.filter(pk=self.orders[which].pk).update(dose=dose)
+
+    @rule(
+        kind=st.sampled_from(["weight_kg", "height_cm", "creatinine_mg_dl"]),
+        sex=st.sampled_from(["", "F"]),
+    )
+    def measure_recorded(self, kind: str, sex: str) -> None:
+        """A measure charted (the note on the rows of calculated doses changes or goes), or the
+        patient's sex recorded or not (an AUC's Cockcroft-Gault needs it)."""
+        patient = self.encounter.patient
+        patient.sex, patient.birth_date = sex, date(1960, 1, 1)
+        patient.save(update_fields=["sex", "birth_date"])
+        value = {"weight_kg": "70", "height_cm": "170", "creatinine_mg_dl": "1.0"}[kind]
+        encounter = Encounter.objects.get(pk=self.encounter.pk)  # signed since: refused
+        try:
+            measures.measure_chart(
+                encounter=encounter, kind=kind, value=Decimal(value),
+                measured_at=min(self.clock, timezone.now()), method="measured", user=self.nurse,
+            )  # fmt: skip
+        except Refused:
+            pass
 
     @precondition(lambda self: not self.signed)
     @rule()
