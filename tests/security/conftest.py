@@ -51,7 +51,8 @@ class World:
         if flush is None and site is not None:  # mar:flush_remove removed it: chart another
             flush = Flush.objects.create(encounter=encounter, site=site, at=site.placed_at)
         rate = RateChange.objects.filter(administration__encounter=encounter).first()
-        if rate is None and adm is not None:  # mar:rate_remove removed it: chart another
+        # mar:rate_remove removed it: chart another (a signed record takes none but by addendum)
+        if rate is None and adm is not None and not encounter.is_signed:
             rate = RateChange.objects.create(
                 administration=adm, at=adm.start, rate_ml_h=100, reason="sample",
                 by=self.users[roles.NURSE],
@@ -85,7 +86,7 @@ class World:
             "adm_pk": adm.pk,
             "pause_pk": pause.pk,
             "flush_pk": flush.pk,
-            "rate_pk": rate.pk,
+            "rate_pk": rate.pk if rate is not None else 0,
             "scan_pk": scan.pk,
             "line_id": line.pk,
             "correction_id": correction.pk,
@@ -106,6 +107,13 @@ def world_create(role_users: dict[str, User]) -> World:
     encounter = factories.chemo_encounter_create()
     other = factories.chemo_encounter_create()
     for each in (encounter, other):
+        # a rate change charted while the record is open, for the rate rows' routes
+        adm = Administration.objects.filter(encounter=each).order_by("pk").first()
+        if adm is not None:
+            RateChange.objects.create(
+                administration=adm, at=adm.start, rate_ml_h=100, reason="sample",
+                by=role_users[roles.NURSE],
+            )  # fmt: skip
         charge_run_generate(encounter_id=each.pk)
     export = Export.objects.create(
         created_by=role_users[roles.CODER], csv_text="a,b\n", hl7_text="MSH|", fhir_json="{}"
