@@ -917,6 +917,17 @@ def _orders() -> QuerySet[Order]:
     ).prefetch_related(Prefetch("overrides", queryset=overrides, to_attr="allergy_overrides"))
 
 
+def _with_dose_notes(*lists: list[Order]) -> None:
+    """Each listed order not verified yet with `dose_note`: its calculated dose's note when the
+    visit has not recorded the measures it needs (`safety.calculated_dose_notes`; "" for none),
+    the rows' visits' measures read in one statement however many rows (QA: a pharmacist
+    verifying from the queue's row was not warned, only on the review page)."""
+    orders = [order for listed in lists for order in listed]
+    notes = safety.calculated_dose_notes(order for order in orders if order.verified_at is None)
+    for order in orders:
+        order.dose_note = notes.get(order.pk, "")  # type: ignore[attr-defined]
+
+
 def _bound_in(orders: QuerySet[Order], bound: Order | None) -> list[Order]:
     """`orders`, with `bound` (its form as typed, refused) in its own place."""
     if bound is None:
@@ -930,13 +941,17 @@ def _queue_page(
     """The queue; `bound`: an order whose return (or its withdrawal) was refused, with its form
     as typed."""
     unverified = _orders().filter(verified_at__isnull=True).order_by("created_at", "pk")
+    to_verify = _bound_in(_to_verify(unverified), bound)
+    # Returned to the prescriber: waiting for the ordering system's change (or verified after
+    # all, or the return withdrawn), not among those to verify.
+    returned = _bound_in(_returned(), bound)
+    # Signed before anyone verified them (emergency orders given first): verified after.
+    signed_unverified = list(_signed_unverified(unverified)[:50])
+    _with_dose_notes(to_verify, returned, signed_unverified)
     context = {
-        "unverified": _bound_in(_to_verify(unverified), bound),
-        # Returned to the prescriber: waiting for the ordering system's change (or verified
-        # after all, or the return withdrawn), not among those to verify.
-        "returned": _bound_in(_returned(), bound),
-        # Signed before anyone verified them (emergency orders given first): verified after.
-        "signed_unverified": _signed_unverified(unverified)[:50],
+        "unverified": to_verify,
+        "returned": returned,
+        "signed_unverified": signed_unverified,
         "verified": _recently_verified(),
     }
     return render(request, "pharmacy/orders.html", context, status=status)
@@ -1039,11 +1054,13 @@ def order_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
         current.verify_refused = refused  # type: ignore[attr-defined]
         current.allergy_refused = allergy_refused  # type: ignore[attr-defined]
         current.allergy_reason_typed = typed  # type: ignore[attr-defined]
+        returned = list(_returned())
+        _with_dose_notes([current], returned)
         context = {
             "order": current,
             "refused": refused,
             "verified": _recently_verified(),
-            "returned": _returned(),
+            "returned": returned,
             "to_verify_count": _to_verify(Order.objects.all()).count(),
             "oob": True,
         }
@@ -1072,9 +1089,11 @@ def order_return_view(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             if request.htmx:
+                returned = list(_returned())
+                _with_dose_notes(returned)
                 context = {
                     "order": order,
-                    "returned": _returned(),
+                    "returned": returned,
                     "to_verify_count": _to_verify(Order.objects.all()).count(),
                     "oob": True,
                 }
@@ -1086,6 +1105,7 @@ def order_return_view(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(back)
     current = _orders().get(pk=pk)
     current.return_form = form  # type: ignore[attr-defined]
+    _with_dose_notes([current])
     if request.htmx:
         return render(request, "pharmacy/_order_row.html", {"order": current})
     if form.non_field_errors():
@@ -1120,6 +1140,7 @@ def order_return_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             if request.htmx:
                 to_verify = list(_to_verify_queue())
+                _with_dose_notes(to_verify)
                 context = {
                     "order": order,
                     "unverified": to_verify,
@@ -1136,6 +1157,7 @@ def order_return_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(back)
     current = _orders().get(pk=pk)
     current.withdraw_form = form  # type: ignore[attr-defined]
+    _with_dose_notes([current])
     if request.htmx:
         return render(request, "pharmacy/_order_row.html", {"order": current})
     if form.non_field_errors():

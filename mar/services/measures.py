@@ -7,6 +7,7 @@ missing input is said rather than guessed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -106,8 +107,28 @@ class Measures:
 
 
 def encounter_measures(encounter: Encounter) -> Measures:
+    return _measures(encounter, chart_reads.measures(encounter.pk, encounter=encounter))
+
+
+def encounters_measures(encounters: Iterable[Encounter]) -> dict[int, Measures]:
+    """Each encounter's `Measures` by its pk, every encounter's measures read in one statement
+    however many there are (the pharmacist's queue: a calculated dose's note on each row);
+    `encounter.patient` loaded by the caller. No encounter, no statement."""
+    by_pk = {encounter.pk: encounter for encounter in encounters}
+    if not by_pk:
+        return {}
+    charted: dict[int, list[PatientMeasure]] = {pk: [] for pk in by_pk}
+    for measure in PatientMeasure.objects.filter(encounter_id__in=by_pk).order_by(
+        "measured_at", "pk"
+    ):
+        charted[measure.encounter_id].append(measure)
+    return {pk: _measures(by_pk[pk], charted[pk]) for pk in by_pk}
+
+
+def _measures(encounter: Encounter, charted: Iterable[PatientMeasure]) -> Measures:
+    """`Measures` from an encounter's measures, oldest first: the latest of each kind."""
     latest: dict[str, PatientMeasure] = {}
-    for measure in chart_reads.measures(encounter.pk, encounter=encounter):
+    for measure in charted:
         latest[measure.kind] = measure
     height, weight, creat = latest.get(K.HEIGHT), latest.get(K.WEIGHT), latest.get(K.CREATININE)
     bsa, bsa_missing = None, ""

@@ -33,6 +33,7 @@ The start itself is charting's `administration_start`, in the same transaction.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -55,7 +56,7 @@ from mar.models import (
 from mar.roles import NURSE, user_is
 from mar.services import charting
 from mar.services.charting import ChartError
-from mar.services.measures import Measures
+from mar.services.measures import Measures, encounters_measures
 from mar.services.scanning import scan_usable_for
 
 CHEMOTHERAPY = (DrugClass.CHEMO, DrugClass.CHEMO_HORMONAL)
@@ -132,6 +133,19 @@ def calculated_dose_note(order: Order, measures: Measures) -> str:
         parts.append(f"no {_either(registration)} on the registration")
     missing = parts[0] if len(parts) == 1 else f"{parts[0]}, and {parts[1]},"
     return f"Calculated dose ({needs.written}): {missing} to check it against."
+
+
+def calculated_dose_notes(orders: Iterable[Order]) -> dict[int, str]:
+    """`calculated_dose_note` of each order by its pk ("" for none), for a list (the
+    pharmacist's queue rows): the measures of every visit with a calculated dose read in one
+    statement, none when no order's dose is calculated (`encounter__patient` loaded)."""
+    listed = list(orders)
+    calculated = [order for order in listed if order_dose_needs(order) is not None]
+    by_visit = encounters_measures(order.encounter for order in calculated)
+    notes = {order.pk: "" for order in listed}
+    for order in calculated:
+        notes[order.pk] = calculated_dose_note(order, by_visit[order.encounter_id])
+    return notes
 
 
 _SPLIT = re.compile(r"[;,\n]+")

@@ -23,6 +23,7 @@ from mar import roles
 from mar.chart_cards import CACHE
 from mar.dosing import AGE, AUC, CREATININE, HEIGHT, PER_KG, PER_M2, SEX, WEIGHT, dose_needs
 from mar.models import DrugClass, Order
+from mar.pharmacy.services import order_return, order_verify
 from mar.services import measures, safety
 from tests import factories
 
@@ -314,3 +315,86 @@ def test_the_verify_screen_does_not_call_a_dose_written_per_kg_a_fixed_dose(clie
         "Written as a calculated dose (10 mg/kg), with no dose basis entered: work the amount "
         "out from the measures."
     ) in html
+
+
+# --- the pharmacist's queue rows -------------------------------------------------------------
+
+NOTE_PER_KG = "Calculated dose (10 mg/kg): no weight recorded on this visit to check it against."
+
+
+def queue(client) -> str:
+    response = client.get(reverse("pharmacy:orders"))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def queue_row(page: str, order: Order) -> str:
+    start = page.index(f'<tr id="order-{order.pk}"')
+    return page[start:].split("</tr>", 1)[0]
+
+
+@pytest.mark.django_db
+def test_the_queue_row_shows_the_note_in_amber_until_measures_are_recorded(
+    client_as, nurse_user
+) -> None:
+    """The row the pharmacist verifies from without opening the order warns as the review
+    page does (QA: verified from the queue's row with no weight on the chart, and no warning)."""
+    encounter = registered_encounter(sex="", birth_date=None)
+    order = order_of(encounter, "teprotumumab", "10 mg/kg")
+    fixed = factories.order_create(
+        encounter, factories.drug_get("ondansetron"), dose="8 mg", indication="R11.2"
+    )
+    pharmacist = client_as(roles.PHARMACIST)
+    page = queue(pharmacist)
+    row = queue_row(page, order)
+    assert (
+        '<div class="small text-warning-emphasis fw-semibold" '
+        f'data-testid="order-dose-measures-note">{NOTE_PER_KG}</div>'
+    ) in row
+    assert 'data-testid="order-verify"' in row  # a warning: Verify is still offered
+    assert "Calculated dose" not in queue_row(page, fixed)
+    chart_measures(encounter, nurse_user, weight_kg="70")
+    assert "Calculated dose" not in queue(pharmacist)
+
+
+@pytest.mark.django_db
+def test_each_row_has_its_own_visits_note(client_as, nurse_user) -> None:
+    """Two visits, one with the weight and one without: only the one without is noted; an AUC
+    dose names what its own visit lacks."""
+    weighed, unweighed, auc_visit = (registered_encounter() for _ in range(3))
+    chart_measures(weighed, nurse_user, weight_kg="70")
+    chart_measures(auc_visit, nurse_user, weight_kg="70")
+    done = order_of(weighed, "teprotumumab", "10 mg/kg")
+    noted = order_of(unweighed, "teprotumumab", "10 mg/kg")
+    auc = order_of(auc_visit, "carboplatin", "AUC 5")
+    page = queue(client_as(roles.PHARMACIST))
+    assert "Calculated dose" not in queue_row(page, done)
+    assert NOTE_PER_KG in queue_row(page, noted)
+    assert (
+        "Calculated dose (AUC 5): no creatinine recorded on this visit to check it against."
+    ) in queue_row(page, auc)
+
+
+@pytest.mark.django_db
+def test_a_returned_row_shows_the_note_and_a_verified_one_does_not(
+    client_as, pharmacist_user
+) -> None:
+    """A returned order still has its Verify, so its row warns; a verified one is past it."""
+    returned = order_of(registered_encounter(), "teprotumumab", "10 mg/kg")
+    order_return(order=returned, reason="dose to confirm with the prescriber", user=pharmacist_user)
+    verified = order_of(registered_encounter(), "teprotumumab", "10 mg/kg")
+    order_verify(order=verified, user=pharmacist_user)
+    page = queue(client_as(roles.PHARMACIST))
+    assert NOTE_PER_KG in queue_row(page, returned)
+    assert "Calculated dose" not in queue_row(page, verified)
+
+
+@pytest.mark.django_db
+def test_a_row_drawn_again_after_a_refused_return_keeps_the_note(client_as) -> None:
+    """htmx: a return sent without its reason answers with the row again, note and all."""
+    order = order_of(registered_encounter(), "teprotumumab", "10 mg/kg")
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:order_return", args=[order.pk]), {"reason": " "}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert NOTE_PER_KG in response.content.decode()
