@@ -7,6 +7,7 @@ from typing import Any
 from django.forms import Form
 from django.utils import timezone
 
+from mar.lazy_forms import LazyForm
 from mar.models import Administration, DrugClass, Encounter, Order
 from tests import factories
 
@@ -75,6 +76,8 @@ def forms_in(value: Any, seen: set[int] | None = None) -> list[Form]:
     seen.add(id(value))
     if isinstance(value, Form):
         return [value]
+    if isinstance(value, LazyForm):  # built at its first read (mar/lazy_forms.py): read it
+        return forms_in(value._made(), seen)
     if isinstance(value, dict):
         return [f for v in value.values() for f in forms_in(v, seen)]
     if isinstance(value, list | tuple):
