@@ -2,7 +2,9 @@
 
 `form_refill(html, page=..., post=..., fields=...)` finds the form marked `data-session-check`
 that posts to `post` (its `action`, read against the page's address `page`; no action: the page
-itself), the one holding most of the fields' names when several do, and gives the page back
+itself), or when none is marked there a form posting there all the same (the chart's card and
+care forms, which JavaScript sends by htmx and which a page without it posts plainly), the one
+holding most of the fields' names when several do, and gives the page back
 with that form's fields holding the values as they were posted: text inputs and hidden fields
 their `value`, a textarea its text, a select its options selected, a checkbox or radio checked
 when its value was posted (unchecked when not: the whole form was posted). A password or file
@@ -51,6 +53,7 @@ class _Tag:
 class _Form:
     tag: _Tag
     details: list[_Tag]
+    marked: bool = False  # data-session-check: a plain form that posts
     controls: list[_Tag] = field(default_factory=list)
     options: dict[int, list[_Tag]] = field(default_factory=dict)  # select's index -> options
 
@@ -91,8 +94,8 @@ class _Scan(HTMLParser):
         if tag.tag == "details":
             self.details.append(tag)
         elif tag.tag == "form":
-            self.form = _Form(tag, list(self.details)) if tag.has("data-session-check") else None
-            if self.form is not None:
+            self.form = _Form(tag, list(self.details), marked=tag.has("data-session-check"))
+            if (tag.get("method") or "get").lower() == "post":
                 self.forms.append(self.form)
         elif self.form is None:
             return
@@ -168,6 +171,7 @@ def form_refill(
         return None
     typed = {name: list(values) for name, values in fields if name != CSRF_FIELD}
     candidates = [f for f in scan.forms if _posts_to(f, page, post)]
+    candidates = [f for f in candidates if f.marked] or candidates
     if not candidates:
         return None
     form = max(candidates, key=lambda f: len(_names(f) & typed.keys()))  # first of the best

@@ -184,6 +184,30 @@ def test_a_coders_correction_comes_back_filled_in_its_open_fold(coder_user) -> N
     assert not ChargeCorrection.objects.exists()
 
 
+def test_a_nurses_card_typed_without_javascript_comes_back_filled_on_the_chart(
+    nurse_user,
+) -> None:
+    """The chart's card form carries no data-session-check (JavaScript sends it by htmx);
+    posted plainly after the session ended, it comes back filled on the chart, its fold open,
+    and nothing of it saved (QA: "that form is not on the page now" was said instead)."""
+    from mar.models import Administration
+    from tests.mar.chart_helpers import running_visit
+
+    encounter, adm = running_visit()
+    page = reverse("mar:encounter", args=[encounter.pk])
+    action = reverse("mar:adm_update", args=[encounter.pk, adm.pk])
+    client = on_the_page(nurse_user, page)
+    idle_sign_off()
+    prefix = f"a{adm.pk}"
+    data = {f"{prefix}-bag": "BAG-NOJS-1", f"{prefix}-version": str(adm.version)}
+    posted_signed_out(client, action, page, data)
+    html = sign_in(client, nurse_user.username, page)
+    assert REFILLED in html
+    assert re.search(rf'name="{prefix}-bag"[^>]*value="BAG-NOJS-1"', html)
+    assert "not on the page now" not in html
+    assert Administration.objects.get(pk=adm.pk).bag == ""
+
+
 def test_a_button_pressed_signed_out_is_said_to_be_pressed_again(coder_user) -> None:
     """A form of a button only (the worklist's "Claim the next"): nothing typed to show; the
     page says nothing was done, to press it again."""

@@ -101,10 +101,20 @@ def test_only_the_marked_form_posting_there_is_filled_and_its_fold_opened() -> N
     )
 
 
-def test_no_marked_form_posting_there_gives_nothing() -> None:
+def test_no_form_posting_there_gives_nothing() -> None:
     assert form_refill(PAGE, page="/save/", post="/elsewhere/", fields=TYPED) is None
-    # An unmarked form (no data-session-check) is never filled.
-    assert form_refill(PAGE, page="/save/", post="/save/", fields=TYPED) is None
+
+
+def test_an_unmarked_form_posting_there_is_filled_when_no_marked_one_does() -> None:
+    """The chart's card and care forms carry no data-session-check (JavaScript sends them by
+    htmx); without JavaScript they post plainly, and what was typed comes back into them."""
+    done = form_refill(PAGE, page="/save/", post="/save/", fields=TYPED)
+    assert done is not None
+    filled = '<input name="dose" value="85 &quot;mg&quot; &lt;b&gt;">'
+    assert f'<form method="post" action="/save/">{filled}</form>' in done.page
+    # a form that does not post (a search) is never filled
+    page = '<form action="/find/"><input name="q" value=""></form>'
+    assert form_refill(page, page="/", post="/find/", fields=[("q", ["x"])]) is None
 
 
 def test_a_form_without_an_action_posts_to_its_page() -> None:
