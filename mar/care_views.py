@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -208,14 +208,33 @@ def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
     return _after_change(request, encounter, bound={f"rate-A{adm.pk}": form}, card=adm.pk)
 
 
-def _rate_change(pk: int, rate_pk: int) -> RateChange:
-    return get_object_or_404(
+def _rate_change(pk: int, rate_pk: int) -> RateChange | None:
+    return (
         RateChange.objects.select_related(
             "administration__encounter__patient", "administration__drug"
-        ),
-        pk=rate_pk,
-        administration__encounter_id=pk,
+        )
+        .filter(pk=rate_pk, administration__encounter_id=pk)
+        .first()
     )
+
+
+def _rate_gone(request: HttpRequest, pk: int) -> HttpResponse:
+    """A rate change's row sent from a page drawn before it was removed (another tab, another
+    nurse): nothing is saved, and the card comes back as it stands, saying so (QA: the answer
+    was a bare 404 and the tab went on showing the row). The row's form names its card
+    (`?card=`); without it, or a card not of this chart, 404 as before."""
+    encounter = _encounter(pk)
+    card = request.GET.get("card", "")
+    adm = encounter.administrations.filter(pk=int(card)).first() if card.isdigit() else None
+    if adm is None:
+        raise Http404("No such rate change.")
+    messages.warning(
+        request,
+        f"Not saved: that rate change of {adm.drug.name} (A{adm.pk}) is no longer on the "
+        "record (removed meanwhile, in another tab or by another nurse). Its card is shown "
+        "as it stands now.",
+    )
+    return _after_change(request, encounter, anchor=f"adm-{adm.pk}", card=adm.pk)
 
 
 def _rate_row_said(rc: RateChange) -> str:
@@ -232,6 +251,8 @@ def rate_change_update(request: HttpRequest, pk: int, rate_pk: int) -> HttpRespo
     """A rate change's row corrected (rate, time), checked as a new one is; on a signed record
     an addendum with its reason. The card comes back, the form as typed when refused."""
     rc = _rate_change(pk, rate_pk)
+    if rc is None:
+        return _rate_gone(request, pk)
     adm = rc.administration
     encounter = adm.encounter
     form = RateChangeEditForm(request.POST, encounter=encounter, prefix=f"rc{rc.pk}")
@@ -272,6 +293,8 @@ def rate_change_remove(request: HttpRequest, pk: int, rate_pk: int) -> HttpRespo
     """A rate change charted in error removed (as a flush's "remove…"); on a signed record
     only as an addendum with its reason."""
     rc = _rate_change(pk, rate_pk)
+    if rc is None:
+        return _rate_gone(request, pk)
     adm = rc.administration
     encounter = adm.encounter
     form = RateChangeRemoveForm(request.POST, prefix=f"rcx{rc.pk}")

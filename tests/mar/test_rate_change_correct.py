@@ -199,6 +199,35 @@ def test_a_rate_change_charted_in_error_is_removed_before_signing(client_as, nur
     assert not Addendum.objects.filter(encounter=encounter).exists()
 
 
+def test_a_row_removed_in_another_tab_is_said_on_its_card_not_a_bare_404(
+    client_as, nurse_user
+) -> None:
+    """Tab B removed the row; tab A's "correct…" or "remove…" of it (drawn before) saves
+    nothing and answers with the card as it stands, saying the row is no longer there (QA:
+    the answer was a 404 and tab A kept showing the row with her typed rate)."""
+    encounter, adm, rc = charted_at_125(nurse_user)
+    client = client_as(roles.NURSE)
+    drawn = _page(client.get(reverse("mar:encounter", args=[encounter.pk])))
+    update = reverse("mar:rate_update", args=[encounter.pk, rc.pk]) + f"?card={adm.pk}"
+    remove = reverse("mar:rate_remove", args=[encounter.pk, rc.pk]) + f"?card={adm.pk}"
+    assert f'action="{update}"' in drawn and f'action="{remove}"' in drawn
+    rates.rate_change_remove(rate_change=rc, version=adm.version, user=nurse_user)
+    adm.refresh_from_db()
+    for url, data in (
+        (update, edit_data(rc, adm, rate_ml_h="200")),
+        (remove, {f"rcx{rc.pk}-version": adm.version}),
+    ):
+        response = client.post(url, data, **HX)
+        assert response.status_code == 200
+        page = _page(response)
+        assert "Not saved: that rate change of carboplatin" in page
+        assert f'id="adm-{adm.pk}"' in page and 'data-testid="rate-changes"' not in page
+    assert not RateChange.objects.filter(administration=adm).exists()
+    # A row of no card of this chart: 404 as before.
+    bare = reverse("mar:rate_remove", args=[encounter.pk, rc.pk])
+    assert client.post(bare, {f"rcx{rc.pk}-version": adm.version}, **HX).status_code == 404
+
+
 @pytest.mark.postgresql("the audit trail is PostgreSQL's triggers (django-pghistory)")
 def test_a_correction_and_a_removal_are_audited_with_the_row_before_and_after(
     client_as, nurse_user
