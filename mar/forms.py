@@ -661,8 +661,10 @@ def card_refused(
     )
     for name in refused:
         other = "stop" if name == "start" else "start"
-        why = " ".join(errors[name])
+        why = " ".join(errors[name]).rstrip()
         why = why[:1].lower() + why[1:]
+        if why and why[-1] not in ".!?":
+            why += "."  # a sentence, before "The record keeps..." (QA)
         if name not in sent and other in sent:
             # The time she typed made the other wrong (a start moved after the stop): said
             # beside the one she typed, the only one this save would have changed.

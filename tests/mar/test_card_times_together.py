@@ -190,6 +190,8 @@ def test_a_start_moved_after_the_stop_is_said_beside_the_start_not_the_stop(clie
     said = beside(html, adm, "start")
     assert said.startswith(f"Stop {hhmm(adm.stop)} is saved; start {hhmm(start)} is not: ")
     assert "is not after its start" in said
+    # each a sentence: the refusal ends with its full stop before "The record keeps" (QA)
+    assert re.search(r"[.!?] The record keeps ", said)
     assert beside(html, adm, "stop") == ""
 
 
