@@ -32,7 +32,7 @@ from typing import Any
 
 from coding.corrections import line_target, lines_matched
 from coding.drug_lines import is_drug_line
-from coding.models import ChargeLine, ChargeRun
+from coding.models import ChargeCorrection, ChargeLine, ChargeRun
 
 
 def _differences(was: ChargeLine, now: ChargeLine) -> tuple[str, ...]:
@@ -368,7 +368,14 @@ def review_acts(
             if c.carried_from_id is None:
                 acts.append(ReviewAct(r.pk, "corrected a line", c.by, c.at))
             if c.decided_at is not None:
-                acts.append(ReviewAct(r.pk, "re-reviewed a correction", c.decided_by, c.decided_at))
+                # her way back to the engine's line is said as she did it (QA: it read as a
+                # re-review); any other decision is a re-review of a carried correction
+                what = (
+                    "took a line back to the engine's"
+                    if c.state == ChargeCorrection.State.BACK
+                    else "re-reviewed a correction"
+                )
+                acts.append(ReviewAct(r.pk, what, c.decided_by, c.decided_at))
         for o in r.edit_overrides.all():
             acts.append(ReviewAct(r.pk, "overrode an edit", o.by, o.at))
     return acts

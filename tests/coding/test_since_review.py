@@ -345,3 +345,27 @@ def test_a_new_run_that_changed_no_charge_since_review_gets_no_badge(
     run, created = charge_run_generate(encounter_id=encounter.pk, trigger="addendum")
     assert created
     assert "changed-since-review" not in worklist_row(client, encounter.pk)
+
+
+def test_a_line_taken_back_to_the_engines_is_said_as_such_not_as_a_re_review() -> None:
+    """QA: after "Back to the engine's line" the box said "you re-reviewed a correction"."""
+    from coding.models import ChargeCorrection
+    from coding.run_changes import review_acts
+
+    at = datetime(2026, 3, 2, 11, 0)
+
+    def correction(state: str) -> SimpleNamespace:
+        return SimpleNamespace(carried_from_id=1, state=state, decided_at=at, decided_by="coder-1")
+
+    run = SimpleNamespace(
+        pk=7,
+        corrections=SimpleNamespace(
+            all=lambda: [
+                correction(ChargeCorrection.State.BACK),
+                correction(ChargeCorrection.State.KEPT),
+            ]
+        ),
+        edit_overrides=SimpleNamespace(all=lambda: []),
+    )
+    said = [act.what for act in review_acts([run])]
+    assert said == ["took a line back to the engine's", "re-reviewed a correction"]
