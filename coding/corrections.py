@@ -336,6 +336,31 @@ def _inputs(entry_id: str, entry: Any, *, drug: bool) -> Any:
     return {k: v for k, v in entry.items() if k in _DRUG_BILLING_KEYS or k in ("id", "drug")}
 
 
+# A drug line's billing inputs (coding/drug_lines.py `drug_line_inputs`): the formulary's data,
+# and what the record says of the dose (said with the record's changes above), its waste and NDCs.
+_FORMULARY_BILLING = ("hcpcs", "billing_unit", "container")
+_RECORD_BILLING = {"waste": "waste", "ndc": "NDC scanned", "claim_ndc": "NDC billed"}
+
+
+def _billing_changes(adm: str, was: Any, now: Any) -> list[str]:
+    """What changed of an administration's drug line inputs: "the drug's billing data changed"
+    only when the formulary's did (QA: a dose changed by addendum also said it, while the drug's
+    data had not changed); its waste or NDCs each in words; the dose is the record's, said
+    there."""
+    if was == now:
+        return []
+    was, now = was or {}, now or {}
+    if not isinstance(was, dict) or not isinstance(now, dict):
+        return [f"{adm}: the drug's billing data changed"]
+    said = []
+    if any(was.get(k) != now.get(k) for k in _FORMULARY_BILLING):
+        said.append(f"{adm}: the drug's billing data changed")
+    for key, label in _RECORD_BILLING.items():
+        if was.get(key) != now.get(key):
+            said.append(f"{adm}: {label} {was.get(key) or '—'} → {now.get(key) or '—'}")
+    return said
+
+
 def basis_changes(
     basis: dict[str, Any],
     *,
@@ -362,8 +387,7 @@ def basis_changes(
         said += _entry_changes(key, was, new, what)
     billing = basis.get("billing") or {}
     for adm, was in sorted(billing.items()):
-        if (run.billing_snapshot or {}).get(adm) != was:
-            said.append(f"{adm}: the drug's billing data changed")
+        said += _billing_changes(adm, was, (run.billing_snapshot or {}).get(adm))
     ndcs = basis.get("formulary") if run.formulary_snapshot is not None else None
     for adm, was in sorted((ndcs or {}).items()):
         carried = _ndc_of(run.formulary_snapshot.get(adm))

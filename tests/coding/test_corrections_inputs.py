@@ -136,3 +136,19 @@ def test_the_infusions_times_bring_back_the_administration_code_not_the_drug_lin
 
 def carried_codes(run: ChargeRun) -> list[str]:
     return [c.original["code"] for c in run.corrections.all()]
+
+
+def test_a_dose_changed_alone_is_not_said_as_the_drugs_billing_data() -> None:
+    """QA: an addendum changing diphenhydramine's dose 50 -> 100 mg listed "the drug's billing
+    data changed" beside the dose, while the formulary's data had not changed. The dose is the
+    record's (said with its changes); the drug's billing data only when the formulary's did;
+    waste and the NDCs each in words."""
+    from coding.corrections import _billing_changes
+
+    was = {"hcpcs": "J1200", "billing_unit": "50 mg", "container": "", "dose": "50 mg"}
+    assert _billing_changes("A2", was, {**was, "dose": "100 mg"}) == []
+    assert _billing_changes("A2", was, {**was, "hcpcs": "J1201"}) == [
+        "A2: the drug's billing data changed"
+    ]
+    assert _billing_changes("A2", was, {**was, "waste": "10 mg"}) == ["A2: waste — → 10 mg"]
+    assert _billing_changes("A2", was, was) == []
