@@ -135,18 +135,18 @@ def test_the_last_reviewed_run_is_the_latest_earlier_run_a_coder_acted_on() -> N
         ReviewAct(1, "accepted it"),
         ReviewAct(2, "sent a query", at=datetime(2026, 3, 2, 9, 12)),
     ]
-    assert last_reviewed(runs, runs[2], acts) == acts[1]  # type: ignore[arg-type]
-    assert last_reviewed(runs, runs[2], []) is None  # type: ignore[arg-type]
+    assert last_reviewed(runs, runs[2], acts) == acts[1]
+    assert last_reviewed(runs, runs[2], []) is None
 
 
 def test_a_review_of_the_current_run_ended_by_accept_or_query_leaves_nothing_to_compare() -> None:
     runs = [run_at(1, 0), run_at(2, 10)]
     for what in ReviewAct.CONCLUDING:
         acts = [ReviewAct(1, "sent a query"), ReviewAct(2, what)]
-        assert last_reviewed(runs, runs[1], acts) is None  # type: ignore[arg-type]
+        assert last_reviewed(runs, runs[1], acts) is None
     # A correction of the current run is a review under way: still since run 1.
     acts = [ReviewAct(1, "sent a query"), ReviewAct(2, "corrected a line")]
-    assert last_reviewed(runs, runs[1], acts) == acts[0]  # type: ignore[arg-type]
+    assert last_reviewed(runs, runs[1], acts) == acts[0]
 
 
 def test_every_run_since_has_its_reasons_and_each_addendum_goes_with_the_run_it_made() -> None:
@@ -155,7 +155,7 @@ def test_every_run_since_has_its_reasons_and_each_addendum_goes_with_the_run_it_
     second = SimpleNamespace(pk=8, at=datetime(2026, 3, 2, 9, 19))
     later = SimpleNamespace(pk=9, at=datetime(2026, 3, 2, 9, 30))
     before = SimpleNamespace(pk=6, at=datetime(2026, 2, 28, 9, 0))
-    reasons = reasons_since(runs, runs[2], 1, [later, second, first, before])  # type: ignore[arg-type]
+    reasons = reasons_since(runs, runs[2], 1, [later, second, first, before])
     assert [(r.run.pk if r.run else None, [a.pk for a in r.addenda]) for r in reasons] == [
         (2, [7]),
         (3, [8]),
