@@ -9,7 +9,7 @@ from django import forms
 
 from coding.models import ChargeFinding, ReviewItem
 from coding.modifiers import modifiers_refusal, modifiers_typed
-from coding.review import MAX_UNITS
+from coding.review import CODE_HELP, CODE_RE, MAX_UNITS
 from mar.validators import validate_question_in_words, validate_reason_in_words
 
 REASON_HELP = "Mandatory: it goes with the claim and into the reconciliation report."
@@ -106,8 +106,12 @@ class LineCorrectForm(forms.Form):
         data = super().clean() or {}
         if data.get("action") == "change":
             # A field already refused (units "abc") keeps its own error alone.
-            if not data.get("code") and "code" not in self.errors:
+            code = (data.get("code") or "").strip().upper()
+            if not code and "code" not in self.errors:
                 self.add_error("code", "A changed line needs its code.")
+            elif "code" not in self.errors and not CODE_RE.match(code):
+                # said with the units' and modifiers' errors, not after them (QA)
+                self.add_error("code", f"{code} is not a CPT/HCPCS code: {CODE_HELP}")
             if not data.get("units") and "units" not in self.errors:
                 self.add_error("units", "A changed line needs its units.")
         return data

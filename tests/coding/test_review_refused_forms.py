@@ -564,3 +564,21 @@ def test_a_refused_correction_page_gives_its_browser_the_review_pages_address(cl
     review = reverse("coding:encounter_charges", args=[encounter.pk])
     assert f'data-review-url="{review}"' in response.content.decode()
     assert form_on(response, url).errors == {f"l{line.pk}-code": ["A changed line needs its code."]}
+
+
+def test_a_wrong_code_units_and_modifier_are_said_together_beside_each(claimed) -> None:
+    """QA: code "ZZZ", units 0 and modifier "5" showed the units' and the modifier's errors,
+    and the code's only at the next send. Each is said beside its field at once."""
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    data = correction(line, code="ZZZ", reason="typo in the chart")
+    data.update({f"l{line.pk}-units": "0", f"l{line.pk}-modifiers": "5"})
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    form = form_on(response, url)
+    assert sorted(form.errors) == sorted(
+        [f"l{line.pk}-code", f"l{line.pk}-units", f"l{line.pk}-modifiers"]
+    )
+    assert form.errors[f"l{line.pk}-code"][0].startswith("ZZZ is not a CPT/HCPCS code")
