@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from mar import scan_compliance
+from mar import merge, scan_compliance
 from mar.bcma import wristband_mrn
 from mar.care_forms import (
     AdministrationRemoveForm,
@@ -218,6 +218,13 @@ def _rate_change(pk: int, rate_pk: int) -> RateChange | None:
     )
 
 
+def _rate_row_drawn(rc: RateChange) -> dict[str, str]:
+    """What the row's "correct..." form showed (its rate and time as stored): a form sent from
+    a page drawn before the signature says only what she changed of them (QA: the time was
+    listed when only the rate was typed)."""
+    return {"rate_ml_h": f"{rc.rate_ml_h.normalize():f}", "at": merge.canonical(rc.at)}
+
+
 def _rate_gone(request: HttpRequest, pk: int) -> HttpResponse:
     """A rate change's row sent from a page drawn before it was removed (another tab, another
     nurse): nothing is saved, and the card comes back as it stands, saying so (QA: the answer
@@ -259,7 +266,7 @@ def rate_change_update(request: HttpRequest, pk: int, rate_pk: int) -> HttpRespo
     bound = {f"rate-A{adm.pk}-{rc.pk}": form}
     drawn_in_progress = _drawn_in_progress(request, form)
     if encounter.is_signed and drawn_in_progress:  # signed since the page was drawn
-        unsent = _form_unsent(request, form, _rate_row_said(rc))
+        unsent = _form_unsent(request, form, _rate_row_said(rc), drawn=_rate_row_drawn(rc))
         return _signed_since(request, encounter, unsent)
     if form.is_valid():
         try:
@@ -273,7 +280,7 @@ def rate_change_update(request: HttpRequest, pk: int, rate_pk: int) -> HttpRespo
             )
         except RecordSigned as exc:
             if drawn_in_progress:
-                unsent = _form_unsent(request, form, _rate_row_said(rc))
+                unsent = _form_unsent(request, form, _rate_row_said(rc), drawn=_rate_row_drawn(rc))
                 return _signed_since(request, encounter, unsent)
             apply_chart_error(form, exc.errors)  # the addendum's reason missing: beside it
         except ChartError as exc:

@@ -350,6 +350,7 @@ def test_a_correction_from_a_page_drawn_before_the_signature_is_said_not_saved(
     assert response.status_code == 409
     assert response["X-MAR-Signed"]
     assert "Rate (mL/h): '152'" in _page(response)
+    assert "At: '" not in _page(response)  # only what she changed is said (QA)
     assert RateChange.objects.get(pk=rc.pk).rate_ml_h == Decimal(125)
 
 
