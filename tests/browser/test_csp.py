@@ -82,6 +82,7 @@ def test_no_page_violates_the_content_security_policy(
 def drag_taller(page, textarea) -> None:
     """Drag the textarea's corner down, as the pharmacist does to see a long reason: Chromium
     writes its new height into the textarea's style attribute (the user's own, not a violation)."""
+    textarea.scroll_into_view_if_needed()  # a row with notes may begin below the fold
     box = textarea.bounding_box()
     assert box is not None
     corner_x, corner_y = box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
