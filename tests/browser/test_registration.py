@@ -60,6 +60,9 @@ def test_a_clerk_registers_opens_a_visit_and_enters_an_order(browser_page, live_
     encounter = Encounter.objects.get(patient=patient)
 
     page.click("text=Enter an order")
+    # htmx binds the drug field's search when the page has loaded: typed before (a loaded
+    # machine, the scripts deferred), the input event finds nothing listening
+    page.wait_for_load_state("load")
     page.fill("#id_drug", "elox")
     page.wait_for_selector("#drug-options option", state="attached")
     assert page.eval_on_selector("#drug-options option", "o => o.value") == "oxaliplatin"
