@@ -345,10 +345,13 @@ def _sites_care(
     ids = [s.pk for s in sites]
     prefetched(sites, "assessments", reads.assessments(ids) if ids else [])
     for site in sites:
+        # Built when drawn (mar/lazy_forms.py): a chip kept drawn (mar/chart_cards.py) reads none.
         care.sites[site.pk] = {
             "assessments": list(site.assessments.all()),
             "details_form": bound.get(f"site-details-S{site.pk}")
-            or care_forms.SiteDetailsForm(instance=site, prefix=f"sd{site.pk}"),
+            or lazy(partial(care_forms.SiteDetailsForm, instance=site, prefix=f"sd{site.pk}")),
             "condition_form": bound.get(f"site-condition-S{site.pk}")
-            or care_forms.SiteConditionForm(encounter=encounter, prefix=f"sc-s{site.pk}"),
+            or lazy(
+                partial(care_forms.SiteConditionForm, encounter=encounter, prefix=f"sc-s{site.pk}")
+            ),
         }

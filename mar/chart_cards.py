@@ -21,6 +21,9 @@ clock: its forms are unbound (a time left empty means "now" when sent, never pre
 with anything the nurse sent (a form bound with its errors and typed values, a conflict, an
 addendum prefilled, a refused pause/resume/stop) is drawn afresh and never kept.
 
+The orders' rows (`orders_draw`) and the access sites' chips with the "+ Add site" form
+(`sites_draw`) are kept the same way, each under every value it shows.
+
 The cache is `CACHES["board"]` (memory per process, as the board's cards and the worklist's
 rows). tests/mar/test_chart_cards.py holds the chart page with cards kept to the page drawn with
 nothing kept (and to the page drawn by the template's own include), after any sequence of
@@ -52,7 +55,7 @@ from mar.jinja import jinja
 from mar.lazy_forms import is_bound
 
 CACHE = "board"
-_VERSION = "7"  # bump when the card's templates, its forms or what it reads change
+_VERSION = "8"  # bump when the card's templates, its forms or what it reads change
 TEMPLATE = "mar/_administration.jinja"
 KEEP = True  # tests draw the page without any card kept (the template's include) to compare
 
@@ -334,3 +337,111 @@ def orders_draw(request: HttpRequest, context: dict[str, Any]) -> None:
         )
         for order, _given, _form, _dform in rows
     }
+
+
+# The access sites' chips (mar/_site_chip.jinja: the site, its care and its assessments, its
+# flushes, its one-tap actions and its details form) and the "+ Add site" form, kept drawn as the
+# cards are, while every value they show is as it was. Their forms start from the site's own
+# fields and the encounter's time zone only (a time left empty means "now" when sent, never
+# prefilled), so nothing on them reads the clock; their slot is the CSRF token.
+SITE_TEMPLATE = "mar/_site_chip.jinja"
+SITE_ADD_TEMPLATE = "mar/_site_add.jinja"
+
+
+def _site_shown(row: Any, context: dict[str, Any]) -> tuple[Any, ...]:
+    """Every value the site's chip reads (mar/_site_chip.jinja and the parts it includes), but
+    the slot; read without building its forms (mar/lazy_forms.py)."""
+    site = row.site
+    encounter = context["encounter"]
+    care = context.get("care")
+    info = care.sites.get(site.pk) if care is not None else None
+    return (
+        _fields(site),
+        tuple((*_fields(flush), remove is not None) for flush, remove in row.flushes),  # type: ignore[misc]
+        tuple((adm.pk, adm.drug.name) for adm in row.running),
+        tuple((*_fields(a), _username(a.by)) for a in info["assessments"])  # type: ignore[misc]
+        if info is not None
+        else None,
+        encounter.pk,
+        encounter.status,
+        encounter.signed_at,
+        str(context.get("zone")),
+        bool(context.get("can_chart")),
+        bool(context.get("can_addendum")),
+    )
+
+
+def _site_keepable(row: Any, context: dict[str, Any]) -> bool:
+    """Whether the chip is drawn from what is stored only (no form of it bound: what the nurse
+    sent, with its errors, is drawn afresh)."""
+    care = context.get("care")
+    info = care.sites.get(row.site.pk) if care is not None else None
+    forms = [row.flush_form, row.assess_form, row.discontinue_form, row.bound_form]
+    forms += [remove for _flush, remove in row.flushes]
+    if info is not None:
+        forms += [info["details_form"], info["condition_form"]]
+    return not any(is_bound(form) for form in forms)
+
+
+def site_key(row: Any, context: dict[str, Any]) -> str:
+    digest = hashlib.sha256(repr(_site_shown(row, context)).encode()).hexdigest()
+    return f"chart-site:{_VERSION}:{row.site.pk}:{digest}"
+
+
+def _site_add_key(context: dict[str, Any]) -> str | None:
+    """The "+ Add site" form's key; None when it is not kept (bound: what the nurse sent)."""
+    form = context.get("site_form")
+    if form is None or is_bound(form):
+        return None
+    shown = (
+        context["encounter"].pk,
+        bool(context.get("sites")),
+        bool(context.get("site_asks_reason")),
+        str(context.get("zone")),
+        bool(context.get("can_chart")),
+    )
+    return f"chart-site-add:{_VERSION}:{hashlib.sha256(repr(shown).encode()).hexdigest()}"
+
+
+def sites_draw(request: HttpRequest, context: dict[str, Any]) -> None:
+    """Each site chip of the chart's `context` kept or drawn now and kept, into `row.html`, and
+    the "+ Add site" form into `context["site_add_html"]`; a chip or form with anything the
+    nurse sent is drawn by the page's template itself, and never kept."""
+    if not KEEP:
+        return
+    rows = [row for row in context.get("sites") or () if _site_keepable(row, context)]
+    add_key = _site_add_key(context)
+    if not rows and add_key is None:
+        return
+    cache = caches[CACHE]
+    keys = {row.site.pk: site_key(row, context) for row in rows}
+    wanted = list(keys.values()) + ([add_key] if add_key else [])
+    found = cache.get_many(wanted)
+    missed = {}
+    values = {**context, "csrf_token": _TOKEN_SLOT}
+    with timezone.override(context.get("zone")):
+        if rows:
+            template = jinja().get_template(SITE_TEMPLATE)
+            for row in rows:
+                key = keys[row.site.pk]
+                if key not in found:
+                    missed[key] = found[key] = template.render(
+                        {
+                            **values,
+                            "row": row,
+                            "site": row.site,
+                            "form": row.form,
+                            "flush_form": row.flush_form,
+                        }
+                    )
+        if add_key is not None and add_key not in found:
+            missed[add_key] = found[add_key] = (
+                jinja().get_template(SITE_ADD_TEMPLATE).render(values)
+            )
+    if missed:
+        cache.set_many(missed)
+    token = str(get_token(request))
+    for row in rows:
+        row.html = Markup(found[keys[row.site.pk]].replace(_TOKEN_SLOT, token))
+    if add_key is not None:
+        context["site_add_html"] = Markup(found[add_key].replace(_TOKEN_SLOT, token))

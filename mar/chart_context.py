@@ -646,12 +646,18 @@ def chart_context(
         "site_form": None
         if started is not None
         else bound.get("site")
-        or SiteForm(
-            encounter=encounter,
-            prefix="site",
-            has_vascular_site=has_vascular,
-            initial={"kind": AccessSite.Kind.PERIPHERAL_IV},
+        or lazy(
+            partial(
+                SiteForm,
+                encounter=encounter,
+                prefix="site",
+                has_vascular_site=has_vascular,
+                initial={"kind": AccessSite.Kind.PERIPHERAL_IV},
+            )
         ),
+        # what the "+ Add site" form asks (a reason for a second vascular site), read without
+        # building the form (mar/chart_cards.py keeps it drawn)
+        "site_asks_reason": has_vascular,
         "times_form": None
         if started is not None
         else bound.get("times")
@@ -861,6 +867,7 @@ class SiteRow:
     discontinue_form: Form | None = None
     running: list[Administration] = field(default_factory=list)  # infusions running on it
     bound_form: Form | None = None  # the details form as the nurse posted it
+    html: Markup | None = None  # the chip kept drawn (mar/chart_cards.py `sites_draw`)
 
     @cached_property
     def form(self) -> Form:
@@ -892,14 +899,15 @@ def _site_row(
     bound: dict[str, Form],
     running: list[Administration] | None = None,
 ) -> SiteRow:
-    assess_form = bound.get(f"assess-S{site.pk}") or SiteAssessForm(
-        encounter=encounter, prefix=f"assess{site.pk}"
+    # Built when drawn (mar/lazy_forms.py): a chip kept drawn (mar/chart_cards.py) reads none.
+    assess_form = bound.get(f"assess-S{site.pk}") or lazy(
+        lambda: SiteAssessForm(encounter=encounter, prefix=f"assess{site.pk}")
     )
-    discontinue_form = bound.get(f"discontinue-S{site.pk}") or SiteDiscontinueForm(
-        encounter=encounter, prefix=f"discontinue{site.pk}"
+    discontinue_form = bound.get(f"discontinue-S{site.pk}") or lazy(
+        lambda: SiteDiscontinueForm(encounter=encounter, prefix=f"discontinue{site.pk}")
     )
-    flush_form = bound.get(f"flush-S{site.pk}") or FlushForm(
-        encounter=encounter, prefix=f"flush{site.pk}"
+    flush_form = bound.get(f"flush-S{site.pk}") or lazy(
+        lambda: FlushForm(encounter=encounter, prefix=f"flush{site.pk}")
     )
     # A flush's remove form has a field only on a signed record (the addendum's reason): on a
     # record in progress none is built unless posted back with an error (issue 19: a site with
@@ -909,7 +917,7 @@ def _site_row(
         (
             flush,
             bound.get(f"flush-F{flush.pk}")
-            or (FlushRemoveForm(prefix=f"f{flush.pk}") if signed else None),
+            or (lazy(partial(FlushRemoveForm, prefix=f"f{flush.pk}")) if signed else None),
         )
         for flush in flushes  # in time order
         if flush.site_id == site.pk

@@ -36,7 +36,7 @@ from mar import merge
 from mar.board_cards import board_cards
 from mar.care_context import care_context
 from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
-from mar.chart_cards import cards_draw, orders_draw
+from mar.chart_cards import cards_draw, orders_draw, sites_draw
 from mar.chart_context import (
     answer_context,
     bedside_now,
@@ -229,6 +229,7 @@ def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) ->
     # The cards unchanged since drawn are kept drawn (issue 19); those with what was sent are not.
     cards_draw(request, context, bound=kwargs.get("bound"))
     orders_draw(request, context)  # the orders' rows too, their Start forms' keys new
+    sites_draw(request, context)  # and the sites' chips and the "+ Add site" form
     return context
 
 
