@@ -30,11 +30,13 @@ from mar.services.scanning import scan_usable_for, wrong_patient_of
 class ChartRows:
     """The rows the whole chart's context already read (`chart_context`), so its care panels do
     not read them again (issue 19): the orders (with their drugs), the administrations (with
-    their pauses, who created and double-checked them) and the access sites."""
+    their pauses, who created and double-checked them) and the access sites; the visit's
+    measures when it read them (the sign-off's notes of a calculated dose given), else None."""
 
     orders: list[Order]
     administrations: list[Administration]
     sites: list[AccessSite]
+    measures: measures.Measures | None = None
 
 
 @dataclass
@@ -123,7 +125,11 @@ def care_context(
         if user_has_role(request.user, NURSE, CODER, PHARMACIST):  # who opens a chart
             care.wrong_patient_encounter = other_encounter
     if not scan_only:
-        care.measures = measures.encounter_measures(encounter)
+        care.measures = (
+            rows.measures
+            if rows is not None and rows.measures is not None
+            else measures.encounter_measures(encounter)
+        )
         care.measure_form = bound.get("measure") or care_forms.MeasureForm(
             encounter=encounter, prefix="m"
         )
@@ -134,7 +140,7 @@ def care_context(
     names = safety.AllergyNames()
     # The visit's measures, read once and only when an order's dose is calculated (per kg, per
     # m², by AUC): the page's own when it read them.
-    visit_measures = care.measures
+    visit_measures = care.measures or (rows.measures if rows is not None else None)
     for order in read:
         if orders is not None and order.pk not in orders:
             continue

@@ -66,7 +66,7 @@ from mar.record import (
     record_from_encounter,
     record_id,
 )
-from mar.services import charting
+from mar.services import charting, measures, safety
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.summary import Written, findings_of, signed_moment, summary_evaluate, summary_for
 from mar.timeline import Timeline, build_timeline
@@ -551,6 +551,15 @@ def chart_context(
             touched_cards.append(_card_findings(encounter, adm, items_by_adm))
 
     given = {a.order_id for a in adms}
+    # The sign-off's notes of a calculated dose given without its measures: the visit's measures
+    # read only when an order given is calculated, and given to the care panels, which read
+    # them for the measures panel and the Start boxes (no read more).
+    given_orders = [order for order in orders if order.pk in given]
+    visit_measures = None
+    if not encounter.is_signed and any(
+        safety.order_dose_needs(order) is not None for order in given_orders
+    ):
+        visit_measures = measures.encounter_measures(encounter)
     open_sites = [s for s in sites if s.discontinued_at is None]
     # A start's answer sends its order's row alone (`order_move`), moved to the orders given when
     # it is the first time it is given; the other rows did not change (each row's scan and safety
@@ -699,9 +708,14 @@ def chart_context(
         # (mar/_queries.html reads them itself where a view gives none).
         "open_queries": open_queries,
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
+        "sign_dose_notes": []
+        if encounter.is_signed
+        else sign_dose_notes(encounter, given_orders, visit_measures),
         "order_purposes": Order.Purpose,
         # what was read, for the care panels (`care_context(rows=...)`)
-        "rows": ChartRows(orders=orders, administrations=adms, sites=sites),
+        "rows": ChartRows(
+            orders=orders, administrations=adms, sites=sites, measures=visit_measures
+        ),
     }
 
 
@@ -792,10 +806,42 @@ def answer_context(
             or SignForm(open_errors=checklist.open_errors, counts=sign_counts(record))
         ),
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
+        # the orders given read in one statement, their visit's measures in one more only when
+        # one is calculated (the answer's queries stay fixed)
+        "sign_dose_notes": []
+        if encounter.is_signed
+        else sign_dose_notes(encounter, reads.orders_given(encounter)),
     }
     if encounter.is_signed:
         context["addenda"] = list(encounter.addenda.select_related("author"))
     return context
+
+
+@dataclass(frozen=True)
+class SignDoseNote:
+    """An order given whose dose is calculated (per kg, per m², by AUC) from measures this
+    visit has not recorded: the sign-off says it beside what is signed, a warning that never
+    stops the signature (`safety.calculated_dose_note`). It is not a RAC checklist item nor an
+    engine finding: the measures behind a dose are a safety matter, not the documentation a
+    charge rests on (docs/rac-checklist.md), and the record the engine reads carries none."""
+
+    order: Order
+    note: str
+
+
+def sign_dose_notes(
+    encounter: Encounter,
+    given: Iterable[Order],
+    visit_measures: measures.Measures | None = None,
+) -> list[SignDoseNote]:
+    """The sign-off's notes: of the orders `given` (each with its drug and its encounter, this
+    one), those calculated from measures the visit has not recorded, in their order. The
+    visit's measures are read in one statement, and only when one of them is calculated
+    (`safety.calculated_dose_notes`), unless given (`visit_measures`, read already)."""
+    listed = list(given)
+    known = {encounter.pk: visit_measures} if visit_measures is not None else None
+    notes = safety.calculated_dose_notes(listed, known=known)
+    return [SignDoseNote(order, notes[order.pk]) for order in listed if notes[order.pk]]
 
 
 def sign_counts(record: Record | None) -> SignCounts | None:

@@ -7,6 +7,7 @@ tests/mar/test_prepared.py holds every read here to its queryset."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import Group, User
@@ -77,10 +78,12 @@ def encounter_and_summary(encounter_id: int, user_id: int) -> QuerySet[Encounter
     the names of the groups of the user `user_id` (`reader_groups`: the view's role check),
     how many administrations and flushes it holds (`sign_counts`: the sign-off names them) and
     which of its orders are returned by pharmacy (`returned_orders`: a chart drawn with another
-    set is drawn again).
+    set is drawn again), and the orders given with their doses (`orders_given`: the sign-off's
+    notes of a calculated dose without its measures).
     (Not for a view that writes: the summary read here would be the one before its write.)
-    Not its patient nor who signed it: the checklist shows neither."""
-    read = Encounter.objects.filter(pk=encounter_id).select_related("summary")
+    With its patient (the age and sex a calculated dose's note reads), not who signed it: the
+    checklist does not show it."""
+    read = Encounter.objects.filter(pk=encounter_id).select_related("summary", "patient")
     if connections[read.db].vendor != "postgresql":
         return read
     return read.annotate(
@@ -90,6 +93,7 @@ def encounter_and_summary(encounter_id: int, user_id: int) -> QuerySet[Encounter
         sign_administrations=RawSQL(_count_sql(Administration), ()),
         sign_flushes=RawSQL(_count_sql(Flush), ()),
         returned_orders=ArraySubquery(_returned(Order.objects.filter(encounter=OuterRef("pk")))),
+        given_orders=RawSQL(_GIVEN_SQL, (), output_field=JSONField()),
     )
 
 
@@ -181,6 +185,58 @@ _NAMED_SQL = (
     f"FROM jsonb_array_elements({_table(EncounterSummary)}.{_column(EncounterSummary, 'findings')})"
     " AS f, jsonb_array_elements_text(f.value -> 'administrations') AS n)"
 )
+
+
+# The orders given (those with an administration), with their doses and the drug's name: what
+# the sign-off's notes of a calculated dose read (`orders_given`). The dose's value as text, so
+# it comes back the Decimal it is.
+_GIVEN_SQL = (
+    "SELECT coalesce(jsonb_agg(jsonb_build_object("
+    f"{_pairs('o', Order, ('id', 'drug', 'dose', 'dose_unit', 'dose_basis'))}, "
+    f"'dose_value', o.{_column(Order, 'dose_value')}::text, "
+    f"'drug_name', d.{_column(Drug, 'name')}) ORDER BY o.{_column(Order, 'id')}), '[]'::jsonb) "
+    f"FROM {_table(Order)} o "
+    f"JOIN {_table(Drug)} d ON d.{_column(Drug, 'id')} = o.{_column(Order, 'drug')} "
+    f"WHERE o.{_column(Order, 'encounter')} = {_ENCOUNTER_ID} AND EXISTS (SELECT 1 FROM "
+    f"{_table(_ADM)} g WHERE g.{_column(_ADM, 'order')} = o.{_column(Order, 'id')})"
+)
+
+
+@prepared
+def given_orders_read(encounter_id: int) -> QuerySet[Order]:
+    """The encounter's orders given (with an administration), with their drugs, in order."""
+    return (
+        Order.objects.filter(encounter_id=encounter_id)
+        .filter(Exists(Administration.objects.filter(order=OuterRef("pk"))))
+        .select_related("drug")
+        .order_by("pk")
+    )
+
+
+def orders_given(encounter: Encounter) -> list[Order]:
+    """The encounter's orders given, in order, each with its drug (its name) and its dose
+    (`dose`, `dose_value`, `dose_unit`, `dose_basis`; any other field read when asked for): as
+    `encounter_and_summary` read them with it (PostgreSQL), else read."""
+    rows = getattr(encounter, "given_orders", None)
+    if rows is None:
+        return given_orders_read(encounter.pk, encounter=encounter)
+    db = encounter._state.db or "default"
+    given = []
+    for row in rows:
+        value = row["dose_value"]
+        order = _partial(
+            Order,
+            db,
+            {
+                **row,
+                "encounter_id": encounter.pk,
+                "dose_value": None if value is None else Decimal(value),
+            },
+        )
+        order.encounter = encounter
+        order.drug = _partial(Drug, db, {"id": row["drug_id"], "name": row["drug_name"]})
+        given.append(order)
+    return given
 
 
 @dataclass

@@ -44,6 +44,7 @@ from mar.chart_context import (
     checklist_context,
     evaluate,
     sign_counts,
+    sign_dose_notes,
 )
 from mar.clock import date_hhmm, hhmm
 from mar.forms import (
@@ -305,6 +306,11 @@ def encounter_checklist(request: HttpRequest, pk: int) -> HttpResponse:
     context["sign_form"] = SignForm(
         open_errors=context["checklist"].open_errors,
         counts=SignCounts(*reads.sign_counts(encounter)),
+    )
+    # The orders given read with the encounter (PostgreSQL); their measures only when one is
+    # calculated (a statement more, fixed).
+    context["sign_dose_notes"] = (
+        [] if encounter.is_signed else sign_dose_notes(encounter, reads.orders_given(encounter))
     )
     response = partial_response(request, "mar/_checklist_response.jinja", context)
     shown = request.GET.get("returned_shown")

@@ -33,7 +33,7 @@ The start itself is charting's `administration_start`, in the same transaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -114,7 +114,8 @@ def order_dose_needs(order: Order) -> dosing.DoseNeeds | None:
 
 
 def calculated_dose_note(order: Order, measures: Measures) -> str:
-    """A warning, not a stop, at verification and in the Start box: an order whose dose is
+    """A warning, not a stop, at verification, in the Start box and at sign-off (for an order
+    given: `chart_context.sign_dose_notes`): an order whose dose is
     calculated (per kg, per m², by AUC) on a visit without the measures it is calculated from
     ("Calculated dose (AUC 5): no creatinine or weight recorded on this visit to check it
     against."); "" for a fixed dose, or once they are recorded. The pharmacist and the nurse
@@ -135,13 +136,23 @@ def calculated_dose_note(order: Order, measures: Measures) -> str:
     return f"Calculated dose ({needs.written}): {missing} to check it against."
 
 
-def calculated_dose_notes(orders: Iterable[Order]) -> dict[int, str]:
+def calculated_dose_notes(
+    orders: Iterable[Order], *, known: Mapping[int, Measures] | None = None
+) -> dict[int, str]:
     """`calculated_dose_note` of each order by its pk ("" for none), for a list (the
-    pharmacist's queue rows): the measures of every visit with a calculated dose read in one
-    statement, none when no order's dose is calculated (`encounter__patient` loaded)."""
+    pharmacist's queue rows, the sign-off's orders given): the measures of every visit with a
+    calculated dose read in one statement, none when no order's dose is calculated
+    (`encounter__patient` loaded). `known`: visits' measures read already, by the encounter's
+    pk (the chart's page), not read again."""
     listed = list(orders)
     calculated = [order for order in listed if order_dose_needs(order) is not None]
-    by_visit = encounters_measures(order.encounter for order in calculated)
+    known = known or {}
+    by_visit = {
+        **encounters_measures(
+            order.encounter for order in calculated if order.encounter_id not in known
+        ),
+        **known,
+    }
     notes = {order.pk: "" for order in listed}
     for order in calculated:
         notes[order.pk] = calculated_dose_note(order, by_visit[order.encounter_id])

@@ -158,8 +158,10 @@ SIGNED_EXTRA = 1  # the addenda
 # The checklist reads the stored summary (mar/summary.py) instead of the bridge: session, user,
 # then the encounter with its summary joined and, in the same statement (PostgreSQL), its
 # acknowledgements, the administrations its findings name and the user's groups (the role
-# check); then only what some findings need: the pauses for a pause finding (as here), the
-# sites for a flush finding. (SQLite reads the groups, acknowledgements and administrations
+# check) and the orders given (the sign-off's notes of a calculated dose); then only what some
+# findings need: the pauses for a pause finding (as here), the sites for a flush finding, and the
+# visit's measures when an order given has a calculated dose (mar/chart_context.py
+# `sign_dose_notes`). (SQLite reads the groups, acknowledgements and administrations
 # each on its own: 3 more.)
 CHECKLIST_QUERIES = 4 if connection.vendor == "postgresql" else 7
 
@@ -266,7 +268,9 @@ def test_the_checklist_get_reads_its_acknowledgements_and_named_administrations_
     )
     assert "Acknowledged by nurse-&lt;ack&gt;: pump log &amp; &lt;chart&gt;" in alone
     assert f'href="#adm-{named[0].administrations[0][1:]}"' in alone and "#id_p" in alone
-    with django_assert_num_queries(CHECKLIST_QUERIES + 1):  # the sites too: a flush finding
+    # The sites too (a flush finding), and the visit's measures: paclitaxel 175 mg/m² is given
+    # on a visit with no height or weight (the sign-off's note, chart_context.sign_dose_notes).
+    with django_assert_num_queries(CHECKLIST_QUERIES + 2):
         joined = _checklist_section(client.get(url, HTTP_HX_REQUEST="true").content.decode())
     assert joined == alone
     read = chart_reads.encounter_and_summary(encounter.pk, by.pk)[0]
