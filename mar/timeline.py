@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from coding.engine import Administration, Record, Result
 from mar.clock import date_hhmm, hhmm
-from mar.models import AccessSite, RateChange
+from mar.models import AccessSite, Encounter, RateChange
 from mar.record import administration_record_id
 
 # Keep in step with .timeline-svg in static/css/timeline.css (its padding and min-width).
@@ -268,6 +268,16 @@ def rate_corrections(encounter_pk: int, zone: ZoneInfo) -> dict[RateKey, str]:
         ): rate_amended_words(rc, zone)
         for rc in rows
     }
+
+
+def chart_timeline(
+    encounter: Encounter, record: Record, result: Result | None, *, now: datetime | None
+) -> Timeline:
+    """The bedside chart's timeline (`now`: `bedside_now`): on a signed record its rate marks
+    say each correction by addendum, as the cards' rows do (one read more, on a signed record
+    only: a row is marked only after the signature)."""
+    amended = rate_corrections(encounter.pk, encounter.zone) if encounter.is_signed else None
+    return build_timeline(record, result, now=now, amended=amended)
 
 
 def build_timeline(

@@ -5,7 +5,8 @@ tell a corrected row from an original one).
 `rates.rate_change_update` marks the row (`RateChange.amended_at`, `amended_by`: the addendum's
 time and author) in the addendum's transaction; the card draws "corrected by addendum HH:MM by
 <name>" beside the row's text (`data-testid="rate-row-amended"`, mar/_rate_row_amended.jinja),
-for the nurse and for every reader of the chart. A row corrected before the signature is the
+for the nurse and for every reader of the chart, and the chart's timeline says the same on the
+row's rate mark (`data-amended`, its tooltip). A row corrected before the signature is the
 original record and carries no mark, as a row removed before it leaves no trace; a row removed
 after it is gone from the card, its addendum in the Addenda.
 """
@@ -118,6 +119,10 @@ def test_the_card_marks_the_row_corrected_by_addendum_and_only_that_row(
     assert mark in _row(page, rc)
     assert 'data-testid="rate-row-amended"' in _row(page, rc)
     assert "corrected by addendum" not in _row(page, other)
+    # The chart's timeline says the same on the row's mark (its tooltip), and only there.
+    assert page.count("data-amended=") == 1
+    assert f'data-rate="152 mL/h" data-amended="{mark}"' in page
+    assert f'data-amended="{mark}"' in answer  # the timeline the correction answers with
     # Every reader of the chart (no forms: the rows alone) sees it on the row too.
     read = _page(client_as(roles.PHARMACIST), encounter)
     assert 'data-testid="rate-edit-form"' not in read
