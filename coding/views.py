@@ -110,7 +110,7 @@ from mar.models import Administration, Encounter
 from mar.paging import page_of_ids
 from mar.record import administration_record_id
 from mar.roles import CODER, role_required
-from mar.timeline import build_timeline
+from mar.timeline import build_timeline, rate_corrections
 
 WORKLIST_PAGE = 50  # rows a page of the worklist
 WORKLIST_COUNT_CAP = 1000  # encounters counted exactly; beyond, "more than" (mar/paging.py)
@@ -409,7 +409,10 @@ def _review_context(
         if not run.error:
             try:
                 record = parse_record(run.input_snapshot)
-                timeline = build_timeline(record, code_record(record))
+                # Its rate marks say a correction by addendum after the signature, as the
+                # nurse's card does (a run coded before it has the row as it was: no mark).
+                amended = rate_corrections(encounter.pk, encounter.zone)
+                timeline = build_timeline(record, code_record(record), amended=amended)
             except RecordError:
                 timeline = None
 

@@ -97,7 +97,10 @@ def _care(info: Any) -> tuple[Any, ...] | None:
     return (
         info.double_check,
         repr(info.rate_now),
-        tuple((*_fields(rc), _username(rc.by)) for rc in info.rate_changes),  # type: ignore[misc]
+        tuple(
+            (*_fields(rc), _username(rc.by), _username(rc.amended_by))  # type: ignore[misc]
+            for rc in info.rate_changes
+        ),
         tuple((*_fields(o), _username(o.by)) for o in info.overrides),  # type: ignore[misc]
     )
 

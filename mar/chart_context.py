@@ -69,7 +69,7 @@ from mar.record import (
 from mar.services import charting, measures, safety
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.summary import Written, findings_of, signed_moment, summary_evaluate, summary_for
-from mar.timeline import Timeline, build_timeline
+from mar.timeline import Timeline, chart_timeline
 
 _FLUSH_INDEX = re.compile(r"^flushes\[(\d+)\]")
 # The engine's names for the dose (DRUG-DOSE) and the card's fields for them.
@@ -614,7 +614,7 @@ def chart_context(
     has_vascular = any(s.kind in VASCULAR_KINDS for s in open_sites)
     timeline: Timeline | None = None
     if record is not None:
-        timeline = build_timeline(record, result, now=bedside_now(encounter, now))
+        timeline = chart_timeline(encounter, record, result, now=bedside_now(encounter, now))
     open_queries = (
         list(
             charges_port()
@@ -793,7 +793,7 @@ def answer_context(
         "now": now,
         "zone": encounter.zone,
         "checklist": checklist,
-        "timeline": build_timeline(record, result, now=bedside_now(encounter, now))
+        "timeline": chart_timeline(encounter, record, result, now=bedside_now(encounter, now))
         if record is not None
         else None,
         "cards": cards,

@@ -410,7 +410,9 @@ def scan_overrides(scan_ids: list[int]) -> QuerySet[SafetyOverride]:
 
 @prepared
 def rate_changes(administration_ids: list[int]) -> QuerySet[RateChange]:
-    return RateChange.objects.filter(administration_id__in=administration_ids).select_related("by")
+    return RateChange.objects.filter(administration_id__in=administration_ids).select_related(
+        "by", "amended_by"
+    )
 
 
 @prepared

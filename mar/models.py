@@ -908,6 +908,19 @@ class RateChange(models.Model):
     reason = models.CharField(max_length=200)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=now)
+    # Corrected by addendum after the record was signed (`rates.rate_change_update`, in the
+    # addendum's transaction): when, and by whom, the last such correction was saved. The card
+    # marks the row with them ("corrected by addendum"), so what a nurse or an auditor reads
+    # there tells a corrected row from an original one. A row corrected before the signature is
+    # the original record: no mark, as a row removed before it leaves no trace on the card.
+    amended_at = models.DateTimeField(null=True, blank=True)
+    amended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
 
     class Meta:
         ordering = ["at", "pk"]

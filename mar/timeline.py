@@ -22,13 +22,15 @@ bar's width and colour. Which row a bar takes is decided for the narrowest plot 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from coding.engine import Administration, Record, Result
-from mar.clock import hhmm
-from mar.models import AccessSite
+from mar.clock import date_hhmm, hhmm
+from mar.models import AccessSite, Encounter, RateChange
+from mar.record import administration_record_id
 
 # Keep in step with .timeline-svg in static/css/timeline.css (its padding and min-width).
 LABEL_COLUMN_PX = 150  # the lane names, left of the plot
@@ -87,6 +89,7 @@ class RateMark:
     x: float
     label: str  # "125 mL/h"
     title: str  # "rate 125 mL/h from 10:05"
+    amended: str = ""  # "corrected by addendum 14:32 by nurse2": corrected after the signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,12 +236,61 @@ def _site_kind_words(kind: str) -> str:
     return str(_SITE_KINDS.get(kind, kind.replace("_", " ")))
 
 
+# A rate change as the record has it: its administration's id, its time (to the second) and rate.
+RateKey = tuple[str, datetime, float]
+
+
+def rate_amended_words(rate_change: RateChange, zone: ZoneInfo) -> str:
+    """What the mark of a rate change corrected by addendum after the signature says, as its
+    row on the card does (mar/_rate_row_amended.jinja): the time, with its date when not the
+    row's own day, and who; "" for a row never so corrected."""
+    if rate_change.amended_at is None:
+        return ""
+    when = rate_change.amended_at.astimezone(zone)
+    same_day = when.date() == rate_change.at.astimezone(zone).date()
+    said = hhmm(when, zone) if same_day else date_hhmm(when, zone)
+    by = rate_change.amended_by.get_username() if rate_change.amended_by else "?"
+    return f"corrected by addendum {said} by {by}"
+
+
+def rate_corrections(encounter_pk: int, zone: ZoneInfo) -> dict[RateKey, str]:
+    """The encounter's rate changes corrected by addendum after its signature (one read), by the
+    record's key, each with its mark's words: `build_timeline`'s `amended`. A record coded before
+    the correction has the row as it was then: its key differs, and its mark says nothing."""
+    rows = RateChange.objects.filter(
+        administration__encounter_id=encounter_pk, amended_at__isnull=False
+    ).select_related("amended_by")
+    return {
+        (
+            administration_record_id(rc.administration_id),
+            rc.at.replace(microsecond=0),
+            float(rc.rate_ml_h),
+        ): rate_amended_words(rc, zone)
+        for rc in rows
+    }
+
+
+def chart_timeline(
+    encounter: Encounter, record: Record, result: Result | None, *, now: datetime | None
+) -> Timeline:
+    """The bedside chart's timeline (`now`: `bedside_now`): on a signed record its rate marks
+    say each correction by addendum, as the cards' rows do (one read more, on a signed record
+    only: a row is marked only after the signature)."""
+    amended = rate_corrections(encounter.pk, encounter.zone) if encounter.is_signed else None
+    return build_timeline(record, result, now=now, amended=amended)
+
+
 def build_timeline(
-    record: Record, result: Result | None = None, *, now: datetime | None = None
+    record: Record,
+    result: Result | None = None,
+    *,
+    now: datetime | None = None,
+    amended: Mapping[RateKey, str] | None = None,
 ) -> Timeline:
     """The record's timeline. `now`: at the bedside, an infusion with no stop is drawn running up
     to now; without it (a signed record, the coder's view) its stop was never charted, and it is
-    drawn a few minutes long, labelled so."""
+    drawn a few minutes long, labelled so. `amended`: the rate changes corrected by addendum
+    after the signature (`rate_corrections`), their marks saying so."""
     zone = ZoneInfo(record.encounter.timezone)
     adms = record.administrations
     charged = {i for c in result.charges for i in c.administrations} if result else set()
@@ -275,7 +327,7 @@ def build_timeline(
         rows = _Rows()
         placed: list[tuple[int, Bar | Point]] = []
         for adm in (a for a in adms if a.site == site_id):
-            mark = _mark(adm, clock, adm.id in charged)
+            mark = _mark(adm, clock, adm.id in charged, amended or {})
             if isinstance(mark, Point):
                 low, high = mark.x - pct(POINT_RADIUS_PX), mark.x + pct(POINT_RADIUS_PX)
             else:
@@ -322,7 +374,9 @@ def _bar(bar: Bar, *, y: float, label_x: float, top: float) -> Bar:
     )  # fmt: skip
 
 
-def _mark(adm: Administration, clock: _Clock, charged: bool) -> Bar | Point:
+def _mark(
+    adm: Administration, clock: _Clock, charged: bool, amended: Mapping[RateKey, str]
+) -> Bar | Point:
     """The administration's bar or point, placed across; its row (down) comes later."""
     carrier = adm.purpose in ("vehicle", "kvo")
     colour = CARRIER_COLOUR if carrier else CLASS_COLOURS[adm.drug_class]
@@ -344,10 +398,11 @@ def _mark(adm: Administration, clock: _Clock, charged: bool) -> Bar | Point:
     if adm.rates and adm.rates[0].at <= adm.start:
         title += f", {_ml_h(adm.rates[0].ml_h)}"
     rate_marks = tuple(
-        RateMark(
+        _rate_mark(
             clock.x(event.at),
             _ml_h(event.ml_h),
             f"rate {_ml_h(event.ml_h)} from {clock.hhmm(event.at)}",
+            amended.get((adm.id, event.at, event.ml_h), ""),
         )
         # Every rate after the one it started at, also one charted in the start's minute
         # (the record's times are to the minute): a titration is a mark on its bar.
@@ -382,6 +437,11 @@ def _mark(adm: Administration, clock: _Clock, charged: bool) -> Bar | Point:
         charged=charged,
         rate_marks=rate_marks,
     )
+
+
+def _rate_mark(x: float, label: str, title: str, amended: str) -> RateMark:
+    """A rate change's mark, its tooltip saying a correction by addendum after the signature."""
+    return RateMark(x, label, f"{title} ({amended})" if amended else title, amended)
 
 
 def _ml_h(value: float) -> str:

@@ -108,7 +108,7 @@ from mar.services.charting import (
     finding_key,
 )
 from mar.summary import Written, written_kept
-from mar.timeline import build_timeline
+from mar.timeline import chart_timeline
 
 START_PAGES = {
     NURSE: "mar:board",
@@ -333,7 +333,11 @@ def encounter_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = _encounter(pk)
     now = timezone.now()
     record, result, _error = evaluate(encounter, now)
-    timeline = build_timeline(record, result, now=bedside_now(encounter, now)) if record else None
+    timeline = (
+        chart_timeline(encounter, record, result, now=bedside_now(encounter, now))
+        if record
+        else None
+    )
     return partial_response(request, "mar/_chart_timeline.jinja", {"timeline": timeline})
 
 

@@ -67,6 +67,13 @@ TRACKED: list[type[models.Model]] = [
     coding.ApiToken,
 ]
 
+# Fields an event table does not copy. A rate row's addendum mark restates what the trail holds
+# already: the correction's own update event (`action` "rate_change_update", the row before and
+# after, who and when in its context), in one transaction with its Addendum.
+UNTRACKED_FIELDS: dict[type[models.Model], list[str]] = {
+    mar.RateChange: ["amended_at", "amended_by"],
+}
+
 EVENTS: dict[type[models.Model], type[models.Model]] = {}
 for _model in TRACKED:
     EVENTS[_model] = pghistory.create_event_model(
@@ -78,6 +85,7 @@ for _model in TRACKED:
         model_name=f"{_model.__name__}Event",
         obj_field=pghistory.ObjForeignKey(related_name="audit_events", db_index=True),
         append_only=True,
+        exclude=UNTRACKED_FIELDS.get(_model),
         abstract=False,
     )
 

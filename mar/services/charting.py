@@ -225,7 +225,7 @@ def _signed_change_allowed(
 
 def _addendum_for(
     encounter: Encounter, *, user: AbstractBaseUser | None, subject: str, what: list[str], why: str
-) -> None:
+) -> Addendum:
     """The addendum (what changed, from and to; why; who; when) in the change's transaction."""
     if not what:
         # Pressed Save after the card's autosave wrote the addendum (the field changed with the
@@ -250,7 +250,7 @@ def _addendum_for(
         raise ChartError({None: ["Nothing changed: no addendum written."]})
     assert user is not None
     what_changed = f"{subject}: " + "; ".join(what)
-    signature.addendum_store(encounter=encounter, user=user, what=what_changed, why=why)
+    return signature.addendum_store(encounter=encounter, user=user, what=what_changed, why=why)
 
 
 def signed_change_allowed(
@@ -265,10 +265,10 @@ def signed_change_allowed(
 
 def signed_change_addendum(
     encounter: Encounter, *, user: AbstractBaseUser | None, subject: str, what: list[str], why: str
-) -> None:
+) -> Addendum:
     """The addendum of a change made after `signed_change_allowed` said the record is signed,
     in the change's transaction (the charges owed again after commit)."""
-    _addendum_for(encounter, user=user, subject=subject, what=what, why=why)
+    return _addendum_for(encounter, user=user, subject=subject, what=what, why=why)
 
 
 SIGNED_REFUSAL = "This record is signed: changes go through an addendum."

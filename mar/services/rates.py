@@ -150,7 +150,10 @@ def rate_change_update(
     row: checked as a new one is (more than 0 mL/h, within the infusion's start and stop, not in
     the future); `version` is the card's. Audited with the row before and after (the trail's
     context, `action` "rate_change_update"); on a signed record an addendum saying what changed,
-    from and to (`addendum_why`: its reason; the charges owed again)."""
+    from and to (`addendum_why`: its reason; the charges owed again), and the row marked with it
+    (`amended_at`, `amended_by`: the addendum's time and author, shown on the card's row). A
+    correction before the signature leaves no mark: it is the original record, as a row removed
+    before the signature leaves no trace."""
     signed = signed_change_allowed(
         rate_change.administration.encounter, user=user, addendum_why=addendum_why
     )
@@ -175,14 +178,19 @@ def rate_change_update(
             )
         return row  # saved as it was: nothing to write
     row.at, row.rate_ml_h = at, rate_ml_h
-    with history_context(action="rate_change_update", before=before, after=_rate_row(row, zone)):
-        row.save(update_fields=["at", "rate_ml_h"])
-    current.version += 1
-    current.save(update_fields=["version", "updated_at"])
+    changed = ["at", "rate_ml_h"]
     if signed:
-        signed_change_addendum(
+        # Corrected after the signature: the row carries the addendum's mark (when, who), which
+        # the card shows on it. Before the signature a correction is the original record.
+        addendum = signed_change_addendum(
             current.encounter, user=user, subject=subject, what=what, why=addendum_why
         )
+        row.amended_at, row.amended_by = addendum.at, addendum.author
+        changed += ["amended_at", "amended_by"]
+    with history_context(action="rate_change_update", before=before, after=_rate_row(row, zone)):
+        row.save(update_fields=changed)
+    current.version += 1
+    current.save(update_fields=["version", "updated_at"])
     return row
 
 

@@ -136,7 +136,10 @@ def timeline_svg(timeline: Timeline) -> SafeString:
             x = _n(mark.x)
             add(
                 f'<g class="tl-rate" data-mark="rate" data-testid="rate-mark" '
-                f'data-rate="{escape(mark.label)}"><title>{escape(mark.title)}</title>'
+                f'data-rate="{escape(mark.label)}"'
+                # corrected by addendum after the signature: said in its tooltip
+                + (f' data-amended="{escape(mark.amended)}"' if mark.amended else "")
+                + f"><title>{escape(mark.title)}</title>"
                 f'<line x1="{x}%" y1="{_plus(bar.y, -3)}" x2="{x}%" y2="{_plus(bar.y, 21)}" '
                 'class="tl-rate-line"/>'
                 f'<svg x="{x}%" y="{_plus(bar.y, -9)}" overflow="visible">{_RATE_HEAD}</svg></g>'

@@ -9,14 +9,19 @@ After every step:
 - a change refused changed nothing: the rows and the card's version are as they were;
 - an accepted one moves the card's version on by exactly one;
 - after the signature every accepted change wrote exactly one addendum (a refused one none);
-- the stored summary (DOC-VOLUME reads the rates) equals one computed afresh.
+- the stored summary (DOC-VOLUME reads the rates) equals one computed afresh;
+- a row shows the amended mark ("corrected by addendum", on the card and stored) iff it was
+  corrected after the record was signed (a correction before it is the original record).
 """
 
+import html as html_lib
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -58,6 +63,9 @@ class RateRows(RuleBasedStateMachine):
         self.version = self.adm.version
         self.signed = False
         self.addenda = 0
+        self.amended: set[int] = set()  # the rows corrected after the signature
+        self.client = Client()
+        self.client.force_login(self.nurse)
 
     def _at(self, minute: int):
         return self.adm.start + timedelta(minutes=minute)
@@ -115,6 +123,8 @@ class RateRows(RuleBasedStateMachine):
         if not same:
             self.rows[pk] = (self._at(minute), rate)
             self._accepted()
+            if self.signed:
+                self.amended.add(pk)
 
     @precondition(lambda self: self.rows)
     @rule(data=st.data(), why=st.booleans(), stale=st.booleans())
@@ -133,6 +143,7 @@ class RateRows(RuleBasedStateMachine):
             return
         assert ok
         del self.rows[pk]
+        self.amended.discard(pk)
         self._accepted()
 
     @precondition(lambda self: not self.signed)
@@ -165,6 +176,23 @@ class RateRows(RuleBasedStateMachine):
     @invariant()
     def the_stored_summary_is_the_records(self) -> None:
         assert_current(self.encounter)
+
+    @invariant()
+    def a_row_shows_the_amended_mark_iff_corrected_after_signing(self) -> None:
+        marked = RateChange.objects.filter(administration=self.adm, amended_at__isnull=False)
+        assert {rc.pk for rc in marked} == self.amended
+        assert all(rc.amended_by_id == self.nurse.pk for rc in marked)
+        # The card as the nurse reads it (the rows with their forms; on a signed record the
+        # addendum's), each row's line up to its forms.
+        url = reverse("mar:encounter", args=[self.encounter.pk])
+        page = self.client.get(url + ("?addendum=1" if self.signed else "")).content.decode()
+        page = html_lib.unescape(page)
+        shown = set()
+        for pk in self.rows:
+            at = page.index(f'id="rate-{pk}"')
+            if "corrected by addendum" in page[at : page.index('class="rate-row-actions"', at)]:
+                shown.add(pk)
+        assert shown == self.amended
 
 
 def test_rate_rows_added_corrected_removed_and_signed_keep_what_the_nurse_gave() -> None:

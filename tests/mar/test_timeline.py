@@ -1,6 +1,7 @@
 """The visit timeline: one lane per site, bars from start to stop less pauses, pushes as points."""
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from coding.engine import code_record, parse_record
 from mar.timeline import CLASS_COLOURS, build_timeline
@@ -218,3 +219,39 @@ def test_a_titration_charted_in_the_starts_minute_is_still_a_mark():
     the start shares its time; it is still a change, drawn at the bar's start."""
     bar = _titrated("2026-03-02T09:00").bars[0]
     assert [m.label for m in bar.rate_marks] == ["125 mL/h"]
+
+
+def test_a_rate_change_corrected_by_addendum_after_signing_says_so_in_its_mark():
+    """The coder's timeline tells a corrected rate row from an original one, as the card does:
+    `amended` (mar.timeline.rate_corrections) keyed by the record's id, time and rate."""
+    document_at = datetime(2026, 3, 2, 9, 30, tzinfo=ZoneInfo("America/New_York"))
+    plain = _titrated("2026-03-02T09:30")
+    record = parse_record(
+        {
+            "format": "infusion-record/1",
+            "encounter": {"id": "E1", "timezone": "America/New_York"},
+            "sites": [{"id": "S1", "kind": "port", "location": "chest"}],
+            "orders": [],
+            "administrations": [
+                {
+                    "id": "A1", "drug": "carboplatin", "drug_class": "chemo", "route": "iv",
+                    "method": "infusion", "site": "S1", "start": "2026-03-02T09:00",
+                    "stop": "2026-03-02T10:00",
+                    "rates": [
+                        {"at": "2026-03-02T09:00", "ml_h": 250},
+                        {"at": "2026-03-02T09:30", "ml_h": 125},
+                        {"at": "2026-03-02T09:45", "ml_h": 100},
+                    ],
+                }
+            ],
+            "flushes": [],
+        }
+    )  # fmt: skip
+    words = "corrected by addendum 14:32 by nurse2"
+    marks = build_timeline(record, amended={("A1", document_at, 125.0): words}).bars[0].rate_marks
+    assert [(m.label, m.amended) for m in marks] == [("125 mL/h", words), ("100 mL/h", "")]
+    assert marks[0].title == f"rate 125 mL/h from 09:30 ({words})"
+    assert plain.bars[0].rate_marks[0].amended == ""
+    # The same time with another rate is not the row corrected (a run coded before it).
+    other = build_timeline(record, amended={("A1", document_at, 152.0): words})
+    assert all(not m.amended for m in other.bars[0].rate_marks)
