@@ -190,7 +190,7 @@ class DrugNdcForm(forms.Form):
         required=False,
         max_digits=12,
         decimal_places=4,
-        help_text="e.g. 0.5 (mL) per 1 mg billed of a 2 mg/mL package; blank: 1",
+        help_text="e.g. 0.5 (mL) per 1 mg billed of a 2 mg/mL package; both blank: 1",
     )
     # The same relation the other way round, for a package whose NDC units per billing unit is
     # no terminating decimal (stored exactly: the claim's NDC quantity is computed from it).
