@@ -7,8 +7,11 @@ the quantity given in the NDC unit, at most 3 decimals: 50 ML. The pharmacist no
 relation either way round (`DrugNdc.billing_units_per_ndc_unit`: 6 per mL), one of the two,
 and the quantity is computed exactly and rounded half-up to 3 decimals once, at the end."""
 
+import csv
+import re
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -30,6 +33,7 @@ from coding.models import ChargeRun, ReviewItem
 from coding.review import review_claim
 from coding.services import charge_run_generate
 from mar import roles
+from mar.demo import DEMO_NDCS
 from mar.models import NDC_ONE_RELATION, DrugNdc, Encounter
 from mar.pharmacy.services import drug_ndc_add
 from mar.pharmacy.views import DrugNdcForm
@@ -214,3 +218,26 @@ def test_the_pharmacist_adds_a_package_by_billing_units_per_ndc_unit(client_as) 
     assert (ndc.units_per_billing_unit, ndc.billing_units_per_ndc_unit) == (None, Decimal(6))
     listed = client.get(reverse("pharmacy:drug", args=[drug.pk])).content.decode()
     assert "1/6 (6 billing units per ML)" in listed
+
+
+def test_every_demo_package_states_its_concentration_exactly() -> None:
+    """mar/demo.py DEMO_NDCS: each package's relation, as the demo stores it, is exactly the
+    billing unit (mar/data/formulary.csv) over the concentration on its label (paclitaxel 6
+    mg/mL per 1 mg: 1/6 mL, stated as 6 per mL; was 0.1667)."""
+    with (Path(__file__).resolve().parents[2] / "mar/data/formulary.csv").open() as f:
+        billing = {row["name"]: row["billing_unit"] for row in csv.DictReader(f)}
+    checked = 0
+    for name, (_, unit, per_unit, package) in DEMO_NDCS.items():
+        inverse = per_unit.removeprefix("per ")
+        ndc = (
+            DrugNdc(unit=unit, billing_units_per_ndc_unit=Decimal(inverse))
+            if inverse != per_unit
+            else DrugNdc(unit=unit, units_per_billing_unit=Decimal(per_unit))
+        )
+        amount, billed_in = billing[name].split()
+        label = re.match(r"([\d.]+) mg/mL", package)
+        if label is None or billed_in != "mg":
+            continue
+        assert ndc.ndc_units_per_billing_unit_exact == Fraction(amount) / Fraction(label[1]), name
+        checked += 1
+    assert checked >= 8
