@@ -5,13 +5,16 @@
   `unit_price` and `amount` (units x price), as strings of dollars and cents; absent when the
   code is not priced;
 - on a drug line (its code is the HCPCS of the drug of an administration it covers): `ndc`
-  (11 digits), `ndc_unit` (the 837I N4 unit: UN, ML, GR, ME, F2) and `ndc_quantity` (units x
-  the formulary's NDC units per billing unit). The NDC is the one scanned at the bedside when
-  the formulary lists it for the drug, else the one the administration's lines were billed
-  with while the formulary still lists it, else the drug's preferred active NDC, else its
-  first active one (`ndc_choice`). A drug line covers the administrations of one HCPCS code,
-  date of service, modifier and scanned NDC (coding/drug_lines.py), so a line of several
-  administrations carries the NDC they share, its quantity for the line's total units.
+  (11 digits), `ndc_unit` (the 837I N4 unit: UN, ML, GR, ME, F2) and `ndc_quantity` (the
+  amount of the package given in its NDC unit: units x the formulary's NDC units per billing
+  unit, or units / its billing units per NDC unit, whichever the pharmacist stated, computed
+  exactly and rounded half-up to 3 decimals once, at the end: `ndc_quantity`). The NDC is
+  the one scanned at the bedside when the formulary lists it for the drug, else the one the
+  administration's lines were billed with while the formulary still lists it, else the drug's
+  preferred active NDC, else its first active one (`ndc_choice`). A drug line covers the
+  administrations of one HCPCS code, date of service, modifier and scanned NDC
+  (coding/drug_lines.py), so a line of several administrations carries the NDC they share,
+  its quantity for the line's total units.
   **A run's lines read the formulary as it stood when the run was made**: the drug's name,
   HCPCS code and billing unit and the NDC chosen, with its N4 unit and NDC units per billing
   unit, are stored with the run under the encounter's lock (`formulary_snapshot`,
@@ -52,7 +55,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any, Protocol, TypeVar
 
 from coding import review_reads
@@ -104,9 +108,23 @@ def money(value: Decimal) -> str:
 
 
 def quantity_text(value: Decimal) -> str:
-    """An NDC quantity as the 837I takes it: up to 3 decimals, no trailing zeros."""
-    text = f"{value.quantize(Decimal('0.001')):f}"
+    """An NDC quantity as the 837I takes it: up to 3 decimals (rounded half-up), no trailing
+    zeros, a whole number without a decimal point."""
+    text = f"{value.quantize(Decimal('0.001'), rounding=ROUND_HALF_UP):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def ndc_quantity(units: int, ndc_units_per_billing_unit: Fraction) -> Decimal:
+    """The NDC quantity of `units` billing units: the amount of the package given, in its NDC
+    unit, computed exactly (a Fraction: 300 x 1/6 is 50, never 300 x 0.1667 = 50.01) and
+    rounded half-up to 3 decimals once, at the end (the 837I CTP04 / UB-04 convention: at most
+    3 decimals)."""
+    exact = ndc_units_per_billing_unit * units
+    scaled = exact * 1000
+    whole, rest = divmod(scaled.numerator, scaled.denominator)
+    if 2 * rest >= scaled.denominator:
+        whole += 1
+    return Decimal(whole).scaleb(-3)
 
 
 def price_detail(line: LineLike, master: ChargeMaster) -> dict[str, Any]:
@@ -153,7 +171,9 @@ class DrugFacts:
     billed_in_units: bool  # a HCPCS code and a billing unit: the drug lines bill it
     ndc: str = ""  # the NDC its drug lines carry ("": none)
     ndc_unit: str = ""
-    per_unit: Decimal = Decimal(1)  # NDC units in one billing unit of the HCPCS
+    # NDC units in one billing unit of the HCPCS, exactly (the formulary's NDC units per billing
+    # unit, or 1 / its billing units per NDC unit).
+    per_unit: Fraction = Fraction(1)
 
 
 @dataclass
@@ -207,16 +227,37 @@ def record_facts(
     return facts
 
 
-# The keys of a formulary snapshot's entry saying the NDC its drug lines carry.
-NDC_KEYS = ("ndc", "ndc_unit", "ndc_per_unit")
+# The keys of a formulary snapshot's entry saying the NDC its drug lines carry: its N4 unit
+# and its relation to the billing unit as the pharmacist stated it, `ndc_per_unit` (NDC units
+# per billing unit) or `ndc_billing_units_per_unit` (billing units per NDC unit), never both.
+NDC_KEYS = ("ndc", "ndc_unit", "ndc_per_unit", "ndc_billing_units_per_unit")
 
 
 def ndc_entry(ndc: DrugNdc | None) -> dict[str, str]:
-    """The NDC a drug line carries as a formulary snapshot keeps it ({}: none)."""
+    """The NDC a drug line carries as a formulary snapshot keeps it ({}: none). A package whose
+    relation is stated as NDC units per billing unit (or not at all: 1) is kept as before,
+    `ndc_per_unit`, so a run made before the other key existed reads the same and is no
+    formulary change; one stated as billing units per NDC unit has `ndc_billing_units_per_unit`
+    instead (`drug_facts` reads either)."""
     if ndc is None:
         return {}
-    per_unit = ndc.units_per_billing_unit or Decimal(1)
-    return {"ndc": ndc.ndc, "ndc_unit": ndc.unit, "ndc_per_unit": f"{per_unit.normalize():f}"}
+    entry = {"ndc": ndc.ndc, "ndc_unit": ndc.unit}
+    if ndc.billing_units_per_ndc_unit is not None:
+        entry["ndc_billing_units_per_unit"] = f"{ndc.billing_units_per_ndc_unit.normalize():f}"
+    else:
+        per_unit = ndc.units_per_billing_unit or Decimal(1)
+        entry["ndc_per_unit"] = f"{per_unit.normalize():f}"
+    return entry
+
+
+def snapshot_per_unit(entry: Mapping[str, str]) -> Fraction:
+    """NDC units in one billing unit, exactly, of a formulary snapshot's entry (`ndc_entry`):
+    1 / `ndc_billing_units_per_unit` when kept, else `ndc_per_unit` (a run stored before the
+    first key existed has only this one), else 1."""
+    inverse = entry.get("ndc_billing_units_per_unit")
+    if inverse:
+        return 1 / Fraction(Decimal(inverse))
+    return Fraction(Decimal(entry.get("ndc_per_unit") or 1))
 
 
 def billed_by_administration(entries: Iterable[LedgerEntry]) -> dict[str, str]:
@@ -278,7 +319,7 @@ def drug_facts(entry: Mapping[str, str]) -> DrugFacts:
         billed_in_units=bool(hcpcs and entry.get("billing_unit")),
         ndc=entry.get("ndc", ""),
         ndc_unit=entry.get("ndc_unit", ""),
-        per_unit=Decimal(entry.get("ndc_per_unit") or 1),
+        per_unit=snapshot_per_unit(entry),
     )
 
 
@@ -307,8 +348,14 @@ def _line_ndc(adm: Administration, facts: RecordFacts, code: str) -> DrugFacts |
     if ndc is None:
         return None
     drug = _drug(adm, facts)
-    per_unit = ndc.units_per_billing_unit or Decimal(1)
-    return DrugFacts(drug.name, drug.hcpcs, drug.billed_in_units, ndc.ndc, ndc.unit, per_unit)
+    return DrugFacts(
+        drug.name,
+        drug.hcpcs,
+        drug.billed_in_units,
+        ndc.ndc,
+        ndc.unit,
+        ndc.ndc_units_per_billing_unit_exact,
+    )
 
 
 def ndc_for(adm: Administration, facts: RecordFacts, code: str = "") -> DrugNdc | None:
@@ -390,7 +437,7 @@ def ndc_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:
     return {
         "ndc": ndc.ndc,
         "ndc_unit": ndc.ndc_unit,
-        "ndc_quantity": quantity_text(ndc.per_unit * units),
+        "ndc_quantity": quantity_text(ndc_quantity(units, ndc.per_unit)),
     }
 
 

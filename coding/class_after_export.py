@@ -79,7 +79,7 @@ CLASS_FIELD = ClassChangeAfterExport.CLASS_FIELD
 # administration with a dose) and what its claim reads of the formulary (`formulary_snapshot`,
 # per administration; None on runs stored before it was kept).
 _BILLING_KEYS = ("hcpcs", "billing_unit", "container", "claim_ndc")
-_FORMULARY_KEYS = ("hcpcs", "billing_unit", "ndc", "ndc_unit", "ndc_per_unit")
+_FORMULARY_KEYS = ("hcpcs", "billing_unit", *NDC_KEYS)
 _FIELD_ORDER = {name: n for n, name in enumerate(ClassChangeAfterExport.BILLING_FIELDS)}
 
 
@@ -194,7 +194,8 @@ def billing_differences(
 ) -> dict[int, list[dict[str, Any]]]:
     """Per run, the administrations whose drug lines it made with other billing data or NDC
     facts than the formulary gives now: [{"administration": "A12", "drug": ..., "field":
-    "hcpcs" (or "billing_unit", "container", "claim_ndc", "ndc", "ndc_unit", "ndc_per_unit"),
+    "hcpcs" (or "billing_unit", "container", "claim_ndc", "ndc", "ndc_unit", "ndc_per_unit",
+    "ndc_billing_units_per_unit"),
     "billed": what the run was made with, "now": what it would be made with now}], by
     administration then field. The run's `billing_snapshot` and `formulary_snapshot` against
     the same made now (`formulary_now`); of the first only the formulary's data (not the dose,

@@ -307,12 +307,25 @@ def _words_changed(old: str, new: str) -> tuple[str, str]:
 _DRUG_BILLING_KEYS = frozenset({"hcpcs", "billing_unit", "dose"})
 
 
-_NDC_KEYS = ("ndc", "ndc_unit", "ndc_per_unit")  # coding/claim.py `ndc_entry`
+_NDC_KEYS = (
+    "ndc",
+    "ndc_unit",
+    "ndc_per_unit",
+    "ndc_billing_units_per_unit",
+)  # claim.py `ndc_entry`
 
 
 def _ndc_of(entry: Any) -> dict[str, str]:
     """The NDC a drug line carries, of an administration's formulary snapshot entry."""
     return {k: entry[k] for k in _NDC_KEYS if k in entry} if isinstance(entry, dict) else {}
+
+
+def _ndc_said(entry: dict[str, str]) -> str:
+    """'00409... ML 0.5' (NDC units per billing unit), '00409... ML 1/6' (stated as 6 billing
+    units per NDC unit); '' for none."""
+    inverse = entry.get("ndc_billing_units_per_unit")
+    per_unit = f"1/{inverse}" if inverse else entry.get("ndc_per_unit")
+    return " ".join(v for v in (entry.get("ndc"), entry.get("ndc_unit"), per_unit) if v)
 
 
 def _is_drug_basis(basis: dict[str, Any]) -> bool:
@@ -395,8 +408,7 @@ def basis_changes(
             said.append(
                 f"{adm}: the NDC its drug line carries changed ("
                 + " → ".join(
-                    " ".join(v for v in (e.get("ndc"), e.get("ndc_unit"), e.get("ndc_per_unit"))
-                    if v) or "none" for e in (was or {}, carried)
+                    _ndc_said(e) or "none" for e in (was or {}, carried)
                 )
                 + ")"
             )  # fmt: skip

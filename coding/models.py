@@ -353,6 +353,7 @@ class ClassChangeAfterExport(models.Model):
         "ndc": "NDC",
         "ndc_unit": "NDC unit",
         "ndc_per_unit": "NDC units per billing unit",
+        "ndc_billing_units_per_unit": "billing units per NDC unit",
     }
 
     @classmethod

@@ -118,6 +118,7 @@ NDC_FIELDS = [
     "package_description",
     "unit",
     "units_per_billing_unit",
+    "billing_units_per_ndc_unit",
     "preferred",
     "active",
     "retired_at",

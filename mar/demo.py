@@ -261,12 +261,15 @@ def demo_containers_ensure() -> int:
 
 # Demo packages for the drugs the demo day gives, so scanning (BCMA) and the drug lines' NDC work
 # in the demo. Labeler 99999 is no real company: these are not real products. (NDC, NDC unit,
-# NDC units in one billing unit of the HCPCS, from the concentration on the demo package.)
+# NDC units in one billing unit of the HCPCS, from the concentration on the demo package: a
+# number, or "per N" for N billing units in one NDC unit where the first is no terminating
+# decimal, DrugNdc.billing_units_per_ndc_unit: paclitaxel 6 mg/mL billed per 1 mg is 6 per mL,
+# not 0.1667 mL, or 300 mg would be claimed as 50.01 mL.)
 DEMO_NDCS: dict[str, tuple[str, str, str, str]] = {
     "ondansetron": ("99999000110", "ML", "0.5", "2 mg/mL, 20 mL multi-dose vial"),
     "dexamethasone": ("99999000210", "ML", "0.1", "10 mg/mL, 1 mL vial"),
     "diphenhydramine": ("99999000310", "ML", "1", "50 mg/mL, 1 mL vial"),
-    "paclitaxel": ("99999000410", "ML", "0.1667", "6 mg/mL, 50 mL multi-dose vial"),
+    "paclitaxel": ("99999000410", "ML", "per 6", "6 mg/mL, 50 mL multi-dose vial"),
     "cisplatin": ("99999000510", "ML", "10", "1 mg/mL, 100 mL vial"),
     "carboplatin": ("99999000610", "ML", "5", "10 mg/mL, 45 mL multi-dose vial"),
     "bevacizumab": ("99999000710", "ML", "0.4", "25 mg/mL, 16 mL single-dose vial"),
@@ -283,8 +286,11 @@ def demo_ndcs_ensure() -> int:
         drug = Drug.objects.filter(name=name).first()
         if drug is None or drug.ndcs.exists():
             continue
+        inverse = per_unit.removeprefix("per ")
         DrugNdc.objects.create(
-            drug=drug, ndc=ndc, unit=unit, units_per_billing_unit=Decimal(per_unit),
+            drug=drug, ndc=ndc, unit=unit,
+            units_per_billing_unit=None if inverse != per_unit else Decimal(per_unit),
+            billing_units_per_ndc_unit=Decimal(inverse) if inverse != per_unit else None,
             package_description=f"demo package (not a real product): {package}", preferred=True,
         )  # fmt: skip
         added += 1

@@ -5,6 +5,8 @@ These models describe data only. What is codable and what is missing is the engi
 """
 
 from dataclasses import asdict, fields
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -105,6 +107,12 @@ class Drug(models.Model):
         return f"{self.billing_unit_amount.normalize():f} {self.billing_unit}".strip()
 
 
+# Said beside the two fields when both are typed (the form, the service, the constraint).
+NDC_ONE_RELATION = (
+    "Give either the NDC units per billing unit or the billing units per NDC unit, not both."
+)
+
+
 class DrugNdc(models.Model):
     """A National Drug Code the pharmacy stocks for a drug (a drug can have several packages).
 
@@ -124,12 +132,27 @@ class DrugNdc(models.Model):
     ndc = models.CharField("NDC", max_length=11, validators=[validate_ndc11], help_text="11 digits")
     package_description = models.CharField(max_length=200, blank=True)
     unit = models.CharField(max_length=2, choices=Unit.choices, default=Unit.UN)
+    # How the package's NDC unit relates to the HCPCS billing unit, stated either way round so
+    # that it is stored exactly (at most one of the two; both blank: 1). A concentration that
+    # is not a terminating decimal one way is exact the other: paclitaxel 6 mg/mL billed per
+    # 1 mg is 6 billing units per ML (1/6 ML per billing unit would be stored 0.1667, and 300 mg
+    # would read 50.01 ML). The claim's NDC quantity is computed from the one in force
+    # (coding/claim.py `ndc_quantity`).
     units_per_billing_unit = models.DecimalField(
         max_digits=12,
         decimal_places=4,
         null=True,
         blank=True,
         help_text="NDC units in one billing unit of the HCPCS (e.g. 2 ML per 1 mg); blank: 1",
+    )
+    billing_units_per_ndc_unit = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Billing units of the HCPCS in one NDC unit (e.g. 6 per 1 ML of a 6 mg/mL "
+        "package billed per 1 mg); instead of NDC units per billing unit, when that one is not "
+        "a terminating decimal",
     )
     preferred = models.BooleanField(
         default=False, help_text="The NDC a drug line carries when the administration names none"
@@ -161,6 +184,14 @@ class DrugNdc(models.Model):
                 name="mar_drug_ndc_retired_not_preferred",
                 violation_error_message="A retired NDC cannot be the preferred one.",
             ),
+            # The package's relation to the billing unit is stated one way round, never both
+            # (two numbers could disagree: which would the claim carry?).
+            models.CheckConstraint(
+                condition=Q(units_per_billing_unit__isnull=True)
+                | Q(billing_units_per_ndc_unit__isnull=True),
+                name="mar_drug_ndc_one_relation",
+                violation_error_message=NDC_ONE_RELATION,
+            ),
         ]
 
     def __str__(self) -> str:
@@ -175,8 +206,37 @@ class DrugNdc(models.Model):
         """'0.5' for 0.5000, '10' for 10.0000; '1' when blank (the default)."""
         if self.units_per_billing_unit is None:
             return "1"
-        text = f"{self.units_per_billing_unit:f}"
-        return text.rstrip("0").rstrip(".") if "." in text else text
+        return _decimal_text(self.units_per_billing_unit)
+
+    @property
+    def billing_units_per_ndc_unit_text(self) -> str:
+        """'6' for 6.0000; '' when blank (NDC units per billing unit is the one in force)."""
+        if self.billing_units_per_ndc_unit is None:
+            return ""
+        return _decimal_text(self.billing_units_per_ndc_unit)
+
+    @property
+    def ndc_units_per_billing_unit_exact(self) -> Fraction:
+        """NDC units in one billing unit, exactly: 1/6 for 6 billing units per NDC unit, 0.5 for
+        0.5 NDC units per billing unit, 1 when both are blank."""
+        if self.billing_units_per_ndc_unit is not None:
+            return 1 / Fraction(self.billing_units_per_ndc_unit)
+        return Fraction(self.units_per_billing_unit or 1)
+
+    @property
+    def per_billing_unit_text(self) -> str:
+        """NDC units per billing unit as the pharmacy's list of packages says it: '0.5', or,
+        stated the other way round, '1/6 (6 billing units per ML)'."""
+        if self.billing_units_per_ndc_unit is not None:
+            inverse = self.billing_units_per_ndc_unit_text
+            return f"1/{inverse} ({inverse} billing units per {self.unit})"
+        return self.units_per_billing_unit_text
+
+
+def _decimal_text(value: Decimal) -> str:
+    """'0.5' for 0.5000, '10' for 10.0000."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 # What every screen says of a patient whose allergies are blank (`Patient.allergies_said`).

@@ -20,7 +20,8 @@ import contextlib
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from mar.audit.context import history_context, history_context_apart
 from mar.models import (
+    NDC_ONE_RELATION,
     Administration,
     Drug,
     DrugClass,
@@ -593,12 +595,63 @@ def billing_changes_said(before: dict[str, Any], drug: Drug) -> list[str]:
     return said
 
 
+_FOUR_PLACES = Decimal("0.0001")
+
+
+def _exact_4(value: Fraction) -> Decimal | None:
+    """`value` as a Decimal of at most 4 places (the stored fields'), None when it is not one."""
+    scaled = value * 10_000
+    if scaled.denominator != 1:
+        return None
+    return Decimal(scaled.numerator).scaleb(-4)
+
+
+def _package_rescaled(package: DrugNdc, factor: Fraction) -> str:
+    """Scale the package's NDC units per billing unit by `factor` (new billing amount / old),
+    stored exactly: in the form the pharmacist stated it when that stays exact, else the other
+    way round when that one is (0.5 mL per 1 mg restated per 3 mg is 1.5 mL; 6 per mL of a
+    1 mg unit restated per 4 mg is 1.5 per mL, per 7 mg 7/6 mL, neither exact: rounded to 4
+    places in the form stated, and said). Returns what changed, as the message says it."""
+    was_text = _relation_said(package)
+    exact = package.ndc_units_per_billing_unit_exact * factor
+    forward, inverse = _exact_4(exact), _exact_4(1 / exact)
+    stated_inverse = package.billing_units_per_ndc_unit is not None
+    rounded = ""
+    if inverse is not None and (stated_inverse or forward is None):
+        package.units_per_billing_unit, package.billing_units_per_ndc_unit = None, inverse
+    elif forward is not None:
+        package.units_per_billing_unit, package.billing_units_per_ndc_unit = forward, None
+    else:  # neither way exact: the form stated, rounded
+        stated = 1 / exact if stated_inverse else exact
+        value = (Decimal(stated.numerator) / Decimal(stated.denominator)).quantize(
+            _FOUR_PLACES, rounding=ROUND_HALF_UP
+        )
+        if stated_inverse:
+            package.billing_units_per_ndc_unit = value
+        else:
+            package.units_per_billing_unit = value
+        rounded = ", rounded to 4 places: check it"
+    package.save(update_fields=["units_per_billing_unit", "billing_units_per_ndc_unit"])
+    now_text = _relation_said(package)
+    if now_text.split(" ")[:-1] == was_text.split(" ")[:-1]:  # the same form: its value only
+        now_text = now_text.rsplit(" ", 1)[1]
+    return f"NDC {package.ndc} {was_text} -> {now_text} (scaled with it{rounded})"
+
+
+def _relation_said(package: DrugNdc) -> str:
+    """'units per billing unit 0.5', 'billing units per NDC unit 6' (the form in force)."""
+    if package.billing_units_per_ndc_unit is not None:
+        return f"billing units per NDC unit {package.billing_units_per_ndc_unit_text}"
+    return f"units per billing unit {package.units_per_billing_unit_text}"
+
+
 def _ndc_quantities_scaled(*, drug: Drug, before: dict[str, Any]) -> list[str]:
     """A billing unit restated in the same unit (1 mg -> 4 mg) takes each package's NDC units
-    per billing unit with it (0.1 mL -> 0.4 mL; blank is 1), so a claim's NDC quantity stays
-    what was given (QA: 10 mg of dexamethasone went out as 0.3 mL once J1100 was made "per
-    4 mg"). Another unit (mg -> mL) cannot be scaled: nothing is changed and the words ask for
-    the packages to be checked."""
+    per billing unit with it (0.1 mL -> 0.4 mL; blank is 1; a package stated as billing units
+    per NDC unit the other way: 6 -> 1.5), so a claim's NDC quantity stays what was given (QA:
+    10 mg of dexamethasone went out as 0.3 mL once J1100 was made "per 4 mg"); stored exactly
+    (`_package_rescaled`). Another unit (mg -> mL) cannot be scaled: nothing is changed and the
+    words ask for the packages to be checked."""
     old, new = before["billing_unit_amount"], drug.billing_unit_amount
     if old == new and before["billing_unit"] == drug.billing_unit:
         return []
@@ -607,16 +660,8 @@ def _ndc_quantities_scaled(*, drug: Drug, before: dict[str, Any]) -> list[str]:
         return []
     if before["billing_unit"] != drug.billing_unit or not old or not new:
         return ["check the packages' NDC units per billing unit: they were stated per the old unit"]
-    said = []
-    for package in packages:
-        was = package.units_per_billing_unit or Decimal(1)
-        package.units_per_billing_unit = (was * new / old).quantize(Decimal("0.0001"))
-        package.save(update_fields=["units_per_billing_unit"])
-        said.append(
-            f"NDC {package.ndc} units per billing unit {was.normalize():f} -> "
-            f"{package.units_per_billing_unit.normalize():f} (scaled with it)"
-        )
-    return said
+    factor = Fraction(new) / Fraction(old)
+    return [_package_rescaled(package, factor) for package in packages]
 
 
 def _billing_changed(
@@ -662,11 +707,17 @@ def _ndcs_changed(*, drug: Drug, what: str) -> tuple[list[int], list[int]]:
 
 
 def _ndc_fields_check(
-    *, package_description: str, unit: str, units_per_billing_unit: Decimal | None
+    *,
+    package_description: str,
+    unit: str,
+    units_per_billing_unit: Decimal | None,
+    billing_units_per_ndc_unit: Decimal | None = None,
 ) -> dict[str, list[str]]:
-    """What is wrong with a package's description, NDC unit and NDC units per billing unit, by
-    field: the checks of a package added (`drug_ndc_add`) and corrected (`drug_ndc_update`)
-    alike. `package_description` with its spaces folded, as it is stored."""
+    """What is wrong with a package's description, NDC unit and its relation to the billing
+    unit (NDC units per billing unit, or billing units per NDC unit: one of them, or neither
+    for 1), by field: the checks of a package added (`drug_ndc_add`) and corrected
+    (`drug_ndc_update`) alike. `package_description` with its spaces folded, as it is
+    stored."""
     errors = text_problems(DrugNdc, {"package_description": package_description})
     if unit not in DrugNdc.Unit.values:
         errors["unit"] = [f"The NDC unit is one of {', '.join(DrugNdc.Unit.values)}."]
@@ -674,6 +725,12 @@ def _ndc_fields_check(
         units_per_billing_unit.is_finite() and units_per_billing_unit > 0
     ):
         errors["units_per_billing_unit"] = ["A number above zero (blank: 1)."]
+    if billing_units_per_ndc_unit is not None and not (
+        billing_units_per_ndc_unit.is_finite() and billing_units_per_ndc_unit > 0
+    ):
+        errors["billing_units_per_ndc_unit"] = ["A number above zero, or blank."]
+    elif billing_units_per_ndc_unit is not None and units_per_billing_unit is not None:
+        errors["billing_units_per_ndc_unit"] = [NDC_ONE_RELATION]
     return errors
 
 
@@ -686,17 +743,22 @@ def drug_ndc_add(
     package_description: str = "",
     units_per_billing_unit: Decimal | None = None,
     preferred: bool = False,
+    billing_units_per_ndc_unit: Decimal | None = None,
 ) -> DrugNdc:
     """A package the pharmacy stocks for the drug, by its NDC: what a scan at the bedside is
     matched with (mar/services/scanning.py) and what a drug line's claim carries
     (coding/claim.py). Typed 11 digits (5-4-2) or a labeled 10-digit NDC with its dashes; an NDC
     another drug lists is refused (a scan must name one drug). `preferred` makes it the one a
-    drug line carries when the administration names none (the drug's previous one no longer)."""
+    drug line carries when the administration names none (the drug's previous one no longer).
+    Its relation to the billing unit is stated one way round, `units_per_billing_unit` (NDC
+    units in one billing unit) or `billing_units_per_ndc_unit` (billing units in one NDC unit:
+    exact where the first is not, 6 per ML of a 6 mg/mL package billed per 1 mg), not both."""
     package_description = " ".join(package_description.split())
     errors = _ndc_fields_check(
         package_description=package_description,
         unit=unit,
         units_per_billing_unit=units_per_billing_unit,
+        billing_units_per_ndc_unit=billing_units_per_ndc_unit,
     )
     try:
         code = ndc_normalise(ndc)
@@ -728,6 +790,7 @@ def drug_ndc_add(
         unit=unit,
         package_description=package_description,
         units_per_billing_unit=units_per_billing_unit,
+        billing_units_per_ndc_unit=billing_units_per_ndc_unit,
         preferred=preferred,
     )
     _ndcs_changed(
@@ -861,14 +924,21 @@ NDC_CORRECTED = {
     "package_description": "package",
     "unit": "NDC unit",
     "units_per_billing_unit": "NDC units per billing unit",
+    "billing_units_per_ndc_unit": "billing units per NDC unit",
 }
 
 
-def _ndc_value_text(name: str, value: Any) -> str:
+def _ndc_value_text(name: str, value: Any, values: dict[str, Any]) -> str:
     """A corrected field's value as the page shows it ("(none)" for no description, the NDC
-    units per billing unit as "0.5", blank as "1")."""
+    units per billing unit as "0.5", blank as "1" unless the billing units per NDC unit is the
+    one in force, then "(none)"); `values`: the package's fields beside it, as they stand or as
+    typed."""
     if name == "units_per_billing_unit":
+        if value is None and values.get("billing_units_per_ndc_unit") is not None:
+            return "(none)"
         return DrugNdc(units_per_billing_unit=value).units_per_billing_unit_text
+    if name == "billing_units_per_ndc_unit":
+        return DrugNdc(billing_units_per_ndc_unit=value).billing_units_per_ndc_unit_text or "(none)"
     return str(value) if value else "(none)"
 
 
@@ -900,6 +970,7 @@ def drug_ndc_update(
     units_per_billing_unit: Decimal | None,
     reason: str,
     user: AbstractBaseUser,
+    billing_units_per_ndc_unit: Decimal | None = None,
 ) -> NdcCorrection:
     """Correct a package's description, NDC unit and NDC units per billing unit (a label read
     wrong when it was added), with a reason; the NDC itself stays (a different NDC is another
@@ -918,6 +989,7 @@ def drug_ndc_update(
         package_description=package_description,
         unit=unit,
         units_per_billing_unit=units_per_billing_unit,
+        billing_units_per_ndc_unit=billing_units_per_ndc_unit,
     )
     try:
         reason = _reason_required(
@@ -934,11 +1006,13 @@ def drug_ndc_update(
         "package_description": package_description,
         "unit": unit,
         "units_per_billing_unit": units_per_billing_unit,
+        "billing_units_per_ndc_unit": billing_units_per_ndc_unit,
     }
+    stored = {name: getattr(locked, name) for name in typed}
     changes = {
-        name: (_ndc_value_text(name, getattr(locked, name)), _ndc_value_text(name, value))
+        name: (_ndc_value_text(name, stored[name], stored), _ndc_value_text(name, value, typed))
         for name, value in typed.items()
-        if _ndc_value_text(name, getattr(locked, name)) != _ndc_value_text(name, value)
+        if _ndc_value_text(name, stored[name], stored) != _ndc_value_text(name, value, typed)
     }
     if not changes:
         raise ValidationError(

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mar import care_views
 from mar.forms import apply_validation_error
 from mar.models import (
+    NDC_ONE_RELATION,
     Administration,
     Drug,
     DrugClass,
@@ -189,11 +190,29 @@ class DrugNdcForm(forms.Form):
         required=False,
         max_digits=12,
         decimal_places=4,
-        help_text="e.g. 2 (mL) per 1 mg billed; blank: 1",
+        help_text="e.g. 0.5 (mL) per 1 mg billed of a 2 mg/mL package; both blank: 1",
+    )
+    # The same relation the other way round, for a package whose NDC units per billing unit is
+    # no terminating decimal (stored exactly: the claim's NDC quantity is computed from it).
+    billing_units_per_ndc_unit = forms.DecimalField(
+        label="Or: billing units per NDC unit",
+        required=False,
+        max_digits=12,
+        decimal_places=4,
+        help_text="Give this one instead when the NDC units per billing unit does not come out "
+        "exact: a 6 mg/mL package billed per 1 mg is 6 (per mL), not 0.1667 (mL), so 300 mg "
+        "is claimed as 50 mL. Give one of the two, not both; both blank: 1.",
     )
     preferred = forms.BooleanField(
         label="Preferred (carried on a drug line when no NDC was scanned)", required=False
     )
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        both = ("units_per_billing_unit", "billing_units_per_ndc_unit")
+        if all(cleaned.get(name) is not None for name in both):
+            self.add_error("billing_units_per_ndc_unit", NDC_ONE_RELATION)
+        return cleaned
 
 
 class NdcEditForm(DrugNdcForm):
@@ -229,6 +248,7 @@ class NdcEditForm(DrugNdcForm):
                 "package_description": ndc.package_description,
                 "unit": ndc.unit,
                 "units_per_billing_unit": per_unit,
+                "billing_units_per_ndc_unit": ndc.billing_units_per_ndc_unit_text or None,
             },
         )
 
