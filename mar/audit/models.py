@@ -70,9 +70,7 @@ TRACKED: list[type[models.Model]] = [
 # Fields an event table does not copy. A rate row's addendum mark restates what the trail holds
 # already: the correction's own update event (`action` "rate_change_update", the row before and
 # after, who and when in its context), in one transaction with its Addendum.
-UNTRACKED_FIELDS: dict[type[models.Model], list[str]] = {
-    mar.RateChange: ["amended_at", "amended_by"],
-}
+UNTRACKED_FIELDS: dict[type[models.Model], list[str]] = {}
 
 EVENTS: dict[type[models.Model], type[models.Model]] = {}
 for _model in TRACKED:

@@ -16,7 +16,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     # Written beside mar 0028 (another change); the merge re-points this after it.
     dependencies = [
-        ("mar", "0027_override_cross_sensitivity"),
+        ("mar", "0028_ratechange_amended_by_addendum"),
     ]
 
     operations = [

@@ -4,7 +4,7 @@ A package stored before, with NDC units per billing unit given (0.1667, 0.5) or 
 that value after the migration, the new field blank: its claims read as before (nothing is
 converted: only the pharmacist can tell a rounded 1/6 from a label's own 0.1667). Afterwards the
 database refuses a package with both relations (`mar_drug_ndc_one_relation`). Run on a fresh
-SQLite database (the demo's), migrated to mar 0027, rows written, then migrated forwards."""
+SQLite database (the demo's), migrated to mar 0028, rows written, then migrated forwards."""
 
 import os
 import subprocess
@@ -21,9 +21,9 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-call_command("migrate", "mar", "0027", verbosity=0)
+call_command("migrate", "mar", "0028", verbosity=0)
 apps = MigrationExecutor(connection).loader.project_state(
-    ("mar", "0027_override_cross_sensitivity")
+    ("mar", "0028_ratechange_amended_by_addendum")
 ).apps
 Drug, DrugNdc = apps.get_model("mar", "Drug"), apps.get_model("mar", "DrugNdc")
 drug = Drug.objects.create(name="migration test drug")
