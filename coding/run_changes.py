@@ -17,7 +17,10 @@ before, the second addendum's, changed no charge) compares with the run a coder 
 (`last_reviewed`: the latest run a coder claimed, accepted, corrected, queried, overrode an edit
 of or re-reviewed a correction on), lists each line added, removed or changed (`lines_diff`, the
 same pairing) and every run's reasons since, each addendum by its author and time
-(`reasons_since`).
+(`reasons_since`). Its heading names who last reviewed that run and when ("Changed since run 3
+was reviewed by coder on 5 Dec 14:02"): the act `last_reviewed` chose, its coder and time kept by
+the rows of the act (the acceptance's on the item, `ReviewItem.accepted_by`/`accepted_at`, kept
+with `accepted_run`); "Changed since run 3 was reviewed" where they were not kept.
 
 Plain functions of lines already read (the page prefetches every run's lines): no query.
 """
@@ -326,8 +329,9 @@ def runs_between(runs: Iterable[ChargeRun], run: ChargeRun, since: int) -> list[
 class ReviewAct:
     """What a coder did with a run's charges, as the page says it: "claimed it", "accepted it",
     "corrected a line", "sent a query", "overrode an edit", "re-reviewed a correction"; by whom
-    and when (None where the item no
-    longer keeps it: who accepted charges a new run replaced)."""
+    and when (None where it was not kept: who accepted charges a new run replaced before
+    `ReviewItem.accepted_by` was kept with `accepted_run`, 2026-12-07; the box then says "run N
+    was reviewed")."""
 
     run_id: int
     what: str
