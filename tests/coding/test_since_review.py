@@ -375,6 +375,41 @@ def test_a_coder_reviewing_the_new_run_is_not_named_for_the_run_before(
     assert heading_of(page).startswith("Changed since run 1 was reviewed by coder-b on ")
 
 
+def test_a_run_corrected_under_her_claim_is_the_one_compared_with(
+    client_as, coder_user, nurse_user
+) -> None:
+    """Found by the stateful test: she claimed run 1, the stop's addendum made run 2 under her,
+    she corrected a line of run 2, then the flush's addendum made run 3. The box compares with
+    run 2, the run she last reviewed (as the worklist's badge does), naming her and when; it
+    was not shown (the lines compared with run 1, the run claimed)."""
+    from tests import factories
+
+    a = factories.user_create(username="coder-a", role=roles.CODER)
+    encounter = dexamethasone_visit(nurse=nurse_user)
+    charge_run_generate(encounter_id=encounter.pk)
+    item = review_claim(user=a, item_id=ReviewItem.objects.get(encounter=encounter).pk)
+    second, third = dexamethasone_addenda(encounter, nurse_user)
+    # the flush changed no charge: run 2 corrected, then run 3, as the addenda would make them
+    ChargeRun.objects.filter(pk=third.pk).update(is_current=False)
+    ChargeRun.objects.filter(pk=second.pk).update(is_current=True)
+    ReviewItem.objects.filter(pk=item.pk).update(run=second)
+    item.refresh_from_db()
+    chemo = second.lines.get(code="96413")
+    correction = charge_line_correct(
+        item=item, user=a, line=chemo, action="change", code="96413", units=chemo.units,
+        modifiers=["59"], reason="a distinct site",
+    )  # fmt: skip
+    ChargeRun.objects.filter(pk=second.pk).update(is_current=False)
+    ChargeRun.objects.filter(pk=third.pk).update(is_current=True)
+    ReviewItem.objects.filter(pk=item.pk).update(run=third)
+    client = client_as(roles.CODER)
+    page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
+    assert heading_of(page) == (
+        f"No charge changed since run 2 was reviewed by coder-a on {on(correction.at)}"
+    )
+    assert "changed-since-review" not in worklist_row(client, encounter.pk)
+
+
 def test_an_acceptance_not_kept_reads_as_before(client_as, coder_user, nurse_user) -> None:
     """An item accepted before who accepted was kept with the run (a new run cleared it): the
     heading says "since run 1 was reviewed", naming no one."""
