@@ -614,7 +614,8 @@ def corrections_answer_rereview(
             back.append(row)
         if back:
             # Accepted (or sent) with these corrections: back to the coders, as a new run puts
-            # them. One in review stays hers; a queried one came back with the answer.
+            # them (who accepted them and when kept, with `accepted_run`). One in review stays
+            # hers; a queried one came back with the answer.
             ReviewItem.objects.filter(
                 encounter_id=addendum.encounter_id,
                 state__in=(ReviewItem.State.ACCEPTED, ReviewItem.State.EXPORTED),
@@ -622,8 +623,6 @@ def corrections_answer_rereview(
                 state=ReviewItem.State.NEW,
                 claimed_by=None,
                 claimed_at=None,
-                accepted_by=None,
-                accepted_at=None,
                 returned_reason=ANSWERED,
                 updated_at=timezone.now(),
             )

@@ -141,6 +141,11 @@ class ReviewItem(models.Model):
         "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Who last accepted the item's charges and when (`accepted_run`'s acceptance), written by
+    # `review_accept` only and kept with `accepted_run` when a new run, a reopen or a query's
+    # answer takes the item back (the state says whether the charges stand accepted): the review
+    # page's box names her ("Changed since run 3 was reviewed by ... on 5 Dec 14:02"). None on an
+    # item accepted before they were kept (2026-12-07), whose charges changed since.
     accepted_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -265,8 +265,9 @@ def review_item_sync(*, run: ChargeRun) -> ReviewItem:
         item.state = ReviewItem.State.NEW
         item.claimed_by = None
         item.claimed_at = None
-    item.accepted_by = None
-    item.accepted_at = None
+    # Who accepted the charges before (`accepted_by`, `accepted_at`) stays, with the run she
+    # accepted (`accepted_run`): the state says they no longer stand accepted; the review page
+    # names her ("Changed since run 3 was reviewed by ... on 5 Dec 14:02").
     item.returned_reason = run.get_trigger_display()
     item.updated_at = timezone.now()
     item.save()
@@ -400,14 +401,10 @@ def review_reopen(*, item: ReviewItem, user: AbstractBaseUser) -> ReviewItem:
     locked.state = ReviewItem.State.IN_REVIEW
     locked.claimed_by = user  # type: ignore[assignment]
     locked.claimed_at = now
-    locked.accepted_by = None
-    locked.accepted_at = None
     locked.updated_at = now
-    locked.save(
-        update_fields=[
-            "state", "claimed_by", "claimed_at", "accepted_by", "accepted_at", "updated_at"
-        ]
-    )  # fmt: skip
+    # Who accepted them and when stay beside `accepted_run` (the state says they are in review
+    # again): her acceptance is asked again, and the next one replaces them.
+    locked.save(update_fields=["state", "claimed_by", "claimed_at", "updated_at"])
     return locked
 
 

@@ -11,13 +11,16 @@ line (code, units, modifiers, date, administrations) is the same line, and other
 the same code for the most shared administrations is that line changed. What is left over is new,
 or gone.
 
-The review page's box "Changed since you reviewed run N" (QA: after a query and two addenda
+The review page's box "Changed since run N was reviewed by ..." (QA: after a query and two addenda
 the coder reopened the visit and nothing said 96375 x2 became 96375 x1 + 96367 x1: the run
 before, the second addendum's, changed no charge) compares with the run a coder last reviewed
 (`last_reviewed`: the latest run a coder claimed, accepted, corrected, queried, overrode an edit
 of or re-reviewed a correction on), lists each line added, removed or changed (`lines_diff`, the
 same pairing) and every run's reasons since, each addendum by its author and time
-(`reasons_since`).
+(`reasons_since`). Its heading names who last reviewed that run and when ("Changed since run 3
+was reviewed by coder on 5 Dec 14:02"): the act `last_reviewed` chose, its coder and time kept by
+the rows of the act (the acceptance's on the item, `ReviewItem.accepted_by`/`accepted_at`, kept
+with `accepted_run`); "Changed since run 3 was reviewed" where they were not kept.
 
 Plain functions of lines already read (the page prefetches every run's lines): no query.
 """
@@ -273,7 +276,8 @@ def changes_since_preceding(
     accepted (`accepted_run_id`), when that run is an earlier one of `runs` (several runs may
     have come since, each addendum its own), else since the run before it; None for the first
     run. `reviewed` (`last_reviewed`), an earlier run a coder last reviewed, comes before the
-    accepted run: the box lists what changed since it. Reads `lines.all()` of both (prefetched
+    accepted run, and before the claimed run when later (reviewed under her claim): the box
+    lists what changed since it. Reads `lines.all()` of both (prefetched
     on the review page: no query)."""
 
     def earlier(pk: int | None) -> ChargeRun | None:
@@ -283,7 +287,13 @@ def changes_since_preceding(
         )
 
     claimed = earlier(claimed_run_id)
-    seen = None if claimed is not None or reviewed is None else earlier(reviewed.run_id)
+    seen = None if reviewed is None else earlier(reviewed.run_id)
+    if claimed is not None and seen is not None and _order(seen) > _order(claimed):
+        # Reviewed since she claimed (a line corrected on a run made under her): since then,
+        # as the worklist's badge compares (`worklist_charges.changed_since_review`).
+        claimed = None
+    if claimed is not None:
+        seen = None
     accepted = None if claimed is not None else earlier(accepted_run_id)
     if seen is not None and accepted is not None and seen.pk != accepted.pk:
         accepted = None  # reviewed since the charges accepted: since then
@@ -326,8 +336,9 @@ def runs_between(runs: Iterable[ChargeRun], run: ChargeRun, since: int) -> list[
 class ReviewAct:
     """What a coder did with a run's charges, as the page says it: "claimed it", "accepted it",
     "corrected a line", "sent a query", "overrode an edit", "re-reviewed a correction"; by whom
-    and when (None where the item no
-    longer keeps it: who accepted charges a new run replaced)."""
+    and when (None where it was not kept: who accepted charges a new run replaced before
+    `ReviewItem.accepted_by` was kept with `accepted_run`, 2026-12-07; the box then says "run N
+    was reviewed")."""
 
     run_id: int
     what: str

@@ -469,7 +469,8 @@ def _review_context(
         claimed_run = run_when_claimed(item, runs) if changed_under else None
         context["changed_in_review"] = changed_under
         # The run a coder last reviewed (claimed, accepted, corrected, queried, overrode an
-        # edit, re-reviewed), from the rows already read: the box "Changed since you reviewed".
+        # edit, re-reviewed), from the rows already read: the box "Changed since run N was
+        # reviewed by ...".
         held = (
             run_when_claimed(item, runs)
             if item and item.state == ReviewItem.State.IN_REVIEW

@@ -2,14 +2,15 @@
 since the run before (coding/run_changes.py) beside each line's code, lists the line no longer
 charged under the table, and the charge table still fits its box at 768 to 1920 px. After the
 QA's steps (run 1 queried, two addenda), the worklist row says "charges changed since review" and
-the review page's box "Changed since you reviewed run 1" lists each line changed and both
-addenda, each linked to its entry."""
+the review page's box "Changed since run 1 was reviewed by you on ..." lists each line changed
+and both addenda, each linked to its entry."""
 
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import transaction
+from django.utils import dateformat, timezone
 
 from coding.models import ReviewItem
 from coding.review import query_send, review_claim
@@ -83,7 +84,9 @@ def test_the_qa_steps_the_coder_sees_what_changed_since_she_queried_run_1(
     charge_run_generate(encounter_id=encounter.pk)
     item = ReviewItem.objects.get(encounter=encounter)
     review_claim(user=coder, item_id=item.pk)
-    query_send(item=item, user=coder, finding=None, question="Was the dexamethasone a push?")
+    query = query_send(
+        item=item, user=coder, finding=None, question="Was the dexamethasone a push?"
+    )
     dexamethasone_addenda(encounter, nurse)
 
     page = browser_page
@@ -97,7 +100,8 @@ def test_the_qa_steps_the_coder_sees_what_changed_since_she_queried_run_1(
     page.wait_for_url(f"**/coding/encounters/{encounter.pk}/")
     box = page.locator("[data-testid=since-review]")
     assert box.is_visible()
-    assert box.locator("h3").inner_text() == "Changed since you reviewed run 1"
+    on = dateformat.format(timezone.localtime(query.asked_at), "j M H:i")
+    assert box.locator("h3").inner_text() == f"Changed since run 1 was reviewed by you on {on}"
     # Above the lines: the box is the first thing under the charges' heading.
     assert box.bounding_box()["y"] < page.locator("[data-testid=charge-lines]").bounding_box()["y"]
     lines = box.locator("[data-testid=since-review-line]")

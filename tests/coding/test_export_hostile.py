@@ -198,7 +198,7 @@ def test_an_encounter_the_export_refused_is_taken_back_corrected_and_exported(
     assert response.status_code == 302
     item.refresh_from_db()
     assert item.state == ReviewItem.State.IN_REVIEW
-    assert item.claimed_by == coder_user and item.accepted_by is None
+    assert item.claimed_by == coder_user  # hers again, in review (who accepted kept)
 
     line = run.lines.get(code="96375")
     fixed = client.post(

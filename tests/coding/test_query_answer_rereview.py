@@ -219,7 +219,7 @@ def test_accepted_charges_go_back_to_the_coders_with_the_correction_to_decide(
     carried.refresh_from_db()
     assert carried.state == ChargeCorrection.State.NEEDS_REVIEW
     item = ReviewItem.objects.get(pk=item.pk)
-    assert item.state == ReviewItem.State.NEW and item.accepted_by is None
+    assert item.state == ReviewItem.State.NEW and item.accepted_by == coder_user  # who, kept
     with pytest.raises(ValidationError, match="Nothing to export"):
         export_create(user=coder_user)
     assert ledger_sum(encounter.pk) == {}

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import dateformat, timezone
 
 from coding import views
 from coding.services import charge_run_generate
@@ -158,8 +159,11 @@ def test_after_several_runs_the_markers_are_since_the_charges_the_coder_accepted
     assert 'data-testid="runs-between"' not in page
     box = re.search(r'data-testid="since-review".*?</section>', page, re.S)
     assert box is not None
-    # who accepted is not kept once a new run came: "since run 1 was reviewed"
-    assert "Changed since run 1 was reviewed" in text(box.group(0))
+    # who accepted run 1, and when, kept while new runs came: the box names her (the viewer)
+    item.refresh_from_db()
+    assert item.accepted_at is not None
+    on = dateformat.format(timezone.localtime(item.accepted_at), "j M H:i")
+    assert f"Changed since run 1 was reviewed by you on {on}" in text(box.group(0))
     runs_listed = re.findall(r'data-testid="since-review-run">(.*?)\(', box.group(0), re.S)
     assert [text(r).strip() for r in runs_listed] == ["run 2", "run 3"]
     assert f'title="charge run #{second.pk}">run 2<' in box.group(0)

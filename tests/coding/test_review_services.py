@@ -337,7 +337,10 @@ def test_regenerated_charges_return_an_accepted_item_to_new(coder_user) -> None:
     item.refresh_from_db()
     assert item.run == new_run
     assert item.state == ReviewItem.State.NEW
-    assert item.accepted_by is None
+    # Who accepted the charges a new run replaced, and when, stay with the run she accepted:
+    # the review page's box names her ("Changed since run 1 was reviewed by ...").
+    assert (item.accepted_run, item.accepted_by) == (run, coder_user)
+    assert item.accepted_at is not None
 
 
 def test_accepted_charges_not_yet_exported_can_be_taken_back_into_review(coder_user) -> None:
@@ -352,7 +355,8 @@ def test_accepted_charges_not_yet_exported_can_be_taken_back_into_review(coder_u
 
     assert reopened.state == ReviewItem.State.IN_REVIEW
     assert reopened.claimed_by == other
-    assert reopened.accepted_by is None and reopened.accepted_at is None
+    # her acceptance is asked again; who accepted before, and when, stay until then
+    assert (reopened.accepted_by, reopened.accepted_run) == (coder_user, run)
     charge_line_correct(
         item=item, user=other, line=run.lines.get(code="96375"), action="remove", reason="x"
     )

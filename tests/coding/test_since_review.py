@@ -1,5 +1,6 @@
 """What changed since the run a coder last reviewed (coding/run_changes.py `lines_diff`,
-`last_reviewed`, `reasons_since`) and the review page's box "Changed since you reviewed run N".
+`last_reviewed`, `reasons_since`) and the review page's box "Changed since run N was reviewed
+by you on 5 Dec 14:02".
 
 QA (HIM coder, after the nurse's addendum): the coder reviewed run 1 and sent a query; the nurse
 answered with two addenda (the dexamethasone stop 02:20 -> 02:22, then a missed flush); the coder
@@ -17,11 +18,18 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import dateformat, timezone
 
 from coding import views
 from coding.drug_lines import DRUG_LINE_POSITION_BASE
-from coding.models import ChargeLine, ChargeRun, ReviewItem
-from coding.review import query_send, review_accept, review_claim
+from coding.models import ChargeLine, ChargeRun, DocumentationQuery, ReviewItem
+from coding.review import (
+    charge_line_correct,
+    query_send,
+    review_accept,
+    review_claim,
+    review_release,
+)
 from coding.run_changes import (
     ADDED,
     CHANGED,
@@ -172,6 +180,16 @@ def text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
 
 
+def on(at: datetime) -> str:
+    """A time as the box's heading says it, in the hospital's zone: "2 Mar 09:14"."""
+    return dateformat.format(timezone.localtime(at), "j M H:i")
+
+
+def heading_of(page: str) -> str:
+    match = re.search(r'data-testid="since-review-heading">(.*?)</h3>', page, re.S)
+    return text(match.group(1)).strip() if match else ""
+
+
 def box_of(page: str) -> str:
     match = re.search(r'<section[^>]*data-testid="since-review".*?</section>', page, re.S)
     return match.group(0) if match else ""
@@ -205,7 +223,8 @@ def test_the_qa_steps_show_what_changed_since_run_1_with_both_addenda(
     box = box_of(page)
     assert box, "no box"
     said = text(box)
-    assert "Changed since you reviewed run 1" in said
+    query = DocumentationQuery.objects.get(run=first)
+    assert heading_of(box) == f"Changed since run 1 was reviewed by you on {on(query.asked_at)}"
     assert "run 1: you sent a query" in said
     rows = re.findall(r'since-review-line" data-kind="(\w+)" data-line-code="(\w+)"', box)
     assert rows == [("changed", "96375"), ("added", "96367")]
@@ -246,7 +265,11 @@ def test_with_no_charge_changed_the_box_says_so_and_still_lists_the_reasons(
         .content.decode()
     )
     said = text(box_of(page))
-    assert "No charge changed since run 2" in said
+    query = DocumentationQuery.objects.get(run=second)
+    assert (
+        heading_of(page)
+        == f"No charge changed since run 2 was reviewed by you on {on(query.asked_at)}"
+    )
     assert "run 2: you sent a query" in said  # who reviewed it, also when nothing changed
     assert 'data-testid="since-review-line"' not in page
     assert "flush given and not charted" in said and said.count("Addendum") == 1
@@ -276,7 +299,130 @@ def test_another_coders_review_is_named(client_as, coder_user, nurse_user) -> No
         .get(reverse("coding:encounter_charges", args=[first.encounter_id]))
         .content.decode()
     )
-    assert "Changed since coder-b reviewed run 1" in text(box_of(page))
+    query = DocumentationQuery.objects.get(run=first)
+    assert (
+        heading_of(page) == f"Changed since run 1 was reviewed by coder-b on {on(query.asked_at)}"
+    )
+
+
+def accepted_by_b_after_a_corrected(
+    nurse, *, corrected: bool = True
+) -> tuple[object, object, ChargeRun, ReviewItem]:
+    """Coder A corrects a line of run 1 and releases it (`corrected`); coder B claims it and
+    accepts it, later; then the nurse's addenda make runs 2 and 3."""
+    from tests import factories
+
+    a = factories.user_create(username="coder-a", role=roles.CODER)
+    b = factories.user_create(username="coder-b", role=roles.CODER)
+    encounter = dexamethasone_visit(nurse=nurse)
+    first, _ = charge_run_generate(encounter_id=encounter.pk)
+    item = ReviewItem.objects.get(encounter=encounter)
+    if corrected:
+        item = review_claim(user=a, item_id=item.pk)
+        push = first.lines.get(code="96375")
+        charge_line_correct(
+            item=item, user=a, line=push, action="change", code="96375", units=push.units + 1,
+            modifiers=[], reason="a third push charted in the notes",
+        )  # fmt: skip
+        review_release(item=item, user=a)
+    item = review_claim(user=b, item_id=item.pk)
+    item = review_accept(item=item, user=b)
+    dexamethasone_addenda(encounter, nurse)
+    item.refresh_from_db()
+    return a, b, first, item
+
+
+def test_the_box_names_who_accepted_the_run_reviewed_when_charges_came_after(
+    client_as, coder_user, nurse_user
+) -> None:
+    """The coder's ask: "Changes since run 1 was reviewed by <coder> on 5 Dec 14:02" after a new
+    run. Who accepted run 1 and when are kept with it (`ReviewItem.accepted_by`), so the box names
+    B, who accepted it last, not A, who corrected it before (unnamed acceptance, the box used to
+    name A's correction or no one)."""
+    a, b, first, item = accepted_by_b_after_a_corrected(nurse_user)
+    assert (item.state, item.accepted_run_id, item.accepted_by) == ("new", first.pk, b)
+    page = (
+        client_as(roles.CODER)
+        .get(reverse("coding:encounter_charges", args=[first.encounter_id]))
+        .content.decode()
+    )
+    assert (
+        heading_of(page) == f"Changed since run 1 was reviewed by coder-b on {on(item.accepted_at)}"
+    )
+    assert f"run 1: coder-b accepted it {timezone.localtime(item.accepted_at):%m-%d %H:%M}" in text(
+        box_of(page)
+    )
+    assert "coder-a" not in heading_of(page)
+
+
+def test_a_coder_reviewing_the_new_run_is_not_named_for_the_run_before(
+    client_as, coder_user, nurse_user
+) -> None:
+    """A reviewer of a later run (the current one, under way) is never named for the run
+    compared with: B accepted run 1; A claims the run since and corrects a line of it."""
+    a, b, first, item = accepted_by_b_after_a_corrected(nurse_user)
+    item = review_claim(user=a, item_id=item.pk)
+    current = ChargeRun.objects.get(encounter_id=first.encounter_id, is_current=True)
+    charge_line_correct(
+        item=item, user=a, line=current.lines.get(code="96413"), action="change",
+        code="96413", units=1, modifiers=["59"], reason="a distinct site",
+    )  # fmt: skip
+    page = (
+        client_as(roles.CODER)
+        .get(reverse("coding:encounter_charges", args=[first.encounter_id]))
+        .content.decode()
+    )
+    assert heading_of(page).startswith("Changed since run 1 was reviewed by coder-b on ")
+
+
+def test_a_run_corrected_under_her_claim_is_the_one_compared_with(
+    client_as, coder_user, nurse_user
+) -> None:
+    """Found by the stateful test: she claimed run 1, the stop's addendum made run 2 under her,
+    she corrected a line of run 2, then the flush's addendum made run 3. The box compares with
+    run 2, the run she last reviewed (as the worklist's badge does), naming her and when; it
+    was not shown (the lines compared with run 1, the run claimed)."""
+    from tests import factories
+
+    a = factories.user_create(username="coder-a", role=roles.CODER)
+    encounter = dexamethasone_visit(nurse=nurse_user)
+    charge_run_generate(encounter_id=encounter.pk)
+    item = review_claim(user=a, item_id=ReviewItem.objects.get(encounter=encounter).pk)
+    second, third = dexamethasone_addenda(encounter, nurse_user)
+    # the flush changed no charge: run 2 corrected, then run 3, as the addenda would make them
+    ChargeRun.objects.filter(pk=third.pk).update(is_current=False)
+    ChargeRun.objects.filter(pk=second.pk).update(is_current=True)
+    ReviewItem.objects.filter(pk=item.pk).update(run=second)
+    item.refresh_from_db()
+    chemo = second.lines.get(code="96413")
+    correction = charge_line_correct(
+        item=item, user=a, line=chemo, action="change", code="96413", units=chemo.units,
+        modifiers=["59"], reason="a distinct site",
+    )  # fmt: skip
+    ChargeRun.objects.filter(pk=second.pk).update(is_current=False)
+    ChargeRun.objects.filter(pk=third.pk).update(is_current=True)
+    ReviewItem.objects.filter(pk=item.pk).update(run=third)
+    client = client_as(roles.CODER)
+    page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
+    assert heading_of(page) == (
+        f"No charge changed since run 2 was reviewed by coder-a on {on(correction.at)}"
+    )
+    assert "changed-since-review" not in worklist_row(client, encounter.pk)
+
+
+def test_an_acceptance_not_kept_reads_as_before(client_as, coder_user, nurse_user) -> None:
+    """An item accepted before who accepted was kept with the run (a new run cleared it): the
+    heading says "since run 1 was reviewed", naming no one."""
+    _, _, first, item = accepted_by_b_after_a_corrected(nurse_user, corrected=False)
+    # As such an item stands: its run accepted, who and when not kept.
+    ReviewItem.objects.filter(pk=item.pk).update(accepted_by=None, accepted_at=None)
+    page = (
+        client_as(roles.CODER)
+        .get(reverse("coding:encounter_charges", args=[first.encounter_id]))
+        .content.decode()
+    )
+    assert heading_of(page) == "Changed since run 1 was reviewed"
+    assert "run 1: a coder accepted it; now run 3." in text(box_of(page))
 
 
 def test_the_box_costs_the_review_page_no_query(

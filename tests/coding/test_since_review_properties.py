@@ -1,16 +1,24 @@
-"""The box "Changed since you reviewed run N" and the worklist's "charges changed since review"
-over time (coding/run_changes.py `last_reviewed`, `lines_diff`; coding/worklist_charges.py
+"""The box "Changed since run N was reviewed by ..." and the worklist's "charges changed since
+review" over time (coding/run_changes.py `last_reviewed`, `lines_diff`; coding/worklist_charges.py
 `changed_since_review`): whatever the coder claims, queries, accepts or releases and whatever
 addenda come, the worklist row says the charges changed exactly when the review page's box lists
 a change, and that is exactly when the current charges differ from those of the run a coder
 last acted on (kept here by the test itself, from what it did): nothing the coder reviewed
-changes unseen, and nothing unchanged is flagged."""
+changes unseen, and nothing unchanged is flagged.
+
+Two coders take turns (claim, correct a line, query, accept, release, take accepted charges back
+into review) while addenda make new runs; the box's heading names the coder who last reviewed the
+run it compares with, and when ("Changed since run 3 was reviewed by coder-b on 5 Dec 14:02"),
+never a coder who reviewed only a later run: who accepted a run is kept with it
+(`ReviewItem.accepted_by`, `accepted_at`) when new runs come, a reopen or a query's answer."""
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.cache import caches
@@ -18,12 +26,20 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from coding.models import ChargeRun, ReviewItem
-from coding.review import query_send, review_accept, review_claim, review_release
+from coding.review import (
+    charge_line_correct,
+    query_send,
+    review_accept,
+    review_claim,
+    review_release,
+    review_reopen,
+)
 from coding.services import charge_run_generate
 from coding.worklist_charges import CACHE
 from mar.models import Addendum, Administration, Flush
@@ -41,19 +57,45 @@ def lines_of(run_id: int) -> list[tuple[object, ...]]:
     )
 
 
+@dataclass(frozen=True)
+class Act:
+    """What a coder did to a run's charges, as the test saw it: ends the review of it
+    (accepted, queried), who and when."""
+
+    run: int
+    ends: bool
+    by: str
+    at: datetime
+
+
+def on(at: datetime) -> str:
+    """A time as the box's heading says it, in the hospital's zone: "5 Dec 14:02"."""
+    return dateformat.format(timezone.localtime(at), "j M H:i")
+
+
+CODERS = st.integers(0, 1)
+
+
 class SinceReview(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         caches[CACHE].clear()
-        self.coder = factories.user_create(username=f"coder-{uuid.uuid4().hex}", role="coder")
+        tag = uuid.uuid4().hex[:8]
+        self.coders = [
+            factories.user_create(username=f"coder-{name}-{tag}", role="coder")
+            for name in ("a", "b")
+        ]
         self.nurse = factories.user_create(username=f"rn-{uuid.uuid4().hex}", role="nurse")
         self.encounter = dexamethasone_visit(nurse=self.nurse)
         charge_run_generate(encounter_id=self.encounter.pk)
-        # The test's own record of what the coder did: (run id, ends the review of it).
-        self.acts: list[tuple[int, bool]] = []
-        self.claimed_run: int | None = None
+        # The test's own record of what the coders did.
+        self.acts: list[Act] = []
+        # The claim of the coder holding the item (an act while she holds it).
+        self.claimed: Act | None = None
+        # The pages are read by a third coder: every reviewer is named by her user name.
+        reader = factories.user_create(username=f"reader-{tag}", role="coder")
         self.client = Client()
-        self.client.force_login(self.coder)
+        self.client.force_login(reader)
 
     def _item(self) -> ReviewItem:
         return ReviewItem.objects.get(encounter=self.encounter)
@@ -61,14 +103,24 @@ class SinceReview(RuleBasedStateMachine):
     def _current(self) -> int:
         return ChargeRun.objects.get(encounter=self.encounter, is_current=True).pk
 
-    def _claimed(self) -> ReviewItem | None:
+    def _claimed(self, who: int) -> ReviewItem | None:
+        """The item in review by coder `who` (claimed now when new); None when it cannot be."""
+        coder = self.coders[who]
         item = self._item()
         if item.state == ReviewItem.State.NEW:
-            item = review_claim(user=self.coder, item_id=item.pk)
-            self.claimed_run = self._current()
+            item = review_claim(user=coder, item_id=item.pk)
+            if item is not None:
+                self.claimed = Act(self._current(), False, coder.username, item.claimed_at)
         if item is None or item.state != ReviewItem.State.IN_REVIEW:
             return None
+        if item.claimed_by_id != coder.pk:
+            return None
         return item
+
+    def _done(self, item: ReviewItem, ends: bool, at: datetime) -> None:
+        self.acts.append(Act(self._current(), ends, item.claimed_by.username, at))
+        if ends:
+            self.claimed = None
 
     def _addendum(self, why: str, change) -> None:
         with transaction.atomic():
@@ -98,52 +150,84 @@ class SinceReview(RuleBasedStateMachine):
             ),  # fmt: skip
         )
 
-    @rule()
-    def claim(self) -> None:
-        self._claimed()
+    @rule(who=CODERS)
+    def claim(self, who: int) -> None:
+        self._claimed(who)
 
-    @rule()
-    def query(self) -> None:
-        item = self._claimed()
+    @rule(who=CODERS, modifier=st.sampled_from(["59", "XU"]))
+    def correct_a_line(self, who: int, modifier: str) -> None:
+        """A correction of the chemotherapy's line (the addenda leave it as it was: carried,
+        never waiting for re-review)."""
+        item = self._claimed(who)
+        if item is None:
+            return
+        line = ChargeRun.objects.get(pk=self._current()).lines.get(code="96413")
+        try:
+            correction = charge_line_correct(
+                item=item, user=self.coders[who], line=line, action="change", code="96413",
+                units=line.units, modifiers=[modifier], reason="a distinct site",
+            )  # fmt: skip
+        except ValidationError:
+            return  # nothing changed: no correction made
+        self._done(item, False, correction.at)
+
+    @rule(who=CODERS)
+    def query(self, who: int) -> None:
+        item = self._claimed(who)
         if item is not None:
-            query_send(item=item, user=self.coder, finding=None, question="Was it a push?")
-            self.acts.append((self._current(), True))
-            self.claimed_run = None
+            query = query_send(
+                item=item, user=self.coders[who], finding=None, question="Was it a push?"
+            )
+            self._done(item, True, query.asked_at)
 
-    @rule()
-    def accept(self) -> None:
-        item = self._claimed()
+    @rule(who=CODERS)
+    def accept(self, who: int) -> None:
+        item = self._claimed(who)
         if item is None:
             return
         try:
-            review_accept(item=item, user=self.coder)
+            accepted = review_accept(item=item, user=self.coders[who])
         except ValidationError:
             return  # blocking edits: nothing accepted
-        self.acts.append((self._current(), True))
-        self.claimed_run = None
+        self._done(item, True, accepted.accepted_at)
+
+    @rule(who=CODERS)
+    def reopen(self, who: int) -> None:
+        """Accepted charges taken back into review: a claim of the run accepted."""
+        item = self._item()
+        if item.state != ReviewItem.State.ACCEPTED:
+            return
+        item = review_reopen(item=item, user=self.coders[who])
+        self.claimed = Act(self._current(), False, self.coders[who].username, item.claimed_at)
 
     @rule()
     def release(self) -> None:
         item = self._item()
         if item.state == ReviewItem.State.IN_REVIEW:
-            review_release(item=item, user=self.coder)
-            self.claimed_run = None
+            review_release(item=item, user=item.claimed_by)
+            self.claimed = None
 
-    def _expected(self) -> int | None:
-        """The run the coder last reviewed, by the test's record; None: nothing to compare."""
+    def _last_review(self) -> Act | None:
+        """The last act on the run last reviewed before the current one, by the test's record;
+        None: nothing to compare (nothing reviewed before, or the current run reviewed since)."""
         current = self._current()
         acts = list(self.acts)
-        if self.claimed_run is not None:
-            acts.append((self.claimed_run, False))
-        if any(run == current and ends for run, ends in acts):
+        if self.claimed is not None:
+            acts.append(self.claimed)
+        if any(act.run == current and act.ends for act in acts):
             return None
-        earlier = [run for run, _ in acts if run < current]
-        return max(earlier, default=None)
+        earlier = [act for act in acts if act.run < current]
+        return max(earlier, key=lambda act: (act.run, act.at), default=None)
+
+    def _run_number(self, run: int) -> int:
+        runs = ChargeRun.objects.filter(encounter=self.encounter).order_by("created_at", "pk")
+        return [r.pk for r in runs].index(run) + 1
 
     @invariant()
     def the_worklist_and_the_page_say_what_changed_since_review(self) -> None:
         item = self._item()
-        reviewed = self._expected()
+        last = self._last_review()
+        reviewed = last.run if last is not None else None
         changed = reviewed is not None and lines_of(reviewed) != lines_of(self._current())
         page = self.client.get(
             reverse("coding:encounter_charges", args=[self.encounter.pk])
@@ -154,6 +238,19 @@ class SinceReview(RuleBasedStateMachine):
         assert bool(listed) == changed
         if box is not None and not changed:
             assert "No charge changed since run" in re.sub(r"<[^>]+>", "", box.group(0))
+        if box is not None and last is not None:
+            # The heading names who last reviewed the run compared with, and when; never a
+            # coder who reviewed only a later run (the current one, under way).
+            heading = re.search(
+                r'data-testid="since-review-heading">(.*?)</h3>', box.group(0), re.S
+            )
+            assert heading is not None
+            said = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", heading.group(1))).strip()
+            assert said.endswith(
+                f"since run {self._run_number(last.run)} was reviewed by {last.by} on {on(last.at)}"
+            ), said
+            later = {act.by for act in self.acts if act.run > last.run} - {last.by}
+            assert not any(name in said for name in later), said
         worklist = self.client.get(reverse("coding:worklist")).content.decode()
         start = worklist.index(f'data-encounter="{self.encounter.pk}"')
         row = worklist[start : worklist.index("</tr>", start)]
@@ -165,8 +262,9 @@ def test_the_box_and_the_badge_say_exactly_what_changed_since_review_after_any_s
     run_state_machine_as_test(
         SinceReview,
         settings=settings(
-            max_examples=8,
-            stateful_step_count=8,
+            # PROPERTY_EXAMPLES widens a run on demand (tests/engine/test_properties.py).
+            max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 10)),
+            stateful_step_count=10,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
