@@ -342,53 +342,51 @@ def orders_draw(request: HttpRequest, context: dict[str, Any]) -> None:
     }
 
 
-# The access sites' chips (mar/_site_chip.jinja: the site, its care and its assessments, its
-# flushes, its one-tap actions and its details form) and the "+ Add site" form, kept drawn as the
-# cards are, while every value they show is as it was. Their forms start from the site's own
-# fields and the encounter's time zone only (a time left empty means "now" when sent, never
-# prefilled), so nothing on them reads the clock; their slot is the CSRF token.
-SITE_TEMPLATE = "mar/_site_chip.jinja"
+# The parts of an access site's chip that a flush does not change (mar/_site_chip.jinja): its care
+# (device, assessments and their forms: mar/_site_care.jinja), its one-tap actions
+# (mar/_site_actions.jinja: what they say changes with what runs on the site) and its details form
+# (mar/_site_details.jinja), and the "+ Add site" form, kept drawn as the cards are, each while
+# every value it shows is as it was; the chip's heading and its flushes, which each flush changes,
+# are drawn at every load. Their forms start from the site's own fields and the encounter's time
+# zone only (a time left empty means "now" when sent, never prefilled), so nothing on them reads
+# the clock; their slot is the CSRF token. A part with a form the nurse sent (bound, with its
+# errors and what she typed) is drawn afresh and never kept.
+SITE_PARTS = {
+    "care": "mar/_site_care.jinja",
+    "actions": "mar/_site_actions.jinja",
+    "details": "mar/_site_details.jinja",
+}
 SITE_ADD_TEMPLATE = "mar/_site_add.jinja"
 
 
-def _site_shown(row: Any, context: dict[str, Any]) -> tuple[Any, ...]:
-    """Every value the site's chip reads (mar/_site_chip.jinja and the parts it includes), but
-    the slot; read without building its forms (mar/lazy_forms.py)."""
+def _site_part_shown(part: str, row: Any, context: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Every value the site's part reads, but the slot; None when the part is not kept (a form
+    of it bound). Read without building its forms (mar/lazy_forms.py)."""
     site = row.site
     encounter = context["encounter"]
-    care = context.get("care")
-    info = care.sites.get(site.pk) if care is not None else None
-    return (
+    common = (
         _fields(site),
-        tuple((*_fields(flush), remove is not None) for flush, remove in row.flushes),  # type: ignore[misc]
-        tuple((adm.pk, adm.drug.name) for adm in row.running),
-        tuple((*_fields(a), _username(a.by)) for a in info["assessments"])  # type: ignore[misc]
-        if info is not None
-        else None,
         encounter.pk,
         encounter.status,
-        encounter.signed_at,
         str(context.get("zone")),
         bool(context.get("can_chart")),
         bool(context.get("can_addendum")),
     )
-
-
-def _site_keepable(row: Any, context: dict[str, Any]) -> bool:
-    """Whether the chip is drawn from what is stored only (no form of it bound: what the nurse
-    sent, with its errors, is drawn afresh)."""
-    care = context.get("care")
-    info = care.sites.get(row.site.pk) if care is not None else None
-    forms = [row.flush_form, row.assess_form, row.discontinue_form, row.bound_form]
-    forms += [remove for _flush, remove in row.flushes]
-    if info is not None:
-        forms += [info["details_form"], info["condition_form"]]
-    return not any(is_bound(form) for form in forms)
-
-
-def site_key(row: Any, context: dict[str, Any]) -> str:
-    digest = hashlib.sha256(repr(_site_shown(row, context)).encode()).hexdigest()
-    return f"chart-site:{_VERSION}:{row.site.pk}:{digest}"
+    if part == "care":
+        care = context.get("care")
+        info = care.sites.get(site.pk) if care is not None else None
+        if info is None:
+            return (*common, None)
+        if is_bound(info["details_form"]) or is_bound(info["condition_form"]):
+            return None
+        return (*common, tuple((*_fields(a), _username(a.by)) for a in info["assessments"]))  # type: ignore[misc]
+    if part == "actions":
+        if any(is_bound(f) for f in (row.flush_form, row.assess_form, row.discontinue_form)):
+            return None
+        return (*common, tuple((adm.pk, adm.drug.name) for adm in row.running))
+    if is_bound(row.bound_form):  # "details"
+        return None
+    return common
 
 
 def _site_add_key(context: dict[str, Any]) -> str | None:
@@ -407,36 +405,43 @@ def _site_add_key(context: dict[str, Any]) -> str | None:
 
 
 def sites_draw(request: HttpRequest, context: dict[str, Any]) -> None:
-    """Each site chip of the chart's `context` kept or drawn now and kept, into `row.html`, and
-    the "+ Add site" form into `context["site_add_html"]`; a chip or form with anything the
-    nurse sent is drawn by the page's template itself, and never kept."""
+    """The parts of each site chip of the chart's `context` a flush does not change, kept or
+    drawn now and kept, into `row.kept`, and the "+ Add site" form into
+    `context["site_add_html"]`; a part with anything the nurse sent is drawn by the page's
+    template itself, and never kept."""
     if not KEEP:
         return
-    rows = [row for row in context.get("sites") or () if _site_keepable(row, context)]
+    keys: dict[tuple[int, str], str] = {}
+    for row in context.get("sites") or ():
+        for part in SITE_PARTS:
+            shown = _site_part_shown(part, row, context)
+            if shown is not None:
+                digest = hashlib.sha256(repr(shown).encode()).hexdigest()
+                keys[row.site.pk, part] = f"chart-site-{part}:{_VERSION}:{row.site.pk}:{digest}"
     add_key = _site_add_key(context)
-    if not rows and add_key is None:
+    if not keys and add_key is None:
         return
     cache = caches[CACHE]
-    keys = {row.site.pk: site_key(row, context) for row in rows}
-    wanted = list(keys.values()) + ([add_key] if add_key else [])
-    found = cache.get_many(wanted)
+    found = cache.get_many(list(keys.values()) + ([add_key] if add_key else []))
     missed = {}
     values = {**context, "csrf_token": _TOKEN_SLOT}
+    rows = {row.site.pk: row for row in context.get("sites") or ()}
     with timezone.override(context.get("zone")):
-        if rows:
-            template = jinja().get_template(SITE_TEMPLATE)
-            for row in rows:
-                key = keys[row.site.pk]
-                if key not in found:
-                    missed[key] = found[key] = template.render(
+        for (pk, part), key in keys.items():
+            if key not in found:
+                row = rows[pk]
+                missed[key] = found[key] = (
+                    jinja()
+                    .get_template(SITE_PARTS[part])
+                    .render(
                         {
                             **values,
                             "row": row,
                             "site": row.site,
-                            "form": row.form,
                             "flush_form": row.flush_form,
                         }
                     )
+                )
         if add_key is not None and add_key not in found:
             missed[add_key] = found[add_key] = (
                 jinja().get_template(SITE_ADD_TEMPLATE).render(values)
@@ -444,7 +449,7 @@ def sites_draw(request: HttpRequest, context: dict[str, Any]) -> None:
     if missed:
         cache.set_many(missed)
     token = str(get_token(request))
-    for row in rows:
-        row.html = Markup(found[keys[row.site.pk]].replace(_TOKEN_SLOT, token))
+    for (pk, part), key in keys.items():
+        rows[pk].kept[part] = Markup(found[key].replace(_TOKEN_SLOT, token))
     if add_key is not None:
         context["site_add_html"] = Markup(found[add_key].replace(_TOKEN_SLOT, token))

@@ -913,7 +913,8 @@ class SiteRow:
     discontinue_form: Form | None = None
     running: list[Administration] = field(default_factory=list)  # infusions running on it
     bound_form: Form | None = None  # the details form as the nurse posted it
-    html: Markup | None = None  # the chip kept drawn (mar/chart_cards.py `sites_draw`)
+    # The chip's parts kept drawn (mar/chart_cards.py `sites_draw`): "care", "actions", "details".
+    kept: dict[str, Markup] = field(default_factory=dict)
 
     @cached_property
     def form(self) -> Form:

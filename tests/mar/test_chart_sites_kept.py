@@ -1,7 +1,8 @@
-"""The chart's site chips and its "+ Add site" form kept drawn while what they show is unchanged
+"""The parts of the chart's site chips a flush does not change (their care, their one-tap actions,
+their details form) and the "+ Add site" form, kept drawn while what they show is unchanged
 (mar/chart_cards.py, `sites_draw`, issue 19).
 
-A kept chip must never say anything other than the chip drawn afresh: after what changes a site's
+A kept part must never say anything other than the part drawn afresh: after what changes a site's
 chip (a flush charted or removed, the site assessed, its condition charted, its device and gauge,
 its location and reason, its placed time corrected, discontinued and reopened, a second site
 placed, an infusion started on it or stopped) as well as every change of the cards' and order
