@@ -111,7 +111,7 @@ class LineCorrectForm(forms.Form):
                 self.add_error("code", "A changed line needs its code.")
             elif "code" not in self.errors and not CODE_RE.match(code):
                 # said with the units' and modifiers' errors, not after them (QA)
-                self.add_error("code", f"{code} is not a CPT/HCPCS code: {CODE_HELP}")
+                self.add_error("code", f"{code} is not a CPT/HCPCS code: {CODE_HELP}.")
             if not data.get("units") and "units" not in self.errors:
                 self.add_error("units", "A changed line needs its units.")
         return data

@@ -425,7 +425,9 @@ def _clean_line(
 ) -> dict[str, Any]:
     code = code.strip().upper()
     if not CODE_RE.match(code):
-        raise ValidationError({"code": f"{code or 'nothing'} is not a CPT/HCPCS code: {CODE_HELP}"})
+        raise ValidationError(
+            {"code": f"{code or 'Nothing'} is not a CPT/HCPCS code: {CODE_HELP}."}
+        )
     if units < 1:
         raise ValidationError({"units": "A line has at least one unit; remove it instead."})
     if units > MAX_UNITS:
@@ -436,7 +438,7 @@ def _clean_line(
     mods = modifiers_checked(modifiers)  # coding/modifiers.py: shape, known, none twice, <= 4
     for adm in administrations:
         if not RECORD_ID_RE.match(adm):
-            raise ValidationError({"administrations": f"{adm} is not an administration id"})
+            raise ValidationError({"administrations": f"{adm} is not an administration id."})
     return {
         "code": code,
         "units": units,
@@ -590,7 +592,7 @@ def charge_line_correct(
     if not reason.strip():
         raise ValidationError({"reason": "Say why the line is corrected."})
     if action not in ChargeCorrection.Action.values:
-        raise ValidationError({"action": f"unknown action {action!r}"})
+        raise ValidationError({"action": f"Unknown action {action!r}: change, remove or add."})
     if action == ChargeCorrection.Action.ADD:
         if line is not None or added is not None:
             raise ValidationError("An added line refers to no existing line.")

@@ -156,15 +156,15 @@ def test_units_the_export_would_refuse_are_refused_at_the_correction(coder_user)
 @pytest.mark.parametrize(
     ("modifiers", "message"),
     [
-        (["59", "59"], "59 given twice: once is enough"),
-        (["59", "jw", "JW"], "JW given twice: once is enough"),
-        (["59", "XU", "JW", "JZ", "25"], "5 modifiers: a claim line carries at most 4"),
+        (["59", "59"], "59 given twice: once is enough."),
+        (["59", "jw", "JW"], "JW given twice: once is enough."),
+        (["59", "XU", "JW", "JZ", "25"], "5 modifiers: a claim line carries at most 4."),
         (
             ["5"],
             "5 is not a modifier: a modifier is two letters or digits, several separated "
-            "by spaces (59 JW)",
+            "by spaces (59 JW).",
         ),
-        (["59", "zz"], "ZZ is not a modifier of these lines: the ones taken are " + KNOWN),
+        (["59", "zz"], "ZZ is not a modifier of these lines: the ones taken are " + KNOWN + "."),
     ],
 )
 def test_a_modifier_twice_or_more_than_a_claim_line_carries_is_refused(
