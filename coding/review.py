@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from coding.chargemaster import ChargeMaster, charge_master_edits, charge_master_for
 from coding.drug_lines import is_drug_line
-from coding.engine import Finding, charge_edits
+from coding.engine import Finding, charge_edits, waste_modifier_edits
 from coding.engine.ptp import ptp_edits
 from coding.models import (
     ChargeCorrection,
@@ -227,17 +227,31 @@ class Edits:
         return [item for item in self.items if item.blocking]
 
 
+def run_containers(run: ChargeRun) -> dict[str, str]:
+    """Each HCPCS code's container as the run's drug lines read the formulary (its billing
+    snapshot: per administration, the drug's HCPCS and container); a code whose drugs say
+    different containers, or none, is left out (no edit is made on a guess)."""
+    said: dict[str, set[str]] = {}
+    for entry in (run.billing_snapshot or {}).values():
+        if isinstance(entry, dict) and entry.get("hcpcs"):
+            said.setdefault(str(entry["hcpcs"]), set()).add(str(entry.get("container") or ""))
+    return {code: next(iter(c)) for code, c in said.items() if len(c) == 1 and "" not in c}
+
+
 def charge_edits_for_run(
     run: ChargeRun, lines: list[EffectiveLine] | None = None, *, master: ChargeMaster | None = None
 ) -> Edits:
     """The engine's edits on the lines as they will be sent, with the coders' overrides; and
     EDIT-PTP, the NCCI pairs loaded (coding/ptp.py) applied by the engine's `ptp_edits`; and
-    EDIT-CDM, a code the loaded charge master does not price (coding/chargemaster.py); `master`:
-    the charge master already read for these codes (or more), not read again."""
+    EDIT-CDM, a code the loaded charge master does not price (coding/chargemaster.py); and the
+    JW/JZ edits (`waste_modifier_edits`: a JW line with no line of the dose given, JW with JZ,
+    either on a multi-dose drug by the run's own formulary facts); `master`: the charge master
+    already read for these codes (or more), not read again."""
     if lines is None:
         lines = effective_lines(run)
     codes = {line.code for line in lines}
     findings = charge_edits(lines, mue=mue_limits(codes))
+    findings += waste_modifier_edits(lines, containers=run_containers(run))
     findings += ptp_edits(lines, ptp_pairs(codes))
     findings += charge_master_edits(lines, master or charge_master_for(codes))
     overrides = {(o.rule, o.message): o for o in run.edit_overrides.all()}

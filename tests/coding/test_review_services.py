@@ -165,6 +165,11 @@ def test_units_the_export_would_refuse_are_refused_at_the_correction(coder_user)
             "by spaces (59 JW).",
         ),
         (["59", "zz"], "ZZ is not a modifier of these lines: the ones taken are " + KNOWN + "."),
+        (
+            ["jw", "JZ"],
+            "JW and JZ on one line: JW is a line of its own for the amount discarded, JZ says "
+            "nothing was discarded; keep one.",
+        ),
     ],
 )
 def test_a_modifier_twice_or_more_than_a_claim_line_carries_is_refused(
