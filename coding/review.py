@@ -47,6 +47,26 @@ CODE_HELP = (
     "a HCPCS code a letter and four digits (J9045)"
 )
 MAX_UNITS = 9999  # more units than this on one line is a typing error, not a charge
+# A reason a coder types is at most this many characters, as every reason typed in the app
+# (mar/pharmacy/services.py REASON_MAX, mar/forms.py): it goes with the claim and into the
+# reconciliation report; the pages show a long one's head and "Show all" (templates/_clamp.jinja).
+REASON_MAX = 2000
+REASON_TOO_LONG = (
+    "At most {limit} characters: say why in a few sentences (the record and the findings say "
+    "the rest). This one has {length}."
+)
+
+
+def reason_checked(reason: str, field: str = "reason") -> str:
+    """The reason stripped, or a ValidationError beside `field` when it is longer than
+    REASON_MAX (the forms say the same: coding/forms.py `ReasonField`)."""
+    reason = reason.strip()
+    if len(reason) > REASON_MAX:
+        said = REASON_TOO_LONG.format(limit=REASON_MAX, length=len(reason))
+        raise ValidationError({field: said})
+    return reason
+
+
 RECORD_ID_RE = re.compile(r"^A[0-9]+$")
 
 
@@ -605,6 +625,7 @@ def charge_line_correct(
     assert run is not None
     if not reason.strip():
         raise ValidationError({"reason": "Say why the line is corrected."})
+    reason_checked(reason)
     if action not in ChargeCorrection.Action.values:
         raise ValidationError({"action": f"Unknown action {action!r}: change, remove or add."})
     if action == ChargeCorrection.Action.ADD:
@@ -694,6 +715,7 @@ def charge_line_back(
         raise ValidationError("That line is not one of the charges under review.")
     if not reason.strip():
         raise ValidationError({"reason": "Say why the line goes back to the engine's line."})
+    reason_checked(reason)
     latest = line.corrections.order_by("-at", "-pk").first()
     return _line_back(run=run, user=user, line=line, latest=latest, reason=reason)
 
@@ -811,6 +833,7 @@ def edit_override_create(
     locked = _locked_claimed(item, user)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the edit is overridden."})
+    reason_checked(reason)
     run = ChargeRun.objects.prefetch_related(
         "lines", "corrections__by", "corrections__decided_by", "edit_overrides"
     ).get(pk=locked.run_id)
@@ -918,6 +941,7 @@ def query_withdraw(
     it. An answered query is not withdrawn."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the query is withdrawn: it is kept with it."})
+    reason_checked(reason)
     locked = DocumentationQuery.objects.select_for_update().get(pk=query.pk)
     if locked.answered_at is not None:
         raise ValidationError(
