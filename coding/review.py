@@ -467,7 +467,10 @@ def _clean_line(
     if units > MAX_UNITS:
         # The export refuses such a line (coding/exports.py): say so now, beside the field.
         raise ValidationError(
-            {"units": f"{units} units on one line is more than {MAX_UNITS}: a typing error?"}
+            {
+                "units": f"{units} units on one line is more than {MAX_UNITS}, the most a "
+                "line takes: check the units typed."
+            }
         )
     mods = modifiers_checked(modifiers)  # coding/modifiers.py: shape, known, none twice, <= 4
     for adm in administrations:

@@ -144,7 +144,10 @@ def test_units_the_export_would_refuse_are_refused_at_the_correction(coder_user)
             code="96415", units=99999999999, reason="x",
         )  # fmt: skip
     assert refused.value.message_dict == {
-        "units": ["99999999999 units on one line is more than 9999: a typing error?"]
+        "units": [
+            "99999999999 units on one line is more than 9999, the most a line takes: check "
+            "the units typed."
+        ]
     }
     with pytest.raises(ValidationError, match="more than 9999"):
         charge_line_correct(
