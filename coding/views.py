@@ -790,12 +790,12 @@ BANNER_REASON_CHARS = 160  # of a reason repeated in the banner after a correcti
 
 
 def _reason_head(reason: str) -> str:
-    """A reason as the banner repeats it: whole when short; longer, its head cut after a word
-    and marked cut ("…"): the line's row shows it, folded with "Show all" (QA: a 1,700-character
-    reason filled the banner)."""
+    """A reason as the banner repeats it, as a sentence's end: whole with its full stop when
+    short; longer, its head cut after a word and marked cut ("…"): the line's row shows it,
+    folded with "Show all" (QA: a 1,700-character reason filled the banner)."""
     whole = reason.strip().rstrip(".")
     head = text_head(whole, BANNER_REASON_CHARS)
-    return whole if head == whole else f"{head}…"
+    return f"{whole}." if head == whole else f"{head}…"
 
 
 def _line_said(line: dict[str, Any]) -> str:
@@ -830,7 +830,7 @@ def _line_back_said(line: ChargeLine, correction: ChargeCorrection) -> str:
     )
     reason = _reason_head(correction.decision_reason)
     return (
-        f"Line {engine} back to the engine's line (was {hers}): {reason}. It is sent as the "
+        f"Line {engine} back to the engine's line (was {hers}): {reason} It is sent as the "
         "engine's line; your correction stays in its history."
     )
 
@@ -848,7 +848,7 @@ def _line_corrected_said(line: ChargeLine, correction: ChargeCorrection) -> str:
         done = "removed"
     else:
         done = f"corrected to {_line_said(correction.corrected)}"
-    return f"Line {was} {done}: {reason}. The original is kept beside it."
+    return f"Line {was} {done}: {reason} The original is kept beside it."
 
 
 @require_POST
@@ -873,7 +873,7 @@ def _added_corrected_said(correction: ChargeCorrection) -> str:
         done = "removed"
     else:
         done = f"corrected to {_line_said(correction.corrected)}"
-    return f"Added line {was} {done}: {reason}. The line as added is kept beside it."
+    return f"Added line {was} {done}: {reason} The line as added is kept beside it."
 
 
 def _form_posted(

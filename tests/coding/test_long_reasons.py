@@ -102,7 +102,7 @@ def test_a_long_reason_is_folded_in_the_lines_row_and_cut_in_the_banner(claimed)
     assert response.status_code == 200
     (banner,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert banner.startswith("Line 96415 ×2 corrected to 96415 ×1: The second bag")
-    assert "…. The original is kept beside it." in banner and len(banner) < 260
+    assert "… The original is kept beside it." in banner and len(banner) < 260
     page = response.content.decode()
     row = page.split('data-code="96415"', 1)[1].split("</tr>", 1)[0]
     # The reason's head in the row, twice at most (the why and the correction), each folded.
