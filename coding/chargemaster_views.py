@@ -169,7 +169,8 @@ def charge_master_upload(request: HttpRequest) -> HttpResponse:
                 )
             except ChargeMasterFileError as exc:
                 for line, message in exc.errors:
-                    form.add_error("file", f"line {line}: {message}")
+                    # Beside the field, a sentence (its capital and full stop).
+                    form.add_error("file", f"Line {line}: {message.rstrip('.')}.")
                 form.add_error(None, "Nothing was loaded: fix the lines named and upload again.")
             else:
                 repriced = charge_master_repriced(load)

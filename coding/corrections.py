@@ -71,6 +71,7 @@ from coding.review import (
     effective_lines,
     is_engines_own,
     queries_answer,
+    reason_checked,
 )
 from mar.audit.context import history_context_apart
 from mar.models import Addendum
@@ -844,6 +845,7 @@ def correction_resolve(
         raise ValidationError({"decision": "Keep, adapt or drop the correction."})
     if not reason.strip():
         raise ValidationError({"reason": "Say why you keep, adapt or drop it."})
+    reason_checked(reason)
     line = correction.line
     if decision == "drop":
         correction.state = ChargeCorrection.State.DROPPED
@@ -964,6 +966,7 @@ def correction_decision_undo(
         )
     if not reason.strip():
         raise ValidationError({"reason": "Say why you undo the decision."})
+    reason_checked(reason)
     undone = _as_is(correction)
     correction.state = last.before["state"]
     correction.action = last.before["action"]

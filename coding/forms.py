@@ -9,10 +9,38 @@ from django import forms
 
 from coding.models import ChargeFinding, ReviewItem
 from coding.modifiers import modifiers_refusal, modifiers_typed
-from coding.review import CODE_HELP, CODE_RE, MAX_UNITS
+from coding.review import CODE_HELP, CODE_RE, MAX_UNITS, REASON_MAX, REASON_TOO_LONG
 from mar.validators import validate_question_in_words, validate_reason_in_words
 
-REASON_HELP = "Mandatory: it goes with the claim and into the reconciliation report."
+REASON_HELP = (
+    f"Mandatory: it goes with the claim and into the reconciliation report. At most {REASON_MAX} "
+    "characters."
+)
+
+
+class ReasonField(forms.CharField):
+    """A reason the coder types: in words (`validate_reason_in_words`, unless told otherwise),
+    at most REASON_MAX characters, as every reason typed in the app. Longer, it is said beside
+    the field as a sentence, what was typed kept: no `maxlength` on the box, which would cut a
+    longer paste silently (QA: a 1,700-character correction reason; the services refuse the
+    same, coding/review.py `reason_checked`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", REASON_MAX)
+        kwargs.setdefault("validators", [validate_reason_in_words])
+        said = str(kwargs.get("help_text") or REASON_HELP)
+        if f"At most {REASON_MAX}" not in said:
+            said = f"{said.rstrip('. ')}. At most {REASON_MAX} characters."
+        kwargs["help_text"] = said
+        super().__init__(**kwargs)
+        self.error_messages["max_length"] = REASON_TOO_LONG.format(
+            limit="%(limit_value)d", length="%(show_value)d"
+        )
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
 
 
 def _split(value: str) -> list[str]:
@@ -88,8 +116,7 @@ class LineCorrectForm(forms.Form):
     code = forms.CharField(max_length=10, required=False)
     units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
     modifiers = ModifiersField(max_length=60, required=False, help_text=MODIFIERS_HELP)
-    reason = forms.CharField(
-        max_length=2000,
+    reason = ReasonField(
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
         error_messages={"required": "Say why the line is corrected: the reason is kept beside it."},
@@ -111,7 +138,7 @@ class LineCorrectForm(forms.Form):
                 self.add_error("code", "A changed line needs its code.")
             elif "code" not in self.errors and not CODE_RE.match(code):
                 # said with the units' and modifiers' errors, not after them (QA)
-                self.add_error("code", f"{code} is not a CPT/HCPCS code: {CODE_HELP}")
+                self.add_error("code", f"{code} is not a CPT/HCPCS code: {CODE_HELP}.")
             if not data.get("units") and "units" not in self.errors:
                 self.add_error("units", "A changed line needs its units.")
         return data
@@ -121,8 +148,7 @@ class LineBackForm(forms.Form):
     """A corrected or removed line back to exactly the engine's line (review.charge_line_back):
     not a correction; hers stays in the line's history."""
 
-    reason = forms.CharField(
-        max_length=2000,
+    reason = ReasonField(
         widget=forms.Textarea(attrs={"rows": 1}),
         label="Why back to the engine's line",
         help_text="Sent as the engine's line, not as corrected; your correction and this reason "
@@ -148,7 +174,7 @@ class CorrectionResolveForm(forms.Form):
     code = forms.CharField(max_length=10, required=False, help_text="Adapt: the code to send")
     units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
     modifiers = ModifiersField(max_length=60, required=False, help_text=MODIFIERS_HELP)
-    reason = forms.CharField(
+    reason = ReasonField(
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
         error_messages={"required": "Say why you decide so: the reason is kept with it."},
@@ -171,8 +197,7 @@ class CorrectionResolveForm(forms.Form):
 class CorrectionUndoForm(forms.Form):
     """Take back a re-review decision made on these charges (coding/corrections.py)."""
 
-    reason = forms.CharField(
-        max_length=2000,
+    reason = ReasonField(
         widget=forms.Textarea(attrs={"rows": 1}),
         label="Why undo it",
         help_text="The correction waits for your decision again; both stay in the report.",
@@ -184,9 +209,9 @@ class CorrectionUndoForm(forms.Form):
 class ClassRerunForm(forms.Form):
     """Make the charges again under the formulary now (coding/class_after_export.py)."""
 
-    reason = forms.CharField(
-        max_length=2000,
+    reason = ReasonField(
         required=False,
+        validators=[],
         widget=forms.Textarea(attrs={"rows": 1}),
         label="Note (optional)",
         help_text="Kept with the new run's reason.",
@@ -196,8 +221,7 @@ class ClassRerunForm(forms.Form):
 class ClassStandsForm(forms.Form):
     """The billed claim stands despite a change of a drug's class or billing data after export."""
 
-    reason = forms.CharField(
-        max_length=2000,
+    reason = ReasonField(
         widget=forms.Textarea(attrs={"rows": 1}),
         label="Why the billed claim stands",
         help_text="Kept with the decision, in the audit trail. Nothing is sent to billing.",
@@ -225,8 +249,7 @@ class LineAddForm(forms.Form):
     day = forms.DateField(
         required=False, label="Date", widget=forms.DateInput(attrs={"type": "date"})
     )
-    reason = forms.CharField(
-        max_length=2000,
+    reason = ReasonField(
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
         error_messages={"required": "Say why the line is added: the reason is kept beside it."},
@@ -256,8 +279,7 @@ class LineAddForm(forms.Form):
 class EditOverrideForm(forms.Form):
     rule = forms.CharField(max_length=40, widget=forms.HiddenInput)
     message = forms.CharField(max_length=4000, widget=forms.HiddenInput)
-    reason = forms.CharField(
-        max_length=2000,
+    reason = ReasonField(
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
         error_messages={"required": "Say why the edit is overridden: the reason is kept with it."},
@@ -335,8 +357,7 @@ class QueryForm(forms.Form):
 class QueryWithdrawForm(forms.Form):
     """Take back a query still open (coding/review.py `query_withdraw`)."""
 
-    reason = forms.CharField(
-        max_length=2000,
+    reason = ReasonField(
         widget=forms.Textarea(attrs={"rows": 2}),
         label="Why withdraw it",
         help_text="It leaves the nurse's chart; the query stays in the history as withdrawn.",

@@ -68,7 +68,8 @@ def modifiers_known() -> str:
 
 def modifiers_refusal(modifiers: Iterable[str]) -> str | None:
     """Why these modifiers cannot go on one line, or None: each two letters or digits, one the
-    facility uses (`MODIFIERS`, listed in the words), none twice, at most `MAX_MODIFIERS`."""
+    facility uses (`MODIFIERS`, listed in the words), none twice, at most `MAX_MODIFIERS`, not
+    JW with JZ. Said as a sentence, ending with its full stop."""
     mods = [m.strip().upper() for m in modifiers if m.strip()]
     malformed = [m for m in mods if not MODIFIER_RE.match(m)]
     if malformed:
@@ -76,18 +77,26 @@ def modifiers_refusal(modifiers: Iterable[str]) -> str | None:
         verb = "is not a modifier" if len(malformed) == 1 else "are not modifiers"
         return (
             f"{said} {verb}: a modifier is two letters or digits, "
-            "several separated by spaces (59 JW)"
+            "several separated by spaces (59 JW)."
         )
     unknown = [m for m in dict.fromkeys(mods) if m not in MODIFIERS]
     if unknown:
         said = " ".join(unknown)
         verb = "is not a modifier" if len(unknown) == 1 else "are not modifiers"
-        return f"{said} {verb} of these lines: the ones taken are {modifiers_known()}"
+        return f"{said} {verb} of these lines: the ones taken are {modifiers_known()}."
     twice = sorted({m for m in mods if mods.count(m) > 1})
     if twice:
-        return f"{' '.join(twice)} given twice: once is enough"
+        return f"{' '.join(twice)} given twice: once is enough."
     if len(mods) > MAX_MODIFIERS:
-        return f"{len(mods)} modifiers: a claim line carries at most {MAX_MODIFIERS}"
+        return f"{len(mods)} modifiers: a claim line carries at most {MAX_MODIFIERS}."
+    if "JW" in mods and "JZ" in mods:
+        # CMS JW/JZ policy (Pub. 100-04 ch. 17 §40): JW is the amount discarded, on a line of its
+        # own; JZ says nothing was discarded. The edit EDIT-JW-JZ-BOTH flags such a line made
+        # before this refusal (coding/engine/edits.py).
+        return (
+            "JW and JZ on one line: JW is a line of its own for the amount discarded, JZ says "
+            "nothing was discarded; keep one."
+        )
     return None
 
 

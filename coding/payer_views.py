@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from coding.engine.record import POLICY_CHOICES, POLICY_MAX_MINUTES, POLICY_MINUTES_MIN
+from coding.forms import ReasonField
 from coding.payers import payer_policy_change
 from mar.forms import apply_validation_error
 from mar.models import Payer, policy_clean, policy_defaults
@@ -74,7 +75,7 @@ class PayerPolicyForm(forms.Form):
                     help_text=f"default {default}",
                     error_messages={"required": f"Enter the minutes (default {default})."},
                 )
-        self.fields["reason"] = forms.CharField(
+        self.fields["reason"] = ReasonField(
             label="Why the policy changes",
             widget=forms.Textarea(attrs={"rows": 2}),
             help_text="Kept with the new version; the re-coded runs name it",

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from coding.chargemaster import ChargeMaster, charge_master_edits, charge_master_for
 from coding.drug_lines import is_drug_line
-from coding.engine import Finding, charge_edits
+from coding.engine import Finding, charge_edits, waste_modifier_edits
 from coding.engine.ptp import ptp_edits
 from coding.models import (
     ChargeCorrection,
@@ -47,6 +47,26 @@ CODE_HELP = (
     "a HCPCS code a letter and four digits (J9045)"
 )
 MAX_UNITS = 9999  # more units than this on one line is a typing error, not a charge
+# A reason a coder types is at most this many characters, as every reason typed in the app
+# (mar/pharmacy/services.py REASON_MAX, mar/forms.py): it goes with the claim and into the
+# reconciliation report; the pages show a long one's head and "Show all" (templates/_clamp.jinja).
+REASON_MAX = 2000
+REASON_TOO_LONG = (
+    "At most {limit} characters: say why in a few sentences (the record and the findings say "
+    "the rest). This one has {length}."
+)
+
+
+def reason_checked(reason: str, field: str = "reason") -> str:
+    """The reason stripped, or a ValidationError beside `field` when it is longer than
+    REASON_MAX (the forms say the same: coding/forms.py `ReasonField`)."""
+    reason = reason.strip()
+    if len(reason) > REASON_MAX:
+        said = REASON_TOO_LONG.format(limit=REASON_MAX, length=len(reason))
+        raise ValidationError({field: said})
+    return reason
+
+
 RECORD_ID_RE = re.compile(r"^A[0-9]+$")
 
 
@@ -227,17 +247,31 @@ class Edits:
         return [item for item in self.items if item.blocking]
 
 
+def run_containers(run: ChargeRun) -> dict[str, str]:
+    """Each HCPCS code's container as the run's drug lines read the formulary (its billing
+    snapshot: per administration, the drug's HCPCS and container); a code whose drugs say
+    different containers, or none, is left out (no edit is made on a guess)."""
+    said: dict[str, set[str]] = {}
+    for entry in (run.billing_snapshot or {}).values():
+        if isinstance(entry, dict) and entry.get("hcpcs"):
+            said.setdefault(str(entry["hcpcs"]), set()).add(str(entry.get("container") or ""))
+    return {code: next(iter(c)) for code, c in said.items() if len(c) == 1 and "" not in c}
+
+
 def charge_edits_for_run(
     run: ChargeRun, lines: list[EffectiveLine] | None = None, *, master: ChargeMaster | None = None
 ) -> Edits:
     """The engine's edits on the lines as they will be sent, with the coders' overrides; and
     EDIT-PTP, the NCCI pairs loaded (coding/ptp.py) applied by the engine's `ptp_edits`; and
-    EDIT-CDM, a code the loaded charge master does not price (coding/chargemaster.py); `master`:
-    the charge master already read for these codes (or more), not read again."""
+    EDIT-CDM, a code the loaded charge master does not price (coding/chargemaster.py); and the
+    JW/JZ edits (`waste_modifier_edits`: a JW line with no line of the dose given, JW with JZ,
+    either on a multi-dose drug by the run's own formulary facts); `master`: the charge master
+    already read for these codes (or more), not read again."""
     if lines is None:
         lines = effective_lines(run)
     codes = {line.code for line in lines}
     findings = charge_edits(lines, mue=mue_limits(codes))
+    findings += waste_modifier_edits(lines, containers=run_containers(run))
     findings += ptp_edits(lines, ptp_pairs(codes))
     findings += charge_master_edits(lines, master or charge_master_for(codes))
     overrides = {(o.rule, o.message): o for o in run.edit_overrides.all()}
@@ -422,18 +456,23 @@ def _clean_line(
 ) -> dict[str, Any]:
     code = code.strip().upper()
     if not CODE_RE.match(code):
-        raise ValidationError({"code": f"{code or 'nothing'} is not a CPT/HCPCS code: {CODE_HELP}"})
+        raise ValidationError(
+            {"code": f"{code or 'Nothing'} is not a CPT/HCPCS code: {CODE_HELP}."}
+        )
     if units < 1:
         raise ValidationError({"units": "A line has at least one unit; remove it instead."})
     if units > MAX_UNITS:
         # The export refuses such a line (coding/exports.py): say so now, beside the field.
         raise ValidationError(
-            {"units": f"{units} units on one line is more than {MAX_UNITS}: a typing error?"}
+            {
+                "units": f"{units} units on one line is more than {MAX_UNITS}, the most a "
+                "line takes: check the units typed."
+            }
         )
     mods = modifiers_checked(modifiers)  # coding/modifiers.py: shape, known, none twice, <= 4
     for adm in administrations:
         if not RECORD_ID_RE.match(adm):
-            raise ValidationError({"administrations": f"{adm} is not an administration id"})
+            raise ValidationError({"administrations": f"{adm} is not an administration id."})
     return {
         "code": code,
         "units": units,
@@ -586,8 +625,9 @@ def charge_line_correct(
     assert run is not None
     if not reason.strip():
         raise ValidationError({"reason": "Say why the line is corrected."})
+    reason_checked(reason)
     if action not in ChargeCorrection.Action.values:
-        raise ValidationError({"action": f"unknown action {action!r}"})
+        raise ValidationError({"action": f"Unknown action {action!r}: change, remove or add."})
     if action == ChargeCorrection.Action.ADD:
         if line is not None or added is not None:
             raise ValidationError("An added line refers to no existing line.")
@@ -675,6 +715,7 @@ def charge_line_back(
         raise ValidationError("That line is not one of the charges under review.")
     if not reason.strip():
         raise ValidationError({"reason": "Say why the line goes back to the engine's line."})
+    reason_checked(reason)
     latest = line.corrections.order_by("-at", "-pk").first()
     return _line_back(run=run, user=user, line=line, latest=latest, reason=reason)
 
@@ -792,6 +833,7 @@ def edit_override_create(
     locked = _locked_claimed(item, user)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the edit is overridden."})
+    reason_checked(reason)
     run = ChargeRun.objects.prefetch_related(
         "lines", "corrections__by", "corrections__decided_by", "edit_overrides"
     ).get(pk=locked.run_id)
@@ -899,6 +941,7 @@ def query_withdraw(
     it. An answered query is not withdrawn."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the query is withdrawn: it is kept with it."})
+    reason_checked(reason)
     locked = DocumentationQuery.objects.select_for_update().get(pk=query.pk)
     if locked.answered_at is not None:
         raise ValidationError(

@@ -20,7 +20,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
 from coding import review_reads
@@ -106,6 +105,7 @@ from coding.worklist_rows import rows_html
 from mar import chart_reads
 from mar.clock import hhmm
 from mar.forms import apply_validation_error
+from mar.long_text import text_head
 from mar.models import Administration, Encounter
 from mar.paging import page_of_ids
 from mar.record import administration_record_id
@@ -790,6 +790,18 @@ def _correction_posted(
     return _refused(request, pk, (slot, form), "Line not corrected.")
 
 
+BANNER_REASON_CHARS = 160  # of a reason repeated in the banner after a correction
+
+
+def _reason_head(reason: str) -> str:
+    """A reason as the banner repeats it, as a sentence's end: whole with its full stop when
+    short; longer, its head cut after a word and marked cut ("…"): the line's row shows it,
+    folded with "Show all" (QA: a 1,700-character reason filled the banner)."""
+    whole = reason.strip().rstrip(".")
+    head = text_head(whole, BANNER_REASON_CHARS)
+    return f"{whole}." if head == whole else f"{head}…"
+
+
 def _line_said(line: dict[str, Any]) -> str:
     """A line as the review page shows it: "96415 ×2 59"."""
     return " ".join([f"{line['code']} ×{line['units']}", *line.get("modifiers", [])])
@@ -820,9 +832,9 @@ def _line_back_said(line: ChargeLine, correction: ChargeCorrection) -> str:
         if correction.action == ChargeCorrection.Action.REMOVE
         else f"corrected to {_line_said(correction.corrected)}"
     )
-    reason = Truncator(correction.decision_reason.strip().rstrip(".")).chars(160)
+    reason = _reason_head(correction.decision_reason)
     return (
-        f"Line {engine} back to the engine's line (was {hers}): {reason}. It is sent as the "
+        f"Line {engine} back to the engine's line (was {hers}): {reason} It is sent as the "
         "engine's line; your correction stays in its history."
     )
 
@@ -835,12 +847,12 @@ def _line_corrected_said(line: ChargeLine, correction: ChargeCorrection) -> str:
     if correction.state == ChargeCorrection.State.BACK:
         return _line_back_said(line, correction)
     was = _line_said({"code": line.code, "units": line.units, "modifiers": line.modifiers})
-    reason = Truncator(correction.reason.strip().rstrip(".")).chars(160)
+    reason = _reason_head(correction.reason)
     if correction.action == ChargeCorrection.Action.REMOVE:
         done = "removed"
     else:
         done = f"corrected to {_line_said(correction.corrected)}"
-    return f"Line {was} {done}: {reason}. The original is kept beside it."
+    return f"Line {was} {done}: {reason} The original is kept beside it."
 
 
 @require_POST
@@ -860,12 +872,12 @@ def _added_corrected_said(correction: ChargeCorrection) -> str:
     """What a correction of an added line did: "Added line 96372 ×1 corrected to 96372 ×2:
     <reason>. The line as added is kept beside it." (or "... removed: <reason>. ...")."""
     was = _line_said(correction.original)
-    reason = Truncator(correction.reason.strip().rstrip(".")).chars(160)
+    reason = _reason_head(correction.reason)
     if correction.action == ChargeCorrection.Action.REMOVE:
         done = "removed"
     else:
         done = f"corrected to {_line_said(correction.corrected)}"
-    return f"Added line {was} {done}: {reason}. The line as added is kept beside it."
+    return f"Added line {was} {done}: {reason} The line as added is kept beside it."
 
 
 def _form_posted(

@@ -67,6 +67,7 @@ from jinja2.runtime import Context as JinjaContext
 from jinja2.runtime import Undefined
 from markupsafe import Markup
 
+from mar.long_text import text_head
 from mar.templatetags.care_tags import get
 from mar.templatetags.checklist_items import checklist_groups, finding_lines
 from mar.templatetags.fields import as_field, as_form, as_widget
@@ -234,25 +235,6 @@ def amount(value: Any) -> str:
     if value is None or value == "":
         return ""
     return f"{Decimal(str(value)).normalize():f}"
-
-
-# A text typed by a person (an addendum's reason) is shown whole up to about this many characters;
-# longer, its head and a native <details> "Show all" (QA: a 3,800-character reason above the coder's
-# charge lines pushed them and the class-change alert far below the fold).
-TEXT_HEAD_CHARS = 300
-
-
-def text_head(value: object, limit: int = TEXT_HEAD_CHARS) -> str:
-    """The text whole when it is at most `limit` characters; otherwise its first `limit` or
-    fewer, cut after a word when one ends in the last third (`head != text`: there is more)."""
-    text = "" if value is None else str(value)
-    if len(text) <= limit:
-        return text
-    head = text[:limit]
-    space = max(head.rfind(" "), head.rfind("\n"))
-    if space > limit * 2 // 3:
-        head = head[:space]
-    return head.rstrip(" ,;:.\n")
 
 
 def environment() -> DjangoEnvironment:

@@ -28,7 +28,7 @@ from . import _build
 BUILD = _build.choose()
 
 from .charges import code_record  # noqa: E402
-from .edits import charge_edits  # noqa: E402
+from .edits import charge_edits, waste_modifier_edits  # noqa: E402
 from .reading import RecordError, parse_record  # noqa: E402
 from .record import (  # noqa: E402
     Administration,
@@ -74,4 +74,5 @@ __all__ = [
     "check_record",
     "code_record",
     "parse_record",
+    "waste_modifier_edits",
 ]

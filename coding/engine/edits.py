@@ -4,7 +4,10 @@ and on a coder's corrected lines, so a correction cannot bring back what the eng
 - an add-on without its initial service in the encounter is an error, never sent;
 - 96368, 96369 or 96371 more than once per encounter and 96523 with any other drug administration
   are errors;
-- units above the per-day limit the hospital loads (Medicare outpatient MUE, kept as data) are held.
+- units above the per-day limit the hospital loads (Medicare outpatient MUE, kept as data) are held;
+- the waste modifiers (`waste_modifier_edits`, CMS JW/JZ policy, Pub. 100-04 ch. 17 §40): a JW line
+  with no line of the amount administered beside it, JW and JZ on one line, and JW or JZ on a
+  drug the formulary says comes in a multi-dose container are errors.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import date
 from typing import Protocol
 
 from . import codes
+from .drug_units import MULTI_DOSE
 from .result import Finding
 
 
@@ -27,6 +31,11 @@ class ChargeLike(Protocol):
     def date(self) -> date: ...
     @property
     def administrations(self) -> tuple[str, ...]: ...
+
+
+class ModifiedChargeLike(ChargeLike, Protocol):
+    @property
+    def modifiers(self) -> tuple[str, ...]: ...
 
 
 def charge_edits(
@@ -83,4 +92,67 @@ def charge_edits(
                         f"{limit} per day allowed (MUE): held for the coder",
                     )
                 )
+    return found
+
+
+WASTE = "JW"  # drug amount discarded/not administered to any patient
+NO_WASTE = "JZ"  # zero drug amount discarded
+
+
+def waste_modifier_edits(
+    charges: Sequence[ModifiedChargeLike], *, containers: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """The JW/JZ edits on the lines as they will be sent (a coder's corrections included: the
+    engine's drug lines never trip them, `drug_units.py`). CMS JW/JZ policy (Pub. 100-04 ch. 17
+    §40, MLN MM9603, the JW/JZ FAQs): JW reports the amount discarded from a single-dose
+    container "on a separate line", in addition to the line of the amount administered (which
+    carries JZ when nothing was discarded, or no modifier beside a JW line); JZ says none was
+    discarded, so JW and JZ never go on one line; neither applies to a multi-dose container.
+
+    - EDIT-JW-NO-DOSE: a JW line whose code has no line without JW on that date of service (the
+      waste billed with no dose given: a correction of the only drug line to JW removed it);
+    - EDIT-JW-JZ-BOTH: one line with both JW and JZ;
+    - EDIT-JW-JZ-MULTI-DOSE: JW or JZ on a code whose drug `containers` (HCPCS code -> the
+      formulary's container, as the run's drug lines read it) says is multi-dose.
+    """
+    found: list[Finding] = []
+    administered = {(c.code, c.date) for c in charges if WASTE not in c.modifiers}
+    for charge in charges:
+        mods = set(charge.modifiers)
+        day = charge.date.isoformat()
+        if WASTE in mods and (charge.code, charge.date) not in administered:
+            found.append(
+                Finding(
+                    "EDIT-JW-NO-DOSE",
+                    "error",
+                    f"{charge.code}-JW ×{charge.units} on {day} bills the amount discarded with "
+                    f"no line of the amount given: JW goes on its own line beside the "
+                    f"{charge.code} line of the dose administered (CMS JW/JZ policy)",
+                    tuple(charge.administrations),
+                )
+            )
+        if WASTE in mods and NO_WASTE in mods:
+            found.append(
+                Finding(
+                    "EDIT-JW-JZ-BOTH",
+                    "error",
+                    f"{charge.code} on {day} carries both JW (amount discarded) and JZ (nothing "
+                    "discarded): the discarded amount is a JW line of its own, the dose given "
+                    "its own line",
+                    tuple(charge.administrations),
+                )
+            )
+        waste_mods = sorted(mods & {WASTE, NO_WASTE})
+        if waste_mods and containers and containers.get(charge.code) == MULTI_DOSE:
+            found.append(
+                Finding(
+                    "EDIT-JW-JZ-MULTI-DOSE",
+                    "error",
+                    f"{charge.code} on {day} carries {' and '.join(waste_mods)}, but the "
+                    "formulary says the drug comes in a multi-dose container: JW and JZ are for "
+                    "single-dose containers only (discarded amounts of a multi-dose container "
+                    "are not billed)",
+                    tuple(charge.administrations),
+                )
+            )
     return found

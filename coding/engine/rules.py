@@ -187,6 +187,9 @@ CHECKS: dict[str, str] = {
     "EDIT-96523": "96523 only as the sole service",
     "EDIT-MUE": "Units above the per-day MUE are held",
     "EDIT-PTP": "An NCCI procedure-to-procedure pair billed together without a modifier it allows",
+    "EDIT-JW-NO-DOSE": "A JW line (amount discarded) with no line of the amount given beside it",
+    "EDIT-JW-JZ-BOTH": "JW and JZ on one line",
+    "EDIT-JW-JZ-MULTI-DOSE": "JW or JZ on a drug from a multi-dose container",
     "DRUG-UNIT": "A waste amount that cannot become billing units",
     "DRUG-DOSE": "A drug billed in HCPCS units has its dose given, in a unit that becomes billing "
     "units",

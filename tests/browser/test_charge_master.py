@@ -40,7 +40,7 @@ def test_an_admin_uploads_a_charge_master_and_sees_the_new_version_listed(
     with page.expect_navigation():
         page.click("[data-testid=cdm-upload-form] button[type=submit]")
     field = page.locator("[data-testid=cdm-file-field]")
-    assert "line 3: unit price 'abc' is not an amount like 125.00" in field.inner_text()
+    assert "Line 3: unit price 'abc' is not an amount like 125.00." in field.inner_text()
     for width, height in ((1440, 900), (1024, 768)):
         page.set_viewport_size({"width": width, "height": height})
         page.screenshot(path=str(ARTIFACTS / f"charge-master-upload-error-{width}.png"))

@@ -172,11 +172,11 @@ def test_every_bad_line_is_named_beside_the_file_field_and_nothing_is_loaded(cli
     )
     assert response.status_code == 200
     errors = errors_of(response, "file")
-    assert "line 3: unit price 'abc' is not an amount like 125.00" in errors
-    assert any(e.startswith("line 4: code '9636'") for e in errors)
-    assert any(e.startswith("line 5: revenue code '26'") for e in errors)
+    assert "Line 3: unit price 'abc' is not an amount like 125.00." in errors
+    assert any(e.startswith("Line 4: code '9636'") for e in errors)
+    assert any(e.startswith("Line 5: revenue code '26'") for e in errors)
     page = response.content.decode()
-    assert "line 3: unit price &#x27;abc&#x27; is not an amount" in page
+    assert "Line 3: unit price &#x27;abc&#x27; is not an amount" in page
     assert "Nothing was loaded" in page
     assert list(ChargeMasterItem.objects.values_list("code", "unit_price")) == [
         ("96365", Decimal("310.00"))
@@ -187,7 +187,7 @@ def test_a_file_that_is_not_utf8_is_named_by_its_line_and_nothing_is_loaded(clie
     data = (HEADER + "96365,0260,IV,310\n96360,0260,Hydrati\xf3n,185\n").encode("latin-1")
     response = client_as(roles.ADMIN).post(UPLOAD, {"file": SimpleUploadedFile("cdm.csv", data)})
     assert errors_of(response, "file") == [
-        "line 3: not UTF-8 text (save the spreadsheet as CSV UTF-8)"
+        "Line 3: not UTF-8 text (save the spreadsheet as CSV UTF-8)."
     ]
     assert not ChargeMasterItem.objects.exists()
 

@@ -55,12 +55,12 @@ def test_a_modifier_the_facility_does_not_use_is_refused_with_the_ones_it_knows(
     form = add_form("ZZ")
     assert not form.is_valid()
     assert form.errors == {
-        "modifiers": [f"ZZ is not a modifier of these lines: the ones taken are {KNOWN}"]
+        "modifiers": [f"ZZ is not a modifier of these lines: the ones taken are {KNOWN}."]
     }
     form = correct_form("59 ZZ Q9")
     assert not form.is_valid()
     assert form.errors["modifiers"] == [
-        f"ZZ Q9 are not modifiers of these lines: the ones taken are {KNOWN}"
+        f"ZZ Q9 are not modifiers of these lines: the ones taken are {KNOWN}."
     ]
 
 
@@ -76,7 +76,7 @@ def test_a_modifier_not_two_letters_or_digits_is_refused(typed: str) -> None:
 def test_a_modifier_twice_on_one_line_is_refused() -> None:
     form = add_form("59 jw JW")
     assert not form.is_valid()
-    assert form.errors["modifiers"] == ["JW given twice: once is enough"]
+    assert form.errors["modifiers"] == ["JW given twice: once is enough."]
 
 
 def test_more_modifiers_than_a_claim_line_carries_are_refused() -> None:
@@ -84,8 +84,8 @@ def test_more_modifiers_than_a_claim_line_carries_are_refused() -> None:
     assert MAX_MODIFIERS == 4
     form = correct_form("59 XU JW JZ 25")
     assert not form.is_valid()
-    assert form.errors["modifiers"] == ["5 modifiers: a claim line carries at most 4"]
-    assert correct_form("59 XU JW JZ").is_valid()
+    assert form.errors["modifiers"] == ["5 modifiers: a claim line carries at most 4."]
+    assert correct_form("59 XU JW JG").is_valid()
 
 
 def test_lower_case_is_taken_and_kept_in_capitals() -> None:

@@ -457,7 +457,7 @@ def test_an_added_line_with_a_modifier_not_taken_is_refused_beside_it_keeping_wh
     assert form.details_open
     known = ", ".join(sorted(MODIFIERS))
     assert form.errors == {
-        "modifiers": [f"ZZ is not a modifier of these lines: the ones taken are {known}"]
+        "modifiers": [f"ZZ is not a modifier of these lines: the ones taken are {known}."]
     }
     assert "is-invalid" in form.fields["modifiers"]["class"]
     assert form.fields["modifiers"]["value"] == "zz"

@@ -144,7 +144,10 @@ def test_units_the_export_would_refuse_are_refused_at_the_correction(coder_user)
             code="96415", units=99999999999, reason="x",
         )  # fmt: skip
     assert refused.value.message_dict == {
-        "units": ["99999999999 units on one line is more than 9999: a typing error?"]
+        "units": [
+            "99999999999 units on one line is more than 9999, the most a line takes: check "
+            "the units typed."
+        ]
     }
     with pytest.raises(ValidationError, match="more than 9999"):
         charge_line_correct(
@@ -156,15 +159,20 @@ def test_units_the_export_would_refuse_are_refused_at_the_correction(coder_user)
 @pytest.mark.parametrize(
     ("modifiers", "message"),
     [
-        (["59", "59"], "59 given twice: once is enough"),
-        (["59", "jw", "JW"], "JW given twice: once is enough"),
-        (["59", "XU", "JW", "JZ", "25"], "5 modifiers: a claim line carries at most 4"),
+        (["59", "59"], "59 given twice: once is enough."),
+        (["59", "jw", "JW"], "JW given twice: once is enough."),
+        (["59", "XU", "JW", "JZ", "25"], "5 modifiers: a claim line carries at most 4."),
         (
             ["5"],
             "5 is not a modifier: a modifier is two letters or digits, several separated "
-            "by spaces (59 JW)",
+            "by spaces (59 JW).",
         ),
-        (["59", "zz"], "ZZ is not a modifier of these lines: the ones taken are " + KNOWN),
+        (["59", "zz"], "ZZ is not a modifier of these lines: the ones taken are " + KNOWN + "."),
+        (
+            ["jw", "JZ"],
+            "JW and JZ on one line: JW is a line of its own for the amount discarded, JZ says "
+            "nothing was discarded; keep one.",
+        ),
     ],
 )
 def test_a_modifier_twice_or_more_than_a_claim_line_carries_is_refused(
