@@ -4,7 +4,8 @@
 (function () {
   "use strict";
 
-  // Running infusions: add the minutes passed since the server rendered the card.
+  // Running infusions: add the minutes passed since the server rendered the card; the header's
+  // clock on the encounter's zone.
   function tick() {
     var now = Date.now();
     document.querySelectorAll(".elapsed[data-minutes][data-since]").forEach(function (el) {
@@ -21,8 +22,22 @@
       } catch (e) { /* unknown zone: keep the server's time */ }
     });
   }
-  setInterval(tick, 15000);
-  document.addEventListener("DOMContentLoaded", tick);
+  // The header's "Now HH:MM" follows the clock: redrawn on the minute (the next minute's first
+  // moment, each time: a timer throttled or late in a background tab does not drift), when the
+  // tab is shown again (a tablet woken), and with each htmx answer, so it is never behind a
+  // "Saved HH:MM" said on the same page (QA walkthrough: "Now 08:33" beside "Saved 08:34").
+  var nextMinute = null;
+  function onTheMinute() {
+    tick();
+    clearTimeout(nextMinute);
+    nextMinute = setTimeout(onTheMinute, 60000 - (Date.now() % 60000) + 20);
+  }
+  document.addEventListener("DOMContentLoaded", onTheMinute);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") onTheMinute();
+  });
+  document.addEventListener("htmx:afterSettle", tick);
+  setInterval(tick, 15000);  // the running minutes count from the render, not on the minute
 
   // A checklist item's link jumps to the field that fixes it: open its <details>, scroll, focus.
   document.addEventListener("click", function (event) {
