@@ -52,6 +52,7 @@ from mar.models import (
     Order,
     Patient,
     SafetyOverride,
+    allergies_none_known,
 )
 from mar.roles import NURSE, user_is
 from mar.services import charting
@@ -160,6 +161,8 @@ def _parts(text: str) -> list[tuple[str, str]]:
     [('penicillin (rash)', 'penicillin'), ('latex', 'latex')]; parts with no term are dropped."""
     found = []
     for part in _SPLIT.split(text or ""):
+        if allergies_none_known(part):
+            continue  # "none", "no known allergies": no drug named (their words would be read)
         term = " ".join(_NOISE.sub(" ", part).lower().split())
         if len(term) >= TERM_MIN:
             found.append((" ".join(part.split()), term))
