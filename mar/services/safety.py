@@ -133,7 +133,7 @@ def calculated_dose_note(order: Order, measures: Measures) -> str:
     if registration:
         parts.append(f"no {_either(registration)} on the registration")
     missing = parts[0] if len(parts) == 1 else f"{parts[0]}, and {parts[1]},"
-    return f"Calculated dose ({needs.written}): {missing} to check it against."
+    return f"Calculated dose ({dosing.dose_shown(needs.written)}): {missing} to check it against."
 
 
 def calculated_dose_notes(orders: Iterable[Order]) -> dict[int, str]:
@@ -652,7 +652,10 @@ def order_run_text(order: Order) -> str:
 
 def order_now_text(order: Order) -> str:
     """The order as the chart's row says it: 'Ondansetron 4 mg · IV · over 15 min'."""
-    parts = [f"{order.drug.name} {order.dose}".strip(), str(order.get_route_display())]
+    parts = [
+        f"{order.drug.name} {dosing.dose_shown(order.dose)}".strip(),
+        str(order.get_route_display()),
+    ]
     run = order_run_text(order)
     if run:
         parts.append(run)
