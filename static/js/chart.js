@@ -152,7 +152,7 @@
     if (minutes <= nowMinutes + CLOCK_AHEAD_MINUTES) return "";
     var day = new Date(Date.UTC(+parts.year, +parts.month - 1, +parts.day - 1));
     return "Read as yesterday, " + day.toISOString().slice(0, 10) + " " + typed +
-      ": today's " + typed + " is later than now. Type the date to mean another day.";
+      ": today's is later than now.";
   }
   function readBack(input) {
     var note = input.parentElement && input.parentElement.querySelector(".time24-read[data-client]");

@@ -81,7 +81,7 @@ def test_a_time_alone_later_than_now_is_said_to_be_yesterdays(browser_page, live
     if read.astimezone(NY).date() < now.date():
         expect(note).to_have_count(1)
         expect(note).to_contain_text(
-            f"Read as yesterday, {read.astimezone(NY):%Y-%m-%d} {typed}: today's {typed} is later"
+            f"Read as yesterday, {read.astimezone(NY):%Y-%m-%d} {typed}: today's is later than now."
         )
         page.screenshot(path="/tmp/time-alone-yesterday.png")
     else:  # within two hours of midnight, two hours on is tomorrow's early morning: today's

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from mar import roles
 from mar.dosing import dose_shown
-from mar.models import DrugClass
+from mar.models import BarcodeScan, DrugClass
 from mar.record import record_from_encounter
 from mar.registration.forms import OrderEntryForm
 from tests import factories
@@ -48,6 +48,18 @@ def test_every_screen_shows_m2_and_the_record_keeps_the_dose_as_it_came(client_a
     order = factories.order_create(
         encounter, factories.drug_get("paclitaxel", DrugClass.CHEMO), dose="175 mg/m2"
     )
+    # A drug scan matched to the order keeps its message as it was said (`str(order)`: the
+    # order's text); the chart's scan panel shows it with m² too.
+    nurse = factories.user_create(username="nurse-m2", role="nurse")
+    scan = BarcodeScan.objects.create(
+        encounter=encounter,
+        kind=BarcodeScan.Kind.DRUG,
+        raw="399999004106",
+        result=BarcodeScan.Result.MATCH,
+        message=f"Matches the order {order}: NDC 99999-0004-10.",
+        order=order,
+        by=nurse,
+    )
     screens = [
         (roles.PHARMACIST, reverse("pharmacy:orders")),
         (roles.PHARMACIST, reverse("pharmacy:order_review", args=[order.pk])),
@@ -59,6 +71,7 @@ def test_every_screen_shows_m2_and_the_record_keeps_the_dose_as_it_came(client_a
         assert "175 mg/m²" in html, url
         assert "mg/m2" not in html, url
     order.refresh_from_db()
-    assert order.dose == "175 mg/m2"
+    scan.refresh_from_db()
+    assert order.dose == "175 mg/m2" and "paclitaxel 175 mg/m2:" in scan.message
     (ordered,) = [o for o in record_from_encounter(encounter).orders if o.id == f"O{order.pk}"]
     assert ordered.dose == "175 mg/m2"
