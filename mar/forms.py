@@ -51,7 +51,7 @@ TIME_UNREAD = (
     "2026-03-02 14:30."
 )
 TIME_ALONE = re.compile(
-    r"(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)|(?P<hh>[01]\d|2[0-3])(?P<mm>[0-5]\d)"
+    r"(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)|(?P<hh>[01]\d|2[0-3])(?P<mm>[0-5]\d)", re.ASCII
 )
 VASCULAR_KINDS = {
     AccessSite.Kind.PERIPHERAL_IV,
