@@ -135,12 +135,12 @@ class ChargeMasterUploadForm(forms.Form):
         required=False,
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="The first date of service they apply to (empty: today)",
+        help_text="The first date of service they apply to (empty: today).",
     )
     keep = forms.BooleanField(
         label="Keep the codes the file does not list",
         required=False,
-        help_text="Unticked, a code the file no longer lists is not priced from that date",
+        help_text="Unticked, a code the file no longer lists is not priced from that date.",
     )
 
 

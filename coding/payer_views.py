@@ -78,7 +78,7 @@ class PayerPolicyForm(forms.Form):
         self.fields["reason"] = ReasonField(
             label="Why the policy changes",
             widget=forms.Textarea(attrs={"rows": 2}),
-            help_text="Kept with the new version; the re-coded runs name it",
+            help_text="Kept with the new version; the re-coded runs name it.",
             error_messages={"required": "Say why the policy changes: the reason is kept with it."},
             validators=[validate_reason_in_words],
         )

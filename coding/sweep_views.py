@@ -32,7 +32,7 @@ class SweepForm(forms.Form):
         queryset=Payer.objects.filter(active=True),
         required=False,
         empty_label="The rules' defaults (no payer)",
-        help_text="Its current coding-policy profile is used for every encounter",
+        help_text="Its current coding-policy profile is used for every encounter.",
     )
 
     def clean(self) -> dict[str, object]:

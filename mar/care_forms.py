@@ -241,6 +241,8 @@ class SiteDetailsForm(forms.ModelForm):
     class Meta:
         model = AccessSite
         fields = ["device", "gauge", "attempts", "blood_return"]
+        # The model's words with their full stop (changing the model's would be a migration).
+        help_texts = {"blood_return": "A port or central line: checked on access."}
 
 
 class SiteConditionForm(ZonedForm):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
+
+# A time typed or charted by a bedside device whose clock runs a little ahead: later than now by
+# at most this is not in the future (mar.services.measures; a time typed alone, mar.forms).
+CLOCK_AHEAD = timedelta(minutes=5)
 
 
 def hhmm(moment: datetime, zone: tzinfo) -> str:

@@ -124,6 +124,25 @@ def beyond_tolerance(percent: Decimal) -> bool:
     return abs(percent) > TOLERANCE_PERCENT
 
 
+# A dose per body surface as the screens show it: "m²", however it was written ("175 mg/m2" by an
+# interface or the demo, "mg/m^2", "mg per sq m"; order entry writes "mg/m²"). Only what is shown:
+# the order's text is stored, exported and read by the engine as it came (QA: the pharmacist's
+# list said "mg/m2" where the order form said "per m²").
+_SQUARE_METRE = re.compile(
+    r"(?P<per>/\s*|\bper\s+)(?:m\s*(?:\^\s*)?2|sq\.?\s*m|m²)(?![a-z0-9²])", re.I
+)
+
+
+def dose_shown(text: object) -> str:
+    """An order's dose (or any text naming a dose unit) as every screen shows it: a dose per m²
+    with the superscript ('175 mg/m2' -> '175 mg/m²', '75 mg per sq m' -> '75 mg per m²');
+    anything else as it is."""
+    value = "" if text is None else str(text)
+    return _SQUARE_METRE.sub(
+        lambda m: ("/" if "/" in m["per"] else m["per"].split()[0] + " ") + "m²", value
+    )
+
+
 # What a calculated dose needs, read from the order's dose text ("AUC 5", "10 mg/kg",
 # "75 mg/m²"), so that an order whose text says it is calculated is checked even when its
 # structured basis was not filled in (QA: carboplatin "AUC 5" and teprotumumab "10 mg/kg"

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,7 +26,7 @@ from django.utils import timezone
 from coding.engine import Finding, RecordError
 from coding.engine.reading import local_time
 from mar import merge
-from mar.clock import date_hhmm, hhmm
+from mar.clock import CLOCK_AHEAD, date_hhmm, hhmm
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
     AccessSite,
@@ -40,9 +40,19 @@ from mar.validators import validate_reason_in_words
 
 # The chart speaks 24-hour: a time field is text, "2026-03-02 14:30" (issue 15, item 10). The
 # browser's datetime-local picker shows 12-hour mm/dd/yyyy in an en-US locale; text does not.
+# A time alone ("08:28", "8:28", "0828") is that time today on the encounter's wall clock, or
+# yesterday when today's would be in the future (a visit crossing midnight): `time_alone`.
+# static/js/chart.js reads the same forms as she types (TIME24, TIME_ALONE there).
 INPUT_FORMAT = "%Y-%m-%d %H:%M"
-TIME_PLACEHOLDER = "YYYY-MM-DD HH:MM"
-TIME_HINT = "Date and 24-hour time, e.g. 2026-03-02 14:30"
+TIME_PLACEHOLDER = "HH:MM or YYYY-MM-DD HH:MM"
+TIME_HINT = "A 24-hour time alone is today (14:30); or give the date too: 2026-03-02 14:30."
+TIME_UNREAD = (
+    "Enter the 24-hour time, such as 14:30 (today), or the date and the time, such as "
+    "2026-03-02 14:30."
+)
+TIME_ALONE = re.compile(
+    r"(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)|(?P<hh>[01]\d|2[0-3])(?P<mm>[0-5]\d)", re.ASCII
+)
 VASCULAR_KINDS = {
     AccessSite.Kind.PERIPHERAL_IV,
     AccessSite.Kind.PICC,
@@ -51,6 +61,29 @@ VASCULAR_KINDS = {
     AccessSite.Kind.MIDLINE,
     AccessSite.Kind.INTRA_ARTERIAL,
 }
+
+
+def time_alone(text: str, zone: ZoneInfo, now: datetime | None = None) -> datetime | None:
+    """A time typed alone ("08:28", "8:28", "0828"), read on the wall clock of `zone`: today, or
+    the day before when today's would be later than now by more than a device's clock may run
+    ahead (CLOCK_AHEAD: a visit crossing midnight, "23:50" typed at 00:10). None when `text` is
+    not a time alone. A wall-clock time a DST change skips or repeats is refused as a dated one
+    is (RecordError from `local_time`: the nurse then gives the date and the offset)."""
+    found = TIME_ALONE.fullmatch(text)
+    if found is None:
+        return None
+    hour = int(found["h"] or found["hh"])
+    minute = int(found["m"] or found["mm"])
+    local_now = (now or timezone.now()).astimezone(zone)
+    naive = datetime.combine(local_now.date(), time(hour, minute))
+    try:
+        later = local_time(naive, zone, "time") > local_now + CLOCK_AHEAD
+    except RecordError:
+        # Today's is skipped or repeated: compare the wall clocks (the change is at night).
+        later = naive > local_now.replace(tzinfo=None) + CLOCK_AHEAD
+    if later:
+        naive -= timedelta(days=1)
+    return local_time(naive, zone, "time")
 
 
 def local_input(value: datetime | None, zone: ZoneInfo) -> str:
@@ -67,9 +100,10 @@ def local_input(value: datetime | None, zone: ZoneInfo) -> str:
 
 
 class LocalTimeInput(forms.DateTimeInput):
-    """A wall-clock time as 24-hour text ("2026-03-02 14:30"; with its offset when a DST change
-    makes the hour ambiguous). static/js/chart.js says beside the field, as she types, when
-    what she typed is not a date and a 24-hour time; the server reads it (LocalTimeField)."""
+    """A wall-clock time as 24-hour text ("2026-03-02 14:30", or "14:30" alone for today; with
+    its offset when a DST change makes the hour ambiguous). static/js/chart.js says beside the
+    field, as she types, when what she typed is not a 24-hour time (with or without its date),
+    and which day a time alone is read as; the server reads it (LocalTimeField)."""
 
     input_type = "text"
 
@@ -84,6 +118,13 @@ class LocalTimeInput(forms.DateTimeInput):
                 **(attrs or {}),
             }
         )
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        # The zone a time typed alone is read in, for the hint beside the field (chart.js).
+        zone = getattr(self, "zone", None)
+        if zone is not None:
+            attrs = {**(attrs or {}), "data-zone": zone.key}
+        return super().get_context(name, value, attrs)
 
     def format_value(self, value: Any) -> str | None:
         if isinstance(value, datetime):
@@ -109,13 +150,18 @@ class LocalTimeField(forms.Field):
             return None
         if isinstance(value, datetime):
             return value
-        text = re.sub(r"\s+", "T", str(value).strip(), count=1)
+        typed = str(value).strip()
+        try:
+            alone = time_alone(typed, self.zone)
+        except RecordError as exc:
+            raise ValidationError(exc.message, code="dst") from None
+        if alone is not None:
+            return alone
+        text = re.sub(r"\s+", "T", typed, count=1)
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise ValidationError(
-                "Enter the date and the 24-hour time, such as 2026-03-02 14:30.", code="invalid"
-            ) from None
+            raise ValidationError(TIME_UNREAD, code="invalid") from None
         if parsed.tzinfo is None:
             try:
                 parsed = local_time(parsed.replace(second=0, microsecond=0), self.zone, "time")

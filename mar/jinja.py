@@ -67,6 +67,7 @@ from jinja2.runtime import Context as JinjaContext
 from jinja2.runtime import Undefined
 from markupsafe import Markup
 
+from mar.dosing import dose_shown
 from mar.long_text import text_head
 from mar.templatetags.care_tags import get
 from mar.templatetags.checklist_items import checklist_groups, finding_lines
@@ -266,6 +267,7 @@ def environment() -> DjangoEnvironment:
         as_form=as_form,
         amount=amount,
         text_head=text_head,
+        dose_shown=dose_shown,
     )
     env.globals.update(
         url=_url,

@@ -241,6 +241,27 @@ def _decimal_text(value: Decimal) -> str:
 
 # What every screen says of a patient whose allergies are blank (`Patient.allergies_said`).
 ALLERGIES_NOT_RECORDED = "not recorded"
+# What every screen says of a patient recorded with none known, whichever way it was typed
+# (registration's help asks for "NKDA"; HL7 AL1 and the admin write what they write), in a
+# neutral style, not as an allergy (QA: "Allergies: NKDA" was red bold like a real one).
+NO_KNOWN_DRUG_ALLERGIES = "No known drug allergies"
+NO_KNOWN_ALLERGIES = "No known allergies"
+_NONE_KNOWN = {
+    "nkda": NO_KNOWN_DRUG_ALLERGIES,
+    "no known drug allergies": NO_KNOWN_DRUG_ALLERGIES,
+    "none": NO_KNOWN_DRUG_ALLERGIES,
+    "none known": NO_KNOWN_DRUG_ALLERGIES,
+    "nka": NO_KNOWN_ALLERGIES,
+    "no known allergies": NO_KNOWN_ALLERGIES,
+}
+
+
+def allergies_none_known(text: str) -> str:
+    """What `text` says when it is, as a whole, a statement that no allergies are known ("NKDA",
+    "nka", "None.", "no known allergies", in any case): "No known drug allergies" or "No known
+    allergies"; "" for anything else ("NKDA; latex" names an allergy)."""
+    words = " ".join((text or "").lower().split()).rstrip(".").strip()
+    return _NONE_KNOWN.get(words, "")
 
 
 class Patient(models.Model):
@@ -271,13 +292,33 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.mrn})"
 
+    class AllergiesState(models.TextChoices):
+        """What the allergies say, for how a screen shows them (`allergies_state`)."""
+
+        RECORDED = "recorded", "Allergies recorded"
+        NONE_KNOWN = "none_known", "None known"
+        NOT_RECORDED = "not_recorded", "Not recorded"
+
     @property
     def allergies_said(self) -> str:
         """The allergies as every screen says them (the chart, registration, order entry, the
-        pharmacist's review): as recorded, or "not recorded" (QA: the chart said "none
-        recorded" and the order form "not recorded" of the same patient). "No known allergies"
-        is only what was recorded as such ("NKDA"): the model has no field of its own for it."""
-        return self.allergies or ALLERGIES_NOT_RECORDED
+        pharmacist's review): as recorded, "No known drug allergies" when that is what was
+        recorded ("NKDA", "none": `allergies_none_known`), or "not recorded" (QA: the chart
+        said "none recorded" and the order form "not recorded" of the same patient). None known
+        is only what was recorded as such: never made up from a blank."""
+        if not self.allergies:
+            return ALLERGIES_NOT_RECORDED
+        return allergies_none_known(self.allergies) or self.allergies
+
+    @property
+    def allergies_state(self) -> str:
+        """Recorded (an allergy: red and bold on every screen), none known (neutral) or not
+        recorded (greyed): `{{ patient|allergies_class }}` (mar/templatetags/allergy.py)."""
+        if not self.allergies:
+            return self.AllergiesState.NOT_RECORDED
+        if allergies_none_known(self.allergies):
+            return self.AllergiesState.NONE_KNOWN
+        return self.AllergiesState.RECORDED
 
 
 class Payer(models.Model):

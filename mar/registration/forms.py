@@ -45,8 +45,14 @@ class PatientForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Drug and reaction; “NKDA” when none are known",
+        help_text="Drug and reaction; “NKDA” when none are known.",
     )
+
+
+# A visit with no payer is coded with the rules' default policy (mar.payers.payer_policy_for:
+# None), not as self-pay; a payer set before the visit is signed (ADT^A08, encounter_update) is
+# the one its charges follow.
+PAYER_NOT_KNOWN = "Not known yet (coded with the rules' defaults until a payer is set)"
 
 
 class VisitForm(forms.Form):
@@ -54,9 +60,9 @@ class VisitForm(forms.Form):
         max_length=100,
         initial="Infusion Center",
         error_messages={"required": "Enter the unit the visit is in."},
-        # The units visits were in, offered as it is typed (registration/visit_new.html).
+        # The units visits were in before, offered as it is typed (registration/visit_new.html).
         widget=forms.TextInput(attrs={"list": "known-units", "autocomplete": "off"}),
-        help_text="A unit visits were in already is offered as you type.",
+        help_text="Units used before are offered as you type.",
     )
     location_label = forms.CharField(label="Chair / bed", max_length=40, required=False)
     setting = forms.ChoiceField(choices=Encounter.Setting.choices)
@@ -67,8 +73,8 @@ class VisitForm(forms.Form):
     payer = forms.ModelChoiceField(
         queryset=Payer.objects.filter(active=True),
         required=False,
-        empty_label="none / self-pay not yet known",
-        help_text="Chooses the coding policy the charges follow",
+        empty_label=PAYER_NOT_KNOWN,
+        help_text="Chooses the coding policy the charges follow.",
     )
     account_number = forms.CharField(label="Account number", max_length=40, required=False)
     second_visit_why = forms.CharField(
@@ -133,7 +139,7 @@ class OrderEntryForm(forms.Form):
     drug = forms.CharField(
         label="Drug",
         max_length=200,
-        help_text="Type to search the formulary (name or brand), then choose",
+        help_text="Type to search the formulary (name or brand), then choose.",
         error_messages={"required": "Choose the drug from the formulary."},
         widget=forms.TextInput(attrs=_search_attrs("drug-options", "registration:drug_options")),
     )
@@ -182,7 +188,7 @@ class OrderEntryForm(forms.Form):
     indication = forms.CharField(
         label="Indication (ICD-10-CM)",
         max_length=200,
-        help_text="Type a code (C50.911) or words (breast), then choose",
+        help_text="Type a code (C50.911) or words (breast), then choose.",
         error_messages={"required": "Enter the indication: its ICD-10-CM code."},
         widget=forms.TextInput(attrs=_search_attrs("icd10-options", "registration:icd10_options")),
     )
@@ -191,7 +197,7 @@ class OrderEntryForm(forms.Form):
         choices=[("", "(not a hydration order)"), (Order.Purpose.HYDRATION, "Hydration")],
         required=False,
         help_text="Hydration: fluids ordered for their own sake (volume, electrolytes), not as "
-        "a drug's vehicle; its infusion is charged only against a hydration order",
+        "a drug's vehicle; its infusion is charged only against a hydration order.",
     )
     ordering_provider = forms.CharField(
         label="Ordering provider",
@@ -207,7 +213,7 @@ class OrderEntryForm(forms.Form):
     entry_method = forms.ChoiceField(
         label="The order came as",
         choices=[(c, label) for c, label in EntryMethod.choices if c != EntryMethod.ELECTRONIC],
-        help_text="You enter it on the provider's behalf; a pharmacist verifies it",
+        help_text="You enter it on the provider's behalf; a pharmacist verifies it.",
     )
     # Asked when the drug matches an allergy of the patient (the warning beside the drug, said
     # by the service: mar.registration.services.order_allergy_problems); hidden otherwise.

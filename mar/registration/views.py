@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mar.dosing import dose_shown
 from mar.forms import apply_validation_error
 from mar.models import Encounter, Patient
 from mar.registration.forms import OrderEntryForm, PatientForm, VisitForm
@@ -181,7 +182,8 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(
             request,
             f"This order was entered already, at "
-            f"{timezone.localtime(earlier.created_at):%H:%M}: {earlier.drug.name} {earlier.dose}. "
+            f"{timezone.localtime(earlier.created_at):%H:%M}: {earlier.drug.name} "
+            f"{dose_shown(earlier.dose)}. "
             "The form was sent again; it is entered once.",
         )
         return redirect(back)
@@ -207,7 +209,9 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
             apply_validation_error(form, ValidationError(drug_errors))
         else:
-            done = f"Order entered: {order.drug.name} {order.dose}; waiting for pharmacy."
+            done = (
+                f"Order entered: {order.drug.name} {dose_shown(order.dose)}; waiting for pharmacy."
+            )
             if entry.allergy_reason.strip() and order.overrides.exists():
                 done += " The allergy and your reason go with it to the pharmacist and the nurse."
             messages.success(request, done)

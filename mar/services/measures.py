@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mar import chart_reads, dosing
+from mar.clock import CLOCK_AHEAD
 from mar.models import AccessSite, Encounter, Order, Patient, PatientMeasure, SiteAssessment
 from mar.services.charting import (
     SIGNED_REFUSAL,
@@ -24,9 +25,6 @@ from mar.services.charting import (
     RecordSigned,
     times_not_in_the_future,
 )
-
-# A measure or an assessment timed by a bedside device whose clock runs a little ahead.
-CLOCK_AHEAD = timedelta(minutes=5)
 
 K = PatientMeasure.Kind
 

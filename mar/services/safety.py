@@ -52,6 +52,7 @@ from mar.models import (
     Order,
     Patient,
     SafetyOverride,
+    allergies_none_known,
 )
 from mar.roles import NURSE, user_is
 from mar.services import charting
@@ -133,7 +134,7 @@ def calculated_dose_note(order: Order, measures: Measures) -> str:
     if registration:
         parts.append(f"no {_either(registration)} on the registration")
     missing = parts[0] if len(parts) == 1 else f"{parts[0]}, and {parts[1]},"
-    return f"Calculated dose ({needs.written}): {missing} to check it against."
+    return f"Calculated dose ({dosing.dose_shown(needs.written)}): {missing} to check it against."
 
 
 def calculated_dose_notes(
@@ -171,6 +172,8 @@ def _parts(text: str) -> list[tuple[str, str]]:
     [('penicillin (rash)', 'penicillin'), ('latex', 'latex')]; parts with no term are dropped."""
     found = []
     for part in _SPLIT.split(text or ""):
+        if allergies_none_known(part):
+            continue  # "none", "no known allergies": no drug named (their words would be read)
         term = " ".join(_NOISE.sub(" ", part).lower().split())
         if len(term) >= TERM_MIN:
             found.append((" ".join(part.split()), term))
@@ -660,7 +663,10 @@ def order_run_text(order: Order) -> str:
 
 def order_now_text(order: Order) -> str:
     """The order as the chart's row says it: 'Ondansetron 4 mg · IV · over 15 min'."""
-    parts = [f"{order.drug.name} {order.dose}".strip(), str(order.get_route_display())]
+    parts = [
+        f"{order.drug.name} {dosing.dose_shown(order.dose)}".strip(),
+        str(order.get_route_display()),
+    ]
     run = order_run_text(order)
     if run:
         parts.append(run)

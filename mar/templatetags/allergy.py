@@ -8,12 +8,14 @@ patient loaded. `{{ order|allergy_warning:request }}`: the formulary as allergie
 it draws (kept on the request); without the request, once for the row.
 `{{ warning|allergy_cross }}`: the warning is a cross-sensitivity only (the lower severity's
 colour and words); `{{ override|override_stage }}`: where an allergy override was
-made ('at order entry', 'at verification', 'at a start')."""
+made ('at order entry', 'at verification', 'at a start').
+`{{ patient|allergies_class }}`: how every screen shows the patient's allergies (with
+`patient.allergies_said`): an allergy red and bold, none known neutral, not recorded greyed."""
 
 from django import template
 from django.http import HttpRequest
 
-from mar.models import Order, SafetyOverride
+from mar.models import Order, Patient, SafetyOverride
 from mar.services import safety
 
 register = template.Library()
@@ -44,3 +46,16 @@ def allergy_cross(warning: str) -> bool:
 @register.filter
 def override_stage(override: SafetyOverride) -> str:
     return safety.override_stage(override)
+
+
+_ALLERGIES_CLASS = {
+    Patient.AllergiesState.RECORDED: "allergies-recorded text-danger fw-semibold",
+    Patient.AllergiesState.NONE_KNOWN: "allergies-none-known",
+    Patient.AllergiesState.NOT_RECORDED: "allergies-not-recorded text-body-secondary",
+}
+
+
+@register.filter
+def allergies_class(patient: Patient) -> str:
+    """The classes the patient's allergies are shown with, on every screen that shows them."""
+    return _ALLERGIES_CLASS[Patient.AllergiesState(patient.allergies_state)]

@@ -3,7 +3,8 @@
 
 Issue 19: the checklist is sent with every bedside answer and polled every minute; on a long
 visit its item loop through the template engine (~10 lookups an item) cost 6-7 ms of a field
-save. The markup is what the loop in mar/_checklist.jinja wrote; every text is escaped
+save. The markup is what the loop in mar/_checklist.jinja wrote; every text is escaped, a dose
+per m² said as every screen says it (`mar.dosing.dose_shown`)
 (tests/mar/test_checklist_items_tag.py reads it back as the template's).
 """
 
@@ -14,6 +15,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from mar.chart_context import Checklist, Item
+from mar.dosing import dose_shown
 
 register = template.Library()
 
@@ -39,7 +41,7 @@ def checklist_groups(checklist: Checklist) -> SafeString:
                 f'<li class="ck-item ck-{escape(finding.severity)}{" ck-acked" if ack else ""}" '
                 f'data-rule="{rule}" data-testid="checklist-item">\n'
                 f'<a href="#{anchor}" class="ck-jump" data-target="{anchor}">'
-                f'<span class="ck-rule">{rule}</span> {escape(item.text)}</a>\n'
+                f'<span class="ck-rule">{rule}</span> {escape(dose_shown(item.text))}</a>\n'
             )
             if ack:
                 add(
@@ -60,7 +62,8 @@ def finding_lines(items: list[Item]) -> SafeString:
             f'<li class="ck-{escape(item.finding.severity)}'
             f'{" ck-acked" if item.acknowledgement else ""}">'
             f'<a href="#{escape(item.anchor)}" class="ck-jump">'
-            f'<span class="ck-rule">{escape(item.finding.rule)}</span> {escape(item.text)}</a></li>'
+            f'<span class="ck-rule">{escape(item.finding.rule)}</span> '
+            f"{escape(dose_shown(item.text))}</a></li>"
             for item in items
         )
     )

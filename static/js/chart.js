@@ -4,7 +4,8 @@
 (function () {
   "use strict";
 
-  // Running infusions: add the minutes passed since the server rendered the card.
+  // Running infusions: add the minutes passed since the server rendered the card; the header's
+  // clock on the encounter's zone.
   function tick() {
     var now = Date.now();
     document.querySelectorAll(".elapsed[data-minutes][data-since]").forEach(function (el) {
@@ -21,8 +22,22 @@
       } catch (e) { /* unknown zone: keep the server's time */ }
     });
   }
-  setInterval(tick, 15000);
-  document.addEventListener("DOMContentLoaded", tick);
+  // The header's "Now HH:MM" follows the clock: redrawn on the minute (the next minute's first
+  // moment, each time: a timer throttled or late in a background tab does not drift), when the
+  // tab is shown again (a tablet woken), and with each htmx answer, so it is never behind a
+  // "Saved HH:MM" said on the same page (QA walkthrough: "Now 08:33" beside "Saved 08:34").
+  var nextMinute = null;
+  function onTheMinute() {
+    tick();
+    clearTimeout(nextMinute);
+    nextMinute = setTimeout(onTheMinute, 60000 - (Date.now() % 60000) + 20);
+  }
+  document.addEventListener("DOMContentLoaded", onTheMinute);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") onTheMinute();
+  });
+  document.addEventListener("htmx:afterSettle", tick);
+  setInterval(tick, 15000);  // the running minutes count from the render, not on the minute
 
   // A checklist item's link jumps to the field that fixes it: open its <details>, scroll, focus.
   document.addEventListener("click", function (event) {
@@ -61,9 +76,11 @@
     var now = button.dataset.now ? button.dataset.now : "Start now";
     var later = button.dataset.at ? button.dataset.at : "Start at";
     var time = /(?:^|[ T])(\d{1,2}:\d{2})(?::\d{2})?(?:[+-]\d{2}:\d{2}|Z)?$/.exec(at.value.trim());
+    var alone = TIME_ALONE.exec(at.value.trim());
+    var said = alone ? hhmmAlone(alone) : time ? time[1] : "";
     // A time that cannot be read ("25:99") is not promised on the button: "Start at…".
-    if (time && timeProblem(at.value)) time = null;
-    button.textContent = !at.value.trim() ? now : time ? later + " " + time[1] : later + "…";
+    if (said && timeProblem(at.value)) said = "";
+    button.textContent = !at.value.trim() ? now : said ? later + " " + said : later + "…";
   }
   document.addEventListener("input", function (event) {
     var at = event.target.closest && event.target.closest(AT_INPUTS);
@@ -92,20 +109,70 @@
 
   // Time fields are 24-hour text (mar/forms.py LocalTimeInput): beside the field, as soon as
   // she leaves it, what is wrong with what she typed; gone once it reads. The server checks too.
+  // The same forms as the server reads (mar/forms.py TIME_ALONE, LocalTimeField): the date and
+  // the time, or a time alone ("08:28", "8:28", "0828"), today on the encounter's wall clock
+  // (the field's data-zone), or yesterday when today's would be later than now by more than
+  // a device's clock may run ahead (mar/clock.py CLOCK_AHEAD): said beside the field then.
   var TIME24 = /^(\d{4})-(\d{2})-(\d{2})[ T]([01]\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?(?:[+-]\d{2}:\d{2}|Z)?$/;
+  var TIME_ALONE = /^(?:([01]?\d|2[0-3]):([0-5]\d)|([01]\d|2[0-3])([0-5]\d))$/;
+  var CLOCK_AHEAD_MINUTES = 5;
+  function hhmmAlone(m) {
+    var hour = m[1] !== undefined ? m[1] : m[3];
+    return (hour.length < 2 ? "0" + hour : hour) + ":" + (m[2] !== undefined ? m[2] : m[4]);
+  }
   function timeProblem(value) {
     var v = value.trim();
-    if (!v) return "";
+    if (!v || TIME_ALONE.test(v)) return "";
     var m = TIME24.exec(v);
     if (!m) {
-      if (/[ap]\.?m\.?$/i.test(v)) return "Use the 24-hour clock (14:30, not 2:30 PM), after the date: 2026-03-02 14:30.";
-      return "Type the date, then the 24-hour time: 2026-03-02 14:30.";
+      if (/[ap]\.?m\.?$/i.test(v)) return "Use the 24-hour clock: 14:30, not 2:30 PM.";
+      return "Type the 24-hour time, 14:30 (today), or the date and the time: 2026-03-02 14:30.";
     }
     var month = +m[2], day = +m[3];
     if (month < 1 || month > 12 || day < 1 || day > 31) return "That date cannot be right: year-month-day, 2026-03-02.";
     return "";
   }
+  // A time alone read as yesterday: "Read as yesterday, 2026-12-06 23:50 …"; "" otherwise (today
+  // is what the field's placeholder says).
+  function readAs(input) {
+    var m = TIME_ALONE.exec(input.value.trim());
+    if (!m) return "";
+    var parts = {};
+    try {
+      new Intl.DateTimeFormat("en-CA", {
+        timeZone: input.dataset.zone || undefined, hourCycle: "h23",
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      }).formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
+    } catch (e) {
+      return "";
+    }
+    var typed = hhmmAlone(m);
+    var minutes = +typed.slice(0, 2) * 60 + +typed.slice(3);
+    var nowMinutes = +parts.hour * 60 + +parts.minute;
+    if (minutes <= nowMinutes + CLOCK_AHEAD_MINUTES) return "";
+    var day = new Date(Date.UTC(+parts.year, +parts.month - 1, +parts.day - 1));
+    return "Read as yesterday, " + day.toISOString().slice(0, 10) + " " + typed +
+      ": today's is later than now.";
+  }
+  function readBack(input) {
+    var note = input.parentElement && input.parentElement.querySelector(".time24-read[data-client]");
+    var said = timeProblem(input.value) ? "" : readAs(input);
+    if (!said) {
+      if (note) note.remove();
+      return;
+    }
+    if (!note) {
+      note = document.createElement("div");
+      note.className = "time24-read form-text";
+      note.setAttribute("data-client", "");
+      note.setAttribute("role", "status");
+      note.setAttribute("data-testid", "time24-read");
+      input.insertAdjacentElement("afterend", note);
+    }
+    if (note.textContent !== said) note.textContent = said;
+  }
   function timeHint(input, show) {
+    readBack(input);
     var hint = input.parentElement && input.parentElement.querySelector(".time24-hint[data-client]");
     var problem = timeProblem(input.value);
     // The server refused this very value and says why beside the field: one message, not two.

@@ -70,7 +70,7 @@ def test_an_iv_push_starts_as_a_push_at_a_24_hour_time_and_running_is_at_the_top
     expect(row.locator("select[name$='-method']")).to_have_value("push")
     at = row.locator("input[name$='-at']")
     assert at.get_attribute("type") == "text"
-    assert at.get_attribute("placeholder") == "YYYY-MM-DD HH:MM"
+    assert at.get_attribute("placeholder") == "HH:MM or YYYY-MM-DD HH:MM"
     start = row.locator("[data-testid=start]")
     expect(start).to_have_text("Start now")
     at.fill("03/02/2026 2:30 PM")

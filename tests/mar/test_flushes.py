@@ -224,7 +224,11 @@ def test_the_site_chip_lists_its_flushes(client_as) -> None:
 @pytest.mark.parametrize(
     ("typed", "message"),
     [
-        ("noon-ish", "Enter the date and the 24-hour time, such as 2026-03-02 14:30."),
+        (
+            "noon-ish",
+            "Enter the 24-hour time, such as 14:30 (today), or the date and the time, such as "
+            "2026-03-02 14:30.",
+        ),
         ("", "Enter the time the flush was given."),
     ],
 )

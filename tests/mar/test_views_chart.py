@@ -499,8 +499,12 @@ def test_the_signed_chart_still_draws_the_addendum_form_and_the_open_one_the_sig
 
 @pytest.mark.parametrize(
     ("allergies", "shown", "alarm"),
-    [("penicillin", "Allergies: penicillin", True), ("", "Allergies: not recorded", False)],
-    ids=["recorded-red", "not-recorded-not-red"],
+    [
+        ("penicillin", "Allergies: penicillin", True),
+        ("", "Allergies: not recorded", False),
+        ("NKDA", "Allergies: No known drug allergies", False),
+    ],
+    ids=["recorded-red", "not-recorded-not-red", "none-known-not-red"],
 )
 def test_only_recorded_allergies_are_shown_in_alarm_red(client_as, allergies, shown, alarm) -> None:
     encounter, _adm = running_visit(patient=factories.patient_create(allergies=allergies))

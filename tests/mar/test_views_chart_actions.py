@@ -848,7 +848,8 @@ def test_an_addendum_needs_what_and_why(client_as, chemo_encounter) -> None:
             True,
             "yesterday-ish",
             "flush_at",
-            "Enter the date and the 24-hour time, such as 2026-03-02 14:30.",
+            "Enter the 24-hour time, such as 14:30 (today), or the date and the time, such as "
+            "2026-03-02 14:30.",
         ),
         (True, "", "flush_at", "Say when the missed flush was given."),
         (False, "2026-03-02T09:10", "flush_site", "Say which site the missed flush was given on."),

@@ -2,8 +2,8 @@
 registration's patient page, order entry and the pharmacist's review (QA: of one patient the chart
 said "Allergies: none recorded", the order form "Allergies: not recorded"). Blank is all the
 model knows (`Patient.allergies` is free text; HL7 AL1 fills it, a FHIR import does not): "not
-recorded". "No known allergies" is what was recorded as such ("NKDA", as registration's help
-asks), shown as recorded, never made up from a blank."""
+recorded". "No known drug allergies" is what was recorded as such ("NKDA", as registration's
+help asks), said in words, never made up from a blank (tests/mar/test_allergies_none_known.py)."""
 
 import re
 from pathlib import Path
@@ -40,8 +40,12 @@ def allergies_said(html: str) -> str:
 
 @pytest.mark.parametrize(
     ("allergies", "said"),
-    [("", ALLERGIES_NOT_RECORDED), ("NKDA", "NKDA"), ("penicillin (hives)", "penicillin (hives)")],
-    ids=["blank-not-recorded", "nkda-as-recorded", "recorded"],
+    [
+        ("", ALLERGIES_NOT_RECORDED),
+        ("NKDA", "No known drug allergies"),
+        ("penicillin (hives)", "penicillin (hives)"),
+    ],
+    ids=["blank-not-recorded", "nkda-in-words", "recorded"],
 )
 def test_every_screen_says_the_allergies_in_the_same_words(client_as, allergies, said) -> None:
     patient = factories.patient_create(allergies=allergies)
