@@ -424,6 +424,7 @@ RECORD_FIELDS = (
     "timezone",
     "setting",
     "sequence_of_day",
+    "unit",  # an emergency department's (`Encounter.in_emergency_department`)
 )
 
 

@@ -4,6 +4,7 @@ These models describe data only. What is codable and what is missing is the engi
 (coding/engine); the one bridge to it is mar/record.py.
 """
 
+import re
 from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
@@ -386,6 +387,15 @@ class Encounter(models.Model):
     @property
     def is_signed(self) -> bool:
         return self.status == self.Status.SIGNED
+
+    @property
+    def in_emergency_department(self) -> bool:
+        """The visit's unit is an emergency department, as units are named ("ED", "Emergency
+        Department", "Peds ER"): the record says so (`encounter.emergency_department`), and
+        RAC-8 advises marking an EMS start there only. The unit is typed free (registration,
+        HL7 PV1-3), so this reads its words."""
+        words = set(re.findall(r"[a-z]+", self.unit.casefold()))
+        return bool(words & {"ed", "er", "emergency"})
 
     @property
     def zone(self) -> ZoneInfo:
