@@ -13,8 +13,10 @@ this card (its details open). Those values themselves make the key a drawn card 
 (`card_key`), so a card drawn for other values is never shown.
 
 What changes with every response is a slot in the drawn card, filled per response: the CSRF
-token, the page's moment (`data-since`, the running badge's clock), the minutes run (each a
-random string, new with each process), and the list of findings at the card's top
+token, the page's moment (`data-since`, the running badge's clock), the minutes run, the
+minutes an infusion is past its expected end and whether that note shows (each a random
+string, new with each process; its expected end itself is drawn, from what the card reads),
+and the list of findings at the card's top
 (mar/_adm_findings.jinja, drawn per response: another start overlapping this one changes that
 list only, and in a round it is what changes most often). Nothing else on a card reads the
 clock: its forms are unbound (a time left empty means "now" when sent, never prefilled). A card
@@ -55,7 +57,7 @@ from mar.jinja import jinja
 from mar.lazy_forms import is_bound
 
 CACHE = "board"
-_VERSION = "10"  # bump when the card's templates, its forms or what it reads change
+_VERSION = "11"  # bump when the card's templates, its forms or what it reads change
 TEMPLATE = "mar/_administration.jinja"
 KEEP = True  # tests draw the page without any card kept (the template's include) to compare
 
@@ -63,6 +65,8 @@ _SLOT = secrets.token_hex(16)
 _TOKEN_SLOT = f"csrf-slot-{_SLOT}"
 _ELAPSED_SLOT = f"elapsed-slot-{_SLOT}"
 _FINDINGS_SLOT = f"findings-slot-{_SLOT}"
+_OVERRUN_SLOT = f"overrun-slot-{_SLOT}"
+_OVERRUN_HIDDEN_SLOT = f"overrun-hidden-slot-{_SLOT}"
 FINDINGS = "mar/_adm_findings.jinja"
 # The page's moment is drawn through the `date` filter: a moment no chart shows stands for it.
 _NOW_SLOT = datetime(1111, 11, 11, 11, 11, 11, secrets.randbelow(10**6), tzinfo=UTC)
@@ -184,6 +188,7 @@ def _draw(template: Template, values: dict[str, Any], card: Card) -> str:
     drawn = copy.copy(card)
     if drawn.elapsed_minutes is not None:
         drawn.elapsed_minutes = _ELAPSED_SLOT  # type: ignore[assignment]
+    drawn.overrun_slots = (_OVERRUN_SLOT, _OVERRUN_HIDDEN_SLOT)
     return template.render({**values, "card": drawn})
 
 
@@ -235,6 +240,9 @@ def cards_draw(
         html = html.replace(_FINDINGS_SLOT, lists[card.administration.pk])
         if card.elapsed_minutes is not None:
             html = html.replace(_ELAPSED_SLOT, _number().render(value=card.elapsed_minutes))
+        if card.expected_end is not None:
+            html = html.replace(_OVERRUN_SLOT, _number().render(value=card.overrun_minutes))
+            html = html.replace(_OVERRUN_HIDDEN_SLOT, card.overrun_hidden)
         card.html = Markup(html)
 
 

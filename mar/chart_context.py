@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import cached_property, partial
 from typing import Any
 
@@ -66,7 +67,7 @@ from mar.record import (
     record_from_encounter,
     record_id,
 )
-from mar.services import charting, measures, safety
+from mar.services import charting, measures, rates, safety
 from mar.services.charting import acknowledgement_key, finding_key, flush_named, open_errors
 from mar.summary import Written, findings_of, signed_moment, summary_evaluate, summary_for
 from mar.timeline import Timeline, chart_timeline
@@ -202,6 +203,35 @@ class Card:
     # The card as drawn for this response, when kept while unchanged (mar/chart_cards.py); None:
     # the page's template draws it.
     html: Markup | None = None
+    # The page's moment, for the note of an infusion run past its expected end; a kept card
+    # draws that note's minutes and whether it shows as slots (`overrun_slots`: minutes,
+    # hidden), filled per response (mar/chart_cards.py).
+    now: datetime | None = None
+    overrun_slots: tuple[str, str] | None = None
+
+    @cached_property
+    def expected_end(self) -> ExpectedEnd | None:
+        """When a running infusion (not paused now) should end (`expected_end`)."""
+        if not self.running or self.paused:
+            return None
+        return expected_end(self.administration)
+
+    @property
+    def overrun_minutes(self) -> int | str:
+        """Whole minutes now is past the expected end (0: not past it yet, or none known)."""
+        if self.overrun_slots is not None:
+            return self.overrun_slots[0]
+        end = self.expected_end
+        if end is None or self.now is None:
+            return 0
+        return overrun_minutes(end.at, self.now)
+
+    @property
+    def overrun_hidden(self) -> str:
+        """The note's `hidden` attribute (" hidden") while the infusion is not past its end."""
+        if self.overrun_slots is not None:
+            return self.overrun_slots[1]
+        return "" if self.overrun_minutes else " hidden"
 
     @property
     def top_findings(self) -> list[Item]:
@@ -1026,6 +1056,75 @@ def _order_move(
     return OrderMove(order=order, again=False, before=next(later, None))
 
 
+@dataclass(frozen=True)
+class ExpectedEnd:
+    at: datetime
+    basis: str  # what it was reckoned from: "250 mL at 500 mL/h", "ordered over 60 min"
+
+
+def expected_end(adm: Administration) -> ExpectedEnd | None:
+    """When an infusion should end, when that can be known (QA: 250 mL at 500 mL/h ran 93 min
+    and nothing said it should have ended after 30): its volume to be infused (else its bag)
+    at the rates it ran at, from the start rate charted; else its order's duration. Either
+    way its pauses (each resumed; one still open: not known) do not count. Reads its pauses
+    and rate changes (prefetch them for many)."""
+    pauses = [(p.start, p.end) for p in adm.pauses.all()]
+    if any(end is None for _start, end in pauses):
+        return None
+    closed = [(start, end) for start, end in pauses if end is not None]
+    volume = adm.vtbi_ml or adm.bag_volume_ml
+    segments = rates.rate_segments(adm)
+    if volume and segments and adm.rate_ml_h is not None:
+        # mL an hour at each moment, the remaining volume run down interval by interval.
+        at = _run_down(adm.start, [(t, r / 60) for t, r in segments], closed, volume)
+        if at is not None:
+            return ExpectedEnd(at, f"{volume.normalize():f} mL at {_rates_said(segments)}")
+    order = adm.order
+    if order is not None and order.duration_minutes:
+        at = _run_down(adm.start, [(adm.start, Decimal(1))], closed, order.duration_minutes)
+        if at is not None:
+            return ExpectedEnd(at, f"ordered over {order.duration_minutes} min")
+    return None
+
+
+def _rates_said(segments: list[tuple[datetime, Decimal]]) -> str:
+    said = [f"{rate.normalize():f}" for _at, rate in segments]
+    return f"{said[0]} mL/h" if len(set(said)) == 1 else f"{' then '.join(said)} mL/h"
+
+
+def _run_down(
+    start: datetime,
+    per_minute: list[tuple[datetime, Decimal]],
+    pauses: list[tuple[datetime, datetime]],
+    amount: Decimal | int,
+) -> datetime | None:
+    """The moment `amount` is used up from `start`, at `per_minute` (from each moment on)
+    except while paused; None when it never is (a rate of 0 at the end)."""
+    left = Decimal(amount)
+    moments = sorted(
+        {start}
+        | {t for t, _r in per_minute if t > start}
+        | {t for p in pauses for t in p if t > start}
+    )
+    for i, at in enumerate(moments):
+        rate = next((r for t, r in reversed(per_minute) if t <= at), Decimal(0))
+        if any(p_start <= at < p_end for p_start, p_end in pauses):
+            continue
+        following = moments[i + 1] if i + 1 < len(moments) else None
+        if rate <= 0:
+            continue
+        minutes = left / rate
+        if following is None or at + timedelta(minutes=float(minutes)) <= following:
+            return at + timedelta(minutes=float(minutes))
+        left -= rate * Decimal((following - at).total_seconds()) / 60
+    return None
+
+
+def overrun_minutes(end: datetime, now: datetime) -> int:
+    """Whole minutes `now` is past `end` (0 until a whole minute is)."""
+    return max(0, int((now - end).total_seconds() // 60))
+
+
 def running_minutes(adm: Administration, now: datetime) -> int:
     """Minutes an infusion has run: start to stop (or now) less its pauses, as the nurse counts
     them at the bedside (prefetch `pauses` when calling this for many)."""
@@ -1151,6 +1250,7 @@ def _card(
         paused=paused,
         running=running,
         elapsed_minutes=elapsed,
+        now=now,
         findings=items_by_adm.get(administration_record_id(adm.pk), []),
         conflict=conflict if conflict is not None and conflict.pk == adm.pk else None,
         pause_at=pause_at,

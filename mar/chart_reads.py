@@ -50,7 +50,14 @@ from mar.prepared import PreparedRead, prefetched, prepared
 M = TypeVar("M", bound=Model)
 
 # Who made a row, joined: the chart names them.
-_ADMINISTRATION_JOINS = ("drug", "order", "site", "created_by", "double_checked_by")
+_ADMINISTRATION_JOINS = (
+    "drug",
+    "order",
+    "site",
+    "created_by",
+    "double_checked_by",
+    "drug_scan",  # its time: a start charted before it is said on the card
+)
 
 
 @prepared
@@ -468,7 +475,15 @@ def board_acknowledgements(encounter_ids: list[int]) -> QuerySet[FindingAcknowle
 
 # The encounter's fields the record is made of, read again with its row lock: the record checked
 # (and the summary stored) after a change is the one as committed.
-RECORD_FIELDS = ("status", "arrived_at", "observation_at", "timezone", "setting", "sequence_of_day")
+RECORD_FIELDS = (
+    "status",
+    "arrived_at",
+    "observation_at",
+    "timezone",
+    "setting",
+    "sequence_of_day",
+    "unit",  # an emergency department's (`Encounter.in_emergency_department`)
+)
 
 
 @prepared

@@ -4,7 +4,9 @@ These models describe data only. What is codable and what is missing is the engi
 (coding/engine); the one bridge to it is mar/record.py.
 """
 
+import re
 from dataclasses import asdict, fields
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -488,6 +490,15 @@ class Encounter(models.Model):
         return self.status == self.Status.SIGNED
 
     @property
+    def in_emergency_department(self) -> bool:
+        """The visit's unit is an emergency department, as units are named ("ED", "Emergency
+        Department", "Peds ER"): the record says so (`encounter.emergency_department`), and
+        RAC-8 advises marking an EMS start there only. The unit is typed free (registration,
+        HL7 PV1-3), so this reads its words."""
+        words = set(re.findall(r"[a-z]+", self.unit.casefold()))
+        return bool(words & {"ed", "er", "emergency"})
+
+    @property
     def zone(self) -> ZoneInfo:
         """The encounter's own zone; UTC when its name is not a zone (the engine reports that
         on the checklist as a record error)."""
@@ -836,6 +847,28 @@ class Administration(models.Model):
             return False
         signed_at = self.encounter.signed_at
         return signed_at is None or self.charted_at <= signed_at
+
+    @property
+    def start_before_check(self) -> tuple[str, datetime] | None:
+        """Late entry that reads wrong: the start charted before the drug's scan or its double
+        check for it (QA: a chemotherapy start typed at 07:00, scanned and double-checked at
+        08:32). Allowed, and said on the card ("Started 07:00, before its scan at 08:32"): the
+        first of them after the start, to the minute, as ("scan" or "double check", when). Read
+        with `drug_scan` joined (mar/chart_reads.py)."""
+
+        def minute(moment: datetime) -> datetime:
+            return moment.replace(second=0, microsecond=0)
+
+        checks = []
+        if self.drug_scan_id is not None and self.drug_scan is not None:
+            checks.append(("scan", self.drug_scan.at))
+        if self.double_checked_at is not None:
+            checks.append(("double check", self.double_checked_at))
+        later = [(at, what) for what, at in checks if minute(self.start) < minute(at)]
+        if not later:
+            return None
+        at, what = min(later)
+        return what, at
 
     @property
     def not_scanned_at_start(self) -> tuple[str, ...]:

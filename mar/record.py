@@ -262,6 +262,8 @@ def _record_dict(
         "timezone": encounter.timezone,
         "sequence_of_day": encounter.sequence_of_day,
     }
+    if encounter.in_emergency_department:
+        enc["emergency_department"] = True
     if encounter.arrived_at is not None:
         enc["arrived_at"] = at(encounter.arrived_at)
     if encounter.observation_at is not None:

@@ -997,6 +997,12 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
                 f"{order.drug.name} started at {_wall_clock(encounter, adm.start)} "
                 f"(A{adm.pk}, {adm.get_method_display().lower()}){_unscanned(adm)}.",
             )
+            if (early := adm.start_before_check) is not None:  # late entry: allowed, said
+                messages.warning(
+                    request,
+                    f"Started {_wall_clock(encounter, adm.start)}, before its {early[0]} at "
+                    f"{_wall_clock(encounter, early[1])}: check the start time.",
+                )
             if request.htmx and not encounter.is_signed:
                 return _start_answer(request, encounter, adm, list(sites.values()))
             return _after_change(request, encounter, anchor=f"adm-{adm.pk}")

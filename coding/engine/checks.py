@@ -697,15 +697,17 @@ def _ems(record: Record, adm: Administration, found: list[Finding]) -> None:
                 )
             )
     elif arrived is not None and adm.start < arrived:
-        found.append(
-            Finding(
-                "RAC-8",
-                "warning",
-                f"{adm.drug} started before the patient arrived: mark it as started by EMS",
-                (adm.id,),
-                "started_by",
+        # EMS hands over in an emergency department only: elsewhere (an infusion center, an
+        # office) a start before arrival is a start time typed wrong (QA), and the start is
+        # what to check; the severity and the field are RAC-8's either way.
+        if record.encounter.emergency_department:
+            message = f"{adm.drug} started before the patient arrived: mark it as started by EMS"
+        else:
+            message = (
+                f"{adm.drug} started before the patient's arrival at "
+                f"{hhmm(arrived, record.encounter.timezone)}: check the start time"
             )
-        )
+        found.append(Finding("RAC-8", "warning", message, (adm.id,), "started_by"))
 
 
 def _second_sites(record: Record, on_sites: list[Administration], found: list[Finding]) -> None:

@@ -378,6 +378,9 @@ def _encounter(reader: _Reader, raw: Mapping[str, Any], zone: ZoneInfo) -> Encou
             date_of_service = None
         if date_of_service is None:
             raise RecordError("encounter.date_of_service", "must be a date such as 2026-03-02")
+    emergency = raw.get("emergency_department", False)
+    if not isinstance(emergency, bool):
+        raise RecordError("encounter.emergency_department", "must be true or false")
     return Encounter(
         id=reader.required_text(raw, "id", field),
         timezone=zone.key,
@@ -386,6 +389,7 @@ def _encounter(reader: _Reader, raw: Mapping[str, Any], zone: ZoneInfo) -> Encou
         arrived_at=reader.time(raw, "arrived_at", field),
         observation_at=reader.time(raw, "observation_at", field),
         sequence_of_day=reader.integer(raw, "sequence_of_day", field, minimum=1) or 1,
+        emergency_department=emergency,
     )
 
 

@@ -127,6 +127,9 @@ class Encounter:
     arrived_at: datetime | None = None
     observation_at: datetime | None = None
     sequence_of_day: int = 1
+    # The visit is in an emergency department (RAC-8's advice to mark an EMS start is said
+    # there only; an infusion center is told to check the start time).
+    emergency_department: bool = False
 
     def __init__(
         self,
@@ -137,6 +140,7 @@ class Encounter:
         arrived_at: datetime | None = None,
         observation_at: datetime | None = None,
         sequence_of_day: int = 1,
+        emergency_department: bool = False,
     ) -> None:
         self.id = id
         self.timezone = timezone
@@ -145,6 +149,7 @@ class Encounter:
         self.arrived_at = arrived_at
         self.observation_at = observation_at
         self.sequence_of_day = sequence_of_day
+        self.emergency_department = emergency_department
 
 
 @dataclass(init=False, slots=True, unsafe_hash=True)

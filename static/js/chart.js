@@ -14,6 +14,20 @@
       if (isNaN(since) || isNaN(base)) return;
       el.textContent = String(base + Math.max(0, Math.floor((now - since) / 60000)));
     });
+    // Past its expected end (the server drew the note hidden until then): shown, with the
+    // minutes past it, as the clock moves on without a reload.
+    document.querySelectorAll(".adm-overrun[data-end]").forEach(function (el) {
+      var end = Date.parse(el.dataset.end);
+      if (isNaN(end)) return;
+      var past = Math.floor((now - end) / 60000);
+      var minutes = el.querySelector(".overrun-minutes");
+      if (past >= 1) {
+        if (minutes) minutes.textContent = String(past);
+        el.hidden = false;
+      } else {
+        el.hidden = true;
+      }
+    });
     document.querySelectorAll(".chart-clock-time[data-zone]").forEach(function (el) {
       try {
         el.textContent = new Date().toLocaleTimeString("en-GB", {

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from coding.engine import RecordError
+
 from .records import (
     adm,
     billed,
@@ -145,3 +147,36 @@ def test_every_administration_that_earns_nothing_has_a_reason():
     assert charged == {"A1", "A2"}
     assert set(reasons) == {"A3", "A4", "A5", "A6", "A7", "A8"}
     assert all(reason.strip() for reason in reasons.values())
+
+
+@pytest.mark.parametrize(
+    ("emergency", "words"),
+    [
+        (True, "A1 drug started before the patient arrived: mark it as started by EMS"),
+        (False, "started before the patient's arrival at 09:00: check the start time"),
+    ],
+)
+def test_rac_8_asks_for_the_ems_mark_in_an_emergency_department_only(emergency, words):
+    """RAC-8 (QA: an infusion center was told to mark a chemotherapy start scanned and
+    double-checked there as started by EMS): a start before arrival asks for the EMS mark in an
+    emergency department only, and elsewhere to check the start time; a warning either way, on
+    the same field, the minutes after arrival counted the same."""
+    drug = "A1 drug"
+    encounter = {"emergency_department": True} if emergency else {}
+    rec = record(infusion("A1", drug, start=0, minutes=130), arrived_at=60, **encounter)
+    result = run(rec)
+    (found,) = findings(result, "RAC-8")
+    assert found.severity == "warning"
+    assert found.field == "started_by"
+    assert words in found.message
+    assert ("EMS" in found.message) is emergency
+    assert billed(result) == {"96365": 1}
+
+
+def test_the_emergency_department_flag_is_true_or_false():
+    """record-format: `encounter.emergency_department` is a boolean; anything else is an input
+    error naming it."""
+    rec = record(infusion("A1", start=0, minutes=30), emergency_department="yes")
+    with pytest.raises(RecordError) as refused:
+        run(rec)
+    assert refused.value.field == "encounter.emergency_department"

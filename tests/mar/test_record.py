@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
+from coding.engine import check_record
 from mar.models import Administration
 from mar.record import (
     pk_from_record_id,
@@ -95,3 +96,39 @@ def test_it_uses_a_fixed_number_of_queries(django_assert_num_queries, extra_push
 def test_the_engine_reads_the_record(chemo_encounter) -> None:
     record = record_from_encounter(chemo_encounter)
     assert record is not None
+
+
+@pytest.mark.parametrize(
+    ("unit", "emergency"),
+    [
+        ("Emergency Department", True),
+        ("ED", True),
+        ("Peds ER", True),
+        ("Infusion Center", False),
+        ("Medical Oncology", False),
+    ],
+)
+def test_rac_8_words_follow_the_visit_s_unit(unit: str, emergency: bool) -> None:
+    """RAC-8 (QA): the record says a visit is in an emergency department, read from its unit's
+    words; there a start before arrival asks for the EMS mark, elsewhere to check its start time
+    (the arrival named), a warning either way."""
+    encounter = factories.encounter_create(unit=unit)  # arrived 08:00
+    site = factories.site_create(encounter, placed_at=factories.MORNING - timedelta(hours=1))
+    order = factories.order_create(encounter, factories.drug_get("carboplatin"))
+    factories.administration_create(
+        encounter, order, site=site, start=factories.MORNING - timedelta(minutes=30),
+        stop=factories.MORNING + timedelta(minutes=60),
+    )  # fmt: skip
+    data = record_dict_from_encounter(encounter)
+    assert data["encounter"].get("emergency_department", False) is emergency
+    (found,) = [f for f in check_record(record_from_encounter(encounter)) if f.rule == "RAC-8"]
+    assert found.severity == "warning"
+    if emergency:
+        assert (
+            found.message
+            == "carboplatin started before the patient arrived: mark it as started by EMS"
+        )
+    else:
+        assert found.message == (
+            "carboplatin started before the patient's arrival at 08:00: check the start time"
+        )

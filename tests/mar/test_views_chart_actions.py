@@ -403,6 +403,8 @@ def test_a_time_in_the_future_is_refused(client_as) -> None:
 
 def test_more_than_24_hours_without_a_pump_is_refused(client_as) -> None:
     _encounter, adm = running_visit()
+    # The line was in before the start typed (a start before its placing is refused first).
+    AccessSite.objects.filter(pk=adm.site_id).update(placed_at=adm.start - timedelta(hours=31))
     html = _refused(client_as, adm, start=local(adm.start - timedelta(hours=30)),
                     stop=local(adm.start))  # fmt: skip
     assert "more than 24 hours without a pump" in html
@@ -415,6 +417,8 @@ def test_a_running_infusion_started_days_ago_is_refused_beside_its_start(client_
     the typed start and the rest of the nurse's typing are kept, and nothing saved changes."""
     encounter, adm = running_visit()
     Administration.objects.filter(pk=adm.pk).update(bag="B1")
+    # The line was in before the start typed (a start before its placing is refused first).
+    AccessSite.objects.filter(pk=adm.site_id).update(placed_at=adm.start - timedelta(days=4))
     adm.refresh_from_db()
     typed_start = local(adm.start - timedelta(days=3))
     response = client_as(roles.NURSE).post(
