@@ -263,7 +263,7 @@ def test_starting_an_order_carries_drug_dose_and_route_over(client_as) -> None:
     assert response["HX-Reswap"] == "none"
     assert html.lstrip().startswith('<div id="running-slot" hx-swap-oob="morph">')
     assert 'data-rule="RAC-7"' in html  # running: no stop yet
-    assert "375 mg/m2" in html
+    assert "375 mg/m²" in html  # shown with its superscript (mar.dosing.dose_shown)
 
 
 def test_a_started_orders_dose_shows_as_ordered_not_to_four_places(client_as) -> None:
