@@ -110,7 +110,7 @@ from mar.models import Administration, Encounter
 from mar.paging import page_of_ids
 from mar.record import administration_record_id
 from mar.roles import CODER, role_required
-from mar.timeline import build_timeline, rate_corrections
+from mar.timeline import build_timeline, has_rates, rate_corrections
 
 WORKLIST_PAGE = 50  # rows a page of the worklist
 WORKLIST_COUNT_CAP = 1000  # encounters counted exactly; beyond, "more than" (mar/paging.py)
@@ -411,7 +411,9 @@ def _review_context(
                 record = parse_record(run.input_snapshot)
                 # Its rate marks say a correction by addendum after the signature, as the
                 # nurse's card does (a run coded before it has the row as it was: no mark).
-                amended = rate_corrections(encounter.pk, encounter.zone)
+                amended = (
+                    rate_corrections(encounter.pk, encounter.zone) if has_rates(record) else None
+                )
                 timeline = build_timeline(record, code_record(record), amended=amended)
             except RecordError:
                 timeline = None

@@ -276,8 +276,18 @@ def chart_timeline(
     """The bedside chart's timeline (`now`: `bedside_now`): on a signed record its rate marks
     say each correction by addendum, as the cards' rows do (one read more, on a signed record
     only: a row is marked only after the signature)."""
-    amended = rate_corrections(encounter.pk, encounter.zone) if encounter.is_signed else None
+    amended = (
+        rate_corrections(encounter.pk, encounter.zone)
+        if encounter.is_signed and has_rates(record)
+        else None
+    )
     return build_timeline(record, result, now=now, amended=amended)
+
+
+def has_rates(record: Record) -> bool:
+    """Whether any administration of the record has a rate: without one no rate row can have
+    been corrected, and `rate_corrections` is not read (issue 19: a fixed number of reads)."""
+    return any(adm.rates for adm in record.administrations)
 
 
 def build_timeline(

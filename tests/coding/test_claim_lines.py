@@ -28,7 +28,14 @@ from coding.exports import (
     export_create,
 )
 from coding.models import ChargeRun, ReviewItem
-from coding.review import charge_line_correct, effective_lines, review_accept, review_claim
+from coding.review import (
+    charge_edits_for_run,
+    charge_line_correct,
+    edit_override_create,
+    effective_lines,
+    review_accept,
+    review_claim,
+)
 from coding.services import charge_run_generate
 from mar import roles
 from mar.models import Administration, Drug, DrugNdc, Encounter, Order
@@ -417,7 +424,17 @@ def exported_ndcs(coder: User, encounter: Encounter, code: str) -> dict[str, tup
     """The coder accepts and exports; the line of `code` (no modifier) as each export carries
     its NDC, parsed back: the CSV's columns, HL7's FT1-29 and N4 note (hl7apy, strict), FHIR's
     productCodeableConcept and NDC quantity (the R4B models)."""
-    review_accept(item=ReviewItem.objects.get(encounter=encounter), user=coder)
+    item = ReviewItem.objects.get(encounter=encounter)
+    # A dose line corrected to another code leaves the 20 mg wasted (J9267-JW) without its dose
+    # line (EDIT-JW-NO-DOSE): overridden here, as a coder would before fixing the waste line.
+    run = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    for edit in charge_edits_for_run(run).items:
+        if edit.override is None:
+            edit_override_create(
+                item=item, user=coder, rule=edit.finding.rule, message=edit.finding.message,
+                reason="The waste line is corrected to follow its dose line on the next pass",
+            )  # fmt: skip
+    review_accept(item=item, user=coder)
     export = export_create(user=coder).export
     assert export is not None
     [row] = [

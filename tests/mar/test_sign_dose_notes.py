@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from mar import chart_reads, roles
 from mar.chart_context import sign_dose_notes
+from mar.dosing import dose_shown
 from mar.models import DrugClass, Encounter, Order
 from mar.services import measures
 from tests import factories
@@ -71,9 +72,11 @@ def _weigh(encounter: Encounter, user, kg: str = "70") -> None:
 
 
 def _note_line(order: Order, note: str) -> str:
+    """The note's line as the sign-off shows it (a dose per m² with its superscript:
+    `dose_shown`)."""
     return (
         f'<li data-testid="sign-dose-note" data-order="{order.pk}"><strong>{order.drug.name}'
-        f"</strong> (order O{order.pk}): {note}</li>"
+        f"</strong> (order O{order.pk}): {dose_shown(note)}</li>"
     )
 
 
