@@ -256,7 +256,7 @@ def test_a_refused_flush_time_comes_back_beside_its_field_with_and_without_javas
         plain.fill(field, "noon-ish")
         plain.locator(f"#site-{site.pk} [data-testid=flush-at]").click()
         plain.locator(error).wait_for()
-        assert "Enter the date and the 24-hour time" in plain.locator(error).inner_text()
+        assert "Enter the 24-hour time, such as 14:30 (today)" in plain.locator(error).inner_text()
         assert plain.locator(field).input_value() == "noon-ish"
         assert plain.locator(field).is_visible()  # the panel is open
         assert not encounter.flushes.exists()

@@ -85,6 +85,7 @@ class ChartSites(ChartOrders):
         except Refused:
             pass
 
+    @precondition(lambda self: not self.signed)  # the device form, before signing only
     @rule(which=st.integers(0, 1), gauge=st.sampled_from(["", "20G", "22G"]))
     def device_charted(self, which: int, gauge: str) -> None:
         site = self._site(which)
