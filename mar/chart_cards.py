@@ -309,11 +309,16 @@ def _draw_order(
     return html.replace(form.initial["request_key"], _KEY_SLOT)
 
 
-def orders_draw(request: HttpRequest, context: dict[str, Any]) -> None:
+# The row's opening tag as mar/_order.jinja draws it with no `order_oob` (tests pin it).
+_ORDER_ROW_OPEN = 'data-testid="order-row">'
+
+
+def orders_draw(request: HttpRequest, context: dict[str, Any], *, morph: int | None = None) -> None:
     """Each row of the chart's orders list kept or drawn now and kept, into
     `context["order_html"]` by the order's pk; a row with anything the nurse sent (its Start
     form, its safety checks or its "not given" form bound with errors) is drawn by the page's
-    template itself, and never kept."""
+    template itself, and never kept. `morph`: the order whose row a start's answer swaps in
+    place (given before), sent with `hx-swap-oob="morph"` as mar/_order_moved.jinja draws it."""
     if not KEEP:
         return
     care = context.get("care")
@@ -340,14 +345,17 @@ def orders_draw(request: HttpRequest, context: dict[str, Any]) -> None:
     if missed:
         cache.set_many(missed)
     token = str(get_token(request))
-    context["order_html"] = {
-        order.pk: Markup(
-            found[keys[order.pk]]
-            .replace(_TOKEN_SLOT, token)
-            .replace(_KEY_SLOT, uuid.uuid4().hex)  # as a Start form drawn now would have
-        )
+    drawn = {
+        order.pk: found[keys[order.pk]]
+        .replace(_TOKEN_SLOT, token)
+        .replace(_KEY_SLOT, uuid.uuid4().hex)  # as a Start form drawn now would have
         for order, _given, _form, _dform in rows
     }
+    if morph in drawn:
+        drawn[morph] = drawn[morph].replace(
+            _ORDER_ROW_OPEN, f'{_ORDER_ROW_OPEN[:-1]} hx-swap-oob="morph">', 1
+        )
+    context["order_html"] = {pk: Markup(html) for pk, html in drawn.items()}
 
 
 # The parts of an access site's chip that a flush does not change (mar/_site_chip.jinja): its care

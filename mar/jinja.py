@@ -68,6 +68,7 @@ from jinja2.runtime import Undefined
 from markupsafe import Markup
 
 from mar.dosing import dose_shown
+from mar.lazy_forms import sent_with_errors
 from mar.long_text import text_head
 from mar.templatetags.care_tags import get
 from mar.templatetags.checklist_items import checklist_groups, finding_lines
@@ -268,6 +269,7 @@ def environment() -> DjangoEnvironment:
         amount=amount,
         text_head=text_head,
         dose_shown=dose_shown,
+        sent_with_errors=sent_with_errors,
     )
     env.globals.update(
         url=_url,

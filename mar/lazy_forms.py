@@ -68,3 +68,9 @@ def is_bound(form: object) -> bool:
     if form is None or isinstance(form, LazyForm):
         return False
     return bool(getattr(form, "is_bound", False))
+
+
+def sent_with_errors(form: object) -> bool:
+    """`{{ form|sent_with_errors }}`: a form the nurse sent that has errors; a lazy form (not
+    sent) is not built to answer, nor is an undefined one (no row's checks) read."""
+    return is_bound(form) and bool(getattr(form, "errors", None))

@@ -1051,6 +1051,10 @@ def _start_answer(
     )
     context.update(_chart_permissions(request, encounter))
     cards_draw(request, context)  # what runs, when sent whole: unchanged cards kept (issue 19)
+    # The orders' rows as the chart page keeps them: the started one's, given now, drawn and
+    # kept for the next load; the others, when the section is sent whole, kept since the last.
+    move = context["order_move"]
+    orders_draw(request, context, morph=move.order.pk if move is not None and move.again else None)
     context["oob"] = True
     response = partial_response(request, "mar/_start_response.jinja", context)
     response["HX-Reswap"] = "none"  # every part is swapped out of band
