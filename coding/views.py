@@ -28,6 +28,7 @@ from coding.claim import (
     claim_details,
     claim_findings,
     money_total,
+    ndc_exact,
     ndc_missing,
     record_facts,
 )
@@ -443,7 +444,7 @@ def _review_context(
             # (coding/ledger.py): nothing billed changes without the coder seeing it, its NDC
             # included.
             desired = [
-                sendable(line, detail)
+                sendable(line, detail, ndc_exact(line, facts))
                 for line, detail in zip(lines, details, strict=True)
                 if not line.removed
             ]
