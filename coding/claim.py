@@ -55,7 +55,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any, Protocol, TypeVar
 
@@ -107,6 +107,16 @@ def money(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'))}"
 
 
+# How an NDC quantity is rounded to the 3 decimals the 837I takes. Exports before 2026-12-07
+# rounded half-even (Python's default: 0.3125 went as 0.312); they round half-up now (0.313).
+# Each ledger entry keeps the rule it was sent under (`LedgerEntry.ndc_rounding`), so a line
+# whose exact quantity did not change is not re-sent for the rule alone (coding/ledger.py).
+HALF_EVEN = "half-even"
+HALF_UP = "half-up"
+NDC_ROUNDINGS = {HALF_EVEN: ROUND_HALF_EVEN, HALF_UP: ROUND_HALF_UP}
+NDC_ROUNDING = HALF_UP  # the rule an export sends new charges under
+
+
 def quantity_text(value: Decimal) -> str:
     """An NDC quantity as the 837I takes it: up to 3 decimals (rounded half-up), no trailing
     zeros, a whole number without a decimal point."""
@@ -114,17 +124,27 @@ def quantity_text(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def ndc_quantity(units: int, ndc_units_per_billing_unit: Fraction) -> Decimal:
+def rounded_quantity(exact: Fraction, rounding: str | None = None) -> Decimal:
+    """An exact NDC quantity rounded to 3 decimals once, under `rounding` (`NDC_ROUNDINGS`;
+    None: `NDC_ROUNDING`, the rule exports use now)."""
+    rule = NDC_ROUNDINGS[rounding or NDC_ROUNDING]
+    scaled = exact * 1000
+    whole, rest = divmod(scaled.numerator, scaled.denominator)
+    if 2 * rest > scaled.denominator or (
+        2 * rest == scaled.denominator and (rule == ROUND_HALF_UP or whole % 2)
+    ):
+        whole += 1
+    return Decimal(whole).scaleb(-3)
+
+
+def ndc_quantity(
+    units: int, ndc_units_per_billing_unit: Fraction, rounding: str | None = None
+) -> Decimal:
     """The NDC quantity of `units` billing units: the amount of the package given, in its NDC
     unit, computed exactly (a Fraction: 300 x 1/6 is 50, never 300 x 0.1667 = 50.01) and
     rounded half-up to 3 decimals once, at the end (the 837I CTP04 / UB-04 convention: at most
-    3 decimals)."""
-    exact = ndc_units_per_billing_unit * units
-    scaled = exact * 1000
-    whole, rest = divmod(scaled.numerator, scaled.denominator)
-    if 2 * rest >= scaled.denominator:
-        whole += 1
-    return Decimal(whole).scaleb(-3)
+    3 decimals; `rounding`: another rule, `rounded_quantity`)."""
+    return rounded_quantity(ndc_units_per_billing_unit * units, rounding)
 
 
 def price_detail(line: LineLike, master: ChargeMaster) -> dict[str, Any]:
@@ -426,19 +446,36 @@ def _corrected_from(line: LineLike) -> dict[str, Any] | None:
     return was if was and was.get("code") and was.get("code") != line.code else None
 
 
-def ndc_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:
+def _line_package(line: LineLike, facts: RecordFacts) -> tuple[DrugFacts, int] | None:
+    """The NDC a drug line carries and the billing units its quantity is of (None: none)."""
     billed = _drug_line(line, facts)
     if billed is None:
-        return {}
+        return None
     adm, units = billed
     ndc = _line_ndc(adm, facts, line.code)
-    if ndc is None:
+    return None if ndc is None else (ndc, units)
+
+
+def ndc_detail(line: LineLike, facts: RecordFacts) -> dict[str, Any]:
+    package = _line_package(line, facts)
+    if package is None:
         return {}
+    ndc, units = package
     return {
         "ndc": ndc.ndc,
         "ndc_unit": ndc.ndc_unit,
         "ndc_quantity": quantity_text(ndc_quantity(units, ndc.per_unit)),
     }
+
+
+def ndc_exact(line: LineLike, facts: RecordFacts) -> Fraction | None:
+    """The exact NDC quantity a line's `ndc_quantity` is rounded from (None: no NDC): the
+    ledger compares it with a charge sent under another rounding rule (coding/ledger.py)."""
+    package = _line_package(line, facts)
+    if package is None:
+        return None
+    ndc, units = package
+    return ndc.per_unit * units
 
 
 def ndc_missing(line: LineLike, facts: RecordFacts) -> str | None:

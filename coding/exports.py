@@ -24,6 +24,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,7 +37,8 @@ from fhir.resources.R4B.chargeitem import ChargeItem
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 
-from coding.claim import claim_details
+from coding import claim
+from coding.claim import claim_details, ndc_exact, record_facts
 from coding.ledger import Sendable, ledger_difference, next_transaction_number, standing_charges
 from coding.models import ChargeRun, Export, LedgerEntry, ReviewItem
 from coding.review import MAX_UNITS, EffectiveLine, charge_edits_for_run, effective_lines
@@ -213,8 +215,12 @@ def _patient_name_parts(name: str) -> tuple[str, str]:
     return " ".join(family.split()) or name.strip(), " ".join(given.split())
 
 
-def sendable(line: EffectiveLine, detail: dict[str, Any] | None = None) -> Sendable:
-    """The line as billing receives it; `detail` is what coding/claim.py adds (price, ...)."""
+def sendable(
+    line: EffectiveLine, detail: dict[str, Any] | None = None, ndc_exact: Fraction | None = None
+) -> Sendable:
+    """The line as billing receives it; `detail` is what coding/claim.py adds (price, ...),
+    `ndc_exact` the exact NDC quantity its `ndc_quantity` is rounded from (`claim.ndc_exact`),
+    under the rule exports use now (`claim.NDC_ROUNDING`)."""
     return Sendable(
         line.code,
         tuple(line.modifiers),
@@ -222,6 +228,8 @@ def sendable(line: EffectiveLine, detail: dict[str, Any] | None = None) -> Senda
         line.date,
         tuple(line.administrations),
         dict(detail or {}),
+        ndc_exact=ndc_exact,
+        ndc_rounding=claim.NDC_ROUNDING,
     )
 
 
@@ -633,8 +641,12 @@ def _plan(batch: Batch) -> None:
                 f"{line.code} has {line.units} units: more than {MAX_UNITS} on one line"
             )
     # The run's formulary facts: a billed line's NDC is the one its run was made with.
-    details = claim_details(batch.encounter, batch.lines, run=batch.run)
-    desired = [sendable(line, detail) for line, detail in zip(batch.lines, details, strict=True)]
+    facts = record_facts(batch.encounter, run=batch.run)
+    details = claim_details(batch.encounter, batch.lines, run=batch.run, facts=facts)
+    desired = [
+        sendable(line, detail, ndc_exact(line, facts))
+        for line, detail in zip(batch.lines, details, strict=True)
+    ]
     difference = ledger_difference(standing_charges(batch.encounter.pk), desired)
     for entry in difference.credits:
         batch.transactions.append(
@@ -763,6 +775,7 @@ def _ledger_write(batch: Batch, *, export: Export, at: datetime) -> None:
             date=s.date,
             administrations=list(s.administrations),
             detail=s.detail,
+            ndc_rounding=s.ndc_rounding,  # a credit's: the rule of the charge it reverses
             at=at,
         )
 

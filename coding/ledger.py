@@ -23,6 +23,14 @@ diagnosis). A run's drug lines carry the NDC facts the run was made with (claim.
 its export did whatever the formulary says since; a new run reads the formulary as it is
 then, and `ndc_changes` says where its export would change a billed line's NDC. A detail key
 a new claim element adds is compared until named here: re-sending is never silent loss.
+
+The NDC quantity is compared as sent, except for the rule it was rounded by: charges sent before
+2026-12-07 rounded it half-even (0.3125 ML went as 0.312), exports now round half-up (0.313;
+coding/claim.py `NDC_ROUNDING`). Each entry keeps its rule (`LedgerEntry.ndc_rounding`), and a
+standing charge that differs from an accepted line only in its quantity, where the line's exact
+quantity (`Sendable.ndc_exact`) rounded under the charge's rule is what the charge carries,
+stays as it is: the same quantity, nothing to credit or charge again. Any other change of the
+quantity (units, the package's relation, another NDC) is re-sent as before.
 """
 
 from __future__ import annotations
@@ -32,9 +40,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 from coding import review_reads
+from coding.claim import NDC_ROUNDING, NDC_ROUNDINGS, quantity_text, rounded_quantity
 from coding.models import LedgerEntry
 
 
@@ -62,10 +72,27 @@ class Sendable:
     date: date
     administrations: tuple[str, ...]
     detail: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # The exact NDC quantity `detail["ndc_quantity"]` is rounded from (an accepted line's;
+    # coding/claim.py `ndc_exact`), and the rule it is (or was, sent) rounded by.
+    ndc_exact: Fraction | None = field(default=None, compare=False, hash=False)
+    ndc_rounding: str = field(default=NDC_ROUNDING, compare=False, hash=False)
 
     @property
     def signature(self) -> str:
         """What the claim carries for this service: equal signatures, nothing to re-send."""
+        return self._signature(claim_terms(self.detail))
+
+    def signature_rounded(self, rounding: str) -> str | None:
+        """The signature this line would have with its exact NDC quantity rounded under another
+        rule (None: no NDC quantity, or the same text)."""
+        if self.ndc_exact is None or "ndc_quantity" not in self.detail:
+            return None
+        text = quantity_text(rounded_quantity(self.ndc_exact, rounding))
+        if text == self.detail["ndc_quantity"]:
+            return None
+        return self._signature(claim_terms({**self.detail, "ndc_quantity": text}))
+
+    def _signature(self, terms: dict[str, Any]) -> str:
         return json.dumps(
             [
                 self.code,
@@ -73,7 +100,7 @@ class Sendable:
                 self.units,
                 self.date.isoformat(),
                 sorted(self.administrations),
-                claim_terms(self.detail),
+                terms,
             ],
             sort_keys=True,
             default=str,
@@ -88,6 +115,7 @@ class Sendable:
             entry.date,
             tuple(entry.administrations),
             dict(entry.detail),
+            ndc_rounding=entry.ndc_rounding,
         )
 
 
@@ -129,11 +157,27 @@ def ledger_difference(standing: Iterable[LedgerEntry], desired: list[Sendable]) 
     for entry in standing:
         pool[Sendable.of_entry(entry).signature].append(entry)
     kept: dict[int, LedgerEntry] = {}
-    new: list[int] = []
+    unmatched: list[int] = []
     for index, line in enumerate(desired):
         matches = pool.get(line.signature)
         if matches:
             kept[index] = matches.pop(0)
+        else:
+            unmatched.append(index)
+    new: list[int] = []
+    for index in unmatched:
+        # Sent under another rounding rule: the same exact quantity is the same charge.
+        line = desired[index]
+        entry = None
+        for rounding in NDC_ROUNDINGS:
+            signature = line.signature_rounded(rounding)
+            matches = pool.get(signature, []) if signature is not None else []
+            entry = next((e for e in matches if e.ndc_rounding == rounding), None)
+            if entry is not None:
+                matches.remove(entry)
+                break
+        if entry is not None:
+            kept[index] = entry
         else:
             new.append(index)
     credits = sorted((e for entries in pool.values() for e in entries), key=lambda e: e.pk)

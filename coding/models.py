@@ -551,6 +551,16 @@ class LedgerEntry(models.Model):
     # Everything else the line carried when sent (revenue code, price, NDC, diagnosis...): a
     # change to any of it is a change the billing system must hear about.
     detail = models.JSONField(default=dict, blank=True)
+    # How its NDC quantity (`detail["ndc_quantity"]`) was rounded to 3 decimals when sent:
+    # half-even for entries written before 2026-12-07 (migration 0025), half-up since
+    # (coding/claim.py `NDC_ROUNDING`); a credit keeps the rule of the charge it reverses. The
+    # ledger does not re-send a line whose exact quantity rounds, under this rule, to what was
+    # sent (coding/ledger.py `ledger_difference`).
+    ndc_rounding = models.CharField(
+        max_length=10,
+        choices=[("half-even", "Half-even"), ("half-up", "Half-up")],
+        default="half-up",
+    )
     at = models.DateTimeField(default=now)
 
     class Meta:

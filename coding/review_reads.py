@@ -32,6 +32,7 @@ from coding.models import (
     LedgerEntry,
     ReviewItem,
 )
+from mar.audit.models import EVENTS
 from mar.chart_reads import with_pauses
 from mar.models import Administration, DrugNdc, Encounter, Order
 from mar.prepared import PreparedRead, prefetched, prepared
@@ -113,6 +114,20 @@ def class_changes_after_export(run_ids: list[int]) -> QuerySet[ClassChangeAfterE
     """The pharmacist's changes (class, billing data, NDCs) that flagged the runs once exported,
     oldest first, with the coder who decided each (coding/class_after_export.py)."""
     return ClassChangeAfterExport.objects.filter(run_id__in=run_ids).select_related("decided_by")
+
+
+@prepared
+def acceptances(encounter_id: int) -> QuerySet[Any]:
+    """The audit trail's rows of the encounter's review item that carry an acceptance (who
+    accepted its charges and when, `ReviewItem.accepted_by`/`accepted_at`: mar/audit, every
+    update of the item copied), latest first, with who accepted: each acceptance is there once
+    or more (every later update repeats it; `run_changes.acceptance_history` says each once)."""
+    return (
+        EVENTS[ReviewItem]
+        .objects.filter(pgh_obj__encounter_id=encounter_id, accepted_at__isnull=False)
+        .select_related("accepted_by")
+        .order_by("-accepted_at", "-pgh_id")
+    )
 
 
 @prepared

@@ -448,3 +448,28 @@ def reasons_since(
     if written:
         out.append(RunReason(None, tuple(written)))
     return out
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """One acceptance of an item's charges: who (a User; None where not kept) and when."""
+
+    by: Any
+    at: datetime
+
+
+def acceptance_history(item: Any, events: Iterable[Any]) -> list[Acceptance]:
+    """Every acceptance of the item's charges, latest first, each once: the item's own (its
+    `accepted_by`/`accepted_at`, written by `review_accept` for the latest only) and those the
+    audit trail kept of the item (`review_reads.acceptances`, rows latest first; none on SQLite,
+    which keeps no history). The review page says "Accepted by coder on 7 Dec 08:47; earlier by
+    coder2 on 7 Dec 08:10"."""
+    seen: set[tuple[datetime, Any]] = set()
+    found: list[Acceptance] = []
+    own = [item] if item is not None and item.accepted_at is not None else []
+    for row in [*own, *events]:
+        key = (row.accepted_at, row.accepted_by_id)
+        if key not in seen:
+            seen.add(key)
+            found.append(Acceptance(row.accepted_by, row.accepted_at))
+    return sorted(found, key=lambda a: a.at, reverse=True)

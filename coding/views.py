@@ -28,6 +28,7 @@ from coding.claim import (
     claim_details,
     claim_findings,
     money_total,
+    ndc_exact,
     ndc_missing,
     record_facts,
 )
@@ -92,6 +93,7 @@ from coding.review import (
     run_when_claimed,
 )
 from coding.run_changes import (
+    acceptance_history,
     changes_since_preceding,
     gone_label,
     last_reviewed,
@@ -368,6 +370,11 @@ def _review_context(
             and may_edit_policy(request.user)
         ),
         "billed": review_reads.standing_charges(encounter.pk, encounter=encounter),
+        # Every acceptance of the charges, latest first, from the audit trail (one read): the
+        # item keeps the latest only ("Accepted by coder on 7 Dec 08:47; earlier by ...").
+        "acceptances": (
+            acceptance_history(item, review_reads.acceptances(encounter.pk)) if item else []
+        ),
     }
     slot, form = bound if bound is not None else (None, None)
 
@@ -443,7 +450,7 @@ def _review_context(
             # (coding/ledger.py): nothing billed changes without the coder seeing it, its NDC
             # included.
             desired = [
-                sendable(line, detail)
+                sendable(line, detail, ndc_exact(line, facts))
                 for line, detail in zip(lines, details, strict=True)
                 if not line.removed
             ]
