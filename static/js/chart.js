@@ -54,8 +54,9 @@
   setInterval(tick, 15000);  // the running minutes count from the render, not on the minute
 
   // A checklist item's link jumps to the field that fixes it: open its <details>, scroll, focus.
+  // So do the page's skip links (a[data-jump]: "Skip to scan" focuses the scan field itself).
   document.addEventListener("click", function (event) {
-    var link = event.target.closest("a.ck-jump");
+    var link = event.target.closest("a.ck-jump, a[data-jump]");
     if (!link) return;
     var id = (link.getAttribute("href") || "").replace(/^#/, "");
     var target = id && document.getElementById(id);
