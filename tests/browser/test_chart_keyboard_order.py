@@ -59,9 +59,13 @@ def _chart_with_two_running(live_server, page):
         )
         adms.append(
             factories.administration_create(
-                encounter, order, site=site, start=now - timedelta(minutes=minutes), stop=None,
+                encounter,
+                order,
+                site=site,
+                start=now - timedelta(minutes=minutes),
+                stop=None,
                 rate_ml_h=Decimal(200),
-            )  # fmt: skip
+            )
         )
     factories.user_create(username="nurse-k", role="nurse")
     sign_in(page, live_server, "nurse-k")
