@@ -69,6 +69,7 @@ from markupsafe import Markup
 
 from mar.dosing import dose_shown
 from mar.long_text import text_head
+from mar.models import rate_amended_times_said
 from mar.templatetags.care_tags import get
 from mar.templatetags.checklist_items import checklist_groups, finding_lines
 from mar.templatetags.fields import as_field, as_form, as_widget
@@ -268,6 +269,7 @@ def environment() -> DjangoEnvironment:
         amount=amount,
         text_head=text_head,
         dose_shown=dose_shown,
+        rate_amended_times_said=rate_amended_times_said,
     )
     env.globals.update(
         url=_url,
