@@ -65,7 +65,11 @@
     for (var el = target.parentElement; el; el = el.parentElement) {
       if (el.tagName === "DETAILS") el.open = true;
     }
-    target.scrollIntoView({ behavior: "smooth", block: "center" });
+    // A skip link's target (the scan field, "Running now", taller than the screen with two
+    // infusions) goes to the top at once: centred, the first card's Stop now went off screen.
+    target.scrollIntoView(
+      link.hasAttribute("data-jump") ? { block: "start" } : { behavior: "smooth", block: "center" }
+    );
     if (typeof target.focus === "function") target.focus({ preventScroll: true });
     target.classList.add("jumped");
     setTimeout(function () { target.classList.remove("jumped"); }, 1500);
