@@ -49,6 +49,7 @@ class ScanForm(forms.Form):
                 "spellcheck": "false",
                 "enterkeyhint": "go",
                 "data-scan-field": "",
+                "id": "scan-field",  # the chart's "Skip to scan" (mar/encounter.html)
                 "placeholder": "Scan, or type and press Enter",
             }
         ),

@@ -57,7 +57,7 @@ from mar.jinja import jinja
 from mar.lazy_forms import is_bound
 
 CACHE = "board"
-_VERSION = "11"  # bump when the card's templates, its forms or what it reads change
+_VERSION = "12"  # bump when the card's templates, its forms or what it reads change
 TEMPLATE = "mar/_administration.jinja"
 KEEP = True  # tests draw the page without any card kept (the template's include) to compare
 
@@ -102,7 +102,7 @@ def _care(info: Any) -> tuple[Any, ...] | None:
         info.double_check,
         repr(info.rate_now),
         tuple(
-            (*_fields(rc), _username(rc.by), _username(rc.amended_by))  # type: ignore[misc]
+            (*_fields(rc), _username(rc.by), _username(rc.amended_by), rc.amended_times)  # type: ignore[misc]
             for rc in info.rate_changes
         ),
         tuple((*_fields(o), _username(o.by)) for o in info.overrides),  # type: ignore[misc]

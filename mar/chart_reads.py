@@ -43,6 +43,7 @@ from mar.models import (
     RateChange,
     SafetyOverride,
     SiteAssessment,
+    rate_amended_times,
 )
 from mar.ports import charges_port
 from mar.prepared import PreparedRead, prefetched, prepared
@@ -417,8 +418,12 @@ def scan_overrides(scan_ids: list[int]) -> QuerySet[SafetyOverride]:
 
 @prepared
 def rate_changes(administration_ids: list[int]) -> QuerySet[RateChange]:
-    return RateChange.objects.filter(administration_id__in=administration_ids).select_related(
-        "by", "amended_by"
+    """With `amended_times` (the row's corrections by addendum after the signature, counted in
+    the same statement: `rate_amended_times`)."""
+    return (
+        RateChange.objects.filter(administration_id__in=administration_ids)
+        .select_related("by", "amended_by")
+        .annotate(amended_times=rate_amended_times())
     )
 
 

@@ -70,6 +70,7 @@ from markupsafe import Markup
 from mar.dosing import dose_shown
 from mar.lazy_forms import sent_with_errors
 from mar.long_text import text_head
+from mar.models import rate_amended_times_said
 from mar.templatetags.care_tags import get
 from mar.templatetags.checklist_items import checklist_groups, finding_lines
 from mar.templatetags.fields import as_field, as_form, as_widget
@@ -270,6 +271,7 @@ def environment() -> DjangoEnvironment:
         text_head=text_head,
         dose_shown=dose_shown,
         sent_with_errors=sent_with_errors,
+        rate_amended_times_said=rate_amended_times_said,
     )
     env.globals.update(
         url=_url,

@@ -12,10 +12,12 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce, Greatest
 from django.utils.timezone import now
 
 from coding.engine.record import POLICY_CHOICES, POLICY_MAX_MINUTES, POLICY_MINUTES_MIN, Policy
@@ -1061,6 +1063,34 @@ class RateChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rate_ml_h.normalize():f} mL/h at {self.at:%H:%M}"
+
+
+def rate_amended_times() -> models.Expression:
+    """How many times a rate change was corrected by addendum after the signature, as a read's
+    annotation (`amended_times`: no read more per row): its distinct `amended_at` in the audit
+    trail's events of the row (audit's RateChangeEvent, which copies the mark since audit 0039;
+    each correction after the signature sets it to its addendum's time), at least 1 for a row
+    marked (a trail without the events: the SQLite demo's, or a correction before audit 0039),
+    0 for a row never so corrected (the events are not read then)."""
+    events = apps.get_model("audit", "RateChangeEvent")
+    counted = (
+        events.objects.filter(pgh_obj_id=models.OuterRef("pk"), amended_at__isnull=False)
+        .order_by()
+        .values("pgh_obj_id")
+        .annotate(n=models.Count("amended_at", distinct=True))
+        .values("n")[:1]
+    )
+    return models.Case(
+        models.When(amended_at__isnull=True, then=models.Value(0)),
+        default=Greatest(Coalesce(models.Subquery(counted), 0), 1),
+        output_field=models.IntegerField(),
+    )
+
+
+def rate_amended_times_said(times: int) -> str:
+    """ "" for a row corrected once (or never), "twice", "3 times": the mark's words
+    (mar/_rate_row_amended.jinja, `timeline.rate_amended_words`)."""
+    return "" if times < 2 else "twice" if times == 2 else f"{times} times"
 
 
 class SiteAssessment(models.Model):

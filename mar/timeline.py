@@ -29,7 +29,13 @@ from zoneinfo import ZoneInfo
 
 from coding.engine import Administration, Record, Result
 from mar.clock import date_hhmm, hhmm
-from mar.models import AccessSite, Encounter, RateChange
+from mar.models import (
+    AccessSite,
+    Encounter,
+    RateChange,
+    rate_amended_times,
+    rate_amended_times_said,
+)
 from mar.record import administration_record_id
 
 # Keep in step with .timeline-svg in static/css/timeline.css (its padding and min-width).
@@ -243,23 +249,30 @@ RateKey = tuple[str, datetime, float]
 def rate_amended_words(rate_change: RateChange, zone: ZoneInfo) -> str:
     """What the mark of a rate change corrected by addendum after the signature says, as its
     row on the card does (mar/_rate_row_amended.jinja): the time, with its date when not the
-    row's own day, and who; "" for a row never so corrected."""
+    row's own day, and who; corrected more than once, how many times and the last one's
+    ("corrected by addendum twice, last 09:10 by nurse": `amended_times`, read with the row,
+    `rate_amended_times`); "" for a row never so corrected."""
     if rate_change.amended_at is None:
         return ""
     when = rate_change.amended_at.astimezone(zone)
     same_day = when.date() == rate_change.at.astimezone(zone).date()
     said = hhmm(when, zone) if same_day else date_hhmm(when, zone)
     by = rate_change.amended_by.get_username() if rate_change.amended_by else "?"
-    return f"corrected by addendum {said} by {by}"
+    times = rate_amended_times_said(getattr(rate_change, "amended_times", 1))
+    return f"corrected by addendum {f'{times}, last ' if times else ''}{said} by {by}"
 
 
 def rate_corrections(encounter_pk: int, zone: ZoneInfo) -> dict[RateKey, str]:
     """The encounter's rate changes corrected by addendum after its signature (one read), by the
     record's key, each with its mark's words: `build_timeline`'s `amended`. A record coded before
     the correction has the row as it was then: its key differs, and its mark says nothing."""
-    rows = RateChange.objects.filter(
-        administration__encounter_id=encounter_pk, amended_at__isnull=False
-    ).select_related("amended_by")
+    rows = (
+        RateChange.objects.filter(
+            administration__encounter_id=encounter_pk, amended_at__isnull=False
+        )
+        .select_related("amended_by")
+        .annotate(amended_times=rate_amended_times())
+    )
     return {
         (
             administration_record_id(rc.administration_id),

@@ -54,8 +54,9 @@
   setInterval(tick, 15000);  // the running minutes count from the render, not on the minute
 
   // A checklist item's link jumps to the field that fixes it: open its <details>, scroll, focus.
+  // So do the page's skip links (a[data-jump]: "Skip to scan" focuses the scan field itself).
   document.addEventListener("click", function (event) {
-    var link = event.target.closest("a.ck-jump");
+    var link = event.target.closest("a.ck-jump, a[data-jump]");
     if (!link) return;
     var id = (link.getAttribute("href") || "").replace(/^#/, "");
     var target = id && document.getElementById(id);
@@ -64,7 +65,11 @@
     for (var el = target.parentElement; el; el = el.parentElement) {
       if (el.tagName === "DETAILS") el.open = true;
     }
-    target.scrollIntoView({ behavior: "smooth", block: "center" });
+    // A skip link's target (the scan field, "Running now", taller than the screen with two
+    // infusions) goes to the top at once: centred, the first card's Stop now went off screen.
+    target.scrollIntoView(
+      link.hasAttribute("data-jump") ? { block: "start" } : { behavior: "smooth", block: "center" }
+    );
     if (typeof target.focus === "function") target.focus({ preventScroll: true });
     target.classList.add("jumped");
     setTimeout(function () { target.classList.remove("jumped"); }, 1500);

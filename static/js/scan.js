@@ -18,7 +18,7 @@
     var busy = active && active !== document.body && active !== field &&
       /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(active.tagName) && !active.closest("[data-scan-form]");
     // Only after a scan is the page moved to the field: otherwise the chart stays where it is,
-    // the running infusions at its top within reach (issue 15, item 11); a scanner types into a
+    // the running infusions at its top (under this field) within reach (issue 15, item 11); a scanner types into a
     // focused field wherever it is.
     if (force) { field.focus(); } else if (!busy) { field.focus({ preventScroll: true }); }
   }

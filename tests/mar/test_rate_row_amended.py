@@ -17,14 +17,17 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from mar import roles
+from mar import chart_reads, roles
 from mar.jinja import jinja
 from mar.models import Addendum, RateChange
 from mar.services import rates
 from mar.services.charting import ChartError
+from mar.timeline import rate_amended_words
 from tests import factories
 from tests.mar.test_rate_change_correct import HX, charted_at_125, edit_data, signed
 
@@ -147,3 +150,84 @@ def test_a_mark_on_another_day_than_the_row_says_its_date() -> None:
     drawn = jinja().get_template("mar/_rate_row_amended.jinja").render({"rc": same_day})
     local = same_day.amended_at.astimezone(timezone.get_current_timezone())
     assert f"corrected by addendum {local:%H:%M} by nurse2" in drawn
+
+
+# --- corrected more than once after the signature (QA: the mark said only the last) -----------
+
+
+def _correct(rc: RateChange, rate: int, user, why: str) -> None:
+    rc = RateChange.objects.get(pk=rc.pk)
+    adm = rc.administration
+    rates.rate_change_update(
+        rate_change=rc, rate_ml_h=Decimal(rate), at=rc.at, version=adm.version, user=user,
+        addendum_why=why,
+    )  # fmt: skip
+
+
+def _chart_queries(client, encounter) -> tuple[str, int]:
+    """The chart page, read twice (the second with its card kept), its queries counted."""
+    _page(client, encounter, "?addendum=1")
+    with CaptureQueriesContext(connection) as counted:
+        page = _page(client, encounter, "?addendum=1")
+    return page, len(counted)
+
+
+def test_a_row_corrected_twice_after_signing_says_twice_and_the_last_on_card_and_timeline(
+    client_as, nurse_user
+) -> None:
+    encounter, adm, rc = charted_at_125(nurse_user, stopped=True)
+    signed(encounter, adm, nurse_user)
+    client = client_as(roles.NURSE)
+    _correct(rc, 152, nurse_user, "pump history read again")
+    once_page, once_queries = _chart_queries(client, encounter)
+    first = RateChange.objects.get(pk=rc.pk)
+    once = f"corrected by addendum {_hhmm(first.amended_at)} by {nurse_user.get_username()}"
+    assert once in _row(once_page, rc)
+    assert f'data-amended="{once}"' in once_page
+
+    second_nurse = factories.user_create(username="nurse2-twice", role=roles.NURSE)
+    _correct(rc, 150, second_nurse, "pump log printed: 150")
+    assert Addendum.objects.filter(encounter=encounter).count() == 2  # the Addenda have both
+    last = RateChange.objects.get(pk=rc.pk)
+    twice = f"corrected by addendum twice, last {_hhmm(last.amended_at)} by nurse2-twice"
+    page, queries = _chart_queries(client, encounter)
+    assert twice in _row(page, rc)
+    assert f'data-rate="150 mL/h" data-amended="{twice}"' in page  # the timeline's mark
+    # Read in the rows' own statement: the page reads no more for it.
+    assert queries == once_queries
+
+    _correct(rc, 148, nurse_user, "pump log read a third time")
+    page, queries = _chart_queries(client, encounter)
+    assert "corrected by addendum 3 times, last " in _row(page, rc)
+    assert queries == once_queries
+
+
+def test_the_count_is_of_corrections_after_the_signature_only(client_as, nurse_user) -> None:
+    """A correction before it is the original record (no mark): one after it says "once"."""
+    encounter, adm, rc = charted_at_125(nurse_user, stopped=True)
+    _correct(rc, 140, nurse_user, "")
+    signed(encounter, adm, nurse_user)
+    _correct(rc, 152, nurse_user, "pump history read again")
+    (read,) = chart_reads.rate_changes([adm.pk])
+    assert read.amended_times == 1
+    page = _page(client_as(roles.NURSE), encounter, "?addendum=1")
+    assert "twice" not in _row(page, rc) and "corrected by addendum " in _row(page, rc)
+
+
+@pytest.mark.parametrize(
+    ("times", "said"), [(0, ""), (1, ""), (2, "twice, last "), (3, "3 times, last ")]
+)
+def test_the_marks_words_say_how_many_times(times: int, said: str) -> None:
+    at = timezone.now().replace(hour=15, minute=0)
+    row = SimpleNamespace(
+        at=at,
+        amended_at=at + timedelta(minutes=7),
+        amended_by=SimpleNamespace(get_username=lambda: "nurse2"),
+        amended_times=times,
+    )
+    drawn = jinja().get_template("mar/_rate_row_amended.jinja").render({"rc": row})
+    local = row.amended_at.astimezone(timezone.get_current_timezone())
+    assert f"corrected by addendum {said}{local:%H:%M} by nurse2" in drawn
+    assert rate_amended_words(row, timezone.get_current_timezone()) == (
+        f"corrected by addendum {said}{local:%H:%M} by nurse2"
+    )

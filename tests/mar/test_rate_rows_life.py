@@ -11,10 +11,13 @@ After every step:
 - after the signature every accepted change wrote exactly one addendum (a refused one none);
 - the stored summary (DOC-VOLUME reads the rates) equals one computed afresh;
 - a row shows the amended mark ("corrected by addendum", on the card and stored) iff it was
-  corrected after the record was signed (a correction before it is the original record).
+  corrected after the record was signed (a correction before it is the original record), and
+  says how many times when more than once ("twice, last ...", "3 times, last ..."), read with
+  the rows (`chart_reads.rate_changes`' `amended_times`).
 """
 
 import html as html_lib
+import re
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -33,6 +36,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from mar import chart_reads
 from mar.models import Addendum, Administration, RateChange
 from mar.services import rates
 from mar.services.charting import ChartError, StaleVersion
@@ -63,7 +67,7 @@ class RateRows(RuleBasedStateMachine):
         self.version = self.adm.version
         self.signed = False
         self.addenda = 0
-        self.amended: set[int] = set()  # the rows corrected after the signature
+        self.amended: dict[int, int] = {}  # the rows corrected after the signature: how often
         self.client = Client()
         self.client.force_login(self.nurse)
 
@@ -124,7 +128,7 @@ class RateRows(RuleBasedStateMachine):
             self.rows[pk] = (self._at(minute), rate)
             self._accepted()
             if self.signed:
-                self.amended.add(pk)
+                self.amended[pk] = self.amended.get(pk, 0) + 1
 
     @precondition(lambda self: self.rows)
     @rule(data=st.data(), why=st.booleans(), stale=st.booleans())
@@ -143,7 +147,7 @@ class RateRows(RuleBasedStateMachine):
             return
         assert ok
         del self.rows[pk]
-        self.amended.discard(pk)
+        self.amended.pop(pk, None)
         self._accepted()
 
     @precondition(lambda self: not self.signed)
@@ -180,18 +184,23 @@ class RateRows(RuleBasedStateMachine):
     @invariant()
     def a_row_shows_the_amended_mark_iff_corrected_after_signing(self) -> None:
         marked = RateChange.objects.filter(administration=self.adm, amended_at__isnull=False)
-        assert {rc.pk for rc in marked} == self.amended
+        assert {rc.pk for rc in marked} == set(self.amended)
         assert all(rc.amended_by_id == self.nurse.pk for rc in marked)
+        read = chart_reads.rate_changes([self.adm.pk])
+        assert {rc.pk: rc.amended_times for rc in read if rc.amended_times} == self.amended
         # The card as the nurse reads it (the rows with their forms; on a signed record the
         # addendum's), each row's line up to its forms.
         url = reverse("mar:encounter", args=[self.encounter.pk])
         page = self.client.get(url + ("?addendum=1" if self.signed else "")).content.decode()
         page = html_lib.unescape(page)
-        shown = set()
+        shown = {}
         for pk in self.rows:
             at = page.index(f'id="rate-{pk}"')
-            if "corrected by addendum" in page[at : page.index('class="rate-row-actions"', at)]:
-                shown.add(pk)
+            line = page[at : page.index('class="rate-row-actions"', at)]
+            if "corrected by addendum" in line:
+                times = re.search(r"corrected by addendum (twice|(\d+) times)?", line)
+                assert times is not None
+                shown[pk] = 2 if times[1] == "twice" else int(times[2] or 1)
         assert shown == self.amended
 
 
