@@ -1,8 +1,9 @@
 """Real Chromium (Debian's package) driven by Playwright against pytest-django's live server.
 
-Fixture `browser_page`: a fresh page; skips when /usr/bin/chromium is missing (bin/test installs
-it). Screenshots go to test-artifacts/. Every test of this folder is marked `browser`, whether its
-module says so or not (`-m "not browser"` left three behind).
+Fixture `browser_page`: a fresh page in a browser context of its own (one Chromium per module);
+skips when /usr/bin/chromium is missing (bin/test installs it). Screenshots go to
+test-artifacts/. Every test of this folder is marked `browser`, whether its module says
+so or not (`-m "not browser"` left three behind).
 """
 
 import os
@@ -33,32 +34,51 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def browser_page() -> Iterator[object]:
+@pytest.fixture(scope="module")
+def _chromium() -> Iterator[object]:
+    """One Chromium for a module's tests (launching it took ~1 s a test); each test still gets
+    a context of its own (`browser_page`): no cookie, storage or cache carried to the next."""
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (bin/test installs it)")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are
     # still synchronous, so Django's async-safety guard does not apply to them.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page(viewport={"width": 1024, "height": 768})
-        try:
-            yield page
-        finally:
-            # While Playwright's loop runs, the test's ORM calls get their own connection
-            # (asgiref keys it by context): close it here or it outlives the test database.
-            from django.db import connections
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        from django.db import connections
 
-            connections.close_all()
-            browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        connections.close_all()
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def browser_page(_chromium) -> Iterator[object]:
+    """A fresh page in a fresh browser context (as a newly launched browser's first page)."""
+    browser = _chromium
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        # While Playwright's loop runs, the test's ORM calls get their own connection
+        # (asgiref keys it by context): close it here or it outlives the test database.
+        from django.db import connections
+
+        connections.close_all()
+        for each in list(browser.contexts):  # the test's own further contexts too
+            each.close()
 
 
 def sign_in(page, live_server, username: str) -> None:

@@ -40,6 +40,16 @@ class ChartingRules:
     drug: Drug
     orders: list[Order]
     signed: bool
+    # The last step did nothing the server sees: the nurse's own charting clock moved (no page
+    # reads it), or a card's rule found no card to act on. The page is then the one the
+    # machine's invariant just compared (the record, the cache and the server's moment as they
+    # were), so the invariant skips it (`step_seen`); the next real step is compared as ever.
+    idle: bool = False
+
+    def step_seen(self) -> bool:
+        """Whether the last step changed anything a page shows (and forget it for the next)."""
+        seen, self.idle = not self.idle, False
+        return seen
 
     def chart_setup(self, cache: str) -> None:
         """The visit, its site and its two orders (sodium chloride, a test drug the pharmacist
@@ -90,6 +100,7 @@ class ChartingRules:
     @rule(minutes=st.integers(min_value=1, max_value=30))
     def charting_clock_moves(self, minutes: int) -> None:
         self.clock = min(self.clock + timedelta(minutes=minutes), self.now)
+        self.idle = True
 
     @rule(seconds=st.integers(min_value=1, max_value=400))
     def time_passes(self, seconds: int) -> None:
@@ -120,6 +131,7 @@ class ChartingRules:
     def card_tap(self, index: int, action: str) -> None:
         adm = self._adm(index)
         if adm is None:
+            self.idle = True
             return
         try:
             TAPS[action](administration=adm, version=adm.version, at=self.clock, now=self.tick())

@@ -80,6 +80,7 @@ class Chart(ChartingRules, RuleBasedStateMachine):
     def rate_changed(self, index: int, rate: Decimal) -> None:
         adm = self._adm(index)
         if adm is None:
+            self.idle = True
             return
         try:
             rates.rate_change_record(
@@ -99,6 +100,7 @@ class Chart(ChartingRules, RuleBasedStateMachine):
     def volumes_charted(self, index: int, infused: Decimal | None, volume: Decimal) -> None:
         adm = self._adm(index)
         if adm is None:
+            self.idle = True
             return
         try:
             rates.volumes_update(
@@ -112,6 +114,7 @@ class Chart(ChartingRules, RuleBasedStateMachine):
     def pause_added_late(self, index: int, minutes: int) -> None:
         adm = self._adm(index)
         if adm is None:
+            self.idle = True
             return
         start = adm.start + timedelta(minutes=1)
         try:
@@ -127,6 +130,7 @@ class Chart(ChartingRules, RuleBasedStateMachine):
         """A card's field saved; on a signed record, as an addendum."""
         adm = self._adm(index)
         if adm is None:
+            self.idle = True
             return
         unit = "mL" if adm.drug.name.startswith("sodium") else "mg"
         try:
@@ -142,6 +146,7 @@ class Chart(ChartingRules, RuleBasedStateMachine):
     def charted_in_error(self, index: int) -> None:
         adm = self._adm(index)
         if adm is None:
+            self.idle = True
             return
         try:
             charting.administration_remove(
@@ -157,6 +162,8 @@ class Chart(ChartingRules, RuleBasedStateMachine):
 
     @invariant()
     def a_kept_card_is_the_card_drawn_afresh(self) -> None:
+        if not self.step_seen():
+            return  # nothing changed since the last comparison (ChartingRules.idle)
         url = reverse("mar:encounter", args=[self.encounter.pk])
         views = [("nurse", url), ("coder", url)]
         if self.signed:

@@ -53,6 +53,7 @@ class ChartSites(ChartOrders):
     def flush_removed(self, which: int) -> None:
         flushes = list(Flush.objects.filter(encounter=self.encounter).order_by("pk"))
         if not flushes:
+            self.idle = True
             return
         try:
             charting.flush_remove(

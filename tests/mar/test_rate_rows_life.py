@@ -70,6 +70,8 @@ class RateRows(RuleBasedStateMachine):
         self.amended: dict[int, int] = {}  # the rows corrected after the signature: how often
         self.client = Client()
         self.client.force_login(self.nurse)
+        self.drawn: tuple[int, bool] | None = None  # (version, signed) the page was last read at
+        self.read_since = True  # the page read after the last step
 
     def _at(self, minute: int):
         return self.adm.start + timedelta(minutes=minute)
@@ -188,8 +190,25 @@ class RateRows(RuleBasedStateMachine):
         assert all(rc.amended_by_id == self.nurse.pk for rc in marked)
         read = chart_reads.rate_changes([self.adm.pk])
         assert {rc.pk: rc.amended_times for rc in read if rc.amended_times} == self.amended
-        # The card as the nurse reads it (the rows with their forms; on a signed record the
-        # addendum's), each row's line up to its forms.
+        # The card as the nurse reads it, read again whenever what it shows may have changed:
+        # an accepted change (the version moved on, checked above against the stored one) or the
+        # signature. A refused step changed nothing stored (the invariants above hold with the
+        # same rows, version, addenda and marks), so its page is the one already read; with no
+        # row there is no mark to look for.
+        if self.rows and self.drawn != (self.version, self.signed):
+            self.the_card_shows_the_amended_marks()
+        else:
+            self.read_since = False
+
+    def teardown(self) -> None:
+        # The run's last page, read even when its last steps were refused ones.
+        if self.rows and not self.read_since:
+            self.the_card_shows_the_amended_marks()
+
+    def the_card_shows_the_amended_marks(self) -> None:
+        """The card as the nurse reads it (the rows with their forms; on a signed record the
+        addendum's), each row's line up to its forms: the amended mark iff corrected after the
+        signature."""
         url = reverse("mar:encounter", args=[self.encounter.pk])
         page = self.client.get(url + ("?addendum=1" if self.signed else "")).content.decode()
         page = html_lib.unescape(page)
@@ -202,6 +221,8 @@ class RateRows(RuleBasedStateMachine):
                 assert times is not None
                 shown[pk] = 2 if times[1] == "twice" else int(times[2] or 1)
         assert shown == self.amended
+        self.drawn = (self.version, self.signed)
+        self.read_since = True
 
 
 def test_rate_rows_added_corrected_removed_and_signed_keep_what_the_nurse_gave() -> None:
