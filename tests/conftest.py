@@ -35,6 +35,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _triggers_kept_through_a_flush() -> Iterator[None]:
+    """A test on a real transaction (the browser's, the worker's) ends with Django's `flush`,
+    which empties the tables (TRUNCATE) and sends `post_migrate`, on which django-pgtrigger
+    installs every trigger again: 2.5-9 s a test here, for triggers a TRUNCATE leaves in place.
+    Installed after a `migrate` (which names its plan: the test database's creation, the
+    migration tests') as before; not after a flush (no plan)."""
+    import pgtrigger.apps
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    sender = apps.get_app_config("pgtrigger")
+
+    def install_after_migrate(using: str, **kwargs: object) -> None:
+        if "plan" in kwargs:
+            pgtrigger.apps.install_on_migrate(using, **kwargs)
+
+    post_migrate.disconnect(pgtrigger.apps.install_on_migrate, sender=sender)
+    post_migrate.connect(install_after_migrate, sender=sender, weak=False)
+    yield
+    post_migrate.disconnect(install_after_migrate, sender=sender)
+    post_migrate.connect(pgtrigger.apps.install_on_migrate, sender=sender)
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
     """Run tasks in-process unless the test is marked integration (which needs the real worker).
