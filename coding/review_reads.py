@@ -34,7 +34,7 @@ from coding.models import (
 )
 from mar.audit.models import EVENTS
 from mar.chart_reads import with_pauses
-from mar.models import Administration, DrugNdc, Encounter, Order
+from mar.models import Administration, DrugClass, DrugNdc, Encounter, Order
 from mar.prepared import PreparedRead, prefetched, prepared
 
 
@@ -206,11 +206,27 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
         run__is_current=True,
         state=ClassChangeAfterExport.State.OPEN,
     )
+    # CLAIM-HCPCS told on the row (the review page's `claim_findings`, computed there and never
+    # stored, so not in `finding_count`): a drug given on the visit, classified on its order or
+    # in the formulary and not a hydration fluid, that has no HCPCS code or billing unit in the
+    # formulary as it is now, so no drug line charges it (`drug_not_charged`: the first by name).
+    own_class = Q(order__class_override__isnull=False) & ~Q(order__class_override="")
+    drug_class = Q(drug__drug_class__isnull=False) & ~Q(drug__drug_class=DrugClass.HYDRATION)
+    not_charged = (
+        Administration.objects.filter(encounter_id=OuterRef("pk"))
+        .filter(Q(drug__hcpcs_code="") | Q(drug__billing_unit_amount__isnull=True))
+        .filter(
+            (own_class & ~Q(order__class_override=DrugClass.HYDRATION)) | (~own_class & drug_class)
+        )
+        .order_by("drug__name")
+        .values("drug__name")[:1]
+    )
     return (
         Encounter.objects.filter(pk__in=encounter_ids)
         .select_related("patient", "review_item", "review_item__claimed_by")
         .annotate(
             finding_count=Subquery(findings, output_field=IntegerField()),
+            drug_not_charged=Subquery(not_charged),
             billed_run=Subquery(last_sent.values("run_id")[:1]),
             billed_at=Subquery(last_sent.values("at")[:1]),
             after_export=Subquery(after_export.values("changes")[:1], output_field=JSONField()),

@@ -3,7 +3,8 @@
 Drawing 50 rows (dates, links, counts, the codes, the money, the state and who has it) was about
 a third of a full worklist page (benchmarks/README.md, twenty-third session). A row shows only
 values the page reads at every load anyway: the encounter's date, patient, unit and place; its
-run's charges as coding/worklist_charges.py gives them; the findings counted; the review item's
+run's charges as coding/worklist_charges.py gives them; the findings counted; the drug given
+with no drug line (CLAIM-HCPCS); the review item's
 state, its reason and who has it; whether it was sent to billing and changed since; whether
 a pharmacist's change of a drug's class or billing data waits for the coder on charges billed
 (and of which). Those values themselves (and the time zone the date is shown in) make the key
@@ -33,7 +34,7 @@ from mar.jinja import jinja
 from mar.models import Encounter
 
 CACHE = "board"
-_VERSION = "4"  # bump when the row's template or what it reads changes
+_VERSION = "5"  # bump when the row's template or what it reads changes
 TEMPLATE = "coding/_worklist_row.jinja"
 _TOKEN_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
 
@@ -50,6 +51,7 @@ def _shown(encounter: Any) -> tuple[Any, ...]:
         encounter.unit,
         encounter.location_label,
         encounter.finding_count,
+        getattr(encounter, "drug_not_charged", None),
         run.pk if run is not None else None,
         bool(run.error) if run is not None else None,
         encounter.priced,

@@ -27,7 +27,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from mar.audit.context import history_context, history_context_apart
@@ -524,6 +524,56 @@ def drug_save(
     locked.regenerated_encounters = regenerated  # type: ignore[attr-defined]
     locked.flagged_runs = flagged  # type: ignore[attr-defined]
     return locked
+
+
+# --- drugs the drug lines cannot bill --------------------------------------------------------
+# A drug line (coding/drug_lines.py) needs the drug's HCPCS code and its billing unit (amount
+# and unit): without either, an administration of the drug is charged (96413 ...) and the drug
+# itself is not, which the coder learns only as CLAIM-HCPCS on the review page (coding/claim.py
+# `_drugs_without_a_code`, not blocking). The pharmacist's worklist lists such drugs until the
+# data is added (QA: teprotumumab tagged with no code, given, signed, its drug never charged).
+
+
+def drug_billing_gap(*, hcpcs: str, billing_unit_amount: Decimal | None) -> str:
+    """What keeps a drug off the drug lines, in words ("" when nothing does): said on the
+    pharmacist's worklist and beside the HCPCS field of the tag and drug forms."""
+    if not hcpcs.strip():
+        return "no HCPCS code"
+    if billing_unit_amount is None:
+        return "no billing unit"
+    return ""
+
+
+def drug_not_charged_said(drug_name: str, gap: str) -> str:
+    """The sentence beside an empty HCPCS code (or billing unit): the drug will not be charged."""
+    return (
+        f"{drug_name} has {gap}: it will not be charged. Its administration is charged "
+        "(96413 ...), the drug itself makes no drug line until the code and billing unit are "
+        "added (the coder sees CLAIM-HCPCS only after the visit is signed)."
+    )
+
+
+def drugs_not_billable() -> QuerySet[Drug]:
+    """Classified drugs the drug lines cannot bill (no HCPCS code, or no billing unit), with
+    their use: `signed_given_count` (signed visits that gave it: charges already short),
+    `given_count` (visits open or signed that gave it) and `visit_count` (visits ordering it).
+    Those given on signed visits first, then those given, then those ordered, then the rest by
+    name. Hydration fluids are left out (not billed in units, as CLAIM-HCPCS leaves them out);
+    untagged drugs are on the worklist's own list, their tag form saying it; a retired drug
+    only while an order names it (what was ordered of it is still given and billed)."""
+    signed = Q(administrations__encounter__status=Encounter.Status.SIGNED)
+    return (
+        Drug.objects.filter(drug_class__isnull=False)
+        .exclude(drug_class=DrugClass.HYDRATION)
+        .filter(Q(hcpcs_code="") | Q(billing_unit_amount__isnull=True))
+        .annotate(
+            visit_count=Count("orders__encounter", distinct=True),
+            given_count=Count("administrations__encounter", distinct=True),
+            signed_given_count=Count("administrations__encounter", filter=signed, distinct=True),
+        )
+        .filter(Q(active=True) | Q(visit_count__gt=0))
+        .order_by("-signed_given_count", "-given_count", "-visit_count", "name")
+    )
 
 
 def hcpcs_charge_master_warning(code: str, *, on: date | None = None) -> str:

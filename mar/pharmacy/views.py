@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -42,6 +43,7 @@ from mar.pharmacy.services import (
     ImportReasonNeeded,
     charges_said,
     drug_allergy_classes_set,
+    drug_billing_gap,
     drug_class_change,
     drug_classify,
     drug_ndc_add,
@@ -49,9 +51,11 @@ from mar.pharmacy.services import (
     drug_ndc_reactivate,
     drug_ndc_retire,
     drug_ndc_update,
+    drug_not_charged_said,
     drug_reactivate,
     drug_retire,
     drug_save,
+    drugs_not_billable,
     formulary_export,
     formulary_import,
     formulary_import_billing_changes,
@@ -89,6 +93,16 @@ class DrugClassForm(forms.Form):
     def __init__(self, *args: object, drug: Drug, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.drug = drug
+        # Tagged or not, a drug with no HCPCS code or billing unit is not charged: said beside
+        # its (empty) HCPCS code on the form, so a tag is never mistaken for billing done.
+        self.billing_gap = drug_billing_gap(
+            hcpcs=drug.hcpcs_code, billing_unit_amount=drug.billing_unit_amount
+        )
+        if drug.drug_class == DrugClass.HYDRATION:  # fluids are not billed in units here
+            self.billing_gap = ""
+        self.not_charged = (
+            drug_not_charged_said(drug.name, self.billing_gap) if self.billing_gap else ""
+        )
         # Refusals in words, beside the field, not "This field is required." (walk19).
         self.fields["drug_class"].error_messages["required"] = f"Choose a class for {drug.name}."
         if drug.drug_class is None:
@@ -166,12 +180,34 @@ class DrugForm(forms.Form):
             del self.fields["reason"]
         # The code is not in the charge master: said beside the field (drug_edit.html).
         self.hcpcs_warning = ""
+        # No HCPCS code or billing unit: the drug will not be charged (drug_edit.html).
+        self.not_charged = ""
+
+    def not_charged_set(
+        self, *, name: str, hcpcs: str, billing_unit: str, drug_class: str | None
+    ) -> None:
+        """Say beside the HCPCS field that the drug will not be charged while the code (or the
+        billing unit) is empty: `name`, `hcpcs`, `billing_unit` as on the form; not for a
+        hydration fluid (not billed in units here, as CLAIM-HCPCS leaves it out)."""
+        if drug_class == DrugClass.HYDRATION:
+            return
+        # A billing unit typed but unreadable is refused beside its own field: not this.
+        gap = drug_billing_gap(
+            hcpcs=hcpcs, billing_unit_amount=Decimal(1) if billing_unit.strip() else None
+        )
+        self.not_charged = drug_not_charged_said(name.strip() or "The drug", gap) if gap else ""
+        if self.not_charged:
+            described = self.fields["hcpcs"].widget.attrs.get("aria-describedby", "")
+            ids = f"{described} hcpcs-not-charged".strip()
+            self.fields["hcpcs"].widget.attrs["aria-describedby"] = ids
 
     def hcpcs_warning_set(self, warning: str) -> None:
         """Say `warning` beside the HCPCS field, read with it by a screen reader."""
         self.hcpcs_warning = warning
         if warning:
-            self.fields["hcpcs"].widget.attrs["aria-describedby"] = "hcpcs-warning"
+            described = self.fields["hcpcs"].widget.attrs.get("aria-describedby", "")
+            ids = f"hcpcs-warning {described}".strip()
+            self.fields["hcpcs"].widget.attrs["aria-describedby"] = ids
 
 
 class DrugNdcForm(forms.Form):
@@ -416,12 +452,20 @@ def _recent_changes() -> QuerySet[DrugClassChange]:
 @require_GET
 @role_required(PHARMACIST)
 def formulary_worklist(request: HttpRequest) -> HttpResponse:
-    """Untagged drugs (a drug appears as soon as an order names it), each with its tag form."""
+    """Untagged drugs (a drug appears as soon as an order names it), each with its tag form;
+    then the drugs that cannot be billed as drug lines (no HCPCS code or billing unit), those
+    already given on signed visits first, each until its billing data is added."""
     untagged = list(_untagged())
     rows = [(drug, DrugClassForm(drug=drug, initial={"origin": "worklist"})) for drug in untagged]
+    not_billable = list(drugs_not_billable())
+    for drug in not_billable:
+        drug.billing_gap = drug_billing_gap(  # type: ignore[attr-defined]
+            hcpcs=drug.hcpcs_code, billing_unit_amount=drug.billing_unit_amount
+        )
     context = {
         "rows": rows,
         "untagged": untagged,
+        "not_billable": not_billable,
         # As the orders page heads them: on records in progress, and signed before
         # verification (listed apart there), so the two pages give the same count.
         "unverified_count": _to_verify(Order.objects.all()).count(),
@@ -736,6 +780,12 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 f"{change.get_to_class_display()}."
             )
             done += charges_said(change.regenerated_encounters, change.flagged_runs)
+            if form.not_charged and to_class != DrugClass.HYDRATION:
+                # Tagged is not billed: told now, not by the coder after the visit is signed.
+                done += (
+                    f" It has {form.billing_gap}, so it will not be charged: listed under "
+                    '"Not billable" on the worklist until its billing data is added.'
+                )
             if request.htmx:
                 template = "pharmacy/_drug_row.html"
                 if origin == "worklist":
@@ -818,6 +868,13 @@ def drug_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             return redirect("pharmacy:drug", pk=saved.pk)
     typed = form.data.get("hcpcs", "") if form.is_bound else initial.get("hcpcs", "")
     form.hcpcs_warning_set(hcpcs_charge_master_warning(str(typed)))
+    shown = form.data if form.is_bound else initial
+    form.not_charged_set(
+        name=str(shown.get("name", "") or (drug.name if drug else "")),
+        hcpcs=str(shown.get("hcpcs", "") or ""),
+        billing_unit=str(shown.get("billing_unit", "") or ""),
+        drug_class=drug.drug_class if drug is not None else shown.get("drug_class") or None,
+    )
     context = {"drug": drug, "form": form, "hcpcs_saved_anyway": HCPCS_SAVED_ANYWAY}
     return render(request, "pharmacy/drug_edit.html", context)
 
