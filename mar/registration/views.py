@@ -163,7 +163,8 @@ def _indication_check(form: OrderEntryForm, noted: str) -> dict[str, Any] | None
 
 @require_http_methods(["GET", "POST"])
 @role_required(CLERK, NURSE)
-@never_cache  # not kept by the browser: the back button draws it afresh, not half filled
+@never_cache  # never kept: Back fetches it afresh (Chromium still refills typed fields: the
+# service asks before the same order is entered again, order_duplicate_problems)
 def order_new(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
     form = _order_form(encounter, request.POST if request.method == "POST" else None)
