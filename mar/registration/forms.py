@@ -224,6 +224,13 @@ class OrderEntryForm(forms.Form):
         widget=forms.HiddenInput,
         validators=[validate_reason_in_words],
     )
+    # Asked when the same order is on the visit already (the warning beside the drug, said by the
+    # service: mar.registration.services.order_duplicate_problems); hidden otherwise.
+    duplicate_confirm = forms.BooleanField(
+        label="Enter it again anyway: this is a second order",
+        required=False,
+        widget=forms.HiddenInput,
+    )
     # One key per form drawn: the same form posted twice (a double press, sent again after
     # signing in, the back button) enters one order (order_enter).
     entry_key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
@@ -240,6 +247,8 @@ class OrderEntryForm(forms.Form):
         self.helper.form_tag = False
         self.helper.layout = Layout(
             _checked("drug", check_url, "change delay:250ms"),
+            # Shown when the same order is on the visit already (the warning beside the drug).
+            Div("duplicate_confirm", css_id="duplicate-confirm-slot"),
             Row(
                 Column("dose_value", css_class="col-md-3"),
                 Column("dose_unit", css_class="col-md-3"),
@@ -279,3 +288,8 @@ class OrderEntryForm(forms.Form):
         self.fields["allergy_reason"].label = f"Reason to enter it despite the {what} (required)"
         # A bound field read before (validating the form) keeps the label it was made with.
         self._bound_fields_cache.pop("allergy_reason", None)
+
+    def duplicate_ask(self) -> None:
+        """Show the confirm box: the same order is on the visit already (said beside the drug)."""
+        self.fields["duplicate_confirm"].widget = forms.CheckboxInput()
+        self._bound_fields_cache.pop("duplicate_confirm", None)

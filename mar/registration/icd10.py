@@ -198,9 +198,11 @@ def icd10_search(query: str, *, limit: int = 20) -> list[Diagnosis]:
     return [d for d in diagnoses() if all(w in d.description.casefold() for w in words)][:limit]
 
 
-def icd10_resolve(text: str) -> Diagnosis:
-    """What an order's indication field holds ('C50.911', 'C50.911 Malignant ...', or words that
-    match one diagnosis only) as a diagnosis; ValueError with the reason otherwise."""
+def icd10_resolve(text: str, *, words_match: bool = True) -> Diagnosis:
+    """What an order's indication field holds ('C50.911', 'C50.911 Malignant ...' as the list
+    offers it, or words that match one diagnosis only) as a diagnosis; ValueError with the
+    reason otherwise. `words_match=False` (typed by a person): words are never taken for a
+    code, even when one diagnosis matches them; the refusal names the match to choose."""
     text = text.strip()
     if not text:
         raise ValueError("Enter the indication as an ICD-10-CM code, or search by words.")
@@ -209,8 +211,10 @@ def icd10_resolve(text: str) -> Diagnosis:
         found = icd10_lookup(first)
         return found or Diagnosis(normalise_code(first), "")
     matches = icd10_search(text, limit=6)
-    if len(matches) == 1:
+    if len(matches) == 1 and words_match:
         return matches[0]
+    if len(matches) == 1:
+        raise ValueError(f"“{text}” matches {matches[0].label}: choose it or type the code.")
     if not matches:
         raise ValueError(f"No ICD-10-CM code matches “{text}”: type the code (C50.911).")
     shown = "; ".join(d.label for d in matches[:5])

@@ -578,6 +578,9 @@ class OrderEntry:
     allergy_reason: str = ""
     # The entry form's key (one per form drawn): the same form posted twice enters one order.
     entry_key: str = ""
+    # Ticked by the person entering it when the same order is on the visit already (the warning
+    # beside the drug, `order_duplicate_problems`): it is entered again on purpose.
+    duplicate_confirmed: bool = False
 
 
 ALLERGY_REASON_MISSING = (
@@ -596,6 +599,55 @@ def order_allergy_problems(patient: Patient, entry: OrderEntry) -> dict[str, lis
     if not warning:
         return {}
     return {"drug": [warning], "allergy_reason": [ALLERGY_REASON_MISSING]}
+
+
+def order_duplicate(encounter: Encounter, entry: OrderEntry) -> Order | None:
+    """The order of the visit that `entry` repeats: the same drug, dose (value, unit, basis) and
+    route, still to give or given (not documented not given, held or refused: an ordering
+    system's cancel is documented not given), entered at any time of the visit; the latest."""
+    if entry.drug is None or entry.dose_value is None:
+        return None
+    unit = "" if entry.dose_basis == DoseBasis.AUC else entry.dose_unit.strip()
+    return (
+        encounter.orders.filter(
+            drug=entry.drug,
+            dose_value=entry.dose_value,
+            dose_unit=unit,
+            dose_basis=entry.dose_basis,
+            route=entry.route,
+            disposition="",
+        )
+        .select_related("drug", "entered_by")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def order_duplicate_words(order: Order) -> str:
+    """What the person entering the same order again is told, beside the drug."""
+    who = order.entered_by.get_username() if order.entered_by is not None else "the ordering system"
+    number = f"O{order.pk}" + (f", order {order.placer_number}" if order.placer_number else "")
+    route = Route(order.route).label if order.route in Route.values else order.route
+    return (
+        f"The same order was entered at {timezone.localtime(order.created_at):%H:%M} by {who} "
+        f"({number}): {order.drug.name} {order.dose} {route}. Enter it again anyway?"
+    )
+
+
+def order_duplicate_problems(encounter: Encounter, entry: OrderEntry) -> dict[str, list[str]]:
+    """The same order on the visit already (the back button brought the form again; two people
+    transcribing one written order): beside the drug, asked to confirm ("duplicate_confirm");
+    none once confirmed. A person's entry only: an interface's order under a new placer number
+    is a second order (a resend under the same number is entered once, `order_by_placer`)."""
+    if entry.duplicate_confirmed:
+        return {}
+    earlier = order_duplicate(encounter, entry)
+    if earlier is None:
+        return {}
+    return {"drug": [order_duplicate_words(earlier)], "duplicate_confirm": [DUPLICATE_CONFIRM]}
+
+
+DUPLICATE_CONFIRM = "Tick to enter it as a second order, or go back to the visit."
 
 
 def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
@@ -661,8 +713,12 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
     errors |= {k: v for k, v in text_problems(Order, texts).items() if k not in errors}
     code, words = "", ""
     if entry.complete or entry.indication.strip():
+        typed = entry.entry_method != EntryMethod.ELECTRONIC
         try:
-            diagnosis = icd10_resolve(entry.indication)
+            # Typed by a person: words are never taken for a code, even when one code matches
+            # them (QA: "thyroid" saved as C73); the code typed or chosen from the list only.
+            # From an interface the indication is taken as it is sent.
+            diagnosis = icd10_resolve(entry.indication, words_match=not typed)
             code, words = diagnosis.code, diagnosis.description
         except ValueError as exc:
             errors["indication"] = [str(exc)]
@@ -671,7 +727,6 @@ def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
             # the full list is loaded. From an interface the order is kept whatever its code (the
             # ordering system's order, not to be dropped): the coder sees it (CLAIM-DX).
             problem = icd10_billable_problem(code)
-            typed = entry.entry_method != EntryMethod.ELECTRONIC
             if problem is not None and problem.refused and typed:
                 errors["indication"] = [problem.message]
     if errors:
@@ -706,7 +761,7 @@ def order_indication_note(indication: str) -> CodeProblem | None:
     for one refused (a category; outside the full list: `order_fields_check` says it) and for
     text that is no code (`icd10_resolve` says it)."""
     try:
-        code = icd10_resolve(indication).code
+        code = icd10_resolve(indication, words_match=False).code
     except ValueError:
         return None
     problem = icd10_billable_problem(code)
@@ -740,26 +795,36 @@ def order_entry_typed(typed: Mapping[str, Any]) -> tuple[OrderEntry, dict[str, l
         purpose=typed.get("purpose", ""),
         allergy_reason=typed.get("allergy_reason", ""),
         entry_key=typed.get("entry_key", ""),
+        duplicate_confirmed=bool(typed.get("duplicate_confirm")),
     )
     return entry, errors
 
 
 def order_entry_problems(
-    typed: Mapping[str, Any], *, patient: Patient | None = None
+    typed: Mapping[str, Any],
+    *,
+    patient: Patient | None = None,
+    encounter: Encounter | None = None,
 ) -> ValidationError | None:
     """What entering the order would refuse in the fields that could be read: shown beside them
     together with what the form itself refused, every problem at once (with `patient`, the
-    allergy warning too)."""
+    allergy warning too; with `encounter`, the same order on the visit already)."""
     entry, errors = order_entry_typed(typed)
     found: dict[str, list[str]] = {}
     try:
         order_fields_check(entry)
     except ValidationError as exc:
         found.update(exc.message_dict)
+    asked: dict[str, list[str]] = {}
     if patient is not None:
-        found = order_allergy_problems(patient, entry) | found
+        asked = order_allergy_problems(patient, entry)
+    if encounter is not None:
+        asked = _joined(asked, order_duplicate_problems(encounter, entry))
+    found = _joined(asked, found)
     for field, messages in found.items():
-        if (field in typed or field == "allergy_reason") and field not in errors:
+        if (field in typed or field in {"allergy_reason", "duplicate_confirm"}) and (
+            field not in errors
+        ):
             errors[field] = messages
     return ValidationError(errors) if errors else None
 
@@ -808,14 +873,20 @@ def order_enter(
     if locked.status == Encounter.Status.SIGNED:
         raise ValidationError("This visit is signed; an order is added by an addendum.")
     # A person entering it answers the allergy warning (an interface's order is warned of at the
-    # pharmacist's verification and the nurse's start), said with every other problem at once.
-    allergy = order_allergy_problems(locked.patient, entry) if user is not None else {}
+    # pharmacist's verification and the nurse's start) and confirms an order the visit has
+    # already (an interface's new placer number is a new order), said with every other problem
+    # at once; the allergy's words before the duplicate's beside the drug.
+    asked: dict[str, list[str]] = {}
+    if user is not None:
+        asked = _joined(
+            order_allergy_problems(locked.patient, entry), order_duplicate_problems(locked, entry)
+        )
     try:
         fields = order_fields_check(entry)
     except ValidationError as exc:
-        raise ValidationError(allergy | exc.message_dict) from None
-    if allergy:
-        raise ValidationError(allergy)
+        raise ValidationError(_joined(asked, exc.message_dict)) from None
+    if asked:
+        raise ValidationError(asked)
     # A new order, wherever it comes from (HL7, FHIR): its drug as it is now, not retired.
     drug_retired_check(Drug.objects.get(pk=fields["drug"].pk), written_at=written_at)
     if entry.entry_method != EntryMethod.ELECTRONIC:
@@ -844,6 +915,15 @@ def order_enter(
         )
     summary_invalidate(encounter_ids=[locked.pk])  # the board's and checklist's summary
     return order
+
+
+def _joined(*found: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Problems by field, each field's messages in the order given."""
+    joined: dict[str, list[str]] = {}
+    for problems in found:
+        for field, messages in problems.items():
+            joined.setdefault(field, []).extend(m for m in messages if m not in joined[field])
+    return joined
 
 
 def order_by_entry_key(encounter: Encounter, entry_key: str) -> Order | None:

@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mar.dosing import dose_shown
@@ -162,6 +163,8 @@ def _indication_check(form: OrderEntryForm, noted: str) -> dict[str, Any] | None
 
 @require_http_methods(["GET", "POST"])
 @role_required(CLERK, NURSE)
+@never_cache  # never kept: Back fetches it afresh (Chromium still refills typed fields: the
+# service asks before the same order is entered again, order_duplicate_problems)
 def order_new(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
     form = _order_form(encounter, request.POST if request.method == "POST" else None)
@@ -196,7 +199,9 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
             checks["indication"] = indication
     if valid and "indication" in checks and checks["indication"]["bounced"]:
         # Not entered yet: every other problem is said with it, at once.
-        problems = order_entry_problems(form.cleaned_data, patient=encounter.patient)
+        problems = order_entry_problems(
+            form.cleaned_data, patient=encounter.patient, encounter=encounter
+        )
         if problems is not None:
             apply_validation_error(form, problems)
     elif valid:
@@ -218,7 +223,9 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(back)
     elif request.method == "POST":
         # What was typed in the other fields is checked too: every problem shows at once.
-        problems = order_entry_problems(form.cleaned_data, patient=encounter.patient)
+        problems = order_entry_problems(
+            form.cleaned_data, patient=encounter.patient, encounter=encounter
+        )
         if problems is not None:
             apply_validation_error(form, problems)
     if "allergy_reason" in form.errors or (form.is_bound and form.data.get("allergy_reason")):
@@ -226,6 +233,10 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
         # only, in its words: mar/services/safety.py `allergy_cross_only`).
         cross = any(allergy_cross_only(str(e)) for e in form.errors.get("drug", []))
         form.allergy_ask(cross=cross)
+    if "duplicate_confirm" in form.errors or (form.is_bound and form.data.get("duplicate_confirm")):
+        # The same order is on the visit already (said beside the drug): entered again only
+        # when she ticks it.
+        form.duplicate_ask()
     return render(
         request,
         "registration/order_new.html",

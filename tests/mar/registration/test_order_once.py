@@ -49,8 +49,12 @@ def test_the_same_order_form_posted_twice_enters_one_order_and_says_so(client_as
     assert any(
         m.startswith("This order was entered already, at ") and "oxaliplatin" in m for m in said
     ), said
-    # Another form (drawn again for a second order of the same drug): a second order.
-    client.post(url, {**ORDER, "entry_key": drawn_key(client, encounter)})
+    # Another form (drawn again for a second order of the same drug): a second order, once the
+    # clerk confirms it is one (the same order on the visit is asked: test_order_duplicate.py).
+    key = drawn_key(client, encounter)
+    client.post(url, {**ORDER, "entry_key": key})
+    assert Order.objects.filter(encounter=encounter).count() == 1
+    client.post(url, {**ORDER, "entry_key": key, "duplicate_confirm": "on"})
     assert Order.objects.filter(encounter=encounter).count() == 2
 
 
@@ -61,7 +65,7 @@ def test_a_form_without_a_key_enters_as_before(client_as) -> None:
     client = client_as("clerk")
     url = reverse("registration:order_new", args=[encounter.pk])
     client.post(url, ORDER)
-    client.post(url, ORDER)
+    client.post(url, {**ORDER, "duplicate_confirm": "on"})  # the same order: confirmed
     assert list(Order.objects.filter(encounter=encounter).values_list("entry_key", flat=True)) == [
         "",
         "",

@@ -232,7 +232,7 @@ def test_an_order_entered_from_the_chart_goes_back_to_the_charts_orders(client_a
     assert f'action="{url}?from=chart"' in page and f'href="{chart}#orders">Cancel' in page
     response = client.post(f"{url}?from=chart", ORDER)
     assert response.status_code == 302 and response.headers["Location"] == f"{chart}#orders"
-    response = client.post(url, {**ORDER, "dose": "90 mg/m2"})
+    response = client.post(url, {**ORDER, "dose_value": "90"})
     assert response.headers["Location"] == reverse("registration:visit", args=[encounter.pk])
 
 

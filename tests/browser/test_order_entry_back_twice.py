@@ -1,0 +1,116 @@
+"""The back button does not enter the same order twice silently, in real Chromium (QA: after
+"Order entered", Back brought the order form again with a new key, dose, provider and NPI
+restored by the browser; the two blanks filled, a second identical order was entered with no
+word). The form is drawn afresh (no-store), though Chromium still restores what was typed in
+the fields that allow it; the service is what stops it: the same order again is refused beside
+the drug, naming the first, everything typed kept, and entered only with the box ticked. And words
+in the indication are not taken for a code: "thyroid" is refused beside the field, as typed and
+on submit, naming the code to choose."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mar.models import Order
+from mar.pharmacy.formulary import formulary_load_csv
+from mar.registration.icd10 import code_list
+from tests import factories
+from tests.browser.conftest import ARTIFACTS, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+THYROID = "“thyroid” matches C73 Malignant neoplasm of thyroid gland: choose it or type the code."
+
+
+@pytest.fixture
+def visit():
+    code_list.cache_clear()
+    formulary_load_csv()
+    factories.user_create(username="clerk", role="clerk")
+    return factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+
+
+def ondansetron(page, indication: str = "R11.2") -> None:
+    page.fill("#id_drug", "ondansetron")
+    page.fill("#id_dose_value", "4")
+    page.select_option("#id_dose_unit", "mg")
+    page.select_option("#id_route", "iv")
+    page.fill("#id_indication", indication)
+    page.fill("#id_ordering_provider", "Dr Who")
+    page.fill("#id_ordering_provider_npi", "1234567893")
+
+
+def test_back_after_entering_an_order_does_not_enter_it_again_unless_confirmed(
+    browser_page, live_server, visit
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    sign_in(page, live_server, "clerk")
+    form_url = f"{live_server.url}/registration/visits/{visit.pk}/orders/new/"
+    page.goto(form_url)
+    page.wait_for_load_state("load")
+    ondansetron(page)
+    page.click("button:has-text('Enter the order')")
+    page.wait_for_selector("text=Order entered")
+    assert Order.objects.filter(encounter=visit).count() == 1
+
+    first_key = Order.objects.get(encounter=visit).entry_key
+    page.go_back()
+    page.wait_for_url(form_url)
+    page.wait_for_load_state("load")
+    # Drawn afresh (no-store: a new key), yet Chromium restores what was typed in the fields
+    # that allow it (dose, provider, NPI); the drug and indication (autocomplete off) are blank.
+    assert page.input_value("#id_entry_key") != first_key
+    assert (page.input_value("#id_drug"), page.input_value("#id_indication")) == ("", "")
+    page.fill("#id_drug", "ondansetron")  # the two blanks filled, as QA did
+    page.fill("#id_indication", "R11.2")
+    ondansetron(page)  # whatever the browser restored, the same order
+    page.click("button:has-text('Enter the order')")
+    drug_error = page.locator("#id_drug ~ .invalid-feedback, [id^=error_][id$=_id_drug]").first
+    expect(drug_error).to_contain_text("The same order was entered at ")
+    expect(drug_error).to_contain_text("by clerk (O")
+    expect(drug_error).to_contain_text("ondansetron 4 mg IV. Enter it again anyway?")
+    page.screenshot(path=str(ARTIFACTS / "order-entry-same-order-asked.png"), full_page=True)
+    assert Order.objects.filter(encounter=visit).count() == 1
+    # Everything typed kept.
+    assert page.input_value("#id_drug") == "ondansetron"
+    assert page.input_value("#id_ordering_provider_npi") == "1234567893"
+
+    confirm = page.locator("#id_duplicate_confirm")
+    expect(confirm).to_be_visible()
+    confirm.check()
+    page.click("button:has-text('Enter the order')")
+    page.wait_for_selector("text=Order entered")
+    assert Order.objects.filter(encounter=visit).count() == 2
+
+
+def test_words_in_the_indication_are_refused_as_typed_and_on_submit(
+    browser_page, live_server, visit
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    sign_in(page, live_server, "clerk")
+    page.goto(f"{live_server.url}/registration/visits/{visit.pk}/orders/new/")
+    page.wait_for_load_state("load")
+    ondansetron(page, indication="thyroid")
+    indication_check = page.get_by_test_id("indication-check")
+    expect(indication_check).to_have_text(THYROID)  # as typed, before any submit
+    page.click("button:has-text('Enter the order')")
+    expect(page.locator("[id^=error_][id$=_id_indication]").first).to_have_text(THYROID)
+    assert page.input_value("#id_indication") == "thyroid"
+    assert not Order.objects.filter(encounter=visit).exists()
+
+    page.wait_for_load_state("load")  # htmx listens once the page's scripts ran
+    page.fill("#id_indication", "")
+    page.fill("#id_indication", "thyroid")
+    page.wait_for_selector("#icd10-options option", state="attached")
+    suggestion = page.eval_on_selector("#icd10-options option", "o => o.value")
+    assert suggestion == "C73 Malignant neoplasm of thyroid gland"
+    page.fill("#id_indication", suggestion)
+    expect(indication_check).to_have_text("")
+    page.click("button:has-text('Enter the order')")
+    page.wait_for_selector("text=Order entered")
+    assert Order.objects.get(encounter=visit).indication_code == "C73"
