@@ -79,6 +79,7 @@ from mar.jinja import partial_render, partial_response
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
     AccessSite,
+    Addendum,
     Administration,
     Encounter,
     Flush,
@@ -1434,6 +1435,17 @@ def encounter_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _after_change(request, encounter, bound={"sign": form})
 
 
+def _addendum_saved(addendum: Addendum, *, told: bool) -> str:
+    """What the addendum's message says happens next: charges made again only when a run is
+    owed (`signature.addendum_store`); an addendum in words only leaves them as they are (QA:
+    an answer to the coder's query said "being regenerated" and no run came)."""
+    if getattr(addendum, "charges_owed", True):
+        return "Addendum saved. Charges are being regenerated."
+    if told:
+        return "Addendum saved; the coder is told. Charges unchanged."
+    return "Addendum saved. Charges unchanged."
+
+
 @require_POST
 @role_required(NURSE)
 def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
@@ -1449,7 +1461,7 @@ def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            charting.addendum_write(
+            addendum = charting.addendum_write(
                 encounter=encounter,
                 user=request.user,
                 what=data["what"],
@@ -1465,6 +1477,6 @@ def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ChartError as exc:
             _refused(form, exc)
         else:
-            messages.success(request, "Addendum saved. Charges are being regenerated.")
+            messages.success(request, _addendum_saved(addendum, told=bool(data.get("answers"))))
             return _after_change(request, encounter, anchor="addenda")
     return _after_change(request, encounter, bound={"addendum": form})

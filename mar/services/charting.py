@@ -1502,7 +1502,8 @@ def addendum_write(
     now: datetime | None = None,
     answers: Sequence[int] = (),
 ) -> Addendum:
-    """An addendum to a signed record (what, why; who and when are recorded); charges rerun.
+    """An addendum to a signed record (what, why; who and when are recorded); charges rerun
+    when it charts a flush (in words only, nothing the charges read changed: no run).
 
     It may chart a flush that was given but not charted (the usual answer to a RAC-5 query),
     with its solution and volume as `flush_chart` records them; the addendum says them. As at
@@ -1547,6 +1548,12 @@ def addendum_write(
         )
         charted = f"Flush charted on S{flush_site.pk} at {zone_time}"
         what = f"{what}\n{charted}: {details}." if details else f"{what}\n{charted}."
+    # In words only (no flush charted): nothing the charges are made from changed, no run owed.
     return signature.addendum_store(
-        encounter=encounter, user=user, what=what, why=why, answers=answers
+        encounter=encounter,
+        user=user,
+        what=what,
+        why=why,
+        answers=answers,
+        record_changed=flush_site is not None and flush_at is not None,
     )
