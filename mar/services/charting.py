@@ -837,12 +837,15 @@ def _administration_create(
     user: AbstractBaseUser | None,
     now: datetime | None,
     request_key: str,
+    dose: tuple[Decimal, str] | None = None,
 ) -> Administration:
-    """The administration of a start, once the encounter is locked (`start_lock`)."""
+    """The administration of a start, once the encounter is locked (`start_lock`). `dose`: the
+    dose to carry over when the order's text states none (a calculated dose worked out from
+    the visit's measures: `measures.order_carried_dose`)."""
     encounter = order.encounter
     if (before := start_before_placed(site, start)) is not None:
         raise ChartError({"start": [before]})
-    dose_value, dose_unit = ordered_amount(order.dose) or (None, "")
+    dose_value, dose_unit = ordered_amount(order.dose) or dose or (None, "")
     administration = Administration.objects.create(
         request_key=request_key,
         encounter=encounter,
