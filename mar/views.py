@@ -953,7 +953,9 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
     checks = StartChecksForm(request.POST, order=order, request=request, prefix=f"o{order.pk}")
     if encounter.is_signed:  # signed since the page was drawn (a signed chart has no Start)
         return _signed_since(request, encounter, _start_unsent(request, order, form))
-    if form.is_valid() and checks.is_valid():
+    # Both validated, so that every problem is said at once (Method not chosen, and the checks').
+    checks_valid = checks.is_valid()
+    if form.is_valid() and checks_valid:
         now = timezone.now()
         site_pk = form.cleaned_data["site"]
         data = checks.cleaned_data
