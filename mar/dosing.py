@@ -202,3 +202,26 @@ def dose_needs(text: str, *, basis: str = "", written: str = "") -> DoseNeeds | 
     return DoseNeeds(
         ", ".join(w for _kind, w in found), tuple(kind for kind, _w in found), tuple(needs)
     )
+
+
+# A calculated dose written as the order's whole dose text: "10 mg/kg", "85 mg/m2", "AUC 5"
+# (not "15 mcg/kg/min", a rate, nor "10 mg/kg, max 1 g", which the nurse works out).
+_WRITTEN_PER = re.compile(
+    rf"(?P<amount>{_NUMBER})\s*(?P<unit>[a-zµ]+){_PER}"
+    r"(?:(?P<kg>kg)|m\s*(?:2|²|\^\s*2)|sq\.?\s*m)",
+    re.I,
+)
+_WRITTEN_AUC = re.compile(rf"(?:target\s+)?auc\s*(?:of|=|:)?\s*(?P<amount>{_NUMBER})", re.I)
+
+
+def written_basis(text: str) -> tuple[str, Decimal, str] | None:
+    """(basis, amount, unit) of an order's dose text that is one calculated dose and nothing
+    else: '10 mg/kg' -> (PER_KG, 10, 'mg'), '85 mg/m²' -> (PER_M2, 85, 'mg'), 'AUC 5' ->
+    (AUC, 5, 'mg'); None otherwise."""
+    text = " ".join((text or "").split())
+    if match := _WRITTEN_PER.fullmatch(text):
+        basis = PER_KG if match["kg"] else PER_M2
+        return basis, Decimal(match["amount"].replace(",", ".")), match["unit"]
+    if match := _WRITTEN_AUC.fullmatch(text):
+        return AUC, Decimal(match["amount"].replace(",", ".")), "mg"
+    return None

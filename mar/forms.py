@@ -34,6 +34,7 @@ from mar.models import (
     Encounter,
     Order,
     Pause,
+    Route,
 )
 from mar.services.charting import card_version_keep, finding_key
 from mar.validators import validate_reason_in_words
@@ -439,14 +440,21 @@ class FlushRemoveForm(forms.Form):
     addendum_why = addendum_why_field()
 
 
+METHOD_UNSAID = "Choose how it is given: push or infusion."
+
+
 class StartForm(ZonedForm):
+    # Preselected from the order (`ordered_method`); left at "Choose" when the order does not
+    # say, and a start without a choice is refused beside it (QA: ondansetron 4 mg IV started
+    # as an infusion by default).
     method = forms.ChoiceField(
         choices=[
+            ("", "Choose: push or infusion"),
             (Administration.Method.INFUSION, "Infusion"),
             (Administration.Method.PUSH, "Push (stayed throughout)"),
             (Administration.Method.INJECTION, "Injection"),
         ],
-        initial=Administration.Method.INFUSION,
+        error_messages={"required": METHOD_UNSAID},
     )
     site = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     at = LocalTimeField(label="Start (empty: now)", required=False)
@@ -476,11 +484,20 @@ _INJECTION_ROUTES = {"sq", "im", "intralesional"}
 def ordered_method(order: Order) -> str:
     """How an order is given, as far as the order says: "IV push" (or IVP, bolus) in its dose
     or indication is a push; a subcutaneous, intramuscular or intralesional one an injection;
-    anything else an infusion (the nurse changes it when it is not)."""
+    one with a duration or a rate, or for hydration, an infusion. An IV order that says none of
+    these ("ondansetron 4 mg IV") is not guessed: "" (the nurse chooses); another route
+    (intrathecal, intra-arterial...) an infusion, which she changes when it is not."""
     if _PUSH_WORDS.search(f"{order.dose} {order.indication}"):
         return Administration.Method.PUSH
     if order.route in _INJECTION_ROUTES:
         return Administration.Method.INJECTION
+    if (
+        order.route == Route.IV
+        and not order.duration_minutes
+        and order.rate_value is None
+        and order.purpose != Order.Purpose.HYDRATION
+    ):
+        return ""
     return Administration.Method.INFUSION
 
 

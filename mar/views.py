@@ -79,6 +79,7 @@ from mar.jinja import partial_render, partial_response
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
     AccessSite,
+    Addendum,
     Administration,
     Encounter,
     Flush,
@@ -952,7 +953,9 @@ def order_start(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
     checks = StartChecksForm(request.POST, order=order, request=request, prefix=f"o{order.pk}")
     if encounter.is_signed:  # signed since the page was drawn (a signed chart has no Start)
         return _signed_since(request, encounter, _start_unsent(request, order, form))
-    if form.is_valid() and checks.is_valid():
+    # Both validated, so that every problem is said at once (Method not chosen, and the checks').
+    checks_valid = checks.is_valid()
+    if form.is_valid() and checks_valid:
         now = timezone.now()
         site_pk = form.cleaned_data["site"]
         data = checks.cleaned_data
@@ -1438,6 +1441,17 @@ def encounter_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _after_change(request, encounter, bound={"sign": form})
 
 
+def _addendum_saved(addendum: Addendum, *, told: bool) -> str:
+    """What the addendum's message says happens next: charges made again only when a run is
+    owed (`signature.addendum_store`); an addendum in words only leaves them as they are (QA:
+    an answer to the coder's query said "being regenerated" and no run came)."""
+    if getattr(addendum, "charges_owed", True):
+        return "Addendum saved. Charges are being regenerated."
+    if told:
+        return "Addendum saved; the coder is told. Charges unchanged."
+    return "Addendum saved. Charges unchanged."
+
+
 @require_POST
 @role_required(NURSE)
 def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
@@ -1453,7 +1467,7 @@ def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            charting.addendum_write(
+            addendum = charting.addendum_write(
                 encounter=encounter,
                 user=request.user,
                 what=data["what"],
@@ -1469,6 +1483,6 @@ def addendum_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ChartError as exc:
             _refused(form, exc)
         else:
-            messages.success(request, "Addendum saved. Charges are being regenerated.")
+            messages.success(request, _addendum_saved(addendum, told=bool(data.get("answers"))))
             return _after_change(request, encounter, anchor="addenda")
     return _after_change(request, encounter, bound={"addendum": form})

@@ -837,12 +837,15 @@ def _administration_create(
     user: AbstractBaseUser | None,
     now: datetime | None,
     request_key: str,
+    dose: tuple[Decimal, str] | None = None,
 ) -> Administration:
-    """The administration of a start, once the encounter is locked (`start_lock`)."""
+    """The administration of a start, once the encounter is locked (`start_lock`). `dose`: the
+    dose to carry over when the order's text states none (a calculated dose worked out from
+    the visit's measures: `measures.order_carried_dose`)."""
     encounter = order.encounter
     if (before := start_before_placed(site, start)) is not None:
         raise ChartError({"start": [before]})
-    dose_value, dose_unit = ordered_amount(order.dose) or (None, "")
+    dose_value, dose_unit = ordered_amount(order.dose) or dose or (None, "")
     administration = Administration.objects.create(
         request_key=request_key,
         encounter=encounter,
@@ -1502,7 +1505,8 @@ def addendum_write(
     now: datetime | None = None,
     answers: Sequence[int] = (),
 ) -> Addendum:
-    """An addendum to a signed record (what, why; who and when are recorded); charges rerun.
+    """An addendum to a signed record (what, why; who and when are recorded); charges rerun
+    when it charts a flush (in words only, nothing the charges read changed: no run).
 
     It may chart a flush that was given but not charted (the usual answer to a RAC-5 query),
     with its solution and volume as `flush_chart` records them; the addendum says them. As at
@@ -1547,6 +1551,12 @@ def addendum_write(
         )
         charted = f"Flush charted on S{flush_site.pk} at {zone_time}"
         what = f"{what}\n{charted}: {details}." if details else f"{what}\n{charted}."
+    # In words only (no flush charted): nothing the charges are made from changed, no run owed.
     return signature.addendum_store(
-        encounter=encounter, user=user, what=what, why=why, answers=answers
+        encounter=encounter,
+        user=user,
+        what=what,
+        why=why,
+        answers=answers,
+        record_changed=flush_site is not None and flush_at is not None,
     )

@@ -182,12 +182,17 @@ def order_dose_check(order: Order, measures: Measures) -> DoseCheck | None:
     basis = getattr(order, "dose_basis", "")
     if not basis or order.dose_value is None:
         return None
-    unit = order.dose_unit or "mg"
+    return _dose_check(order, measures, basis, order.dose_value, order.dose_unit or "mg")
+
+
+def _dose_check(
+    order: Order, measures: Measures, basis: str, amount: Decimal, unit: str
+) -> DoseCheck:
     ordered = order.prescribed_amount
     try:
         calculated = dosing.calculated_dose(
             basis=basis,
-            amount=order.dose_value,
+            amount=amount,
             unit=unit if basis != dosing.AUC else "mg",
             bsa=measures.bsa,
             weight_kg=measures.weight_kg,
@@ -209,6 +214,28 @@ def order_dose_check(order: Order, measures: Measures) -> DoseCheck | None:
         dosing.beyond_tolerance(difference),
         "",
     )
+
+
+def order_carried_dose(order: Order, measures: Measures) -> tuple[Decimal, str] | None:
+    """The dose a start carries over from a calculated order (screens.md: the dose carried from
+    the order; QA: 10 mg/kg with a weight of 70 kg started with "Dose given" empty): worked out
+    from the visit's measures (its structured basis, else its dose text when that is one
+    calculated dose, "10 mg/kg", "AUC 5": `dosing.written_basis`), 700 mg; the amount the
+    prescriber worked out instead when the order states one and it is within the check's
+    tolerance. None (left for the nurse, the Start box's note saying what is missing) when a
+    measure it needs is not recorded, the check flags the ordered amount, or the dose is not
+    one calculated dose."""
+    check = order_dose_check(order, measures)
+    if check is None:
+        written = dosing.written_basis(order.dose)
+        if written is None:
+            return None
+        check = _dose_check(order, measures, *written)
+    if check.calculated is None or check.flagged:
+        return None
+    if check.ordered is not None:
+        return check.ordered, check.unit
+    return check.calculated.dose, check.calculated.unit
 
 
 @transaction.atomic

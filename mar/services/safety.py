@@ -57,7 +57,12 @@ from mar.models import (
 from mar.roles import NURSE, user_is
 from mar.services import charting
 from mar.services.charting import ChartError
-from mar.services.measures import Measures, encounters_measures
+from mar.services.measures import (
+    Measures,
+    encounter_measures,
+    encounters_measures,
+    order_carried_dose,
+)
 from mar.services.scanning import scan_usable_for
 
 CHEMOTHERAPY = (DrugClass.CHEMO, DrugClass.CHEMO_HORMONAL)
@@ -803,6 +808,13 @@ def administration_start_checked(
     errors = start_problems(order, checks, user=user, names=names)
     if errors:
         raise ChartError(errors)
+    # A calculated dose (10 mg/kg) is carried over worked out, when the visit's measures allow
+    # it and the dose check passes; else left for the nurse (the Start box's note says why).
+    dose = (
+        order_carried_dose(order, encounter_measures(order.encounter))
+        if order_dose_needs(order) is not None
+        else None
+    )
     adm = charting.administration_start_locked(
         order=order,
         site=site,
@@ -811,6 +823,7 @@ def administration_start_checked(
         user=user,
         now=now,
         request_key=request_key,
+        dose=dose,
     )
     encounter = order.encounter
     changed = []

@@ -33,6 +33,7 @@ def addendum_store(
     what: str,
     why: str,
     answers: Sequence[int] = (),
+    record_changed: bool = True,
 ) -> Addendum:
     """Record an addendum to a signed record and regenerate its charges.
 
@@ -41,6 +42,11 @@ def addendum_store(
     is kept (is_current=False) for comparison. `answers`: the coders' open queries the nurse
     says this addendum answers (in words); one its change answers is found by coding from the
     new charges.
+
+    `record_changed=False`: an addendum in words only (her answer to a coder's query), which
+    changes nothing the charges are made from: no run is owed (one would be made of the same
+    input, and nothing stored). The addendum's `charges_owed` says which it was, for the
+    message the nurse reads ("Charges unchanged" or "being regenerated").
     """
     locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
     if locked.status != Encounter.Status.SIGNED:
@@ -55,5 +61,7 @@ def addendum_store(
     addendum = Addendum.objects.create(encounter=locked, what=what, why=why, author=user)
     if answers:
         charges_port().queries_answered(addendum=addendum, query_ids=answers)
-    charges_port().charges_owed(encounter_id=locked.pk, trigger="addendum", reason=why)
+    if record_changed:
+        charges_port().charges_owed(encounter_id=locked.pk, trigger="addendum", reason=why)
+    addendum.charges_owed = record_changed  # type: ignore[attr-defined]
     return addendum

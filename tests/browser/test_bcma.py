@@ -46,6 +46,7 @@ def ward() -> Encounter:
     factories.order_create(
         encounter, factories.drug_get("carboplatin", DrugClass.CHEMO), dose="600 mg",
         dose_value=Decimal(5), dose_unit="mg", dose_basis="auc", prescribed_amount=Decimal(600),
+        duration_minutes=60,  # an infusion: preselected at the start
     )  # fmt: skip
     return encounter
 

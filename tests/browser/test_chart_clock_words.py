@@ -47,6 +47,7 @@ def test_a_start_refused_for_its_time_still_says_when_it_starts(browser_page, li
     open_chart(page, live_server, encounter)
     row = page.locator(f"#order-{order.pk}")
     future = wall(timezone.now() + timedelta(hours=3))
+    row.locator("select[name$='-method']").select_option("push")  # the order does not say
     row.locator("input[name$='-at']").fill(future)
     start = row.locator("[data-testid=start]")
     expect(start).to_have_text("Start at " + future[-5:])

@@ -42,6 +42,8 @@ def test_a_start_from_a_chart_drawn_before_a_change_is_refused_then_starts_as_ch
     page.goto(f"{live_server.url}/mar/encounters/{encounter.pk}/")
     row = page.locator(f"#order-{order.pk}")
     expect(row).to_contain_text("ondansetron 8 mg")
+    # The order says neither push nor infusion: she chooses (not guessed).
+    row.locator("select[name$='-method']").select_option("push")
 
     order_change(encounter=encounter, entry=entry("4"))  # while the chart is open
     row.get_by_test_id("start").click()

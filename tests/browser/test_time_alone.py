@@ -54,6 +54,7 @@ def test_the_hint_accepts_a_time_alone_as_the_server_does_and_a_start_keeps_it(
     at.blur()
     expect(row.locator("[data-testid=time24-read]")).to_have_count(0)  # today: nothing to say
     row.locator("input[name$='-rate_ml_h']").fill("120")
+    row.locator("select[name$='-method']").select_option("infusion")  # the order does not say
     with page.expect_response(lambda r: "/start/" in r.url, timeout=SAVE_WAIT):
         row.locator("[data-testid=start]").click()
     expect(page.locator("[data-testid=adm-card]")).to_have_count(2, timeout=SAVE_WAIT)

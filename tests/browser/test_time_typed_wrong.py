@@ -31,6 +31,7 @@ def test_a_start_time_that_cannot_be_read_is_neither_promised_nor_told_twice(
     at = row.locator("input[name$='-at']")
     rate = row.locator("input[name$='-rate_ml_h']")
     rate.fill("120")
+    row.locator("select[name$='-method']").select_option("infusion")  # the order does not say
     at.fill("2026-12-05 25:99")
     start = row.locator("[data-testid=start]")
     expect(start).to_have_text("Start at…")
@@ -65,6 +66,7 @@ def test_a_tap_on_start_straight_from_a_wrong_time_is_not_lost(browser_page, liv
     page = browser_page
     open_chart(page, live_server, encounter)
     row = page.locator(f"#order-{order.pk}")
+    row.locator("select[name$='-method']").select_option("push")  # the order does not say
     at = row.locator("input[name$='-at']")
     at.fill("2026-12-05 25:99")
     expect(at).to_be_focused()

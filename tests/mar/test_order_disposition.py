@@ -3,6 +3,7 @@ refused with a reason (who and when recorded, audit history kept); the bridge ha
 engine's record as the order's "disposition" and "disposition_reason"; the checklist's DOC-6
 item jumps to the field; an IV-push order starts as a push."""
 
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -121,16 +122,25 @@ def test_a_doc6_item_jumps_to_the_orders_disposition_or_reason_field() -> None:
 
 
 @pytest.mark.parametrize(
-    ("dose", "route", "method"),
+    ("dose", "route", "extra", "method"),
     [
-        ("8 mg IV push", "iv", "push"),
-        ("10 mg IVP", "iv", "push"),
-        ("175 mg/m2", "iv", "infusion"),
-        ("40 mg", "sq", "injection"),
+        ("8 mg IV push", "iv", {}, "push"),
+        ("10 mg IVP", "iv", {}, "push"),
+        ("4 mg bolus", "iv", {"duration_minutes": 15}, "push"),
+        ("175 mg/m2", "iv", {"duration_minutes": 180}, "infusion"),
+        ("1000 mL", "iv", {"rate_value": Decimal(250), "rate_unit": "mL/h"}, "infusion"),
+        ("1000 mL", "iv", {"purpose": Order.Purpose.HYDRATION}, "infusion"),
+        ("40 mg", "sq", {}, "injection"),
+        ("10 mg", "im", {}, "injection"),
+        # The order does not say: not guessed, the nurse chooses (QA: ondansetron 4 mg IV).
+        ("4 mg", "iv", {}, ""),
+        ("175 mg/m2", "iv", {}, ""),
     ],
 )
-def test_an_iv_push_order_starts_as_a_push(dose: str, route: str, method: str) -> None:
-    assert ordered_method(Order(dose=dose, route=route)) == method
+def test_the_start_preselects_the_method_only_when_the_order_says_it(
+    dose: str, route: str, extra: dict[str, object], method: str
+) -> None:
+    assert ordered_method(Order(dose=dose, route=route, **extra)) == method
 
 
 def test_the_order_row_preselects_push_and_shows_the_ordered_duration_and_rate(client_as) -> None:
