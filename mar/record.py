@@ -270,7 +270,9 @@ def _record_dict(
         enc["observation_at"] = at(encounter.observation_at)
     if encounter.is_signed and encounter.signed_at is not None:
         # A signed record is judged at its signature, by the chart and the coder alike (DOC-3).
-        enc["signed_at"] = at(encounter.signed_at)
+        # To the microsecond: the chart passes `encounter.signed_at` itself as its moment, which
+        # must not read as a wall clock later than the record's signature.
+        enc["signed_at"] = encounter.signed_at.astimezone(zone).isoformat()
     # Always said, "" when the clerk left it empty (EDIT-ACCOUNT): a snapshot without the key is
     # one made before records carried it (coding/review.py `edits_record`).
     enc["account_number"] = encounter.account_number.strip()
