@@ -383,8 +383,6 @@ class Lateness:
     nurse could not fix). `of(moment)`: None, or the severity and the words after the time
     ("is in the future", "is after the record was signed (11:53)")."""
 
-    __slots__ = ("live_ts", "signed_at", "signed_ts", "zone")
-
     def __init__(self, zone: str, *, live: datetime | None, signed_at: datetime | None) -> None:
         self.zone = zone
         self.signed_at = signed_at
