@@ -19,7 +19,16 @@ from django.utils import timezone
 
 from coding.chargemaster import ChargeMaster, charge_master_edits, charge_master_for
 from coding.drug_lines import is_drug_line
-from coding.engine import Finding, charge_edits, waste_modifier_edits
+from coding.engine import (
+    Finding,
+    Record,
+    RecordError,
+    account_edits,
+    charge_edits,
+    infusion_time_edits,
+    parse_record,
+    waste_modifier_edits,
+)
 from coding.engine.ptp import ptp_edits
 from coding.models import (
     ChargeCorrection,
@@ -35,7 +44,7 @@ from coding.modifiers import modifiers_checked
 from coding.mue import mue_limits
 from coding.ptp import ptp_pairs
 from mar.audit.context import history_context_apart
-from mar.models import Addendum, Administration
+from mar.models import Addendum, Administration, Encounter
 from mar.record import pk_from_record_id
 
 # A CPT code is five digits (96365), or four digits and a letter: F (Category II), T (Category
@@ -258,6 +267,26 @@ def run_containers(run: ChargeRun) -> dict[str, str]:
     return {code: next(iter(c)) for code, c in said.items() if len(c) == 1 and "" not in c}
 
 
+def edits_record(run: ChargeRun) -> Record | None:
+    """The run's record as the engine read it (its input snapshot), for the edits that read the
+    record (EDIT-ACCOUNT, EDIT-INFUSION-TIME); None when it cannot be read (the run's `error`
+    says why, and it has no lines). A snapshot from before records carried the account number
+    takes the visit's (a signed visit's does not change: `encounter_update`)."""
+    snapshot = run.input_snapshot or {}
+    encounter = snapshot.get("encounter")
+    if isinstance(encounter, dict) and "account_number" not in encounter:
+        account = (
+            Encounter.objects.filter(pk=run.encounter_id)
+            .values_list("account_number", flat=True)
+            .first()
+        )
+        snapshot = {**snapshot, "encounter": {**encounter, "account_number": account or ""}}
+    try:
+        return parse_record(snapshot)
+    except RecordError:
+        return None
+
+
 def charge_edits_for_run(
     run: ChargeRun, lines: list[EffectiveLine] | None = None, *, master: ChargeMaster | None = None
 ) -> Edits:
@@ -265,13 +294,21 @@ def charge_edits_for_run(
     EDIT-PTP, the NCCI pairs loaded (coding/ptp.py) applied by the engine's `ptp_edits`; and
     EDIT-CDM, a code the loaded charge master does not price (coding/chargemaster.py); and the
     JW/JZ edits (`waste_modifier_edits`: a JW line with no line of the dose given, JW with JZ,
-    either on a multi-dose drug by the run's own formulary facts); `master`: the charge master
+    either on a multi-dose drug by the run's own formulary facts); and the edits reading the run's
+    record (`edits_record`): EDIT-ACCOUNT (no account number) and EDIT-INFUSION-TIME (a coder's
+    infusion code its administrations' charted time does not bear out); `master`: the charge master
     already read for these codes (or more), not read again."""
     if lines is None:
         lines = effective_lines(run)
     codes = {line.code for line in lines}
     findings = charge_edits(lines, mue=mue_limits(codes))
     findings += waste_modifier_edits(lines, containers=run_containers(run))
+    record = edits_record(run)
+    if record is not None:
+        findings += account_edits(record)
+        # A coder's changed or added lines against the charted time of their administrations.
+        coders = [line for line in lines if line.correction is not None or line.source == "coder"]
+        findings += infusion_time_edits(coders, record)
     findings += ptp_edits(lines, ptp_pairs(codes))
     findings += charge_master_edits(lines, master or charge_master_for(codes))
     overrides = {(o.rule, o.message): o for o in run.edit_overrides.all()}

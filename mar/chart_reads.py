@@ -488,6 +488,8 @@ RECORD_FIELDS = (
     "setting",
     "sequence_of_day",
     "unit",  # an emergency department's (`Encounter.in_emergency_department`)
+    "signed_at",
+    "account_number",
 )
 
 

@@ -268,6 +268,14 @@ def _record_dict(
         enc["arrived_at"] = at(encounter.arrived_at)
     if encounter.observation_at is not None:
         enc["observation_at"] = at(encounter.observation_at)
+    if encounter.is_signed and encounter.signed_at is not None:
+        # A signed record is judged at its signature, by the chart and the coder alike (DOC-3).
+        # To the microsecond: the chart passes `encounter.signed_at` itself as its moment, which
+        # must not read as a wall clock later than the record's signature.
+        enc["signed_at"] = encounter.signed_at.astimezone(zone).isoformat()
+    # Always said, "" when the clerk left it empty (EDIT-ACCOUNT): a snapshot without the key is
+    # one made before records carried it (coding/review.py `edits_record`).
+    enc["account_number"] = encounter.account_number.strip()
 
     site_dicts = []
     for site in sites:

@@ -56,14 +56,28 @@ def patient_create(**fields: object) -> Patient:
     return Patient.objects.create(**defaults)
 
 
+_accounts = 0
+
+
 def encounter_create(**fields: object) -> Encounter:
+    """A visit; registered with an account number of its own (a claim without one is held before
+    export: EDIT-ACCOUNT) unless `account_number` is given ("" for none)."""
+    global _accounts
+    _accounts += 1
     defaults: dict[str, object] = {
         "unit": "Infusion Center",
         "location_label": "1",
         "arrived_at": MORNING,
         "timezone": "America/New_York",
+        "account_number": f"TV{_accounts:06d}",
     }
     defaults.update(fields)
+    while (
+        "account_number" not in fields
+        and Encounter.objects.filter(account_number=defaults["account_number"]).exists()
+    ):
+        _accounts += 1
+        defaults["account_number"] = f"TV{_accounts:06d}"
     if "patient" not in defaults:
         defaults["patient"] = patient_create()
     return Encounter.objects.create(**defaults)

@@ -28,7 +28,12 @@ from . import _build
 BUILD = _build.choose()
 
 from .charges import code_record  # noqa: E402
-from .edits import charge_edits, waste_modifier_edits  # noqa: E402
+from .edits import (  # noqa: E402
+    account_edits,
+    charge_edits,
+    infusion_time_edits,
+    waste_modifier_edits,
+)
 from .reading import RecordError, parse_record  # noqa: E402
 from .record import (  # noqa: E402
     Administration,
@@ -70,9 +75,11 @@ __all__ = [
     "RecordError",
     "Result",
     "Site",
+    "account_edits",
     "charge_edits",
     "check_record",
     "code_record",
+    "infusion_time_edits",
     "parse_record",
     "waste_modifier_edits",
 ]

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from .drug_units import UnitMismatch, amount_convert, amount_label
 from .record import Administration, Order, Pause, Record, seconds
-from .result import Finding
+from .result import Finding, Severity
 from .terms import (
     carries_no_charge,
     date_hhmm,
@@ -45,6 +45,13 @@ def documentation_findings(
     the RAC-7 error."""
     if now is not None and now.utcoffset() is None:
         raise ValueError("now must be timezone-aware (the record's times all are)")
+    signed_at = record.encounter.signed_at
+    late = Lateness(record.encounter.timezone, live=now, signed_at=signed_at)
+    if signed_at is not None:
+        # A signed record is judged as the signature judged it, whoever asks: the chart (which
+        # passes the signature as `now`), the coder's run (no `now`) and an addendum's check
+        # (the wall clock, kept in `late` for "in the future") see the same findings.
+        now, signing = signed_at, True
     findings: list[Finding] = []
     orders = {o.id: o for o in record.orders}
     arrived = record.encounter.arrived_at
@@ -64,7 +71,7 @@ def documentation_findings(
                     "purpose",
                 )
             )
-        _times(record, adm, now, findings, running=_is_running(adm, now, signing))
+        _times(record, adm, now, findings, running=_is_running(adm, now, signing), late=late)
         _order_traces(adm, order, findings)
         if adm.drug_class is None:
             findings.append(
@@ -96,19 +103,25 @@ def documentation_findings(
             _ems(record, adm, findings)
     now_ts = seconds(now) if now is not None else None
     if now is not None and now_ts is not None:
-        _encounter_times_in_the_future(record, now, findings)
-        findings.extend(
-            Finding(
-                "DOC-3",
-                "error",
-                f"A flush on {flush.site or 'an unnamed site'} is charted in the future "
-                f"({date_hhmm(flush.at, record.encounter.timezone)})",
-                (),
-                f"flushes[{i}]",  # which flush: the form that charts it, the checklist's link
+        _encounter_times_in_the_future(record, late, findings)
+        zone = record.encounter.timezone
+        for i, flush in enumerate(record.flushes):
+            said = late.of(flush.at)
+            if said is None:
+                continue
+            where = f"A flush on {flush.site or 'an unnamed site'}"
+            at = date_hhmm(flush.at, zone)
+            findings.append(
+                Finding(
+                    "DOC-3",
+                    said[0],
+                    f"{where} is charted in the future ({at})"
+                    if said[1] == FUTURE
+                    else f"{where} charted at {at} {said[1]}",
+                    (),
+                    f"flushes[{i}]",  # which flush: the form that charts it, the checklist's link
+                )
             )
-            for i, flush in enumerate(record.flushes)
-            if seconds(flush.at) > now_ts  # the instants compared, whatever their offsets
-        )
     # RAC-4, RAC-5 and RAC-6 look at what ran through each line; a vehicle or KVO never counts.
     on_sites = [
         a for a in record.administrations if a.site is not None and not carries_no_charge(a)
@@ -361,19 +374,56 @@ def _volumes(adm: Administration, found: list[Finding]) -> None:
         )
 
 
-def _encounter_times_in_the_future(record: Record, now: datetime, found: list[Finding]) -> None:
-    """DOC-3: nothing in the future, the arrival and the change to observation included."""
+class Lateness:
+    """DOC-3's "nothing charted later than it could be": a time after `live` (the wall clock of
+    whoever asks) is in the future, an error; on a signed record, a time after the signature
+    (`signed_at`) but not in the future is said as it is, "after the record was signed", a
+    warning: an addendum may chart the true stop of an infusion signed while it ran (QA: a signed
+    chart said a stop charted by addendum after the signature was "in the future", an error the
+    nurse could not fix). `of(moment)`: None, or the severity and the words after the time
+    ("is in the future", "is after the record was signed (11:53)")."""
+
+    def __init__(self, zone: str, *, live: datetime | None, signed_at: datetime | None) -> None:
+        self.zone = zone
+        self.signed_at = signed_at
+        self.signed_ts = seconds(signed_at) if signed_at is not None else None
+        # A signed record asked with the signature as `now` (the chart) has no wall clock past it.
+        live_ts = seconds(live) if live is not None else None
+        if live_ts is not None and self.signed_ts is not None and live_ts <= self.signed_ts:
+            live_ts = None
+        self.live_ts = live_ts
+
+    def of(self, moment: datetime) -> tuple[Severity, str] | None:
+        ts = seconds(moment)  # the instants compared, whatever their offsets
+        if self.live_ts is not None and ts > self.live_ts:
+            return "error", FUTURE
+        signed_at = self.signed_at
+        if signed_at is not None and self.signed_ts is not None and ts > self.signed_ts:
+            zone = ZoneInfo(self.zone)
+            same_day = moment.astimezone(zone).date() == signed_at.astimezone(zone).date()
+            signed = hhmm(signed_at, self.zone) if same_day else date_hhmm(signed_at, self.zone)
+            return "warning", f"is after the record was signed ({signed})"
+        return None
+
+
+FUTURE = "is in the future"
+
+
+def _encounter_times_in_the_future(record: Record, late: Lateness, found: list[Finding]) -> None:
+    """DOC-3: nothing in the future (or after the signature), the arrival and the change to
+    observation included."""
     encounter = record.encounter
     for field, words, moment in (
         ("arrived_at", "arrival", encounter.arrived_at),
         ("observation_at", "change to observation", encounter.observation_at),
     ):
-        if moment is not None and moment > now:
+        said = late.of(moment) if moment is not None else None
+        if moment is not None and said is not None:
             found.append(
                 Finding(
                     "DOC-3",
-                    "error",
-                    f"The {words} time ({date_hhmm(moment, encounter.timezone)}) is in the future",
+                    said[0],
+                    f"The {words} time ({date_hhmm(moment, encounter.timezone)}) {said[1]}",
                     (),
                     f"encounter.{field}",
                 )
@@ -462,8 +512,10 @@ def _times(
     found: list[Finding],
     *,
     running: bool = False,
+    late: Lateness | None = None,
 ) -> None:
-    """RAC-7 (times missing) and DOC-3 (times implausible)."""
+    """RAC-7 (times missing) and DOC-3 (times implausible; `late`: against what a time is too
+    late, the wall clock or the signature)."""
     zone = record.encounter.timezone
     if adm.method == "infusion" and adm.stop is None and adm.route != "intralesional":
         if adm.is_prolonged_pump and adm.drug_class in (None, "chemo", "chemo_hormonal"):
@@ -619,13 +671,13 @@ def _times(
             moments.append((f"pauses[{i}].start", "pause", pause.start))
             moments.append((f"pauses[{i}].end", "resume", pause.end))
         for name, words, moment in moments:
-            if moment is not None and seconds(moment) > now_ts:
+            said = late.of(moment) if moment is not None and late is not None else None
+            if moment is not None and said is not None:
                 found.append(
                     Finding(
                         "DOC-3",
-                        "error",
-                        f"The {words} time of {adm.drug} ({date_hhmm(moment, zone)}) is in the "
-                        "future",
+                        said[0],
+                        f"The {words} time of {adm.drug} ({date_hhmm(moment, zone)}) {said[1]}",
                         (adm.id,),
                         name,
                     )

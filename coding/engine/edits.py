@@ -7,7 +7,11 @@ and on a coder's corrected lines, so a correction cannot bring back what the eng
 - units above the per-day limit the hospital loads (Medicare outpatient MUE, kept as data) are held;
 - the waste modifiers (`waste_modifier_edits`, CMS JW/JZ policy, Pub. 100-04 ch. 17 §40): a JW line
   with no line of the amount administered beside it, JW and JZ on one line, and JW or JZ on a
-  drug the formulary says comes in a multi-dose container are errors.
+  drug the formulary says comes in a multi-dose container are errors;
+- a coder's infusion code the charted time of its administrations does not bear out
+  (`infusion_time_edits`: an initial or sequential hour on 15 minutes or less, hydration on 30 or
+  less, an additional hour without more than 30 minutes past the hour) is an error;
+- a visit with no account number (`account_edits`) is an error: the claim cannot be matched.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from typing import Protocol
 
 from . import codes
 from .drug_units import MULTI_DOSE
+from .record import Record
 from .result import Finding
+from .timing import (
+    HYDRATION_MIN_MINUTES,
+    INFUSION_MIN_MINUTES,
+    additional_hours,
+    hydration_add_on_units,
+    whole_minutes,
+)
 
 
 class ChargeLike(Protocol):
@@ -156,3 +168,110 @@ def waste_modifier_edits(
                 )
             )
     return found
+
+
+# An hour of infusion (initial or sequential): more than 15 minutes (CPT: an infusion of 15 minutes
+# or less is a push); hydration's first hour: more than 30 (CPT 96360 "31 minutes to 1 hour").
+INFUSION_HOUR_MINUTES: dict[str, int] = {
+    "96365": INFUSION_MIN_MINUTES,
+    "96367": INFUSION_MIN_MINUTES,
+    "96413": INFUSION_MIN_MINUTES,
+    "96417": INFUSION_MIN_MINUTES,
+    "96422": INFUSION_MIN_MINUTES,
+    "96369": INFUSION_MIN_MINUTES,
+    "96360": HYDRATION_MIN_MINUTES,
+}
+# Each additional hour: more than 30 minutes past the hour before (CPT's time rule).
+ADDITIONAL_HOUR_CODES = frozenset({"96366", "96415", "96423", "96370", "96361"})
+
+
+def infusion_time_edits(charges: Sequence[ChargeLike], record: Record) -> list[Finding]:
+    """EDIT-INFUSION-TIME: a line whose code bills infusion time the charted minutes of its
+    administrations (start to stop less pauses, summed over the line's administrations: the
+    most any reading of them could count) do not bear out. Run on a coder's changed and added
+    lines (coding/review.py `charge_edits_for_run`; QA: the engine's 96409 for an 11-minute
+    infusion corrected to 96413 went to export with no edit); the engine's own lines count the
+    same minutes or fewer, so they never trip it.
+
+    - an initial or sequential hour (96365, 96367, 96413, 96417, 96422, 96369) on 15 minutes or
+      less, or hydration's first hour (96360) on 30 or less;
+    - additional hours (96366, 96415, 96423, 96370; 96361, also hydration after another initial
+      service) above what the minutes give: each needs more than 30 minutes past the hour before;
+    - either on an administration with no stop charted (its time is not documented).
+
+    A line naming no administration of the record (a coder's line added on its own) is not
+    judged: there is no charted time it is for."""
+    found: list[Finding] = []
+    administrations = {a.id: a for a in record.administrations}
+    for charge in charges:
+        least = INFUSION_HOUR_MINUTES.get(charge.code)
+        if least is None and charge.code not in ADDITIONAL_HOUR_CODES:
+            continue
+        given = [administrations[i] for i in charge.administrations if i in administrations]
+        if not given:
+            continue
+        what = ", ".join(f"{a.drug} ({a.id})" for a in given)
+        line = f"{charge.code} ×{charge.units} on {charge.date.isoformat()}"
+        open_ended = [a for a in given if a.stop is None and not a.spans]
+        if open_ended:
+            found.append(
+                Finding(
+                    "EDIT-INFUSION-TIME",
+                    "error",
+                    f"{line} bills infusion time, but {what} has no stop time charted: the time "
+                    "is not documented (CPT: the time is the documented start to stop)",
+                    tuple(charge.administrations),
+                )
+            )
+            continue
+        minutes = sum(whole_minutes(a.spans) for a in given)
+        ran = f"{what} ran {minutes} minute{'s' if minutes != 1 else ''}"
+        if least is not None and minutes < least:
+            rule = (
+                "hydration of 30 minutes or less is not reported"
+                if charge.code == codes.HYDRATION_INITIAL
+                else "an infusion of 15 minutes or less is reported as a push"
+            )
+            found.append(
+                Finding(
+                    "EDIT-INFUSION-TIME",
+                    "error",
+                    f"{line} bills an hour of infusion ({least} minutes or more), but {ran} "
+                    f"(CPT: {rule})",
+                    tuple(charge.administrations),
+                )
+            )
+        elif least is None:
+            most = (
+                hydration_add_on_units(minutes)
+                if charge.code == codes.HYDRATION_ADDITIONAL
+                else additional_hours(minutes)
+            )
+            if charge.units > most:
+                found.append(
+                    Finding(
+                        "EDIT-INFUSION-TIME",
+                        "error",
+                        f"{line} bills additional hours of infusion, but {ran}: at most {most} "
+                        "(CPT: each additional hour needs more than 30 minutes past the hour "
+                        "before)",
+                        tuple(charge.administrations),
+                    )
+                )
+    return found
+
+
+def account_edits(record: Record) -> list[Finding]:
+    """EDIT-ACCOUNT: the visit has no account number (the record's `encounter.account_number`):
+    the claim would leave with nothing billing can match it to (QA: exported with the account
+    number empty in the CSV and only the internal id in HL7 PV1)."""
+    if record.encounter.account_number:
+        return []
+    return [
+        Finding(
+            "EDIT-ACCOUNT",
+            "error",
+            "The visit has no account number: registration enters it before the claim is "
+            "exported (the claim cannot be matched to the patient's account without it)",
+        )
+    ]

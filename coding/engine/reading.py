@@ -390,6 +390,8 @@ def _encounter(reader: _Reader, raw: Mapping[str, Any], zone: ZoneInfo) -> Encou
         observation_at=reader.time(raw, "observation_at", field),
         sequence_of_day=reader.integer(raw, "sequence_of_day", field, minimum=1) or 1,
         emergency_department=emergency,
+        signed_at=reader.time(raw, "signed_at", field),
+        account_number=(reader.text(raw, "account_number", field) or "").strip() or None,
     )
 
 

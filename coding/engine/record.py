@@ -130,6 +130,11 @@ class Encounter:
     # The visit is in an emergency department (RAC-8's advice to mark an EMS start is said
     # there only; an infusion center is told to check the start time).
     emergency_department: bool = False
+    # When the record was signed (None: still being charted). A signed record is judged as the
+    # signature judged it, whoever asks (the chart, the coder's run): checks.py.
+    signed_at: datetime | None = None
+    # The visit's account number billing uses (None: the clerk left it empty): EDIT-ACCOUNT.
+    account_number: str | None = None
 
     def __init__(
         self,
@@ -141,6 +146,8 @@ class Encounter:
         observation_at: datetime | None = None,
         sequence_of_day: int = 1,
         emergency_department: bool = False,
+        signed_at: datetime | None = None,
+        account_number: str | None = None,
     ) -> None:
         self.id = id
         self.timezone = timezone
@@ -150,6 +157,8 @@ class Encounter:
         self.observation_at = observation_at
         self.sequence_of_day = sequence_of_day
         self.emergency_department = emergency_department
+        self.signed_at = signed_at
+        self.account_number = account_number
 
 
 @dataclass(init=False, slots=True, unsafe_hash=True)

@@ -190,6 +190,9 @@ CHECKS: dict[str, str] = {
     "EDIT-JW-NO-DOSE": "A JW line (amount discarded) with no line of the amount given beside it",
     "EDIT-JW-JZ-BOTH": "JW and JZ on one line",
     "EDIT-JW-JZ-MULTI-DOSE": "JW or JZ on a drug from a multi-dose container",
+    "EDIT-INFUSION-TIME": "A coder's infusion code the charted time of its administrations does "
+    "not bear out",
+    "EDIT-ACCOUNT": "The visit has no account number",
     "DRUG-UNIT": "A waste amount that cannot become billing units",
     "DRUG-DOSE": "A drug billed in HCPCS units has its dose given, in a unit that becomes billing "
     "units",

@@ -99,7 +99,7 @@ def test_one_dft_p03_per_encounter_with_an_ft1_per_line(exported) -> None:
         assert msg.msh.msh_3.hd_1.value == "INFUSIONMAR"
         assert msg.evn.evn_1.value == "P03"
         assert msg.pid.pid_3.cx_1.value == encounter.patient.mrn
-        assert msg.pv1.pv1_19.cx_1.value == str(encounter.pk)
+        assert msg.pv1.pv1_19.cx_1.value == (encounter.account_number or str(encounter.pk))
         segments = [group.ft1 for group in msg.dft_p03_financial]
         assert len(segments) == len(lines)
         for n, (ft1, line) in enumerate(zip(segments, lines, strict=True), start=1):
