@@ -91,16 +91,10 @@ from mar.services.signature import addendum_store
 from tests import factories
 from tests.coding.review_helpers import addendum_for_test, reviewed
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _example_corrections_not_held_for_time(monkeypatch):
-    """These tests are about corrections across runs, not edits: their example corrections
-    (96361 ×2 on 60 minutes of hydration, 96415 ×3 on 140 of paclitaxel) are not borne out by
-    the charted time, which EDIT-INFUSION-TIME holds (tests/coding/test_record_edits_review.py);
-    here it is set aside, as a coder's override would."""
-    monkeypatch.setattr("coding.review.infusion_time_edits", lambda lines, record: [])
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("example_corrections_not_held_for_time"),  # tests/coding/conftest.py
+]
 
 
 def key(line) -> tuple:
