@@ -39,6 +39,7 @@ from mar.models import (
     DrugClassChange,
     DrugNdc,
     Encounter,
+    NoDrugLine,
     Order,
     SafetyOverride,
 )
@@ -572,8 +573,97 @@ def drugs_not_billable() -> QuerySet[Drug]:
             signed_given_count=Count("administrations__encounter", filter=signed, distinct=True),
         )
         .filter(Q(active=True) | Q(visit_count__gt=0))
+        .filter(no_drug_line="")  # decided: `drugs_no_line_decided`
         .order_by("-signed_given_count", "-given_count", "-visit_count", "name")
     )
+
+
+# --- no drug line, by decision ----------------------------------------------------------------
+# A drug the drug lines cannot bill may have no drug line on purpose: a packaged drug (OPPS
+# status indicator N: its payment is in the procedure's, its pharmacy charge goes under revenue
+# code 0250 with no HCPCS code), or one supplied free or by the patient (not charged at all).
+# The pharmacist says which and why; the drug then leaves "Not billable", and CLAIM-HCPCS and
+# the coder's worklist badge are no longer raised for it. The charges are unchanged: no drug
+# line is made, as before, so no run is regenerated. Undone, all is as before the decision.
+# A drug that has a code of its own, or a "not otherwise classified" one (J3490, J9999, C9399),
+# is given that code instead: it is then billed (mar/README.md "No drug line, by decision").
+
+NO_LINE_NOTE_MISSING = (
+    'Say why in words (e.g. "packaged under OPPS, status indicator N", "manufacturer '
+    'supplies it free"): the coder no longer sees CLAIM-HCPCS for it.'
+)
+
+
+def drugs_no_line_decided() -> QuerySet[Drug]:
+    """Drugs the drug lines cannot bill whose missing drug line a pharmacist decided (listed on
+    the worklist under "No drug line, by decision", each with its reason and an undo), as
+    `drugs_not_billable` selects them otherwise; by name."""
+    return (
+        Drug.objects.filter(drug_class__isnull=False)
+        .exclude(drug_class=DrugClass.HYDRATION)
+        .filter(Q(hcpcs_code="") | Q(billing_unit_amount__isnull=True))
+        .exclude(no_drug_line="")
+        .filter(Q(active=True) | Q(pk__in=Order.objects.values("drug_id")))
+        .select_related("no_drug_line_by")
+        .order_by("name")
+    )
+
+
+@transaction.atomic
+def drug_no_line_decide(*, drug: Drug, reason: str, note: str, user: AbstractBaseUser) -> Drug:
+    """Record that the drug has no drug line on purpose (`reason` a NoDrugLine value, `note` the
+    pharmacist's words): who, when and why on the row and in the audit trail. Refused, beside
+    the field, for a drug its drug lines bill (a HCPCS code and a billing unit), an untagged
+    drug (its class first) or a hydration fluid (never listed)."""
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    if reason not in NoDrugLine.values:
+        raise ValidationError({"reason": "Choose why the drug has no drug line."})
+    note = " ".join(note.split())
+    if not note:
+        raise ValidationError({"note": NO_LINE_NOTE_MISSING})
+    if len(note) > REASON_MAX:
+        raise ValidationError({"note": f"At most {REASON_MAX} characters."})
+    gap = drug_billing_gap(hcpcs=locked.hcpcs_code, billing_unit_amount=locked.billing_unit_amount)
+    if not gap:
+        raise ValidationError(
+            {
+                "reason": f"{locked.name} has a HCPCS code and a billing unit: its drug lines "
+                "bill it, there is nothing to decide."
+            }
+        )
+    if locked.drug_class is None:
+        raise ValidationError({"reason": f"Tag {locked.name}'s class first."})
+    if locked.drug_class == DrugClass.HYDRATION:
+        raise ValidationError(
+            {"reason": "A hydration fluid makes no drug line and is never listed as not billable."}
+        )
+    locked.no_drug_line = reason
+    locked.no_drug_line_note = note
+    locked.no_drug_line_by = user  # type: ignore[assignment]
+    locked.no_drug_line_at = timezone.now()
+    with history_context(action="drug_no_line_decide", user=user.pk, reason=note):
+        locked.save(update_fields=[*NO_LINE_FIELDS])
+    return locked
+
+
+NO_LINE_FIELDS = ("no_drug_line", "no_drug_line_note", "no_drug_line_by", "no_drug_line_at")
+
+
+@transaction.atomic
+def drug_no_line_undo(*, drug: Drug, user: AbstractBaseUser) -> Drug:
+    """Undo the decision: the drug is "Not billable" again, CLAIM-HCPCS and the coder's badge
+    are raised for it again. Who, when and why it was decided stay in the audit trail."""
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    if not locked.no_drug_line:
+        raise ValidationError(f"{locked.name} has no decision to undo.")
+    was = locked.no_drug_line_note
+    locked.no_drug_line = ""
+    locked.no_drug_line_note = ""
+    locked.no_drug_line_by = None
+    locked.no_drug_line_at = None
+    with history_context(action="drug_no_line_undo", user=user.pk, decided_reason=was):
+        locked.save(update_fields=[*NO_LINE_FIELDS])
+    return locked
 
 
 def hcpcs_charge_master_warning(code: str, *, on: date | None = None) -> str:
