@@ -589,8 +589,8 @@ def drugs_not_billable() -> QuerySet[Drug]:
 # is given that code instead: it is then billed (mar/README.md "No drug line, by decision").
 
 NO_LINE_NOTE_MISSING = (
-    'Say why in words (e.g. "packaged under OPPS, status indicator N", "manufacturer '
-    'supplies it free"): the coder no longer sees CLAIM-HCPCS for it.'
+    'Say why in words (e.g. "packaged under OPPS, status indicator N", "manufacturer supplies '
+    'it free"): it is kept with your name, for the coder and an audit.'
 )
 
 
