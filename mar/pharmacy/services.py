@@ -515,7 +515,7 @@ def drug_save(
     elif reason:  # typed with a save of its name or note: kept, never lost
         context = {"action": "drug_save", "reason": reason}
     with history_context(user=user.pk, **context) if context else contextlib.nullcontext():
-        locked.save(update_fields=list(values))
+        locked.save(update_fields=[*values, *_no_line_moot(locked)])
         summary_invalidate(drug_id=locked.pk)  # its name is in the records
         # The packages' NDC units scaled with the billing unit: in the same context (reason).
         regenerated, flagged = _billing_changed(
@@ -647,6 +647,22 @@ def drug_no_line_decide(*, drug: Drug, reason: str, note: str, user: AbstractBas
 
 
 NO_LINE_FIELDS = ("no_drug_line", "no_drug_line_note", "no_drug_line_by", "no_drug_line_at")
+
+
+def _no_line_moot(drug: Drug) -> list[str]:
+    """A decided drug now given its HCPCS code and billing unit (the drug form, the import):
+    its drug lines bill it, the decision is cleared with the same save (the fields to save
+    with it; the decision stays in the audit trail). Were the code removed again, the drug is
+    "Not billable" until a pharmacist decides afresh."""
+    if not drug.no_drug_line or drug_billing_gap(
+        hcpcs=drug.hcpcs_code, billing_unit_amount=drug.billing_unit_amount
+    ):
+        return []
+    drug.no_drug_line = ""
+    drug.no_drug_line_note = ""
+    drug.no_drug_line_by = None
+    drug.no_drug_line_at = None
+    return list(NO_LINE_FIELDS)
 
 
 @transaction.atomic
@@ -1604,6 +1620,7 @@ def formulary_import(
             if billing is not None
             else contextlib.nullcontext()
         )
+        changed += _no_line_moot(drug)
         if changed:
             with audited:
                 drug.save(update_fields=changed)

@@ -24,6 +24,7 @@ from mar.models import Drug, DrugClass, Encounter, NoDrugLine, Order
 from mar.pharmacy.services import (
     drug_no_line_decide,
     drug_no_line_undo,
+    drug_save,
     drugs_no_line_decided,
     drugs_not_billable,
 )
@@ -112,12 +113,26 @@ def test_a_decision_is_refused_where_there_is_nothing_to_decide(
     assert said in refused.value.message_dict["reason"][0]
 
 
-def test_a_drug_given_its_code_leaves_the_decided_list_and_is_billed(pharmacist_user) -> None:
+def test_a_drug_given_its_code_and_unit_is_billed_and_the_decision_cleared(
+    pharmacist_user,
+) -> None:
+    """The drug form clears the moot decision with its save: were the code removed again, the
+    drug is "Not billable" until a pharmacist decides afresh."""
     drug = drug_of("ondansetron", DrugClass.THERAPEUTIC)
     decide(drug, pharmacist_user)
-    Drug.objects.filter(pk=drug.pk).update(hcpcs_code="J2405", billing_unit_amount=Decimal(1))
+    drug_save(
+        drug=drug, name=drug.name, synonyms="", note="", user=pharmacist_user,
+        hcpcs="J2405", billing_unit="1 mg", reason="code per the 2026 HCPCS file",
+    )  # fmt: skip
+    drug.refresh_from_db()
+    assert (drug.no_drug_line, drug.no_drug_line_by) == ("", None)
     assert list(drugs_no_line_decided()) == []
     assert list(drugs_not_billable()) == []
+    drug_save(
+        drug=drug, name=drug.name, synonyms="", note="", user=pharmacist_user,
+        hcpcs="", billing_unit="", reason="code deleted from the HCPCS file",
+    )  # fmt: skip
+    assert [d.name for d in drugs_not_billable()] == ["ondansetron"]
 
 
 # --- the coder: CLAIM-HCPCS and the worklist badge ----------------------------------------
