@@ -47,7 +47,8 @@ CLAIM-NDC a drug line with no NDC in the formulary or a drug line a coder change
 is not its drug's, CLAIM-NPI an order with no ordering provider or an NPI whose check digit is
 wrong, CLAIM-HCPCS a drug (not a hydration fluid) charged for its administration whose own drug
 line was not made because the formulary gives it no HCPCS code or billing unit (the drug lines
-skip such a drug: coding/drug_lines.py).
+skip such a drug: coding/drug_lines.py), unless a pharmacist decided it has no drug line on
+purpose (packaged, or supplied free or by the patient: `Drug.no_drug_line`).
 """
 
 from __future__ import annotations
@@ -636,7 +637,8 @@ def claim_findings(
 def _drugs_without_a_code(facts: RecordFacts, covered_ids: set[str]) -> list[Finding]:
     """CLAIM-HCPCS, one per drug: its administration is charged (a line covers it) but the drug
     itself is not, for want of a HCPCS code and billing unit in the formulary. Hydration fluids
-    are left out (most are not billed in units here); an untagged drug is DOC-4's."""
+    are left out (most are not billed in units here); an untagged drug is DOC-4's; a drug a
+    pharmacist decided has no drug line (`Drug.no_drug_line`) is left out while so."""
     by_drug: dict[int, tuple[str, list[str]]] = {}
     for record_id, adm in sorted(facts.administrations.items(), key=lambda kv: kv[1].pk):
         drug = _drug(adm, facts)  # the formulary as the run read it
@@ -645,6 +647,11 @@ def _drugs_without_a_code(facts: RecordFacts, covered_ids: set[str]) -> list[Fin
         # The class it was coded with: the pharmacist's on its order, else the drug's.
         coded_as = (adm.order.drug_class if adm.order is not None else None) or adm.drug.drug_class
         if coded_as in (None, "", DrugClass.HYDRATION):
+            continue
+        # A pharmacist decided it has no drug line (packaged, or supplied free or by the
+        # patient): read from the formulary as it is now, as the worklist's badge reads it (the
+        # decision changes no line, so no new run is made for it).
+        if adm.drug.no_drug_line:
             continue
         by_drug.setdefault(adm.drug_id, (drug.name, []))[1].append(record_id)
     return [

@@ -209,12 +209,14 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
     # CLAIM-HCPCS told on the row (the review page's `claim_findings`, computed there and never
     # stored, so not in `finding_count`): a drug given on the visit, classified on its order or
     # in the formulary and not a hydration fluid, that has no HCPCS code or billing unit in the
-    # formulary as it is now, so no drug line charges it (`drug_not_charged`: the first by name).
+    # formulary as it is now, so no drug line charges it (`drug_not_charged`: the first by name);
+    # not a drug a pharmacist decided has no drug line (packaged, supplied free or by the patient).
     own_class = Q(order__class_override__isnull=False) & ~Q(order__class_override="")
     drug_class = Q(drug__drug_class__isnull=False) & ~Q(drug__drug_class=DrugClass.HYDRATION)
     not_charged = (
         Administration.objects.filter(encounter_id=OuterRef("pk"))
         .filter(Q(drug__hcpcs_code="") | Q(drug__billing_unit_amount__isnull=True))
+        .filter(drug__no_drug_line="")  # a pharmacist decided it has none (`claim.py`)
         .filter(
             (own_class & ~Q(order__class_override=DrugClass.HYDRATION)) | (~own_class & drug_class)
         )

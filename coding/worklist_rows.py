@@ -4,7 +4,7 @@ Drawing 50 rows (dates, links, counts, the codes, the money, the state and who h
 a third of a full worklist page (benchmarks/README.md, twenty-third session). A row shows only
 values the page reads at every load anyway: the encounter's date, patient, unit and place; its
 run's charges as coding/worklist_charges.py gives them; the findings counted; the drug given
-with no drug line (CLAIM-HCPCS); the review item's
+with no drug line (CLAIM-HCPCS; not one a pharmacist decided has none); the review item's
 state, its reason and who has it; whether it was sent to billing and changed since; whether
 a pharmacist's change of a drug's class or billing data waits for the coder on charges billed
 (and of which). Those values themselves (and the time zone the date is shown in) make the key
@@ -34,7 +34,7 @@ from mar.jinja import jinja
 from mar.models import Encounter
 
 CACHE = "board"
-_VERSION = "5"  # bump when the row's template or what it reads changes
+_VERSION = "6"  # bump when the row's template or what it reads changes
 TEMPLATE = "coding/_worklist_row.jinja"
 _TOKEN_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
 

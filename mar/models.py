@@ -41,6 +41,19 @@ class Route(models.TextChoices):
     INTRACAVITARY = "intracavitary", "Intracavitary"
 
 
+class NoDrugLine(models.TextChoices):
+    """Why a drug has no drug line of its own, by a pharmacist's decision (CMS: Medicare Claims
+    Processing Manual, Pub. 100-04, ch. 4 section 10.4 and ch. 17 section 90.2; see
+    mar/README.md "No drug line, by decision")."""
+
+    PACKAGED = (
+        "packaged",
+        "Packaged: no separate drug line (OPPS packages its payment, status indicator N; its "
+        "pharmacy charge goes under revenue code 0250 without a HCPCS code)",
+    )
+    NO_COST = "no_cost", "Supplied free or by the patient: not charged"
+
+
 class Drug(models.Model):
     """One formulary entry. drug_class NULL means no pharmacist has tagged it yet (DOC-4)."""
 
@@ -97,6 +110,19 @@ class Drug(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     retired_reason = models.TextField(blank=True)
+    # A pharmacist's decision that the drug has no drug line of its own, on purpose (the drug
+    # lines cannot bill it: no HCPCS code or no billing unit). Blank: none. It leaves the
+    # worklist's "Not billable" list for "No drug line, by decision", and CLAIM-HCPCS and the
+    # coder's worklist badge are not raised for it; the charges are as without it (no drug
+    # line). Cleared when undone; who, when and why stay in the audit trail.
+    no_drug_line = models.CharField(
+        max_length=20, choices=NoDrugLine.choices, blank=True, default="", db_default=""
+    )
+    no_drug_line_note = models.TextField(blank=True, default="", db_default="")
+    no_drug_line_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    no_drug_line_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

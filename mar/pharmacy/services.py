@@ -39,6 +39,7 @@ from mar.models import (
     DrugClassChange,
     DrugNdc,
     Encounter,
+    NoDrugLine,
     Order,
     SafetyOverride,
 )
@@ -514,7 +515,7 @@ def drug_save(
     elif reason:  # typed with a save of its name or note: kept, never lost
         context = {"action": "drug_save", "reason": reason}
     with history_context(user=user.pk, **context) if context else contextlib.nullcontext():
-        locked.save(update_fields=list(values))
+        locked.save(update_fields=[*values, *_no_line_moot(locked)])
         summary_invalidate(drug_id=locked.pk)  # its name is in the records
         # The packages' NDC units scaled with the billing unit: in the same context (reason).
         regenerated, flagged = _billing_changed(
@@ -572,8 +573,113 @@ def drugs_not_billable() -> QuerySet[Drug]:
             signed_given_count=Count("administrations__encounter", filter=signed, distinct=True),
         )
         .filter(Q(active=True) | Q(visit_count__gt=0))
+        .filter(no_drug_line="")  # decided: `drugs_no_line_decided`
         .order_by("-signed_given_count", "-given_count", "-visit_count", "name")
     )
+
+
+# --- no drug line, by decision ----------------------------------------------------------------
+# A drug the drug lines cannot bill may have no drug line on purpose: a packaged drug (OPPS
+# status indicator N: its payment is in the procedure's, its pharmacy charge goes under revenue
+# code 0250 with no HCPCS code), or one supplied free or by the patient (not charged at all).
+# The pharmacist says which and why; the drug then leaves "Not billable", and CLAIM-HCPCS and
+# the coder's worklist badge are no longer raised for it. The charges are unchanged: no drug
+# line is made, as before, so no run is regenerated. Undone, all is as before the decision.
+# A drug that has a code of its own, or a "not otherwise classified" one (J3490, J9999, C9399),
+# is given that code instead: it is then billed (mar/README.md "No drug line, by decision").
+
+NO_LINE_NOTE_MISSING = (
+    'Say why in words (e.g. "packaged under OPPS, status indicator N", "manufacturer supplies '
+    'it free"): it is kept with your name, for the coder and an audit.'
+)
+
+
+def drugs_no_line_decided() -> QuerySet[Drug]:
+    """Drugs the drug lines cannot bill whose missing drug line a pharmacist decided (listed on
+    the worklist under "No drug line, by decision", each with its reason and an undo), as
+    `drugs_not_billable` selects them otherwise; by name."""
+    return (
+        Drug.objects.filter(drug_class__isnull=False)
+        .exclude(drug_class=DrugClass.HYDRATION)
+        .filter(Q(hcpcs_code="") | Q(billing_unit_amount__isnull=True))
+        .exclude(no_drug_line="")
+        .filter(Q(active=True) | Q(pk__in=Order.objects.values("drug_id")))
+        .select_related("no_drug_line_by")
+        .order_by("name")
+    )
+
+
+@transaction.atomic
+def drug_no_line_decide(*, drug: Drug, reason: str, note: str, user: AbstractBaseUser) -> Drug:
+    """Record that the drug has no drug line on purpose (`reason` a NoDrugLine value, `note` the
+    pharmacist's words): who, when and why on the row and in the audit trail. Refused, beside
+    the field, for a drug its drug lines bill (a HCPCS code and a billing unit), an untagged
+    drug (its class first) or a hydration fluid (never listed)."""
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    if reason not in NoDrugLine.values:
+        raise ValidationError({"reason": "Choose why the drug has no drug line."})
+    note = " ".join(note.split())
+    if not note:
+        raise ValidationError({"note": NO_LINE_NOTE_MISSING})
+    if len(note) > REASON_MAX:
+        raise ValidationError({"note": f"At most {REASON_MAX} characters."})
+    gap = drug_billing_gap(hcpcs=locked.hcpcs_code, billing_unit_amount=locked.billing_unit_amount)
+    if not gap:
+        raise ValidationError(
+            {
+                "reason": f"{locked.name} has a HCPCS code and a billing unit: its drug lines "
+                "bill it, there is nothing to decide."
+            }
+        )
+    if locked.drug_class is None:
+        raise ValidationError({"reason": f"Tag {locked.name}'s class first."})
+    if locked.drug_class == DrugClass.HYDRATION:
+        raise ValidationError(
+            {"reason": "A hydration fluid makes no drug line and is never listed as not billable."}
+        )
+    locked.no_drug_line = reason
+    locked.no_drug_line_note = note
+    locked.no_drug_line_by = user  # type: ignore[assignment]
+    locked.no_drug_line_at = timezone.now()
+    with history_context(action="drug_no_line_decide", user=user.pk, reason=note):
+        locked.save(update_fields=[*NO_LINE_FIELDS])
+    return locked
+
+
+NO_LINE_FIELDS = ("no_drug_line", "no_drug_line_note", "no_drug_line_by", "no_drug_line_at")
+
+
+def _no_line_moot(drug: Drug) -> list[str]:
+    """A decided drug now given its HCPCS code and billing unit (the drug form, the import):
+    its drug lines bill it, the decision is cleared with the same save (the fields to save
+    with it; the decision stays in the audit trail). Were the code removed again, the drug is
+    "Not billable" until a pharmacist decides afresh."""
+    if not drug.no_drug_line or drug_billing_gap(
+        hcpcs=drug.hcpcs_code, billing_unit_amount=drug.billing_unit_amount
+    ):
+        return []
+    drug.no_drug_line = ""
+    drug.no_drug_line_note = ""
+    drug.no_drug_line_by = None
+    drug.no_drug_line_at = None
+    return list(NO_LINE_FIELDS)
+
+
+@transaction.atomic
+def drug_no_line_undo(*, drug: Drug, user: AbstractBaseUser) -> Drug:
+    """Undo the decision: the drug is "Not billable" again, CLAIM-HCPCS and the coder's badge
+    are raised for it again. Who, when and why it was decided stay in the audit trail."""
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    if not locked.no_drug_line:
+        raise ValidationError(f"{locked.name} has no decision to undo.")
+    was = locked.no_drug_line_note
+    locked.no_drug_line = ""
+    locked.no_drug_line_note = ""
+    locked.no_drug_line_by = None
+    locked.no_drug_line_at = None
+    with history_context(action="drug_no_line_undo", user=user.pk, decided_reason=was):
+        locked.save(update_fields=[*NO_LINE_FIELDS])
+    return locked
 
 
 def hcpcs_charge_master_warning(code: str, *, on: date | None = None) -> str:
@@ -1514,6 +1620,7 @@ def formulary_import(
             if billing is not None
             else contextlib.nullcontext()
         )
+        changed += _no_line_moot(drug)
         if changed:
             with audited:
                 drug.save(update_fields=changed)

@@ -23,6 +23,12 @@ urlpatterns = [
     ),
     path("drugs/<int:pk>/retire/", views.drug_retire_view, name="drug_retire"),
     path("drugs/<int:pk>/reactivate/", views.drug_reactivate_view, name="drug_reactivate"),
+    path("drugs/<int:pk>/no-drug-line/", views.drug_no_line_view, name="drug_no_line"),
+    path(
+        "drugs/<int:pk>/no-drug-line/undo/",
+        views.drug_no_line_undo_view,
+        name="drug_no_line_undo",
+    ),
     # pk: the DrugNdc
     path("ndcs/<int:pk>/edit/", views.drug_ndc_update_view, name="drug_ndc_update"),
     path("ndcs/<int:pk>/retire/", views.drug_ndc_retire_view, name="drug_ndc_retire"),

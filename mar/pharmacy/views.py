@@ -33,10 +33,12 @@ from mar.models import (
     DrugClassChange,
     DrugNdc,
     Encounter,
+    NoDrugLine,
     Order,
     SafetyOverride,
 )
 from mar.pharmacy.services import (
+    NO_LINE_NOTE_MISSING,
     REASON_MAX,
     FormularyImportError,
     ImportBillingChange,
@@ -51,10 +53,13 @@ from mar.pharmacy.services import (
     drug_ndc_reactivate,
     drug_ndc_retire,
     drug_ndc_update,
+    drug_no_line_decide,
+    drug_no_line_undo,
     drug_not_charged_said,
     drug_reactivate,
     drug_retire,
     drug_save,
+    drugs_no_line_decided,
     drugs_not_billable,
     formulary_export,
     formulary_import,
@@ -332,6 +337,34 @@ class DrugRetireForm(forms.Form):
     )
 
 
+class DrugNoLineForm(forms.Form):
+    """Why a drug the drug lines cannot bill has no drug line, on purpose
+    (pharmacy.services.drug_no_line_decide)."""
+
+    reason = forms.ChoiceField(
+        label="Why it has no drug line",
+        choices=NoDrugLine.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose why the drug has no drug line: packaged, or supplied free or by "
+            "the patient.",
+            "invalid_choice": "Choose one of the two reasons.",
+        },
+    )
+    note = forms.CharField(
+        label="In your words",
+        max_length=REASON_MAX,
+        error_messages={"required": NO_LINE_NOTE_MISSING},
+        widget=forms.TextInput(
+            attrs={"placeholder": "e.g. packaged under OPPS (status indicator N) for 2026"}
+        ),
+        validators=[validate_reason_in_words],
+        help_text="Kept with your name and the time; the coder no longer sees CLAIM-HCPCS for "
+        "it. If the drug has a code of its own or an unclassified one (J3490, J9999, C9399), "
+        "add that code instead: it is then billed.",
+    )
+
+
 class OrderClassForm(forms.Form):
     drug_class = forms.ChoiceField(
         label="Class for this order",
@@ -466,6 +499,7 @@ def formulary_worklist(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "untagged": untagged,
         "not_billable": not_billable,
+        "no_line_decided": list(drugs_no_line_decided()),
         # As the orders page heads them: on records in progress, and signed before
         # verification (listed apart there), so the two pages give the same count.
         "unverified_count": _to_verify(Order.objects.all()).count(),
@@ -513,6 +547,7 @@ def _drug_page(
     edit_form: tuple[int, NdcEditForm] | None = None,
     status: int = 200,
     allergy_form: DrugAllergyClassesForm | None = None,
+    no_line_form: DrugNoLineForm | None = None,
 ) -> HttpResponse:
     """The drug's page; `ndc_form`, `retire_form` or `edit_form` (NDC pk, form),
     `drug_retire_form` or `allergy_form` bound with what was typed."""
@@ -531,6 +566,7 @@ def _drug_page(
     # None preferred (the preferred one was retired): a drug line with no NDC scanned carries
     # the first active one by NDC (coding/claim.py `ndc_choice`), which the page says while so.
     first = ndcs[0] if ndcs else None
+    gap = drug_billing_gap(hcpcs=drug.hcpcs_code, billing_unit_amount=drug.billing_unit_amount)
     context = {
         "drug": drug,
         "changes": drug.class_changes.select_related("by", "order"),
@@ -545,6 +581,18 @@ def _drug_page(
         "cross_sensitivities": safety.cross_sensitivities_of(drug.allergy_classes),
         # Its HCPCS code not in the charge master: said beside the code while it holds.
         "hcpcs_warning": hcpcs_charge_master_warning(drug.hcpcs_code),
+        # What keeps it off the drug lines ("" when nothing does) and, while so, the form that
+        # says it has no drug line on purpose (a classified drug, not a hydration fluid).
+        "billing_gap": gap,
+        "no_line_form": no_line_form
+        or (
+            DrugNoLineForm()
+            if can_edit
+            and gap
+            and not drug.no_drug_line
+            and drug.drug_class not in (None, DrugClass.HYDRATION)
+            else None
+        ),
         "allergy_form": allergy_form
         or (
             DrugAllergyClassesForm(initial={"allergy_classes": drug.allergy_classes})
@@ -597,6 +645,55 @@ def drug_retire_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("pharmacy:drug", pk=drug.pk)
     return _drug_page(request, _drug_of(pk), drug_retire_form=form, status=400)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_no_line_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Say the drug has no drug line on purpose, choosing why; a refusal is said beside the
+    field on the drug's page, with what was typed."""
+    drug = _drug_of(pk)
+    form = DrugNoLineForm(request.POST)
+    if form.is_valid():
+        try:
+            saved = drug_no_line_decide(
+                drug=drug,
+                reason=form.cleaned_data["reason"],
+                note=form.cleaned_data["note"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{saved.name}: no drug line, by decision ({saved.get_no_drug_line_display()}). "
+                'It left "Not billable" and the coder no longer sees CLAIM-HCPCS for it; its '
+                "charges are unchanged. Undo it from the worklist or this page.",
+            )
+            return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#no-drug-line")
+    return _drug_page(request, _drug_of(pk), no_line_form=form, status=400)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_no_line_undo_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo the decision: the drug is "Not billable" again. Back to the worklist when undone
+    there, else to the drug's page."""
+    drug = _drug_of(pk)
+    try:
+        drug_no_line_undo(drug=drug, user=request.user)
+    except ValidationError as exc:  # undone already (a page from before): said
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f'{drug.name}: the decision is undone. It is "Not billable" again and the coder '
+            "sees CLAIM-HCPCS for it until its HCPCS code and billing unit are added.",
+        )
+    if request.POST.get("origin") == "worklist":
+        return redirect(f"{reverse('pharmacy:worklist')}#no-drug-line")
+    return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#no-drug-line")
 
 
 @require_POST

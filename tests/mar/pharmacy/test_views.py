@@ -52,6 +52,8 @@ MATRIX = [
     ("pharmacy:drug_allergy_classes", "post", PHARMACY),
     ("pharmacy:drug_retire", "post", PHARMACY),
     ("pharmacy:drug_reactivate", "post", PHARMACY),
+    ("pharmacy:drug_no_line", "post", PHARMACY),
+    ("pharmacy:drug_no_line_undo", "post", PHARMACY),
     ("pharmacy:drug_ndc_retire", "post", PHARMACY),
     ("pharmacy:drug_ndc_reactivate", "post", PHARMACY),
     ("pharmacy:drug_ndc_prefer", "post", PHARMACY),
