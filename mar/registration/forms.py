@@ -302,5 +302,5 @@ class AccountNumberForm(forms.Form):
         label="Account number",
         max_length=40,
         error_messages={"required": "Enter the account number."},
-        help_text="Billing's number for the visit; a signed visit's charges are made again with it.",
+        help_text="Billing's number for the visit; a signed visit's charges are made again.",
     )
