@@ -111,3 +111,23 @@ def test_the_post_needs_the_csrf_token(role_users) -> None:
     client.force_login(role_users["clerk"])
     assert post(client, encounter, "V-3600").status_code == 403
     assert Encounter.objects.get(pk=encounter.pk).account_number == ""
+
+
+def test_edit_account_on_the_coders_review_says_registration_enters_it_and_clears_once_it_has(
+    client_as, django_capture_on_commit_callbacks
+) -> None:
+    """The coder's review page lists EDIT-ACCOUNT in the engine's words (coding/engine/edits.py
+    `account_edits`: registration enters the number); the clerk enters it and, the charges made
+    again, the coder's page no longer lists it."""
+    encounter, _, _ = reviewed(account_number="")
+    coder = client_as("coder")
+    page = reverse("coding:encounter_charges", args=[encounter.pk])
+
+    def listed() -> str:
+        body = coder.get(page).content.decode()
+        return body.split('data-testid="edits"', 1)[1].split("</ul>", 1)[0]
+
+    assert "EDIT-ACCOUNT" in listed() and "registration enters it" in listed()
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client_as("clerk"), encounter, "V-3700")
+    assert "EDIT-ACCOUNT" not in listed()
