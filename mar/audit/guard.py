@@ -16,6 +16,10 @@ The rule, enforced by the database for every statement from any client:
   act, not a change to what the nurse charted (an emergency order is often verified after it
   was given), and the history records who and when. A verification is never changed or undone
   on a signed record.
+- Registration's account number, filled where it was blank (account_number, with updated_at,
+  nothing else changed), is allowed after signing: billing's number for the visit, not the
+  clinical record (mar/registration/services.py `encounter_account_set`, audited there). A set
+  account number never changes on a signed record.
 - Addenda are append-only.
 
 How: a BEFORE row trigger notes, in a transaction-local setting, each signed encounter a
@@ -96,6 +100,11 @@ def _touch_func(table: str) -> str:
            OR NEW.signed_at IS DISTINCT FROM OLD.signed_at THEN
             RAISE EXCEPTION 'encounter % is signed: its signature cannot change', OLD.id
                 USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF TG_OP = 'UPDATE' AND OLD.account_number = '' AND NEW.account_number <> ''
+           AND to_jsonb(NEW) - 'account_number' - 'updated_at'
+               = to_jsonb(OLD) - 'account_number' - 'updated_at' THEN
+            RETURN NEW;
         END IF;
     ELSE
         RETURN COALESCE(NEW, OLD);

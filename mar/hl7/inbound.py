@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -63,6 +63,7 @@ from mar.registration.services import (
     WITHDRAWN,
     OrderEntry,
     drug_for_code,
+    encounter_account_set,
     encounter_open,
     encounter_update,
     order_by_placer,
@@ -106,6 +107,8 @@ VISIT_FIELDS = {
 class Result:
     patient: Patient | None = None
     encounter: Encounter | None = None
+    # What was done, said in the ACK's MSA-3 when it is worth saying (an account number filled).
+    note: str = ""
 
 
 def _zone() -> ZoneInfo:
@@ -293,21 +296,57 @@ def adt_register(message: Inbound, now: datetime) -> Result:
     return Result(patient, encounter)
 
 
+def _visit_without_account(message: Inbound, pv1: Segment, patient: Patient) -> Encounter | None:
+    """The patient's visit with no account number an A08 names otherwise than by PV1-19: by
+    PV1-50 (alternate visit id: the MAR's visit id, which its charge messages send as the visit
+    number while there is none), else by its arrival (PV1-44, to the minute: the same visit, as
+    `encounter_open` counts duplicates). None when neither names one."""
+    blank = Encounter.objects.filter(patient=patient, account_number="")
+    alternate = pv1.component(50, 1)
+    if alternate:
+        return (
+            blank.filter(pk=int(alternate)).first()
+            if alternate.isdigit() and len(alternate) < 19
+            else None
+        )
+    arrived = hl7_time(pv1.component(44, 1), zone=_zone(), segment="PV1", field=44)
+    if arrived is None:
+        return None
+    minute = arrived.replace(second=0, microsecond=0)
+    same = list(blank.filter(arrived_at__gte=minute, arrived_at__lt=minute + timedelta(minutes=1)))
+    return same[0] if len(same) == 1 else None
+
+
 def adt_update(message: Inbound, now: datetime) -> Result:
     """A08: demographics; and the visit's unit, chair, attending, arrival, payer if it is open
     (`encounter_update`: the unit as visits spell it, as A04; a signed visit refused on PV1-19
-    when the message would change it)."""
+    when the message would change it).
+
+    A visit with no account number, named by PV1-50 or its arrival (`_visit_without_account`),
+    gets PV1-19 as its number (`encounter_account_set`: registration's number, not the clinical
+    record: a signed visit too, its charges made again); the ACK's MSA-3 says so. A signed
+    visit's other fields are still refused as above, and then nothing is done."""
     patient = _patient_from_pid(message, create=False)
     pv1 = message.one("PV1", required=False)
-    if pv1 is None or not _account(pv1, required=False):
+    account = _account(pv1, required=False) if pv1 is not None else ""
+    if pv1 is None or not account:
         return Result(patient)
-    encounter = _encounter(message, patient)
+    blank = None
+    if not Encounter.objects.filter(account_number__iexact=account).exists():
+        blank = _visit_without_account(message, pv1, patient)
+    encounter = blank or _encounter(message, patient)
     fields = {k: v for k, v in _visit_fields(message, pv1).items() if v not in ("", None)}
     try:  # the unit as visits spell it, the checks of A04: the registration's one service
         encounter_update(encounter=encounter, now=now, **fields)
+        if blank is not None:
+            encounter_account_set(encounter=blank, account_number=account, source="HL7 ADT^A08")
     except ValidationError as exc:
         raise _validation_to_hl7(exc, _visit_where()) from None
-    return Result(patient, encounter)
+    if blank is None:
+        return Result(patient, encounter)
+    again = "; charges re-run" if blank.is_signed else ""
+    note = f"PV1-19 {blank.account_number} entered on visit {blank.pk} (it had none){again}."
+    return Result(patient, encounter, note)
 
 
 def adt_discharge(message: Inbound, now: datetime) -> Result:
@@ -664,6 +703,7 @@ def _answer(record: InterfaceMessage, text: str, now: datetime) -> str:
         control_id=f"ACK{record.pk}-{record.attempts}",
         error=error,
         at=now,
+        note=result.note,
     )
     record.outcome = {
         "AA": InterfaceMessage.Outcome.ACCEPTED,

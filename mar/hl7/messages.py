@@ -225,10 +225,12 @@ def ack_build(
     control_id: str,
     error: Hl7Error | None = None,
     at: datetime,
+    note: str = "",
 ) -> str:
     """The ACK (hl7apy): MSA-1 AA/AE/AR and MSA-2 the message's control id; on an error, MSA-3
     its text and an ERR segment naming the segment and field (ERR-2 error location, ERR-3 the
-    table 0357 code, ERR-4 severity; ERR-1 as well for versions before 2.5)."""
+    table 0357 code, ERR-4 severity; ERR-1 as well for versions before 2.5). `note`: what an
+    accepted message did worth saying (an account number filled), in MSA-3 (its text message)."""
     ack_version = version if version in VERSIONS else "2.5"
     msg = Message("ACK", version=ack_version, validation_level=VALIDATION_LEVEL.TOLERANT)
     app, _, facility = sender.partition("^")
@@ -244,6 +246,8 @@ def ack_build(
     msg.add_segment("MSA")
     msg.msa.msa_1 = code
     msg.msa.msa_2 = _escape(inbound_id)
+    if note and error is None:
+        msg.msa.msa_3 = _escape(note[:80])
     if error is not None:
         if ack_version < "2.5":
             msg.msa.msa_3 = _escape(error.text[:80])

@@ -293,3 +293,14 @@ class OrderEntryForm(forms.Form):
         """Show the confirm box: the same order is on the visit already (said beside the drug)."""
         self.fields["duplicate_confirm"].widget = forms.CheckboxInput()
         self._bound_fields_cache.pop("duplicate_confirm", None)
+
+
+class AccountNumberForm(forms.Form):
+    """The account number of a visit that has none, entered later (`encounter_account_set`)."""
+
+    account_number = forms.CharField(
+        label="Account number",
+        max_length=40,
+        error_messages={"required": "Enter the account number."},
+        help_text="Billing's number for the visit; a signed visit's charges are made again.",
+    )

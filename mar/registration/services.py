@@ -402,6 +402,65 @@ def encounter_update(
     return changed
 
 
+# The charge run an account number entered on a signed visit owes: the addendum's trigger, as
+# `addendum_store` queues it (the record's input changed; the coder's corrections carried).
+ACCOUNT_SET_TRIGGER = "addendum"
+
+
+@transaction.atomic
+def encounter_account_set(*, encounter: Encounter, account_number: str, source: str) -> bool:
+    """The account number of a visit that has none, entered later by registration (the clerk,
+    `source` "registration desk"; an ADT^A08's PV1-19, `source` "HL7 ADT^A08"): in progress or
+    signed. Not the clinical record, so not an addendum: the signed-record guard lets exactly
+    this change through (mar/audit/guard.py: a blank account number filled, nothing else).
+
+    The checks of `encounter_open` (trimmed; unique, case-insensitive; the same messages). A
+    visit whose number is set keeps it: the same number again is no change (False), another is
+    refused, said beside the field. Set (True): the change goes in the audit trail under its own
+    action (who, when, from where), the visit's stored summary is invalidated, and a signed
+    visit's charges are owed again as an addendum owes them (`charges_owed`, its trigger): the
+    new run's record carries the number (EDIT-ACCOUNT no longer raised), the coders' corrections
+    are carried onto it (coding/corrections.py `corrections_carry`)."""
+    _visit_fields_check({"account_number": account_number})
+    account_number = account_number.strip()
+    if not account_number:
+        raise _fail("account_number", "Enter the account number.")
+    locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
+    if locked.account_number:
+        if locked.account_number.casefold() == account_number.casefold():
+            return False
+        if locked.is_signed:
+            raise _fail(
+                "account_number",
+                f"Visit {locked.pk} is signed with account number {locked.account_number}: "
+                "an account number already set is not changed on a signed visit.",
+            )
+        raise _fail(
+            "account_number",
+            f"Visit {locked.pk} already has account number {locked.account_number}: only a "
+            "blank account number is entered here.",
+        )
+    duplicate = _visit_duplicate(
+        patient=locked.patient, arrived_at=None, account_number=account_number
+    )
+    if duplicate is not None:
+        raise _fail(
+            "account_number", f"Already open: {duplicate.why} (visit {duplicate.encounter.pk})."
+        )
+    locked.account_number = account_number
+    with history_context_apart(action="visit_account_set", source=source):
+        locked.save(update_fields=["account_number", "updated_at"])
+    encounter.account_number = account_number
+    summary_invalidate(encounter_ids=[locked.pk])
+    if locked.is_signed:
+        charges_port().charges_owed(
+            encounter_id=locked.pk,
+            trigger=ACCOUNT_SET_TRIGGER,
+            reason=f"Account number {account_number} entered by registration ({source}).",
+        )
+    return True
+
+
 def visits_in_progress(patient: Patient) -> list[Encounter]:
     """The patient's visits in progress (not signed), the earliest arrival first."""
     return list(

@@ -12,6 +12,7 @@ urlpatterns = [
     path("patients/<int:pk>/", views.patient_detail, name="patient"),
     path("patients/<int:pk>/visits/new/", views.visit_new, name="visit_new"),
     path("visits/<int:pk>/", views.visit_detail, name="visit"),
+    path("visits/<int:pk>/account/", views.visit_account_set, name="visit_account_set"),
     path("visits/<int:pk>/orders/new/", views.order_new, name="order_new"),
     path("visits/<int:pk>/orders/check/<str:field>/", views.order_check, name="order_check"),
     path("search/drugs/", views.drug_options, name="drug_options"),

@@ -22,11 +22,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mar.dosing import dose_shown
 from mar.forms import apply_validation_error
 from mar.models import Encounter, Patient
-from mar.registration.forms import OrderEntryForm, PatientForm, VisitForm
+from mar.registration.forms import AccountNumberForm, OrderEntryForm, PatientForm, VisitForm
 from mar.registration.icd10 import icd10_search
 from mar.registration.services import (
     ORDER_FIELDS_CHECKED,
     drug_search,
+    encounter_account_set,
     encounter_open,
     order_by_entry_key,
     order_enter,
@@ -41,7 +42,7 @@ from mar.registration.services import (
     units_known,
     visits_in_progress,
 )
-from mar.roles import CLERK, NURSE, role_required
+from mar.roles import CLERK, NURSE, role_required, user_has_role
 from mar.services.safety import allergy_cross_only
 
 
@@ -133,12 +134,51 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _visit_page(
+    request: HttpRequest, encounter: Encounter, account_form: AccountNumberForm | None = None
+) -> HttpResponse:
+    """The clerk's visit page; a visit with no account number offers the clerk (and admin) its
+    form (`account_form`: the one posted, with its messages beside the field)."""
+    orders = encounter.orders.select_related("drug", "entered_by", "verified_by", "returned_by")
+    if account_form is None and not encounter.account_number and user_has_role(request.user, CLERK):
+        account_form = AccountNumberForm()
+    return render(
+        request,
+        "registration/visit.html",
+        {"encounter": encounter, "orders": orders, "account_form": account_form},
+    )
+
+
 @require_GET
 @role_required(CLERK, NURSE)
 def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
-    orders = encounter.orders.select_related("drug", "entered_by", "verified_by", "returned_by")
-    return render(request, "registration/visit.html", {"encounter": encounter, "orders": orders})
+    return _visit_page(request, encounter)
+
+
+@require_POST
+@role_required(CLERK)
+def visit_account_set(request: HttpRequest, pk: int) -> HttpResponse:
+    """Registration enters the account number of a visit that has none, in progress or signed
+    (`encounter_account_set`: a signed visit's charges are made again, EDIT-ACCOUNT clears)."""
+    encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
+    form = AccountNumberForm(request.POST)
+    if form.is_valid():
+        try:
+            encounter_account_set(
+                encounter=encounter,
+                account_number=form.cleaned_data["account_number"],
+                source="registration desk",
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            said = f"Account number {encounter.account_number} entered."
+            if encounter.is_signed:
+                said += " The visit's charges are being made again with it for the coders."
+            messages.success(request, said)
+            return redirect("registration:visit", pk=encounter.pk)
+    return _visit_page(request, encounter, form)
 
 
 def _order_form(encounter: Encounter, data: Any = None) -> OrderEntryForm:

@@ -318,6 +318,28 @@ def test_a_pharmacists_first_verification_of_a_signed_order_is_let_through_and_n
     )
 
 
+@pytest.mark.postgresql(TRIGGERS)
+def test_registrations_account_number_filled_on_a_signed_visit_is_let_through_and_nothing_more(
+    nurse_user,
+) -> None:
+    """A blank account number filled after signing (registration's, not the clinical record:
+    `encounter_account_set`) passes without an addendum; with any other change, or changing a
+    number already set, it is a change to the signed record."""
+    encounter = factories.chemo_encounter_create(account_number="")
+    signature_store(encounter=encounter, user=nurse_user)
+    fill = "UPDATE mar_encounter SET account_number = %s, updated_at = now() WHERE id = %s"
+    assert "is signed" in refused(
+        "UPDATE mar_encounter SET account_number = 'V-1', unit = 'ED' WHERE id = %s",
+        (encounter.pk,),
+    )
+    with transaction.atomic():
+        sql(fill, ("V-7001", encounter.pk))
+        commit_checks()
+    assert Encounter.objects.get(pk=encounter.pk).account_number == "V-7001"
+    assert "is signed" in refused(fill, ("V-7002", encounter.pk))
+    assert "is signed" in refused(fill, ("", encounter.pk))
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgresql(TRIGGERS)
 def test_in_autocommit_the_raw_update_fails_at_once(nurse_user) -> None:

@@ -150,6 +150,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "registration:patient": ("GET", frozenset({K, N, A}), "patient"),
     "registration:visit_new": ("GET POST", frozenset({K, A}), "patient"),
     "registration:visit": ("GET", frozenset({K, N, A}), "encounter"),
+    "registration:visit_account_set": ("POST", frozenset({K, A}), "encounter"),
     "registration:order_new": ("GET POST", frozenset({K, N, A}), "encounter"),
     # The order form's drug and indication checked as they are typed (htmx).
     "registration:order_check": ("POST", frozenset({K, N, A}), "order_field"),

@@ -357,3 +357,49 @@ def test_a_field_longer_than_kept_is_an_error_on_that_field_not_an_internal_erro
     assert ack["ERR"][2] == where
     assert says in ack["ERR"][3]
     assert not Patient.objects.exists()
+
+
+def test_a08_fills_the_blank_account_number_of_a_signed_visit_named_by_its_arrival() -> None:
+    """A signed visit with no account number (the clerk left it empty): ADT^A08 with PV1-19
+    fills it (`encounter_account_set`, registration's number, not an addendum), the visit named
+    by its arrival (PV1-44) since no visit has that number yet; the ACK says what was done.
+    Before, a signed visit's A08 was refused and EDIT-ACCOUNT could only be overridden."""
+    receive(register(account="V-9001"))
+    Encounter.objects.update(account_number="", status=Encounter.Status.SIGNED)
+    ack = receive(message("ADT^A08", pid(), pv1(account="V-9001")))
+    assert ack["MSA"][1] == "AA"
+    visit = Encounter.objects.get()
+    assert visit.account_number == "V-9001"
+    assert (
+        ack["MSA"][3] == f"PV1-19 V-9001 entered on visit {visit.pk} (it had none); charges re-run."
+    )
+
+
+def test_a08_filling_a_signed_visits_number_still_refuses_its_other_changes() -> None:
+    """The number is registration's; the unit is the record's: a signed visit's A08 changing
+    the unit is refused as before, and then nothing is done (the number stays blank)."""
+    receive(register(account="V-9001"))
+    Encounter.objects.update(account_number="", status=Encounter.Status.SIGNED)
+    ack = receive(message("ADT^A08", pid(), pv1(account="V-9001", p3="Emergency Department^^7")))
+    assert (ack["MSA"][1], ack["ERR"][2]) == ("AE", "PV1^1^19")
+    assert "signed" in "|".join(ack["ERR"])
+    assert Encounter.objects.get().account_number == ""
+
+
+def test_a08_of_a_number_in_use_does_not_fill_another_visit() -> None:
+    """PV1-19 naming another visit's number is that visit's A08: the blank one stays blank (here
+    the number is another patient's: refused as before)."""
+    receive(register(mrn="H-1001", account="V-9001"))
+    Encounter.objects.update(account_number="", status=Encounter.Status.SIGNED)
+    receive(register(mrn="H-2002", account="V-9002"))
+    ack = receive(message("ADT^A08", pid(), pv1(account="v-9002")))
+    assert (ack["MSA"][1], ack["ERR"][2]) == ("AE", "PV1^1^19")
+    assert Encounter.objects.filter(account_number="").count() == 1
+
+
+def test_a08_naming_no_visit_without_a_number_is_still_an_unknown_visit() -> None:
+    receive(register(account="V-9001"))
+    Encounter.objects.update(account_number="", status=Encounter.Status.SIGNED)
+    ack = receive(message("ADT^A08", pid(), pv1(account="V-9009", p44="202603021200")))
+    assert (ack["MSA"][1], ack["ERR"][2]) == ("AE", "PV1^1^19")
+    assert Encounter.objects.get().account_number == ""

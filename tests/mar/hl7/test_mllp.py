@@ -182,3 +182,37 @@ def test_an_a08_over_mllp_moves_the_visit_to_a_unit_as_visits_spell_it(listener)
     visit = Encounter.objects.get(account_number="V-9002")
     assert (visit.unit, visit.location_label) == ("Infusion Center", "12")
     assert set(Encounter.objects.values_list("unit", flat=True)) == {"Infusion Center"}
+
+
+def test_an_a08_over_mllp_fills_a_signed_visits_blank_account_number_and_edit_account_clears(
+    listener,
+) -> None:
+    """A signed, coded visit with no account number (EDIT-ACCOUNT on the coder's review): the
+    ADT feed's A08 names it by PV1-50 (the MAR's visit id, which its charge messages sent as the
+    visit number) with PV1-19 the account number; the number is filled, the charges made again
+    after commit, and EDIT-ACCOUNT is gone from the new run. The ACK says what was done."""
+    from coding.models import ChargeRun
+    from coding.review import charge_edits_for_run
+    from tests.coding.review_helpers import reviewed
+
+    encounter, run, _ = reviewed(account_number="")
+    assert [e.finding.rule for e in charge_edits_for_run(run).items] == ["EDIT-ACCOUNT"]
+    (ack,) = send(
+        listener,
+        frame(
+            message(
+                "ADT^A08",
+                pid(mrn=encounter.patient.mrn),
+                pv1(account="V-9301", p3="", p7="", p44="", p50=str(encounter.pk)),
+            )
+        ),
+    )
+    assert msa(ack)[1] == "AA"
+    assert (
+        msa(ack)[3]
+        == f"PV1-19 V-9301 entered on visit {encounter.pk} (it had none); charges re-run."
+    )
+    assert Encounter.objects.get(pk=encounter.pk).account_number == "V-9301"
+    new = ChargeRun.objects.get(encounter=encounter, is_current=True)
+    assert new.pk != run.pk
+    assert charge_edits_for_run(new).items == []
