@@ -26,7 +26,7 @@ from coding import review_reads
 from coding.claim import preferred_ndc
 from coding.engine.drug_units import DrugGiven, amount_label, dose_missing, encounter_drug_lines
 from coding.models import ChargeFinding, ChargeLine, ChargeRun
-from mar.models import Administration, Drug, DrugNdc
+from mar.models import Administration, Drug, DrugClass, DrugNdc
 from mar.record import administration_record_id
 
 DRUG_LINE_POSITION_BASE = 1000
@@ -100,6 +100,7 @@ def drug_lines_compute(
                 waste_value=adm.waste_value,
                 waste_unit=adm.waste_unit or "",
                 ndc=scanned,
+                packaged=drug.drug_class == DrugClass.HYDRATION,  # the product, not the use
             )
         )
     items = encounter_drug_lines(given)  # one call: the lines group across administrations

@@ -23,7 +23,9 @@ formulary's container:
   no modifier and a DRUG-WASTE finding (info) for the coder.
 - multi-dose: never JW or JZ; charted waste is not billed, and a DRUG-WASTE finding (info) says so.
 - not stated: never JW or JZ (single-dose cannot be claimed), and a DRUG-WASTE finding (info) per
-  administration asks for the pharmacist to state the container.
+  administration asks for the pharmacist to state the container, except for a hydration fluid
+  (`packaged`): packaged under OPPS, not separately payable, so outside the JW/JZ policy (CMS,
+  "JW and JZ modifier policy" FAQ: the policy applies to drugs separately payable under Part B).
 
 The findings (DRUG-WASTE, DRUG-UNIT) and the not-charged entries (DRUG-DOSE) stay one per
 administration. A dose whose unit cannot become the billing unit (mg/m2, mg/kg, AUC: as
@@ -136,6 +138,9 @@ class DrugGiven:
     waste_value: Decimal | None = None
     waste_unit: str = ""
     ndc: str = ""  # the 11-digit NDC scanned at the bedside, "" when none
+    # A hydration fluid: packaged under OPPS (status indicator N), not separately payable, so
+    # the JW/JZ policy does not ask its container (no DRUG-WASTE note when none is stated).
+    packaged: bool = False
 
 
 @dataclass(slots=True)
@@ -160,6 +165,8 @@ def dose_missing(
 
 def _waste_note(given: DrugGiven) -> str | None:
     """The coder's note on the waste of a drug not known to come in a single-dose container."""
+    if given.container != MULTI_DOSE and given.packaged:
+        return None  # JW/JZ apply to separately payable drugs only (CMS JW/JZ FAQ)
     if given.container == MULTI_DOSE:
         if given.waste_value is None or given.waste_value <= 0:
             return None

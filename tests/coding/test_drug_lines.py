@@ -18,7 +18,7 @@ from coding.drug_lines import (
 )
 from coding.models import ChargeFinding, ChargeLine
 from coding.services import charge_run_generate
-from mar.models import Administration, Drug
+from mar.models import Administration, Drug, DrugClass
 from tests.coding.review_helpers import (
     ONDANSETRON_NDCS,
     addendum_for_test,
@@ -164,6 +164,21 @@ def test_container_not_stated_gets_the_finding_and_no_modifiers(waste: Decimal |
     message = str(finding["message"])
     assert "does not say whether it comes in a single-dose container" in message
     assert "pharmacist should state" in message
+
+
+def test_a_hydration_fluid_with_no_container_stated_gets_no_waste_finding() -> None:
+    """The formulary's hydration class marks the fluid packaged (outside JW/JZ): no DRUG-WASTE
+    asking the pharmacist for its container; the same drug untagged still gets it."""
+    for drug_class, expected in ((DrugClass.HYDRATION, 0), (DrugClass.THERAPEUTIC, 1)):
+        drug = Drug(name="sodium chloride 0.9%", hcpcs_code="J7030", drug_class=drug_class)
+        drug.billing_unit_amount, drug.billing_unit = Decimal(1000), "mL"
+        adm = Administration(
+            pk=9, drug=drug, start=datetime(2026, 3, 2, 14, tzinfo=UTC), dose_value=Decimal(1000)
+        )
+        adm.dose_unit = "mL"
+        out = drug_lines_compute([adm], ZoneInfo("UTC"))
+        assert [(line["code"], line["units"]) for line in out.lines] == [("J7030", 1)]
+        assert len(waste_findings(out)) == expected, drug_class
 
 
 def test_container_not_stated_gives_one_finding_per_administration() -> None:

@@ -96,6 +96,20 @@ def test_multi_dose_and_unstated_containers_never_take_jw_or_jz() -> None:
         assert [f["rule"] for f in items.findings] == ["DRUG-WASTE"]
 
 
+def test_a_hydration_fluid_with_no_container_stated_gets_no_waste_note() -> None:
+    """CMS's JW/JZ policy covers drugs separately payable under Part B; a hydration fluid is
+    packaged under OPPS (status indicator N), so its container is not asked (no DRUG-WASTE)."""
+    saline = {"drug": "sodium chloride 0.9%", "hcpcs": "J7030", "billing_unit": "mL"}
+    saline |= {"per_unit": Decimal(1000), "dose_value": Decimal(1000), "dose_unit": "mL"}
+    items = drug_line_items(given(container="", packaged=True, **saline))
+    assert [(ln["code"], ln["units"], ln["modifiers"]) for ln in items.lines] == [("J7030", 1, [])]
+    assert items.findings == []
+    # A drug that is not packaged keeps the note, whatever else is the same.
+    assert [f["rule"] for f in drug_line_items(given(container="", **saline)).findings] == [
+        "DRUG-WASTE"
+    ]
+
+
 def test_a_dose_unit_that_cannot_be_billed_is_not_charged_drug_dose_and_no_line() -> None:
     """The finding is the engine's DRUG-DOSE check on the record (test_issue15_checks.py)."""
     items = drug_line_items(given(dose_unit="mg/m2"))
