@@ -9,6 +9,10 @@ and exported. Now a correction comes back for re-review, saying what changed, wh
 under its line changed (the administrations it covers, or the engine's account of the line)
 or when a query on the encounter was answered since she confirmed it; a correction whose basis
 did not change is still carried silently.
+
+Each x2 here is one the charted minutes bear by the time it counts (EDIT-INFUSION-TIME): the
+nurse's addendum charts the hydration to 09:40, past the chemotherapy's 09:15 start (100 minutes:
+x2 at most), while the engine, counting its minutes alone, still makes x1.
 """
 
 import re
@@ -33,19 +37,16 @@ from coding.review import (
 )
 from coding.services import charge_run_generate
 from mar.models import Administration
-from tests.coding.review_helpers import addendum_for_test, reviewed
+from tests.coding.review_helpers import HYDRATION_BEARING_TWO, addendum_for_test, reviewed
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("example_corrections_not_held_for_time"),  # tests/coding/conftest.py
-]
+pytestmark = pytest.mark.django_db
 
 
 REASON = "query sent to confirm"
 
 
-def claimed(coder):
-    encounter, run, item = reviewed()
+def claimed(coder, *, hydration_minutes: int | None = None):
+    encounter, run, item = reviewed(hydration_minutes=hydration_minutes)
     item = review_claim(user=coder, item_id=item.pk)
     return encounter, item.run, item
 
@@ -95,7 +96,9 @@ def test_a_correction_whose_covered_administration_changed_comes_back_though_the
     coder_user,
 ) -> None:
     encounter, first, item = hydration_corrected_to_two_and_queried(coder_user)
-    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    second, _ = addendum(
+        encounter, coder_user, drug="sodium chloride 0.9%", stop_after=HYDRATION_BEARING_TWO
+    )
     assert [line.units for line in second.lines.filter(code="96361")] == [1]  # still x1
     (waiting,) = corrections_waiting(second)
     assert waiting.line is not None and waiting.line.run_id == second.pk  # the new x1 line
@@ -103,7 +106,7 @@ def test_a_correction_whose_covered_administration_changed_comes_back_though_the
     # It applies to nothing while waiting: the engine's x1 is what stands, and acceptance waits.
     assert units_of(second, "96361") == [1]
     said = " ".join(waiting.basis["changed"])
-    assert "stop 09:00 → 09:20" in said, said
+    assert "stop 09:00 → 09:40" in said, said
     assert "answered" in said  # the query the coder was waiting on
     item = review_claim(user=coder_user, item_id=item.pk)
     with pytest.raises(ValidationError, match="re-review"):
@@ -116,7 +119,9 @@ def test_kept_after_the_change_it_is_sent_and_a_later_unrelated_addendum_carries
     coder_user,
 ) -> None:
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    second, _ = addendum(
+        encounter, coder_user, drug="sodium chloride 0.9%", stop_after=HYDRATION_BEARING_TWO
+    )
     item = review_claim(user=coder_user, item_id=item.pk)
     (waiting,) = corrections_waiting(second)
     kept = correction_resolve(
@@ -140,7 +145,7 @@ def test_the_engines_account_of_the_line_changing_brings_it_back_too(coder_user)
     hydration, so fewer minutes of hydration run alone (the line's own administrations are
     unchanged, the engine's account of it is not): still 96361 x1."""
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=85)
+    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=105)
     item = review_claim(user=coder_user, item_id=item.pk)
     (waiting,) = corrections_waiting(second)
     correction_resolve(
@@ -199,7 +204,7 @@ def test_the_nurses_word_before_the_run_counts_as_an_answer_since_the_correction
 
 
 def test_a_correction_whose_basis_did_not_change_is_carried_silently(coder_user) -> None:
-    encounter, run, item = claimed(coder_user)
+    encounter, run, item = claimed(coder_user, hydration_minutes=HYDRATION_BEARING_TWO)
     charge_line_correct(
         item=item, user=coder_user, line=run.lines.get(code="96361"), action="change",
         code="96361", units=2, modifiers=[], reason=REASON,
@@ -217,11 +222,11 @@ def test_a_correction_waiting_through_two_addenda_says_everything_changed_since_
     coder_user,
 ) -> None:
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
-    third, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=85)
+    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=HYDRATION_BEARING_TWO)
+    third, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=105)
     (waiting,) = corrections_waiting(third)
     said = " ".join(waiting.basis["changed"])
-    assert "stop 09:00 → 09:25" in said and "answered" in said, said
+    assert "stop 09:00 → 09:45" in said and "answered" in said, said
 
 
 # --- the screens ----------------------------------------------------------------------------
@@ -238,20 +243,20 @@ def test_the_review_page_puts_the_correction_before_the_coder_with_what_changed(
     client_as, coder_user
 ) -> None:
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=HYDRATION_BEARING_TWO)
     review_claim(user=coder_user, item_id=item.pk)
     page = client_as("coder").get(reverse("coding:encounter_charges", args=[encounter.pk]))
     assert page.status_code == 200
     panel = text_of(page.content.decode(), "rereview-item")
     assert "What changed since it was made" in panel, panel
-    assert "stop 09:00 → 09:20" in panel and "When did the hydration stop?" in panel, panel
+    assert "stop 09:00 → 09:40" in panel and "When did the hydration stop?" in panel, panel
     assert "the engine still makes 96361 ×1: keep your 96361 ×2 or drop it" in panel, panel
     assert 'data-testid="resolve-form"' in page.content.decode()
 
 
 def test_the_review_page_is_the_coders_only(client_as, coder_user) -> None:
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=HYDRATION_BEARING_TWO)
     url = reverse("coding:encounter_charges", args=[encounter.pk])
     assert client_as("nurse").get(url).status_code == 403
 
@@ -261,7 +266,9 @@ def test_the_reconciliation_report_says_why_it_came_back_and_the_decision(
 ) -> None:
     """QA: the report said "Carried forward" with an empty re-review column."""
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    second, _ = addendum(
+        encounter, coder_user, drug="sodium chloride 0.9%", stop_after=HYDRATION_BEARING_TWO
+    )
     item = review_claim(user=coder_user, item_id=item.pk)
     (waiting,) = corrections_waiting(second)
     correction_resolve(
@@ -275,7 +282,7 @@ def test_the_reconciliation_report_says_why_it_came_back_and_the_decision(
     )
     row = text_of(page.content.decode(), "correction-row", end="</tr>")
     assert "Kept after re-review" in row, row
-    assert "back for re-review on run 2" in row and "stop 09:00 → 09:20" in row, row
+    assert "back for re-review on run 2" in row and "stop 09:00 → 09:40" in row, row
     assert row.index("back for re-review") < row.index("pump log: two bags"), row
 
 
@@ -285,15 +292,15 @@ def test_the_billing_difference_says_a_correction_waits_before_it_counts(
     """QA: billed with the coder's 96361 x2, an addendum under it put the correction back for
     re-review; "the next export sends" then credited the x2 and sent the engine's x1 as if she
     had dropped it. The difference now says a correction waits and the engine's line stands
-    until she keeps it."""
-    encounter, run, item = claimed(coder_user)
+    until she keeps it. (The hydration charted to 09:40 bears the x2; the addendum to 09:50.)"""
+    encounter, run, item = claimed(coder_user, hydration_minutes=HYDRATION_BEARING_TWO)
     charge_line_correct(
         item=item, user=coder_user, line=run.lines.get(code="96361"), action="change",
         code="96361", units=2, modifiers=[], reason=REASON,
     )  # fmt: skip
     review_accept(item=ReviewItem.objects.get(pk=item.pk), user=coder_user)
     export_create(user=coder_user)
-    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
     assert corrections_waiting(second)
     review_claim(user=coder_user, item_id=item.pk)
     html = (

@@ -89,12 +89,9 @@ from mar.models import Administration, Order
 from mar.pharmacy.services import order_class_override
 from mar.services.signature import addendum_store
 from tests import factories
-from tests.coding.review_helpers import addendum_for_test, reviewed
+from tests.coding.review_helpers import HYDRATION_BEARING_TWO, addendum_for_test, reviewed
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("example_corrections_not_held_for_time"),  # tests/coding/conftest.py
-]
+pytestmark = pytest.mark.django_db
 
 
 def key(line) -> tuple:
@@ -111,13 +108,16 @@ def lines_sum(run: ChargeRun) -> dict:
 
 
 class Billing(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, *, hydration_minutes: int | None = None) -> None:
+        """`hydration_minutes`: the hydration charted that long (tests/coding/review_helpers.py
+        `encounter_signed`), for a walkthrough whose correction its minutes must bear."""
         super().__init__()
         # A name of its own: id(self) can come back for a later machine while an earlier
         # machine's user is still in the database (it did: a duplicate username).
         self.coder = factories.user_create(username=f"coder-p{uuid.uuid4().hex}", role="coder")
         self.nurse = factories.user_create(username=f"nurse-p{uuid.uuid4().hex}", role="nurse")
-        self.encounter, _, self.item = reviewed()  # signed: the first run
+        # signed: the first run
+        self.encounter, _, self.item = reviewed(hydration_minutes=hydration_minutes)
         self.sent_model: dict = {}
 
     def _item(self) -> ReviewItem:
@@ -684,8 +684,10 @@ def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
 def test_the_answer_in_words_walkthrough_through_the_machine_keeps_every_invariant() -> None:
     """The QA steps of the answer in words: 96361 corrected from x1 to x2, a query sent, the
     nurse's answer in words (no new run), accept and export (refused: it waits for the coder),
-    keep, accept and export: the x2 reaches billing only after she kept it."""
-    machine = Billing()
+    keep, accept and export: the x2 reaches billing only after she kept it. The hydration is
+    charted to 09:40, past the chemotherapy's start: its 100 minutes bear the x2
+    (EDIT-INFUSION-TIME), the engine's x1 counting its minutes alone."""
+    machine = Billing(hydration_minutes=HYDRATION_BEARING_TWO)
     invariants = [
         machine.sent_equals_accepted,
         machine.every_decision_is_kept_in_order,
@@ -728,8 +730,10 @@ def test_the_answer_in_words_walkthrough_through_the_machine_keeps_every_invaria
 
 def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -> None:
     """The QA steps of the carried-forward correction: 96361 corrected from x1 to x2, a query
-    sent, the hydration's stop moved by addendum (the engine still x1), accept and export: the
-    x2 never reaches the export without the coder keeping it after the change."""
+    sent, the hydration's stop moved by addendum to 09:40, past the chemotherapy's start (100
+    minutes bear the x2 under EDIT-INFUSION-TIME; the engine, counting its minutes alone, still
+    x1), accept and export: the x2 never reaches the export without the coder keeping it after
+    the change."""
     machine = Billing()
     invariants = [
         machine.sent_equals_accepted,
@@ -750,7 +754,7 @@ def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -
     steps = [
         hydration_to_two,
         machine.query,
-        lambda: machine.hydration_stop(minutes=80),
+        lambda: machine.hydration_stop(minutes=HYDRATION_BEARING_TWO),
         machine.accept_then_export,
         lambda: machine.resolve(decision="keep", units=2),
         machine.accept_then_export,
@@ -767,8 +771,9 @@ def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -
 
 def test_the_claim_walkthrough_through_the_machine_keeps_the_claim_through_re_runs() -> None:
     """QA's steps: the coder claims and corrects, the pharmacist re-classes the antiemetic, the
-    nurse's addendum moves the hydration's stop, another coder asks for the item each time (she
-    gets nothing); the coder resolves what came back and accepts: hers throughout."""
+    nurse's addendum moves the hydration's stop (to 09:45: its minutes bear her 96361 x2), another
+    coder asks for the item each time (she gets nothing); the coder resolves what came back and
+    accepts: hers throughout."""
     machine = Billing()
     machine.correct(index=1, units=2, remove=False)  # claims it first
     claim = machine._item()
@@ -776,7 +781,7 @@ def test_the_claim_walkthrough_through_the_machine_keeps_the_claim_through_re_ru
     for step in (
         machine.reclass,
         machine.another_coder_claims,
-        lambda: machine.hydration_stop(minutes=85),
+        lambda: machine.hydration_stop(minutes=105),
         machine.another_coder_claims,
     ):
         step()  # `_rerun` checks the claim around each re-run

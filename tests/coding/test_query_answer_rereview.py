@@ -3,7 +3,7 @@
 through the record's port from `addendum_store`).
 
 QA: the coder corrected the hydration's 96361 from x1 to x2 and asked the nurse when the
-hydration stopped; the nurse answered in words only ("stopped at 09:00 as charted"), the record
+hydration stopped; the nurse answered in words only ("stopped at 09:40 as charted"), the record
 unchanged, so no new run was made and nothing put the x2 back before the coder: the item came
 back as "Query answered" with the x2 applied as it was, and could be accepted and exported
 without her deciding on it after the answer. Now the correction waits for her keep, adapt or
@@ -41,15 +41,12 @@ from coding.services import charge_run_generate
 from mar import roles
 from mar.models import Administration
 from mar.services.signature import addendum_store
-from tests.coding.review_helpers import addendum_for_test, reviewed
+from tests.coding.review_helpers import HYDRATION_BEARING_TWO, addendum_for_test, reviewed
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("example_corrections_not_held_for_time"),  # tests/coding/conftest.py
-]
+pytestmark = pytest.mark.django_db
 
 
-ANSWER = "stopped at 09:00 as charted, the pump log agrees"
+ANSWER = "stopped at 09:40 as charted, the pump log agrees"
 QUESTION = "When did the hydration stop?"
 
 
@@ -60,10 +57,11 @@ def hydration_id(encounter) -> str:
 
 
 def corrected_and_queried(coder, *, also=None):
-    """The chemotherapy visit's 96361 x1 corrected to x2 (and `also(encounter, run, item)`
-    done), then a query about the hydration (the item waits for the nurse). Returns
-    (encounter, run, item, correction, query)."""
-    encounter, run, item = reviewed()
+    """The chemotherapy visit, its hydration charted to 09:40 (100 minutes, bearing x2 under
+    EDIT-INFUSION-TIME; the engine's x1 counts its minutes alone): 96361 x1 corrected to x2 (and
+    `also(encounter, run, item)` done), then a query about the hydration (the item waits for the
+    nurse). Returns (encounter, run, item, correction, query)."""
+    encounter, run, item = reviewed(hydration_minutes=HYDRATION_BEARING_TWO)
     item = review_claim(user=coder, item_id=item.pk)
     correction = charge_line_correct(
         item=item, user=coder, line=run.lines.get(code="96361"), action="change",
