@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from coding.models import ChargeRun, ReviewItem
+from coding.review import effective_lines
 from coding.services import charge_run_generate
 from mar.models import Addendum, Administration, Drug, DrugNdc, Encounter, Flush, Order
 from tests import factories
@@ -100,6 +101,17 @@ def jw_lines(run) -> list[tuple[str, int]]:
     """The run's lines with the JW modifier (wasted drug), as (code, units), read so on any
     database (a JSON `contains` lookup is PostgreSQL's only)."""
     return [(line.code, line.units) for line in run.lines.order_by("pk") if "JW" in line.modifiers]
+
+
+def lines_sum(run: ChargeRun) -> dict:
+    """The units the run's lines send as they stand (corrections applied), per code, modifiers
+    and date, totals of none left out: what billing holds once the run is exported, to set
+    beside coding/exports.py `ledger_sum` (the state machines' "sent equals accepted")."""
+    total: dict = {}
+    for line in effective_lines(run):
+        key = (line.code, tuple(line.modifiers), line.date)
+        total[key] = total.get(key, 0) + line.units
+    return {k: v for k, v in total.items() if v}
 
 
 ONDANSETRON_NDCS = ("00409400101", "00781305195")  # two packages the test formulary lists
