@@ -89,7 +89,12 @@ from mar.models import Administration, Order
 from mar.pharmacy.services import order_class_override
 from mar.services.signature import addendum_store
 from tests import factories
-from tests.coding.review_helpers import HYDRATION_BEARING_TWO, addendum_for_test, reviewed
+from tests.coding.review_helpers import (
+    HYDRATION_BEARING_TWO,
+    addendum_for_test,
+    lines_sum,
+    reviewed,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -97,14 +102,6 @@ pytestmark = pytest.mark.django_db
 def key(line) -> tuple:
     """What makes two lines of a claim the same charge: code, date and modifiers."""
     return (line.code, line.date, tuple(line.modifiers))
-
-
-def lines_sum(run: ChargeRun) -> dict:
-    total: dict = {}
-    for line in effective_lines(run):
-        key = (line.code, tuple(line.modifiers), line.date)
-        total[key] = total.get(key, 0) + line.units
-    return {k: v for k, v in total.items() if v}
 
 
 class Billing(RuleBasedStateMachine):
@@ -647,13 +644,28 @@ def test_what_was_sent_always_equals_what_was_accepted_and_no_correction_is_lost
     )
 
 
+def antiemetic_pushed_over_25_minutes(machine: Billing) -> None:
+    """The nurse's addendum: the antiemetic charted as a push after the chemotherapy, 12:20-12:45
+    (the engine codes the method charted: 96375), its 25 minutes bearing a coder's reading it as
+    an infusion (96367: more than 15 minutes, EDIT-INFUSION-TIME)."""
+    addendum_for_test(machine.encounter, machine.coder)
+    start = factories.MORNING + timedelta(minutes=260)
+    Administration.objects.filter(encounter=machine.encounter, drug__name="ondansetron").update(
+        method=Administration.Method.PUSH, start=start, stop=start + timedelta(minutes=25)
+    )
+    with machine._rerun():
+        charge_run_generate(encounter_id=machine.encounter.pk, trigger="addendum")
+
+
 def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
     """The QA walkthrough's steps in order, each followed by every invariant (drawn at random,
-    these three steps in a row are rare): the antiemetic's push read as an infusion, the
-    nurse's addendum charting it as one (the run now makes 96367 itself), keep (refused: the
-    machine drops it then), the drop undone and made again, accept and export."""
+    these three steps in a row are rare): the antiemetic's push (charted over 25 minutes) read
+    as an infusion, the nurse's addendum charting it as one (the run now makes 96367 itself),
+    keep (refused: the machine drops it then), the drop undone and made again, accept and
+    export."""
     machine = Billing()
     steps = [
+        lambda: antiemetic_pushed_over_25_minutes(machine),
         machine.antiemetic_read_as_the_other,
         lambda: machine.ondansetron_given(infused=True),
         lambda: machine.resolve(decision="keep", units=1),
@@ -676,9 +688,23 @@ def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
         step()
         for holds in invariants:
             holds()
+    first = ChargeCorrection.objects.get(run__encounter=machine.encounter, carried_from=None)
+    assert (first.original["code"], first.corrected["code"]) == ("96375", "96367")
     decided = ChargeCorrection.objects.get(run=machine._item().run, carried_from__isnull=False)
     assert [d.decision for d in decided.decisions.all()] == ["drop", "undo", "drop"]
     assert machine._item().state == ReviewItem.State.EXPORTED
+
+
+def hydration_to_two(machine: Billing) -> None:
+    """The walkthroughs' first step: the coder claims the item and corrects the hydration's
+    96361 x1 to x2 (then sends her query)."""
+    item = machine._claimed()
+    assert item is not None
+    line = item.run.lines.get(code="96361")
+    charge_line_correct(
+        item=item, user=machine.coder, line=line, action="change", code="96361", units=2,
+        modifiers=[], reason="query sent to confirm",
+    )  # fmt: skip
 
 
 def test_the_answer_in_words_walkthrough_through_the_machine_keeps_every_invariant() -> None:
@@ -696,17 +722,8 @@ def test_the_answer_in_words_walkthrough_through_the_machine_keeps_every_invaria
         machine.a_withdrawn_query_is_never_answered_nor_shown_and_a_queried_item_has_one_open,
     ]
 
-    def hydration_to_two() -> None:
-        item = machine._claimed()
-        assert item is not None
-        line = item.run.lines.get(code="96361")
-        charge_line_correct(
-            item=item, user=machine.coder, line=line, action="change", code="96361", units=2,
-            modifiers=[], reason="query sent to confirm",
-        )  # fmt: skip
-
     steps = [
-        hydration_to_two,
+        lambda: hydration_to_two(machine),
         machine.query,
         lambda: machine.answer_in_words(withdrawn=False),
         machine.accept_then_export,
@@ -742,17 +759,8 @@ def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -
         machine.no_correction_exported_after_its_administrations_changed_unless_re_confirmed,
     ]
 
-    def hydration_to_two() -> None:
-        item = machine._claimed()
-        assert item is not None
-        line = item.run.lines.get(code="96361")
-        charge_line_correct(
-            item=item, user=machine.coder, line=line, action="change", code="96361", units=2,
-            modifiers=[], reason="query sent to confirm",
-        )  # fmt: skip
-
     steps = [
-        hydration_to_two,
+        lambda: hydration_to_two(machine),
         machine.query,
         lambda: machine.hydration_stop(minutes=HYDRATION_BEARING_TWO),
         machine.accept_then_export,
