@@ -747,11 +747,11 @@ def test_the_answer_in_words_walkthrough_through_the_machine_keeps_every_invaria
 
 def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -> None:
     """The QA steps of the carried-forward correction: 96361 corrected from x1 to x2, a query
-    sent, the hydration's stop moved by addendum to 09:40, past the chemotherapy's start (100
-    minutes bear the x2 under EDIT-INFUSION-TIME; the engine, counting its minutes alone, still
-    x1), accept and export: the x2 never reaches the export without the coder keeping it after
-    the change."""
-    machine = Billing()
+    sent, the hydration's stop moved by addendum (from 09:40 to 09:50, past the chemotherapy's
+    start: its minutes bear the x2 under EDIT-INFUSION-TIME; the engine, counting its minutes
+    alone, still x1), accept and export: the x2 never reaches the export without the coder
+    keeping it after the change."""
+    machine = Billing(hydration_minutes=HYDRATION_BEARING_TWO)
     invariants = [
         machine.sent_equals_accepted,
         machine.no_correction_lost,
@@ -762,7 +762,7 @@ def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -
     steps = [
         lambda: hydration_to_two(machine),
         machine.query,
-        lambda: machine.hydration_stop(minutes=HYDRATION_BEARING_TWO),
+        lambda: machine.hydration_stop(minutes=110),
         machine.accept_then_export,
         lambda: machine.resolve(decision="keep", units=2),
         machine.accept_then_export,
@@ -779,17 +779,17 @@ def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -
 
 def test_the_claim_walkthrough_through_the_machine_keeps_the_claim_through_re_runs() -> None:
     """QA's steps: the coder claims and corrects, the pharmacist re-classes the antiemetic, the
-    nurse's addendum moves the hydration's stop (to 09:45: its minutes bear her 96361 x2), another
-    coder asks for the item each time (she gets nothing); the coder resolves what came back and
-    accepts: hers throughout."""
-    machine = Billing()
-    machine.correct(index=1, units=2, remove=False)  # claims it first
+    nurse's addendum moves the hydration's stop (09:40 to 09:55: its minutes bear her 96361 x2),
+    another coder asks for the item each time (she gets nothing); the coder resolves what came
+    back and accepts: hers throughout."""
+    machine = Billing(hydration_minutes=HYDRATION_BEARING_TWO)
+    hydration_to_two(machine)  # claims it first
     claim = machine._item()
     assert (claim.state, claim.claimed_by_id) == (ReviewItem.State.IN_REVIEW, machine.coder.pk)
     for step in (
         machine.reclass,
         machine.another_coder_claims,
-        lambda: machine.hydration_stop(minutes=105),
+        lambda: machine.hydration_stop(minutes=115),
         machine.another_coder_claims,
     ):
         step()  # `_rerun` checks the claim around each re-run

@@ -56,12 +56,12 @@ def hydration_id(encounter) -> str:
     )
 
 
-def corrected_and_queried(coder, *, also=None):
+def corrected_and_queried(coder, *, also=None, hydration_minutes: int = HYDRATION_BEARING_TWO):
     """The chemotherapy visit, its hydration charted to 09:40 (100 minutes, bearing x2 under
     EDIT-INFUSION-TIME; the engine's x1 counts its minutes alone): 96361 x1 corrected to x2 (and
     `also(encounter, run, item)` done), then a query about the hydration (the item waits for the
     nurse). Returns (encounter, run, item, correction, query)."""
-    encounter, run, item = reviewed(hydration_minutes=HYDRATION_BEARING_TWO)
+    encounter, run, item = reviewed(hydration_minutes=hydration_minutes)
     item = review_claim(user=coder, item_id=item.pk)
     correction = charge_line_correct(
         item=item, user=coder, line=run.lines.get(code="96361"), action="change",
@@ -231,7 +231,8 @@ def test_the_latest_correction_of_a_line_waits_and_the_engines_line_stands_meanw
     coder_user, nurse_user
 ) -> None:
     """Two corrections of one line on the run: the latest comes back; the earlier one does not
-    apply in its place while it waits."""
+    apply in its place while it waits. (The hydration charted to 10:40, 160 minutes, bears the
+    x3 under EDIT-INFUSION-TIME; the engine still makes x1 of its minutes alone.)"""
 
     def three(encounter, run, item) -> None:
         charge_line_correct(
@@ -239,9 +240,11 @@ def test_the_latest_correction_of_a_line_waits_and_the_engines_line_stands_meanw
             code="96361", units=3, modifiers=[], reason="three bags",
         )  # fmt: skip
 
-    encounter, run, item, first, query = corrected_and_queried(coder_user, also=three)
+    encounter, run, item, first, query = corrected_and_queried(
+        coder_user, also=three, hydration_minutes=160
+    )
     assert units_of(run, "96361") == [3]
-    answer_in_words(encounter, nurse_user, query)
+    answer_in_words(encounter, nurse_user, query, what="stopped at 10:40 as charted: three bags")
     first.refresh_from_db()
     second = run.corrections.get(corrected__units=3)
     assert second.state == ChargeCorrection.State.NEEDS_REVIEW
