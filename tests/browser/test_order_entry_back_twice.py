@@ -7,16 +7,11 @@ the drug, naming the first, everything typed kept, and entered only with the box
 in the indication are not taken for a code: "thyroid" is refused beside the field, as typed and
 on submit, naming the code to choose."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from mar.models import Order
-from mar.pharmacy.formulary import formulary_load_csv
-from mar.registration.icd10 import code_list
-from tests import factories
-from tests.browser.conftest import ARTIFACTS, sign_in
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.order_entry import order_entry_visit, order_form_opened
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,10 +20,7 @@ THYROID = "“thyroid” matches C73 Malignant neoplasm of thyroid gland: choose
 
 @pytest.fixture
 def visit():
-    code_list.cache_clear()
-    formulary_load_csv()
-    factories.user_create(username="clerk", role="clerk")
-    return factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+    return order_entry_visit()
 
 
 def ondansetron(page, indication: str = "R11.2") -> None:
@@ -47,10 +39,7 @@ def test_back_after_entering_an_order_does_not_enter_it_again_unless_confirmed(
     from playwright.sync_api import expect
 
     page = browser_page
-    sign_in(page, live_server, "clerk")
-    form_url = f"{live_server.url}/registration/visits/{visit.pk}/orders/new/"
-    page.goto(form_url)
-    page.wait_for_load_state("load")
+    form_url = order_form_opened(page, live_server, visit)
     ondansetron(page)
     page.click("button:has-text('Enter the order')")
     page.wait_for_selector("text=Order entered")
@@ -92,9 +81,7 @@ def test_words_in_the_indication_are_refused_as_typed_and_on_submit(
     from playwright.sync_api import expect
 
     page = browser_page
-    sign_in(page, live_server, "clerk")
-    page.goto(f"{live_server.url}/registration/visits/{visit.pk}/orders/new/")
-    page.wait_for_load_state("load")
+    order_form_opened(page, live_server, visit)
     ondansetron(page, indication="thyroid")
     indication_check = page.get_by_test_id("indication-check")
     expect(indication_check).to_have_text(THYROID)  # as typed, before any submit

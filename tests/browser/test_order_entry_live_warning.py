@@ -5,16 +5,12 @@ once, a category refused under the indication, a code the shipped list lacks sai
 order then entered on the first submit. Without JavaScript the submit says the same, beside the
 same field."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from mar.models import Order, SafetyOverride
-from mar.pharmacy.formulary import formulary_load_csv
-from mar.registration.icd10 import code_list
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, sign_in
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.order_entry import order_entry_visit, order_form_opened
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,12 +21,8 @@ NOT_LISTED = "H06.2 is not in the ICD-10-CM list loaded here"
 
 @pytest.fixture
 def visit():
-    code_list.cache_clear()
-    formulary_load_csv()
-    factories.user_create(username="clerk", role="clerk")
-    patient = factories.patient_create(name="Lopez, Ana", allergies="penicillin (rash)")
-    return factories.encounter_create(
-        patient=patient, arrived_at=timezone.now() - timedelta(hours=1)
+    return order_entry_visit(
+        factories.patient_create(name="Lopez, Ana", allergies="penicillin (rash)")
     )
 
 
@@ -53,8 +45,7 @@ def test_the_warnings_show_beside_the_fields_as_they_are_typed(
         "console",
         lambda m: refused_by_csp.append(m.text) if "Content Security Policy" in m.text else None,
     )
-    sign_in(page, live_server, "clerk")
-    page.goto(f"{live_server.url}/registration/visits/{visit.pk}/orders/new/")
+    order_form_opened(page, live_server, visit)
     reason = page.locator("#id_allergy_reason")
     assert reason.get_attribute("type") == "hidden"
 
@@ -103,8 +94,7 @@ def test_without_javascript_the_submit_says_the_note_beside_the_field(
     context = browser_page.context.browser.new_context(java_script_enabled=False)
     page = context.new_page()
     try:
-        sign_in(page, live_server, "clerk")
-        page.goto(f"{live_server.url}/registration/visits/{visit.pk}/orders/new/")
+        order_form_opened(page, live_server, visit)
         page.fill("#id_drug", "ondansetron")
         page.fill("#id_indication", "H06.2")
         rest_of_the_order(page)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from coding.models import ChargeRun, ReviewItem
+from coding.review import effective_lines
 from coding.services import charge_run_generate
 from mar.models import Addendum, Administration, Drug, DrugNdc, Encounter, Flush, Order
 from tests import factories
@@ -17,13 +18,16 @@ from tests import factories
 
 def encounter_signed(
     *, nurse: User | None = None, billable: bool = False, waste: Decimal | None = None,
-    **fields: object,
+    hydration_minutes: int | None = None, **fields: object,
 ) -> Encounter:  # fmt: skip
-    """The factory's chemotherapy visit, then signed (as the signing service leaves it).
+    """The factory's chemotherapy visit, then signed (as the signing service leaves it);
+    `hydration_minutes`: the hydration (08:00) charted that long instead of 60 minutes.
 
     Everything is charted before the signature: a signed record changes only with an addendum.
     """
     encounter = factories.chemo_encounter_create(**fields)
+    if hydration_minutes is not None:
+        hydration_charted(encounter, hydration_minutes)
     if billable:
         paclitaxel_billable(encounter=encounter, waste=waste)
     Encounter.objects.filter(pk=encounter.pk).update(
@@ -31,6 +35,20 @@ def encounter_signed(
     )
     encounter.refresh_from_db()
     return encounter
+
+
+# The hydration charted to 09:40, past the chemotherapy's start (09:15): its 100 charted minutes
+# bear a coder's 96361 x2 (EDIT-INFUSION-TIME counts them all), while the engine, counting only
+# the minutes it ran alone, still makes 96361 x1 (and RAC-6 asks whether they shared a bag).
+HYDRATION_BEARING_TWO = 100
+
+
+def hydration_charted(encounter: Encounter, minutes: int) -> Administration:
+    """The hydration of the factory's visit (started 08:00) charted to stop `minutes` later."""
+    adm = Administration.objects.get(encounter=encounter, drug__name="sodium chloride 0.9%")
+    Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=minutes))
+    adm.refresh_from_db()
+    return adm
 
 
 def paclitaxel_billable(
@@ -58,9 +76,11 @@ def paclitaxel_billable(
 
 def reviewed(
     *, nurse: User | None = None, billable: bool = False, waste: Decimal | None = None,
-    **fields: object,
+    hydration_minutes: int | None = None, **fields: object,
 ) -> tuple[Encounter, ChargeRun, ReviewItem]:  # fmt: skip
-    encounter = encounter_signed(nurse=nurse, billable=billable, waste=waste, **fields)
+    encounter = encounter_signed(
+        nurse=nurse, billable=billable, waste=waste, hydration_minutes=hydration_minutes, **fields
+    )
     run, _ = charge_run_generate(encounter_id=encounter.pk)
     return encounter, run, ReviewItem.objects.get(encounter=encounter)
 
@@ -81,6 +101,17 @@ def jw_lines(run) -> list[tuple[str, int]]:
     """The run's lines with the JW modifier (wasted drug), as (code, units), read so on any
     database (a JSON `contains` lookup is PostgreSQL's only)."""
     return [(line.code, line.units) for line in run.lines.order_by("pk") if "JW" in line.modifiers]
+
+
+def lines_sum(run: ChargeRun) -> dict:
+    """The units the run's lines send as they stand (corrections applied), per code, modifiers
+    and date, totals of none left out: what billing holds once the run is exported, to set
+    beside coding/exports.py `ledger_sum` (the state machines' "sent equals accepted")."""
+    total: dict = {}
+    for line in effective_lines(run):
+        key = (line.code, tuple(line.modifiers), line.date)
+        total[key] = total.get(key, 0) + line.units
+    return {k: v for k, v in total.items() if v}
 
 
 ONDANSETRON_NDCS = ("00409400101", "00781305195")  # two packages the test formulary lists
@@ -116,11 +147,14 @@ def ondansetron_twice(
     return encounter
 
 
-def hydration_and_ondansetron(*, hydration_ordered: bool = True) -> Encounter:
+def hydration_and_ondansetron(
+    *, hydration_ordered: bool = True, push_minutes: int = 2
+) -> Encounter:
     """A visit without chemotherapy, signed: hydration 08:00-09:00 (ordered for hydration, or,
     `hydration_ordered=False`, ordered with no purpose: RAC-1), a flush, then ondansetron 8 mg
-    pushed at 09:05 (A2 of the record). Its charges: 96374 (the push, the initial service) and
-    96361 (the hydration's hour, an add-on)."""
+    pushed at 09:05 (A2 of the record), charted to stop `push_minutes` later. Its charges: 96374
+    (the push, the initial service: the engine codes the method charted) and 96361 (the
+    hydration's hour, an add-on)."""
     t = factories.MORNING
     encounter = factories.encounter_create()
     site = factories.site_create(encounter)
@@ -138,7 +172,7 @@ def hydration_and_ondansetron(*, hydration_ordered: bool = True) -> Encounter:
     Flush.objects.create(encounter=encounter, site=site, at=t + timedelta(minutes=63))
     factories.administration_create(
         encounter, antiemetic, site=site, start=t + timedelta(minutes=65),
-        stop=t + timedelta(minutes=67), method=Administration.Method.PUSH,
+        stop=t + timedelta(minutes=65 + push_minutes), method=Administration.Method.PUSH,
         dose_value=Decimal(8), dose_unit="mg",
     )  # fmt: skip
     Encounter.objects.filter(pk=encounter.pk).update(

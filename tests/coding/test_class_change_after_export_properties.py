@@ -59,6 +59,7 @@ from tests import factories
 from tests.coding.review_helpers import (
     ONDANSETRON_NDCS,
     addendum_for_test,
+    lines_sum,
     ondansetron_twice,
     paclitaxel_billable,
 )
@@ -71,14 +72,6 @@ TOGGLE = {
     SALINE: (DrugClass.HYDRATION, DrugClass.THERAPEUTIC),
     "ondansetron": (DrugClass.THERAPEUTIC, DrugClass.CHEMO),
 }
-
-
-def lines_sum(run: ChargeRun) -> dict:
-    total: dict = {}
-    for line in effective_lines(run):
-        key = (line.code, tuple(line.modifiers), line.date)
-        total[key] = total.get(key, 0) + line.units
-    return {k: v for k, v in total.items() if v}
 
 
 def class_difference_of(run: ChargeRun, encounter: Encounter) -> list[tuple]:

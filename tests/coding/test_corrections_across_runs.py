@@ -15,10 +15,13 @@ from coding.services import charge_run_generate
 from mar.models import Administration
 from tests.coding.review_helpers import addendum_for_test, held_after_rerun, reviewed
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("example_corrections_not_held_for_time"),  # tests/coding/conftest.py
-]
+pytestmark = pytest.mark.django_db
+
+# The chemotherapy (09:15-12:15, a 10-minute pause: 170 minutes, 96413 + 96415 x2) charted
+# longer or shorter by the nurse's addendum: 240 gives 230 minutes (96415 x3), 150 gives 140
+# (96415 x1). A coder's 96415 never asks for more hours than the charted minutes bear
+# (EDIT-INFUSION-TIME).
+LONGER, SHORTER = 240, 150
 
 
 def claimed(coder):
@@ -47,7 +50,7 @@ def test_a_correction_whose_line_is_unchanged_is_carried_to_the_new_run(coder_us
         item=item, user=coder_user, line=push, action="change", code="96375",
         units=1, modifiers=["59"], reason="second site per the flowsheet",
     )  # fmt: skip
-    new_run, created = rerun(encounter, coder_user, chemo_minutes=150)
+    new_run, created = rerun(encounter, coder_user, chemo_minutes=SHORTER)
     assert created
     carried = new_run.corrections.get()
     assert carried.state == ChargeCorrection.State.CARRIED
@@ -67,12 +70,12 @@ def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance
     coder_user,
 ) -> None:
     encounter, run, item = claimed(coder_user)
-    target = run.lines.get(code="96415")
+    target = run.lines.get(code="96415")  # x2
     charge_line_correct(
         item=item, user=coder_user, line=target, action="change", code="96415",
-        units=3, modifiers=[], reason="pump log says 3 h 20 min",
+        units=1, modifiers=[], reason="pump log says 2 h 20 min",
     )  # fmt: skip
-    new_run, _ = rerun(encounter, coder_user, chemo_minutes=150)  # the target's units change
+    new_run, _ = rerun(encounter, coder_user, chemo_minutes=LONGER)  # the target's units change
     waiting = corrections_waiting(ChargeRun.objects.get(pk=new_run.pk))
     assert len(waiting) == 1
     correction = waiting[0]
@@ -94,13 +97,13 @@ def test_a_correction_whose_target_changed_needs_re_review_and_blocks_acceptance
         )
     kept = correction_resolve(
         item=item, user=coder_user, correction=correction, decision="keep",
-        reason="pump log still says 3 h 20 min",
+        reason="pump log still says 2 h 20 min",
     )  # fmt: skip
     assert kept.state == ChargeCorrection.State.KEPT and kept.decided_by == coder_user
     line = next(
         ln for ln in effective_lines(ChargeRun.objects.get(pk=new_run.pk)) if ln.code == "96415"
     )
-    assert line.units == 3 and "pump log still says" in line.why
+    assert line.units == 1 and "pump log still says" in line.why
     review_accept(item=item, user=coder_user)
 
 
@@ -111,7 +114,7 @@ def test_adapt_and_drop_are_recorded_decisions(coder_user, decision: str) -> Non
         item=item, user=coder_user, line=run.lines.get(code="96415"), action="change",
         code="96415", units=1, modifiers=[], reason="pump log",
     )  # fmt: skip
-    new_run, _ = rerun(encounter, coder_user, chemo_minutes=150)
+    new_run, _ = rerun(encounter, coder_user, chemo_minutes=LONGER)  # the engine's x3
     item = held_after_rerun(item, coder_user)
     correction = corrections_waiting(new_run)[0]
     resolved = correction_resolve(
@@ -139,7 +142,7 @@ def test_adapt_and_drop_are_recorded_decisions(coder_user, decision: str) -> Non
     assert states == ([] if decision == "drop" else [ChargeCorrection.State.CARRIED])
     if decision == "adapt":
         # The chemotherapy its line covers changed (the engine's 96415 the same): back to her.
-        again, _ = rerun(encounter, coder_user, chemo_minutes=140)
+        again, _ = rerun(encounter, coder_user, chemo_minutes=LONGER - 10)  # 220 min: x3
         (back,) = again.corrections.all()
         assert back.state == ChargeCorrection.State.NEEDS_REVIEW
         assert any("stop" in said for said in back.basis["changed"]), back.basis
@@ -151,7 +154,7 @@ def test_a_correction_waiting_for_re_review_is_carried_as_waiting(coder_user) ->
         item=item, user=coder_user, line=run.lines.get(code="96415"), action="remove",
         reason="not documented",
     )  # fmt: skip
-    second, _ = rerun(encounter, coder_user, chemo_minutes=150)
+    second, _ = rerun(encounter, coder_user, chemo_minutes=SHORTER)
     third, _ = rerun(encounter, coder_user)  # nothing else changed, but an addendum
     if third.pk == second.pk:  # the same record makes no new run
         return
@@ -167,7 +170,7 @@ def test_an_added_line_is_carried_while_its_administrations_lines_are_unchanged(
         item=item, user=coder_user, action="add", code="J2405", units=8,
         administrations=list(push.administrations), reason="ondansetron 1 mg units",
     )  # fmt: skip
-    new_run, _ = rerun(encounter, coder_user, chemo_minutes=150)
+    new_run, _ = rerun(encounter, coder_user, chemo_minutes=SHORTER)
     added = new_run.corrections.get()
     assert added.state == ChargeCorrection.State.CARRIED
     assert any(ln.code == "J2405" and ln.source == "coder" for ln in effective_lines(new_run))
@@ -179,7 +182,7 @@ def test_the_reconciliation_report_shows_each_corrections_real_state(coder_user)
         item=item, user=coder_user, line=run.lines.get(code="96415"), action="change",
         code="96415", units=1, modifiers=[], reason="pump log",
     )  # fmt: skip
-    rerun(encounter, coder_user, chemo_minutes=150)
+    rerun(encounter, coder_user, chemo_minutes=SHORTER)
     day = encounter.arrived_at.date()
     report = reconciliation(date_from=day - timedelta(days=1), date_to=day + timedelta(days=1))
     states = [c.state for c in report.corrections]

@@ -9,6 +9,10 @@ and exported. Now a correction comes back for re-review, saying what changed, wh
 under its line changed (the administrations it covers, or the engine's account of the line)
 or when a query on the encounter was answered since she confirmed it; a correction whose basis
 did not change is still carried silently.
+
+Each x2 here is one the charted minutes bear (EDIT-INFUSION-TIME): the hydration is charted to
+09:40 and the addenda move its stop later, past the chemotherapy's 09:15 start (100 minutes and
+more: x2), while the engine, counting its minutes alone, still makes x1.
 """
 
 import re
@@ -33,19 +37,18 @@ from coding.review import (
 )
 from coding.services import charge_run_generate
 from mar.models import Administration
-from tests.coding.review_helpers import addendum_for_test, reviewed
+from tests.coding.review_helpers import HYDRATION_BEARING_TWO, addendum_for_test, reviewed
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("example_corrections_not_held_for_time"),  # tests/coding/conftest.py
-]
+pytestmark = pytest.mark.django_db
 
 
 REASON = "query sent to confirm"
 
 
 def claimed(coder):
-    encounter, run, item = reviewed()
+    """The chemotherapy visit, its hydration charted to 09:40 (HYDRATION_BEARING_TWO), signed and
+    coded (96361 x1); the coder holds the review."""
+    encounter, run, item = reviewed(hydration_minutes=HYDRATION_BEARING_TWO)
     item = review_claim(user=coder, item_id=item.pk)
     return encounter, item.run, item
 
@@ -95,7 +98,7 @@ def test_a_correction_whose_covered_administration_changed_comes_back_though_the
     coder_user,
 ) -> None:
     encounter, first, item = hydration_corrected_to_two_and_queried(coder_user)
-    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
     assert [line.units for line in second.lines.filter(code="96361")] == [1]  # still x1
     (waiting,) = corrections_waiting(second)
     assert waiting.line is not None and waiting.line.run_id == second.pk  # the new x1 line
@@ -103,7 +106,7 @@ def test_a_correction_whose_covered_administration_changed_comes_back_though_the
     # It applies to nothing while waiting: the engine's x1 is what stands, and acceptance waits.
     assert units_of(second, "96361") == [1]
     said = " ".join(waiting.basis["changed"])
-    assert "stop 09:00 → 09:20" in said, said
+    assert "stop 09:40 → 09:50" in said, said
     assert "answered" in said  # the query the coder was waiting on
     item = review_claim(user=coder_user, item_id=item.pk)
     with pytest.raises(ValidationError, match="re-review"):
@@ -116,7 +119,7 @@ def test_kept_after_the_change_it_is_sent_and_a_later_unrelated_addendum_carries
     coder_user,
 ) -> None:
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
     item = review_claim(user=coder_user, item_id=item.pk)
     (waiting,) = corrections_waiting(second)
     kept = correction_resolve(
@@ -140,7 +143,7 @@ def test_the_engines_account_of_the_line_changing_brings_it_back_too(coder_user)
     hydration, so fewer minutes of hydration run alone (the line's own administrations are
     unchanged, the engine's account of it is not): still 96361 x1."""
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=85)
+    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=115)
     item = review_claim(user=coder_user, item_id=item.pk)
     (waiting,) = corrections_waiting(second)
     correction_resolve(
@@ -217,11 +220,11 @@ def test_a_correction_waiting_through_two_addenda_says_everything_changed_since_
     coder_user,
 ) -> None:
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
-    third, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=85)
+    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
+    third, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=115)
     (waiting,) = corrections_waiting(third)
     said = " ".join(waiting.basis["changed"])
-    assert "stop 09:00 → 09:25" in said and "answered" in said, said
+    assert "stop 09:40 → 09:55" in said and "answered" in said, said
 
 
 # --- the screens ----------------------------------------------------------------------------
@@ -238,20 +241,20 @@ def test_the_review_page_puts_the_correction_before_the_coder_with_what_changed(
     client_as, coder_user
 ) -> None:
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
     review_claim(user=coder_user, item_id=item.pk)
     page = client_as("coder").get(reverse("coding:encounter_charges", args=[encounter.pk]))
     assert page.status_code == 200
     panel = text_of(page.content.decode(), "rereview-item")
     assert "What changed since it was made" in panel, panel
-    assert "stop 09:00 → 09:20" in panel and "When did the hydration stop?" in panel, panel
+    assert "stop 09:40 → 09:50" in panel and "When did the hydration stop?" in panel, panel
     assert "the engine still makes 96361 ×1: keep your 96361 ×2 or drop it" in panel, panel
     assert 'data-testid="resolve-form"' in page.content.decode()
 
 
 def test_the_review_page_is_the_coders_only(client_as, coder_user) -> None:
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
     url = reverse("coding:encounter_charges", args=[encounter.pk])
     assert client_as("nurse").get(url).status_code == 403
 
@@ -261,7 +264,7 @@ def test_the_reconciliation_report_says_why_it_came_back_and_the_decision(
 ) -> None:
     """QA: the report said "Carried forward" with an empty re-review column."""
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
-    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
     item = review_claim(user=coder_user, item_id=item.pk)
     (waiting,) = corrections_waiting(second)
     correction_resolve(
@@ -275,7 +278,7 @@ def test_the_reconciliation_report_says_why_it_came_back_and_the_decision(
     )
     row = text_of(page.content.decode(), "correction-row", end="</tr>")
     assert "Kept after re-review" in row, row
-    assert "back for re-review on run 2" in row and "stop 09:00 → 09:20" in row, row
+    assert "back for re-review on run 2" in row and "stop 09:40 → 09:50" in row, row
     assert row.index("back for re-review") < row.index("pump log: two bags"), row
 
 
@@ -293,7 +296,7 @@ def test_the_billing_difference_says_a_correction_waits_before_it_counts(
     )  # fmt: skip
     review_accept(item=ReviewItem.objects.get(pk=item.pk), user=coder_user)
     export_create(user=coder_user)
-    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=80)
+    second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
     assert corrections_waiting(second)
     review_claim(user=coder_user, item_id=item.pk)
     html = (

@@ -89,12 +89,14 @@ from mar.models import Administration, Order
 from mar.pharmacy.services import order_class_override
 from mar.services.signature import addendum_store
 from tests import factories
-from tests.coding.review_helpers import addendum_for_test, reviewed
+from tests.coding.review_helpers import (
+    HYDRATION_BEARING_TWO,
+    addendum_for_test,
+    lines_sum,
+    reviewed,
+)
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("example_corrections_not_held_for_time"),  # tests/coding/conftest.py
-]
+pytestmark = pytest.mark.django_db
 
 
 def key(line) -> tuple:
@@ -102,22 +104,17 @@ def key(line) -> tuple:
     return (line.code, line.date, tuple(line.modifiers))
 
 
-def lines_sum(run: ChargeRun) -> dict:
-    total: dict = {}
-    for line in effective_lines(run):
-        key = (line.code, tuple(line.modifiers), line.date)
-        total[key] = total.get(key, 0) + line.units
-    return {k: v for k, v in total.items() if v}
-
-
 class Billing(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, *, hydration_minutes: int | None = None) -> None:
+        """`hydration_minutes`: the hydration charted that long (tests/coding/review_helpers.py
+        `encounter_signed`), for a walkthrough whose correction its minutes must bear."""
         super().__init__()
         # A name of its own: id(self) can come back for a later machine while an earlier
         # machine's user is still in the database (it did: a duplicate username).
         self.coder = factories.user_create(username=f"coder-p{uuid.uuid4().hex}", role="coder")
         self.nurse = factories.user_create(username=f"nurse-p{uuid.uuid4().hex}", role="nurse")
-        self.encounter, _, self.item = reviewed()  # signed: the first run
+        # signed: the first run
+        self.encounter, _, self.item = reviewed(hydration_minutes=hydration_minutes)
         self.sent_model: dict = {}
 
     def _item(self) -> ReviewItem:
@@ -647,13 +644,28 @@ def test_what_was_sent_always_equals_what_was_accepted_and_no_correction_is_lost
     )
 
 
+def antiemetic_pushed_over_25_minutes(machine: Billing) -> None:
+    """The nurse's addendum: the antiemetic charted as a push after the chemotherapy, 12:20-12:45
+    (the engine codes the method charted: 96375), its 25 minutes bearing a coder's reading it as
+    an infusion (96367: more than 15 minutes, EDIT-INFUSION-TIME)."""
+    addendum_for_test(machine.encounter, machine.coder)
+    start = factories.MORNING + timedelta(minutes=260)
+    Administration.objects.filter(encounter=machine.encounter, drug__name="ondansetron").update(
+        method=Administration.Method.PUSH, start=start, stop=start + timedelta(minutes=25)
+    )
+    with machine._rerun():
+        charge_run_generate(encounter_id=machine.encounter.pk, trigger="addendum")
+
+
 def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
     """The QA walkthrough's steps in order, each followed by every invariant (drawn at random,
-    these three steps in a row are rare): the antiemetic's push read as an infusion, the
-    nurse's addendum charting it as one (the run now makes 96367 itself), keep (refused: the
-    machine drops it then), the drop undone and made again, accept and export."""
+    these three steps in a row are rare): the antiemetic's push (charted over 25 minutes) read
+    as an infusion, the nurse's addendum charting it as one (the run now makes 96367 itself),
+    keep (refused: the machine drops it then), the drop undone and made again, accept and
+    export."""
     machine = Billing()
     steps = [
+        lambda: antiemetic_pushed_over_25_minutes(machine),
         machine.antiemetic_read_as_the_other,
         lambda: machine.ondansetron_given(infused=True),
         lambda: machine.resolve(decision="keep", units=1),
@@ -676,16 +688,32 @@ def test_the_qa_walkthrough_through_the_machine_keeps_every_invariant() -> None:
         step()
         for holds in invariants:
             holds()
+    first = ChargeCorrection.objects.get(run__encounter=machine.encounter, carried_from=None)
+    assert (first.original["code"], first.corrected["code"]) == ("96375", "96367")
     decided = ChargeCorrection.objects.get(run=machine._item().run, carried_from__isnull=False)
     assert [d.decision for d in decided.decisions.all()] == ["drop", "undo", "drop"]
     assert machine._item().state == ReviewItem.State.EXPORTED
 
 
+def hydration_to_two(machine: Billing) -> None:
+    """The walkthroughs' first step: the coder claims the item and corrects the hydration's
+    96361 x1 to x2 (then sends her query)."""
+    item = machine._claimed()
+    assert item is not None
+    line = item.run.lines.get(code="96361")
+    charge_line_correct(
+        item=item, user=machine.coder, line=line, action="change", code="96361", units=2,
+        modifiers=[], reason="query sent to confirm",
+    )  # fmt: skip
+
+
 def test_the_answer_in_words_walkthrough_through_the_machine_keeps_every_invariant() -> None:
     """The QA steps of the answer in words: 96361 corrected from x1 to x2, a query sent, the
     nurse's answer in words (no new run), accept and export (refused: it waits for the coder),
-    keep, accept and export: the x2 reaches billing only after she kept it."""
-    machine = Billing()
+    keep, accept and export: the x2 reaches billing only after she kept it. The hydration is
+    charted to 09:40, past the chemotherapy's start: its 100 minutes bear the x2
+    (EDIT-INFUSION-TIME), the engine's x1 counting its minutes alone."""
+    machine = Billing(hydration_minutes=HYDRATION_BEARING_TWO)
     invariants = [
         machine.sent_equals_accepted,
         machine.every_decision_is_kept_in_order,
@@ -694,17 +722,8 @@ def test_the_answer_in_words_walkthrough_through_the_machine_keeps_every_invaria
         machine.a_withdrawn_query_is_never_answered_nor_shown_and_a_queried_item_has_one_open,
     ]
 
-    def hydration_to_two() -> None:
-        item = machine._claimed()
-        assert item is not None
-        line = item.run.lines.get(code="96361")
-        charge_line_correct(
-            item=item, user=machine.coder, line=line, action="change", code="96361", units=2,
-            modifiers=[], reason="query sent to confirm",
-        )  # fmt: skip
-
     steps = [
-        hydration_to_two,
+        lambda: hydration_to_two(machine),
         machine.query,
         lambda: machine.answer_in_words(withdrawn=False),
         machine.accept_then_export,
@@ -728,9 +747,11 @@ def test_the_answer_in_words_walkthrough_through_the_machine_keeps_every_invaria
 
 def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -> None:
     """The QA steps of the carried-forward correction: 96361 corrected from x1 to x2, a query
-    sent, the hydration's stop moved by addendum (the engine still x1), accept and export: the
-    x2 never reaches the export without the coder keeping it after the change."""
-    machine = Billing()
+    sent, the hydration's stop moved by addendum (from 09:40 to 09:50, past the chemotherapy's
+    start: its minutes bear the x2 under EDIT-INFUSION-TIME; the engine, counting its minutes
+    alone, still x1), accept and export: the x2 never reaches the export without the coder
+    keeping it after the change."""
+    machine = Billing(hydration_minutes=HYDRATION_BEARING_TWO)
     invariants = [
         machine.sent_equals_accepted,
         machine.no_correction_lost,
@@ -738,19 +759,10 @@ def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -
         machine.no_correction_exported_after_its_administrations_changed_unless_re_confirmed,
     ]
 
-    def hydration_to_two() -> None:
-        item = machine._claimed()
-        assert item is not None
-        line = item.run.lines.get(code="96361")
-        charge_line_correct(
-            item=item, user=machine.coder, line=line, action="change", code="96361", units=2,
-            modifiers=[], reason="query sent to confirm",
-        )  # fmt: skip
-
     steps = [
-        hydration_to_two,
+        lambda: hydration_to_two(machine),
         machine.query,
-        lambda: machine.hydration_stop(minutes=80),
+        lambda: machine.hydration_stop(minutes=110),
         machine.accept_then_export,
         lambda: machine.resolve(decision="keep", units=2),
         machine.accept_then_export,
@@ -767,16 +779,17 @@ def test_the_hydration_walkthrough_through_the_machine_keeps_every_invariant() -
 
 def test_the_claim_walkthrough_through_the_machine_keeps_the_claim_through_re_runs() -> None:
     """QA's steps: the coder claims and corrects, the pharmacist re-classes the antiemetic, the
-    nurse's addendum moves the hydration's stop, another coder asks for the item each time (she
-    gets nothing); the coder resolves what came back and accepts: hers throughout."""
-    machine = Billing()
-    machine.correct(index=1, units=2, remove=False)  # claims it first
+    nurse's addendum moves the hydration's stop (09:40 to 09:55: its minutes bear her 96361 x2),
+    another coder asks for the item each time (she gets nothing); the coder resolves what came
+    back and accepts: hers throughout."""
+    machine = Billing(hydration_minutes=HYDRATION_BEARING_TWO)
+    hydration_to_two(machine)  # claims it first
     claim = machine._item()
     assert (claim.state, claim.claimed_by_id) == (ReviewItem.State.IN_REVIEW, machine.coder.pk)
     for step in (
         machine.reclass,
         machine.another_coder_claims,
-        lambda: machine.hydration_stop(minutes=85),
+        lambda: machine.hydration_stop(minutes=115),
         machine.another_coder_claims,
     ):
         step()  # `_rerun` checks the claim around each re-run

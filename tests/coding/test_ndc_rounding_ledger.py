@@ -39,7 +39,6 @@ from coding.review import (
     charge_edits_for_run,
     charge_line_correct,
     edit_override_create,
-    effective_lines,
     review_accept,
     review_claim,
     review_reopen,
@@ -48,7 +47,7 @@ from coding.services import charge_run_generate
 from mar import roles
 from mar.models import DrugNdc, Encounter
 from tests import factories
-from tests.coding.review_helpers import paclitaxel_billable
+from tests.coding.review_helpers import lines_sum, paclitaxel_billable
 from tests.coding.test_claim_lines import nurse_named
 
 NDC = "99999000480"
@@ -245,14 +244,6 @@ def test_a_waste_line_billed_half_even_on_a_tie_is_not_credited_and_charged_agai
 
 
 # --- the state machine: exports under either rule, reopened, the waste corrected ---------------
-
-
-def lines_sum(run: ChargeRun) -> dict:
-    total: dict = {}
-    for line in effective_lines(run):
-        key = (line.code, tuple(line.modifiers), line.date)
-        total[key] = total.get(key, 0) + line.units
-    return {k: v for k, v in total.items() if v}
 
 
 class RoundingLedger(RuleBasedStateMachine):

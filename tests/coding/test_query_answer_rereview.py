@@ -3,7 +3,7 @@
 through the record's port from `addendum_store`).
 
 QA: the coder corrected the hydration's 96361 from x1 to x2 and asked the nurse when the
-hydration stopped; the nurse answered in words only ("stopped at 09:00 as charted"), the record
+hydration stopped; the nurse answered in words only ("stopped at 09:40 as charted"), the record
 unchanged, so no new run was made and nothing put the x2 back before the coder: the item came
 back as "Query answered" with the x2 applied as it was, and could be accepted and exported
 without her deciding on it after the answer. Now the correction waits for her keep, adapt or
@@ -41,15 +41,12 @@ from coding.services import charge_run_generate
 from mar import roles
 from mar.models import Administration
 from mar.services.signature import addendum_store
-from tests.coding.review_helpers import addendum_for_test, reviewed
+from tests.coding.review_helpers import HYDRATION_BEARING_TWO, addendum_for_test, reviewed
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("example_corrections_not_held_for_time"),  # tests/coding/conftest.py
-]
+pytestmark = pytest.mark.django_db
 
 
-ANSWER = "stopped at 09:00 as charted, the pump log agrees"
+ANSWER = "stopped at 09:40 as charted, the pump log agrees"
 QUESTION = "When did the hydration stop?"
 
 
@@ -59,11 +56,12 @@ def hydration_id(encounter) -> str:
     )
 
 
-def corrected_and_queried(coder, *, also=None):
-    """The chemotherapy visit's 96361 x1 corrected to x2 (and `also(encounter, run, item)`
-    done), then a query about the hydration (the item waits for the nurse). Returns
-    (encounter, run, item, correction, query)."""
-    encounter, run, item = reviewed()
+def corrected_and_queried(coder, *, also=None, hydration_minutes: int = HYDRATION_BEARING_TWO):
+    """The chemotherapy visit, its hydration charted to 09:40 (100 minutes, bearing x2 under
+    EDIT-INFUSION-TIME; the engine's x1 counts its minutes alone): 96361 x1 corrected to x2 (and
+    `also(encounter, run, item)` done), then a query about the hydration (the item waits for the
+    nurse). Returns (encounter, run, item, correction, query)."""
+    encounter, run, item = reviewed(hydration_minutes=hydration_minutes)
     item = review_claim(user=coder, item_id=item.pk)
     correction = charge_line_correct(
         item=item, user=coder, line=run.lines.get(code="96361"), action="change",
@@ -233,7 +231,8 @@ def test_the_latest_correction_of_a_line_waits_and_the_engines_line_stands_meanw
     coder_user, nurse_user
 ) -> None:
     """Two corrections of one line on the run: the latest comes back; the earlier one does not
-    apply in its place while it waits."""
+    apply in its place while it waits. (The hydration charted to 10:40, 160 minutes, bears the
+    x3 under EDIT-INFUSION-TIME; the engine still makes x1 of its minutes alone.)"""
 
     def three(encounter, run, item) -> None:
         charge_line_correct(
@@ -241,9 +240,11 @@ def test_the_latest_correction_of_a_line_waits_and_the_engines_line_stands_meanw
             code="96361", units=3, modifiers=[], reason="three bags",
         )  # fmt: skip
 
-    encounter, run, item, first, query = corrected_and_queried(coder_user, also=three)
+    encounter, run, item, first, query = corrected_and_queried(
+        coder_user, also=three, hydration_minutes=160
+    )
     assert units_of(run, "96361") == [3]
-    answer_in_words(encounter, nurse_user, query)
+    answer_in_words(encounter, nurse_user, query, what="stopped at 10:40 as charted: three bags")
     first.refresh_from_db()
     second = run.corrections.get(corrected__units=3)
     assert second.state == ChargeCorrection.State.NEEDS_REVIEW

@@ -34,6 +34,23 @@ def edits(run: ChargeRun) -> list[tuple[str, str]]:
     ]
 
 
+def line_changed(item, coder, line, *, code: str, units: int, reason: str) -> None:
+    """The coder changes `line` to `code` × `units`, saying why."""
+    charge_line_correct(
+        item=item, user=coder, line=line, action="change", code=code, units=units, reason=reason
+    )
+
+
+def held_until_overridden(item, coder, *, rule: str, message: str, reason: str) -> None:
+    """Accepting is refused for the edit `rule` until the coder overrides it with `reason`:
+    then nothing blocks and the charges are accepted."""
+    with pytest.raises(ValidationError, match=rule):
+        review_accept(item=item, user=coder)
+    edit_override_create(item=item, user=coder, rule=rule, message=message, reason=reason)
+    assert charge_edits_for_run(ChargeRun.objects.get(pk=item.run_id)).blocking == []
+    assert review_accept(item=item, user=coder).state == ReviewItem.State.ACCEPTED
+
+
 @pytest.fixture
 def claimed(coder_user):
     """The factory's chemotherapy visit (paclitaxel 09:15-12:15, a 10-minute pause: 170
@@ -49,10 +66,7 @@ def test_qa_96409_corrected_to_96413_is_held_before_export(claimed, coder_user):
     encounter, run, item = claimed
     assert edits(run) == []
     push = next(line for line in run.lines.all() if line.code in ("96375", "96374", "96409"))
-    charge_line_correct(
-        item=item, user=coder_user, line=push, action="change", code="96367", units=1,
-        reason="infused, not pushed",
-    )  # fmt: skip
+    line_changed(item, coder_user, push, code="96367", units=1, reason="infused, not pushed")
     ((rule, message),) = edits(run)
     assert rule == "EDIT-INFUSION-TIME"
     assert message.startswith("96367 ×1 on 2026-03-02 bills an hour of infusion")
@@ -63,14 +77,10 @@ def test_qa_96409_corrected_to_96413_is_held_before_export(claimed, coder_user):
     page = client.get(reverse("coding:encounter_charges", args=[encounter.pk])).content.decode()
     listed = page.split('data-testid="edits"', 1)[1].split("</ul>", 1)[0]
     assert "EDIT-INFUSION-TIME" in listed
-    with pytest.raises(ValidationError, match="EDIT-INFUSION-TIME"):
-        review_accept(item=item, user=coder_user)
-    edit_override_create(
-        item=item, user=coder_user, rule=rule, message=message,
+    held_until_overridden(
+        item, coder_user, rule=rule, message=message,
         reason="The infusion pump record shows 20 minutes; addendum requested.",
     )  # fmt: skip
-    assert charge_edits_for_run(ChargeRun.objects.get(pk=run.pk)).blocking == []
-    assert review_accept(item=item, user=coder_user).state == ReviewItem.State.ACCEPTED
 
 
 def test_an_additional_hour_more_than_the_minutes_give_is_held(claimed, coder_user):
@@ -78,16 +88,10 @@ def test_an_additional_hour_more_than_the_minutes_give_is_held(claimed, coder_us
     _, run, item = claimed
     hours = run.lines.get(code="96415")
     assert hours.units == 2
-    charge_line_correct(
-        item=item, user=coder_user, line=hours, action="change", code="96415", units=3,
-        reason="three hours",
-    )  # fmt: skip
+    line_changed(item, coder_user, hours, code="96415", units=3, reason="three hours")
     ((rule, message),) = edits(run)
     assert rule == "EDIT-INFUSION-TIME" and "ran 170 minutes: at most 2" in message
-    charge_line_correct(
-        item=item, user=coder_user, line=hours, action="change", code="96415", units=1,
-        reason="one hour only",
-    )  # fmt: skip
+    line_changed(item, coder_user, hours, code="96415", units=1, reason="one hour only")
     assert edits(run) == []
 
 
@@ -97,13 +101,10 @@ def test_a_visit_with_no_account_number_is_held_before_export_until_overridden(c
     ((rule, message),) = edits(run)
     assert rule == "EDIT-ACCOUNT" and message.startswith("The visit has no account number")
     review_claim(user=coder_user, item_id=item.pk)
-    with pytest.raises(ValidationError, match="EDIT-ACCOUNT"):
-        review_accept(item=item, user=coder_user)
-    edit_override_create(
-        item=item, user=coder_user, rule=rule, message=message,
+    held_until_overridden(
+        item, coder_user, rule=rule, message=message,
         reason="Registration gives the account number on the paper claim today.",
     )  # fmt: skip
-    assert review_accept(item=item, user=coder_user).state == ReviewItem.State.ACCEPTED
 
 
 def test_a_visit_with_an_account_number_passes_and_the_record_carries_it():

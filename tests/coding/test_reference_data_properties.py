@@ -45,7 +45,7 @@ from coding.services import charge_run_generate
 from mar.models import Administration, Drug, DrugNdc, Encounter, Order
 from mar.pharmacy.services import drug_ndc_prefer, drug_save
 from tests import factories
-from tests.coding.review_helpers import addendum_for_test, reviewed
+from tests.coding.review_helpers import addendum_for_test, lines_sum, reviewed
 
 pytestmark = pytest.mark.django_db
 
@@ -53,14 +53,6 @@ SAMPLE = Path(__file__).resolve().parents[2] / "coding" / "data" / "charge_maste
 SERVICE_DAY = date(2026, 3, 2)  # the factory's visit
 NDCS = ("00703321701", "00703321601")
 VALID_NPI = "1234567893"
-
-
-def lines_sum(run: ChargeRun) -> dict:
-    total: dict = {}
-    for line in effective_lines(run):
-        key = (line.code, tuple(line.modifiers), line.date)
-        total[key] = total.get(key, 0) + line.units
-    return {k: v for k, v in total.items() if v}
 
 
 class ReferenceData(RuleBasedStateMachine):

@@ -2,9 +2,10 @@
 sees when the new run already gives what the correction gave, and a decision never bills a
 line twice.
 
-The QA walkthrough's case: the coder corrects the ondansetron push 96374 to 96365 (she read it
-as an infusion) and queries the nurse; the nurse's addendum charts it as a 20-minute infusion,
-so the new run makes 96365 itself. Keeping the correction added a second 96365 beside it."""
+The QA walkthrough's case: the coder corrects the ondansetron push 96374 to 96365 (she read its
+20 charted minutes as an infusion) and queries the nurse; the nurse's addendum charts it as a
+20-minute infusion, so the new run makes 96365 itself. Keeping the correction added a second
+96365 beside it."""
 
 import importlib
 import re
@@ -41,17 +42,17 @@ from tests.coding.review_helpers import (
     reviewed,
 )
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("example_corrections_not_held_for_time"),  # tests/coding/conftest.py
-]
+pytestmark = pytest.mark.django_db
 
 
 REASON = "pump log: infused over 20 minutes"
 
 
 def claimed(coder):
-    encounter = hydration_and_ondansetron()
+    """The visit with the ondansetron charted as a push over 20 minutes (09:05-09:25): the
+    engine codes the method charted (96374), and its 20 charted minutes bear the coder's reading
+    it as an infusion (96365: more than 15 minutes, EDIT-INFUSION-TIME)."""
+    encounter = hydration_and_ondansetron(push_minutes=20)
     charge_run_generate(encounter_id=encounter.pk)
     item = ReviewItem.objects.get(encounter=encounter)
     item = review_claim(user=coder, item_id=item.pk)
@@ -165,17 +166,19 @@ def test_the_review_page_says_nothing_to_keep_and_recommends_dropping(
 
 
 def chemo_add_on_waiting(coder):
-    """The chemotherapy visit: 96415 corrected to x3, then an addendum shortens the infusion so
-    96415's units change (to x1: not what the correction gives, which is kept as a correction;
-    kept into the run's own line it would be refused, tests/coding/test_line_back_to_engine.py):
-    the correction waits for re-review. (encounter, run, item, waiting)"""
+    """The chemotherapy visit: 96415 x2 corrected to x1 (fewer hours than its 170 charted
+    minutes bear: EDIT-INFUSION-TIME holds nothing), then an addendum lengthens the infusion to
+    230 minutes so 96415's units change (to x3: not what the correction gives, which is kept as
+    a correction; kept into the run's own line it would be refused,
+    tests/coding/test_line_back_to_engine.py): the correction waits for re-review. (encounter,
+    run, item, waiting)"""
     encounter, run, item = reviewed()
     item = review_claim(user=coder, item_id=item.pk)
     charge_line_correct(
         item=item, user=coder, line=run.lines.get(code="96415"), action="change",
-        code="96415", units=3, modifiers=[], reason="pump log: 3 h 20 min",
+        code="96415", units=1, modifiers=[], reason="pump log: 2 h 20 min",
     )  # fmt: skip
-    new_run = chemo_minutes(encounter, coder, 150)
+    new_run = chemo_minutes(encounter, coder, 240)
     item = held_after_rerun(item, coder)
     (waiting,) = corrections_waiting(new_run)
     return encounter, new_run, item, waiting
@@ -203,7 +206,7 @@ def test_a_re_review_decision_is_undone_and_chosen_again_before_billing(coder_us
     correction_resolve(
         item=item, user=coder_user, correction=waiting, decision="keep", reason="pump log stands"
     )
-    assert add_on_units(new_run) == [3]
+    assert add_on_units(new_run) == [1]
     with pytest.raises(ValidationError, match="reason"):
         correction_decision_undo(item=item, user=coder_user, correction=waiting, reason=" ")
     undone = correction_decision_undo(
