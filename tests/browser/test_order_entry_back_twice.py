@@ -77,6 +77,13 @@ def test_back_after_entering_an_order_does_not_enter_it_again_unless_confirmed(
     # Everything typed kept.
     assert page.input_value("#id_drug") == "ondansetron"
     assert page.input_value("#id_ordering_provider_npi") == "1234567893"
+    # Another dose typed: what the submit said beside the drug goes (no longer true), and the
+    # same dose again says it as typed.
+    page.fill("#id_dose_value", "8")
+    expect(drug_error).to_have_count(0)
+    expect(page.get_by_test_id("duplicate-warning")).to_have_count(0)
+    page.fill("#id_dose_value", "4")
+    expect(page.get_by_test_id("duplicate-warning")).to_contain_text("The same order was entered")
 
     confirm = page.locator("#id_duplicate_confirm")
     expect(confirm).to_be_visible()
