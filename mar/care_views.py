@@ -517,6 +517,12 @@ def order_review_page(
         "allergy_cross": safety.allergy_cross_only(allergy),
         "high_alert": safety.is_high_alert(order),
         "overrides": order.overrides.select_related("by").order_by("-at"),
+        # Entered as a second order beside the same one, confirmed at entry (who, when).
+        "duplicate_confirmations": order.overrides.filter(kind=SafetyOverride.Kind.DUPLICATE)
+        .select_related("by")
+        .order_by("at")
+        if order.duplicate_of_id
+        else (),
         "return_form": return_form,
         "withdraw_form": withdraw_form,
     }

@@ -541,6 +541,11 @@ def chart_context(
     decisions = pharmacist_decisions(encounter) if overridden else {}
     for order in [*orders, *(a.order for a in adms if a.order is not None)]:
         order.class_decision = decisions.get(order.pk)  # type: ignore[attr-defined]
+    # An order entered as a second one beside the same order, confirmed at entry: who confirmed
+    # it and when, on its row (only a visit with one asks: the page's queries stay fixed).
+    duplicates = safety.duplicate_notes(orders)
+    for order in orders:
+        order.duplicate_note = duplicates.get(order.pk, "")  # type: ignore[attr-defined]
     checklist = checklist_build(
         result.findings if result else None, record_error, acknowledgements, adm_by_id,
         site_by_pk, record=record,

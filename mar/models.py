@@ -687,6 +687,12 @@ class Order(models.Model):
     revision = models.PositiveIntegerField(default=0)
     changed_at = models.DateTimeField(null=True, blank=True)
     change_note = models.CharField(max_length=500, blank=True)
+    # Entered by a person as a second order beside the same one open on the visit (drug, dose,
+    # route: registration's order_duplicate), confirmed when warned: the order it repeats. Who
+    # confirmed it and when: its SafetyOverride of kind "duplicate". Null for any other order.
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["pk"]
@@ -1213,8 +1219,9 @@ class BarcodeScan(models.Model):
 
 class SafetyOverride(models.Model):
     """A nurse going past a stop, with her reason: a scan that did not match (wrong drug,
-    expired lot, retired package), an allergy, or starting a high-alert order before the
-    pharmacist verified it (emergency). Reported per nurse and unit; the emergency starts are
+    expired lot, retired package), an allergy, the same order as one on the visit entered as a
+    second order (at order entry, by whoever entered it), or starting a high-alert order before
+    the pharmacist verified it (emergency). Reported per nurse and unit; the emergency starts are
     listed for the pharmacist. A wrong patient's wristband is no longer overridable (a hard
     stop): the kind stays for the overrides recorded before.
 
@@ -1232,6 +1239,9 @@ class SafetyOverride(models.Model):
         ALLERGY = "allergy", "Allergy"
         CROSS_SENSITIVITY = "cross_sensitivity", "Cross-sensitivity"
         UNVERIFIED = "unverified", "Started before verification (emergency)"
+        # The same order as one open on the visit, entered again as a second order when warned
+        # (order entry): its order's `duplicate_of` is the one it repeats.
+        DUPLICATE = "duplicate", "Duplicate order confirmed"
 
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="overrides")
     kind = models.CharField(max_length=20, choices=Kind.choices)

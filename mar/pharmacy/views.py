@@ -1080,15 +1080,24 @@ def formulary_import_view(request: HttpRequest) -> HttpResponse:
 def _orders() -> QuerySet[Order]:
     """The queue's orders, with what its rows show: each order's allergy overrides
     (`allergy_overrides`, oldest first, with who: the clerk's at order entry, the pharmacist's at
-    verification, the nurse's at a start), one statement for the list."""
+    verification, the nurse's at a start), one statement for the list; and a duplicate confirmed
+    at entry (`duplicate_confirmations`: who entered it as a second order, when), one more."""
     overrides = (
         SafetyOverride.objects.filter(kind__in=safety.ALLERGY_KINDS)
         .select_related("by")
         .order_by("at", "pk")
     )
+    # A second order the desk entered beside the same one, confirmed (who, when): the
+    # pharmacist is the usual check for duplicate therapy.
+    duplicates = SafetyOverride.objects.filter(kind=SafetyOverride.Kind.DUPLICATE).select_related(
+        "by"
+    )
     return Order.objects.select_related(
         "drug", "encounter__patient", "verified_by", "returned_by"
-    ).prefetch_related(Prefetch("overrides", queryset=overrides, to_attr="allergy_overrides"))
+    ).prefetch_related(
+        Prefetch("overrides", queryset=overrides, to_attr="allergy_overrides"),
+        Prefetch("overrides", queryset=duplicates, to_attr="duplicate_confirmations"),
+    )
 
 
 def _with_dose_notes(*lists: list[Order]) -> None:

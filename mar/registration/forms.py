@@ -135,6 +135,29 @@ def _checked(field: str, check_url: Callable[[str], str] | None, trigger: str) -
     return Div(field, slot, css_class="field-checked", **live)
 
 
+# The order's fields that make it the same order as one on the visit (drug, dose, route):
+# a change to any of them asks again (`_duplicate_slot`).
+_DUPLICATE_FIELDS = ("drug", "dose_value", "dose_unit", "dose_basis", "route")
+
+
+def _duplicate_slot(url: str) -> HTML:
+    """The place under the drug where the same order open on the visit already is said as the
+    order is typed: htmx posts the form to `url` when drug, dose or route change (the dose also
+    after a pause in typing); the answer is registration/_order_duplicate_check.html. Empty
+    (and never asked) without `url` or JavaScript: the submit says it beside the drug."""
+    if not url:
+        return HTML('<div id="duplicate-check" data-testid="duplicate-check"></div>')
+    trigger = ", ".join(
+        [f"change from:#id_{name}" for name in _DUPLICATE_FIELDS]
+        + ["input changed delay:500ms from:#id_dose_value"]
+    )
+    return HTML(
+        f'<div id="duplicate-check" data-testid="duplicate-check" aria-live="polite" '
+        f'hx-post="{url}" hx-trigger="{trigger}" hx-include="closest form" '
+        f'hx-swap="innerHTML" hx-disinherit="*"></div>'
+    )
+
+
 class OrderEntryForm(forms.Form):
     drug = forms.CharField(
         label="Drug",
@@ -235,10 +258,17 @@ class OrderEntryForm(forms.Form):
     # signing in, the back button) enters one order (order_enter).
     entry_key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, check_url: Callable[[str], str] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        check_url: Callable[[str], str] | None = None,
+        duplicate_url: str = "",
+        **kwargs: Any,
+    ):
         """`check_url`: the address that checks a field as it is typed (registration's
         `order_check` for this visit, by field name); without it the fields are checked on submit
-        only."""
+        only. `duplicate_url`: the address that says, as drug, dose and route are filled, the
+        same order open on the visit already (registration's `order_duplicate_check`)."""
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial["entry_key"] = uuid.uuid4().hex
@@ -247,6 +277,9 @@ class OrderEntryForm(forms.Form):
         self.helper.form_tag = False
         self.helper.layout = Layout(
             _checked("drug", check_url, "change delay:250ms"),
+            # The same order open on the visit already, said beside the drug as drug, dose and
+            # route are filled (before submitting), with the confirm box below it.
+            _duplicate_slot(duplicate_url),
             # Shown when the same order is on the visit already (the warning beside the drug).
             Div("duplicate_confirm", css_id="duplicate-confirm-slot"),
             Row(

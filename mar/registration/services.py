@@ -709,6 +709,16 @@ def order_duplicate_problems(encounter: Encounter, entry: OrderEntry) -> dict[st
 DUPLICATE_CONFIRM = "Tick to enter it as a second order, or go back to the visit."
 
 
+def order_duplicate_said(encounter: Encounter, typed: Mapping[str, Any]) -> str:
+    """The same order on the visit already, as the order form's fields describe it (`typed`: the
+    form's cleaned data, the fields it could read) as soon as drug, dose and route are filled:
+    what the submit would say beside the drug (`order_duplicate_words`), whether or not the box
+    is ticked already; '' when none, or while the drug or dose cannot be read."""
+    entry, _ = order_entry_typed(typed)
+    earlier = order_duplicate(encounter, entry)
+    return order_duplicate_words(earlier) if earlier is not None else ""
+
+
 def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
     """The checks every order passes, wherever it comes from; the fields to store."""
     errors: dict[str, list[str]] = {}
@@ -955,6 +965,10 @@ def order_enter(
         on_behalf = fields["ordering_provider"] + (f" (NPI {npi})" if npi else "")
         fields["entered_on_behalf_of"] = on_behalf[:200]
     fields["entered_by"] = user
+    # Confirmed by the person entering it as a second order beside the same one open on the
+    # visit: the order it repeats goes with it (the latest such, as the warning named it).
+    repeated = order_duplicate(locked, entry) if user is not None else None
+    fields["duplicate_of"] = repeated
     if fields["placer_number"] and (earlier := order_by_placer(locked, fields["placer_number"])):
         raise _fail(
             "placer_number",
@@ -971,6 +985,18 @@ def order_enter(
             reason=entry.allergy_reason.strip(),
             order=order,
             by=user,
+        )
+    if repeated is not None and user is not None:
+        # Who confirmed entering a second order, when, and what they were shown: kept as the
+        # allergy's override is (the overrides report, the pharmacist's queue, the chart's row).
+        SafetyOverride.objects.create(
+            encounter=locked,
+            kind=SafetyOverride.Kind.DUPLICATE,
+            message=f"{safety.ENTRY_PREFIX}{order_duplicate_words(repeated)}"[:300],
+            reason=f"Confirmed: entered as a second order beside O{repeated.pk}.",
+            order=order,
+            by=user,
+            at=order.created_at,
         )
     summary_invalidate(encounter_ids=[locked.pk])  # the board's and checklist's summary
     return order

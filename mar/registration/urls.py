@@ -15,6 +15,11 @@ urlpatterns = [
     path("visits/<int:pk>/account/", views.visit_account_set, name="visit_account_set"),
     path("visits/<int:pk>/orders/new/", views.order_new, name="order_new"),
     path("visits/<int:pk>/orders/check/<str:field>/", views.order_check, name="order_check"),
+    path(
+        "visits/<int:pk>/orders/check-duplicate/",
+        views.order_duplicate_check,
+        name="order_duplicate_check",
+    ),
     path("search/drugs/", views.drug_options, name="drug_options"),
     path("search/icd10/", views.icd10_options, name="icd10_options"),
 ]

@@ -30,6 +30,7 @@ from mar.registration.services import (
     encounter_account_set,
     encounter_open,
     order_by_entry_key,
+    order_duplicate_said,
     order_enter,
     order_entry_field_problems,
     order_entry_problems,
@@ -186,6 +187,7 @@ def _order_form(encounter: Encounter, data: Any = None) -> OrderEntryForm:
     return OrderEntryForm(
         data,
         check_url=lambda field: reverse("registration:order_check", args=[encounter.pk, field]),
+        duplicate_url=reverse("registration:order_duplicate_check", args=[encounter.pk]),
     )
 
 
@@ -319,6 +321,31 @@ def order_check(request: HttpRequest, pk: int, field: str) -> HttpResponse:
             check["errors"] = [*check["errors"], *found["allergy_reason"]]
         context["reason_field"] = form["allergy_reason"]
     return render(request, "registration/_order_field_check.html", context)
+
+
+@require_POST
+@role_required(CLERK, NURSE)
+def order_duplicate_check(request: HttpRequest, pk: int) -> HttpResponse:
+    """The same order open on the visit already, said under the drug as drug, dose and route are
+    filled (htmx posts the whole form: order_duplicate_said, the submit's own match), with the
+    confirm box shown, a tick kept; the box hidden and unticked again when the order typed is
+    no longer the same (a tick given for one order never enters another). Nothing while drug or
+    dose cannot be read. Without JavaScript nothing calls it: the submit says the same."""
+    encounter = get_object_or_404(Encounter, pk=pk)
+    form = _order_form(encounter, request.POST)
+    form.is_valid()
+    said = order_duplicate_said(encounter, form.cleaned_data)
+    if said:
+        form.duplicate_ask()
+    else:
+        unticked = request.POST.copy()
+        unticked.pop("duplicate_confirm", None)
+        form = _order_form(encounter, unticked)
+    return render(
+        request,
+        "registration/_order_duplicate_check.html",
+        {"said": said, "confirm_field": form["duplicate_confirm"]},
+    )
 
 
 @require_GET

@@ -641,6 +641,29 @@ def allergy_overrides(order_ids: list[int]) -> dict[int, list[SafetyOverride]]:
     return found
 
 
+def duplicate_words(override: SafetyOverride, repeated_pk: int | None) -> str:
+    """What the order's row says of a duplicate confirmed at its entry (its SafetyOverride of
+    kind "duplicate"): 'Second order beside O16, confirmed by clerk1 at 11:05'."""
+    beside = f" beside O{repeated_pk}" if repeated_pk is not None else ""
+    who = override.by.get_username()
+    return f"Second order{beside}, confirmed by {who} at {timezone.localtime(override.at):%H:%M}"
+
+
+def duplicate_notes(orders: Iterable[Order]) -> dict[int, str]:
+    """Each of these orders entered as a second order beside the same one (`duplicate_of`),
+    confirmed at entry: what its row says (`duplicate_words`), one statement, none when no
+    order of them is one."""
+    repeated = {order.pk: order.duplicate_of_id for order in orders if order.duplicate_of_id}
+    if not repeated:
+        return {}
+    confirmations = (
+        SafetyOverride.objects.filter(order_id__in=repeated, kind=SafetyOverride.Kind.DUPLICATE)
+        .select_related("by")
+        .order_by("at", "pk")
+    )
+    return {o.order_id: duplicate_words(o, repeated[o.order_id]) for o in confirmations}  # type: ignore[index]
+
+
 ENTRY_PREFIX = "At order entry: "
 VERIFICATION_PREFIX = "At verification: "
 

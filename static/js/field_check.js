@@ -4,6 +4,18 @@
 // when the check refuses what it holds now.
 (function () {
   "use strict";
+  // The same order open on the visit, said under the drug as it is typed (registration/forms.py
+  // `_duplicate_slot`): what the last submission said of it beside the drug goes (said again
+  // here while it holds; no longer true once the dose or route changed).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var slot = event.detail.target;
+    if (!slot || slot.id !== "duplicate-check") return;
+    var wrapper = document.getElementById("div_id_drug");
+    if (!wrapper) return;
+    wrapper.querySelectorAll(".invalid-feedback").forEach(function (said) {
+      if (said.textContent.indexOf("The same order was entered at ") >= 0) said.remove();
+    });
+  });
   document.addEventListener("htmx:afterSwap", function (event) {
     var slot = event.detail.target;
     if (!slot || !slot.matches || !slot.matches("[data-field-check]")) return;

@@ -66,6 +66,13 @@ def test_back_after_entering_an_order_does_not_enter_it_again_unless_confirmed(
     # Everything typed kept.
     assert page.input_value("#id_drug") == "ondansetron"
     assert page.input_value("#id_ordering_provider_npi") == "1234567893"
+    # Another dose typed: what the submit said beside the drug goes (no longer true), and the
+    # same dose again says it as typed.
+    page.fill("#id_dose_value", "8")
+    expect(drug_error).to_have_count(0)
+    expect(page.get_by_test_id("duplicate-warning")).to_have_count(0)
+    page.fill("#id_dose_value", "4")
+    expect(page.get_by_test_id("duplicate-warning")).to_contain_text("The same order was entered")
 
     confirm = page.locator("#id_duplicate_confirm")
     expect(confirm).to_be_visible()
@@ -73,6 +80,66 @@ def test_back_after_entering_an_order_does_not_enter_it_again_unless_confirmed(
     page.click("button:has-text('Enter the order')")
     page.wait_for_selector("text=Order entered")
     assert Order.objects.filter(encounter=visit).count() == 2
+    # Recorded: the second order names the first, with who confirmed it.
+    first, second = Order.objects.filter(encounter=visit).order_by("pk")
+    assert second.duplicate_of == first
+    assert second.overrides.get().by.get_username() == "clerk"
+
+
+def test_the_same_order_is_said_as_it_is_typed_before_the_submit(
+    browser_page, live_server, visit
+) -> None:
+    """Drug, dose and route filled: the warning under the drug and the confirm box appear before
+    any submit; another dose takes both away (untick); the same again asks again; nothing typed
+    is lost."""
+    from playwright.sync_api import expect
+
+    factories.user_create(username="pharmacist", role="pharmacist")
+    page = browser_page
+    sign_in(page, live_server, "clerk")
+    form_url = f"{live_server.url}/registration/visits/{visit.pk}/orders/new/"
+    page.goto(form_url)
+    page.wait_for_load_state("load")
+    ondansetron(page)
+    page.click("button:has-text('Enter the order')")
+    page.wait_for_selector("text=Order entered")
+    first = Order.objects.get(encounter=visit)
+
+    page.goto(form_url)
+    page.wait_for_load_state("load")  # htmx listens once the page's scripts ran
+    warning = page.get_by_test_id("duplicate-warning")
+    confirm = page.locator("#id_duplicate_confirm")
+    ondansetron(page)
+    expect(warning).to_contain_text(f"by clerk (O{first.pk}): ondansetron 4 mg IV.")
+    expect(warning).to_contain_text("Enter it again anyway?")
+    expect(confirm).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "order-entry-same-order-as-typed.png"), full_page=True)
+    confirm.check()
+    page.fill("#id_dose_value", "8")  # another dose: another order, the tick goes
+    expect(warning).to_have_count(0)
+    expect(confirm).to_be_hidden()
+    page.fill("#id_dose_value", "4")
+    expect(warning).to_have_count(1)
+    expect(confirm).to_be_visible()
+    expect(confirm).not_to_be_checked()  # asked again, not carried over
+    assert page.input_value("#id_ordering_provider_npi") == "1234567893"
+    assert page.input_value("#id_indication") == "R11.2"
+    assert Order.objects.filter(encounter=visit).count() == 1
+    confirm.check()
+    page.click("button:has-text('Enter the order')")
+    page.wait_for_selector("text=Order entered")
+    second = Order.objects.filter(encounter=visit).latest("pk")
+    assert second.duplicate_of == first
+
+    # The pharmacist verifying it is told the desk confirmed a duplicate.
+    page.context.clear_cookies()
+    sign_in(page, live_server, "pharmacist")
+    page.goto(f"{live_server.url}/pharmacy/orders/")
+    said = page.locator(f"#order-{second.pk} [data-testid=order-duplicate]")
+    expect(said).to_contain_text(f"Entered as a second order beside O{first.pk}")
+    expect(said).to_contain_text("confirmed by clerk")
+    expect(page.locator(f"#order-{first.pk} [data-testid=order-duplicate]")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "pharmacy-queue-duplicate-confirmed.png"), full_page=True)
 
 
 def test_words_in_the_indication_are_refused_as_typed_and_on_submit(

@@ -154,6 +154,8 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "registration:order_new": ("GET POST", frozenset({K, N, A}), "encounter"),
     # The order form's drug and indication checked as they are typed (htmx).
     "registration:order_check": ("POST", frozenset({K, N, A}), "order_field"),
+    # The same order open on the visit, said as drug, dose and route are typed (htmx).
+    "registration:order_duplicate_check": ("POST", frozenset({K, N, A}), "encounter"),
     "registration:drug_options": ("GET", frozenset({K, N, A}), ""),
     "registration:icd10_options": ("GET", frozenset({K, N, A}), ""),
     # The HL7 interface log: admins.

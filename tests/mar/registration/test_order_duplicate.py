@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from mar.models import DoseBasis, EntryMethod, Order, Route
+from mar.models import DoseBasis, EntryMethod, Order, Route, SafetyOverride
 from mar.registration.services import (
     OrderEntry,
     order_enter,
@@ -212,13 +212,15 @@ def test_the_order_form_is_not_kept_by_the_browser(client_as) -> None:
 
 class OrdersEnteredAndWithdrawn(RuleBasedStateMachine):
     """Orders entered by a clerk (the same or another dose, confirmed or not) and documented not
-    given: a person's order is entered iff no open order of the visit is the same, or confirmed."""
+    given: a person's order is entered iff no open order of the visit is the same, or confirmed;
+    one entered confirmed beside an open one names it and carries who confirmed it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.encounter = factories.encounter_create()
         self.open: dict[Decimal, int] = {}  # dose -> open orders of it
         self.entered = 0
+        self.repeated = 0  # entered confirmed beside an open order of the same dose
 
     def clerk(self):
         from django.contrib.auth import get_user_model
@@ -236,6 +238,7 @@ class OrdersEnteredAndWithdrawn(RuleBasedStateMachine):
             assert "The same order was entered at " in str(exc)
         else:
             assert expected
+            self.repeated += bool(self.open.get(dose))
             self.open[dose] = self.open.get(dose, 0) + 1
             self.entered += 1
 
@@ -250,6 +253,18 @@ class OrdersEnteredAndWithdrawn(RuleBasedStateMachine):
     @invariant()
     def entered_as_counted(self) -> None:
         assert self.encounter.orders.count() == self.entered
+
+    @invariant()
+    def each_second_order_carries_its_confirmation(self) -> None:
+        """An order entered beside an open one names it, with who confirmed it (one each)."""
+        seconds = self.encounter.orders.filter(duplicate_of__isnull=False)
+        assert seconds.count() == self.repeated
+        confirmed = self.encounter.overrides.filter(kind=SafetyOverride.Kind.DUPLICATE)
+        assert sorted(confirmed.values_list("order_id", flat=True)) == sorted(
+            seconds.values_list("pk", flat=True)
+        )
+        for order in seconds.select_related("duplicate_of"):
+            assert order.duplicate_of.dose_value == order.dose_value
 
 
 def test_orders_entered_over_time_repeat_only_when_confirmed(clerk_user) -> None:

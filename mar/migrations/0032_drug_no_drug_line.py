@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mar', '0030_signed_summaries_judged_at_signature'),
+        ('mar', '0031_order_duplicate_of'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

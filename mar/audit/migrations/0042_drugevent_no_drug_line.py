@@ -8,7 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0040_ledgerentryevent_ndc_rounding'),
+        ('audit', '0041_order_duplicate_of'),
+        ('mar', '0032_drug_no_drug_line'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
