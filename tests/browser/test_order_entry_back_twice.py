@@ -10,7 +10,8 @@ on submit, naming the code to choose."""
 import pytest
 
 from mar.models import Order
-from tests.browser.conftest import ARTIFACTS
+from tests import factories
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.browser.order_entry import order_entry_visit, order_form_opened
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -96,10 +97,7 @@ def test_the_same_order_is_said_as_it_is_typed_before_the_submit(
 
     factories.user_create(username="pharmacist", role="pharmacist")
     page = browser_page
-    sign_in(page, live_server, "clerk")
-    form_url = f"{live_server.url}/registration/visits/{visit.pk}/orders/new/"
-    page.goto(form_url)
-    page.wait_for_load_state("load")
+    form_url = order_form_opened(page, live_server, visit)
     ondansetron(page)
     page.click("button:has-text('Enter the order')")
     page.wait_for_selector("text=Order entered")
