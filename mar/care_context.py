@@ -146,7 +146,7 @@ def care_context(
             continue
         order.encounter = encounter  # its patient already read with it
         usable = next(
-            (s for s in scans if s.order_id == order.pk and scan_usable_for(s, order)), None
+            (s for s in scans if s.order_id in (order.pk, None) and scan_usable_for(s, order)), None
         )
         allergy = safety.allergy_warning(encounter.patient, order.drug, names)
         checks = bound.get(f"checks-O{order.pk}") or lazy(

@@ -193,6 +193,26 @@ FAR_AHEAD = "This time (%(at)s) is later than now (%(now)s): check the date and 
 FAR_BEFORE = "This time is more than two years before this visit (%(visit)s): check the year."
 
 
+NOT_YET = "This time (%(at)s) is later than now (%(now)s): it cannot be charted yet."
+
+
+def _yesterday_too_early(
+    form: forms.Form, name: str, value: datetime, encounter: Encounter
+) -> bool:
+    """A time typed alone and read as yesterday's (`time_alone`: today's is later than now)
+    that would be before the visit's arrival, or before the start in the same form: today's
+    was meant, and it is later than now."""
+    typed = str(form.data.get(form.add_prefix(name), "")).strip()
+    if TIME_ALONE.fullmatch(typed) is None:
+        return False
+    zone = encounter.zone
+    if value.astimezone(zone).date() >= timezone.now().astimezone(zone).date():
+        return False
+    start = form.cleaned_data.get("start") if name != "start" else None
+    earlier = [t for t in (encounter.arrived_at, start) if isinstance(t, datetime)]
+    return any(value < t for t in earlier)
+
+
 def plausible_window(
     encounter: Encounter, now: datetime | None = None
 ) -> tuple[datetime, datetime]:
@@ -211,7 +231,15 @@ def check_plausible(form: forms.Form, encounter: Encounter) -> None:
         if isinstance(field, LocalTimeField) and isinstance(value, datetime):
             # Said as what it is, not as the window: "outside this encounter (2024-12-06 to
             # 2026-12-08)" read as if the visit spanned two years (walk19).
-            if value > latest:
+            if _yesterday_too_early(form, name, value, encounter):
+                # Yesterday's would be before the arrival or the start: it is today's, later
+                # than now (QA: "Read as yesterday" for a stop 15:55 typed at 15:15).
+                moments = {
+                    "at": hhmm(value + timedelta(days=1), zone),
+                    "now": hhmm(timezone.now(), zone),
+                }
+                form.add_error(name, ValidationError(NOT_YET, code="not_yet", params=moments))
+            elif value > latest:
                 moments = {"at": date_hhmm(value, zone), "now": date_hhmm(timezone.now(), zone)}
                 form.add_error(name, ValidationError(FAR_AHEAD, code="implausible", params=moments))
             elif value < earliest:
@@ -236,7 +264,11 @@ class ZonedForm(forms.Form):
         for field in self.fields.values():
             if isinstance(field, LocalTimeField):
                 field.zone = zone
-                field.widget = LocalTimeInput(attrs=dict(field.widget.attrs))
+                attrs = dict(field.widget.attrs)
+                if encounter.arrived_at is not None:
+                    # chart.js: a time alone whose yesterday is before the arrival is today's.
+                    attrs["data-arrived"] = str(int(encounter.arrived_at.timestamp()))
+                field.widget = LocalTimeInput(attrs=attrs)
                 field.widget.zone = zone  # type: ignore[attr-defined]
 
     def _post_clean(self) -> None:

@@ -863,7 +863,9 @@ def administration_start_checked(
         if scan.administration_id is not None:
             raise ChartError({"scan": ["This scan already started another administration."]})
         scan.administration = adm
-        scan.save(update_fields=["administration"])
+        # A scan that matched more than one order goes with the one she started.
+        scan.order_id = scan.order_id or order.pk
+        scan.save(update_fields=["administration", "order"])
         adm.ndc, adm.lot, adm.expiry = scan.ndc, scan.lot, scan.expiry
         adm.drug_scan = scan
         changed += ["ndc", "lot", "expiry", "drug_scan"]

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mar.bcma import BarcodeError, parse_drug_barcode, wristband_mrn
-from mar.models import BarcodeScan, Encounter, Order, Patient, SafetyOverride
+from mar.models import Administration, BarcodeScan, Encounter, Order, Patient, SafetyOverride
 from mar.validators import ndc_display
 
 R = BarcodeScan.Result
@@ -30,13 +30,45 @@ class ScanError(Exception):
     """The scan or override was refused; `message` says why."""
 
 
-def _order_for(encounter: Encounter, drug_ids: set[int]) -> Order | None:
-    """The encounter's order of one of these drugs, one not yet given first."""
+def _startable(order: Order) -> bool:
+    """An order the chart offers a start for: not returned by pharmacy (`Order.is_returned`:
+    its start is refused) and not documented as not given, held or refused."""
+    return not order.is_returned and not order.disposition
+
+
+def _orders_for(encounter: Encounter, drug_ids: set[int]) -> tuple[list[Order], list[Order]]:
+    """The encounter's orders of one of these drugs a scan may be for, and all of them.
+
+    Only startable ones (`_startable`; QA: the scan went to ondansetron 4 g, returned by
+    pharmacy, and the verified 4 mg order started "without scanning"); of those, the verified
+    ones if any, then of those the ones not given yet if any. More than one left: the nurse
+    says which by starting it (the scan names them; it does not guess)."""
     orders = list(
         encounter.orders.filter(drug_id__in=drug_ids).select_related("drug").order_by("pk")
     )
-    not_given = [o for o in orders if not o.administrations.exists()]
-    return (not_given or orders or [None])[0]
+    left = [o for o in orders if _startable(o)]
+    verified = [o for o in left if o.verified_at is not None]
+    left = verified or left
+    given = {
+        pk
+        for pk in Administration.objects.filter(order__in=left).values_list("order_id", flat=True)
+    }
+    left = [o for o in left if o.pk not in given] or left
+    return left, orders
+
+
+def _not_startable_message(drug_name: str, shown_ndc: str, orders: list[Order]) -> str:
+    """Why a scan of an ordered drug matched no order it could start."""
+    whys = []
+    for o in orders:
+        if o.is_returned:
+            whys.append(f"{o} (O{o.pk}) was returned by pharmacy: call pharmacy")
+        else:
+            whys.append(
+                f"{o} (O{o.pk}) is charted {o.get_disposition_display().lower()}: "
+                "undo that first, then scan again"
+            )
+    return f"No order to start: {drug_name} (NDC {shown_ndc}) — " + "; ".join(whys) + "."
 
 
 @transaction.atomic
@@ -94,12 +126,17 @@ def scan_record(
         scan.save()
         return scan
     scan.drug = ndcs[0].drug
-    order = _order_for(encounter, {n.drug_id for n in ndcs})
-    if order is None:
+    candidates, ordered = _orders_for(encounter, {n.drug_id for n in ndcs})
+    order = candidates[0] if len(candidates) == 1 else None
+    if not ordered:
         scan.result = R.WRONG_DRUG
         scan.message = (
             f"Wrong drug: {scan.drug.name} (NDC {shown_ndc}) is not ordered for {patient.name}."
         )
+    elif not candidates:
+        # Ordered, but no order of it may start (returned, not given): a stop, saying why.
+        scan.result = R.WRONG_DRUG
+        scan.message = _not_startable_message(scan.drug.name, shown_ndc, ordered)[:300]
     elif drug_scan.expired(today):
         scan.order = order
         scan.result = R.EXPIRED
@@ -118,7 +155,16 @@ def scan_record(
         scan.result = R.MATCH
         lot = f", lot {drug_scan.lot}" if drug_scan.lot else ""
         expiry = f", expires {drug_scan.expiry:%Y-%m-%d}" if drug_scan.expiry else ""
-        scan.message = f"Matches the order {order}: NDC {shown_ndc}{lot}{expiry}."
+        if order is None:
+            # More than one order it may be for: the nurse says which by starting it (each
+            # one's start carries the scan, `scan_usable_for`); the scan does not guess.
+            names = ", ".join(f"{o} (O{o.pk})" for o in candidates)
+            scan.message = (
+                f"Matches {len(candidates)} orders: {names}. Which are you giving? Start "
+                f"that one: the scan goes with it. NDC {shown_ndc}{lot}{expiry}."
+            )[:300]
+        else:
+            scan.message = f"Matches the order {order}: NDC {shown_ndc}{lot}{expiry}."
     scan.save()
     return scan
 
@@ -177,6 +223,9 @@ def scan_usable_for(scan: BarcodeScan, order: Order) -> bool:
     and it has not started another administration."""
     if scan.kind != BarcodeScan.Kind.DRUG or scan.administration_id is not None:
         return False
+    if scan.order_id is None and scan.result == R.MATCH and scan.drug_id == order.drug_id:
+        # A scan matching more than one order (`_orders_for`): the one she starts.
+        return _startable(order)
     if scan.order_id != order.pk:
         return False
     return scan.result == R.MATCH or bool(scan.overrides.all())

@@ -170,8 +170,34 @@
     var nowMinutes = +parts.hour * 60 + +parts.minute;
     if (minutes <= nowMinutes + CLOCK_AHEAD_MINUTES) return "";
     var day = new Date(Date.UTC(+parts.year, +parts.month - 1, +parts.day - 1));
-    return "Read as yesterday, " + day.toISOString().slice(0, 10) + " " + typed +
-      ": today's is later than now.";
+    var yesterday = day.toISOString().slice(0, 10) + " " + typed;
+    // Yesterday's would be before the arrival, or a stop before its card's start: today's was
+    // meant, and it is later than now (the server says the same: mar/forms.py NOT_YET).
+    var card = input.closest("[data-testid=adm-card][data-start]");
+    var earlier = [input.dataset.arrived];
+    if (card && !/-start$/.test(input.name)) earlier.push(card.dataset.start);
+    var tooEarly = earlier.some(function (seconds) {
+      var wall = seconds ? wallClock(new Date(+seconds * 1000), input.dataset.zone) : "";
+      return wall && yesterday < wall;
+    });
+    if (tooEarly) {
+      return "This time (" + typed + ") is later than now (" + parts.hour + ":" + parts.minute +
+        "): it cannot be charted yet.";
+    }
+    return "Read as yesterday, " + yesterday + ": today's is later than now.";
+  }
+  // "YYYY-MM-DD HH:MM" on the wall clock of `zone` ("" when it cannot be said).
+  function wallClock(when, zone) {
+    var p = {};
+    try {
+      new Intl.DateTimeFormat("en-CA", {
+        timeZone: zone || undefined, hourCycle: "h23",
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      }).formatToParts(when).forEach(function (x) { p[x.type] = x.value; });
+    } catch (e) {
+      return "";
+    }
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
   }
   function readBack(input) {
     var note = input.parentElement && input.parentElement.querySelector(".time24-read[data-client]");
