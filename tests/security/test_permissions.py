@@ -132,6 +132,8 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "pharmacy:drug_ndc_prefer": ("POST", frozenset({P, A}), "ndc"),
     "pharmacy:drug_ndc_update": ("POST", frozenset({P, A}), "ndc"),
     "pharmacy:drug_class": ("GET POST", frozenset({P, A}), "drug"),
+    "pharmacy:drug_no_line": ("POST", frozenset({P, A}), "drug"),
+    "pharmacy:drug_no_line_undo": ("POST", frozenset({P, A}), "drug"),
     "pharmacy:orders": ("GET", frozenset({P, A}), ""),
     "pharmacy:order_verify": ("POST", frozenset({P, A}), "order"),
     "pharmacy:order_return": ("POST", frozenset({P, A}), "order"),
