@@ -542,7 +542,8 @@ def _sign_shown(context: dict[str, Any]) -> tuple[Any, ...] | None:
     return (
         encounter.pk,
         bool(context.get("can_chart")),
-        str(context.get("zone")),
+        # its own (the checklist's refresh has no `zone`): it writes no time but in the notes
+        str(encounter.zone),
         counts is not None,  # what it covers is a slot: every start and flush changes it
         tuple(
             (f.rule, str(f.severity), tuple(f.administrations), f.field, f.message)
@@ -585,7 +586,7 @@ def sign_draw(request: HttpRequest, context: dict[str, Any]) -> None:
             "sign_form": form,
         }
         mark = Markup(f"sign-slot-{_SLOT}")
-        with timezone.override(context.get("zone")):
+        with timezone.override(context["encounter"].zone):
             html = _inner(template, values, "sign_html", SignKept(mark, mark), mark)
         cache.set(key, html)
     html = html.replace(_TOKEN_SLOT, str(get_token(request)))
