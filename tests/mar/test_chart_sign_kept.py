@@ -189,6 +189,9 @@ def test_a_kept_sign_off_and_chip_actions_build_none_of_their_forms(client_as) -
     assert "1 administration and 1 flush" in first_flush
     assert "1 administration and 2 flushes" in second and 'value="1/2"' in second
     assert f'<div id="site-{site.pk}-actions"{OOB}>' in second
+    with mock.patch.object(mar_views, "SignForm", wraps=SignForm) as sign:
+        _checklist(nurse, encounter)
+    assert sign.call_count == 0  # the checklist's refresh finds the panel the flush kept
 
 
 def test_a_sign_form_sent_with_errors_is_drawn_afresh_not_kept(client_as) -> None:
