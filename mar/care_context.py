@@ -9,6 +9,7 @@ from typing import Any
 
 from django.forms import Form
 from django.http import HttpRequest
+from markupsafe import Markup
 
 from mar import care_forms
 from mar import chart_reads as reads
@@ -55,6 +56,10 @@ class Care:
     wrong_patient_encounter: Encounter | None = None
     measures: measures.Measures | None = None
     measure_form: Form | None = None
+    # The scan field and the measures' form as drawn, kept while unchanged (mar/chart_cards.py
+    # `care_draw`); None: the templates draw them.
+    scan_field_html: Markup | None = None
+    measure_html: Markup | None = None
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     administrations: dict[int, AdministrationCare] = field(default_factory=dict)
     sites: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -111,7 +116,8 @@ def care_context(
             scan=last, prefix=f"sc{last.pk}"
         )
     care = Care(
-        scan_form=bound.get("scan") or care_forms.ScanForm(prefix="scan"),
+        # built when drawn: its field is kept drawn (mar/chart_cards.py `care_draw`, issue 19)
+        scan_form=bound.get("scan") or lazy(partial(care_forms.ScanForm, prefix="scan")),
         patient_scan=next(
             (s for s in scans if s.kind == BarcodeScan.Kind.PATIENT and s.result == "match"), None
         ),
@@ -130,8 +136,8 @@ def care_context(
             if rows is not None and rows.measures is not None
             else measures.encounter_measures(encounter)
         )
-        care.measure_form = bound.get("measure") or care_forms.MeasureForm(
-            encounter=encounter, prefix="m"
+        care.measure_form = bound.get("measure") or lazy(
+            partial(care_forms.MeasureForm, encounter=encounter, prefix="m")
         )
         care.charted_in_error = reads.charted_in_error(encounter.pk, encounter=encounter)
     read = rows.orders if rows is not None else list(encounter.orders.select_related("drug"))

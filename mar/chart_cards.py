@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -49,10 +50,10 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils import timezone
 from jinja2 import Template
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from mar.chart_context import Card
-from mar.forms import site_choice_label
+from mar.forms import SignForm, site_choice_label
 from mar.jinja import jinja
 from mar.lazy_forms import is_bound
 
@@ -421,16 +422,29 @@ def _site_add_key(context: dict[str, Any]) -> str | None:
     return f"chart-site-add:{_VERSION}:{hashlib.sha256(repr(shown).encode()).hexdigest()}"
 
 
-def sites_draw(request: HttpRequest, context: dict[str, Any]) -> None:
+# The opening tag of a chip's actions as mar/_site_actions.jinja draws it, and sent alone out of
+# band (`part_oob`: the answer to a flush or a start).
+_ACTIONS_OPEN = re.compile(r'(<div id="site-\d+-actions")>')
+
+
+def sites_draw(
+    request: HttpRequest,
+    context: dict[str, Any],
+    *,
+    parts: tuple[str, ...] = tuple(SITE_PARTS),
+    part_oob: bool = False,
+) -> None:
     """The parts of each site chip of the chart's `context` a flush does not change, kept or
     drawn now and kept, into `row.kept`, and the "+ Add site" form into
     `context["site_add_html"]`; a part with anything the nurse sent is drawn by the page's
-    template itself, and never kept."""
+    template itself, and never kept. `parts`: only those (the answer to a flush or a start
+    sends its chip's actions alone); `part_oob`: sent alone, out of band (mar/_site_actions.jinja
+    with `part_oob`: its opening tag says so), the kept markup being the chip's own."""
     if not KEEP:
         return
     keys: dict[tuple[int, str], str] = {}
     for row in context.get("sites") or ():
-        for part in SITE_PARTS:
+        for part in parts:
             shown = _site_part_shown(part, row, context)
             if shown is not None:
                 digest = hashlib.sha256(repr(shown).encode()).hexdigest()
@@ -467,6 +481,205 @@ def sites_draw(request: HttpRequest, context: dict[str, Any]) -> None:
         cache.set_many(missed)
     token = str(get_token(request))
     for (pk, part), key in keys.items():
-        rows[pk].kept[part] = Markup(found[key].replace(_TOKEN_SLOT, token))
+        html = found[key].replace(_TOKEN_SLOT, token)
+        if part_oob and part == "actions":
+            html = _ACTIONS_OPEN.sub(r'\1 hx-swap-oob="morph">', html, count=1)
+        rows[pk].kept[part] = Markup(html)
     if add_key is not None:
         context["site_add_html"] = Markup(found[add_key].replace(_TOKEN_SLOT, token))
+
+
+# The sign-off panel (mar/_sign.jinja on a record in progress), drawn by every chart page and
+# every answer to a change (the checklist's refresh too), kept drawn as the cards are while every
+# value it shows is as it was: the open errors (each with its reason field), whether it says what
+# a signature covers, whether the record can be read, what still runs (its notes), the
+# calculated doses given without their measures, the warnings still listed, whether the user
+# may chart. Its slots: the CSRF token and what a signature covers (`sign_counts`: its words and
+# its token, which every start and flush changes); `oob` (sent out of band) is its opening tag,
+# so both are kept (`SignKept`). A sign form the nurse sent (bound: her reasons, her errors) is
+# drawn afresh and never kept.
+SIGN_TEMPLATE = "mar/_sign.jinja"
+_SIGN_OPEN = '<section id="sign" class="sign-panel mb-3" aria-labelledby="sign-heading">'
+
+
+_COUNTS_SLOT = f"counts-slot-{_SLOT}"
+_SEEN_SLOT = f"seen-slot-{_SLOT}"
+
+
+class _CountsSlot:
+    """What a signature covers (`SignCounts`) as the kept panel draws it: its words and its
+    token are slots, filled per response (every start and flush changes them)."""
+
+    token = _SEEN_SLOT
+
+    def __str__(self) -> str:
+        return _COUNTS_SLOT
+
+
+class SignKept:
+    """The sign-off panel drawn, as the page shows it (`plain`) and sent out of band (`oob`)."""
+
+    __slots__ = ("oob", "plain")
+
+    def __init__(self, plain: Markup, oob: Markup) -> None:
+        self.plain = plain
+        self.oob = oob
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _sign_shown(context: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Every value mar/_sign.jinja reads on a record in progress, but the slot; None when the
+    panel is not kept (a signed record, a sign form bound, or no counts given to key it by)."""
+    encounter = context["encounter"]
+    form = context.get("sign_form")
+    checklist = context.get("checklist")
+    if encounter.is_signed or form is None or is_bound(form) or checklist is None:
+        return None
+    if "sign_counts" not in context:
+        return None
+    counts = context["sign_counts"]
+    return (
+        encounter.pk,
+        bool(context.get("can_chart")),
+        # its own (the checklist's refresh has no `zone`): it writes no time but in the notes
+        str(encounter.zone),
+        counts is not None,  # what it covers is a slot: every start and flush changes it
+        tuple(
+            (f.rule, str(f.severity), tuple(f.administrations), f.field, f.message)
+            for f in checklist.open_errors
+        ),
+        checklist.record_error,
+        bool(checklist.running),
+        tuple(checklist.running_notes),
+        tuple((item.anchor, item.text) for item in checklist.open_warnings),
+        tuple(
+            (item.order.pk, item.order.drug.name, item.note)
+            for item in context.get("sign_dose_notes") or ()
+        ),
+    )
+
+
+def sign_draw(request: HttpRequest, context: dict[str, Any]) -> None:
+    """The sign-off panel of `context` kept or drawn now and kept, into `context["sign_html"]`
+    (mar/_sign.jinja writes it where set, as the page shows it or out of band)."""
+    if not KEEP:
+        return
+    shown = _sign_shown(context)
+    if shown is None:
+        return
+    key = f"chart-sign:{_VERSION}:{hashlib.sha256(repr(shown).encode()).hexdigest()}"
+    cache = caches[CACHE]
+    html = cache.get(key)
+    if html is None:
+        template = jinja().get_template(SIGN_TEMPLATE)
+        counts = context["sign_counts"]
+        form = SignForm(
+            open_errors=context["checklist"].open_errors,
+            counts=_CountsSlot() if counts is not None else None,  # type: ignore[arg-type]
+        )
+        values = {
+            **context,
+            "csrf_token": _TOKEN_SLOT,
+            "oob": False,
+            "sign_html": None,
+            "sign_form": form,
+        }
+        mark = Markup(f"sign-slot-{_SLOT}")
+        with timezone.override(context["encounter"].zone):
+            html = _inner(template, values, "sign_html", SignKept(mark, mark), mark)
+        cache.set(key, html)
+    html = html.replace(_TOKEN_SLOT, str(get_token(request)))
+    if (counts := context["sign_counts"]) is not None:
+        html = html.replace(_COUNTS_SLOT, escape(str(counts))).replace(
+            _SEEN_SLOT, escape(counts.token)
+        )
+    oob = html.replace(_SIGN_OPEN, f'{_SIGN_OPEN[:-1]} hx-swap-oob="morph">', 1)
+    context["sign_html"] = SignKept(Markup(html), Markup(oob))
+
+
+def _inner(template: Template, values: dict[str, Any], name: str, kept: Any, mark: str) -> str:
+    """`template` drawn with `values`, without what it writes around its kept branch (`name`
+    set to `kept`, which writes `mark`): what the page writes where that branch is taken."""
+    drawn = template.render(values)
+    before, after = template.render({**values, name: kept}).split(mark)
+    assert drawn.startswith(before) and drawn.endswith(after)
+    return drawn[len(before) : len(drawn) - len(after)]
+
+
+# The visit's times (mar/_encounter_times.jinja: arrival and observation, and their form), drawn by
+# every chart page, kept as the cards are while what they show is as it was: the encounter's two
+# times, its state (signed: the form asks an addendum's reason), the zone and the user's
+# permissions. Its form starts from those times only (`charting.encounter_times`, and their
+# snapshot for the merge); its slot is the CSRF token. A times form the nurse sent is drawn afresh.
+TIMES_TEMPLATE = "mar/_encounter_times.jinja"
+
+
+def times_draw(request: HttpRequest, context: dict[str, Any]) -> None:
+    """The visit's times panel kept or drawn now and kept, into `context["times_html"]`."""
+    form = context.get("times_form")
+    if not KEEP or form is None or is_bound(form):
+        return
+    encounter = context["encounter"]
+    shown = (
+        encounter.pk,
+        encounter.arrived_at,
+        encounter.observation_at,
+        encounter.status,
+        encounter.signed_at,
+        str(context.get("zone")),
+        bool(context.get("can_chart")),
+        bool(context.get("can_addendum")),
+    )
+    key = f"chart-times:{_VERSION}:{hashlib.sha256(repr(shown).encode()).hexdigest()}"
+    cache = caches[CACHE]
+    html = cache.get(key)
+    if html is None:
+        mark = Markup(f"times-slot-{_SLOT}")
+        values = {**context, "csrf_token": _TOKEN_SLOT, "times_html": None}
+        with timezone.override(context.get("zone")):
+            html = _inner(jinja().get_template(TIMES_TEMPLATE), values, "times_html", mark, mark)
+        cache.set(key, html)
+    context["times_html"] = Markup(html.replace(_TOKEN_SLOT, str(get_token(request))))
+
+
+# The chart's scan field (mar/_scan.jinja: an unbound one-field form, the same for every chart)
+# and the measures' form (mar/_measure_form.jinja: its fields read the encounter's time zone; its
+# slot the CSRF token), kept drawn as the cards are. Either sent back by the nurse (bound, with
+# her errors) is drawn afresh.
+MEASURE_TEMPLATE = "mar/_measure_form.jinja"
+
+
+@lru_cache(maxsize=1)
+def _scan_field() -> Template:
+    return jinja().from_string("{{ form.code|as_field }}")
+
+
+def care_draw(request: HttpRequest, context: dict[str, Any]) -> None:
+    """The scan field and the measures' form of the chart's `care`, kept or drawn now and kept,
+    into `care.scan_field_html` and `care.measure_html`."""
+    care = context.get("care")
+    if not KEEP or care is None:
+        return
+    cache = caches[CACHE]
+    if care.scan_form is not None and not is_bound(care.scan_form):
+        key = f"chart-scan-field:{_VERSION}"
+        html = cache.get(key)
+        if html is None:
+            html = _scan_field().render(form=care.scan_form)
+            cache.set(key, html)
+        care.scan_field_html = Markup(html)
+    if care.measure_form is not None and not is_bound(care.measure_form):
+        shown = (context["encounter"].pk, str(context.get("zone")))
+        key = f"chart-measure-form:{_VERSION}:{hashlib.sha256(repr(shown).encode()).hexdigest()}"
+        html = cache.get(key)
+        if html is None:
+            with timezone.override(context.get("zone")):
+                html = (
+                    jinja()
+                    .get_template(MEASURE_TEMPLATE)
+                    .render({**context, "csrf_token": _TOKEN_SLOT})
+                )
+            cache.set(key, html)
+        care.measure_html = Markup(html.replace(_TOKEN_SLOT, str(get_token(request))))

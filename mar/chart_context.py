@@ -650,6 +650,7 @@ def chart_context(
     timeline: Timeline | None = None
     if record is not None:
         timeline = chart_timeline(encounter, record, result, now=bedside_now(encounter, now))
+    sign_counted = SignCounts(len(adms), len(flushes))
     open_queries = (
         list(
             charges_port()
@@ -705,13 +706,16 @@ def chart_context(
         "times_form": None
         if started is not None
         else bound.get("times")
-        or EncounterTimesForm(
-            encounter=encounter,
-            prefix="enc",
-            initial={
-                **charting.encounter_times(encounter),
-                "base": merge.snapshot(charting.encounter_times(encounter)),
-            },
+        or lazy(  # built when drawn: the panel is kept while unchanged (mar/chart_cards.py)
+            partial(
+                EncounterTimesForm,
+                encounter=encounter,
+                prefix="enc",
+                initial={
+                    **charting.encounter_times(encounter),
+                    "base": merge.snapshot(charting.encounter_times(encounter)),
+                },
+            )
         ),
         # The sign-off form is drawn on a record in progress, the addendum's on a signed one
         # (mar/_sign.jinja): only that one is built (issue 19).
@@ -719,10 +723,10 @@ def chart_context(
         if encounter.is_signed
         else (
             bound.get("sign")
-            or SignForm(
-                open_errors=checklist.open_errors, counts=SignCounts(len(adms), len(flushes))
-            )
+            or lazy(partial(SignForm, open_errors=checklist.open_errors, counts=sign_counted))
         ),
+        # what the sign-off's key reads of its form (mar/chart_cards.py `sign_draw`)
+        "sign_counts": sign_counted,
         "addendum_form": (
             bound.get("addendum")
             or AddendumForm(
@@ -838,8 +842,11 @@ def answer_context(
         if encounter.is_signed
         else (
             bound.get("sign")
-            or SignForm(open_errors=checklist.open_errors, counts=sign_counts(record))
+            or lazy(
+                partial(SignForm, open_errors=checklist.open_errors, counts=sign_counts(record))
+            )
         ),
+        "sign_counts": sign_counts(record),
         "sign_blocked": bool(checklist.open_errors) or bool(record_error),
         # the orders given read in one statement, their visit's measures in one more only when
         # one is calculated (the answer's queries stay fixed)

@@ -36,7 +36,14 @@ from mar import merge
 from mar.board_cards import board_cards
 from mar.care_context import care_context
 from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, StopVolumeForm
-from mar.chart_cards import cards_draw, orders_draw, sites_draw
+from mar.chart_cards import (
+    cards_draw,
+    care_draw,
+    orders_draw,
+    sign_draw,
+    sites_draw,
+    times_draw,
+)
 from mar.chart_context import (
     answer_context,
     bedside_now,
@@ -76,6 +83,7 @@ from mar.forms import (
     shown_text,
 )
 from mar.jinja import partial_render, partial_response
+from mar.lazy_forms import lazy
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
     AccessSite,
@@ -232,6 +240,9 @@ def _chart_context(request: HttpRequest, encounter: Encounter, **kwargs: Any) ->
     cards_draw(request, context, bound=kwargs.get("bound"))
     orders_draw(request, context)  # the orders' rows too, their Start forms' keys new
     sites_draw(request, context)  # and the sites' chips and the "+ Add site" form
+    sign_draw(request, context)  # and the sign-off
+    times_draw(request, context)  # and the visit's times
+    care_draw(request, context)  # and the scan field and the measures' form
     return context
 
 
@@ -304,15 +315,18 @@ def encounter_checklist(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return partial_response(request, "mar/_checklist.jinja", context)
     context["can_chart"] = user_has_role(request.user, NURSE) and not encounter.is_signed
-    context["sign_form"] = SignForm(
-        open_errors=context["checklist"].open_errors,
-        counts=SignCounts(*reads.sign_counts(encounter)),
+    counts = SignCounts(*reads.sign_counts(encounter))
+    # Built when drawn: the sign-off is kept drawn while what it shows is unchanged (issue 19).
+    context["sign_form"] = lazy(
+        functools.partial(SignForm, open_errors=context["checklist"].open_errors, counts=counts)
     )
+    context["sign_counts"] = counts
     # The orders given read with the encounter (PostgreSQL); their measures only when one is
     # calculated (a statement more, fixed).
     context["sign_dose_notes"] = (
         [] if encounter.is_signed else sign_dose_notes(encounter, reads.orders_given(encounter))
     )
+    sign_draw(request, context)
     response = partial_response(request, "mar/_checklist_response.jinja", context)
     shown = request.GET.get("returned_shown")
     if shown is not None and _pks(shown) != set(reads.returned_orders(encounter)):
@@ -394,6 +408,7 @@ def _after_change(
             encounter, card=card, site=site, bound=bound, conflict=conflict, written=written
         )
         context.update(_chart_permissions(request, encounter))
+        sign_draw(request, context)  # the sign-off as the chart keeps it (issue 19)
         # A flush charted changes its chip's heading, flushes and actions, sent out of band
         # alone; its care and details forms are neither built nor sent (issue 19). Refused, the
         # whole chip comes back with the form as typed.
@@ -407,6 +422,8 @@ def _after_change(
             context.update(card_pk=card, oob=True)
             return partial_response(request, "mar/_card_response.jinja", context)
         context.update(site_pk=site, oob=True, chip_parts=chip_parts)
+        if chip_parts:  # its actions as the chart keeps them (a flush does not change them)
+            sites_draw(request, context, parts=("actions",), part_oob=True)
         response = partial_response(request, "mar/_site_response.jinja", context)
         if chip_parts:
             response["HX-Reswap"] = "none"  # every part is swapped out of band
@@ -1058,6 +1075,10 @@ def _start_answer(
     # kept for the next load; the others, when the section is sent whole, kept since the last.
     move = context["order_move"]
     orders_draw(request, context, morph=move.order.pk if move is not None and move.again else None)
+    # Its site's actions (what runs on it changed) drawn once and kept for the next load.
+    sites_draw(request, context, parts=("actions",), part_oob=True)
+    sign_draw(request, context)
+    care_draw(request, context)  # the scan panel's field
     context["oob"] = True
     response = partial_response(request, "mar/_start_response.jinja", context)
     response["HX-Reswap"] = "none"  # every part is swapped out of band
