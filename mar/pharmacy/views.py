@@ -332,8 +332,7 @@ class DrugMaxDoseForm(forms.Form):
         required=False,
         max_digits=12,
         decimal_places=4,
-        help_text="A fixed dose above it is warned of at order entry (the person entering it "
-        "confirms) and flagged on your queue. Empty: none. Cite the label's maximum.",
+        help_text="An amount, as the label's maximum single dose says. Empty: none.",
         error_messages={"invalid": "The maximum is a number (e.g. 16), or empty: none."},
     )
     max_dose_unit = forms.ChoiceField(

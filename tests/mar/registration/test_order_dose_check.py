@@ -257,6 +257,7 @@ def test_the_queue_flags_a_confirmed_order_with_who_and_the_review_page_says_it(
     assert 'data-dose-check="1"' in html.split(f'id="order-{order.pk}"')[1][:80]
     assert "Check dose" in row and "without its concentration" in row
     assert "Confirmed at order entry by <strong>clerk1</strong>" in row
+    assert "✓ Verify: dose checked" in row
     plain_row = html.split(f'id="order-{plain.pk}"')[1].split("</tr>")[0]
     assert "Check dose" not in plain_row
     review = client.get(reverse("pharmacy:order_review", args=[order.pk])).content.decode()
