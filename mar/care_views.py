@@ -49,7 +49,7 @@ from mar.models import (
     SafetyOverride,
 )
 from mar.roles import NURSE, PHARMACIST, role_required
-from mar.services import charting, measures, rates, safety, scanning
+from mar.services import charting, dose_check, measures, rates, safety, scanning
 from mar.services.charting import ChartError, RecordSigned, StaleVersion
 from mar.views import (
     _after_change,
@@ -516,7 +516,14 @@ def order_review_page(
         "allergy": allergy,
         "allergy_cross": safety.allergy_cross_only(allergy),
         "high_alert": safety.is_high_alert(order),
-        "overrides": order.overrides.select_related("by").order_by("-at"),
+        "overrides": order.overrides.exclude(kind=SafetyOverride.Kind.DOSE)
+        .select_related("by")
+        .order_by("-at"),
+        # Its dose/unit warnings, flagged with who confirmed them at order entry (if anyone).
+        "dose_warnings": dose_check.order_dose_warnings(order),
+        "dose_confirms": order.overrides.filter(kind=SafetyOverride.Kind.DOSE)
+        .select_related("by")
+        .order_by("at"),
         # Entered as a second order beside the same one, confirmed at entry (who, when).
         "duplicate_confirmations": order.overrides.filter(kind=SafetyOverride.Kind.DUPLICATE)
         .select_related("by")

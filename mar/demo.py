@@ -259,6 +259,37 @@ def demo_containers_ensure() -> int:
     return changed
 
 
+# The formulary's maximum single dose of some demo drugs (Drug.max_dose_amount/unit, DOSE-MAX in
+# mar/services/dose_check.py), from the FDA label or guideline cited; a demo of the check, to be
+# confirmed by the hospital's pharmacists before any real use.
+DEMO_MAX_DOSES: dict[str, tuple[str, str]] = {
+    # Zofran (ondansetron) injection label, Dosage and Administration 2.1 and the FDA Drug
+    # Safety Communication of 2012-06-29: no single intravenous dose above 16 mg (QT
+    # prolongation).
+    "ondansetron": ("16", "mg"),
+    # Vancomycin: ASHP/IDSA/PIDS/SIDP consensus guideline (Rybak et al., Am J Health-Syst Pharm
+    # 2020;77:835-864): loading doses of 20-35 mg/kg, not above 3,000 mg.
+    "vancomycin": ("3", "g"),
+    # Diphenhydramine hydrochloride injection label: 10-50 mg IV, 100 mg if required; maximum
+    # daily 400 mg.
+    "diphenhydramine": ("100", "mg"),
+    # Dexamethasone sodium phosphate injection label: initial dosage up to 20 mg (the highest
+    # usual single dose of the label's general table; shock regimens excepted).
+    "dexamethasone": ("20", "mg"),
+}
+
+
+def demo_max_doses_ensure() -> int:
+    """Give the demo formulary's drugs their maximum single dose, where none is kept yet (a
+    pharmacist's own is kept). Returns the number of drugs changed."""
+    changed = 0
+    for name, (amount, unit) in DEMO_MAX_DOSES.items():
+        changed += Drug.objects.filter(name=name, max_dose_amount__isnull=True).update(
+            max_dose_amount=Decimal(amount), max_dose_unit=unit
+        )
+    return changed
+
+
 # Demo packages for the drugs the demo day gives, so scanning (BCMA) and the drug lines' NDC work
 # in the demo. Labeler 99999 is no real company: these are not real products. (NDC, NDC unit,
 # NDC units in one billing unit of the HCPCS, from the concentration on the demo package: a

@@ -96,6 +96,13 @@ class Drug(models.Model):
         db_default="",
         help_text="Allergy classes the drug belongs to, separated by ';' (e.g. platinum compounds)",
     )
+    # The formulary's maximum single dose (an amount, for a fixed dose), kept by the pharmacist:
+    # an order above it is warned of at entry and flagged to the pharmacist (DOSE-MAX,
+    # mar/services/dose_check.py). Blank: none kept.
+    max_dose_amount = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, help_text="e.g. 16 for '16 mg'"
+    )
+    max_dose_unit = models.CharField(max_length=20, blank=True, default="", db_default="")
     class_tagged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -1242,6 +1249,8 @@ class SafetyOverride(models.Model):
         # The same order as one open on the visit, entered again as a second order when warned
         # (order entry): its order's `duplicate_of` is the one it repeats.
         DUPLICATE = "duplicate", "Duplicate order confirmed"
+        # A dose/unit warning (mar/services/dose_check.py) confirmed by the person entering it.
+        DOSE = "dose", "Dose or unit warning confirmed at order entry"
 
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="overrides")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -54,6 +54,7 @@ from mar.pharmacy.formulary import (
 )
 from mar.pharmacy.retired import drug_retired_check
 from mar.ports import FormularyChange, charges_port
+from mar.services import dose_check
 from mar.services.safety import (
     TERM_MIN,
     VERIFICATION_PREFIX,
@@ -1251,6 +1252,55 @@ def drug_allergy_classes_set(*, drug: Drug, allergy_classes: str, user: Abstract
     ):
         locked.save(update_fields=["allergy_classes"])
     drug.allergy_classes = cleaned
+    return locked
+
+
+# --- maximum single dose --------------------------------------------------------------------
+
+# The units a maximum single dose is kept in: those a fixed dose is ordered in that can be
+# compared (mar/services/dose_check.py converts g/mg/mcg and L/mL; units, mEq, mmol as they are).
+MAX_DOSE_UNITS = ("mg", "g", "mcg", "mL", "L", "units", "mEq", "mmol")
+
+
+@transaction.atomic
+def drug_max_dose_set(
+    *, drug: Drug, amount: Decimal | None, unit: str, user: AbstractBaseUser
+) -> Drug:
+    """Set the formulary's maximum single dose of the drug (`amount` `unit`; amount None: none
+    kept): an order of a fixed dose above it is warned of at order entry (the person confirms
+    it) and flagged on the pharmacist's queue (DOSE-MAX, mar/services/dose_check.py). Refused
+    beside the field: an amount not above zero, a unit not of MAX_DOSE_UNITS or of another kind
+    than the drug is dosed in (a fluid's maximum in mg), nothing changed. In the audit trail
+    with `action` `drug_max_dose_set` and the old and new value; no reason asked (a formulary
+    fact, as the allergy classes)."""
+    unit = unit.strip() if amount is not None else ""
+    problems: dict[str, list[str]] = {}
+    if amount is not None and amount <= 0:
+        problems["max_dose_amount"] = ["The maximum is an amount above zero (or empty: none)."]
+    if amount is not None and unit not in MAX_DOSE_UNITS:
+        problems["max_dose_unit"] = [f"Choose the unit: {', '.join(MAX_DOSE_UNITS)}."]
+    elif amount is not None and (words := dose_check.dose_unit_warning(drug, unit)):
+        problems["max_dose_unit"] = [words.replace("Check the unit.", "Give it in that unit.")]
+    if problems:
+        raise ValidationError(problems)
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    before = dose_check.max_dose_label(locked)
+    locked.max_dose_amount, locked.max_dose_unit = amount, unit
+    after = dose_check.max_dose_label(locked)
+    if before == after:
+        raise ValidationError(
+            {
+                "max_dose_amount": [
+                    f"Nothing to change: {locked.name}'s maximum single dose is already "
+                    f"{before or '(none)'}."
+                ]
+            }
+        )
+    with history_context(
+        action="drug_max_dose_set", user=user.pk, changes={"max_dose": [before, after]}
+    ):
+        locked.save(update_fields=["max_dose_amount", "max_dose_unit"])
+    drug.max_dose_amount, drug.max_dose_unit = amount, unit
     return locked
 
 

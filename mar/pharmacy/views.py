@@ -38,6 +38,7 @@ from mar.models import (
     SafetyOverride,
 )
 from mar.pharmacy.services import (
+    MAX_DOSE_UNITS,
     NO_LINE_NOTE_MISSING,
     REASON_MAX,
     FormularyImportError,
@@ -48,6 +49,7 @@ from mar.pharmacy.services import (
     drug_billing_gap,
     drug_class_change,
     drug_classify,
+    drug_max_dose_set,
     drug_ndc_add,
     drug_ndc_prefer,
     drug_ndc_reactivate,
@@ -71,7 +73,7 @@ from mar.pharmacy.services import (
     order_verify,
 )
 from mar.roles import CODER, NURSE, PHARMACIST, role_required, user_has_role
-from mar.services import safety
+from mar.services import dose_check, safety
 from mar.validators import validate_reason_in_words
 
 READERS = (PHARMACIST, NURSE, CODER)
@@ -322,6 +324,24 @@ class DrugAllergyClassesForm(forms.Form):
     )
 
 
+class DrugMaxDoseForm(forms.Form):
+    """The formulary's maximum single dose of a drug (pharmacy.services.drug_max_dose_set)."""
+
+    max_dose_amount = forms.DecimalField(
+        label="Maximum single dose",
+        required=False,
+        max_digits=12,
+        decimal_places=4,
+        help_text="An amount, as the label's maximum single dose says. Empty: none.",
+        error_messages={"invalid": "The maximum is a number (e.g. 16), or empty: none."},
+    )
+    max_dose_unit = forms.ChoiceField(
+        label="Unit",
+        required=False,
+        choices=[("", "—"), *((u, u) for u in MAX_DOSE_UNITS)],
+    )
+
+
 class DrugRetireForm(forms.Form):
     """Why a drug is retired from the formulary (pharmacy.services.drug_retire)."""
 
@@ -548,6 +568,7 @@ def _drug_page(
     status: int = 200,
     allergy_form: DrugAllergyClassesForm | None = None,
     no_line_form: DrugNoLineForm | None = None,
+    max_dose_form: DrugMaxDoseForm | None = None,
 ) -> HttpResponse:
     """The drug's page; `ndc_form`, `retire_form` or `edit_form` (NDC pk, form),
     `drug_retire_form` or `allergy_form` bound with what was typed."""
@@ -599,6 +620,18 @@ def _drug_page(
             if can_edit
             else None
         ),
+        "max_dose_form": max_dose_form
+        or (
+            DrugMaxDoseForm(
+                initial={
+                    "max_dose_amount": drug.max_dose_amount,
+                    "max_dose_unit": drug.max_dose_unit,
+                }
+            )
+            if can_edit
+            else None
+        ),
+        "max_dose": dose_check.max_dose_label(drug),
     }
     return render(request, "pharmacy/drug.html", context, status=status)
 
@@ -719,6 +752,34 @@ def drug_allergy_classes_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#allergy-classes")
     return _drug_page(request, _drug_of(pk), allergy_form=form, status=400)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_max_dose_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set the drug's maximum single dose; a refusal is said beside the field on the drug's
+    page, with what was typed."""
+    drug = _drug_of(pk)
+    form = DrugMaxDoseForm(request.POST)
+    if form.is_valid():
+        before = dose_check.max_dose_label(drug)
+        try:
+            saved = drug_max_dose_set(
+                drug=drug,
+                amount=form.cleaned_data["max_dose_amount"],
+                unit=form.cleaned_data["max_dose_unit"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Maximum single dose of {saved.name}: {before or '(none)'} → "
+                f"{dose_check.max_dose_label(saved) or '(none)'}.",
+            )
+            return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#max-dose")
+    return _drug_page(request, _drug_of(pk), max_dose_form=form, status=400)
 
 
 @require_POST
@@ -1109,6 +1170,26 @@ def _with_dose_notes(*lists: list[Order]) -> None:
     notes = safety.calculated_dose_notes(order for order in orders if order.verified_at is None)
     for order in orders:
         order.dose_note = notes.get(order.pk, "")  # type: ignore[attr-defined]
+    _with_dose_checks(orders)
+
+
+def _with_dose_checks(orders: list[Order]) -> None:
+    """Each order with `dose_warnings` (its dose/unit warnings as it is now, mar/services/
+    dose_check.py: an interface's order too, which no one confirmed) and `dose_confirms` (who
+    confirmed them at order entry, and when: SafetyOverrides of kind "dose"), read in one
+    statement however many rows: the queue flags them for the pharmacist to check."""
+    confirms: dict[int, list[SafetyOverride]] = {}
+    for override in (
+        SafetyOverride.objects.filter(
+            kind=SafetyOverride.Kind.DOSE, order_id__in=[order.pk for order in orders]
+        )
+        .select_related("by")
+        .order_by("at", "pk")
+    ):
+        confirms.setdefault(override.order_id or 0, []).append(override)
+    for order in orders:
+        order.dose_warnings = dose_check.order_dose_warnings(order)  # type: ignore[attr-defined]
+        order.dose_confirms = confirms.get(order.pk, [])  # type: ignore[attr-defined]
 
 
 def _bound_in(orders: QuerySet[Order], bound: Order | None) -> list[Order]:

@@ -254,6 +254,13 @@ class OrderEntryForm(forms.Form):
         required=False,
         widget=forms.HiddenInput,
     )
+    # Asked when a dose/unit warning is said (beside the dose, its unit or the rate's unit, by the
+    # service: mar.registration.services.order_dose_problems); hidden otherwise.
+    dose_confirm = forms.BooleanField(
+        label="Enter it as written: I checked the dose and unit with the order",
+        required=False,
+        widget=forms.HiddenInput,
+    )
     # One key per form drawn: the same form posted twice (a double press, sent again after
     # signing in, the back button) enters one order (order_enter).
     entry_key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
@@ -293,6 +300,8 @@ class OrderEntryForm(forms.Form):
                 Column("rate_value", css_class="col-md-4"),
                 Column("rate_unit", css_class="col-md-4"),
             ),
+            # Shown when a dose/unit warning is said (beside the dose, unit or rate's unit).
+            Div("dose_confirm", css_id="dose-confirm-slot"),
             Row(
                 Column(
                     # A code is checked as it is typed (a pause), or chosen from the suggestions.
@@ -326,6 +335,11 @@ class OrderEntryForm(forms.Form):
         """Show the confirm box: the same order is on the visit already (said beside the drug)."""
         self.fields["duplicate_confirm"].widget = forms.CheckboxInput()
         self._bound_fields_cache.pop("duplicate_confirm", None)
+
+    def dose_ask(self) -> None:
+        """Show the dose/unit confirm box (the warnings said beside their fields)."""
+        self.fields["dose_confirm"].widget = forms.CheckboxInput()
+        self._bound_fields_cache.pop("dose_confirm", None)
 
 
 class AccountNumberForm(forms.Form):

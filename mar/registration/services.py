@@ -44,7 +44,7 @@ from mar.models import (
 from mar.pharmacy.retired import DrugRetired, drug_retired_check
 from mar.ports import charges_port
 from mar.registration.icd10 import CodeProblem, icd10_billable_problem, icd10_resolve
-from mar.services import safety
+from mar.services import dose_check, safety
 from mar.services.charting import ChartError, order_disposition_set
 from mar.services.safety import allergy_warning
 from mar.summary import summary_invalidate
@@ -640,6 +640,9 @@ class OrderEntry:
     # Ticked by the person entering it when the same order is on the visit already (the warning
     # beside the drug, `order_duplicate_problems`): it is entered again on purpose.
     duplicate_confirmed: bool = False
+    # Ticked by the person entering it when a dose/unit warning is said (`order_dose_problems`):
+    # entered as written. Kept as a SafetyOverride (kind "dose"); the pharmacist's queue flags it.
+    dose_confirmed: bool = False
 
 
 ALLERGY_REASON_MISSING = (
@@ -707,6 +710,55 @@ def order_duplicate_problems(encounter: Encounter, entry: OrderEntry) -> dict[st
 
 
 DUPLICATE_CONFIRM = "Tick to enter it as a second order, or go back to the visit."
+
+DOSE_CONFIRM = (
+    "Check with the prescriber. To enter it as written, tick the box: the pharmacist sees the "
+    "warning and who confirmed it."
+)
+
+
+def order_dose_warnings_of(entry: OrderEntry) -> dict[str, str]:
+    """The dose/unit warnings of an order as entered (mar/services/dose_check.py: the unit fits
+    the drug, the rate's unit fits, the formulary's maximum single dose), by the field each is
+    said beside."""
+    return dose_check.dose_warnings(
+        entry.drug,
+        dose_value=entry.dose_value,
+        dose_unit=entry.dose_unit,
+        dose_basis=entry.dose_basis,
+        rate_value=entry.rate_value,
+        rate_unit=entry.rate_unit,
+    )
+
+
+def order_dose_problems(entry: OrderEntry) -> dict[str, list[str]]:
+    """The dose/unit warnings a person entering the order must confirm ("dose_confirm"), each
+    beside its field; none once confirmed. Warnings, not refusals: an interface's order is not
+    asked (the pharmacist's queue flags it)."""
+    if entry.dose_confirmed:
+        return {}
+    found: dict[str, list[str]] = {
+        field: [words] for field, words in order_dose_warnings_of(entry).items()
+    }
+    if found:
+        found["dose_confirm"] = [DOSE_CONFIRM]
+    return found
+
+
+def order_dose_confirm_record(order: Order, entry: OrderEntry, user: AbstractBaseUser) -> None:
+    """The dose/unit warnings the person entering `order` confirmed: who and when, with what
+    she was shown (a SafetyOverride of kind "dose"), for the pharmacist's queue and review."""
+    warnings = order_dose_warnings_of(entry)
+    if not warnings:
+        return
+    SafetyOverride.objects.create(
+        encounter=order.encounter,
+        kind=SafetyOverride.Kind.DOSE,
+        message=f"{safety.ENTRY_PREFIX}{' '.join(warnings.values())}"[:300],
+        reason="Entered as written: the warning confirmed at order entry.",
+        order=order,
+        by=user,
+    )
 
 
 def order_duplicate_said(encounter: Encounter, typed: Mapping[str, Any]) -> str:
@@ -865,6 +917,7 @@ def order_entry_typed(typed: Mapping[str, Any]) -> tuple[OrderEntry, dict[str, l
         allergy_reason=typed.get("allergy_reason", ""),
         entry_key=typed.get("entry_key", ""),
         duplicate_confirmed=bool(typed.get("duplicate_confirm")),
+        dose_confirmed=bool(typed.get("dose_confirm")),
     )
     return entry, errors
 
@@ -887,13 +940,14 @@ def order_entry_problems(
     asked: dict[str, list[str]] = {}
     if patient is not None:
         asked = order_allergy_problems(patient, entry)
+        asked = _joined(asked, order_dose_problems(entry))
     if encounter is not None:
         asked = _joined(asked, order_duplicate_problems(encounter, entry))
     found = _joined(asked, found)
     for field, messages in found.items():
-        if (field in typed or field in {"allergy_reason", "duplicate_confirm"}) and (
-            field not in errors
-        ):
+        if (
+            field in typed or field in {"allergy_reason", "duplicate_confirm", "dose_confirm"}
+        ) and (field not in errors):
             errors[field] = messages
     return ValidationError(errors) if errors else None
 
@@ -950,6 +1004,7 @@ def order_enter(
         asked = _joined(
             order_allergy_problems(locked.patient, entry), order_duplicate_problems(locked, entry)
         )
+        asked = _joined(asked, order_dose_problems(entry))  # a person confirms; an interface not
     try:
         fields = order_fields_check(entry)
     except ValidationError as exc:
@@ -998,6 +1053,8 @@ def order_enter(
             by=user,
             at=order.created_at,
         )
+    if user is not None:
+        order_dose_confirm_record(order, entry, user)
     summary_invalidate(encounter_ids=[locked.pk])  # the board's and checklist's summary
     return order
 

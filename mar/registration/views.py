@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mar.dosing import dose_shown
 from mar.forms import apply_validation_error
-from mar.models import Encounter, Patient
+from mar.models import Encounter, Patient, SafetyOverride
 from mar.registration.forms import AccountNumberForm, OrderEntryForm, PatientForm, VisitForm
 from mar.registration.icd10 import icd10_search
 from mar.registration.services import (
@@ -203,6 +203,13 @@ def _indication_check(form: OrderEntryForm, noted: str) -> dict[str, Any] | None
     return {"errors": [], "note": note, "bounced": note.code != noted}
 
 
+def _dose_confirm_ask(form: OrderEntryForm) -> None:
+    """Show the dose/unit confirm box when a warning asks it (said beside the dose, its unit or
+    the rate's unit: `order_dose_problems`), or when it was ticked (kept as typed)."""
+    if "dose_confirm" in form.errors or (form.is_bound and form.data.get("dose_confirm")):
+        form.dose_ask()
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(CLERK, NURSE)
 @never_cache  # never kept: Back fetches it afresh (Chromium still refills typed fields: the
@@ -261,6 +268,8 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
             )
             if entry.allergy_reason.strip() and order.overrides.exists():
                 done += " The allergy and your reason go with it to the pharmacist and the nurse."
+            if order.overrides.filter(kind=SafetyOverride.Kind.DOSE).exists():
+                done += " The dose/unit warning you confirmed goes with it to the pharmacist."
             messages.success(request, done)
             return redirect(back)
     elif request.method == "POST":
@@ -279,6 +288,7 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
         # The same order is on the visit already (said beside the drug): entered again only
         # when she ticks it.
         form.duplicate_ask()
+    _dose_confirm_ask(form)
     return render(
         request,
         "registration/order_new.html",

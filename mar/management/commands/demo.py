@@ -20,6 +20,7 @@ from mar.demo import (
     demo_day_create,
     demo_day_exists,
     demo_day_sign,
+    demo_max_doses_ensure,
     demo_ndcs_ensure,
     demo_payers_ensure,
     demo_users_ensure,
@@ -51,6 +52,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Formulary: {drugs} drugs from the starter file.")
         demo_containers_ensure()  # single- or multi-dose, for the JW/JZ waste modifiers
         demo_ndcs_ensure()  # demo packages: scanning and the drug lines' NDC work in the demo
+        demo_max_doses_ensure()  # the formulary's maximum single doses (the dose check)
         # Per-day unit limits (a sample of the CMS MUE table) so the coder's edits show.
         call_command("load_mue", verbosity=0, stdout=self.stdout)
         # Revenue codes and prices (the sample charge master) so lines and the worklist show money.
