@@ -63,10 +63,16 @@ def test_the_hint_accepts_a_time_alone_as_the_server_does_and_a_start_keeps_it(
     assert started.astimezone(NY).strftime("%H:%M") == given.strftime("%H:%M")
 
 
-def test_a_time_alone_later_than_now_is_said_to_be_yesterdays(browser_page, live_server) -> None:
+@pytest.mark.parametrize("arrived_hours_ago", [26, 2])
+def test_a_time_alone_later_than_now_is_said_to_be_yesterdays_or_not_yet(
+    browser_page, live_server, arrived_hours_ago: int
+) -> None:
+    """A visit that crossed midnight reads a later time alone as yesterday's and says so; a visit
+    that arrived after yesterday's reading cannot have it: the time is said to be later than now,
+    not chartable yet (QA: "Read as yesterday" pointed at the wrong problem)."""
     from playwright.sync_api import expect
 
-    encounter, _adm = running_visit()
+    encounter, _adm = running_visit(arrived_at=timezone.now() - timedelta(hours=arrived_hours_ago))
     order = factories.order_create(encounter, factories.drug_get("ondansetron"), dose="8 mg")
     page = browser_page
     open_chart(page, live_server, encounter)
@@ -81,10 +87,16 @@ def test_a_time_alone_later_than_now_is_said_to_be_yesterdays(browser_page, live
     note = page.locator("[data-testid=time24-read]")
     if read.astimezone(NY).date() < now.date():
         expect(note).to_have_count(1)
-        expect(note).to_contain_text(
-            f"Read as yesterday, {read.astimezone(NY):%Y-%m-%d} {typed}: today's is later than now."
-        )
-        page.screenshot(path="/tmp/time-alone-yesterday.png")
+        if arrived_hours_ago > 24:
+            expect(note).to_contain_text(
+                f"Read as yesterday, {read.astimezone(NY):%Y-%m-%d} {typed}: today's is later "
+                "than now."
+            )
+            page.screenshot(path="/tmp/time-alone-yesterday.png")
+        else:
+            expect(note).to_contain_text(
+                f"This time ({typed}) is later than now ({now:%H:%M}): it cannot be charted yet."
+            )
     else:  # within two hours of midnight, two hours on is tomorrow's early morning: today's
         expect(note).to_have_count(0)
     field.fill(now.strftime("%Y-%m-%d") + " " + typed)
