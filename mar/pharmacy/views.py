@@ -1086,9 +1086,11 @@ def _orders() -> QuerySet[Order]:
         .select_related("by")
         .order_by("at", "pk")
     )
-    return Order.objects.select_related(
-        "drug", "encounter__patient", "verified_by", "returned_by"
-    ).prefetch_related(Prefetch("overrides", queryset=overrides, to_attr="allergy_overrides"))
+    return (
+        Order.objects.filter(cancelled_at__isnull=True)
+        .select_related("drug", "encounter__patient", "verified_by", "returned_by")
+        .prefetch_related(Prefetch("overrides", queryset=overrides, to_attr="allergy_overrides"))
+    )
 
 
 def _with_dose_notes(*lists: list[Order]) -> None:
