@@ -141,6 +141,8 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+SIGNED_NO_ORDER = "This visit is signed; an order is added by an addendum."
+
 # Who cancels an order entered in error: the ordering desk and pharmacy (admins always); a nurse
 # documents an order not given on the chart instead.
 ORDER_CANCELLERS = (CLERK, PHARMACIST)
@@ -284,6 +286,22 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
         if from_chart
         else reverse("registration:visit", args=[encounter.pk])
     )
+    if encounter.is_signed:
+        # Said before anything is typed (QA: the form was filled first, then refused): no form.
+        # A post (a form drawn before the signature) enters nothing, saying the same.
+        return render(
+            request,
+            "registration/order_new.html",
+            {
+                "encounter": encounter,
+                "form": None,
+                "signed": SIGNED_NO_ORDER,
+                "from_chart": from_chart,
+                "back": back,
+                "checks": checks,
+            },
+            status=400 if request.method == "POST" else 200,
+        )
     if request.method == "POST" and (
         earlier := order_by_entry_key(encounter, request.POST.get("entry_key", ""))
     ):
