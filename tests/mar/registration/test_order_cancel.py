@@ -206,3 +206,13 @@ def test_a_cancel_is_in_the_audit_trail_with_its_reason(clerk_user) -> None:
     assert last is not None and last.cancel_reason == WHY
     assert last.pgh_context is not None
     assert last.pgh_context.metadata["action"] == "order_cancel"
+
+
+def test_the_worklists_count_of_orders_to_verify_leaves_out_a_cancelled_order(
+    client_as, clerk_user
+) -> None:
+    _encounter, order = _visit_with_a_wrong_order()
+    worklist = reverse("pharmacy:worklist")
+    assert client_as(roles.PHARMACIST).get(worklist).context["unverified_count"] == 2
+    order_cancel(order=order, reason=WHY, user=clerk_user)
+    assert client_as(roles.PHARMACIST).get(worklist).context["unverified_count"] == 1
