@@ -332,9 +332,10 @@ def site(encounter_id: int, site_id: int) -> QuerySet[AccessSite]:
 
 @prepared
 def orders(encounter_id: int) -> QuerySet[Order]:
-    return Order.objects.filter(encounter_id=encounter_id).select_related(
-        "drug", "verified_by", "returned_by", "disposition_by"
-    )
+    """The chart's orders: those cancelled as entered in error are not on it."""
+    return Order.objects.filter(
+        encounter_id=encounter_id, cancelled_at__isnull=True
+    ).select_related("drug", "verified_by", "returned_by", "disposition_by")
 
 
 @prepared

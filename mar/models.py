@@ -681,6 +681,15 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     disposition_at = models.DateTimeField(null=True, blank=True)
+    # Cancelled as entered in error (the wrong drug, dose or patient typed) by the ordering desk
+    # or pharmacy before anything was charted on it (mar/registration/cancelling.py
+    # `order_cancel`): no longer an order to give, verify or account for (not in the engine's
+    # record: DOC-6 does not ask for it); kept, struck through, with who, when and why.
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True)
     # The ordering system's number for the order (HL7 ORC-2, placer order number): an order sent
     # again under it is not entered twice, and a cancel (ORC-1 CA/DC) names the order by it.
     placer_number = models.CharField(max_length=50, blank=True)
@@ -722,6 +731,11 @@ class Order(models.Model):
     @property
     def drug_class(self) -> str | None:
         return self.class_override or self.drug.drug_class
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Cancelled as entered in error (`cancelled_at`): struck through, nothing to do."""
+        return self.cancelled_at is not None
 
     @property
     def is_returned(self) -> bool:

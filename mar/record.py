@@ -152,7 +152,11 @@ def _row_queries(ids: list[int]) -> list[QuerySet[Any, dict[str, Any]]]:
     in_ids = {"encounter_id__in": ids}
     return [
         AccessSite.objects.filter(**in_ids).order_by("pk").values(*_SITE_FIELDS),
-        Order.objects.filter(**in_ids).order_by("pk").values(*_ORDER_FIELDS),
+        # An order cancelled as entered in error is no order of the record (DOC-6 asks nothing of
+        # it; `order_cancel` refuses one anything was charted on).
+        Order.objects.filter(**in_ids, cancelled_at__isnull=True)
+        .order_by("pk")
+        .values(*_ORDER_FIELDS),
         Administration.objects.filter(**in_ids).order_by("pk").values(*_ADMINISTRATION_FIELDS),
         Pause.objects.filter(administration__encounter_id__in=ids)
         .order_by("start", "pk")

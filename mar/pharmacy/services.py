@@ -266,6 +266,9 @@ ALLERGY_VERIFY_MISSING = (
 )
 
 
+ORDER_CANCELLED = "This order was cancelled as entered in error: there is nothing to verify."
+
+
 @transaction.atomic
 def order_verify(*, order: Order, user: AbstractBaseUser, allergy_reason: str = "") -> Order:
     """A pharmacist's check mark on an order, with the time; once.
@@ -290,6 +293,8 @@ def order_verify(*, order: Order, user: AbstractBaseUser, allergy_reason: str = 
     )
     if locked.verified_at is not None:
         raise ValidationError("This order is already verified.")
+    if locked.cancelled_at is not None:
+        raise ValidationError(ORDER_CANCELLED)
     allergy = allergy_warning(locked.encounter.patient, locked.drug)
     allergy_reason = allergy_reason.strip()
     if allergy and not allergy_reason:
@@ -343,6 +348,8 @@ def order_return(*, order: Order, reason: str, user: AbstractBaseUser) -> Order:
             "This record is signed: its orders are no longer returned to the prescriber."
         )
     locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.cancelled_at is not None:
+        raise ValidationError(ORDER_CANCELLED)
     if locked.verified_at is not None:
         raise ValidationError(
             "This order is already verified: it cannot be returned to the prescriber."

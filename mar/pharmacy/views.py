@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -502,6 +503,17 @@ def _recent_changes() -> QuerySet[DrugClassChange]:
 # --- the worklist -------------------------------------------------------------------------
 
 
+def _not_billable_context() -> dict[str, Any]:
+    """The worklist's Not billable panel (`pharmacy/_not_billable.html`): the drugs the drug
+    lines cannot bill, each with its billing gap, and those with no drug line by decision."""
+    not_billable = list(drugs_not_billable())
+    for drug in not_billable:
+        drug.billing_gap = drug_billing_gap(  # type: ignore[attr-defined]
+            hcpcs=drug.hcpcs_code, billing_unit_amount=drug.billing_unit_amount
+        )
+    return {"not_billable": not_billable, "no_line_decided": list(drugs_no_line_decided())}
+
+
 @require_GET
 @role_required(PHARMACIST)
 def formulary_worklist(request: HttpRequest) -> HttpResponse:
@@ -510,16 +522,10 @@ def formulary_worklist(request: HttpRequest) -> HttpResponse:
     already given on signed visits first, each until its billing data is added."""
     untagged = list(_untagged())
     rows = [(drug, DrugClassForm(drug=drug, initial={"origin": "worklist"})) for drug in untagged]
-    not_billable = list(drugs_not_billable())
-    for drug in not_billable:
-        drug.billing_gap = drug_billing_gap(  # type: ignore[attr-defined]
-            hcpcs=drug.hcpcs_code, billing_unit_amount=drug.billing_unit_amount
-        )
     context = {
         "rows": rows,
         "untagged": untagged,
-        "not_billable": not_billable,
-        "no_line_decided": list(drugs_no_line_decided()),
+        **_not_billable_context(),
         # As the orders page heads them: on records in progress, and signed before
         # verification (listed apart there), so the two pages give the same count.
         "unverified_count": _to_verify(Order.objects.all()).count(),
@@ -946,9 +952,11 @@ def drug_class_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             if request.htmx:
                 template = "pharmacy/_drug_row.html"
+                context: dict[str, Any] = {}
                 if origin == "worklist":
                     template = "pharmacy/_worklist_done.html"
-                context = {
+                    context = _not_billable_context()  # redrawn: the drug may join it now
+                context |= {
                     "drug": drug,
                     "change": change,
                     "done": done,
@@ -1153,11 +1161,13 @@ def _orders() -> QuerySet[Order]:
     duplicates = SafetyOverride.objects.filter(kind=SafetyOverride.Kind.DUPLICATE).select_related(
         "by"
     )
-    return Order.objects.select_related(
-        "drug", "encounter__patient", "verified_by", "returned_by"
-    ).prefetch_related(
-        Prefetch("overrides", queryset=overrides, to_attr="allergy_overrides"),
-        Prefetch("overrides", queryset=duplicates, to_attr="duplicate_confirmations"),
+    return (
+        Order.objects.filter(cancelled_at__isnull=True)
+        .select_related("drug", "encounter__patient", "verified_by", "returned_by")
+        .prefetch_related(
+            Prefetch("overrides", queryset=overrides, to_attr="allergy_overrides"),
+            Prefetch("overrides", queryset=duplicates, to_attr="duplicate_confirmations"),
+        )
     )
 
 
@@ -1235,10 +1245,11 @@ def _to_verify_queue() -> QuerySet[Order]:
 
 
 def _to_verify(orders: QuerySet[Order]) -> QuerySet[Order]:
-    """Of `orders`, those to verify: not verified, not returned, on records being charted."""
-    return orders.filter(verified_at__isnull=True, returned_at__isnull=True).exclude(
-        encounter__status=Encounter.Status.SIGNED
-    )
+    """Of `orders`, those to verify: not verified, not returned, not cancelled as entered in
+    error, on records being charted."""
+    return orders.filter(
+        verified_at__isnull=True, returned_at__isnull=True, cancelled_at__isnull=True
+    ).exclude(encounter__status=Encounter.Status.SIGNED)
 
 
 def _signed_unverified(orders: QuerySet[Order]) -> QuerySet[Order]:

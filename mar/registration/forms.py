@@ -351,3 +351,17 @@ class AccountNumberForm(forms.Form):
         error_messages={"required": "Enter the account number."},
         help_text="Billing's number for the visit; a signed visit's charges are made again.",
     )
+
+
+class OrderCancelForm(forms.Form):
+    """An order cancelled as entered in error (mar/registration/cancelling.py `order_cancel`):
+    the reason, in words. `prefix` O<pk>: each order row has its own form on the visit page."""
+
+    reason = forms.CharField(
+        label="Why it was entered in error",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[validate_reason_in_words],
+        error_messages={"required": "Say why the order was entered in error."},
+        help_text="The wrong drug, dose or patient typed: kept with the order and audited.",
+    )

@@ -14,6 +14,11 @@ urlpatterns = [
     path("visits/<int:pk>/", views.visit_detail, name="visit"),
     path("visits/<int:pk>/account/", views.visit_account_set, name="visit_account_set"),
     path("visits/<int:pk>/orders/new/", views.order_new, name="order_new"),
+    path(
+        "visits/<int:pk>/orders/<int:order_pk>/cancel/",
+        views.order_cancel_view,
+        name="order_cancel",
+    ),
     path("visits/<int:pk>/orders/check/<str:field>/", views.order_check, name="order_check"),
     path(
         "visits/<int:pk>/orders/check-duplicate/",

@@ -21,8 +21,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mar.dosing import dose_shown
 from mar.forms import apply_validation_error
-from mar.models import Encounter, Patient, SafetyOverride
-from mar.registration.forms import AccountNumberForm, OrderEntryForm, PatientForm, VisitForm
+from mar.models import Encounter, Order, Patient, SafetyOverride
+from mar.registration.cancelling import order_cancel, order_cancel_refusal
+from mar.registration.forms import (
+    AccountNumberForm,
+    OrderCancelForm,
+    OrderEntryForm,
+    PatientForm,
+    VisitForm,
+)
 from mar.registration.icd10 import icd10_search
 from mar.registration.services import (
     ORDER_FIELDS_CHECKED,
@@ -43,7 +50,7 @@ from mar.registration.services import (
     units_known,
     visits_in_progress,
 )
-from mar.roles import CLERK, NURSE, role_required, user_has_role
+from mar.roles import CLERK, NURSE, PHARMACIST, role_required, user_has_role
 from mar.services.safety import allergy_cross_only
 
 
@@ -135,23 +142,54 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+SIGNED_NO_ORDER = "This visit is signed; an order is added by an addendum."
+
+# Who cancels an order entered in error: the ordering desk and pharmacy (admins always); a nurse
+# documents an order not given on the chart instead.
+ORDER_CANCELLERS = (CLERK, PHARMACIST)
+
+
 def _visit_page(
-    request: HttpRequest, encounter: Encounter, account_form: AccountNumberForm | None = None
+    request: HttpRequest,
+    encounter: Encounter,
+    account_form: AccountNumberForm | None = None,
+    cancel_form: tuple[int, OrderCancelForm] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     """The clerk's visit page; a visit with no account number offers the clerk (and admin) its
-    form (`account_form`: the one posted, with its messages beside the field)."""
-    orders = encounter.orders.select_related("drug", "entered_by", "verified_by", "returned_by")
+    form (`account_form`: the one posted, with its messages beside the field). Each order
+    nothing was charted on offers the clerk and the pharmacist "Cancel — entered in error"
+    (`cancel_form`: the order's pk and its form as posted, refused)."""
+    orders = list(
+        encounter.orders.select_related(
+            "drug", "entered_by", "verified_by", "returned_by", "cancelled_by"
+        ).prefetch_related("administrations")
+    )
     if account_form is None and not encounter.account_number and user_has_role(request.user, CLERK):
         account_form = AccountNumberForm()
+    cancels = user_has_role(request.user, *ORDER_CANCELLERS)
+    rows: list[tuple[Order, OrderCancelForm | None]] = []
+    for order in orders:
+        form = None
+        if cancels and order_cancel_refusal(order, encounter) is None:
+            bound = cancel_form[1] if cancel_form and cancel_form[0] == order.pk else None
+            form = bound or OrderCancelForm(prefix=f"O{order.pk}")
+        rows.append((order, form))
     return render(
         request,
         "registration/visit.html",
-        {"encounter": encounter, "orders": orders, "account_form": account_form},
+        {
+            "encounter": encounter,
+            "orders": rows,
+            "account_form": account_form,
+            "enters_orders": user_has_role(request.user, CLERK, NURSE),
+        },
+        status=status,
     )
 
 
 @require_GET
-@role_required(CLERK, NURSE)
+@role_required(CLERK, NURSE, PHARMACIST)
 def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
     return _visit_page(request, encounter)
@@ -180,6 +218,37 @@ def visit_account_set(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, said)
             return redirect("registration:visit", pk=encounter.pk)
     return _visit_page(request, encounter, form)
+
+
+@require_POST
+@role_required(*ORDER_CANCELLERS)
+def order_cancel_view(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
+    """Cancel an order entered in error, with the reason (`order_cancel`); refused, the visit
+    page again with the message beside the order's reason, what was typed kept."""
+    encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=pk)
+    order = get_object_or_404(
+        Order.objects.select_related("drug"), pk=order_pk, encounter=encounter
+    )
+    form = OrderCancelForm(request.POST, prefix=f"O{order.pk}")
+    if form.is_valid():
+        try:
+            order_cancel(order=order, reason=form.cleaned_data["reason"], user=request.user)
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                apply_validation_error(form, exc)
+            else:
+                messages.error(
+                    request, f"{order.drug.name} {dose_shown(order.dose)}: {exc.messages[0]}"
+                )
+                return redirect("registration:visit", pk=encounter.pk)
+        else:
+            messages.success(
+                request,
+                f"Cancelled as entered in error: {order.drug.name} {dose_shown(order.dose)}. "
+                "It is off the chart and the pharmacist's queue.",
+            )
+            return redirect("registration:visit", pk=encounter.pk)
+    return _visit_page(request, encounter, cancel_form=(order.pk, form), status=400)
 
 
 def _order_form(encounter: Encounter, data: Any = None) -> OrderEntryForm:
@@ -226,6 +295,22 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
         if from_chart
         else reverse("registration:visit", args=[encounter.pk])
     )
+    if encounter.is_signed:
+        # Said before anything is typed (QA: the form was filled first, then refused): no form.
+        # A post (a form drawn before the signature) enters nothing, saying the same.
+        return render(
+            request,
+            "registration/order_new.html",
+            {
+                "encounter": encounter,
+                "form": None,
+                "signed": SIGNED_NO_ORDER,
+                "from_chart": from_chart,
+                "back": back,
+                "checks": checks,
+            },
+            status=400 if request.method == "POST" else 200,
+        )
     if request.method == "POST" and (
         earlier := order_by_entry_key(encounter, request.POST.get("entry_key", ""))
     ):

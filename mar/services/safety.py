@@ -94,6 +94,9 @@ RETURNED_STOP = (
 )
 
 
+CANCELLED_STOP = "Cancelled as entered in error since this chart was drawn: it is not given"
+
+
 def returned_stop(order: Order) -> str | None:
     """Why this order does not start while a pharmacist's return stands (None: it may)."""
     return RETURNED_STOP if order.is_returned else None
@@ -822,6 +825,8 @@ def administration_start_checked(
         return existing
     if current.revision != (order_revision or 0):
         raise OrderChanged(current)
+    if current.cancelled_at is not None:
+        raise ChartError({None: [CANCELLED_STOP + (f" ({current.cancel_reason})")]})
     # The pharmacist's decisions as they are now: a return (which locks the encounter too) or a
     # verification made since the chart was drawn.
     for name in PHARMACY_DECISIONS:

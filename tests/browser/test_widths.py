@@ -1,7 +1,8 @@
 """screens.md: every screen works at 768 px wide. The coder's review page and the pharmacist's
 order queue keep within the window at 768 and 1024 px: a wide table scrolls in its own box
 (Bootstrap's .table-responsive) instead of pushing the page sideways. On the review page no table
-is wider than its box at all: stacked below 1200 px, side by side from there (1280, 1440, 1920)."""
+is wider than its box at all: stacked below 1024 px, side by side from there (1024, 1280, 1440,
+1920; screens.md: the charge lines left, the record and findings right)."""
 
 import pytest
 
@@ -73,5 +74,40 @@ def test_the_review_page_and_the_order_queue_fit_the_window(
     page.screenshot(path=str(ARTIFACTS / f"pharmacy-orders-{width}.png"), full_page=True)
     assert overflow(page) == 0
     page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
+    assert overflow(page) == 0
+    assert tables_cut(page) == []
+
+
+COLUMNS = """() => ['review-lines-column', 'review-record-column'].map(id => {
+  const r = document.querySelector(`[data-testid=${id}]`).getBoundingClientRect();
+  return {left: Math.round(r.left), right: Math.round(r.right), top: Math.round(r.top)}; })"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1023, 768), (1024, 768), (1280, 900)])
+def test_the_review_page_has_charge_lines_left_and_the_record_right_from_1024_px(
+    browser_page, live_server, width, height
+) -> None:
+    """screens.md: the charge lines on the left, the record and findings on the right (QA: one
+    long column at 1024 px); stacked below 1024. Side by side, each charge line's "why" sits
+    under its line inside the left column, and nothing is cut or scrolls sideways."""
+    factories.user_create(username="coder-cols", role="coder")
+    encounter, _, _item = reviewed()
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": height})
+    sign_in(page, live_server, "coder-cols")
+    page.goto(f"{live_server.url}/coding/encounters/{encounter.pk}/")
+    page.wait_for_selector("[data-testid=charge-lines]")
+    page.screenshot(path=str(ARTIFACTS / f"coder-review-columns-{width}.png"), full_page=True)
+    lines, record = page.evaluate(COLUMNS)
+    if width < 1024:
+        assert record["top"] > lines["top"] and record["left"] == lines["left"]
+    else:
+        assert record["top"] == lines["top"] and record["left"] >= lines["right"]
+        why = page.locator("[data-testid=charge-line] > td:last-child").first.bounding_box()
+        code = page.locator("[data-testid=charge-line] > td:first-child").first.bounding_box()
+        assert why is not None and code is not None
+        assert why["x"] + why["width"] <= lines["right"] + 1
+        if width < 1400:  # under its line, the table's width
+            assert why["y"] >= code["y"] + code["height"] - 1
     assert overflow(page) == 0
     assert tables_cut(page) == []

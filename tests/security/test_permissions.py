@@ -152,7 +152,11 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "registration:patient_new": ("GET POST", frozenset({K, A}), ""),
     "registration:patient": ("GET", frozenset({K, N, A}), "patient"),
     "registration:visit_new": ("GET POST", frozenset({K, A}), "patient"),
-    "registration:visit": ("GET", frozenset({K, N, A}), "encounter"),
+    # The pharmacist sees the visit page too: pharmacy cancels an order entered in error there.
+    "registration:visit": ("GET", frozenset({K, N, P, A}), "encounter"),
+    # An order entered in error cancelled: the ordering desk and pharmacy (nurses document it
+    # not given on the chart).
+    "registration:order_cancel": ("POST", frozenset({K, P, A}), "encounter"),
     "registration:visit_account_set": ("POST", frozenset({K, A}), "encounter"),
     "registration:order_new": ("GET POST", frozenset({K, N, A}), "encounter"),
     # The order form's drug and indication checked as they are typed (htmx).

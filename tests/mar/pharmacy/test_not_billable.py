@@ -175,6 +175,28 @@ def test_tagging_a_drug_with_no_code_says_it_will_not_be_charged_and_lists_it(cl
     assert [d.name for d in after.context["not_billable"]] == ["teprotumumab"]
 
 
+def test_the_tags_answer_redraws_the_not_billable_panel_with_the_drug_in_it(client_as) -> None:
+    """QA: the answer said "listed under 'Not billable'" while the panel on the same screen
+    still showed 0 until reload: the answer carries the panel, out of band, as it is now."""
+    drug = drug_of("teprotumumab", None)
+    ordered(drug)
+    client = client_as(roles.PHARMACIST)
+    before = client.get(reverse("pharmacy:worklist")).content.decode()
+    assert 'data-testid="not-billable-count">0<' in before
+    assert 'id="not-billable-panel"' in before
+    done = client.post(
+        reverse("pharmacy:drug_class", args=[drug.pk]),
+        {"drug_class": DrugClass.CHEMO, "reason": EVIDENCE, "origin": "worklist"},
+        **HTMX,
+    ).content.decode()
+    panel = done[done.index('<div id="not-billable-panel"') :]
+    assert panel.startswith(
+        '<div id="not-billable-panel" data-testid="not-billable-panel" hx-swap-oob="true">'
+    )
+    assert 'data-testid="not-billable-count">1<' in panel
+    assert 'data-not-billable="teprotumumab"' in panel
+
+
 def test_the_tag_form_says_nothing_of_charges_for_a_drug_billed_in_units(client_as) -> None:
     drug = drug_of("pembrolizumab", None, hcpcs="J9271", unit="1 mg")
     ordered(drug)
