@@ -135,20 +135,37 @@ def _checked(field: str, check_url: Callable[[str], str] | None, trigger: str) -
     return Div(field, slot, css_class="field-checked", **live)
 
 
-# The order's fields that make it the same order as one on the visit (drug, dose, route):
-# a change to any of them asks again (`_duplicate_slot`).
+# The order's fields that make it the same order as one on the visit (drug, dose, route), and
+# those its dose/unit warnings read (the rate too): a change to any of them asks again
+# (`_duplicate_slot`).
 _DUPLICATE_FIELDS = ("drug", "dose_value", "dose_unit", "dose_basis", "route")
+_DOSE_FIELDS = ("rate_value", "rate_unit")
+# The fields a dose/unit warning is said beside (mar/services/dose_check.py `dose_warnings`).
+DOSE_WARNED_FIELDS = ("dose_value", "dose_unit", "rate_unit")
+
+
+def _dose_slot(field: str) -> HTML:
+    """The place beside `field` where its dose/unit warning is said as the order is typed
+    (swapped in out of band by the answer of `_duplicate_slot`'s check,
+    registration/_order_dose_check.html); empty until then: the submit says it beside the
+    field itself."""
+    return HTML(
+        f'<div id="{field}-dose-check" class="field-check" data-dose-check="id_{field}" '
+        f'aria-live="polite" data-testid="{field}-dose-check"></div>'
+    )
 
 
 def _duplicate_slot(url: str) -> HTML:
     """The place under the drug where the same order open on the visit already is said as the
     order is typed: htmx posts the form to `url` when drug, dose or route change (the dose also
-    after a pause in typing); the answer is registration/_order_duplicate_check.html. Empty
+    after a pause in typing); the answer is registration/_order_duplicate_check.html, with the
+    dose/unit warnings beside their fields (`_dose_slot`, asked again when the rate or its unit
+    change too). Empty
     (and never asked) without `url` or JavaScript: the submit says it beside the drug."""
     if not url:
         return HTML('<div id="duplicate-check" data-testid="duplicate-check"></div>')
     trigger = ", ".join(
-        [f"change from:#id_{name}" for name in _DUPLICATE_FIELDS]
+        [f"change from:#id_{name}" for name in (*_DUPLICATE_FIELDS, *_DOSE_FIELDS)]
         + ["input changed delay:500ms from:#id_dose_value"]
     )
     return HTML(
@@ -275,7 +292,8 @@ class OrderEntryForm(forms.Form):
         """`check_url`: the address that checks a field as it is typed (registration's
         `order_check` for this visit, by field name); without it the fields are checked on submit
         only. `duplicate_url`: the address that says, as drug, dose and route are filled, the
-        same order open on the visit already (registration's `order_duplicate_check`)."""
+        same order open on the visit already (registration's `order_duplicate_check`), and the
+        dose/unit warnings beside their fields."""
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial["entry_key"] = uuid.uuid4().hex
@@ -290,17 +308,18 @@ class OrderEntryForm(forms.Form):
             # Shown when the same order is on the visit already (the warning beside the drug).
             Div("duplicate_confirm", css_id="duplicate-confirm-slot"),
             Row(
-                Column("dose_value", css_class="col-md-3"),
-                Column("dose_unit", css_class="col-md-3"),
+                Column("dose_value", _dose_slot("dose_value"), css_class="col-md-3"),
+                Column("dose_unit", _dose_slot("dose_unit"), css_class="col-md-3"),
                 Column("dose_basis", css_class="col-md-3"),
                 Column("route", css_class="col-md-3"),
             ),
             Row(
                 Column("duration_minutes", css_class="col-md-4"),
                 Column("rate_value", css_class="col-md-4"),
-                Column("rate_unit", css_class="col-md-4"),
+                Column("rate_unit", _dose_slot("rate_unit"), css_class="col-md-4"),
             ),
-            # Shown when a dose/unit warning is said (beside the dose, unit or rate's unit).
+            # Shown when a dose/unit warning is said (beside the dose, unit or rate's unit), on
+            # submit or as the order is typed.
             Div("dose_confirm", css_id="dose-confirm-slot"),
             Row(
                 Column(

@@ -771,6 +771,15 @@ def order_duplicate_said(encounter: Encounter, typed: Mapping[str, Any]) -> str:
     return order_duplicate_words(earlier) if earlier is not None else ""
 
 
+def order_dose_said(typed: Mapping[str, Any]) -> dict[str, str]:
+    """The dose/unit warnings of the order as the order form's fields describe it (`typed`: the
+    form's cleaned data, the fields it could read), by the field each is said beside: the
+    submit's own words (`order_dose_warnings_of`), whether or not the box is ticked already;
+    none while the drug or dose cannot be read."""
+    entry, _ = order_entry_typed(typed)
+    return order_dose_warnings_of(entry)
+
+
 def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
     """The checks every order passes, wherever it comes from; the fields to store."""
     errors: dict[str, list[str]] = {}

@@ -24,6 +24,7 @@ from mar.forms import apply_validation_error
 from mar.models import Encounter, Order, Patient, SafetyOverride
 from mar.registration.cancelling import order_cancel, order_cancel_refusal
 from mar.registration.forms import (
+    DOSE_WARNED_FIELDS,
     AccountNumberForm,
     OrderCancelForm,
     OrderEntryForm,
@@ -37,6 +38,7 @@ from mar.registration.services import (
     encounter_account_set,
     encounter_open,
     order_by_entry_key,
+    order_dose_said,
     order_duplicate_said,
     order_enter,
     order_entry_field_problems,
@@ -421,25 +423,41 @@ def order_check(request: HttpRequest, pk: int, field: str) -> HttpResponse:
 @require_POST
 @role_required(CLERK, NURSE)
 def order_duplicate_check(request: HttpRequest, pk: int) -> HttpResponse:
-    """The same order open on the visit already, said under the drug as drug, dose and route are
-    filled (htmx posts the whole form: order_duplicate_said, the submit's own match), with the
-    confirm box shown, a tick kept; the box hidden and unticked again when the order typed is
-    no longer the same (a tick given for one order never enters another). Nothing while drug or
-    dose cannot be read. Without JavaScript nothing calls it: the submit says the same."""
+    """The order form checked as the order is typed (htmx posts the whole form when drug, dose,
+    route, rate or its unit change, the dose also after a pause in typing), saying what the
+    submit would say, in its words:
+    - the same order open on the visit already, under the drug (order_duplicate_said, the
+      submit's own match), with its confirm box;
+    - the dose/unit warnings beside the dose, its unit or the rate's unit (order_dose_said, the
+      submit's own `order_dose_warnings_of`), out of band, with the "Enter it as written" box.
+    Each box is shown, a tick kept, while its warning holds, and hidden and unticked once the
+    order typed no longer warns (a tick given for one order never enters another). Nothing
+    while drug or dose cannot be read. Without JavaScript nothing calls it: the submit says the
+    same."""
     encounter = get_object_or_404(Encounter, pk=pk)
     form = _order_form(encounter, request.POST)
     form.is_valid()
     said = order_duplicate_said(encounter, form.cleaned_data)
+    dose_said = order_dose_said(form.cleaned_data)
+    unticked = request.POST.copy()
+    if not said:
+        unticked.pop("duplicate_confirm", None)
+    if not dose_said:
+        unticked.pop("dose_confirm", None)
+    form = _order_form(encounter, unticked)
     if said:
         form.duplicate_ask()
-    else:
-        unticked = request.POST.copy()
-        unticked.pop("duplicate_confirm", None)
-        form = _order_form(encounter, unticked)
+    if dose_said:
+        form.dose_ask()
     return render(
         request,
         "registration/_order_duplicate_check.html",
-        {"said": said, "confirm_field": form["duplicate_confirm"]},
+        {
+            "said": said,
+            "confirm_field": form["duplicate_confirm"],
+            "dose_said": [(field, dose_said.get(field, "")) for field in DOSE_WARNED_FIELDS],
+            "dose_confirm_field": form["dose_confirm"],
+        },
     )
 
 
