@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from mar import roles
 from mar.models import Administration, DrugClass, DrugNdc
-from mar.pharmacy.services import drug_ndc_add
+from mar.pharmacy.services import NO_NDC_RECENT_DAYS, drug_ndc_add, drugs_without_ndc
 from mar.scan_compliance import (
     administrations,
     by_nurse,
@@ -130,3 +130,15 @@ def test_the_worklist_lists_recent_drugs_with_no_ndc(client_as, nurse_user):
 def test_only_the_pharmacist_reads_the_lists(client_as, role):
     assert client_as(role).get(reverse("pharmacy:worklist")).status_code == 403
     assert client_as(role).get(reverse("pharmacy:scan_compliance")).status_code == 403
+
+
+def test_the_worklist_list_is_recent_use_and_counts_a_retired_package_as_none(nurse_user):
+    vanco = _vancomycin_start(nurse_user)
+    DrugNdc.objects.create(drug=vanco.drug, ndc="00409655001", active=False)
+    old = factories.drug_get("teprotumumab", DrugClass.THERAPEUTIC)
+    encounter, _site, _order = _vancomycin_visit()
+    order = factories.order_create(encounter, old, dose="10 mg/kg")
+    type(order).objects.filter(pk=order.pk).update(
+        created_at=timezone.now() - timedelta(days=NO_NDC_RECENT_DAYS + 1)
+    )
+    assert [d.name for d in drugs_without_ndc()] == ["vancomycin"]
