@@ -23,7 +23,7 @@ from mar.models import (
 )
 from mar.prepared import prefetched
 from mar.roles import CODER, NURSE, PHARMACIST, user_has_role
-from mar.services import measures, rates, safety
+from mar.services import measures, rates, safety, scanning
 from mar.services.scanning import scan_usable_for, wrong_patient_of
 
 
@@ -147,6 +147,10 @@ def care_context(
     # The visit's measures, read once and only when an order's dose is calculated (per kg, per
     # m², by AUC): the page's own when it read them.
     visit_measures = care.measures or (rows.measures if rows is not None else None)
+    # The orders' drugs with no active NDC: the Start box says they cannot be scanned.
+    no_ndc = scanning.drugs_without_ndc(
+        {o.drug_id for o in read if orders is None or o.pk in orders}
+    )
     for order in read:
         if orders is not None and order.pk not in orders:
             continue
@@ -182,6 +186,10 @@ def care_context(
             # a stop (safety.calculated_dose_note); in the info dict, so the row's kept key
             # (chart_cards._order_shown) changes with it.
             "dose_note": "",
+            # No active NDC in the formulary: no barcode can match it (QA: the nurse was left
+            # wondering, the start counted "Not scanned"); in the info dict, so the kept key
+            # changes when pharmacy adds its package.
+            "no_ndc": scanning.no_ndc_note(order.drug.name) if order.drug_id in no_ndc else "",
         }
         if safety.order_dose_needs(order) is not None:
             if visit_measures is None:

@@ -621,6 +621,8 @@ def scan_compliance_report(request: HttpRequest) -> HttpResponse:
         "units": units,
         "total": scan_compliance.total(shown_units),
         "nurses": scan_compliance.by_nurse(read),
+        # Starts whose drug had no NDC on file: counted apart, the drugs listed for pharmacy.
+        "no_ndc_drugs": scan_compliance.no_ndc_drugs(read),
         "page": page,
         "rows": scan_compliance.rows(page.object_list),
         "query": query.urlencode(),

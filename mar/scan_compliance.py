@@ -10,7 +10,15 @@ never counted as non-compliant:
 - imported: charted in another EHR and imported (`Encounter.imported_from`, coding/fhir), no
   nurse here started it;
 - by addendum: charted after the record was signed;
-- not recorded: charted before starts recorded their scans (migration 0024), or with no nurse.
+- not recorded: charted before starts recorded their scans (migration 0024), or with no nurse;
+- no NDC on file: the drug had no active package (`DrugNdc`) in the formulary at the start, so
+  there was no barcode the chart could match: listed with its drug (`no_ndc_drugs`), for the
+  pharmacist to add its package. Whether it had one when the start was charted (`charted_at`:
+  when the scan would have been made; a start typed late is judged when typed) is read from the
+  audit trail (`DrugNdcEvent`, mar/audit: each NDC's state as of its last change before then;
+  DrugNdc itself keeps no creation time, and `retired_at` only the retirement in force); an NDC
+  the trail has no row of (SQLite, the demo: no triggers) is judged by what it holds now: active,
+  or retired after the charting.
 
 An override counts as scanned: the barcode was scanned, and its stop (wrong drug, expired lot,
 retired package) overridden with a reason, which the report shows (all overrides are on
@@ -27,14 +35,51 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
+from mar.audit.models import EVENTS
 from mar.clock import date_hhmm
-from mar.models import Administration, BarcodeScan, SafetyOverride
+from mar.models import Administration, BarcodeScan, DrugNdc, SafetyOverride
 
 # How an administration came to be charted: only "bedside" is the bedside's to scan.
 BEDSIDE, IMPORTED, ADDENDUM, NOT_RECORDED = "bedside", "imported", "addendum", "not_recorded"
+NO_NDC = "no_ndc"
+
+_NDC_EVENTS = EVENTS[DrugNdc].objects
+# An NDC of the administration's drug active at its start, as the audit trail has it: its
+# last event at or before the start says active (a delete event leaves it out).
+_NDC_ACTIVE_THEN = (
+    _NDC_EVENTS.filter(
+        drug_id=OuterRef("drug_id"), pgh_created_at__lte=OuterRef("charted_at"), active=True
+    )
+    .exclude(pgh_label="delete")
+    .exclude(
+        Exists(
+            _NDC_EVENTS.filter(
+                pgh_obj_id=OuterRef("pgh_obj_id"),
+                pgh_created_at__lte=OuterRef(OuterRef("charted_at")),
+                pgh_id__gt=OuterRef("pgh_id"),
+            )
+        )
+    )
+)
+# An NDC the trail has no row of (no triggers: SQLite): by what it holds now.
+_NDC_ACTIVE_UNTRACKED = (
+    DrugNdc.objects.filter(drug_id=OuterRef("drug_id"))
+    .exclude(Exists(_NDC_EVENTS.filter(pgh_obj_id=OuterRef("pk"))))
+    .filter(Q(active=True) | Q(retired_at__gt=OuterRef("charted_at")))
+)
+_NDC_ON_FILE = Q(Exists(_NDC_ACTIVE_THEN)) | Q(Exists(_NDC_ACTIVE_UNTRACKED))
 
 _IMPORTED = ~Q(encounter__imported_from="")
 _NOT_RECORDED = ~_IMPORTED & (Q(charted_at__isnull=True) | Q(created_by__isnull=True))
@@ -43,7 +88,8 @@ _ADDENDUM = (
     & ~_NOT_RECORDED
     & Q(encounter__signed_at__isnull=False, charted_at__gt=F("encounter__signed_at"))
 )
-_BEDSIDE = ~_IMPORTED & ~_NOT_RECORDED & ~_ADDENDUM
+_NO_NDC = ~_IMPORTED & ~_NOT_RECORDED & ~_ADDENDUM & ~_NDC_ON_FILE
+_BEDSIDE = ~_IMPORTED & ~_NOT_RECORDED & ~_ADDENDUM & _NDC_ON_FILE
 _WRISTBAND = Q(patient_scan__isnull=False)
 _DRUG = Q(drug_scan__isnull=False)
 _OVERRIDDEN = _DRUG & ~Q(drug_scan__result=BarcodeScan.Result.MATCH)
@@ -59,6 +105,7 @@ _COUNTS = {
     "imported": _IMPORTED,
     "addendum": _ADDENDUM,
     "not_recorded": _NOT_RECORDED,
+    "no_ndc": _NO_NDC,
 }
 GAPS = _BEDSIDE & ~(_WRISTBAND & _DRUG)
 
@@ -84,6 +131,7 @@ class Summary:
     imported: int
     addendum: int
     not_recorded: int
+    no_ndc: int
 
     @property
     def rate(self) -> Decimal | None:
@@ -104,7 +152,7 @@ class Row:
     """One administration as the report shows it."""
 
     administration: Administration
-    how: str  # BEDSIDE, IMPORTED, ADDENDUM, NOT_RECORDED
+    how: str  # BEDSIDE, IMPORTED, ADDENDUM, NOT_RECORDED, NO_NDC
     overrides: list[SafetyOverride]
 
     @property
@@ -134,6 +182,11 @@ class Row:
             return "Charted by addendum: not a bedside start"
         if self.how == NOT_RECORDED:
             return "Not recorded: charted before starts recorded their scans"
+        if self.how == NO_NDC:
+            return (
+                f"Could not be scanned: no NDC on file for {self.administration.drug.name} "
+                "at the start"
+            )
         missing = self.administration.not_scanned_at_start
         if not missing:
             return "Scanned, with an override" if self.drug == "overridden" else "Scanned"
@@ -157,6 +210,8 @@ def _how(adm: Administration) -> str:
         return NOT_RECORDED
     if encounter.signed_at is not None and adm.charted_at > encounter.signed_at:
         return ADDENDUM
+    if not getattr(adm, "ndc_on_file", True):  # rows_read's annotation
+        return NO_NDC
     return BEDSIDE
 
 
@@ -177,9 +232,26 @@ def administrations(*, date_from: date, date_to: date, unit: str = "") -> QueryS
 
 def rows_read(administrations: QuerySet[Administration]) -> QuerySet[Administration]:
     """The report's rows, newest start first, with what they show joined (one statement)."""
-    return administrations.select_related(
-        "encounter__patient", "drug", "created_by", "patient_scan", "drug_scan"
-    ).order_by("-start", "-pk")
+    return (
+        administrations.select_related(
+            "encounter__patient", "drug", "created_by", "patient_scan", "drug_scan"
+        )
+        .annotate(ndc_on_file=ExpressionWrapper(_NDC_ON_FILE, output_field=BooleanField()))
+        .order_by("-start", "-pk")
+    )
+
+
+def no_ndc_drugs(administrations: QuerySet[Administration]) -> list[dict[str, Any]]:
+    """The drugs of the starts that could not be scanned (no NDC on file at the start), each
+    with `drug_id`, `drug__name`, `starts` and whether it has an active NDC now (`on_file_now`:
+    the pharmacy has added its package since); most starts first."""
+    now_active = DrugNdc.objects.filter(drug_id=OuterRef("drug_id"), active=True)
+    return list(
+        administrations.filter(_NO_NDC)
+        .values("drug_id", "drug__name")
+        .annotate(starts=Count("pk"), on_file_now=Exists(now_active))
+        .order_by("-starts", "drug__name")
+    )
 
 
 def rows(page: Iterable[Administration]) -> list[Row]:
@@ -231,6 +303,7 @@ HOW_WORDS = {
     IMPORTED: "Imported",
     ADDENDUM: "By addendum",
     NOT_RECORDED: "Not recorded",
+    NO_NDC: "No NDC on file",
 }
 
 CSV_HEADER = (

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
@@ -583,6 +583,28 @@ def drugs_not_billable() -> QuerySet[Drug]:
         .filter(Q(active=True) | Q(visit_count__gt=0))
         .filter(no_drug_line="")  # decided: `drugs_no_line_decided`
         .order_by("-signed_given_count", "-given_count", "-visit_count", "name")
+    )
+
+
+NO_NDC_RECENT_DAYS = 30
+
+
+def drugs_without_ndc() -> QuerySet[Drug]:
+    """Active drugs given or ordered in the last NO_NDC_RECENT_DAYS days with no active NDC in
+    the formulary (`DrugNdc.active`): no barcode can match them, so the nurse cannot scan them
+    (the chart's Start box says so, the scan report counts their starts apart). With
+    `given_count` (administrations started in that time); most given first, then by name."""
+    since = timezone.now() - timedelta(days=NO_NDC_RECENT_DAYS)
+    recent_given = Q(administrations__start__gte=since)
+    return (
+        Drug.objects.filter(active=True)
+        .exclude(ndcs__active=True)
+        .filter(
+            Q(pk__in=Administration.objects.filter(start__gte=since).values("drug_id"))
+            | Q(pk__in=Order.objects.filter(created_at__gte=since).values("drug_id"))
+        )
+        .annotate(given_count=Count("administrations", filter=recent_given, distinct=True))
+        .order_by("-given_count", "name")
     )
 
 

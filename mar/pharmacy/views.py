@@ -41,6 +41,7 @@ from mar.models import (
 from mar.pharmacy.services import (
     MAX_DOSE_UNITS,
     NO_LINE_NOTE_MISSING,
+    NO_NDC_RECENT_DAYS,
     REASON_MAX,
     FormularyImportError,
     ImportBillingChange,
@@ -64,6 +65,7 @@ from mar.pharmacy.services import (
     drug_save,
     drugs_no_line_decided,
     drugs_not_billable,
+    drugs_without_ndc,
     formulary_export,
     formulary_import,
     formulary_import_billing_changes,
@@ -526,6 +528,9 @@ def formulary_worklist(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "untagged": untagged,
         **_not_billable_context(),
+        # Drugs no barcode can match: their packages for pharmacy to add.
+        "no_ndc": list(drugs_without_ndc()),
+        "no_ndc_days": NO_NDC_RECENT_DAYS,
         # As the orders page heads them: on records in progress, and signed before
         # verification (listed apart there), so the two pages give the same count.
         "unverified_count": _to_verify(Order.objects.all()).count(),

@@ -20,7 +20,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from mar.bcma import BarcodeError, parse_drug_barcode, wristband_mrn
-from mar.models import Administration, BarcodeScan, Encounter, Order, Patient, SafetyOverride
+from mar.models import (
+    Administration,
+    BarcodeScan,
+    DrugNdc,
+    Encounter,
+    Order,
+    Patient,
+    SafetyOverride,
+)
 from mar.validators import ndc_display
 
 R = BarcodeScan.Result
@@ -28,6 +36,22 @@ R = BarcodeScan.Result
 
 class ScanError(Exception):
     """The scan or override was refused; `message` says why."""
+
+
+def drugs_without_ndc(drug_ids: set[int]) -> set[int]:
+    """Those of the drugs with no active NDC in the formulary (`DrugNdc.active`): no barcode can
+    match them, so they cannot be scanned (one read; none for no drugs)."""
+    if not drug_ids:
+        return set()
+    on_file = DrugNdc.objects.filter(drug_id__in=drug_ids, active=True).values_list(
+        "drug_id", flat=True
+    )
+    return set(drug_ids) - set(on_file)
+
+
+def no_ndc_note(drug_name: str) -> str:
+    """The Start box's sentence for an order whose drug has no active NDC."""
+    return f"No NDC on file for {drug_name}: it cannot be scanned; pharmacy adds its package."
 
 
 def _startable(order: Order) -> bool:
