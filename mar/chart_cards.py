@@ -58,7 +58,7 @@ from mar.jinja import jinja
 from mar.lazy_forms import is_bound
 
 CACHE = "board"
-_VERSION = "16"  # bump when the card's templates, its forms or what it reads change
+_VERSION = "17"  # bump when the card's templates, its forms or what it reads change
 TEMPLATE = "mar/_administration.jinja"
 KEEP = True  # tests draw the page without any card kept (the template's include) to compare
 
@@ -492,10 +492,11 @@ def sites_draw(
 # The sign-off panel (mar/_sign.jinja on a record in progress), drawn by every chart page and
 # every answer to a change (the checklist's refresh too), kept drawn as the cards are while every
 # value it shows is as it was: the open errors (each with its reason field), whether it says what
-# a signature covers, whether the record can be read, what still runs (its notes), the
+# a signature covers, whether the record can be read, whether anything still runs, the
 # calculated doses given without their measures, the warnings still listed, whether the user
-# may chart. Its slots: the CSRF token and what a signature covers (`sign_counts`: its words and
-# its token, which every start and flush changes); `oob` (sent out of band) is its opening tag,
+# may chart. Its slots: the CSRF token, what a signature covers (`sign_counts`: its words and
+# its token, which every start and flush changes) and the running notes (what still runs, which
+# every start and stop changes); `oob` (sent out of band) is its opening tag,
 # so both are kept (`SignKept`). A sign form the nurse sent (bound: her reasons, her errors) is
 # drawn afresh and never kept.
 SIGN_TEMPLATE = "mar/_sign.jinja"
@@ -504,6 +505,28 @@ _SIGN_OPEN = '<section id="sign" class="sign-panel mb-3" aria-labelledby="sign-h
 
 _COUNTS_SLOT = f"counts-slot-{_SLOT}"
 _SEEN_SLOT = f"seen-slot-{_SLOT}"
+_NOTES_SLOT = f"running-notes-slot-{_SLOT}"
+
+
+class _NotesSlot:
+    """The checklist as the kept panel draws it: its running notes (what still runs, each
+    start's and stop's change) are a slot, filled per response; the rest is the checklist's."""
+
+    def __init__(self, checklist: Any) -> None:
+        self._checklist = checklist
+
+    @property
+    def running_notes(self) -> list[str]:
+        return [_NOTES_SLOT]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._checklist, name)
+
+
+@lru_cache(maxsize=1)
+def _notes() -> Template:
+    """The running notes as mar/_sign.jinja writes them, each an item of its list."""
+    return jinja().from_string("{% for note in notes %}<li>{{ note }}</li>{% endfor %}")
 
 
 class _CountsSlot:
@@ -551,8 +574,7 @@ def _sign_shown(context: dict[str, Any]) -> tuple[Any, ...] | None:
             for f in checklist.open_errors
         ),
         checklist.record_error,
-        bool(checklist.running),
-        tuple(checklist.running_notes),
+        bool(checklist.running),  # what runs (its notes) is a slot: every start and stop
         tuple((item.anchor, item.text) for item in checklist.open_warnings),
         tuple(
             (item.order.pk, item.order.drug.name, item.note)
@@ -585,12 +607,16 @@ def sign_draw(request: HttpRequest, context: dict[str, Any]) -> None:
             "oob": False,
             "sign_html": None,
             "sign_form": form,
+            "checklist": _NotesSlot(context["checklist"]),
         }
         mark = Markup(f"sign-slot-{_SLOT}")
         with timezone.override(context["encounter"].zone):
             html = _inner(template, values, "sign_html", SignKept(mark, mark), mark)
         cache.set(key, html)
     html = html.replace(_TOKEN_SLOT, str(get_token(request)))
+    html = html.replace(
+        f"<li>{_NOTES_SLOT}</li>", _notes().render(notes=context["checklist"].running_notes)
+    )
     if (counts := context["sign_counts"]) is not None:
         html = html.replace(_COUNTS_SLOT, escape(str(counts))).replace(
             _SEEN_SLOT, escape(counts.token)

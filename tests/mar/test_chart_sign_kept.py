@@ -194,6 +194,34 @@ def test_a_kept_sign_off_and_chip_actions_build_none_of_their_forms(client_as) -
     assert sign.call_count == 0  # the checklist's refresh finds the panel the flush kept
 
 
+def _running_notes(html: str) -> str:
+    found = re.search(r'data-testid="sign-running-note">.*?</ul>', _sign(html), re.S)
+    return found.group(0) if found else ""
+
+
+def test_a_stop_finds_the_sign_off_kept_its_running_notes_filled_in(client_as) -> None:
+    """What still runs (the running notes) is a slot, filled per response: a stop that leaves
+    the open errors and the warnings as they were (and something running) changes only that
+    (and what a signature covers), so it finds the panel drawn before, its notes its own."""
+    caches[CACHE].clear()
+    encounter, site, (first, second) = _visit()
+    nurse = client_as(roles.NURSE)
+    _start(nurse, encounter, first, site)
+    both = _start(nurse, encounter, second, site)  # both run: this panel drawn and kept
+    assert first.drug.name in _running_notes(both) and second.drug.name in _running_notes(both)
+    with (
+        mock.patch.object(chart_context, "SignForm", wraps=SignForm) as sign,
+        mock.patch.object(chart_cards, "SignForm", wraps=SignForm) as drawn,
+    ):
+        stopped = _stop(nurse, encounter)  # the first stopped, the second still runs
+    assert (sign.call_count, drawn.call_count) == (0, 0)  # the panel kept at the start
+    notes = _running_notes(stopped)
+    assert second.drug.name in notes and first.drug.name not in notes  # this answer's notes
+    assert _sign(stopped) == _oob(_sign(_fresh_page(nurse, encounter)))
+    page = _plain(nurse.get(reverse("mar:encounter", args=[encounter.pk])).content.decode())
+    assert _sign(page) == _sign(_fresh_page(nurse, encounter))
+
+
 def test_a_sign_form_sent_with_errors_is_drawn_afresh_not_kept(client_as) -> None:
     """Refused (no confirmation): the panel comes back with what she sent and why, never the
     kept one; the next load draws the kept one again."""
