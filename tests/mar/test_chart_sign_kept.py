@@ -8,7 +8,9 @@ a flush and a start. What is sent kept must be, byte for byte but the CSRF token
 forms' keys, what is drawn afresh with nothing kept (`KEEP` off), as the page shows it and out of
 band, for a nurse and for a coder (who may not sign), with open errors, with something running,
 and after each change; a page or an answer whose sign-off (or actions) is kept builds no form for
-it. The chart page itself, sign-off included, is held to the page drawn afresh by the cards',
+it. The sign-off's running notes and a card's care panel's version are slots too: a stop's
+answer finds both kept (its card drawn with the panel kept, identical to the card drawn afresh).
+The chart page itself, sign-off included, is held to the page drawn afresh by the cards',
 rows' and chips' machines (tests/mar/test_chart_cards.py and the files built on it).
 """
 
