@@ -39,6 +39,7 @@ import hashlib
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -193,6 +194,104 @@ def _draw(template: Template, values: dict[str, Any], card: Card) -> str:
     return template.render({**values, "card": drawn})
 
 
+# A card's care panel (mar/_adm_care.jinja: the package, the scans, the double check, the overrides,
+# the rate and volumes, the rate changes, and its forms "Rate change…", "Volumes…", "Charted in
+# error…"), kept drawn under what it shows but the administration's version and stop, which it does
+# not show: a stop changes the card (its state, its form's stop) but not the panel, whose forms
+# carry the version only as hidden fields (a slot, filled for the card drawn). A card drawn afresh
+# (a stop's answer, a load after a change) then builds none of the panel's forms.
+CARE_TEMPLATE = "mar/_adm_care.jinja"
+_VERSION_SLOT = f"version-slot-{_SLOT}"
+_CARE_VERSIONS = re.compile(r'(name="(?:r|rm|rc|rcx)\d+-version" value=")(\d+)(")')
+
+
+def _care_shown(card: Card, context: dict[str, Any]) -> tuple[Any, ...]:
+    """Every value mar/_adm_care.jinja reads, but the administration's version (a slot)."""
+    adm = card.administration
+    encounter = context["encounter"]
+    care = context.get("care")
+    skip = {"version", "stop", "updated_at"}  # none of them shown
+    return (
+        tuple(getattr(adm, f.attname) for f in adm._meta.concrete_fields if f.name not in skip),
+        _fields(adm.drug),
+        adm.not_scanned_at_start,
+        adm.start_before_check,
+        _care(care.administrations.get(adm.pk)) if care is not None else None,
+        encounter.pk,
+        encounter.status,
+        encounter.signed_at,
+        str(context.get("zone")),
+        bool(context.get("can_chart")),
+        bool(context.get("can_addendum")),
+    )
+
+
+def _version_slotted(version: int) -> Callable[[re.Match[str]], str]:
+    """A hidden version field of the panel's forms with the slot for `version`."""
+
+    def slotted(found: re.Match[str]) -> str:
+        if found.group(2) != str(version):
+            return found.group(0)
+        return f"{found.group(1)}{_VERSION_SLOT}{found.group(3)}"
+
+    return slotted
+
+
+def _care_panels(
+    cards: list[Card], values: dict[str, Any], context: dict[str, Any]
+) -> dict[int, Markup]:
+    """Each card's care panel, kept or drawn now and kept, its version filled in (drawn inside
+    the timezone of the cards)."""
+    care = context.get("care")
+    if care is None:
+        return {}
+    cards = [card for card in cards if card.administration.pk in care.administrations]
+    keys = {}
+    for card in cards:
+        digest = hashlib.sha256(repr(_care_shown(card, context)).encode()).hexdigest()
+        keys[card.administration.pk] = f"chart-care:{_VERSION}:{card.administration.pk}:{digest}"
+    cache = caches[CACHE]
+    found = cache.get_many(list(keys.values()))
+    missed = {}
+    template = jinja().get_template(CARE_TEMPLATE)
+    for card in cards:
+        key = keys[card.administration.pk]
+        if key not in found:
+            adm = card.administration
+            html = template.render({**values, "card": card, "adm": adm})
+            # each hidden version of the panel's forms (the administration's) made the slot
+            missed[key] = found[key] = _CARE_VERSIONS.sub(_version_slotted(adm.version), html)
+    if missed:
+        cache.set_many(missed)
+    return {
+        card.administration.pk: Markup(
+            found[keys[card.administration.pk]].replace(
+                _VERSION_SLOT, str(card.administration.version)
+            )
+        )
+        for card in cards
+    }
+
+
+def care_panels_draw(
+    request: HttpRequest, context: dict[str, Any], *, bound: dict[str, Form] | None = None
+) -> None:
+    """The care panel of each card of `context` drawn by the template itself (an answer's card,
+    drawn for this answer only), kept or drawn now and kept, into `card.care_html`; a card
+    with anything the nurse sent is drawn wholly afresh."""
+    if not KEEP:
+        return
+    cards = [card for card in context.get("cards", ()) if keepable(card, bound or {})]
+    if not cards:
+        return
+    with timezone.override(context.get("zone")):
+        panels = _care_panels(cards, {**context, "csrf_token": _TOKEN_SLOT}, context)
+    token = str(get_token(request))
+    for card in cards:
+        if card.administration.pk in panels:
+            card.care_html = Markup(panels[card.administration.pk].replace(_TOKEN_SLOT, token))
+
+
 def cards_draw(
     request: HttpRequest,
     context: dict[str, Any],
@@ -222,10 +321,13 @@ def cards_draw(
     with timezone.override(zone):
         found = cache.get_many(list(keys.values()))
         missed = {}
-        for card in cards:
+        drawing = [card for card in cards if keys[card.administration.pk] not in found]
+        panels = _care_panels(drawing, values, context) if drawing else {}
+        for card in drawing:
             key = keys[card.administration.pk]
-            if key not in found:
-                missed[key] = found[key] = _draw(template, values, card)
+            card.care_html = panels.get(card.administration.pk)
+            missed[key] = found[key] = _draw(template, values, card)
+            card.care_html = None
         if missed:
             cache.set_many(missed)
         now_slot = _moment().render(now=_NOW_SLOT)
@@ -492,10 +594,11 @@ def sites_draw(
 # The sign-off panel (mar/_sign.jinja on a record in progress), drawn by every chart page and
 # every answer to a change (the checklist's refresh too), kept drawn as the cards are while every
 # value it shows is as it was: the open errors (each with its reason field), whether it says what
-# a signature covers, whether the record can be read, what still runs (its notes), the
+# a signature covers, whether the record can be read, whether anything still runs, the
 # calculated doses given without their measures, the warnings still listed, whether the user
-# may chart. Its slots: the CSRF token and what a signature covers (`sign_counts`: its words and
-# its token, which every start and flush changes); `oob` (sent out of band) is its opening tag,
+# may chart. Its slots: the CSRF token, what a signature covers (`sign_counts`: its words and
+# its token, which every start and flush changes) and the running notes (what still runs, which
+# every start and stop changes); `oob` (sent out of band) is its opening tag,
 # so both are kept (`SignKept`). A sign form the nurse sent (bound: her reasons, her errors) is
 # drawn afresh and never kept.
 SIGN_TEMPLATE = "mar/_sign.jinja"
@@ -504,6 +607,28 @@ _SIGN_OPEN = '<section id="sign" class="sign-panel mb-3" aria-labelledby="sign-h
 
 _COUNTS_SLOT = f"counts-slot-{_SLOT}"
 _SEEN_SLOT = f"seen-slot-{_SLOT}"
+_NOTES_SLOT = f"running-notes-slot-{_SLOT}"
+
+
+class _NotesSlot:
+    """The checklist as the kept panel draws it: its running notes (what still runs, each
+    start's and stop's change) are a slot, filled per response; the rest is the checklist's."""
+
+    def __init__(self, checklist: Any) -> None:
+        self._checklist = checklist
+
+    @property
+    def running_notes(self) -> list[str]:
+        return [_NOTES_SLOT]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._checklist, name)
+
+
+@lru_cache(maxsize=1)
+def _notes() -> Template:
+    """The running notes as mar/_sign.jinja writes them, each an item of its list."""
+    return jinja().from_string("{% for note in notes %}<li>{{ note }}</li>{% endfor %}")
 
 
 class _CountsSlot:
@@ -551,8 +676,7 @@ def _sign_shown(context: dict[str, Any]) -> tuple[Any, ...] | None:
             for f in checklist.open_errors
         ),
         checklist.record_error,
-        bool(checklist.running),
-        tuple(checklist.running_notes),
+        bool(checklist.running),  # what runs (its notes) is a slot: every start and stop
         tuple((item.anchor, item.text) for item in checklist.open_warnings),
         tuple(
             (item.order.pk, item.order.drug.name, item.note)
@@ -585,12 +709,16 @@ def sign_draw(request: HttpRequest, context: dict[str, Any]) -> None:
             "oob": False,
             "sign_html": None,
             "sign_form": form,
+            "checklist": _NotesSlot(context["checklist"]),
         }
         mark = Markup(f"sign-slot-{_SLOT}")
         with timezone.override(context["encounter"].zone):
             html = _inner(template, values, "sign_html", SignKept(mark, mark), mark)
         cache.set(key, html)
     html = html.replace(_TOKEN_SLOT, str(get_token(request)))
+    html = html.replace(
+        f"<li>{_NOTES_SLOT}</li>", _notes().render(notes=context["checklist"].running_notes)
+    )
     if (counts := context["sign_counts"]) is not None:
         html = html.replace(_COUNTS_SLOT, escape(str(counts))).replace(
             _SEEN_SLOT, escape(counts.token)

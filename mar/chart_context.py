@@ -203,6 +203,8 @@ class Card:
     # The card as drawn for this response, when kept while unchanged (mar/chart_cards.py); None:
     # the page's template draws it.
     html: Markup | None = None
+    # Its care panel as kept (mar/chart_cards.py `care_panels`), drawn into a card drawn now.
+    care_html: Markup | None = None
     # The page's moment, for the note of an infusion run past its expected end; a kept card
     # draws that note's minutes and whether it shows as slots (`overrun_slots`: minutes,
     # hidden), filled per response (mar/chart_cards.py).

@@ -39,6 +39,7 @@ from mar.care_forms import FlushDetailsForm, PauseReasonForm, StartChecksForm, S
 from mar.chart_cards import (
     cards_draw,
     care_draw,
+    care_panels_draw,
     orders_draw,
     sign_draw,
     sites_draw,
@@ -420,6 +421,7 @@ def _after_change(
             )
         if card is not None:
             context.update(card_pk=card, oob=True)
+            care_panels_draw(request, context, bound=bound)  # as the chart keeps them (issue 19)
             return partial_response(request, "mar/_card_response.jinja", context)
         context.update(site_pk=site, oob=True, chip_parts=chip_parts)
         if chip_parts:  # its actions as the chart keeps them (a flush does not change them)

@@ -8,7 +8,9 @@ a flush and a start. What is sent kept must be, byte for byte but the CSRF token
 forms' keys, what is drawn afresh with nothing kept (`KEEP` off), as the page shows it and out of
 band, for a nurse and for a coder (who may not sign), with open errors, with something running,
 and after each change; a page or an answer whose sign-off (or actions) is kept builds no form for
-it. The chart page itself, sign-off included, is held to the page drawn afresh by the cards',
+it. The sign-off's running notes and a card's care panel's version are slots too: a stop's
+answer finds both kept (its card drawn with the panel kept, identical to the card drawn afresh).
+The chart page itself, sign-off included, is held to the page drawn afresh by the cards',
 rows' and chips' machines (tests/mar/test_chart_cards.py and the files built on it).
 """
 
@@ -108,10 +110,12 @@ def _flush(client, encounter: Encounter, site) -> str:
     return _plain(response.content.decode())
 
 
-def _stop(client, encounter: Encounter) -> str:
+def _stop(client, encounter: Encounter, volume: str = "") -> str:
     adm = encounter.administrations.filter(stop__isnull=True).order_by("pk").first()
     assert adm is not None
     data = {f"at{adm.pk}-at": "", f"at{adm.pk}-version": adm.version}
+    if volume:
+        data[f"at{adm.pk}-volume_infused_ml"] = volume
     url = reverse("mar:adm_stop", args=[encounter.pk, adm.pk])
     response = client.post(url, data, **HX)
     assert response.status_code == 200
@@ -192,6 +196,34 @@ def test_a_kept_sign_off_and_chip_actions_build_none_of_their_forms(client_as) -
     with mock.patch.object(mar_views, "SignForm", wraps=SignForm) as sign:
         _checklist(nurse, encounter)
     assert sign.call_count == 0  # the checklist's refresh finds the panel the flush kept
+
+
+def _running_notes(html: str) -> str:
+    found = re.search(r'data-testid="sign-running-note">.*?</ul>', _sign(html), re.S)
+    return found.group(0) if found else ""
+
+
+def test_a_stop_finds_the_sign_off_kept_its_running_notes_filled_in(client_as) -> None:
+    """What still runs (the running notes) is a slot, filled per response: a stop that leaves
+    the open errors and the warnings as they were (and something running) changes only that
+    (and what a signature covers), so it finds the panel drawn before, its notes its own."""
+    caches[CACHE].clear()
+    encounter, site, (first, second) = _visit()
+    nurse = client_as(roles.NURSE)
+    _start(nurse, encounter, first, site)
+    both = _start(nurse, encounter, second, site)  # both run: this panel drawn and kept
+    assert first.drug.name in _running_notes(both) and second.drug.name in _running_notes(both)
+    with (
+        mock.patch.object(chart_context, "SignForm", wraps=SignForm) as sign,
+        mock.patch.object(chart_cards, "SignForm", wraps=SignForm) as drawn,
+    ):
+        stopped = _stop(nurse, encounter)  # the first stopped, the second still runs
+    assert (sign.call_count, drawn.call_count) == (0, 0)  # the panel kept at the start
+    notes = _running_notes(stopped)
+    assert second.drug.name in notes and first.drug.name not in notes  # this answer's notes
+    assert _sign(stopped) == _oob(_sign(_fresh_page(nurse, encounter)))
+    page = _plain(nurse.get(reverse("mar:encounter", args=[encounter.pk])).content.decode())
+    assert _sign(page) == _sign(_fresh_page(nurse, encounter))
 
 
 def test_a_sign_form_sent_with_errors_is_drawn_afresh_not_kept(client_as) -> None:
@@ -313,3 +345,56 @@ def test_the_kept_scan_field_and_measures_form_are_those_drawn_afresh(client_as)
         **HX,
     ).content.decode()
     assert 'value="-3"' in refused and 'value="-3"' not in _plain(nurse.get(url).content.decode())
+
+
+def _card(html: str, adm_pk: int) -> str:
+    """An administration's card as drawn: its `<article>` (it holds no other)."""
+    found = re.search(rf'<article [^>]*id="adm-{adm_pk}".*?</article>', html, re.S)
+    assert found is not None, f"no card A{adm_pk} drawn"
+    return found.group(0)
+
+
+def test_a_stops_answer_draws_the_card_with_its_care_panel_kept(client_as) -> None:
+    """A stop changes the card (its state, its form's stop time, its version) but not its care
+    panel (package, rate, volumes, the rate change, volumes and removal forms), whose forms
+    carry the version only as hidden fields, a slot: the stop's answer draws the card with the
+    panel kept at the load before, building none of its forms; the card is, byte for byte but
+    the CSRF token, the card drawn with nothing kept, and the next page's card is the page's."""
+    from mar import care_context as care_module
+    from mar.care_forms import AdministrationRemoveForm, RateChangeForm, VolumesForm
+
+    caches[CACHE].clear()
+    encounter, site, (first, second) = _visit()
+    nurse = client_as(roles.NURSE)
+    url = reverse("mar:encounter", args=[encounter.pk])
+    _start(nurse, encounter, first, site)
+    _start(nurse, encounter, second, site)
+    nurse.get(url)  # the cards drawn, their panels kept
+    adm = encounter.administrations.filter(stop__isnull=True).order_by("pk").first()
+    assert adm is not None
+    forms = (RateChangeForm, VolumesForm, AdministrationRemoveForm)
+    with (
+        mock.patch.object(care_module.care_forms, "RateChangeForm", wraps=forms[0]) as rate,
+        mock.patch.object(care_module.care_forms, "VolumesForm", wraps=forms[1]) as volumes,
+        mock.patch.object(care_module.care_forms, "AdministrationRemoveForm", wraps=forms[2]) as rm,
+    ):
+        answer = _stop(nurse, encounter)
+    assert (rate.call_count, volumes.call_count, rm.call_count) == (0, 0, 0)
+    adm.refresh_from_db()
+    assert adm.stop is not None
+    kept = _card(answer, adm.pk).replace(f'id="adm-{adm.pk}-edit" open', f'id="adm-{adm.pk}-edit"')
+    assert f'name="r{adm.pk}-version" value="{adm.version}"' in kept  # the slot filled
+    assert kept == _card(_fresh_page(nurse, encounter), adm.pk)  # the card drawn afresh
+    page = _plain(nurse.get(url).content.decode())
+    fresh_page = _fresh_page(nurse, encounter)
+    since = re.compile(r'data-since="[^"]+"')  # the moment of each page (a running card's clock)
+    for pk in encounter.administrations.values_list("pk", flat=True):
+        assert since.sub("", _card(page, pk)) == since.sub("", _card(fresh_page, pk))
+    # a stop with the volume infused changes the panel ("infused 250 mL", the Volumes form)
+    other = encounter.administrations.get(stop__isnull=True)
+    answer = _stop(nurse, encounter, volume="250")
+    kept = _card(answer, other.pk).replace(
+        f'id="adm-{other.pk}-edit" open', f'id="adm-{other.pk}-edit"'
+    )
+    assert "infused 250" in kept
+    assert kept == _card(_fresh_page(nurse, encounter), other.pk)
