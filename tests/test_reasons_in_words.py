@@ -109,6 +109,7 @@ COVERED = {
     "mar.registration.forms": {
         "OrderEntryForm": ["allergy_reason"],  # entered despite an allergy
         "VisitForm": ["second_visit_why"],  # a second visit while one is in progress
+        "OrderCancelForm": ["reason"],  # an order cancelled as entered in error
     },
     "coding.forms": {
         "LineCorrectForm": ["reason"],
