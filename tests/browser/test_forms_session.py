@@ -227,7 +227,10 @@ def test_a_field_checked_while_signed_out_asks_to_sign_in_and_says_nothing_is_se
     page = browser_page
     sign_in(page, live_server, "clerk-f")
     page.goto(f"{live_server.url}{reverse('registration:order_new', args=[encounter.pk])}")
-    page.fill("#id_dose_value", "85")
+    # The dose's own live check (the duplicate and dose check, after a pause in typing) answered
+    # while still signed in: the session then ends before the drug is typed, as the title says.
+    with page.expect_response(lambda r: "/orders/check-duplicate/" in r.url):
+        page.fill("#id_dose_value", "85")
     signed_out_here(page)
     page.fill("#id_drug", "oxaliplatin")
     page.locator("#id_drug").blur()
