@@ -16,6 +16,10 @@ to htmx requests that a page can handle when the session has ended.
   first (`data-session-check`), so that is a page without JavaScript: what was typed is kept
   on the server for the same user and put back into the form after signing in, for her to
   check and send (`config/form_refill.py`).
+- Neither refusal (401 + X-Session-Expired, 403 + X-CSRF-Refresh) nor `session_resume`'s GET
+  sets or deletes the session cookie: a slow request's answer, arriving after she signed in
+  again from the dialog, would otherwise delete (or replace) the new session's cookie and sign
+  her out at once.
 - `csrf_failure`: an htmx request refused for its CSRF token gets the same 401 when the session
   has ended, or `403` with `X-CSRF-Refresh: 1` when only the token is stale (signed in again in
   another tab): the page fetches a fresh one (`session_resume`) and sends again. A plain request
@@ -85,7 +89,28 @@ class IdleSessionMiddleware(SessionMiddleware):
             pushed = session.get(PUSHED_KEY)
             if not isinstance(pushed, int) or now - pushed >= settings.SESSION_PUSH_SECONDS:
                 session[PUSHED_KEY] = now  # modified: saved with a new idle expiry
-        return super().process_response(request, response)
+        response = super().process_response(request, response)
+        if leaves_session_cookie(response):
+            # Django deletes the cookie of a session that has ended; a slow request's 401,
+            # answered after she signed in again from the dialog, deleted the new session's
+            # cookie: the next save was refused and the sign-in box opened again. The ended
+            # session's cookie left in the browser names no session; signing in replaces it.
+            response.cookies.pop(settings.SESSION_COOKIE_NAME, None)
+        return response
+
+
+COOKIE_UNTOUCHED = "mar_session_cookie_untouched"
+
+
+def leaves_session_cookie(response: HttpResponse) -> bool:
+    """An answer the page reads itself, that may arrive after she signed in again: a refusal
+    (401 + X-Session-Expired, 403 + X-CSRF-Refresh) or the dialog's question (`session_resume`
+    GET). It neither sets nor deletes the session cookie."""
+    return (
+        response.has_header(EXPIRED_HEADER)
+        or response.has_header(CSRF_REFRESH_HEADER)
+        or getattr(response, COOKIE_UNTOUCHED, False)
+    )
 
 
 class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
@@ -170,10 +195,14 @@ def session_resume(request: HttpRequest) -> HttpResponse:
             return JsonResponse({"ok": False, "errors": errors}, status=400)
         login(request, form.get_user())
     user = request.user
-    return JsonResponse(
+    response = JsonResponse(
         {
             "ok": user.is_authenticated,
             "username": user.get_username() if user.is_authenticated else "",
             "csrf_token": get_token(request),
         }
     )
+    if request.method == "GET":
+        # The question a plain form asks before it goes (data-session-check), answered late.
+        setattr(response, COOKIE_UNTOUCHED, True)
+    return response

@@ -109,3 +109,50 @@ def test_signing_in_again_from_the_dialog_gives_a_new_token_that_saves(nurse_use
     assert saved.status_code == 200
     adm.refresh_from_db()
     assert adm.bag == "B9"
+
+
+def test_an_expired_answer_leaves_the_session_cookie_alone(client, nurse_user) -> None:
+    """A slow request's 401, answered after she signed in again from the dialog, must not
+    delete the new session's cookie (Django deletes an ended session's cookie): the next save
+    was refused and the sign-in box opened again."""
+    encounter, adm = running_visit()
+    client.force_login(nurse_user)
+    Session.objects.all().delete()  # the idle sign-off
+    url = f"/mar/encounters/{encounter.pk}/administrations/{adm.pk}/"
+    response = client.post(url, card_data(adm, bag="B9"), headers=HTMX)
+    assert response.status_code == 401 and response.headers["X-Session-Expired"] == "1"
+    assert "sessionid" not in response.cookies
+    # A request without the header (a plain page) still has the ended session's cookie deleted.
+    plain = client.get(f"/mar/encounters/{encounter.pk}/")
+    assert plain.status_code == 302
+    assert plain.cookies["sessionid"].value == ""
+
+
+def test_a_stale_token_answer_leaves_the_session_cookie_alone(nurse_user) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(nurse_user)
+    session = client.session
+    session["_idle_pushed_at"] = 0  # due a push: the session is saved, its cookie sent
+    session.save()
+    encounter, adm = running_visit()
+    url = f"/mar/encounters/{encounter.pk}/administrations/{adm.pk}/"
+    client.cookies["csrftoken"] = "a" * 32
+    response = client.post(url, card_data(adm), headers={**HTMX, "X-CSRFToken": "b" * 32})
+    assert response.status_code == 403 and response.headers["X-CSRF-Refresh"] == "1"
+    assert "sessionid" not in response.cookies
+
+
+def test_the_dialogs_question_leaves_the_session_cookie_alone_and_signing_in_sets_it(
+    client, nurse_user
+) -> None:
+    """The plain forms' question (GET /accounts/resume/), answered late, must not delete the
+    new session's cookie either; signing in from the dialog still sets it."""
+    client.force_login(nurse_user)
+    Session.objects.all().delete()
+    asked = client.get("/accounts/resume/")
+    assert asked.json()["ok"] is False
+    assert "sessionid" not in asked.cookies
+    signed = client.post(
+        "/accounts/resume/", {"username": "nurse1", "password": factories.PASSWORD}
+    )
+    assert signed.json()["ok"] and signed.cookies["sessionid"].value
