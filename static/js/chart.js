@@ -629,6 +629,13 @@
       // what she typed stays in the fields. The answer's message takes the save line's place
       // (below), said once: the save line says nothing more.
       st.problem = "";
+    } else if ((status === 401 || status === 403) && window.marSession &&
+               window.marSession.sentBeforeSignIn(xhr)) {
+      // Sent before she signed in again, refused after (a slow save): the old session's
+      // answer. Sent again now, under the new one, once: the sign-in's resend found this
+      // save on its way and asked for the same (`again`), not for a second one.
+      st.problem = "";
+      st.again = true;
     } else if (status === 401 || status === 403) {
       st.problem = "Not saved: you were signed out. Sign in again in the box over the page and it is sent.";
     } else if (status === 0) {

@@ -4,13 +4,24 @@
 // (static/js/chart.js listens for "mar:signedin"). A stale token alone (403 + X-CSRF-Refresh)
 // is refreshed without asking when the same nurse signed in again (another tab); when someone
 // else did, the dialog asks her to sign in, so nothing she typed is saved under their name.
-// Nothing typed on the page is touched.
+// Nothing typed on the page is touched. An answer to a request sent before the latest sign-in
+// (`generation`, below) never opens the dialog again.
 (function () {
   "use strict";
 
   var RESUME = "/accounts/resume/";
   var dialog = null;
   var notDone = [];  // {name, form, at}: actions (not auto-saved) refused: she does them again
+  // Each sign-in again (the dialog's, or a token refreshed for her from another tab) starts a
+  // new generation; every request carries the one it was sent in (htmx's on its XHR, the fetch
+  // callers in their closures). A request sent before the latest sign-in may be answered after
+  // it (a slow save on hospital Wi-Fi): its 401 says the old session ended, which she knows
+  // already, not that the new one did. The dialog is not opened again for it (it reopened over
+  // the chart she had just signed in to); what it carried is not lost: a card's save is sent
+  // again under the new session (static/js/chart.js), once; a button's form is named as not
+  // done, beside it, at once; a live check is asked again.
+  var generation = 0;
+  var said = [];  // what was named as not done since the latest sign-in (a late one is added)
   // When each action's button was pressed (QA walkthrough: a Pause refused while signed out,
   // done again after signing in, recorded the later time): after signing in, the action's time
   // field (late entry) holds that moment, so doing it again records it; she can change it.
@@ -35,32 +46,47 @@
   }
 
   function resumed(token) {
+    generation += 1;  // before anything is sent again: what is sent now carries the new one
     setToken(token);
     if (dialog && dialog.open) dialog.close();
+    said = [];
     if (notDone.length) {
-      var box = document.getElementById("messages");
-      if (box) {
-        var alert = document.createElement("div");
-        alert.className = "alert alert-warning";
-        alert.setAttribute("role", "alert");
-        alert.textContent = "Signed in again. Not done while you were signed out: " +
-          notDone.map(function (n) { return n.name; }).join(", ") + ". Do it again.";
-        box.replaceChildren(alert);
-      }
-      // Said beside each form too, the first brought into view (QA: the page's top message was
-      // out of sight, nothing beside the form she had pressed).
-      var first = null;
-      notDone.forEach(function (n) {
-        if (!document.body.contains(n.form)) return;
-        noteBeside(n.form, "Not done while you were signed out: press it again.");
-        if (n.at) keepPressTime(n.form, n.at);
-        first = first || n.form;
-      });
-      if (first) first.scrollIntoView({ block: "center" });
+      sayNotDone(notDone);
       notDone = [];
     }
     document.dispatchEvent(new CustomEvent("mar:signedin"));
   }
+
+  // The actions refused while signed out, named at the top of the page (with those named since
+  // the sign-in) and beside each form, the first brought into view (QA: the page's top message
+  // was out of sight, nothing beside the form she had pressed).
+  function sayNotDone(list) {
+    said = said.concat(list);
+    var box = document.getElementById("messages");
+    if (box) {
+      var alert = document.createElement("div");
+      alert.className = "alert alert-warning";
+      alert.setAttribute("role", "alert");
+      alert.dataset.testid = "not-done-message";
+      alert.textContent = "Signed in again. Not done while you were signed out: " +
+        said.map(function (n) { return n.name; }).join(", ") + ". Do it again.";
+      box.replaceChildren(alert);
+    }
+    var first = null;
+    list.forEach(function (n) {
+      if (!document.body.contains(n.form)) return;
+      noteBeside(n.form, "Not done while you were signed out: press it again.");
+      if (n.at) keepPressTime(n.form, n.at);
+      first = first || n.form;
+    });
+    if (first) first.scrollIntoView({ block: "center" });
+  }
+
+  // Sent before the latest sign-in again (htmx's XHR, stamped as it was sent).
+  function sentBeforeSignIn(xhr) {
+    return !!xhr && typeof xhr.marSignIn === "number" && xhr.marSignIn < generation;
+  }
+  window.marSession = { sentBeforeSignIn: sentBeforeSignIn };
 
   function freshToken() {
     return fetch(RESUME, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -213,6 +239,7 @@
     note.textContent = text;
   }
   document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.xhr) event.detail.xhr.marSignIn = generation;
     var elt = event.detail.elt;
     // Its values are taken already: the note (and a time kept in it) goes as the form is sent.
     var note = elt && elt.querySelector && elt.querySelector("[data-not-done]");
@@ -313,8 +340,15 @@
     event.preventDefault();
     if (sending.has(form)) return;  // pressed again while it goes: one post
     sending.add(form);
-    var submitter = event.submitter || null;
+    checkThenSend(form, event.submitter || null);
+  });
+
+  function checkThenSend(form, submitter) {
+    var sentIn = generation;
     freshToken().then(function (answer) {
+      // Asked before the latest sign-in again, answered after it: its answer (signed out, or
+      // the token before the sign-in) is the old session's. Asked again, in the new one.
+      if (sentIn !== generation) return checkThenSend(form, submitter);
       if (answer.ok) {
         setToken(answer.csrf_token);
         send(form, submitter);
@@ -323,7 +357,7 @@
         ask("", form);
       }
     }, function () { send(form, submitter); });  // no answer: post as before, the server says why
-  });
+  }
 
   document.addEventListener("mar:signedin", function () {
     var waiting = waitingForm;
@@ -338,16 +372,32 @@
     var isCard = elt && elt.matches && elt.matches("form[data-card-form]");
     var isPoll = xhr.status === 401 && elt && elt.hasAttribute && elt.hasAttribute("hx-trigger") &&
       /every|load/.test(elt.getAttribute("hx-trigger"));
-    if (xhr.status === 401 && xhr.getResponseHeader("X-Session-Expired")) {
+    var expired = xhr.status === 401 && xhr.getResponseHeader("X-Session-Expired");
+    var stale = xhr.status === 403 && xhr.getResponseHeader("X-CSRF-Refresh");
+    if ((expired || stale) && sentBeforeSignIn(xhr)) {
+      // Sent before she signed in again, refused after: the dialog stays shut, the token is
+      // hers already. A card's save is sent again by the card (chart.js); a button's form
+      // was not done: named now, as those refused before the sign-in were; a live check is
+      // asked again; a poll asks again by itself.
+      if (!isCard && !isPoll && elt && elt.tagName === "FORM") {
+        sayNotDone([{ name: actionName(elt), form: elt, at: pressedAt.get(elt) }]);
+      } else if (!isCard && !isPoll) {
+        askAgain(event.detail);
+      }
+      return;
+    }
+    if (expired) {
       if (!isCard && !isPoll && elt && elt.tagName === "FORM") {
         notDone.push({ name: actionName(elt), form: elt, at: pressedAt.get(elt) });
       }
       ask("");
-    } else if (xhr.status === 403 && xhr.getResponseHeader("X-CSRF-Refresh")) {
+    } else if (stale) {
       if (!isCard && elt && elt.tagName === "FORM") {
         notDone.push({ name: actionName(elt), form: elt, at: pressedAt.get(elt) });
       }
+      var sentIn = generation;
       freshToken().then(function (answer) {
+        if (sentIn !== generation) return;  // signed in again meanwhile: what it did stands
         // A fresh token only for this page's nurse: someone else signed in on this browser
         // meanwhile (another tab) must not have her changes sent under their name.
         if (answer.ok && isPageUser(answer.username)) resumed(answer.csrf_token);
@@ -355,4 +405,17 @@
       }, function () { ask(""); });
     }
   });
+
+  // A live check (a field's, the same-order check, a drug's suggestions: read-only, their
+  // answers drawn beside the field) refused for a session that has ended since: asked again,
+  // so what is said beside the field is about what it holds now.
+  var CHECKS = "[data-field-check], #duplicate-check, datalist";
+  function askAgain(detail) {
+    var elt = detail.elt;
+    var target = detail.target;
+    var config = detail.requestConfig;
+    if (!window.htmx || !config || !elt || !target || !target.matches || !target.matches(CHECKS)) return;
+    if (!document.body.contains(elt) || !document.body.contains(target)) return;
+    window.htmx.ajax(config.verb.toUpperCase(), config.path, { source: elt, target: target });
+  }
 })();
