@@ -183,7 +183,7 @@ def weight_in_kg(value: Decimal, unit: str) -> Decimal:
 
 def _number(value: Decimal) -> str:
     """'1,050', '0.15', '1,055.25': a Decimal as read, with thousands separated."""
-    return f"{value.normalize():,f}"
+    return f"{Decimal(value).normalize():,f}"  # an int from a caller's typed data too
 
 
 def _base(value: Decimal, unit: str) -> tuple[Decimal, str]:
