@@ -520,7 +520,9 @@ def order_review_page(
         .select_related("by")
         .order_by("-at"),
         # Its dose/unit warnings, flagged with who confirmed them at order entry (if anyone).
-        "dose_warnings": dose_check.order_dose_warnings(order),
+        "dose_warnings": dose_check.order_dose_warnings(order, patient_measures.body),
+        # A maximum by body size the visit has no weight (height) recorded to check.
+        "dose_unchecked": dose_check.order_dose_unchecked(order, patient_measures.body),
         "dose_confirms": order.overrides.filter(kind=SafetyOverride.Kind.DOSE)
         .select_related("by")
         .order_by("at"),

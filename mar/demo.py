@@ -279,13 +279,40 @@ DEMO_MAX_DOSES: dict[str, tuple[str, str]] = {
 }
 
 
+# The formulary's maximum single dose by body size of some demo drugs (Drug.max_dose_per_kg_* and
+# max_dose_per_m2_*, DOSE-MAX in mar/services/dose_check.py): (per "kg" or "m2", amount, unit),
+# from the label or guideline cited; a demo of the check, to be confirmed by the hospital's
+# pharmacists before any real use. (IV acetaminophen, 15 mg/kg under 50 kg on the Ofirmev label,
+# is not in the starter formulary; carboplatin's is an AUC, not a maximum by body size.)
+DEMO_MAX_DOSES_BY_BODY: dict[str, tuple[str, str, str]] = {
+    # Zofran (ondansetron) injection label, 2.1 (chemotherapy-induced nausea, 6 months to 18
+    # years): three doses of 0.15 mg/kg, each up to 16 mg (the fixed maximum above).
+    "ondansetron": ("kg", "0.15", "mg"),
+    # Vancomycin: ASHP/IDSA/PIDS/SIDP consensus guideline (Rybak et al., Am J Health-Syst Pharm
+    # 2020;77:835-864): a loading dose of 20-35 mg/kg actual body weight, not above 3,000 mg.
+    "vancomycin": ("kg", "35", "mg"),
+    # Gentamicin, extended-interval dosing (Nicolau et al., Antimicrob Agents Chemother
+    # 1995;39:650-655, the Hartford nomogram): 7 mg/kg once daily.
+    "gentamicin": ("kg", "7", "mg"),
+    # Doxorubicin hydrochloride injection label, 2.2: 60 to 75 mg/m² as a single agent every
+    # 21 days.
+    "doxorubicin": ("m2", "75", "mg"),
+}
+
+
 def demo_max_doses_ensure() -> int:
-    """Give the demo formulary's drugs their maximum single dose, where none is kept yet (a
-    pharmacist's own is kept). Returns the number of drugs changed."""
+    """Give the demo formulary's drugs their maximum single dose, fixed and by body size, where
+    none is kept yet (a pharmacist's own is kept). Returns the number of maxima set."""
     changed = 0
     for name, (amount, unit) in DEMO_MAX_DOSES.items():
         changed += Drug.objects.filter(name=name, max_dose_amount__isnull=True).update(
             max_dose_amount=Decimal(amount), max_dose_unit=unit
+        )
+    for name, (per, amount, unit) in DEMO_MAX_DOSES_BY_BODY.items():
+        changed += Drug.objects.filter(
+            name=name, **{f"max_dose_per_{per}_amount__isnull": True}
+        ).update(
+            **{f"max_dose_per_{per}_amount": Decimal(amount), f"max_dose_per_{per}_unit": unit}
         )
     return changed
 

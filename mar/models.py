@@ -103,6 +103,18 @@ class Drug(models.Model):
         max_digits=12, decimal_places=4, null=True, blank=True, help_text="e.g. 16 for '16 mg'"
     )
     max_dose_unit = models.CharField(max_length=20, blank=True, default="", db_default="")
+    # The maximum single dose by body size, kept by the pharmacist beside (or instead of) the
+    # fixed one: per kg of body weight ("15 mg/kg") and per m² of body surface area (Mosteller);
+    # an order's fixed dose is compared with it × the weight (or BSA) recorded for the visit
+    # (DOSE-MAX, mar/services/dose_check.py). Blank: none kept.
+    max_dose_per_kg_amount = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, help_text="e.g. 15 for '15 mg/kg'"
+    )
+    max_dose_per_kg_unit = models.CharField(max_length=20, blank=True, default="", db_default="")
+    max_dose_per_m2_amount = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, help_text="e.g. 2 for '2 mg/m²'"
+    )
+    max_dose_per_m2_unit = models.CharField(max_length=20, blank=True, default="", db_default="")
     class_tagged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

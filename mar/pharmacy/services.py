@@ -1333,6 +1333,85 @@ def drug_max_dose_set(
     return locked
 
 
+def _max_by_body_problems(
+    drug: Drug, field: str, amount: Decimal | None, unit: str
+) -> dict[str, list[str]]:
+    """The refusals of one maximum by body size (`field`: max_dose_per_kg or max_dose_per_m2),
+    by its form's field."""
+    problems: dict[str, list[str]] = {}
+    if amount is None:
+        return problems
+    if amount <= 0:
+        problems[f"{field}_amount"] = ["The maximum is an amount above zero (or empty: none)."]
+    if unit not in MAX_DOSE_UNITS:
+        problems[f"{field}_unit"] = [f"Choose the unit: {', '.join(MAX_DOSE_UNITS)}."]
+    elif words := dose_check.dose_unit_warning(drug, unit):
+        problems[f"{field}_unit"] = [words.replace("Check the unit.", "Give it in that unit.")]
+    return problems
+
+
+@transaction.atomic
+def drug_max_dose_by_body_set(
+    *,
+    drug: Drug,
+    per_kg_amount: Decimal | None,
+    per_kg_unit: str,
+    per_m2_amount: Decimal | None,
+    per_m2_unit: str,
+    user: AbstractBaseUser,
+) -> Drug:
+    """Set the formulary's maximum single dose of the drug by body size: per kg of body weight
+    (`per_kg_amount` `per_kg_unit`/kg) and per m² of body surface area (`per_m2_amount`
+    `per_m2_unit`/m²); an amount None: none kept. A fixed dose ordered above the maximum × the
+    weight (BSA) recorded for the visit is warned of at order entry (the person confirms it);
+    with no weight (height) recorded, order entry says it cannot be checked and the
+    pharmacist's queue flags the order (DOSE-MAX, mar/services/dose_check.py). Refused beside
+    the field: an amount not above zero, a unit not of MAX_DOSE_UNITS or of another kind than
+    the drug is dosed in, nothing changed. In the audit trail with `action`
+    `drug_max_dose_by_body_set` and the old and new value of each maximum changed."""
+    per_kg_unit = per_kg_unit.strip() if per_kg_amount is not None else ""
+    per_m2_unit = per_m2_unit.strip() if per_m2_amount is not None else ""
+    problems = {
+        **_max_by_body_problems(drug, "max_dose_per_kg", per_kg_amount, per_kg_unit),
+        **_max_by_body_problems(drug, "max_dose_per_m2", per_m2_amount, per_m2_unit),
+    }
+    if problems:
+        raise ValidationError(problems)
+    locked = Drug.objects.select_for_update().get(pk=drug.pk)
+    before = (dose_check.max_dose_per_kg_label(locked), dose_check.max_dose_per_m2_label(locked))
+    locked.max_dose_per_kg_amount, locked.max_dose_per_kg_unit = per_kg_amount, per_kg_unit
+    locked.max_dose_per_m2_amount, locked.max_dose_per_m2_unit = per_m2_amount, per_m2_unit
+    after = (dose_check.max_dose_per_kg_label(locked), dose_check.max_dose_per_m2_label(locked))
+    changes = {
+        name: [old, new]
+        for name, old, new in zip(
+            ("max_dose_per_kg", "max_dose_per_m2"), before, after, strict=True
+        )
+        if old != new
+    }
+    if not changes:
+        raise ValidationError(
+            {
+                "max_dose_per_kg_amount": [
+                    f"Nothing to change: {locked.name}'s maximum single dose by body size is "
+                    f"already {' and '.join(label for label in after if label) or '(none)'}."
+                ]
+            }
+        )
+    with history_context(action="drug_max_dose_by_body_set", user=user.pk, changes=changes):
+        locked.save(
+            update_fields=[
+                "max_dose_per_kg_amount",
+                "max_dose_per_kg_unit",
+                "max_dose_per_m2_amount",
+                "max_dose_per_m2_unit",
+            ]
+        )
+    drug.max_dose_per_kg_amount, drug.max_dose_per_kg_unit = per_kg_amount, per_kg_unit
+    drug.max_dose_per_m2_amount, drug.max_dose_per_m2_unit = per_m2_amount, per_m2_unit
+    return locked
+
+
 # --- retiring a drug ------------------------------------------------------------------------
 
 

@@ -22,6 +22,11 @@ urlpatterns = [
         name="drug_allergy_classes",
     ),
     path("drugs/<int:pk>/max-dose/", views.drug_max_dose_view, name="drug_max_dose"),
+    path(
+        "drugs/<int:pk>/max-dose-by-body/",
+        views.drug_max_dose_by_body_view,
+        name="drug_max_dose_by_body",
+    ),
     path("drugs/<int:pk>/retire/", views.drug_retire_view, name="drug_retire"),
     path("drugs/<int:pk>/reactivate/", views.drug_reactivate_view, name="drug_reactivate"),
     path("drugs/<int:pk>/no-drug-line/", views.drug_no_line_view, name="drug_no_line"),

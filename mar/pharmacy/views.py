@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +52,7 @@ from mar.pharmacy.services import (
     drug_billing_gap,
     drug_class_change,
     drug_classify,
+    drug_max_dose_by_body_set,
     drug_max_dose_set,
     drug_ndc_add,
     drug_ndc_prefer,
@@ -76,7 +78,7 @@ from mar.pharmacy.services import (
     order_verify,
 )
 from mar.roles import CODER, NURSE, PHARMACIST, role_required, user_has_role
-from mar.services import dose_check, safety
+from mar.services import dose_check, measures, safety
 from mar.validators import validate_reason_in_words
 
 READERS = (PHARMACIST, NURSE, CODER)
@@ -345,6 +347,40 @@ class DrugMaxDoseForm(forms.Form):
     )
 
 
+class DrugMaxDoseByBodyForm(forms.Form):
+    """The formulary's maximum single dose of a drug by body size, per kg of body weight and per
+    m² of body surface area (pharmacy.services.drug_max_dose_by_body_set)."""
+
+    max_dose_per_kg_amount = forms.DecimalField(
+        label="Maximum single dose per kg of body weight",
+        required=False,
+        max_digits=12,
+        decimal_places=4,
+        help_text="e.g. 15 for 15 mg/kg: an order's dose is compared with it × the weight "
+        "recorded for the visit. Empty: none.",
+        error_messages={"invalid": "The maximum is a number (e.g. 15), or empty: none."},
+    )
+    max_dose_per_kg_unit = forms.ChoiceField(
+        label="Unit (per kg)",
+        required=False,
+        choices=[("", "—"), *((u, f"{u}/kg") for u in MAX_DOSE_UNITS)],
+    )
+    max_dose_per_m2_amount = forms.DecimalField(
+        label="Maximum single dose per m² of body surface area",
+        required=False,
+        max_digits=12,
+        decimal_places=4,
+        help_text="e.g. 2 for 2 mg/m²: compared with it × the BSA (Mosteller) from the height "
+        "and weight recorded for the visit. Empty: none.",
+        error_messages={"invalid": "The maximum is a number (e.g. 2), or empty: none."},
+    )
+    max_dose_per_m2_unit = forms.ChoiceField(
+        label="Unit (per m²)",
+        required=False,
+        choices=[("", "—"), *((u, f"{u}/m²") for u in MAX_DOSE_UNITS)],
+    )
+
+
 class DrugRetireForm(forms.Form):
     """Why a drug is retired from the formulary (pharmacy.services.drug_retire)."""
 
@@ -580,6 +616,7 @@ def _drug_page(
     allergy_form: DrugAllergyClassesForm | None = None,
     no_line_form: DrugNoLineForm | None = None,
     max_dose_form: DrugMaxDoseForm | None = None,
+    max_dose_by_body_form: DrugMaxDoseByBodyForm | None = None,
 ) -> HttpResponse:
     """The drug's page; `ndc_form`, `retire_form` or `edit_form` (NDC pk, form),
     `drug_retire_form` or `allergy_form` bound with what was typed."""
@@ -643,6 +680,27 @@ def _drug_page(
             else None
         ),
         "max_dose": dose_check.max_dose_label(drug),
+        "max_dose_by_body_form": max_dose_by_body_form
+        or (
+            DrugMaxDoseByBodyForm(
+                initial={
+                    "max_dose_per_kg_amount": drug.max_dose_per_kg_amount,
+                    "max_dose_per_kg_unit": drug.max_dose_per_kg_unit,
+                    "max_dose_per_m2_amount": drug.max_dose_per_m2_amount,
+                    "max_dose_per_m2_unit": drug.max_dose_per_m2_unit,
+                }
+            )
+            if can_edit
+            else None
+        ),
+        "max_dose_by_body": " and ".join(
+            label
+            for label in (
+                dose_check.max_dose_per_kg_label(drug),
+                dose_check.max_dose_per_m2_label(drug),
+            )
+            if label
+        ),
     }
     return render(request, "pharmacy/drug.html", context, status=status)
 
@@ -791,6 +849,42 @@ def drug_max_dose_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#max-dose")
     return _drug_page(request, _drug_of(pk), max_dose_form=form, status=400)
+
+
+@require_POST
+@role_required(PHARMACIST)
+def drug_max_dose_by_body_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set the drug's maximum single dose per kg and per m²; a refusal is said beside the field
+    on the drug's page, with what was typed."""
+    drug = _drug_of(pk)
+    form = DrugMaxDoseByBodyForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            saved = drug_max_dose_by_body_set(
+                drug=drug,
+                per_kg_amount=data["max_dose_per_kg_amount"],
+                per_kg_unit=data["max_dose_per_kg_unit"],
+                per_m2_amount=data["max_dose_per_m2_amount"],
+                per_m2_unit=data["max_dose_per_m2_unit"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            now = " and ".join(
+                label
+                for label in (
+                    dose_check.max_dose_per_kg_label(saved),
+                    dose_check.max_dose_per_m2_label(saved),
+                )
+                if label
+            )
+            messages.success(
+                request, f"Maximum single dose of {saved.name} by body size: {now or '(none)'}."
+            )
+            return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#max-dose-by-body")
+    return _drug_page(request, _drug_of(pk), max_dose_by_body_form=form, status=400)
 
 
 @require_POST
@@ -1182,17 +1276,26 @@ def _with_dose_notes(*lists: list[Order]) -> None:
     the rows' visits' measures read in one statement however many rows (QA: a pharmacist
     verifying from the queue's row was not warned, only on the review page)."""
     orders = [order for listed in lists for order in listed]
-    notes = safety.calculated_dose_notes(order for order in orders if order.verified_at is None)
+    # The visits of the orders whose drug has a maximum by body size (the dose check reads their
+    # weight and height), read once: none when no drug has one.
+    known = measures.encounters_measures(
+        order.encounter for order in orders if dose_check.needs_body(order.drug)
+    )
+    notes = safety.calculated_dose_notes(
+        (order for order in orders if order.verified_at is None), known=known
+    )
     for order in orders:
         order.dose_note = notes.get(order.pk, "")  # type: ignore[attr-defined]
-    _with_dose_checks(orders)
+    _with_dose_checks(orders, known)
 
 
-def _with_dose_checks(orders: list[Order]) -> None:
+def _with_dose_checks(orders: list[Order], known: Mapping[int, measures.Measures]) -> None:
     """Each order with `dose_warnings` (its dose/unit warnings as it is now, mar/services/
-    dose_check.py: an interface's order too, which no one confirmed) and `dose_confirms` (who
-    confirmed them at order entry, and when: SafetyOverrides of kind "dose"), read in one
-    statement however many rows: the queue flags them for the pharmacist to check."""
+    dose_check.py: an interface's order too, which no one confirmed), `dose_unchecked` (a
+    maximum by body size its visit has no weight or height recorded to check) and
+    `dose_confirms` (who confirmed them at order entry, and when: SafetyOverrides of kind
+    "dose"), read in one statement however many rows: the queue flags them for the pharmacist
+    to check. `known`: the measures of the visits whose drug has a maximum by body size."""
     confirms: dict[int, list[SafetyOverride]] = {}
     for override in (
         SafetyOverride.objects.filter(
@@ -1203,7 +1306,10 @@ def _with_dose_checks(orders: list[Order]) -> None:
     ):
         confirms.setdefault(override.order_id or 0, []).append(override)
     for order in orders:
-        order.dose_warnings = dose_check.order_dose_warnings(order)  # type: ignore[attr-defined]
+        visit = known.get(order.encounter_id)
+        body = visit.body if visit is not None else None
+        order.dose_warnings = dose_check.order_dose_warnings(order, body)  # type: ignore[attr-defined]
+        order.dose_unchecked = dose_check.order_dose_unchecked(order, body)  # type: ignore[attr-defined]
         order.dose_confirms = confirms.get(order.pk, [])  # type: ignore[attr-defined]
 
 

@@ -148,10 +148,14 @@ def _dose_slot(field: str) -> HTML:
     """The place beside `field` where its dose/unit warning is said as the order is typed
     (swapped in out of band by the answer of `_duplicate_slot`'s check,
     registration/_order_dose_check.html); empty until then: the submit says it beside the
-    field itself."""
+    field itself. A maximum by body size not checked (no weight recorded: `form.dose_noted`,
+    set by the view on a form sent back) is said here, a note, not an error of the field."""
     return HTML(
         f'<div id="{field}-dose-check" class="field-check" data-dose-check="id_{field}" '
-        f'aria-live="polite" data-testid="{field}-dose-check"></div>'
+        f'aria-live="polite" data-testid="{field}-dose-check">'
+        f"{{% if form.dose_noted.{field} %}}"
+        '<div class="form-text text-warning-emphasis" data-testid="dose-note">'
+        f"{{{{ form.dose_noted.{field} }}}}</div>{{% endif %}}</div>"
     )
 
 
@@ -295,6 +299,8 @@ class OrderEntryForm(forms.Form):
         same order open on the visit already (registration's `order_duplicate_check`), and the
         dose/unit warnings beside their fields."""
         super().__init__(*args, **kwargs)
+        # What the dose check could not check, by field (the view's, `order_dose_notes_of`).
+        self.dose_noted: dict[str, str] = {}
         if not self.is_bound:
             self.initial["entry_key"] = uuid.uuid4().hex
         # Related fields side by side (dose, unit, basis; duration or rate; provider and NPI).

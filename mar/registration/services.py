@@ -44,7 +44,7 @@ from mar.models import (
 from mar.pharmacy.retired import DrugRetired, drug_retired_check
 from mar.ports import charges_port
 from mar.registration.icd10 import CodeProblem, icd10_billable_problem, icd10_resolve
-from mar.services import dose_check, safety
+from mar.services import dose_check, measures, safety
 from mar.services.charting import ChartError, order_disposition_set
 from mar.services.safety import allergy_warning
 from mar.summary import summary_invalidate
@@ -717,10 +717,20 @@ DOSE_CONFIRM = (
 )
 
 
-def order_dose_warnings_of(entry: OrderEntry) -> dict[str, str]:
+def visit_body(encounter: Encounter | None, drug: Drug | None) -> dose_check.Body | None:
+    """The weight and height recorded for the visit, read (one statement) only when the drug
+    has a maximum single dose by body size (mar/services/dose_check.py); None otherwise."""
+    if encounter is None or not dose_check.needs_body(drug):
+        return None
+    return measures.encounter_measures(encounter).body
+
+
+def order_dose_warnings_of(
+    entry: OrderEntry, body: dose_check.Body | None = None
+) -> dict[str, str]:
     """The dose/unit warnings of an order as entered (mar/services/dose_check.py: the unit fits
-    the drug, the rate's unit fits, the formulary's maximum single dose), by the field each is
-    said beside."""
+    the drug, the rate's unit fits, the formulary's maximum single dose, fixed or by the visit's
+    weight or BSA, `body`: `visit_body`), by the field each is said beside."""
     return dose_check.dose_warnings(
         entry.drug,
         dose_value=entry.dose_value,
@@ -728,27 +738,46 @@ def order_dose_warnings_of(entry: OrderEntry) -> dict[str, str]:
         dose_basis=entry.dose_basis,
         rate_value=entry.rate_value,
         rate_unit=entry.rate_unit,
+        body=body,
     )
 
 
-def order_dose_problems(entry: OrderEntry) -> dict[str, list[str]]:
+def order_dose_notes_of(entry: OrderEntry, body: dose_check.Body | None = None) -> dict[str, str]:
+    """What the dose check of an order as entered could not check (a maximum per kg or per m²
+    with no weight or height recorded for the visit), by the field it is said beside: a note,
+    not a warning to confirm (the pharmacist's queue flags the order)."""
+    return dose_check.dose_notes(
+        entry.drug,
+        dose_value=entry.dose_value,
+        dose_unit=entry.dose_unit,
+        dose_basis=entry.dose_basis,
+        body=body,
+    )
+
+
+def order_dose_problems(
+    entry: OrderEntry, body: dose_check.Body | None = None
+) -> dict[str, list[str]]:
     """The dose/unit warnings a person entering the order must confirm ("dose_confirm"), each
     beside its field; none once confirmed. Warnings, not refusals: an interface's order is not
-    asked (the pharmacist's queue flags it)."""
+    asked (the pharmacist's queue flags it). `body`: the visit's weight and height
+    (`visit_body`)."""
     if entry.dose_confirmed:
         return {}
     found: dict[str, list[str]] = {
-        field: [words] for field, words in order_dose_warnings_of(entry).items()
+        field: [words] for field, words in order_dose_warnings_of(entry, body).items()
     }
     if found:
         found["dose_confirm"] = [DOSE_CONFIRM]
     return found
 
 
-def order_dose_confirm_record(order: Order, entry: OrderEntry, user: AbstractBaseUser) -> None:
+def order_dose_confirm_record(
+    order: Order, entry: OrderEntry, user: AbstractBaseUser, body: dose_check.Body | None = None
+) -> None:
     """The dose/unit warnings the person entering `order` confirmed: who and when, with what
     she was shown (a SafetyOverride of kind "dose"), for the pharmacist's queue and review."""
-    warnings = order_dose_warnings_of(entry)
+    warnings = order_dose_warnings_of(entry, body)
     if not warnings:
         return
     SafetyOverride.objects.create(
@@ -771,13 +800,17 @@ def order_duplicate_said(encounter: Encounter, typed: Mapping[str, Any]) -> str:
     return order_duplicate_words(earlier) if earlier is not None else ""
 
 
-def order_dose_said(typed: Mapping[str, Any]) -> dict[str, str]:
+def order_dose_said(
+    typed: Mapping[str, Any], encounter: Encounter | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
     """The dose/unit warnings of the order as the order form's fields describe it (`typed`: the
     form's cleaned data, the fields it could read), by the field each is said beside: the
-    submit's own words (`order_dose_warnings_of`), whether or not the box is ticked already;
-    none while the drug or dose cannot be read."""
+    submit's own words (`order_dose_warnings_of`, with the visit's weight and height), whether
+    or not the box is ticked already; none while the drug or dose cannot be read. Then what
+    could not be checked (`order_dose_notes_of`), by field too."""
     entry, _ = order_entry_typed(typed)
-    return order_dose_warnings_of(entry)
+    body = visit_body(encounter, entry.drug)
+    return order_dose_warnings_of(entry, body), order_dose_notes_of(entry, body)
 
 
 def order_fields_check(entry: OrderEntry) -> dict[str, Any]:
@@ -949,7 +982,7 @@ def order_entry_problems(
     asked: dict[str, list[str]] = {}
     if patient is not None:
         asked = order_allergy_problems(patient, entry)
-        asked = _joined(asked, order_dose_problems(entry))
+        asked = _joined(asked, order_dose_problems(entry, visit_body(encounter, entry.drug)))
     if encounter is not None:
         asked = _joined(asked, order_duplicate_problems(encounter, entry))
     found = _joined(asked, found)
@@ -1009,11 +1042,15 @@ def order_enter(
     # already (an interface's new placer number is a new order), said with every other problem
     # at once; the allergy's words before the duplicate's beside the drug.
     asked: dict[str, list[str]] = {}
+    # The visit's weight and height, for a maximum by body size (a person's entry only).
+    body = visit_body(locked, entry.drug) if user is not None else None
     if user is not None:
         asked = _joined(
             order_allergy_problems(locked.patient, entry), order_duplicate_problems(locked, entry)
         )
-        asked = _joined(asked, order_dose_problems(entry))  # a person confirms; an interface not
+        asked = _joined(
+            asked, order_dose_problems(entry, body)
+        )  # a person confirms; an interface not
     try:
         fields = order_fields_check(entry)
     except ValidationError as exc:
@@ -1063,7 +1100,7 @@ def order_enter(
             at=order.created_at,
         )
     if user is not None:
-        order_dose_confirm_record(order, entry, user)
+        order_dose_confirm_record(order, entry, user, body)
     summary_invalidate(encounter_ids=[locked.pk])  # the board's and checklist's summary
     return order
 

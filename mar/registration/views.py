@@ -357,6 +357,12 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
                 done += " The allergy and your reason go with it to the pharmacist and the nurse."
             if order.overrides.filter(kind=SafetyOverride.Kind.DOSE).exists():
                 done += " The dose/unit warning you confirmed goes with it to the pharmacist."
+            if noted := order_dose_said(form.cleaned_data, encounter)[1]:
+                # A maximum by body size not checked (no weight recorded): said, not asked.
+                messages.warning(
+                    request,
+                    " ".join(noted.values()) + " The pharmacist's queue flags the order.",
+                )
             messages.success(request, done)
             return redirect(back)
     elif request.method == "POST":
@@ -376,6 +382,9 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
         # when she ticks it.
         form.duplicate_ask()
     _dose_confirm_ask(form)
+    if request.method == "POST" and hasattr(form, "cleaned_data"):
+        # Beside the dose, as the live check says it: a maximum by body size not checked.
+        form.dose_noted = order_dose_said(form.cleaned_data, encounter)[1]
     return render(
         request,
         "registration/order_new.html",
@@ -429,7 +438,9 @@ def order_duplicate_check(request: HttpRequest, pk: int) -> HttpResponse:
     - the same order open on the visit already, under the drug (order_duplicate_said, the
       submit's own match), with its confirm box;
     - the dose/unit warnings beside the dose, its unit or the rate's unit (order_dose_said, the
-      submit's own `order_dose_warnings_of`), out of band, with the "Enter it as written" box.
+      submit's own `order_dose_warnings_of`), out of band, with the "Enter it as written" box;
+      beside them too, a maximum by body size not checked for want of a weight or height
+      (`order_dose_notes_of`: a note, no box).
     Each box is shown, a tick kept, while its warning holds, and hidden and unticked once the
     order typed no longer warns (a tick given for one order never enters another). Nothing
     while drug or dose cannot be read. Without JavaScript nothing calls it: the submit says the
@@ -438,7 +449,7 @@ def order_duplicate_check(request: HttpRequest, pk: int) -> HttpResponse:
     form = _order_form(encounter, request.POST)
     form.is_valid()
     said = order_duplicate_said(encounter, form.cleaned_data)
-    dose_said = order_dose_said(form.cleaned_data)
+    dose_said, dose_noted = order_dose_said(form.cleaned_data, encounter)
     unticked = request.POST.copy()
     if not said:
         unticked.pop("duplicate_confirm", None)
@@ -455,7 +466,10 @@ def order_duplicate_check(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "said": said,
             "confirm_field": form["duplicate_confirm"],
-            "dose_said": [(field, dose_said.get(field, "")) for field in DOSE_WARNED_FIELDS],
+            "dose_said": [
+                (field, dose_said.get(field, ""), dose_noted.get(field, ""))
+                for field in DOSE_WARNED_FIELDS
+            ],
             "dose_confirm_field": form["dose_confirm"],
         },
     )

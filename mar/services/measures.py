@@ -19,6 +19,7 @@ from django.utils import timezone
 from mar import chart_reads, dosing
 from mar.clock import CLOCK_AHEAD
 from mar.models import AccessSite, Encounter, Order, Patient, PatientMeasure, SiteAssessment
+from mar.services import dose_check
 from mar.services.charting import (
     SIGNED_REFUSAL,
     ChartError,
@@ -82,6 +83,14 @@ class Measures:
     @property
     def weight_kg(self) -> Decimal | None:
         return self.weight.value if self.weight else None
+
+    @property
+    def body(self) -> dose_check.Body:
+        """The weight and height recorded for the visit, for the dose check's maxima by body
+        size (mar/services/dose_check.py; the chart records them in kg and cm)."""
+        return dose_check.Body(
+            weight_kg=self.weight_kg, height_cm=self.height.value if self.height else None
+        )
 
     def missing(self, needs: tuple[str, ...]) -> tuple[list[str], list[str]]:
         """Of a calculated dose's inputs (`dosing.dose_needs`), those not recorded: the

@@ -5,11 +5,14 @@ and the box is hidden (a tick given for 4 g does not enter 4 mg's order unasked)
 submit, the live answer replaces the submit's words beside the dose; nothing typed is lost."""
 
 import re
+from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from mar.demo import demo_max_doses_ensure
-from mar.models import Order
+from mar.models import Order, PatientMeasure
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.order_entry import order_entry_visit, order_form_opened
 
@@ -21,7 +24,16 @@ MAX = "4 g is above the formulary's maximum single dose of 16 mg for ondansetron
 @pytest.fixture
 def visit():
     found = order_entry_visit()
-    demo_max_doses_ensure()  # ondansetron: at most 16 mg at once
+    demo_max_doses_ensure()  # ondansetron: at most 16 mg at once, and 0.15 mg/kg
+    # Weighed (70 kg: 10.5 mg at most), so 4 mg is within both maxima, nothing to say.
+    PatientMeasure.objects.create(
+        encounter=found,
+        kind=PatientMeasure.Kind.WEIGHT,
+        value=Decimal(70),
+        measured_at=timezone.now(),
+        method=PatientMeasure.Method.MEASURED,
+        by=get_user_model().objects.get(username="clerk"),
+    )
     return found
 
 

@@ -126,6 +126,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str], str]] = {
     "pharmacy:drug_ndc_add": ("POST", frozenset({P, A}), "drug"),
     "pharmacy:drug_allergy_classes": ("POST", frozenset({P, A}), "drug"),
     "pharmacy:drug_max_dose": ("POST", frozenset({P, A}), "drug"),
+    "pharmacy:drug_max_dose_by_body": ("POST", frozenset({P, A}), "drug"),
     "pharmacy:drug_retire": ("POST", frozenset({P, A}), "drug"),
     "pharmacy:drug_reactivate": ("POST", frozenset({P, A}), "drug"),
     "pharmacy:drug_ndc_retire": ("POST", frozenset({P, A}), "ndc"),

@@ -55,6 +55,7 @@ MATRIX = [
     ("pharmacy:drug_no_line", "post", PHARMACY),
     ("pharmacy:drug_no_line_undo", "post", PHARMACY),
     ("pharmacy:drug_max_dose", "post", PHARMACY),
+    ("pharmacy:drug_max_dose_by_body", "post", PHARMACY),
     ("pharmacy:drug_ndc_retire", "post", PHARMACY),
     ("pharmacy:drug_ndc_reactivate", "post", PHARMACY),
     ("pharmacy:drug_ndc_prefer", "post", PHARMACY),
