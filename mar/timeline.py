@@ -22,6 +22,7 @@ bar's width and colour. Which row a bar takes is decided for the narrowest plot 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -236,6 +237,13 @@ class _Rows:
 _SITE_KINDS = dict(AccessSite.Kind.choices)
 
 
+def _lane_order(site_id: str) -> tuple[tuple[int, int | str], ...]:
+    """A site id's place among the lanes: its runs of digits as numbers ("S9" before "S10")."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", site_id)
+    )
+
+
 def _site_kind_words(kind: str) -> str:
     """A site's kind as the chart names it ("Peripheral IV", "PICC", "Port"); a kind the app
     does not list (an imported record's) as written, its underscores as spaces."""
@@ -342,7 +350,9 @@ def build_timeline(
     if now is not None and first <= now <= first + timedelta(minutes=span_minutes):
         timeline.now_x = clock.x(now)
 
-    lane_ids: list[str | None] = [s.id for s in record.sites]
+    # The record keeps its sites sorted by id as text (the engine's canonical order: S10
+    # before S9); the lanes read as the nurse numbered them: S9 above S10.
+    lane_ids: list[str | None] = sorted((s.id for s in record.sites), key=_lane_order)
     if any(a.site is None for a in adms):
         lane_ids.append(None)
     y = float(TOP)

@@ -73,6 +73,26 @@ def test_it_draws_one_lane_per_access_site():
     assert [lane.label for lane in timeline.lanes] == ["S1 Port", "S2 Peripheral IV"]
 
 
+def test_lanes_stand_in_the_sites_numbered_order_not_as_text():
+    # The record sorts its sites by id as text (S10 before S9); the lanes read S9, S10, S11.
+    sites = [{"id": f"S{n}", "kind": "peripheral_iv", "location": "arm"} for n in (11, 9, 10)]
+    pushes = [
+        {
+            "id": f"A{n}",
+            "drug": "ondansetron",
+            "drug_class": "therapeutic",
+            "route": "iv",
+            "method": "push",
+            "site": f"S{n}",
+            "start": f"2026-03-02T09:{n:02d}",
+            "stop": None,
+        }
+        for n in (9, 10, 11)
+    ]
+    timeline = build_timeline(_record(sites=sites, administrations=pushes, flushes=[]))
+    assert [lane.site for lane in timeline.lanes] == ["S9", "S10", "S11"]
+
+
 def test_a_pause_is_a_gap_in_the_bar():
     timeline = build_timeline(_record())
     bar = next(b for b in timeline.bars if b.administration == "A1")
