@@ -29,6 +29,20 @@ from tests.coding.review_helpers import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path("/tmp/run-changes-shots")
 
+# The charge table's header words wider than their cells, and run badges past their cell's edge.
+OVERRUNS = """() => {
+  const out = [];
+  for (const th of document.querySelectorAll("[data-testid=charge-lines] thead th")) {
+    if (th.offsetParent && th.scrollWidth > th.clientWidth + 1) out.push("th " + th.textContent);
+  }
+  for (const badge of document.querySelectorAll("[data-testid=run-change]")) {
+    const cell = badge.closest("td").getBoundingClientRect();
+    const right = badge.getBoundingClientRect().right;
+    if (right > cell.right + 1) out.push("badge " + badge.textContent);
+  }
+  return out;
+}"""
+
 
 def test_the_coder_sees_what_the_addendum_changed_beside_each_line(
     browser_page, live_server
@@ -62,10 +76,15 @@ def test_the_coder_sees_what_the_addendum_changed_beside_each_line(
     assert "(run 2," in page.inner_text("main")
     assert marker.get_attribute("title") == f"charge run #{first.pk}"
     assert page.locator(f"[title='charge run #{run.pk}']").first.inner_text() == "run 2"
-    for width in (768, 1024, 1440, 1920):
+    for width in (768, 1024, 1366, 1440, 1920):
         page.set_viewport_size({"width": width, "height": 1024})
         assert not tables_cut(page), width
         assert marker.is_visible()
+        # Each header's word fits its column ("Units", "Mod." never run together) and the
+        # run's badge stays inside the code's cell (QA at 1366 px: it spilled over the next).
+        assert page.evaluate(OVERRUNS) == [], width
+        if width == 1366:
+            page.screenshot(path=str(SHOTS / "review-run-changes-1366.png"))
     page.set_viewport_size({"width": 1024, "height": 1024})
     page.screenshot(path=str(SHOTS / "review-run-changes.png"), full_page=True)
 
