@@ -147,10 +147,13 @@ def care_context(
     # The visit's measures, read once and only when an order's dose is calculated (per kg, per
     # m², by AUC): the page's own when it read them.
     visit_measures = care.measures or (rows.measures if rows is not None else None)
-    # The orders' drugs with no active NDC: the Start box says they cannot be scanned.
-    no_ndc = scanning.drugs_without_ndc(
-        {o.drug_id for o in read if orders is None or o.pk in orders}
-    )
+    # The orders' drugs with no active NDC: the Start box says they cannot be scanned. Read
+    # with the orders (`chart_reads.orders`: `drug_ndc_on_file`); orders read without it, here.
+    wanted = [o for o in read if orders is None or o.pk in orders]
+    if all(hasattr(o, "drug_ndc_on_file") for o in wanted):
+        no_ndc = {o.drug_id for o in wanted if not getattr(o, "drug_ndc_on_file", True)}
+    else:
+        no_ndc = scanning.drugs_without_ndc({o.drug_id for o in wanted})
     for order in read:
         if orders is not None and order.pk not in orders:
             continue

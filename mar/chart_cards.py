@@ -8,8 +8,9 @@ it), pauses, rate changes, safety overrides and double check; its findings besid
 the checklist gives them (rule, severity, field, words, where they jump, acknowledged or not)
 and whether it has any (a card with none is folded); the sites its form offers; the
 encounter's state (signed, when: "started without scanning" reads it), the time zone its times
-are shown in; whether the user may chart or write an addendum, and whether the answer is about
-this card (its details open). Those values themselves make the key a drawn card is kept under
+are shown in and the visit's arrival (every time field's `data-arrived`: ZonedForm); whether the
+user may chart or write an addendum, and whether the answer is about this card (its details
+open). Those values themselves make the key a drawn card is kept under
 (`card_key`), so a card drawn for other values is never shown.
 
 What changes with every response is a slot in the drawn card, filled per response: the CSRF
@@ -59,7 +60,7 @@ from mar.jinja import jinja
 from mar.lazy_forms import is_bound
 
 CACHE = "board"
-_VERSION = "18"  # bump when the card's templates, its forms or what it reads change
+_VERSION = "19"  # bump when the card's templates, its forms or what it reads change
 TEMPLATE = "mar/_administration.jinja"
 KEEP = True  # tests draw the page without any card kept (the template's include) to compare
 
@@ -153,6 +154,7 @@ def _shown(card: Card, context: dict[str, Any]) -> tuple[Any, ...]:
         encounter.status,
         encounter.signed_at,
         str(context.get("zone")),
+        encounter.arrived_at,  # its time fields' `data-arrived` (ZonedForm)
         bool(context.get("can_chart")),
         bool(context.get("can_addendum")),
         context.get("card_pk") == adm.pk,
@@ -221,6 +223,7 @@ def _care_shown(card: Card, context: dict[str, Any]) -> tuple[Any, ...]:
         encounter.status,
         encounter.signed_at,
         str(context.get("zone")),
+        encounter.arrived_at,  # its time fields' `data-arrived` (ZonedForm)
         bool(context.get("can_chart")),
         bool(context.get("can_addendum")),
     )
@@ -273,23 +276,90 @@ def _care_panels(
     }
 
 
+# A card's "Add a pause…" (mar/_pause_add.jinja: its two times and its reason, unbound), kept
+# drawn as the care panel is, under what it shows but the administration's version (its hidden
+# field, a slot): the administration and the encounter (its address, its fields' prefix), the
+# encounter's arrival (its time fields' `data-arrived`) and time zone. A card changes at every
+# stop; its "Add a pause…" does not: a stop's card and the load after it build none.
+PAUSE_ADD_TEMPLATE = "mar/_pause_add.jinja"
+_PAUSE_ADD_VERSION = re.compile(r'(name="pa\d+-version" value=")(\d+)(")')
+
+
+def _pause_add_shown(card: Card, context: dict[str, Any]) -> tuple[Any, ...]:
+    """Every value mar/_pause_add.jinja reads of an unbound form, but the version (a slot)."""
+    encounter = context["encounter"]
+    return (
+        card.administration.pk,
+        encounter.pk,
+        encounter.arrived_at,
+        str(encounter.zone),  # its fields' (ZonedForm)
+        str(context.get("zone")),
+    )
+
+
+def _pause_adds(
+    cards: list[Card], values: dict[str, Any], context: dict[str, Any]
+) -> dict[int, Markup]:
+    """Each card's "Add a pause…" it draws (may chart, not sent by the nurse), kept or drawn now
+    and kept, its version filled in (drawn inside the timezone of the cards)."""
+    if not context.get("can_chart"):
+        return {}
+    cards = [c for c in cards if c.pause_add is not None and not is_bound(c.pause_add)]
+    keys = {}
+    for card in cards:
+        digest = hashlib.sha256(repr(_pause_add_shown(card, context)).encode()).hexdigest()
+        keys[card.administration.pk] = (
+            f"chart-pause-add:{_VERSION}:{card.administration.pk}:{digest}"
+        )
+    if not keys:
+        return {}
+    cache = caches[CACHE]
+    found = cache.get_many(list(keys.values()))
+    missed = {}
+    for card in cards:
+        key = keys[card.administration.pk]
+        if key not in found:
+            adm = card.administration
+            html = (
+                jinja()
+                .get_template(PAUSE_ADD_TEMPLATE)
+                .render({**values, "card": card, "adm": adm, "f": card.pause_add})
+            )
+            missed[key] = found[key] = _PAUSE_ADD_VERSION.sub(_version_slotted(adm.version), html)
+    if missed:
+        cache.set_many(missed)
+    return {
+        card.administration.pk: Markup(
+            found[keys[card.administration.pk]].replace(
+                _VERSION_SLOT, str(card.administration.version)
+            )
+        )
+        for card in cards
+    }
+
+
 def care_panels_draw(
     request: HttpRequest, context: dict[str, Any], *, bound: dict[str, Form] | None = None
 ) -> None:
-    """The care panel of each card of `context` drawn by the template itself (an answer's card,
-    drawn for this answer only), kept or drawn now and kept, into `card.care_html`; a card
-    with anything the nurse sent is drawn wholly afresh."""
+    """The care panel and "Add a pause…" of each card of `context` drawn by the template itself
+    (an answer's card, drawn for this answer only), kept or drawn now and kept, into
+    `card.care_html` and `card.pause_add_html`; a card with anything the nurse sent is drawn
+    wholly afresh."""
     if not KEEP:
         return
     cards = [card for card in context.get("cards", ()) if keepable(card, bound or {})]
     if not cards:
         return
+    values = {**context, "csrf_token": _TOKEN_SLOT}
     with timezone.override(context.get("zone")):
-        panels = _care_panels(cards, {**context, "csrf_token": _TOKEN_SLOT}, context)
+        panels = _care_panels(cards, values, context)
+        adds = _pause_adds(cards, values, context)
     token = str(get_token(request))
     for card in cards:
         if card.administration.pk in panels:
             card.care_html = Markup(panels[card.administration.pk].replace(_TOKEN_SLOT, token))
+        if card.administration.pk in adds:
+            card.pause_add_html = Markup(adds[card.administration.pk].replace(_TOKEN_SLOT, token))
 
 
 def cards_draw(
@@ -323,11 +393,13 @@ def cards_draw(
         missed = {}
         drawing = [card for card in cards if keys[card.administration.pk] not in found]
         panels = _care_panels(drawing, values, context) if drawing else {}
+        adds = _pause_adds(drawing, values, context) if drawing else {}
         for card in drawing:
             key = keys[card.administration.pk]
             card.care_html = panels.get(card.administration.pk)
+            card.pause_add_html = adds.get(card.administration.pk)
             missed[key] = found[key] = _draw(template, values, card)
-            card.care_html = None
+            card.care_html = card.pause_add_html = None
         if missed:
             cache.set_many(missed)
         now_slot = _moment().render(now=_NOW_SLOT)
@@ -394,6 +466,7 @@ def _order_shown(order: Any, given: bool, context: dict[str, Any]) -> tuple[Any,
         encounter.pk,
         encounter.status,
         str(context.get("zone")),
+        encounter.arrived_at,  # the Start form's time field's `data-arrived` (ZonedForm)
         bool(context.get("can_chart")),
         bool(context.get("can_addendum")),
     )
@@ -489,6 +562,7 @@ def _site_part_shown(part: str, row: Any, context: dict[str, Any]) -> tuple[Any,
         encounter.pk,
         encounter.status,
         str(context.get("zone")),
+        encounter.arrived_at,  # its forms' time fields' `data-arrived` (ZonedForm)
         bool(context.get("can_chart")),
         bool(context.get("can_addendum")),
     )
@@ -519,6 +593,7 @@ def _site_add_key(context: dict[str, Any]) -> str | None:
         bool(context.get("sites")),
         bool(context.get("site_asks_reason")),
         str(context.get("zone")),
+        context["encounter"].arrived_at,  # its time field's `data-arrived` (ZonedForm)
         bool(context.get("can_chart")),
     )
     return f"chart-site-add:{_VERSION}:{hashlib.sha256(repr(shown).encode()).hexdigest()}"
@@ -799,7 +874,9 @@ def care_draw(request: HttpRequest, context: dict[str, Any]) -> None:
             cache.set(key, html)
         care.scan_field_html = Markup(html)
     if care.measure_form is not None and not is_bound(care.measure_form):
-        shown = (context["encounter"].pk, str(context.get("zone")))
+        encounter = context["encounter"]
+        # its time field's `data-arrived` (ZonedForm) reads the arrival
+        shown = (encounter.pk, str(context.get("zone")), encounter.arrived_at)
         key = f"chart-measure-form:{_VERSION}:{hashlib.sha256(repr(shown).encode()).hexdigest()}"
         html = cache.get(key)
         if html is None:

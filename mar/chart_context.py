@@ -47,7 +47,7 @@ from mar.forms import (
     ordered_method,
     query_choices,
 )
-from mar.lazy_forms import lazy
+from mar.lazy_forms import lazy, sent_with_errors
 from mar.models import (
     ADMINISTRATION_CARD_FIELDS,
     AccessSite,
@@ -205,6 +205,8 @@ class Card:
     html: Markup | None = None
     # Its care panel as kept (mar/chart_cards.py `care_panels`), drawn into a card drawn now.
     care_html: Markup | None = None
+    # Its "Add a pause…" as kept (mar/chart_cards.py `_pause_adds`), drawn into a card drawn now.
+    pause_add_html: Markup | None = None
     # The page's moment, for the note of an infusion run past its expected end; a kept card
     # draws that note's minutes and whether it shows as slots (`overrun_slots`: minutes,
     # hidden), filled per response (mar/chart_cards.py).
@@ -281,14 +283,16 @@ class Card:
     @property
     def folded(self) -> bool:
         """A finished card with nothing to fix shows its form folded (the page stays short)."""
+        # Only a form the nurse sent has errors: a lazy one is not built to say it has none
+        # (mar/lazy_forms.py; the pause forms and "Add a pause…" may be kept drawn).
         return not (
             self.running
             or self.findings
             or self.conflict
-            or self.form.errors
+            or sent_with_errors(self.form)
             or (self.at_form is not None and self.at_form.errors)
-            or any(form.errors for _pause, form in self.pauses)
-            or (self.pause_add is not None and self.pause_add.errors)
+            or any(sent_with_errors(form) for _pause, form in self.pauses)
+            or sent_with_errors(self.pause_add)
         )
 
 

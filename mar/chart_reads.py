@@ -33,6 +33,7 @@ from mar.models import (
     BarcodeScan,
     ChartedInError,
     Drug,
+    DrugNdc,
     Encounter,
     EncounterSummary,
     FindingAcknowledgement,
@@ -332,10 +333,18 @@ def site(encounter_id: int, site_id: int) -> QuerySet[AccessSite]:
 
 @prepared
 def orders(encounter_id: int) -> QuerySet[Order]:
-    """The chart's orders: those cancelled as entered in error are not on it."""
-    return Order.objects.filter(
-        encounter_id=encounter_id, cancelled_at__isnull=True
-    ).select_related("drug", "verified_by", "returned_by", "disposition_by")
+    """The chart's orders: those cancelled as entered in error are not on it. Each with
+    whether its drug has an active NDC in the formulary (`drug_ndc_on_file`: the Start box says
+    a drug with none cannot be scanned), in the same statement (issue 19)."""
+    return (
+        Order.objects.filter(encounter_id=encounter_id, cancelled_at__isnull=True)
+        .select_related("drug", "verified_by", "returned_by", "disposition_by")
+        .annotate(
+            drug_ndc_on_file=Exists(
+                DrugNdc.objects.filter(drug_id=OuterRef("drug_id"), active=True)
+            )
+        )
+    )
 
 
 @prepared

@@ -160,6 +160,23 @@ class Chart(ChartingRules, RuleBasedStateMachine):
     def pharmacist_renames_the_drug(self, suffix: str) -> None:
         self.drug_renamed(suffix)
 
+    @rule(earlier=st.sampled_from([10, 40]))
+    def arrival_charted_earlier(self, earlier: int) -> None:
+        """The visit's arrival moved (every time field on the page says it: `data-arrived`,
+        chart.js's day of a time typed alone); on a signed record, as an addendum."""
+        self.encounter.refresh_from_db()
+        try:
+            charting.encounter_times_update(
+                encounter=self.encounter,
+                arrived_at=self.encounter.arrived_at - timedelta(minutes=earlier),
+                observation_at=self.encounter.observation_at,
+                user=self.nurse,
+                addendum_why="arrival read from the desk's log" if self.signed else "",
+            )
+        except Refused:
+            pass
+        self.encounter.refresh_from_db()
+
     @invariant()
     def a_kept_card_is_the_card_drawn_afresh(self) -> None:
         if not self.step_seen():

@@ -398,3 +398,68 @@ def test_a_stops_answer_draws_the_card_with_its_care_panel_kept(client_as) -> No
     )
     assert "infused 250" in kept
     assert kept == _card(_fresh_page(nurse, encounter), other.pk)
+
+
+def test_a_cards_add_a_pause_is_kept_its_version_a_slot(client_as) -> None:
+    """A card's "Add a pause…" (mar/_pause_add.jinja, `_pause_adds`) is kept under what it shows
+    but the administration's version (its hidden field, a slot): a stop's answer and the next
+    load build no PauseAddForm, and the card is, byte for byte but the CSRF token, the card drawn
+    with nothing kept; when the visit's arrival changes (its time fields' `data-arrived`), the
+    next page draws it again. One refused (a resume before its pause) comes back as she typed
+    it, never kept; the next load draws the kept one again."""
+    from mar.forms import PauseAddForm
+    from mar.services import charting
+
+    caches[CACHE].clear()
+    encounter, site, (first, second) = _visit()
+    nurse = client_as(roles.NURSE)
+    url = reverse("mar:encounter", args=[encounter.pk])
+    _start(nurse, encounter, first, site)
+    _start(nurse, encounter, second, site)
+    nurse.get(url)
+    adm = encounter.administrations.filter(stop__isnull=True).order_by("pk").first()
+    assert adm is not None
+    built = []
+    init = PauseAddForm.__init__
+
+    def counted(self, *args, **kwargs) -> None:
+        built.append(kwargs.get("prefix"))
+        init(self, *args, **kwargs)
+
+    with mock.patch.object(PauseAddForm, "__init__", counted):
+        answer = _stop(nurse, encounter)
+        page = _plain(nurse.get(url).content.decode())
+    assert built == []
+    adm.refresh_from_db()
+    kept = _card(answer, adm.pk).replace(f'id="adm-{adm.pk}-edit" open', f'id="adm-{adm.pk}-edit"')
+    assert f'name="pa{adm.pk}-version" value="{adm.version}"' in kept  # the slot filled
+    fresh = _fresh_page(nurse, encounter)
+    assert kept == _card(fresh, adm.pk)
+    since = re.compile(r'data-since="[^"]+"')
+    for pk in encounter.administrations.values_list("pk", flat=True):
+        assert since.sub("", _card(page, pk)) == since.sub("", _card(fresh, pk))
+
+    charting.encounter_times_update(
+        encounter=encounter,
+        arrived_at=encounter.arrived_at - timedelta(minutes=30),
+        observation_at=None,
+    )
+    encounter.refresh_from_db()
+    page = _plain(nurse.get(url).content.decode())
+    fresh = _fresh_page(nurse, encounter)
+    arrived = f'data-arrived="{int(encounter.arrived_at.timestamp())}"'
+    assert arrived in _card(fresh, adm.pk)
+    for pk in encounter.administrations.values_list("pk", flat=True):
+        assert since.sub("", _card(page, pk)) == since.sub("", _card(fresh, pk))
+
+    at = adm.stop.astimezone(encounter.zone)
+    data = {
+        f"pa{adm.pk}-start": (at - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M"),
+        f"pa{adm.pk}-end": (at - timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M"),
+        f"pa{adm.pk}-version": adm.version,
+    }
+    response = nurse.post(reverse("mar:pause_add", args=[encounter.pk, adm.pk]), data, **HX)
+    refused = _card(_plain(response.content.decode()), adm.pk)
+    assert "a resume comes after its pause" in refused and data[f"pa{adm.pk}-end"] in refused
+    page = _plain(nurse.get(url).content.decode())
+    assert since.sub("", _card(page, adm.pk)) == since.sub("", _card(fresh, adm.pk))

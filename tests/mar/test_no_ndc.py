@@ -142,3 +142,30 @@ def test_the_worklist_list_is_recent_use_and_counts_a_retired_package_as_none(nu
         created_at=timezone.now() - timedelta(days=NO_NDC_RECENT_DAYS + 1)
     )
     assert [d.name for d in drugs_without_ndc()] == ["vancomycin"]
+
+
+def test_the_start_box_reads_the_ndc_with_the_orders_and_a_retired_one_is_none(client_as):
+    """Whether an order's drug has an active NDC is read with the orders (mar/chart_reads.py
+    `orders`, no statement of its own: issue 19); a retired package is none on file, an active
+    one is, per order, and orders read without that column (care_context with no rows) say the
+    same through scanning.drugs_without_ndc."""
+    from django.test import RequestFactory
+
+    from mar.care_context import care_context
+    from mar.chart_reads import orders as orders_read
+
+    encounter, _site, vanco = _vancomycin_visit()
+    DrugNdc.objects.create(drug=vanco.drug, ndc="00409655001", active=False)
+    tepro = factories.order_create(
+        encounter, factories.drug_get("teprotumumab", DrugClass.THERAPEUTIC), dose="10 mg/kg"
+    )
+    DrugNdc.objects.create(drug=tepro.drug, ndc="00409655002")
+    read = {o.pk: o for o in orders_read(encounter.pk, encounter=encounter)}
+    assert (read[vanco.pk].drug_ndc_on_file, read[tepro.pk].drug_ndc_on_file) == (False, True)
+    page = client_as(roles.NURSE).get(reverse("mar:encounter", args=[encounter.pk]))
+    assert page.content.decode().count('data-testid="order-no-ndc"') == 1
+    assert NOTE in page.content.decode()
+    request = RequestFactory().get("/")
+    request.user = page.wsgi_request.user
+    plain = care_context(request, encounter)["care"].orders  # the orders read here
+    assert (plain[vanco.pk]["no_ndc"], plain[tepro.pk]["no_ndc"]) == (NOTE, "")

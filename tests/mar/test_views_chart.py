@@ -153,8 +153,9 @@ def _queries(client: Client, url: str) -> int:
 # answer compares its findings with; one insert, only then: whether one is stored is read with
 # the encounter).
 # SQLite (the demo's database) reads the bridge's six each on its own: 5 more.
-# The orders' drugs with an active NDC (the Start box says which cannot be scanned): 1.
-CHART_QUERIES = 18 if connection.vendor == "postgresql" else 23
+# Whether each order's drug has an active NDC (the Start box says which cannot be scanned) is
+# read with the orders (mar/chart_reads.py `orders`, thirty-second session): none more.
+CHART_QUERIES = 17 if connection.vendor == "postgresql" else 22
 SIGNED_EXTRA = 1  # the addenda
 # The checklist reads the stored summary (mar/summary.py) instead of the bridge: session, user,
 # then the encounter with its summary joined and, in the same statement (PostgreSQL), its
