@@ -59,7 +59,7 @@ from mar.jinja import jinja
 from mar.lazy_forms import is_bound
 
 CACHE = "board"
-_VERSION = "18"  # bump when the card's templates, its forms or what it reads change
+_VERSION = "19"  # bump when the card's templates, its forms or what it reads change
 TEMPLATE = "mar/_administration.jinja"
 KEEP = True  # tests draw the page without any card kept (the template's include) to compare
 
@@ -376,6 +376,7 @@ def _order_shown(order: Any, given: bool, context: dict[str, Any]) -> tuple[Any,
         _fields(order.drug),
         (_fields(decision), _username(decision.by)) if decision is not None else None,
         getattr(order, "duplicate_note", ""),
+        getattr(order, "duplicated_note", ""),
         _username(order.disposition_by) if order.disposition_by_id else None,
         _username(order.verified_by) if order.verified_by_id else None,
         _username(order.returned_by) if order.returned_by_id else None,
