@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0044_orderevent_cancel'),
+        ('audit', '0045_drugevent_max_dose_by_body'),
         ('coding', '0026_ledgerentry_account_number'),
     ]
 
