@@ -322,7 +322,7 @@ def csv_rows(batch: Batch, *, export_id: int) -> list[dict[str, Any]]:
                 "original_code": original.get("code", ""),
                 "original_units": original.get("units", ""),
                 "original_modifiers": " ".join(original.get("modifiers", [])),
-                "why": line.why if line is not None else _credit_why(tx),
+                "why": line.why if line is not None else _credit_why(tx, batch.encounter),
                 "engine_why": line.engine_why if line is not None else "",
                 "rules": " ".join(line.rules) if line is not None else "",
             }
@@ -330,9 +330,13 @@ def csv_rows(batch: Batch, *, export_id: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _credit_why(tx: Transaction) -> str:
+def _credit_why(tx: Transaction, encounter: Encounter) -> str:
     assert tx.reverses is not None
-    return f"reverses {tx.transaction_id} sent in export {tx.reverses.export_id}"
+    why = f"reverses {tx.transaction_id} sent in export {tx.reverses.export_id}"
+    if encounter.account_number and tx.reverses.account_number != encounter.account_number:
+        # Sent before registration entered the account number: charged again under it.
+        why += f" without account number {encounter.account_number} (entered since)"
+    return why
 
 
 def csv_render(rows: list[dict[str, Any]]) -> str:
@@ -517,7 +521,7 @@ def charge_item(batch: Batch, tx: Transaction) -> Any:
         if tx.line.correction is not None:
             data["overrideReason"] = tx.line.correction.reason
     else:
-        data["note"] = [{"text": _credit_why(tx)}]
+        data["note"] = [{"text": _credit_why(tx, batch.encounter)}]
     extensions: list[dict[str, Any]] = [
         {"url": MODIFIER_EXTENSION, "valueCoding": {"system": fhir_system(m), "code": m}}
         for m in s.modifiers
@@ -647,7 +651,13 @@ def _plan(batch: Batch) -> None:
         sendable(line, detail, ndc_exact(line, facts))
         for line, detail in zip(batch.lines, details, strict=True)
     ]
-    difference = ledger_difference(standing_charges(batch.encounter.pk), desired)
+    # A charge billed without the account number entered since is credited and sent again
+    # under it (coding/ledger.py `sent_without_account`): the bill carries the number.
+    difference = ledger_difference(
+        standing_charges(batch.encounter.pk),
+        desired,
+        account_number=batch.encounter.account_number,
+    )
     for entry in difference.credits:
         batch.transactions.append(
             Transaction("CD", entry.transaction_id, Sendable.of_entry(entry), reverses=entry)
@@ -776,6 +786,7 @@ def _ledger_write(batch: Batch, *, export: Export, at: datetime) -> None:
             administrations=list(s.administrations),
             detail=s.detail,
             ndc_rounding=s.ndc_rounding,  # a credit's: the rule of the charge it reverses
+            account_number=batch.encounter.account_number,
             at=at,
         )
 

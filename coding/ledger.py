@@ -31,6 +31,11 @@ standing charge that differs from an accepted line only in its quantity, where t
 quantity (`Sendable.ndc_exact`) rounded under the charge's rule is what the charge carries,
 stays as it is: the same quantity, nothing to credit or charge again. Any other change of the
 quantity (units, the package's relation, another NDC) is re-sent as before.
+
+Each entry keeps the visit's account number it went under (`LedgerEntry.account_number`). A
+standing charge sent without the number the visit has now (registration entered it after
+export) is never kept: it is credited and its line charged again under the number, so the
+bill carries it and each service stands once (`sent_without_account`).
 """
 
 from __future__ import annotations
@@ -152,9 +157,29 @@ def standing_charges_of(encounter_ids: Iterable[int]) -> dict[int, list[LedgerEn
     return dict(found)
 
 
-def ledger_difference(standing: Iterable[LedgerEntry], desired: list[Sendable]) -> Difference:
+def sent_without_account(standing: Iterable[LedgerEntry], account_number: str) -> list[LedgerEntry]:
+    """The standing charges billing holds under another account number than the visit's now:
+    sent before registration entered it (mar/registration/services.py `encounter_account_set`,
+    a blank number filled), so the bill that went out had none. None once the visit has no
+    number (nothing to send) or every charge went under it."""
+    if not account_number:
+        return []
+    return [entry for entry in standing if entry.account_number != account_number]
+
+
+def ledger_difference(
+    standing: Iterable[LedgerEntry], desired: list[Sendable], *, account_number: str | None = None
+) -> Difference:
+    """`account_number`: the visit's now (the export's and the review page's): a standing
+    charge sent without it (`sent_without_account`) is never kept, so it is credited and its
+    line charged again under the number: billing holds each service once, under the account."""
+    standing = list(standing)
+    stale = {e.pk for e in sent_without_account(standing, account_number or "")}
     pool: dict[str, list[LedgerEntry]] = defaultdict(list)
     for entry in standing:
+        if entry.pk in stale:
+            pool["stale"].append(entry)  # no line's signature: credited
+            continue
         pool[Sendable.of_entry(entry).signature].append(entry)
     kept: dict[int, LedgerEntry] = {}
     unmatched: list[int] = []

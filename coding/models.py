@@ -561,6 +561,11 @@ class LedgerEntry(models.Model):
         choices=[("half-even", "Half-even"), ("half-up", "Half-up")],
         default="half-up",
     )
+    # The visit's account number the transaction went under (PID-18, the CSV's column, the
+    # FHIR context's identifier), "" when it had none: a charge sent without one, the number
+    # entered since (mar/registration/services.py `encounter_account_set`), is credited and
+    # charged again under it by the next export (coding/ledger.py `ledger_difference`).
+    account_number = models.CharField(max_length=40, blank=True, default="")
     at = models.DateTimeField(default=now)
 
     class Meta:

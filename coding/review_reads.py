@@ -192,7 +192,9 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
     (`billed_run`, None when nothing ever was) and when (`billed_at`), so a change after
     billing is told from charges only taken back into review; and what of a pharmacist's change
     of a drug's class, billing data or NDCs waits for the coder on the current run, exported
-    (`after_export`: the open flag's changes, None when none waits)."""
+    (`after_export`: the open flag's changes, None when none waits); whether billing holds
+    charges sent without the account number the visit has now (`account_after_export`:
+    registration entered it after export; coding/ledger.py `sent_without_account`)."""
     findings = (
         ChargeFinding.objects.filter(run__encounter=OuterRef("pk"), run__is_current=True)
         .order_by()
@@ -201,6 +203,9 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
         .values("n")
     )
     last_sent = LedgerEntry.objects.filter(encounter_id=OuterRef("pk")).order_by("-pk")
+    without_account = LedgerEntry.objects.filter(
+        encounter_id=OuterRef("pk"), kind=LedgerEntry.Kind.CHARGE, reversed_by__isnull=True
+    ).exclude(account_number=OuterRef("account_number"))
     after_export = ClassChangeAfterExport.objects.filter(
         run__encounter=OuterRef("pk"),
         run__is_current=True,
@@ -232,6 +237,7 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
             billed_run=Subquery(last_sent.values("run_id")[:1]),
             billed_at=Subquery(last_sent.values("at")[:1]),
             after_export=Subquery(after_export.values("changes")[:1], output_field=JSONField()),
+            account_after_export=Exists(without_account),
         )
         .order_by("-arrived_at", "-pk")
     )
@@ -299,6 +305,8 @@ def worklist_rows(encounter_ids: list[int]) -> list[Encounter]:
     for row in rows:
         # "Drug class", "Billing data" or both changed after export ("" when nothing waits).
         row.after_export_what = ClassChangeAfterExport.what_changed(row.after_export or [])  # type: ignore[attr-defined]
+        # No number yet: nothing to send again (`sent_without_account`).
+        row.account_after_export = bool(row.account_number and row.account_after_export)  # type: ignore[attr-defined]
         row.current_runs = by_encounter.get(row.pk, [])  # type: ignore[attr-defined]
         for run in row.current_runs:  # type: ignore[attr-defined]
             run.encounter = row

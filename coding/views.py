@@ -61,7 +61,7 @@ from coding.forms import (
     QueryWithdrawForm,
     WorklistFilterForm,
 )
-from coding.ledger import ledger_difference, ndc_changes, ndc_label
+from coding.ledger import ledger_difference, ndc_changes, ndc_label, sent_without_account
 from coding.models import (
     ChargeCorrection,
     ChargeFinding,
@@ -406,6 +406,13 @@ def _review_context(
     context["changed_after_billing"] = _changed_after_billing(
         item, bool(review_reads.ledger_first(encounter.pk))
     )
+    # Billed before registration entered the account number (from the charges read above):
+    # the bill went out without it; the next export credits them and charges them again
+    # under it (coding/ledger.py `sent_without_account`).
+    context["account_after_export"] = sent_without_account(
+        context["billed"],  # type: ignore[arg-type]
+        encounter.account_number,
+    )
     if run is not None:
         lines = effective_lines(run, include_removed=True)
         sent = [line for line in lines if not line.removed]
@@ -454,7 +461,9 @@ def _review_context(
                 for line, detail in zip(lines, details, strict=True)
                 if not line.removed
             ]
-            difference = ledger_difference(context["billed"], desired)
+            difference = ledger_difference(
+                context["billed"], desired, account_number=encounter.account_number
+            )
             context["billing_difference"] = {
                 "credits": difference.credits,
                 "charges": [sent[index] for index in difference.new],

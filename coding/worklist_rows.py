@@ -7,7 +7,8 @@ run's charges as coding/worklist_charges.py gives them; the findings counted; th
 with no drug line (CLAIM-HCPCS; not one a pharmacist decided has none); the review item's
 state, its reason and who has it; whether it was sent to billing and changed since; whether
 a pharmacist's change of a drug's class or billing data waits for the coder on charges billed
-(and of which). Those values themselves (and the time zone the date is shown in) make the key
+(and of which); whether the account number arrived after export (billing holds charges sent
+without it). Those values themselves (and the time zone the date is shown in) make the key
 a drawn row is kept under, so a row drawn for other values is never shown. The claim button's
 CSRF token differs with every response: a row is drawn with a slot in its place (a random
 string, new with each process), which the page fills with its own token.
@@ -34,7 +35,7 @@ from mar.jinja import jinja
 from mar.models import Encounter
 
 CACHE = "board"
-_VERSION = "6"  # bump when the row's template or what it reads changes
+_VERSION = "7"  # bump when the row's template or what it reads changes
 TEMPLATE = "coding/_worklist_row.jinja"
 _TOKEN_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
 
@@ -72,6 +73,7 @@ def _shown(encounter: Any) -> tuple[Any, ...]:
         encounter.back_from_billing,
         getattr(encounter, "changed_since_review", False),
         getattr(encounter, "after_export_what", ""),
+        encounter.account_number if getattr(encounter, "account_after_export", False) else "",
         timezone.get_current_timezone_name(),
     )
 

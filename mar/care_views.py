@@ -486,7 +486,9 @@ def order_review(request: HttpRequest, pk: int) -> HttpResponse:
     one (flagged beyond 10%), allergies, an emergency start; and the Verify and Return buttons
     (Withdraw return… when it is returned)."""
     order = get_object_or_404(
-        Order.objects.select_related("drug", "encounter__patient", "verified_by", "returned_by"),
+        safety.with_duplicated_by(
+            Order.objects.select_related("drug", "encounter__patient", "verified_by", "returned_by")
+        ),
         pk=pk,
     )
     return order_review_page(request, order)

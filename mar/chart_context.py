@@ -549,9 +549,11 @@ def chart_context(
         order.class_decision = decisions.get(order.pk)  # type: ignore[attr-defined]
     # An order entered as a second one beside the same order, confirmed at entry: who confirmed
     # it and when, on its row (only a visit with one asks: the page's queries stay fixed).
-    duplicates = safety.duplicate_notes(orders)
+    # The first order names the later one confirmed as its duplicate, from the same statement.
+    duplicates, duplicated = safety.duplicate_notes_both(orders)
     for order in orders:
         order.duplicate_note = duplicates.get(order.pk, "")  # type: ignore[attr-defined]
+        order.duplicated_note = duplicated.get(order.pk, "")  # type: ignore[attr-defined]
     checklist = checklist_build(
         result.findings if result else None, record_error, acknowledgements, adm_by_id,
         site_by_pk, record=record,

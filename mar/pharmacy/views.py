@@ -1260,7 +1260,9 @@ def _orders() -> QuerySet[Order]:
     duplicates = SafetyOverride.objects.filter(kind=SafetyOverride.Kind.DUPLICATE).select_related(
         "by"
     )
-    return (
+    # The first order of such a pair names the later one (`safety.with_duplicated_by`: in the
+    # list's own statement).
+    return safety.with_duplicated_by(
         Order.objects.filter(cancelled_at__isnull=True)
         .select_related("drug", "encounter__patient", "verified_by", "returned_by")
         .prefetch_related(

@@ -53,7 +53,7 @@ from mar.registration.services import (
     visits_in_progress,
 )
 from mar.roles import CLERK, NURSE, PHARMACIST, role_required, user_has_role
-from mar.services.safety import allergy_cross_only
+from mar.services.safety import allergy_cross_only, duplicate_notes_both
 
 
 @require_GET
@@ -170,8 +170,13 @@ def _visit_page(
     if account_form is None and not encounter.account_number and user_has_role(request.user, CLERK):
         account_form = AccountNumberForm()
     cancels = user_has_role(request.user, *ORDER_CANCELLERS)
+    # A second order confirmed beside the same one: said on both rows (one statement, none
+    # when no order of the visit is a second; mar/services/safety.py `duplicate_notes_both`).
+    duplicates, duplicated = duplicate_notes_both(orders)
     rows: list[tuple[Order, OrderCancelForm | None]] = []
     for order in orders:
+        order.duplicate_note = duplicates.get(order.pk, "")  # type: ignore[attr-defined]
+        order.duplicated_note = duplicated.get(order.pk, "")  # type: ignore[attr-defined]
         form = None
         if cancels and order_cancel_refusal(order, encounter) is None:
             bound = cancel_form[1] if cancel_form and cancel_form[0] == order.pk else None

@@ -40,6 +40,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from mar import dosing
@@ -652,19 +653,62 @@ def duplicate_words(override: SafetyOverride, repeated_pk: int | None) -> str:
     return f"Second order{beside}, confirmed by {who} at {timezone.localtime(override.at):%H:%M}"
 
 
+def duplicated_words(override: SafetyOverride, later_pk: int) -> str:
+    """What the first order's row says of a later order confirmed as its duplicate at entry:
+    'O17 entered later as its duplicate, confirmed by clerk1 at 11:05'."""
+    who = override.by.get_username()
+    at = timezone.localtime(override.at)
+    return f"O{later_pk} entered later as its duplicate, confirmed by {who} at {at:%H:%M}"
+
+
 def duplicate_notes(orders: Iterable[Order]) -> dict[int, str]:
     """Each of these orders entered as a second order beside the same one (`duplicate_of`),
     confirmed at entry: what its row says (`duplicate_words`), one statement, none when no
     order of them is one."""
+    return duplicate_notes_both(orders)[0]
+
+
+def duplicate_notes_both(orders: Iterable[Order]) -> tuple[dict[int, str], dict[int, str]]:
+    """`duplicate_notes`, and for each order of these a later one among them (not cancelled)
+    was confirmed as the duplicate of: what the first order's row says (`duplicated_words`,
+    several joined by "; "), from the same statement (none when no order of them is a
+    second): the first order is named too, not only the second."""
+    orders = list(orders)
     repeated = {order.pk: order.duplicate_of_id for order in orders if order.duplicate_of_id}
     if not repeated:
-        return {}
+        return {}, {}
+    cancelled = {order.pk for order in orders if order.cancelled_at is not None}
     confirmations = (
         SafetyOverride.objects.filter(order_id__in=repeated, kind=SafetyOverride.Kind.DUPLICATE)
         .select_related("by")
         .order_by("at", "pk")
     )
-    return {o.order_id: duplicate_words(o, repeated[o.order_id]) for o in confirmations}  # type: ignore[index]
+    second: dict[int, str] = {}
+    first: dict[int, list[str]] = {}
+    for o in confirmations:
+        later = o.order_id
+        assert later is not None
+        second[later] = duplicate_words(o, repeated[later])
+        if later not in cancelled:
+            first.setdefault(repeated[later], []).append(duplicated_words(o, later))  # type: ignore[arg-type]
+    return second, {pk: "; ".join(said) for pk, said in first.items()}
+
+
+def with_duplicated_by(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """The orders with, in the same statement (subqueries), the earliest later order not
+    cancelled confirmed at entry as a duplicate of each (`duplicated_by`: its pk, None when
+    none; `duplicated_by_who`: who confirmed it, `duplicated_by_at`: when; the pharmacist's
+    queue and review): the first order is named too, not only the second."""
+    confirmed = SafetyOverride.objects.filter(
+        kind=SafetyOverride.Kind.DUPLICATE,
+        order__duplicate_of=OuterRef("pk"),
+        order__cancelled_at__isnull=True,
+    ).order_by("at", "pk")
+    return orders.annotate(
+        duplicated_by=Subquery(confirmed.values("order_id")[:1]),
+        duplicated_by_who=Subquery(confirmed.values("by__username")[:1]),
+        duplicated_by_at=Subquery(confirmed.values("at")[:1]),
+    )
 
 
 ENTRY_PREFIX = "At order entry: "

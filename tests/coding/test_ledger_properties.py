@@ -105,16 +105,20 @@ def key(line) -> tuple:
 
 
 class Billing(RuleBasedStateMachine):
-    def __init__(self, *, hydration_minutes: int | None = None) -> None:
+    def __init__(
+        self, *, hydration_minutes: int | None = None, account_number: str | None = None
+    ) -> None:
         """`hydration_minutes`: the hydration charted that long (tests/coding/review_helpers.py
-        `encounter_signed`), for a walkthrough whose correction its minutes must bear."""
+        `encounter_signed`), for a walkthrough whose correction its minutes must bear;
+        `account_number`: the visit's ("" none: tests/coding/test_account_after_export.py)."""
         super().__init__()
         # A name of its own: id(self) can come back for a later machine while an earlier
         # machine's user is still in the database (it did: a duplicate username).
         self.coder = factories.user_create(username=f"coder-p{uuid.uuid4().hex}", role="coder")
         self.nurse = factories.user_create(username=f"nurse-p{uuid.uuid4().hex}", role="nurse")
         # signed: the first run
-        self.encounter, _, self.item = reviewed(hydration_minutes=hydration_minutes)
+        fields = {} if account_number is None else {"account_number": account_number}
+        self.encounter, _, self.item = reviewed(hydration_minutes=hydration_minutes, **fields)
         self.sent_model: dict = {}
 
     def _item(self) -> ReviewItem:

@@ -1,7 +1,8 @@
 """Registration's account number entered later (mar/registration/services.py
 `encounter_account_set`): a visit whose number is blank gets one, in progress or signed; the
 signed visit's charges are owed again as an addendum owes them, so EDIT-ACCOUNT clears on the
-coder's review, the coder's decisions carried and nothing billed twice.
+coder's review, the coder's decisions carried and nothing billed twice (charges billed without
+the number are sent again under it: tests/coding/test_account_after_export.py).
 
 QA: a signed visit with no account number could not get one: `encounter_update` refused every
 change to a signed visit and the only way past EDIT-ACCOUNT was the coder's override."""
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from coding.exports import export_create
+from coding.exports import export_create, ledger_sum
 from coding.models import ChargeCorrection, ChargeOutbox, ChargeRun, LedgerEntry, ReviewItem
 from coding.review import (
     charge_edits_for_run,
@@ -118,7 +119,8 @@ def test_a_coders_decision_on_another_line_survives_the_rerun_and_nothing_is_bil
 ) -> None:
     """Billed first under the coder's override of EDIT-ACCOUNT, with her modifier on the push:
     the number entered later re-runs the charges; her correction is carried (not back for
-    re-review), and the next export sends billing nothing new (no credit, no second charge)."""
+    re-review), and the next export credits what was billed without the number and charges it
+    again under it: each service billed once, with her modifier."""
     encounter, run, item = reviewed(account_number="")
     review_claim(user=coder_user, item_id=item.pk)
     push = run.lines.get(code="96375")
@@ -149,9 +151,13 @@ def test_a_coders_decision_on_another_line_survives_the_rerun_and_nothing_is_bil
     item = ReviewItem.objects.get(encounter=encounter)
     review_claim(user=coder_user, item_id=item.pk)
     review_accept(item=ReviewItem.objects.get(pk=item.pk), user=coder_user)
+    units = ledger_sum(encounter.pk)
     outcome = export_create(user=coder_user)
-    assert any(f"encounter {encounter.pk}" in said for said in outcome.unchanged) or (
-        outcome.export is None
-    )
-    after = sorted(LedgerEntry.objects.filter(encounter=encounter).values_list("pk", flat=True))
-    assert after == billed
+    # Billed without the number: each charge credited and charged again under it, her
+    # correction with it (tests/coding/test_account_after_export.py); none billed twice.
+    sent = LedgerEntry.objects.filter(export=outcome.export)
+    assert sorted(e.reverses_id for e in sent if e.kind == "CD") == billed
+    assert {e.account_number for e in sent} == {"V-8800"}
+    assert ledger_sum(encounter.pk) == units
+    push = sent.get(kind="CG", code="96375")
+    assert push.modifiers == ["59"]
