@@ -19,6 +19,9 @@ class ChargeRun(models.Model):
         CLASS_CHANGE = "class_change", "Drug class changed"
         BILLING_CHANGE = "billing_change", "Drug billing data changed"
         POLICY_CHANGE = "policy_change", "Payer coding policy changed"
+        # An account number entered by registration on a signed visit (no nurse wrote an
+        # addendum: the record's input changed, the coder's corrections carried).
+        ACCOUNT = "account", "Account number entered"
         MANUAL = "manual", "Manual"
 
     encounter = models.ForeignKey(

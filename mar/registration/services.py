@@ -402,9 +402,11 @@ def encounter_update(
     return changed
 
 
-# The charge run an account number entered on a signed visit owes: the addendum's trigger, as
-# `addendum_store` queues it (the record's input changed; the coder's corrections carried).
-ACCOUNT_SET_TRIGGER = "addendum"
+# The charge run an account number entered on a signed visit owes: queued as an addendum's is
+# (the record's input changed; the coder's corrections carried), under its own trigger: the
+# coder reads "account number entered", not an addendum no nurse wrote, and it answers no query
+# (`queries_answer_by_run` takes an addendum's run only).
+ACCOUNT_SET_TRIGGER = "account"
 
 
 @transaction.atomic

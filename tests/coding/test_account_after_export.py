@@ -90,7 +90,8 @@ def test_the_number_entered_after_export_is_sent_again_and_nothing_is_billed_twi
     assert 'data-testid="account-after-export"' not in page  # none entered yet: nothing to send
 
     clerk_enters(client_as("clerk"), encounter, "V-9100", django_capture_on_commit_callbacks)
-    assert ChargeRun.objects.get(encounter=encounter, is_current=True).trigger == "addendum"
+    # Its own trigger: the coder reads that the account number was entered, not an addendum.
+    assert ChargeRun.objects.get(encounter=encounter, is_current=True).trigger == "account"
 
     # The worklist row and the review page say the charges go again, and why.
     worklist = coder.get(reverse("coding:worklist")).content.decode()

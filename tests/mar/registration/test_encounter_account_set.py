@@ -50,7 +50,8 @@ def test_a_blank_account_number_on_a_signed_visit_is_set_and_the_charges_rerun_c
     encounter.refresh_from_db()
     assert encounter.account_number == "v-5501"  # trimmed, as typed
     new = current(encounter)
-    assert new.pk != run.pk and new.trigger == ChargeRun.Trigger.ADDENDUM
+    assert new.pk != run.pk and new.trigger == ChargeRun.Trigger.ACCOUNT
+    assert new.get_trigger_display() == "Account number entered"  # no nurse wrote an addendum
     assert "v-5501" in new.reason and DESK in new.reason
     assert new.input_snapshot["encounter"]["account_number"] == "v-5501"
     assert edit_rules(new) == []
