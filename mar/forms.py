@@ -959,6 +959,8 @@ class SignForm(forms.Form):
                 label=f"{finding.rule}: reason to sign anyway",
                 required=False,
                 max_length=2000,
+                # Kept with the signature as why a red item was signed over (QA: "x" was taken).
+                validators=[validate_reason_in_words],
             )
 
     def clean(self) -> dict[str, Any]:

@@ -381,6 +381,9 @@
     callbacks.beforeNodeMorphed = function (oldNode) {
       if (oldNode.nodeType !== 1) return true;
       if (oldNode.hasAttribute("data-client")) return false;  // the page's own state
+      // What she typed that cannot be read: a morph would set it to the saved value (its own
+      // value reads ""), and what she typed would be lost.
+      if (unreadable(oldNode)) return false;
       if (oldNode.matches(FIELDS) && !oldNode.disabled && changed(oldNode) && !sentAsIs(oldNode)) {
         var active = oldNode === document.activeElement;
         keptValues.set(oldNode, {
@@ -528,12 +531,105 @@
     });
   }
 
+  // ---- A number she typed that cannot be read -----------------------------------------------
+  // A number field holding what the browser cannot read ("1e", "4..5") reads "" (its value when
+  // `validity.badInput`): sent so, the server took it as the field cleared, and the charted dose
+  // was wiped without a word (QA). Such a field is not sent: its saved value goes in its place
+  // (the server reads it as unchanged), "Enter a number" is said beside it as the server says
+  // its own refusals, and what she typed stays in it (a morph leaves the field alone) until she
+  // puts it right. A save with nothing else to send sends nothing (an addendum of nothing is
+  // refused): the card says it is not saved.
+  var NUMBER_WORDS = "Enter a number";
+  function unreadable(el) {
+    return el.tagName === "INPUT" && el.type === "number" && !el.disabled && !!el.validity &&
+      el.validity.badInput;
+  }
+  function badNumbers(form) {
+    return Array.prototype.filter.call(form.querySelectorAll("input[type=number]"), unreadable);
+  }
+  function numberHint(input, show) {
+    var id = (input.id || input.name) + "-number";
+    var hint = document.getElementById(id);
+    if (!unreadable(input)) {
+      if (hint) hint.remove();
+      if (input.dataset.numberBad === "client") input.classList.remove("is-invalid");
+      if (input.dataset.numberBad) {
+        input.removeAttribute("aria-invalid");
+        delete input.dataset.numberBad;
+      }
+      return;
+    }
+    if (!show && !hint) return;
+    if (!hint) {
+      // The server's refusal's markup (mar/templatetags/fields.py): shown under the field.
+      hint = document.createElement("div");
+      hint.className = "invalid-feedback number-hint";
+      hint.id = id;
+      hint.setAttribute("data-client", "");
+      hint.setAttribute("role", "alert");
+      hint.setAttribute("data-testid", "number-hint");
+      var words = document.createElement("strong");
+      words.textContent = NUMBER_WORDS;
+      var line = document.createElement("p");
+      line.appendChild(words);
+      hint.appendChild(line);
+      input.insertAdjacentElement("afterend", hint);
+      var described = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+      if (described.indexOf(id) < 0) described.push(id);
+      input.setAttribute("aria-describedby", described.join(" "));
+    }
+    if (!input.dataset.numberBad) {
+      input.dataset.numberBad = input.classList.contains("is-invalid") ? "server" : "client";
+    }
+    input.classList.add("is-invalid");
+    input.setAttribute("aria-invalid", "true");
+  }
+  document.addEventListener("input", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches("input[type=number]")) numberHint(el, false);
+  });
+  document.addEventListener("focusout", function (event) {
+    var el = event.target;
+    if (!(el.matches && el.matches("input[type=number]") && el.form && el.form.matches(CARD_FORMS))) return;
+    if (pressed) afterPress(function () { numberHint(el, true); });
+    else numberHint(el, true);
+  });
+  // Sent in its place: the value the card was drawn with (the saved one).
+  document.addEventListener("htmx:configRequest", function (event) {
+    var form = event.detail.elt;
+    if (!form || !form.matches || !form.matches(CARD_FORMS)) return;
+    badNumbers(form).forEach(function (el) {
+      if (event.detail.formData) event.detail.formData.set(el.name, el.defaultValue);
+      else event.detail.parameters[el.name] = el.defaultValue;
+    });
+  });
+
+  // What a save would send that she changed, but the fields that cannot be read (not sent).
+  function unsentFields(form) {
+    var bad = badNumbers(form);
+    return unsavedFields(form).filter(function (el) { return bad.indexOf(el) === -1; });
+  }
+
+  // What the form sends, as a text (two the same: nothing changed between them).
+  function sending(form) {
+    return new URLSearchParams(new FormData(form)).toString();
+  }
+
   function save(form) {
     var st = stateOf(form);
     if (st.busy) { st.again = true; show(form); return; }
     if (st.retry) { clearTimeout(st.retry); st.retry = null; }
+    var bad = badNumbers(form);
+    bad.forEach(function (el) { numberHint(el, true); });
+    if (bad.length && !unsentFields(form).some(function (el) {
+      return !/-addendum_why$/.test(el.name);
+    })) {
+      show(form);  // nothing else to send: "Not saved: enter a number …"
+      return;
+    }
     st.busy = true;
     st.again = false;
+    st.sent = sending(form);
     show(form);
     if (!heard.has(form)) {
       heard.add(form);
@@ -604,7 +700,12 @@
     var form = event.target;
     if (!form.matches || !form.matches(CARD_FORMS) || !window.htmx) return;
     event.preventDefault();
-    stateOf(form).held = false;  // Save sends the times with the rest
+    var st = stateOf(form);
+    // One tap, one save (QA: a double tap on "Save as addendum" sent it twice; the second,
+    // refused, drew the card red, its Why emptied, over the addendum just saved): a tap while
+    // the save is on its way, nothing changed since it was sent, sends nothing more.
+    if (st.busy && st.sent === sending(form)) return;
+    st.held = false;  // Save sends the times with the rest
     save(form);
   });
 
@@ -647,7 +748,7 @@
         retryLater(form) + " s…";
     }
     // A time held for its pair (the focus moved from start to stop meanwhile) waits for it.
-    var again = !st.held && (st.again || (status >= 200 && status < 300 && unsavedFields(form).length > 0));
+    var again = !st.held && (st.again || (status >= 200 && status < 300 && unsentFields(form).length > 0));
     show(form);
     // After this request has ended (its swap is done): the next save carries the new version.
     if (again) setTimeout(function () { var now = onPage(form); if (now) save(now); }, 0);
@@ -703,7 +804,7 @@
   function resendAll() {
     document.querySelectorAll(CARD_FORMS + "[data-autosave]").forEach(function (form) {
       var st = stateOf(form);
-      if (st.problem || unsavedFields(form).length) save(form);
+      if (st.problem || unsentFields(form).length) save(form);
     });
   }
   document.addEventListener("mar:signedin", resendAll);
@@ -719,6 +820,10 @@
     var text = "", kind = "";
     if (st.busy) { text = st.again ? "Saving… (then your latest change)" : "Saving…"; kind = "saving"; }
     else if (st.problem) { text = st.problem; kind = "failed"; }
+    else if (badNumbers(form).length) {
+      text = "Not saved: enter a number in the field marked in red.";
+      kind = "failed";
+    }
     else if (st.signed) { text = ""; kind = "failed"; }  // said once, by the message above it
     else if (refused(form) && c.querySelector("[data-testid=conflict]")) {
       text = "Not saved: someone else saved this meanwhile (above). Save again to keep yours.";
@@ -757,7 +862,8 @@
       if (form.querySelector("[data-signed-since]:not([data-nothing-typed])")) return true;  // refused: signed since
       if (form.matches(CARD_FORMS)) {
         var st = stateOf(form);
-        return st.busy || !!st.problem || refused(form) || unsavedFields(form).length > 0;
+        return st.busy || !!st.problem || refused(form) || unsavedFields(form).length > 0 ||
+          badNumbers(form).length > 0;
       }
       return unsavedFields(form).length > 0;
     });
@@ -796,7 +902,9 @@
   // cards' saves keep their own queue and are left alone.
   var ACTION_BUTTONS = "button[type=submit], button:not([type]), input[type=submit]";
   function actionButtons(elt) {
-    if (!elt || !elt.matches || elt.matches(CARD_FORMS)) return [];
+    // A card saved as she types keeps its queue; a signed record's card (Save as addendum,
+    // no autosave) waits like any action (its queue also ignores a second tap: `sending`).
+    if (!elt || !elt.matches || elt.matches(CARD_FORMS + "[data-autosave]")) return [];
     if (elt.tagName === "FORM") return Array.prototype.slice.call(elt.querySelectorAll(ACTION_BUTTONS));
     return elt.matches(ACTION_BUTTONS) ? [elt] : [];
   }
