@@ -31,7 +31,7 @@ from .terms import (
     is_vascular,
     may_be_fluid,
 )
-from .timing import MAX_HOURS_WITHOUT_PUMP, intersect
+from .timing import MAX_HOURS_WITHOUT_PUMP, intersect, whole_minutes
 
 
 def documentation_findings(
@@ -350,7 +350,9 @@ def _volumes(adm: Administration, found: list[Finding]) -> None:
         return
     expected = volume_at_charted_rates(adm)
     if expected is not None and abs(infused - expected) > _tolerance(expected):
-        minutes = round(sum(high - low for low, high in adm.spans) / 60)
+        # The minutes as counted for the codes and shown on the card (whole minutes run: a
+        # stop at 18:40:39 after 18:05:00 is 35, not 36 rounded).
+        minutes = whole_minutes(adm.spans)
         found.append(
             Finding(
                 "DOC-VOLUME",

@@ -282,6 +282,15 @@ def test_doc_volume_the_tolerance_is_15_percent_of_the_expected_volume(infused, 
     )
 
 
+def test_doc_volume_says_the_whole_minutes_counted_for_the_codes():
+    # Stopped 35 min 39 s after the start: 35 min, as TIME-MINUTES counts them and the card
+    # shows ("Stopped · 35 min"), not 36 rounded.
+    doc = _rated(minutes=35, infused=500)
+    doc["administrations"][0]["stop"] += ":39"
+    (finding,) = findings(run(doc), "DOC-VOLUME")
+    assert "500 mL infused, but 35 min at the charted rates make 59 mL" in finding.message
+
+
 @pytest.mark.parametrize(("infused", "flagged"), [(30, False), (40, False), (41, True)])
 def test_doc_volume_a_small_volume_is_allowed_10_ml(infused, flagged):
     """30 min at 60 mL/h = 30 mL: 15% is 4.5 mL, so the 10 mL floor decides."""
