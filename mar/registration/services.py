@@ -381,8 +381,8 @@ def encounter_open(
 
 
 CHAIR_CONFIRM = (
-    "Choose another chair, or tick to put the patient in it anyway (shared briefly at a "
-    "handover): your confirmation is kept in the audit trail."
+    "Tick to put the patient in it anyway (a handover): your confirmation is kept in the "
+    "audit trail."
 )
 
 
