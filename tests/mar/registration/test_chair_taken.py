@@ -6,12 +6,17 @@ confirm kept in the audit trail; a tick given for one chair does not put the pat
 An interface (HL7 ADT) is not asked: its location stands, and nothing fails."""
 
 import re
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from mar.audit.models import EVENTS
 from mar.hl7.inbound import message_receive
@@ -175,7 +180,7 @@ def test_a_visit_arrived_another_day_is_said_with_its_date() -> None:
         location_label="Bed 4",
         arrived_at=datetime(2026, 3, 1, 14, 5, tzinfo=NEW_YORK),
     )
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(ValidationError) as exc:
         encounter_open(
             patient=factories.patient_create(),
             unit="Infusion Center",
@@ -183,7 +188,7 @@ def test_a_visit_arrived_another_day_is_said_with_its_date() -> None:
             arrived_at=datetime(2026, 3, 2, 8, 0, tzinfo=NEW_YORK),
             chair_confirmed="",
         )
-    said = exc.value.message_dict["location_label"][0]  # type: ignore[attr-defined]
+    said = exc.value.message_dict["location_label"][0]
     assert said.startswith("Bed 4 is taken by Rivera, Ana")
     assert "in progress since 2026-03-01 14:05" in said
 
@@ -210,3 +215,67 @@ def test_hl7_a08_moving_a_visit_into_a_taken_chair_is_accepted() -> None:
     )
     assert "MSA|AA|" in ack
     assert Encounter.objects.get(account_number="V-88").location_label == "2"
+
+
+# --- over time ------------------------------------------------------------------------------
+
+
+class ChairMachine(RuleBasedStateMachine):
+    """Open visits at the desk in two chairs, confirmed or not, and sign them, in any order:
+    a visit is refused exactly when another patient's visit in progress holds its chair and it
+    was not confirmed for that chair; the chairs hold what the openings allowed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unit = f"Unit {uuid.uuid4().hex[:8]}"  # each example its own unit
+        self.patients = [factories.patient_create() for _ in range(3)]
+        self.minute = 0
+        self.seated: dict[str, set[int]] = {"1": set(), "2": set()}  # chair: patients' pks
+
+    @rule(who=st.integers(0, 2), chair=st.sampled_from(["1", "2"]), confirm=st.booleans())
+    def open_visit(self, who: int, chair: str, confirm: bool) -> None:
+        patient = self.patients[who]
+        self.minute += 1
+        others = self.seated[chair] - {patient.pk}
+        try:
+            encounter_open(
+                patient=patient,
+                unit=self.unit,
+                location_label=chair,
+                arrived_at=datetime(2026, 3, 2, 8, 0, tzinfo=NEW_YORK)
+                + timedelta(minutes=self.minute),
+                chair_confirmed=chair_key(self.unit, chair) if confirm else "",
+            )
+        except ValidationError as exc:
+            assert others and not confirm
+            assert "is taken by" in exc.message_dict["location_label"][0]
+        else:
+            assert confirm or not others
+            self.seated[chair].add(patient.pk)
+
+    @rule(chair=st.sampled_from(["1", "2"]))
+    def sign_the_chairs_visits(self, chair: str) -> None:
+        Encounter.objects.filter(
+            unit=self.unit, location_label=chair, status=Encounter.Status.IN_PROGRESS
+        ).update(status=Encounter.Status.SIGNED)
+        self.seated[chair] = set()
+
+    @invariant()
+    def the_chairs_hold_what_the_openings_allowed(self) -> None:
+        for chair, patients in self.seated.items():
+            held = Encounter.objects.filter(
+                unit=self.unit, location_label=chair, status=Encounter.Status.IN_PROGRESS
+            ).values_list("patient_id", flat=True)
+            assert set(held) == patients
+
+
+def test_a_chair_is_shared_only_when_confirmed_after_any_sequence() -> None:
+    run_state_machine_as_test(
+        ChairMachine,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=8,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ),
+    )
