@@ -618,9 +618,21 @@ def drugs_without_ndc() -> QuerySet[Drug]:
 # A drug that has a code of its own, or a "not otherwise classified" one (J3490, J9999, C9399),
 # is given that code instead: it is then billed (mar/README.md "No drug line, by decision").
 
+# The decision's note is a reason in brief, shown whole on the drug's page and the worklist (QA:
+# 5,000 characters were kept and shown in full): at most this many characters, said beside it.
+NO_LINE_NOTE_MAX = 500
+
 NO_LINE_NOTE_MISSING = (
     'Say why in words (e.g. "packaged under OPPS, status indicator N", "manufacturer supplies '
     'it free"): it is kept with your name, for the coder and an audit.'
+)
+
+
+# Said beside the note too long, by the form (Django's max_length check fills the numbers) and by
+# the service alike.
+NO_LINE_NOTE_TOO_LONG = (
+    "At most %(limit_value)d characters (%(show_value)d typed): say why in brief (e.g. "
+    '"packaged under OPPS, status indicator N"). What you typed is kept here to shorten.'
 )
 
 
@@ -651,8 +663,9 @@ def drug_no_line_decide(*, drug: Drug, reason: str, note: str, user: AbstractBas
     note = " ".join(note.split())
     if not note:
         raise ValidationError({"note": NO_LINE_NOTE_MISSING})
-    if len(note) > REASON_MAX:
-        raise ValidationError({"note": f"At most {REASON_MAX} characters."})
+    if len(note) > NO_LINE_NOTE_MAX:
+        too_long = {"limit_value": NO_LINE_NOTE_MAX, "show_value": len(note)}
+        raise ValidationError({"note": NO_LINE_NOTE_TOO_LONG % too_long})
     gap = drug_billing_gap(hcpcs=locked.hcpcs_code, billing_unit_amount=locked.billing_unit_amount)
     if not gap:
         raise ValidationError(
@@ -1290,6 +1303,10 @@ def drug_allergy_classes_set(*, drug: Drug, allergy_classes: str, user: Abstract
 # compared (mar/services/dose_check.py converts g/mg/mcg and L/mL; units, mEq, mmol as they are).
 MAX_DOSE_UNITS = ("mg", "g", "mcg", "mL", "L", "units", "mEq", "mmol")
 
+# A unit chosen with no amount is refused (QA: "16 mg → (none)" when the amount was cleared and
+# the unit left): a maximum is removed only with both left empty, on purpose.
+MAX_DOSE_AMOUNT_MISSING = "Give the amount, or clear the unit to remove the maximum."
+
 
 @transaction.atomic
 def drug_max_dose_set(
@@ -1299,11 +1316,14 @@ def drug_max_dose_set(
     kept): an order of a fixed dose above it is warned of at order entry (the person confirms
     it) and flagged on the pharmacist's queue (DOSE-MAX, mar/services/dose_check.py). Refused
     beside the field: an amount not above zero, a unit not of MAX_DOSE_UNITS or of another kind
-    than the drug is dosed in (a fluid's maximum in mg), nothing changed. In the audit trail
+    than the drug is dosed in (a fluid's maximum in mg), a unit with no amount (removing the
+    maximum is both left empty: MAX_DOSE_AMOUNT_MISSING), nothing changed. In the audit trail
     with `action` `drug_max_dose_set` and the old and new value; no reason asked (a formulary
     fact, as the allergy classes)."""
-    unit = unit.strip() if amount is not None else ""
+    unit = unit.strip()
     problems: dict[str, list[str]] = {}
+    if amount is None and unit:
+        problems["max_dose_amount"] = [MAX_DOSE_AMOUNT_MISSING]
     if amount is not None and amount <= 0:
         problems["max_dose_amount"] = ["The maximum is an amount above zero (or empty: none)."]
     if amount is not None and unit not in MAX_DOSE_UNITS:
@@ -1337,9 +1357,11 @@ def _max_by_body_problems(
     drug: Drug, field: str, amount: Decimal | None, unit: str
 ) -> dict[str, list[str]]:
     """The refusals of one maximum by body size (`field`: max_dose_per_kg or max_dose_per_m2),
-    by its form's field."""
+    by its form's field: a unit with no amount too (MAX_DOSE_AMOUNT_MISSING)."""
     problems: dict[str, list[str]] = {}
     if amount is None:
+        if unit:
+            problems[f"{field}_amount"] = [MAX_DOSE_AMOUNT_MISSING]
         return problems
     if amount <= 0:
         problems[f"{field}_amount"] = ["The maximum is an amount above zero (or empty: none)."]
@@ -1367,10 +1389,11 @@ def drug_max_dose_by_body_set(
     with no weight (height) recorded, order entry says it cannot be checked and the
     pharmacist's queue flags the order (DOSE-MAX, mar/services/dose_check.py). Refused beside
     the field: an amount not above zero, a unit not of MAX_DOSE_UNITS or of another kind than
-    the drug is dosed in, nothing changed. In the audit trail with `action`
+    the drug is dosed in, a unit with no amount (a maximum is removed with both its fields
+    left empty), nothing changed. In the audit trail with `action`
     `drug_max_dose_by_body_set` and the old and new value of each maximum changed."""
-    per_kg_unit = per_kg_unit.strip() if per_kg_amount is not None else ""
-    per_m2_unit = per_m2_unit.strip() if per_m2_amount is not None else ""
+    per_kg_unit = per_kg_unit.strip()
+    per_m2_unit = per_m2_unit.strip()
     problems = {
         **_max_by_body_problems(drug, "max_dose_per_kg", per_kg_amount, per_kg_unit),
         **_max_by_body_problems(drug, "max_dose_per_m2", per_m2_amount, per_m2_unit),

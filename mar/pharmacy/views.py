@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +41,9 @@ from mar.models import (
 )
 from mar.pharmacy.services import (
     MAX_DOSE_UNITS,
+    NO_LINE_NOTE_MAX,
     NO_LINE_NOTE_MISSING,
+    NO_LINE_NOTE_TOO_LONG,
     NO_NDC_RECENT_DAYS,
     REASON_MAX,
     FormularyImportError,
@@ -337,7 +339,8 @@ class DrugMaxDoseForm(forms.Form):
         required=False,
         max_digits=12,
         decimal_places=4,
-        help_text="An amount, as the label's maximum single dose says. Empty: none.",
+        help_text="An amount, as the label's maximum single dose says. To remove the maximum, "
+        "clear both the amount and the unit.",
         error_messages={"invalid": "The maximum is a number (e.g. 16), or empty: none."},
     )
     max_dose_unit = forms.ChoiceField(
@@ -357,7 +360,7 @@ class DrugMaxDoseByBodyForm(forms.Form):
         max_digits=12,
         decimal_places=4,
         help_text="e.g. 15 for 15 mg/kg: an order's dose is compared with it × the weight "
-        "recorded for the visit. Empty: none.",
+        "recorded for the visit. To remove it, clear both the amount and the unit.",
         error_messages={"invalid": "The maximum is a number (e.g. 15), or empty: none."},
     )
     max_dose_per_kg_unit = forms.ChoiceField(
@@ -371,7 +374,7 @@ class DrugMaxDoseByBodyForm(forms.Form):
         max_digits=12,
         decimal_places=4,
         help_text="e.g. 2 for 2 mg/m²: compared with it × the BSA (Mosteller) from the height "
-        "and weight recorded for the visit. Empty: none.",
+        "and weight recorded for the visit. To remove it, clear both the amount and the unit.",
         error_messages={"invalid": "The maximum is a number (e.g. 2), or empty: none."},
     )
     max_dose_per_m2_unit = forms.ChoiceField(
@@ -412,15 +415,15 @@ class DrugNoLineForm(forms.Form):
     )
     note = forms.CharField(
         label="In your words",
-        max_length=REASON_MAX,
-        error_messages={"required": NO_LINE_NOTE_MISSING},
+        max_length=NO_LINE_NOTE_MAX,
+        error_messages={"required": NO_LINE_NOTE_MISSING, "max_length": NO_LINE_NOTE_TOO_LONG},
         widget=forms.TextInput(
             attrs={"placeholder": "e.g. packaged under OPPS (status indicator N) for 2026"}
         ),
         validators=[validate_reason_in_words],
-        help_text="Kept with your name and the time; the coder no longer sees CLAIM-HCPCS for "
-        "it. If the drug has a code of its own or an unclassified one (J3490, J9999, C9399), "
-        "add that code instead: it is then billed.",
+        help_text=f"At most {NO_LINE_NOTE_MAX} characters. Kept with your name and the time; "
+        "the coder no longer sees CLAIM-HCPCS for it. If the drug has a code of its own or an "
+        "unclassified one (J3490, J9999, C9399), add that code instead: it is then billed.",
     )
 
 
@@ -749,32 +752,53 @@ def drug_retire_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _drug_page(request, _drug_of(pk), drug_retire_form=form, status=400)
 
 
+def _drug_form_post(
+    request: HttpRequest,
+    drug: Drug,
+    form: forms.Form,
+    *,
+    save: Callable[[dict[str, Any]], Drug],
+    said: Callable[[Drug], str],
+    anchor: str,
+    page_form: str,
+) -> HttpResponse:
+    """One of the drug page's forms posted: valid, saved by its service (`save`, given the
+    form's cleaned data), what changed said (`said`, given the drug saved) and back to the
+    page at `anchor`; refused (by the form or the service), the page again with the message
+    beside the field and what was typed (`page_form`: `_drug_page`'s argument for the form)."""
+    if form.is_valid():
+        try:
+            saved = save(form.cleaned_data)
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(request, said(saved))
+            return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#{anchor}")
+    bound: dict[str, Any] = {page_form: form}
+    return _drug_page(request, _drug_of(drug.pk), status=400, **bound)
+
+
 @require_POST
 @role_required(PHARMACIST)
 def drug_no_line_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Say the drug has no drug line on purpose, choosing why; a refusal is said beside the
     field on the drug's page, with what was typed."""
     drug = _drug_of(pk)
-    form = DrugNoLineForm(request.POST)
-    if form.is_valid():
-        try:
-            saved = drug_no_line_decide(
-                drug=drug,
-                reason=form.cleaned_data["reason"],
-                note=form.cleaned_data["note"],
-                user=request.user,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request,
-                f"{saved.name}: no drug line, by decision ({saved.get_no_drug_line_display()}). "
-                'It left "Not billable" and the coder no longer sees CLAIM-HCPCS for it; its '
-                "charges are unchanged. Undo it from the worklist or this page.",
-            )
-            return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#no-drug-line")
-    return _drug_page(request, _drug_of(pk), no_line_form=form, status=400)
+    return _drug_form_post(
+        request,
+        drug,
+        DrugNoLineForm(request.POST),
+        save=lambda data: drug_no_line_decide(
+            drug=drug, reason=data["reason"], note=data["note"], user=request.user
+        ),
+        said=lambda saved: (
+            f"{saved.name}: no drug line, by decision ({saved.get_no_drug_line_display()}). "
+            'It left "Not billable" and the coder no longer sees CLAIM-HCPCS for it; its '
+            "charges are unchanged. Undo it from the worklist or this page."
+        ),
+        anchor="no-drug-line",
+        page_form="no_line_form",
+    )
 
 
 @require_POST
@@ -804,87 +828,98 @@ def drug_allergy_classes_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Set the drug's allergy classes; a refusal is said beside the field on the drug's page,
     with what was typed."""
     drug = _drug_of(pk)
-    form = DrugAllergyClassesForm(request.POST)
-    if form.is_valid():
-        before = drug.allergy_classes
-        try:
-            saved = drug_allergy_classes_set(
-                drug=drug, allergy_classes=form.cleaned_data["allergy_classes"], user=request.user
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request,
-                f"Allergy classes of {saved.name}: {before or '(none)'} → "
-                f"{saved.allergy_classes or '(none)'}.",
-            )
-            return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#allergy-classes")
-    return _drug_page(request, _drug_of(pk), allergy_form=form, status=400)
+    before = drug.allergy_classes
+    return _drug_form_post(
+        request,
+        drug,
+        DrugAllergyClassesForm(request.POST),
+        save=lambda data: drug_allergy_classes_set(
+            drug=drug, allergy_classes=data["allergy_classes"], user=request.user
+        ),
+        said=lambda saved: (
+            f"Allergy classes of {saved.name}: {before or '(none)'} → "
+            f"{saved.allergy_classes or '(none)'}."
+        ),
+        anchor="allergy-classes",
+        page_form="allergy_form",
+    )
+
+
+def _max_dose_said(what: str, before: str, after: str) -> str:
+    """A maximum changed, in words: a removed one said so (QA: a unit left with the amount
+    cleared read "16 mg → (none)", removed unawares; now refused, and a removal is said)."""
+    if not after:
+        return f"{what}: {before} removed; no maximum is kept, none is checked."
+    return f"{what}: {before or '(none)'} → {after}."
 
 
 @require_POST
 @role_required(PHARMACIST)
 def drug_max_dose_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Set the drug's maximum single dose; a refusal is said beside the field on the drug's
-    page, with what was typed."""
+    """Set the drug's maximum single dose, or remove it (amount and unit both empty); a
+    refusal (a unit with no amount: `MAX_DOSE_AMOUNT_MISSING`) is said beside the field on the
+    drug's page, with what was typed."""
     drug = _drug_of(pk)
-    form = DrugMaxDoseForm(request.POST)
-    if form.is_valid():
-        before = dose_check.max_dose_label(drug)
-        try:
-            saved = drug_max_dose_set(
-                drug=drug,
-                amount=form.cleaned_data["max_dose_amount"],
-                unit=form.cleaned_data["max_dose_unit"],
-                user=request.user,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request,
-                f"Maximum single dose of {saved.name}: {before or '(none)'} → "
-                f"{dose_check.max_dose_label(saved) or '(none)'}.",
-            )
-            return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#max-dose")
-    return _drug_page(request, _drug_of(pk), max_dose_form=form, status=400)
+    before = dose_check.max_dose_label(drug)
+    return _drug_form_post(
+        request,
+        drug,
+        DrugMaxDoseForm(request.POST),
+        save=lambda data: drug_max_dose_set(
+            drug=drug,
+            amount=data["max_dose_amount"],
+            unit=data["max_dose_unit"],
+            user=request.user,
+        ),
+        said=lambda saved: _max_dose_said(
+            f"Maximum single dose of {saved.name}", before, dose_check.max_dose_label(saved)
+        ),
+        anchor="max-dose",
+        page_form="max_dose_form",
+    )
+
+
+def _max_dose_by_body_labels(drug: Drug) -> tuple[str, str]:
+    return dose_check.max_dose_per_kg_label(drug), dose_check.max_dose_per_m2_label(drug)
+
+
+def _max_dose_by_body_said(name: str, before: tuple[str, str], after: tuple[str, str]) -> str:
+    """Each maximum by body size that changed, in words (a removed one said so), then what is
+    kept now."""
+    changed = [
+        _max_dose_said(f"per {per}", old, new)
+        for per, old, new in zip(("kg", "m²"), before, after, strict=True)
+        if old != new
+    ]
+    now = " and ".join(label for label in after if label) or "none kept"
+    return f"Maximum single dose of {name} by body size: {' '.join(changed)} Now: {now}."
 
 
 @require_POST
 @role_required(PHARMACIST)
 def drug_max_dose_by_body_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Set the drug's maximum single dose per kg and per m²; a refusal is said beside the field
-    on the drug's page, with what was typed."""
+    """Set the drug's maximum single dose per kg and per m², or remove one (its amount and unit
+    both empty); a refusal is said beside the field on the drug's page, with what was typed."""
     drug = _drug_of(pk)
-    form = DrugMaxDoseByBodyForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            saved = drug_max_dose_by_body_set(
-                drug=drug,
-                per_kg_amount=data["max_dose_per_kg_amount"],
-                per_kg_unit=data["max_dose_per_kg_unit"],
-                per_m2_amount=data["max_dose_per_m2_amount"],
-                per_m2_unit=data["max_dose_per_m2_unit"],
-                user=request.user,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            now = " and ".join(
-                label
-                for label in (
-                    dose_check.max_dose_per_kg_label(saved),
-                    dose_check.max_dose_per_m2_label(saved),
-                )
-                if label
-            )
-            messages.success(
-                request, f"Maximum single dose of {saved.name} by body size: {now or '(none)'}."
-            )
-            return redirect(f"{reverse('pharmacy:drug', args=[drug.pk])}#max-dose-by-body")
-    return _drug_page(request, _drug_of(pk), max_dose_by_body_form=form, status=400)
+    before = _max_dose_by_body_labels(drug)
+    return _drug_form_post(
+        request,
+        drug,
+        DrugMaxDoseByBodyForm(request.POST),
+        save=lambda data: drug_max_dose_by_body_set(
+            drug=drug,
+            per_kg_amount=data["max_dose_per_kg_amount"],
+            per_kg_unit=data["max_dose_per_kg_unit"],
+            per_m2_amount=data["max_dose_per_m2_amount"],
+            per_m2_unit=data["max_dose_per_m2_unit"],
+            user=request.user,
+        ),
+        said=lambda saved: _max_dose_by_body_said(
+            saved.name, before, _max_dose_by_body_labels(saved)
+        ),
+        anchor="max-dose-by-body",
+        page_form="max_dose_by_body_form",
+    )
 
 
 @require_POST

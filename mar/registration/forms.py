@@ -65,6 +65,16 @@ class VisitForm(forms.Form):
         help_text="Units used before are offered as you type.",
     )
     location_label = forms.CharField(label="Chair / bed", max_length=40, required=False)
+    # Asked when another patient's visit in progress holds the chair (the warning beside it,
+    # said by the service: mar.registration.services.chair_taken_words); hidden otherwise.
+    # `chair_warned`: the chair the warning was said of (`chair_key`): a tick given for one
+    # chair never puts the patient in another taken one.
+    chair_confirm = forms.BooleanField(
+        label="Put the patient in this chair anyway: it is shared briefly (a handover)",
+        required=False,
+        widget=forms.HiddenInput,
+    )
+    chair_warned = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
     setting = forms.ChoiceField(choices=Encounter.Setting.choices)
     attending = forms.CharField(label="Attending physician", max_length=200, required=False)
     arrived_at = LocalTimeField(
@@ -97,6 +107,23 @@ class VisitForm(forms.Form):
         field.zone = zone
         field.widget = LocalTimeInput()
         field.widget.zone = zone  # type: ignore[attr-defined]
+
+    def chair_confirmed(self) -> str:
+        """The chair the clerk confirmed sharing (`encounter_open`'s `chair_confirmed`): the
+        one warned of, when the box is ticked; "" when not."""
+        if not self.cleaned_data.get("chair_confirm"):
+            return ""
+        return str(self.cleaned_data.get("chair_warned", ""))
+
+    def chair_ask(self, warned: str) -> None:
+        """Show the confirm box: the chair `warned` (`chair_key`) is taken (said beside it)."""
+        self.fields["chair_confirm"].widget = forms.CheckboxInput()
+        self._bound_fields_cache.pop("chair_confirm", None)
+        data = self.data.copy()
+        data["chair_warned"] = warned
+        if self.data.get("chair_warned") != warned:  # another chair: asked afresh, unticked
+            data.pop("chair_confirm", None)
+        self.data = data
 
 
 def _search_attrs(datalist: str, url_name: str) -> dict[str, Any]:

@@ -293,6 +293,7 @@ def encounter_open(
     nurse: AbstractBaseUser | None = None,
     now: datetime | None = None,
     second_visit_why: str | None = None,
+    chair_confirmed: str | None = None,
 ) -> Encounter:
     """A visit for a registered patient. The same visit twice is refused; a second visit of the
     same patient on the same day gets the next sequence number (they left and came back).
@@ -301,7 +302,15 @@ def encounter_open(
     patient has another in progress is refused unless a reason is given (QA: a second visit
     opened without a word, and the wristband scan went to its empty chart while a bag ran on
     the first): the reason goes in the audit trail with the new visit. An interface (HL7 ADT,
-    a FHIR import: `second_visit_why` None) opens it as the sending system says."""
+    a FHIR import: `second_visit_why` None) opens it as the sending system says.
+
+    Likewise a desk's visit (`chair_confirmed` given: the chair the clerk confirmed sharing,
+    `chair_key`, "" when none) put in a chair or bed another patient's visit in progress holds
+    in the same unit (QA: two patients in chair 2, the board showing two "2" cards) is refused
+    beside the chair, naming who is in it since when (`chair_taken_words`), unless that chair
+    is confirmed (a chair is shared briefly at a handover): the confirm goes in the audit trail
+    with the new visit (`chair_shared_with`, what was shown). An interface (`chair_confirmed`
+    None) is not asked: the sending system's location stands."""
     unit = unit_as_known(unit)
     _visit_fields_check(
         {
@@ -322,14 +331,22 @@ def encounter_open(
     if duplicate is not None:
         field = "account_number" if "account" in duplicate.why else "arrived_at"
         raise _fail(field, f"Already open: {duplicate.why} (visit {duplicate.encounter.pk}).")
+    problems: dict[str, list[str]] = {}
     if second_visit_why is not None and not second_visit_why.strip():
         open_visits = visits_in_progress(patient)
         if open_visits:
-            raise _fail(
-                "second_visit_why",
+            problems["second_visit_why"] = [
                 f"Visit {open_visits[0].pk} of this patient is in progress: say why a second "
-                "visit is opened while it is.",
-            )
+                "visit is opened while it is."
+            ]
+    taken = None
+    if chair_confirmed is not None:
+        taken = chair_taken(unit=unit, location_label=location_label, patient=patient)
+    if taken is not None and chair_confirmed != chair_key(unit, location_label):
+        problems["location_label"] = [chair_taken_words(taken)]
+        problems["chair_confirm"] = [CHAIR_CONFIRM]
+    if problems:  # said together, beside their fields
+        raise ValidationError(problems)
     zone = zone or settings.TIME_ZONE
     fields: dict[str, Any] = {
         "patient": patient,
@@ -346,12 +363,74 @@ def encounter_open(
     encounter = Encounter(**fields)
     encounter.sequence_of_day = _sequence_of_day(encounter)
     why = (second_visit_why or "").strip()
-    if why:
-        with history_context_apart(action="visit_open_second", why=why):
+    said: dict[str, Any] = {}
+    if taken is not None:  # confirmed: who it is shared with, and what the clerk was shown
+        said = {
+            "action": "visit_open_chair_shared",
+            "chair_shared_with": taken.pk,
+            "chair_shown": chair_taken_words(taken),
+        }
+    if why:  # a second visit, its chair shared or not
+        said |= {"action": "visit_open_second", "why": why}
+    if said:
+        with history_context_apart(**said):
             encounter.save()
     else:
         encounter.save()
     return encounter
+
+
+CHAIR_CONFIRM = (
+    "Tick to put the patient in it anyway (a handover): your confirmation is kept in the "
+    "audit trail."
+)
+
+
+def chair_key(unit: str, location_label: str) -> str:
+    """A chair or bed of a unit, as the desk's confirm names it: case and spaces aside ("" for
+    a visit with no chair)."""
+    label = " ".join(location_label.split()).casefold()
+    return f"{' '.join(unit.split()).casefold()}|{label}" if label else ""
+
+
+def chair_taken(*, unit: str, location_label: str, patient: Patient) -> Encounter | None:
+    """Another patient's visit in progress in the chair or bed `location_label` of `unit`
+    (case aside), the earliest arrival; None for no chair. The patient's own visit in progress
+    is the second visit's warning, not this."""
+    label = " ".join(location_label.split())
+    if not label:
+        return None
+    return (
+        Encounter.objects.filter(
+            status=Encounter.Status.IN_PROGRESS,
+            unit__iexact=" ".join(unit.split()),
+            location_label__iexact=label,
+        )
+        .exclude(patient=patient)
+        .select_related("patient")
+        .order_by("arrived_at", "pk")
+        .first()
+    )
+
+
+def chair_taken_words(other: Encounter) -> str:
+    """What the desk is told beside the chair another patient's visit in progress holds: whose
+    it is and since when ("Chair 2" for a bare number, else the label as typed)."""
+    label = other.location_label
+    place = f"Chair {label}" if label.isdigit() else label
+    since = ""
+    if other.arrived_at is not None:
+        arrived = timezone.localtime(other.arrived_at, other.zone)
+        today = timezone.localtime(timezone.now(), other.zone).date()
+        since = (
+            f", in progress since {arrived:%H:%M}"
+            if arrived.date() == today
+            else (f", in progress since {arrived:%Y-%m-%d %H:%M}")
+        )
+    return (
+        f"{place} is taken by {other.patient.name} (MRN {other.patient.mrn}, visit "
+        f"{other.pk}){since}: choose another chair or confirm."
+    )
 
 
 VISIT_UPDATE_FIELDS = ("unit", "location_label", "setting", "attending", "arrived_at", "payer")

@@ -34,6 +34,7 @@ from mar.registration.forms import (
 from mar.registration.icd10 import icd10_search
 from mar.registration.services import (
     ORDER_FIELDS_CHECKED,
+    chair_key,
     drug_search,
     encounter_account_set,
     encounter_open,
@@ -116,12 +117,20 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
     )
     known = units_known()  # offered as the unit is typed; a new one is said after
     if request.method == "POST" and form.is_valid():
+        chair = chair_key(form.cleaned_data["unit"], form.cleaned_data["location_label"])
         try:
-            # A desk's visit: a second one while another is in progress needs a reason.
+            # A desk's visit: a second one while another is in progress needs a reason; a chair
+            # another patient's visit in progress holds, a confirm.
             typed = {"second_visit_why": "", **form.cleaned_data}
-            encounter = encounter_open(patient=patient, **typed)
+            del typed["chair_confirm"], typed["chair_warned"]
+            encounter = encounter_open(
+                patient=patient, chair_confirmed=form.chair_confirmed(), **typed
+            )
         except ValidationError as exc:
             apply_validation_error(form, exc)
+            if "chair_confirm" in form.errors or form.chair_confirmed() == chair != "":
+                # Said beside the chair; the box under it (a tick kept), for this chair only.
+                form.chair_ask(chair)
         else:
             messages.success(request, f"Visit opened: {encounter.unit} {encounter.location_label}")
             if known and encounter.unit not in known:

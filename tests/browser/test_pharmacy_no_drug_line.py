@@ -42,3 +42,29 @@ def test_the_pharmacist_decides_no_drug_line_and_undoes_it(browser_page, live_se
     expect(page.get_by_test_id("not-billable-drug")).to_have_count(1)
     expect(page.get_by_test_id("no-line-decided")).to_have_count(0)
     assert Drug.objects.get(pk=drug.pk).no_drug_line == ""
+
+
+def test_undo_the_decision_looks_like_an_active_button_on_the_grey_notice(
+    browser_page, live_server
+) -> None:
+    """QA: "Undo the decision" was outline grey on the grey notice and looked disabled: it is
+    filled, its background not the notice's, and enabled."""
+    from playwright.sync_api import expect
+
+    from mar.pharmacy.services import drug_no_line_decide
+
+    pharmacist = factories.user_create(username="pharmacist-u", role="pharmacist")
+    drug = factories.drug_get("diphenhydramine", DrugClass.THERAPEUTIC)
+    drug_no_line_decide(drug=drug, reason="packaged", note=WORDS, user=pharmacist)
+    page = browser_page
+    sign_in(page, live_server, pharmacist.username)
+    page.goto(f"{live_server.url}/pharmacy/drugs/{drug.pk}/")
+    undo = page.get_by_test_id("no-drug-line-undo")
+    expect(undo).to_be_enabled()
+    colour = "el => getComputedStyle(el).backgroundColor"
+    notice = page.get_by_test_id("no-drug-line-decided").evaluate(colour)
+    # Filled (an outline button's background is transparent: the notice's grey showed through).
+    assert undo.evaluate(colour) not in (notice, "rgba(0, 0, 0, 0)", "transparent")
+    assert undo.evaluate("el => getComputedStyle(el).color") != notice
+    undo.click()
+    expect(page.get_by_test_id("no-drug-line-decided")).to_have_count(0)

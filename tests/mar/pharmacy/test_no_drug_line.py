@@ -5,6 +5,7 @@ with a reason in words. It leaves the worklist's "Not billable" list for "No dru
 decision" (with an undo); the coder's CLAIM-HCPCS and worklist badge are not raised for it; the
 charges are unchanged (no drug line, as before). Undone, all is as before."""
 
+import re
 import uuid
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from coding.services import charge_run_generate
 from mar import roles
 from mar.models import Drug, DrugClass, Encounter, NoDrugLine, Order
 from mar.pharmacy.services import (
+    NO_LINE_NOTE_MAX,
     drug_no_line_decide,
     drug_no_line_undo,
     drug_save,
@@ -30,6 +32,7 @@ from mar.pharmacy.services import (
 )
 from tests import factories
 from tests.mar.pharmacy.test_not_billable import drug_of
+from tests.mar.registration.test_views import field_error
 
 pytestmark = pytest.mark.django_db
 
@@ -366,3 +369,69 @@ def test_a_drug_is_on_the_list_its_decision_says_after_any_sequence() -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
+
+
+# --- the note's length and the undo button (QA) --------------------------------------------
+
+
+def test_a_note_longer_than_the_cap_is_refused_beside_it_with_what_was_typed_kept(
+    client_as,
+) -> None:
+    """QA: 5,000 characters were kept and shown in full. At most NO_LINE_NOTE_MAX, said beside
+    the note with how many were typed; the text stays in the field to shorten."""
+    drug = drug_of("ondansetron", DrugClass.THERAPEUTIC)
+    long = ("packaged under OPPS status indicator N " * 200)[:5000]
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_no_line", args=[drug.pk]), {"reason": PACKAGED, "note": long}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    said = field_error(html, "note")
+    assert f"At most {NO_LINE_NOTE_MAX} characters (5000 typed)" in said
+    assert long.strip() in html  # kept in the field
+    drug.refresh_from_db()
+    assert drug.no_drug_line == "" and drug.no_drug_line_note == ""
+
+
+def test_a_note_of_exactly_the_cap_is_kept(client_as) -> None:
+    drug = drug_of("ondansetron", DrugClass.THERAPEUTIC)
+    note = ("supplied free " * 50)[:NO_LINE_NOTE_MAX]
+    assert len(note) == NO_LINE_NOTE_MAX and note == note.strip()
+    response = client_as(roles.PHARMACIST).post(
+        reverse("pharmacy:drug_no_line", args=[drug.pk]), {"reason": PACKAGED, "note": note}
+    )
+    assert response.status_code == 302
+    drug.refresh_from_db()
+    assert drug.no_drug_line_note == note
+
+
+def test_the_service_refuses_a_note_too_long_whatever_way_in(pharmacist_user) -> None:
+    drug = drug_of("ondansetron", DrugClass.THERAPEUTIC)
+    with pytest.raises(ValidationError) as exc:
+        decide(drug, pharmacist_user, note="packaged " * 100)
+    assert f"At most {NO_LINE_NOTE_MAX} characters (899 typed)" in exc.value.message_dict["note"][0]
+
+
+def test_a_long_note_kept_before_the_cap_is_shown_clamped(client_as, pharmacist_user) -> None:
+    """A note kept before the cap (QA's 5,000 characters) is shown by its head, the rest behind
+    "Show all", on the drug's page and the worklist."""
+    drug = drug_of("ondansetron", DrugClass.THERAPEUTIC)
+    decide(drug, pharmacist_user)
+    Drug.objects.filter(pk=drug.pk).update(no_drug_line_note="packaged " * 500)
+    client = client_as(roles.PHARMACIST)
+    page = client.get(reverse("pharmacy:drug", args=[drug.pk])).content.decode()
+    assert 'data-testid="no-drug-line-note"' in page and "Show all (4500 characters)" in page
+    worklist = client.get(reverse("pharmacy:worklist")).content.decode()
+    assert 'data-testid="no-line-note"' in worklist
+
+
+def test_the_undo_button_looks_active_not_grey_on_grey(client_as, pharmacist_user) -> None:
+    """QA: "Undo the decision" was an outline grey button on the grey notice and looked
+    disabled: it is a filled secondary button (as "Withdraw the return"), enabled."""
+    drug = drug_of("ondansetron", DrugClass.THERAPEUTIC)
+    decide(drug, pharmacist_user)
+    page = client_as(roles.PHARMACIST).get(reverse("pharmacy:drug", args=[drug.pk]))
+    button = re.search(r'<button[^>]*data-testid="no-drug-line-undo"[^>]*>', page.content.decode())
+    assert button is not None
+    assert 'class="btn btn-sm btn-secondary"' in button.group(0)
+    assert "disabled" not in button.group(0) and "outline" not in button.group(0)

@@ -346,7 +346,7 @@ def test_the_pharmacist_sets_the_maximum_by_body_size_audited(pharmacist_user) -
         per_kg_amount=Decimal(35),
         per_kg_unit="mg",
         per_m2_amount=None,
-        per_m2_unit="mg",  # no amount: no unit kept
+        per_m2_unit="",  # none (a unit with no amount is refused: test_max_dose_removal.py)
         user=pharmacist_user,
     )
     assert dose_check.max_doses_label(saved) == "35 mg/kg"
