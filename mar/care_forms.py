@@ -23,7 +23,7 @@ from mar.forms import (
 )
 from mar.models import AccessSite, BarcodeScan, Order, PatientMeasure, Pause, SiteAssessment
 from mar.services.charting import FLUSH_VOLUME_NONE
-from mar.services.rates import RATE_MAX_ML_H, RATE_TOO_HIGH
+from mar.services.rates import RATE_MAX_ML_H, RATE_TOO_HIGH, rate_high_asked
 from mar.validators import validate_reason_in_words
 
 
@@ -104,6 +104,7 @@ class StartChecksForm(forms.Form):
 
     scan = forms.IntegerField(required=False, widget=forms.HiddenInput())
     rate_ml_h = _rate("Rate (mL/h)")
+    rate_confirm = _rate_confirm()
     bag_volume_ml = _amount("Bag volume (mL)")
     vtbi_ml = _amount("Volume to be infused (mL)")
     emergency_reason = forms.CharField(
@@ -150,6 +151,11 @@ class StartChecksForm(forms.Form):
             ).first()
             if self.scan_obj is None:
                 self.add_error("scan", "That scan is not of this chart.")
+        rate = data.get("rate_ml_h")
+        if rate is not None and not data.get("rate_confirm"):
+            # Above what most pumps run: asked before the start, as a rate change is.
+            if (asked := rate_high_asked(rate)) is not None:
+                self.add_error("rate_confirm", asked)
         username = (data.get("second_username") or "").strip()
         password = data.get("second_password") or ""
         if username or password:
@@ -233,6 +239,7 @@ class RateChangeRemoveForm(forms.Form):
 
 class VolumesForm(forms.Form):
     rate_ml_h = _rate("Rate at start (mL/h)")
+    rate_confirm = _rate_confirm()
     bag_volume_ml = _amount("Bag volume (mL)")
     vtbi_ml = _amount("Volume to be infused (mL)")
     volume_infused_ml = _amount("Volume infused (mL)")

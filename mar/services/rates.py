@@ -310,13 +310,19 @@ def volumes_update(
     volume_infused_ml: Decimal | None,
     user: AbstractBaseUser | None = None,
     addendum_why: str = "",
+    rate_confirm: bool = False,
 ) -> Administration:
     """The rate at start, bag, VTBI and volume infused; on a signed record an addendum saying
-    each one changed, from and to (`addendum_why`: its reason)."""
+    each one changed, from and to (`addendum_why`: its reason). The rate at most RATE_MAX_ML_H;
+    a new one above RATE_USUAL_MAX_ML_H only once confirmed (`rate_confirm`, asked on it; the
+    rate as stored is not asked about again)."""
     signed = signed_change_allowed(administration.encounter, user=user, addendum_why=addendum_why)
     current = Administration.objects.select_for_update().get(pk=administration.pk)
     if rate_ml_h is not None and rate_ml_h > RATE_MAX_ML_H:
         raise ChartError({"rate_ml_h": [RATE_TOO_HIGH]})
+    if rate_ml_h is not None and rate_ml_h != current.rate_ml_h and not rate_confirm:
+        if (asked := rate_high_asked(rate_ml_h)) is not None:
+            raise ChartError({"rate_confirm": [asked]})
     if vtbi_ml is not None and bag_volume_ml is not None and vtbi_ml > bag_volume_ml:
         raise ChartError({"vtbi_ml": ["The volume to be infused is more than the bag holds."]})
     typed = dict(

@@ -151,6 +151,24 @@ def test_the_volumes_form_refuses_a_start_rate_above_any_pump(client_as) -> None
     assert refused.value.errors == {"rate_ml_h": [rates.RATE_TOO_HIGH]}
 
 
+def test_the_volumes_form_asks_about_a_new_start_rate_above_most_pumps(client_as) -> None:
+    encounter, adm = running_visit()
+    client = client_as(roles.NURSE)
+    url = reverse("mar:adm_volumes", args=[encounter.pk, adm.pk])
+    typed = {f"v{adm.pk}-rate_ml_h": "1200", f"v{adm.pk}-bag_volume_ml": "500"}
+    html = unescape(client.post(url, typed, **HX).content.decode())
+    assert "Above 999 mL/h: check the rate" in html and 'data-testid="rate-confirm"' in html
+    adm.refresh_from_db()
+    assert adm.rate_ml_h is None
+    client.post(url, typed | {f"v{adm.pk}-rate_confirm": "on"}, **HX)
+    adm.refresh_from_db()
+    assert adm.rate_ml_h == Decimal(1200)
+    # Its bag corrected later, the rate as stored: not asked again.
+    client.post(url, typed | {f"v{adm.pk}-bag_volume_ml": "1000"}, **HX)
+    adm.refresh_from_db()
+    assert adm.bag_volume_ml == Decimal(1000)
+
+
 # --- 1. a flush's volume and a flush charted twice ---------------------------------------------
 
 
@@ -347,21 +365,43 @@ def test_a_pause_over_a_rate_change_is_refused(nurse_user) -> None:
 # --- 3. the second nurse locked out ------------------------------------------------------------
 
 
-def _chemo_start(client, *, password: str) -> str:
+def _chemo_start(client, *, password: str, order=None, **typed: str) -> str:
+    if order is None:
+        encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
+        order = factories.order_create(
+            encounter, factories.drug_get("paclitaxel", DrugClass.CHEMO), dose="300 mg"
+        )
+    p = f"o{order.pk}-"
+    return unescape(
+        client.post(
+            reverse("mar:order_start", args=[order.encounter_id, order.pk]),
+            {p + "method": "infusion", p + "second_username": "nurse-two",
+             p + "second_password": password, p + "double_check_confirmed": "on",
+             p + "emergency_reason": "pharmacy closed, oncologist ordered now",
+             **{p + name: value for name, value in typed.items()}},
+            **HX,
+        ).content.decode()
+    )  # fmt: skip
+
+
+def test_a_start_at_a_rate_above_most_pumps_is_asked_first(client_as) -> None:
+    """As a rate change: the start's rate above 999 mL/h asks (a box beside it), nothing
+    started; ticked, it starts at that rate; above 6,000 it is refused."""
+    factories.user_create(username="nurse-two", role=roles.NURSE)
+    client = client_as(roles.NURSE)
     encounter = factories.encounter_create(arrived_at=timezone.now() - timedelta(hours=1))
     order = factories.order_create(
         encounter, factories.drug_get("paclitaxel", DrugClass.CHEMO), dose="300 mg"
     )
-    p = f"o{order.pk}-"
-    return unescape(
-        client.post(
-            reverse("mar:order_start", args=[encounter.pk, order.pk]),
-            {p + "method": "infusion", p + "second_username": "nurse-two",
-             p + "second_password": password, p + "double_check_confirmed": "on",
-             p + "emergency_reason": "pharmacy closed, oncologist ordered now"},
-            **HX,
-        ).content.decode()
-    )  # fmt: skip
+    html = _chemo_start(client, password=factories.PASSWORD, order=order, rate_ml_h="7000")
+    assert rates.RATE_TOO_HIGH in html
+    html = _chemo_start(client, password=factories.PASSWORD, order=order, rate_ml_h="1500")
+    assert "Above 999 mL/h: check the rate" in html and 'data-testid="rate-confirm"' in html
+    assert not Administration.objects.exists()
+    _chemo_start(
+        client, password=factories.PASSWORD, order=order, rate_ml_h="1500", rate_confirm="on"
+    )
+    assert Administration.objects.get().rate_ml_h == Decimal(1500)
 
 
 def test_the_second_nurse_locked_out_is_told_so_not_that_her_password_is_wrong(
