@@ -42,7 +42,8 @@ def _amount(label: str, *, required: bool = False, missing: str = "") -> forms.D
 def _rate(label: str, *, required: bool = False, missing: str = "") -> forms.DecimalField:
     """A rate in mL/h: 0 or more (a rate change's more than 0 is its service's), at most what
     any infusion runs at (`rates.RATE_MAX_ML_H`, refused in words beside it); above what most
-    pumps run (`rates.RATE_USUAL_MAX_ML_H`) a rate change asks first (`rate_confirm`)."""
+    pumps run (`rates.RATE_USUAL_MAX_ML_H`) the start, a rate change and Volumes ask first
+    (`rate_confirm`)."""
     return AmountField(
         label=label,
         required=required,
@@ -56,7 +57,8 @@ def _rate(label: str, *, required: bool = False, missing: str = "") -> forms.Dec
 
 
 def _rate_confirm() -> forms.BooleanField:
-    # Drawn only once asked (the rate above RATE_USUAL_MAX_ML_H: mar/_adm_care.jinja).
+    # Drawn only once asked (the rate above RATE_USUAL_MAX_ML_H: mar/_adm_care.jinja,
+    # mar/_order_checks.jinja).
     return forms.BooleanField(label="The rate is right: chart it as typed", required=False)
 
 
