@@ -1473,9 +1473,13 @@ def _pause_over_rate_change(
     of the infusion is charted inside it (after its start, before its end), when it ran at no
     rate. The rate change's own service refuses the other way round (`rates.rate_change_record`:
     QA walkthrough, a rate change at 18:22 inside a pause 18:20-18:25 was charted)."""
-    inside = administration.rate_changes.filter(at__gt=start)
+    # By the minute, as the rate change's own check (a rate change at the minute a pause
+    # begins or ends is at its edge, not inside it).
+    inside = administration.rate_changes.filter(
+        at__gte=start.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    )
     if end is not None:
-        inside = inside.filter(at__lt=end)
+        inside = inside.filter(at__lt=end.replace(second=0, microsecond=0))
     change = inside.order_by("at", "pk").first()
     if change is None:
         return None

@@ -160,8 +160,11 @@ def _rate_time_refused(
             }
         )
     times_not_in_the_future(now, zone=zone, at=at)
+    minute = at.replace(second=0, microsecond=0)
     for pause in administration.pauses.order_by("start", "pk"):
-        if pause.start < at and (pause.end is None or at < pause.end):
+        # By the minute, as the chart shows them: a rate change typed 18:25 is at a resume
+        # tapped at 18:25:30, not inside its pause.
+        if _minute(pause.start) < minute and (pause.end is None or minute < _minute(pause.end)):
             during = (
                 f"{hhmm(pause.start, zone)}–{hhmm(pause.end, zone)}"
                 if pause.end is not None
@@ -175,7 +178,6 @@ def _rate_time_refused(
                     ]
                 }
             )
-    minute = at.replace(second=0, microsecond=0)
     others = administration.rate_changes.exclude(pk=other_than).filter(
         at__gte=minute, at__lt=minute + timedelta(minutes=1)
     )
@@ -188,6 +190,10 @@ def _rate_time_refused(
                 ]
             }
         )
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
 
 
 def _rate_row(change: RateChange, zone: ZoneInfo) -> dict[str, str]:

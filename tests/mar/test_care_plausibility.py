@@ -483,3 +483,30 @@ def test_a_number_out_of_bounds_is_refused_in_plain_words(field, typed, said) ->
     messages = _said(field, typed)
     assert messages == [said]  # once, even when two limits say it
     assert not any(word in message for message in messages for word in DJANGO_WORDS)
+
+
+def test_a_pause_s_edges_are_read_by_the_minute_as_the_chart_shows_them(nurse_user) -> None:
+    """A resume tapped at 18:25:30 and a rate change typed 18:25 (18:25:00): at the resume,
+    not inside the pause, though seconds before it; likewise a rate change in the minute a
+    pause began. A minute further in is inside."""
+    _encounter, adm = running_visit()
+    start = adm.start.replace(second=0, microsecond=0)
+    Administration.objects.filter(pk=adm.pk).update(start=start)
+    adm.refresh_from_db()
+    charting.pause_add(
+        administration=adm, version=adm.version,
+        start=start + timedelta(minutes=20, seconds=40),
+        end=start + timedelta(minutes=25, seconds=30),
+    )  # fmt: skip
+    adm.refresh_from_db()
+    rates.rate_change_record(
+        administration=adm, rate_ml_h=Decimal(100), at=start + timedelta(minutes=25),
+        reason="resumed slower", user=nurse_user,
+    )  # fmt: skip
+    rates.rate_change_record(
+        administration=adm, rate_ml_h=Decimal(90), at=start + timedelta(minutes=20, seconds=50),
+        reason="before the pause", user=nurse_user,
+    )  # fmt: skip
+    with pytest.raises(ChartError):
+        _change(adm, nurse_user, 21)
+    assert RateChange.objects.count() == 2
