@@ -8,10 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
+from mar.audit.lockout import ClientAddressUnknown, client_ip, login_is_locked
 from mar.forms import (
+    AmountField,
     LocalTimeField,
     ZonedForm,
     addendum_why_field,
@@ -19,11 +22,13 @@ from mar.forms import (
     flush_volume_field,
 )
 from mar.models import AccessSite, BarcodeScan, Order, PatientMeasure, Pause, SiteAssessment
+from mar.services.charting import FLUSH_VOLUME_NONE
+from mar.services.rates import RATE_MAX_ML_H, RATE_TOO_HIGH, rate_high_asked
 from mar.validators import validate_reason_in_words
 
 
 def _amount(label: str, *, required: bool = False, missing: str = "") -> forms.DecimalField:
-    return forms.DecimalField(
+    return AmountField(
         label=label,
         required=required,
         error_messages={"required": missing} if missing else None,
@@ -32,6 +37,29 @@ def _amount(label: str, *, required: bool = False, missing: str = "") -> forms.D
         decimal_places=2,
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
+
+
+def _rate(label: str, *, required: bool = False, missing: str = "") -> forms.DecimalField:
+    """A rate in mL/h: 0 or more (a rate change's more than 0 is its service's), at most what
+    any infusion runs at (`rates.RATE_MAX_ML_H`, refused in words beside it); above what most
+    pumps run (`rates.RATE_USUAL_MAX_ML_H`) the start, a rate change and Volumes ask first
+    (`rate_confirm`)."""
+    return AmountField(
+        label=label,
+        required=required,
+        error_messages={"max_value": RATE_TOO_HIGH} | ({"required": missing} if missing else {}),
+        min_value=Decimal(0),
+        max_value=RATE_MAX_ML_H,
+        max_digits=8,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+
+
+def _rate_confirm() -> forms.BooleanField:
+    # Drawn only once asked (the rate above RATE_USUAL_MAX_ML_H: mar/_adm_care.jinja,
+    # mar/_order_checks.jinja).
+    return forms.BooleanField(label="The rate is right: chart it as typed", required=False)
 
 
 class ScanForm(forms.Form):
@@ -77,7 +105,8 @@ class StartChecksForm(forms.Form):
     """The start's safety fields (same prefix as the start form: o<order>)."""
 
     scan = forms.IntegerField(required=False, widget=forms.HiddenInput())
-    rate_ml_h = _amount("Rate (mL/h)")
+    rate_ml_h = _rate("Rate (mL/h)")
+    rate_confirm = _rate_confirm()
     bag_volume_ml = _amount("Bag volume (mL)")
     vtbi_ml = _amount("Volume to be infused (mL)")
     emergency_reason = forms.CharField(
@@ -124,6 +153,11 @@ class StartChecksForm(forms.Form):
             ).first()
             if self.scan_obj is None:
                 self.add_error("scan", "That scan is not of this chart.")
+        rate = data.get("rate_ml_h")
+        if rate is not None and not data.get("rate_confirm"):
+            # Above what most pumps run: asked before the start, as a rate change is.
+            if (asked := rate_high_asked(rate)) is not None:
+                self.add_error("rate_confirm", asked)
         username = (data.get("second_username") or "").strip()
         password = data.get("second_password") or ""
         if username or password:
@@ -131,16 +165,35 @@ class StartChecksForm(forms.Form):
             # the session stays the first nurse's.
             user = authenticate(self.request, username=username, password=password)
             if user is None:
-                self.add_error(
-                    "second_password", "The second nurse's user name or password is wrong."
-                )
+                self.add_error("second_password", self._second_refused(username))
             else:
                 self.second_nurse = user
         return data
 
+    def _second_refused(self, username: str) -> str:
+        """Why her sign-in was refused: locked out by the sign-in lockout (mar/audit/lockout.py:
+        too many failures for her name on this device, or from this device) says so, as the
+        sign-in page does (QA walkthrough: her right password was called wrong); otherwise the
+        name or the password is wrong."""
+        try:
+            ip = client_ip(self.request)
+        except ClientAddressUnknown:
+            return (
+                "The second nurse cannot be checked: the proxy in front of this server does not "
+                "pass the client's address. Tell the administrator."
+            )
+        if login_is_locked(username=username, ip=ip):
+            minutes = settings.LOCKOUT_WINDOW_SECONDS // 60
+            return (
+                f"Too many failed sign-ins for {username} on this device: try again in "
+                f"{minutes} minutes, or ask another nurse."
+            )
+        return "The second nurse's user name or password is wrong."
+
 
 class RateChangeForm(ZonedForm):
-    rate_ml_h = _amount("New rate (mL/h)", required=True, missing="Enter the new rate in mL/h.")
+    rate_ml_h = _rate("New rate (mL/h)", required=True, missing="Enter the new rate in mL/h.")
+    rate_confirm = _rate_confirm()
     at = LocalTimeField(label="At (empty: now)", required=False)
     reason = forms.CharField(
         label="Reason",
@@ -171,7 +224,8 @@ class RateChangeEditForm(ZonedForm):
     """A rate change's row corrected (the rate or the time charted wrong): checked as a new one
     is; `version` is the card's. On a signed record an addendum with its reason."""
 
-    rate_ml_h = _amount("Rate (mL/h)", required=True, missing="Enter the rate in mL/h.")
+    rate_ml_h = _rate("Rate (mL/h)", required=True, missing="Enter the rate in mL/h.")
+    rate_confirm = _rate_confirm()
     at = LocalTimeField(label="At", error_messages={"required": RATE_TIME_MISSING})
     version = forms.IntegerField(widget=forms.HiddenInput())
     addendum_why = addendum_why_field()
@@ -186,7 +240,8 @@ class RateChangeRemoveForm(forms.Form):
 
 
 class VolumesForm(forms.Form):
-    rate_ml_h = _amount("Rate at start (mL/h)")
+    rate_ml_h = _rate("Rate at start (mL/h)")
+    rate_confirm = _rate_confirm()
     bag_volume_ml = _amount("Bag volume (mL)")
     vtbi_ml = _amount("Volume to be infused (mL)")
     volume_infused_ml = _amount("Volume infused (mL)")
@@ -224,10 +279,20 @@ class FlushDetailsForm(forms.Form):
     solution = flush_solution_field("Solution")
     volume_ml = flush_volume_field("Volume (mL)")
 
+    def clean_volume_ml(self) -> Decimal | None:
+        """The volume field sent empty (cleared on the page, which draws it with 10 mL) is
+        refused: a flush is charted with its volume (QA walkthrough: one without was charted).
+        A request without the field at all (a client that never drew it) charts none, as
+        before: nothing is made up."""
+        value: Decimal | None = self.cleaned_data.get("volume_ml")
+        if value is None and self.add_prefix("volume_ml") in self.data:
+            raise forms.ValidationError(FLUSH_VOLUME_NONE)
+        return value
+
 
 class MeasureForm(ZonedForm):
     kind = forms.ChoiceField(label="Measure", choices=PatientMeasure.Kind.choices)
-    value = forms.DecimalField(
+    value = AmountField(
         label="Value",
         max_digits=7,
         decimal_places=2,

@@ -192,6 +192,7 @@ def rate_change(request: HttpRequest, pk: int, adm_pk: int) -> HttpResponse:
                 user=request.user,
                 version=form.cleaned_data["version"],
                 addendum_why=form.cleaned_data["addendum_why"],
+                high_confirmed=form.cleaned_data["rate_confirm"],
             )
         except RecordSigned as exc:
             if drawn_in_progress:
@@ -277,6 +278,7 @@ def rate_change_update(request: HttpRequest, pk: int, rate_pk: int) -> HttpRespo
                 version=form.cleaned_data["version"],
                 user=request.user,
                 addendum_why=form.cleaned_data["addendum_why"],
+                high_confirmed=form.cleaned_data["rate_confirm"],
             )
         except RecordSigned as exc:
             if drawn_in_progress:

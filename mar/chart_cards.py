@@ -60,7 +60,7 @@ from mar.jinja import jinja
 from mar.lazy_forms import is_bound
 
 CACHE = "board"
-_VERSION = "20"  # bump when the card's templates, its forms or what it reads change
+_VERSION = "21"  # bump when the card's templates, its forms or what it reads change
 TEMPLATE = "mar/_administration.jinja"
 KEEP = True  # tests draw the page without any card kept (the template's include) to compare
 

@@ -36,7 +36,13 @@ from mar.models import (
     Pause,
     Route,
 )
-from mar.services.charting import card_version_keep, finding_key
+from mar.services.charting import (
+    FLUSH_VOLUME_MAX_ML,
+    FLUSH_VOLUME_NONE,
+    FLUSH_VOLUME_TOO_LARGE,
+    card_version_keep,
+    finding_key,
+)
 from mar.validators import validate_reason_in_words
 
 # The chart speaks 24-hour: a time field is text, "2026-03-02 14:30" (issue 15, item 10). The
@@ -54,6 +60,76 @@ TIME_UNREAD = (
 TIME_ALONE = re.compile(
     r"(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)|(?P<hh>[01]\d|2[0-3])(?P<mm>[0-5]\d)", re.ASCII
 )
+
+
+def _number(value: Decimal | int) -> str:
+    """A limit as a nurse reads it: 99,999,999 or 0.0001 (no exponent, no trailing zeros)."""
+    text = f"{Decimal(value).normalize():f}"
+    whole, dot, part = text.partition(".")
+    return f"{int(whole):,}{dot}{part}" if whole.lstrip("-").isdigit() else text
+
+
+class AmountField(forms.DecimalField):
+    """A number typed on a form, refused in plain words (QA walkthrough: "Ensure that there are
+    no more than 12 digits in total", "...8 digits before the decimal point", "Ensure this value
+    is greater than or equal to 0." were shown to nurses, clerks and pharmacists). The words are
+    made from the field's own limits (its digits, decimal places, min and max), so every form's
+    number field says them alike; a form's own `error_messages` still win."""
+
+    def __init__(
+        self,
+        *,
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        max_value: Decimal | int | None = None,
+        min_value: Decimal | int | None = None,
+        error_messages: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        said: dict[str, str] = {}
+        if max_digits is not None:
+            whole = max_digits - (decimal_places or 0)
+            largest = _number(10**whole - 1) if whole > 0 else "less than 1"
+            said["max_digits"] = said["max_whole_digits"] = f"Too large: at most {largest}."
+        if decimal_places is not None:
+            said["max_decimal_places"] = (
+                "Give a whole number."
+                if decimal_places == 0
+                else f"Too many decimals: at most {decimal_places} after the point."
+            )
+        if min_value is not None:
+            said["min_value"] = (
+                "Must be 0 or more." if min_value == 0 else f"Must be {_number(min_value)} or more."
+            )
+        if max_value is not None:
+            said["max_value"] = f"Too large: at most {_number(max_value)}."
+        said.update(error_messages or {})
+        if max_value is not None:
+            # Too many digits is above the maximum too: said as the maximum (the tighter one).
+            for key in ("max_digits", "max_whole_digits"):
+                if key not in (error_messages or {}):
+                    said[key] = said["max_value"]
+        super().__init__(
+            max_digits=max_digits,
+            decimal_places=decimal_places,
+            max_value=max_value,
+            min_value=min_value,
+            error_messages=said,
+            **kwargs,
+        )
+
+    def run_validators(self, value: Any) -> None:
+        """As Django's, each message once (too many digits and above the maximum can both be
+        said in the same words)."""
+        try:
+            super().run_validators(value)
+        except ValidationError as exc:
+            seen: dict[str, ValidationError] = {}
+            for error in exc.error_list:
+                seen.setdefault(" ".join(ValidationError([error]).messages), error)
+            raise ValidationError(list(seen.values())) from None
+
+
 VASCULAR_KINDS = {
     AccessSite.Kind.PERIPHERAL_IV,
     AccessSite.Kind.PICC,
@@ -429,6 +505,9 @@ class FlushForm(ZonedForm):
 
     at = LocalTimeField(label="Flush given at", required=False)
     late = forms.BooleanField(required=False, widget=forms.HiddenInput())
+    # A second flush of the site at the same minute, charted once the nurse said so (asked on
+    # this field: `charting.flush_again_asked`).
+    again = forms.BooleanField(required=False, widget=forms.HiddenInput())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -454,14 +533,22 @@ def flush_solution_field(label: str) -> forms.CharField:
     )
 
 
-def flush_volume_field(label: str) -> forms.DecimalField:
-    return forms.DecimalField(
+def flush_volume_field(label: str, *, required: bool = False) -> forms.DecimalField:
+    """A flush's volume: more than 0 mL, at most a litre (`charting.flush_volume_refused`, which
+    the services check too); `required` at the bedside (a flush is charted with its volume)."""
+    return AmountField(
         label=label,
-        required=False,
-        min_value=Decimal(0),
+        required=required,
+        min_value=Decimal("0.1"),
+        max_value=FLUSH_VOLUME_MAX_ML,
         max_digits=6,
         decimal_places=1,
         initial=FLUSH_VOLUME_DEFAULT,
+        error_messages={
+            "required": FLUSH_VOLUME_NONE,
+            "min_value": FLUSH_VOLUME_NONE,
+            "max_value": FLUSH_VOLUME_TOO_LARGE,
+        },
         widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
     )
 
@@ -616,15 +703,13 @@ class AdministrationForm(ZonedForm):
     started_by = forms.ChoiceField(choices=Administration.StartedBy.choices, label="Started by")
     pump = forms.ChoiceField(choices=[("", "no pump")] + list(Administration.Pump.choices),
                              required=False)  # fmt: skip
-    planned_hours = forms.DecimalField(
+    planned_hours = AmountField(
         max_digits=6, decimal_places=2, required=False, min_value=0, label="Pump: planned hours"
     )
     # The amount given and wasted: the drug's HCPCS units and its JW/JZ modifiers.
-    dose_value = forms.DecimalField(
-        max_digits=12, decimal_places=4, required=False, label="Dose given"
-    )
+    dose_value = AmountField(max_digits=12, decimal_places=4, required=False, label="Dose given")
     dose_unit = forms.CharField(max_length=20, required=False, label="Unit", widget=_unit_input())
-    waste_value = forms.DecimalField(
+    waste_value = AmountField(
         max_digits=12, decimal_places=4, required=False, min_value=0, label="Wasted (0 = none)"
     )
     waste_unit = forms.CharField(max_length=20, required=False, label="Unit", widget=_unit_input())

@@ -890,7 +890,11 @@ def site_flush(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
         now = timezone.now()
         try:
             flush = charting.flush_chart(
-                site=site, at=form.cleaned_data["at"] or now, now=now, **details.cleaned_data
+                site=site,
+                at=form.cleaned_data["at"] or now,
+                now=now,
+                again=form.cleaned_data["again"],
+                **details.cleaned_data,
             )
         except RecordSigned:
             return _signed_since(request, encounter, _flush_unsent(request, site, form))

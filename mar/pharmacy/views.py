@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mar import care_views
-from mar.forms import apply_validation_error
+from mar.forms import AmountField, apply_validation_error
 from mar.models import (
     NDC_ONE_RELATION,
     Administration,
@@ -235,7 +235,7 @@ class DrugNdcForm(forms.Form):
     )
     package_description = forms.CharField(label="Package", max_length=200, required=False)
     unit = forms.ChoiceField(label="NDC unit", choices=DrugNdc.Unit.choices)
-    units_per_billing_unit = forms.DecimalField(
+    units_per_billing_unit = AmountField(
         label="NDC units per billing unit",
         required=False,
         max_digits=12,
@@ -244,7 +244,7 @@ class DrugNdcForm(forms.Form):
     )
     # The same relation the other way round, for a package whose NDC units per billing unit is
     # no terminating decimal (stored exactly: the claim's NDC quantity is computed from it).
-    billing_units_per_ndc_unit = forms.DecimalField(
+    billing_units_per_ndc_unit = AmountField(
         label="Or: billing units per NDC unit",
         required=False,
         max_digits=12,
@@ -334,7 +334,7 @@ class DrugAllergyClassesForm(forms.Form):
 class DrugMaxDoseForm(forms.Form):
     """The formulary's maximum single dose of a drug (pharmacy.services.drug_max_dose_set)."""
 
-    max_dose_amount = forms.DecimalField(
+    max_dose_amount = AmountField(
         label="Maximum single dose",
         required=False,
         max_digits=12,
@@ -354,7 +354,7 @@ class DrugMaxDoseByBodyForm(forms.Form):
     """The formulary's maximum single dose of a drug by body size, per kg of body weight and per
     m² of body surface area (pharmacy.services.drug_max_dose_by_body_set)."""
 
-    max_dose_per_kg_amount = forms.DecimalField(
+    max_dose_per_kg_amount = AmountField(
         label="Maximum single dose per kg of body weight",
         required=False,
         max_digits=12,
@@ -368,7 +368,7 @@ class DrugMaxDoseByBodyForm(forms.Form):
         required=False,
         choices=[("", "—"), *((u, f"{u}/kg") for u in MAX_DOSE_UNITS)],
     )
-    max_dose_per_m2_amount = forms.DecimalField(
+    max_dose_per_m2_amount = AmountField(
         label="Maximum single dose per m² of body surface area",
         required=False,
         max_digits=12,

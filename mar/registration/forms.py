@@ -15,7 +15,7 @@ from django import forms
 from django.conf import settings
 from django.urls import reverse_lazy
 
-from mar.forms import LocalTimeField, LocalTimeInput
+from mar.forms import AmountField, LocalTimeField, LocalTimeInput
 from mar.models import DoseBasis, Encounter, EntryMethod, Order, Patient, Payer, Route
 from mar.registration.services import DOSE_UNITS, RATE_UNITS
 from mar.validators import validate_reason_in_words
@@ -214,7 +214,7 @@ class OrderEntryForm(forms.Form):
         error_messages={"required": "Choose the drug from the formulary."},
         widget=forms.TextInput(attrs=_search_attrs("drug-options", "registration:drug_options")),
     )
-    dose_value = forms.DecimalField(
+    dose_value = AmountField(
         label="Dose",
         min_value=Decimal("0.0001"),
         max_digits=12,
@@ -245,7 +245,7 @@ class OrderEntryForm(forms.Form):
         help_text="or a rate",
         error_messages={"min_value": "The duration is 1 minute to 7 days."},
     )
-    rate_value = forms.DecimalField(
+    rate_value = AmountField(
         label="Rate",
         min_value=Decimal("0.0001"),
         max_digits=12,

@@ -669,6 +669,52 @@ def _flushed_before_placed(site: AccessSite, at: datetime) -> str | None:
     )
 
 
+# A flush's volume (QA walkthrough: 0 mL and 99,999 mL were charted): more than 0, at most a
+# litre (a flush is a 10 mL syringe, a 50-250 mL bag at the most: a litre is no flush).
+FLUSH_VOLUME_MAX_ML = Decimal(1000)
+FLUSH_VOLUME_NONE = "A flush has a volume: more than 0 mL (10 for a usual flush)."
+FLUSH_VOLUME_TOO_LARGE = "A flush is at most 1,000 mL: check the volume."
+
+
+def flush_volume_refused(volume_ml: Decimal | None) -> str | None:
+    """Why a flush's volume cannot be charted (0 or less, more than a litre); None when it can
+    (empty included: a flush charted by a service or the record's import need not say it)."""
+    if volume_ml is None:
+        return None
+    if volume_ml <= 0:
+        return FLUSH_VOLUME_NONE
+    if volume_ml > FLUSH_VOLUME_MAX_ML:
+        return FLUSH_VOLUME_TOO_LARGE
+    return None
+
+
+def flush_same_minute(site: AccessSite, at: datetime) -> Flush | None:
+    """A flush already charted on `site` at the minute of `at` (the same minute on the chart's
+    clock, or less than a minute apart): a second one then is most often a double entry."""
+    near = Flush.objects.filter(
+        site=site, at__gt=at - timedelta(minutes=1), at__lt=at + timedelta(minutes=1)
+    )
+    minute = at.replace(second=0, microsecond=0)
+    for flush in near.order_by("at", "pk"):
+        if abs(flush.at - at) < timedelta(minutes=1) or (
+            flush.at.replace(second=0, microsecond=0) == minute
+        ):
+            return flush
+    return None
+
+
+def flush_again_asked(site: AccessSite, at: datetime) -> str | None:
+    """What is asked before a second flush of `site` at the same minute is charted (nothing is
+    doubled silently; a second flush in one minute, before and after a quick push, happens)."""
+    earlier = flush_same_minute(site, at)
+    if earlier is None:
+        return None
+    return (
+        f"A flush of S{site.pk} was charted at {hhmm(earlier.at, site.encounter.zone)}: "
+        "chart it again?"
+    )
+
+
 @transaction.atomic
 @refreshes_summary
 def flush_chart(
@@ -678,14 +724,21 @@ def flush_chart(
     now: datetime | None = None,
     solution: str = "",
     volume_ml: Decimal | None = None,
+    again: bool = False,
 ) -> Flush:
     """A flush on a site, now or at a typed time, with its solution and volume (NS 10 mL; a
-    heparin lock); DOC-3 refuses one in the future."""
+    heparin lock); DOC-3 refuses one in the future. Its volume more than 0 and at most a litre
+    (`flush_volume_refused`); a second flush of the site at the same minute only when the nurse
+    said so (`again`: asked on "again" first, `flush_again_asked`)."""
     _require_in_progress(site.encounter)
     if site.discontinued_at is not None and site.discontinued_at < at:
         raise ChartError({None: [f"Site S{site.pk} was discontinued: it cannot be flushed."]})
     if (placed := _flushed_before_placed(site, at)) is not None:
         raise ChartError({"at": [placed]})
+    if (volume := flush_volume_refused(volume_ml)) is not None:
+        raise ChartError({"volume_ml": [volume]})
+    if not again and (asked := flush_again_asked(site, at)) is not None:
+        raise ChartError({"again": [asked]})
     return _flush_create(
         site=site, at=at, now=now or timezone.now(), solution=solution, volume_ml=volume_ml
     )
@@ -1136,6 +1189,8 @@ def administration_pause(
         raise ChartError({None: [f"{current.drug.name} is already paused."]})
     now = now or timezone.now()
     _pause_times_refused(current, start=at, end=None, now=now)
+    if (over := _pause_over_rate_change(current, start=at, end=None)) is not None:
+        raise ChartError({"start": [over]})
     pause = Pause.objects.create(administration=current, start=at)
     _bump(current, [])
     _refuse_input_errors(current.encounter, current.pk, now)
@@ -1156,6 +1211,8 @@ def administration_resume(
         raise ChartError({None: [f"{current.drug.name} is not paused."]})
     now = now or timezone.now()
     _pause_times_refused(current, start=pause.start, end=at, now=now, pause=pause)
+    if (over := _pause_over_rate_change(current, start=pause.start, end=at)) is not None:
+        raise ChartError({"end": [over]})
     pause.end = at
     pause.save(update_fields=["end"])
     _bump(current, [])
@@ -1189,6 +1246,8 @@ def pause_add(
         raise ChartError({"reason": [f"Unknown pause reason {reason!r}."]})
     now = now or timezone.now()
     _pause_times_refused(current, start=start, end=end, now=now)
+    if (over := _pause_over_rate_change(current, start=start, end=end)) is not None:
+        raise ChartError({"end": [over]})
     with history_context(action="pause_add"):
         pause = Pause.objects.create(administration=current, start=start, end=end, reason=reason)
     _bump(current, [])
@@ -1376,6 +1435,8 @@ def pause_update(
         raise ChartError({"end": [_resume_before_pause(current, start, end)]})
     if reason is not None and reason not in {"", *Pause.Reason.values}:
         raise ChartError({"reason": [f"Unknown pause reason {reason!r}."]})
+    if (over := _pause_over_rate_change(current, start=start, end=end)) is not None:
+        raise ChartError({"end" if end is not None else "start": [over]})
     what = [
         f"{name}: {_shown(before, encounter)} -> {_shown(after, encounter)}"
         for name, before, after in (("paused", pause.start, start), ("resumed", pause.end, end))
@@ -1402,6 +1463,31 @@ def _resume_before_pause(administration: Administration, start: datetime, end: d
     return (
         f"The resume time ({date_hhmm(end, zone)}) is before the pause of "
         f"{administration.drug.name} at {date_hhmm(start, zone)}: a resume comes after its pause."
+    )
+
+
+def _pause_over_rate_change(
+    administration: Administration, *, start: datetime, end: datetime | None
+) -> str | None:
+    """Why a pause from `start` to `end` (None: still paused) cannot be charted: a rate change
+    of the infusion is charted inside it (after its start, before its end), when it ran at no
+    rate. The rate change's own service refuses the other way round (`rates.rate_change_record`:
+    QA walkthrough, a rate change at 18:22 inside a pause 18:20-18:25 was charted)."""
+    # By the minute, as the rate change's own check (a rate change at the minute a pause
+    # begins or ends is at its edge, not inside it).
+    inside = administration.rate_changes.filter(
+        at__gte=start.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    )
+    if end is not None:
+        inside = inside.filter(at__lt=end.replace(second=0, microsecond=0))
+    change = inside.order_by("at", "pk").first()
+    if change is None:
+        return None
+    zone = administration.encounter.zone
+    return (
+        f"A rate change is charted at {hhmm(change.at, zone)} "
+        f"({change.rate_ml_h.normalize():f} mL/h): the infusion ran then, so a pause over it "
+        "cannot be charted. Correct or remove that rate change first."
     )
 
 
@@ -1525,6 +1611,20 @@ def addendum_write(
                     "flush_at": [
                         f"S{flush_site.pk} was discontinued at {date_hhmm(out, encounter.zone)}: "
                         "a flush after it cannot be charted on it."
+                    ]
+                }
+            )
+        if (volume := flush_volume_refused(flush_volume_ml)) is not None:
+            raise ChartError({"flush_volume_ml": [volume]})
+        if (earlier := flush_same_minute(flush_site, flush_at)) is not None:
+            # A missed flush is one not on the record: at the minute of one charted, it is the
+            # same flush charted twice (the bedside asks first; an addendum is not asked twice).
+            raise ChartError(
+                {
+                    "flush_at": [
+                        f"A flush of S{flush_site.pk} is charted at "
+                        f"{hhmm(earlier.at, encounter.zone)} already: a missed flush is one not "
+                        "on the record."
                     ]
                 }
             )

@@ -17,7 +17,7 @@ summary afresh (`refreshes_summary`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from mar.audit.context import history_context
-from mar.clock import date_hhmm
+from mar.clock import date_hhmm, hhmm
 from mar.models import Administration, Pause, RateChange
 from mar.record import administration_record_id
 from mar.services.charting import (
@@ -38,6 +38,41 @@ from mar.services.charting import (
 from mar.summary import refreshes_summary
 
 VOLUME_FIELDS = ("rate_ml_h", "bag_volume_ml", "vtbi_ml", "volume_infused_ml")
+
+# A rate's plausibility (QA walkthrough: 999,999 mL/h was charted). Most volumetric pumps top
+# out at 999 mL/h (a few at 1,200 in a rapid mode): above it a rate change is asked about first
+# (`rate_confirm`); above 6,000 mL/h (100 mL a minute, a pressure-bag bolus) no infusion of an
+# infusion centre runs, and it is refused.
+RATE_USUAL_MAX_ML_H = Decimal(999)
+RATE_MAX_ML_H = Decimal(6000)
+RATE_TOO_HIGH = "No infusion runs faster than 6,000 mL/h (100 mL a minute): check the rate."
+RATE_NOT_MORE_THAN_0 = "A rate is more than 0 mL/h: to stop, use Stop."
+
+
+def rate_refused(rate_ml_h: Decimal) -> str | None:
+    """Why a rate cannot be charted: 0 or less (stop instead), above RATE_MAX_ML_H."""
+    if rate_ml_h <= 0:
+        return RATE_NOT_MORE_THAN_0
+    if rate_ml_h > RATE_MAX_ML_H:
+        return RATE_TOO_HIGH
+    return None
+
+
+def rate_high_asked(rate_ml_h: Decimal) -> str | None:
+    """What is asked before a rate above what most pumps run is charted; None below it."""
+    if rate_ml_h <= RATE_USUAL_MAX_ML_H:
+        return None
+    return (
+        f"Above 999 mL/h: check the rate ({_ml(rate_ml_h)} mL/h is faster than most pumps run). "
+        "Tick the box to chart it as typed."
+    )
+
+
+def _rate_checked(rate_ml_h: Decimal, *, high_confirmed: bool) -> None:
+    if (refused := rate_refused(rate_ml_h)) is not None:
+        raise ChartError({"rate_ml_h": [refused]})
+    if not high_confirmed and (asked := rate_high_asked(rate_ml_h)) is not None:
+        raise ChartError({"rate_confirm": [asked]})
 
 
 def _subject(administration: Administration) -> str:
@@ -61,9 +96,13 @@ def rate_change_record(
     version: int | None = None,
     now: datetime | None = None,
     addendum_why: str = "",
+    high_confirmed: bool = False,
 ) -> RateChange:
     """A new rate from `at` on, with why (titration per protocol, reaction, ...); on a signed
-    record an addendum (`addendum_why`: its reason)."""
+    record an addendum (`addendum_why`: its reason). The rate more than 0 and at most
+    RATE_MAX_ML_H; above RATE_USUAL_MAX_ML_H only once confirmed (`high_confirmed`, asked on
+    "rate_confirm"). Its time within the run, not inside a pause, not at the minute of another
+    rate change of the same infusion (`_rate_time_refused`)."""
     signed = signed_change_allowed(administration.encounter, user=user, addendum_why=addendum_why)
     current = Administration.objects.select_for_update().get(pk=administration.pk)
     if version is not None and current.version != version:
@@ -72,8 +111,7 @@ def rate_change_record(
         raise ChartError({None: [f"{current.drug.name} is not an infusion: it has no rate."]})
     if not reason.strip():
         raise ChartError({"reason": ["Say why the rate changed."]})
-    if rate_ml_h <= 0:
-        raise ChartError({"rate_ml_h": ["A rate is more than 0 mL/h: to stop, use Stop."]})
+    _rate_checked(rate_ml_h, high_confirmed=high_confirmed)
     zone = current.encounter.zone
     _rate_time_refused(current, at=at, now=now)
     change = RateChange.objects.create(
@@ -90,11 +128,18 @@ def rate_change_record(
 
 
 def _rate_time_refused(
-    administration: Administration, *, at: datetime, now: datetime | None
+    administration: Administration,
+    *,
+    at: datetime,
+    now: datetime | None,
+    other_than: int | None = None,
 ) -> None:
     """A rate change's time within the run of its infusion (its start to its stop) and not in
     the future, refused beside "at" naming the date and time (bedside finding 2: a time alone
-    is ambiguous at midnight)."""
+    is ambiguous at midnight). Nor inside a pause (after its start, before its end: at the
+    resume it is the rate it resumes at), nor at the minute of another rate change of the same
+    infusion (QA walkthrough: both were charted without a word; `other_than`: the row being
+    corrected)."""
     zone = administration.encounter.zone
     if at < administration.start:
         raise ChartError(
@@ -115,6 +160,40 @@ def _rate_time_refused(
             }
         )
     times_not_in_the_future(now, zone=zone, at=at)
+    minute = at.replace(second=0, microsecond=0)
+    for pause in administration.pauses.order_by("start", "pk"):
+        # By the minute, as the chart shows them: a rate change typed 18:25 is at a resume
+        # tapped at 18:25:30, not inside its pause.
+        if _minute(pause.start) < minute and (pause.end is None or minute < _minute(pause.end)):
+            during = (
+                f"{hhmm(pause.start, zone)}–{hhmm(pause.end, zone)}"
+                if pause.end is not None
+                else f"since {hhmm(pause.start, zone)}"
+            )
+            raise ChartError(
+                {
+                    "at": [
+                        f"The infusion was paused {during}: a rate change then cannot be "
+                        "charted (it ran at no rate). Chart it at the resume, or after."
+                    ]
+                }
+            )
+    others = administration.rate_changes.exclude(pk=other_than).filter(
+        at__gte=minute, at__lt=minute + timedelta(minutes=1)
+    )
+    if (same := others.order_by("at", "pk").first()) is not None:
+        raise ChartError(
+            {
+                "at": [
+                    f"A rate change at {hhmm(same.at, zone)} ({_ml(same.rate_ml_h)} mL/h) is "
+                    "charted already: correct that one instead, or give another minute."
+                ]
+            }
+        )
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
 
 
 def _rate_row(change: RateChange, zone: ZoneInfo) -> dict[str, str]:
@@ -145,6 +224,7 @@ def rate_change_update(
     user: AbstractBaseUser,
     now: datetime | None = None,
     addendum_why: str = "",
+    high_confirmed: bool = False,
 ) -> RateChange:
     """A rate change charted wrong (125 typed for 152 mL/h, or the wrong time) corrected in its
     row: checked as a new one is (more than 0 mL/h, within the infusion's start and stop, not in
@@ -158,12 +238,12 @@ def rate_change_update(
         rate_change.administration.encounter, user=user, addendum_why=addendum_why
     )
     current, row = _row_locked(rate_change, version)
-    if rate_ml_h <= 0:
-        raise ChartError({"rate_ml_h": ["A rate is more than 0 mL/h: to stop, use Stop."]})
+    # A rate kept as charted is not asked about again (it was, when charted).
+    _rate_checked(rate_ml_h, high_confirmed=high_confirmed or rate_ml_h == row.rate_ml_h)
     zone = current.encounter.zone
     if at == row.at.replace(second=0, microsecond=0):
         at = row.at  # the form's minute of a time tapped "now": the time as charted, unchanged
-    _rate_time_refused(current, at=at, now=now)
+    _rate_time_refused(current, at=at, now=now, other_than=row.pk)
     before = _rate_row(row, zone)
     what = []
     if row.at != at:
@@ -236,11 +316,19 @@ def volumes_update(
     volume_infused_ml: Decimal | None,
     user: AbstractBaseUser | None = None,
     addendum_why: str = "",
+    rate_confirm: bool = False,
 ) -> Administration:
     """The rate at start, bag, VTBI and volume infused; on a signed record an addendum saying
-    each one changed, from and to (`addendum_why`: its reason)."""
+    each one changed, from and to (`addendum_why`: its reason). The rate at most RATE_MAX_ML_H;
+    a new one above RATE_USUAL_MAX_ML_H only once confirmed (`rate_confirm`, asked on it; the
+    rate as stored is not asked about again)."""
     signed = signed_change_allowed(administration.encounter, user=user, addendum_why=addendum_why)
     current = Administration.objects.select_for_update().get(pk=administration.pk)
+    if rate_ml_h is not None and rate_ml_h > RATE_MAX_ML_H:
+        raise ChartError({"rate_ml_h": [RATE_TOO_HIGH]})
+    if rate_ml_h is not None and rate_ml_h != current.rate_ml_h and not rate_confirm:
+        if (asked := rate_high_asked(rate_ml_h)) is not None:
+            raise ChartError({"rate_confirm": [asked]})
     if vtbi_ml is not None and bag_volume_ml is not None and vtbi_ml > bag_volume_ml:
         raise ChartError({"vtbi_ml": ["The volume to be infused is more than the bag holds."]})
     typed = dict(

@@ -99,7 +99,8 @@ def test_a_mistaken_flush_is_removed_from_a_record_in_progress_and_audited(clien
     encounter, adm = running_visit()
     client = client_as(roles.NURSE)
     client.post(_flush_url(encounter, adm.site_id))
-    client.post(_flush_url(encounter, adm.site_id))  # the double tap
+    # the double tap, charted once she said so (asked first: a flush in the same minute)
+    client.post(_flush_url(encounter, adm.site_id), {f"flush{adm.site_id}-again": "1"})
     first, second = Flush.objects.filter(encounter=encounter)
     page = client.get(reverse("mar:encounter", args=[encounter.pk])).content.decode()
     url = reverse("mar:flush_remove", args=[encounter.pk, second.pk])
@@ -166,8 +167,9 @@ def test_a_flushs_rows_build_a_remove_form_only_where_it_has_a_field(
     monkeypatch.setattr(chart_context, "FlushRemoveForm", counted)
     client = client_as(roles.NURSE)
     site = chemo_encounter.sites.get()
+    again = {f"flush{site.pk}-again": "1"}  # flushes in the same minute, charted as meant
     for _ in range(3):
-        html = client.post(_flush_url(chemo_encounter, site.pk), **HX).content.decode()
+        html = client.post(_flush_url(chemo_encounter, site.pk), again, **HX).content.decode()
     assert html.count('data-testid="flush-remove"') == chemo_encounter.flushes.count() == 4
     assert built == []
     # Signed, with a reason for each error the sign-off asks one for.
@@ -274,8 +276,14 @@ def test_flush_now_confirms_and_the_chip_shows_the_last_flush(client_as) -> None
     hhmm = f"{flush.at.astimezone(factories.NEW_YORK):%H:%M}"
     assert f"Flush charted on S{adm.site_id} at {hhmm}." in html
     assert f'<span data-testid="last-flush">last flush {hhmm}</span>' in html
-    # Without JavaScript: the redirect, and the confirmation on the chart it leads to.
+    # Without JavaScript: a second tap in the same minute is asked first, nothing charted...
     response = client.post(_flush_url(encounter, adm.site_id), follow=True)
+    asked = f"A flush of S{adm.site_id} was charted at {hhmm}: chart it again?"
+    assert asked in response.content.decode()
+    assert Flush.objects.filter(encounter=encounter).count() == 1
+    # ... and charted once she says so: the redirect, and the confirmation on the chart.
+    again = {f"flush{adm.site_id}-again": "1"}
+    response = client.post(_flush_url(encounter, adm.site_id), again, follow=True)
     assert "Flush charted on S" in response.content.decode()
     assert Flush.objects.filter(encounter=encounter).count() == 2
 
@@ -370,7 +378,7 @@ def test_a_missed_flush_charted_by_addendum_keeps_its_solution_and_volume_and_sh
 @pytest.mark.parametrize(
     ("field", "typed", "said"),
     [
-        ("flush_volume_ml", "-2", "Ensure this value is greater than or equal to 0."),
+        ("flush_volume_ml", "-2", "A flush has a volume: more than 0 mL (10 for a usual flush)."),
         ("flush_solution", "x" * 61, "Ensure this value has at most 60 characters"),
     ],
 )

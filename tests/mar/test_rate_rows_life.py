@@ -1,7 +1,8 @@
 """A stateful property test of an infusion's rate changes over its record's life: added,
 corrected in their row (rate, time), removed when charted in error, from a card out of date
 (another nurse saved since), with the rate or time wrong (0 mL/h, before the start, after the
-stop), then signed, after which each change is an addendum (with or without its reason).
+stop, at the minute of another row), then signed, after which each change is an addendum (with
+or without its reason).
 
 After every step:
 - every rate change is stored as the nurse last gave it, none lost, none doubled (the rows are
@@ -76,8 +77,10 @@ class RateRows(RuleBasedStateMachine):
     def _at(self, minute: int):
         return self.adm.start + timedelta(minutes=minute)
 
-    def _fits(self, minute: int, rate: Decimal) -> bool:
-        return 0 <= minute <= RUN_MINUTES and rate > 0
+    def _fits(self, minute: int, rate: Decimal, row: int | None = None) -> bool:
+        # Not at the minute of another row (two rate changes at one minute are refused).
+        taken = {at for pk, (at, _rate) in self.rows.items() if pk != row}
+        return 0 <= minute <= RUN_MINUTES and rate > 0 and self._at(minute) not in taken
 
     def _why(self, give: bool) -> str:
         return "read from the pump again" if give else ""
@@ -111,7 +114,7 @@ class RateRows(RuleBasedStateMachine):
     def correct(self, data, minute: int, rate: Decimal, why: bool, stale: bool) -> None:
         pk = data.draw(st.sampled_from(sorted(self.rows)))
         same = self.rows[pk] == (self._at(minute), rate)
-        ok = self._fits(minute, rate) and not stale and (why or not self.signed)
+        ok = self._fits(minute, rate, row=pk) and not stale and (why or not self.signed)
         try:
             rates.rate_change_update(
                 rate_change=RateChange.objects.get(pk=pk),

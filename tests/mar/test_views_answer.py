@@ -131,9 +131,10 @@ def test_a_flushs_answer_costs_the_same_queries_whatever_the_size_of_the_record(
     def flush_queries(encounter: Encounter) -> int:
         site = encounter.sites.get()
         url = reverse("mar:site_flush", args=[encounter.pk, site.pk])
-        client.post(url, {}, **HX)  # warm the session
+        again = {f"flush{site.pk}-again": "1"}  # a second flush in the minute, as meant
+        client.post(url, again, **HX)  # warm the session
         with CaptureQueriesContext(connection) as captured:
-            assert client.post(url, {}, **HX).status_code == 200
+            assert client.post(url, again, **HX).status_code == 200
         return len(captured)
 
     small = factories.chemo_encounter_create()

@@ -92,6 +92,7 @@ def test_flush_solution_and_volume_are_charted_with_the_flush_in_one_insert() ->
     assert not [q for q in queries.captured_queries if 'UPDATE "mar_flush"' in q["sql"]]
     flush.refresh_from_db()
     assert (flush.solution, flush.volume_ml) == ("heparin 100 units/mL", 5)
-    left_empty = charting.flush_chart(site=adm.site, at=adm.start)
+    # A second flush at the same minute is charted once the nurse said so (`again`).
+    left_empty = charting.flush_chart(site=adm.site, at=adm.start, again=True)
     left_empty.refresh_from_db()
     assert (left_empty.solution, left_empty.volume_ml) == ("", None)
