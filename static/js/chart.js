@@ -604,6 +604,21 @@
     });
   });
 
+  // The chart's other forms (Stop now's "mL infused", a rate change, volumes, a flush's mL):
+  // one holding a number that cannot be read is not sent at all (sent, it read as left empty:
+  // a stop charted with no volume, a rate refused as missing), "Enter a number" beside it.
+  // Caught before htmx's own listener on the form (capture, at the document).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || !form.matches || form.matches(CARD_FORMS)) return;
+    var bad = badNumbers(form);
+    if (!bad.length) return;
+    event.preventDefault();
+    event.stopPropagation();
+    bad.forEach(function (el) { numberHint(el, true); });
+    bad[0].focus();
+  }, true);
+
   // What a save would send that she changed, but the fields that cannot be read (not sent).
   function unsentFields(form) {
     var bad = badNumbers(form);

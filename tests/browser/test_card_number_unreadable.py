@@ -93,3 +93,42 @@ def test_a_dose_cleared_on_purpose_is_still_cleared(browser_page, live_server) -
     wait_until_saved(page, adm.pk)
     assert Administration.objects.get(pk=adm.pk).dose_value is None
     assert page.locator(f"#adm-{adm.pk} [data-testid=number-hint]").count() == 0
+
+
+def test_a_rate_change_with_a_rate_that_cannot_be_read_is_not_sent(
+    browser_page, live_server
+) -> None:
+    """The chart's other forms too: "1e" typed as a rate change's rate was sent empty (the form
+    leaves the browser's own check off, `novalidate`, to say its refusals beside the fields),
+    and the answer asked for a rate she had typed. Now nothing is sent: "Enter a number" beside
+    the field, what she typed kept; put right, the rate change is charted."""
+    from playwright.sync_api import expect
+
+    encounter, adm = running_visit()
+    page = browser_page
+    open_chart(page, live_server, encounter)
+    posts: list[str] = []
+    page.on(
+        "request",
+        lambda r: r.method == "POST" and "/rate/" in r.url and posts.append(r.post_data or ""),
+    )
+    card = page.locator(f"#adm-{adm.pk}")
+    card.locator("summary", has_text="Rate change").click()
+    form = card.locator("[data-testid=rate-form]")
+    rate = form.locator("input[name$='-rate_ml_h']")
+    rate.press_sequentially("1e")
+    assert _unreadable(rate)
+    form.locator("input[name$='-reason']").fill("protocol step 2")
+    form.locator("[data-testid=rate-save]").click()
+    hint = form.get_by_test_id("number-hint")
+    expect(hint).to_have_text("Enter a number")
+    page.wait_for_timeout(500)
+    assert posts == []
+    assert _unreadable(rate)  # what she typed, kept
+    assert adm.rate_changes.count() == 0
+
+    rate.fill("120")
+    expect(hint).to_have_count(0)
+    with page.expect_response(lambda r: "/rate/" in r.url, timeout=SAVE_WAIT):
+        form.locator("[data-testid=rate-save]").click()
+    assert len(posts) == 1 and "rate_ml_h=120" in posts[0]
