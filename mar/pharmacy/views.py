@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mar import care_views
-from mar.forms import AmountField, apply_validation_error
+from mar.forms import AmountField, apply_validation_error, plain_number
 from mar.models import (
     NDC_ONE_RELATION,
     Administration,
@@ -675,7 +675,7 @@ def _drug_page(
         or (
             DrugMaxDoseForm(
                 initial={
-                    "max_dose_amount": drug.max_dose_amount,
+                    "max_dose_amount": plain_number(drug.max_dose_amount),  # 3, not 3.0000
                     "max_dose_unit": drug.max_dose_unit,
                 }
             )
@@ -687,9 +687,13 @@ def _drug_page(
         or (
             DrugMaxDoseByBodyForm(
                 initial={
-                    "max_dose_per_kg_amount": drug.max_dose_per_kg_amount,
+                    "max_dose_per_kg_amount": plain_number(
+                        drug.max_dose_per_kg_amount
+                    ),  # 3, not 3.0000
                     "max_dose_per_kg_unit": drug.max_dose_per_kg_unit,
-                    "max_dose_per_m2_amount": drug.max_dose_per_m2_amount,
+                    "max_dose_per_m2_amount": plain_number(
+                        drug.max_dose_per_m2_amount
+                    ),  # 3, not 3.0000
                     "max_dose_per_m2_unit": drug.max_dose_per_m2_unit,
                 }
             )

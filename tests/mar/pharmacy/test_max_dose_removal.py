@@ -151,3 +151,18 @@ def test_by_body_the_service_refuses_each_unit_with_no_amount(pharmacist_user) -
         "max_dose_per_kg_amount": [MAX_DOSE_AMOUNT_MISSING],
         "max_dose_per_m2_amount": [MAX_DOSE_AMOUNT_MISSING],
     }
+
+
+def test_the_drug_page_shows_each_maximum_as_written_not_stored(client_as) -> None:
+    # Stored with four decimals (Decimal("16.0000")): the fields show 16, 20 and 800, as the
+    # label above them says them (QA: "3.0000" and "35.0000" in the pharmacist's fields).
+    found = vancomycin_by_body()
+    Drug.objects.filter(pk=found.pk).update(max_dose_amount=Decimal("2.5000"), max_dose_unit="g")
+    page = client_as(roles.PHARMACIST).get(reverse("pharmacy:drug", args=[found.pk]))
+    html = page.content.decode()
+    for name, shown in (
+        ("max_dose_amount", "2.5"),
+        ("max_dose_per_kg_amount", "20"),
+        ("max_dose_per_m2_amount", "800"),
+    ):
+        assert f'name="{name}" value="{shown}"' in html, name
