@@ -506,7 +506,7 @@ class FlushForm(ZonedForm):
     at = LocalTimeField(label="Flush given at", required=False)
     late = forms.BooleanField(required=False, widget=forms.HiddenInput())
     # A second flush of the site at the same minute, charted once the nurse said so (asked on
-    # this field: `charting.flush_again_asked`).
+    # this field: `charting.flush_again_question`).
     again = forms.BooleanField(required=False, widget=forms.HiddenInput())
 
     def clean(self) -> dict[str, Any]:

@@ -91,6 +91,14 @@ def record_dict_from_encounter(encounter: Encounter) -> dict[str, Any]:
     return record_dicts_from_encounters([encounter])[encounter.pk]
 
 
+def record_dict_and_flushes(encounter: Encounter) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`record_dict_from_encounter`, with the flushes' rows it was made of (pk, site_id and `at`
+    to the microsecond, in time order): a flush charted is checked against the others in the
+    same read (`charting.flush_chart`: a second in a minute is asked first, issue 19)."""
+    documents, flushes = _record_dicts([encounter])
+    return documents[encounter.pk], flushes[encounter.pk]
+
+
 _SITE_FIELDS = ("pk", "encounter_id", "kind", "location", "separate_site_reason")
 _ORDER_FIELDS = (
     "pk", "encounter_id", "drug__name", "route", "dose", "indication", "purpose",
@@ -112,6 +120,13 @@ def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, d
 
     The rows are read as plain values, not model instances (issue 19: building the instances
     and their related managers was most of a bridge run on a large record)."""
+    return _record_dicts(encounters)[0]
+
+
+def _record_dicts(
+    encounters: Iterable[Encounter],
+) -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """`record_dicts_from_encounters`, and each encounter's flush rows."""
     encounters = list(encounters)
     ids = [e.pk for e in encounters]
 
@@ -122,7 +137,7 @@ def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, d
         return grouped
 
     if not ids:
-        return {}
+        return {}, {}
     site_rows, order_rows, adm_rows, pause_rows, rate_rows, flush_rows = _rows(ids)
     sites = by_key(site_rows, "encounter_id")
     orders = by_key(order_rows, "encounter_id")
@@ -131,7 +146,7 @@ def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, d
     flushes = by_key(flush_rows, "encounter_id")
     administrations = by_key(adm_rows, "encounter_id")
     policies = payer_policies(e.payer_id for e in encounters)
-    return {
+    documents = {
         e.pk: _record_dict(
             e,
             policy=policies.get(e.payer_id or 0),
@@ -144,6 +159,7 @@ def record_dicts_from_encounters(encounters: Iterable[Encounter]) -> dict[int, d
         )
         for e in encounters
     }
+    return documents, {e.pk: flushes[e.pk] for e in encounters}
 
 
 def _row_queries(ids: list[int]) -> list[QuerySet[Any, dict[str, Any]]]:

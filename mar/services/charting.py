@@ -49,6 +49,7 @@ from mar.models import (
 )
 from mar.record import (
     administration_record_id,
+    record_dict_and_flushes,
     record_dict_from_encounter,
     record_id,
 )
@@ -140,7 +141,11 @@ def _record_error(exc: RecordError) -> ChartError:
 
 
 def record_checked(encounter: Encounter) -> Record:
-    document = record_dict_from_encounter(encounter)
+    return _record_parsed(encounter, record_dict_from_encounter(encounter))
+
+
+def _record_parsed(encounter: Encounter, document: dict[str, Any]) -> Record:
+    """The record read (`document`), checked readable; kept for the summary's refresh."""
     record_read(encounter.pk, document)  # the summary's refresh reuses it (mar/summary.py)
     try:
         return parse_record(document)
@@ -633,14 +638,24 @@ def _flush_create(
     now: datetime,
     solution: str = "",
     volume_ml: Decimal | None = None,
+    ask_again: bool = False,
 ) -> Flush:
     """Chart a flush; refused (ChartError on "flushes") for the engine's input errors on it
-    (DOC-3: a flush in the future)."""
+    (DOC-3: a flush in the future). `ask_again`: asked first (ChartError on "again") when the
+    site has a flush at the same minute already; the caller's transaction is then rolled back,
+    the flush inserted here with it (nothing is charted)."""
     encounter = site.encounter
     flush = Flush.objects.create(
         encounter=encounter, site=site, at=at, solution=solution.strip(), volume_ml=volume_ml
     )
-    record = record_checked(encounter)
+    # The site's other flushes are in the record's read (issue 19: no read of their own, the
+    # statement a first flush in a minute sent more). It runs after the insert, under the
+    # encounter's lock (`_require_in_progress`): a flush of the same site committed by a tap that
+    # held the lock before this one is in it, so two taps at once cannot both pass.
+    document, flushes = record_dict_and_flushes(encounter)
+    if ask_again and (earlier := _same_minute(flushes, site.pk, at, but=flush.pk)) is not None:
+        raise ChartError({"again": [flush_again_question(site, earlier)]})
+    record = _record_parsed(encounter, document)
     this = (record_id("S", site.pk), at.replace(microsecond=0))  # as the bridge reads it
     errors = []
     for finding in _checked_findings(encounter, record, now):
@@ -688,29 +703,46 @@ def flush_volume_refused(volume_ml: Decimal | None) -> str | None:
     return None
 
 
+def _near(flush_at: datetime, at: datetime) -> bool:
+    """The same minute on the chart's clock, or less than a minute apart (the first implies the
+    second: one test)."""
+    return abs(flush_at - at) < timedelta(minutes=1)
+
+
 def flush_same_minute(site: AccessSite, at: datetime) -> Flush | None:
     """A flush already charted on `site` at the minute of `at` (the same minute on the chart's
     clock, or less than a minute apart): a second one then is most often a double entry."""
     near = Flush.objects.filter(
         site=site, at__gt=at - timedelta(minutes=1), at__lt=at + timedelta(minutes=1)
     )
-    minute = at.replace(second=0, microsecond=0)
     for flush in near.order_by("at", "pk"):
-        if abs(flush.at - at) < timedelta(minutes=1) or (
-            flush.at.replace(second=0, microsecond=0) == minute
-        ):
+        if _near(flush.at, at):
             return flush
     return None
 
 
-def flush_again_asked(site: AccessSite, at: datetime) -> str | None:
-    """What is asked before a second flush of `site` at the same minute is charted (nothing is
-    doubled silently; a second flush in one minute, before and after a quick push, happens)."""
-    earlier = flush_same_minute(site, at)
-    if earlier is None:
-        return None
+def _same_minute(
+    rows: list[dict[str, Any]], site_id: int, at: datetime, *, but: int
+) -> datetime | None:
+    """`flush_same_minute` over the record's flush rows (in time order), the flush `but` (the
+    one being charted) aside: the first one's time, or None."""
+    for row in rows:
+        if (
+            row["site_id"] == site_id
+            and row["pk"] != but
+            and row["at"] is not None
+            and _near(row["at"], at)
+        ):
+            return row["at"]  # type: ignore[no-any-return]
+    return None
+
+
+def flush_again_question(site: AccessSite, earlier: datetime) -> str:
+    """What is asked before a second flush of `site` at the same minute (at `earlier`) is
+    charted (nothing is doubled silently; a second flush in one minute, before and after a quick
+    push, happens)."""
     return (
-        f"A flush of S{site.pk} was charted at {hhmm(earlier.at, site.encounter.zone)}: "
+        f"A flush of S{site.pk} was charted at {hhmm(earlier, site.encounter.zone)}: "
         "chart it again?"
     )
 
@@ -729,7 +761,8 @@ def flush_chart(
     """A flush on a site, now or at a typed time, with its solution and volume (NS 10 mL; a
     heparin lock); DOC-3 refuses one in the future. Its volume more than 0 and at most a litre
     (`flush_volume_refused`); a second flush of the site at the same minute only when the nurse
-    said so (`again`: asked on "again" first, `flush_again_asked`)."""
+    said so (`again`; else asked on "again" first, `flush_again_question`, and nothing charted:
+    checked in the record's read after the insert, which is then rolled back)."""
     _require_in_progress(site.encounter)
     if site.discontinued_at is not None and site.discontinued_at < at:
         raise ChartError({None: [f"Site S{site.pk} was discontinued: it cannot be flushed."]})
@@ -737,10 +770,13 @@ def flush_chart(
         raise ChartError({"at": [placed]})
     if (volume := flush_volume_refused(volume_ml)) is not None:
         raise ChartError({"volume_ml": [volume]})
-    if not again and (asked := flush_again_asked(site, at)) is not None:
-        raise ChartError({"again": [asked]})
     return _flush_create(
-        site=site, at=at, now=now or timezone.now(), solution=solution, volume_ml=volume_ml
+        site=site,
+        at=at,
+        now=now or timezone.now(),
+        solution=solution,
+        volume_ml=volume_ml,
+        ask_again=not again,
     )
 
 

@@ -212,3 +212,55 @@ def test_two_nurses_saving_at_once_one_saves_the_other_is_told() -> None:
     assert shown == winner  # the one told sees the winner's version
     saved = Administration.objects.get(pk=adm.pk)
     assert (saved.bag, saved.version) == (winner, 2)
+
+
+@pytest.mark.postgresql("row locks: SQLite has none (the demo's database)")
+@pytest.mark.django_db(transaction=True)
+def test_two_flushes_of_a_site_in_one_minute_at_once_one_is_charted_the_other_asked(
+    monkeypatch,
+) -> None:
+    """A second flush in a minute is asked first (issue 19: checked in the record's read after
+    the insert, under the encounter's lock). Two taps at once: the first holds the lock, its
+    flush inserted, while the second waits on the lock; the second then reads the first's flush
+    and is asked, nothing of it charted."""
+    import threading
+    import time
+
+    encounter, adm = running_visit()
+    at = adm.start.replace(second=0, microsecond=0) + timedelta(minutes=5)
+    inserted, waiting = threading.Event(), threading.Event()
+    read = charting.record_dict_and_flushes
+    first: list[threading.Thread] = []
+
+    def held(encounter: Encounter):  # the first tap: its flush inserted, the lock held
+        if threading.current_thread() is first[0]:
+            inserted.set()
+            waiting.wait(10)
+            time.sleep(0.3)  # the second's lock read sent, and waiting
+        return read(encounter)
+
+    monkeypatch.setattr(charting, "record_dict_and_flushes", held)
+    results: list[str] = []
+
+    def flush(second: bool) -> None:
+        try:
+            site = encounter.sites.model.objects.select_related("encounter").get(pk=adm.site_id)
+            if second:
+                inserted.wait(10)
+                waiting.set()
+            charting.flush_chart(site=site, at=at + timedelta(seconds=second * 20))
+            results.append("charted")
+        except ChartError as asked:
+            results.append(f"asked: {asked.errors}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=flush, args=(second,)) for second in (False, True)]
+    first.append(threads[0])
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 2 and results[0] == "charted", results
+    assert "chart it again?" in results[1]
+    assert list(encounter.flushes.values_list("at", flat=True)) == [at]
