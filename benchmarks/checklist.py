@@ -261,7 +261,8 @@ def run(  # noqa: C901
         "bare": lambda i: client.get(bare_url),
         "checklist": lambda i: client.get(checklist_url, **hx),
         "save": save,
-        # Meant again in the minute of the last flush (else asked first, and nothing charted).
+        # Meant again in the minute of the last flush (else asked first, and nothing charted);
+        # the statements of a first flush in its minute (asked about from the record's read).
         "flush": lambda i: client.post(flush_url, {f"flush{site.pk}-again": "1"}, **hx),
         "pause/resume": lambda i: at_action(running, "pause" if i % 2 == 0 else "resume"),
         "start": start_one,

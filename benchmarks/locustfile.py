@@ -143,7 +143,9 @@ class Nurse(Signed):
         if sites:
             self.action(
                 f"{base}/sites/{sites[0]}/flush/",
-                {f"flush{sites[0]}-again": "1"},  # meant, in the minute of the last one too
+                # Meant, in the minute of the last one too: the statements of a first flush in
+                # its minute (asked about from the record's read, 14 either way).
+                {f"flush{sites[0]}-again": "1"},
                 "flush = live checklist round trip (htmx)",
             )
         self.client.get(f"{base}/checklist/", headers=HTMX, name="checklist (GET)")

@@ -9,6 +9,8 @@ CPU per request that bounds how many a machine serves before it saturates (issue
     .venv/bin/python benchmarks/rounds.py --visits 10 --split   # compiling SQL, database, templates
     .venv/bin/python benchmarks/rounds.py --visits 6 --fields   # forms built, fields drawn
     .venv/bin/python benchmarks/rounds.py --visits 2 --queries flush   # one request's statements
+    .venv/bin/python benchmarks/rounds.py --visits 2 --queries flush --flush-typed
+        # ... each flush a first in its minute (typed at a minute of its own), not "again"
 
 It creates a throwaway test database (test_<name>), makes visits as `benchmarks/load.py` seeds
 them (a peripheral IV, a hydration, an antiemetic and a chemotherapy order) and, with Django's
@@ -55,7 +57,7 @@ ACTIONS = ("start (htmx)", "flush (htmx)", "stop (htmx)")
 CHART_NOW = re.compile(r'data-now="([^"]+)"')  # the chart's clock, in the encounter's zone
 
 
-def started_at(chart: str) -> str:
+def started_at(chart: str, minutes: int = 2) -> str:
     """A start two minutes ago, on the encounter's wall clock (the chart's `data-now`; New York,
     the factories' zone, on a checkout without it). Started "now", the stop that follows within
     the same minute would be refused (a stop not after its start), as a nurse's would."""
@@ -64,7 +66,10 @@ def started_at(chart: str) -> str:
 
     found = CHART_NOW.search(chart)
     now = datetime.fromisoformat(found[1]) if found else datetime.now(ZoneInfo("America/New_York"))
-    return (now - timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M")
+    return (now - timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M")
+
+
+FLUSH_TYPED = [False]  # --flush-typed: each round's flush at a minute of its own, not "again"
 
 
 ROUNDS = 6  # as the load test's LOAD_CYCLES
@@ -264,7 +269,9 @@ class Rounds:
             versions = dict(VERSION.findall(chart))
             if orders:
                 order = orders[(cycle - 1) % len(orders)]
-                data = {f"o{order}-method": "infusion", f"o{order}-at": started_at(chart)}
+                # --flush-typed: the starts further back, so the rounds' flushes still follow.
+                ago = ROUNDS + 2 if FLUSH_TYPED[0] else 2
+                data = {f"o{order}-method": "infusion", f"o{order}-at": started_at(chart, ago)}
                 data[f"o{order}-request_key"] = dict(REQUEST_KEY.findall(chart)).get(order, "")
                 if sites:
                     data[f"o{order}-site"] = sites[0]
@@ -274,8 +281,15 @@ class Rounds:
                 url = f"{base}/sites/{sites[0]}/flush/"
                 # A flush in the minute of the round's last one is asked first ("chart it
                 # again?"); the round means it, so each flush is charted (a write), as measured.
-                again = {f"flush{sites[0]}-again": "1"}
-                self.timed("flush (htmx)", client.post, url, again, **hx)
+                # Said so ("again"), it runs the statements of a first flush in its minute (the
+                # question is asked from the record's read: 14 either way) but for that check.
+                # --flush-typed: each round's flush typed at a minute of its own (ROUNDS - cycle
+                # minutes ago, after the round's start), asked about and charted, no "again".
+                if FLUSH_TYPED[0]:
+                    data = {f"flush{sites[0]}-at": started_at(chart, ROUNDS - cycle)}
+                else:
+                    data = {f"flush{sites[0]}-again": "1"}
+                self.timed("flush (htmx)", client.post, url, data, **hx)
             self.timed("checklist (GET)", client.get, f"{base}/checklist/", **hx)
             self.timed("bare view", client.get, "/healthz")
             for adm in running[:1]:
@@ -320,7 +334,14 @@ def main() -> None:
         help="also print the SQL statements of the last request of the kinds it begins, "
         "e.g. 'flush'",
     )
+    parser.add_argument(
+        "--flush-typed",
+        action="store_true",
+        help="post each round's flush at a minute of its own (typed; the starts typed "
+        f"{ROUNDS + 2} minutes ago, not 2), a first flush in its minute, rather than 'again'",
+    )
     args = parser.parse_args()
+    FLUSH_TYPED[0] = args.flush_typed
     sys.path.insert(0, str(args.root))
     os.chdir(args.root)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
