@@ -369,27 +369,27 @@ def test_a_correction_repeating_the_last_correction_changes_nothing_but_going_ba
 def test_a_correction_to_exactly_the_engines_line_is_refused_beside_the_field(
     claimed, coder_user
 ) -> None:
-    """The engine's modifiers typed in another order ("XU 59" for 59 XU): the same claim line,
+    """The engine's modifiers typed in another order ("KX 59" for 59 KX): the same claim line,
     nothing to correct, said beside the modifiers; nothing saved, so nothing is exported as
     "corrected"."""
     encounter, run, item, client = claimed
     push = run.lines.get(code="96375")
     two = ChargeLine.objects.create(
-        run=run, position=50, code="96376", units=1, modifiers=["59", "XU"], date=push.date,
+        run=run, position=50, code="96376", units=1, modifiers=["59", "KX"], date=push.date,
         administrations=list(push.administrations), why="a second push", rules=[],
     )  # fmt: skip
     with pytest.raises(ValidationError) as refused:
         charge_line_correct(
             item=item, user=coder_user, line=two, action="change", code="96376", units=1,
-            modifiers=["XU", "59"], reason="flowsheet",
+            modifiers=["KX", "59"], reason="flowsheet",
         )  # fmt: skip
     assert refused.value.message_dict == {"modifiers": [ENGINES_OWN]}
     url = reverse("coding:line_correct", args=[encounter.pk, two.pk])
-    response = client.post(url, correction(two, modifiers="XU 59", reason="flowsheet"))
+    response = client.post(url, correction(two, modifiers="KX 59", reason="flowsheet"))
     assert response.status_code == 200
     form = form_on(response, url)
     assert form.errors[f"l{two.pk}-modifiers"] == [ENGINES_OWN]
-    assert form.fields[f"l{two.pk}-modifiers"]["value"] == "XU 59"
+    assert form.fields[f"l{two.pk}-modifiers"]["value"] == "KX 59"
     assert form.fields[f"l{two.pk}-reason"]["value"].strip() == "flowsheet"
     assert not ChargeCorrection.objects.exists()
 
