@@ -191,12 +191,15 @@ def test_the_engines_policy_modifiers_are_taken() -> None:
 
 
 def _scenario_modifiers() -> set[tuple[str, tuple[str, ...]]]:
-    """Every line's modifiers the engine makes from the 41 worked scenarios, under each value of
-    the policy keys that choose a modifier, and from generated records under every policy."""
+    """Every line's modifiers the engine makes from the 41 worked scenarios (as charted and as a
+    second encounter of the day), under each value of the policy keys that choose a modifier,
+    and from generated records under every policy."""
     found: set[tuple[str, tuple[str, ...]]] = set()
     records = [json.loads(p.read_text(encoding="utf-8"))["record"] for p in SCENARIOS]
     values = [POLICY_CHOICES[key] for key in MODIFIER_POLICY]
-    for record in records:
+    for record, day in itertools.product(records, (None, 2)):
+        if day is not None:  # also as the second encounter of the day (59/XE with a site's)
+            record = {**record, "encounter": {**record["encounter"], "sequence_of_day": day}}
         for combo in itertools.product(*values):
             chosen = dict(zip(MODIFIER_POLICY, combo, strict=True))
             doc = {**record, "policy": {**record.get("policy", {}), **chosen}}
