@@ -582,3 +582,29 @@ def test_a_wrong_code_units_and_modifier_are_said_together_beside_each(claimed) 
         [f"l{line.pk}-code", f"l{line.pk}-units", f"l{line.pk}-modifiers"]
     )
     assert form.errors[f"l{line.pk}-code"][0].startswith("ZZZ is not a CPT/HCPCS code")
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("59 XU", "59 and XU on one line: XU is a more specific kind of 59"),
+        ("xs xu", "XS and XU on one line: a line takes one X modifier (XE, XP, XS or XU)"),
+        ("JW", "JW on 96365: JW and JZ go on the drug's HCPCS line (J9267), not on 96365."),
+    ],
+)
+def test_the_correction_view_refuses_cms_forbidden_modifiers_beside_the_field(
+    claimed, typed: str, said: str
+) -> None:
+    """QA: the coder's correction took "59 XU", "JW XS XU" and 96365 JW. Refused on the review
+    page beside the modifiers, with the rule said; what was typed kept; nothing saved."""
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")  # corrected to 96365 (an administration's CPT code)
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    data = correction(line, code="96365", modifiers=typed, reason="flowsheet")
+    response = client.post(url, data)
+    assert response.status_code == 200
+    form = form_on(response, url)
+    (message,) = form.errors[f"l{line.pk}-modifiers"]
+    assert message.startswith(said)
+    assert form.fields[f"l{line.pk}-modifiers"]["value"] == typed
+    assert not ChargeCorrection.objects.exists()
