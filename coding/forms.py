@@ -60,9 +60,10 @@ class ModifiersField(forms.CharField):
         return modifiers_typed(super().clean(value) or "")
 
 
-def _modifiers_refused(mods: list[str]) -> list[str]:
-    """The modifiers, or the field's error: what was typed stays in the field."""
-    refusal = modifiers_refusal(mods)
+def _modifiers_refused(mods: list[str], code: str | None = None) -> list[str]:
+    """The modifiers, or the field's error: what was typed stays in the field. `code`, the
+    line's code as typed (cleaned before the modifiers): JW/JZ are refused on a CPT code."""
+    refusal = modifiers_refusal(mods, code)
     if refusal is not None:
         raise forms.ValidationError(refusal)
     return mods
@@ -127,7 +128,7 @@ class LineCorrectForm(forms.Form):
         mods: list[str] = self.cleaned_data.get("modifiers") or []
         if self.cleaned_data.get("action") == "remove":
             return mods  # a line removed sends none
-        return _modifiers_refused(mods)
+        return _modifiers_refused(mods, self.cleaned_data.get("code"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -185,7 +186,7 @@ class CorrectionResolveForm(forms.Form):
         mods: list[str] = self.cleaned_data.get("modifiers") or []
         if self.cleaned_data.get("decision") != "adapt":
             return mods  # kept or dropped: the correction's own modifiers stand
-        return _modifiers_refused(mods)
+        return _modifiers_refused(mods, self.cleaned_data.get("code"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -261,7 +262,8 @@ class LineAddForm(forms.Form):
         self.administration_ids = administration_ids or set()
 
     def clean_modifiers(self) -> list[str]:
-        return _modifiers_refused(self.cleaned_data.get("modifiers") or [])
+        mods = self.cleaned_data.get("modifiers") or []
+        return _modifiers_refused(mods, self.cleaned_data.get("code"))
 
     def clean_administrations(self) -> list[str]:
         ids = [i.upper() for i in _split(self.cleaned_data.get("administrations") or "")]

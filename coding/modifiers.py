@@ -66,10 +66,26 @@ def modifiers_known() -> str:
     return ", ".join(sorted(MODIFIERS))
 
 
-def modifiers_refusal(modifiers: Iterable[str]) -> str | None:
+# The distinct-service modifiers: 59 and its more specific subsets X{EPSU} (CMS MLN1783722
+# "Proper Use of Modifiers 59, XE, XP, XS and XU", from NCCI Policy Manual ch. 1 §E; CR8863).
+DISTINCT_59 = "59"
+X_MODIFIERS = ("XE", "XP", "XS", "XU")
+# JW and JZ are drug-line modifiers: they go on the drug's HCPCS Level II line (J, Q, ... codes),
+# never on a CPT (Level I) code, which begins with a digit (96365).
+DRUG_LINE_MODIFIERS = ("JW", "JZ")
+
+
+def is_cpt_code(code: str) -> bool:
+    """A CPT (Level I) code begins with a digit (96365); a HCPCS Level II code with a letter
+    (J9267, Q0138, G0498)."""
+    return code.strip()[:1].isdigit()
+
+
+def modifiers_refusal(modifiers: Iterable[str], code: str | None = None) -> str | None:
     """Why these modifiers cannot go on one line, or None: each two letters or digits, one the
     facility uses (`MODIFIERS`, listed in the words), none twice, at most `MAX_MODIFIERS`, not
-    JW with JZ. Said as a sentence, ending with its full stop."""
+    JW with JZ, not 59 with an X{EPSU} modifier nor two X{EPSU} modifiers, and (the line's
+    `code` given) no JW/JZ on a CPT code. Said as a sentence, ending with its full stop."""
     mods = [m.strip().upper() for m in modifiers if m.strip()]
     malformed = [m for m in mods if not MODIFIER_RE.match(m)]
     if malformed:
@@ -97,13 +113,34 @@ def modifiers_refusal(modifiers: Iterable[str]) -> str | None:
             "JW and JZ on one line: JW is a line of its own for the amount discarded, JZ says "
             "nothing was discarded; keep one."
         )
+    xs = [m for m in mods if m in X_MODIFIERS]
+    if DISTINCT_59 in mods and xs:
+        # CMS (MLN1783722, NCCI Policy Manual ch. 1 §E): the X{EPSU} modifiers are more specific
+        # kinds of 59; CMS still recognizes 59, but the two are not used together on a line.
+        return (
+            f"59 and {xs[0]} on one line: {xs[0]} is a more specific kind of 59 and CMS does "
+            "not take them together (NCCI Policy Manual ch. 1); keep the one that says why the "
+            "service is distinct."
+        )
+    if len(xs) > 1:
+        return (
+            f"{' and '.join(xs)} on one line: a line takes one X modifier (XE, XP, XS or XU), "
+            "the one that says why the service is distinct (NCCI Policy Manual ch. 1); keep one."
+        )
+    drug_mods = [m for m in mods if m in DRUG_LINE_MODIFIERS]
+    if code and drug_mods and is_cpt_code(code):
+        said = code.strip().upper()
+        return (
+            f"{' and '.join(drug_mods)} on {said}: JW and JZ go on the drug's HCPCS line "
+            f"(J9267), not on {said}."
+        )
     return None
 
 
-def modifiers_checked(modifiers: Iterable[str]) -> list[str]:
+def modifiers_checked(modifiers: Iterable[str], code: str | None = None) -> list[str]:
     """The modifiers in capitals, or a ValidationError beside the modifiers field."""
     mods = [m.strip().upper() for m in modifiers if m.strip()]
-    refusal = modifiers_refusal(mods)
+    refusal = modifiers_refusal(mods, code)
     if refusal is not None:
         raise ValidationError({"modifiers": refusal})
     return mods

@@ -44,6 +44,74 @@ POLICY_LABELS = {
 }
 
 
+# What each value of a choice means, in words a coder reads (coding/engine/RULEBOOK.md, the
+# rule each key decides); the minutes keys are said by `policy_value_words`.
+POLICY_VALUE_WORDS: dict[str, dict[str, str]] = {
+    "hydration_segments": {
+        "total": "separate runs of hydration alone are added; the total counts from 31 minutes",
+        "continuous": "each continuous run of hydration is judged on its own, not added",
+    },
+    "second_site_modifier": {
+        "59": "59 (distinct procedural service) on the second site's initial service",
+        "XU": "XU (unusual non-overlapping service) on the second site's initial service",
+        "XS": "XS (separate structure) on the second site's initial service",
+    },
+    "second_encounter_modifier": {
+        "59": "59 (distinct procedural service) on a second encounter's initial service",
+        "XE": "XE (separate encounter) on a second encounter's initial service",
+    },
+    "distinct_modifier_scope": {
+        "initial": "the distinct modifier goes on the initial service only",
+        "all": "the distinct modifier goes on every line of the second site or encounter",
+    },
+    "same_drug_reinfusion": {
+        "sequential": "the same drug infused again after a stop is a sequential infusion",
+        "additional_hour": "the same drug infused again adds its minutes to the first "
+        "infusion's hours",
+    },
+    "split_dose_injections": {
+        "one": "syringes of one drug in one session are one injection",
+        "each": "each syringe of one drug is reported as an injection (with 59)",
+    },
+    "facility_pump_code": {
+        "96416": "a portable pump start is 96416",
+        "G0498": "a portable pump start is G0498",
+    },
+    "second_line_without_reason": {
+        "one_line": "a second IV line with no documented reason is one site with the first",
+        "own_minutes": "a second IV line with no documented reason keeps its own minutes",
+    },
+}
+
+
+def policy_value_words(key: str, value: object) -> str:
+    """What a policy value means, in words (for the coder's read-only view of the policy)."""
+    if key == "concurrent_min_overlap":
+        if value == 0:
+            return "any overlap makes a concurrent infusion"
+        return f"{value} minutes of overlap or more make a concurrent infusion"
+    if key == "split_dose_window_minutes":
+        return f"syringes of one drug by one route within {value} minutes are one session"
+    return POLICY_VALUE_WORDS.get(key, {}).get(str(value), str(value))
+
+
+def policy_read(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each key of a policy (every key, the defaults filled in): its label, value, the default,
+    and what the value means in words."""
+    defaults = policy_defaults()
+    return [
+        {
+            "key": key,
+            "label": POLICY_LABELS.get(key, key),
+            "value": values.get(key, default),
+            "default": default,
+            "is_default": values.get(key, default) == default,
+            "words": policy_value_words(key, values.get(key, default)),
+        }
+        for key, default in defaults.items()
+    ]
+
+
 def may_edit_policy(user: AbstractBaseUser | AnonymousUser) -> bool:
     roles = user_roles(user)
     if ADMIN in roles:
@@ -95,6 +163,10 @@ def payers(request: HttpRequest) -> HttpResponse:
     for payer in rows:
         versions = sorted(payer.policies.all(), key=lambda p: -p.version)
         payer.current = versions[0] if versions else None  # type: ignore[attr-defined]
+        # Every coder reads the policy's values (README: coders read the payers' coding policy);
+        # editing stays with an admin or a coding lead.
+        values = policy_clean(versions[0].values) if versions else policy_defaults()
+        payer.policy_rows = policy_read(values)  # type: ignore[attr-defined]
     return render(
         request,
         "coding/payers.html",

@@ -506,7 +506,8 @@ def _clean_line(
                 "line takes: check the units typed."
             }
         )
-    mods = modifiers_checked(modifiers)  # coding/modifiers.py: shape, known, none twice, <= 4
+    # coding/modifiers.py: shape, known, none twice, <= 4, 59/X and JW/JZ rules (JW/JZ by code)
+    mods = modifiers_checked(modifiers, code)
     for adm in administrations:
         if not RECORD_ID_RE.match(adm):
             raise ValidationError({"administrations": f"{adm} is not an administration id."})

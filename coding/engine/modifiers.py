@@ -24,20 +24,20 @@ def apply_distinct_modifiers(book: Book, groups: list[SiteGroup]) -> None:
     second_sites = {g.key for g in groups if g.initial is not None and g.key != book.primary_group}
     for line in book.lines:
         if line.group in second_sites and (line.initial or every_line):
-            _add_modifier(line, policy.second_site_modifier)
+            held = _add_modifier(line, policy.second_site_modifier)
             line.apply(r.MOD_SECOND_SITE, *((r.MOD_SCOPE,) if every_line else ()))
             line.why += (
-                f"; modifier {policy.second_site_modifier}: second vascular site, medically "
-                f"necessary ({_reason(book, line.group)})"
+                f"; modifier {policy.second_site_modifier}{held}: second vascular site, "
+                f"medically necessary ({_reason(book, line.group)})"
             )
     if book.record.encounter.sequence_of_day >= 2 and book.lines:
         firsts = [ln for ln in book.lines if ln.initial and ln.group not in second_sites]
         targets = book.lines if every_line else (firsts[:1] or _first_outside(book.lines)[:1])
         for line in targets:
-            _add_modifier(line, policy.second_encounter_modifier)
+            held = _add_modifier(line, policy.second_encounter_modifier)
             line.apply(r.MOD_SECOND_ENCOUNTER, *((r.MOD_SCOPE,) if every_line else ()))
             line.why += (
-                f"; modifier {policy.second_encounter_modifier}: encounter "
+                f"; modifier {policy.second_encounter_modifier}{held}: encounter "
                 f"{book.record.encounter.sequence_of_day} of the day at this facility"
             )
 
@@ -72,9 +72,23 @@ def _reason(book: Book, group_key: str) -> str:
     return ""
 
 
-def _add_modifier(line: Line, modifier: str) -> None:
-    if modifier not in line.modifiers:
-        line.modifiers.append(modifier)
+# 59 and its more specific subsets X{EPSU}: one of them a line. CMS (CR8863; MLN1783722, from
+# NCCI Policy Manual ch. 1): the X modifiers are "more selective versions" of 59, not reported
+# with it, and a line takes the one X modifier saying why it is distinct. A line both of a
+# second site and of a second encounter (scope `all`) keeps the one it was given first.
+DISTINCT = ("59", "XE", "XP", "XS", "XU")
+
+
+def _add_modifier(line: Line, modifier: str) -> str:
+    """Put `modifier` on the line unless it carries a distinct modifier already; "" when it is
+    on the line, else the words saying why it was not added (for the line's reason)."""
+    if modifier in line.modifiers:
+        return ""
+    held = [m for m in line.modifiers if m in DISTINCT]
+    if modifier in DISTINCT and held:
+        return f" not added (the line carries {held[0]}; one distinct modifier a line)"
+    line.modifiers.append(modifier)
+    return ""
 
 
 def claim_order(lines: list[Line], primary_group: str | None) -> list[Line]:

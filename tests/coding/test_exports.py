@@ -115,6 +115,37 @@ def test_one_dft_p03_per_encounter_with_an_ft1_per_line(exported) -> None:
             assert modifiers == list(line.modifiers)
 
 
+def test_ft1_26_names_each_modifiers_coding_system_cpt_c4_or_hcpcs(coder_user) -> None:
+    """QA: FT1-26 sent JW, JZ, 59 and XU all as "C4". HL7 table 0396: the numeric modifiers
+    (59, 25, 76) are CPT's, "C4"; JW, JZ, XE, XS, XP, XU and the other Level II modifiers are
+    HCPCS's, "HCPCS" — the same systems FT1-7 and FT1-25 give the code itself."""
+    encounter, run, item = accepted(coder_user, billable=True, waste=Decimal(20))
+    charge_line_correct(
+        item=item, user=coder_user, line=run.lines.get(code="96415"), action="change",
+        code="96415", units=1, modifiers=["XU"], reason="pump log: 1 h 20 min",
+    )  # fmt: skip
+    charge_line_correct(
+        item=item, user=coder_user, line=run.lines.get(code="96413"), action="change",
+        code="96413", units=1, modifiers=["59", "KX"], reason="second site, charted",
+    )  # fmt: skip
+    review_accept(item=item, user=coder_user)
+    (text,) = [m for m in export_create(user=coder_user).export.hl7_text.split("\n") if m]
+    msg = parse_message(text, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+    assert msg.validate()
+    sent: dict[str, tuple[str, str]] = {}
+    for group in msg.dft_p03_financial:
+        ft1 = group.ft1
+        code_system = ft1.ft1_25.ce_3.value
+        assert ft1.ft1_7.ce_3.value == code_system
+        assert code_system == ("HCPCS" if ft1.ft1_25.ce_1.value[0].isalpha() else "C4")
+        for field_ in (f for f in ft1.children if f.name == "FT1_26"):
+            sent[field_.ce_1.value] = (ft1.ft1_25.ce_1.value, field_.ce_3.value)
+    assert sent["59"] == ("96413", "C4")
+    assert sent["KX"] == ("96413", "HCPCS")
+    assert sent["XU"] == ("96415", "HCPCS")
+    assert sent["JW"] == ("J9267", "HCPCS")
+
+
 def test_pid_5_sends_the_patient_as_registered_family_then_given(coder_user) -> None:
     """Registration and ADT keep "Family, Given Middle"; PID-5 is family ^ given (walk20: the
     export sent "Maria^Lopez,", splitting at the last space as for a nurse's name). A name

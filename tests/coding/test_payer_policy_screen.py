@@ -89,3 +89,54 @@ def test_no_reason_or_a_value_the_engine_does_not_take_is_refused_beside_its_fie
     page = client.post(url, posted(reason="contract renewal", split_dose_window_minutes=99999))
     assert "less than or equal to 1440" in page.content.decode()
     assert not PayerPolicy.objects.filter(payer=payer).exists()
+
+
+# --- every coder reads the policy's values (README: coders "read the payers' coding policy") ---
+
+
+def test_a_coder_reads_each_policys_values_in_words_without_an_edit(client_as, payer) -> None:
+    """QA: the payers page showed only the version and the reason, and /policy/ is 403 for a
+    coder. The page now says each value and what it means; no edit link, no form, and the edit
+    screen stays 403 for a plain coder."""
+    from coding.payer_views import POLICY_LABELS
+
+    PayerPolicy.objects.create(
+        payer=payer, version=1, values={**policy_defaults(), "second_site_modifier": "XU",
+                                        "concurrent_min_overlap": 0},
+        reason="payer bulletin 2026-11",
+    )  # fmt: skip
+    Payer.objects.create(name="Blue Plan", financial_class="commercial")  # no policy: defaults
+    client = client_as(roles.CODER)
+    page = client.get(reverse("coding:payers")).content.decode()
+    for label in POLICY_LABELS.values():
+        assert label.replace("'", "&#x27;") in page
+    assert "<strong>XU</strong>: XU (unusual non-overlapping service) on the second site" in page
+    assert "(default 59)" in page
+    assert "<strong>0</strong>: any overlap makes a concurrent infusion" in page
+    assert "Blue Plan: the policy's values (the rules' defaults)" in page
+    assert "<strong>16</strong>: 16 minutes of overlap or more make a concurrent infusion" in page
+    assert "Edit policy" not in page and "<form" not in page.split("<main", 1)[-1]
+    url = reverse("coding:payer_policy", args=[payer.pk])
+    assert client.get(url).status_code == 403
+
+
+def test_whoever_edits_reads_the_values_and_has_the_edit(client, client_as, payer) -> None:
+    for who in (lead_client(client)[0], client_as(roles.ADMIN)):
+        page = who.get(reverse("coding:payers")).content.decode()
+        assert "Edit policy" in page
+        assert reverse("coding:payer_policy", args=[payer.pk]) in page
+        assert "<strong>59</strong>: 59 (distinct procedural service)" in page
+
+
+def test_a_quoted_reason_ends_at_its_last_character(client_as, payer) -> None:
+    """QA: “... defaults ” — the reason's quote closed after a stray space (the clamp's
+    template's final newline)."""
+    PayerPolicy.objects.create(
+        payer=payer, version=1, values=policy_defaults(), reason="back to the defaults"
+    )
+    page = client_as(roles.CODER).get(reverse("coding:payers")).content.decode()
+    assert "“back to the defaults”" in page
+    long = "x" * 200
+    PayerPolicy.objects.create(payer=payer, version=2, values=policy_defaults(), reason=long)
+    page = client_as(roles.CODER).get(reverse("coding:payers")).content.decode()
+    assert f"{long}</span></details>”" in page

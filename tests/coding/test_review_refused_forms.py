@@ -369,27 +369,27 @@ def test_a_correction_repeating_the_last_correction_changes_nothing_but_going_ba
 def test_a_correction_to_exactly_the_engines_line_is_refused_beside_the_field(
     claimed, coder_user
 ) -> None:
-    """The engine's modifiers typed in another order ("XU 59" for 59 XU): the same claim line,
+    """The engine's modifiers typed in another order ("KX 59" for 59 KX): the same claim line,
     nothing to correct, said beside the modifiers; nothing saved, so nothing is exported as
     "corrected"."""
     encounter, run, item, client = claimed
     push = run.lines.get(code="96375")
     two = ChargeLine.objects.create(
-        run=run, position=50, code="96376", units=1, modifiers=["59", "XU"], date=push.date,
+        run=run, position=50, code="96376", units=1, modifiers=["59", "KX"], date=push.date,
         administrations=list(push.administrations), why="a second push", rules=[],
     )  # fmt: skip
     with pytest.raises(ValidationError) as refused:
         charge_line_correct(
             item=item, user=coder_user, line=two, action="change", code="96376", units=1,
-            modifiers=["XU", "59"], reason="flowsheet",
+            modifiers=["KX", "59"], reason="flowsheet",
         )  # fmt: skip
     assert refused.value.message_dict == {"modifiers": [ENGINES_OWN]}
     url = reverse("coding:line_correct", args=[encounter.pk, two.pk])
-    response = client.post(url, correction(two, modifiers="XU 59", reason="flowsheet"))
+    response = client.post(url, correction(two, modifiers="KX 59", reason="flowsheet"))
     assert response.status_code == 200
     form = form_on(response, url)
     assert form.errors[f"l{two.pk}-modifiers"] == [ENGINES_OWN]
-    assert form.fields[f"l{two.pk}-modifiers"]["value"] == "XU 59"
+    assert form.fields[f"l{two.pk}-modifiers"]["value"] == "KX 59"
     assert form.fields[f"l{two.pk}-reason"]["value"].strip() == "flowsheet"
     assert not ChargeCorrection.objects.exists()
 
@@ -582,3 +582,29 @@ def test_a_wrong_code_units_and_modifier_are_said_together_beside_each(claimed) 
         [f"l{line.pk}-code", f"l{line.pk}-units", f"l{line.pk}-modifiers"]
     )
     assert form.errors[f"l{line.pk}-code"][0].startswith("ZZZ is not a CPT/HCPCS code")
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("59 XU", "59 and XU on one line: XU is a more specific kind of 59"),
+        ("xs xu", "XS and XU on one line: a line takes one X modifier (XE, XP, XS or XU)"),
+        ("JW", "JW on 96365: JW and JZ go on the drug's HCPCS line (J9267), not on 96365."),
+    ],
+)
+def test_the_correction_view_refuses_cms_forbidden_modifiers_beside_the_field(
+    claimed, typed: str, said: str
+) -> None:
+    """QA: the coder's correction took "59 XU", "JW XS XU" and 96365 JW. Refused on the review
+    page beside the modifiers, with the rule said; what was typed kept; nothing saved."""
+    encounter, run, _, client = claimed
+    line = run.lines.get(code="96415")  # corrected to 96365 (an administration's CPT code)
+    url = reverse("coding:line_correct", args=[encounter.pk, line.pk])
+    data = correction(line, code="96365", modifiers=typed, reason="flowsheet")
+    response = client.post(url, data)
+    assert response.status_code == 200
+    form = form_on(response, url)
+    (message,) = form.errors[f"l{line.pk}-modifiers"]
+    assert message.startswith(said)
+    assert form.fields[f"l{line.pk}-modifiers"]["value"] == typed
+    assert not ChargeCorrection.objects.exists()

@@ -141,3 +141,40 @@ def test_a_hydration_initial_on_the_other_site_carries_59_with_the_reason_charte
     marked = next(c for c in result.charges if c.modifiers)
     assert marked.administrations == ("A1",)
     assert "medically necessary (vesicant requires a dedicated line)" in marked.why
+
+
+# --- one distinct modifier a line (CMS CR8863 / MLN1783722, NCCI Policy Manual ch. 1) ---------
+
+DISTINCT = {"59", "XE", "XP", "XS", "XU"}
+
+
+@pytest.mark.parametrize("scope", ["initial", "all"])
+@pytest.mark.parametrize("site_mod", ["59", "XU", "XS"])
+@pytest.mark.parametrize("encounter_mod", ["59", "XE"])
+@pytest.mark.parametrize("split", ["one", "each"])
+def test_a_line_never_carries_59_with_an_x_modifier_nor_two_x_modifiers(
+    scope, site_mod, encounter_mod, split
+):
+    """The X{EPSU} modifiers are more specific subsets of 59, never reported with it, and a
+    line takes one of them. A second site's line in a second encounter the same day under scope
+    `all` (found: 96365 59 XE, XS XE, XU 59) keeps the distinct modifier it was given first;
+    its reason says the other was not added."""
+    rec = two_sites(
+        policy={
+            "second_site_modifier": site_mod,
+            "second_encounter_modifier": encounter_mod,
+            "distinct_modifier_scope": scope,
+            "split_dose_injections": split,
+        },
+        sequence_of_day=2,
+    )
+    result = run(rec)
+    for charge in result.charges:
+        assert len(DISTINCT & set(charge.modifiers)) <= 1, (charge.code, charge.modifiers)
+    second_initial = next(c for c in result.charges if c.code == "96365")
+    assert list(second_initial.modifiers) == [site_mod]
+    if scope == "all" and encounter_mod != site_mod:
+        assert (
+            f"modifier {encounter_mod} not added (the line carries {site_mod}; one distinct "
+            "modifier a line)"
+        ) in second_initial.why
