@@ -35,7 +35,7 @@ from mar.jinja import jinja
 from mar.models import Encounter
 
 CACHE = "board"
-_VERSION = "7"  # bump when the row's template or what it reads changes
+_VERSION = "8"  # bump when the row's template or what it reads changes
 TEMPLATE = "coding/_worklist_row.jinja"
 _TOKEN_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
 
