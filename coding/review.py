@@ -291,7 +291,12 @@ def edits_record(run: ChargeRun) -> Record | None:
 
 
 def charge_edits_for_run(
-    run: ChargeRun, lines: list[EffectiveLine] | None = None, *, master: ChargeMaster | None = None
+    run: ChargeRun,
+    lines: list[EffectiveLine] | None = None,
+    *,
+    master: ChargeMaster | None = None,
+    mue: dict[str, int] | None = None,
+    ptp: dict[Any, Any] | None = None,
 ) -> Edits:
     """The engine's edits on the lines as they will be sent, with the coders' overrides; and
     EDIT-PTP, the NCCI pairs loaded (coding/ptp.py) applied by the engine's `ptp_edits`; and
@@ -300,11 +305,12 @@ def charge_edits_for_run(
     either on a multi-dose drug by the run's own formulary facts); and the edits reading the run's
     record (`edits_record`): EDIT-ACCOUNT (no account number) and EDIT-INFUSION-TIME (a coder's
     infusion code its administrations' charted time does not bear out); `master`: the charge master
-    already read for these codes (or more), not read again."""
+    already read for these codes (or more), not read again; `mue`, `ptp` likewise the MUE limits
+    and NCCI pairs (the worklist reads them once for a page's runs)."""
     if lines is None:
         lines = effective_lines(run)
     codes = {line.code for line in lines}
-    findings = charge_edits(lines, mue=mue_limits(codes))
+    findings = charge_edits(lines, mue=mue if mue is not None else mue_limits(codes))
     findings += waste_modifier_edits(lines, containers=run_containers(run))
     record = edits_record(run)
     if record is not None:
@@ -312,7 +318,7 @@ def charge_edits_for_run(
         # A coder's changed or added lines against the charted time of their administrations.
         coders = [line for line in lines if line.correction is not None or line.source == "coder"]
         findings += infusion_time_edits(coders, record)
-    findings += ptp_edits(lines, ptp_pairs(codes))
+    findings += ptp_edits(lines, ptp if ptp is not None else ptp_pairs(codes))
     findings += charge_master_edits(lines, master or charge_master_for(codes))
     overrides = {(o.rule, o.message): o for o in run.edit_overrides.all()}
     return Edits([EditState(f, overrides.get((f.rule, f.message))) for f in findings])

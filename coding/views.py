@@ -207,6 +207,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         encounter.corrected = row.corrected if row else False  # type: ignore[attr-defined]
         encounter.amount_total = row.amount_total if row else Decimal("0.00")  # type: ignore[attr-defined]
         encounter.unpriced = row.unpriced if row else 0  # type: ignore[attr-defined]
+        encounter.blocking = row.blocking if row else 0  # type: ignore[attr-defined]
         encounter.changed_since_review = encounter.pk in since_review  # type: ignore[attr-defined]
         marks = _billing_marks(encounter.item, run, encounter.billed_run, encounter.billed_at)
         encounter.changed_after_billing, encounter.back_from_billing = marks  # type: ignore[attr-defined]
