@@ -427,15 +427,17 @@ def charge_master_any() -> QuerySet[ChargeMasterItem]:
     return ChargeMasterItem.objects.only("pk").order_by("pk")[:1]
 
 
-def charge_master_for(codes: Iterable[str]) -> ChargeMaster:
-    """Every version of these codes (a line is priced by the one in effect on its date)."""
+def charge_master_for(codes: Iterable[str], *, loaded: bool | None = None) -> ChargeMaster:
+    """Every version of these codes (a line is priced by the one in effect on its date).
+    `loaded`: whether any is loaded, when the caller read it already (the worklist's stamp)."""
     wanted = set(codes)
     # The codes asked for (by the code's index); a row found says a charge master is loaded.
     # Only when none is found, whether any is loaded at all (a second query; an OR of the two in
     # one statement read the whole table: 2 ms on the demo's, issue 19). Both are prepared reads
     # (their SQL compiled once: it cost more than the read, issue 19).
     rows = charge_master_items(sorted(wanted))
-    loaded = bool(rows) or bool(charge_master_any())
+    if loaded is None or (loaded is False and rows):
+        loaded = bool(rows) or bool(charge_master_any())
     versions: dict[str, list[tuple[date, Price | None]]] = {}
     for item in rows:
         if item.code in wanted:

@@ -108,6 +108,10 @@ class CorrectionHistory:
     decisions: list[DecisionStep] = field(default_factory=list)
     # The decisions and, before them, each time it came back for re-review (what changed).
     steps: list[DecisionStep] = field(default_factory=list)
+    # A later correction of the same line on the same run (of the same added line): the line's
+    # latest decides it (`review.effective_lines`), so this one no longer applies, whatever its
+    # state says (QA: "Change 96417" and a later "Remove 96417" both read "Applied").
+    replaced_by: ChargeCorrection | None = None
 
 
 @dataclass
@@ -161,6 +165,7 @@ def _histories(corrections: QuerySet[ChargeCorrection]) -> list[CorrectionHistor
         runs.setdefault(run.encounter_id, []).append(run)
         made_at[run.pk] = run.created_at
     numbers = {pk: n for same in runs.values() for pk, n in run_numbers(same).items()}
+    replaced_by = _replaced(current)
     out = []
     for correction in current:
         chain = [rows.get(correction.pk, correction)]
@@ -184,8 +189,29 @@ def _histories(corrections: QuerySet[ChargeCorrection]) -> list[CorrectionHistor
                 first_run_number=numbers.get(chain[0].run_id, 0),
                 decisions=steps,
                 steps=sorted(back + steps, key=lambda step: step.at),
+                replaced_by=replaced_by.get(correction.pk),
             )
         )
+    return out
+
+
+def _replaced(current: list[ChargeCorrection]) -> dict[int, ChargeCorrection]:
+    """Each correction (by id) a later one replaced on its run: the next correction of the same
+    engine line, or the next change or removal of the same added line (`amends`); the line's
+    latest decides what is sent (`review.effective_lines`)."""
+    same: dict[tuple[int, str, int], list[ChargeCorrection]] = {}
+    for correction in current:
+        if correction.amends_id is not None:
+            same.setdefault((correction.run_id, "added", correction.amends_id), []).append(
+                correction
+            )
+        elif correction.action != ChargeCorrection.Action.ADD and correction.line_id is not None:
+            same.setdefault((correction.run_id, "line", correction.line_id), []).append(correction)
+    out: dict[int, ChargeCorrection] = {}
+    for group in same.values():
+        group.sort(key=lambda c: (c.at, c.pk))
+        for before, after in zip(group, group[1:], strict=False):
+            out[before.pk] = after
     return out
 
 

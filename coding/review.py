@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from coding.chargemaster import ChargeMaster, charge_master_edits, charge_master_for
@@ -46,6 +48,7 @@ from coding.ptp import ptp_pairs
 from mar.audit.context import history_context_apart
 from mar.models import Addendum, Administration, Encounter
 from mar.record import pk_from_record_id
+from mar.roles import ADMIN, CODER
 
 # A CPT code is five digits (96365), or four digits and a letter: F (Category II), T (Category
 # III), A (vaccine products), M (multianalyte assays), U (proprietary laboratory analyses); a
@@ -288,7 +291,12 @@ def edits_record(run: ChargeRun) -> Record | None:
 
 
 def charge_edits_for_run(
-    run: ChargeRun, lines: list[EffectiveLine] | None = None, *, master: ChargeMaster | None = None
+    run: ChargeRun,
+    lines: list[EffectiveLine] | None = None,
+    *,
+    master: ChargeMaster | None = None,
+    mue: dict[str, int] | None = None,
+    ptp: dict[Any, Any] | None = None,
 ) -> Edits:
     """The engine's edits on the lines as they will be sent, with the coders' overrides; and
     EDIT-PTP, the NCCI pairs loaded (coding/ptp.py) applied by the engine's `ptp_edits`; and
@@ -297,11 +305,12 @@ def charge_edits_for_run(
     either on a multi-dose drug by the run's own formulary facts); and the edits reading the run's
     record (`edits_record`): EDIT-ACCOUNT (no account number) and EDIT-INFUSION-TIME (a coder's
     infusion code its administrations' charted time does not bear out); `master`: the charge master
-    already read for these codes (or more), not read again."""
+    already read for these codes (or more), not read again; `mue`, `ptp` likewise the MUE limits
+    and NCCI pairs (the worklist reads them once for a page's runs)."""
     if lines is None:
         lines = effective_lines(run)
     codes = {line.code for line in lines}
-    findings = charge_edits(lines, mue=mue_limits(codes))
+    findings = charge_edits(lines, mue=mue if mue is not None else mue_limits(codes))
     findings += waste_modifier_edits(lines, containers=run_containers(run))
     record = edits_record(run)
     if record is not None:
@@ -309,7 +318,7 @@ def charge_edits_for_run(
         # A coder's changed or added lines against the charted time of their administrations.
         coders = [line for line in lines if line.correction is not None or line.source == "coder"]
         findings += infusion_time_edits(coders, record)
-    findings += ptp_edits(lines, ptp_pairs(codes))
+    findings += ptp_edits(lines, ptp if ptp is not None else ptp_pairs(codes))
     findings += charge_master_edits(lines, master or charge_master_for(codes))
     overrides = {(o.rule, o.message): o for o in run.edit_overrides.all()}
     return Edits([EditState(f, overrides.get((f.rule, f.message))) for f in findings])
@@ -1027,22 +1036,55 @@ def query_withdraw(
 ANSWERED = "Query answered by addendum"  # the item's returned_reason
 
 
+def _asker_back(queries: list[DocumentationQuery]) -> Any:
+    """Who an answered query's item comes back to: the asker of the query answered last (of
+    those answered together, the one asked last), when she can still review (active, a coder
+    or an administrator); else None (the item goes back to NEW, for any coder)."""
+    last = max(queries, key=lambda q: (q.answered_at, q.asked_at, q.pk))
+    if last.asked_by_id is None:
+        return None
+    return (
+        get_user_model()
+        .objects.filter(pk=last.asked_by_id, is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name__in=(CODER, ADMIN)))
+        .first()
+    )
+
+
 def _answered(queries: list[DocumentationQuery], addendum: Addendum) -> None:
-    """Mark `queries` answered by `addendum`; a queried item comes back to the coders."""
+    """Mark `queries` answered by `addendum`; a queried item comes back in review with the
+    coder who asked (`_asker_back`; QA: it came back NEW, nobody holding it, for her to claim
+    again and anyone to take), else NEW, unclaimed. It keeps her claim's moment when she held
+    it while it waited (so a new run of the answer is marked changed under her:
+    `changed_in_review`), else since her question; the charges still want her decision (the
+    item is not accepted: a new run's `review_item_sync` keeps her claim, the corrections that
+    waited on the answer come back for re-review)."""
     at = timezone.now()
     for query in queries:
         query.answered_by_addendum = addendum
         query.answered_at = at
         query.save(update_fields=["answered_by_addendum", "answered_at"])
-    ReviewItem.objects.filter(
-        encounter_id=addendum.encounter_id, state=ReviewItem.State.QUERIED
-    ).update(
-        state=ReviewItem.State.NEW,
-        claimed_by=None,
-        claimed_at=None,
-        returned_reason=ANSWERED,
-        updated_at=at,
+    item = (
+        ReviewItem.objects.select_for_update(of=("self",))
+        .filter(encounter_id=addendum.encounter_id, state=ReviewItem.State.QUERIED)
+        .first()
     )
+    if item is None:
+        return
+    asker = _asker_back(queries)
+    if asker is None:
+        item.state = ReviewItem.State.NEW
+        item.claimed_by = None
+        item.claimed_at = None
+    else:
+        last = max(queries, key=lambda q: (q.answered_at, q.asked_at, q.pk))
+        item.state = ReviewItem.State.IN_REVIEW
+        if item.claimed_by_id != asker.pk or item.claimed_at is None:
+            item.claimed_at = last.asked_at
+        item.claimed_by = asker
+    item.returned_reason = ANSWERED
+    item.updated_at = at
+    item.save(update_fields=["state", "claimed_by", "claimed_at", "returned_reason", "updated_at"])
 
 
 @transaction.atomic
@@ -1136,8 +1178,9 @@ def queries_answer_by_run(*, previous: ChargeRun, run: ChargeRun) -> list[Docume
 
 
 def review_item_answered(*, run: ChargeRun) -> None:
-    """The item of `run`, back to NEW for its new charges (`review_item_sync`), says a query
-    was answered by the addendum that made it."""
+    """The item of `run` (back in review with the asker, or NEW: `_answered`, then
+    `review_item_sync` for its new charges) says a query was answered by the addendum that
+    made it."""
     ReviewItem.objects.filter(encounter_id=run.encounter_id, run=run).update(
         returned_reason=ANSWERED
     )

@@ -19,7 +19,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
+from django.db.models.functions import Coalesce
 
 from coding.models import (
     ChargeCorrection,
@@ -247,9 +249,22 @@ def worklist_encounters(encounter_ids: list[int]) -> QuerySet[Encounter]:
 def current_runs(encounter_ids: list[int]) -> QuerySet[ChargeRun]:
     """The encounters' current charge runs, without the record, the billing and formulary facts
     and the engine's output each keeps (four JSON documents a run a worklist row does not
-    show)."""
-    return ChargeRun.objects.filter(encounter_id__in=encounter_ids, is_current=True).defer(
-        "input_snapshot", "billing_snapshot", "formulary_snapshot", "result"
+    show), with how many edit overrides each has (`override_count`)."""
+    overrides = (
+        EditOverride.objects.filter(run=OuterRef("pk"))
+        .order_by()
+        .values("run")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        ChargeRun.objects.filter(encounter_id__in=encounter_ids, is_current=True)
+        .defer("input_snapshot", "billing_snapshot", "formulary_snapshot", "result")
+        # How many edits coders overrode on it (never deleted): part of the key the worklist
+        # keeps its blocking edits under (coding/worklist_charges.py).
+        .annotate(
+            override_count=Coalesce(Subquery(overrides, output_field=IntegerField()), Value(0))
+        )
     )
 
 

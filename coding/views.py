@@ -133,6 +133,23 @@ def _form_errors(form: object) -> str:
 # --- worklist -----------------------------------------------------------------------------
 
 
+def _page_missing(requested: str | None, shown: int) -> str:
+    """What the worklist says above the list when the page asked for (`?page=`) is not one it
+    has (QA: `?page=999` and `?page=abc` silently showed another page): "There is no page abc:
+    showing page 1" (a page past the last: the last page is shown). "" when it is shown."""
+    if requested is None or not requested.strip():
+        return ""
+    try:
+        if int(requested) == shown:
+            return ""
+    except ValueError:
+        pass
+    asked = requested.strip()
+    if len(asked) > 20:
+        asked = asked[:20] + "…"
+    return f"There is no page {asked}: showing page {shown}"
+
+
 @require_GET
 @role_required(CODER)
 def worklist(request: HttpRequest) -> HttpResponse:
@@ -166,6 +183,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     page = page_of_ids(
         encounters, request.GET.get("page"), WORKLIST_PAGE, count_cap=WORKLIST_COUNT_CAP
     )
+    page_missing = _page_missing(request.GET.get("page"), page.number)
     # Then the page's rows, each with its current run: reads compiled once
     # (coding/review_reads.py; building their SQL cost more than running it).
     rows = review_reads.worklist_rows(list(page.object_list))
@@ -189,6 +207,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         encounter.corrected = row.corrected if row else False  # type: ignore[attr-defined]
         encounter.amount_total = row.amount_total if row else Decimal("0.00")  # type: ignore[attr-defined]
         encounter.unpriced = row.unpriced if row else 0  # type: ignore[attr-defined]
+        encounter.blocking = row.blocking if row else 0  # type: ignore[attr-defined]
         encounter.changed_since_review = encounter.pk in since_review  # type: ignore[attr-defined]
         marks = _billing_marks(encounter.item, run, encounter.billed_run, encounter.billed_at)
         encounter.changed_after_billing, encounter.back_from_billing = marks  # type: ignore[attr-defined]
@@ -201,6 +220,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
             "row_html": rows_html(request, rows),
             "form": form,
             "page": page,
+            "page_missing": page_missing,
             "known_rules": KNOWN_RULES,
             "priced": priced,
             "page_total": sum((e.amount_total for e in rows), Decimal("0.00")),

@@ -17,7 +17,14 @@ only when one of these does, and they make the key they are kept under:
 - the charge master: how many versions it holds, the last one's id and the last time one was
   loaded or changed (one statement: every change to it, `charge_master_load`, stamps
   `loaded_at`); a price changes the money, and a price in effect is chosen by the date of
-  service, so nothing here depends on the day it is read.
+  service, so nothing here depends on the day it is read;
+- for the edits that block export (`review.charge_edits_for_run(...).blocking`, "4 edits block
+  export" on the row; QA: a row with four said "Findings 0" and nothing of its export held):
+  the MUE limits and NCCI pairs loaded (their count, last id, the limits' sum and last load,
+  in the charge master's statement) and how many edits coders overrode on the run
+  (`override_count`, read with the page's runs; an override is never deleted). A miss reads
+  the missed runs' record and billing facts, their overrides, and the limits and pairs of
+  their codes once for them all (four statements a page, none a row).
 
 The cache is Django's (`CACHES["board"]`, memory per process, as the board's cards). A row
 missed is worked out as before, from its lines read then. tests/coding/test_worklist_charges.py
@@ -41,13 +48,23 @@ from django.db import connection
 from coding import review_reads
 from coding.chargemaster import charge_master_for
 from coding.claim import money_total, price_detail
-from coding.models import ChargeCorrection, ChargeLine, ChargeMasterItem, ChargeRun, ReviewItem
-from coding.review import effective_lines
+from coding.models import (
+    ChargeCorrection,
+    ChargeLine,
+    ChargeMasterItem,
+    ChargeRun,
+    MueLimit,
+    PtpEdit,
+    ReviewItem,
+)
+from coding.mue import mue_limits
+from coding.ptp import ptp_pairs
+from coding.review import charge_edits_for_run, effective_lines
 from coding.run_changes import ReviewAct, last_reviewed, lines_diff
 from mar.prepared import prefetched
 
 CACHE = "board"
-_VERSION = "1"  # bump when RunCharges changes shape
+_VERSION = "2"  # bump when RunCharges changes shape
 
 
 @dataclass(frozen=True)
@@ -60,17 +77,33 @@ class RunCharges:
     labels: tuple[str, ...]  # the lines as sent ("96413 x1", "J9267-JW x20")
     amount_total: Decimal
     unpriced: int  # lines the charge master does not price
+    blocking: int = 0  # edits not overridden: they block acceptance, so export
 
 
-def charge_master_stamp() -> tuple[int, int | None, str | None]:
+def charge_master_stamp() -> tuple[Any, ...]:
     """How many versions the charge master holds, the last one's id, the last load (or change):
     the moment as the database gives it, as text (PostgreSQL gives a datetime, SQLite the text it
-    stores; either is the same from one read to the next)."""
+    stores; either is the same from one read to the next); then, in the same statement, the MUE
+    limits' (count, last id, sum of the limits, last load) and the NCCI pairs' (count, last id):
+    the edits that block export read them."""
     table = ChargeMasterItem._meta.db_table
+    mue = MueLimit._meta.db_table
+    ptp = PtpEdit._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*), max(id), max(loaded_at) FROM {table}")  # noqa: S608
-        count, last, loaded = cursor.fetchone()
-    return int(count), last, str(loaded) if loaded is not None else None
+        cursor.execute(
+            f"SELECT count(*), max(id), max(loaded_at), "  # noqa: S608
+            f"(SELECT count(*) FROM {mue}), (SELECT max(id) FROM {mue}), "
+            f"(SELECT sum({connection.ops.quote_name('limit')}) FROM {mue}), "
+            f"(SELECT max(loaded_at) FROM {mue}), "
+            f"(SELECT count(*) FROM {ptp}), (SELECT max(id) FROM {ptp}) FROM {table}"
+        )
+        count, last, loaded, *reference = cursor.fetchone()
+    return (
+        int(count),
+        last,
+        str(loaded) if loaded is not None else None,
+        *(str(value) if value is not None else None for value in reference),
+    )
 
 
 def _correction_part(correction: ChargeCorrection) -> tuple[Any, ...]:
@@ -88,25 +121,45 @@ def run_key(run: ChargeRun, corrections: Sequence[ChargeCorrection], stamp: Any)
     """The key a run's charges are kept under (see the module's docstring)."""
     parts = sorted(_correction_part(c) for c in corrections)
     # Hashed: a cache key stays short (Django warns above 250 characters), whatever the reasons.
-    digest = hashlib.sha256(repr((stamp, parts)).encode()).hexdigest()
+    overrides = getattr(run, "override_count", None)
+    digest = hashlib.sha256(repr((stamp, parts, overrides)).encode()).hexdigest()
     return f"worklist-run:{_VERSION}:{run.pk}:{digest}"
 
 
 def _worked_out(
-    runs: list[ChargeRun], corrections: dict[int, list[ChargeCorrection]]
+    runs: list[ChargeRun], corrections: dict[int, list[ChargeCorrection]], stamp: Any = None
 ) -> dict[int, RunCharges]:
     """Each run's charges from its lines (read here) and its corrections."""
     ids = [run.pk for run in runs]
     prefetched(runs, "lines", review_reads.lines(ids) if ids else [])
     prefetched(runs, "corrections", [c for run in runs for c in corrections.get(run.pk, [])])
     lines = {run.pk: effective_lines(run, include_removed=True) for run in runs}
-    master = charge_master_for(
-        line.code for effective in lines.values() for line in effective if not line.removed
-    )
+    codes = {line.code for effective in lines.values() for line in effective if not line.removed}
+    master = charge_master_for(codes, loaded=stamp[0] > 0 if stamp is not None else None)
+    # The edits that block export, as the review page's: each run's record and billing facts
+    # and overrides, the limits and pairs of the runs' codes, read once for them all.
+    full = {
+        run.pk: run
+        for run in ChargeRun.objects.filter(pk__in=ids).only(
+            "pk", "encounter_id", "error", "input_snapshot", "billing_snapshot"
+        )
+    }
+    # Not read when the page's read says there are none (no override on these runs, no limit
+    # or pair loaded: the stamp's counts).
+    overridden = [run.pk for run in runs if getattr(run, "override_count", None) != 0]
+    overrides = list(review_reads.edit_overrides(overridden)) if overridden else []
+    prefetched(list(full.values()), "edit_overrides", overrides)
+    mue = {} if stamp is not None and stamp[3] == "0" else mue_limits(codes)
+    ptp = {} if stamp is not None and stamp[7] == "0" else ptp_pairs(codes)
     out: dict[int, RunCharges] = {}
     for run in runs:
         sent = [line for line in lines[run.pk] if not line.removed]
         prices = [price_detail(line, master) for line in sent]
+        blocking = (
+            len(charge_edits_for_run(full[run.pk], sent, master=master, mue=mue, ptp=ptp).blocking)
+            if run.pk in full and not run.error
+            else 0
+        )
         out[run.pk] = RunCharges(
             lines_total=len(sent),
             units_total=sum(line.units for line in sent),
@@ -114,6 +167,7 @@ def _worked_out(
             labels=tuple(line.label for line in sent),
             amount_total=money_total(prices),
             unpriced=sum(1 for p in prices if not p),
+            blocking=blocking,
         )
     return out
 
@@ -130,14 +184,14 @@ def run_charges(
     for correction in review_reads.corrections(ids) if ids else []:
         corrections.setdefault(correction.run_id, []).append(correction)
     if not kept:
-        return _worked_out(runs, corrections), stamp[0] > 0
+        return _worked_out(runs, corrections, stamp), stamp[0] > 0
     cache = caches[CACHE]
     keys = {run.pk: run_key(run, corrections.get(run.pk, []), stamp) for run in runs}
     found = cache.get_many(list(keys.values()))
     charges = {pk: found[key] for pk, key in keys.items() if key in found}
     missed = [run for run in runs if run.pk not in charges]
     if missed:
-        worked = _worked_out(missed, corrections)
+        worked = _worked_out(missed, corrections, stamp)
         charges.update(worked)
         cache.set_many({keys[pk]: value for pk, value in worked.items()})
     return charges, stamp[0] > 0

@@ -3,7 +3,8 @@
 Drawing 50 rows (dates, links, counts, the codes, the money, the state and who has it) was about
 a third of a full worklist page (benchmarks/README.md, twenty-third session). A row shows only
 values the page reads at every load anyway: the encounter's date, patient, unit and place; its
-run's charges as coding/worklist_charges.py gives them; the findings counted; the drug given
+run's charges as coding/worklist_charges.py gives them (with the edits that block export);
+the findings counted; the drug given
 with no drug line (CLAIM-HCPCS; not one a pharmacist decided has none); the review item's
 state, its reason and who has it; whether it was sent to billing and changed since; whether
 a pharmacist's change of a drug's class or billing data waits for the coder on charges billed
@@ -35,7 +36,7 @@ from mar.jinja import jinja
 from mar.models import Encounter
 
 CACHE = "board"
-_VERSION = "7"  # bump when the row's template or what it reads changes
+_VERSION = "8"  # bump when the row's template or what it reads changes
 TEMPLATE = "coding/_worklist_row.jinja"
 _TOKEN_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
 
@@ -61,6 +62,7 @@ def _shown(encounter: Any) -> tuple[Any, ...]:
         encounter.corrected,
         encounter.amount_total,
         encounter.unpriced,
+        getattr(encounter, "blocking", 0),
         tuple(encounter.charge_labels),
         (
             item.state,

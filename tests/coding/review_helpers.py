@@ -253,3 +253,16 @@ def dexamethasone_addenda(encounter: Encounter, nurse: User) -> tuple[ChargeRun,
         encounter_id=encounter.pk, trigger="addendum", reason="flush given and not charted"
     )
     return second, third
+
+
+def in_review_with(coder: User, item: ReviewItem) -> ReviewItem:
+    """The item in review with `coder`: claimed now when it is new; hers already when her
+    answered query brought it back to her (coding/review.py `_answered`)."""
+    from coding.review import review_claim
+
+    held = ReviewItem.objects.get(pk=item.pk)
+    if held.state == ReviewItem.State.IN_REVIEW and held.claimed_by_id == coder.pk:
+        return held
+    claimed = review_claim(user=coder, item_id=item.pk)
+    assert claimed is not None, f"not claimable: {held.state}, {held.claimed_by_id}"
+    return claimed

@@ -33,11 +33,15 @@ from coding.review import (
     queries_answer,
     query_send,
     review_accept,
-    review_claim,
 )
 from coding.services import charge_run_generate
 from mar.models import Administration
-from tests.coding.review_helpers import HYDRATION_BEARING_TWO, addendum_for_test, reviewed
+from tests.coding.review_helpers import (
+    HYDRATION_BEARING_TWO,
+    addendum_for_test,
+    in_review_with,
+    reviewed,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +53,7 @@ def claimed(coder):
     """The chemotherapy visit, its hydration charted to 09:40 (HYDRATION_BEARING_TWO), signed and
     coded (96361 x1); the coder holds the review."""
     encounter, run, item = reviewed(hydration_minutes=HYDRATION_BEARING_TWO)
-    item = review_claim(user=coder, item_id=item.pk)
+    item = in_review_with(coder, item)
     return encounter, item.run, item
 
 
@@ -108,7 +112,7 @@ def test_a_correction_whose_covered_administration_changed_comes_back_though_the
     said = " ".join(waiting.basis["changed"])
     assert "stop 09:40 → 09:50" in said, said
     assert "answered" in said  # the query the coder was waiting on
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = in_review_with(coder_user, item)
     with pytest.raises(ValidationError, match="re-review"):
         review_accept(item=item, user=coder_user)
     advice = correction_rereview(waiting, effective_lines(second)).advice
@@ -120,7 +124,7 @@ def test_kept_after_the_change_it_is_sent_and_a_later_unrelated_addendum_carries
 ) -> None:
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
     second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = in_review_with(coder_user, item)
     (waiting,) = corrections_waiting(second)
     kept = correction_resolve(
         item=item, user=coder_user, correction=waiting, decision="keep",
@@ -144,7 +148,7 @@ def test_the_engines_account_of_the_line_changing_brings_it_back_too(coder_user)
     unchanged, the engine's account of it is not): still 96361 x1."""
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
     second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=115)
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = in_review_with(coder_user, item)
     (waiting,) = corrections_waiting(second)
     correction_resolve(
         item=item, user=coder_user, correction=waiting, decision="keep", reason="two bags"
@@ -242,7 +246,7 @@ def test_the_review_page_puts_the_correction_before_the_coder_with_what_changed(
 ) -> None:
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
     addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
-    review_claim(user=coder_user, item_id=item.pk)
+    in_review_with(coder_user, item)
     page = client_as("coder").get(reverse("coding:encounter_charges", args=[encounter.pk]))
     assert page.status_code == 200
     panel = text_of(page.content.decode(), "rereview-item")
@@ -265,7 +269,7 @@ def test_the_reconciliation_report_says_why_it_came_back_and_the_decision(
     """QA: the report said "Carried forward" with an empty re-review column."""
     encounter, _, item = hydration_corrected_to_two_and_queried(coder_user)
     second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = in_review_with(coder_user, item)
     (waiting,) = corrections_waiting(second)
     correction_resolve(
         item=item, user=coder_user, correction=waiting, decision="keep",
@@ -298,7 +302,7 @@ def test_the_billing_difference_says_a_correction_waits_before_it_counts(
     export_create(user=coder_user)
     second, _ = addendum(encounter, coder_user, drug="sodium chloride 0.9%", stop_after=110)
     assert corrections_waiting(second)
-    review_claim(user=coder_user, item_id=item.pk)
+    in_review_with(coder_user, item)
     html = (
         client_as("coder")
         .get(reverse("coding:encounter_charges", args=[encounter.pk]))

@@ -30,6 +30,11 @@ correction that waited on an answered query (made, or last kept or adapted, befo
 reaches an export unless the coder kept or adapted it after the answer (QA: the x2 came back
 only with a new run, so an answer in words left it applied and it was exported).
 
+An answered query's item is held by the coder who asked it, or New (QA: a queried item came
+back New, nobody holding it, for her to claim again and anyone to take): a step that answers
+a query of a queried item (in words, or by an addendum's change) leaves it in review with the
+asker, since the moment she claimed it, saying the query was answered.
+
 A claim is never lost or handed over by a re-run (QA: a pharmacist's re-class re-ran the engine
 and put the item the coder was reviewing back to New, unclaimed): an item the coder holds in
 review before an addendum's or a re-class's run is hers, in review, since the same moment,
@@ -137,6 +142,30 @@ class Billing(RuleBasedStateMachine):
                 ReviewItem.State.IN_REVIEW, before.claimed_by_id, before.claimed_at,
             ), f"a re-run took the claim: {before.state} -> {after.state}"  # fmt: skip
 
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """A step the nurse may answer a query in: the queried item of a query it answers is
+        then in review with the query's asker (this machine's coder: she can still review)
+        since her claim, saying so; never New for anyone to take, never another coder's."""
+        before = self._item()
+        open_before = list(
+            DocumentationQuery.objects.filter(
+                encounter=self.encounter, answered_at__isnull=True, withdrawn_at__isnull=True
+            ).values_list("pk", flat=True)
+        )
+        yield
+        answered = list(
+            DocumentationQuery.objects.filter(pk__in=open_before, answered_at__isnull=False)
+        )
+        if answered and before.state == ReviewItem.State.QUERIED:
+            last = max(answered, key=lambda q: (q.answered_at, q.asked_at, q.pk))
+            after = self._item()
+            assert (after.state, after.claimed_by_id, after.returned_reason) == (
+                ReviewItem.State.IN_REVIEW, last.asked_by_id, "Query answered by addendum"
+            ), f"an answered query's item: {after.state}, {after.claimed_by_id}"  # fmt: skip
+            if before.claimed_by_id == last.asked_by_id:
+                assert after.claimed_at == before.claimed_at
+
     def _claimed(self) -> ReviewItem | None:
         item = self._item()
         if item.state == ReviewItem.State.NEW:
@@ -148,7 +177,7 @@ class Billing(RuleBasedStateMachine):
         addendum_for_test(self.encounter, self.coder)
         adm = Administration.objects.get(encounter=self.encounter, drug__name="paclitaxel")
         Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=minutes))
-        with self._rerun():
+        with self._rerun(), self._answering():
             charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
 
     @rule(minutes=st.sampled_from([60, 80, 85, 100]))
@@ -160,7 +189,7 @@ class Billing(RuleBasedStateMachine):
             encounter=self.encounter, drug__name="sodium chloride 0.9%"
         )
         Administration.objects.filter(pk=adm.pk).update(stop=adm.start + timedelta(minutes=minutes))
-        with self._rerun():
+        with self._rerun(), self._answering():
             charge_run_generate(encounter_id=self.encounter.pk, trigger="addendum")
 
     @rule()
@@ -423,10 +452,11 @@ class Billing(RuleBasedStateMachine):
         if query is None:
             return
         runs = ChargeRun.objects.filter(encounter=self.encounter).count()
-        addendum_store(
-            encounter=self.encounter, user=self.nurse, what="two bags, per the pump log",
-            why="coding query", answers=[query.pk],
-        )  # fmt: skip
+        with self._answering():
+            addendum_store(
+                encounter=self.encounter, user=self.nurse, what="two bags, per the pump log",
+                why="coding query", answers=[query.pk],
+            )  # fmt: skip
         query.refresh_from_db()
         assert (query.answered_at is None) == withdrawn
         assert ChargeRun.objects.filter(encounter=self.encounter).count() == runs
@@ -484,8 +514,16 @@ class Billing(RuleBasedStateMachine):
                 assert query.answered_at is None and query.answered_by_addendum_id is None
                 assert query.withdrawn_reason and query.withdrawn_by_id == self.coder.pk
             assert (query in shown) == query.is_open
-        if self._item().state == ReviewItem.State.QUERIED:
+        item = self._item()
+        if item.state == ReviewItem.State.QUERIED:
             assert shown, "a queried item waits for no query"
+        # An answered query's item is held by the asker (this machine's coder asks them all)
+        # or New, unclaimed: never waiting unheld in review.
+        if item.returned_reason == "Query answered by addendum":
+            if item.state == ReviewItem.State.IN_REVIEW:
+                assert item.claimed_by_id == self.coder.pk
+            elif item.state == ReviewItem.State.NEW:
+                assert item.claimed_by_id is None and item.claimed_at is None
 
     @invariant()
     def every_decision_is_kept_in_order(self) -> None:

@@ -35,13 +35,17 @@ from coding.review import (
     query_send,
     query_withdraw,
     review_accept,
-    review_claim,
 )
 from coding.services import charge_run_generate
 from mar import roles
 from mar.models import Administration
 from mar.services.signature import addendum_store
-from tests.coding.review_helpers import HYDRATION_BEARING_TWO, addendum_for_test, reviewed
+from tests.coding.review_helpers import (
+    HYDRATION_BEARING_TWO,
+    addendum_for_test,
+    in_review_with,
+    reviewed,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +66,7 @@ def corrected_and_queried(coder, *, also=None, hydration_minutes: int = HYDRATIO
     `also(encounter, run, item)` done), then a query about the hydration (the item waits for the
     nurse). Returns (encounter, run, item, correction, query)."""
     encounter, run, item = reviewed(hydration_minutes=hydration_minutes)
-    item = review_claim(user=coder, item_id=item.pk)
+    item = in_review_with(coder, item)
     correction = charge_line_correct(
         item=item, user=coder, line=run.lines.get(code="96361"), action="change",
         code="96361", units=2, modifiers=[], reason="query sent to confirm",
@@ -126,12 +130,12 @@ def test_an_answer_in_words_puts_the_waiting_correction_back_for_re_review_on_th
     assert step.after["state"] == ChargeCorrection.State.NEEDS_REVIEW
     query.refresh_from_db()
     assert query.answered_by_addendum == addendum
-    # The item is back with the coders; acceptance waits for her decision.
+    # The item is back in review with the coder who asked; acceptance waits for her decision.
     item = ReviewItem.objects.get(pk=item.pk)
-    assert item.state == ReviewItem.State.NEW and item.returned_reason == (
-        "Query answered by addendum"
-    )
-    item = review_claim(user=coder_user, item_id=item.pk)
+    assert (item.state, item.claimed_by, item.returned_reason) == (
+        ReviewItem.State.IN_REVIEW, coder_user, "Query answered by addendum"
+    )  # fmt: skip
+    item = in_review_with(coder_user, item)
     with pytest.raises(ValidationError, match="re-review"):
         review_accept(item=item, user=coder_user)
     kept = correction_resolve(
@@ -179,7 +183,7 @@ def test_a_later_run_carries_it_waiting_and_says_the_answer_once(coder_user, nur
 def test_kept_after_the_answer_a_later_run_carries_it_silently(coder_user, nurse_user) -> None:
     encounter, run, item, correction, query = corrected_and_queried(coder_user)
     answer_in_words(encounter, nurse_user, query)
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = in_review_with(coder_user, item)
     correction_resolve(
         item=item, user=coder_user, correction=correction, decision="keep", reason="confirmed"
     )
@@ -215,7 +219,7 @@ def test_accepted_charges_go_back_to_the_coders_with_the_correction_to_decide(
     later = paclitaxel_stop_moved(encounter, nurse_user)
     (carried,) = later.corrections.all()
     assert carried.state == ChargeCorrection.State.CARRIED  # the query is still open
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = in_review_with(coder_user, item)
     review_accept(item=item, user=coder_user)
     answer_in_words(encounter, nurse_user, query)
     carried.refresh_from_db()
@@ -250,7 +254,7 @@ def test_the_latest_correction_of_a_line_waits_and_the_engines_line_stands_meanw
     assert second.state == ChargeCorrection.State.NEEDS_REVIEW
     assert first.state == ChargeCorrection.State.APPLIED and not first.decisions.exists()
     assert units_of(run, "96361") == [1]
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = in_review_with(coder_user, item)
     correction_resolve(
         item=item, user=coder_user, correction=second, decision="keep", reason="three bags"
     )
@@ -272,7 +276,7 @@ def test_an_added_line_comes_back_as_she_last_changed_it(coder_user, nurse_user)
     assert units_of(run, "96372") == [2]
     answer_in_words(encounter, nurse_user, query)
     added = run.corrections.get(action="add")
-    item = review_claim(user=coder_user, item_id=item.pk)
+    item = in_review_with(coder_user, item)
     assert added.state == ChargeCorrection.State.NEEDS_REVIEW
     assert added.corrected["units"] == 2  # as she last changed it
     assert units_of(run, "96372") == []  # waiting: not sent

@@ -83,10 +83,11 @@ def test_an_addendum_that_clears_the_finding_answers_the_query(coder_user, nurse
     query.refresh_from_db()
     answer = encounter.addenda.order_by("-at", "-pk").first()
     assert not query.is_open and query.answered_by_addendum == answer
+    # Back in review with the coder who asked (tests/coding/test_query_answered_back.py).
     item = ReviewItem.objects.get(pk=item.pk)
-    assert item.state == ReviewItem.State.NEW and item.returned_reason == (
-        "Query answered by addendum"
-    )
+    assert (item.state, item.claimed_by, item.returned_reason) == (
+        ReviewItem.State.IN_REVIEW, coder_user, "Query answered by addendum"
+    )  # fmt: skip
 
 
 def test_an_addendum_changing_the_administration_asked_about_answers_only_that_query(
@@ -131,7 +132,7 @@ def test_the_nurse_marks_the_query_her_addendum_answers_in_words(coder_user, nur
     other.refresh_from_db()
     assert query.answered_by_addendum == addendum and other.is_open
     item = ReviewItem.objects.get(pk=item.pk)
-    assert item.state == ReviewItem.State.NEW and item.claimed_by is None
+    assert item.state == ReviewItem.State.IN_REVIEW and item.claimed_by == coder_user
 
 
 def test_an_addendum_neither_marked_nor_changing_it_leaves_the_item_waiting(

@@ -1,9 +1,11 @@
 """Reports: recurring documentation findings by nurse and unit; charge reconciliation."""
 
+import re
 from datetime import date
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from coding.reports import findings_by_nurse_and_unit, findings_by_rule, reconciliation
 from coding.review import charge_line_correct, review_accept, review_claim
@@ -99,3 +101,42 @@ def test_info_level_findings_are_folded_on_the_coders_review(client_as, nurse_us
     assert "DRUG-WASTE" not in listed
     folded = html[html.index('data-testid="info-findings"') :]
     assert "DRUG-WASTE" in folded[: folded.index("</details>")]
+
+
+def test_a_correction_a_later_one_of_the_same_line_replaced_is_not_said_applied(
+    client_as, coder_user
+) -> None:
+    """QA: "Change 96375 -> 96375 59 XU" and a later "Remove 96375" both read "Applied", though
+    only the removal decides the line (`review.effective_lines`: a line's latest correction).
+    The first reads "Replaced by a later correction (who, when)"; the last, and a correction of
+    another line, read as they stand."""
+    _, run, item = reviewed()
+    review_claim(user=coder_user, item_id=item.pk)
+    line = run.lines.get(code="96375")
+    first = charge_line_correct(
+        item=item, user=coder_user, line=line, action="change", code="96375", units=line.units,
+        modifiers=["59", "XU"], day=line.date, reason="separate encounter, distinct service",
+    )  # fmt: skip
+    last = charge_line_correct(
+        item=item, user=coder_user, line=line, action="remove",
+        reason="given in the ED before transfer",
+    )  # fmt: skip
+    other = next(li for li in run.lines.all() if li.pk != line.pk)
+    alone = charge_line_correct(
+        item=item, user=coder_user, line=other, action="remove", reason="not given here"
+    )
+    report = reconciliation(date_from=DAY, date_to=DAY)
+    replaced = {h.current.pk: h.replaced_by for h in report.histories}
+    assert replaced == {first.pk: last, last.pk: None, alone.pk: None}
+
+    params = {"date_from": "2026-03-01", "date_to": "2026-03-02"}
+    page = client_as(roles.CODER).get(reverse("coding:report_reconciliation"), params)
+    states = re.findall(
+        r'data-testid="correction-state" data-state="([^"]*)">([^<]*)<', page.content.decode()
+    )
+    when = timezone.localtime(last.at).strftime("%Y-%m-%d %H:%M")
+    assert states == [
+        ("replaced", f"Replaced by a later correction (coder1, {when})"),
+        ("applied", "Applied"),
+        ("applied", "Applied"),
+    ]

@@ -285,7 +285,8 @@ def test_a_query_waits_for_the_nurse_and_the_addendum_she_says_answers_it_return
     query.refresh_from_db()
     item.refresh_from_db()
     assert query.answered_by_addendum == addendum and query.answered_at is not None
-    assert item.state == ReviewItem.State.NEW and item.claimed_by is None
+    # Back in review with the coder who asked (tests/coding/test_query_answered_back.py).
+    assert item.state == ReviewItem.State.IN_REVIEW and item.claimed_by == coder_user
 
 
 def test_a_query_about_another_runs_finding_is_refused(coder_user) -> None:

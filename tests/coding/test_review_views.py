@@ -520,8 +520,37 @@ def test_the_worklist_is_paged_so_every_signed_encounter_is_reachable_and_filter
     # A page past the end shows the last one; one that is not a number, the first.
     assert rows(unit="ED", page="99")[0] == seen[4:]
     assert rows(unit="ED", page="x")[0] == seen[:2]
+    assert "There is no page 99: showing page 3" in rows(unit="ED", page="99")[1]
     # One page only: no page links.
     assert 'data-testid="worklist-pages"' not in rows(unit="Infusion Center")[1]
+
+
+def test_a_worklist_page_it_does_not_have_is_said_above_the_list(client_as, monkeypatch) -> None:
+    """QA: `?page=999` and `?page=abc` silently showed another page than the one asked for:
+    the worklist says so above the list, and which page it shows instead."""
+    from coding import views
+
+    monkeypatch.setattr(views, "WORKLIST_PAGE", 2)
+    for _ in range(3):
+        reviewed(unit="ED")
+    client = client_as(roles.CODER)
+
+    def said(page: str) -> str | None:
+        html = client.get(reverse("coding:worklist"), {"page": page}).content.decode()
+        found = re.search(r'data-testid="page-missing">([^<]*)</p>', html)
+        if found:  # above the list
+            assert html.index('data-testid="page-missing"') < html.index("<table")
+        return found.group(1) if found else None
+
+    assert said("abc") == "There is no page abc: showing page 1"
+    assert said("999") == "There is no page 999: showing page 2"
+    assert said("0") == "There is no page 0: showing page 2"
+    assert said("<b>") == "There is no page &lt;b&gt;: showing page 1"  # escaped
+    # The pages it has, and none asked for, say nothing.
+    assert said("1") is None and said("2") is None and said(" 2") is None and said("") is None
+    assert (
+        'data-testid="page-missing"' not in client.get(reverse("coding:worklist")).content.decode()
+    )
 
 
 def test_a_worklist_page_costs_the_same_reads_however_many_are_signed(

@@ -53,4 +53,5 @@ def test_an_addendum_answering_a_query_regenerates_charges_and_returns_the_item(
     assert query.answered_by_addendum_id == addendum.pk
     item = ReviewItem.objects.get(pk=item.pk)
     assert item.run_id == new_run.pk
-    assert item.state == ReviewItem.State.NEW and item.claimed_by is None
+    # Back in review with the coder who asked, the new run marked changed under her.
+    assert item.state == ReviewItem.State.IN_REVIEW and item.claimed_by == coder_user

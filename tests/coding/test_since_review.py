@@ -236,8 +236,9 @@ def test_the_qa_steps_show_what_changed_since_run_1_with_both_addenda(
         assert f'id="addendum-{pk}"' in page
     assert said.index("stop time charted from the pump") < said.index("flush given and not")
     assert said.count(f"by {nurse_user.username}") == 2
-    # The markers beside the lines are since run 1 too (run 2 alone changed no more than run 3).
-    assert "Marked: what changed since run 1, the run last reviewed." in text(page)
+    # The markers beside the lines are since run 1 too (run 2 alone changed no more than run 3):
+    # the answered query brought the item back in review with her, her claim on run 1 kept.
+    assert "Marked: what changed since run 1, the charges when you claimed them." in text(page)
     assert 'data-testid="runs-between"' not in page  # the box lists them
 
 
