@@ -106,7 +106,7 @@ def test_info_level_findings_are_folded_on_the_coders_review(client_as, nurse_us
 def test_a_correction_a_later_one_of_the_same_line_replaced_is_not_said_applied(
     client_as, coder_user
 ) -> None:
-    """QA: "Change 96375 -> 96375 59 XU" and a later "Remove 96375" both read "Applied", though
+    """QA: "Change 96375 -> 96375 XU" and a later "Remove 96375" both read "Applied", though
     only the removal decides the line (`review.effective_lines`: a line's latest correction).
     The first reads "Replaced by a later correction (who, when)"; the last, and a correction of
     another line, read as they stand."""
@@ -115,7 +115,7 @@ def test_a_correction_a_later_one_of_the_same_line_replaced_is_not_said_applied(
     line = run.lines.get(code="96375")
     first = charge_line_correct(
         item=item, user=coder_user, line=line, action="change", code="96375", units=line.units,
-        modifiers=["59", "XU"], day=line.date, reason="separate encounter, distinct service",
+        modifiers=["XU"], day=line.date, reason="separate encounter, distinct service",
     )  # fmt: skip
     last = charge_line_correct(
         item=item, user=coder_user, line=line, action="remove",
