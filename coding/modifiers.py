@@ -19,6 +19,8 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
+from coding.engine.modifiers import DISTINCT
+
 # Each modifier with its meaning, in words a coder reads beside the field.
 MODIFIERS: dict[str, str] = {
     # CPT (Level I) modifiers used on hospital outpatient lines
@@ -67,9 +69,10 @@ def modifiers_known() -> str:
 
 
 # The distinct-service modifiers: 59 and its more specific subsets X{EPSU} (CMS MLN1783722
-# "Proper Use of Modifiers 59, XE, XP, XS and XU", from NCCI Policy Manual ch. 1 §E; CR8863).
+# "Proper Use of Modifiers 59, XE, XP, XS and XU", from NCCI Policy Manual ch. 1 §E; CR8863),
+# as the engine holds them (one distinct modifier a line: coding/engine/modifiers.py).
 DISTINCT_59 = "59"
-X_MODIFIERS = ("XE", "XP", "XS", "XU")
+X_MODIFIERS = tuple(m for m in DISTINCT if m != DISTINCT_59)
 # JW and JZ are drug-line modifiers: they go on the drug's HCPCS Level II line (J, Q, ... codes),
 # never on a CPT (Level I) code, which begins with a digit (96365).
 DRUG_LINE_MODIFIERS = ("JW", "JZ")
